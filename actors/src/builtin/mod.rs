@@ -1,0 +1,1 @@
+//! Built-in validators (being written).

@@ -1,0 +1,1 @@
+//! External command validators (being written).

@@ -1,0 +1,12 @@
+//! verdict's actors crate: the validator actors and what they run (built-in
+//! checks, external commands), and every message type that crosses a crate
+//! boundary.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod outcome;
+
+pub use outcome::{Finding, Outcome, OutcomeKind, Severity, Verdict};
+pub mod builtin;
+pub mod command;
+pub mod process;

@@ -1,0 +1,224 @@
+//! The values a validation produces: findings and per-(file, validator) outcomes.
+//!
+//! These types cross every boundary in verdict: they travel in actor messages,
+//! are encoded with bincode into the RocksDB cache and with serde_json onto the
+//! command channel. A failed validation, a timeout or a skip is an [`Outcome`]
+//! value, never an `Err`.
+
+use serde::{Deserialize, Serialize};
+
+/// How serious a finding is. Maps onto SARIF's `level`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Must be fixed.
+    Error,
+    /// Should be looked at.
+    Warning,
+    /// Informational.
+    Note,
+}
+
+/// One problem a validator found in one file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// 1-based line, when the validator can tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// 1-based column (in characters of the line as UTF-8, bytes where not UTF-8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    /// How serious it is.
+    pub severity: Severity,
+    /// A short identifier of the rule that fired (`trailing-whitespace`, `SC2086`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// What is wrong, in one line.
+    pub message: String,
+}
+
+impl Finding {
+    /// An error-severity finding at a position.
+    pub fn error(line: Option<u32>, column: Option<u32>, message: impl Into<String>) -> Self {
+        Finding { line, column, severity: Severity::Error, rule: None, message: message.into() }
+    }
+
+    /// Sets the rule identifier.
+    pub fn with_rule(mut self, rule: impl Into<String>) -> Self {
+        self.rule = Some(rule.into());
+        self
+    }
+}
+
+/// What a validator computed for one file: the only outcomes that are cached.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Verdict {
+    /// No problems.
+    Passed,
+    /// One or more problems.
+    Findings {
+        /// The problems, in file order.
+        findings: Vec<Finding>,
+    },
+}
+
+impl Verdict {
+    /// `Passed` when `findings` is empty, `Findings` otherwise.
+    pub fn from_findings(findings: Vec<Finding>) -> Self {
+        if findings.is_empty() { Verdict::Passed } else { Verdict::Findings { findings } }
+    }
+}
+
+/// The one outcome every selected (file, validator) pair gets in a check run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The validator ran and found nothing.
+    Passed,
+    /// The validator ran and found problems.
+    Findings {
+        /// The problems, in file order.
+        findings: Vec<Finding>,
+    },
+    /// The validator could not produce a verdict (crash, missing executable,
+    /// unparsable output, quarantine, unreadable file, …).
+    Error {
+        /// Why, in one line.
+        reason: String,
+    },
+    /// The job exceeded its deadline; the validator was killed and restarted.
+    TimedOut {
+        /// The deadline that expired, in milliseconds.
+        after_ms: u64,
+    },
+    /// The pair was not run (an open breaker, a cancelled run, a validator that
+    /// hung earlier in the same run, …).
+    Skipped {
+        /// Why, in one line.
+        reason: String,
+    },
+    /// Taken from the result cache instead of being computed again.
+    Cached {
+        /// The verdict computed earlier.
+        verdict: Verdict,
+    },
+}
+
+impl From<Verdict> for Outcome {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Passed => Outcome::Passed,
+            Verdict::Findings { findings } => Outcome::Findings { findings },
+        }
+    }
+}
+
+impl Outcome {
+    /// An `Error` outcome.
+    pub fn error(reason: impl Into<String>) -> Self {
+        Outcome::Error { reason: reason.into() }
+    }
+
+    /// A `Skipped` outcome.
+    pub fn skipped(reason: impl Into<String>) -> Self {
+        Outcome::Skipped { reason: reason.into() }
+    }
+
+    /// The verdict to store in the cache, if this outcome may be cached
+    /// (passed and findings only; never errors, timeouts or skips).
+    pub fn cacheable(&self) -> Option<Verdict> {
+        match self {
+            Outcome::Passed => Some(Verdict::Passed),
+            Outcome::Findings { findings } => Some(Verdict::Findings { findings: findings.clone() }),
+            _ => None,
+        }
+    }
+
+    /// The findings this outcome carries, directly or from the cache.
+    pub fn findings(&self) -> &[Finding] {
+        match self {
+            Outcome::Findings { findings }
+            | Outcome::Cached { verdict: Verdict::Findings { findings } } => findings,
+            _ => &[],
+        }
+    }
+
+    /// The outcome's kind as a stable lower-case word (`passed`, `findings`,
+    /// `error`, `timed_out`, `skipped`, `cached`).
+    pub fn kind(&self) -> OutcomeKind {
+        match self {
+            Outcome::Passed => OutcomeKind::Passed,
+            Outcome::Findings { .. } => OutcomeKind::Findings,
+            Outcome::Error { .. } => OutcomeKind::Error,
+            Outcome::TimedOut { .. } => OutcomeKind::TimedOut,
+            Outcome::Skipped { .. } => OutcomeKind::Skipped,
+            Outcome::Cached { .. } => OutcomeKind::Cached,
+        }
+    }
+}
+
+/// The kinds of [`Outcome`], for counting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeKind {
+    /// See [`Outcome::Passed`].
+    Passed,
+    /// See [`Outcome::Findings`].
+    Findings,
+    /// See [`Outcome::Error`].
+    Error,
+    /// See [`Outcome::TimedOut`].
+    TimedOut,
+    /// See [`Outcome::Skipped`].
+    Skipped,
+    /// See [`Outcome::Cached`].
+    Cached,
+}
+
+impl OutcomeKind {
+    /// Every kind, in report order.
+    pub const ALL: [OutcomeKind; 6] = [
+        OutcomeKind::Passed,
+        OutcomeKind::Findings,
+        OutcomeKind::Cached,
+        OutcomeKind::Error,
+        OutcomeKind::TimedOut,
+        OutcomeKind::Skipped,
+    ];
+
+    /// The stable lower-case word for this kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::Passed => "passed",
+            OutcomeKind::Findings => "findings",
+            OutcomeKind::Error => "error",
+            OutcomeKind::TimedOut => "timed_out",
+            OutcomeKind::Skipped => "skipped",
+            OutcomeKind::Cached => "cached",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_passed_and_findings_are_cacheable() {
+        assert_eq!(Outcome::Passed.cacheable(), Some(Verdict::Passed));
+        assert!(Outcome::error("x").cacheable().is_none());
+        assert!(Outcome::TimedOut { after_ms: 5 }.cacheable().is_none());
+        assert!(Outcome::skipped("x").cacheable().is_none());
+    }
+
+    #[test]
+    fn json_shape_is_tagged_by_status() {
+        let o = Outcome::Findings { findings: vec![Finding::error(Some(3), Some(1), "bad")] };
+        let v = serde_json::to_value(&o).unwrap();
+        assert_eq!(v["status"], "findings");
+        assert_eq!(v["findings"][0]["line"], 3);
+        let back: Outcome = serde_json::from_value(v).unwrap();
+        assert_eq!(back, o);
+    }
+}

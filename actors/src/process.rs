@@ -1,0 +1,1 @@
+//! Process groups of external tools (being written).
