@@ -1,0 +1,180 @@
+//! [`StorageError`]: every failure the store can report, each naming the
+//! cache directory and saying what the user can do about it.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// An error from the verdict store.
+///
+/// Every variant carries the path of the cache directory so that the message
+/// shown to the user names it, and the `Display` text says what to do.
+/// RocksDB's own error strings are classified into the specific variants by
+/// [`StorageError::from_rocksdb`]; anything unrecognised becomes
+/// [`StorageError::RocksDb`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// Another process (or another `Store` in this process) holds the
+    /// database's `LOCK` file.
+    #[error(
+        "the cache at {} is in use by another verdict daemon (its RocksDB LOCK file is held): \
+         stop the other daemon or pass --data-dir to use a different cache directory ({detail})",
+        path.display()
+    )]
+    Locked {
+        /// The cache directory.
+        path: PathBuf,
+        /// The underlying error text.
+        detail: String,
+    },
+
+    /// The process may not read or write the cache directory (or the file
+    /// system is read-only).
+    #[error(
+        "permission denied for the cache at {}: fix the directory's owner/permissions \
+         or pass --data-dir to use a writable location ({detail})",
+        path.display()
+    )]
+    PermissionDenied {
+        /// The cache directory.
+        path: PathBuf,
+        /// The underlying error text.
+        detail: String,
+    },
+
+    /// The database was written by a verdict with a different on-disk
+    /// schema.
+    #[error(
+        "the cache at {} has schema version {found}, but this verdict needs version {expected}: \
+         run `verdict cache clear` or delete the directory {}",
+        path.display(),
+        path.display()
+    )]
+    IncompatibleSchema {
+        /// The cache directory.
+        path: PathBuf,
+        /// The schema version recorded in the database.
+        found: u16,
+        /// The schema version this build reads and writes ([`crate::SCHEMA_VERSION`]).
+        expected: u16,
+    },
+
+    /// The device holding the cache is full.
+    #[error(
+        "no space left on the device holding the cache at {}: free some disk space, \
+         run `verdict cache clear`, or pass --data-dir to use another disk ({detail})",
+        path.display()
+    )]
+    NoSpace {
+        /// The cache directory.
+        path: PathBuf,
+        /// The underlying error text.
+        detail: String,
+    },
+
+    /// RocksDB found corrupted data (bad checksum, truncated file, broken
+    /// MANIFEST, or an unreadable metadata record).
+    #[error(
+        "the cache at {} is corrupted: run `verdict cache clear` or delete the directory \
+         (it only holds cached results and will be rebuilt) ({detail})",
+        path.display()
+    )]
+    Corruption {
+        /// The cache directory.
+        path: PathBuf,
+        /// The underlying error text.
+        detail: String,
+    },
+
+    /// A value could not be encoded with bincode (a bug in the value's
+    /// `Serialize` implementation).
+    #[error("could not encode a value for the cache at {}: {source}", path.display())]
+    Encode {
+        /// The cache directory.
+        path: PathBuf,
+        /// The bincode error.
+        #[source]
+        source: bincode::error::EncodeError,
+    },
+
+    /// An I/O error outside RocksDB (e.g. creating the cache directory).
+    #[error("I/O error on the cache at {}: {source}", path.display())]
+    Io {
+        /// The cache directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Any other RocksDB error.
+    #[error("cache database error at {}: {detail}", path.display())]
+    RocksDb {
+        /// The cache directory.
+        path: PathBuf,
+        /// RocksDB's error text.
+        detail: String,
+    },
+}
+
+impl StorageError {
+    /// The cache directory the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            StorageError::Locked { path, .. }
+            | StorageError::PermissionDenied { path, .. }
+            | StorageError::IncompatibleSchema { path, .. }
+            | StorageError::NoSpace { path, .. }
+            | StorageError::Corruption { path, .. }
+            | StorageError::Encode { path, .. }
+            | StorageError::Io { path, .. }
+            | StorageError::RocksDb { path, .. } => path,
+        }
+    }
+
+    /// Classifies a RocksDB error by its message.
+    ///
+    /// RocksDB reports errors only as strings (`"<Kind>: <detail>"`), so this
+    /// matches on the well-known texts:
+    ///
+    /// | text | variant |
+    /// |---|---|
+    /// | `IO error: While lock file: …` (another process) or `IO error: lock hold by current process …` (same process) | [`Locked`](Self::Locked) |
+    /// | `… No space left on device` | [`NoSpace`](Self::NoSpace) |
+    /// | `… Permission denied`, `… Read-only file system` | [`PermissionDenied`](Self::PermissionDenied) |
+    /// | `Corruption: …` | [`Corruption`](Self::Corruption) |
+    /// | anything else | [`RocksDb`](Self::RocksDb) |
+    ///
+    /// The lock check comes first because `fcntl(F_SETLK)` may fail with
+    /// `EACCES` ("Permission denied") when another process holds the lock.
+    pub(crate) fn from_rocksdb(path: &Path, err: rocksdb::Error) -> StorageError {
+        Self::classify(path, err.into_string())
+    }
+
+    pub(crate) fn classify(path: &Path, detail: String) -> StorageError {
+        let path = path.to_path_buf();
+        if detail.contains("While lock file") || detail.contains("lock hold by current process") {
+            StorageError::Locked { path, detail }
+        } else if detail.contains("No space left on device") {
+            StorageError::NoSpace { path, detail }
+        } else if detail.contains("Permission denied") || detail.contains("Read-only file system") {
+            StorageError::PermissionDenied { path, detail }
+        } else if detail.starts_with("Corruption") {
+            StorageError::Corruption { path, detail }
+        } else {
+            StorageError::RocksDb { path, detail }
+        }
+    }
+
+    /// Classifies an I/O error (raised outside RocksDB) on the cache directory.
+    pub(crate) fn from_io(path: &Path, source: io::Error) -> StorageError {
+        let path = path.to_path_buf();
+        match source.kind() {
+            io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+                StorageError::PermissionDenied { path, detail: source.to_string() }
+            }
+            io::ErrorKind::StorageFull => StorageError::NoSpace { path, detail: source.to_string() },
+            _ => StorageError::Io { path, source },
+        }
+    }
+}

@@ -1,0 +1,671 @@
+//! [`Store`]: the RocksDB database of one project.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, DBWithThreadMode, FlushOptions,
+    Options, ReadOptions, SingleThreaded, WriteBatch, WriteOptions,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::SCHEMA_VERSION;
+use crate::error::StorageError;
+use crate::key::{RESULT_KEY_LEN, ResultKey, VALIDATOR_PREFIX_LEN, prefix_successor, validator_prefix};
+use crate::stat::StatEntry;
+
+type Db = DBWithThreadMode<SingleThreaded>;
+
+/// Name of the column family holding cached validation results.
+pub const CF_RESULTS: &str = "results";
+/// Name of the column family holding the stat index.
+pub const CF_STAT: &str = "stat";
+/// Name of the column family holding database metadata (the schema version).
+pub const CF_META: &str = "meta";
+/// Key, in [`CF_META`], of the schema version (a `u16`, big-endian).
+pub const META_SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
+
+/// Bytes before the bincode payload of a results value:
+/// `[expires_at: u64 BE][created_at: u64 BE]`.
+pub const RESULT_VALUE_HEADER_LEN: usize = 16;
+
+/// Largest bincode payload [`Store::put_results`] stores (8 MiB); larger
+/// results are skipped (not cached) with a warning.
+pub const MAX_PAYLOAD_BYTES: usize = 8 << 20;
+
+/// Upper bound on what bincode may allocate while decoding one value. A
+/// corrupted length prefix then fails to decode instead of attempting a huge
+/// allocation. Generous relative to [`MAX_PAYLOAD_BYTES`] because bincode
+/// claims `len * size_of::<T>()` for a sequence of `T` before decoding it.
+const DECODE_LIMIT: usize = 64 << 20;
+
+/// Deletes written per `WriteBatch` by the scanning deletes (prune, corrupt
+/// entries).
+const DELETE_BATCH: usize = 4096;
+
+/// Tuning of a [`Store`]. The defaults suit a daemon watching one project.
+///
+/// Memory use is bounded by roughly `block_cache_bytes` (data, index and
+/// filter blocks of all column families share one LRU cache) plus
+/// `write_buffer_bytes * max_write_buffers` (the total memtable budget, also
+/// enforced across column families).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Capacity of the LRU block cache shared by all column families
+    /// (default 32 MiB).
+    pub block_cache_bytes: usize,
+    /// Size of one memtable (RocksDB `write_buffer_size`, default 16 MiB).
+    pub write_buffer_bytes: usize,
+    /// Memtables per column family before writes stall (RocksDB
+    /// `max_write_buffer_number`, default 2; values below 2 are raised to 2).
+    pub max_write_buffers: i32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { block_cache_bytes: 32 << 20, write_buffer_bytes: 16 << 20, max_write_buffers: 2 }
+    }
+}
+
+/// A cached result as returned by [`Store::get_results`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cached<T> {
+    /// The decoded value.
+    pub value: T,
+    /// When it was stored, Unix seconds (the `now_secs` given to
+    /// [`Store::put_results`]).
+    pub created_at: u64,
+    /// When it expires, Unix seconds; 0 = never.
+    pub expires_at: u64,
+}
+
+/// Summary returned by [`Store::stats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Number of entries in the results column family (expired ones
+    /// included until [`Store::prune_expired`] removes them).
+    pub result_entries: u64,
+    /// Result entries per validator id. Keys not in the current layout
+    /// (should not exist) count in `result_entries` only.
+    pub per_validator: BTreeMap<[u8; 16], u64>,
+    /// Number of entries in the stat index.
+    pub stat_index_entries: u64,
+    /// Approximate bytes used: live SST files plus current memtables (whose
+    /// contents are in the WAL) of all column families.
+    pub approx_disk_bytes: u64,
+}
+
+/// The RocksDB database of one project: cached validation results
+/// (`results`), the stat index (`stat`) and metadata (`meta`).
+///
+/// `Store` is `Send + Sync`; share it with `Arc<Store>` and call it from any
+/// number of threads. Every write method performs one atomic `WriteBatch`,
+/// written to the WAL before it returns (not fsync'ed: a process crash loses
+/// nothing, a power loss may lose the last writes — acceptable for a cache;
+/// call [`flush`](Self::flush) at clean shutdown). Dropping the `Store`
+/// closes the database and releases its lock.
+pub struct Store {
+    // Field order: `db` is dropped before the cache it uses.
+    pub(crate) db: Db,
+    path: PathBuf,
+    _block_cache: Cache,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `dir`.
+    ///
+    /// A new database is initialised with [`SCHEMA_VERSION`]. Fails with
+    /// [`StorageError::Locked`] if another process or another `Store` in this
+    /// process has it open, [`StorageError::IncompatibleSchema`] if it was
+    /// written with another schema version, and with the other variants for
+    /// permission, space and corruption problems.
+    pub fn open(dir: &Path, opts: &StoreOptions) -> Result<Store, StorageError> {
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::from_io(dir, e))?;
+        let block_cache = Cache::new_lru_cache(opts.block_cache_bytes);
+        let max_buffers = opts.max_write_buffers.max(2);
+
+        let mut db_opts = Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        // Bound memtable memory across column families, and make RocksDB
+        // flush the CF pinning the oldest WAL when the WAL grows.
+        let memtable_budget = opts.write_buffer_bytes.saturating_mul(max_buffers as usize);
+        db_opts.set_db_write_buffer_size(memtable_budget);
+        db_opts.set_max_total_wal_size((memtable_budget as u64).saturating_mul(2).max(8 << 20));
+        db_opts.set_max_open_files(512);
+        db_opts.set_max_background_jobs(2);
+        db_opts.set_bytes_per_sync(1 << 20);
+        db_opts.set_keep_log_file_num(3);
+        db_opts.set_max_log_file_size(1 << 20);
+
+        let big = |bloom| cf_options(&block_cache, bloom, opts.write_buffer_bytes, max_buffers);
+        let small = || cf_options(&block_cache, false, 1 << 20, 2);
+        let mut names: Vec<String> = Vec::new();
+        let mut descriptors = Vec::new();
+        for (name, cf_opts) in [
+            (rocksdb::DEFAULT_COLUMN_FAMILY_NAME, small()),
+            (CF_RESULTS, big(true)),
+            (CF_STAT, big(true)),
+            (CF_META, small()),
+        ] {
+            names.push(name.to_owned());
+            descriptors.push(ColumnFamilyDescriptor::new(name, cf_opts));
+        }
+        // Column families we do not know (from a newer schema) must be opened
+        // too, or RocksDB refuses to open; the schema check then reports the
+        // real problem.
+        if let Ok(existing) = Db::list_cf(&Options::default(), dir) {
+            for name in existing {
+                if !names.contains(&name) {
+                    descriptors.push(ColumnFamilyDescriptor::new(name.clone(), small()));
+                    names.push(name);
+                }
+            }
+        }
+
+        let db = Db::open_cf_descriptors(&db_opts, dir, descriptors).map_err(|e| StorageError::from_rocksdb(dir, e))?;
+        let store = Store { db, path: dir.to_path_buf(), _block_cache: block_cache };
+        store.check_or_init_schema()?;
+        Ok(store)
+    }
+
+    /// Deletes the database in `dir` (all files RocksDB created there, and
+    /// the directory if it is then empty). Does nothing if `dir` does not
+    /// exist. Fails with [`StorageError::Locked`] while a `Store` has it open.
+    /// Works on databases that cannot be opened (corrupted, other schema).
+    pub fn destroy(dir: &Path) -> Result<(), StorageError> {
+        if !dir.exists() {
+            return Ok(());
+        }
+        Db::destroy(&Options::default(), dir).map_err(|e| StorageError::from_rocksdb(dir, e))
+    }
+
+    /// The directory holding the database.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Looks up cached results, one output per key, in key order.
+    ///
+    /// All keys are read with one batched `MultiGet` (sorted and
+    /// de-duplicated first). An entry is `None` when absent, expired
+    /// (`expires_at != 0 && expires_at <= now_secs`), unreadable, or not
+    /// decodable as `T`; undecodable entries are logged with
+    /// `tracing::warn!` and deleted so they are recomputed. Never panics on
+    /// bad data.
+    pub fn get_results<T: DeserializeOwned>(&self, keys: &[ResultKey], now_secs: u64) -> Vec<Option<Cached<T>>> {
+        let raw: Vec<[u8; RESULT_KEY_LEN]> = keys.iter().map(ResultKey::to_bytes).collect();
+        let refs: Vec<&[u8]> = raw.iter().map(|k| k.as_slice()).collect();
+        self.batched_get(CF_RESULTS, &refs, hex, |bytes| decode_result(bytes, now_secs))
+    }
+
+    /// Stores results in one atomic `WriteBatch`.
+    ///
+    /// Each entry is `(key, value, ttl_secs)`; the value expires at
+    /// `now_secs + ttl_secs`, or never if `ttl_secs` is 0. Existing entries
+    /// are overwritten. A value whose encoding exceeds
+    /// [`MAX_PAYLOAD_BYTES`] is skipped with a warning (it is simply not
+    /// cached). Returns once the batch is in the WAL.
+    pub fn put_results<T: Serialize>(
+        &self,
+        entries: &[(ResultKey, &T, u64)],
+        now_secs: u64,
+    ) -> Result<(), StorageError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let cf = self.cf(CF_RESULTS);
+        let mut batch = WriteBatch::default();
+        let mut buf = Vec::new();
+        for (key, value, ttl_secs) in entries {
+            let expires_at = if *ttl_secs == 0 { 0 } else { now_secs.saturating_add(*ttl_secs) };
+            buf.clear();
+            buf.extend_from_slice(&expires_at.to_be_bytes());
+            buf.extend_from_slice(&now_secs.to_be_bytes());
+            bincode::serde::encode_into_std_write(value, &mut buf, bincode::config::standard())
+                .map_err(|source| StorageError::Encode { path: self.path.clone(), source })?;
+            let payload = buf.len() - RESULT_VALUE_HEADER_LEN;
+            if payload > MAX_PAYLOAD_BYTES {
+                tracing::warn!(
+                    cache = %self.path.display(),
+                    key = %hex(&key.to_bytes()),
+                    bytes = payload,
+                    limit = MAX_PAYLOAD_BYTES,
+                    "result too large to cache; skipped"
+                );
+                continue;
+            }
+            batch.put_cf(cf, key.to_bytes(), &buf);
+        }
+        self.write(batch)
+    }
+
+    /// Deletes every expired result (and any entry too malformed to have an
+    /// expiry), scanning the results column family and deleting in batches.
+    /// Returns the number deleted.
+    ///
+    /// An entry re-written by another thread between the scan and the delete
+    /// may be deleted too; that only costs a recomputation.
+    pub fn prune_expired(&self, now_secs: u64) -> Result<u64, StorageError> {
+        let cf = self.cf(CF_RESULTS);
+        let mut iter = self.db.raw_iterator_cf_opt(cf, scan_options(None));
+        iter.seek_to_first();
+        let mut batch = WriteBatch::default();
+        let mut deleted = 0u64;
+        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+            let expired = ResultKey::from_bytes(key).is_none()
+                || match parse_header(value) {
+                    Some((expires_at, _)) => expires_at != 0 && expires_at <= now_secs,
+                    None => true,
+                };
+            if expired {
+                batch.delete_cf(cf, key);
+                deleted += 1;
+                if batch.len() >= DELETE_BATCH {
+                    self.write(std::mem::take(&mut batch))?;
+                }
+            }
+            iter.next();
+        }
+        iter.status().map_err(|e| self.err(e))?;
+        self.write(batch)?;
+        Ok(deleted)
+    }
+
+    /// Deletes all results (`None`) or those of one validator id, with a
+    /// single range delete followed by a compaction of that range to reclaim
+    /// the space. Returns how many entries were present when the call
+    /// started.
+    pub fn clear_results(&self, validator: Option<[u8; 16]>) -> Result<u64, StorageError> {
+        let cf = self.cf(CF_RESULTS);
+        // Every key is RESULT_KEY_LEN bytes, so RESULT_KEY_LEN+1 0xff bytes
+        // is above all of them.
+        let everything_above = || vec![0xff; RESULT_KEY_LEN + 1];
+        let (from, to) = match validator {
+            None => (Vec::new(), everything_above()),
+            Some(v) => {
+                let prefix = validator_prefix(&v);
+                let to = prefix_successor(&prefix).unwrap_or_else(everything_above);
+                (prefix.to_vec(), to)
+            }
+        };
+        let count = self.count_keys(CF_RESULTS, &from, &to)?;
+        self.db.delete_range_cf(cf, &from, &to).map_err(|e| self.err(e))?;
+        self.db.compact_range_cf(cf, Some(&from), Some(&to));
+        Ok(count)
+    }
+
+    /// Deletes the whole stat index (every file will be hashed again).
+    /// Returns how many entries were present when the call started.
+    pub fn clear_stat_index(&self) -> Result<u64, StorageError> {
+        let cf = self.cf(CF_STAT);
+        let count = self.count_keys(CF_STAT, &[], &[])?;
+        // Paths are arbitrary bytes, so delete key by key rather than guess
+        // an upper bound for a range delete.
+        let mut iter = self.db.raw_iterator_cf_opt(cf, scan_options(None));
+        iter.seek_to_first();
+        let mut batch = WriteBatch::default();
+        while let Some(key) = iter.key() {
+            batch.delete_cf(cf, key);
+            if batch.len() >= DELETE_BATCH {
+                self.write(std::mem::take(&mut batch))?;
+            }
+            iter.next();
+        }
+        iter.status().map_err(|e| self.err(e))?;
+        self.write(batch)?;
+        Ok(count)
+    }
+
+    /// Counts entries (results per validator id, stat index) by scanning keys,
+    /// and reads the size properties of all column families.
+    pub fn stats(&self) -> Result<StoreStats, StorageError> {
+        let mut stats = StoreStats::default();
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(CF_RESULTS), scan_options(None));
+        iter.seek_to_first();
+        while let Some(key) = iter.key() {
+            stats.result_entries += 1;
+            if let Some(k) = ResultKey::from_bytes(key) {
+                *stats.per_validator.entry(k.validator).or_insert(0) += 1;
+            }
+            iter.next();
+        }
+        iter.status().map_err(|e| self.err(e))?;
+        drop(iter);
+        stats.stat_index_entries = self.count_keys(CF_STAT, &[], &[])?;
+
+        for name in [rocksdb::DEFAULT_COLUMN_FAMILY_NAME, CF_RESULTS, CF_STAT, CF_META] {
+            let cf = self.cf(name);
+            for prop in [rocksdb::properties::LIVE_SST_FILES_SIZE, rocksdb::properties::CUR_SIZE_ALL_MEM_TABLES] {
+                let v = self.db.property_int_value_cf(cf, prop).map_err(|e| self.err(e))?;
+                stats.approx_disk_bytes += v.unwrap_or(0);
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Looks up stat-index entries by path (relative to the project root),
+    /// one output per path, with one batched `MultiGet`. Absent or
+    /// undecodable entries are `None` (undecodable ones are logged and
+    /// deleted).
+    pub fn get_stats_index(&self, paths: &[&[u8]]) -> Vec<Option<StatEntry>> {
+        self.batched_get(CF_STAT, paths, lossy, decode_stat)
+    }
+
+    /// Records stat-index entries (path relative to the project root →
+    /// entry) in one atomic `WriteBatch`, overwriting existing ones.
+    pub fn put_stat_index(&self, entries: &[(&[u8], StatEntry)]) -> Result<(), StorageError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let cf = self.cf(CF_STAT);
+        let mut batch = WriteBatch::default();
+        for (path, entry) in entries {
+            let value = bincode::serde::encode_to_vec(entry, bincode::config::standard())
+                .map_err(|source| StorageError::Encode { path: self.path.clone(), source })?;
+            batch.put_cf(cf, path, value);
+        }
+        self.write(batch)
+    }
+
+    /// Removes stat-index entries (e.g. for deleted files) in one atomic
+    /// `WriteBatch`. Absent paths are ignored.
+    pub fn remove_stat_index(&self, paths: &[&[u8]]) -> Result<(), StorageError> {
+        let cf = self.cf(CF_STAT);
+        let mut batch = WriteBatch::default();
+        for path in paths {
+            batch.delete_cf(cf, path);
+        }
+        self.write(batch)
+    }
+
+    /// Syncs the WAL to disk and flushes all memtables to SST files, waiting
+    /// for completion. Call at clean shutdown so the next open does not
+    /// replay the WAL.
+    pub fn flush(&self) -> Result<(), StorageError> {
+        self.db.flush_wal(true).map_err(|e| self.err(e))?;
+        let mut fo = FlushOptions::default();
+        fo.set_wait(true);
+        let cfs =
+            [self.cf(rocksdb::DEFAULT_COLUMN_FAMILY_NAME), self.cf(CF_RESULTS), self.cf(CF_STAT), self.cf(CF_META)];
+        self.db.flush_cfs_opt(&cfs, &fo).map_err(|e| self.err(e))
+    }
+
+    /// Writes `value` verbatim under `key` in the results column family,
+    /// bypassing encoding. For tests (corruption injection) only.
+    #[doc(hidden)]
+    pub fn raw_put_result_for_tests(&self, key: &ResultKey, value: &[u8]) -> Result<(), StorageError> {
+        self.db.put_cf(self.cf(CF_RESULTS), key.to_bytes(), value).map_err(|e| self.err(e))
+    }
+
+    /// Test hook: overwrites the value of every stored result with `value`,
+    /// as on-disk corruption would; returns how many were overwritten.
+    #[doc(hidden)]
+    pub fn corrupt_all_results_for_tests(&self, value: &[u8]) -> Result<u64, StorageError> {
+        let cf = self.cf(CF_RESULTS);
+        let keys: Vec<Box<[u8]>> = self
+            .db
+            .iterator_cf(cf, rocksdb::IteratorMode::Start)
+            .map(|kv| kv.map(|(k, _)| k).map_err(|e| self.err(e)))
+            .collect::<Result<_, _>>()?;
+        let mut batch = rocksdb::WriteBatch::default();
+        for k in &keys {
+            batch.put_cf(cf, k, value);
+        }
+        self.db.write(batch).map_err(|e| self.err(e))?;
+        Ok(keys.len() as u64)
+    }
+
+    /// Benchmark floor: one sorted batched multi-get of `keys` in the results
+    /// column family, returning how many were found, without decoding them.
+    #[doc(hidden)]
+    pub fn raw_multi_get_for_bench(&self, keys: &[ResultKey]) -> usize {
+        let mut raw: Vec<[u8; RESULT_KEY_LEN]> = keys.iter().map(ResultKey::to_bytes).collect();
+        raw.sort_unstable();
+        let values = self.db.batched_multi_get_cf(self.cf(CF_RESULTS), raw.iter(), true);
+        values.iter().filter(|v| matches!(v, Ok(Some(_)))).count()
+    }
+
+    // ----- internals -----
+
+    fn check_or_init_schema(&self) -> Result<(), StorageError> {
+        let meta = self.cf(CF_META);
+        match self.db.get_cf(meta, META_SCHEMA_VERSION_KEY).map_err(|e| self.err(e))? {
+            None => {
+                let mut wo = WriteOptions::default();
+                wo.set_sync(true);
+                self.db
+                    .put_cf_opt(meta, META_SCHEMA_VERSION_KEY, SCHEMA_VERSION.to_be_bytes(), &wo)
+                    .map_err(|e| self.err(e))?;
+                // Flush now so this rarely-written CF does not pin old WAL
+                // files.
+                self.db.flush_cf(meta).map_err(|e| self.err(e))?;
+                tracing::info!(cache = %self.path.display(), schema = SCHEMA_VERSION, "initialised cache database");
+                Ok(())
+            }
+            Some(v) => {
+                let found = <[u8; 2]>::try_from(v.as_slice()).map(u16::from_be_bytes).map_err(|_| {
+                    StorageError::Corruption {
+                        path: self.path.clone(),
+                        detail: format!("meta/schema_version is {} bytes long, expected 2", v.len()),
+                    }
+                })?;
+                if found == SCHEMA_VERSION {
+                    Ok(())
+                } else {
+                    Err(StorageError::IncompatibleSchema { path: self.path.clone(), found, expected: SCHEMA_VERSION })
+                }
+            }
+        }
+    }
+
+    pub(crate) fn cf(&self, name: &str) -> &ColumnFamily {
+        // Every name passed here is opened by `Store::open`.
+        self.db.cf_handle(name).expect("column family opened by Store::open")
+    }
+
+    fn err(&self, e: rocksdb::Error) -> StorageError {
+        StorageError::from_rocksdb(&self.path, e)
+    }
+
+    fn write(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.db.write(batch).map_err(|e| self.err(e))
+    }
+
+    /// Number of keys in `[from, to)` of `cf_name`; an empty bound means
+    /// unbounded.
+    fn count_keys(&self, cf_name: &str, from: &[u8], to: &[u8]) -> Result<u64, StorageError> {
+        let bounds = (!to.is_empty()).then(|| (from.to_vec(), to.to_vec()));
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(cf_name), scan_options(bounds));
+        if from.is_empty() {
+            iter.seek_to_first();
+        } else {
+            iter.seek(from);
+        }
+        let mut n = 0u64;
+        while iter.valid() {
+            n += 1;
+            iter.next();
+        }
+        iter.status().map_err(|e| self.err(e))?;
+        Ok(n)
+    }
+
+    /// One batched, sorted `MultiGet` for `keys`; decodes each hit with
+    /// `decode` (`Ok(None)` = present but not usable, e.g. expired;
+    /// `Err` = undecodable → logged, deleted, `None`).
+    fn batched_get<V>(
+        &self,
+        cf_name: &'static str,
+        keys: &[&[u8]],
+        show_key: fn(&[u8]) -> String,
+        mut decode: impl FnMut(&[u8]) -> Result<Option<V>, String>,
+    ) -> Vec<Option<V>> {
+        if keys.is_empty() {
+            return Vec::new();
+        }
+        // Sort and de-duplicate so RocksDB can take its sorted fast path;
+        // `slot[i]` is the position of keys[i] in `unique`.
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_unstable_by(|&a, &b| keys[a].cmp(keys[b]));
+        let mut unique: Vec<&[u8]> = Vec::with_capacity(keys.len());
+        let mut slot = vec![0usize; keys.len()];
+        for &i in &order {
+            if unique.last() != Some(&keys[i]) {
+                unique.push(keys[i]);
+            }
+            slot[i] = unique.len() - 1;
+        }
+
+        let cf = self.cf(cf_name);
+        let values = self.db.batched_multi_get_cf(cf, unique.iter(), true);
+        let mut reported = vec![false; unique.len()];
+        let mut corrupt: Vec<usize> = Vec::new();
+        let mut out = Vec::with_capacity(keys.len());
+        for &s in &slot {
+            let decoded = match &values[s] {
+                Ok(Some(raw)) => match decode(raw) {
+                    Ok(v) => v,
+                    Err(why) => {
+                        if !reported[s] {
+                            reported[s] = true;
+                            corrupt.push(s);
+                            tracing::warn!(
+                                cache = %self.path.display(),
+                                cf = cf_name,
+                                key = %show_key(unique[s]),
+                                error = %why,
+                                "deleting undecodable cache entry"
+                            );
+                        }
+                        None
+                    }
+                },
+                Ok(None) => None,
+                Err(e) => {
+                    if !reported[s] {
+                        reported[s] = true;
+                        tracing::warn!(
+                            cache = %self.path.display(),
+                            cf = cf_name,
+                            key = %show_key(unique[s]),
+                            error = %e,
+                            "cache read failed; treating as a miss"
+                        );
+                    }
+                    None
+                }
+            };
+            out.push(decoded);
+        }
+        drop(values);
+
+        if !corrupt.is_empty() {
+            let mut batch = WriteBatch::default();
+            for s in corrupt {
+                batch.delete_cf(cf, unique[s]);
+            }
+            if let Err(e) = self.write(batch) {
+                tracing::warn!(cache = %self.path.display(), error = %e, "could not delete undecodable cache entries");
+            }
+        }
+        out
+    }
+}
+
+/// Column-family options: shared block cache (holding index and filter
+/// blocks too, so they count against its capacity), LZ4, optional bloom
+/// filter.
+fn cf_options(cache: &Cache, bloom: bool, write_buffer: usize, max_buffers: i32) -> Options {
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    table.set_cache_index_and_filter_blocks(true);
+    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    if bloom {
+        // Whole-key bloom filter: most lookups of a fresh cache are misses.
+        table.set_bloom_filter(10.0, false);
+        table.set_optimize_filters_for_memory(true);
+    }
+    let mut o = Options::default();
+    o.set_block_based_table_factory(&table);
+    o.set_compression_type(DBCompressionType::Lz4);
+    o.set_write_buffer_size(write_buffer);
+    o.set_max_write_buffer_number(max_buffers);
+    o
+}
+
+/// Read options for full scans: do not evict hot blocks from the cache.
+fn scan_options(bounds: Option<(Vec<u8>, Vec<u8>)>) -> ReadOptions {
+    let mut ro = ReadOptions::default();
+    ro.fill_cache(false);
+    if let Some((from, to)) = bounds {
+        ro.set_iterate_lower_bound(from);
+        ro.set_iterate_upper_bound(to);
+    }
+    ro
+}
+
+/// `(expires_at, created_at)` of a results value, if it has a full header.
+fn parse_header(value: &[u8]) -> Option<(u64, u64)> {
+    let expires = value.get(0..8)?.try_into().ok()?;
+    let created = value.get(8..16)?.try_into().ok()?;
+    Some((u64::from_be_bytes(expires), u64::from_be_bytes(created)))
+}
+
+fn decode_result<T: DeserializeOwned>(raw: &[u8], now_secs: u64) -> Result<Option<Cached<T>>, String> {
+    let (expires_at, created_at) = parse_header(raw).ok_or_else(|| {
+        format!("value is {} bytes, shorter than its {RESULT_VALUE_HEADER_LEN}-byte header", raw.len())
+    })?;
+    if expires_at != 0 && expires_at <= now_secs {
+        return Ok(None);
+    }
+    let value = decode_exact(&raw[RESULT_VALUE_HEADER_LEN..])?;
+    Ok(Some(Cached { value, created_at, expires_at }))
+}
+
+fn decode_stat(raw: &[u8]) -> Result<Option<StatEntry>, String> {
+    decode_exact(raw).map(Some)
+}
+
+/// bincode-decodes exactly all of `bytes` (trailing bytes mean the value is
+/// not what we think it is), with an allocation limit.
+fn decode_exact<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let config = bincode::config::standard().with_limit::<DECODE_LIMIT>();
+    let (value, read) = bincode::serde::decode_from_slice::<T, _>(bytes, config).map_err(|e| e.to_string())?;
+    if read != bytes.len() {
+        return Err(format!("{} trailing bytes after a {read}-byte value", bytes.len() - read));
+    }
+    Ok(value)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+// Compile-time check of the documented thread-safety guarantee.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Store>();
+};
+
+const _: () = assert!(VALIDATOR_PREFIX_LEN + 16 == RESULT_KEY_LEN);

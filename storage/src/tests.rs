@@ -1,0 +1,611 @@
+//! Tests against a real RocksDB in a temporary directory.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tempfile::TempDir;
+
+use crate::*;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Outcome {
+    ok: bool,
+    messages: Vec<String>,
+    score: i64,
+}
+
+fn outcome(n: i64) -> Outcome {
+    Outcome { ok: n % 2 == 0, messages: vec![format!("message {n}"), "second".into()], score: n }
+}
+
+fn open(dir: &Path) -> Store {
+    Store::open(dir, &small_opts()).expect("open store")
+}
+
+fn small_opts() -> StoreOptions {
+    StoreOptions { block_cache_bytes: 1 << 20, write_buffer_bytes: 1 << 20, max_write_buffers: 2 }
+}
+
+fn key(v: u8, c: u8) -> ResultKey {
+    ResultKey::new([v; 16], [c; 16])
+}
+
+fn raw_result(store: &Store, k: &ResultKey) -> Option<Vec<u8>> {
+    store.db.get_cf(store.cf(CF_RESULTS), k.to_bytes()).expect("raw get")
+}
+
+fn entry(n: u64) -> StatEntry {
+    StatEntry {
+        size: n,
+        mtime_ns: 1_700_000_000_000_000_000 + i128::from(n),
+        ctime_ns: 1_700_000_000_000_000_500 + i128::from(n),
+        ino: 1000 + n,
+        content_hash: content_hash(&n.to_le_bytes()),
+        recorded_at_ns: 1_800_000_000_000_000_000,
+    }
+}
+
+// ----- keys -----
+
+#[test]
+fn every_key_component_changes_the_key_bytes() {
+    let base = ResultKey::new([1; 16], [2; 16]);
+    let bytes = base.to_bytes();
+    assert_eq!(bytes.len(), RESULT_KEY_LEN);
+    assert_eq!(RESULT_KEY_LEN, 34);
+    assert_eq!(bytes[..2], SCHEMA_VERSION.to_be_bytes(), "schema version leads the key");
+    assert_eq!(bytes[2..18], [1; 16]);
+    assert_eq!(bytes[18..], [2; 16]);
+
+    let mut other_validator = base;
+    other_validator.validator[15] ^= 1;
+    assert_ne!(other_validator.to_bytes(), bytes);
+    let mut other_content = base;
+    other_content.content[0] ^= 0x80;
+    assert_ne!(other_content.to_bytes(), bytes);
+    // Swapping the two hashes is a different key too.
+    assert_ne!(ResultKey::new([2; 16], [1; 16]).to_bytes(), bytes);
+
+    assert_eq!(ResultKey::from_bytes(&bytes), Some(base));
+    let mut wrong_schema = bytes;
+    wrong_schema[..2].copy_from_slice(&SCHEMA_VERSION.wrapping_add(1).to_be_bytes());
+    assert_eq!(ResultKey::from_bytes(&wrong_schema), None);
+    assert_eq!(ResultKey::from_bytes(&bytes[..33]), None);
+
+    let k = ResultKey::from_hashes(0x0102, u128::MAX);
+    assert_eq!(k.validator[14..], [0x01, 0x02], "hashes are stored big-endian");
+    assert_eq!(k.content, [0xff; 16]);
+}
+
+#[test]
+fn content_hash_is_xxh3_128() {
+    assert_eq!(content_hash(b"abc"), xxhash_rust::xxh3::xxh3_128(b"abc"));
+    assert_ne!(content_hash(b"abc"), content_hash(b"abd"));
+}
+
+#[test]
+fn prefix_successor_bounds_the_prefix() {
+    use crate::key::prefix_successor;
+    assert_eq!(prefix_successor(&[0, 1, 0xff]), Some(vec![0, 2]));
+    assert_eq!(prefix_successor(&[0xff, 0xff]), None);
+    let prefix = crate::key::validator_prefix(&[0xff; 16]);
+    let succ = prefix_successor(&prefix).unwrap();
+    let max_key = ResultKey::new([0xff; 16], [0xff; 16]).to_bytes();
+    assert!(max_key.as_slice() < succ.as_slice());
+    assert!(prefix.as_slice() < succ.as_slice());
+}
+
+// ----- results -----
+
+#[test]
+fn put_then_get_round_trips_in_key_order() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    let (a, b, missing) = (key(1, 1), key(1, 2), key(9, 9));
+    let (va, vb) = (outcome(1), outcome(2));
+    store.put_results(&[(a, &va, 0), (b, &vb, 60)], 1_000).unwrap();
+
+    // Unsorted, with a miss and a duplicate: one output per input, in order.
+    let got = store.get_results::<Outcome>(&[b, missing, a, b], 1_000);
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[0], Some(Cached { value: vb.clone(), created_at: 1_000, expires_at: 1_060 }));
+    assert_eq!(got[1], None);
+    assert_eq!(got[2], Some(Cached { value: va, created_at: 1_000, expires_at: 0 }));
+    assert_eq!(got[3].as_ref().map(|c| &c.value), Some(&vb));
+    assert!(store.get_results::<Outcome>(&[], 1_000).is_empty());
+
+    // Overwrite replaces the value.
+    store.put_results(&[(a, &outcome(7), 0)], 2_000).unwrap();
+    let got = store.get_results::<Outcome>(&[a], 2_000);
+    assert_eq!(got[0].as_ref().unwrap().value, outcome(7));
+    assert_eq!(got[0].as_ref().unwrap().created_at, 2_000);
+
+    // The stored bytes follow the documented layout.
+    let raw = raw_result(&store, &b).unwrap();
+    assert_eq!(raw[..8], 1_060u64.to_be_bytes());
+    assert_eq!(raw[8..16], 1_000u64.to_be_bytes());
+    let payload = bincode::serde::encode_to_vec(&vb, bincode::config::standard()).unwrap();
+    assert_eq!(raw[16..], payload[..]);
+}
+
+#[test]
+fn ttl_expires_at_now_plus_ttl_and_zero_never_expires() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    let (short, forever) = (key(1, 1), key(1, 2));
+    store.put_results(&[(short, &outcome(1), 10), (forever, &outcome(2), 0)], 100).unwrap();
+
+    let at = |now| store.get_results::<Outcome>(&[short, forever], now);
+    assert!(at(100)[0].is_some());
+    assert!(at(109)[0].is_some(), "still valid one second before expiry");
+    assert!(at(110)[0].is_none(), "expired at now + ttl");
+    assert!(at(5_000)[0].is_none());
+    let forever_hit = &at(u64::MAX)[1];
+    assert_eq!(forever_hit.as_ref().map(|c| c.expires_at), Some(0));
+    // Expiry alone does not delete (prune does).
+    assert!(raw_result(&store, &short).is_some());
+    // A huge TTL saturates instead of wrapping around into the past.
+    store.put_results(&[(short, &outcome(3), u64::MAX)], 100).unwrap();
+    assert_eq!(at(u64::MAX - 1)[0].as_ref().map(|c| c.expires_at), Some(u64::MAX));
+}
+
+#[test]
+fn prune_deletes_only_expired_entries() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    let (soon, later, never) = (key(1, 1), key(1, 2), key(2, 3));
+    store.put_results(&[(soon, &outcome(1), 5), (later, &outcome(2), 100), (never, &outcome(3), 0)], 1_000).unwrap();
+    assert_eq!(store.prune_expired(1_004).unwrap(), 0);
+    assert_eq!(store.prune_expired(1_010).unwrap(), 1);
+    assert!(raw_result(&store, &soon).is_none(), "expired entry physically deleted");
+    assert!(raw_result(&store, &later).is_some());
+    assert!(raw_result(&store, &never).is_some());
+    assert_eq!(store.stats().unwrap().result_entries, 2);
+    assert_eq!(store.prune_expired(1_010).unwrap(), 0);
+    assert_eq!(store.prune_expired(u64::MAX).unwrap(), 1, "only `later` left to expire");
+    assert!(raw_result(&store, &never).is_some(), "ttl 0 survives any prune");
+}
+
+#[test]
+fn prune_works_across_many_batches() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    let value = outcome(0);
+    let entries: Vec<(ResultKey, &Outcome, u64)> = (0..10_000u32)
+        .map(|i| {
+            let k = ResultKey::from_hashes(7, u128::from(i));
+            (k, &value, if i % 3 == 0 { 0 } else { 10 })
+        })
+        .collect();
+    store.put_results(&entries, 0).unwrap();
+    let expired = entries.iter().filter(|e| e.2 != 0).count() as u64;
+    assert_eq!(store.prune_expired(10).unwrap(), expired);
+    assert_eq!(store.stats().unwrap().result_entries, 10_000 - expired);
+}
+
+#[test]
+fn undecodable_values_read_as_none_and_are_deleted() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    let mut header = Vec::new();
+    header.extend_from_slice(&0u64.to_be_bytes());
+    header.extend_from_slice(&5u64.to_be_bytes());
+    let with_header = |tail: &[u8]| [header.as_slice(), tail].concat();
+    // A string length claiming ~2^63 bytes: must fail on the decode limit,
+    // not try to allocate (bincode allocates a string's length up front).
+    // Bytes: `false` for `Outcome::ok`, one element in `Outcome::messages`,
+    // then that string's u64 length.
+    let mut huge_len = vec![0x00, 0x01, 0xfd];
+    huge_len.extend_from_slice(&(u64::MAX / 2).to_le_bytes());
+    // A valid encoding of a shorter value followed by junk.
+    let trailing = bincode::serde::encode_to_vec(outcome(1), bincode::config::standard())
+        .unwrap()
+        .into_iter()
+        .chain([1, 2, 3])
+        .collect::<Vec<_>>();
+
+    let cases: Vec<(ResultKey, Vec<u8>)> = vec![
+        (key(3, 1), vec![0xde, 0xad]),         // shorter than the header
+        (key(3, 2), header.clone()),           // header, no payload
+        (key(3, 3), with_header(&[0xff; 40])), // garbage payload
+        (key(3, 4), with_header(&huge_len)),   // allocation bomb
+        (key(3, 5), with_header(&trailing)),   // trailing bytes
+    ];
+    for (k, v) in &cases {
+        store.raw_put_result_for_tests(k, v).unwrap();
+    }
+    let good = key(3, 9);
+    store.put_results(&[(good, &outcome(9), 0)], 5).unwrap();
+
+    let mut keys: Vec<ResultKey> = cases.iter().map(|c| c.0).collect();
+    keys.push(good);
+    keys.push(cases[2].0); // duplicate of a corrupt key
+    let got = store.get_results::<Outcome>(&keys, 5);
+    assert_eq!(got.len(), keys.len());
+    for (i, (k, _)) in cases.iter().enumerate() {
+        assert!(got[i].is_none(), "case {i} must read as a miss");
+        assert!(raw_result(&store, k).is_none(), "case {i} must be deleted");
+    }
+    assert_eq!(got[cases.len()].as_ref().unwrap().value, outcome(9));
+    assert!(got[cases.len() + 1].is_none());
+    assert!(raw_result(&store, &good).is_some(), "good entry untouched");
+
+    // Decoding as the wrong type is also a miss (and a deletion), not a panic.
+    let got = store.get_results::<Vec<u64>>(&[good], 5);
+    assert!(got[0].is_none());
+    assert!(raw_result(&store, &good).is_none());
+}
+
+#[test]
+fn oversized_results_are_skipped_not_stored() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    let big = vec![0u8; MAX_PAYLOAD_BYTES + 1];
+    let small = vec![1u8; 4];
+    store.put_results(&[(key(1, 1), &big, 0), (key(1, 2), &small, 0)], 1).unwrap();
+    let got = store.get_results::<Vec<u8>>(&[key(1, 1), key(1, 2)], 1);
+    assert!(got[0].is_none());
+    assert_eq!(got[1].as_ref().unwrap().value, small);
+}
+
+#[test]
+fn clear_results_all_or_one_validator() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    let v = outcome(0);
+    let (a, b, top) = ([0xaa; 16], [0xbb; 16], [0xff; 16]);
+    let mut entries = Vec::new();
+    for c in 0..5u8 {
+        entries.push((ResultKey::new(a, [c; 16]), &v, 0));
+    }
+    for c in 0..3u8 {
+        entries.push((ResultKey::new(b, [c; 16]), &v, 0));
+        entries.push((ResultKey::new(top, [c; 16]), &v, 0));
+    }
+    store.put_results(&entries, 0).unwrap();
+
+    assert_eq!(store.clear_results(Some(a)).unwrap(), 5);
+    let stats = store.stats().unwrap();
+    assert_eq!(stats.per_validator.get(&a), None);
+    assert_eq!(stats.per_validator.get(&b), Some(&3));
+    assert_eq!(stats.per_validator.get(&top), Some(&3));
+    assert!(store.get_results::<Outcome>(&[ResultKey::new(a, [0; 16])], 0)[0].is_none());
+    assert!(store.get_results::<Outcome>(&[ResultKey::new(b, [0; 16])], 0)[0].is_some());
+
+    assert_eq!(store.clear_results(Some(top)).unwrap(), 3, "all-0xff validator id");
+    assert_eq!(store.stats().unwrap().per_validator.get(&b), Some(&3));
+    assert_eq!(store.clear_results(Some(a)).unwrap(), 0);
+
+    // Writes after a range delete are visible again.
+    store.put_results(&[(ResultKey::new(a, [9; 16]), &v, 0)], 0).unwrap();
+    assert_eq!(store.clear_results(None).unwrap(), 4);
+    let stats = store.stats().unwrap();
+    assert_eq!(stats.result_entries, 0);
+    assert!(stats.per_validator.is_empty());
+    store.put_results(&[(ResultKey::new(a, [9; 16]), &v, 0)], 0).unwrap();
+    assert!(store.get_results::<Outcome>(&[ResultKey::new(a, [9; 16])], 0)[0].is_some());
+}
+
+#[test]
+fn stats_count_entries_and_bytes() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    let empty = store.stats().unwrap();
+    assert_eq!(empty.result_entries, 0);
+    assert_eq!(empty.stat_index_entries, 0);
+
+    let v = outcome(1);
+    let mut entries = Vec::new();
+    for c in 0..4u8 {
+        entries.push((key(1, c), &v, 0));
+    }
+    for c in 0..2u8 {
+        entries.push((key(2, c), &v, 0));
+    }
+    store.put_results(&entries, 0).unwrap();
+    store.put_stat_index(&[(b"a".as_slice(), entry(1)), (b"b/c".as_slice(), entry(2))]).unwrap();
+
+    let s = store.stats().unwrap();
+    assert_eq!(s.result_entries, 6);
+    assert_eq!(s.per_validator.len(), 2);
+    assert_eq!(s.per_validator[&[1; 16]], 4);
+    assert_eq!(s.per_validator[&[2; 16]], 2);
+    assert_eq!(s.stat_index_entries, 2);
+    assert!(s.approx_disk_bytes > 0, "memtables count before a flush");
+
+    store.flush().unwrap();
+    let s = store.stats().unwrap();
+    assert_eq!(s.result_entries, 6);
+    assert!(s.approx_disk_bytes > 0, "SST files count after a flush");
+}
+
+// ----- stat index -----
+
+#[test]
+fn stat_index_round_trip_batched_misses_and_removal() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    let (p1, p2, p3): (&[u8], &[u8], &[u8]) = (b"src/main.rs", b"README.md", b"\xffnot-utf8");
+    store.put_stat_index(&[(p1, entry(1)), (p2, entry(2)), (p3, entry(3))]).unwrap();
+
+    let got = store.get_stats_index(&[p2, b"missing", p1, p3, p2]);
+    assert_eq!(got, vec![Some(entry(2)), None, Some(entry(1)), Some(entry(3)), Some(entry(2))]);
+    assert!(store.get_stats_index(&[]).is_empty());
+
+    store.put_stat_index(&[(p1, entry(10))]).unwrap();
+    assert_eq!(store.get_stats_index(&[p1]), vec![Some(entry(10))]);
+
+    store.remove_stat_index(&[p1, b"never-there"]).unwrap();
+    assert_eq!(store.get_stats_index(&[p1, p2]), vec![None, Some(entry(2))]);
+
+    // A corrupt stat value is a miss and is deleted.
+    store.db.put_cf(store.cf(CF_STAT), p2, [1u8, 2, 3]).unwrap();
+    assert_eq!(store.get_stats_index(&[p2]), vec![None]);
+    assert!(store.db.get_cf(store.cf(CF_STAT), p2).unwrap().is_none());
+
+    assert_eq!(store.clear_stat_index().unwrap(), 1);
+    assert_eq!(store.get_stats_index(&[p3]), vec![None]);
+    assert_eq!(store.stats().unwrap().stat_index_entries, 0);
+}
+
+#[test]
+fn stat_entry_matches_metadata_and_detects_changes() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("f.txt");
+    std::fs::write(&file, b"hello").unwrap();
+    let meta = std::fs::metadata(&file).unwrap();
+    let recorded = unix_now_ns() + 10 * RACY_MARGIN_NS;
+    let e = StatEntry::from_metadata(&meta, content_hash(b"hello"), recorded);
+    assert_eq!(e.size, 5);
+    assert!(e.matches(&meta));
+    assert!(!e.is_racy());
+    assert!(e.is_clean(&meta));
+
+    std::fs::write(&file, b"hello, world").unwrap();
+    let changed = std::fs::metadata(&file).unwrap();
+    assert!(!e.matches(&changed), "size change detected");
+    assert!(!e.is_clean(&changed));
+
+    let mut other_inode = e;
+    other_inode.ino ^= 1;
+    assert!(!other_inode.matches(&meta));
+    let mut other_mtime = e;
+    other_mtime.mtime_ns += 1;
+    assert!(!other_mtime.matches(&meta));
+    let mut other_ctime = e;
+    other_ctime.ctime_ns += 1;
+    assert!(!other_ctime.matches(&meta));
+}
+
+#[test]
+fn racy_clean_rule() {
+    let recorded = 1_000 * 1_000_000_000i128;
+    let at = |mtime_ns: i128, ctime_ns: i128| StatEntry {
+        size: 1,
+        mtime_ns,
+        ctime_ns,
+        ino: 1,
+        content_hash: 0,
+        recorded_at_ns: recorded,
+    };
+    let edge = recorded - RACY_MARGIN_NS;
+    assert!(!at(edge - 1, edge - 1).is_racy(), "strictly older than the margin: clean");
+    assert!(at(edge, edge - 1).is_racy(), "mtime at the margin: racy");
+    assert!(at(recorded, 0).is_racy(), "same-instant mtime: racy");
+    assert!(at(recorded + 5, 0).is_racy(), "mtime after recording: racy");
+    assert!(at(0, edge).is_racy(), "recent ctime (back-dated mtime): racy");
+    assert!(!at(0, 0).is_racy());
+    // A racy entry is never clean even if the metadata matches.
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("f");
+    std::fs::write(&file, b"x").unwrap();
+    let meta = std::fs::metadata(&file).unwrap();
+    let fresh = StatEntry::from_metadata(&meta, 0, unix_now_ns());
+    assert!(fresh.matches(&meta));
+    assert!(fresh.is_racy(), "file written just now");
+    assert!(!fresh.is_clean(&meta));
+}
+
+// ----- open, lock, schema, persistence -----
+
+#[test]
+fn reopen_after_drop_keeps_data() {
+    let dir = TempDir::new().unwrap();
+    {
+        let store = open(dir.path());
+        store.put_results(&[(key(1, 1), &outcome(1), 0)], 10).unwrap();
+        store.put_stat_index(&[(b"x".as_slice(), entry(4))]).unwrap();
+        // No flush: the WAL alone must carry the data over.
+    }
+    {
+        let store = open(dir.path());
+        assert_eq!(store.path(), dir.path());
+        let got = store.get_results::<Outcome>(&[key(1, 1)], 10);
+        assert_eq!(got[0].as_ref().unwrap().value, outcome(1));
+        assert_eq!(store.get_stats_index(&[b"x"]), vec![Some(entry(4))]);
+        store.put_results(&[(key(1, 2), &outcome(2), 0)], 10).unwrap();
+        store.flush().unwrap();
+    }
+    let store = open(dir.path());
+    assert_eq!(store.stats().unwrap().result_entries, 2);
+}
+
+#[test]
+fn second_open_of_same_directory_is_a_lock_error_naming_the_path() {
+    let dir = TempDir::new().unwrap();
+    let first = open(dir.path());
+    let err = Store::open(dir.path(), &small_opts()).unwrap_err();
+    assert!(matches!(err, StorageError::Locked { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains(&dir.path().display().to_string()), "{msg}");
+    assert!(msg.contains("--data-dir"), "{msg}");
+    assert_eq!(err.path(), dir.path());
+    drop(first);
+    open(dir.path());
+}
+
+#[test]
+fn incompatible_schema_is_refused() {
+    let dir = TempDir::new().unwrap();
+    {
+        let store = open(dir.path());
+        let stored = store.db.get_cf(store.cf(CF_META), META_SCHEMA_VERSION_KEY).unwrap();
+        assert_eq!(stored.as_deref(), Some(SCHEMA_VERSION.to_be_bytes().as_slice()));
+        store.db.put_cf(store.cf(CF_META), META_SCHEMA_VERSION_KEY, 99u16.to_be_bytes()).unwrap();
+    }
+    let err = Store::open(dir.path(), &small_opts()).unwrap_err();
+    match &err {
+        StorageError::IncompatibleSchema { path, found, expected } => {
+            assert_eq!(path, dir.path());
+            assert_eq!(*found, 99);
+            assert_eq!(*expected, SCHEMA_VERSION);
+        }
+        other => panic!("expected IncompatibleSchema, got {other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(msg.contains("verdict cache clear"), "{msg}");
+    assert!(msg.contains(&dir.path().display().to_string()), "{msg}");
+    // The failed open released the lock: destroy works, then a fresh open.
+    Store::destroy(dir.path()).unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.stats().unwrap().result_entries, 0);
+}
+
+#[test]
+fn malformed_schema_record_is_corruption() {
+    let dir = TempDir::new().unwrap();
+    {
+        let store = open(dir.path());
+        store.db.put_cf(store.cf(CF_META), META_SCHEMA_VERSION_KEY, [1u8, 2, 3]).unwrap();
+    }
+    let err = Store::open(dir.path(), &small_opts()).unwrap_err();
+    assert!(matches!(err, StorageError::Corruption { .. }), "{err:?}");
+    assert!(err.to_string().contains("verdict cache clear"));
+}
+
+#[test]
+fn unknown_column_families_do_not_hide_a_schema_mismatch() {
+    let dir = TempDir::new().unwrap();
+    {
+        let mut opts = rocksdb::Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let db = rocksdb::DB::open_cf(&opts, dir.path(), [CF_META, "from_the_future"]).unwrap();
+        let meta = db.cf_handle(CF_META).unwrap();
+        db.put_cf(meta, META_SCHEMA_VERSION_KEY, 2u16.to_be_bytes()).unwrap();
+    }
+    let err = Store::open(dir.path(), &small_opts()).unwrap_err();
+    assert!(matches!(err, StorageError::IncompatibleSchema { found: 2, .. }), "{err:?}");
+}
+
+#[test]
+fn destroy_refuses_an_open_store_and_ignores_a_missing_directory() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    store.put_results(&[(key(1, 1), &outcome(1), 0)], 0).unwrap();
+    let err = Store::destroy(dir.path()).unwrap_err();
+    assert!(matches!(err, StorageError::Locked { .. }), "{err:?}");
+    drop(store);
+    Store::destroy(dir.path()).unwrap();
+    assert!(open(dir.path()).get_results::<Outcome>(&[key(1, 1)], 0)[0].is_none());
+    Store::destroy(&dir.path().join("does-not-exist")).unwrap();
+}
+
+#[test]
+fn open_creates_nested_directories() {
+    let dir = TempDir::new().unwrap();
+    let nested = dir.path().join("a/b/cache");
+    let store = open(&nested);
+    assert_eq!(store.path(), nested);
+    assert!(nested.join("CURRENT").exists());
+}
+
+#[test]
+fn concurrent_readers_and_writers() {
+    let dir = TempDir::new().unwrap();
+    let store = Arc::new(open(dir.path()));
+    let threads: Vec<_> = (0..8u8)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                for i in 0..200u8 {
+                    let k = key(t, i);
+                    store.put_results(&[(k, &outcome(i64::from(i)), 0)], 1).unwrap();
+                    let got = store.get_results::<Outcome>(&[k, key(t, i / 2)], 1);
+                    assert_eq!(got[0].as_ref().unwrap().value, outcome(i64::from(i)));
+                    assert!(got[1].is_some(), "earlier write visible");
+                    let path = format!("t{t}/f{i}");
+                    store.put_stat_index(&[(path.as_bytes(), entry(u64::from(i)))]).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let s = store.stats().unwrap();
+    assert_eq!(s.result_entries, 8 * 200);
+    assert_eq!(s.per_validator.len(), 8);
+    assert!(s.per_validator.values().all(|&n| n == 200));
+    assert_eq!(s.stat_index_entries, 8 * 200);
+}
+
+// ----- errors -----
+
+#[test]
+fn rocksdb_error_strings_are_classified() {
+    let p = Path::new("/data/proj/.verdict");
+    let c = |s: &str| StorageError::classify(p, s.to_string());
+    assert!(matches!(
+        c("IO error: While lock file: /data/proj/.verdict/LOCK: Resource temporarily unavailable"),
+        StorageError::Locked { .. }
+    ));
+    assert!(matches!(
+        c("IO error: lock hold by current process, acquire time 1 acquiring thread 2: /x/LOCK: No locks available"),
+        StorageError::Locked { .. }
+    ));
+    // EACCES from fcntl means "held by someone else", not a permission issue.
+    assert!(matches!(c("IO error: While lock file: /x/LOCK: Permission denied"), StorageError::Locked { .. }));
+    assert!(matches!(
+        c("IO error: While appending to file: /x/000012.log: No space left on device"),
+        StorageError::NoSpace { .. }
+    ));
+    assert!(matches!(
+        c("IO error: While open a file for appending: /x/000009.log: Permission denied"),
+        StorageError::PermissionDenied { .. }
+    ));
+    assert!(matches!(
+        c("Corruption: block checksum mismatch: stored = 1, computed = 2"),
+        StorageError::Corruption { .. }
+    ));
+    assert!(matches!(c("Invalid argument: whatever"), StorageError::RocksDb { .. }));
+
+    for err in [
+        c("IO error: While lock file: /x/LOCK: Resource temporarily unavailable"),
+        c("IO error: x: No space left on device"),
+        c("IO error: x: Permission denied"),
+        c("Corruption: bad"),
+        c("Invalid argument: whatever"),
+    ] {
+        assert!(err.to_string().contains("/data/proj/.verdict"), "message must name the path: {err}");
+    }
+    assert!(c("Corruption: bad").to_string().contains("verdict cache clear"));
+    assert!(c("IO error: x: No space left on device").to_string().contains("free some disk space"));
+
+    let io = StorageError::from_io(p, std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+    assert!(matches!(io, StorageError::PermissionDenied { .. }));
+}
+
+#[test]
+fn unwritable_location_is_reported_with_the_path() {
+    // A regular file where the directory should be: fails without root
+    // privileges mattering.
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"").unwrap();
+    let target = file.join("cache");
+    let err = Store::open(&target, &small_opts()).unwrap_err();
+    assert_eq!(err.path(), target);
+    assert!(err.to_string().contains(&target.display().to_string()), "{err}");
+}
