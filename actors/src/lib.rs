@@ -6,7 +6,8 @@
 
 pub mod outcome;
 
-pub use outcome::{Finding, Outcome, OutcomeKind, Severity, Verdict};
+pub use outcome::{Finding, Outcome, OutcomeKind, Severity, StoredFinding, StoredVerdict, Verdict};
 pub mod builtin;
 pub mod command;
 pub mod process;
+pub mod validator;

@@ -70,6 +70,57 @@ impl Verdict {
     }
 }
 
+/// The result cache's encoding of a [`Verdict`]: plain serde data, with no
+/// internal tags and no skipped fields, because bincode (which is not
+/// self-describing) supports neither. An empty list is a pass.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredVerdict(pub Vec<StoredFinding>);
+
+/// A [`Finding`] as stored in the cache (every field always present).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFinding {
+    /// See [`Finding::line`].
+    pub line: Option<u32>,
+    /// See [`Finding::column`].
+    pub column: Option<u32>,
+    /// See [`Finding::severity`].
+    pub severity: Severity,
+    /// See [`Finding::rule`].
+    pub rule: Option<String>,
+    /// See [`Finding::message`].
+    pub message: String,
+}
+
+impl From<&Verdict> for StoredVerdict {
+    fn from(v: &Verdict) -> Self {
+        match v {
+            Verdict::Passed => StoredVerdict(Vec::new()),
+            Verdict::Findings { findings } => StoredVerdict(
+                findings
+                    .iter()
+                    .map(|f| StoredFinding {
+                        line: f.line,
+                        column: f.column,
+                        severity: f.severity,
+                        rule: f.rule.clone(),
+                        message: f.message.clone(),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl From<StoredVerdict> for Verdict {
+    fn from(s: StoredVerdict) -> Self {
+        Verdict::from_findings(
+            s.0.into_iter()
+                .map(|f| Finding { line: f.line, column: f.column, severity: f.severity, rule: f.rule, message: f.message })
+                .collect(),
+        )
+    }
+}
+
 /// The one outcome every selected (file, validator) pair gets in a check run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -210,6 +261,28 @@ mod tests {
         assert!(Outcome::error("x").cacheable().is_none());
         assert!(Outcome::TimedOut { after_ms: 5 }.cacheable().is_none());
         assert!(Outcome::skipped("x").cacheable().is_none());
+    }
+
+    #[test]
+    fn verdicts_round_trip_through_bincode_as_stored_verdicts() {
+        let cfg = bincode::config::standard();
+        for v in [
+            Verdict::Passed,
+            Verdict::Findings {
+                findings: vec![
+                    Finding::error(Some(3), None, "bad").with_rule("r"),
+                    Finding { line: None, column: Some(2), severity: Severity::Note, rule: None, message: "n".into() },
+                ],
+            },
+        ] {
+            let bytes = bincode::serde::encode_to_vec(StoredVerdict::from(&v), cfg).unwrap();
+            let (back, _): (StoredVerdict, usize) = bincode::serde::decode_from_slice(&bytes, cfg).unwrap();
+            assert_eq!(Verdict::from(back), v);
+        }
+        // The tagged JSON shape itself is not bincode-compatible: that is why
+        // the cache stores StoredVerdict.
+        let tagged = bincode::serde::encode_to_vec(Verdict::Passed, cfg).unwrap();
+        assert!(bincode::serde::decode_from_slice::<Verdict, _>(&tagged, cfg).is_err());
     }
 
     #[test]

@@ -1,1 +1,373 @@
-//! Process groups of external tools (being written).
+//! Process groups of external tools.
+//!
+//! Every external tool verdict runs is started in a process group of its own
+//! (`process_group(0)`, so the group id is the child's pid). A
+//! [`ProcessGroup`] guard owns that group: dropping it sends `SIGKILL` to the
+//! whole group, so dropping or aborting the future that runs a tool kills the
+//! tool *and* whatever it spawned (as long as those stayed in the group).
+//!
+//! A [`ProcessRegistry`] is the set of live groups started on behalf of one
+//! validator actor. Guards register themselves when created and deregister when
+//! dropped. When a job's deadline expires, the supervisor (which cannot drop
+//! the actor's future) calls [`ProcessRegistry::terminate_all`]: `SIGTERM`,
+//! a grace period, then `SIGKILL` for the survivors.
+//!
+//! Caveat: signalling a group by id is subject to id reuse. A group id can only
+//! be reused once every member of the group is gone *and* reaped; guards live
+//! only as long as the call that ran the tool, which keeps the window small.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+/// How often [`ProcessRegistry::terminate_all`] checks whether the groups it
+/// signalled are gone.
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Guard for the process group of one spawned tool; kills the whole group
+/// with `SIGKILL` when dropped.
+///
+/// Create it right after spawning a child with `process_group(0)`: the group
+/// id is then the child's pid.
+#[derive(Debug)]
+pub struct ProcessGroup {
+    pgid: Pid,
+    registration: Option<(ProcessRegistry, u64)>,
+}
+
+impl ProcessGroup {
+    /// Takes ownership of the process group `pgid` (the pid of a child spawned
+    /// with `process_group(0)`) and registers it in `registry` until dropped.
+    pub fn new(pgid: u32, registry: &ProcessRegistry) -> Self {
+        let pgid = to_pid(pgid);
+        let id = registry.insert(pgid);
+        ProcessGroup { pgid, registration: Some((registry.clone(), id)) }
+    }
+
+    /// Takes ownership of the process group `pgid` without registering it
+    /// anywhere; it is still killed on drop.
+    pub fn unregistered(pgid: u32) -> Self {
+        ProcessGroup { pgid: to_pid(pgid), registration: None }
+    }
+
+    /// The process group id (the pid of the child that leads it).
+    pub fn pgid(&self) -> Pid {
+        self.pgid
+    }
+
+    /// Sends `signal` to every process of the group. Returns `false` when the
+    /// group no longer exists (`ESRCH`); other errors are logged and count as
+    /// "still there".
+    pub fn signal(&self, signal: Signal) -> bool {
+        send(self.pgid, Some(signal))
+    }
+
+    /// Sends `SIGKILL` to every process of the group, ignoring a group that is
+    /// already gone.
+    pub fn kill(&self) {
+        send(self.pgid, Some(Signal::SIGKILL));
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+        if let Some((registry, id)) = self.registration.take() {
+            registry.remove(id);
+        }
+    }
+}
+
+/// The live process groups started on behalf of one validator actor.
+///
+/// Cheap to clone; clones share the same set.
+#[derive(Clone, Debug, Default)]
+pub struct ProcessRegistry {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_id: AtomicU64,
+    groups: Mutex<BTreeMap<u64, Pid>>,
+}
+
+impl ProcessRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many process groups are registered (alive, as far as the registry
+    /// knows).
+    pub fn len(&self) -> usize {
+        self.groups().len()
+    }
+
+    /// Whether no process group is registered.
+    pub fn is_empty(&self) -> bool {
+        self.groups().is_empty()
+    }
+
+    /// The ids of the registered process groups.
+    pub fn pgids(&self) -> Vec<Pid> {
+        self.groups().values().copied().collect()
+    }
+
+    /// Sends `SIGKILL` to every registered group, immediately. The groups stay
+    /// registered until their guards are dropped.
+    pub fn kill_all(&self) {
+        for pgid in self.pgids() {
+            send(pgid, Some(Signal::SIGKILL));
+        }
+    }
+
+    /// Sends `SIGTERM` to every registered group, waits up to `grace` for them
+    /// to go away, then sends `SIGKILL` to the survivors.
+    ///
+    /// A group counts as gone when its guard has been dropped (the call that
+    /// ran the tool noticed its exit and cleaned up) or when no process of the
+    /// group exists any more. Waiting uses tokio's clock, so this works under
+    /// paused time too (where the grace period elapses virtually).
+    pub async fn terminate_all(&self, grace: Duration) {
+        let snapshot: Vec<(u64, Pid)> = self.groups().iter().map(|(&id, &pgid)| (id, pgid)).collect();
+        if snapshot.is_empty() {
+            return;
+        }
+        let mut pending: Vec<(u64, Pid)> =
+            snapshot.into_iter().filter(|&(_, pgid)| send(pgid, Some(Signal::SIGTERM))).collect();
+        tracing::debug!(groups = pending.len(), ?grace, "sent SIGTERM to tool process groups");
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            pending.retain(|&(id, pgid)| self.groups().contains_key(&id) && send(pgid, None));
+            if pending.is_empty() {
+                return;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                break;
+            }
+            tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await;
+        }
+        for &(_, pgid) in &pending {
+            tracing::debug!(%pgid, "tool process group survived SIGTERM; sending SIGKILL");
+            send(pgid, Some(Signal::SIGKILL));
+        }
+    }
+
+    fn groups(&self) -> MutexGuard<'_, BTreeMap<u64, Pid>> {
+        self.inner.groups.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn insert(&self, pgid: Pid) -> u64 {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.groups().insert(id, pgid);
+        id
+    }
+
+    fn remove(&self, id: u64) {
+        self.groups().remove(&id);
+    }
+}
+
+fn to_pid(pgid: u32) -> Pid {
+    let raw = i32::try_from(pgid).expect("process ids fit in pid_t");
+    // Group 0 or 1 would mean "our own group" / init: never signal those.
+    assert!(raw > 1, "refusing to manage process group {raw}");
+    Pid::from_raw(raw)
+}
+
+/// Signals a process group (`None`: only checks it exists). Returns `false`
+/// when the group does not exist.
+fn send(pgid: Pid, signal: Option<Signal>) -> bool {
+    match killpg(pgid, signal) {
+        Ok(()) => true,
+        Err(Errno::ESRCH) => false,
+        Err(e) => {
+            tracing::warn!(%pgid, ?signal, error = %e, "cannot signal tool process group");
+            true
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+    use std::path::Path;
+    use std::process::Stdio;
+    use std::time::Instant;
+    use tokio::process::{Child, Command};
+
+    /// Whether `pid` is a live process (zombies count as dead: nothing may
+    /// reap reparented grandchildren in a container).
+    pub(crate) fn alive(pid: i32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => {
+                let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+                !matches!(state, Some('Z' | 'X') | None)
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Waits (in real time) until every pid is dead; returns the survivors.
+    pub(crate) fn wait_dead(pids: &[i32], within: Duration) -> Vec<i32> {
+        let start = Instant::now();
+        loop {
+            let survivors: Vec<i32> = pids.iter().copied().filter(|&p| alive(p)).collect();
+            if survivors.is_empty() || start.elapsed() > within {
+                return survivors;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Waits (in real time) until `path` holds `n` pids, one a line.
+    pub(crate) fn read_pids(path: &Path, n: usize) -> Vec<i32> {
+        let start = Instant::now();
+        loop {
+            if let Ok(text) = std::fs::read_to_string(path) {
+                let pids: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+                if pids.len() >= n && text.ends_with('\n') {
+                    return pids;
+                }
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "pids never appeared in {}", path.display());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Spawns `sh -c script` in its own group; the script is expected to write
+    /// its pid and its grandchild's pid to `pids`.
+    fn spawn(script: &str) -> Child {
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn sh")
+    }
+
+    fn script(pids: &Path, ignore_term: bool) -> String {
+        let trap = if ignore_term { "trap '' TERM; " } else { "" };
+        format!("{trap}sleep 1000 & echo $$ > {p}.tmp; echo $! >> {p}.tmp; mv {p}.tmp {p}; wait", p = pids.display())
+    }
+
+    #[tokio::test]
+    async fn dropping_the_guard_kills_the_group_and_deregisters() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids_file = dir.path().join("pids");
+        let registry = ProcessRegistry::new();
+        let mut child = spawn(&script(&pids_file, true));
+        let guard = ProcessGroup::new(child.id().unwrap(), &registry);
+        assert_eq!(guard.pgid().as_raw() as u32, child.id().unwrap());
+        assert_eq!(registry.len(), 1);
+        let pids = read_pids(&pids_file, 2);
+        assert!(pids.iter().all(|&p| alive(p)));
+
+        drop(guard);
+        assert!(registry.is_empty());
+        let status = child.wait().await.unwrap();
+        assert_eq!(status.signal(), Some(Signal::SIGKILL as i32));
+        assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
+    }
+
+    #[tokio::test]
+    async fn terminate_all_kills_groups_that_ignore_sigterm_after_the_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids_file = dir.path().join("pids");
+        let registry = ProcessRegistry::new();
+        let mut child = spawn(&script(&pids_file, true));
+        let _guard = ProcessGroup::new(child.id().unwrap(), &registry);
+        let pids = read_pids(&pids_file, 2);
+
+        let grace = Duration::from_millis(200);
+        let start = Instant::now();
+        registry.terminate_all(grace).await;
+        assert!(start.elapsed() >= grace, "returned before the grace although the group ignored SIGTERM");
+        let status = child.wait().await.unwrap();
+        assert_eq!(status.signal(), Some(Signal::SIGKILL as i32));
+        assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn terminate_all_works_under_paused_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids_file = dir.path().join("pids");
+        let registry = ProcessRegistry::new();
+        let mut child = spawn(&script(&pids_file, true));
+        let _guard = ProcessGroup::new(child.id().unwrap(), &registry);
+        let pids = read_pids(&pids_file, 2);
+
+        let before = tokio::time::Instant::now();
+        registry.terminate_all(Duration::from_secs(30)).await;
+        assert!(tokio::time::Instant::now() - before >= Duration::from_secs(30));
+        let status = child.wait().await.unwrap();
+        assert_eq!(status.signal(), Some(Signal::SIGKILL as i32));
+        assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
+    }
+
+    #[tokio::test]
+    async fn terminate_all_returns_early_when_the_tool_obeys_sigterm() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids_file = dir.path().join("pids");
+        let registry = ProcessRegistry::new();
+        let mut child = spawn(&script(&pids_file, false));
+        let guard = ProcessGroup::new(child.id().unwrap(), &registry);
+        let pids = read_pids(&pids_file, 2);
+
+        // The owner of the guard reaps the tool and drops the guard when it
+        // exits, as `command::run` does: terminate_all must not wait out the
+        // grace (an unreaped zombie would otherwise keep the group "alive").
+        let owner = tokio::spawn(async move {
+            let status = child.wait().await.unwrap();
+            drop(guard);
+            status
+        });
+        let grace = Duration::from_secs(20);
+        let start = Instant::now();
+        registry.terminate_all(grace).await;
+        assert!(start.elapsed() < grace / 2, "waited {:?}", start.elapsed());
+        let status = owner.await.unwrap();
+        assert_eq!(status.signal(), Some(Signal::SIGTERM as i32));
+        assert!(registry.is_empty());
+        assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
+    }
+
+    #[tokio::test]
+    async fn kill_all_kills_every_group_immediately() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = ProcessRegistry::new();
+        let mut children = Vec::new();
+        let mut guards = Vec::new();
+        let mut pids = Vec::new();
+        for i in 0..2 {
+            let pids_file = dir.path().join(format!("pids{i}"));
+            let child = spawn(&script(&pids_file, true));
+            guards.push(ProcessGroup::new(child.id().unwrap(), &registry));
+            children.push(child);
+            pids.extend(read_pids(&pids_file, 2));
+        }
+        assert_eq!(registry.len(), 2);
+        registry.kill_all();
+        for child in &mut children {
+            let status = child.wait().await.unwrap();
+            assert_eq!(status.signal(), Some(Signal::SIGKILL as i32));
+        }
+        assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
+        assert_eq!(registry.len(), 2, "guards stay registered until dropped");
+        drop(guards);
+        assert!(registry.is_empty());
+        // Nothing registered: returns at once.
+        registry.terminate_all(Duration::from_secs(60)).await;
+    }
+}

@@ -1,1 +1,304 @@
-//! Built-in validators (being written).
+//! Built-in validators: the checks verdict runs in-process, without spawning
+//! an external command.
+//!
+//! This module owns the eleven [`BuiltinKind`]s, their names, default file
+//! globs, dimensions and settings, and [`check`], which runs one of them over
+//! one file's bytes. Every check is a pure, synchronous function of the content
+//! (plus its size and executable bit): no I/O, no async, no global state. The
+//! caller reads the file and runs the check on tokio's blocking pool.
+//!
+//! # Performance
+//!
+//! The checks are written to cost about as much as reading the bytes once.
+//! They scan with `memchr`/`memmem`, `std::str::from_utf8` and a literal
+//! (Teddy/SIMD) multi-pattern search, and only work out a line and column for
+//! the rare offending position, counting newlines incrementally in file order.
+//! At most [`MAX_FINDINGS`] findings are reported per check and file; past that
+//! one last finding says how many more there were.
+//!
+//! # Positions
+//!
+//! Lines are 1-based and counted by `\n` (so a lone-CR "classic Mac" file is a
+//! single line). Columns are 1-based and count the characters of the line, as
+//! UTF-8, up to the position; where that part of the line is not valid UTF-8
+//! they count bytes instead. A UTF-8 byte order mark at the start of the file
+//! is not counted.
+//!
+//! # Binary files
+//!
+//! [`is_binary`] decides like git: a NUL byte among the first 8,000 bytes.
+//! Text-only checks ([`BuiltinKind::text_only`]) are never run over binary
+//! content: [`check`] returns no findings for them.
+
+mod locate;
+mod secrets;
+mod syntax;
+mod text;
+
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Serialize};
+
+use crate::outcome::{Finding, Severity};
+use locate::Collector;
+
+/// The most findings one check reports for one file; past that, a final
+/// finding says "… and N more".
+pub const MAX_FINDINGS: usize = 100;
+
+/// How many leading bytes [`is_binary`] looks at (git's `FIRST_FEW_BYTES`).
+pub const BINARY_SNIFF_LEN: usize = 8000;
+
+/// The UTF-8 byte order mark.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// One built-in check.
+///
+/// Serialized as its [`name`](BuiltinKind::name) (`"trailing-whitespace"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BuiltinKind {
+    /// The content is valid UTF-8.
+    Utf8,
+    /// No line ends in spaces or tabs.
+    TrailingWhitespace,
+    /// The file ends with exactly one newline.
+    FinalNewline,
+    /// No leftover merge conflict markers.
+    MergeConflict,
+    /// Line endings are all LF, all CRLF or all CR, not a mix.
+    MixedLineEndings,
+    /// The file is not larger than [`BuiltinSettings::max_size`].
+    LargeFile,
+    /// The file is well-formed JSON.
+    Json,
+    /// The file is well-formed TOML.
+    Toml,
+    /// The file is a well-formed YAML stream.
+    Yaml,
+    /// No private keys or well-known API tokens.
+    Secrets,
+    /// A file starting with `#!` is executable.
+    ShebangExecutable,
+}
+
+impl BuiltinKind {
+    /// Every built-in, in documentation order.
+    pub const ALL: [BuiltinKind; 11] = [
+        BuiltinKind::Utf8,
+        BuiltinKind::TrailingWhitespace,
+        BuiltinKind::FinalNewline,
+        BuiltinKind::MergeConflict,
+        BuiltinKind::MixedLineEndings,
+        BuiltinKind::LargeFile,
+        BuiltinKind::Json,
+        BuiltinKind::Toml,
+        BuiltinKind::Yaml,
+        BuiltinKind::Secrets,
+        BuiltinKind::ShebangExecutable,
+    ];
+
+    /// The stable name used in configuration, in findings' `rule` and in
+    /// reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            BuiltinKind::Utf8 => "utf8",
+            BuiltinKind::TrailingWhitespace => "trailing-whitespace",
+            BuiltinKind::FinalNewline => "final-newline",
+            BuiltinKind::MergeConflict => "merge-conflict",
+            BuiltinKind::MixedLineEndings => "mixed-line-endings",
+            BuiltinKind::LargeFile => "large-file",
+            BuiltinKind::Json => "json",
+            BuiltinKind::Toml => "toml",
+            BuiltinKind::Yaml => "yaml",
+            BuiltinKind::Secrets => "secrets",
+            BuiltinKind::ShebangExecutable => "shebang-executable",
+        }
+    }
+
+    /// The built-in called `s` (exactly as [`name`](Self::name) spells it).
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// The file globs the built-in applies to unless configured otherwise.
+    pub fn default_files(self) -> &'static [&'static str] {
+        match self {
+            BuiltinKind::Json => &["*.json"],
+            BuiltinKind::Toml => &["*.toml"],
+            BuiltinKind::Yaml => &["*.yaml", "*.yml"],
+            _ => &["*"],
+        }
+    }
+
+    /// The dimension its findings are reported under unless configured
+    /// otherwise: `format`, `syntax`, `security`, `size` or `lint`.
+    pub fn default_dimension(self) -> &'static str {
+        match self {
+            BuiltinKind::TrailingWhitespace | BuiltinKind::FinalNewline | BuiltinKind::MixedLineEndings => "format",
+            BuiltinKind::Utf8
+            | BuiltinKind::MergeConflict
+            | BuiltinKind::Json
+            | BuiltinKind::Toml
+            | BuiltinKind::Yaml => "syntax",
+            BuiltinKind::Secrets => "security",
+            BuiltinKind::LargeFile => "size",
+            BuiltinKind::ShebangExecutable => "lint",
+        }
+    }
+
+    /// Whether the check only makes sense on text. Binary files (see
+    /// [`is_binary`]) are never given to text-only checks; [`check`] returns
+    /// no findings for them.
+    ///
+    /// Not text-only: `large-file` (looks at the size only), `json`, `toml`
+    /// and `yaml` (selected by file name; a NUL byte in a `.json` file is a
+    /// real syntax error worth reporting) and `shebang-executable` (a
+    /// self-extracting `#!/bin/sh` script with a binary payload still needs
+    /// its executable bit).
+    pub fn text_only(self) -> bool {
+        match self {
+            BuiltinKind::Utf8
+            | BuiltinKind::TrailingWhitespace
+            | BuiltinKind::FinalNewline
+            | BuiltinKind::MergeConflict
+            | BuiltinKind::MixedLineEndings
+            | BuiltinKind::Secrets => true,
+            BuiltinKind::LargeFile
+            | BuiltinKind::Json
+            | BuiltinKind::Toml
+            | BuiltinKind::Yaml
+            | BuiltinKind::ShebangExecutable => false,
+        }
+    }
+
+    /// One line describing the check, for docs and `verdict status`.
+    pub fn description(self) -> &'static str {
+        match self {
+            BuiltinKind::Utf8 => "content is valid UTF-8 (a byte order mark is allowed)",
+            BuiltinKind::TrailingWhitespace => "no line ends in spaces or tabs",
+            BuiltinKind::FinalNewline => "a non-empty file ends with a newline and no trailing blank lines",
+            BuiltinKind::MergeConflict => "no leftover merge conflict markers",
+            BuiltinKind::MixedLineEndings => "line endings are not a mix of LF, CRLF and CR",
+            BuiltinKind::LargeFile => "file is not larger than the configured limit",
+            BuiltinKind::Json => "file parses as JSON, without duplicate keys",
+            BuiltinKind::Toml => "file parses as TOML",
+            BuiltinKind::Yaml => "file parses as a YAML stream (one or more documents)",
+            BuiltinKind::Secrets => "no private keys or well-known API tokens",
+            BuiltinKind::ShebangExecutable => "a file starting with #! is executable",
+        }
+    }
+}
+
+impl std::fmt::Display for BuiltinKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Settings of the built-ins that have any.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BuiltinSettings {
+    /// `large-file`: the largest allowed size in bytes (default 512 KiB).
+    pub max_size: u64,
+}
+
+impl BuiltinSettings {
+    /// The default `large-file` limit: 512 KiB.
+    pub const DEFAULT_MAX_SIZE: u64 = 512 * 1024;
+}
+
+impl Default for BuiltinSettings {
+    fn default() -> Self {
+        BuiltinSettings { max_size: Self::DEFAULT_MAX_SIZE }
+    }
+}
+
+/// What a built-in sees of one file.
+#[derive(Clone, Copy, Debug)]
+pub struct BuiltinInput<'a> {
+    /// The file's bytes.
+    pub content: &'a [u8],
+    /// The file's size in bytes (normally `content.len()`).
+    pub size: u64,
+    /// Whether the file has an executable bit set.
+    pub executable: bool,
+}
+
+impl<'a> BuiltinInput<'a> {
+    /// A non-executable file with this content.
+    pub fn new(content: &'a [u8]) -> Self {
+        BuiltinInput { content, size: content.len() as u64, executable: false }
+    }
+}
+
+/// Runs one built-in over one file's content and returns its findings, in
+/// file order, at most [`MAX_FINDINGS`] (+ one "… and N more").
+///
+/// A text-only kind returns no findings for binary content.
+pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<'_>) -> Vec<Finding> {
+    let content = input.content;
+    if kind.text_only() && is_binary(content) {
+        return Vec::new();
+    }
+    let mut out = Collector::new(kind.name(), content);
+    match kind {
+        BuiltinKind::Utf8 => text::utf8(content, &mut out),
+        BuiltinKind::TrailingWhitespace => text::trailing_whitespace(content, &mut out),
+        BuiltinKind::FinalNewline => text::final_newline(content, &mut out),
+        BuiltinKind::MergeConflict => text::merge_conflict(content, &mut out),
+        BuiltinKind::MixedLineEndings => text::mixed_line_endings(content, &mut out),
+        BuiltinKind::LargeFile => large_file(settings.max_size, input.size, &mut out),
+        BuiltinKind::Json => syntax::json(content, &mut out),
+        BuiltinKind::Toml => syntax::toml(content, &mut out),
+        BuiltinKind::Yaml => syntax::yaml(content, &mut out),
+        BuiltinKind::Secrets => secrets::secrets(content, &mut out),
+        BuiltinKind::ShebangExecutable => shebang_executable(content, input.executable, &mut out),
+    }
+    out.finish()
+}
+
+/// True when the content looks binary: a NUL byte among its first
+/// [`BINARY_SNIFF_LEN`] bytes, as git decides.
+pub fn is_binary(content: &[u8]) -> bool {
+    memchr::memchr(0, &content[..content.len().min(BINARY_SNIFF_LEN)]).is_some()
+}
+
+fn large_file(max_size: u64, size: u64, out: &mut Collector<'_>) {
+    if size > max_size {
+        out.unlocated(Severity::Error, || {
+            format!("file is {}, over the limit of {}", describe_size(size), describe_size(max_size))
+        });
+    }
+}
+
+/// `600 bytes`, or `614400 bytes (600.0 KiB)` from 1 KiB on.
+fn describe_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{bytes} bytes ({value:.1} {})", UNITS[unit])
+}
+
+fn shebang_executable(content: &[u8], executable: bool, out: &mut Collector<'_>) {
+    if executable || !content.starts_with(b"#!") {
+        return;
+    }
+    // `#![…]` (optionally `#! [`) at the top of a Rust file is an inner
+    // attribute, not an interpreter line.
+    let rest = &content[2..];
+    let first = rest.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        return;
+    }
+    out.at(0, Severity::Error, || "has a shebang but is not executable".to_owned());
+}

@@ -1,1 +1,150 @@
-//! External command validators (being written).
+//! External command validators: running a validator program safely and turning
+//! what it printed into one [`Outcome`] per file.
+//!
+//! A tool is never run through a shell: `argv` is the program and its fixed
+//! arguments, and the batch's files (relative to the project root) are
+//! appended. The child gets stdin from /dev/null, a cleared environment (only
+//! `PATH` and the variables the validator lists), the project root as working
+//! directory and a process group of its own, registered in the validator's
+//! [`ProcessRegistry`] while it runs. Dropping the future of [`run`] kills the
+//! whole group; so does the tool's exit (leftover background processes) — see
+//! [`crate::process`].
+//!
+//! stdout and stderr are read concurrently and each kept up to
+//! [`CommandSpec::max_output`] bytes; the rest is read and discarded, so a tool
+//! that floods its output neither blocks on a full pipe nor grows memory.
+//!
+//! Failures to run are [`Outcome::Error`]s for every file of the batch, never
+//! an `Err`: a missing executable, death by a signal, output that cannot be
+//! parsed. Deadlines are the caller's business (wrap [`run`] in a timeout, or
+//! call [`ProcessRegistry::terminate_all`]).
+
+mod exec;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::outcome::Outcome;
+use crate::process::ProcessRegistry;
+
+/// Default for [`CommandSpec::max_output`]: 1 MiB.
+pub const DEFAULT_MAX_OUTPUT: usize = 1024 * 1024;
+
+/// Bytes of output kept from a version command.
+const VERSION_MAX_OUTPUT: usize = 4096;
+
+/// How to run one external validator.
+#[derive(Clone, Debug)]
+pub struct CommandSpec {
+    /// The program and its fixed arguments; never run through a shell. A
+    /// program given as a relative path containing `/` is resolved against
+    /// `cwd`; a bare name is looked up in `PATH`.
+    pub argv: Vec<String>,
+    /// How to read the tool's verdict from its exit status and output.
+    pub parser: OutputParser,
+    /// Names of environment variables passed through to the tool; everything
+    /// else is cleared. `PATH` is always passed.
+    pub env: Vec<String>,
+    /// The working directory: the project root, which the file paths are
+    /// relative to.
+    pub cwd: PathBuf,
+    /// Bytes kept of stdout and of stderr, each (default
+    /// [`DEFAULT_MAX_OUTPUT`]). Files a tool may have reported on in the
+    /// discarded part get an error instead of passing.
+    pub max_output: usize,
+}
+
+impl CommandSpec {
+    /// A spec with no environment pass-through (beyond `PATH`) and the default
+    /// output bound.
+    pub fn new(argv: Vec<String>, parser: OutputParser, cwd: impl Into<PathBuf>) -> Self {
+        CommandSpec { argv, parser, env: Vec::new(), cwd: cwd.into(), max_output: DEFAULT_MAX_OUTPUT }
+    }
+}
+
+/// How a tool's verdict is read.
+#[derive(Clone, Debug)]
+pub enum OutputParser {
+    /// Exit status 0 passes; anything else is one finding (`exited with status
+    /// N: <first line of output>`), the same for every file of the batch — so
+    /// meant for one file per invocation.
+    ExitCode,
+    /// Each line of stdout, then of stderr, is matched; a match is a finding.
+    /// Named groups: `file` (required unless batches hold one file), `line`,
+    /// `column`, `severity` (error/warning/note/info/hint; default error),
+    /// `message` (default: the whole line), `code` or `rule`. Findings are
+    /// attributed to batch files by normalized path (leading `./` stripped,
+    /// absolute paths made relative to the project root); others are ignored.
+    /// A non-zero exit with no finding for the batch is an error.
+    Regex(regex::Regex),
+    /// stdout is a SARIF 2.1.0 log; `runs[].results[]` become findings (rule
+    /// id, level, message text, first location's file, start line and
+    /// column). The exit status is ignored unless stdout is not valid SARIF.
+    Sarif,
+}
+
+/// Runs the tool once over `files` (paths relative to `spec.cwd`, appended to
+/// `spec.argv`), returning one [`Outcome`] per file, in order.
+///
+/// The tool's process group is registered in `registry` while it runs, so the
+/// supervisor can [`terminate`](ProcessRegistry::terminate_all) it; dropping
+/// this future kills the group. With no files, nothing is run.
+pub async fn run(spec: &CommandSpec, files: &[String], registry: &ProcessRegistry) -> Vec<Outcome> {
+    if files.is_empty() {
+        return Vec::new();
+    }
+    let all = |reason: String| vec![Outcome::error(reason); files.len()];
+    if let OutputParser::Regex(re) = &spec.parser
+        && files.len() > 1
+        && !re.capture_names().any(|n| n == Some("file"))
+    {
+        return all(format!(
+            "the output regex has no `file` group, so it cannot attribute findings among {} files",
+            files.len()
+        ));
+    }
+    let execution = match exec::execute(&spec.argv, files, &spec.cwd, &spec.env, spec.max_output, registry).await {
+        Ok(execution) => execution,
+        Err(reason) => return all(reason),
+    };
+    let code = match execution.exit_code() {
+        Ok(code) => code,
+        Err(reason) => return all(reason),
+    };
+    match &spec.parser {
+        OutputParser::ExitCode => parse::exit_code(&execution, code, files.len()),
+        OutputParser::Regex(re) => parse::regex(re, &execution, code, files, &spec.cwd),
+        OutputParser::Sarif => parse::sarif(&execution, code, files, &spec.cwd),
+    }
+}
+
+/// Runs a version command (`argv`, e.g. `["shellcheck", "--version"]`) and
+/// returns its trimmed output: stdout, else stderr, bounded to a few KiB.
+///
+/// The command runs like a validator (cleared environment but `PATH` and
+/// `env`, own process group, killed when `timeout` expires). Errors: the
+/// command cannot be started, is killed by a signal, exits non-zero or times
+/// out.
+pub async fn tool_version(argv: &[String], cwd: &Path, env: &[String], timeout: Duration) -> Result<String, String> {
+    let registry = ProcessRegistry::new();
+    let execution =
+        match tokio::time::timeout(timeout, exec::execute(argv, &[], cwd, env, VERSION_MAX_OUTPUT, &registry)).await {
+            Ok(result) => result?,
+            Err(_) => return Err(format!("`{}` timed out after {timeout:?}", argv.join(" "))),
+        };
+    let code = execution.exit_code().map_err(|reason| format!("`{}` {reason}", argv.join(" ")))?;
+    if code != 0 {
+        let mut reason = format!("`{}` exited with status {code}", argv.join(" "));
+        if let Some(line) = parse::first_line(&execution) {
+            reason.push_str(": ");
+            reason.push_str(&line);
+        }
+        return Err(reason);
+    }
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim().to_owned();
+    let stdout = text(&execution.stdout.bytes);
+    Ok(if stdout.is_empty() { text(&execution.stderr.bytes) } else { stdout })
+}

@@ -1,0 +1,148 @@
+//! Turning byte offsets into lines and columns, and collecting a check's
+//! findings under the [`MAX_FINDINGS`] cap.
+
+use super::{BOM, MAX_FINDINGS};
+use crate::outcome::{Finding, Severity};
+
+/// Maps byte offsets to 1-based (line, column), cheaply when asked in
+/// increasing order: newlines are counted only between the previous offset and
+/// the next, and the column continues from the previous one on the same line.
+/// Asking for an earlier offset restarts from the top of the file.
+pub(super) struct Locator<'a> {
+    content: &'a [u8],
+    /// Newlines before `pos` have been counted.
+    pos: usize,
+    /// The line `pos` is on.
+    line: usize,
+    /// Where columns of the current line are counted from (after a byte
+    /// order mark on the first line).
+    col_base: usize,
+    /// The column at `col_pos` (1-based), in characters while `col_chars`.
+    col_pos: usize,
+    col: usize,
+    col_chars: bool,
+}
+
+impl<'a> Locator<'a> {
+    pub(super) fn new(content: &'a [u8]) -> Self {
+        let bom = if content.starts_with(BOM) { BOM.len() } else { 0 };
+        Locator { content, pos: 0, line: 1, col_base: bom, col_pos: bom, col: 1, col_chars: true }
+    }
+
+    /// The 1-based line and column of byte `offset` (clamped to the content).
+    pub(super) fn locate(&mut self, offset: usize) -> (u32, u32) {
+        let offset = offset.min(self.content.len());
+        if offset < self.pos {
+            *self = Locator::new(self.content);
+        }
+        let mut newlines = 0;
+        let mut last = None;
+        for i in memchr::memchr_iter(b'\n', &self.content[self.pos..offset]) {
+            newlines += 1;
+            last = Some(i);
+        }
+        if let Some(i) = last {
+            self.line += newlines;
+            let line_start = self.pos + i + 1;
+            self.col_base = line_start;
+            self.col_pos = line_start;
+            self.col = 1;
+            self.col_chars = true;
+        }
+        self.pos = offset;
+        if offset < self.col_pos {
+            // Inside the byte order mark.
+            return (saturate(self.line), 1);
+        }
+        let segment = &self.content[self.col_pos..offset];
+        if self.col_chars && std::str::from_utf8(segment).is_ok() {
+            self.col += count_chars(segment);
+        } else {
+            self.col_chars = false;
+            self.col = offset - self.col_base + 1;
+        }
+        self.col_pos = offset;
+        (saturate(self.line), saturate(self.col))
+    }
+
+    /// The byte offset where 1-based `line` starts (the end of the content when
+    /// there are fewer lines). Used to turn a parser's line into an offset.
+    pub(super) fn line_start(content: &[u8], line: usize) -> usize {
+        if line <= 1 {
+            return 0;
+        }
+        match memchr::memchr_iter(b'\n', content).nth(line - 2) {
+            Some(i) => i + 1,
+            None => content.len(),
+        }
+    }
+}
+
+/// Characters in valid UTF-8: the bytes that are not continuation bytes.
+fn count_chars(s: &[u8]) -> usize {
+    s.iter().filter(|&&b| (b as i8) >= -0x40).count()
+}
+
+fn saturate(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// A check's findings for one file: locates them, tags them with the rule and
+/// keeps at most [`MAX_FINDINGS`], counting the rest.
+pub(super) struct Collector<'a> {
+    rule: &'static str,
+    locator: Locator<'a>,
+    findings: Vec<Finding>,
+    more: usize,
+    more_severity: Severity,
+}
+
+impl<'a> Collector<'a> {
+    pub(super) fn new(rule: &'static str, content: &'a [u8]) -> Self {
+        Collector { rule, locator: Locator::new(content), findings: Vec::new(), more: 0, more_severity: Severity::Note }
+    }
+
+    /// Whether the cap is reached (further findings are only counted).
+    pub(super) fn is_full(&self) -> bool {
+        self.findings.len() >= MAX_FINDINGS
+    }
+
+    /// A finding at byte `offset` of the content. `message` is only called
+    /// while under the cap.
+    pub(super) fn at(&mut self, offset: usize, severity: Severity, message: impl FnOnce() -> String) {
+        if self.is_full() {
+            self.count_more(severity);
+            return;
+        }
+        let (line, column) = self.locator.locate(offset);
+        self.push(Some(line), Some(column), severity, message());
+    }
+
+    /// A finding about the whole file, with no position.
+    pub(super) fn unlocated(&mut self, severity: Severity, message: impl FnOnce() -> String) {
+        if self.is_full() {
+            self.count_more(severity);
+            return;
+        }
+        self.push(None, None, severity, message());
+    }
+
+    fn count_more(&mut self, severity: Severity) {
+        self.more += 1;
+        self.more_severity = self.more_severity.min(severity);
+    }
+
+    fn push(&mut self, line: Option<u32>, column: Option<u32>, severity: Severity, message: String) {
+        self.findings.push(Finding { line, column, severity, rule: Some(self.rule.to_owned()), message });
+    }
+
+    /// The findings, plus "… and N more" when the cap was exceeded.
+    pub(super) fn finish(mut self) -> Vec<Finding> {
+        if self.more > 0 {
+            let message = format!("… and {} more {} findings not listed", self.more, self.rule);
+            let severity = self.more_severity;
+            self.push(None, None, severity, message);
+        }
+        self.findings
+    }
+}

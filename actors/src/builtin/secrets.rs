@@ -1,0 +1,237 @@
+//! The `secrets` check: private keys and well-known API tokens committed in
+//! plain text.
+//!
+//! One pass of a literal multi-pattern search (the `regex` crate compiles an
+//! alternation of plain literals to a SIMD "Teddy" searcher, about as fast as a
+//! single `memchr::memmem` scan, where one `memmem` scan per prefix would read
+//! the file eighteen times) finds the candidate prefixes; each candidate is
+//! then verified by hand. No pattern is matched byte by byte over the file.
+//!
+//! Findings never contain the secret: they name its kind and show at most its
+//! first four characters. Obvious placeholders (one repeated character, a run
+//! of `xxxxxxxx`, AWS's documented `…EXAMPLE…` keys) are not reported.
+
+use std::sync::LazyLock;
+
+use regex::bytes::Regex;
+
+use super::locate::Collector;
+use crate::outcome::Severity;
+
+/// The literal prefixes that start a candidate, in the order of [`Prefix`].
+const PREFIXES: &[(&str, Prefix)] = &[
+    ("-----BEGIN ", Prefix::Pem),
+    ("AKIA", Prefix::AwsKeyId),
+    ("ASIA", Prefix::AwsKeyId),
+    ("ghp_", Prefix::GitHub),
+    ("gho_", Prefix::GitHub),
+    ("ghu_", Prefix::GitHub),
+    ("ghs_", Prefix::GitHub),
+    ("ghr_", Prefix::GitHub),
+    ("github_pat_", Prefix::GitHubPat),
+    ("xoxa-", Prefix::Slack),
+    ("xoxb-", Prefix::Slack),
+    ("xoxp-", Prefix::Slack),
+    ("xoxr-", Prefix::Slack),
+    ("AIza", Prefix::Google),
+    ("sk_live_", Prefix::Stripe),
+    ("_secret", Prefix::AwsSecret),
+    ("_SECRET", Prefix::AwsSecret),
+    ("_Secret", Prefix::AwsSecret),
+];
+
+#[derive(Clone, Copy, Debug)]
+enum Prefix {
+    Pem,
+    AwsKeyId,
+    AwsSecret,
+    GitHub,
+    GitHubPat,
+    Slack,
+    Google,
+    Stripe,
+}
+
+static CANDIDATES: LazyLock<Regex> = LazyLock::new(|| {
+    let alternation: Vec<String> = PREFIXES.iter().map(|(p, _)| regex::escape(p)).collect();
+    Regex::new(&alternation.join("|")).expect("literal alternation compiles")
+});
+
+/// The PEM labels of private keys.
+const PEM_LABELS: &[&str] = &[
+    "PRIVATE KEY",
+    "RSA PRIVATE KEY",
+    "DSA PRIVATE KEY",
+    "EC PRIVATE KEY",
+    "OPENSSH PRIVATE KEY",
+    "ENCRYPTED PRIVATE KEY",
+    "PGP PRIVATE KEY BLOCK",
+];
+
+fn is_alnum(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn is_base64(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
+}
+
+/// Length of the run at the start of `s` of bytes satisfying `f`.
+fn run(s: &[u8], f: impl Fn(u8) -> bool) -> usize {
+    s.iter().position(|&b| !f(b)).unwrap_or(s.len())
+}
+
+/// True when the byte before `i` (if any) satisfies `f`.
+fn preceded_by(content: &[u8], i: usize, f: impl Fn(u8) -> bool) -> bool {
+    i > 0 && f(content[i - 1])
+}
+
+/// A value that is obviously not a real credential.
+fn placeholder(value: &[u8]) -> bool {
+    let repeated = value.windows(2).all(|w| w[0] == w[1]);
+    repeated
+        || memchr::memmem::find(value, b"EXAMPLE").is_some()
+        || memchr::memmem::find(value, b"xxxxxxxx").is_some()
+        || memchr::memmem::find(value, b"XXXXXXXX").is_some()
+}
+
+/// At most the first four characters of a secret, for a message.
+fn first4(secret: &[u8]) -> String {
+    String::from_utf8_lossy(&secret[..secret.len().min(4)]).into_owned()
+}
+
+/// `secrets`: one finding per private key block or token.
+pub(super) fn secrets(content: &[u8], out: &mut Collector<'_>) {
+    for m in CANDIDATES.find_iter(content) {
+        let Some(&(_, prefix)) = PREFIXES.iter().find(|(p, _)| p.as_bytes() == m.as_bytes()) else {
+            continue;
+        };
+        let (start, end) = (m.start(), m.end());
+        let hit = match prefix {
+            Prefix::Pem => {
+                pem(content, end).map(|label| (start, format!("private key (`-----BEGIN {label}-----` block)")))
+            }
+            Prefix::AwsKeyId => {
+                token(content, start, end, 16, 16, |b| b.is_ascii_uppercase() || b.is_ascii_digit(), is_alnum, is_alnum)
+                    .map(|t| (start, format!("AWS access key ID (`{}`…)", first4(t))))
+            }
+            Prefix::GitHub => token(content, start, end, 36, 36, is_alnum, is_word, is_word)
+                .map(|t| (start, format!("GitHub token (`{}`…)", first4(t)))),
+            Prefix::GitHubPat => token(content, start, end, 82, 82, is_word, is_word, is_word)
+                .map(|t| (start, format!("GitHub fine-grained personal access token (`{}`…)", first4(t)))),
+            Prefix::Slack => slack(content, start, end).map(|t| (start, format!("Slack token (`{}`…)", first4(t)))),
+            Prefix::Google => {
+                let key_char = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+                token(content, start, end, 35, 35, key_char, key_char, key_char)
+                    .map(|t| (start, format!("Google API key (`{}`…)", first4(t))))
+            }
+            Prefix::Stripe => token(content, start, end, 24, usize::MAX, is_alnum, is_word, is_alnum)
+                .map(|t| (start, format!("Stripe live secret key (`{}`…)", first4(t)))),
+            Prefix::AwsSecret => aws_secret(content, start).map(|(name_start, name, value)| {
+                (
+                    name_start,
+                    format!(
+                        "AWS secret access key assigned to `{}` (`{}`…)",
+                        String::from_utf8_lossy(name),
+                        first4(value)
+                    ),
+                )
+            }),
+        };
+        if let Some((offset, message)) = hit {
+            out.at(offset, Severity::Error, || message);
+        }
+    }
+}
+
+/// A token: `content[start..prefix_end]` is its prefix, then `min..=max`
+/// bytes satisfying `body`, not preceded by a `before` byte nor followed by an
+/// `after` byte. Returns the whole token unless it is a placeholder.
+#[allow(clippy::too_many_arguments)]
+fn token(
+    content: &[u8],
+    start: usize,
+    prefix_end: usize,
+    min: usize,
+    max: usize,
+    body: impl Fn(u8) -> bool,
+    before: impl Fn(u8) -> bool,
+    after: impl Fn(u8) -> bool,
+) -> Option<&[u8]> {
+    if preceded_by(content, start, before) {
+        return None;
+    }
+    let rest = &content[prefix_end..];
+    let n = run(rest, &body);
+    if n < min || n > max || rest.get(n).is_some_and(|&b| after(b)) {
+        return None;
+    }
+    let value = &rest[..n];
+    (!placeholder(value)).then_some(&content[start..prefix_end + n])
+}
+
+/// A Slack token: `xox?-` then at least ten of `[A-Za-z0-9-]`, with a digit
+/// (real tokens carry numeric ids; `xoxb-your-token-here` does not).
+fn slack(content: &[u8], start: usize, prefix_end: usize) -> Option<&[u8]> {
+    if preceded_by(content, start, is_alnum) {
+        return None;
+    }
+    let rest = &content[prefix_end..];
+    let n = run(rest, |b| is_alnum(b) || b == b'-');
+    let value = &rest[..n];
+    (n >= 10 && value.iter().any(u8::is_ascii_digit) && !placeholder(value)).then_some(&content[start..prefix_end + n])
+}
+
+/// A private key PEM block whose `-----BEGIN ` ends at `after_begin`: one of
+/// [`PEM_LABELS`], `-----`, then (after line breaks, blanks, quotes or `\n`
+/// escapes) the start of base64 content. A header on its own — a PEM parser's
+/// constant, a `...` placeholder — is not reported.
+fn pem(content: &[u8], after_begin: usize) -> Option<&'static str> {
+    let rest = &content[after_begin..];
+    let label = PEM_LABELS.iter().find(|l| rest.starts_with(l.as_bytes()) && rest[l.len()..].starts_with(b"-----"))?;
+    let mut body = &rest[label.len() + 5..];
+    loop {
+        match body {
+            [b'\\', b'n' | b'r', tail @ ..] => body = tail,
+            [b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'|' | b'>', tail @ ..] => body = tail,
+            _ => break,
+        }
+    }
+    body.first().is_some_and(|&b| is_base64(b)).then_some(label)
+}
+
+/// An AWS secret access key assigned to a name containing `aws_secret`: `at`
+/// is the `_secret` of the name. Returns where the name starts, the name and
+/// the 40-character value.
+fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
+    if at < 3 || !content[at - 3..at].eq_ignore_ascii_case(b"aws") {
+        return None;
+    }
+    let name_char = |b: u8| is_word(b) || b == b'.' || b == b'-';
+    let name_start = at - 3 - content[..at - 3].iter().rev().take_while(|&&b| name_char(b)).count();
+    let name_end = at + run(&content[at..], name_char);
+    let name = &content[name_start..name_end];
+    let mut rest = &content[name_end..];
+    // Closing quote of the name, blanks, `=`/`:`/`:=`/`=>`, blanks, opening quote.
+    rest = skip(rest, |b| b == b'"' || b == b'\'' || b == b' ' || b == b'\t');
+    let op = run(rest, |b| b == b'=' || b == b':' || b == b'>');
+    if op == 0 || op > 2 {
+        return None;
+    }
+    rest = skip(&rest[op..], |b| b == b' ' || b == b'\t');
+    rest = skip(rest, |b| b == b'"' || b == b'\'' || b == b'`');
+    let n = run(rest, is_base64);
+    if n != 40 || rest.get(n) == Some(&b'=') {
+        return None;
+    }
+    let value = &rest[..40];
+    (!placeholder(value)).then_some((name_start, name, value))
+}
+
+fn skip(s: &[u8], f: impl Fn(u8) -> bool) -> &[u8] {
+    &s[run(s, f)..]
+}

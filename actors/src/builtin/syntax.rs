@@ -1,0 +1,306 @@
+//! The syntax checks: `json` (serde_json, plus duplicate keys), `toml` (toml)
+//! and `yaml` (serde_yaml, multi-document streams). Each reports the first
+//! error only: after a syntax error a parser cannot reliably go on.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::BOM;
+use super::locate::{Collector, Locator};
+use crate::outcome::Severity;
+
+/// The content after a leading byte order mark, and the mark's length.
+fn strip_bom(content: &[u8]) -> (usize, &[u8]) {
+    match content.strip_prefix(BOM) {
+        Some(rest) => (BOM.len(), rest),
+        None => (0, content),
+    }
+}
+
+/// The content as UTF-8 after its byte order mark, or a finding at the first
+/// invalid byte.
+fn utf8_body<'a>(content: &'a [u8], format: &str, out: &mut Collector<'_>) -> Option<(usize, &'a str)> {
+    let (bom, body) = strip_bom(content);
+    match std::str::from_utf8(body) {
+        Ok(text) => Some((bom, text)),
+        Err(e) => {
+            let offset = bom + e.valid_up_to();
+            out.at(offset, Severity::Error, || {
+                format!("invalid UTF-8 at byte offset {offset} ({format} must be UTF-8)")
+            });
+            None
+        }
+    }
+}
+
+/// A parser's message made one line, without the position it appends itself
+/// (`at line 3 column 7`), which the finding carries already.
+fn one_line(message: &str, line: usize, column: usize) -> String {
+    let position = format!(" at line {line} column {column}");
+    let message = match message.find(&position) {
+        Some(i) => Cow::Owned(format!("{}{}", &message[..i], &message[i + position.len()..])),
+        None => Cow::Borrowed(message),
+    };
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+const DUPLICATE_KEY: &str = "duplicate key";
+
+/// `json`: the file is one JSON value (RFC 8259) with no duplicate object
+/// keys. An empty or whitespace-only file is an error.
+pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
+    let Some((bom, text)) = utf8_body(content, "JSON", out) else {
+        return;
+    };
+    if text.trim_matches([' ', '\t', '\n', '\r']).is_empty() {
+        out.at(bom, Severity::Error, || "empty JSON document".to_owned());
+        return;
+    }
+    let Err(e) = serde_json::from_str::<Strict>(text) else {
+        return;
+    };
+    let (line, column) = (e.line(), e.column());
+    let body = text.as_bytes();
+    let mut offset = (Locator::line_start(body, line) + column.saturating_sub(1)).min(body.len());
+    let message = e.to_string();
+    if message.starts_with(DUPLICATE_KEY) && body.get(offset) == Some(&b'"') {
+        // serde_json points at the key's closing quote; point at its start.
+        if let Some(open) = memchr::memrchr(b'"', &body[..offset]) {
+            offset = open;
+        }
+    }
+    out.at(bom + offset, Severity::Error, || one_line(&message, line, column));
+}
+
+/// Deserializes any JSON value, failing on duplicate object keys.
+struct Strict;
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Strict;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_unit<E>(self) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_none<E>(self) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Strict, D::Error> {
+        Strict::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Strict, A::Error> {
+        while seq.next_element::<Strict>()?.is_some() {}
+        Ok(Strict)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Strict, A::Error> {
+        // Small objects (the vast majority) are checked with a linear scan;
+        // large ones switch to a hash set.
+        const LINEAR: usize = 16;
+        let mut few: Vec<Key<'de>> = Vec::new();
+        let mut many: std::collections::HashSet<Key<'de>> = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let duplicate = if many.is_empty() && few.len() < LINEAR {
+                if few.contains(&key) {
+                    true
+                } else {
+                    few.push(key.clone());
+                    false
+                }
+            } else {
+                if many.is_empty() {
+                    many.extend(few.drain(..));
+                }
+                !many.insert(key.clone())
+            };
+            if duplicate {
+                return Err(de::Error::custom(format_args!("{DUPLICATE_KEY} `{}`", key.shown())));
+            }
+            map.next_value::<Strict>()?;
+        }
+        Ok(Strict)
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key<'de>(Cow<'de, str>);
+
+impl Key<'_> {
+    /// The key for a message, cut to 40 characters.
+    fn shown(&self) -> String {
+        let mut chars = self.0.chars();
+        let mut s: String = chars.by_ref().take(40).collect();
+        if chars.next().is_some() {
+            s.push('…');
+        }
+        s
+    }
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// `toml`: the file parses as a TOML document (an empty file is valid).
+pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
+    let Some((bom, text)) = utf8_body(content, "TOML", out) else {
+        return;
+    };
+    let Err(e) = toml::from_str::<toml::Table>(text) else {
+        return;
+    };
+    let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    match e.span() {
+        Some(span) => out.at(bom + span.start, Severity::Error, || message),
+        None => out.unlocated(Severity::Error, || message),
+    }
+}
+
+/// `yaml`: every document of the stream parses (an empty file is valid).
+/// Duplicate mapping keys are errors, as in most YAML linters.
+pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
+    let (bom, body) = strip_bom(content);
+    for document in serde_yaml::Deserializer::from_slice(body) {
+        let Err(e) = serde_yaml::Value::deserialize(document) else { continue };
+        let mut message = e.to_string();
+        let mut offset = None;
+        if let Some(at) = e.location() {
+            message = one_line(&message, at.line(), at.column());
+            offset = Some(at.index());
+            if let Some(key) = duplicate_yaml_key(&message) {
+                // serde_yaml points at the start of the mapping; find the key.
+                offset = find_second_yaml_key(body, at.index(), at.column(), &key).or(offset);
+            }
+        }
+        // Reader errors (bad encoding) carry a byte position, not a mark.
+        if let Some(i) = message.rfind(" at position ")
+            && let Ok(position) = message[i + 13..].trim().parse::<usize>()
+        {
+            offset = Some(position);
+            message.truncate(i);
+        }
+        match offset {
+            Some(offset) => out.at(bom + offset, Severity::Error, || message),
+            None => out.unlocated(Severity::Error, || message),
+        }
+        // After an error the stream yields the same error forever.
+        return;
+    }
+}
+
+/// The key of serde_yaml's `duplicate entry with key "k"` message, when it
+/// is a string without escapes.
+fn duplicate_yaml_key(message: &str) -> Option<String> {
+    let rest = &message[message.find("duplicate entry with key \"")? + 26..];
+    let key = &rest[..rest.find('"')?];
+    (!key.contains('\\')).then(|| key.to_owned())
+}
+
+/// Where `key` occurs for the second time in the mapping that starts at
+/// byte `start` (1-based `column`): the duplicate serde_yaml complained about.
+/// Handles block mappings (keys at the mapping's indentation) and one-line
+/// flow mappings; `None` when it cannot tell.
+fn find_second_yaml_key(body: &[u8], start: usize, column: usize, key: &str) -> Option<usize> {
+    let key = key.as_bytes();
+    let is_key_at = |p: usize| -> bool {
+        let rest = &body[p..];
+        let after = if let Some(r) = rest.strip_prefix(key) {
+            r
+        } else if let Some(q @ (b'"' | b'\'')) = rest.first().copied() {
+            match rest[1..].strip_prefix(key) {
+                Some(r) if r.first() == Some(&q) => &r[1..],
+                _ => return false,
+            }
+        } else {
+            return false;
+        };
+        let after = &after[after.iter().take_while(|&&b| b == b' ').count()..];
+        after.first() == Some(&b':') && after.get(1).is_none_or(|b| b.is_ascii_whitespace() || *b == b',' || *b == b'}')
+    };
+    let line_end = |p: usize| memchr::memchr(b'\n', &body[p..]).map_or(body.len(), |i| p + i);
+    if body.get(start) == Some(&b'{') {
+        // Flow mapping on one line: keys follow `{` or `,` and blanks.
+        let end = line_end(start);
+        let mut seen = 0;
+        let mut p = start;
+        while p < end {
+            if matches!(body[p], b'{' | b',') {
+                let k = p + 1 + body[p + 1..end].iter().take_while(|&&b| b == b' ').count();
+                if k < end && is_key_at(k) {
+                    seen += 1;
+                    if seen == 2 {
+                        return Some(k);
+                    }
+                }
+            }
+            p += 1;
+        }
+        return None;
+    }
+    let indent = column.checked_sub(1)?;
+    if !is_key_at(start) {
+        return None;
+    }
+    let mut p = line_end(start) + 1;
+    while p < body.len() {
+        let end = line_end(p);
+        let spaces = body[p..end].iter().take_while(|&&b| b == b' ').count();
+        let text = &body[p + spaces..end];
+        let blank = text.is_empty() || text == b"\r" || text[0] == b'#';
+        if !blank {
+            if spaces < indent || text.starts_with(b"---") || text.starts_with(b"...") {
+                return None;
+            }
+            if spaces == indent && is_key_at(p + spaces) {
+                return Some(p + spaces);
+            }
+        }
+        p = end + 1;
+    }
+    None
+}

@@ -1,0 +1,821 @@
+use std::time::{Duration, Instant};
+
+use super::locate::Locator;
+use super::*;
+
+const BOM_STR: &str = "\u{FEFF}";
+
+fn run(kind: BuiltinKind, content: &[u8]) -> Vec<Finding> {
+    check(kind, &BuiltinSettings::default(), &BuiltinInput::new(content))
+}
+
+fn positions(findings: &[Finding]) -> Vec<(u32, u32)> {
+    findings.iter().map(|f| (f.line.unwrap(), f.column.unwrap())).collect()
+}
+
+/// The single finding, asserting there is exactly one and that it is tagged
+/// with the kind's rule.
+fn one(kind: BuiltinKind, content: &[u8]) -> Finding {
+    let findings = run(kind, content);
+    assert_eq!(findings.len(), 1, "{kind}: expected one finding, got {findings:#?}");
+    assert_eq!(findings[0].rule.as_deref(), Some(kind.name()));
+    findings.into_iter().next().unwrap()
+}
+
+fn clean(kind: BuiltinKind, content: &[u8]) {
+    let findings = run(kind, content);
+    assert!(
+        findings.is_empty(),
+        "{kind}: expected no findings for {:?}, got {findings:#?}",
+        String::from_utf8_lossy(content)
+    );
+}
+
+fn at(f: &Finding) -> (u32, u32) {
+    (f.line.expect("line"), f.column.expect("column"))
+}
+
+/// Runs `f` and asserts it took less than `limit` (release builds only run
+/// these tests; the limits are generous to stay reliable on loaded machines).
+fn quick<T>(limit: Duration, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    let took = start.elapsed();
+    assert!(took < limit, "took {took:?}, over {limit:?}");
+    out
+}
+
+const TEN_MB: usize = 10 * 1024 * 1024;
+
+// ---------------------------------------------------------------- kinds ----
+
+#[test]
+fn names_round_trip_and_are_unique() {
+    let mut seen = std::collections::HashSet::new();
+    for kind in BuiltinKind::ALL {
+        assert!(seen.insert(kind.name()), "duplicate name {}", kind.name());
+        assert_eq!(BuiltinKind::from_name(kind.name()), Some(kind));
+        assert_eq!(kind.to_string(), kind.name());
+        // serde uses the same names.
+        let json = serde_json::to_string(&kind).unwrap();
+        assert_eq!(json, format!("\"{}\"", kind.name()));
+        assert_eq!(serde_json::from_str::<BuiltinKind>(&json).unwrap(), kind);
+        assert!(!kind.description().is_empty());
+    }
+    assert_eq!(seen.len(), 11);
+    assert_eq!(BuiltinKind::from_name("Trailing-Whitespace"), None);
+    assert_eq!(BuiltinKind::from_name("nope"), None);
+    assert_eq!(BuiltinKind::TrailingWhitespace.name(), "trailing-whitespace");
+    assert_eq!(BuiltinKind::ShebangExecutable.name(), "shebang-executable");
+}
+
+#[test]
+fn default_files_dimensions_and_text_only() {
+    assert_eq!(BuiltinKind::Json.default_files(), &["*.json"]);
+    assert_eq!(BuiltinKind::Toml.default_files(), &["*.toml"]);
+    assert_eq!(BuiltinKind::Yaml.default_files(), &["*.yaml", "*.yml"]);
+    assert_eq!(BuiltinKind::Secrets.default_files(), &["*"]);
+    assert_eq!(BuiltinKind::TrailingWhitespace.default_dimension(), "format");
+    assert_eq!(BuiltinKind::Json.default_dimension(), "syntax");
+    assert_eq!(BuiltinKind::Secrets.default_dimension(), "security");
+    assert_eq!(BuiltinKind::LargeFile.default_dimension(), "size");
+    assert_eq!(BuiltinKind::ShebangExecutable.default_dimension(), "lint");
+    let not_text_only: Vec<_> = BuiltinKind::ALL.into_iter().filter(|k| !k.text_only()).collect();
+    assert_eq!(
+        not_text_only,
+        [
+            BuiltinKind::LargeFile,
+            BuiltinKind::Json,
+            BuiltinKind::Toml,
+            BuiltinKind::Yaml,
+            BuiltinKind::ShebangExecutable
+        ]
+    );
+}
+
+#[test]
+fn settings_default_and_partial_deserialize() {
+    assert_eq!(BuiltinSettings::default().max_size, 512 * 1024);
+    let s: BuiltinSettings = serde_json::from_str("{}").unwrap();
+    assert_eq!(s, BuiltinSettings::default());
+    let s: BuiltinSettings = serde_json::from_str(r#"{"max_size": 10}"#).unwrap();
+    assert_eq!(s.max_size, 10);
+}
+
+// --------------------------------------------------------------- binary ----
+
+#[test]
+fn is_binary_looks_at_the_first_8000_bytes() {
+    assert!(!is_binary(b""));
+    assert!(!is_binary("plain text, ünïcode\n".as_bytes()));
+    assert!(is_binary(b"\x7fELF\x02\x01\x01\0\0"));
+    let mut late = vec![b'a'; 9000];
+    late[8500] = 0;
+    assert!(!is_binary(&late));
+    late[7999] = 0;
+    assert!(is_binary(&late));
+}
+
+#[test]
+fn text_only_checks_skip_binary_content() {
+    let binary = b"\0\xFF trailing \r\n<<<<<<< HEAD\n-----BEGIN RSA PRIVATE KEY-----\nMIIE\nlast";
+    for kind in BuiltinKind::ALL.into_iter().filter(|k| k.text_only()) {
+        clean(kind, binary);
+    }
+    // The same content without the NUL is reported by them.
+    let text = &binary[1..];
+    for kind in
+        [BuiltinKind::Utf8, BuiltinKind::TrailingWhitespace, BuiltinKind::FinalNewline, BuiltinKind::MergeConflict]
+    {
+        assert!(!run(kind, text).is_empty(), "{kind} should report the text version");
+    }
+    // A NUL in a .json file is a syntax error, not a reason to skip.
+    assert!(!run(BuiltinKind::Json, b"{\"a\": \0}").is_empty());
+}
+
+// -------------------------------------------------------------- locator ----
+
+#[test]
+fn locator_counts_lines_and_character_columns() {
+    let content = "ab\nçé€x\n\nlast".as_bytes();
+    let mut loc = Locator::new(content);
+    assert_eq!(loc.locate(0), (1, 1));
+    assert_eq!(loc.locate(1), (1, 2));
+    assert_eq!(loc.locate(2), (1, 3)); // the newline itself
+    let x = content.iter().position(|&b| b == b'x').unwrap();
+    assert_eq!(loc.locate(x), (2, 4)); // ç é € are one column each
+    assert_eq!(loc.locate(x + 2), (3, 1));
+    assert_eq!(loc.locate(content.len()), (4, 5));
+    // Going backwards restarts from the top and is still right.
+    assert_eq!(loc.locate(x), (2, 4));
+    assert_eq!(loc.locate(3), (2, 1));
+    // Offsets past the end are clamped.
+    assert_eq!(loc.locate(content.len() + 10), (4, 5));
+}
+
+#[test]
+fn locator_skips_the_bom_and_counts_bytes_on_invalid_lines() {
+    let content = format!("{BOM_STR}aé b").into_bytes();
+    let mut loc = Locator::new(&content);
+    assert_eq!(loc.locate(0), (1, 1));
+    assert_eq!(loc.locate(3), (1, 1)); // 'a'
+    assert_eq!(loc.locate(7), (1, 4)); // 'b' after a, é, space
+    let invalid = b"ok\na\xFF\xFEbc";
+    let mut loc = Locator::new(invalid);
+    assert_eq!(loc.locate(4), (2, 2));
+    assert_eq!(loc.locate(7), (2, 5)); // bytes: a ff fe b -> 'c' is the 5th byte
+    assert_eq!(Locator::line_start(invalid, 1), 0);
+    assert_eq!(Locator::line_start(invalid, 2), 3);
+    assert_eq!(Locator::line_start(invalid, 9), invalid.len());
+}
+
+// ------------------------------------------------------------------ cap ----
+
+#[test]
+fn findings_are_capped_at_100_plus_a_summary() {
+    let content = "x \n".repeat(1000);
+    let findings = run(BuiltinKind::TrailingWhitespace, content.as_bytes());
+    assert_eq!(findings.len(), MAX_FINDINGS + 1);
+    assert_eq!(at(&findings[0]), (1, 2));
+    assert_eq!(at(&findings[99]), (100, 2));
+    let last = findings.last().unwrap();
+    assert!(last.message.starts_with("… and 900 more"), "{}", last.message);
+    assert_eq!(last.line, None);
+    assert_eq!(last.severity, Severity::Error);
+    assert_eq!(last.rule.as_deref(), Some("trailing-whitespace"));
+    // Exactly at the cap: no summary.
+    let content = "x \n".repeat(100);
+    let findings = run(BuiltinKind::TrailingWhitespace, content.as_bytes());
+    assert_eq!(findings.len(), 100);
+    assert!(!findings.last().unwrap().message.starts_with('…'));
+}
+
+#[test]
+fn a_million_bad_lines_are_quick_and_capped() {
+    let content = "a\t\n".repeat(1_000_000);
+    let findings = quick(Duration::from_secs(2), || run(BuiltinKind::TrailingWhitespace, content.as_bytes()));
+    assert_eq!(findings.len(), 101);
+    assert!(findings[100].message.contains("999900 more"), "{}", findings[100].message);
+}
+
+// ------------------------------------------------------------------ utf8 ----
+
+#[test]
+fn utf8_accepts_valid_text_bom_and_empty() {
+    clean(BuiltinKind::Utf8, b"");
+    clean(BuiltinKind::Utf8, "héllo wörld € 𝄞\n".as_bytes());
+    clean(BuiltinKind::Utf8, format!("{BOM_STR}text\r\n").as_bytes());
+}
+
+#[test]
+fn utf8_reports_the_first_invalid_byte() {
+    let f = one(BuiltinKind::Utf8, b"ok\nh\xC3\xA9\xFFx\xFF\n");
+    assert_eq!(at(&f), (2, 3)); // h, é, then the bad byte
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.message.contains("byte offset 6"), "{}", f.message);
+    assert!(f.message.contains("0xFF"), "{}", f.message);
+}
+
+#[test]
+fn utf8_reports_a_truncated_sequence_and_ignores_the_bom_in_columns() {
+    let f = one(BuiltinKind::Utf8, b"abc\xE2\x82");
+    assert_eq!(at(&f), (1, 4));
+    assert!(f.message.contains("truncated"), "{}", f.message);
+    let mut content = BOM.to_vec();
+    content.extend_from_slice(b"a\xC0");
+    assert_eq!(at(&one(BuiltinKind::Utf8, &content)), (1, 2));
+}
+
+#[test]
+fn utf8_ten_megabyte_line() {
+    let mut content = "é".repeat(TEN_MB / 2).into_bytes();
+    content.push(0xFF);
+    let f = quick(Duration::from_secs(1), || one(BuiltinKind::Utf8, &content));
+    assert_eq!(at(&f), (1, (TEN_MB / 2 + 1) as u32));
+}
+
+// --------------------------------------------------- trailing-whitespace ----
+
+#[test]
+fn trailing_whitespace_found_per_line() {
+    let findings = run(BuiltinKind::TrailingWhitespace, b"a \nb\n\tc\t\t\nd \t \n   \n");
+    assert_eq!(positions(&findings), [(1, 2), (3, 3), (4, 2), (5, 1)]);
+    assert_eq!(findings[0].message, "trailing whitespace (1 space)");
+    assert_eq!(findings[1].message, "trailing whitespace (2 tabs)");
+    assert_eq!(findings[2].message, "trailing whitespace (2 spaces, 1 tab)");
+    assert!(findings.iter().all(|f| f.severity == Severity::Error));
+}
+
+#[test]
+fn trailing_whitespace_clean() {
+    clean(BuiltinKind::TrailingWhitespace, b"");
+    clean(BuiltinKind::TrailingWhitespace, b"\n\n");
+    clean(BuiltinKind::TrailingWhitespace, b"  indented\n\tcode\nno newline");
+    clean(BuiltinKind::TrailingWhitespace, b"crlf\r\nlines\r\n\r\n");
+}
+
+#[test]
+fn trailing_whitespace_crlf_last_line_and_character_columns() {
+    // The CR of CRLF is not whitespace, the blank before it is.
+    let f = one(BuiltinKind::TrailingWhitespace, b"ok\r\nbad \r\n");
+    assert_eq!(at(&f), (2, 4));
+    // The last line without a newline is checked too.
+    assert_eq!(at(&one(BuiltinKind::TrailingWhitespace, b"x\ny  ")), (2, 2));
+    // Columns count characters, and the BOM is not one.
+    assert_eq!(at(&one(BuiltinKind::TrailingWhitespace, "héé  \n".as_bytes())), (1, 4));
+    assert_eq!(at(&one(BuiltinKind::TrailingWhitespace, format!("{BOM_STR}ab \n").as_bytes())), (1, 3));
+}
+
+#[test]
+fn trailing_whitespace_reports_markdown_hard_breaks() {
+    assert_eq!(at(&one(BuiltinKind::TrailingWhitespace, b"line one  \nline two\n")), (1, 9));
+}
+
+#[test]
+fn trailing_whitespace_on_invalid_utf8_counts_bytes() {
+    assert_eq!(at(&one(BuiltinKind::TrailingWhitespace, b"\xFF\xFEab \n")), (1, 5));
+}
+
+#[test]
+fn trailing_whitespace_ten_megabyte_line() {
+    let mut content = vec![b'a'; TEN_MB];
+    content.push(b' ');
+    let f = quick(Duration::from_secs(1), || one(BuiltinKind::TrailingWhitespace, &content));
+    assert_eq!(at(&f), (1, TEN_MB as u32 + 1));
+}
+
+// ---------------------------------------------------------- final-newline ----
+
+#[test]
+fn final_newline_missing() {
+    let f = one(BuiltinKind::FinalNewline, "a\nbé".as_bytes());
+    assert_eq!(at(&f), (2, 3)); // just past the last character
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.message, "file does not end with a newline");
+    assert_eq!(at(&one(BuiltinKind::FinalNewline, b"x")), (1, 2));
+    assert_eq!(at(&one(BuiltinKind::FinalNewline, b"a\r\nb\r")), (2, 3));
+}
+
+#[test]
+fn final_newline_clean() {
+    clean(BuiltinKind::FinalNewline, b"");
+    clean(BuiltinKind::FinalNewline, b"a\n");
+    clean(BuiltinKind::FinalNewline, b"a\r\nb\r\n");
+    clean(BuiltinKind::FinalNewline, b"a\n\nb\n"); // blank lines in the middle are fine
+    // A whitespace-only last line is not blank here (trailing-whitespace reports it).
+    clean(BuiltinKind::FinalNewline, b"a\n  \n");
+    clean(BuiltinKind::FinalNewline, format!("{BOM_STR}x\n").as_bytes());
+}
+
+#[test]
+fn final_newline_trailing_blank_lines() {
+    let f = one(BuiltinKind::FinalNewline, b"a\nb\n\n\n");
+    assert_eq!(at(&f), (3, 1));
+    assert_eq!(f.message, "file ends with 2 blank lines");
+    assert_eq!(f.severity, Severity::Warning);
+    let f = one(BuiltinKind::FinalNewline, b"a\r\n\r\n");
+    assert_eq!(at(&f), (2, 1));
+    assert_eq!(f.message, "file ends with 1 blank line");
+    let f = one(BuiltinKind::FinalNewline, b"\n\n");
+    assert_eq!(at(&f), (1, 1));
+    assert_eq!(f.message, "file contains only 2 blank lines");
+}
+
+#[test]
+fn final_newline_ten_megabyte_line() {
+    let content = vec![b'z'; TEN_MB];
+    let f = quick(Duration::from_secs(1), || one(BuiltinKind::FinalNewline, &content));
+    assert_eq!(at(&f), (1, TEN_MB as u32 + 1));
+}
+
+// --------------------------------------------------------- merge-conflict ----
+
+const CONFLICT: &str = "\
+fn main() {
+<<<<<<< HEAD
+    ours();
+||||||| base
+    base();
+=======
+    theirs();
+>>>>>>> feature/x
+}
+";
+
+#[test]
+fn merge_conflict_reports_every_marker_in_order() {
+    let findings = run(BuiltinKind::MergeConflict, CONFLICT.as_bytes());
+    assert_eq!(positions(&findings), [(2, 1), (4, 1), (6, 1), (8, 1)]);
+    assert!(findings[0].message.contains("<<<<<<<"));
+    assert!(findings[1].message.contains("|||||||"));
+    assert!(findings[2].message.contains("======="));
+    assert!(findings[3].message.contains(">>>>>>>"));
+    assert!(findings.iter().all(|f| f.severity == Severity::Error && f.rule.as_deref() == Some("merge-conflict")));
+}
+
+#[test]
+fn merge_conflict_crlf_and_unlabelled_markers() {
+    let findings = run(BuiltinKind::MergeConflict, b"<<<<<<<\r\na\r\n=======\r\nb\r\n>>>>>>> theirs\r\n");
+    assert_eq!(positions(&findings), [(1, 1), (3, 1), (5, 1)]);
+    // A marker on the last line, without a newline.
+    let findings = run(BuiltinKind::MergeConflict, b"<<<<<<< a\n=======\n>>>>>>> b");
+    assert_eq!(positions(&findings), [(1, 1), (2, 1), (3, 1)]);
+}
+
+#[test]
+fn merge_conflict_clean() {
+    clean(BuiltinKind::MergeConflict, b"");
+    // reStructuredText headings and tables, not conflicts.
+    clean(BuiltinKind::MergeConflict, b"Title\n=======\n\ntext\n|||||||\n");
+    // Longer runs and markers not at the start of a line are not markers.
+    clean(BuiltinKind::MergeConflict, b"<<<<<<<<<< arrows\n x <<<<<<< y\n>>>>>>>>\n=======\n");
+    clean(BuiltinKind::MergeConflict, b"a << b\nc >> d\n");
+}
+
+#[test]
+fn merge_conflict_separator_only_counts_inside_a_conflict() {
+    // An opening marker with no closing one: the opening is reported, the
+    // separator (maybe a heading underline) is not.
+    let findings = run(BuiltinKind::MergeConflict, b"<<<<<<< HEAD\nTitle\n=======\n");
+    assert_eq!(positions(&findings), [(1, 1)]);
+    // A separator after a closed conflict is not part of it.
+    let findings = run(BuiltinKind::MergeConflict, b"<<<<<<< a\n=======\n>>>>>>> b\nTitle\n=======\n");
+    assert_eq!(positions(&findings), [(1, 1), (2, 1), (3, 1)]);
+    // A lone closing marker is still reported.
+    assert_eq!(at(&one(BuiltinKind::MergeConflict, b"x\n>>>>>>> theirs\n")), (2, 1));
+}
+
+#[test]
+fn merge_conflict_ten_megabyte_line() {
+    let mut content = vec![b'<'; TEN_MB]; // contains the prefilter's needle everywhere
+    content.extend_from_slice(b"\n>>>>>>> end\n");
+    let findings = quick(Duration::from_secs(1), || run(BuiltinKind::MergeConflict, &content));
+    assert_eq!(positions(&findings), [(2, 1)]);
+}
+
+// ----------------------------------------------------- mixed-line-endings ----
+
+#[test]
+fn mixed_line_endings_reports_counts_and_first_minority() {
+    let f = one(BuiltinKind::MixedLineEndings, b"a\r\nb\r\nc\nd\r\n");
+    assert_eq!(at(&f), (3, 2));
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.message.contains("1 LF") && f.message.contains("3 CRLF"), "{}", f.message);
+    assert!(f.message.contains("first LF"), "{}", f.message);
+    assert!(!f.message.contains(" CR,") && !f.message.contains("0 "), "{}", f.message);
+}
+
+#[test]
+fn mixed_line_endings_lone_cr_and_ties() {
+    let f = one(BuiltinKind::MixedLineEndings, b"a\nb\rc\nd\n");
+    assert_eq!(at(&f), (2, 2));
+    assert!(f.message.contains("1 CR") && f.message.contains("3 LF"), "{}", f.message);
+    // A tie goes to LF: the first CRLF is the minority.
+    let f = one(BuiltinKind::MixedLineEndings, b"x\ny\r\n");
+    assert_eq!(at(&f), (2, 2));
+    assert!(f.message.contains("first CRLF"), "{}", f.message);
+}
+
+#[test]
+fn mixed_line_endings_clean() {
+    clean(BuiltinKind::MixedLineEndings, b"");
+    clean(BuiltinKind::MixedLineEndings, b"a\nb\nc");
+    clean(BuiltinKind::MixedLineEndings, b"a\r\nb\r\n");
+    clean(BuiltinKind::MixedLineEndings, b"a\rb\rc\r");
+    clean(BuiltinKind::MixedLineEndings, format!("{BOM_STR}a\r\n").as_bytes());
+}
+
+#[test]
+fn mixed_line_endings_ten_megabyte_line() {
+    let mut content = vec![b'q'; TEN_MB];
+    content.extend_from_slice(b"\r\nx\n");
+    let f = quick(Duration::from_secs(1), || one(BuiltinKind::MixedLineEndings, &content));
+    assert_eq!(at(&f), (1, TEN_MB as u32 + 1));
+}
+
+// -------------------------------------------------------------- large-file ----
+
+#[test]
+fn large_file_uses_the_size() {
+    let settings = BuiltinSettings { max_size: 1000 };
+    let over = BuiltinInput { content: b"", size: 1001, executable: false };
+    let findings = check(BuiltinKind::LargeFile, &settings, &over);
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].line, None);
+    assert!(
+        findings[0].message.contains("1001 bytes") && findings[0].message.contains("1000 bytes"),
+        "{}",
+        findings[0].message
+    );
+    let at_limit = BuiltinInput { content: b"", size: 1000, executable: false };
+    assert!(check(BuiltinKind::LargeFile, &settings, &at_limit).is_empty());
+    // The default is 512 KiB; binary content does not matter.
+    let big = BuiltinInput { content: b"\0\0", size: 600 * 1024, executable: false };
+    let findings = check(BuiltinKind::LargeFile, &BuiltinSettings::default(), &big);
+    assert_eq!(findings.len(), 1);
+    assert!(
+        findings[0].message.contains("600.0 KiB") && findings[0].message.contains("512.0 KiB"),
+        "{}",
+        findings[0].message
+    );
+    clean(BuiltinKind::LargeFile, b"");
+}
+
+// -------------------------------------------------------------------- json ----
+
+#[test]
+fn json_valid() {
+    clean(BuiltinKind::Json, br#"{"a": [1, -2.5e3, null, true, false, "x\"y\u00e9"], "b": {"c": {}}}"#);
+    clean(BuiltinKind::Json, b"[]\r\n");
+    clean(BuiltinKind::Json, b"\"just a string\"");
+    clean(BuiltinKind::Json, format!("{BOM_STR}{{\"a\": 1}}\n").as_bytes());
+    // The same key in different objects is fine.
+    clean(BuiltinKind::Json, br#"[{"a": 1}, {"a": 2}, {"b": {"a": 3}}]"#);
+}
+
+#[test]
+fn json_empty_is_an_error() {
+    let f = one(BuiltinKind::Json, b"");
+    assert_eq!(f.message, "empty JSON document");
+    assert_eq!(at(&f), (1, 1));
+    assert_eq!(one(BuiltinKind::Json, b"  \n\t\n").message, "empty JSON document");
+    assert_eq!(one(BuiltinKind::Json, BOM).message, "empty JSON document");
+}
+
+#[test]
+fn json_syntax_error_position_and_message() {
+    let f = one(BuiltinKind::Json, b"{\n  \"a\": 1,\n  \"b\": ,\n}\n");
+    assert_eq!(at(&f), (3, 8));
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.message.starts_with("expected value"), "{}", f.message);
+    assert!(!f.message.contains("line"), "position is not repeated: {}", f.message);
+    // Trailing commas and trailing content are errors.
+    assert_eq!(at(&one(BuiltinKind::Json, b"[1, 2,]")), (1, 7));
+    let f = one(BuiltinKind::Json, b"{}\n{}\n");
+    assert_eq!(at(&f), (2, 1));
+    assert!(f.message.contains("trailing characters"), "{}", f.message);
+}
+
+#[test]
+fn json_columns_count_characters_and_skip_the_bom() {
+    // serde_json counts bytes; the finding counts characters.
+    assert_eq!(at(&one(BuiltinKind::Json, "{\"é€\": x}".as_bytes())), (1, 8));
+    assert_eq!(at(&one(BuiltinKind::Json, format!("{BOM_STR}{{x}}").as_bytes())), (1, 2));
+    // CRLF files; serde_json points at the byte where `tru` stops matching.
+    assert_eq!(at(&one(BuiltinKind::Json, b"{\r\n  \"a\": tru\r\n}")), (2, 11));
+}
+
+#[test]
+fn json_duplicate_keys() {
+    let f = one(BuiltinKind::Json, b"{\"a\": 1,\n \"b\": {\"x\": 1, \"x\": 2}}");
+    assert_eq!(at(&f), (2, 16)); // the second key's opening quote
+    assert_eq!(f.message, "duplicate key `x`");
+    // Large objects (hash set path), and escaped keys that equal plain ones.
+    let mut big: String = (0..100).map(|i| format!("\"k{i}\": {i}, ")).collect();
+    big = format!("{{{big}\"k\\u0035\": 0}}");
+    let f = one(BuiltinKind::Json, big.as_bytes());
+    assert_eq!(f.message, "duplicate key `k5`");
+}
+
+#[test]
+fn json_invalid_utf8() {
+    let f = one(BuiltinKind::Json, b"{\"a\": \"\xFF\"}");
+    assert_eq!(at(&f), (1, 8));
+    assert!(f.message.contains("UTF-8"), "{}", f.message);
+}
+
+#[test]
+fn json_ten_megabyte_line() {
+    let mut content = b"[\"".to_vec();
+    content.resize(TEN_MB, b'a');
+    content.extend_from_slice(b"\", 1, 2, 3]");
+    quick(Duration::from_secs(1), || clean(BuiltinKind::Json, &content));
+    content.pop();
+    let f = quick(Duration::from_secs(1), || one(BuiltinKind::Json, &content));
+    assert_eq!(f.line, Some(1));
+    assert!(f.message.contains("EOF"), "{}", f.message);
+}
+
+// -------------------------------------------------------------------- toml ----
+
+#[test]
+fn toml_valid_and_empty() {
+    clean(BuiltinKind::Toml, b"");
+    clean(BuiltinKind::Toml, b"# only a comment\n");
+    clean(BuiltinKind::Toml, b"title = \"x\"\n[a.b]\nc = [1, 2]\nd = 1979-05-27T07:32:00Z\r\n");
+    clean(BuiltinKind::Toml, format!("{BOM_STR}a = 1\n").as_bytes());
+}
+
+#[test]
+fn toml_errors_with_position() {
+    let f = one(BuiltinKind::Toml, b"a = 1\nb = \n");
+    assert_eq!(f.line, Some(2));
+    assert_eq!(f.severity, Severity::Error);
+    assert!(!f.message.contains('\n'));
+    let f = one(BuiltinKind::Toml, b"a = 1\n\na = 2\n");
+    assert_eq!(at(&f), (3, 1));
+    assert!(f.message.contains("duplicate key"), "{}", f.message);
+    let f = one(BuiltinKind::Toml, format!("{BOM_STR}[x]\ny = 1\n[x]\n").as_bytes());
+    assert_eq!(f.line, Some(3));
+}
+
+#[test]
+fn toml_invalid_utf8() {
+    let f = one(BuiltinKind::Toml, b"a = \"\xC3\"\n");
+    assert_eq!(at(&f), (1, 6));
+    assert!(f.message.contains("UTF-8"), "{}", f.message);
+}
+
+#[test]
+fn toml_ten_megabyte_line() {
+    let mut content = b"a = \"".to_vec();
+    content.resize(TEN_MB, b'v');
+    content.extend_from_slice(b"\"\n");
+    quick(Duration::from_secs(2), || clean(BuiltinKind::Toml, &content));
+}
+
+// -------------------------------------------------------------------- yaml ----
+
+#[test]
+fn yaml_valid_empty_and_multi_document() {
+    clean(BuiltinKind::Yaml, b"");
+    clean(BuiltinKind::Yaml, b"# comment only\n");
+    clean(BuiltinKind::Yaml, b"a: 1\nb: [1, 2]\nc:\n  - d: e\n");
+    clean(BuiltinKind::Yaml, b"---\na: 1\n---\nb: 2\n...\n---\n- x\n");
+    clean(BuiltinKind::Yaml, b"a: 1\r\nb: !Ref thing\r\n");
+    clean(BuiltinKind::Yaml, format!("{BOM_STR}a: 1\n").as_bytes());
+}
+
+#[test]
+fn yaml_syntax_error_position() {
+    let f = one(BuiltinKind::Yaml, b"key: value\n  bad: indent\n");
+    assert_eq!(at(&f), (2, 6));
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.message.contains("mapping values are not allowed"), "{}", f.message);
+    assert!(!f.message.contains("at line 2 column 6"), "position is not repeated: {}", f.message);
+    let f = one(BuiltinKind::Yaml, format!("{BOM_STR}a: [1, 2\n").as_bytes());
+    assert_eq!(f.line, Some(2));
+}
+
+#[test]
+fn yaml_error_in_a_later_document() {
+    let f = one(BuiltinKind::Yaml, b"a: 1\n---\nb: 2\n---\nc: [\n");
+    assert_eq!(f.line, Some(6)); // the end of the file, where the `]` is missing
+    assert!(f.message.contains("did not find expected node content"), "{}", f.message);
+}
+
+#[test]
+fn yaml_duplicate_keys_point_at_the_second_key() {
+    let f = one(BuiltinKind::Yaml, b"a: 1\nb: 2\n# a: 0\n\na: 3\n");
+    assert_eq!(at(&f), (5, 1));
+    assert!(f.message.contains("duplicate entry with key \"a\""), "{}", f.message);
+    let f = one(BuiltinKind::Yaml, b"top:\n  - name: x\n    nested:\n      k: 1\n    'name': y\n");
+    assert_eq!(at(&f), (5, 5));
+    let f = one(BuiltinKind::Yaml, b"x:\n  - {a: 1, b: 2, a: 3}\n");
+    assert_eq!(at(&f), (2, 18));
+    // Same key in sibling mappings is fine.
+    clean(BuiltinKind::Yaml, b"- a: 1\n- a: 2\n");
+}
+
+#[test]
+fn yaml_invalid_utf8() {
+    let f = one(BuiltinKind::Yaml, b"a: b\nc: \xFF\n");
+    assert_eq!(at(&f), (2, 4));
+    assert!(f.message.contains("UTF-8"), "{}", f.message);
+    assert!(!f.message.contains("position"), "{}", f.message);
+}
+
+#[test]
+fn yaml_ten_megabyte_line() {
+    let mut content = b"key: ".to_vec();
+    content.resize(TEN_MB, b'v');
+    content.push(b'\n');
+    quick(Duration::from_secs(3), || clean(BuiltinKind::Yaml, &content));
+}
+
+// ----------------------------------------------------------------- secrets ----
+
+/// Deterministic fake credential characters (never a real key).
+fn fake(len: usize, alphabet: &[u8]) -> String {
+    (0..len).map(|i| alphabet[(i * 7 + 3) % alphabet.len()] as char).collect()
+}
+
+const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/// (content, expected message fragment, the secret that must not appear).
+fn secret_samples() -> Vec<(String, &'static str, String)> {
+    let gh = format!("ghp_{}", fake(36, ALNUM));
+    let pat = format!("github_pat_{}_{}", fake(22, ALNUM), fake(59, ALNUM));
+    let akia = format!("AKIA{}", fake(16, UPPER));
+    let asia = format!("ASIA{}", fake(16, UPPER));
+    let aws_secret = fake(40, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+    let slack = "xoxb-2048123456-4096123456-AbCdEfGhIjKlMnOpQrStUvWx".to_owned();
+    let google = format!("AIza{}", fake(35, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"));
+    let stripe = format!("sk_live_{}", fake(24, ALNUM));
+    let pem_body = "MIIEowIBAAKCAQEAx4UbaDzY5xjW6hc7W0BCfzVZ2p0K+gIvGr6WOLYS/8Ev";
+    vec![
+        (format!("token = \"{gh}\"\n"), "GitHub token (`ghp_`…)", gh.clone()),
+        (format!("GITHUB_TOKEN={pat}\n"), "GitHub fine-grained", pat.clone()),
+        (format!("key_id: {akia}\n"), "AWS access key ID (`AKIA`…)", akia.clone()),
+        (format!("[{asia}]"), "AWS access key ID (`ASIA`…)", asia.clone()),
+        (
+            format!("aws_secret_access_key = {aws_secret}\n"),
+            "AWS secret access key assigned to `aws_secret_access_key`",
+            aws_secret.clone(),
+        ),
+        (format!("{{\"AWS_SECRET_ACCESS_KEY\": \"{aws_secret}\"}}"), "AWS secret access key", aws_secret.clone()),
+        (format!("slack: '{slack}'\n"), "Slack token (`xoxb`…)", slack.clone()),
+        (format!("const KEY = \"{google}\";\n"), "Google API key (`AIza`…)", google.clone()),
+        (format!("STRIPE={stripe}\n"), "Stripe live secret key (`sk_l`…)", stripe.clone()),
+        (
+            format!("-----BEGIN RSA PRIVATE KEY-----\n{pem_body}\n-----END RSA PRIVATE KEY-----\n"),
+            "RSA PRIVATE KEY",
+            pem_body.to_owned(),
+        ),
+        (format!("-----BEGIN OPENSSH PRIVATE KEY-----\r\n{pem_body}\r\n"), "OPENSSH PRIVATE KEY", pem_body.to_owned()),
+        (format!("-----BEGIN EC PRIVATE KEY-----\n{pem_body}\n"), "EC PRIVATE KEY", pem_body.to_owned()),
+        (format!("-----BEGIN DSA PRIVATE KEY-----\n{pem_body}\n"), "DSA PRIVATE KEY", pem_body.to_owned()),
+        (format!("-----BEGIN ENCRYPTED PRIVATE KEY-----\n{pem_body}\n"), "ENCRYPTED PRIVATE KEY", pem_body.to_owned()),
+        (format!("-----BEGIN PRIVATE KEY-----\n{pem_body}\n"), "`-----BEGIN PRIVATE KEY-----`", pem_body.to_owned()),
+        (
+            format!("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF{pem_body}\n"),
+            "PGP PRIVATE KEY BLOCK",
+            pem_body.to_owned(),
+        ),
+        // A key embedded in a JSON string, and one indented in YAML.
+        (format!("{{\"key\": \"-----BEGIN PRIVATE KEY-----\\n{pem_body}\\n\"}}"), "PRIVATE KEY", pem_body.to_owned()),
+        (format!("key: |\n  -----BEGIN RSA PRIVATE KEY-----\n  {pem_body}\n"), "RSA PRIVATE KEY", pem_body.to_owned()),
+    ]
+}
+
+#[test]
+fn secrets_found_without_revealing_them() {
+    for (content, fragment, secret) in secret_samples() {
+        let f = one(BuiltinKind::Secrets, content.as_bytes());
+        assert!(f.message.contains(fragment), "{content:?}: {}", f.message);
+        assert!(!f.message.contains(&secret[..5.min(secret.len())]), "{content:?} leaks: {}", f.message);
+        assert!(!f.message.contains(&secret[4..]), "{content:?} leaks: {}", f.message);
+        assert_eq!(f.severity, Severity::Error);
+    }
+}
+
+#[test]
+fn secrets_position() {
+    let gh = format!("ghp_{}", fake(36, ALNUM));
+    let content = format!("line one\n  héllo = \"{gh}\"\n");
+    assert_eq!(at(&one(BuiltinKind::Secrets, content.as_bytes())), (2, 12));
+    let content = format!("x\r\n\r\n-----BEGIN EC PRIVATE KEY-----\r\nMIIB{}\r\n", fake(40, ALNUM));
+    assert_eq!(at(&one(BuiltinKind::Secrets, content.as_bytes())), (3, 1));
+    // The AWS secret is reported at its name.
+    let content = format!("[default]\nexport AWS_SECRET_ACCESS_KEY='{}'\n", fake(40, ALNUM));
+    let f = one(BuiltinKind::Secrets, content.as_bytes());
+    assert_eq!(at(&f), (2, 8));
+    assert!(f.message.contains("`AWS_SECRET_ACCESS_KEY`"), "{}", f.message);
+}
+
+#[test]
+fn secrets_clean_lookalikes() {
+    clean(BuiltinKind::Secrets, b"");
+    clean(BuiltinKind::Secrets, b"fn main() { let aws_secret = std::env::var(\"AWS_SECRET_ACCESS_KEY\"); }\n");
+    // PEM headers alone: a parser's constants, documentation placeholders, public keys.
+    clean(BuiltinKind::Secrets, b"const RSA: &str = \"-----BEGIN RSA PRIVATE KEY-----\";\n");
+    clean(BuiltinKind::Secrets, b"-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n");
+    clean(BuiltinKind::Secrets, b"-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n");
+    clean(BuiltinKind::Secrets, b"-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIEAgAAuTANBgkqhkiG9w0BAQUFADBa\n");
+    // AWS's documented example keys and placeholders.
+    clean(
+        BuiltinKind::Secrets,
+        b"AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+    );
+    clean(BuiltinKind::Secrets, format!("ghp_{}\n", "x".repeat(36)).as_bytes());
+    clean(BuiltinKind::Secrets, b"SLACK_TOKEN=xoxb-your-token-here\n");
+    clean(BuiltinKind::Secrets, b"sk_live_XXXXXXXXXXXXXXXXXXXXXXXXXXXX\n");
+    // Wrong lengths or glued to other words.
+    clean(BuiltinKind::Secrets, format!("ghp_{}\n", fake(35, ALNUM)).as_bytes());
+    clean(BuiltinKind::Secrets, format!("ghp_{}\n", fake(37, ALNUM)).as_bytes());
+    clean(BuiltinKind::Secrets, format!("xghp_{}\n", fake(36, ALNUM)).as_bytes());
+    clean(BuiltinKind::Secrets, format!("AKIA{}\n", fake(17, UPPER)).as_bytes());
+    clean(BuiltinKind::Secrets, format!("XAKIA{}\n", fake(16, UPPER)).as_bytes());
+    clean(BuiltinKind::Secrets, format!("AKIA{}\n", fake(16, b"abcdef")).as_bytes());
+    clean(BuiltinKind::Secrets, format!("AIza{}\n", fake(34, ALNUM)).as_bytes());
+    clean(BuiltinKind::Secrets, format!("sk_live_{}\n", fake(23, ALNUM)).as_bytes());
+    clean(BuiltinKind::Secrets, format!("sk_test_{}\n", fake(30, ALNUM)).as_bytes());
+    clean(BuiltinKind::Secrets, format!("aws_secret_access_key = {}\n", fake(41, ALNUM)).as_bytes());
+    clean(BuiltinKind::Secrets, format!("my_secret = {}\n", fake(40, ALNUM)).as_bytes());
+}
+
+#[test]
+fn secrets_several_in_one_file_in_order_and_capped() {
+    let gh = format!("ghp_{}", fake(36, ALNUM));
+    let akia = format!("AKIA{}", fake(16, UPPER));
+    let content = format!("a = {akia}\nb = {gh}\nc = {akia}\n");
+    let findings = run(BuiltinKind::Secrets, content.as_bytes());
+    assert_eq!(positions(&findings), [(1, 5), (2, 5), (3, 5)]);
+    let many = format!("{gh}\n").repeat(150);
+    let findings = run(BuiltinKind::Secrets, many.as_bytes());
+    assert_eq!(findings.len(), 101);
+    assert_eq!(findings[99].line, Some(100));
+    assert!(findings[100].message.starts_with("… and 50 more"), "{}", findings[100].message);
+}
+
+#[test]
+fn secrets_ten_megabyte_line() {
+    // Worst case for the prefilter: candidate prefixes everywhere.
+    let noisy = "AKIA ghp_ _secret AIza -----BEGIN x ".repeat(TEN_MB / 36);
+    quick(Duration::from_secs(2), || clean(BuiltinKind::Secrets, noisy.as_bytes()));
+    let mut content = vec![b'a'; TEN_MB];
+    content.extend_from_slice(format!(" ghp_{}", fake(36, ALNUM)).as_bytes());
+    let f = quick(Duration::from_secs(1), || one(BuiltinKind::Secrets, &content));
+    assert_eq!(at(&f), (1, TEN_MB as u32 + 2));
+}
+
+// ------------------------------------------------------ shebang-executable ----
+
+#[test]
+fn shebang_not_executable() {
+    let f = one(BuiltinKind::ShebangExecutable, b"#!/bin/sh\necho hi\n");
+    assert_eq!(at(&f), (1, 1));
+    assert_eq!(f.message, "has a shebang but is not executable");
+    assert_eq!(f.severity, Severity::Error);
+    // A self-extracting script with a binary payload is still checked.
+    assert_eq!(run(BuiltinKind::ShebangExecutable, b"#!/bin/sh\nexit 0\n\0\x01\x02").len(), 1);
+}
+
+#[test]
+fn shebang_clean() {
+    let exec = BuiltinInput { content: b"#!/usr/bin/env python3\n", size: 23, executable: true };
+    assert!(check(BuiltinKind::ShebangExecutable, &BuiltinSettings::default(), &exec).is_empty());
+    clean(BuiltinKind::ShebangExecutable, b"");
+    clean(BuiltinKind::ShebangExecutable, b"echo no shebang\n#!/bin/sh\n");
+    clean(BuiltinKind::ShebangExecutable, b" #!/bin/sh\n");
+    // Rust inner attributes are not shebangs.
+    clean(BuiltinKind::ShebangExecutable, b"#![forbid(unsafe_code)]\n");
+    clean(BuiltinKind::ShebangExecutable, b"#! [allow(dead_code)]\n");
+    // The kernel does not see a shebang behind a byte order mark.
+    clean(BuiltinKind::ShebangExecutable, format!("{BOM_STR}#!/bin/sh\n").as_bytes());
+}
+
+// ------------------------------------------------------------ all checks ----
+
+#[test]
+fn every_check_on_ten_megabyte_inputs_is_quick() {
+    let line = vec![b'a'; TEN_MB];
+    let lines = "let x = 1; // a typical line of code\n".repeat(TEN_MB / 37);
+    let settings = BuiltinSettings { max_size: u64::MAX };
+    for content in [&line[..], lines.as_bytes()] {
+        let input = BuiltinInput::new(content);
+        for kind in BuiltinKind::ALL {
+            let findings = quick(Duration::from_secs(3), || check(kind, &settings, &input));
+            assert!(findings.len() <= MAX_FINDINGS + 1);
+        }
+    }
+}
+
+#[test]
+fn every_check_passes_empty_except_json() {
+    for kind in BuiltinKind::ALL {
+        let findings = run(kind, b"");
+        assert_eq!(findings.is_empty(), kind != BuiltinKind::Json, "{kind}: {findings:?}");
+    }
+}

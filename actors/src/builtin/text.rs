@@ -1,0 +1,265 @@
+//! The plain-text checks: `utf8`, `trailing-whitespace`, `final-newline`,
+//! `merge-conflict` and `mixed-line-endings`.
+
+use std::sync::LazyLock;
+
+use memchr::{memchr_iter, memchr2_iter, memmem};
+use regex::bytes::Regex;
+
+use super::locate::Collector;
+use crate::outcome::Severity;
+
+/// `utf8`: one finding at the first invalid byte.
+pub(super) fn utf8(content: &[u8], out: &mut Collector<'_>) {
+    let Err(e) = std::str::from_utf8(content) else {
+        return;
+    };
+    let offset = e.valid_up_to();
+    let byte = content[offset];
+    out.at(offset, Severity::Error, || match e.error_len() {
+        Some(_) => format!("invalid UTF-8 at byte offset {offset} (byte 0x{byte:02X})"),
+        None => format!("truncated UTF-8 sequence at end of file (byte offset {offset}, byte 0x{byte:02X})"),
+    });
+}
+
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// A blank right before a line break. One pass of a SIMD literal search
+/// (the `regex` crate's Teddy) is about three times faster than visiting every
+/// line with `memchr`.
+static BLANK_BEFORE_BREAK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r" \n|\t\n| \r\n|\t\r\n").expect("literal alternation compiles"));
+
+/// `trailing-whitespace`: spaces and tabs before a line's end (`\n`, `\r\n`,
+/// or the end of the file). Reports the first trailing blank of each line.
+/// Markdown's two-space hard line break is reported too.
+pub(super) fn trailing_whitespace(content: &[u8], out: &mut Collector<'_>) {
+    for m in BLANK_BEFORE_BREAK.find_iter(content) {
+        report_trailing(content, m.start() + 1, out);
+    }
+    // The last line, when the file does not end with a newline.
+    let last_start = memchr::memrchr(b'\n', content).map_or(0, |i| i + 1);
+    let mut end = content.len();
+    if end > last_start && content[end - 1] == b'\r' {
+        end -= 1;
+    }
+    if end > last_start && is_blank(content[end - 1]) {
+        report_trailing(content, end, out);
+    }
+}
+
+/// Reports the run of blanks ending (exclusive) at `end`. The run cannot
+/// cross a line start: neither `\n` nor `\r` is a blank.
+fn report_trailing(content: &[u8], end: usize, out: &mut Collector<'_>) {
+    let mut first = end - 1;
+    while first > 0 && is_blank(content[first - 1]) {
+        first -= 1;
+    }
+    out.at(first, Severity::Error, || {
+        let run = &content[first..end];
+        let tabs = run.iter().filter(|&&b| b == b'\t').count();
+        let spaces = run.len() - tabs;
+        let what = match (spaces, tabs) {
+            (s, 0) => plural(s, "space"),
+            (0, t) => plural(t, "tab"),
+            (s, t) => format!("{}, {}", plural(s, "space"), plural(t, "tab")),
+        };
+        format!("trailing whitespace ({what})")
+    });
+}
+
+pub(super) fn plural(n: usize, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+}
+
+/// `final-newline`: a non-empty file must end with `\n`, and not with blank
+/// lines (lines with no characters at all; whitespace-only lines are
+/// `trailing-whitespace`'s business).
+pub(super) fn final_newline(content: &[u8], out: &mut Collector<'_>) {
+    let Some(&last) = content.last() else { return };
+    if last != b'\n' {
+        out.at(content.len(), Severity::Error, || "file does not end with a newline".to_owned());
+        return;
+    }
+    // Count the line terminators (`\n` or `\r\n`) the file ends with.
+    let mut end = content.len();
+    let mut terminators = 0;
+    while end > 0 && content[end - 1] == b'\n' {
+        terminators += 1;
+        end -= 1;
+        if end > 0 && content[end - 1] == b'\r' {
+            end -= 1;
+        }
+    }
+    // The first terminator ends the last non-blank line, unless every line is blank.
+    let blank = if end == 0 { terminators } else { terminators - 1 };
+    if blank == 0 {
+        return;
+    }
+    // The first blank line starts after the terminator of the last non-blank one.
+    let first_blank = if end == 0 { 0 } else { end + memchr::memchr(b'\n', &content[end..]).map_or(0, |i| i + 1) };
+    out.at(first_blank, Severity::Warning, || {
+        if end == 0 {
+            format!("file contains only {}", plural(blank, "blank line"))
+        } else {
+            format!("file ends with {}", plural(blank, "blank line"))
+        }
+    });
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Marker {
+    Ours,
+    Base,
+    Separator,
+    Theirs,
+}
+
+impl Marker {
+    fn describe(self) -> &'static str {
+        match self {
+            Marker::Ours => "merge conflict marker `<<<<<<<` (start of a conflict)",
+            Marker::Base => "merge conflict marker `|||||||` (common ancestor of a conflict)",
+            Marker::Separator => "merge conflict marker `=======` (middle of a conflict)",
+            Marker::Theirs => "merge conflict marker `>>>>>>>` (end of a conflict)",
+        }
+    }
+}
+
+/// Which marker, if any, the line `content[start..end]` (without its line
+/// break) is. A marker is exactly seven characters, then a space and a label
+/// or the end of the line; `=======` may only be followed by blanks.
+fn marker(line: &[u8]) -> Option<Marker> {
+    if line.len() < 7 {
+        return None;
+    }
+    let (head, rest) = line.split_at(7);
+    let kind = match head {
+        b"<<<<<<<" => Marker::Ours,
+        b"|||||||" => Marker::Base,
+        b"=======" => Marker::Separator,
+        b">>>>>>>" => Marker::Theirs,
+        _ => return None,
+    };
+    let ok = match kind {
+        Marker::Separator => rest.iter().all(|&b| is_blank(b)),
+        _ => rest.is_empty() || rest[0] == b' ',
+    };
+    ok.then_some(kind)
+}
+
+/// `merge-conflict`: reports every `<<<<<<<` and `>>>>>>>` marker line, and
+/// the `|||||||` and `=======` lines that lie between a `<<<<<<<` and the next
+/// `>>>>>>>` (alone they are too common: reStructuredText underlines, tables).
+pub(super) fn merge_conflict(content: &[u8], out: &mut Collector<'_>) {
+    // Two `memmem` scans rule out the usual file with no markers.
+    if memmem::find(content, b"<<<<<<<").is_none() && memmem::find(content, b">>>>>>>").is_none() {
+        return;
+    }
+    let mut in_conflict = false;
+    let mut pending: Vec<(usize, Marker)> = Vec::new();
+    let mut line_start = 0;
+    for nl in memchr_iter(b'\n', content).map(Some).chain(std::iter::once(None)) {
+        let end = nl.unwrap_or(content.len());
+        let mut line = &content[line_start..end];
+        if let Some(stripped) = line.strip_suffix(b"\r") {
+            line = stripped;
+        }
+        match marker(line) {
+            Some(Marker::Ours) => {
+                pending.clear();
+                in_conflict = true;
+                report_marker(out, line_start, Marker::Ours);
+            }
+            Some(m @ (Marker::Base | Marker::Separator)) if in_conflict => pending.push((line_start, m)),
+            Some(Marker::Theirs) => {
+                for (offset, m) in pending.drain(..) {
+                    report_marker(out, offset, m);
+                }
+                in_conflict = false;
+                report_marker(out, line_start, Marker::Theirs);
+            }
+            _ => {}
+        }
+        line_start = end + 1;
+    }
+}
+
+fn report_marker(out: &mut Collector<'_>, offset: usize, m: Marker) {
+    out.at(offset, Severity::Error, || m.describe().to_owned());
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Ending {
+    Lf,
+    CrLf,
+    Cr,
+}
+
+impl Ending {
+    fn name(self) -> &'static str {
+        match self {
+            Ending::Lf => "LF",
+            Ending::CrLf => "CRLF",
+            Ending::Cr => "CR",
+        }
+    }
+}
+
+/// `mixed-line-endings`: a file using more than one of LF, CRLF and lone CR.
+/// One finding, at the first ending that is not the most common kind (ties go
+/// to LF, then CRLF).
+pub(super) fn mixed_line_endings(content: &[u8], out: &mut Collector<'_>) {
+    let crs = memchr_iter(b'\r', content).count();
+    if crs == 0 {
+        return;
+    }
+    let lfs = memchr_iter(b'\n', content).count();
+    let crlf = memmem::find_iter(content, b"\r\n").count();
+    let counts = [(Ending::Lf, lfs - crlf), (Ending::CrLf, crlf), (Ending::Cr, crs - crlf)];
+    if counts.iter().filter(|(_, n)| *n > 0).count() < 2 {
+        return;
+    }
+    let mut majority = counts[0];
+    for c in &counts[1..] {
+        if c.1 > majority.1 {
+            majority = *c;
+        }
+    }
+    let majority = majority.0;
+    let mut first = None;
+    let mut skip_lf_at = usize::MAX;
+    for i in memchr2_iter(b'\r', b'\n', content) {
+        let ending = if content[i] == b'\r' {
+            if content.get(i + 1) == Some(&b'\n') {
+                skip_lf_at = i + 1;
+                Ending::CrLf
+            } else {
+                Ending::Cr
+            }
+        } else if i == skip_lf_at {
+            continue;
+        } else {
+            Ending::Lf
+        };
+        if ending != majority {
+            first = Some((i, ending));
+            break;
+        }
+    }
+    let Some((offset, minority)) = first else {
+        return;
+    };
+    out.at(offset, Severity::Error, || {
+        let summary: Vec<String> =
+            counts.iter().filter(|(_, n)| *n > 0).map(|(e, n)| format!("{n} {}", e.name())).collect();
+        format!(
+            "mixed line endings ({}); first {} ending here, most lines end with {}",
+            summary.join(", "),
+            minority.name(),
+            majority.name()
+        )
+    });
+}

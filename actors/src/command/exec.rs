@@ -1,0 +1,202 @@
+//! Spawning a tool and capturing its output, bounded.
+
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+
+use crate::process::{ProcessGroup, ProcessRegistry};
+
+/// How long to keep reading a tool's output after it exited and its group was
+/// killed. Only matters when a process that left the group (`setsid`) still
+/// holds the pipes open.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+
+/// Size of the read buffer for each output stream.
+const CHUNK: usize = 64 * 1024;
+
+/// One output stream of a tool, bounded.
+#[derive(Debug, Default)]
+pub(crate) struct Captured {
+    /// The first `max_output` bytes.
+    pub bytes: Vec<u8>,
+    /// Every byte the tool wrote (as far as it was read).
+    pub total: u64,
+    /// Whether bytes were discarded past the bound.
+    pub truncated: bool,
+    /// Whether reading stopped before end of file (read error, or the pipe
+    /// was still held open after the tool exited).
+    pub incomplete: bool,
+}
+
+/// What one run of a tool produced.
+#[derive(Debug)]
+pub(crate) struct Execution {
+    pub status: ExitStatus,
+    pub stdout: Captured,
+    pub stderr: Captured,
+}
+
+impl Execution {
+    /// The exit code, or `Err("killed by signal SIGX")`.
+    pub fn exit_code(&self) -> Result<i32, String> {
+        if let Some(code) = self.status.code() {
+            return Ok(code);
+        }
+        let reason = match self.status.signal() {
+            Some(raw) => match Signal::try_from(raw) {
+                Ok(sig) => format!("killed by signal {}", sig.as_str()),
+                Err(_) => format!("killed by signal {raw}"),
+            },
+            None => format!("ended abnormally ({})", self.status),
+        };
+        Err(reason)
+    }
+
+    /// Whether either stream lost bytes.
+    pub fn truncated(&self) -> bool {
+        self.stdout.truncated || self.stderr.truncated || self.stdout.incomplete || self.stderr.incomplete
+    }
+
+    /// A note for error reasons about lost output, or "".
+    pub fn truncation_note(&self) -> String {
+        let mut notes = Vec::new();
+        for (name, c) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            if c.truncated {
+                notes.push(format!("{name} truncated to {} of {} bytes", c.bytes.len(), c.total));
+            } else if c.incomplete {
+                notes.push(format!("{name} incomplete"));
+            }
+        }
+        if notes.is_empty() { String::new() } else { format!(" ({})", notes.join(", ")) }
+    }
+}
+
+/// Builds the command: no shell, cleared environment except `PATH` and the
+/// listed names, stdin from /dev/null, own process group, killed on drop.
+pub(crate) fn command(argv: &[String], extra_args: &[String], cwd: &Path, env: &[String]) -> Command {
+    let mut cmd = Command::new(program_path(&argv[0], cwd));
+    cmd.args(&argv[1..])
+        .args(extra_args)
+        .current_dir(cwd)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    for name in std::iter::once("PATH").chain(env.iter().map(String::as_str)) {
+        if name.is_empty() || name.contains('=') {
+            continue;
+        }
+        if let Some(value) = std::env::var_os(name) {
+            cmd.env(name, value);
+        }
+    }
+    cmd
+}
+
+/// A program named with a relative path containing `/` is resolved against
+/// `cwd` (the project root), not against the daemon's working directory.
+fn program_path(program: &str, cwd: &Path) -> PathBuf {
+    let p = Path::new(program);
+    if p.is_relative() && program.contains('/') { cwd.join(p) } else { p.to_path_buf() }
+}
+
+/// Why a tool could not be started, as an outcome reason.
+pub(crate) fn spawn_error(program: &str, cwd: &Path, err: &io::Error) -> String {
+    match err.kind() {
+        io::ErrorKind::NotFound if !cwd.is_dir() => {
+            format!("working directory not found: {}", cwd.display())
+        }
+        io::ErrorKind::NotFound => format!("executable not found: {program}"),
+        io::ErrorKind::PermissionDenied => format!("permission denied: {program}"),
+        _ => format!("cannot run {program}: {err}"),
+    }
+}
+
+/// Runs a tool to completion, capturing stdout and stderr concurrently, each
+/// bounded to `max_output` bytes (the rest is read and discarded so the tool
+/// never blocks on a full pipe). The tool's process group is registered in
+/// `registry` while it runs and killed when it exits (leftover background
+/// processes) or when this future is dropped.
+pub(crate) async fn execute(
+    argv: &[String],
+    extra_args: &[String],
+    cwd: &Path,
+    env: &[String],
+    max_output: usize,
+    registry: &ProcessRegistry,
+) -> Result<Execution, String> {
+    let Some(program) = argv.first() else {
+        return Err("empty command".to_owned());
+    };
+    let mut child = command(argv, extra_args, cwd, env).spawn().map_err(|e| spawn_error(program, cwd, &e))?;
+    let pid = child.id().ok_or_else(|| format!("{program} exited before it could be tracked"))?;
+    let group = ProcessGroup::new(pid, registry);
+    tracing::debug!(program, pid, args = extra_args.len(), "started tool");
+
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut out = Captured::default();
+    let mut err = Captured::default();
+    let status = {
+        let readers = async {
+            tokio::join!(read_bounded(stdout, max_output, &mut out), read_bounded(stderr, max_output, &mut err))
+        };
+        tokio::pin!(readers);
+        let mut drained = false;
+        let waited = tokio::select! {
+            status = child.wait() => status,
+            _ = &mut readers => {
+                drained = true;
+                child.wait().await
+            }
+        };
+        // The tool is done: whatever it left running in its group goes too
+        // (and stops holding the pipes).
+        group.kill();
+        if !drained && tokio::time::timeout(DRAIN_AFTER_EXIT, &mut readers).await.is_err() {
+            tracing::warn!(program, "tool exited but its output stayed open; keeping what was read");
+        }
+        waited
+    };
+    drop(group);
+    let status = status.map_err(|e| format!("cannot wait for {program}: {e}"))?;
+    tracing::debug!(program, %status, stdout = out.total, stderr = err.total, "tool finished");
+    Ok(Execution { status, stdout: out, stderr: err })
+}
+
+/// Reads `r` to end of file into `into`, keeping the first `max` bytes.
+/// `into.incomplete` stays set unless end of file is reached.
+async fn read_bounded(mut r: impl AsyncRead + Unpin, max: usize, into: &mut Captured) {
+    into.incomplete = true;
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) => {
+                into.incomplete = false;
+                return;
+            }
+            Ok(n) => {
+                into.total += n as u64;
+                let room = max.saturating_sub(into.bytes.len());
+                let keep = room.min(n);
+                into.bytes.extend_from_slice(&buf[..keep]);
+                if keep < n {
+                    into.truncated = true;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read tool output");
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,576 @@
+//! Turning a tool's exit status and output into one [`Outcome`] per file.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+use regex::Regex;
+use serde::Deserialize;
+
+use super::exec::{Captured, Execution};
+use crate::outcome::{Finding, Outcome, Severity, Verdict};
+
+/// Longest excerpt of tool output quoted in a message, in characters.
+const EXCERPT_CHARS: usize = 200;
+
+/// The `ExitCode` parser: exit 0 passes every file; anything else is one
+/// finding, the same for every file of the batch.
+pub(crate) fn exit_code(exec: &Execution, code: i32, n_files: usize) -> Vec<Outcome> {
+    if code == 0 {
+        return vec![Outcome::Passed; n_files];
+    }
+    let mut message = format!("exited with status {code}");
+    if let Some(line) = first_line(exec) {
+        message.push_str(": ");
+        message.push_str(&line);
+    }
+    let finding = Finding { line: None, column: None, severity: Severity::Error, rule: None, message };
+    vec![Outcome::Findings { findings: vec![finding] }; n_files]
+}
+
+/// The `Regex` parser: every line of stdout, then of stderr, that matches
+/// becomes a finding of the batch file its `file` group names (or of the only
+/// file, when the regex has no `file` group).
+pub(crate) fn regex(re: &Regex, exec: &Execution, code: i32, files: &[String], cwd: &Path) -> Vec<Outcome> {
+    let batch = Batch::new(files, cwd);
+    let has_file = re.capture_names().any(|n| n == Some("file"));
+    let mut per_file: Vec<Vec<Finding>> = vec![Vec::new(); files.len()];
+    let mut parsed = 0usize;
+    for captured in [&exec.stdout, &exec.stderr] {
+        let text = complete_lines(captured);
+        for line in text.lines() {
+            let Some(caps) = re.captures(line) else {
+                continue;
+            };
+            parsed += 1;
+            let targets: &[usize] = if has_file {
+                let Some(path) = caps.name("file").map(|m| m.as_str().trim()) else {
+                    continue;
+                };
+                match batch.lookup(path) {
+                    Some(targets) => targets,
+                    None => {
+                        tracing::debug!(path, "tool reported a finding for a file outside the batch; ignored");
+                        continue;
+                    }
+                }
+            } else {
+                &[0]
+            };
+            let group = |name: &str| caps.name(name).map(|m| m.as_str().trim()).filter(|s| !s.is_empty());
+            let finding = Finding {
+                line: group("line").and_then(position),
+                column: group("column").and_then(position),
+                severity: group("severity").map(severity).unwrap_or(Severity::Error),
+                rule: group("code").or_else(|| group("rule")).map(str::to_owned),
+                message: one_line(group("message").unwrap_or_else(|| line.trim())),
+            };
+            for &i in targets {
+                per_file[i].push(finding.clone());
+            }
+        }
+    }
+    let attributed = per_file.iter().any(|f| !f.is_empty());
+    if code != 0 && !attributed {
+        let mut reason = format!("exited with status {code} and reported no parsable findings");
+        if parsed > 0 {
+            reason.push_str(" for the checked files");
+        }
+        if let Some(line) = first_line(exec) {
+            reason.push_str(": ");
+            reason.push_str(&line);
+        }
+        reason.push_str(&exec.truncation_note());
+        return vec![Outcome::error(reason); files.len()];
+    }
+    finish(per_file, exec.truncated().then(|| exec.truncation_note()))
+}
+
+/// The `Sarif` parser: stdout is a SARIF 2.1.0 log. The exit status only
+/// matters when stdout is not one.
+pub(crate) fn sarif(exec: &Execution, code: i32, files: &[String], cwd: &Path) -> Vec<Outcome> {
+    let log = match parse_sarif(&exec.stdout.bytes) {
+        Ok(log) => log,
+        Err(e) => {
+            let mut reason = format!("invalid SARIF output: {e}");
+            if code != 0 {
+                reason.push_str(&format!("; exited with status {code}"));
+                if let Some(line) = first_line_of(&exec.stderr) {
+                    reason.push_str(": ");
+                    reason.push_str(&line);
+                }
+            }
+            if exec.stdout.truncated || exec.stdout.incomplete {
+                reason.push_str(&exec.truncation_note());
+            }
+            return vec![Outcome::error(reason); files.len()];
+        }
+    };
+    let batch = Batch::new(files, cwd);
+    let mut per_file: Vec<Vec<Finding>> = vec![Vec::new(); files.len()];
+    for run in &log.runs {
+        for result in run.results.iter().flatten() {
+            if matches!(result.kind.as_deref(), Some("pass" | "notApplicable")) {
+                continue;
+            }
+            let physical = result.locations.first().and_then(|l| l.physical_location.as_ref());
+            let targets: Cow<'_, [usize]> = match physical.and_then(|p| p.artifact_location.as_ref()) {
+                Some(artifact) => {
+                    match run.resolve(artifact, 0).and_then(|path| batch.lookup(&path).map(|t| t.to_vec())) {
+                        Some(targets) => Cow::Owned(targets),
+                        None => {
+                            tracing::debug!(uri = ?artifact.uri, "SARIF result for a file outside the batch; ignored");
+                            continue;
+                        }
+                    }
+                }
+                None if files.len() == 1 => Cow::Borrowed(&[0]),
+                None => {
+                    tracing::debug!("SARIF result without a location in a batch of several files; ignored");
+                    continue;
+                }
+            };
+            let region = physical.and_then(|p| p.region.as_ref());
+            let rule_id = result.rule_id.clone().or_else(|| result.rule.as_ref().and_then(|r| r.id.clone()));
+            let level = result.level.clone().or_else(|| run.default_level(result, rule_id.as_deref()));
+            let finding = Finding {
+                line: region.and_then(|r| r.start_line).and_then(sarif_position),
+                column: region.and_then(|r| r.start_column).and_then(sarif_position),
+                severity: match level.as_deref() {
+                    Some("error") => Severity::Error,
+                    Some("note" | "none") => Severity::Note,
+                    _ => Severity::Warning,
+                },
+                message: result.message.one_line().or_else(|| rule_id.clone()).unwrap_or_else(|| "(no message)".into()),
+                rule: rule_id,
+            };
+            for &i in targets.iter() {
+                per_file[i].push(finding.clone());
+            }
+        }
+    }
+    let stdout_lost = exec.stdout.truncated || exec.stdout.incomplete;
+    finish(per_file, stdout_lost.then(|| exec.truncation_note()))
+}
+
+/// One outcome per file: its findings (in line order), `Passed` — or, when
+/// output was lost (`lost` is the note), an error for files without findings,
+/// since their findings may have been among the discarded bytes.
+fn finish(per_file: Vec<Vec<Finding>>, lost: Option<String>) -> Vec<Outcome> {
+    per_file
+        .into_iter()
+        .map(|mut findings| {
+            if findings.is_empty() {
+                return match &lost {
+                    Some(note) => Outcome::error(format!(
+                        "tool output was cut before any finding for this file{note}; raise max_output"
+                    )),
+                    None => Outcome::Passed,
+                };
+            }
+            findings.sort_by_key(|f| (f.line, f.column));
+            Verdict::from_findings(findings).into()
+        })
+        .collect()
+}
+
+/// The captured text, lossily decoded, without a partial last line when the
+/// stream was cut.
+fn complete_lines(c: &Captured) -> Cow<'_, str> {
+    let bytes = if c.truncated || c.incomplete {
+        match memchr::memrchr(b'\n', &c.bytes) {
+            Some(end) => &c.bytes[..end],
+            None => &[][..],
+        }
+    } else {
+        &c.bytes[..]
+    };
+    String::from_utf8_lossy(bytes)
+}
+
+/// The first non-empty line of stdout, else of stderr, shortened.
+pub(crate) fn first_line(exec: &Execution) -> Option<String> {
+    first_line_of(&exec.stdout).or_else(|| first_line_of(&exec.stderr))
+}
+
+fn first_line_of(c: &Captured) -> Option<String> {
+    String::from_utf8_lossy(&c.bytes).lines().map(str::trim).find(|l| !l.is_empty()).map(shorten)
+}
+
+/// `s` cut to [`EXCERPT_CHARS`] characters.
+fn shorten(s: &str) -> String {
+    match s.char_indices().nth(EXCERPT_CHARS) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s.to_owned(),
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A 1-based position; 0 and garbage mean "unknown".
+fn position(s: &str) -> Option<u32> {
+    s.parse::<u32>().ok().filter(|&n| n > 0)
+}
+
+fn sarif_position(n: i64) -> Option<u32> {
+    u32::try_from(n).ok().filter(|&n| n > 0)
+}
+
+/// Maps a severity word as tools print it.
+fn severity(word: &str) -> Severity {
+    match word.to_ascii_lowercase().as_str() {
+        "warning" | "warn" | "w" => Severity::Warning,
+        "note" | "info" | "information" | "informational" | "hint" | "style" | "i" | "n" | "h" => Severity::Note,
+        _ => Severity::Error,
+    }
+}
+
+/// The files of a batch, by normalized path.
+struct Batch {
+    index: HashMap<String, Vec<usize>>,
+    cwd: PathBuf,
+    canonical_cwd: Option<PathBuf>,
+}
+
+impl Batch {
+    fn new(files: &[String], cwd: &Path) -> Self {
+        let cwd = clean(cwd);
+        let canonical_cwd = std::fs::canonicalize(&cwd).ok().filter(|c| *c != cwd);
+        let mut batch = Batch { index: HashMap::new(), cwd, canonical_cwd };
+        for (i, file) in files.iter().enumerate() {
+            if let Some(key) = batch.normalize(file) {
+                batch.index.entry(key).or_default().push(i);
+            }
+        }
+        batch
+    }
+
+    fn lookup(&self, path: &str) -> Option<&[usize]> {
+        self.normalize(path).and_then(|k| self.index.get(&k)).map(Vec::as_slice)
+    }
+
+    /// `path` relative to the project root, lexically cleaned (`./`, `..`);
+    /// `None` for an absolute path outside the root.
+    fn normalize(&self, path: &str) -> Option<String> {
+        let p = clean(Path::new(path));
+        let rel = if p.is_absolute() {
+            p.strip_prefix(&self.cwd)
+                .ok()
+                .or_else(|| self.canonical_cwd.as_ref().and_then(|c| p.strip_prefix(c).ok()))?
+        } else {
+            &p
+        };
+        Some(rel.to_string_lossy().into_owned())
+    }
+}
+
+/// Lexical cleanup: drops `.` components and resolves `..` where possible.
+fn clean(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else if !out.has_root() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+// ---- SARIF 2.1.0, only what verdict reads ----
+
+fn parse_sarif(bytes: &[u8]) -> Result<SarifLog, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 ({e})"))?;
+    if text.trim().is_empty() {
+        return Err("no output".to_owned());
+    }
+    serde_json::from_str(text).map_err(|e| e.to_string())
+}
+
+#[derive(Deserialize)]
+struct SarifLog {
+    runs: Vec<Run>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Run {
+    #[serde(default)]
+    tool: Option<Tool>,
+    #[serde(default)]
+    results: Option<Vec<SarifResult>>,
+    #[serde(default)]
+    original_uri_base_ids: HashMap<String, ArtifactLocation>,
+    #[serde(default)]
+    artifacts: Vec<Artifact>,
+}
+
+#[derive(Deserialize)]
+struct Tool {
+    #[serde(default)]
+    driver: Option<ToolComponent>,
+}
+
+#[derive(Deserialize)]
+struct ToolComponent {
+    #[serde(default)]
+    rules: Vec<Rule>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Rule {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    default_configuration: Option<RuleConfiguration>,
+}
+
+#[derive(Deserialize)]
+struct RuleConfiguration {
+    #[serde(default)]
+    level: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Artifact {
+    #[serde(default)]
+    location: Option<ArtifactLocation>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifResult {
+    #[serde(default)]
+    rule_id: Option<String>,
+    #[serde(default)]
+    rule_index: Option<i64>,
+    #[serde(default)]
+    rule: Option<RuleReference>,
+    #[serde(default)]
+    level: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    message: Message,
+    #[serde(default)]
+    locations: Vec<Location>,
+}
+
+#[derive(Deserialize)]
+struct RuleReference {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    index: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+struct Message {
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    markdown: Option<String>,
+}
+
+impl Message {
+    fn one_line(&self) -> Option<String> {
+        self.text.as_deref().or(self.markdown.as_deref()).map(one_line).filter(|s| !s.is_empty())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Location {
+    #[serde(default)]
+    physical_location: Option<PhysicalLocation>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PhysicalLocation {
+    #[serde(default)]
+    artifact_location: Option<ArtifactLocation>,
+    #[serde(default)]
+    region: Option<Region>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+struct ArtifactLocation {
+    #[serde(default)]
+    uri: Option<String>,
+    #[serde(default)]
+    uri_base_id: Option<String>,
+    #[serde(default)]
+    index: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Region {
+    #[serde(default)]
+    start_line: Option<i64>,
+    #[serde(default)]
+    start_column: Option<i64>,
+}
+
+impl Run {
+    /// The level a result gets from its rule's default configuration.
+    fn default_level(&self, result: &SarifResult, rule_id: Option<&str>) -> Option<String> {
+        let rules = &self.tool.as_ref()?.driver.as_ref()?.rules;
+        let index = result.rule_index.or_else(|| result.rule.as_ref().and_then(|r| r.index));
+        let rule = match index.and_then(|i| usize::try_from(i).ok()) {
+            Some(i) => rules.get(i),
+            None => rules.iter().find(|r| r.id.is_some() && r.id.as_deref() == rule_id),
+        }?;
+        rule.default_configuration.as_ref()?.level.clone()
+    }
+
+    /// The path (absolute, or relative to the project root) an artifact
+    /// location points at; `None` for non-file URIs.
+    fn resolve(&self, loc: &ArtifactLocation, depth: usize) -> Option<String> {
+        if depth > 8 {
+            return None;
+        }
+        let uri = match &loc.uri {
+            Some(uri) => uri,
+            None => {
+                let artifact = self.artifacts.get(usize::try_from(loc.index?).ok()?)?;
+                return self.resolve(artifact.location.as_ref()?, depth + 1);
+            }
+        };
+        if let Some(rest) = strip_scheme(uri, "file") {
+            return file_uri_path(rest);
+        }
+        if has_scheme(uri) {
+            return None;
+        }
+        let relative = percent_decode(uri);
+        if relative.starts_with('/') {
+            return Some(relative);
+        }
+        let base = loc
+            .uri_base_id
+            .as_ref()
+            .and_then(|id| self.original_uri_base_ids.get(id))
+            .and_then(|base| self.resolve(base, depth + 1));
+        Some(match base {
+            Some(base) => Path::new(&base).join(relative).to_string_lossy().into_owned(),
+            // An undeclared base (`%SRCROOT%`, …) is taken to be the project root.
+            None => relative,
+        })
+    }
+}
+
+fn strip_scheme<'a>(uri: &'a str, scheme: &str) -> Option<&'a str> {
+    let (s, rest) = uri.split_once(':')?;
+    s.eq_ignore_ascii_case(scheme).then_some(rest)
+}
+
+/// Whether `uri` starts with `scheme:` (RFC 3986), as opposed to a relative reference.
+fn has_scheme(uri: &str) -> bool {
+    match uri.split_once(':') {
+        Some((scheme, _)) => {
+            let mut chars = scheme.chars();
+            chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+                && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        }
+        None => false,
+    }
+}
+
+/// The path of a `file:` URI (what follows `file:`): `///abs`, `//localhost/abs`, `/abs`.
+fn file_uri_path(rest: &str) -> Option<String> {
+    let path = match rest.strip_prefix("//") {
+        Some(authority_and_path) => {
+            let slash = authority_and_path.find('/')?;
+            let (host, path) = authority_and_path.split_at(slash);
+            if !(host.is_empty() || host.eq_ignore_ascii_case("localhost")) {
+                return None;
+            }
+            path
+        }
+        None => rest,
+    };
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    Some(percent_decode(path))
+}
+
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_owned();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(v) = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn normalizes_paths_against_the_root() {
+        let files = vec!["src/a.rs".to_owned(), "b.txt".to_owned()];
+        let batch = Batch::new(&files, Path::new("/proj/root"));
+        assert_eq!(batch.lookup("./src/a.rs"), Some(&[0][..]));
+        assert_eq!(batch.lookup("/proj/root/src/a.rs"), Some(&[0][..]));
+        assert_eq!(batch.lookup("/proj/root/./x/../b.txt"), Some(&[1][..]));
+        assert_eq!(batch.lookup("src/./a.rs"), Some(&[0][..]));
+        assert_eq!(batch.lookup("/elsewhere/src/a.rs"), None);
+        assert_eq!(batch.lookup("a.rs"), None);
+    }
+
+    #[test]
+    fn maps_severity_words() {
+        assert_eq!(severity("ERROR"), Severity::Error);
+        assert_eq!(severity("warning"), Severity::Warning);
+        assert_eq!(severity("note"), Severity::Note);
+        assert_eq!(severity("info"), Severity::Note);
+        assert_eq!(severity("hint"), Severity::Note);
+        assert_eq!(severity("fatal"), Severity::Error);
+    }
+
+    #[test]
+    fn file_uris_and_percent_encoding() {
+        assert_eq!(file_uri_path("///a/b%20c.rs").as_deref(), Some("/a/b c.rs"));
+        assert_eq!(file_uri_path("//localhost/a").as_deref(), Some("/a"));
+        assert_eq!(file_uri_path("/a").as_deref(), Some("/a"));
+        assert_eq!(file_uri_path("//server/share/a"), None);
+        assert!(has_scheme("https://x/y"));
+        assert!(!has_scheme("src/a.rs"));
+        assert!(!has_scheme("/abs/a.rs"));
+    }
+
+    #[test]
+    fn shortens_long_lines_on_char_boundaries() {
+        let long = "é".repeat(500);
+        let s = shorten(&long);
+        assert_eq!(s.chars().count(), EXCERPT_CHARS + 1);
+        assert!(s.ends_with('…'));
+    }
+}

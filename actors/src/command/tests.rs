@@ -1,0 +1,430 @@
+//! Tests with real processes (`sh -c` scripts in temporary directories).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::pin::pin;
+use std::time::Duration;
+
+use regex::Regex;
+use tempfile::TempDir;
+
+use super::*;
+use crate::outcome::{Finding, Severity};
+use crate::process::tests::{alive, read_pids, wait_dead};
+
+/// argv running `script` with `sh -c`; the batch's files become `$1`, `$2`, …
+fn sh(script: &str) -> Vec<String> {
+    vec!["sh".into(), "-c".into(), script.into(), "sh".into()]
+}
+
+fn files(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+fn spec(dir: &TempDir, argv: Vec<String>, parser: OutputParser) -> CommandSpec {
+    CommandSpec::new(argv, parser, dir.path())
+}
+
+fn reason(o: &Outcome) -> &str {
+    match o {
+        Outcome::Error { reason } => reason,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+fn gcc_style() -> Regex {
+    Regex::new(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): (?P<severity>\w+): (?P<message>.*?)(?: \[(?P<code>[\w-]+)\])?$")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn regex_attributes_findings_across_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = r#"
+        echo "./a.txt:3:5: warning: trailing space [W001]"
+        echo "$PWD/b.txt:1:1: error: bad header"
+        echo "elsewhere.txt:1:1: error: not in this batch"
+        echo "a.txt:1:2: info: first line"
+        echo "progress: 3 files" >&2
+        echo "b.txt:7:1: fatal: on stderr" >&2
+        exit 1
+    "#;
+    let s = spec(&dir, sh(script), OutputParser::Regex(gcc_style()));
+    let out = run(&s, &files(&["a.txt", "b.txt", "c.txt"]), &ProcessRegistry::new()).await;
+    assert_eq!(out.len(), 3);
+    assert_eq!(
+        out[0],
+        Outcome::Findings {
+            findings: vec![
+                Finding {
+                    line: Some(1),
+                    column: Some(2),
+                    severity: Severity::Note,
+                    rule: None,
+                    message: "first line".into()
+                },
+                Finding {
+                    line: Some(3),
+                    column: Some(5),
+                    severity: Severity::Warning,
+                    rule: Some("W001".into()),
+                    message: "trailing space".into()
+                },
+            ]
+        }
+    );
+    assert_eq!(
+        out[1],
+        Outcome::Findings {
+            findings: vec![
+                Finding::error(Some(1), Some(1), "bad header"),
+                Finding::error(Some(7), Some(1), "on stderr")
+            ]
+        }
+    );
+    assert_eq!(out[2], Outcome::Passed);
+}
+
+#[tokio::test]
+async fn regex_without_a_file_group_needs_a_single_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let re = Regex::new(r"^line (?P<line>\d+): (?P<message>.*)$").unwrap();
+    let s = spec(&dir, sh("echo 'line 4: too long'; exit 1"), OutputParser::Regex(re));
+    let registry = ProcessRegistry::new();
+
+    let one = run(&s, &files(&["x.md"]), &registry).await;
+    assert_eq!(one, vec![Outcome::Findings { findings: vec![Finding::error(Some(4), None, "too long")] }]);
+
+    let two = run(&s, &files(&["x.md", "y.md"]), &registry).await;
+    assert_eq!(two.len(), 2);
+    assert!(reason(&two[0]).contains("no `file` group"), "{two:?}");
+    assert_eq!(two[0], two[1]);
+}
+
+#[tokio::test]
+async fn regex_failure_without_findings_is_an_error_and_success_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    let crashed = spec(&dir, sh("echo 'Traceback: boom' >&2; exit 3"), OutputParser::Regex(gcc_style()));
+    let out = run(&crashed, &files(&["a.txt", "b.txt"]), &registry).await;
+    assert_eq!(reason(&out[0]), "exited with status 3 and reported no parsable findings: Traceback: boom");
+    assert_eq!(out[0], out[1]);
+
+    let clean = spec(&dir, sh("echo 'all good'"), OutputParser::Regex(gcc_style()));
+    assert_eq!(run(&clean, &files(&["a.txt", "b.txt"]), &registry).await, vec![Outcome::Passed, Outcome::Passed]);
+}
+
+#[tokio::test]
+async fn sarif_relative_base_and_file_uris() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().display().to_string();
+    let sarif = serde_json::json!({
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "t", "rules": [
+                {"id": "R-default", "defaultConfiguration": {"level": "error"}}
+            ]}},
+            "originalUriBaseIds": {"SRCROOT": {"uri": format!("file://{root}/")}},
+            "results": [
+                {"ruleId": "R1", "level": "warning", "message": {"text": "relative\nuri"},
+                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": "src/a.rs"},
+                                                     "region": {"startLine": 12, "startColumn": 4}}}]},
+                {"ruleId": "R2", "level": "note", "message": {"text": "absolute file uri"},
+                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": format!("file://{root}/b%20c.txt")},
+                                                     "region": {"startLine": 2}}}]},
+                {"ruleId": "R-default", "message": {"text": "with a base id"},
+                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": "src/a.rs", "uriBaseId": "SRCROOT"},
+                                                     "region": {"startLine": 1}}}]},
+                {"ruleId": "R3", "level": "error", "message": {"text": "not in the batch"},
+                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": "other.rs"}}}]},
+                {"ruleId": "R4", "kind": "pass", "level": "none", "message": {"text": "passed check"},
+                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": "d.txt"}}}]}
+            ]
+        }]
+    });
+    std::fs::write(dir.path().join("out.sarif"), sarif.to_string()).unwrap();
+    // The exit status is ignored when stdout is valid SARIF.
+    let s = spec(&dir, sh("cat out.sarif; exit 1"), OutputParser::Sarif);
+    let out = run(&s, &files(&["src/a.rs", "./b c.txt", "d.txt"]), &ProcessRegistry::new()).await;
+    assert_eq!(
+        out,
+        vec![
+            Outcome::Findings {
+                findings: vec![
+                    Finding::error(Some(1), None, "with a base id").with_rule("R-default"),
+                    Finding {
+                        line: Some(12),
+                        column: Some(4),
+                        severity: Severity::Warning,
+                        rule: Some("R1".into()),
+                        message: "relative uri".into()
+                    },
+                ]
+            },
+            Outcome::Findings {
+                findings: vec![Finding {
+                    line: Some(2),
+                    column: None,
+                    severity: Severity::Note,
+                    rule: Some("R2".into()),
+                    message: "absolute file uri".into()
+                }]
+            },
+            Outcome::Passed,
+        ]
+    );
+}
+
+#[tokio::test]
+async fn sarif_that_is_not_sarif_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    let f = files(&["a.txt"]);
+
+    let not_json = spec(&dir, sh("echo 'not json'; echo 'usage: tool' >&2; exit 2"), OutputParser::Sarif);
+    let r = run(&not_json, &f, &registry).await;
+    let r = reason(&r[0]);
+    assert!(r.starts_with("invalid SARIF output: "), "{r}");
+    assert!(r.contains("exited with status 2: usage: tool"), "{r}");
+
+    let not_utf8 = spec(&dir, sh(r#"printf '{"runs": ["\377"]}'"#), OutputParser::Sarif);
+    let r = run(&not_utf8, &f, &registry).await;
+    assert!(reason(&r[0]).starts_with("invalid SARIF output: not UTF-8"), "{r:?}");
+
+    let empty = spec(&dir, sh("true"), OutputParser::Sarif);
+    let r = run(&empty, &f, &registry).await;
+    assert_eq!(reason(&r[0]), "invalid SARIF output: no output");
+}
+
+#[tokio::test]
+async fn exit_code_pass_and_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    let pass = spec(&dir, sh("echo fine"), OutputParser::ExitCode);
+    assert_eq!(run(&pass, &files(&["a"]), &registry).await, vec![Outcome::Passed]);
+
+    let fail = spec(&dir, sh("echo; echo '  first problem  '; echo second; exit 4"), OutputParser::ExitCode);
+    let out = run(&fail, &files(&["a", "b"]), &registry).await;
+    let expected =
+        Outcome::Findings { findings: vec![Finding::error(None, None, "exited with status 4: first problem")] };
+    assert_eq!(out, vec![expected.clone(), expected]);
+
+    let silent = spec(&dir, sh("exit 1"), OutputParser::ExitCode);
+    assert_eq!(
+        run(&silent, &files(&["a"]), &registry).await,
+        vec![Outcome::Findings { findings: vec![Finding::error(None, None, "exited with status 1")] }]
+    );
+
+    let long = spec(&dir, sh("printf '%0500d\\n' 0 >&2; exit 1"), OutputParser::ExitCode);
+    let out = run(&long, &files(&["a"]), &registry).await;
+    assert!(out[0].findings()[0].message.chars().count() < 240, "{out:?}");
+}
+
+#[tokio::test]
+async fn missing_or_unrunnable_executables_are_errors_for_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    let missing = spec(&dir, vec!["verdict-no-such-tool".into(), "--check".into()], OutputParser::ExitCode);
+    let out = run(&missing, &files(&["a", "b"]), &registry).await;
+    assert_eq!(out, vec![Outcome::error("executable not found: verdict-no-such-tool"); 2]);
+
+    let script = dir.path().join("tool.sh");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let not_executable = spec(&dir, vec!["./tool.sh".into()], OutputParser::ExitCode);
+    let out = run(&not_executable, &files(&["a"]), &registry).await;
+    assert_eq!(out, vec![Outcome::error("permission denied: ./tool.sh")]);
+
+    // Once executable, the relative program path resolves against the root.
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(run(&not_executable, &files(&["a"]), &registry).await, vec![Outcome::Passed]);
+    assert!(registry.is_empty());
+}
+
+#[tokio::test]
+async fn death_by_signal_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(&dir, sh("echo 'a:1:1: error: x'; kill -SEGV $$"), OutputParser::Regex(gcc_style()));
+    let out = run(&s, &files(&["a", "b"]), &ProcessRegistry::new()).await;
+    assert_eq!(out, vec![Outcome::error("killed by signal SIGSEGV"); 2]);
+}
+
+#[tokio::test]
+async fn non_utf8_output_is_decoded_lossily() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    let s = spec(&dir, sh(r"printf 'bad \377\376 byte\n'; exit 2"), OutputParser::ExitCode);
+    let out = run(&s, &files(&["a"]), &registry).await;
+    assert_eq!(out[0].findings()[0].message, "exited with status 2: bad \u{FFFD}\u{FFFD} byte");
+
+    let s = spec(&dir, sh(r"printf 'a.txt:2:1: error: caf\351\n'; exit 1"), OutputParser::Regex(gcc_style()));
+    let out = run(&s, &files(&["a.txt"]), &registry).await;
+    assert_eq!(out[0].findings()[0].message, "caf\u{FFFD}");
+}
+
+#[tokio::test]
+async fn a_flooding_tool_finishes_with_bounded_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    let max = 1024 * 1024;
+    let argv = sh("head -c 200000000 /dev/zero & head -c 50000000 /dev/zero >&2; wait");
+    let e = exec::execute(&argv, &[], dir.path(), &[], max, &registry).await.unwrap();
+    assert_eq!(e.status.code(), Some(0));
+    assert_eq!(e.stdout.total, 200_000_000);
+    assert_eq!(e.stderr.total, 50_000_000);
+    assert!(e.stdout.bytes.len() <= max && e.stderr.bytes.len() <= max);
+    assert!(e.stdout.bytes.capacity() <= 2 * max, "capture grew past its bound");
+    assert!(e.stdout.truncated && e.stderr.truncated);
+    assert!(!e.stdout.incomplete && !e.stderr.incomplete);
+
+    let sarif = CommandSpec { max_output: max, ..spec(&dir, sh("head -c 5000000 /dev/zero"), OutputParser::Sarif) };
+    let out = run(&sarif, &files(&["a"]), &registry).await;
+    let r = reason(&out[0]);
+    assert!(r.starts_with("invalid SARIF output") && r.contains("stdout truncated to 1048576 of 5000000 bytes"), "{r}");
+}
+
+#[tokio::test]
+async fn truncated_regex_output_does_not_pass_unreported_files() {
+    let dir = tempfile::tempdir().unwrap();
+    // a.txt's finding is within the bound, b.txt's is past it.
+    let script =
+        "echo 'a.txt:1:1: error: early'; head -c 100000 /dev/zero | tr '\\0' x; echo; echo 'b.txt:1:1: error: late'";
+    let s = CommandSpec { max_output: 1000, ..spec(&dir, sh(script), OutputParser::Regex(gcc_style())) };
+    let out = run(&s, &files(&["a.txt", "b.txt"]), &ProcessRegistry::new()).await;
+    assert_eq!(out[0], Outcome::Findings { findings: vec![Finding::error(Some(1), Some(1), "early")] });
+    let r = reason(&out[1]);
+    assert!(r.contains("stdout truncated to 1000 of") && r.contains("max_output"), "{r}");
+}
+
+#[tokio::test]
+async fn terminate_all_kills_a_tool_that_ignores_sigterm_and_its_grandchild() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    let script = "trap '' TERM; sleep 1000 & echo $$ > pids.tmp; echo $! >> pids.tmp; mv pids.tmp pids; wait";
+    let s = spec(&dir, sh(script), OutputParser::ExitCode);
+    let f = files(&["a"]);
+    let mut running = pin!(run(&s, &f, &registry));
+
+    // The caller's deadline expires; the future stays alive (not dropped).
+    assert!(tokio::time::timeout(Duration::from_millis(300), &mut running).await.is_err());
+    let pids = read_pids(&dir.path().join("pids"), 2);
+    assert!(pids.iter().all(|&p| alive(p)));
+    assert_eq!(registry.len(), 1);
+
+    let grace = Duration::from_millis(200);
+    let start = std::time::Instant::now();
+    registry.terminate_all(grace).await;
+    assert!(start.elapsed() >= grace, "SIGTERM was ignored, so the whole grace must pass");
+    let out = tokio::time::timeout(Duration::from_secs(10), running).await.expect("run returns once killed");
+    assert_eq!(out, vec![Outcome::error("killed by signal SIGKILL")]);
+    assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
+    assert!(registry.is_empty());
+}
+
+#[tokio::test]
+async fn dropping_the_run_future_kills_the_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    let script = "trap '' TERM; sleep 1000 & echo $$ > pids.tmp; echo $! >> pids.tmp; mv pids.tmp pids; wait";
+    let s = spec(&dir, sh(script), OutputParser::ExitCode);
+    let f = files(&["a"]);
+    assert!(tokio::time::timeout(Duration::from_millis(300), run(&s, &f, &registry)).await.is_err());
+    let pids = read_pids(&dir.path().join("pids"), 2);
+    assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
+    assert!(registry.is_empty());
+}
+
+#[tokio::test]
+async fn leftover_background_processes_die_when_the_tool_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    // The background sleep keeps stdout open: run must not wait for it.
+    let script = "sleep 1000 & echo $! > pid.tmp; mv pid.tmp pid; echo done";
+    let s = spec(&dir, sh(script), OutputParser::ExitCode);
+    let out = tokio::time::timeout(Duration::from_secs(10), run(&s, &files(&["a"]), &registry)).await.unwrap();
+    assert_eq!(out, vec![Outcome::Passed]);
+    let pid = read_pids(&dir.path().join("pid"), 1);
+    assert_eq!(wait_dead(&pid, Duration::from_secs(5)), Vec::<i32>::new());
+}
+
+#[tokio::test]
+async fn only_listed_environment_variables_pass_through() {
+    let dir = tempfile::tempdir().unwrap();
+    // Pick two variables of this process (cargo sets plenty): one listed, one not.
+    let mut vars = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, v)| {
+            k != "PATH"
+                && !v.is_empty()
+                && !v.contains('\n')
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+    let (listed, listed_value) = vars.next().expect("a variable to pass");
+    let (unlisted, _) = vars.next().expect("a variable to withhold");
+    let e = exec::execute(
+        &["env".to_owned()],
+        &[],
+        dir.path(),
+        std::slice::from_ref(&listed),
+        1 << 20,
+        &ProcessRegistry::new(),
+    )
+    .await
+    .unwrap();
+    let seen = String::from_utf8(e.stdout.bytes).unwrap();
+    let names: Vec<&str> = seen.lines().filter_map(|l| l.split_once('=').map(|(k, _)| k)).collect();
+    assert!(seen.lines().any(|l| l == format!("{listed}={listed_value}")), "{seen}");
+    assert!(!names.contains(&unlisted.as_str()), "{unlisted} leaked: {seen}");
+    assert!(names.contains(&"PATH"));
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, {
+        let mut expected = vec!["PATH", listed.as_str()];
+        expected.sort_unstable();
+        expected
+    });
+}
+
+#[tokio::test]
+async fn no_files_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(&dir, sh("touch ran"), OutputParser::ExitCode);
+    assert!(run(&s, &[], &ProcessRegistry::new()).await.is_empty());
+    assert!(!dir.path().join("ran").exists());
+}
+
+#[tokio::test]
+async fn tool_version_returns_trimmed_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Duration::from_secs(10);
+    let v = tool_version(&sh("printf '\\n  tool 1.2.3  \\n\\n'"), dir.path(), &[], t).await;
+    assert_eq!(v.as_deref(), Ok("tool 1.2.3"));
+    let v = tool_version(&sh("echo 'java 21' >&2"), dir.path(), &[], t).await;
+    assert_eq!(v.as_deref(), Ok("java 21"));
+    let v = tool_version(&sh("head -c 100000 /dev/zero | tr '\\0' 7"), dir.path(), &[], t).await.unwrap();
+    assert_eq!(v.len(), VERSION_MAX_OUTPUT);
+}
+
+#[tokio::test]
+async fn tool_version_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Duration::from_secs(10);
+    let missing = tool_version(&["verdict-no-such-tool".into(), "--version".into()], dir.path(), &[], t).await;
+    assert_eq!(missing, Err("executable not found: verdict-no-such-tool".into()));
+
+    let failing = tool_version(&sh("echo 'unknown flag' >&2; exit 2"), dir.path(), &[], t).await.unwrap_err();
+    assert!(failing.ends_with("exited with status 2: unknown flag"), "{failing}");
+
+    let hang = sh("echo $$ > pid.tmp; mv pid.tmp pid; exec sleep 1000");
+    let timed_out = tool_version(&hang, dir.path(), &[], Duration::from_millis(300)).await.unwrap_err();
+    assert!(timed_out.contains("timed out after 300ms"), "{timed_out}");
+    let pid = read_pids(&dir.path().join("pid"), 1);
+    assert_eq!(wait_dead(&pid, Duration::from_secs(5)), Vec::<i32>::new());
+}
+
+#[test]
+fn spec_defaults() {
+    let s = CommandSpec::new(vec!["x".into()], OutputParser::Sarif, Path::new("/p"));
+    assert_eq!(s.max_output, DEFAULT_MAX_OUTPUT);
+    assert!(s.env.is_empty());
+}
