@@ -1,1 +1,1435 @@
-//! verdict.toml (being written).
+//! `verdict.toml`: the project's configuration.
+//!
+//! The file lives at the project root (the nearest ancestor directory that
+//! holds a `verdict.toml`, see [`find_config`]). When there is none,
+//! [`Config::default`] applies: every built-in validator with its defaults.
+//!
+//! Loading never stops at the first problem. The document is parsed once into
+//! a spanned tree; then every section and every `[validators.NAME]` table is
+//! checked on its own, so one run reports every unknown key, bad value and
+//! semantic mistake, each with its file, line, column and dotted key (see
+//! [`ConfigError`]).
+//!
+//! The user-facing reference is `docs/configuration.md`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use serde::Serialize;
+use toml::Spanned;
+use toml::de::{DeArray, DeTable, DeValue};
+use verdict_actors::builtin::{BuiltinKind, BuiltinSettings};
+
+/// The configuration file's name, looked up at the project root.
+pub const FILE_NAME: &str = "verdict.toml";
+
+/// The `verdict.toml` of the project containing `start`: the nearest
+/// ancestor of `start` (itself included) holding a file named [`FILE_NAME`].
+/// That directory is the project root.
+pub fn find_config(start: &Path) -> Option<PathBuf> {
+    start.ancestors().map(|dir| dir.join(FILE_NAME)).find(|p| p.is_file())
+}
+
+// ---------------------------------------------------------------------------
+// Settings types
+// ---------------------------------------------------------------------------
+
+/// The whole `verdict.toml`, with every default applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// The file this was read from; `None` for [`Config::default`].
+    pub source: Option<PathBuf>,
+    /// `builtins`: include every built-in validator with its defaults.
+    pub builtins: bool,
+    /// `[daemon]`.
+    pub daemon: DaemonSettings,
+    /// `[cache]`.
+    pub cache: CacheSettings,
+    /// `[check]`.
+    pub check: CheckSettings,
+    /// `[defaults]`, as resolved (already applied to `declared`).
+    pub defaults: ValidatorDefaults,
+    /// The `[validators.NAME]` tables as written, resolved against the
+    /// defaults, by name. Disabled ones included. See [`Config::validators`]
+    /// for the effective list.
+    pub declared: BTreeMap<String, ValidatorConfig>,
+}
+
+/// `[daemon]`: the background process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DaemonSettings {
+    /// `grace_period`: how long shutdown waits for running jobs before killing them.
+    pub grace_period: Duration,
+    /// `idle_timeout`: a client connection silent for this long is closed.
+    pub idle_timeout: Duration,
+    /// `max_connections`: client connections accepted at once.
+    pub max_connections: usize,
+    /// `log_max_size`: the daemon log is rotated once it exceeds this many bytes.
+    pub log_max_size: u64,
+    /// `log_keep`: rotated log files kept.
+    pub log_keep: usize,
+}
+
+impl Default for DaemonSettings {
+    fn default() -> Self {
+        DaemonSettings {
+            grace_period: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(5 * 60),
+            max_connections: 256,
+            log_max_size: 10 * MIB,
+            log_keep: 5,
+        }
+    }
+}
+
+/// `[cache]`: the result cache.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// `enabled`: when false, nothing is read from or written to the cache.
+    pub enabled: bool,
+    /// `dir`: data-directory override; a relative path in the file is
+    /// resolved against the project root (the directory of `verdict.toml`).
+    pub dir: Option<PathBuf>,
+    /// `ttl`: default time-to-live of a cached result; zero = never expires.
+    pub ttl: Duration,
+    /// `block_cache`: RocksDB block-cache size, in bytes.
+    pub block_cache: u64,
+    /// `write_buffer`: RocksDB write-buffer size, in bytes.
+    pub write_buffer: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            enabled: true,
+            dir: None,
+            ttl: Duration::from_secs(24 * 60 * 60),
+            block_cache: 32 * MIB,
+            write_buffer: 16 * MIB,
+        }
+    }
+}
+
+/// `[check]`: file selection for every check run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckSettings {
+    /// `exclude`: globs excluded for every validator (on top of gitignore).
+    pub exclude: Vec<String>,
+    /// `max_file_size`: built-ins do not read larger files (their outcome is skipped).
+    pub max_file_size: u64,
+}
+
+impl Default for CheckSettings {
+    fn default() -> Self {
+        CheckSettings { exclude: Vec::new(), max_file_size: 256 * MIB }
+    }
+}
+
+impl CheckSettings {
+    /// The global excludes compiled with [`exclude_set`] semantics.
+    pub fn exclude_set(&self) -> Result<GlobSet, globset::Error> {
+        exclude_set(&self.exclude)
+    }
+}
+
+/// How a validator's crashed child is restarted, and when it is given up on.
+///
+/// The first restart is immediate; later ones wait `backoff`, doubling (with
+/// jitter) up to `backoff_max`. After `reset_after` of clean running the delay
+/// starts over. More than `max_restarts` restarts within `window` quarantine
+/// the validator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RestartPolicy {
+    /// `max_restarts`: restarts allowed within `window`.
+    pub max_restarts: u32,
+    /// `window`: the sliding window `max_restarts` is counted in.
+    pub window: Duration,
+    /// `backoff`: delay before the second restart.
+    pub backoff: Duration,
+    /// `backoff_max`: the delay never grows past this.
+    pub backoff_max: Duration,
+    /// `reset_after`: clean running time after which the backoff starts over.
+    pub reset_after: Duration,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        RestartPolicy {
+            max_restarts: 5,
+            window: Duration::from_secs(60),
+            backoff: Duration::from_millis(10),
+            backoff_max: Duration::from_secs(5),
+            reset_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[defaults]`: values every validator inherits unless its table overrides them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidatorDefaults {
+    /// `timeout`: deadline of one job.
+    pub timeout: Duration,
+    /// `concurrency`: jobs of one validator at once (default: number of CPUs).
+    pub concurrency: usize,
+    /// `batch_size`: files per job for batching validators.
+    pub batch_size: usize,
+    /// `[defaults.restart]`.
+    pub restart: RestartPolicy,
+}
+
+impl Default for ValidatorDefaults {
+    fn default() -> Self {
+        ValidatorDefaults {
+            timeout: Duration::from_secs(30),
+            concurrency: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            batch_size: 64,
+            restart: RestartPolicy::default(),
+        }
+    }
+}
+
+/// One validator, fully resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidatorConfig {
+    /// Its name: the `NAME` of `[validators.NAME]`, or the built-in's name.
+    pub name: String,
+    /// What runs.
+    pub kind: ValidatorKind,
+    /// `enabled`.
+    pub enabled: bool,
+    /// `dimension`: the free-form word results are grouped under (`lint`, `format`, …).
+    pub dimension: String,
+    /// `files`: globs selecting the files it validates (see [`include_set`]).
+    pub files: Vec<String>,
+    /// `exclude`: globs removed from that selection (see [`exclude_set`]).
+    pub exclude: Vec<String>,
+    /// `timeout`: deadline of one job.
+    pub timeout: Duration,
+    /// `cache_ttl`: how long its results stay cached; zero = never expire.
+    pub cache_ttl: Duration,
+    /// `concurrency`: jobs at once.
+    pub concurrency: usize,
+    /// `batch_size`: files per job.
+    pub batch_size: usize,
+    /// `restart`.
+    pub restart: RestartPolicy,
+}
+
+/// What a validator runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ValidatorKind {
+    /// A check compiled into verdict.
+    Builtin {
+        /// Which one.
+        kind: BuiltinKind,
+        /// Its settings (`max_size` for `large-file`).
+        settings: BuiltinSettings,
+    },
+    /// An external program.
+    Command(CommandConfig),
+}
+
+impl ValidatorKind {
+    /// The `kind` word: `command` or the built-in's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ValidatorKind::Builtin { kind, .. } => kind.name(),
+            ValidatorKind::Command(_) => "command",
+        }
+    }
+}
+
+/// The settings of a `kind = "command"` validator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandConfig {
+    /// `command`: argv, run directly (never through a shell). Never empty.
+    pub command: Vec<String>,
+    /// `mode`: one file per run, or many.
+    pub mode: CommandMode,
+    /// Files per run in batch mode (the validator's `batch_size`).
+    pub batch_size: usize,
+    /// `parser`: how the output becomes findings.
+    pub parser: ParserKind,
+    /// `pattern`: the regex for [`ParserKind::Regex`] (checked to compile).
+    pub pattern: Option<String>,
+    /// `version`: argv whose output identifies the tool's version.
+    pub version: Option<Vec<String>>,
+    /// `env`: names of environment variables passed through (`PATH` always is).
+    pub env: Vec<String>,
+    /// `max_output`: bytes of output read from one run.
+    pub max_output: u64,
+}
+
+/// How a command is given files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandMode {
+    /// One run per file; the path is the last argument.
+    PerFile,
+    /// One run per batch of up to `batch_size` files, appended as arguments.
+    Batch,
+}
+
+impl CommandMode {
+    /// The word used in `verdict.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandMode::PerFile => "per_file",
+            CommandMode::Batch => "batch",
+        }
+    }
+}
+
+/// How a command's output is turned into findings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParserKind {
+    /// Exit status 0 passes; anything else is one finding carrying the output.
+    ExitCode,
+    /// Each output line matching `pattern` is a finding.
+    Regex,
+    /// The output is a SARIF 2.1.0 log.
+    Sarif,
+}
+
+impl ParserKind {
+    /// The word used in `verdict.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParserKind::ExitCode => "exit_code",
+            ParserKind::Regex => "regex",
+            ParserKind::Sarif => "sarif",
+        }
+    }
+}
+
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;
+
+/// Default `max_output` of a command validator.
+pub const DEFAULT_MAX_OUTPUT: u64 = MIB;
+/// Default `dimension` of a command validator.
+pub const DEFAULT_COMMAND_DIMENSION: &str = "lint";
+
+// ---------------------------------------------------------------------------
+// Config
+// ---------------------------------------------------------------------------
+
+impl Default for Config {
+    /// Built-ins only: what applies when the project has no `verdict.toml`.
+    fn default() -> Self {
+        Config {
+            source: None,
+            builtins: true,
+            daemon: DaemonSettings::default(),
+            cache: CacheSettings::default(),
+            check: CheckSettings::default(),
+            defaults: ValidatorDefaults::default(),
+            declared: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and parses `path`. An unreadable file is one issue.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, path),
+            Err(e) => Err(ConfigError {
+                errors: vec![ConfigIssue {
+                    path: Some(path.to_path_buf()),
+                    line: None,
+                    column: None,
+                    key: String::new(),
+                    message: format!("cannot read the file: {e}"),
+                }],
+            }),
+        }
+    }
+
+    /// Parses `text`, the content of the file at `origin` (used in issues, to
+    /// resolve a relative `cache.dir`, and kept as [`Config::source`]).
+    ///
+    /// Every problem found is reported, sorted by position.
+    pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        let mut cx = Cx { text, origin, issues: Vec::new() };
+        let doc = match DeTable::parse(text) {
+            Ok(doc) => doc,
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                cx.issue(span, String::new(), e.message().trim_end().to_string());
+                return Err(cx.finish());
+            }
+        };
+        let root = Tbl { table: doc.get_ref(), path: String::new(), span: 0..0 };
+        cx.check_keys(&root, ROOT_KEYS, |_| None);
+
+        let mut config = Config { source: Some(origin.to_path_buf()), ..Config::default() };
+        if let Some(b) = cx.bool(&root, "builtins") {
+            config.builtins = b;
+        }
+        if let Some(t) = cx.sub_table(&root, "daemon") {
+            config.daemon = parse_daemon(&mut cx, &t);
+        }
+        if let Some(t) = cx.sub_table(&root, "cache") {
+            config.cache = parse_cache(&mut cx, &t, origin);
+        }
+        if let Some(t) = cx.sub_table(&root, "check") {
+            config.check = parse_check(&mut cx, &t);
+        }
+        if let Some(t) = cx.sub_table(&root, "defaults") {
+            config.defaults = parse_defaults(&mut cx, &t);
+        }
+        if let Some(vt) = cx.sub_table(&root, "validators") {
+            for (key, value) in vt.table.iter() {
+                let name: &str = key.get_ref();
+                let path = join_key(&vt.path, name);
+                let name_ok = valid_name(name);
+                if !name_ok {
+                    cx.issue(
+                        key.span(),
+                        path.clone(),
+                        format!("invalid validator name {name:?}: use letters, digits, '-' and '_' only"),
+                    );
+                }
+                let DeValue::Table(table) = value.get_ref() else {
+                    cx.issue(value.span(), path, format!("expected a table, found {}", value.get_ref().type_str()));
+                    continue;
+                };
+                let t = Tbl { table, path, span: key.span() };
+                let v = parse_validator(&mut cx, name, &t, &config.defaults, config.cache.ttl);
+                if let (true, Some(v)) = (name_ok, v) {
+                    config.declared.insert(name.to_string(), v);
+                }
+            }
+        }
+
+        if cx.issues.is_empty() { Ok(config) } else { Err(cx.finish()) }
+    }
+
+    /// The built-in `kind` as it runs without a table of its own.
+    pub fn builtin_default(&self, kind: BuiltinKind) -> ValidatorConfig {
+        ValidatorConfig {
+            name: kind.name().to_string(),
+            kind: ValidatorKind::Builtin { kind, settings: BuiltinSettings::default() },
+            enabled: true,
+            dimension: kind.default_dimension().to_string(),
+            files: kind.default_files().iter().map(|s| s.to_string()).collect(),
+            exclude: Vec::new(),
+            timeout: self.defaults.timeout,
+            cache_ttl: self.cache.ttl,
+            concurrency: self.defaults.concurrency,
+            batch_size: self.defaults.batch_size,
+            restart: self.defaults.restart,
+        }
+    }
+
+    /// Every validator, sorted by name, disabled ones included (with
+    /// `enabled == false`): the built-ins when `builtins = true`, each replaced
+    /// by a table of the same name, plus every other table.
+    pub fn all_validators(&self) -> Vec<ValidatorConfig> {
+        let mut all: BTreeMap<String, ValidatorConfig> = BTreeMap::new();
+        if self.builtins {
+            for kind in BuiltinKind::ALL.iter().copied() {
+                all.insert(kind.name().to_string(), self.builtin_default(kind));
+            }
+        }
+        for (name, v) in &self.declared {
+            all.insert(name.clone(), v.clone());
+        }
+        all.into_values().collect()
+    }
+
+    /// The effective validators, sorted by name: [`Config::all_validators`]
+    /// without the disabled ones. This is what runs.
+    pub fn validators(&self) -> Vec<ValidatorConfig> {
+        self.all_validators().into_iter().filter(|v| v.enabled).collect()
+    }
+
+    /// The effective (enabled) validator called `name`.
+    pub fn validator(&self, name: &str) -> Option<ValidatorConfig> {
+        self.validators().into_iter().find(|v| v.name == name)
+    }
+
+    /// What changed in the effective validators from `old` to `new`.
+    /// A validator that became disabled counts as removed; one that became
+    /// enabled as added. Each list is sorted.
+    pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
+        let old: BTreeMap<String, ValidatorConfig> =
+            old.validators().into_iter().map(|v| (v.name.clone(), v)).collect();
+        let new: BTreeMap<String, ValidatorConfig> =
+            new.validators().into_iter().map(|v| (v.name.clone(), v)).collect();
+        let mut diff = ConfigDiff::default();
+        for (name, v) in &new {
+            match old.get(name) {
+                None => diff.added.push(name.clone()),
+                Some(o) if o == v => diff.unchanged.push(name.clone()),
+                Some(_) => diff.changed.push(name.clone()),
+            }
+        }
+        diff.removed = old.keys().filter(|n| !new.contains_key(*n)).cloned().collect();
+        diff
+    }
+}
+
+/// The difference between two configurations' effective validators, by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigDiff {
+    /// Only in the new configuration.
+    pub added: Vec<String>,
+    /// Only in the old configuration.
+    pub removed: Vec<String>,
+    /// In both, with any field different.
+    pub changed: Vec<String>,
+    /// In both, identical.
+    pub unchanged: Vec<String>,
+}
+
+impl ConfigDiff {
+    /// Whether nothing was added, removed or changed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Identity
+// ---------------------------------------------------------------------------
+
+/// Bumped whenever the identity encoding changes, invalidating every cache entry.
+const IDENTITY_FORMAT: u32 = 1;
+
+#[derive(Serialize)]
+struct IdentityInput<'a> {
+    format: u32,
+    name: &'a str,
+    kind: &'a str,
+    builtin: Option<&'a BuiltinSettings>,
+    command: Option<CommandIdentity<'a>>,
+    tool_version: Option<&'a str>,
+    env: Vec<(&'a str, Option<&'a str>)>,
+}
+
+#[derive(Serialize)]
+struct CommandIdentity<'a> {
+    argv: &'a [String],
+    mode: CommandMode,
+    batch_size: Option<usize>,
+    parser: ParserKind,
+    pattern: Option<&'a str>,
+    env_names: Vec<&'a str>,
+    max_output: u64,
+}
+
+impl ValidatorConfig {
+    /// The validator's identity: the part of the cache key that says "these
+    /// results were computed by this exact validator".
+    ///
+    /// It is the xxh3-128 (big-endian bytes) of the JSON encoding of: an
+    /// encoding version, the name, the kind word; for a built-in all its
+    /// [`BuiltinSettings`] (today `max_size`); for a command its argv, mode, `batch_size` (batch mode
+    /// only), parser, pattern, pass-through variable names (sorted) and
+    /// `max_output`; then `tool_version` (the output of the `version` command,
+    /// if any) and `env_values` (sorted by name; `None` = unset).
+    ///
+    /// Not included, because they do not change a file's result: `enabled`,
+    /// `dimension`, `files`, `exclude`, `timeout`, `cache_ttl`, `concurrency`,
+    /// `restart`, the `version` argv itself, and `batch_size` in per-file mode.
+    pub fn identity(&self, tool_version: Option<&str>, env_values: &[(String, Option<String>)]) -> [u8; 16] {
+        let (builtin, command) = match &self.kind {
+            ValidatorKind::Builtin { settings, .. } => (Some(settings), None),
+            ValidatorKind::Command(c) => {
+                let mut env_names: Vec<&str> = c.env.iter().map(String::as_str).collect();
+                env_names.sort_unstable();
+                env_names.dedup();
+                let command = CommandIdentity {
+                    argv: &c.command,
+                    mode: c.mode,
+                    batch_size: (c.mode == CommandMode::Batch).then_some(c.batch_size),
+                    parser: c.parser,
+                    pattern: c.pattern.as_deref(),
+                    env_names,
+                    max_output: c.max_output,
+                };
+                (None, Some(command))
+            }
+        };
+        let mut env: Vec<(&str, Option<&str>)> = env_values.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
+        env.sort_unstable();
+        let input = IdentityInput {
+            format: IDENTITY_FORMAT,
+            name: &self.name,
+            kind: self.kind.name(),
+            builtin,
+            command,
+            tool_version,
+            env,
+        };
+        let bytes = serde_json::to_vec(&input).expect("identity input serializes");
+        xxhash_rust::xxh3::xxh3_128(&bytes).to_be_bytes()
+    }
+
+    /// The command settings, for a command validator.
+    pub fn command(&self) -> Option<&CommandConfig> {
+        match &self.kind {
+            ValidatorKind::Command(c) => Some(c),
+            ValidatorKind::Builtin { .. } => None,
+        }
+    }
+
+    /// Its `files` and `exclude` compiled (see [`FileFilter`]).
+    pub fn file_filter(&self) -> Result<FileFilter, globset::Error> {
+        FileFilter::new(&self.files, &self.exclude)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Globs
+// ---------------------------------------------------------------------------
+
+/// Rewrites a pattern from `verdict.toml` into the globset pattern matched
+/// against a `/`-separated path relative to the project root:
+/// a leading `./` or `/` anchors at the root and is dropped; a trailing `/`
+/// is dropped; a pattern with no `/` left gets `**/` in front, so it matches
+/// the file name at any depth.
+fn normalize_glob(pattern: &str) -> String {
+    let p = pattern.strip_prefix("./").unwrap_or(pattern);
+    let p = p.trim_end_matches('/');
+    if let Some(anchored) = p.strip_prefix('/') {
+        anchored.to_string()
+    } else if p.contains('/') {
+        p.to_string()
+    } else {
+        format!("**/{p}")
+    }
+}
+
+fn compile_glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
+    GlobBuilder::new(pattern).literal_separator(true).backslash_escape(true).build()
+}
+
+/// Compiles `files`-style globs. Matching is against the path relative to the
+/// project root, `/`-separated: `*`, `?` and `[…]` never cross a `/`, `**`
+/// matches any number of directories, `{a,b}` alternates; a pattern without
+/// `/` matches the file name at any depth (`*.sh` = `**/*.sh`); a pattern with
+/// a `/` is anchored at the root (`src/*.rs` matches `src/a.rs` only); a
+/// leading `/` or `./` is allowed and changes nothing else.
+pub fn include_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        b.add(compile_glob(&normalize_glob(p))?);
+    }
+    b.build()
+}
+
+/// Compiles `exclude`-style globs: like [`include_set`], except that a pattern
+/// matching a directory also excludes everything below it (`target` and
+/// `target/` both exclude `target/debug/x`).
+pub fn exclude_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        let n = normalize_glob(p);
+        b.add(compile_glob(&n)?);
+        b.add(compile_glob(&format!("{n}/**"))?);
+    }
+    b.build()
+}
+
+/// A validator's file selection: included by `files`, not by `exclude`.
+#[derive(Clone, Debug)]
+pub struct FileFilter {
+    include: GlobSet,
+    exclude: GlobSet,
+}
+
+impl FileFilter {
+    /// Compiles `files` with [`include_set`] and `exclude` with [`exclude_set`].
+    pub fn new(files: &[String], exclude: &[String]) -> Result<FileFilter, globset::Error> {
+        Ok(FileFilter { include: include_set(files)?, exclude: exclude_set(exclude)? })
+    }
+
+    /// Whether `rel_path` (relative to the project root) is selected.
+    pub fn is_match(&self, rel_path: impl AsRef<Path>) -> bool {
+        let p = rel_path.as_ref();
+        self.include.is_match(p) && !self.exclude.is_match(p)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/// Everything wrong with a `verdict.toml`; never empty.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The issues, sorted by position.
+    pub errors: Vec<ConfigIssue>,
+}
+
+/// One problem in a `verdict.toml`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// The file.
+    pub path: Option<PathBuf>,
+    /// 1-based line.
+    pub line: Option<usize>,
+    /// 1-based column, in characters.
+    pub column: Option<usize>,
+    /// The dotted key (`validators.lint.timeout`); empty for syntax and I/O errors.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    /// `FILE:LINE:COLUMN: KEY: MESSAGE`, leaving out the parts that are unknown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut pos = String::new();
+        if let Some(p) = &self.path {
+            pos.push_str(&p.display().to_string());
+        }
+        if let Some(l) = self.line {
+            if !pos.is_empty() {
+                pos.push(':');
+            }
+            pos.push_str(&l.to_string());
+            if let Some(c) = self.column {
+                pos.push_str(&format!(":{c}"));
+            }
+        }
+        if !pos.is_empty() {
+            write!(f, "{pos}: ")?;
+        }
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Display for ConfigError {
+    /// One issue per line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, issue) in self.errors.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{issue}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+// ---------------------------------------------------------------------------
+// The checker
+// ---------------------------------------------------------------------------
+
+const ROOT_KEYS: &[&str] = &["builtins", "daemon", "cache", "check", "defaults", "validators"];
+const DAEMON_KEYS: &[&str] = &["grace_period", "idle_timeout", "max_connections", "log_max_size", "log_keep"];
+const CACHE_KEYS: &[&str] = &["enabled", "dir", "ttl", "block_cache", "write_buffer"];
+const CHECK_KEYS: &[&str] = &["exclude", "max_file_size"];
+const DEFAULTS_KEYS: &[&str] = &["timeout", "concurrency", "batch_size", "restart"];
+const RESTART_KEYS: &[&str] = &["max_restarts", "window", "backoff", "backoff_max", "reset_after"];
+const COMMON_KEYS: &[&str] = &[
+    "kind",
+    "enabled",
+    "dimension",
+    "files",
+    "exclude",
+    "timeout",
+    "cache_ttl",
+    "concurrency",
+    "batch_size",
+    "restart",
+];
+const COMMAND_KEYS: &[&str] = &["command", "mode", "parser", "pattern", "version", "env", "max_output"];
+const LARGE_FILE_KEYS: &[&str] = &["max_size"];
+
+/// A table being checked: its content, dotted path and the span of its key
+/// (where issues about the table as a whole point).
+struct Tbl<'a, 'i> {
+    table: &'a DeTable<'i>,
+    path: String,
+    span: Range<usize>,
+}
+
+type Value<'i> = Spanned<DeValue<'i>>;
+
+/// Strings of an array, each with its span.
+type SpannedStrings = Vec<(String, Range<usize>)>;
+
+/// Collects issues while the document is walked.
+struct Cx<'t> {
+    text: &'t str,
+    origin: &'t Path,
+    issues: Vec<ConfigIssue>,
+}
+
+impl Cx<'_> {
+    fn issue(&mut self, span: Range<usize>, key: String, message: String) {
+        let (line, column) = line_col(self.text, span.start);
+        // One issue is one line of output.
+        let message = if message.contains('\n') { one_line(&message) } else { message };
+        self.issues.push(ConfigIssue {
+            path: Some(self.origin.to_path_buf()),
+            line: Some(line),
+            column: Some(column),
+            key,
+            message,
+        });
+    }
+
+    fn finish(mut self) -> ConfigError {
+        self.issues.sort_by_key(|i| (i.line, i.column));
+        ConfigError { errors: self.issues }
+    }
+
+    /// Reports every key of `t` not in `known`. `explain` may give a specific
+    /// message for a key (e.g. one that belongs to another kind).
+    fn check_keys(&mut self, t: &Tbl, known: &[&str], explain: impl Fn(&str) -> Option<String>) {
+        for key in t.table.keys() {
+            let k: &str = key.get_ref();
+            if known.contains(&k) {
+                continue;
+            }
+            let message =
+                explain(k).unwrap_or_else(|| format!("unknown key {k:?}; expected one of: {}", known.join(", ")));
+            self.issue(key.span(), join_key(&t.path, k), message);
+        }
+    }
+
+    fn get<'a, 'i>(t: &'a Tbl<'_, 'i>, key: &str) -> Option<(&'a Value<'i>, String)> {
+        t.table.get(key).map(|v| (v, join_key(&t.path, key)))
+    }
+
+    fn type_error(&mut self, v: &Value, path: String, expected: &str) {
+        let found = v.get_ref().type_str();
+        self.issue(v.span(), path, format!("expected {expected}, found {found}"));
+    }
+
+    fn sub_table<'a, 'i>(&mut self, t: &Tbl<'a, 'i>, key: &str) -> Option<Tbl<'a, 'i>> {
+        let (k, v) = t.table.get_key_value(key)?;
+        let path = join_key(&t.path, key);
+        match v.get_ref() {
+            DeValue::Table(table) => Some(Tbl { table, path, span: k.span() }),
+            _ => {
+                self.type_error(v, path, "a table");
+                None
+            }
+        }
+    }
+
+    fn bool(&mut self, t: &Tbl, key: &str) -> Option<bool> {
+        let (v, path) = Self::get(t, key)?;
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            _ => {
+                self.type_error(v, path, "a boolean (true or false)");
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, t: &Tbl, key: &str) -> Option<(String, Range<usize>, String)> {
+        let (v, path) = Self::get(t, key)?;
+        match v.get_ref() {
+            DeValue::String(s) => Some((s.to_string(), v.span(), path)),
+            _ => {
+                self.type_error(v, path, "a string");
+                None
+            }
+        }
+    }
+
+    /// An integer `>= min`.
+    fn uint(&mut self, t: &Tbl, key: &str, min: u64) -> Option<u64> {
+        let (v, path) = Self::get(t, key)?;
+        let DeValue::Integer(i) = v.get_ref() else {
+            self.type_error(v, path, "an integer");
+            return None;
+        };
+        match i64::from_str_radix(i.as_str(), i.radix()) {
+            Ok(n) if n >= 0 && n as u64 >= min => Some(n as u64),
+            Ok(n) if n < 0 && min == 0 => {
+                self.issue(v.span(), path, format!("must not be negative, got {n}"));
+                None
+            }
+            Ok(n) => {
+                self.issue(v.span(), path, format!("must be at least {min}, got {n}"));
+                None
+            }
+            Err(e) => {
+                self.issue(v.span(), path, format!("invalid integer: {e}"));
+                None
+            }
+        }
+    }
+
+    fn uint_usize(&mut self, t: &Tbl, key: &str, min: u64) -> Option<usize> {
+        self.uint(t, key, min).map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    fn uint_u32(&mut self, t: &Tbl, key: &str, min: u64) -> Option<u32> {
+        let n = self.uint(t, key, min)?;
+        match u32::try_from(n) {
+            Ok(n) => Some(n),
+            Err(_) => {
+                let (v, path) = Self::get(t, key)?;
+                self.issue(v.span(), path, format!("must be at most {}", u32::MAX));
+                None
+            }
+        }
+    }
+
+    /// A humantime duration string; `nonzero` rejects zero.
+    fn duration(&mut self, t: &Tbl, key: &str, nonzero: bool) -> Option<Duration> {
+        let (v, path) = Self::get(t, key)?;
+        let DeValue::String(s) = v.get_ref() else {
+            self.type_error(v, path, "a duration string such as \"30s\" or \"500ms\"");
+            return None;
+        };
+        match parse_duration(s) {
+            Ok(d) if nonzero && d.is_zero() => {
+                self.issue(v.span(), path, "must be greater than zero".to_string());
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.issue(v.span(), path, e);
+                None
+            }
+        }
+    }
+
+    /// A size: an integer number of bytes or a string such as "10MiB".
+    fn size(&mut self, t: &Tbl, key: &str) -> Option<u64> {
+        let (v, path) = Self::get(t, key)?;
+        match v.get_ref() {
+            DeValue::Integer(_) => self.uint(t, key, 0),
+            DeValue::String(s) => match parse_size(s) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    self.issue(v.span(), path, e);
+                    None
+                }
+            },
+            _ => {
+                self.type_error(v, path, "a size (bytes as an integer, or a string such as \"10MiB\")");
+                None
+            }
+        }
+    }
+
+    /// An array of strings, each with its span.
+    fn strings(&mut self, t: &Tbl, key: &str) -> Option<(SpannedStrings, Range<usize>, String)> {
+        let (v, path) = Self::get(t, key)?;
+        let DeValue::Array(items) = v.get_ref() else {
+            self.type_error(v, path, "an array of strings");
+            return None;
+        };
+        let out = self.string_items(items, &path)?;
+        Some((out, v.span(), path))
+    }
+
+    fn string_items(&mut self, items: &DeArray, path: &str) -> Option<SpannedStrings> {
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::String(s) => out.push((s.to_string(), item.span())),
+                other => {
+                    ok = false;
+                    let found = other.type_str();
+                    self.issue(item.span(), path.to_string(), format!("expected a string, found {found}"));
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// An array of globs, each checked to compile.
+    fn globs(&mut self, t: &Tbl, key: &str) -> Option<Vec<String>> {
+        let (items, _, path) = self.strings(t, key)?;
+        let mut ok = true;
+        for (p, span) in &items {
+            let problem = if p.trim().is_empty() {
+                Some("empty glob".to_string())
+            } else {
+                compile_glob(&normalize_glob(p)).err().map(|e| format!("invalid glob {p:?}: {}", e.kind()))
+            };
+            if let Some(m) = problem {
+                ok = false;
+                self.issue(span.clone(), path.clone(), m);
+            }
+        }
+        ok.then(|| items.into_iter().map(|(s, _)| s).collect())
+    }
+}
+
+fn parse_daemon(cx: &mut Cx, t: &Tbl) -> DaemonSettings {
+    cx.check_keys(t, DAEMON_KEYS, |_| None);
+    let d = DaemonSettings::default();
+    DaemonSettings {
+        grace_period: cx.duration(t, "grace_period", false).unwrap_or(d.grace_period),
+        idle_timeout: cx.duration(t, "idle_timeout", true).unwrap_or(d.idle_timeout),
+        max_connections: cx.uint_usize(t, "max_connections", 1).unwrap_or(d.max_connections),
+        log_max_size: cx.size(t, "log_max_size").unwrap_or(d.log_max_size),
+        log_keep: cx.uint_usize(t, "log_keep", 0).unwrap_or(d.log_keep),
+    }
+}
+
+fn parse_cache(cx: &mut Cx, t: &Tbl, origin: &Path) -> CacheSettings {
+    cx.check_keys(t, CACHE_KEYS, |_| None);
+    let d = CacheSettings::default();
+    let dir = match cx.string(t, "dir") {
+        Some((s, span, path)) if s.is_empty() => {
+            cx.issue(span, path, "must not be empty".to_string());
+            None
+        }
+        Some((s, _, _)) => {
+            let root = origin.parent().unwrap_or(Path::new(""));
+            Some(root.join(s))
+        }
+        None => None,
+    };
+    CacheSettings {
+        enabled: cx.bool(t, "enabled").unwrap_or(d.enabled),
+        dir,
+        ttl: cx.duration(t, "ttl", false).unwrap_or(d.ttl),
+        block_cache: cx.size(t, "block_cache").unwrap_or(d.block_cache),
+        write_buffer: cx.size(t, "write_buffer").unwrap_or(d.write_buffer),
+    }
+}
+
+fn parse_check(cx: &mut Cx, t: &Tbl) -> CheckSettings {
+    cx.check_keys(t, CHECK_KEYS, |_| None);
+    let d = CheckSettings::default();
+    CheckSettings {
+        exclude: cx.globs(t, "exclude").unwrap_or(d.exclude),
+        max_file_size: cx.size(t, "max_file_size").unwrap_or(d.max_file_size),
+    }
+}
+
+fn parse_defaults(cx: &mut Cx, t: &Tbl) -> ValidatorDefaults {
+    cx.check_keys(t, DEFAULTS_KEYS, |_| None);
+    let d = ValidatorDefaults::default();
+    ValidatorDefaults {
+        timeout: cx.duration(t, "timeout", true).unwrap_or(d.timeout),
+        concurrency: cx.uint_usize(t, "concurrency", 1).unwrap_or(d.concurrency),
+        batch_size: cx.uint_usize(t, "batch_size", 1).unwrap_or(d.batch_size),
+        restart: parse_restart(cx, t, &d.restart),
+    }
+}
+
+/// `restart` of `parent`, field by field over `base`.
+fn parse_restart(cx: &mut Cx, parent: &Tbl, base: &RestartPolicy) -> RestartPolicy {
+    let Some(t) = cx.sub_table(parent, "restart") else {
+        return *base;
+    };
+    cx.check_keys(&t, RESTART_KEYS, |_| None);
+    let r = RestartPolicy {
+        max_restarts: cx.uint_u32(&t, "max_restarts", 0).unwrap_or(base.max_restarts),
+        window: cx.duration(&t, "window", true).unwrap_or(base.window),
+        backoff: cx.duration(&t, "backoff", false).unwrap_or(base.backoff),
+        backoff_max: cx.duration(&t, "backoff_max", false).unwrap_or(base.backoff_max),
+        reset_after: cx.duration(&t, "reset_after", false).unwrap_or(base.reset_after),
+    };
+    if r.backoff > r.backoff_max {
+        let (span, key) = match Cx::get(&t, "backoff_max").or_else(|| Cx::get(&t, "backoff")) {
+            Some((v, key)) => (v.span(), key),
+            None => (t.span.clone(), t.path.clone()),
+        };
+        cx.issue(
+            span,
+            key,
+            format!(
+                "backoff ({}) must not exceed backoff_max ({})",
+                humantime::format_duration(r.backoff),
+                humantime::format_duration(r.backoff_max)
+            ),
+        );
+    }
+    r
+}
+
+enum KindChoice {
+    Builtin(BuiltinKind),
+    Command,
+    /// Already reported.
+    Unknown,
+}
+
+fn builtin_names() -> String {
+    BuiltinKind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+}
+
+fn parse_validator(
+    cx: &mut Cx,
+    name: &str,
+    t: &Tbl,
+    defaults: &ValidatorDefaults,
+    default_ttl: Duration,
+) -> Option<ValidatorConfig> {
+    let kind = match cx.string(t, "kind") {
+        Some((k, _, _)) if k == "command" => KindChoice::Command,
+        Some((k, span, path)) => match BuiltinKind::from_name(&k) {
+            Some(b) => KindChoice::Builtin(b),
+            None => {
+                let names = builtin_names();
+                cx.issue(span, path, format!("unknown kind {k:?}; expected \"command\" or a built-in: {names}"));
+                KindChoice::Unknown
+            }
+        },
+        None if Cx::get(t, "kind").is_some() => KindChoice::Unknown,
+        None => match BuiltinKind::from_name(name) {
+            Some(b) => KindChoice::Builtin(b),
+            None => {
+                let names = builtin_names();
+                cx.issue(
+                    t.span.clone(),
+                    join_key(&t.path, "kind"),
+                    format!(
+                        "missing; a validator not named after a built-in needs kind = \"command\" or a built-in: {names}"
+                    ),
+                );
+                KindChoice::Unknown
+            }
+        },
+    };
+
+    // Keys allowed for this kind. When the kind is unknown, accept them all so
+    // that one mistake does not cascade.
+    let mut known: Vec<&str> = COMMON_KEYS.to_vec();
+    match kind {
+        KindChoice::Command => known.extend(COMMAND_KEYS),
+        KindChoice::Builtin(b) if b.name() == "large-file" => known.extend(LARGE_FILE_KEYS),
+        KindChoice::Builtin(_) => {}
+        KindChoice::Unknown => {
+            known.extend(COMMAND_KEYS);
+            known.extend(LARGE_FILE_KEYS);
+        }
+    }
+    let known_list = known.join(", ");
+    cx.check_keys(t, &known, |k| {
+        if COMMAND_KEYS.contains(&k) {
+            Some(format!("{k:?} only applies to kind = \"command\""))
+        } else if LARGE_FILE_KEYS.contains(&k) {
+            Some(format!("{k:?} only applies to kind = \"large-file\""))
+        } else {
+            Some(format!("unknown key {k:?}; expected one of: {known_list}"))
+        }
+    });
+
+    let enabled = cx.bool(t, "enabled").unwrap_or(true);
+    let default_dimension = match kind {
+        KindChoice::Builtin(b) => b.default_dimension(),
+        _ => DEFAULT_COMMAND_DIMENSION,
+    };
+    let dimension = match cx.string(t, "dimension") {
+        Some((d, span, path)) => {
+            if !valid_name(&d) {
+                cx.issue(span, path, format!("invalid dimension {d:?}: use one word of letters, digits, '-' and '_'"));
+            }
+            d
+        }
+        None => default_dimension.to_string(),
+    };
+    let files = match (cx.globs(t, "files"), &kind) {
+        (Some(f), KindChoice::Command) if f.is_empty() => {
+            let (v, path) = Cx::get(t, "files").expect("files was read");
+            cx.issue(v.span(), path, "a command validator needs at least one glob".to_string());
+            f
+        }
+        (Some(f), _) => f,
+        (None, KindChoice::Builtin(b)) => b.default_files().iter().map(|s| s.to_string()).collect(),
+        (None, KindChoice::Command) if Cx::get(t, "files").is_none() => {
+            cx.issue(
+                t.span.clone(),
+                join_key(&t.path, "files"),
+                "missing; a command validator needs the globs of the files it checks".to_string(),
+            );
+            Vec::new()
+        }
+        (None, _) => Vec::new(),
+    };
+    let exclude = cx.globs(t, "exclude").unwrap_or_default();
+    let timeout = cx.duration(t, "timeout", true).unwrap_or(defaults.timeout);
+    let cache_ttl = cx.duration(t, "cache_ttl", false).unwrap_or(default_ttl);
+    let concurrency = cx.uint_usize(t, "concurrency", 1).unwrap_or(defaults.concurrency);
+    let batch_size = cx.uint_usize(t, "batch_size", 1).unwrap_or(defaults.batch_size);
+    let restart = parse_restart(cx, t, &defaults.restart);
+
+    let kind = match kind {
+        KindChoice::Builtin(kind) => {
+            let mut settings = BuiltinSettings::default();
+            if let Some(n) = cx.size(t, "max_size") {
+                settings.max_size = n;
+            }
+            ValidatorKind::Builtin { kind, settings }
+        }
+        KindChoice::Command => ValidatorKind::Command(parse_command(cx, t, batch_size)),
+        KindChoice::Unknown => {
+            // Still check what can be checked (the result is discarded), but
+            // do not ask for a command unless one was given.
+            if Cx::get(t, "command").is_some() {
+                parse_command(cx, t, batch_size);
+            }
+            let _ = cx.size(t, "max_size");
+            return None;
+        }
+    };
+
+    Some(ValidatorConfig {
+        name: name.to_string(),
+        kind,
+        enabled,
+        dimension,
+        files,
+        exclude,
+        timeout,
+        cache_ttl,
+        concurrency,
+        batch_size,
+        restart,
+    })
+}
+
+fn parse_command(cx: &mut Cx, t: &Tbl, batch_size: usize) -> CommandConfig {
+    let command = match Cx::get(t, "command") {
+        None => {
+            cx.issue(
+                t.span.clone(),
+                join_key(&t.path, "command"),
+                "missing; kind = \"command\" needs the argv to run, e.g. [\"shellcheck\", \"-f\", \"gcc\"]".to_string(),
+            );
+            Vec::new()
+        }
+        Some((v, path)) => match v.get_ref() {
+            DeValue::String(_) => {
+                cx.issue(
+                    v.span(),
+                    path,
+                    "expected an array of strings (argv); commands never run through a shell".to_string(),
+                );
+                Vec::new()
+            }
+            _ => match cx.strings(t, "command") {
+                Some((argv, span, path)) => {
+                    if argv.is_empty() {
+                        cx.issue(span, path, "must not be empty: give at least the program to run".to_string());
+                    } else if argv[0].0.trim().is_empty() {
+                        cx.issue(argv[0].1.clone(), path, "the program name must not be empty".to_string());
+                    }
+                    argv.into_iter().map(|(s, _)| s).collect()
+                }
+                None => Vec::new(),
+            },
+        },
+    };
+
+    let mode = match cx.string(t, "mode") {
+        None => CommandMode::PerFile,
+        Some((m, span, path)) => match m.as_str() {
+            "per_file" => CommandMode::PerFile,
+            "batch" => CommandMode::Batch,
+            _ => {
+                cx.issue(span, path, format!("unknown mode {m:?}; expected \"per_file\" or \"batch\""));
+                CommandMode::PerFile
+            }
+        },
+    };
+    let (parser, parser_at) = match cx.string(t, "parser") {
+        None => (ParserKind::ExitCode, None),
+        Some((p, span, path)) => {
+            let kind = match p.as_str() {
+                "exit_code" => ParserKind::ExitCode,
+                "regex" => ParserKind::Regex,
+                "sarif" => ParserKind::Sarif,
+                _ => {
+                    cx.issue(
+                        span.clone(),
+                        path.clone(),
+                        format!("unknown parser {p:?}; expected \"exit_code\", \"regex\" or \"sarif\""),
+                    );
+                    ParserKind::ExitCode
+                }
+            };
+            (kind, Some((span, path)))
+        }
+    };
+    if parser == ParserKind::ExitCode && mode == CommandMode::Batch {
+        let (span, path) = parser_at
+            .clone()
+            .or_else(|| Cx::get(t, "mode").map(|(v, p)| (v.span(), p)))
+            .unwrap_or((t.span.clone(), join_key(&t.path, "parser")));
+        cx.issue(
+            span,
+            path,
+            "parser \"exit_code\" requires mode = \"per_file\" (a batch's exit status cannot be tied to one file); use \"regex\" or \"sarif\""
+                .to_string(),
+        );
+    }
+
+    let pattern = cx.string(t, "pattern");
+    match (&pattern, parser) {
+        (None, ParserKind::Regex) => {
+            let span = parser_at.as_ref().map_or(t.span.clone(), |(span, _)| span.clone());
+            cx.issue(span, join_key(&t.path, "pattern"), "missing; parser = \"regex\" needs a pattern".to_string());
+        }
+        (Some((_, span, path)), ParserKind::ExitCode | ParserKind::Sarif) => {
+            cx.issue(span.clone(), path.clone(), "only applies to parser = \"regex\"".to_string());
+        }
+        (Some((p, span, path)), ParserKind::Regex) => match regex::Regex::new(p) {
+            Err(e) => cx.issue(span.clone(), path.clone(), regex_message(&e)),
+            Ok(re) => {
+                let has = |g: &str| re.capture_names().any(|n| n == Some(g));
+                if mode == CommandMode::Batch && !has("file") {
+                    cx.issue(
+                        span.clone(),
+                        path.clone(),
+                        "with mode = \"batch\" the pattern needs a (?P<file>…) group to tie findings to files"
+                            .to_string(),
+                    );
+                }
+            }
+        },
+        (None, _) => {}
+    }
+    let pattern = pattern.map(|(p, _, _)| p);
+
+    let version = match Cx::get(t, "version") {
+        None => None,
+        Some((v, path)) if v.get_ref().is_str() => {
+            cx.issue(
+                v.span(),
+                path,
+                "expected an array of strings (argv); commands never run through a shell".to_string(),
+            );
+            None
+        }
+        Some(_) => match cx.strings(t, "version") {
+            Some((argv, span, path)) => {
+                if argv.is_empty() {
+                    cx.issue(span, path, "must not be empty: give at least the program to run".to_string());
+                }
+                Some(argv.into_iter().map(|(s, _)| s).collect())
+            }
+            None => None,
+        },
+    };
+
+    let env = match cx.strings(t, "env") {
+        Some((names, _, path)) => {
+            let mut seen = BTreeSet::new();
+            for (n, span) in &names {
+                if n.is_empty() || n.contains('=') || n.contains('\0') {
+                    cx.issue(span.clone(), path.clone(), format!("invalid environment variable name {n:?}"));
+                } else if !seen.insert(n.as_str()) {
+                    cx.issue(span.clone(), path.clone(), format!("{n:?} is listed twice"));
+                }
+            }
+            names.into_iter().map(|(s, _)| s).collect()
+        }
+        None => Vec::new(),
+    };
+    let max_output = match cx.size(t, "max_output") {
+        Some(0) => {
+            let (v, path) = Cx::get(t, "max_output").expect("max_output was read");
+            cx.issue(v.span(), path, "must be greater than zero".to_string());
+            DEFAULT_MAX_OUTPUT
+        }
+        Some(n) => n,
+        None => DEFAULT_MAX_OUTPUT,
+    };
+
+    CommandConfig { command, mode, batch_size, parser, pattern, version, env, max_output }
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------
+
+/// A regex error on one line. Syntax errors come from `regex` as the pattern,
+/// a caret line and an `error: …` line; they become
+/// `invalid regex: <error> (at character N of the pattern)`.
+fn regex_message(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() >= 4 && lines[0].trim() == "regex parse error:" {
+        let what = lines
+            .iter()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix("error:"))
+            .map_or_else(|| lines[lines.len() - 1].trim(), str::trim);
+        let indent = lines[1].len() - lines[1].trim_start().len();
+        let at = lines[2]
+            .find('^')
+            .and_then(|caret| caret.checked_sub(indent))
+            .and_then(|byte| lines[1].get(indent..indent + byte))
+            .map(|before| before.chars().count() + 1);
+        return match at {
+            Some(n) => format!("invalid regex: {what} (at character {n} of the pattern)"),
+            None => format!("invalid regex: {what}"),
+        };
+    }
+    format!("invalid regex: {}", one_line(&text))
+}
+
+/// `text` with its lines joined by "; ".
+fn one_line(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
+}
+
+/// Validator names and dimensions: `[A-Za-z0-9_-]+`.
+fn valid_name(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `prefix.key`, quoting `key` when it is not a bare TOML key.
+fn join_key(prefix: &str, key: &str) -> String {
+    let key = if valid_name(key) { key.to_string() } else { format!("{key:?}") };
+    if prefix.is_empty() { key } else { format!("{prefix}.{key}") }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, text[line_start..offset].chars().count() + 1)
+}
+
+/// A duration as written in `verdict.toml`: humantime syntax (`"30s"`,
+/// `"1h 30m"`, `"500ms"`), or `"0"`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if t == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(t)
+        .map_err(|e| format!("invalid duration {s:?}: {e} (write e.g. \"30s\", \"500ms\", \"5m\")"))
+}
+
+/// A size written as a string: bytes (`"512"`) or a number and unit
+/// (`"10MiB"`, `"1.5 GB"`); `KiB`/`MiB`/`GiB` are powers of 1024, `KB`/`MB`/`GB`
+/// of 1000 (units are case-insensitive).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    s.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| format!("invalid size {s:?}: {e} (write e.g. \"512KiB\", \"10MiB\" or a number of bytes)"))
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,712 @@
+//! A check run: walk → select → hash → cache look-up → jobs to validators →
+//! outcomes.
+//!
+//! Every selected (file, validator) pair ends with exactly one outcome. The
+//! run enforces each job's deadline itself: when it passes, the job's files
+//! get `timed out`, the supervisor is told (it kills and restarts the child
+//! and its processes), and the validator's remaining jobs in this run are
+//! skipped, so a run whose validators all hang still ends within the longest
+//! timeout plus a small margin.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+use verdict_actors::validator::{Job, JobFile, ValidatorMessage};
+use verdict_actors::{Outcome, OutcomeKind, StoredVerdict, Verdict};
+use verdict_storage::{ResultKey, StatEntry, Store};
+
+use crate::config::FileFilter;
+use crate::engine::{CacheCounters, Engine};
+use crate::protocol::{RpcError, notification};
+use crate::server::RequestCtx;
+use crate::supervisor::{Slot, SupervisorMessage, ValidatorHandle};
+
+/// Files read and hashed per blocking task.
+const HASH_CHUNK: usize = 128;
+/// Built-in jobs carry at most this many bytes of content.
+const BUILTIN_BATCH_BYTES: u64 = 8 * 1024 * 1024;
+/// How often progress is streamed.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// (validator identity, content hash) → the outcome once computed. Lets two
+/// concurrent runs that need the same pair compute it once.
+pub type Pending = Mutex<HashMap<([u8; 16], u128), watch::Receiver<Option<Outcome>>>>;
+
+/// Parameters of `check`.
+#[derive(Debug, Deserialize)]
+pub struct CheckParams {
+    /// Files and directories to check, relative to `cwd` (default: `["."]`).
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// The client's working directory (default: the project root).
+    #[serde(default)]
+    pub cwd: Option<PathBuf>,
+    /// Only these validators (default: all).
+    #[serde(default)]
+    pub validators: Vec<String>,
+    /// Only validators of these dimensions (default: all).
+    #[serde(default)]
+    pub dimensions: Vec<String>,
+    /// Do not read the cache (results are still written to it).
+    #[serde(default)]
+    pub no_cache: bool,
+    /// Include passed outcomes in the reply (default: only the others).
+    #[serde(default)]
+    pub all_outcomes: bool,
+}
+
+/// One outcome of the run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Record {
+    /// The file, relative to the project root.
+    pub file: String,
+    /// The validator.
+    pub validator: String,
+    /// The validator's dimension.
+    pub dimension: String,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// Totals of a run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Summary {
+    /// Files found by the walk.
+    pub files: u64,
+    /// Selected (file, validator) pairs; each has one outcome.
+    pub pairs: u64,
+    /// Outcomes by kind (`passed`, `findings`, `cached`, `error`, `timed_out`, `skipped`).
+    pub outcomes: BTreeMap<String, u64>,
+    /// Cached outcomes that carry findings.
+    pub cached_with_findings: u64,
+    /// Total findings, computed or cached.
+    pub findings: u64,
+    /// Pairs computed in this run.
+    pub computed: u64,
+    /// Pairs answered from the cache.
+    pub from_cache: u64,
+    /// Binary files left out of text-only validators.
+    pub binary_files: u64,
+    /// Wall time of the run in milliseconds.
+    pub duration_ms: u64,
+    /// Whether the cache was read.
+    pub cache_used: bool,
+}
+
+/// The reply of `check`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CheckReport {
+    /// Totals.
+    pub summary: Summary,
+    /// Outcomes (all of them with `all_outcomes`, else every one that is
+    /// not a pass), sorted by file then validator.
+    pub outcomes: Vec<Record>,
+    /// The validators that took part: name and dimension.
+    pub validators: Vec<(String, String)>,
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+struct Selected {
+    handle: Arc<ValidatorHandle>,
+    filter: FileFilter,
+    counters: Arc<CacheCounters>,
+}
+
+/// A file found by the walk.
+struct Walked {
+    rel: String,
+    abs: PathBuf,
+    meta: std::fs::Metadata,
+}
+
+/// What the hash stage learnt about a file.
+#[derive(Default, Clone)]
+struct Hashed {
+    hash: Option<u128>,
+    content: Option<Arc<[u8]>>,
+    binary: bool,
+    error: Option<String>,
+    /// A fresh stat-index entry to record.
+    fresh: Option<StatEntry>,
+}
+
+/// Shared state of one run, updated by its jobs.
+struct RunState {
+    records: Mutex<Vec<Record>>,
+    done: AtomicU64,
+    total: AtomicU64,
+    /// Validators that timed out in this run: their later jobs are skipped.
+    hung: Mutex<HashMap<String, String>>,
+}
+
+/// Runs a check.
+pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Result<Value, RpcError> {
+    let started = Instant::now();
+    let config = engine.config();
+    let root = engine.layout().root.clone();
+    let handles = ractor::call!(engine.supervisor(), SupervisorMessage::GetHandles)
+        .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?;
+
+    for name in &params.validators {
+        if !handles.iter().any(|h| &h.config.name == name) {
+            return Err(RpcError::invalid_params("validators", format!("no validator named {name:?}")));
+        }
+    }
+    let global_exclude = config.check.exclude_set().map_err(|e| RpcError::invalid_params("exclude", e))?;
+    let mut selected = Vec::new();
+    for h in handles {
+        if !params.validators.is_empty() && !params.validators.contains(&h.config.name) {
+            continue;
+        }
+        if !params.dimensions.is_empty() && !params.dimensions.contains(&h.config.dimension) {
+            continue;
+        }
+        // The globs were validated with the configuration.
+        let filter = h.config.file_filter().map_err(|e| RpcError::invalid_params("files", e))?;
+        let counters = engine.counters_for(&h.config.name);
+        selected.push(Selected { handle: h, filter, counters });
+    }
+
+    // Resolve the paths against the client's directory; refuse escapes.
+    let cwd = params.cwd.clone().unwrap_or_else(|| root.clone());
+    let paths: Vec<String> = if params.paths.is_empty() { vec![".".into()] } else { params.paths.clone() };
+    let mut targets = Vec::new();
+    for p in &paths {
+        let abs = cwd.join(p);
+        let canon = std::fs::canonicalize(&abs)
+            .map_err(|e| RpcError::invalid_params("paths", format!("{}: {e}", abs.display())))?;
+        if !canon.starts_with(&root) {
+            return Err(RpcError::invalid_params(
+                "paths",
+                format!("{} is outside the project root {}", canon.display(), root.display()),
+            ));
+        }
+        targets.push(canon);
+    }
+
+    // Walk.
+    let walk_root = root.clone();
+    let walked = tokio::task::spawn_blocking(move || walk(&walk_root, &targets))
+        .await
+        .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?;
+
+    // Select.
+    let mut pairs: Vec<Vec<usize>> = Vec::with_capacity(walked.len());
+    for f in &walked {
+        let excluded = global_exclude.is_match(&f.rel);
+        pairs.push(
+            selected
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !excluded && s.filter.is_match(&f.rel))
+                .map(|(i, _)| i)
+                .collect(),
+        );
+    }
+
+    let store = if params.no_cache { None } else { engine.store.clone() };
+    let write_store = engine.store.clone();
+    let needs_content: Vec<bool> = pairs.iter().map(|p| p.iter().any(|&v| selected[v].handle.needs_content)).collect();
+
+    // Hash (and read what built-ins will need), in parallel off the runtime.
+    let walked = Arc::new(walked);
+    let hashed = hash_all(walked.clone(), &needs_content, &pairs, store.clone(), config.check.max_file_size).await;
+
+    let run = Arc::new(RunState {
+        records: Mutex::new(Vec::new()),
+        done: AtomicU64::new(0),
+        total: AtomicU64::new(0),
+        hung: Mutex::new(HashMap::new()),
+    });
+    let mut summary = Summary { files: walked.len() as u64, cache_used: store.is_some(), ..Summary::default() };
+
+    // Cache look-ups, batched; misses become work per validator.
+    let mut work: Vec<Vec<usize>> = vec![Vec::new(); selected.len()];
+    let now = now_secs();
+    let mut lookups: Vec<(usize, usize)> = Vec::new();
+    for (fi, vs) in pairs.iter().enumerate() {
+        for &vi in vs {
+            let h = &hashed[fi];
+            if selected[vi].handle.text_only && h.binary {
+                continue;
+            }
+            summary.pairs += 1;
+            if let Some(err) = &h.error {
+                push(&run, &walked[fi].rel, &selected[vi], Outcome::error(err.clone()));
+                continue;
+            }
+            if store.is_some() && selected[vi].handle.cacheable && h.hash.is_some() {
+                lookups.push((fi, vi));
+            } else {
+                work[vi].push(fi);
+            }
+        }
+    }
+    summary.binary_files = hashed.iter().filter(|h| h.binary).count() as u64;
+    if let Some(store) = &store {
+        let keys: Vec<ResultKey> = lookups
+            .iter()
+            .map(|&(fi, vi)| ResultKey { validator: selected[vi].handle.identity, content: hashed[fi].hash.unwrap_or(0).to_be_bytes() })
+            .collect();
+        let store = store.clone();
+        let found = tokio::task::spawn_blocking(move || store.get_results::<StoredVerdict>(&keys, now))
+            .await
+            .unwrap_or_default();
+        for (i, &(fi, vi)) in lookups.iter().enumerate() {
+            match found.get(i).cloned().flatten() {
+                Some(cached) => {
+                    selected[vi].counters.hits.fetch_add(1, Ordering::Relaxed);
+                    summary.from_cache += 1;
+                    push(&run, &walked[fi].rel, &selected[vi], Outcome::Cached { verdict: cached.value.into() });
+                }
+                None => {
+                    selected[vi].counters.misses.fetch_add(1, Ordering::Relaxed);
+                    work[vi].push(fi);
+                }
+            }
+        }
+    }
+    run.total.store(summary.pairs, Ordering::Relaxed);
+    run.done.store(run.records.lock().expect("records").len() as u64, Ordering::Relaxed);
+
+    // Dispatch.
+    let cancel = ctx.cancel.child_token();
+    let _cancel_on_drop = cancel.clone().drop_guard();
+    let mut jobs = JoinSet::new();
+    let selected = Arc::new(selected);
+    let hashed = Arc::new(hashed);
+    let mut orphans: Vec<(usize, usize)> = Vec::new();
+    for (vi, files) in work.iter().enumerate() {
+        let s = &selected[vi];
+        // Pairs some other run is computing right now: wait for theirs.
+        let mut own = Vec::new();
+        for &fi in files {
+            let key = (s.handle.identity, hashed[fi].hash.unwrap_or(0));
+            if hashed[fi].hash.is_none() || !s.handle.cacheable {
+                own.push(fi);
+                continue;
+            }
+            let pending = engine.pending.lock().expect("pending");
+            if let Some(rx) = pending.get(&key).cloned() {
+                drop(pending);
+                let (run, selected, walked) = (run.clone(), selected.clone(), walked.clone());
+                jobs.spawn(async move {
+                    let mut rx = rx;
+                    let got = rx.wait_for(Option::is_some).await.ok().and_then(|v| v.clone());
+                    match got {
+                        Some(o) => {
+                            push(&run, &walked[fi].rel, &selected[vi], o);
+                            None
+                        }
+                        None => Some((fi, vi)),
+                    }
+                });
+            } else {
+                own.push(fi);
+            }
+        }
+        for batch in batches(s, &own, &hashed) {
+            spawn_job(&mut jobs, engine, &run, &selected, vi, batch, &walked, &hashed, &cancel, write_store.clone());
+        }
+    }
+
+    // Progress while jobs finish.
+    let mut last = Instant::now();
+    let notifier = ctx.notifier.clone();
+    while let Some(res) = jobs.join_next().await {
+        if let Ok(Some(orphan)) = res {
+            orphans.push(orphan);
+        }
+        if last.elapsed() >= PROGRESS_EVERY {
+            last = Instant::now();
+            notifier.notify(
+                notification::CHECK_PROGRESS,
+                json!({ "done": run.done.load(Ordering::Relaxed), "total": run.total.load(Ordering::Relaxed) }),
+            );
+        }
+        if jobs.is_empty() && !orphans.is_empty() {
+            // The run that was computing these for us went away: do them here.
+            let mut by_validator: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+            for (fi, vi) in orphans.drain(..) {
+                by_validator.entry(vi).or_default().push(fi);
+            }
+            for (vi, files) in by_validator {
+                for batch in batches(&selected[vi], &files, &hashed) {
+                    spawn_job(&mut jobs, engine, &run, &selected, vi, batch, &walked, &hashed, &cancel, write_store.clone());
+                }
+            }
+        }
+    }
+
+    // Record fresh stat-index entries for files hashed from their bytes.
+    if let Some(store) = write_store.clone() {
+        let fresh: Vec<(Vec<u8>, StatEntry)> = hashed
+            .iter()
+            .zip(walked.iter())
+            .filter_map(|(h, w)| h.fresh.clone().map(|e| (w.rel.as_bytes().to_vec(), e)))
+            .collect();
+        if !fresh.is_empty() {
+            let _ = tokio::task::spawn_blocking(move || {
+                let refs: Vec<(&[u8], StatEntry)> = fresh.iter().map(|(k, e)| (k.as_slice(), e.clone())).collect();
+                if let Err(e) = store.put_stat_index(&refs) {
+                    warn!(error = %e, "cannot update the stat index");
+                }
+            })
+            .await;
+        }
+    }
+
+    let mut records = std::mem::take(&mut *run.records.lock().expect("records"));
+    records.sort_by(|a, b| (a.file.as_str(), a.validator.as_str()).cmp(&(b.file.as_str(), b.validator.as_str())));
+    for r in &records {
+        *summary.outcomes.entry(r.outcome.kind().as_str().to_string()).or_default() += 1;
+        summary.findings += r.outcome.findings().len() as u64;
+        if matches!(&r.outcome, Outcome::Cached { verdict: Verdict::Findings { .. } }) {
+            summary.cached_with_findings += 1;
+        }
+    }
+    for k in OutcomeKind::ALL {
+        summary.outcomes.entry(k.as_str().to_string()).or_default();
+    }
+    summary.computed = summary.pairs - summary.from_cache;
+    summary.duration_ms = started.elapsed().as_millis() as u64;
+    if !params.all_outcomes {
+        records.retain(|r| !matches!(r.outcome, Outcome::Passed | Outcome::Cached { verdict: Verdict::Passed }));
+    }
+    let validators = selected.iter().map(|s| (s.handle.config.name.clone(), s.handle.config.dimension.clone())).collect();
+    let report = CheckReport { summary, outcomes: records, validators };
+    Ok(serde_json::to_value(report).expect("plain data"))
+}
+
+fn push(run: &RunState, file: &str, s: &Selected, outcome: Outcome) {
+    run.done.fetch_add(1, Ordering::Relaxed);
+    run.records.lock().expect("records").push(Record {
+        file: file.to_string(),
+        validator: s.handle.config.name.clone(),
+        dimension: s.handle.config.dimension.clone(),
+        outcome,
+    });
+}
+
+/// Splits a validator's files into jobs.
+fn batches(s: &Selected, files: &[usize], hashed: &[Hashed]) -> Vec<Vec<usize>> {
+    let size = s.handle.config.batch_size.max(1);
+    let per_file = matches!(
+        &s.handle.config.kind,
+        crate::config::ValidatorKind::Command(c) if c.mode == crate::config::CommandMode::PerFile
+    );
+    if per_file {
+        return files.iter().map(|&f| vec![f]).collect();
+    }
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    let mut bytes = 0u64;
+    for &f in files {
+        let len = hashed[f].content.as_ref().map(|c| c.len() as u64).unwrap_or(0);
+        if !cur.is_empty() && (cur.len() >= size || bytes + len > BUILTIN_BATCH_BYTES) {
+            out.push(std::mem::take(&mut cur));
+            bytes = 0;
+        }
+        bytes += len;
+        cur.push(f);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn spawn_job(
+    jobs: &mut JoinSet<Option<(usize, usize)>>,
+    engine: &Engine,
+    run: &Arc<RunState>,
+    selected: &Arc<Vec<Selected>>,
+    vi: usize,
+    batch: Vec<usize>,
+    walked: &Arc<Vec<Walked>>,
+    hashed: &Arc<Vec<Hashed>>,
+    cancel: &CancellationToken,
+    store: Option<Arc<Store>>,
+) {
+    let s = &selected[vi];
+    // Claim the pairs so concurrent runs wait for us instead of recomputing.
+    let mut claims = Vec::new();
+    if s.handle.cacheable {
+        let mut pending = engine.pending.lock().expect("pending");
+        for &fi in &batch {
+            if let Some(h) = hashed[fi].hash {
+                let (tx, rx) = watch::channel(None);
+                pending.insert((s.handle.identity, h), rx);
+                claims.push((fi, (s.handle.identity, h), tx));
+            }
+        }
+    }
+    let (run, selected, walked, hashed, cancel) = (run.clone(), selected.clone(), walked.clone(), hashed.clone(), cancel.clone());
+    let supervisor = engine.supervisor().clone();
+    let pending = engine.pending.clone();
+    jobs.spawn(async move {
+        let s = &selected[vi];
+        let outcomes = run_job(s, &batch, &walked, &hashed, &run, &cancel, &supervisor).await;
+        // Cache what may be cached, then release the claims.
+        let mut to_store = Vec::new();
+        for (&fi, o) in batch.iter().zip(outcomes.iter()) {
+            if let (Some(v), Some(h), true) = (o.cacheable(), hashed[fi].hash, s.handle.cacheable) {
+                to_store.push((ResultKey { validator: s.handle.identity, content: h.to_be_bytes() }, StoredVerdict::from(&v)));
+            }
+        }
+        if let (Some(store), false) = (store, to_store.is_empty()) {
+            let ttl = s.handle.config.cache_ttl.as_secs();
+            let now = now_secs();
+            let res = tokio::task::spawn_blocking(move || {
+                let entries: Vec<(ResultKey, &StoredVerdict, u64)> = to_store.iter().map(|(k, v)| (*k, v, ttl)).collect();
+                store.put_results(&entries, now)
+            })
+            .await;
+            if let Ok(Err(e)) = res {
+                warn!(error = %e, "cannot write results to the cache");
+            }
+        }
+        for (&fi, o) in batch.iter().zip(outcomes.into_iter()) {
+            if let Some(pos) = claims.iter().position(|c| c.0 == fi) {
+                let (_, key, tx) = claims.swap_remove(pos);
+                tx.send_replace(Some(o.clone()));
+                pending.lock().expect("pending").remove(&key);
+            }
+            push(&run, &walked[fi].rel, s, o);
+        }
+        for (_, key, _) in claims {
+            pending.lock().expect("pending").remove(&key);
+        }
+        None
+    });
+}
+
+/// Runs one job on a validator's child, enforcing the deadline.
+async fn run_job(
+    s: &Selected,
+    batch: &[usize],
+    walked: &[Walked],
+    hashed: &[Hashed],
+    run: &RunState,
+    cancel: &CancellationToken,
+    supervisor: &ractor::ActorRef<SupervisorMessage>,
+) -> Vec<Outcome> {
+    let name = &s.handle.config.name;
+    let n = batch.len();
+    let timeout = s.handle.config.timeout;
+    let _permit = tokio::select! {
+        p = s.handle.permits.clone().acquire_owned() => p.expect("never closed"),
+        _ = cancel.cancelled() => return vec![Outcome::skipped("the check was cancelled"); n],
+    };
+    if let Some(why) = run.hung.lock().expect("hung").get(name) {
+        return vec![Outcome::skipped(why.clone()); n];
+    }
+    // Wait (within the deadline) for a child that accepts jobs.
+    let mut slot = s.handle.slot.clone();
+    let wait_until = tokio::time::Instant::now() + timeout;
+    let actor = loop {
+        let current = slot.borrow_and_update().clone();
+        match current {
+            Slot::Running(a) => break a,
+            Slot::Quarantined(why) => return vec![Outcome::error(format!("quarantined: {why}")); n],
+            Slot::Stopped => return vec![Outcome::skipped("the validator was removed by a reload"); n],
+            Slot::Restarting => {
+                tokio::select! {
+                    r = tokio::time::timeout_at(wait_until, slot.changed()) => match r {
+                        Ok(Ok(())) => continue,
+                        Ok(Err(_)) => return vec![Outcome::skipped("the validator was removed"); n],
+                        Err(_) => return vec![Outcome::TimedOut { after_ms: timeout.as_millis() as u64 }; n],
+                    },
+                    _ = cancel.cancelled() => return vec![Outcome::skipped("the check was cancelled"); n],
+                }
+            }
+        }
+    };
+
+    // Built-ins need the bytes; files known from the stat index were not read.
+    let mut files = Vec::with_capacity(n);
+    for &fi in batch {
+        let w = &walked[fi];
+        let mut content = hashed[fi].content.clone();
+        if content.is_none() && s.handle.needs_content {
+            let path = w.abs.clone();
+            content = tokio::task::spawn_blocking(move || std::fs::read(path).ok().map(Arc::from)).await.ok().flatten();
+        }
+        files.push(JobFile {
+            rel: w.rel.clone(),
+            abs: w.abs.clone(),
+            content,
+            size: w.meta.len(),
+            executable: w.meta.permissions().mode() & 0o111 != 0,
+        });
+    }
+
+    let job_cancel = cancel.child_token();
+    let job = Job { files, cancel: job_cancel.clone() };
+    let call = actor.call(|reply| ValidatorMessage::Validate(job, reply), None);
+    tokio::select! {
+        r = tokio::time::timeout(timeout, call) => match r {
+            Ok(Ok(ractor::rpc::CallResult::Success(outcomes))) if outcomes.len() == n => outcomes,
+            Ok(Ok(ractor::rpc::CallResult::Success(outcomes))) => {
+                warn!(validator = %name, expected = n, got = outcomes.len(), "a validator answered the wrong number of outcomes");
+                vec![Outcome::error("the validator answered the wrong number of outcomes"); n]
+            }
+            Ok(_) => {
+                // The child died with the job (a sibling job's timeout or crash).
+                vec![Outcome::skipped("the validator was restarted while this job was running"); n]
+            }
+            Err(_) => {
+                job_cancel.cancel();
+                let first = walked[batch[0]].rel.clone();
+                run.hung.lock().expect("hung").insert(
+                    name.clone(),
+                    format!("validator {name} timed out on {first} earlier in this run"),
+                );
+                let _ = supervisor.cast(SupervisorMessage::JobTimedOut {
+                    name: name.clone(),
+                    actor: actor.get_id(),
+                    file: first,
+                    after: timeout,
+                });
+                vec![Outcome::TimedOut { after_ms: timeout.as_millis() as u64 }; n]
+            }
+        },
+        _ = cancel.cancelled() => {
+            job_cancel.cancel();
+            vec![Outcome::skipped("the check was cancelled"); n]
+        }
+    }
+}
+
+/// Walks the targets honouring .gitignore and .ignore; hidden files are
+/// included, `.git` is not.
+fn walk(root: &Path, targets: &[PathBuf]) -> Vec<Walked> {
+    let Some((first, rest)) = targets.split_first() else { return Vec::new() };
+    let mut builder = ignore::WalkBuilder::new(first);
+    for t in rest {
+        builder.add(t);
+    }
+    builder.hidden(false).require_git(false).filter_entry(|e| e.file_name() != ".git");
+    let out = Mutex::new(Vec::new());
+    let seen = Mutex::new(HashSet::new());
+    builder.build_parallel().run(|| {
+        let out = &out;
+        let seen = &seen;
+        Box::new(move |entry| {
+            let Ok(entry) = entry else { return ignore::WalkState::Continue };
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                return ignore::WalkState::Continue;
+            }
+            let abs = entry.path().to_path_buf();
+            let Ok(rel) = abs.strip_prefix(root) else { return ignore::WalkState::Continue };
+            let rel = rel.to_string_lossy().into_owned();
+            let Ok(meta) = entry.metadata() else { return ignore::WalkState::Continue };
+            if seen.lock().expect("seen").insert(rel.clone()) {
+                out.lock().expect("out").push(Walked { rel, abs, meta });
+            }
+            ignore::WalkState::Continue
+        })
+    });
+    let mut v = out.into_inner().expect("out");
+    v.sort_by(|a, b| a.rel.cmp(&b.rel));
+    v
+}
+
+/// Hashes every file that has a pair, using the stat index where it can,
+/// reading content for the files whose built-ins may need it.
+async fn hash_all(
+    walked: Arc<Vec<Walked>>,
+    needs_content: &[bool],
+    pairs: &[Vec<usize>],
+    store: Option<Arc<Store>>,
+    max_size: u64,
+) -> Vec<Hashed> {
+    let idx: Vec<usize> = (0..walked.len()).filter(|&i| !pairs[i].is_empty()).collect();
+    let mut out = vec![Hashed::default(); walked.len()];
+    let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let sem = Arc::new(tokio::sync::Semaphore::new(parallel));
+    let mut set = JoinSet::new();
+    for chunk in idx.chunks(HASH_CHUNK) {
+        let chunk = chunk.to_vec();
+        let need: Vec<bool> = chunk.iter().map(|&i| needs_content[i]).collect();
+        let (walked, store, sem) = (walked.clone(), store.clone(), sem.clone());
+        set.spawn(async move {
+            let _p = sem.acquire_owned().await.expect("never closed");
+            tokio::task::spawn_blocking(move || {
+                let res = hash_chunk(&walked, &chunk, &need, store.as_deref(), max_size);
+                chunk.into_iter().zip(res).collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default()
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        for (i, h) in r.unwrap_or_default() {
+            out[i] = h;
+        }
+    }
+    out
+}
+
+fn hash_chunk(walked: &[Walked], chunk: &[usize], need: &[bool], store: Option<&Store>, max_size: u64) -> Vec<Hashed> {
+    let known: Vec<Option<StatEntry>> = match store {
+        Some(store) => {
+            let keys: Vec<&[u8]> = chunk.iter().map(|&i| walked[i].rel.as_bytes()).collect();
+            store.get_stats_index(&keys)
+        }
+        None => vec![None; chunk.len()],
+    };
+    chunk
+        .iter()
+        .zip(need)
+        .zip(known)
+        .map(|((&i, &need), known)| {
+            let w = &walked[i];
+            if let Some(e) = known
+                && e.matches(&w.meta)
+                && !e.is_racy()
+            {
+                // Known content: built-ins read it later, only on a cache miss.
+                return Hashed { hash: Some(e.content_hash), binary: e.binary, ..Hashed::default() };
+            }
+            if w.meta.len() > max_size {
+                return Hashed {
+                    error: Some(format!("file is larger than check.max_file_size ({max_size} bytes); not read")),
+                    ..Hashed::default()
+                };
+            }
+            // Sampled before the read: a write that lands after it makes the
+            // entry racy, never silently stale.
+            let recorded_at = verdict_storage::unix_now_ns();
+            match std::fs::read(&w.abs) {
+                Ok(bytes) => {
+                    let hash = verdict_storage::content_hash(&bytes);
+                    let binary = verdict_actors::builtin::is_binary(&bytes);
+                    let mut fresh = StatEntry::from_metadata(&w.meta, hash, recorded_at);
+                    fresh.binary = binary;
+                    Hashed { hash: Some(hash), content: need.then(|| Arc::from(bytes)), binary, error: None, fresh: Some(fresh) }
+                }
+                Err(e) => {
+                    debug!(file = %w.rel, error = %e, "cannot read");
+                    Hashed { error: Some(format!("cannot read {}: {e}", w.rel)), ..Hashed::default() }
+                }
+            }
+        })
+        .collect()
+}
+

@@ -1,0 +1,329 @@
+//! The `verdict` command line: argument parsing, the client commands and
+//! their human and JSON output. Exit codes are decided in one place,
+//! [`ExitCode`].
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::client::{self, Client, ConnectOptions};
+use crate::daemon::{self, DaemonOptions, RunOutcome};
+use crate::paths::Layout;
+use crate::protocol::method;
+
+/// Documented exit codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// Success; for `check`: every outcome passed (or came passed from the cache).
+    Ok = 0,
+    /// `check` found problems.
+    Findings = 1,
+    /// verdict itself could not do the job: usage, configuration, daemon unreachable.
+    Failure = 2,
+    /// `check` found no problems, but some outcomes are errors, timeouts or skips.
+    Incomplete = 3,
+}
+
+/// verdict: runs your validators resiliently and incrementally, from a background daemon.
+#[derive(Debug, Parser)]
+#[command(name = "verdict", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Global {
+    /// The daemon's socket (default: derived from the project root, in the per-user runtime directory).
+    #[arg(long, global = true, env = "VERDICT_SOCKET", value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Fail instead of starting a daemon when none is running.
+    #[arg(long, global = true)]
+    no_start: bool,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Where the daemon keeps its result cache (passed to a daemon this command starts).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the daemon for this project in the background (or attached, with --foreground).
+    Daemon {
+        /// Run attached to this terminal, logging to stderr (for systemd, containers and tests).
+        #[arg(long)]
+        foreground: bool,
+        /// Internal: started by a client; log to the daemon's log file.
+        #[arg(long, hide = true)]
+        detached: bool,
+    },
+    /// Stop the daemon and wait until it has exited.
+    Stop,
+    /// Show the daemon's state: pid, version, uptime, validators, breakers, cache.
+    Status,
+    /// Check that the daemon answers.
+    Ping,
+    /// Print the daemon's log (JSON lines).
+    Logs {
+        /// Keep printing new lines as they are written.
+        #[arg(short, long)]
+        follow: bool,
+        /// Print only the last N lines first.
+        #[arg(short = 'n', long, value_name = "N")]
+        lines: Option<usize>,
+    },
+    /// Validate files: `verdict check .`
+    Check(crate::report::CheckArgs),
+    /// Re-read verdict.toml and apply it (added validators start, removed ones stop, changed ones restart).
+    Reload,
+    /// Restart a validator, bringing it back from quarantine.
+    Restart {
+        /// The validator's name.
+        name: String,
+    },
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Result-cache commands.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file (default: the project's verdict.toml) and print every error.
+    Check {
+        /// The file to validate.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheCommand {
+    /// Entries, bytes on disk, hits and misses per validator.
+    Stats,
+    /// Delete cached results (all, or one validator's).
+    Clear {
+        /// Only this validator's results.
+        #[arg(long, value_name = "NAME")]
+        validator: Option<String>,
+    },
+    /// Delete expired results now.
+    Prune,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("verdict: error: {e:#}");
+            ExitCode::Failure
+        }
+    };
+    std::process::ExitCode::from(code as u8)
+}
+
+fn layout(global: &Global) -> anyhow::Result<Layout> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    Ok(Layout::discover(&cwd, global.socket.as_deref())?)
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let layout = layout(&cli.global)?;
+    match cli.command {
+        Command::Daemon { foreground: true, detached } => {
+            if detached {
+                // Leave the launching terminal's session so its hangup and
+                // job-control signals never reach us.
+                let _ = nix::unistd::setsid();
+            }
+            match daemon::run(DaemonOptions { layout: layout.clone(), detached, data_dir: cli.global.data_dir })? {
+                RunOutcome::Stopped => Ok(ExitCode::Ok),
+                RunOutcome::AlreadyRunning { pid } => {
+                    print_running(&layout, pid, cli.global.json);
+                    Ok(ExitCode::Ok)
+                }
+            }
+        }
+        Command::Logs { follow, lines } => {
+            crate::report::print_logs(&layout.log_file(), follow, lines, cli.global.json)?;
+            Ok(ExitCode::Ok)
+        }
+        Command::Config { command: ConfigCommand::Check { file } } => {
+            let file = match file.or(layout.config.clone()) {
+                Some(f) => f,
+                None => {
+                    println!("no verdict.toml in {}: the built-in validators run with their defaults", layout.root.display());
+                    return Ok(ExitCode::Ok);
+                }
+            };
+            match crate::config::Config::load(&file) {
+                Ok(cfg) => {
+                    if cli.global.json {
+                        println!("{}", json!({ "valid": true, "file": file, "validators": cfg.validators().iter().map(|v| v.name.clone()).collect::<Vec<_>>() }));
+                    } else {
+                        println!("{}: valid ({} validators)", file.display(), cfg.validators().len());
+                    }
+                    Ok(ExitCode::Ok)
+                }
+                Err(e) => {
+                    if cli.global.json {
+                        println!("{}", json!({ "valid": false, "file": file, "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() }));
+                    } else {
+                        eprintln!("{e}");
+                    }
+                    Ok(ExitCode::Failure)
+                }
+            }
+        }
+        command => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(client_command(command, layout, cli.global))
+        }
+    }
+}
+
+fn print_running(layout: &Layout, pid: Option<u32>, as_json: bool) {
+    let pid_s = pid.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into());
+    if as_json {
+        println!("{}", json!({ "running": true, "pid": pid, "socket": layout.socket }));
+    } else {
+        println!("verdict daemon already running (pid {pid_s}, socket {})", layout.socket.display());
+    }
+}
+
+async fn client_command(command: Command, layout: Layout, global: Global) -> anyhow::Result<ExitCode> {
+    let opts = ConnectOptions { layout: layout.clone(), no_start: global.no_start, data_dir: global.data_dir.clone() };
+    match command {
+        Command::Daemon { .. } => {
+            // Detached start: report the running daemon, or start one.
+            if let Ok(c) = Client::connect(&layout.socket).await {
+                print_running(&layout, Some(c.hello.pid), global.json);
+                return Ok(ExitCode::Ok);
+            }
+            let pid = client::start_detached(&opts).await?;
+            let pid = if pid == 0 { daemon::pid_from_file(&layout.pid_file).unwrap_or(0) } else { pid };
+            if global.json {
+                println!("{}", json!({ "started": true, "pid": pid, "socket": layout.socket }));
+            } else {
+                println!("verdict daemon started (pid {pid}, socket {})", layout.socket.display());
+            }
+            Ok(ExitCode::Ok)
+        }
+        Command::Stop => {
+            let mut c = match Client::connect(&layout.socket).await {
+                Ok(c) => c,
+                Err(_) => {
+                    if global.json {
+                        println!("{}", json!({ "stopped": false, "running": false }));
+                    } else {
+                        println!("no verdict daemon is running for {}", layout.root.display());
+                    }
+                    return Ok(ExitCode::Ok);
+                }
+            };
+            let pid = c.hello.pid;
+            c.call(method::SHUTDOWN, json!({})).await.map_err(client::describe)?;
+            drop(c);
+            client::wait_for_exit(pid, Duration::from_secs(60)).await?;
+            if global.json {
+                println!("{}", json!({ "stopped": true, "pid": pid }));
+            } else {
+                println!("verdict daemon stopped (pid {pid})");
+            }
+            Ok(ExitCode::Ok)
+        }
+        Command::Ping => {
+            let started = std::time::Instant::now();
+            let mut c = client::connect_or_start(&opts).await?;
+            c.call(method::PING, json!({})).await.map_err(client::describe)?;
+            let us = started.elapsed().as_micros();
+            if global.json {
+                println!("{}", json!({ "pong": true, "pid": c.hello.pid, "micros": us }));
+            } else {
+                println!("pong from pid {} in {:.2} ms", c.hello.pid, us as f64 / 1000.0);
+            }
+            Ok(ExitCode::Ok)
+        }
+        Command::Status => {
+            let mut c = client::connect_or_start(&opts).await?;
+            let s = c.call(method::STATUS, json!({})).await.map_err(client::describe)?;
+            if global.json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                crate::report::print_status(&s, &mut std::io::stdout().lock())?;
+            }
+            Ok(ExitCode::Ok)
+        }
+        Command::Check(args) => crate::report::run_check(&opts, args, global.json).await,
+        Command::Reload => simple(&opts, method::RELOAD, json!({}), global.json, crate::report::print_reload).await,
+        Command::Restart { name } => {
+            simple(&opts, method::RESTART, json!({ "name": name }), global.json, |v, out| {
+                writeln!(out, "restarted {}", v["name"].as_str().unwrap_or("?"))
+            })
+            .await
+        }
+        Command::Cache { command } => {
+            let (m, params) = match command {
+                CacheCommand::Stats => (method::CACHE_STATS, json!({})),
+                CacheCommand::Clear { validator } => (method::CACHE_CLEAR, json!({ "validator": validator })),
+                CacheCommand::Prune => (method::CACHE_PRUNE, json!({})),
+            };
+            simple(&opts, m, params, global.json, crate::report::print_cache).await
+        }
+        Command::Logs { .. } | Command::Config { .. } => unreachable!("handled without a runtime"),
+    }
+}
+
+async fn simple(
+    opts: &ConnectOptions,
+    m: &str,
+    params: Value,
+    as_json: bool,
+    human: impl Fn(&Value, &mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<ExitCode> {
+    let mut c = client::connect_or_start(opts).await?;
+    match c.call(m, params).await {
+        Ok(v) => {
+            if as_json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                human(&v, &mut std::io::stdout().lock())?;
+            }
+            Ok(ExitCode::Ok)
+        }
+        Err(client::CallError::Rpc(e)) => {
+            if as_json {
+                println!("{}", json!({ "error": e }));
+            }
+            eprintln!("verdict: error: {}", e.message);
+            if let Some(errors) = e.data.as_ref().and_then(|d| d.get("errors")).and_then(Value::as_array) {
+                for err in errors {
+                    eprintln!("  {}", err.as_str().unwrap_or_default());
+                }
+            }
+            Ok(ExitCode::Failure)
+        }
+        Err(e) => Err(client::describe(e)),
+    }
+}
+
+/// True when stdout is a terminal (colour, progress).
+pub fn stdout_is_tty() -> bool {
+    std::io::stdout().is_terminal()
+}

@@ -1,0 +1,257 @@
+//! The client side of the command channel: connect (starting the daemon on
+//! demand), greet, call methods, follow streamed notifications.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use serde_json::{Value, json};
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+
+use crate::paths::{self, Layout};
+use crate::protocol::{
+    HelloParams, HelloResult, MAX_LINE_BYTES, Message, PROTOCOL_VERSION, Request, RpcError, VERSION, code, method,
+};
+use crate::server::{Frame, read_frame};
+
+/// How long a client waits for a daemon it launched to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The daemon answered with an error.
+    #[error("{}", .0.message)]
+    Rpc(RpcError),
+    /// The connection failed or closed.
+    #[error("connection to the daemon lost: {0}")]
+    Io(#[from] std::io::Error),
+    /// The daemon sent something that is not a reply.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+}
+
+/// One connection to a daemon.
+pub struct Client {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    next_id: i64,
+    line: Vec<u8>,
+    /// What the daemon said in `hello`.
+    pub hello: HelloResult,
+}
+
+impl Client {
+    /// Connects and greets. Returns `Err(CallError::Rpc)` with
+    /// `PROTOCOL_VERSION_MISMATCH` when the daemon speaks another protocol.
+    pub async fn connect(socket: &std::path::Path) -> Result<Client, CallError> {
+        let stream = UnixStream::connect(socket).await?;
+        let (rd, writer) = stream.into_split();
+        let mut c = Client {
+            reader: BufReader::with_capacity(64 * 1024, rd),
+            writer,
+            next_id: 1,
+            line: Vec::new(),
+            hello: HelloResult { protocol: 0, version: String::new(), build: String::new(), pid: 0 },
+        };
+        let params = HelloParams { protocol: PROTOCOL_VERSION, version: VERSION.into(), build: paths::build_id() };
+        let v = c.call(method::HELLO, serde_json::to_value(params).expect("plain struct")).await?;
+        c.hello = serde_json::from_value(v).map_err(|e| CallError::Protocol(format!("bad hello reply: {e}")))?;
+        Ok(c)
+    }
+
+    /// Sends a request and returns its id, without waiting for the reply.
+    pub async fn send(&mut self, method: &str, params: Value) -> Result<i64, CallError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut line = serde_json::to_vec(&Request::new(id, method, params)).expect("plain struct");
+        line.push(b'\n');
+        self.writer.write_all(&line).await?;
+        Ok(id)
+    }
+
+    /// Reads the next message from the daemon.
+    pub async fn next_message(&mut self) -> Result<Message, CallError> {
+        // Replies can be large (a whole check report); allow far more than
+        // the request limit.
+        match read_frame(&mut self.reader, &mut self.line, 64 * MAX_LINE_BYTES).await? {
+            Frame::Line => {
+                let msg = serde_json::from_slice(&self.line)
+                    .map_err(|e| CallError::Protocol(format!("unreadable message from the daemon: {e}")));
+                self.line.clear();
+                msg
+            }
+            Frame::Eof => Err(CallError::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the daemon closed the connection",
+            ))),
+            Frame::TooLong => Err(CallError::Protocol("a message from the daemon was too long".into())),
+        }
+    }
+
+    /// Calls a method and waits for its reply, passing notifications to
+    /// `on_note` as they arrive.
+    pub async fn call_streaming(
+        &mut self,
+        method: &str,
+        params: Value,
+        mut on_note: impl FnMut(&str, &Value),
+    ) -> Result<Value, CallError> {
+        let id = self.send(method, params).await?;
+        self.wait_reply(id, &mut on_note).await
+    }
+
+    /// Waits for the reply to request `id`.
+    pub async fn wait_reply(&mut self, id: i64, on_note: &mut impl FnMut(&str, &Value)) -> Result<Value, CallError> {
+        loop {
+            let msg = self.next_message().await?;
+            if let Some(m) = &msg.method {
+                on_note(m, msg.params.as_ref().unwrap_or(&Value::Null));
+                continue;
+            }
+            match &msg.id {
+                Some(Value::Number(n)) if n.as_i64() == Some(id) => {}
+                // An error for a request the daemon could not read (id null),
+                // e.g. `busy` or `permission denied` on connect.
+                Some(Value::Null) if msg.error.is_some() => {}
+                _ => continue,
+            }
+            return match (msg.result, msg.error) {
+                (_, Some(e)) => Err(CallError::Rpc(e)),
+                (Some(v), None) => Ok(v),
+                (None, None) => Err(CallError::Protocol("a reply with neither result nor error".into())),
+            };
+        }
+    }
+
+    /// Calls a method and waits for its reply.
+    pub async fn call(&mut self, method: &str, params: Value) -> Result<Value, CallError> {
+        self.call_streaming(method, params, |_, _| {}).await
+    }
+}
+
+/// How a client reaches its daemon.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    /// The project's layout.
+    pub layout: Layout,
+    /// Never start a daemon.
+    pub no_start: bool,
+    /// `--data-dir` to pass to a daemon this client starts.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Connects to the project's daemon, starting it if none runs (unless
+/// `no_start`), and replacing it if it was built from another version.
+pub async fn connect_or_start(opts: &ConnectOptions) -> anyhow::Result<Client> {
+    let socket = &opts.layout.socket;
+    match Client::connect(socket).await {
+        Ok(c) if c.hello.build == paths::build_id() && c.hello.version == VERSION => return Ok(c),
+        Ok(mut c) => {
+            if opts.no_start {
+                return Ok(c);
+            }
+            tracing::info!(daemon = %c.hello.version, "the daemon was built from another version; replacing it");
+            let pid = c.hello.pid;
+            let _ = c.call(method::SHUTDOWN, json!({})).await;
+            wait_for_exit(pid, Duration::from_secs(30)).await?;
+        }
+        Err(CallError::Rpc(e)) if e.code == code::PROTOCOL_VERSION_MISMATCH && !opts.no_start => {
+            let pid = e.data.as_ref().and_then(|d| d["pid"].as_u64()).unwrap_or(0) as u32;
+            tracing::info!("the daemon speaks another protocol version; replacing it");
+            if pid != 0 {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
+                wait_for_exit(pid, Duration::from_secs(30)).await?;
+            }
+        }
+        Err(CallError::Rpc(e)) => bail!("{}", e.message),
+        Err(CallError::Io(e)) if opts.no_start => {
+            bail!(
+                "no daemon is running for {} (socket {}: {e}); start one with `verdict daemon`",
+                opts.layout.root.display(),
+                socket.display()
+            )
+        }
+        Err(CallError::Io(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    start_detached(opts).await?;
+    Client::connect(socket).await.with_context(|| format!("cannot connect to {}", socket.display()))
+}
+
+/// Waits until process `pid` has exited (or is a zombie).
+pub async fn wait_for_exit(pid: u32, limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    while process_alive(pid) {
+        if Instant::now() > deadline {
+            bail!("the daemon (pid {pid}) did not exit within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
+/// True while `pid` names a running (not zombie) process.
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the field after the parenthesised command name.
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => false,
+    }
+}
+
+/// Launches `verdict daemon --foreground --detached` in the background and
+/// waits until it accepts connections. A daemon that fails to start has its
+/// error (from its start-up stderr file) reported here.
+pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<u32> {
+    let layout = &opts.layout;
+    paths::ensure_dir(&layout.state_dir)?;
+    let startup = layout.startup_file();
+    let stderr = std::fs::File::create(&startup).with_context(|| format!("cannot create {}", startup.display()))?;
+    let exe = std::env::current_exe().context("cannot find the verdict executable")?;
+    let mut cmd = tokio::process::Command::new(exe);
+    cmd.arg("daemon").arg("--foreground").arg("--detached");
+    if !layout.default_socket {
+        cmd.arg("--socket").arg(&layout.socket);
+    }
+    if let Some(d) = &opts.data_dir {
+        cmd.arg("--data-dir").arg(d);
+    }
+    cmd.current_dir(&layout.root).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::from(stderr));
+    let mut child = cmd.spawn().context("cannot launch the daemon")?;
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            let msg = std::fs::read_to_string(&startup).unwrap_or_default();
+            let msg = msg.trim();
+            if status.success() {
+                // It found another daemon already running (a race with
+                // another client): that one will answer.
+                if UnixStream::connect(&layout.socket).await.is_ok() {
+                    return Ok(0);
+                }
+            }
+            bail!("the daemon failed to start ({status}){}{msg}", if msg.is_empty() { "" } else { ":\n" });
+        }
+        if let Ok(mut c) = Client::connect(&layout.socket).await
+            && c.call(method::PING, json!({})).await.is_ok()
+        {
+            return Ok(child.id().unwrap_or(0));
+        }
+        if Instant::now() > deadline {
+            bail!("the daemon did not accept connections within {START_TIMEOUT:?}; see {}", layout.log_file().display());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Converts a call error into a one-line message.
+pub fn describe(e: CallError) -> anyhow::Error {
+    match e {
+        CallError::Rpc(r) => anyhow!("{}", r.message),
+        other => anyhow!(other),
+    }
+}

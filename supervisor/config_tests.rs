@@ -1,0 +1,719 @@
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use verdict_actors::builtin::{BuiltinKind, BuiltinSettings};
+
+use super::*;
+
+const ORIGIN: &str = "/proj/verdict.toml";
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new(ORIGIN))
+}
+
+fn issues(text: &str) -> Vec<ConfigIssue> {
+    match parse(text) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(e) => {
+            assert!(!e.errors.is_empty());
+            e.errors
+        }
+    }
+}
+
+/// 1-based number of the first line of `text` containing `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle:?} not in text")) + 1
+}
+
+/// Asserts `text` gives exactly one issue, for `key`, on the line containing
+/// `at`, whose message contains `message`. Returns it.
+fn single_issue(text: &str, key: &str, at: &str, message: &str) -> ConfigIssue {
+    let errs = issues(text);
+    assert_eq!(errs.len(), 1, "expected one issue, got {errs:#?}");
+    let issue = errs.into_iter().next().unwrap();
+    assert_eq!(issue.key, key, "{issue:#?}");
+    assert_eq!(issue.line, Some(line_of(text, at)), "{issue:#?}");
+    assert!(issue.column.is_some());
+    assert_eq!(issue.path.as_deref(), Some(Path::new(ORIGIN)));
+    assert!(issue.message.contains(message), "message {:?} lacks {message:?}", issue.message);
+    issue
+}
+
+const COMMAND: &str = r#"
+[validators.sc]
+kind = "command"
+files = ["*.sh"]
+command = ["shellcheck", "--format=gcc"]
+"#;
+
+const GCC_PATTERN: &str = r"^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): (?P<severity>\w+): (?P<message>.*)$";
+
+const FULL: &str = r#"
+builtins = true
+
+[daemon]
+grace_period = "12s"
+idle_timeout = "5m"
+max_connections = 100
+log_max_size = "10MiB"
+log_keep = 3
+
+[cache]
+enabled = false
+dir = "cache-dir"
+ttl = "0"
+block_cache = "64MiB"
+write_buffer = 1048576
+
+[check]
+exclude = ["target/**", "vendor"]
+max_file_size = "128MiB"
+
+[defaults]
+timeout = "45s"
+concurrency = 3
+batch_size = 32
+[defaults.restart]
+max_restarts = 7
+window = "2m"
+backoff = "20ms"
+backoff_max = "4s"
+reset_after = "1m"
+
+[validators.shellcheck]
+kind = "command"
+enabled = true
+dimension = "lint"
+files = ["*.sh", "bin/*"]
+exclude = ["scripts/vendor/**"]
+timeout = "20s"
+cache_ttl = "1h"
+concurrency = 4
+restart = { max_restarts = 3, window = "10s" }
+command = ["shellcheck", "--format=gcc"]
+mode = "batch"
+batch_size = 16
+parser = "regex"
+pattern = '^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): (?P<severity>\w+): (?P<message>.*)$'
+version = ["shellcheck", "--version"]
+env = ["HOME", "SHELLCHECK_OPTS"]
+max_output = "2MiB"
+
+[validators.large-file]
+max_size = "512KiB"
+
+[validators.json]
+enabled = false
+
+[validators.strict-json]
+kind = "json"
+files = ["*.jsonc"]
+dimension = "syntax"
+"#;
+
+#[test]
+fn full_example_parses_with_every_value() {
+    let c = parse(FULL).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.source.as_deref(), Some(Path::new(ORIGIN)));
+    assert!(c.builtins);
+    assert_eq!(
+        c.daemon,
+        DaemonSettings {
+            grace_period: Duration::from_secs(12),
+            idle_timeout: Duration::from_secs(300),
+            max_connections: 100,
+            log_max_size: 10 * 1024 * 1024,
+            log_keep: 3,
+        }
+    );
+    assert_eq!(
+        c.cache,
+        CacheSettings {
+            enabled: false,
+            dir: Some(PathBuf::from("/proj/cache-dir")),
+            ttl: Duration::ZERO,
+            block_cache: 64 * 1024 * 1024,
+            write_buffer: 1_048_576,
+        }
+    );
+    assert_eq!(
+        c.check,
+        CheckSettings {
+            exclude: vec!["target/**".to_string(), "vendor".to_string()],
+            max_file_size: 128 * 1024 * 1024,
+        }
+    );
+    let restart = RestartPolicy {
+        max_restarts: 7,
+        window: Duration::from_secs(120),
+        backoff: Duration::from_millis(20),
+        backoff_max: Duration::from_secs(4),
+        reset_after: Duration::from_secs(60),
+    };
+    assert_eq!(
+        c.defaults,
+        ValidatorDefaults { timeout: Duration::from_secs(45), concurrency: 3, batch_size: 32, restart }
+    );
+
+    let sc = c.validator("shellcheck").expect("shellcheck");
+    assert_eq!(
+        sc,
+        ValidatorConfig {
+            name: "shellcheck".into(),
+            kind: ValidatorKind::Command(CommandConfig {
+                command: vec!["shellcheck".into(), "--format=gcc".into()],
+                mode: CommandMode::Batch,
+                batch_size: 16,
+                parser: ParserKind::Regex,
+                pattern: Some(GCC_PATTERN.into()),
+                version: Some(vec!["shellcheck".into(), "--version".into()]),
+                env: vec!["HOME".into(), "SHELLCHECK_OPTS".into()],
+                max_output: 2 * 1024 * 1024,
+            }),
+            enabled: true,
+            dimension: "lint".into(),
+            files: vec!["*.sh".into(), "bin/*".into()],
+            exclude: vec!["scripts/vendor/**".into()],
+            timeout: Duration::from_secs(20),
+            cache_ttl: Duration::from_secs(3600),
+            concurrency: 4,
+            batch_size: 16,
+            // Field by field over [defaults.restart].
+            restart: RestartPolicy { max_restarts: 3, window: Duration::from_secs(10), ..restart },
+        }
+    );
+
+    // A table named after a built-in overrides it without naming the kind.
+    let lf = c.validator("large-file").expect("large-file");
+    match &lf.kind {
+        ValidatorKind::Builtin { kind, settings } => {
+            assert_eq!(*kind, BuiltinKind::from_name("large-file").unwrap());
+            assert_eq!(settings.max_size, 512 * 1024);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Unset fields come from [defaults] and [cache], files from the built-in.
+    assert_eq!(lf.timeout, Duration::from_secs(45));
+    assert_eq!(lf.concurrency, 3);
+    assert_eq!(lf.cache_ttl, Duration::ZERO);
+    assert_eq!(lf.restart, restart);
+    let lf_kind = BuiltinKind::from_name("large-file").unwrap();
+    assert_eq!(lf.files, lf_kind.default_files().iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    assert_eq!(lf.dimension, lf_kind.default_dimension());
+
+    // A second instance of a built-in under another name.
+    let sj = c.validator("strict-json").expect("strict-json");
+    assert_eq!(sj.kind.name(), "json");
+    assert_eq!(sj.files, vec!["*.jsonc".to_string()]);
+    assert_eq!(sj.dimension, "syntax");
+
+    // Disabled: not effective, but listed by all_validators().
+    assert!(c.validator("json").is_none());
+    let json = c.all_validators().into_iter().find(|v| v.name == "json").expect("json listed");
+    assert!(!json.enabled);
+
+    // Effective list: every other built-in plus the user's, sorted by name.
+    let names: Vec<String> = c.validators().into_iter().map(|v| v.name).collect();
+    let mut expected: Vec<String> = BuiltinKind::ALL
+        .iter()
+        .map(|k| k.name().to_string())
+        .filter(|n| n != "json")
+        .chain(["shellcheck".to_string(), "strict-json".to_string()])
+        .collect();
+    expected.sort();
+    assert_eq!(names, expected);
+}
+
+#[test]
+fn defaults_without_a_file() {
+    let c = Config::default();
+    assert!(c.builtins);
+    assert_eq!(c.source, None);
+    assert_eq!(c.daemon.grace_period, Duration::from_secs(10));
+    assert_eq!(c.daemon.idle_timeout, Duration::from_secs(300));
+    assert_eq!(c.daemon.max_connections, 256);
+    assert_eq!(c.daemon.log_max_size, 10 * 1024 * 1024);
+    assert_eq!(c.daemon.log_keep, 5);
+    assert!(c.cache.enabled);
+    assert_eq!(c.cache.dir, None);
+    assert_eq!(c.cache.ttl, Duration::from_secs(24 * 3600));
+    assert_eq!(c.cache.block_cache, 32 * 1024 * 1024);
+    assert_eq!(c.cache.write_buffer, 16 * 1024 * 1024);
+    assert!(c.check.exclude.is_empty());
+    assert_eq!(c.check.max_file_size, 256 * 1024 * 1024);
+    assert_eq!(c.defaults.timeout, Duration::from_secs(30));
+    assert_eq!(c.defaults.concurrency, std::thread::available_parallelism().map_or(1, |n| n.get()));
+    assert_eq!(c.defaults.batch_size, 64);
+    assert_eq!(
+        c.defaults.restart,
+        RestartPolicy {
+            max_restarts: 5,
+            window: Duration::from_secs(60),
+            backoff: Duration::from_millis(10),
+            backoff_max: Duration::from_secs(5),
+            reset_after: Duration::from_secs(30),
+        }
+    );
+
+    let vs = c.validators();
+    assert_eq!(vs.len(), BuiltinKind::ALL.len());
+    assert!(vs.windows(2).all(|w| w[0].name < w[1].name), "sorted by name");
+    for v in &vs {
+        let ValidatorKind::Builtin { kind, settings } = &v.kind else { panic!("{v:?}") };
+        assert_eq!(v.name, kind.name());
+        assert_eq!(settings.max_size, BuiltinSettings::default().max_size);
+        assert_eq!(v.dimension, kind.default_dimension());
+        assert_eq!(v.files.len(), kind.default_files().len());
+        assert!(v.enabled);
+        assert_eq!(v.timeout, Duration::from_secs(30));
+    }
+
+    // An empty file means the same as no file.
+    let empty = parse("").unwrap();
+    assert_eq!(Config { source: None, ..empty }, c);
+}
+
+#[test]
+fn builtins_false_keeps_only_declared_tables() {
+    let text = format!("builtins = false\n[validators.yaml]\nfiles = [\"*.yml\"]\n{COMMAND}");
+    let c = parse(&text).unwrap();
+    let names: Vec<String> = c.validators().into_iter().map(|v| v.name).collect();
+    assert_eq!(names, ["sc", "yaml"]);
+    assert_eq!(c.validator("yaml").unwrap().kind.name(), "yaml");
+    let sc = c.validator("sc").unwrap();
+    let cmd = sc.command().unwrap();
+    assert_eq!(cmd.mode, CommandMode::PerFile);
+    assert_eq!(cmd.parser, ParserKind::ExitCode);
+    assert_eq!(cmd.max_output, DEFAULT_MAX_OUTPUT);
+    assert_eq!(sc.dimension, DEFAULT_COMMAND_DIMENSION);
+}
+
+#[test]
+fn sizes_and_durations_accept_both_spellings() {
+    let c = parse(
+        "[cache]\nttl = \"0s\"\nblock_cache = 4096\nwrite_buffer = \"1.5 KiB\"\n\
+         [daemon]\ngrace_period = \"0\"\nidle_timeout = \"1h 30m\"\nlog_max_size = \"2kb\"\n",
+    )
+    .unwrap();
+    assert_eq!(c.cache.ttl, Duration::ZERO);
+    assert_eq!(c.cache.block_cache, 4096);
+    assert_eq!(c.cache.write_buffer, 1536);
+    assert_eq!(c.daemon.grace_period, Duration::ZERO);
+    assert_eq!(c.daemon.idle_timeout, Duration::from_secs(5400));
+    assert_eq!(c.daemon.log_max_size, 2000);
+    assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+    assert!(parse_size("ten").is_err());
+}
+
+// ---------------------------------------------------------------------------
+// Invalid cases: each names its key and line.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn syntax_error_is_one_issue_with_position() {
+    let text = "[daemon]\nlog_keep = 3\ngrace_period = \"10s\n";
+    let errs = issues(text);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert_eq!(errs[0].key, "");
+    assert_eq!(errs[0].line, Some(3));
+    assert!(errs[0].column.is_some());
+    assert!(!errs[0].message.is_empty());
+}
+
+#[test]
+fn empty_command() {
+    let text = "[validators.sc]\nkind = \"command\"\nfiles = [\"*\"]\ncommand = []\n";
+    single_issue(text, "validators.sc.command", "command = []", "must not be empty");
+}
+
+#[test]
+fn command_as_a_string_is_refused() {
+    let text = "[validators.sc]\nkind = \"command\"\nfiles = [\"*\"]\ncommand = \"shellcheck -f gcc\"\n";
+    single_issue(text, "validators.sc.command", "command = \"", "never run through a shell");
+}
+
+#[test]
+fn missing_command() {
+    let text = "\n[validators.sc]\nkind = \"command\"\nfiles = [\"*\"]\n";
+    single_issue(text, "validators.sc.command", "[validators.sc]", "missing");
+}
+
+#[test]
+fn invalid_regex_shows_the_regex_message() {
+    let text = format!("{COMMAND}parser = \"regex\"\npattern = '(?P<file>[^:]+'\n");
+    let issue = single_issue(&text, "validators.sc.pattern", "pattern =", "invalid regex");
+    assert_eq!(issue.message, "invalid regex: unclosed group (at character 1 of the pattern)");
+    // Every issue is one line, even when the underlying error is not.
+    let text = format!("{COMMAND}parser = \"regex\"\npattern = 'a{{99999}}{{99999}}'\n");
+    let issue = single_issue(&text, "validators.sc.pattern", "pattern =", "invalid regex");
+    assert!(!issue.message.contains('\n'), "{}", issue.message);
+}
+
+#[test]
+fn batch_regex_needs_a_file_group() {
+    let text =
+        format!("{COMMAND}mode = \"batch\"\nparser = \"regex\"\npattern = '^(?P<line>\\d+): (?P<message>.*)$'\n");
+    single_issue(&text, "validators.sc.pattern", "pattern =", "(?P<file>");
+    // Per-file mode does not need it.
+    let text = format!("{COMMAND}parser = \"regex\"\npattern = '^(?P<line>\\d+): (?P<message>.*)$'\n");
+    parse(&text).unwrap();
+}
+
+#[test]
+fn regex_parser_needs_a_pattern_and_others_refuse_one() {
+    let text = format!("{COMMAND}parser = \"regex\"\n");
+    single_issue(&text, "validators.sc.pattern", "parser =", "missing");
+    let text = format!("{COMMAND}parser = \"sarif\"\npattern = 'x'\n");
+    single_issue(&text, "validators.sc.pattern", "pattern =", "only applies to parser = \"regex\"");
+}
+
+#[test]
+fn exit_code_parser_with_batch_mode() {
+    let text = format!("{COMMAND}mode = \"batch\"\nparser = \"exit_code\"\n");
+    single_issue(&text, "validators.sc.parser", "parser =", "requires mode = \"per_file\"");
+    // The default parser is exit_code: the error then points at mode.
+    let text = format!("{COMMAND}mode = \"batch\"\n");
+    single_issue(&text, "validators.sc.mode", "mode =", "requires mode = \"per_file\"");
+}
+
+#[test]
+fn unknown_mode_and_parser() {
+    let text = format!("{COMMAND}mode = \"all\"\n");
+    single_issue(&text, "validators.sc.mode", "mode =", "unknown mode");
+    let text = format!("{COMMAND}parser = \"json\"\n");
+    single_issue(&text, "validators.sc.parser", "parser =", "unknown parser");
+}
+
+#[test]
+fn unknown_builtin_kind() {
+    let text = "[validators.x]\nkind = \"jsonn\"\nfiles = [\"*\"]\n";
+    let issue = single_issue(text, "validators.x.kind", "kind =", "unknown kind \"jsonn\"");
+    assert!(issue.message.contains("trailing-whitespace"), "lists the built-ins: {}", issue.message);
+}
+
+#[test]
+fn missing_kind_for_a_name_that_is_not_a_builtin() {
+    let text = "\n\n[validators.mine]\nfiles = [\"*\"]\n";
+    single_issue(text, "validators.mine.kind", "[validators.mine]", "missing");
+}
+
+#[test]
+fn invalid_glob() {
+    let text = format!("{COMMAND}exclude = [\"ok/**\",\n  \"a[b\"]\n");
+    single_issue(&text, "validators.sc.exclude", "\"a[b\"", "invalid glob \"a[b\"");
+    let text = "[check]\nexclude = [\"{a,b\"]\n";
+    single_issue(text, "check.exclude", "exclude", "invalid glob");
+}
+
+#[test]
+fn command_needs_files() {
+    let text = "\n[validators.sc]\nkind = \"command\"\ncommand = [\"x\"]\n";
+    single_issue(text, "validators.sc.files", "[validators.sc]", "missing");
+    let text = "[validators.sc]\nkind = \"command\"\ncommand = [\"x\"]\nfiles = []\n";
+    single_issue(text, "validators.sc.files", "files = []", "at least one glob");
+}
+
+#[test]
+fn zero_concurrency_and_batch_size() {
+    let text = format!("{COMMAND}concurrency = 0\n");
+    single_issue(&text, "validators.sc.concurrency", "concurrency", "at least 1");
+    let text = format!("{COMMAND}batch_size = 0\n");
+    single_issue(&text, "validators.sc.batch_size", "batch_size", "at least 1");
+    let text = "[defaults]\nconcurrency = 0\n";
+    single_issue(text, "defaults.concurrency", "concurrency", "at least 1");
+    let text = "[daemon]\nlog_keep = -1\n";
+    single_issue(text, "daemon.log_keep", "log_keep", "negative");
+}
+
+#[test]
+fn invalid_validator_name() {
+    let text = "[validators.\"bad name\"]\nkind = \"json\"\n";
+    single_issue(text, "validators.\"bad name\"", "[validators.", "invalid validator name");
+    let text = "[validators.\"a.b\"]\nkind = \"json\"\n";
+    single_issue(text, "validators.\"a.b\"", "[validators.", "invalid validator name");
+}
+
+#[test]
+fn invalid_duration_and_size() {
+    let text = format!("{COMMAND}timeout = \"30 parsecs\"\n");
+    single_issue(&text, "validators.sc.timeout", "timeout", "invalid duration");
+    let text = format!("{COMMAND}timeout = \"0s\"\n");
+    single_issue(&text, "validators.sc.timeout", "timeout", "greater than zero");
+    let text = "[defaults.restart]\nwindow = 60\n";
+    single_issue(text, "defaults.restart.window", "window", "expected a duration");
+    let text = "[cache]\nblock_cache = \"32 MiBs\"\n";
+    single_issue(text, "cache.block_cache", "block_cache", "invalid size");
+    let text = "[validators.large-file]\nmax_size = true\n";
+    single_issue(text, "validators.large-file.max_size", "max_size", "expected a size");
+}
+
+#[test]
+fn wrong_types() {
+    single_issue("builtins = \"yes\"\n", "builtins", "builtins", "expected a boolean");
+    single_issue("daemon = 3\n", "daemon", "daemon", "expected a table");
+    single_issue("[[validators]]\nx = 1\n", "validators", "[[validators]]", "expected a table");
+    let text = format!("{COMMAND}files = [\"*.sh\", 3]\n");
+    // `files` is set twice in this text: that is a TOML syntax error.
+    assert_eq!(issues(&text)[0].key, "");
+    let text = "[validators.sc]\nkind = \"command\"\ncommand = [\"x\"]\nfiles = [\"*.sh\", 3]\n";
+    single_issue(text, "validators.sc.files", "files", "expected a string, found integer");
+}
+
+#[test]
+fn unknown_keys_are_errors_listing_the_known_ones() {
+    let issue = single_issue("buitlins = false\n", "buitlins", "buitlins", "unknown key");
+    assert!(issue.message.contains("builtins, daemon"), "{}", issue.message);
+    let issue = single_issue("[daemon]\n\ngrace = \"1s\"\n", "daemon.grace", "grace =", "unknown key");
+    assert!(issue.message.contains("grace_period"), "{}", issue.message);
+    let text = format!("{COMMAND}timout = \"1s\"\n");
+    let issue = single_issue(&text, "validators.sc.timout", "timout", "unknown key \"timout\"");
+    assert!(issue.message.contains("timeout"), "{}", issue.message);
+    let text = "[defaults.restart]\nmax_restart = 2\n";
+    single_issue(text, "defaults.restart.max_restart", "max_restart", "max_restarts");
+    // Keys of another kind get a targeted message.
+    let text = "[validators.json]\ncommand = [\"jq\"]\n";
+    single_issue(text, "validators.json.command", "command", "only applies to kind = \"command\"");
+    let text = "[validators.json]\nmax_size = \"1MiB\"\n";
+    single_issue(text, "validators.json.max_size", "max_size", "only applies to kind = \"large-file\"");
+    let text = format!("{COMMAND}max_size = \"1MiB\"\n");
+    single_issue(&text, "validators.sc.max_size", "max_size", "large-file");
+}
+
+#[test]
+fn backoff_must_not_exceed_backoff_max() {
+    let text = format!("{COMMAND}restart = {{ backoff = \"10s\" }}\n");
+    single_issue(&text, "validators.sc.restart.backoff", "restart", "must not exceed backoff_max");
+}
+
+#[test]
+fn invalid_env_names() {
+    let text = format!("{COMMAND}env = [\"HOME\", \"A=B\"]\n");
+    single_issue(&text, "validators.sc.env", "env", "invalid environment variable name");
+}
+
+#[test]
+fn two_bad_validators_give_two_issues() {
+    let text = r#"
+[validators.one]
+kind = "command"
+files = ["*"]
+command = []
+
+[validators.two]
+kind = "command"
+files = ["*"]
+command = ["x"]
+timeout = "forever"
+"#;
+    let errs = issues(text);
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    assert_eq!(errs[0].key, "validators.one.command");
+    assert_eq!(errs[0].line, Some(line_of(text, "command = []")));
+    assert_eq!(errs[1].key, "validators.two.timeout");
+    assert_eq!(errs[1].line, Some(line_of(text, "timeout = \"forever\"")));
+}
+
+#[test]
+fn every_section_is_checked_and_issues_are_sorted() {
+    let text = "[validators.zz]\nkind = \"json\"\nconcurrency = 0\n\
+                [daemon]\nmax_connections = 0\n\
+                [cache]\nttl = \"soon\"\n\
+                [check]\nmax_file_size = \"big\"\n";
+    let errs = issues(text);
+    let keys: Vec<&str> = errs.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(keys, ["validators.zz.concurrency", "daemon.max_connections", "cache.ttl", "check.max_file_size"]);
+    let lines: Vec<usize> = errs.iter().map(|i| i.line.unwrap()).collect();
+    assert_eq!(lines, [3, 5, 7, 9]);
+}
+
+#[test]
+fn display_is_file_line_column_key_message() {
+    let text = "[daemon]\nlog_keep = \"many\"\n";
+    let err = parse(text).unwrap_err();
+    assert_eq!(err.to_string(), "/proj/verdict.toml:2:12: daemon.log_keep: expected an integer, found string");
+    let text = "[daemon]\nlog_keep = \"many\"\nmax_connections = 0\n";
+    let shown = parse(text).unwrap_err().to_string();
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[1].starts_with("/proj/verdict.toml:3:19: daemon.max_connections: "), "{shown}");
+}
+
+#[test]
+fn load_reads_the_file_and_reports_unreadable_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    std::fs::write(&path, "[cache]\ndir = \"data\"\n").unwrap();
+    let c = Config::load(&path).unwrap();
+    assert_eq!(c.cache.dir, Some(dir.path().join("data")));
+    assert_eq!(c.source.as_deref(), Some(path.as_path()));
+
+    let nested = dir.path().join("a/b");
+    std::fs::create_dir_all(&nested).unwrap();
+    assert_eq!(find_config(&nested), Some(path.clone()));
+
+    let missing = dir.path().join("nope.toml");
+    let err = Config::load(&missing).unwrap_err();
+    assert_eq!(err.errors.len(), 1);
+    assert_eq!(err.errors[0].path.as_deref(), Some(missing.as_path()));
+    assert!(err.to_string().starts_with(&format!("{}: cannot read", missing.display())));
+}
+
+// ---------------------------------------------------------------------------
+// Identity
+// ---------------------------------------------------------------------------
+
+fn shellcheck() -> ValidatorConfig {
+    parse(FULL).unwrap().validator("shellcheck").unwrap()
+}
+
+fn hex(id: [u8; 16]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn env(pairs: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.map(str::to_string))).collect()
+}
+
+#[test]
+fn identity_is_stable() {
+    let v = shellcheck();
+    let e = env(&[("HOME", Some("/home/u")), ("SHELLCHECK_OPTS", None)]);
+    let a = v.identity(Some("0.10.0"), &e);
+    assert_eq!(a, shellcheck().identity(Some("0.10.0"), &e));
+    // Pinned: the encoding must not drift between builds, or every cache
+    // entry is silently invalidated. Bump IDENTITY_FORMAT when it must change.
+    assert_eq!(hex(a), "e890c2e6c24ca1dae1f87dfd1f3a9f9f");
+    // Order of the env values and of the env names does not matter.
+    let mut reversed = e.clone();
+    reversed.reverse();
+    assert_eq!(v.identity(Some("0.10.0"), &reversed), a);
+    let mut w = v.clone();
+    if let ValidatorKind::Command(c) = &mut w.kind {
+        c.env.reverse();
+    }
+    assert_eq!(w.identity(Some("0.10.0"), &e), a);
+}
+
+#[test]
+fn identity_ignores_what_does_not_change_results() {
+    let v = shellcheck();
+    let base = v.identity(None, &[]);
+    let mut w = v.clone();
+    w.timeout = Duration::from_secs(999);
+    w.concurrency = 1;
+    w.cache_ttl = Duration::ZERO;
+    w.restart.max_restarts = 0;
+    w.files = vec!["*.bash".into()];
+    w.exclude.clear();
+    w.dimension = "style".into();
+    if let ValidatorKind::Command(c) = &mut w.kind {
+        c.version = Some(vec!["other".into()]);
+    }
+    assert_eq!(w.identity(None, &[]), base);
+
+    // Only timeout differs, via the file.
+    let a = parse(COMMAND).unwrap().validator("sc").unwrap();
+    let b = parse(&format!("{COMMAND}timeout = \"5s\"\n")).unwrap().validator("sc").unwrap();
+    assert_ne!(a, b);
+    assert_eq!(a.identity(None, &[]), b.identity(None, &[]));
+    // batch_size only matters in batch mode.
+    let c = parse(&format!("{COMMAND}batch_size = 3\n")).unwrap().validator("sc").unwrap();
+    assert_eq!(a.identity(None, &[]), c.identity(None, &[]));
+}
+
+#[test]
+fn identity_changes_with_what_changes_results() {
+    let v = shellcheck();
+    let e = env(&[("HOME", Some("/home/u"))]);
+    let base = v.identity(Some("0.10.0"), &e);
+
+    let with = |f: &dyn Fn(&mut CommandConfig)| {
+        let mut w = v.clone();
+        let ValidatorKind::Command(c) = &mut w.kind else { unreachable!() };
+        f(c);
+        w.identity(Some("0.10.0"), &e)
+    };
+    assert_ne!(with(&|c| c.pattern = Some(format!("{}x", c.pattern.clone().unwrap()))), base);
+    assert_ne!(with(&|c| c.command.push("--shell=bash".into())), base);
+    assert_ne!(with(&|c| c.parser = ParserKind::Sarif), base);
+    assert_ne!(with(&|c| c.batch_size += 1), base);
+    assert_ne!(with(&|c| c.env.push("LANG".into())), base);
+    assert_ne!(with(&|c| c.max_output += 1), base);
+
+    assert_ne!(v.identity(Some("0.10.1"), &e), base);
+    assert_ne!(v.identity(None, &e), base);
+    assert_ne!(v.identity(Some("0.10.0"), &env(&[("HOME", Some("/root"))])), base);
+    assert_ne!(v.identity(Some("0.10.0"), &env(&[("HOME", None)])), base);
+
+    let mut renamed = v.clone();
+    renamed.name = "shellcheck2".into();
+    assert_ne!(renamed.identity(Some("0.10.0"), &e), base);
+}
+
+#[test]
+fn identity_changes_with_builtin_settings() {
+    let d = Config::default().validator("large-file").unwrap();
+    let o = parse("[validators.large-file]\nmax_size = \"1KiB\"\n").unwrap().validator("large-file").unwrap();
+    assert_ne!(d.identity(None, &[]), o.identity(None, &[]));
+    // Different built-ins never collide.
+    let json = Config::default().validator("json").unwrap();
+    let yaml = Config::default().validator("yaml").unwrap();
+    assert_ne!(json.identity(None, &[]), yaml.identity(None, &[]));
+}
+
+// ---------------------------------------------------------------------------
+// Diff
+// ---------------------------------------------------------------------------
+
+#[test]
+fn diff_reports_added_removed_changed_unchanged() {
+    let old = parse(&format!("[validators.yaml]\nenabled = false\n{COMMAND}")).unwrap();
+    let new = parse(
+        "[validators.json]\nenabled = false\n[validators.toml]\ntimeout = \"1s\"\n\
+         [validators.sc]\nkind = \"command\"\nfiles = [\"*.sh\"]\ncommand = [\"shellcheck\"]\n\
+         [validators.other]\nkind = \"utf8\"\nfiles = [\"*.txt\"]\n",
+    )
+    .unwrap();
+    let d = Config::diff(&old, &new);
+    assert_eq!(d.added, ["other", "yaml"]);
+    assert_eq!(d.removed, ["json"]);
+    assert_eq!(d.changed, ["sc", "toml"]);
+    let mut unchanged: Vec<String> = BuiltinKind::ALL
+        .iter()
+        .map(|k| k.name().to_string())
+        .filter(|n| !["json", "toml", "yaml"].contains(&n.as_str()))
+        .collect();
+    unchanged.sort();
+    assert_eq!(d.unchanged, unchanged);
+    assert!(!d.is_empty());
+    assert!(Config::diff(&new, &new).is_empty());
+    assert_eq!(Config::diff(&new, &new).unchanged.len(), new.validators().len());
+}
+
+// ---------------------------------------------------------------------------
+// Globs
+// ---------------------------------------------------------------------------
+
+#[test]
+fn glob_semantics() {
+    let f = FileFilter::new(
+        &["*.sh".into(), "src/*.rs".into(), "/docs/**/*.md".into()],
+        &["target".into(), "vendor/".into(), "skip_*.sh".into()],
+    )
+    .unwrap();
+    assert!(f.is_match("a.sh"));
+    assert!(f.is_match("deep/er/a.sh"), "no '/' = any depth");
+    assert!(f.is_match("src/main.rs"));
+    assert!(!f.is_match("src/bin/main.rs"), "'*' does not cross '/'");
+    assert!(!f.is_match("lib/src/main.rs"), "a '/' anchors at the root");
+    assert!(f.is_match("docs/a/b.md"));
+    assert!(f.is_match("docs/b.md"));
+    assert!(!f.is_match("target/x/a.sh"), "excluded directory");
+    assert!(!f.is_match("sub/target/a.sh"), "excluded directory at any depth");
+    assert!(!f.is_match("vendor/a.sh"));
+    assert!(!f.is_match("x/skip_me.sh"));
+    let v = Config::default().validator("json").unwrap();
+    assert!(v.file_filter().is_ok());
+    assert!(CheckSettings::default().exclude_set().unwrap().is_empty());
+}

@@ -1,0 +1,323 @@
+//! The daemon's life: single-instance lock, socket binding, signals, the
+//! method table, and graceful shutdown.
+//!
+//! Start-up order matters for safety: the pid-file lock is taken before the
+//! socket is touched (so a live daemon's socket is never removed), and the
+//! socket is bound with a umask that makes it 0600 from the moment it exists.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixListener as StdUnixListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::engine::{Engine, EngineOptions};
+use crate::paths::{self, Layout};
+use crate::protocol::{PROTOCOL_VERSION, RpcError, VERSION, code, method};
+use crate::server::{self, RequestCtx};
+
+/// Limits of the control server.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Connections served at once; more get `busy`.
+    pub max_connections: usize,
+    /// A connection with nothing in flight is closed after this much silence.
+    pub idle_timeout: Duration,
+    /// How long shutdown waits for requests in flight before cancelling them.
+    pub grace: Duration,
+}
+
+/// The running daemon, shared by every connection.
+pub struct Daemon {
+    /// Where its files are.
+    pub layout: Layout,
+    /// Its process id.
+    pub pid: u32,
+    /// Its build id (see [`paths::build_id`]).
+    pub build: String,
+    /// When it started.
+    pub started: Instant,
+    /// Server limits.
+    pub limits: Limits,
+    /// Open connections (for `status`).
+    pub connections: AtomicUsize,
+    /// Cancelled when shutdown begins: stop accepting, refuse new requests.
+    pub shutdown: CancellationToken,
+    /// Cancelled when the grace period is over: every request still in
+    /// flight is cancelled with `shutting down`.
+    pub abort: CancellationToken,
+    /// Requests in flight.
+    pub requests: TaskTracker,
+    /// Validators, checks, cache.
+    pub engine: Engine,
+}
+
+impl Daemon {
+    /// Serves one method call.
+    pub async fn handle(&self, name: &str, params: Value, ctx: &RequestCtx) -> Result<Value, RpcError> {
+        match name {
+            method::PING => Ok(json!({ "pong": true })),
+            method::STATUS => Ok(self.status().await),
+            method::SHUTDOWN => {
+                info!("shutdown requested over the socket");
+                self.shutdown.cancel();
+                Ok(json!({ "stopping": true, "pid": self.pid }))
+            }
+            method::CHECK => self.engine.check(params, ctx).await,
+            method::RELOAD => self.engine.reload().await,
+            method::RESTART => self.engine.restart(params).await,
+            method::CONFIG_CHECK => self.engine.config_check(params).await,
+            method::CACHE_STATS => self.engine.cache_stats().await,
+            method::CACHE_CLEAR => self.engine.cache_clear(params).await,
+            method::CACHE_PRUNE => self.engine.cache_prune().await,
+            other => Err(RpcError::new(code::METHOD_NOT_FOUND, format!("method not found: {other}"))
+                .with_data(json!({ "method": other }))),
+        }
+    }
+
+    async fn status(&self) -> Value {
+        let engine = self.engine.status().await;
+        json!({
+            "pid": self.pid,
+            "version": VERSION,
+            "build": self.build,
+            "protocol": PROTOCOL_VERSION,
+            "uptime_ms": self.started.elapsed().as_millis() as u64,
+            "project_root": self.layout.root,
+            "config_path": engine.config_path,
+            "socket": self.layout.socket,
+            "log_file": self.layout.log_file(),
+            "connections": self.connections.load(std::sync::atomic::Ordering::Relaxed),
+            "requests_in_flight": self.requests.len(),
+            "validators": engine.validators,
+            "breakers": engine.breakers,
+            "cache": engine.cache,
+            "events": engine.events,
+        })
+    }
+}
+
+/// How to run the daemon.
+#[derive(Clone, Debug)]
+pub struct DaemonOptions {
+    /// Where its files go.
+    pub layout: Layout,
+    /// Started by a client in the background (logs go to a file, not stderr).
+    pub detached: bool,
+    /// `--data-dir`: overrides the cache location.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// What `run` ended with.
+#[derive(Debug)]
+pub enum RunOutcome {
+    /// Served until shutdown.
+    Stopped,
+    /// Another daemon holds the lock.
+    AlreadyRunning {
+        /// Its pid, if the pid file could be read.
+        pid: Option<u32>,
+    },
+}
+
+/// Holds the pid file's exclusive lock for the daemon's life.
+struct PidLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl PidLock {
+    /// Takes the lock, or reports the pid of the holder.
+    fn acquire(path: &Path) -> anyhow::Result<Result<PidLock, Option<u32>>> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("cannot open the pid file {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Ok(Err(read_pid(&mut file))),
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock the pid file {}", path.display()));
+            }
+        }
+        file.set_len(0)?;
+        writeln!(file, "{}", std::process::id())?;
+        file.sync_all()?;
+        Ok(Ok(PidLock { file, path: path.to_path_buf() }))
+    }
+}
+
+fn read_pid(file: &mut File) -> Option<u32> {
+    let mut s = String::new();
+    file.read_to_string(&mut s).ok()?;
+    s.trim().parse().ok()
+}
+
+/// Reads the pid recorded in a pid file, if any.
+pub fn pid_from_file(path: &Path) -> Option<u32> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Binds the socket with umask 0177 so it is 0600 from the moment it exists.
+/// Runs before the async runtime starts: umask is process-wide and no other
+/// thread may create files meanwhile.
+fn bind_private(path: &Path) -> io::Result<StdUnixListener> {
+    use nix::sys::stat::{Mode, umask};
+    let old = umask(Mode::from_bits_truncate(0o177));
+    let r = StdUnixListener::bind(path);
+    umask(old);
+    r
+}
+
+/// Runs the daemon in this process until it is told to stop. Start-up errors
+/// (an insecure runtime directory, an invalid configuration, a live socket
+/// owned by someone else) are returned before anything is served.
+pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
+    let layout = opts.layout.clone();
+    if layout.default_socket {
+        paths::ensure_private_dir(layout.socket_dir())?;
+    } else {
+        paths::check_private_dir(layout.socket_dir())?;
+    }
+    paths::ensure_dir(&layout.state_dir)?;
+
+    let lock = match PidLock::acquire(&layout.pid_file)? {
+        Ok(lock) => lock,
+        Err(pid) => return Ok(RunOutcome::AlreadyRunning { pid }),
+    };
+
+    // The configuration is read before the socket exists: an invalid file
+    // stops start-up with every problem listed.
+    let config = match &layout.config {
+        Some(path) => Config::load(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?,
+        None => Config::default(),
+    };
+
+    let _log_guard = crate::logging::init(&layout, opts.detached, &config.daemon)?;
+
+    // We hold the lock, so no daemon of ours serves this socket. Something
+    // else might (a daemon with another pid file): never steal a live socket.
+    if layout.socket.exists() {
+        if std::os::unix::net::UnixStream::connect(&layout.socket).is_ok() {
+            bail!(
+                "{} is in use by another process that is not this project's daemon; remove it or pass --socket",
+                layout.socket.display()
+            );
+        }
+        info!(socket = %layout.socket.display(), "replacing a stale socket");
+        fs::remove_file(&layout.socket)
+            .with_context(|| format!("cannot remove the stale socket {}", layout.socket.display()))?;
+    }
+    let listener = bind_private(&layout.socket)
+        .with_context(|| format!("cannot bind the socket {}", layout.socket.display()))?;
+    listener.set_nonblocking(true)?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("verdict-worker")
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(serve(listener, layout.clone(), config, opts.data_dir));
+
+    // Remove the socket before the pid file: a successor can only lock a new
+    // pid file after ours is gone, and so only bind after our socket is gone.
+    let _ = fs::remove_file(&layout.socket);
+    let _ = fs::remove_file(&lock.path);
+    drop(lock.file);
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result.map(|()| RunOutcome::Stopped)
+}
+
+async fn serve(
+    listener: StdUnixListener,
+    layout: Layout,
+    config: Config,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::UnixListener::from_std(listener)?;
+    let limits = Limits {
+        max_connections: config.daemon.max_connections,
+        idle_timeout: config.daemon.idle_timeout,
+        grace: config.daemon.grace_period,
+    };
+    let engine = Engine::start(EngineOptions { layout: layout.clone(), config, data_dir }).await?;
+    let daemon = Arc::new(Daemon {
+        pid: std::process::id(),
+        build: paths::build_id(),
+        started: Instant::now(),
+        limits,
+        connections: AtomicUsize::new(0),
+        shutdown: CancellationToken::new(),
+        abort: CancellationToken::new(),
+        requests: TaskTracker::new(),
+        engine,
+        layout,
+    });
+    info!(pid = daemon.pid, socket = %daemon.layout.socket.display(), root = %daemon.layout.root.display(), version = VERSION, "daemon ready");
+
+    let server = tokio::spawn(server::serve(listener, daemon.clone()));
+    signals(daemon.clone()).await;
+
+    // Shutdown: stop accepting, give requests in flight the grace period,
+    // then cancel the rest, stop the actor tree and flush storage.
+    let _ = server.await;
+    daemon.requests.close();
+    let in_flight = daemon.requests.len();
+    if in_flight > 0 {
+        info!(in_flight, grace = ?daemon.limits.grace, "waiting for requests in flight");
+    }
+    if tokio::time::timeout(daemon.limits.grace, daemon.requests.wait()).await.is_ok() {
+        info!("all requests finished within the grace period");
+    } else {
+        warn!(remaining = daemon.requests.len(), "grace period over: cancelling the remaining requests");
+        daemon.abort.cancel();
+        if tokio::time::timeout(Duration::from_secs(5), daemon.requests.wait()).await.is_err() {
+            error!("requests did not end after cancellation; exiting anyway");
+        }
+    }
+    daemon.abort.cancel();
+    daemon.engine.stop().await;
+    info!("daemon stopped");
+    Ok(())
+}
+
+/// Waits for SIGTERM, SIGINT or a `shutdown` request; SIGHUP reloads the
+/// configuration meanwhile.
+async fn signals(daemon: Arc<Daemon>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
+    else {
+        error!("cannot install signal handlers; only `verdict stop` will stop this daemon");
+        daemon.shutdown.cancelled().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = daemon.shutdown.cancelled() => return,
+            _ = term.recv() => { info!("SIGTERM: shutting down"); daemon.shutdown.cancel(); return; }
+            _ = int.recv() => { info!("SIGINT: shutting down"); daemon.shutdown.cancel(); return; }
+            _ = hup.recv() => {
+                info!("SIGHUP: reloading the configuration");
+                match daemon.engine.reload().await {
+                    Ok(diff) => info!(%diff, "configuration reloaded"),
+                    Err(e) => error!(error = %e.message, "reload rejected; the old configuration stays in force"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! The engine behind the daemon's methods: the active configuration, the
+//! supervisor actor, the result cache, and the check runs that use them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ractor::{Actor, ActorRef};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tracing::{error, info, warn};
+use verdict_actors::command::{CommandSpec, OutputParser};
+use verdict_actors::validator::{BuiltinWork, CommandWork, Work};
+use verdict_storage::{Store, StoreOptions};
+
+use crate::config::{CommandConfig, Config, ParserKind, ValidatorConfig, ValidatorKind};
+use crate::paths::Layout;
+use crate::protocol::{RpcError, code};
+use crate::server::{RequestCtx, parse_params};
+use crate::supervisor::{ApplyReport, Supervisor, SupervisorMessage, ValidatorSpec};
+
+/// How long a validator's `version` command may take.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Starting parameters.
+pub struct EngineOptions {
+    /// Where the project and its files are.
+    pub layout: Layout,
+    /// The configuration read at start-up.
+    pub config: Config,
+    /// `--data-dir`, overriding the configured cache location.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Per-validator cache counters since the daemon started.
+#[derive(Default)]
+pub struct CacheCounters {
+    /// Look-ups answered from the cache.
+    pub hits: AtomicU64,
+    /// Look-ups that had to compute.
+    pub misses: AtomicU64,
+}
+
+/// The engine.
+pub struct Engine {
+    layout: Layout,
+    config: Mutex<Arc<Config>>,
+    supervisor: ActorRef<SupervisorMessage>,
+    /// The result cache, if it could be opened.
+    pub store: Option<Arc<Store>>,
+    store_error: Option<String>,
+    store_path: PathBuf,
+    /// Hits and misses per validator name.
+    pub counters: Mutex<BTreeMap<String, Arc<CacheCounters>>>,
+    /// (validator identity, content hash) pairs being computed by some run.
+    pub pending: Arc<crate::check::Pending>,
+}
+
+/// `status`'s view of the engine.
+pub struct EngineStatus {
+    /// The configuration file in force (null when running on defaults).
+    pub config_path: Value,
+    /// Validators.
+    pub validators: Value,
+    /// Circuit breakers (none yet: no external integrations are configured).
+    pub breakers: Value,
+    /// The cache.
+    pub cache: Value,
+    /// Latest supervision events.
+    pub events: Value,
+}
+
+#[derive(Deserialize)]
+struct RestartParams {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct ConfigCheckParams {
+    #[serde(default)]
+    path: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+struct ClearParams {
+    #[serde(default)]
+    validator: Option<String>,
+}
+
+impl Engine {
+    /// Opens the cache, starts the supervisor and its validators.
+    pub async fn start(opts: EngineOptions) -> anyhow::Result<Engine> {
+        let EngineOptions { layout, config, data_dir } = opts;
+        let store_path = data_dir
+            .or_else(|| config.cache.dir.as_ref().map(|d| layout.root.join(d)))
+            .unwrap_or_else(|| layout.data_dir.clone());
+        let (store, store_error) = if config.cache.enabled {
+            match open_store(&store_path, &config) {
+                Ok(s) => (Some(Arc::new(s)), None),
+                Err(e) => {
+                    error!(error = %e, "the result cache is unavailable; checks will run without it");
+                    (None, Some(e.to_string()))
+                }
+            }
+        } else {
+            (None, Some("the cache is disabled in the configuration".into()))
+        };
+        let (supervisor, _) = Actor::spawn(None, Supervisor, ()).await?;
+        let engine = Engine {
+            config: Mutex::new(Arc::new(config)),
+            supervisor,
+            store,
+            store_error,
+            store_path,
+            counters: Mutex::default(),
+            pending: Default::default(),
+            layout,
+        };
+        let config = engine.config();
+        let report = engine.apply(&config).await?;
+        info!(validators = report.added.len(), "validators started");
+        if let Some(store) = engine.store.clone() {
+            spawn_pruner(store);
+        }
+        Ok(engine)
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.lock().expect("config lock poisoned").clone()
+    }
+
+    /// The project's layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The supervisor.
+    pub fn supervisor(&self) -> &ActorRef<SupervisorMessage> {
+        &self.supervisor
+    }
+
+    /// Counters of one validator.
+    pub fn counters_for(&self, name: &str) -> Arc<CacheCounters> {
+        self.counters.lock().expect("counters lock poisoned").entry(name.to_string()).or_default().clone()
+    }
+
+    async fn apply(&self, config: &Config) -> anyhow::Result<ApplyReport> {
+        let mut specs = Vec::new();
+        for v in config.validators() {
+            specs.push(spec_for(&self.layout.root, v).await);
+        }
+        Ok(ractor::call!(self.supervisor, SupervisorMessage::Apply, specs)?)
+    }
+
+    /// `check`.
+    pub async fn check(&self, params: Value, ctx: &RequestCtx) -> Result<Value, RpcError> {
+        let params: crate::check::CheckParams = parse_params(Some(&params))?;
+        crate::check::run(self, params, ctx).await
+    }
+
+    /// `reload` (and SIGHUP): re-read verdict.toml and apply it.
+    pub async fn reload(&self) -> Result<Value, RpcError> {
+        let path = self.layout.root.join(crate::paths::CONFIG_FILE);
+        let new = if path.is_file() {
+            Config::load(&path).map_err(|e| {
+                RpcError::new(code::INVALID_CONFIGURATION, format!("invalid configuration; the old one stays in force:\n{e}"))
+                    .with_data(json!({ "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() }))
+            })?
+        } else {
+            Config::default()
+        };
+        let report = self.apply(&new).await.map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
+        *self.config.lock().expect("config lock poisoned") = Arc::new(new);
+        info!(?report, "configuration applied");
+        Ok(serde_json::to_value(report).expect("plain struct"))
+    }
+
+    /// `restart`.
+    pub async fn restart(&self, params: Value) -> Result<Value, RpcError> {
+        let p: RestartParams = parse_params(Some(&params))?;
+        let r = ractor::call!(self.supervisor, SupervisorMessage::Restart, p.name.clone())
+            .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
+        match r {
+            Ok(()) => Ok(json!({ "name": p.name, "restarted": true })),
+            Err(e) => Err(RpcError::new(code::NOT_FOUND, e)),
+        }
+    }
+
+    /// `config.check`: validate a file (default: the project's) without applying it.
+    pub async fn config_check(&self, params: Value) -> Result<Value, RpcError> {
+        let p: ConfigCheckParams = parse_params(Some(&params))?;
+        let path = p.path.unwrap_or_else(|| self.layout.root.join(crate::paths::CONFIG_FILE));
+        match Config::load(&path) {
+            Ok(c) => Ok(json!({ "valid": true, "validators": c.validators().len() })),
+            Err(e) => Ok(json!({ "valid": false, "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() })),
+        }
+    }
+
+    fn store_or_err(&self) -> Result<&Arc<Store>, RpcError> {
+        self.store.as_ref().ok_or_else(|| {
+            RpcError::new(
+                code::CACHE_UNAVAILABLE,
+                format!("the result cache is unavailable: {}", self.store_error.as_deref().unwrap_or("unknown")),
+            )
+        })
+    }
+
+    /// `cache.stats`.
+    pub async fn cache_stats(&self) -> Result<Value, RpcError> {
+        let store = self.store_or_err()?.clone();
+        let stats = tokio::task::spawn_blocking(move || store.stats())
+            .await
+            .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
+            .map_err(|e| RpcError::new(code::CACHE_UNAVAILABLE, e.to_string()))?;
+        let handles = ractor::call!(self.supervisor, SupervisorMessage::GetHandles)
+            .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
+        let counters = self.counters.lock().expect("counters lock poisoned");
+        let per_validator: Vec<Value> = handles
+            .iter()
+            .map(|h| {
+                let c = counters.get(&h.config.name);
+                json!({
+                    "name": h.config.name,
+                    "entries": stats.per_validator.get(&h.identity).copied().unwrap_or(0),
+                    "hits": c.map(|c| c.hits.load(Ordering::Relaxed)).unwrap_or(0),
+                    "misses": c.map(|c| c.misses.load(Ordering::Relaxed)).unwrap_or(0),
+                })
+            })
+            .collect();
+        Ok(json!({
+            "path": self.store_path,
+            "entries": stats.result_entries,
+            "bytes_on_disk": stats.approx_disk_bytes,
+            "stat_index_entries": stats.stat_index_entries,
+            "validators": per_validator,
+        }))
+    }
+
+    /// `cache.clear`.
+    pub async fn cache_clear(&self, params: Value) -> Result<Value, RpcError> {
+        let p: ClearParams = parse_params(Some(&params))?;
+        let store = self.store_or_err()?.clone();
+        let id = match &p.validator {
+            None => None,
+            Some(name) => {
+                let handles = ractor::call!(self.supervisor, SupervisorMessage::GetHandles)
+                    .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
+                let h = handles.iter().find(|h| &h.config.name == name).ok_or_else(|| {
+                    RpcError::new(code::NOT_FOUND, format!("no validator named {name:?}"))
+                        .with_data(json!({ "field": "validator" }))
+                })?;
+                Some(h.identity)
+            }
+        };
+        let deleted = tokio::task::spawn_blocking(move || store.clear_results(id))
+            .await
+            .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
+            .map_err(|e| RpcError::new(code::CACHE_UNAVAILABLE, e.to_string()))?;
+        Ok(json!({ "deleted": deleted, "validator": p.validator }))
+    }
+
+    /// `cache.prune`.
+    pub async fn cache_prune(&self) -> Result<Value, RpcError> {
+        let store = self.store_or_err()?.clone();
+        let deleted = tokio::task::spawn_blocking(move || store.prune_expired(crate::check::now_secs()))
+            .await
+            .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
+            .map_err(|e| RpcError::new(code::CACHE_UNAVAILABLE, e.to_string()))?;
+        Ok(json!({ "deleted": deleted }))
+    }
+
+    /// The engine's parts of `status`.
+    pub async fn status(&self) -> EngineStatus {
+        let sup = ractor::call!(self.supervisor, SupervisorMessage::GetStatus).ok();
+        let counters = self.counters.lock().expect("counters lock poisoned");
+        let (hits, misses) = counters.values().fold((0, 0), |(h, m), c| {
+            (h + c.hits.load(Ordering::Relaxed), m + c.misses.load(Ordering::Relaxed))
+        });
+        EngineStatus {
+            config_path: match &self.layout.config {
+                Some(p) => json!(p),
+                None => Value::Null,
+            },
+            validators: sup.as_ref().map(|s| json!(s.validators)).unwrap_or(json!([])),
+            events: sup.as_ref().map(|s| json!(s.events)).unwrap_or(json!([])),
+            breakers: json!([]),
+            cache: json!({
+                "available": self.store.is_some(),
+                "path": self.store_path,
+                "error": self.store_error,
+                "hits": hits,
+                "misses": misses,
+            }),
+        }
+    }
+
+    /// Stops the actor tree and flushes the cache.
+    pub async fn stop(&self) {
+        let _ = ractor::call!(self.supervisor, SupervisorMessage::StopAll);
+        self.supervisor.stop(None);
+        if let Some(store) = self.store.clone() {
+            match tokio::task::spawn_blocking(move || store.flush()).await {
+                Ok(Ok(())) => info!("cache flushed"),
+                Ok(Err(e)) => warn!(error = %e, "cache flush failed"),
+                Err(e) => warn!(error = %e, "cache flush task failed"),
+            }
+        }
+    }
+}
+
+fn open_store(path: &Path, config: &Config) -> Result<Store, verdict_storage::StorageError> {
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let opts = StoreOptions {
+        block_cache_bytes: config.cache.block_cache as usize,
+        write_buffer_bytes: config.cache.write_buffer as usize,
+        ..StoreOptions::default()
+    };
+    Store::open(path, &opts)
+}
+
+/// Purges expired results hourly so the database does not grow without bound.
+fn spawn_pruner(store: Arc<Store>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let s = store.clone();
+            match tokio::task::spawn_blocking(move || s.prune_expired(crate::check::now_secs())).await {
+                Ok(Ok(n)) if n > 0 => info!(deleted = n, "pruned expired cache entries"),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => warn!(error = %e, "pruning the cache failed"),
+                Err(_) => return,
+            }
+        }
+    });
+}
+
+/// Turns a validator's configuration into what the supervisor runs,
+/// running its `version` command to complete its identity.
+async fn spec_for(root: &Path, config: ValidatorConfig) -> ValidatorSpec {
+    let env_values = |names: &[String]| -> Vec<(String, Option<String>)> {
+        names.iter().map(|n| (n.clone(), std::env::var(n).ok())).collect()
+    };
+    match &config.kind {
+        ValidatorKind::Builtin { kind, settings } => {
+            let work: Arc<dyn Work> = Arc::new(BuiltinWork { kind: *kind, settings: settings.clone() });
+            ValidatorSpec {
+                identity: config.identity(None, &[]),
+                needs_content: *kind != verdict_actors::builtin::BuiltinKind::LargeFile,
+                text_only: kind.text_only(),
+                cacheable: true,
+                work,
+                config,
+            }
+        }
+        ValidatorKind::Command(cmd) => {
+            let (version, cacheable) = match &cmd.version {
+                None => (None, true),
+                Some(argv) => match verdict_actors::command::tool_version(argv, root, &cmd.env, VERSION_TIMEOUT).await {
+                    Ok(v) => (Some(v), true),
+                    Err(e) => {
+                        warn!(validator = %config.name, error = %e, "version command failed; results will not be cached");
+                        (Some(format!("unknown: {e}")), false)
+                    }
+                },
+            };
+            let identity = config.identity(version.as_deref(), &env_values(&cmd.env));
+            let work: Arc<dyn Work> = Arc::new(CommandWork { spec: Arc::new(command_spec(root, cmd)) });
+            ValidatorSpec { identity, needs_content: false, text_only: false, cacheable, work, config }
+        }
+    }
+}
+
+fn command_spec(root: &Path, cmd: &CommandConfig) -> CommandSpec {
+    let parser = match cmd.parser {
+        ParserKind::ExitCode => OutputParser::ExitCode,
+        ParserKind::Sarif => OutputParser::Sarif,
+        // The pattern was compiled when the configuration was validated.
+        ParserKind::Regex => OutputParser::Regex(
+            regex::Regex::new(cmd.pattern.as_deref().unwrap_or("$^")).unwrap_or_else(|_| regex::Regex::new("$^").expect("valid")),
+        ),
+    };
+    CommandSpec {
+        argv: cmd.command.clone(),
+        parser,
+        env: cmd.env.clone(),
+        cwd: root.to_path_buf(),
+        max_output: cmd.max_output as usize,
+    }
+}

@@ -1,0 +1,250 @@
+//! Where things live: the project root, the per-user runtime directory, the
+//! socket and pid file of a project's daemon, its state (logs) and data
+//! (cache) directories — and the checks that keep the runtime directory private.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// The name of the configuration file that marks a project root.
+pub const CONFIG_FILE: &str = "verdict.toml";
+
+/// Everything that locates one project's daemon.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// The project root (absolute, canonical).
+    pub root: PathBuf,
+    /// The configuration file, when one exists at the root.
+    pub config: Option<PathBuf>,
+    /// The control socket.
+    pub socket: PathBuf,
+    /// The pid file, locked by the daemon for its whole life.
+    pub pid_file: PathBuf,
+    /// Logs of this project's daemon.
+    pub state_dir: PathBuf,
+    /// Default home of the result cache (overridable by config and `--data-dir`).
+    pub data_dir: PathBuf,
+    /// Whether `socket` is in the default runtime directory (not `--socket`).
+    pub default_socket: bool,
+}
+
+/// Errors locating or securing the daemon's files.
+#[derive(Debug, thiserror::Error)]
+pub enum PathError {
+    /// The working directory cannot be read.
+    #[error("cannot determine the project root from {path}: {source}")]
+    Root {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The runtime directory is not private.
+    #[error(
+        "refusing to use {path}: {problem}; it must be a directory owned by you (uid {uid}) with mode 0700 — fix it with `chmod 700 {path}` (or remove it and let verdict recreate it)"
+    )]
+    Insecure {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+        /// Our uid.
+        uid: u32,
+    },
+    /// A directory could not be created or inspected.
+    #[error("cannot use directory {path}: {source}")]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// Finds the project root for `start`: the nearest ancestor holding
+/// `verdict.toml`, else the git top-level (the nearest ancestor holding
+/// `.git`), else `start` itself.
+pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
+    let start = fs::canonicalize(start).map_err(|source| PathError::Root { path: start.to_path_buf(), source })?;
+    if let Some(dir) = start.ancestors().find(|d| d.join(CONFIG_FILE).is_file()) {
+        return Ok(dir.to_path_buf());
+    }
+    if let Some(dir) = start.ancestors().find(|d| d.join(".git").exists()) {
+        return Ok(dir.to_path_buf());
+    }
+    Ok(start)
+}
+
+/// A short stable name for a project root: 16 hex digits of its xxh3 hash,
+/// so a long path never exceeds the socket path limit (108 bytes).
+pub fn root_key(root: &Path) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(root.as_os_str().as_encoded_bytes()))
+}
+
+fn env_dir(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from).filter(|p| p.is_absolute())
+}
+
+fn home() -> PathBuf {
+    env_dir("HOME").unwrap_or_else(std::env::temp_dir)
+}
+
+/// The per-user runtime directory: `$XDG_RUNTIME_DIR/verdict`, else
+/// `verdict-<uid>` under the system temporary directory.
+pub fn runtime_dir() -> PathBuf {
+    match env_dir("XDG_RUNTIME_DIR") {
+        Some(d) => d.join("verdict"),
+        None => std::env::temp_dir().join(format!("verdict-{}", nix::unistd::geteuid().as_raw())),
+    }
+}
+
+/// `$XDG_STATE_HOME/verdict`, else `~/.local/state/verdict`.
+pub fn state_home() -> PathBuf {
+    env_dir("XDG_STATE_HOME").unwrap_or_else(|| home().join(".local/state")).join("verdict")
+}
+
+/// `$XDG_CACHE_HOME/verdict`, else `~/.cache/verdict`.
+pub fn cache_home() -> PathBuf {
+    env_dir("XDG_CACHE_HOME").unwrap_or_else(|| home().join(".cache")).join("verdict")
+}
+
+impl Layout {
+    /// Lays out the files of the daemon for the project containing `cwd`.
+    /// `socket` (from `--socket` or `VERDICT_SOCKET`) overrides the socket
+    /// path; the pid file then sits beside it.
+    pub fn discover(cwd: &Path, socket: Option<&Path>) -> Result<Layout, PathError> {
+        let root = project_root(cwd)?;
+        let key = root_key(&root);
+        let config = Some(root.join(CONFIG_FILE)).filter(|p| p.is_file());
+        let (socket, default_socket) = match socket {
+            Some(s) => (absolute(s), false),
+            None => (runtime_dir().join(format!("{key}.sock")), true),
+        };
+        let pid_file = socket.with_extension("pid");
+        Ok(Layout {
+            state_dir: state_home().join(&key),
+            data_dir: cache_home().join(&key),
+            root,
+            config,
+            socket,
+            pid_file,
+            default_socket,
+        })
+    }
+
+    /// The daemon's log file.
+    pub fn log_file(&self) -> PathBuf {
+        self.state_dir.join("daemon.log")
+    }
+
+    /// Where a detached daemon's stderr goes until logging is set up (start-up
+    /// failures are read from here by the client that launched it).
+    pub fn startup_file(&self) -> PathBuf {
+        self.state_dir.join("daemon.stderr")
+    }
+
+    /// The directory holding the socket and pid file.
+    pub fn socket_dir(&self) -> &Path {
+        self.socket.parent().unwrap_or(Path::new("/"))
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+/// Creates `dir` (and its parents) if missing, the last component with mode
+/// 0700, then verifies it is ours and private. Refuses (with how to fix it) a
+/// directory owned by another user or open to group or others.
+pub fn ensure_private_dir(dir: &Path) -> Result<(), PathError> {
+    if let Some(parent) = dir.parent() {
+        fs::create_dir_all(parent).map_err(|source| PathError::Io { path: parent.to_path_buf(), source })?;
+    }
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(source) => return Err(PathError::Io { path: dir.to_path_buf(), source }),
+    }
+    check_private_dir(dir)
+}
+
+/// Verifies that `dir` is a directory owned by the effective uid with no
+/// group or other permission bits.
+pub fn check_private_dir(dir: &Path) -> Result<(), PathError> {
+    let uid = nix::unistd::geteuid().as_raw();
+    let meta = fs::symlink_metadata(dir).map_err(|source| PathError::Io { path: dir.to_path_buf(), source })?;
+    let insecure = |problem: String| PathError::Insecure { path: dir.to_path_buf(), problem, uid };
+    if !meta.is_dir() {
+        return Err(insecure("it is not a directory".into()));
+    }
+    if meta.uid() != uid {
+        return Err(insecure(format!("it is owned by uid {}", meta.uid())));
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(insecure(format!("its mode is {mode:04o}, open to group or others")));
+    }
+    Ok(())
+}
+
+/// Creates a directory tree for files that need no secrecy (logs, cache),
+/// private to the user on creation.
+pub fn ensure_dir(dir: &Path) -> Result<(), PathError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| PathError::Io { path: dir.to_path_buf(), source })
+}
+
+/// This executable's build id: its size and modification time. A daemon and
+/// a client with different build ids were built (or installed) separately,
+/// so the client replaces the daemon. Cheap: one `stat`, no hashing.
+pub fn build_id() -> String {
+    let meta = std::env::current_exe().and_then(fs::metadata);
+    match meta {
+        Ok(m) => format!("{}-{}.{:09}", m.len(), m.mtime(), m.mtime_nsec()),
+        Err(_) => "unknown".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_is_nearest_config_then_git_then_cwd() {
+        let t = tempfile::tempdir().unwrap();
+        let base = fs::canonicalize(t.path()).unwrap();
+        let deep = base.join("a/b/c");
+        fs::create_dir_all(&deep).unwrap();
+        assert_eq!(project_root(&deep).unwrap(), deep);
+        fs::create_dir(base.join("a/.git")).unwrap();
+        assert_eq!(project_root(&deep).unwrap(), base.join("a"));
+        fs::write(base.join("a/b/verdict.toml"), "").unwrap();
+        assert_eq!(project_root(&deep).unwrap(), base.join("a/b"));
+    }
+
+    #[test]
+    fn socket_name_is_short_for_long_roots() {
+        let long = PathBuf::from(format!("/{}", "x".repeat(500)));
+        assert_eq!(root_key(&long).len(), 16);
+        assert_ne!(root_key(&long), root_key(Path::new("/other")));
+    }
+
+    #[test]
+    fn private_dir_is_created_0700_and_loose_modes_are_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("rt");
+        ensure_private_dir(&d).unwrap();
+        assert_eq!(fs::metadata(&d).unwrap().permissions().mode() & 0o777, 0o700);
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
+        let err = ensure_private_dir(&d).unwrap_err().to_string();
+        assert!(err.contains("0755") && err.contains("chmod 700"), "{err}");
+    }
+}

@@ -1,0 +1,248 @@
+//! The command channel's wire format: JSON-RPC 2.0, one JSON object per line.
+//!
+//! This module owns the grammar only (frames, ids, error codes, the names of
+//! methods and the shapes of their parameters and results). The server that
+//! speaks it lives in [`crate::server`], the client in [`crate::client`].
+//! docs/protocol.md is the reference for users of the socket.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The protocol version this build speaks. Bumped on any incompatible change.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The longest request line the daemon accepts, in bytes (without the `\n`).
+pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The package version of this build.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A JSON-RPC request id: a number or a string (JSON-RPC also allows null,
+/// which we reject as invalid for requests that expect a reply).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Id {
+    /// A numeric id.
+    Num(i64),
+    /// A string id.
+    Str(String),
+}
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Id::Num(n) => write!(f, "{n}"),
+            Id::Str(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+/// A request as the client sends it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Request {
+    /// Always `"2.0"`.
+    pub jsonrpc: String,
+    /// The request id; absent for a notification (which the daemon ignores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Id>,
+    /// The method name.
+    pub method: String,
+    /// The parameters: an object, or absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<Value>,
+}
+
+impl Request {
+    /// A request with an id and object params.
+    pub fn new(id: i64, method: &str, params: Value) -> Self {
+        Request { jsonrpc: "2.0".into(), id: Some(Id::Num(id)), method: method.into(), params: Some(params) }
+    }
+}
+
+/// An error object, as in JSON-RPC 2.0.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message} (code {code})")]
+pub struct RpcError {
+    /// One of the codes in [`code`].
+    pub code: i64,
+    /// A one-line description.
+    pub message: String,
+    /// Structured detail, where a code defines some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+/// Error codes: JSON-RPC's standard ones and verdict's own (in the range the
+/// specification reserves for implementations, -32000 to -32099).
+pub mod code {
+    /// The line is not valid JSON (or not UTF-8).
+    pub const PARSE_ERROR: i64 = -32700;
+    /// Valid JSON, but not a request object.
+    pub const INVALID_REQUEST: i64 = -32600;
+    /// No such method.
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    /// The params are missing a field, or a field has the wrong type; `data.field` names it.
+    pub const INVALID_PARAMS: i64 = -32602;
+    /// The daemon failed in a way that is its own fault.
+    pub const INTERNAL_ERROR: i64 = -32603;
+    /// The peer's uid is not the daemon's.
+    pub const PERMISSION_DENIED: i64 = -32001;
+    /// Too many connections (or requests in flight).
+    pub const BUSY: i64 = -32002;
+    /// The daemon is stopping; the request was not (or no longer) served.
+    pub const SHUTTING_DOWN: i64 = -32003;
+    /// The client speaks another protocol version.
+    pub const PROTOCOL_VERSION_MISMATCH: i64 = -32004;
+    /// The configuration file is invalid; `data.errors` lists every problem.
+    pub const INVALID_CONFIGURATION: i64 = -32005;
+    /// A request other than `hello` came first on a connection.
+    pub const HELLO_REQUIRED: i64 = -32006;
+    /// A request line exceeded [`super::MAX_LINE_BYTES`]; the connection is closed.
+    pub const REQUEST_TOO_LARGE: i64 = -32007;
+    /// The request was cancelled by `cancel` or by its client going away.
+    pub const CANCELLED: i64 = -32008;
+    /// The thing named (a request id, a validator) does not exist.
+    pub const NOT_FOUND: i64 = -32009;
+    /// The result cache cannot be used (the error names the path and the fix).
+    pub const CACHE_UNAVAILABLE: i64 = -32010;
+}
+
+impl RpcError {
+    /// An error with a code and message.
+    pub fn new(code: i64, message: impl Into<String>) -> Self {
+        RpcError { code, message: message.into(), data: None }
+    }
+
+    /// Attaches structured detail.
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    /// `invalid params`, naming the offending field.
+    pub fn invalid_params(field: &str, message: impl std::fmt::Display) -> Self {
+        RpcError::new(code::INVALID_PARAMS, format!("invalid params: {field}: {message}"))
+            .with_data(serde_json::json!({ "field": field }))
+    }
+
+    /// `shutting down`.
+    pub fn shutting_down() -> Self {
+        RpcError::new(code::SHUTTING_DOWN, "shutting down")
+    }
+
+    /// `cancelled`.
+    pub fn cancelled() -> Self {
+        RpcError::new(code::CANCELLED, "cancelled")
+    }
+}
+
+/// A reply (`result` or `error`) or a notification (`method` + `params`) as
+/// the daemon sends it. Notifications that belong to a request carry its id
+/// in `params.request`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Message {
+    /// Always `"2.0"`.
+    pub jsonrpc: String,
+    /// The id of the request answered; `null` when the request could not be
+    /// read; absent on notifications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Value>,
+    /// Success payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// Failure payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<RpcError>,
+    /// Notification method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Notification params.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<Value>,
+}
+
+impl Message {
+    /// A success reply.
+    pub fn result(id: Value, result: Value) -> Self {
+        Message { jsonrpc: "2.0".into(), id: Some(id), result: Some(result), error: None, method: None, params: None }
+    }
+
+    /// An error reply.
+    pub fn error(id: Value, error: RpcError) -> Self {
+        Message { jsonrpc: "2.0".into(), id: Some(id), result: None, error: Some(error), method: None, params: None }
+    }
+
+    /// A notification.
+    pub fn notification(method: &str, params: Value) -> Self {
+        Message { jsonrpc: "2.0".into(), id: None, result: None, error: None, method: Some(method.into()), params: Some(params) }
+    }
+
+    /// Serializes to one line, `\n` included.
+    pub fn to_line(&self) -> Vec<u8> {
+        // Serializing a Message cannot fail: every field is a plain value.
+        let mut v = serde_json::to_vec(self).expect("a Message always serializes");
+        v.push(b'\n');
+        v
+    }
+}
+
+/// Parameters of `hello`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HelloParams {
+    /// The client's protocol version.
+    pub protocol: u32,
+    /// The client's package version.
+    pub version: String,
+    /// The client's build id (see [`crate::paths::build_id`]).
+    #[serde(default)]
+    pub build: String,
+}
+
+/// Result of `hello`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HelloResult {
+    /// The daemon's protocol version.
+    pub protocol: u32,
+    /// The daemon's package version.
+    pub version: String,
+    /// The daemon's build id.
+    pub build: String,
+    /// The daemon's process id.
+    pub pid: u32,
+}
+
+/// Method names.
+pub mod method {
+    /// Handshake; must be the first request on a connection.
+    pub const HELLO: &str = "hello";
+    /// Liveness.
+    pub const PING: &str = "ping";
+    /// Daemon state.
+    pub const STATUS: &str = "status";
+    /// Stop the daemon.
+    pub const SHUTDOWN: &str = "shutdown";
+    /// Cancel a request in flight.
+    pub const CANCEL: &str = "cancel";
+    /// Run a check (streams `check/progress` and `check/outcome` notifications).
+    pub const CHECK: &str = "check";
+    /// Re-read the configuration.
+    pub const RELOAD: &str = "reload";
+    /// Bring a quarantined or running validator back with a fresh child.
+    pub const RESTART: &str = "restart";
+    /// Validate a configuration file without applying it.
+    pub const CONFIG_CHECK: &str = "config.check";
+    /// Cache statistics.
+    pub const CACHE_STATS: &str = "cache.stats";
+    /// Delete cached results.
+    pub const CACHE_CLEAR: &str = "cache.clear";
+    /// Delete expired cached results now.
+    pub const CACHE_PRUNE: &str = "cache.prune";
+}
+
+/// Notification names.
+pub mod notification {
+    /// Progress of a check: counts so far.
+    pub const CHECK_PROGRESS: &str = "check/progress";
+    /// One (file, validator) outcome of a check, as it arrives.
+    pub const CHECK_OUTCOME: &str = "check/outcome";
+}

@@ -1,0 +1,448 @@
+//! What the CLI shows: the `check` client (progress, Ctrl-C, formats, exit
+//! code) and the human renderings of `status`, `reload`, `cache` and `logs`.
+
+use std::io::{BufRead, IsTerminal, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use owo_colors::OwoColorize;
+use serde_json::{Value, json};
+
+use crate::check::{CheckReport, Record};
+use crate::cli::ExitCode;
+use crate::client::{self, CallError, ConnectOptions};
+use crate::protocol::{code, method, notification};
+use verdict_actors::{Outcome, Severity, Verdict};
+
+/// Output formats of `check`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Grouped by file, coloured on a terminal, with a summary.
+    Human,
+    /// The full report as JSON (schema in docs/protocol.md).
+    Json,
+    /// SARIF 2.1.0, as GitHub code scanning accepts it.
+    Sarif,
+}
+
+/// Arguments of `verdict check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files and directories to check (default: the current directory).
+    pub paths: Vec<String>,
+    /// Run only this validator (repeatable).
+    #[arg(long = "validator", value_name = "NAME")]
+    pub validators: Vec<String>,
+    /// Run only validators of this dimension (repeatable).
+    #[arg(long = "dimension", value_name = "D")]
+    pub dimensions: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Do not read cached results (fresh results are still written to the cache).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Show passed outcomes too (human format).
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Runs `verdict check` against the daemon.
+pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) -> anyhow::Result<ExitCode> {
+    let format = if json_flag && args.format == Format::Human { Format::Json } else { args.format };
+    let mut c = client::connect_or_start(opts).await?;
+    let cwd = std::env::current_dir()?;
+    let params = json!({
+        "paths": args.paths,
+        "cwd": cwd,
+        "validators": args.validators,
+        "dimensions": args.dimensions,
+        "no_cache": args.no_cache,
+        "all_outcomes": format != Format::Human || args.all,
+    });
+    let id = c.send(method::CHECK, params).await?;
+    let bar = (std::io::stderr().is_terminal() && format == Format::Human).then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} checking {pos}/{len} [{elapsed}]")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b.enable_steady_tick(Duration::from_millis(120));
+        b
+    });
+    let mut interrupted = false;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let reply = loop {
+        tokio::select! {
+            m = c.next_message() => {
+                let m = m?;
+                if m.method.as_deref() == Some(notification::CHECK_PROGRESS) {
+                    if let (Some(b), Some(p)) = (&bar, &m.params) {
+                        b.set_length(p["total"].as_u64().unwrap_or(0));
+                        b.set_position(p["done"].as_u64().unwrap_or(0));
+                    }
+                    continue;
+                }
+                if m.id.as_ref().and_then(Value::as_i64) == Some(id) {
+                    break m;
+                }
+            }
+            _ = &mut ctrl_c, if !interrupted => {
+                interrupted = true;
+                eprintln!("verdict: interrupted; cancelling the check");
+                c.send(method::CANCEL, json!({ "id": id })).await?;
+            }
+        }
+    };
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if let Some(e) = reply.error {
+        if e.code == code::CANCELLED {
+            eprintln!("verdict: check cancelled");
+            return Ok(ExitCode::Failure);
+        }
+        return Err(client::describe(CallError::Rpc(e)));
+    }
+    let report: CheckReport = serde_json::from_value(reply.result.unwrap_or(Value::Null)).context("unreadable check report")?;
+    let mut sink: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let colour = args.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    match format {
+        Format::Human => print_human(&report, colour, &mut sink)?,
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut sink, &report)?;
+            writeln!(sink)?;
+        }
+        Format::Sarif => {
+            serde_json::to_writer_pretty(&mut sink, &sarif(&report))?;
+            writeln!(sink)?;
+        }
+    }
+    sink.flush()?;
+    Ok(exit_code(&report))
+}
+
+/// The exit code a report earns: findings → 1; else errors, timeouts or
+/// skips → 3; else 0.
+pub fn exit_code(report: &CheckReport) -> ExitCode {
+    let n = |k: &str| report.summary.outcomes.get(k).copied().unwrap_or(0);
+    if n("findings") > 0 || report.summary.cached_with_findings > 0 {
+        ExitCode::Findings
+    } else if n("error") + n("timed_out") + n("skipped") > 0 {
+        ExitCode::Incomplete
+    } else {
+        ExitCode::Ok
+    }
+}
+
+fn print_human(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    let paint = |s: &str, f: fn(&str) -> String| if colour { f(s) } else { s.to_string() };
+    let mut current: Option<&str> = None;
+    for r in &report.outcomes {
+        if current != Some(r.file.as_str()) {
+            current = Some(r.file.as_str());
+            writeln!(out, "{}", paint(&r.file, |s| s.bold().underline().to_string()))?;
+        }
+        print_record(r, colour, out)?;
+    }
+    let s = &report.summary;
+    let n = |k: &str| s.outcomes.get(k).copied().unwrap_or(0);
+    if !report.outcomes.is_empty() {
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "{} files, {} checks: {} passed, {} with findings ({} findings), {} cached, {} errors, {} timed out, {} skipped; {} computed, {} from cache in {:.2} s",
+        s.files,
+        s.pairs,
+        n("passed"),
+        n("findings") + s.cached_with_findings,
+        s.findings,
+        n("cached"),
+        n("error"),
+        n("timed_out"),
+        n("skipped"),
+        s.computed,
+        s.from_cache,
+        s.duration_ms as f64 / 1000.0
+    )
+}
+
+fn print_record(r: &Record, colour: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    let tag = format!("[{}]", r.validator);
+    let tag = if colour { tag.dimmed().to_string() } else { tag };
+    let findings = match &r.outcome {
+        Outcome::Findings { findings } | Outcome::Cached { verdict: Verdict::Findings { findings } } => findings,
+        Outcome::Passed | Outcome::Cached { verdict: Verdict::Passed } => {
+            return writeln!(out, "  passed  {tag}");
+        }
+        Outcome::Error { reason } => {
+            let w = if colour { "error".red().bold().to_string() } else { "error".into() };
+            return writeln!(out, "  {w}: {reason}  {tag}");
+        }
+        Outcome::TimedOut { after_ms } => {
+            let w = if colour { "timed out".red().bold().to_string() } else { "timed out".into() };
+            return writeln!(out, "  {w} after {:.1} s  {tag}", *after_ms as f64 / 1000.0);
+        }
+        Outcome::Skipped { reason } => {
+            let w = if colour { "skipped".yellow().to_string() } else { "skipped".into() };
+            return writeln!(out, "  {w}: {reason}  {tag}");
+        }
+    };
+    let cached = matches!(r.outcome, Outcome::Cached { .. });
+    for f in findings {
+        let pos = match (f.line, f.column) {
+            (Some(l), Some(c)) => format!("{l}:{c}"),
+            (Some(l), None) => format!("{l}"),
+            _ => "-".into(),
+        };
+        let sev = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        };
+        let sev = if colour {
+            match f.severity {
+                Severity::Error => sev.red().to_string(),
+                Severity::Warning => sev.yellow().to_string(),
+                Severity::Note => sev.blue().to_string(),
+            }
+        } else {
+            sev.to_string()
+        };
+        writeln!(out, "  {pos:>8}  {sev}  {}  {tag}{}", f.message, if cached { " (cached)" } else { "" })?;
+    }
+    Ok(())
+}
+
+/// Builds a SARIF 2.1.0 log: findings are results; errors, timeouts and
+/// skips are tool execution notifications, not results.
+pub fn sarif(report: &CheckReport) -> Value {
+    let mut rules: Vec<String> = Vec::new();
+    let mut results = Vec::new();
+    let mut notifications = Vec::new();
+    for r in &report.outcomes {
+        match &r.outcome {
+            Outcome::Error { reason } => notifications.push(notification_json("error", &r.validator, &r.file, reason)),
+            Outcome::TimedOut { after_ms } => notifications.push(notification_json(
+                "error",
+                &r.validator,
+                &r.file,
+                &format!("timed out after {after_ms} ms"),
+            )),
+            Outcome::Skipped { reason } => notifications.push(notification_json("warning", &r.validator, &r.file, reason)),
+            _ => {}
+        }
+        for f in r.outcome.findings() {
+            let rule = format!("{}/{}", r.validator, f.rule.as_deref().unwrap_or(&r.validator));
+            if !rules.contains(&rule) {
+                rules.push(rule.clone());
+            }
+            let mut region = serde_json::Map::new();
+            if let Some(l) = f.line {
+                region.insert("startLine".into(), json!(l));
+            }
+            if let Some(c) = f.column {
+                region.insert("startColumn".into(), json!(c));
+            }
+            let mut physical = json!({ "artifactLocation": { "uri": r.file, "uriBaseId": "%SRCROOT%" } });
+            if !region.is_empty() {
+                physical["region"] = Value::Object(region);
+            }
+            results.push(json!({
+                "ruleId": rule,
+                "level": match f.severity { Severity::Error => "error", Severity::Warning => "warning", Severity::Note => "note" },
+                "message": { "text": f.message },
+                "locations": [{ "physicalLocation": physical }],
+            }));
+        }
+    }
+    let failed = notifications.iter().any(|n| n["level"] == "error");
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "verdict",
+                "version": crate::protocol::VERSION,
+                "informationUri": "https://example.invalid/verdict",
+                "rules": rules.iter().map(|r| json!({ "id": r, "shortDescription": { "text": r } })).collect::<Vec<_>>(),
+            }},
+            "invocations": [{
+                "executionSuccessful": !failed,
+                "toolExecutionNotifications": notifications,
+            }],
+            "results": results,
+        }],
+    })
+}
+
+fn notification_json(level: &str, validator: &str, file: &str, text: &str) -> Value {
+    json!({
+        "level": level,
+        "message": { "text": format!("{validator}: {text}") },
+        "locations": [{ "physicalLocation": { "artifactLocation": { "uri": file, "uriBaseId": "%SRCROOT%" } } }],
+        "descriptor": { "id": validator },
+    })
+}
+
+/// Renders `status` for people.
+pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "verdict daemon {} (pid {}, protocol {})", s["version"].as_str().unwrap_or("?"), s["pid"], s["protocol"])?;
+    writeln!(out, "  project root: {}", s["project_root"].as_str().unwrap_or("?"))?;
+    writeln!(out, "  config:       {}", s["config_path"].as_str().unwrap_or("(none: built-in defaults)"))?;
+    writeln!(out, "  socket:       {}", s["socket"].as_str().unwrap_or("?"))?;
+    writeln!(out, "  log:          {}", s["log_file"].as_str().unwrap_or("?"))?;
+    writeln!(out, "  uptime:       {}", humantime::format_duration(Duration::from_secs(s["uptime_ms"].as_u64().unwrap_or(0) / 1000)))?;
+    writeln!(out, "  connections:  {} (requests in flight: {})", s["connections"], s["requests_in_flight"])?;
+    let cache = &s["cache"];
+    if cache["available"].as_bool() == Some(true) {
+        writeln!(out, "  cache:        {} (hits {}, misses {})", cache["path"].as_str().unwrap_or("?"), cache["hits"], cache["misses"])?;
+    } else {
+        writeln!(out, "  cache:        unavailable: {}", cache["error"].as_str().unwrap_or("?"))?;
+    }
+    writeln!(out, "  validators:")?;
+    for v in s["validators"].as_array().into_iter().flatten() {
+        write!(
+            out,
+            "    {:<22} {:<12} {:<28} restarts {:<3} jobs {}",
+            v["name"].as_str().unwrap_or("?"),
+            v["state"].as_str().unwrap_or("?"),
+            v["kind"].as_str().unwrap_or("?"),
+            v["restarts"],
+            v["jobs_done"]
+        )?;
+        match v["last_failure"].as_str() {
+            Some(f) => writeln!(out, "  last failure: {f}")?,
+            None => writeln!(out)?,
+        }
+    }
+    let breakers = s["breakers"].as_array().map(Vec::len).unwrap_or(0);
+    writeln!(out, "  breakers:     {}", if breakers == 0 { "none configured".to_string() } else { breakers.to_string() })?;
+    let events = s["events"].as_array().cloned().unwrap_or_default();
+    if !events.is_empty() {
+        writeln!(out, "  recent supervision events:")?;
+        for e in events.iter().rev().take(10) {
+            writeln!(out, "    {} {} {}", e["validator"].as_str().unwrap_or("?"), e["event"].as_str().unwrap_or("?"), e["detail"].as_str().unwrap_or(""))?;
+        }
+    }
+    Ok(())
+}
+
+/// Renders a reload report.
+pub fn print_reload(v: &Value, out: &mut dyn Write) -> std::io::Result<()> {
+    for (key, word) in [("added", "added"), ("changed", "changed"), ("removed", "removed")] {
+        for name in v[key].as_array().into_iter().flatten() {
+            writeln!(out, "{}: {word}", name.as_str().unwrap_or("?"))?;
+        }
+    }
+    let n = v["unchanged"].as_array().map(Vec::len).unwrap_or(0);
+    writeln!(out, "{n} unchanged")
+}
+
+/// Renders cache command replies.
+pub fn print_cache(v: &Value, out: &mut dyn Write) -> std::io::Result<()> {
+    if let Some(d) = v.get("deleted") {
+        return writeln!(out, "deleted {d} cached results");
+    }
+    writeln!(out, "cache at {}", v["path"].as_str().unwrap_or("?"))?;
+    writeln!(out, "  entries: {}, bytes on disk: {}", v["entries"], v["bytes_on_disk"])?;
+    for val in v["validators"].as_array().into_iter().flatten() {
+        writeln!(
+            out,
+            "  {:<22} entries {:<8} hits {:<8} misses {}",
+            val["name"].as_str().unwrap_or("?"),
+            val["entries"],
+            val["hits"],
+            val["misses"]
+        )?;
+    }
+    Ok(())
+}
+
+/// `verdict logs`: prints the daemon's log, optionally following it across
+/// rotations.
+pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let mut file = loop {
+        match std::fs::File::open(path) {
+            Ok(f) => break f,
+            Err(e) if follow && e.kind() == std::io::ErrorKind::NotFound => std::thread::sleep(Duration::from_millis(200)),
+            Err(e) => return Err(e).with_context(|| format!("cannot read the daemon log {}", path.display())),
+        }
+    };
+    let mut reader = std::io::BufReader::new(file.try_clone()?);
+    let mut all = Vec::new();
+    let mut buf = String::new();
+    while reader.read_line(&mut buf)? > 0 {
+        all.push(std::mem::take(&mut buf));
+    }
+    let skip = lines.map(|n| all.len().saturating_sub(n)).unwrap_or(0);
+    for l in &all[skip..] {
+        print_log_line(l, raw, &mut out)?;
+    }
+    if !follow {
+        return Ok(());
+    }
+    let mut pos = file.stream_position()?;
+    let mut inode = std::os::unix::fs::MetadataExt::ino(&file.metadata()?);
+    loop {
+        out.flush()?;
+        std::thread::sleep(Duration::from_millis(200));
+        // Rotation replaces the file: reopen when the inode changes.
+        if let Ok(m) = std::fs::metadata(path) {
+            let ino = std::os::unix::fs::MetadataExt::ino(&m);
+            if ino != inode {
+                file = std::fs::File::open(path)?;
+                inode = ino;
+                pos = 0;
+                reader = std::io::BufReader::new(file.try_clone()?);
+            }
+        }
+        let _ = pos;
+        while reader.read_line(&mut buf)? > 0 {
+            print_log_line(&buf, raw, &mut out)?;
+            buf.clear();
+        }
+        pos = reader.stream_position()?;
+    }
+}
+
+fn print_log_line(line: &str, raw: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    if raw {
+        return write!(out, "{line}");
+    }
+    match serde_json::from_str::<Value>(line) {
+        Ok(v) => {
+            let mut fields = String::new();
+            if let Some(map) = v["fields"].as_object() {
+                for (k, val) in map {
+                    if k != "message" {
+                        fields.push_str(&format!(" {k}={}", val.as_str().map(str::to_string).unwrap_or_else(|| val.to_string())));
+                    }
+                }
+            }
+            writeln!(
+                out,
+                "{} {:>5} {}{}",
+                v["timestamp"].as_str().unwrap_or(""),
+                v["level"].as_str().unwrap_or(""),
+                v["fields"]["message"].as_str().unwrap_or(""),
+                fields
+            )
+        }
+        Err(_) => write!(out, "{line}"),
+    }
+}
+

@@ -1,0 +1,470 @@
+//! The control server: the accept loop and one handler per connection.
+//!
+//! Framing (one JSON object per `\n`-terminated line, at most
+//! [`MAX_LINE_BYTES`]), the handshake, the connection limits and per-request
+//! cancellation live here; what each method does lives in
+//! [`crate::daemon::Daemon::handle`]. Nothing a client sends — garbage, a
+//! huge line, a flood of requests, a refusal to read replies — can stall the
+//! accept loop or another connection: each connection has its own task, a
+//! bounded queue of replies, a bounded number of requests in flight and a
+//! write deadline.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{Mutex, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::daemon::Daemon;
+use crate::protocol::{
+    HelloParams, HelloResult, Id, MAX_LINE_BYTES, Message, PROTOCOL_VERSION, Request, RpcError, VERSION, code,
+    method,
+};
+
+/// Requests one connection may have in flight; past this the server stops
+/// reading that connection until one finishes (back-pressure, not an error).
+const MAX_IN_FLIGHT: usize = 64;
+/// Replies and notifications queued for one connection before senders wait.
+const WRITE_QUEUE: usize = 256;
+/// A client that does not take a reply within this long is disconnected.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sends notifications belonging to one request to its connection. Lossy by
+/// design: when the client is not reading, progress notifications are dropped
+/// rather than stalling the work that produces them.
+#[derive(Clone)]
+pub struct Notifier {
+    tx: mpsc::Sender<Vec<u8>>,
+    request: Value,
+}
+
+impl Notifier {
+    /// Queues a notification; returns false if it had to be dropped.
+    pub fn notify(&self, method: &str, mut params: Value) -> bool {
+        if let Value::Object(map) = &mut params {
+            map.insert("request".into(), self.request.clone());
+        }
+        self.tx.try_send(Message::notification(method, params).to_line()).is_ok()
+    }
+
+    /// Queues a notification, waiting for room (bounded by the write
+    /// deadline). For notifications that must not be lost.
+    pub async fn notify_reliably(&self, method: &str, mut params: Value) -> bool {
+        if let Value::Object(map) = &mut params {
+            map.insert("request".into(), self.request.clone());
+        }
+        let line = Message::notification(method, params).to_line();
+        matches!(self.tx.send_timeout(line, WRITE_TIMEOUT).await, Ok(()))
+    }
+}
+
+/// What a method handler gets besides its params.
+pub struct RequestCtx {
+    /// Cancelled by `cancel`, by the client disconnecting, or at the end of
+    /// the shutdown grace period.
+    pub cancel: CancellationToken,
+    /// Streams notifications tied to this request.
+    pub notifier: Notifier,
+}
+
+/// Accepts connections until the daemon starts shutting down.
+pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) {
+    let slots = Arc::new(Semaphore::new(daemon.limits.max_connections));
+    let my_uid = nix::unistd::geteuid().as_raw();
+    loop {
+        let accepted = tokio::select! {
+            _ = daemon.shutdown.cancelled() => break,
+            r = listener.accept() => r,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let peer_uid = stream.peer_cred().map(|c| c.uid()).ok();
+        if peer_uid != Some(my_uid) {
+            warn!(?peer_uid, "refused a connection from another user");
+            let err = RpcError::new(code::PERMISSION_DENIED, "permission denied: the daemon serves only its own user")
+                .with_data(json!({ "peer_uid": peer_uid }));
+            tokio::spawn(reject(stream, err));
+            continue;
+        }
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            debug!("refused a connection: too many open");
+            let err = RpcError::new(code::BUSY, "busy: too many connections")
+                .with_data(json!({ "max_connections": daemon.limits.max_connections }));
+            tokio::spawn(reject(stream, err));
+            continue;
+        };
+        let daemon = daemon.clone();
+        tokio::spawn(async move {
+            daemon.connections.fetch_add(1, Ordering::Relaxed);
+            connection(stream, daemon.clone()).await;
+            daemon.connections.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
+        });
+    }
+    info!("stopped accepting connections");
+}
+
+/// Sends one error and closes, without waiting long for a client that does
+/// not read.
+async fn reject(mut stream: UnixStream, err: RpcError) {
+    let line = Message::error(Value::Null, err).to_line();
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(&line).await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
+/// The outcome of reading one frame.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Frame {
+    /// A complete line (without its `\n`) is in the buffer.
+    Line,
+    /// The line exceeded the limit; its bytes were consumed up to the end of
+    /// what had arrived.
+    TooLong,
+    /// The peer closed the connection.
+    Eof,
+}
+
+/// Reads one `\n`-terminated line into `out`, never holding more than `max`
+/// bytes of it. A final unterminated line before EOF counts as a line.
+///
+/// Cancel-safe: bytes consumed before a cancellation stay in `out`, and the
+/// next call continues the same line. The caller clears `out` once it has
+/// used a complete frame.
+pub(crate) async fn read_frame<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    out: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Frame> {
+    loop {
+        let avail = r.fill_buf().await?;
+        if avail.is_empty() {
+            return Ok(if out.is_empty() { Frame::Eof } else { Frame::Line });
+        }
+        let (take, done) = match memchr::memchr(b'\n', avail) {
+            Some(i) => (i, true),
+            None => (avail.len(), false),
+        };
+        if out.len() + take > max {
+            let n = if done { take + 1 } else { take };
+            r.consume(n);
+            out.clear();
+            return Ok(Frame::TooLong);
+        }
+        out.extend_from_slice(&avail[..take]);
+        r.consume(if done { take + 1 } else { take });
+        if done {
+            return Ok(Frame::Line);
+        }
+    }
+}
+
+type InFlight = Arc<Mutex<HashMap<Id, CancellationToken>>>;
+
+async fn connection(stream: UnixStream, daemon: Arc<Daemon>) {
+    let (rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
+    // Cancelled when the connection must end: a write that cannot complete,
+    // an oversized line. Every request of the connection hangs below it.
+    let conn_cancel = daemon.abort.child_token();
+
+    let writer_cancel = conn_cancel.clone();
+    let writer = tokio::spawn(async move {
+        while let Some(buf) = rx.recv().await {
+            match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&buf)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    debug!(error = %e, "client went away");
+                    writer_cancel.cancel();
+                    return;
+                }
+                Err(_) => {
+                    warn!("client did not read its replies; disconnecting it");
+                    writer_cancel.cancel();
+                    return;
+                }
+            }
+        }
+        let _ = wr.shutdown().await;
+    });
+
+    let mut reader = BufReader::with_capacity(64 * 1024, rd);
+    let mut line = Vec::new();
+    let in_flight: InFlight = Arc::default();
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let mut greeted = false;
+    loop {
+        line.clear();
+        let idle = slots.available_permits() == MAX_IN_FLIGHT;
+        let read = read_frame(&mut reader, &mut line, MAX_LINE_BYTES);
+        let frame = tokio::select! {
+            _ = conn_cancel.cancelled() => break,
+            r = tokio::time::timeout(if idle { daemon.limits.idle_timeout } else { Duration::MAX }, read) => r,
+        };
+        let frame = match frame {
+            Err(_) => {
+                debug!("closing an idle connection");
+                break;
+            }
+            Ok(Err(e)) => {
+                debug!(error = %e, "read failed");
+                break;
+            }
+            Ok(Ok(f)) => f,
+        };
+        match frame {
+            Frame::Eof => break,
+            Frame::TooLong => {
+                let err = RpcError::new(
+                    code::REQUEST_TOO_LARGE,
+                    format!("request too large: a line may hold at most {MAX_LINE_BYTES} bytes"),
+                );
+                let _ = tx.send_timeout(Message::error(Value::Null, err).to_line(), WRITE_TIMEOUT).await;
+                break;
+            }
+            Frame::Line => {}
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let req = match parse_request(&line) {
+            Ok(Some(req)) => req,
+            Ok(None) => continue, // a notification: nothing to answer
+            Err((id, err)) => {
+                if tx.send_timeout(Message::error(id, err).to_line(), WRITE_TIMEOUT).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        let Some(id) = req.id.clone() else { continue };
+        let id_value = serde_json::to_value(&id).unwrap_or(Value::Null);
+
+        // The handshake and `cancel` are answered inline, in order.
+        if req.method == method::HELLO {
+            let reply = match hello(&daemon, req.params.as_ref()) {
+                Ok(r) => {
+                    greeted = true;
+                    Message::result(id_value, r)
+                }
+                Err(e) => Message::error(id_value, e),
+            };
+            if tx.send_timeout(reply.to_line(), WRITE_TIMEOUT).await.is_err() {
+                break;
+            }
+            continue;
+        }
+        if !greeted {
+            let err = RpcError::new(code::HELLO_REQUIRED, "the first request on a connection must be `hello`");
+            if tx.send_timeout(Message::error(id_value, err).to_line(), WRITE_TIMEOUT).await.is_err() {
+                break;
+            }
+            continue;
+        }
+        if req.method == method::CANCEL {
+            let reply = match cancel_target(req.params.as_ref()) {
+                Ok(target) => match in_flight.lock().await.get(&target) {
+                    Some(token) => {
+                        token.cancel();
+                        Message::result(id_value, json!({ "cancelled": true }))
+                    }
+                    None => Message::error(
+                        id_value,
+                        RpcError::new(code::NOT_FOUND, format!("no request {target} in flight on this connection")),
+                    ),
+                },
+                Err(e) => Message::error(id_value, e),
+            };
+            if tx.send_timeout(reply.to_line(), WRITE_TIMEOUT).await.is_err() {
+                break;
+            }
+            continue;
+        }
+        if daemon.shutdown.is_cancelled() && req.method != method::SHUTDOWN {
+            let msg = Message::error(id_value, RpcError::shutting_down());
+            if tx.send_timeout(msg.to_line(), WRITE_TIMEOUT).await.is_err() {
+                break;
+            }
+            continue;
+        }
+
+        // Everything else runs concurrently, tracked so that shutdown can
+        // wait for it, and cancellable by id.
+        let permit = tokio::select! {
+            _ = conn_cancel.cancelled() => break,
+            p = slots.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+        };
+        let token = conn_cancel.child_token();
+        {
+            let mut map = in_flight.lock().await;
+            if map.contains_key(&id) {
+                drop(map);
+                let err = RpcError::new(code::INVALID_REQUEST, format!("request id {id} is already in flight"));
+                if tx.send_timeout(Message::error(id_value, err).to_line(), WRITE_TIMEOUT).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            map.insert(id.clone(), token.clone());
+        }
+        let ctx = RequestCtx { cancel: token.clone(), notifier: Notifier { tx: tx.clone(), request: id_value.clone() } };
+        let (daemon2, tx2, in_flight2) = (daemon.clone(), tx.clone(), in_flight.clone());
+        daemon.requests.spawn(async move {
+            let result = tokio::select! {
+                r = daemon2.handle(&req.method, req.params.unwrap_or(Value::Null), &ctx) => r,
+                _ = token.cancelled() => Err(if daemon2.abort.is_cancelled() {
+                    RpcError::shutting_down()
+                } else {
+                    RpcError::cancelled()
+                }),
+            };
+            let msg = match result {
+                Ok(v) => Message::result(id_value, v),
+                Err(e) => Message::error(id_value, e),
+            };
+            let _ = tx2.send_timeout(msg.to_line(), WRITE_TIMEOUT).await;
+            in_flight2.lock().await.remove(&id);
+            drop(permit);
+        });
+    }
+    // The client closed its side (or we are closing it): let requests in
+    // flight finish and deliver their replies, then close.
+    let _ = slots.acquire_many(MAX_IN_FLIGHT as u32).await;
+    drop(tx);
+    let _ = writer.await;
+}
+
+/// Parses a line into a request. `Ok(None)` is a notification (no id).
+/// Errors carry the id to answer with (null when it could not be read).
+fn parse_request(line: &[u8]) -> Result<Option<Request>, (Value, RpcError)> {
+    let value: Value = serde_json::from_slice(line)
+        .map_err(|e| (Value::Null, RpcError::new(code::PARSE_ERROR, format!("parse error: {e}"))))?;
+    let id = value.get("id").cloned().unwrap_or(Value::Null);
+    let invalid = |msg: &str| (id.clone(), RpcError::new(code::INVALID_REQUEST, format!("invalid request: {msg}")));
+    let Value::Object(obj) = &value else { return Err(invalid("a request must be a JSON object")) };
+    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Err(invalid("`jsonrpc` must be \"2.0\""));
+    }
+    if !obj.get("method").is_some_and(Value::is_string) {
+        return Err(invalid("`method` must be a string"));
+    }
+    match obj.get("id") {
+        None => {}
+        Some(Value::Number(n)) if n.is_i64() => {}
+        Some(Value::String(_)) => {}
+        Some(_) => return Err((Value::Null, RpcError::new(code::INVALID_REQUEST, "invalid request: `id` must be an integer or a string"))),
+    }
+    if let Some(p) = obj.get("params")
+        && !(p.is_object() || p.is_null())
+    {
+        return Err(invalid("`params` must be an object"));
+    }
+    let req: Request = serde_json::from_value(value.clone()).map_err(|e| invalid(&e.to_string()))?;
+    Ok(req.id.is_some().then_some(req))
+}
+
+fn hello(daemon: &Daemon, params: Option<&Value>) -> Result<Value, RpcError> {
+    let p: HelloParams = parse_params(params)?;
+    let mine = HelloResult { protocol: PROTOCOL_VERSION, version: VERSION.into(), build: daemon.build.clone(), pid: daemon.pid };
+    if p.protocol != PROTOCOL_VERSION {
+        return Err(RpcError::new(
+            code::PROTOCOL_VERSION_MISMATCH,
+            format!("protocol version mismatch: the daemon speaks {PROTOCOL_VERSION}, the client {}", p.protocol),
+        )
+        .with_data(serde_json::to_value(&mine).expect("plain struct")));
+    }
+    Ok(serde_json::to_value(&mine).expect("plain struct"))
+}
+
+fn cancel_target(params: Option<&Value>) -> Result<Id, RpcError> {
+    let id = params.and_then(|p| p.get("id")).ok_or_else(|| RpcError::invalid_params("id", "missing"))?;
+    serde_json::from_value(id.clone()).map_err(|_| RpcError::invalid_params("id", "must be an integer or a string"))
+}
+
+/// Deserializes params into `T`, naming the offending field on failure.
+/// Unknown fields are ignored (forward compatibility).
+pub fn parse_params<T: serde::de::DeserializeOwned>(params: Option<&Value>) -> Result<T, RpcError> {
+    let v = match params {
+        None | Some(Value::Null) => Value::Object(Default::default()),
+        Some(v) => v.clone(),
+    };
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // A missing field is reported at the parent's path; name the field.
+        let missing = inner.strip_prefix("missing field `").and_then(|r| r.split('`').next());
+        let field = match (path.as_str(), missing) {
+            (".", Some(f)) => f.to_string(),
+            (".", None) => "params".to_string(),
+            (p, Some(f)) => format!("{p}.{f}"),
+            (p, None) => p.to_string(),
+        };
+        RpcError::invalid_params(&field, inner)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn frames_are_split_on_newlines_and_bounded() {
+        let data = b"{\"a\":1}\n\n{\"b\":2}".to_vec();
+        let mut r = BufReader::new(&data[..]);
+        let mut out = Vec::new();
+        assert_eq!(read_frame(&mut r, &mut out, 100).await.unwrap(), Frame::Line);
+        assert_eq!(out, b"{\"a\":1}");
+        out.clear();
+        assert_eq!(read_frame(&mut r, &mut out, 100).await.unwrap(), Frame::Line);
+        assert!(out.is_empty());
+        assert_eq!(read_frame(&mut r, &mut out, 100).await.unwrap(), Frame::Line);
+        assert_eq!(out, b"{\"b\":2}");
+        out.clear();
+        assert_eq!(read_frame(&mut r, &mut out, 100).await.unwrap(), Frame::Eof);
+
+        let long = vec![b'x'; 1000];
+        let mut r = BufReader::with_capacity(16, &long[..]);
+        assert_eq!(read_frame(&mut r, &mut out, 100).await.unwrap(), Frame::TooLong);
+        assert!(out.len() <= 100);
+    }
+
+    #[test]
+    fn requests_are_validated() {
+        assert!(matches!(parse_request(b"nope"), Err((Value::Null, e)) if e.code == code::PARSE_ERROR));
+        assert!(matches!(parse_request(b"[1]"), Err((_, e)) if e.code == code::INVALID_REQUEST));
+        assert!(matches!(parse_request(br#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#), Err((id, e)) if e.code == code::INVALID_REQUEST && id == json!(1)));
+        assert!(matches!(parse_request(br#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#), Err((_, e)) if e.code == code::INVALID_REQUEST));
+        assert!(matches!(parse_request(br#"{"jsonrpc":"2.0","method":"ping"}"#), Ok(None)));
+        let r = parse_request(br#"{"jsonrpc":"2.0","id":"a","method":"ping","params":{}}"#).unwrap().unwrap();
+        assert_eq!(r.id, Some(Id::Str("a".into())));
+    }
+
+    #[test]
+    fn invalid_params_name_the_field() {
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct P {
+            paths: Vec<String>,
+        }
+        let e = parse_params::<P>(Some(&json!({"paths": 3, "future_field": true}))).unwrap_err();
+        assert_eq!(e.code, code::INVALID_PARAMS);
+        let e = parse_params::<P>(Some(&json!({}))).unwrap_err();
+        assert_eq!(e.data.unwrap()["field"], "paths");
+        assert!(parse_params::<P>(Some(&json!({"paths": [], "future_field": 1}))).is_ok());
+    }
+}

@@ -1,0 +1,504 @@
+//! The supervisor actor: owns one linked validator child per enabled
+//! validator, restarts failed children under their restart policy, kills
+//! children whose job missed its deadline, quarantines crash loops, and
+//! applies configuration reloads.
+//!
+//! Check runs never hold the supervisor's attention per job: they get a
+//! [`ValidatorHandle`] per validator (its current child through a `watch`
+//! channel, a concurrency semaphore, its process registry) and talk to the
+//! children directly. They report deadline expiries back with
+//! [`SupervisorMessage::JobTimedOut`].
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use serde::Serialize;
+use tokio::sync::{Semaphore, watch};
+use tracing::{info, warn};
+use verdict_actors::process::ProcessRegistry;
+use verdict_actors::validator::{Validator, ValidatorArguments, ValidatorMessage, Work};
+
+use crate::config::{RestartPolicy, ValidatorConfig, ValidatorKind};
+
+/// How long a killed child's processes get between SIGTERM and SIGKILL.
+pub const KILL_GRACE: Duration = Duration::from_millis(500);
+/// Supervision events kept for `status`.
+const EVENTS_KEPT: usize = 100;
+/// Relative jitter applied to restart backoff (±20 %).
+const JITTER: f64 = 0.2;
+
+/// Where a validator's child stands, as check runs see it.
+#[derive(Clone, Debug)]
+pub enum Slot {
+    /// Accepting jobs.
+    Running(ActorRef<ValidatorMessage>),
+    /// Between a failure and its restart.
+    Restarting,
+    /// Past its restart intensity; jobs get an error until restarted.
+    Quarantined(String),
+    /// Removed by a reload or stopped with the daemon.
+    Stopped,
+}
+
+/// What a check run needs to use one validator.
+pub struct ValidatorHandle {
+    /// Its effective configuration.
+    pub config: ValidatorConfig,
+    /// Its identity (part of every cache key).
+    pub identity: [u8; 16],
+    /// Its current child.
+    pub slot: watch::Receiver<Slot>,
+    /// Jobs allowed at once, across all check runs.
+    pub permits: Arc<Semaphore>,
+    /// Whether its jobs need the files' bytes (built-ins).
+    pub needs_content: bool,
+    /// Whether binary files are left out of its selection.
+    pub text_only: bool,
+    /// Whether its results may be cached (false when its version is unknown).
+    pub cacheable: bool,
+}
+
+/// Everything the supervisor needs to run one validator.
+pub struct ValidatorSpec {
+    /// The validator's configuration.
+    pub config: ValidatorConfig,
+    /// Its identity.
+    pub identity: [u8; 16],
+    /// What its child runs.
+    pub work: Arc<dyn Work>,
+    /// Whether jobs need content.
+    pub needs_content: bool,
+    /// Whether binary files are skipped.
+    pub text_only: bool,
+    /// Whether its results may be cached.
+    pub cacheable: bool,
+}
+
+/// What a reload changed (supervisorctl's `update` report).
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Validators started.
+    pub added: Vec<String>,
+    /// Validators restarted with a new configuration.
+    pub changed: Vec<String>,
+    /// Validators stopped.
+    pub removed: Vec<String>,
+    /// Validators left running.
+    pub unchanged: Vec<String>,
+}
+
+/// One supervision event, as kept for `status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    /// Unix time in milliseconds.
+    pub at_ms: u64,
+    /// The validator.
+    pub validator: String,
+    /// `started`, `failed`, `restarted`, `timed_out`, `quarantined`, `stopped`.
+    pub event: &'static str,
+    /// Detail (failure reason, delay, …).
+    pub detail: String,
+}
+
+/// One validator's state, for `status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChildStatus {
+    /// Its name.
+    pub name: String,
+    /// `builtin:<name>` or `command`.
+    pub kind: String,
+    /// Its dimension.
+    pub dimension: String,
+    /// `running`, `restarting`, `quarantined`.
+    pub state: &'static str,
+    /// Restarts since the daemon started.
+    pub restarts: u64,
+    /// Jobs completed by its children.
+    pub jobs_done: u64,
+    /// Its most recent failure.
+    pub last_failure: Option<String>,
+}
+
+/// `status`'s view of the supervisor.
+#[derive(Clone, Debug, Serialize)]
+pub struct SupervisorStatus {
+    /// Every validator.
+    pub validators: Vec<ChildStatus>,
+    /// The latest supervision events, oldest first.
+    pub events: Vec<Event>,
+}
+
+/// Messages to the supervisor.
+pub enum SupervisorMessage {
+    /// Make the set of validators equal to these: start, stop, restart.
+    Apply(Vec<ValidatorSpec>, RpcReplyPort<ApplyReport>),
+    /// Restart a validator now (also out of quarantine).
+    Restart(String, RpcReplyPort<Result<(), String>>),
+    /// A check run's job on this child missed its deadline: kill the child
+    /// and its processes, and restart it under the policy.
+    JobTimedOut {
+        /// The validator.
+        name: String,
+        /// The child that had the job.
+        actor: ActorId,
+        /// What it was working on.
+        file: String,
+        /// The deadline.
+        after: Duration,
+    },
+    /// A scheduled restart is due (internal).
+    RestartChild {
+        /// The validator.
+        name: String,
+        /// Ignored if the validator was replaced since.
+        generation: u64,
+    },
+    /// The handles check runs use.
+    GetHandles(RpcReplyPort<Vec<Arc<ValidatorHandle>>>),
+    /// State for `status`.
+    GetStatus(RpcReplyPort<SupervisorStatus>),
+    /// Stop every child (daemon shutdown).
+    StopAll(RpcReplyPort<()>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ChildState {
+    Running,
+    Restarting,
+    Quarantined,
+    Stopped,
+}
+
+struct Child {
+    handle: Arc<ValidatorHandle>,
+    slot: watch::Sender<Slot>,
+    work: Arc<dyn Work>,
+    registry: ProcessRegistry,
+    jobs_done: Arc<AtomicU64>,
+    actor: Option<ActorRef<ValidatorMessage>>,
+    generation: u64,
+    state: ChildState,
+    started_at: Instant,
+    recent_restarts: VecDeque<Instant>,
+    attempt: u32,
+    restarts_total: u64,
+    last_failure: Option<String>,
+    /// Why we killed the current child ourselves (a deadline), so the
+    /// termination event is read as that failure.
+    kill_reason: Option<String>,
+}
+
+/// The supervisor (no configuration of its own).
+pub struct Supervisor;
+
+/// The supervisor's state.
+#[derive(Default)]
+pub struct SupervisorState {
+    children: HashMap<String, Child>,
+    by_actor: HashMap<ActorId, String>,
+    events: VecDeque<Event>,
+    generation: u64,
+}
+
+/// The delay before restart number `attempt` (0-based) under `policy`:
+/// the first restart is immediate, then `backoff` doubling up to
+/// `backoff_max`, scaled by `1 + JITTER * (2u - 1)` for `u` in [0, 1).
+pub fn restart_delay(policy: &RestartPolicy, attempt: u32, u: f64) -> Duration {
+    if attempt == 0 {
+        return Duration::ZERO;
+    }
+    let base = policy.backoff.saturating_mul(1u32.checked_shl(attempt - 1).unwrap_or(u32::MAX));
+    let capped = base.min(policy.backoff_max);
+    capped.mul_f64((1.0 + JITTER * (2.0 * u - 1.0)).max(0.0))
+}
+
+/// `builtin:<name>` or `command`, for `status`.
+pub fn kind_label(config: &ValidatorConfig) -> String {
+    match &config.kind {
+        ValidatorKind::Builtin { kind, .. } => format!("builtin:{}", kind.name()),
+        ValidatorKind::Command(_) => "command".into(),
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl SupervisorState {
+    fn event(&mut self, validator: &str, event: &'static str, detail: String) {
+        match event {
+            "failed" | "timed_out" | "quarantined" => warn!(validator, event, %detail, "supervision event"),
+            _ => info!(validator, event, %detail, "supervision event"),
+        }
+        if self.events.len() == EVENTS_KEPT {
+            self.events.pop_front();
+        }
+        self.events.push_back(Event { at_ms: now_ms(), validator: validator.into(), event, detail });
+    }
+
+    async fn spawn_child(&mut self, myself: &ActorRef<SupervisorMessage>, name: &str) {
+        let Some(child) = self.children.get_mut(name) else { return };
+        let args = ValidatorArguments {
+            name: name.to_string(),
+            work: child.work.clone(),
+            registry: child.registry.clone(),
+            jobs_done: child.jobs_done.clone(),
+        };
+        match Actor::spawn_linked(None, Validator, args, myself.get_cell()).await {
+            Ok((actor, _)) => {
+                self.by_actor.insert(actor.get_id(), name.to_string());
+                child.actor = Some(actor.clone());
+                child.state = ChildState::Running;
+                child.started_at = Instant::now();
+                child.slot.send_replace(Slot::Running(actor));
+                self.event(name, "started", String::new());
+            }
+            Err(e) => {
+                // Spawning our own actor only fails when the system is
+                // shutting down; quarantine so jobs fail fast.
+                let reason = format!("cannot start: {e}");
+                child.state = ChildState::Quarantined;
+                child.slot.send_replace(Slot::Quarantined(reason.clone()));
+                child.last_failure = Some(reason.clone());
+                self.event(name, "quarantined", reason);
+            }
+        }
+    }
+
+    /// A child died unexpectedly (or by our deadline kill): apply the policy.
+    async fn child_failed(&mut self, myself: &ActorRef<SupervisorMessage>, name: &str, reason: String) {
+        let Some(child) = self.children.get_mut(name) else { return };
+        child.actor = None;
+        child.last_failure = Some(reason.clone());
+        let policy = child.handle.config.restart;
+        let now = Instant::now();
+        if now.duration_since(child.started_at) >= policy.reset_after {
+            child.attempt = 0;
+        }
+        while child.recent_restarts.front().is_some_and(|t| now.duration_since(*t) > policy.window) {
+            child.recent_restarts.pop_front();
+        }
+        if child.recent_restarts.len() as u32 >= policy.max_restarts {
+            let why = format!(
+                "{} restarts within {:?}; last failure: {reason}",
+                child.recent_restarts.len(),
+                policy.window
+            );
+            child.state = ChildState::Quarantined;
+            child.slot.send_replace(Slot::Quarantined(why.clone()));
+            self.event(name, "failed", reason);
+            self.event(name, "quarantined", why);
+            return;
+        }
+        child.recent_restarts.push_back(now);
+        child.restarts_total += 1;
+        let delay = restart_delay(&policy, child.attempt, rand::random::<f64>());
+        child.attempt = child.attempt.saturating_add(1);
+        child.state = ChildState::Restarting;
+        child.slot.send_replace(Slot::Restarting);
+        let generation = child.generation;
+        self.event(name, "failed", reason);
+        if delay.is_zero() {
+            self.event(name, "restarted", "immediately".into());
+            self.spawn_child(myself, name).await;
+        } else {
+            self.event(name, "restarted", format!("after {delay:?}"));
+            let name = name.to_string();
+            myself.send_after(delay, move || SupervisorMessage::RestartChild { name, generation });
+        }
+    }
+
+    fn stop_child(&mut self, name: &str) -> Option<Child> {
+        let mut child = self.children.remove(name)?;
+        child.state = ChildState::Stopped;
+        child.slot.send_replace(Slot::Stopped);
+        if let Some(actor) = child.actor.take() {
+            self.by_actor.remove(&actor.get_id());
+            actor.stop(Some("removed".into()));
+        }
+        Some(child)
+    }
+}
+
+impl Actor for Supervisor {
+    type Msg = SupervisorMessage;
+    type State = SupervisorState;
+    type Arguments = ();
+
+    async fn pre_start(&self, _myself: ActorRef<Self::Msg>, _args: ()) -> Result<SupervisorState, ActorProcessingErr> {
+        Ok(SupervisorState::default())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: SupervisorMessage,
+        state: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            SupervisorMessage::Apply(specs, reply) => {
+                let mut report = ApplyReport::default();
+                let wanted: HashMap<String, ValidatorSpec> =
+                    specs.into_iter().map(|s| (s.config.name.clone(), s)).collect();
+                let existing: Vec<String> = state.children.keys().cloned().collect();
+                for name in existing {
+                    if !wanted.contains_key(&name) {
+                        state.stop_child(&name);
+                        state.event(&name, "stopped", "removed from the configuration".into());
+                        report.removed.push(name);
+                    }
+                }
+                for (name, spec) in wanted {
+                    if let Some(child) = state.children.get(&name) {
+                        if child.handle.config == spec.config && child.handle.identity == spec.identity {
+                            report.unchanged.push(name);
+                            continue;
+                        }
+                        state.stop_child(&name);
+                        state.event(&name, "stopped", "configuration changed".into());
+                        report.changed.push(name.clone());
+                    } else {
+                        report.added.push(name.clone());
+                    }
+                    state.generation += 1;
+                    let (slot, rx) = watch::channel(Slot::Restarting);
+                    let handle = Arc::new(ValidatorHandle {
+                        permits: Arc::new(Semaphore::new(spec.config.concurrency.max(1))),
+                        config: spec.config,
+                        identity: spec.identity,
+                        slot: rx,
+                        needs_content: spec.needs_content,
+                        text_only: spec.text_only,
+                        cacheable: spec.cacheable,
+                    });
+                    state.children.insert(
+                        name.clone(),
+                        Child {
+                            handle,
+                            slot,
+                            work: spec.work,
+                            registry: ProcessRegistry::default(),
+                            jobs_done: Arc::default(),
+                            actor: None,
+                            generation: state.generation,
+                            state: ChildState::Restarting,
+                            started_at: Instant::now(),
+                            recent_restarts: VecDeque::new(),
+                            attempt: 0,
+                            restarts_total: 0,
+                            last_failure: None,
+                            kill_reason: None,
+                        },
+                    );
+                    state.spawn_child(&myself, &name).await;
+                }
+                for list in [&mut report.added, &mut report.changed, &mut report.removed, &mut report.unchanged] {
+                    list.sort();
+                }
+                let _ = reply.send(report);
+            }
+            SupervisorMessage::Restart(name, reply) => {
+                let Some(child) = state.children.get_mut(&name) else {
+                    let _ = reply.send(Err(format!("no validator named {name:?}")));
+                    return Ok(());
+                };
+                if let Some(actor) = child.actor.take() {
+                    state.by_actor.remove(&actor.get_id());
+                    actor.stop(Some("restart requested".into()));
+                }
+                child.recent_restarts.clear();
+                child.attempt = 0;
+                child.last_failure = None;
+                state.event(&name, "restarted", "on request".into());
+                state.spawn_child(&myself, &name).await;
+                let _ = reply.send(Ok(()));
+            }
+            SupervisorMessage::JobTimedOut { name, actor, file, after } => {
+                let Some(child) = state.children.get_mut(&name) else { return Ok(()) };
+                if child.actor.as_ref().map(|a| a.get_id()) != Some(actor) {
+                    return Ok(()); // already replaced
+                }
+                let reason = format!("job on {file} timed out after {after:?}");
+                child.kill_reason = Some(reason.clone());
+                if let Some(a) = &child.actor {
+                    a.kill();
+                }
+                let registry = child.registry.clone();
+                tokio::spawn(async move { registry.terminate_all(KILL_GRACE).await });
+                state.event(&name, "timed_out", reason);
+            }
+            SupervisorMessage::RestartChild { name, generation } => {
+                if state.children.get(&name).is_some_and(|c| c.generation == generation && c.state == ChildState::Restarting) {
+                    state.spawn_child(&myself, &name).await;
+                }
+            }
+            SupervisorMessage::GetHandles(reply) => {
+                let mut handles: Vec<_> = state.children.values().map(|c| c.handle.clone()).collect();
+                handles.sort_by(|a, b| a.config.name.cmp(&b.config.name));
+                let _ = reply.send(handles);
+            }
+            SupervisorMessage::GetStatus(reply) => {
+                let mut validators: Vec<ChildStatus> = state
+                    .children
+                    .iter()
+                    .map(|(name, c)| ChildStatus {
+                        name: name.clone(),
+                        kind: kind_label(&c.handle.config),
+                        dimension: c.handle.config.dimension.clone(),
+                        state: match c.state {
+                            ChildState::Running => "running",
+                            ChildState::Restarting => "restarting",
+                            ChildState::Quarantined => "quarantined",
+                            ChildState::Stopped => "stopped",
+                        },
+                        restarts: c.restarts_total,
+                        jobs_done: c.jobs_done.load(Ordering::Relaxed),
+                        last_failure: c.last_failure.clone(),
+                    })
+                    .collect();
+                validators.sort_by(|a, b| a.name.cmp(&b.name));
+                let _ = reply.send(SupervisorStatus { validators, events: state.events.iter().cloned().collect() });
+            }
+            SupervisorMessage::StopAll(reply) => {
+                let names: Vec<String> = state.children.keys().cloned().collect();
+                for name in names {
+                    if let Some(child) = state.stop_child(&name) {
+                        child.registry.kill_all();
+                    }
+                }
+                let _ = reply.send(());
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        let (cell, reason) = match event {
+            SupervisionEvent::ActorFailed(cell, err) => (cell, format!("{err}")),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, reason.unwrap_or_else(|| "stopped unexpectedly".into()))
+            }
+            _ => return Ok(()),
+        };
+        // Children we stopped on purpose were unmapped first: ignore them.
+        let Some(name) = state.by_actor.remove(&cell.get_id()) else { return Ok(()) };
+        let reason = match state.children.get_mut(&name).and_then(|c| c.kill_reason.take()) {
+            Some(kill_reason) => kill_reason,
+            None => reason,
+        };
+        state.child_failed(&myself, &name, reason).await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "supervisor_tests.rs"]
+mod tests;

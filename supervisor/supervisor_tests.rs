@@ -1,0 +1,210 @@
+//! The supervisor's policy, with test doubles (a panic inside verdict's own
+//! code cannot be provoked in a real tool) and paused tokio time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorRef};
+use tokio_util::sync::CancellationToken;
+use verdict_actors::Outcome;
+use verdict_actors::validator::doubles::{HangingWorkDouble, PanickingWorkDouble, PassingWorkDouble};
+use verdict_actors::validator::{Job, ValidatorMessage, Work};
+
+use super::*;
+use crate::bench_support::double_config;
+
+fn spec(name: &str, work: Arc<dyn Work>, policy: RestartPolicy) -> ValidatorSpec {
+    let mut config = double_config(name, Duration::from_secs(1));
+    config.restart = policy;
+    ValidatorSpec { config, identity: [1; 16], work, needs_content: false, text_only: false, cacheable: false }
+}
+
+fn policy(max_restarts: u32) -> RestartPolicy {
+    RestartPolicy {
+        max_restarts,
+        window: Duration::from_secs(60),
+        backoff: Duration::from_millis(10),
+        backoff_max: Duration::from_millis(80),
+        reset_after: Duration::from_secs(30),
+    }
+}
+
+async fn start(specs: Vec<ValidatorSpec>) -> (ActorRef<SupervisorMessage>, Vec<Arc<ValidatorHandle>>) {
+    let (sup, _) = Actor::spawn(None, Supervisor, ()).await.unwrap();
+    ractor::call!(sup, SupervisorMessage::Apply, specs).unwrap();
+    let handles = ractor::call!(sup, SupervisorMessage::GetHandles).unwrap();
+    (sup, handles)
+}
+
+fn slot(h: &ValidatorHandle) -> Slot {
+    h.slot.borrow().clone()
+}
+
+fn actor(h: &ValidatorHandle) -> ActorRef<ValidatorMessage> {
+    match slot(h) {
+        Slot::Running(a) => a,
+        other => panic!("not running: {other:?}"),
+    }
+}
+
+async fn job_on(a: &ActorRef<ValidatorMessage>) -> Vec<Outcome> {
+    let job = Job { files: vec![], cancel: CancellationToken::new() };
+    match a.call(|r| ValidatorMessage::Validate(job, r), Some(Duration::from_secs(5))).await.unwrap() {
+        ractor::rpc::CallResult::Success(v) => v,
+        other => panic!("no reply: {other:?}"),
+    }
+}
+
+/// Lets spawned tasks and actor messages run without advancing time much.
+async fn settle() {
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(Duration::from_micros(1)).await;
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[test]
+fn restart_delay_is_immediate_then_doubles_to_the_cap() {
+    let p = policy(5);
+    assert_eq!(restart_delay(&p, 0, 0.5), Duration::ZERO);
+    assert_eq!(restart_delay(&p, 1, 0.5), Duration::from_millis(10));
+    assert_eq!(restart_delay(&p, 2, 0.5), Duration::from_millis(20));
+    assert_eq!(restart_delay(&p, 4, 0.5), Duration::from_millis(80));
+    assert_eq!(restart_delay(&p, 30, 0.5), Duration::from_millis(80), "capped");
+    // Jitter: ±20 %.
+    assert_eq!(restart_delay(&p, 1, 0.0), Duration::from_millis(8));
+    assert!(restart_delay(&p, 1, 0.999) < Duration::from_millis(12));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_child_is_restarted_at_once_and_others_are_untouched() {
+    let (sup, handles) =
+        start(vec![spec("boom", Arc::new(PanickingWorkDouble), policy(5)), spec("calm", Arc::new(PassingWorkDouble), policy(5))])
+            .await;
+    let (boom, calm) = (&handles[0], &handles[1]);
+    let calm_id = actor(calm).get_id();
+    let first = actor(boom);
+    let outcomes = job_on(&first).await;
+    assert!(outcomes.is_empty(), "an empty job answers no files");
+    settle().await;
+    let second = actor(boom);
+    assert_ne!(first.get_id(), second.get_id(), "the child was replaced");
+    assert_eq!(actor(calm).get_id(), calm_id, "another validator was disturbed");
+    assert!(job_on(&actor(calm)).await.is_empty());
+    let status = ractor::call!(sup, SupervisorMessage::GetStatus).unwrap();
+    let b = status.validators.iter().find(|v| v.name == "boom").unwrap();
+    assert_eq!(b.restarts, 1);
+    assert!(b.last_failure.as_deref().unwrap().contains("panicked"), "{:?}", b.last_failure);
+    let kinds: Vec<&str> = status.events.iter().filter(|e| e.validator == "boom").map(|e| e.event).collect();
+    assert_eq!(kinds, ["started", "failed", "restarted", "started"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn repeated_failures_back_off_then_quarantine() {
+    let (sup, handles) = start(vec![spec("boom", Arc::new(PanickingWorkDouble), policy(3))]).await;
+    let h = &handles[0];
+    // 1st failure: immediate restart.
+    job_on(&actor(h)).await;
+    settle().await;
+    assert!(matches!(slot(h), Slot::Running(_)));
+    // 2nd failure: restart after ~10 ms (8–12 ms with jitter).
+    job_on(&actor(h)).await;
+    settle().await;
+    assert!(matches!(slot(h), Slot::Restarting), "{:?}", slot(h));
+    tokio::time::sleep(Duration::from_millis(7)).await;
+    assert!(matches!(slot(h), Slot::Restarting));
+    tokio::time::sleep(Duration::from_millis(6)).await;
+    settle().await;
+    assert!(matches!(slot(h), Slot::Running(_)), "{:?}", slot(h));
+    // 3rd failure: ~20 ms.
+    job_on(&actor(h)).await;
+    settle().await;
+    tokio::time::sleep(Duration::from_millis(15)).await;
+    assert!(matches!(slot(h), Slot::Restarting));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    settle().await;
+    assert!(matches!(slot(h), Slot::Running(_)));
+    // 4th failure: three restarts already within the window → quarantined.
+    job_on(&actor(h)).await;
+    settle().await;
+    match slot(h) {
+        Slot::Quarantined(why) => assert!(why.contains("3 restarts"), "{why}"),
+        other => panic!("not quarantined: {other:?}"),
+    }
+    // `restart` brings it back with a clean history.
+    ractor::call!(sup, SupervisorMessage::Restart, "boom".to_string()).unwrap().unwrap();
+    assert!(matches!(slot(h), Slot::Running(_)));
+    let status = ractor::call!(sup, SupervisorMessage::GetStatus).unwrap();
+    assert!(status.events.iter().any(|e| e.event == "quarantined"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_clean_run_resets_the_backoff() {
+    let (_sup, handles) = start(vec![spec("boom", Arc::new(PanickingWorkDouble), policy(10))]).await;
+    let h = &handles[0];
+    job_on(&actor(h)).await;
+    settle().await;
+    job_on(&actor(h)).await;
+    settle().await;
+    assert!(matches!(slot(h), Slot::Restarting));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    settle().await;
+    // Runs cleanly past reset_after: the next failure restarts at once.
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    job_on(&actor(h)).await;
+    settle().await;
+    assert!(matches!(slot(h), Slot::Running(_)), "{:?}", slot(h));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_job_gets_its_child_killed_and_restarted() {
+    let (sup, handles) = start(vec![spec("hang", Arc::new(HangingWorkDouble), policy(5))]).await;
+    let h = &handles[0];
+    let a = actor(h);
+    let job = Job { files: vec![], cancel: CancellationToken::new() };
+    let call = a.call(|r| ValidatorMessage::Validate(job, r), None);
+    assert!(tokio::time::timeout(Duration::from_millis(100), call).await.is_err());
+    sup.cast(SupervisorMessage::JobTimedOut { name: "hang".into(), actor: a.get_id(), file: "x".into(), after: Duration::from_millis(100) })
+        .unwrap();
+    settle().await;
+    let b = actor(h);
+    assert_ne!(a.get_id(), b.get_id());
+    let status = ractor::call!(sup, SupervisorMessage::GetStatus).unwrap();
+    assert!(status.events.iter().any(|e| e.event == "timed_out" && e.detail.contains("timed out after")));
+    assert_eq!(status.validators[0].restarts, 1);
+    // A stale report about the old child changes nothing.
+    sup.cast(SupervisorMessage::JobTimedOut { name: "hang".into(), actor: a.get_id(), file: "x".into(), after: Duration::ZERO })
+        .unwrap();
+    settle().await;
+    assert_eq!(actor(h).get_id(), b.get_id());
+}
+
+#[tokio::test(start_paused = true)]
+async fn apply_reports_added_changed_removed_and_unchanged() {
+    let (sup, _) = start(vec![
+        spec("a", Arc::new(PassingWorkDouble), policy(5)),
+        spec("b", Arc::new(PassingWorkDouble), policy(5)),
+        spec("c", Arc::new(PassingWorkDouble), policy(5)),
+    ])
+    .await;
+    let before = ractor::call!(sup, SupervisorMessage::GetHandles).unwrap();
+    let a_id = actor(&before[0]).get_id();
+    let mut changed = spec("b", Arc::new(PassingWorkDouble), policy(5));
+    changed.config.timeout = Duration::from_secs(9);
+    let report = ractor::call!(
+        sup,
+        SupervisorMessage::Apply,
+        vec![spec("a", Arc::new(PassingWorkDouble), policy(5)), changed, spec("d", Arc::new(PassingWorkDouble), policy(5))]
+    )
+    .unwrap();
+    assert_eq!(report.added, ["d"]);
+    assert_eq!(report.changed, ["b"]);
+    assert_eq!(report.removed, ["c"]);
+    assert_eq!(report.unchanged, ["a"]);
+    let after = ractor::call!(sup, SupervisorMessage::GetHandles).unwrap();
+    assert_eq!(actor(&after[0]).get_id(), a_id, "an unchanged validator keeps its child");
+    assert!(matches!(slot(&before[2]), Slot::Stopped), "the removed validator's old handle says so");
+}
