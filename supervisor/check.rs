@@ -260,7 +260,10 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     if let Some(store) = &store {
         let keys: Vec<ResultKey> = lookups
             .iter()
-            .map(|&(fi, vi)| ResultKey { validator: selected[vi].handle.identity, content: hashed[fi].hash.unwrap_or(0).to_be_bytes() })
+            .map(|&(fi, vi)| ResultKey {
+                validator: selected[vi].handle.identity,
+                content: hashed[fi].hash.unwrap_or(0).to_be_bytes(),
+            })
             .collect();
         let store = store.clone();
         let found = tokio::task::spawn_blocking(move || store.get_results::<StoredVerdict>(&keys, now))
@@ -346,7 +349,18 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
             }
             for (vi, files) in by_validator {
                 for batch in batches(&selected[vi], &files, &hashed) {
-                    spawn_job(&mut jobs, engine, &run, &selected, vi, batch, &walked, &hashed, &cancel, write_store.clone());
+                    spawn_job(
+                        &mut jobs,
+                        engine,
+                        &run,
+                        &selected,
+                        vi,
+                        batch,
+                        &walked,
+                        &hashed,
+                        &cancel,
+                        write_store.clone(),
+                    );
                 }
             }
         }
@@ -357,11 +371,11 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         let fresh: Vec<(Vec<u8>, StatEntry)> = hashed
             .iter()
             .zip(walked.iter())
-            .filter_map(|(h, w)| h.fresh.clone().map(|e| (w.rel.as_bytes().to_vec(), e)))
+            .filter_map(|(h, w)| h.fresh.map(|e| (w.rel.as_bytes().to_vec(), e)))
             .collect();
         if !fresh.is_empty() {
             let _ = tokio::task::spawn_blocking(move || {
-                let refs: Vec<(&[u8], StatEntry)> = fresh.iter().map(|(k, e)| (k.as_slice(), e.clone())).collect();
+                let refs: Vec<(&[u8], StatEntry)> = fresh.iter().map(|(k, e)| (k.as_slice(), *e)).collect();
                 if let Err(e) = store.put_stat_index(&refs) {
                     warn!(error = %e, "cannot update the stat index");
                 }
@@ -387,7 +401,8 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     if !params.all_outcomes {
         records.retain(|r| !matches!(r.outcome, Outcome::Passed | Outcome::Cached { verdict: Verdict::Passed }));
     }
-    let validators = selected.iter().map(|s| (s.handle.config.name.clone(), s.handle.config.dimension.clone())).collect();
+    let validators =
+        selected.iter().map(|s| (s.handle.config.name.clone(), s.handle.config.dimension.clone())).collect();
     let report = CheckReport { summary, outcomes: records, validators };
     Ok(serde_json::to_value(report).expect("plain data"))
 }
@@ -456,7 +471,8 @@ fn spawn_job(
             }
         }
     }
-    let (run, selected, walked, hashed, cancel) = (run.clone(), selected.clone(), walked.clone(), hashed.clone(), cancel.clone());
+    let (run, selected, walked, hashed, cancel) =
+        (run.clone(), selected.clone(), walked.clone(), hashed.clone(), cancel.clone());
     let supervisor = engine.supervisor().clone();
     let pending = engine.pending.clone();
     jobs.spawn(async move {
@@ -466,14 +482,18 @@ fn spawn_job(
         let mut to_store = Vec::new();
         for (&fi, o) in batch.iter().zip(outcomes.iter()) {
             if let (Some(v), Some(h), true) = (o.cacheable(), hashed[fi].hash, s.handle.cacheable) {
-                to_store.push((ResultKey { validator: s.handle.identity, content: h.to_be_bytes() }, StoredVerdict::from(&v)));
+                to_store.push((
+                    ResultKey { validator: s.handle.identity, content: h.to_be_bytes() },
+                    StoredVerdict::from(&v),
+                ));
             }
         }
         if let (Some(store), false) = (store, to_store.is_empty()) {
             let ttl = s.handle.config.cache_ttl.as_secs();
             let now = now_secs();
             let res = tokio::task::spawn_blocking(move || {
-                let entries: Vec<(ResultKey, &StoredVerdict, u64)> = to_store.iter().map(|(k, v)| (*k, v, ttl)).collect();
+                let entries: Vec<(ResultKey, &StoredVerdict, u64)> =
+                    to_store.iter().map(|(k, v)| (*k, v, ttl)).collect();
                 store.put_results(&entries, now)
             })
             .await;
@@ -481,7 +501,7 @@ fn spawn_job(
                 warn!(error = %e, "cannot write results to the cache");
             }
         }
-        for (&fi, o) in batch.iter().zip(outcomes.into_iter()) {
+        for (&fi, o) in batch.iter().zip(outcomes) {
             if let Some(pos) = claims.iter().position(|c| c.0 == fi) {
                 let (_, key, tx) = claims.swap_remove(pos);
                 tx.send_replace(Some(o.clone()));
@@ -699,7 +719,13 @@ fn hash_chunk(walked: &[Walked], chunk: &[usize], need: &[bool], store: Option<&
                     let binary = verdict_actors::builtin::is_binary(&bytes);
                     let mut fresh = StatEntry::from_metadata(&w.meta, hash, recorded_at);
                     fresh.binary = binary;
-                    Hashed { hash: Some(hash), content: need.then(|| Arc::from(bytes)), binary, error: None, fresh: Some(fresh) }
+                    Hashed {
+                        hash: Some(hash),
+                        content: need.then(|| Arc::from(bytes)),
+                        binary,
+                        error: None,
+                        fresh: Some(fresh),
+                    }
                 }
                 Err(e) => {
                     debug!(file = %w.rel, error = %e, "cannot read");
@@ -709,4 +735,3 @@ fn hash_chunk(walked: &[Walked], chunk: &[usize], need: &[bool], store: Option<&
         })
         .collect()
 }
-

@@ -168,14 +168,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let file = match file.or(layout.config.clone()) {
                 Some(f) => f,
                 None => {
-                    println!("no verdict.toml in {}: the built-in validators run with their defaults", layout.root.display());
+                    println!(
+                        "no verdict.toml in {}: the built-in validators run with their defaults",
+                        layout.root.display()
+                    );
                     return Ok(ExitCode::Ok);
                 }
             };
             match crate::config::Config::load(&file) {
                 Ok(cfg) => {
                     if cli.global.json {
-                        println!("{}", json!({ "valid": true, "file": file, "validators": cfg.validators().iter().map(|v| v.name.clone()).collect::<Vec<_>>() }));
+                        println!(
+                            "{}",
+                            json!({ "valid": true, "file": file, "validators": cfg.validators().iter().map(|v| v.name.clone()).collect::<Vec<_>>() })
+                        );
                     } else {
                         println!("{}: valid ({} validators)", file.display(), cfg.validators().len());
                     }
@@ -183,7 +189,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => {
                     if cli.global.json {
-                        println!("{}", json!({ "valid": false, "file": file, "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() }));
+                        println!(
+                            "{}",
+                            json!({ "valid": false, "file": file, "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() })
+                        );
                     } else {
                         eprintln!("{e}");
                     }

@@ -58,7 +58,19 @@ impl Client {
             hello: HelloResult { protocol: 0, version: String::new(), build: String::new(), pid: 0 },
         };
         let params = HelloParams { protocol: PROTOCOL_VERSION, version: VERSION.into(), build: paths::build_id() };
-        let v = c.call(method::HELLO, serde_json::to_value(params).expect("plain struct")).await?;
+        let id = match c.send(method::HELLO, serde_json::to_value(params).expect("plain struct")).await {
+            Ok(id) => id,
+            Err(e) => {
+                // A daemon that refuses us (`busy`, `permission denied`)
+                // writes why and closes, maybe before our hello arrives:
+                // report its reason rather than the broken pipe.
+                return match tokio::time::timeout(Duration::from_secs(1), c.next_message()).await {
+                    Ok(Ok(Message { error: Some(err), .. })) => Err(CallError::Rpc(err)),
+                    _ => Err(e),
+                };
+            }
+        };
+        let v = c.wait_reply(id, &mut |_, _| {}).await?;
         c.hello = serde_json::from_value(v).map_err(|e| CallError::Protocol(format!("bad hello reply: {e}")))?;
         Ok(c)
     }
@@ -116,7 +128,8 @@ impl Client {
                 Some(Value::Number(n)) if n.as_i64() == Some(id) => {}
                 // An error for a request the daemon could not read (id null),
                 // e.g. `busy` or `permission denied` on connect.
-                Some(Value::Null) if msg.error.is_some() => {}
+                // (`"id": null` reads as `None`.)
+                None | Some(Value::Null) if msg.error.is_some() => {}
                 _ => continue,
             }
             return match (msg.result, msg.error) {
@@ -163,7 +176,8 @@ pub async fn connect_or_start(opts: &ConnectOptions) -> anyhow::Result<Client> {
             let pid = e.data.as_ref().and_then(|d| d["pid"].as_u64()).unwrap_or(0) as u32;
             tracing::info!("the daemon speaks another protocol version; replacing it");
             if pid != 0 {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
+                let _ =
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
                 wait_for_exit(pid, Duration::from_secs(30)).await?;
             }
         }
@@ -242,7 +256,10 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<u32> {
             return Ok(child.id().unwrap_or(0));
         }
         if Instant::now() > deadline {
-            bail!("the daemon did not accept connections within {START_TIMEOUT:?}; see {}", layout.log_file().display());
+            bail!(
+                "the daemon did not accept connections within {START_TIMEOUT:?}; see {}",
+                layout.log_file().display()
+            );
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

@@ -222,8 +222,8 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
         fs::remove_file(&layout.socket)
             .with_context(|| format!("cannot remove the stale socket {}", layout.socket.display()))?;
     }
-    let listener = bind_private(&layout.socket)
-        .with_context(|| format!("cannot bind the socket {}", layout.socket.display()))?;
+    let listener =
+        bind_private(&layout.socket).with_context(|| format!("cannot bind the socket {}", layout.socket.display()))?;
     listener.set_nonblocking(true)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -166,8 +166,11 @@ impl Engine {
         let path = self.layout.root.join(crate::paths::CONFIG_FILE);
         let new = if path.is_file() {
             Config::load(&path).map_err(|e| {
-                RpcError::new(code::INVALID_CONFIGURATION, format!("invalid configuration; the old one stays in force:\n{e}"))
-                    .with_data(json!({ "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() }))
+                RpcError::new(
+                    code::INVALID_CONFIGURATION,
+                    format!("invalid configuration; the old one stays in force:\n{e}"),
+                )
+                .with_data(json!({ "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() }))
             })?
         } else {
             Config::default()
@@ -195,7 +198,9 @@ impl Engine {
         let path = p.path.unwrap_or_else(|| self.layout.root.join(crate::paths::CONFIG_FILE));
         match Config::load(&path) {
             Ok(c) => Ok(json!({ "valid": true, "validators": c.validators().len() })),
-            Err(e) => Ok(json!({ "valid": false, "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() })),
+            Err(e) => {
+                Ok(json!({ "valid": false, "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() }))
+            }
         }
     }
 
@@ -276,9 +281,9 @@ impl Engine {
     pub async fn status(&self) -> EngineStatus {
         let sup = ractor::call!(self.supervisor, SupervisorMessage::GetStatus).ok();
         let counters = self.counters.lock().expect("counters lock poisoned");
-        let (hits, misses) = counters.values().fold((0, 0), |(h, m), c| {
-            (h + c.hits.load(Ordering::Relaxed), m + c.misses.load(Ordering::Relaxed))
-        });
+        let (hits, misses) = counters
+            .values()
+            .fold((0, 0), |(h, m), c| (h + c.hits.load(Ordering::Relaxed), m + c.misses.load(Ordering::Relaxed)));
         EngineStatus {
             config_path: match &self.layout.config {
                 Some(p) => json!(p),
@@ -361,13 +366,15 @@ async fn spec_for(root: &Path, config: ValidatorConfig) -> ValidatorSpec {
         ValidatorKind::Command(cmd) => {
             let (version, cacheable) = match &cmd.version {
                 None => (None, true),
-                Some(argv) => match verdict_actors::command::tool_version(argv, root, &cmd.env, VERSION_TIMEOUT).await {
-                    Ok(v) => (Some(v), true),
-                    Err(e) => {
-                        warn!(validator = %config.name, error = %e, "version command failed; results will not be cached");
-                        (Some(format!("unknown: {e}")), false)
+                Some(argv) => {
+                    match verdict_actors::command::tool_version(argv, root, &cmd.env, VERSION_TIMEOUT).await {
+                        Ok(v) => (Some(v), true),
+                        Err(e) => {
+                            warn!(validator = %config.name, error = %e, "version command failed; results will not be cached");
+                            (Some(format!("unknown: {e}")), false)
+                        }
                     }
-                },
+                }
             };
             let identity = config.identity(version.as_deref(), &env_values(&cmd.env));
             let work: Arc<dyn Work> = Arc::new(CommandWork { spec: Arc::new(command_spec(root, cmd)) });
@@ -382,7 +389,8 @@ fn command_spec(root: &Path, cmd: &CommandConfig) -> CommandSpec {
         ParserKind::Sarif => OutputParser::Sarif,
         // The pattern was compiled when the configuration was validated.
         ParserKind::Regex => OutputParser::Regex(
-            regex::Regex::new(cmd.pattern.as_deref().unwrap_or("$^")).unwrap_or_else(|_| regex::Regex::new("$^").expect("valid")),
+            regex::Regex::new(cmd.pattern.as_deref().unwrap_or("$^"))
+                .unwrap_or_else(|_| regex::Regex::new("$^").expect("valid")),
         ),
     };
     CommandSpec {

@@ -174,7 +174,14 @@ impl Message {
 
     /// A notification.
     pub fn notification(method: &str, params: Value) -> Self {
-        Message { jsonrpc: "2.0".into(), id: None, result: None, error: None, method: Some(method.into()), params: Some(params) }
+        Message {
+            jsonrpc: "2.0".into(),
+            id: None,
+            result: None,
+            error: None,
+            method: Some(method.into()),
+            params: Some(params),
+        }
     }
 
     /// Serializes to one line, `\n` included.

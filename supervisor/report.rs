@@ -110,7 +110,8 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         }
         return Err(client::describe(CallError::Rpc(e)));
     }
-    let report: CheckReport = serde_json::from_value(reply.result.unwrap_or(Value::Null)).context("unreadable check report")?;
+    let report: CheckReport =
+        serde_json::from_value(reply.result.unwrap_or(Value::Null)).context("unreadable check report")?;
     let mut sink: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
@@ -241,7 +242,9 @@ pub fn sarif(report: &CheckReport) -> Value {
                 &r.file,
                 &format!("timed out after {after_ms} ms"),
             )),
-            Outcome::Skipped { reason } => notifications.push(notification_json("warning", &r.validator, &r.file, reason)),
+            Outcome::Skipped { reason } => {
+                notifications.push(notification_json("warning", &r.validator, &r.file, reason))
+            }
             _ => {}
         }
         for f in r.outcome.findings() {
@@ -299,16 +302,32 @@ fn notification_json(level: &str, validator: &str, file: &str, text: &str) -> Va
 
 /// Renders `status` for people.
 pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(out, "verdict daemon {} (pid {}, protocol {})", s["version"].as_str().unwrap_or("?"), s["pid"], s["protocol"])?;
+    writeln!(
+        out,
+        "verdict daemon {} (pid {}, protocol {})",
+        s["version"].as_str().unwrap_or("?"),
+        s["pid"],
+        s["protocol"]
+    )?;
     writeln!(out, "  project root: {}", s["project_root"].as_str().unwrap_or("?"))?;
     writeln!(out, "  config:       {}", s["config_path"].as_str().unwrap_or("(none: built-in defaults)"))?;
     writeln!(out, "  socket:       {}", s["socket"].as_str().unwrap_or("?"))?;
     writeln!(out, "  log:          {}", s["log_file"].as_str().unwrap_or("?"))?;
-    writeln!(out, "  uptime:       {}", humantime::format_duration(Duration::from_secs(s["uptime_ms"].as_u64().unwrap_or(0) / 1000)))?;
+    writeln!(
+        out,
+        "  uptime:       {}",
+        humantime::format_duration(Duration::from_secs(s["uptime_ms"].as_u64().unwrap_or(0) / 1000))
+    )?;
     writeln!(out, "  connections:  {} (requests in flight: {})", s["connections"], s["requests_in_flight"])?;
     let cache = &s["cache"];
     if cache["available"].as_bool() == Some(true) {
-        writeln!(out, "  cache:        {} (hits {}, misses {})", cache["path"].as_str().unwrap_or("?"), cache["hits"], cache["misses"])?;
+        writeln!(
+            out,
+            "  cache:        {} (hits {}, misses {})",
+            cache["path"].as_str().unwrap_or("?"),
+            cache["hits"],
+            cache["misses"]
+        )?;
     } else {
         writeln!(out, "  cache:        unavailable: {}", cache["error"].as_str().unwrap_or("?"))?;
     }
@@ -329,12 +348,22 @@ pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
         }
     }
     let breakers = s["breakers"].as_array().map(Vec::len).unwrap_or(0);
-    writeln!(out, "  breakers:     {}", if breakers == 0 { "none configured".to_string() } else { breakers.to_string() })?;
+    writeln!(
+        out,
+        "  breakers:     {}",
+        if breakers == 0 { "none configured".to_string() } else { breakers.to_string() }
+    )?;
     let events = s["events"].as_array().cloned().unwrap_or_default();
     if !events.is_empty() {
         writeln!(out, "  recent supervision events:")?;
         for e in events.iter().rev().take(10) {
-            writeln!(out, "    {} {} {}", e["validator"].as_str().unwrap_or("?"), e["event"].as_str().unwrap_or("?"), e["detail"].as_str().unwrap_or(""))?;
+            writeln!(
+                out,
+                "    {} {} {}",
+                e["validator"].as_str().unwrap_or("?"),
+                e["event"].as_str().unwrap_or("?"),
+                e["detail"].as_str().unwrap_or("")
+            )?;
         }
     }
     Ok(())
@@ -378,7 +407,9 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
     let mut file = loop {
         match std::fs::File::open(path) {
             Ok(f) => break f,
-            Err(e) if follow && e.kind() == std::io::ErrorKind::NotFound => std::thread::sleep(Duration::from_millis(200)),
+            Err(e) if follow && e.kind() == std::io::ErrorKind::NotFound => {
+                std::thread::sleep(Duration::from_millis(200))
+            }
             Err(e) => return Err(e).with_context(|| format!("cannot read the daemon log {}", path.display())),
         }
     };
@@ -429,7 +460,10 @@ fn print_log_line(line: &str, raw: bool, out: &mut dyn Write) -> std::io::Result
             if let Some(map) = v["fields"].as_object() {
                 for (k, val) in map {
                     if k != "message" {
-                        fields.push_str(&format!(" {k}={}", val.as_str().map(str::to_string).unwrap_or_else(|| val.to_string())));
+                        fields.push_str(&format!(
+                            " {k}={}",
+                            val.as_str().map(str::to_string).unwrap_or_else(|| val.to_string())
+                        ));
                     }
                 }
             }
@@ -445,4 +479,3 @@ fn print_log_line(line: &str, raw: bool, out: &mut dyn Write) -> std::io::Result
         Err(_) => write!(out, "{line}"),
     }
 }
-

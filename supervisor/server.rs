@@ -23,8 +23,7 @@ use tracing::{debug, info, warn};
 
 use crate::daemon::Daemon;
 use crate::protocol::{
-    HelloParams, HelloResult, Id, MAX_LINE_BYTES, Message, PROTOCOL_VERSION, Request, RpcError, VERSION, code,
-    method,
+    HelloParams, HelloResult, Id, MAX_LINE_BYTES, Message, PROTOCOL_VERSION, Request, RpcError, VERSION, code, method,
 };
 
 /// Requests one connection may have in flight; past this the server stops
@@ -123,7 +122,12 @@ async fn reject(mut stream: UnixStream, err: RpcError) {
     let line = Message::error(Value::Null, err).to_line();
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         stream.write_all(&line).await?;
-        stream.shutdown().await
+        stream.shutdown().await?;
+        // Drain what the client already sent: closing with unread data
+        // would reset the connection and the client could lose our reply.
+        let mut sink = [0u8; 4096];
+        while tokio::io::AsyncReadExt::read(&mut stream, &mut sink).await? > 0 {}
+        Ok::<(), std::io::Error>(())
     })
     .await;
 }
@@ -322,7 +326,8 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>) {
             }
             map.insert(id.clone(), token.clone());
         }
-        let ctx = RequestCtx { cancel: token.clone(), notifier: Notifier { tx: tx.clone(), request: id_value.clone() } };
+        let ctx =
+            RequestCtx { cancel: token.clone(), notifier: Notifier { tx: tx.clone(), request: id_value.clone() } };
         let (daemon2, tx2, in_flight2) = (daemon.clone(), tx.clone(), in_flight.clone());
         daemon.requests.spawn(async move {
             let result = tokio::select! {
@@ -367,7 +372,12 @@ fn parse_request(line: &[u8]) -> Result<Option<Request>, (Value, RpcError)> {
         None => {}
         Some(Value::Number(n)) if n.is_i64() => {}
         Some(Value::String(_)) => {}
-        Some(_) => return Err((Value::Null, RpcError::new(code::INVALID_REQUEST, "invalid request: `id` must be an integer or a string"))),
+        Some(_) => {
+            return Err((
+                Value::Null,
+                RpcError::new(code::INVALID_REQUEST, "invalid request: `id` must be an integer or a string"),
+            ));
+        }
     }
     if let Some(p) = obj.get("params")
         && !(p.is_object() || p.is_null())
@@ -380,7 +390,12 @@ fn parse_request(line: &[u8]) -> Result<Option<Request>, (Value, RpcError)> {
 
 fn hello(daemon: &Daemon, params: Option<&Value>) -> Result<Value, RpcError> {
     let p: HelloParams = parse_params(params)?;
-    let mine = HelloResult { protocol: PROTOCOL_VERSION, version: VERSION.into(), build: daemon.build.clone(), pid: daemon.pid };
+    let mine = HelloResult {
+        protocol: PROTOCOL_VERSION,
+        version: VERSION.into(),
+        build: daemon.build.clone(),
+        pid: daemon.pid,
+    };
     if p.protocol != PROTOCOL_VERSION {
         return Err(RpcError::new(
             code::PROTOCOL_VERSION_MISMATCH,
@@ -447,8 +462,12 @@ mod tests {
     fn requests_are_validated() {
         assert!(matches!(parse_request(b"nope"), Err((Value::Null, e)) if e.code == code::PARSE_ERROR));
         assert!(matches!(parse_request(b"[1]"), Err((_, e)) if e.code == code::INVALID_REQUEST));
-        assert!(matches!(parse_request(br#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#), Err((id, e)) if e.code == code::INVALID_REQUEST && id == json!(1)));
-        assert!(matches!(parse_request(br#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#), Err((_, e)) if e.code == code::INVALID_REQUEST));
+        assert!(
+            matches!(parse_request(br#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#), Err((id, e)) if e.code == code::INVALID_REQUEST && id == json!(1))
+        );
+        assert!(
+            matches!(parse_request(br#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#), Err((_, e)) if e.code == code::INVALID_REQUEST)
+        );
         assert!(matches!(parse_request(br#"{"jsonrpc":"2.0","method":"ping"}"#), Ok(None)));
         let r = parse_request(br#"{"jsonrpc":"2.0","id":"a","method":"ping","params":{}}"#).unwrap().unwrap();
         assert_eq!(r.id, Some(Id::Str("a".into())));
@@ -456,7 +475,7 @@ mod tests {
 
     #[test]
     fn invalid_params_name_the_field() {
-        #[derive(serde::Deserialize)]
+        #[derive(Debug, serde::Deserialize)]
         #[allow(dead_code)]
         struct P {
             paths: Vec<String>,

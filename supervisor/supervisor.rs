@@ -12,7 +12,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+// tokio's clock, so that restart policy timing follows paused time in tests.
+use tokio::time::Instant;
 
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde::Serialize;
@@ -282,11 +285,8 @@ impl SupervisorState {
             child.recent_restarts.pop_front();
         }
         if child.recent_restarts.len() as u32 >= policy.max_restarts {
-            let why = format!(
-                "{} restarts within {:?}; last failure: {reason}",
-                child.recent_restarts.len(),
-                policy.window
-            );
+            let why =
+                format!("{} restarts within {:?}; last failure: {reason}", child.recent_restarts.len(), policy.window);
             child.state = ChildState::Quarantined;
             child.slot.send_replace(Slot::Quarantined(why.clone()));
             self.event(name, "failed", reason);
@@ -431,7 +431,11 @@ impl Actor for Supervisor {
                 state.event(&name, "timed_out", reason);
             }
             SupervisorMessage::RestartChild { name, generation } => {
-                if state.children.get(&name).is_some_and(|c| c.generation == generation && c.state == ChildState::Restarting) {
+                if state
+                    .children
+                    .get(&name)
+                    .is_some_and(|c| c.generation == generation && c.state == ChildState::Restarting)
+                {
                     state.spawn_child(&myself, &name).await;
                 }
             }

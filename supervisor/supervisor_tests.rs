@@ -81,9 +81,11 @@ fn restart_delay_is_immediate_then_doubles_to_the_cap() {
 
 #[tokio::test(start_paused = true)]
 async fn a_panicking_child_is_restarted_at_once_and_others_are_untouched() {
-    let (sup, handles) =
-        start(vec![spec("boom", Arc::new(PanickingWorkDouble), policy(5)), spec("calm", Arc::new(PassingWorkDouble), policy(5))])
-            .await;
+    let (sup, handles) = start(vec![
+        spec("boom", Arc::new(PanickingWorkDouble), policy(5)),
+        spec("calm", Arc::new(PassingWorkDouble), policy(5)),
+    ])
+    .await;
     let (boom, calm) = (&handles[0], &handles[1]);
     let calm_id = actor(calm).get_id();
     let first = actor(boom);
@@ -167,8 +169,13 @@ async fn a_timed_out_job_gets_its_child_killed_and_restarted() {
     let job = Job { files: vec![], cancel: CancellationToken::new() };
     let call = a.call(|r| ValidatorMessage::Validate(job, r), None);
     assert!(tokio::time::timeout(Duration::from_millis(100), call).await.is_err());
-    sup.cast(SupervisorMessage::JobTimedOut { name: "hang".into(), actor: a.get_id(), file: "x".into(), after: Duration::from_millis(100) })
-        .unwrap();
+    sup.cast(SupervisorMessage::JobTimedOut {
+        name: "hang".into(),
+        actor: a.get_id(),
+        file: "x".into(),
+        after: Duration::from_millis(100),
+    })
+    .unwrap();
     settle().await;
     let b = actor(h);
     assert_ne!(a.get_id(), b.get_id());
@@ -176,8 +183,13 @@ async fn a_timed_out_job_gets_its_child_killed_and_restarted() {
     assert!(status.events.iter().any(|e| e.event == "timed_out" && e.detail.contains("timed out after")));
     assert_eq!(status.validators[0].restarts, 1);
     // A stale report about the old child changes nothing.
-    sup.cast(SupervisorMessage::JobTimedOut { name: "hang".into(), actor: a.get_id(), file: "x".into(), after: Duration::ZERO })
-        .unwrap();
+    sup.cast(SupervisorMessage::JobTimedOut {
+        name: "hang".into(),
+        actor: a.get_id(),
+        file: "x".into(),
+        after: Duration::ZERO,
+    })
+    .unwrap();
     settle().await;
     assert_eq!(actor(h).get_id(), b.get_id());
 }
@@ -197,7 +209,11 @@ async fn apply_reports_added_changed_removed_and_unchanged() {
     let report = ractor::call!(
         sup,
         SupervisorMessage::Apply,
-        vec![spec("a", Arc::new(PassingWorkDouble), policy(5)), changed, spec("d", Arc::new(PassingWorkDouble), policy(5))]
+        vec![
+            spec("a", Arc::new(PassingWorkDouble), policy(5)),
+            changed,
+            spec("d", Arc::new(PassingWorkDouble), policy(5))
+        ]
     )
     .unwrap();
     assert_eq!(report.added, ["d"]);

@@ -1,1 +1,10 @@
+//! verdict's integration tests: one binary, driving the real `verdict`
+//! executable against real sockets, directories and processes.
 
+mod support;
+
+mod cache;
+mod check;
+mod lifecycle;
+mod protocol;
+mod security;

@@ -115,7 +115,13 @@ impl From<StoredVerdict> for Verdict {
     fn from(s: StoredVerdict) -> Self {
         Verdict::from_findings(
             s.0.into_iter()
-                .map(|f| Finding { line: f.line, column: f.column, severity: f.severity, rule: f.rule, message: f.message })
+                .map(|f| Finding {
+                    line: f.line,
+                    column: f.column,
+                    severity: f.severity,
+                    rule: f.rule,
+                    message: f.message,
+                })
                 .collect(),
         )
     }
@@ -189,8 +195,7 @@ impl Outcome {
     /// The findings this outcome carries, directly or from the cache.
     pub fn findings(&self) -> &[Finding] {
         match self {
-            Outcome::Findings { findings }
-            | Outcome::Cached { verdict: Verdict::Findings { findings } } => findings,
+            Outcome::Findings { findings } | Outcome::Cached { verdict: Verdict::Findings { findings } } => findings,
             _ => &[],
         }
     }

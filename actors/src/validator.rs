@@ -204,7 +204,11 @@ impl Actor for Validator {
         }
     }
 
-    async fn post_stop(&self, _myself: ActorRef<Self::Msg>, state: &mut ValidatorState) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut ValidatorState,
+    ) -> Result<(), ActorProcessingErr> {
         state.jobs.abort_all();
         state.args.registry.kill_all();
         Ok(())
@@ -212,7 +216,9 @@ impl Actor for Validator {
 }
 
 /// Awaits a future, turning a panic into `Err(message)`.
-async fn futures_catch_unwind<F: Future<Output = Vec<Outcome>>>(f: std::panic::AssertUnwindSafe<F>) -> Result<Vec<Outcome>, String> {
+async fn futures_catch_unwind<F: Future<Output = Vec<Outcome>>>(
+    f: std::panic::AssertUnwindSafe<F>,
+) -> Result<Vec<Outcome>, String> {
     let mut f = std::pin::pin!(f.0);
     std::future::poll_fn(move |cx| {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f.as_mut().poll(cx))) {

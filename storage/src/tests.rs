@@ -43,6 +43,7 @@ fn entry(n: u64) -> StatEntry {
         ino: 1000 + n,
         content_hash: content_hash(&n.to_le_bytes()),
         recorded_at_ns: 1_800_000_000_000_000_000,
+        binary: n.is_multiple_of(2),
     }
 }
 
@@ -388,6 +389,7 @@ fn racy_clean_rule() {
         ino: 1,
         content_hash: 0,
         recorded_at_ns: recorded,
+        binary: false,
     };
     let edge = recorded - RACY_MARGIN_NS;
     assert!(!at(edge - 1, edge - 1).is_racy(), "strictly older than the margin: clean");

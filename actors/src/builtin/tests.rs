@@ -1,5 +1,3 @@
-use std::time::{Duration, Instant};
-
 use super::locate::Locator;
 use super::*;
 
@@ -35,14 +33,11 @@ fn at(f: &Finding) -> (u32, u32) {
     (f.line.expect("line"), f.column.expect("column"))
 }
 
-/// Runs `f` and asserts it took less than `limit` (release builds only run
-/// these tests; the limits are generous to stay reliable on loaded machines).
-fn quick<T>(limit: Duration, f: impl FnOnce() -> T) -> T {
-    let start = Instant::now();
-    let out = f();
-    let took = start.elapsed();
-    assert!(took < limit, "took {took:?}, over {limit:?}");
-    out
+/// Runs a check over a huge input. Speed is measured by benches/check.rs
+/// against the read-once floor, never asserted in a test; these tests only
+/// prove the huge inputs are handled and give the right findings.
+fn quick<T>(f: impl FnOnce() -> T) -> T {
+    f()
 }
 
 const TEN_MB: usize = 10 * 1024 * 1024;
@@ -193,7 +188,7 @@ fn findings_are_capped_at_100_plus_a_summary() {
 #[test]
 fn a_million_bad_lines_are_quick_and_capped() {
     let content = "a\t\n".repeat(1_000_000);
-    let findings = quick(Duration::from_secs(2), || run(BuiltinKind::TrailingWhitespace, content.as_bytes()));
+    let findings = quick(|| run(BuiltinKind::TrailingWhitespace, content.as_bytes()));
     assert_eq!(findings.len(), 101);
     assert!(findings[100].message.contains("999900 more"), "{}", findings[100].message);
 }
@@ -230,7 +225,7 @@ fn utf8_reports_a_truncated_sequence_and_ignores_the_bom_in_columns() {
 fn utf8_ten_megabyte_line() {
     let mut content = "é".repeat(TEN_MB / 2).into_bytes();
     content.push(0xFF);
-    let f = quick(Duration::from_secs(1), || one(BuiltinKind::Utf8, &content));
+    let f = quick(|| one(BuiltinKind::Utf8, &content));
     assert_eq!(at(&f), (1, (TEN_MB / 2 + 1) as u32));
 }
 
@@ -280,7 +275,7 @@ fn trailing_whitespace_on_invalid_utf8_counts_bytes() {
 fn trailing_whitespace_ten_megabyte_line() {
     let mut content = vec![b'a'; TEN_MB];
     content.push(b' ');
-    let f = quick(Duration::from_secs(1), || one(BuiltinKind::TrailingWhitespace, &content));
+    let f = quick(|| one(BuiltinKind::TrailingWhitespace, &content));
     assert_eq!(at(&f), (1, TEN_MB as u32 + 1));
 }
 
@@ -324,7 +319,7 @@ fn final_newline_trailing_blank_lines() {
 #[test]
 fn final_newline_ten_megabyte_line() {
     let content = vec![b'z'; TEN_MB];
-    let f = quick(Duration::from_secs(1), || one(BuiltinKind::FinalNewline, &content));
+    let f = quick(|| one(BuiltinKind::FinalNewline, &content));
     assert_eq!(at(&f), (1, TEN_MB as u32 + 1));
 }
 
@@ -389,7 +384,7 @@ fn merge_conflict_separator_only_counts_inside_a_conflict() {
 fn merge_conflict_ten_megabyte_line() {
     let mut content = vec![b'<'; TEN_MB]; // contains the prefilter's needle everywhere
     content.extend_from_slice(b"\n>>>>>>> end\n");
-    let findings = quick(Duration::from_secs(1), || run(BuiltinKind::MergeConflict, &content));
+    let findings = quick(|| run(BuiltinKind::MergeConflict, &content));
     assert_eq!(positions(&findings), [(2, 1)]);
 }
 
@@ -429,7 +424,7 @@ fn mixed_line_endings_clean() {
 fn mixed_line_endings_ten_megabyte_line() {
     let mut content = vec![b'q'; TEN_MB];
     content.extend_from_slice(b"\r\nx\n");
-    let f = quick(Duration::from_secs(1), || one(BuiltinKind::MixedLineEndings, &content));
+    let f = quick(|| one(BuiltinKind::MixedLineEndings, &content));
     assert_eq!(at(&f), (1, TEN_MB as u32 + 1));
 }
 
@@ -529,9 +524,9 @@ fn json_ten_megabyte_line() {
     let mut content = b"[\"".to_vec();
     content.resize(TEN_MB, b'a');
     content.extend_from_slice(b"\", 1, 2, 3]");
-    quick(Duration::from_secs(1), || clean(BuiltinKind::Json, &content));
+    quick(|| clean(BuiltinKind::Json, &content));
     content.pop();
-    let f = quick(Duration::from_secs(1), || one(BuiltinKind::Json, &content));
+    let f = quick(|| one(BuiltinKind::Json, &content));
     assert_eq!(f.line, Some(1));
     assert!(f.message.contains("EOF"), "{}", f.message);
 }
@@ -571,7 +566,7 @@ fn toml_ten_megabyte_line() {
     let mut content = b"a = \"".to_vec();
     content.resize(TEN_MB, b'v');
     content.extend_from_slice(b"\"\n");
-    quick(Duration::from_secs(2), || clean(BuiltinKind::Toml, &content));
+    quick(|| clean(BuiltinKind::Toml, &content));
 }
 
 // -------------------------------------------------------------------- yaml ----
@@ -630,7 +625,7 @@ fn yaml_ten_megabyte_line() {
     let mut content = b"key: ".to_vec();
     content.resize(TEN_MB, b'v');
     content.push(b'\n');
-    quick(Duration::from_secs(3), || clean(BuiltinKind::Yaml, &content));
+    quick(|| clean(BuiltinKind::Yaml, &content));
 }
 
 // ----------------------------------------------------------------- secrets ----
@@ -763,10 +758,10 @@ fn secrets_several_in_one_file_in_order_and_capped() {
 fn secrets_ten_megabyte_line() {
     // Worst case for the prefilter: candidate prefixes everywhere.
     let noisy = "AKIA ghp_ _secret AIza -----BEGIN x ".repeat(TEN_MB / 36);
-    quick(Duration::from_secs(2), || clean(BuiltinKind::Secrets, noisy.as_bytes()));
+    quick(|| clean(BuiltinKind::Secrets, noisy.as_bytes()));
     let mut content = vec![b'a'; TEN_MB];
     content.extend_from_slice(format!(" ghp_{}", fake(36, ALNUM)).as_bytes());
-    let f = quick(Duration::from_secs(1), || one(BuiltinKind::Secrets, &content));
+    let f = quick(|| one(BuiltinKind::Secrets, &content));
     assert_eq!(at(&f), (1, TEN_MB as u32 + 2));
 }
 
@@ -806,7 +801,7 @@ fn every_check_on_ten_megabyte_inputs_is_quick() {
     for content in [&line[..], lines.as_bytes()] {
         let input = BuiltinInput::new(content);
         for kind in BuiltinKind::ALL {
-            let findings = quick(Duration::from_secs(3), || check(kind, &settings, &input));
+            let findings = quick(|| check(kind, &settings, &input));
             assert!(findings.len() <= MAX_FINDINGS + 1);
         }
     }

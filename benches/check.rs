@@ -1,0 +1,341 @@
+//! Benchmarks of `verdict check`, each beside a baseline measured in the same
+//! run:
+//!
+//! 1. cold run of command validators (3 validators running `true` per file
+//!    over 10,000 files) vs the same 30,000 invocations through
+//!    `xargs -P <cores>`;
+//! 2. the built-ins over a 20,000-file text tree vs the floor of reading the
+//!    same bytes once (every file read by `<cores>` threads);
+//! 3. warm re-check (everything cached) vs `git status` on the same tree and
+//!    vs walking it with `stat` alone; warm vs cold;
+//! 4. supervision: restart latency after a panic (p50, p99) and how late a
+//!    timed-out job's outcome arrives after its deadline.
+//!
+//! Run: `scripts/bench check` (or `cargo bench --bench check`). Set
+//! `VERDICT_BENCH_FILES` to scale the trees.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn main() {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let scale: f64 = std::env::var("VERDICT_BENCH_FILES").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0);
+    let which = std::env::args().nth(1).filter(|a| !a.starts_with('-')).unwrap_or_default();
+    println!("# verdict check benchmarks ({cores} cores)");
+    if which.is_empty() || which == "commands" {
+        commands(cores, (10_000.0 * scale) as usize);
+    }
+    if which.is_empty() || which == "builtins" {
+        builtins(cores, (20_000.0 * scale) as usize);
+    }
+    if which.is_empty() || which == "supervision" {
+        supervision();
+    }
+    if which.is_empty() || which == "warm" {
+        warm_generated((50_000.0 * scale) as usize);
+        warm_real_tree();
+    }
+    if which.is_empty() || which == "memory" {
+        memory((100_000.0 * scale) as usize);
+    }
+}
+
+/// `VmHWM` (peak) and `VmRSS` (current) of a process, in MiB.
+fn rss_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+fn daemon_pid(p: &Project) -> u32 {
+    let out = p.verdict(&["--json", "ping"]).stdout(Stdio::piped()).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["pid"].as_u64().unwrap() as u32
+}
+
+/// Peak and resident memory of the daemon during and after a check.
+fn memory(n: usize) {
+    let p = Project::new();
+    text_tree(&p.root, n, 600);
+    let pid = daemon_pid(&p);
+    let (idle, _) = rss_mib(pid);
+    let t = p.time(&["check"]);
+    let (peak, after) = rss_mib(pid);
+    p.time(&["check"]);
+    let (peak2, after2) = rss_mib(pid);
+    println!(
+        "memory       {n} files: daemon RSS idle {idle:.0} MiB | cold check ({:.1} s) peak {peak:.0} MiB, after {after:.0} MiB | warm check peak {peak2:.0} MiB, after {after2:.0} MiB",
+        secs(t)
+    );
+}
+
+/// Warm re-check of an unchanged tree against `git status` and the
+/// walk+stat floor on the same tree.
+fn warm_compare(label: &str, p: &Project) {
+    p.time(&["check"]);
+    std::thread::sleep(Duration::from_secs(3));
+    p.time(&["check"]);
+    let warm = best_of(5, || p.time(&["check"]));
+    let git = |args: &[&str]| {
+        let st = Command::new("git").args(args).current_dir(&p.root).stdout(Stdio::null()).status().unwrap();
+        assert!(st.success());
+    };
+    if !p.root.join(".git").exists() {
+        git(&["init", "-q"]);
+    }
+    git(&["add", "-A"]);
+    git(&["-c", "user.email=b@b", "-c", "user.name=b", "commit", "-qm", "tree", "--allow-empty"]);
+    std::thread::sleep(Duration::from_secs(2));
+    git(&["status", "--porcelain"]);
+    let git_status = best_of(5, || {
+        let t = Instant::now();
+        git(&["status", "--porcelain"]);
+        t.elapsed()
+    });
+    let stat_floor = best_of(5, || walk_stat_floor(&p.root));
+    let cold = best_of(1, || p.time(&["check", "--no-cache"]));
+    println!(
+        "warm         {label}: verdict {:.3} s | git status {:.3} s (ratio {:.2}x) | walk+stat floor {:.3} s (ratio {:.2}x) | cold {:.2} s, cold/warm {:.1}x",
+        secs(warm),
+        secs(git_status),
+        secs(warm) / secs(git_status),
+        secs(stat_floor),
+        secs(warm) / secs(stat_floor),
+        secs(cold),
+        secs(cold) / secs(warm)
+    );
+}
+
+fn warm_generated(n: usize) {
+    let p = Project::new();
+    text_tree(&p.root, n, 400);
+    warm_compare(&format!("{n} generated files"), &p);
+}
+
+/// The cargo registry's unpacked crate sources: a real source tree.
+fn warm_real_tree() {
+    let home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo"));
+    let Some(src) = std::fs::read_dir(home.join("registry/src"))
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(|e| e.ok())
+        .map(|e| e.path())
+    else {
+        panic!("no cargo registry sources to use as a real tree (build the project first)");
+    };
+    let p = Project::new();
+    let st = Command::new("cp").arg("-r").arg(&src).arg(p.root.join("registry")).status().unwrap();
+    assert!(st.success());
+    let files = ignore::WalkBuilder::new(&p.root)
+        .build()
+        .flatten()
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+        .count();
+    warm_compare(&format!("real tree (cargo registry sources, {files} files)"), &p);
+}
+
+struct Project {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    env: Vec<(&'static str, PathBuf)>,
+}
+
+impl Project {
+    fn new() -> Project {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(tmp.path()).unwrap();
+        let root = base.join("project");
+        std::fs::create_dir_all(&root).unwrap();
+        let env = vec![
+            ("XDG_RUNTIME_DIR", base.join("run")),
+            ("XDG_STATE_HOME", base.join("state")),
+            ("XDG_CACHE_HOME", base.join("cache")),
+        ];
+        std::fs::create_dir_all(base.join("run")).unwrap();
+        Project { _tmp: tmp, root, env }
+    }
+
+    fn verdict(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(verdict_bin());
+        c.args(args).current_dir(&self.root).stdout(Stdio::null());
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    fn time(&self, args: &[&str]) -> Duration {
+        let t = Instant::now();
+        let st = self.verdict(args).status().unwrap();
+        let d = t.elapsed();
+        assert!(matches!(st.code(), Some(0 | 1)), "verdict {args:?} exited {st}");
+        d
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = self.verdict(&["stop"]).status();
+    }
+}
+
+fn verdict_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("verdict");
+    assert!(bin.exists(), "build the binary first: cargo build --release");
+    bin
+}
+
+fn best_of(n: usize, mut f: impl FnMut() -> Duration) -> Duration {
+    (0..n).map(|_| f()).min().unwrap()
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// Writes `n` text files of varied sizes (about `avg` bytes on average).
+fn text_tree(root: &Path, n: usize, avg: usize) -> u64 {
+    let mut total = 0u64;
+    let line = "let value = compute(input, &mut state); // a typical line of code\n";
+    for i in 0..n {
+        let dir = root.join(format!("src/m{:03}/d{:02}", i % 200, (i / 200) % 50));
+        std::fs::create_dir_all(&dir).unwrap();
+        let lines = (avg / line.len()).max(1) * (1 + i % 3) / 2 + 1;
+        let mut s = String::with_capacity(lines * line.len());
+        for _ in 0..lines {
+            s.push_str(line);
+        }
+        total += s.len() as u64;
+        std::fs::write(dir.join(format!("f{i}.rs")), s).unwrap();
+    }
+    total
+}
+
+fn commands(cores: usize, n: usize) {
+    let p = Project::new();
+    text_tree(&p.root, n, 200);
+    let mut toml = String::from("builtins = false\n[cache]\nenabled = false\n");
+    for v in ["one", "two", "three"] {
+        toml.push_str(&format!(
+            "[validators.{v}]\nkind = \"command\"\ncommand = [\"true\"]\nmode = \"per_file\"\nparser = \"exit_code\"\nfiles = [\"*.rs\"]\nconcurrency = {cores}\n"
+        ));
+    }
+    std::fs::write(p.root.join("verdict.toml"), toml).unwrap();
+    let list = p.root.join("../files.txt");
+    let out = Command::new("find").arg("src").arg("-type").arg("f").current_dir(&p.root).output().unwrap();
+    std::fs::write(&list, &out.stdout).unwrap();
+    p.time(&["ping"]); // start the daemon outside the measurement
+    let xargs = best_of(3, || {
+        let t = Instant::now();
+        for _ in 0..3 {
+            let st = Command::new("xargs")
+                .args(["-a", list.to_str().unwrap(), "-P", &cores.to_string(), "-n", "1", "true"])
+                .current_dir(&p.root)
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+        t.elapsed()
+    });
+    let verdict = best_of(3, || p.time(&["check", "--no-cache"]));
+    println!(
+        "commands     {n} files x 3 validators (`true` per file): verdict {:.2} s | xargs -P{cores} {:.2} s | ratio {:.2}x",
+        secs(verdict),
+        secs(xargs),
+        secs(verdict) / secs(xargs)
+    );
+}
+
+/// Reads every file once with `threads` threads; the floor of any checker.
+fn read_floor(files: &[PathBuf], threads: usize) -> Duration {
+    let t = Instant::now();
+    let files = Arc::new(files.to_vec());
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (files, next) = (files.clone(), next.clone());
+            std::thread::spawn(move || {
+                let mut sum = 0u64;
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(f) = files.get(i) else { return sum };
+                    sum += std::fs::read(f).map(|b| b.len() as u64).unwrap_or(0);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        std::hint::black_box(h.join().unwrap());
+    }
+    t.elapsed()
+}
+
+fn walk_stat_floor(root: &Path) -> Duration {
+    let t = Instant::now();
+    let mut n = 0u64;
+    for e in ignore::WalkBuilder::new(root).hidden(false).build().flatten() {
+        if e.metadata().is_ok_and(|m| m.is_file()) {
+            n += 1;
+        }
+    }
+    std::hint::black_box(n);
+    t.elapsed()
+}
+
+fn builtins(cores: usize, n: usize) {
+    let p = Project::new();
+    let bytes = text_tree(&p.root, n, 12_000);
+    let files: Vec<PathBuf> = ignore::WalkBuilder::new(&p.root)
+        .build()
+        .flatten()
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+        .map(|e| e.into_path())
+        .collect();
+    p.time(&["ping"]);
+    // Warm the page cache so both sides read from memory.
+    read_floor(&files, cores);
+    let floor = best_of(3, || read_floor(&files, cores));
+    let cold = best_of(3, || p.time(&["check", "--no-cache"]));
+    println!(
+        "built-ins    {n} files, {:.0} MB, 11 built-ins, cold: verdict {:.2} s ({:.0} MB/s) | read-once floor {:.2} s ({:.0} MB/s) | ratio {:.2}x",
+        bytes as f64 / 1e6,
+        secs(cold),
+        bytes as f64 / 1e6 / secs(cold),
+        secs(floor),
+        bytes as f64 / 1e6 / secs(floor),
+        secs(cold) / secs(floor)
+    );
+}
+
+fn supervision() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let (restart, late) = verdict::bench_support::supervision_latencies(500).await;
+        let pct = |mut v: Vec<Duration>| {
+            v.sort();
+            (v[v.len() / 2], v[v.len() * 99 / 100])
+        };
+        let (r50, r99) = pct(restart);
+        let (l50, l99) = pct(late);
+        println!(
+            "supervision  restart after a panic p50 {:.3} ms p99 {:.3} ms | timed-out outcome after its deadline p50 {:.3} ms p99 {:.3} ms",
+            r50.as_secs_f64() * 1e3,
+            r99.as_secs_f64() * 1e3,
+            l50.as_secs_f64() * 1e3,
+            l99.as_secs_f64() * 1e3
+        );
+    });
+}

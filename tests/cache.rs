@@ -1,0 +1,165 @@
+//! The result cache end to end: warm runs, edits, `--no-cache`, the cache
+//! commands, corruption, a second daemon on the same data directory, and
+//! SIGKILL during heavy writing.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{Env, alive, wait_until};
+
+fn check(env: &Env, args: &[&str]) -> Value {
+    let mut all = vec!["check", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = env.run(&all);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn tree(env: &Env, n: usize) {
+    for i in 0..n {
+        let ws = if i % 7 == 0 { "  " } else { "" };
+        env.write(&format!("d{}/f{i}.txt", i % 10), format!("line {i}{ws}\nmore\n"));
+    }
+    env.write("data.json", "{\"k\": 1}\n");
+}
+
+#[test]
+fn an_unchanged_tree_is_answered_from_the_cache_and_an_edit_recomputes_only_it() {
+    let env = Env::new();
+    tree(&env, 60);
+    let cold = check(&env, &[]);
+    let pairs = cold["summary"]["pairs"].as_u64().unwrap();
+    assert_eq!(cold["summary"]["from_cache"], 0);
+    let warm = check(&env, &[]);
+    assert_eq!(warm["summary"]["pairs"].as_u64().unwrap(), pairs);
+    assert_eq!(warm["summary"]["from_cache"].as_u64().unwrap(), pairs);
+    assert_eq!(warm["summary"]["computed"], 0);
+    // Cached findings are still reported (and still fail the run).
+    assert_eq!(warm["summary"]["findings"], cold["summary"]["findings"]);
+    // Edit one file: only its pairs are computed.
+    std::thread::sleep(Duration::from_millis(20));
+    env.write("d3/f3.txt", "changed   \n");
+    let after = check(&env, &[]);
+    let per_file = after["outcomes"].as_array().unwrap().len();
+    let _ = per_file;
+    let computed = after["summary"]["computed"].as_u64().unwrap();
+    let validators_on_txt = warm["outcomes"].as_array().unwrap().iter().filter(|o| o["file"] == "d0/f0.txt").count();
+    assert!(computed > 0 && computed <= validators_on_txt as u64 + 1, "computed {computed}");
+    // Touching a file without changing it does not invalidate its results.
+    let f = std::fs::OpenOptions::new().append(true).open(env.project.join("d4/f4.txt")).unwrap();
+    f.set_modified(std::time::SystemTime::now()).unwrap();
+    let touched = check(&env, &[]);
+    assert_eq!(touched["summary"]["computed"], 0, "{}", touched["summary"]);
+    // --no-cache computes everything again.
+    let fresh = check(&env, &["--no-cache"]);
+    assert_eq!(fresh["summary"]["from_cache"], 0);
+    assert_eq!(fresh["summary"]["computed"].as_u64().unwrap(), pairs);
+}
+
+#[test]
+fn cache_commands() {
+    let env = Env::new();
+    tree(&env, 20);
+    check(&env, &[]);
+    check(&env, &[]);
+    let stats = env.json(&["cache", "stats"]);
+    assert!(stats["entries"].as_u64().unwrap() > 0, "{stats}");
+    let tw =
+        stats["validators"].as_array().unwrap().iter().find(|v| v["name"] == "trailing-whitespace").unwrap().clone();
+    assert!(tw["entries"].as_u64().unwrap() >= 20 && tw["hits"].as_u64().unwrap() >= 20, "{tw}");
+    let cleared = env.json(&["cache", "clear", "--validator", "trailing-whitespace"]);
+    assert!(cleared["deleted"].as_u64().unwrap() >= 20);
+    let r = check(&env, &[]);
+    let computed: Vec<&Value> =
+        r["outcomes"].as_array().unwrap().iter().filter(|o| o["outcome"]["status"] != "cached").collect();
+    assert!(computed.iter().all(|o| o["validator"] == "trailing-whitespace"), "only the cleared validator recomputes");
+    let pruned = env.json(&["cache", "prune"]);
+    assert_eq!(pruned["deleted"], 0, "nothing has expired");
+    let all = env.json(&["cache", "clear"]);
+    assert!(all["deleted"].as_u64().unwrap() > 0);
+    assert_eq!(env.json(&["cache", "stats"])["entries"], 0);
+}
+
+#[test]
+fn garbage_in_the_database_is_a_miss_not_a_crash() {
+    let env = Env::new();
+    tree(&env, 10);
+    let data = env.tmp.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let first = check(&env, &["--data-dir", data_s]);
+    env.run_ok(&["stop"], 0);
+    // Overwrite every cached result with garbage, straight into RocksDB.
+    {
+        let store = verdict_storage::Store::open(&data, &verdict_storage::StoreOptions::default()).unwrap();
+        let n = store.corrupt_all_results_for_tests(b"\xde\xad\xbe\xef garbage").unwrap();
+        assert!(n > 0);
+    }
+    let again = check(&env, &["--data-dir", data_s]);
+    assert_eq!(again["summary"]["from_cache"], 0, "garbage must never be served");
+    assert_eq!(again["summary"]["findings"], first["summary"]["findings"]);
+    let third = check(&env, &["--data-dir", data_s]);
+    assert_eq!(third["summary"]["computed"], 0, "the bad entries were replaced");
+}
+
+#[test]
+fn a_second_daemon_on_the_same_data_directory_gets_a_clear_error() {
+    let a = Env::new();
+    let b = Env::new();
+    let data = a.tmp.path().join("shared-data");
+    let data_s = data.to_str().unwrap();
+    a.write("x.txt", "x\n");
+    b.write("y.txt", "y\n");
+    check(&a, &["--data-dir", data_s]);
+    let out = b.run(&["cache", "stats", "--data-dir", data_s]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(data_s) && err.contains("in use"), "{err}");
+    // Checks still work there, without the cache.
+    let r = check(&b, &["--no-cache"]);
+    assert_eq!(r["summary"]["outcomes"]["error"], 0);
+    let st = b.json(&["status"]);
+    assert_eq!(st["cache"]["available"], false);
+}
+
+#[test]
+fn sigkill_during_heavy_writing_never_loses_the_database() {
+    let env = Env::new();
+    for i in 0..3000 {
+        env.write(&format!("t{}/f{i}.txt", i % 30), format!("{i} {}\n", "word ".repeat(i % 50)));
+    }
+    let data = env.tmp.path().join("data");
+    let data_s = data.to_str().unwrap().to_string();
+    let mut kills = 0;
+    while kills < 20 {
+        let _ = env.run(&["cache", "clear", "--data-dir", &data_s]);
+        let pid = env.json(&["ping", "--data-dir", &data_s])["pid"].as_u64().unwrap() as i32;
+        let mut c = env.connect();
+        c.send("check", json!({}));
+        // Let it write for a while, then kill it mid-run.
+        std::thread::sleep(Duration::from_millis(150 + 37 * kills as u64 % 200));
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+        wait_until(Duration::from_secs(5), "death", || !alive(pid as u32));
+        kills += 1;
+    }
+    // The database reopens; every cached outcome decodes and equals a fresh computation.
+    let cached = check(&env, &["--data-dir", &data_s]);
+    let fresh = check(&env, &["--data-dir", &data_s, "--no-cache"]);
+    let key = |o: &Value| (o["file"].as_str().unwrap().to_string(), o["validator"].as_str().unwrap().to_string());
+    let fresh_map: std::collections::HashMap<_, _> =
+        fresh["outcomes"].as_array().unwrap().iter().map(|o| (key(o), o["outcome"].clone())).collect();
+    let mut compared = 0;
+    for o in cached["outcomes"].as_array().unwrap() {
+        if o["outcome"]["status"] == "cached" {
+            let mut expect = fresh_map[&key(o)].clone();
+            let got = o["outcome"]["verdict"].clone();
+            if expect["status"] == "passed" {
+                expect = json!({ "status": "passed" });
+            }
+            assert_eq!(got, expect, "{:?}", key(o));
+            compared += 1;
+        }
+    }
+    assert!(compared > 0, "nothing survived 20 kills: the cache never acknowledged anything");
+    assert_eq!(cached["summary"]["outcomes"]["error"], 0);
+}

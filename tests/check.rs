@@ -1,0 +1,457 @@
+//! `verdict check` end to end: the built-ins, command validators, output
+//! formats, filters, supervision (hangs, grandchildren, floods, quarantine),
+//! cancellation, sharing between concurrent runs, and reload.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{Env, alive, wait_until};
+
+/// Runs `verdict check --format json ARGS` and returns (exit code, report).
+fn check_json(env: &Env, args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["check", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = env.run(&all);
+    let code = out.status.code().expect("exit code");
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("no JSON report ({e}); exit {code}\nstderr: {}", String::from_utf8_lossy(&out.stderr))
+    });
+    (code, report)
+}
+
+fn outcome<'a>(report: &'a Value, file: &str, validator: &str) -> &'a Value {
+    report["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["file"] == file && r["validator"] == validator)
+        .map(|r| &r["outcome"])
+        .unwrap_or_else(|| panic!("no outcome for {file} × {validator}"))
+}
+
+fn status_of(report: &Value, file: &str, validator: &str) -> String {
+    outcome(report, file, validator)["status"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn builtins_find_real_problems_and_respect_gitignore() {
+    let env = Env::new();
+    env.write("clean.txt", "all good\n");
+    env.write("ws.txt", "fine\ntrailing   \nok\n");
+    env.write("nonl.txt", "no newline");
+    env.write("bad.json", "{\"a\": 1,,}\n");
+    env.write("good.json", "{\"a\": [1, 2]}\n");
+    env.write("bad.yaml", "a: [1, 2\n");
+    env.write("bad.toml", "a = \n");
+    env.write("conflict.txt", "<<<<<<< HEAD\nmine\n=======\ntheirs\n>>>>>>> branch\n");
+    env.write("key.pem", "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----\n");
+    env.write("script.sh", "#!/bin/sh\necho hi\n");
+    env.write("blob.bin", b"\x00\x01\x02 trailing   \n".as_slice());
+    env.write("ignored/skip.txt", "trailing   \n");
+    env.write(".gitignore", "ignored/\n");
+    let (code, r) = check_json(&env, &["."]);
+    assert_eq!(code, 1, "findings exit 1: {r}");
+    let finding = |file: &str, v: &str| outcome(&r, file, v)["findings"][0].clone();
+    assert_eq!(finding("ws.txt", "trailing-whitespace")["line"], 2);
+    assert_eq!(finding("ws.txt", "trailing-whitespace")["column"], 9);
+    assert_eq!(status_of(&r, "nonl.txt", "final-newline"), "findings");
+    assert_eq!(status_of(&r, "bad.json", "json"), "findings");
+    assert_eq!(finding("bad.json", "json")["line"], 1);
+    assert_eq!(status_of(&r, "bad.yaml", "yaml"), "findings");
+    assert_eq!(status_of(&r, "bad.toml", "toml"), "findings");
+    assert_eq!(status_of(&r, "conflict.txt", "merge-conflict"), "findings");
+    assert_eq!(status_of(&r, "key.pem", "secrets"), "findings");
+    assert!(!finding("key.pem", "secrets")["message"].as_str().unwrap().contains("MIIEow"), "secrets are not echoed");
+    assert_eq!(status_of(&r, "script.sh", "shebang-executable"), "findings");
+    assert_eq!(status_of(&r, "good.json", "json"), "passed");
+    assert_eq!(status_of(&r, "clean.txt", "trailing-whitespace"), "passed");
+    // Binary files are left out of text checks; ignored files entirely.
+    let files: Vec<&str> = r["outcomes"].as_array().unwrap().iter().map(|o| o["file"].as_str().unwrap()).collect();
+    assert!(!files.iter().any(|f| f.starts_with("ignored/")), "gitignored files were checked");
+    assert!(
+        !r["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["file"] == "blob.bin" && o["validator"] == "trailing-whitespace")
+    );
+    assert_eq!(r["summary"]["binary_files"], 1);
+    // Every pair has exactly one outcome.
+    let s = &r["summary"];
+    let total: u64 = s["outcomes"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(total, s["pairs"].as_u64().unwrap());
+    assert_eq!(r["outcomes"].as_array().unwrap().len() as u64, total);
+}
+
+#[test]
+fn a_clean_tree_exits_0_with_a_human_summary() {
+    let env = Env::new();
+    env.write("a.txt", "hello\n");
+    env.write("b/c.json", "{}\n");
+    let out = env.run_ok(&["check", "."], 0);
+    assert!(out.contains("2 files") && out.contains("0 errors"), "{out}");
+    // Filters: only one validator, only one dimension.
+    let (_, r) = check_json(&env, &["--validator", "json"]);
+    assert_eq!(r["summary"]["pairs"], 1);
+    let (_, r) = check_json(&env, &["--dimension", "security"]);
+    assert!(r["outcomes"].as_array().unwrap().iter().all(|o| o["dimension"] == "security"));
+    let out = env.run(&["check", "--validator", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+}
+
+#[test]
+fn sarif_output_has_results_and_notifications() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        r#"
+[validators.hang]
+kind = "command"
+command = ["sh", "-c", "sleep 30", "sleep"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.py"]
+timeout = "300ms"
+"#,
+    );
+    env.write("ws.txt", "x  \n");
+    env.write("a.py", "print(1)\n");
+    let out_file = env.tmp.path().join("out.sarif");
+    let out = env.cmd().args(["check", "--format", "sarif", "--output"]).arg(&out_file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let sarif: Value = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let run = &sarif["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "verdict");
+    let results = run["results"].as_array().unwrap();
+    assert!(results.iter().any(|r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "ws.txt"
+        && r["locations"][0]["physicalLocation"]["region"]["startLine"] == 1));
+    // The timeout is a tool execution notification, not a result.
+    let notes = run["invocations"][0]["toolExecutionNotifications"].as_array().unwrap();
+    assert!(notes.iter().any(|n| n["message"]["text"].as_str().unwrap().contains("timed out")), "{notes:?}");
+    assert!(!results.iter().any(|r| r["ruleId"].as_str().unwrap().starts_with("hang")));
+}
+
+#[test]
+fn command_validators_in_batch_mode_attribute_findings_to_files() {
+    let env = Env::new();
+    env.write(
+        "tools/lint.sh",
+        "#!/bin/sh\nfor f in \"$@\"; do grep -n BAD \"$f\" | while IFS=: read -r n _; do echo \"$f:$n:1: error: BAD found\"; done; done\nexit 0\n",
+    );
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[validators.badword]
+kind = "command"
+dimension = "lint"
+command = ["sh", "tools/lint.sh"]
+mode = "batch"
+batch_size = 2
+parser = "regex"
+pattern = '^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): (?P<severity>\w+): (?P<message>.*)$'
+files = ["*.txt"]
+"#,
+    );
+    for i in 0..5 {
+        env.write(&format!("f{i}.txt"), if i % 2 == 0 { "ok\nBAD\n" } else { "ok\n" });
+    }
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 1);
+    for i in 0..5 {
+        let o = outcome(&r, &format!("f{i}.txt"), "badword");
+        if i % 2 == 0 {
+            assert_eq!(o["findings"][0]["line"], 2, "{o}");
+        } else {
+            assert_eq!(o["status"], "passed", "{o}");
+        }
+    }
+}
+
+#[test]
+fn a_hanging_tool_and_its_grandchildren_are_killed_and_the_rest_goes_on() {
+    let env = Env::new();
+    let pids = env.tmp.path().join("pids");
+    env.write(
+        "tools/hang.sh",
+        format!("#!/bin/sh\ntrap '' TERM\nsleep 1000 &\necho $! >> {p}\necho $$ >> {p}\nwait\n", p = pids.display()),
+    );
+    env.write(
+        "verdict.toml",
+        r#"
+[validators.hang]
+kind = "command"
+command = ["sh", "tools/hang.sh"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.py"]
+timeout = "500ms"
+concurrency = 1
+"#,
+    );
+    env.write("a.py", "1\n");
+    env.write("b.py", "2\n");
+    env.write("c.txt", "trailing \n");
+    let started = Instant::now();
+    let (code, r) = check_json(&env, &[]);
+    assert!(started.elapsed() < Duration::from_secs(10), "the run did not end promptly");
+    assert_eq!(code, 1, "trailing whitespace is still found: {r}");
+    let statuses: Vec<String> = ["a.py", "b.py"].iter().map(|f| status_of(&r, f, "hang")).collect();
+    assert!(statuses.contains(&"timed_out".to_string()), "{statuses:?}");
+    // The other file of the hung validator is skipped, not left hanging.
+    assert!(statuses.iter().all(|s| s == "timed_out" || s == "skipped"), "{statuses:?}");
+    assert_eq!(status_of(&r, "c.txt", "trailing-whitespace"), "findings");
+    // Every process the tool started is gone.
+    let recorded = std::fs::read_to_string(&pids).unwrap();
+    for pid in recorded.split_whitespace().map(|p| p.parse::<u32>().unwrap()) {
+        wait_until(Duration::from_secs(5), "the tool's processes to die", || !alive(pid));
+    }
+    // The daemon is fine and says what happened.
+    let s = env.json(&["status"]);
+    let hang = s["validators"].as_array().unwrap().iter().find(|v| v["name"] == "hang").unwrap().clone();
+    assert!(hang["restarts"].as_u64().unwrap() >= 1, "{hang}");
+    assert!(s["events"].as_array().unwrap().iter().any(|e| e["event"] == "timed_out"));
+}
+
+#[test]
+fn a_validator_that_keeps_timing_out_is_quarantined_until_restarted() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[validators.stuck]
+kind = "command"
+command = ["sh", "-c", "sleep 30", "sleep"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.py"]
+timeout = "200ms"
+restart = { max_restarts = 1, window = "60s" }
+"#,
+    );
+    env.write("a.py", "1\n");
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!((code, status_of(&r, "a.py", "stuck")), (3, "timed_out".into()));
+    let (_, r) = check_json(&env, &[]);
+    assert_eq!(status_of(&r, "a.py", "stuck"), "timed_out");
+    // Two timeouts within the window, one restart allowed: quarantined.
+    wait_until(Duration::from_secs(5), "quarantine", || {
+        env.json(&["status"])["validators"][0]["state"] == "quarantined"
+    });
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 3);
+    let o = outcome(&r, "a.py", "stuck");
+    assert_eq!(o["status"], "error");
+    assert!(o["reason"].as_str().unwrap().contains("quarantined"), "{o}");
+    let out = env.run_ok(&["restart", "stuck"], 0);
+    assert!(out.contains("restarted stuck"), "{out}");
+    assert_eq!(env.json(&["status"])["validators"][0]["state"], "running");
+}
+
+#[test]
+fn a_tool_that_floods_stdout_is_bounded_and_the_daemon_survives() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[validators.flood]
+kind = "command"
+command = ["sh", "-c", "head -c 300000000 /dev/zero; exit 1", "flood"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.txt"]
+timeout = "60s"
+max_output = "64KiB"
+"#,
+    );
+    env.write("a.txt", "x\n");
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 1, "{r}");
+    assert!(outcome(&r, "a.txt", "flood")["findings"][0]["message"].as_str().unwrap().contains("status 1"));
+    let s = env.json(&["status"]);
+    let pid = s["pid"].as_u64().unwrap();
+    let rss_kb: u64 = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rss_kb < 200 * 1024, "the daemon's peak RSS grew to {rss_kb} kB reading a 300 MB flood");
+}
+
+#[test]
+fn tool_failures_are_clear_outcomes() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[validators.missing]
+kind = "command"
+command = ["definitely-not-a-real-tool-xyz"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.txt"]
+[validators.segv]
+kind = "command"
+command = ["sh", "-c", "kill -SEGV $$", "segv"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.txt"]
+"#,
+    );
+    env.write("a.txt", "x\n");
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 3);
+    let m = outcome(&r, "a.txt", "missing");
+    assert!(m["reason"].as_str().unwrap().contains("not found"), "{m}");
+    let s = outcome(&r, "a.txt", "segv");
+    assert!(s["reason"].as_str().unwrap().contains("SIGSEGV"), "{s}");
+}
+
+#[test]
+fn ctrl_c_cancels_the_run_and_kills_its_tools() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[validators.slow]
+kind = "command"
+command = ["sh", "-c", "sleep 77", "sleep"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.txt"]
+timeout = "120s"
+"#,
+    );
+    env.write("a.txt", "x\n");
+    env.start();
+    let mut child = env.cmd().args(["check", "."]).spawn().unwrap();
+    wait_until(Duration::from_secs(10), "the tool to start", || pgrep("sleep 77"));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(2));
+    wait_until(Duration::from_secs(5), "the tool to be killed", || !pgrep("sleep 77"));
+    assert_eq!(env.json(&["ping"])["pong"], true);
+}
+
+fn pgrep(pattern: &str) -> bool {
+    !std::process::Command::new("pgrep").args(["-f", pattern]).output().unwrap().stdout.is_empty()
+}
+
+#[test]
+fn a_pair_needed_by_two_concurrent_checks_is_computed_once() {
+    let env = Env::new();
+    let counter = env.tmp.path().join("count");
+    env.write(
+        "verdict.toml",
+        format!(
+            r#"
+builtins = false
+[validators.counted]
+kind = "command"
+command = ["sh", "-c", "echo x >> {}; sleep 1", "counted"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.txt"]
+"#,
+            counter.display()
+        ),
+    );
+    for i in 0..3 {
+        env.write(&format!("f{i}.txt"), format!("{i}\n"));
+    }
+    env.start();
+    let mut a = env.connect();
+    let mut b = env.connect();
+    let ia = a.send("check", json!({}));
+    let ib = b.send("check", json!({}));
+    let (ra, _) = a.reply(ia);
+    let (rb, _) = b.reply(ib);
+    for r in [&ra, &rb] {
+        assert_eq!(r["result"]["summary"]["pairs"], 3, "{r}");
+        assert_eq!(r["result"]["summary"]["outcomes"]["error"], 0, "{r}");
+    }
+    let runs = std::fs::read_to_string(&counter).unwrap().lines().count();
+    assert_eq!(runs, 3, "each file was validated {runs} times for two checks of three files");
+}
+
+#[test]
+fn reload_applies_added_changed_and_removed_validators() {
+    let env = Env::new();
+    let base = "builtins = false\n[validators.json]\n[validators.yaml]\n";
+    env.write("verdict.toml", base);
+    env.start();
+    env.write("verdict.toml", "builtins = false\n[validators.json]\ntimeout = \"5s\"\n[validators.toml]\n");
+    let r = env.json(&["reload"]);
+    assert_eq!(r["added"], json!(["toml"]));
+    assert_eq!(r["changed"], json!(["json"]));
+    assert_eq!(r["removed"], json!(["yaml"]));
+    let names: Vec<String> = env.json(&["status"])["validators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["json", "toml"]);
+    // SIGHUP does the same; an invalid file keeps the old configuration.
+    env.write("verdict.toml", "builtins = false\n[validators.json]\ntimeout = 5\n");
+    let pid = env.json(&["ping"])["pid"].as_u64().unwrap() as i32;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGHUP).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(env.json(&["status"])["validators"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn config_check_names_the_line_and_key() {
+    let env = Env::new();
+    let bad = env.write(
+        "bad.toml",
+        "[validators.a]\nkind = \"command\"\ncommand = [\"x\"]\ntimeout = \"3 parsecs\"\n[validators.b]\nkind = \"nonsense\"\n",
+    );
+    let out = env.cmd().args(["config", "check"]).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(":4:") && err.contains("validators.a.timeout"), "{err}");
+    assert!(err.contains(":6:") && err.contains("validators.b.kind"), "{err}");
+    let good = env.write("good.toml", "[validators.json]\ntimeout = \"2s\"\n");
+    let out = env.cmd().args(["config", "check"]).arg(&good).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn a_real_source_tree_from_elsewhere() {
+    // A crate's sources from the cargo registry, copied into the project.
+    let registry = std::path::PathBuf::from(
+        std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap())),
+    )
+    .join("registry/src");
+    let src = std::fs::read_dir(&registry)
+        .expect("the cargo registry has sources (the build downloaded them)")
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
+        .map(|e| e.path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("serde_json-")))
+        .expect("serde_json sources in the cargo registry");
+    let env = Env::new();
+    let dest = env.project.join("serde_json");
+    let st = std::process::Command::new("cp").arg("-r").arg(&src).arg(&dest).status().unwrap();
+    assert!(st.success());
+    let (code, r) = check_json(&env, &[]);
+    assert!(code == 0 || code == 1, "exit {code}: {}", r["summary"]);
+    let s = &r["summary"];
+    assert!(s["files"].as_u64().unwrap() > 50, "{s}");
+    assert_eq!(s["outcomes"]["error"], 0, "{s}");
+    assert_eq!(s["outcomes"]["timed_out"], 0, "{s}");
+    // And the second run comes from the cache.
+    let (_, r2) = check_json(&env, &[]);
+    assert_eq!(r2["summary"]["computed"], 0, "{}", r2["summary"]);
+}

@@ -1,0 +1,221 @@
+//! The daemon's life: start on demand, status, stop, single instance,
+//! stale and live sockets, SIGKILL recovery, SIGTERM with a request in
+//! flight, and replacement of a daemon built from another version.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::{Env, Raw, alive, error_code, wait_until};
+
+#[test]
+fn status_starts_the_daemon_on_demand_and_stop_removes_its_files() {
+    let env = Env::new();
+    assert!(!env.socket().exists());
+    let s = env.json(&["status"]);
+    let pid = s["pid"].as_u64().unwrap() as u32;
+    assert!(alive(pid));
+    assert_eq!(s["project_root"], json!(env.project));
+    assert_eq!(s["version"], env!("CARGO_PKG_VERSION"));
+    assert!(s["uptime_ms"].as_u64().is_some());
+    assert!(s["validators"].as_array().is_some_and(|v| !v.is_empty()), "built-ins run by default: {s}");
+    assert!(s["connections"].as_u64().unwrap() >= 1);
+    assert!(env.socket().exists() && env.pid_file().exists());
+
+    let out = env.json(&["stop"]);
+    assert_eq!(out["stopped"], true);
+    // `stop` returns only once the daemon has exited.
+    assert!(!alive(pid), "daemon still alive after stop returned");
+    assert!(!env.socket().exists(), "socket left behind");
+    assert!(!env.pid_file().exists(), "pid file left behind");
+}
+
+#[test]
+fn no_start_fails_clearly_when_no_daemon_runs() {
+    let env = Env::new();
+    let out = env.run(&["ping", "--no-start"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no daemon is running") && err.contains("verdict daemon"), "{err}");
+    assert!(!env.socket().exists());
+}
+
+#[test]
+fn a_second_start_reports_the_running_daemon() {
+    let env = Env::new();
+    let pid = env.start();
+    let again = env.json(&["daemon"]);
+    assert_eq!(again["running"], true);
+    assert_eq!(again["pid"].as_u64(), Some(pid as u64));
+    // Also in the foreground: the lock is held, it says so and exits 0.
+    let out = env.run_ok(&["daemon", "--foreground"], 0);
+    assert!(out.contains("already running") && out.contains(&pid.to_string()), "{out}");
+    assert!(alive(pid));
+}
+
+#[test]
+fn a_stale_socket_is_replaced() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.socket().parent().unwrap()).unwrap();
+    std::fs::set_permissions(env.socket().parent().unwrap(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    // A socket file nobody listens on, as a crashed daemon leaves it.
+    drop(std::os::unix::net::UnixListener::bind(env.socket()).unwrap());
+    assert!(env.socket().exists());
+    let v = env.json(&["ping"]);
+    assert_eq!(v["pong"], true);
+}
+
+#[test]
+fn a_live_socket_is_never_stolen() {
+    let env = Env::new();
+    let dir = env.tmp.path().join("private");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let other = dir.join("other.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&other).unwrap();
+    let out = env.cmd().args(["daemon", "--foreground", "--socket"]).arg(&other).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use by another process"), "{err}");
+    // The owner still has its socket.
+    assert!(other.exists());
+    let _c = std::os::unix::net::UnixStream::connect(&other).unwrap();
+    listener.accept().unwrap();
+}
+
+#[test]
+fn after_sigkill_the_next_command_starts_a_fresh_daemon() {
+    let env = Env::new();
+    let pid = env.start();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    wait_until(Duration::from_secs(5), "the daemon to die", || !alive(pid));
+    assert!(env.socket().exists(), "SIGKILL leaves the socket behind");
+    let s = env.json(&["status"]);
+    let new_pid = s["pid"].as_u64().unwrap() as u32;
+    assert_ne!(new_pid, pid);
+    assert!(alive(new_pid));
+}
+
+#[test]
+fn sigterm_lets_a_request_in_flight_finish_or_answers_shutting_down() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[daemon]
+grace_period = "300ms"
+[validators.slow]
+kind = "command"
+command = ["sh", "-c", "sleep 2", "sleep"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.txt"]
+timeout = "10s"
+"#,
+    );
+    env.write("a.txt", "a\n");
+    let pid = env.start();
+    let mut c = env.connect();
+    let id = c.send("check", json!({ "paths": ["."] }));
+    std::thread::sleep(Duration::from_millis(300));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let (reply, _) = c.reply(id);
+    // The check takes 2 s, the grace period 300 ms: it is cancelled.
+    assert_eq!(error_code(&reply), Some(verdict::protocol::code::SHUTTING_DOWN), "{reply}");
+    wait_until(Duration::from_secs(10), "the daemon to exit", || !alive(pid));
+    assert!(!env.socket().exists() && !env.pid_file().exists());
+    // And the tool it was running is gone too.
+    let out = std::process::Command::new("pgrep").args(["-f", "sleep 2"]).output().unwrap();
+    assert!(out.stdout.is_empty(), "tool left running: {}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn sigterm_with_a_short_request_lets_it_complete() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[daemon]
+grace_period = "10s"
+[validators.slowish]
+kind = "command"
+command = ["sh", "-c", "sleep 0.5", "sleep"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.txt"]
+"#,
+    );
+    env.write("a.txt", "a\n");
+    let pid = env.start();
+    let mut c = env.connect();
+    let id = c.send("check", json!({ "paths": ["."] }));
+    std::thread::sleep(Duration::from_millis(150));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let (reply, _) = c.reply(id);
+    assert_eq!(reply["result"]["summary"]["outcomes"]["passed"], 1, "{reply}");
+    // New requests during the grace period are refused.
+    wait_until(Duration::from_secs(10), "the daemon to exit", || !alive(pid));
+    assert!(!env.socket().exists());
+}
+
+#[test]
+fn a_daemon_from_another_build_is_replaced() {
+    let env = Env::new();
+    let old = env.start();
+    // A copy of the binary has another build id (its own mtime and path).
+    let copy = env.tmp.path().join("verdict-other");
+    std::fs::copy(crate::support::bin(), &copy).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    filetime_touch(&copy);
+    let out = std::process::Command::new(&copy)
+        .args(["--json", "ping"])
+        .current_dir(&env.project)
+        .env("XDG_RUNTIME_DIR", &env.runtime)
+        .env("XDG_STATE_HOME", &env.state)
+        .env("XDG_CACHE_HOME", &env.cache)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let new = v["pid"].as_u64().unwrap() as u32;
+    assert_ne!(new, old, "the old daemon still answered");
+    assert!(!alive(old), "the old daemon was not stopped");
+    // Hand the project back to the binary under test (replacing again).
+    let back = env.json(&["ping"]);
+    assert_ne!(back["pid"].as_u64().unwrap() as u32, new);
+}
+
+fn filetime_touch(p: &std::path::Path) {
+    let f = std::fs::OpenOptions::new().append(true).open(p).unwrap();
+    f.set_modified(std::time::SystemTime::now()).unwrap();
+}
+
+#[test]
+fn logs_are_written_and_printed() {
+    let env = Env::new();
+    env.start();
+    env.json(&["ping"]);
+    let out = env.run_ok(&["logs"], 0);
+    assert!(out.contains("daemon ready"), "{out}");
+    let raw = env.run_ok(&["logs", "--json", "-n", "1"], 0);
+    let last: serde_json::Value = serde_json::from_str(raw.trim()).expect("a JSON log line");
+    assert!(last.get("level").is_some());
+    assert!(env.log_file().exists());
+}
+
+#[test]
+fn a_raw_client_can_drive_the_whole_lifecycle() {
+    let env = Env::new();
+    let pid = env.start();
+    let mut c = Raw::connect(&env.socket());
+    let r = c.call("ping", json!({}));
+    assert_eq!(error_code(&r), Some(verdict::protocol::code::HELLO_REQUIRED));
+    let h = c.call("hello", crate::support::hello_params());
+    assert_eq!(h["result"]["pid"].as_u64(), Some(pid as u64));
+    let r = c.call("shutdown", json!({}));
+    assert_eq!(r["result"]["stopping"], true);
+    wait_until(Duration::from_secs(10), "exit", || !alive(pid));
+}

@@ -1,0 +1,306 @@
+//! The command channel: every method, every error code, and abuse —
+//! garbage, invalid UTF-8, huge lines, pipelining, many connections, a
+//! client that never reads — with a fresh client answered throughout.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use verdict::protocol::code;
+
+use crate::support::{Env, Raw, error_code, hello_params};
+
+/// A fresh connection's `ping` is answered within a second.
+fn fresh_ping_is_prompt(env: &Env) {
+    let t = Instant::now();
+    let mut c = env.connect();
+    let r = c.call("ping", json!({}));
+    assert_eq!(r["result"]["pong"], true, "{r}");
+    assert!(t.elapsed() < Duration::from_secs(1), "fresh ping took {:?}", t.elapsed());
+}
+
+#[test]
+fn every_basic_method_answers() {
+    let env = Env::new();
+    env.start();
+    let mut c = env.connect();
+    assert_eq!(c.call("ping", json!({}))["result"]["pong"], true);
+    let s = c.call("status", json!({}))["result"].clone();
+    for key in
+        ["pid", "version", "uptime_ms", "project_root", "config_path", "connections", "validators", "breakers", "cache"]
+    {
+        assert!(s.get(key).is_some(), "status lacks {key}: {s}");
+    }
+    let r = c.call("config.check", json!({}));
+    assert!(r["result"].get("valid").is_some(), "{r}");
+    let r = c.call("restart", json!({ "name": "trailing-whitespace" }));
+    assert_eq!(r["result"]["restarted"], true, "{r}");
+    let r = c.call("restart", json!({ "name": "nope" }));
+    assert_eq!(error_code(&r), Some(code::NOT_FOUND));
+    let r = c.call("reload", json!({}));
+    assert!(r["result"]["unchanged"].as_array().is_some_and(|u| !u.is_empty()), "{r}");
+    // Notifications (no id) get no reply; the next request still does.
+    c.send_raw(b"{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}\n");
+    assert_eq!(c.call("ping", json!({}))["result"]["pong"], true);
+    let r = c.call("shutdown", json!({}));
+    assert_eq!(r["result"]["stopping"], true);
+}
+
+#[test]
+fn standard_error_codes() {
+    let env = Env::new();
+    env.start();
+    let mut c = env.connect();
+    c.send_raw(b"this is not json\n");
+    let r = c.read().unwrap();
+    assert_eq!(error_code(&r), Some(code::PARSE_ERROR));
+    assert_eq!(r["id"], Value::Null);
+    c.send_raw(b"{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\",\"params\":\"\xff\xfe\"}\n");
+    assert_eq!(error_code(&c.read().unwrap()), Some(code::PARSE_ERROR), "invalid UTF-8 is a parse error");
+    c.send_raw(b"[1,2,3]\n");
+    assert_eq!(error_code(&c.read().unwrap()), Some(code::INVALID_REQUEST));
+    c.send_raw(b"{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"ping\",\"params\":[1]}\n");
+    let r = c.read().unwrap();
+    assert_eq!((error_code(&r), r["id"].clone()), (Some(code::INVALID_REQUEST), json!(8)));
+    let r = c.call("frobnicate", json!({}));
+    assert_eq!(error_code(&r), Some(code::METHOD_NOT_FOUND));
+    let r = c.call("restart", json!({ "name": 42 }));
+    assert_eq!(error_code(&r), Some(code::INVALID_PARAMS));
+    assert_eq!(r["error"]["data"]["field"], "name", "{r}");
+    let r = c.call("check", json!({ "paths": "not-a-list" }));
+    assert_eq!(r["error"]["data"]["field"], "paths", "{r}");
+    let r = c.call("cancel", json!({ "id": 999 }));
+    assert_eq!(error_code(&r), Some(code::NOT_FOUND));
+    // Unknown fields are ignored.
+    let r = c.call("ping", json!({ "from_the_future": true }));
+    assert_eq!(r["result"]["pong"], true);
+    // The connection survived all of it.
+    fresh_ping_is_prompt(&env);
+}
+
+#[test]
+fn handshake_errors() {
+    let env = Env::new();
+    env.start();
+    let mut c = Raw::connect(&env.socket());
+    assert_eq!(error_code(&c.call("status", json!({}))), Some(code::HELLO_REQUIRED));
+    let r = c.call("hello", json!({ "protocol": 999, "version": "9.9.9" }));
+    assert_eq!(error_code(&r), Some(code::PROTOCOL_VERSION_MISMATCH));
+    assert_eq!(r["error"]["data"]["protocol"], verdict::protocol::PROTOCOL_VERSION);
+    let r = c.call("hello", json!({ "version": "x" }));
+    assert_eq!(error_code(&r), Some(code::INVALID_PARAMS));
+    assert_eq!(r["error"]["data"]["field"], "protocol");
+    assert!(c.call("hello", hello_params()).get("result").is_some());
+}
+
+#[test]
+fn an_oversized_line_is_refused_and_the_daemon_is_unaffected() {
+    let env = Env::new();
+    env.start();
+    let mut c = env.connect();
+    let mut big = vec![b'x'; 5 * 1024 * 1024];
+    big.push(b'\n');
+    // The daemon may close before reading it all: ignore a broken pipe.
+    let _ = c.stream.write_all(&big);
+    let r = c.read().expect("an error before the close");
+    assert_eq!(error_code(&r), Some(code::REQUEST_TOO_LARGE));
+    assert!(c.read().is_none(), "the connection is closed after an oversized line");
+    fresh_ping_is_prompt(&env);
+}
+
+#[test]
+fn garbage_bytes_do_not_hurt() {
+    let env = Env::new();
+    env.start();
+    let mut c = env.connect();
+    let garbage: Vec<u8> = (0..64 * 1024u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let _ = c.stream.write_all(&garbage);
+    let _ = c.stream.write_all(b"\n");
+    fresh_ping_is_prompt(&env);
+    drop(c);
+    fresh_ping_is_prompt(&env);
+}
+
+#[test]
+fn a_thousand_pipelined_requests_on_one_connection() {
+    let env = Env::new();
+    env.start();
+    let mut c = env.connect();
+    let mut batch = Vec::new();
+    for i in 0..1000 {
+        batch.extend_from_slice(
+            format!("{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"ping\"}}\n", 10_000 + i).as_bytes(),
+        );
+    }
+    c.send_raw(&batch);
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..1000 {
+        let m = c.read().unwrap();
+        assert_eq!(m["result"]["pong"], true, "{m}");
+        seen.insert(m["id"].as_i64().unwrap());
+    }
+    assert_eq!(seen.len(), 1000);
+}
+
+#[test]
+fn three_hundred_concurrent_connections() {
+    let env = Env::new();
+    env.start();
+    let socket = env.socket();
+    // Hold 300 connections open at once: 256 are served, the rest are
+    // told `busy` and closed.
+    let mut conns: Vec<Raw> = (0..300).map(|_| Raw::connect(&socket)).collect();
+    let (mut served, mut busy) = (0, 0);
+    for c in conns.iter_mut() {
+        // A refused connection may be closed before our request arrives.
+        let line = format!("{}\n", json!({"jsonrpc": "2.0", "id": 1, "method": "hello", "params": hello_params()}));
+        let _ = c.stream.write_all(line.as_bytes());
+        let id = 1;
+        let m = c.read().expect("a reply");
+        if m["id"] == json!(id) && m.get("result").is_some() {
+            served += 1;
+        } else {
+            assert_eq!(error_code(&m), Some(code::BUSY), "{m}");
+            busy += 1;
+        }
+    }
+    assert_eq!((served, busy), (256, 44));
+    // Closing some frees their slots for fresh clients.
+    conns.truncate(100);
+    std::thread::sleep(Duration::from_millis(200));
+    fresh_ping_is_prompt(&env);
+    for c in conns.iter_mut().take(10) {
+        assert_eq!(c.call("ping", json!({}))["result"]["pong"], true);
+    }
+}
+
+#[test]
+fn a_client_that_never_reads_cannot_block_others() {
+    let env = Env::new();
+    env.start();
+    let mut hog = env.connect();
+    hog.stream.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+    let line = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}\n";
+    // Keep writing requests and never read a reply, until the kernel
+    // buffers are full and our writes block.
+    let mut sent = 0usize;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        let mut chunk = Vec::new();
+        for i in 0..100 {
+            chunk.extend_from_slice(&line[..line.len()]);
+            let _ = i;
+        }
+        if hog.stream.write_all(&chunk).is_err() {
+            break;
+        }
+        sent += 100;
+    }
+    assert!(sent > 0);
+    fresh_ping_is_prompt(&env);
+    fresh_ping_is_prompt(&env);
+    // Eventually the daemon gives up on the hog; reading now finds the
+    // stream ends (after whatever replies were buffered).
+    drop(hog);
+    fresh_ping_is_prompt(&env);
+}
+
+#[test]
+fn an_idle_connection_is_closed() {
+    let env = Env::new();
+    env.write("verdict.toml", "[daemon]\nidle_timeout = \"300ms\"\n");
+    env.start();
+    let mut c = env.connect();
+    std::thread::sleep(Duration::from_millis(800));
+    let mut buf = [0u8; 16];
+    c.stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(c.stream.read(&mut buf).unwrap(), 0, "an idle connection stays open");
+    fresh_ping_is_prompt(&env);
+}
+
+#[test]
+fn shutting_down_and_cancelled_codes() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[daemon]
+grace_period = "5s"
+[validators.slow]
+kind = "command"
+command = ["sh", "-c", "sleep 3", "sleep"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.txt"]
+timeout = "30s"
+"#,
+    );
+    env.write("a.txt", "a\n");
+    env.start();
+    let mut c = env.connect();
+    // cancel: a running check ends with `cancelled`.
+    let id = c.send("check", json!({}));
+    std::thread::sleep(Duration::from_millis(200));
+    let r = c.call("cancel", json!({ "id": id }));
+    assert_eq!(r["result"]["cancelled"], true, "{r}");
+    let (reply, _) = c.reply(id);
+    assert_eq!(error_code(&reply), Some(code::CANCELLED), "{reply}");
+    // shutting down: a request arriving during the grace period is refused.
+    let id = c.send("check", json!({}));
+    std::thread::sleep(Duration::from_millis(200));
+    let mut other = env.connect();
+    assert_eq!(other.call("shutdown", json!({}))["result"]["stopping"], true);
+    std::thread::sleep(Duration::from_millis(100));
+    let r = other.call("ping", json!({}));
+    assert_eq!(error_code(&r), Some(code::SHUTTING_DOWN), "{r}");
+    let (reply, _) = c.reply(id);
+    assert!(reply.get("result").is_some(), "the check finished within the grace period: {reply}");
+}
+
+#[test]
+fn invalid_configuration_on_reload_keeps_the_old_one() {
+    let env = Env::new();
+    env.write("verdict.toml", "builtins = true\n");
+    env.start();
+    let mut c = env.connect();
+    env.write("verdict.toml", "builtins = true\n[validators.bad]\nkind = \"command\"\ncommand = []\n");
+    let r = c.call("reload", json!({}));
+    assert_eq!(error_code(&r), Some(code::INVALID_CONFIGURATION), "{r}");
+    let errors = r["error"]["data"]["errors"].as_array().unwrap();
+    assert!(errors.iter().any(|e| e.as_str().unwrap().contains("validators.bad")), "{r}");
+    // Still serving the old configuration.
+    let s = c.call("status", json!({}));
+    assert!(s["result"]["validators"].as_array().unwrap().iter().all(|v| v["name"] != "bad"));
+    // The CLI says the same, with exit code 2.
+    let out = env.run(&["reload"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("validators.bad"));
+}
+
+#[test]
+fn cache_unavailable_is_a_typed_error() {
+    let env = Env::new();
+    env.write("verdict.toml", "[cache]\nenabled = false\n");
+    env.start();
+    let mut c = env.connect();
+    for m in ["cache.stats", "cache.clear", "cache.prune"] {
+        let r = c.call(m, json!({}));
+        assert_eq!(error_code(&r), Some(code::CACHE_UNAVAILABLE), "{m}: {r}");
+    }
+}
+
+#[test]
+fn the_cli_ping_and_status_outputs() {
+    let env = Env::new();
+    let out = env.run_ok(&["ping"], 0);
+    assert!(out.starts_with("pong from pid"), "{out}");
+    let out = env.run_ok(&["status"], 0);
+    assert!(out.contains("project root:") && out.contains("validators:"), "{out}");
+    let help = env.run_ok(&["check", "--help"], 0);
+    assert!(help.contains("--dimension") && help.contains("--format"));
+    let bad = env.run(&["frobnicate"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let _ = UnixStream::connect(env.socket()).unwrap();
+}

@@ -1,0 +1,89 @@
+//! Security: the runtime directory is private, the socket is 0600, an
+//! insecure directory is refused, and another uid is turned away.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::process::Command;
+
+use crate::support::Env;
+
+#[test]
+fn socket_is_0600_and_its_directory_0700() {
+    let env = Env::new();
+    env.start();
+    let sock = std::fs::metadata(env.socket()).unwrap();
+    assert_eq!(sock.permissions().mode() & 0o777, 0o600);
+    let dir = std::fs::metadata(env.socket().parent().unwrap()).unwrap();
+    assert_eq!(dir.permissions().mode() & 0o777, 0o700);
+    assert_eq!(dir.uid(), nix::unistd::geteuid().as_raw());
+}
+
+#[test]
+fn a_directory_open_to_others_is_refused_with_the_fix() {
+    let env = Env::new();
+    let dir = env.runtime.join("verdict");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = env.run(&["ping"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("0777") && err.contains("chmod 700"), "{err}");
+    assert!(!env.socket().exists());
+}
+
+#[test]
+fn a_directory_owned_by_another_user_is_refused() {
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
+    let env = Env::new();
+    let dir = env.runtime.join("verdict");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+    let out = env.run(&["ping"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("owned by uid 65534"), "{err}");
+}
+
+#[test]
+fn a_connection_from_another_uid_is_refused() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test needs root to run a client as `nobody`; run the suite as root (as CI does)"
+    );
+    let setpriv = which("setpriv").expect("setpriv is missing: apt-get install util-linux");
+    let env = Env::new();
+    env.start();
+    // Let `nobody` reach the socket at the file-system level, so that the
+    // daemon's own peer-credential check is what refuses it.
+    let mut p = env.socket();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+    while let Some(parent) = p.parent() {
+        let m = std::fs::metadata(parent).unwrap().permissions().mode();
+        std::fs::set_permissions(parent, std::fs::Permissions::from_mode(m | 0o011)).unwrap();
+        if parent == env.tmp.path() || parent == std::path::Path::new("/") {
+            break;
+        }
+        p = parent.to_path_buf();
+    }
+    let client = env.tmp.path().join("verdict-client");
+    std::fs::copy(crate::support::bin(), &client).unwrap();
+    std::fs::set_permissions(&client, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new(setpriv)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&client)
+        .args(["ping", "--no-start", "--socket"])
+        .arg(env.socket())
+        .current_dir("/")
+        .env("HOME", "/nonexistent")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("permission denied"), "{err}");
+    // The daemon is unaffected.
+    assert_eq!(env.json(&["ping"])["pong"], true);
+}
+
+fn which(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| std::path::Path::new(d).join(name)).find(|p| p.is_file())
+}

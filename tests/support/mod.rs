@@ -1,0 +1,216 @@
+//! Test support: a throw-away project with its own runtime, state and cache
+//! directories, the real `verdict` binary pointed at them, and a raw socket
+//! client for protocol tests.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// The verdict binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_verdict"))
+}
+
+/// One isolated project and the directories of its daemon.
+pub struct Env {
+    pub tmp: tempfile::TempDir,
+    pub project: PathBuf,
+    pub runtime: PathBuf,
+    pub state: PathBuf,
+    pub cache: PathBuf,
+}
+
+impl Env {
+    /// A new empty project (with a `.git` directory so it is its own root).
+    pub fn new() -> Env {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let base = std::fs::canonicalize(tmp.path()).expect("canonical tempdir");
+        let project = base.join("project");
+        std::fs::create_dir_all(project.join(".git")).unwrap();
+        let env = Env { runtime: base.join("run"), state: base.join("state"), cache: base.join("cache"), project, tmp };
+        std::fs::create_dir_all(&env.runtime).unwrap();
+        env
+    }
+
+    /// A `verdict` command for this project.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(bin());
+        c.current_dir(&self.project)
+            .env("XDG_RUNTIME_DIR", &self.runtime)
+            .env("XDG_STATE_HOME", &self.state)
+            .env("XDG_CACHE_HOME", &self.cache)
+            .env_remove("VERDICT_SOCKET")
+            .env("VERDICT_LOG", "debug");
+        c
+    }
+
+    /// Runs `verdict ARGS` and returns its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run verdict")
+    }
+
+    /// Runs `verdict ARGS`, asserting exit code `code`, and returns stdout.
+    pub fn run_ok(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "verdict {args:?} exited {:?}\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// Runs `verdict --json ARGS` expecting success and parses stdout.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run_ok(&all, 0);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad JSON from {args:?}: {e}\n{out}"))
+    }
+
+    /// The default socket path of this project's daemon.
+    pub fn socket(&self) -> PathBuf {
+        self.runtime.join("verdict").join(format!("{}.sock", verdict::paths::root_key(&self.project)))
+    }
+
+    /// The pid file beside the socket.
+    pub fn pid_file(&self) -> PathBuf {
+        self.socket().with_extension("pid")
+    }
+
+    /// The daemon's log file.
+    pub fn log_file(&self) -> PathBuf {
+        self.state.join("verdict").join(verdict::paths::root_key(&self.project)).join("daemon.log")
+    }
+
+    /// Starts the daemon (detached) and returns its pid.
+    pub fn start(&self) -> u32 {
+        let v = self.json(&["daemon"]);
+        v["pid"].as_u64().expect("pid") as u32
+    }
+
+    /// Writes a file in the project.
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.project.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    /// A raw protocol connection to the daemon (already greeted).
+    pub fn connect(&self) -> Raw {
+        let mut r = Raw::connect(&self.socket());
+        let hello = r.call("hello", hello_params());
+        assert!(hello.get("result").is_some(), "hello failed: {hello}");
+        r
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // Stop the daemon; if it does not go, kill it.
+        let pid = std::fs::read_to_string(self.pid_file()).ok().and_then(|s| s.trim().parse::<i32>().ok());
+        let _ = self.cmd().args(["stop", "--no-start"]).output();
+        if let Some(pid) = pid
+            && alive(pid as u32)
+        {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+/// `hello` params of this build's protocol.
+pub fn hello_params() -> Value {
+    json!({ "protocol": verdict::protocol::PROTOCOL_VERSION, "version": verdict::protocol::VERSION, "build": "test" })
+}
+
+/// True while `pid` is a live (non-zombie) process.
+pub fn alive(pid: u32) -> bool {
+    verdict::client::process_alive(pid)
+}
+
+/// Waits until `cond` holds, failing after `limit`.
+pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A raw line-oriented JSON-RPC connection.
+pub struct Raw {
+    pub stream: UnixStream,
+    reader: BufReader<UnixStream>,
+    next: i64,
+}
+
+impl Raw {
+    pub fn connect(path: &Path) -> Raw {
+        let stream = UnixStream::connect(path).unwrap_or_else(|e| panic!("connect {}: {e}", path.display()));
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Raw { stream, reader, next: 1 }
+    }
+
+    /// Sends raw bytes.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Sends a request and returns its id.
+    pub fn send(&mut self, method: &str, params: Value) -> i64 {
+        let id = self.next;
+        self.next += 1;
+        let mut line =
+            serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).unwrap();
+        line.push(b'\n');
+        self.send_raw(&line);
+        id
+    }
+
+    /// Reads one message (None at EOF).
+    pub fn read(&mut self) -> Option<Value> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => None,
+            Ok(_) => Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad line {line:?}: {e}"))),
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+
+    /// Reads until the reply to `id`, skipping notifications (returned too).
+    pub fn reply(&mut self, id: i64) -> (Value, Vec<Value>) {
+        let mut notes = Vec::new();
+        loop {
+            let m = self.read().expect("connection closed before the reply");
+            if m.get("method").is_some() {
+                notes.push(m);
+                continue;
+            }
+            if m["id"] == json!(id) {
+                return (m, notes);
+            }
+        }
+    }
+
+    /// Calls and returns the reply message.
+    pub fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send(method, params);
+        self.reply(id).0
+    }
+}
+
+/// The error code of a reply, if it is an error.
+pub fn error_code(reply: &Value) -> Option<i64> {
+    reply.get("error").and_then(|e| e["code"].as_i64())
+}
