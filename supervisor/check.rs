@@ -218,8 +218,8 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         );
     }
 
-    let store = if params.no_cache { None } else { engine.store.clone() };
-    let write_store = engine.store.clone();
+    let write_store = engine.store();
+    let store = if params.no_cache { None } else { write_store.clone() };
     let needs_content: Vec<bool> = pairs.iter().map(|p| p.iter().any(|&v| selected[v].handle.needs_content)).collect();
 
     // Hash (and read what built-ins will need), in parallel off the runtime.
@@ -364,6 +364,12 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
                 }
             }
         }
+    }
+
+    if ctx.cancel.is_cancelled() {
+        // Jobs noticed the cancellation before the server did: answer the
+        // same way either way.
+        return Err(RpcError::cancelled());
     }
 
     // Record fresh stat-index entries for files hashed from their bytes.

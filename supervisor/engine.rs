@@ -48,9 +48,8 @@ pub struct Engine {
     layout: Layout,
     config: Mutex<Arc<Config>>,
     supervisor: ActorRef<SupervisorMessage>,
-    /// The result cache, if it could be opened.
-    pub store: Option<Arc<Store>>,
-    store_error: Option<String>,
+    /// The result cache if it could be opened, else why not.
+    store: std::sync::RwLock<Result<Arc<Store>, String>>,
     store_path: PathBuf,
     /// Hits and misses per validator name.
     pub counters: Mutex<BTreeMap<String, Arc<CacheCounters>>>,
@@ -96,23 +95,22 @@ impl Engine {
         let store_path = data_dir
             .or_else(|| config.cache.dir.as_ref().map(|d| layout.root.join(d)))
             .unwrap_or_else(|| layout.data_dir.clone());
-        let (store, store_error) = if config.cache.enabled {
+        let store = if config.cache.enabled {
             match open_store(&store_path, &config) {
-                Ok(s) => (Some(Arc::new(s)), None),
+                Ok(s) => Ok(Arc::new(s)),
                 Err(e) => {
                     error!(error = %e, "the result cache is unavailable; checks will run without it");
-                    (None, Some(e.to_string()))
+                    Err(e.to_string())
                 }
             }
         } else {
-            (None, Some("the cache is disabled in the configuration".into()))
+            Err("the cache is disabled in the configuration".into())
         };
         let (supervisor, _) = Actor::spawn(None, Supervisor, ()).await?;
         let engine = Engine {
             config: Mutex::new(Arc::new(config)),
             supervisor,
-            store,
-            store_error,
+            store: std::sync::RwLock::new(store),
             store_path,
             counters: Mutex::default(),
             pending: Default::default(),
@@ -121,10 +119,15 @@ impl Engine {
         let config = engine.config();
         let report = engine.apply(&config).await?;
         info!(validators = report.added.len(), "validators started");
-        if let Some(store) = engine.store.clone() {
+        if let Some(store) = engine.store() {
             spawn_pruner(store);
         }
         Ok(engine)
+    }
+
+    /// The result cache, if it is open.
+    pub fn store(&self) -> Option<Arc<Store>> {
+        self.store.read().expect("store lock poisoned").as_ref().ok().cloned()
     }
 
     /// The configuration in force.
@@ -204,18 +207,16 @@ impl Engine {
         }
     }
 
-    fn store_or_err(&self) -> Result<&Arc<Store>, RpcError> {
-        self.store.as_ref().ok_or_else(|| {
-            RpcError::new(
-                code::CACHE_UNAVAILABLE,
-                format!("the result cache is unavailable: {}", self.store_error.as_deref().unwrap_or("unknown")),
-            )
-        })
+    fn store_or_err(&self) -> Result<Arc<Store>, RpcError> {
+        match &*self.store.read().expect("store lock poisoned") {
+            Ok(s) => Ok(s.clone()),
+            Err(why) => Err(RpcError::new(code::CACHE_UNAVAILABLE, format!("the result cache is unavailable: {why}"))),
+        }
     }
 
     /// `cache.stats`.
     pub async fn cache_stats(&self) -> Result<Value, RpcError> {
-        let store = self.store_or_err()?.clone();
+        let store = self.store_or_err()?;
         let stats = tokio::task::spawn_blocking(move || store.stats())
             .await
             .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
@@ -247,7 +248,10 @@ impl Engine {
     /// `cache.clear`.
     pub async fn cache_clear(&self, params: Value) -> Result<Value, RpcError> {
         let p: ClearParams = parse_params(Some(&params))?;
-        let store = self.store_or_err()?.clone();
+        if p.validator.is_none() && self.store().is_none() && self.config().cache.enabled {
+            return self.recreate_store().await;
+        }
+        let store = self.store_or_err()?;
         let id = match &p.validator {
             None => None,
             Some(name) => {
@@ -267,9 +271,29 @@ impl Engine {
         Ok(json!({ "deleted": deleted, "validator": p.validator }))
     }
 
+    /// `cache.clear` of a database that could not be opened (corrupt, or of
+    /// another schema): delete it and start an empty one. A database held by
+    /// another process is left alone.
+    async fn recreate_store(&self) -> Result<Value, RpcError> {
+        let path = self.store_path.clone();
+        let config = self.config();
+        let opened = tokio::task::spawn_blocking(move || {
+            Store::destroy(&path)?;
+            open_store(&path, &config)
+        })
+        .await
+        .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
+        .map_err(|e| RpcError::new(code::CACHE_UNAVAILABLE, format!("the result cache is unavailable: {e}")))?;
+        let store = Arc::new(opened);
+        *self.store.write().expect("store lock poisoned") = Ok(store.clone());
+        spawn_pruner(store);
+        info!(path = %self.store_path.display(), "the unusable cache was deleted and recreated");
+        Ok(json!({ "deleted": 0, "validator": null, "recreated": true }))
+    }
+
     /// `cache.prune`.
     pub async fn cache_prune(&self) -> Result<Value, RpcError> {
-        let store = self.store_or_err()?.clone();
+        let store = self.store_or_err()?;
         let deleted = tokio::task::spawn_blocking(move || store.prune_expired(crate::check::now_secs()))
             .await
             .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
@@ -284,6 +308,7 @@ impl Engine {
         let (hits, misses) = counters
             .values()
             .fold((0, 0), |(h, m), c| (h + c.hits.load(Ordering::Relaxed), m + c.misses.load(Ordering::Relaxed)));
+        let store_state = self.store.read().expect("store lock poisoned").as_ref().map(|_| ()).map_err(Clone::clone);
         EngineStatus {
             config_path: match &self.layout.config {
                 Some(p) => json!(p),
@@ -293,9 +318,9 @@ impl Engine {
             events: sup.as_ref().map(|s| json!(s.events)).unwrap_or(json!([])),
             breakers: json!([]),
             cache: json!({
-                "available": self.store.is_some(),
+                "available": store_state.is_ok(),
                 "path": self.store_path,
-                "error": self.store_error,
+                "error": store_state.err(),
                 "hits": hits,
                 "misses": misses,
             }),
@@ -306,7 +331,7 @@ impl Engine {
     pub async fn stop(&self) {
         let _ = ractor::call!(self.supervisor, SupervisorMessage::StopAll);
         self.supervisor.stop(None);
-        if let Some(store) = self.store.clone() {
+        if let Some(store) = self.store() {
             match tokio::task::spawn_blocking(move || store.flush()).await {
                 Ok(Ok(())) => info!("cache flushed"),
                 Ok(Err(e)) => warn!(error = %e, "cache flush failed"),

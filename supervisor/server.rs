@@ -339,6 +339,9 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>) {
                 }),
             };
             let msg = match result {
+                Err(e) if e.code == code::CANCELLED && daemon2.abort.is_cancelled() => {
+                    Message::error(id_value, RpcError::shutting_down())
+                }
                 Ok(v) => Message::result(id_value, v),
                 Err(e) => Message::error(id_value, e),
             };

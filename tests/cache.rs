@@ -163,3 +163,31 @@ fn sigkill_during_heavy_writing_never_loses_the_database() {
     assert!(compared > 0, "nothing survived 20 kills: the cache never acknowledged anything");
     assert_eq!(cached["summary"]["outcomes"]["error"], 0);
 }
+
+#[test]
+fn an_incompatible_database_is_reported_and_cache_clear_recreates_it() {
+    let env = Env::new();
+    tree(&env, 5);
+    let data = env.tmp.path().join("data");
+    let data_s = data.to_str().unwrap();
+    check(&env, &["--data-dir", data_s]);
+    env.run_ok(&["stop"], 0);
+    {
+        let store = verdict_storage::Store::open(&data, &verdict_storage::StoreOptions::default()).unwrap();
+        store.set_schema_version_for_tests(99).unwrap();
+    }
+    // Checks still run, without the cache; status says why.
+    let r = check(&env, &["--data-dir", data_s]);
+    assert_eq!(r["summary"]["cache_used"], false);
+    assert_eq!(r["summary"]["outcomes"]["error"], 0);
+    let st = env.json(&["status"]);
+    assert_eq!(st["cache"]["available"], false);
+    let why = st["cache"]["error"].as_str().unwrap();
+    assert!(why.contains(data_s) && why.contains("cache clear"), "{why}");
+    // The fix the message gives works.
+    let cleared = env.json(&["cache", "clear"]);
+    assert_eq!(cleared["recreated"], true);
+    check(&env, &[]);
+    let warm = check(&env, &[]);
+    assert_eq!(warm["summary"]["computed"], 0, "{}", warm["summary"]);
+}

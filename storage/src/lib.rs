@@ -1,7 +1,7 @@
 //! verdict's persistent store: the only crate that links RocksDB.
 //!
 //! One [`Store`] (one RocksDB database) per project data directory, with
-//! three column families (see `KEYSPACE.md` in this crate for the byte
+//! three column families (see the keyspace table in docs/architecture.md for the byte
 //! layouts):
 //!
 //! * **`results`** — cached validation results, keyed by

@@ -406,6 +406,13 @@ impl Store {
         self.db.put_cf(self.cf(CF_RESULTS), key.to_bytes(), value).map_err(|e| self.err(e))
     }
 
+    /// Test hook: records another schema version, as a database written by a
+    /// different verdict would carry.
+    #[doc(hidden)]
+    pub fn set_schema_version_for_tests(&self, version: u16) -> Result<(), StorageError> {
+        self.db.put_cf(self.cf(CF_META), META_SCHEMA_VERSION_KEY, version.to_be_bytes()).map_err(|e| self.err(e))
+    }
+
     /// Test hook: overwrites the value of every stored result with `value`,
     /// as on-disk corruption would; returns how many were overwritten.
     #[doc(hidden)]
