@@ -224,7 +224,8 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
 
     // Hash (and read what built-ins will need), in parallel off the runtime.
     let walked = Arc::new(walked);
-    let hashed = hash_all(walked.clone(), &needs_content, &pairs, store.clone(), config.check.max_file_size).await;
+    let max_size = config.check.max_file_size;
+    let hashed = hash_all(walked.clone(), &needs_content, &pairs, store.clone(), max_size).await;
 
     let run = Arc::new(RunState {
         records: Mutex::new(Vec::new()),
@@ -247,6 +248,11 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
             summary.pairs += 1;
             if let Some(err) = &h.error {
                 push(&run, &walked[fi].rel, &selected[vi], Outcome::error(err.clone()));
+                continue;
+            }
+            if selected[vi].handle.needs_content && walked[fi].meta.len() > max_size {
+                let why = format!("file is larger than check.max_file_size ({max_size} bytes)");
+                push(&run, &walked[fi].rel, &selected[vi], Outcome::skipped(why));
                 continue;
             }
             if store.is_some() && selected[vi].handle.cacheable && h.hash.is_some() {
@@ -653,6 +659,21 @@ fn walk(root: &Path, targets: &[PathBuf]) -> Vec<Walked> {
     v
 }
 
+/// xxh3-128 of a file read in 1 MiB pieces.
+fn stream_hash(path: &Path) -> std::io::Result<u128> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(h.digest128());
+        }
+        h.update(&buf[..n]);
+    }
+}
+
 /// Hashes every file that has a pair, using the stat index where it can,
 /// reading content for the files whose built-ins may need it.
 async fn hash_all(
@@ -710,15 +731,20 @@ fn hash_chunk(walked: &[Walked], chunk: &[usize], need: &[bool], store: Option<&
                 // Known content: built-ins read it later, only on a cache miss.
                 return Hashed { hash: Some(e.content_hash), binary: e.binary, ..Hashed::default() };
             }
+            let recorded_at = verdict_storage::unix_now_ns();
             if w.meta.len() > max_size {
-                return Hashed {
-                    error: Some(format!("file is larger than check.max_file_size ({max_size} bytes); not read")),
-                    ..Hashed::default()
+                // Too large to hold in memory for the built-ins: hash it as a
+                // stream so command validators can still use the cache.
+                return match stream_hash(&w.abs) {
+                    Ok(hash) => {
+                        let fresh = StatEntry::from_metadata(&w.meta, hash, recorded_at);
+                        Hashed { hash: Some(hash), fresh: Some(fresh), ..Hashed::default() }
+                    }
+                    Err(e) => Hashed { error: Some(format!("cannot read {}: {e}", w.rel)), ..Hashed::default() },
                 };
             }
-            // Sampled before the read: a write that lands after it makes the
-            // entry racy, never silently stale.
-            let recorded_at = verdict_storage::unix_now_ns();
+            // `recorded_at` was sampled before the read: a write that lands
+            // after it makes the entry racy, never silently stale.
             match std::fs::read(&w.abs) {
                 Ok(bytes) => {
                     let hash = verdict_storage::content_hash(&bytes);
@@ -740,4 +766,59 @@ fn hash_chunk(walked: &[Walked], chunk: &[usize], need: &[bool], store: Option<&
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walked(root: &Path) -> Vec<Walked> {
+        walk(root, &[root.to_path_buf()])
+    }
+
+    #[test]
+    fn a_file_that_vanishes_or_turns_into_a_directory_after_the_walk_is_an_error_outcome() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        for name in ["gone.txt", "dir.txt", "kept.txt"] {
+            std::fs::write(root.join(name), "x\n").unwrap();
+        }
+        let w = walked(&root);
+        assert_eq!(w.iter().map(|f| f.rel.as_str()).collect::<Vec<_>>(), ["dir.txt", "gone.txt", "kept.txt"]);
+        std::fs::remove_file(root.join("gone.txt")).unwrap();
+        std::fs::remove_file(root.join("dir.txt")).unwrap();
+        std::fs::create_dir(root.join("dir.txt")).unwrap();
+        let hashed = hash_chunk(&w, &[0, 1, 2], &[true, true, true], None, u64::MAX);
+        let err = |i: usize| hashed[i].error.clone().unwrap_or_default();
+        assert!(err(0).contains("cannot read dir.txt"), "{}", err(0));
+        assert!(err(1).contains("cannot read gone.txt"), "{}", err(1));
+        assert!(hashed[2].error.is_none() && hashed[2].hash == Some(verdict_storage::content_hash(b"x\n")));
+        assert_eq!(hashed[2].content.as_deref(), Some(&b"x\n"[..]), "built-ins get the bytes read once");
+    }
+
+    #[test]
+    fn files_over_the_size_limit_are_hashed_as_a_stream_but_not_kept() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| i as u8).collect();
+        std::fs::write(root.join("big"), &big).unwrap();
+        let w = walked(&root);
+        let hashed = hash_chunk(&w, &[0], &[true], None, 99);
+        assert!(hashed[0].error.is_none());
+        assert_eq!(hashed[0].hash, Some(verdict_storage::content_hash(&big)));
+        assert!(hashed[0].content.is_none(), "the bytes are not held for the built-ins");
+    }
+
+    #[test]
+    fn the_walk_honours_gitignore_and_skips_dot_git() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        std::fs::write(root.join(".git/config"), "x").unwrap();
+        std::fs::write(root.join(".gitignore"), "*.log\n").unwrap();
+        std::fs::write(root.join("a.log"), "x").unwrap();
+        std::fs::write(root.join(".hidden"), "x").unwrap();
+        let names: Vec<String> = walked(&root).into_iter().map(|f| f.rel).collect();
+        assert_eq!(names, [".gitignore", ".hidden"]);
+    }
 }

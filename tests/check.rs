@@ -455,3 +455,29 @@ fn a_real_source_tree_from_elsewhere() {
     let (_, r2) = check_json(&env, &[]);
     assert_eq!(r2["summary"]["computed"], 0, "{}", r2["summary"]);
 }
+
+#[test]
+fn files_over_max_file_size_are_skipped_by_built_ins_only() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        r#"
+[check]
+max_file_size = "1KiB"
+[validators.count]
+kind = "command"
+command = ["wc", "-c"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.txt"]
+"#,
+    );
+    env.write("big.txt", "x".repeat(4096) + "\n");
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 3, "skips make the run incomplete: {}", r["summary"]);
+    let tw = outcome(&r, "big.txt", "trailing-whitespace");
+    assert_eq!(tw["status"], "skipped");
+    assert!(tw["reason"].as_str().unwrap().contains("max_file_size"), "{tw}");
+    assert_eq!(status_of(&r, "big.txt", "large-file"), "passed");
+    assert_eq!(status_of(&r, "big.txt", "count"), "passed");
+}
