@@ -147,6 +147,11 @@ struct Hashed {
 /// Shared state of one run, updated by its jobs.
 struct RunState {
     records: Mutex<Vec<Record>>,
+    /// Whether passed outcomes are listed; when not, they are only counted
+    /// (a warm run of a large tree passes hundreds of thousands of pairs).
+    keep_passed: bool,
+    passed: AtomicU64,
+    cached_passed: AtomicU64,
     done: AtomicU64,
     total: AtomicU64,
     /// Validators that timed out in this run: their later jobs are skipped.
@@ -229,6 +234,9 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
 
     let run = Arc::new(RunState {
         records: Mutex::new(Vec::new()),
+        keep_passed: params.all_outcomes,
+        passed: AtomicU64::new(0),
+        cached_passed: AtomicU64::new(0),
         done: AtomicU64::new(0),
         total: AtomicU64::new(0),
         hung: Mutex::new(HashMap::new()),
@@ -305,7 +313,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         let mut own = Vec::new();
         for &fi in files {
             let key = (s.handle.identity, hashed[fi].hash.unwrap_or(0));
-            if hashed[fi].hash.is_none() || !s.handle.cacheable {
+            if hashed[fi].hash.is_none() || !s.handle.cacheable || !is_command(s) {
                 own.push(fi);
                 continue;
             }
@@ -405,14 +413,15 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
             summary.cached_with_findings += 1;
         }
     }
+    *summary.outcomes.entry(OutcomeKind::Passed.as_str().to_string()).or_default() +=
+        run.passed.load(Ordering::Relaxed);
+    *summary.outcomes.entry(OutcomeKind::Cached.as_str().to_string()).or_default() +=
+        run.cached_passed.load(Ordering::Relaxed);
     for k in OutcomeKind::ALL {
         summary.outcomes.entry(k.as_str().to_string()).or_default();
     }
     summary.computed = summary.pairs - summary.from_cache;
     summary.duration_ms = started.elapsed().as_millis() as u64;
-    if !params.all_outcomes {
-        records.retain(|r| !matches!(r.outcome, Outcome::Passed | Outcome::Cached { verdict: Verdict::Passed }));
-    }
     let validators =
         selected.iter().map(|s| (s.handle.config.name.clone(), s.handle.config.dimension.clone())).collect();
     let report = CheckReport { summary, outcomes: records, validators };
@@ -421,12 +430,27 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
 
 fn push(run: &RunState, file: &str, s: &Selected, outcome: Outcome) {
     run.done.fetch_add(1, Ordering::Relaxed);
+    if !run.keep_passed {
+        let counter = match outcome {
+            Outcome::Passed => Some(&run.passed),
+            Outcome::Cached { verdict: Verdict::Passed } => Some(&run.cached_passed),
+            _ => None,
+        };
+        if let Some(c) = counter {
+            c.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    }
     run.records.lock().expect("records").push(Record {
         file: file.to_string(),
         validator: s.handle.config.name.clone(),
         dimension: s.handle.config.dimension.clone(),
         outcome,
     });
+}
+
+fn is_command(s: &Selected) -> bool {
+    matches!(s.handle.config.kind, crate::config::ValidatorKind::Command(_))
 }
 
 /// Splits a validator's files into jobs.
@@ -471,9 +495,10 @@ fn spawn_job(
     store: Option<Arc<Store>>,
 ) {
     let s = &selected[vi];
-    // Claim the pairs so concurrent runs wait for us instead of recomputing.
+    // Claim the pairs so concurrent runs wait for us instead of recomputing:
+    // worth it for external tools; built-ins are cheaper to redo than to share.
     let mut claims = Vec::new();
-    if s.handle.cacheable {
+    if s.handle.cacheable && is_command(s) {
         let mut pending = engine.pending.lock().expect("pending");
         for &fi in &batch {
             if let Some(h) = hashed[fi].hash {

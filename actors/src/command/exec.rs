@@ -105,7 +105,19 @@ pub(crate) fn command(argv: &[String], extra_args: &[String], cwd: &Path, env: &
 /// `cwd` (the project root), not against the daemon's working directory.
 fn program_path(program: &str, cwd: &Path) -> PathBuf {
     let p = Path::new(program);
-    if p.is_relative() && program.contains('/') { cwd.join(p) } else { p.to_path_buf() }
+    if p.is_relative() && program.contains('/') {
+        return cwd.join(p);
+    }
+    if !program.contains('/') {
+        // Resolve a bare name ourselves: std falls back from posix_spawn to
+        // fork+exec when it must search a PATH that the command overrides,
+        // and forking the daemon (hundreds of MB, many threads) costs
+        // milliseconds per tool run.
+        if let Some(found) = std::env::var_os("PATH").and_then(|path| which::which_in(program, Some(path), cwd).ok()) {
+            return found;
+        }
+    }
+    p.to_path_buf()
 }
 
 /// Why a tool could not be started, as an outcome reason.
