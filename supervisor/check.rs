@@ -279,10 +279,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
                 content: hashed[fi].hash.unwrap_or(0).to_be_bytes(),
             })
             .collect();
-        let store = store.clone();
-        let found = tokio::task::spawn_blocking(move || store.get_results::<StoredVerdict>(&keys, now))
-            .await
-            .unwrap_or_default();
+        let found = lookup_parallel(store, keys, now).await;
         for (i, &(fi, vi)) in lookups.iter().enumerate() {
             match found.get(i).cloned().flatten() {
                 Some(cached) => {
@@ -447,6 +444,38 @@ fn push(run: &RunState, file: &str, s: &Selected, outcome: Outcome) {
         dimension: s.handle.config.dimension.clone(),
         outcome,
     });
+}
+
+/// Looks the keys up in one batched multi-get per core, on the blocking
+/// pool; the answers come back in the keys' order (a failed task reads as
+/// misses).
+async fn lookup_parallel(
+    store: &Arc<Store>,
+    keys: Vec<ResultKey>,
+    now: u64,
+) -> Vec<Option<verdict_storage::Cached<StoredVerdict>>> {
+    let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let chunk = keys.len().div_ceil(parallel).max(4096);
+    let keys = Arc::new(keys);
+    let tasks: Vec<_> = (0..keys.len())
+        .step_by(chunk)
+        .map(|start| {
+            let (store, keys) = (store.clone(), keys.clone());
+            tokio::task::spawn_blocking(move || {
+                let end = (start + chunk).min(keys.len());
+                store.get_results::<StoredVerdict>(&keys[start..end], now)
+            })
+        })
+        .collect();
+    let mut found = Vec::with_capacity(keys.len());
+    for (i, t) in tasks.into_iter().enumerate() {
+        let want = (keys.len() - i * chunk).min(chunk);
+        match t.await {
+            Ok(part) => found.extend(part),
+            Err(_) => found.extend(std::iter::repeat_with(|| None).take(want)),
+        }
+    }
+    found
 }
 
 fn is_command(s: &Selected) -> bool {
