@@ -170,14 +170,14 @@ fn a_daemon_from_another_build_is_replaced() {
     std::fs::copy(crate::support::bin(), &copy).unwrap();
     std::thread::sleep(Duration::from_millis(20));
     filetime_touch(&copy);
-    let out = std::process::Command::new(&copy)
-        .args(["--json", "ping"])
-        .current_dir(&env.project)
-        .env("XDG_RUNTIME_DIR", &env.runtime)
-        .env("XDG_STATE_HOME", &env.state)
-        .env("XDG_CACHE_HOME", &env.cache)
-        .output()
-        .unwrap();
+    let out = crate::support::output_of_fresh_copy(
+        std::process::Command::new(&copy)
+            .args(["--json", "ping"])
+            .current_dir(&env.project)
+            .env("XDG_RUNTIME_DIR", &env.runtime)
+            .env("XDG_STATE_HOME", &env.state)
+            .env("XDG_CACHE_HOME", &env.cache),
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let new = v["pid"].as_u64().unwrap() as u32;

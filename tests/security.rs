@@ -68,15 +68,15 @@ fn a_connection_from_another_uid_is_refused() {
     let client = env.tmp.path().join("verdict-client");
     std::fs::copy(crate::support::bin(), &client).unwrap();
     std::fs::set_permissions(&client, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Command::new(setpriv)
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&client)
-        .args(["ping", "--no-start", "--socket"])
-        .arg(env.socket())
-        .current_dir("/")
-        .env("HOME", "/nonexistent")
-        .output()
-        .unwrap();
+    let out = crate::support::output_of_fresh_copy(
+        Command::new(setpriv)
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&client)
+            .args(["ping", "--no-start", "--socket"])
+            .arg(env.socket())
+            .current_dir("/")
+            .env("HOME", "/nonexistent"),
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("permission denied"), "{err}");

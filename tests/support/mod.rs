@@ -117,6 +117,16 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
+        // A failing test shows the end of its daemon's log.
+        if std::thread::panicking()
+            && let Ok(log) = std::fs::read_to_string(self.log_file())
+        {
+            let lines: Vec<&str> = log.lines().collect();
+            eprintln!("--- last lines of {} ---", self.log_file().display());
+            for l in &lines[lines.len().saturating_sub(40)..] {
+                eprintln!("{l}");
+            }
+        }
         // Stop the daemon; if it does not go, kill it.
         let pid = std::fs::read_to_string(self.pid_file()).ok().and_then(|s| s.trim().parse::<i32>().ok());
         let _ = self.cmd().args(["stop", "--no-start"]).output();
@@ -152,6 +162,9 @@ pub struct Raw {
     pub stream: UnixStream,
     reader: BufReader<UnixStream>,
     next: i64,
+    /// Replies that arrived while waiting for another one (replies come in
+    /// completion order, not request order).
+    early: Vec<Value>,
 }
 
 impl Raw {
@@ -159,7 +172,7 @@ impl Raw {
         let stream = UnixStream::connect(path).unwrap_or_else(|e| panic!("connect {}: {e}", path.display()));
         stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let reader = BufReader::new(stream.try_clone().unwrap());
-        Raw { stream, reader, next: 1 }
+        Raw { stream, reader, next: 1, early: Vec::new() }
     }
 
     /// Sends raw bytes.
@@ -191,6 +204,9 @@ impl Raw {
     /// Reads until the reply to `id`, skipping notifications (returned too).
     pub fn reply(&mut self, id: i64) -> (Value, Vec<Value>) {
         let mut notes = Vec::new();
+        if let Some(pos) = self.early.iter().position(|m| m["id"] == json!(id)) {
+            return (self.early.remove(pos), notes);
+        }
         loop {
             let m = self.read().expect("connection closed before the reply");
             if m.get("method").is_some() {
@@ -200,6 +216,7 @@ impl Raw {
             if m["id"] == json!(id) {
                 return (m, notes);
             }
+            self.early.push(m);
         }
     }
 
@@ -213,4 +230,20 @@ impl Raw {
 /// The error code of a reply, if it is an error.
 pub fn error_code(reply: &Value) -> Option<i64> {
     reply.get("error").and_then(|e| e["code"].as_i64())
+}
+
+/// Runs a command whose executable was just copied by this test process.
+/// Another test thread may fork while the copy's write descriptor is open,
+/// and its child holds that descriptor until it execs, which makes our exec
+/// fail with "Text file busy" for a moment: retry that, nothing else.
+pub fn output_of_fresh_copy(cmd: &mut Command) -> Output {
+    for _ in 0..50 {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(nix::libc::ETXTBSY) => {}
+            Ok(out) if String::from_utf8_lossy(&out.stderr).contains("Text file busy") => {}
+            other => return other.expect("run the copied executable"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the copied executable stayed busy");
 }
