@@ -1,7 +1,7 @@
 //! What the CLI shows: the `check` client (progress, Ctrl-C, formats, exit
 //! code) and the human renderings of `status`, `reload`, `cache` and `logs`.
 
-use std::io::{BufRead, IsTerminal, Seek, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -426,27 +426,24 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
     if !follow {
         return Ok(());
     }
-    let mut pos = file.stream_position()?;
     let mut inode = std::os::unix::fs::MetadataExt::ino(&file.metadata()?);
     loop {
         out.flush()?;
         std::thread::sleep(Duration::from_millis(200));
-        // Rotation replaces the file: reopen when the inode changes.
+        // Rotation renames the file and starts a new one: reopen it when
+        // the path names another inode.
         if let Ok(m) = std::fs::metadata(path) {
             let ino = std::os::unix::fs::MetadataExt::ino(&m);
             if ino != inode {
                 file = std::fs::File::open(path)?;
                 inode = ino;
-                pos = 0;
                 reader = std::io::BufReader::new(file.try_clone()?);
             }
         }
-        let _ = pos;
         while reader.read_line(&mut buf)? > 0 {
             print_log_line(&buf, raw, &mut out)?;
             buf.clear();
         }
-        pos = reader.stream_position()?;
     }
 }
 

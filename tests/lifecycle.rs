@@ -219,3 +219,36 @@ fn a_raw_client_can_drive_the_whole_lifecycle() {
     assert_eq!(r["result"]["stopping"], true);
     wait_until(Duration::from_secs(10), "exit", || !alive(pid));
 }
+
+#[test]
+fn logs_follow_prints_new_lines_as_they_are_written() {
+    use std::io::BufRead;
+    let env = Env::new();
+    env.start();
+    let mut follower = env.cmd().args(["logs", "-f", "-n", "0"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let stdout = follower.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    env.run_ok(&["reload"], 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while std::time::Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(100)) {
+            if l.contains("configuration applied") {
+                break;
+            }
+            seen.push(l);
+        }
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert!(std::time::Instant::now() < deadline, "no new log line followed; saw {seen:?}");
+    assert!(!seen.iter().any(|l| l.contains("daemon ready")), "-n 0 printed old lines: {seen:?}");
+}
