@@ -47,6 +47,8 @@ pub struct CacheCounters {
 pub struct Engine {
     layout: Layout,
     config: Mutex<Arc<Config>>,
+    /// What verdict.toml looked like when the configuration in force was read.
+    config_stamp: Mutex<Option<FileStamp>>,
     supervisor: ActorRef<SupervisorMessage>,
     /// The result cache if it could be opened, else why not.
     store: std::sync::RwLock<Result<Arc<Store>, String>>,
@@ -109,6 +111,7 @@ impl Engine {
         let (supervisor, _) = Actor::spawn(None, Supervisor, ()).await?;
         let engine = Engine {
             config: Mutex::new(Arc::new(config)),
+            config_stamp: Mutex::new(file_stamp(&layout.root.join(crate::paths::CONFIG_FILE))),
             supervisor,
             store: std::sync::RwLock::new(store),
             store_path,
@@ -158,15 +161,24 @@ impl Engine {
         Ok(ractor::call!(self.supervisor, SupervisorMessage::Apply, specs)?)
     }
 
-    /// `check`.
+    /// `check`. A verdict.toml edited since it was read is applied first, so
+    /// a check always runs what the file says (an invalid edit fails the check
+    /// with its errors; the old configuration stays in force).
     pub async fn check(&self, params: Value, ctx: &RequestCtx) -> Result<Value, RpcError> {
         let params: crate::check::CheckParams = parse_params(Some(&params))?;
+        let current = file_stamp(&self.layout.root.join(crate::paths::CONFIG_FILE));
+        if current != *self.config_stamp.lock().expect("stamp lock poisoned") {
+            info!("verdict.toml changed since it was read; reloading before the check");
+            self.reload().await?;
+        }
         crate::check::run(self, params, ctx).await
     }
 
     /// `reload` (and SIGHUP): re-read verdict.toml and apply it.
     pub async fn reload(&self) -> Result<Value, RpcError> {
         let path = self.layout.root.join(crate::paths::CONFIG_FILE);
+        // Stamped before reading: an edit racing with the read is seen next time.
+        let stamp = file_stamp(&path);
         let new = if path.is_file() {
             Config::load(&path).map_err(|e| {
                 RpcError::new(
@@ -180,6 +192,7 @@ impl Engine {
         };
         let report = self.apply(&new).await.map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
         *self.config.lock().expect("config lock poisoned") = Arc::new(new);
+        *self.config_stamp.lock().expect("stamp lock poisoned") = stamp;
         info!(?report, "configuration applied");
         Ok(serde_json::to_value(report).expect("plain struct"))
     }
@@ -339,6 +352,14 @@ impl Engine {
             }
         }
     }
+}
+
+/// Size, modification time and inode of a file (None when it is absent).
+type FileStamp = (u64, std::time::SystemTime, u64);
+
+fn file_stamp(path: &Path) -> Option<FileStamp> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()?, std::os::unix::fs::MetadataExt::ino(&m)))
 }
 
 fn open_store(path: &Path, config: &Config) -> Result<Store, verdict_storage::StorageError> {

@@ -481,3 +481,24 @@ files = ["*.txt"]
     assert_eq!(status_of(&r, "big.txt", "large-file"), "passed");
     assert_eq!(status_of(&r, "big.txt", "count"), "passed");
 }
+
+#[test]
+fn an_edited_configuration_applies_to_the_next_check() {
+    let env = Env::new();
+    env.write("verdict.toml", "builtins = false\n[validators.json]\n");
+    env.write("a.json", "{}\n");
+    env.write("b.yaml", "a: [\n");
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!((code, r["summary"]["pairs"].as_u64()), (0, Some(1)));
+    std::thread::sleep(Duration::from_millis(20));
+    env.write("verdict.toml", "builtins = false\n[validators.json]\n[validators.yaml]\n");
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 1, "the added yaml validator ran: {}", r["summary"]);
+    assert_eq!(status_of(&r, "b.yaml", "yaml"), "findings");
+    // An invalid edit fails the check clearly and keeps the old configuration.
+    env.write("verdict.toml", "builtins = false\n[validators.yaml]\ntimeout = 5\n");
+    let out = env.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("validators.yaml.timeout"));
+    assert_eq!(env.json(&["status"])["validators"].as_array().unwrap().len(), 2);
+}
