@@ -2,7 +2,7 @@
 //! their human and JSON output. Exit codes are decided in one place,
 //! [`ExitCode`].
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -330,9 +330,4 @@ async fn simple(
         }
         Err(e) => Err(client::describe(e)),
     }
-}
-
-/// True when stdout is a terminal (colour, progress).
-pub fn stdout_is_tty() -> bool {
-    std::io::stdout().is_terminal()
 }

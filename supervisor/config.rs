@@ -454,46 +454,6 @@ impl Config {
     pub fn validator(&self, name: &str) -> Option<ValidatorConfig> {
         self.validators().into_iter().find(|v| v.name == name)
     }
-
-    /// What changed in the effective validators from `old` to `new`.
-    /// A validator that became disabled counts as removed; one that became
-    /// enabled as added. Each list is sorted.
-    pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
-        let old: BTreeMap<String, ValidatorConfig> =
-            old.validators().into_iter().map(|v| (v.name.clone(), v)).collect();
-        let new: BTreeMap<String, ValidatorConfig> =
-            new.validators().into_iter().map(|v| (v.name.clone(), v)).collect();
-        let mut diff = ConfigDiff::default();
-        for (name, v) in &new {
-            match old.get(name) {
-                None => diff.added.push(name.clone()),
-                Some(o) if o == v => diff.unchanged.push(name.clone()),
-                Some(_) => diff.changed.push(name.clone()),
-            }
-        }
-        diff.removed = old.keys().filter(|n| !new.contains_key(*n)).cloned().collect();
-        diff
-    }
-}
-
-/// The difference between two configurations' effective validators, by name.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ConfigDiff {
-    /// Only in the new configuration.
-    pub added: Vec<String>,
-    /// Only in the old configuration.
-    pub removed: Vec<String>,
-    /// In both, with any field different.
-    pub changed: Vec<String>,
-    /// In both, identical.
-    pub unchanged: Vec<String>,
-}
-
-impl ConfigDiff {
-    /// Whether nothing was added, removed or changed.
-    pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -663,35 +663,6 @@ fn identity_changes_with_builtin_settings() {
 }
 
 // ---------------------------------------------------------------------------
-// Diff
-// ---------------------------------------------------------------------------
-
-#[test]
-fn diff_reports_added_removed_changed_unchanged() {
-    let old = parse(&format!("[validators.yaml]\nenabled = false\n{COMMAND}")).unwrap();
-    let new = parse(
-        "[validators.json]\nenabled = false\n[validators.toml]\ntimeout = \"1s\"\n\
-         [validators.sc]\nkind = \"command\"\nfiles = [\"*.sh\"]\ncommand = [\"shellcheck\"]\n\
-         [validators.other]\nkind = \"utf8\"\nfiles = [\"*.txt\"]\n",
-    )
-    .unwrap();
-    let d = Config::diff(&old, &new);
-    assert_eq!(d.added, ["other", "yaml"]);
-    assert_eq!(d.removed, ["json"]);
-    assert_eq!(d.changed, ["sc", "toml"]);
-    let mut unchanged: Vec<String> = BuiltinKind::ALL
-        .iter()
-        .map(|k| k.name().to_string())
-        .filter(|n| !["json", "toml", "yaml"].contains(&n.as_str()))
-        .collect();
-    unchanged.sort();
-    assert_eq!(d.unchanged, unchanged);
-    assert!(!d.is_empty());
-    assert!(Config::diff(&new, &new).is_empty());
-    assert_eq!(Config::diff(&new, &new).unchanged.len(), new.validators().len());
-}
-
-// ---------------------------------------------------------------------------
 // Globs
 // ---------------------------------------------------------------------------
 

@@ -230,7 +230,7 @@ pub mod method {
     pub const SHUTDOWN: &str = "shutdown";
     /// Cancel a request in flight.
     pub const CANCEL: &str = "cancel";
-    /// Run a check (streams `check/progress` and `check/outcome` notifications).
+    /// Run a check (streams `check/progress` notifications).
     pub const CHECK: &str = "check";
     /// Re-read the configuration.
     pub const RELOAD: &str = "reload";
@@ -250,6 +250,4 @@ pub mod method {
 pub mod notification {
     /// Progress of a check: counts so far.
     pub const CHECK_PROGRESS: &str = "check/progress";
-    /// One (file, validator) outcome of a check, as it arrives.
-    pub const CHECK_OUTCOME: &str = "check/outcome";
 }

@@ -51,16 +51,6 @@ impl Notifier {
         }
         self.tx.try_send(Message::notification(method, params).to_line()).is_ok()
     }
-
-    /// Queues a notification, waiting for room (bounded by the write
-    /// deadline). For notifications that must not be lost.
-    pub async fn notify_reliably(&self, method: &str, mut params: Value) -> bool {
-        if let Value::Object(map) = &mut params {
-            map.insert("request".into(), self.request.clone());
-        }
-        let line = Message::notification(method, params).to_line();
-        matches!(self.tx.send_timeout(line, WRITE_TIMEOUT).await, Ok(()))
-    }
 }
 
 /// What a method handler gets besides its params.

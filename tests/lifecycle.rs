@@ -99,23 +99,7 @@ fn after_sigkill_the_next_command_starts_a_fresh_daemon() {
 
 #[test]
 fn sigterm_lets_a_request_in_flight_finish_or_answers_shutting_down() {
-    let env = Env::new();
-    env.write(
-        "verdict.toml",
-        r#"
-builtins = false
-[daemon]
-grace_period = "300ms"
-[validators.slow]
-kind = "command"
-command = ["sh", "-c", "sleep 2", "sleep"]
-mode = "per_file"
-parser = "exit_code"
-files = ["*.txt"]
-timeout = "10s"
-"#,
-    );
-    env.write("a.txt", "a\n");
+    let env = Env::with_slow_validator("2", "300ms");
     let pid = env.start();
     let mut c = env.connect();
     let id = c.send("check", json!({ "paths": ["."] }));
@@ -133,22 +117,7 @@ timeout = "10s"
 
 #[test]
 fn sigterm_with_a_short_request_lets_it_complete() {
-    let env = Env::new();
-    env.write(
-        "verdict.toml",
-        r#"
-builtins = false
-[daemon]
-grace_period = "10s"
-[validators.slowish]
-kind = "command"
-command = ["sh", "-c", "sleep 0.5", "sleep"]
-mode = "per_file"
-parser = "exit_code"
-files = ["*.txt"]
-"#,
-    );
-    env.write("a.txt", "a\n");
+    let env = Env::with_slow_validator("0.5", "10s");
     let pid = env.start();
     let mut c = env.connect();
     let id = c.send("check", json!({ "paths": ["."] }));

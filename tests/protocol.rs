@@ -221,23 +221,7 @@ fn an_idle_connection_is_closed() {
 
 #[test]
 fn shutting_down_and_cancelled_codes() {
-    let env = Env::new();
-    env.write(
-        "verdict.toml",
-        r#"
-builtins = false
-[daemon]
-grace_period = "5s"
-[validators.slow]
-kind = "command"
-command = ["sh", "-c", "sleep 3", "sleep"]
-mode = "per_file"
-parser = "exit_code"
-files = ["*.txt"]
-timeout = "30s"
-"#,
-    );
-    env.write("a.txt", "a\n");
+    let env = Env::with_slow_validator("3", "5s");
     env.start();
     let mut c = env.connect();
     // cancel: a running check ends with `cancelled`.

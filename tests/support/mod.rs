@@ -98,6 +98,22 @@ impl Env {
         v["pid"].as_u64().expect("pid") as u32
     }
 
+    /// A project whose only validator, `slow`, sleeps `seconds` on every
+    /// `*.txt` file, with one such file and the given shutdown grace period.
+    pub fn with_slow_validator(seconds: &str, grace: &str) -> Env {
+        let env = Env::new();
+        env.write(
+            "verdict.toml",
+            format!(
+                "builtins = false\n[daemon]\ngrace_period = \"{grace}\"\n[validators.slow]\nkind = \"command\"\n\
+                 command = [\"sh\", \"-c\", \"sleep {seconds}\", \"sleep\"]\nmode = \"per_file\"\n\
+                 parser = \"exit_code\"\nfiles = [\"*.txt\"]\ntimeout = \"60s\"\n"
+            ),
+        );
+        env.write("a.txt", "a\n");
+        env
+    }
+
     /// Writes a file in the project.
     pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> PathBuf {
         let p = self.project.join(rel);
