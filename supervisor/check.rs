@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -27,7 +26,7 @@ use verdict_storage::{ResultKey, StatEntry, Store};
 
 use crate::config::FileFilter;
 use crate::engine::{CacheCounters, Engine};
-use crate::protocol::{RpcError, notification};
+use crate::protocol::{CheckParams, CheckReport, Record, RpcError, Summary, notification};
 use crate::server::RequestCtx;
 use crate::supervisor::{Slot, SupervisorMessage, ValidatorHandle};
 
@@ -41,79 +40,6 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 /// (validator identity, content hash) → the outcome once computed. Lets two
 /// concurrent runs that need the same pair compute it once.
 pub type Pending = Mutex<HashMap<([u8; 16], u128), watch::Receiver<Option<Outcome>>>>;
-
-/// Parameters of `check`.
-#[derive(Debug, Deserialize)]
-pub struct CheckParams {
-    /// Files and directories to check, relative to `cwd` (default: `["."]`).
-    #[serde(default)]
-    pub paths: Vec<String>,
-    /// The client's working directory (default: the project root).
-    #[serde(default)]
-    pub cwd: Option<PathBuf>,
-    /// Only these validators (default: all).
-    #[serde(default)]
-    pub validators: Vec<String>,
-    /// Only validators of these dimensions (default: all).
-    #[serde(default)]
-    pub dimensions: Vec<String>,
-    /// Do not read the cache (results are still written to it).
-    #[serde(default)]
-    pub no_cache: bool,
-    /// Include passed outcomes in the reply (default: only the others).
-    #[serde(default)]
-    pub all_outcomes: bool,
-}
-
-/// One outcome of the run.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Record {
-    /// The file, relative to the project root.
-    pub file: String,
-    /// The validator.
-    pub validator: String,
-    /// The validator's dimension.
-    pub dimension: String,
-    /// What happened.
-    pub outcome: Outcome,
-}
-
-/// Totals of a run.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Summary {
-    /// Files found by the walk.
-    pub files: u64,
-    /// Selected (file, validator) pairs; each has one outcome.
-    pub pairs: u64,
-    /// Outcomes by kind (`passed`, `findings`, `cached`, `error`, `timed_out`, `skipped`).
-    pub outcomes: BTreeMap<String, u64>,
-    /// Cached outcomes that carry findings.
-    pub cached_with_findings: u64,
-    /// Total findings, computed or cached.
-    pub findings: u64,
-    /// Pairs computed in this run.
-    pub computed: u64,
-    /// Pairs answered from the cache.
-    pub from_cache: u64,
-    /// Binary files left out of text-only validators.
-    pub binary_files: u64,
-    /// Wall time of the run in milliseconds.
-    pub duration_ms: u64,
-    /// Whether the cache was read.
-    pub cache_used: bool,
-}
-
-/// The reply of `check`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CheckReport {
-    /// Totals.
-    pub summary: Summary,
-    /// Outcomes (all of them with `all_outcomes`, else every one that is
-    /// not a pass), sorted by file then validator.
-    pub outcomes: Vec<Record>,
-    /// The validators that took part: name and dimension.
-    pub validators: Vec<(String, String)>,
-}
 
 /// Seconds since the Unix epoch.
 pub fn now_secs() -> u64 {
@@ -156,6 +82,138 @@ struct RunState {
     total: AtomicU64,
     /// Validators that timed out in this run: their later jobs are skipped.
     hung: Mutex<HashMap<String, String>>,
+    /// Per-file entries being assembled from the outcomes as they arrive.
+    entries: Mutex<EntryCollector>,
+}
+
+impl RunState {
+    /// Offers a member's outcome to its file's entry (`None`: not cacheable,
+    /// so the file gets no entry).
+    fn offer(&self, fi: usize, vi: usize, v: Option<StoredVerdict>) {
+        self.entries.lock().expect("entries").offer(fi, vi, v);
+    }
+}
+
+/// How many complete per-file entries, or how long, a run lets wait before
+/// writing them: a run killed midway keeps what it finished.
+const ENTRY_FLUSH_COUNT: usize = 512;
+const ENTRY_FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+/// A per-file entry ready to write: key, verdicts in set order, TTL.
+type Entry = (ResultKey, Vec<StoredVerdict>, u64);
+
+/// Assembles per-file entries as outcomes arrive and hands out the
+/// complete ones for writing.
+struct EntryCollector {
+    pending: HashMap<usize, PendingEntry>,
+    ready: Vec<Entry>,
+    last_flush: Instant,
+}
+
+struct PendingEntry {
+    set: Arc<FileSet>,
+    key: ResultKey,
+    slots: Vec<Option<StoredVerdict>>,
+    missing: usize,
+}
+
+impl EntryCollector {
+    fn new() -> EntryCollector {
+        EntryCollector { pending: HashMap::new(), ready: Vec::new(), last_flush: Instant::now() }
+    }
+
+    /// Starts assembling the entry of file `fi`.
+    fn expect(&mut self, fi: usize, set: Arc<FileSet>, key: ResultKey) {
+        let n = set.members.len();
+        self.pending.insert(fi, PendingEntry { set, key, slots: vec![None; n], missing: n });
+    }
+
+    fn offer(&mut self, fi: usize, vi: usize, v: Option<StoredVerdict>) {
+        let Some(p) = self.pending.get_mut(&fi) else { return };
+        let Some(pos) = p.set.members.iter().position(|&m| m == vi) else { return };
+        let Some(v) = v else {
+            self.pending.remove(&fi);
+            return;
+        };
+        if p.slots[pos].is_none() {
+            p.missing -= 1;
+        }
+        p.slots[pos] = Some(v);
+        if p.missing == 0 {
+            let p = self.pending.remove(&fi).expect("present");
+            let verdicts = p.slots.into_iter().map(|v| v.expect("complete")).collect();
+            self.ready.push((p.key, verdicts, p.set.ttl));
+        }
+    }
+
+    /// The complete entries, if enough are waiting (or `all`).
+    fn take_ready(&mut self, all: bool) -> Vec<Entry> {
+        let due = self.ready.len() >= ENTRY_FLUSH_COUNT || self.last_flush.elapsed() >= ENTRY_FLUSH_EVERY;
+        if self.ready.is_empty() || !(all || due) {
+            return Vec::new();
+        }
+        self.last_flush = Instant::now();
+        std::mem::take(&mut self.ready)
+    }
+}
+
+/// The cacheable validators one file gets an outcome from, whose outcomes
+/// are kept together in one per-file entry.
+struct FileSet {
+    /// Selected validators, ordered by identity (the entry's order).
+    members: Vec<usize>,
+    /// xxh3-128 of the members' identities: the entry's key prefix.
+    id: [u8; 16],
+    /// The shortest of the members' TTLs (0 = never expires).
+    ttl: u64,
+}
+
+/// Interns the sets of a run: files share a handful of them.
+#[derive(Default)]
+struct FileSets(HashMap<Vec<usize>, Arc<FileSet>>);
+
+impl FileSets {
+    fn get(&mut self, members: Vec<usize>, selected: &[Selected]) -> Arc<FileSet> {
+        if let Some(set) = self.0.get(&members) {
+            return set.clone();
+        }
+        let mut ordered = members.clone();
+        ordered.sort_by_key(|&vi| selected[vi].handle.identity);
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(b"verdict per-file entry v1\0");
+        for &vi in &ordered {
+            h.update(&selected[vi].handle.identity);
+        }
+        let ttl = ordered.iter().map(|&vi| selected[vi].handle.config.cache_ttl.as_secs()).filter(|&t| t > 0).min();
+        let set = Arc::new(FileSet { members: ordered, id: h.digest128().to_be_bytes(), ttl: ttl.unwrap_or(0) });
+        self.0.insert(members, set.clone());
+        set
+    }
+}
+
+/// Files without an entry get one once all their members have answered.
+fn expect_entries(
+    run: &RunState,
+    with_set: &[usize],
+    file_hit: &[bool],
+    file_set: &[Option<Arc<FileSet>>],
+    hashed: &[Hashed],
+) {
+    let mut entries = run.entries.lock().expect("entries");
+    for &fi in with_set.iter().filter(|&&fi| !file_hit[fi]) {
+        let set = file_set[fi].clone().expect("filtered");
+        let key = file_key(&set, &hashed[fi]);
+        entries.expect(fi, set, key);
+    }
+}
+
+fn write_entries(store: &Store, entries: &[Entry], now: u64) -> Result<(), verdict_storage::StorageError> {
+    let refs: Vec<(ResultKey, &Vec<StoredVerdict>, u64)> = entries.iter().map(|(k, v, ttl)| (*k, v, *ttl)).collect();
+    store.put_file_results(&refs, now)
+}
+
+fn file_key(set: &FileSet, h: &Hashed) -> ResultKey {
+    ResultKey { validator: set.id, content: h.hash.unwrap_or(0).to_be_bytes() }
 }
 
 /// Runs a check.
@@ -240,16 +298,21 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         done: AtomicU64::new(0),
         total: AtomicU64::new(0),
         hung: Mutex::new(HashMap::new()),
+        entries: Mutex::new(EntryCollector::new()),
     });
     let mut summary = Summary { files: walked.len() as u64, cache_used: store.is_some(), ..Summary::default() };
 
-    // Cache look-ups, batched; misses become work per validator.
+    // Per-file sets: the cacheable validators each file gets an outcome
+    // from, kept together in one per-file entry. Errors and skips are
+    // answered here; everything else is looked up or becomes work.
     let mut work: Vec<Vec<usize>> = vec![Vec::new(); selected.len()];
     let now = now_secs();
-    let mut lookups: Vec<(usize, usize)> = Vec::new();
+    let mut sets = FileSets::default();
+    let mut file_set: Vec<Option<Arc<FileSet>>> = vec![None; walked.len()];
     for (fi, vs) in pairs.iter().enumerate() {
+        let h = &hashed[fi];
+        let mut members = Vec::new();
         for &vi in vs {
-            let h = &hashed[fi];
             if selected[vi].handle.text_only && h.binary {
                 continue;
             }
@@ -263,34 +326,96 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
                 push(&run, &walked[fi].rel, &selected[vi], Outcome::skipped(why));
                 continue;
             }
-            if store.is_some() && selected[vi].handle.cacheable && h.hash.is_some() {
-                lookups.push((fi, vi));
+            if selected[vi].handle.cacheable && h.hash.is_some() {
+                members.push(vi);
             } else {
                 work[vi].push(fi);
             }
         }
+        if !members.is_empty() {
+            file_set[fi] = Some(sets.get(members, &selected));
+        }
     }
     summary.binary_files = hashed.iter().filter(|h| h.binary).count() as u64;
+
+    // One look-up per file; then, for files without an entry, one per
+    // (file, command validator): external tools are worth caching on their
+    // own, built-ins are cheaper to recompute than to look up one by one.
+    let mut pair_lookups: Vec<(usize, usize)> = Vec::new();
+    let mut file_hit = vec![false; walked.len()];
+    let with_set: Vec<usize> = (0..walked.len()).filter(|&fi| file_set[fi].is_some()).collect();
     if let Some(store) = &store {
-        let keys: Vec<ResultKey> = lookups
+        let keys: Vec<ResultKey> =
+            with_set.iter().map(|&fi| file_key(file_set[fi].as_deref().expect("filtered"), &hashed[fi])).collect();
+        let found = lookup_parallel(store, keys, now, Store::get_file_results::<Vec<StoredVerdict>>).await;
+        let (mut passed, mut answered) = (0u64, 0u64);
+        for (&fi, got) in with_set.iter().zip(found) {
+            let set = file_set[fi].as_deref().expect("filtered");
+            match got {
+                Some(entry) if entry.value.len() == set.members.len() => {
+                    file_hit[fi] = true;
+                    for (&vi, v) in set.members.iter().zip(entry.value) {
+                        selected[vi].counters.hits.fetch_add(1, Ordering::Relaxed);
+                        answered += 1;
+                        if v.0.is_empty() && !run.keep_passed {
+                            passed += 1;
+                        } else {
+                            push(&run, &walked[fi].rel, &selected[vi], Outcome::Cached { verdict: v.into() });
+                        }
+                    }
+                }
+                _ => pair_lookups.extend(set.members.iter().map(|&vi| (fi, vi))),
+            }
+        }
+        summary.from_cache += answered;
+        run.cached_passed.fetch_add(passed, Ordering::Relaxed);
+        run.done.fetch_add(passed, Ordering::Relaxed);
+        expect_entries(&run, &with_set, &file_hit, &file_set, &hashed);
+        pair_lookups.retain(|&(_, vi)| {
+            let command = is_command(&selected[vi]);
+            if !command {
+                selected[vi].counters.misses.fetch_add(1, Ordering::Relaxed);
+            }
+            command
+        });
+        let keys: Vec<ResultKey> = pair_lookups
             .iter()
             .map(|&(fi, vi)| ResultKey {
                 validator: selected[vi].handle.identity,
                 content: hashed[fi].hash.unwrap_or(0).to_be_bytes(),
             })
             .collect();
-        let found = lookup_parallel(store, keys, now).await;
-        for (i, &(fi, vi)) in lookups.iter().enumerate() {
-            match found.get(i).cloned().flatten() {
+        let found = lookup_parallel(store, keys, now, Store::get_results::<StoredVerdict>).await;
+        for (&(fi, vi), got) in pair_lookups.iter().zip(found) {
+            match got {
                 Some(cached) => {
                     selected[vi].counters.hits.fetch_add(1, Ordering::Relaxed);
                     summary.from_cache += 1;
+                    run.offer(fi, vi, Some(cached.value.clone()));
                     push(&run, &walked[fi].rel, &selected[vi], Outcome::Cached { verdict: cached.value.into() });
                 }
                 None => {
                     selected[vi].counters.misses.fetch_add(1, Ordering::Relaxed);
                     work[vi].push(fi);
                 }
+            }
+        }
+        // Built-ins of files without an entry are computed.
+        for &fi in &with_set {
+            if !file_hit[fi] {
+                let set = file_set[fi].as_deref().expect("filtered");
+                for &vi in set.members.iter().filter(|&&vi| !is_command(&selected[vi])) {
+                    work[vi].push(fi);
+                }
+            }
+        }
+    } else {
+        if write_store.is_some() {
+            expect_entries(&run, &with_set, &file_hit, &file_set, &hashed);
+        }
+        for &fi in &with_set {
+            for &vi in &file_set[fi].as_deref().expect("filtered").members {
+                work[vi].push(fi);
             }
         }
     }
@@ -307,14 +432,17 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     for (vi, files) in work.iter().enumerate() {
         let s = &selected[vi];
         // Pairs some other run is computing right now: wait for theirs.
+        // The others are claimed at once, under the same lock, so two runs
+        // never both decide to compute a pair.
         let mut own = Vec::new();
+        let mut claims = HashMap::new();
         for &fi in files {
             let key = (s.handle.identity, hashed[fi].hash.unwrap_or(0));
             if hashed[fi].hash.is_none() || !s.handle.cacheable || !is_command(s) {
                 own.push(fi);
                 continue;
             }
-            let pending = engine.pending.lock().expect("pending");
+            let mut pending = engine.pending.lock().expect("pending");
             if let Some(rx) = pending.get(&key).cloned() {
                 drop(pending);
                 let (run, selected, walked) = (run.clone(), selected.clone(), walked.clone());
@@ -323,6 +451,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
                     let got = rx.wait_for(Option::is_some).await.ok().and_then(|v| v.clone());
                     match got {
                         Some(o) => {
+                            run.offer(fi, vi, o.cacheable().map(|v| StoredVerdict::from(&v)));
                             push(&run, &walked[fi].rel, &selected[vi], o);
                             None
                         }
@@ -330,11 +459,27 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
                     }
                 });
             } else {
+                let (tx, rx) = watch::channel(None);
+                pending.insert(key, rx);
+                claims.insert(fi, (key, tx));
                 own.push(fi);
             }
         }
         for batch in batches(s, &own, &hashed) {
-            spawn_job(&mut jobs, engine, &run, &selected, vi, batch, &walked, &hashed, &cancel, write_store.clone());
+            let claims = batch.iter().filter_map(|fi| claims.remove(fi).map(|(k, tx)| (*fi, k, tx))).collect();
+            spawn_job(
+                &mut jobs,
+                engine,
+                &run,
+                &selected,
+                vi,
+                batch,
+                claims,
+                &walked,
+                &hashed,
+                &cancel,
+                write_store.clone(),
+            );
         }
     }
 
@@ -360,6 +505,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
             }
             for (vi, files) in by_validator {
                 for batch in batches(&selected[vi], &files, &hashed) {
+                    let claims = claim(engine, &selected[vi], &batch, &hashed);
                     spawn_job(
                         &mut jobs,
                         engine,
@@ -367,6 +513,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
                         &selected,
                         vi,
                         batch,
+                        claims,
                         &walked,
                         &hashed,
                         &cancel,
@@ -383,15 +530,21 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         return Err(RpcError::cancelled());
     }
 
-    // Record fresh stat-index entries for files hashed from their bytes.
+    // Write the per-file entries of files whose every member got a
+    // cacheable outcome, and fresh stat-index entries for files hashed from
+    // their bytes.
     if let Some(store) = write_store.clone() {
+        let entries = run.entries.lock().expect("entries").take_ready(true);
         let fresh: Vec<(Vec<u8>, StatEntry)> = hashed
             .iter()
             .zip(walked.iter())
             .filter_map(|(h, w)| h.fresh.map(|e| (w.rel.as_bytes().to_vec(), e)))
             .collect();
-        if !fresh.is_empty() {
+        if !fresh.is_empty() || !entries.is_empty() {
             let _ = tokio::task::spawn_blocking(move || {
+                if let Err(e) = write_entries(&store, &entries, now) {
+                    warn!(error = %e, "cannot write results to the cache");
+                }
                 let refs: Vec<(&[u8], StatEntry)> = fresh.iter().map(|(k, e)| (k.as_slice(), *e)).collect();
                 if let Err(e) = store.put_stat_index(&refs) {
                     warn!(error = %e, "cannot update the stat index");
@@ -446,14 +599,18 @@ fn push(run: &RunState, file: &str, s: &Selected, outcome: Outcome) {
     });
 }
 
-/// Looks the keys up in one batched multi-get per core, on the blocking
-/// pool; the answers come back in the keys' order (a failed task reads as
-/// misses).
-async fn lookup_parallel(
+/// One of the store's batched look-ups.
+type MultiGet<T> = fn(&Store, &[ResultKey], u64) -> Vec<Option<verdict_storage::Cached<T>>>;
+
+/// Looks the keys up with `get` (one batched multi-get per core, on the
+/// blocking pool); the answers come back in the keys' order (a failed task
+/// reads as misses).
+async fn lookup_parallel<T: Send + 'static>(
     store: &Arc<Store>,
     keys: Vec<ResultKey>,
     now: u64,
-) -> Vec<Option<verdict_storage::Cached<StoredVerdict>>> {
+    get: MultiGet<T>,
+) -> Vec<Option<verdict_storage::Cached<T>>> {
     let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let chunk = keys.len().div_ceil(parallel).max(4096);
     let keys = Arc::new(keys);
@@ -463,7 +620,7 @@ async fn lookup_parallel(
             let (store, keys) = (store.clone(), keys.clone());
             tokio::task::spawn_blocking(move || {
                 let end = (start + chunk).min(keys.len());
-                store.get_results::<StoredVerdict>(&keys[start..end], now)
+                get(&store, &keys[start..end], now)
             })
         })
         .collect();
@@ -510,6 +667,28 @@ fn batches(s: &Selected, files: &[usize], hashed: &[Hashed]) -> Vec<Vec<usize>> 
     out
 }
 
+/// A pair this run computes for every concurrent run that needs it: (file,
+/// pending key, where its outcome is published).
+type Claim = (usize, ([u8; 16], u128), watch::Sender<Option<Outcome>>);
+
+/// Claims the pairs of a batch so concurrent runs wait for us instead of
+/// recomputing: worth it for external tools; built-ins are cheaper to redo
+/// than to share.
+fn claim(engine: &Engine, s: &Selected, batch: &[usize], hashed: &[Hashed]) -> Vec<Claim> {
+    let mut claims = Vec::new();
+    if s.handle.cacheable && is_command(s) {
+        let mut pending = engine.pending.lock().expect("pending");
+        for &fi in batch {
+            if let Some(h) = hashed[fi].hash {
+                let (tx, rx) = watch::channel(None);
+                pending.insert((s.handle.identity, h), rx);
+                claims.push((fi, (s.handle.identity, h), tx));
+            }
+        }
+    }
+    claims
+}
+
 #[allow(clippy::too_many_arguments)]
 fn spawn_job(
     jobs: &mut JoinSet<Option<(usize, usize)>>,
@@ -518,25 +697,12 @@ fn spawn_job(
     selected: &Arc<Vec<Selected>>,
     vi: usize,
     batch: Vec<usize>,
+    mut claims: Vec<Claim>,
     walked: &Arc<Vec<Walked>>,
     hashed: &Arc<Vec<Hashed>>,
     cancel: &CancellationToken,
     store: Option<Arc<Store>>,
 ) {
-    let s = &selected[vi];
-    // Claim the pairs so concurrent runs wait for us instead of recomputing:
-    // worth it for external tools; built-ins are cheaper to redo than to share.
-    let mut claims = Vec::new();
-    if s.handle.cacheable && is_command(s) {
-        let mut pending = engine.pending.lock().expect("pending");
-        for &fi in &batch {
-            if let Some(h) = hashed[fi].hash {
-                let (tx, rx) = watch::channel(None);
-                pending.insert((s.handle.identity, h), rx);
-                claims.push((fi, (s.handle.identity, h), tx));
-            }
-        }
-    }
     let (run, selected, walked, hashed, cancel) =
         (run.clone(), selected.clone(), walked.clone(), hashed.clone(), cancel.clone());
     let supervisor = engine.supervisor().clone();
@@ -546,21 +712,25 @@ fn spawn_job(
         let outcomes = run_job(s, &batch, &walked, &hashed, &run, &cancel, &supervisor).await;
         // Cache what may be cached, then release the claims.
         let mut to_store = Vec::new();
-        for (&fi, o) in batch.iter().zip(outcomes.iter()) {
-            if let (Some(v), Some(h), true) = (o.cacheable(), hashed[fi].hash, s.handle.cacheable) {
-                to_store.push((
-                    ResultKey { validator: s.handle.identity, content: h.to_be_bytes() },
-                    StoredVerdict::from(&v),
-                ));
+        let entries = {
+            let mut entries = run.entries.lock().expect("entries");
+            for (&fi, o) in batch.iter().zip(outcomes.iter()) {
+                let v = o.cacheable().map(|v| StoredVerdict::from(&v));
+                if let (Some(v), Some(h), true) = (&v, hashed[fi].hash, s.handle.cacheable && is_command(s)) {
+                    to_store.push((ResultKey { validator: s.handle.identity, content: h.to_be_bytes() }, v.clone()));
+                }
+                entries.offer(fi, vi, v);
             }
-        }
-        if let (Some(store), false) = (store, to_store.is_empty()) {
+            entries.take_ready(false)
+        };
+        if let (Some(store), false) = (store, to_store.is_empty() && entries.is_empty()) {
             let ttl = s.handle.config.cache_ttl.as_secs();
             let now = now_secs();
             let res = tokio::task::spawn_blocking(move || {
-                let entries: Vec<(ResultKey, &StoredVerdict, u64)> =
+                let results: Vec<(ResultKey, &StoredVerdict, u64)> =
                     to_store.iter().map(|(k, v)| (*k, v, ttl)).collect();
-                store.put_results(&entries, now)
+                store.put_results(&results, now)?;
+                write_entries(&store, &entries, now)
             })
             .await;
             if let Ok(Err(e)) = res {

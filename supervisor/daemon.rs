@@ -107,6 +107,55 @@ impl Daemon {
     }
 }
 
+/// `verdict-daemon`: the daemon's own executable. Users start it through
+/// `verdict daemon [--foreground]` or let any client command start it; the
+/// flags are the ones the client passes.
+#[derive(Debug, clap::Parser)]
+#[command(name = "verdict-daemon", version, about = "The verdict daemon (started by the verdict CLI)")]
+struct DaemonCli {
+    /// The socket to serve (default: derived from the project root).
+    #[arg(long, env = "VERDICT_SOCKET", value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Where to keep the result cache.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Started in the background by a client: leave the terminal's session
+    /// and log to the log file.
+    #[arg(long)]
+    detached: bool,
+    /// Report "already running" as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Entry point of `verdict-daemon`: serves the project of the current
+/// directory until told to stop. Exit codes as the CLI's: 0, or 2 when the
+/// daemon could not start.
+pub fn main() -> std::process::ExitCode {
+    let cli = <DaemonCli as clap::Parser>::parse();
+    let result = (|| {
+        let cwd = std::env::current_dir().context("cannot read the current directory")?;
+        let layout = Layout::discover(&cwd, cli.socket.as_deref())?;
+        if cli.detached {
+            // Leave the launching terminal's session so its hangup and
+            // job-control signals never reach us.
+            let _ = nix::unistd::setsid();
+        }
+        match run(DaemonOptions { layout: layout.clone(), detached: cli.detached, data_dir: cli.data_dir })? {
+            RunOutcome::Stopped => {}
+            RunOutcome::AlreadyRunning { pid } => crate::report::print_running(&layout, pid, cli.json),
+        }
+        anyhow::Ok(())
+    })();
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("verdict: error: {e:#}");
+            std::process::ExitCode::from(crate::cli::ExitCode::Failure as u8)
+        }
+    }
+}
+
 /// How to run the daemon.
 #[derive(Clone, Debug)]
 pub struct DaemonOptions {
@@ -165,11 +214,6 @@ fn read_pid(file: &mut File) -> Option<u32> {
     let mut s = String::new();
     file.read_to_string(&mut s).ok()?;
     s.trim().parse().ok()
-}
-
-/// Reads the pid recorded in a pid file, if any.
-pub fn pid_from_file(path: &Path) -> Option<u32> {
-    fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 /// Binds the socket with umask 0177 so it is 0600 from the moment it exists.

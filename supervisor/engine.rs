@@ -165,7 +165,7 @@ impl Engine {
     /// a check always runs what the file says (an invalid edit fails the check
     /// with its errors; the old configuration stays in force).
     pub async fn check(&self, params: Value, ctx: &RequestCtx) -> Result<Value, RpcError> {
-        let params: crate::check::CheckParams = parse_params(Some(&params))?;
+        let params: crate::protocol::CheckParams = parse_params(Some(&params))?;
         let current = file_stamp(&self.layout.root.join(crate::paths::CONFIG_FILE));
         if current != *self.config_stamp.lock().expect("stamp lock poisoned") {
             info!("verdict.toml changed since it was read; reloading before the check");
@@ -253,6 +253,7 @@ impl Engine {
             "path": self.store_path,
             "entries": stats.result_entries,
             "bytes_on_disk": stats.approx_disk_bytes,
+            "file_entries": stats.file_entries,
             "stat_index_entries": stats.stat_index_entries,
             "validators": per_validator,
         }))

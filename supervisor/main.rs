@@ -1,6 +1,7 @@
-//! The `verdict` binary: see [`verdict::cli`].
+//! The `verdict` binary, the client: see [`verdict_cli::cli`]. It is built
+//! from `verdict-cli` alone, so it does not carry RocksDB.
 #![forbid(unsafe_code)]
 
 fn main() -> std::process::ExitCode {
-    verdict::cli::main()
+    verdict_cli::cli::main()
 }

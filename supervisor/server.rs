@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{Mutex, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -23,7 +23,8 @@ use tracing::{debug, info, warn};
 
 use crate::daemon::Daemon;
 use crate::protocol::{
-    HelloParams, HelloResult, Id, MAX_LINE_BYTES, Message, PROTOCOL_VERSION, Request, RpcError, VERSION, code, method,
+    Frame, HelloParams, HelloResult, Id, MAX_LINE_BYTES, Message, PROTOCOL_VERSION, Request, RpcError, VERSION, code,
+    method, read_frame,
 };
 
 /// Requests one connection may have in flight; past this the server stops
@@ -120,52 +121,6 @@ async fn reject(mut stream: UnixStream, err: RpcError) {
         Ok::<(), std::io::Error>(())
     })
     .await;
-}
-
-/// The outcome of reading one frame.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Frame {
-    /// A complete line (without its `\n`) is in the buffer.
-    Line,
-    /// The line exceeded the limit; its bytes were consumed up to the end of
-    /// what had arrived.
-    TooLong,
-    /// The peer closed the connection.
-    Eof,
-}
-
-/// Reads one `\n`-terminated line into `out`, never holding more than `max`
-/// bytes of it. A final unterminated line before EOF counts as a line.
-///
-/// Cancel-safe: bytes consumed before a cancellation stay in `out`, and the
-/// next call continues the same line. The caller clears `out` once it has
-/// used a complete frame.
-pub(crate) async fn read_frame<R: AsyncBufRead + Unpin>(
-    r: &mut R,
-    out: &mut Vec<u8>,
-    max: usize,
-) -> std::io::Result<Frame> {
-    loop {
-        let avail = r.fill_buf().await?;
-        if avail.is_empty() {
-            return Ok(if out.is_empty() { Frame::Eof } else { Frame::Line });
-        }
-        let (take, done) = match memchr::memchr(b'\n', avail) {
-            Some(i) => (i, true),
-            None => (avail.len(), false),
-        };
-        if out.len() + take > max {
-            let n = if done { take + 1 } else { take };
-            r.consume(n);
-            out.clear();
-            return Ok(Frame::TooLong);
-        }
-        out.extend_from_slice(&avail[..take]);
-        r.consume(if done { take + 1 } else { take });
-        if done {
-            return Ok(Frame::Line);
-        }
-    }
 }
 
 type InFlight = Arc<Mutex<HashMap<Id, CancellationToken>>>;
@@ -429,27 +384,6 @@ pub fn parse_params<T: serde::de::DeserializeOwned>(params: Option<&Value>) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn frames_are_split_on_newlines_and_bounded() {
-        let data = b"{\"a\":1}\n\n{\"b\":2}".to_vec();
-        let mut r = BufReader::new(&data[..]);
-        let mut out = Vec::new();
-        assert_eq!(read_frame(&mut r, &mut out, 100).await.unwrap(), Frame::Line);
-        assert_eq!(out, b"{\"a\":1}");
-        out.clear();
-        assert_eq!(read_frame(&mut r, &mut out, 100).await.unwrap(), Frame::Line);
-        assert!(out.is_empty());
-        assert_eq!(read_frame(&mut r, &mut out, 100).await.unwrap(), Frame::Line);
-        assert_eq!(out, b"{\"b\":2}");
-        out.clear();
-        assert_eq!(read_frame(&mut r, &mut out, 100).await.unwrap(), Frame::Eof);
-
-        let long = vec![b'x'; 1000];
-        let mut r = BufReader::with_capacity(16, &long[..]);
-        assert_eq!(read_frame(&mut r, &mut out, 100).await.unwrap(), Frame::TooLong);
-        assert!(out.len() <= 100);
-    }
 
     #[test]
     fn requests_are_validated() {

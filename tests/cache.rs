@@ -64,25 +64,62 @@ fn an_unchanged_tree_is_answered_from_the_cache_and_an_edit_recomputes_only_it()
 #[test]
 fn cache_commands() {
     let env = Env::new();
+    // Two external tools beside the built-ins: clearing one must not make
+    // the other run again.
+    env.write(
+        "verdict.toml",
+        r#"
+[validators.count-a]
+kind = "command"
+command = ["sh", "-c", "exit 0", "count-a"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.txt"]
+
+[validators.count-b]
+kind = "command"
+command = ["sh", "-c", "exit 0", "count-b"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.txt"]
+"#,
+    );
     tree(&env, 20);
     check(&env, &[]);
-    check(&env, &[]);
+    let warm = check(&env, &[]);
+    assert_eq!(warm["summary"]["computed"], 0, "{}", warm["summary"]);
     let stats = env.json(&["cache", "stats"]);
-    assert!(stats["entries"].as_u64().unwrap() > 0, "{stats}");
-    let tw =
-        stats["validators"].as_array().unwrap().iter().find(|v| v["name"] == "trailing-whitespace").unwrap().clone();
-    assert!(tw["entries"].as_u64().unwrap() >= 20 && tw["hits"].as_u64().unwrap() >= 20, "{tw}");
-    let cleared = env.json(&["cache", "clear", "--validator", "trailing-whitespace"]);
+    // One entry per file, and one per (file, external tool).
+    assert!(stats["file_entries"].as_u64().unwrap() >= 21, "{stats}");
+    assert!(stats["stat_index_entries"].as_u64().unwrap() >= 21, "{stats}");
+    let validator =
+        |name: &str| stats["validators"].as_array().unwrap().iter().find(|v| v["name"] == name).unwrap().clone();
+    let a = validator("count-a");
+    assert!(a["entries"].as_u64().unwrap() >= 20 && a["hits"].as_u64().unwrap() >= 20, "{a}");
+    assert!(validator("trailing-whitespace")["hits"].as_u64().unwrap() >= 20, "{stats}");
+
+    let cleared = env.json(&["cache", "clear", "--validator", "count-a"]);
     assert!(cleared["deleted"].as_u64().unwrap() >= 20);
     let r = check(&env, &[]);
-    let computed: Vec<&Value> =
-        r["outcomes"].as_array().unwrap().iter().filter(|o| o["outcome"]["status"] != "cached").collect();
-    assert!(computed.iter().all(|o| o["validator"] == "trailing-whitespace"), "only the cleared validator recomputes");
+    let computed = |name: &str| {
+        r["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["validator"] == name && o["outcome"]["status"] != "cached")
+            .count()
+    };
+    assert!(computed("count-a") >= 20, "the cleared tool runs again");
+    assert_eq!(computed("count-b"), 0, "the other tool's results are kept");
+    let again = check(&env, &[]);
+    assert_eq!(again["summary"]["computed"], 0, "{}", again["summary"]);
+
     let pruned = env.json(&["cache", "prune"]);
     assert_eq!(pruned["deleted"], 0, "nothing has expired");
     let all = env.json(&["cache", "clear"]);
     assert!(all["deleted"].as_u64().unwrap() > 0);
-    assert_eq!(env.json(&["cache", "stats"])["entries"], 0);
+    let empty = env.json(&["cache", "stats"]);
+    assert_eq!((empty["entries"].as_u64(), empty["file_entries"].as_u64()), (Some(0), Some(0)), "{empty}");
 }
 
 #[test]

@@ -134,11 +134,14 @@ fn sigterm_with_a_short_request_lets_it_complete() {
 fn a_daemon_from_another_build_is_replaced() {
     let env = Env::new();
     let old = env.start();
-    // A copy of the binary has another build id (its own mtime and path).
-    let copy = env.tmp.path().join("verdict-other");
+    // A copy of the executables has another build id (the daemon's mtime).
+    let dir = env.tmp.path().join("other-build");
+    std::fs::create_dir(&dir).unwrap();
+    let copy = dir.join("verdict");
     std::fs::copy(crate::support::bin(), &copy).unwrap();
+    std::fs::copy(crate::support::daemon_bin(), dir.join("verdict-daemon")).unwrap();
     std::thread::sleep(Duration::from_millis(20));
-    filetime_touch(&copy);
+    filetime_touch(&dir.join("verdict-daemon"));
     let out = crate::support::output_of_fresh_copy(
         std::process::Command::new(&copy)
             .args(["--json", "ping"])
@@ -220,4 +223,19 @@ fn logs_follow_prints_new_lines_as_they_are_written() {
     let _ = follower.wait();
     assert!(std::time::Instant::now() < deadline, "no new log line followed; saw {seen:?}");
     assert!(!seen.iter().any(|l| l.contains("daemon ready")), "-n 0 printed old lines: {seen:?}");
+}
+
+/// `verdict ping` must start fast: the client executable may not carry
+/// RocksDB (its C++ costs milliseconds of relocations at every start). The
+/// daemon's executable does carry it, which shows the probe can see it.
+#[test]
+fn the_client_executable_does_not_link_rocksdb() {
+    let marker = b"rocksdb.block.cache";
+    let client = std::fs::read(crate::support::bin()).unwrap();
+    let daemon = std::fs::read(crate::support::daemon_bin()).unwrap();
+    assert!(memchr::memmem::find(&daemon, marker).is_some(), "the probe no longer finds RocksDB in the daemon");
+    assert!(
+        memchr::memmem::find(&client, marker).is_none(),
+        "the client links RocksDB: something in the `verdict` binary reaches the daemon's modules"
+    );
 }

@@ -1,7 +1,7 @@
 //! verdict's persistent store: the only crate that links RocksDB.
 //!
 //! One [`Store`] (one RocksDB database) per project data directory, with
-//! three column families (see the keyspace table in docs/architecture.md for the byte
+//! four column families (see the keyspace table in docs/architecture.md for the byte
 //! layouts):
 //!
 //! * **`results`** — cached validation results, keyed by
@@ -14,6 +14,10 @@
 //!   the [`StatEntry`] (size, mtime, ctime, inode, content hash) seen when it
 //!   was last hashed, so unchanged files are not re-read. See
 //!   [`StatEntry::is_racy`] for the racy-clean rule.
+//! * **`files`** — per-file entries: every outcome of one file content
+//!   under one *set* of validators, keyed like `results` with the set's id
+//!   in place of a validator id, so a warm check needs one look-up per file
+//!   ([`Store::get_file_results`]).
 //! * **`meta`** — the [`SCHEMA_VERSION`]; a database with a different
 //!   version is refused with [`StorageError::IncompatibleSchema`].
 //!
@@ -51,11 +55,11 @@ pub use error::StorageError;
 pub use key::{RESULT_KEY_LEN, ResultKey, content_hash};
 pub use stat::{RACY_MARGIN_NS, StatEntry, unix_now_ns, unix_now_secs};
 pub use store::{
-    CF_META, CF_RESULTS, CF_STAT, Cached, MAX_PAYLOAD_BYTES, META_SCHEMA_VERSION_KEY, RESULT_VALUE_HEADER_LEN, Store,
-    StoreOptions, StoreStats,
+    CF_FILES, CF_META, CF_RESULTS, CF_STAT, Cached, MAX_PAYLOAD_BYTES, META_SCHEMA_VERSION_KEY,
+    RESULT_VALUE_HEADER_LEN, Store, StoreOptions, StoreStats,
 };
 
 /// Version of the on-disk layout (keys, values, column families). It is the
 /// first two bytes (big-endian) of every results key and is stored under
 /// `meta/schema_version`; bump it whenever any layout changes.
-pub const SCHEMA_VERSION: u16 = 1;
+pub const SCHEMA_VERSION: u16 = 2;

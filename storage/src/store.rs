@@ -22,6 +22,10 @@ type Db = DBWithThreadMode<SingleThreaded>;
 pub const CF_RESULTS: &str = "results";
 /// Name of the column family holding the stat index.
 pub const CF_STAT: &str = "stat";
+/// Column family of per-file entries: all outcomes of one file's content
+/// under one set of validators, keyed like results with the set's id in
+/// place of a validator id (see [`Store::get_file_results`]).
+pub const CF_FILES: &str = "files";
 /// Name of the column family holding database metadata (the schema version).
 pub const CF_META: &str = "meta";
 /// Key, in [`CF_META`], of the schema version (a `u16`, big-endian).
@@ -92,6 +96,8 @@ pub struct StoreStats {
     pub per_validator: BTreeMap<[u8; 16], u64>,
     /// Number of entries in the stat index.
     pub stat_index_entries: u64,
+    /// Number of per-file entries (expired ones included until pruned).
+    pub file_entries: u64,
     /// Approximate bytes used: live SST files plus current memtables (whose
     /// contents are in the WAL) of all column families.
     pub approx_disk_bytes: u64,
@@ -154,6 +160,7 @@ impl Store {
             (rocksdb::DEFAULT_COLUMN_FAMILY_NAME, small()),
             (CF_RESULTS, big(true)),
             (CF_STAT, big(true)),
+            (CF_FILES, big(true)),
             (CF_META, small()),
         ] {
             names.push(name.to_owned());
@@ -202,9 +209,38 @@ impl Store {
     /// `tracing::warn!` and deleted so they are recomputed. Never panics on
     /// bad data.
     pub fn get_results<T: DeserializeOwned>(&self, keys: &[ResultKey], now_secs: u64) -> Vec<Option<Cached<T>>> {
+        self.get_in(CF_RESULTS, keys, now_secs)
+    }
+
+    /// Looks up per-file entries (key = validator-set id and content hash),
+    /// exactly as [`get_results`](Self::get_results) does for results.
+    ///
+    /// A per-file entry holds every outcome of one file content under one
+    /// set of validators, so a warm run needs one look-up per file instead
+    /// of one per (file, validator).
+    pub fn get_file_results<T: DeserializeOwned>(&self, keys: &[ResultKey], now_secs: u64) -> Vec<Option<Cached<T>>> {
+        self.get_in(CF_FILES, keys, now_secs)
+    }
+
+    /// Stores per-file entries, exactly as [`put_results`](Self::put_results)
+    /// does for results.
+    pub fn put_file_results<T: Serialize>(
+        &self,
+        entries: &[(ResultKey, &T, u64)],
+        now_secs: u64,
+    ) -> Result<(), StorageError> {
+        self.put_in(CF_FILES, entries, now_secs)
+    }
+
+    fn get_in<T: DeserializeOwned>(
+        &self,
+        cf: &'static str,
+        keys: &[ResultKey],
+        now_secs: u64,
+    ) -> Vec<Option<Cached<T>>> {
         let raw: Vec<[u8; RESULT_KEY_LEN]> = keys.iter().map(ResultKey::to_bytes).collect();
         let refs: Vec<&[u8]> = raw.iter().map(|k| k.as_slice()).collect();
-        self.batched_get(CF_RESULTS, &refs, hex, |bytes| decode_result(bytes, now_secs))
+        self.batched_get(cf, &refs, hex, |bytes| decode_result(bytes, now_secs))
     }
 
     /// Stores results in one atomic `WriteBatch`.
@@ -219,10 +255,19 @@ impl Store {
         entries: &[(ResultKey, &T, u64)],
         now_secs: u64,
     ) -> Result<(), StorageError> {
+        self.put_in(CF_RESULTS, entries, now_secs)
+    }
+
+    fn put_in<T: Serialize>(
+        &self,
+        cf_name: &'static str,
+        entries: &[(ResultKey, &T, u64)],
+        now_secs: u64,
+    ) -> Result<(), StorageError> {
         if entries.is_empty() {
             return Ok(());
         }
-        let cf = self.cf(CF_RESULTS);
+        let cf = self.cf(cf_name);
         let mut batch = WriteBatch::default();
         let mut buf = Vec::new();
         for (key, value, ttl_secs) in entries {
@@ -255,35 +300,38 @@ impl Store {
     /// An entry re-written by another thread between the scan and the delete
     /// may be deleted too; that only costs a recomputation.
     pub fn prune_expired(&self, now_secs: u64) -> Result<u64, StorageError> {
-        let cf = self.cf(CF_RESULTS);
-        let mut iter = self.db.raw_iterator_cf_opt(cf, scan_options(None));
-        iter.seek_to_first();
-        let mut batch = WriteBatch::default();
         let mut deleted = 0u64;
-        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
-            let expired = ResultKey::from_bytes(key).is_none()
-                || match parse_header(value) {
-                    Some((expires_at, _)) => expires_at != 0 && expires_at <= now_secs,
-                    None => true,
-                };
-            if expired {
-                batch.delete_cf(cf, key);
-                deleted += 1;
-                if batch.len() >= DELETE_BATCH {
-                    self.write(std::mem::take(&mut batch))?;
+        for cf_name in [CF_RESULTS, CF_FILES] {
+            let cf = self.cf(cf_name);
+            let mut iter = self.db.raw_iterator_cf_opt(cf, scan_options(None));
+            iter.seek_to_first();
+            let mut batch = WriteBatch::default();
+            while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+                let expired = ResultKey::from_bytes(key).is_none()
+                    || match parse_header(value) {
+                        Some((expires_at, _)) => expires_at != 0 && expires_at <= now_secs,
+                        None => true,
+                    };
+                if expired {
+                    batch.delete_cf(cf, key);
+                    deleted += 1;
+                    if batch.len() >= DELETE_BATCH {
+                        self.write(std::mem::take(&mut batch))?;
+                    }
                 }
+                iter.next();
             }
-            iter.next();
+            iter.status().map_err(|e| self.err(e))?;
+            self.write(batch)?;
         }
-        iter.status().map_err(|e| self.err(e))?;
-        self.write(batch)?;
         Ok(deleted)
     }
 
     /// Deletes all results (`None`) or those of one validator id, with a
     /// single range delete followed by a compaction of that range to reclaim
-    /// the space. Returns how many entries were present when the call
-    /// started.
+    /// the space. Every per-file entry goes too: any of them may hold an
+    /// outcome of that validator. Returns how many entries (results and
+    /// per-file entries) were present when the call started.
     pub fn clear_results(&self, validator: Option<[u8; 16]>) -> Result<u64, StorageError> {
         let cf = self.cf(CF_RESULTS);
         // Every key is RESULT_KEY_LEN bytes, so RESULT_KEY_LEN+1 0xff bytes
@@ -297,9 +345,14 @@ impl Store {
                 (prefix.to_vec(), to)
             }
         };
-        let count = self.count_keys(CF_RESULTS, &from, &to)?;
+        let mut count = self.count_keys(CF_RESULTS, &from, &to)?;
         self.db.delete_range_cf(cf, &from, &to).map_err(|e| self.err(e))?;
         self.db.compact_range_cf(cf, Some(&from), Some(&to));
+        let files = self.cf(CF_FILES);
+        let all = everything_above();
+        count += self.count_keys(CF_FILES, &[], &all)?;
+        self.db.delete_range_cf(files, &[][..], &all[..]).map_err(|e| self.err(e))?;
+        self.db.compact_range_cf(files, None::<&[u8]>, None::<&[u8]>);
         Ok(count)
     }
 
@@ -341,8 +394,9 @@ impl Store {
         iter.status().map_err(|e| self.err(e))?;
         drop(iter);
         stats.stat_index_entries = self.count_keys(CF_STAT, &[], &[])?;
+        stats.file_entries = self.count_keys(CF_FILES, &[], &[])?;
 
-        for name in [rocksdb::DEFAULT_COLUMN_FAMILY_NAME, CF_RESULTS, CF_STAT, CF_META] {
+        for name in [rocksdb::DEFAULT_COLUMN_FAMILY_NAME, CF_RESULTS, CF_STAT, CF_FILES, CF_META] {
             let cf = self.cf(name);
             for prop in [rocksdb::properties::LIVE_SST_FILES_SIZE, rocksdb::properties::CUR_SIZE_ALL_MEM_TABLES] {
                 let v = self.db.property_int_value_cf(cf, prop).map_err(|e| self.err(e))?;
@@ -394,8 +448,13 @@ impl Store {
         self.db.flush_wal(true).map_err(|e| self.err(e))?;
         let mut fo = FlushOptions::default();
         fo.set_wait(true);
-        let cfs =
-            [self.cf(rocksdb::DEFAULT_COLUMN_FAMILY_NAME), self.cf(CF_RESULTS), self.cf(CF_STAT), self.cf(CF_META)];
+        let cfs = [
+            self.cf(rocksdb::DEFAULT_COLUMN_FAMILY_NAME),
+            self.cf(CF_RESULTS),
+            self.cf(CF_STAT),
+            self.cf(CF_FILES),
+            self.cf(CF_META),
+        ];
         self.db.flush_cfs_opt(&cfs, &fo).map_err(|e| self.err(e))
     }
 
@@ -413,22 +472,27 @@ impl Store {
         self.db.put_cf(self.cf(CF_META), META_SCHEMA_VERSION_KEY, version.to_be_bytes()).map_err(|e| self.err(e))
     }
 
-    /// Test hook: overwrites the value of every stored result with `value`,
+    /// Test hook: overwrites the value of every stored result and per-file
+    /// entry with `value`,
     /// as on-disk corruption would; returns how many were overwritten.
     #[doc(hidden)]
     pub fn corrupt_all_results_for_tests(&self, value: &[u8]) -> Result<u64, StorageError> {
-        let cf = self.cf(CF_RESULTS);
-        let keys: Vec<Box<[u8]>> = self
-            .db
-            .iterator_cf(cf, rocksdb::IteratorMode::Start)
-            .map(|kv| kv.map(|(k, _)| k).map_err(|e| self.err(e)))
-            .collect::<Result<_, _>>()?;
-        let mut batch = rocksdb::WriteBatch::default();
-        for k in &keys {
-            batch.put_cf(cf, k, value);
+        let mut n = 0;
+        for name in [CF_RESULTS, CF_FILES] {
+            let cf = self.cf(name);
+            let keys: Vec<Box<[u8]>> = self
+                .db
+                .iterator_cf(cf, rocksdb::IteratorMode::Start)
+                .map(|kv| kv.map(|(k, _)| k).map_err(|e| self.err(e)))
+                .collect::<Result<_, _>>()?;
+            let mut batch = rocksdb::WriteBatch::default();
+            for k in &keys {
+                batch.put_cf(cf, k, value);
+            }
+            self.db.write(batch).map_err(|e| self.err(e))?;
+            n += keys.len() as u64;
         }
-        self.db.write(batch).map_err(|e| self.err(e))?;
-        Ok(keys.len() as u64)
+        Ok(n)
     }
 
     /// Benchmark floor: one sorted batched multi-get of `keys` in the results

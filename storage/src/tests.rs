@@ -495,10 +495,10 @@ fn unknown_column_families_do_not_hide_a_schema_mismatch() {
         opts.create_missing_column_families(true);
         let db = rocksdb::DB::open_cf(&opts, dir.path(), [CF_META, "from_the_future"]).unwrap();
         let meta = db.cf_handle(CF_META).unwrap();
-        db.put_cf(meta, META_SCHEMA_VERSION_KEY, 2u16.to_be_bytes()).unwrap();
+        db.put_cf(meta, META_SCHEMA_VERSION_KEY, 3u16.to_be_bytes()).unwrap();
     }
     let err = Store::open(dir.path(), &small_opts()).unwrap_err();
-    assert!(matches!(err, StorageError::IncompatibleSchema { found: 2, .. }), "{err:?}");
+    assert!(matches!(err, StorageError::IncompatibleSchema { found: 3, .. }), "{err:?}");
 }
 
 #[test]
@@ -610,4 +610,34 @@ fn unwritable_location_is_reported_with_the_path() {
     let err = Store::open(&target, &small_opts()).unwrap_err();
     assert_eq!(err.path(), target);
     assert!(err.to_string().contains(&target.display().to_string()), "{err}");
+}
+
+#[test]
+fn file_entries_live_apart_from_results_and_any_clear_drops_them() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    let now = 1_000;
+    // Same key bytes in both families: they do not see each other.
+    store.put_results(&[(key(1, 1), &outcome(1), 0)], now).unwrap();
+    store.put_file_results(&[(key(1, 1), &outcome(2), 0), (key(9, 2), &outcome(3), 10)], now).unwrap();
+    assert_eq!(store.get_results::<Outcome>(&[key(1, 1)], now)[0].as_ref().unwrap().value, outcome(1));
+    let got = store.get_file_results::<Outcome>(&[key(1, 1), key(9, 2), key(9, 3)], now);
+    assert_eq!(got[0].as_ref().unwrap().value, outcome(2));
+    assert_eq!(got[1].as_ref().unwrap().value, outcome(3));
+    assert!(got[2].is_none());
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.result_entries, stats.file_entries), (1, 2));
+
+    // Expiry and pruning cover file entries too.
+    assert!(store.get_file_results::<Outcome>(&[key(9, 2)], now + 10)[0].is_none());
+    assert_eq!(store.prune_expired(now + 10).unwrap(), 1);
+    assert_eq!(store.stats().unwrap().file_entries, 1);
+
+    // Clearing one validator's results drops every file entry (any of them
+    // may hold one of its outcomes) but keeps other validators' results.
+    store.put_results(&[(key(2, 1), &outcome(4), 0)], now).unwrap();
+    assert_eq!(store.clear_results(Some([1; 16])).unwrap(), 2);
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.result_entries, stats.file_entries), (1, 0));
+    assert!(store.get_results::<Outcome>(&[key(2, 1)], now)[0].is_some());
 }

@@ -12,9 +12,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-/// The verdict binary under test.
+/// The verdict binary under test (the client).
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_verdict"))
+}
+
+/// The daemon's executable, which the client finds beside itself.
+pub fn daemon_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_verdict-daemon"))
 }
 
 /// One isolated project and the directories of its daemon.

@@ -10,10 +10,10 @@ use clap::{Args, ValueEnum};
 use owo_colors::OwoColorize;
 use serde_json::{Value, json};
 
-use crate::check::{CheckReport, Record};
 use crate::cli::ExitCode;
 use crate::client::{self, CallError, ConnectOptions};
-use crate::protocol::{code, method, notification};
+use crate::paths::Layout;
+use crate::protocol::{CheckReport, Record, code, method, notification};
 use verdict_actors::{Outcome, Severity, Verdict};
 
 /// Output formats of `check`.
@@ -301,6 +301,17 @@ fn notification_json(level: &str, validator: &str, file: &str, text: &str) -> Va
 }
 
 /// Renders `status` for people.
+/// Says that a daemon already runs for this project.
+pub fn print_running(layout: &Layout, pid: Option<u32>, as_json: bool) {
+    let pid_s = pid.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into());
+    if as_json {
+        println!("{}", json!({ "running": true, "pid": pid, "socket": layout.socket }));
+    } else {
+        println!("verdict daemon already running (pid {pid_s}, socket {})", layout.socket.display());
+    }
+}
+
+/// Prints `verdict status`.
 pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
@@ -386,7 +397,11 @@ pub fn print_cache(v: &Value, out: &mut dyn Write) -> std::io::Result<()> {
         return writeln!(out, "deleted {d} cached results");
     }
     writeln!(out, "cache at {}", v["path"].as_str().unwrap_or("?"))?;
-    writeln!(out, "  entries: {}, bytes on disk: {}", v["entries"], v["bytes_on_disk"])?;
+    writeln!(
+        out,
+        "  results: {}, per-file entries: {}, stat index: {}, bytes on disk: {}",
+        v["entries"], v["file_entries"], v["stat_index_entries"], v["bytes_on_disk"]
+    )?;
     for val in v["validators"].as_array().into_iter().flatten() {
         writeln!(
             out,

@@ -13,9 +13,9 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::paths::{self, Layout};
 use crate::protocol::{
-    HelloParams, HelloResult, MAX_LINE_BYTES, Message, PROTOCOL_VERSION, Request, RpcError, VERSION, code, method,
+    Frame, HelloParams, HelloResult, MAX_LINE_BYTES, Message, PROTOCOL_VERSION, Request, RpcError, VERSION, code,
+    method, read_frame,
 };
-use crate::server::{Frame, read_frame};
 
 /// How long a client waits for a daemon it launched to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -217,7 +217,7 @@ pub fn process_alive(pid: u32) -> bool {
     }
 }
 
-/// Launches `verdict daemon --foreground --detached` in the background and
+/// Launches `verdict-daemon --detached` in the background and
 /// waits until it accepts connections. A daemon that fails to start has its
 /// error (from its start-up stderr file) reported here.
 pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<u32> {
@@ -225,17 +225,11 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<u32> {
     paths::ensure_dir(&layout.state_dir)?;
     let startup = layout.startup_file();
     let stderr = std::fs::File::create(&startup).with_context(|| format!("cannot create {}", startup.display()))?;
-    let exe = std::env::current_exe().context("cannot find the verdict executable")?;
-    let mut cmd = tokio::process::Command::new(exe);
-    cmd.arg("daemon").arg("--foreground").arg("--detached");
-    if !layout.default_socket {
-        cmd.arg("--socket").arg(&layout.socket);
-    }
-    if let Some(d) = &opts.data_dir {
-        cmd.arg("--data-dir").arg(d);
-    }
+    let exe = paths::daemon_exe().context("cannot find the verdict executable")?;
+    let mut cmd = tokio::process::Command::new(&exe);
+    cmd.args(crate::cli::daemon_args(layout, opts.data_dir.as_deref(), true, false));
     cmd.current_dir(&layout.root).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::from(stderr));
-    let mut child = cmd.spawn().context("cannot launch the daemon")?;
+    let mut child = cmd.spawn().with_context(|| format!("cannot launch the daemon {}", exe.display()))?;
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if let Some(status) = child.try_wait()? {

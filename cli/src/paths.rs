@@ -202,15 +202,30 @@ pub fn ensure_dir(dir: &Path) -> Result<(), PathError> {
         .map_err(|source| PathError::Io { path: dir.to_path_buf(), source })
 }
 
-/// This executable's build id: its size and modification time. A daemon and
-/// a client with different build ids were built (or installed) separately,
-/// so the client replaces the daemon. Cheap: one `stat`, no hashing.
+/// The daemon's executable: `verdict-daemon`, installed beside `verdict`.
+/// The client is a separate, small executable so that a command such as
+/// `verdict ping` does not load RocksDB's C++ (see docs/architecture.md).
+pub const DAEMON_EXE: &str = "verdict-daemon";
+
+/// Where the daemon's executable is: next to the running one.
+pub fn daemon_exe() -> io::Result<PathBuf> {
+    Ok(std::env::current_exe()?.with_file_name(DAEMON_EXE))
+}
+
+/// The daemon executable's build id: its size and modification time. A
+/// running daemon whose build id differs from the one installed beside the
+/// client was built (or installed) separately, so the client replaces it.
+/// Cheap: one `stat`, no hashing.
 pub fn build_id() -> String {
-    let meta = std::env::current_exe().and_then(fs::metadata);
-    match meta {
+    match daemon_exe().and_then(fs::metadata) {
         Ok(m) => format!("{}-{}.{:09}", m.len(), m.mtime(), m.mtime_nsec()),
         Err(_) => "unknown".into(),
     }
+}
+
+/// Reads the pid recorded in a pid file, if any.
+pub fn pid_from_file(path: &Path) -> Option<u32> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 #[cfg(test)]

@@ -2,8 +2,10 @@
 //! their human and JSON output. Exit codes are decided in one place,
 //! [`ExitCode`].
 
+use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -11,8 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::client::{self, Client, ConnectOptions};
-use crate::daemon::{self, DaemonOptions, RunOutcome};
-use crate::paths::Layout;
+use crate::paths::{self, Layout};
 use crate::protocol::method;
 
 /// Documented exit codes.
@@ -147,18 +148,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let layout = layout(&cli.global)?;
     match cli.command {
         Command::Daemon { foreground: true, detached } => {
-            if detached {
-                // Leave the launching terminal's session so its hangup and
-                // job-control signals never reach us.
-                let _ = nix::unistd::setsid();
-            }
-            match daemon::run(DaemonOptions { layout: layout.clone(), detached, data_dir: cli.global.data_dir })? {
-                RunOutcome::Stopped => Ok(ExitCode::Ok),
-                RunOutcome::AlreadyRunning { pid } => {
-                    print_running(&layout, pid, cli.global.json);
-                    Ok(ExitCode::Ok)
-                }
-            }
+            // The daemon is its own executable (the client stays free of
+            // RocksDB); exec keeps this pid, as systemd and tests expect.
+            let exe = paths::daemon_exe().context("cannot find the verdict executable")?;
+            let mut cmd = std::process::Command::new(&exe);
+            cmd.args(daemon_args(&layout, cli.global.data_dir.as_deref(), detached, cli.global.json));
+            let err = cmd.exec();
+            Err(anyhow::anyhow!(err).context(format!(
+                "cannot run {}: install it beside verdict (`cargo install` installs both)",
+                exe.display()
+            )))
         }
         Command::Logs { follow, lines } => {
             crate::report::print_logs(&layout.log_file(), follow, lines, cli.global.json)?;
@@ -207,13 +206,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn print_running(layout: &Layout, pid: Option<u32>, as_json: bool) {
-    let pid_s = pid.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into());
-    if as_json {
-        println!("{}", json!({ "running": true, "pid": pid, "socket": layout.socket }));
-    } else {
-        println!("verdict daemon already running (pid {pid_s}, socket {})", layout.socket.display());
+/// The arguments that make `verdict-daemon` serve `layout`.
+pub fn daemon_args(layout: &Layout, data_dir: Option<&Path>, detached: bool, json: bool) -> Vec<OsString> {
+    let mut args = Vec::new();
+    if !layout.default_socket {
+        args.push("--socket".into());
+        args.push(layout.socket.clone().into_os_string());
     }
+    if let Some(d) = data_dir {
+        args.push("--data-dir".into());
+        args.push(d.as_os_str().to_owned());
+    }
+    if detached {
+        args.push("--detached".into());
+    }
+    if json {
+        args.push("--json".into());
+    }
+    args
 }
 
 async fn client_command(command: Command, layout: Layout, global: Global) -> anyhow::Result<ExitCode> {
@@ -222,11 +232,11 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
         Command::Daemon { .. } => {
             // Detached start: report the running daemon, or start one.
             if let Ok(c) = Client::connect(&layout.socket).await {
-                print_running(&layout, Some(c.hello.pid), global.json);
+                crate::report::print_running(&layout, Some(c.hello.pid), global.json);
                 return Ok(ExitCode::Ok);
             }
             let pid = client::start_detached(&opts).await?;
-            let pid = if pid == 0 { daemon::pid_from_file(&layout.pid_file).unwrap_or(0) } else { pid };
+            let pid = if pid == 0 { paths::pid_from_file(&layout.pid_file).unwrap_or(0) } else { pid };
             if global.json {
                 println!("{}", json!({ "started": true, "pid": pid, "socket": layout.socket }));
             } else {

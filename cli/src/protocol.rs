@@ -2,11 +2,15 @@
 //!
 //! This module owns the grammar only (frames, ids, error codes, the names of
 //! methods and the shapes of their parameters and results). The server that
-//! speaks it lives in [`crate::server`], the client in [`crate::client`].
+//! speaks it lives in the daemon (`verdict::server`), the client in [`crate::client`].
 //! docs/protocol.md is the reference for users of the socket.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+use verdict_actors::Outcome;
 
 /// The protocol version this build speaks. Bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -250,4 +254,148 @@ pub mod method {
 pub mod notification {
     /// Progress of a check: counts so far.
     pub const CHECK_PROGRESS: &str = "check/progress";
+}
+
+// ---- check ----
+
+/// Parameters of `check`.
+#[derive(Debug, Deserialize)]
+pub struct CheckParams {
+    /// Files and directories to check, relative to `cwd` (default: `["."]`).
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// The client's working directory (default: the project root).
+    #[serde(default)]
+    pub cwd: Option<std::path::PathBuf>,
+    /// Only these validators (default: all).
+    #[serde(default)]
+    pub validators: Vec<String>,
+    /// Only validators of these dimensions (default: all).
+    #[serde(default)]
+    pub dimensions: Vec<String>,
+    /// Do not read the cache (results are still written to it).
+    #[serde(default)]
+    pub no_cache: bool,
+    /// Include passed outcomes in the reply (default: only the others).
+    #[serde(default)]
+    pub all_outcomes: bool,
+}
+
+/// One outcome of the run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Record {
+    /// The file, relative to the project root.
+    pub file: String,
+    /// The validator.
+    pub validator: String,
+    /// The validator's dimension.
+    pub dimension: String,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// Totals of a run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Summary {
+    /// Files found by the walk.
+    pub files: u64,
+    /// Selected (file, validator) pairs; each has one outcome.
+    pub pairs: u64,
+    /// Outcomes by kind (`passed`, `findings`, `cached`, `error`, `timed_out`, `skipped`).
+    pub outcomes: BTreeMap<String, u64>,
+    /// Cached outcomes that carry findings.
+    pub cached_with_findings: u64,
+    /// Total findings, computed or cached.
+    pub findings: u64,
+    /// Pairs computed in this run.
+    pub computed: u64,
+    /// Pairs answered from the cache.
+    pub from_cache: u64,
+    /// Binary files left out of text-only validators.
+    pub binary_files: u64,
+    /// Wall time of the run in milliseconds.
+    pub duration_ms: u64,
+    /// Whether the cache was read.
+    pub cache_used: bool,
+}
+
+/// The reply of `check`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CheckReport {
+    /// Totals.
+    pub summary: Summary,
+    /// Outcomes (all of them with `all_outcomes`, else every one that is
+    /// not a pass), sorted by file then validator.
+    pub outcomes: Vec<Record>,
+    /// The validators that took part: name and dimension.
+    pub validators: Vec<(String, String)>,
+}
+
+/// The outcome of reading one frame.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// A complete line (without its `\n`) is in the buffer.
+    Line,
+    /// The line exceeded the limit; its bytes were consumed up to the end of
+    /// what had arrived.
+    TooLong,
+    /// The peer closed the connection.
+    Eof,
+}
+
+/// Reads one `\n`-terminated line into `out`, never holding more than `max`
+/// bytes of it. A final unterminated line before EOF counts as a line.
+///
+/// Cancel-safe: bytes consumed before a cancellation stay in `out`, and the
+/// next call continues the same line. The caller clears `out` once it has
+/// used a complete frame.
+pub async fn read_frame<R: AsyncBufRead + Unpin>(r: &mut R, out: &mut Vec<u8>, max: usize) -> std::io::Result<Frame> {
+    loop {
+        let avail = r.fill_buf().await?;
+        if avail.is_empty() {
+            return Ok(if out.is_empty() { Frame::Eof } else { Frame::Line });
+        }
+        let (take, done) = match memchr::memchr(b'\n', avail) {
+            Some(i) => (i, true),
+            None => (avail.len(), false),
+        };
+        if out.len() + take > max {
+            let n = if done { take + 1 } else { take };
+            r.consume(n);
+            out.clear();
+            return Ok(Frame::TooLong);
+        }
+        out.extend_from_slice(&avail[..take]);
+        r.consume(if done { take + 1 } else { take });
+        if done {
+            return Ok(Frame::Line);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::BufReader;
+
+    #[tokio::test]
+    async fn frames_are_split_on_newlines_and_bounded() {
+        let data = b"{\"a\":1}\n\n{\"b\":2}".to_vec();
+        let mut r = BufReader::new(&data[..]);
+        let mut out = Vec::new();
+        assert_eq!(read_frame(&mut r, &mut out, 100).await.unwrap(), Frame::Line);
+        assert_eq!(out, b"{\"a\":1}");
+        out.clear();
+        assert_eq!(read_frame(&mut r, &mut out, 100).await.unwrap(), Frame::Line);
+        assert!(out.is_empty());
+        assert_eq!(read_frame(&mut r, &mut out, 100).await.unwrap(), Frame::Line);
+        assert_eq!(out, b"{\"b\":2}");
+        out.clear();
+        assert_eq!(read_frame(&mut r, &mut out, 100).await.unwrap(), Frame::Eof);
+
+        let long = vec![b'x'; 1000];
+        let mut r = BufReader::with_capacity(16, &long[..]);
+        assert_eq!(read_frame(&mut r, &mut out, 100).await.unwrap(), Frame::TooLong);
+        assert!(out.len() <= 100);
+    }
 }

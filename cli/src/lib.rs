@@ -1,0 +1,16 @@
+//! The `verdict` command line and what it shares with the daemon.
+//!
+//! The `verdict` executable is built from this crate alone, so it does not
+//! carry RocksDB (the daemon's crate does): short commands such as
+//! `verdict ping` start in a few milliseconds. Modules: the command line
+//! ([`cli`], [`report`]), the command-channel client ([`client`]), the wire
+//! protocol ([`protocol`]), where a project's files live ([`paths`]) and the
+//! configuration ([`config`]), which the daemon uses too.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod paths;
+pub mod protocol;
+pub mod report;
