@@ -8,7 +8,7 @@
 //! skipped, so a run whose validators all hang still ends within the longest
 //! timeout plus a small margin.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,7 +63,7 @@ struct Walked {
 #[derive(Default, Clone)]
 struct Hashed {
     hash: Option<u128>,
-    content: Option<Arc<[u8]>>,
+    content: Option<bytes::Bytes>,
     binary: bool,
     error: Option<String>,
     /// A fresh stat-index entry to record.
@@ -105,7 +105,8 @@ type Entry = (ResultKey, Vec<StoredVerdict>, u64);
 /// Assembles per-file entries as outcomes arrive and hands out the
 /// complete ones for writing.
 struct EntryCollector {
-    pending: HashMap<usize, PendingEntry>,
+    /// Indexed by file.
+    pending: Vec<Option<PendingEntry>>,
     ready: Vec<Entry>,
     last_flush: Instant,
 }
@@ -119,20 +120,24 @@ struct PendingEntry {
 
 impl EntryCollector {
     fn new() -> EntryCollector {
-        EntryCollector { pending: HashMap::new(), ready: Vec::new(), last_flush: Instant::now() }
+        EntryCollector { pending: Vec::new(), ready: Vec::new(), last_flush: Instant::now() }
     }
 
     /// Starts assembling the entry of file `fi`.
     fn expect(&mut self, fi: usize, set: Arc<FileSet>, key: ResultKey) {
         let n = set.members.len();
-        self.pending.insert(fi, PendingEntry { set, key, slots: vec![None; n], missing: n });
+        if self.pending.len() <= fi {
+            self.pending.resize_with(fi + 1, || None);
+        }
+        self.pending[fi] = Some(PendingEntry { set, key, slots: vec![None; n], missing: n });
     }
 
     fn offer(&mut self, fi: usize, vi: usize, v: Option<StoredVerdict>) {
-        let Some(p) = self.pending.get_mut(&fi) else { return };
+        let Some(slot) = self.pending.get_mut(fi) else { return };
+        let Some(p) = slot else { return };
         let Some(pos) = p.set.members.iter().position(|&m| m == vi) else { return };
         let Some(v) = v else {
-            self.pending.remove(&fi);
+            *slot = None;
             return;
         };
         if p.slots[pos].is_none() {
@@ -140,7 +145,7 @@ impl EntryCollector {
         }
         p.slots[pos] = Some(v);
         if p.missing == 0 {
-            let p = self.pending.remove(&fi).expect("present");
+            let p = slot.take().expect("present");
             let verdicts = p.slots.into_iter().map(|v| v.expect("complete")).collect();
             self.ready.push((p.key, verdicts, p.set.ttl));
         }
@@ -261,25 +266,27 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         targets.push(canon);
     }
 
+    let mut phases: Vec<(&str, Duration)> = Vec::new();
+    let mut mark = |name, since: &mut Instant| {
+        phases.push((name, since.elapsed()));
+        *since = Instant::now();
+    };
+    let mut since = Instant::now();
     // Walk.
     let walk_root = root.clone();
     let walked = tokio::task::spawn_blocking(move || walk(&walk_root, &targets))
         .await
         .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?;
 
-    // Select.
-    let mut pairs: Vec<Vec<usize>> = Vec::with_capacity(walked.len());
-    for f in &walked {
-        let excluded = global_exclude.is_match(&f.rel);
-        pairs.push(
-            selected
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| !excluded && s.filter.is_match(&f.rel))
-                .map(|(i, _)| i)
-                .collect(),
-        );
-    }
+    mark("walk", &mut since);
+    // Select, on every core.
+    let filters: Vec<FileFilter> = selected.iter().map(|s| s.filter.clone()).collect();
+    let (walked, pairs) = tokio::task::spawn_blocking(move || {
+        let pairs = select(&walked, &global_exclude, &filters);
+        (walked, pairs)
+    })
+    .await
+    .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?;
 
     let write_store = engine.store();
     let store = if params.no_cache { None } else { write_store.clone() };
@@ -302,6 +309,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     });
     let mut summary = Summary { files: walked.len() as u64, cache_used: store.is_some(), ..Summary::default() };
 
+    mark("select+hash", &mut since);
     // Per-file sets: the cacheable validators each file gets an outcome
     // from, kept together in one per-file entry. Errors and skips are
     // answered here; everything else is looked up or becomes work.
@@ -422,6 +430,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     run.total.store(summary.pairs, Ordering::Relaxed);
     run.done.store(run.records.lock().expect("records").len() as u64, Ordering::Relaxed);
 
+    mark("look-up", &mut since);
     // Dispatch.
     let cancel = ctx.cancel.child_token();
     let _cancel_on_drop = cancel.clone().drop_guard();
@@ -530,6 +539,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         return Err(RpcError::cancelled());
     }
 
+    mark("jobs", &mut since);
     // Write the per-file entries of files whose every member got a
     // cacheable outcome, and fresh stat-index entries for files hashed from
     // their bytes.
@@ -554,6 +564,8 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         }
     }
 
+    mark("write", &mut since);
+    debug!(files = walked.len(), ?phases, "check run phases");
     let mut records = std::mem::take(&mut *run.records.lock().expect("records"));
     records.sort_by(|a, b| (a.file.as_str(), a.validator.as_str()).cmp(&(b.file.as_str(), b.validator.as_str())));
     for r in &records {
@@ -801,7 +813,10 @@ async fn run_job(
         let mut content = hashed[fi].content.clone();
         if content.is_none() && s.handle.needs_content {
             let path = w.abs.clone();
-            content = tokio::task::spawn_blocking(move || std::fs::read(path).ok().map(Arc::from)).await.ok().flatten();
+            content = tokio::task::spawn_blocking(move || std::fs::read(path).ok().map(bytes::Bytes::from))
+                .await
+                .ok()
+                .flatten();
         }
         files.push(JobFile {
             rel: w.rel.clone(),
@@ -849,6 +864,27 @@ async fn run_job(
     }
 }
 
+/// The selected validators of each file (indices into `filters`), computed
+/// on every core.
+fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[FileFilter]) -> Vec<Vec<usize>> {
+    let select_one = |f: &Walked| -> Vec<usize> {
+        let candidate = globset::Candidate::new(&f.rel);
+        if global_exclude.is_match_candidate(&candidate) {
+            return Vec::new();
+        }
+        (0..filters.len()).filter(|&i| filters[i].is_match_candidate(&candidate)).collect()
+    };
+    let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let chunk = walked.len().div_ceil(parallel).max(4096);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = walked
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(select_one).collect::<Vec<_>>()))
+            .collect();
+        parts.into_iter().flat_map(|p| p.join().expect("selection does not panic")).collect()
+    })
+}
+
 /// Walks the targets honouring .gitignore and .ignore; hidden files are
 /// included, `.git` is not.
 fn walk(root: &Path, targets: &[PathBuf]) -> Vec<Walked> {
@@ -859,28 +895,40 @@ fn walk(root: &Path, targets: &[PathBuf]) -> Vec<Walked> {
     }
     builder.hidden(false).require_git(false).filter_entry(|e| e.file_name() != ".git");
     let out = Mutex::new(Vec::new());
-    let seen = Mutex::new(HashSet::new());
     builder.build_parallel().run(|| {
-        let out = &out;
-        let seen = &seen;
+        // Each walker thread collects on its own and hands its files over
+        // when it finishes.
+        let mut local = Collect { files: Vec::new(), out: &out };
         Box::new(move |entry| {
             let Ok(entry) = entry else { return ignore::WalkState::Continue };
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 return ignore::WalkState::Continue;
             }
-            let abs = entry.path().to_path_buf();
-            let Ok(rel) = abs.strip_prefix(root) else { return ignore::WalkState::Continue };
+            let Ok(rel) = entry.path().strip_prefix(root) else { return ignore::WalkState::Continue };
             let rel = rel.to_string_lossy().into_owned();
             let Ok(meta) = entry.metadata() else { return ignore::WalkState::Continue };
-            if seen.lock().expect("seen").insert(rel.clone()) {
-                out.lock().expect("out").push(Walked { rel, abs, meta });
-            }
+            local.files.push(Walked { rel, abs: entry.into_path(), meta });
             ignore::WalkState::Continue
         })
     });
     let mut v = out.into_inner().expect("out");
-    v.sort_by(|a, b| a.rel.cmp(&b.rel));
+    v.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    // Overlapping targets (`verdict check src src/lib.rs`) find a file twice.
+    if !rest.is_empty() {
+        v.dedup_by(|a, b| a.rel == b.rel);
+    }
     v
+}
+
+struct Collect<'a> {
+    files: Vec<Walked>,
+    out: &'a Mutex<Vec<Walked>>,
+}
+
+impl Drop for Collect<'_> {
+    fn drop(&mut self) {
+        self.out.lock().expect("out").append(&mut self.files);
+    }
 }
 
 /// xxh3-128 of a file read in 1 MiB pieces.
@@ -977,7 +1025,7 @@ fn hash_chunk(walked: &[Walked], chunk: &[usize], need: &[bool], store: Option<&
                     fresh.binary = binary;
                     Hashed {
                         hash: Some(hash),
-                        content: need.then(|| Arc::from(bytes)),
+                        content: need.then(|| bytes::Bytes::from(bytes)),
                         binary,
                         error: None,
                         fresh: Some(fresh),

@@ -32,8 +32,9 @@ pub struct JobFile {
     pub rel: String,
     /// Absolute path.
     pub abs: PathBuf,
-    /// The file's bytes, when the validator needs them (built-ins).
-    pub content: Option<Arc<[u8]>>,
+    /// The file's bytes, when the validator needs them (built-ins); shared
+    /// by every validator of the file without copying.
+    pub content: Option<bytes::Bytes>,
     /// Size in bytes.
     pub size: u64,
     /// Whether any execute bit is set.

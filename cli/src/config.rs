@@ -614,8 +614,13 @@ impl FileFilter {
 
     /// Whether `rel_path` (relative to the project root) is selected.
     pub fn is_match(&self, rel_path: impl AsRef<Path>) -> bool {
-        let p = rel_path.as_ref();
-        self.include.is_match(p) && !self.exclude.is_match(p)
+        self.is_match_candidate(&globset::Candidate::new(rel_path.as_ref()))
+    }
+
+    /// [`is_match`](Self::is_match) for a path prepared once for many
+    /// filters.
+    pub fn is_match_candidate(&self, candidate: &globset::Candidate<'_>) -> bool {
+        self.include.is_match_candidate(candidate) && !self.exclude.is_match_candidate(candidate)
     }
 }
 

@@ -222,6 +222,19 @@ impl Raw {
         }
     }
 
+    /// Whether the daemon has closed the connection: EOF, or a reset (the
+    /// kernel resets a Unix socket closed with unread input in it, as when
+    /// the daemon drops a client that is still sending).
+    pub fn is_closed(&mut self) -> bool {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
+            Ok(_) => panic!("expected the connection to be closed, got {line:?}"),
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+
     /// Reads until the reply to `id`, skipping notifications (returned too).
     pub fn reply(&mut self, id: i64) -> (Value, Vec<Value>) {
         let mut notes = Vec::new();
