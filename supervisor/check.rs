@@ -443,11 +443,15 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         // Pairs some other run is computing right now: wait for theirs.
         // The others are claimed at once, under the same lock, so two runs
         // never both decide to compute a pair.
+        // Files of this run with the same content are all computed (a run
+        // validates every file it was asked to), so only other runs' claims
+        // are waited for.
         let mut own = Vec::new();
         let mut claims = HashMap::new();
+        let mut ours = std::collections::HashSet::new();
         for &fi in files {
             let key = (s.handle.identity, hashed[fi].hash.unwrap_or(0));
-            if hashed[fi].hash.is_none() || !s.handle.cacheable || !is_command(s) {
+            if hashed[fi].hash.is_none() || !s.handle.cacheable || !is_command(s) || ours.contains(&key) {
                 own.push(fi);
                 continue;
             }
@@ -471,6 +475,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
                 let (tx, rx) = watch::channel(None);
                 pending.insert(key, rx);
                 claims.insert(fi, (key, tx));
+                ours.insert(key);
                 own.push(fi);
             }
         }

@@ -123,6 +123,35 @@ files = ["*.txt"]
 }
 
 #[test]
+fn a_changed_setting_never_serves_the_old_verdict() {
+    let env = Env::new();
+    let limit = |size: &str| format!("[validators.large-file]\nmax_size = \"{size}\"\n");
+    env.write("verdict.toml", limit("1000KiB"));
+    env.write("big.txt", "x".repeat(4000) + "\n");
+    env.write("small.txt", "y\n");
+    check(&env, &[]);
+    let warm = check(&env, &[]);
+    assert_eq!(warm["summary"]["computed"], 0, "{}", warm["summary"]);
+    // A stricter limit changes large-file's identity: every file's entry
+    // misses, and big.txt now fails.
+    env.write("verdict.toml", limit("1KiB"));
+    let stricter = check(&env, &[]);
+    assert_eq!(stricter["summary"]["from_cache"], 0, "{}", stricter["summary"]);
+    let big: Vec<&Value> = stricter["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["file"] == "big.txt" && o["validator"] == "large-file")
+        .collect();
+    assert_eq!(big.len(), 1);
+    assert_eq!(big[0]["outcome"]["status"], "findings", "{}", big[0]);
+    // And back: the first configuration's entries are still there.
+    env.write("verdict.toml", limit("1000KiB"));
+    let back = check(&env, &[]);
+    assert_eq!(back["summary"]["computed"], 0, "{}", back["summary"]);
+}
+
+#[test]
 fn garbage_in_the_database_is_a_miss_not_a_crash() {
     let env = Env::new();
     tree(&env, 10);

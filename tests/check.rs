@@ -385,6 +385,34 @@ files = ["*.txt"]
 }
 
 #[test]
+fn without_the_cache_every_file_is_validated_even_with_identical_content() {
+    let env = Env::new();
+    let counter = env.tmp.path().join("count");
+    env.write(
+        "verdict.toml",
+        format!(
+            r#"
+builtins = false
+[validators.counted]
+kind = "command"
+command = ["sh", "-c", "echo x >> {}", "counted"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.txt"]
+"#,
+            counter.display()
+        ),
+    );
+    for i in 0..4 {
+        env.write(&format!("f{i}.txt"), "same\n");
+    }
+    let (code, r) = check_json(&env, &["--no-cache"]);
+    assert_eq!((code, r["summary"]["computed"].as_u64()), (0, Some(4)), "{}", r["summary"]);
+    let runs = std::fs::read_to_string(&counter).unwrap().lines().count();
+    assert_eq!(runs, 4, "the tool ran {runs} times for four files");
+}
+
+#[test]
 fn reload_applies_added_changed_and_removed_validators() {
     let env = Env::new();
     let base = "builtins = false\n[validators.json]\n[validators.yaml]\n";
