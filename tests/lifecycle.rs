@@ -225,6 +225,28 @@ fn logs_follow_prints_new_lines_as_they_are_written() {
     assert!(!seen.iter().any(|l| l.contains("daemon ready")), "-n 0 printed old lines: {seen:?}");
 }
 
+#[test]
+fn a_client_without_its_daemon_executable_says_how_to_fix_it() {
+    let env = Env::new();
+    let dir = env.tmp.path().join("client-only");
+    std::fs::create_dir(&dir).unwrap();
+    let copy = dir.join("verdict");
+    std::fs::copy(crate::support::bin(), &copy).unwrap();
+    for args in [&["ping"][..], &["daemon", "--foreground"][..]] {
+        let out = crate::support::output_of_fresh_copy(
+            std::process::Command::new(&copy)
+                .args(args)
+                .current_dir(&env.project)
+                .env("XDG_RUNTIME_DIR", &env.runtime)
+                .env("XDG_STATE_HOME", &env.state)
+                .env("XDG_CACHE_HOME", &env.cache),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("verdict-daemon") && err.contains("install"), "{args:?}: {err}");
+    }
+}
+
 /// `verdict ping` must start fast: the client executable may not carry
 /// RocksDB (its C++ costs milliseconds of relocations at every start). The
 /// daemon's executable does carry it, which shows the probe can see it.

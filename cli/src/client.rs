@@ -229,7 +229,9 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<u32> {
     let mut cmd = tokio::process::Command::new(&exe);
     cmd.args(crate::cli::daemon_args(layout, opts.data_dir.as_deref(), true, false));
     cmd.current_dir(&layout.root).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::from(stderr));
-    let mut child = cmd.spawn().with_context(|| format!("cannot launch the daemon {}", exe.display()))?;
+    let mut child = cmd.spawn().with_context(|| {
+        format!("cannot launch the daemon {} (install it beside verdict: `cargo install` installs both)", exe.display())
+    })?;
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if let Some(status) = child.try_wait()? {
