@@ -29,6 +29,7 @@ use crate::engine::{CacheCounters, Engine};
 use crate::protocol::{CheckParams, CheckReport, Record, RpcError, Summary, notification};
 use crate::server::RequestCtx;
 use crate::supervisor::{Slot, SupervisorMessage, ValidatorHandle};
+use crate::watch::{TreeWatch, WalkWatch};
 
 /// Files read and hashed per blocking task.
 const HASH_CHUNK: usize = 128;
@@ -91,6 +92,77 @@ impl RunState {
     /// so the file gets no entry).
     fn offer(&self, fi: usize, vi: usize, v: Option<StoredVerdict>) {
         self.entries.lock().expect("entries").offer(fi, vi, v);
+    }
+}
+
+/// A clean run's answer, kept while nothing in the directories it walked
+/// changes (see [`crate::watch`]): a re-check of the same tree with the same
+/// validators returns it without walking.
+pub struct Memo {
+    key: MemoKey,
+    /// The watch generation and the engine's memo epoch it is valid for.
+    pub(crate) generation: u64,
+    pub(crate) epoch: u64,
+    /// Unix seconds when the first cached entry it relies on expires (0:
+    /// never); past it, a warm run would recompute, so this answer is stale.
+    pub(crate) expires_at: u64,
+    /// Pairs per selected validator, for the cache counters.
+    pairs_per_validator: Vec<u64>,
+    /// The answer as a warm run gives it: every outcome cached.
+    report: CheckReport,
+}
+
+impl Memo {
+    /// Whether this answer is the one a run with `key` would give now.
+    pub(crate) fn answers(&self, key: &MemoKey, generation: u64, epoch: u64, now: u64) -> bool {
+        &self.key == key
+            && self.generation == generation
+            && self.epoch == epoch
+            && (self.expires_at == 0 || now < self.expires_at)
+    }
+}
+
+/// What a remembered answer was computed for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MemoKey {
+    /// The canonical paths walked.
+    targets: Vec<PathBuf>,
+    /// The selected validators and their identities (configuration, tool
+    /// version).
+    validators: Vec<(String, [u8; 16])>,
+    /// Whether passes are listed.
+    all_outcomes: bool,
+}
+
+/// The report a warm run gives for the same outcomes: every outcome cached.
+fn as_warm(report: &CheckReport) -> CheckReport {
+    let mut warm = report.clone();
+    let mut with_findings = 0;
+    for r in &mut warm.outcomes {
+        r.outcome = match std::mem::replace(&mut r.outcome, Outcome::Passed) {
+            Outcome::Passed => Outcome::Cached { verdict: Verdict::Passed },
+            Outcome::Findings { findings } => Outcome::Cached { verdict: Verdict::Findings { findings } },
+            other => other,
+        };
+        if !r.outcome.findings().is_empty() {
+            with_findings += 1;
+        }
+    }
+    let s = &mut warm.summary;
+    for (kind, n) in s.outcomes.iter_mut() {
+        *n = if kind == OutcomeKind::Cached.as_str() { s.pairs } else { 0 };
+    }
+    s.cached_with_findings = with_findings;
+    s.computed = 0;
+    s.from_cache = s.pairs;
+    s.cache_used = true;
+    warm
+}
+
+fn soonest(a: u64, b: u64) -> u64 {
+    match (a, b) {
+        (0, x) | (x, 0) => x,
+        (a, b) => a.min(b),
     }
 }
 
@@ -171,6 +243,9 @@ struct FileSet {
     id: [u8; 16],
     /// The shortest of the members' TTLs (0 = never expires).
     ttl: u64,
+    /// A member's verdict depends on the file's executable bit, not only on
+    /// its bytes (`shebang-executable`): the bit is part of the key.
+    mode_dependent: bool,
 }
 
 /// Interns the sets of a run: files share a handful of them.
@@ -190,7 +265,21 @@ impl FileSets {
             h.update(&selected[vi].handle.identity);
         }
         let ttl = ordered.iter().map(|&vi| selected[vi].handle.config.cache_ttl.as_secs()).filter(|&t| t > 0).min();
-        let set = Arc::new(FileSet { members: ordered, id: h.digest128().to_be_bytes(), ttl: ttl.unwrap_or(0) });
+        let mode_dependent = ordered.iter().any(|&vi| {
+            matches!(
+                selected[vi].handle.config.kind,
+                crate::config::ValidatorKind::Builtin {
+                    kind: verdict_actors::builtin::BuiltinKind::ShebangExecutable,
+                    ..
+                }
+            )
+        });
+        let set = Arc::new(FileSet {
+            members: ordered,
+            id: h.digest128().to_be_bytes(),
+            ttl: ttl.unwrap_or(0),
+            mode_dependent,
+        });
         self.0.insert(members, set.clone());
         set
     }
@@ -203,11 +292,12 @@ fn expect_entries(
     file_hit: &[bool],
     file_set: &[Option<Arc<FileSet>>],
     hashed: &[Hashed],
+    walked: &[Walked],
 ) {
     let mut entries = run.entries.lock().expect("entries");
     for &fi in with_set.iter().filter(|&&fi| !file_hit[fi]) {
         let set = file_set[fi].clone().expect("filtered");
-        let key = file_key(&set, &hashed[fi]);
+        let key = file_key(&set, &hashed[fi], &walked[fi]);
         entries.expect(fi, set, key);
     }
 }
@@ -217,8 +307,18 @@ fn write_entries(store: &Store, entries: &[Entry], now: u64) -> Result<(), verdi
     store.put_file_results(&refs, now)
 }
 
-fn file_key(set: &FileSet, h: &Hashed) -> ResultKey {
-    ResultKey { validator: set.id, content: h.hash.unwrap_or(0).to_be_bytes() }
+/// The key of a file's entry: its set and its content (and, for a set whose
+/// verdicts depend on it, its executable bit).
+fn file_key(set: &FileSet, h: &Hashed, w: &Walked) -> ResultKey {
+    let content = h.hash.unwrap_or(0).to_be_bytes();
+    if !set.mode_dependent {
+        return ResultKey { validator: set.id, content };
+    }
+    let executable = w.meta.permissions().mode() & 0o111 != 0;
+    let mut keyed = [0u8; 17];
+    keyed[..16].copy_from_slice(&content);
+    keyed[16] = u8::from(executable);
+    ResultKey { validator: set.id, content: xxhash_rust::xxh3::xxh3_128(&keyed).to_be_bytes() }
 }
 
 /// Runs a check.
@@ -266,6 +366,32 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         targets.push(canon);
     }
 
+    // A clean earlier run over the same tree, validators and configuration
+    // answers at once if no directory it walked changed since (see
+    // crate::watch).
+    let write_store = engine.store();
+    let store = if params.no_cache { None } else { write_store.clone() };
+    let watching = config.check.watch && engine.watch.available();
+    let memo_key = MemoKey {
+        targets: targets.clone(),
+        validators: selected.iter().map(|s| (s.handle.config.name.clone(), s.handle.identity)).collect(),
+        all_outcomes: params.all_outcomes,
+    };
+    let epoch = engine.memo_epoch.load(Ordering::SeqCst);
+    let generation = engine.watch.drain();
+    let memo_usable = watching && store.is_some() && selected.iter().all(|s| s.handle.cacheable);
+    if memo_usable && let Some(answer) = engine.remembered(&memo_key, generation, epoch, now_secs()) {
+        for (s, n) in selected.iter().zip(&answer.pairs_per_validator) {
+            s.counters.hits.fetch_add(*n, Ordering::Relaxed);
+        }
+        let mut report = answer.report.clone();
+        report.summary.unchanged = true;
+        report.summary.duration_ms = started.elapsed().as_millis() as u64;
+        debug!(files = report.summary.files, "answered from the previous run: nothing changed");
+        return Ok(serde_json::to_value(report).expect("plain data"));
+    }
+    let walk_watch = Arc::new(WalkWatch::default());
+
     let mut phases: Vec<(&str, Duration)> = Vec::new();
     let mut mark = |name, since: &mut Instant| {
         phases.push((name, since.elapsed()));
@@ -274,7 +400,8 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     let mut since = Instant::now();
     // Walk.
     let walk_root = root.clone();
-    let walked = tokio::task::spawn_blocking(move || walk(&walk_root, &targets))
+    let watch = watching.then(|| (engine.watch.clone(), walk_watch.clone()));
+    let walked = tokio::task::spawn_blocking(move || walk(&walk_root, &targets, watch))
         .await
         .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?;
 
@@ -288,8 +415,6 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     .await
     .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?;
 
-    let write_store = engine.store();
-    let store = if params.no_cache { None } else { write_store.clone() };
     let needs_content: Vec<bool> = pairs.iter().map(|p| p.iter().any(|&v| selected[v].handle.needs_content)).collect();
 
     // Hash (and read what built-ins will need), in parallel off the runtime.
@@ -350,11 +475,15 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     // (file, command validator): external tools are worth caching on their
     // own, built-ins are cheaper to recompute than to look up one by one.
     let mut pair_lookups: Vec<(usize, usize)> = Vec::new();
+    // When the first cached entry used by this run expires (0: never).
+    let mut soonest_expiry = 0u64;
     let mut file_hit = vec![false; walked.len()];
     let with_set: Vec<usize> = (0..walked.len()).filter(|&fi| file_set[fi].is_some()).collect();
     if let Some(store) = &store {
-        let keys: Vec<ResultKey> =
-            with_set.iter().map(|&fi| file_key(file_set[fi].as_deref().expect("filtered"), &hashed[fi])).collect();
+        let keys: Vec<ResultKey> = with_set
+            .iter()
+            .map(|&fi| file_key(file_set[fi].as_deref().expect("filtered"), &hashed[fi], &walked[fi]))
+            .collect();
         let found = lookup_parallel(store, keys, now, Store::get_file_results::<Vec<StoredVerdict>>).await;
         let (mut passed, mut answered) = (0u64, 0u64);
         for (&fi, got) in with_set.iter().zip(found) {
@@ -362,6 +491,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
             match got {
                 Some(entry) if entry.value.len() == set.members.len() => {
                     file_hit[fi] = true;
+                    soonest_expiry = soonest(soonest_expiry, entry.expires_at);
                     for (&vi, v) in set.members.iter().zip(entry.value) {
                         selected[vi].counters.hits.fetch_add(1, Ordering::Relaxed);
                         answered += 1;
@@ -378,7 +508,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         summary.from_cache += answered;
         run.cached_passed.fetch_add(passed, Ordering::Relaxed);
         run.done.fetch_add(passed, Ordering::Relaxed);
-        expect_entries(&run, &with_set, &file_hit, &file_set, &hashed);
+        expect_entries(&run, &with_set, &file_hit, &file_set, &hashed, &walked);
         pair_lookups.retain(|&(_, vi)| {
             let command = is_command(&selected[vi]);
             if !command {
@@ -399,6 +529,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
                 Some(cached) => {
                     selected[vi].counters.hits.fetch_add(1, Ordering::Relaxed);
                     summary.from_cache += 1;
+                    soonest_expiry = soonest(soonest_expiry, cached.expires_at);
                     run.offer(fi, vi, Some(cached.value.clone()));
                     push(&run, &walked[fi].rel, &selected[vi], Outcome::Cached { verdict: cached.value.into() });
                 }
@@ -419,7 +550,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         }
     } else {
         if write_store.is_some() {
-            expect_entries(&run, &with_set, &file_hit, &file_set, &hashed);
+            expect_entries(&run, &with_set, &file_hit, &file_set, &hashed, &walked);
         }
         for &fi in &with_set {
             for &vi in &file_set[fi].as_deref().expect("filtered").members {
@@ -592,6 +723,35 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     let validators =
         selected.iter().map(|s| (s.handle.config.name.clone(), s.handle.config.dimension.clone())).collect();
     let report = CheckReport { summary, outcomes: records, validators };
+
+    // Remember a clean answer if nothing changed while the run looked, and
+    // every directory it walked was already watched when it started.
+    let clean = ["error", "timed_out", "skipped"].iter().all(|k| report.summary.outcomes.get(*k).copied() == Some(0));
+    if memo_usable
+        && clean
+        && !walk_watch.fresh.load(Ordering::Relaxed)
+        && engine.watch.drain() == generation
+        && engine.memo_epoch.load(Ordering::SeqCst) == epoch
+    {
+        let ttl = selected.iter().map(|s| s.handle.config.cache_ttl.as_secs()).filter(|&t| t > 0).min();
+        let expires_at = soonest(soonest_expiry, ttl.map_or(0, |t| now + t));
+        let mut pairs_per_validator = vec![0u64; selected.len()];
+        for (fi, vs) in pairs.iter().enumerate() {
+            for &vi in vs {
+                if !(selected[vi].handle.text_only && hashed[fi].binary) {
+                    pairs_per_validator[vi] += 1;
+                }
+            }
+        }
+        engine.remember(Memo {
+            key: memo_key,
+            generation,
+            epoch,
+            expires_at,
+            pairs_per_validator,
+            report: as_warm(&report),
+        });
+    }
     Ok(serde_json::to_value(report).expect("plain data"))
 }
 
@@ -892,8 +1052,20 @@ fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[FileF
 
 /// Walks the targets honouring .gitignore and .ignore; hidden files are
 /// included, `.git` is not.
-fn walk(root: &Path, targets: &[PathBuf]) -> Vec<Walked> {
+fn walk(root: &Path, targets: &[PathBuf], watch: Option<(Arc<TreeWatch>, Arc<WalkWatch>)>) -> Vec<Walked> {
     let Some((first, rest)) = targets.split_first() else { return Vec::new() };
+    if let Some((watch, walk)) = &watch {
+        // The walk's roots (a file target: its directory), and the git
+        // excludes the walk honours.
+        for t in targets {
+            let dir = if t.is_dir() { t.as_path() } else { t.parent().unwrap_or(root) };
+            watch.watch_dir(dir, walk);
+        }
+        let info = root.join(".git/info");
+        if info.is_dir() {
+            watch.watch_dir(&info, walk);
+        }
+    }
     let mut builder = ignore::WalkBuilder::new(first);
     for t in rest {
         builder.add(t);
@@ -904,8 +1076,14 @@ fn walk(root: &Path, targets: &[PathBuf]) -> Vec<Walked> {
         // Each walker thread collects on its own and hands its files over
         // when it finishes.
         let mut local = Collect { files: Vec::new(), out: &out };
+        let watch = watch.clone();
         Box::new(move |entry| {
             let Ok(entry) = entry else { return ignore::WalkState::Continue };
+            if entry.file_type().is_some_and(|t| t.is_dir())
+                && let Some((watch, walk)) = &watch
+            {
+                watch.watch_dir(entry.path(), walk);
+            }
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 return ignore::WalkState::Continue;
             }
@@ -1050,7 +1228,7 @@ mod tests {
     use super::*;
 
     fn walked(root: &Path) -> Vec<Walked> {
-        walk(root, &[root.to_path_buf()])
+        walk(root, &[root.to_path_buf()], None)
     }
 
     #[test]

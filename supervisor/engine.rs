@@ -15,11 +15,13 @@ use verdict_actors::command::{CommandSpec, OutputParser};
 use verdict_actors::validator::{BuiltinWork, CommandWork, Work};
 use verdict_storage::{Store, StoreOptions};
 
+use crate::check::{Memo, MemoKey};
 use crate::config::{CommandConfig, Config, ParserKind, ValidatorConfig, ValidatorKind};
 use crate::paths::Layout;
 use crate::protocol::{RpcError, code};
 use crate::server::{RequestCtx, parse_params};
 use crate::supervisor::{ApplyReport, Supervisor, SupervisorMessage, ValidatorSpec};
+use crate::watch::TreeWatch;
 
 /// How long a validator's `version` command may take.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,6 +59,13 @@ pub struct Engine {
     pub counters: Mutex<BTreeMap<String, Arc<CacheCounters>>>,
     /// (validator identity, content hash) pairs being computed by some run.
     pub pending: Arc<crate::check::Pending>,
+    /// Watches the directories checks walk (see [`crate::watch`]).
+    pub watch: Arc<TreeWatch>,
+    /// The last clean run's answer, reusable while nothing changes.
+    memo: Mutex<Option<Arc<Memo>>>,
+    /// Bumped by whatever makes remembered answers unusable besides file
+    /// changes: a reload, clearing, pruning or recreating the cache.
+    pub memo_epoch: AtomicU64,
 }
 
 /// `status`'s view of the engine.
@@ -117,6 +126,9 @@ impl Engine {
             store_path,
             counters: Mutex::default(),
             pending: Default::default(),
+            watch: Arc::new(TreeWatch::new()),
+            memo: Mutex::new(None),
+            memo_epoch: AtomicU64::new(0),
             layout,
         };
         let config = engine.config();
@@ -146,6 +158,22 @@ impl Engine {
     /// The supervisor.
     pub fn supervisor(&self) -> &ActorRef<SupervisorMessage> {
         &self.supervisor
+    }
+
+    /// The remembered answer for `key`, if it is still the answer.
+    pub(crate) fn remembered(&self, key: &MemoKey, generation: u64, epoch: u64, now: u64) -> Option<Arc<Memo>> {
+        self.memo.lock().expect("memo").as_ref().filter(|m| m.answers(key, generation, epoch, now)).cloned()
+    }
+
+    /// Remembers a clean run's answer (one: the latest).
+    pub(crate) fn remember(&self, memo: Memo) {
+        *self.memo.lock().expect("memo") = Some(Arc::new(memo));
+    }
+
+    /// Forgets remembered answers: the configuration or the cache changed.
+    pub fn forget_answers(&self) {
+        self.memo_epoch.fetch_add(1, Ordering::SeqCst);
+        *self.memo.lock().expect("memo") = None;
     }
 
     /// Counters of one validator.
@@ -193,6 +221,7 @@ impl Engine {
         let report = self.apply(&new).await.map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
         *self.config.lock().expect("config lock poisoned") = Arc::new(new);
         *self.config_stamp.lock().expect("stamp lock poisoned") = stamp;
+        self.forget_answers();
         info!(?report, "configuration applied");
         Ok(serde_json::to_value(report).expect("plain struct"))
     }
@@ -262,6 +291,7 @@ impl Engine {
     /// `cache.clear`.
     pub async fn cache_clear(&self, params: Value) -> Result<Value, RpcError> {
         let p: ClearParams = parse_params(Some(&params))?;
+        self.forget_answers();
         if p.validator.is_none() && self.store().is_none() && self.config().cache.enabled {
             return self.recreate_store().await;
         }
@@ -308,6 +338,7 @@ impl Engine {
     /// `cache.prune`.
     pub async fn cache_prune(&self) -> Result<Value, RpcError> {
         let store = self.store_or_err()?;
+        self.forget_answers();
         let deleted = tokio::task::spawn_blocking(move || store.prune_expired(crate::check::now_secs()))
             .await
             .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?

@@ -17,3 +17,4 @@ pub mod engine;
 pub mod logging;
 pub mod server;
 pub mod supervisor;
+pub mod watch;

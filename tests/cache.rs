@@ -261,3 +261,172 @@ fn an_incompatible_database_is_reported_and_cache_clear_recreates_it() {
     let warm = check(&env, &[]);
     assert_eq!(warm["summary"]["computed"], 0, "{}", warm["summary"]);
 }
+
+/// Checks until one is answered from the previous run: a run that had to
+/// watch a new directory never leaves a reusable answer, the one after it
+/// does. Returns that answer.
+fn settled(env: &Env) -> Value {
+    for _ in 0..3 {
+        let r = check(env, &[]);
+        if r["summary"]["unchanged"] == true {
+            return r;
+        }
+    }
+    panic!("three checks of an unchanged tree were never answered from the previous run");
+}
+
+fn files(r: &Value) -> Vec<String> {
+    let mut v: Vec<String> =
+        r["outcomes"].as_array().unwrap().iter().map(|o| o["file"].as_str().unwrap().to_string()).collect();
+    v.dedup();
+    v
+}
+
+#[test]
+fn an_unchanged_tree_is_answered_from_the_previous_run_and_every_change_is_seen() {
+    let env = Env::new();
+    tree(&env, 30);
+    env.write(".gitignore", "*.log\n");
+    let first = check(&env, &[]);
+    assert_eq!(first["summary"]["unchanged"], false);
+    let same = settled(&env);
+    assert_eq!(same["summary"]["pairs"], first["summary"]["pairs"]);
+    assert_eq!(same["summary"]["findings"], first["summary"]["findings"]);
+    assert_eq!(same["summary"]["computed"], 0);
+    assert_eq!(files(&same), files(&first), "the same outcomes, all cached");
+
+    // Each change is seen by the very next check.
+    type Change = (&'static str, Box<dyn Fn(&Env)>, Box<dyn Fn(&Value)>);
+    let changes: Vec<Change> = vec![
+        (
+            "an edited file",
+            Box::new(|e| {
+                e.write("d1/f1.txt", "now with trailing space   \n");
+            }),
+            Box::new(|r| {
+                let hit = r["outcomes"].as_array().unwrap().iter().any(|o| {
+                    o["file"] == "d1/f1.txt"
+                        && o["validator"] == "trailing-whitespace"
+                        && o["outcome"]["status"] == "findings"
+                });
+                assert!(hit, "{r}");
+            }),
+        ),
+        (
+            "a new file in a new directory",
+            Box::new(|e| {
+                e.write("brand/new/g.txt", "tab\there   \n");
+            }),
+            Box::new(|r| assert!(files(r).contains(&"brand/new/g.txt".to_string()), "{r}")),
+        ),
+        (
+            "a file added to that new directory",
+            Box::new(|e| {
+                e.write("brand/new/h.txt", "x  \n");
+            }),
+            Box::new(|r| assert!(files(r).contains(&"brand/new/h.txt".to_string()), "{r}")),
+        ),
+        (
+            "a deleted file",
+            Box::new(|e| std::fs::remove_file(e.project.join("brand/new/g.txt")).unwrap()),
+            Box::new(|r| assert!(!files(r).contains(&"brand/new/g.txt".to_string()), "{r}")),
+        ),
+        (
+            "a renamed directory",
+            Box::new(|e| std::fs::rename(e.project.join("brand"), e.project.join("moved")).unwrap()),
+            Box::new(|r| assert!(files(r).contains(&"moved/new/h.txt".to_string()), "{r}")),
+        ),
+        (
+            "an edited .gitignore",
+            Box::new(|e| {
+                e.write(".gitignore", "*.log\nmoved/\n");
+            }),
+            Box::new(|r| assert!(!files(r).iter().any(|f| f.starts_with("moved/")), "{r}")),
+        ),
+        (
+            "an executable bit",
+            Box::new(|e| {
+                use std::os::unix::fs::PermissionsExt;
+                let p = e.write("run.txt", "#!/bin/sh\n");
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+                settled(e);
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+            }),
+            Box::new(|r| {
+                let hit = r["outcomes"].as_array().unwrap().iter().any(|o| {
+                    o["file"] == "run.txt"
+                        && o["validator"] == "shebang-executable"
+                        && o["outcome"]["status"] == "findings"
+                });
+                assert!(hit, "{r}");
+            }),
+        ),
+    ];
+    for (what, change, expect) in changes {
+        settled(&env);
+        change(&env);
+        let r = check(&env, &[]);
+        assert_eq!(r["summary"]["unchanged"], false, "{what}: the previous answer was reused");
+        expect(&r);
+    }
+}
+
+#[test]
+fn a_reused_answer_is_dropped_by_cache_commands_a_reload_and_no_cache() {
+    let env = Env::new();
+    tree(&env, 10);
+    check(&env, &[]);
+    settled(&env);
+    env.json(&["cache", "clear"]);
+    let r = check(&env, &[]);
+    assert_eq!(r["summary"]["unchanged"], false);
+    assert!(r["summary"]["computed"].as_u64().unwrap() > 0, "{}", r["summary"]);
+
+    settled(&env);
+    env.json(&["cache", "prune"]);
+    assert_eq!(check(&env, &[])["summary"]["unchanged"], false, "after a prune");
+
+    settled(&env);
+    env.json(&["reload"]);
+    assert_eq!(check(&env, &[])["summary"]["unchanged"], false, "after a reload");
+
+    settled(&env);
+    let fresh = check(&env, &["--no-cache"]);
+    assert_eq!(fresh["summary"]["unchanged"], false, "--no-cache computes");
+    assert_eq!(fresh["summary"]["from_cache"], 0);
+}
+
+#[test]
+fn with_watch_off_every_check_walks() {
+    let env = Env::new();
+    env.write("verdict.toml", "[check]\nwatch = false\n");
+    tree(&env, 10);
+    for _ in 0..4 {
+        assert_eq!(check(&env, &[])["summary"]["unchanged"], false);
+    }
+}
+
+#[test]
+fn the_executable_bit_is_part_of_the_key_where_a_verdict_depends_on_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.write("verdict.toml", "[check]\nwatch = false\n");
+    let script = env.write("run.txt", "#!/bin/sh\n");
+    let status = |r: &Value| {
+        r["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["file"] == "run.txt" && o["validator"] == "shebang-executable")
+            .map(|o| o["outcome"].clone())
+            .unwrap()
+    };
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(status(&check(&env, &[]))["status"], "passed");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(status(&check(&env, &[]))["status"], "findings", "same bytes, no longer executable");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let back = check(&env, &[]);
+    assert_eq!(status(&back)["status"], "cached");
+    assert_eq!(status(&back)["verdict"]["status"], "passed");
+}

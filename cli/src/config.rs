@@ -121,11 +121,14 @@ pub struct CheckSettings {
     pub exclude: Vec<String>,
     /// `max_file_size`: built-ins do not read larger files (their outcome is skipped).
     pub max_file_size: u64,
+    /// `watch`: watch the walked directories with inotify so that a
+    /// re-check of an unchanged tree is answered without walking it.
+    pub watch: bool,
 }
 
 impl Default for CheckSettings {
     fn default() -> Self {
-        CheckSettings { exclude: Vec::new(), max_file_size: 256 * MIB }
+        CheckSettings { exclude: Vec::new(), max_file_size: 256 * MIB, watch: true }
     }
 }
 
@@ -698,7 +701,7 @@ impl std::error::Error for ConfigError {}
 const ROOT_KEYS: &[&str] = &["builtins", "daemon", "cache", "check", "defaults", "validators"];
 const DAEMON_KEYS: &[&str] = &["grace_period", "idle_timeout", "max_connections", "log_max_size", "log_keep"];
 const CACHE_KEYS: &[&str] = &["enabled", "dir", "ttl", "block_cache", "write_buffer"];
-const CHECK_KEYS: &[&str] = &["exclude", "max_file_size"];
+const CHECK_KEYS: &[&str] = &["exclude", "max_file_size", "watch"];
 const DEFAULTS_KEYS: &[&str] = &["timeout", "concurrency", "batch_size", "restart"];
 const RESTART_KEYS: &[&str] = &["max_restarts", "window", "backoff", "backoff_max", "reset_after"];
 const COMMON_KEYS: &[&str] = &[
@@ -978,6 +981,7 @@ fn parse_check(cx: &mut Cx, t: &Tbl) -> CheckSettings {
     CheckSettings {
         exclude: cx.globs(t, "exclude").unwrap_or(d.exclude),
         max_file_size: cx.size(t, "max_file_size").unwrap_or(d.max_file_size),
+        watch: cx.bool(t, "watch").unwrap_or(d.watch),
     }
 }
 

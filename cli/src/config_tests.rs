@@ -69,6 +69,7 @@ write_buffer = 1048576
 [check]
 exclude = ["target/**", "vendor"]
 max_file_size = "128MiB"
+watch = false
 
 [defaults]
 timeout = "45s"
@@ -142,6 +143,7 @@ fn full_example_parses_with_every_value() {
         CheckSettings {
             exclude: vec!["target/**".to_string(), "vendor".to_string()],
             max_file_size: 128 * 1024 * 1024,
+            watch: false,
         }
     );
     let restart = RestartPolicy {

@@ -317,6 +317,11 @@ pub struct Summary {
     pub duration_ms: u64,
     /// Whether the cache was read.
     pub cache_used: bool,
+    /// Nothing changed since an identical earlier check (no file or
+    /// directory it walked, no configuration, no cache clear): its answer
+    /// was returned without walking the tree.
+    #[serde(default)]
+    pub unchanged: bool,
 }
 
 /// The reply of `check`.

@@ -164,7 +164,7 @@ fn print_human(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::
     }
     writeln!(
         out,
-        "{} files, {} checks: {} passed, {} with findings ({} findings), {} cached, {} errors, {} timed out, {} skipped; {} computed, {} from cache in {:.2} s",
+        "{} files, {} checks: {} passed, {} with findings ({} findings), {} cached, {} errors, {} timed out, {} skipped; {} computed, {} from cache in {:.2} s{}",
         s.files,
         s.pairs,
         n("passed"),
@@ -176,7 +176,8 @@ fn print_human(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::
         n("skipped"),
         s.computed,
         s.from_cache,
-        s.duration_ms as f64 / 1000.0
+        s.duration_ms as f64 / 1000.0,
+        if s.unchanged { " (nothing changed since the last check)" } else { "" }
     )
 }
 

@@ -1,0 +1,193 @@
+//! Knowing that nothing changed: an inotify watch on every directory a check
+//! walks, so that a re-check of an unchanged tree can be answered from the
+//! previous run's outcomes without walking the tree again (see
+//! [`crate::check::Memo`]).
+//!
+//! Why this is sound on a local file system:
+//!
+//! * Linux queues an inotify event synchronously, inside the system call
+//!   that changed the directory or file. A change made before `verdict
+//!   check` was issued is therefore already in the queue when the check
+//!   starts, and every check [`drain`](TreeWatch::drain)s the queue before it
+//!   decides anything. Any event at all (create, delete, rename, write,
+//!   attribute change, a lost queue) makes the previous answer unusable.
+//! * The walker lists a directory before its watch is added, so a change in
+//!   that gap would be seen by neither. A run that had to add a watch that
+//!   did not exist yet therefore never leaves an answer to reuse; only a run
+//!   that walked directories all watched since before it started does.
+//!
+//! Not seen: changes on network and FUSE file systems made by other hosts,
+//! writes through a shared memory mapping, writes through a hard link in an
+//! unwatched directory, and edits of git's global excludes file. The
+//! configuration option `check.watch = false` turns the whole mechanism off.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use nix::errno::Errno;
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
+use tracing::warn;
+
+/// What a directory watch reports: anything that changes the directory's
+/// entries, or the contents or attributes of a file in it.
+fn mask() -> AddWatchFlags {
+    AddWatchFlags::IN_MODIFY
+        | AddWatchFlags::IN_ATTRIB
+        | AddWatchFlags::IN_CLOSE_WRITE
+        | AddWatchFlags::IN_CREATE
+        | AddWatchFlags::IN_DELETE
+        | AddWatchFlags::IN_DELETE_SELF
+        | AddWatchFlags::IN_MOVED_FROM
+        | AddWatchFlags::IN_MOVED_TO
+        | AddWatchFlags::IN_MOVE_SELF
+        | AddWatchFlags::IN_ONLYDIR
+        | AddWatchFlags::IN_DONT_FOLLOW
+}
+
+/// The daemon's inotify instance and what it has seen.
+pub struct TreeWatch {
+    /// `None` when inotify could not be initialised: nothing is ever reused.
+    inotify: Option<Inotify>,
+    /// Watch descriptors handed out so far: a descriptor not in here is a
+    /// directory that was not watched before.
+    known: Mutex<HashSet<WatchDescriptor>>,
+    /// Bumped by every drain that found an event (or an error).
+    generation: AtomicU64,
+}
+
+/// What a run learnt while walking: whether every directory it walked was
+/// already watched when the run started.
+#[derive(Debug, Default)]
+pub struct WalkWatch {
+    /// A directory that was not watched yet, or could not be watched.
+    pub fresh: std::sync::atomic::AtomicBool,
+}
+
+impl TreeWatch {
+    /// A new instance; a failure (no inotify, no more instances) is logged
+    /// and leaves a watch that never vouches for anything.
+    pub fn new() -> TreeWatch {
+        let inotify = match Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                warn!(error = %e, "inotify is unavailable: every check walks the tree");
+                None
+            }
+        };
+        TreeWatch { inotify, known: Mutex::new(HashSet::new()), generation: AtomicU64::new(0) }
+    }
+
+    /// Whether this watch can vouch for anything.
+    pub fn available(&self) -> bool {
+        self.inotify.is_some()
+    }
+
+    /// Watches `dir`, marking `walk` fresh when the watch is new or cannot be
+    /// added (out of watches, the directory vanished).
+    pub fn watch_dir(&self, dir: &Path, walk: &WalkWatch) {
+        let Some(inotify) = &self.inotify else {
+            walk.fresh.store(true, Ordering::Relaxed);
+            return;
+        };
+        match inotify.add_watch(dir, mask()) {
+            Ok(wd) => {
+                if self.known.lock().expect("known").insert(wd) {
+                    walk.fresh.store(true, Ordering::Relaxed);
+                }
+            }
+            Err(e) => {
+                if e == Errno::ENOSPC {
+                    warn!(dir = %dir.display(), "out of inotify watches (fs.inotify.max_user_watches): unchanged trees are walked again");
+                }
+                walk.fresh.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Reads every queued event; returns the generation, which changes
+    /// whenever anything happened since the last drain.
+    pub fn drain(&self) -> u64 {
+        let Some(inotify) = &self.inotify else { return self.generation.load(Ordering::SeqCst) };
+        let mut any = false;
+        loop {
+            match inotify.read_events() {
+                Ok(events) if events.is_empty() => break,
+                Ok(events) => {
+                    any = true;
+                    // A removed watch's descriptor is never handed out again
+                    // soon (the kernel allocates them cyclically); forgetting
+                    // it keeps the set small.
+                    let mut known = self.known.lock().expect("known");
+                    for e in events.iter().filter(|e| e.mask.contains(AddWatchFlags::IN_IGNORED)) {
+                        known.remove(&e.wd);
+                    }
+                }
+                Err(Errno::EAGAIN) => break,
+                Err(Errno::EINTR) => continue,
+                Err(e) => {
+                    warn!(error = %e, "reading inotify events failed");
+                    any = true;
+                    break;
+                }
+            }
+        }
+        if any { self.generation.fetch_add(1, Ordering::SeqCst) + 1 } else { self.generation.load(Ordering::SeqCst) }
+    }
+}
+
+impl Default for TreeWatch {
+    fn default() -> Self {
+        TreeWatch::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_change_moves_the_generation_and_new_watches_are_reported() {
+        let t = tempfile::tempdir().unwrap();
+        let w = TreeWatch::new();
+        assert!(w.available());
+        let first = WalkWatch::default();
+        w.watch_dir(t.path(), &first);
+        assert!(first.fresh.load(Ordering::Relaxed), "a first watch is new");
+        let again = WalkWatch::default();
+        w.watch_dir(t.path(), &again);
+        assert!(!again.fresh.load(Ordering::Relaxed), "the same directory is already watched");
+
+        let g0 = w.drain();
+        assert_eq!(w.drain(), g0, "nothing happened");
+        std::fs::write(t.path().join("a"), "x").unwrap();
+        let g1 = w.drain();
+        assert_ne!(g1, g0, "a new file is seen");
+        std::fs::write(t.path().join("a"), "y").unwrap();
+        assert_ne!(w.drain(), g1, "a write is seen");
+        let g2 = w.drain();
+        std::fs::create_dir(t.path().join("sub")).unwrap();
+        assert_ne!(w.drain(), g2, "a new directory is seen");
+
+        // A deleted and re-created directory is a new watch.
+        let sub = t.path().join("sub");
+        let before = WalkWatch::default();
+        w.watch_dir(&sub, &before);
+        std::fs::remove_dir(&sub).unwrap();
+        w.drain();
+        std::fs::create_dir(&sub).unwrap();
+        w.drain();
+        let after = WalkWatch::default();
+        w.watch_dir(&sub, &after);
+        assert!(after.fresh.load(Ordering::Relaxed), "the re-created directory had no watch");
+    }
+
+    #[test]
+    fn a_directory_that_cannot_be_watched_makes_the_walk_fresh() {
+        let w = TreeWatch::new();
+        let walk = WalkWatch::default();
+        w.watch_dir(Path::new("/nonexistent/verdict-test"), &walk);
+        assert!(walk.fresh.load(Ordering::Relaxed));
+    }
+}
