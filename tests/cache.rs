@@ -430,3 +430,92 @@ fn the_executable_bit_is_part_of_the_key_where_a_verdict_depends_on_it() {
     assert_eq!(status(&back)["status"], "cached");
     assert_eq!(status(&back)["verdict"]["status"], "passed");
 }
+
+/// A tmpfs of 64 KiB, mounted for the test's life: a disk that is full.
+struct FullDisk(std::path::PathBuf);
+
+impl FullDisk {
+    fn mount(at: std::path::PathBuf) -> FullDisk {
+        FullDisk::mount_sized(at, "64k")
+    }
+
+    fn mount_sized(at: std::path::PathBuf, size: &str) -> FullDisk {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test needs root to mount a small tmpfs; run the suite as root (as CI does)"
+        );
+        std::fs::create_dir_all(&at).unwrap();
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&at)
+            .status();
+        assert!(st.is_ok_and(|s| s.success()), "mount -t tmpfs failed (util-linux's mount is needed)");
+        FullDisk(at)
+    }
+}
+
+impl Drop for FullDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_checks_still_run() {
+    let env = Env::new();
+    tree(&env, 5);
+    let disk = FullDisk::mount(env.tmp.path().join("tiny"));
+    let data = disk.0.join("data");
+    let data_s = data.to_str().unwrap();
+    let r = check(&env, &["--data-dir", data_s]);
+    assert_eq!(r["summary"]["cache_used"], false);
+    assert_eq!(r["summary"]["outcomes"]["error"], 0, "{}", r["summary"]);
+    let why = env.json(&["status"])["cache"]["error"].as_str().unwrap().to_string();
+    assert!(why.contains("no space left") && why.contains(data_s), "{why}");
+    let out = env.run(&["cache", "stats"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no space left"));
+    env.run_ok(&["stop"], 0);
+}
+
+#[test]
+fn a_disk_that_fills_up_loses_only_new_results_and_the_daemon_goes_on() {
+    let env = Env::new();
+    // Small memtables, so that RocksDB's preallocated log runs out soon.
+    env.write("verdict.toml", "[cache]\nwrite_buffer = \"64KiB\"\n");
+    tree(&env, 20);
+    let disk = FullDisk::mount_sized(env.tmp.path().join("small"), "8m");
+    let data = disk.0.join("data");
+    let data_s = data.to_str().unwrap();
+    let first = check(&env, &["--data-dir", data_s]);
+    assert_eq!(first["summary"]["cache_used"], true);
+    check(&env, &["--data-dir", data_s]);
+    // Fill the disk to the last byte.
+    let filler = disk.0.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.flush();
+    }
+    // New content cannot be cached: the check still answers, and the cached
+    // answers are still served.
+    for i in 0..2000 {
+        env.write(&format!("new/n{i}.txt"), format!("fresh {i}   \n"));
+    }
+    let full = check(&env, &["--data-dir", data_s]);
+    assert_eq!(full["summary"]["outcomes"]["error"], 0, "{}", full["summary"]);
+    assert!(full["summary"]["from_cache"].as_u64().unwrap() > 0, "{}", full["summary"]);
+    assert!(full["summary"]["findings"].as_u64().unwrap() > first["summary"]["findings"].as_u64().unwrap());
+    assert_eq!(env.json(&["ping", "--data-dir", data_s])["pong"], true);
+    // The failure was real, and logged with what to do.
+    let log = std::fs::read_to_string(env.log_file()).unwrap();
+    assert!(log.contains("cannot write results to the cache") && log.contains("no space left"), "{log}");
+    // Space again: the next run caches what the full disk could not take.
+    std::fs::remove_file(&filler).unwrap();
+    check(&env, &["--data-dir", data_s]);
+    let r = check(&env, &["--data-dir", data_s]);
+    assert_eq!(r["summary"]["computed"], 0, "{}", r["summary"]);
+    env.run_ok(&["stop"], 0);
+}
