@@ -977,11 +977,16 @@ async fn run_job(
         let w = &walked[fi];
         let mut content = hashed[fi].content.clone();
         if content.is_none() && s.handle.needs_content {
-            let path = w.abs.clone();
-            content = tokio::task::spawn_blocking(move || std::fs::read(path).ok().map(bytes::Bytes::from))
-                .await
-                .ok()
-                .flatten();
+            // Known from the stat index: read it now, and only if it still
+            // has the bytes the cache key was made from.
+            let (path, size, expected) = (w.abs.clone(), w.meta.len(), hashed[fi].hash);
+            content = tokio::task::spawn_blocking(move || {
+                let bytes = read_regular(&path, size).ok()?;
+                (Some(verdict_storage::content_hash(&bytes)) == expected).then(|| bytes::Bytes::from(bytes))
+            })
+            .await
+            .ok()
+            .flatten();
         }
         files.push(JobFile {
             rel: w.rel.clone(),
@@ -1114,10 +1119,40 @@ impl Drop for Collect<'_> {
     }
 }
 
+/// Opens a file the walk found, refusing whatever is no longer a regular
+/// file: it may have been replaced since the walk, and a FIFO would block
+/// the read forever, a device could be endless, a symlink could lead
+/// anywhere.
+fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOFOLLOW)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no longer a regular file"));
+    }
+    Ok(f)
+}
+
+/// Reads a file the walk found, at most `limit` bytes: a file that grows
+/// past it while being read is an error, not an endless read.
+fn read_regular(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let f = open_regular(path)?;
+    let size = f.metadata()?.len();
+    let mut buf = Vec::with_capacity(size.min(limit) as usize);
+    f.take(limit.saturating_add(1)).read_to_end(&mut buf)?;
+    if buf.len() as u64 > limit {
+        return Err(std::io::Error::other(format!("grew past {limit} bytes while being read")));
+    }
+    Ok(buf)
+}
+
 /// xxh3-128 of a file read in 1 MiB pieces.
 fn stream_hash(path: &Path) -> std::io::Result<u128> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
+    let mut f = open_regular(path)?;
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -1200,7 +1235,7 @@ fn hash_chunk(walked: &[Walked], chunk: &[usize], need: &[bool], store: Option<&
             }
             // `recorded_at` was sampled before the read: a write that lands
             // after it makes the entry racy, never silently stale.
-            match std::fs::read(&w.abs) {
+            match read_regular(&w.abs, max_size) {
                 Ok(bytes) => {
                     let hash = verdict_storage::content_hash(&bytes);
                     let binary = verdict_actors::builtin::is_binary(&bytes);
@@ -1249,6 +1284,32 @@ mod tests {
         assert!(err(1).contains("cannot read gone.txt"), "{}", err(1));
         assert!(hashed[2].error.is_none() && hashed[2].hash == Some(verdict_storage::content_hash(b"x\n")));
         assert_eq!(hashed[2].content.as_deref(), Some(&b"x\n"[..]), "built-ins get the bytes read once");
+    }
+
+    #[test]
+    fn a_file_replaced_by_a_fifo_or_a_device_link_after_the_walk_is_an_error_not_a_hang() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        for name in ["fifo.txt", "dev.txt", "big.txt"] {
+            std::fs::write(root.join(name), "x\n").unwrap();
+        }
+        let w = walked(&root);
+        std::fs::remove_file(root.join("fifo.txt")).unwrap();
+        nix::unistd::mkfifo(&root.join("fifo.txt"), nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        std::fs::remove_file(root.join("dev.txt")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", root.join("dev.txt")).unwrap();
+        std::fs::write(root.join("big.txt"), "grown well past the limit\n").unwrap();
+        // On a thread, so that a hang fails the test instead of stalling it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(hash_chunk(&w, &[0, 1, 2], &[true, true, true], None, 10));
+        });
+        let hashed = rx.recv_timeout(Duration::from_secs(20)).expect("reading a replaced file hung");
+        let err = |i: usize| hashed[i].error.clone().unwrap_or_default();
+        // The walk sorts: big.txt, dev.txt, fifo.txt.
+        assert!(err(0).contains("cannot read big.txt") && err(0).contains("grew past"), "{}", err(0));
+        assert!(err(1).contains("cannot read dev.txt"), "{}", err(1));
+        assert!(err(2).contains("cannot read fifo.txt") && err(2).contains("regular file"), "{}", err(2));
     }
 
     #[test]

@@ -91,7 +91,7 @@ impl Work for BuiltinWork {
                             let input = BuiltinInput { content: &[], size: f.size, executable: f.executable };
                             crate::Verdict::from_findings(builtin::check(kind, &settings, &input)).into()
                         }
-                        None => Outcome::error("the file's content was not available"),
+                        None => Outcome::error("the file changed or could not be read during the check"),
                     })
                     .collect::<Vec<_>>()
             });
