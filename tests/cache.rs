@@ -431,30 +431,32 @@ fn the_executable_bit_is_part_of_the_key_where_a_verdict_depends_on_it() {
     assert_eq!(status(&back)["verdict"]["status"], "passed");
 }
 
-/// A tmpfs of 64 KiB, mounted for the test's life: a disk that is full.
-struct FullDisk(std::path::PathBuf);
+/// A small tmpfs, mounted for the test's life: a disk that is (nearly) full,
+/// or one that cannot be written at all.
+struct Tmpfs(std::path::PathBuf);
 
-impl FullDisk {
-    fn mount(at: std::path::PathBuf) -> FullDisk {
-        FullDisk::mount_sized(at, "64k")
+impl Tmpfs {
+    fn mount(at: std::path::PathBuf) -> Tmpfs {
+        Tmpfs::mount_sized(at, "64k")
     }
 
-    fn mount_sized(at: std::path::PathBuf, size: &str) -> FullDisk {
+    fn mount_sized(at: std::path::PathBuf, size: &str) -> Tmpfs {
+        Tmpfs::mount_with(at, &format!("size={size}"))
+    }
+
+    fn mount_with(at: std::path::PathBuf, options: &str) -> Tmpfs {
         assert!(
             nix::unistd::geteuid().is_root(),
             "this test needs root to mount a small tmpfs; run the suite as root (as CI does)"
         );
         std::fs::create_dir_all(&at).unwrap();
-        let st = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&at)
-            .status();
+        let st = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", options, "tmpfs"]).arg(&at).status();
         assert!(st.is_ok_and(|s| s.success()), "mount -t tmpfs failed (util-linux's mount is needed)");
-        FullDisk(at)
+        Tmpfs(at)
     }
 }
 
-impl Drop for FullDisk {
+impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
     }
@@ -464,7 +466,7 @@ impl Drop for FullDisk {
 fn a_full_disk_is_a_clear_error_and_checks_still_run() {
     let env = Env::new();
     tree(&env, 5);
-    let disk = FullDisk::mount(env.tmp.path().join("tiny"));
+    let disk = Tmpfs::mount(env.tmp.path().join("tiny"));
     let data = disk.0.join("data");
     let data_s = data.to_str().unwrap();
     let r = check(&env, &["--data-dir", data_s]);
@@ -484,7 +486,7 @@ fn a_disk_that_fills_up_loses_only_new_results_and_the_daemon_goes_on() {
     // Small memtables, so that RocksDB's preallocated log runs out soon.
     env.write("verdict.toml", "[cache]\nwrite_buffer = \"64KiB\"\n");
     tree(&env, 20);
-    let disk = FullDisk::mount_sized(env.tmp.path().join("small"), "8m");
+    let disk = Tmpfs::mount_sized(env.tmp.path().join("small"), "8m");
     let data = disk.0.join("data");
     let data_s = data.to_str().unwrap();
     let first = check(&env, &["--data-dir", data_s]);
@@ -517,5 +519,22 @@ fn a_disk_that_fills_up_loses_only_new_results_and_the_daemon_goes_on() {
     check(&env, &["--data-dir", data_s]);
     let r = check(&env, &["--data-dir", data_s]);
     assert_eq!(r["summary"]["computed"], 0, "{}", r["summary"]);
+    env.run_ok(&["stop"], 0);
+}
+
+#[test]
+fn a_cache_directory_that_cannot_be_written_is_a_clear_error() {
+    // Root may write anywhere its permissions allow; a read-only file system
+    // is what refuses root too (the same error class as EACCES).
+    let env = Env::new();
+    tree(&env, 3);
+    let disk = Tmpfs::mount_with(env.tmp.path().join("ro"), "size=1m,ro");
+    let data = disk.0.join("data");
+    let data_s = data.to_str().unwrap();
+    let r = check(&env, &["--data-dir", data_s]);
+    assert_eq!(r["summary"]["cache_used"], false);
+    assert_eq!(r["summary"]["outcomes"]["error"], 0, "{}", r["summary"]);
+    let why = env.json(&["status"])["cache"]["error"].as_str().unwrap().to_string();
+    assert!(why.contains("permission denied") && why.contains(data_s) && why.contains("--data-dir"), "{why}");
     env.run_ok(&["stop"], 0);
 }
