@@ -55,6 +55,8 @@ pub struct TreeWatch {
     known: Mutex<HashSet<WatchDescriptor>>,
     /// Bumped by every drain that found an event (or an error).
     generation: AtomicU64,
+    /// Whether running out of watches was logged (once, not per directory).
+    warned: std::sync::atomic::AtomicBool,
 }
 
 /// What a run learnt while walking: whether every directory it walked was
@@ -76,7 +78,12 @@ impl TreeWatch {
                 None
             }
         };
-        TreeWatch { inotify, known: Mutex::new(HashSet::new()), generation: AtomicU64::new(0) }
+        TreeWatch {
+            inotify,
+            known: Mutex::new(HashSet::new()),
+            generation: AtomicU64::new(0),
+            warned: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     /// Whether this watch can vouch for anything.
@@ -98,7 +105,7 @@ impl TreeWatch {
                 }
             }
             Err(e) => {
-                if e == Errno::ENOSPC {
+                if e == Errno::ENOSPC && !self.warned.swap(true, Ordering::Relaxed) {
                     warn!(dir = %dir.display(), "out of inotify watches (fs.inotify.max_user_watches): unchanged trees are walked again");
                 }
                 walk.fresh.store(true, Ordering::Relaxed);
