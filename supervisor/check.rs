@@ -1060,11 +1060,15 @@ fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[FileF
 fn walk(root: &Path, targets: &[PathBuf], watch: Option<(Arc<TreeWatch>, Arc<WalkWatch>)>) -> Vec<Walked> {
     let Some((first, rest)) = targets.split_first() else { return Vec::new() };
     if let Some((watch, walk)) = &watch {
-        // The walk's roots (a file target: its directory), and the git
-        // excludes the walk honours.
+        // The walk's roots (a file target: its directory) and every
+        // directory up to the project root, whose .gitignore files the walk
+        // honours too, and git's excludes.
         for t in targets {
-            let dir = if t.is_dir() { t.as_path() } else { t.parent().unwrap_or(root) };
-            watch.watch_dir(dir, walk);
+            let mut dir = if t.is_dir() { Some(t.as_path()) } else { t.parent() };
+            while let Some(d) = dir.filter(|d| d.starts_with(root)) {
+                watch.watch_dir(d, walk);
+                dir = d.parent();
+            }
         }
         let info = root.join(".git/info");
         if info.is_dir() {

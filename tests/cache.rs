@@ -538,3 +538,31 @@ fn a_cache_directory_that_cannot_be_written_is_a_clear_error() {
     assert!(why.contains("permission denied") && why.contains(data_s) && why.contains("--data-dir"), "{why}");
     env.run_ok(&["stop"], 0);
 }
+
+#[test]
+fn checking_a_subdirectory_sees_an_edited_gitignore_above_it() {
+    let env = Env::new();
+    env.write("sub/a.txt", "a\n");
+    env.write("sub/b.log", "b\n");
+    let sub = env.project.join("sub");
+    let check_sub = || {
+        let out = env.cmd().args(["check", "--format", "json", "."]).current_dir(&sub).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let before = check_sub();
+    assert_eq!(before["summary"]["files"], 2);
+    let mut settled = false;
+    for _ in 0..3 {
+        if check_sub()["summary"]["unchanged"] == true {
+            settled = true;
+            break;
+        }
+    }
+    assert!(settled, "an unchanged subdirectory was never answered from the previous run");
+    // The root's .gitignore applies to sub/ too.
+    env.write(".gitignore", "*.log\n");
+    let after = check_sub();
+    assert_eq!(after["summary"]["unchanged"], false);
+    assert_eq!(after["summary"]["files"], 1, "{}", after["summary"]);
+}
