@@ -18,8 +18,10 @@
 //!
 //! Not seen: changes on network and FUSE file systems made by other hosts,
 //! writes through a shared memory mapping, writes through a hard link in an
-//! unwatched directory, and edits of git's global excludes file. The
-//! configuration option `check.watch = false` turns the whole mechanism off.
+//! unwatched directory, and edits of git's global excludes file or of a
+//! `.gitignore` above the project root (`verdict reload` drops the answer).
+//! The configuration option `check.watch = false` turns the whole mechanism
+//! off.
 
 use std::collections::HashSet;
 use std::path::Path;
