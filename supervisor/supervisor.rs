@@ -3,6 +3,10 @@
 //! children whose job missed its deadline, quarantines crash loops, and
 //! applies configuration reloads.
 //!
+//! A reload that changes or removes a validator retires its child instead of
+//! stopping it: check runs in flight hold its handle and finish on it (on the
+//! configuration they started with); it stops once none does.
+//!
 //! Check runs never hold the supervisor's attention per job: they get a
 //! [`ValidatorHandle`] per validator (its current child through a `watch`
 //! channel, a concurrency semaphore, its process registry) and talk to the
@@ -159,6 +163,8 @@ pub enum SupervisorMessage {
         /// Ignored if the validator was replaced since.
         generation: u64,
     },
+    /// Stop the retiring children that no check run uses any more (internal).
+    ReapRetired,
     /// The handles check runs use.
     GetHandles(RpcReplyPort<Vec<Arc<ValidatorHandle>>>),
     /// State for `status`.
@@ -204,7 +210,13 @@ pub struct SupervisorState {
     by_actor: HashMap<ActorId, String>,
     events: VecDeque<Event>,
     generation: u64,
+    /// Children replaced or removed by a reload, kept running until the check
+    /// runs that started with them have finished.
+    retiring: Vec<Child>,
 }
+
+/// How often retiring children are looked at.
+const REAP_EVERY: Duration = Duration::from_millis(200);
 
 /// The delay before restart number `attempt` (0-based) under `policy`:
 /// the first restart is immediate, then `backoff` doubling up to
@@ -311,6 +323,38 @@ impl SupervisorState {
         }
     }
 
+    /// Takes a child out of service after a reload changed or removed its
+    /// validator. Check runs that hold its handle keep using it (they finish
+    /// on the configuration they started with); it stops once none does.
+    fn retire_child(&mut self, name: &str) {
+        let Some(child) = self.children.remove(name) else { return };
+        if let Some(actor) = &child.actor {
+            // Its failures are no longer supervision events of the validator.
+            self.by_actor.remove(&actor.get_id());
+        }
+        self.retiring.push(child);
+        self.reap_retired();
+    }
+
+    /// Stops the retiring children no check run holds any more; returns
+    /// whether some are left.
+    fn reap_retired(&mut self) -> bool {
+        self.retiring.retain_mut(|child| {
+            // The supervisor's own reference is the last one.
+            if Arc::strong_count(&child.handle) > 1 {
+                return true;
+            }
+            child.state = ChildState::Stopped;
+            child.slot.send_replace(Slot::Stopped);
+            if let Some(actor) = child.actor.take() {
+                actor.stop(Some("replaced by a reload".into()));
+            }
+            child.registry.kill_all();
+            false
+        });
+        !self.retiring.is_empty()
+    }
+
     fn stop_child(&mut self, name: &str) -> Option<Child> {
         let mut child = self.children.remove(name)?;
         child.state = ChildState::Stopped;
@@ -346,7 +390,7 @@ impl Actor for Supervisor {
                 let existing: Vec<String> = state.children.keys().cloned().collect();
                 for name in existing {
                     if !wanted.contains_key(&name) {
-                        state.stop_child(&name);
+                        state.retire_child(&name);
                         state.event(&name, "stopped", "removed from the configuration".into());
                         report.removed.push(name);
                     }
@@ -357,7 +401,7 @@ impl Actor for Supervisor {
                             report.unchanged.push(name);
                             continue;
                         }
-                        state.stop_child(&name);
+                        state.retire_child(&name);
                         state.event(&name, "stopped", "configuration changed".into());
                         report.changed.push(name.clone());
                     } else {
@@ -398,6 +442,9 @@ impl Actor for Supervisor {
                 for list in [&mut report.added, &mut report.changed, &mut report.removed, &mut report.unchanged] {
                     list.sort();
                 }
+                if !state.retiring.is_empty() {
+                    myself.send_after(REAP_EVERY, || SupervisorMessage::ReapRetired);
+                }
                 let _ = reply.send(report);
             }
             SupervisorMessage::Restart(name, reply) => {
@@ -416,7 +463,30 @@ impl Actor for Supervisor {
                 state.spawn_child(&myself, &name).await;
                 let _ = reply.send(Ok(()));
             }
+            SupervisorMessage::ReapRetired => {
+                if state.reap_retired() {
+                    myself.send_after(REAP_EVERY, || SupervisorMessage::ReapRetired);
+                }
+            }
             SupervisorMessage::JobTimedOut { name, actor, file, after } => {
+                if let Some(old) =
+                    state.retiring.iter_mut().find(|c| c.actor.as_ref().map(|a| a.get_id()) == Some(actor))
+                {
+                    // A retiring child hung on a run that started before the
+                    // reload: kill it and its processes; it is not restarted.
+                    if let Some(a) = old.actor.take() {
+                        a.kill();
+                    }
+                    old.slot.send_replace(Slot::Stopped);
+                    let registry = old.registry.clone();
+                    tokio::spawn(async move { registry.terminate_all(KILL_GRACE).await });
+                    state.event(
+                        &name,
+                        "timed_out",
+                        format!("job on {file} timed out after {after:?} (replaced child)"),
+                    );
+                    return Ok(());
+                }
                 let Some(child) = state.children.get_mut(&name) else { return Ok(()) };
                 if child.actor.as_ref().map(|a| a.get_id()) != Some(actor) {
                     return Ok(()); // already replaced
@@ -472,6 +542,13 @@ impl Actor for Supervisor {
                     if let Some(child) = state.stop_child(&name) {
                         child.registry.kill_all();
                     }
+                }
+                for mut child in state.retiring.drain(..) {
+                    child.slot.send_replace(Slot::Stopped);
+                    if let Some(actor) = child.actor.take() {
+                        actor.stop(Some("stopping".into()));
+                    }
+                    child.registry.kill_all();
                 }
                 let _ = reply.send(());
             }

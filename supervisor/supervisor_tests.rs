@@ -222,5 +222,17 @@ async fn apply_reports_added_changed_removed_and_unchanged() {
     assert_eq!(report.unchanged, ["a"]);
     let after = ractor::call!(sup, SupervisorMessage::GetHandles).unwrap();
     assert_eq!(actor(&after[0]).get_id(), a_id, "an unchanged validator keeps its child");
-    assert!(matches!(slot(&before[2]), Slot::Stopped), "the removed validator's old handle says so");
+    // Runs that started before the reload (they hold the old handles) finish
+    // on the old children of the changed and the removed validator.
+    let old_b = actor(&before[1]);
+    assert_ne!(actor(&after[1]).get_id(), old_b.get_id(), "the changed validator has a new child");
+    assert_eq!(job_on(&old_b).await.len(), 0, "the old child still answers its runs");
+    assert!(matches!(slot(&before[2]), Slot::Running(_)), "the removed validator's child serves its runs");
+    // Once no run holds them, they stop.
+    let (b_slot, c_slot) = (before[1].slot.clone(), before[2].slot.clone());
+    drop(before);
+    tokio::time::sleep(REAP_EVERY * 2).await;
+    settle().await;
+    assert!(matches!(*b_slot.borrow(), Slot::Stopped));
+    assert!(matches!(*c_slot.borrow(), Slot::Stopped));
 }

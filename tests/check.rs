@@ -439,6 +439,50 @@ fn reload_applies_added_changed_and_removed_validators() {
 }
 
 #[test]
+fn checks_in_flight_finish_on_the_configuration_they_started_with() {
+    let env = Env::new();
+    let marks = env.tmp.path().join("marks");
+    let config = |tag: &str| {
+        format!(
+            r#"
+builtins = false
+[validators.slow]
+kind = "command"
+command = ["sh", "-c", "sleep 0.2; echo {tag} >> {}", "slow"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.txt"]
+concurrency = 1
+"#,
+            marks.display()
+        )
+    };
+    env.write("verdict.toml", config("old"));
+    for i in 0..5 {
+        env.write(&format!("f{i}.txt"), format!("{i}\n"));
+    }
+    env.start();
+    let mut c = env.connect();
+    let id = c.send("check", json!({ "no_cache": true }));
+    // Once the run is under way, change the validator and reload.
+    wait_until(Duration::from_secs(10), "the first file to be validated", || {
+        std::fs::read_to_string(&marks).is_ok_and(|m| !m.is_empty())
+    });
+    env.write("verdict.toml", config("new"));
+    let reload = env.json(&["reload"]);
+    assert_eq!(reload["changed"], json!(["slow"]), "{reload}");
+    let (reply, _) = c.reply(id);
+    let summary = &reply["result"]["summary"];
+    assert_eq!(summary["outcomes"]["passed"], 5, "every file finished on the old child: {summary}");
+    let lines = |tag: &str| std::fs::read_to_string(&marks).unwrap().lines().filter(|l| *l == tag).count();
+    assert_eq!((lines("old"), lines("new")), (5, 0));
+    // The next check runs the new configuration.
+    let (code, r) = check_json(&env, &["--no-cache"]);
+    assert_eq!(code, 0, "{}", r["summary"]);
+    assert_eq!(lines("new"), 5);
+}
+
+#[test]
 fn config_check_names_the_line_and_key() {
     let env = Env::new();
     let bad = env.write(
