@@ -312,6 +312,9 @@ impl Engine {
             .await
             .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
             .map_err(|e| RpcError::new(code::CACHE_UNAVAILABLE, e.to_string()))?;
+        // Again: a run that started while the entries were being deleted
+        // may have read some of them.
+        self.forget_answers();
         Ok(json!({ "deleted": deleted, "validator": p.validator }))
     }
 
@@ -343,6 +346,7 @@ impl Engine {
             .await
             .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
             .map_err(|e| RpcError::new(code::CACHE_UNAVAILABLE, e.to_string()))?;
+        self.forget_answers();
         Ok(json!({ "deleted": deleted }))
     }
 
