@@ -401,7 +401,8 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     // Walk.
     let walk_root = root.clone();
     let watch = watching.then(|| (engine.watch.clone(), walk_watch.clone()));
-    let walked = tokio::task::spawn_blocking(move || walk(&walk_root, &targets, watch))
+    let own = engine.store_path().to_path_buf();
+    let walked = tokio::task::spawn_blocking(move || walk(&walk_root, &targets, Some(&own), watch))
         .await
         .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?;
 
@@ -1057,7 +1058,12 @@ fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[FileF
 
 /// Walks the targets honouring .gitignore and .ignore; hidden files are
 /// included, `.git` is not.
-fn walk(root: &Path, targets: &[PathBuf], watch: Option<(Arc<TreeWatch>, Arc<WalkWatch>)>) -> Vec<Walked> {
+fn walk(
+    root: &Path,
+    targets: &[PathBuf],
+    own: Option<&Path>,
+    watch: Option<(Arc<TreeWatch>, Arc<WalkWatch>)>,
+) -> Vec<Walked> {
     let Some((first, rest)) = targets.split_first() else { return Vec::new() };
     if let Some((watch, walk)) = &watch {
         // The walk's roots (a file target: its directory) and every
@@ -1079,7 +1085,13 @@ fn walk(root: &Path, targets: &[PathBuf], watch: Option<(Arc<TreeWatch>, Arc<Wal
     for t in rest {
         builder.add(t);
     }
-    builder.hidden(false).require_git(false).filter_entry(|e| e.file_name() != ".git");
+    // verdict's own cache, when configured inside the project, is not
+    // validated (and its writes would look like changes to the tree).
+    let own = own.map(Path::to_path_buf);
+    builder
+        .hidden(false)
+        .require_git(false)
+        .filter_entry(move |e| e.file_name() != ".git" && own.as_deref() != Some(e.path()));
     let out = Mutex::new(Vec::new());
     builder.build_parallel().run(|| {
         // Each walker thread collects on its own and hands its files over
@@ -1267,7 +1279,7 @@ mod tests {
     use super::*;
 
     fn walked(root: &Path) -> Vec<Walked> {
-        walk(root, &[root.to_path_buf()], None)
+        walk(root, &[root.to_path_buf()], None, None)
     }
 
     #[test]

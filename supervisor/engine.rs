@@ -150,6 +150,11 @@ impl Engine {
         self.config.lock().expect("config lock poisoned").clone()
     }
 
+    /// Where the result cache lives (it may be inside the project).
+    pub fn store_path(&self) -> &Path {
+        &self.store_path
+    }
+
     /// The project's layout.
     pub fn layout(&self) -> &Layout {
         &self.layout

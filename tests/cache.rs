@@ -566,3 +566,16 @@ fn checking_a_subdirectory_sees_an_edited_gitignore_above_it() {
     assert_eq!(after["summary"]["unchanged"], false);
     assert_eq!(after["summary"]["files"], 1, "{}", after["summary"]);
 }
+
+#[test]
+fn a_cache_inside_the_project_is_neither_checked_nor_a_change() {
+    let env = Env::new();
+    env.write("verdict.toml", "[cache]\ndir = \"cache-here\"\n");
+    tree(&env, 5);
+    let first = check(&env, &[]);
+    assert!(env.project.join("cache-here/CURRENT").exists(), "the cache is where the configuration says");
+    assert!(!files(&first).iter().any(|f| f.starts_with("cache-here/")), "{:?}", files(&first));
+    // Its own writes do not count as changes to the tree.
+    let again = settled(&env);
+    assert_eq!(again["summary"]["files"], first["summary"]["files"]);
+}
