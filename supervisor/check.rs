@@ -85,6 +85,9 @@ struct RunState {
     hung: Mutex<HashMap<String, String>>,
     /// Per-file entries being assembled from the outcomes as they arrive.
     entries: Mutex<EntryCollector>,
+    /// A cache write failed: a warm run would compute again, so this run's
+    /// answer is not remembered.
+    write_failed: std::sync::atomic::AtomicBool,
 }
 
 impl RunState {
@@ -324,6 +327,9 @@ fn file_key(set: &FileSet, h: &Hashed, w: &Walked) -> ResultKey {
 /// Runs a check.
 pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Result<Value, RpcError> {
     let started = Instant::now();
+    // Before the configuration is read: a reload after this point makes
+    // whatever this run remembers unusable.
+    let epoch = engine.memo_epoch.load(Ordering::SeqCst);
     let config = engine.config();
     let root = engine.layout().root.clone();
     let handles = ractor::call!(engine.supervisor(), SupervisorMessage::GetHandles)
@@ -377,7 +383,6 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         validators: selected.iter().map(|s| (s.handle.config.name.clone(), s.handle.identity)).collect(),
         all_outcomes: params.all_outcomes,
     };
-    let epoch = engine.memo_epoch.load(Ordering::SeqCst);
     let generation = engine.watch.drain();
     let memo_usable = watching && store.is_some() && selected.iter().all(|s| s.handle.cacheable);
     if memo_usable && let Some(answer) = engine.remembered(&memo_key, generation, epoch, now_secs()) {
@@ -432,6 +437,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         total: AtomicU64::new(0),
         hung: Mutex::new(HashMap::new()),
         entries: Mutex::new(EntryCollector::new()),
+        write_failed: std::sync::atomic::AtomicBool::new(false),
     });
     let mut summary = Summary { files: walked.len() as u64, cache_used: store.is_some(), ..Summary::default() };
 
@@ -688,8 +694,10 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
             .filter_map(|(h, w)| h.fresh.map(|e| (w.rel.as_bytes().to_vec(), e)))
             .collect();
         if !fresh.is_empty() || !entries.is_empty() {
+            let run = run.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 if let Err(e) = write_entries(&store, &entries, now) {
+                    run.write_failed.store(true, Ordering::Relaxed);
                     warn!(error = %e, "cannot write results to the cache");
                 }
                 let refs: Vec<(&[u8], StatEntry)> = fresh.iter().map(|(k, e)| (k.as_slice(), *e)).collect();
@@ -728,8 +736,17 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     // Remember a clean answer if nothing changed while the run looked, and
     // every directory it walked was already watched when it started.
     let clean = ["error", "timed_out", "skipped"].iter().all(|k| report.summary.outcomes.get(*k).copied() == Some(0));
+    if run.write_failed.load(Ordering::Relaxed) {
+        engine.store_suspect.store(true, Ordering::SeqCst);
+    }
+    if params.no_cache && write_store.is_some() {
+        // It rewrote cache entries: an answer remembered before may no
+        // longer be what the cache says.
+        engine.forget_answers();
+    }
     if memo_usable
         && clean
+        && !run.write_failed.load(Ordering::Relaxed)
         && !walk_watch.fresh.load(Ordering::Relaxed)
         && engine.watch.drain() == generation
         && engine.memo_epoch.load(Ordering::SeqCst) == epoch
@@ -911,6 +928,9 @@ fn spawn_job(
                 write_entries(&store, &entries, now)
             })
             .await;
+            if !matches!(res, Ok(Ok(()))) {
+                run.write_failed.store(true, Ordering::Relaxed);
+            }
             if let Ok(Err(e)) = res {
                 warn!(error = %e, "cannot write results to the cache");
             }
@@ -1076,9 +1096,16 @@ fn walk(
                 dir = d.parent();
             }
         }
-        let info = root.join(".git/info");
-        if info.is_dir() {
-            watch.watch_dir(&info, walk);
+        // git's excludes: `.git/info`, or `.git` itself until it has one.
+        // A `.git` file (a worktree, a submodule) keeps them elsewhere: such
+        // a run cannot vouch for them.
+        let git = root.join(".git");
+        if git.join("info").is_dir() {
+            watch.watch_dir(&git.join("info"), walk);
+        } else if git.is_dir() {
+            watch.watch_dir(&git, walk);
+        } else if git.exists() {
+            walk.fresh.store(true, Ordering::Relaxed);
         }
     }
     let mut builder = ignore::WalkBuilder::new(first);

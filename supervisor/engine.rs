@@ -66,6 +66,10 @@ pub struct Engine {
     /// Bumped by whatever makes remembered answers unusable besides file
     /// changes: a reload, clearing, pruning or recreating the cache.
     pub memo_epoch: AtomicU64,
+    /// A write to the cache failed: RocksDB stays read-only after some
+    /// errors (a full disk) until it is reopened, which the next check
+    /// tries once no run holds the database.
+    pub store_suspect: std::sync::atomic::AtomicBool,
 }
 
 /// `status`'s view of the engine.
@@ -129,13 +133,14 @@ impl Engine {
             watch: Arc::new(TreeWatch::new()),
             memo: Mutex::new(None),
             memo_epoch: AtomicU64::new(0),
+            store_suspect: std::sync::atomic::AtomicBool::new(false),
             layout,
         };
         let config = engine.config();
         let report = engine.apply(&config).await?;
         info!(validators = report.added.len(), "validators started");
         if let Some(store) = engine.store() {
-            spawn_pruner(store);
+            spawn_pruner(&store);
         }
         Ok(engine)
     }
@@ -199,12 +204,61 @@ impl Engine {
     /// with its errors; the old configuration stays in force).
     pub async fn check(&self, params: Value, ctx: &RequestCtx) -> Result<Value, RpcError> {
         let params: crate::protocol::CheckParams = parse_params(Some(&params))?;
+        self.reopen_after_failed_writes().await;
         let current = file_stamp(&self.layout.root.join(crate::paths::CONFIG_FILE));
         if current != *self.config_stamp.lock().expect("stamp lock poisoned") {
             info!("verdict.toml changed since it was read; reloading before the check");
             self.reload().await?;
         }
         crate::check::run(self, params, ctx).await
+    }
+
+    /// After a failed write, reopens the cache once no run holds it: RocksDB
+    /// stays read-only after some errors (a full disk) until then. A reopen
+    /// that fails (still no space) leaves the daemon without a cache and is
+    /// tried again by the next check.
+    async fn reopen_after_failed_writes(&self) {
+        if !self.store_suspect.load(Ordering::SeqCst) {
+            return;
+        }
+        let taken = {
+            let mut guard = self.store.write().expect("store lock poisoned");
+            match &*guard {
+                Ok(s) if Arc::strong_count(s) == 1 => {
+                    std::mem::replace(&mut *guard, Err("being reopened after failed writes".into()))
+                }
+                Ok(_) => return, // a run still uses it: next time
+                Err(_) => Err(String::new()),
+            }
+        };
+        // Nobody can take a new reference now: it is ours alone, and
+        // dropping it closes the database and releases its lock.
+        if let Ok(store) = taken {
+            match Arc::try_unwrap(store) {
+                Ok(store) => drop(store),
+                Err(store) => {
+                    *self.store.write().expect("store lock poisoned") = Ok(store);
+                    return;
+                }
+            }
+        }
+        let (path, config) = (self.store_path.clone(), self.config());
+        let opened = tokio::task::spawn_blocking(move || open_store(&path, &config)).await;
+        self.forget_answers();
+        match opened {
+            Ok(Ok(store)) => {
+                let store = Arc::new(store);
+                *self.store.write().expect("store lock poisoned") = Ok(store.clone());
+                spawn_pruner(&store);
+                self.store_suspect.store(false, Ordering::SeqCst);
+                info!(path = %self.store_path.display(), "the cache was reopened after failed writes");
+            }
+            Ok(Err(e)) => {
+                warn!(error = %e, "the cache cannot be reopened yet; checks run without it");
+                *self.store.write().expect("store lock poisoned") = Err(e.to_string());
+            }
+            Err(e) => *self.store.write().expect("store lock poisoned") = Err(e.to_string()),
+        }
     }
 
     /// `reload` (and SIGHUP): re-read verdict.toml and apply it.
@@ -338,7 +392,7 @@ impl Engine {
         .map_err(|e| RpcError::new(code::CACHE_UNAVAILABLE, format!("the result cache is unavailable: {e}")))?;
         let store = Arc::new(opened);
         *self.store.write().expect("store lock poisoned") = Ok(store.clone());
-        spawn_pruner(store);
+        spawn_pruner(&store);
         info!(path = %self.store_path.display(), "the unusable cache was deleted and recreated");
         Ok(json!({ "deleted": 0, "validator": null, "recreated": true }))
     }
@@ -415,13 +469,15 @@ fn open_store(path: &Path, config: &Config) -> Result<Store, verdict_storage::St
     Store::open(path, &opts)
 }
 
-/// Purges expired results hourly so the database does not grow without bound.
-fn spawn_pruner(store: Arc<Store>) {
+/// Purges expired results hourly so the database does not grow without bound,
+/// for as long as this database is the one in use.
+fn spawn_pruner(store: &Arc<Store>) {
+    let store = Arc::downgrade(store);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            let s = store.clone();
+            let Some(s) = store.upgrade() else { return };
             match tokio::task::spawn_blocking(move || s.prune_expired(crate::check::now_secs())).await {
                 Ok(Ok(n)) if n > 0 => info!(deleted = n, "pruned expired cache entries"),
                 Ok(Ok(_)) => {}

@@ -13,13 +13,18 @@
 //!   attribute change, a lost queue) makes the previous answer unusable.
 //! * The walker lists a directory before its watch is added, so a change in
 //!   that gap would be seen by neither. A run that had to add a watch that
-//!   did not exist yet therefore never leaves an answer to reuse; only a run
-//!   that walked directories all watched since before it started does.
+//!   did not exist yet therefore never leaves an answer to reuse, and adding
+//!   a watch moves the generation, so no other run in flight leaves one
+//!   either; only a run that walked directories all watched since before it
+//!   started does.
+//! * Drains are serialised: a check never reads the generation while
+//!   another check has taken events off the queue but not counted them.
 //!
 //! Not seen: changes on network and FUSE file systems made by other hosts,
 //! writes through a shared memory mapping, writes through a hard link in an
-//! unwatched directory, and edits of git's global excludes file or of a
-//! `.gitignore` above the project root (`verdict reload` drops the answer).
+//! unwatched directory, file systems mounted over a directory of the tree,
+//! and edits of git's global excludes file or of a `.gitignore` above the
+//! project root (`verdict reload` drops the answer).
 //! The configuration option `check.watch = false` turns the whole mechanism
 //! off.
 
@@ -57,8 +62,12 @@ pub struct TreeWatch {
     known: Mutex<HashSet<WatchDescriptor>>,
     /// Bumped by every drain that found an event (or an error).
     generation: AtomicU64,
-    /// Whether running out of watches was logged (once, not per directory).
+    /// Whether a failure to add a watch was logged (once, not per directory).
     warned: std::sync::atomic::AtomicBool,
+    /// Held for a whole drain, so that a check never reads the old
+    /// generation while another check has taken events off the queue but
+    /// not counted them yet.
+    draining: Mutex<()>,
 }
 
 /// What a run learnt while walking: whether every directory it walked was
@@ -85,6 +94,7 @@ impl TreeWatch {
             known: Mutex::new(HashSet::new()),
             generation: AtomicU64::new(0),
             warned: std::sync::atomic::AtomicBool::new(false),
+            draining: Mutex::new(()),
         }
     }
 
@@ -104,11 +114,17 @@ impl TreeWatch {
             Ok(wd) => {
                 if self.known.lock().expect("known").insert(wd) {
                     walk.fresh.store(true, Ordering::Relaxed);
+                    // A new watch counts as a change: a run in flight may
+                    // have listed this directory before it was watched.
+                    self.generation.fetch_add(1, Ordering::SeqCst);
                 }
             }
             Err(e) => {
-                if e == Errno::ENOSPC && !self.warned.swap(true, Ordering::Relaxed) {
-                    warn!(dir = %dir.display(), "out of inotify watches (fs.inotify.max_user_watches): unchanged trees are walked again");
+                // A directory that vanished is a change like any other; any
+                // other failure means unchanged trees are walked again.
+                if e != Errno::ENOENT && !self.warned.swap(true, Ordering::Relaxed) {
+                    let hint = if e == Errno::ENOSPC { " (fs.inotify.max_user_watches)" } else { "" };
+                    warn!(dir = %dir.display(), error = %e, "cannot watch a directory{hint}: trees are walked again on every check");
                 }
                 walk.fresh.store(true, Ordering::Relaxed);
             }
@@ -119,6 +135,7 @@ impl TreeWatch {
     /// whenever anything happened since the last drain.
     pub fn drain(&self) -> u64 {
         let Some(inotify) = &self.inotify else { return self.generation.load(Ordering::SeqCst) };
+        let _draining = self.draining.lock().expect("draining");
         let mut any = false;
         loop {
             match inotify.read_events() {
@@ -170,6 +187,14 @@ mod tests {
 
         let g0 = w.drain();
         assert_eq!(w.drain(), g0, "nothing happened");
+        // Another run adding a watch moves the generation: a run in flight
+        // may have listed that directory before it was watched.
+        let other = tempfile::tempdir().unwrap();
+        w.watch_dir(other.path(), &WalkWatch::default());
+        assert_ne!(w.drain(), g0, "a new watch moves the generation");
+        let g0 = w.drain();
+        w.watch_dir(other.path(), &WalkWatch::default());
+        assert_eq!(w.drain(), g0, "an existing watch does not");
         std::fs::write(t.path().join("a"), "x").unwrap();
         let g1 = w.drain();
         assert_ne!(g1, g0, "a new file is seen");

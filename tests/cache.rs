@@ -394,6 +394,21 @@ fn a_reused_answer_is_dropped_by_cache_commands_a_reload_and_no_cache() {
     let fresh = check(&env, &["--no-cache"]);
     assert_eq!(fresh["summary"]["unchanged"], false, "--no-cache computes");
     assert_eq!(fresh["summary"]["from_cache"], 0);
+    // It rewrote the cache: the answer remembered before it is gone too.
+    assert_eq!(check(&env, &[])["summary"]["unchanged"], false, "after --no-cache");
+}
+
+#[test]
+fn a_git_file_keeps_its_excludes_elsewhere_so_nothing_is_reused() {
+    // A worktree's or submodule's `.git` is a file naming a git directory
+    // whose info/exclude is not watched.
+    let env = Env::new();
+    let _ = std::fs::remove_dir_all(env.project.join(".git"));
+    env.write(".git", "gitdir: /somewhere/else\n");
+    tree(&env, 3);
+    for _ in 0..4 {
+        assert_eq!(check(&env, &[])["summary"]["unchanged"], false);
+    }
 }
 
 #[test]
@@ -511,6 +526,9 @@ fn a_disk_that_fills_up_loses_only_new_results_and_the_daemon_goes_on() {
     assert!(full["summary"]["from_cache"].as_u64().unwrap() > 0, "{}", full["summary"]);
     assert!(full["summary"]["findings"].as_u64().unwrap() > first["summary"]["findings"].as_u64().unwrap());
     assert_eq!(env.json(&["ping", "--data-dir", data_s])["pong"], true);
+    // A run whose writes failed is not remembered: a warm run would compute.
+    let again = check(&env, &["--data-dir", data_s]);
+    assert_eq!(again["summary"]["unchanged"], false, "{}", again["summary"]);
     // The failure was real, and logged with what to do.
     let log = std::fs::read_to_string(env.log_file()).unwrap();
     assert!(log.contains("cannot write results to the cache") && log.contains("no space left"), "{log}");
