@@ -566,7 +566,6 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         }
     }
     run.total.store(summary.pairs, Ordering::Relaxed);
-    run.done.store(run.records.lock().expect("records").len() as u64, Ordering::Relaxed);
 
     mark("look-up", &mut since);
     // Dispatch.
@@ -594,31 +593,34 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
                 continue;
             }
             let mut pending = engine.pending.lock().expect("pending");
-            if let Some(rx) = pending.get(&key).cloned() {
+            if let Some(rx) = pending.get(&key).filter(|rx| rx.has_changed().is_ok()).cloned() {
                 drop(pending);
                 let (run, selected, walked) = (run.clone(), selected.clone(), walked.clone());
                 jobs.spawn(async move {
                     let mut rx = rx;
                     let got = rx.wait_for(Option::is_some).await.ok().and_then(|v| v.clone());
-                    match got {
-                        Some(o) => {
-                            run.offer(fi, vi, o.cacheable().map(|v| StoredVerdict::from(&v)));
-                            push(&run, &walked[fi].rel, &selected[vi], o);
+                    // Only a verdict is taken over: the other run's errors,
+                    // time-outs and skips are its own (this run computes
+                    // the pair itself then).
+                    match got.as_ref().and_then(Outcome::cacheable) {
+                        Some(v) => {
+                            run.offer(fi, vi, Some(StoredVerdict::from(&v)));
+                            push(&run, &walked[fi].rel, &selected[vi], got.expect("some"));
                             None
                         }
                         None => Some((fi, vi)),
                     }
                 });
             } else {
-                let (tx, rx) = watch::channel(None);
-                pending.insert(key, rx);
-                claims.insert(fi, (key, tx));
+                if let Some(c) = Claim::take(&engine.pending, &mut pending, fi, key) {
+                    claims.insert(fi, c);
+                }
                 ours.insert(key);
                 own.push(fi);
             }
         }
         for batch in batches(s, &own, &hashed) {
-            let claims = batch.iter().filter_map(|fi| claims.remove(fi).map(|(k, tx)| (*fi, k, tx))).collect();
+            let claims = batch.iter().filter_map(|fi| claims.remove(fi)).collect();
             spawn_job(
                 &mut jobs,
                 engine,
@@ -862,9 +864,46 @@ fn batches(s: &Selected, files: &[usize], hashed: &[Hashed]) -> Vec<Vec<usize>> 
     out
 }
 
-/// A pair this run computes for every concurrent run that needs it: (file,
-/// pending key, where its outcome is published).
-type Claim = (usize, ([u8; 16], u128), watch::Sender<Option<Outcome>>);
+/// A pair this run computes for every concurrent run that needs it. The
+/// claim is withdrawn when it is dropped (published, or its job aborted by a
+/// cancellation), and only if the pending entry is still this claim's.
+struct Claim {
+    fi: usize,
+    key: ([u8; 16], u128),
+    tx: watch::Sender<Option<Outcome>>,
+    pending: Arc<Pending>,
+}
+
+impl Claim {
+    /// Claims `key` unless another live claim holds it.
+    fn take(
+        pending: &Arc<Pending>,
+        map: &mut HashMap<([u8; 16], u128), watch::Receiver<Option<Outcome>>>,
+        fi: usize,
+        key: ([u8; 16], u128),
+    ) -> Option<Claim> {
+        if map.get(&key).is_some_and(|rx| rx.has_changed().is_ok()) {
+            return None;
+        }
+        let (tx, rx) = watch::channel(None);
+        map.insert(key, rx);
+        Some(Claim { fi, key, tx, pending: pending.clone() })
+    }
+
+    /// Hands the outcome to the runs waiting for it.
+    fn publish(self, outcome: Outcome) {
+        self.tx.send_replace(Some(outcome));
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut map = self.pending.lock().expect("pending");
+        if map.get(&self.key).is_some_and(|rx| rx.same_channel(&self.tx.subscribe())) {
+            map.remove(&self.key);
+        }
+    }
+}
 
 /// Claims the pairs of a batch so concurrent runs wait for us instead of
 /// recomputing: worth it for external tools; built-ins are cheaper to redo
@@ -875,9 +914,7 @@ fn claim(engine: &Engine, s: &Selected, batch: &[usize], hashed: &[Hashed]) -> V
         let mut pending = engine.pending.lock().expect("pending");
         for &fi in batch {
             if let Some(h) = hashed[fi].hash {
-                let (tx, rx) = watch::channel(None);
-                pending.insert((s.handle.identity, h), rx);
-                claims.push((fi, (s.handle.identity, h), tx));
+                claims.extend(Claim::take(&engine.pending, &mut pending, fi, (s.handle.identity, h)));
             }
         }
     }
@@ -901,7 +938,6 @@ fn spawn_job(
     let (run, selected, walked, hashed, cancel) =
         (run.clone(), selected.clone(), walked.clone(), hashed.clone(), cancel.clone());
     let supervisor = engine.supervisor().clone();
-    let pending = engine.pending.clone();
     jobs.spawn(async move {
         let s = &selected[vi];
         let outcomes = run_job(s, &batch, &walked, &hashed, &run, &cancel, &supervisor).await;
@@ -910,7 +946,13 @@ fn spawn_job(
         let entries = {
             let mut entries = run.entries.lock().expect("entries");
             for (&fi, o) in batch.iter().zip(outcomes.iter()) {
-                let v = o.cacheable().map(|v| StoredVerdict::from(&v));
+                let mut v = o.cacheable().map(|v| StoredVerdict::from(&v));
+                // An external tool read the file itself, at job time: if it
+                // changed since it was hashed, its verdict is not for that
+                // hash, so it is reported but not cached.
+                if v.is_some() && is_command(s) && changed_since_walk(&walked[fi]) {
+                    v = None;
+                }
                 if let (Some(v), Some(h), true) = (&v, hashed[fi].hash, s.handle.cacheable && is_command(s)) {
                     to_store.push((ResultKey { validator: s.handle.identity, content: h.to_be_bytes() }, v.clone()));
                 }
@@ -936,15 +978,10 @@ fn spawn_job(
             }
         }
         for (&fi, o) in batch.iter().zip(outcomes) {
-            if let Some(pos) = claims.iter().position(|c| c.0 == fi) {
-                let (_, key, tx) = claims.swap_remove(pos);
-                tx.send_replace(Some(o.clone()));
-                pending.lock().expect("pending").remove(&key);
+            if let Some(pos) = claims.iter().position(|c| c.fi == fi) {
+                claims.swap_remove(pos).publish(o.clone());
             }
             push(&run, &walked[fi].rel, s, o);
-        }
-        for (_, key, _) in claims {
-            pending.lock().expect("pending").remove(&key);
         }
         None
     });
@@ -1162,6 +1199,20 @@ impl Drop for Collect<'_> {
     }
 }
 
+/// Whether a file's size, modification or change time differs from the
+/// walk's (or it is gone).
+fn changed_since_walk(w: &Walked) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(&w.abs) {
+        Ok(m) => {
+            m.len() != w.meta.len()
+                || (m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec())
+                    != (w.meta.mtime(), w.meta.mtime_nsec(), w.meta.ctime(), w.meta.ctime_nsec())
+        }
+        Err(_) => true,
+    }
+}
+
 /// Opens a file the walk found, refusing whatever is no longer a regular
 /// file: it may have been replaced since the walk, and a FIFO would block
 /// the read forever, a device could be endless, a symlink could lead
@@ -1353,6 +1404,47 @@ mod tests {
         assert!(err(0).contains("cannot read big.txt") && err(0).contains("grew past"), "{}", err(0));
         assert!(err(1).contains("cannot read dev.txt"), "{}", err(1));
         assert!(err(2).contains("cannot read fifo.txt") && err(2).contains("regular file"), "{}", err(2));
+    }
+
+    #[test]
+    fn a_claim_is_withdrawn_when_dropped_and_never_withdraws_another() {
+        let pending: Arc<Pending> = Arc::default();
+        let key = ([7; 16], 42u128);
+        let first = Claim::take(&pending, &mut pending.lock().unwrap(), 0, key).expect("free");
+        assert!(Claim::take(&pending, &mut pending.lock().unwrap(), 1, key).is_none(), "a live claim is kept");
+        let mut waiter = pending.lock().unwrap().get(&key).cloned().unwrap();
+        first.publish(Outcome::Passed);
+        assert!(pending.lock().unwrap().is_empty(), "published and withdrawn");
+        assert!(matches!(waiter.borrow_and_update().clone(), Some(Outcome::Passed)), "the waiter still gets it");
+
+        // A claim dropped unpublished (its job aborted) is withdrawn too, and
+        // a stale entry left by anything else is replaced, not waited on.
+        let aborted = Claim::take(&pending, &mut pending.lock().unwrap(), 0, key).unwrap();
+        drop(aborted);
+        assert!(pending.lock().unwrap().is_empty());
+        let (dead_tx, dead_rx) = watch::channel(None);
+        drop(dead_tx);
+        pending.lock().unwrap().insert(key, dead_rx);
+        let fresh = Claim::take(&pending, &mut pending.lock().unwrap(), 0, key).expect("a dead entry is replaced");
+        // An older claim of the same key going away leaves the new one alone.
+        let (old_tx, _) = watch::channel(None);
+        drop(Claim { fi: 9, key, tx: old_tx, pending: pending.clone() });
+        assert!(pending.lock().unwrap().contains_key(&key), "not ours to withdraw");
+        drop(fresh);
+        assert!(pending.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_file_changed_after_the_walk_is_noticed() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        std::fs::write(root.join("a"), "one\n").unwrap();
+        let w = walked(&root);
+        assert!(!changed_since_walk(&w[0]));
+        std::fs::write(root.join("a"), "two, longer\n").unwrap();
+        assert!(changed_since_walk(&w[0]));
+        std::fs::remove_file(root.join("a")).unwrap();
+        assert!(changed_since_walk(&w[0]));
     }
 
     #[test]
