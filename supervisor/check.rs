@@ -741,6 +741,9 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     if run.write_failed.load(Ordering::Relaxed) {
         engine.store_suspect.store(true, Ordering::SeqCst);
     }
+    if watching && memo_key.targets == [root.clone()] {
+        engine.watch.forget_unwalked(&walk_watch);
+    }
     if params.no_cache && write_store.is_some() {
         // It rewrote cache entries: an answer remembered before may no
         // longer be what the cache says.

@@ -76,6 +76,8 @@ pub struct TreeWatch {
 pub struct WalkWatch {
     /// A directory that was not watched yet, or could not be watched.
     pub fresh: std::sync::atomic::AtomicBool,
+    /// The watches of every directory the run walked.
+    seen: Mutex<HashSet<WatchDescriptor>>,
 }
 
 impl TreeWatch {
@@ -112,6 +114,7 @@ impl TreeWatch {
         };
         match inotify.add_watch(dir, mask()) {
             Ok(wd) => {
+                walk.seen.lock().expect("seen").insert(wd);
                 if self.known.lock().expect("known").insert(wd) {
                     walk.fresh.store(true, Ordering::Relaxed);
                     // A new watch counts as a change: a run in flight may
@@ -129,6 +132,24 @@ impl TreeWatch {
                 walk.fresh.store(true, Ordering::Relaxed);
             }
         }
+    }
+
+    /// After a complete walk of the whole project: removes the watches of
+    /// directories it no longer walks (ignored since, or moved out), which
+    /// would otherwise keep reporting changes that do not matter and use up
+    /// the user's watches. The removals are events, so no run in flight
+    /// leaves an answer relying on them.
+    pub fn forget_unwalked(&self, walk: &WalkWatch) {
+        let Some(inotify) = &self.inotify else { return };
+        let seen = walk.seen.lock().expect("seen");
+        let mut known = self.known.lock().expect("known");
+        known.retain(|wd| {
+            if seen.contains(wd) {
+                return true;
+            }
+            let _ = inotify.rm_watch(*wd);
+            false
+        });
     }
 
     /// Reads every queued event; returns the generation, which changes
@@ -215,6 +236,26 @@ mod tests {
         let after = WalkWatch::default();
         w.watch_dir(&sub, &after);
         assert!(after.fresh.load(Ordering::Relaxed), "the re-created directory had no watch");
+    }
+
+    #[test]
+    fn watches_of_directories_a_whole_walk_skipped_are_removed() {
+        let t = tempfile::tempdir().unwrap();
+        let (kept, dropped) = (t.path().join("kept"), t.path().join("ignored"));
+        std::fs::create_dir(&kept).unwrap();
+        std::fs::create_dir(&dropped).unwrap();
+        let w = TreeWatch::new();
+        let first = WalkWatch::default();
+        w.watch_dir(&kept, &first);
+        w.watch_dir(&dropped, &first);
+        let second = WalkWatch::default();
+        w.watch_dir(&kept, &second);
+        w.forget_unwalked(&second);
+        let g = w.drain();
+        std::fs::write(dropped.join("x"), "x").unwrap();
+        assert_eq!(w.drain(), g, "the skipped directory is no longer watched");
+        std::fs::write(kept.join("x"), "x").unwrap();
+        assert_ne!(w.drain(), g, "the walked one still is");
     }
 
     #[test]
