@@ -347,9 +347,9 @@ fn pgrep(pattern: &str) -> bool {
     !std::process::Command::new("pgrep").args(["-f", pattern]).output().unwrap().stdout.is_empty()
 }
 
-#[test]
-fn a_pair_needed_by_two_concurrent_checks_is_computed_once() {
-    let env = Env::new();
+/// Configures one external tool, `counted`, over `*.txt`, that appends a
+/// line to the returned file each time it runs (then runs `then`).
+fn counted_tool(env: &Env, then: &str) -> std::path::PathBuf {
     let counter = env.tmp.path().join("count");
     env.write(
         "verdict.toml",
@@ -358,7 +358,7 @@ fn a_pair_needed_by_two_concurrent_checks_is_computed_once() {
 builtins = false
 [validators.counted]
 kind = "command"
-command = ["sh", "-c", "echo x >> {}; sleep 1", "counted"]
+command = ["sh", "-c", "echo x >> {}{then}", "counted"]
 mode = "per_file"
 parser = "exit_code"
 files = ["*.txt"]
@@ -366,6 +366,13 @@ files = ["*.txt"]
             counter.display()
         ),
     );
+    counter
+}
+
+#[test]
+fn a_pair_needed_by_two_concurrent_checks_is_computed_once() {
+    let env = Env::new();
+    let counter = counted_tool(&env, "; sleep 1");
     for i in 0..3 {
         env.write(&format!("f{i}.txt"), format!("{i}\n"));
     }
@@ -387,22 +394,7 @@ files = ["*.txt"]
 #[test]
 fn without_the_cache_every_file_is_validated_even_with_identical_content() {
     let env = Env::new();
-    let counter = env.tmp.path().join("count");
-    env.write(
-        "verdict.toml",
-        format!(
-            r#"
-builtins = false
-[validators.counted]
-kind = "command"
-command = ["sh", "-c", "echo x >> {}", "counted"]
-mode = "per_file"
-parser = "exit_code"
-files = ["*.txt"]
-"#,
-            counter.display()
-        ),
-    );
+    let counter = counted_tool(&env, "");
     for i in 0..4 {
         env.write(&format!("f{i}.txt"), "same\n");
     }
