@@ -88,6 +88,16 @@ struct RunState {
     /// A cache write failed: a warm run would compute again, so this run's
     /// answer is not remembered.
     write_failed: std::sync::atomic::AtomicBool,
+    /// The engine's cache epoch, and its value when the run started: after
+    /// a `cache clear` the run writes nothing more.
+    cache_epoch: (Arc<AtomicU64>, u64),
+}
+
+impl RunState {
+    /// Whether the cache was cleared since the run started.
+    fn cache_cleared(&self) -> bool {
+        self.cache_epoch.0.load(Ordering::SeqCst) != self.cache_epoch.1
+    }
 }
 
 impl RunState {
@@ -191,6 +201,9 @@ struct PendingEntry {
     key: ResultKey,
     slots: Vec<Option<StoredVerdict>>,
     missing: usize,
+    /// When the oldest verdict taken from a per-pair result expires (0:
+    /// none taken, or never): the entry may not outlive it.
+    expires_at: u64,
 }
 
 impl EntryCollector {
@@ -204,7 +217,16 @@ impl EntryCollector {
         if self.pending.len() <= fi {
             self.pending.resize_with(fi + 1, || None);
         }
-        self.pending[fi] = Some(PendingEntry { set, key, slots: vec![None; n], missing: n });
+        self.pending[fi] = Some(PendingEntry { set, key, slots: vec![None; n], missing: n, expires_at: 0 });
+    }
+
+    /// Offers a verdict read from a per-pair result expiring at `expires_at`
+    /// (0: never): the file's entry expires no later.
+    fn offer_cached(&mut self, fi: usize, vi: usize, v: StoredVerdict, expires_at: u64) {
+        if let Some(Some(p)) = self.pending.get_mut(fi) {
+            p.expires_at = soonest(p.expires_at, expires_at);
+        }
+        self.offer(fi, vi, Some(v));
     }
 
     fn offer(&mut self, fi: usize, vi: usize, v: Option<StoredVerdict>) {
@@ -222,7 +244,11 @@ impl EntryCollector {
         if p.missing == 0 {
             let p = slot.take().expect("present");
             let verdicts = p.slots.into_iter().map(|v| v.expect("complete")).collect();
-            self.ready.push((p.key, verdicts, p.set.ttl));
+            let ttl = match p.expires_at {
+                0 => p.set.ttl,
+                at => soonest(p.set.ttl, at.saturating_sub(now_secs()).max(1)),
+            };
+            self.ready.push((p.key, verdicts, ttl));
         }
     }
 
@@ -330,6 +356,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     // Before the configuration is read: a reload after this point makes
     // whatever this run remembers unusable.
     let epoch = engine.memo_epoch.load(Ordering::SeqCst);
+    let cache_epoch = engine.cache_epoch.load(Ordering::SeqCst);
     let config = engine.config();
     let root = engine.layout().root.clone();
     let handles = ractor::call!(engine.supervisor(), SupervisorMessage::GetHandles)
@@ -438,6 +465,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         hung: Mutex::new(HashMap::new()),
         entries: Mutex::new(EntryCollector::new()),
         write_failed: std::sync::atomic::AtomicBool::new(false),
+        cache_epoch: (engine.cache_epoch.clone(), cache_epoch),
     });
     let mut summary = Summary { files: walked.len() as u64, cache_used: store.is_some(), ..Summary::default() };
 
@@ -537,7 +565,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
                     selected[vi].counters.hits.fetch_add(1, Ordering::Relaxed);
                     summary.from_cache += 1;
                     soonest_expiry = soonest(soonest_expiry, cached.expires_at);
-                    run.offer(fi, vi, Some(cached.value.clone()));
+                    run.entries.lock().expect("entries").offer_cached(fi, vi, cached.value.clone(), cached.expires_at);
                     push(&run, &walked[fi].rel, &selected[vi], Outcome::Cached { verdict: cached.value.into() });
                 }
                 None => {
@@ -688,7 +716,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     // Write the per-file entries of files whose every member got a
     // cacheable outcome, and fresh stat-index entries for files hashed from
     // their bytes.
-    if let Some(store) = write_store.clone() {
+    if let Some(store) = write_store.clone().filter(|_| !run.cache_cleared()) {
         let entries = run.entries.lock().expect("entries").take_ready(true);
         let fresh: Vec<(Vec<u8>, StatEntry)> = hashed
             .iter()
@@ -963,7 +991,7 @@ fn spawn_job(
             }
             entries.take_ready(false)
         };
-        if let (Some(store), false) = (store, to_store.is_empty() && entries.is_empty()) {
+        if let (Some(store), false) = (store, to_store.is_empty() && entries.is_empty() || run.cache_cleared()) {
             let ttl = s.handle.config.cache_ttl.as_secs();
             let now = now_secs();
             let res = tokio::task::spawn_blocking(move || {
@@ -1435,6 +1463,30 @@ mod tests {
         assert!(pending.lock().unwrap().contains_key(&key), "not ours to withdraw");
         drop(fresh);
         assert!(pending.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_file_entry_is_complete_only_with_every_verdict_and_never_outlives_one() {
+        let set = Arc::new(FileSet { members: vec![3, 5], id: [1; 16], ttl: 3600, mode_dependent: false });
+        let key = ResultKey { validator: [1; 16], content: [2; 16] };
+        let pass = StoredVerdict(Vec::new());
+        let mut c = EntryCollector::new();
+        c.expect(0, set.clone(), key);
+        c.expect(1, set.clone(), key);
+        c.expect(2, set, key);
+        // File 0: one verdict from a per-pair result that expires in 100 s.
+        c.offer_cached(0, 3, pass.clone(), now_secs() + 100);
+        assert!(c.take_ready(true).is_empty(), "one member still missing");
+        c.offer(0, 5, Some(pass.clone()));
+        // File 1: computed fresh. File 2: a member without a verdict.
+        c.offer(1, 5, Some(pass.clone()));
+        c.offer(1, 3, Some(pass.clone()));
+        c.offer(2, 3, Some(pass.clone()));
+        c.offer(2, 5, None);
+        let ready = c.take_ready(true);
+        assert_eq!(ready.len(), 2, "file 2 gets no entry");
+        assert!((99..=100).contains(&ready[0].2), "file 0's entry expires with its oldest verdict: {}", ready[0].2);
+        assert_eq!(ready[1].2, 3600);
     }
 
     #[test]

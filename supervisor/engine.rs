@@ -70,6 +70,9 @@ pub struct Engine {
     /// errors (a full disk) until it is reopened, which the next check
     /// tries once no run holds the database.
     pub store_suspect: std::sync::atomic::AtomicBool,
+    /// Bumped by `cache clear`: a run that started before it writes nothing
+    /// afterwards (it may hold verdicts read before the clear).
+    pub cache_epoch: Arc<AtomicU64>,
 }
 
 /// `status`'s view of the engine.
@@ -134,6 +137,7 @@ impl Engine {
             memo: Mutex::new(None),
             memo_epoch: AtomicU64::new(0),
             store_suspect: std::sync::atomic::AtomicBool::new(false),
+            cache_epoch: Arc::default(),
             layout,
         };
         let config = engine.config();
@@ -351,6 +355,7 @@ impl Engine {
     pub async fn cache_clear(&self, params: Value) -> Result<Value, RpcError> {
         let p: ClearParams = parse_params(Some(&params))?;
         self.forget_answers();
+        self.cache_epoch.fetch_add(1, Ordering::SeqCst);
         if p.validator.is_none() && self.store().is_none() && self.config().cache.enabled {
             return self.recreate_store().await;
         }
