@@ -603,6 +603,9 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     let selected = Arc::new(selected);
     let hashed = Arc::new(hashed);
     let mut orphans: Vec<(usize, usize)> = Vec::new();
+    let spawn = |jobs: &mut JoinSet<Option<(usize, usize)>>, vi: usize, batch: Vec<usize>, claims: Vec<Claim>| {
+        spawn_job(jobs, engine, &run, &selected, vi, batch, claims, &walked, &hashed, &cancel, write_store.clone());
+    };
     for (vi, files) in work.iter().enumerate() {
         let s = &selected[vi];
         // Pairs some other run is computing right now: wait for theirs.
@@ -649,19 +652,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         }
         for batch in batches(s, &own, &hashed) {
             let claims = batch.iter().filter_map(|fi| claims.remove(fi)).collect();
-            spawn_job(
-                &mut jobs,
-                engine,
-                &run,
-                &selected,
-                vi,
-                batch,
-                claims,
-                &walked,
-                &hashed,
-                &cancel,
-                write_store.clone(),
-            );
+            spawn(&mut jobs, vi, batch, claims);
         }
     }
 
@@ -688,19 +679,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
             for (vi, files) in by_validator {
                 for batch in batches(&selected[vi], &files, &hashed) {
                     let claims = claim(engine, &selected[vi], &batch, &hashed);
-                    spawn_job(
-                        &mut jobs,
-                        engine,
-                        &run,
-                        &selected,
-                        vi,
-                        batch,
-                        claims,
-                        &walked,
-                        &hashed,
-                        &cancel,
-                        write_store.clone(),
-                    );
+                    spawn(&mut jobs, vi, batch, claims);
                 }
             }
         }

@@ -602,30 +602,14 @@ fn a_cache_inside_the_project_is_neither_checked_nor_a_change() {
 fn a_run_in_flight_writes_nothing_after_a_cache_clear() {
     let env = Env::new();
     let marks = env.tmp.path().join("marks");
-    env.write(
-        "verdict.toml",
-        format!(
-            r#"
-[validators.slow]
-kind = "command"
-command = ["sh", "-c", "sleep 0.2; echo x >> {}", "slow"]
-mode = "per_file"
-parser = "exit_code"
-files = ["*.txt"]
-concurrency = 1
-"#,
-            marks.display()
-        ),
-    );
+    env.write("verdict.toml", crate::support::slow_tool(&marks, "x"));
     for i in 0..5 {
         env.write(&format!("f{i}.txt"), format!("{i}\n"));
     }
     env.start();
     let mut c = env.connect();
     let id = c.send("check", json!({}));
-    wait_until(Duration::from_secs(10), "the first file to be validated", || {
-        std::fs::read_to_string(&marks).is_ok_and(|m| !m.is_empty())
-    });
+    crate::support::wait_for_first_mark(&marks);
     env.json(&["cache", "clear"]);
     let (reply, _) = c.reply(id);
     assert_eq!(reply["result"]["summary"]["outcomes"]["error"], 0, "{reply}");

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Env, alive, wait_until};
+use crate::support::{Env, alive, slow_tool, wait_for_first_mark, wait_until};
 
 /// Runs `verdict check --format json ARGS` and returns (exit code, report).
 fn check_json(env: &Env, args: &[&str]) -> (i32, Value) {
@@ -434,21 +434,7 @@ fn reload_applies_added_changed_and_removed_validators() {
 fn checks_in_flight_finish_on_the_configuration_they_started_with() {
     let env = Env::new();
     let marks = env.tmp.path().join("marks");
-    let config = |tag: &str| {
-        format!(
-            r#"
-builtins = false
-[validators.slow]
-kind = "command"
-command = ["sh", "-c", "sleep 0.2; echo {tag} >> {}", "slow"]
-mode = "per_file"
-parser = "exit_code"
-files = ["*.txt"]
-concurrency = 1
-"#,
-            marks.display()
-        )
-    };
+    let config = |tag: &str| format!("builtins = false\n{}", slow_tool(&marks, tag));
     env.write("verdict.toml", config("old"));
     for i in 0..5 {
         env.write(&format!("f{i}.txt"), format!("{i}\n"));
@@ -457,9 +443,7 @@ concurrency = 1
     let mut c = env.connect();
     let id = c.send("check", json!({ "no_cache": true }));
     // Once the run is under way, change the validator and reload.
-    wait_until(Duration::from_secs(10), "the first file to be validated", || {
-        std::fs::read_to_string(&marks).is_ok_and(|m| !m.is_empty())
-    });
+    wait_for_first_mark(&marks);
     env.write("verdict.toml", config("new"));
     let reload = env.json(&["reload"]);
     assert_eq!(reload["changed"], json!(["slow"]), "{reload}");

@@ -267,6 +267,23 @@ pub fn error_code(reply: &Value) -> Option<i64> {
 }
 
 /// Runs a command whose executable was just copied by this test process.
+/// A `[validators.slow]` table: an external tool over `*.txt`, one file at
+/// a time, that takes 0.2 s and then appends `tag` to `marks`.
+pub fn slow_tool(marks: &Path, tag: &str) -> String {
+    format!(
+        "[validators.slow]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"sleep 0.2; echo {tag} >> {}\", \"slow\"]\n\
+         mode = \"per_file\"\nparser = \"exit_code\"\nfiles = [\"*.txt\"]\nconcurrency = 1\n",
+        marks.display()
+    )
+}
+
+/// Waits until the slow tool has validated its first file.
+pub fn wait_for_first_mark(marks: &Path) {
+    wait_until(Duration::from_secs(10), "the first file to be validated", || {
+        std::fs::read_to_string(marks).is_ok_and(|m| !m.is_empty())
+    });
+}
+
 /// Another test thread may fork while the copy's write descriptor is open,
 /// and its child holds that descriptor until it execs, which makes our exec
 /// fail with "Text file busy" for a moment: retry that, nothing else.
