@@ -31,7 +31,7 @@ fn spec(name: &str, work: Arc<dyn Work>, timeout: Duration) -> ValidatorSpec {
     ValidatorSpec {
         config: double_config(name, timeout),
         identity: [0; 16],
-        work,
+        work: verdict_actors::validator::ValidatorWork::Jobs(work),
         needs_content: false,
         text_only: false,
         cacheable: false,

@@ -31,10 +31,9 @@ use crate::server::RequestCtx;
 use crate::supervisor::{Slot, SupervisorMessage, ValidatorHandle};
 use crate::watch::{TreeWatch, WalkWatch};
 
-/// Files read and hashed per blocking task.
-const HASH_CHUNK: usize = 128;
-/// Built-in jobs carry at most this many bytes of content.
-const BUILTIN_BATCH_BYTES: u64 = 8 * 1024 * 1024;
+#[path = "read_stage.rs"]
+mod read_stage;
+
 /// How often progress is streamed.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
@@ -60,15 +59,11 @@ struct Walked {
     meta: std::fs::Metadata,
 }
 
-/// What the hash stage learnt about a file.
+/// What the read stage learnt about a file.
 #[derive(Default, Clone)]
 struct Hashed {
     hash: Option<u128>,
-    content: Option<bytes::Bytes>,
     binary: bool,
-    error: Option<String>,
-    /// A fresh stat-index entry to record.
-    fresh: Option<StatEntry>,
 }
 
 /// Shared state of one run, updated by its jobs.
@@ -207,8 +202,8 @@ struct PendingEntry {
 }
 
 impl EntryCollector {
-    fn new() -> EntryCollector {
-        EntryCollector { pending: Vec::new(), ready: Vec::new(), last_flush: Instant::now() }
+    fn new(files: usize) -> EntryCollector {
+        EntryCollector { pending: (0..files).map(|_| None).collect(), ready: Vec::new(), last_flush: Instant::now() }
     }
 
     /// Starts assembling the entry of file `fi`.
@@ -314,23 +309,6 @@ impl FileSets {
     }
 }
 
-/// Files without an entry get one once all their members have answered.
-fn expect_entries(
-    run: &RunState,
-    with_set: &[usize],
-    file_hit: &[bool],
-    file_set: &[Option<Arc<FileSet>>],
-    hashed: &[Hashed],
-    walked: &[Walked],
-) {
-    let mut entries = run.entries.lock().expect("entries");
-    for &fi in with_set.iter().filter(|&&fi| !file_hit[fi]) {
-        let set = file_set[fi].clone().expect("filtered");
-        let key = file_key(&set, &hashed[fi], &walked[fi]);
-        entries.expect(fi, set, key);
-    }
-}
-
 fn write_entries(store: &Store, entries: &[Entry], now: u64) -> Result<(), verdict_storage::StorageError> {
     let refs: Vec<(ResultKey, &Vec<StoredVerdict>, u64)> = entries.iter().map(|(k, v, ttl)| (*k, v, *ttl)).collect();
     store.put_file_results(&refs, now)
@@ -338,8 +316,8 @@ fn write_entries(store: &Store, entries: &[Entry], now: u64) -> Result<(), verdi
 
 /// The key of a file's entry: its set and its content (and, for a set whose
 /// verdicts depend on it, its executable bit).
-fn file_key(set: &FileSet, h: &Hashed, w: &Walked) -> ResultKey {
-    let content = h.hash.unwrap_or(0).to_be_bytes();
+fn file_key(set: &FileSet, hash: Option<u128>, w: &Walked) -> ResultKey {
+    let content = hash.unwrap_or(0).to_be_bytes();
     if !set.mode_dependent {
         return ResultKey { validator: set.id, content };
     }
@@ -448,160 +426,70 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     .await
     .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?;
 
-    let needs_content: Vec<bool> = pairs.iter().map(|p| p.iter().any(|&v| selected[v].handle.needs_content)).collect();
-
-    // Hash (and read what built-ins will need), in parallel off the runtime.
-    let walked = Arc::new(walked);
-    let max_size = config.check.max_file_size;
-    let hashed = hash_all(walked.clone(), &needs_content, &pairs, store.clone(), max_size).await;
-
     let run = Arc::new(RunState {
         records: Mutex::new(Vec::new()),
         keep_passed: params.all_outcomes,
         passed: AtomicU64::new(0),
         cached_passed: AtomicU64::new(0),
         done: AtomicU64::new(0),
-        total: AtomicU64::new(0),
+        total: AtomicU64::new(pairs.iter().map(|p| p.len() as u64).sum()),
         hung: Mutex::new(HashMap::new()),
-        entries: Mutex::new(EntryCollector::new()),
+        entries: Mutex::new(EntryCollector::new(walked.len())),
         write_failed: std::sync::atomic::AtomicBool::new(false),
         cache_epoch: (engine.cache_epoch.clone(), cache_epoch),
     });
-    let mut summary = Summary { files: walked.len() as u64, cache_used: store.is_some(), ..Summary::default() };
+    mark("select", &mut since);
 
-    mark("select+hash", &mut since);
-    // Per-file sets: the cacheable validators each file gets an outcome
-    // from, kept together in one per-file entry. Errors and skips are
-    // answered here; everything else is looked up or becomes work.
-    let mut work: Vec<Vec<usize>> = vec![Vec::new(); selected.len()];
-    let now = now_secs();
-    let mut sets = FileSets::default();
-    let mut file_set: Vec<Option<Arc<FileSet>>> = vec![None; walked.len()];
-    for (fi, vs) in pairs.iter().enumerate() {
-        let h = &hashed[fi];
-        let mut members = Vec::new();
-        for &vi in vs {
-            if selected[vi].handle.text_only && h.binary {
-                continue;
-            }
-            summary.pairs += 1;
-            if let Some(err) = &h.error {
-                push(&run, &walked[fi].rel, &selected[vi], Outcome::error(err.clone()));
-                continue;
-            }
-            if selected[vi].handle.needs_content && walked[fi].meta.len() > max_size {
-                let why = format!("file is larger than check.max_file_size ({max_size} bytes)");
-                push(&run, &walked[fi].rel, &selected[vi], Outcome::skipped(why));
-                continue;
-            }
-            if selected[vi].handle.cacheable && h.hash.is_some() {
-                members.push(vi);
-            } else {
-                work[vi].push(fi);
-            }
-        }
-        if !members.is_empty() {
-            file_set[fi] = Some(sets.get(members, &selected));
-        }
-    }
-    summary.binary_files = hashed.iter().filter(|h| h.binary).count() as u64;
-
-    // One look-up per file; then, for files without an entry, one per
-    // (file, command validator): external tools are worth caching on their
-    // own, built-ins are cheaper to recompute than to look up one by one.
-    let mut pair_lookups: Vec<(usize, usize)> = Vec::new();
-    // When the first cached entry used by this run expires (0: never).
-    let mut soonest_expiry = 0u64;
-    let mut file_hit = vec![false; walked.len()];
-    let with_set: Vec<usize> = (0..walked.len()).filter(|&fi| file_set[fi].is_some()).collect();
-    if let Some(store) = &store {
-        let keys: Vec<ResultKey> = with_set
-            .iter()
-            .map(|&fi| file_key(file_set[fi].as_deref().expect("filtered"), &hashed[fi], &walked[fi]))
-            .collect();
-        let found = lookup_parallel(store, keys, now, Store::get_file_results::<Vec<StoredVerdict>>).await;
-        let (mut passed, mut answered) = (0u64, 0u64);
-        for (&fi, got) in with_set.iter().zip(found) {
-            let set = file_set[fi].as_deref().expect("filtered");
-            match got {
-                Some(entry) if entry.value.len() == set.members.len() => {
-                    file_hit[fi] = true;
-                    soonest_expiry = soonest(soonest_expiry, entry.expires_at);
-                    for (&vi, v) in set.members.iter().zip(entry.value) {
-                        selected[vi].counters.hits.fetch_add(1, Ordering::Relaxed);
-                        answered += 1;
-                        if v.0.is_empty() && !run.keep_passed {
-                            passed += 1;
-                        } else {
-                            push(&run, &walked[fi].rel, &selected[vi], Outcome::Cached { verdict: v.into() });
-                        }
-                    }
-                }
-                _ => pair_lookups.extend(set.members.iter().map(|&vi| (fi, vi))),
-            }
-        }
-        summary.from_cache += answered;
-        run.cached_passed.fetch_add(passed, Ordering::Relaxed);
-        run.done.fetch_add(passed, Ordering::Relaxed);
-        expect_entries(&run, &with_set, &file_hit, &file_set, &hashed, &walked);
-        pair_lookups.retain(|&(_, vi)| {
-            let command = is_command(&selected[vi]);
-            if !command {
-                selected[vi].counters.misses.fetch_add(1, Ordering::Relaxed);
-            }
-            command
-        });
-        let keys: Vec<ResultKey> = pair_lookups
-            .iter()
-            .map(|&(fi, vi)| ResultKey {
-                validator: selected[vi].handle.identity,
-                content: hashed[fi].hash.unwrap_or(0).to_be_bytes(),
-            })
-            .collect();
-        let found = lookup_parallel(store, keys, now, Store::get_results::<StoredVerdict>).await;
-        for (&(fi, vi), got) in pair_lookups.iter().zip(found) {
-            match got {
-                Some(cached) => {
-                    selected[vi].counters.hits.fetch_add(1, Ordering::Relaxed);
-                    summary.from_cache += 1;
-                    soonest_expiry = soonest(soonest_expiry, cached.expires_at);
-                    run.entries.lock().expect("entries").offer_cached(fi, vi, cached.value.clone(), cached.expires_at);
-                    push(&run, &walked[fi].rel, &selected[vi], Outcome::Cached { verdict: cached.value.into() });
-                }
-                None => {
-                    selected[vi].counters.misses.fetch_add(1, Ordering::Relaxed);
-                    work[vi].push(fi);
-                }
-            }
-        }
-        // Built-ins of files without an entry are computed.
-        for &fi in &with_set {
-            if !file_hit[fi] {
-                let set = file_set[fi].as_deref().expect("filtered");
-                for &vi in set.members.iter().filter(|&&vi| !is_command(&selected[vi])) {
-                    work[vi].push(fi);
-                }
-            }
-        }
-    } else {
-        if write_store.is_some() {
-            expect_entries(&run, &with_set, &file_hit, &file_set, &hashed, &walked);
-        }
-        for &fi in &with_set {
-            for &vi in &file_set[fi].as_deref().expect("filtered").members {
-                work[vi].push(fi);
-            }
-        }
-    }
-    run.total.store(summary.pairs, Ordering::Relaxed);
-
-    mark("look-up", &mut since);
-    // Dispatch.
+    // Read, hash, look up, and run the built-ins on what the cache lacks.
     let cancel = ctx.cancel.child_token();
     let _cancel_on_drop = cancel.clone().drop_guard();
-    let mut jobs = JoinSet::new();
+    let walked = Arc::new(walked);
     let selected = Arc::new(selected);
-    let hashed = Arc::new(hashed);
+    let stage = Arc::new(read_stage::Stage {
+        walked: walked.clone(),
+        pairs: Arc::new(pairs),
+        selected: selected.clone(),
+        store: store.clone(),
+        write_store: write_store.clone(),
+        max_size: config.check.max_file_size,
+        now: now_secs(),
+        run: run.clone(),
+        sets: Mutex::new(FileSets::default()),
+        supervisor: engine.supervisor().clone(),
+        cancel: cancel.clone(),
+        hung: selected.iter().map(|_| std::sync::atomic::AtomicBool::new(false)).collect(),
+        out: Mutex::new(read_stage::StageOut {
+            hashed: vec![Hashed::default(); walked.len()],
+            work: vec![Vec::new(); selected.len()],
+            ..Default::default()
+        }),
+    });
+    read_stage::read_stage(&stage, &ctx.notifier).await;
+    if ctx.cancel.is_cancelled() {
+        return Err(RpcError::cancelled());
+    }
+    let out = std::mem::take(&mut *stage.out.lock().expect("stage out"));
+    let pairs = stage.pairs.clone();
+    let now = stage.now;
+    drop(stage);
+    let mut summary = Summary {
+        files: walked.len() as u64,
+        cache_used: store.is_some(),
+        pairs: out.pairs,
+        from_cache: out.from_cache,
+        binary_files: out.hashed.iter().filter(|h| h.binary).count() as u64,
+        ..Summary::default()
+    };
+    let soonest_expiry = out.soonest_expiry;
+    let mut work = out.work;
+    for files in &mut work {
+        files.sort_unstable();
+    }
+    let hashed = Arc::new(out.hashed);
+
+    mark("read+built-ins", &mut since);
+    // Jobs for the command validators.
+    let mut jobs = JoinSet::new();
     let mut orphans: Vec<(usize, usize)> = Vec::new();
     let spawn = |jobs: &mut JoinSet<Option<(usize, usize)>>, vi: usize, batch: Vec<usize>, claims: Vec<Claim>| {
         spawn_job(jobs, engine, &run, &selected, vi, batch, claims, &walked, &hashed, &cancel, write_store.clone());
@@ -650,7 +538,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
                 own.push(fi);
             }
         }
-        for batch in batches(s, &own, &hashed) {
+        for batch in batches(s, &own) {
             let claims = batch.iter().filter_map(|fi| claims.remove(fi)).collect();
             spawn(&mut jobs, vi, batch, claims);
         }
@@ -677,7 +565,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
                 by_validator.entry(vi).or_default().push(fi);
             }
             for (vi, files) in by_validator {
-                for batch in batches(&selected[vi], &files, &hashed) {
+                for batch in batches(&selected[vi], &files) {
                     let claims = claim(engine, &selected[vi], &batch, &hashed);
                     spawn(&mut jobs, vi, batch, claims);
                 }
@@ -692,26 +580,16 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     }
 
     mark("jobs", &mut since);
-    // Write the per-file entries of files whose every member got a
-    // cacheable outcome, and fresh stat-index entries for files hashed from
-    // their bytes.
+    // Write the per-file entries still waiting (the read stage and the jobs
+    // wrote the others as they went).
     if let Some(store) = write_store.clone().filter(|_| !run.cache_cleared()) {
         let entries = run.entries.lock().expect("entries").take_ready(true);
-        let fresh: Vec<(Vec<u8>, StatEntry)> = hashed
-            .iter()
-            .zip(walked.iter())
-            .filter_map(|(h, w)| h.fresh.map(|e| (w.rel.as_bytes().to_vec(), e)))
-            .collect();
-        if !fresh.is_empty() || !entries.is_empty() {
+        if !entries.is_empty() {
             let run = run.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 if let Err(e) = write_entries(&store, &entries, now) {
                     run.write_failed.store(true, Ordering::Relaxed);
                     warn!(error = %e, "cannot write results to the cache");
-                }
-                let refs: Vec<(&[u8], StatEntry)> = fresh.iter().map(|(k, e)| (k.as_slice(), *e)).collect();
-                if let Err(e) = store.put_stat_index(&refs) {
-                    warn!(error = %e, "cannot update the stat index");
                 }
             })
             .await;
@@ -806,72 +684,19 @@ fn push(run: &RunState, file: &str, s: &Selected, outcome: Outcome) {
     });
 }
 
-/// One of the store's batched look-ups.
-type MultiGet<T> = fn(&Store, &[ResultKey], u64) -> Vec<Option<verdict_storage::Cached<T>>>;
-
-/// Looks the keys up with `get` (one batched multi-get per core, on the
-/// blocking pool); the answers come back in the keys' order (a failed task
-/// reads as misses).
-async fn lookup_parallel<T: Send + 'static>(
-    store: &Arc<Store>,
-    keys: Vec<ResultKey>,
-    now: u64,
-    get: MultiGet<T>,
-) -> Vec<Option<verdict_storage::Cached<T>>> {
-    let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let chunk = keys.len().div_ceil(parallel).max(4096);
-    let keys = Arc::new(keys);
-    let tasks: Vec<_> = (0..keys.len())
-        .step_by(chunk)
-        .map(|start| {
-            let (store, keys) = (store.clone(), keys.clone());
-            tokio::task::spawn_blocking(move || {
-                let end = (start + chunk).min(keys.len());
-                get(&store, &keys[start..end], now)
-            })
-        })
-        .collect();
-    let mut found = Vec::with_capacity(keys.len());
-    for (i, t) in tasks.into_iter().enumerate() {
-        let want = (keys.len() - i * chunk).min(chunk);
-        match t.await {
-            Ok(part) => found.extend(part),
-            Err(_) => found.extend(std::iter::repeat_with(|| None).take(want)),
-        }
-    }
-    found
-}
-
 fn is_command(s: &Selected) -> bool {
     matches!(s.handle.config.kind, crate::config::ValidatorKind::Command(_))
 }
 
-/// Splits a validator's files into jobs.
-fn batches(s: &Selected, files: &[usize], hashed: &[Hashed]) -> Vec<Vec<usize>> {
-    let size = s.handle.config.batch_size.max(1);
+/// Splits a command validator's files into jobs: one per file, or batches
+/// of `batch_size`.
+fn batches(s: &Selected, files: &[usize]) -> Vec<Vec<usize>> {
     let per_file = matches!(
         &s.handle.config.kind,
         crate::config::ValidatorKind::Command(c) if c.mode == crate::config::CommandMode::PerFile
     );
-    if per_file {
-        return files.iter().map(|&f| vec![f]).collect();
-    }
-    let mut out = Vec::new();
-    let mut cur = Vec::new();
-    let mut bytes = 0u64;
-    for &f in files {
-        let len = hashed[f].content.as_ref().map(|c| c.len() as u64).unwrap_or(0);
-        if !cur.is_empty() && (cur.len() >= size || bytes + len > BUILTIN_BATCH_BYTES) {
-            out.push(std::mem::take(&mut cur));
-            bytes = 0;
-        }
-        bytes += len;
-        cur.push(f);
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
+    let size = if per_file { 1 } else { s.handle.config.batch_size.max(1) };
+    files.chunks(size).map(<[usize]>::to_vec).collect()
 }
 
 /// A pair this run computes for every concurrent run that needs it. The
@@ -950,7 +775,7 @@ fn spawn_job(
     let supervisor = engine.supervisor().clone();
     jobs.spawn(async move {
         let s = &selected[vi];
-        let outcomes = run_job(s, &batch, &walked, &hashed, &run, &cancel, &supervisor).await;
+        let outcomes = run_job(s, &batch, &walked, &run, &cancel, &supervisor).await;
         // Cache what may be cached, then release the claims.
         let mut to_store = Vec::new();
         let entries = {
@@ -1002,7 +827,6 @@ async fn run_job(
     s: &Selected,
     batch: &[usize],
     walked: &[Walked],
-    hashed: &[Hashed],
     run: &RunState,
     cancel: &CancellationToken,
     supervisor: &ractor::ActorRef<SupervisorMessage>,
@@ -1039,32 +863,18 @@ async fn run_job(
         }
     };
 
-    // Built-ins need the bytes; files known from the stat index were not read.
-    let mut files = Vec::with_capacity(n);
-    for &fi in batch {
-        let w = &walked[fi];
-        let mut content = hashed[fi].content.clone();
-        if content.is_none() && s.handle.needs_content {
-            // Known from the stat index: read it now, and only if it still
-            // has the bytes the cache key was made from.
-            let (path, size, expected) = (w.abs.clone(), w.meta.len(), hashed[fi].hash);
-            content = tokio::task::spawn_blocking(move || {
-                let bytes = read_regular(&path, size).ok()?;
-                (Some(verdict_storage::content_hash(&bytes)) == expected).then(|| bytes::Bytes::from(bytes))
-            })
-            .await
-            .ok()
-            .flatten();
-        }
-        files.push(JobFile {
-            rel: w.rel.clone(),
-            abs: w.abs.clone(),
-            content,
-            size: w.meta.len(),
-            executable: w.meta.permissions().mode() & 0o111 != 0,
-        });
-    }
-
+    let files = batch
+        .iter()
+        .map(|&fi| {
+            let w = &walked[fi];
+            JobFile {
+                rel: w.rel.clone(),
+                abs: w.abs.clone(),
+                size: w.meta.len(),
+                executable: w.meta.permissions().mode() & 0o111 != 0,
+            }
+        })
+        .collect();
     let job_cancel = cancel.child_token();
     let job = Job { files, cancel: job_cancel.clone() };
     let call = actor.call(|reply| ValidatorMessage::Validate(job, reply), None);
@@ -1239,18 +1049,54 @@ fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
     Ok(f)
 }
 
-/// Reads a file the walk found, at most `limit` bytes: a file that grows
-/// past it while being read is an error, not an endless read.
-fn read_regular(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+/// Reads a file the walk found with size `expected`, appending at most
+/// `limit` bytes to `buf`: a file that grows past it while being read is an
+/// error, not an endless read.
+///
+/// The common case costs one `read`: the file is opened without following a
+/// symlink and without blocking, and read into room for one byte more than
+/// expected. Only when the size differs from the walk's is the file looked
+/// at again (it may have been replaced: a FIFO, a device, a directory) and
+/// read to its end.
+fn read_regular_into(path: &Path, expected: u64, limit: u64, buf: &mut Vec<u8>) -> std::io::Result<()> {
     use std::io::Read;
-    let f = open_regular(path)?;
-    let size = f.metadata()?.len();
-    let mut buf = Vec::with_capacity(size.min(limit) as usize);
-    f.take(limit.saturating_add(1)).read_to_end(&mut buf)?;
-    if buf.len() as u64 > limit {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOFOLLOW)
+        .open(path)?;
+    let start = buf.len();
+    let room = expected.min(limit) as usize + 1;
+    buf.resize(start + room, 0);
+    let n = loop {
+        match f.read(&mut buf[start..]) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                buf.truncate(start);
+                return Err(e);
+            }
+        }
+    };
+    buf.truncate(start + n);
+    if n as u64 == expected {
+        return Ok(());
+    }
+    if !f.metadata()?.is_file() {
+        buf.truncate(start);
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no longer a regular file"));
+    }
+    // Changed since the walk: read on to the end, within the limit.
+    let res = f.take(limit.saturating_add(1).saturating_sub(n as u64)).read_to_end(buf);
+    if let Err(e) = res {
+        buf.truncate(start);
+        return Err(e);
+    }
+    if (buf.len() - start) as u64 > limit {
+        buf.truncate(start);
         return Err(std::io::Error::other(format!("grew past {limit} bytes while being read")));
     }
-    Ok(buf)
+    Ok(())
 }
 
 /// xxh3-128 of a file read in 1 MiB pieces.
@@ -1266,100 +1112,6 @@ fn stream_hash(path: &Path) -> std::io::Result<u128> {
         }
         h.update(&buf[..n]);
     }
-}
-
-/// Hashes every file that has a pair, using the stat index where it can,
-/// reading content for the files whose built-ins may need it.
-async fn hash_all(
-    walked: Arc<Vec<Walked>>,
-    needs_content: &[bool],
-    pairs: &[Vec<usize>],
-    store: Option<Arc<Store>>,
-    max_size: u64,
-) -> Vec<Hashed> {
-    let idx: Vec<usize> = (0..walked.len()).filter(|&i| !pairs[i].is_empty()).collect();
-    let mut out = vec![Hashed::default(); walked.len()];
-    let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let sem = Arc::new(tokio::sync::Semaphore::new(parallel));
-    let mut set = JoinSet::new();
-    for chunk in idx.chunks(HASH_CHUNK) {
-        let chunk = chunk.to_vec();
-        let need: Vec<bool> = chunk.iter().map(|&i| needs_content[i]).collect();
-        let (walked, store, sem) = (walked.clone(), store.clone(), sem.clone());
-        set.spawn(async move {
-            let _p = sem.acquire_owned().await.expect("never closed");
-            tokio::task::spawn_blocking(move || {
-                let res = hash_chunk(&walked, &chunk, &need, store.as_deref(), max_size);
-                chunk.into_iter().zip(res).collect::<Vec<_>>()
-            })
-            .await
-            .unwrap_or_default()
-        });
-    }
-    while let Some(r) = set.join_next().await {
-        for (i, h) in r.unwrap_or_default() {
-            out[i] = h;
-        }
-    }
-    out
-}
-
-fn hash_chunk(walked: &[Walked], chunk: &[usize], need: &[bool], store: Option<&Store>, max_size: u64) -> Vec<Hashed> {
-    let known: Vec<Option<StatEntry>> = match store {
-        Some(store) => {
-            let keys: Vec<&[u8]> = chunk.iter().map(|&i| walked[i].rel.as_bytes()).collect();
-            store.get_stats_index(&keys)
-        }
-        None => vec![None; chunk.len()],
-    };
-    chunk
-        .iter()
-        .zip(need)
-        .zip(known)
-        .map(|((&i, &need), known)| {
-            let w = &walked[i];
-            if let Some(e) = known
-                && e.matches(&w.meta)
-                && !e.is_racy()
-            {
-                // Known content: built-ins read it later, only on a cache miss.
-                return Hashed { hash: Some(e.content_hash), binary: e.binary, ..Hashed::default() };
-            }
-            let recorded_at = verdict_storage::unix_now_ns();
-            if w.meta.len() > max_size {
-                // Too large to hold in memory for the built-ins: hash it as a
-                // stream so command validators can still use the cache.
-                return match stream_hash(&w.abs) {
-                    Ok(hash) => {
-                        let fresh = StatEntry::from_metadata(&w.meta, hash, recorded_at);
-                        Hashed { hash: Some(hash), fresh: Some(fresh), ..Hashed::default() }
-                    }
-                    Err(e) => Hashed { error: Some(format!("cannot read {}: {e}", w.rel)), ..Hashed::default() },
-                };
-            }
-            // `recorded_at` was sampled before the read: a write that lands
-            // after it makes the entry racy, never silently stale.
-            match read_regular(&w.abs, max_size) {
-                Ok(bytes) => {
-                    let hash = verdict_storage::content_hash(&bytes);
-                    let binary = verdict_actors::builtin::is_binary(&bytes);
-                    let mut fresh = StatEntry::from_metadata(&w.meta, hash, recorded_at);
-                    fresh.binary = binary;
-                    Hashed {
-                        hash: Some(hash),
-                        content: need.then(|| bytes::Bytes::from(bytes)),
-                        binary,
-                        error: None,
-                        fresh: Some(fresh),
-                    }
-                }
-                Err(e) => {
-                    debug!(file = %w.rel, error = %e, "cannot read");
-                    Hashed { error: Some(format!("cannot read {}: {e}", w.rel)), ..Hashed::default() }
-                }
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -1382,22 +1134,28 @@ mod tests {
         std::fs::remove_file(root.join("gone.txt")).unwrap();
         std::fs::remove_file(root.join("dir.txt")).unwrap();
         std::fs::create_dir(root.join("dir.txt")).unwrap();
-        let hashed = hash_chunk(&w, &[0, 1, 2], &[true, true, true], None, u64::MAX);
-        let err = |i: usize| hashed[i].error.clone().unwrap_or_default();
+        let mut buf = b"earlier file".to_vec();
+        let read: Vec<_> = w.iter().map(|w| read_stage::read_one(w, None, u64::MAX, &mut buf)).collect();
+        let err = |i: usize| read[i].error.clone().unwrap_or_default();
         assert!(err(0).contains("cannot read dir.txt"), "{}", err(0));
         assert!(err(1).contains("cannot read gone.txt"), "{}", err(1));
-        assert!(hashed[2].error.is_none() && hashed[2].hash == Some(verdict_storage::content_hash(b"x\n")));
-        assert_eq!(hashed[2].content.as_deref(), Some(&b"x\n"[..]), "built-ins get the bytes read once");
+        assert!(read[2].error.is_none() && read[2].hash == Some(verdict_storage::content_hash(b"x\n")));
+        let bytes = read[2].bytes.clone().expect("read");
+        assert_eq!(&buf[bytes], b"x\n", "built-ins get the bytes read once");
+        assert_eq!(buf.len(), b"earlier file".len() + 2, "failed reads leave nothing behind in the buffer");
     }
 
     #[test]
     fn a_file_replaced_by_a_fifo_or_a_device_link_after_the_walk_is_an_error_not_a_hang() {
         let t = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(t.path()).unwrap();
-        for name in ["fifo.txt", "dev.txt", "big.txt"] {
+        for name in ["fifo.txt", "dev.txt", "big.txt", "grown.txt", "shrunk.txt"] {
             std::fs::write(root.join(name), "x\n").unwrap();
         }
+        std::fs::write(root.join("shrunk.txt"), "a longer line\n").unwrap();
         let w = walked(&root);
+        std::fs::write(root.join("grown.txt"), "1234567\n").unwrap();
+        std::fs::write(root.join("shrunk.txt"), "short\n").unwrap();
         std::fs::remove_file(root.join("fifo.txt")).unwrap();
         nix::unistd::mkfifo(&root.join("fifo.txt"), nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
         std::fs::remove_file(root.join("dev.txt")).unwrap();
@@ -1406,12 +1164,16 @@ mod tests {
         // On a thread, so that a hang fails the test instead of stalling it.
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let _ = tx.send(hash_chunk(&w, &[0, 1, 2], &[true, true, true], None, 10));
+            let mut buf = Vec::new();
+            let _ = tx.send(w.iter().map(|w| read_stage::read_one(w, None, 10, &mut buf)).collect::<Vec<_>>());
         });
-        let hashed = rx.recv_timeout(Duration::from_secs(20)).expect("reading a replaced file hung");
-        let err = |i: usize| hashed[i].error.clone().unwrap_or_default();
-        // The walk sorts: big.txt, dev.txt, fifo.txt.
+        let read = rx.recv_timeout(Duration::from_secs(20)).expect("reading a replaced file hung");
+        let err = |i: usize| read[i].error.clone().unwrap_or_default();
+        // The walk sorts: big.txt, dev.txt, fifo.txt, grown.txt, shrunk.txt.
         assert!(err(0).contains("cannot read big.txt") && err(0).contains("grew past"), "{}", err(0));
+        // Regular files that changed size since the walk are read whole.
+        assert_eq!(read[3].hash, Some(verdict_storage::content_hash(b"1234567\n")), "{:?}", read[3]);
+        assert_eq!(read[4].hash, Some(verdict_storage::content_hash(b"short\n")), "{:?}", read[4]);
         assert!(err(1).contains("cannot read dev.txt"), "{}", err(1));
         assert!(err(2).contains("cannot read fifo.txt") && err(2).contains("regular file"), "{}", err(2));
     }
@@ -1449,7 +1211,7 @@ mod tests {
         let set = Arc::new(FileSet { members: vec![3, 5], id: [1; 16], ttl: 3600, mode_dependent: false });
         let key = ResultKey { validator: [1; 16], content: [2; 16] };
         let pass = StoredVerdict(Vec::new());
-        let mut c = EntryCollector::new();
+        let mut c = EntryCollector::new(0);
         c.expect(0, set.clone(), key);
         c.expect(1, set.clone(), key);
         c.expect(2, set, key);
@@ -1488,10 +1250,11 @@ mod tests {
         let big: Vec<u8> = (0..3_000_000u32).map(|i| i as u8).collect();
         std::fs::write(root.join("big"), &big).unwrap();
         let w = walked(&root);
-        let hashed = hash_chunk(&w, &[0], &[true], None, 99);
-        assert!(hashed[0].error.is_none());
-        assert_eq!(hashed[0].hash, Some(verdict_storage::content_hash(&big)));
-        assert!(hashed[0].content.is_none(), "the bytes are not held for the built-ins");
+        let mut buf = Vec::new();
+        let read = read_stage::read_one(&w[0], None, 99, &mut buf);
+        assert!(read.error.is_none());
+        assert_eq!(read.hash, Some(verdict_storage::content_hash(&big)));
+        assert!(read.bytes.is_none() && buf.is_empty(), "the bytes are not held for the built-ins");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::{error, info, warn};
 use verdict_actors::command::{CommandSpec, OutputParser};
-use verdict_actors::validator::{BuiltinWork, CommandWork, Work};
+use verdict_actors::validator::{BuiltinCheck, CommandWork, ValidatorWork};
 use verdict_storage::{Store, StoreOptions};
 
 use crate::check::{Memo, MemoKey};
@@ -501,7 +501,7 @@ async fn spec_for(root: &Path, config: ValidatorConfig) -> ValidatorSpec {
     };
     match &config.kind {
         ValidatorKind::Builtin { kind, settings } => {
-            let work: Arc<dyn Work> = Arc::new(BuiltinWork { kind: *kind, settings: settings.clone() });
+            let work = ValidatorWork::Inline(Arc::new(BuiltinCheck { kind: *kind, settings: settings.clone() }));
             ValidatorSpec {
                 identity: config.identity(None, &[]),
                 needs_content: *kind != verdict_actors::builtin::BuiltinKind::LargeFile,
@@ -525,7 +525,7 @@ async fn spec_for(root: &Path, config: ValidatorConfig) -> ValidatorSpec {
                 }
             };
             let identity = config.identity(version.as_deref(), &env_values(&cmd.env));
-            let work: Arc<dyn Work> = Arc::new(CommandWork { spec: Arc::new(command_spec(root, cmd)) });
+            let work = ValidatorWork::Jobs(Arc::new(CommandWork { spec: Arc::new(command_spec(root, cmd)) }));
             ValidatorSpec { identity, needs_content: false, text_only: false, cacheable, work, config }
         }
     }

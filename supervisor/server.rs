@@ -45,6 +45,13 @@ pub struct Notifier {
 }
 
 impl Notifier {
+    /// A notifier whose notifications go nowhere (for tests that call
+    /// handlers directly).
+    #[cfg(test)]
+    pub(crate) fn discarding() -> Notifier {
+        Notifier { tx: mpsc::channel(1).0, request: Value::Null }
+    }
+
     /// Queues a notification; returns false if it had to be dropped.
     pub fn notify(&self, method: &str, mut params: Value) -> bool {
         if let Value::Object(map) = &mut params {

@@ -26,7 +26,7 @@ use serde::Serialize;
 use tokio::sync::{Semaphore, watch};
 use tracing::{info, warn};
 use verdict_actors::process::ProcessRegistry;
-use verdict_actors::validator::{Validator, ValidatorArguments, ValidatorMessage, Work};
+use verdict_actors::validator::{InlineWork, Validator, ValidatorArguments, ValidatorMessage, ValidatorWork, Work};
 
 use crate::config::{RestartPolicy, ValidatorConfig, ValidatorKind};
 
@@ -66,6 +66,11 @@ pub struct ValidatorHandle {
     pub text_only: bool,
     /// Whether its results may be cached (false when its version is unknown).
     pub cacheable: bool,
+    /// The check a run calls on each file's bytes, for an inline validator
+    /// (the built-ins); `None` for one that takes jobs.
+    pub inline: Option<Arc<dyn InlineWork>>,
+    /// Jobs completed (for an inline validator: files checked), for `status`.
+    pub jobs_done: Arc<AtomicU64>,
 }
 
 /// Everything the supervisor needs to run one validator.
@@ -74,8 +79,8 @@ pub struct ValidatorSpec {
     pub config: ValidatorConfig,
     /// Its identity.
     pub identity: [u8; 16],
-    /// What its child runs.
-    pub work: Arc<dyn Work>,
+    /// What it runs.
+    pub work: ValidatorWork,
     /// Whether jobs need content.
     pub needs_content: bool,
     /// Whether binary files are skipped.
@@ -184,9 +189,8 @@ enum ChildState {
 struct Child {
     handle: Arc<ValidatorHandle>,
     slot: watch::Sender<Slot>,
-    work: Arc<dyn Work>,
+    work: Option<Arc<dyn Work>>,
     registry: ProcessRegistry,
-    jobs_done: Arc<AtomicU64>,
     actor: Option<ActorRef<ValidatorMessage>>,
     generation: u64,
     state: ChildState,
@@ -260,7 +264,7 @@ impl SupervisorState {
             name: name.to_string(),
             work: child.work.clone(),
             registry: child.registry.clone(),
-            jobs_done: child.jobs_done.clone(),
+            jobs_done: child.handle.jobs_done.clone(),
         };
         match Actor::spawn_linked(None, Validator, args, myself.get_cell()).await {
             Ok((actor, _)) => {
@@ -409,6 +413,10 @@ impl Actor for Supervisor {
                     }
                     state.generation += 1;
                     let (slot, rx) = watch::channel(Slot::Restarting);
+                    let (work, inline) = match spec.work {
+                        ValidatorWork::Jobs(w) => (Some(w), None),
+                        ValidatorWork::Inline(c) => (None, Some(c)),
+                    };
                     let handle = Arc::new(ValidatorHandle {
                         permits: Arc::new(Semaphore::new(spec.config.concurrency.max(1))),
                         config: spec.config,
@@ -417,15 +425,16 @@ impl Actor for Supervisor {
                         needs_content: spec.needs_content,
                         text_only: spec.text_only,
                         cacheable: spec.cacheable,
+                        inline,
+                        jobs_done: Arc::default(),
                     });
                     state.children.insert(
                         name.clone(),
                         Child {
                             handle,
                             slot,
-                            work: spec.work,
+                            work,
                             registry: ProcessRegistry::default(),
-                            jobs_done: Arc::default(),
                             actor: None,
                             generation: state.generation,
                             state: ChildState::Restarting,
@@ -529,7 +538,7 @@ impl Actor for Supervisor {
                             ChildState::Stopped => "stopped",
                         },
                         restarts: c.restarts_total,
-                        jobs_done: c.jobs_done.load(Ordering::Relaxed),
+                        jobs_done: c.handle.jobs_done.load(Ordering::Relaxed),
                         last_failure: c.last_failure.clone(),
                     })
                     .collect();

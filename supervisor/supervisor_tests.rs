@@ -8,7 +8,7 @@ use ractor::{Actor, ActorRef};
 use tokio_util::sync::CancellationToken;
 use verdict_actors::Outcome;
 use verdict_actors::validator::doubles::{HangingWorkDouble, PanickingWorkDouble, PassingWorkDouble};
-use verdict_actors::validator::{Job, ValidatorMessage, Work};
+use verdict_actors::validator::{Job, ValidatorMessage, ValidatorWork, Work};
 
 use super::*;
 use crate::bench_support::double_config;
@@ -16,7 +16,14 @@ use crate::bench_support::double_config;
 fn spec(name: &str, work: Arc<dyn Work>, policy: RestartPolicy) -> ValidatorSpec {
     let mut config = double_config(name, Duration::from_secs(1));
     config.restart = policy;
-    ValidatorSpec { config, identity: [1; 16], work, needs_content: false, text_only: false, cacheable: false }
+    ValidatorSpec {
+        config,
+        identity: [1; 16],
+        work: ValidatorWork::Jobs(work),
+        needs_content: false,
+        text_only: false,
+        cacheable: false,
+    }
 }
 
 fn policy(max_restarts: u32) -> RestartPolicy {

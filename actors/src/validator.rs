@@ -1,12 +1,20 @@
 //! The validator actor: one per enabled validator, a child of the supervisor.
 //!
-//! The actor never runs validation in its own task. Each `Validate` message
-//! starts the job as a separate task (CPU-bound built-ins on tokio's blocking
-//! pool, external programs through tokio's process API) and returns at once,
-//! so the actor stays responsive and can be killed at any moment. The job
-//! tasks live in the actor's state: when the actor dies (killed by the
-//! supervisor after a deadline, or failed), the state is dropped, the tasks
-//! are aborted and the process groups they started are killed.
+//! A validator does its work in one of two ways:
+//!
+//! - **Jobs** ([`Work`]: external commands). Each `Validate` message starts
+//!   the job as a separate task and returns at once, so the actor stays
+//!   responsive and can be killed at any moment. The job tasks live in the
+//!   actor's state: when the actor dies (killed by the supervisor after a
+//!   deadline, or failed), the state is dropped, the tasks are aborted and the
+//!   process groups they started are killed.
+//! - **Inline** ([`InlineWork`]: the built-ins). A check run calls the check
+//!   on each file's bytes in its read stage, on tokio's blocking pool, while
+//!   the bytes are still in the CPU's cache; nothing is sent per file. The
+//!   child still stands for the validator: a check that panics is reported to
+//!   it (`Crashed`) and a check that misses its deadline to the supervisor, so
+//!   restarts, backoff and quarantine apply to built-ins exactly as to
+//!   commands, and a quarantined built-in is not run.
 //!
 //! A job whose work panics answers its files with an error outcome and then
 //! makes the actor fail (`Crashed`), so the panic reaches the supervisor as a
@@ -22,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::builtin::{self, BuiltinInput, BuiltinKind, BuiltinSettings};
 use crate::command::{self, CommandSpec};
-use crate::outcome::Outcome;
+use crate::outcome::{Finding, Outcome};
 use crate::process::ProcessRegistry;
 
 /// One file of a job.
@@ -32,9 +40,6 @@ pub struct JobFile {
     pub rel: String,
     /// Absolute path.
     pub abs: PathBuf,
-    /// The file's bytes, when the validator needs them (built-ins); shared
-    /// by every validator of the file without copying.
-    pub content: Option<bytes::Bytes>,
     /// Size in bytes.
     pub size: u64,
     /// Whether any execute bit is set.
@@ -51,7 +56,7 @@ pub struct Job {
     pub cancel: CancellationToken,
 }
 
-/// What a validator runs. The production kinds are [`BuiltinWork`] and
+/// What a job-based validator runs. The production kind is
 /// [`CommandWork`]; tests supply doubles that panic or hang.
 pub trait Work: Send + Sync + 'static {
     /// Runs a job to completion, one outcome per file, in order.
@@ -62,48 +67,36 @@ pub trait Work: Send + Sync + 'static {
     ) -> std::pin::Pin<Box<dyn Future<Output = Vec<Outcome>> + Send + 'static>>;
 }
 
-/// A built-in check, run on the blocking pool.
-pub struct BuiltinWork {
+/// What an inline validator runs on one file's bytes, in a check run's read
+/// stage: a pure, synchronous function. The production kind is
+/// [`BuiltinCheck`]; tests supply doubles that panic or hang.
+pub trait InlineWork: Send + Sync + 'static {
+    /// The file's findings (empty: passed).
+    fn check(&self, input: &BuiltinInput<'_>) -> Vec<Finding>;
+}
+
+/// A built-in check.
+pub struct BuiltinCheck {
     /// Which check.
     pub kind: BuiltinKind,
     /// Its settings.
     pub settings: BuiltinSettings,
 }
 
-impl Work for BuiltinWork {
-    fn run(
-        &self,
-        files: Vec<JobFile>,
-        _registry: ProcessRegistry,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Vec<Outcome>> + Send + 'static>> {
-        let (kind, settings) = (self.kind, self.settings.clone());
-        Box::pin(async move {
-            let n = files.len();
-            let task = tokio::task::spawn_blocking(move || {
-                files
-                    .iter()
-                    .map(|f| match &f.content {
-                        Some(content) => {
-                            let input = BuiltinInput { content, size: f.size, executable: f.executable };
-                            crate::Verdict::from_findings(builtin::check(kind, &settings, &input)).into()
-                        }
-                        None if kind == BuiltinKind::LargeFile => {
-                            let input = BuiltinInput { content: &[], size: f.size, executable: f.executable };
-                            crate::Verdict::from_findings(builtin::check(kind, &settings, &input)).into()
-                        }
-                        None => Outcome::error("the file changed or could not be read during the check"),
-                    })
-                    .collect::<Vec<_>>()
-            });
-            match task.await {
-                Ok(outcomes) => outcomes,
-                // Re-raise so the job wrapper sees the panic and the actor
-                // fails with it.
-                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                Err(_) => vec![Outcome::error("the check was cancelled"); n],
-            }
-        })
+impl InlineWork for BuiltinCheck {
+    fn check(&self, input: &BuiltinInput<'_>) -> Vec<Finding> {
+        builtin::check(self.kind, &self.settings, input)
     }
+}
+
+/// How a validator works: jobs sent to its child, or inline checks run
+/// where the files are read.
+#[derive(Clone)]
+pub enum ValidatorWork {
+    /// Jobs of one or more files, run by the child.
+    Jobs(Arc<dyn Work>),
+    /// A check called by the check run on each file's bytes.
+    Inline(Arc<dyn InlineWork>),
 }
 
 /// An external program.
@@ -133,8 +126,8 @@ pub struct Validator;
 pub struct ValidatorArguments {
     /// The validator's name (for logs).
     pub name: String,
-    /// What it runs.
-    pub work: Arc<dyn Work>,
+    /// What its jobs run (`None`: an inline validator, which gets no jobs).
+    pub work: Option<Arc<dyn Work>>,
     /// Its process groups, shared with the supervisor so a deadline can kill them.
     pub registry: ProcessRegistry,
     /// Jobs completed, shared with the supervisor for `status`.
@@ -178,7 +171,15 @@ impl Actor for Validator {
         while state.jobs.try_join_next().is_some() {}
         match message {
             ValidatorMessage::Validate(job, reply) => {
-                let work = state.args.work.clone();
+                let Some(work) = state.args.work.clone() else {
+                    let n = job.files.len();
+                    let _ =
+                        reply.send(vec![
+                            Outcome::error("this validator runs in the check's read stage, not as jobs");
+                            n
+                        ]);
+                    return Ok(());
+                };
                 let registry = state.args.registry.clone();
                 let done = state.args.jobs_done.clone();
                 state.jobs.spawn(async move {
@@ -271,6 +272,42 @@ pub mod doubles {
             _registry: ProcessRegistry,
         ) -> std::pin::Pin<Box<dyn Future<Output = Vec<Outcome>> + Send + 'static>> {
             Box::pin(std::future::pending())
+        }
+    }
+
+    /// Panics on every file, as a buggy built-in would.
+    pub struct PanickingInlineDouble;
+
+    impl InlineWork for PanickingInlineDouble {
+        fn check(&self, _input: &BuiltinInput<'_>) -> Vec<Finding> {
+            panic!("the panicking inline double panicked")
+        }
+    }
+
+    /// Does not return from a check of a file whose content contains
+    /// `HANG` until `release` is set, as a built-in stuck on a pathological
+    /// input would; passes the others.
+    #[derive(Default)]
+    pub struct HangingInlineDouble {
+        /// Lets the stuck checks return (with a finding).
+        pub release: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl InlineWork for HangingInlineDouble {
+        fn check(&self, input: &BuiltinInput<'_>) -> Vec<Finding> {
+            if memchr::memmem::find(input.content, b"HANG").is_none() {
+                return Vec::new();
+            }
+            while !self.release.load(Ordering::SeqCst) {
+                std::thread::park_timeout(std::time::Duration::from_millis(10));
+            }
+            vec![Finding {
+                rule: Some("hang".into()),
+                severity: crate::Severity::Error,
+                line: None,
+                column: None,
+                message: "released".into(),
+            }]
         }
     }
 

@@ -1,0 +1,642 @@
+//! The read stage of a check run.
+//!
+//! Every file with a selected validator is read once (or known from the stat
+//! index), hashed and looked up in the cache. On a miss its built-ins run
+//! right there, on the bytes just read, one after the other while they are
+//! still in the CPU's cache; command validators' work is handed back to the
+//! run, which sends it to their children as jobs.
+//!
+//! Files go in chunks (at most [`CHUNK_FILES`] files or [`CHUNK_BYTES`]
+//! bytes) to tokio's blocking pool, one chunk per core at a time. Each
+//! thread reads into one buffer it keeps, so a cold run of a large tree
+//! neither holds the tree in memory nor pays for fresh pages per file.
+//!
+//! # Supervision of the built-ins
+//!
+//! A built-in runs only while its child is not quarantined or removed. A
+//! check that panics gives its pair an error outcome and is reported to the
+//! child, which fails, so the restart policy applies (backoff, quarantine).
+//! Each chunk is watched: a check still running past its validator's
+//! timeout gives its pair `timed out`, the supervisor is told (it restarts
+//! the child; this counts toward its intensity), the validator's later
+//! pairs in this run are skipped, and the chunk goes on without it on a
+//! fresh thread. The stuck thread is abandoned: a thread cannot be killed,
+//! but it commits nothing more.
+//!
+//! # Commits
+//!
+//! A file's outcomes reach the run all at once, when all its built-ins are
+//! done (its commit), under the chunk's lock. A chunk given up by the
+//! watchdog commits nothing more, so every pair gets exactly one outcome:
+//! the files after the last commit are done again by the continuation.
+
+use std::cell::RefCell;
+use std::ops::Range;
+use std::sync::atomic::AtomicBool;
+
+use super::*;
+use verdict_actors::builtin::BuiltinInput;
+
+/// Most files in one chunk.
+const CHUNK_FILES: usize = 256;
+/// Most bytes of the files in one chunk (a larger file is a chunk of its own).
+const CHUNK_BYTES: u64 = 8 << 20;
+/// A chunk is processed in batches of at most this many bytes (or one
+/// larger file), so that a file's bytes are still in the core's cache when
+/// its last check runs.
+const BATCH_BYTES: u64 = 256 << 10;
+/// A thread keeps its read buffer between chunks up to this capacity.
+const KEEP_BUFFER: usize = 16 << 20;
+/// How often, at most, a chunk between checks is looked at. Never longer
+/// than the shortest built-in timeout, so that the look after a check starts
+/// comes before its deadline and the next one lands on it.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+thread_local! {
+    /// The bytes of the chunk being processed on this thread.
+    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What a run's read stage works with.
+pub(super) struct Stage {
+    pub walked: Arc<Vec<Walked>>,
+    /// The selected validators of each file.
+    pub pairs: Arc<Vec<Vec<usize>>>,
+    pub selected: Arc<Vec<Selected>>,
+    /// Where to look results up (`None` with `--no-cache`).
+    pub store: Option<Arc<Store>>,
+    /// Where to write them.
+    pub write_store: Option<Arc<Store>>,
+    pub max_size: u64,
+    pub now: u64,
+    pub run: Arc<RunState>,
+    pub sets: Mutex<FileSets>,
+    pub supervisor: ractor::ActorRef<SupervisorMessage>,
+    pub cancel: CancellationToken,
+    /// Per selected validator: it timed out in this run.
+    pub hung: Vec<AtomicBool>,
+    pub out: Mutex<StageOut>,
+}
+
+/// What the read stage learnt, for the rest of the run.
+#[derive(Default)]
+pub(super) struct StageOut {
+    /// By file.
+    pub hashed: Vec<Hashed>,
+    /// By validator: the files its jobs must do.
+    pub work: Vec<Vec<usize>>,
+    /// When the first cached result used expires (0: never).
+    pub soonest_expiry: u64,
+    /// Selected pairs (binary files' text-only pairs left out).
+    pub pairs: u64,
+    /// Pairs answered from the cache.
+    pub from_cache: u64,
+}
+
+/// What a chunk's committed files contribute.
+#[derive(Default)]
+struct ChunkOut {
+    hashed: Vec<(usize, Hashed)>,
+    work: Vec<(usize, usize)>,
+    fresh: Vec<(usize, StatEntry)>,
+    soonest_expiry: u64,
+    pairs: u64,
+    from_cache: u64,
+}
+
+/// A chunk's state, shared by its thread and its watchdog.
+#[derive(Default)]
+struct Progress {
+    /// The check running now: the file's position in the chunk, the
+    /// validator, since when.
+    current: Option<(usize, usize, Instant)>,
+    /// The watchdog gave up on the chunk: its thread commits nothing more.
+    abandoned: bool,
+    /// How many leading files of the chunk are committed.
+    committed: usize,
+    out: ChunkOut,
+}
+
+/// One file as read: its hash, and where its bytes are in the buffer.
+#[derive(Debug, Default)]
+pub(super) struct FileRead {
+    pub hash: Option<u128>,
+    pub binary: bool,
+    pub error: Option<String>,
+    /// Its bytes in the buffer, if they were read (not known from the stat
+    /// index, and not over the size limit).
+    pub bytes: Option<Range<usize>>,
+    /// A fresh stat-index entry to record.
+    pub fresh: Option<StatEntry>,
+}
+
+/// Runs the read stage over every file that has a selected validator;
+/// streams progress while it goes.
+pub(super) async fn read_stage(stage: &Arc<Stage>, notifier: &crate::server::Notifier) {
+    let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let permits = Arc::new(tokio::sync::Semaphore::new(parallel));
+    let mut chunks = JoinSet::new();
+    let mut chunk = Vec::new();
+    let mut bytes = 0u64;
+    for fi in (0..stage.walked.len()).filter(|&fi| !stage.pairs[fi].is_empty()) {
+        let len = stage.walked[fi].meta.len();
+        if !chunk.is_empty() && (chunk.len() >= CHUNK_FILES || bytes + len > CHUNK_BYTES) {
+            chunks.spawn(run_chunk(stage.clone(), std::mem::take(&mut chunk), permits.clone()));
+            bytes = 0;
+        }
+        bytes += len;
+        chunk.push(fi);
+    }
+    if !chunk.is_empty() {
+        chunks.spawn(run_chunk(stage.clone(), chunk, permits));
+    }
+    let mut last = Instant::now();
+    while chunks.join_next().await.is_some() {
+        if last.elapsed() >= PROGRESS_EVERY {
+            last = Instant::now();
+            let run = &stage.run;
+            notifier.notify(
+                notification::CHECK_PROGRESS,
+                json!({ "done": run.done.load(Ordering::Relaxed), "total": run.total.load(Ordering::Relaxed) }),
+            );
+        }
+    }
+}
+
+/// Processes one chunk on the blocking pool, watching its deadlines; after a
+/// time-out, goes on with the rest of the chunk on a fresh thread.
+async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sync::Semaphore>) {
+    let Ok(_permit) = permits.acquire_owned().await else { return };
+    let poll = st
+        .selected
+        .iter()
+        .filter(|s| s.handle.inline.is_some())
+        .map(|s| s.handle.config.timeout)
+        .fold(IDLE_POLL, Duration::min);
+    let mut timed_out = None;
+    loop {
+        let progress = Arc::new(Mutex::new(Progress::default()));
+        let task = {
+            let (st, files, progress) = (st.clone(), files.clone(), progress.clone());
+            tokio::task::spawn_blocking(move || process(&st, &files, timed_out, &progress))
+        };
+        tokio::pin!(task);
+        let hung = loop {
+            let deadline = match progress.lock().expect("progress").current {
+                Some((_, vi, since)) => since + st.selected[vi].handle.config.timeout,
+                None => Instant::now() + poll,
+            };
+            tokio::select! {
+                _ = &mut task => break None,
+                _ = tokio::time::sleep_until(deadline.into()) => {}
+                _ = st.cancel.cancelled() => break None,
+            }
+            let mut p = progress.lock().expect("progress");
+            if let Some((pos, vi, since)) = p.current
+                && since.elapsed() >= st.selected[vi].handle.config.timeout
+            {
+                p.abandoned = true;
+                break Some((pos, vi));
+            }
+        };
+        let (committed, out) = {
+            let mut p = progress.lock().expect("progress");
+            p.abandoned = true;
+            (p.committed, std::mem::take(&mut p.out))
+        };
+        st.merge(out);
+        match hung {
+            Some((pos, vi)) => {
+                st.report_timeout(files[pos], vi);
+                timed_out = Some((files[pos], vi));
+                files.drain(..pos);
+            }
+            None => {
+                if committed < files.len() && !st.cancel.is_cancelled() {
+                    // Only a bug in verdict can get here (the checks' panics
+                    // are caught): still, every pair gets its outcome.
+                    warn!(files = files.len() - committed, "a read-stage task failed");
+                    st.fail(&files[committed..], "internal error: the read stage failed on this file");
+                }
+                return;
+            }
+        }
+    }
+}
+
+impl Stage {
+    fn merge(&self, out: ChunkOut) {
+        let mut o = self.out.lock().expect("stage out");
+        for (fi, h) in out.hashed {
+            o.hashed[fi] = h;
+        }
+        for (vi, fi) in out.work {
+            o.work[vi].push(fi);
+        }
+        o.soonest_expiry = soonest(o.soonest_expiry, out.soonest_expiry);
+        o.pairs += out.pairs;
+        o.from_cache += out.from_cache;
+    }
+
+    /// A built-in's check ran past its timeout on file `fi`.
+    fn report_timeout(&self, fi: usize, vi: usize) {
+        let s = &self.selected[vi];
+        let (name, file) = (&s.handle.config.name, &self.walked[fi].rel);
+        self.run
+            .hung
+            .lock()
+            .expect("hung")
+            .insert(name.clone(), format!("validator {name} timed out on {file} earlier in this run"));
+        self.hung[vi].store(true, Ordering::SeqCst);
+        if let Slot::Running(actor) = &*s.handle.slot.borrow() {
+            let _ = self.supervisor.cast(SupervisorMessage::JobTimedOut {
+                name: name.clone(),
+                actor: actor.get_id(),
+                file: file.clone(),
+                after: s.handle.config.timeout,
+            });
+        }
+    }
+
+    /// Answers every pair of these files with an error.
+    fn fail(&self, files: &[usize], why: &str) {
+        let mut out = ChunkOut::default();
+        for &fi in files {
+            for &vi in &self.pairs[fi] {
+                push(&self.run, &self.walked[fi].rel, &self.selected[vi], Outcome::error(why));
+                out.pairs += 1;
+            }
+        }
+        self.merge(out);
+    }
+}
+
+/// Reads a file the walk found into `buf` (appending), unless the stat
+/// index already knows its content or it is over `max_size` (then it is
+/// hashed as a stream and its bytes are not kept).
+pub(super) fn read_one(w: &Walked, known: Option<StatEntry>, max_size: u64, buf: &mut Vec<u8>) -> FileRead {
+    if let Some(e) = known
+        && e.matches(&w.meta)
+        && !e.is_racy()
+    {
+        return FileRead { hash: Some(e.content_hash), binary: e.binary, ..FileRead::default() };
+    }
+    // Sampled before the read: a write that lands after it makes the entry
+    // racy, never silently stale.
+    let recorded_at = verdict_storage::unix_now_ns();
+    if w.meta.len() > max_size {
+        return match stream_hash(&w.abs) {
+            Ok(hash) => FileRead {
+                hash: Some(hash),
+                fresh: Some(StatEntry::from_metadata(&w.meta, hash, recorded_at)),
+                ..FileRead::default()
+            },
+            Err(e) => FileRead { error: Some(format!("cannot read {}: {e}", w.rel)), ..FileRead::default() },
+        };
+    }
+    let start = buf.len();
+    match read_regular_into(&w.abs, w.meta.len(), max_size, buf) {
+        Ok(()) => {
+            let bytes = &buf[start..];
+            let hash = verdict_storage::content_hash(bytes);
+            let binary = verdict_actors::builtin::is_binary(bytes);
+            let mut fresh = StatEntry::from_metadata(&w.meta, hash, recorded_at);
+            fresh.binary = binary;
+            FileRead { hash: Some(hash), binary, error: None, bytes: Some(start..buf.len()), fresh: Some(fresh) }
+        }
+        Err(e) => {
+            buf.truncate(start);
+            debug!(file = %w.rel, error = %e, "cannot read");
+            FileRead { error: Some(format!("cannot read {}: {e}", w.rel)), ..FileRead::default() }
+        }
+    }
+}
+
+/// Processes a chunk with this thread's buffer.
+fn process(st: &Stage, files: &[usize], timed_out: Option<(usize, usize)>, progress: &Mutex<Progress>) {
+    BUFFER.with_borrow_mut(|buf| {
+        buf.clear();
+        process_with(st, files, timed_out, progress, buf);
+        if buf.capacity() > KEEP_BUFFER {
+            *buf = Vec::new();
+        }
+    });
+}
+
+fn process_with(
+    st: &Stage,
+    files: &[usize],
+    timed_out: Option<(usize, usize)>,
+    progress: &Mutex<Progress>,
+    buf: &mut Vec<u8>,
+) {
+    let selected = &*st.selected;
+    let mut hits = vec![0u64; selected.len()];
+    let mut misses = vec![0u64; selected.len()];
+    let mut start = 0;
+    let mut finished = true;
+    while start < files.len() {
+        let mut end = start + 1;
+        let mut bytes = st.walked[files[start]].meta.len();
+        while end < files.len() && bytes + st.walked[files[end]].meta.len() <= BATCH_BYTES {
+            bytes += st.walked[files[end]].meta.len();
+            end += 1;
+        }
+        buf.clear();
+        if !process_batch(st, &files[start..end], start, timed_out, progress, buf, (&mut hits, &mut misses)) {
+            finished = false;
+            break;
+        }
+        start = end;
+    }
+    for (vi, s) in selected.iter().enumerate() {
+        s.counters.hits.fetch_add(hits[vi], Ordering::Relaxed);
+        s.counters.misses.fetch_add(misses[vi], Ordering::Relaxed);
+    }
+    if !finished {
+        return;
+    }
+
+    // Write what the chunk completed.
+    let walked = &*st.walked;
+    let fresh = {
+        let mut p = progress.lock().expect("progress");
+        if p.abandoned {
+            return;
+        }
+        std::mem::take(&mut p.out.fresh)
+    };
+    let Some(store) = st.write_store.as_deref().filter(|_| !st.run.cache_cleared()) else { return };
+    let ready = st.run.entries.lock().expect("entries").take_ready(false);
+    if let Err(e) = write_entries(store, &ready, st.now) {
+        st.run.write_failed.store(true, Ordering::Relaxed);
+        warn!(error = %e, "cannot write results to the cache");
+    }
+    let refs: Vec<(&[u8], StatEntry)> = fresh.iter().map(|(fi, e)| (walked[*fi].rel.as_bytes(), *e)).collect();
+    if let Err(e) = store.put_stat_index(&refs) {
+        warn!(error = %e, "cannot update the stat index");
+    }
+}
+
+/// Processes files `offset..` of a chunk, few enough that their bytes stay
+/// in the core's cache from the read to the last check; false if the run
+/// was cancelled or the chunk abandoned.
+fn process_batch(
+    st: &Stage,
+    files: &[usize],
+    offset: usize,
+    timed_out: Option<(usize, usize)>,
+    progress: &Mutex<Progress>,
+    buf: &mut Vec<u8>,
+    (hits, misses): (&mut [u64], &mut [u64]),
+) -> bool {
+    let (walked, selected) = (&*st.walked, &*st.selected);
+    let known: Vec<Option<StatEntry>> = match &st.store {
+        Some(store) => store.get_stats_index(&files.iter().map(|&fi| walked[fi].rel.as_bytes()).collect::<Vec<_>>()),
+        None => vec![None; files.len()],
+    };
+    let mut reads = Vec::with_capacity(files.len());
+    for (&fi, known) in files.iter().zip(known) {
+        if st.cancel.is_cancelled() {
+            return false;
+        }
+        reads.push(read_one(&walked[fi], known, st.max_size, buf));
+    }
+
+    // The per-file sets, and what the cache has for them.
+    let sets: Vec<Option<Arc<FileSet>>> = {
+        let mut interned = st.sets.lock().expect("sets");
+        files
+            .iter()
+            .zip(&reads)
+            .map(|(&fi, r)| {
+                let members: Vec<usize> = st.pairs[fi]
+                    .iter()
+                    .copied()
+                    .filter(|&vi| member(&selected[vi], &walked[fi], r, st.max_size))
+                    .collect();
+                (!members.is_empty()).then(|| interned.get(members, selected))
+            })
+            .collect()
+    };
+    let keys: Vec<Option<ResultKey>> = files
+        .iter()
+        .zip(&reads)
+        .zip(&sets)
+        .map(|((&fi, r), set)| set.as_deref().map(|set| file_key(set, r.hash, &walked[fi])))
+        .collect();
+    let mut entries: Vec<Option<verdict_storage::Cached<Vec<StoredVerdict>>>> = vec![None; files.len()];
+    let mut pair_cached: HashMap<(usize, usize), verdict_storage::Cached<StoredVerdict>> = HashMap::new();
+    if let Some(store) = &st.store {
+        let with_key: Vec<(usize, ResultKey)> =
+            keys.iter().enumerate().filter_map(|(pos, k)| k.map(|k| (pos, k))).collect();
+        let found =
+            store.get_file_results::<Vec<StoredVerdict>>(&with_key.iter().map(|(_, k)| *k).collect::<Vec<_>>(), st.now);
+        for ((pos, _), got) in with_key.into_iter().zip(found) {
+            let set = sets[pos].as_deref().expect("keyed");
+            entries[pos] = got.filter(|e| e.value.len() == set.members.len());
+        }
+        // Files without an entry: their command validators' own results.
+        let wanted: Vec<(usize, usize)> = (0..files.len())
+            .filter(|&pos| entries[pos].is_none())
+            .flat_map(|pos| {
+                let members = sets[pos].as_deref().map(|s| s.members.as_slice()).unwrap_or(&[]);
+                members.iter().filter(|&&vi| selected[vi].handle.inline.is_none()).map(move |&vi| (pos, vi))
+            })
+            .collect();
+        if !wanted.is_empty() {
+            let keys: Vec<ResultKey> = wanted
+                .iter()
+                .map(|&(pos, vi)| ResultKey {
+                    validator: selected[vi].handle.identity,
+                    content: reads[pos].hash.unwrap_or(0).to_be_bytes(),
+                })
+                .collect();
+            for (pair, got) in wanted.into_iter().zip(store.get_results::<StoredVerdict>(&keys, st.now)) {
+                if let Some(got) = got {
+                    pair_cached.insert(pair, got);
+                }
+            }
+        }
+    }
+
+    for (i, &fi) in files.iter().enumerate() {
+        if st.cancel.is_cancelled() {
+            return false;
+        }
+        let pos = offset + i;
+        let w = &walked[fi];
+        let r = &mut reads[i];
+        let set = sets[i].as_deref();
+        let entry = entries[i].take();
+        let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(st.pairs[fi].len());
+        // Verdicts for the file's entry; the expiry of a cached one.
+        let mut offers: Vec<(usize, Option<StoredVerdict>, Option<u64>)> = Vec::new();
+        let mut work = Vec::new();
+        let (mut pairs, mut from_cache, mut expiry) = (0u64, 0u64, 0u64);
+        let mut content_ok = None;
+        if let Some(e) = &entry {
+            expiry = e.expires_at;
+        }
+        let mut cached_verdicts = entry
+            .map(|e| set.expect("an entry has a set").members.iter().copied().zip(e.value).collect::<HashMap<_, _>>());
+        for &vi in &st.pairs[fi] {
+            let s = &selected[vi];
+            if s.handle.text_only && r.binary {
+                st.run.total.fetch_sub(1, Ordering::Relaxed);
+                continue;
+            }
+            pairs += 1;
+            if let Some(err) = &r.error {
+                outcomes.push((vi, Outcome::error(err.clone())));
+                continue;
+            }
+            if s.handle.needs_content && w.meta.len() > st.max_size {
+                let why = format!("file is larger than check.max_file_size ({} bytes)", st.max_size);
+                outcomes.push((vi, Outcome::skipped(why)));
+                continue;
+            }
+            if let Some(v) = cached_verdicts.as_mut().and_then(|c| c.remove(&vi)) {
+                hits[vi] += 1;
+                from_cache += 1;
+                outcomes.push((vi, Outcome::Cached { verdict: v.into() }));
+                continue;
+            }
+            let in_set = set.is_some_and(|set| set.members.contains(&vi));
+            let Some(inline) = &s.handle.inline else {
+                match pair_cached.remove(&(i, vi)) {
+                    Some(c) => {
+                        hits[vi] += 1;
+                        from_cache += 1;
+                        expiry = soonest(expiry, c.expires_at);
+                        offers.push((vi, Some(c.value.clone()), Some(c.expires_at)));
+                        outcomes.push((vi, Outcome::Cached { verdict: c.value.into() }));
+                    }
+                    None => {
+                        if st.store.is_some() && in_set {
+                            misses[vi] += 1;
+                        }
+                        work.push(vi);
+                    }
+                }
+                continue;
+            };
+            if st.store.is_some() && in_set {
+                misses[vi] += 1;
+            }
+            // The bytes, read now if the stat index knew the file, and only
+            // if they still hash to its key.
+            if s.handle.needs_content && content_ok.is_none() {
+                content_ok = Some(match &r.bytes {
+                    Some(_) => true,
+                    None => {
+                        let start = buf.len();
+                        let ok = read_regular_into(&w.abs, w.meta.len(), w.meta.len(), buf).is_ok()
+                            && Some(verdict_storage::content_hash(&buf[start..])) == r.hash;
+                        if ok {
+                            r.bytes = Some(start..buf.len());
+                        } else {
+                            buf.truncate(start);
+                        }
+                        ok
+                    }
+                });
+            }
+            let outcome = if s.handle.needs_content && content_ok == Some(false) {
+                Outcome::error("the file changed or could not be read during the check")
+            } else {
+                let content = r.bytes.clone().map(|b| &buf[b]).unwrap_or(&[]);
+                let input =
+                    BuiltinInput { content, size: w.meta.len(), executable: w.meta.permissions().mode() & 0o111 != 0 };
+                run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, timed_out)
+            };
+            if in_set {
+                offers.push((vi, outcome.cacheable().map(|v| StoredVerdict::from(&v)), None));
+            }
+            outcomes.push((vi, outcome));
+        }
+
+        // Commit.
+        let mut p = progress.lock().expect("progress");
+        if p.abandoned {
+            return false;
+        }
+        p.current = None;
+        p.committed = pos + 1;
+        let run = &st.run;
+        if let (Some(set), true, None) = (set, st.write_store.is_some(), &cached_verdicts) {
+            let mut collector = run.entries.lock().expect("entries");
+            collector.expect(fi, Arc::clone(sets[i].as_ref().expect("set")), file_key(set, r.hash, w));
+            for (vi, v, expires_at) in offers {
+                match (v, expires_at) {
+                    (Some(v), Some(at)) => collector.offer_cached(fi, vi, v, at),
+                    (v, _) => collector.offer(fi, vi, v),
+                }
+            }
+        }
+        for (vi, o) in outcomes {
+            push(run, &w.rel, &selected[vi], o);
+        }
+        p.out.hashed.push((fi, Hashed { hash: r.hash, binary: r.binary }));
+        p.out.work.extend(work.into_iter().map(|vi| (vi, fi)));
+        if let Some(fresh) = r.fresh.take() {
+            p.out.fresh.push((fi, fresh));
+        }
+        p.out.pairs += pairs;
+        p.out.from_cache += from_cache;
+        p.out.soonest_expiry = soonest(p.out.soonest_expiry, expiry);
+    }
+    true
+}
+
+/// Whether validator `s`'s outcome for the file goes into the file's entry.
+fn member(s: &Selected, w: &Walked, r: &FileRead, max_size: u64) -> bool {
+    !(s.handle.text_only && r.binary)
+        && r.error.is_none()
+        && r.hash.is_some()
+        && s.handle.cacheable
+        && !(s.handle.needs_content && w.meta.len() > max_size)
+}
+
+/// Runs one built-in on one file, unless its child is quarantined or
+/// removed or it timed out earlier in the run; a panic is an error outcome
+/// and a failure of its child.
+fn run_inline(
+    st: &Stage,
+    progress: &Mutex<Progress>,
+    (pos, fi, vi): (usize, usize, usize),
+    inline: &dyn verdict_actors::validator::InlineWork,
+    input: &BuiltinInput<'_>,
+    timed_out: Option<(usize, usize)>,
+) -> Outcome {
+    let s = &st.selected[vi];
+    if timed_out == Some((fi, vi)) {
+        return Outcome::TimedOut { after_ms: s.handle.config.timeout.as_millis() as u64 };
+    }
+    if st.hung[vi].load(Ordering::Relaxed) {
+        let why = st.run.hung.lock().expect("hung").get(&s.handle.config.name).cloned();
+        return Outcome::skipped(why.unwrap_or_else(|| "the validator timed out earlier in this run".into()));
+    }
+    match &*s.handle.slot.borrow() {
+        Slot::Quarantined(why) => return Outcome::error(format!("quarantined: {why}")),
+        Slot::Stopped => return Outcome::skipped("the validator was removed by a reload"),
+        Slot::Running(_) | Slot::Restarting => {}
+    }
+    progress.lock().expect("progress").current = Some((pos, vi, Instant::now()));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inline.check(input)));
+    s.handle.jobs_done.fetch_add(1, Ordering::Relaxed);
+    match result {
+        Ok(findings) => Verdict::from_findings(findings).into(),
+        Err(payload) => {
+            let reason = verdict_actors::validator::panic_message(&payload);
+            if let Slot::Running(actor) = &*s.handle.slot.borrow() {
+                let _ = actor.cast(ValidatorMessage::Crashed(format!("{reason} (checking {})", st.walked[fi].rel)));
+            }
+            Outcome::error(format!("validator crashed: {reason}"))
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "read_stage_tests.rs"]
+mod tests;

@@ -1,0 +1,229 @@
+//! Supervision of the built-ins in the read stage, with test doubles for the
+//! faults no real built-in can be made to show on demand (a panic inside
+//! verdict's own code, a check that never returns), run through a real
+//! engine: real cache, real supervisor and children.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use verdict_actors::validator::doubles::{HangingInlineDouble, PanickingInlineDouble};
+use verdict_actors::validator::{BuiltinCheck, InlineWork, ValidatorWork};
+
+use crate::config::{Config, RestartPolicy, ValidatorConfig};
+use crate::engine::{Engine, EngineOptions};
+use crate::paths::Layout;
+use crate::server::{Notifier, RequestCtx};
+use crate::supervisor::{SupervisorMessage, ValidatorSpec};
+
+struct Project {
+    _dir: tempfile::TempDir,
+    engine: Engine,
+}
+
+/// An engine over a project with these files, running exactly `specs`.
+async fn project(files: &[(&str, &str)], specs: Vec<ValidatorSpec>) -> Project {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap().join("project");
+    for (name, content) in files {
+        std::fs::create_dir_all(root.join(name).parent().unwrap()).unwrap();
+        std::fs::write(root.join(name), content).unwrap();
+    }
+    let state = dir.path().join("state");
+    let layout = Layout {
+        root,
+        config: None,
+        socket: state.join("sock"),
+        pid_file: state.join("pid"),
+        state_dir: state.clone(),
+        data_dir: state.join("cache"),
+        default_socket: false,
+    };
+    let engine = Engine::start(EngineOptions { layout, config: Config::default(), data_dir: None }).await.unwrap();
+    let report = ractor::call!(engine.supervisor(), SupervisorMessage::Apply, specs).unwrap();
+    assert!(!report.added.is_empty() || !report.changed.is_empty(), "{report:?}");
+    Project { _dir: dir, engine }
+}
+
+/// A built-in's configuration under another name, with this timeout and
+/// restart policy.
+fn builtin_spec(
+    name: &str,
+    work: std::sync::Arc<dyn InlineWork>,
+    timeout: Duration,
+    restart: RestartPolicy,
+) -> ValidatorSpec {
+    let mut config: ValidatorConfig = Config::default()
+        .validators()
+        .into_iter()
+        .find(|v| v.name == "trailing-whitespace")
+        .expect("a default built-in");
+    config.name = name.into();
+    config.timeout = timeout;
+    config.restart = restart;
+    let identity = xxhash_rust::xxh3::xxh3_128(name.as_bytes()).to_be_bytes();
+    ValidatorSpec {
+        identity,
+        work: ValidatorWork::Inline(work),
+        needs_content: true,
+        text_only: true,
+        cacheable: true,
+        config,
+    }
+}
+
+fn final_newline() -> std::sync::Arc<dyn InlineWork> {
+    std::sync::Arc::new(BuiltinCheck {
+        kind: verdict_actors::builtin::BuiltinKind::FinalNewline,
+        settings: Default::default(),
+    })
+}
+
+async fn check(p: &Project) -> Value {
+    let ctx = RequestCtx { cancel: CancellationToken::new(), notifier: Notifier::discarding() };
+    p.engine.check(json!({ "paths": ["."], "all_outcomes": true }), &ctx).await.unwrap()
+}
+
+/// The outcomes of one validator, by file.
+fn outcomes(report: &Value, validator: &str) -> Vec<(String, Value)> {
+    report["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["validator"] == validator)
+        .map(|r| (r["file"].as_str().unwrap().to_string(), r["outcome"].clone()))
+        .collect()
+}
+
+async fn events(p: &Project, validator: &str) -> Vec<String> {
+    let status = p.engine.status().await;
+    status
+        .events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["validator"] == validator)
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn quick_policy() -> RestartPolicy {
+    RestartPolicy {
+        max_restarts: 2,
+        window: Duration::from_secs(60),
+        backoff: Duration::from_millis(10),
+        backoff_max: Duration::from_millis(10),
+        reset_after: Duration::from_secs(60),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_built_in_fails_its_child_until_quarantined_and_nothing_else() {
+    let files: Vec<(String, String)> = (0..5).map(|i| (format!("f{i}.txt"), format!("line {i}\n"))).collect();
+    let files: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let specs = vec![
+        builtin_spec("crasher", std::sync::Arc::new(PanickingInlineDouble), Duration::from_secs(30), quick_policy()),
+        builtin_spec("newline", final_newline(), Duration::from_secs(30), quick_policy()),
+    ];
+    let p = project(&files, specs).await;
+
+    let first = check(&p).await;
+    let crashed = outcomes(&first, "crasher");
+    assert_eq!(crashed.len(), 5, "every pair gets an outcome: {first}");
+    assert!(
+        crashed.iter().all(|(_, o)| o["status"] == "error"),
+        "a panic is an error outcome, never a verdict: {crashed:?}"
+    );
+    assert!(crashed.iter().any(|(_, o)| o["reason"].as_str().unwrap().contains("validator crashed")), "{crashed:?}");
+    let fine = outcomes(&first, "newline");
+    assert_eq!(fine.len(), 5);
+    assert!(fine.iter().all(|(_, o)| o["status"] == "passed"), "the other built-in is unaffected: {fine:?}");
+
+    // Each crash fails the child; past two restarts it is quarantined.
+    let mut quarantined = false;
+    for _ in 0..50 {
+        if events(&p, "crasher").await.iter().any(|e| e == "quarantined") {
+            quarantined = true;
+            break;
+        }
+        check(&p).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(quarantined, "events: {:?}", events(&p, "crasher").await);
+    let ev = events(&p, "crasher").await;
+    assert!(ev.iter().filter(|e| *e == "failed").count() >= 3 && ev.contains(&"restarted".to_string()), "{ev:?}");
+
+    // Quarantined: not run at all, every pair says so; the other is still fine.
+    let later = check(&p).await;
+    let q = outcomes(&later, "crasher");
+    assert!(
+        q.iter().all(|(_, o)| o["status"] == "error" && o["reason"].as_str().unwrap().starts_with("quarantined:")),
+        "{q:?}"
+    );
+    // (Recomputed: a file's entry needs every member's verdict.)
+    assert!(outcomes(&later, "newline").iter().all(|(_, o)| o["status"] == "passed"), "{later}");
+
+    // A restart brings it back: it runs (and crashes) again.
+    ractor::call!(p.engine.supervisor(), SupervisorMessage::Restart, "crasher".to_string()).unwrap().unwrap();
+    let again = check(&p).await;
+    assert!(
+        outcomes(&again, "crasher").iter().any(|(_, o)| o["reason"].as_str().unwrap().contains("validator crashed")),
+        "{again}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_built_in_that_never_returns_times_out_and_the_run_goes_on_without_it() {
+    let files = [("a.txt", "fine\n"), ("b.txt", "HANG\n"), ("c.txt", "fine\n"), ("d.txt", "no newline")];
+    let timeout = Duration::from_millis(300);
+    let hanging = std::sync::Arc::new(HangingInlineDouble::default());
+    let specs = vec![
+        builtin_spec("hanger", hanging.clone(), timeout, RestartPolicy::default()),
+        builtin_spec("newline", final_newline(), Duration::from_secs(30), RestartPolicy::default()),
+    ];
+    let p = project(&files, specs).await;
+
+    let started = std::time::Instant::now();
+    let report = tokio::time::timeout(Duration::from_secs(10), check(&p)).await.expect("the run hung");
+    let took = started.elapsed();
+    assert!(took < timeout + Duration::from_millis(500), "the run ended {took:?} after it started");
+    let hanger = outcomes(&report, "hanger");
+    let kinds: Vec<(&str, &str)> = hanger.iter().map(|(f, o)| (f.as_str(), o["status"].as_str().unwrap())).collect();
+    assert_eq!(
+        kinds,
+        [("a.txt", "passed"), ("b.txt", "timed_out"), ("c.txt", "skipped"), ("d.txt", "skipped")],
+        "{report}"
+    );
+    assert!(hanger[2].1["reason"].as_str().unwrap().contains("timed out on b.txt earlier in this run"), "{hanger:?}");
+    // The other built-in checked every file, the hung one's too.
+    let newline = outcomes(&report, "newline");
+    let kinds: Vec<(&str, &str)> = newline.iter().map(|(f, o)| (f.as_str(), o["status"].as_str().unwrap())).collect();
+    assert_eq!(kinds, [("a.txt", "passed"), ("b.txt", "passed"), ("c.txt", "passed"), ("d.txt", "findings")]);
+    assert_eq!(report["summary"]["pairs"], 8);
+
+    // The supervisor heard of it: the child was killed and restarted.
+    let mut ev = Vec::new();
+    for _ in 0..100 {
+        ev = events(&p, "hanger").await;
+        if ev.contains(&"restarted".to_string()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ev.contains(&"timed_out".to_string()) && ev.contains(&"restarted".to_string()), "{ev:?}");
+
+    // Nothing of the hung pair was cached; the next run times out on it again.
+    let again = check(&p).await;
+    let b = outcomes(&again, "hanger").into_iter().find(|(f, _)| f == "b.txt").unwrap();
+    assert_eq!(b.1["status"], "timed_out", "{again}");
+    assert_eq!(outcomes(&again, "hanger")[0].1["status"], "cached", "a.txt's entry was written: {again}");
+
+    // Released, the stuck checks return into abandoned chunks: they add
+    // nothing to anything, and nothing of theirs is cached.
+    hanging.release.store(true, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let last = check(&p).await;
+    let b = outcomes(&last, "hanger").into_iter().find(|(f, _)| f == "b.txt").unwrap();
+    assert_eq!(b.1["status"], "findings", "computed afresh, not taken from an abandoned chunk: {last}");
+    assert_eq!(last["summary"]["pairs"], 8);
+}
