@@ -136,6 +136,17 @@ fn warm_generated(n: usize) {
 
 /// The cargo registry's unpacked crate sources: a real source tree.
 fn warm_real_tree() {
+    let p = real_tree();
+    let files = ignore::WalkBuilder::new(&p.root)
+        .build()
+        .flatten()
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+        .count();
+    warm_compare(&format!("real tree (cargo registry sources, {files} files)"), &p);
+}
+
+/// A project holding a copy of the cargo registry's sources.
+fn real_tree() -> Project {
     let home = std::env::var("CARGO_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo"));
@@ -150,12 +161,7 @@ fn warm_real_tree() {
     let p = Project::new();
     let st = Command::new("cp").arg("-r").arg(&src).arg(p.root.join("registry")).status().unwrap();
     assert!(st.success());
-    let files = ignore::WalkBuilder::new(&p.root)
-        .build()
-        .flatten()
-        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
-        .count();
-    warm_compare(&format!("real tree (cargo registry sources, {files} files)"), &p);
+    p
 }
 
 struct Project {
@@ -218,12 +224,19 @@ fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
-/// Writes `n` text files of varied sizes (about `avg` bytes on average).
+/// Writes `n` text files of varied sizes (about `avg` bytes on average),
+/// spread over 10,000 directories (fewer when `n` is small).
 fn text_tree(root: &Path, n: usize, avg: usize) -> u64 {
+    text_tree_shaped(root, n, avg, 200)
+}
+
+/// Writes `n` text files of varied sizes (about `avg` bytes on average) in
+/// `modules` × 50 directories.
+fn text_tree_shaped(root: &Path, n: usize, avg: usize, modules: usize) -> u64 {
     let mut total = 0u64;
     let line = "let value = compute(input, &mut state); // a typical line of code\n";
     for i in 0..n {
-        let dir = root.join(format!("src/m{:03}/d{:02}", i % 200, (i / 200) % 50));
+        let dir = root.join(format!("src/m{:03}/d{:02}", i % modules, (i / modules) % 50));
         std::fs::create_dir_all(&dir).unwrap();
         let lines = (avg / line.len()).max(1) * (1 + i % 3) / 2 + 1;
         let mut s = String::with_capacity(lines * line.len());
@@ -324,8 +337,52 @@ fn walk_stat_floor(root: &Path) -> Duration {
 }
 
 fn builtins(cores: usize, n: usize) {
+    // Source trees hold about 7 to 10 files per directory (the cargo
+    // registry's sources here: 11,464 in 1,702); the generated tree has 10.
     let p = Project::new();
-    let bytes = text_tree(&p.root, n, 12_000);
+    let modules = (n / 500).max(1);
+    let bytes = text_tree_shaped(&p.root, n, 12_000, modules);
+    let dirs = modules * 50.min(n.div_ceil(modules));
+    builtins_compare(cores, &format!("generated tree, {dirs} directories"), bytes, &p);
+    if std::env::var_os("VERDICT_BENCH_SPARSE").is_some() {
+        // The shape of earlier figures: 2 files per directory.
+        let sparse = Project::new();
+        let bytes = text_tree(&sparse.root, n, 12_000);
+        builtins_compare(cores, "generated tree, 10,000 directories", bytes, &sparse);
+    }
+    let real = real_tree();
+    let bytes = ignore::WalkBuilder::new(&real.root)
+        .build()
+        .flatten()
+        .filter_map(|e| e.metadata().ok().filter(|m| m.is_file()).map(|m| m.len()))
+        .sum();
+    builtins_compare(cores, "real tree (cargo registry sources)", bytes, &real);
+}
+
+/// Walks the tree as a check does (parallel, honouring ignore files) and
+/// reads every file once: what any checker handed a directory must do.
+fn walk_read_floor(root: &Path, threads: usize) -> Duration {
+    let t = Instant::now();
+    let total = std::sync::atomic::AtomicU64::new(0);
+    ignore::WalkBuilder::new(root).hidden(false).require_git(false).threads(threads).build_parallel().run(|| {
+        Box::new(|entry| {
+            if let Ok(e) = entry
+                && e.file_type().is_some_and(|t| t.is_file())
+                && let Ok(b) = std::fs::read(e.path())
+            {
+                total.fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            ignore::WalkState::Continue
+        })
+    });
+    std::hint::black_box(total.into_inner());
+    t.elapsed()
+}
+
+/// A cold run of the default built-ins against two floors measured in the
+/// same run: reading every byte once from a given list of files, and
+/// walking the tree and reading every byte once.
+fn builtins_compare(cores: usize, label: &str, bytes: u64, p: &Project) {
     let files: Vec<PathBuf> = ignore::WalkBuilder::new(&p.root)
         .build()
         .flatten()
@@ -333,18 +390,22 @@ fn builtins(cores: usize, n: usize) {
         .map(|e| e.into_path())
         .collect();
     p.time(&["ping"]);
-    // Warm the page cache so both sides read from memory.
+    // Warm the page cache so every side reads from memory.
     read_floor(&files, cores);
-    let floor = best_of(3, || read_floor(&files, cores));
-    let cold = best_of(3, || p.time(&["check", "--no-cache"]));
+    p.time(&["check", "--no-cache"]);
+    let floor = best_of(5, || read_floor(&files, cores));
+    let walk_floor = best_of(5, || walk_read_floor(&p.root, cores));
+    let cold = best_of(5, || p.time(&["check", "--no-cache"]));
+    let mb = bytes as f64 / 1e6;
     println!(
-        "built-ins    {n} files, {:.0} MB, 11 built-ins, cold: verdict {:.2} s ({:.0} MB/s) | read-once floor {:.2} s ({:.0} MB/s) | ratio {:.2}x",
-        bytes as f64 / 1e6,
+        "built-ins    {label}: {} files, {mb:.0} MB, 11 built-ins, cold: verdict {:.3} s ({:.0} MB/s) | read-once floor {:.3} s, ratio {:.2}x | walk+read floor {:.3} s, ratio {:.2}x",
+        files.len(),
         secs(cold),
-        bytes as f64 / 1e6 / secs(cold),
+        mb / secs(cold),
         secs(floor),
-        bytes as f64 / 1e6 / secs(floor),
-        secs(cold) / secs(floor)
+        secs(cold) / secs(floor),
+        secs(walk_floor),
+        secs(cold) / secs(walk_floor),
     );
 }
 

@@ -134,7 +134,7 @@ pub(super) struct FileRead {
 /// streams progress while it goes.
 pub(super) async fn read_stage(stage: &Arc<Stage>, notifier: &crate::server::Notifier) {
     let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let permits = Arc::new(tokio::sync::Semaphore::new(parallel));
+    let permits = Arc::new(tokio::sync::Semaphore::new(parallel * 2));
     let mut chunks = JoinSet::new();
     let mut chunk = Vec::new();
     let mut bytes = 0u64;
