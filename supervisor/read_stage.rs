@@ -182,7 +182,7 @@ async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sy
         };
         tokio::pin!(task);
         let hung = loop {
-            let deadline = match progress.lock().expect("progress").current {
+            let deadline = match lock(&progress).current {
                 Some((_, vi, since)) => since + st.selected[vi].handle.config.timeout,
                 None => Instant::now() + poll,
             };
@@ -191,7 +191,7 @@ async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sy
                 _ = tokio::time::sleep_until(deadline.into()) => {}
                 _ = st.cancel.cancelled() => break None,
             }
-            let mut p = progress.lock().expect("progress");
+            let mut p = lock(&progress);
             if let Some((pos, vi, since)) = p.current
                 && since.elapsed() >= st.selected[vi].handle.config.timeout
             {
@@ -200,7 +200,7 @@ async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sy
             }
         };
         let (committed, out) = {
-            let mut p = progress.lock().expect("progress");
+            let mut p = lock(&progress);
             p.abandoned = true;
             (p.committed, std::mem::take(&mut p.out))
         };
@@ -222,6 +222,13 @@ async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sy
             }
         }
     }
+}
+
+/// A chunk's progress, even if its thread panicked holding it (a bug in
+/// the stage itself; the checks' panics are caught): the watchdog must
+/// still answer the chunk's files.
+fn lock(progress: &Mutex<Progress>) -> std::sync::MutexGuard<'_, Progress> {
+    progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Stage {
@@ -480,10 +487,13 @@ fn process_batch(
         }
         let mut cached_verdicts = entry
             .map(|e| set.expect("an entry has a set").members.iter().copied().zip(e.value).collect::<HashMap<_, _>>());
+        // Cache hits and misses per validator, counted once committed.
+        let mut tally: Vec<(usize, bool)> = Vec::new();
+        let mut excluded = 0u64;
         for &vi in &st.pairs[fi] {
             let s = &selected[vi];
             if s.handle.text_only && r.binary {
-                st.run.total.fetch_sub(1, Ordering::Relaxed);
+                excluded += 1;
                 continue;
             }
             pairs += 1;
@@ -497,7 +507,7 @@ fn process_batch(
                 continue;
             }
             if let Some(v) = cached_verdicts.as_mut().and_then(|c| c.remove(&vi)) {
-                hits[vi] += 1;
+                tally.push((vi, true));
                 from_cache += 1;
                 outcomes.push((vi, Outcome::Cached { verdict: v.into() }));
                 continue;
@@ -506,7 +516,7 @@ fn process_batch(
             let Some(inline) = &s.handle.inline else {
                 match pair_cached.remove(&(i, vi)) {
                     Some(c) => {
-                        hits[vi] += 1;
+                        tally.push((vi, true));
                         from_cache += 1;
                         expiry = soonest(expiry, c.expires_at);
                         offers.push((vi, Some(c.value.clone()), Some(c.expires_at)));
@@ -514,7 +524,7 @@ fn process_batch(
                     }
                     None => {
                         if st.store.is_some() && in_set {
-                            misses[vi] += 1;
+                            tally.push((vi, false));
                         }
                         work.push(vi);
                     }
@@ -522,7 +532,7 @@ fn process_batch(
                 continue;
             };
             if st.store.is_some() && in_set {
-                misses[vi] += 1;
+                tally.push((vi, false));
             }
             // The bytes, read now if the stat index knew the file, and only
             // if they still hash to its key.
@@ -564,6 +574,14 @@ fn process_batch(
         p.current = None;
         p.committed = pos + 1;
         let run = &st.run;
+        run.total.fetch_sub(excluded, Ordering::Relaxed);
+        for (vi, hit) in tally {
+            if hit {
+                hits[vi] += 1;
+            } else {
+                misses[vi] += 1;
+            }
+        }
         if let (Some(set), true, None) = (set, st.write_store.is_some(), &cached_verdicts) {
             let mut collector = run.entries.lock().expect("entries");
             collector.expect(fi, Arc::clone(sets[i].as_ref().expect("set")), file_key(set, r.hash, w));
