@@ -202,8 +202,8 @@ struct PendingEntry {
 }
 
 impl EntryCollector {
-    fn new(files: usize) -> EntryCollector {
-        EntryCollector { pending: (0..files).map(|_| None).collect(), ready: Vec::new(), last_flush: Instant::now() }
+    fn new() -> EntryCollector {
+        EntryCollector { pending: Vec::new(), ready: Vec::new(), last_flush: Instant::now() }
     }
 
     /// Starts assembling the entry of file `fi`.
@@ -434,7 +434,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         done: AtomicU64::new(0),
         total: AtomicU64::new(pairs.iter().map(|p| p.len() as u64).sum()),
         hung: Mutex::new(HashMap::new()),
-        entries: Mutex::new(EntryCollector::new(walked.len())),
+        entries: Mutex::new(EntryCollector::new()),
         write_failed: std::sync::atomic::AtomicBool::new(false),
         cache_epoch: (engine.cache_epoch.clone(), cache_epoch),
     });
@@ -580,6 +580,11 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     }
 
     mark("jobs", &mut since);
+    // The last word on progress: every pair done.
+    notifier.notify(
+        notification::CHECK_PROGRESS,
+        json!({ "done": run.done.load(Ordering::Relaxed), "total": run.total.load(Ordering::Relaxed) }),
+    );
     // Write the per-file entries still waiting (the read stage and the jobs
     // wrote the others as they went).
     if let Some(store) = write_store.clone().filter(|_| !run.cache_cleared()) {
@@ -1057,7 +1062,8 @@ fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
 /// symlink and without blocking, and read into room for one byte more than
 /// expected. Only when the size differs from the walk's is the file looked
 /// at again (it may have been replaced: a FIFO, a device, a directory) and
-/// read to its end.
+/// read to its end. (A device node put in place of a regular file of the
+/// same size would be read once before that look; only root can make one.)
 fn read_regular_into(path: &Path, expected: u64, limit: u64, buf: &mut Vec<u8>) -> std::io::Result<()> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
@@ -1099,17 +1105,19 @@ fn read_regular_into(path: &Path, expected: u64, limit: u64, buf: &mut Vec<u8>) 
     Ok(())
 }
 
-/// xxh3-128 of a file read in 1 MiB pieces.
-fn stream_hash(path: &Path) -> std::io::Result<u128> {
+/// xxh3-128 of a file read in 1 MiB pieces, and its length.
+fn stream_hash(path: &Path) -> std::io::Result<(u128, u64)> {
     use std::io::Read;
     let mut f = open_regular(path)?;
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     let mut buf = vec![0u8; 1 << 20];
+    let mut len = 0u64;
     loop {
         let n = f.read(&mut buf)?;
         if n == 0 {
-            return Ok(h.digest128());
+            return Ok((h.digest128(), len));
         }
+        len += n as u64;
         h.update(&buf[..n]);
     }
 }
@@ -1174,6 +1182,7 @@ mod tests {
         // Regular files that changed size since the walk are read whole.
         assert_eq!(read[3].hash, Some(verdict_storage::content_hash(b"1234567\n")), "{:?}", read[3]);
         assert_eq!(read[4].hash, Some(verdict_storage::content_hash(b"short\n")), "{:?}", read[4]);
+        assert_eq!((read[3].size, read[4].size), (8, 6), "the size of what was read, not the walk's");
         assert!(err(1).contains("cannot read dev.txt"), "{}", err(1));
         assert!(err(2).contains("cannot read fifo.txt") && err(2).contains("regular file"), "{}", err(2));
     }
@@ -1211,7 +1220,7 @@ mod tests {
         let set = Arc::new(FileSet { members: vec![3, 5], id: [1; 16], ttl: 3600, mode_dependent: false });
         let key = ResultKey { validator: [1; 16], content: [2; 16] };
         let pass = StoredVerdict(Vec::new());
-        let mut c = EntryCollector::new(0);
+        let mut c = EntryCollector::new();
         c.expect(0, set.clone(), key);
         c.expect(1, set.clone(), key);
         c.expect(2, set, key);

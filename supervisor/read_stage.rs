@@ -7,7 +7,7 @@
 //! run, which sends it to their children as jobs.
 //!
 //! Files go in chunks (at most [`CHUNK_FILES`] files or [`CHUNK_BYTES`]
-//! bytes) to tokio's blocking pool, one chunk per core at a time. Each
+//! bytes) to tokio's blocking pool, two chunks per core at a time. Each
 //! thread reads into one buffer it keeps, so a cold run of a large tree
 //! neither holds the tree in memory nor pays for fresh pages per file.
 //!
@@ -21,7 +21,9 @@
 //! the child; this counts toward its intensity), the validator's later
 //! pairs in this run are skipped, and the chunk goes on without it on a
 //! fresh thread. The stuck thread is abandoned: a thread cannot be killed,
-//! but it commits nothing more.
+//! but when its check returns it stops without committing or checking
+//! anything more. The built-ins of a chunk run one after another, so
+//! several built-ins hanging in one chunk take their timeouts in turn.
 //!
 //! # Commits
 //!
@@ -128,6 +130,9 @@ pub(super) struct FileRead {
     pub bytes: Option<Range<usize>>,
     /// A fresh stat-index entry to record.
     pub fresh: Option<StatEntry>,
+    /// The size of the content hashed (which may differ from the walk's if
+    /// the file changed since).
+    pub size: u64,
 }
 
 /// Runs the read stage over every file that has a selected validator;
@@ -173,18 +178,23 @@ async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sy
         .filter(|s| s.handle.inline.is_some())
         .map(|s| s.handle.config.timeout)
         .fold(IDLE_POLL, Duration::min);
-    let mut timed_out = None;
+    // Pairs that timed out in an abandoned run of this chunk.
+    let mut timed_out: Vec<(usize, usize)> = Vec::new();
     loop {
         let progress = Arc::new(Mutex::new(Progress::default()));
         let task = {
-            let (st, files, progress) = (st.clone(), files.clone(), progress.clone());
-            tokio::task::spawn_blocking(move || process(&st, &files, timed_out, &progress))
+            let (st, files, progress, timed_out) = (st.clone(), files.clone(), progress.clone(), timed_out.clone());
+            tokio::task::spawn_blocking(move || process(&st, &files, &timed_out, &progress))
         };
         tokio::pin!(task);
         let hung = loop {
+            // The running check's deadline, or sooner: a check that starts
+            // meanwhile is looked at within `poll`, which is no longer than
+            // its timeout.
+            let next = Instant::now() + poll;
             let deadline = match lock(&progress).current {
-                Some((_, vi, since)) => since + st.selected[vi].handle.config.timeout,
-                None => Instant::now() + poll,
+                Some((_, vi, since)) => next.min(since + st.selected[vi].handle.config.timeout),
+                None => next,
             };
             tokio::select! {
                 _ = &mut task => break None,
@@ -204,11 +214,22 @@ async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sy
             p.abandoned = true;
             (p.committed, std::mem::take(&mut p.out))
         };
-        st.merge(out);
+        let fresh = st.merge(out);
         match hung {
             Some((pos, vi)) => {
+                // The abandoned thread will not write its files' stat-index
+                // entries: write them here.
+                if let Some(store) = st.write_store.clone().filter(|_| !fresh.is_empty() && !st.run.cache_cleared()) {
+                    let walked = st.walked.clone();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        let refs: Vec<(&[u8], StatEntry)> =
+                            fresh.iter().map(|(fi, e)| (walked[*fi].rel.as_bytes(), *e)).collect();
+                        store.put_stat_index(&refs)
+                    })
+                    .await;
+                }
                 st.report_timeout(files[pos], vi);
-                timed_out = Some((files[pos], vi));
+                timed_out.push((files[pos], vi));
                 files.drain(..pos);
             }
             None => {
@@ -232,7 +253,9 @@ fn lock(progress: &Mutex<Progress>) -> std::sync::MutexGuard<'_, Progress> {
 }
 
 impl Stage {
-    fn merge(&self, out: ChunkOut) {
+    /// Takes in a chunk's committed files; hands back their fresh stat-index
+    /// entries (written by the chunk's thread unless it was abandoned).
+    fn merge(&self, out: ChunkOut) -> Vec<(usize, StatEntry)> {
         let mut o = self.out.lock().expect("stage out");
         for (fi, h) in out.hashed {
             o.hashed[fi] = h;
@@ -243,6 +266,7 @@ impl Stage {
         o.soonest_expiry = soonest(o.soonest_expiry, out.soonest_expiry);
         o.pairs += out.pairs;
         o.from_cache += out.from_cache;
+        out.fresh
     }
 
     /// A built-in's check ran past its timeout on file `fi`.
@@ -286,16 +310,17 @@ pub(super) fn read_one(w: &Walked, known: Option<StatEntry>, max_size: u64, buf:
         && e.matches(&w.meta)
         && !e.is_racy()
     {
-        return FileRead { hash: Some(e.content_hash), binary: e.binary, ..FileRead::default() };
+        return FileRead { hash: Some(e.content_hash), binary: e.binary, size: w.meta.len(), ..FileRead::default() };
     }
     // Sampled before the read: a write that lands after it makes the entry
     // racy, never silently stale.
     let recorded_at = verdict_storage::unix_now_ns();
     if w.meta.len() > max_size {
         return match stream_hash(&w.abs) {
-            Ok(hash) => FileRead {
+            Ok((hash, size)) => FileRead {
                 hash: Some(hash),
                 fresh: Some(StatEntry::from_metadata(&w.meta, hash, recorded_at)),
+                size,
                 ..FileRead::default()
             },
             Err(e) => FileRead { error: Some(format!("cannot read {}: {e}", w.rel)), ..FileRead::default() },
@@ -309,7 +334,8 @@ pub(super) fn read_one(w: &Walked, known: Option<StatEntry>, max_size: u64, buf:
             let binary = verdict_actors::builtin::is_binary(bytes);
             let mut fresh = StatEntry::from_metadata(&w.meta, hash, recorded_at);
             fresh.binary = binary;
-            FileRead { hash: Some(hash), binary, error: None, bytes: Some(start..buf.len()), fresh: Some(fresh) }
+            let size = (buf.len() - start) as u64;
+            FileRead { hash: Some(hash), binary, error: None, bytes: Some(start..buf.len()), fresh: Some(fresh), size }
         }
         Err(e) => {
             buf.truncate(start);
@@ -320,7 +346,7 @@ pub(super) fn read_one(w: &Walked, known: Option<StatEntry>, max_size: u64, buf:
 }
 
 /// Processes a chunk with this thread's buffer.
-fn process(st: &Stage, files: &[usize], timed_out: Option<(usize, usize)>, progress: &Mutex<Progress>) {
+fn process(st: &Stage, files: &[usize], timed_out: &[(usize, usize)], progress: &Mutex<Progress>) {
     BUFFER.with_borrow_mut(|buf| {
         buf.clear();
         process_with(st, files, timed_out, progress, buf);
@@ -333,7 +359,7 @@ fn process(st: &Stage, files: &[usize], timed_out: Option<(usize, usize)>, progr
 fn process_with(
     st: &Stage,
     files: &[usize],
-    timed_out: Option<(usize, usize)>,
+    timed_out: &[(usize, usize)],
     progress: &Mutex<Progress>,
     buf: &mut Vec<u8>,
 ) {
@@ -341,7 +367,6 @@ fn process_with(
     let mut hits = vec![0u64; selected.len()];
     let mut misses = vec![0u64; selected.len()];
     let mut start = 0;
-    let mut finished = true;
     while start < files.len() {
         let mut end = start + 1;
         let mut bytes = st.walked[files[start]].meta.len();
@@ -350,18 +375,15 @@ fn process_with(
             end += 1;
         }
         buf.clear();
-        if !process_batch(st, &files[start..end], start, timed_out, progress, buf, (&mut hits, &mut misses)) {
-            finished = false;
-            break;
+        let done = process_batch(st, &files[start..end], start, timed_out, progress, buf, (&mut hits, &mut misses));
+        for (vi, s) in selected.iter().enumerate() {
+            s.counters.hits.fetch_add(std::mem::take(&mut hits[vi]), Ordering::Relaxed);
+            s.counters.misses.fetch_add(std::mem::take(&mut misses[vi]), Ordering::Relaxed);
+        }
+        if !done {
+            return;
         }
         start = end;
-    }
-    for (vi, s) in selected.iter().enumerate() {
-        s.counters.hits.fetch_add(hits[vi], Ordering::Relaxed);
-        s.counters.misses.fetch_add(misses[vi], Ordering::Relaxed);
-    }
-    if !finished {
-        return;
     }
 
     // Write what the chunk completed.
@@ -392,7 +414,7 @@ fn process_batch(
     st: &Stage,
     files: &[usize],
     offset: usize,
-    timed_out: Option<(usize, usize)>,
+    timed_out: &[(usize, usize)],
     progress: &Mutex<Progress>,
     buf: &mut Vec<u8>,
     (hits, misses): (&mut [u64], &mut [u64]),
@@ -556,9 +578,13 @@ fn process_batch(
                 Outcome::error("the file changed or could not be read during the check")
             } else {
                 let content = r.bytes.clone().map(|b| &buf[b]).unwrap_or(&[]);
+                // The size of the bytes hashed, which the verdict is cached under.
                 let input =
-                    BuiltinInput { content, size: w.meta.len(), executable: w.meta.permissions().mode() & 0o111 != 0 };
-                run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, timed_out)
+                    BuiltinInput { content, size: r.size, executable: w.meta.permissions().mode() & 0o111 != 0 };
+                match run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, timed_out) {
+                    Some(outcome) => outcome,
+                    None => return false,
+                }
             };
             if in_set {
                 offers.push((vi, outcome.cacheable().map(|v| StoredVerdict::from(&v)), None));
@@ -618,32 +644,41 @@ fn member(s: &Selected, w: &Walked, r: &FileRead, max_size: u64) -> bool {
 
 /// Runs one built-in on one file, unless its child is quarantined or
 /// removed or it timed out earlier in the run; a panic is an error outcome
-/// and a failure of its child.
+/// and a failure of its child. `None`: the watchdog gave up on the chunk
+/// while the check ran, and this thread must stop.
 fn run_inline(
     st: &Stage,
     progress: &Mutex<Progress>,
     (pos, fi, vi): (usize, usize, usize),
     inline: &dyn verdict_actors::validator::InlineWork,
     input: &BuiltinInput<'_>,
-    timed_out: Option<(usize, usize)>,
-) -> Outcome {
+    timed_out: &[(usize, usize)],
+) -> Option<Outcome> {
     let s = &st.selected[vi];
-    if timed_out == Some((fi, vi)) {
-        return Outcome::TimedOut { after_ms: s.handle.config.timeout.as_millis() as u64 };
+    if timed_out.contains(&(fi, vi)) {
+        return Some(Outcome::TimedOut { after_ms: s.handle.config.timeout.as_millis() as u64 });
     }
     if st.hung[vi].load(Ordering::Relaxed) {
         let why = st.run.hung.lock().expect("hung").get(&s.handle.config.name).cloned();
-        return Outcome::skipped(why.unwrap_or_else(|| "the validator timed out earlier in this run".into()));
+        return Some(Outcome::skipped(why.unwrap_or_else(|| "the validator timed out earlier in this run".into())));
     }
     match &*s.handle.slot.borrow() {
-        Slot::Quarantined(why) => return Outcome::error(format!("quarantined: {why}")),
-        Slot::Stopped => return Outcome::skipped("the validator was removed by a reload"),
+        Slot::Quarantined(why) => return Some(Outcome::error(format!("quarantined: {why}"))),
+        Slot::Stopped => return Some(Outcome::skipped("the validator was removed by a reload")),
         Slot::Running(_) | Slot::Restarting => {}
     }
     progress.lock().expect("progress").current = Some((pos, vi, Instant::now()));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inline.check(input)));
+    {
+        let mut p = progress.lock().expect("progress");
+        if p.abandoned {
+            // Timed out: the continuation has this pair and the rest.
+            return None;
+        }
+        p.current = None;
+    }
     s.handle.jobs_done.fetch_add(1, Ordering::Relaxed);
-    match result {
+    Some(match result {
         Ok(findings) => Verdict::from_findings(findings).into(),
         Err(payload) => {
             let reason = verdict_actors::validator::panic_message(&payload);
@@ -652,7 +687,7 @@ fn run_inline(
             }
             Outcome::error(format!("validator crashed: {reason}"))
         }
-    }
+    })
 }
 
 #[cfg(test)]

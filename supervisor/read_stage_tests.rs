@@ -173,12 +173,14 @@ async fn a_panicking_built_in_fails_its_child_until_quarantined_and_nothing_else
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_built_in_that_never_returns_times_out_and_the_run_goes_on_without_it() {
+async fn built_ins_that_never_return_time_out_and_the_run_goes_on_without_them() {
     let files = [("a.txt", "fine\n"), ("b.txt", "HANG\n"), ("c.txt", "fine\n"), ("d.txt", "no newline")];
     let timeout = Duration::from_millis(300);
     let hanging = std::sync::Arc::new(HangingInlineDouble::default());
     let specs = vec![
+        // Two built-ins stuck on the same file: both time out.
         builtin_spec("hanger", hanging.clone(), timeout, RestartPolicy::default()),
+        builtin_spec("hanger2", hanging.clone(), timeout, RestartPolicy::default()),
         builtin_spec("newline", final_newline(), Duration::from_secs(30), RestartPolicy::default()),
     ];
     let p = project(&files, specs).await;
@@ -186,20 +188,25 @@ async fn a_built_in_that_never_returns_times_out_and_the_run_goes_on_without_it(
     let started = std::time::Instant::now();
     let report = tokio::time::timeout(Duration::from_secs(10), check(&p)).await.expect("the run hung");
     let took = started.elapsed();
-    assert!(took < timeout + Duration::from_millis(500), "the run ended {took:?} after it started");
-    let hanger = outcomes(&report, "hanger");
-    let kinds: Vec<(&str, &str)> = hanger.iter().map(|(f, o)| (f.as_str(), o["status"].as_str().unwrap())).collect();
-    assert_eq!(
-        kinds,
-        [("a.txt", "passed"), ("b.txt", "timed_out"), ("c.txt", "skipped"), ("d.txt", "skipped")],
-        "{report}"
-    );
-    assert!(hanger[2].1["reason"].as_str().unwrap().contains("timed out on b.txt earlier in this run"), "{hanger:?}");
+    // They run one after the other in the file's chunk: their timeouts add up.
+    assert!(took < 2 * timeout + Duration::from_millis(500), "the run ended {took:?} after it started");
+    for hanger in ["hanger", "hanger2"] {
+        let got = outcomes(&report, hanger);
+        let kinds: Vec<(&str, &str)> = got.iter().map(|(f, o)| (f.as_str(), o["status"].as_str().unwrap())).collect();
+        assert_eq!(
+            kinds,
+            [("a.txt", "passed"), ("b.txt", "timed_out"), ("c.txt", "skipped"), ("d.txt", "skipped")],
+            "{hanger}: {report}"
+        );
+        let reason = got[2].1["reason"].as_str().unwrap();
+        assert!(reason.contains(&format!("validator {hanger} timed out on b.txt earlier in this run")), "{reason}");
+    }
     // The other built-in checked every file, the hung one's too.
     let newline = outcomes(&report, "newline");
     let kinds: Vec<(&str, &str)> = newline.iter().map(|(f, o)| (f.as_str(), o["status"].as_str().unwrap())).collect();
     assert_eq!(kinds, [("a.txt", "passed"), ("b.txt", "passed"), ("c.txt", "passed"), ("d.txt", "findings")]);
-    assert_eq!(report["summary"]["pairs"], 8);
+    assert_eq!(report["summary"]["pairs"], 12);
+    assert_eq!(report["summary"]["outcomes"]["timed_out"], 2, "{report}");
 
     // The supervisor heard of it: the child was killed and restarted.
     let mut ev = Vec::new();
@@ -212,7 +219,7 @@ async fn a_built_in_that_never_returns_times_out_and_the_run_goes_on_without_it(
     }
     assert!(ev.contains(&"timed_out".to_string()) && ev.contains(&"restarted".to_string()), "{ev:?}");
 
-    // Nothing of the hung pair was cached; the next run times out on it again.
+    // Nothing of the hung pairs was cached; the next run times out on them again.
     let again = check(&p).await;
     let b = outcomes(&again, "hanger").into_iter().find(|(f, _)| f == "b.txt").unwrap();
     assert_eq!(b.1["status"], "timed_out", "{again}");
@@ -220,10 +227,21 @@ async fn a_built_in_that_never_returns_times_out_and_the_run_goes_on_without_it(
 
     // Released, the stuck checks return into abandoned chunks: they add
     // nothing to anything, and nothing of theirs is cached.
+    let jobs_before = jobs_done(&p, "hanger").await;
     hanging.release.store(true, std::sync::atomic::Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let last = check(&p).await;
     let b = outcomes(&last, "hanger").into_iter().find(|(f, _)| f == "b.txt").unwrap();
     assert_eq!(b.1["status"], "findings", "computed afresh, not taken from an abandoned chunk: {last}");
-    assert_eq!(last["summary"]["pairs"], 8);
+    assert_eq!(last["summary"]["pairs"], 12);
+    // This run checked b and d (a's entry answers c too: same content);
+    // the four released threads (two per earlier run) checked nothing more.
+    assert_eq!(jobs_done(&p, "hanger").await - jobs_before, 2, "{last}");
+}
+
+async fn jobs_done(p: &Project, validator: &str) -> u64 {
+    let status = p.engine.status().await;
+    status.validators.as_array().unwrap().iter().find(|v| v["name"] == validator).unwrap()["jobs_done"]
+        .as_u64()
+        .unwrap()
 }
