@@ -458,6 +458,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         supervisor: engine.supervisor().clone(),
         cancel: cancel.clone(),
         hung: selected.iter().map(|_| std::sync::atomic::AtomicBool::new(false)).collect(),
+        detached: selected.iter().map(|_| std::sync::atomic::AtomicBool::new(false)).collect(),
         out: Mutex::new(read_stage::StageOut {
             hashed: vec![Hashed::default(); walked.len()],
             work: vec![Vec::new(); selected.len()],

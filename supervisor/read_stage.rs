@@ -16,14 +16,17 @@
 //! A built-in runs only while its child is not quarantined or removed. A
 //! check that panics gives its pair an error outcome and is reported to the
 //! child, which fails, so the restart policy applies (backoff, quarantine).
-//! Each chunk is watched: a check still running past its validator's
-//! timeout gives its pair `timed out`, the supervisor is told (it restarts
-//! the child; this counts toward its intensity), the validator's later
-//! pairs in this run are skipped, and the chunk goes on without it on a
-//! fresh thread. The stuck thread is abandoned: a thread cannot be killed,
-//! but when its check returns it stops without committing or checking
-//! anything more. The built-ins of a chunk run one after another, so
-//! several built-ins hanging in one chunk take their timeouts in turn.
+//! Each chunk is watched. A check running longer than [`SLOW`] is detached:
+//! the chunk goes on without it on a fresh thread, and the pair is answered
+//! on its own, by the check's verdict if it returns by its deadline, else
+//! `timed out`; then the supervisor is told (it restarts the child; this
+//! counts toward its intensity) and the validator's later pairs in this run
+//! are skipped. Detaching lets the deadlines of several stuck checks run side
+//! by side: a run whose built-ins all hang ends within the longest timeout
+//! plus [`SLOW`] per built-in. A validator gets at most one detached check
+//! per run; a second slow one is waited for in place, up to its deadline.
+//! A stuck thread is abandoned: a thread cannot be killed, but when its
+//! check returns it stops without committing or checking anything more.
 //!
 //! # Commits
 //!
@@ -50,9 +53,13 @@ const BATCH_BYTES: u64 = 256 << 10;
 /// A thread keeps its read buffer between chunks up to this capacity.
 const KEEP_BUFFER: usize = 16 << 20;
 /// How often, at most, a chunk between checks is looked at. Never longer
-/// than the shortest built-in timeout, so that the look after a check starts
-/// comes before its deadline and the next one lands on it.
+/// than the shortest time a built-in may run before it is detached, so that
+/// the first look at a check comes before that, and the next lands on it.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// A check running this long (or a quarter of its timeout, if shorter) is
+/// detached from its chunk, which goes on without it: the deadlines of
+/// several stuck checks then run side by side instead of one after another.
+const SLOW: Duration = Duration::from_millis(250);
 
 thread_local! {
     /// The bytes of the chunk being processed on this thread.
@@ -77,6 +84,10 @@ pub(super) struct Stage {
     pub cancel: CancellationToken,
     /// Per selected validator: it timed out in this run.
     pub hung: Vec<AtomicBool>,
+    /// Per selected validator: one of its checks was detached in this run
+    /// (one at most, so a validator stuck on every file does not get a
+    /// thread per file).
+    pub detached: Vec<AtomicBool>,
     pub out: Mutex<StageOut>,
 }
 
@@ -117,6 +128,38 @@ struct Progress {
     /// How many leading files of the chunk are committed.
     committed: usize,
     out: ChunkOut,
+    /// Set when the running check was detached: where its outcome goes
+    /// when it returns.
+    detach: Option<tokio::sync::oneshot::Sender<Outcome>>,
+}
+
+/// How a chunk's run ended, as its watchdog saw it.
+enum Ended {
+    /// The thread finished (or failed), or the run was cancelled.
+    Finished,
+    /// The check of file `pos` by validator `vi` timed out (`report`: the
+    /// supervisor is still to be told).
+    TimedOut { pos: usize, vi: usize, report: bool },
+    /// The check of file `pos` by validator `vi` is slow: it was detached.
+    Detached { pos: usize, vi: usize, since: Instant, outcome: tokio::sync::oneshot::Receiver<Outcome> },
+}
+
+/// What the thread is to do with a pair its chunk's earlier run left.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Left {
+    /// It timed out: answer `timed out`.
+    TimedOut,
+    /// It was detached: its outcome comes on its own; do not answer it.
+    Detached,
+}
+
+/// What running one built-in on one file came to.
+enum Ran {
+    Done(Outcome),
+    /// Answered by a detached check.
+    Pending,
+    /// The chunk was given up on while the check ran: stop.
+    Stop,
 }
 
 /// One file as read: its hash, and where its bytes are in the buffer.
@@ -171,42 +214,56 @@ pub(super) async fn read_stage(stage: &Arc<Stage>, notifier: &crate::server::Not
 /// Processes one chunk on the blocking pool, watching its deadlines; after a
 /// time-out, goes on with the rest of the chunk on a fresh thread.
 async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sync::Semaphore>) {
-    let Ok(_permit) = permits.acquire_owned().await else { return };
+    let Ok(permit) = permits.acquire_owned().await else { return };
     let poll = st
         .selected
         .iter()
         .filter(|s| s.handle.inline.is_some())
-        .map(|s| s.handle.config.timeout)
+        .map(|s| slow(s.handle.config.timeout))
         .fold(IDLE_POLL, Duration::min);
-    // Pairs that timed out in an abandoned run of this chunk.
-    let mut timed_out: Vec<(usize, usize)> = Vec::new();
+    // Pairs an earlier, abandoned run of this chunk left.
+    let mut left: Vec<(usize, usize, Left)> = Vec::new();
+    // Detached checks, answered on their own.
+    let mut detached = JoinSet::new();
     loop {
         let progress = Arc::new(Mutex::new(Progress::default()));
         let task = {
-            let (st, files, progress, timed_out) = (st.clone(), files.clone(), progress.clone(), timed_out.clone());
-            tokio::task::spawn_blocking(move || process(&st, &files, &timed_out, &progress))
+            let (st, files, progress, left) = (st.clone(), files.clone(), progress.clone(), left.clone());
+            tokio::task::spawn_blocking(move || process(&st, &files, &left, &progress))
         };
         tokio::pin!(task);
-        let hung = loop {
-            // The running check's deadline, or sooner: a check that starts
-            // meanwhile is looked at within `poll`, which is no longer than
-            // its timeout.
+        let ended = loop {
+            // The running check's next milestone (detach, deadline), or
+            // sooner: a check that starts meanwhile is looked at within
+            // `poll`, which is no longer than its timeout.
             let next = Instant::now() + poll;
-            let deadline = match lock(&progress).current {
-                Some((_, vi, since)) => next.min(since + st.selected[vi].handle.config.timeout),
+            let wake = match lock(&progress).current {
+                Some((_, vi, since)) => next.min(since + st.milestone(vi)),
                 None => next,
             };
             tokio::select! {
-                _ = &mut task => break None,
-                _ = tokio::time::sleep_until(deadline.into()) => {}
-                _ = st.cancel.cancelled() => break None,
+                _ = &mut task => break Ended::Finished,
+                _ = tokio::time::sleep_until(wake.into()) => {}
+                _ = st.cancel.cancelled() => break Ended::Finished,
             }
             let mut p = lock(&progress);
-            if let Some((pos, vi, since)) = p.current
-                && since.elapsed() >= st.selected[vi].handle.config.timeout
-            {
+            let Some((pos, vi, since)) = p.current else { continue };
+            let timeout = st.selected[vi].handle.config.timeout;
+            if st.hung[vi].load(Ordering::SeqCst) {
+                // It timed out elsewhere in this run: this check of it is
+                // not waited for either.
                 p.abandoned = true;
-                break Some((pos, vi));
+                break Ended::TimedOut { pos, vi, report: false };
+            }
+            if since.elapsed() >= timeout {
+                p.abandoned = true;
+                break Ended::TimedOut { pos, vi, report: true };
+            }
+            if since.elapsed() >= slow(timeout) && !st.detached[vi].swap(true, Ordering::SeqCst) {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                p.abandoned = true;
+                p.detach = Some(tx);
+                break Ended::Detached { pos, vi, since, outcome: rx };
             }
         };
         let (committed, out) = {
@@ -215,34 +272,79 @@ async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sy
             (p.committed, std::mem::take(&mut p.out))
         };
         let fresh = st.merge(out);
-        match hung {
-            Some((pos, vi)) => {
-                // The abandoned thread will not write its files' stat-index
-                // entries: write them here.
-                if let Some(store) = st.write_store.clone().filter(|_| !fresh.is_empty() && !st.run.cache_cleared()) {
-                    let walked = st.walked.clone();
-                    let _ = tokio::task::spawn_blocking(move || {
-                        let refs: Vec<(&[u8], StatEntry)> =
-                            fresh.iter().map(|(fi, e)| (walked[*fi].rel.as_bytes(), *e)).collect();
-                        store.put_stat_index(&refs)
-                    })
-                    .await;
-                }
-                st.report_timeout(files[pos], vi);
-                timed_out.push((files[pos], vi));
-                files.drain(..pos);
-            }
-            None => {
+        let pos = match ended {
+            Ended::Finished => {
                 if committed < files.len() && !st.cancel.is_cancelled() {
                     // Only a bug in verdict can get here (the checks' panics
                     // are caught): still, every pair gets its outcome.
                     warn!(files = files.len() - committed, "a read-stage task failed");
                     st.fail(&files[committed..], "internal error: the read stage failed on this file");
                 }
-                return;
+                break;
             }
+            Ended::TimedOut { pos, vi, report: true } => {
+                st.report_timeout(files[pos], vi);
+                left.push((files[pos], vi, Left::TimedOut));
+                pos
+            }
+            // Known hung: the continuation answers the pair `skipped`, as
+            // the validator's other pairs in this run.
+            Ended::TimedOut { pos, report: false, .. } => pos,
+            Ended::Detached { pos, vi, since, outcome } => {
+                let fi = files[pos];
+                left.push((fi, vi, Left::Detached));
+                detached.spawn(await_detached(st.clone(), fi, vi, since, outcome));
+                pos
+            }
+        };
+        // The abandoned thread will not write its files' stat-index
+        // entries: write them here.
+        if let Some(store) = st.write_store.clone().filter(|_| !fresh.is_empty() && !st.run.cache_cleared()) {
+            let walked = st.walked.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                let refs: Vec<(&[u8], StatEntry)> =
+                    fresh.iter().map(|(fi, e)| (walked[*fi].rel.as_bytes(), *e)).collect();
+                store.put_stat_index(&refs)
+            })
+            .await;
         }
+        files.drain(..pos);
     }
+    drop(permit);
+    while detached.join_next().await.is_some() {}
+}
+
+/// Answers a detached check's pair: its outcome if it returns by its
+/// deadline, `timed out` otherwise.
+async fn await_detached(
+    st: Arc<Stage>,
+    fi: usize,
+    vi: usize,
+    since: Instant,
+    outcome: tokio::sync::oneshot::Receiver<Outcome>,
+) {
+    let s = &st.selected[vi];
+    let deadline = since + s.handle.config.timeout;
+    let outcome = tokio::select! {
+        r = tokio::time::timeout_at(deadline.into(), outcome) => match r {
+            Ok(Ok(outcome)) => outcome,
+            // Timed out, or its thread went away without an answer.
+            _ => {
+                st.report_timeout(fi, vi);
+                Outcome::TimedOut { after_ms: s.handle.config.timeout.as_millis() as u64 }
+            }
+        },
+        _ = st.cancel.cancelled() => return,
+    };
+    let verdict = outcome.cacheable().map(|v| StoredVerdict::from(&v));
+    st.run.entries.lock().expect("entries").offer(fi, vi, verdict);
+    push(&st.run, &st.walked[fi].rel, s, outcome);
+}
+
+/// How long a check of validator `vi` may run before it is detached (if
+/// none of the validator's is yet) or times out.
+fn slow(timeout: Duration) -> Duration {
+    SLOW.min(timeout / 4)
 }
 
 /// A chunk's progress, even if its thread panicked holding it (a bug in
@@ -253,6 +355,19 @@ fn lock(progress: &Mutex<Progress>) -> std::sync::MutexGuard<'_, Progress> {
 }
 
 impl Stage {
+    /// When the watchdog next needs to look at a check of validator `vi`
+    /// (counted from its start).
+    fn milestone(&self, vi: usize) -> Duration {
+        let timeout = self.selected[vi].handle.config.timeout;
+        if self.hung[vi].load(Ordering::Relaxed) {
+            Duration::ZERO
+        } else if self.detached[vi].load(Ordering::Relaxed) {
+            timeout
+        } else {
+            slow(timeout)
+        }
+    }
+
     /// Takes in a chunk's committed files; hands back their fresh stat-index
     /// entries (written by the chunk's thread unless it was abandoned).
     fn merge(&self, out: ChunkOut) -> Vec<(usize, StatEntry)> {
@@ -346,10 +461,10 @@ pub(super) fn read_one(w: &Walked, known: Option<StatEntry>, max_size: u64, buf:
 }
 
 /// Processes a chunk with this thread's buffer.
-fn process(st: &Stage, files: &[usize], timed_out: &[(usize, usize)], progress: &Mutex<Progress>) {
+fn process(st: &Stage, files: &[usize], left: &[(usize, usize, Left)], progress: &Mutex<Progress>) {
     BUFFER.with_borrow_mut(|buf| {
         buf.clear();
-        process_with(st, files, timed_out, progress, buf);
+        process_with(st, files, left, progress, buf);
         if buf.capacity() > KEEP_BUFFER {
             *buf = Vec::new();
         }
@@ -359,7 +474,7 @@ fn process(st: &Stage, files: &[usize], timed_out: &[(usize, usize)], progress: 
 fn process_with(
     st: &Stage,
     files: &[usize],
-    timed_out: &[(usize, usize)],
+    left: &[(usize, usize, Left)],
     progress: &Mutex<Progress>,
     buf: &mut Vec<u8>,
 ) {
@@ -375,7 +490,7 @@ fn process_with(
             end += 1;
         }
         buf.clear();
-        let done = process_batch(st, &files[start..end], start, timed_out, progress, buf, (&mut hits, &mut misses));
+        let done = process_batch(st, &files[start..end], start, left, progress, buf, (&mut hits, &mut misses));
         for (vi, s) in selected.iter().enumerate() {
             s.counters.hits.fetch_add(std::mem::take(&mut hits[vi]), Ordering::Relaxed);
             s.counters.misses.fetch_add(std::mem::take(&mut misses[vi]), Ordering::Relaxed);
@@ -414,7 +529,7 @@ fn process_batch(
     st: &Stage,
     files: &[usize],
     offset: usize,
-    timed_out: &[(usize, usize)],
+    left: &[(usize, usize, Left)],
     progress: &Mutex<Progress>,
     buf: &mut Vec<u8>,
     (hits, misses): (&mut [u64], &mut [u64]),
@@ -581,9 +696,11 @@ fn process_batch(
                 // The size of the bytes hashed, which the verdict is cached under.
                 let input =
                     BuiltinInput { content, size: r.size, executable: w.meta.permissions().mode() & 0o111 != 0 };
-                match run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, timed_out) {
-                    Some(outcome) => outcome,
-                    None => return false,
+                match run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, left) {
+                    Ran::Done(outcome) => outcome,
+                    // Counted; its outcome and its verdict come on their own.
+                    Ran::Pending => continue,
+                    Ran::Stop => return false,
                 }
             };
             if in_set {
@@ -652,33 +769,39 @@ fn run_inline(
     (pos, fi, vi): (usize, usize, usize),
     inline: &dyn verdict_actors::validator::InlineWork,
     input: &BuiltinInput<'_>,
-    timed_out: &[(usize, usize)],
-) -> Option<Outcome> {
+    left: &[(usize, usize, Left)],
+) -> Ran {
     let s = &st.selected[vi];
-    if timed_out.contains(&(fi, vi)) {
-        return Some(Outcome::TimedOut { after_ms: s.handle.config.timeout.as_millis() as u64 });
+    match left.iter().find(|&&(f, v, _)| (f, v) == (fi, vi)) {
+        Some((_, _, Left::TimedOut)) => {
+            return Ran::Done(Outcome::TimedOut { after_ms: s.handle.config.timeout.as_millis() as u64 });
+        }
+        Some((_, _, Left::Detached)) => return Ran::Pending,
+        None => {}
     }
     if st.hung[vi].load(Ordering::Relaxed) {
         let why = st.run.hung.lock().expect("hung").get(&s.handle.config.name).cloned();
-        return Some(Outcome::skipped(why.unwrap_or_else(|| "the validator timed out earlier in this run".into())));
+        return Ran::Done(Outcome::skipped(
+            why.unwrap_or_else(|| "the validator timed out earlier in this run".into()),
+        ));
     }
     match &*s.handle.slot.borrow() {
-        Slot::Quarantined(why) => return Some(Outcome::error(format!("quarantined: {why}"))),
-        Slot::Stopped => return Some(Outcome::skipped("the validator was removed by a reload")),
+        Slot::Quarantined(why) => return Ran::Done(Outcome::error(format!("quarantined: {why}"))),
+        Slot::Stopped => return Ran::Done(Outcome::skipped("the validator was removed by a reload")),
         Slot::Running(_) | Slot::Restarting => {}
     }
     progress.lock().expect("progress").current = Some((pos, vi, Instant::now()));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inline.check(input)));
-    {
+    let detach = {
         let mut p = progress.lock().expect("progress");
-        if p.abandoned {
+        if p.abandoned && p.detach.is_none() {
             // Timed out: the continuation has this pair and the rest.
-            return None;
+            return Ran::Stop;
         }
         p.current = None;
-    }
-    s.handle.jobs_done.fetch_add(1, Ordering::Relaxed);
-    Some(match result {
+        p.detach.take()
+    };
+    let outcome = match result {
         Ok(findings) => Verdict::from_findings(findings).into(),
         Err(payload) => {
             let reason = verdict_actors::validator::panic_message(&payload);
@@ -687,7 +810,21 @@ fn run_inline(
             }
             Outcome::error(format!("validator crashed: {reason}"))
         }
-    })
+    };
+    match detach {
+        // Detached: the outcome goes to its waiter, if it still waits; the
+        // continuation has the rest of the chunk.
+        Some(tx) => {
+            if tx.send(outcome).is_ok() {
+                s.handle.jobs_done.fetch_add(1, Ordering::Relaxed);
+            }
+            Ran::Stop
+        }
+        None => {
+            s.handle.jobs_done.fetch_add(1, Ordering::Relaxed);
+            Ran::Done(outcome)
+        }
+    }
 }
 
 #[cfg(test)]
