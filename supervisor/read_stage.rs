@@ -725,9 +725,9 @@ fn process_batch(
                 misses[vi] += 1;
             }
         }
-        if let (Some(set), true, None) = (set, st.write_store.is_some(), &cached_verdicts) {
+        if let (Some(set), Some(key), true, None) = (&sets[i], keys[i], st.write_store.is_some(), &cached_verdicts) {
             let mut collector = run.entries.lock().expect("entries");
-            collector.expect(fi, Arc::clone(sets[i].as_ref().expect("set")), file_key(set, r.hash, w));
+            collector.expect(fi, Arc::clone(set), key);
             for (vi, v, expires_at) in offers {
                 match (v, expires_at) {
                     (Some(v), Some(at)) => collector.offer_cached(fi, vi, v, at),

@@ -243,6 +243,37 @@ async fn built_ins_that_never_return_time_out_side_by_side_and_the_run_goes_on_w
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_built_in_stuck_on_every_file_gets_one_detached_check_and_the_run_still_ends_in_time() {
+    let files = [("a.txt", "fine\n"), ("b.txt", "HANG 1\n"), ("c.txt", "HANG 2\n"), ("d.txt", "fine too\n")];
+    let timeout = Duration::from_secs(1);
+    let hanging = std::sync::Arc::new(HangingInlineDouble::default());
+    let _release = ReleaseOnDrop(hanging.release.clone());
+    let specs = vec![
+        builtin_spec("hanger", hanging.clone(), timeout, RestartPolicy::default()),
+        builtin_spec("newline", final_newline(), Duration::from_secs(30), RestartPolicy::default()),
+    ];
+    let p = project(&files, specs).await;
+    let started = std::time::Instant::now();
+    let report = tokio::time::timeout(Duration::from_secs(10), check(&p)).await.expect("the run hung");
+    let took = started.elapsed();
+    // b's check is detached; c's, the validator's second slow one, is
+    // waited for in place, and answered as soon as b's timed out.
+    assert!(took < timeout + Duration::from_millis(250 + 250 + 400), "the run ended {took:?} after it started");
+    let got = outcomes(&report, "hanger");
+    let kinds: Vec<(&str, &str)> = got.iter().map(|(f, o)| (f.as_str(), o["status"].as_str().unwrap())).collect();
+    assert_eq!(
+        kinds,
+        [("a.txt", "passed"), ("b.txt", "timed_out"), ("c.txt", "skipped"), ("d.txt", "skipped")],
+        "{report}"
+    );
+    for (_, o) in &got[2..] {
+        assert!(o["reason"].as_str().unwrap().contains("timed out on b.txt earlier in this run"), "{o}");
+    }
+    assert_eq!(outcomes(&report, "newline").len(), 4);
+    assert_eq!(report["summary"]["pairs"], 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_built_in_is_detached_and_its_verdict_still_counts() {
     // Slow, not stuck: released after 400 ms, well within its 5 s timeout.
     let files = [("a.txt", "HANG\n"), ("b.txt", "fine\n")];
