@@ -164,14 +164,14 @@ fn print_human(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::
     }
     writeln!(
         out,
-        "{} files, {} checks: {} passed, {} with findings ({} findings), {} cached, {} errors, {} timed out, {} skipped; {} computed, {} from cache in {:.2} s{}",
-        s.files,
-        s.pairs,
+        "{}, {}: {} passed, {} with findings ({}), {} cached, {}, {} timed out, {} skipped; {} computed, {} from cache in {:.2} s{}",
+        counted(s.files, "file"),
+        counted(s.pairs, "check"),
         n("passed"),
         n("findings") + s.cached_with_findings,
-        s.findings,
+        counted(s.findings, "finding"),
         n("cached"),
-        n("error"),
+        counted(n("error"), "error"),
         n("timed_out"),
         n("skipped"),
         s.computed,
@@ -179,6 +179,11 @@ fn print_human(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::
         s.duration_ms as f64 / 1000.0,
         if s.unchanged { " (nothing changed since the last check)" } else { "" }
     )
+}
+
+/// `1 file`, `2 files`.
+fn counted(n: u64, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
 
 fn print_record(r: &Record, colour: bool, out: &mut dyn Write) -> std::io::Result<()> {
@@ -490,5 +495,27 @@ fn print_log_line(line: &str, raw: bool, out: &mut dyn Write) -> std::io::Result
             )
         }
         Err(_) => write!(out, "{line}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Summary;
+
+    fn summary_line(summary: Summary) -> String {
+        let report = CheckReport { summary, outcomes: Vec::new(), validators: Vec::new() };
+        let mut out = Vec::new();
+        print_human(&report, false, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_summary_counts_in_words() {
+        let one = summary_line(Summary { files: 1, pairs: 1, findings: 1, ..Summary::default() });
+        assert!(one.starts_with("1 file, 1 check: "), "{one}");
+        assert!(one.contains("(1 finding)") && one.contains(", 0 errors,"), "{one}");
+        let many = summary_line(Summary { files: 3, pairs: 26, findings: 2, ..Summary::default() });
+        assert!(many.starts_with("3 files, 26 checks: ") && many.contains("(2 findings)"), "{many}");
     }
 }
