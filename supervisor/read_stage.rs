@@ -121,8 +121,8 @@ struct ChunkOut {
 #[derive(Default)]
 struct Progress {
     /// The check running now: the file's position in the chunk, the
-    /// validator, since when.
-    current: Option<(usize, usize, Instant)>,
+    /// validator, since when, and the hash of the bytes it checks.
+    current: Option<(usize, usize, Instant, Option<u128>)>,
     /// The watchdog gave up on the chunk: its thread commits nothing more.
     abandoned: bool,
     /// How many leading files of the chunk are committed.
@@ -140,8 +140,15 @@ enum Ended {
     /// The check of file `pos` by validator `vi` timed out (`report`: the
     /// supervisor is still to be told).
     TimedOut { pos: usize, vi: usize, report: bool },
-    /// The check of file `pos` by validator `vi` is slow: it was detached.
-    Detached { pos: usize, vi: usize, since: Instant, outcome: tokio::sync::oneshot::Receiver<Outcome> },
+    /// The check of file `pos` by validator `vi`, on bytes with hash
+    /// `hash`, is slow: it was detached.
+    Detached {
+        pos: usize,
+        vi: usize,
+        since: Instant,
+        hash: Option<u128>,
+        outcome: tokio::sync::oneshot::Receiver<Outcome>,
+    },
 }
 
 /// What the thread is to do with a pair its chunk's earlier run left.
@@ -149,15 +156,15 @@ enum Ended {
 enum Left {
     /// It timed out: answer `timed out`.
     TimedOut,
-    /// It was detached: its outcome comes on its own; do not answer it.
-    Detached,
+    /// It was detached while checking bytes with this hash: its outcome
+    /// comes on its own; do not answer it.
+    Detached(Option<u128>),
 }
 
 /// What running one built-in on one file came to.
 enum Ran {
-    Done(Outcome),
-    /// Answered by a detached check.
-    Pending,
+    /// The outcome, and whether the check actually ran.
+    Done(Outcome, bool),
     /// The chunk was given up on while the check ran: stop.
     Stop,
 }
@@ -238,7 +245,7 @@ async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sy
             // `poll`, which is no longer than its timeout.
             let next = Instant::now() + poll;
             let wake = match lock(&progress).current {
-                Some((_, vi, since)) => next.min(since + st.milestone(vi)),
+                Some((_, vi, since, _)) => next.min(since + st.milestone(vi)),
                 None => next,
             };
             tokio::select! {
@@ -247,7 +254,7 @@ async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sy
                 _ = st.cancel.cancelled() => break Ended::Finished,
             }
             let mut p = lock(&progress);
-            let Some((pos, vi, since)) = p.current else { continue };
+            let Some((pos, vi, since, hash)) = p.current else { continue };
             let timeout = st.selected[vi].handle.config.timeout;
             if st.hung[vi].load(Ordering::SeqCst) {
                 // It timed out elsewhere in this run: this check of it is
@@ -263,7 +270,7 @@ async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sy
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 p.abandoned = true;
                 p.detach = Some(tx);
-                break Ended::Detached { pos, vi, since, outcome: rx };
+                break Ended::Detached { pos, vi, since, hash, outcome: rx };
             }
         };
         let (committed, out) = {
@@ -278,7 +285,7 @@ async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sy
                     // Only a bug in verdict can get here (the checks' panics
                     // are caught): still, every pair gets its outcome.
                     warn!(files = files.len() - committed, "a read-stage task failed");
-                    st.fail(&files[committed..], "internal error: the read stage failed on this file");
+                    st.fail(&files[committed..], &left, "internal error: the read stage failed on this file");
                 }
                 break;
             }
@@ -290,9 +297,9 @@ async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sy
             // Known hung: the continuation answers the pair `skipped`, as
             // the validator's other pairs in this run.
             Ended::TimedOut { pos, report: false, .. } => pos,
-            Ended::Detached { pos, vi, since, outcome } => {
+            Ended::Detached { pos, vi, since, hash, outcome } => {
                 let fi = files[pos];
-                left.push((fi, vi, Left::Detached));
+                left.push((fi, vi, Left::Detached(hash)));
                 detached.spawn(await_detached(st.clone(), fi, vi, since, outcome));
                 pos
             }
@@ -301,12 +308,11 @@ async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sy
         // entries: write them here.
         if let Some(store) = st.write_store.clone().filter(|_| !fresh.is_empty() && !st.run.cache_cleared()) {
             let walked = st.walked.clone();
-            let _ = tokio::task::spawn_blocking(move || {
+            tokio::task::spawn_blocking(move || {
                 let refs: Vec<(&[u8], StatEntry)> =
                     fresh.iter().map(|(fi, e)| (walked[*fi].rel.as_bytes(), *e)).collect();
                 store.put_stat_index(&refs)
-            })
-            .await;
+            });
         }
         files.drain(..pos);
     }
@@ -327,7 +333,13 @@ async fn await_detached(
     let deadline = since + s.handle.config.timeout;
     let outcome = tokio::select! {
         r = tokio::time::timeout_at(deadline.into(), outcome) => match r {
-            Ok(Ok(outcome)) => outcome,
+            Ok(Ok(outcome)) => {
+                // Slow but in time: it counts, and the validator may be
+                // detached again.
+                s.handle.jobs_done.fetch_add(1, Ordering::Relaxed);
+                st.detached[vi].store(false, Ordering::SeqCst);
+                outcome
+            }
             // Timed out, or its thread went away without an answer.
             _ => {
                 st.report_timeout(fi, vi);
@@ -344,7 +356,7 @@ async fn await_detached(
 /// How long a check of validator `vi` may run before it is detached (if
 /// none of the validator's is yet) or times out.
 fn slow(timeout: Duration) -> Duration {
-    SLOW.min(timeout / 4)
+    SLOW.min(timeout / 4).max(Duration::from_millis(1))
 }
 
 /// A chunk's progress, even if its thread panicked holding it (a bug in
@@ -386,6 +398,9 @@ impl Stage {
 
     /// A built-in's check ran past its timeout on file `fi`.
     fn report_timeout(&self, fi: usize, vi: usize) {
+        if self.hung[vi].swap(true, Ordering::SeqCst) {
+            return; // told already
+        }
         let s = &self.selected[vi];
         let (name, file) = (&s.handle.config.name, &self.walked[fi].rel);
         self.run
@@ -393,7 +408,6 @@ impl Stage {
             .lock()
             .expect("hung")
             .insert(name.clone(), format!("validator {name} timed out on {file} earlier in this run"));
-        self.hung[vi].store(true, Ordering::SeqCst);
         if let Slot::Running(actor) = &*s.handle.slot.borrow() {
             let _ = self.supervisor.cast(SupervisorMessage::JobTimedOut {
                 name: name.clone(),
@@ -405,12 +419,15 @@ impl Stage {
     }
 
     /// Answers every pair of these files with an error.
-    fn fail(&self, files: &[usize], why: &str) {
+    fn fail(&self, files: &[usize], left: &[(usize, usize, Left)], why: &str) {
         let mut out = ChunkOut::default();
         for &fi in files {
             for &vi in &self.pairs[fi] {
-                push(&self.run, &self.walked[fi].rel, &self.selected[vi], Outcome::error(why));
                 out.pairs += 1;
+                // A detached pair is answered by its waiter.
+                if !left.iter().any(|&(f, v, l)| (f, v) == (fi, vi) && matches!(l, Left::Detached(_))) {
+                    push(&self.run, &self.walked[fi].rel, &self.selected[vi], Outcome::error(why));
+                }
             }
         }
         self.merge(out);
@@ -624,11 +641,34 @@ fn process_batch(
         }
         let mut cached_verdicts = entry
             .map(|e| set.expect("an entry has a set").members.iter().copied().zip(e.value).collect::<HashMap<_, _>>());
-        // Cache hits and misses per validator, counted once committed.
+        // Cache hits and misses per validator, and the checks run, counted
+        // once committed.
         let mut tally: Vec<(usize, bool)> = Vec::new();
+        let mut ran = Vec::new();
         let mut excluded = 0u64;
+        // A pair detached from an earlier run of this chunk on other bytes
+        // than these: the file gets no entry (the pair's verdict is not
+        // about these bytes).
+        let mut other_bytes = false;
         for &vi in &st.pairs[fi] {
             let s = &selected[vi];
+            // What an earlier, abandoned run of this chunk left, whatever
+            // this read of the file says.
+            match left.iter().find(|&&(f, v, _)| (f, v) == (fi, vi)).map(|&(_, _, l)| l) {
+                Some(Left::Detached(hash)) => {
+                    // Counted here, answered by its waiter.
+                    pairs += 1;
+                    other_bytes |= hash != r.hash;
+                    continue;
+                }
+                Some(Left::TimedOut) => {
+                    pairs += 1;
+                    offers.push((vi, None, None));
+                    outcomes.push((vi, Outcome::TimedOut { after_ms: s.handle.config.timeout.as_millis() as u64 }));
+                    continue;
+                }
+                None => {}
+            }
             if s.handle.text_only && r.binary {
                 excluded += 1;
                 continue;
@@ -696,10 +736,12 @@ fn process_batch(
                 // The size of the bytes hashed, which the verdict is cached under.
                 let input =
                     BuiltinInput { content, size: r.size, executable: w.meta.permissions().mode() & 0o111 != 0 };
-                match run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, left) {
-                    Ran::Done(outcome) => outcome,
-                    // Counted; its outcome and its verdict come on their own.
-                    Ran::Pending => continue,
+                match run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, r.hash) {
+                    Ran::Done(outcome, true) => {
+                        ran.push(vi);
+                        outcome
+                    }
+                    Ran::Done(outcome, false) => outcome,
                     Ran::Stop => return false,
                 }
             };
@@ -725,7 +767,12 @@ fn process_batch(
                 misses[vi] += 1;
             }
         }
-        if let (Some(set), Some(key), true, None) = (&sets[i], keys[i], st.write_store.is_some(), &cached_verdicts) {
+        for vi in ran {
+            selected[vi].handle.jobs_done.fetch_add(1, Ordering::Relaxed);
+        }
+        if let (Some(set), Some(key), true, None, false) =
+            (&sets[i], keys[i], st.write_store.is_some(), &cached_verdicts, other_bytes)
+        {
             let mut collector = run.entries.lock().expect("entries");
             collector.expect(fi, Arc::clone(set), key);
             for (vi, v, expires_at) in offers {
@@ -769,28 +816,20 @@ fn run_inline(
     (pos, fi, vi): (usize, usize, usize),
     inline: &dyn verdict_actors::validator::InlineWork,
     input: &BuiltinInput<'_>,
-    left: &[(usize, usize, Left)],
+    hash: Option<u128>,
 ) -> Ran {
     let s = &st.selected[vi];
-    match left.iter().find(|&&(f, v, _)| (f, v) == (fi, vi)) {
-        Some((_, _, Left::TimedOut)) => {
-            return Ran::Done(Outcome::TimedOut { after_ms: s.handle.config.timeout.as_millis() as u64 });
-        }
-        Some((_, _, Left::Detached)) => return Ran::Pending,
-        None => {}
-    }
     if st.hung[vi].load(Ordering::Relaxed) {
         let why = st.run.hung.lock().expect("hung").get(&s.handle.config.name).cloned();
-        return Ran::Done(Outcome::skipped(
-            why.unwrap_or_else(|| "the validator timed out earlier in this run".into()),
-        ));
+        let why = why.unwrap_or_else(|| "the validator timed out earlier in this run".into());
+        return Ran::Done(Outcome::skipped(why), false);
     }
     match &*s.handle.slot.borrow() {
-        Slot::Quarantined(why) => return Ran::Done(Outcome::error(format!("quarantined: {why}"))),
-        Slot::Stopped => return Ran::Done(Outcome::skipped("the validator was removed by a reload")),
+        Slot::Quarantined(why) => return Ran::Done(Outcome::error(format!("quarantined: {why}")), false),
+        Slot::Stopped => return Ran::Done(Outcome::skipped("the validator was removed by a reload"), false),
         Slot::Running(_) | Slot::Restarting => {}
     }
-    progress.lock().expect("progress").current = Some((pos, vi, Instant::now()));
+    progress.lock().expect("progress").current = Some((pos, vi, Instant::now(), hash));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inline.check(input)));
     let detach = {
         let mut p = progress.lock().expect("progress");
@@ -815,15 +854,10 @@ fn run_inline(
         // Detached: the outcome goes to its waiter, if it still waits; the
         // continuation has the rest of the chunk.
         Some(tx) => {
-            if tx.send(outcome).is_ok() {
-                s.handle.jobs_done.fetch_add(1, Ordering::Relaxed);
-            }
+            let _ = tx.send(outcome);
             Ran::Stop
         }
-        None => {
-            s.handle.jobs_done.fetch_add(1, Ordering::Relaxed);
-            Ran::Done(outcome)
-        }
+        None => Ran::Done(outcome, true),
     }
 }
 

@@ -40,8 +40,10 @@ async fn project(files: &[(&str, &str)], specs: Vec<ValidatorSpec>) -> Project {
         default_socket: false,
     };
     let engine = Engine::start(EngineOptions { layout, config: Config::default(), data_dir: None }).await.unwrap();
-    let report = ractor::call!(engine.supervisor(), SupervisorMessage::Apply, specs).unwrap();
-    assert!(!report.added.is_empty() || !report.changed.is_empty(), "{report:?}");
+    if !specs.is_empty() {
+        let report = ractor::call!(engine.supervisor(), SupervisorMessage::Apply, specs).unwrap();
+        assert!(!report.added.is_empty() || !report.changed.is_empty(), "{report:?}");
+    }
     Project { _dir: dir, engine }
 }
 
@@ -316,4 +318,79 @@ async fn jobs_done(p: &Project, validator: &str) -> u64 {
     status.validators.as_array().unwrap().iter().find(|v| v["name"] == validator).unwrap()["jobs_done"]
         .as_u64()
         .unwrap()
+}
+
+/// Rewrites its file with `replacement` as soon as it is given the file's
+/// `HANG` content, then does not return until `release` is set: a file
+/// edited while a slow check of it runs. A double: no real built-in can be
+/// made to do this on demand.
+struct FileRewritingHangDouble {
+    path: std::path::PathBuf,
+    replacement: &'static [u8],
+    release: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl InlineWork for FileRewritingHangDouble {
+    fn check(&self, input: &verdict_actors::builtin::BuiltinInput<'_>) -> Vec<verdict_actors::Finding> {
+        if !input.content.starts_with(b"HANG") {
+            return Vec::new();
+        }
+        std::fs::write(&self.path, self.replacement).unwrap();
+        while !self.release.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::park_timeout(Duration::from_millis(10));
+        }
+        vec![verdict_actors::Finding {
+            line: None,
+            column: None,
+            severity: verdict_actors::Severity::Error,
+            rule: Some("hang".into()),
+            message: "released".into(),
+        }]
+    }
+}
+
+/// A project whose `a.txt` (`HANG`) is rewritten with `replacement` by a
+/// slow check (released after 600 ms, within its 5 s timeout), beside the
+/// real final-newline built-in.
+async fn rewritten_while_detached(replacement: &'static [u8]) -> (Project, ReleaseOnDrop) {
+    let release = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // The double needs the file's path: make the project first, then apply.
+    let p = project(&[("a.txt", "HANG\n"), ("b.txt", "fine\n")], Vec::new()).await;
+    let path = p.engine.layout().root.join("a.txt");
+    let double = FileRewritingHangDouble { path, replacement, release: release.clone() };
+    let specs = vec![
+        builtin_spec("slow", std::sync::Arc::new(double), Duration::from_secs(5), RestartPolicy::default()),
+        builtin_spec("newline", final_newline(), Duration::from_secs(30), RestartPolicy::default()),
+    ];
+    ractor::call!(p.engine.supervisor(), SupervisorMessage::Apply, specs).unwrap();
+    let r = release.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        r.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    (p, ReleaseOnDrop(release))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_detached_pair_gets_one_outcome_even_if_its_file_turns_binary_meanwhile() {
+    let (p, _release) = rewritten_while_detached(b"\0binary now").await;
+    let report = tokio::time::timeout(Duration::from_secs(10), check(&p)).await.expect("the run hung");
+    let slow = outcomes(&report, "slow");
+    assert_eq!(slow.len(), 2, "one outcome per pair: {report}");
+    assert_eq!(slow[0].1["status"], "findings", "a's: the detached check's verdict: {report}");
+    // a.txt is binary on the continuation's read: newline (text-only) has
+    // no pair there; the detached one still counts once.
+    let outcomes_total = report["outcomes"].as_array().unwrap().len() as u64;
+    assert_eq!(report["summary"]["pairs"].as_u64().unwrap(), outcomes_total, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_detached_verdict_on_earlier_bytes_is_reported_but_never_cached_for_the_new_ones() {
+    let (p, _release) = rewritten_while_detached(b"other text\n").await;
+    let first = tokio::time::timeout(Duration::from_secs(10), check(&p)).await.expect("the run hung");
+    assert_eq!(outcomes(&first, "slow")[0].1["status"], "findings", "{first}");
+    // The file now holds other bytes: their verdict is computed, not the
+    // detached check's taken from the cache.
+    let second = tokio::time::timeout(Duration::from_secs(10), check(&p)).await.expect("the run hung");
+    assert_eq!(outcomes(&second, "slow")[0].1["status"], "passed", "{second}");
 }
