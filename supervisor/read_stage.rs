@@ -60,6 +60,11 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 /// detached from its chunk, which goes on without it: the deadlines of
 /// several stuck checks then run side by side instead of one after another.
 const SLOW: Duration = Duration::from_millis(250);
+/// A built-in with this many checks still stuck (timed out or detached, not
+/// returned) is not run: each holds one of the blocking pool's threads, and
+/// a built-in that hangs in every run, with runs too far apart for its
+/// restarts to quarantine it, would take them all in the end.
+const MAX_STUCK: u64 = 4;
 
 thread_local! {
     /// The bytes of the chunk being processed on this thread.
@@ -259,23 +264,23 @@ async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sy
             if st.hung[vi].load(Ordering::SeqCst) {
                 // It timed out elsewhere in this run: this check of it is
                 // not waited for either.
-                p.abandoned = true;
+                abandon(&st, &mut p);
                 break Ended::TimedOut { pos, vi, report: false };
             }
             if since.elapsed() >= timeout {
-                p.abandoned = true;
+                abandon(&st, &mut p);
                 break Ended::TimedOut { pos, vi, report: true };
             }
             if since.elapsed() >= slow(timeout) && !st.detached[vi].swap(true, Ordering::SeqCst) {
                 let (tx, rx) = tokio::sync::oneshot::channel();
-                p.abandoned = true;
+                abandon(&st, &mut p);
                 p.detach = Some(tx);
                 break Ended::Detached { pos, vi, since, hash, outcome: rx };
             }
         };
         let (committed, out) = {
             let mut p = lock(&progress);
-            p.abandoned = true;
+            abandon(&st, &mut p);
             (p.committed, std::mem::take(&mut p.out))
         };
         let fresh = st.merge(out);
@@ -357,6 +362,17 @@ async fn await_detached(
 /// none of the validator's is yet) or times out.
 fn slow(timeout: Duration) -> Duration {
     SLOW.min(timeout / 4).max(Duration::from_millis(1))
+}
+
+/// Gives up on a chunk: its thread commits nothing more. The check it is
+/// running, if any, now holds its thread for nothing until it returns.
+fn abandon(st: &Stage, p: &mut Progress) {
+    if !p.abandoned {
+        p.abandoned = true;
+        if let Some((_, vi, _, _)) = p.current {
+            st.selected[vi].handle.stuck.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 /// A chunk's progress, even if its thread panicked holding it (a bug in
@@ -824,6 +840,13 @@ fn run_inline(
         let why = why.unwrap_or_else(|| "the validator timed out earlier in this run".into());
         return Ran::Done(Outcome::skipped(why), false);
     }
+    let stuck = s.handle.stuck.load(Ordering::SeqCst);
+    if stuck >= MAX_STUCK {
+        let why = format!(
+            "not run: {stuck} earlier checks of this validator timed out and have not returned (each holds a thread; restarting the daemon frees them)"
+        );
+        return Ran::Done(Outcome::error(why), false);
+    }
     match &*s.handle.slot.borrow() {
         Slot::Quarantined(why) => return Ran::Done(Outcome::error(format!("quarantined: {why}")), false),
         Slot::Stopped => return Ran::Done(Outcome::skipped("the validator was removed by a reload"), false),
@@ -833,6 +856,10 @@ fn run_inline(
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inline.check(input)));
     let detach = {
         let mut p = progress.lock().expect("progress");
+        if p.abandoned {
+            // No longer stuck (see `abandon`).
+            s.handle.stuck.fetch_sub(1, Ordering::SeqCst);
+        }
         if p.abandoned && p.detach.is_none() {
             // Timed out: the continuation has this pair and the rest.
             return Ran::Stop;

@@ -276,6 +276,37 @@ async fn a_built_in_stuck_on_every_file_gets_one_detached_check_and_the_run_stil
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_built_in_with_too_many_stuck_checks_is_not_run_until_they_return() {
+    let files = [("a.txt", "HANG\n"), ("b.txt", "fine\n")];
+    let hanging = std::sync::Arc::new(HangingInlineDouble::default());
+    let _release = ReleaseOnDrop(hanging.release.clone());
+    // A generous restart policy: the runs would otherwise quarantine it.
+    let policy = RestartPolicy { max_restarts: 100, ..RestartPolicy::default() };
+    let specs = vec![
+        builtin_spec("hanger", hanging.clone(), Duration::from_millis(200), policy),
+        builtin_spec("newline", final_newline(), Duration::from_secs(30), policy),
+    ];
+    let p = project(&files, specs).await;
+    // Each run leaves one check stuck on a.txt.
+    for run in 0..4 {
+        let report = tokio::time::timeout(Duration::from_secs(10), check(&p)).await.expect("the run hung");
+        assert_eq!(outcomes(&report, "hanger")[0].1["status"], "timed_out", "run {run}: {report}");
+    }
+    let report = tokio::time::timeout(Duration::from_secs(10), check(&p)).await.expect("the run hung");
+    let got = outcomes(&report, "hanger");
+    assert_eq!(got[0].1["status"], "error", "{report}");
+    let reason = got[0].1["reason"].as_str().unwrap();
+    assert!(reason.contains("4 earlier checks of this validator timed out"), "{reason}");
+    assert_eq!(got[1].1["status"], "cached", "b.txt's verdict stands: {report}");
+    assert_eq!(outcomes(&report, "newline")[0].1["status"], "passed", "the other built-in runs: {report}");
+    // Once they return, it runs again.
+    hanging.release.store(true, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let report = check(&p).await;
+    assert_eq!(outcomes(&report, "hanger")[0].1["status"], "findings", "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_built_in_is_detached_and_its_verdict_still_counts() {
     // Slow, not stuck: released after 400 ms, well within its 5 s timeout.
     let files = [("a.txt", "HANG\n"), ("b.txt", "fine\n")];

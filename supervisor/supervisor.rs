@@ -71,6 +71,9 @@ pub struct ValidatorHandle {
     pub inline: Option<Arc<dyn InlineWork>>,
     /// Jobs completed (for an inline validator: files checked), for `status`.
     pub jobs_done: Arc<AtomicU64>,
+    /// An inline validator's checks that timed out or were detached and
+    /// have not returned yet: each holds a thread of the blocking pool.
+    pub stuck: Arc<AtomicU64>,
 }
 
 /// Everything the supervisor needs to run one validator.
@@ -427,6 +430,7 @@ impl Actor for Supervisor {
                         cacheable: spec.cacheable,
                         inline,
                         jobs_done: Arc::default(),
+                        stuck: Arc::default(),
                     });
                     state.children.insert(
                         name.clone(),
