@@ -33,7 +33,10 @@
 //! A file's outcomes reach the run all at once, when all its built-ins are
 //! done (its commit), under the chunk's lock. A chunk given up by the
 //! watchdog commits nothing more, so every pair gets exactly one outcome:
-//! the files after the last commit are done again by the continuation.
+//! the files after the last commit are done again by the continuation,
+//! except the pairs an earlier run of the chunk left (a detached pair is
+//! answered by its waiter, a timed-out one is answered `timed out`),
+//! whatever the file looks like when it is read again.
 
 use std::cell::RefCell;
 use std::ops::Range;
@@ -52,9 +55,9 @@ const CHUNK_BYTES: u64 = 8 << 20;
 const BATCH_BYTES: u64 = 256 << 10;
 /// A thread keeps its read buffer between chunks up to this capacity.
 const KEEP_BUFFER: usize = 16 << 20;
-/// How often, at most, a chunk between checks is looked at. Never longer
-/// than the shortest time a built-in may run before it is detached, so that
-/// the first look at a check comes before that, and the next lands on it.
+/// The longest a chunk's watchdog sleeps. It sleeps no longer than the
+/// shortest time a built-in may run before it is detached either, so that
+/// its first look at a check comes before that, and the next lands on it.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 /// A check running this long (or a quarter of its timeout, if shorter) is
 /// detached from its chunk, which goes on without it: the deadlines of
