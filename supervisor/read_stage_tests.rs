@@ -97,6 +97,11 @@ fn outcomes(report: &Value, validator: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// `"file status"` for each of a validator's outcomes, by file.
+fn statuses(report: &Value, validator: &str) -> Vec<String> {
+    outcomes(report, validator).into_iter().map(|(f, o)| format!("{f} {}", o["status"].as_str().unwrap())).collect()
+}
+
 async fn events(p: &Project, validator: &str) -> Vec<String> {
     let status = p.engine.status().await;
     status
@@ -197,19 +202,15 @@ async fn built_ins_that_never_return_time_out_side_by_side_and_the_run_goes_on_w
     assert!(took >= timeout, "{took:?}");
     assert!(took < timeout + Duration::from_millis(2 * 250 + 400), "the run ended {took:?} after it started");
     for hanger in ["hanger", "hanger2"] {
-        let got = outcomes(&report, hanger);
-        let kinds: Vec<(&str, &str)> = got.iter().map(|(f, o)| (f.as_str(), o["status"].as_str().unwrap())).collect();
         // c and d were checked while b's check was detached, before it timed out.
         assert_eq!(
-            kinds,
-            [("a.txt", "passed"), ("b.txt", "timed_out"), ("c.txt", "passed"), ("d.txt", "passed")],
+            statuses(&report, hanger),
+            ["a.txt passed", "b.txt timed_out", "c.txt passed", "d.txt passed"],
             "{hanger}: {report}"
         );
     }
     // The other built-in checked every file, the hung one's too.
-    let newline = outcomes(&report, "newline");
-    let kinds: Vec<(&str, &str)> = newline.iter().map(|(f, o)| (f.as_str(), o["status"].as_str().unwrap())).collect();
-    assert_eq!(kinds, [("a.txt", "passed"), ("b.txt", "passed"), ("c.txt", "passed"), ("d.txt", "findings")]);
+    assert_eq!(statuses(&report, "newline"), ["a.txt passed", "b.txt passed", "c.txt passed", "d.txt findings"]);
     assert_eq!(report["summary"]["pairs"], 12);
     assert_eq!(report["summary"]["outcomes"]["timed_out"], 2, "{report}");
 
@@ -227,8 +228,11 @@ async fn built_ins_that_never_return_time_out_side_by_side_and_the_run_goes_on_w
     // Nothing of the hung pairs was cached; the next run times out on them
     // again; the others' entries were written.
     let again = tokio::time::timeout(Duration::from_secs(10), check(&p)).await.expect("run 2 hung");
-    let kinds: Vec<String> = outcomes(&again, "hanger").into_iter().map(|(_, o)| o["status"].to_string()).collect();
-    assert_eq!(kinds, [r#""cached""#, r#""timed_out""#, r#""cached""#, r#""cached""#], "{again}");
+    assert_eq!(
+        statuses(&again, "hanger"),
+        ["a.txt cached", "b.txt timed_out", "c.txt cached", "d.txt cached"],
+        "{again}"
+    );
 
     // Released, the stuck checks return to waiters that gave up: they add
     // nothing to anything, and nothing of theirs is cached.
@@ -261,13 +265,12 @@ async fn a_built_in_stuck_on_every_file_gets_one_detached_check_and_the_run_stil
     // b's check is detached; c's, the validator's second slow one, is
     // waited for in place, and answered as soon as b's timed out.
     assert!(took < timeout + Duration::from_millis(250 + 250 + 400), "the run ended {took:?} after it started");
-    let got = outcomes(&report, "hanger");
-    let kinds: Vec<(&str, &str)> = got.iter().map(|(f, o)| (f.as_str(), o["status"].as_str().unwrap())).collect();
     assert_eq!(
-        kinds,
-        [("a.txt", "passed"), ("b.txt", "timed_out"), ("c.txt", "skipped"), ("d.txt", "skipped")],
+        statuses(&report, "hanger"),
+        ["a.txt passed", "b.txt timed_out", "c.txt skipped", "d.txt skipped"],
         "{report}"
     );
+    let got = outcomes(&report, "hanger");
     for (_, o) in &got[2..] {
         assert!(o["reason"].as_str().unwrap().contains("timed out on b.txt earlier in this run"), "{o}");
     }
@@ -323,15 +326,12 @@ async fn a_slow_built_in_is_detached_and_its_verdict_still_counts() {
         release.store(true, std::sync::atomic::Ordering::SeqCst);
     });
     let report = tokio::time::timeout(Duration::from_secs(10), check(&p)).await.expect("the run hung");
-    let slow = outcomes(&report, "slow");
-    let kinds: Vec<(&str, &str)> = slow.iter().map(|(f, o)| (f.as_str(), o["status"].as_str().unwrap())).collect();
-    assert_eq!(kinds, [("a.txt", "findings"), ("b.txt", "passed")], "{report}");
+    assert_eq!(statuses(&report, "slow"), ["a.txt findings", "b.txt passed"], "{report}");
     assert_eq!(report["summary"]["pairs"], 4);
     assert!(events(&p, "slow").await.iter().all(|e| e != "timed_out"));
     // Its verdict completed a's entry: the next run answers a from the cache.
     let again = check(&p).await;
-    let kinds: Vec<String> = outcomes(&again, "slow").into_iter().map(|(_, o)| o["status"].to_string()).collect();
-    assert_eq!(kinds, [r#""cached""#, r#""cached""#], "{again}");
+    assert_eq!(statuses(&again, "slow"), ["a.txt cached", "b.txt cached"], "{again}");
 }
 
 /// Lets stuck checks return when the test ends, even by a failed assertion:
