@@ -56,7 +56,26 @@ struct Selected {
 struct Walked {
     rel: String,
     abs: PathBuf,
-    meta: std::fs::Metadata,
+    /// Its metadata: from the walk when the stat index can spare reads,
+    /// else from the read stage (`fstat` of the opened file, which costs
+    /// far less than the walk's `stat` of its path). Unset only for a file
+    /// nothing selected or that could not be opened.
+    meta: std::sync::OnceLock<std::fs::Metadata>,
+}
+
+impl Walked {
+    fn meta(&self) -> Option<&std::fs::Metadata> {
+        self.meta.get()
+    }
+
+    /// Its size (0 while unknown).
+    fn len(&self) -> u64 {
+        self.meta().map_or(0, std::fs::Metadata::len)
+    }
+
+    fn executable(&self) -> bool {
+        self.meta().is_some_and(|m| m.permissions().mode() & 0o111 != 0)
+    }
 }
 
 /// What the read stage learnt about a file.
@@ -321,7 +340,7 @@ fn file_key(set: &FileSet, hash: Option<u128>, w: &Walked) -> ResultKey {
     if !set.mode_dependent {
         return ResultKey { validator: set.id, content };
     }
-    let executable = w.meta.permissions().mode() & 0o111 != 0;
+    let executable = w.executable();
     let mut keyed = [0u8; 17];
     keyed[..16].copy_from_slice(&content);
     keyed[16] = u8::from(executable);
@@ -412,7 +431,10 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
     let walk_root = root.clone();
     let watch = watching.then(|| (engine.watch.clone(), walk_watch.clone()));
     let own = engine.store_path().to_path_buf();
-    let walked = tokio::task::spawn_blocking(move || walk(&walk_root, &targets, Some(&own), watch))
+    // The walk's `stat` of every file serves only the stat index: with
+    // nothing there to compare with, the read stage `fstat`s what it opens.
+    let stat = store.as_ref().is_some_and(|s| !s.stat_index_is_empty());
+    let walked = tokio::task::spawn_blocking(move || walk(&walk_root, &targets, Some(&own), watch, stat))
         .await
         .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?;
 
@@ -873,12 +895,7 @@ async fn run_job(
         .iter()
         .map(|&fi| {
             let w = &walked[fi];
-            JobFile {
-                rel: w.rel.clone(),
-                abs: w.abs.clone(),
-                size: w.meta.len(),
-                executable: w.meta.permissions().mode() & 0o111 != 0,
-            }
+            JobFile { rel: w.rel.clone(), abs: w.abs.clone(), size: w.len(), executable: w.executable() }
         })
         .collect();
     let job_cancel = cancel.child_token();
@@ -921,12 +938,28 @@ async fn run_job(
 /// The selected validators of each file (indices into `filters`), computed
 /// on every core.
 fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[FileFilter]) -> Vec<Vec<usize>> {
+    // Validators with the same patterns (the built-ins' `*`) are matched
+    // once.
+    let mut distinct: Vec<(&FileFilter, Vec<usize>)> = Vec::new();
+    for (vi, f) in filters.iter().enumerate() {
+        match distinct.iter_mut().find(|(g, _)| g.same_selection(f)) {
+            Some((_, vis)) => vis.push(vi),
+            None => distinct.push((f, vec![vi])),
+        }
+    }
+    let distinct = &distinct;
     let select_one = |f: &Walked| -> Vec<usize> {
         let candidate = globset::Candidate::new(&f.rel);
         if global_exclude.is_match_candidate(&candidate) {
             return Vec::new();
         }
-        (0..filters.len()).filter(|&i| filters[i].is_match_candidate(&candidate)).collect()
+        let mut vis: Vec<usize> = distinct
+            .iter()
+            .filter(|(filter, _)| filter.is_match_candidate(&candidate))
+            .flat_map(|(_, vis)| vis.iter().copied())
+            .collect();
+        vis.sort_unstable();
+        vis
     };
     let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let chunk = walked.len().div_ceil(parallel).max(4096);
@@ -940,12 +973,14 @@ fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[FileF
 }
 
 /// Walks the targets honouring .gitignore and .ignore; hidden files are
-/// included, `.git` is not.
+/// included, `.git` is not. With `stat`, each file's metadata is taken
+/// here (for the stat index); without, the read stage takes it.
 fn walk(
     root: &Path,
     targets: &[PathBuf],
     own: Option<&Path>,
     watch: Option<(Arc<TreeWatch>, Arc<WalkWatch>)>,
+    stat: bool,
 ) -> Vec<Walked> {
     let Some((first, rest)) = targets.split_first() else { return Vec::new() };
     if let Some((watch, walk)) = &watch {
@@ -1000,7 +1035,11 @@ fn walk(
             }
             let Ok(rel) = entry.path().strip_prefix(root) else { return ignore::WalkState::Continue };
             let rel = rel.to_string_lossy().into_owned();
-            let Ok(meta) = entry.metadata() else { return ignore::WalkState::Continue };
+            let meta = std::sync::OnceLock::new();
+            if stat {
+                let Ok(m) = entry.metadata() else { return ignore::WalkState::Continue };
+                let _ = meta.set(m);
+            }
             local.files.push(Walked { rel, abs: entry.into_path(), meta });
             ignore::WalkState::Continue
         })
@@ -1025,17 +1064,18 @@ impl Drop for Collect<'_> {
     }
 }
 
-/// Whether a file's size, modification or change time differs from the
-/// walk's (or it is gone).
+/// Whether a file's size, modification or change time differs from when
+/// the walk or the read stage looked at it (or it is gone, or was never
+/// looked at).
 fn changed_since_walk(w: &Walked) -> bool {
     use std::os::unix::fs::MetadataExt;
-    match std::fs::symlink_metadata(&w.abs) {
-        Ok(m) => {
-            m.len() != w.meta.len()
+    match (std::fs::symlink_metadata(&w.abs), w.meta()) {
+        (Ok(m), Some(seen)) => {
+            m.len() != seen.len()
                 || (m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec())
-                    != (w.meta.mtime(), w.meta.mtime_nsec(), w.meta.ctime(), w.meta.ctime_nsec())
+                    != (seen.mtime(), seen.mtime_nsec(), seen.ctime(), seen.ctime_nsec())
         }
-        Err(_) => true,
+        _ => true,
     }
 }
 
@@ -1043,16 +1083,17 @@ fn changed_since_walk(w: &Walked) -> bool {
 /// file: it may have been replaced since the walk, and a FIFO would block
 /// the read forever, a device could be endless, a symlink could lead
 /// anywhere.
-fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
     use std::os::unix::fs::OpenOptionsExt;
     let f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOFOLLOW)
         .open(path)?;
-    if !f.metadata()?.is_file() {
+    let meta = f.metadata()?;
+    if !meta.is_file() {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no longer a regular file"));
     }
-    Ok(f)
+    Ok((f, meta))
 }
 
 /// Reads a file the walk found with size `expected`, appending at most
@@ -1066,12 +1107,18 @@ fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
 /// read to its end. (A device node put in place of a regular file of the
 /// same size would be read once before that look; only root can make one.)
 fn read_regular_into(path: &Path, expected: u64, limit: u64, buf: &mut Vec<u8>) -> std::io::Result<()> {
-    use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
+    let f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOFOLLOW)
         .open(path)?;
+    read_open_into(f, expected, limit, buf)
+}
+
+/// [`read_regular_into`] of a file already opened (without following a
+/// symlink, without blocking).
+fn read_open_into(mut f: std::fs::File, expected: u64, limit: u64, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::io::Read;
     let start = buf.len();
     let room = expected.min(limit) as usize + 1;
     buf.resize(start + room, 0);
@@ -1108,8 +1155,12 @@ fn read_regular_into(path: &Path, expected: u64, limit: u64, buf: &mut Vec<u8>) 
 
 /// xxh3-128 of a file read in 1 MiB pieces, and its length.
 fn stream_hash(path: &Path) -> std::io::Result<(u128, u64)> {
+    stream_hash_open(open_regular(path)?.0)
+}
+
+/// [`stream_hash`] of a regular file already opened.
+fn stream_hash_open(mut f: std::fs::File) -> std::io::Result<(u128, u64)> {
     use std::io::Read;
-    let mut f = open_regular(path)?;
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut len = 0u64;
@@ -1128,17 +1179,32 @@ mod tests {
     use super::*;
 
     fn walked(root: &Path) -> Vec<Walked> {
-        walk(root, &[root.to_path_buf()], None, None)
+        walked_with(root, true)
     }
+
+    fn walked_with(root: &Path, stat: bool) -> Vec<Walked> {
+        walk(root, &[root.to_path_buf()], None, None, stat)
+    }
+
+    /// Both ways of walking: with each file's metadata, and without (the
+    /// read stage then takes it from the opened file).
+    const STAT: [bool; 2] = [true, false];
 
     #[test]
     fn a_file_that_vanishes_or_turns_into_a_directory_after_the_walk_is_an_error_outcome() {
+        for stat in STAT {
+            vanishes_or_turns_into_a_directory(stat);
+        }
+    }
+
+    fn vanishes_or_turns_into_a_directory(stat: bool) {
         let t = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(t.path()).unwrap();
         for name in ["gone.txt", "dir.txt", "kept.txt"] {
             std::fs::write(root.join(name), "x\n").unwrap();
         }
-        let w = walked(&root);
+        let w = walked_with(&root, stat);
+        assert_eq!(w.iter().all(|w| w.meta().is_some()), stat);
         assert_eq!(w.iter().map(|f| f.rel.as_str()).collect::<Vec<_>>(), ["dir.txt", "gone.txt", "kept.txt"]);
         std::fs::remove_file(root.join("gone.txt")).unwrap();
         std::fs::remove_file(root.join("dir.txt")).unwrap();
@@ -1152,17 +1218,26 @@ mod tests {
         let bytes = read[2].bytes.clone().expect("read");
         assert_eq!(&buf[bytes], b"x\n", "built-ins get the bytes read once");
         assert_eq!(buf.len(), b"earlier file".len() + 2, "failed reads leave nothing behind in the buffer");
+        assert_eq!(w[2].len(), 2, "the read stage took the metadata the walk did not");
+        let fresh = read[2].fresh.expect("a stat-index entry for the file read");
+        assert!(fresh.matches(&std::fs::symlink_metadata(root.join("kept.txt")).unwrap()));
     }
 
     #[test]
     fn a_file_replaced_by_a_fifo_or_a_device_link_after_the_walk_is_an_error_not_a_hang() {
+        for stat in STAT {
+            replaced_by_a_fifo_or_a_device_link(stat);
+        }
+    }
+
+    fn replaced_by_a_fifo_or_a_device_link(stat: bool) {
         let t = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(t.path()).unwrap();
         for name in ["fifo.txt", "dev.txt", "big.txt", "grown.txt", "shrunk.txt"] {
             std::fs::write(root.join(name), "x\n").unwrap();
         }
         std::fs::write(root.join("shrunk.txt"), "a longer line\n").unwrap();
-        let w = walked(&root);
+        let w = walked_with(&root, stat);
         std::fs::write(root.join("grown.txt"), "1234567\n").unwrap();
         std::fs::write(root.join("shrunk.txt"), "short\n").unwrap();
         std::fs::remove_file(root.join("fifo.txt")).unwrap();
@@ -1179,7 +1254,13 @@ mod tests {
         let read = rx.recv_timeout(Duration::from_secs(20)).expect("reading a replaced file hung");
         let err = |i: usize| read[i].error.clone().unwrap_or_default();
         // The walk sorts: big.txt, dev.txt, fifo.txt, grown.txt, shrunk.txt.
-        assert!(err(0).contains("cannot read big.txt") && err(0).contains("grew past"), "{}", err(0));
+        if stat {
+            assert!(err(0).contains("cannot read big.txt") && err(0).contains("grew past"), "{}", err(0));
+        } else {
+            // Its size is first seen over the limit: hashed, not kept.
+            assert_eq!(read[0].hash, Some(verdict_storage::content_hash(b"grown well past the limit\n")));
+            assert!(read[0].bytes.is_none() && read[0].error.is_none(), "{:?}", read[0]);
+        }
         // Regular files that changed size since the walk are read whole.
         assert_eq!(read[3].hash, Some(verdict_storage::content_hash(b"1234567\n")), "{:?}", read[3]);
         assert_eq!(read[4].hash, Some(verdict_storage::content_hash(b"short\n")), "{:?}", read[4]);
@@ -1259,12 +1340,61 @@ mod tests {
         let root = std::fs::canonicalize(t.path()).unwrap();
         let big: Vec<u8> = (0..3_000_000u32).map(|i| i as u8).collect();
         std::fs::write(root.join("big"), &big).unwrap();
-        let w = walked(&root);
+        for stat in STAT {
+            let w = walked_with(&root, stat);
+            let mut buf = Vec::new();
+            let read = read_stage::read_one(&w[0], None, 99, &mut buf);
+            assert!(read.error.is_none());
+            assert_eq!(read.hash, Some(verdict_storage::content_hash(&big)));
+            assert_eq!((read.size, w[0].len()), (3_000_000, 3_000_000));
+            assert!(read.bytes.is_none() && buf.is_empty(), "the bytes are not held for the built-ins");
+        }
+    }
+
+    #[test]
+    fn a_stat_entry_taken_from_the_opened_file_spares_the_next_walks_read() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        std::fs::write(root.join("a.txt"), "settled\n").unwrap();
+        // Cold: the walk does not stat; the read stage takes the metadata.
+        let cold = walked_with(&root, false);
         let mut buf = Vec::new();
-        let read = read_stage::read_one(&w[0], None, 99, &mut buf);
-        assert!(read.error.is_none());
-        assert_eq!(read.hash, Some(verdict_storage::content_hash(&big)));
-        assert!(read.bytes.is_none() && buf.is_empty(), "the bytes are not held for the built-ins");
+        let first = read_stage::read_one(&cold[0], None, u64::MAX, &mut buf);
+        let mut entry = first.fresh.expect("an entry for the stat index");
+        // Warm: the walk stats, and the entry matches what it sees.
+        let warm = walked_with(&root, true);
+        assert!(entry.matches(warm[0].meta().unwrap()), "{entry:?}");
+        // Recorded long after the file was written (a file written just now
+        // is racy, whatever its entry says): nothing is read.
+        entry.recorded_at_ns += 10_000_000_000;
+        buf.clear();
+        let second = read_stage::read_one(&warm[0], Some(entry), u64::MAX, &mut buf);
+        assert_eq!(second.hash, first.hash);
+        assert!(second.bytes.is_none() && buf.is_empty(), "read again: {second:?}");
+    }
+
+    #[test]
+    fn validators_with_the_same_patterns_are_matched_once_and_select_alike() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        for name in ["a.rs", "b.json", "vendor/c.rs", ".env"] {
+            std::fs::create_dir_all(root.join(name).parent().unwrap()).unwrap();
+            std::fs::write(root.join(name), "x\n").unwrap();
+        }
+        let w = walked(&root);
+        let f = |files: &[&str], exclude: &[&str]| {
+            let s = |v: &[&str]| v.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+            FileFilter::new(&s(files), &s(exclude)).unwrap()
+        };
+        let filters =
+            [f(&["*"], &[]), f(&["*.rs"], &["vendor"]), f(&["*"], &[]), f(&["*.json"], &[]), f(&["*.rs"], &["vendor"])];
+        let exclude = globset::GlobSet::empty();
+        let got = select(&w, &exclude, &filters);
+        // The walk sorts: .env, a.rs, b.json, vendor/c.rs.
+        assert_eq!(got, [vec![0, 2], vec![0, 1, 2, 4], vec![0, 2, 3], vec![0, 2]]);
+        let one_by_one: Vec<Vec<usize>> =
+            w.iter().map(|w| (0..filters.len()).filter(|&i| filters[i].is_match(&w.rel)).collect()).collect();
+        assert_eq!(got, one_by_one);
     }
 
     #[test]

@@ -202,7 +202,9 @@ pub(super) async fn read_stage(stage: &Arc<Stage>, notifier: &crate::server::Not
     let mut chunk = Vec::new();
     let mut bytes = 0u64;
     for fi in (0..stage.walked.len()).filter(|&fi| !stage.pairs[fi].is_empty()) {
-        let len = stage.walked[fi].meta.len();
+        // Unknown until read when the walk did not stat: chunks then go by
+        // their number of files alone.
+        let len = stage.walked[fi].len();
         if !chunk.is_empty() && (chunk.len() >= CHUNK_FILES || bytes + len > CHUNK_BYTES) {
             chunks.spawn(run_chunk(stage.clone(), std::mem::take(&mut chunk), permits.clone()));
             bytes = 0;
@@ -457,41 +459,64 @@ impl Stage {
 /// index already knows its content or it is over `max_size` (then it is
 /// hashed as a stream and its bytes are not kept).
 pub(super) fn read_one(w: &Walked, known: Option<StatEntry>, max_size: u64, buf: &mut Vec<u8>) -> FileRead {
-    if let Some(e) = known
-        && e.matches(&w.meta)
+    if let (Some(e), Some(meta)) = (known, w.meta())
+        && e.matches(meta)
         && !e.is_racy()
     {
-        return FileRead { hash: Some(e.content_hash), binary: e.binary, size: w.meta.len(), ..FileRead::default() };
+        return FileRead { hash: Some(e.content_hash), binary: e.binary, size: meta.len(), ..FileRead::default() };
     }
-    // Sampled before the read: a write that lands after it makes the entry
-    // racy, never silently stale.
+    let cannot = |e: std::io::Error| {
+        debug!(file = %w.rel, error = %e, "cannot read");
+        FileRead { error: Some(format!("cannot read {}: {e}", w.rel)), ..FileRead::default() }
+    };
+    // Sampled before the metadata and the read: a write that lands after it
+    // makes the entry racy, never silently stale.
     let recorded_at = verdict_storage::unix_now_ns();
-    if w.meta.len() > max_size {
-        return match stream_hash(&w.abs) {
+    // Not taken by the walk: take it from the opened file.
+    let opened = match w.meta() {
+        Some(_) => None,
+        None => match open_regular(&w.abs) {
+            Ok((f, meta)) => {
+                let _ = w.meta.set(meta);
+                Some(f)
+            }
+            Err(e) => return cannot(e),
+        },
+    };
+    let meta = w.meta().expect("taken by the walk or just now");
+    if meta.len() > max_size {
+        let hashed = match opened {
+            Some(f) => stream_hash_open(f),
+            None => stream_hash(&w.abs),
+        };
+        return match hashed {
             Ok((hash, size)) => FileRead {
                 hash: Some(hash),
-                fresh: Some(StatEntry::from_metadata(&w.meta, hash, recorded_at)),
+                fresh: Some(StatEntry::from_metadata(meta, hash, recorded_at)),
                 size,
                 ..FileRead::default()
             },
-            Err(e) => FileRead { error: Some(format!("cannot read {}: {e}", w.rel)), ..FileRead::default() },
+            Err(e) => cannot(e),
         };
     }
     let start = buf.len();
-    match read_regular_into(&w.abs, w.meta.len(), max_size, buf) {
+    let read = match opened {
+        Some(f) => read_open_into(f, meta.len(), max_size, buf),
+        None => read_regular_into(&w.abs, meta.len(), max_size, buf),
+    };
+    match read {
         Ok(()) => {
             let bytes = &buf[start..];
             let hash = verdict_storage::content_hash(bytes);
             let binary = verdict_actors::builtin::is_binary(bytes);
-            let mut fresh = StatEntry::from_metadata(&w.meta, hash, recorded_at);
+            let mut fresh = StatEntry::from_metadata(meta, hash, recorded_at);
             fresh.binary = binary;
             let size = (buf.len() - start) as u64;
             FileRead { hash: Some(hash), binary, error: None, bytes: Some(start..buf.len()), fresh: Some(fresh), size }
         }
         Err(e) => {
             buf.truncate(start);
-            debug!(file = %w.rel, error = %e, "cannot read");
-            FileRead { error: Some(format!("cannot read {}: {e}", w.rel)), ..FileRead::default() }
+            cannot(e)
         }
     }
 }
@@ -519,10 +544,13 @@ fn process_with(
     let mut misses = vec![0u64; selected.len()];
     let mut start = 0;
     while start < files.len() {
+        // By the sizes the walk saw, if it looked (the batch's stat-index
+        // look-up is one multi-get); the reads end a batch early once it
+        // holds `BATCH_BYTES`.
         let mut end = start + 1;
-        let mut bytes = st.walked[files[start]].meta.len();
-        while end < files.len() && bytes + st.walked[files[end]].meta.len() <= BATCH_BYTES {
-            bytes += st.walked[files[end]].meta.len();
+        let mut bytes = st.walked[files[start]].len();
+        while end < files.len() && bytes + st.walked[files[end]].len() <= BATCH_BYTES {
+            bytes += st.walked[files[end]].len();
             end += 1;
         }
         buf.clear();
@@ -531,10 +559,8 @@ fn process_with(
             s.counters.hits.fetch_add(std::mem::take(&mut hits[vi]), Ordering::Relaxed);
             s.counters.misses.fetch_add(std::mem::take(&mut misses[vi]), Ordering::Relaxed);
         }
-        if !done {
-            return;
-        }
-        start = end;
+        let Some(n) = done else { return };
+        start += n;
     }
 
     // Write what the chunk completed.
@@ -559,8 +585,9 @@ fn process_with(
 }
 
 /// Processes files `offset..` of a chunk, few enough that their bytes stay
-/// in the core's cache from the read to the last check; false if the run
-/// was cancelled or the chunk abandoned.
+/// in the core's cache from the read to the last check: the leading ones
+/// whose bytes fit in `BATCH_BYTES` (at least one). Returns how many, or
+/// `None` if the run was cancelled or the chunk abandoned.
 fn process_batch(
     st: &Stage,
     files: &[usize],
@@ -569,7 +596,7 @@ fn process_batch(
     progress: &Mutex<Progress>,
     buf: &mut Vec<u8>,
     (hits, misses): (&mut [u64], &mut [u64]),
-) -> bool {
+) -> Option<usize> {
     let (walked, selected) = (&*st.walked, &*st.selected);
     let known: Vec<Option<StatEntry>> = match &st.store {
         Some(store) => store.get_stats_index(&files.iter().map(|&fi| walked[fi].rel.as_bytes()).collect::<Vec<_>>()),
@@ -578,10 +605,14 @@ fn process_batch(
     let mut reads = Vec::with_capacity(files.len());
     for (&fi, known) in files.iter().zip(known) {
         if st.cancel.is_cancelled() {
-            return false;
+            return None;
+        }
+        if buf.len() as u64 >= BATCH_BYTES {
+            break;
         }
         reads.push(read_one(&walked[fi], known, st.max_size, buf));
     }
+    let files = &files[..reads.len()];
 
     // The per-file sets, and what the cache has for them.
     let sets: Vec<Option<Arc<FileSet>>> = {
@@ -642,7 +673,7 @@ fn process_batch(
 
     for (i, &fi) in files.iter().enumerate() {
         if st.cancel.is_cancelled() {
-            return false;
+            return None;
         }
         let pos = offset + i;
         let w = &walked[fi];
@@ -697,7 +728,7 @@ fn process_batch(
                 outcomes.push((vi, Outcome::error(err.clone())));
                 continue;
             }
-            if s.handle.needs_content && w.meta.len() > st.max_size {
+            if s.handle.needs_content && w.len() > st.max_size {
                 let why = format!("file is larger than check.max_file_size ({} bytes)", st.max_size);
                 outcomes.push((vi, Outcome::skipped(why)));
                 continue;
@@ -737,7 +768,7 @@ fn process_batch(
                     Some(_) => true,
                     None => {
                         let start = buf.len();
-                        let ok = read_regular_into(&w.abs, w.meta.len(), w.meta.len(), buf).is_ok()
+                        let ok = read_regular_into(&w.abs, w.len(), w.len(), buf).is_ok()
                             && Some(verdict_storage::content_hash(&buf[start..])) == r.hash;
                         if ok {
                             r.bytes = Some(start..buf.len());
@@ -753,15 +784,14 @@ fn process_batch(
             } else {
                 let content = r.bytes.clone().map(|b| &buf[b]).unwrap_or(&[]);
                 // The size of the bytes hashed, which the verdict is cached under.
-                let input =
-                    BuiltinInput { content, size: r.size, executable: w.meta.permissions().mode() & 0o111 != 0 };
+                let input = BuiltinInput { content, size: r.size, executable: w.executable() };
                 match run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, r.hash) {
                     Ran::Done(outcome, true) => {
                         ran.push(vi);
                         outcome
                     }
                     Ran::Done(outcome, false) => outcome,
-                    Ran::Stop => return false,
+                    Ran::Stop => return None,
                 }
             };
             if in_set {
@@ -773,7 +803,7 @@ fn process_batch(
         // Commit.
         let mut p = progress.lock().expect("progress");
         if p.abandoned {
-            return false;
+            return None;
         }
         p.current = None;
         p.committed = pos + 1;
@@ -813,7 +843,7 @@ fn process_batch(
         p.out.from_cache += from_cache;
         p.out.soonest_expiry = soonest(p.out.soonest_expiry, expiry);
     }
-    true
+    Some(files.len())
 }
 
 /// Whether validator `s`'s outcome for the file goes into the file's entry.
@@ -822,7 +852,7 @@ fn member(s: &Selected, w: &Walked, r: &FileRead, max_size: u64) -> bool {
         && r.error.is_none()
         && r.hash.is_some()
         && s.handle.cacheable
-        && !(s.handle.needs_content && w.meta.len() > max_size)
+        && !(s.handle.needs_content && w.len() > max_size)
 }
 
 /// Runs one built-in on one file, unless its child is quarantined or

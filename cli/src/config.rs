@@ -607,12 +607,29 @@ pub fn exclude_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
 pub struct FileFilter {
     include: GlobSet,
     exclude: GlobSet,
+    /// The patterns, as given: filters with the same select the same files.
+    patterns: (Vec<String>, Vec<String>),
+    /// Every file is selected (`files = ["*"]`, no `exclude`).
+    all: bool,
 }
 
 impl FileFilter {
     /// Compiles `files` with [`include_set`] and `exclude` with [`exclude_set`].
     pub fn new(files: &[String], exclude: &[String]) -> Result<FileFilter, globset::Error> {
-        Ok(FileFilter { include: include_set(files)?, exclude: exclude_set(exclude)? })
+        let all =
+            exclude.is_empty() && files.iter().any(|p| matches!(normalize_glob(p).as_str(), "**" | "**/*" | "**/**"));
+        Ok(FileFilter {
+            include: include_set(files)?,
+            exclude: exclude_set(exclude)?,
+            patterns: (files.to_vec(), exclude.to_vec()),
+            all,
+        })
+    }
+
+    /// Whether `other` selects the same files for sure (same patterns), so
+    /// that one match serves both.
+    pub fn same_selection(&self, other: &FileFilter) -> bool {
+        self.patterns == other.patterns
     }
 
     /// Whether `rel_path` (relative to the project root) is selected.
@@ -623,7 +640,7 @@ impl FileFilter {
     /// [`is_match`](Self::is_match) for a path prepared once for many
     /// filters.
     pub fn is_match_candidate(&self, candidate: &globset::Candidate<'_>) -> bool {
-        self.include.is_match_candidate(candidate) && !self.exclude.is_match_candidate(candidate)
+        self.all || (self.include.is_match_candidate(candidate) && !self.exclude.is_match_candidate(candidate))
     }
 }
 

@@ -686,6 +686,21 @@ fn glob_semantics() {
     assert!(!f.is_match("sub/target/a.sh"), "excluded directory at any depth");
     assert!(!f.is_match("vendor/a.sh"));
     assert!(!f.is_match("x/skip_me.sh"));
+    // `*` selects every file, dot files and any depth included, unless
+    // something is excluded.
+    for all in ["*", "**", "/**"] {
+        let f = FileFilter::new(&[all.into()], &[]).unwrap();
+        for path in ["a", ".env", "deep/er/.hidden/x.rs"] {
+            assert!(f.is_match(path), "{all} {path}");
+        }
+    }
+    let some = FileFilter::new(&["*".into()], &["target".into()]).unwrap();
+    assert!(some.is_match("a.rs") && !some.is_match("target/a.rs"));
+    // Same patterns, same selection; anything else is matched on its own.
+    let star = FileFilter::new(&["*".into()], &[]).unwrap();
+    assert!(star.same_selection(&FileFilter::new(&["*".into()], &[]).unwrap()));
+    assert!(!star.same_selection(&some));
+    assert!(!star.same_selection(&FileFilter::new(&["**".into()], &[]).unwrap()));
     let v = Config::default().validator("json").unwrap();
     assert!(v.file_filter().is_ok());
     assert!(CheckSettings::default().exclude_set().unwrap().is_empty());

@@ -375,7 +375,18 @@ impl Store {
         }
         iter.status().map_err(|e| self.err(e))?;
         self.write(batch)?;
+        // Drop the tombstones now: `stat_index_is_empty` seeks over them.
+        self.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
         Ok(count)
+    }
+
+    /// Whether the stat index holds no entry: nothing was checked with this
+    /// cache yet, or the index was cleared. A check then has no use for the
+    /// walk's `stat` of every file (it must read them all anyway).
+    pub fn stat_index_is_empty(&self) -> bool {
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(CF_STAT), scan_options(None));
+        iter.seek_to_first();
+        !iter.valid()
     }
 
     /// Counts entries (results per validator id, stat index) by scanning keys,

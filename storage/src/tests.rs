@@ -328,6 +328,7 @@ fn stat_index_round_trip_batched_misses_and_removal() {
     let dir = TempDir::new().unwrap();
     let store = open(dir.path());
     let (p1, p2, p3): (&[u8], &[u8], &[u8]) = (b"src/main.rs", b"README.md", b"\xffnot-utf8");
+    assert!(store.stat_index_is_empty());
     store.put_stat_index(&[(p1, entry(1)), (p2, entry(2)), (p3, entry(3))]).unwrap();
 
     let got = store.get_stats_index(&[p2, b"missing", p1, p3, p2]);
@@ -345,9 +346,11 @@ fn stat_index_round_trip_batched_misses_and_removal() {
     assert_eq!(store.get_stats_index(&[p2]), vec![None]);
     assert!(store.db.get_cf(store.cf(CF_STAT), p2).unwrap().is_none());
 
+    assert!(!store.stat_index_is_empty());
     assert_eq!(store.clear_stat_index().unwrap(), 1);
     assert_eq!(store.get_stats_index(&[p3]), vec![None]);
     assert_eq!(store.stats().unwrap().stat_index_entries, 0);
+    assert!(store.stat_index_is_empty());
 }
 
 #[test]

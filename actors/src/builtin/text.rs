@@ -155,7 +155,7 @@ fn marker(line: &[u8]) -> Option<Marker> {
 /// `>>>>>>>` (alone they are too common: reStructuredText underlines, tables).
 pub(super) fn merge_conflict(content: &[u8], out: &mut Collector<'_>) {
     // Two `memmem` scans rule out the usual file with no markers.
-    if memmem::find(content, b"<<<<<<<").is_none() && memmem::find(content, b">>>>>>>").is_none() {
+    if OURS.find(content).is_none() && THEIRS.find(content).is_none() {
         return;
     }
     let mut in_conflict = false;
@@ -186,6 +186,11 @@ pub(super) fn merge_conflict(content: &[u8], out: &mut Collector<'_>) {
         line_start = end + 1;
     }
 }
+
+/// The markers every conflict has, searched for with finders built once
+/// (building one per file took longer than some files' search).
+static OURS: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"<<<<<<<"));
+static THEIRS: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b">>>>>>>"));
 
 fn report_marker(out: &mut Collector<'_>, offset: usize, m: Marker) {
     out.at(offset, Severity::Error, || m.describe().to_owned());
