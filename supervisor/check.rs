@@ -692,24 +692,44 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
 }
 
 fn push(run: &RunState, file: &str, s: &Selected, outcome: Outcome) {
-    run.done.fetch_add(1, Ordering::Relaxed);
-    if !run.keep_passed {
-        let counter = match outcome {
-            Outcome::Passed => Some(&run.passed),
-            Outcome::Cached { verdict: Verdict::Passed } => Some(&run.cached_passed),
-            _ => None,
-        };
-        if let Some(c) = counter {
-            c.fetch_add(1, Ordering::Relaxed);
-            return;
+    push_all(run, file, std::iter::once((s, outcome)));
+}
+
+/// [`push`] of several outcomes of one file: the run's shared counters are
+/// updated once.
+fn push_all<'a>(run: &RunState, file: &str, outcomes: impl Iterator<Item = (&'a Selected, Outcome)>) {
+    let (mut done, mut passed, mut cached_passed) = (0, 0, 0);
+    let mut records = Vec::new();
+    for (s, outcome) in outcomes {
+        done += 1;
+        if !run.keep_passed {
+            match outcome {
+                Outcome::Passed => {
+                    passed += 1;
+                    continue;
+                }
+                Outcome::Cached { verdict: Verdict::Passed } => {
+                    cached_passed += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        records.push(Record {
+            file: file.to_string(),
+            validator: s.handle.config.name.clone(),
+            dimension: s.handle.config.dimension.clone(),
+            outcome,
+        });
+    }
+    for (n, counter) in [(passed, &run.passed), (cached_passed, &run.cached_passed), (done, &run.done)] {
+        if n > 0 {
+            counter.fetch_add(n, Ordering::Relaxed);
         }
     }
-    run.records.lock().expect("records").push(Record {
-        file: file.to_string(),
-        validator: s.handle.config.name.clone(),
-        dimension: s.handle.config.dimension.clone(),
-        outcome,
-    });
+    if !records.is_empty() {
+        run.records.lock().expect("records").append(&mut records);
+    }
 }
 
 fn is_command(s: &Selected) -> bool {

@@ -123,6 +123,7 @@ struct ChunkOut {
     soonest_expiry: u64,
     pairs: u64,
     from_cache: u64,
+    counts: Counts,
 }
 
 /// A chunk's state, shared by its thread and its watchdog.
@@ -414,6 +415,7 @@ impl Stage {
         o.soonest_expiry = soonest(o.soonest_expiry, out.soonest_expiry);
         o.pairs += out.pairs;
         o.from_cache += out.from_cache;
+        out.counts.add_to(&self.selected);
         out.fresh
     }
 
@@ -539,9 +541,6 @@ fn process_with(
     progress: &Mutex<Progress>,
     buf: &mut Vec<u8>,
 ) {
-    let selected = &*st.selected;
-    let mut hits = vec![0u64; selected.len()];
-    let mut misses = vec![0u64; selected.len()];
     let mut start = 0;
     while start < files.len() {
         // By the sizes the walk saw, if it looked (the batch's stat-index
@@ -554,12 +553,7 @@ fn process_with(
             end += 1;
         }
         buf.clear();
-        let done = process_batch(st, &files[start..end], start, left, progress, buf, (&mut hits, &mut misses));
-        for (vi, s) in selected.iter().enumerate() {
-            s.counters.hits.fetch_add(std::mem::take(&mut hits[vi]), Ordering::Relaxed);
-            s.counters.misses.fetch_add(std::mem::take(&mut misses[vi]), Ordering::Relaxed);
-        }
-        let Some(n) = done else { return };
+        let Some(n) = process_batch(st, &files[start..end], start, left, progress, buf) else { return };
         start += n;
     }
 
@@ -595,7 +589,6 @@ fn process_batch(
     left: &[(usize, usize, Left)],
     progress: &Mutex<Progress>,
     buf: &mut Vec<u8>,
-    (hits, misses): (&mut [u64], &mut [u64]),
 ) -> Option<usize> {
     let (walked, selected) = (&*st.walked, &*st.selected);
     let known: Vec<Option<StatEntry>> = match &st.store {
@@ -671,6 +664,15 @@ fn process_batch(
         }
     }
 
+    // Per file, kept between files.
+    let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
+    // Verdicts for the file's entry; the expiry of a cached one.
+    let mut offers: Vec<(usize, Option<StoredVerdict>, Option<u64>)> = Vec::new();
+    let mut work = Vec::new();
+    // Cache hits and misses per validator, counted once committed.
+    let mut tally: Vec<(usize, bool)> = Vec::new();
+    // The checks run, counted once committed.
+    let mut ran = Vec::new();
     for (i, &fi) in files.iter().enumerate() {
         if st.cancel.is_cancelled() {
             return None;
@@ -680,10 +682,11 @@ fn process_batch(
         let r = &mut reads[i];
         let set = sets[i].as_deref();
         let entry = entries[i].take();
-        let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(st.pairs[fi].len());
-        // Verdicts for the file's entry; the expiry of a cached one.
-        let mut offers: Vec<(usize, Option<StoredVerdict>, Option<u64>)> = Vec::new();
-        let mut work = Vec::new();
+        outcomes.clear();
+        offers.clear();
+        work.clear();
+        tally.clear();
+        ran.clear();
         let (mut pairs, mut from_cache, mut expiry) = (0u64, 0u64, 0u64);
         let mut content_ok = None;
         if let Some(e) = &entry {
@@ -691,10 +694,6 @@ fn process_batch(
         }
         let mut cached_verdicts = entry
             .map(|e| set.expect("an entry has a set").members.iter().copied().zip(e.value).collect::<HashMap<_, _>>());
-        // Cache hits and misses per validator, and the checks run, counted
-        // once committed.
-        let mut tally: Vec<(usize, bool)> = Vec::new();
-        let mut ran = Vec::new();
         let mut excluded = 0u64;
         // A pair detached from an earlier run of this chunk on other bytes
         // than these: the file gets no entry (the pair's verdict is not
@@ -809,33 +808,27 @@ fn process_batch(
         p.committed = pos + 1;
         let run = &st.run;
         run.total.fetch_sub(excluded, Ordering::Relaxed);
-        for (vi, hit) in tally {
-            if hit {
-                hits[vi] += 1;
-            } else {
-                misses[vi] += 1;
-            }
+        for &(vi, hit) in &tally {
+            Counts::bump(if hit { &mut p.out.counts.hits } else { &mut p.out.counts.misses }, vi);
         }
-        for vi in ran {
-            selected[vi].handle.jobs_done.fetch_add(1, Ordering::Relaxed);
+        for &vi in &ran {
+            Counts::bump(&mut p.out.counts.checked, vi);
         }
         if let (Some(set), Some(key), true, None, false) =
             (&sets[i], keys[i], st.write_store.is_some(), &cached_verdicts, other_bytes)
         {
             let mut collector = run.entries.lock().expect("entries");
             collector.expect(fi, Arc::clone(set), key);
-            for (vi, v, expires_at) in offers {
+            for (vi, v, expires_at) in offers.drain(..) {
                 match (v, expires_at) {
                     (Some(v), Some(at)) => collector.offer_cached(fi, vi, v, at),
                     (v, _) => collector.offer(fi, vi, v),
                 }
             }
         }
-        for (vi, o) in outcomes {
-            push(run, &w.rel, &selected[vi], o);
-        }
+        push_all(run, &w.rel, outcomes.drain(..).map(|(vi, o)| (&selected[vi], o)));
         p.out.hashed.push((fi, Hashed { hash: r.hash, binary: r.binary }));
-        p.out.work.extend(work.into_iter().map(|vi| (vi, fi)));
+        p.out.work.extend(work.iter().map(|&vi| (vi, fi)));
         if let Some(fresh) = r.fresh.take() {
             p.out.fresh.push((fi, fresh));
         }
@@ -844,6 +837,41 @@ fn process_batch(
         p.out.soonest_expiry = soonest(p.out.soonest_expiry, expiry);
     }
     Some(files.len())
+}
+
+/// What a chunk's committed files add to each validator's counters (by
+/// validator): added once per chunk, as counters every thread adds to are
+/// slow to update once per pair.
+#[derive(Default)]
+struct Counts {
+    hits: Vec<u64>,
+    misses: Vec<u64>,
+    /// Checks run (the validator's `jobs_done`).
+    checked: Vec<u64>,
+}
+
+impl Counts {
+    fn bump(counts: &mut Vec<u64>, vi: usize) {
+        if counts.len() <= vi {
+            counts.resize(vi + 1, 0);
+        }
+        counts[vi] += 1;
+    }
+
+    fn add_to(&self, selected: &[Selected]) {
+        for (vi, s) in selected.iter().enumerate() {
+            let n = |counts: &Vec<u64>| counts.get(vi).copied().unwrap_or(0);
+            for (n, counter) in [
+                (n(&self.hits), &s.counters.hits),
+                (n(&self.misses), &s.counters.misses),
+                (n(&self.checked), &s.handle.jobs_done),
+            ] {
+                if n > 0 {
+                    counter.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+        }
+    }
 }
 
 /// Whether validator `s`'s outcome for the file goes into the file's entry.

@@ -191,6 +191,8 @@ pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
     let Some((bom, text)) = utf8_body(content, "TOML", out) else {
         return;
     };
+    // Built into a table: an integer too large for TOML's 64 bits is found
+    // only when its value is made, not when the text is parsed.
     let Err(e) = toml::from_str::<toml::Table>(text) else {
         return;
     };

@@ -552,6 +552,11 @@ fn toml_errors_with_position() {
     assert!(f.message.contains("duplicate key"), "{}", f.message);
     let f = one(BuiltinKind::Toml, format!("{BOM_STR}[x]\ny = 1\n[x]\n").as_bytes());
     assert_eq!(f.line, Some(3));
+    // What only a full parse finds, though nothing is built from it.
+    assert_eq!(one(BuiltinKind::Toml, b"ok = 1\nd = 1979-13-27T07:32:00Z\n").line, Some(2), "month 13");
+    assert_eq!(one(BuiltinKind::Toml, b"t = { b = 1, b = 2 }\n").line, Some(1), "inline table");
+    assert_eq!(one(BuiltinKind::Toml, b"a.b = 1\na = 2\n").line, Some(2), "dotted key redefined");
+    assert_eq!(one(BuiltinKind::Toml, b"n = 99999999999999999999\n").line, Some(1), "integer overflow");
 }
 
 #[test]
