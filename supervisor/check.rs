@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -348,7 +348,11 @@ fn file_key(set: &FileSet, hash: Option<u128>, w: &Walked) -> ResultKey {
 }
 
 /// Runs a check.
-pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Result<Value, RpcError> {
+pub async fn run(
+    engine: &Engine,
+    params: CheckParams,
+    ctx: &RequestCtx,
+) -> Result<Box<serde_json::value::RawValue>, RpcError> {
     let started = Instant::now();
     // Before the configuration is read: a reload after this point makes
     // whatever this run remembers unusable.
@@ -417,7 +421,7 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
         report.summary.unchanged = true;
         report.summary.duration_ms = started.elapsed().as_millis() as u64;
         debug!(files = report.summary.files, "answered from the previous run: nothing changed");
-        return Ok(serde_json::to_value(report).expect("plain data"));
+        return Ok(serde_json::value::to_raw_value(&report).expect("plain data"));
     }
     let walk_watch = Arc::new(WalkWatch::default());
 
@@ -688,7 +692,8 @@ pub async fn run(engine: &Engine, params: CheckParams, ctx: &RequestCtx) -> Resu
             report: as_warm(&report),
         });
     }
-    Ok(serde_json::to_value(report).expect("plain data"))
+    // Serialized once, straight into the reply (no `Value` of it first).
+    Ok(serde_json::value::to_raw_value(&report).expect("plain data"))
 }
 
 fn push(run: &RunState, file: &str, s: &Selected, outcome: Outcome) {

@@ -64,8 +64,17 @@ pub struct Daemon {
 
 impl Daemon {
     /// Serves one method call.
-    pub async fn handle(&self, name: &str, params: Value, ctx: &RequestCtx) -> Result<Value, RpcError> {
-        match name {
+    pub async fn handle(
+        &self,
+        name: &str,
+        params: Value,
+        ctx: &RequestCtx,
+    ) -> Result<Box<serde_json::value::RawValue>, RpcError> {
+        if name == method::CHECK {
+            // Its report, which may be large, goes into the reply as is.
+            return self.engine.check(params, ctx).await;
+        }
+        let value = match name {
             method::PING => Ok(json!({ "pong": true })),
             method::STATUS => Ok(self.status().await),
             method::SHUTDOWN => {
@@ -73,7 +82,6 @@ impl Daemon {
                 self.shutdown.cancel();
                 Ok(json!({ "stopping": true, "pid": self.pid }))
             }
-            method::CHECK => self.engine.check(params, ctx).await,
             method::RELOAD => self.engine.reload().await,
             method::RESTART => self.engine.restart(params).await,
             method::CONFIG_CHECK => self.engine.config_check(params).await,
@@ -82,7 +90,8 @@ impl Daemon {
             method::CACHE_PRUNE => self.engine.cache_prune().await,
             other => Err(RpcError::new(code::METHOD_NOT_FOUND, format!("method not found: {other}"))
                 .with_data(json!({ "method": other }))),
-        }
+        }?;
+        Ok(serde_json::value::to_raw_value(&value).expect("a Value always serializes"))
     }
 
     async fn status(&self) -> Value {

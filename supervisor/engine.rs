@@ -206,7 +206,7 @@ impl Engine {
     /// `check`. A verdict.toml edited since it was read is applied first, so
     /// a check always runs what the file says (an invalid edit fails the check
     /// with its errors; the old configuration stays in force).
-    pub async fn check(&self, params: Value, ctx: &RequestCtx) -> Result<Value, RpcError> {
+    pub async fn check(&self, params: Value, ctx: &RequestCtx) -> Result<Box<serde_json::value::RawValue>, RpcError> {
         let params: crate::protocol::CheckParams = parse_params(Some(&params))?;
         self.reopen_after_failed_writes().await;
         let current = file_stamp(&self.layout.root.join(crate::paths::CONFIG_FILE));

@@ -83,7 +83,8 @@ fn final_newline() -> std::sync::Arc<dyn InlineWork> {
 
 async fn check(p: &Project) -> Value {
     let ctx = RequestCtx { cancel: CancellationToken::new(), notifier: Notifier::discarding() };
-    p.engine.check(json!({ "paths": ["."], "all_outcomes": true }), &ctx).await.unwrap()
+    let raw = p.engine.check(json!({ "paths": ["."], "all_outcomes": true }), &ctx).await.unwrap();
+    serde_json::from_str(raw.get()).unwrap()
 }
 
 /// The outcomes of one validator, by file.

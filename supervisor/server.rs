@@ -294,7 +294,7 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>) {
                 Err(e) if e.code == code::CANCELLED && daemon2.abort.is_cancelled() => {
                     Message::error(id_value, RpcError::shutting_down())
                 }
-                Ok(v) => Message::result(id_value, v),
+                Ok(v) => Message::raw_result(id_value, v),
                 Err(e) => Message::error(id_value, e),
             };
             let _ = tx2.send_timeout(msg.to_line(), WRITE_TIMEOUT).await;

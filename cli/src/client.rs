@@ -134,7 +134,8 @@ impl Client {
             }
             return match (msg.result, msg.error) {
                 (_, Some(e)) => Err(CallError::Rpc(e)),
-                (Some(v), None) => Ok(v),
+                (Some(v), None) => serde_json::from_str(v.get())
+                    .map_err(|e| CallError::Protocol(format!("unreadable reply from the daemon: {e}"))),
                 (None, None) => Err(CallError::Protocol("a reply with neither result nor error".into())),
             };
         }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 use verdict_actors::Outcome;
 
@@ -151,9 +152,10 @@ pub struct Message {
     /// read; absent on notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<Value>,
-    /// Success payload.
+    /// Success payload, as sent: a check's report is serialized once into
+    /// it, and read from it into its own type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<Value>,
+    pub result: Option<Box<RawValue>>,
     /// Failure payload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<RpcError>,
@@ -168,6 +170,11 @@ pub struct Message {
 impl Message {
     /// A success reply.
     pub fn result(id: Value, result: Value) -> Self {
+        Message::raw_result(id, serde_json::value::to_raw_value(&result).expect("a Value always serializes"))
+    }
+
+    /// [`result`](Self::result) already serialized.
+    pub fn raw_result(id: Value, result: Box<RawValue>) -> Self {
         Message { jsonrpc: "2.0".into(), id: Some(id), result: Some(result), error: None, method: None, params: None }
     }
 
@@ -402,5 +409,18 @@ mod tests {
         let mut r = BufReader::with_capacity(16, &long[..]);
         assert_eq!(read_frame(&mut r, &mut out, 100).await.unwrap(), Frame::TooLong);
         assert!(out.len() <= 100);
+    }
+
+    #[test]
+    fn a_result_sent_as_serialized_reads_back_as_sent() {
+        let value = serde_json::json!({ "files": 2, "outcomes": [{ "file": "a \"quoted\" name", "n": [1, 2.5] }] });
+        let raw = serde_json::value::to_raw_value(&value).unwrap();
+        let line = Message::raw_result(serde_json::json!(7), raw).to_line();
+        assert_eq!(line, Message::result(serde_json::json!(7), value.clone()).to_line());
+        assert_eq!(line.last(), Some(&b'\n'));
+        let back: Message = serde_json::from_slice(&line).unwrap();
+        assert_eq!(back.id, Some(serde_json::json!(7)));
+        let result: Value = serde_json::from_str(back.result.expect("a result").get()).unwrap();
+        assert_eq!(result, value);
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use owo_colors::OwoColorize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::cli::ExitCode;
@@ -63,7 +64,8 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         "validators": args.validators,
         "dimensions": args.dimensions,
         "no_cache": args.no_cache,
-        "all_outcomes": format != Format::Human || args.all,
+        // SARIF lists findings and failures only: passes are not sent.
+        "all_outcomes": format == Format::Json || args.all,
     });
     let id = c.send(method::CHECK, params).await?;
     let bar = (std::io::stderr().is_terminal() && format == Format::Human).then(|| {
@@ -110,8 +112,10 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         }
         return Err(client::describe(CallError::Rpc(e)));
     }
-    let report: CheckReport =
-        serde_json::from_value(reply.result.unwrap_or(Value::Null)).context("unreadable check report")?;
+    // Straight from the reply's text: a report listing every outcome of a
+    // large tree is large, and a `Value` of it first would cost as much again.
+    let report: CheckReport = serde_json::from_str(reply.result.as_deref().map_or("null", RawValue::get))
+        .context("unreadable check report")?;
     let mut sink: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
