@@ -5,11 +5,14 @@
 //!    over 10,000 files) vs the same 30,000 invocations through
 //!    `xargs -P <cores>`;
 //! 2. the built-ins over a 20,000-file text tree vs the floor of reading the
-//!    same bytes once (every file read by `<cores>` threads);
-//! 3. warm re-check (everything cached) vs `git status` on the same tree and
+//!    same bytes once (every file read by `<cores>` threads), in time and in
+//!    CPU time;
+//! 3. the real tree's check reported as JSON and as SARIF vs reported for
+//!    people;
+//! 4. warm re-check (everything cached) vs `git status` on the same tree and
 //!    vs walking it with `stat` alone, answered from the directory watches and
 //!    walking (`check.watch = false`); warm vs cold;
-//! 4. supervision: restart latency after a panic (p50, p99) and how late a
+//! 5. supervision: restart latency after a panic (p50, p99) and how late a
 //!    timed-out job's outcome arrives after its deadline.
 //!
 //! Run: `scripts/bench check` (or `cargo bench --bench check`). Set
@@ -30,6 +33,9 @@ fn main() {
     }
     if which.is_empty() || which == "builtins" {
         builtins(cores, (20_000.0 * scale) as usize);
+    }
+    if which.is_empty() || which == "formats" {
+        formats();
     }
     if which.is_empty() || which == "supervision" {
         supervision();
@@ -137,6 +143,28 @@ fn warm_compare(label: &str, p: &Project) {
         secs(cold) / secs(warm),
         secs(cold) / secs(walking)
     );
+}
+
+/// A cold check of the real tree reported as JSON (every outcome listed)
+/// and as SARIF (findings and failures), against the same check reported
+/// for people, in the same run.
+fn formats() {
+    let p = real_tree();
+    p.time(&["ping"]);
+    p.time(&["check", "--no-cache"]);
+    let human = best_of(5, || p.time(&["check", "--no-cache"]));
+    let mut line = format!("formats      real tree (cargo registry sources), cold: human {:.3} s", secs(human));
+    for format in ["json", "sarif"] {
+        let t = best_of(5, || p.time(&["check", "--no-cache", "--format", format]));
+        let out = p.verdict(&["check", "--no-cache", "--format", format]).stdout(Stdio::piped()).output().unwrap();
+        line.push_str(&format!(
+            " | {format} {:.3} s ({:.1} MB), ratio {:.2}x",
+            secs(t),
+            out.stdout.len() as f64 / 1e6,
+            secs(t) / secs(human)
+        ));
+    }
+    println!("{line}");
 }
 
 fn warm_generated(n: usize) {
