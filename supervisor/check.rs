@@ -180,6 +180,7 @@ fn as_warm(report: &CheckReport) -> CheckReport {
         *n = if kind == OutcomeKind::Cached.as_str() { s.pairs } else { 0 };
     }
     s.cached_with_findings = with_findings;
+    s.files_read = 0;
     s.computed = 0;
     s.from_cache = s.pairs;
     s.cache_used = true;
@@ -478,6 +479,7 @@ pub async fn run(
         store: store.clone(),
         write_store: write_store.clone(),
         max_size: config.check.max_file_size,
+        walk_stat: stat,
         now: now_secs(),
         run: run.clone(),
         sets: Mutex::new(FileSets::default()),
@@ -505,6 +507,7 @@ pub async fn run(
         pairs: out.pairs,
         from_cache: out.from_cache,
         binary_files: out.hashed.iter().filter(|h| h.binary).count() as u64,
+        files_read: out.files_read,
         ..Summary::default()
     };
     let soonest_expiry = out.soonest_expiry;

@@ -85,6 +85,8 @@ pub(super) struct Stage {
     /// Where to write them.
     pub write_store: Option<Arc<Store>>,
     pub max_size: u64,
+    /// The walk took each file's metadata (see `check::walk`).
+    pub walk_stat: bool,
     pub now: u64,
     pub run: Arc<RunState>,
     pub sets: Mutex<FileSets>,
@@ -112,6 +114,8 @@ pub(super) struct StageOut {
     pub pairs: u64,
     /// Pairs answered from the cache.
     pub from_cache: u64,
+    /// Files read (not known from the stat index).
+    pub files_read: u64,
 }
 
 /// What a chunk's committed files contribute.
@@ -123,6 +127,7 @@ struct ChunkOut {
     soonest_expiry: u64,
     pairs: u64,
     from_cache: u64,
+    files_read: u64,
     counts: Counts,
 }
 
@@ -415,6 +420,7 @@ impl Stage {
         o.soonest_expiry = soonest(o.soonest_expiry, out.soonest_expiry);
         o.pairs += out.pairs;
         o.from_cache += out.from_cache;
+        o.files_read += out.files_read;
         out.counts.add_to(&self.selected);
         out.fresh
     }
@@ -591,9 +597,13 @@ fn process_batch(
     buf: &mut Vec<u8>,
 ) -> Option<usize> {
     let (walked, selected) = (&*st.walked, &*st.selected);
+    // The stat index, if the walk took each file's metadata to compare its
+    // entries with (else it had none).
     let known: Vec<Option<StatEntry>> = match &st.store {
-        Some(store) => store.get_stats_index(&files.iter().map(|&fi| walked[fi].rel.as_bytes()).collect::<Vec<_>>()),
-        None => vec![None; files.len()],
+        Some(store) if st.walk_stat => {
+            store.get_stats_index(&files.iter().map(|&fi| walked[fi].rel.as_bytes()).collect::<Vec<_>>())
+        }
+        _ => vec![None; files.len()],
     };
     let mut reads = Vec::with_capacity(files.len());
     for (&fi, known) in files.iter().zip(known) {
@@ -689,6 +699,8 @@ fn process_batch(
         ran.clear();
         let (mut pairs, mut from_cache, mut expiry) = (0u64, 0u64, 0u64);
         let mut content_ok = None;
+        // Known from the stat index, but read for a built-in all the same.
+        let mut read_late = false;
         if let Some(e) = &entry {
             expiry = e.expires_at;
         }
@@ -766,6 +778,7 @@ fn process_batch(
                 content_ok = Some(match &r.bytes {
                     Some(_) => true,
                     None => {
+                        read_late = true;
                         let start = buf.len();
                         let ok = read_regular_into(&w.abs, w.len(), w.len(), buf).is_ok()
                             && Some(verdict_storage::content_hash(&buf[start..])) == r.hash;
@@ -829,6 +842,10 @@ fn process_batch(
         push_all(run, &w.rel, outcomes.drain(..).map(|(vi, o)| (&selected[vi], o)));
         p.out.hashed.push((fi, Hashed { hash: r.hash, binary: r.binary }));
         p.out.work.extend(work.iter().map(|&vi| (vi, fi)));
+        // A file read (or hashed as a stream) has a fresh entry.
+        if r.fresh.is_some() || read_late {
+            p.out.files_read += 1;
+        }
         if let Some(fresh) = r.fresh.take() {
             p.out.fresh.push((fi, fresh));
         }

@@ -62,6 +62,44 @@ fn an_unchanged_tree_is_answered_from_the_cache_and_an_edit_recomputes_only_it()
 }
 
 #[test]
+fn a_walking_check_reads_only_the_files_that_changed() {
+    let env = Env::new();
+    // Every check walks (no answer from the directory watches).
+    env.write("verdict.toml", "[check]\nwatch = false\n");
+    tree(&env, 40);
+    let files = 40 + 2; // and data.json, verdict.toml
+    let read = |r: &Value| r["summary"]["files_read"].as_u64().unwrap();
+    let cold = check(&env, &[]);
+    assert_eq!(read(&cold), files, "{}", cold["summary"]);
+    // Files written less than 2 s before their stat-index entry was
+    // recorded are read again (git's racy-clean rule); then none is.
+    let mut warm = Value::Null;
+    wait_until(Duration::from_secs(10), "a check that reads nothing", || {
+        std::thread::sleep(Duration::from_millis(200));
+        warm = check(&env, &[]);
+        read(&warm) == 0
+    });
+    assert_eq!(warm["summary"]["computed"], 0, "{}", warm["summary"]);
+    assert_eq!(warm["summary"]["from_cache"], cold["summary"]["pairs"]);
+    env.write("d3/f3.txt", "changed\n");
+    let edited = check(&env, &[]);
+    assert_eq!(read(&edited), 1, "{}", edited["summary"]);
+    // After `cache clear` the stat index is empty: every file is read (and
+    // the walk does not stat them: the read stage does), and the index is
+    // filled again.
+    env.json(&["cache", "clear"]);
+    let cleared = check(&env, &[]);
+    assert_eq!(read(&cleared), files, "{}", cleared["summary"]);
+    assert_eq!(cleared["summary"]["from_cache"], 0);
+    wait_until(Duration::from_secs(10), "a check that reads nothing after the clear", || {
+        std::thread::sleep(Duration::from_millis(200));
+        read(&check(&env, &[])) == 0
+    });
+    // --no-cache reads everything.
+    assert_eq!(read(&check(&env, &["--no-cache"])), files);
+}
+
+#[test]
 fn cache_commands() {
     let env = Env::new();
     // Two external tools beside the built-ins: clearing one must not make

@@ -320,6 +320,10 @@ pub struct Summary {
     pub from_cache: u64,
     /// Binary files left out of text-only validators.
     pub binary_files: u64,
+    /// Files read (and hashed) in this run; the others' content was known
+    /// from the stat index, or they were not read at all.
+    #[serde(default)]
+    pub files_read: u64,
     /// Wall time of the run in milliseconds.
     pub duration_ms: u64,
     /// Whether the cache was read.
