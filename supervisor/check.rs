@@ -436,12 +436,16 @@ pub async fn run(
     let walk_root = root.clone();
     let watch = watching.then(|| (engine.watch.clone(), walk_watch.clone()));
     let own = engine.store_path().to_path_buf();
-    // The walk's `stat` of every file serves only the stat index: with
-    // nothing there to compare with, the read stage `fstat`s what it opens.
-    let stat = store.as_ref().is_some_and(|s| !s.stat_index_is_empty());
-    let walked = tokio::task::spawn_blocking(move || walk(&walk_root, &targets, Some(&own), watch, stat))
-        .await
-        .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?;
+    let stat_store = store.clone();
+    let (walked, stat) = tokio::task::spawn_blocking(move || {
+        // The walk's `stat` of every file serves only the stat index: with
+        // nothing there to compare with, the read stage `fstat`s what it
+        // opens.
+        let stat = stat_store.is_some_and(|s| !s.stat_index_is_empty());
+        (walk(&walk_root, &targets, Some(&own), watch, stat), stat)
+    })
+    .await
+    .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?;
 
     mark("walk", &mut since);
     // Select, on every core.
@@ -480,6 +484,7 @@ pub async fn run(
         write_store: write_store.clone(),
         max_size: config.check.max_file_size,
         walk_stat: stat,
+        chunks: AtomicU64::new(0),
         now: now_secs(),
         run: run.clone(),
         sets: Mutex::new(FileSets::default()),
@@ -498,6 +503,8 @@ pub async fn run(
         return Err(RpcError::cancelled());
     }
     let out = std::mem::take(&mut *stage.out.lock().expect("stage out"));
+    let chunks = stage.chunks.load(Ordering::Relaxed);
+    engine.read_chunks.fetch_add(chunks, Ordering::Relaxed);
     let pairs = stage.pairs.clone();
     let now = stage.now;
     drop(stage);
@@ -632,7 +639,7 @@ pub async fn run(
     }
 
     mark("write", &mut since);
-    debug!(files = walked.len(), ?phases, "check run phases");
+    debug!(files = walked.len(), chunks, ?phases, "check run phases");
     let mut records = std::mem::take(&mut *run.records.lock().expect("records"));
     records.sort_by(|a, b| (a.file.as_str(), a.validator.as_str()).cmp(&(b.file.as_str(), b.validator.as_str())));
     for r in &records {

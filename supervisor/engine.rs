@@ -73,6 +73,9 @@ pub struct Engine {
     /// Bumped by `cache clear`: a run that started before it writes nothing
     /// afterwards (it may hold verdicts read before the clear).
     pub cache_epoch: Arc<AtomicU64>,
+    /// Read-stage chunks started since the daemon started (a diagnostic:
+    /// logged with each run's phases).
+    pub read_chunks: AtomicU64,
 }
 
 /// `status`'s view of the engine.
@@ -138,6 +141,7 @@ impl Engine {
             memo_epoch: AtomicU64::new(0),
             store_suspect: std::sync::atomic::AtomicBool::new(false),
             cache_epoch: Arc::default(),
+            read_chunks: AtomicU64::new(0),
             layout,
         };
         let config = engine.config();
@@ -372,10 +376,18 @@ impl Engine {
                 Some(h.identity)
             }
         };
-        let deleted = tokio::task::spawn_blocking(move || store.clear_results(id))
-            .await
-            .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
-            .map_err(|e| RpcError::new(code::CACHE_UNAVAILABLE, e.to_string()))?;
+        let deleted = tokio::task::spawn_blocking(move || {
+            let deleted = store.clear_results(id)?;
+            if id.is_none() {
+                // All of it: what verdict knows of each file too, so the next
+                // check starts as on a new cache.
+                store.clear_stat_index()?;
+            }
+            Ok::<_, verdict_storage::StorageError>(deleted)
+        })
+        .await
+        .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
+        .map_err(|e| RpcError::new(code::CACHE_UNAVAILABLE, e.to_string()))?;
         // Again: a run that started while the entries were being deleted
         // may have read some of them.
         self.forget_answers();

@@ -10,6 +10,9 @@
 //! bytes) to tokio's blocking pool, two chunks per core at a time. Each
 //! thread reads into one buffer it keeps, so a cold run of a large tree
 //! neither holds the tree in memory nor pays for fresh pages per file.
+//! When the walk did not stat the files, their sizes are learnt as they are
+//! read: a chunk that has read [`CHUNK_BYTES`] hands the files it has not
+//! begun to a new chunk, which another core can take.
 //!
 //! # Supervision of the built-ins
 //!
@@ -87,6 +90,8 @@ pub(super) struct Stage {
     pub max_size: u64,
     /// The walk took each file's metadata (see `check::walk`).
     pub walk_stat: bool,
+    /// Chunks started (see [`Engine::read_chunks`](crate::engine::Engine)).
+    pub chunks: AtomicU64,
     pub now: u64,
     pub run: Arc<RunState>,
     pub sets: Mutex<FileSets>,
@@ -145,6 +150,9 @@ struct Progress {
     /// Set when the running check was detached: where its outcome goes
     /// when it returns.
     detach: Option<tokio::sync::oneshot::Sender<Outcome>>,
+    /// The thread read `CHUNK_BYTES` and stopped after its last commit:
+    /// the files after it go to a new chunk.
+    split: bool,
 }
 
 /// How a chunk's run ended, as its watchdog saw it.
@@ -204,25 +212,47 @@ pub(super) struct FileRead {
 pub(super) async fn read_stage(stage: &Arc<Stage>, notifier: &crate::server::Notifier) {
     let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let permits = Arc::new(tokio::sync::Semaphore::new(parallel * 2));
+    // The files a chunk that split did not begin.
+    let (rest_tx, mut rest_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut chunks = JoinSet::new();
     let mut chunk = Vec::new();
     let mut bytes = 0u64;
     for fi in (0..stage.walked.len()).filter(|&fi| !stage.pairs[fi].is_empty()) {
-        // Unknown until read when the walk did not stat: chunks then go by
-        // their number of files alone.
+        // Unknown until read when the walk did not stat: chunks then split
+        // as they read (see `process_with`).
         let len = stage.walked[fi].len();
         if !chunk.is_empty() && (chunk.len() >= CHUNK_FILES || bytes + len > CHUNK_BYTES) {
-            chunks.spawn(run_chunk(stage.clone(), std::mem::take(&mut chunk), permits.clone()));
+            chunks.spawn(run_chunk(stage.clone(), std::mem::take(&mut chunk), permits.clone(), rest_tx.clone()));
             bytes = 0;
         }
         bytes += len;
         chunk.push(fi);
     }
     if !chunk.is_empty() {
-        chunks.spawn(run_chunk(stage.clone(), chunk, permits));
+        chunks.spawn(run_chunk(stage.clone(), chunk, permits.clone(), rest_tx.clone()));
     }
     let mut last = Instant::now();
-    while chunks.join_next().await.is_some() {
+    loop {
+        tokio::select! {
+            biased;
+            Some(rest) = rest_rx.recv() => {
+                chunks.spawn(run_chunk(stage.clone(), rest, permits.clone(), rest_tx.clone()));
+                continue;
+            }
+            done = chunks.join_next() => {
+                if done.is_none() {
+                    // Every chunk ended; one that split sent its rest
+                    // before it did.
+                    match rest_rx.try_recv() {
+                        Ok(rest) => {
+                            chunks.spawn(run_chunk(stage.clone(), rest, permits.clone(), rest_tx.clone()));
+                            continue;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
         if last.elapsed() >= PROGRESS_EVERY {
             last = Instant::now();
             let run = &stage.run;
@@ -236,7 +266,12 @@ pub(super) async fn read_stage(stage: &Arc<Stage>, notifier: &crate::server::Not
 
 /// Processes one chunk on the blocking pool, watching its deadlines; after a
 /// time-out, goes on with the rest of the chunk on a fresh thread.
-async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sync::Semaphore>) {
+async fn run_chunk(
+    st: Arc<Stage>,
+    mut files: Vec<usize>,
+    permits: Arc<tokio::sync::Semaphore>,
+    rest: tokio::sync::mpsc::UnboundedSender<Vec<usize>>,
+) {
     let Ok(permit) = permits.acquire_owned().await else { return };
     let poll = st
         .selected
@@ -250,6 +285,7 @@ async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sy
     let mut detached = JoinSet::new();
     loop {
         let progress = Arc::new(Mutex::new(Progress::default()));
+        st.chunks.fetch_add(1, Ordering::Relaxed);
         let task = {
             let (st, files, progress, left) = (st.clone(), files.clone(), progress.clone(), left.clone());
             tokio::task::spawn_blocking(move || process(&st, &files, &left, &progress))
@@ -289,13 +325,18 @@ async fn run_chunk(st: Arc<Stage>, mut files: Vec<usize>, permits: Arc<tokio::sy
                 break Ended::Detached { pos, vi, since, hash, outcome: rx };
             }
         };
-        let (committed, out) = {
+        let (committed, out, split) = {
             let mut p = lock(&progress);
             abandon(&st, &mut p);
-            (p.committed, std::mem::take(&mut p.out))
+            (p.committed, std::mem::take(&mut p.out), p.split)
         };
         let fresh = st.merge(out);
         let pos = match ended {
+            Ended::Finished if split && !st.cancel.is_cancelled() => {
+                // The read stage gives them to a chunk of their own.
+                let _ = rest.send(files[committed..].to_vec());
+                break;
+            }
             Ended::Finished => {
                 if committed < files.len() && !st.cancel.is_cancelled() {
                     // Only a bug in verdict can get here (the checks' panics
@@ -548,6 +589,7 @@ fn process_with(
     buf: &mut Vec<u8>,
 ) {
     let mut start = 0;
+    let mut read = 0u64;
     while start < files.len() {
         // By the sizes the walk saw, if it looked (the batch's stat-index
         // look-up is one multi-get); the reads end a batch early once it
@@ -561,6 +603,18 @@ fn process_with(
         buf.clear();
         let Some(n) = process_batch(st, &files[start..end], start, left, progress, buf) else { return };
         start += n;
+        // The walk did not know the sizes: a chunk that has read its share
+        // hands the rest over, to be spread over the cores (never a file an
+        // earlier, abandoned run of this chunk left pairs of).
+        read += buf.len() as u64;
+        if read >= CHUNK_BYTES && start < files.len() && !left.iter().any(|(f, ..)| files[start..].contains(f)) {
+            let mut p = progress.lock().expect("progress");
+            if p.abandoned {
+                return;
+            }
+            p.split = true;
+            break;
+        }
     }
 
     // Write what the chunk completed.

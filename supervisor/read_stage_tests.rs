@@ -426,3 +426,30 @@ async fn a_detached_verdict_on_earlier_bytes_is_reported_but_never_cached_for_th
     let second = tokio::time::timeout(Duration::from_secs(10), check(&p)).await.expect("the run hung");
     assert_eq!(outcomes(&second, "slow")[0].1["status"], "passed", "{second}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_whose_sizes_the_walk_did_not_take_hands_over_what_it_has_not_begun_once_it_read_its_share() {
+    // Six files of 3 MiB: one chunk by number of files, 18 MiB once read.
+    let big = "x".repeat(3 << 20) + "\n";
+    let names: Vec<String> = (0..6).map(|i| format!("big{i}.txt")).collect();
+    let files: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), big.as_str())).collect();
+    let specs = vec![builtin_spec("newline", final_newline(), Duration::from_secs(30), RestartPolicy::default())];
+    let p = project(&files, specs).await;
+    let chunks = || p.engine.read_chunks.load(std::sync::atomic::Ordering::Relaxed);
+
+    // The first run has no stat index: the walk takes no sizes.
+    let report = check(&p).await;
+    let all: Vec<String> = names.iter().map(|n| format!("{n} passed")).collect();
+    assert_eq!(statuses(&report, "newline"), all, "{report}");
+    assert_eq!(report["summary"]["files_read"], 6);
+    // 9 MiB read (three files) is past the 8 MiB a chunk holds: the other
+    // three went to a chunk of their own, which read 9 MiB and ended.
+    assert_eq!(chunks(), 2);
+
+    // Now the walk takes the sizes, and chunks hold 8 MiB from the start:
+    // two files each.
+    let warm = check(&p).await;
+    let cached: Vec<String> = names.iter().map(|n| format!("{n} cached")).collect();
+    assert_eq!(statuses(&warm, "newline"), cached, "{warm}");
+    assert_eq!(chunks(), 2 + 3);
+}

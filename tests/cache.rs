@@ -88,6 +88,7 @@ fn a_walking_check_reads_only_the_files_that_changed() {
     // the walk does not stat them: the read stage does), and the index is
     // filled again.
     env.json(&["cache", "clear"]);
+    assert_eq!(env.json(&["cache", "stats"])["stat_index_entries"], 0);
     let cleared = check(&env, &[]);
     assert_eq!(read(&cleared), files, "{}", cleared["summary"]);
     assert_eq!(cleared["summary"]["from_cache"], 0);

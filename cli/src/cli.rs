@@ -116,7 +116,7 @@ enum ConfigCommand {
 enum CacheCommand {
     /// Entries, bytes on disk, hits and misses per validator.
     Stats,
-    /// Delete cached results (all, or one validator's).
+    /// Delete cached results (all, with the stat index; or one validator's).
     Clear {
         /// Only this validator's results.
         #[arg(long, value_name = "NAME")]
