@@ -87,7 +87,9 @@ struct Hashed {
 
 /// Shared state of one run, updated by its jobs.
 struct RunState {
-    records: Mutex<Vec<Record>>,
+    /// The outcomes listed in the report: (file, validator, outcome), by
+    /// index (the strings are borrowed when the report is written).
+    records: Mutex<Vec<(usize, usize, Outcome)>>,
     /// Whether passed outcomes are listed; when not, they are only counted
     /// (a warm run of a large tree passes hundreds of thousands of pairs).
     keep_passed: bool,
@@ -162,8 +164,7 @@ pub(crate) struct MemoKey {
 }
 
 /// The report a warm run gives for the same outcomes: every outcome cached.
-fn as_warm(report: &CheckReport) -> CheckReport {
-    let mut warm = report.clone();
+fn as_warm(mut warm: CheckReport) -> CheckReport {
     let mut with_findings = 0;
     for r in &mut warm.outcomes {
         r.outcome = match std::mem::replace(&mut r.outcome, Outcome::Passed) {
@@ -418,11 +419,12 @@ pub async fn run(
         for (s, n) in selected.iter().zip(&answer.pairs_per_validator) {
             s.counters.hits.fetch_add(*n, Ordering::Relaxed);
         }
-        let mut report = answer.report.clone();
-        report.summary.unchanged = true;
-        report.summary.duration_ms = started.elapsed().as_millis() as u64;
-        debug!(files = report.summary.files, "answered from the previous run: nothing changed");
-        return Ok(serde_json::value::to_raw_value(&report).expect("plain data"));
+        let report = &answer.report;
+        let summary =
+            Summary { unchanged: true, duration_ms: started.elapsed().as_millis() as u64, ..report.summary.clone() };
+        debug!(files = summary.files, "answered from the previous run: nothing changed");
+        let view = ReportView { summary: &summary, outcomes: &report.outcomes, validators: &report.validators };
+        return Ok(serde_json::value::to_raw_value(&view).expect("plain data"));
     }
     let walk_watch = Arc::new(WalkWatch::default());
 
@@ -551,7 +553,7 @@ pub async fn run(
             let mut pending = engine.pending.lock().expect("pending");
             if let Some(rx) = pending.get(&key).filter(|rx| rx.has_changed().is_ok()).cloned() {
                 drop(pending);
-                let (run, selected, walked) = (run.clone(), selected.clone(), walked.clone());
+                let run = run.clone();
                 jobs.spawn(async move {
                     let mut rx = rx;
                     let got = rx.wait_for(Option::is_some).await.ok().and_then(|v| v.clone());
@@ -561,7 +563,7 @@ pub async fn run(
                     match got.as_ref().and_then(Outcome::cacheable) {
                         Some(v) => {
                             run.offer(fi, vi, Some(StoredVerdict::from(&v)));
-                            push(&run, &walked[fi].rel, &selected[vi], got.expect("some"));
+                            push(&run, fi, vi, got.expect("some"));
                             None
                         }
                         None => Some((fi, vi)),
@@ -640,12 +642,19 @@ pub async fn run(
 
     mark("write", &mut since);
     debug!(files = walked.len(), chunks, ?phases, "check run phases");
+    // By file, then validator name: the walk sorted the files by path.
     let mut records = std::mem::take(&mut *run.records.lock().expect("records"));
-    records.sort_by(|a, b| (a.file.as_str(), a.validator.as_str()).cmp(&(b.file.as_str(), b.validator.as_str())));
-    for r in &records {
-        *summary.outcomes.entry(r.outcome.kind().as_str().to_string()).or_default() += 1;
-        summary.findings += r.outcome.findings().len() as u64;
-        if matches!(&r.outcome, Outcome::Cached { verdict: Verdict::Findings { .. } }) {
+    let mut by_name: Vec<usize> = (0..selected.len()).collect();
+    by_name.sort_by(|&a, &b| selected[a].handle.config.name.cmp(&selected[b].handle.config.name));
+    let mut rank = vec![0; selected.len()];
+    for (r, &vi) in by_name.iter().enumerate() {
+        rank[vi] = r;
+    }
+    records.sort_unstable_by_key(|&(fi, vi, _)| (fi, rank[vi]));
+    for (_, _, outcome) in &records {
+        *summary.outcomes.entry(outcome.kind().as_str().to_string()).or_default() += 1;
+        summary.findings += outcome.findings().len() as u64;
+        if matches!(outcome, Outcome::Cached { verdict: Verdict::Findings { .. } }) {
             summary.cached_with_findings += 1;
         }
     }
@@ -658,13 +667,26 @@ pub async fn run(
     }
     summary.computed = summary.pairs - summary.from_cache;
     summary.duration_ms = started.elapsed().as_millis() as u64;
-    let validators =
+    let validators: Vec<(String, String)> =
         selected.iter().map(|s| (s.handle.config.name.clone(), s.handle.config.dimension.clone())).collect();
-    let report = CheckReport { summary, outcomes: records, validators };
+    let listed = records.iter().map(|(fi, vi, outcome)| RecordView {
+        file: &walked[*fi].rel,
+        validator: &selected[*vi].handle.config.name,
+        dimension: &selected[*vi].handle.config.dimension,
+        outcome,
+    });
+    // Serialized once, straight into the reply (no `Value` of it first, no
+    // strings of its own for each outcome).
+    let reply = serde_json::value::to_raw_value(&ReportView {
+        summary: &summary,
+        outcomes: Listed(std::cell::RefCell::new(Some(listed))),
+        validators: &validators,
+    })
+    .expect("plain data");
 
     // Remember a clean answer if nothing changed while the run looked, and
     // every directory it walked was already watched when it started.
-    let clean = ["error", "timed_out", "skipped"].iter().all(|k| report.summary.outcomes.get(*k).copied() == Some(0));
+    let clean = ["error", "timed_out", "skipped"].iter().all(|k| summary.outcomes.get(*k).copied() == Some(0));
     if run.write_failed.load(Ordering::Relaxed) {
         engine.store_suspect.store(true, Ordering::SeqCst);
     }
@@ -693,29 +715,64 @@ pub async fn run(
                 }
             }
         }
+        let outcomes = records
+            .into_iter()
+            .map(|(fi, vi, outcome)| Record {
+                file: walked[fi].rel.clone(),
+                validator: selected[vi].handle.config.name.clone(),
+                dimension: selected[vi].handle.config.dimension.clone(),
+                outcome,
+            })
+            .collect();
         engine.remember(Memo {
             key: memo_key,
             generation,
             epoch,
             expires_at,
             pairs_per_validator,
-            report: as_warm(&report),
+            report: as_warm(CheckReport { summary, outcomes, validators }),
         });
     }
-    // Serialized once, straight into the reply (no `Value` of it first).
-    Ok(serde_json::value::to_raw_value(&report).expect("plain data"))
+    Ok(reply)
 }
 
-fn push(run: &RunState, file: &str, s: &Selected, outcome: Outcome) {
-    push_all(run, file, std::iter::once((s, outcome)));
+/// A report as sent: the same JSON as [`CheckReport`], from borrowed parts.
+#[derive(serde::Serialize)]
+struct ReportView<'a, O: serde::Serialize> {
+    summary: &'a Summary,
+    outcomes: O,
+    validators: &'a [(String, String)],
 }
 
-/// [`push`] of several outcomes of one file: the run's shared counters are
+/// A [`Record`] as sent, borrowing its strings.
+#[derive(serde::Serialize)]
+struct RecordView<'a> {
+    file: &'a str,
+    validator: &'a str,
+    dimension: &'a str,
+    outcome: &'a Outcome,
+}
+
+/// Serializes the records an iterator yields, as a list, once.
+struct Listed<I>(std::cell::RefCell<Option<I>>);
+
+impl<'a, I: Iterator<Item = RecordView<'a>>> serde::Serialize for Listed<I> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let items = self.0.borrow_mut().take().expect("a report is serialized once");
+        s.collect_seq(items)
+    }
+}
+
+fn push(run: &RunState, fi: usize, vi: usize, outcome: Outcome) {
+    push_all(run, fi, std::iter::once((vi, outcome)));
+}
+
+/// [`push`] of several outcomes of file `fi`: the run's shared counters are
 /// updated once.
-fn push_all<'a>(run: &RunState, file: &str, outcomes: impl Iterator<Item = (&'a Selected, Outcome)>) {
+fn push_all(run: &RunState, fi: usize, outcomes: impl Iterator<Item = (usize, Outcome)>) {
     let (mut done, mut passed, mut cached_passed) = (0, 0, 0);
     let mut records = Vec::new();
-    for (s, outcome) in outcomes {
+    for (vi, outcome) in outcomes {
         done += 1;
         if !run.keep_passed {
             match outcome {
@@ -730,12 +787,7 @@ fn push_all<'a>(run: &RunState, file: &str, outcomes: impl Iterator<Item = (&'a 
                 _ => {}
             }
         }
-        records.push(Record {
-            file: file.to_string(),
-            validator: s.handle.config.name.clone(),
-            dimension: s.handle.config.dimension.clone(),
-            outcome,
-        });
+        records.push((fi, vi, outcome));
     }
     for (n, counter) in [(passed, &run.passed), (cached_passed, &run.cached_passed), (done, &run.done)] {
         if n > 0 {
@@ -879,7 +931,7 @@ fn spawn_job(
             if let Some(pos) = claims.iter().position(|c| c.fi == fi) {
                 claims.swap_remove(pos).publish(o.clone());
             }
-            push(&run, &walked[fi].rel, s, o);
+            push(&run, fi, vi, o);
         }
         None
     });
@@ -1406,6 +1458,52 @@ mod tests {
         let second = read_stage::read_one(&warm[0], Some(entry), u64::MAX, &mut buf);
         assert_eq!(second.hash, first.hash);
         assert!(second.bytes.is_none() && buf.is_empty(), "read again: {second:?}");
+    }
+
+    #[test]
+    fn a_report_sent_from_borrowed_parts_is_the_report() {
+        let outcomes = vec![
+            Record {
+                file: "a \"b\".rs".into(),
+                validator: "secrets".into(),
+                dimension: "security".into(),
+                outcome: Outcome::Findings {
+                    findings: vec![verdict_actors::Finding {
+                        line: Some(3),
+                        column: None,
+                        severity: verdict_actors::Severity::Warning,
+                        rule: Some("aws".into()),
+                        message: "AWS key".into(),
+                    }],
+                },
+            },
+            Record {
+                file: "c.rs".into(),
+                validator: "utf8".into(),
+                dimension: "encoding".into(),
+                outcome: Outcome::TimedOut { after_ms: 5 },
+            },
+        ];
+        let mut summary = Summary { files: 2, pairs: 4, findings: 1, files_read: 2, ..Summary::default() };
+        summary.outcomes.insert("findings".into(), 1);
+        let validators = vec![("secrets".to_string(), "security".to_string()), ("utf8".into(), "encoding".into())];
+        let report =
+            CheckReport { summary: summary.clone(), outcomes: outcomes.clone(), validators: validators.clone() };
+        let expected = serde_json::to_string(&report).unwrap();
+        let listed = outcomes.iter().map(|r| RecordView {
+            file: &r.file,
+            validator: &r.validator,
+            dimension: &r.dimension,
+            outcome: &r.outcome,
+        });
+        let view = ReportView {
+            summary: &summary,
+            outcomes: Listed(std::cell::RefCell::new(Some(listed))),
+            validators: &validators,
+        };
+        assert_eq!(serde_json::value::to_raw_value(&view).unwrap().get(), expected);
+        let remembered = ReportView { summary: &summary, outcomes: &report.outcomes, validators: &validators };
+        assert_eq!(serde_json::to_string(&remembered).unwrap(), expected);
     }
 
     #[test]

@@ -407,7 +407,7 @@ async fn await_detached(
     };
     let verdict = outcome.cacheable().map(|v| StoredVerdict::from(&v));
     st.run.entries.lock().expect("entries").offer(fi, vi, verdict);
-    push(&st.run, &st.walked[fi].rel, s, outcome);
+    push(&st.run, fi, vi, outcome);
 }
 
 /// How long a check of validator `vi` may run before it is detached (if
@@ -496,7 +496,7 @@ impl Stage {
                 out.pairs += 1;
                 // A detached pair is answered by its waiter.
                 if !left.iter().any(|&(f, v, l)| (f, v) == (fi, vi) && matches!(l, Left::Detached(_))) {
-                    push(&self.run, &self.walked[fi].rel, &self.selected[vi], Outcome::error(why));
+                    push(&self.run, fi, vi, Outcome::error(why));
                 }
             }
         }
@@ -893,7 +893,7 @@ fn process_batch(
                 }
             }
         }
-        push_all(run, &w.rel, outcomes.drain(..).map(|(vi, o)| (&selected[vi], o)));
+        push_all(run, fi, outcomes.drain(..));
         p.out.hashed.push((fi, Hashed { hash: r.hash, binary: r.binary }));
         p.out.work.extend(work.iter().map(|&vi| (vi, fi)));
         // A file read (or hashed as a stream) has a fresh entry.
