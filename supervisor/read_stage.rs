@@ -12,7 +12,8 @@
 //! neither holds the tree in memory nor pays for fresh pages per file.
 //! When the walk did not stat the files, their sizes are learnt as they are
 //! read: a chunk that has read [`CHUNK_BYTES`] hands the files it has not
-//! begun to a new chunk, which another core can take.
+//! begun to new chunks of as many files as it read, which the other cores
+//! take.
 //!
 //! # Supervision of the built-ins
 //!
@@ -333,8 +334,11 @@ async fn run_chunk(
         let fresh = st.merge(out);
         let pos = match ended {
             Ended::Finished if split && !st.cancel.is_cancelled() => {
-                // The read stage gives them to a chunk of their own.
-                let _ = rest.send(files[committed..].to_vec());
+                // The read stage gives them to new chunks, each of as many
+                // files as this one read in its share, to run side by side.
+                for piece in files[committed..].chunks(committed.max(1)) {
+                    let _ = rest.send(piece.to_vec());
+                }
                 break;
             }
             Ended::Finished => {
@@ -607,7 +611,11 @@ fn process_with(
         // hands the rest over, to be spread over the cores (never a file an
         // earlier, abandoned run of this chunk left pairs of).
         read += buf.len() as u64;
-        if read >= CHUNK_BYTES && start < files.len() && !left.iter().any(|(f, ..)| files[start..].contains(f)) {
+        if !st.walk_stat
+            && read >= CHUNK_BYTES
+            && start < files.len()
+            && !left.iter().any(|(f, ..)| files[start..].contains(f))
+        {
             let mut p = progress.lock().expect("progress");
             if p.abandoned {
                 return;
@@ -832,10 +840,9 @@ fn process_batch(
                 content_ok = Some(match &r.bytes {
                     Some(_) => true,
                     None => {
-                        read_late = true;
                         let start = buf.len();
-                        let ok = read_regular_into(&w.abs, w.len(), w.len(), buf).is_ok()
-                            && Some(verdict_storage::content_hash(&buf[start..])) == r.hash;
+                        read_late = read_regular_into(&w.abs, w.len(), w.len(), buf).is_ok();
+                        let ok = read_late && Some(verdict_storage::content_hash(&buf[start..])) == r.hash;
                         if ok {
                             r.bytes = Some(start..buf.len());
                         } else {

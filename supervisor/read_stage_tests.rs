@@ -427,29 +427,53 @@ async fn a_detached_verdict_on_earlier_bytes_is_reported_but_never_cached_for_th
     assert_eq!(outcomes(&second, "slow")[0].1["status"], "passed", "{second}");
 }
 
+/// A test double: a check that takes 30 ms and counts how many of its
+/// checks run at once (a stand-in for a check of a large file, to see the
+/// work spread over the cores).
+#[derive(Default)]
+struct ConcurrencyProbeDouble {
+    running: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+impl InlineWork for ConcurrencyProbeDouble {
+    fn check(&self, _: &verdict_actors::builtin::BuiltinInput<'_>) -> Vec<verdict_actors::Finding> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.running.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        std::thread::sleep(Duration::from_millis(30));
+        self.running.fetch_sub(1, SeqCst);
+        Vec::new()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_chunk_whose_sizes_the_walk_did_not_take_hands_over_what_it_has_not_begun_once_it_read_its_share() {
-    // Six files of 3 MiB: one chunk by number of files, 18 MiB once read.
-    let big = "x".repeat(3 << 20) + "\n";
-    let names: Vec<String> = (0..6).map(|i| format!("big{i}.txt")).collect();
-    let files: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), big.as_str())).collect();
-    let specs = vec![builtin_spec("newline", final_newline(), Duration::from_secs(30), RestartPolicy::default())];
+async fn a_chunk_whose_sizes_the_walk_did_not_take_spreads_what_it_has_not_begun_over_the_cores() {
+    // Twelve files of 3 MiB: one chunk by number of files, 36 MiB once read.
+    // Each its own content, so that none is answered from another's cache
+    // entry whatever the timing.
+    let names: Vec<String> = (0..12).map(|i| format!("big{i:02}.txt")).collect();
+    let contents: Vec<String> = (0..12).map(|i| format!("{i}\n") + &"x".repeat(3 << 20) + "\n").collect();
+    let files: Vec<(&str, &str)> = names.iter().zip(&contents).map(|(n, c)| (n.as_str(), c.as_str())).collect();
+    let probe = std::sync::Arc::new(ConcurrencyProbeDouble::default());
+    let specs = vec![builtin_spec("probe", probe.clone(), Duration::from_secs(30), RestartPolicy::default())];
     let p = project(&files, specs).await;
     let chunks = || p.engine.read_chunks.load(std::sync::atomic::Ordering::Relaxed);
 
     // The first run has no stat index: the walk takes no sizes.
     let report = check(&p).await;
     let all: Vec<String> = names.iter().map(|n| format!("{n} passed")).collect();
-    assert_eq!(statuses(&report, "newline"), all, "{report}");
-    assert_eq!(report["summary"]["files_read"], 6);
+    assert_eq!(statuses(&report, "probe"), all, "{report}");
+    assert_eq!(report["summary"]["files_read"], 12);
     // 9 MiB read (three files) is past the 8 MiB a chunk holds: the other
-    // three went to a chunk of their own, which read 9 MiB and ended.
-    assert_eq!(chunks(), 2);
+    // nine went to three chunks of three at once, which ran side by side.
+    assert_eq!(chunks(), 4);
+    assert!(probe.most.load(std::sync::atomic::Ordering::SeqCst) >= 2, "the rest ran on one core");
 
     // Now the walk takes the sizes, and chunks hold 8 MiB from the start:
     // two files each.
     let warm = check(&p).await;
     let cached: Vec<String> = names.iter().map(|n| format!("{n} cached")).collect();
-    assert_eq!(statuses(&warm, "newline"), cached, "{warm}");
-    assert_eq!(chunks(), 2 + 3);
+    assert_eq!(statuses(&warm, "probe"), cached, "{warm}");
+    assert_eq!(chunks(), 4 + 6);
 }
