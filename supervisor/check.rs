@@ -679,7 +679,7 @@ pub async fn run(
     // strings of its own for each outcome).
     let reply = serde_json::value::to_raw_value(&ReportView {
         summary: &summary,
-        outcomes: Listed(std::cell::RefCell::new(Some(listed))),
+        outcomes: Listed(listed),
         validators: &validators,
     })
     .expect("plain data");
@@ -753,13 +753,12 @@ struct RecordView<'a> {
     outcome: &'a Outcome,
 }
 
-/// Serializes the records an iterator yields, as a list, once.
-struct Listed<I>(std::cell::RefCell<Option<I>>);
+/// Serializes the records an iterator yields, as a list.
+struct Listed<I>(I);
 
-impl<'a, I: Iterator<Item = RecordView<'a>>> serde::Serialize for Listed<I> {
+impl<'a, I: Iterator<Item = RecordView<'a>> + Clone> serde::Serialize for Listed<I> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let items = self.0.borrow_mut().take().expect("a report is serialized once");
-        s.collect_seq(items)
+        s.collect_seq(self.0.clone())
     }
 }
 
@@ -1496,11 +1495,7 @@ mod tests {
             dimension: &r.dimension,
             outcome: &r.outcome,
         });
-        let view = ReportView {
-            summary: &summary,
-            outcomes: Listed(std::cell::RefCell::new(Some(listed))),
-            validators: &validators,
-        };
+        let view = ReportView { summary: &summary, outcomes: Listed(listed), validators: &validators };
         assert_eq!(serde_json::value::to_raw_value(&view).unwrap().get(), expected);
         let remembered = ReportView { summary: &summary, outcomes: &report.outcomes, validators: &validators };
         assert_eq!(serde_json::to_string(&remembered).unwrap(), expected);
