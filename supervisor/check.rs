@@ -428,9 +428,14 @@ pub async fn run(
     }
     let walk_watch = Arc::new(WalkWatch::default());
 
-    let mut phases: Vec<(&str, Duration)> = Vec::new();
+    // Each phase's wall time and the daemon's CPU time (every thread) in it:
+    // their ratio is how many cores the phase kept busy.
+    let mut phases: Vec<(&str, Duration, Duration)> = vec![("prepare", started.elapsed(), Duration::ZERO)];
+    let mut cpu_since = process_cpu();
     let mut mark = |name, since: &mut Instant| {
-        phases.push((name, since.elapsed()));
+        let cpu = process_cpu();
+        phases.push((name, since.elapsed(), cpu.saturating_sub(cpu_since)));
+        cpu_since = cpu;
         *since = Instant::now();
     };
     let mut since = Instant::now();
@@ -641,7 +646,6 @@ pub async fn run(
     }
 
     mark("write", &mut since);
-    debug!(files = walked.len(), chunks, ?phases, "check run phases");
     // By file, then validator name: the walk sorted the files by path.
     let mut records = std::mem::take(&mut *run.records.lock().expect("records"));
     let mut by_name: Vec<usize> = (0..selected.len()).collect();
@@ -683,6 +687,8 @@ pub async fn run(
         validators: &validators,
     })
     .expect("plain data");
+    mark("report", &mut since);
+    debug!(files = walked.len(), chunks, ?phases, "check run phases");
 
     // Remember a clean answer if nothing changed while the run looked, and
     // every directory it walked was already watched when it started.
@@ -1237,6 +1243,11 @@ fn read_open_into(mut f: std::fs::File, expected: u64, limit: u64, buf: &mut Vec
         return Err(std::io::Error::other(format!("grew past {limit} bytes while being read")));
     }
     Ok(())
+}
+
+/// CPU time (user and system) of every thread of this process so far.
+fn process_cpu() -> Duration {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID).map_or(Duration::ZERO, Duration::from)
 }
 
 /// xxh3-128 of a file read in 1 MiB pieces, and its length.
