@@ -28,8 +28,8 @@
 //! The configuration option `check.watch = false` turns the whole mechanism
 //! off.
 
-use std::collections::HashSet;
-use std::path::Path;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -57,17 +57,66 @@ fn mask() -> AddWatchFlags {
 pub struct TreeWatch {
     /// `None` when inotify could not be initialised: nothing is ever reused.
     inotify: Option<Inotify>,
-    /// Watch descriptors handed out so far: a descriptor not in here is a
-    /// directory that was not watched before.
-    known: Mutex<HashSet<WatchDescriptor>>,
-    /// Bumped by every drain that found an event (or an error).
+    /// Watch descriptors handed out so far, and their directories: a
+    /// descriptor not in here is a directory that was not watched before.
+    known: Mutex<HashMap<WatchDescriptor, PathBuf>>,
+    /// Bumped by every drain that found an event (or an error), and by every
+    /// new watch, with the log's lock held.
     generation: AtomicU64,
+    /// What each bump of the generation was about.
+    log: Mutex<ChangeLog>,
     /// Whether a failure to add a watch was logged (once, not per directory).
     warned: std::sync::atomic::AtomicBool,
     /// Held for a whole drain, so that a check never reads the old
     /// generation while another check has taken events off the queue but
     /// not counted them yet.
     draining: Mutex<()>,
+}
+
+/// What moved the generation once.
+#[derive(Debug)]
+enum Change {
+    /// Files in these directories were created, deleted, renamed, written or
+    /// changed attributes; nothing else happened.
+    Files(HashSet<PathBuf>),
+    /// Anything else: a directory created, deleted or moved, an ignore file
+    /// touched, a new watch, a lost queue.
+    Other,
+}
+
+/// The latest changes, by generation, oldest first.
+#[derive(Debug, Default)]
+struct ChangeLog {
+    entries: VecDeque<(u64, Change)>,
+    /// The directories held in `entries`.
+    dirs: usize,
+    /// Entries up to this generation were dropped to bound the log.
+    dropped_up_to: u64,
+}
+
+/// The most directories the change log holds; older changes are forgotten
+/// (and a run that needs them walks the whole tree).
+const LOG_MAX_DIRS: usize = 4096;
+
+/// The names of the ignore files a walk honours: a change to one can change
+/// which files a walk finds anywhere below it.
+const IGNORE_FILES: [&str; 2] = [".gitignore", ".ignore"];
+
+impl ChangeLog {
+    fn push(&mut self, generation: u64, change: Change) {
+        if let Change::Files(dirs) = &change {
+            self.dirs += dirs.len();
+        }
+        self.entries.push_back((generation, change));
+        while self.dirs > LOG_MAX_DIRS
+            && let Some((g, old)) = self.entries.pop_front()
+        {
+            if let Change::Files(dirs) = old {
+                self.dirs -= dirs.len();
+            }
+            self.dropped_up_to = g;
+        }
+    }
 }
 
 /// What a run learnt while walking: whether every directory it walked was
@@ -93,8 +142,9 @@ impl TreeWatch {
         };
         TreeWatch {
             inotify,
-            known: Mutex::new(HashSet::new()),
+            known: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
+            log: Mutex::new(ChangeLog::default()),
             warned: std::sync::atomic::AtomicBool::new(false),
             draining: Mutex::new(()),
         }
@@ -115,11 +165,11 @@ impl TreeWatch {
         match inotify.add_watch(dir, mask()) {
             Ok(wd) => {
                 walk.seen.lock().expect("seen").insert(wd);
-                if self.known.lock().expect("known").insert(wd) {
+                if self.known.lock().expect("known").insert(wd, dir.to_path_buf()).is_none() {
                     walk.fresh.store(true, Ordering::Relaxed);
                     // A new watch counts as a change: a run in flight may
                     // have listed this directory before it was watched.
-                    self.generation.fetch_add(1, Ordering::SeqCst);
+                    self.bump(Change::Other);
                 }
             }
             Err(e) => {
@@ -143,7 +193,7 @@ impl TreeWatch {
         let Some(inotify) = &self.inotify else { return };
         let seen = walk.seen.lock().expect("seen");
         let mut known = self.known.lock().expect("known");
-        known.retain(|wd| {
+        known.retain(|wd, _| {
             if seen.contains(wd) {
                 return true;
             }
@@ -152,12 +202,22 @@ impl TreeWatch {
         });
     }
 
+    /// Moves the generation, recording why.
+    fn bump(&self, change: Change) -> u64 {
+        let mut log = self.log.lock().expect("log");
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        log.push(generation, change);
+        generation
+    }
+
     /// Reads every queued event; returns the generation, which changes
     /// whenever anything happened since the last drain.
     pub fn drain(&self) -> u64 {
         let Some(inotify) = &self.inotify else { return self.generation.load(Ordering::SeqCst) };
         let _draining = self.draining.lock().expect("draining");
         let mut any = false;
+        // `None` once something other than files changed.
+        let mut dirs = Some(HashSet::new());
         loop {
             match inotify.read_events() {
                 Ok(events) if events.is_empty() => break,
@@ -167,8 +227,24 @@ impl TreeWatch {
                     // soon (the kernel allocates them cyclically); forgetting
                     // it keeps the set small.
                     let mut known = self.known.lock().expect("known");
-                    for e in events.iter().filter(|e| e.mask.contains(AddWatchFlags::IN_IGNORED)) {
-                        known.remove(&e.wd);
+                    for e in &events {
+                        let file_only = !e.mask.intersects(
+                            AddWatchFlags::IN_ISDIR
+                                | AddWatchFlags::IN_IGNORED
+                                | AddWatchFlags::IN_DELETE_SELF
+                                | AddWatchFlags::IN_MOVE_SELF
+                                | AddWatchFlags::IN_Q_OVERFLOW
+                                | AddWatchFlags::IN_UNMOUNT,
+                        ) && e.name.as_ref().is_some_and(|n| !IGNORE_FILES.iter().any(|f| n == f));
+                        match (file_only, known.get(&e.wd), dirs.as_mut()) {
+                            (true, Some(dir), Some(dirs)) => {
+                                dirs.insert(dir.clone());
+                            }
+                            _ => dirs = None,
+                        }
+                        if e.mask.contains(AddWatchFlags::IN_IGNORED) {
+                            known.remove(&e.wd);
+                        }
                     }
                 }
                 Err(Errno::EAGAIN) => break,
@@ -176,11 +252,31 @@ impl TreeWatch {
                 Err(e) => {
                     warn!(error = %e, "reading inotify events failed");
                     any = true;
+                    dirs = None;
                     break;
                 }
             }
         }
-        if any { self.generation.fetch_add(1, Ordering::SeqCst) + 1 } else { self.generation.load(Ordering::SeqCst) }
+        if any { self.bump(dirs.map_or(Change::Other, Change::Files)) } else { self.generation.load(Ordering::SeqCst) }
+    }
+
+    /// The directories in which only files changed since `generation`, or
+    /// `None` if anything else did, or the changes are no longer known. A
+    /// change is known once a drain has taken it off the queue.
+    pub fn changed_since(&self, generation: u64) -> Option<HashSet<PathBuf>> {
+        let log = self.log.lock().expect("log");
+        if generation < log.dropped_up_to {
+            return None;
+        }
+        let mut dirs = HashSet::new();
+        for (g, change) in &log.entries {
+            match change {
+                _ if *g <= generation => {}
+                Change::Other => return None,
+                Change::Files(d) => dirs.extend(d.iter().cloned()),
+            }
+        }
+        Some(dirs)
     }
 }
 
@@ -256,6 +352,56 @@ mod tests {
         assert_eq!(w.drain(), g, "the skipped directory is no longer watched");
         std::fs::write(kept.join("x"), "x").unwrap();
         assert_ne!(w.drain(), g, "the walked one still is");
+    }
+
+    #[test]
+    fn changes_to_files_are_known_by_directory_and_anything_else_is_not() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b) = (t.path().join("a"), t.path().join("b"));
+        std::fs::create_dir(&a).unwrap();
+        std::fs::create_dir(&b).unwrap();
+        let w = TreeWatch::new();
+        for d in [t.path(), a.as_path(), b.as_path()] {
+            w.watch_dir(d, &WalkWatch::default());
+        }
+        let g = w.drain();
+        assert_eq!(w.changed_since(g), Some(HashSet::new()), "nothing since");
+        std::fs::write(a.join("x.txt"), "x").unwrap();
+        w.drain();
+        std::fs::write(b.join("y.txt"), "y").unwrap();
+        std::fs::remove_file(a.join("x.txt")).unwrap();
+        let g1 = w.drain();
+        assert_eq!(w.changed_since(g), Some(HashSet::from([a.clone(), b.clone()])), "over two drains");
+        assert_eq!(w.changed_since(g1), Some(HashSet::new()));
+
+        // An ignore file, a directory, a new watch: not just files.
+        std::fs::write(a.join(".gitignore"), "*.log\n").unwrap();
+        w.drain();
+        assert_eq!(w.changed_since(g1), None, "a .gitignore");
+        let g2 = w.drain();
+        std::fs::create_dir(b.join("sub")).unwrap();
+        w.drain();
+        assert_eq!(w.changed_since(g2), None, "a new directory");
+        let g3 = w.drain();
+        w.watch_dir(&b.join("sub"), &WalkWatch::default());
+        assert_eq!(w.changed_since(g3), None, "a new watch");
+        let g4 = w.drain();
+        std::fs::remove_dir(b.join("sub")).unwrap();
+        w.drain();
+        assert_eq!(w.changed_since(g4), None, "a removed directory");
+    }
+
+    #[test]
+    fn the_change_log_forgets_the_oldest_changes_past_its_bound() {
+        let mut log = ChangeLog::default();
+        for g in 1..=(LOG_MAX_DIRS as u64 + 10) {
+            log.push(g, Change::Files(HashSet::from([PathBuf::from(format!("/d{g}"))])));
+        }
+        assert!(log.dirs <= LOG_MAX_DIRS);
+        assert_eq!(log.dropped_up_to, 10);
+        let w = TreeWatch { log: Mutex::new(log), ..TreeWatch::new() };
+        assert_eq!(w.changed_since(5), None, "changes after 5 were dropped");
+        assert_eq!(w.changed_since(LOG_MAX_DIRS as u64 + 9).map(|d| d.len()), Some(1));
     }
 
     #[test]
