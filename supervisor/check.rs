@@ -8,7 +8,7 @@
 //! skipped, so a run whose validators all hang still ends within the longest
 //! timeout plus a small margin.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -139,6 +139,80 @@ pub struct Memo {
     pairs_per_validator: Vec<u64>,
     /// The answer as a warm run gives it: every outcome cached.
     report: CheckReport,
+    /// The directories the run walked, relative to the root (`""`: the root).
+    dirs: HashSet<String>,
+    /// Every file the run found, in the report's order.
+    files: Vec<MemoFile>,
+    /// The distinct lists of validators the files have pairs with.
+    sets: Vec<Vec<usize>>,
+}
+
+/// A file of a remembered answer.
+struct MemoFile {
+    rel: String,
+    binary: bool,
+    /// Its validators, in [`Memo::sets`].
+    set: u32,
+    /// Its outcomes in the report (those it lists).
+    records: std::ops::Range<usize>,
+}
+
+/// A file of a run's report: one the run found, or one of the remembered
+/// answer it updates (in a directory where nothing changed).
+#[derive(Clone, Copy)]
+enum Row {
+    New(usize),
+    Remembered(usize),
+}
+
+/// The remembered answer a run can update instead of walking the tree, and
+/// the directories (relative to the root) to look at again: only files
+/// changed since, in directories it walked, and not too many of them.
+fn incremental(engine: &Engine, key: &MemoKey, epoch: u64, root: &Path, now: u64) -> Option<(Arc<Memo>, Vec<String>)> {
+    let memo = engine.memo()?;
+    if memo.key != *key || memo.epoch != epoch || (memo.expires_at != 0 && now >= memo.expires_at) {
+        return None;
+    }
+    let changed = engine.watch.changed_since(memo.generation)?;
+    // Past a quarter of the tree's directories, walking it all costs little
+    // more.
+    if changed.is_empty() || changed.len() > (memo.dirs.len() / 4).max(64) {
+        return None;
+    }
+    let mut dirs = Vec::with_capacity(changed.len());
+    for dir in changed {
+        let rel = dir.strip_prefix(root).ok()?.to_str()?;
+        if !memo.dirs.contains(rel) {
+            return None;
+        }
+        dirs.push(rel.to_owned());
+    }
+    dirs.sort_unstable();
+    Some((memo, dirs))
+}
+
+/// The directory of a path relative to the root (`""`: the root).
+fn parent(rel: &str) -> &str {
+    rel.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
+/// The rows of a report: the run's files, merged by path with the files of
+/// `memo` outside the directories the run looked at again.
+fn rows(walked: &[Walked], increment: Option<&(Arc<Memo>, Vec<String>)>) -> Vec<Row> {
+    let Some((memo, dirty)) = increment else { return (0..walked.len()).map(Row::New).collect() };
+    let dirty: HashSet<&str> = dirty.iter().map(String::as_str).collect();
+    let kept = memo.files.iter().enumerate().filter(|(_, f)| !dirty.contains(parent(&f.rel)));
+    let mut rows = Vec::with_capacity(memo.files.len() + walked.len());
+    let mut new = (0..walked.len()).peekable();
+    for (i, f) in kept {
+        while let Some(&fi) = new.peek().filter(|&&fi| walked[fi].rel < f.rel) {
+            rows.push(Row::New(fi));
+            new.next();
+        }
+        rows.push(Row::Remembered(i));
+    }
+    rows.extend(new.map(Row::New));
+    rows
 }
 
 impl Memo {
@@ -185,6 +259,7 @@ fn as_warm(mut warm: CheckReport) -> CheckReport {
     s.computed = 0;
     s.from_cache = s.pairs;
     s.cache_used = true;
+    s.incremental = false;
     warm
 }
 
@@ -426,6 +501,9 @@ pub async fn run(
         let view = ReportView { summary: &summary, outcomes: &report.outcomes, validators: &report.validators };
         return Ok(serde_json::value::to_raw_value(&view).expect("plain data"));
     }
+    // Or it is updated: only the directories where files changed are looked
+    // at again.
+    let increment = if memo_usable { incremental(engine, &memo_key, epoch, &root, now_secs()) } else { None };
     let walk_watch = Arc::new(WalkWatch::default());
 
     // Each phase's wall time and the daemon's CPU time (every thread) in it:
@@ -444,12 +522,26 @@ pub async fn run(
     let watch = watching.then(|| (engine.watch.clone(), walk_watch.clone()));
     let own = engine.store_path().to_path_buf();
     let stat_store = store.clone();
-    let (walked, stat) = tokio::task::spawn_blocking(move || {
+    let dirty = increment.as_ref().map(|(_, dirs)| dirs.clone());
+    let (walked, walked_dirs, stat) = tokio::task::spawn_blocking(move || {
         // The walk's `stat` of every file serves only the stat index: with
         // nothing there to compare with, the read stage `fstat`s what it
         // opens.
         let stat = stat_store.is_some_and(|s| !s.stat_index_is_empty());
-        (walk(&walk_root, &targets, Some(&own), watch, stat), stat)
+        match dirty {
+            Some(dirs) => {
+                if let Some((watch, walk)) = &watch {
+                    for d in &dirs {
+                        watch.watch_dir(&walk_root.join(d), walk);
+                    }
+                }
+                (walk_dirs(&walk_root, &dirs, Some(&own), stat), Vec::new(), stat)
+            }
+            None => {
+                let (files, dirs) = walk(&walk_root, &targets, Some(&own), watch, stat);
+                (files, dirs, stat)
+            }
+        }
     })
     .await
     .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?;
@@ -669,15 +761,76 @@ pub async fn run(
     for k in OutcomeKind::ALL {
         summary.outcomes.entry(k.as_str().to_string()).or_default();
     }
+    // The files of the remembered answer this run updates: every outcome
+    // cached.
+    let rows = rows(&walked, increment.as_ref());
+    if let Some((memo, _)) = &increment {
+        let mut hits = vec![0u64; selected.len()];
+        let mut kept = 0;
+        for row in &rows {
+            let Row::Remembered(i) = *row else { continue };
+            let f = &memo.files[i];
+            kept += 1;
+            for &vi in &memo.sets[f.set as usize] {
+                hits[vi] += 1;
+            }
+            summary.binary_files += u64::from(f.binary);
+            for r in &memo.report.outcomes[f.records.clone()] {
+                summary.findings += r.outcome.findings().len() as u64;
+                summary.cached_with_findings += u64::from(!r.outcome.findings().is_empty());
+            }
+        }
+        let pairs: u64 = hits.iter().sum();
+        summary.incremental = true;
+        summary.files += kept;
+        summary.pairs += pairs;
+        summary.from_cache += pairs;
+        *summary.outcomes.entry(OutcomeKind::Cached.as_str().to_string()).or_default() += pairs;
+        for (s, n) in selected.iter().zip(hits) {
+            s.counters.hits.fetch_add(n, Ordering::Relaxed);
+        }
+        debug!(dirs = ?increment.as_ref().map(|(_, d)| d), files = walked.len(), kept, "updated the previous run's answer");
+    }
     summary.computed = summary.pairs - summary.from_cache;
     summary.duration_ms = started.elapsed().as_millis() as u64;
     let validators: Vec<(String, String)> =
         selected.iter().map(|s| (s.handle.config.name.clone(), s.handle.config.dimension.clone())).collect();
-    let listed = records.iter().map(|(fi, vi, outcome)| RecordView {
-        file: &walked[*fi].rel,
-        validator: &selected[*vi].handle.config.name,
-        dimension: &selected[*vi].handle.config.dimension,
-        outcome,
+    // Each row's records: a new file's are together in `records`, which is
+    // sorted by file.
+    let mut spans = Vec::with_capacity(rows.len());
+    let mut next = 0;
+    for row in &rows {
+        spans.push(match *row {
+            Row::New(fi) => {
+                let start = next;
+                while next < records.len() && records[next].0 == fi {
+                    next += 1;
+                }
+                start..next
+            }
+            Row::Remembered(i) => {
+                increment.as_ref().expect("remembered rows come from a memo").0.files[i].records.clone()
+            }
+        });
+    }
+    let listed = rows.iter().zip(&spans).flat_map(|(row, span)| {
+        let (new, remembered): (&[(usize, usize, Outcome)], &[Record]) = match row {
+            Row::New(_) => (&records[span.clone()], &[]),
+            Row::Remembered(_) => (&[], &increment.as_ref().expect("memo").0.report.outcomes[span.clone()]),
+        };
+        let new = new.iter().map(|(fi, vi, outcome)| RecordView {
+            file: &walked[*fi].rel,
+            validator: &selected[*vi].handle.config.name,
+            dimension: &selected[*vi].handle.config.dimension,
+            outcome,
+        });
+        let remembered = remembered.iter().map(|r| RecordView {
+            file: &r.file,
+            validator: &r.validator,
+            dimension: &r.dimension,
+            outcome: &r.outcome,
+        });
+        new.chain(remembered)
     });
     // Serialized once, straight into the reply (no `Value` of it first, no
     // strings of its own for each outcome).
@@ -696,7 +849,7 @@ pub async fn run(
     if run.write_failed.load(Ordering::Relaxed) {
         engine.store_suspect.store(true, Ordering::SeqCst);
     }
-    if watching && memo_key.targets == [root.clone()] {
+    if watching && memo_key.targets == [root.clone()] && increment.is_none() {
         engine.watch.forget_unwalked(&walk_watch);
     }
     if params.no_cache && write_store.is_some() {
@@ -712,24 +865,57 @@ pub async fn run(
         && engine.memo_epoch.load(Ordering::SeqCst) == epoch
     {
         let ttl = selected.iter().map(|s| s.handle.config.cache_ttl.as_secs()).filter(|&t| t > 0).min();
-        let expires_at = soonest(soonest_expiry, ttl.map_or(0, |t| now + t));
-        let mut pairs_per_validator = vec![0u64; selected.len()];
-        for (fi, vs) in pairs.iter().enumerate() {
-            for &vi in vs {
-                if !(selected[vi].handle.text_only && hashed[fi].binary) {
-                    pairs_per_validator[vi] += 1;
+        let mut expires_at = soonest(soonest_expiry, ttl.map_or(0, |t| now + t));
+        let remembered = increment.as_ref().map(|(memo, _)| memo.as_ref());
+        if let Some(memo) = remembered {
+            expires_at = soonest(expires_at, memo.expires_at);
+        }
+        let mut sets: Vec<Vec<usize>> = Vec::new();
+        let mut set_ids: HashMap<Vec<usize>, u32> = HashMap::new();
+        let mut intern = |set: Vec<usize>| {
+            *set_ids.entry(set).or_insert_with_key(|set| {
+                sets.push(set.clone());
+                (sets.len() - 1) as u32
+            })
+        };
+        let mut files = Vec::with_capacity(rows.len());
+        let mut outcomes: Vec<Record> = Vec::new();
+        let mut records = records.into_iter().peekable();
+        for (row, span) in rows.iter().zip(spans) {
+            let start = outcomes.len();
+            let (rel, binary, set) = match *row {
+                Row::New(fi) => {
+                    while let Some((_, vi, outcome)) = records.next_if(|r| r.0 == fi) {
+                        outcomes.push(Record {
+                            file: walked[fi].rel.clone(),
+                            validator: selected[vi].handle.config.name.clone(),
+                            dimension: selected[vi].handle.config.dimension.clone(),
+                            outcome,
+                        });
+                    }
+                    let binary = hashed[fi].binary;
+                    let set = pairs[fi].iter().copied().filter(|&vi| !(selected[vi].handle.text_only && binary));
+                    (walked[fi].rel.clone(), binary, set.collect())
                 }
+                Row::Remembered(i) => {
+                    let memo = remembered.expect("remembered rows come from a memo");
+                    let f = &memo.files[i];
+                    outcomes.extend_from_slice(&memo.report.outcomes[span]);
+                    (f.rel.clone(), f.binary, memo.sets[f.set as usize].clone())
+                }
+            };
+            files.push(MemoFile { rel, binary, set: intern(set), records: start..outcomes.len() });
+        }
+        let mut pairs_per_validator = vec![0u64; selected.len()];
+        for f in &files {
+            for &vi in &sets[f.set as usize] {
+                pairs_per_validator[vi] += 1;
             }
         }
-        let outcomes = records
-            .into_iter()
-            .map(|(fi, vi, outcome)| Record {
-                file: walked[fi].rel.clone(),
-                validator: selected[vi].handle.config.name.clone(),
-                dimension: selected[vi].handle.config.dimension.clone(),
-                outcome,
-            })
-            .collect();
+        let dirs = match remembered {
+            Some(memo) => memo.dirs.clone(),
+            None => walked_dirs.into_iter().collect(),
+        };
         engine.remember(Memo {
             key: memo_key,
             generation,
@@ -737,6 +923,9 @@ pub async fn run(
             expires_at,
             pairs_per_validator,
             report: as_warm(CheckReport { summary, outcomes, validators }),
+            dirs,
+            files,
+            sets,
         });
     }
     Ok(reply)
@@ -1073,8 +1262,8 @@ fn walk(
     own: Option<&Path>,
     watch: Option<(Arc<TreeWatch>, Arc<WalkWatch>)>,
     stat: bool,
-) -> Vec<Walked> {
-    let Some((first, rest)) = targets.split_first() else { return Vec::new() };
+) -> (Vec<Walked>, Vec<String>) {
+    let Some((first, rest)) = targets.split_first() else { return (Vec::new(), Vec::new()) };
     if let Some((watch, walk)) = &watch {
         // The walk's roots (a file target: its directory) and every
         // directory up to the project root, whose .gitignore files the walk
@@ -1098,61 +1287,96 @@ fn walk(
             walk.fresh.store(true, Ordering::Relaxed);
         }
     }
-    let mut builder = ignore::WalkBuilder::new(first);
+    // verdict's own cache, when configured inside the project, is not
+    // validated (and its writes would look like changes to the tree).
+    let mut builder = walker(first, own);
     for t in rest {
         builder.add(t);
     }
-    // verdict's own cache, when configured inside the project, is not
-    // validated (and its writes would look like changes to the tree).
+    let out = Mutex::new((Vec::new(), Vec::new()));
+    builder.build_parallel().run(|| {
+        // Each walker thread collects on its own and hands its files over
+        // when it finishes.
+        let mut local = Collect { files: Vec::new(), dirs: Vec::new(), out: &out };
+        let watch = watch.clone();
+        Box::new(move |entry| {
+            let Ok(entry) = entry else { return ignore::WalkState::Continue };
+            if entry.file_type().is_some_and(|t| t.is_dir()) {
+                if let Some((watch, walk)) = &watch {
+                    watch.watch_dir(entry.path(), walk);
+                }
+                if let Ok(rel) = entry.path().strip_prefix(root) {
+                    local.dirs.push(rel.to_string_lossy().into_owned());
+                }
+            }
+            if let Some(w) = walked(root, entry, stat) {
+                local.files.push(w);
+            }
+            ignore::WalkState::Continue
+        })
+    });
+    let (mut v, mut dirs) = out.into_inner().expect("out");
+    v.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    // Overlapping targets (`verdict check src src/lib.rs`) find a file twice.
+    if !rest.is_empty() {
+        v.dedup_by(|a, b| a.rel == b.rel);
+        dirs.sort_unstable();
+        dirs.dedup();
+    }
+    (v, dirs)
+}
+
+/// The walker configured as every walk of a check is: ignore files
+/// honoured, hidden files included, `.git` and verdict's own cache left out.
+fn walker(start: &Path, own: Option<&Path>) -> ignore::WalkBuilder {
+    let mut builder = ignore::WalkBuilder::new(start);
     let own = own.map(Path::to_path_buf);
     builder
         .hidden(false)
         .require_git(false)
         .filter_entry(move |e| e.file_name() != ".git" && own.as_deref() != Some(e.path()));
-    let out = Mutex::new(Vec::new());
-    builder.build_parallel().run(|| {
-        // Each walker thread collects on its own and hands its files over
-        // when it finishes.
-        let mut local = Collect { files: Vec::new(), out: &out };
-        let watch = watch.clone();
-        Box::new(move |entry| {
-            let Ok(entry) = entry else { return ignore::WalkState::Continue };
-            if entry.file_type().is_some_and(|t| t.is_dir())
-                && let Some((watch, walk)) = &watch
-            {
-                watch.watch_dir(entry.path(), walk);
-            }
-            if !entry.file_type().is_some_and(|t| t.is_file()) {
-                return ignore::WalkState::Continue;
-            }
-            let Ok(rel) = entry.path().strip_prefix(root) else { return ignore::WalkState::Continue };
-            let rel = rel.to_string_lossy().into_owned();
-            let meta = std::sync::OnceLock::new();
-            if stat {
-                let Ok(m) = entry.metadata() else { return ignore::WalkState::Continue };
-                let _ = meta.set(m);
-            }
-            local.files.push(Walked { rel, abs: entry.into_path(), meta });
-            ignore::WalkState::Continue
-        })
-    });
-    let mut v = out.into_inner().expect("out");
-    v.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
-    // Overlapping targets (`verdict check src src/lib.rs`) find a file twice.
-    if !rest.is_empty() {
-        v.dedup_by(|a, b| a.rel == b.rel);
+    builder
+}
+
+/// A file the walk found, with its metadata if `stat`; `None` for anything
+/// else (or a file gone before its `stat`).
+fn walked(root: &Path, entry: ignore::DirEntry, stat: bool) -> Option<Walked> {
+    if !entry.file_type().is_some_and(|t| t.is_file()) {
+        return None;
     }
+    let rel = entry.path().strip_prefix(root).ok()?.to_string_lossy().into_owned();
+    let meta = std::sync::OnceLock::new();
+    if stat {
+        let _ = meta.set(entry.metadata().ok()?);
+    }
+    Some(Walked { rel, abs: entry.into_path(), meta })
+}
+
+/// The files directly in each of `dirs` (relative to `root`), as a walk of
+/// the whole tree finds them there (the ignore files of the directories
+/// above count just the same), sorted by path.
+fn walk_dirs(root: &Path, dirs: &[String], own: Option<&Path>, stat: bool) -> Vec<Walked> {
+    let mut v = Vec::new();
+    for d in dirs {
+        let mut builder = walker(&root.join(d), own);
+        builder.max_depth(Some(1));
+        v.extend(builder.build().flatten().filter_map(|e| walked(root, e, stat)));
+    }
+    v.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
     v
 }
 
 struct Collect<'a> {
     files: Vec<Walked>,
-    out: &'a Mutex<Vec<Walked>>,
+    dirs: Vec<String>,
+    out: &'a Mutex<(Vec<Walked>, Vec<String>)>,
 }
 
 impl Drop for Collect<'_> {
     fn drop(&mut self) {
-        self.out.lock().expect("out").append(&mut self.files);
+        let mut out = self.out.lock().expect("out");
+        out.0.append(&mut self.files);
+        out.1.append(&mut self.dirs);
     }
 }
 
@@ -1280,7 +1504,7 @@ mod tests {
     }
 
     fn walked_with(root: &Path, stat: bool) -> Vec<Walked> {
-        walk(root, &[root.to_path_buf()], None, None, stat)
+        walk(root, &[root.to_path_buf()], None, None, stat).0
     }
 
     /// Both ways of walking: with each file's metadata, and without (the

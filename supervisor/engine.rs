@@ -183,6 +183,11 @@ impl Engine {
         self.memo.lock().expect("memo").as_ref().filter(|m| m.answers(key, generation, epoch, now)).cloned()
     }
 
+    /// The remembered answer, whatever it answers.
+    pub(crate) fn memo(&self) -> Option<Arc<Memo>> {
+        self.memo.lock().expect("memo").clone()
+    }
+
     /// Remembers a clean run's answer (one: the latest).
     pub(crate) fn remember(&self, memo: Memo) {
         *self.memo.lock().expect("memo") = Some(Arc::new(memo));

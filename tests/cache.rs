@@ -410,6 +410,104 @@ fn an_unchanged_tree_is_answered_from_the_previous_run_and_every_change_is_seen(
     }
 }
 
+/// Every outcome as (file, validator, verdict), cached or not.
+fn verdicts(r: &Value) -> Vec<(String, String, Value)> {
+    r["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            let outcome = &o["outcome"];
+            let verdict = if outcome["status"] == "cached" { outcome["verdict"].clone() } else { outcome.clone() };
+            (o["file"].as_str().unwrap().to_string(), o["validator"].as_str().unwrap().to_string(), verdict)
+        })
+        .collect()
+}
+
+#[test]
+fn after_files_change_only_their_directories_are_walked_and_the_answer_is_a_full_walks() {
+    let env = Env::new();
+    env.write(".gitignore", "*.log\n/c/skip.txt\n");
+    env.write("a/.gitignore", "ignored.txt\n");
+    for (i, dir) in ["a", "a/b", "c", "d"].iter().enumerate() {
+        for j in 0..4 {
+            env.write(&format!("{dir}/f{j}.txt"), format!("file {i} {j}\n"));
+        }
+    }
+    env.write("top.txt", "top\n");
+    // Each change touches files only: the next check walks just the
+    // directories it touched, and answers as a check of the whole tree does.
+    type Change = (&'static str, Box<dyn Fn(&Env)>);
+    let changes: Vec<Change> = vec![
+        ("an edited file", Box::new(|e| drop(e.write("a/b/f1.txt", "trailing   \n")))),
+        ("a new file", Box::new(|e| drop(e.write("c/new.txt", "tab\there \n")))),
+        (
+            "new files the ignore files of the directory and of the root leave out",
+            Box::new(|e| {
+                e.write("a/ignored.txt", "x  \n");
+                e.write("c/skip.txt", "x  \n");
+                e.write("a/b/y.log", "x  \n");
+            }),
+        ),
+        ("a deleted file", Box::new(|e| std::fs::remove_file(e.project.join("a/b/f1.txt")).unwrap())),
+        (
+            "a renamed file",
+            Box::new(|e| std::fs::rename(e.project.join("c/new.txt"), e.project.join("c/renamed.txt")).unwrap()),
+        ),
+        (
+            "files in two directories and at the root",
+            Box::new(|e| {
+                e.write("d/f0.txt", "no final newline");
+                e.write("a/f2.txt", "{ not json\n");
+                e.write("top.txt", "top  \n");
+            }),
+        ),
+    ];
+    for (what, change) in changes {
+        settled(&env);
+        change(&env);
+        let r = check(&env, &[]);
+        assert_eq!(r["summary"]["incremental"], true, "{what}: {}", r["summary"]);
+        assert_eq!(r["summary"]["unchanged"], false, "{what}");
+        // A check that walks the whole tree (--no-cache: nothing reused).
+        let full = check(&env, &["--no-cache"]);
+        assert_eq!(full["summary"]["incremental"], false, "{what}");
+        let (got, want) = (verdicts(&r), verdicts(&full));
+        let extra: Vec<_> = got.iter().filter(|v| !want.contains(v)).collect();
+        let missing: Vec<_> = want.iter().filter(|v| !got.contains(v)).collect();
+        assert!(got == want, "{what}: listed but not by a full walk {extra:?}; missing {missing:?}");
+        for field in ["files", "pairs", "findings", "binary_files"] {
+            assert_eq!(r["summary"][field], full["summary"][field], "{what}: {field}");
+        }
+        assert_eq!(
+            r["summary"]["from_cache"].as_u64().unwrap() + r["summary"]["computed"].as_u64().unwrap(),
+            full["summary"]["pairs"].as_u64().unwrap(),
+            "{what}"
+        );
+    }
+    let listed = files(&check(&env, &[]));
+    for gone in ["a/ignored.txt", "c/skip.txt", "a/b/y.log", "a/b/f1.txt", "c/new.txt"] {
+        assert!(!listed.contains(&gone.to_string()), "{gone} is listed: {listed:?}");
+    }
+    assert!(listed.contains(&"c/renamed.txt".to_string()), "{listed:?}");
+
+    // Anything but files changing: the whole tree is walked again.
+    type Walked = (&'static str, Box<dyn Fn(&Env)>);
+    let structural: Vec<Walked> = vec![
+        ("a new directory", Box::new(|e| drop(e.write("c/sub/g.txt", "g\n")))),
+        ("an edited .gitignore", Box::new(|e| drop(e.write("a/.gitignore", "ignored.txt\nf3.txt\n")))),
+        ("a removed directory", Box::new(|e| std::fs::remove_dir_all(e.project.join("c/sub")).unwrap())),
+    ];
+    for (what, change) in structural {
+        settled(&env);
+        change(&env);
+        let r = check(&env, &[]);
+        assert_eq!(r["summary"]["incremental"], false, "{what}: {}", r["summary"]);
+        assert_eq!(r["summary"]["unchanged"], false, "{what}");
+    }
+    assert!(!files(&check(&env, &[])).contains(&"a/f3.txt".to_string()), "the new ignore rule holds");
+}
+
 #[test]
 fn a_reused_answer_is_dropped_by_cache_commands_a_reload_and_no_cache() {
     let env = Env::new();

@@ -333,6 +333,11 @@ pub struct Summary {
     /// was returned without walking the tree.
     #[serde(default)]
     pub unchanged: bool,
+    /// Only files in some directories changed since an identical earlier
+    /// check: those directories were looked at again, and the earlier
+    /// answer kept for the rest of the tree, which was not walked.
+    #[serde(default)]
+    pub incremental: bool,
 }
 
 /// The reply of `check`.

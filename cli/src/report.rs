@@ -181,7 +181,13 @@ fn print_human(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::
         s.computed,
         s.from_cache,
         s.duration_ms as f64 / 1000.0,
-        if s.unchanged { " (nothing changed since the last check)" } else { "" }
+        if s.unchanged {
+            " (nothing changed since the last check)"
+        } else if s.incremental {
+            " (only the directories that changed since the last check were walked)"
+        } else {
+            ""
+        }
     )
 }
 
