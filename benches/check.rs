@@ -10,8 +10,9 @@
 //! 3. the real tree's check reported as JSON and as SARIF vs reported for
 //!    people;
 //! 4. warm re-check (everything cached) vs `git status` on the same tree and
-//!    vs walking it with `stat` alone, answered from the directory watches and
-//!    walking (`check.watch = false`); warm vs cold;
+//!    vs walking it with `stat` alone, answered from the directory watches,
+//!    after editing one file, and walking (`check.watch = false`); warm vs
+//!    cold;
 //! 5. supervision: restart latency after a panic (p50, p99) and how late a
 //!    timed-out job's outcome arrives after its deadline.
 //!
@@ -104,6 +105,24 @@ fn warm_compare(label: &str, p: &Project) {
     std::thread::sleep(Duration::from_secs(3));
     p.time(&["check"]);
     let warm = best_of(5, || p.time(&["check"]));
+    // A re-check after editing one file (a different one each time): only
+    // its directory is walked again.
+    let edited: Vec<PathBuf> = ignore::WalkBuilder::new(&p.root)
+        .build()
+        .flatten()
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()) && e.path().extension().is_some_and(|x| x == "rs"))
+        .step_by(97)
+        .take(5)
+        .map(|e| e.into_path())
+        .collect();
+    let mut next = edited.iter().cycle();
+    let after_edit = best_of(5, || {
+        let f = next.next().unwrap();
+        let mut text = std::fs::read(f).unwrap();
+        text.extend_from_slice(b"let edited = 1;\n");
+        std::fs::write(f, text).unwrap();
+        p.time(&["check"])
+    });
     let git = |args: &[&str]| {
         let st = Command::new("git").args(args).current_dir(&p.root).stdout(Stdio::null()).status().unwrap();
         assert!(st.success());
@@ -130,11 +149,13 @@ fn warm_compare(label: &str, p: &Project) {
     p.time(&["check"]);
     let walking = best_of(5, || p.time(&["check"]));
     println!(
-        "warm         {label}: verdict {:.3} s (walking, check.watch = false: {:.3} s) | git status {:.3} s (ratio {:.2}x, walking {:.2}x) | walk+stat floor {:.3} s (ratio {:.2}x, walking {:.2}x) | cold {:.2} s, cold/warm {:.1}x (walking {:.1}x)",
+        "warm         {label}: verdict {:.3} s (after editing one file {:.3} s; walking, check.watch = false: {:.3} s) | git status {:.3} s (ratio {:.2}x, after an edit {:.2}x, walking {:.2}x) | walk+stat floor {:.3} s (ratio {:.2}x, walking {:.2}x) | cold {:.2} s, cold/warm {:.1}x (walking {:.1}x)",
         secs(warm),
+        secs(after_edit),
         secs(walking),
         secs(git_status),
         secs(warm) / secs(git_status),
+        secs(after_edit) / secs(git_status),
         secs(walking) / secs(git_status),
         secs(stat_floor),
         secs(warm) / secs(stat_floor),
