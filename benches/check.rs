@@ -457,12 +457,15 @@ fn builtins_compare(cores: usize, label: &str, bytes: u64, p: &Project) {
     let floor = best_of(5, || read_floor(&files, cores));
     let floor_cpu = (cpu_secs("self") - cpu) / 5.0;
     let walk_floor = best_of(5, || walk_read_floor(&p.root, cores));
+    // The same floor with one thread, as a tool that reads files one after
+    // another pays it.
+    let serial_floor = best_of(5, || read_floor(&files, 1));
     let cpu = cpu_secs(&daemon);
     let cold = best_of(5, || p.time(&["check", "--no-cache"]));
     let cold_cpu = (cpu_secs(&daemon) - cpu) / 5.0;
     let mb = bytes as f64 / 1e6;
     println!(
-        "built-ins    {label}: {} files, {mb:.0} MB, 11 built-ins, cold: verdict {:.3} s ({:.0} MB/s) | read-once floor {:.3} s, ratio {:.2}x | walk+read floor {:.3} s, ratio {:.2}x | CPU per run: verdict {:.3} s, read-once floor {:.3} s, ratio {:.2}x",
+        "built-ins    {label}: {} files, {mb:.0} MB, 11 built-ins, cold: verdict {:.3} s ({:.0} MB/s) | read-once floor {:.3} s, ratio {:.2}x | walk+read floor {:.3} s, ratio {:.2}x | one-thread read-once floor {:.3} s, ratio {:.2}x | CPU per run: verdict {:.3} s, read-once floor {:.3} s, ratio {:.2}x",
         files.len(),
         secs(cold),
         mb / secs(cold),
@@ -470,6 +473,8 @@ fn builtins_compare(cores: usize, label: &str, bytes: u64, p: &Project) {
         secs(cold) / secs(floor),
         secs(walk_floor),
         secs(cold) / secs(walk_floor),
+        secs(serial_floor),
+        secs(cold) / secs(serial_floor),
         cold_cpu,
         floor_cpu,
         cold_cpu / floor_cpu,
