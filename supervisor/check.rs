@@ -29,7 +29,7 @@ use crate::engine::{CacheCounters, Engine};
 use crate::protocol::{CheckParams, CheckReport, Record, RpcError, Summary, notification};
 use crate::server::RequestCtx;
 use crate::supervisor::{Slot, SupervisorMessage, ValidatorHandle};
-use crate::watch::{TreeWatch, WalkWatch};
+use crate::watch::{IGNORE_FILES, TreeWatch, WalkWatch};
 
 #[path = "read_stage.rs"]
 mod read_stage;
@@ -145,6 +145,12 @@ pub struct Memo {
     files: Vec<MemoFile>,
     /// The distinct lists of validators the files have pairs with.
     sets: Vec<Vec<usize>>,
+    /// Whether a change in some directories can only change the outcomes of
+    /// files in them: false if a checked file has another hard link (a
+    /// write through the other reaches only the other directory's watch),
+    /// or an ignore file is a symbolic link (its target may be edited
+    /// anywhere).
+    updatable: bool,
 }
 
 /// A file of a remembered answer.
@@ -170,7 +176,12 @@ enum Row {
 /// changed since, in directories it walked, and not too many of them.
 fn incremental(engine: &Engine, key: &MemoKey, epoch: u64, root: &Path, now: u64) -> Option<(Arc<Memo>, Vec<String>)> {
     let memo = engine.memo()?;
-    if memo.key != *key || memo.epoch != epoch || (memo.expires_at != 0 && now >= memo.expires_at) {
+    if memo.key != *key || memo.epoch != epoch || (memo.expires_at != 0 && now >= memo.expires_at) || !memo.updatable {
+        return None;
+    }
+    // A file named on the command line is listed even if ignored; a walk of
+    // its directory would leave it out.
+    if !key.targets.iter().all(|t| t.is_dir()) {
         return None;
     }
     let changed = engine.watch.changed_since(memo.generation)?;
@@ -189,6 +200,11 @@ fn incremental(engine: &Engine, key: &MemoKey, epoch: u64, root: &Path, now: u64
     }
     dirs.sort_unstable();
     Some((memo, dirs))
+}
+
+/// The directory `rel` (relative to `root`; `""` is the root itself).
+fn in_root(root: &Path, rel: &str) -> PathBuf {
+    if rel.is_empty() { root.to_path_buf() } else { root.join(rel) }
 }
 
 /// The directory of a path relative to the root (`""`: the root).
@@ -523,7 +539,7 @@ pub async fn run(
     let own = engine.store_path().to_path_buf();
     let stat_store = store.clone();
     let dirty = increment.as_ref().map(|(_, dirs)| dirs.clone());
-    let (walked, walked_dirs, stat) = tokio::task::spawn_blocking(move || {
+    let (walked, walked_dirs, linked_ignore_file, stat) = tokio::task::spawn_blocking(move || {
         // The walk's `stat` of every file serves only the stat index: with
         // nothing there to compare with, the read stage `fstat`s what it
         // opens.
@@ -532,14 +548,14 @@ pub async fn run(
             Some(dirs) => {
                 if let Some((watch, walk)) = &watch {
                     for d in &dirs {
-                        watch.watch_dir(&walk_root.join(d), walk);
+                        watch.watch_dir(&in_root(&walk_root, d), walk);
                     }
                 }
-                (walk_dirs(&walk_root, &dirs, Some(&own), stat), Vec::new(), stat)
+                (walk_dirs(&walk_root, &dirs, Some(&own), stat), Vec::new(), false, stat)
             }
             None => {
-                let (files, dirs) = walk(&walk_root, &targets, Some(&own), watch, stat);
-                (files, dirs, stat)
+                let (files, dirs, linked) = walk(&walk_root, &targets, Some(&own), watch, stat);
+                (files, dirs, linked, stat)
             }
         }
     })
@@ -916,6 +932,13 @@ pub async fn run(
             Some(memo) => memo.dirs.clone(),
             None => walked_dirs.into_iter().collect(),
         };
+        // Checked files with other hard links, or not looked at: which
+        // directories their changes are seen in is not known.
+        let linked = walked.iter().zip(pairs.iter()).any(|(w, vs)| {
+            use std::os::unix::fs::MetadataExt;
+            !vs.is_empty() && w.meta().is_none_or(|m| m.nlink() > 1)
+        });
+        let updatable = !linked && !linked_ignore_file && remembered.is_none_or(|m| m.updatable);
         engine.remember(Memo {
             key: memo_key,
             generation,
@@ -926,6 +949,7 @@ pub async fn run(
             dirs,
             files,
             sets,
+            updatable,
         });
     }
     Ok(reply)
@@ -1262,8 +1286,8 @@ fn walk(
     own: Option<&Path>,
     watch: Option<(Arc<TreeWatch>, Arc<WalkWatch>)>,
     stat: bool,
-) -> (Vec<Walked>, Vec<String>) {
-    let Some((first, rest)) = targets.split_first() else { return (Vec::new(), Vec::new()) };
+) -> (Vec<Walked>, Vec<String>, bool) {
+    let Some((first, rest)) = targets.split_first() else { return (Vec::new(), Vec::new(), false) };
     if let Some((watch, walk)) = &watch {
         // The walk's roots (a file target: its directory) and every
         // directory up to the project root, whose .gitignore files the walk
@@ -1294,13 +1318,18 @@ fn walk(
         builder.add(t);
     }
     let out = Mutex::new((Vec::new(), Vec::new()));
+    let linked_ignore_file = std::sync::atomic::AtomicBool::new(false);
     builder.build_parallel().run(|| {
         // Each walker thread collects on its own and hands its files over
         // when it finishes.
         let mut local = Collect { files: Vec::new(), dirs: Vec::new(), out: &out };
         let watch = watch.clone();
+        let linked_ignore_file = &linked_ignore_file;
         Box::new(move |entry| {
             let Ok(entry) = entry else { return ignore::WalkState::Continue };
+            if entry.path_is_symlink() && IGNORE_FILES.iter().any(|f| entry.file_name() == *f) {
+                linked_ignore_file.store(true, Ordering::Relaxed);
+            }
             if entry.file_type().is_some_and(|t| t.is_dir()) {
                 if let Some((watch, walk)) = &watch {
                     watch.watch_dir(entry.path(), walk);
@@ -1323,7 +1352,7 @@ fn walk(
         dirs.sort_unstable();
         dirs.dedup();
     }
-    (v, dirs)
+    (v, dirs, linked_ignore_file.into_inner())
 }
 
 /// The walker configured as every walk of a check is: ignore files
@@ -1358,7 +1387,7 @@ fn walked(root: &Path, entry: ignore::DirEntry, stat: bool) -> Option<Walked> {
 fn walk_dirs(root: &Path, dirs: &[String], own: Option<&Path>, stat: bool) -> Vec<Walked> {
     let mut v = Vec::new();
     for d in dirs {
-        let mut builder = walker(&root.join(d), own);
+        let mut builder = walker(&in_root(root, d), own);
         builder.max_depth(Some(1));
         v.extend(builder.build().flatten().filter_map(|e| walked(root, e, stat)));
     }

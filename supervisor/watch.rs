@@ -10,7 +10,10 @@
 //!   check` was issued is therefore already in the queue when the check
 //!   starts, and every check [`drain`](TreeWatch::drain)s the queue before it
 //!   decides anything. Any event at all (create, delete, rename, write,
-//!   attribute change, a lost queue) makes the previous answer unusable.
+//!   attribute change, a lost queue) stops the previous answer from being
+//!   returned as it is. Where only files changed, the drains record in
+//!   which directories ([`TreeWatch::changed_since`]), so that a check can
+//!   look at those alone and keep the rest of the answer.
 //! * The walker lists a directory before its watch is added, so a change in
 //!   that gap would be seen by neither. A run that had to add a watch that
 //!   did not exist yet therefore never leaves an answer to reuse, and adding
@@ -22,7 +25,9 @@
 //!
 //! Not seen: changes on network and FUSE file systems made by other hosts,
 //! writes through a shared memory mapping, writes through a hard link in an
-//! unwatched directory, file systems mounted over a directory of the tree,
+//! unwatched directory (or, for the directory of the other link, in any
+//! other directory: answers are not updated by directory where a file has
+//! more than one link), file systems mounted over a directory of the tree,
 //! and edits of git's global excludes file or of a `.gitignore` above the
 //! project root (`verdict reload` drops the answer).
 //! The configuration option `check.watch = false` turns the whole mechanism
@@ -98,15 +103,21 @@ struct ChangeLog {
 /// (and a run that needs them walks the whole tree).
 const LOG_MAX_DIRS: usize = 4096;
 
-/// The names of the ignore files a walk honours: a change to one can change
-/// which files a walk finds anywhere below it.
-const IGNORE_FILES: [&str; 2] = [".gitignore", ".ignore"];
+/// The names of the ignore files a walk honours, and `.git` (a `.git` file
+/// says where git's excludes are): a change to one can change which files
+/// a walk finds anywhere below it.
+pub const IGNORE_FILES: [&str; 3] = [".gitignore", ".ignore", ".git"];
 
 impl ChangeLog {
     fn push(&mut self, generation: u64, change: Change) {
-        if let Change::Files(dirs) = &change {
-            self.dirs += dirs.len();
-        }
+        let Change::Files(dirs) = &change else {
+            // Nothing before it can ever be answered: keep none of it.
+            self.entries.clear();
+            self.dirs = 0;
+            self.dropped_up_to = generation;
+            return;
+        };
+        self.dirs += dirs.len();
         self.entries.push_back((generation, change));
         while self.dirs > LOG_MAX_DIRS
             && let Some((g, old)) = self.entries.pop_front()
@@ -389,6 +400,18 @@ mod tests {
         std::fs::remove_dir(b.join("sub")).unwrap();
         w.drain();
         assert_eq!(w.changed_since(g4), None, "a removed directory");
+    }
+
+    #[test]
+    fn anything_but_files_changing_empties_the_change_log() {
+        let mut log = ChangeLog::default();
+        log.push(1, Change::Files(HashSet::from([PathBuf::from("/a")])));
+        log.push(2, Change::Other);
+        log.push(3, Change::Files(HashSet::from([PathBuf::from("/b")])));
+        assert_eq!(log.entries.len(), 1);
+        let w = TreeWatch { log: Mutex::new(log), ..TreeWatch::new() };
+        assert_eq!(w.changed_since(1), None);
+        assert_eq!(w.changed_since(2), Some(HashSet::from([PathBuf::from("/b")])));
     }
 
     #[test]

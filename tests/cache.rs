@@ -508,6 +508,75 @@ fn after_files_change_only_their_directories_are_walked_and_the_answer_is_a_full
     assert!(!files(&check(&env, &[])).contains(&"a/f3.txt".to_string()), "the new ignore rule holds");
 }
 
+/// [`settled`] for a check with these arguments.
+fn settled_with(env: &Env, args: &[&str]) -> Value {
+    for _ in 0..3 {
+        let r = check(env, args);
+        if r["summary"]["unchanged"] == true {
+            return r;
+        }
+    }
+    panic!("three checks {args:?} of an unchanged tree were never answered from the previous run");
+}
+
+fn finding(r: &Value, file: &str, validator: &str) -> bool {
+    r["outcomes"].as_array().unwrap().iter().any(|o| {
+        let outcome = &o["outcome"];
+        o["file"] == file
+            && o["validator"] == validator
+            && !(outcome["findings"].is_null() && outcome["verdict"]["findings"].is_null())
+    })
+}
+
+#[test]
+fn incremental_answers_build_on_each_other_and_are_not_used_where_a_change_could_be_missed() {
+    let env = Env::new();
+    for d in ["a", "b", "shared"] {
+        env.write(&format!("{d}/f1.txt"), "one\n");
+        env.write(&format!("{d}/f2.txt"), "two\n");
+    }
+    // Two edits, one check after each: the second builds on the first's
+    // answer.
+    settled(&env);
+    env.write("a/f1.txt", "one  \n");
+    let first = check(&env, &[]);
+    assert_eq!(first["summary"]["incremental"], true, "{}", first["summary"]);
+    env.write("b/f2.txt", "two  \n");
+    let second = check(&env, &[]);
+    assert_eq!(second["summary"]["incremental"], true, "{}", second["summary"]);
+    assert!(finding(&second, "a/f1.txt", "trailing-whitespace") && finding(&second, "b/f2.txt", "trailing-whitespace"));
+    assert_eq!(verdicts(&second), verdicts(&check(&env, &["--no-cache"])));
+
+    // A file named on the command line is checked even where ignored; a
+    // walk of its directory would leave it out.
+    env.write(".gitignore", "*.log\n");
+    env.write("a/x.log", "log  \n");
+    let args = [".", "a/x.log"];
+    settled_with(&env, &args);
+    env.write("a/f2.txt", "edited\n");
+    let r = check(&env, &args);
+    assert!(finding(&r, "a/x.log", "trailing-whitespace"), "{r}");
+
+    // A write through a hard link is seen only in the directory written in.
+    std::fs::hard_link(env.project.join("a/f2.txt"), env.project.join("b/linked.txt")).unwrap();
+    settled(&env);
+    env.write("a/f2.txt", "edited through a  \n");
+    let r = check(&env, &[]);
+    assert_eq!(r["summary"]["incremental"], false, "{}", r["summary"]);
+    assert!(finding(&r, "b/linked.txt", "trailing-whitespace"), "{r}");
+    std::fs::remove_file(env.project.join("b/linked.txt")).unwrap();
+
+    // An ignore file that is a symbolic link changes when its target does.
+    env.write("shared/rules", "f1.txt\n");
+    std::os::unix::fs::symlink("../shared/rules", env.project.join("b/.gitignore")).unwrap();
+    settled(&env);
+    assert!(files(&check(&env, &[])).contains(&"b/f2.txt".to_string()));
+    env.write("shared/rules", "f1.txt\nf2.txt\n");
+    let r = check(&env, &[]);
+    assert_eq!(r["summary"]["incremental"], false, "{}", r["summary"]);
+    assert!(!files(&r).contains(&"b/f2.txt".to_string()), "{r}");
+}
+
 #[test]
 fn a_reused_answer_is_dropped_by_cache_commands_a_reload_and_no_cache() {
     let env = Env::new();
