@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -147,9 +147,7 @@ pub struct Memo {
     sets: Vec<Vec<usize>>,
     /// Whether a change in some directories can only change the outcomes of
     /// files in them: false if a checked file has another hard link (a
-    /// write through the other reaches only the other directory's watch),
-    /// or an ignore file is a symbolic link (its target may be edited
-    /// anywhere).
+    /// write through the other reaches only the other directory's watch).
     updatable: bool,
 }
 
@@ -539,28 +537,34 @@ pub async fn run(
     let own = engine.store_path().to_path_buf();
     let stat_store = store.clone();
     let dirty = increment.as_ref().map(|(_, dirs)| dirs.clone());
-    let (walked, walked_dirs, linked_ignore_file, stat) = tokio::task::spawn_blocking(move || {
+    let (walked, walked_dirs, linked_ignore_file, stat, updated) = tokio::task::spawn_blocking(move || {
         // The walk's `stat` of every file serves only the stat index: with
         // nothing there to compare with, the read stage `fstat`s what it
         // opens.
         let stat = stat_store.is_some_and(|s| !s.stat_index_is_empty());
         match dirty {
-            Some(dirs) => {
+            // A file linked from elsewhere may have been written through
+            // its other link, an event in the other directory only.
+            Some(dirs) if !hard_links_in(&walk_root, &dirs) => {
                 if let Some((watch, walk)) = &watch {
                     for d in &dirs {
                         watch.watch_dir(&in_root(&walk_root, d), walk);
                     }
                 }
-                (walk_dirs(&walk_root, &dirs, Some(&own), stat), Vec::new(), false, stat)
+                (walk_dirs(&walk_root, &dirs, Some(&own), stat), Vec::new(), false, stat, true)
             }
-            None => {
+            _ => {
                 let (files, dirs, linked) = walk(&walk_root, &targets, Some(&own), watch, stat);
-                (files, dirs, linked, stat)
+                (files, dirs, linked, stat, false)
             }
         }
     })
     .await
     .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?;
+    if !updated && increment.is_some() {
+        debug!("a file where files changed has another hard link: walked the whole tree");
+    }
+    let increment = increment.filter(|_| updated);
 
     mark("walk", &mut since);
     // Select, on every core.
@@ -875,6 +879,7 @@ pub async fn run(
     }
     if memo_usable
         && clean
+        && !linked_ignore_file
         && !run.write_failed.load(Ordering::Relaxed)
         && !walk_watch.fresh.load(Ordering::Relaxed)
         && engine.watch.drain() == generation
@@ -938,7 +943,7 @@ pub async fn run(
             use std::os::unix::fs::MetadataExt;
             !vs.is_empty() && w.meta().is_none_or(|m| m.nlink() > 1)
         });
-        let updatable = !linked && !linked_ignore_file && remembered.is_none_or(|m| m.updatable);
+        let updatable = !linked && remembered.is_none_or(|m| m.updatable);
         engine.remember(Memo {
             key: memo_key,
             generation,
@@ -1288,6 +1293,9 @@ fn walk(
     stat: bool,
 ) -> (Vec<Walked>, Vec<String>, bool) {
     let Some((first, rest)) = targets.split_first() else { return (Vec::new(), Vec::new(), false) };
+    // An ignore file (or `.git`) that is a symbolic link: its target may be
+    // edited where no watch sees it.
+    let linked_ignore_file = Arc::new(AtomicBool::new(false));
     if let Some((watch, walk)) = &watch {
         // The walk's roots (a file target: its directory) and every
         // directory up to the project root, whose .gitignore files the walk
@@ -1296,6 +1304,11 @@ fn walk(
             let mut dir = if t.is_dir() { Some(t.as_path()) } else { t.parent() };
             while let Some(d) = dir.filter(|d| d.starts_with(root)) {
                 watch.watch_dir(d, walk);
+                // Read by the walk, but not walked: a link's target could
+                // change unseen.
+                if IGNORE_FILES.iter().any(|f| d.join(f).symlink_metadata().is_ok_and(|m| m.is_symlink())) {
+                    linked_ignore_file.store(true, Ordering::Relaxed);
+                }
                 dir = d.parent();
             }
         }
@@ -1313,12 +1326,11 @@ fn walk(
     }
     // verdict's own cache, when configured inside the project, is not
     // validated (and its writes would look like changes to the tree).
-    let mut builder = walker(first, own);
+    let mut builder = walker(first, own, Some(linked_ignore_file.clone()));
     for t in rest {
         builder.add(t);
     }
     let out = Mutex::new((Vec::new(), Vec::new()));
-    let linked_ignore_file = std::sync::atomic::AtomicBool::new(false);
     builder.build_parallel().run(|| {
         // Each walker thread collects on its own and hands its files over
         // when it finishes.
@@ -1352,18 +1364,23 @@ fn walk(
         dirs.sort_unstable();
         dirs.dedup();
     }
-    (v, dirs, linked_ignore_file.into_inner())
+    (v, dirs, linked_ignore_file.load(Ordering::Relaxed))
 }
 
 /// The walker configured as every walk of a check is: ignore files
 /// honoured, hidden files included, `.git` and verdict's own cache left out.
-fn walker(start: &Path, own: Option<&Path>) -> ignore::WalkBuilder {
+fn walker(start: &Path, own: Option<&Path>, linked: Option<Arc<AtomicBool>>) -> ignore::WalkBuilder {
     let mut builder = ignore::WalkBuilder::new(start);
     let own = own.map(Path::to_path_buf);
-    builder
-        .hidden(false)
-        .require_git(false)
-        .filter_entry(move |e| e.file_name() != ".git" && own.as_deref() != Some(e.path()));
+    builder.hidden(false).require_git(false).filter_entry(move |e| {
+        if e.file_name() == ".git" {
+            if let Some(linked) = linked.as_ref().filter(|_| e.path_is_symlink()) {
+                linked.store(true, Ordering::Relaxed);
+            }
+            return false;
+        }
+        own.as_deref() != Some(e.path())
+    });
     builder
 }
 
@@ -1381,13 +1398,26 @@ fn walked(root: &Path, entry: ignore::DirEntry, stat: bool) -> Option<Walked> {
     Some(Walked { rel, abs: entry.into_path(), meta })
 }
 
+/// Whether anything directly in one of `dirs` (relative to `root`), other
+/// than a directory, has more than one hard link, or a directory cannot be
+/// listed.
+fn hard_links_in(root: &Path, dirs: &[String]) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    dirs.iter().any(|d| match std::fs::read_dir(in_root(root, d)) {
+        // `DirEntry::metadata` does not follow symbolic links; an entry gone
+        // since the listing is no link.
+        Ok(entries) => entries.flatten().any(|e| e.metadata().is_ok_and(|m| !m.is_dir() && m.nlink() > 1)),
+        Err(_) => true,
+    })
+}
+
 /// The files directly in each of `dirs` (relative to `root`), as a walk of
 /// the whole tree finds them there (the ignore files of the directories
 /// above count just the same), sorted by path.
 fn walk_dirs(root: &Path, dirs: &[String], own: Option<&Path>, stat: bool) -> Vec<Walked> {
     let mut v = Vec::new();
     for d in dirs {
-        let mut builder = walker(&in_root(root, d), own);
+        let mut builder = walker(&in_root(root, d), own, None);
         builder.max_depth(Some(1));
         v.extend(builder.build().flatten().filter_map(|e| walked(root, e, stat)));
     }

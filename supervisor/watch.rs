@@ -25,11 +25,13 @@
 //!
 //! Not seen: changes on network and FUSE file systems made by other hosts,
 //! writes through a shared memory mapping, writes through a hard link in an
-//! unwatched directory (or, for the directory of the other link, in any
-//! other directory: answers are not updated by directory where a file has
-//! more than one link), file systems mounted over a directory of the tree,
-//! and edits of git's global excludes file or of a `.gitignore` above the
-//! project root (`verdict reload` drops the answer).
+//! unwatched directory (a link elsewhere in the tree is an event in its own
+//! directory only, so answers are not updated by directory where a file has
+//! more than one link, and a link made, written through and removed between
+//! two checks is not seen), file systems mounted over a directory of the
+//! tree, edits of git's global excludes file, of a `.gitignore` above the
+//! project root (`verdict reload` drops the answer) or of the
+//! `.git/info/exclude` of a repository nested in the project.
 //! The configuration option `check.watch = false` turns the whole mechanism
 //! off.
 
