@@ -53,6 +53,7 @@ struct Selected {
 }
 
 /// A file found by the walk.
+#[derive(Default)]
 struct Walked {
     rel: String,
     abs: PathBuf,
@@ -149,6 +150,35 @@ pub struct Memo {
     /// files in them: false if a checked file has another hard link (a
     /// write through the other reaches only the other directory's watch).
     updatable: bool,
+}
+
+/// Numbers the distinct validator sets of a memo's files; consecutive files
+/// mostly share one, which is then recognised without a look-up.
+#[derive(Default)]
+struct SetInterner {
+    sets: Vec<Vec<usize>>,
+    ids: HashMap<Vec<usize>, u32>,
+    last: Option<u32>,
+}
+
+impl SetInterner {
+    fn id(&mut self, set: impl Iterator<Item = usize> + Clone) -> u32 {
+        if let Some(last) = self.last.filter(|&l| self.sets[l as usize].iter().copied().eq(set.clone())) {
+            return last;
+        }
+        let set: Vec<usize> = set.collect();
+        let id = match self.ids.get(&set) {
+            Some(&id) => id,
+            None => {
+                self.sets.push(set.clone());
+                let id = (self.sets.len() - 1) as u32;
+                self.ids.insert(set, id);
+                id
+            }
+        };
+        self.last = Some(id);
+        id
+    }
 }
 
 /// A file of a remembered answer.
@@ -861,7 +891,7 @@ pub async fn run(
     })
     .expect("plain data");
     mark("report", &mut since);
-    debug!(files = walked.len(), chunks, ?phases, "check run phases");
+    let summary_files = walked.len();
 
     // Remember a clean answer if nothing changed while the run looked, and
     // every directory it walked was already watched when it started.
@@ -891,14 +921,16 @@ pub async fn run(
         if let Some(memo) = remembered {
             expires_at = soonest(expires_at, memo.expires_at);
         }
-        let mut sets: Vec<Vec<usize>> = Vec::new();
-        let mut set_ids: HashMap<Vec<usize>, u32> = HashMap::new();
-        let mut intern = |set: Vec<usize>| {
-            *set_ids.entry(set).or_insert_with_key(|set| {
-                sets.push(set.clone());
-                (sets.len() - 1) as u32
-            })
-        };
+        // Checked files with other hard links, or not looked at: which
+        // directories their changes are seen in is not known.
+        let linked = walked.iter().zip(pairs.iter()).any(|(w, vs)| {
+            use std::os::unix::fs::MetadataExt;
+            !vs.is_empty() && w.meta().is_none_or(|m| m.nlink() > 1)
+        });
+        let updatable = !linked && remembered.is_none_or(|m| m.updatable);
+        // The paths are moved into the memo when nothing else holds them.
+        let mut walked = Arc::try_unwrap(walked);
+        let mut sets = SetInterner::default();
         let mut files = Vec::with_capacity(rows.len());
         let mut outcomes: Vec<Record> = Vec::new();
         let mut records = records.into_iter().peekable();
@@ -906,9 +938,17 @@ pub async fn run(
             let start = outcomes.len();
             let (rel, binary, set) = match *row {
                 Row::New(fi) => {
+                    let mut copy;
+                    let w: &mut Walked = match &mut walked {
+                        Ok(owned) => &mut owned[fi],
+                        Err(shared) => {
+                            copy = Walked { rel: shared[fi].rel.clone(), ..Walked::default() };
+                            &mut copy
+                        }
+                    };
                     while let Some((_, vi, outcome)) = records.next_if(|r| r.0 == fi) {
                         outcomes.push(Record {
-                            file: walked[fi].rel.clone(),
+                            file: w.rel.clone(),
                             validator: selected[vi].handle.config.name.clone(),
                             dimension: selected[vi].handle.config.dimension.clone(),
                             outcome,
@@ -916,17 +956,18 @@ pub async fn run(
                     }
                     let binary = hashed[fi].binary;
                     let set = pairs[fi].iter().copied().filter(|&vi| !(selected[vi].handle.text_only && binary));
-                    (walked[fi].rel.clone(), binary, set.collect())
+                    (std::mem::take(&mut w.rel), binary, sets.id(set))
                 }
                 Row::Remembered(i) => {
                     let memo = remembered.expect("remembered rows come from a memo");
                     let f = &memo.files[i];
                     outcomes.extend_from_slice(&memo.report.outcomes[span]);
-                    (f.rel.clone(), f.binary, memo.sets[f.set as usize].clone())
+                    (f.rel.clone(), f.binary, sets.id(memo.sets[f.set as usize].iter().copied()))
                 }
             };
-            files.push(MemoFile { rel, binary, set: intern(set), records: start..outcomes.len() });
+            files.push(MemoFile { rel, binary, set, records: start..outcomes.len() });
         }
+        let sets = sets.sets;
         let mut pairs_per_validator = vec![0u64; selected.len()];
         for f in &files {
             for &vi in &sets[f.set as usize] {
@@ -937,14 +978,7 @@ pub async fn run(
             Some(memo) => memo.dirs.clone(),
             None => walked_dirs.into_iter().collect(),
         };
-        // Checked files with other hard links, or not looked at: which
-        // directories their changes are seen in is not known.
-        let linked = walked.iter().zip(pairs.iter()).any(|(w, vs)| {
-            use std::os::unix::fs::MetadataExt;
-            !vs.is_empty() && w.meta().is_none_or(|m| m.nlink() > 1)
-        });
-        let updatable = !linked && remembered.is_none_or(|m| m.updatable);
-        engine.remember(Memo {
+        let replaced = engine.remember(Memo {
             key: memo_key,
             generation,
             epoch,
@@ -956,7 +990,13 @@ pub async fn run(
             sets,
             updatable,
         });
+        // Freeing a large tree's answer is no reason to make a client wait.
+        if let Some(old) = replaced {
+            tokio::task::spawn_blocking(move || drop(old));
+        }
     }
+    mark("remember", &mut since);
+    debug!(files = summary_files, chunks, ?phases, "check run phases");
     Ok(reply)
 }
 

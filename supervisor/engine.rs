@@ -188,9 +188,10 @@ impl Engine {
         self.memo.lock().expect("memo").clone()
     }
 
-    /// Remembers a clean run's answer (one: the latest).
-    pub(crate) fn remember(&self, memo: Memo) {
-        *self.memo.lock().expect("memo") = Some(Arc::new(memo));
+    /// Remembers a clean run's answer (one: the latest); hands back the one
+    /// it replaces.
+    pub(crate) fn remember(&self, memo: Memo) -> Option<Arc<Memo>> {
+        self.memo.lock().expect("memo").replace(Arc::new(memo))
     }
 
     /// Forgets remembered answers: the configuration or the cache changed.
