@@ -14,10 +14,14 @@
 //!    after editing one file, and walking (`check.watch = false`); warm vs
 //!    cold;
 //! 5. supervision: restart latency after a panic (p50, p99) and how late a
-//!    timed-out job's outcome arrives after its deadline.
+//!    timed-out job's outcome arrives after its deadline;
+//! 6. peers: prek's Rust built-in hooks and pre-commit's Python hooks, set up
+//!    as the nearest equivalent of verdict's built-ins, on the same generated
+//!    and real trees, beside verdict cold and warm and three read-once floors.
 //!
-//! Run: `scripts/bench check` (or `cargo bench --bench check`). Set
-//! `VERDICT_BENCH_FILES` to scale the trees.
+//! Run: `scripts/bench check` (or `cargo bench --bench check`); one section
+//! with `scripts/bench check -- SECTION`. Set `VERDICT_BENCH_FILES` to scale
+//! the trees. `peers` needs `scripts/peers` (which `scripts/bench` runs).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -47,6 +51,9 @@ fn main() {
     }
     if which.is_empty() || which == "memory" {
         memory((100_000.0 * scale) as usize);
+    }
+    if which.is_empty() || which == "peers" {
+        peers(cores, (20_000.0 * scale) as usize);
     }
 }
 
@@ -499,4 +506,164 @@ fn supervision() {
             l99.as_secs_f64() * 1e3
         );
     });
+}
+
+/// prek's built-in hooks nearest to verdict's defaults. prek has no UTF-8
+/// check, and its `detect-private-key` looks for private keys only, not
+/// tokens, so it does less than verdict does. `trailing-whitespace` and
+/// `end-of-file-fixer` only fix (they have no check-only mode), so a tree is
+/// restored from git before each timed run.
+const PREK_CONFIG: &str = "repos:
+  - repo: builtin
+    hooks:
+      - id: trailing-whitespace
+      - id: end-of-file-fixer
+      - id: check-merge-conflict
+        args: [--assume-in-merge]
+      - id: mixed-line-ending
+        args: [--fix=no]
+      - id: check-added-large-files
+        args: [--enforce-all]
+      - id: check-json
+      - id: check-toml
+      - id: check-yaml
+        args: [--allow-multiple-documents]
+      - id: detect-private-key
+      - id: check-shebang-scripts-are-executable
+";
+
+/// The same hooks from pre-commit-hooks (Python), run by pre-commit with the
+/// file types its own manifest gives them.
+const PRE_COMMIT_CONFIG: &str = "repos:
+  - repo: local
+    hooks:
+      - {id: trailing-whitespace, name: trailing-whitespace, entry: trailing-whitespace-fixer, language: system, types: [text]}
+      - {id: end-of-file-fixer, name: end-of-file-fixer, entry: end-of-file-fixer, language: system, types: [text]}
+      - {id: check-merge-conflict, name: check-merge-conflict, entry: check-merge-conflict --assume-in-merge, language: system, types: [text]}
+      - {id: mixed-line-ending, name: mixed-line-ending, entry: mixed-line-ending --fix=no, language: system, types: [text]}
+      - {id: check-added-large-files, name: check-added-large-files, entry: check-added-large-files --enforce-all, language: system}
+      - {id: check-json, name: check-json, entry: check-json, language: system, types: [json]}
+      - {id: check-toml, name: check-toml, entry: check-toml, language: system, types: [toml]}
+      - {id: check-yaml, name: check-yaml, entry: check-yaml --allow-multiple-documents, language: system, types: [yaml]}
+      - {id: detect-private-key, name: detect-private-key, entry: detect-private-key, language: system, types: [text]}
+      - {id: check-shebang-scripts-are-executable, name: check-shebang-scripts-are-executable, entry: check-shebang-scripts-are-executable, language: system, types: [text]}
+";
+
+/// Where `scripts/peers` installed prek and pre-commit.
+fn peers_bin() -> PathBuf {
+    let bin = std::env::var_os("VERDICT_PEERS_BIN").map(PathBuf::from).unwrap_or_else(|| {
+        verdict_bin().parent().unwrap().parent().unwrap().parent().unwrap().join("peers/bin")
+    });
+    for tool in ["prek", "pre-commit", "trailing-whitespace-fixer"] {
+        assert!(
+            bin.join(tool).exists(),
+            "{} is missing: install the peers with scripts/peers (or run scripts/bench check)",
+            bin.join(tool).display()
+        );
+    }
+    bin
+}
+
+/// verdict's built-ins, cold and warm, against prek and pre-commit on the
+/// generated tree of `builtins` and on the real tree.
+fn peers(cores: usize, n: usize) {
+    let bin = peers_bin();
+    let p = Project::new();
+    text_tree_shaped(&p.root, n, 12_000, (n / 500).max(1));
+    peers_compare(cores, "generated tree", &p, &bin);
+    drop(p);
+    let real = real_tree();
+    peers_compare(cores, "real tree (cargo registry sources)", &real, &bin);
+}
+
+fn peers_compare(cores: usize, label: &str, p: &Project, bin: &Path) {
+    let base = p.root.parent().unwrap().to_path_buf();
+    let git = |args: &[&str]| {
+        let st = Command::new("git")
+            .args(["-c", "user.email=bench@verdict", "-c", "user.name=bench"])
+            .args(args)
+            .current_dir(&p.root)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "git {args:?} failed");
+    };
+    // Both peers check the files git tracks; verdict walks the same tree.
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "tree"]);
+    std::fs::write(base.join("prek.yaml"), PREK_CONFIG).unwrap();
+    std::fs::write(base.join("pre-commit.yaml"), PRE_COMMIT_CONFIG).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let peer = |tool: &str, config: &str| {
+        // Undo the fixers' edits of the previous run, untimed.
+        git(&["checkout", "-q", "--", "."]);
+        let t = Instant::now();
+        let st = Command::new(bin.join(tool))
+            .args(["run", "--all-files", "-c"])
+            .arg(base.join(config))
+            .current_dir(&p.root)
+            .env("PATH", &path)
+            .env("PREK_HOME", base.join("prek-home"))
+            .env("PRE_COMMIT_HOME", base.join("pre-commit-home"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        let d = t.elapsed();
+        // 1: a hook failed or changed files, as on the real tree.
+        assert!(matches!(st.code(), Some(0 | 1)), "{tool} exited {st}");
+        d
+    };
+    let files: Vec<PathBuf> = ignore::WalkBuilder::new(&p.root)
+        .build()
+        .flatten()
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+        .map(|e| e.into_path())
+        .collect();
+    // A shell's read-once floor: every tracked file through `cat`.
+    let shell_floor = |procs: usize| {
+        let t = Instant::now();
+        let script = format!("git ls-files -z | xargs -0 -P {procs} -n 2000 cat > /dev/null");
+        let st = Command::new("sh").args(["-c", &script]).current_dir(&p.root).status().unwrap();
+        assert!(st.success());
+        t.elapsed()
+    };
+    read_floor(&files, cores);
+    peer("prek", "prek.yaml");
+    peer("pre-commit", "pre-commit.yaml");
+    p.time(&["check", "--no-cache"]);
+    let floor = best_of(5, || read_floor(&files, cores));
+    let serial_floor = best_of(5, || read_floor(&files, 1));
+    let cat_floor = best_of(5, || shell_floor(cores));
+    let cold = best_of(5, || p.time(&["check", "--no-cache"]));
+    p.time(&["check"]);
+    let warm = best_of(5, || p.time(&["check"]));
+    let prek = best_of(3, || peer("prek", "prek.yaml"));
+    let pre_commit = best_of(2, || peer("pre-commit", "pre-commit.yaml"));
+    git(&["checkout", "-q", "--", "."]);
+    let ratios = |d: Duration| {
+        let mut s = format!(
+            "{:.3} s: {:.2}x read-once floor, {:.2}x one-thread floor, {:.2}x cat floor",
+            secs(d),
+            secs(d) / secs(floor),
+            secs(d) / secs(serial_floor),
+            secs(d) / secs(cat_floor),
+        );
+        if d != cold {
+            s.push_str(&format!(", {:.2}x verdict cold", secs(d) / secs(cold)));
+        }
+        s
+    };
+    println!(
+        "peers        {label}, {} files: read-once floor ({cores} threads) {:.3} s | one-thread floor {:.3} s | cat floor (git ls-files | xargs -P {cores} cat) {:.3} s\n             verdict cold {}\n             verdict warm {}\n             prek 0.5.11 built-ins {}\n             pre-commit 4.7.0 (pre-commit-hooks 6.0.0) {}",
+        files.len(),
+        secs(floor),
+        secs(serial_floor),
+        secs(cat_floor),
+        ratios(cold),
+        ratios(warm),
+        ratios(prek),
+        ratios(pre_commit)
+    );
 }
