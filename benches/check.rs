@@ -551,9 +551,9 @@ const PRE_COMMIT_CONFIG: &str = "repos:
 
 /// Where `scripts/peers` installed prek and pre-commit.
 fn peers_bin() -> PathBuf {
-    let bin = std::env::var_os("VERDICT_PEERS_BIN").map(PathBuf::from).unwrap_or_else(|| {
-        verdict_bin().parent().unwrap().parent().unwrap().parent().unwrap().join("peers/bin")
-    });
+    let bin = std::env::var_os("VERDICT_PEERS_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| verdict_bin().parent().unwrap().parent().unwrap().parent().unwrap().join("peers/bin"));
     for tool in ["prek", "pre-commit", "trailing-whitespace-fixer"] {
         assert!(
             bin.join(tool).exists(),

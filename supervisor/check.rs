@@ -1497,18 +1497,46 @@ fn changed_since_walk(w: &Walked) -> bool {
 /// Opens a file the walk found, refusing whatever is no longer a regular
 /// file: it may have been replaced since the walk, and a FIFO would block
 /// the read forever, a device could be endless, a symlink could lead
-/// anywhere.
-fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOFOLLOW)
-        .open(path)?;
+/// anywhere. Opened through a chunk's [`DirCache`].
+fn open_regular_in(dirs: &mut DirCache, path: &Path) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
+    let f = dirs.open(path)?;
     let meta = f.metadata()?;
     if !meta.is_file() {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no longer a regular file"));
     }
     Ok((f, meta))
+}
+
+/// Opens the files of a chunk relative to their directory, which it keeps
+/// open while consecutive files (in walk order, most of a chunk) share it:
+/// the kernel then resolves one path component per file instead of the
+/// whole path, which cost about a quarter of every open.
+///
+/// Files are opened read-only, without blocking (a FIFO put in a file's
+/// place must not block the read) and without following a symbolic link in
+/// their last component, as opening by path did. A directory renamed while
+/// it is held is still read from: the stat index compares inodes, and the
+/// directory watches see the rename, so nothing stale is trusted later.
+#[derive(Default)]
+pub(super) struct DirCache {
+    dir: Option<(PathBuf, rustix::fd::OwnedFd)>,
+}
+
+impl DirCache {
+    fn open(&mut self, path: &Path) -> std::io::Result<std::fs::File> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Ok(rustix::fs::open(path, flags, Mode::empty())?.into());
+        };
+        if self.dir.as_ref().is_none_or(|(d, _)| d.as_os_str() != parent.as_os_str()) {
+            self.dir = None;
+            let fd = rustix::fs::open(parent, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+            self.dir = Some((parent.to_path_buf(), fd));
+        }
+        let (_, dir) = self.dir.as_ref().expect("set above");
+        Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?.into())
+    }
 }
 
 /// Reads a file the walk found with size `expected`, appending at most
@@ -1521,33 +1549,36 @@ fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, std::fs::Metadat
 /// at again (it may have been replaced: a FIFO, a device, a directory) and
 /// read to its end. (A device node put in place of a regular file of the
 /// same size would be read once before that look; only root can make one.)
-fn read_regular_into(path: &Path, expected: u64, limit: u64, buf: &mut Vec<u8>) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOFOLLOW)
-        .open(path)?;
-    read_open_into(f, expected, limit, buf)
+fn read_regular_into(
+    dirs: &mut DirCache,
+    path: &Path,
+    expected: u64,
+    limit: u64,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    read_open_into(dirs.open(path)?, expected, limit, buf)
 }
 
 /// [`read_regular_into`] of a file already opened (without following a
 /// symlink, without blocking).
-fn read_open_into(mut f: std::fs::File, expected: u64, limit: u64, buf: &mut Vec<u8>) -> std::io::Result<()> {
+fn read_open_into(f: std::fs::File, expected: u64, limit: u64, buf: &mut Vec<u8>) -> std::io::Result<()> {
     use std::io::Read;
     let start = buf.len();
+    // Read into the spare capacity, not into zeroed room: zeroing it first
+    // cost as much as a tenth of the copy itself. The read may fill more
+    // than `room` if the file grew; the checks below catch that.
     let room = expected.min(limit) as usize + 1;
-    buf.resize(start + room, 0);
+    buf.reserve(room);
     let n = loop {
-        match f.read(&mut buf[start..]) {
+        match rustix::io::read(&f, rustix::buffer::spare_capacity(buf)) {
             Ok(n) => break n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(rustix::io::Errno::INTR) => continue,
             Err(e) => {
                 buf.truncate(start);
-                return Err(e);
+                return Err(e.into());
             }
         }
     };
-    buf.truncate(start + n);
     if n as u64 == expected {
         return Ok(());
     }
@@ -1573,12 +1604,8 @@ fn process_cpu() -> Duration {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID).map_or(Duration::ZERO, Duration::from)
 }
 
-/// xxh3-128 of a file read in 1 MiB pieces, and its length.
-fn stream_hash(path: &Path) -> std::io::Result<(u128, u64)> {
-    stream_hash_open(open_regular(path)?.0)
-}
-
-/// [`stream_hash`] of a regular file already opened.
+/// xxh3-128 of a regular file already opened, read in 1 MiB pieces, and
+/// its length.
 fn stream_hash_open(mut f: std::fs::File) -> std::io::Result<(u128, u64)> {
     use std::io::Read;
     let mut h = xxhash_rust::xxh3::Xxh3::new();
@@ -1630,7 +1657,8 @@ mod tests {
         std::fs::remove_file(root.join("dir.txt")).unwrap();
         std::fs::create_dir(root.join("dir.txt")).unwrap();
         let mut buf = b"earlier file".to_vec();
-        let read: Vec<_> = w.iter().map(|w| read_stage::read_one(w, None, u64::MAX, &mut buf)).collect();
+        let mut dirs = DirCache::default();
+        let read: Vec<_> = w.iter().map(|w| read_stage::read_one(w, None, u64::MAX, &mut dirs, &mut buf)).collect();
         let err = |i: usize| read[i].error.clone().unwrap_or_default();
         assert!(err(0).contains("cannot read dir.txt"), "{}", err(0));
         assert!(err(1).contains("cannot read gone.txt"), "{}", err(1));
@@ -1641,6 +1669,39 @@ mod tests {
         assert_eq!(w[2].len(), 2, "the read stage took the metadata the walk did not");
         let fresh = read[2].fresh.expect("a stat-index entry for the file read");
         assert!(fresh.matches(&std::fs::symlink_metadata(root.join("kept.txt")).unwrap()));
+    }
+
+    #[test]
+    fn a_dir_cache_opens_each_file_in_its_own_directory_and_follows_no_last_symlink() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        for dir in ["a", "b", "b/c"] {
+            std::fs::create_dir(root.join(dir)).unwrap();
+            std::fs::write(root.join(dir).join("same.txt"), format!("{dir}\n")).unwrap();
+        }
+        std::os::unix::fs::symlink(root.join("a/same.txt"), root.join("b/link.txt")).unwrap();
+        let read = |dirs: &mut DirCache, rel: &str| {
+            use std::io::Read;
+            let mut s = String::new();
+            dirs.open(&root.join(rel)).and_then(|mut f| f.read_to_string(&mut s)).map(|_| s)
+        };
+        let mut dirs = DirCache::default();
+        // Back and forth between directories, and into a subdirectory.
+        for (rel, want) in
+            [("a/same.txt", "a\n"), ("b/same.txt", "b\n"), ("b/c/same.txt", "b/c\n"), ("a/same.txt", "a\n")]
+        {
+            assert_eq!(read(&mut dirs, rel).unwrap(), want, "{rel}");
+        }
+        assert_eq!(read(&mut dirs, "b/same.txt").unwrap(), "b\n");
+        let err = read(&mut dirs, "b/link.txt").unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(nix::libc::ELOOP), "a symlink is not followed: {err}");
+        // The directory it holds is removed: its files are gone, not read
+        // from elsewhere.
+        std::fs::remove_dir_all(root.join("b")).unwrap();
+        let err = read(&mut dirs, "b/same.txt").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{err}");
+        assert_eq!(read(&mut dirs, "a/same.txt").unwrap(), "a\n");
+        assert!(read(&mut dirs, "b/c/same.txt").is_err());
     }
 
     #[test]
@@ -1668,8 +1729,9 @@ mod tests {
         // On a thread, so that a hang fails the test instead of stalling it.
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = tx.send(w.iter().map(|w| read_stage::read_one(w, None, 10, &mut buf)).collect::<Vec<_>>());
+            let (mut buf, mut dirs) = (Vec::new(), DirCache::default());
+            let _ =
+                tx.send(w.iter().map(|w| read_stage::read_one(w, None, 10, &mut dirs, &mut buf)).collect::<Vec<_>>());
         });
         let read = rx.recv_timeout(Duration::from_secs(20)).expect("reading a replaced file hung");
         let err = |i: usize| read[i].error.clone().unwrap_or_default();
@@ -1763,7 +1825,7 @@ mod tests {
         for stat in STAT {
             let w = walked_with(&root, stat);
             let mut buf = Vec::new();
-            let read = read_stage::read_one(&w[0], None, 99, &mut buf);
+            let read = read_stage::read_one(&w[0], None, 99, &mut DirCache::default(), &mut buf);
             assert!(read.error.is_none());
             assert_eq!(read.hash, Some(verdict_storage::content_hash(&big)));
             assert_eq!((read.size, w[0].len()), (3_000_000, 3_000_000));
@@ -1779,7 +1841,7 @@ mod tests {
         // Cold: the walk does not stat; the read stage takes the metadata.
         let cold = walked_with(&root, false);
         let mut buf = Vec::new();
-        let first = read_stage::read_one(&cold[0], None, u64::MAX, &mut buf);
+        let first = read_stage::read_one(&cold[0], None, u64::MAX, &mut DirCache::default(), &mut buf);
         let mut entry = first.fresh.expect("an entry for the stat index");
         // Warm: the walk stats, and the entry matches what it sees.
         let warm = walked_with(&root, true);
@@ -1788,7 +1850,7 @@ mod tests {
         // is racy, whatever its entry says): nothing is read.
         entry.recorded_at_ns += 10_000_000_000;
         buf.clear();
-        let second = read_stage::read_one(&warm[0], Some(entry), u64::MAX, &mut buf);
+        let second = read_stage::read_one(&warm[0], Some(entry), u64::MAX, &mut DirCache::default(), &mut buf);
         assert_eq!(second.hash, first.hash);
         assert!(second.bytes.is_none() && buf.is_empty(), "read again: {second:?}");
     }

@@ -511,7 +511,13 @@ impl Stage {
 /// Reads a file the walk found into `buf` (appending), unless the stat
 /// index already knows its content or it is over `max_size` (then it is
 /// hashed as a stream and its bytes are not kept).
-pub(super) fn read_one(w: &Walked, known: Option<StatEntry>, max_size: u64, buf: &mut Vec<u8>) -> FileRead {
+pub(super) fn read_one(
+    w: &Walked,
+    known: Option<StatEntry>,
+    max_size: u64,
+    dirs: &mut DirCache,
+    buf: &mut Vec<u8>,
+) -> FileRead {
     if let (Some(e), Some(meta)) = (known, w.meta())
         && e.matches(meta)
         && !e.is_racy()
@@ -528,7 +534,7 @@ pub(super) fn read_one(w: &Walked, known: Option<StatEntry>, max_size: u64, buf:
     // Not taken by the walk: take it from the opened file.
     let opened = match w.meta() {
         Some(_) => None,
-        None => match open_regular(&w.abs) {
+        None => match open_regular_in(dirs, &w.abs) {
             Ok((f, meta)) => {
                 let _ = w.meta.set(meta);
                 Some(f)
@@ -540,7 +546,7 @@ pub(super) fn read_one(w: &Walked, known: Option<StatEntry>, max_size: u64, buf:
     if meta.len() > max_size {
         let hashed = match opened {
             Some(f) => stream_hash_open(f),
-            None => stream_hash(&w.abs),
+            None => open_regular_in(dirs, &w.abs).and_then(|(f, _)| stream_hash_open(f)),
         };
         return match hashed {
             Ok((hash, size)) => FileRead {
@@ -555,7 +561,7 @@ pub(super) fn read_one(w: &Walked, known: Option<StatEntry>, max_size: u64, buf:
     let start = buf.len();
     let read = match opened {
         Some(f) => read_open_into(f, meta.len(), max_size, buf),
-        None => read_regular_into(&w.abs, meta.len(), max_size, buf),
+        None => read_regular_into(dirs, &w.abs, meta.len(), max_size, buf),
     };
     match read {
         Ok(()) => {
@@ -578,7 +584,8 @@ pub(super) fn read_one(w: &Walked, known: Option<StatEntry>, max_size: u64, buf:
 fn process(st: &Stage, files: &[usize], left: &[(usize, usize, Left)], progress: &Mutex<Progress>) {
     BUFFER.with_borrow_mut(|buf| {
         buf.clear();
-        process_with(st, files, left, progress, buf);
+        // Directories are held for one chunk only.
+        process_with(st, files, left, progress, &mut DirCache::default(), buf);
         if buf.capacity() > KEEP_BUFFER {
             *buf = Vec::new();
         }
@@ -590,6 +597,7 @@ fn process_with(
     files: &[usize],
     left: &[(usize, usize, Left)],
     progress: &Mutex<Progress>,
+    dirs: &mut DirCache,
     buf: &mut Vec<u8>,
 ) {
     let mut start = 0;
@@ -605,7 +613,7 @@ fn process_with(
             end += 1;
         }
         buf.clear();
-        let Some(n) = process_batch(st, &files[start..end], start, left, progress, buf) else { return };
+        let Some(n) = process_batch(st, &files[start..end], start, left, progress, dirs, buf) else { return };
         start += n;
         // The walk did not know the sizes: a chunk that has read its share
         // hands the rest over, to be spread over the cores (never a file an
@@ -656,6 +664,7 @@ fn process_batch(
     offset: usize,
     left: &[(usize, usize, Left)],
     progress: &Mutex<Progress>,
+    dirs: &mut DirCache,
     buf: &mut Vec<u8>,
 ) -> Option<usize> {
     let (walked, selected) = (&*st.walked, &*st.selected);
@@ -675,7 +684,7 @@ fn process_batch(
         if buf.len() as u64 >= BATCH_BYTES {
             break;
         }
-        reads.push(read_one(&walked[fi], known, st.max_size, buf));
+        reads.push(read_one(&walked[fi], known, st.max_size, dirs, buf));
     }
     let files = &files[..reads.len()];
 
@@ -841,7 +850,7 @@ fn process_batch(
                     Some(_) => true,
                     None => {
                         let start = buf.len();
-                        read_late = read_regular_into(&w.abs, w.len(), w.len(), buf).is_ok();
+                        read_late = read_regular_into(dirs, &w.abs, w.len(), w.len(), buf).is_ok();
                         let ok = read_late && Some(verdict_storage::content_hash(&buf[start..])) == r.hash;
                         if ok {
                             r.bytes = Some(start..buf.len());
@@ -857,7 +866,7 @@ fn process_batch(
             } else {
                 let content = r.bytes.clone().map(|b| &buf[b]).unwrap_or(&[]);
                 // The size of the bytes hashed, which the verdict is cached under.
-                let input = BuiltinInput { content, size: r.size, executable: w.executable() };
+                let input = BuiltinInput { content, size: r.size, executable: w.executable(), binary: r.binary };
                 match run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, r.hash) {
                     Ran::Done(outcome, true) => {
                         ran.push(vi);

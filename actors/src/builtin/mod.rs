@@ -225,22 +225,28 @@ pub struct BuiltinInput<'a> {
     pub size: u64,
     /// Whether the file has an executable bit set.
     pub executable: bool,
+    /// Whether the content is binary, as [`is_binary`] decides. A caller
+    /// that has already looked says so, and no check looks again: a check
+    /// run's read stage decides once per file, not once per text-only
+    /// check (six scans of up to 8,000 bytes per file).
+    pub binary: bool,
 }
 
 impl<'a> BuiltinInput<'a> {
     /// A non-executable file with this content.
     pub fn new(content: &'a [u8]) -> Self {
-        BuiltinInput { content, size: content.len() as u64, executable: false }
+        BuiltinInput { content, size: content.len() as u64, executable: false, binary: is_binary(content) }
     }
 }
 
 /// Runs one built-in over one file's content and returns its findings, in
 /// file order, at most [`MAX_FINDINGS`] (+ one "… and N more").
 ///
-/// A text-only kind returns no findings for binary content.
+/// A text-only kind returns no findings for binary content
+/// ([`BuiltinInput::binary`]).
 pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<'_>) -> Vec<Finding> {
     let content = input.content;
-    if kind.text_only() && is_binary(content) {
+    if kind.text_only() && input.binary {
         return Vec::new();
     }
     let mut out = Collector::new(kind.name(), content);

@@ -433,7 +433,7 @@ fn mixed_line_endings_ten_megabyte_line() {
 #[test]
 fn large_file_uses_the_size() {
     let settings = BuiltinSettings { max_size: 1000 };
-    let over = BuiltinInput { content: b"", size: 1001, executable: false };
+    let over = BuiltinInput { content: b"", size: 1001, executable: false, binary: false };
     let findings = check(BuiltinKind::LargeFile, &settings, &over);
     assert_eq!(findings.len(), 1);
     assert_eq!(findings[0].line, None);
@@ -442,10 +442,10 @@ fn large_file_uses_the_size() {
         "{}",
         findings[0].message
     );
-    let at_limit = BuiltinInput { content: b"", size: 1000, executable: false };
+    let at_limit = BuiltinInput { content: b"", size: 1000, executable: false, binary: false };
     assert!(check(BuiltinKind::LargeFile, &settings, &at_limit).is_empty());
     // The default is 512 KiB; binary content does not matter.
-    let big = BuiltinInput { content: b"\0\0", size: 600 * 1024, executable: false };
+    let big = BuiltinInput { content: b"\0\0", size: 600 * 1024, executable: false, binary: true };
     let findings = check(BuiltinKind::LargeFile, &BuiltinSettings::default(), &big);
     assert_eq!(findings.len(), 1);
     assert!(
@@ -784,7 +784,7 @@ fn shebang_not_executable() {
 
 #[test]
 fn shebang_clean() {
-    let exec = BuiltinInput { content: b"#!/usr/bin/env python3\n", size: 23, executable: true };
+    let exec = BuiltinInput { content: b"#!/usr/bin/env python3\n", size: 23, executable: true, binary: false };
     assert!(check(BuiltinKind::ShebangExecutable, &BuiltinSettings::default(), &exec).is_empty());
     clean(BuiltinKind::ShebangExecutable, b"");
     clean(BuiltinKind::ShebangExecutable, b"echo no shebang\n#!/bin/sh\n");
