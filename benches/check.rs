@@ -639,6 +639,14 @@ fn peers_compare(cores: usize, label: &str, p: &Project, bin: &Path) {
     let cold = best_of(5, || p.time(&["check", "--no-cache"]));
     p.time(&["check"]);
     let warm = best_of(5, || p.time(&["check"]));
+    // A first check as a user meets it: no daemon running and no cache, so
+    // the check starts the daemon, which opens a new cache.
+    let first = best_of(3, || {
+        assert!(p.verdict(&["stop"]).status().unwrap().success());
+        let cache = &p.env.iter().find(|(k, _)| *k == "XDG_CACHE_HOME").unwrap().1;
+        std::fs::remove_dir_all(cache).unwrap();
+        p.time(&["check"])
+    });
     let prek = best_of(3, || peer("prek", "prek.yaml"));
     let pre_commit = best_of(2, || peer("pre-commit", "pre-commit.yaml"));
     git(&["checkout", "-q", "--", "."]);
@@ -656,12 +664,13 @@ fn peers_compare(cores: usize, label: &str, p: &Project, bin: &Path) {
         s
     };
     println!(
-        "peers        {label}, {} files: read-once floor ({cores} threads) {:.3} s | one-thread floor {:.3} s | cat floor (git ls-files | xargs -P {cores} cat) {:.3} s\n             verdict cold {}\n             verdict warm {}\n             prek 0.5.11 built-ins {}\n             pre-commit 4.7.0 (pre-commit-hooks 6.0.0) {}",
+        "peers        {label}, {} files: read-once floor ({cores} threads) {:.3} s | one-thread floor {:.3} s | cat floor (git ls-files | xargs -P {cores} cat) {:.3} s\n             verdict cold {}\n             verdict first check (starts the daemon, new cache) {}\n             verdict warm {}\n             prek 0.5.11 built-ins {}\n             pre-commit 4.7.0 (pre-commit-hooks 6.0.0) {}",
         files.len(),
         secs(floor),
         secs(serial_floor),
         secs(cat_floor),
         ratios(cold),
+        ratios(first),
         ratios(warm),
         ratios(prek),
         ratios(pre_commit)
