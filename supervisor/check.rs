@@ -1514,9 +1514,18 @@ fn open_regular_in(dirs: &mut DirCache, path: &Path) -> std::io::Result<(std::fs
 ///
 /// Files are opened read-only, without blocking (a FIFO put in a file's
 /// place must not block the read) and without following a symbolic link in
-/// their last component, as opening by path did. A directory renamed while
-/// it is held is still read from: the stat index compares inodes, and the
-/// directory watches see the rename, so nothing stale is trusted later.
+/// their last component, as opening by path did.
+///
+/// What a held directory changes, against opening by path:
+/// - a file not found through it (its directory was removed, or replaced,
+///   say by a `git checkout`) is looked for again through its path, so a
+///   file that exists is never reported missing;
+/// - a directory renamed while it is held is still read from. That is one
+///   of the outcomes of a race the path could also have lost; the stat index
+///   compares inodes and the directory watches see the rename, so nothing
+///   stale is trusted by later checks;
+/// - a check that never returns keeps its chunk's directory handle (an
+///   `O_PATH` descriptor, one per stuck thread, at most `MAX_STUCK`).
 #[derive(Default)]
 pub(super) struct DirCache {
     dir: Option<(Vec<u8>, rustix::fd::OwnedFd)>,
@@ -1543,7 +1552,16 @@ impl DirCache {
             self.dir = Some((parent.to_vec(), fd));
         }
         let (_, dir) = self.dir.as_ref().expect("set above");
-        Ok(rustix::fs::openat(dir, OsStr::from_bytes(name), flags, Mode::empty())?.into())
+        match rustix::fs::openat(dir, OsStr::from_bytes(name), flags, Mode::empty()) {
+            Ok(fd) => Ok(fd.into()),
+            // The held directory may be gone while the path leads to a new
+            // one: drop it and ask the path.
+            Err(rustix::io::Errno::NOENT | rustix::io::Errno::STALE) => {
+                self.dir = None;
+                Ok(rustix::fs::open(path, flags, Mode::empty())?.into())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
@@ -1572,9 +1590,11 @@ fn read_regular_into(
 fn read_open_into(f: std::fs::File, expected: u64, limit: u64, buf: &mut Vec<u8>) -> std::io::Result<()> {
     use std::io::Read;
     let start = buf.len();
-    // Read into the spare capacity, not into zeroed room: zeroing it first
-    // cost as much as a tenth of the copy itself. The read may fill more
-    // than `room` if the file grew; the checks below catch that.
+    // Read into the buffer's spare capacity, not into room zeroed first
+    // (zeroing cost as much as a tenth of the copy itself). That capacity is
+    // at least `room` but may be more (at most the thread's buffer, 16 MiB
+    // kept between chunks): a file that grew since its `fstat` may be read
+    // past `room` by this one read, and is then refused below.
     let room = expected.min(limit) as usize + 1;
     buf.reserve(room);
     let n = loop {
@@ -1612,17 +1632,25 @@ fn process_cpu() -> Duration {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID).map_or(Duration::ZERO, Duration::from)
 }
 
-/// xxh3-128 of a regular file already opened, read in 1 MiB pieces, and
-/// its length.
-fn stream_hash_open(mut f: std::fs::File) -> std::io::Result<(u128, u64)> {
+/// xxh3-128 of a regular file already opened, read in 1 MiB pieces, its
+/// length, and whether it is binary (a NUL among its first
+/// [`BINARY_SNIFF_LEN`](verdict_actors::builtin::BINARY_SNIFF_LEN) bytes, as
+/// [`is_binary`](verdict_actors::builtin::is_binary) decides for the files
+/// that are read whole).
+fn stream_hash_open(mut f: std::fs::File) -> std::io::Result<(u128, u64, bool)> {
     use std::io::Read;
+    let sniff = verdict_actors::builtin::BINARY_SNIFF_LEN as u64;
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     let mut buf = vec![0u8; 1 << 20];
-    let mut len = 0u64;
+    let (mut len, mut binary) = (0u64, false);
     loop {
         let n = f.read(&mut buf)?;
         if n == 0 {
-            return Ok((h.digest128(), len));
+            return Ok((h.digest128(), len, binary));
+        }
+        if len < sniff {
+            let head = (sniff - len).min(n as u64) as usize;
+            binary |= memchr::memchr(0, &buf[..head]).is_some();
         }
         len += n as u64;
         h.update(&buf[..n]);
@@ -1703,13 +1731,29 @@ mod tests {
         assert_eq!(read(&mut dirs, "b/same.txt").unwrap(), "b\n");
         let err = read(&mut dirs, "b/link.txt").unwrap_err();
         assert_eq!(err.raw_os_error(), Some(nix::libc::ELOOP), "a symlink is not followed: {err}");
-        // The directory it holds is removed: its files are gone, not read
-        // from elsewhere.
-        std::fs::remove_dir_all(root.join("b")).unwrap();
-        let err = read(&mut dirs, "b/same.txt").unwrap_err();
-        assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{err}");
+        // The directory it holds is renamed and another takes its name: the
+        // held one is read from (what opening by path could not do), which
+        // shows that it is held.
+        std::fs::rename(root.join("b"), root.join("b.old")).unwrap();
+        std::fs::create_dir(root.join("b")).unwrap();
+        std::fs::write(root.join("b/same.txt"), "new b\n").unwrap();
+        std::fs::write(root.join("b/only-new.txt"), "only new\n").unwrap();
+        assert_eq!(read(&mut dirs, "b/same.txt").unwrap(), "b\n");
+        // A file only the new directory has is found through its path.
+        assert_eq!(read(&mut dirs, "b/only-new.txt").unwrap(), "only new\n");
+        // The directory it holds is removed and made again (a `git
+        // checkout`): its files are found through their paths, not reported
+        // missing.
         assert_eq!(read(&mut dirs, "a/same.txt").unwrap(), "a\n");
-        assert!(read(&mut dirs, "b/c/same.txt").is_err());
+        std::fs::remove_dir_all(root.join("a")).unwrap();
+        std::fs::create_dir(root.join("a")).unwrap();
+        std::fs::write(root.join("a/same.txt"), "a again\n").unwrap();
+        assert_eq!(read(&mut dirs, "a/same.txt").unwrap(), "a again\n");
+        // Gone for good: not found.
+        std::fs::remove_dir_all(root.join("a")).unwrap();
+        let err = read(&mut dirs, "a/same.txt").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{err}");
+        assert_eq!(read(&mut dirs, "b.old/c/same.txt").unwrap(), "b/c\n");
     }
 
     #[test]
@@ -1838,6 +1882,19 @@ mod tests {
             assert_eq!(read.hash, Some(verdict_storage::content_hash(&big)));
             assert_eq!((read.size, w[0].len()), (3_000_000, 3_000_000));
             assert!(read.bytes.is_none() && buf.is_empty(), "the bytes are not held for the built-ins");
+            assert!(read.binary && read.fresh.unwrap().binary, "a NUL in its first bytes: binary, as if read whole");
+        }
+        // Text, and a NUL past the bytes `is_binary` looks at: not binary.
+        let mut late = vec![b'x'; 9000];
+        late[8500] = 0;
+        for (name, content) in [("text", vec![b'x'; 3000]), ("late-nul", late)] {
+            std::fs::remove_dir_all(&root).unwrap();
+            std::fs::create_dir(&root).unwrap();
+            std::fs::write(root.join(name), &content).unwrap();
+            let w = walked(&root);
+            let read = read_stage::read_one(&w[0], None, 99, &mut DirCache::default(), &mut Vec::new());
+            assert_eq!(read.hash, Some(verdict_storage::content_hash(&content)), "{name}");
+            assert!(!read.binary && !read.fresh.unwrap().binary, "{name}");
         }
     }
 

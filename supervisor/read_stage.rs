@@ -549,12 +549,11 @@ pub(super) fn read_one(
             None => open_regular_in(dirs, &w.abs).and_then(|(f, _)| stream_hash_open(f)),
         };
         return match hashed {
-            Ok((hash, size)) => FileRead {
-                hash: Some(hash),
-                fresh: Some(StatEntry::from_metadata(meta, hash, recorded_at)),
-                size,
-                ..FileRead::default()
-            },
+            Ok((hash, size, binary)) => {
+                let mut fresh = StatEntry::from_metadata(meta, hash, recorded_at);
+                fresh.binary = binary;
+                FileRead { hash: Some(hash), binary, fresh: Some(fresh), size, ..FileRead::default() }
+            }
             Err(e) => cannot(e),
         };
     }
@@ -865,8 +864,12 @@ fn process_batch(
                 Outcome::error("the file changed or could not be read during the check")
             } else {
                 let content = r.bytes.clone().map(|b| &buf[b]).unwrap_or(&[]);
+                // Bytes read late belong to a file the stat index knew: its
+                // entry's binary flag may be older than this code (or come
+                // from a build that did not look), so look again; it is rare.
+                let binary = r.binary || (read_late && verdict_actors::builtin::is_binary(content));
                 // The size of the bytes hashed, which the verdict is cached under.
-                let input = BuiltinInput { content, size: r.size, executable: w.executable(), binary: r.binary };
+                let input = BuiltinInput { content, size: r.size, executable: w.executable(), binary };
                 match run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, r.hash) {
                     Ran::Done(outcome, true) => {
                         ran.push(vi);

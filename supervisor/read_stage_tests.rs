@@ -477,3 +477,23 @@ async fn a_chunk_whose_sizes_the_walk_did_not_take_spreads_what_it_has_not_begun
     assert_eq!(statuses(&warm, "probe"), cached, "{warm}");
     assert_eq!(chunks(), 4 + 6);
 }
+
+#[tokio::test]
+async fn bytes_read_late_are_looked_at_again_before_a_text_only_check_trusts_a_stat_entry() {
+    // A binary file whose stat-index entry says text, as entries of files
+    // too large to read whole said before their first bytes were looked at:
+    // its bytes are read late (the entry answers the walk, the cache has no
+    // verdicts), and a text-only check must still treat them as binary.
+    let content = "\0 binary bytes with a trailing blank \n";
+    let p = project(&[("blob.dat", content)], vec![]).await;
+    let path = p.engine.layout().root.join("blob.dat");
+    let meta = std::fs::symlink_metadata(&path).unwrap();
+    let recorded = verdict_storage::unix_now_ns() + 10_000_000_000;
+    let entry =
+        verdict_storage::StatEntry::from_metadata(&meta, verdict_storage::content_hash(content.as_bytes()), recorded);
+    assert!(!entry.binary);
+    p.engine.store().unwrap().put_stat_index(&[(b"blob.dat".as_slice(), entry)]).unwrap();
+    let report = check(&p).await;
+    assert_eq!(statuses(&report, "trailing-whitespace"), ["blob.dat passed"], "{report}");
+    assert_eq!(statuses(&report, "utf8"), ["blob.dat passed"]);
+}
