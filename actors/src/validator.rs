@@ -114,7 +114,16 @@ impl Work for CommandWork {
         let spec = self.spec.clone();
         Box::pin(async move {
             let rels: Vec<String> = files.iter().map(|f| f.rel.clone()).collect();
-            command::run(&spec, &rels, &registry).await
+            // The exact path, not `rel`, which holds a lossy copy of a name
+            // that is not UTF-8.
+            let args: Vec<std::ffi::OsString> = files
+                .iter()
+                .map(|f| match f.abs.strip_prefix(&spec.cwd) {
+                    Ok(rel) => command::file_arg(rel.as_os_str()),
+                    Err(_) => f.abs.clone().into_os_string(),
+                })
+                .collect();
+            command::run_args(&spec, &rels, &args, &registry).await
         })
     }
 }

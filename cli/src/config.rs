@@ -834,15 +834,24 @@ impl Cx<'_> {
 
     /// An integer `>= min`.
     fn uint(&mut self, t: &Tbl, key: &str, min: u64) -> Option<u64> {
+        self.uint_in(t, key, min, i64::MAX as u64)
+    }
+
+    /// An integer in `min..=max`.
+    fn uint_in(&mut self, t: &Tbl, key: &str, min: u64, max: u64) -> Option<u64> {
         let (v, path) = Self::get(t, key)?;
         let DeValue::Integer(i) = v.get_ref() else {
             self.type_error(v, path, "an integer");
             return None;
         };
         match i64::from_str_radix(i.as_str(), i.radix()) {
-            Ok(n) if n >= 0 && n as u64 >= min => Some(n as u64),
+            Ok(n) if n >= 0 && n as u64 >= min && n as u64 <= max => Some(n as u64),
             Ok(n) if n < 0 && min == 0 => {
                 self.issue(v.span(), path, format!("must not be negative, got {n}"));
+                None
+            }
+            Ok(n) if n >= 0 && n as u64 > max => {
+                self.issue(v.span(), path, format!("must be at most {max}, got {n}"));
                 None
             }
             Ok(n) => {
@@ -856,8 +865,8 @@ impl Cx<'_> {
         }
     }
 
-    fn uint_usize(&mut self, t: &Tbl, key: &str, min: u64) -> Option<usize> {
-        self.uint(t, key, min).map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+    fn uint_usize(&mut self, t: &Tbl, key: &str, min: u64, max: u64) -> Option<usize> {
+        self.uint_in(t, key, min, max).map(|n| usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     fn uint_u32(&mut self, t: &Tbl, key: &str, min: u64) -> Option<u32> {
@@ -963,9 +972,9 @@ fn parse_daemon(cx: &mut Cx, t: &Tbl) -> DaemonSettings {
     DaemonSettings {
         grace_period: cx.duration(t, "grace_period", false).unwrap_or(d.grace_period),
         idle_timeout: cx.duration(t, "idle_timeout", true).unwrap_or(d.idle_timeout),
-        max_connections: cx.uint_usize(t, "max_connections", 1).unwrap_or(d.max_connections),
+        max_connections: cx.uint_usize(t, "max_connections", 1, MAX_PARALLEL).unwrap_or(d.max_connections),
         log_max_size: cx.size(t, "log_max_size").unwrap_or(d.log_max_size),
-        log_keep: cx.uint_usize(t, "log_keep", 0).unwrap_or(d.log_keep),
+        log_keep: cx.uint_usize(t, "log_keep", 0, 1_000).unwrap_or(d.log_keep),
     }
 }
 
@@ -1007,8 +1016,8 @@ fn parse_defaults(cx: &mut Cx, t: &Tbl) -> ValidatorDefaults {
     let d = ValidatorDefaults::default();
     ValidatorDefaults {
         timeout: cx.duration(t, "timeout", true).unwrap_or(d.timeout),
-        concurrency: cx.uint_usize(t, "concurrency", 1).unwrap_or(d.concurrency),
-        batch_size: cx.uint_usize(t, "batch_size", 1).unwrap_or(d.batch_size),
+        concurrency: cx.uint_usize(t, "concurrency", 1, MAX_PARALLEL).unwrap_or(d.concurrency),
+        batch_size: cx.uint_usize(t, "batch_size", 1, MAX_BATCH_SIZE).unwrap_or(d.batch_size),
         restart: parse_restart(cx, t, &d.restart),
     }
 }
@@ -1147,8 +1156,8 @@ fn parse_validator(
     let exclude = cx.globs(t, "exclude").unwrap_or_default();
     let timeout = cx.duration(t, "timeout", true).unwrap_or(defaults.timeout);
     let cache_ttl = cx.duration(t, "cache_ttl", false).unwrap_or(default_ttl);
-    let concurrency = cx.uint_usize(t, "concurrency", 1).unwrap_or(defaults.concurrency);
-    let batch_size = cx.uint_usize(t, "batch_size", 1).unwrap_or(defaults.batch_size);
+    let concurrency = cx.uint_usize(t, "concurrency", 1, MAX_PARALLEL).unwrap_or(defaults.concurrency);
+    let batch_size = cx.uint_usize(t, "batch_size", 1, MAX_BATCH_SIZE).unwrap_or(defaults.batch_size);
     let restart = parse_restart(cx, t, &defaults.restart);
 
     let kind = match kind {
@@ -1402,9 +1411,27 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if t == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(t)
-        .map_err(|e| format!("invalid duration {s:?}: {e} (write e.g. \"30s\", \"500ms\", \"5m\")"))
+    let d = humantime::parse_duration(t)
+        .map_err(|e| format!("invalid duration {s:?}: {e} (write e.g. \"30s\", \"500ms\", \"5m\")"))?;
+    if d > MAX_DURATION {
+        return Err(format!("duration {s:?} is too long: at most 100 years"));
+    }
+    Ok(d)
 }
+
+/// The longest duration any setting takes: 100 years (of 365.25 days, as
+/// `"100years"` is read). Deadlines are instants (a duration added to now),
+/// and a duration of a few hundred billion years overflows them; nothing
+/// verdict times needs more than this.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
+
+/// The most jobs one validator runs at once, and the most client
+/// connections the daemon takes at once: far above what a machine can use,
+/// well below what the semaphores that count them can hold.
+pub const MAX_PARALLEL: u64 = 65_536;
+
+/// The most files one batch-mode invocation is given.
+pub const MAX_BATCH_SIZE: u64 = 100_000;
 
 /// A size written as a string: bytes (`"512"`) or a number and unit
 /// (`"10MiB"`, `"1.5 GB"`); `KiB`/`MiB`/`GiB` are powers of 1024, `KB`/`MB`/`GB`

@@ -429,6 +429,31 @@ fn zero_concurrency_and_batch_size() {
 }
 
 #[test]
+fn counts_and_durations_past_what_the_daemon_can_hold_are_refused() {
+    // Accepted once, these crashed the daemon (a semaphore cannot hold that
+    // many permits) or overflowed a deadline into a pair with no outcome.
+    let text = format!("{COMMAND}concurrency = 9223372036854775807\n");
+    single_issue(&text, "validators.sc.concurrency", "concurrency", "at most 65536");
+    let text = "[defaults]\nconcurrency = 65537\n";
+    single_issue(text, "defaults.concurrency", "concurrency", "at most 65536");
+    let text = "[daemon]\nmax_connections = 9223372036854775807\n";
+    single_issue(text, "daemon.max_connections", "max_connections", "at most 65536");
+    let text = format!("{COMMAND}batch_size = 100001\n");
+    single_issue(&text, "validators.sc.batch_size", "batch_size", "at most 100000");
+    for long in ["300000000000years", "18446744073709551615s", "101years"] {
+        let text = format!("{COMMAND}timeout = \"{long}\"\n");
+        single_issue(&text, "validators.sc.timeout", "timeout", "too long: at most 100 years");
+    }
+    let text = "[daemon]\ngrace_period = \"1000years\"\n";
+    single_issue(text, "daemon.grace_period", "grace_period", "too long");
+    // The limits themselves are fine.
+    let text = format!("{COMMAND}concurrency = 65536\nbatch_size = 100000\ntimeout = \"100years\"\n");
+    let config = parse(&text).unwrap();
+    let sc = config.validators().into_iter().find(|v| v.name == "sc").unwrap();
+    assert_eq!((sc.concurrency, sc.batch_size, sc.timeout), (65_536, 100_000, MAX_DURATION));
+}
+
+#[test]
 fn invalid_validator_name() {
     let text = "[validators.\"bad name\"]\nkind = \"json\"\n";
     single_issue(text, "validators.\"bad name\"", "[validators.", "invalid validator name");

@@ -1,5 +1,6 @@
 //! Spawning a tool and capturing its output, bounded.
 
+use std::ffi::OsString;
 use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -79,7 +80,7 @@ impl Execution {
 
 /// Builds the command: no shell, cleared environment except `PATH` and the
 /// listed names, stdin from /dev/null, own process group, killed on drop.
-pub(crate) fn command(argv: &[String], extra_args: &[String], cwd: &Path, env: &[String]) -> Command {
+pub(crate) fn command(argv: &[String], extra_args: &[OsString], cwd: &Path, env: &[String]) -> Command {
     let mut cmd = Command::new(program_path(&argv[0], cwd));
     cmd.args(&argv[1..])
         .args(extra_args)
@@ -139,7 +140,7 @@ pub(crate) fn spawn_error(program: &str, cwd: &Path, err: &io::Error) -> String 
 /// processes) or when this future is dropped.
 pub(crate) async fn execute(
     argv: &[String],
-    extra_args: &[String],
+    extra_args: &[OsString],
     cwd: &Path,
     env: &[String],
     max_output: usize,

@@ -24,6 +24,8 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -87,12 +89,39 @@ pub enum OutputParser {
 }
 
 /// Runs the tool once over `files` (paths relative to `spec.cwd`, appended to
-/// `spec.argv`), returning one [`Outcome`] per file, in order.
+/// `spec.argv` as [`file_arg`] writes them), returning one [`Outcome`] per
+/// file, in order.
 ///
 /// The tool's process group is registered in `registry` while it runs, so the
 /// supervisor can [`terminate`](ProcessRegistry::terminate_all) it; dropping
 /// this future kills the group. With no files, nothing is run.
 pub async fn run(spec: &CommandSpec, files: &[String], registry: &ProcessRegistry) -> Vec<Outcome> {
+    let args: Vec<OsString> = files.iter().map(|f| file_arg(OsStr::new(f))).collect();
+    run_args(spec, files, &args, registry).await
+}
+
+/// A file's path relative to the project root as a tool gets it: as it is,
+/// or after `./` when it starts with `-`, so that no file name is ever read
+/// as an option (`-rf.txt`, `--version.txt`).
+pub fn file_arg(rel: &OsStr) -> OsString {
+    if rel.as_bytes().starts_with(b"-") {
+        let mut arg = OsString::from("./");
+        arg.push(rel);
+        arg
+    } else {
+        rel.to_owned()
+    }
+}
+
+/// [`run`] with each file's argument given: the exact bytes of its path
+/// (`files` are the names findings are matched against, which are UTF-8).
+pub async fn run_args(
+    spec: &CommandSpec,
+    files: &[String],
+    args: &[OsString],
+    registry: &ProcessRegistry,
+) -> Vec<Outcome> {
+    debug_assert_eq!(files.len(), args.len());
     if files.is_empty() {
         return Vec::new();
     }
@@ -106,7 +135,7 @@ pub async fn run(spec: &CommandSpec, files: &[String], registry: &ProcessRegistr
             files.len()
         ));
     }
-    let execution = match exec::execute(&spec.argv, files, &spec.cwd, &spec.env, spec.max_output, registry).await {
+    let execution = match exec::execute(&spec.argv, args, &spec.cwd, &spec.env, spec.max_output, registry).await {
         Ok(execution) => execution,
         Err(reason) => return all(reason),
     };

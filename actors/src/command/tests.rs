@@ -428,3 +428,25 @@ fn spec_defaults() {
     assert_eq!(s.max_output, DEFAULT_MAX_OUTPUT);
     assert!(s.env.is_empty());
 }
+
+#[tokio::test]
+async fn file_names_are_never_read_as_options_and_keep_their_exact_bytes() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    // `sh -c` prints each argument it gets on a line of its own.
+    let s = spec(&dir, sh(r#"for a in "$@"; do printf '%s\n' "$a" >> args; done"#), OutputParser::ExitCode);
+    std::fs::write(dir.path().join("-n.txt"), "x\n").unwrap();
+    let out = run(&s, &files(&["-n.txt", "--version.txt", "plain.txt"]), &ProcessRegistry::new()).await;
+    assert!(out.iter().all(|o| *o == Outcome::Passed), "{out:?}");
+    let args = std::fs::read_to_string(dir.path().join("args")).unwrap();
+    assert_eq!(args, "./-n.txt\n./--version.txt\nplain.txt\n");
+    // A tool that takes options: `cat -n.txt` would fail on the option.
+    let cat = spec(&dir, vec!["cat".into()], OutputParser::ExitCode);
+    assert_eq!(run(&cat, &files(&["-n.txt"]), &ProcessRegistry::new()).await, [Outcome::Passed]);
+    // A name that is not UTF-8 reaches the tool as it is, through `run_args`.
+    let name = OsStr::from_bytes(b"x\xff.txt");
+    std::fs::write(dir.path().join(name), "y\n").unwrap();
+    let out = run_args(&cat, &files(&["x\u{FFFD}.txt"]), &[file_arg(name)], &ProcessRegistry::new()).await;
+    assert_eq!(out, [Outcome::Passed], "cat found the file by its exact name");
+}
