@@ -572,7 +572,8 @@ pub async fn run(
         // nothing there to compare with, the read stage `fstat`s what it
         // opens.
         let stat = stat_store.is_some_and(|s| !s.stat_index_is_empty());
-        match dirty {
+        let hazards = Hazards::default();
+        let walked = match dirty {
             // A file linked from elsewhere may have been written through
             // its other link, an event in the other directory only.
             Some(dirs) if !hard_links_in(&walk_root, &dirs) => {
@@ -581,16 +582,17 @@ pub async fn run(
                         watch.watch_dir(&in_root(&walk_root, d), walk);
                     }
                 }
-                (walk_dirs(&walk_root, &dirs, Some(&own), stat), Vec::new(), false, stat, true)
+                (walk_dirs(&walk_root, &dirs, Some(&own), stat, &hazards), Vec::new(), false, stat, true)
             }
             _ => {
-                let (files, dirs, linked) = walk(&walk_root, &targets, Some(&own), watch, stat);
+                let (files, dirs, linked) = walk(&walk_root, &targets, Some(&own), watch, stat, &hazards);
                 (files, dirs, linked, stat, false)
             }
-        }
+        };
+        hazards.error().map_or(Ok(walked), Err)
     })
     .await
-    .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?;
+    .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))??;
     if !updated && increment.is_some() {
         debug!("a file where files changed has another hard link: walked the whole tree");
     }
@@ -1331,8 +1333,17 @@ fn walk(
     own: Option<&Path>,
     watch: Option<(Arc<TreeWatch>, Arc<WalkWatch>)>,
     stat: bool,
+    hazards: &Hazards,
 ) -> (Vec<Walked>, Vec<String>, bool) {
     let Some((first, rest)) = targets.split_first() else { return (Vec::new(), Vec::new(), false) };
+    let mut safe = true;
+    for t in targets {
+        let start = if t.is_dir() { Some(t.as_path()) } else { t.parent() };
+        safe &= start.is_none_or(|s| hazards.allows_from(s, root));
+    }
+    if !safe {
+        return (Vec::new(), Vec::new(), false);
+    }
     // An ignore file (or `.git`) that is a symbolic link: its target may be
     // edited where no watch sees it.
     let linked_ignore_file = Arc::new(AtomicBool::new(false));
@@ -1366,7 +1377,7 @@ fn walk(
     }
     // verdict's own cache, when configured inside the project, is not
     // validated (and its writes would look like changes to the tree).
-    let mut builder = walker(first, own, Some(linked_ignore_file.clone()));
+    let mut builder = walker(first, own, Some(linked_ignore_file.clone()), hazards);
     for t in rest {
         builder.add(t);
     }
@@ -1409,9 +1420,10 @@ fn walk(
 
 /// The walker configured as every walk of a check is: ignore files
 /// honoured, hidden files included, `.git` and verdict's own cache left out.
-fn walker(start: &Path, own: Option<&Path>, linked: Option<Arc<AtomicBool>>) -> ignore::WalkBuilder {
+fn walker(start: &Path, own: Option<&Path>, linked: Option<Arc<AtomicBool>>, hazards: &Hazards) -> ignore::WalkBuilder {
     let mut builder = ignore::WalkBuilder::new(start);
     let own = own.map(Path::to_path_buf);
+    let hazards = hazards.clone();
     builder.hidden(false).require_git(false).filter_entry(move |e| {
         if e.file_name() == ".git" {
             if let Some(linked) = linked.as_ref().filter(|_| e.path_is_symlink()) {
@@ -1419,9 +1431,89 @@ fn walker(start: &Path, own: Option<&Path>, linked: Option<Arc<AtomicBool>>) -> 
             }
             return false;
         }
+        // The walker reads a directory's ignore files as it enters it: one
+        // that is a FIFO or a device must keep it out.
+        if e.file_type().is_some_and(|t| t.is_dir()) && !hazards.allows(e.path()) {
+            return false;
+        }
         own.as_deref() != Some(e.path())
     });
     builder
+}
+
+/// Ignore files the walk would have to read but must not: FIFOs (opening
+/// one blocks until a writer comes) and devices (`/dev/zero` never ends, and
+/// the walker reads an ignore file line by line into memory). The `ignore`
+/// crate opens any that exists, so each directory is looked at before the
+/// walker enters it; a check that meets one fails and names it.
+#[derive(Clone, Default)]
+struct Hazards(Arc<Mutex<Vec<String>>>);
+
+impl Hazards {
+    /// Whether the walker may read the ignore files of `dir` (recording the
+    /// first that it may not).
+    fn allows(&self, dir: &Path) -> bool {
+        match special_ignore_file(dir) {
+            None => true,
+            Some(problem) => {
+                self.0.lock().expect("hazards").push(problem);
+                false
+            }
+        }
+    }
+
+    /// Looks at `start` (a directory the walk starts from, or a file's
+    /// directory) and every directory above it, whose ignore files the
+    /// walker reads too, and at git's excludes at `root`.
+    fn allows_from(&self, start: &Path, root: &Path) -> bool {
+        let mut ok = true;
+        let mut dir = Some(start);
+        while let Some(d) = dir {
+            ok &= self.allows(d);
+            dir = d.parent();
+        }
+        let exclude = root.join(".git/info/exclude");
+        if let Some(kind) = special_kind(&exclude) {
+            self.0.lock().expect("hazards").push(format!("{} is {kind}", exclude.display()));
+            ok = false;
+        }
+        ok
+    }
+
+    /// The error of a check that met any.
+    fn error(&self) -> Option<RpcError> {
+        let found = self.0.lock().expect("hazards");
+        let first = found.first()?;
+        let more = if found.len() > 1 { format!(" (and {} more)", found.len() - 1) } else { String::new() };
+        Some(RpcError::new(
+            crate::protocol::code::UNSAFE_IGNORE_FILE,
+            format!(
+                "cannot check: the ignore file {first}{more}; reading it could block forever or never end. Replace it with a regular file or remove it"
+            ),
+        ))
+    }
+}
+
+/// `dir`'s `.gitignore` or `.ignore`, if one is a FIFO or a device (or a
+/// link to one), described.
+fn special_ignore_file(dir: &Path) -> Option<String> {
+    [".gitignore", ".ignore"].iter().find_map(|name| {
+        let path = dir.join(name);
+        special_kind(&path).map(|kind| format!("{} is {kind}", path.display()))
+    })
+}
+
+/// What `path` is, after links, if it is a FIFO or a device.
+fn special_kind(path: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = std::fs::metadata(path).ok()?.file_type();
+    if t.is_fifo() {
+        Some("a FIFO")
+    } else if t.is_char_device() || t.is_block_device() {
+        Some("a device")
+    } else {
+        None
+    }
 }
 
 /// A file the walk found, with its metadata if `stat`; `None` for anything
@@ -1432,8 +1524,12 @@ fn walked(root: &Path, entry: ignore::DirEntry, stat: bool) -> Option<Walked> {
     }
     let rel = entry.path().strip_prefix(root).ok()?.to_string_lossy().into_owned();
     let meta = std::sync::OnceLock::new();
-    if stat {
-        let _ = meta.set(entry.metadata().ok()?);
+    // A file the walk cannot `stat` is kept without its metadata: the read
+    // stage then opens it and reports why it cannot, as a walk that does
+    // not `stat` does (dropping it made a cached answer differ from a fresh
+    // one).
+    if stat && let Ok(m) = entry.metadata() {
+        let _ = meta.set(m);
     }
     Some(Walked { rel, abs: entry.into_path(), meta })
 }
@@ -1454,10 +1550,14 @@ fn hard_links_in(root: &Path, dirs: &[String]) -> bool {
 /// The files directly in each of `dirs` (relative to `root`), as a walk of
 /// the whole tree finds them there (the ignore files of the directories
 /// above count just the same), sorted by path.
-fn walk_dirs(root: &Path, dirs: &[String], own: Option<&Path>, stat: bool) -> Vec<Walked> {
+fn walk_dirs(root: &Path, dirs: &[String], own: Option<&Path>, stat: bool, hazards: &Hazards) -> Vec<Walked> {
     let mut v = Vec::new();
     for d in dirs {
-        let mut builder = walker(&in_root(root, d), own, None);
+        let dir = in_root(root, d);
+        if !hazards.allows_from(&dir, root) {
+            continue;
+        }
+        let mut builder = walker(&dir, own, None, hazards);
         builder.max_depth(Some(1));
         v.extend(builder.build().flatten().filter_map(|e| walked(root, e, stat)));
     }
@@ -1666,7 +1766,7 @@ mod tests {
     }
 
     fn walked_with(root: &Path, stat: bool) -> Vec<Walked> {
-        walk(root, &[root.to_path_buf()], None, None, stat).0
+        walk(root, &[root.to_path_buf()], None, None, stat, &Hazards::default()).0
     }
 
     /// Both ways of walking: with each file's metadata, and without (the

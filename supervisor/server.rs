@@ -34,6 +34,9 @@ const MAX_IN_FLIGHT: usize = 64;
 const WRITE_QUEUE: usize = 256;
 /// A client that does not take a reply within this long is disconnected.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a connection whose client stopped sending looks whether the
+/// client is gone altogether, while its requests run.
+const HANGUP_POLL: Duration = Duration::from_millis(200);
 
 /// Sends notifications belonging to one request to its connection. Lossy by
 /// design: when the client is not reading, progress notifications are dropped
@@ -303,10 +306,38 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>) {
         });
     }
     // The client closed its side (or we are closing it): let requests in
-    // flight finish and deliver their replies, then close.
-    let _ = slots.acquire_many(MAX_IN_FLIGHT as u32).await;
+    // flight finish and deliver their replies, then close. A client that
+    // only shut down its writing side still reads them; one that is gone
+    // altogether (killed, its terminal closed) would never read them, and
+    // a check it started could hold its tools for as long as their
+    // timeout, so its requests are cancelled.
+    tokio::select! {
+        _ = slots.acquire_many(MAX_IN_FLIGHT as u32) => {}
+        () = hung_up(reader.get_ref().as_ref()) => {
+            debug!("client went away; cancelling its requests");
+            conn_cancel.cancel();
+            let _ = slots.acquire_many(MAX_IN_FLIGHT as u32).await;
+        }
+    }
     drop(tx);
     let _ = writer.await;
+}
+
+/// Returns once the peer of `stream` has closed it entirely: the socket then
+/// reports a hang-up, which a peer that only shut down its writing side
+/// does not cause.
+async fn hung_up(stream: &UnixStream) {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let now = Timespec { tv_sec: 0, tv_nsec: 0 };
+    loop {
+        let mut fds = [PollFd::new(stream, PollFlags::empty())];
+        if rustix::event::poll(&mut fds, Some(&now)).is_ok_and(|n| n > 0)
+            && fds[0].revents().intersects(PollFlags::HUP | PollFlags::ERR)
+        {
+            return;
+        }
+        tokio::time::sleep(HANGUP_POLL).await;
+    }
 }
 
 /// Parses a line into a request. `Ok(None)` is a notification (no id).

@@ -2,6 +2,7 @@
 //! formats, filters, supervision (hangs, grandchildren, floods, quarantine),
 //! cancellation, sharing between concurrent runs, and reload.
 
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -343,6 +344,41 @@ timeout = "120s"
     assert_eq!(env.json(&["ping"])["pong"], true);
 }
 
+#[test]
+fn a_client_that_dies_without_ctrl_c_cancels_its_run_and_kills_its_tools() {
+    for (signal, tool) in
+        [(nix::sys::signal::Signal::SIGKILL, "sleep 78"), (nix::sys::signal::Signal::SIGHUP, "sleep 79")]
+    {
+        let env = Env::new();
+        env.write(
+            "verdict.toml",
+            format!(
+                r#"
+builtins = false
+[validators.slow]
+kind = "command"
+command = ["sh", "-c", "trap '' TERM INT; {tool}", "sleep"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.txt"]
+timeout = "10m"
+"#
+            ),
+        );
+        env.write("a.txt", "x\n");
+        env.start();
+        let mut child = env.cmd().args(["check", "."]).spawn().unwrap();
+        wait_until(Duration::from_secs(10), "the tool to start", || pgrep(tool));
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+        child.wait().unwrap();
+        // Its tools die long before their ten-minute timeout.
+        wait_until(Duration::from_secs(20), "the tool to be killed", || !pgrep(tool));
+        // The status request is the only one left.
+        let status = env.json(&["status"]);
+        assert_eq!(status["requests_in_flight"], 1, "{status}");
+    }
+}
+
 fn pgrep(pattern: &str) -> bool {
     !std::process::Command::new("pgrep").args(["-f", pattern]).output().unwrap().stdout.is_empty()
 }
@@ -549,4 +585,54 @@ fn an_edited_configuration_applies_to_the_next_check() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("validators.yaml.timeout"));
     assert_eq!(env.json(&["status"])["validators"].as_array().unwrap().len(), 2);
+}
+
+/// Runs `verdict check` and returns its exit code and stderr, failing the
+/// test (and killing the client) if it has not ended within `limit`.
+fn check_within(env: &Env, limit: Duration) -> (i32, String) {
+    let mut child = env.cmd().args(["check"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            return (status.code().unwrap(), err);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("verdict check still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn an_ignore_file_that_is_a_fifo_or_a_device_fails_the_check_instead_of_hanging_it() {
+    let env = Env::new();
+    env.write("ok.txt", "fine\n");
+    env.write("sub/a.txt", "x \n");
+    // A FIFO in a subdirectory: opening it would block until a writer came.
+    nix::unistd::mkfifo(&env.project.join("sub/.gitignore"), nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let (code, err) = check_within(&env, Duration::from_secs(20));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("sub/.gitignore is a FIFO"), "{err}");
+    assert_eq!(env.json(&["ping"])["pong"], true, "the daemon is alive");
+    std::fs::remove_file(env.project.join("sub/.gitignore")).unwrap();
+    // A link to an endless device at the root: read line by line, it would
+    // grow the daemon without end.
+    std::os::unix::fs::symlink("/dev/zero", env.project.join(".ignore")).unwrap();
+    let (code, err) = check_within(&env, Duration::from_secs(20));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(".ignore is a device"), "{err}");
+    // git's excludes, read from the root.
+    std::fs::remove_file(env.project.join(".ignore")).unwrap();
+    std::fs::create_dir_all(env.project.join(".git/info")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", env.project.join(".git/info/exclude")).unwrap();
+    let (code, err) = check_within(&env, Duration::from_secs(20));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("exclude is a device"), "{err}");
+    std::fs::remove_file(env.project.join(".git/info/exclude")).unwrap();
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 1, "checked again once they are gone: {}", r["summary"]);
+    assert_eq!(status_of(&r, "sub/a.txt", "trailing-whitespace"), "findings");
 }

@@ -110,6 +110,9 @@ pub mod code {
     pub const NOT_FOUND: i64 = -32009;
     /// The result cache cannot be used (the error names the path and the fix).
     pub const CACHE_UNAVAILABLE: i64 = -32010;
+    /// A check cannot walk its tree safely: an ignore file it would have to
+    /// read is a FIFO or a device (the error names it).
+    pub const UNSAFE_IGNORE_FILE: i64 = -32011;
 }
 
 impl RpcError {
