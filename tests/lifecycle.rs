@@ -55,6 +55,33 @@ fn a_second_start_reports_the_running_daemon() {
 }
 
 #[test]
+fn clients_racing_to_start_the_daemon_all_get_an_answer() {
+    // Eight first commands at once, several times: one daemon wins the pid
+    // lock, the others' daemons exit, and their clients wait for the winner
+    // (one of them used to give up before it listened).
+    let env = Env::new();
+    env.write("a.txt", "x\n");
+    for round in 0..6 {
+        let children: Vec<_> = (0..8)
+            .map(|_| {
+                env.cmd()
+                    .args(["check", "."])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(0), "round {round}: {err}");
+        }
+        assert!(env.run(&["stop"]).status.success());
+    }
+}
+
+#[test]
 fn a_stale_socket_is_replaced() {
     let env = Env::new();
     std::fs::create_dir_all(env.socket().parent().unwrap()).unwrap();

@@ -234,23 +234,23 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<u32> {
         format!("cannot launch the daemon {} (install it beside verdict: `cargo install` installs both)", exe.display())
     })?;
     let deadline = Instant::now() + START_TIMEOUT;
+    // Set when the daemon launched here found another one starting or
+    // running (clients racing to start one): wait for that one instead.
+    let mut lost_race = false;
     loop {
-        if let Some(status) = child.try_wait()? {
+        if !lost_race && let Some(status) = child.try_wait()? {
+            if status.success() {
+                lost_race = true;
+                continue;
+            }
             let msg = std::fs::read_to_string(&startup).unwrap_or_default();
             let msg = msg.trim();
-            if status.success() {
-                // It found another daemon already running (a race with
-                // another client): that one will answer.
-                if UnixStream::connect(&layout.socket).await.is_ok() {
-                    return Ok(0);
-                }
-            }
             bail!("the daemon failed to start ({status}){}{msg}", if msg.is_empty() { "" } else { ":\n" });
         }
         if let Ok(mut c) = Client::connect(&layout.socket).await
             && c.call(method::PING, json!({})).await.is_ok()
         {
-            return Ok(child.id().unwrap_or(0));
+            return Ok(if lost_race { 0 } else { child.id().unwrap_or(0) });
         }
         if Instant::now() > deadline {
             bail!(
