@@ -151,13 +151,23 @@ pub fn exit_code(report: &CheckReport) -> ExitCode {
     }
 }
 
+/// `s` with its control characters written as escapes (`\u{1b}`, `\n`):
+/// file names, tools' messages and reasons are printed for people, and a
+/// name or a message must not move the cursor or recolour the terminal.
+fn visible(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return s.into();
+    }
+    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
 fn print_human(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::io::Result<()> {
     let paint = |s: &str, f: fn(&str) -> String| if colour { f(s) } else { s.to_string() };
     let mut current: Option<&str> = None;
     for r in &report.outcomes {
         if current != Some(r.file.as_str()) {
             current = Some(r.file.as_str());
-            writeln!(out, "{}", paint(&r.file, |s| s.bold().underline().to_string()))?;
+            writeln!(out, "{}", paint(&visible(&r.file), |s| s.bold().underline().to_string()))?;
         }
         print_record(r, colour, out)?;
     }
@@ -197,7 +207,7 @@ fn counted(n: u64, word: &str) -> String {
 }
 
 fn print_record(r: &Record, colour: bool, out: &mut dyn Write) -> std::io::Result<()> {
-    let tag = format!("[{}]", r.validator);
+    let tag = format!("[{}]", visible(&r.validator));
     let tag = if colour { tag.dimmed().to_string() } else { tag };
     let findings = match &r.outcome {
         Outcome::Findings { findings } | Outcome::Cached { verdict: Verdict::Findings { findings } } => findings,
@@ -206,7 +216,7 @@ fn print_record(r: &Record, colour: bool, out: &mut dyn Write) -> std::io::Resul
         }
         Outcome::Error { reason } => {
             let w = if colour { "error".red().bold().to_string() } else { "error".into() };
-            return writeln!(out, "  {w}: {reason}  {tag}");
+            return writeln!(out, "  {w}: {}  {tag}", visible(reason));
         }
         Outcome::TimedOut { after_ms } => {
             let w = if colour { "timed out".red().bold().to_string() } else { "timed out".into() };
@@ -214,7 +224,7 @@ fn print_record(r: &Record, colour: bool, out: &mut dyn Write) -> std::io::Resul
         }
         Outcome::Skipped { reason } => {
             let w = if colour { "skipped".yellow().to_string() } else { "skipped".into() };
-            return writeln!(out, "  {w}: {reason}  {tag}");
+            return writeln!(out, "  {w}: {}  {tag}", visible(reason));
         }
     };
     let cached = matches!(r.outcome, Outcome::Cached { .. });
@@ -238,9 +248,33 @@ fn print_record(r: &Record, colour: bool, out: &mut dyn Write) -> std::io::Resul
         } else {
             sev.to_string()
         };
-        writeln!(out, "  {pos:>8}  {sev}  {}  {tag}{}", f.message, if cached { " (cached)" } else { "" })?;
+        writeln!(out, "  {pos:>8}  {sev}  {}  {tag}{}", visible(&f.message), if cached { " (cached)" } else { "" })?;
     }
     Ok(())
+}
+
+/// A relative path as the relative URI reference SARIF requires: every byte
+/// that is not allowed in a URI path is percent-encoded (`a b#1?.txt` is
+/// `a%20b%231%3F.txt`; `%` itself is `%25`), and `/` still separates.
+fn uri(path: &str) -> String {
+    use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+    const PATH: &AsciiSet = &CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'#')
+        .add(b'%')
+        .add(b'<')
+        .add(b'>')
+        .add(b'?')
+        .add(b'[')
+        .add(b'\\')
+        .add(b']')
+        .add(b'^')
+        .add(b'`')
+        .add(b'{')
+        .add(b'|')
+        .add(b'}');
+    utf8_percent_encode(path, PATH).to_string()
 }
 
 /// Builds a SARIF 2.1.0 log: findings are results; errors, timeouts and
@@ -275,7 +309,7 @@ pub fn sarif(report: &CheckReport) -> Value {
             if let Some(c) = f.column {
                 region.insert("startColumn".into(), json!(c));
             }
-            let mut physical = json!({ "artifactLocation": { "uri": r.file, "uriBaseId": "%SRCROOT%" } });
+            let mut physical = json!({ "artifactLocation": { "uri": uri(&r.file), "uriBaseId": "%SRCROOT%" } });
             if !region.is_empty() {
                 physical["region"] = Value::Object(region);
             }
@@ -311,7 +345,7 @@ fn notification_json(level: &str, validator: &str, file: &str, text: &str) -> Va
     json!({
         "level": level,
         "message": { "text": format!("{validator}: {text}") },
-        "locations": [{ "physicalLocation": { "artifactLocation": { "uri": file, "uriBaseId": "%SRCROOT%" } } }],
+        "locations": [{ "physicalLocation": { "artifactLocation": { "uri": uri(file), "uriBaseId": "%SRCROOT%" } } }],
         "descriptor": { "id": validator },
     })
 }
@@ -527,5 +561,37 @@ mod tests {
         assert!(one.contains("(1 finding)") && one.contains(", 0 errors,"), "{one}");
         let many = summary_line(Summary { files: 3, pairs: 26, findings: 2, ..Summary::default() });
         assert!(many.starts_with("3 files, 26 checks: ") && many.contains("(2 findings)"), "{many}");
+    }
+
+    #[test]
+    fn names_and_messages_cannot_drive_the_terminal() {
+        let record = |file: &str, outcome: Outcome| Record {
+            file: file.into(),
+            validator: "v".into(),
+            dimension: "lint".into(),
+            outcome,
+        };
+        let report = CheckReport {
+            summary: Summary::default(),
+            outcomes: vec![
+                record("evil\u{1b}[2J\nname.txt", Outcome::Error { reason: "tool said \u{1b}]0;title\u{7}".into() }),
+                record("ok.txt", Outcome::Skipped { reason: "line\nbreak".into() }),
+            ],
+            validators: Vec::new(),
+        };
+        let mut out = Vec::new();
+        print_human(&report, false, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");
+        assert!(text.starts_with("evil\\u{1b}[2J\\nname.txt\n"), "{text:?}");
+        assert!(text.contains("tool said \\u{1b}]0;title\\u{7}") && text.contains("line\\nbreak"), "{text:?}");
+    }
+
+    #[test]
+    fn sarif_uris_are_percent_encoded_relative_references() {
+        assert_eq!(uri("src/lib.rs"), "src/lib.rs");
+        assert_eq!(uri("a b#c?.txt"), "a%20b%23c%3F.txt");
+        assert_eq!(uri("100%.txt"), "100%25.txt");
+        assert_eq!(uri("d\u{e9}j\u{e0}/x\ny.txt"), "d%C3%A9j%C3%A0/x%0Ay.txt");
     }
 }
