@@ -12,6 +12,13 @@
 //! the actor's future) calls [`ProcessRegistry::terminate_all`]: `SIGTERM`,
 //! a grace period, then `SIGKILL` for the survivors.
 //!
+//! A tool's descendant may leave its group (`setsid`, `setpgid`). While the
+//! tool lives, such a process is still found through parent links in
+//! `/proc`: every kill of a running tool also signals those, by pid (checked
+//! against its start time, so a reused pid is never signalled). A process
+//! that left the group and whose parent then exited belongs to init, not to
+//! the tool, and is out of reach.
+//!
 //! Caveat: signalling a group by id is subject to id reuse. A group id can only
 //! be reused once every member of the group is gone *and* reaped; guards live
 //! only as long as the call that ran the tool, which keeps the window small.
@@ -68,9 +75,12 @@ impl ProcessGroup {
     }
 
     /// Sends `SIGKILL` to every process of the group, ignoring a group that is
-    /// already gone.
+    /// already gone, and, while its leader (the tool) still runs, to the
+    /// tool's descendants that left the group.
     pub fn kill(&self) {
+        let escaped = if leader_runs(self.pgid) { Escaped::of(self.pgid) } else { Vec::new() };
         send(self.pgid, Some(Signal::SIGKILL));
+        Escaped::signal_all(&escaped, Signal::SIGKILL);
     }
 }
 
@@ -119,11 +129,14 @@ impl ProcessRegistry {
         self.groups().values().copied().collect()
     }
 
-    /// Sends `SIGKILL` to every registered group, immediately. The groups stay
+    /// Sends `SIGKILL` to every registered group, immediately, and to the
+    /// processes their running tools started outside them. The groups stay
     /// registered until their guards are dropped.
     pub fn kill_all(&self) {
         for pgid in self.pgids() {
+            let escaped = if leader_runs(pgid) { Escaped::of(pgid) } else { Vec::new() };
             send(pgid, Some(Signal::SIGKILL));
+            Escaped::signal_all(&escaped, Signal::SIGKILL);
         }
     }
 
@@ -139,12 +152,24 @@ impl ProcessRegistry {
         if snapshot.is_empty() {
             return;
         }
-        let mut pending: Vec<(u64, Pid)> =
-            snapshot.into_iter().filter(|&(_, pgid)| send(pgid, Some(Signal::SIGTERM))).collect();
+        // Each group with the descendants that left it, found before the
+        // signal makes their parents exit and orphans them.
+        let mut pending: Vec<(u64, Pid, Vec<Escaped>)> = snapshot
+            .into_iter()
+            .map(|(id, pgid)| (id, pgid, Escaped::of(pgid)))
+            .filter(|(_, pgid, escaped)| {
+                let group = send(*pgid, Some(Signal::SIGTERM));
+                Escaped::signal_all(escaped, Signal::SIGTERM);
+                group || !escaped.is_empty()
+            })
+            .collect();
         tracing::debug!(groups = pending.len(), ?grace, "sent SIGTERM to tool process groups");
         let deadline = tokio::time::Instant::now() + grace;
         loop {
-            pending.retain(|&(id, pgid)| self.groups().contains_key(&id) && send(pgid, None));
+            pending.retain_mut(|(id, pgid, escaped)| {
+                escaped.retain(Escaped::runs);
+                (self.groups().contains_key(id) && send(*pgid, None)) || !escaped.is_empty()
+            });
             if pending.is_empty() {
                 return;
             }
@@ -154,9 +179,10 @@ impl ProcessRegistry {
             }
             tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await;
         }
-        for &(_, pgid) in &pending {
-            tracing::debug!(%pgid, "tool process group survived SIGTERM; sending SIGKILL");
-            send(pgid, Some(Signal::SIGKILL));
+        for (_, pgid, escaped) in &pending {
+            tracing::debug!(%pgid, escaped = escaped.len(), "tool processes survived SIGTERM; sending SIGKILL");
+            send(*pgid, Some(Signal::SIGKILL));
+            Escaped::signal_all(escaped, Signal::SIGKILL);
         }
     }
 
@@ -173,6 +199,68 @@ impl ProcessRegistry {
     fn remove(&self, id: u64) {
         self.groups().remove(&id);
     }
+}
+
+/// A descendant of a tool that left the tool's process group, by pid and
+/// start time (clock ticks after boot), which together name one process
+/// even after its pid is reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Escaped {
+    pid: i32,
+    start: u64,
+}
+
+impl Escaped {
+    /// The descendants of `leader` (the tool, whose pid is its group's id,
+    /// a child of this process) that are in another process group. Reads
+    /// every process's `/proc/PID/stat`: only done when a running tool is
+    /// killed.
+    fn of(leader: Pid) -> Vec<Escaped> {
+        let Ok(all) = procfs::process::all_processes() else { return Vec::new() };
+        let stats: Vec<procfs::process::Stat> = all.flatten().filter_map(|p| p.stat().ok()).collect();
+        // The leader must still be this process's child: once it has been
+        // reaped its pid may name another process, whose descendants are
+        // none of ours.
+        let ours = i32::try_from(std::process::id()).unwrap_or(0);
+        if !stats.iter().any(|st| st.pid == leader.as_raw() && st.ppid == ours) {
+            return Vec::new();
+        }
+        let mut children: std::collections::HashMap<i32, Vec<&procfs::process::Stat>> = Default::default();
+        for st in &stats {
+            children.entry(st.ppid).or_default().push(st);
+        }
+        let mut found = Vec::new();
+        let mut queue = vec![leader.as_raw()];
+        while let Some(parent) = queue.pop() {
+            for child in children.get(&parent).into_iter().flatten() {
+                if child.pgrp != leader.as_raw() && !matches!(child.state, 'Z' | 'X') {
+                    found.push(Escaped { pid: child.pid, start: child.starttime });
+                }
+                queue.push(child.pid);
+            }
+        }
+        found
+    }
+
+    /// Whether this very process still runs (not a zombie).
+    fn runs(&self) -> bool {
+        procfs::process::Process::new(self.pid)
+            .and_then(|p| p.stat())
+            .is_ok_and(|st| st.starttime == self.start && !matches!(st.state, 'Z' | 'X'))
+    }
+
+    fn signal_all(escaped: &[Escaped], signal: Signal) {
+        for e in escaped.iter().filter(|e| e.runs()) {
+            tracing::debug!(pid = e.pid, ?signal, "signalling a tool's process outside its group");
+            let _ = nix::sys::signal::kill(Pid::from_raw(e.pid), signal);
+        }
+    }
+}
+
+/// Whether the leader of group `pgid` (the tool) still runs: a tool that
+/// exited and was reaped leaves nothing to find through parent links.
+fn leader_runs(pgid: Pid) -> bool {
+    nix::sys::signal::kill(pgid, None).is_ok()
 }
 
 fn to_pid(pgid: u32) -> Pid {
@@ -323,6 +411,47 @@ pub(crate) mod tests {
         assert_eq!(status.signal(), Some(Signal::SIGTERM as i32));
         assert!(registry.is_empty());
         assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
+    }
+
+    /// A tool that starts a process in a session of its own (`setsid`),
+    /// which ignores SIGTERM and SIGHUP, then waits; the script writes the
+    /// tool's pid, then the escaped process's.
+    fn escaping_script(pids: &Path) -> String {
+        format!(
+            "trap '' TERM; setsid sh -c \"trap '' TERM HUP; echo \\$\\$ >> {p}.tmp; mv {p}.tmp {p}; exec sleep 1002\" & echo $$ > {p}.tmp; wait",
+            p = pids.display()
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn terminate_all_kills_what_left_the_group_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids_file = dir.path().join("pids");
+        let registry = ProcessRegistry::new();
+        let mut child = spawn(&escaping_script(&pids_file));
+        let _guard = ProcessGroup::new(child.id().unwrap(), &registry);
+        let pids = read_pids(&pids_file, 2);
+        let escaped = Escaped::of(Pid::from_raw(pids[0]));
+        assert_eq!(escaped.iter().map(|e| e.pid).collect::<Vec<_>>(), [pids[1]], "found through its parent");
+        registry.terminate_all(Duration::from_secs(30)).await;
+        let status = child.wait().await.unwrap();
+        assert_eq!(status.signal(), Some(Signal::SIGKILL as i32));
+        assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new(), "the escaped process is gone too");
+    }
+
+    #[tokio::test]
+    async fn dropping_the_guard_of_a_running_tool_kills_what_left_its_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids_file = dir.path().join("pids");
+        let registry = ProcessRegistry::new();
+        let mut child = spawn(&escaping_script(&pids_file));
+        let guard = ProcessGroup::new(child.id().unwrap(), &registry);
+        let pids = read_pids(&pids_file, 2);
+        drop(guard);
+        child.wait().await.unwrap();
+        assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
+        // Once the tool is gone and reaped, its pid names nothing of ours.
+        assert!(Escaped::of(Pid::from_raw(pids[0])).is_empty());
     }
 
     #[tokio::test]
