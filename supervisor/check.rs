@@ -489,6 +489,17 @@ pub async fn run(
             return Err(RpcError::invalid_params("validators", format!("no validator named {name:?}")));
         }
     }
+    for dimension in &params.dimensions {
+        if !handles.iter().any(|h| &h.config.dimension == dimension) {
+            let mut known: Vec<&str> = handles.iter().map(|h| h.config.dimension.as_str()).collect();
+            known.sort_unstable();
+            known.dedup();
+            return Err(RpcError::invalid_params(
+                "dimensions",
+                format!("no validator has the dimension {dimension:?} (the dimensions are: {})", known.join(", ")),
+            ));
+        }
+    }
     let global_exclude = config.check.exclude_set().map_err(|e| RpcError::invalid_params("exclude", e))?;
     let mut selected = Vec::new();
     for h in handles {
@@ -567,7 +578,7 @@ pub async fn run(
     let own = engine.store_path().to_path_buf();
     let stat_store = store.clone();
     let dirty = increment.as_ref().map(|(_, dirs)| dirs.clone());
-    let (walked, walked_dirs, linked_ignore_file, stat, updated) = tokio::task::spawn_blocking(move || {
+    let walked = tokio::task::spawn_blocking(move || {
         // The walk's `stat` of every file serves only the stat index: with
         // nothing there to compare with, the read stage `fstat`s what it
         // opens.
@@ -589,10 +600,11 @@ pub async fn run(
                 (files, dirs, linked, stat, false)
             }
         };
-        hazards.error().map_or(Ok(walked), Err)
+        hazards.error().map_or(Ok((walked, hazards.missed_all())), Err)
     })
     .await
     .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))??;
+    let ((walked, walked_dirs, linked_ignore_file, stat, updated), walk_errors) = walked;
     if !updated && increment.is_some() {
         debug!("a file where files changed has another hard link: walked the whole tree");
     }
@@ -666,6 +678,7 @@ pub async fn run(
         from_cache: out.from_cache,
         binary_files: out.hashed.iter().filter(|h| h.binary).count() as u64,
         files_read: out.files_read,
+        walk_errors: walk_errors.clone(),
         ..Summary::default()
     };
     let soonest_expiry = out.soonest_expiry;
@@ -911,6 +924,7 @@ pub async fn run(
     }
     if memo_usable
         && clean
+        && walk_errors.is_empty()
         && !linked_ignore_file
         && !run.write_failed.load(Ordering::Relaxed)
         && !walk_watch.fresh.load(Ordering::Relaxed)
@@ -1389,7 +1403,14 @@ fn walk(
         let watch = watch.clone();
         let linked_ignore_file = &linked_ignore_file;
         Box::new(move |entry| {
-            let Ok(entry) = entry else { return ignore::WalkState::Continue };
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    hazards.missed(e.to_string());
+                    return ignore::WalkState::Continue;
+                }
+            };
+            named_but_not_walkable(&entry, hazards);
             if entry.path_is_symlink() && IGNORE_FILES.iter().any(|f| entry.file_name() == *f) {
                 linked_ignore_file.store(true, Ordering::Relaxed);
             }
@@ -1446,8 +1467,12 @@ fn walker(start: &Path, own: Option<&Path>, linked: Option<Arc<AtomicBool>>, haz
 /// the walker reads an ignore file line by line into memory). The `ignore`
 /// crate opens any that exists, so each directory is looked at before the
 /// walker enters it; a check that meets one fails and names it.
+///
+/// It also collects what the walk could not look at (a directory it cannot
+/// list, a named path that is neither a file nor a directory): those do not
+/// stop a check, but its report lists them and it counts as incomplete.
 #[derive(Clone, Default)]
-struct Hazards(Arc<Mutex<Vec<String>>>);
+struct Hazards(Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<String>>>);
 
 impl Hazards {
     /// Whether the walker may read the ignore files of `dir` (recording the
@@ -1480,6 +1505,19 @@ impl Hazards {
         ok
     }
 
+    /// Records something the walk could not look at.
+    fn missed(&self, what: String) {
+        self.1.lock().expect("walk errors").push(what);
+    }
+
+    /// What the walk could not look at, sorted.
+    fn missed_all(&self) -> Vec<String> {
+        let mut v = std::mem::take(&mut *self.1.lock().expect("walk errors"));
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
     /// The error of a check that met any.
     fn error(&self) -> Option<RpcError> {
         let found = self.0.lock().expect("hazards");
@@ -1491,6 +1529,15 @@ impl Hazards {
                 "cannot check: the ignore file {first}{more}; reading it could block forever or never end. Replace it with a regular file or remove it"
             ),
         ))
+    }
+}
+
+/// Records a path named on the command line (depth 0) that the walk skips
+/// because it is neither a regular file nor a directory: a FIFO, a socket, a
+/// device, a dangling link.
+fn named_but_not_walkable(entry: &ignore::DirEntry, hazards: &Hazards) {
+    if entry.depth() == 0 && !entry.file_type().is_some_and(|t| t.is_file() || t.is_dir()) {
+        hazards.missed(format!("{}: not a regular file or a directory", entry.path().display()));
     }
 }
 
@@ -1559,7 +1606,12 @@ fn walk_dirs(root: &Path, dirs: &[String], own: Option<&Path>, stat: bool, hazar
         }
         let mut builder = walker(&dir, own, None, hazards);
         builder.max_depth(Some(1));
-        v.extend(builder.build().flatten().filter_map(|e| walked(root, e, stat)));
+        for entry in builder.build() {
+            match entry {
+                Ok(e) => v.extend(walked(root, e, stat)),
+                Err(e) => hazards.missed(e.to_string()),
+            }
+        }
     }
     v.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
     v

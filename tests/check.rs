@@ -100,6 +100,11 @@ fn a_clean_tree_exits_0_with_a_human_summary() {
     let out = env.run(&["check", "--validator", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+    // A mistyped dimension is an error too, not a check of nothing.
+    let out = env.run(&["check", "--dimension", "securty"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("securty") && err.contains("security"), "{err}");
 }
 
 #[test]
@@ -635,4 +640,42 @@ fn an_ignore_file_that_is_a_fifo_or_a_device_fails_the_check_instead_of_hanging_
     let (code, r) = check_json(&env, &[]);
     assert_eq!(code, 1, "checked again once they are gone: {}", r["summary"]);
     assert_eq!(status_of(&r, "sub/a.txt", "trailing-whitespace"), "findings");
+}
+
+#[test]
+fn what_the_walk_cannot_look_at_is_reported_and_makes_the_run_incomplete() {
+    use rustix::fs::{Mode, OFlags};
+    let env = Env::new();
+    env.write("top.txt", "top\n");
+    // A directory deeper than PATH_MAX: the walk cannot list it by its path.
+    let mut dir = rustix::fs::open(&env.project, OFlags::DIRECTORY | OFlags::RDONLY, Mode::empty()).unwrap();
+    let name = "d".repeat(200);
+    for _ in 0..25 {
+        rustix::fs::mkdirat(&dir, name.as_str(), Mode::from_raw_mode(0o755)).unwrap();
+        dir = rustix::fs::openat(&dir, name.as_str(), OFlags::DIRECTORY | OFlags::RDONLY, Mode::empty()).unwrap();
+    }
+    let deep =
+        rustix::fs::openat(&dir, "deep.txt", OFlags::CREATE | OFlags::WRONLY, Mode::from_raw_mode(0o644)).unwrap();
+    rustix::io::write(&deep, b"deep \n").unwrap();
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 3, "a missed directory makes the run incomplete: {}", r["summary"]);
+    let errors = r["summary"]["walk_errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].as_str().unwrap().contains(&name), "{errors:?}");
+    // Not remembered as a clean answer: the next check says it again.
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!((code, r["summary"]["unchanged"].as_bool()), (3, Some(false)), "{}", r["summary"]);
+    // A named path that is neither a file nor a directory is not silently
+    // nothing.
+    nix::unistd::mkfifo(&env.project.join("pipe"), nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let (code, r) = check_json(&env, &["pipe", "top.txt"]);
+    assert_eq!(code, 3, "{}", r["summary"]);
+    let errors = r["summary"]["walk_errors"].as_array().unwrap();
+    assert!(
+        errors.iter().any(|e| e.as_str().unwrap().contains("pipe: not a regular file or a directory")),
+        "{errors:?}"
+    );
+    let out = env.run(&["check", "pipe"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("not checked: ") && text.contains("pipe: not a regular file"), "{text}");
 }

@@ -341,6 +341,11 @@ pub struct Summary {
     /// answer kept for the rest of the tree, which was not walked.
     #[serde(default)]
     pub incremental: bool,
+    /// What the walk could not look at: a directory it cannot list (its
+    /// files are missing from the report), a path named on the command line
+    /// that is neither a file nor a directory. A run with any is incomplete.
+    #[serde(default)]
+    pub walk_errors: Vec<String>,
 }
 
 /// The reply of `check`.

@@ -138,13 +138,13 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     Ok(exit_code(&report))
 }
 
-/// The exit code a report earns: findings → 1; else errors, timeouts or
-/// skips → 3; else 0.
+/// The exit code a report earns: findings → 1; else errors, timeouts,
+/// skips or parts of the tree the walk could not look at → 3; else 0.
 pub fn exit_code(report: &CheckReport) -> ExitCode {
     let n = |k: &str| report.summary.outcomes.get(k).copied().unwrap_or(0);
     if n("findings") > 0 || report.summary.cached_with_findings > 0 {
         ExitCode::Findings
-    } else if n("error") + n("timed_out") + n("skipped") > 0 {
+    } else if n("error") + n("timed_out") + n("skipped") > 0 || !report.summary.walk_errors.is_empty() {
         ExitCode::Incomplete
     } else {
         ExitCode::Ok
@@ -176,15 +176,21 @@ fn print_human(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::
     if !report.outcomes.is_empty() {
         writeln!(out)?;
     }
+    for e in &s.walk_errors {
+        let w = if colour { "not checked".red().bold().to_string() } else { "not checked".into() };
+        writeln!(out, "{w}: {}", visible(e))?;
+    }
     writeln!(
         out,
-        "{}, {}: {} passed, {} with findings ({}), {} cached, {}, {} timed out, {} skipped; {} computed, {} from cache in {:.2} s{}",
+        "{}, {}: {} passed, {} with findings ({}), {} cached{}, {}, {} timed out, {} skipped; {} computed, {} from cache in {:.2} s{}",
         counted(s.files, "file"),
         counted(s.pairs, "check"),
         n("passed"),
-        n("findings") + s.cached_with_findings,
+        n("findings"),
         counted(s.findings, "finding"),
         n("cached"),
+        // The counts before add up to the checks; this one is part of `cached`.
+        if s.cached_with_findings > 0 { format!(" ({} with findings)", s.cached_with_findings) } else { String::new() },
         counted(n("error"), "error"),
         n("timed_out"),
         n("skipped"),
@@ -320,6 +326,13 @@ pub fn sarif(report: &CheckReport) -> Value {
                 "locations": [{ "physicalLocation": physical }],
             }));
         }
+    }
+    for e in &report.summary.walk_errors {
+        notifications.push(json!({
+            "level": "error",
+            "message": { "text": format!("not checked: {e}") },
+            "descriptor": { "id": "walk" },
+        }));
     }
     let failed = notifications.iter().any(|n| n["level"] == "error");
     json!({
@@ -561,6 +574,17 @@ mod tests {
         assert!(one.contains("(1 finding)") && one.contains(", 0 errors,"), "{one}");
         let many = summary_line(Summary { files: 3, pairs: 26, findings: 2, ..Summary::default() });
         assert!(many.starts_with("3 files, 26 checks: ") && many.contains("(2 findings)"), "{many}");
+        // Every check counted once: a cached one with findings is cached.
+        let outcomes = [("passed", 2), ("findings", 1), ("cached", 5)].map(|(k, v)| (k.to_string(), v)).into();
+        let mixed = summary_line(Summary {
+            files: 1,
+            pairs: 8,
+            findings: 3,
+            outcomes,
+            cached_with_findings: 2,
+            ..Summary::default()
+        });
+        assert!(mixed.contains(": 2 passed, 1 with findings (3 findings), 5 cached (2 with findings), "), "{mixed}");
     }
 
     #[test]
