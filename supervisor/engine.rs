@@ -49,6 +49,9 @@ pub struct CacheCounters {
 pub struct Engine {
     layout: Layout,
     config: Mutex<Arc<Config>>,
+    /// `[daemon]` and `[cache]` as the daemon started with them: they take
+    /// effect at start only, and a reload that changes them says so.
+    started_with: (crate::config::DaemonSettings, crate::config::CacheSettings),
     /// What verdict.toml looked like when the configuration in force was read.
     config_stamp: Mutex<Option<FileStamp>>,
     supervisor: ActorRef<SupervisorMessage>,
@@ -129,6 +132,7 @@ impl Engine {
         };
         let (supervisor, _) = Actor::spawn(None, Supervisor, ()).await?;
         let engine = Engine {
+            started_with: (config.daemon.clone(), config.cache.clone()),
             config: Mutex::new(Arc::new(config)),
             config_stamp: Mutex::new(file_stamp(&layout.root.join(crate::paths::CONFIG_FILE))),
             supervisor,
@@ -292,11 +296,22 @@ impl Engine {
             Config::default()
         };
         let report = self.apply(&new).await.map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
+        let (daemon, cache) = &self.started_with;
+        let at_start: Vec<&str> = [("daemon", new.daemon != *daemon), ("cache", new.cache != *cache)]
+            .iter()
+            .filter(|(_, d)| *d)
+            .map(|(s, _)| *s)
+            .collect();
+        if !at_start.is_empty() {
+            warn!(sections = ?at_start, "these sections changed; they take effect when the daemon restarts (verdict stop)");
+        }
         *self.config.lock().expect("config lock poisoned") = Arc::new(new);
         *self.config_stamp.lock().expect("stamp lock poisoned") = stamp;
         self.forget_answers();
         info!(?report, "configuration applied");
-        Ok(serde_json::to_value(report).expect("plain struct"))
+        let mut reply = serde_json::to_value(report).expect("plain struct");
+        reply["restart_required"] = json!(at_start);
+        Ok(reply)
     }
 
     /// `restart`.

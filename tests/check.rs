@@ -456,6 +456,15 @@ fn reload_applies_added_changed_and_removed_validators() {
     assert_eq!(r["added"], json!(["toml"]));
     assert_eq!(r["changed"], json!(["json"]));
     assert_eq!(r["removed"], json!(["yaml"]));
+    assert_eq!(r["restart_required"], json!([]));
+    // [cache] and [daemon] are read at start: the reload says so.
+    env.write(
+        "verdict.toml",
+        "builtins = false\n[cache]\nenabled = false\n[validators.json]\ntimeout = \"5s\"\n[validators.toml]\n",
+    );
+    assert_eq!(env.json(&["reload"])["restart_required"], json!(["cache"]));
+    let out = env.run_ok(&["reload"], 0);
+    assert!(out.contains("note: [cache] changed; that takes effect when the daemon restarts"), "{out}");
     let names: Vec<String> = env.json(&["status"])["validators"]
         .as_array()
         .unwrap()
@@ -465,6 +474,10 @@ fn reload_applies_added_changed_and_removed_validators() {
     assert_eq!(names, ["json", "toml"]);
     // SIGHUP does the same; an invalid file keeps the old configuration.
     env.write("verdict.toml", "builtins = false\n[validators.json]\ntimeout = 5\n");
+    let out = env.run(&["reload"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.matches("validators.json.timeout").count(), 1, "each error once: {err}");
     let pid = env.json(&["ping"])["pid"].as_u64().unwrap() as i32;
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGHUP).unwrap();
     std::thread::sleep(Duration::from_millis(300));

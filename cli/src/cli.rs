@@ -330,11 +330,16 @@ async fn simple(
             if as_json {
                 println!("{}", json!({ "error": e }));
             }
-            eprintln!("verdict: error: {}", e.message);
-            if let Some(errors) = e.data.as_ref().and_then(|d| d.get("errors")).and_then(Value::as_array) {
-                for err in errors {
-                    eprintln!("  {}", err.as_str().unwrap_or_default());
+            // The message repeats the errors that `data.errors` lists: print
+            // its first line and the list, once.
+            match e.data.as_ref().and_then(|d| d.get("errors")).and_then(Value::as_array) {
+                Some(errors) => {
+                    eprintln!("verdict: error: {}", e.message.lines().next().unwrap_or_default());
+                    for err in errors {
+                        eprintln!("  {}", err.as_str().unwrap_or_default());
+                    }
                 }
+                None => eprintln!("verdict: error: {}", e.message),
             }
             Ok(ExitCode::Failure)
         }

@@ -451,7 +451,21 @@ pub fn print_reload(v: &Value, out: &mut dyn Write) -> std::io::Result<()> {
         }
     }
     let n = v["unchanged"].as_array().map(Vec::len).unwrap_or(0);
-    writeln!(out, "{n} unchanged")
+    writeln!(out, "{n} unchanged")?;
+    let later: Vec<String> = v["restart_required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(|s| format!("[{s}]")))
+        .collect();
+    if !later.is_empty() {
+        writeln!(
+            out,
+            "note: {} changed; that takes effect when the daemon restarts (`verdict stop`, then any command)",
+            later.join(" and ")
+        )?;
+    }
+    Ok(())
 }
 
 /// Renders cache command replies.
