@@ -529,6 +529,14 @@ pub async fn run(
                 format!("{} is outside the project root {}", canon.display(), root.display()),
             ));
         }
+        // The walk leaves `.git` out wherever it meets it; a path that
+        // names it (or something in it) is refused alike.
+        if canon.strip_prefix(&root).is_ok_and(|rel| rel.components().any(|c| c.as_os_str() == ".git")) {
+            return Err(RpcError::invalid_params(
+                "paths",
+                format!("{} is inside .git, which verdict never checks", canon.display()),
+            ));
+        }
         targets.push(canon);
     }
 
@@ -613,9 +621,15 @@ pub async fn run(
     mark("walk", &mut since);
     // Select, on every core.
     let filters: Vec<FileFilter> = selected.iter().map(|s| s.filter.clone()).collect();
-    let (walked, pairs) = tokio::task::spawn_blocking(move || {
+    let (walked, pairs, excluded) = tokio::task::spawn_blocking(move || {
         let pairs = select(&walked, &global_exclude, &filters);
-        (walked, pairs)
+        // `check.exclude` takes files out as if the walk had not found them.
+        let excluded = if global_exclude.is_empty() {
+            0
+        } else {
+            walked.iter().filter(|w| global_exclude.is_match(&w.rel)).count()
+        };
+        (walked, pairs, excluded)
     })
     .await
     .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?;
@@ -672,7 +686,7 @@ pub async fn run(
     let now = stage.now;
     drop(stage);
     let mut summary = Summary {
-        files: walked.len() as u64,
+        files: (walked.len() - excluded) as u64,
         cache_used: store.is_some(),
         pairs: out.pairs,
         from_cache: out.from_cache,

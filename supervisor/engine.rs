@@ -456,7 +456,9 @@ impl Engine {
             .fold((0, 0), |(h, m), c| (h + c.hits.load(Ordering::Relaxed), m + c.misses.load(Ordering::Relaxed)));
         let store_state = self.store.read().expect("store lock poisoned").as_ref().map(|_| ()).map_err(Clone::clone);
         EngineStatus {
-            config_path: match &self.layout.config {
+            // The file of the configuration in force: none once it was
+            // deleted and a reload fell back to the defaults.
+            config_path: match &self.config().source {
                 Some(p) => json!(p),
                 None => Value::Null,
             },

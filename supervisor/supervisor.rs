@@ -304,8 +304,13 @@ impl SupervisorState {
             child.recent_restarts.pop_front();
         }
         if child.recent_restarts.len() as u32 >= policy.max_restarts {
-            let why =
-                format!("{} restarts within {:?}; last failure: {reason}", child.recent_restarts.len(), policy.window);
+            // The failure that needs one restart more than the policy allows.
+            let why = format!(
+                "failed again after {} restarts within {:?} (max_restarts = {}); last failure: {reason}",
+                child.recent_restarts.len(),
+                policy.window,
+                policy.max_restarts
+            );
             child.state = ChildState::Quarantined;
             child.slot.send_replace(Slot::Quarantined(why.clone()));
             self.event(name, "failed", reason);

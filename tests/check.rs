@@ -100,6 +100,12 @@ fn a_clean_tree_exits_0_with_a_human_summary() {
     let out = env.run(&["check", "--validator", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+    // `.git` is never checked, named or not.
+    env.write(".git/config", "[core]\n");
+    let out = env.run(&["check", ".git"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("inside .git"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(env.run(&["check", ".git/config"]).status.code(), Some(2));
     // A mistyped dimension is an error too, not a check of nothing.
     let out = env.run(&["check", "--dimension", "securty"]);
     assert_eq!(out.status.code(), Some(2));
@@ -482,6 +488,11 @@ fn reload_applies_added_changed_and_removed_validators() {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGHUP).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(env.json(&["status"])["validators"].as_array().unwrap().len(), 2);
+    // The file deleted: the defaults, and no file named as their source.
+    assert!(env.json(&["status"])["config_path"].is_string());
+    std::fs::remove_file(env.project.join("verdict.toml")).unwrap();
+    env.json(&["reload"]);
+    assert_eq!(env.json(&["status"])["config_path"], Value::Null);
 }
 
 #[test]
@@ -691,4 +702,16 @@ fn what_the_walk_cannot_look_at_is_reported_and_makes_the_run_incomplete() {
     let out = env.run(&["check", "pipe"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("not checked: ") && text.contains("pipe: not a regular file"), "{text}");
+}
+
+#[test]
+fn check_exclude_takes_files_out_as_if_the_walk_had_not_found_them() {
+    let env = Env::new();
+    env.write("verdict.toml", "[check]\nexclude = [\"gen/**\"]\n");
+    env.write("a.txt", "fine\n");
+    env.write("gen/out.txt", "generated \n");
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 0, "the excluded file's trailing blank is not reported: {}", r["summary"]);
+    assert_eq!(r["summary"]["files"], 2, "a.txt and verdict.toml: {}", r["summary"]);
+    assert!(r["outcomes"].as_array().unwrap().iter().all(|o| o["file"] != "gen/out.txt"));
 }

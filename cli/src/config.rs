@@ -922,16 +922,23 @@ impl Cx<'_> {
 
     /// An array of strings, each with its span.
     fn strings(&mut self, t: &Tbl, key: &str) -> Option<(SpannedStrings, Range<usize>, String)> {
+        let (items, span, path, ok) = self.strings_found(t, key)?;
+        ok.then_some((items, span, path))
+    }
+
+    /// The strings of an array, each non-string item reported; `false` when
+    /// there was one. For checks that should still look at every string.
+    fn strings_found(&mut self, t: &Tbl, key: &str) -> Option<(SpannedStrings, Range<usize>, String, bool)> {
         let (v, path) = Self::get(t, key)?;
         let DeValue::Array(items) = v.get_ref() else {
             self.type_error(v, path, "an array of strings");
             return None;
         };
-        let out = self.string_items(items, &path)?;
-        Some((out, v.span(), path))
+        let (out, ok) = self.string_items_found(items, &path);
+        Some((out, v.span(), path, ok))
     }
 
-    fn string_items(&mut self, items: &DeArray, path: &str) -> Option<SpannedStrings> {
+    fn string_items_found(&mut self, items: &DeArray, path: &str) -> (SpannedStrings, bool) {
         let mut out = Vec::with_capacity(items.len());
         let mut ok = true;
         for item in items.iter() {
@@ -944,7 +951,7 @@ impl Cx<'_> {
                 }
             }
         }
-        ok.then_some(out)
+        (out, ok)
     }
 
     /// An array of globs, each checked to compile.
@@ -1074,6 +1081,18 @@ fn parse_validator(
     let kind = match cx.string(t, "kind") {
         Some((k, _, _)) if k == "command" => KindChoice::Command,
         Some((k, span, path)) => match BuiltinKind::from_name(&k) {
+            // `[validators.utf8] kind = "json"` would run the JSON check under
+            // the UTF-8 check's name, in its place.
+            Some(b) if BuiltinKind::from_name(name).is_some_and(|own| own != b) => {
+                cx.issue(
+                    span,
+                    path,
+                    format!(
+                        "the table is named after the built-in {name:?}, which it configures: kind must be {name:?} or left out; give another check its own name (for example [validators.{name}-{k}])"
+                    ),
+                );
+                KindChoice::Unknown
+            }
             Some(b) => KindChoice::Builtin(b),
             None => {
                 let names = builtin_names();
@@ -1319,12 +1338,19 @@ fn parse_command(cx: &mut Cx, t: &Tbl, batch_size: usize) -> CommandConfig {
         },
     };
 
-    let env = match cx.strings(t, "env") {
-        Some((names, _, path)) => {
+    let env = match cx.strings_found(t, "env") {
+        Some((names, _, path, _)) => {
             let mut seen = BTreeSet::new();
             for (n, span) in &names {
-                if n.is_empty() || n.contains('=') || n.contains('\0') {
-                    cx.issue(span.clone(), path.clone(), format!("invalid environment variable name {n:?}"));
+                // A portable name: a letter or `_`, then letters, digits or `_`.
+                let portable = n.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !portable {
+                    cx.issue(
+                        span.clone(),
+                        path.clone(),
+                        format!("invalid environment variable name {n:?}: use letters, digits and _, not starting with a digit"),
+                    );
                 } else if !seen.insert(n.as_str()) {
                     cx.issue(span.clone(), path.clone(), format!("{n:?} is listed twice"));
                 }

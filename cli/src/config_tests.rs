@@ -395,6 +395,15 @@ fn unknown_builtin_kind() {
 }
 
 #[test]
+fn a_table_named_after_a_builtin_cannot_run_another_builtin() {
+    let text = "[validators.utf8]\nkind = \"json\"\n";
+    single_issue(text, "validators.utf8.kind", "kind", "named after the built-in \"utf8\"");
+    // Its own kind, or a command standing in for it, are fine.
+    assert!(parse("[validators.utf8]\nkind = \"utf8\"\n").is_ok());
+    assert!(parse("[validators.utf8]\nkind = \"command\"\ncommand = [\"x\"]\nfiles = [\"*\"]\n").is_ok());
+}
+
+#[test]
 fn missing_kind_for_a_name_that_is_not_a_builtin() {
     let text = "\n\n[validators.mine]\nfiles = [\"*\"]\n";
     single_issue(text, "validators.mine.kind", "[validators.mine]", "missing");
@@ -517,6 +526,19 @@ fn backoff_must_not_exceed_backoff_max() {
 fn invalid_env_names() {
     let text = format!("{COMMAND}env = [\"HOME\", \"A=B\"]\n");
     single_issue(&text, "validators.sc.env", "env", "invalid environment variable name");
+    // Every bad item is reported, not only the first kind of problem.
+    let text = format!("{COMMAND}env = [\"PATH\", 5, \"A=B\", \"\", \"has space\", \"9x\", \"_OK_1\"]\n");
+    let errs = issues(&text);
+    let messages: Vec<&str> = errs.iter().map(|i| i.message.as_str()).collect();
+    assert_eq!(errs.len(), 5, "{messages:#?}");
+    assert!(errs.iter().all(|i| i.key == "validators.sc.env"), "{errs:#?}");
+    assert!(messages[0].contains("expected a string, found integer") || messages.iter().any(|m| m.contains("integer")));
+    for bad in ["\"A=B\"", "\"\"", "\"has space\"", "\"9x\""] {
+        assert!(
+            messages.iter().any(|m| m.contains(&format!("invalid environment variable name {bad}"))),
+            "{bad}: {messages:#?}"
+        );
+    }
 }
 
 #[test]

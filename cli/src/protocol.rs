@@ -307,7 +307,7 @@ pub struct Record {
 /// Totals of a run.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Summary {
-    /// Files found by the walk.
+    /// Files found by the walk, less those `check.exclude` takes out.
     pub files: u64,
     /// Selected (file, validator) pairs; each has one outcome.
     pub pairs: u64,
