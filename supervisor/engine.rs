@@ -54,6 +54,11 @@ pub struct Engine {
     started_with: (crate::config::DaemonSettings, crate::config::CacheSettings),
     /// What verdict.toml looked like when the configuration in force was read.
     config_stamp: Mutex<Option<FileStamp>>,
+    /// The executables of the command validators that have a `version`
+    /// command (the tool's and the version command's), as they were when
+    /// those commands last ran: one that changed (an upgrade) is met by a
+    /// reload before the next check, which runs the version commands again.
+    tool_stamps: Mutex<Vec<(PathBuf, Option<FileStamp>)>>,
     supervisor: ActorRef<SupervisorMessage>,
     /// The result cache if it could be opened, else why not.
     store: std::sync::RwLock<Result<Arc<Store>, String>>,
@@ -135,6 +140,7 @@ impl Engine {
             started_with: (config.daemon.clone(), config.cache.clone()),
             config: Mutex::new(Arc::new(config)),
             config_stamp: Mutex::new(file_stamp(&layout.root.join(crate::paths::CONFIG_FILE))),
+            tool_stamps: Mutex::default(),
             supervisor,
             store: std::sync::RwLock::new(store),
             store_path,
@@ -210,11 +216,41 @@ impl Engine {
     }
 
     async fn apply(&self, config: &Config) -> anyhow::Result<ApplyReport> {
-        let mut specs = Vec::new();
-        for v in config.validators() {
-            specs.push(spec_for(&self.layout.root, v).await);
+        // Stamped before the version commands run: an upgrade racing with
+        // them is seen next time.
+        let tools: Vec<(PathBuf, Option<FileStamp>)> = config
+            .validators()
+            .iter()
+            .filter_map(|v| match &v.kind {
+                ValidatorKind::Command(cmd) => cmd.version.as_ref().map(|version| (cmd, version)),
+                ValidatorKind::Builtin { .. } => None,
+            })
+            .flat_map(|(cmd, version)| [cmd.command.first(), version.first()])
+            .flatten()
+            .map(|program| verdict_actors::command::resolve_program(program, &self.layout.root))
+            .map(|path| {
+                let stamp = file_stamp(&path);
+                (path, stamp)
+            })
+            .collect();
+        // The version commands run side by side: each may take up to
+        // VERSION_TIMEOUT.
+        let mut set = tokio::task::JoinSet::new();
+        for (i, v) in config.validators().into_iter().enumerate() {
+            let root = self.layout.root.clone();
+            set.spawn(async move { (i, spec_for(&root, v).await) });
         }
-        Ok(ractor::call!(self.supervisor, SupervisorMessage::Apply, specs)?)
+        let mut specs: Vec<(usize, ValidatorSpec)> = set.join_all().await;
+        specs.sort_unstable_by_key(|(i, _)| *i);
+        let specs = specs.into_iter().map(|(_, s)| s).collect();
+        let report = ractor::call!(self.supervisor, SupervisorMessage::Apply, specs)?;
+        *self.tool_stamps.lock().expect("tool stamps lock poisoned") = tools;
+        Ok(report)
+    }
+
+    /// Whether a tool with a `version` command changed since that command ran.
+    fn tools_changed(&self) -> bool {
+        self.tool_stamps.lock().expect("tool stamps lock poisoned").iter().any(|(path, seen)| file_stamp(path) != *seen)
     }
 
     /// `check`. A verdict.toml edited since it was read is applied first, so
@@ -226,6 +262,9 @@ impl Engine {
         let current = file_stamp(&self.layout.root.join(crate::paths::CONFIG_FILE));
         if current != *self.config_stamp.lock().expect("stamp lock poisoned") {
             info!("verdict.toml changed since it was read; reloading before the check");
+            self.reload().await?;
+        } else if self.tools_changed() {
+            info!("a tool with a version command changed since it ran; reloading before the check");
             self.reload().await?;
         }
         crate::check::run(self, params, ctx).await

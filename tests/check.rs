@@ -715,3 +715,39 @@ fn check_exclude_takes_files_out_as_if_the_walk_had_not_found_them() {
     assert_eq!(r["summary"]["files"], 2, "a.txt and verdict.toml: {}", r["summary"]);
     assert!(r["outcomes"].as_array().unwrap().iter().all(|o| o["file"] != "gen/out.txt"));
 }
+
+#[test]
+fn a_tool_upgraded_under_a_running_daemon_is_run_again() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let counter = env.tmp.path().join("count");
+    let install = |version: &str| {
+        // As a package manager does: a new file renamed over the old one.
+        let new = env.write("tools/tool.new", format!("#!/bin/sh\n# {version}\necho x >> {}\n", counter.display()));
+        std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&new, env.project.join("tools/tool")).unwrap();
+    };
+    install("1.0");
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[validators.tool]
+kind = "command"
+command = ["./tools/tool"]
+version = ["sh", "-c", "sed -n 2p tools/tool"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.txt"]
+"#,
+    );
+    env.write("a.txt", "a\n");
+    let runs = || std::fs::read_to_string(&counter).map_or(0, |s| s.lines().count());
+    assert_eq!(check_json(&env, &[]).0, 0);
+    assert_eq!(check_json(&env, &[]).0, 0);
+    assert_eq!(runs(), 1, "the second check was answered from the cache");
+    install("2.0");
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 0, "{}", r["summary"]);
+    assert_eq!(runs(), 2, "the upgraded tool ran again: {}", r["summary"]);
+}

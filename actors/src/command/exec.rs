@@ -104,7 +104,7 @@ pub(crate) fn command(argv: &[String], extra_args: &[OsString], cwd: &Path, env:
 
 /// A program named with a relative path containing `/` is resolved against
 /// `cwd` (the project root), not against the daemon's working directory.
-fn program_path(program: &str, cwd: &Path) -> PathBuf {
+pub(crate) fn program_path(program: &str, cwd: &Path) -> PathBuf {
     let p = Path::new(program);
     if p.is_relative() && program.contains('/') {
         return cwd.join(p);

@@ -100,6 +100,13 @@ pub async fn run(spec: &CommandSpec, files: &[String], registry: &ProcessRegistr
     run_args(spec, files, &args, registry).await
 }
 
+/// The executable `program` (a command's first word) names, as a run from
+/// `cwd` would find it: a bare name through `PATH`, a relative path from
+/// `cwd`.
+pub fn resolve_program(program: &str, cwd: &Path) -> PathBuf {
+    exec::program_path(program, cwd)
+}
+
 /// A file's path relative to the project root as a tool gets it: as it is,
 /// or after `./` when it starts with `-`, so that no file name is ever read
 /// as an option (`-rf.txt`, `--version.txt`).
