@@ -1263,7 +1263,16 @@ async fn run_job(
                     r = tokio::time::timeout_at(wait_until, slot.changed()) => match r {
                         Ok(Ok(())) => continue,
                         Ok(Err(_)) => return vec![Outcome::skipped("the validator was removed"); n],
-                        Err(_) => return vec![Outcome::TimedOut { after_ms: timeout.as_millis() as u64 }; n],
+                        // The job never ran: not `timed out`. Its later jobs
+                        // in this run are skipped too, so the run still ends
+                        // within its timeouts.
+                        Err(_) => {
+                            let why = format!(
+                                "not run: validator {name} was still restarting (restart backoff) after its timeout of {timeout:?}"
+                            );
+                            run.hung.lock().expect("hung").insert(name.clone(), why.clone());
+                            return vec![Outcome::skipped(why); n];
+                        }
                     },
                     _ = cancel.cancelled() => return vec![Outcome::skipped("the check was cancelled"); n],
                 }

@@ -751,3 +751,45 @@ files = ["*.txt"]
     assert_eq!(code, 0, "{}", r["summary"]);
     assert_eq!(runs(), 2, "the upgraded tool ran again: {}", r["summary"]);
 }
+
+#[test]
+fn a_job_whose_validator_is_still_restarting_at_its_deadline_is_skipped_not_timed_out() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[validators.hang]
+kind = "command"
+command = ["sh", "-c", "sleep 61", "hang"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.txt"]
+timeout = "1s"
+concurrency = 1
+restart = { max_restarts = 5, backoff = "6s", backoff_max = "10s" }
+"#,
+    );
+    env.write("f1.txt", "1\n");
+    env.write("f2.txt", "2\n");
+    // First run: f1 times out and the child restarts at once; second run: it
+    // times out again and the next restart waits out a backoff of 5-7 s.
+    let statuses = |r: &Value| {
+        let mut v = vec![status_of(r, "f1.txt", "hang"), status_of(r, "f2.txt", "hang")];
+        v.sort();
+        v
+    };
+    for _ in 0..2 {
+        let (code, r) = check_json(&env, &[]);
+        assert_eq!(code, 3, "{}", r["summary"]);
+        assert_eq!(statuses(&r), ["skipped", "timed_out"], "one times out, the other is skipped");
+    }
+    // Third run, within the backoff: nothing ran, so nothing timed out.
+    let started = Instant::now();
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 3, "{}", r["summary"]);
+    assert_eq!(statuses(&r), ["skipped", "skipped"]);
+    let reasons = [outcome(&r, "f1.txt", "hang"), outcome(&r, "f2.txt", "hang")].map(|o| o["reason"].to_string());
+    assert!(reasons.iter().all(|w| w.contains("still restarting")), "{reasons:?}");
+    assert!(started.elapsed() < Duration::from_secs(4), "the run ended within its timeout: {:?}", started.elapsed());
+}
