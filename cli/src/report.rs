@@ -345,6 +345,9 @@ pub fn sarif(report: &CheckReport) -> Value {
                 "informationUri": "https://example.invalid/verdict",
                 "rules": rules.iter().map(|r| json!({ "id": r, "shortDescription": { "text": r } })).collect::<Vec<_>>(),
             }},
+            // Columns count characters (code points), as in the JSON
+            // report, not SARIF's default UTF-16 code units.
+            "columnKind": "unicodeCodePoints",
             "invocations": [{
                 "executionSuccessful": !failed,
                 "toolExecutionNotifications": notifications,
@@ -623,6 +626,12 @@ mod tests {
         assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");
         assert!(text.starts_with("evil\\u{1b}[2J\\nname.txt\n"), "{text:?}");
         assert!(text.contains("tool said \\u{1b}]0;title\\u{7}") && text.contains("line\\nbreak"), "{text:?}");
+    }
+
+    #[test]
+    fn sarif_columns_are_code_points_as_in_the_json_report() {
+        let report = CheckReport { summary: Summary::default(), outcomes: Vec::new(), validators: Vec::new() };
+        assert_eq!(sarif(&report)["runs"][0]["columnKind"], "unicodeCodePoints");
     }
 
     #[test]

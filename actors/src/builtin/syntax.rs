@@ -285,9 +285,9 @@ fn find_second_yaml_key(body: &[u8], start: usize, column: usize, key: &str) -> 
         return None;
     }
     let indent = column.checked_sub(1)?;
-    if !is_key_at(start) {
-        return None;
-    }
+    // The key may first appear anywhere in the mapping: count it at the
+    // mapping's indentation, from its first key on.
+    let mut seen = usize::from(is_key_at(start));
     let mut p = line_end(start) + 1;
     while p < body.len() {
         let end = line_end(p);
@@ -299,7 +299,10 @@ fn find_second_yaml_key(body: &[u8], start: usize, column: usize, key: &str) -> 
                 return None;
             }
             if spaces == indent && is_key_at(p + spaces) {
-                return Some(p + spaces);
+                seen += 1;
+                if seen == 2 {
+                    return Some(p + spaces);
+                }
             }
         }
         p = end + 1;

@@ -618,6 +618,31 @@ fn yaml_duplicate_keys_point_at_the_second_key() {
 }
 
 #[test]
+fn yaml_duplicate_key_that_is_not_the_mappings_first() {
+    let f = one(BuiltinKind::Yaml, b"x: 0\na: 1\nb: 2\na: 3\n");
+    assert_eq!(at(&f), (4, 1), "{}", f.message);
+    let f = one(BuiltinKind::Yaml, b"x:\n  y: 1\n  a: 1\n  a: 2\n");
+    assert_eq!(at(&f), (4, 3), "{}", f.message);
+}
+
+#[test]
+fn a_byte_order_mark_is_not_content() {
+    // merge-conflict: the marker on the first line, after the BOM.
+    let findings = run(BuiltinKind::MergeConflict, b"\xef\xbb\xbf<<<<<<< HEAD\na\n=======\nb\n>>>>>>> br\n");
+    assert_eq!(positions(&findings), [(1, 1), (3, 1), (5, 1)]);
+    // final-newline: a BOM alone is an empty file; a BOM and a newline is a
+    // blank line, as a newline alone is.
+    clean(BuiltinKind::FinalNewline, b"\xef\xbb\xbf");
+    let f = one(BuiltinKind::FinalNewline, b"\xef\xbb\xbf\n");
+    assert_eq!((at(&f), f.message.as_str()), ((1, 1), "file contains only 1 blank line"));
+    let f = one(BuiltinKind::FinalNewline, b"\n");
+    assert_eq!(f.message, "file contains only 1 blank line");
+    clean(BuiltinKind::FinalNewline, b"\xef\xbb\xbfa\n");
+    let f = one(BuiltinKind::FinalNewline, b"\xef\xbb\xbfa\n\n");
+    assert_eq!((at(&f), f.message.as_str()), ((2, 1), "file ends with 1 blank line"));
+}
+
+#[test]
 fn yaml_invalid_utf8() {
     let f = one(BuiltinKind::Yaml, b"a: b\nc: \xFF\n");
     assert_eq!(at(&f), (2, 4));

@@ -78,7 +78,10 @@ pub(super) fn plural(n: usize, word: &str) -> String {
 /// lines (lines with no characters at all; whitespace-only lines are
 /// `trailing-whitespace`'s business).
 pub(super) fn final_newline(content: &[u8], out: &mut Collector<'_>) {
-    let Some(&last) = content.last() else { return };
+    // A byte order mark is not content: a file of only a BOM is empty, and
+    // one of a BOM and newlines holds only blank lines.
+    let bom = if content.starts_with(super::BOM) { super::BOM.len() } else { 0 };
+    let Some(&last) = content[bom..].last() else { return };
     if last != b'\n' {
         out.at(content.len(), Severity::Error, || "file does not end with a newline".to_owned());
         return;
@@ -86,22 +89,23 @@ pub(super) fn final_newline(content: &[u8], out: &mut Collector<'_>) {
     // Count the line terminators (`\n` or `\r\n`) the file ends with.
     let mut end = content.len();
     let mut terminators = 0;
-    while end > 0 && content[end - 1] == b'\n' {
+    while end > bom && content[end - 1] == b'\n' {
         terminators += 1;
         end -= 1;
-        if end > 0 && content[end - 1] == b'\r' {
+        if end > bom && content[end - 1] == b'\r' {
             end -= 1;
         }
     }
     // The first terminator ends the last non-blank line, unless every line is blank.
-    let blank = if end == 0 { terminators } else { terminators - 1 };
+    let all_blank = end == bom;
+    let blank = if all_blank { terminators } else { terminators - 1 };
     if blank == 0 {
         return;
     }
     // The first blank line starts after the terminator of the last non-blank one.
-    let first_blank = if end == 0 { 0 } else { end + memchr::memchr(b'\n', &content[end..]).map_or(0, |i| i + 1) };
+    let first_blank = if all_blank { bom } else { end + memchr::memchr(b'\n', &content[end..]).map_or(0, |i| i + 1) };
     out.at(first_blank, Severity::Warning, || {
-        if end == 0 {
+        if all_blank {
             format!("file contains only {}", plural(blank, "blank line"))
         } else {
             format!("file ends with {}", plural(blank, "blank line"))
@@ -160,7 +164,8 @@ pub(super) fn merge_conflict(content: &[u8], out: &mut Collector<'_>) {
     }
     let mut in_conflict = false;
     let mut pending: Vec<(usize, Marker)> = Vec::new();
-    let mut line_start = 0;
+    // A byte order mark is not part of the first line.
+    let mut line_start = if content.starts_with(super::BOM) { super::BOM.len() } else { 0 };
     for nl in memchr_iter(b'\n', content).map(Some).chain(std::iter::once(None)) {
         let end = nl.unwrap_or(content.len());
         let mut line = &content[line_start..end];
