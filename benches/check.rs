@@ -283,6 +283,17 @@ fn verdict_bin() -> PathBuf {
     bin
 }
 
+/// Every file a walk honouring ignore files finds under `root` (the
+/// files the read-once floors read).
+fn tree_files(root: &Path) -> Vec<PathBuf> {
+    ignore::WalkBuilder::new(root)
+        .build()
+        .flatten()
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+        .map(|e| e.into_path())
+        .collect()
+}
+
 fn best_of(n: usize, mut f: impl FnMut() -> Duration) -> Duration {
     (0..n).map(|_| f()).min().unwrap()
 }
@@ -450,12 +461,7 @@ fn walk_read_floor(root: &Path, threads: usize) -> Duration {
 /// same run: reading every byte once from a given list of files, and
 /// walking the tree and reading every byte once.
 fn builtins_compare(cores: usize, label: &str, bytes: u64, p: &Project) {
-    let files: Vec<PathBuf> = ignore::WalkBuilder::new(&p.root)
-        .build()
-        .flatten()
-        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
-        .map(|e| e.into_path())
-        .collect();
+    let files = tree_files(&p.root);
     let daemon = daemon_pid(p).to_string();
     // Warm the page cache so every side reads from memory.
     read_floor(&files, cores);
@@ -615,12 +621,7 @@ fn peers_compare(cores: usize, label: &str, p: &Project, bin: &Path) {
         assert!(matches!(st.code(), Some(0 | 1)), "{tool} exited {st}");
         d
     };
-    let files: Vec<PathBuf> = ignore::WalkBuilder::new(&p.root)
-        .build()
-        .flatten()
-        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
-        .map(|e| e.into_path())
-        .collect();
+    let files = tree_files(&p.root);
     // A shell's read-once floor: every tracked file through `cat`.
     let shell_floor = |procs: usize| {
         let t = Instant::now();
