@@ -126,7 +126,9 @@ fn after_sigkill_the_next_command_starts_a_fresh_daemon() {
 
 #[test]
 fn sigterm_lets_a_request_in_flight_finish_or_answers_shutting_down() {
-    let env = Env::with_slow_validator("2", "300ms");
+    // A duration no other process on the machine is likely to sleep for:
+    // the process table is looked at below.
+    let env = Env::with_slow_validator("2.0417", "300ms");
     let pid = env.start();
     let mut c = env.connect();
     let id = c.send("check", json!({ "paths": ["."] }));
@@ -138,7 +140,7 @@ fn sigterm_lets_a_request_in_flight_finish_or_answers_shutting_down() {
     wait_until(Duration::from_secs(10), "the daemon to exit", || !alive(pid));
     assert!(!env.socket().exists() && !env.pid_file().exists());
     // And the tool it was running is gone too.
-    let out = std::process::Command::new("pgrep").args(["-f", "sleep 2"]).output().unwrap();
+    let out = std::process::Command::new("pgrep").args(["-f", r"^sleep 2\.0417$"]).output().unwrap();
     assert!(out.stdout.is_empty(), "tool left running: {}", String::from_utf8_lossy(&out.stdout));
 }
 
