@@ -539,6 +539,10 @@ pub async fn run(
         }
         targets.push(canon);
     }
+    // The same path named many times is walked once (a request of 100,000
+    // `.` walked the tree 100,000 times).
+    targets.sort_unstable();
+    targets.dedup();
 
     // A clean earlier run over the same tree, validators and configuration
     // answers at once if no directory it walked changed since (see

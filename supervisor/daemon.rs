@@ -264,7 +264,16 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
 
     // We hold the lock, so no daemon of ours serves this socket. Something
     // else might (a daemon with another pid file): never steal a live socket.
-    if layout.socket.exists() {
+    if let Ok(meta) = fs::symlink_metadata(&layout.socket) {
+        // Only a socket is ever replaced: a file of the user's named by
+        // mistake (`--socket notes.txt`) is not deleted.
+        use std::os::unix::fs::FileTypeExt;
+        if !meta.file_type().is_socket() {
+            bail!(
+                "{} exists and is not a socket; verdict will not replace it: remove it or pass another --socket",
+                layout.socket.display()
+            );
+        }
         if std::os::unix::net::UnixStream::connect(&layout.socket).is_ok() {
             bail!(
                 "{} is in use by another process that is not this project's daemon; remove it or pass --socket",

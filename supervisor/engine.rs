@@ -368,7 +368,11 @@ impl Engine {
     pub async fn config_check(&self, params: Value) -> Result<Value, RpcError> {
         let p: ConfigCheckParams = parse_params(Some(&params))?;
         let path = p.path.unwrap_or_else(|| self.layout.root.join(crate::paths::CONFIG_FILE));
-        match Config::load(&path) {
+        // Off the runtime's threads: reading a file can block (a slow disk).
+        let loaded = tokio::task::spawn_blocking(move || Config::load(&path))
+            .await
+            .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
+        match loaded {
             Ok(c) => Ok(json!({ "valid": true, "validators": c.validators().len() })),
             Err(e) => {
                 Ok(json!({ "valid": false, "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() }))

@@ -109,6 +109,14 @@ fn a_live_socket_is_never_stolen() {
     assert!(other.exists());
     let _c = std::os::unix::net::UnixStream::connect(&other).unwrap();
     listener.accept().unwrap();
+    // A regular file named as the socket is never deleted.
+    let notes = dir.join("notes.txt");
+    std::fs::write(&notes, "mine\n").unwrap();
+    let out = env.cmd().args(["daemon", "--foreground", "--socket"]).arg(&notes).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a socket"), "{err}");
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "mine\n");
 }
 
 #[test]

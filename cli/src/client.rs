@@ -32,7 +32,16 @@ pub enum CallError {
     /// The daemon sent something that is not a reply.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The daemon accepted the connection but did not answer the handshake
+    /// in time (stopped with SIGSTOP, or frozen).
+    #[error(
+        "the daemon accepted the connection but did not answer within {0:?}; it may be stopped or stuck (see `verdict logs`)"
+    )]
+    Unresponsive(Duration),
 }
+
+/// How long a client waits for the daemon's answer to `hello`.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One connection to a daemon.
 pub struct Client {
@@ -70,7 +79,10 @@ impl Client {
                 };
             }
         };
-        let v = c.wait_reply(id, &mut |_, _| {}).await?;
+        let v = match tokio::time::timeout(HELLO_TIMEOUT, c.wait_reply(id, &mut |_, _| {})).await {
+            Ok(reply) => reply?,
+            Err(_) => return Err(CallError::Unresponsive(HELLO_TIMEOUT)),
+        };
         c.hello = serde_json::from_value(v).map_err(|e| CallError::Protocol(format!("bad hello reply: {e}")))?;
         Ok(c)
     }
@@ -267,5 +279,24 @@ pub fn describe(e: CallError) -> anyhow::Error {
     match e {
         CallError::Rpc(r) => anyhow!("{}", r.message),
         other => anyhow!(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_daemon_that_never_answers_the_handshake_is_an_error_not_a_hang() {
+        // A socket that takes connections (into its backlog) and never
+        // answers, as a daemon stopped with SIGSTOP does.
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("frozen.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let started = tokio::time::Instant::now();
+        let err = Client::connect(&socket).await.err().expect("no answer is an error");
+        assert!(matches!(err, CallError::Unresponsive(_)), "{err}");
+        assert!(err.to_string().contains("did not answer within 10s"), "{err}");
+        assert_eq!(started.elapsed(), HELLO_TIMEOUT);
     }
 }

@@ -340,15 +340,15 @@ impl Default for Config {
 impl Config {
     /// Reads and parses `path`. An unreadable file is one issue.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        match std::fs::read_to_string(path) {
+        match read_config_file(path) {
             Ok(text) => Config::parse(&text, path),
-            Err(e) => Err(ConfigError {
+            Err(message) => Err(ConfigError {
                 errors: vec![ConfigIssue {
                     path: Some(path.to_path_buf()),
                     line: None,
                     column: None,
                     key: String::new(),
-                    message: format!("cannot read the file: {e}"),
+                    message,
                 }],
             }),
         }
@@ -1443,6 +1443,40 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("duration {s:?} is too long: at most 100 years"));
     }
     Ok(d)
+}
+
+/// The largest configuration file read: far above any real one.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// A configuration file's text. Only a regular file of at most
+/// [`MAX_CONFIG_BYTES`] is read: a FIFO would block the reader until a
+/// writer came, and `/dev/zero` would never end. It is opened without
+/// blocking and looked at through the opened file, so nothing swapped in
+/// after a look is read either.
+fn read_config_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    let meta = f.metadata().map_err(|e| format!("cannot read the file: {e}"))?;
+    if !meta.is_file() {
+        return Err("cannot read the file: not a regular file".into());
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(format!(
+            "cannot read the file: {} bytes, more than the {MAX_CONFIG_BYTES} a configuration may hold",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read the file: {e}"))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(format!("cannot read the file: it grew past {MAX_CONFIG_BYTES} bytes while being read"));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("cannot read the file: not UTF-8 ({e})"))
 }
 
 /// The longest duration any setting takes: 100 years (of 365.25 days, as

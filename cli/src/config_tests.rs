@@ -606,6 +606,21 @@ fn load_reads_the_file_and_reports_unreadable_ones() {
     assert_eq!(err.errors.len(), 1);
     assert_eq!(err.errors[0].path.as_deref(), Some(missing.as_path()));
     assert!(err.to_string().starts_with(&format!("{}: cannot read", missing.display())));
+
+    // Only a regular file of reasonable size is read: a FIFO would block the
+    // reader, /dev/zero would never end.
+    let fifo = dir.path().join("fifo.toml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let err = Config::load(&fifo).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    let err = Config::load(Path::new("/dev/zero")).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, vec![b'#'; MAX_CONFIG_BYTES as usize + 1]).unwrap();
+    let err = Config::load(&big).unwrap_err();
+    assert!(err.to_string().contains("more than the"), "{err}");
+    std::fs::write(&big, b"# \xff\n").unwrap();
+    assert!(Config::load(&big).unwrap_err().to_string().contains("not UTF-8"));
 }
 
 // ---------------------------------------------------------------------------
