@@ -82,6 +82,26 @@ fn clients_racing_to_start_the_daemon_all_get_an_answer() {
 }
 
 #[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    // `verdict status | head -1`: the pipe closes before the output is
+    // written; the command ends without an error message.
+    let env = Env::new();
+    env.start();
+    let mut child = env
+        .cmd()
+        .arg("status")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("error"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
+
+#[test]
 fn a_stale_socket_is_replaced() {
     let env = Env::new();
     std::fs::create_dir_all(env.socket().parent().unwrap()).unwrap();

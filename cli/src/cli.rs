@@ -131,6 +131,15 @@ pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let code = match run(cli) {
         Ok(code) => code,
+        // The reader of our output went away (`verdict status | head -1`):
+        // nothing to say, as a tool killed by SIGPIPE says nothing.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::Ok
+        }
         Err(e) => {
             eprintln!("verdict: error: {e:#}");
             ExitCode::Failure
