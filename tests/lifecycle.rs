@@ -102,6 +102,18 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
 }
 
 #[test]
+fn stop_finds_a_daemon_whose_socket_was_removed() {
+    let env = Env::new();
+    let pid = env.start();
+    std::fs::remove_file(env.socket()).unwrap();
+    let out = env.run_ok(&["stop"], 0);
+    assert!(out.contains(&format!("verdict daemon stopped (pid {pid}")), "{out}");
+    wait_until(Duration::from_secs(10), "the daemon to exit", || !alive(pid));
+    // And the next command starts a fresh one.
+    assert_ne!(env.json(&["ping"])["pid"].as_u64(), Some(u64::from(pid)));
+}
+
+#[test]
 fn a_stale_socket_is_replaced() {
     let env = Env::new();
     std::fs::create_dir_all(env.socket().parent().unwrap()).unwrap();

@@ -257,6 +257,22 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             let mut c = match Client::connect(&layout.socket).await {
                 Ok(c) => c,
                 Err(_) => {
+                    // No socket to reach it by (someone removed it), but a
+                    // daemon may still run: its pid file's lock says so.
+                    if let Some(pid) = paths::locked_daemon_pid(&layout.pid_file) {
+                        nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(pid as i32),
+                            nix::sys::signal::Signal::SIGTERM,
+                        )
+                        .with_context(|| format!("cannot signal the daemon (pid {pid})"))?;
+                        client::wait_for_exit(pid, Duration::from_secs(60)).await?;
+                        if global.json {
+                            println!("{}", json!({ "stopped": true, "pid": pid }));
+                        } else {
+                            println!("verdict daemon stopped (pid {pid}; its socket was gone, so it was sent SIGTERM)");
+                        }
+                        return Ok(ExitCode::Ok);
+                    }
                     if global.json {
                         println!("{}", json!({ "stopped": false, "running": false }));
                     } else {

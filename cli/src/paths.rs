@@ -223,6 +223,17 @@ pub fn build_id() -> String {
     }
 }
 
+/// The pid of the daemon holding the lock of `pid_file`, if one does (a
+/// daemon keeps its pid file locked for its whole life; a pid file nobody
+/// has locked is left from one that died).
+pub fn locked_daemon_pid(pid_file: &Path) -> Option<u32> {
+    let file = fs::File::open(pid_file).ok()?;
+    match file.try_lock_shared() {
+        Err(fs::TryLockError::WouldBlock) => pid_from_file(pid_file),
+        _ => None,
+    }
+}
+
 /// Reads the pid recorded in a pid file, if any.
 pub fn pid_from_file(path: &Path) -> Option<u32> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
