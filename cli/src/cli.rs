@@ -133,11 +133,9 @@ pub fn main() -> std::process::ExitCode {
         Ok(code) => code,
         // The reader of our output went away (`verdict status | head -1`):
         // nothing to say, as a tool killed by SIGPIPE says nothing.
-        Err(e)
-            if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) =>
-        {
+        // Only an error that is itself a failed write (the command's own
+        // output), not a lost connection to the daemon wrapped in another.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => {
             ExitCode::Ok
         }
         Err(e) => {
@@ -256,10 +254,16 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
         Command::Stop => {
             let mut c = match Client::connect(&layout.socket).await {
                 Ok(c) => c,
-                Err(_) => {
+                Err(e) => {
                     // No socket to reach it by (someone removed it), but a
-                    // daemon may still run: its pid file's lock says so.
-                    if let Some(pid) = paths::locked_daemon_pid(&layout.pid_file) {
+                    // daemon may still run: its pid file's lock says so. Not
+                    // for a daemon that answered (busy, another protocol) or
+                    // is still starting.
+                    let gone = matches!(&e, client::CallError::Io(io)
+                        if matches!(io.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused));
+                    let pid =
+                        paths::locked_daemon_pid(&layout.pid_file).filter(|&p| gone && p > 1 && p <= i32::MAX as u32);
+                    if let Some(pid) = pid {
                         nix::sys::signal::kill(
                             nix::unistd::Pid::from_raw(pid as i32),
                             nix::sys::signal::Signal::SIGTERM,

@@ -40,8 +40,10 @@ pub enum CallError {
     Unresponsive(Duration),
 }
 
-/// How long a client waits for the daemon's answer to `hello`.
-const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client waits for the daemon's answer to `hello`: as long as a
+/// daemon may take to start (it listens before it has opened its cache and
+/// run its validators' version commands).
+const HELLO_TIMEOUT: Duration = START_TIMEOUT;
 
 /// One connection to a daemon.
 pub struct Client {
@@ -296,7 +298,7 @@ mod tests {
         let started = tokio::time::Instant::now();
         let err = Client::connect(&socket).await.err().expect("no answer is an error");
         assert!(matches!(err, CallError::Unresponsive(_)), "{err}");
-        assert!(err.to_string().contains("did not answer within 10s"), "{err}");
+        assert!(err.to_string().contains("did not answer within 30s"), "{err}");
         assert_eq!(started.elapsed(), HELLO_TIMEOUT);
     }
 }

@@ -123,18 +123,28 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let colour = args.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    match format {
-        Format::Human => print_human(&report, colour, &mut sink)?,
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut sink, &report)?;
-            writeln!(sink)?;
+    let written = (|| -> std::io::Result<()> {
+        match format {
+            Format::Human => print_human(&report, colour, &mut sink)?,
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut sink, &report)?;
+                writeln!(sink)?;
+            }
+            Format::Sarif => {
+                serde_json::to_writer_pretty(&mut sink, &sarif(&report))?;
+                writeln!(sink)?;
+            }
         }
-        Format::Sarif => {
-            serde_json::to_writer_pretty(&mut sink, &sarif(&report))?;
-            writeln!(sink)?;
-        }
+        sink.flush()
+    })();
+    match written {
+        Ok(()) => {}
+        // The reader of the report went away (`verdict check | head`): the
+        // verdict still decides the exit code, so a pipeline that checks
+        // it (`set -o pipefail`) still sees findings.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe && args.output.is_none() => {}
+        Err(e) => return Err(e).context("cannot write the report"),
     }
-    sink.flush()?;
     Ok(exit_code(&report))
 }
 
@@ -272,6 +282,8 @@ fn uri(path: &str) -> String {
         .add(b'<')
         .add(b'>')
         .add(b'?')
+        // A colon in the first segment would read as a URI scheme.
+        .add(b':')
         .add(b'[')
         .add(b'\\')
         .add(b']')
@@ -639,6 +651,7 @@ mod tests {
         assert_eq!(uri("src/lib.rs"), "src/lib.rs");
         assert_eq!(uri("a b#c?.txt"), "a%20b%23c%3F.txt");
         assert_eq!(uri("100%.txt"), "100%25.txt");
+        assert_eq!(uri("notes:todo.md"), "notes%3Atodo.md");
         assert_eq!(uri("d\u{e9}j\u{e0}/x\ny.txt"), "d%C3%A9j%C3%A0/x%0Ay.txt");
     }
 }
