@@ -590,6 +590,8 @@ pub async fn run(
     let own = engine.store_path().to_path_buf();
     let stat_store = store.clone();
     let dirty = increment.as_ref().map(|(_, dirs)| dirs.clone());
+    let walk_exclude = global_exclude.clone();
+    let memo_exclude = global_exclude.clone();
     let walked = tokio::task::spawn_blocking(move || {
         // The walk's `stat` of every file serves only the stat index: with
         // nothing there to compare with, the read stage `fstat`s what it
@@ -612,7 +614,7 @@ pub async fn run(
                 (files, dirs, linked, stat, false)
             }
         };
-        hazards.error().map_or(Ok((walked, hazards.missed_all())), Err)
+        hazards.error().map_or(Ok((walked, hazards.missed_all(&walk_root, &walk_exclude))), Err)
     })
     .await
     .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))??;
@@ -853,7 +855,8 @@ pub async fn run(
         for row in &rows {
             let Row::Remembered(i) = *row else { continue };
             let f = &memo.files[i];
-            kept += 1;
+            // Counted as a full walk counts it: not when `exclude` takes it out.
+            kept += u64::from(memo_exclude.is_empty() || !memo_exclude.is_match(&f.rel));
             for &vi in &memo.sets[f.set as usize] {
                 hits[vi] += 1;
             }
@@ -1433,7 +1436,7 @@ fn walk(
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(e) => {
-                    hazards.missed(e.to_string());
+                    hazards.walker_error(&e);
                     return ignore::WalkState::Continue;
                 }
             };
@@ -1499,7 +1502,14 @@ fn walker(start: &Path, own: Option<&Path>, linked: Option<Arc<AtomicBool>>, haz
 /// list, a named path that is neither a file nor a directory): those do not
 /// stop a check, but its report lists them and it counts as incomplete.
 #[derive(Clone, Default)]
-struct Hazards(Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<String>>>);
+struct Hazards(
+    Arc<Mutex<Vec<String>>>,
+    /// What the walk could not look at: the path, if known, and why.
+    Arc<Mutex<Vec<Missed>>>,
+    /// The directories above the walk's roots already looked at: a check of
+    /// 20,000 named files climbs from each, and stops where one has been.
+    Arc<Mutex<std::collections::HashSet<PathBuf>>>,
+);
 
 impl Hazards {
     /// Whether the walker may read the ignore files of `dir` (recording the
@@ -1518,28 +1528,60 @@ impl Hazards {
     /// directory) and every directory above it, whose ignore files the
     /// walker reads too, and at git's excludes at `root`.
     fn allows_from(&self, start: &Path, root: &Path) -> bool {
-        let mut ok = true;
         let mut dir = Some(start);
         while let Some(d) = dir {
-            ok &= self.allows(d);
+            // Looked at already, and so was everything above it.
+            if !self.2.lock().expect("looked at").insert(d.to_path_buf()) {
+                break;
+            }
+            self.allows(d);
             dir = d.parent();
         }
+        // git's excludes, once per check.
         let exclude = root.join(".git/info/exclude");
-        if let Some(kind) = special_kind(&exclude) {
+        if self.2.lock().expect("looked at").insert(exclude.clone())
+            && let Some(kind) = special_kind(&exclude)
+        {
             self.0.lock().expect("hazards").push(format!("{} is {kind}", exclude.display()));
-            ok = false;
         }
-        ok
+        // Any unsafe ignore file fails the whole check.
+        self.0.lock().expect("hazards").is_empty()
     }
 
     /// Records something the walk could not look at.
-    fn missed(&self, what: String) {
-        self.1.lock().expect("walk errors").push(what);
+    fn missed(&self, path: Option<PathBuf>, what: String) {
+        self.1.lock().expect("walk errors").push((path, what));
     }
 
-    /// What the walk could not look at, sorted.
-    fn missed_all(&self) -> Vec<String> {
-        let mut v = std::mem::take(&mut *self.1.lock().expect("walk errors"));
+    /// Records an error of the walker. Only a directory it could not list
+    /// counts: an ignore file it could not read or parse (a glob git
+    /// accepts and the crate does not, in a `.gitignore` above the project)
+    /// is logged, as it would otherwise make every check incomplete.
+    fn walker_error(&self, e: &ignore::Error) {
+        let path = walk_error_path(e).map(Path::to_path_buf);
+        let about_ignore_file = path
+            .as_deref()
+            .and_then(Path::file_name)
+            .is_some_and(|n| IGNORE_FILES.iter().any(|f| n == *f) || n == "exclude");
+        if e.is_io() && !about_ignore_file {
+            self.missed(path, e.to_string());
+        } else {
+            warn!(error = %e, "an ignore file could not be read or parsed; its rules are not applied");
+        }
+    }
+
+    /// What the walk could not look at, sorted, less what `exclude` takes
+    /// out (a directory of the project nobody may read, excluded for that
+    /// reason, is not an incomplete check).
+    fn missed_all(&self, root: &Path, exclude: &globset::GlobSet) -> Vec<String> {
+        let found = std::mem::take(&mut *self.1.lock().expect("walk errors"));
+        let excluded = |p: &Path| {
+            let Ok(rel) = p.strip_prefix(root) else { return false };
+            // The path itself, or everything in it.
+            exclude.is_match(rel) || exclude.is_match(rel.join("x"))
+        };
+        let mut v: Vec<String> =
+            found.into_iter().filter(|(p, _)| !p.as_deref().is_some_and(excluded)).map(|(_, m)| m).collect();
         v.sort_unstable();
         v.dedup();
         v
@@ -1559,14 +1601,30 @@ impl Hazards {
     }
 }
 
+/// The path a walker error is about, if it names one.
+fn walk_error_path(e: &ignore::Error) -> Option<&Path> {
+    match e {
+        ignore::Error::WithPath { path, .. } => Some(path),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => walk_error_path(err),
+        ignore::Error::Partial(errs) => errs.iter().find_map(walk_error_path),
+        _ => None,
+    }
+}
+
 /// Records a path named on the command line (depth 0) that the walk skips
 /// because it is neither a regular file nor a directory: a FIFO, a socket, a
 /// device, a dangling link.
 fn named_but_not_walkable(entry: &ignore::DirEntry, hazards: &Hazards) {
     if entry.depth() == 0 && !entry.file_type().is_some_and(|t| t.is_file() || t.is_dir()) {
-        hazards.missed(format!("{}: not a regular file or a directory", entry.path().display()));
+        hazards.missed(
+            Some(entry.path().to_path_buf()),
+            format!("{}: not a regular file or a directory", entry.path().display()),
+        );
     }
 }
+
+/// Something the walk could not look at: its path, if known, and why.
+type Missed = (Option<PathBuf>, String);
 
 /// `dir`'s `.gitignore` or `.ignore`, if one is a FIFO or a device (or a
 /// link to one), described.
@@ -1636,7 +1694,7 @@ fn walk_dirs(root: &Path, dirs: &[String], own: Option<&Path>, stat: bool, hazar
         for entry in builder.build() {
             match entry {
                 Ok(e) => v.extend(walked(root, e, stat)),
-                Err(e) => hazards.missed(e.to_string()),
+                Err(e) => hazards.walker_error(&e),
             }
         }
     }

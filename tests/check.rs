@@ -702,6 +702,14 @@ fn what_the_walk_cannot_look_at_is_reported_and_makes_the_run_incomplete() {
     let out = env.run(&["check", "pipe"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("not checked: ") && text.contains("pipe: not a regular file"), "{text}");
+    // A directory `check.exclude` takes out is no loss; nor is an ignore
+    // file with a glob the walker cannot parse (its rules are skipped, and
+    // logged).
+    env.write("verdict.toml", format!("[check]\nexclude = [\"{name}/**\"]\n"));
+    env.write(".gitignore", "/{{cookiecutter.name}}.yml\n");
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 0, "{}", r["summary"]);
+    assert_eq!(r["summary"]["walk_errors"], json!([]));
 }
 
 #[test]
@@ -714,6 +722,15 @@ fn check_exclude_takes_files_out_as_if_the_walk_had_not_found_them() {
     assert_eq!(code, 0, "the excluded file's trailing blank is not reported: {}", r["summary"]);
     assert_eq!(r["summary"]["files"], 2, "a.txt and verdict.toml: {}", r["summary"]);
     assert!(r["outcomes"].as_array().unwrap().iter().all(|o| o["file"] != "gen/out.txt"));
+    // The same count when only the edited directory is walked again (once
+    // a check has been answered from the previous run's answer).
+    let unchanged = (0..3).any(|_| check_json(&env, &[]).1["summary"]["unchanged"] == true);
+    assert!(unchanged, "an unchanged tree was never answered from the previous run");
+    env.write("a.txt", "edited\n");
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 0, "{}", r["summary"]);
+    assert_eq!(r["summary"]["incremental"], true, "{}", r["summary"]);
+    assert_eq!(r["summary"]["files"], 2, "{}", r["summary"]);
 }
 
 #[test]

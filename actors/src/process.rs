@@ -133,10 +133,14 @@ impl ProcessRegistry {
     /// processes their running tools started outside them. The groups stay
     /// registered until their guards are dropped.
     pub fn kill_all(&self) {
-        for pgid in self.pgids() {
-            let escaped = if leader_runs(pgid) { Escaped::of(pgid) } else { Vec::new() };
+        let pgids = self.pgids();
+        let running: Vec<Pid> = pgids.iter().copied().filter(|&p| leader_runs(p)).collect();
+        let escaped = if running.is_empty() { Vec::new() } else { Escaped::of_all(&running) };
+        for pgid in pgids {
             send(pgid, Some(Signal::SIGKILL));
-            Escaped::signal_all(&escaped, Signal::SIGKILL);
+        }
+        for e in &escaped {
+            Escaped::signal_all(e, Signal::SIGKILL);
         }
     }
 
@@ -154,9 +158,11 @@ impl ProcessRegistry {
         }
         // Each group with the descendants that left it, found before the
         // signal makes their parents exit and orphans them.
+        let leaders: Vec<Pid> = snapshot.iter().map(|&(_, pgid)| pgid).collect();
         let mut pending: Vec<(u64, Pid, Vec<Escaped>)> = snapshot
             .into_iter()
-            .map(|(id, pgid)| (id, pgid, Escaped::of(pgid)))
+            .zip(Escaped::of_all(&leaders))
+            .map(|((id, pgid), escaped)| (id, pgid, escaped))
             .filter(|(_, pgid, escaped)| {
                 let group = send(*pgid, Some(Signal::SIGTERM));
                 Escaped::signal_all(escaped, Signal::SIGTERM);
@@ -212,34 +218,44 @@ struct Escaped {
 
 impl Escaped {
     /// The descendants of `leader` (the tool, whose pid is its group's id,
-    /// a child of this process) that are in another process group. Reads
-    /// every process's `/proc/PID/stat`: only done when a running tool is
-    /// killed.
+    /// a child of this process) that are in another process group.
     fn of(leader: Pid) -> Vec<Escaped> {
-        let Ok(all) = procfs::process::all_processes() else { return Vec::new() };
+        Self::of_all(&[leader]).pop().unwrap_or_default()
+    }
+
+    /// [`of`](Self::of) for several tools, reading every process's
+    /// `/proc/PID/stat` once: only done when running tools are killed.
+    fn of_all(leaders: &[Pid]) -> Vec<Vec<Escaped>> {
+        let Ok(all) = procfs::process::all_processes() else { return vec![Vec::new(); leaders.len()] };
         let stats: Vec<procfs::process::Stat> = all.flatten().filter_map(|p| p.stat().ok()).collect();
-        // The leader must still be this process's child: once it has been
-        // reaped its pid may name another process, whose descendants are
-        // none of ours.
-        let ours = i32::try_from(std::process::id()).unwrap_or(0);
-        if !stats.iter().any(|st| st.pid == leader.as_raw() && st.ppid == ours) {
-            return Vec::new();
-        }
         let mut children: std::collections::HashMap<i32, Vec<&procfs::process::Stat>> = Default::default();
         for st in &stats {
             children.entry(st.ppid).or_default().push(st);
         }
-        let mut found = Vec::new();
-        let mut queue = vec![leader.as_raw()];
-        while let Some(parent) = queue.pop() {
-            for child in children.get(&parent).into_iter().flatten() {
-                if child.pgrp != leader.as_raw() && !matches!(child.state, 'Z' | 'X') {
-                    found.push(Escaped { pid: child.pid, start: child.starttime });
+        let ours = i32::try_from(std::process::id()).unwrap_or(0);
+        leaders
+            .iter()
+            .map(|leader| {
+                let leader = leader.as_raw();
+                // The leader must still be this process's child: once it
+                // has been reaped its pid may name another process, whose
+                // descendants are none of ours.
+                if !stats.iter().any(|st| st.pid == leader && st.ppid == ours) {
+                    return Vec::new();
                 }
-                queue.push(child.pid);
-            }
-        }
-        found
+                let mut found = Vec::new();
+                let mut queue = vec![leader];
+                while let Some(parent) = queue.pop() {
+                    for child in children.get(&parent).into_iter().flatten() {
+                        if child.pgrp != leader && !matches!(child.state, 'Z' | 'X') {
+                            found.push(Escaped { pid: child.pid, start: child.starttime });
+                        }
+                        queue.push(child.pid);
+                    }
+                }
+                found
+            })
+            .collect()
     }
 
     /// Whether this very process still runs (not a zombie).
