@@ -83,34 +83,29 @@ fn clients_racing_to_start_the_daemon_all_get_an_answer() {
 
 #[test]
 fn a_reader_that_goes_away_ends_the_output_quietly() {
-    // `verdict status | head -1`: the pipe closes before the output is
-    // written; the command ends without an error message.
+    // Runs `verdict ARGS` whose reader is gone before anything is written.
+    let closed_reader = |env: &Env, args: &[&str]| {
+        let mut child = env
+            .cmd()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    // `verdict status | head -1`: the command ends without an error message.
     let env = Env::new();
     env.start();
-    let mut child = env
-        .cmd()
-        .arg("status")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (code, err) = closed_reader(&env, &["status"]);
     assert!(!err.contains("error"), "{err}");
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(code, Some(0), "{err}");
     // `verdict check | head`: the findings still decide the exit code.
     env.write("a.txt", "trailing \n");
-    let mut child = env
-        .cmd()
-        .args(["check", "--format", "json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, err) = closed_reader(&env, &["check", "--format", "json"]);
+    assert_eq!(code, Some(1), "{err}");
 }
 
 #[test]
