@@ -434,7 +434,9 @@ pub(crate) mod tests {
     /// tool's pid, then the escaped process's.
     fn escaping_script(pids: &Path) -> String {
         format!(
-            "trap '' TERM; setsid sh -c \"trap '' TERM HUP; echo \\$\\$ >> {p}.tmp; mv {p}.tmp {p}; exec sleep 1002\" & echo $$ > {p}.tmp; wait",
+            // The tool's pid is written before the escaping process starts,
+            // which appends its own and publishes both.
+            "trap '' TERM; echo $$ > {p}.tmp; setsid sh -c \"trap '' TERM HUP; echo \\$\\$ >> {p}.tmp; mv {p}.tmp {p}; exec sleep 1002\" & wait",
             p = pids.display()
         )
     }
