@@ -1502,14 +1502,15 @@ fn walker(start: &Path, own: Option<&Path>, linked: Option<Arc<AtomicBool>>, haz
 /// list, a named path that is neither a file nor a directory): those do not
 /// stop a check, but its report lists them and it counts as incomplete.
 #[derive(Clone, Default)]
-struct Hazards(
-    Arc<Mutex<Vec<String>>>,
+struct Hazards {
+    /// Ignore files that are FIFOs or devices, described.
+    unsafe_files: Arc<Mutex<Vec<String>>>,
     /// What the walk could not look at: the path, if known, and why.
-    Arc<Mutex<Vec<Missed>>>,
+    missed: Arc<Mutex<Vec<Missed>>>,
     /// The directories above the walk's roots already looked at: a check of
     /// 20,000 named files climbs from each, and stops where one has been.
-    Arc<Mutex<std::collections::HashSet<PathBuf>>>,
-);
+    looked_at: Arc<Mutex<std::collections::HashSet<PathBuf>>>,
+}
 
 impl Hazards {
     /// Whether the walker may read the ignore files of `dir` (recording the
@@ -1518,7 +1519,7 @@ impl Hazards {
         match special_ignore_file(dir) {
             None => true,
             Some(problem) => {
-                self.0.lock().expect("hazards").push(problem);
+                self.unsafe_files.lock().expect("hazards").push(problem);
                 false
             }
         }
@@ -1531,7 +1532,7 @@ impl Hazards {
         let mut dir = Some(start);
         while let Some(d) = dir {
             // Looked at already, and so was everything above it.
-            if !self.2.lock().expect("looked at").insert(d.to_path_buf()) {
+            if !self.looked_at.lock().expect("looked at").insert(d.to_path_buf()) {
                 break;
             }
             self.allows(d);
@@ -1539,18 +1540,18 @@ impl Hazards {
         }
         // git's excludes, once per check.
         let exclude = root.join(".git/info/exclude");
-        if self.2.lock().expect("looked at").insert(exclude.clone())
+        if self.looked_at.lock().expect("looked at").insert(exclude.clone())
             && let Some(kind) = special_kind(&exclude)
         {
-            self.0.lock().expect("hazards").push(format!("{} is {kind}", exclude.display()));
+            self.unsafe_files.lock().expect("hazards").push(format!("{} is {kind}", exclude.display()));
         }
         // Any unsafe ignore file fails the whole check.
-        self.0.lock().expect("hazards").is_empty()
+        self.unsafe_files.lock().expect("hazards").is_empty()
     }
 
     /// Records something the walk could not look at.
     fn missed(&self, path: Option<PathBuf>, what: String) {
-        self.1.lock().expect("walk errors").push((path, what));
+        self.missed.lock().expect("walk errors").push((path, what));
     }
 
     /// Records an error of the walker. Only a directory it could not list
@@ -1574,7 +1575,7 @@ impl Hazards {
     /// out (a directory of the project nobody may read, excluded for that
     /// reason, is not an incomplete check).
     fn missed_all(&self, root: &Path, exclude: &globset::GlobSet) -> Vec<String> {
-        let found = std::mem::take(&mut *self.1.lock().expect("walk errors"));
+        let found = std::mem::take(&mut *self.missed.lock().expect("walk errors"));
         let excluded = |p: &Path| {
             let Ok(rel) = p.strip_prefix(root) else { return false };
             // The path itself, or everything in it.
@@ -1589,7 +1590,7 @@ impl Hazards {
 
     /// The error of a check that met any.
     fn error(&self) -> Option<RpcError> {
-        let found = self.0.lock().expect("hazards");
+        let found = self.unsafe_files.lock().expect("hazards");
         let first = found.first()?;
         let more = if found.len() > 1 { format!(" (and {} more)", found.len() - 1) } else { String::new() };
         Some(RpcError::new(
