@@ -361,7 +361,8 @@ impl SupervisorState {
             if let Some(actor) = child.actor.take() {
                 actor.stop(Some("replaced by a reload".into()));
             }
-            child.registry.kill_all();
+            // Not waited for: the signals go out from the blocking pool.
+            child.registry.kill_all_in_background();
             false
         });
         !self.retiring.is_empty()
@@ -556,9 +557,10 @@ impl Actor for Supervisor {
             }
             SupervisorMessage::StopAll(reply) => {
                 let names: Vec<String> = state.children.keys().cloned().collect();
+                let mut kills = Vec::new();
                 for name in names {
                     if let Some(child) = state.stop_child(&name) {
-                        child.registry.kill_all();
+                        kills.extend(child.registry.kill_all_in_background());
                     }
                 }
                 for mut child in state.retiring.drain(..) {
@@ -566,7 +568,11 @@ impl Actor for Supervisor {
                     if let Some(actor) = child.actor.take() {
                         actor.stop(Some("stopping".into()));
                     }
-                    child.registry.kill_all();
+                    kills.extend(child.registry.kill_all_in_background());
+                }
+                // The reply says every tool was signalled.
+                for kill in kills {
+                    let _ = kill.await;
                 }
                 let _ = reply.send(());
             }

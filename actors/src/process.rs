@@ -19,6 +19,12 @@
 //! that left the group and whose parent then exited belongs to init, not to
 //! the tool, and is out of reach.
 //!
+//! Reading `/proc` is blocking work: actors' handlers kill through
+//! [`ProcessRegistry::kill_all_in_background`] and
+//! [`ProcessRegistry::terminate_all`], which read it on tokio's blocking
+//! pool. A guard dropped while its tool still runs (its run was cancelled)
+//! reads it where it is dropped.
+//!
 //! Caveat: signalling a group by id is subject to id reuse. A group id can only
 //! be reused once every member of the group is gone *and* reaped; guards live
 //! only as long as the call that ran the tool, which keeps the window small.
@@ -133,6 +139,27 @@ impl ProcessRegistry {
     /// processes their running tools started outside them. The groups stay
     /// registered until their guards are dropped.
     pub fn kill_all(&self) {
+        self.kill_all_now();
+    }
+
+    /// [`kill_all`](Self::kill_all) on tokio's blocking pool (it reads
+    /// `/proc`, which an actor's handler must not wait for); falls back to
+    /// killing right here outside a runtime. Await the handle to know the
+    /// signals are sent.
+    pub fn kill_all_in_background(&self) -> Option<tokio::task::JoinHandle<()>> {
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                let registry = self.clone();
+                Some(rt.spawn_blocking(move || registry.kill_all_now()))
+            }
+            Err(_) => {
+                self.kill_all_now();
+                None
+            }
+        }
+    }
+
+    fn kill_all_now(&self) {
         let pgids = self.pgids();
         let running: Vec<Pid> = pgids.iter().copied().filter(|&p| leader_runs(p)).collect();
         let escaped = if running.is_empty() { Vec::new() } else { Escaped::of_all(&running) };
@@ -159,9 +186,14 @@ impl ProcessRegistry {
         // Each group with the descendants that left it, found before the
         // signal makes their parents exit and orphans them.
         let leaders: Vec<Pid> = snapshot.iter().map(|&(_, pgid)| pgid).collect();
+        // Reading `/proc` is blocking work: off the runtime's threads.
+        let escaped = match tokio::task::spawn_blocking(move || Escaped::of_all(&leaders)).await {
+            Ok(escaped) => escaped,
+            Err(_) => vec![Vec::new(); snapshot.len()],
+        };
         let mut pending: Vec<(u64, Pid, Vec<Escaped>)> = snapshot
             .into_iter()
-            .zip(Escaped::of_all(&leaders))
+            .zip(escaped)
             .map(|((id, pgid), escaped)| (id, pgid, escaped))
             .filter(|(_, pgid, escaped)| {
                 let group = send(*pgid, Some(Signal::SIGTERM));
@@ -470,6 +502,37 @@ pub(crate) mod tests {
         assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
         // Once the tool is gone and reaped, its pid names nothing of ours.
         assert!(Escaped::of(Pid::from_raw(pids[0])).is_empty());
+    }
+
+    #[tokio::test]
+    async fn kill_all_in_background_signals_groups_and_escapees_before_its_handle_resolves() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids_file = dir.path().join("pids");
+        let registry = ProcessRegistry::new();
+        let mut child = spawn(&escaping_script(&pids_file));
+        let _guard = ProcessGroup::new(child.id().unwrap(), &registry);
+        let pids = read_pids(&pids_file, 2);
+        let kill = registry.kill_all_in_background().expect("inside a runtime: a handle");
+        kill.await.unwrap();
+        let status = child.wait().await.unwrap();
+        assert_eq!(status.signal(), Some(Signal::SIGKILL as i32));
+        // The escaped process was found through `/proc` before its parent died.
+        assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
+    }
+
+    #[test]
+    fn kill_all_in_background_kills_in_place_outside_a_runtime() {
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::tempdir().unwrap();
+        let pids_file = dir.path().join("pids");
+        let registry = ProcessRegistry::new();
+        let mut child =
+            std::process::Command::new("sh").arg("-c").arg(script(&pids_file, true)).process_group(0).spawn().unwrap();
+        let _guard = ProcessGroup::new(child.id(), &registry);
+        let pids = read_pids(&pids_file, 2);
+        assert!(registry.kill_all_in_background().is_none());
+        assert_eq!(child.wait().unwrap().signal(), Some(Signal::SIGKILL as i32));
+        assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
     }
 
     #[tokio::test]

@@ -221,7 +221,9 @@ impl Actor for Validator {
         state: &mut ValidatorState,
     ) -> Result<(), ActorProcessingErr> {
         state.jobs.abort_all();
-        state.args.registry.kill_all();
+        if let Some(kill) = state.args.registry.kill_all_in_background() {
+            let _ = kill.await;
+        }
         Ok(())
     }
 }
