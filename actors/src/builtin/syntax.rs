@@ -71,7 +71,24 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
             offset = open;
         }
     }
-    out.at(bom + offset, Severity::Error, || one_line(&message, line, column));
+    // Two limits of the parser, not syntax errors: RFC 8259 (section 9)
+    // lets parsers refuse numbers beyond their range and nesting beyond a
+    // depth, and serde_json refuses numbers beyond a 64-bit float's and
+    // nesting deeper than 128. Said as what they are, as warnings.
+    let limit = if message.starts_with("number out of range") {
+        // serde_json points into the number: point at its start.
+        let in_number = |b: &u8| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E');
+        offset -= body[..offset].iter().rev().take_while(|b| in_number(b)).count();
+        Some("number beyond the range of a 64-bit float (about 1.8e308): valid JSON, but many parsers refuse it (RFC 8259, section 6)")
+    } else if message.starts_with("recursion limit exceeded") {
+        Some("arrays and objects nested more than 128 deep: the JSON check does not read past that depth (RFC 8259 lets parsers limit it)")
+    } else {
+        None
+    };
+    match limit {
+        Some(why) => out.at(bom + offset, Severity::Warning, || why.to_owned()),
+        None => out.at(bom + offset, Severity::Error, || one_line(&message, line, column)),
+    }
 }
 
 /// Deserializes any JSON value, failing on duplicate object keys.

@@ -513,6 +513,27 @@ fn json_duplicate_keys() {
 }
 
 #[test]
+fn json_parser_limits_are_warnings_that_say_so() {
+    // Valid JSON that serde_json cannot take: a number beyond f64 and
+    // nesting past 128. Warnings at the place, not syntax errors.
+    let f = one(BuiltinKind::Json, b"{\"a\": [1, 1e400]}");
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(f.message.starts_with("number beyond the range of a 64-bit float"), "{}", f.message);
+    assert_eq!(at(&f), (1, 11));
+    assert_eq!(at(&one(BuiltinKind::Json, b"-12.5e999")), (1, 1));
+    clean(BuiltinKind::Json, b"[1e308, -1e308, 1e-400]");
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let f = one(BuiltinKind::Json, deep.as_bytes());
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(f.message.contains("nested more than 128 deep"), "{}", f.message);
+    let fine = format!("{}{}", "[".repeat(100), "]".repeat(100));
+    clean(BuiltinKind::Json, fine.as_bytes());
+    // A hundred thousand levels: the same warning, no stack overflow.
+    let deeper = format!("{}{}", "{\"a\":[".repeat(50_000), "]}".repeat(50_000));
+    assert_eq!(one(BuiltinKind::Json, deeper.as_bytes()).severity, Severity::Warning);
+}
+
+#[test]
 fn json_invalid_utf8() {
     let f = one(BuiltinKind::Json, b"{\"a\": \"\xFF\"}");
     assert_eq!(at(&f), (1, 8));
