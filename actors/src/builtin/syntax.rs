@@ -65,11 +65,10 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
     let body = text.as_bytes();
     let mut offset = (Locator::line_start(body, line) + column.saturating_sub(1)).min(body.len());
     let message = e.to_string();
-    if message.starts_with(DUPLICATE_KEY) && body.get(offset) == Some(&b'"') {
-        // serde_json points at the key's closing quote; point at its start.
-        if let Some(open) = memchr::memrchr(b'"', &body[..offset]) {
-            offset = open;
-        }
+    if message.starts_with(DUPLICATE_KEY)
+        && let Some(open) = key_start(body, offset)
+    {
+        offset = open;
     }
     // Two limits of the parser, not syntax errors: RFC 8259 (section 9)
     // lets parsers refuse numbers beyond their range and nesting beyond a
@@ -79,15 +78,43 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
         // serde_json points into the number: point at its start.
         let in_number = |b: &u8| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E');
         offset -= body[..offset].iter().rev().take_while(|b| in_number(b)).count();
-        Some("number beyond the range of a 64-bit float (about 1.8e308): valid JSON, but many parsers refuse it (RFC 8259, section 6)")
+        Some(
+            "number beyond the range of a 64-bit float (about 1.8e308): valid JSON, but many parsers refuse it (RFC 8259, section 6)",
+        )
     } else if message.starts_with("recursion limit exceeded") {
-        Some("arrays and objects nested more than 128 deep: the JSON check does not read past that depth (RFC 8259 lets parsers limit it)")
+        Some(
+            "arrays and objects nested more than 128 deep: the JSON check does not read past that depth (RFC 8259 lets parsers limit it)",
+        )
     } else {
         None
     };
     match limit {
         Some(why) => out.at(bom + offset, Severity::Warning, || why.to_owned()),
         None => out.at(bom + offset, Severity::Error, || one_line(&message, line, column)),
+    }
+}
+
+/// The opening quote of the object key that ends at or just before `at`:
+/// serde_json reports a duplicate key where it stopped reading, which is
+/// the key's closing quote, or past blanks and the colon after it. The
+/// opening quote is the first quote before the closing one that no
+/// backslash escapes (an odd run of backslashes before a quote escapes it).
+fn key_start(body: &[u8], at: usize) -> Option<usize> {
+    let mut close = at.min(body.len().checked_sub(1)?);
+    while body[close] != b'"' {
+        if !matches!(body[close], b' ' | b'\t' | b'\n' | b'\r' | b':') || close == 0 {
+            return None;
+        }
+        close -= 1;
+    }
+    let mut end = close;
+    loop {
+        let quote = memchr::memrchr(b'"', &body[..end])?;
+        let backslashes = body[..quote].iter().rev().take_while(|&&b| b == b'\\').count();
+        if backslashes % 2 == 0 {
+            return Some(quote);
+        }
+        end = quote;
     }
 }
 

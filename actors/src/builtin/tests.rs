@@ -510,6 +510,12 @@ fn json_duplicate_keys() {
     big = format!("{{{big}\"k\\u0035\": 0}}");
     let f = one(BuiltinKind::Json, big.as_bytes());
     assert_eq!(f.message, "duplicate key `k5`");
+    // Keys with escaped quotes and backslashes, and a key whose colon is on
+    // the next line: still the second key's opening quote.
+    assert_eq!(at(&one(BuiltinKind::Json, br#"{"a\"b": 1, "a\"b": 2}"#)), (1, 13));
+    assert_eq!(at(&one(BuiltinKind::Json, br#"{"a\\": 1, "a\\": 2}"#)), (1, 12));
+    assert_eq!(at(&one(BuiltinKind::Json, b"{\"x\": 1, \"x\"\n  : 2}")), (1, 10));
+    assert_eq!(at(&one(BuiltinKind::Json, b"{\"k\": {\"z\":1}, \"k\": 3}")), (1, 16));
 }
 
 #[test]
