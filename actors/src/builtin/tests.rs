@@ -381,6 +381,20 @@ fn merge_conflict_separator_only_counts_inside_a_conflict() {
 }
 
 #[test]
+fn merge_conflict_nested_conflicts_report_every_separator_in_order() {
+    // A recursive merge's conflict inside a conflict (diff3 style): the
+    // outer separators count, before and after the inner conflict.
+    let nested =
+        b"<<<<<<< ours\na\n||||||| base\n<<<<<<< inner\nb\n=======\nc\n>>>>>>> inner\n=======\nd\n>>>>>>> theirs\n";
+    let findings = run(BuiltinKind::MergeConflict, nested);
+    assert_eq!(positions(&findings), [(1, 1), (3, 1), (4, 1), (6, 1), (8, 1), (9, 1), (11, 1)]);
+    // A stray opening marker does not swallow a later conflict's separator,
+    // and underlines after the last closing marker stay unreported.
+    let stray = b"<<<<<<< stray\nx\n<<<<<<< a\n=======\n>>>>>>> b\nTitle\n=======\n";
+    assert_eq!(positions(&run(BuiltinKind::MergeConflict, stray)), [(1, 1), (3, 1), (4, 1), (5, 1)]);
+}
+
+#[test]
 fn merge_conflict_ten_megabyte_line() {
     let mut content = vec![b'<'; TEN_MB]; // contains the prefilter's needle everywhere
     content.extend_from_slice(b"\n>>>>>>> end\n");

@@ -155,15 +155,22 @@ fn marker(line: &[u8]) -> Option<Marker> {
 }
 
 /// `merge-conflict`: reports every `<<<<<<<` and `>>>>>>>` marker line, and
-/// the `|||||||` and `=======` lines that lie between a `<<<<<<<` and the next
-/// `>>>>>>>` (alone they are too common: reStructuredText underlines, tables).
+/// the `|||||||` and `=======` lines that lie inside a conflict: after a
+/// `<<<<<<<` not yet closed and before a `>>>>>>>` (alone they are too
+/// common: reStructuredText underlines, tables). Conflicts may nest (a
+/// recursive merge's), so open markers are counted. Findings come in file
+/// order.
 pub(super) fn merge_conflict(content: &[u8], out: &mut Collector<'_>) {
     // Two `memmem` scans rule out the usual file with no markers.
     if OURS.find(content).is_none() && THEIRS.find(content).is_none() {
         return;
     }
-    let mut in_conflict = false;
-    let mut pending: Vec<(usize, Marker)> = Vec::new();
+    // Every marker line, and whether it is reported.
+    let mut markers: Vec<(usize, Marker, bool)> = Vec::new();
+    // Conflicts opened and not closed yet.
+    let mut open = 0usize;
+    // Separators inside open conflicts, reported once one closes.
+    let mut pending: Vec<usize> = Vec::new();
     // A byte order mark is not part of the first line.
     let mut line_start = if content.starts_with(super::BOM) { super::BOM.len() } else { 0 };
     for nl in memchr_iter(b'\n', content).map(Some).chain(std::iter::once(None)) {
@@ -174,21 +181,26 @@ pub(super) fn merge_conflict(content: &[u8], out: &mut Collector<'_>) {
         }
         match marker(line) {
             Some(Marker::Ours) => {
-                pending.clear();
-                in_conflict = true;
-                report_marker(out, line_start, Marker::Ours);
+                open += 1;
+                markers.push((line_start, Marker::Ours, true));
             }
-            Some(m @ (Marker::Base | Marker::Separator)) if in_conflict => pending.push((line_start, m)),
+            Some(m @ (Marker::Base | Marker::Separator)) if open > 0 => {
+                pending.push(markers.len());
+                markers.push((line_start, m, false));
+            }
             Some(Marker::Theirs) => {
-                for (offset, m) in pending.drain(..) {
-                    report_marker(out, offset, m);
+                for i in pending.drain(..) {
+                    markers[i].2 = true;
                 }
-                in_conflict = false;
-                report_marker(out, line_start, Marker::Theirs);
+                open = open.saturating_sub(1);
+                markers.push((line_start, Marker::Theirs, true));
             }
             _ => {}
         }
         line_start = end + 1;
+    }
+    for (offset, m, _) in markers.into_iter().filter(|&(.., reported)| reported) {
+        report_marker(out, offset, m);
     }
 }
 
