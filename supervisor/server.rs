@@ -23,13 +23,20 @@ use tracing::{debug, info, warn};
 
 use crate::daemon::Daemon;
 use crate::protocol::{
-    Frame, HelloParams, HelloResult, Id, MAX_LINE_BYTES, Message, PROTOCOL_VERSION, Request, RpcError, VERSION, code,
-    method, read_frame,
+    Frame, HelloParams, HelloResult, Id, LineBudget, LineShare, MAX_LINE_BYTES, Message, PROTOCOL_VERSION, Request,
+    RpcError, VERSION, code, method, read_frame_within,
 };
 
 /// Requests one connection may have in flight; past this the server stops
 /// reading that connection until one finishes (back-pressure, not an error).
 const MAX_IN_FLIGHT: usize = 64;
+/// A connection keeps a request line's buffer between requests up to this
+/// capacity.
+const KEEP_LINE_BYTES: usize = LineBudget::FREE;
+/// The request lines being received, all connections together, hold at
+/// most this much past their first [`LineBudget::FREE`] bytes each; a
+/// connection whose line needs more waits for other lines to end.
+const LINE_BUDGET_BYTES: usize = 16 * MAX_LINE_BYTES;
 /// Replies and notifications queued for one connection before senders wait.
 const WRITE_QUEUE: usize = 256;
 /// A client that does not take a reply within this long is disconnected.
@@ -76,6 +83,7 @@ pub struct RequestCtx {
 /// Accepts connections until the daemon starts shutting down.
 pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) {
     let slots = Arc::new(Semaphore::new(daemon.limits.max_connections));
+    let budget = LineBudget::new(LINE_BUDGET_BYTES);
     let my_uid = nix::unistd::geteuid().as_raw();
     loop {
         let accepted = tokio::select! {
@@ -106,10 +114,10 @@ pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) {
             tokio::spawn(reject(stream, err));
             continue;
         };
-        let daemon = daemon.clone();
+        let (daemon, budget) = (daemon.clone(), budget.clone());
         tokio::spawn(async move {
             daemon.connections.fetch_add(1, Ordering::Relaxed);
-            connection(stream, daemon.clone()).await;
+            connection(stream, daemon.clone(), budget).await;
             daemon.connections.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
@@ -135,7 +143,7 @@ async fn reject(mut stream: UnixStream, err: RpcError) {
 
 type InFlight = Arc<Mutex<HashMap<Id, CancellationToken>>>;
 
-async fn connection(stream: UnixStream, daemon: Arc<Daemon>) {
+async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget) {
     let (rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
     // Cancelled when the connection must end: a write that cannot complete,
@@ -164,13 +172,22 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>) {
 
     let mut reader = BufReader::with_capacity(64 * 1024, rd);
     let mut line = Vec::new();
+    // What the line being received holds of the shared budget.
+    let mut share = LineShare::default();
     let in_flight: InFlight = Arc::default();
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut greeted = false;
     loop {
+        if line.capacity() > KEEP_LINE_BYTES {
+            // A large request's buffer is not kept for the connection's
+            // life: a hundred idle clients that each sent one would hold
+            // hundreds of megabytes.
+            line = Vec::new();
+        }
         line.clear();
+        share.release();
         let idle = slots.available_permits() == MAX_IN_FLIGHT;
-        let read = read_frame(&mut reader, &mut line, MAX_LINE_BYTES);
+        let read = read_frame_within(&mut reader, &mut line, MAX_LINE_BYTES, Some((&budget, &mut share)));
         let frame = tokio::select! {
             _ = conn_cancel.cancelled() => break,
             r = tokio::time::timeout(if idle { daemon.limits.idle_timeout } else { Duration::MAX }, read) => r,

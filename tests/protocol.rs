@@ -109,6 +109,63 @@ fn an_oversized_line_is_refused_and_the_daemon_is_unaffected() {
     fresh_ping_is_prompt(&env);
 }
 
+/// The daemon's peak and current resident memory, in KiB.
+fn memory_kb(pid: u64) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> u64 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+#[test]
+fn unfinished_large_lines_share_a_bounded_budget() {
+    let env = Env::new();
+    env.start();
+    let pid = env.json(&["status"])["pid"].as_u64().unwrap();
+    let (base, _) = memory_kb(pid);
+    // Sixty-four clients each send just under the 4 MiB line limit and
+    // never end the line: 256 MiB the daemon would hold if each line could
+    // grow on its own. Lines past 64 KiB share a 64 MiB budget instead
+    // (about 90 MiB of growth in all, with the connections' buffers).
+    let head = br#"{"jsonrpc":"2.0","id":1,"method":"hello","params":"#;
+    let body = vec![b'x'; 4 * 1024 * 1024 - head.len() - 16];
+    // The connections stay open here while the writers send.
+    let mut held = Vec::new();
+    let writers: Vec<_> = (0..64)
+        .map(|_| {
+            let mut c = Raw::connect(&env.socket());
+            held.push(c.stream.try_clone().unwrap());
+            let mut line = head.to_vec();
+            line.extend_from_slice(&body);
+            // Blocks once the daemon stops reading; fails when it closes.
+            std::thread::spawn(move || {
+                let _ = c.stream.write_all(&line);
+            })
+        })
+        .collect();
+    // Wait until the daemon has taken in what it will: every line sent (as
+    // happens without a budget), or its memory steady for a second.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = 0;
+    let mut still = 0;
+    while Instant::now() < deadline && still < 10 && !writers.iter().all(|w| w.is_finished()) {
+        std::thread::sleep(Duration::from_millis(100));
+        let (_, rss) = memory_kb(pid);
+        still = if rss.abs_diff(last) < 1024 { still + 1 } else { 0 };
+        last = rss;
+    }
+    let (peak, _) = memory_kb(pid);
+    let grew_mib = peak.saturating_sub(base) / 1024;
+    assert!(grew_mib < 144, "the daemon grew by {grew_mib} MiB holding 64 unfinished 4 MiB lines");
+    // Small requests still go through meanwhile.
+    fresh_ping_is_prompt(&env);
+    // The writers still blocked end when the daemon closes their connections.
+    env.run_ok(&["stop"], 0);
+    drop(held);
+}
+
 #[test]
 fn garbage_bytes_do_not_hurt() {
     let env = Env::new();

@@ -379,6 +379,80 @@ pub enum Frame {
 /// next call continues the same line. The caller clears `out` once it has
 /// used a complete frame.
 pub async fn read_frame<R: AsyncBufRead + Unpin>(r: &mut R, out: &mut Vec<u8>, max: usize) -> std::io::Result<Frame> {
+    read_frame_within(r, out, max, None).await
+}
+
+/// Memory shared by the lines many connections are receiving: a line's
+/// buffer may hold [`LineBudget::FREE`] bytes on its own; past that it takes
+/// its growth from the budget, waiting (back-pressure) while the budget is
+/// spent. So the unfinished lines of every client together stay within a
+/// bound, whatever the per-line limit and the number of connections.
+#[derive(Clone, Debug)]
+pub struct LineBudget {
+    units: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// The share of a [`LineBudget`] one connection's current line holds;
+/// dropping it (or calling [`LineShare::release`]) gives it back.
+#[derive(Debug, Default)]
+pub struct LineShare(Option<tokio::sync::OwnedSemaphorePermit>);
+
+impl LineShare {
+    /// Gives the share back: call once the line is used.
+    pub fn release(&mut self) {
+        self.0 = None;
+    }
+
+    fn bytes(&self) -> usize {
+        self.0.as_ref().map_or(0, |p| p.num_permits() * LineBudget::UNIT)
+    }
+}
+
+impl LineBudget {
+    /// What a line holds without taking from the budget.
+    pub const FREE: usize = 64 * 1024;
+    /// The budget is counted in units of this many bytes.
+    const UNIT: usize = 64 * 1024;
+
+    /// A budget of `bytes` (rounded up to a unit; at least one).
+    pub fn new(bytes: usize) -> Self {
+        let units = bytes.div_ceil(Self::UNIT).max(1);
+        LineBudget { units: std::sync::Arc::new(tokio::sync::Semaphore::new(units)) }
+    }
+
+    /// Bytes of the budget not held by any line.
+    pub fn available(&self) -> usize {
+        self.units.available_permits() * Self::UNIT
+    }
+
+    /// Makes `share` cover a line buffer of `len` bytes.
+    async fn cover(&self, share: &mut LineShare, len: usize) {
+        let needed = len.saturating_sub(Self::FREE);
+        if needed <= share.bytes() {
+            return;
+        }
+        let more = (needed - share.bytes()).div_ceil(Self::UNIT);
+        let more = u32::try_from(more).unwrap_or(u32::MAX);
+        // Never closed: acquiring only fails on a closed semaphore.
+        if let Ok(p) = self.units.clone().acquire_many_owned(more).await {
+            match &mut share.0 {
+                Some(held) => held.merge(p),
+                None => share.0 = Some(p),
+            }
+        }
+    }
+}
+
+/// [`read_frame`], taking the line's growth past [`LineBudget::FREE`] from
+/// `budget` into `share` (which the caller releases once it has used the
+/// line). A `max` larger than the whole budget could wait forever: keep it
+/// smaller.
+pub async fn read_frame_within<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    out: &mut Vec<u8>,
+    max: usize,
+    mut budget: Option<(&LineBudget, &mut LineShare)>,
+) -> std::io::Result<Frame> {
     loop {
         let avail = r.fill_buf().await?;
         if avail.is_empty() {
@@ -394,6 +468,19 @@ pub async fn read_frame<R: AsyncBufRead + Unpin>(r: &mut R, out: &mut Vec<u8>, m
             out.clear();
             return Ok(Frame::TooLong);
         }
+        if let Some((budget, share)) = budget.as_mut() {
+            let need = out.len() + take;
+            if need > out.capacity() {
+                // The budget covers the buffer's room, not only its bytes:
+                // grown by doubling, as `Vec` would, but only once covered.
+                // Waiting here consumes nothing: cancel-safe still.
+                let room = need.max(out.capacity() * 2).min(max);
+                budget.cover(share, room).await;
+                out.reserve_exact(room - out.len());
+            }
+        }
+        // `fill_buf` again: the buffer is unchanged while nothing is consumed.
+        let avail = r.fill_buf().await?;
         out.extend_from_slice(&avail[..take]);
         r.consume(if done { take + 1 } else { take });
         if done {
@@ -405,7 +492,50 @@ pub async fn read_frame<R: AsyncBufRead + Unpin>(r: &mut R, out: &mut Vec<u8>, m
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use tokio::io::BufReader;
+
+    #[tokio::test(start_paused = true)]
+    async fn lines_past_the_free_share_wait_for_the_budget() {
+        use tokio::io::AsyncWriteExt;
+        let budget = LineBudget::new(256 * 1024);
+        let (mut a_tx, a_rx) = tokio::io::duplex(1 << 20);
+        let (mut b_tx, b_rx) = tokio::io::duplex(1 << 20);
+        let mut a = BufReader::with_capacity(64 * 1024, a_rx);
+        let mut b = BufReader::with_capacity(64 * 1024, b_rx);
+        let (mut a_line, mut b_line) = (Vec::new(), Vec::new());
+        let (mut a_share, mut b_share) = (LineShare::default(), LineShare::default());
+        // A's unfinished 200 KiB line holds 192 KiB of the budget (its
+        // buffer's room past the free 64 KiB).
+        a_tx.write_all(&vec![b'a'; 200 * 1024]).await.unwrap();
+        let pending = tokio::time::timeout(
+            Duration::from_secs(1),
+            read_frame_within(&mut a, &mut a_line, 1 << 20, Some((&budget, &mut a_share))),
+        )
+        .await;
+        assert!(pending.is_err(), "the line is not finished");
+        assert_eq!(a_line.len(), 200 * 1024);
+        assert_eq!(budget.available(), 64 * 1024);
+        // B's line needs more than is left: B takes what there is, then
+        // waits, and loses nothing.
+        b_tx.write_all(&vec![b'b'; 200 * 1024]).await.unwrap();
+        b_tx.write_all(b"\n").await.unwrap();
+        let waited = tokio::time::timeout(
+            Duration::from_secs(60),
+            read_frame_within(&mut b, &mut b_line, 1 << 20, Some((&budget, &mut b_share))),
+        )
+        .await;
+        assert!(waited.is_err(), "B waits for the budget");
+        assert_eq!(b_line.len(), 128 * 1024);
+        assert_eq!(budget.available(), 0);
+        // A's client gives up: its share comes back, and B's line completes.
+        a_share.release();
+        let frame = read_frame_within(&mut b, &mut b_line, 1 << 20, Some((&budget, &mut b_share))).await.unwrap();
+        assert_eq!(frame, Frame::Line);
+        assert_eq!(b_line, vec![b'b'; 200 * 1024]);
+        b_share.release();
+        assert_eq!(budget.available(), 256 * 1024);
+    }
 
     #[tokio::test]
     async fn frames_are_split_on_newlines_and_bounded() {
