@@ -481,8 +481,17 @@ pub(crate) mod tests {
         let mut child = spawn(&escaping_script(&pids_file));
         let _guard = ProcessGroup::new(child.id().unwrap(), &registry);
         let pids = read_pids(&pids_file, 2);
-        let escaped = Escaped::of(Pid::from_raw(pids[0]));
-        assert_eq!(escaped.iter().map(|e| e.pid).collect::<Vec<_>>(), [pids[1]], "found through its parent");
+        // The pids are published by `mv`, a child of the escaped shell that
+        // may not have exited yet (it is found too, rightly): wait for it.
+        let start = Instant::now();
+        let escaped = loop {
+            let escaped: Vec<i32> = Escaped::of(Pid::from_raw(pids[0])).iter().map(|e| e.pid).collect();
+            if escaped.len() < 2 || start.elapsed() > Duration::from_secs(5) {
+                break escaped;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert_eq!(escaped, [pids[1]], "found through its parent");
         registry.terminate_all(Duration::from_secs(30)).await;
         let status = child.wait().await.unwrap();
         assert_eq!(status.signal(), Some(Signal::SIGKILL as i32));
