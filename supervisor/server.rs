@@ -373,7 +373,7 @@ fn parse_request(line: &[u8]) -> Result<Option<Request>, (Value, RpcError)> {
     }
     match obj.get("id") {
         None => {}
-        Some(Value::Number(n)) if n.is_i64() => {}
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => {}
         Some(Value::String(_)) => {}
         Some(_) => {
             return Err((
@@ -453,6 +453,12 @@ mod tests {
         assert!(matches!(parse_request(br#"{"jsonrpc":"2.0","method":"ping"}"#), Ok(None)));
         let r = parse_request(br#"{"jsonrpc":"2.0","id":"a","method":"ping","params":{}}"#).unwrap().unwrap();
         assert_eq!(r.id, Some(Id::Str("a".into())));
+        // Every integer JSON-RPC allows, not only those of an i64.
+        let r = parse_request(br#"{"jsonrpc":"2.0","id":18446744073709551615,"method":"ping"}"#).unwrap().unwrap();
+        assert_eq!(r.id, Some(Id::Big(u64::MAX)));
+        assert_eq!(serde_json::to_string(&r.id).unwrap(), "18446744073709551615");
+        let r = parse_request(br#"{"jsonrpc":"2.0","id":-9223372036854775808,"method":"ping"}"#).unwrap().unwrap();
+        assert_eq!(r.id, Some(Id::Num(i64::MIN)));
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub enum Id {
     /// A numeric id.
     Num(i64),
+    /// A numeric id above `i64::MAX`.
+    Big(u64),
     /// A string id.
     Str(String),
 }
@@ -37,6 +39,7 @@ impl std::fmt::Display for Id {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Id::Num(n) => write!(f, "{n}"),
+            Id::Big(n) => write!(f, "{n}"),
             Id::Str(s) => write!(f, "{s:?}"),
         }
     }
