@@ -58,7 +58,13 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
         out.at(bom, Severity::Error, || "empty JSON document".to_owned());
         return;
     }
-    let Err(e) = serde_json::from_str::<Strict>(text) else {
+    // serde_json's own limit (128 levels) would end the check at any deeper
+    // value, missing the errors after it: it is lifted, the stack grows on
+    // the heap as needed (serde_stacker), and `Strict` stops at `MAX_DEPTH`.
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.disable_recursion_limit();
+    let parsed = Strict::deserialize(serde_stacker::Deserializer::new(&mut de)).and_then(|_| de.end());
+    let Err(e) = parsed else {
         return;
     };
     let (line, column) = (e.line(), e.column());
@@ -72,8 +78,8 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
     }
     // Two limits of the parser, not syntax errors: RFC 8259 (section 9)
     // lets parsers refuse numbers beyond their range and nesting beyond a
-    // depth, and serde_json refuses numbers beyond a 64-bit float's and
-    // nesting deeper than 128. Said as what they are, as warnings.
+    // depth; serde_json refuses numbers beyond a 64-bit float's, `Strict`
+    // nesting deeper than `MAX_DEPTH`. Said as what they are, as warnings.
     let limit = if message.starts_with("number out of range") {
         // serde_json points into the number: point at its start.
         let in_number = |b: &u8| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E');
@@ -81,10 +87,12 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
         Some(
             "number beyond the range of a 64-bit float (about 1.8e308): valid JSON, but many parsers refuse it (RFC 8259, section 6)",
         )
-    } else if message.starts_with("recursion limit exceeded") {
-        Some(
-            "arrays and objects nested more than 128 deep: the JSON check does not read past that depth (RFC 8259 lets parsers limit it)",
-        )
+    } else if message.starts_with(TOO_DEEP) {
+        // Reported right after the bracket that went too deep: point at it.
+        if offset > 0 && matches!(body[offset - 1], b'[' | b'{') {
+            offset -= 1;
+        }
+        Some(TOO_DEEP)
     } else {
         None
     };
@@ -118,8 +126,40 @@ fn key_start(body: &[u8], at: usize) -> Option<usize> {
     }
 }
 
-/// Deserializes any JSON value, failing on duplicate object keys.
+/// Deserializes any JSON value, failing on duplicate object keys and on
+/// arrays and objects nested deeper than [`MAX_DEPTH`].
 struct Strict;
+
+/// The deepest nesting of arrays and objects the JSON check reads (as jq's
+/// parser). Each level costs some stack, which grows on the heap.
+const MAX_DEPTH: usize = 10_000;
+
+const TOO_DEEP: &str = "arrays and objects nested more than 10000 deep: the JSON check does not read past that depth (RFC 8259 lets parsers limit it)";
+
+thread_local! {
+    /// The arrays and objects `Strict` is inside, on this thread.
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// One level of nesting, for as long as it lives.
+struct Nested;
+
+impl Nested {
+    fn enter<E: de::Error>() -> Result<Nested, E> {
+        let depth = DEPTH.get() + 1;
+        if depth > MAX_DEPTH {
+            return Err(E::custom(TOO_DEEP));
+        }
+        DEPTH.set(depth);
+        Ok(Nested)
+    }
+}
+
+impl Drop for Nested {
+    fn drop(&mut self) {
+        DEPTH.set(DEPTH.get() - 1);
+    }
+}
 
 impl<'de> Deserialize<'de> for Strict {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -160,6 +200,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
         Strict::deserialize(d)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Strict, A::Error> {
+        let _level = Nested::enter()?;
         while seq.next_element::<Strict>()?.is_some() {}
         Ok(Strict)
     }
@@ -167,6 +208,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
         // Small objects (the vast majority) are checked with a linear scan;
         // large ones switch to a hash set.
         const LINEAR: usize = 16;
+        let _level = Nested::enter()?;
         let mut few: Vec<Key<'de>> = Vec::new();
         let mut many: std::collections::HashSet<Key<'de>> = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<Key<'de>>()? {

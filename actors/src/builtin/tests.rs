@@ -535,22 +535,33 @@ fn json_duplicate_keys() {
 #[test]
 fn json_parser_limits_are_warnings_that_say_so() {
     // Valid JSON that serde_json cannot take: a number beyond f64 and
-    // nesting past 128. Warnings at the place, not syntax errors.
+    // nesting past its depth limit. Warnings at the place, not syntax errors.
     let f = one(BuiltinKind::Json, b"{\"a\": [1, 1e400]}");
     assert_eq!(f.severity, Severity::Warning);
     assert!(f.message.starts_with("number beyond the range of a 64-bit float"), "{}", f.message);
     assert_eq!(at(&f), (1, 11));
     assert_eq!(at(&one(BuiltinKind::Json, b"-12.5e999")), (1, 1));
     clean(BuiltinKind::Json, b"[1e308, -1e308, 1e-400]");
-    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
-    let f = one(BuiltinKind::Json, deep.as_bytes());
+    // Deep nesting is read, and errors past it are found.
+    let deep = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
+    clean(BuiltinKind::Json, deep.as_bytes());
+    let past = format!("{{\"a\": {}{}, \"b\": tru }}", "[".repeat(200), "]".repeat(200));
+    let f = one(BuiltinKind::Json, past.as_bytes());
+    // Where `tru` stops matching, as serde_json reports it.
+    assert_eq!((f.severity, at(&f)), (Severity::Error, (1, 417)), "{}", f.message);
+    // Past 10,000 levels: a warning that says the check stops there.
+    let deeper = format!("{}{}", "{\"a\":[".repeat(6_000), "]}".repeat(6_000));
+    let f = one(BuiltinKind::Json, deeper.as_bytes());
     assert_eq!(f.severity, Severity::Warning);
-    assert!(f.message.contains("nested more than 128 deep"), "{}", f.message);
-    let fine = format!("{}{}", "[".repeat(100), "]".repeat(100));
-    clean(BuiltinKind::Json, fine.as_bytes());
-    // A hundred thousand levels: the same warning, no stack overflow.
-    let deeper = format!("{}{}", "{\"a\":[".repeat(50_000), "]}".repeat(50_000));
-    assert_eq!(one(BuiltinKind::Json, deeper.as_bytes()).severity, Severity::Warning);
+    assert!(f.message.contains("nested more than 10000 deep"), "{}", f.message);
+    let exactly = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    clean(BuiltinKind::Json, exactly.as_bytes());
+    let over = format!("{}{}", "[".repeat(10_001), "]".repeat(10_001));
+    assert_eq!(at(&one(BuiltinKind::Json, over.as_bytes())), (1, 10_001));
+    // Ten megabytes of `[`: the same warning, quickly, no stack overflow.
+    let flood = vec![b'['; TEN_MB];
+    let f = quick(|| one(BuiltinKind::Json, &flood));
+    assert_eq!(f.severity, Severity::Warning);
 }
 
 #[test]
