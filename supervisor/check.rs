@@ -74,8 +74,10 @@ impl Walked {
         self.meta().map_or(0, std::fs::Metadata::len)
     }
 
+    /// Its owner's execute bit: what git records as the file's mode
+    /// (100755), and so what makes it run after a clone.
     fn executable(&self) -> bool {
-        self.meta().is_some_and(|m| m.permissions().mode() & 0o111 != 0)
+        self.meta().is_some_and(|m| m.permissions().mode() & 0o100 != 0)
     }
 }
 

@@ -656,6 +656,11 @@ fn the_executable_bit_is_part_of_the_key_where_a_verdict_depends_on_it() {
     assert_eq!(status(&check(&env, &[]))["status"], "passed");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
     assert_eq!(status(&check(&env, &[]))["status"], "findings", "same bytes, no longer executable");
+    // Only the owner's bit counts, as git records only that one.
+    // Mode 655 is keyed as 644 was: its verdict comes from the cache.
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o655)).unwrap();
+    let group = status(&check(&env, &[]));
+    assert_eq!((&group["status"], &group["verdict"]["status"]), (&json!("cached"), &json!("findings")), "{group}");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let back = check(&env, &[]);
     assert_eq!(status(&back)["status"], "cached");
