@@ -122,12 +122,14 @@ impl BuiltinKind {
         Self::ALL.into_iter().find(|k| k.name() == s)
     }
 
-    /// The file globs the built-in applies to unless configured otherwise.
+    /// The file globs the built-in applies to unless configured otherwise:
+    /// the extensions in either case, and the lock files written in the
+    /// format under another name.
     pub fn default_files(self) -> &'static [&'static str] {
         match self {
-            BuiltinKind::Json => &["*.json"],
-            BuiltinKind::Toml => &["*.toml"],
-            BuiltinKind::Yaml => &["*.yaml", "*.yml"],
+            BuiltinKind::Json => &["*.json", "*.JSON", "*.geojson", "composer.lock"],
+            BuiltinKind::Toml => &["*.toml", "*.TOML", "Cargo.lock", "Pipfile", "poetry.lock", "uv.lock"],
+            BuiltinKind::Yaml => &["*.yaml", "*.yml", "*.YAML", "*.YML"],
             _ => &["*"],
         }
     }
@@ -223,7 +225,7 @@ pub struct BuiltinInput<'a> {
     pub content: &'a [u8],
     /// The file's size in bytes (normally `content.len()`).
     pub size: u64,
-    /// Whether the file has an executable bit set.
+    /// Whether the file's owner may execute it (the bit git records).
     pub executable: bool,
     /// Whether the content is binary, as [`is_binary`] decides. A caller
     /// that has already looked says so, and no check looks again: a check

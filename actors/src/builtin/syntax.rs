@@ -277,12 +277,24 @@ pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
     let Some((bom, text)) = utf8_body(content, "TOML", out) else {
         return;
     };
+    // The parser takes one byte order mark itself: a second is not TOML.
+    if text.starts_with('\u{feff}') {
+        out.at(bom, Severity::Error, || "a second byte order mark: a TOML file may start with one at most".to_owned());
+        return;
+    }
     // Built into a table: an integer too large for TOML's 64 bits is found
     // only when its value is made, not when the text is parsed.
     let Err(e) = toml::from_str::<toml::Table>(text) else {
         return;
     };
-    let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    // The deserializer's words for an integer past 64 bits, said plainly.
+    if message == "u64 value was too large"
+        || (message.starts_with("invalid type: integer") && message.contains("i128"))
+    {
+        message = "integer out of range: TOML integers are 64-bit signed (-9223372036854775808 to 9223372036854775807)"
+            .to_owned();
+    }
     match e.span() {
         Some(span) => out.at(bom + span.start, Severity::Error, || message),
         None => out.unlocated(Severity::Error, || message),

@@ -66,9 +66,12 @@ fn names_round_trip_and_are_unique() {
 
 #[test]
 fn default_files_dimensions_and_text_only() {
-    assert_eq!(BuiltinKind::Json.default_files(), &["*.json"]);
-    assert_eq!(BuiltinKind::Toml.default_files(), &["*.toml"]);
-    assert_eq!(BuiltinKind::Yaml.default_files(), &["*.yaml", "*.yml"]);
+    assert_eq!(BuiltinKind::Json.default_files(), &["*.json", "*.JSON", "*.geojson", "composer.lock"]);
+    assert_eq!(
+        BuiltinKind::Toml.default_files(),
+        &["*.toml", "*.TOML", "Cargo.lock", "Pipfile", "poetry.lock", "uv.lock"]
+    );
+    assert_eq!(BuiltinKind::Yaml.default_files(), &["*.yaml", "*.yml", "*.YAML", "*.YML"]);
     assert_eq!(BuiltinKind::Secrets.default_files(), &["*"]);
     assert_eq!(BuiltinKind::TrailingWhitespace.default_dimension(), "format");
     assert_eq!(BuiltinKind::Json.default_dimension(), "syntax");
@@ -609,6 +612,20 @@ fn toml_errors_with_position() {
     assert_eq!(one(BuiltinKind::Toml, b"t = { b = 1, b = 2 }\n").line, Some(1), "inline table");
     assert_eq!(one(BuiltinKind::Toml, b"a.b = 1\na = 2\n").line, Some(2), "dotted key redefined");
     assert_eq!(one(BuiltinKind::Toml, b"n = 99999999999999999999\n").line, Some(1), "integer overflow");
+}
+
+#[test]
+fn toml_integers_past_64_bits_and_a_second_bom_are_said_plainly() {
+    clean(BuiltinKind::Toml, b"a = 9223372036854775807\nb = -9223372036854775808\n");
+    for text in ["a = 9223372036854775808\n", "a = -9223372036854775809\n", "a = 18446744073709551616\n"] {
+        let f = one(BuiltinKind::Toml, text.as_bytes());
+        assert_eq!(at(&f), (1, 5), "{text}");
+        assert!(f.message.starts_with("integer out of range: TOML integers are 64-bit signed"), "{}", f.message);
+    }
+    clean(BuiltinKind::Toml, format!("{BOM_STR}a = 1\n").as_bytes());
+    let f = one(BuiltinKind::Toml, format!("{BOM_STR}{BOM_STR}a = 1\n").as_bytes());
+    assert_eq!(at(&f), (1, 1));
+    assert!(f.message.starts_with("a second byte order mark"), "{}", f.message);
 }
 
 #[test]
