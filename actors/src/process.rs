@@ -473,14 +473,22 @@ pub(crate) mod tests {
         )
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn terminate_all_kills_what_left_the_group_too() {
+    /// Starts the escaping tool (see [`escaping_script`]) in a group
+    /// registered in `registry`; returns its temporary directory, the tool,
+    /// its guard, and the tool's and the escaped process's pids.
+    fn start_escaping(registry: &ProcessRegistry) -> (tempfile::TempDir, Child, ProcessGroup, Vec<i32>) {
         let dir = tempfile::tempdir().unwrap();
         let pids_file = dir.path().join("pids");
-        let registry = ProcessRegistry::new();
-        let mut child = spawn(&escaping_script(&pids_file));
-        let _guard = ProcessGroup::new(child.id().unwrap(), &registry);
+        let child = spawn(&escaping_script(&pids_file));
+        let guard = ProcessGroup::new(child.id().unwrap(), registry);
         let pids = read_pids(&pids_file, 2);
+        (dir, child, guard, pids)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn terminate_all_kills_what_left_the_group_too() {
+        let registry = ProcessRegistry::new();
+        let (_dir, mut child, _guard, pids) = start_escaping(&registry);
         // The pids are published by `mv`, a child of the escaped shell that
         // may not have exited yet (it is found too, rightly): wait for it.
         let start = Instant::now();
@@ -500,12 +508,8 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn dropping_the_guard_of_a_running_tool_kills_what_left_its_group() {
-        let dir = tempfile::tempdir().unwrap();
-        let pids_file = dir.path().join("pids");
         let registry = ProcessRegistry::new();
-        let mut child = spawn(&escaping_script(&pids_file));
-        let guard = ProcessGroup::new(child.id().unwrap(), &registry);
-        let pids = read_pids(&pids_file, 2);
+        let (_dir, mut child, guard, pids) = start_escaping(&registry);
         drop(guard);
         child.wait().await.unwrap();
         assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
@@ -515,12 +519,8 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn kill_all_in_background_signals_groups_and_escapees_before_its_handle_resolves() {
-        let dir = tempfile::tempdir().unwrap();
-        let pids_file = dir.path().join("pids");
         let registry = ProcessRegistry::new();
-        let mut child = spawn(&escaping_script(&pids_file));
-        let _guard = ProcessGroup::new(child.id().unwrap(), &registry);
-        let pids = read_pids(&pids_file, 2);
+        let (_dir, mut child, _guard, pids) = start_escaping(&registry);
         let kill = registry.kill_all_in_background().expect("inside a runtime: a handle");
         kill.await.unwrap();
         let status = child.wait().await.unwrap();
