@@ -167,6 +167,32 @@ fn unfinished_large_lines_share_a_bounded_budget() {
 }
 
 #[test]
+fn idle_connections_do_not_keep_a_large_request_buffer() {
+    let env = Env::new();
+    env.start();
+    let pid = env.json(&["status"])["pid"].as_u64().unwrap();
+    let (base, _) = memory_kb(pid);
+    // Sixty-four clients each send one complete request of nearly 4 MiB
+    // (a `hello` with a bulky field, refused or answered alike), then idle.
+    let big = "x".repeat(4 * 1024 * 1024 - 256);
+    let mut held = Vec::new();
+    for _ in 0..64 {
+        let mut c = Raw::connect(&env.socket());
+        let line = json!({"jsonrpc": "2.0", "id": 1, "method": "hello", "params": {"bulk": big}});
+        c.send_raw(format!("{line}\n").as_bytes());
+        assert!(c.read().is_some(), "an answer to each");
+        held.push(c);
+    }
+    // Every line was read and answered; a buffer kept per idle connection
+    // would hold 256 MiB now, all of them under the line budget's radar.
+    let (_, now) = memory_kb(pid);
+    let held_mib = now.saturating_sub(base) / 1024;
+    assert!(held_mib < 96, "64 idle connections hold {held_mib} MiB after one large request each");
+    fresh_ping_is_prompt(&env);
+    drop(held);
+}
+
+#[test]
 fn garbage_bytes_do_not_hurt() {
     let env = Env::new();
     env.start();
