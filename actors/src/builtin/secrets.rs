@@ -9,7 +9,8 @@
 //!
 //! Findings never contain the secret: they name its kind and show at most its
 //! first four characters. Obvious placeholders (one repeated character, a run
-//! of `xxxxxxxx`, AWS's documented `…EXAMPLE…` keys) are not reported.
+//! of `xxxxxxxx`, the digits in order, AWS's documented `…EXAMPLE…` keys) are
+//! not reported.
 
 use std::sync::LazyLock;
 
@@ -90,11 +91,16 @@ fn preceded_by(content: &[u8], i: usize, f: impl Fn(u8) -> bool) -> bool {
     i > 0 && f(content[i - 1])
 }
 
-/// A value that is obviously not a real credential.
+/// A value that is obviously not a real credential: one repeated
+/// character, AWS's `EXAMPLE` keys, a run of `x`, or the digits typed in
+/// order (`1234567890`, which a random token holds with odds of about one
+/// in 10^15 per place).
 fn placeholder(value: &[u8]) -> bool {
     let repeated = value.windows(2).all(|w| w[0] == w[1]);
     repeated
         || memchr::memmem::find(value, b"EXAMPLE").is_some()
+        || memchr::memmem::find(value, b"1234567890").is_some()
+        || memchr::memmem::find(value, b"0123456789").is_some()
         || memchr::memmem::find(value, b"xxxxxxxx").is_some()
         || memchr::memmem::find(value, b"XXXXXXXX").is_some()
 }

@@ -825,6 +825,8 @@ fn secrets_clean_lookalikes() {
     clean(BuiltinKind::Secrets, format!("ghp_{}\n", "x".repeat(36)).as_bytes());
     clean(BuiltinKind::Secrets, b"SLACK_TOKEN=xoxb-your-token-here\n");
     clean(BuiltinKind::Secrets, b"sk_live_XXXXXXXXXXXXXXXXXXXXXXXXXXXX\n");
+    clean(BuiltinKind::Secrets, b"aws_access_key_id = AKIA1234567890ABCDEF\n");
+    clean(BuiltinKind::Secrets, b"key: AKIAZ0123456789QWER\n");
     // Wrong lengths or glued to other words.
     clean(BuiltinKind::Secrets, format!("ghp_{}\n", fake(35, ALNUM)).as_bytes());
     clean(BuiltinKind::Secrets, format!("ghp_{}\n", fake(37, ALNUM)).as_bytes());
