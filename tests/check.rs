@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Env, alive, slow_tool, wait_for_first_mark, wait_until};
+use crate::support::{Env, alive, memory_kb, slow_tool, wait_for_first_mark, wait_until};
 
 /// Runs `verdict check --format json ARGS` and returns (exit code, report).
 fn check_json(env: &Env, args: &[&str]) -> (i32, Value) {
@@ -287,14 +287,7 @@ max_output = "64KiB"
     assert!(outcome(&r, "a.txt", "flood")["findings"][0]["message"].as_str().unwrap().contains("status 1"));
     let s = env.json(&["status"]);
     let pid = s["pid"].as_u64().unwrap();
-    let rss_kb: u64 = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (rss_kb, _) = memory_kb(pid);
     assert!(rss_kb < 200 * 1024, "the daemon's peak RSS grew to {rss_kb} kB reading a 300 MB flood");
 }
 

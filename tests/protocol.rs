@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use verdict::protocol::code;
 
-use crate::support::{Env, Raw, error_code, hello_params};
+use crate::support::{Env, Raw, error_code, hello_params, memory_kb};
 
 /// A fresh connection's `ping` is answered within a second.
 fn fresh_ping_is_prompt(env: &Env) {
@@ -107,16 +107,6 @@ fn an_oversized_line_is_refused_and_the_daemon_is_unaffected() {
     assert_eq!(error_code(&r), Some(code::REQUEST_TOO_LARGE));
     assert!(c.is_closed(), "the connection is closed after an oversized line");
     fresh_ping_is_prompt(&env);
-}
-
-/// The daemon's peak and current resident memory, in KiB.
-fn memory_kb(pid: u64) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| -> u64 {
-        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    };
-    (field("VmHWM:"), field("VmRSS:"))
 }
 
 #[test]

@@ -159,6 +159,16 @@ impl Drop for Env {
     }
 }
 
+/// The daemon's peak and current resident memory, in KiB.
+pub fn memory_kb(pid: u64) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> u64 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
 /// `hello` params of this build's protocol.
 pub fn hello_params() -> Value {
     json!({ "protocol": verdict::protocol::PROTOCOL_VERSION, "version": verdict::protocol::VERSION, "build": "test" })
