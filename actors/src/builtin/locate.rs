@@ -118,6 +118,22 @@ impl<'a> Collector<'a> {
         self.push(Some(line), Some(column), severity, message());
     }
 
+    /// A finding at the 1-based `line` and `column` (in characters) a
+    /// parser gave.
+    pub(super) fn at_position(
+        &mut self,
+        line: usize,
+        column: usize,
+        severity: Severity,
+        message: impl FnOnce() -> String,
+    ) {
+        if self.is_full() {
+            self.count_more(severity);
+            return;
+        }
+        self.push(Some(saturate(line)), Some(saturate(column)), severity, message());
+    }
+
     /// A finding about the whole file, with no position.
     pub(super) fn unlocated(&mut self, severity: Severity, message: impl FnOnce() -> String) {
         if self.is_full() {

@@ -34,6 +34,7 @@ mod locate;
 mod secrets;
 mod syntax;
 mod text;
+mod yaml;
 
 #[cfg(test)]
 mod tests;
@@ -261,7 +262,7 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
         BuiltinKind::LargeFile => large_file(settings.max_size, input.size, &mut out),
         BuiltinKind::Json => syntax::json(content, &mut out),
         BuiltinKind::Toml => syntax::toml(content, &mut out),
-        BuiltinKind::Yaml => syntax::yaml(content, &mut out),
+        BuiltinKind::Yaml => yaml::yaml(content, &mut out),
         BuiltinKind::Secrets => secrets::secrets(content, &mut out),
         BuiltinKind::ShebangExecutable => shebang_executable(content, input.executable, &mut out),
     }

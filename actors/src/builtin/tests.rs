@@ -677,7 +677,7 @@ fn yaml_error_in_a_later_document() {
 fn yaml_duplicate_keys_point_at_the_second_key() {
     let f = one(BuiltinKind::Yaml, b"a: 1\nb: 2\n# a: 0\n\na: 3\n");
     assert_eq!(at(&f), (5, 1));
-    assert!(f.message.contains("duplicate entry with key \"a\""), "{}", f.message);
+    assert_eq!(f.message, "duplicate key `a` (first at line 1)");
     let f = one(BuiltinKind::Yaml, b"top:\n  - name: x\n    nested:\n      k: 1\n    'name': y\n");
     assert_eq!(at(&f), (5, 5));
     let f = one(BuiltinKind::Yaml, b"x:\n  - {a: 1, b: 2, a: 3}\n");
@@ -692,6 +692,93 @@ fn yaml_duplicate_key_that_is_not_the_mappings_first() {
     assert_eq!(at(&f), (4, 1), "{}", f.message);
     let f = one(BuiltinKind::Yaml, b"x:\n  y: 1\n  a: 1\n  a: 2\n");
     assert_eq!(at(&f), (4, 3), "{}", f.message);
+}
+
+#[test]
+fn yaml_duplicate_keys_compare_values_as_the_core_schema_resolves_them() {
+    // The same value written two ways is the same key.
+    let f = one(BuiltinKind::Yaml, b"16: a\n0x10: b\n");
+    assert_eq!((at(&f), f.message.as_str()), ((2, 1), "duplicate key `0x10` (first at line 1)"));
+    let f = one(BuiltinKind::Yaml, b"a: 1\n\"a\": 2\n");
+    assert_eq!(at(&f), (2, 1));
+    let f = one(BuiltinKind::Yaml, b"~: 1\nnull: 2\n");
+    assert_eq!(at(&f), (2, 1));
+    let f = one(BuiltinKind::Yaml, b"true: 1\nTrue: 2\n");
+    assert_eq!(at(&f), (2, 1));
+    // Different types are different keys; YAML 1.1's `yes` is a string.
+    clean(BuiltinKind::Yaml, b"1: a\n'1': b\n1.0: c\n");
+    let f = one(BuiltinKind::Yaml, b"'1': b\n!!str 1: d\n");
+    assert_eq!(at(&f), (2, 1), "a tag forces the type");
+    clean(BuiltinKind::Yaml, b"true: a\nyes: b\n");
+    // Integers past 64 (and 128) bits are valid YAML and compared exactly.
+    clean(BuiltinKind::Yaml, b"a: 18446744073709551616\nb: 340282366920938463463374607431768211456\n");
+    let f = one(
+        BuiltinKind::Yaml,
+        b"340282366920938463463374607431768211456: a\n0340282366920938463463374607431768211456: b\n",
+    );
+    assert_eq!(at(&f), (2, 1));
+}
+
+#[test]
+fn yaml_duplicate_keys_through_aliases_collections_and_lone_carriage_returns() {
+    let f = one(BuiltinKind::Yaml, b"&k x: 1\n*k : 2\n");
+    assert_eq!((at(&f), f.message.as_str()), ((2, 1), "duplicate key `x` via an alias (first at line 1)"));
+    // Complex keys: sequences in order, mappings in any order.
+    let f = one(BuiltinKind::Yaml, b"? [a, b]\n: 1\n? [a, b]\n: 2\n");
+    assert_eq!((at(&f), f.message.as_str()), ((3, 3), "duplicate key (a sequence) (first at line 1)"));
+    clean(BuiltinKind::Yaml, b"? [a, b]\n: 1\n? [b, a]\n: 2\n");
+    let f = one(BuiltinKind::Yaml, b"? {a: 1, b: 2}\n: 1\n? {b: 2, a: 1}\n: 2\n");
+    assert_eq!(at(&f), (3, 3));
+    // A lone CR ends a line in YAML.
+    let f = one(BuiltinKind::Yaml, b"a: 1\rb: 2\ra: 3\r");
+    assert_eq!(at(&f), (3, 1));
+    // Merge keys may repeat; the same key in sibling mappings is fine.
+    clean(BuiltinKind::Yaml, b"base: &b {x: 1}\nm:\n  <<: *b\n  <<: {y: 2}\n");
+    // Every duplicate is reported, not only the first.
+    let findings = run(BuiltinKind::Yaml, b"a: 1\na: 2\nb:\n  c: 1\n  c: 2\n");
+    assert_eq!(positions(&findings), [(2, 1), (5, 3)]);
+}
+
+#[test]
+fn yaml_accepts_what_yaml_1_2_allows() {
+    clean(BuiltinKind::Yaml, b"a: !!null\nb: !!str\nc: !local x\n");
+    clean(BuiltinKind::Yaml, b"a: 1\n...\nb: 2\n");
+    clean(BuiltinKind::Yaml, b"- |\n  text\n  \tmore text after a tab\n");
+    // UTF-16 and UTF-32, with or without a byte order mark.
+    let utf16: Vec<u8> = "\u{feff}a: \u{e9}\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    clean(BuiltinKind::Yaml, &utf16);
+    let utf16be: Vec<u8> = "a: 1\nb: 2\na: 3\n".encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let f = one(BuiltinKind::Yaml, &utf16be);
+    assert_eq!(at(&f), (3, 1), "located in characters, not bytes: {}", f.message);
+    let utf32: Vec<u8> = "a: [1\n".chars().flat_map(|c| (c as u32).to_le_bytes()).collect();
+    assert_eq!(one(BuiltinKind::Yaml, &utf32).line, Some(2));
+}
+
+#[test]
+fn yaml_aliases_are_never_expanded() {
+    // A billion laughs: ten to the fortieth leaves, checked in no time.
+    let mut laughs = String::from("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..40 {
+        let p = format!("*l{}", i - 1);
+        laughs.push_str(&format!("l{i}: &l{i} [{}]\n", [p.as_str(); 10].join(", ")));
+    }
+    quick(|| clean(BuiltinKind::Yaml, laughs.as_bytes()));
+    // And still compared as keys.
+    laughs.push_str("? *l39\n: 1\n? *l39\n: 2\n");
+    let f = quick(|| one(BuiltinKind::Yaml, laughs.as_bytes()));
+    assert_eq!(f.message, "duplicate key (a sequence) via an alias (first at line 41)");
+}
+
+#[test]
+fn yaml_nesting_past_the_parsers_limit_is_a_warning_not_an_error() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let f = one(BuiltinKind::Yaml, deep.as_bytes());
+    assert_eq!((f.severity, at(&f)), (Severity::Warning, (1, 256)));
+    assert!(f.message.contains("nested more than 255 deep"), "{}", f.message);
+    clean(BuiltinKind::Yaml, format!("{}{}", "[".repeat(255), "]".repeat(255)).as_bytes());
+    // Block nesting has no such limit.
+    let block: String = (0..2_000).map(|i| format!("{}a:\n", " ".repeat(i))).collect();
+    clean(BuiltinKind::Yaml, block.as_bytes());
 }
 
 #[test]

@@ -1,0 +1,575 @@
+//! The `yaml` check: the file is a YAML 1.2 stream (saphyr's parser, which
+//! passes the YAML test suite), and no mapping has the same key twice.
+//!
+//! Duplicate keys are found on the parser's events, without building the
+//! documents: every node that can take part in a comparison (a key, an
+//! anchored node, anything inside either) gets a 128-bit hash of its value
+//! as the core schema resolves it, so `0x10` and `16`, or `"a"` and `a`,
+//! are the same key while `1` and `"1"` are not. An alias is its anchor's
+//! hash, so aliases cost nothing however deeply they nest (no billion
+//! laughs), and a mapping's hash does not depend on the order of its keys.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Tag};
+use xxhash_rust::xxh3::{Xxh3, xxh3_128};
+
+use super::locate::Collector;
+use crate::outcome::Severity;
+
+/// `yaml`: every document of the stream parses (an empty file is valid),
+/// and every duplicate mapping key is reported (an error, as in most YAML
+/// linters: which of the two values a loader keeps differs between loaders).
+pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
+    let text = match decode(content) {
+        Ok(text) => text,
+        Err(Undecodable { offset, why }) => {
+            out.at(offset, Severity::Error, || why);
+            return;
+        }
+    };
+    let mut keys = Keys::default();
+    for event in Parser::new_from_str(&text) {
+        match event {
+            Ok((event, span)) => {
+                if let Some(dup) = keys.on(event, span.start) {
+                    let (line, column) = position(&dup.at);
+                    out.at_position(line, column, Severity::Error, || {
+                        format!("duplicate key {} (first at line {})", dup.shown, dup.first_line)
+                    });
+                }
+            }
+            Err(e) => {
+                report(&e, out);
+                // After an error the parser cannot reliably go on.
+                return;
+            }
+        }
+    }
+}
+
+/// The parser's error. Flow collections nested past the parser's limit
+/// are not a syntax error: said as what it is, a warning.
+fn report(e: &ScanError, out: &mut Collector<'_>) {
+    let (line, column) = position(e.marker());
+    if e.info() == "recursion limit exceeded" {
+        out.at_position(line, column, Severity::Warning, || TOO_DEEP.to_owned());
+        return;
+    }
+    let info = e.info().split_whitespace().collect::<Vec<_>>().join(" ");
+    out.at_position(line, column, Severity::Error, || info);
+}
+
+const TOO_DEEP: &str = "flow collections (`[` and `{`) nested more than 255 deep: the YAML parser reads no deeper, so the rest of the file is not checked";
+
+/// The parser's 1-based line and 0-based column (in characters) as a
+/// finding's 1-based line and column.
+fn position(at: &Marker) -> (usize, usize) {
+    (at.line().max(1), at.col() + 1)
+}
+
+/// Why the content is not text in any encoding YAML allows.
+#[derive(Debug)]
+struct Undecodable {
+    offset: usize,
+    why: String,
+}
+
+/// The content as text. YAML streams may be UTF-8, UTF-16 or UTF-32 (YAML
+/// 1.2, section 5.2): a byte order mark says which, or else the zero bytes
+/// around the first character, which must be ASCII.
+fn decode(content: &[u8]) -> Result<Cow<'_, str>, Undecodable> {
+    #[derive(Clone, Copy)]
+    enum Wide {
+        Utf16 { big: bool },
+        Utf32 { big: bool },
+    }
+    let (skip, wide) = match content {
+        [0, 0, 0xFE, 0xFF, ..] => (4, Wide::Utf32 { big: true }),
+        [0xFF, 0xFE, 0, 0, ..] => (4, Wide::Utf32 { big: false }),
+        [0xFE, 0xFF, ..] => (2, Wide::Utf16 { big: true }),
+        [0xFF, 0xFE, ..] => (2, Wide::Utf16 { big: false }),
+        [0, 0, 0, a, ..] if *a != 0 => (0, Wide::Utf32 { big: true }),
+        [a, 0, 0, 0, ..] if *a != 0 => (0, Wide::Utf32 { big: false }),
+        [0, a, ..] if *a != 0 => (0, Wide::Utf16 { big: true }),
+        [a, 0, ..] if *a != 0 => (0, Wide::Utf16 { big: false }),
+        _ => {
+            let bom = if content.starts_with(super::BOM) { super::BOM.len() } else { 0 };
+            return match std::str::from_utf8(&content[bom..]) {
+                Ok(text) => Ok(Cow::Borrowed(text)),
+                Err(e) => {
+                    let offset = bom + e.valid_up_to();
+                    Err(Undecodable {
+                        offset,
+                        why: format!(
+                            "invalid UTF-8 at byte offset {offset} (a YAML file without a UTF-16 or UTF-32 byte order mark is UTF-8)"
+                        ),
+                    })
+                }
+            };
+        }
+    };
+    let body = &content[skip..];
+    let mut text = String::with_capacity(body.len() / 2);
+    match wide {
+        Wide::Utf16 { big } => {
+            let unit = |c: &[u8]| if big { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_le_bytes([c[0], c[1]]) };
+            let mut at = skip;
+            for c in char::decode_utf16(body.chunks_exact(2).map(unit)) {
+                match c {
+                    Ok(c) => {
+                        text.push(c);
+                        at += 2 * c.len_utf16();
+                    }
+                    Err(e) => {
+                        return Err(Undecodable {
+                            offset: at,
+                            why: format!(
+                                "invalid UTF-16 at byte offset {at}: unpaired surrogate {:#06x}",
+                                e.unpaired_surrogate()
+                            ),
+                        });
+                    }
+                }
+            }
+            if body.len() % 2 == 1 {
+                let offset = content.len() - 1;
+                return Err(Undecodable {
+                    offset,
+                    why: format!("invalid UTF-16: an odd byte at the end (offset {offset})"),
+                });
+            }
+        }
+        Wide::Utf32 { big } => {
+            for (i, c) in body.chunks(4).enumerate() {
+                let offset = skip + 4 * i;
+                let c = <[u8; 4]>::try_from(c)
+                    .ok()
+                    .and_then(|c| char::from_u32(if big { u32::from_be_bytes(c) } else { u32::from_le_bytes(c) }));
+                match c {
+                    Some(c) => text.push(c),
+                    None => return Err(Undecodable { offset, why: format!("invalid UTF-32 at byte offset {offset}") }),
+                }
+            }
+        }
+    }
+    Ok(Cow::Owned(text))
+}
+
+/// A duplicate key.
+struct Duplicate {
+    at: Marker,
+    shown: String,
+    first_line: usize,
+}
+
+/// Where a node being built sits, and what it has seen.
+enum Frame {
+    Mapping {
+        anchor: usize,
+        /// The keys so far, with the line each is on.
+        seen: Seen,
+        /// The key waiting for its value (its hash, if hashed).
+        key: Option<Option<u128>>,
+        /// The sum of its entries' hashes (order-independent), if its own
+        /// hash is wanted.
+        sum: Option<u128>,
+        start: Marker,
+    },
+    Sequence {
+        anchor: usize,
+        hasher: Option<Box<Xxh3>>,
+        start: Marker,
+    },
+}
+
+/// A mapping's keys: a short list while it is short (most mappings), a
+/// hash map past that.
+enum Seen {
+    Few(Vec<(u128, usize)>),
+    Many(HashMap<u128, usize>),
+}
+
+/// Few enough keys to look through one by one.
+const LINEAR: usize = 16;
+
+impl Seen {
+    /// The line of the key's first occurrence, or records it.
+    fn first_or_insert(&mut self, hash: u128, line: usize) -> Option<usize> {
+        match self {
+            Seen::Few(list) => {
+                if let Some(&(_, first)) = list.iter().find(|(h, _)| *h == hash) {
+                    return Some(first);
+                }
+                if list.len() < LINEAR {
+                    list.push((hash, line));
+                } else {
+                    let mut map: HashMap<u128, usize> = list.drain(..).collect();
+                    map.insert(hash, line);
+                    *self = Seen::Many(map);
+                }
+                None
+            }
+            Seen::Many(map) => match map.entry(hash) {
+                std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(line);
+                    None
+                }
+            },
+        }
+    }
+}
+
+/// What an anchor stands for: its node's hash, and how to show it as a key.
+struct Anchored {
+    hash: u128,
+    shown: String,
+}
+
+/// Follows the events, finding duplicate keys.
+#[derive(Default)]
+struct Keys {
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Anchored>,
+}
+
+impl Keys {
+    /// Whether the next node must be hashed: it is a key, or inside a node
+    /// that is hashed.
+    fn wants_hash(&self) -> bool {
+        match self.stack.last() {
+            None => false,
+            Some(Frame::Mapping { key: None, .. }) => true,
+            Some(Frame::Mapping { sum, .. }) => sum.is_some(),
+            Some(Frame::Sequence { hasher, .. }) => hasher.is_some(),
+        }
+    }
+
+    fn on(&mut self, event: Event<'_>, at: Marker) -> Option<Duplicate> {
+        match event {
+            Event::DocumentStart(_) => {
+                // Anchors do not reach past their document.
+                self.anchors.clear();
+                self.stack.clear();
+                None
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                let merge = style == ScalarStyle::Plain && tag.is_none() && value == "<<";
+                let hash = (anchor != 0 || self.wants_hash()).then(|| scalar_hash(&value, style, tag.as_deref()));
+                if anchor != 0 {
+                    let shown = shown(&value);
+                    self.anchors.insert(anchor, Anchored { hash: hash.expect("hashed"), shown });
+                }
+                // A merge key (`<<`, YAML 1.1) may be given more than once.
+                let as_key = || if merge { None } else { Some(shown(&value)) };
+                self.node_done(hash, at, as_key)
+            }
+            Event::Alias(id) => {
+                let (hash, shown) = match self.anchors.get(&id) {
+                    Some(a) => (a.hash, a.shown.clone()),
+                    // The parser refuses an undefined alias.
+                    None => return None,
+                };
+                self.node_done(Some(hash), at, || Some(format!("{shown} via an alias")))
+            }
+            Event::SequenceStart(anchor, tag) => {
+                let hasher = (anchor != 0 || self.wants_hash()).then(|| {
+                    let mut h = Box::new(Xxh3::new());
+                    h.update(b"seq");
+                    if let Some(tag) = tag.as_deref() {
+                        h.update(tag_text(tag).as_bytes());
+                    }
+                    h
+                });
+                self.stack.push(Frame::Sequence { anchor, hasher, start: at });
+                None
+            }
+            Event::MappingStart(anchor, tag) => {
+                let sum = (anchor != 0 || self.wants_hash())
+                    .then(|| tag.as_deref().map_or(0, |t| xxh3_128(tag_text(t).as_bytes())));
+                self.stack.push(Frame::Mapping { anchor, seen: Seen::Few(Vec::new()), key: None, sum, start: at });
+                None
+            }
+            Event::SequenceEnd => match self.stack.pop() {
+                Some(Frame::Sequence { anchor, hasher, start }) => {
+                    let hash = hasher.map(|h| h.digest128());
+                    self.collection_done(anchor, hash, start, "(a sequence)")
+                }
+                _ => None,
+            },
+            Event::MappingEnd => match self.stack.pop() {
+                Some(Frame::Mapping { anchor, sum, start, .. }) => {
+                    let hash = sum.map(|s| xxh3_128(&[b"map".as_slice(), &s.to_le_bytes()].concat()));
+                    self.collection_done(anchor, hash, start, "(a mapping)")
+                }
+                _ => None,
+            },
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => None,
+        }
+    }
+
+    fn collection_done(&mut self, anchor: usize, hash: Option<u128>, start: Marker, what: &str) -> Option<Duplicate> {
+        if anchor != 0 {
+            let hash = hash.expect("anchored nodes are hashed");
+            self.anchors.insert(anchor, Anchored { hash, shown: what.to_owned() });
+        }
+        self.node_done(hash, start, || Some(what.to_owned()))
+    }
+
+    /// A node is complete: it is a key or a value of the mapping it is in,
+    /// or an item of its sequence. `shown` is how to show it as a key
+    /// (`None`: a merge key, never a duplicate).
+    fn node_done(
+        &mut self,
+        hash: Option<u128>,
+        at: Marker,
+        shown: impl FnOnce() -> Option<String>,
+    ) -> Option<Duplicate> {
+        match self.stack.last_mut()? {
+            Frame::Sequence { hasher, .. } => {
+                if let (Some(h), Some(node)) = (hasher, hash) {
+                    h.update(&node.to_le_bytes());
+                }
+                None
+            }
+            Frame::Mapping { seen, key, sum, .. } => match key.take() {
+                None => {
+                    *key = Some(hash);
+                    let hash = hash?;
+                    let shown = shown()?;
+                    let first_line = seen.first_or_insert(hash, at.line())?;
+                    Some(Duplicate { at, shown, first_line })
+                }
+                Some(key_hash) => {
+                    if let (Some(sum), Some(k), Some(v)) = (sum.as_mut(), key_hash, hash) {
+                        let entry = xxh3_128(&[k.to_le_bytes(), v.to_le_bytes()].concat());
+                        *sum = sum.wrapping_add(entry);
+                    }
+                    None
+                }
+            },
+        }
+    }
+}
+
+/// A key as a message shows it: in backquotes, cut to 40 characters.
+fn shown(value: &str) -> String {
+    if value.is_empty() {
+        return "`` (empty: null)".to_owned();
+    }
+    let mut chars = value.chars();
+    let mut s: String = chars.by_ref().take(40).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if chars.next().is_some() {
+        s.push('…');
+    }
+    format!("`{s}`")
+}
+
+fn tag_text(tag: &Tag) -> String {
+    format!("{}{}", tag.handle, tag.suffix)
+}
+
+/// A scalar's value as the YAML 1.2 core schema resolves it: a plain
+/// scalar without a tag may be null, a boolean, an integer or a float; a
+/// quoted one (or one tagged `!`) is a string; a core-schema tag forces its
+/// type. Another tag makes a value of its own.
+#[derive(Debug, PartialEq)]
+enum Value<'a> {
+    Null,
+    Bool(bool),
+    Int(i128),
+    /// An integer past 128 bits, as written (lower-case, no `+`).
+    BigInt(String),
+    Float(u64),
+    Str(&'a str),
+    Tagged(String, &'a str),
+}
+
+fn scalar_hash(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> u128 {
+    let mut bytes = Vec::with_capacity(value.len() + 17);
+    match resolve(value, style, tag) {
+        Value::Null => bytes.push(0),
+        Value::Bool(b) => bytes.extend([1, u8::from(b)]),
+        Value::Int(i) => {
+            bytes.push(2);
+            bytes.extend(i.to_le_bytes());
+        }
+        Value::BigInt(s) => {
+            bytes.push(3);
+            bytes.extend(s.as_bytes());
+        }
+        Value::Float(bits) => {
+            bytes.push(4);
+            bytes.extend(bits.to_le_bytes());
+        }
+        Value::Str(s) => {
+            bytes.push(5);
+            bytes.extend(s.as_bytes());
+        }
+        Value::Tagged(tag, s) => {
+            bytes.push(6);
+            bytes.extend(tag.as_bytes());
+            bytes.push(0);
+            bytes.extend(s.as_bytes());
+        }
+    }
+    xxh3_128(&bytes)
+}
+
+fn resolve<'a>(value: &'a str, style: ScalarStyle, tag: Option<&Tag>) -> Value<'a> {
+    let Some(tag) = tag else {
+        return if style == ScalarStyle::Plain { plain(value) } else { Value::Str(value) };
+    };
+    if !tag.is_yaml_core_schema() {
+        // `!` alone: the non-specific tag, a string.
+        return if tag.handle.is_empty() && tag.suffix == "!" {
+            Value::Str(value)
+        } else {
+            Value::Tagged(tag_text(tag), value)
+        };
+    }
+    let forced = match tag.suffix.as_str() {
+        "str" => return Value::Str(value),
+        "null" => matches!(plain(value), Value::Null).then_some(Value::Null),
+        "bool" => Some(plain(value)).filter(|v| matches!(v, Value::Bool(_))),
+        "int" => Some(plain(value)).filter(|v| matches!(v, Value::Int(_) | Value::BigInt(_))),
+        "float" => match plain(value) {
+            Value::Int(i) => Some(Value::Float(float_bits(i as f64))),
+            v @ Value::Float(_) => Some(v),
+            _ => None,
+        },
+        _ => None,
+    };
+    forced.unwrap_or_else(|| Value::Tagged(tag_text(tag), value))
+}
+
+/// The core schema's resolution of a plain scalar.
+fn plain(value: &str) -> Value<'_> {
+    match value {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY.to_bits()),
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY.to_bits()),
+        _ => {}
+    }
+    let int = |digits: &str, radix: u32, negative: bool| -> Option<Value<'_>> {
+        match i128::from_str_radix(digits, radix) {
+            Ok(i) => Some(Value::Int(if negative { -i } else { i })),
+            Err(_) => {
+                let trimmed = digits.trim_start_matches('0').to_ascii_lowercase();
+                Some(Value::BigInt(format!("{}{radix}:{trimmed}", if negative { "-" } else { "" })))
+            }
+        }
+    };
+    if let Some(hex) = value.strip_prefix("0x")
+        && !hex.is_empty()
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return int(hex, 16, false).expect("some");
+    }
+    if let Some(oct) = value.strip_prefix("0o")
+        && !oct.is_empty()
+        && oct.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    {
+        return int(oct, 8, false).expect("some");
+    }
+    let (negative, unsigned) = match value.as_bytes().first() {
+        Some(b'-') => (true, &value[1..]),
+        Some(b'+') => (false, &value[1..]),
+        _ => (false, value),
+    };
+    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        return int(unsigned, 10, negative).expect("some");
+    }
+    if is_core_float(unsigned)
+        && let Ok(f) = value.parse::<f64>()
+    {
+        return Value::Float(float_bits(f));
+    }
+    Value::Str(value)
+}
+
+/// `-0.0` and `0.0` are one value.
+fn float_bits(f: f64) -> u64 {
+    if f == 0.0 { 0.0f64.to_bits() } else { f.to_bits() }
+}
+
+/// The core schema's float, without its sign:
+/// `( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?`.
+fn is_core_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let mut i = digits(0);
+    if i == 0 {
+        if b.first() != Some(&b'.') || digits(1) == 0 {
+            return false;
+        }
+        i = 1 + digits(1);
+    } else if b.get(i) == Some(&b'.') {
+        i += 1 + digits(i + 1);
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'-' | b'+')) {
+            i += 1;
+        }
+        let n = digits(i);
+        if n == 0 {
+            return false;
+        }
+        i += n;
+    }
+    i == b.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_scalars_resolve_by_the_core_schema() {
+        assert_eq!(plain(""), Value::Null);
+        assert_eq!(plain("~"), Value::Null);
+        assert_eq!(plain("True"), Value::Bool(true));
+        assert_eq!(plain("yes"), Value::Str("yes"), "YAML 1.1's booleans are strings in 1.2");
+        assert_eq!(plain("0x10"), Value::Int(16));
+        assert_eq!(plain("0o20"), Value::Int(16));
+        assert_eq!(plain("+16"), Value::Int(16));
+        assert_eq!(plain("016"), Value::Int(16));
+        assert_eq!(plain("-0"), Value::Int(0));
+        assert_eq!(plain("1e2"), Value::Float(100f64.to_bits()));
+        assert_eq!(plain("1."), Value::Float(1f64.to_bits()));
+        assert_eq!(plain("-0.0"), plain("0.0"));
+        assert_eq!(plain(".5"), Value::Float(0.5f64.to_bits()));
+        assert_eq!(plain("-.INF"), Value::Float(f64::NEG_INFINITY.to_bits()));
+        assert_eq!(plain("inf"), Value::Str("inf"));
+        assert_eq!(plain("1e"), Value::Str("1e"));
+        assert_eq!(plain("."), Value::Str("."));
+        assert_eq!(plain("0x"), Value::Str("0x"));
+        assert_eq!(plain("1_000"), Value::Str("1_000"), "underscores are YAML 1.1");
+        let big = "340282366920938463463374607431768211456"; // 2^128
+        assert_eq!(plain(big), plain(&format!("000{big}")));
+        assert_ne!(plain(big), plain(&format!("-{big}")));
+    }
+
+    #[test]
+    fn encodings_are_told_by_byte_order_mark_or_zero_bytes() {
+        let utf16le: Vec<u8> = "a: 1\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let utf16be: Vec<u8> = "a: 1\n".encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let utf32le: Vec<u8> = "a: 1\n".chars().flat_map(|c| (c as u32).to_le_bytes()).collect();
+        assert_eq!(decode(&utf16le).unwrap(), "a: 1\n");
+        assert_eq!(decode(&utf16be).unwrap(), "a: 1\n");
+        assert_eq!(decode(&utf32le).unwrap(), "a: 1\n");
+        assert_eq!(decode(&[[0xFF, 0xFE].as_slice(), &utf16le].concat()).unwrap(), "a: 1\n");
+        assert_eq!(decode(&[[0, 0, 0xFE, 0xFF].as_slice(), &[0, 0, 0, b'x']].concat()).unwrap(), "x");
+        assert_eq!(decode(b"\xEF\xBB\xBFa").unwrap(), "a");
+        let e = decode(&[0xFF, 0xFE, b'a', 0, 0x00, 0xD8, b'b', 0]).unwrap_err();
+        assert_eq!(e.offset, 4, "{}", e.why);
+        assert!(e.why.contains("unpaired surrogate"), "{}", e.why);
+        let e = decode(b"a: \xFF").unwrap_err();
+        assert_eq!(e.offset, 3);
+    }
+}
