@@ -422,7 +422,7 @@ impl Config {
             enabled: true,
             dimension: kind.default_dimension().to_string(),
             files: kind.default_files().iter().map(|s| s.to_string()).collect(),
-            exclude: Vec::new(),
+            exclude: kind.default_exclude().iter().map(|s| s.to_string()).collect(),
             timeout: self.defaults.timeout,
             cache_ttl: self.cache.ttl,
             concurrency: self.defaults.concurrency,
@@ -1172,7 +1172,11 @@ fn parse_validator(
         }
         (None, _) => Vec::new(),
     };
-    let exclude = cx.globs(t, "exclude").unwrap_or_default();
+    let exclude = match (cx.globs(t, "exclude"), &kind) {
+        (Some(e), _) => e,
+        (None, KindChoice::Builtin(b)) => b.default_exclude().iter().map(|s| s.to_string()).collect(),
+        (None, _) => Vec::new(),
+    };
     let timeout = cx.duration(t, "timeout", true).unwrap_or(defaults.timeout);
     let cache_ttl = cx.duration(t, "cache_ttl", false).unwrap_or(default_ttl);
     let concurrency = cx.uint_usize(t, "concurrency", 1, MAX_PARALLEL).unwrap_or(defaults.concurrency);

@@ -267,6 +267,7 @@ fn defaults_without_a_file() {
         assert_eq!(settings.max_size, BuiltinSettings::default().max_size);
         assert_eq!(v.dimension, kind.default_dimension());
         assert_eq!(v.files.len(), kind.default_files().len());
+        assert_eq!(v.exclude.len(), kind.default_exclude().len());
         assert!(v.enabled);
         assert_eq!(v.timeout, Duration::from_secs(30));
     }
@@ -274,6 +275,35 @@ fn defaults_without_a_file() {
     // An empty file means the same as no file.
     let empty = parse("").unwrap();
     assert_eq!(Config { source: None, ..empty }, c);
+}
+
+#[test]
+fn json_leaves_the_files_written_with_comments_to_jsonc() {
+    let c = Config::default();
+    let json = c.validator("json").unwrap().file_filter().unwrap();
+    let jsonc = c.validator("jsonc").unwrap().file_filter().unwrap();
+    for path in [
+        "tsconfig.json",
+        "web/tsconfig.build.json",
+        "jsconfig.json",
+        ".vscode/settings.json",
+        "app/.vscode/launch.json",
+        ".devcontainer/devcontainer.json",
+        ".devcontainer.json",
+        "pkg/.eslintrc.json",
+    ] {
+        assert!(!json.is_match(path) && jsonc.is_match(path), "{path}");
+    }
+    for path in ["package.json", "data/tsconfig.json.bak", "vscode/settings.json", ".vscode/sub/x.json"] {
+        assert!(!jsonc.is_match(path), "{path}");
+    }
+    assert!(json.is_match("package.json") && json.is_match(".vscode/sub/x.json"));
+    assert!(jsonc.is_match("x.jsonc") && jsonc.is_match("my.code-workspace"));
+    // A table of its own keeps the default exclusions unless it sets some.
+    let c = parse("[validators.json]\ntimeout = \"5s\"\n").unwrap();
+    assert!(!c.validator("json").unwrap().file_filter().unwrap().is_match("tsconfig.json"));
+    let c = parse("[validators.json]\nexclude = []\n").unwrap();
+    assert!(c.validator("json").unwrap().file_filter().unwrap().is_match("tsconfig.json"));
 }
 
 #[test]

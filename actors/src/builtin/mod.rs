@@ -1,7 +1,7 @@
 //! Built-in validators: the checks verdict runs in-process, without spawning
 //! an external command.
 //!
-//! This module owns the eleven [`BuiltinKind`]s, their names, default file
+//! This module owns the twelve [`BuiltinKind`]s, their names, default file
 //! globs, dimensions and settings, and [`check`], which runs one of them over
 //! one file's bytes. Every check is a pure, synchronous function of the content
 //! (plus its size and executable bit): no I/O, no async, no global state. The
@@ -74,6 +74,8 @@ pub enum BuiltinKind {
     LargeFile,
     /// The file is well-formed JSON.
     Json,
+    /// The file is well-formed JSON with comments (JSONC).
+    Jsonc,
     /// The file is well-formed TOML.
     Toml,
     /// The file is a well-formed YAML stream.
@@ -86,7 +88,7 @@ pub enum BuiltinKind {
 
 impl BuiltinKind {
     /// Every built-in, in documentation order.
-    pub const ALL: [BuiltinKind; 11] = [
+    pub const ALL: [BuiltinKind; 12] = [
         BuiltinKind::Utf8,
         BuiltinKind::TrailingWhitespace,
         BuiltinKind::FinalNewline,
@@ -94,6 +96,7 @@ impl BuiltinKind {
         BuiltinKind::MixedLineEndings,
         BuiltinKind::LargeFile,
         BuiltinKind::Json,
+        BuiltinKind::Jsonc,
         BuiltinKind::Toml,
         BuiltinKind::Yaml,
         BuiltinKind::Secrets,
@@ -111,6 +114,7 @@ impl BuiltinKind {
             BuiltinKind::MixedLineEndings => "mixed-line-endings",
             BuiltinKind::LargeFile => "large-file",
             BuiltinKind::Json => "json",
+            BuiltinKind::Jsonc => "jsonc",
             BuiltinKind::Toml => "toml",
             BuiltinKind::Yaml => "yaml",
             BuiltinKind::Secrets => "secrets",
@@ -129,9 +133,19 @@ impl BuiltinKind {
     pub fn default_files(self) -> &'static [&'static str] {
         match self {
             BuiltinKind::Json => &["*.json", "*.JSON", "*.geojson", "composer.lock"],
+            BuiltinKind::Jsonc => JSONC_FILES,
             BuiltinKind::Toml => &["*.toml", "*.TOML", "Cargo.lock", "Pipfile", "poetry.lock", "uv.lock"],
             BuiltinKind::Yaml => &["*.yaml", "*.yml", "*.YAML", "*.YML"],
             _ => &["*"],
+        }
+    }
+
+    /// The globs the built-in leaves out unless configured otherwise: `json`
+    /// leaves the files `jsonc` checks to it.
+    pub fn default_exclude(self) -> &'static [&'static str] {
+        match self {
+            BuiltinKind::Json => JSONC_FILES,
+            _ => &[],
         }
     }
 
@@ -143,6 +157,7 @@ impl BuiltinKind {
             BuiltinKind::Utf8
             | BuiltinKind::MergeConflict
             | BuiltinKind::Json
+            | BuiltinKind::Jsonc
             | BuiltinKind::Toml
             | BuiltinKind::Yaml => "syntax",
             BuiltinKind::Secrets => "security",
@@ -170,6 +185,7 @@ impl BuiltinKind {
             | BuiltinKind::Secrets => true,
             BuiltinKind::LargeFile
             | BuiltinKind::Json
+            | BuiltinKind::Jsonc
             | BuiltinKind::Toml
             | BuiltinKind::Yaml
             | BuiltinKind::ShebangExecutable => false,
@@ -186,13 +202,30 @@ impl BuiltinKind {
             BuiltinKind::MixedLineEndings => "line endings are not a mix of LF, CRLF and CR",
             BuiltinKind::LargeFile => "file is not larger than the configured limit",
             BuiltinKind::Json => "file parses as JSON, without duplicate keys",
+            BuiltinKind::Jsonc => "file parses as JSON with comments and trailing commas, without duplicate keys",
             BuiltinKind::Toml => "file parses as TOML",
-            BuiltinKind::Yaml => "file parses as a YAML stream (one or more documents)",
+            BuiltinKind::Yaml => "file parses as a YAML 1.2 stream, without duplicate keys",
             BuiltinKind::Secrets => "no private keys or well-known API tokens",
             BuiltinKind::ShebangExecutable => "a file starting with #! is executable",
         }
     }
 }
+
+/// The files written in JSON with comments (JSONC) by the tools that read
+/// them: TypeScript's and VS Code's configuration, dev containers, ESLint's
+/// `.eslintrc.json`. `json` leaves them out.
+const JSONC_FILES: &[&str] = &[
+    "*.jsonc",
+    "*.code-workspace",
+    "tsconfig.json",
+    "tsconfig.*.json",
+    "jsconfig.json",
+    "jsconfig.*.json",
+    "**/.vscode/*.json",
+    "devcontainer.json",
+    ".devcontainer.json",
+    ".eslintrc.json",
+];
 
 impl std::fmt::Display for BuiltinKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -261,6 +294,7 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
         BuiltinKind::MixedLineEndings => text::mixed_line_endings(content, &mut out),
         BuiltinKind::LargeFile => large_file(settings.max_size, input.size, &mut out),
         BuiltinKind::Json => syntax::json(content, &mut out),
+        BuiltinKind::Jsonc => syntax::jsonc(content, &mut out),
         BuiltinKind::Toml => syntax::toml(content, &mut out),
         BuiltinKind::Yaml => yaml::yaml(content, &mut out),
         BuiltinKind::Secrets => secrets::secrets(content, &mut out),

@@ -1,6 +1,7 @@
-//! The syntax checks `json` (serde_json, plus duplicate keys) and `toml`
-//! (toml); `yaml` has a module of its own. Each reports the first error
-//! only: after a syntax error a parser cannot reliably go on.
+//! The syntax checks `json` (serde_json, plus duplicate keys), `jsonc`
+//! (jsonc-parser, plus duplicate keys) and `toml` (toml); `yaml` has a
+//! module of its own. Each reports the first syntax error only: after one a
+//! parser cannot reliably go on.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -269,6 +270,74 @@ impl<'de> Deserialize<'de> for Key<'de> {
             }
         }
         d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// `jsonc`: JSON with comments, as TypeScript, VS Code and dev containers
+/// read their configuration: `//` and `/* */` comments and trailing commas
+/// are allowed, nothing else of JSON5. Every duplicate key is an error, as
+/// in `json`; an empty document (whitespace and comments only) too.
+pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
+    use jsonc_parser::ast::{ObjectPropName, Value};
+    let Some((bom, text)) = utf8_body(content, "JSON with comments", out) else {
+        return;
+    };
+    let options = jsonc_parser::ParseOptions {
+        allow_comments: true,
+        allow_trailing_commas: true,
+        allow_loose_object_property_names: false,
+        allow_missing_commas: false,
+        allow_single_quoted_strings: false,
+        allow_hexadecimal_numbers: false,
+        allow_unary_plus_numbers: false,
+        allow_bare_decimal_point_numbers: false,
+        allow_non_finite_numbers: false,
+        allow_extended_string_escapes: false,
+    };
+    let parsed = match jsonc_parser::parse_to_ast(text, &jsonc_parser::CollectOptions::default(), &options) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            let at = bom + e.range().start;
+            match e.kind() {
+                // A limit of the parser, not a syntax error.
+                jsonc_parser::errors::ParseErrorKind::NestingDepthExceeded => out.at(at, Severity::Warning, || {
+                    "arrays and objects nested more than 512 deep: the JSONC parser reads no deeper, so the rest of the file is not checked".to_owned()
+                }),
+                kind => out.at(at, Severity::Error, || kind.to_string()),
+            }
+            return;
+        }
+    };
+    let Some(value) = parsed.value else {
+        out.at(bom, Severity::Error, || "empty document: no JSON value, only whitespace and comments".to_owned());
+        return;
+    };
+    // Every duplicate, in file order. The parser nests at most 512 deep;
+    // the walk keeps its own stack all the same.
+    let mut duplicates: Vec<(usize, String)> = Vec::new();
+    let mut stack = vec![&value];
+    while let Some(node) = stack.pop() {
+        match node {
+            Value::Object(object) => {
+                let mut seen = std::collections::HashSet::with_capacity(object.properties.len());
+                for prop in &object.properties {
+                    let (name, at) = match &prop.name {
+                        ObjectPropName::String(s) => (&*s.value, s.range.start),
+                        ObjectPropName::Word(w) => (w.value, w.range.start),
+                    };
+                    if !seen.insert(name) {
+                        duplicates.push((at, Key(Cow::Borrowed(name)).shown()));
+                    }
+                    stack.push(&prop.value);
+                }
+            }
+            Value::Array(array) => stack.extend(array.elements.iter().rev()),
+            _ => {}
+        }
+    }
+    duplicates.sort_unstable_by_key(|(at, _)| *at);
+    for (at, key) in duplicates {
+        out.at(bom + at, Severity::Error, || format!("{DUPLICATE_KEY} `{key}`"));
     }
 }
 

@@ -57,7 +57,7 @@ fn names_round_trip_and_are_unique() {
         assert_eq!(serde_json::from_str::<BuiltinKind>(&json).unwrap(), kind);
         assert!(!kind.description().is_empty());
     }
-    assert_eq!(seen.len(), 11);
+    assert_eq!(seen.len(), 12);
     assert_eq!(BuiltinKind::from_name("Trailing-Whitespace"), None);
     assert_eq!(BuiltinKind::from_name("nope"), None);
     assert_eq!(BuiltinKind::TrailingWhitespace.name(), "trailing-whitespace");
@@ -84,6 +84,7 @@ fn default_files_dimensions_and_text_only() {
         [
             BuiltinKind::LargeFile,
             BuiltinKind::Json,
+            BuiltinKind::Jsonc,
             BuiltinKind::Toml,
             BuiltinKind::Yaml,
             BuiltinKind::ShebangExecutable
@@ -586,6 +587,55 @@ fn json_ten_megabyte_line() {
     assert!(f.message.contains("EOF"), "{}", f.message);
 }
 
+// --------------------------------------------------------------------- jsonc ----
+
+#[test]
+fn jsonc_allows_comments_and_trailing_commas_and_nothing_else_of_json5() {
+    clean(BuiltinKind::Jsonc, b"// settings\n{\n  \"a\": 1, /* inline */\n  \"b\": [1, 2,],\n}\n");
+    clean(BuiltinKind::Jsonc, format!("{BOM_STR}{{\"a\": \"// not a comment\"}}").as_bytes());
+    for (content, at_) in [
+        (&b"{'a': 1}"[..], (1, 2)),
+        (b"{a: 1}", (1, 2)),
+        (b"{\"a\": 0x1}", (1, 7)),
+        (b"{\"a\": +1}", (1, 7)),
+        (b"{\"a\": .5}", (1, 7)),
+        (b"{\"a\": NaN}", (1, 7)),
+        (b"{\"a\": 1 \"b\": 2}", (1, 8)),
+        (b"{\"a\": 1} /* open", (1, 10)),
+        (b"[1,,]", (1, 4)),
+    ] {
+        let f = one(BuiltinKind::Jsonc, content);
+        assert_eq!(
+            (at(&f), f.severity),
+            (at_, Severity::Error),
+            "{:?}: {}",
+            String::from_utf8_lossy(content),
+            f.message
+        );
+    }
+    let f = one(BuiltinKind::Jsonc, b"  // only a comment\n");
+    assert!(f.message.starts_with("empty document"), "{}", f.message);
+}
+
+#[test]
+fn jsonc_reports_every_duplicate_key_in_file_order() {
+    let findings =
+        run(BuiltinKind::Jsonc, b"{\n  \"a\": {\"x\": 1, \"x\": 2},\n  // c\n  \"a\": [{\"y\": 1, \"y\": 2}]\n}\n");
+    assert_eq!(positions(&findings), [(2, 17), (4, 3), (4, 18)]);
+    assert_eq!(findings[1].message, "duplicate key `a`");
+    clean(BuiltinKind::Jsonc, b"[{\"a\": 1}, {\"a\": 2}]");
+}
+
+#[test]
+fn jsonc_nesting_past_the_parsers_limit_is_a_warning_and_never_overflows() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let f = one(BuiltinKind::Jsonc, deep.as_bytes());
+    assert_eq!(f.severity, Severity::Warning, "{}", f.message);
+    clean(BuiltinKind::Jsonc, format!("{}{}", "[".repeat(500), "]".repeat(500)).as_bytes());
+    let f = one(BuiltinKind::Jsonc, b"{\"a\": \xFF}");
+    assert!(f.message.contains("UTF-8"), "{}", f.message);
+}
+
 // -------------------------------------------------------------------- toml ----
 
 #[test]
@@ -999,6 +1049,7 @@ fn every_check_on_ten_megabyte_inputs_is_quick() {
 fn every_check_passes_empty_except_json() {
     for kind in BuiltinKind::ALL {
         let findings = run(kind, b"");
-        assert_eq!(findings.is_empty(), kind != BuiltinKind::Json, "{kind}: {findings:?}");
+        let json = matches!(kind, BuiltinKind::Json | BuiltinKind::Jsonc);
+        assert_eq!(findings.is_empty(), !json, "{kind}: {findings:?}");
     }
 }
