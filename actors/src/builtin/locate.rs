@@ -8,8 +8,14 @@ use crate::outcome::{Finding, Severity};
 /// increasing order: newlines are counted only between the previous offset and
 /// the next, and the column continues from the previous one on the same line.
 /// Asking for an earlier offset restarts from the top of the file.
+///
+/// Lines end at `\n` (so at `\r\n` too); in a file without any `\n` but
+/// with a `\r` (old Mac line endings), at `\r`.
 pub(super) struct Locator<'a> {
     content: &'a [u8],
+    /// The byte that ends a line, decided on the first look (most files
+    /// are never located in).
+    newline: Option<u8>,
     /// Newlines before `pos` have been counted.
     pos: usize,
     /// The line `pos` is on.
@@ -26,18 +32,22 @@ pub(super) struct Locator<'a> {
 impl<'a> Locator<'a> {
     pub(super) fn new(content: &'a [u8]) -> Self {
         let bom = if content.starts_with(BOM) { BOM.len() } else { 0 };
-        Locator { content, pos: 0, line: 1, col_base: bom, col_pos: bom, col: 1, col_chars: true }
+        Locator { content, newline: None, pos: 0, line: 1, col_base: bom, col_pos: bom, col: 1, col_chars: true }
     }
 
     /// The 1-based line and column of byte `offset` (clamped to the content).
     pub(super) fn locate(&mut self, offset: usize) -> (u32, u32) {
         let offset = offset.min(self.content.len());
+        let newline = *self.newline.get_or_insert_with(|| {
+            let cr_only = memchr::memchr(b'\n', self.content).is_none() && memchr::memchr(b'\r', self.content).is_some();
+            if cr_only { b'\r' } else { b'\n' }
+        });
         if offset < self.pos {
-            *self = Locator::new(self.content);
+            *self = Locator { newline: Some(newline), ..Locator::new(self.content) };
         }
         let mut newlines = 0;
         let mut last = None;
-        for i in memchr::memchr_iter(b'\n', &self.content[self.pos..offset]) {
+        for i in memchr::memchr_iter(newline, &self.content[self.pos..offset]) {
             newlines += 1;
             last = Some(i);
         }

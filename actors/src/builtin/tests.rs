@@ -153,6 +153,18 @@ fn locator_counts_lines_and_character_columns() {
 }
 
 #[test]
+fn files_with_old_mac_line_endings_are_located_by_carriage_returns() {
+    let mut loc = Locator::new(b"a\rb\rc");
+    assert_eq!((loc.locate(2), loc.locate(4)), ((2, 1), (3, 1)));
+    // With any `\n`, a `\r` is only a character (mixed-line-endings says so).
+    let mut loc = Locator::new(b"a\rb\nc");
+    assert_eq!((loc.locate(2), loc.locate(4)), ((1, 3), (2, 1)));
+    // Through a check.
+    let f = one(BuiltinKind::Secrets, b"x\ry\r-----BEGIN RSA PRIVATE KEY-----\rMIIE\r");
+    assert_eq!(at(&f).0, 3);
+}
+
+#[test]
 fn locator_skips_the_bom_and_counts_bytes_on_invalid_lines() {
     let content = format!("{BOM_STR}aé b").into_bytes();
     let mut loc = Locator::new(&content);
