@@ -39,7 +39,8 @@ impl<'a> Locator<'a> {
     pub(super) fn locate(&mut self, offset: usize) -> (u32, u32) {
         let offset = offset.min(self.content.len());
         let newline = *self.newline.get_or_insert_with(|| {
-            let cr_only = memchr::memchr(b'\n', self.content).is_none() && memchr::memchr(b'\r', self.content).is_some();
+            let cr_only =
+                memchr::memchr(b'\n', self.content).is_none() && memchr::memchr(b'\r', self.content).is_some();
             if cr_only { b'\r' } else { b'\n' }
         });
         if offset < self.pos {

@@ -94,6 +94,15 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
             offset -= 1;
         }
         Some(TOO_DEEP)
+    } else if (message.starts_with("unexpected end of hex escape")
+        || message.starts_with("lone leading surrogate in hex escape"))
+        && let Some(escape) = lone_surrogate_before(body, offset)
+    {
+        // serde_json's words for both halves, reported past the escape.
+        offset = escape;
+        Some(
+            "lone surrogate escape: JSON's grammar allows it, but it is not Unicode text and many parsers refuse it (RFC 8259, section 8.2)",
+        )
     } else {
         None
     };
@@ -101,6 +110,24 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
         Some(why) => out.at(bom + offset, Severity::Warning, || why.to_owned()),
         None => out.at(bom + offset, Severity::Error, || one_line(&message, line, column)),
     }
+}
+
+/// The `\\uXXXX` escape of a UTF-16 surrogate that serde_json stopped just
+/// past (at most 12 bytes before `at`: the escape, and a second one it read
+/// hoping for the other half): the last such escape that starts there and
+/// is not itself escaped.
+fn lone_surrogate_before(body: &[u8], at: usize) -> Option<usize> {
+    let at = at.min(body.len());
+    (at.saturating_sub(12)..=at).rev().find(|&p| {
+        let Some(escape) = body.get(p..p + 6) else { return false };
+        let backslashes = body[..p].iter().rev().take_while(|&&b| b == b'\\').count();
+        escape.starts_with(b"\\u")
+            && backslashes % 2 == 0
+            && std::str::from_utf8(&escape[2..])
+                .ok()
+                .and_then(|hex| u16::from_str_radix(hex, 16).ok())
+                .is_some_and(|unit| (0xD800..=0xDFFF).contains(&unit))
+    })
 }
 
 /// The opening quote of the object key that ends at or just before `at`:

@@ -599,6 +599,23 @@ fn json_ten_megabyte_line() {
     assert!(f.message.contains("EOF"), "{}", f.message);
 }
 
+#[test]
+fn json_lone_surrogates_are_a_warning_at_their_escape() {
+    for (content, column) in [
+        (&br#"{"a": "\ud800"}"#[..], 8),
+        (br#"{"a": "\udc00x"}"#, 8),
+        (br#"{"a": "\ud800\u0041"}"#, 8),
+        (br#"["\ud83d\ude00\uDFAA"]"#, 15),
+    ] {
+        let f = one(BuiltinKind::Json, content);
+        assert_eq!((f.severity, at(&f)), (Severity::Warning, (1, column)), "{}", String::from_utf8_lossy(content));
+        assert!(f.message.starts_with("lone surrogate escape"), "{}", f.message);
+    }
+    clean(BuiltinKind::Json, br#"["\ud83d\ude00", "\\ud800"]"#);
+    // A short escape is a syntax error still.
+    assert_eq!(one(BuiltinKind::Json, br#"["\u12"]"#).severity, Severity::Error);
+}
+
 // --------------------------------------------------------------------- jsonc ----
 
 #[test]
