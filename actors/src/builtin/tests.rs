@@ -811,6 +811,9 @@ fn yaml_duplicate_keys_through_aliases_collections_and_lone_carriage_returns() {
     // A lone CR ends a line in YAML.
     let f = one(BuiltinKind::Yaml, b"a: 1\rb: 2\ra: 3\r");
     assert_eq!(at(&f), (3, 1));
+    // An alias of the mapping it is in is a value like any other.
+    let f = one(BuiltinKind::Yaml, b"&m {a: *m, b: 1, b: 2}\n");
+    assert_eq!(at(&f), (1, 18), "{}", f.message);
     // Merge keys may repeat; the same key in sibling mappings is fine.
     clean(BuiltinKind::Yaml, b"base: &b {x: 1}\nm:\n  <<: *b\n  <<: {y: 2}\n");
     // Every duplicate is reported, not only the first.

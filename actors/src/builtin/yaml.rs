@@ -267,12 +267,15 @@ impl Keys {
                 self.node_done(hash, at, as_key)
             }
             Event::Alias(id) => {
-                let (hash, shown) = match self.anchors.get(&id) {
-                    Some(a) => (a.hash, a.shown.clone()),
-                    // The parser refuses an undefined alias.
-                    None => return None,
-                };
-                self.node_done(Some(hash), at, || Some(format!("{shown} via an alias")))
+                match self.anchors.get(&id) {
+                    Some(a) => {
+                        let (hash, shown) = (a.hash, a.shown.clone());
+                        self.node_done(Some(hash), at, || Some(format!("{shown} via an alias")))
+                    }
+                    // An alias of a node still open (the parser refuses an
+                    // undefined one): a node all the same, never a duplicate.
+                    None => self.node_done(None, at, || None),
+                }
             }
             Event::SequenceStart(anchor, tag) => {
                 let hasher = (anchor != 0 || self.wants_hash()).then(|| {
