@@ -285,6 +285,8 @@ fn json_leaves_the_files_written_with_comments_to_jsonc() {
     for path in [
         "tsconfig.json",
         "web/tsconfig.build.json",
+        "tsconfig-base.json",
+        "typedoc.json",
         "jsconfig.json",
         ".vscode/settings.json",
         "app/.vscode/launch.json",

@@ -213,14 +213,18 @@ impl BuiltinKind {
 
 /// The files written in JSON with comments (JSONC) by the tools that read
 /// them: TypeScript's and VS Code's configuration, dev containers, ESLint's
-/// `.eslintrc.json`. `json` leaves them out.
+/// `.eslintrc.json`, TypeDoc's. `json` leaves them out.
 const JSONC_FILES: &[&str] = &[
     "*.jsonc",
+    "*.JSONC",
     "*.code-workspace",
     "tsconfig.json",
     "tsconfig.*.json",
+    "tsconfig-*.json",
     "jsconfig.json",
     "jsconfig.*.json",
+    "jsconfig-*.json",
+    "typedoc.json",
     "**/.vscode/*.json",
     "devcontainer.json",
     ".devcontainer.json",

@@ -4,6 +4,7 @@
 //! parser cannot reliably go on.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -100,9 +101,7 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
     {
         // serde_json's words for both halves, reported past the escape.
         offset = escape;
-        Some(
-            "lone surrogate escape: JSON's grammar allows it, but it is not Unicode text and many parsers refuse it (RFC 8259, section 8.2)",
-        )
+        Some(LONE_SURROGATE)
     } else {
         None
     };
@@ -305,32 +304,31 @@ impl<'de> Deserialize<'de> for Key<'de> {
 /// are allowed, nothing else of JSON5. Every duplicate key is an error, as
 /// in `json`; an empty document (whitespace and comments only) too.
 pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
-    use jsonc_parser::ast::{ObjectPropName, Value};
     let Some((bom, text)) = utf8_body(content, "JSON with comments", out) else {
         return;
     };
-    let options = jsonc_parser::ParseOptions {
-        allow_comments: true,
-        allow_trailing_commas: true,
-        allow_loose_object_property_names: false,
-        allow_missing_commas: false,
-        allow_single_quoted_strings: false,
-        allow_hexadecimal_numbers: false,
-        allow_unary_plus_numbers: false,
-        allow_bare_decimal_point_numbers: false,
-        allow_non_finite_numbers: false,
-        allow_extended_string_escapes: false,
-    };
-    let parsed = match jsonc_parser::parse_to_ast(text, &jsonc_parser::CollectOptions::default(), &options) {
+    // jsonc-parser's scanner lets raw control characters into strings and
+    // JSON5's extra blanks between tokens: its tokens are looked at first.
+    if let Some((at, why)) = jsonc_lexical_error(text) {
+        out.at(bom + at, Severity::Error, || why);
+        return;
+    }
+    let parsed = match jsonc_parser::parse_to_ast(text, &jsonc_parser::CollectOptions::default(), &JSONC) {
         Ok(parsed) => parsed,
         Err(e) => {
-            let at = bom + e.range().start;
+            use jsonc_parser::errors::ParseErrorKind;
+            let at = e.range().start;
             match e.kind() {
-                // A limit of the parser, not a syntax error.
-                jsonc_parser::errors::ParseErrorKind::NestingDepthExceeded => out.at(at, Severity::Warning, || {
-                    "arrays and objects nested more than 512 deep: the JSONC parser reads no deeper, so the rest of the file is not checked".to_owned()
+                // Limits of the parser, not syntax errors.
+                ParseErrorKind::NestingDepthExceeded => out.at(bom + at, Severity::Warning, || {
+                    "arrays and objects nested deeper than the JSONC parser's limit (512 levels, an object counting as two): the rest of the file is not checked".to_owned()
                 }),
-                kind => out.at(at, Severity::Error, || kind.to_string()),
+                ParseErrorKind::String(jsonc_parser::ParseStringErrorKind::InvalidUnicodeEscapeSequence(_))
+                    if let Some(escape) = lone_surrogate_before(text.as_bytes(), e.range().end) =>
+                {
+                    out.at(bom + escape, Severity::Warning, || LONE_SURROGATE.to_owned())
+                }
+                kind => out.at(bom + at, Severity::Error, || kind.to_string()),
             }
             return;
         }
@@ -339,33 +337,111 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
         out.at(bom, Severity::Error, || "empty document: no JSON value, only whitespace and comments".to_owned());
         return;
     };
-    // Every duplicate, in file order. The parser nests at most 512 deep;
-    // the walk keeps its own stack all the same.
-    let mut duplicates: Vec<(usize, String)> = Vec::new();
-    let mut stack = vec![&value];
+    for (at, key, first) in jsonc_duplicates(&value) {
+        let line = 1 + memchr::memchr_iter(b'\n', &text.as_bytes()[..first]).count();
+        out.at(bom + at, Severity::Error, || format!("{DUPLICATE_KEY} `{key}` (first at line {line})"));
+    }
+}
+
+/// What JSONC allows of JSON5: comments and trailing commas only.
+const JSONC: jsonc_parser::ParseOptions = jsonc_parser::ParseOptions {
+    allow_comments: true,
+    allow_trailing_commas: true,
+    allow_loose_object_property_names: false,
+    allow_missing_commas: false,
+    allow_single_quoted_strings: false,
+    allow_hexadecimal_numbers: false,
+    allow_unary_plus_numbers: false,
+    allow_bare_decimal_point_numbers: false,
+    allow_non_finite_numbers: false,
+    allow_extended_string_escapes: false,
+};
+
+const LONE_SURROGATE: &str = "lone surrogate escape: JSON's grammar allows it, but it is not Unicode text and many parsers refuse it (RFC 8259, section 8.2)";
+
+/// The first blank between tokens that JSON does not allow (a form feed,
+/// a no-break space, …), or raw control character inside a string (JSON
+/// strings must escape them), with where it is; `None` if there is none
+/// before the first error the scanner itself finds.
+fn jsonc_lexical_error(text: &str) -> Option<(usize, String)> {
+    let options = jsonc_parser::ScannerOptions {
+        allow_single_quoted_strings: false,
+        allow_hexadecimal_numbers: false,
+        allow_unary_plus_numbers: false,
+        allow_bare_decimal_point_numbers: false,
+        allow_non_finite_numbers: false,
+        allow_extended_string_escapes: false,
+    };
+    let mut scanner = jsonc_parser::Scanner::new(text, &options);
+    let mut end = 0;
+    loop {
+        let token = scanner.scan().ok()?;
+        let start = if token.is_some() { scanner.token_start() } else { text.len() };
+        if let Some((i, c)) = text[end..start].char_indices().find(|&(_, c)| !matches!(c, ' ' | '\t' | '\n' | '\r')) {
+            return Some((
+                end + i,
+                format!("{} between tokens: JSON allows only spaces, tabs and line breaks there", char_name(c)),
+            ));
+        }
+        let token = token?;
+        end = scanner.token_end();
+        if let jsonc_parser::tokens::Token::String(_) = token {
+            let raw = &text.as_bytes()[start..end];
+            if let Some(i) = raw.iter().position(|&b| b < 0x20) {
+                let c = char::from(raw[i]);
+                return Some((start + i, format!("{} inside a string: JSON strings must escape it", char_name(c))));
+            }
+        }
+    }
+}
+
+/// A character as a message names it: `U+000A (line feed)`.
+fn char_name(c: char) -> String {
+    let name = match c {
+        '\n' => " (line feed: the string's closing quote may be missing)",
+        '\r' => " (carriage return)",
+        '\t' => " (tab)",
+        '\u{0b}' => " (vertical tab)",
+        '\u{0c}' => " (form feed)",
+        '\u{a0}' => " (no-break space)",
+        '\u{feff}' => " (byte order mark)",
+        '\u{2028}' => " (line separator)",
+        '\u{2029}' => " (paragraph separator)",
+        _ => "",
+    };
+    format!("U+{:04X}{name}", u32::from(c))
+}
+
+/// Every duplicate key of the document, in file order: where it is, the key
+/// as a message shows it, and where its first occurrence is. The parser
+/// nests at most 512 deep; the walk keeps its own stack all the same.
+fn jsonc_duplicates(value: &jsonc_parser::ast::Value<'_>) -> Vec<(usize, String, usize)> {
+    use jsonc_parser::ast::{ObjectPropName, Value};
+    let mut duplicates = Vec::new();
+    let mut stack = vec![value];
     while let Some(node) = stack.pop() {
         match node {
             Value::Object(object) => {
-                let mut seen = std::collections::HashSet::with_capacity(object.properties.len());
+                let mut seen = HashMap::with_capacity(object.properties.len());
                 for prop in &object.properties {
                     let (name, at) = match &prop.name {
                         ObjectPropName::String(s) => (&*s.value, s.range.start),
                         ObjectPropName::Word(w) => (w.value, w.range.start),
                     };
-                    if !seen.insert(name) {
-                        duplicates.push((at, Key(Cow::Borrowed(name)).shown()));
+                    if let Some(&first) = seen.get(name) {
+                        duplicates.push((at, Key(Cow::Borrowed(name)).shown(), first));
+                    } else {
+                        seen.insert(name, at);
                     }
                     stack.push(&prop.value);
                 }
             }
-            Value::Array(array) => stack.extend(array.elements.iter().rev()),
+            Value::Array(array) => stack.extend(array.elements.iter()),
             _ => {}
         }
     }
-    duplicates.sort_unstable_by_key(|(at, _)| *at);
-    for (at, key) in duplicates {
-        out.at(bom + at, Severity::Error, || format!("{DUPLICATE_KEY} `{key}`"));
-    }
+    duplicates.sort_unstable_by_key(|d| d.0);
+    duplicates
 }
 
 /// `toml`: the file parses as a TOML document (an empty file is valid).

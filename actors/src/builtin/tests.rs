@@ -647,11 +647,36 @@ fn jsonc_allows_comments_and_trailing_commas_and_nothing_else_of_json5() {
 }
 
 #[test]
+fn jsonc_refuses_raw_control_characters_in_strings_and_json5_blanks() {
+    for (content, at_, what) in [
+        (&b"{\"a\": \"x\ny\"}"[..], (1, 9), "U+000A (line feed"),
+        (b"{\"a\tb\": 1}", (1, 4), "U+0009 (tab) inside a string"),
+        (b"{\"a\": \"\x00\"}", (1, 8), "U+0000 inside a string"),
+        (b"{\"a\":\x0c1}", (1, 6), "U+000C (form feed) between tokens"),
+        ("{\"a\":\u{a0}1}".as_bytes(), (1, 6), "U+00A0 (no-break space) between tokens"),
+        ("[1,\u{2028}2]".as_bytes(), (1, 4), "U+2028 (line separator)"),
+    ] {
+        let f = one(BuiltinKind::Jsonc, content);
+        assert_eq!(at(&f), at_, "{:?}: {}", String::from_utf8_lossy(content), f.message);
+        assert!(f.message.starts_with(what), "{}", f.message);
+    }
+    // A missing closing quote is found on its own line, not where the
+    // parser stumbles later.
+    let f = one(BuiltinKind::Jsonc, b"{\n  \"a\": \"open,\n  \"b\": 1\n}\n");
+    assert_eq!(at(&f), (2, 14), "{}", f.message);
+    // Escaped, they are fine; so are tabs and CRLF between tokens.
+    clean(BuiltinKind::Jsonc, b"{\"a\":\t\"x\\ny\\t\",\r\n\"b\": 1}\r\n");
+    // A lone surrogate is the json check's warning.
+    let f = one(BuiltinKind::Jsonc, br#"{"a": "\ud800"}"#);
+    assert_eq!((f.severity, at(&f)), (Severity::Warning, (1, 8)), "{}", f.message);
+}
+
+#[test]
 fn jsonc_reports_every_duplicate_key_in_file_order() {
     let findings =
         run(BuiltinKind::Jsonc, b"{\n  \"a\": {\"x\": 1, \"x\": 2},\n  // c\n  \"a\": [{\"y\": 1, \"y\": 2}]\n}\n");
     assert_eq!(positions(&findings), [(2, 17), (4, 3), (4, 18)]);
-    assert_eq!(findings[1].message, "duplicate key `a`");
+    assert_eq!(findings[1].message, "duplicate key `a` (first at line 2)");
     clean(BuiltinKind::Jsonc, b"[{\"a\": 1}, {\"a\": 2}]");
 }
 
