@@ -862,6 +862,55 @@ fn yaml_accepts_what_yaml_1_2_allows() {
 }
 
 #[test]
+fn yaml_a_tab_after_an_indicator_is_a_warning_and_tab_indentation_an_error() {
+    for content in [&b"key:\tvalue\n"[..], b"? \ta\n: b\n"] {
+        let f = one(BuiltinKind::Yaml, content);
+        assert_eq!(f.severity, Severity::Warning, "{:?}: {}", String::from_utf8_lossy(content), f.message);
+        assert!(f.message.starts_with("a tab after `:`, `?` or `-`: YAML 1.2 allows it"), "{}", f.message);
+    }
+    // What the parser takes is not reported at all.
+    clean(BuiltinKind::Yaml, b"a:\t\"x\"\nb:\t c\n");
+    clean(BuiltinKind::Yaml, b"-\tbaz\n");
+    let f = one(BuiltinKind::Yaml, b"a:\n\tb: 1\n");
+    assert_eq!((f.severity, at(&f)), (Severity::Error, (2, 2)), "{}", f.message);
+    // Before a block collection the tab would be indentation: an error.
+    for content in [&b"? -\n:\t-\n"[..], b"? key:\n:\tkey:\n", b"a:\tb: c\n"] {
+        let f = one(BuiltinKind::Yaml, content);
+        assert_eq!(f.severity, Severity::Error, "{:?}: {}", String::from_utf8_lossy(content), f.message);
+    }
+}
+
+#[test]
+fn yaml_a_key_without_its_colon_is_found_on_its_own_line() {
+    for (content, at_) in [
+        (&b"foo: bar\ninvalid\n\n\n\n# c\n"[..], (2, 1)),
+        (b"a:\n  b: 1\n  c\n\n\n\nd: 2\n", (3, 3)),
+        (b"foo: bar\ninvalid", (2, 1)),
+        (b"foo: bar\rinvalid\r\r# c\r", (2, 1)),
+    ] {
+        let f = one(BuiltinKind::Yaml, content);
+        assert_eq!(at(&f), at_, "{:?}: {}", String::from_utf8_lossy(content), f.message);
+        assert!(f.message.starts_with("could not find the `:` after this key"), "{}", f.message);
+    }
+}
+
+#[test]
+fn yaml_an_alias_cannot_reach_into_an_earlier_document() {
+    let f = one(BuiltinKind::Yaml, b"a: &x 1\n---\nb: *x\n");
+    assert_eq!((f.severity, at(&f)), (Severity::Error, (3, 4)));
+    assert!(f.message.starts_with("undefined alias"), "{}", f.message);
+    clean(BuiltinKind::Yaml, b"a: &x 1\nb: *x\n---\nc: &x 2\nd: *x\n");
+}
+
+#[test]
+fn yaml_verbatim_core_tags_are_the_core_types() {
+    let f = one(BuiltinKind::Yaml, b"!<tag:yaml.org,2002:int> \"16\": a\n16: b\n");
+    assert_eq!(at(&f), (2, 1));
+    let f = one(BuiltinKind::Yaml, b"!<tag:yaml.org,2002:str> 1: a\n\"1\": b\n");
+    assert_eq!(at(&f), (2, 1));
+}
+
+#[test]
 fn yaml_aliases_are_never_expanded() {
     // A billion laughs: ten to the fortieth leaves, checked in no time.
     let mut laughs = String::from("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");

@@ -30,38 +30,116 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
         }
     };
     let mut keys = Keys::default();
+    // After an error the parser yields it forever, and could not reliably
+    // go on anyway: the first one ends the check.
     for event in Parser::new_from_str(&text) {
         match event {
-            Ok((event, span)) => {
-                if let Some(dup) = keys.on(event, span.start) {
+            Ok((event, span)) => match keys.on(event, span.start) {
+                None => {}
+                Some(Found::Duplicate(dup)) => {
                     let (line, column) = position(&dup.at);
                     out.at_position(line, column, Severity::Error, || {
                         format!("duplicate key {} (first at line {})", dup.shown, dup.first_line)
                     });
                 }
-            }
+                Some(Found::Error(at, why)) => {
+                    let (line, column) = position(&at);
+                    out.at_position(line, column, Severity::Error, || why.to_owned());
+                    return;
+                }
+            },
             Err(e) => {
-                report(&e, out);
-                // After an error the parser cannot reliably go on.
+                report(&text, &e, out);
                 return;
             }
         }
     }
 }
 
-/// The parser's error. Flow collections nested past the parser's limit
-/// are not a syntax error: said as what it is, a warning.
-fn report(e: &ScanError, out: &mut Collector<'_>) {
+/// The parser's error, said as well as it can be.
+fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
     let (line, column) = position(e.marker());
-    if e.info() == "recursion limit exceeded" {
+    let info = e.info();
+    // Not syntax errors: a limit of the parser, and a separator YAML 1.2
+    // allows that the parser (as libyaml) refuses. Warnings.
+    if info == "recursion limit exceeded" {
         out.at_position(line, column, Severity::Warning, || TOO_DEEP.to_owned());
         return;
     }
-    let info = e.info().split_whitespace().collect::<Vec<_>>().join(" ");
+    if matches!(info, "':' must be followed by a valid YAML whitespace" | "tabs disallowed in this context")
+        && tab_after_indicator(text, e.marker().index())
+    {
+        out.at_position(line, column, Severity::Warning, || TAB_SEPARATOR.to_owned());
+        return;
+    }
+    // Found where the parser gave up, at the next key or the end: the key
+    // without a `:` is on the last line with content before that.
+    let at_end = || e.marker().index() >= text.chars().count();
+    if (info == "simple key expect ':'" || (info == "simple key expected" && at_end()))
+        && let Some((key_line, key_column)) = last_content_line_before(text, e.marker().line())
+    {
+        out.at_position(key_line, key_column, Severity::Error, || MISSING_COLON.to_owned());
+        return;
+    }
+    let info = info.split_whitespace().collect::<Vec<_>>().join(" ");
     out.at_position(line, column, Severity::Error, || info);
 }
 
 const TOO_DEEP: &str = "flow collections (`[` and `{`) nested more than 255 deep: the YAML parser reads no deeper, so the rest of the file is not checked";
+
+const TAB_SEPARATOR: &str = "a tab after `:`, `?` or `-`: YAML 1.2 allows it, but libyaml-based parsers (PyYAML, Ruby's Psych) refuse it, as does this check's parser, so the rest of the file is not checked; a space works everywhere";
+
+const MISSING_COLON: &str =
+    "could not find the `:` after this key: a line in a mapping must be `key: value` or belong to the value above";
+
+/// Whether the blanks around character `index` hold a tab, follow a `:`,
+/// `?` or `-` on the same line and precede a scalar (a tab as a separator,
+/// not as indentation).
+fn tab_after_indicator(text: &str, index: usize) -> bool {
+    let at = text.char_indices().nth(index).map_or(text.len(), |(i, _)| i);
+    let bytes = text.as_bytes();
+    let mut end = at;
+    while end < bytes.len() && matches!(bytes[end], b' ' | b'\t') {
+        end += 1;
+    }
+    let mut start = at;
+    while start > 0 && matches!(bytes[start - 1], b' ' | b'\t') {
+        start -= 1;
+    }
+    // What follows on the line must not start a block collection (`- x`,
+    // `k: v`), for which the tab would be indentation, which YAML forbids.
+    let line = &text[end..text[end..].find(['\n', '\r']).map_or(text.len(), |i| end + i)];
+    let collection = line == "-"
+        || line.starts_with("- ")
+        || line.starts_with("-\t")
+        || line.contains(": ")
+        || line.contains(":\t")
+        || line.ends_with(':');
+    bytes[start..end].contains(&b'\t') && start > 0 && matches!(bytes[start - 1], b':' | b'?' | b'-') && !collection
+}
+
+/// The 1-based line and column of the first character of the last line
+/// before `line` (1-based, YAML's line breaks: LF, CRLF or CR) that is not
+/// blank or a comment.
+fn last_content_line_before(text: &str, line: usize) -> Option<(usize, usize)> {
+    let mut found = None;
+    let mut rest = text;
+    for number in 1..line {
+        let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
+        let content = &rest[..end];
+        let indent = content.len() - content.trim_start_matches([' ', '\t']).len();
+        let trimmed = &content[indent..];
+        if !trimmed.is_empty() && !trimmed.starts_with('#') {
+            found = Some((number, content[..indent].chars().count() + 1));
+        }
+        if end == rest.len() {
+            break;
+        }
+        let skip = if rest[end..].starts_with("\r\n") { 2 } else { 1 };
+        rest = &rest[end + skip..];
+    }
+    found
+}
 
 /// The parser's 1-based line and 0-based column (in characters) as a
 /// finding's 1-based line and column.
@@ -157,6 +235,13 @@ fn decode(content: &[u8]) -> Result<Cow<'_, str>, Undecodable> {
     Ok(Cow::Owned(text))
 }
 
+/// What the events showed.
+enum Found {
+    Duplicate(Duplicate),
+    /// An error the parser does not see; the check ends there.
+    Error(Marker, &'static str),
+}
+
 /// A duplicate key.
 struct Duplicate {
     at: Marker,
@@ -233,6 +318,9 @@ struct Anchored {
 struct Keys {
     stack: Vec<Frame>,
     anchors: HashMap<usize, Anchored>,
+    /// The anchors of the documents before this one, which its aliases
+    /// cannot refer to.
+    earlier: std::collections::HashSet<usize>,
 }
 
 impl Keys {
@@ -247,11 +335,11 @@ impl Keys {
         }
     }
 
-    fn on(&mut self, event: Event<'_>, at: Marker) -> Option<Duplicate> {
+    fn on(&mut self, event: Event<'_>, at: Marker) -> Option<Found> {
         match event {
             Event::DocumentStart(_) => {
                 // Anchors do not reach past their document.
-                self.anchors.clear();
+                self.earlier.extend(self.anchors.drain().map(|(id, _)| id));
                 self.stack.clear();
                 None
             }
@@ -272,6 +360,11 @@ impl Keys {
                         let (hash, shown) = (a.hash, a.shown.clone());
                         self.node_done(Some(hash), at, || Some(format!("{shown} via an alias")))
                     }
+                    // The parser knows the anchor from an earlier document.
+                    None if self.earlier.contains(&id) => Some(Found::Error(
+                        at,
+                        "undefined alias: its anchor is in an earlier document, and anchors do not reach past their document",
+                    )),
                     // An alias of a node still open (the parser refuses an
                     // undefined one): a node all the same, never a duplicate.
                     None => self.node_done(None, at, || None),
@@ -313,7 +406,7 @@ impl Keys {
         }
     }
 
-    fn collection_done(&mut self, anchor: usize, hash: Option<u128>, start: Marker, what: &str) -> Option<Duplicate> {
+    fn collection_done(&mut self, anchor: usize, hash: Option<u128>, start: Marker, what: &str) -> Option<Found> {
         if anchor != 0 {
             let hash = hash.expect("anchored nodes are hashed");
             self.anchors.insert(anchor, Anchored { hash, shown: what.to_owned() });
@@ -324,12 +417,7 @@ impl Keys {
     /// A node is complete: it is a key or a value of the mapping it is in,
     /// or an item of its sequence. `shown` is how to show it as a key
     /// (`None`: a merge key, never a duplicate).
-    fn node_done(
-        &mut self,
-        hash: Option<u128>,
-        at: Marker,
-        shown: impl FnOnce() -> Option<String>,
-    ) -> Option<Duplicate> {
+    fn node_done(&mut self, hash: Option<u128>, at: Marker, shown: impl FnOnce() -> Option<String>) -> Option<Found> {
         match self.stack.last_mut()? {
             Frame::Sequence { hasher, .. } => {
                 if let (Some(h), Some(node)) = (hasher, hash) {
@@ -343,7 +431,7 @@ impl Keys {
                     let hash = hash?;
                     let shown = shown()?;
                     let first_line = seen.first_or_insert(hash, at.line())?;
-                    Some(Duplicate { at, shown, first_line })
+                    Some(Found::Duplicate(Duplicate { at, shown, first_line }))
                 }
                 Some(key_hash) => {
                     if let (Some(sum), Some(k), Some(v)) = (sum.as_mut(), key_hash, hash) {
@@ -425,15 +513,23 @@ fn resolve<'a>(value: &'a str, style: ScalarStyle, tag: Option<&Tag>) -> Value<'
     let Some(tag) = tag else {
         return if style == ScalarStyle::Plain { plain(value) } else { Value::Str(value) };
     };
-    if !tag.is_yaml_core_schema() {
+    // `!!int` and its verbatim form `!<tag:yaml.org,2002:int>`.
+    let core = if tag.is_yaml_core_schema() {
+        Some(tag.suffix.as_str())
+    } else if tag.handle.is_empty() {
+        tag.suffix.strip_prefix("tag:yaml.org,2002:")
+    } else {
+        None
+    };
+    let Some(core) = core else {
         // `!` alone: the non-specific tag, a string.
         return if tag.handle.is_empty() && tag.suffix == "!" {
             Value::Str(value)
         } else {
             Value::Tagged(tag_text(tag), value)
         };
-    }
-    let forced = match tag.suffix.as_str() {
+    };
+    let forced = match core {
         "str" => return Value::Str(value),
         "null" => matches!(plain(value), Value::Null).then_some(Value::Null),
         "bool" => Some(plain(value)).filter(|v| matches!(v, Value::Bool(_))),
