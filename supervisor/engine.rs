@@ -571,6 +571,16 @@ fn spawn_pruner(store: &Arc<Store>) {
     });
 }
 
+/// What stands for a built-in's code in its identity, as a command's
+/// `version` output does for a tool: verdict's version and the daemon
+/// executable's build id when it started. A new build may check differently
+/// (a parser upgraded, a rule fixed), so its built-ins start with a cache of
+/// their own.
+fn builtin_code() -> &'static str {
+    static CODE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CODE.get_or_init(|| format!("verdict {} build {}", env!("CARGO_PKG_VERSION"), verdict_cli::paths::build_id()))
+}
+
 /// Turns a validator's configuration into what the supervisor runs,
 /// running its `version` command to complete its identity.
 async fn spec_for(root: &Path, config: ValidatorConfig) -> ValidatorSpec {
@@ -581,7 +591,7 @@ async fn spec_for(root: &Path, config: ValidatorConfig) -> ValidatorSpec {
         ValidatorKind::Builtin { kind, settings } => {
             let work = ValidatorWork::Inline(Arc::new(BuiltinCheck { kind: *kind, settings: settings.clone() }));
             ValidatorSpec {
-                identity: config.identity(None, &[]),
+                identity: config.identity(Some(builtin_code()), &[]),
                 needs_content: *kind != verdict_actors::builtin::BuiltinKind::LargeFile,
                 text_only: kind.text_only(),
                 cacheable: true,

@@ -839,3 +839,38 @@ fn a_run_in_flight_writes_nothing_after_a_cache_clear() {
     let next = check(&env, &[]);
     assert_eq!(next["summary"]["from_cache"], 0, "{}", next["summary"]);
 }
+
+#[test]
+fn a_new_build_of_verdict_does_not_reuse_its_built_ins_results() {
+    let env = Env::new();
+    tree(&env, 20);
+    let cold = check(&env, &[]);
+    let pairs = cold["summary"]["pairs"].as_u64().unwrap();
+    assert_eq!(check(&env, &[])["summary"]["from_cache"].as_u64().unwrap(), pairs);
+    // A copy of the executables, touched: another build of verdict (its
+    // daemon replaces the running one), whose built-ins may check otherwise.
+    let dir = env.tmp.path().join("new-build");
+    std::fs::create_dir(&dir).unwrap();
+    let client = dir.join("verdict");
+    std::fs::copy(crate::support::bin(), &client).unwrap();
+    std::fs::copy(crate::support::daemon_bin(), dir.join("verdict-daemon")).unwrap();
+    let daemon = std::fs::OpenOptions::new().append(true).open(dir.join("verdict-daemon")).unwrap();
+    daemon.set_modified(std::time::SystemTime::now() + Duration::from_secs(60)).unwrap();
+    drop(daemon);
+    let run = |exe: &std::path::Path| -> Value {
+        let out = crate::support::output_of_fresh_copy(
+            std::process::Command::new(exe)
+                .args(["check", "--format", "json"])
+                .current_dir(&env.project)
+                .env("XDG_RUNTIME_DIR", &env.runtime)
+                .env("XDG_STATE_HOME", &env.state)
+                .env("XDG_CACHE_HOME", &env.cache),
+        );
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let upgraded = run(&client);
+    assert_eq!(upgraded["summary"]["pairs"].as_u64().unwrap(), pairs);
+    assert_eq!(upgraded["summary"]["from_cache"], 0, "the new build's built-ins start afresh");
+    assert_eq!(run(&client)["summary"]["from_cache"].as_u64().unwrap(), pairs, "and then cache their own");
+}
