@@ -1172,9 +1172,13 @@ fn parse_validator(
         }
         (None, _) => Vec::new(),
     };
+    // A built-in's default exclusions belong to its own table, not to
+    // other validators of its kind.
     let exclude = match (cx.globs(t, "exclude"), &kind) {
         (Some(e), _) => e,
-        (None, KindChoice::Builtin(b)) => b.default_exclude().iter().map(|s| s.to_string()).collect(),
+        (None, KindChoice::Builtin(b)) if b.name() == name => {
+            b.default_exclude().iter().map(|s| s.to_string()).collect()
+        }
         (None, _) => Vec::new(),
     };
     let timeout = cx.duration(t, "timeout", true).unwrap_or(defaults.timeout);

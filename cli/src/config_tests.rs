@@ -306,6 +306,11 @@ fn json_leaves_the_files_written_with_comments_to_jsonc() {
     assert!(!c.validator("json").unwrap().file_filter().unwrap().is_match("tsconfig.json"));
     let c = parse("[validators.json]\nexclude = []\n").unwrap();
     assert!(c.validator("json").unwrap().file_filter().unwrap().is_match("tsconfig.json"));
+    // Another validator of the json kind has no default exclusions.
+    let c = parse("[validators.strict]\nkind = \"json\"\nfiles = [\"tsconfig.json\"]\n").unwrap();
+    let strict = c.validator("strict").unwrap();
+    assert!(strict.exclude.is_empty());
+    assert!(strict.file_filter().unwrap().is_match("tsconfig.json"));
 }
 
 #[test]
