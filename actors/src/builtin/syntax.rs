@@ -111,22 +111,28 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
     }
 }
 
-/// The `\\uXXXX` escape of a UTF-16 surrogate that serde_json stopped just
-/// past (at most 12 bytes before `at`: the escape, and a second one it read
-/// hoping for the other half): the last such escape that starts there and
-/// is not itself escaped.
+/// The `\\uXXXX` escape of a lone UTF-16 surrogate that a parser stopped
+/// just past (at most 12 bytes before `at`: the escape, and a second one
+/// read hoping for the other half). Of the surrogate escapes there, the
+/// last, unless it is a leading half right after another leading half:
+/// then that first one, which the second could not complete.
 fn lone_surrogate_before(body: &[u8], at: usize) -> Option<usize> {
     let at = at.min(body.len());
-    (at.saturating_sub(12)..=at).rev().find(|&p| {
-        let Some(escape) = body.get(p..p + 6) else { return false };
+    let unit = |p: usize| -> Option<u16> {
+        let escape = body.get(p..p + 6)?;
         let backslashes = body[..p].iter().rev().take_while(|&&b| b == b'\\').count();
-        escape.starts_with(b"\\u")
-            && backslashes % 2 == 0
-            && std::str::from_utf8(&escape[2..])
-                .ok()
-                .and_then(|hex| u16::from_str_radix(hex, 16).ok())
-                .is_some_and(|unit| (0xD800..=0xDFFF).contains(&unit))
-    })
+        if !escape.starts_with(b"\\u") || backslashes % 2 == 1 {
+            return None;
+        }
+        let unit = u16::from_str_radix(std::str::from_utf8(&escape[2..]).ok()?, 16).ok()?;
+        (0xD800..=0xDFFF).contains(&unit).then_some(unit)
+    };
+    let leading = |u: u16| u < 0xDC00;
+    let last = (at.saturating_sub(12)..=at).rev().find(|&p| unit(p).is_some())?;
+    match (unit(last), last.checked_sub(6).and_then(|p| unit(p).map(|u| (p, u)))) {
+        (Some(u), Some((before, b))) if leading(u) && leading(b) => Some(before),
+        _ => Some(last),
+    }
 }
 
 /// The opening quote of the object key that ends at or just before `at`:
@@ -308,12 +314,15 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
         return;
     };
     // jsonc-parser's scanner lets raw control characters into strings and
-    // JSON5's extra blanks between tokens: its tokens are looked at first.
-    if let Some((at, why)) = jsonc_lexical_error(text) {
+    // JSON5's extra blanks between tokens: its tokens are looked at too, and
+    // the first error of either kind is reported.
+    let parsed = jsonc_parser::parse_to_ast(text, &jsonc_parser::CollectOptions::default(), &JSONC);
+    let parse_error_at = parsed.as_ref().err().map_or(text.len(), |e| e.range().start);
+    if let Some((at, why)) = jsonc_lexical_error(text).filter(|&(at, _)| at < parse_error_at) {
         out.at(bom + at, Severity::Error, || why);
         return;
     }
-    let parsed = match jsonc_parser::parse_to_ast(text, &jsonc_parser::CollectOptions::default(), &JSONC) {
+    let parsed = match parsed {
         Ok(parsed) => parsed,
         Err(e) => {
             use jsonc_parser::errors::ParseErrorKind;
@@ -324,7 +333,7 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
                     "arrays and objects nested deeper than the JSONC parser's limit (512 levels, an object counting as two): the rest of the file is not checked".to_owned()
                 }),
                 ParseErrorKind::String(jsonc_parser::ParseStringErrorKind::InvalidUnicodeEscapeSequence(_))
-                    if let Some(escape) = lone_surrogate_before(text.as_bytes(), e.range().end) =>
+                    if let Some(escape) = lone_surrogate_before(text.as_bytes(), e.range().start) =>
                 {
                     out.at(bom + escape, Severity::Warning, || LONE_SURROGATE.to_owned())
                 }
@@ -337,9 +346,20 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
         out.at(bom, Severity::Error, || "empty document: no JSON value, only whitespace and comments".to_owned());
         return;
     };
-    for (at, key, first) in jsonc_duplicates(&value) {
-        let line = 1 + memchr::memchr_iter(b'\n', &text.as_bytes()[..first]).count();
-        out.at(bom + at, Severity::Error, || format!("{DUPLICATE_KEY} `{key}` (first at line {line})"));
+    let duplicates = jsonc_duplicates(&value);
+    // The lines of the first occurrences, of the duplicates that are
+    // listed (not only counted), in one pass.
+    let listed = &duplicates[..duplicates.len().min(super::MAX_FINDINGS)];
+    let mut firsts: Vec<usize> = listed.iter().map(|d| d.2).collect();
+    firsts.sort_unstable();
+    firsts.dedup();
+    let mut locator = super::locate::Locator::new(content);
+    let lines: HashMap<usize, u32> = firsts.into_iter().map(|f| (f, locator.locate(bom + f).0)).collect();
+    for (at, key, first) in duplicates {
+        out.at(bom + at, Severity::Error, || {
+            let line = lines.get(&first).copied().unwrap_or(0);
+            format!("{DUPLICATE_KEY} `{key}` (first at line {line})")
+        });
     }
 }
 

@@ -602,6 +602,8 @@ fn json_ten_megabyte_line() {
 #[test]
 fn json_lone_surrogates_are_a_warning_at_their_escape() {
     for (content, column) in [
+        (&br#"["\ud800\ud83d\ude00"]"#[..], 3),
+        (br#"["\udc00\ud83d\ude00"]"#, 3),
         (&br#"{"a": "\ud800"}"#[..], 8),
         (br#"{"a": "\udc00x"}"#, 8),
         (br#"{"a": "\ud800\u0041"}"#, 8),
@@ -667,8 +669,16 @@ fn jsonc_refuses_raw_control_characters_in_strings_and_json5_blanks() {
     // Escaped, they are fine; so are tabs and CRLF between tokens.
     clean(BuiltinKind::Jsonc, b"{\"a\":\t\"x\\ny\\t\",\r\n\"b\": 1}\r\n");
     // A lone surrogate is the json check's warning.
-    let f = one(BuiltinKind::Jsonc, br#"{"a": "\ud800"}"#);
-    assert_eq!((f.severity, at(&f)), (Severity::Warning, (1, 8)), "{}", f.message);
+    for (content, column) in
+        [(&br#"{"a": "\ud800"}"#[..], 8), (br#"["\ud800\ud83d\ude00"]"#, 3), (br#"["\udc00\ud83d\ude00"]"#, 3)]
+    {
+        let f = one(BuiltinKind::Jsonc, content);
+        let text = String::from_utf8_lossy(content);
+        assert_eq!((f.severity, at(&f)), (Severity::Warning, (1, column)), "{text}: {}", f.message);
+    }
+    // The first error is reported, whichever pass finds it.
+    let f = one(BuiltinKind::Jsonc, b"{\"a\" 1,\n\"b\": \"x\ty\"}");
+    assert_eq!(at(&f).0, 1, "{}", f.message);
 }
 
 #[test]
@@ -677,6 +687,12 @@ fn jsonc_reports_every_duplicate_key_in_file_order() {
         run(BuiltinKind::Jsonc, b"{\n  \"a\": {\"x\": 1, \"x\": 2},\n  // c\n  \"a\": [{\"y\": 1, \"y\": 2}]\n}\n");
     assert_eq!(positions(&findings), [(2, 17), (4, 3), (4, 18)]);
     assert_eq!(findings[1].message, "duplicate key `a` (first at line 2)");
+    // In a file with CR line endings too; many duplicates stay cheap.
+    let f = one(BuiltinKind::Jsonc, b"{\r\"a\": 1,\r\"a\": 2}");
+    assert_eq!((at(&f), f.message.as_str()), ((3, 1), "duplicate key `a` (first at line 2)"));
+    let many = format!("[{}{{}}]", r#"{"a":0,"a":0},"#.repeat(200_000));
+    let findings = quick(|| run(BuiltinKind::Jsonc, many.as_bytes()));
+    assert_eq!(findings.len(), MAX_FINDINGS + 1);
     clean(BuiltinKind::Jsonc, b"[{\"a\": 1}, {\"a\": 2}]");
 }
 
@@ -892,6 +908,21 @@ fn yaml_a_key_without_its_colon_is_found_on_its_own_line() {
         assert_eq!(at(&f), at_, "{:?}: {}", String::from_utf8_lossy(content), f.message);
         assert!(f.message.starts_with("could not find the `:` after this key"), "{}", f.message);
     }
+}
+
+#[test]
+fn yaml_a_key_past_1024_characters_is_named_as_such() {
+    let content = format!("a: 1\n{}: v\n", "k".repeat(1100));
+    let f = one(BuiltinKind::Yaml, content.as_bytes());
+    assert_eq!(at(&f), (2, 1), "{}", f.message);
+    assert!(f.message.starts_with("a key longer than 1024 characters"), "{}", f.message);
+    clean(BuiltinKind::Yaml, format!("? {}\n: v\n", "k".repeat(1100)).as_bytes());
+}
+
+#[test]
+fn yaml_nan_is_a_float_key() {
+    clean(BuiltinKind::Yaml, b".nan: 1\n'.nan': 2\n");
+    assert_eq!(at(&one(BuiltinKind::Yaml, b".nan: 1\n.NaN: 2\n")), (2, 1));
 }
 
 #[test]

@@ -75,6 +75,14 @@ fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
     // Found where the parser gave up, at the next key or the end: the key
     // without a `:` is on the last line with content before that.
     let at_end = || e.marker().index() >= text.chars().count();
+    // The same words for a key longer than the 1024 characters YAML allows
+    // a key without `?`: then the marker is on the key's own line.
+    if info == "simple key expect ':'"
+        && let Some(column) = content_before(text, e.marker().index())
+    {
+        out.at_position(line, column, Severity::Error, || LONG_KEY.to_owned());
+        return;
+    }
     if (info == "simple key expect ':'" || (info == "simple key expected" && at_end()))
         && let Some((key_line, key_column)) = last_content_line_before(text, e.marker().line())
     {
@@ -88,6 +96,8 @@ fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
 const TOO_DEEP: &str = "flow collections (`[` and `{`) nested more than 255 deep: the YAML parser reads no deeper, so the rest of the file is not checked";
 
 const TAB_SEPARATOR: &str = "a tab after `:`, `?` or `-`: YAML 1.2 allows it, but libyaml-based parsers (PyYAML, Ruby's Psych) refuse it, as does this check's parser, so the rest of the file is not checked; a space works everywhere";
+
+const LONG_KEY: &str = "a key longer than 1024 characters: YAML allows that only for a key written after `? `";
 
 const MISSING_COLON: &str =
     "could not find the `:` after this key: a line in a mapping must be `key: value` or belong to the value above";
@@ -116,6 +126,16 @@ fn tab_after_indicator(text: &str, index: usize) -> bool {
         || line.contains(":\t")
         || line.ends_with(':');
     bytes[start..end].contains(&b'\t') && start > 0 && matches!(bytes[start - 1], b':' | b'?' | b'-') && !collection
+}
+
+/// The 1-based column of the first non-blank character of the line that
+/// character `index` is on, if one comes before `index`.
+fn content_before(text: &str, index: usize) -> Option<usize> {
+    let at = text.char_indices().nth(index).map_or(text.len(), |(i, _)| i);
+    let start = text[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    let line = &text[start..at];
+    let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+    (indent < line.len()).then(|| line[..indent].chars().count() + 1)
 }
 
 /// The 1-based line and column of the first character of the last line
@@ -552,6 +572,7 @@ fn plain(value: &str) -> Value<'_> {
         "false" | "False" | "FALSE" => return Value::Bool(false),
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY.to_bits()),
         "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY.to_bits()),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN.to_bits()),
         _ => {}
     }
     let int = |digits: &str, radix: u32, negative: bool| -> Option<Value<'_>> {
