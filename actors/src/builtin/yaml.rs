@@ -371,14 +371,14 @@ impl Keys {
                     self.anchors.insert(anchor, Anchored { hash: hash.expect("hashed"), shown });
                 }
                 // A merge key (`<<`, YAML 1.1) may be given more than once.
-                let as_key = || if merge { None } else { Some(shown(&value)) };
+                let as_key = (!merge).then_some(|| shown(&value));
                 self.node_done(hash, at, as_key)
             }
             Event::Alias(id) => {
                 match self.anchors.get(&id) {
                     Some(a) => {
                         let (hash, shown) = (a.hash, a.shown.clone());
-                        self.node_done(Some(hash), at, || Some(format!("{shown} via an alias")))
+                        self.node_done(Some(hash), at, Some(|| format!("{shown} via an alias")))
                     }
                     // The parser knows the anchor from an earlier document.
                     None if self.earlier.contains(&id) => Some(Found::Error(
@@ -387,7 +387,7 @@ impl Keys {
                     )),
                     // An alias of a node still open (the parser refuses an
                     // undefined one): a node all the same, never a duplicate.
-                    None => self.node_done(None, at, || None),
+                    None => self.node_done(None, at, None::<fn() -> String>),
                 }
             }
             Event::SequenceStart(anchor, tag) => {
@@ -431,13 +431,18 @@ impl Keys {
             let hash = hash.expect("anchored nodes are hashed");
             self.anchors.insert(anchor, Anchored { hash, shown: what.to_owned() });
         }
-        self.node_done(hash, start, || Some(what.to_owned()))
+        self.node_done(hash, start, Some(|| what.to_owned()))
     }
 
     /// A node is complete: it is a key or a value of the mapping it is in,
-    /// or an item of its sequence. `shown` is how to show it as a key
-    /// (`None`: a merge key, never a duplicate).
-    fn node_done(&mut self, hash: Option<u128>, at: Marker, shown: impl FnOnce() -> Option<String>) -> Option<Found> {
+    /// or an item of its sequence. `shown` is how to show it as a key,
+    /// asked for a duplicate only (`None`: a merge key, never a duplicate).
+    fn node_done(
+        &mut self,
+        hash: Option<u128>,
+        at: Marker,
+        shown: Option<impl FnOnce() -> String>,
+    ) -> Option<Found> {
         match self.stack.last_mut()? {
             Frame::Sequence { hasher, .. } => {
                 if let (Some(h), Some(node)) = (hasher, hash) {
@@ -448,10 +453,9 @@ impl Keys {
             Frame::Mapping { seen, key, sum, .. } => match key.take() {
                 None => {
                     *key = Some(hash);
-                    let hash = hash?;
-                    let shown = shown()?;
+                    let (hash, shown) = (hash?, shown?);
                     let first_line = seen.first_or_insert(hash, at.line())?;
-                    Some(Found::Duplicate(Duplicate { at, shown, first_line }))
+                    Some(Found::Duplicate(Duplicate { at, shown: shown(), first_line }))
                 }
                 Some(key_hash) => {
                     if let (Some(sum), Some(k), Some(v)) = (sum.as_mut(), key_hash, hash) {
@@ -499,34 +503,36 @@ enum Value<'a> {
 }
 
 fn scalar_hash(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> u128 {
-    let mut bytes = Vec::with_capacity(value.len() + 17);
     match resolve(value, style, tag) {
-        Value::Null => bytes.push(0),
-        Value::Bool(b) => bytes.extend([1, u8::from(b)]),
-        Value::Int(i) => {
-            bytes.push(2);
-            bytes.extend(i.to_le_bytes());
-        }
-        Value::BigInt(s) => {
-            bytes.push(3);
-            bytes.extend(s.as_bytes());
-        }
-        Value::Float(bits) => {
-            bytes.push(4);
-            bytes.extend(bits.to_le_bytes());
-        }
-        Value::Str(s) => {
-            bytes.push(5);
-            bytes.extend(s.as_bytes());
-        }
-        Value::Tagged(tag, s) => {
-            bytes.push(6);
-            bytes.extend(tag.as_bytes());
-            bytes.push(0);
-            bytes.extend(s.as_bytes());
-        }
+        Value::Null => hash_parts(0, &[]),
+        Value::Bool(b) => hash_parts(1, &[&[u8::from(b)]]),
+        Value::Int(i) => hash_parts(2, &[&i.to_le_bytes()]),
+        Value::BigInt(s) => hash_parts(3, &[s.as_bytes()]),
+        Value::Float(bits) => hash_parts(4, &[&bits.to_le_bytes()]),
+        Value::Str(s) => hash_parts(5, &[s.as_bytes()]),
+        Value::Tagged(tag, s) => hash_parts(6, &[tag.as_bytes(), &[0], s.as_bytes()]),
     }
-    xxh3_128(&bytes)
+}
+
+/// The hash of a type byte and the parts after it, put together on the
+/// stack when short (most keys), without allocating.
+fn hash_parts(kind: u8, parts: &[&[u8]]) -> u128 {
+    let len = 1 + parts.iter().map(|p| p.len()).sum::<usize>();
+    let mut small = [0u8; 128];
+    let mut large = Vec::new();
+    let buf: &mut [u8] = if len <= small.len() {
+        &mut small[..len]
+    } else {
+        large.resize(len, 0);
+        &mut large
+    };
+    buf[0] = kind;
+    let mut at = 1;
+    for p in parts {
+        buf[at..at + p.len()].copy_from_slice(p);
+        at += p.len();
+    }
+    xxh3_128(buf)
 }
 
 fn resolve<'a>(value: &'a str, style: ScalarStyle, tag: Option<&Tag>) -> Value<'a> {
