@@ -60,15 +60,68 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
         out.at(bom, Severity::Error, || "empty JSON document".to_owned());
         return;
     }
+    // A warning about a value the parser refuses (a number past f64, a
+    // lone surrogate) would end the check there, hiding the errors after
+    // it: the value is replaced by one of the same length and the text
+    // parsed again, until an error or the end.
+    let mut text = Cow::Borrowed(text);
+    let mut found = Vec::new();
+    while let Some(problem) = json_problem(&text) {
+        let repair = problem.repair;
+        found.push(problem);
+        match repair {
+            Some(repair) if found.len() <= super::MAX_FINDINGS => repair.apply(text.to_mut()),
+            _ => break,
+        }
+    }
+    report_in_order(found, bom, out);
+}
+
+/// A finding of the JSON checks, with what makes its text parse on, if it
+/// is a value the parser refuses.
+struct Problem {
+    at: usize,
+    severity: Severity,
+    message: String,
+    repair: Option<Repair>,
+}
+
+/// Replaces a value the parser refuses by one of the same length it
+/// takes, so that offsets, lines and columns stay those of the file.
+#[derive(Clone, Copy)]
+enum Repair {
+    /// A number of this many bytes: `0` and blanks.
+    Number(usize, usize),
+    /// A surrogate escape: `\ufffd`.
+    Surrogate(usize),
+}
+
+impl Repair {
+    fn apply(self, text: &mut String) {
+        match self {
+            Repair::Number(at, len) => text.replace_range(at..at + len, &format!("0{}", " ".repeat(len - 1))),
+            Repair::Surrogate(at) => text.replace_range(at..at + 6, "\\ufffd"),
+        }
+    }
+}
+
+/// Reports the findings in file order.
+fn report_in_order(mut found: Vec<Problem>, bom: usize, out: &mut Collector<'_>) {
+    found.sort_by_key(|p| p.at);
+    for p in found {
+        out.at(bom + p.at, p.severity, || p.message);
+    }
+}
+
+/// The first thing serde_json (with `Strict`) refuses in `text`, if any.
+fn json_problem(text: &str) -> Option<Problem> {
     // serde_json's own limit (128 levels) would end the check at any deeper
     // value, missing the errors after it: it is lifted, the stack grows on
     // the heap as needed (serde_stacker), and `Strict` stops at `MAX_DEPTH`.
     let mut de = serde_json::Deserializer::from_str(text);
     de.disable_recursion_limit();
     let parsed = Strict::deserialize(serde_stacker::Deserializer::new(&mut de)).and_then(|_| de.end());
-    let Err(e) = parsed else {
-        return;
-    };
+    let e = parsed.err()?;
     let (line, column) = (e.line(), e.column());
     let body = text.as_bytes();
     let mut offset = (Locator::line_start(body, line) + column.saturating_sub(1)).min(body.len());
@@ -78,37 +131,44 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
     {
         offset = open;
     }
-    // Two limits of the parser, not syntax errors: RFC 8259 (section 9)
-    // lets parsers refuse numbers beyond their range and nesting beyond a
-    // depth; serde_json refuses numbers beyond a 64-bit float's, `Strict`
-    // nesting deeper than `MAX_DEPTH`. Said as what they are, as warnings.
-    let limit = if message.starts_with("number out of range") {
+    // Limits of the parser, not syntax errors: RFC 8259 (section 9) lets
+    // parsers refuse numbers beyond their range and nesting beyond a depth;
+    // serde_json refuses numbers beyond a 64-bit float's, `Strict` nesting
+    // deeper than `MAX_DEPTH`; and section 8.2 warns that strings with lone
+    // surrogates are handled differently. Said as what they are, warnings.
+    let warning = |at: usize, why: &str, repair: Option<Repair>| Problem {
+        at,
+        severity: Severity::Warning,
+        message: why.to_owned(),
+        repair,
+    };
+    if message.starts_with("number out of range") {
         // serde_json points into the number: point at its start.
         let in_number = |b: &u8| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E');
-        offset -= body[..offset].iter().rev().take_while(|b| in_number(b)).count();
-        Some(
+        let start = offset - body[..offset].iter().rev().take_while(|b| in_number(b)).count();
+        let len = body[start..].iter().take_while(|b| in_number(b)).count();
+        let repair = (len > 0).then_some(Repair::Number(start, len));
+        return Some(warning(
+            start,
             "number beyond the range of a 64-bit float (about 1.8e308): valid JSON, but many parsers refuse it (RFC 8259, section 6)",
-        )
-    } else if message.starts_with(TOO_DEEP) {
+            repair,
+        ));
+    }
+    if message.starts_with(TOO_DEEP) {
         // Reported right after the bracket that went too deep: point at it.
         if offset > 0 && matches!(body[offset - 1], b'[' | b'{') {
             offset -= 1;
         }
-        Some(TOO_DEEP)
-    } else if (message.starts_with("unexpected end of hex escape")
+        return Some(warning(offset, TOO_DEEP, None));
+    }
+    if (message.starts_with("unexpected end of hex escape")
         || message.starts_with("lone leading surrogate in hex escape"))
         && let Some(escape) = lone_surrogate_before(body, offset)
     {
         // serde_json's words for both halves, reported past the escape.
-        offset = escape;
-        Some(LONE_SURROGATE)
-    } else {
-        None
-    };
-    match limit {
-        Some(why) => out.at(bom + offset, Severity::Warning, || why.to_owned()),
-        None => out.at(bom + offset, Severity::Error, || one_line(&message, line, column)),
+        return Some(warning(escape, LONE_SURROGATE, Some(Repair::Surrogate(escape))));
     }
+    Some(Problem { at: offset, severity: Severity::Error, message: one_line(&message, line, column), repair: None })
 }
 
 /// The `\\uXXXX` escape of a lone UTF-16 surrogate that a parser stopped
@@ -315,36 +375,65 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
     };
     // jsonc-parser's scanner lets raw control characters into strings and
     // JSON5's extra blanks between tokens: its tokens are looked at too, and
-    // the first error of either kind is reported.
-    let parsed = jsonc_parser::parse_to_ast(text, &jsonc_parser::CollectOptions::default(), &JSONC);
-    let parse_error_at = parsed.as_ref().err().map_or(text.len(), |e| e.range().start);
-    if let Some((at, why)) = jsonc_lexical_error(text).filter(|&(at, _)| at < parse_error_at) {
-        out.at(bom + at, Severity::Error, || why);
-        return;
-    }
-    let parsed = match parsed {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            use jsonc_parser::errors::ParseErrorKind;
-            let at = e.range().start;
-            match e.kind() {
-                // Limits of the parser, not syntax errors.
-                ParseErrorKind::NestingDepthExceeded => out.at(bom + at, Severity::Warning, || {
-                    "arrays and objects nested deeper than the JSONC parser's limit (512 levels, an object counting as two): the rest of the file is not checked".to_owned()
-                }),
-                ParseErrorKind::String(jsonc_parser::ParseStringErrorKind::InvalidUnicodeEscapeSequence(_))
-                    if let Some(escape) = lone_surrogate_before(text.as_bytes(), e.range().start) =>
-                {
-                    out.at(bom + escape, Severity::Warning, || LONE_SURROGATE.to_owned())
+    // the first error of either kind is reported. A lone surrogate is
+    // replaced and the text parsed again, as in `json`.
+    let mut patched = Cow::Borrowed(text);
+    let mut found = Vec::new();
+    let parsed = loop {
+        match jsonc_parser::parse_to_ast(&patched, &jsonc_parser::CollectOptions::default(), &JSONC) {
+            Ok(parsed) => break Ok(parsed.value),
+            Err(e) => {
+                use jsonc_parser::errors::ParseErrorKind;
+                let at = e.range().start;
+                let surrogate = match e.kind() {
+                    ParseErrorKind::String(jsonc_parser::ParseStringErrorKind::InvalidUnicodeEscapeSequence(_)) => {
+                        lone_surrogate_before(patched.as_bytes(), at)
+                    }
+                    _ => None,
+                };
+                match surrogate {
+                    Some(escape) if found.len() < super::MAX_FINDINGS => {
+                        found.push(Problem {
+                            at: escape,
+                            severity: Severity::Warning,
+                            message: LONE_SURROGATE.to_owned(),
+                            repair: None,
+                        });
+                        Repair::Surrogate(escape).apply(patched.to_mut());
+                    }
+                    _ => {
+                        let (severity, message) = match e.kind() {
+                            // A limit of the parser, not a syntax error.
+                            ParseErrorKind::NestingDepthExceeded => (
+                                Severity::Warning,
+                                "arrays and objects nested deeper than the JSONC parser's limit (512 levels, an object counting as two): the rest of the file is not checked".to_owned(),
+                            ),
+                            kind => (Severity::Error, kind.to_string()),
+                        };
+                        break Err(Problem { at, severity, message, repair: None });
+                    }
                 }
-                kind => out.at(bom + at, Severity::Error, || kind.to_string()),
             }
-            return;
         }
     };
-    let Some(value) = parsed.value else {
-        out.at(bom, Severity::Error, || "empty document: no JSON value, only whitespace and comments".to_owned());
+    let stop = parsed.as_ref().err().map_or(text.len(), |p| p.at);
+    if let Some((at, why)) = jsonc_lexical_error(text).filter(|&(at, _)| at < stop) {
+        found.retain(|p| p.at < at);
+        found.push(Problem { at, severity: Severity::Error, message: why, repair: None });
+        report_in_order(found, bom, out);
         return;
+    }
+    let value = match parsed {
+        Err(problem) => {
+            found.push(problem);
+            report_in_order(found, bom, out);
+            return;
+        }
+        Ok(None) => {
+            out.at(bom, Severity::Error, || "empty document: no JSON value, only whitespace and comments".to_owned());
+            return;
+        }
+        Ok(Some(value)) => value,
     };
     let duplicates = jsonc_duplicates(&value);
     // The lines of the first occurrences, of the duplicates that are
@@ -356,11 +445,11 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
     let mut locator = super::locate::Locator::new(content);
     let lines: HashMap<usize, u32> = firsts.into_iter().map(|f| (f, locator.locate(bom + f).0)).collect();
     for (at, key, first) in duplicates {
-        out.at(bom + at, Severity::Error, || {
-            let line = lines.get(&first).copied().unwrap_or(0);
-            format!("{DUPLICATE_KEY} `{key}` (first at line {line})")
-        });
+        let line = lines.get(&first).copied().unwrap_or(0);
+        let message = format!("{DUPLICATE_KEY} `{key}` (first at line {line})");
+        found.push(Problem { at, severity: Severity::Error, message, repair: None });
     }
+    report_in_order(found, bom, out);
 }
 
 /// What JSONC allows of JSON5: comments and trailing commas only.

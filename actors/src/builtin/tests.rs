@@ -600,6 +600,28 @@ fn json_ten_megabyte_line() {
 }
 
 #[test]
+fn json_warnings_do_not_hide_the_errors_after_them() {
+    for kind in [BuiltinKind::Json, BuiltinKind::Jsonc] {
+        // A broken file after a lone surrogate is still broken.
+        let findings = run(kind, br#"{"a": "\ud800", "b": 1 "c": 2}"#);
+        let got: Vec<_> = findings.iter().map(|f| (f.column, f.severity)).collect();
+        assert_eq!(got.len(), 2, "{kind}: {findings:?}");
+        assert_eq!(got[0], (Some(8), Severity::Warning), "{kind}: {findings:?}");
+        assert_eq!(got[1].1, Severity::Error, "{kind}: {findings:?}");
+        // Several warnings, each reported, in file order.
+        let findings = run(kind, br#"["\ud800", "\udc00", 1]"#);
+        assert_eq!(positions(&findings), [(1, 3), (1, 13)], "{kind}");
+    }
+    // A duplicate before a lone surrogate is reported too (jsonc: every one).
+    let findings = run(BuiltinKind::Jsonc, br#"{"a": 1, "a": "\ud800"}"#);
+    assert_eq!(positions(&findings), [(1, 10), (1, 16)]);
+    // Numbers past f64 likewise.
+    let findings = run(BuiltinKind::Json, b"[1e999, 2e999, ]");
+    let got: Vec<_> = findings.iter().map(|f| (f.column, f.severity)).collect();
+    assert_eq!(got, [(Some(2), Severity::Warning), (Some(9), Severity::Warning), (Some(16), Severity::Error)]);
+}
+
+#[test]
 fn json_lone_surrogates_are_a_warning_at_their_escape() {
     for (content, column) in [
         (&br#"["\ud800\ud83d\ude00"]"#[..], 3),
@@ -879,7 +901,7 @@ fn yaml_accepts_what_yaml_1_2_allows() {
 
 #[test]
 fn yaml_a_tab_after_an_indicator_is_a_warning_and_tab_indentation_an_error() {
-    for content in [&b"key:\tvalue\n"[..], b"? \ta\n: b\n"] {
+    for content in [&b"key:\tvalue\n"[..], b"? \ta\n: b\n", b"?\tkey\n: v\n"] {
         let f = one(BuiltinKind::Yaml, content);
         assert_eq!(f.severity, Severity::Warning, "{:?}: {}", String::from_utf8_lossy(content), f.message);
         assert!(f.message.starts_with("a tab after `:`, `?` or `-`: YAML 1.2 allows it"), "{}", f.message);
@@ -917,6 +939,16 @@ fn yaml_a_key_past_1024_characters_is_named_as_such() {
     assert_eq!(at(&f), (2, 1), "{}", f.message);
     assert!(f.message.starts_with("a key longer than 1024 characters"), "{}", f.message);
     clean(BuiltinKind::Yaml, format!("? {}\n: v\n", "k".repeat(1100)).as_bytes());
+    // The first key of the file, or a quoted one: the parser's words differ.
+    for content in [format!("{}: 1\n", "k".repeat(1500)), format!("a: 1\n\"{}\": 1\n", "k".repeat(1500))] {
+        let f = one(BuiltinKind::Yaml, content.as_bytes());
+        assert!(f.message.starts_with("a key longer than 1024 characters"), "{}", f.message);
+        assert_eq!(f.column, Some(1));
+    }
+    // A short key over two lines is a missing colon on the first.
+    let f = one(BuiltinKind::Yaml, b"a: 1\nb\n  c: 2\n");
+    assert_eq!(at(&f), (2, 1), "{}", f.message);
+    assert!(f.message.starts_with("could not find the `:` after this key"), "{}", f.message);
 }
 
 #[test]
