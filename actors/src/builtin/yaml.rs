@@ -66,8 +66,10 @@ fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
         out.at_position(line, column, Severity::Warning, || TOO_DEEP.to_owned());
         return;
     }
-    if matches!(info, "':' must be followed by a valid YAML whitespace" | "tabs disallowed in this context")
-        && tab_after_indicator(text, e.marker().index())
+    if matches!(
+        info,
+        "':' must be followed by a valid YAML whitespace" | "tabs disallowed in this context" | "expected whitespace"
+    ) && tab_after_indicator(text, e.marker().index())
     {
         out.at_position(line, column, Severity::Warning, || TAB_SEPARATOR.to_owned());
         return;
@@ -75,10 +77,12 @@ fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
     // Found where the parser gave up, at the next key or the end: the key
     // without a `:` is on the last line with content before that.
     let at_end = || e.marker().index() >= text.chars().count();
-    // The same words for a key longer than the 1024 characters YAML allows
-    // a key without `?`: then the marker is on the key's own line.
-    if info == "simple key expect ':'"
-        && let Some(column) = content_before(text, e.marker().index())
+    // A key longer than the 1024 characters YAML allows a key without `?`
+    // (the parser's words vary): the marker is on the key's own line, past
+    // it.
+    if matches!(info, "simple key expect ':'" | "mapping values are not allowed in this context")
+        && let Some((column, chars)) = content_before(text, e.marker().index())
+        && chars >= 1024
     {
         out.at_position(line, column, Severity::Error, || LONG_KEY.to_owned());
         return;
@@ -95,7 +99,7 @@ fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
 
 const TOO_DEEP: &str = "flow collections (`[` and `{`) nested more than 255 deep: the YAML parser reads no deeper, so the rest of the file is not checked";
 
-const TAB_SEPARATOR: &str = "a tab after `:`, `?` or `-`: YAML 1.2 allows it, but libyaml-based parsers (PyYAML, Ruby's Psych) refuse it, as does this check's parser, so the rest of the file is not checked; a space works everywhere";
+const TAB_SEPARATOR: &str = "a tab after `:`, `?` or `-`: YAML 1.2 allows it, but some parsers (PyYAML's pure-Python loader, ruamel.yaml) refuse it, as does this check's parser, so the rest of the file is not checked; a space works everywhere";
 
 const LONG_KEY: &str = "a key longer than 1024 characters: YAML allows that only for a key written after `? `";
 
@@ -129,13 +133,14 @@ fn tab_after_indicator(text: &str, index: usize) -> bool {
 }
 
 /// The 1-based column of the first non-blank character of the line that
-/// character `index` is on, if one comes before `index`.
-fn content_before(text: &str, index: usize) -> Option<usize> {
+/// character `index` is on, and how many characters there are from it to
+/// `index`, if one comes before `index`.
+fn content_before(text: &str, index: usize) -> Option<(usize, usize)> {
     let at = text.char_indices().nth(index).map_or(text.len(), |(i, _)| i);
     let start = text[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1);
     let line = &text[start..at];
     let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
-    (indent < line.len()).then(|| line[..indent].chars().count() + 1)
+    (indent < line.len()).then(|| (line[..indent].chars().count() + 1, line[indent..].chars().count()))
 }
 
 /// The 1-based line and column of the first character of the last line
@@ -437,12 +442,7 @@ impl Keys {
     /// A node is complete: it is a key or a value of the mapping it is in,
     /// or an item of its sequence. `shown` is how to show it as a key,
     /// asked for a duplicate only (`None`: a merge key, never a duplicate).
-    fn node_done(
-        &mut self,
-        hash: Option<u128>,
-        at: Marker,
-        shown: Option<impl FnOnce() -> String>,
-    ) -> Option<Found> {
+    fn node_done(&mut self, hash: Option<u128>, at: Marker, shown: Option<impl FnOnce() -> String>) -> Option<Found> {
         match self.stack.last_mut()? {
             Frame::Sequence { hasher, .. } => {
                 if let (Some(h), Some(node)) = (hasher, hash) {
