@@ -847,25 +847,11 @@ fn a_new_build_of_verdict_does_not_reuse_its_built_ins_results() {
     let cold = check(&env, &[]);
     let pairs = cold["summary"]["pairs"].as_u64().unwrap();
     assert_eq!(check(&env, &[])["summary"]["from_cache"].as_u64().unwrap(), pairs);
-    // A copy of the executables, touched: another build of verdict (its
-    // daemon replaces the running one), whose built-ins may check otherwise.
-    let dir = env.tmp.path().join("new-build");
-    std::fs::create_dir(&dir).unwrap();
-    let client = dir.join("verdict");
-    std::fs::copy(crate::support::bin(), &client).unwrap();
-    std::fs::copy(crate::support::daemon_bin(), dir.join("verdict-daemon")).unwrap();
-    let daemon = std::fs::OpenOptions::new().append(true).open(dir.join("verdict-daemon")).unwrap();
-    daemon.set_modified(std::time::SystemTime::now() + Duration::from_secs(60)).unwrap();
-    drop(daemon);
+    // Another build of verdict (its daemon replaces the running one), whose
+    // built-ins may check otherwise.
+    let client = crate::support::another_build(&env, "new-build");
     let run = |exe: &std::path::Path| -> Value {
-        let out = crate::support::output_of_fresh_copy(
-            std::process::Command::new(exe)
-                .args(["check", "--format", "json"])
-                .current_dir(&env.project)
-                .env("XDG_RUNTIME_DIR", &env.runtime)
-                .env("XDG_STATE_HOME", &env.state)
-                .env("XDG_CACHE_HOME", &env.cache),
-        );
+        let out = crate::support::output_of_fresh_copy(env.cmd_of(exe).args(["check", "--format", "json"]));
         assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
     };

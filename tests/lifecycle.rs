@@ -211,21 +211,8 @@ fn a_daemon_from_another_build_is_replaced() {
     let env = Env::new();
     let old = env.start();
     // A copy of the executables has another build id (the daemon's mtime).
-    let dir = env.tmp.path().join("other-build");
-    std::fs::create_dir(&dir).unwrap();
-    let copy = dir.join("verdict");
-    std::fs::copy(crate::support::bin(), &copy).unwrap();
-    std::fs::copy(crate::support::daemon_bin(), dir.join("verdict-daemon")).unwrap();
-    std::thread::sleep(Duration::from_millis(20));
-    filetime_touch(&dir.join("verdict-daemon"));
-    let out = crate::support::output_of_fresh_copy(
-        std::process::Command::new(&copy)
-            .args(["--json", "ping"])
-            .current_dir(&env.project)
-            .env("XDG_RUNTIME_DIR", &env.runtime)
-            .env("XDG_STATE_HOME", &env.state)
-            .env("XDG_CACHE_HOME", &env.cache),
-    );
+    let copy = crate::support::another_build(&env, "other-build");
+    let out = crate::support::output_of_fresh_copy(env.cmd_of(&copy).args(["--json", "ping"]));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let new = v["pid"].as_u64().unwrap() as u32;
@@ -234,11 +221,6 @@ fn a_daemon_from_another_build_is_replaced() {
     // Hand the project back to the binary under test (replacing again).
     let back = env.json(&["ping"]);
     assert_ne!(back["pid"].as_u64().unwrap() as u32, new);
-}
-
-fn filetime_touch(p: &std::path::Path) {
-    let f = std::fs::OpenOptions::new().append(true).open(p).unwrap();
-    f.set_modified(std::time::SystemTime::now()).unwrap();
 }
 
 #[test]

@@ -45,7 +45,12 @@ impl Env {
 
     /// A `verdict` command for this project.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(bin());
+        self.cmd_of(&bin())
+    }
+
+    /// The command of the `verdict` executable `exe` for this project.
+    pub fn cmd_of(&self, exe: &Path) -> Command {
+        let mut c = Command::new(exe);
         c.current_dir(&self.project)
             .env("XDG_RUNTIME_DIR", &self.runtime)
             .env("XDG_STATE_HOME", &self.state)
@@ -292,6 +297,21 @@ pub fn wait_for_first_mark(marks: &Path) {
     wait_until(Duration::from_secs(10), "the first file to be validated", || {
         std::fs::read_to_string(marks).is_ok_and(|m| !m.is_empty())
     });
+}
+
+/// A copy of both executables in a directory of the project's temporary
+/// directory, the daemon's modification time moved on: another build of
+/// verdict as the client sees it (its build id differs). Returns the copied
+/// client; run it with [`output_of_fresh_copy`].
+pub fn another_build(env: &Env, dir: &str) -> PathBuf {
+    let dir = env.tmp.path().join(dir);
+    std::fs::create_dir(&dir).unwrap();
+    let client = dir.join("verdict");
+    std::fs::copy(bin(), &client).unwrap();
+    std::fs::copy(daemon_bin(), dir.join("verdict-daemon")).unwrap();
+    let daemon = std::fs::OpenOptions::new().append(true).open(dir.join("verdict-daemon")).unwrap();
+    daemon.set_modified(std::time::SystemTime::now() + Duration::from_secs(60)).unwrap();
+    client
 }
 
 /// Another test thread may fork while the copy's write descriptor is open,

@@ -473,13 +473,14 @@ const LONE_SURROGATE: &str = "lone surrogate escape: JSON's grammar allows it, b
 /// strings must escape them), with where it is; `None` if there is none
 /// before the first error the scanner itself finds.
 fn jsonc_lexical_error(text: &str) -> Option<(usize, String)> {
+    // The scanner's part of `JSONC`, so that the two passes agree.
     let options = jsonc_parser::ScannerOptions {
-        allow_single_quoted_strings: false,
-        allow_hexadecimal_numbers: false,
-        allow_unary_plus_numbers: false,
-        allow_bare_decimal_point_numbers: false,
-        allow_non_finite_numbers: false,
-        allow_extended_string_escapes: false,
+        allow_single_quoted_strings: JSONC.allow_single_quoted_strings,
+        allow_hexadecimal_numbers: JSONC.allow_hexadecimal_numbers,
+        allow_unary_plus_numbers: JSONC.allow_unary_plus_numbers,
+        allow_bare_decimal_point_numbers: JSONC.allow_bare_decimal_point_numbers,
+        allow_non_finite_numbers: JSONC.allow_non_finite_numbers,
+        allow_extended_string_escapes: JSONC.allow_extended_string_escapes,
     };
     let mut scanner = jsonc_parser::Scanner::new(text, &options);
     let mut end = 0;
