@@ -24,7 +24,11 @@ use crate::outcome::Severity;
 pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
     let text = match decode(content) {
         Ok(text) => text,
-        Err(Undecodable { offset, why }) => {
+        Err(Undecodable { position: Some((line, column)), why, .. }) => {
+            out.at_position(line, column, Severity::Error, || why);
+            return;
+        }
+        Err(Undecodable { offset, position: None, why }) => {
             out.at(offset, Severity::Error, || why);
             return;
         }
@@ -61,7 +65,7 @@ fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
     let (line, column) = position(e.marker());
     let info = e.info();
     // Not syntax errors: a limit of the parser, and a separator YAML 1.2
-    // allows that the parser (as libyaml) refuses. Warnings.
+    // allows that the parser refuses. Warnings.
     if info == "recursion limit exceeded" {
         out.at_position(line, column, Severity::Warning, || TOO_DEEP.to_owned());
         return;
@@ -74,9 +78,6 @@ fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
         out.at_position(line, column, Severity::Warning, || TAB_SEPARATOR.to_owned());
         return;
     }
-    // Found where the parser gave up, at the next key or the end: the key
-    // without a `:` is on the last line with content before that.
-    let at_end = || e.marker().index() >= text.chars().count();
     // A key longer than the 1024 characters YAML allows a key without `?`
     // (the parser's words vary): the marker is on the key's own line, past
     // it.
@@ -87,6 +88,9 @@ fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
         out.at_position(line, column, Severity::Error, || LONG_KEY.to_owned());
         return;
     }
+    // Found where the parser gave up, at the next key or the end: the key
+    // without a `:` is on the last line with content before that.
+    let at_end = || byte_at(text, e.marker().index()) == text.len();
     if (info == "simple key expect ':'" || (info == "simple key expected" && at_end()))
         && let Some((key_line, key_column)) = last_content_line_before(text, e.marker().line())
     {
@@ -106,11 +110,17 @@ const LONG_KEY: &str = "a key longer than 1024 characters: YAML allows that only
 const MISSING_COLON: &str =
     "could not find the `:` after this key: a line in a mapping must be `key: value` or belong to the value above";
 
+/// The byte offset of character `index` (the parser counts characters), or
+/// the end.
+fn byte_at(text: &str, index: usize) -> usize {
+    text.char_indices().nth(index).map_or(text.len(), |(i, _)| i)
+}
+
 /// Whether the blanks around character `index` hold a tab, follow a `:`,
 /// `?` or `-` on the same line and precede a scalar (a tab as a separator,
 /// not as indentation).
 fn tab_after_indicator(text: &str, index: usize) -> bool {
-    let at = text.char_indices().nth(index).map_or(text.len(), |(i, _)| i);
+    let at = byte_at(text, index);
     let bytes = text.as_bytes();
     let mut end = at;
     while end < bytes.len() && matches!(bytes[end], b' ' | b'\t') {
@@ -136,7 +146,7 @@ fn tab_after_indicator(text: &str, index: usize) -> bool {
 /// character `index` is on, and how many characters there are from it to
 /// `index`, if one comes before `index`.
 fn content_before(text: &str, index: usize) -> Option<(usize, usize)> {
-    let at = text.char_indices().nth(index).map_or(text.len(), |(i, _)| i);
+    let at = byte_at(text, index);
     let start = text[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1);
     let line = &text[start..at];
     let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
@@ -175,8 +185,27 @@ fn position(at: &Marker) -> (usize, usize) {
 /// Why the content is not text in any encoding YAML allows.
 #[derive(Debug)]
 struct Undecodable {
+    /// Where, in bytes.
     offset: usize,
+    /// Where, as line and column in characters, for UTF-16 and UTF-32
+    /// (whose bytes the finding's locator would count instead).
+    position: Option<(usize, usize)>,
     why: String,
+}
+
+/// The 1-based line and column just past `text` (YAML's line breaks: LF,
+/// CRLF or CR).
+fn end_position(text: &str) -> (usize, usize) {
+    let (mut line, mut column, mut after_cr) = (1, 1, false);
+    for c in text.chars() {
+        match c {
+            '\n' if after_cr => {}
+            '\n' | '\r' => (line, column) = (line + 1, 1),
+            _ => column += 1,
+        }
+        after_cr = c == '\r';
+    }
+    (line, column)
 }
 
 /// The content as text. YAML streams may be UTF-8, UTF-16 or UTF-32 (YAML
@@ -205,6 +234,7 @@ fn decode(content: &[u8]) -> Result<Cow<'_, str>, Undecodable> {
                     let offset = bom + e.valid_up_to();
                     Err(Undecodable {
                         offset,
+                        position: None,
                         why: format!(
                             "invalid UTF-8 at byte offset {offset} (a YAML file without a UTF-16 or UTF-32 byte order mark is UTF-8)"
                         ),
@@ -228,6 +258,7 @@ fn decode(content: &[u8]) -> Result<Cow<'_, str>, Undecodable> {
                     Err(e) => {
                         return Err(Undecodable {
                             offset: at,
+                            position: Some(end_position(&text)),
                             why: format!(
                                 "invalid UTF-16 at byte offset {at}: unpaired surrogate {:#06x}",
                                 e.unpaired_surrogate()
@@ -240,6 +271,7 @@ fn decode(content: &[u8]) -> Result<Cow<'_, str>, Undecodable> {
                 let offset = content.len() - 1;
                 return Err(Undecodable {
                     offset,
+                    position: Some(end_position(&text)),
                     why: format!("invalid UTF-16: an odd byte at the end (offset {offset})"),
                 });
             }
@@ -252,7 +284,10 @@ fn decode(content: &[u8]) -> Result<Cow<'_, str>, Undecodable> {
                     .and_then(|c| char::from_u32(if big { u32::from_be_bytes(c) } else { u32::from_le_bytes(c) }));
                 match c {
                     Some(c) => text.push(c),
-                    None => return Err(Undecodable { offset, why: format!("invalid UTF-32 at byte offset {offset}") }),
+                    None => {
+                        let why = format!("invalid UTF-32 at byte offset {offset}");
+                        return Err(Undecodable { offset, position: Some(end_position(&text)), why });
+                    }
                 }
             }
         }
@@ -693,7 +728,10 @@ mod tests {
         assert_eq!(decode(&[[0, 0, 0xFE, 0xFF].as_slice(), &[0, 0, 0, b'x']].concat()).unwrap(), "x");
         assert_eq!(decode(b"\xEF\xBB\xBFa").unwrap(), "a");
         let e = decode(&[0xFF, 0xFE, b'a', 0, 0x00, 0xD8, b'b', 0]).unwrap_err();
-        assert_eq!(e.offset, 4, "{}", e.why);
+        assert_eq!((e.offset, e.position), (4, Some((1, 2))), "{}", e.why);
+        let mut crlf: Vec<u8> = "x: 1\r\nab: ".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        crlf.extend([0x00, 0xD8]);
+        assert_eq!(decode(&crlf).unwrap_err().position, Some((2, 5)), "columns in characters");
         assert!(e.why.contains("unpaired surrogate"), "{}", e.why);
         let e = decode(b"a: \xFF").unwrap_err();
         assert_eq!(e.offset, 3);
