@@ -131,6 +131,14 @@ fn json_problem(text: &str) -> Option<Problem> {
     {
         offset = open;
     }
+    // serde_json notices a trailing comma at the bracket after it: point at
+    // the comma, past the blanks between.
+    if message.starts_with("trailing comma") {
+        let blanks = body[..offset].iter().rev().take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')).count();
+        if offset > blanks && body[offset - blanks - 1] == b',' {
+            offset -= blanks + 1;
+        }
+    }
     // Limits of the parser, not syntax errors: RFC 8259 (section 9) lets
     // parsers refuse numbers beyond their range and nesting beyond a depth;
     // serde_json refuses numbers beyond a 64-bit float's, `Strict` nesting

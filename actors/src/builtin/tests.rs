@@ -515,7 +515,10 @@ fn json_syntax_error_position_and_message() {
     assert!(f.message.starts_with("expected value"), "{}", f.message);
     assert!(!f.message.contains("line"), "position is not repeated: {}", f.message);
     // Trailing commas and trailing content are errors.
-    assert_eq!(at(&one(BuiltinKind::Json, b"[1, 2,]")), (1, 7));
+    // A trailing comma is located at the comma, not at the bracket after it.
+    assert_eq!(at(&one(BuiltinKind::Json, b"[1, 2,]")), (1, 6));
+    let f = one(BuiltinKind::Json, b"{\n  \"a\": 1,\n  \"b\": 2,\r\n\t\n}\n");
+    assert_eq!((at(&f), f.message.starts_with("trailing comma")), ((3, 9), true), "{}", f.message);
     let f = one(BuiltinKind::Json, b"{}\n{}\n");
     assert_eq!(at(&f), (2, 1));
     assert!(f.message.contains("trailing characters"), "{}", f.message);
@@ -618,7 +621,7 @@ fn json_warnings_do_not_hide_the_errors_after_them() {
     // Numbers past f64 likewise.
     let findings = run(BuiltinKind::Json, b"[1e999, 2e999, ]");
     let got: Vec<_> = findings.iter().map(|f| (f.column, f.severity)).collect();
-    assert_eq!(got, [(Some(2), Severity::Warning), (Some(9), Severity::Warning), (Some(16), Severity::Error)]);
+    assert_eq!(got, [(Some(2), Severity::Warning), (Some(9), Severity::Warning), (Some(14), Severity::Error)]);
 }
 
 #[test]
