@@ -38,11 +38,7 @@ impl<'a> Locator<'a> {
     /// The 1-based line and column of byte `offset` (clamped to the content).
     pub(super) fn locate(&mut self, offset: usize) -> (u32, u32) {
         let offset = offset.min(self.content.len());
-        let newline = *self.newline.get_or_insert_with(|| {
-            let cr_only =
-                memchr::memchr(b'\n', self.content).is_none() && memchr::memchr(b'\r', self.content).is_some();
-            if cr_only { b'\r' } else { b'\n' }
-        });
+        let newline = *self.newline.get_or_insert_with(|| line_break(self.content));
         if offset < self.pos {
             *self = Locator { newline: Some(newline), ..Locator::new(self.content) };
         }
@@ -87,6 +83,13 @@ impl<'a> Locator<'a> {
             None => content.len(),
         }
     }
+}
+
+/// The byte that ends the content's lines: `\n` (so `\r\n` too), or `\r`
+/// in a file with a `\r` and no `\n` at all (old Mac line endings). Cheap
+/// for most files: the search for `\n` stops at the first line's end.
+pub(super) fn line_break(content: &[u8]) -> u8 {
+    if memchr::memchr(b'\n', content).is_none() && memchr::memchr(b'\r', content).is_some() { b'\r' } else { b'\n' }
 }
 
 /// Characters in valid UTF-8: the bytes that are not continuation bytes.

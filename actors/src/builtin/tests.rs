@@ -165,6 +165,20 @@ fn files_with_old_mac_line_endings_are_located_by_carriage_returns() {
 }
 
 #[test]
+fn the_line_checks_take_lines_ended_by_cr_in_files_of_old_mac_line_endings() {
+    let findings = run(BuiltinKind::TrailingWhitespace, b"ok\rtrailing \rlast\t");
+    assert_eq!(positions(&findings), [(2, 9), (3, 5)]);
+    clean(BuiltinKind::FinalNewline, b"a\rb\r");
+    let f = one(BuiltinKind::FinalNewline, b"a\rb\r\r\r");
+    assert_eq!((at(&f), f.message.as_str()), ((3, 1), "file ends with 2 blank lines"));
+    assert_eq!(one(BuiltinKind::FinalNewline, b"a\rb").message, "file does not end with a newline");
+    let findings = run(BuiltinKind::MergeConflict, b"a\r<<<<<<< HEAD\rx\r=======\ry\r>>>>>>> b\r");
+    assert_eq!(positions(&findings), [(2, 1), (4, 1), (6, 1)]);
+    // With any `\n`, a lone `\r` is no line break for them either.
+    clean(BuiltinKind::TrailingWhitespace, b"a \rb\n");
+}
+
+#[test]
 fn locator_skips_the_bom_and_counts_bytes_on_invalid_lines() {
     let content = format!("{BOM_STR}aé b").into_bytes();
     let mut loc = Locator::new(&content);

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use memchr::{memchr_iter, memchr2_iter, memmem};
 use regex::bytes::Regex;
 
-use super::locate::Collector;
+use super::locate::{Collector, line_break};
 use crate::outcome::Severity;
 
 /// `utf8`: one finding at the first invalid byte.
@@ -32,15 +32,21 @@ fn is_blank(b: u8) -> bool {
 static BLANK_BEFORE_BREAK: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r" \n|\t\n| \r\n|\t\r\n").expect("literal alternation compiles"));
 
+/// The same in a file whose lines end at `\r` (see [`line_break`]).
+static BLANK_BEFORE_CR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r" \r|\t\r").expect("literal alternation compiles"));
+
 /// `trailing-whitespace`: spaces and tabs before a line's end (`\n`, `\r\n`,
-/// or the end of the file). Reports the first trailing blank of each line.
+/// `\r` in a file of old Mac line endings, or the end of the file). Reports the first trailing blank of each line.
 /// Markdown's two-space hard line break is reported too.
 pub(super) fn trailing_whitespace(content: &[u8], out: &mut Collector<'_>) {
-    for m in BLANK_BEFORE_BREAK.find_iter(content) {
+    let newline = line_break(content);
+    let before_break: &Regex = if newline == b'\n' { &BLANK_BEFORE_BREAK } else { &BLANK_BEFORE_CR };
+    for m in before_break.find_iter(content) {
         report_trailing(content, m.start() + 1, out);
     }
     // The last line, when the file does not end with a newline.
-    let last_start = memchr::memrchr(b'\n', content).map_or(0, |i| i + 1);
+    let last_start = memchr::memrchr(newline, content).map_or(0, |i| i + 1);
     let mut end = content.len();
     if end > last_start && content[end - 1] == b'\r' {
         end -= 1;
@@ -82,17 +88,19 @@ pub(super) fn final_newline(content: &[u8], out: &mut Collector<'_>) {
     // one of a BOM and newlines holds only blank lines.
     let bom = if content.starts_with(super::BOM) { super::BOM.len() } else { 0 };
     let Some(&last) = content[bom..].last() else { return };
-    if last != b'\n' {
+    let newline = line_break(content);
+    if last != newline {
         out.at(content.len(), Severity::Error, || "file does not end with a newline".to_owned());
         return;
     }
-    // Count the line terminators (`\n` or `\r\n`) the file ends with.
+    // Count the line terminators (`\n` or `\r\n`; `\r` in a file of old
+    // Mac line endings) the file ends with.
     let mut end = content.len();
     let mut terminators = 0;
-    while end > bom && content[end - 1] == b'\n' {
+    while end > bom && content[end - 1] == newline {
         terminators += 1;
         end -= 1;
-        if end > bom && content[end - 1] == b'\r' {
+        if newline == b'\n' && end > bom && content[end - 1] == b'\r' {
             end -= 1;
         }
     }
@@ -103,7 +111,7 @@ pub(super) fn final_newline(content: &[u8], out: &mut Collector<'_>) {
         return;
     }
     // The first blank line starts after the terminator of the last non-blank one.
-    let first_blank = if all_blank { bom } else { end + memchr::memchr(b'\n', &content[end..]).map_or(0, |i| i + 1) };
+    let first_blank = if all_blank { bom } else { end + memchr::memchr(newline, &content[end..]).map_or(0, |i| i + 1) };
     out.at(first_blank, Severity::Warning, || {
         if all_blank {
             format!("file contains only {}", plural(blank, "blank line"))
@@ -173,7 +181,7 @@ pub(super) fn merge_conflict(content: &[u8], out: &mut Collector<'_>) {
     let mut pending: Vec<usize> = Vec::new();
     // A byte order mark is not part of the first line.
     let mut line_start = if content.starts_with(super::BOM) { super::BOM.len() } else { 0 };
-    for nl in memchr_iter(b'\n', content).map(Some).chain(std::iter::once(None)) {
+    for nl in memchr_iter(line_break(content), content).map(Some).chain(std::iter::once(None)) {
         let end = nl.unwrap_or(content.len());
         let mut line = &content[line_start..end];
         if let Some(stripped) = line.strip_suffix(b"\r") {
