@@ -425,7 +425,7 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
         }
     };
     let stop = parsed.as_ref().err().map_or(text.len(), |p| p.at);
-    if let Some((at, why)) = jsonc_lexical_error(text).filter(|&(at, _)| at < stop) {
+    if let Some((at, why)) = jsonc_lexical_error(text).filter(|&(at, _)| at <= stop) {
         found.retain(|p| p.at < at);
         found.push(Problem { at, severity: Severity::Error, message: why, repair: None });
         report_in_order(found, bom, out);
@@ -476,6 +476,8 @@ const JSONC: jsonc_parser::ParseOptions = jsonc_parser::ParseOptions {
 
 const LONE_SURROGATE: &str = "lone surrogate escape: JSON's grammar allows it, but it is not Unicode text and many parsers refuse it (RFC 8259, section 8.2)";
 
+const JSON_BLANKS: &str = "JSON allows only spaces, tabs and line breaks there";
+
 /// The first blank between tokens that JSON does not allow (a form feed,
 /// a no-break space, …), or raw control character inside a string (JSON
 /// strings must escape them), with where it is; `None` if there is none
@@ -493,13 +495,20 @@ fn jsonc_lexical_error(text: &str) -> Option<(usize, String)> {
     let mut scanner = jsonc_parser::Scanner::new(text, &options);
     let mut end = 0;
     loop {
-        let token = scanner.scan().ok()?;
+        let token = match scanner.scan() {
+            Ok(token) => token,
+            // The scanner refuses a blank it does not know (a byte order
+            // mark, say) as a token: name it as the blank it is.
+            Err(e) => {
+                let at = e.range().start;
+                let c = text[at..].chars().next()?;
+                let blank = (c.is_whitespace() && !matches!(c, ' ' | '\t' | '\n' | '\r')) || c == '\u{feff}';
+                return blank.then(|| (at, format!("{} between tokens: {JSON_BLANKS}", char_name(c))));
+            }
+        };
         let start = if token.is_some() { scanner.token_start() } else { text.len() };
         if let Some((i, c)) = text[end..start].char_indices().find(|&(_, c)| !matches!(c, ' ' | '\t' | '\n' | '\r')) {
-            return Some((
-                end + i,
-                format!("{} between tokens: JSON allows only spaces, tabs and line breaks there", char_name(c)),
-            ));
+            return Some((end + i, format!("{} between tokens: {JSON_BLANKS}", char_name(c))));
         }
         let token = token?;
         end = scanner.token_end();

@@ -696,6 +696,8 @@ fn jsonc_refuses_raw_control_characters_in_strings_and_json5_blanks() {
         (b"{\"a\":\x0c1}", (1, 6), "U+000C (form feed) between tokens"),
         ("{\"a\":\u{a0}1}".as_bytes(), (1, 6), "U+00A0 (no-break space) between tokens"),
         ("[1,\u{2028}2]".as_bytes(), (1, 4), "U+2028 (line separator)"),
+        ("[1,\u{feff}2]".as_bytes(), (1, 4), "U+FEFF (byte order mark) between tokens"),
+        ("{\"a\": 1}\u{3000}".as_bytes(), (1, 9), "U+3000 between tokens"),
     ] {
         let f = one(BuiltinKind::Jsonc, content);
         assert_eq!(at(&f), at_, "{:?}: {}", String::from_utf8_lossy(content), f.message);
