@@ -803,3 +803,66 @@ restart = { max_restarts = 5, backoff = "6s", backoff_max = "10s" }
     assert!(reasons.iter().all(|w| w.contains("still restarting")), "{reasons:?}");
     assert!(started.elapsed() < Duration::from_secs(4), "the run ended within its timeout: {:?}", started.elapsed());
 }
+
+/// A file the walk lists but cannot `stat` (its directory may be read but
+/// not searched) is an error outcome in a cold run and in a warm one alike:
+/// the warm run's walk, which `stat`s every file for the stat index, keeps
+/// it too. Root may stat anything, so as root verdict runs as `nobody`
+/// (through util-linux's `setpriv`).
+#[test]
+fn a_file_the_walk_cannot_stat_is_an_error_cold_and_warm_alike() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.write("verdict.toml", "[check]\nwatch = false\n");
+    env.write("a.txt", "ok\n");
+    env.write("locked/f.txt", "hi\n");
+    let set_mode =
+        |p: &std::path::Path, mode: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    let as_root = nix::unistd::geteuid().is_root();
+    let client = if as_root {
+        let client = crate::support::another_build(&env, "for-nobody");
+        for dir in [env.tmp.path(), client.parent().unwrap(), &env.runtime] {
+            set_mode(dir, 0o777);
+        }
+        client
+    } else {
+        crate::support::bin()
+    };
+    // Readable (its names are listed), not searchable (they cannot be
+    // `stat`ed or opened).
+    let locked = env.project.join("locked");
+    set_mode(&locked, if as_root { 0o744 } else { 0o644 });
+    let run = || -> Value {
+        let mut cmd = if as_root {
+            let mut c = std::process::Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--"]).arg(&client);
+            c
+        } else {
+            std::process::Command::new(&client)
+        };
+        cmd.args(["check", "--format", "json", "."])
+            .current_dir(&env.project)
+            .env("XDG_RUNTIME_DIR", &env.runtime)
+            .env("XDG_STATE_HOME", &env.state)
+            .env("XDG_CACHE_HOME", &env.cache);
+        let out = crate::support::output_of_fresh_copy(&mut cmd);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("setpriv:"), "setpriv (Debian: apt-get install util-linux) failed: {stderr}");
+        assert_eq!(out.status.code(), Some(3), "incomplete: {stderr}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let cold = run();
+    let warm = run();
+    set_mode(&locked, 0o755);
+    for (which, report) in [("cold", &cold), ("warm", &warm)] {
+        let locked: Vec<&Value> =
+            report["outcomes"].as_array().unwrap().iter().filter(|o| o["file"] == "locked/f.txt").collect();
+        assert!(!locked.is_empty(), "{which}: the file is kept: {report}");
+        for o in locked {
+            assert_eq!(o["outcome"]["status"], "error", "{which}: {o}");
+            assert!(o["outcome"]["reason"].as_str().unwrap().contains("Permission denied"), "{which}: {o}");
+        }
+        assert_eq!(status_of(report, "a.txt", "utf8"), if which == "cold" { "passed" } else { "cached" });
+    }
+    assert_eq!(cold["summary"]["pairs"], warm["summary"]["pairs"]);
+}
