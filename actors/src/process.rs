@@ -22,8 +22,8 @@
 //! Reading `/proc` is blocking work: actors' handlers kill through
 //! [`ProcessRegistry::kill_all_in_background`] and
 //! [`ProcessRegistry::terminate_all`], which read it on tokio's blocking
-//! pool. A guard dropped on a runtime while its tool still runs (its run was
-//! cancelled) stops the group at once and kills it from the blocking pool.
+//! pool. A guard dropped while its tool still runs (its run was cancelled)
+//! reads it where it is dropped.
 //!
 //! Caveat: signalling a group by id is subject to id reuse. A group id can only
 //! be reused once every member of the group is gone *and* reaped; guards live
@@ -84,55 +84,19 @@ impl ProcessGroup {
     /// already gone, and, while its leader (the tool) still runs, to the
     /// tool's descendants that left the group.
     pub fn kill(&self) {
-        kill_group(self.pgid);
+        let escaped = if leader_runs(self.pgid) { Escaped::of(self.pgid) } else { Vec::new() };
+        send(self.pgid, Some(Signal::SIGKILL));
+        Escaped::signal_all(&escaped, Signal::SIGKILL);
     }
 }
 
 impl Drop for ProcessGroup {
     fn drop(&mut self) {
-        // Finding what left the group reads `/proc`, which a runtime's
-        // thread must not wait for: there the group is stopped at once
-        // (nothing of it runs on, and its members stay the escapees'
-        // ancestors) and found and killed on the blocking pool.
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) if leader_runs(self.pgid) => {
-                send(self.pgid, Some(Signal::SIGSTOP));
-                let pending = StoppedGroup(self.pgid);
-                rt.spawn_blocking(move || pending.kill());
-            }
-            _ => self.kill(),
-        }
+        self.kill();
         if let Some((registry, id)) = self.registration.take() {
             registry.remove(id);
         }
     }
-}
-
-/// A group stopped by a dropped guard, to be killed off the runtime. If the
-/// runtime drops the task unrun (it is shutting down), the group is killed
-/// all the same, without looking for what left it.
-struct StoppedGroup(Pid);
-
-impl StoppedGroup {
-    fn kill(self) {
-        kill_group(self.0);
-    }
-}
-
-impl Drop for StoppedGroup {
-    fn drop(&mut self) {
-        // After `kill`, a second SIGKILL to a group gone or dying is harmless.
-        send(self.0, Some(Signal::SIGKILL));
-    }
-}
-
-/// Sends `SIGKILL` to group `pgid` and, while its leader still runs, to the
-/// leader's descendants that left it (found through `/proc` first: once the
-/// leader dies they are no longer its descendants).
-fn kill_group(pgid: Pid) {
-    let escaped = if leader_runs(pgid) { Escaped::of(pgid) } else { Vec::new() };
-    send(pgid, Some(Signal::SIGKILL));
-    Escaped::signal_all(&escaped, Signal::SIGKILL);
 }
 
 /// The live process groups started on behalf of one validator actor.
@@ -551,17 +515,6 @@ pub(crate) mod tests {
         assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
         // Once the tool is gone and reaped, its pid names nothing of ours.
         assert!(Escaped::of(Pid::from_raw(pids[0])).is_empty());
-    }
-
-    #[test]
-    fn a_stopped_group_whose_kill_never_ran_is_killed_when_dropped() {
-        use std::os::unix::process::CommandExt;
-        let mut child = std::process::Command::new("sleep").arg("30").process_group(0).spawn().unwrap();
-        let pgid = to_pid(child.id());
-        send(pgid, Some(Signal::SIGSTOP));
-        // What a runtime shutting down does with the task it was given.
-        drop(StoppedGroup(pgid));
-        assert_eq!(child.wait().unwrap().signal(), Some(Signal::SIGKILL as i32));
     }
 
     #[tokio::test]
