@@ -1296,7 +1296,11 @@ async fn run_job(
             JobFile { rel: w.rel.clone(), abs: w.abs.clone(), size: w.len(), executable: w.executable() }
         })
         .collect();
-    let job_cancel = cancel.child_token();
+    // The job is cancelled (its tools SIGKILLed at once) when this run is
+    // cancelled or ends, or this call is dropped; but not once it timed out:
+    // the supervisor then ends it, SIGTERM first (`JobTimedOut`).
+    let job_cancel = CancellationToken::new();
+    let job_guard = job_cancel.clone().drop_guard();
     let job = Job { files, cancel: job_cancel.clone() };
     let call = actor.call(|reply| ValidatorMessage::Validate(job, reply), None);
     tokio::select! {
@@ -1311,7 +1315,7 @@ async fn run_job(
                 vec![Outcome::skipped("the validator was restarted while this job was running"); n]
             }
             Err(_) => {
-                job_cancel.cancel();
+                job_guard.disarm();
                 let first = walked[batch[0]].rel.clone();
                 run.hung.lock().expect("hung").insert(
                     name.clone(),
@@ -1327,7 +1331,6 @@ async fn run_job(
             }
         },
         _ = cancel.cancelled() => {
-            job_cancel.cancel();
             vec![Outcome::skipped("the check was cancelled"); n]
         }
     }

@@ -492,13 +492,9 @@ impl Actor for Supervisor {
                     state.retiring.iter_mut().find(|c| c.actor.as_ref().map(|a| a.get_id()) == Some(actor))
                 {
                     // A retiring child hung on a run that started before the
-                    // reload: kill it and its processes; it is not restarted.
-                    if let Some(a) = old.actor.take() {
-                        a.kill();
-                    }
+                    // reload: end it and its processes; it is not restarted.
                     old.slot.send_replace(Slot::Stopped);
-                    let registry = old.registry.clone();
-                    tokio::spawn(async move { registry.terminate_all(KILL_GRACE).await });
+                    end_timed_out(old.registry.clone(), old.actor.take());
                     state.event(
                         &name,
                         "timed_out",
@@ -512,11 +508,11 @@ impl Actor for Supervisor {
                 }
                 let reason = format!("job on {file} timed out after {after:?}");
                 child.kill_reason = Some(reason.clone());
-                if let Some(a) = &child.actor {
-                    a.kill();
-                }
-                let registry = child.registry.clone();
-                tokio::spawn(async move { registry.terminate_all(KILL_GRACE).await });
+                // No new job goes to the child while its tools get their
+                // grace; the restart follows its death (a supervision event).
+                child.state = ChildState::Restarting;
+                child.slot.send_replace(Slot::Restarting);
+                end_timed_out(child.registry.clone(), child.actor.clone());
                 state.event(&name, "timed_out", reason);
             }
             SupervisorMessage::RestartChild { name, generation } => {
@@ -602,6 +598,20 @@ impl Actor for Supervisor {
         state.child_failed(&myself, &name, reason).await;
         Ok(())
     }
+}
+
+/// Ends a child whose job timed out: its tools get SIGTERM, then SIGKILL
+/// after [`KILL_GRACE`] (with whatever they started, in their groups or not),
+/// and only then is the child killed. Killing it first would drop the job
+/// and, with it, SIGKILL the tools with no grace at all. Runs as a task of
+/// its own: the supervisor's handler does not wait for the grace.
+fn end_timed_out(registry: ProcessRegistry, actor: Option<ActorRef<ValidatorMessage>>) {
+    tokio::spawn(async move {
+        registry.terminate_all(KILL_GRACE).await;
+        if let Some(actor) = actor {
+            actor.kill();
+        }
+    });
 }
 
 #[cfg(test)]

@@ -866,3 +866,80 @@ fn a_file_the_walk_cannot_stat_is_an_error_cold_and_warm_alike() {
     }
     assert_eq!(cold["summary"]["pairs"], warm["summary"]["pairs"]);
 }
+
+/// How a test ends a running tool.
+#[derive(Clone, Copy, Debug)]
+enum Ending {
+    /// Ctrl-C in the client.
+    CtrlC,
+    /// The job's deadline.
+    Timeout,
+    /// `verdict stop` while the check runs.
+    Stop,
+}
+
+/// A tool whose child left its process group (`setsid`) is ended by verdict
+/// while it runs: the child dies with it, however the end comes. A timeout
+/// gives the tool SIGTERM and a grace period first (its TERM trap runs).
+#[test]
+fn a_running_tools_child_that_left_its_group_dies_with_the_tool() {
+    for ending in [Ending::CtrlC, Ending::Timeout, Ending::Stop] {
+        let env = Env::new();
+        let pids = env.tmp.path().join("pids");
+        let term = env.tmp.path().join("term");
+        env.write(
+            "tools/escape.sh",
+            format!(
+                "#!/bin/sh\ntrap 'echo TERM >> {term}; exit 0' TERM\nsetsid sleep 1000 &\necho $! >> {pids}\n\
+                 echo $$ >> {pids}\nsleep 1000 &\nwait\n",
+                term = term.display(),
+                pids = pids.display()
+            ),
+        );
+        let timeout = if matches!(ending, Ending::Timeout) { "1s" } else { "10m" };
+        env.write(
+            "verdict.toml",
+            format!(
+                "builtins = false\n[daemon]\ngrace_period = \"200ms\"\n[validators.escape]\nkind = \"command\"\n\
+                 command = [\"sh\", \"tools/escape.sh\"]\nmode = \"per_file\"\nparser = \"exit_code\"\n\
+                 files = [\"*.txt\"]\ntimeout = \"{timeout}\"\n"
+            ),
+        );
+        env.write("a.txt", "x\n");
+        env.start();
+        let client = env.cmd().args(["check", "--format", "json", "."]).stdout(Stdio::piped()).spawn().unwrap();
+        let recorded = || -> Vec<i32> {
+            std::fs::read_to_string(&pids).unwrap_or_default().split_whitespace().map(|p| p.parse().unwrap()).collect()
+        };
+        wait_until(Duration::from_secs(10), "the tool to start its child", || recorded().len() == 2);
+        let (escapee, tool) = (recorded()[0], recorded()[1]);
+        let pgid = |pid: i32| nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(pid))).ok();
+        wait_until(Duration::from_secs(10), "the child to leave the tool's group", || {
+            pgid(escapee).is_some_and(|g| Some(g) != pgid(tool))
+        });
+        match ending {
+            Ending::CtrlC => {
+                let pid = nix::unistd::Pid::from_raw(client.id() as i32);
+                nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+                assert_eq!(client.wait_with_output().unwrap().status.code(), Some(2), "{ending:?}");
+            }
+            Ending::Timeout => {
+                let out = client.wait_with_output().unwrap();
+                let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+                assert_eq!(status_of(&report, "a.txt", "escape"), "timed_out", "{report}");
+            }
+            Ending::Stop => {
+                env.run_ok(&["stop"], 0);
+                client.wait_with_output().unwrap();
+            }
+        }
+        wait_until(Duration::from_secs(5), &format!("the tool to die ({ending:?})"), || !alive(tool as u32));
+        wait_until(Duration::from_secs(5), &format!("its escaped child to die ({ending:?})"), || {
+            !alive(escapee as u32)
+        });
+        if matches!(ending, Ending::Timeout) {
+            let trapped = std::fs::read_to_string(&term).unwrap_or_default();
+            assert_eq!(trapped.trim(), "TERM", "a timed-out tool gets SIGTERM and a grace period before SIGKILL");
+        }
+    }
+}
