@@ -425,25 +425,37 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
         }
     };
     let stop = parsed.as_ref().err().map_or(text.len(), |p| p.at);
-    if let Some((at, why)) = jsonc_lexical_error(text).filter(|&(at, _)| at <= stop) {
-        found.retain(|p| p.at < at);
-        found.push(Problem { at, severity: Severity::Error, message: why, repair: None });
-        report_in_order(found, bom, out);
-        return;
-    }
-    let value = match parsed {
-        Err(problem) => {
-            found.push(problem);
-            report_in_order(found, bom, out);
-            return;
+    // With an error there is no tree: the duplicates before it are found on
+    // the tokens.
+    let error = match jsonc_lexical_error(text).filter(|&(at, _)| at <= stop) {
+        Some((at, why)) => {
+            found.retain(|p| p.at < at);
+            Some(Problem { at, severity: Severity::Error, message: why, repair: None })
         }
-        Ok(None) => {
-            out.at(bom, Severity::Error, || "empty document: no JSON value, only whitespace and comments".to_owned());
-            return;
-        }
-        Ok(Some(value)) => value,
+        None => match parsed {
+            Err(problem) => Some(problem),
+            Ok(None) => {
+                out.at(bom, Severity::Error, || {
+                    "empty document: no JSON value, only whitespace and comments".to_owned()
+                });
+                return;
+            }
+            Ok(Some(value)) => {
+                push_duplicates(jsonc_duplicates(&value), content, bom, &mut found);
+                None
+            }
+        },
     };
-    let duplicates = jsonc_duplicates(&value);
+    if let Some(error) = error {
+        push_duplicates(jsonc_duplicates_before(&patched, error.at), content, bom, &mut found);
+        found.push(error);
+    }
+    report_in_order(found, bom, out);
+}
+
+/// Adds `duplicates` (as [`jsonc_duplicates`] gives them) to `found`, each
+/// with the line of its first occurrence.
+fn push_duplicates(duplicates: Vec<(usize, String, usize)>, content: &[u8], bom: usize, found: &mut Vec<Problem>) {
     // The lines of the first occurrences, of the duplicates that are
     // listed (not only counted), in one pass.
     let listed = &duplicates[..duplicates.len().min(super::MAX_FINDINGS)];
@@ -457,7 +469,6 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
         let message = format!("{DUPLICATE_KEY} `{key}` (first at line {line})");
         found.push(Problem { at, severity: Severity::Error, message, repair: None });
     }
-    report_in_order(found, bom, out);
 }
 
 /// What JSONC allows of JSON5: comments and trailing commas only.
@@ -474,6 +485,17 @@ const JSONC: jsonc_parser::ParseOptions = jsonc_parser::ParseOptions {
     allow_extended_string_escapes: false,
 };
 
+/// The scanner's part of [`JSONC`], so that the parser and the passes over
+/// its tokens agree.
+const JSONC_SCANNER: jsonc_parser::ScannerOptions = jsonc_parser::ScannerOptions {
+    allow_single_quoted_strings: JSONC.allow_single_quoted_strings,
+    allow_hexadecimal_numbers: JSONC.allow_hexadecimal_numbers,
+    allow_unary_plus_numbers: JSONC.allow_unary_plus_numbers,
+    allow_bare_decimal_point_numbers: JSONC.allow_bare_decimal_point_numbers,
+    allow_non_finite_numbers: JSONC.allow_non_finite_numbers,
+    allow_extended_string_escapes: JSONC.allow_extended_string_escapes,
+};
+
 const LONE_SURROGATE: &str = "lone surrogate escape: JSON's grammar allows it, but it is not Unicode text and many parsers refuse it (RFC 8259, section 8.2)";
 
 const JSON_BLANKS: &str = "JSON allows only spaces, tabs and line breaks there";
@@ -483,16 +505,7 @@ const JSON_BLANKS: &str = "JSON allows only spaces, tabs and line breaks there";
 /// strings must escape them), with where it is; `None` if there is none
 /// before the first error the scanner itself finds.
 fn jsonc_lexical_error(text: &str) -> Option<(usize, String)> {
-    // The scanner's part of `JSONC`, so that the two passes agree.
-    let options = jsonc_parser::ScannerOptions {
-        allow_single_quoted_strings: JSONC.allow_single_quoted_strings,
-        allow_hexadecimal_numbers: JSONC.allow_hexadecimal_numbers,
-        allow_unary_plus_numbers: JSONC.allow_unary_plus_numbers,
-        allow_bare_decimal_point_numbers: JSONC.allow_bare_decimal_point_numbers,
-        allow_non_finite_numbers: JSONC.allow_non_finite_numbers,
-        allow_extended_string_escapes: JSONC.allow_extended_string_escapes,
-    };
-    let mut scanner = jsonc_parser::Scanner::new(text, &options);
+    let mut scanner = jsonc_parser::Scanner::new(text, &JSONC_SCANNER);
     let mut end = 0;
     loop {
         let token = match scanner.scan() {
@@ -568,6 +581,66 @@ fn jsonc_duplicates(value: &jsonc_parser::ast::Value<'_>) -> Vec<(usize, String,
         }
     }
     duplicates.sort_unstable_by_key(|d| d.0);
+    duplicates
+}
+
+/// [`jsonc_duplicates`] for a file the parser refused, from its tokens
+/// before `stop` (the error): in an object, a string right after `{` or `,`
+/// and followed by `:` is a key.
+fn jsonc_duplicates_before(text: &str, stop: usize) -> Vec<(usize, String, usize)> {
+    use jsonc_parser::tokens::Token;
+    enum Frame<'a> {
+        Object(HashMap<Cow<'a, str>, usize>),
+        Array,
+    }
+    let mut scanner = jsonc_parser::Scanner::new(text, &JSONC_SCANNER);
+    let mut stack: Vec<Frame<'_>> = Vec::new();
+    let mut duplicates = Vec::new();
+    // Whether a string here would be a key; the key waiting for its colon.
+    let mut key_here = false;
+    let mut key: Option<(Cow<'_, str>, usize)> = None;
+    while let Ok(Some(token)) = scanner.scan() {
+        let at = scanner.token_start();
+        if at >= stop {
+            break;
+        }
+        let waiting = key.take();
+        key_here = match token {
+            Token::CommentLine(_) | Token::CommentBlock(_) => {
+                key = waiting;
+                key_here
+            }
+            Token::OpenBrace => {
+                stack.push(Frame::Object(HashMap::new()));
+                true
+            }
+            Token::OpenBracket => {
+                stack.push(Frame::Array);
+                false
+            }
+            Token::CloseBrace | Token::CloseBracket => {
+                stack.pop();
+                false
+            }
+            Token::Comma => matches!(stack.last(), Some(Frame::Object(_))),
+            Token::String(name) if key_here => {
+                key = Some((name, at));
+                false
+            }
+            Token::Colon => {
+                if let (Some((name, at)), Some(Frame::Object(seen))) = (waiting, stack.last_mut()) {
+                    match seen.get(&name) {
+                        Some(&first) => duplicates.push((at, Key(name).shown(), first)),
+                        None => {
+                            seen.insert(name, at);
+                        }
+                    }
+                }
+                false
+            }
+            _ => false,
+        };
+    }
     duplicates
 }
 

@@ -738,6 +738,24 @@ fn jsonc_reports_every_duplicate_key_in_file_order() {
 }
 
 #[test]
+fn jsonc_reports_the_duplicates_before_a_syntax_error() {
+    let findings = run(
+        BuiltinKind::Jsonc,
+        b"{\n  \"a\": 1,\n  \"a\" /* c */ : [\"a\", \"a\"],\n  \"b\": {\"a\": 1},\n  \"b\": 2 3\n}\n",
+    );
+    assert_eq!(positions(&findings), [(3, 3), (5, 3), (5, 9)], "{findings:?}");
+    assert_eq!(findings[0].message, "duplicate key `a` (first at line 2)");
+    assert_eq!(findings[1].message, "duplicate key `b` (first at line 4)");
+    assert!(!findings[2].message.contains("duplicate"), "{}", findings[2].message);
+    // Before an error found on the tokens (a raw tab) too.
+    let findings = run(BuiltinKind::Jsonc, b"{\"k\": 1, \"k\": \"x\ty\"}");
+    assert_eq!(positions(&findings), [(1, 10), (1, 17)], "{findings:?}");
+    // What follows the error is not looked at, as the parser does not.
+    let f = one(BuiltinKind::Jsonc, b"{\"a\": 1,, \"a\": 2}");
+    assert_eq!(at(&f), (1, 9), "{}", f.message);
+}
+
+#[test]
 fn jsonc_nesting_past_the_parsers_limit_is_a_warning_and_never_overflows() {
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let f = one(BuiltinKind::Jsonc, deep.as_bytes());
