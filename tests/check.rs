@@ -943,3 +943,28 @@ fn a_running_tools_child_that_left_its_group_dies_with_the_tool() {
         }
     }
 }
+
+/// `--fail-on` sets the least severe finding that fails a check; findings
+/// below it are still reported, computed or cached.
+#[test]
+fn fail_on_sets_which_findings_fail_the_check() {
+    let env = Env::new();
+    env.write("verdict.toml", "builtins = false\n[validators.json]\n");
+    // Valid JSON with a number past f64: a warning.
+    env.write("big.json", "[1e400]\n");
+    for _ in 0..2 {
+        // The second round answers from the cache.
+        let (code, r) = check_json(&env, &["--fail-on", "error"]);
+        assert_eq!(code, 0, "{r}");
+        assert_eq!(outcome(&r, "big.json", "json").to_string().matches("\"warning\"").count(), 1, "{r}");
+        assert_eq!(check_json(&env, &[]).0, 1);
+        assert_eq!(check_json(&env, &["--fail-on", "warning"]).0, 1);
+    }
+    let out = env.run(&["check", "--fail-on", "error"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("big.json"), "the warning is still shown");
+    env.write("bad.json", "[1,]\n");
+    assert_eq!(check_json(&env, &["--fail-on", "error"]).0, 1);
+    let out = env.run(&["check", "--fail-on", "fatal"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}

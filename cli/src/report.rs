@@ -28,6 +28,30 @@ pub enum Format {
     Sarif,
 }
 
+/// The least severe finding that fails a check (`--fail-on`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Only errors fail the check.
+    Error,
+    /// Errors and warnings fail the check.
+    Warning,
+    /// Any finding fails the check.
+    Note,
+}
+
+impl FailOn {
+    /// Whether a finding of `severity` fails the check.
+    fn fails(self, severity: Severity) -> bool {
+        let least = match self {
+            FailOn::Error => Severity::Error,
+            FailOn::Warning => Severity::Warning,
+            FailOn::Note => Severity::Note,
+        };
+        // Errors order first.
+        severity <= least
+    }
+}
+
 /// Arguments of `verdict check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -51,6 +75,11 @@ pub struct CheckArgs {
     /// Show passed outcomes too (human format).
     #[arg(long)]
     pub all: bool,
+    /// The least severe finding that makes the check exit 1. Findings below
+    /// it are still reported; with no other finding the check exits 0 (or 3
+    /// when it is incomplete).
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = FailOn::Note)]
+    pub fail_on: FailOn,
 }
 
 /// Runs `verdict check` against the daemon.
@@ -145,14 +174,20 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe && args.output.is_none() => {}
         Err(e) => return Err(e).context("cannot write the report"),
     }
-    Ok(exit_code(&report))
+    Ok(exit_code(&report, args.fail_on))
 }
 
-/// The exit code a report earns: findings → 1; else errors, timeouts,
-/// skips or parts of the tree the walk could not look at → 3; else 0.
-pub fn exit_code(report: &CheckReport) -> ExitCode {
+/// The exit code a report earns: findings at or above `fail_on` → 1; else
+/// errors, timeouts, skips or parts of the tree the walk could not look at
+/// → 3; else 0.
+pub fn exit_code(report: &CheckReport, fail_on: FailOn) -> ExitCode {
     let n = |k: &str| report.summary.outcomes.get(k).copied().unwrap_or(0);
-    if n("findings") > 0 || report.summary.cached_with_findings > 0 {
+    let failing = match fail_on {
+        FailOn::Note => n("findings") > 0 || report.summary.cached_with_findings > 0,
+        // Every outcome with findings is in the report, whatever its format.
+        _ => report.outcomes.iter().flat_map(|r| r.outcome.findings()).any(|f| fail_on.fails(f.severity)),
+    };
+    if failing {
         ExitCode::Findings
     } else if n("error") + n("timed_out") + n("skipped") > 0 || !report.summary.walk_errors.is_empty() {
         ExitCode::Incomplete
