@@ -67,7 +67,7 @@ pub async fn supervision_latencies(n: usize) -> (Vec<Duration>, Vec<Duration>) {
     ractor::call!(sup, SupervisorMessage::Apply, specs).expect("apply");
     let handles = ractor::call!(sup, SupervisorMessage::GetHandles).expect("handles");
     let (hangs, panics) = (&handles[0], &handles[1]);
-    let job = || Job { files: Vec::new(), cancel: CancellationToken::new() };
+    let job = || Job::new(Vec::new(), CancellationToken::new());
 
     let mut restart = Vec::with_capacity(n);
     for _ in 0..n {

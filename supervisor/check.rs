@@ -1297,11 +1297,13 @@ async fn run_job(
         })
         .collect();
     // The job is cancelled (its tools SIGKILLed at once) when this run is
-    // cancelled or ends, or this call is dropped; but not once it timed out:
-    // the supervisor then ends it, SIGTERM first (`JobTimedOut`).
+    // cancelled or ends, or this call is dropped; once it timed out it is
+    // terminated instead (SIGTERM, a grace, SIGKILL), which nothing cuts
+    // short, not even the supervisor killing its child (`JobTimedOut`).
     let job_cancel = CancellationToken::new();
     let job_guard = job_cancel.clone().drop_guard();
-    let job = Job { files, cancel: job_cancel.clone() };
+    let job = Job::new(files, job_cancel);
+    let terminate = job.terminate.clone();
     let call = actor.call(|reply| ValidatorMessage::Validate(job, reply), None);
     tokio::select! {
         r = tokio::time::timeout(timeout, call) => match r {
@@ -1316,6 +1318,7 @@ async fn run_job(
             }
             Err(_) => {
                 job_guard.disarm();
+                terminate.cancel();
                 let first = walked[batch[0]].rel.clone();
                 run.hung.lock().expect("hung").insert(
                     name.clone(),

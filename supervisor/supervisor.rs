@@ -30,8 +30,6 @@ use verdict_actors::validator::{InlineWork, Validator, ValidatorArguments, Valid
 
 use crate::config::{RestartPolicy, ValidatorConfig, ValidatorKind};
 
-/// How long a killed child's processes get between SIGTERM and SIGKILL.
-pub const KILL_GRACE: Duration = Duration::from_millis(500);
 /// Supervision events kept for `status`.
 const EVENTS_KEPT: usize = 100;
 /// Relative jitter applied to restart backoff (±20 %).
@@ -492,9 +490,13 @@ impl Actor for Supervisor {
                     state.retiring.iter_mut().find(|c| c.actor.as_ref().map(|a| a.get_id()) == Some(actor))
                 {
                     // A retiring child hung on a run that started before the
-                    // reload: end it and its processes; it is not restarted.
+                    // reload: kill it; it is not restarted. The timed-out job
+                    // ends its own tools (SIGTERM, then SIGKILL after its
+                    // grace); its other jobs die with it.
+                    if let Some(a) = old.actor.take() {
+                        a.kill();
+                    }
                     old.slot.send_replace(Slot::Stopped);
-                    end_timed_out(old.registry.clone(), old.actor.take());
                     state.event(
                         &name,
                         "timed_out",
@@ -508,11 +510,12 @@ impl Actor for Supervisor {
                 }
                 let reason = format!("job on {file} timed out after {after:?}");
                 child.kill_reason = Some(reason.clone());
-                // No new job goes to the child while its tools get their
-                // grace; the restart follows its death (a supervision event).
-                child.state = ChildState::Restarting;
-                child.slot.send_replace(Slot::Restarting);
-                end_timed_out(child.registry.clone(), child.actor.clone());
+                // The timed-out job was told to terminate and ends its own
+                // tools (SIGTERM, then SIGKILL after its grace), even once
+                // the child is gone; the child's other jobs die with it.
+                if let Some(a) = &child.actor {
+                    a.kill();
+                }
                 state.event(&name, "timed_out", reason);
             }
             SupervisorMessage::RestartChild { name, generation } => {
@@ -598,20 +601,6 @@ impl Actor for Supervisor {
         state.child_failed(&myself, &name, reason).await;
         Ok(())
     }
-}
-
-/// Ends a child whose job timed out: its tools get SIGTERM, then SIGKILL
-/// after [`KILL_GRACE`] (with whatever they started, in their groups or not),
-/// and only then is the child killed. Killing it first would drop the job
-/// and, with it, SIGKILL the tools with no grace at all. Runs as a task of
-/// its own: the supervisor's handler does not wait for the grace.
-fn end_timed_out(registry: ProcessRegistry, actor: Option<ActorRef<ValidatorMessage>>) {
-    tokio::spawn(async move {
-        registry.terminate_all(KILL_GRACE).await;
-        if let Some(actor) = actor {
-            actor.kill();
-        }
-    });
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ fn actor(h: &ValidatorHandle) -> ActorRef<ValidatorMessage> {
 }
 
 async fn job_on(a: &ActorRef<ValidatorMessage>) -> Vec<Outcome> {
-    let job = Job { files: vec![], cancel: CancellationToken::new() };
+    let job = Job::new(vec![], CancellationToken::new());
     match a.call(|r| ValidatorMessage::Validate(job, r), Some(Duration::from_secs(5))).await.unwrap() {
         ractor::rpc::CallResult::Success(v) => v,
         other => panic!("no reply: {other:?}"),
@@ -173,7 +173,7 @@ async fn a_timed_out_job_gets_its_child_killed_and_restarted() {
     let (sup, handles) = start(vec![spec("hang", Arc::new(HangingWorkDouble), policy(5))]).await;
     let h = &handles[0];
     let a = actor(h);
-    let job = Job { files: vec![], cancel: CancellationToken::new() };
+    let job = Job::new(vec![], CancellationToken::new());
     let call = a.call(|r| ValidatorMessage::Validate(job, r), None);
     assert!(tokio::time::timeout(Duration::from_millis(100), call).await.is_err());
     sup.cast(SupervisorMessage::JobTimedOut {

@@ -876,27 +876,33 @@ enum Ending {
     Timeout,
     /// `verdict stop` while the check runs.
     Stop,
+    /// `verdict stop` right after the job's deadline, during its grace.
+    StopInGrace,
 }
 
-/// A tool whose child left its process group (`setsid`) is ended by verdict
-/// while it runs: the child dies with it, however the end comes. A timeout
-/// gives the tool SIGTERM and a grace period first (its TERM trap runs).
+/// A tool whose child left its process group (`setsid`) and ignores SIGTERM
+/// is ended by verdict while it runs: the child dies with it, however the
+/// end comes. A timeout gives the tool SIGTERM and a grace period first (its
+/// TERM trap runs), and the daemon stopping during that grace still kills
+/// the child, which nothing but the terminating job knows of any more.
 #[test]
 fn a_running_tools_child_that_left_its_group_dies_with_the_tool() {
-    for ending in [Ending::CtrlC, Ending::Timeout, Ending::Stop] {
+    for ending in [Ending::CtrlC, Ending::Timeout, Ending::Stop, Ending::StopInGrace] {
         let env = Env::new();
         let pids = env.tmp.path().join("pids");
         let term = env.tmp.path().join("term");
         env.write(
             "tools/escape.sh",
             format!(
-                "#!/bin/sh\ntrap 'echo TERM >> {term}; exit 0' TERM\nsetsid sleep 1000 &\necho $! >> {pids}\n\
+                "#!/bin/sh\ntrap 'echo TERM >> {term}; exit 0' TERM\n\
+                 setsid sh -c \"trap '' TERM HUP; exec sleep 1000\" &\necho $! >> {pids}\n\
                  echo $$ >> {pids}\nsleep 1000 &\nwait\n",
                 term = term.display(),
                 pids = pids.display()
             ),
         );
-        let timeout = if matches!(ending, Ending::Timeout) { "1s" } else { "10m" };
+        let timed_out = matches!(ending, Ending::Timeout | Ending::StopInGrace);
+        let timeout = if timed_out { "1s" } else { "10m" };
         env.write(
             "verdict.toml",
             format!(
@@ -932,12 +938,23 @@ fn a_running_tools_child_that_left_its_group_dies_with_the_tool() {
                 env.run_ok(&["stop"], 0);
                 client.wait_with_output().unwrap();
             }
+            Ending::StopInGrace => {
+                let out = client.wait_with_output().unwrap();
+                // The tool obeyed SIGTERM; its child, which ignores it, has
+                // the rest of the grace to go.
+                wait_until(Duration::from_secs(5), "the tool's TERM trap", || {
+                    std::fs::read_to_string(&term).is_ok_and(|t| t.contains("TERM"))
+                });
+                env.run_ok(&["stop"], 0);
+                let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+                assert_eq!(status_of(&report, "a.txt", "escape"), "timed_out", "{report}");
+            }
         }
         wait_until(Duration::from_secs(5), &format!("the tool to die ({ending:?})"), || !alive(tool as u32));
         wait_until(Duration::from_secs(5), &format!("its escaped child to die ({ending:?})"), || {
             !alive(escapee as u32)
         });
-        if matches!(ending, Ending::Timeout) {
+        if timed_out {
             let trapped = std::fs::read_to_string(&term).unwrap_or_default();
             assert_eq!(trapped.trim(), "TERM", "a timed-out tool gets SIGTERM and a grace period before SIGKILL");
         }
@@ -967,4 +984,36 @@ fn fail_on_sets_which_findings_fail_the_check() {
     assert_eq!(check_json(&env, &["--fail-on", "error"]).0, 1);
     let out = env.run(&["check", "--fail-on", "fatal"]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// One job's deadline ends that job's tools, SIGTERM first; another job of
+/// the same validator, running beside it, is not sent SIGTERM, so its
+/// tool's answer to the signal is never taken for a verdict (here, `exit 0`
+/// on SIGTERM would have read as `passed`, and been cached).
+#[test]
+fn a_deadline_terminates_only_its_own_jobs_tools() {
+    let env = Env::new();
+    env.write(
+        "tools/t.sh",
+        "#!/bin/sh\ntrap 'exit 0' TERM\ncase \"$1\" in\n  a.txt) echo up > started; sleep 1000 & wait ;;\n  *) sleep 3 & wait; exit 1 ;;\nesac\n",
+    );
+    env.write(
+        "verdict.toml",
+        "builtins = false\n[validators.t]\nkind = \"command\"\ncommand = [\"sh\", \"tools/t.sh\"]\nmode = \"per_file\"\n\
+         parser = \"exit_code\"\nfiles = [\"*.txt\"]\ntimeout = \"1s\"\nconcurrency = 2\n",
+    );
+    env.write("a.txt", "a\n");
+    env.write("b.txt", "b\n");
+    env.start();
+    let first = env.cmd().args(["check", "--format", "json", "a.txt"]).stdout(Stdio::piped()).spawn().unwrap();
+    wait_until(Duration::from_secs(10), "a.txt's tool to start", || env.project.join("started").exists());
+    let (_, second) = check_json(&env, &["b.txt"]);
+    let first: Value = serde_json::from_slice(&first.wait_with_output().unwrap().stdout).unwrap();
+    assert_eq!(status_of(&first, "a.txt", "t"), "timed_out", "{first}");
+    // b.txt's tool was killed with the child (the run says so) or ran to
+    // its real answer; it never passes.
+    let b = status_of(&second, "b.txt", "t");
+    assert!(b == "skipped" || b == "findings", "{second}");
+    let (_, again) = check_json(&env, &["b.txt"]);
+    assert_ne!(outcome(&again, "b.txt", "t")["verdict"]["status"], "passed", "{again}");
 }

@@ -8,9 +8,11 @@
 //!
 //! A [`ProcessRegistry`] is the set of live groups started on behalf of one
 //! validator actor. Guards register themselves when created and deregister when
-//! dropped. When a job's deadline expires, the supervisor (which cannot drop
-//! the actor's future) calls [`ProcessRegistry::terminate_all`]: `SIGTERM`,
-//! a grace period, then `SIGKILL` for the survivors.
+//! dropped. Each job runs with a [`scoped`](ProcessRegistry::scoped) view of
+//! it: when the job's deadline expires, the job calls
+//! [`ProcessRegistry::terminate_all`] on its own groups only: `SIGTERM`, a
+//! grace period ([`TERM_GRACE`]), then `SIGKILL` for the survivors. Killing
+//! the validator (stop, reload) kills every group of the whole registry.
 //!
 //! A tool's descendant may leave its group (`setsid`, `setpgid`). While the
 //! tool lives, such a process is still found through parent links in
@@ -29,7 +31,7 @@
 //! be reused once every member of the group is gone *and* reaped; guards live
 //! only as long as the call that ran the tool, which keeps the window small.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -37,6 +39,9 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+
+/// How long a timed-out job's tools get between `SIGTERM` and `SIGKILL`.
+pub const TERM_GRACE: Duration = Duration::from_millis(500);
 
 /// How often [`ProcessRegistry::terminate_all`] checks whether the groups it
 /// signalled are gone.
@@ -101,10 +106,13 @@ impl Drop for ProcessGroup {
 
 /// The live process groups started on behalf of one validator actor.
 ///
-/// Cheap to clone; clones share the same set.
+/// Cheap to clone; clones share the same set. A [`scoped`](Self::scoped)
+/// registry (one job's) registers its groups in the same set, and sees and
+/// signals only its own.
 #[derive(Clone, Debug, Default)]
 pub struct ProcessRegistry {
     inner: Arc<Inner>,
+    scope: Option<Arc<Mutex<BTreeSet<u64>>>>,
 }
 
 #[derive(Debug, Default)]
@@ -119,20 +127,41 @@ impl ProcessRegistry {
         Self::default()
     }
 
+    /// A registry for one job: the groups registered through it are in this
+    /// registry's set too (so killing all of them here kills them), but it
+    /// sees, counts and signals only its own. A job's deadline thus
+    /// terminates that job's tools, not those of the validator's other jobs.
+    pub fn scoped(&self) -> Self {
+        ProcessRegistry { inner: self.inner.clone(), scope: Some(Arc::default()) }
+    }
+
     /// How many process groups are registered (alive, as far as the registry
     /// knows).
     pub fn len(&self) -> usize {
-        self.groups().len()
+        self.entries().len()
     }
 
     /// Whether no process group is registered.
     pub fn is_empty(&self) -> bool {
-        self.groups().is_empty()
+        self.entries().is_empty()
     }
 
     /// The ids of the registered process groups.
     pub fn pgids(&self) -> Vec<Pid> {
-        self.groups().values().copied().collect()
+        self.entries().into_iter().map(|(_, pgid)| pgid).collect()
+    }
+
+    /// The registered groups this registry sees: all of them, or its
+    /// scope's.
+    fn entries(&self) -> Vec<(u64, Pid)> {
+        let groups = self.groups();
+        match &self.scope {
+            None => groups.iter().map(|(&id, &pgid)| (id, pgid)).collect(),
+            Some(scope) => {
+                let scope = scope.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                scope.iter().filter_map(|id| groups.get(id).map(|&pgid| (*id, pgid))).collect()
+            }
+        }
     }
 
     /// Sends `SIGKILL` to every registered group, immediately, and to the
@@ -177,9 +206,12 @@ impl ProcessRegistry {
     /// A group counts as gone when its guard has been dropped (the call that
     /// ran the tool noticed its exit and cleaned up) or when no process of the
     /// group exists any more. Waiting uses tokio's clock, so this works under
-    /// paused time too (where the grace period elapses virtually).
+    /// paused time too (where the grace period elapses virtually). Dropped
+    /// before it is done (the daemon stops during the grace), it sends the
+    /// survivors `SIGKILL` there and then: the processes that left their
+    /// groups are known to nothing else once their tool has exited.
     pub async fn terminate_all(&self, grace: Duration) {
-        let snapshot: Vec<(u64, Pid)> = self.groups().iter().map(|(&id, &pgid)| (id, pgid)).collect();
+        let snapshot = self.entries();
         if snapshot.is_empty() {
             return;
         }
@@ -191,24 +223,27 @@ impl ProcessRegistry {
             Ok(escaped) => escaped,
             Err(_) => vec![Vec::new(); snapshot.len()],
         };
-        let mut pending: Vec<(u64, Pid, Vec<Escaped>)> = snapshot
-            .into_iter()
-            .zip(escaped)
-            .map(|((id, pgid), escaped)| (id, pgid, escaped))
-            .filter(|(_, pgid, escaped)| {
-                let group = send(*pgid, Some(Signal::SIGTERM));
-                Escaped::signal_all(escaped, Signal::SIGTERM);
-                group || !escaped.is_empty()
-            })
-            .collect();
-        tracing::debug!(groups = pending.len(), ?grace, "sent SIGTERM to tool process groups");
+        let mut pending = Survivors {
+            registry: self,
+            pending: snapshot
+                .into_iter()
+                .zip(escaped)
+                .map(|((id, pgid), escaped)| (id, pgid, escaped))
+                .filter(|(_, pgid, escaped)| {
+                    let group = send(*pgid, Some(Signal::SIGTERM));
+                    Escaped::signal_all(escaped, Signal::SIGTERM);
+                    group || !escaped.is_empty()
+                })
+                .collect(),
+        };
+        tracing::debug!(groups = pending.pending.len(), ?grace, "sent SIGTERM to tool process groups");
         let deadline = tokio::time::Instant::now() + grace;
         loop {
-            pending.retain_mut(|(id, pgid, escaped)| {
+            pending.pending.retain_mut(|(id, pgid, escaped)| {
                 escaped.retain(Escaped::runs);
                 (self.groups().contains_key(id) && send(*pgid, None)) || !escaped.is_empty()
             });
-            if pending.is_empty() {
+            if pending.pending.is_empty() {
                 return;
             }
             let now = tokio::time::Instant::now();
@@ -217,11 +252,8 @@ impl ProcessRegistry {
             }
             tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await;
         }
-        for (_, pgid, escaped) in &pending {
-            tracing::debug!(%pgid, escaped = escaped.len(), "tool processes survived SIGTERM; sending SIGKILL");
-            send(*pgid, Some(Signal::SIGKILL));
-            Escaped::signal_all(escaped, Signal::SIGKILL);
-        }
+        tracing::debug!(groups = pending.pending.len(), "tool processes survived SIGTERM; sending SIGKILL");
+        // Dropping `pending` sends it.
     }
 
     fn groups(&self) -> MutexGuard<'_, BTreeMap<u64, Pid>> {
@@ -231,11 +263,38 @@ impl ProcessRegistry {
     fn insert(&self, pgid: Pid) -> u64 {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         self.groups().insert(id, pgid);
+        if let Some(scope) = &self.scope {
+            scope.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(id);
+        }
         id
     }
 
     fn remove(&self, id: u64) {
         self.groups().remove(&id);
+        if let Some(scope) = &self.scope {
+            scope.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&id);
+        }
+    }
+}
+
+/// What [`ProcessRegistry::terminate_all`] still waits for: each group
+/// (while its guard holds it) and the processes that left it. Dropping it
+/// sends them all `SIGKILL`.
+struct Survivors<'a> {
+    registry: &'a ProcessRegistry,
+    pending: Vec<(u64, Pid, Vec<Escaped>)>,
+}
+
+impl Drop for Survivors<'_> {
+    fn drop(&mut self) {
+        for (id, pgid, escaped) in &self.pending {
+            // A group whose guard is gone was killed by it, and its id may
+            // since name another group.
+            if self.registry.groups().contains_key(id) {
+                send(*pgid, Some(Signal::SIGKILL));
+            }
+            Escaped::signal_all(escaped, Signal::SIGKILL);
+        }
     }
 }
 
@@ -432,6 +491,69 @@ pub(crate) mod tests {
         let status = child.wait().await.unwrap();
         assert_eq!(status.signal(), Some(Signal::SIGKILL as i32));
         assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_scoped_registry_terminates_only_its_own_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = ProcessRegistry::new();
+        let (mine, theirs) = (registry.scoped(), registry.scoped());
+        let (mine_pids, theirs_pids) = (dir.path().join("mine"), dir.path().join("theirs"));
+        let mut my_child = spawn(&script(&mine_pids, true));
+        let _my_guard = ProcessGroup::new(my_child.id().unwrap(), &mine);
+        let their_child = spawn(&script(&theirs_pids, false));
+        let their_guard = ProcessGroup::new(their_child.id().unwrap(), &theirs);
+        let (my_pids, their_pids) = (read_pids(&mine_pids, 2), read_pids(&theirs_pids, 2));
+        assert_eq!((registry.len(), mine.len(), theirs.len()), (2, 1, 1));
+
+        mine.terminate_all(Duration::from_secs(1)).await;
+        assert_eq!(my_child.wait().await.unwrap().signal(), Some(Signal::SIGKILL as i32));
+        assert_eq!(wait_dead(&my_pids, Duration::from_secs(5)), Vec::<i32>::new());
+        // The other job's tool, which would obey SIGTERM, got nothing.
+        assert!(their_pids.iter().all(|&p| alive(p)), "the other scope's tool was signalled");
+        // Killing the whole registry reaches every scope's groups.
+        registry.kill_all();
+        assert_eq!(wait_dead(&their_pids, Duration::from_secs(5)), Vec::<i32>::new());
+        drop(their_guard);
+        assert_eq!((registry.len(), theirs.len()), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn terminate_all_dropped_during_the_grace_kills_the_survivors() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids_file = dir.path().join("pids");
+        let registry = ProcessRegistry::new();
+        // The tool obeys SIGTERM; the process it started outside its group
+        // does not, and once the tool is gone only `terminate_all` knows it.
+        let script = format!(
+            "setsid sh -c \"trap '' TERM; exec sleep 1000\" & echo $! > {p}.tmp; echo $$ >> {p}.tmp; mv {p}.tmp {p}; wait",
+            p = pids_file.display()
+        );
+        let mut child = spawn(&script);
+        let guard = ProcessGroup::new(child.id().unwrap(), &registry);
+        let pids = read_pids(&pids_file, 2);
+        let escaped = pids[0];
+        let pgid_of = |pid: i32| nix::unistd::getpgid(Some(Pid::from_raw(pid))).ok();
+        let start = Instant::now();
+        while pgid_of(escaped) == pgid_of(pids[1]) {
+            assert!(start.elapsed() < Duration::from_secs(10), "the child never left the group");
+            tokio::task::yield_now().await;
+        }
+        let owner = tokio::spawn(async move {
+            let status = child.wait().await.unwrap();
+            drop(guard);
+            status
+        });
+        let terminate = tokio::spawn({
+            let registry = registry.clone();
+            async move { registry.terminate_all(Duration::from_secs(60)).await }
+        });
+        assert_eq!(owner.await.unwrap().signal(), Some(Signal::SIGTERM as i32));
+        assert!(alive(escaped), "it ignores SIGTERM");
+        // The daemon stops during the grace: its tasks are dropped.
+        terminate.abort();
+        assert!(terminate.await.unwrap_err().is_cancelled());
+        assert_eq!(wait_dead(&[escaped], Duration::from_secs(5)), Vec::<i32>::new());
     }
 
     #[tokio::test]

@@ -4,10 +4,13 @@
 //!
 //! - **Jobs** ([`Work`]: external commands). Each `Validate` message starts
 //!   the job as a separate task and returns at once, so the actor stays
-//!   responsive and can be killed at any moment. The job tasks live in the
-//!   actor's state: when the actor dies (killed by the supervisor after a
-//!   deadline, or failed), the state is dropped, the tasks are aborted and the
-//!   process groups they started are killed.
+//!   responsive and can be killed at any moment. The actor's state holds
+//!   what stops each job: when the actor dies (killed by the supervisor
+//!   after a deadline, or failed), the state is dropped, its jobs stop and
+//!   the process groups they started are killed at once. A job whose
+//!   deadline passed (`Job::terminate`) is the exception: it ends its own
+//!   tools, `SIGTERM` first and `SIGKILL` after a grace, whether or not the
+//!   actor still lives.
 //! - **Inline** ([`InlineWork`]: the built-ins). A check run calls the check
 //!   on each file's bytes in its read stage, on tokio's blocking pool, while
 //!   the bytes are still in the CPU's cache; nothing is sent per file. The
@@ -25,13 +28,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
+use tokio::task::JoinHandle;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::builtin::{self, BuiltinInput, BuiltinKind, BuiltinSettings};
 use crate::command::{self, CommandSpec};
 use crate::outcome::{Finding, Outcome};
-use crate::process::ProcessRegistry;
+use crate::process::{ProcessRegistry, TERM_GRACE};
 
 /// One file of a job.
 #[derive(Clone, Debug)]
@@ -51,9 +54,22 @@ pub struct JobFile {
 pub struct Job {
     /// The files, answered in this order.
     pub files: Vec<JobFile>,
-    /// Cancelled when the job's check run is cancelled or its deadline
-    /// passed: the job stops and its processes are killed.
+    /// Cancelled when the job's check run is cancelled or ends: the job
+    /// stops and its processes are killed at once.
     pub cancel: CancellationToken,
+    /// Cancelled when the job's deadline passed: its processes get `SIGTERM`
+    /// and, after [`TERM_GRACE`], `SIGKILL`, and the job stops without an
+    /// answer. The job sees this through even when its child is killed
+    /// meanwhile (as the supervisor does after a deadline) or its run ends.
+    pub terminate: CancellationToken,
+}
+
+impl Job {
+    /// A job of `files` that `cancel` cancels, with a termination token of
+    /// its own.
+    pub fn new(files: Vec<JobFile>, cancel: CancellationToken) -> Self {
+        Job { files, cancel, terminate: CancellationToken::new() }
+    }
 }
 
 /// What a job-based validator runs. The production kind is
@@ -146,7 +162,10 @@ pub struct ValidatorArguments {
 /// The validator's state: its running jobs.
 pub struct ValidatorState {
     args: ValidatorArguments,
-    jobs: JoinSet<()>,
+    /// Each job's task, and what stops it when the state is dropped (the
+    /// child died): not an abort, so that a job already terminating after
+    /// its deadline still gives its tools their grace.
+    jobs: Vec<(JoinHandle<()>, DropGuard)>,
 }
 
 /// Messages to a validator.
@@ -167,7 +186,7 @@ impl Actor for Validator {
         _myself: ActorRef<Self::Msg>,
         args: ValidatorArguments,
     ) -> Result<ValidatorState, ActorProcessingErr> {
-        Ok(ValidatorState { args, jobs: JoinSet::new() })
+        Ok(ValidatorState { args, jobs: Vec::new() })
     }
 
     async fn handle(
@@ -176,8 +195,8 @@ impl Actor for Validator {
         message: ValidatorMessage,
         state: &mut ValidatorState,
     ) -> Result<(), ActorProcessingErr> {
-        // Reap finished job tasks so the set does not grow.
-        while state.jobs.try_join_next().is_some() {}
+        // Forget finished jobs so the list does not grow.
+        state.jobs.retain(|(task, _)| !task.is_finished());
         match message {
             ValidatorMessage::Validate(job, reply) => {
                 let Some(work) = state.args.work.clone() else {
@@ -189,14 +208,34 @@ impl Actor for Validator {
                         ]);
                     return Ok(());
                 };
-                let registry = state.args.registry.clone();
+                // The job's own view of the registry: its deadline
+                // terminates its tools, not the other jobs'.
+                let registry = state.args.registry.scoped();
                 let done = state.args.jobs_done.clone();
-                state.jobs.spawn(async move {
+                let child_gone = CancellationToken::new();
+                let stop = child_gone.clone().drop_guard();
+                let task = tokio::spawn(async move {
                     let n = job.files.len();
-                    let run = std::panic::AssertUnwindSafe(work.run(job.files, registry));
+                    let run = futures_catch_unwind(std::panic::AssertUnwindSafe(work.run(job.files, registry.clone())));
+                    tokio::pin!(run);
                     let outcomes = tokio::select! {
-                        r = futures_catch_unwind(run) => r,
-                        _ = job.cancel.cancelled() => return, // the run is gone or the deadline passed
+                        r = &mut run => r,
+                        // The run is gone, or the child died: its tools are
+                        // killed with the job.
+                        _ = job.cancel.cancelled() => return,
+                        _ = child_gone.cancelled() => return,
+                        _ = job.terminate.cancelled() => {
+                            // Past the deadline (the run has answered `timed
+                            // out`): SIGTERM, the grace, SIGKILL. The job
+                            // goes on meanwhile, to see its tools exit.
+                            let ended = registry.terminate_all(TERM_GRACE);
+                            tokio::pin!(ended);
+                            tokio::select! {
+                                _ = &mut ended => {}
+                                _ = &mut run => ended.await,
+                            }
+                            return;
+                        }
                     };
                     match outcomes {
                         Ok(outcomes) => {
@@ -209,6 +248,7 @@ impl Actor for Validator {
                         }
                     }
                 });
+                state.jobs.push((task, stop));
                 Ok(())
             }
             ValidatorMessage::Crashed(reason) => Err(format!("validator {} crashed: {reason}", state.args.name).into()),
@@ -220,7 +260,7 @@ impl Actor for Validator {
         _myself: ActorRef<Self::Msg>,
         state: &mut ValidatorState,
     ) -> Result<(), ActorProcessingErr> {
-        state.jobs.abort_all();
+        state.jobs.clear();
         if let Some(kill) = state.args.registry.kill_all_in_background() {
             let _ = kill.await;
         }
