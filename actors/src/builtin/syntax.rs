@@ -387,6 +387,8 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
     // replaced and the text parsed again, as in `json`.
     let mut patched = Cow::Borrowed(text);
     let mut found = Vec::new();
+    // How far to look for duplicate keys when the parser fails: to its error.
+    let mut keys_until = None;
     let parsed = loop {
         match jsonc_parser::parse_to_ast(&patched, &jsonc_parser::CollectOptions::default(), &JSONC) {
             Ok(parsed) => break Ok(parsed.value),
@@ -410,6 +412,11 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
                         Repair::Surrogate(escape).apply(patched.to_mut());
                     }
                     _ => {
+                        // These are reported at the opening bracket: the
+                        // duplicates are looked for up to the end.
+                        if matches!(e.kind(), ParseErrorKind::UnterminatedObject | ParseErrorKind::UnterminatedArray) {
+                            keys_until = Some(patched.len());
+                        }
                         let (severity, message) = match e.kind() {
                             // A limit of the parser, not a syntax error.
                             ParseErrorKind::NestingDepthExceeded => (
@@ -430,10 +437,14 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
     let error = match jsonc_lexical_error(text).filter(|&(at, _)| at <= stop) {
         Some((at, why)) => {
             found.retain(|p| p.at < at);
+            keys_until = Some(at);
             Some(Problem { at, severity: Severity::Error, message: why, repair: None })
         }
         None => match parsed {
-            Err(problem) => Some(problem),
+            Err(problem) => {
+                keys_until = keys_until.or(Some(problem.at));
+                Some(problem)
+            }
             Ok(None) => {
                 out.at(bom, Severity::Error, || {
                     "empty document: no JSON value, only whitespace and comments".to_owned()
@@ -447,7 +458,8 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
         },
     };
     if let Some(error) = error {
-        push_duplicates(jsonc_duplicates_before(&patched, error.at), content, bom, &mut found);
+        let until = keys_until.unwrap_or(error.at);
+        push_duplicates(jsonc_duplicates_before(&patched, until), content, bom, &mut found);
         found.push(error);
     }
     report_in_order(found, bom, out);

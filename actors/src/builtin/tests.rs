@@ -750,6 +750,17 @@ fn jsonc_reports_the_duplicates_before_a_syntax_error() {
     // Before an error found on the tokens (a raw tab) too.
     let findings = run(BuiltinKind::Jsonc, b"{\"k\": 1, \"k\": \"x\ty\"}");
     assert_eq!(positions(&findings), [(1, 10), (1, 17)], "{findings:?}");
+    // A missing closing bracket is reported at the opening one: the
+    // duplicates are looked for to the end.
+    for (content, duplicate) in [
+        (&b"{\"a\": 1, \"a\": 2"[..], (1, 10)),
+        (b"{\"x\": {\"a\": 1, \"a\": 2}", (1, 16)),
+        (b"[{\"a\": 1, \"a\": 2}", (1, 11)),
+    ] {
+        let findings = run(BuiltinKind::Jsonc, content);
+        assert_eq!(positions(&findings), [(1, 1), duplicate], "{findings:?}");
+        assert!(findings[0].message.starts_with("Unterminated"), "{}", findings[0].message);
+    }
     // What follows the error is not looked at, as the parser does not.
     let f = one(BuiltinKind::Jsonc, b"{\"a\": 1,, \"a\": 2}");
     assert_eq!(at(&f), (1, 9), "{}", f.message);
