@@ -155,7 +155,9 @@ pub(crate) fn sarif(exec: &Execution, code: i32, files: &[String], cwd: &Path) -
 
 /// One outcome per file: its findings (in line order), `Passed` — or, when
 /// output was lost (`lost` is the note), an error for files without findings,
-/// since their findings may have been among the discarded bytes.
+/// since their findings may have been among the discarded bytes, and a last
+/// finding saying so for the others. That finding is an error: what was lost
+/// may have been errors, which `--fail-on error` must not miss.
 fn finish(per_file: Vec<Vec<Finding>>, lost: Option<String>) -> Vec<Outcome> {
     per_file
         .into_iter()
@@ -169,6 +171,13 @@ fn finish(per_file: Vec<Vec<Finding>>, lost: Option<String>) -> Vec<Outcome> {
                 };
             }
             findings.sort_by_key(|f| (f.line, f.column));
+            if let Some(note) = &lost {
+                findings.push(Finding::error(
+                    None,
+                    None,
+                    format!("tool output was cut{note}: more findings may be missing; raise max_output"),
+                ));
+            }
             Verdict::from_findings(findings).into()
         })
         .collect()
