@@ -17,9 +17,12 @@
 //! A tool's descendant may leave its group (`setsid`, `setpgid`). While the
 //! tool lives, such a process is still found through parent links in
 //! `/proc`: every kill of a running tool also signals those, by pid (checked
-//! against its start time, so a reused pid is never signalled). A process
-//! that left the group and whose parent then exited belongs to init, not to
-//! the tool, and is out of reach.
+//! against its start time, so a reused pid is never signalled). During a
+//! termination's grace the tools are looked at again every few polls, and
+//! once more with their groups stopped right before the `SIGKILL`, so what
+//! a TERM handler starts outside its group is found too. A process that
+//! left the group and whose parent then exited belongs to init, not to the
+//! tool, and is out of reach.
 //!
 //! Reading `/proc` is blocking work: actors' handlers kill through
 //! [`ProcessRegistry::kill_all_in_background`] and
@@ -39,6 +42,10 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+
+/// Every how many polls [`ProcessRegistry::terminate_all`] looks for
+/// processes its tools started outside their groups since SIGTERM.
+const LOOK_AGAIN_EVERY: u64 = 3;
 
 /// How long a timed-out job's tools get between `SIGTERM` and `SIGKILL`.
 pub const TERM_GRACE: Duration = Duration::from_millis(500);
@@ -238,7 +245,23 @@ impl ProcessRegistry {
         };
         tracing::debug!(groups = pending.pending.len(), ?grace, "sent SIGTERM to tool process groups");
         let deadline = tokio::time::Instant::now() + grace;
-        loop {
+        for tick in 1u64.. {
+            let last = tokio::time::Instant::now() >= deadline;
+            if last {
+                // Stopped, nothing in the groups can start another process
+                // between the last look below and the SIGKILL.
+                for (id, pgid, _) in &pending.pending {
+                    if self.groups().contains_key(id) {
+                        send(*pgid, Some(Signal::SIGSTOP));
+                    }
+                }
+            }
+            // A TERM handler may start processes outside its group (and
+            // stay, or not): look again while the tools run, every few
+            // polls (it reads `/proc`) and right before the SIGKILL.
+            if last || tick % LOOK_AGAIN_EVERY == 0 {
+                pending.look_again((!last).then_some(Signal::SIGTERM)).await;
+            }
             pending.pending.retain_mut(|(id, pgid, escaped)| {
                 escaped.retain(Escaped::runs);
                 (self.groups().contains_key(id) && send(*pgid, None)) || !escaped.is_empty()
@@ -246,11 +269,11 @@ impl ProcessRegistry {
             if pending.pending.is_empty() {
                 return;
             }
-            let now = tokio::time::Instant::now();
-            if now >= deadline {
+            if last {
                 break;
             }
-            tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            tokio::time::sleep(POLL_INTERVAL.min(left)).await;
         }
         tracing::debug!(groups = pending.pending.len(), "tool processes survived SIGTERM; sending SIGKILL");
         // Dropping `pending` sends it.
@@ -283,6 +306,33 @@ impl ProcessRegistry {
 struct Survivors<'a> {
     registry: &'a ProcessRegistry,
     pending: Vec<(u64, Pid, Vec<Escaped>)>,
+}
+
+impl Survivors<'_> {
+    /// Adds the processes that left the groups still waited for since the
+    /// last look (while their tool runs), sending each new one `signal`.
+    async fn look_again(&mut self, signal: Option<Signal>) {
+        let running: Vec<(usize, Pid)> = (self.pending.iter().enumerate())
+            .filter(|(_, (id, pgid, _))| self.registry.groups().contains_key(id) && leader_runs(*pgid))
+            .map(|(i, &(_, pgid, _))| (i, pgid))
+            .collect();
+        if running.is_empty() {
+            return;
+        }
+        let leaders: Vec<Pid> = running.iter().map(|&(_, pgid)| pgid).collect();
+        let Ok(found) = tokio::task::spawn_blocking(move || Escaped::of_all(&leaders)).await else { return };
+        for ((i, _), found) in running.into_iter().zip(found) {
+            let known = &mut self.pending[i].2;
+            for e in found {
+                if !known.contains(&e) {
+                    if let Some(signal) = signal {
+                        Escaped::signal_all(&[e], signal);
+                    }
+                    known.push(e);
+                }
+            }
+        }
+    }
 }
 
 impl Drop for Survivors<'_> {
@@ -516,6 +566,32 @@ pub(crate) mod tests {
         assert_eq!(wait_dead(&their_pids, Duration::from_secs(5)), Vec::<i32>::new());
         drop(their_guard);
         assert_eq!((registry.len(), theirs.len()), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn terminate_all_kills_what_a_term_handler_started_outside_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let (escaped_file, ready) = (dir.path().join("escaped"), dir.path().join("ready"));
+        // SIGTERM makes the tool start a process in a session of its own,
+        // which ignores SIGTERM; the tool runs on.
+        let script = format!(
+            "trap 'setsid sh -c \"trap \\\"\\\" TERM; exec sleep 1000\" & echo $! > {e}.tmp; mv {e}.tmp {e}' TERM\n\
+             echo $$ > {r}.tmp; mv {r}.tmp {r}\nwhile :; do sleep 1 & wait; done",
+            e = escaped_file.display(),
+            r = ready.display()
+        );
+        let registry = ProcessRegistry::new();
+        let mut child = spawn(&script);
+        let _guard = ProcessGroup::new(child.id().unwrap(), &registry);
+        read_pids(&ready, 1);
+        registry.terminate_all(Duration::from_millis(600)).await;
+        let escaped = read_pids(&escaped_file, 1)[0];
+        assert_eq!(child.wait().await.unwrap().signal(), Some(Signal::SIGKILL as i32));
+        let survivors = wait_dead(&[escaped], Duration::from_secs(5));
+        for &pid in &survivors {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        assert_eq!(survivors, Vec::<i32>::new(), "the TERM handler's process lived");
     }
 
     #[tokio::test]
