@@ -47,6 +47,10 @@ use nix::unistd::Pid;
 /// processes its tools started outside their groups since SIGTERM.
 const LOOK_AGAIN_EVERY: u64 = 3;
 
+/// How long the last look for escaped processes may take, with the groups
+/// stopped, before the `SIGKILL` goes out regardless.
+const LAST_LOOK: Duration = Duration::from_millis(100);
+
 /// How long a timed-out job's tools get between `SIGTERM` and `SIGKILL`.
 pub const TERM_GRACE: Duration = Duration::from_millis(500);
 
@@ -236,8 +240,9 @@ impl ProcessRegistry {
                 .into_iter()
                 .zip(escaped)
                 .map(|((id, pgid), escaped)| (id, pgid, escaped))
-                .filter(|(_, pgid, escaped)| {
-                    let group = send(*pgid, Some(Signal::SIGTERM));
+                .filter(|(id, pgid, escaped)| {
+                    // A guard dropped while `/proc` was read took its group.
+                    let group = self.groups().contains_key(id) && send(*pgid, Some(Signal::SIGTERM));
                     Escaped::signal_all(escaped, Signal::SIGTERM);
                     group || !escaped.is_empty()
                 })
@@ -249,7 +254,8 @@ impl ProcessRegistry {
             let last = tokio::time::Instant::now() >= deadline;
             if last {
                 // Stopped, nothing in the groups can start another process
-                // between the last look below and the SIGKILL.
+                // between the last look below and the SIGKILL (a process
+                // outside them still can).
                 for (id, pgid, _) in &pending.pending {
                     if self.groups().contains_key(id) {
                         send(*pgid, Some(Signal::SIGSTOP));
@@ -259,8 +265,12 @@ impl ProcessRegistry {
             // A TERM handler may start processes outside its group (and
             // stay, or not): look again while the tools run, every few
             // polls (it reads `/proc`) and right before the SIGKILL.
-            if last || tick % LOOK_AGAIN_EVERY == 0 {
-                pending.look_again((!last).then_some(Signal::SIGTERM)).await;
+            if last {
+                // Bounded: stopped groups must not wait for a busy blocking
+                // pool; the SIGKILL follows either way.
+                let _ = tokio::time::timeout(LAST_LOOK, pending.look_again(None)).await;
+            } else if tick % LOOK_AGAIN_EVERY == 0 {
+                pending.look_again(Some(Signal::SIGTERM)).await;
             }
             pending.pending.retain_mut(|(id, pgid, escaped)| {
                 escaped.retain(Escaped::runs);

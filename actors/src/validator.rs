@@ -219,11 +219,10 @@ impl Actor for Validator {
                     let run = futures_catch_unwind(std::panic::AssertUnwindSafe(work.run(job.files, registry.clone())));
                     tokio::pin!(run);
                     let outcomes = tokio::select! {
-                        r = &mut run => r,
-                        // The run is gone, or the child died: its tools are
-                        // killed with the job.
-                        _ = job.cancel.cancelled() => return,
-                        _ = child_gone.cancelled() => return,
+                        // Termination first: the supervisor kills the child
+                        // right after a deadline, so both may be seen at
+                        // once, and the grace must win.
+                        biased;
                         _ = job.terminate.cancelled() => {
                             // Past the deadline (the run has answered `timed
                             // out`): SIGTERM, the grace, SIGKILL. The job
@@ -232,10 +231,20 @@ impl Actor for Validator {
                             tokio::pin!(ended);
                             tokio::select! {
                                 _ = &mut ended => {}
-                                _ = &mut run => ended.await,
+                                r = &mut run => {
+                                    if let Err(reason) = r {
+                                        tracing::warn!(%reason, "a timed-out job panicked during its grace");
+                                    }
+                                    ended.await
+                                }
                             }
                             return;
                         }
+                        r = &mut run => r,
+                        // The run is gone, or the child died: its tools are
+                        // killed with the job.
+                        _ = job.cancel.cancelled() => return,
+                        _ = child_gone.cancelled() => return,
                     };
                     match outcomes {
                         Ok(outcomes) => {
@@ -373,6 +382,87 @@ pub mod doubles {
         ) -> std::pin::Pin<Box<dyn Future<Output = Vec<Outcome>> + Send + 'static>> {
             let n = files.len();
             Box::pin(async move { vec![Outcome::Passed; n] })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::ProcessGroup;
+    use std::time::Duration;
+
+    /// Runs a shell that writes `TERM` to `mark` on SIGTERM and exits, and
+    /// its pid to `ready` once it runs.
+    struct TrapWorkDouble {
+        mark: PathBuf,
+        ready: PathBuf,
+    }
+
+    impl Work for TrapWorkDouble {
+        fn run(
+            &self,
+            _files: Vec<JobFile>,
+            registry: ProcessRegistry,
+        ) -> std::pin::Pin<Box<dyn Future<Output = Vec<Outcome>> + Send + 'static>> {
+            let script = format!(
+                "trap 'echo TERM >> {m}; exit 0' TERM; sleep 1000 & echo $$ > {r}.tmp; mv {r}.tmp {r}; wait",
+                m = self.mark.display(),
+                r = self.ready.display()
+            );
+            Box::pin(async move {
+                let mut child = tokio::process::Command::new("sh")
+                    .args(["-c", &script])
+                    .process_group(0)
+                    .kill_on_drop(true)
+                    .spawn()
+                    .expect("spawn sh");
+                let _group = ProcessGroup::new(child.id().expect("pid"), &registry);
+                let _ = child.wait().await;
+                Vec::new()
+            })
+        }
+    }
+
+    /// The run terminates a job at its deadline and the supervisor kills
+    /// the child right after: the job must still give its tool SIGTERM and
+    /// the grace, not the child's SIGKILL. Both wake the job together often
+    /// enough that a few dozen rounds catch a job that lets the child's
+    /// death win.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_terminated_job_keeps_its_grace_when_its_child_is_killed_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..40 {
+            let (mark, ready) = (dir.path().join(format!("mark{round}")), dir.path().join(format!("ready{round}")));
+            let work: Arc<dyn Work> = Arc::new(TrapWorkDouble { mark: mark.clone(), ready: ready.clone() });
+            let args = ValidatorArguments {
+                name: "trap".into(),
+                work: Some(work),
+                registry: ProcessRegistry::new(),
+                jobs_done: Arc::default(),
+            };
+            let (actor, handle) = Actor::spawn(None, Validator, args).await.expect("spawn validator");
+            let job = Job::new(Vec::new(), CancellationToken::new());
+            let terminate = job.terminate.clone();
+            actor.cast(ValidatorMessage::Validate(job, RpcReplyPort::from(tokio::sync::oneshot::channel().0))).unwrap();
+            let started = std::time::Instant::now();
+            while !ready.exists() {
+                assert!(started.elapsed() < Duration::from_secs(10), "the tool never started");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let pid: i32 = std::fs::read_to_string(&ready).unwrap().trim().parse().unwrap();
+            terminate.cancel();
+            actor.kill();
+            handle.await.unwrap();
+            let started = std::time::Instant::now();
+            while nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+                && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+            {
+                assert!(started.elapsed() < Duration::from_secs(5), "the tool outlived its grace");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let trapped = std::fs::read_to_string(&mark).unwrap_or_default();
+            assert_eq!(trapped.trim(), "TERM", "round {round}: the tool was killed without SIGTERM first");
         }
     }
 }
