@@ -1298,8 +1298,9 @@ async fn run_job(
         .collect();
     // The job is cancelled (its tools SIGKILLed at once) when this run is
     // cancelled or ends, or this call is dropped; once it timed out it is
-    // terminated instead (SIGTERM, a grace, SIGKILL), which nothing cuts
-    // short, not even the supervisor killing its child (`JobTimedOut`).
+    // terminated instead (SIGTERM, a grace, SIGKILL), which the supervisor
+    // killing its child (`JobTimedOut`) does not cut short; stopping,
+    // reloading or restarting the validator does (it kills every tool).
     let job_cancel = CancellationToken::new();
     let job_guard = job_cancel.clone().drop_guard();
     let job = Job::new(files, job_cancel);
