@@ -639,7 +639,11 @@ pub(crate) mod tests {
         // The daemon stops during the grace: its tasks are dropped.
         terminate.abort();
         assert!(terminate.await.unwrap_err().is_cancelled());
-        assert_eq!(wait_dead(&[escaped], Duration::from_secs(5)), Vec::<i32>::new());
+        let survivors = wait_dead(&[escaped], Duration::from_secs(5));
+        for &pid in &survivors {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        assert_eq!(survivors, Vec::<i32>::new(), "the escaped process outlived the dropped termination");
     }
 
     #[tokio::test]
