@@ -27,8 +27,9 @@
 //! Reading `/proc` is blocking work: actors' handlers kill through
 //! [`ProcessRegistry::kill_all_in_background`] and
 //! [`ProcessRegistry::terminate_all`], which read it on tokio's blocking
-//! pool. A guard dropped while its tool still runs (its run was cancelled)
-//! reads it where it is dropped.
+//! pool. A job whose run is cancelled kills its tools the same way before it
+//! drops them; only a guard dropped otherwise while its tool still runs (the
+//! runtime shutting down) reads it where it is dropped.
 //!
 //! Caveat: signalling a group by id is subject to id reuse. A group id can only
 //! be reused once every member of the group is gone *and* reaped; guards live
@@ -425,9 +426,10 @@ impl Escaped {
 }
 
 /// Whether the leader of group `pgid` (the tool) still runs: a tool that
-/// exited and was reaped leaves nothing to find through parent links.
+/// exited leaves nothing to find through parent links (its children went to
+/// init as it died, before it was reaped). One small read of `/proc`.
 fn leader_runs(pgid: Pid) -> bool {
-    nix::sys::signal::kill(pgid, None).is_ok()
+    procfs::process::Process::new(pgid.as_raw()).and_then(|p| p.stat()).is_ok_and(|st| !matches!(st.state, 'Z' | 'X'))
 }
 
 fn to_pid(pgid: u32) -> Pid {

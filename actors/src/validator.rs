@@ -241,10 +241,12 @@ impl Actor for Validator {
                             return;
                         }
                         r = &mut run => r,
-                        // The run is gone, or the child died: its tools are
-                        // killed with the job.
-                        _ = job.cancel.cancelled() => return,
-                        _ = child_gone.cancelled() => return,
+                        // The run is gone, or the child died: the job's tools
+                        // are killed before it is dropped, while they run and
+                        // what they started outside their groups can be
+                        // found, which reads `/proc`: off the runtime.
+                        _ = job.cancel.cancelled() => return kill_now(&registry).await,
+                        _ = child_gone.cancelled() => return kill_now(&registry).await,
                     };
                     match outcomes {
                         Ok(outcomes) => {
@@ -274,6 +276,14 @@ impl Actor for Validator {
             let _ = kill.await;
         }
         Ok(())
+    }
+}
+
+/// Kills every tool of `registry` (one job's), and what they started outside
+/// their groups, from the blocking pool, and waits until the signals are sent.
+async fn kill_now(registry: &ProcessRegistry) {
+    if let Some(kill) = registry.kill_all_in_background() {
+        let _ = kill.await;
     }
 }
 
