@@ -427,9 +427,13 @@ impl Escaped {
 
 /// Whether the leader of group `pgid` (the tool) still runs: a tool that
 /// exited leaves nothing to find through parent links (its children went to
-/// init as it died, before it was reaped). One small read of `/proc`.
+/// init as it died, before it was reaped).
 fn leader_runs(pgid: Pid) -> bool {
-    procfs::process::Process::new(pgid.as_raw()).and_then(|p| p.stat()).is_ok_and(|st| !matches!(st.state, 'Z' | 'X'))
+    // The usual case, a tool reaped when it exited, costs one system call.
+    nix::sys::signal::kill(pgid, None).is_ok()
+        && procfs::process::Process::new(pgid.as_raw())
+            .and_then(|p| p.stat())
+            .is_ok_and(|st| !matches!(st.state, 'Z' | 'X'))
 }
 
 fn to_pid(pgid: u32) -> Pid {
@@ -483,6 +487,17 @@ pub(crate) mod tests {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// Asserts that every one of `pids` dies within 5 s; kills the survivors
+    /// first, so that a failure leaves nothing running (a survivor holding
+    /// the test's output open would hang the test run).
+    pub(crate) fn assert_all_die(pids: &[i32], what: &str) {
+        let survivors = wait_dead(pids, Duration::from_secs(5));
+        for &pid in &survivors {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        assert_eq!(survivors, Vec::<i32>::new(), "{what}");
     }
 
     /// Waits (in real time) until `path` holds `n` pids, one a line.
@@ -601,11 +616,7 @@ pub(crate) mod tests {
         registry.terminate_all(Duration::from_millis(600)).await;
         let escaped = read_pids(&escaped_file, 1)[0];
         assert_eq!(child.wait().await.unwrap().signal(), Some(Signal::SIGKILL as i32));
-        let survivors = wait_dead(&[escaped], Duration::from_secs(5));
-        for &pid in &survivors {
-            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-        assert_eq!(survivors, Vec::<i32>::new(), "the TERM handler's process lived");
+        assert_all_die(&[escaped], "the TERM handler's process lived");
     }
 
     #[tokio::test]
@@ -643,11 +654,7 @@ pub(crate) mod tests {
         // The daemon stops during the grace: its tasks are dropped.
         terminate.abort();
         assert!(terminate.await.unwrap_err().is_cancelled());
-        let survivors = wait_dead(&[escaped], Duration::from_secs(5));
-        for &pid in &survivors {
-            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-        assert_eq!(survivors, Vec::<i32>::new(), "the escaped process outlived the dropped termination");
+        assert_all_die(&[escaped], "the escaped process outlived the dropped termination");
     }
 
     #[tokio::test]

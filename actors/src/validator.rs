@@ -400,7 +400,7 @@ pub mod doubles {
 mod tests {
     use super::*;
     use crate::process::ProcessGroup;
-    use std::time::Duration;
+    use crate::process::tests::{assert_all_die, read_pids};
 
     /// Runs a shell that writes `TERM` to `mark` on SIGTERM and exits, and
     /// its pid to `ready` once it runs.
@@ -455,22 +455,11 @@ mod tests {
             let job = Job::new(Vec::new(), CancellationToken::new());
             let terminate = job.terminate.clone();
             actor.cast(ValidatorMessage::Validate(job, RpcReplyPort::from(tokio::sync::oneshot::channel().0))).unwrap();
-            let started = std::time::Instant::now();
-            while !ready.exists() {
-                assert!(started.elapsed() < Duration::from_secs(10), "the tool never started");
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            let pid: i32 = std::fs::read_to_string(&ready).unwrap().trim().parse().unwrap();
+            let pid = read_pids(&ready, 1)[0];
             terminate.cancel();
             actor.kill();
             handle.await.unwrap();
-            let started = std::time::Instant::now();
-            while nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
-                && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
-            {
-                assert!(started.elapsed() < Duration::from_secs(5), "the tool outlived its grace");
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
+            assert_all_die(&[pid], "the tool outlived its grace");
             let trapped = std::fs::read_to_string(&mark).unwrap_or_default();
             assert_eq!(trapped.trim(), "TERM", "round {round}: the tool was killed without SIGTERM first");
         }
