@@ -880,25 +880,34 @@ enum Ending {
     StopInGrace,
 }
 
-/// A tool whose child left its process group (`setsid`) and ignores SIGTERM
-/// is ended by verdict while it runs: the child dies with it, however the
-/// end comes. A timeout gives the tool SIGTERM and a grace period first (its
-/// TERM trap runs), and the daemon stopping during that grace still kills
-/// the child, which nothing but the terminating job knows of any more.
+/// A tool with two processes outside its process group, both ignoring
+/// SIGTERM: a child in a session of its own (`setsid`) and a daemon it
+/// started by a double fork (whose parent is gone, so only the run's mark
+/// leads to it). verdict ends the tool while it runs: both die with it,
+/// however the end comes. A timeout gives the tool SIGTERM and a grace
+/// period first: its TERM trap starts one more such process and exits at
+/// once, and that one dies too. The daemon stopping during the grace still
+/// kills them, which nothing but the terminating job knows of any more.
 #[test]
-fn a_running_tools_child_that_left_its_group_dies_with_the_tool() {
+fn a_running_tools_processes_outside_its_group_die_with_the_tool() {
     for ending in [Ending::CtrlC, Ending::Timeout, Ending::Stop, Ending::StopInGrace] {
         let env = Env::new();
-        let pids = env.tmp.path().join("pids");
-        let term = env.tmp.path().join("term");
+        let file = |name: &str| env.tmp.path().join(name);
+        let (pids, daemon, late, term) = (file("pids"), file("daemon"), file("late"), file("term"));
         env.write(
             "tools/escape.sh",
             format!(
-                "#!/bin/sh\ntrap 'echo TERM >> {term}; exit 0' TERM\n\
+                "#!/bin/sh\n\
+                 trap 'setsid sh -c \"trap \\\"\\\" TERM HUP; echo \\$\\$ > {late}.tmp; mv {late}.tmp {late}; exec sleep 1000\" &\n\
+                 while [ ! -e {late} ]; do :; done; echo TERM >> {term}; exit 0' TERM\n\
                  setsid sh -c \"trap '' TERM HUP; exec sleep 1000\" &\necho $! >> {pids}\n\
+                 (setsid sh -c \"trap '' TERM HUP; echo \\$\\$ > {daemon}.tmp; mv {daemon}.tmp {daemon}; exec sleep 1000\" &)\n\
+                 while [ ! -e {daemon} ]; do sleep 0.01; done\n\
                  echo $$ >> {pids}\nsleep 1000 &\nwait\n",
                 term = term.display(),
-                pids = pids.display()
+                pids = pids.display(),
+                daemon = daemon.display(),
+                late = late.display(),
             ),
         );
         let timed_out = matches!(ending, Ending::Timeout | Ending::StopInGrace);
@@ -914,11 +923,11 @@ fn a_running_tools_child_that_left_its_group_dies_with_the_tool() {
         env.write("a.txt", "x\n");
         env.start();
         let client = env.cmd().args(["check", "--format", "json", "."]).stdout(Stdio::piped()).spawn().unwrap();
-        let recorded = || -> Vec<i32> {
-            std::fs::read_to_string(&pids).unwrap_or_default().split_whitespace().map(|p| p.parse().unwrap()).collect()
+        let read = |path: &std::path::Path| -> Vec<i32> {
+            std::fs::read_to_string(path).unwrap_or_default().split_whitespace().map(|p| p.parse().unwrap()).collect()
         };
-        wait_until(Duration::from_secs(10), "the tool to start its child", || recorded().len() == 2);
-        let (escapee, tool) = (recorded()[0], recorded()[1]);
+        wait_until(Duration::from_secs(10), "the tool to start its child", || read(&pids).len() == 2);
+        let (escapee, tool, daemon) = (read(&pids)[0], read(&pids)[1], read(&daemon)[0]);
         let pgid = |pid: i32| nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(pid))).ok();
         wait_until(Duration::from_secs(10), "the child to leave the tool's group", || {
             pgid(escapee).is_some_and(|g| Some(g) != pgid(tool))
@@ -940,8 +949,8 @@ fn a_running_tools_child_that_left_its_group_dies_with_the_tool() {
             }
             Ending::StopInGrace => {
                 let out = client.wait_with_output().unwrap();
-                // The tool obeyed SIGTERM; its child, which ignores it, has
-                // the rest of the grace to go.
+                // The tool obeyed SIGTERM; the processes it left, which
+                // ignore it, have the rest of the grace to go.
                 wait_until(Duration::from_secs(5), "the tool's TERM trap", || {
                     std::fs::read_to_string(&term).is_ok_and(|t| t.contains("TERM"))
                 });
@@ -950,10 +959,26 @@ fn a_running_tools_child_that_left_its_group_dies_with_the_tool() {
                 assert_eq!(status_of(&report, "a.txt", "escape"), "timed_out", "{report}");
             }
         }
+        let mut outside = vec![("its setsid child", escapee), ("its daemon", daemon)];
+        if timed_out {
+            wait_until(Duration::from_secs(5), "the TERM trap's process", || read(&late).len() == 1);
+            outside.push(("its TERM trap's process", read(&late)[0]));
+        }
         wait_until(Duration::from_secs(5), &format!("the tool to die ({ending:?})"), || !alive(tool as u32));
-        wait_until(Duration::from_secs(5), &format!("its escaped child to die ({ending:?})"), || {
-            !alive(escapee as u32)
-        });
+        let lived: Vec<&str> = (outside.iter())
+            .filter(|&&(_, pid)| {
+                let gone = (0..500).any(|_| {
+                    std::thread::sleep(Duration::from_millis(10));
+                    !alive(pid as u32)
+                });
+                if !gone {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                }
+                !gone
+            })
+            .map(|&(what, _)| what)
+            .collect();
+        assert_eq!(lived, Vec::<&str>::new(), "outlived the tool ({ending:?})");
         if timed_out {
             let trapped = std::fs::read_to_string(&term).unwrap_or_default();
             assert_eq!(trapped.trim(), "TERM", "a timed-out tool gets SIGTERM and a grace period before SIGKILL");

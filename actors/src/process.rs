@@ -14,35 +14,44 @@
 //! grace period ([`TERM_GRACE`]), then `SIGKILL` for the survivors. Killing
 //! the validator (stop, reload) kills every group of the whole registry.
 //!
-//! A tool's descendant may leave its group (`setsid`, `setpgid`). While the
-//! tool lives, such a process is still found through parent links in
-//! `/proc`: every kill of a running tool also signals those, by pid (checked
-//! against its start time, so a reused pid is never signalled). During a
-//! termination's grace the tools are looked at again every few polls, and
-//! once more with their groups stopped right before the `SIGKILL`, so what
-//! a TERM handler starts outside its group is found too. A process that
-//! left the group and whose parent then exited belongs to init, not to the
-//! tool, and is out of reach.
+//! A tool's descendant may leave its group (`setsid`, `setpgid`), and a
+//! daemonising one (a double fork) also leaves its parent. Two things find
+//! such processes: parent links in `/proc`, while the tool lives, and the
+//! run's [`Mark`], an environment variable ([`MARK_VAR`]) that
+//! [`spawn`] gives every tool and that its descendants inherit wherever
+//! they move. Every kill of a running tool also signals those, by pid
+//! (checked against its start time, so a reused pid is never signalled).
+//! During a termination's grace the tools are looked at again every few
+//! polls, once more when a tool exits in answer to the `SIGTERM` (what its
+//! TERM handler started and left behind carries its mark), and once more
+//! with their groups stopped right before the `SIGKILL`. A process that
+//! left the group, lost its parent, and dropped the variable from its
+//! environment is out of reach; so is what a tool leaves behind when it
+//! exits on its own (a build server it starts on purpose, say).
 //!
 //! Reading `/proc` is blocking work: actors' handlers kill through
 //! [`ProcessRegistry::kill_all_in_background`] and
 //! [`ProcessRegistry::terminate_all`], which read it on tokio's blocking
 //! pool. A job whose run is cancelled kills its tools the same way before it
-//! drops them; only a guard dropped otherwise while its tool still runs (the
-//! runtime shutting down) reads it where it is dropped.
+//! drops them. Two things read it where they are dropped: a guard dropped
+//! otherwise while its tool still runs (the runtime shutting down), and a
+//! termination interrupted during its grace (the daemon or the validator
+//! stopping), which looks once more for what its tools' runs left behind.
 //!
 //! Caveat: signalling a group by id is subject to id reuse. A group id can only
 //! be reused once every member of the group is gone *and* reaped; guards live
 //! only as long as the call that ran the tool, which keeps the window small.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use tokio::process::{Child, Command};
 
 /// Every how many polls [`ProcessRegistry::terminate_all`] looks for
 /// processes its tools started outside their groups since SIGTERM.
@@ -59,6 +68,77 @@ pub const TERM_GRACE: Duration = Duration::from_millis(500);
 /// signalled are gone.
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
 
+/// The environment variable that carries a tool run's [`Mark`].
+pub const MARK_VAR: &str = "VERDICT_TOOL_RUN";
+
+/// This daemon's part of every mark: random, so that two daemons (or two
+/// runs of one) never take each other's tools for their own.
+static MARK_PREFIX: LazyLock<String> = LazyLock::new(|| format!("{:016x}.", rand::random::<u64>()));
+
+/// The number of the next mark.
+static NEXT_MARK: AtomicU64 = AtomicU64::new(1);
+
+/// Clock ticks per second, the unit of a process's start time in `/proc`.
+static TICKS: LazyLock<u64> = LazyLock::new(|| procfs::ticks_per_second().max(1));
+
+/// What marks the processes of one tool run: the value of [`MARK_VAR`] in
+/// their environment, which a tool's descendants inherit wherever they move
+/// (another group, another session, another parent), and the time it was
+/// made: nothing started before it can carry it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    number: u64,
+    /// Clock ticks after boot, as `/proc/PID/stat`'s start times count.
+    since: u64,
+}
+
+impl Mark {
+    /// A mark no other tool run of this daemon has.
+    pub fn new() -> Self {
+        let number = NEXT_MARK.fetch_add(1, Ordering::Relaxed);
+        let since = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME).map_or(0, |now| {
+            let ticks = *TICKS;
+            // Rounded down, as the kernel rounds start times; one tick
+            // earlier still, to be safe.
+            (u64::try_from(now.tv_sec()).unwrap_or(0) * ticks
+                + u64::try_from(now.tv_nsec()).unwrap_or(0) * ticks / 1_000_000_000)
+                .saturating_sub(1)
+        });
+        Mark { number, since }
+    }
+
+    /// The value of [`MARK_VAR`] for this run.
+    pub fn value(&self) -> String {
+        format!("{}{}", *MARK_PREFIX, self.number)
+    }
+
+    /// The mark number in an environment block (`/proc/PID/environ`), if
+    /// it holds one of this daemon's marks.
+    fn read(environ: &[u8]) -> Option<u64> {
+        let value =
+            environ.split(|&b| b == 0).find_map(|entry| entry.strip_prefix(MARK_VAR.as_bytes())?.strip_prefix(b"="))?;
+        std::str::from_utf8(value.strip_prefix(MARK_PREFIX.as_bytes())?).ok()?.parse().ok()
+    }
+}
+
+impl Default for Mark {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Starts `cmd` as a tool run: in a process group of its own, with a new
+/// [`Mark`] in its environment, killed when its [`Child`] is dropped. The
+/// returned guard owns the group and is registered in `registry`.
+pub fn spawn(cmd: &mut Command, registry: &ProcessRegistry) -> io::Result<(Child, ProcessGroup)> {
+    let mark = Mark::new();
+    let child = cmd.env(MARK_VAR, mark.value()).process_group(0).kill_on_drop(true).spawn()?;
+    // `id` is only `None` once the child has been waited for.
+    let pid = child.id().ok_or_else(|| io::Error::other("the tool exited before it could be tracked"))?;
+    let group = ProcessGroup::register(to_pid(pid), Some(mark), registry);
+    Ok((child, group))
+}
+
 /// Guard for the process group of one spawned tool; kills the whole group
 /// with `SIGKILL` when dropped.
 ///
@@ -66,43 +146,56 @@ const POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// id is then the child's pid.
 #[derive(Debug)]
 pub struct ProcessGroup {
-    pgid: Pid,
+    tool: Tool,
     registration: Option<(ProcessRegistry, u64)>,
+}
+
+/// One tool run as the registry knows it: its group (whose id is the
+/// tool's pid) and the mark its processes carry, if it was given one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Tool {
+    pgid: Pid,
+    mark: Option<Mark>,
 }
 
 impl ProcessGroup {
     /// Takes ownership of the process group `pgid` (the pid of a child spawned
     /// with `process_group(0)`) and registers it in `registry` until dropped.
+    /// A tool started with [`spawn`] gets its guard from there, with its mark.
     pub fn new(pgid: u32, registry: &ProcessRegistry) -> Self {
-        let pgid = to_pid(pgid);
-        let id = registry.insert(pgid);
-        ProcessGroup { pgid, registration: Some((registry.clone(), id)) }
+        Self::register(to_pid(pgid), None, registry)
+    }
+
+    fn register(pgid: Pid, mark: Option<Mark>, registry: &ProcessRegistry) -> Self {
+        let tool = Tool { pgid, mark };
+        let id = registry.insert(tool);
+        ProcessGroup { tool, registration: Some((registry.clone(), id)) }
     }
 
     /// Takes ownership of the process group `pgid` without registering it
     /// anywhere; it is still killed on drop.
     pub fn unregistered(pgid: u32) -> Self {
-        ProcessGroup { pgid: to_pid(pgid), registration: None }
+        ProcessGroup { tool: Tool { pgid: to_pid(pgid), mark: None }, registration: None }
     }
 
     /// The process group id (the pid of the child that leads it).
     pub fn pgid(&self) -> Pid {
-        self.pgid
+        self.tool.pgid
     }
 
     /// Sends `signal` to every process of the group. Returns `false` when the
     /// group no longer exists (`ESRCH`); other errors are logged and count as
     /// "still there".
     pub fn signal(&self, signal: Signal) -> bool {
-        send(self.pgid, Some(signal))
+        send(self.tool.pgid, Some(signal))
     }
 
     /// Sends `SIGKILL` to every process of the group, ignoring a group that is
     /// already gone, and, while its leader (the tool) still runs, to the
-    /// tool's descendants that left the group.
+    /// processes of the tool's run outside the group.
     pub fn kill(&self) {
-        let escaped = if leader_runs(self.pgid) { Escaped::of(self.pgid) } else { Vec::new() };
-        send(self.pgid, Some(Signal::SIGKILL));
+        let escaped = if leader_runs(self.tool.pgid) { Escaped::of(self.tool) } else { Vec::new() };
+        send(self.tool.pgid, Some(Signal::SIGKILL));
         Escaped::signal_all(&escaped, Signal::SIGKILL);
     }
 }
@@ -130,7 +223,7 @@ pub struct ProcessRegistry {
 #[derive(Debug, Default)]
 struct Inner {
     next_id: AtomicU64,
-    groups: Mutex<BTreeMap<u64, Pid>>,
+    groups: Mutex<BTreeMap<u64, Tool>>,
 }
 
 impl ProcessRegistry {
@@ -160,24 +253,24 @@ impl ProcessRegistry {
 
     /// The ids of the registered process groups.
     pub fn pgids(&self) -> Vec<Pid> {
-        self.entries().into_iter().map(|(_, pgid)| pgid).collect()
+        self.entries().into_iter().map(|(_, tool)| tool.pgid).collect()
     }
 
     /// The registered groups this registry sees: all of them, or its
     /// scope's.
-    fn entries(&self) -> Vec<(u64, Pid)> {
+    fn entries(&self) -> Vec<(u64, Tool)> {
         let groups = self.groups();
         match &self.scope {
-            None => groups.iter().map(|(&id, &pgid)| (id, pgid)).collect(),
+            None => groups.iter().map(|(&id, &tool)| (id, tool)).collect(),
             Some(scope) => {
                 let scope = scope.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                scope.iter().filter_map(|id| groups.get(id).map(|&pgid| (*id, pgid))).collect()
+                scope.iter().filter_map(|id| groups.get(id).map(|&tool| (*id, tool))).collect()
             }
         }
     }
 
     /// Sends `SIGKILL` to every registered group, immediately, and to the
-    /// processes their running tools started outside them. The groups stay
+    /// processes of their running tools' runs outside them. The groups stay
     /// registered until their guards are dropped.
     pub fn kill_all(&self) {
         self.kill_all_now();
@@ -201,13 +294,14 @@ impl ProcessRegistry {
     }
 
     fn kill_all_now(&self) {
-        let pgids = self.pgids();
-        let running: Vec<Pid> = pgids.iter().copied().filter(|&p| leader_runs(p)).collect();
+        let tools: Vec<Tool> = self.entries().into_iter().map(|(_, tool)| tool).collect();
+        let running: Vec<Look> =
+            tools.iter().filter(|tool| leader_runs(tool.pgid)).map(|&tool| Look { tool, after_exit: false }).collect();
         let escaped = if running.is_empty() { Vec::new() } else { Escaped::of_all(&running) };
-        for pgid in pgids {
-            send(pgid, Some(Signal::SIGKILL));
+        for tool in &tools {
+            send(tool.pgid, Some(Signal::SIGKILL));
         }
-        for e in &escaped {
+        for e in escaped.iter().flatten() {
             Escaped::signal_all(e, Signal::SIGKILL);
         }
     }
@@ -217,37 +311,47 @@ impl ProcessRegistry {
     ///
     /// A group counts as gone when its guard has been dropped (the call that
     /// ran the tool noticed its exit and cleaned up) or when no process of the
-    /// group exists any more. Waiting uses tokio's clock, so this works under
-    /// paused time too (where the grace period elapses virtually). Dropped
-    /// before it is done (the daemon stops during the grace), it sends the
-    /// survivors `SIGKILL` there and then: the processes that left their
-    /// groups are known to nothing else once their tool has exited.
+    /// group exists any more. The processes of a running tool's run outside
+    /// its group get the same signals, and the run is looked at once more
+    /// after its group is gone, for what the tool's TERM handler left
+    /// behind. Waiting uses tokio's clock, so this works under paused time
+    /// too (where the grace period elapses virtually). Dropped before it is
+    /// done (the daemon stops during the grace), it sends the survivors
+    /// `SIGKILL` there and then: the processes that left their groups are
+    /// known to nothing else once their tool has exited.
     pub async fn terminate_all(&self, grace: Duration) {
         let snapshot = self.entries();
         if snapshot.is_empty() {
             return;
         }
-        // Each group with the descendants that left it, found before the
-        // signal makes their parents exit and orphans them.
-        let leaders: Vec<Pid> = snapshot.iter().map(|&(_, pgid)| pgid).collect();
-        // Reading `/proc` is blocking work: off the runtime's threads.
-        let escaped = match tokio::task::spawn_blocking(move || Escaped::of_all(&leaders)).await {
-            Ok(escaped) => escaped,
-            Err(_) => vec![Vec::new(); snapshot.len()],
+        // Each group with the processes of its run outside it, found before
+        // the signal makes their parents exit and orphans them. Reading
+        // `/proc` is blocking work: off the runtime's threads.
+        let looks: Vec<Look> = snapshot.iter().map(|&(_, tool)| Look { tool, after_exit: false }).collect();
+        let found = match tokio::task::spawn_blocking(move || Escaped::of_all(&looks)).await {
+            Ok(found) => found,
+            Err(_) => vec![None; snapshot.len()],
         };
         let mut pending = Survivors {
             registry: self,
             pending: snapshot
                 .into_iter()
-                .zip(escaped)
-                .map(|((id, pgid), escaped)| (id, pgid, escaped))
-                .filter(|(id, pgid, escaped)| {
+                .zip(found)
+                .map(|((id, tool), found)| Pending {
+                    id,
+                    tool,
+                    ran: found.is_some(),
+                    swept: false,
+                    escaped: found.unwrap_or_default(),
+                })
+                .filter(|p| {
                     // A guard dropped while `/proc` was read took its group.
-                    let group = self.groups().contains_key(id) && send(*pgid, Some(Signal::SIGTERM));
-                    Escaped::signal_all(escaped, Signal::SIGTERM);
-                    group || !escaped.is_empty()
+                    let group = self.groups().contains_key(&p.id) && send(p.tool.pgid, Some(Signal::SIGTERM));
+                    Escaped::signal_all(&p.escaped, Signal::SIGTERM);
+                    group || !p.escaped.is_empty() || p.owes_sweep()
                 })
                 .collect(),
+            done: false,
         };
         tracing::debug!(groups = pending.pending.len(), ?grace, "sent SIGTERM to tool process groups");
         let deadline = tokio::time::Instant::now() + grace;
@@ -257,27 +361,32 @@ impl ProcessRegistry {
                 // Stopped, nothing in the groups can start another process
                 // between the last look below and the SIGKILL (a process
                 // outside them still can).
-                for (id, pgid, _) in &pending.pending {
-                    if self.groups().contains_key(id) {
-                        send(*pgid, Some(Signal::SIGSTOP));
+                for p in &pending.pending {
+                    if self.groups().contains_key(&p.id) {
+                        send(p.tool.pgid, Some(Signal::SIGSTOP));
                     }
                 }
             }
             // A TERM handler may start processes outside its group (and
             // stay, or not): look again while the tools run, every few
-            // polls (it reads `/proc`) and right before the SIGKILL.
+            // polls (it reads `/proc`), as soon as a tool has gone, and
+            // right before the SIGKILL.
             if last {
                 // Bounded: stopped groups must not wait for a busy blocking
                 // pool; the SIGKILL follows either way.
                 let _ = tokio::time::timeout(LAST_LOOK, pending.look_again(None)).await;
-            } else if tick % LOOK_AGAIN_EVERY == 0 {
+                pending.done = true;
+            } else if tick % LOOK_AGAIN_EVERY == 0
+                || pending.pending.iter().any(|p| p.owes_sweep() && !p.group_alive(self))
+            {
                 pending.look_again(Some(Signal::SIGTERM)).await;
             }
-            pending.pending.retain_mut(|(id, pgid, escaped)| {
-                escaped.retain(Escaped::runs);
-                (self.groups().contains_key(id) && send(*pgid, None)) || !escaped.is_empty()
+            pending.pending.retain_mut(|p| {
+                p.escaped.retain(Escaped::runs);
+                p.group_alive(self) || !p.escaped.is_empty() || p.owes_sweep()
             });
             if pending.pending.is_empty() {
+                pending.done = true;
                 return;
             }
             if last {
@@ -290,13 +399,13 @@ impl ProcessRegistry {
         // Dropping `pending` sends it.
     }
 
-    fn groups(&self) -> MutexGuard<'_, BTreeMap<u64, Pid>> {
+    fn groups(&self) -> MutexGuard<'_, BTreeMap<u64, Tool>> {
         self.inner.groups.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn insert(&self, pgid: Pid) -> u64 {
+    fn insert(&self, tool: Tool) -> u64 {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        self.groups().insert(id, pgid);
+        self.groups().insert(id, tool);
         if let Some(scope) = &self.scope {
             scope.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(id);
         }
@@ -311,35 +420,71 @@ impl ProcessRegistry {
     }
 }
 
-/// What [`ProcessRegistry::terminate_all`] still waits for: each group
-/// (while its guard holds it) and the processes that left it. Dropping it
-/// sends them all `SIGKILL`.
+/// One tool run that [`ProcessRegistry::terminate_all`] still waits for.
+struct Pending {
+    /// Its registration, while its guard holds it.
+    id: u64,
+    tool: Tool,
+    /// Whether the tool still ran when the termination began: only then is
+    /// what its run left behind its termination's doing, to be looked for.
+    ran: bool,
+    /// Whether its run has been looked at since its group was seen gone.
+    swept: bool,
+    /// The processes of its run outside its group.
+    escaped: Vec<Escaped>,
+}
+
+impl Pending {
+    /// Whether the group is still registered and has a process.
+    fn group_alive(&self, registry: &ProcessRegistry) -> bool {
+        registry.groups().contains_key(&self.id) && send(self.tool.pgid, None)
+    }
+
+    /// Whether the run must be looked at once more after its group is gone,
+    /// for marked processes its tool's last moments started.
+    fn owes_sweep(&self) -> bool {
+        self.ran && self.tool.mark.is_some() && !self.swept
+    }
+}
+
+/// What [`ProcessRegistry::terminate_all`] still waits for. Dropping it
+/// sends it all `SIGKILL`.
 struct Survivors<'a> {
     registry: &'a ProcessRegistry,
-    pending: Vec<(u64, Pid, Vec<Escaped>)>,
+    pending: Vec<Pending>,
+    /// Whether the termination took its last look: unless it did, it was
+    /// interrupted, and dropping looks once more.
+    done: bool,
 }
 
 impl Survivors<'_> {
-    /// Adds the processes that left the groups still waited for since the
-    /// last look (while their tool runs), sending each new one `signal`.
+    /// Adds the processes of the pending runs outside their groups that
+    /// appeared since the last look, sending each new one `signal`: through
+    /// parent links while a tool runs, through its run's mark until the
+    /// look after its group is gone.
     async fn look_again(&mut self, signal: Option<Signal>) {
-        let running: Vec<(usize, Pid)> = (self.pending.iter().enumerate())
-            .filter(|(_, (id, pgid, _))| self.registry.groups().contains_key(id) && leader_runs(*pgid))
-            .map(|(i, &(_, pgid, _))| (i, pgid))
+        let looks: Vec<(usize, bool, Look)> = (self.pending.iter().enumerate())
+            .filter_map(|(i, p)| {
+                let gone = !p.group_alive(self.registry);
+                let runs = !gone && leader_runs(p.tool.pgid);
+                let marked = p.ran && p.tool.mark.is_some();
+                (runs || marked).then_some((i, gone, Look { tool: p.tool, after_exit: marked }))
+            })
             .collect();
-        if running.is_empty() {
+        if looks.is_empty() {
             return;
         }
-        let leaders: Vec<Pid> = running.iter().map(|&(_, pgid)| pgid).collect();
-        let Ok(found) = tokio::task::spawn_blocking(move || Escaped::of_all(&leaders)).await else { return };
-        for ((i, _), found) in running.into_iter().zip(found) {
-            let known = &mut self.pending[i].2;
-            for e in found {
-                if !known.contains(&e) {
+        let wanted: Vec<Look> = looks.iter().map(|&(_, _, look)| look).collect();
+        let Ok(found) = tokio::task::spawn_blocking(move || Escaped::of_all(&wanted)).await else { return };
+        for ((i, gone, _), found) in looks.into_iter().zip(found) {
+            let p = &mut self.pending[i];
+            p.swept |= gone;
+            for e in found.unwrap_or_default() {
+                if !p.escaped.contains(&e) {
                     if let Some(signal) = signal {
                         Escaped::signal_all(&[e], signal);
                     }
-                    known.push(e);
+                    p.escaped.push(e);
                 }
             }
         }
@@ -348,18 +493,48 @@ impl Survivors<'_> {
 
 impl Drop for Survivors<'_> {
     fn drop(&mut self) {
-        for (id, pgid, escaped) in &self.pending {
+        if !self.done {
+            // Interrupted (the daemon stops, the validator is stopped or
+            // reloaded): what a tool that obeyed SIGTERM left since the
+            // last look is known to nothing else. Looked for right here,
+            // as nothing will run later.
+            let marked: Vec<(usize, Look)> = (self.pending.iter().enumerate())
+                .filter(|(_, p)| p.ran && p.tool.mark.is_some())
+                .map(|(i, p)| (i, Look { tool: p.tool, after_exit: true }))
+                .collect();
+            if !marked.is_empty() {
+                let looks: Vec<Look> = marked.iter().map(|&(_, look)| look).collect();
+                for ((i, _), found) in marked.into_iter().zip(Escaped::of_all(&looks)) {
+                    let known = &mut self.pending[i].escaped;
+                    for e in found.unwrap_or_default() {
+                        if !known.contains(&e) {
+                            known.push(e);
+                        }
+                    }
+                }
+            }
+        }
+        for p in &self.pending {
             // A group whose guard is gone was killed by it, and its id may
             // since name another group.
-            if self.registry.groups().contains_key(id) {
-                send(*pgid, Some(Signal::SIGKILL));
+            if self.registry.groups().contains_key(&p.id) {
+                send(p.tool.pgid, Some(Signal::SIGKILL));
             }
-            Escaped::signal_all(escaped, Signal::SIGKILL);
+            Escaped::signal_all(&p.escaped, Signal::SIGKILL);
         }
     }
 }
 
-/// A descendant of a tool that left the tool's process group, by pid and
+/// What to look for on behalf of one tool run.
+#[derive(Clone, Copy, Debug)]
+struct Look {
+    tool: Tool,
+    /// Look for the run's marked processes even when the tool no longer
+    /// runs.
+    after_exit: bool,
+}
+
+/// A process of a tool's run outside the tool's process group, by pid and
 /// start time (clock ticks after boot), which together name one process
 /// even after its pid is reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -369,34 +544,41 @@ struct Escaped {
 }
 
 impl Escaped {
-    /// The descendants of `leader` (the tool, whose pid is its group's id,
-    /// a child of this process) that are in another process group.
-    fn of(leader: Pid) -> Vec<Escaped> {
-        Self::of_all(&[leader]).pop().unwrap_or_default()
+    /// The processes of a running `tool`'s run outside its group.
+    fn of(tool: Tool) -> Vec<Escaped> {
+        Self::of_all(&[Look { tool, after_exit: false }]).pop().flatten().unwrap_or_default()
     }
 
-    /// [`of`](Self::of) for several tools, reading every process's
-    /// `/proc/PID/stat` once: only done when running tools are killed.
-    fn of_all(leaders: &[Pid]) -> Vec<Vec<Escaped>> {
-        let Ok(all) = procfs::process::all_processes() else { return vec![Vec::new(); leaders.len()] };
+    /// For each look, the processes of its run outside the tool's group:
+    /// while the tool (a child of this process) runs, its descendants
+    /// through parent links; and, while it runs or after it exited if the
+    /// look says so, every process that carries the run's mark. `None` when
+    /// nothing was looked for: the tool does not run and the look is not
+    /// `after_exit`. Reads every process's `/proc/PID/stat` once, and the
+    /// environment of those started since the oldest mark looked for: only
+    /// done when tools are killed.
+    fn of_all(looks: &[Look]) -> Vec<Option<Vec<Escaped>>> {
+        let Ok(all) = procfs::process::all_processes() else { return vec![None; looks.len()] };
         let stats: Vec<procfs::process::Stat> = all.flatten().filter_map(|p| p.stat().ok()).collect();
-        let mut children: std::collections::HashMap<i32, Vec<&procfs::process::Stat>> = Default::default();
+        let mut children: HashMap<i32, Vec<&procfs::process::Stat>> = HashMap::new();
         for st in &stats {
             children.entry(st.ppid).or_default().push(st);
         }
+        let marked = Self::marked(&stats, looks);
         let ours = i32::try_from(std::process::id()).unwrap_or(0);
-        leaders
+        looks
             .iter()
-            .map(|leader| {
-                let leader = leader.as_raw();
+            .map(|look| {
+                let leader = look.tool.pgid.as_raw();
                 // The leader must still be this process's child: once it
                 // has been reaped its pid may name another process, whose
                 // descendants are none of ours.
-                if !stats.iter().any(|st| st.pid == leader && st.ppid == ours) {
-                    return Vec::new();
+                let runs = stats.iter().any(|st| st.pid == leader && st.ppid == ours && !matches!(st.state, 'Z' | 'X'));
+                if !runs && !look.after_exit {
+                    return None;
                 }
                 let mut found = Vec::new();
-                let mut queue = vec![leader];
+                let mut queue = if runs { vec![leader] } else { Vec::new() };
                 while let Some(parent) = queue.pop() {
                     for child in children.get(&parent).into_iter().flatten() {
                         if child.pgrp != leader && !matches!(child.state, 'Z' | 'X') {
@@ -405,9 +587,35 @@ impl Escaped {
                         queue.push(child.pid);
                     }
                 }
-                found
+                if let Some(mark) = look.tool.mark {
+                    for st in marked.get(&mark.number).into_iter().flatten() {
+                        if st.pgrp != leader && st.starttime >= mark.since && !found.iter().any(|e| e.pid == st.pid) {
+                            found.push(Escaped { pid: st.pid, start: st.starttime });
+                        }
+                    }
+                }
+                Some(found)
             })
             .collect()
+    }
+
+    /// The live processes that carry one of the looks' marks, by mark
+    /// number. Only those started since the oldest of the marks can, and
+    /// only those whose environment this process may read are found.
+    fn marked<'a>(stats: &'a [procfs::process::Stat], looks: &[Look]) -> HashMap<u64, Vec<&'a procfs::process::Stat>> {
+        let mut marked: HashMap<u64, Vec<&procfs::process::Stat>> = HashMap::new();
+        let wanted: Vec<Mark> = looks.iter().filter_map(|look| look.tool.mark).collect();
+        let Some(since) = wanted.iter().map(|mark| mark.since).min() else { return marked };
+        let ours = i32::try_from(std::process::id()).unwrap_or(0);
+        for st in stats.iter().filter(|st| st.starttime >= since && st.pid != ours && !matches!(st.state, 'Z' | 'X')) {
+            let Ok(environ) = std::fs::read(format!("/proc/{}/environ", st.pid)) else { continue };
+            if let Some(number) = Mark::read(&environ)
+                && wanted.iter().any(|mark| mark.number == number)
+            {
+                marked.entry(number).or_default().push(st);
+            }
+        }
+        marked
     }
 
     /// Whether this very process still runs (not a zombie).
@@ -419,7 +627,7 @@ impl Escaped {
 
     fn signal_all(escaped: &[Escaped], signal: Signal) {
         for e in escaped.iter().filter(|e| e.runs()) {
-            tracing::debug!(pid = e.pid, ?signal, "signalling a tool's process outside its group");
+            tracing::debug!(pid = e.pid, ?signal, "signalling a process of a tool's run outside its group");
             let _ = nix::sys::signal::kill(Pid::from_raw(e.pid), signal);
         }
     }
@@ -657,6 +865,40 @@ pub(crate) mod tests {
         assert_all_die(&[escaped], "the escaped process outlived the dropped termination");
     }
 
+    // Two workers: the test waits for the process file in real time while
+    // the termination runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn terminate_all_dropped_during_the_grace_looks_once_more_for_marked_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (late, ready) = (dir.path().join("late"), dir.path().join("ready"));
+        // SIGTERM makes the tool daemonise a process that ignores SIGTERM
+        // (its parent exits at once) and run on.
+        let script = format!(
+            "trap '(setsid sh -c \"trap \\\"\\\" TERM HUP; echo \\$\\$ > {l}.tmp; mv {l}.tmp {l}; exec sleep 1005\" &)' TERM\n\
+             echo $$ > {r}.tmp; mv {r}.tmp {r}\nwhile :; do sleep 1 & wait; done",
+            l = late.display(),
+            r = ready.display()
+        );
+        let registry = ProcessRegistry::new();
+        let mut cmd = Command::new("sh");
+        // Nothing that may outlive a failing test holds its output open.
+        cmd.arg("-c").arg(script).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let (mut child, _guard) = super::spawn(&mut cmd, &registry).expect("spawn sh");
+        read_pids(&ready, 1);
+        let terminate = tokio::spawn({
+            let registry = registry.clone();
+            async move { registry.terminate_all(Duration::from_secs(60)).await }
+        });
+        // Dropped as soon as the process exists: before the termination's
+        // next look (every 30 ms) in all but a few runs, so only the look
+        // of the drop itself finds it.
+        let late = read_pids(&late, 1)[0];
+        terminate.abort();
+        assert!(terminate.await.unwrap_err().is_cancelled());
+        assert_eq!(child.wait().await.unwrap().signal(), Some(Signal::SIGKILL as i32));
+        assert_all_die(&[late], "the TERM handler's process outlived the dropped termination");
+    }
+
     #[tokio::test]
     async fn terminate_all_returns_early_when_the_tool_obeys_sigterm() {
         let dir = tempfile::tempdir().unwrap();
@@ -716,7 +958,8 @@ pub(crate) mod tests {
         // may not have exited yet (it is found too, rightly): wait for it.
         let start = Instant::now();
         let escaped = loop {
-            let escaped: Vec<i32> = Escaped::of(Pid::from_raw(pids[0])).iter().map(|e| e.pid).collect();
+            let escaped: Vec<i32> =
+                Escaped::of(Tool { pgid: Pid::from_raw(pids[0]), mark: None }).iter().map(|e| e.pid).collect();
             if escaped.len() < 2 || start.elapsed() > Duration::from_secs(5) {
                 break escaped;
             }
@@ -737,7 +980,7 @@ pub(crate) mod tests {
         child.wait().await.unwrap();
         assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
         // Once the tool is gone and reaped, its pid names nothing of ours.
-        assert!(Escaped::of(Pid::from_raw(pids[0])).is_empty());
+        assert!(Escaped::of(Tool { pgid: Pid::from_raw(pids[0]), mark: None }).is_empty());
     }
 
     #[tokio::test]
@@ -765,6 +1008,107 @@ pub(crate) mod tests {
         assert!(registry.kill_all_in_background().is_none());
         assert_eq!(child.wait().unwrap().signal(), Some(Signal::SIGKILL as i32));
         assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
+    }
+
+    #[test]
+    fn a_mark_is_read_back_from_an_environment_block_and_only_this_daemons() {
+        let mark = Mark::new();
+        let block = format!("PATH=/bin\0{MARK_VAR}={}\0HOME=/\0", mark.value());
+        assert_eq!(Mark::read(block.as_bytes()), Some(mark.number));
+        assert_ne!(Mark::new().number, mark.number);
+        let other_daemon = format!("{MARK_VAR}=0123456789abcdef.{}\0", mark.number);
+        assert_ne!(other_daemon, format!("{MARK_VAR}={}\0", mark.value()), "prefixes are random");
+        assert_eq!(Mark::read(other_daemon.as_bytes()), None);
+        assert_eq!(Mark::read(format!("X{MARK_VAR}={}", mark.value()).as_bytes()), None);
+        assert_eq!(Mark::read(b"PATH=/bin\0"), None);
+        assert_eq!(Mark::read(b""), None);
+    }
+
+    /// Starts, through [`spawn`], a tool that daemonises a process (which
+    /// ignores SIGTERM and SIGHUP) by a double fork: in a session of its
+    /// own, with a parent that exits at once. It writes the daemon's pid to
+    /// `daemon`, then, unless `exit`, runs on. Returns the tool, its guard
+    /// and the daemon's pid.
+    async fn start_daemonising(dir: &Path, registry: &ProcessRegistry, exit: bool) -> (Child, ProcessGroup, i32) {
+        let daemon = dir.join("daemon");
+        let script = format!(
+            "(setsid sh -c \"trap '' TERM HUP; echo \\$\\$ > {d}.tmp; mv {d}.tmp {d}; exec sleep 1003\" &)\n\
+             while [ ! -e {d} ]; do sleep 0.01; done\n{rest}",
+            d = daemon.display(),
+            rest = if exit { "exit 0" } else { "while :; do sleep 1 & wait; done" }
+        );
+        let mut cmd = Command::new("sh");
+        // Nothing that may outlive a failing test holds its output open.
+        cmd.arg("-c").arg(script).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let (child, guard) = super::spawn(&mut cmd, registry).expect("spawn sh");
+        let pid = read_pids(&daemon, 1)[0];
+        (child, guard, pid)
+    }
+
+    #[tokio::test]
+    async fn killing_a_running_tool_kills_what_it_daemonised_through_its_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = ProcessRegistry::new();
+        let (mut child, guard, daemon) = start_daemonising(dir.path(), &registry, false).await;
+        let tool = guard.tool;
+        // Its parent is gone: parent links no longer lead to it.
+        let by_parents = Escaped::of(Tool { mark: None, ..tool }).iter().any(|e| e.pid == daemon);
+        let by_mark = Escaped::of(tool).iter().any(|e| e.pid == daemon);
+        registry.kill_all_in_background().expect("inside a runtime").await.unwrap();
+        assert_eq!(child.wait().await.unwrap().signal(), Some(Signal::SIGKILL as i32));
+        assert_all_die(&[daemon], "the daemonised process outlived its tool's kill");
+        assert!(!by_parents && by_mark, "found by parent links: {by_parents}, by its mark: {by_mark}");
+    }
+
+    #[tokio::test]
+    async fn what_a_tool_daemonises_before_it_exits_on_its_own_is_left_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = ProcessRegistry::new();
+        let (mut child, guard, daemon) = start_daemonising(dir.path(), &registry, true).await;
+        assert_eq!(child.wait().await.unwrap().code(), Some(0));
+        drop(guard);
+        // Nothing verdict does to a finished tool's run reaches it; a
+        // termination of its registry finds nothing registered.
+        registry.kill_all();
+        registry.terminate_all(Duration::from_secs(1)).await;
+        let left_alone = alive(daemon);
+        let _ = nix::sys::signal::kill(Pid::from_raw(daemon), Signal::SIGKILL);
+        assert!(left_alone, "a finished tool's daemon was killed");
+        assert_all_die(&[daemon], "cleaning up");
+    }
+
+    #[tokio::test]
+    async fn terminate_all_kills_what_a_term_handler_started_as_the_tool_exited() {
+        let dir = tempfile::tempdir().unwrap();
+        let (escaped_file, ready) = (dir.path().join("escaped"), dir.path().join("ready"));
+        // SIGTERM makes the tool start a process in a session of its own,
+        // which ignores SIGTERM, and exit as soon as that process has left
+        // the group (it writes its pid then): the process's parent is gone
+        // before the first look by parent links, 30 ms into the grace.
+        let script = format!(
+            "trap 'setsid sh -c \"trap \\\"\\\" TERM; echo \\$\\$ > {e}.tmp; mv {e}.tmp {e}; exec sleep 1004\" &\n\
+             while [ ! -e {e} ]; do :; done; exit 0' TERM\n\
+             echo $$ > {r}.tmp; mv {r}.tmp {r}\nwhile :; do sleep 1 & wait; done",
+            e = escaped_file.display(),
+            r = ready.display()
+        );
+        let registry = ProcessRegistry::new();
+        let mut cmd = Command::new("sh");
+        // Nothing that may outlive a failing test holds its output open.
+        cmd.arg("-c").arg(script).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let (mut child, guard) = super::spawn(&mut cmd, &registry).expect("spawn sh");
+        read_pids(&ready, 1);
+        // The tool's owner reaps it and drops its guard as soon as it exits,
+        // as `command::run` does.
+        let owner = tokio::spawn(async move {
+            let status = child.wait().await.unwrap();
+            drop(guard);
+            status
+        });
+        registry.terminate_all(Duration::from_secs(1)).await;
+        assert_eq!(owner.await.unwrap().code(), Some(0), "the TERM handler ran and exited");
+        let escaped = read_pids(&escaped_file, 1)[0];
+        assert_all_die(&[escaped], "the TERM handler's process outlived its tool");
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
-use crate::process::{ProcessGroup, ProcessRegistry};
+use crate::process::{self, ProcessRegistry};
 
 /// How long to keep reading a tool's output after it exited and its group was
 /// killed. Only matters when a process that left the group (`setsid`) still
@@ -79,7 +79,8 @@ impl Execution {
 }
 
 /// Builds the command: no shell, cleared environment except `PATH` and the
-/// listed names, stdin from /dev/null, own process group, killed on drop.
+/// listed names, stdin from /dev/null. [`process::spawn`] adds the rest (own
+/// process group, the run's mark, killed on drop).
 pub(crate) fn command(argv: &[String], extra_args: &[OsString], cwd: &Path, env: &[String]) -> Command {
     let mut cmd = Command::new(program_path(&argv[0], cwd));
     cmd.args(&argv[1..])
@@ -88,9 +89,7 @@ pub(crate) fn command(argv: &[String], extra_args: &[OsString], cwd: &Path, env:
         .env_clear()
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
     for name in std::iter::once("PATH").chain(env.iter().map(String::as_str)) {
         if name.is_empty() || name.contains('=') {
             continue;
@@ -149,9 +148,9 @@ pub(crate) async fn execute(
     let Some(program) = argv.first() else {
         return Err("empty command".to_owned());
     };
-    let mut child = command(argv, extra_args, cwd, env).spawn().map_err(|e| spawn_error(program, cwd, &e))?;
-    let pid = child.id().ok_or_else(|| format!("{program} exited before it could be tracked"))?;
-    let group = ProcessGroup::new(pid, registry);
+    let (mut child, group) = process::spawn(&mut command(argv, extra_args, cwd, env), registry)
+        .map_err(|e| spawn_error(program, cwd, &e))?;
+    let pid = group.pgid().as_raw();
     tracing::debug!(program, pid, args = extra_args.len(), "started tool");
 
     let stdout = child.stdout.take().expect("stdout is piped");

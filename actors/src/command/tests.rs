@@ -382,8 +382,9 @@ async fn only_listed_environment_variables_pass_through() {
     assert!(names.contains(&"PATH"));
     let mut sorted = names.clone();
     sorted.sort_unstable();
+    // And the run's mark, by which verdict finds the tool's processes.
     assert_eq!(sorted, {
-        let mut expected = vec!["PATH", listed.as_str()];
+        let mut expected = vec!["PATH", crate::process::MARK_VAR, listed.as_str()];
         expected.sort_unstable();
         expected
     });
