@@ -1251,7 +1251,7 @@ async fn run_job(
     let name = &s.handle.config.name;
     let n = batch.len();
     let timeout = s.handle.config.timeout;
-    let _permit = tokio::select! {
+    let permit = tokio::select! {
         p = s.handle.permits.clone().acquire_owned() => p.expect("never closed"),
         _ = cancel.cancelled() => return vec![Outcome::skipped("the check was cancelled"); n],
     };
@@ -1303,7 +1303,9 @@ async fn run_job(
     // reloading or restarting the validator does (it kills every tool).
     let job_cancel = CancellationToken::new();
     let job_guard = job_cancel.clone().drop_guard();
-    let job = Job::new(files, job_cancel);
+    // The job holds the validator's concurrency slot until it is done: a
+    // timed-out one, through its grace too.
+    let job = Job::new(files, job_cancel).holding(permit);
     let terminate = job.terminate.clone();
     let call = actor.call(|reply| ValidatorMessage::Validate(job, reply), None);
     tokio::select! {

@@ -986,6 +986,42 @@ fn a_running_tools_processes_outside_its_group_die_with_the_tool() {
     }
 }
 
+/// A timed-out tool in its grace still holds its validator's concurrency
+/// slot: with `concurrency = 1`, the next check's job for that validator
+/// starts only once the timed-out tool (which ignores SIGTERM) is dead,
+/// though the validator's new child is up long before.
+#[test]
+fn a_timed_out_job_keeps_its_concurrency_slot_through_its_grace() {
+    let env = Env::new();
+    let log = env.tmp.path().join("log");
+    env.write(
+        "tools/t.sh",
+        format!(
+            "#!/bin/sh\ncase \"$1\" in\n\
+             a.txt) trap '' TERM; echo $$ > {log}.a.tmp; mv {log}.a.tmp {log}.a; exec sleep 1000;;\n\
+             *) state=$(cut -d' ' -f3 /proc/$(cat {log}.a)/stat 2>/dev/null); echo \"${{state:-gone}}\" >> {log};;\n\
+             esac\n",
+            log = log.display()
+        ),
+    );
+    env.write(
+        "verdict.toml",
+        "builtins = false\n[validators.t]\nkind = \"command\"\ncommand = [\"sh\", \"tools/t.sh\"]\n\
+         mode = \"per_file\"\nfiles = [\"*.txt\"]\ntimeout = \"1s\"\nconcurrency = 1\n\
+         restart = { backoff = \"10ms\", backoff_max = \"10ms\" }\n",
+    );
+    env.write("a.txt", "a\n");
+    env.write("b.txt", "b\n");
+    env.start();
+    let (code, report) = check_json(&env, &["a.txt"]);
+    assert_eq!((code, status_of(&report, "a.txt", "t")), (3, "timed_out".to_owned()), "{report}");
+    // Within the 500 ms grace of a's tool.
+    let (code, report) = check_json(&env, &["b.txt"]);
+    assert_eq!((code, status_of(&report, "b.txt", "t")), (0, "passed".to_owned()), "{report}");
+    let seen = std::fs::read_to_string(&log).unwrap();
+    assert!(matches!(seen.trim(), "gone" | "Z"), "b's tool ran while a's lived (its state: {seen:?})");
+}
+
 /// `--fail-on` sets the least severe finding that fails a check; findings
 /// below it are still reported, computed or cached.
 #[test]

@@ -62,13 +62,22 @@ pub struct Job {
     /// answer. The job sees this through even when its child is killed
     /// meanwhile (as the supervisor does after a deadline) or its run ends.
     pub terminate: CancellationToken,
+    /// The validator's concurrency slot the job was given, if any: held
+    /// until the job is done, its tools included, so that a timed-out job
+    /// in its grace still counts against the validator's `concurrency`.
+    pub permit: Option<Arc<tokio::sync::OwnedSemaphorePermit>>,
 }
 
 impl Job {
     /// A job of `files` that `cancel` cancels, with a termination token of
     /// its own.
     pub fn new(files: Vec<JobFile>, cancel: CancellationToken) -> Self {
-        Job { files, cancel, terminate: CancellationToken::new() }
+        Job { files, cancel, terminate: CancellationToken::new(), permit: None }
+    }
+
+    /// The job, holding `permit` until it is done.
+    pub fn holding(self, permit: tokio::sync::OwnedSemaphorePermit) -> Self {
+        Job { permit: Some(Arc::new(permit)), ..self }
     }
 }
 
@@ -215,15 +224,18 @@ impl Actor for Validator {
                 let child_gone = CancellationToken::new();
                 let stop = child_gone.clone().drop_guard();
                 let task = tokio::spawn(async move {
-                    let n = job.files.len();
-                    let run = futures_catch_unwind(std::panic::AssertUnwindSafe(work.run(job.files, registry.clone())));
+                    // The whole job is the task's, its concurrency slot
+                    // too: held until the task ends.
+                    let Job { files, cancel, terminate, permit: _permit } = job;
+                    let n = files.len();
+                    let run = futures_catch_unwind(std::panic::AssertUnwindSafe(work.run(files, registry.clone())));
                     tokio::pin!(run);
                     let outcomes = tokio::select! {
                         // Termination first: the supervisor kills the child
                         // right after a deadline, so both may be seen at
                         // once, and the grace must win.
                         biased;
-                        _ = job.terminate.cancelled() => {
+                        _ = terminate.cancelled() => {
                             // Past the deadline (the run has answered `timed
                             // out`): SIGTERM, the grace, SIGKILL. The job
                             // goes on meanwhile, to see its tools exit.
@@ -245,7 +257,7 @@ impl Actor for Validator {
                         // are killed before it is dropped, while they run and
                         // what they started outside their groups can be
                         // found, which reads `/proc`: off the runtime.
-                        _ = job.cancel.cancelled() => return kill_now(&registry).await,
+                        _ = cancel.cancelled() => return kill_now(&registry).await,
                         _ = child_gone.cancelled() => return kill_now(&registry).await,
                     };
                     match outcomes {
