@@ -102,6 +102,10 @@ struct RunState {
     total: AtomicU64,
     /// Validators that timed out in this run: their later jobs are skipped.
     hung: Mutex<HashMap<String, String>>,
+    /// Woken when a validator is added to `hung`: its jobs waiting for a
+    /// concurrency permit (which the timed-out job keeps through its grace)
+    /// are skipped at once.
+    hung_added: tokio::sync::Notify,
     /// Per-file entries being assembled from the outcomes as they arrive.
     entries: Mutex<EntryCollector>,
     /// A cache write failed: a warm run would compute again, so this run's
@@ -113,6 +117,17 @@ struct RunState {
 }
 
 impl RunState {
+    /// Skips `validator`'s later jobs in this run, for `why`.
+    fn set_hung(&self, validator: &str, why: String) {
+        self.hung.lock().expect("hung").insert(validator.to_owned(), why);
+        self.hung_added.notify_waiters();
+    }
+
+    /// Why `validator`'s jobs are skipped in this run, if they are.
+    fn hung(&self, validator: &str) -> Option<String> {
+        self.hung.lock().expect("hung").get(validator).cloned()
+    }
+
     /// Whether the cache was cleared since the run started.
     fn cache_cleared(&self) -> bool {
         self.cache_epoch.0.load(Ordering::SeqCst) != self.cache_epoch.1
@@ -650,6 +665,7 @@ pub async fn run(
         done: AtomicU64::new(0),
         total: AtomicU64::new(pairs.iter().map(|p| p.len() as u64).sum()),
         hung: Mutex::new(HashMap::new()),
+        hung_added: tokio::sync::Notify::new(),
         entries: Mutex::new(EntryCollector::new()),
         write_failed: std::sync::atomic::AtomicBool::new(false),
         cache_epoch: (engine.cache_epoch.clone(), cache_epoch),
@@ -1251,12 +1267,22 @@ async fn run_job(
     let name = &s.handle.config.name;
     let n = batch.len();
     let timeout = s.handle.config.timeout;
-    let permit = tokio::select! {
-        p = s.handle.permits.clone().acquire_owned() => p.expect("never closed"),
-        _ = cancel.cancelled() => return vec![Outcome::skipped("the check was cancelled"); n],
+    let permit = loop {
+        let hung = run.hung_added.notified();
+        tokio::pin!(hung);
+        // Registered before looking, so that no addition goes unseen.
+        hung.as_mut().enable();
+        if let Some(why) = run.hung(name) {
+            return vec![Outcome::skipped(why); n];
+        }
+        tokio::select! {
+            p = s.handle.permits.clone().acquire_owned() => break p.expect("never closed"),
+            _ = &mut hung => {}
+            _ = cancel.cancelled() => return vec![Outcome::skipped("the check was cancelled"); n],
+        }
     };
-    if let Some(why) = run.hung.lock().expect("hung").get(name) {
-        return vec![Outcome::skipped(why.clone()); n];
+    if let Some(why) = run.hung(name) {
+        return vec![Outcome::skipped(why); n];
     }
     // Wait (within the deadline) for a child that accepts jobs.
     let mut slot = s.handle.slot.clone();
@@ -1279,7 +1305,7 @@ async fn run_job(
                             let why = format!(
                                 "not run: validator {name} was still restarting (restart backoff) after its timeout of {timeout:?}"
                             );
-                            run.hung.lock().expect("hung").insert(name.clone(), why.clone());
+                            run.set_hung(name, why.clone());
                             return vec![Outcome::skipped(why); n];
                         }
                     },
@@ -1323,10 +1349,7 @@ async fn run_job(
                 job_guard.disarm();
                 terminate.cancel();
                 let first = walked[batch[0]].rel.clone();
-                run.hung.lock().expect("hung").insert(
-                    name.clone(),
-                    format!("validator {name} timed out on {first} earlier in this run"),
-                );
+                run.set_hung(name, format!("validator {name} timed out on {first} earlier in this run"));
                 let _ = supervisor.cast(SupervisorMessage::JobTimedOut {
                     name: name.clone(),
                     actor: actor.get_id(),

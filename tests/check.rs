@@ -989,18 +989,21 @@ fn a_running_tools_processes_outside_its_group_die_with_the_tool() {
 /// A timed-out tool in its grace still holds its validator's concurrency
 /// slot: with `concurrency = 1`, the next check's job for that validator
 /// starts only once the timed-out tool (which ignores SIGTERM) is dead,
-/// though the validator's new child is up long before.
+/// though the validator's new child is up long before. The timed-out run's
+/// own jobs waiting for that slot are skipped at once, not after the grace.
 #[test]
 fn a_timed_out_job_keeps_its_concurrency_slot_through_its_grace() {
     let env = Env::new();
+    let hung = env.tmp.path().join("hung");
     let log = env.tmp.path().join("log");
     env.write(
         "tools/t.sh",
         format!(
             "#!/bin/sh\ncase \"$1\" in\n\
-             a.txt) trap '' TERM; echo $$ > {log}.a.tmp; mv {log}.a.tmp {log}.a; exec sleep 1000;;\n\
-             *) state=$(cut -d' ' -f3 /proc/$(cat {log}.a)/stat 2>/dev/null); echo \"${{state:-gone}}\" >> {log};;\n\
+             a.txt|c.txt) trap '' TERM; echo $$ > {hung}.tmp; mv {hung}.tmp {hung}; exec sleep 1000;;\n\
+             *) state=$(cut -d' ' -f3 /proc/$(cat {hung})/stat 2>/dev/null); echo \"${{state:-gone}}\" >> {log};;\n\
              esac\n",
+            hung = hung.display(),
             log = log.display()
         ),
     );
@@ -1010,16 +1013,24 @@ fn a_timed_out_job_keeps_its_concurrency_slot_through_its_grace() {
          mode = \"per_file\"\nfiles = [\"*.txt\"]\ntimeout = \"1s\"\nconcurrency = 1\n\
          restart = { backoff = \"10ms\", backoff_max = \"10ms\" }\n",
     );
-    env.write("a.txt", "a\n");
-    env.write("b.txt", "b\n");
+    for name in ["a.txt", "b.txt", "c.txt"] {
+        env.write(name, "x\n");
+    }
     env.start();
-    let (code, report) = check_json(&env, &["a.txt"]);
-    assert_eq!((code, status_of(&report, "a.txt", "t")), (3, "timed_out".to_owned()), "{report}");
-    // Within the 500 ms grace of a's tool.
+    let (code, report) = check_json(&env, &["a.txt", "c.txt"]);
+    let tool = std::fs::read_to_string(&hung).unwrap().trim().parse::<u32>().unwrap();
+    // One of the two timed out; the other was skipped while the first's
+    // tool still had its grace to go.
+    let in_grace = alive(tool);
+    let mut statuses = [status_of(&report, "a.txt", "t"), status_of(&report, "c.txt", "t")];
+    statuses.sort();
+    assert_eq!((code, statuses), (3, ["skipped".to_owned(), "timed_out".to_owned()]), "{report}");
+    assert!(in_grace, "the run waited for the timed-out tool's grace before skipping its other job");
+    // Within that grace.
     let (code, report) = check_json(&env, &["b.txt"]);
     assert_eq!((code, status_of(&report, "b.txt", "t")), (0, "passed".to_owned()), "{report}");
     let seen = std::fs::read_to_string(&log).unwrap();
-    assert!(matches!(seen.trim(), "gone" | "Z"), "b's tool ran while a's lived (its state: {seen:?})");
+    assert!(matches!(seen.trim(), "gone" | "Z"), "b's tool ran while the timed-out one lived (its state: {seen:?})");
 }
 
 /// `--fail-on` sets the least severe finding that fails a check; findings
