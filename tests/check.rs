@@ -898,8 +898,8 @@ fn a_running_tools_processes_outside_its_group_die_with_the_tool() {
             "tools/escape.sh",
             format!(
                 "#!/bin/sh\n\
-                 trap 'setsid sh -c \"trap \\\"\\\" TERM HUP; echo \\$\\$ > {late}.tmp; mv {late}.tmp {late}; exec sleep 1000\" &\n\
-                 while [ ! -e {late} ]; do :; done; echo TERM >> {term}; exit 0' TERM\n\
+                 trap 'trap \"\" TERM HUP; setsid sh -c \"echo \\$\\$ > {late}.tmp; mv {late}.tmp {late}; exec sleep 1000\" &\n\
+                 while [ ! -e {late} ]; do sleep 0.01; done; echo TERM >> {term}; exit 0' TERM\n\
                  setsid sh -c \"trap '' TERM HUP; exec sleep 1000\" &\necho $! >> {pids}\n\
                  (setsid sh -c \"trap '' TERM HUP; echo \\$\\$ > {daemon}.tmp; mv {daemon}.tmp {daemon}; exec sleep 1000\" &)\n\
                  while [ ! -e {daemon} ]; do sleep 0.01; done\n\

@@ -607,8 +607,13 @@ impl Escaped {
         let wanted: Vec<Mark> = looks.iter().filter_map(|look| look.tool.mark).collect();
         let Some(since) = wanted.iter().map(|mark| mark.since).min() else { return marked };
         let ours = i32::try_from(std::process::id()).unwrap_or(0);
-        for st in stats.iter().filter(|st| st.starttime >= since && st.pid != ours && !matches!(st.state, 'Z' | 'X')) {
-            let Ok(environ) = std::fs::read(format!("/proc/{}/environ", st.pid)) else { continue };
+        // Kernel threads have no environment (and never one of ours).
+        const PF_KTHREAD: u32 = 0x0020_0000;
+        let candidate = |st: &&procfs::process::Stat| {
+            st.starttime >= since && st.pid != ours && st.flags & PF_KTHREAD == 0 && !matches!(st.state, 'Z' | 'X')
+        };
+        for st in stats.iter().filter(candidate) {
+            let Some(environ) = environ_of(st.pid) else { continue };
             if let Some(number) = Mark::read(&environ)
                 && wanted.iter().any(|mark| mark.number == number)
             {
@@ -630,6 +635,30 @@ impl Escaped {
             tracing::debug!(pid = e.pid, ?signal, "signalling a process of a tool's run outside its group");
             let _ = nix::sys::signal::kill(Pid::from_raw(e.pid), signal);
         }
+    }
+}
+
+/// How long an empty environment is read again while its process is in
+/// the middle of `execve`.
+const EXEC_SETTLE: Duration = Duration::from_millis(100);
+
+/// The environment block a process started with (`/proc/PID/environ`), or
+/// `None` if it cannot be read (gone, or another user's). A process that is
+/// replacing its image shows none until its new memory is set up (its
+/// `env_end` in `/proc/PID/stat` is 0 until then), which a busy machine can
+/// stretch to milliseconds: such a read is tried again, a short sleep apart,
+/// for up to [`EXEC_SETTLE`]. A truly empty environment (`env -i`) is
+/// taken at once.
+fn environ_of(pid: i32) -> Option<Vec<u8>> {
+    let path = format!("/proc/{pid}/environ");
+    let give_up = std::time::Instant::now() + EXEC_SETTLE;
+    loop {
+        let environ = std::fs::read(&path).ok()?;
+        let set_up = || procfs::process::Process::new(pid).and_then(|p| p.stat()).map(|st| st.env_end != Some(0));
+        if !environ.is_empty() || set_up().ok()? || std::time::Instant::now() >= give_up {
+            return Some(environ);
+        }
+        std::thread::sleep(Duration::from_micros(200));
     }
 }
 
@@ -835,7 +864,9 @@ pub(crate) mod tests {
         // The tool obeys SIGTERM; the process it started outside its group
         // does not, and once the tool is gone only `terminate_all` knows it.
         let script = format!(
-            "setsid sh -c \"trap '' TERM; exec sleep 1000\" & echo $! > {p}.tmp; echo $$ >> {p}.tmp; mv {p}.tmp {p}; wait",
+            // (Ignoring it from birth: the signal may come before a trap
+            // in it would be set.)
+            "(trap '' TERM; exec setsid sleep 1000) & echo $! > {p}.tmp; echo $$ >> {p}.tmp; mv {p}.tmp {p}; wait",
             p = pids_file.display()
         );
         let mut child = spawn(&script);
@@ -874,7 +905,7 @@ pub(crate) mod tests {
         // SIGTERM makes the tool daemonise a process that ignores SIGTERM
         // (its parent exits at once) and run on.
         let script = format!(
-            "trap '(setsid sh -c \"trap \\\"\\\" TERM HUP; echo \\$\\$ > {l}.tmp; mv {l}.tmp {l}; exec sleep 1005\" &)' TERM\n\
+            "trap 'trap \"\" TERM HUP; (setsid sh -c \"echo \\$\\$ > {l}.tmp; mv {l}.tmp {l}; exec sleep 1005\" &)' TERM\n\
              echo $$ > {r}.tmp; mv {r}.tmp {r}\nwhile :; do sleep 1 & wait; done",
             l = late.display(),
             r = ready.display()
@@ -1086,8 +1117,8 @@ pub(crate) mod tests {
         // the group (it writes its pid then): the process's parent is gone
         // before the first look by parent links, 30 ms into the grace.
         let script = format!(
-            "trap 'setsid sh -c \"trap \\\"\\\" TERM; echo \\$\\$ > {e}.tmp; mv {e}.tmp {e}; exec sleep 1004\" &\n\
-             while [ ! -e {e} ]; do :; done; exit 0' TERM\n\
+            "trap 'trap \"\" TERM; setsid sh -c \"echo \\$\\$ > {e}.tmp; mv {e}.tmp {e}; exec sleep 1004\" &\n\
+             while [ ! -e {e} ]; do sleep 0.01; done; exit 0' TERM\n\
              echo $$ > {r}.tmp; mv {r}.tmp {r}\nwhile :; do sleep 1 & wait; done",
             e = escaped_file.display(),
             r = ready.display()
