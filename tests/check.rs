@@ -1082,10 +1082,11 @@ fn a_deadline_terminates_only_its_own_jobs_tools() {
     let (_, second) = check_json(&env, &["b.txt"]);
     let first: Value = serde_json::from_slice(&first.wait_with_output().unwrap().stdout).unwrap();
     assert_eq!(status_of(&first, "a.txt", "t"), "timed_out", "{first}");
-    // b.txt's tool was killed with the child (the run says so) or ran to
-    // its real answer; it never passes.
+    // b.txt's tool was killed with the child (the run says so), ran to its
+    // real answer, or met its own deadline first (a loaded machine can start
+    // it late enough); it never passes.
     let b = status_of(&second, "b.txt", "t");
-    assert!(b == "skipped" || b == "findings", "{second}");
+    assert!(matches!(b.as_str(), "skipped" | "findings" | "timed_out"), "{second}");
     let (_, again) = check_json(&env, &["b.txt"]);
     assert_ne!(outcome(&again, "b.txt", "t")["verdict"]["status"], "passed", "{again}");
 }

@@ -21,22 +21,29 @@
 //! [`spawn`] gives every tool and that its descendants inherit wherever
 //! they move. Every kill of a running tool also signals those, by pid
 //! (checked against its start time, so a reused pid is never signalled).
-//! During a termination's grace the tools are looked at again every few
-//! polls, once more when a tool exits in answer to the `SIGTERM` (what its
-//! TERM handler started and left behind carries its mark), and once more
-//! with their groups stopped right before the `SIGKILL`. A process that
-//! left the group, lost its parent, and dropped the variable from its
-//! environment is out of reach; so is what a tool leaves behind when it
-//! exits on its own (a build server it starts on purpose, say).
+//! A kill looks again by mark after it, until a look finds nothing new, for
+//! what the killed processes started in between. During a termination's
+//! grace the tools are looked at again every few polls and as soon as a
+//! tool exits in answer to the `SIGTERM` (what its TERM handler started and
+//! left behind carries its mark); a known process is only taken for gone by
+//! a look, which also finds what it left. At the end of the grace the
+//! groups and the known processes are stopped and looked for again,
+//! stopping what is found, until nothing new turns up; then all get
+//! `SIGKILL`. A process that left the group and its parent and whose
+//! environment cannot be read back (cleared, overwritten by a process
+//! title, another user's) is out of reach; so is what a tool leaves behind
+//! when it exits on its own (a build server it starts on purpose, say).
 //!
 //! Reading `/proc` is blocking work: actors' handlers kill through
 //! [`ProcessRegistry::kill_all_in_background`] and
 //! [`ProcessRegistry::terminate_all`], which read it on tokio's blocking
 //! pool. A job whose run is cancelled kills its tools the same way before it
-//! drops them. Two things read it where they are dropped: a guard dropped
-//! otherwise while its tool still runs (the runtime shutting down), and a
-//! termination interrupted during its grace (the daemon or the validator
-//! stopping), which looks once more for what its tools' runs left behind.
+//! drops them, and so does a version command at its timeout. Two things
+//! read it where they are dropped: a guard dropped otherwise while its tool
+//! still runs, and a termination interrupted during its grace, which looks
+//! once more for what its tools' runs left behind (both only when the
+//! runtime shuts down with the daemon); and a termination whose last look
+//! is late on a busy blocking pool signals what it knows in place.
 //!
 //! Caveat: signalling a group by id is subject to id reuse. A group id can only
 //! be reused once every member of the group is gone *and* reaped; guards live
@@ -194,9 +201,7 @@ impl ProcessGroup {
     /// already gone, and, while its leader (the tool) still runs, to the
     /// processes of the tool's run outside the group.
     pub fn kill(&self) {
-        let escaped = if leader_runs(self.tool.pgid) { Escaped::of(self.tool) } else { Vec::new() };
-        send(self.tool.pgid, Some(Signal::SIGKILL));
-        Escaped::signal_all(&escaped, Signal::SIGKILL);
+        kill_tools(&[self.tool]);
     }
 }
 
@@ -295,15 +300,7 @@ impl ProcessRegistry {
 
     fn kill_all_now(&self) {
         let tools: Vec<Tool> = self.entries().into_iter().map(|(_, tool)| tool).collect();
-        let running: Vec<Look> =
-            tools.iter().filter(|tool| leader_runs(tool.pgid)).map(|&tool| Look { tool, after_exit: false }).collect();
-        let escaped = if running.is_empty() { Vec::new() } else { Escaped::of_all(&running) };
-        for tool in &tools {
-            send(tool.pgid, Some(Signal::SIGKILL));
-        }
-        for e in escaped.iter().flatten() {
-            Escaped::signal_all(e, Signal::SIGKILL);
-        }
+        kill_tools(&tools);
     }
 
     /// Sends `SIGTERM` to every registered group, waits up to `grace` for them
@@ -325,10 +322,18 @@ impl ProcessRegistry {
             return;
         }
         // Each group with the processes of its run outside it, found before
-        // the signal makes their parents exit and orphans them. Reading
-        // `/proc` is blocking work: off the runtime's threads.
+        // the signal makes their parents exit and orphans them, and sent
+        // it. Reading `/proc` is blocking work: off the runtime's threads.
         let looks: Vec<Look> = snapshot.iter().map(|&(_, tool)| Look { tool, after_exit: false }).collect();
-        let found = match tokio::task::spawn_blocking(move || Escaped::of_all(&looks)).await {
+        let found = match tokio::task::spawn_blocking(move || {
+            let found = Escaped::of_all(&looks);
+            for escaped in found.iter().flatten() {
+                Escaped::signal_all(escaped, Signal::SIGTERM);
+            }
+            found
+        })
+        .await
+        {
             Ok(found) => found,
             Err(_) => vec![None; snapshot.len()],
         };
@@ -347,7 +352,6 @@ impl ProcessRegistry {
                 .filter(|p| {
                     // A guard dropped while `/proc` was read took its group.
                     let group = self.groups().contains_key(&p.id) && send(p.tool.pgid, Some(Signal::SIGTERM));
-                    Escaped::signal_all(&p.escaped, Signal::SIGTERM);
                     group || !p.escaped.is_empty() || p.owes_sweep()
                 })
                 .collect(),
@@ -356,47 +360,40 @@ impl ProcessRegistry {
         tracing::debug!(groups = pending.pending.len(), ?grace, "sent SIGTERM to tool process groups");
         let deadline = tokio::time::Instant::now() + grace;
         for tick in 1u64.. {
-            let last = tokio::time::Instant::now() >= deadline;
-            if last {
-                // Stopped, nothing in the groups can start another process
-                // between the last look below and the SIGKILL (a process
-                // outside them still can).
-                for p in &pending.pending {
-                    if self.groups().contains_key(&p.id) {
-                        send(p.tool.pgid, Some(Signal::SIGSTOP));
-                    }
-                }
+            if tokio::time::Instant::now() >= deadline {
+                break;
             }
             // A TERM handler may start processes outside its group (and
-            // stay, or not): look again while the tools run, every few
-            // polls (it reads `/proc`), as soon as a tool has gone, and
-            // right before the SIGKILL.
-            if last {
-                // Bounded: stopped groups must not wait for a busy blocking
-                // pool; the SIGKILL follows either way.
-                let _ = tokio::time::timeout(LAST_LOOK, pending.look_again(None)).await;
-                pending.done = true;
-            } else if tick % LOOK_AGAIN_EVERY == 0
-                || pending.pending.iter().any(|p| p.owes_sweep() && !p.group_alive(self))
-            {
-                pending.look_again(Some(Signal::SIGTERM)).await;
+            // stay, or not), and so may a process outside it as it goes:
+            // look again every few polls (it reads `/proc`) and as soon as a
+            // tool has gone. A known process is only taken for gone by a
+            // look, which then also finds what it left.
+            if tick % LOOK_AGAIN_EVERY == 0 || pending.pending.iter().any(|p| p.owes_sweep() && !p.group_alive(self)) {
+                pending.look_again().await;
             }
-            pending.pending.retain_mut(|p| {
-                p.escaped.retain(Escaped::runs);
-                p.group_alive(self) || !p.escaped.is_empty() || p.owes_sweep()
-            });
+            pending.pending.retain(|p| p.group_alive(self) || !p.escaped.is_empty() || p.owes_sweep());
             if pending.pending.is_empty() {
                 pending.done = true;
                 return;
-            }
-            if last {
-                break;
             }
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             tokio::time::sleep(POLL_INTERVAL.min(left)).await;
         }
         tracing::debug!(groups = pending.pending.len(), "tool processes survived SIGTERM; sending SIGKILL");
-        // Dropping `pending` sends it.
+        // Stopped, nothing in the groups can start another process between
+        // the last looks and the SIGKILL.
+        for p in &pending.pending {
+            if self.groups().contains_key(&p.id) {
+                send(p.tool.pgid, Some(Signal::SIGSTOP));
+            }
+        }
+        // Waited for within a bound: stopped groups must not wait for a busy
+        // blocking pool. The blocking work kills everything either way; if
+        // it is late, dropping `pending` kills what is known meanwhile.
+        if let Ok(Ok(())) = tokio::time::timeout(LAST_LOOK, pending.finish()).await {
+            pending.pending.clear();
+        }
+        pending.done = true;
     }
 
     fn groups(&self) -> MutexGuard<'_, BTreeMap<u64, Tool>> {
@@ -458,46 +455,101 @@ struct Survivors<'a> {
 }
 
 impl Survivors<'_> {
-    /// Adds the processes of the pending runs outside their groups that
-    /// appeared since the last look, sending each new one `signal`: through
-    /// parent links while a tool runs, through its run's mark until the
-    /// look after its group is gone.
-    async fn look_again(&mut self, signal: Option<Signal>) {
-        let looks: Vec<(usize, bool, Look)> = (self.pending.iter().enumerate())
-            .filter_map(|(i, p)| {
-                let gone = !p.group_alive(self.registry);
-                let runs = !gone && leader_runs(p.tool.pgid);
+    /// What a look is given for each pending run: what to look for (if
+    /// anything: by parent links while the tool runs, by the run's mark if
+    /// it ran when the termination began) and its known processes outside
+    /// the group.
+    fn looks(&self) -> Vec<(Option<Look>, Vec<Escaped>)> {
+        (self.pending.iter())
+            .map(|p| {
                 let marked = p.ran && p.tool.mark.is_some();
-                (runs || marked).then_some((i, gone, Look { tool: p.tool, after_exit: marked }))
+                let registered = self.registry.groups().contains_key(&p.id);
+                let look = (marked || registered).then_some(Look { tool: p.tool, after_exit: marked });
+                (look, p.escaped.clone())
             })
-            .collect();
-        if looks.is_empty() {
-            return;
-        }
-        let wanted: Vec<Look> = looks.iter().map(|&(_, _, look)| look).collect();
-        let Ok(found) = tokio::task::spawn_blocking(move || Escaped::of_all(&wanted)).await else { return };
-        for ((i, gone, _), found) in looks.into_iter().zip(found) {
-            let p = &mut self.pending[i];
-            p.swept |= gone;
-            for e in found.unwrap_or_default() {
-                if !p.escaped.contains(&e) {
-                    if let Some(signal) = signal {
-                        Escaped::signal_all(&[e], signal);
+            .collect()
+    }
+
+    /// Looks again, off the runtime: drops the known processes that are
+    /// gone, then adds those of the pending runs outside their groups that
+    /// appeared since the last look, and sends each new one `SIGTERM`.
+    async fn look_again(&mut self) {
+        let gone: Vec<bool> = self.pending.iter().map(|p| !p.group_alive(self.registry)).collect();
+        let looks = self.looks();
+        let Ok(escaped) = tokio::task::spawn_blocking(move || {
+            let wanted: Vec<Look> = looks.iter().filter_map(|(look, _)| *look).collect();
+            let mut found = Escaped::of_all(&wanted).into_iter();
+            looks
+                .into_iter()
+                .map(|(look, known)| {
+                    // Pruned before the look: what a process left as it went
+                    // is there to be found.
+                    let mut escaped: Vec<Escaped> = known.into_iter().filter(Escaped::runs).collect();
+                    let new = look.and_then(|_| found.next()).flatten().unwrap_or_default();
+                    for e in new {
+                        if !escaped.contains(&e) {
+                            Escaped::signal_all(&[e], Signal::SIGTERM);
+                            escaped.push(e);
+                        }
                     }
-                    p.escaped.push(e);
+                    escaped
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        else {
+            return;
+        };
+        for ((p, escaped), gone) in self.pending.iter_mut().zip(escaped).zip(gone) {
+            p.escaped = escaped;
+            p.swept |= gone;
+        }
+    }
+
+    /// The end of the grace, off the runtime, with the groups stopped:
+    /// stops the known processes outside them, looks again (stopping what
+    /// it finds) until a look finds nothing new, then sends everything
+    /// `SIGKILL`.
+    async fn finish(&self) -> Result<(), tokio::task::JoinError> {
+        let looks = self.looks();
+        let groups: Vec<(u64, Pid)> = self.pending.iter().map(|p| (p.id, p.tool.pgid)).collect();
+        let registry = self.registry.clone();
+        tokio::task::spawn_blocking(move || {
+            let wanted: Vec<Look> = looks.iter().filter_map(|(look, _)| *look).collect();
+            let mut known: Vec<Escaped> = looks.into_iter().flat_map(|(_, known)| known).collect();
+            Escaped::signal_all(&known, Signal::SIGSTOP);
+            for _ in 0..KILL_ROUNDS {
+                if wanted.is_empty() {
+                    break;
+                }
+                let new: Vec<Escaped> =
+                    Escaped::of_all(&wanted).into_iter().flatten().flatten().filter(|e| !known.contains(e)).collect();
+                if new.is_empty() {
+                    break;
+                }
+                Escaped::signal_all(&new, Signal::SIGSTOP);
+                known.extend(new);
+            }
+            for (id, pgid) in groups {
+                // A group whose guard is gone was killed by it, and its id
+                // may since name another group.
+                if registry.groups().contains_key(&id) {
+                    send(pgid, Some(Signal::SIGKILL));
                 }
             }
-        }
+            Escaped::signal_all(&known, Signal::SIGKILL);
+        })
+        .await
     }
 }
 
 impl Drop for Survivors<'_> {
     fn drop(&mut self) {
         if !self.done {
-            // Interrupted (the daemon stops, the validator is stopped or
-            // reloaded): what a tool that obeyed SIGTERM left since the
-            // last look is known to nothing else. Looked for right here,
-            // as nothing will run later.
+            // Interrupted (the runtime shuts down with the daemon): what a
+            // tool that obeyed SIGTERM left since the last look is known to
+            // nothing else. Looked for right here, as nothing will run
+            // later.
             let marked: Vec<(usize, Look)> = (self.pending.iter().enumerate())
                 .filter(|(_, p)| p.ran && p.tool.mark.is_some())
                 .map(|(i, p)| (i, Look { tool: p.tool, after_exit: true }))
@@ -545,6 +597,7 @@ struct Escaped {
 
 impl Escaped {
     /// The processes of a running `tool`'s run outside its group.
+    #[cfg(test)]
     fn of(tool: Tool) -> Vec<Escaped> {
         Self::of_all(&[Look { tool, after_exit: false }]).pop().flatten().unwrap_or_default()
     }
@@ -609,8 +662,14 @@ impl Escaped {
         let ours = i32::try_from(std::process::id()).unwrap_or(0);
         // Kernel threads have no environment (and never one of ours).
         const PF_KTHREAD: u32 = 0x0020_0000;
+        // The tools' groups are signalled whole: their members need no look.
+        let groups: Vec<i32> = looks.iter().map(|look| look.tool.pgid.as_raw()).collect();
         let candidate = |st: &&procfs::process::Stat| {
-            st.starttime >= since && st.pid != ours && st.flags & PF_KTHREAD == 0 && !matches!(st.state, 'Z' | 'X')
+            st.starttime >= since
+                && st.pid != ours
+                && st.flags & PF_KTHREAD == 0
+                && !matches!(st.state, 'Z' | 'X')
+                && !groups.contains(&st.pgrp)
         };
         for st in stats.iter().filter(candidate) {
             let Some(environ) = environ_of(st.pid) else { continue };
@@ -635,6 +694,41 @@ impl Escaped {
             tracing::debug!(pid = e.pid, ?signal, "signalling a process of a tool's run outside its group");
             let _ = nix::sys::signal::kill(Pid::from_raw(e.pid), signal);
         }
+    }
+}
+
+/// How many more times a kill looks for processes, by their run's mark,
+/// that the processes it killed started between the previous look and
+/// their kill (and a termination's last look, for what the processes it
+/// stops started before they stopped): until a look finds nothing new.
+const KILL_ROUNDS: usize = 8;
+
+/// Sends `SIGKILL` to each tool's group and, for the tools still running,
+/// to the processes of their runs outside the groups: those found before
+/// the kill, then, look after look, those a look by the run's mark finds
+/// besides. Reads `/proc`: blocking work.
+fn kill_tools(tools: &[Tool]) {
+    let running: Vec<Tool> = tools.iter().copied().filter(|tool| leader_runs(tool.pgid)).collect();
+    let looks: Vec<Look> = running.iter().map(|&tool| Look { tool, after_exit: false }).collect();
+    let mut known: Vec<Escaped> =
+        if looks.is_empty() { Vec::new() } else { Escaped::of_all(&looks).into_iter().flatten().flatten().collect() };
+    for tool in tools {
+        send(tool.pgid, Some(Signal::SIGKILL));
+    }
+    Escaped::signal_all(&known, Signal::SIGKILL);
+    let marked: Vec<Look> =
+        running.iter().filter(|tool| tool.mark.is_some()).map(|&tool| Look { tool, after_exit: true }).collect();
+    for _ in 0..KILL_ROUNDS {
+        if marked.is_empty() {
+            break;
+        }
+        let new: Vec<Escaped> =
+            Escaped::of_all(&marked).into_iter().flatten().flatten().filter(|e| !known.contains(e)).collect();
+        if new.is_empty() {
+            break;
+        }
+        Escaped::signal_all(&new, Signal::SIGKILL);
+        known.extend(new);
     }
 }
 
@@ -1140,6 +1234,104 @@ pub(crate) mod tests {
         assert_eq!(owner.await.unwrap().code(), Some(0), "the TERM handler ran and exited");
         let escaped = read_pids(&escaped_file, 1)[0];
         assert_all_die(&[escaped], "the TERM handler's process outlived its tool");
+    }
+
+    /// The live processes (zombies aside) that carry `mark`.
+    fn carrying(mark: Mark) -> Vec<i32> {
+        let needle = format!("{MARK_VAR}={}\0", mark.value());
+        (std::fs::read_dir("/proc").unwrap().flatten())
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|&pid| {
+                alive(pid)
+                    && std::fs::read(format!("/proc/{pid}/environ"))
+                        .is_ok_and(|env| env.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            })
+            .collect()
+    }
+
+    /// Starts, through [`spawn`], a tool that daemonises a process which
+    /// ignores SIGTERM and starts a `sleep` every 5 ms, all carrying the
+    /// run's mark; returns the tool, its guard and its mark.
+    fn start_forking_daemon(dir: &Path, registry: &ProcessRegistry) -> (Child, ProcessGroup, Mark) {
+        let daemon = dir.join("daemon");
+        let script = format!(
+            "(trap '' TERM HUP; exec setsid sh -c 'echo $$ > {d}.tmp; mv {d}.tmp {d}; while :; do sleep 1007 & sleep 0.005; done' &)\n\
+             while :; do sleep 1 & wait; done",
+            d = daemon.display()
+        );
+        let mut cmd = Command::new("sh");
+        // Nothing that may outlive a failing test holds its output open.
+        cmd.arg("-c").arg(script).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let (child, guard) = super::spawn(&mut cmd, registry).expect("spawn sh");
+        read_pids(&daemon, 1);
+        let mark = guard.tool.mark.expect("spawn marks");
+        // Let it fork for a while.
+        std::thread::sleep(Duration::from_millis(100));
+        (child, guard, mark)
+    }
+
+    #[tokio::test]
+    async fn killing_a_tool_kills_what_its_forking_daemon_started_up_to_the_kill() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = ProcessRegistry::new();
+        let (mut child, _guard, mark) = start_forking_daemon(dir.path(), &registry);
+        registry.kill_all_in_background().expect("inside a runtime").await.unwrap();
+        assert_eq!(child.wait().await.unwrap().signal(), Some(Signal::SIGKILL as i32));
+        assert_all_die(&carrying(mark), "processes of the killed run lived");
+    }
+
+    #[tokio::test]
+    async fn terminating_a_tool_kills_what_its_forking_daemon_started_up_to_the_kill() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = ProcessRegistry::new();
+        let (mut child, _guard, mark) = start_forking_daemon(dir.path(), &registry);
+        registry.terminate_all(Duration::from_millis(300)).await;
+        // The tool obeys SIGTERM; its daemon does not.
+        assert_eq!(child.wait().await.unwrap().signal(), Some(Signal::SIGTERM as i32));
+        assert_all_die(&carrying(mark), "processes of the terminated run lived");
+    }
+
+    #[tokio::test]
+    async fn terminate_all_kills_what_a_process_outside_the_group_leaves_as_it_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        // E, outside the tool's group, answers SIGTERM slowly (counting,
+        // without a process of its own to find): after the tool is gone, it
+        // daemonises Y (which ignores SIGTERM) and exits.
+        std::fs::write(path("y.sh"), format!("echo $$ > {y}.tmp; mv {y}.tmp {y}; exec sleep 1006\n", y = path("y")))
+            .unwrap();
+        std::fs::write(
+            path("e.sh"),
+            format!(
+                "trap 'i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done; trap \"\" TERM HUP; (setsid sh {ys} </dev/null >/dev/null 2>&1 &); exit 0' TERM\n\
+                 echo $$ > {e}.tmp; mv {e}.tmp {e}\nwhile :; do sleep 1 & wait; done\n",
+                ys = path("y.sh"),
+                e = path("e")
+            ),
+        )
+        .unwrap();
+        let script = format!(
+            "setsid sh {es} </dev/null >/dev/null 2>&1 &\nwhile [ ! -e {e} ]; do sleep 0.01; done\n\
+             echo $$ > {r}.tmp; mv {r}.tmp {r}\nwhile :; do sleep 1 & wait; done",
+            es = path("e.sh"),
+            e = path("e"),
+            r = path("ready")
+        );
+        let registry = ProcessRegistry::new();
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg(script).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let (mut child, guard) = super::spawn(&mut cmd, &registry).expect("spawn sh");
+        read_pids(dir.path().join("ready").as_path(), 1);
+        let e = read_pids(dir.path().join("e").as_path(), 1)[0];
+        let owner = tokio::spawn(async move {
+            let status = child.wait().await.unwrap();
+            drop(guard);
+            status
+        });
+        registry.terminate_all(Duration::from_secs(3)).await;
+        assert_eq!(owner.await.unwrap().signal(), Some(Signal::SIGTERM as i32));
+        let y = read_pids(dir.path().join("y").as_path(), 1)[0];
+        assert_all_die(&[e, y], "E, or what it left as it went, lived");
     }
 
     #[tokio::test]

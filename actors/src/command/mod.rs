@@ -166,11 +166,19 @@ pub async fn run_args(
 /// out.
 pub async fn tool_version(argv: &[String], cwd: &Path, env: &[String], timeout: Duration) -> Result<String, String> {
     let registry = ProcessRegistry::new();
-    let execution =
-        match tokio::time::timeout(timeout, exec::execute(argv, &[], cwd, env, VERSION_MAX_OUTPUT, &registry)).await {
-            Ok(result) => result?,
-            Err(_) => return Err(format!("`{}` timed out after {timeout:?}", argv.join(" "))),
-        };
+    let run = exec::execute(argv, &[], cwd, env, VERSION_MAX_OUTPUT, &registry);
+    tokio::pin!(run);
+    let execution = match tokio::time::timeout(timeout, &mut run).await {
+        Ok(result) => result?,
+        Err(_) => {
+            // Killed from the blocking pool while it runs (its processes
+            // are looked for in `/proc`), before the run is dropped.
+            if let Some(kill) = registry.kill_all_in_background() {
+                let _ = kill.await;
+            }
+            return Err(format!("`{}` timed out after {timeout:?}", argv.join(" ")));
+        }
+    };
     let code = execution.exit_code().map_err(|reason| format!("`{}` {reason}", argv.join(" ")))?;
     if code != 0 {
         let mut reason = format!("`{}` exited with status {code}", argv.join(" "));
