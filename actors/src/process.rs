@@ -29,7 +29,9 @@
 //! a look, which also finds what it left. At the end of the grace the
 //! groups and the known processes are stopped and looked for again,
 //! stopping what is found, until nothing new turns up; then all get
-//! `SIGKILL`. A process that left the group and its parent and whose
+//! `SIGKILL`. A process that keeps replacing itself (fork, parent exits)
+//! faster than a look reads `/proc` can slip through; so can one that left
+//! the group and its parent and whose
 //! environment cannot be read back (cleared, overwritten by a process
 //! title, another user's) is out of reach; so is what a tool leaves behind
 //! when it exits on its own (a build server it starts on purpose, say).
