@@ -862,6 +862,25 @@ pub(crate) mod tests {
             .expect("spawn sh")
     }
 
+    /// Starts `sh -c script` as a tool, through [`super::spawn`]: in its
+    /// own group, marked, registered in `registry`. Nothing that may
+    /// outlive a failing test holds its output open.
+    fn spawn_marked(script: &str, registry: &ProcessRegistry) -> (Child, ProcessGroup) {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg(script).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        super::spawn(&mut cmd, registry).expect("spawn sh")
+    }
+
+    /// The tool's owner, as `command::run` is: reaps the tool and drops
+    /// its guard as soon as it exits; resolves to its exit status.
+    fn own(mut child: Child, guard: ProcessGroup) -> tokio::task::JoinHandle<std::process::ExitStatus> {
+        tokio::spawn(async move {
+            let status = child.wait().await.unwrap();
+            drop(guard);
+            status
+        })
+    }
+
     fn script(pids: &Path, ignore_term: bool) -> String {
         let trap = if ignore_term { "trap '' TERM; " } else { "" };
         format!("{trap}sleep 1000 & echo $$ > {p}.tmp; echo $! >> {p}.tmp; mv {p}.tmp {p}; wait", p = pids.display())
@@ -965,7 +984,7 @@ pub(crate) mod tests {
             "(trap '' TERM; exec setsid sleep 1000) & echo $! > {p}.tmp; echo $$ >> {p}.tmp; mv {p}.tmp {p}; wait",
             p = pids_file.display()
         );
-        let mut child = spawn(&script);
+        let child = spawn(&script);
         let guard = ProcessGroup::new(child.id().unwrap(), &registry);
         let pids = read_pids(&pids_file, 2);
         let escaped = pids[0];
@@ -975,11 +994,7 @@ pub(crate) mod tests {
             assert!(start.elapsed() < Duration::from_secs(10), "the child never left the group");
             tokio::task::yield_now().await;
         }
-        let owner = tokio::spawn(async move {
-            let status = child.wait().await.unwrap();
-            drop(guard);
-            status
-        });
+        let owner = own(child, guard);
         let terminate = tokio::spawn({
             let registry = registry.clone();
             async move { registry.terminate_all(Duration::from_secs(60)).await }
@@ -1007,10 +1022,7 @@ pub(crate) mod tests {
             r = ready.display()
         );
         let registry = ProcessRegistry::new();
-        let mut cmd = Command::new("sh");
-        // Nothing that may outlive a failing test holds its output open.
-        cmd.arg("-c").arg(script).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        let (mut child, _guard) = super::spawn(&mut cmd, &registry).expect("spawn sh");
+        let (mut child, _guard) = spawn_marked(&script, &registry);
         read_pids(&ready, 1);
         let terminate = tokio::spawn({
             let registry = registry.clone();
@@ -1031,18 +1043,13 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pids_file = dir.path().join("pids");
         let registry = ProcessRegistry::new();
-        let mut child = spawn(&script(&pids_file, false));
+        let child = spawn(&script(&pids_file, false));
         let guard = ProcessGroup::new(child.id().unwrap(), &registry);
         let pids = read_pids(&pids_file, 2);
 
-        // The owner of the guard reaps the tool and drops the guard when it
-        // exits, as `command::run` does: terminate_all must not wait out the
-        // grace (an unreaped zombie would otherwise keep the group "alive").
-        let owner = tokio::spawn(async move {
-            let status = child.wait().await.unwrap();
-            drop(guard);
-            status
-        });
+        // terminate_all must not wait out the grace (an unreaped zombie
+        // would otherwise keep the group "alive").
+        let owner = own(child, guard);
         let grace = Duration::from_secs(20);
         let start = Instant::now();
         registry.terminate_all(grace).await;
@@ -1164,10 +1171,7 @@ pub(crate) mod tests {
             d = daemon.display(),
             rest = if exit { "exit 0" } else { "while :; do sleep 1 & wait; done" }
         );
-        let mut cmd = Command::new("sh");
-        // Nothing that may outlive a failing test holds its output open.
-        cmd.arg("-c").arg(script).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        let (child, guard) = super::spawn(&mut cmd, registry).expect("spawn sh");
+        let (child, guard) = spawn_marked(&script, registry);
         let pid = read_pids(&daemon, 1)[0];
         (child, guard, pid)
     }
@@ -1220,18 +1224,9 @@ pub(crate) mod tests {
             r = ready.display()
         );
         let registry = ProcessRegistry::new();
-        let mut cmd = Command::new("sh");
-        // Nothing that may outlive a failing test holds its output open.
-        cmd.arg("-c").arg(script).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        let (mut child, guard) = super::spawn(&mut cmd, &registry).expect("spawn sh");
+        let (child, guard) = spawn_marked(&script, &registry);
         read_pids(&ready, 1);
-        // The tool's owner reaps it and drops its guard as soon as it exits,
-        // as `command::run` does.
-        let owner = tokio::spawn(async move {
-            let status = child.wait().await.unwrap();
-            drop(guard);
-            status
-        });
+        let owner = own(child, guard);
         registry.terminate_all(Duration::from_secs(1)).await;
         assert_eq!(owner.await.unwrap().code(), Some(0), "the TERM handler ran and exited");
         let escaped = read_pids(&escaped_file, 1)[0];
@@ -1261,10 +1256,7 @@ pub(crate) mod tests {
              while :; do sleep 1 & wait; done",
             d = daemon.display()
         );
-        let mut cmd = Command::new("sh");
-        // Nothing that may outlive a failing test holds its output open.
-        cmd.arg("-c").arg(script).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        let (child, guard) = super::spawn(&mut cmd, registry).expect("spawn sh");
+        let (child, guard) = spawn_marked(&script, registry);
         read_pids(&daemon, 1);
         let mark = guard.tool.mark.expect("spawn marks");
         // Let it fork for a while.
@@ -1320,16 +1312,10 @@ pub(crate) mod tests {
             r = path("ready")
         );
         let registry = ProcessRegistry::new();
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c").arg(script).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        let (mut child, guard) = super::spawn(&mut cmd, &registry).expect("spawn sh");
+        let (child, guard) = spawn_marked(&script, &registry);
         read_pids(dir.path().join("ready").as_path(), 1);
         let e = read_pids(dir.path().join("e").as_path(), 1)[0];
-        let owner = tokio::spawn(async move {
-            let status = child.wait().await.unwrap();
-            drop(guard);
-            status
-        });
+        let owner = own(child, guard);
         registry.terminate_all(Duration::from_secs(3)).await;
         assert_eq!(owner.await.unwrap().signal(), Some(Signal::SIGTERM as i32));
         let y = read_pids(dir.path().join("y").as_path(), 1)[0];
