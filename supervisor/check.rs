@@ -698,6 +698,7 @@ pub async fn run(
             work: vec![Vec::new(); selected.len()],
             ..Default::default()
         }),
+        lanes: read_stage::Lanes::new(),
     });
     read_stage::read_stage(&stage, &ctx.notifier).await;
     if ctx.cancel.is_cancelled() {
@@ -706,6 +707,10 @@ pub async fn run(
     let out = std::mem::take(&mut *stage.out.lock().expect("stage out"));
     let chunks = stage.chunks.load(Ordering::Relaxed);
     engine.read_chunks.fetch_add(chunks, Ordering::Relaxed);
+    let from_disk = stage.lanes.widened();
+    if from_disk {
+        engine.disk_read_runs.fetch_add(1, Ordering::Relaxed);
+    }
     let pairs = stage.pairs.clone();
     let now = stage.now;
     drop(stage);
@@ -1051,7 +1056,7 @@ pub async fn run(
         }
     }
     mark("remember", &mut since);
-    debug!(files = summary_files, chunks, ?phases, "check run phases");
+    debug!(files = summary_files, chunks, from_disk, ?phases, "check run phases");
     Ok(reply)
 }
 

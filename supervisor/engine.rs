@@ -84,6 +84,10 @@ pub struct Engine {
     /// Read-stage chunks started since the daemon started (a diagnostic:
     /// logged with each run's phases).
     pub read_chunks: AtomicU64,
+    /// Runs whose read stage saw its reads wait for the disk and ran more
+    /// chunks at a time (a diagnostic: logged with each run's phases as
+    /// `from_disk`).
+    pub disk_read_runs: AtomicU64,
 }
 
 /// `status`'s view of the engine.
@@ -152,6 +156,7 @@ impl Engine {
             store_suspect: std::sync::atomic::AtomicBool::new(false),
             cache_epoch: Arc::default(),
             read_chunks: AtomicU64::new(0),
+            disk_read_runs: AtomicU64::new(0),
             layout,
         };
         let config = engine.config();

@@ -16,6 +16,8 @@ use crate::paths::Layout;
 use crate::server::{Notifier, RequestCtx};
 use crate::supervisor::{SupervisorMessage, ValidatorSpec};
 
+use super::{DISK_BLOCKS, blocks_read};
+
 struct Project {
     _dir: tempfile::TempDir,
     engine: Engine,
@@ -496,4 +498,50 @@ async fn bytes_read_late_are_looked_at_again_before_a_text_only_check_trusts_a_s
     let report = check(&p).await;
     assert_eq!(statuses(&report, "trailing-whitespace"), ["blob.dat passed"], "{report}");
     assert_eq!(statuses(&report, "utf8"), ["blob.dat passed"]);
+}
+
+/// Drops `path`'s pages from the page cache (written back first), so that
+/// the next read of it comes from the disk.
+fn evict(path: &std::path::Path) {
+    let f = std::fs::File::open(path).unwrap();
+    f.sync_all().unwrap();
+    rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_that_wait_for_the_disk_widen_the_read_stage_and_reads_from_memory_do_not() {
+    let names: Vec<String> = (0..64).map(|i| format!("d{}/f{i:02}.txt", i % 4)).collect();
+    let contents: Vec<String> = (0..64).map(|i| format!("{i}\n") + &"line of text\n".repeat(2000)).collect();
+    let files: Vec<(&str, &str)> = names.iter().zip(&contents).map(|(n, c)| (n.as_str(), c.as_str())).collect();
+    let p = project(&files, Vec::new()).await;
+    let root = p.engine.layout().root.clone();
+    // The page cache of the test's directory must be one that can be
+    // dropped: not tmpfs, where the pages are the files.
+    let probe = root.join("probe");
+    std::fs::write(&probe, "x".repeat(1 << 20)).unwrap();
+    evict(&probe);
+    let before = blocks_read();
+    std::fs::read(&probe).unwrap();
+    assert!(
+        blocks_read() - before >= DISK_BLOCKS,
+        "{} keeps its files in memory (tmpfs?): point TMPDIR at a disk-backed directory",
+        root.display()
+    );
+    std::fs::remove_file(&probe).unwrap();
+    let from_disk = || p.engine.disk_read_runs.load(std::sync::atomic::Ordering::Relaxed);
+
+    // Just written: every read comes from memory.
+    let report = check(&p).await;
+    assert_eq!(report["summary"]["files_read"], 64, "{report}");
+    assert_eq!(from_disk(), 0, "reads from memory widened the read stage");
+
+    for name in &names {
+        evict(&root.join(name));
+    }
+    let ctx = RequestCtx { cancel: CancellationToken::new(), notifier: Notifier::discarding() };
+    let params = json!({ "paths": ["."], "all_outcomes": true, "no_cache": true });
+    let raw = p.engine.check(params, &ctx).await.unwrap();
+    let report: Value = serde_json::from_str(raw.get()).unwrap();
+    assert_eq!(report["summary"]["files_read"], 64, "{report}");
+    assert_eq!(from_disk(), 1, "reads from the disk did not widen the read stage");
 }
