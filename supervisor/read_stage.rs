@@ -7,7 +7,8 @@
 //! run, which sends it to their children as jobs.
 //!
 //! Files go in chunks (at most [`CHUNK_FILES`] files or [`CHUNK_BYTES`]
-//! bytes) to tokio's blocking pool, two chunks per core at a time. Each
+//! bytes) to tokio's blocking pool, two chunks per core at a time, more
+//! once reads are seen waiting for the disk ([`Lanes`]). Each
 //! thread reads into one buffer it keeps, so a cold run of a large tree
 //! neither holds the tree in memory nor pays for fresh pages per file.
 //! When the walk did not stat the files, their sizes are learnt as they are
