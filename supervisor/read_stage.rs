@@ -77,6 +77,15 @@ const LANES_PER_CORE: usize = 2;
 /// project's reference machine took 1.4 s on 2 threads, 0.8 s on 8 and
 /// 0.5 s on 32 (docs/performance.md).
 const DISK_LANES: usize = 64;
+/// A file larger than this is read only while its batch holds one of the
+/// [`Lanes`]' big reads, of which there are as many as base lanes: a chunk
+/// holds at most about `BATCH_BYTES + SMALL_FILE` without one, so a tree of
+/// large files read from the disk takes no more memory than from the page
+/// cache, however many lanes are open.
+const SMALL_FILE: u64 = 1 << 20;
+/// While the lanes are widened, a thread keeps its read buffer between
+/// chunks up to this capacity only (many more threads read).
+const KEEP_BUFFER_WIDENED: usize = 2 << 20;
 /// A batch whose reads had this many 512-byte blocks fetched from storage
 /// (the thread's `ru_inblock`) shows that the files are not in memory.
 const DISK_BLOCKS: u64 = 64;
@@ -121,14 +130,44 @@ pub(super) struct Stage {
     pub lanes: Lanes,
 }
 
-/// How many chunks run at a time: [`LANES_PER_CORE`] per core, widened
-/// once and for the rest of the run to [`DISK_LANES`] as soon as a batch's
-/// reads had to fetch from storage.
+/// How many chunks run at a time: [`LANES_PER_CORE`] per core, and, once a
+/// batch's reads had to fetch from storage, for the rest of the run,
+/// [`DISK_LANES`]; and how many files larger than [`SMALL_FILE`] are held at
+/// a time: as many as the lanes were before widening.
 pub(super) struct Lanes {
     permits: Arc<tokio::sync::Semaphore>,
-    /// Permits to add when widening.
+    /// How many lanes widening adds.
     extra: usize,
     widened: AtomicBool,
+    big: Arc<BigReads>,
+}
+
+/// The big reads not taken, the buffers big reads read into (kept for the
+/// run, so that a large file's pages are not faulted in afresh for each),
+/// and a signal when a big read is given back.
+struct BigReads {
+    free: Mutex<(usize, Vec<Vec<u8>>)>,
+    freed: std::sync::Condvar,
+}
+
+/// One big read, taken until dropped. While its batch reads into the big
+/// buffer, `parked` holds the thread's own; once the batch gave the big
+/// buffer back, it goes back to the run's buffers with the read.
+pub(super) struct BigRead {
+    reads: Arc<BigReads>,
+    parked: Vec<u8>,
+}
+
+impl Drop for BigRead {
+    fn drop(&mut self) {
+        let mut free = self.reads.free.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        free.0 += 1;
+        let mut buffer = std::mem::take(&mut self.parked);
+        buffer.clear();
+        free.1.push(buffer);
+        drop(free);
+        self.reads.freed.notify_one();
+    }
 }
 
 impl Lanes {
@@ -139,6 +178,27 @@ impl Lanes {
             permits: Arc::new(tokio::sync::Semaphore::new(lanes)),
             extra: DISK_LANES.saturating_sub(lanes),
             widened: AtomicBool::new(false),
+            big: Arc::new(BigReads { free: Mutex::new((lanes, Vec::new())), freed: std::sync::Condvar::new() }),
+        }
+    }
+
+    /// Waits (blocking the thread) for a big read, or until `cancel` fires
+    /// (`None`). A batch takes one at most, and gives it back when it ends
+    /// or its chunk is given up on, so none is waited for forever.
+    fn big_read(&self, cancel: &CancellationToken) -> Option<BigRead> {
+        let mut free = self.big.free.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        loop {
+            if free.0 > 0 {
+                free.0 -= 1;
+                let parked = free.1.pop().unwrap_or_default();
+                return Some(BigRead { reads: self.big.clone(), parked });
+            }
+            if cancel.is_cancelled() {
+                return None;
+            }
+            free = (self.big.freed.wait_timeout(free, Duration::from_millis(50)))
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
         }
     }
 
@@ -209,6 +269,8 @@ struct Progress {
     /// The thread read `CHUNK_BYTES` and stopped after its last commit:
     /// the files after it go to a new chunk.
     split: bool,
+    /// The big read the current batch holds, if it read a large file.
+    big: Option<BigRead>,
 }
 
 /// How a chunk's run ended, as its watchdog saw it.
@@ -266,10 +328,10 @@ pub(super) struct FileRead {
 /// Runs the read stage over every file that has a selected validator;
 /// streams progress while it goes.
 pub(super) async fn read_stage(stage: &Arc<Stage>, notifier: &crate::server::Notifier) {
-    let permits = stage.lanes.permits.clone();
     // The files a chunk that split did not begin.
     let (rest_tx, mut rest_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut chunks = JoinSet::new();
+    let permits = stage.lanes.permits.clone();
     let mut chunk = Vec::new();
     let mut bytes = 0u64;
     for fi in (0..stage.walked.len()).filter(|&fi| !stage.pairs[fi].is_empty()) {
@@ -477,6 +539,8 @@ fn slow(timeout: Duration) -> Duration {
 /// Gives up on a chunk: its thread commits nothing more. The check it is
 /// running, if any, now holds its thread for nothing until it returns.
 fn abandon(st: &Stage, p: &mut Progress) {
+    // Whatever the stuck thread holds, the others may read on.
+    p.big = None;
     if !p.abandoned {
         p.abandoned = true;
         if let Some((_, vi, _, _)) = p.current {
@@ -565,12 +629,27 @@ impl Stage {
 /// Reads a file the walk found into `buf` (appending), unless the stat
 /// index already knows its content or it is over `max_size` (then it is
 /// hashed as a stream and its bytes are not kept).
+#[cfg(test)]
 pub(super) fn read_one(
     w: &Walked,
     known: Option<StatEntry>,
     max_size: u64,
     dirs: &mut DirCache,
     buf: &mut Vec<u8>,
+) -> FileRead {
+    read_one_gated(w, known, max_size, dirs, buf, &mut |_, _| ())
+}
+
+/// [`read_one`], calling `before_read` with the file's size and `buf` right
+/// before the file's bytes go into `buf` (which it may swap for another
+/// holding the same bytes).
+fn read_one_gated(
+    w: &Walked,
+    known: Option<StatEntry>,
+    max_size: u64,
+    dirs: &mut DirCache,
+    buf: &mut Vec<u8>,
+    before_read: &mut dyn FnMut(u64, &mut Vec<u8>),
 ) -> FileRead {
     if let (Some(e), Some(meta)) = (known, w.meta())
         && e.matches(meta)
@@ -611,6 +690,7 @@ pub(super) fn read_one(
             Err(e) => cannot(e),
         };
     }
+    before_read(meta.len(), buf);
     let start = buf.len();
     let read = match opened {
         Some(f) => read_open_into(f, meta.len(), max_size, buf),
@@ -639,7 +719,8 @@ fn process(st: &Stage, files: &[usize], left: &[(usize, usize, Left)], progress:
         buf.clear();
         // Directories are held for one chunk only.
         process_with(st, files, left, progress, &mut DirCache::default(), buf);
-        if buf.capacity() > KEEP_BUFFER {
+        let keep = if st.lanes.widened() { KEEP_BUFFER_WIDENED } else { KEEP_BUFFER };
+        if buf.capacity() > keep {
             *buf = Vec::new();
         }
     });
@@ -666,12 +747,18 @@ fn process_with(
             end += 1;
         }
         buf.clear();
-        let Some(n) = process_batch(st, &files[start..end], start, left, progress, dirs, buf) else { return };
+        let batch = process_batch(st, &files[start..end], start, left, progress, dirs, buf);
+        read += buf.len() as u64;
+        // A big read is given back with its buffer; the thread's own comes
+        // back out of it.
+        if let Some(mut big) = lock(progress).big.take() {
+            std::mem::swap(buf, &mut big.parked);
+        }
+        let Some(n) = batch else { return };
         start += n;
         // The walk did not know the sizes: a chunk that has read its share
         // hands the rest over, to be spread over the cores (never a file an
         // earlier, abandoned run of this chunk left pairs of).
-        read += buf.len() as u64;
         if !st.walk_stat
             && read >= CHUNK_BYTES
             && start < files.len()
@@ -738,7 +825,19 @@ fn process_batch(
         if buf.len() as u64 >= BATCH_BYTES {
             break;
         }
-        reads.push(read_one(&walked[fi], known, st.max_size, dirs, buf));
+        // A large file waits for a big read, which the batch keeps until
+        // it ends (see `process_with`), and is read into its buffer, the
+        // batch's bytes so far copied over.
+        let mut gate = |size: u64, buf: &mut Vec<u8>| {
+            if size > SMALL_FILE && lock(progress).big.is_none() {
+                let Some(mut big) = st.lanes.big_read(&st.cancel) else { return };
+                std::mem::swap(buf, &mut big.parked);
+                buf.extend_from_slice(&big.parked);
+                big.parked.clear();
+                lock(progress).big = Some(big);
+            }
+        };
+        reads.push(read_one_gated(&walked[fi], known, st.max_size, dirs, buf, &mut gate));
     }
     if blocks.is_some_and(|before| blocks_read().saturating_sub(before) >= DISK_BLOCKS) {
         st.lanes.widen();

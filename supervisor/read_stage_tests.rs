@@ -16,7 +16,7 @@ use crate::paths::Layout;
 use crate::server::{Notifier, RequestCtx};
 use crate::supervisor::{SupervisorMessage, ValidatorSpec};
 
-use super::{DISK_BLOCKS, blocks_read};
+use super::{DISK_BLOCKS, LANES_PER_CORE, SMALL_FILE, blocks_read};
 
 struct Project {
     _dir: tempfile::TempDir,
@@ -544,4 +544,44 @@ async fn reads_that_wait_for_the_disk_widen_the_read_stage_and_reads_from_memory
     let report: Value = serde_json::from_str(raw.get()).unwrap();
     assert_eq!(report["summary"]["files_read"], 64, "{report}");
     assert_eq!(from_disk(), 1, "reads from the disk did not widen the read stage");
+}
+
+/// The most checks of `probe` that ran at once in a `--no-cache` check of
+/// `n` files of `size` bytes each, read from the disk.
+async fn most_at_once_from_disk(n: usize, size: usize) -> (usize, u64) {
+    let names: Vec<String> = (0..n).map(|i| format!("f{i:02}.txt")).collect();
+    // Each its own content, so that none is answered from another's entry.
+    let contents: Vec<String> = (0..n).map(|i| format!("{i:04}\n") + &"x".repeat(size - 6) + "\n").collect();
+    let files: Vec<(&str, &str)> = names.iter().zip(&contents).map(|(n, c)| (n.as_str(), c.as_str())).collect();
+    let probe = std::sync::Arc::new(ConcurrencyProbeDouble::default());
+    let specs = vec![builtin_spec("probe", probe.clone(), Duration::from_secs(30), RestartPolicy::default())];
+    let p = project(&files, specs).await;
+    let root = p.engine.layout().root.clone();
+    for name in &names {
+        evict(&root.join(name));
+    }
+    probe.most.store(0, std::sync::atomic::Ordering::SeqCst);
+    let ctx = RequestCtx { cancel: CancellationToken::new(), notifier: Notifier::discarding() };
+    let params = json!({ "paths": ["."], "all_outcomes": true, "no_cache": true });
+    let raw = p.engine.check(params, &ctx).await.unwrap();
+    let report: Value = serde_json::from_str(raw.get()).unwrap();
+    assert_eq!(report["summary"]["files_read"], n, "{report}");
+    let from_disk = p.engine.disk_read_runs.load(std::sync::atomic::Ordering::Relaxed);
+    (probe.most.load(std::sync::atomic::Ordering::SeqCst), from_disk)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_the_disk_more_chunks_run_at_once_but_no_more_large_files_are_held() {
+    let base = std::thread::available_parallelism().unwrap().get() * LANES_PER_CORE;
+    // With `no_cache` the walk takes no sizes: chunks of 256 files split
+    // once they have read 8 MiB, into pieces spread over the lanes. Files
+    // of SMALL_FILE: enough for more pieces than base lanes.
+    let (most, from_disk) = most_at_once_from_disk(8 * (base + 2), SMALL_FILE as usize).await;
+    assert_eq!(from_disk, 1, "the reads did not wait for the disk");
+    assert!(most > base, "small files were checked {most} at a time, no more than the {base} base lanes");
+    // Files of 2 MiB, as many: each is held only with a big read, of which
+    // there are as many as base lanes.
+    let (most, from_disk) = most_at_once_from_disk(8 * (base + 2), 2 << 20).await;
+    assert_eq!(from_disk, 1, "the reads did not wait for the disk");
+    assert!(most <= base, "large files were checked {most} at a time, more than the {base} base lanes");
 }
