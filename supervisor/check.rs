@@ -711,6 +711,8 @@ pub async fn run(
     if from_disk {
         engine.disk_read_runs.fetch_add(1, Ordering::Relaxed);
     }
+    let lanes = stage.lanes.most();
+    engine.read_lanes_most.fetch_max(lanes as u64, Ordering::Relaxed);
     let pairs = stage.pairs.clone();
     let now = stage.now;
     drop(stage);
@@ -1056,7 +1058,7 @@ pub async fn run(
         }
     }
     mark("remember", &mut since);
-    debug!(files = summary_files, chunks, from_disk, ?phases, "check run phases");
+    debug!(files = summary_files, chunks, lanes, from_disk, ?phases, "check run phases");
     Ok(reply)
 }
 

@@ -88,6 +88,9 @@ pub struct Engine {
     /// chunks at a time (a diagnostic: logged with each run's phases as
     /// `from_disk`).
     pub disk_read_runs: AtomicU64,
+    /// The most read-stage chunks that ran at once in a run (a diagnostic:
+    /// logged with each run's phases as `lanes`).
+    pub read_lanes_most: AtomicU64,
 }
 
 /// `status`'s view of the engine.
@@ -157,6 +160,7 @@ impl Engine {
             cache_epoch: Arc::default(),
             read_chunks: AtomicU64::new(0),
             disk_read_runs: AtomicU64::new(0),
+            read_lanes_most: AtomicU64::new(0),
             layout,
         };
         let config = engine.config();

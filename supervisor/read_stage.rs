@@ -87,7 +87,8 @@ const SMALL_FILE: u64 = 1 << 20;
 /// chunks up to this capacity only (many more threads read).
 const KEEP_BUFFER_WIDENED: usize = 2 << 20;
 /// A batch whose reads had this many 512-byte blocks fetched from storage
-/// (the thread's `ru_inblock`) shows that the files are not in memory.
+/// (the thread's `ru_inblock`), and at least half of its bytes, shows that
+/// the files are not in memory.
 const DISK_BLOCKS: u64 = 64;
 /// A built-in with this many checks still stuck (timed out or detached, not
 /// returned) is not run: each holds one of the blocking pool's threads, and
@@ -140,14 +141,27 @@ pub(super) struct Lanes {
     extra: usize,
     widened: AtomicBool,
     big: Arc<BigReads>,
+    /// Chunks running now, and the most that ran at once (a diagnostic).
+    running: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
 }
 
-/// The big reads not taken, the buffers big reads read into (kept for the
-/// run, so that a large file's pages are not faulted in afresh for each),
-/// and a signal when a big read is given back.
+/// The big reads of a run not taken, and a signal when one is given back.
 struct BigReads {
-    free: Mutex<(usize, Vec<Vec<u8>>)>,
+    free: Mutex<usize>,
     freed: std::sync::Condvar,
+    /// How many there are.
+    lanes: usize,
+}
+
+/// The buffers big reads read into, kept between them and between runs
+/// (so that a large file's pages are not faulted in afresh each time, and
+/// the allocator does not spread them over its arenas): at most as many as
+/// there are big reads in a run, each up to `KEEP_BUFFER`.
+static BIG_BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+fn big_buffers() -> std::sync::MutexGuard<'static, Vec<Vec<u8>>> {
+    BIG_BUFFERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// One big read, taken until dropped. While its batch reads into the big
@@ -160,12 +174,16 @@ pub(super) struct BigRead {
 
 impl Drop for BigRead {
     fn drop(&mut self) {
-        let mut free = self.reads.free.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        free.0 += 1;
         let mut buffer = std::mem::take(&mut self.parked);
-        buffer.clear();
-        free.1.push(buffer);
-        drop(free);
+        // Kept as a thread keeps its own: up to `KEEP_BUFFER`.
+        if buffer.capacity() <= KEEP_BUFFER && buffer.capacity() > 0 {
+            buffer.clear();
+            let mut kept = big_buffers();
+            if kept.len() < self.reads.lanes {
+                kept.push(buffer);
+            }
+        }
+        *self.reads.free.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) += 1;
         self.reads.freed.notify_one();
     }
 }
@@ -178,7 +196,9 @@ impl Lanes {
             permits: Arc::new(tokio::sync::Semaphore::new(lanes)),
             extra: DISK_LANES.saturating_sub(lanes),
             widened: AtomicBool::new(false),
-            big: Arc::new(BigReads { free: Mutex::new((lanes, Vec::new())), freed: std::sync::Condvar::new() }),
+            big: Arc::new(BigReads { free: Mutex::new(lanes), freed: std::sync::Condvar::new(), lanes }),
+            running: Default::default(),
+            most: Default::default(),
         }
     }
 
@@ -188,9 +208,10 @@ impl Lanes {
     fn big_read(&self, cancel: &CancellationToken) -> Option<BigRead> {
         let mut free = self.big.free.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         loop {
-            if free.0 > 0 {
-                free.0 -= 1;
-                let parked = free.1.pop().unwrap_or_default();
+            if *free > 0 {
+                *free -= 1;
+                drop(free);
+                let parked = big_buffers().pop().unwrap_or_default();
                 return Some(BigRead { reads: self.big.clone(), parked });
             }
             if cancel.is_cancelled() {
@@ -213,6 +234,11 @@ impl Lanes {
     /// Whether reads were seen waiting for the disk in this run.
     pub fn widened(&self) -> bool {
         self.widened.load(Ordering::Relaxed)
+    }
+
+    /// The most chunks that ran at once in this run.
+    pub fn most(&self) -> usize {
+        self.most.load(Ordering::Relaxed)
     }
 }
 
@@ -390,6 +416,8 @@ async fn run_chunk(
     rest: tokio::sync::mpsc::UnboundedSender<Vec<usize>>,
 ) {
     let Ok(permit) = permits.acquire_owned().await else { return };
+    let running = st.lanes.running.fetch_add(1, Ordering::Relaxed) + 1;
+    st.lanes.most.fetch_max(running, Ordering::Relaxed);
     let poll = st
         .selected
         .iter()
@@ -493,6 +521,7 @@ async fn run_chunk(
         }
         files.drain(..pos);
     }
+    st.lanes.running.fetch_sub(1, Ordering::Relaxed);
     drop(permit);
     while detached.join_next().await.is_some() {}
 }
@@ -794,6 +823,20 @@ fn process_with(
     }
 }
 
+/// Before a batch reads a file of `size` bytes into `buf`: a large one
+/// waits for a big read, which the batch keeps until it ends (see
+/// `process_with`), and is read into the big read's buffer, to which the
+/// batch's bytes so far are copied, at the same offsets.
+fn before_read(st: &Stage, progress: &Mutex<Progress>, size: u64, buf: &mut Vec<u8>) {
+    if size > SMALL_FILE && lock(progress).big.is_none() {
+        let Some(mut big) = st.lanes.big_read(&st.cancel) else { return };
+        std::mem::swap(buf, &mut big.parked);
+        buf.extend_from_slice(&big.parked);
+        big.parked.clear();
+        lock(progress).big = Some(big);
+    }
+}
+
 /// Processes files `offset..` of a chunk, few enough that their bytes stay
 /// in the core's cache from the read to the last check: the leading ones
 /// whose bytes fit in `BATCH_BYTES` (at least one). Returns how many, or
@@ -825,22 +868,16 @@ fn process_batch(
         if buf.len() as u64 >= BATCH_BYTES {
             break;
         }
-        // A large file waits for a big read, which the batch keeps until
-        // it ends (see `process_with`), and is read into its buffer, the
-        // batch's bytes so far copied over.
-        let mut gate = |size: u64, buf: &mut Vec<u8>| {
-            if size > SMALL_FILE && lock(progress).big.is_none() {
-                let Some(mut big) = st.lanes.big_read(&st.cancel) else { return };
-                std::mem::swap(buf, &mut big.parked);
-                buf.extend_from_slice(&big.parked);
-                big.parked.clear();
-                lock(progress).big = Some(big);
-            }
-        };
+        let mut gate = |size: u64, buf: &mut Vec<u8>| before_read(st, progress, size, buf);
         reads.push(read_one_gated(&walked[fi], known, st.max_size, dirs, buf, &mut gate));
     }
-    if blocks.is_some_and(|before| blocks_read().saturating_sub(before) >= DISK_BLOCKS) {
-        st.lanes.widen();
+    // Most of the batch's bytes came from storage (not a directory block or
+    // an inode now and then).
+    if let Some(before) = blocks {
+        let fetched = blocks_read().saturating_sub(before);
+        if fetched >= DISK_BLOCKS && fetched * 512 * 2 >= buf.len() as u64 {
+            st.lanes.widen();
+        }
     }
     let files = &files[..reads.len()];
 
@@ -1005,6 +1042,7 @@ fn process_batch(
                 content_ok = Some(match &r.bytes {
                     Some(_) => true,
                     None => {
+                        before_read(st, progress, w.len(), buf);
                         let start = buf.len();
                         read_late = read_regular_into(dirs, &w.abs, w.len(), w.len(), buf).is_ok();
                         let ok = read_late && Some(verdict_storage::content_hash(&buf[start..])) == r.hash;

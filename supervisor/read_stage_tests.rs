@@ -16,7 +16,7 @@ use crate::paths::Layout;
 use crate::server::{Notifier, RequestCtx};
 use crate::supervisor::{SupervisorMessage, ValidatorSpec};
 
-use super::{DISK_BLOCKS, LANES_PER_CORE, SMALL_FILE, blocks_read};
+use super::{DISK_BLOCKS, DISK_LANES, LANES_PER_CORE, SMALL_FILE, blocks_read};
 
 struct Project {
     _dir: tempfile::TempDir,
@@ -508,80 +508,126 @@ fn evict(path: &std::path::Path) {
     rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed).unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_that_wait_for_the_disk_widen_the_read_stage_and_reads_from_memory_do_not() {
-    let names: Vec<String> = (0..64).map(|i| format!("d{}/f{i:02}.txt", i % 4)).collect();
-    let contents: Vec<String> = (0..64).map(|i| format!("{i}\n") + &"line of text\n".repeat(2000)).collect();
-    let files: Vec<(&str, &str)> = names.iter().zip(&contents).map(|(n, c)| (n.as_str(), c.as_str())).collect();
-    let p = project(&files, Vec::new()).await;
-    let root = p.engine.layout().root.clone();
-    // The page cache of the test's directory must be one that can be
-    // dropped: not tmpfs, where the pages are the files.
-    let probe = root.join("probe");
-    std::fs::write(&probe, "x".repeat(1 << 20)).unwrap();
+/// `len` bytes of text that no file system compresses: lines of letters
+/// from a generator seeded with `seed`.
+fn incompressible(seed: u64, len: usize) -> String {
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    let mut text = String::with_capacity(len);
+    while text.len() < len {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        text.push(if text.len() % 80 == 79 { '\n' } else { char::from(b'a' + (state >> 59) as u8 % 26) });
+    }
+    text.truncate(len - 1);
+    text.push('\n');
+    text
+}
+
+/// Fails, saying what to do, unless `dir`'s files can be dropped from the
+/// page cache and read back from storage (not on tmpfs, say).
+fn assert_reads_can_come_from_disk(dir: &std::path::Path) {
+    let probe = dir.join("probe");
+    std::fs::write(&probe, incompressible(7, 1 << 20)).unwrap();
     evict(&probe);
     let before = blocks_read();
     std::fs::read(&probe).unwrap();
     assert!(
         blocks_read() - before >= DISK_BLOCKS,
-        "{} keeps its files in memory (tmpfs?): point TMPDIR at a disk-backed directory",
-        root.display()
+        "{} keeps its files in memory (tmpfs?): run the tests with TMPDIR on a disk",
+        dir.display()
     );
     std::fs::remove_file(&probe).unwrap();
-    let from_disk = || p.engine.disk_read_runs.load(std::sync::atomic::Ordering::Relaxed);
-
-    // Just written: every read comes from memory.
-    let report = check(&p).await;
-    assert_eq!(report["summary"]["files_read"], 64, "{report}");
-    assert_eq!(from_disk(), 0, "reads from memory widened the read stage");
-
-    for name in &names {
-        evict(&root.join(name));
-    }
-    let ctx = RequestCtx { cancel: CancellationToken::new(), notifier: Notifier::discarding() };
-    let params = json!({ "paths": ["."], "all_outcomes": true, "no_cache": true });
-    let raw = p.engine.check(params, &ctx).await.unwrap();
-    let report: Value = serde_json::from_str(raw.get()).unwrap();
-    assert_eq!(report["summary"]["files_read"], 64, "{report}");
-    assert_eq!(from_disk(), 1, "reads from the disk did not widen the read stage");
 }
 
-/// The most checks of `probe` that ran at once in a `--no-cache` check of
-/// `n` files of `size` bytes each, read from the disk.
-async fn most_at_once_from_disk(n: usize, size: usize) -> (usize, u64) {
-    let names: Vec<String> = (0..n).map(|i| format!("f{i:02}.txt")).collect();
-    // Each its own content, so that none is answered from another's entry.
-    let contents: Vec<String> = (0..n).map(|i| format!("{i:04}\n") + &"x".repeat(size - 6) + "\n").collect();
+/// A project of `n` files of `size` bytes each, checked once from the page
+/// cache and once (`no_cache`) after its files were evicted: the runs that
+/// widened, the most chunks that ran at once in the second run, and the
+/// most checks of a probe built-in (30 ms each) that ran at once in it.
+async fn checked_from_disk(n: usize, size: usize) -> (u64, u64, usize) {
+    let names: Vec<String> = (0..n).map(|i| format!("d{}/f{i:03}.txt", i % 4)).collect();
+    let contents: Vec<String> = (0..n).map(|i| incompressible(i as u64, size)).collect();
     let files: Vec<(&str, &str)> = names.iter().zip(&contents).map(|(n, c)| (n.as_str(), c.as_str())).collect();
     let probe = std::sync::Arc::new(ConcurrencyProbeDouble::default());
     let specs = vec![builtin_spec("probe", probe.clone(), Duration::from_secs(30), RestartPolicy::default())];
     let p = project(&files, specs).await;
     let root = p.engine.layout().root.clone();
+    assert_reads_can_come_from_disk(&root);
+    let relaxed = std::sync::atomic::Ordering::Relaxed;
+
+    // Just written: every read comes from memory.
+    let report = check(&p).await;
+    assert_eq!(report["summary"]["files_read"], n, "{report}");
+    assert_eq!(p.engine.disk_read_runs.load(relaxed), 0, "reads from memory widened the read stage");
+
     for name in &names {
         evict(&root.join(name));
     }
+    p.engine.read_lanes_most.store(0, relaxed);
     probe.most.store(0, std::sync::atomic::Ordering::SeqCst);
     let ctx = RequestCtx { cancel: CancellationToken::new(), notifier: Notifier::discarding() };
     let params = json!({ "paths": ["."], "all_outcomes": true, "no_cache": true });
     let raw = p.engine.check(params, &ctx).await.unwrap();
     let report: Value = serde_json::from_str(raw.get()).unwrap();
     assert_eq!(report["summary"]["files_read"], n, "{report}");
-    let from_disk = p.engine.disk_read_runs.load(std::sync::atomic::Ordering::Relaxed);
-    (probe.most.load(std::sync::atomic::Ordering::SeqCst), from_disk)
+    (
+        p.engine.disk_read_runs.load(relaxed),
+        p.engine.read_lanes_most.load(relaxed),
+        probe.most.load(std::sync::atomic::Ordering::SeqCst),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn from_the_disk_more_chunks_run_at_once_but_no_more_large_files_are_held() {
+async fn reads_that_wait_for_the_disk_run_more_chunks_at_once() {
     let base = std::thread::available_parallelism().unwrap().get() * LANES_PER_CORE;
-    // With `no_cache` the walk takes no sizes: chunks of 256 files split
-    // once they have read 8 MiB, into pieces spread over the lanes. Files
-    // of SMALL_FILE: enough for more pieces than base lanes.
-    let (most, from_disk) = most_at_once_from_disk(8 * (base + 2), SMALL_FILE as usize).await;
-    assert_eq!(from_disk, 1, "the reads did not wait for the disk");
-    assert!(most > base, "small files were checked {most} at a time, no more than the {base} base lanes");
-    // Files of 2 MiB, as many: each is held only with a big read, of which
-    // there are as many as base lanes.
-    let (most, from_disk) = most_at_once_from_disk(8 * (base + 2), 2 << 20).await;
-    assert_eq!(from_disk, 1, "the reads did not wait for the disk");
+    // With `no_cache` the walk takes no sizes: a chunk of up to 256 files
+    // splits once it has read 8 MiB, into pieces of as many files as it
+    // read, spread over the lanes. 48 files of 1 MiB: the first chunk
+    // reads 8, then hands five pieces of 8 over, which all start at once
+    // once the lanes are widened.
+    let (from_disk, lanes, _) = checked_from_disk(48, SMALL_FILE as usize).await;
+    assert_eq!(from_disk, 1, "reads from the disk did not widen the read stage");
+    let pieces = 5;
+    assert!(lanes >= pieces.min(DISK_LANES) as u64, "{lanes} chunks ran at once, not all {pieces} pieces");
+    if base < pieces {
+        assert!(lanes > base as u64, "no more chunks than the {base} base lanes ran at once");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_that_wait_for_the_disk_hold_no_more_large_files_at_once() {
+    let base = std::thread::available_parallelism().unwrap().get() * LANES_PER_CORE;
+    // Files of 2 MiB: pieces of four, more pieces than base lanes, all
+    // started at once. Each large file is held only with a big read, of
+    // which there are as many as base lanes.
+    let n = 4 * (base + 2) + 4;
+    let (from_disk, lanes, most) = checked_from_disk(n, 2 << 20).await;
+    assert_eq!(from_disk, 1, "reads from the disk did not widen the read stage");
+    assert!(lanes > base as u64 || base >= DISK_LANES, "only {lanes} chunks ran at once: the test proves nothing");
     assert!(most <= base, "large files were checked {most} at a time, more than the {base} base lanes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_stuck_on_large_files_give_their_big_reads_back() {
+    // One large file on which as many built-ins as there are big reads
+    // never return. Each is detached in turn, and the rest of the chunk
+    // goes on on a fresh thread, which reads the file again: each stuck
+    // check must give its big read back when it is given up on, or the
+    // last fresh thread (and the large files after it) would wait for one
+    // for ever.
+    let base = std::thread::available_parallelism().unwrap().get() * LANES_PER_CORE;
+    let big =
+        |i: usize, hang: bool| format!("{}{i}\n", if hang { "HANG " } else { "fine " }) + &"x".repeat(2 << 20) + "\n";
+    let names: Vec<String> = (0..=base).map(|i| format!("f{i:02}.txt")).collect();
+    let contents: Vec<String> = (0..=base).map(|i| big(i, i == 0)).collect();
+    let files: Vec<(&str, &str)> = names.iter().zip(&contents).map(|(n, c)| (n.as_str(), c.as_str())).collect();
+    let hanging = std::sync::Arc::new(HangingInlineDouble::default());
+    let _release = ReleaseOnDrop(hanging.release.clone());
+    let mut specs: Vec<ValidatorSpec> = (0..base)
+        .map(|i| builtin_spec(&format!("hanger{i}"), hanging.clone(), Duration::from_secs(1), RestartPolicy::default()))
+        .collect();
+    specs.push(builtin_spec("newline", final_newline(), Duration::from_secs(30), RestartPolicy::default()));
+    let p = project(&files, specs).await;
+    let report = tokio::time::timeout(Duration::from_secs(20), check(&p)).await.expect("the run hung");
+    let passed: Vec<String> = names.iter().map(|n| format!("{n} passed")).collect();
+    assert_eq!(statuses(&report, "newline"), passed, "{report}");
+    assert_eq!(report["summary"]["outcomes"]["timed_out"], base, "{report}");
 }
