@@ -74,8 +74,8 @@ const LANES_PER_CORE: usize = 2;
 /// Chunks run at a time once reads wait for the disk (or two per core, if
 /// more): the threads then mostly wait, and a disk serves more reads in
 /// flight faster. Reading a 20,000-file tree from the disk of this
-/// project's reference machine took 1.4 s on 2 threads, 0.8 s on 8 and
-/// 0.5 s on 32 (docs/performance.md).
+/// project's reference machine took 1.25-1.6 s on 2 threads, 0.7-0.9 s on
+/// 8 and 0.46-0.59 s on 64 (docs/performance.md).
 const DISK_LANES: usize = 64;
 /// A file larger than this is read only while its batch holds one of the
 /// [`Lanes`]' big reads, of which there are as many as base lanes: a chunk
@@ -165,8 +165,8 @@ fn big_buffers() -> std::sync::MutexGuard<'static, Vec<Vec<u8>>> {
 }
 
 /// One big read, taken until dropped. While its batch reads into the big
-/// buffer, `parked` holds the thread's own; once the batch gave the big
-/// buffer back, it goes back to the run's buffers with the read.
+/// buffer, `parked` holds the thread's own; once the batch has swapped the
+/// big buffer back in, dropping the read keeps it in [`BIG_BUFFERS`].
 pub(super) struct BigRead {
     reads: Arc<BigReads>,
     parked: Vec<u8>,
