@@ -157,8 +157,13 @@ struct BigReads {
 /// The buffers big reads read into, kept between them and between runs
 /// (so that a large file's pages are not faulted in afresh each time, and
 /// the allocator does not spread them over its arenas): at most as many as
-/// there are big reads in a run, each up to `KEEP_BUFFER`.
+/// there are big reads in a run, each up to `KEEP_BUFFER`, and
+/// [`BIG_BUFFERS_KEPT`] bytes in all.
 static BIG_BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+/// The most bytes of buffers [`BIG_BUFFERS`] keeps, whatever the number of
+/// cores: what an idle daemon holds for its next large files.
+const BIG_BUFFERS_KEPT: usize = 64 << 20;
 
 fn big_buffers() -> std::sync::MutexGuard<'static, Vec<Vec<u8>>> {
     BIG_BUFFERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -179,7 +184,8 @@ impl Drop for BigRead {
         if buffer.capacity() <= KEEP_BUFFER && buffer.capacity() > 0 {
             buffer.clear();
             let mut kept = big_buffers();
-            if kept.len() < self.reads.lanes {
+            let bytes: usize = kept.iter().map(Vec::capacity).sum();
+            if kept.len() < self.reads.lanes && bytes + buffer.capacity() <= BIG_BUFFERS_KEPT {
                 kept.push(buffer);
             }
         }
@@ -666,19 +672,19 @@ pub(super) fn read_one(
     dirs: &mut DirCache,
     buf: &mut Vec<u8>,
 ) -> FileRead {
-    read_one_gated(w, known, max_size, dirs, buf, &mut |_, _| ())
+    read_one_gated(w, known, max_size, dirs, buf, &mut |_, _| true)
 }
 
 /// [`read_one`], calling `before_read` with the file's size and `buf` right
 /// before the file's bytes go into `buf` (which it may swap for another
-/// holding the same bytes).
+/// holding the same bytes); the file is not read if it returns `false`.
 fn read_one_gated(
     w: &Walked,
     known: Option<StatEntry>,
     max_size: u64,
     dirs: &mut DirCache,
     buf: &mut Vec<u8>,
-    before_read: &mut dyn FnMut(u64, &mut Vec<u8>),
+    before_read: &mut dyn FnMut(u64, &mut Vec<u8>) -> bool,
 ) -> FileRead {
     if let (Some(e), Some(meta)) = (known, w.meta())
         && e.matches(meta)
@@ -719,7 +725,9 @@ fn read_one_gated(
             Err(e) => cannot(e),
         };
     }
-    before_read(meta.len(), buf);
+    if !before_read(meta.len(), buf) {
+        return FileRead { error: Some("the check was cancelled".to_owned()), ..FileRead::default() };
+    }
     let start = buf.len();
     let read = match opened {
         Some(f) => read_open_into(f, meta.len(), max_size, buf),
@@ -827,14 +835,17 @@ fn process_with(
 /// waits for a big read, which the batch keeps until it ends (see
 /// `process_with`), and is read into the big read's buffer, to which the
 /// batch's bytes so far are copied, at the same offsets.
-fn before_read(st: &Stage, progress: &Mutex<Progress>, size: u64, buf: &mut Vec<u8>) {
+/// Returns `false` if the run was cancelled while it waited: the file is
+/// then not to be read.
+fn before_read(st: &Stage, progress: &Mutex<Progress>, size: u64, buf: &mut Vec<u8>) -> bool {
     if size > SMALL_FILE && lock(progress).big.is_none() {
-        let Some(mut big) = st.lanes.big_read(&st.cancel) else { return };
+        let Some(mut big) = st.lanes.big_read(&st.cancel) else { return false };
         std::mem::swap(buf, &mut big.parked);
         buf.extend_from_slice(&big.parked);
         big.parked.clear();
         lock(progress).big = Some(big);
     }
+    true
 }
 
 /// Processes files `offset..` of a chunk, few enough that their bytes stay
@@ -1042,9 +1053,9 @@ fn process_batch(
                 content_ok = Some(match &r.bytes {
                     Some(_) => true,
                     None => {
-                        before_read(st, progress, w.len(), buf);
                         let start = buf.len();
-                        read_late = read_regular_into(dirs, &w.abs, w.len(), w.len(), buf).is_ok();
+                        read_late = before_read(st, progress, w.len(), buf)
+                            && read_regular_into(dirs, &w.abs, w.len(), w.len(), buf).is_ok();
                         let ok = read_late && Some(verdict_storage::content_hash(&buf[start..])) == r.hash;
                         if ok {
                             r.bytes = Some(start..buf.len());
