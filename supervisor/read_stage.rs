@@ -83,9 +83,6 @@ const DISK_LANES: usize = 64;
 /// large files read from the disk takes no more memory than from the page
 /// cache, however many lanes are open.
 const SMALL_FILE: u64 = 1 << 20;
-/// While the lanes are widened, a thread keeps its read buffer between
-/// chunks up to this capacity only (many more threads read).
-const KEEP_BUFFER_WIDENED: usize = 2 << 20;
 /// A batch whose reads had this many 512-byte blocks fetched from storage
 /// (the thread's `ru_inblock`), and at least half of its bytes, shows that
 /// the files are not in memory.
@@ -756,8 +753,7 @@ fn process(st: &Stage, files: &[usize], left: &[(usize, usize, Left)], progress:
         buf.clear();
         // Directories are held for one chunk only.
         process_with(st, files, left, progress, &mut DirCache::default(), buf);
-        let keep = if st.lanes.widened() { KEEP_BUFFER_WIDENED } else { KEEP_BUFFER };
-        if buf.capacity() > keep {
+        if buf.capacity() > KEEP_BUFFER {
             *buf = Vec::new();
         }
     });
@@ -872,6 +868,7 @@ fn process_batch(
     };
     let mut reads = Vec::with_capacity(files.len());
     let blocks = (!st.lanes.widened()).then(blocks_read);
+    let mut gate = |size: u64, buf: &mut Vec<u8>| before_read(st, progress, size, buf);
     for (&fi, known) in files.iter().zip(known) {
         if st.cancel.is_cancelled() {
             return None;
@@ -879,7 +876,6 @@ fn process_batch(
         if buf.len() as u64 >= BATCH_BYTES {
             break;
         }
-        let mut gate = |size: u64, buf: &mut Vec<u8>| before_read(st, progress, size, buf);
         reads.push(read_one_gated(&walked[fi], known, st.max_size, dirs, buf, &mut gate));
     }
     // Most of the batch's bytes came from storage (not a directory block or
