@@ -109,7 +109,7 @@ impl Default for CacheSettings {
             dir: None,
             ttl: Duration::from_secs(24 * 60 * 60),
             block_cache: 32 * MIB,
-            write_buffer: 16 * MIB,
+            write_buffer: 4 * MIB,
         }
     }
 }

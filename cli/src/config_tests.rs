@@ -241,7 +241,7 @@ fn defaults_without_a_file() {
     assert_eq!(c.cache.dir, None);
     assert_eq!(c.cache.ttl, Duration::from_secs(24 * 3600));
     assert_eq!(c.cache.block_cache, 32 * 1024 * 1024);
-    assert_eq!(c.cache.write_buffer, 16 * 1024 * 1024);
+    assert_eq!(c.cache.write_buffer, 4 * 1024 * 1024);
     assert!(c.check.exclude.is_empty());
     assert_eq!(c.check.max_file_size, 256 * 1024 * 1024);
     assert_eq!(c.defaults.timeout, Duration::from_secs(30));
