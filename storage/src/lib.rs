@@ -56,7 +56,7 @@ pub use key::{RESULT_KEY_LEN, ResultKey, content_hash};
 pub use stat::{RACY_MARGIN_NS, StatEntry, unix_now_ns, unix_now_secs};
 pub use store::{
     CF_FILES, CF_META, CF_RESULTS, CF_STAT, Cached, MAX_PAYLOAD_BYTES, META_SCHEMA_VERSION_KEY,
-    RESULT_VALUE_HEADER_LEN, Store, StoreOptions, StoreStats,
+    RESULT_VALUE_HEADER_LEN, Store, StoreBatch, StoreOptions, StoreStats,
 };
 
 /// Version of the on-disk layout (keys, values, column families). It is the

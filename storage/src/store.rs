@@ -266,33 +266,16 @@ impl Store {
         entries: &[(ResultKey, &T, u64)],
         now_secs: u64,
     ) -> Result<(), StorageError> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        let cf = self.cf(cf_name);
-        let mut batch = WriteBatch::default();
-        let mut buf = Vec::new();
-        for (key, value, ttl_secs) in entries {
-            let expires_at = if *ttl_secs == 0 { 0 } else { now_secs.saturating_add(*ttl_secs) };
-            buf.clear();
-            buf.extend_from_slice(&expires_at.to_be_bytes());
-            buf.extend_from_slice(&now_secs.to_be_bytes());
-            bincode::serde::encode_into_std_write(value, &mut buf, bincode::config::standard())
-                .map_err(|source| StorageError::Encode { path: self.path.clone(), source })?;
-            let payload = buf.len() - RESULT_VALUE_HEADER_LEN;
-            if payload > MAX_PAYLOAD_BYTES {
-                tracing::warn!(
-                    cache = %self.path.display(),
-                    key = %hex(&key.to_bytes()),
-                    bytes = payload,
-                    limit = MAX_PAYLOAD_BYTES,
-                    "result too large to cache; skipped"
-                );
-                continue;
-            }
-            batch.put_cf(cf, key.to_bytes(), &buf);
-        }
-        self.write(batch)
+        let mut batch = self.batch();
+        batch.put_in(cf_name, entries, now_secs)?;
+        batch.commit()
+    }
+
+    /// An empty batch of writes to any column families, written atomically,
+    /// in one write, by [`StoreBatch::commit`]: writers that gather their
+    /// entries first write once instead of once per kind of entry.
+    pub fn batch(&self) -> StoreBatch<'_> {
+        StoreBatch { store: self, batch: WriteBatch::default(), buf: Vec::new() }
     }
 
     /// Deletes every expired result (and any entry too malformed to have an
@@ -430,17 +413,9 @@ impl Store {
     /// Records stat-index entries (path relative to the project root →
     /// entry) in one atomic `WriteBatch`, overwriting existing ones.
     pub fn put_stat_index(&self, entries: &[(&[u8], StatEntry)]) -> Result<(), StorageError> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        let cf = self.cf(CF_STAT);
-        let mut batch = WriteBatch::default();
-        for (path, entry) in entries {
-            let value = bincode::serde::encode_to_vec(entry, bincode::config::standard())
-                .map_err(|source| StorageError::Encode { path: self.path.clone(), source })?;
-            batch.put_cf(cf, path, value);
-        }
-        self.write(batch)
+        let mut batch = self.batch();
+        batch.put_stat_index(entries)?;
+        batch.commit()
     }
 
     /// Removes stat-index entries (e.g. for deleted files) in one atomic
@@ -671,6 +646,95 @@ impl Store {
 /// Column-family options: shared block cache (holding index and filter
 /// blocks too, so they count against its capacity), LZ4, optional bloom
 /// filter.
+/// Writes gathered for one atomic write (see [`Store::batch`]). Dropping it
+/// without [`commit`](Self::commit) writes nothing.
+pub struct StoreBatch<'a> {
+    store: &'a Store,
+    batch: WriteBatch,
+    /// Reused to encode each value.
+    buf: Vec<u8>,
+}
+
+impl StoreBatch<'_> {
+    /// Adds results, as [`Store::put_results`] stores them.
+    pub fn put_results<T: Serialize>(
+        &mut self,
+        entries: &[(ResultKey, &T, u64)],
+        now_secs: u64,
+    ) -> Result<(), StorageError> {
+        self.put_in(CF_RESULTS, entries, now_secs)
+    }
+
+    /// Adds per-file entries, as [`Store::put_file_results`] stores them.
+    pub fn put_file_results<T: Serialize>(
+        &mut self,
+        entries: &[(ResultKey, &T, u64)],
+        now_secs: u64,
+    ) -> Result<(), StorageError> {
+        self.put_in(CF_FILES, entries, now_secs)
+    }
+
+    /// Adds stat-index entries, as [`Store::put_stat_index`] stores them.
+    pub fn put_stat_index(&mut self, entries: &[(&[u8], StatEntry)]) -> Result<(), StorageError> {
+        let store = self.store;
+        let cf = store.cf(CF_STAT);
+        for (path, entry) in entries {
+            self.buf.clear();
+            bincode::serde::encode_into_std_write(entry, &mut self.buf, bincode::config::standard())
+                .map_err(|source| StorageError::Encode { path: store.path.clone(), source })?;
+            self.batch.put_cf(cf, path, &self.buf);
+        }
+        Ok(())
+    }
+
+    /// How many writes the batch holds.
+    pub fn len(&self) -> usize {
+        self.batch.len()
+    }
+
+    /// Whether the batch holds no write.
+    pub fn is_empty(&self) -> bool {
+        self.batch.is_empty()
+    }
+
+    /// Writes everything added, atomically. Returns once it is in the WAL.
+    pub fn commit(self) -> Result<(), StorageError> {
+        self.store.write(self.batch)
+    }
+
+    fn put_in<T: Serialize>(
+        &mut self,
+        cf_name: &'static str,
+        entries: &[(ResultKey, &T, u64)],
+        now_secs: u64,
+    ) -> Result<(), StorageError> {
+        let store = self.store;
+        let cf = store.cf(cf_name);
+        let buf = &mut self.buf;
+        for (key, value, ttl_secs) in entries {
+            let expires_at = if *ttl_secs == 0 { 0 } else { now_secs.saturating_add(*ttl_secs) };
+            buf.clear();
+            buf.extend_from_slice(&expires_at.to_be_bytes());
+            buf.extend_from_slice(&now_secs.to_be_bytes());
+            bincode::serde::encode_into_std_write(value, &mut *buf, bincode::config::standard())
+                .map_err(|source| StorageError::Encode { path: store.path.clone(), source })?;
+            let payload = buf.len() - RESULT_VALUE_HEADER_LEN;
+            if payload > MAX_PAYLOAD_BYTES {
+                tracing::warn!(
+                    cache = %store.path.display(),
+                    key = %hex(&key.to_bytes()),
+                    bytes = payload,
+                    limit = MAX_PAYLOAD_BYTES,
+                    "result too large to cache; skipped"
+                );
+                continue;
+            }
+            self.batch.put_cf(cf, key.to_bytes(), &*buf);
+        }
+        Ok(())
+    }
+}
+
 fn cf_options(cache: &Cache, bloom: bool, write_buffer: usize, max_buffers: i32) -> Options {
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(cache);

@@ -321,6 +321,43 @@ fn stats_count_entries_and_bytes() {
     assert!(s.approx_disk_bytes > 0, "SST files count after a flush");
 }
 
+#[test]
+fn a_batch_writes_every_kind_of_entry_at_once_and_nothing_unless_committed() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    let (a, b) = (outcome(1), outcome(2));
+
+    let mut dropped = store.batch();
+    dropped.put_file_results(&[(key(1, 1), &a, 0)], 100).unwrap();
+    dropped.put_stat_index(&[(b"dropped".as_slice(), entry(9))]).unwrap();
+    assert_eq!(dropped.len(), 2);
+    drop(dropped);
+    assert!(store.get_file_results::<Outcome>(&[key(1, 1)], 100)[0].is_none(), "not committed");
+    assert!(store.stat_index_is_empty());
+
+    let mut batch = store.batch();
+    assert!(batch.is_empty());
+    batch.put_file_results(&[(key(1, 1), &a, 0), (key(1, 2), &b, 60)], 100).unwrap();
+    batch.put_results(&[(key(2, 1), &b, 0)], 100).unwrap();
+    batch.put_stat_index(&[(b"src/a.rs".as_slice(), entry(1)), (b"src/b.rs".as_slice(), entry(2))]).unwrap();
+    // Too large to cache: left out, as `put_results` leaves it out.
+    let huge = Outcome { ok: true, messages: vec!["x".repeat(MAX_PAYLOAD_BYTES + 1)], score: 0 };
+    batch.put_results(&[(key(2, 2), &huge, 0)], 100).unwrap();
+    assert_eq!(batch.len(), 5);
+    batch.commit().unwrap();
+
+    let files = store.get_file_results::<Outcome>(&[key(1, 1), key(1, 2)], 100);
+    assert_eq!(files[0].as_ref().map(|c| (&c.value, c.expires_at)), Some((&a, 0)));
+    assert_eq!(files[1].as_ref().map(|c| (&c.value, c.expires_at)), Some((&b, 160)));
+    let results = store.get_results::<Outcome>(&[key(2, 1), key(2, 2)], 100);
+    assert_eq!(results[0].as_ref().map(|c| &c.value), Some(&b));
+    assert!(results[1].is_none(), "the oversized result is not stored");
+    assert_eq!(
+        store.get_stats_index(&[b"src/a.rs", b"src/b.rs", b"dropped"]),
+        vec![Some(entry(1)), Some(entry(2)), None]
+    );
+}
+
 // ----- stat index -----
 
 #[test]
