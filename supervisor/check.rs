@@ -677,6 +677,7 @@ pub async fn run(
     let _cancel_on_drop = cancel.clone().drop_guard();
     let walked = Arc::new(walked);
     let selected = Arc::new(selected);
+    let now = now_secs();
     let stage = Arc::new(read_stage::Stage {
         walked: walked.clone(),
         pairs: Arc::new(pairs),
@@ -686,7 +687,7 @@ pub async fn run(
         max_size: config.check.max_file_size,
         walk_stat: stat,
         chunks: AtomicU64::new(0),
-        now: now_secs(),
+        now,
         run: run.clone(),
         sets: Mutex::new(FileSets::default()),
         supervisor: engine.supervisor().clone(),
@@ -699,8 +700,12 @@ pub async fn run(
             ..Default::default()
         }),
         lanes: read_stage::Lanes::new(),
+        writer: read_stage::Writer::start(write_store.clone(), walked.clone(), run.clone(), now),
     });
     read_stage::read_stage(&stage, &ctx.notifier).await;
+    // Everything the read stage found is in the cache before the run
+    // answers (a check right after this one finds it), cancelled or not.
+    stage.writer.finish().await;
     if ctx.cancel.is_cancelled() {
         return Err(RpcError::cancelled());
     }
