@@ -396,12 +396,28 @@ impl EntryCollector {
         if p.missing == 0 {
             let p = slot.take().expect("present");
             let verdicts = p.slots.into_iter().map(|v| v.expect("complete")).collect();
-            let ttl = match p.expires_at {
-                0 => p.set.ttl,
-                at => soonest(p.set.ttl, at.saturating_sub(now_secs()).max(1)),
-            };
-            self.ready.push((p.key, verdicts, ttl));
+            self.ready.push((p.key, verdicts, entry_ttl(&p.set, p.expires_at)));
         }
+    }
+
+    /// The entry of a file whose every member's verdict is at hand, one
+    /// offer per member (validator, verdict, expiry of a verdict taken from
+    /// a per-pair result), built as the collector would build it.
+    fn complete(set: &FileSet, key: ResultKey, offers: &mut Vec<(usize, Option<StoredVerdict>, Option<u64>)>) -> Entry {
+        let mut expires_at = 0;
+        let verdicts = set
+            .members
+            .iter()
+            .map(|&m| {
+                let at = offers.iter().position(|o| o.0 == m).expect("every member offered");
+                let (_, v, cached) = offers.swap_remove(at);
+                if let Some(cached) = cached {
+                    expires_at = soonest(expires_at, cached);
+                }
+                v.expect("every verdict cacheable")
+            })
+            .collect();
+        (key, verdicts, entry_ttl(set, expires_at))
     }
 
     /// The complete entries, if enough are waiting (or `all`).
@@ -412,6 +428,15 @@ impl EntryCollector {
         }
         self.last_flush = Instant::now();
         std::mem::take(&mut self.ready)
+    }
+}
+
+/// The TTL of a per-file entry of `set` whose oldest verdict taken from a
+/// per-pair result expires at `expires_at` (0: none, or never).
+fn entry_ttl(set: &FileSet, expires_at: u64) -> u64 {
+    match expires_at {
+        0 => set.ttl,
+        at => soonest(set.ttl, at.saturating_sub(now_secs()).max(1)),
     }
 }
 
@@ -1100,8 +1125,22 @@ fn push(run: &RunState, fi: usize, vi: usize, outcome: Outcome) {
 /// [`push`] of several outcomes of file `fi`: the run's shared counters are
 /// updated once.
 fn push_all(run: &RunState, fi: usize, outcomes: impl Iterator<Item = (usize, Outcome)>) {
-    let (mut done, mut passed, mut cached_passed) = (0, 0, 0);
     let mut records = Vec::new();
+    tally(run, fi, outcomes, &mut records);
+    if !records.is_empty() {
+        run.records.lock().expect("records").append(&mut records);
+    }
+}
+
+/// Counts outcomes of file `fi` in the run's shared counters, and appends
+/// those the report lists to `records`, for the caller to hand to the run.
+fn tally(
+    run: &RunState,
+    fi: usize,
+    outcomes: impl Iterator<Item = (usize, Outcome)>,
+    records: &mut Vec<(usize, usize, Outcome)>,
+) {
+    let (mut done, mut passed, mut cached_passed) = (0, 0, 0);
     for (vi, outcome) in outcomes {
         done += 1;
         if !run.keep_passed {
@@ -1123,9 +1162,6 @@ fn push_all(run: &RunState, fi: usize, outcomes: impl Iterator<Item = (usize, Ou
         if n > 0 {
             counter.fetch_add(n, Ordering::Relaxed);
         }
-    }
-    if !records.is_empty() {
-        run.records.lock().expect("records").append(&mut records);
     }
 }
 
@@ -2137,6 +2173,42 @@ mod tests {
         assert_eq!(ready.len(), 2, "file 2 gets no entry");
         assert!((99..=100).contains(&ready[0].2), "file 0's entry expires with its oldest verdict: {}", ready[0].2);
         assert_eq!(ready[1].2, 3600);
+    }
+
+    #[test]
+    fn an_entry_complete_at_commit_is_the_one_the_collector_would_build() {
+        let set = Arc::new(FileSet { members: vec![5, 3, 8], id: [1; 16], ttl: 3600, mode_dependent: false });
+        let key = ResultKey { validator: [1; 16], content: [2; 16] };
+        let verdict = |rule: &str| {
+            StoredVerdict(vec![verdict_actors::outcome::StoredFinding {
+                line: Some(1),
+                column: None,
+                severity: verdict_actors::outcome::Severity::Error,
+                rule: Some(rule.into()),
+                message: rule.into(),
+            }])
+        };
+        // Offered in the file's pair order, not the set's; one verdict from
+        // a per-pair result that expires in 100 s.
+        let offers = vec![
+            (3, Some(verdict("three")), None),
+            (8, Some(verdict("eight")), Some(now_secs() + 100)),
+            (5, Some(verdict("five")), None),
+        ];
+        let mut c = EntryCollector::new();
+        c.expect(0, set.clone(), key);
+        for (vi, v, at) in offers.clone() {
+            match at {
+                Some(at) => c.offer_cached(0, vi, v.unwrap(), at),
+                None => c.offer(0, vi, v),
+            }
+        }
+        let collected = c.take_ready(true).pop().expect("complete");
+        let complete = EntryCollector::complete(&set, key, &mut offers.clone());
+        assert_eq!((complete.0, &complete.1), (collected.0, &collected.1));
+        assert_eq!(complete.1, vec![verdict("five"), verdict("three"), verdict("eight")], "in the set's order");
+        assert!((99..=100).contains(&complete.2), "expires with its oldest verdict: {}", complete.2);
+        assert!(collected.2.abs_diff(complete.2) <= 1);
     }
 
     #[test]

@@ -138,35 +138,44 @@ pub(super) struct Stage {
 /// hand over while a write is under way goes in the next write, as one
 /// batch.
 pub(super) struct Writer {
-    tx: Mutex<Option<std::sync::mpsc::Sender<ToWrite>>>,
+    /// `None` when the run writes nothing.
+    tx: Option<std::sync::mpsc::Sender<ToWrite>>,
     done: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-/// What one chunk hands the [`Writer`].
-struct ToWrite {
-    entries: Vec<Entry>,
-    fresh: Vec<(usize, StatEntry)>,
+/// What the [`Writer`] is handed.
+enum ToWrite {
+    /// A chunk's per-file and stat-index entries.
+    Entries { entries: Vec<Entry>, fresh: Vec<(usize, StatEntry)> },
+    /// Write what came before, then stop.
+    Finish,
 }
 
 impl Writer {
     /// Starts the writer of a run (with no store, one that writes nothing).
     /// Nothing is written once the run's cache was cleared.
     pub fn start(store: Option<Arc<Store>>, walked: Arc<Vec<Walked>>, run: Arc<RunState>, now: u64) -> Writer {
-        let Some(store) = store else { return Writer { tx: Mutex::new(None), done: Mutex::new(None) } };
+        let Some(store) = store else { return Writer { tx: None, done: Mutex::new(None) } };
         let (tx, rx) = std::sync::mpsc::channel::<ToWrite>();
         let done = tokio::task::spawn_blocking(move || {
-            while let Ok(first) = rx.recv() {
+            let mut finished = false;
+            while !finished && let Ok(first) = rx.recv() {
                 let all: Vec<ToWrite> = std::iter::once(first).chain(rx.try_iter()).collect();
                 if run.cache_cleared() {
+                    finished = all.iter().any(|w| matches!(w, ToWrite::Finish));
                     continue;
                 }
                 let mut batch = store.batch();
                 let added = all.iter().try_for_each(|w| {
+                    let ToWrite::Entries { entries, fresh } = w else {
+                        finished = true;
+                        return Ok(());
+                    };
                     let entries: Vec<(ResultKey, &Vec<StoredVerdict>, u64)> =
-                        w.entries.iter().map(|(k, v, ttl)| (*k, v, *ttl)).collect();
+                        entries.iter().map(|(k, v, ttl)| (*k, v, *ttl)).collect();
                     batch.put_file_results(&entries, now)?;
                     let stats: Vec<(&[u8], StatEntry)> =
-                        w.fresh.iter().map(|(fi, e)| (walked[*fi].rel.as_bytes(), *e)).collect();
+                        fresh.iter().map(|(fi, e)| (walked[*fi].rel.as_bytes(), *e)).collect();
                     batch.put_stat_index(&stats)
                 });
                 if let Err(e) = added.and_then(|()| batch.commit()) {
@@ -175,24 +184,24 @@ impl Writer {
                 }
             }
         });
-        Writer { tx: Mutex::new(Some(tx)), done: Mutex::new(Some(done)) }
+        Writer { tx: Some(tx), done: Mutex::new(Some(done)) }
     }
 
     /// Hands entries over to be written (dropped after [`finish`](Self::finish)).
     fn send(&self, entries: Vec<Entry>, fresh: Vec<(usize, StatEntry)>) {
-        if entries.is_empty() && fresh.is_empty() {
-            return;
-        }
-        if let Some(tx) = self.tx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref() {
-            let _ = tx.send(ToWrite { entries, fresh });
+        if let Some(tx) = self.tx.as_ref().filter(|_| !(entries.is_empty() && fresh.is_empty())) {
+            let _ = tx.send(ToWrite::Entries { entries, fresh });
         }
     }
 
-    /// Takes nothing more, and returns once everything handed over is
-    /// written. Must be called: threads the run gave up on may hold the
-    /// stage for ever, and the writer's thread ends only here.
+    /// Returns once everything handed over so far is written; what is
+    /// handed over later is dropped. Must be called: threads the run gave
+    /// up on may hold the stage for ever, and the writer's thread ends only
+    /// here.
     pub async fn finish(&self) {
-        drop(self.tx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take());
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(ToWrite::Finish);
+        }
         let done = self.done.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         if let Some(done) = done {
             let _ = done.await;
@@ -346,6 +355,13 @@ struct ChunkOut {
     hashed: Vec<(usize, Hashed)>,
     work: Vec<(usize, usize)>,
     fresh: Vec<(usize, StatEntry)>,
+    /// Per-file entries complete at commit (every member a built-in, or
+    /// cached), written with `fresh`: they never go through the run's
+    /// collector.
+    entries: Vec<Entry>,
+    /// Outcomes to report (passed ones only counted, unless kept), handed
+    /// to the run when the chunk ends instead of file by file.
+    records: Vec<(usize, usize, Outcome)>,
     soonest_expiry: u64,
     pairs: u64,
     from_cache: u64,
@@ -550,7 +566,7 @@ async fn run_chunk(
             abandon(&st, &mut p);
             (p.committed, std::mem::take(&mut p.out), p.split)
         };
-        let fresh = st.merge(out);
+        let (entries, fresh) = st.merge(out);
         let pos = match ended {
             Ended::Finished if split && !st.cancel.is_cancelled() => {
                 // The read stage gives them to new chunks, each of as many
@@ -584,9 +600,9 @@ async fn run_chunk(
                 pos
             }
         };
-        // The abandoned thread will not write its files' stat-index
-        // entries: write them here.
-        st.writer.send(Vec::new(), fresh);
+        // The abandoned thread will not write its files' entries: write
+        // them here.
+        st.writer.send(entries, fresh);
         files.drain(..pos);
     }
     st.lanes.running.fetch_sub(1, Ordering::Relaxed);
@@ -667,9 +683,13 @@ impl Stage {
         }
     }
 
-    /// Takes in a chunk's committed files; hands back their fresh stat-index
-    /// entries (written by the chunk's thread unless it was abandoned).
-    fn merge(&self, out: ChunkOut) -> Vec<(usize, StatEntry)> {
+    /// Takes in a chunk's committed files; hands back their per-file and
+    /// fresh stat-index entries (written by the chunk's thread unless it was
+    /// abandoned).
+    fn merge(&self, mut out: ChunkOut) -> (Vec<Entry>, Vec<(usize, StatEntry)>) {
+        if !out.records.is_empty() {
+            self.run.records.lock().expect("records").append(&mut out.records);
+        }
         let mut o = self.out.lock().expect("stage out");
         for (fi, h) in out.hashed {
             o.hashed[fi] = h;
@@ -682,7 +702,7 @@ impl Stage {
         o.from_cache += out.from_cache;
         o.files_read += out.files_read;
         out.counts.add_to(&self.selected);
-        out.fresh
+        (out.entries, out.fresh)
     }
 
     /// A built-in's check ran past its timeout on file `fi`.
@@ -872,18 +892,18 @@ fn process_with(
     }
 
     // Write what the chunk completed.
-    let fresh = {
+    let (mut entries, fresh) = {
         let mut p = progress.lock().expect("progress");
         if p.abandoned {
             return;
         }
-        std::mem::take(&mut p.out.fresh)
+        (std::mem::take(&mut p.out.entries), std::mem::take(&mut p.out.fresh))
     };
     if st.write_store.is_none() || st.run.cache_cleared() {
         return;
     }
-    let ready = st.run.entries.lock().expect("entries").take_ready(false);
-    st.writer.send(ready, fresh);
+    entries.append(&mut st.run.entries.lock().expect("entries").take_ready(false));
+    st.writer.send(entries, fresh);
 }
 
 /// Before a batch reads a file of `size` bytes into `buf`: a large one
@@ -1164,16 +1184,24 @@ fn process_batch(
         if let (Some(set), Some(key), true, None, false) =
             (&sets[i], keys[i], st.write_store.is_some(), &cached_verdicts, other_bytes)
         {
-            let mut collector = run.entries.lock().expect("entries");
-            collector.expect(fi, Arc::clone(set), key);
-            for (vi, v, expires_at) in offers.drain(..) {
-                match (v, expires_at) {
-                    (Some(v), Some(at)) => collector.offer_cached(fi, vi, v, at),
-                    (v, _) => collector.offer(fi, vi, v),
+            if offers.iter().any(|(_, v, _)| v.is_none()) {
+                // An outcome that is not cached: the file gets no entry.
+            } else if offers.len() == set.members.len() {
+                // Every member answered (each offers once): no need to wait
+                // for command validators' jobs in the run's collector.
+                p.out.entries.push(EntryCollector::complete(set, key, &mut offers));
+            } else {
+                let mut collector = run.entries.lock().expect("entries");
+                collector.expect(fi, Arc::clone(set), key);
+                for (vi, v, expires_at) in offers.drain(..) {
+                    match (v, expires_at) {
+                        (Some(v), Some(at)) => collector.offer_cached(fi, vi, v, at),
+                        (v, _) => collector.offer(fi, vi, v),
+                    }
                 }
             }
         }
-        push_all(run, fi, outcomes.drain(..));
+        super::tally(run, fi, outcomes.drain(..), &mut p.out.records);
         p.out.hashed.push((fi, Hashed { hash: r.hash, binary: r.binary }));
         p.out.work.extend(work.iter().map(|&vi| (vi, fi)));
         // A file read (or hashed as a stream) has a fresh entry.
