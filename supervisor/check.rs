@@ -725,12 +725,20 @@ pub async fn run(
             ..Default::default()
         }),
         lanes: read_stage::Lanes::new(),
-        writer: read_stage::Writer::start(write_store.clone(), walked.clone(), run.clone(), now),
+        writer: read_stage::Writer::start(
+            write_store.clone(),
+            walked.clone(),
+            run.clone(),
+            now,
+            engine.cache_writers.clone(),
+        ),
     });
+    let writer_finish = stage.writer.finish_on_drop();
     read_stage::read_stage(&stage, &ctx.notifier).await;
     // Everything the read stage found is in the cache before the run
     // answers (a check right after this one finds it), cancelled or not.
     stage.writer.finish().await;
+    drop(writer_finish);
     if ctx.cancel.is_cancelled() {
         return Err(RpcError::cancelled());
     }

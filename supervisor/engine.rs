@@ -91,6 +91,9 @@ pub struct Engine {
     /// The most read-stage chunks that ran at once in a run (a diagnostic:
     /// logged with each run's phases as `lanes`).
     pub read_lanes_most: AtomicU64,
+    /// Runs' cache writers whose thread has not ended yet (each ends with
+    /// its run, however the run ends).
+    pub cache_writers: Arc<AtomicU64>,
 }
 
 /// `status`'s view of the engine.
@@ -161,6 +164,7 @@ impl Engine {
             read_chunks: AtomicU64::new(0),
             disk_read_runs: AtomicU64::new(0),
             read_lanes_most: AtomicU64::new(0),
+            cache_writers: Arc::new(AtomicU64::new(0)),
             layout,
         };
         let config = engine.config();

@@ -154,23 +154,36 @@ enum ToWrite {
 impl Writer {
     /// Starts the writer of a run (with no store, one that writes nothing).
     /// Nothing is written once the run's cache was cleared.
-    pub fn start(store: Option<Arc<Store>>, walked: Arc<Vec<Walked>>, run: Arc<RunState>, now: u64) -> Writer {
+    /// `running` counts the writers whose thread has not ended.
+    pub fn start(
+        store: Option<Arc<Store>>,
+        walked: Arc<Vec<Walked>>,
+        run: Arc<RunState>,
+        now: u64,
+        running: Arc<AtomicU64>,
+    ) -> Writer {
         let Some(store) = store else { return Writer { tx: None, done: Mutex::new(None) } };
         let (tx, rx) = std::sync::mpsc::channel::<ToWrite>();
+        running.fetch_add(1, Ordering::SeqCst);
         let done = tokio::task::spawn_blocking(move || {
+            struct Ended(Arc<AtomicU64>);
+            impl Drop for Ended {
+                fn drop(&mut self) {
+                    self.0.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+            let _ended = Ended(running);
             let mut finished = false;
             while !finished && let Ok(first) = rx.recv() {
                 let all: Vec<ToWrite> = std::iter::once(first).chain(rx.try_iter()).collect();
+                // Whatever happens to the write: a run waits for this.
+                finished = all.iter().any(|w| matches!(w, ToWrite::Finish));
                 if run.cache_cleared() {
-                    finished = all.iter().any(|w| matches!(w, ToWrite::Finish));
                     continue;
                 }
                 let mut batch = store.batch();
                 let added = all.iter().try_for_each(|w| {
-                    let ToWrite::Entries { entries, fresh } = w else {
-                        finished = true;
-                        return Ok(());
-                    };
+                    let ToWrite::Entries { entries, fresh } = w else { return Ok(()) };
                     let entries: Vec<(ResultKey, &Vec<StoredVerdict>, u64)> =
                         entries.iter().map(|(k, v, ttl)| (*k, v, *ttl)).collect();
                     batch.put_file_results(&entries, now)?;
@@ -187,7 +200,8 @@ impl Writer {
         Writer { tx: Some(tx), done: Mutex::new(Some(done)) }
     }
 
-    /// Hands entries over to be written (dropped after [`finish`](Self::finish)).
+    /// Hands entries over to be written (dropped once the writer has
+    /// finished).
     fn send(&self, entries: Vec<Entry>, fresh: Vec<(usize, StatEntry)>) {
         if let Some(tx) = self.tx.as_ref().filter(|_| !(entries.is_empty() && fresh.is_empty())) {
             let _ = tx.send(ToWrite::Entries { entries, fresh });
@@ -195,9 +209,7 @@ impl Writer {
     }
 
     /// Returns once everything handed over so far is written; what is
-    /// handed over later is dropped. Must be called: threads the run gave
-    /// up on may hold the stage for ever, and the writer's thread ends only
-    /// here.
+    /// handed over once the writer has finished is dropped.
     pub async fn finish(&self) {
         if let Some(tx) = &self.tx {
             let _ = tx.send(ToWrite::Finish);
@@ -205,6 +217,26 @@ impl Writer {
         let done = self.done.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         if let Some(done) = done {
             let _ = done.await;
+        }
+    }
+
+    /// A guard that tells the writer to finish when dropped, without
+    /// waiting for it: a run dropped midway (cancelled, its client gone)
+    /// never reaches [`finish`](Self::finish), and threads the run gave up
+    /// on may hold the stage, and so the writer's channel, for ever. The
+    /// writer's thread ends on `Finish`, not when the channel closes.
+    pub fn finish_on_drop(&self) -> FinishOnDrop {
+        FinishOnDrop(self.tx.clone())
+    }
+}
+
+/// See [`Writer::finish_on_drop`].
+pub(super) struct FinishOnDrop(Option<std::sync::mpsc::Sender<ToWrite>>);
+
+impl Drop for FinishOnDrop {
+    fn drop(&mut self) {
+        if let Some(tx) = &self.0 {
+            let _ = tx.send(ToWrite::Finish);
         }
     }
 }
@@ -566,7 +598,10 @@ async fn run_chunk(
             abandon(&st, &mut p);
             (p.committed, std::mem::take(&mut p.out), p.split)
         };
+        // What the thread committed but will not write itself (it was
+        // given up on, cancelled, or failed); nothing if it wrote it.
         let (entries, fresh) = st.merge(out);
+        st.writer.send(entries, fresh);
         let pos = match ended {
             Ended::Finished if split && !st.cancel.is_cancelled() => {
                 // The read stage gives them to new chunks, each of as many
@@ -600,9 +635,6 @@ async fn run_chunk(
                 pos
             }
         };
-        // The abandoned thread will not write its files' entries: write
-        // them here.
-        st.writer.send(entries, fresh);
         files.drain(..pos);
     }
     st.lanes.running.fetch_sub(1, Ordering::Relaxed);

@@ -183,6 +183,41 @@ async fn a_panicking_built_in_fails_its_child_until_quarantined_and_nothing_else
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_dropped_while_a_built_in_hangs_leaves_no_cache_writer_behind() {
+    let files = [("a.txt", "fine\n"), ("b.txt", "HANG\n"), ("c.txt", "fine too\n")];
+    let hanging = std::sync::Arc::new(HangingInlineDouble::default());
+    let _release = ReleaseOnDrop(hanging.release.clone());
+    // A long timeout: the stuck check is detached after 250 ms, and its
+    // thread holds the run's stage (and the writer's channel) until it is
+    // released.
+    let specs = vec![builtin_spec("hanger", hanging.clone(), Duration::from_secs(60), RestartPolicy::default())];
+    let p = project(&files, specs).await;
+    let writers = || p.engine.cache_writers.load(std::sync::atomic::Ordering::SeqCst);
+
+    // Dropped midway, as the server drops a run whose client cancels or
+    // goes away.
+    let dropped = tokio::time::timeout(Duration::from_millis(600), check(&p)).await;
+    assert!(dropped.is_err(), "the run should still wait for the stuck check");
+    for _ in 0..200 {
+        if writers() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(writers(), 0, "the dropped run's cache writer still runs");
+    assert!(!hanging.release.load(std::sync::atomic::Ordering::SeqCst), "the check is still stuck");
+
+    // A run that ends normally waits for its writer, which has ended too.
+    hanging.release.store(true, std::sync::atomic::Ordering::SeqCst);
+    let report = tokio::time::timeout(Duration::from_secs(10), check(&p)).await.expect("the run hung");
+    assert_eq!(report["summary"]["pairs"], 3, "{report}");
+    // What the dropped run had finished was written before its writer
+    // ended: a and c, not the stuck b.
+    assert_eq!(statuses(&report, "hanger"), ["a.txt cached", "b.txt findings", "c.txt cached"], "{report}");
+    assert_eq!(writers(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn built_ins_that_never_return_time_out_side_by_side_and_the_run_goes_on_without_them() {
     // c's bytes differ from a's: a's entry is written once the watchdog
     // gives up on the chunk, and the continuation would find c's verdicts

@@ -643,9 +643,6 @@ impl Store {
     }
 }
 
-/// Column-family options: shared block cache (holding index and filter
-/// blocks too, so they count against its capacity), LZ4, optional bloom
-/// filter.
 /// Writes gathered for one atomic write (see [`Store::batch`]). Dropping it
 /// without [`commit`](Self::commit) writes nothing.
 pub struct StoreBatch<'a> {
@@ -735,6 +732,9 @@ impl StoreBatch<'_> {
     }
 }
 
+/// Column-family options: shared block cache (holding index and filter
+/// blocks too, so they count against its capacity), LZ4, optional bloom
+/// filter.
 fn cf_options(cache: &Cache, bloom: bool, write_buffer: usize, max_buffers: i32) -> Options {
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(cache);
