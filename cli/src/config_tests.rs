@@ -367,6 +367,14 @@ fn empty_command() {
 }
 
 #[test]
+fn an_empty_program_name_is_refused_in_command_and_version_alike() {
+    let text = "[validators.sc]\nkind = \"command\"\nfiles = [\"*\"]\ncommand = [\" \", \"-x\"]\n";
+    single_issue(text, "validators.sc.command", "command = [", "the program name must not be empty");
+    let text = "[validators.sc]\nkind = \"command\"\nfiles = [\"*\"]\ncommand = [\"sc\"]\nversion = [\"\"]\n";
+    single_issue(text, "validators.sc.version", "version = [", "the program name must not be empty");
+}
+
+#[test]
 fn command_as_a_string_is_refused() {
     let text = "[validators.sc]\nkind = \"command\"\nfiles = [\"*\"]\ncommand = \"shellcheck -f gcc\"\n";
     single_issue(text, "validators.sc.command", "command = \"", "never run through a shell");
@@ -527,8 +535,11 @@ fn wrong_types() {
     single_issue("daemon = 3\n", "daemon", "daemon", "expected a table");
     single_issue("[[validators]]\nx = 1\n", "validators", "[[validators]]", "expected a table");
     let text = format!("{COMMAND}files = [\"*.sh\", 3]\n");
-    // `files` is set twice in this text: that is a TOML syntax error.
-    assert_eq!(issues(&text)[0].key, "");
+    // `files` is set twice in this text: that is a TOML syntax error, which
+    // names the key.
+    let errs = issues(&text);
+    assert_eq!((errs.len(), errs[0].key.as_str()), (1, "files"), "{errs:#?}");
+    assert!(errs[0].message.starts_with("duplicate key files"), "{errs:#?}");
     let text = "[validators.sc]\nkind = \"command\"\ncommand = [\"x\"]\nfiles = [\"*.sh\", 3]\n";
     single_issue(text, "validators.sc.files", "files", "expected a string, found integer");
 }
@@ -656,8 +667,47 @@ fn load_reads_the_file_and_reports_unreadable_ones() {
     std::fs::write(&big, vec![b'#'; MAX_CONFIG_BYTES as usize + 1]).unwrap();
     let err = Config::load(&big).unwrap_err();
     assert!(err.to_string().contains("more than the"), "{err}");
-    std::fs::write(&big, b"# \xff\n").unwrap();
-    assert!(Config::load(&big).unwrap_err().to_string().contains("not UTF-8"));
+    std::fs::write(&big, b"builtins = true\n# caf\xc3\xa9 \xff\n").unwrap();
+    let err = Config::load(&big).unwrap_err();
+    assert!(err.to_string().contains("not UTF-8"), "{err}");
+    // Where: line 2, after "# café " (7 characters).
+    assert_eq!((err.errors[0].line, err.errors[0].column), (Some(2), Some(8)), "{err}");
+}
+
+#[test]
+fn a_duplicate_key_is_named() {
+    let text = "[validators.a]\nkind = \"utf8\"\n\n[validators.a]\nkind = \"json\"\n";
+    let err = parse(text).unwrap_err();
+    assert_eq!(err.errors.len(), 1, "{err}");
+    assert_eq!(err.errors[0].line, Some(4), "{err}");
+    assert!(err.errors[0].message.contains("duplicate key a"), "{err}");
+    assert_eq!(err.errors[0].key, "a");
+}
+
+#[test]
+fn a_file_with_very_many_errors_gets_every_line_right() {
+    // 100,000 unknown keys: each issue's line used to be counted from the
+    // start of the file (minutes for this one); a line index makes it
+    // linear. Checked by the lines reported, not by a clock.
+    let n = 100_000;
+    let text: String = (0..n).map(|i| format!("k{i} = 1\n")).collect();
+    let err = parse(&text).unwrap_err();
+    assert_eq!(err.errors.len(), n);
+    for (i, issue) in err.errors.iter().enumerate().step_by(997) {
+        assert_eq!((issue.line, issue.column), (Some(i + 1), Some(1)), "{issue}");
+        assert_eq!(issue.key, format!("k{i}"));
+    }
+}
+
+#[test]
+fn sizes_past_one_exbibyte_are_refused() {
+    assert_eq!(parse_size("1 EiB"), Ok(MAX_SIZE));
+    for huge in ["20 EiB", "99999999999 TiB", "18446744073709551615"] {
+        let e = parse_size(huge).unwrap_err();
+        assert!(e.contains("larger than the largest allowed"), "{huge}: {e}");
+    }
+    let err = parse("[cache]\nblock_cache = \"20 EiB\"\n").unwrap_err();
+    assert_eq!((err.errors[0].line, err.errors[0].key.as_str()), (Some(2), "cache.block_cache"), "{err}");
 }
 
 // ---------------------------------------------------------------------------
