@@ -54,6 +54,9 @@ pub struct Engine {
     started_with: (crate::config::DaemonSettings, crate::config::CacheSettings),
     /// What verdict.toml looked like when the configuration in force was read.
     config_stamp: Mutex<Option<FileStamp>>,
+    /// Held through a whole reload: two at once (a `reload` and a SIGHUP,
+    /// say) could otherwise apply the older file last.
+    reloading: tokio::sync::Mutex<()>,
     /// The executables of the command validators that have a `version`
     /// command (the tool's and the version command's), as they were when
     /// those commands last ran: one that changed (an upgrade) is met by a
@@ -150,6 +153,7 @@ impl Engine {
             started_with: (config.daemon.clone(), config.cache.clone()),
             config: Mutex::new(Arc::new(config)),
             config_stamp: Mutex::new(file_stamp(&layout.root.join(crate::paths::CONFIG_FILE))),
+            reloading: tokio::sync::Mutex::new(()),
             tool_stamps: Mutex::default(),
             supervisor,
             store: std::sync::RwLock::new(store),
@@ -333,23 +337,34 @@ impl Engine {
 
     /// `reload` (and SIGHUP): re-read verdict.toml and apply it.
     pub async fn reload(&self) -> Result<Value, RpcError> {
+        // One at a time, each reading the file when its turn comes: the
+        // last to finish applies the newest file.
+        let _turn = self.reloading.lock().await;
         let path = self.layout.root.join(crate::paths::CONFIG_FILE);
         // Stamped before reading: an edit racing with the read is seen next time.
         let stamp = file_stamp(&path);
-        let new = if path.is_file() {
-            Config::load(&path).map_err(|e| {
-                RpcError::new(
-                    code::INVALID_CONFIGURATION,
-                    format!("invalid configuration; the old one stays in force:\n{e}"),
-                )
-                .with_data(json!({ "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() }))
-            })?
-        } else {
-            Config::default()
-        };
+        // Off the runtime's threads: a large file with many errors takes a
+        // while, and reading can block.
+        let loaded = tokio::task::spawn_blocking(move || {
+            // Anything named verdict.toml (a directory, a FIFO) is read, and
+            // refused with a message; only its absence means the defaults.
+            if crate::config::config_present(&path) { Config::load(&path) } else { Ok(Config::default()) }
+        })
+        .await
+        .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
+        let new = loaded.map_err(|e| {
+            RpcError::new(
+                code::INVALID_CONFIGURATION,
+                format!("invalid configuration; the old one stays in force:\n{e}"),
+            )
+            .with_data(json!({ "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() }))
+        })?;
         let report = self.apply(&new).await.map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
         let (daemon, cache) = &self.started_with;
-        let at_start: Vec<&str> = [("daemon", new.daemon != *daemon), ("cache", new.cache != *cache)]
+        // `cache.ttl` is every validator's default `cache_ttl`: it applies
+        // now, with them.
+        let cache_at_start = crate::config::CacheSettings { ttl: cache.ttl, ..new.cache.clone() } != *cache;
+        let at_start: Vec<&str> = [("daemon", new.daemon != *daemon), ("cache", cache_at_start)]
             .iter()
             .filter(|(_, d)| *d)
             .map(|(s, _)| *s)

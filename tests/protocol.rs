@@ -337,6 +337,82 @@ fn invalid_configuration_on_reload_keeps_the_old_one() {
 }
 
 #[test]
+fn a_verdict_toml_that_is_not_a_file_is_refused_not_taken_for_the_defaults() {
+    let env = Env::new();
+    env.write("verdict.toml", "builtins = false\n[validators.utf8]\n");
+    env.start();
+    let mut c = env.connect();
+    let names = |c: &mut Raw| -> Vec<String> {
+        let s = c.call("status", json!({}));
+        s["result"]["validators"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(names(&mut c), ["utf8"]);
+    let config = env.project.join("verdict.toml");
+    for make in ["fifo", "directory"] {
+        std::fs::remove_file(&config).ok();
+        std::fs::remove_dir(&config).ok();
+        match make {
+            "fifo" => nix::unistd::mkfifo(&config, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap(),
+            _ => std::fs::create_dir(&config).unwrap(),
+        }
+        let r = c.call("reload", json!({}));
+        assert_eq!(error_code(&r), Some(code::INVALID_CONFIGURATION), "{make}: {r}");
+        assert!(r["error"]["message"].as_str().unwrap().contains("not a regular file"), "{make}: {r}");
+        assert_eq!(names(&mut c), ["utf8"], "{make}: the old configuration stays in force");
+        // A check notices the change too, and fails the same way.
+        let out = env.run(&["check", "."]);
+        assert_eq!(out.status.code(), Some(2), "{make}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file"), "{make}");
+    }
+}
+
+#[test]
+fn overlapping_reloads_leave_the_newest_file_in_force() {
+    let env = Env::new();
+    env.write("verdict.toml", "builtins = false\n[validators.json]\n");
+    env.start();
+    // The first file's validator has a version command that announces
+    // itself, then takes a second: its reload is under way meanwhile.
+    let v1 = "builtins = false\n[validators.slowver]\nkind = \"command\"\nfiles = [\"*.x\"]\n\
+              command = [\"true\"]\nversion = [\"sh\", \"-c\", \"touch version-ran; sleep 1; echo 1.0\"]\n";
+    env.write("verdict.toml", v1);
+    let first = {
+        let mut c = env.connect();
+        std::thread::spawn(move || c.call("reload", json!({})))
+    };
+    let marker = env.project.join("version-ran");
+    let waited = Instant::now();
+    while !marker.exists() {
+        assert!(waited.elapsed() < Duration::from_secs(20), "the first reload never ran its version command");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    env.write("verdict.toml", "builtins = false\n[validators.yaml]\n");
+    let mut c = env.connect();
+    let second = c.call("reload", json!({}));
+    assert!(second.get("result").is_some(), "{second}");
+    let first = first.join().unwrap();
+    assert!(first.get("result").is_some(), "{first}");
+    let s = c.call("status", json!({}));
+    let names: Vec<&str> =
+        s["result"]["validators"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["yaml"], "the file says yaml only: {s}");
+}
+
+#[test]
+fn a_changed_cache_ttl_applies_at_once_and_needs_no_restart() {
+    let env = Env::new();
+    env.write("verdict.toml", "builtins = true\n");
+    env.start();
+    let mut c = env.connect();
+    env.write("verdict.toml", "builtins = true\n[cache]\nttl = \"1h\"\n");
+    let r = c.call("reload", json!({}));
+    assert_eq!(r["result"]["restart_required"], json!([]), "{r}");
+    env.write("verdict.toml", "builtins = true\n[cache]\nttl = \"2h\"\nblock_cache = \"8MiB\"\n");
+    let r = c.call("reload", json!({}));
+    assert_eq!(r["result"]["restart_required"], json!(["cache"]), "{r}");
+}
+
+#[test]
 fn cache_unavailable_is_a_typed_error() {
     let env = Env::new();
     env.write("verdict.toml", "[cache]\nenabled = false\n");

@@ -67,7 +67,7 @@ pub enum PathError {
 /// `.git`), else `start` itself.
 pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
     let start = fs::canonicalize(start).map_err(|source| PathError::Root { path: start.to_path_buf(), source })?;
-    if let Some(dir) = start.ancestors().find(|d| d.join(CONFIG_FILE).is_file()) {
+    if let Some(dir) = start.ancestors().find(|d| crate::config::config_present(&d.join(CONFIG_FILE))) {
         return Ok(dir.to_path_buf());
     }
     if let Some(dir) = start.ancestors().find(|d| d.join(".git").exists()) {
@@ -116,7 +116,7 @@ impl Layout {
     pub fn discover(cwd: &Path, socket: Option<&Path>) -> Result<Layout, PathError> {
         let root = project_root(cwd)?;
         let key = root_key(&root);
-        let config = Some(root.join(CONFIG_FILE)).filter(|p| p.is_file());
+        let config = Some(root.join(CONFIG_FILE)).filter(|p| crate::config::config_present(p));
         let (socket, default_socket) = match socket {
             Some(s) => (absolute(s), false),
             None => (runtime_dir().join(format!("{key}.sock")), true),
