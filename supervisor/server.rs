@@ -44,13 +44,99 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a connection whose client stopped sending looks whether the
 /// client is gone altogether, while its requests run.
 const HANGUP_POLL: Duration = Duration::from_millis(200);
+/// How often a connection with requests in flight looks again whether it
+/// has become idle (its idle time counts from its last request's end).
+const IDLE_RECHECK: Duration = Duration::from_millis(500);
+/// Notifications are dropped while a connection has more than this many
+/// bytes queued and unwritten: progress is worth nothing to a client that
+/// does not read it, and a long request id is copied into each.
+const NOTIFY_QUEUE_BYTES: usize = 1 << 20;
+/// A connection with more than this many bytes of replies queued and
+/// unwritten starts no new request until its client reads them.
+const REPLY_QUEUE_BYTES: usize = 32 << 20;
+
+/// A connection's queue of lines to write, counted in bytes as well as in
+/// lines: the writer takes lines off it and says when it has written them.
+#[derive(Clone)]
+struct Outbox {
+    tx: mpsc::Sender<Vec<u8>>,
+    /// Bytes queued and not yet written.
+    bytes: Arc<std::sync::atomic::AtomicUsize>,
+    /// Notified each time the writer has written a line.
+    written: Arc<tokio::sync::Notify>,
+}
+
+impl Outbox {
+    fn new() -> (Outbox, mpsc::Receiver<Vec<u8>>) {
+        let (tx, rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
+        let outbox = Outbox { tx, bytes: Arc::default(), written: Arc::default() };
+        (outbox, rx)
+    }
+
+    /// Queues a line, waiting at most [`WRITE_TIMEOUT`] for room.
+    async fn send(&self, line: Vec<u8>) -> Result<(), ()> {
+        let n = line.len();
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+        let sent = self.tx.send(line).await.is_ok();
+        if !sent {
+            self.bytes.fetch_sub(n, Ordering::Relaxed);
+        }
+        if sent { Ok(()) } else { Err(()) }
+    }
+
+    /// Queues a line if there is room at once.
+    fn try_send(&self, line: Vec<u8>) -> bool {
+        let n = line.len();
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+        let sent = self.tx.try_send(line).is_ok();
+        if !sent {
+            self.bytes.fetch_sub(n, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    fn queued(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// What the writer tells of the lines it wrote (it must not hold a
+    /// sender: the queue ends when the last sender is dropped).
+    fn tally(&self) -> Written {
+        Written { bytes: self.bytes.clone(), written: self.written.clone() }
+    }
+
+    /// Returns once no more than `limit` bytes are queued.
+    async fn drained_to(&self, limit: usize) {
+        loop {
+            let written = self.written.notified();
+            if self.queued() <= limit {
+                return;
+            }
+            written.await;
+        }
+    }
+}
+
+/// The writer's side of an [`Outbox`]'s count.
+struct Written {
+    bytes: Arc<std::sync::atomic::AtomicUsize>,
+    written: Arc<tokio::sync::Notify>,
+}
+
+impl Written {
+    /// The writer wrote (or gave up on) a line of `n` bytes.
+    fn wrote(&self, n: usize) {
+        self.bytes.fetch_sub(n, Ordering::Relaxed);
+        self.written.notify_waiters();
+    }
+}
 
 /// Sends notifications belonging to one request to its connection. Lossy by
 /// design: when the client is not reading, progress notifications are dropped
 /// rather than stalling the work that produces them.
 #[derive(Clone)]
 pub struct Notifier {
-    tx: mpsc::Sender<Vec<u8>>,
+    outbox: Outbox,
     request: Value,
 }
 
@@ -59,15 +145,19 @@ impl Notifier {
     /// handlers directly).
     #[cfg(test)]
     pub(crate) fn discarding() -> Notifier {
-        Notifier { tx: mpsc::channel(1).0, request: Value::Null }
+        Notifier { outbox: Outbox::new().0, request: Value::Null }
     }
 
-    /// Queues a notification; returns false if it had to be dropped.
+    /// Queues a notification; returns false if it had to be dropped (the
+    /// queue is full, or holds more than [`NOTIFY_QUEUE_BYTES`]).
     pub fn notify(&self, method: &str, mut params: Value) -> bool {
+        if self.outbox.queued() > NOTIFY_QUEUE_BYTES {
+            return false;
+        }
         if let Value::Object(map) = &mut params {
             map.insert("request".into(), self.request.clone());
         }
-        self.tx.try_send(Message::notification(method, params).to_line()).is_ok()
+        self.outbox.try_send(Message::notification(method, params).to_line())
     }
 }
 
@@ -145,15 +235,19 @@ type InFlight = Arc<Mutex<HashMap<Id, CancellationToken>>>;
 
 async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget) {
     let (rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
+    let (tx, mut rx) = Outbox::new();
     // Cancelled when the connection must end: a write that cannot complete,
     // an oversized line. Every request of the connection hangs below it.
     let conn_cancel = daemon.abort.child_token();
 
     let writer_cancel = conn_cancel.clone();
+    let writer_box = tx.tally();
     let writer = tokio::spawn(async move {
         while let Some(buf) = rx.recv().await {
-            match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&buf)).await {
+            let written = tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&buf)).await;
+            writer_box.wrote(buf.len());
+            drop(buf);
+            match written {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
                     debug!(error = %e, "client went away");
@@ -176,8 +270,11 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget)
     let mut share = LineShare::default();
     let in_flight: InFlight = Arc::default();
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    // When the connection's last request ended: its idle time counts from
+    // then, or from when the read began, whichever is later.
+    let last_done = Arc::new(std::sync::Mutex::new(tokio::time::Instant::now()));
     let mut greeted = false;
-    loop {
+    'frames: loop {
         if line.capacity() > KEEP_LINE_BYTES {
             // A large request's buffer is not kept for the connection's
             // life: a hundred idle clients that each sent one would hold
@@ -186,22 +283,38 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget)
         }
         line.clear();
         share.release();
-        let idle = slots.available_permits() == MAX_IN_FLIGHT;
-        let read = read_frame_within(&mut reader, &mut line, MAX_LINE_BYTES, Some((&budget, &mut share)));
-        let frame = tokio::select! {
-            _ = conn_cancel.cancelled() => break,
-            r = tokio::time::timeout(if idle { daemon.limits.idle_timeout } else { Duration::MAX }, read) => r,
+        let read_began = tokio::time::Instant::now();
+        // Idle: no request in flight, and nothing received, for
+        // `idle_timeout` since the later of the read's start and the last
+        // request's end. Looked at again while requests run, since one that
+        // ends starts the count.
+        let frame = {
+            let read = read_frame_within(&mut reader, &mut line, MAX_LINE_BYTES, Some((&budget, &mut share)));
+            tokio::pin!(read);
+            loop {
+                let now = tokio::time::Instant::now();
+                let deadline = (slots.available_permits() == MAX_IN_FLIGHT).then(|| {
+                    let since = (*last_done.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).max(read_began);
+                    since + daemon.limits.idle_timeout
+                });
+                if deadline.is_some_and(|d| d <= now) {
+                    debug!("closing an idle connection");
+                    break 'frames;
+                }
+                let wake = deadline.map_or(now + IDLE_RECHECK, |d| d.min(now + IDLE_RECHECK));
+                tokio::select! {
+                    _ = conn_cancel.cancelled() => break 'frames,
+                    r = &mut read => break r,
+                    _ = tokio::time::sleep_until(wake) => {}
+                }
+            }
         };
         let frame = match frame {
-            Err(_) => {
-                debug!("closing an idle connection");
-                break;
-            }
-            Ok(Err(e)) => {
+            Err(e) => {
                 debug!(error = %e, "read failed");
                 break;
             }
-            Ok(Ok(f)) => f,
+            Ok(f) => f,
         };
         match frame {
             Frame::Eof => break,
@@ -210,7 +323,7 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget)
                     code::REQUEST_TOO_LARGE,
                     format!("request too large: a line may hold at most {MAX_LINE_BYTES} bytes"),
                 );
-                let _ = tx.send_timeout(Message::error(Value::Null, err).to_line(), WRITE_TIMEOUT).await;
+                let _ = tx.send(Message::error(Value::Null, err).to_line()).await;
                 break;
             }
             Frame::Line => {}
@@ -222,7 +335,7 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget)
             Ok(Some(req)) => req,
             Ok(None) => continue, // a notification: nothing to answer
             Err((id, err)) => {
-                if tx.send_timeout(Message::error(id, err).to_line(), WRITE_TIMEOUT).await.is_err() {
+                if tx.send(Message::error(id, err).to_line()).await.is_err() {
                     break;
                 }
                 continue;
@@ -240,14 +353,14 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget)
                 }
                 Err(e) => Message::error(id_value, e),
             };
-            if tx.send_timeout(reply.to_line(), WRITE_TIMEOUT).await.is_err() {
+            if tx.send(reply.to_line()).await.is_err() {
                 break;
             }
             continue;
         }
         if !greeted {
             let err = RpcError::new(code::HELLO_REQUIRED, "the first request on a connection must be `hello`");
-            if tx.send_timeout(Message::error(id_value, err).to_line(), WRITE_TIMEOUT).await.is_err() {
+            if tx.send(Message::error(id_value, err).to_line()).await.is_err() {
                 break;
             }
             continue;
@@ -266,24 +379,31 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget)
                 },
                 Err(e) => Message::error(id_value, e),
             };
-            if tx.send_timeout(reply.to_line(), WRITE_TIMEOUT).await.is_err() {
+            if tx.send(reply.to_line()).await.is_err() {
                 break;
             }
             continue;
         }
         if daemon.shutdown.is_cancelled() && req.method != method::SHUTDOWN {
             let msg = Message::error(id_value, RpcError::shutting_down());
-            if tx.send_timeout(msg.to_line(), WRITE_TIMEOUT).await.is_err() {
+            if tx.send(msg.to_line()).await.is_err() {
                 break;
             }
             continue;
         }
 
         // Everything else runs concurrently, tracked so that shutdown can
-        // wait for it, and cancellable by id.
+        // wait for it, and cancellable by id; once the client has not read
+        // `REPLY_QUEUE_BYTES` of replies, or has `MAX_IN_FLIGHT` requests
+        // running, the next waits (and a client gone meanwhile is noticed:
+        // its requests are cancelled below).
         let permit = tokio::select! {
             _ = conn_cancel.cancelled() => break,
-            p = slots.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            () = hung_up(reader.get_ref().as_ref()) => break,
+            p = async {
+                tx.drained_to(REPLY_QUEUE_BYTES).await;
+                slots.clone().acquire_owned().await
+            } => p.expect("the semaphore is never closed"),
         };
         let token = conn_cancel.child_token();
         {
@@ -291,7 +411,7 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget)
             if map.contains_key(&id) {
                 drop(map);
                 let err = RpcError::new(code::INVALID_REQUEST, format!("request id {id} is already in flight"));
-                if tx.send_timeout(Message::error(id_value, err).to_line(), WRITE_TIMEOUT).await.is_err() {
+                if tx.send(Message::error(id_value, err).to_line()).await.is_err() {
                     break;
                 }
                 continue;
@@ -299,8 +419,8 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget)
             map.insert(id.clone(), token.clone());
         }
         let ctx =
-            RequestCtx { cancel: token.clone(), notifier: Notifier { tx: tx.clone(), request: id_value.clone() } };
-        let (daemon2, tx2, in_flight2) = (daemon.clone(), tx.clone(), in_flight.clone());
+            RequestCtx { cancel: token.clone(), notifier: Notifier { outbox: tx.clone(), request: id_value.clone() } };
+        let (daemon2, tx2, in_flight2, last_done2) = (daemon.clone(), tx.clone(), in_flight.clone(), last_done.clone());
         daemon.requests.spawn(async move {
             let result = tokio::select! {
                 r = daemon2.handle(&req.method, req.params.unwrap_or(Value::Null), &ctx) => r,
@@ -317,8 +437,9 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget)
                 Ok(v) => Message::raw_result(id_value, v),
                 Err(e) => Message::error(id_value, e),
             };
-            let _ = tx2.send_timeout(msg.to_line(), WRITE_TIMEOUT).await;
+            let _ = tx2.send(msg.to_line()).await;
             in_flight2.lock().await.remove(&id);
+            *last_done2.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = tokio::time::Instant::now();
             drop(permit);
         });
     }
@@ -459,6 +580,31 @@ mod tests {
         assert_eq!(serde_json::to_string(&r.id).unwrap(), "18446744073709551615");
         let r = parse_request(br#"{"jsonrpc":"2.0","id":-9223372036854775808,"method":"ping"}"#).unwrap().unwrap();
         assert_eq!(r.id, Some(Id::Num(i64::MIN)));
+    }
+
+    #[tokio::test]
+    async fn notifications_are_dropped_while_unread_bytes_pile_up_and_replies_wait() {
+        let (outbox, mut rx) = Outbox::new();
+        let tally = outbox.tally();
+        let notifier = Notifier { outbox: outbox.clone(), request: json!("a long id") };
+        assert!(notifier.notify("check/progress", json!({ "done": 1 })), "an empty queue takes it");
+        // A reply of 2 MiB the client has not read.
+        outbox.send(vec![b'x'; 2 << 20]).await.unwrap();
+        assert!(outbox.queued() > NOTIFY_QUEUE_BYTES);
+        assert!(!notifier.notify("check/progress", json!({ "done": 2 })), "dropped: the client does not read");
+        // A request waits until the queue has drained to its limit.
+        let ready = |f: std::pin::Pin<&mut _>| {
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            std::future::Future::poll(f, &mut cx).is_ready()
+        };
+        let mut drained = std::pin::pin!(outbox.drained_to(1 << 20));
+        assert!(!ready(drained.as_mut()), "2 MiB unread: it waits");
+        for _ in 0..2 {
+            let line = rx.recv().await.unwrap();
+            tally.wrote(line.len());
+        }
+        assert!(ready(drained.as_mut()), "written: it goes on");
+        assert!(notifier.notify("check/progress", json!({ "done": 3 })), "read again: sent again");
     }
 
     #[test]

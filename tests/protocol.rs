@@ -293,6 +293,54 @@ fn an_idle_connection_is_closed() {
 }
 
 #[test]
+fn a_connection_idle_after_its_requests_is_closed_too() {
+    let env = Env::new();
+    env.write("verdict.toml", "[daemon]\nidle_timeout = \"300ms\"\n");
+    env.start();
+    let mut c = env.connect();
+    // Its requests were answered; it says nothing more. (Before, a request
+    // still in flight when the next read began turned the idle timeout off
+    // for the connection's life.)
+    assert!(c.call("ping", json!({})).get("result").is_some());
+    assert!(c.call("status", json!({})).get("result").is_some());
+    let waited = Instant::now();
+    c.stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert!(c.is_closed(), "still open");
+    assert!(waited.elapsed() < Duration::from_secs(5), "closed only after {:?}", waited.elapsed());
+    fresh_ping_is_prompt(&env);
+}
+
+#[test]
+fn a_client_gone_while_its_requests_fill_every_slot_has_them_cancelled() {
+    // A duration no other process on the machine is likely to sleep for:
+    // the process table is looked at below.
+    let env = Env::with_slow_validator("20.0419", "5s");
+    env.start();
+    let mut c = env.connect();
+    // 64 run at once; the 65th waits for a slot, and the reading of the
+    // connection with it.
+    for _ in 0..65 {
+        c.send("check", json!({ "no_cache": true }));
+    }
+    let running = || {
+        let out = std::process::Command::new("pgrep").args(["-f", r"^sleep 20\.0419$"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let waited = Instant::now();
+    while running() == 0 {
+        assert!(waited.elapsed() < Duration::from_secs(10), "the checks never started their tool");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(c);
+    let gone = Instant::now();
+    while running() > 0 {
+        assert!(gone.elapsed() < Duration::from_secs(5), "{} tools still run after the client left", running());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    fresh_ping_is_prompt(&env);
+}
+
+#[test]
 fn shutting_down_and_cancelled_codes() {
     let env = Env::with_slow_validator("3", "5s");
     env.start();
@@ -410,6 +458,22 @@ fn a_changed_cache_ttl_applies_at_once_and_needs_no_restart() {
     env.write("verdict.toml", "builtins = true\n[cache]\nttl = \"2h\"\nblock_cache = \"8MiB\"\n");
     let r = c.call("reload", json!({}));
     assert_eq!(r["result"]["restart_required"], json!(["cache"]), "{r}");
+}
+
+#[test]
+fn stop_says_so_when_the_daemon_is_too_busy_to_take_it() {
+    let env = Env::new();
+    env.write("verdict.toml", "[daemon]\nmax_connections = 2\n");
+    let pid = env.start();
+    let held = [env.connect(), env.connect()];
+    let out = env.run(&["stop"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("busy"), "{stderr}");
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "the daemon was not stopped, and still runs");
+    drop(held);
+    let stopped = env.json(&["stop"]);
+    assert_eq!(stopped["stopped"], true, "{stopped}");
 }
 
 #[test]

@@ -277,6 +277,12 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                         }
                         return Ok(ExitCode::Ok);
                     }
+                    if !gone {
+                        // Something answered, or could not be reached for
+                        // another reason (busy, another protocol): it runs,
+                        // and was not stopped.
+                        return Err(client::describe(e));
+                    }
                     if global.json {
                         println!("{}", json!({ "stopped": false, "running": false }));
                     } else {
