@@ -559,6 +559,10 @@ pub async fn run(
 
     // Resolve the paths against the client's directory; refuse escapes.
     let cwd = params.cwd.clone().unwrap_or_else(|| root.clone());
+    if !cwd.is_absolute() {
+        // It would be taken relative to the daemon's own directory.
+        return Err(RpcError::invalid_params("cwd", format!("{} is not an absolute path", cwd.display())));
+    }
     let paths: Vec<String> = if params.paths.is_empty() { vec![".".into()] } else { params.paths.clone() };
     let mut targets = Vec::new();
     for p in &paths {

@@ -95,6 +95,16 @@ fn handshake_errors() {
 }
 
 #[test]
+fn a_relative_cwd_is_refused_by_name() {
+    let env = Env::new();
+    env.start();
+    let mut c = env.connect();
+    let r = c.call("check", json!({ "cwd": "sub", "paths": ["."] }));
+    assert_eq!(error_code(&r), Some(code::INVALID_PARAMS), "{r}");
+    assert_eq!(r["error"]["data"]["field"], "cwd", "{r}");
+}
+
+#[test]
 fn an_oversized_line_is_refused_and_the_daemon_is_unaffected() {
     let env = Env::new();
     env.start();
