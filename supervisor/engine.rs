@@ -276,15 +276,25 @@ impl Engine {
     pub async fn check(&self, params: Value, ctx: &RequestCtx) -> Result<Box<serde_json::value::RawValue>, RpcError> {
         let params: crate::protocol::CheckParams = parse_params(Some(&params))?;
         self.reopen_after_failed_writes().await;
-        let current = file_stamp(&self.layout.root.join(crate::paths::CONFIG_FILE));
-        if current != *self.config_stamp.lock().expect("stamp lock poisoned") {
-            info!("verdict.toml changed since it was read; reloading before the check");
-            self.reload().await?;
-        } else if self.tools_changed() {
-            info!("a tool with a version command changed since it ran; reloading before the check");
-            self.reload().await?;
+        if self.config_stale() || self.tools_changed() {
+            // Several checks that start after one edit reload once: the
+            // others find it done when their turn comes.
+            let turn = self.reloading.lock().await;
+            if self.config_stale() {
+                info!("verdict.toml changed since it was read; reloading before the check");
+                self.reload_in_turn(turn).await?;
+            } else if self.tools_changed() {
+                info!("a tool with a version command changed since it ran; reloading before the check");
+                self.reload_in_turn(turn).await?;
+            }
         }
         crate::check::run(self, params, ctx).await
+    }
+
+    /// Whether verdict.toml changed since it was last read.
+    fn config_stale(&self) -> bool {
+        file_stamp(&self.layout.root.join(crate::paths::CONFIG_FILE))
+            != *self.config_stamp.lock().expect("stamp lock poisoned")
     }
 
     /// After a failed write, reopens the cache once no run holds it: RocksDB
@@ -339,7 +349,12 @@ impl Engine {
     pub async fn reload(&self) -> Result<Value, RpcError> {
         // One at a time, each reading the file when its turn comes: the
         // last to finish applies the newest file.
-        let _turn = self.reloading.lock().await;
+        let turn = self.reloading.lock().await;
+        self.reload_in_turn(turn).await
+    }
+
+    /// [`reload`](Self::reload), its turn taken.
+    async fn reload_in_turn(&self, _turn: tokio::sync::MutexGuard<'_, ()>) -> Result<Value, RpcError> {
         let path = self.layout.root.join(crate::paths::CONFIG_FILE);
         // Stamped before reading: an edit racing with the read is seen next time.
         let stamp = file_stamp(&path);
@@ -564,7 +579,9 @@ impl Engine {
 type FileStamp = (u64, std::time::SystemTime, u64);
 
 fn file_stamp(path: &Path) -> Option<FileStamp> {
-    let m = std::fs::metadata(path).ok()?;
+    // A link whose target is gone still has a stamp of its own: it is
+    // there, to be refused when read, not the same as no file.
+    let m = std::fs::metadata(path).or_else(|_| std::fs::symlink_metadata(path)).ok()?;
     Some((m.len(), m.modified().ok()?, std::os::unix::fs::MetadataExt::ino(&m)))
 }
 

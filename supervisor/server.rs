@@ -77,7 +77,7 @@ impl Outbox {
     async fn send(&self, line: Vec<u8>) -> Result<(), ()> {
         let n = line.len();
         self.bytes.fetch_add(n, Ordering::Relaxed);
-        let sent = self.tx.send(line).await.is_ok();
+        let sent = self.tx.send_timeout(line, WRITE_TIMEOUT).await.is_ok();
         if !sent {
             self.bytes.fetch_sub(n, Ordering::Relaxed);
         }
@@ -301,7 +301,9 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget)
                     debug!("closing an idle connection");
                     break 'frames;
                 }
-                let wake = deadline.map_or(now + IDLE_RECHECK, |d| d.min(now + IDLE_RECHECK));
+                // With nothing in flight the deadline stands until a frame
+                // comes; with requests in flight, look again.
+                let wake = deadline.unwrap_or(now + IDLE_RECHECK);
                 tokio::select! {
                     _ = conn_cancel.cancelled() => break 'frames,
                     r = &mut read => break r,
@@ -398,12 +400,13 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget)
         // running, the next waits (and a client gone meanwhile is noticed:
         // its requests are cancelled below).
         let permit = tokio::select! {
+            biased;
             _ = conn_cancel.cancelled() => break,
-            () = hung_up(reader.get_ref().as_ref()) => break,
             p = async {
                 tx.drained_to(REPLY_QUEUE_BYTES).await;
                 slots.clone().acquire_owned().await
             } => p.expect("the semaphore is never closed"),
+            () = hung_up(reader.get_ref().as_ref()) => break,
         };
         let token = conn_cancel.child_token();
         {

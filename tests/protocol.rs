@@ -457,6 +457,41 @@ fn overlapping_reloads_leave_the_newest_file_in_force() {
 }
 
 #[test]
+fn checks_that_start_after_one_edit_reload_it_once() {
+    let env = Env::new();
+    // Each run of the version command leaves a line in `runs`.
+    let config = |dimension: &str| {
+        format!(
+            "builtins = false\n[validators.tool]\nkind = \"command\"\nfiles = [\"*.x\"]\ncommand = [\"true\"]\n\
+             dimension = \"{dimension}\"\nversion = [\"sh\", \"-c\", \"echo >> runs; sleep 0.3; echo 1.0\"]\n"
+        )
+    };
+    env.write("verdict.toml", config("lint"));
+    env.write("a.x", "a\n");
+    env.start();
+    let runs = || std::fs::read_to_string(env.project.join("runs")).unwrap_or_default().lines().count();
+    // How many runs one reload makes.
+    let before = runs();
+    assert!(env.connect().call("reload", json!({})).get("result").is_some());
+    let per_reload = runs() - before;
+    assert!(per_reload >= 1, "a reload runs the version command");
+
+    env.write("verdict.toml", config("format"));
+    let before = runs();
+    let checks: Vec<_> = (0..3)
+        .map(|_| {
+            let mut c = env.connect();
+            std::thread::spawn(move || c.call("check", json!({ "paths": ["."] })))
+        })
+        .collect();
+    for check in checks {
+        let r = check.join().unwrap();
+        assert!(r.get("result").is_some(), "{r}");
+    }
+    assert_eq!(runs() - before, per_reload, "three checks, one edit: one reload");
+}
+
+#[test]
 fn a_changed_cache_ttl_applies_at_once_and_needs_no_restart() {
     let env = Env::new();
     env.write("verdict.toml", "builtins = true\n");

@@ -931,7 +931,14 @@ impl Cx<'_> {
     fn size(&mut self, t: &Tbl, key: &str) -> Option<u64> {
         let (v, path) = Self::get(t, key)?;
         match v.get_ref() {
-            DeValue::Integer(_) => self.uint(t, key, 0),
+            DeValue::Integer(_) => {
+                let n = self.uint(t, key, 0)?;
+                if n > MAX_SIZE {
+                    self.issue(v.span(), path, format!("{n} bytes is larger than the largest size allowed, 1 EiB"));
+                    return None;
+                }
+                Some(n)
+            }
             DeValue::String(s) => match parse_size(s) {
                 Ok(n) => Some(n),
                 Err(e) => {
@@ -1514,11 +1521,14 @@ fn read_config_file(path: &Path) -> Result<String, (String, Option<(usize, usize
 fn read_config_bytes(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| format!("cannot read the file: {e}"))?;
+    let f = std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NONBLOCK).open(path).map_err(|e| {
+        match std::fs::read_link(path) {
+            Ok(target) if e.kind() == std::io::ErrorKind::NotFound => {
+                format!("cannot read the file: it is a link to {}, which does not exist", target.display())
+            }
+            _ => format!("cannot read the file: {e}"),
+        }
+    })?;
     let meta = f.metadata().map_err(|e| format!("cannot read the file: {e}"))?;
     if !meta.is_file() {
         return Err("cannot read the file: not a regular file".into());

@@ -708,6 +708,20 @@ fn sizes_past_one_exbibyte_are_refused() {
     }
     let err = parse("[cache]\nblock_cache = \"20 EiB\"\n").unwrap_err();
     assert_eq!((err.errors[0].line, err.errors[0].key.as_str()), (Some(2), "cache.block_cache"), "{err}");
+    // Written as a number of bytes, too.
+    let err = parse("[cache]\nblock_cache = 9223372036854775807\n").unwrap_err();
+    assert!(err.errors[0].message.contains("larger than the largest size allowed"), "{err}");
+    assert!(parse("[cache]\nblock_cache = 1152921504606846976\n").is_ok(), "1 EiB itself");
+}
+
+#[test]
+fn a_dangling_link_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("verdict.toml");
+    std::os::unix::fs::symlink(dir.path().join("gone.toml"), &link).unwrap();
+    assert!(config_present(&link), "a dangling link is a configuration, to be refused");
+    let err = Config::load(&link).unwrap_err();
+    assert!(err.to_string().contains("gone.toml, which does not exist"), "{err}");
 }
 
 // ---------------------------------------------------------------------------
