@@ -239,6 +239,27 @@ fn bind_private(path: &Path) -> io::Result<StdUnixListener> {
 /// Runs the daemon in this process until it is told to stop. Start-up errors
 /// (an insecure runtime directory, an invalid configuration, a live socket
 /// owned by someone else) are returned before anything is served.
+/// Raises the soft limit on open files to the hard limit (at most
+/// [`OPEN_FILES_WANTED`]): the daemon holds a descriptor per connection,
+/// RocksDB's files, the read stage's files and every tool's pipes, and the
+/// common soft limit of 1,024 is a few hundred connections away (a flood of
+/// refused connections reached it in an audit, and a check then could not
+/// open files).
+fn raise_open_files_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return };
+    let wanted = hard.min(OPEN_FILES_WANTED);
+    if wanted > soft {
+        match setrlimit(Resource::RLIMIT_NOFILE, wanted, hard) {
+            Ok(()) => tracing::debug!(from = soft, to = wanted, "raised the open-files limit"),
+            Err(e) => tracing::warn!(error = %e, soft, "cannot raise the open-files limit"),
+        }
+    }
+}
+
+/// The open-files limit the daemon asks for, when the hard limit allows.
+const OPEN_FILES_WANTED: u64 = 65_536;
+
 pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
     let layout = opts.layout.clone();
     if layout.default_socket {
@@ -261,6 +282,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
     };
 
     let _log_guard = crate::logging::init(&layout, opts.detached, &config.daemon)?;
+    raise_open_files_limit();
 
     // We hold the lock, so no daemon of ours serves this socket. Something
     // else might (a daemon with another pid file): never steal a live socket.

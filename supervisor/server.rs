@@ -215,9 +215,17 @@ pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) {
     info!("stopped accepting connections");
 }
 
+/// Refused connections being answered at once; past this, one is closed
+/// without an answer, so that a flood of them cannot hold a descriptor each
+/// for the second an answer may take.
+const MAX_REJECTING: usize = 64;
+
+static REJECTING: Semaphore = Semaphore::const_new(MAX_REJECTING);
+
 /// Sends one error and closes, without waiting long for a client that does
-/// not read.
+/// not read (or closes at once, when [`MAX_REJECTING`] are being answered).
 async fn reject(mut stream: UnixStream, err: RpcError) {
+    let Ok(_answering) = REJECTING.try_acquire() else { return };
     let line = Message::error(Value::Null, err).to_line();
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         stream.write_all(&line).await?;
