@@ -491,9 +491,20 @@ impl FileSets {
     }
 }
 
-fn write_entries(store: &Store, entries: &[Entry], now: u64) -> Result<(), verdict_storage::StorageError> {
+/// Adds per-file entries to a batch of cache writes.
+fn add_entries(
+    batch: &mut verdict_storage::StoreBatch<'_>,
+    entries: &[Entry],
+    now: u64,
+) -> Result<(), verdict_storage::StorageError> {
     let refs: Vec<(ResultKey, &Vec<StoredVerdict>, u64)> = entries.iter().map(|(k, v, ttl)| (*k, v, *ttl)).collect();
-    store.put_file_results(&refs, now)
+    batch.put_file_results(&refs, now)
+}
+
+fn write_entries(store: &Store, entries: &[Entry], now: u64) -> Result<(), verdict_storage::StorageError> {
+    let mut batch = store.batch();
+    add_entries(&mut batch, entries, now)?;
+    batch.commit()
 }
 
 /// The key of a file's entry: its set and its content (and, for a set whose
@@ -1294,8 +1305,12 @@ fn spawn_job(
             let res = tokio::task::spawn_blocking(move || {
                 let results: Vec<(ResultKey, &StoredVerdict, u64)> =
                     to_store.iter().map(|(k, v)| (*k, v, ttl)).collect();
-                store.put_results(&results, now)?;
-                write_entries(&store, &entries, now)
+                // One write for the tool's results and the entries they
+                // complete.
+                let mut batch = store.batch();
+                batch.put_results(&results, now)?;
+                add_entries(&mut batch, &entries, now)?;
+                batch.commit()
             })
             .await;
             if !matches!(res, Ok(Ok(()))) {

@@ -184,9 +184,7 @@ impl Writer {
                 let mut batch = store.batch();
                 let added = all.iter().try_for_each(|w| {
                     let ToWrite::Entries { entries, fresh } = w else { return Ok(()) };
-                    let entries: Vec<(ResultKey, &Vec<StoredVerdict>, u64)> =
-                        entries.iter().map(|(k, v, ttl)| (*k, v, *ttl)).collect();
-                    batch.put_file_results(&entries, now)?;
+                    super::add_entries(&mut batch, entries, now)?;
                     let stats: Vec<(&[u8], StatEntry)> =
                         fresh.iter().map(|(fi, e)| (walked[*fi].rel.as_bytes(), *e)).collect();
                     batch.put_stat_index(&stats)
