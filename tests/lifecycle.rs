@@ -255,6 +255,11 @@ fn logs_follow_prints_new_lines_as_they_are_written() {
     use std::io::BufRead;
     let env = Env::new();
     env.start();
+    // The daemon's log is written by a background thread: wait until the
+    // line `-n 0` must not print is in the file before the follower starts.
+    wait_until(Duration::from_secs(10), "`daemon ready` in the log", || {
+        std::fs::read_to_string(env.log_file()).is_ok_and(|s| s.contains("daemon ready"))
+    });
     let mut follower = env.cmd().args(["logs", "-f", "-n", "0"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
     let stdout = follower.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -265,21 +270,27 @@ fn logs_follow_prints_new_lines_as_they_are_written() {
             }
         }
     });
-    std::thread::sleep(Duration::from_millis(300));
-    env.run_ok(&["reload"], 0);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    // The follower may not have reached the end of the file yet when a
+    // reload logs: reload again until one of its lines comes through.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let mut seen = Vec::new();
-    while std::time::Instant::now() < deadline {
-        if let Ok(l) = rx.recv_timeout(Duration::from_millis(100)) {
-            if l.contains("configuration applied") {
-                break;
+    let mut followed = false;
+    'reloads: while std::time::Instant::now() < deadline {
+        env.run_ok(&["reload"], 0);
+        let round = std::time::Instant::now() + Duration::from_millis(1000);
+        while std::time::Instant::now() < round {
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(100)) {
+                if l.contains("configuration applied") {
+                    followed = true;
+                    break 'reloads;
+                }
+                seen.push(l);
             }
-            seen.push(l);
         }
     }
     let _ = follower.kill();
     let _ = follower.wait();
-    assert!(std::time::Instant::now() < deadline, "no new log line followed; saw {seen:?}");
+    assert!(followed, "no new log line followed; saw {seen:?}");
     assert!(!seen.iter().any(|l| l.contains("daemon ready")), "-n 0 printed old lines: {seen:?}");
 }
 

@@ -557,10 +557,13 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
     };
     let mut reader = std::io::BufReader::new(file.try_clone()?);
     let mut all = Vec::new();
-    let mut buf = String::new();
-    while reader.read_line(&mut buf)? > 0 {
-        all.push(std::mem::take(&mut buf));
-    }
+    // A line the daemon is still writing stays in `partial` until its end
+    // arrives, so a follower never prints one line as two.
+    let mut partial = Vec::new();
+    read_complete_lines(&mut reader, &mut partial, |l| {
+        all.push(l.to_owned());
+        Ok(())
+    })?;
     let skip = lines.map(|n| all.len().saturating_sub(n)).unwrap_or(0);
     for l in &all[skip..] {
         print_log_line(l, raw, &mut out)?;
@@ -577,16 +580,36 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
         if let Ok(m) = std::fs::metadata(path) {
             let ino = std::os::unix::fs::MetadataExt::ino(&m);
             if ino != inode {
+                // The old file's unfinished line ends there.
+                if !partial.is_empty() {
+                    partial.push(b'\n');
+                    print_log_line(&String::from_utf8_lossy(&std::mem::take(&mut partial)), raw, &mut out)?;
+                }
                 file = std::fs::File::open(path)?;
                 inode = ino;
                 reader = std::io::BufReader::new(file.try_clone()?);
             }
         }
-        while reader.read_line(&mut buf)? > 0 {
-            print_log_line(&buf, raw, &mut out)?;
-            buf.clear();
-        }
+        read_complete_lines(&mut reader, &mut partial, |l| print_log_line(l, raw, &mut out))?;
     }
+}
+
+/// Hands every complete line `reader` has to `each`; an unfinished last
+/// line is kept in `partial` and completed by the next call. Lines are cut
+/// as bytes, so a read that ends inside a character loses nothing.
+fn read_complete_lines(
+    reader: &mut impl BufRead,
+    partial: &mut Vec<u8>,
+    mut each: impl FnMut(&str) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    while reader.read_until(b'\n', partial)? > 0 {
+        if partial.last() != Some(&b'\n') {
+            break;
+        }
+        each(&String::from_utf8_lossy(partial))?;
+        partial.clear();
+    }
+    Ok(())
 }
 
 fn print_log_line(line: &str, raw: bool, out: &mut dyn Write) -> std::io::Result<()> {
@@ -629,6 +652,33 @@ mod tests {
         let mut out = Vec::new();
         print_human(&report, false, &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_followed_line_is_printed_once_it_is_complete() {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("daemon.log");
+        let mut writer = std::fs::File::create(&path).unwrap();
+        // "é" is two bytes: the first read ends between them.
+        writer.write_all(b"one\ntwo \xc3").unwrap();
+        let mut reader = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
+        let mut partial = Vec::new();
+        let mut lines = Vec::new();
+        read_complete_lines(&mut reader, &mut partial, |l| {
+            lines.push(l.to_owned());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(lines, ["one\n"]);
+        writer.write_all(b"\xa9 three\nfour").unwrap();
+        read_complete_lines(&mut reader, &mut partial, |l| {
+            lines.push(l.to_owned());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(lines, ["one\n", "two \u{e9} three\n"]);
+        assert_eq!(partial, b"four");
     }
 
     #[test]
