@@ -378,8 +378,8 @@ impl Config {
                 if message == "duplicate key"
                     && let Some(name) = text.get(span.clone()).map(str::trim).filter(|k| !k.is_empty())
                 {
-                    message = format!("duplicate key {name}: it is defined earlier in the file");
-                    key = name.to_string();
+                    key = dotted_key_at(text, span.clone()).unwrap_or_else(|| name.to_string());
+                    message = format!("duplicate key {key}: it is defined earlier in the file");
                 }
                 cx.issue(span, key, message);
                 return Err(cx.finish());
@@ -1561,6 +1561,33 @@ pub const MAX_PARALLEL: u64 = 65_536;
 /// The most files one batch-mode invocation is given.
 pub const MAX_BATCH_SIZE: u64 = 100_000;
 
+/// The whole dotted name of the key the parser's `span` points at, from the
+/// text before it: the table header it is in and the key as written on its
+/// line (`cache.ttl`, or `validators.x` for a header). `None` where the text
+/// is not that simple (a key inside an inline table).
+fn dotted_key_at(text: &str, span: std::ops::Range<usize>) -> Option<String> {
+    let line_start = text.get(..span.start)?.rfind('\n').map_or(0, |i| i + 1);
+    let written = text.get(line_start..span.end)?.trim();
+    let header = |line: &str| {
+        let inner = line.strip_prefix("[[").or_else(|| line.strip_prefix('['))?;
+        Some(inner.trim().to_string())
+    };
+    if written.starts_with('[') {
+        return header(written).filter(|h| !h.contains(']'));
+    }
+    if written.contains(['=', '{', '[', ']', ',']) {
+        return None;
+    }
+    let table = text[..line_start].lines().rev().map(str::trim).find(|l| l.starts_with('[')).and_then(|l| {
+        let end = l.find(']')?;
+        header(&l[..end])
+    });
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{written}"),
+        _ => written.to_string(),
+    })
+}
+
 /// A size written as a string: bytes (`"512"`) or a number and unit
 /// (`"10MiB"`, `"1.5 GB"`); `KiB`/`MiB`/`GiB` are powers of 1024, `KB`/`MB`/`GB`
 /// of 1000 (units are case-insensitive).
@@ -1574,6 +1601,20 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     // comes near this.
     if size > MAX_SIZE {
         return Err(format!("invalid size {s:?}: larger than the largest allowed, 1 EiB"));
+    }
+    // The parser truncates a fraction of a byte ("1.5 B" is 1): refused,
+    // not silently rounded.
+    let t = s.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len()));
+    if number.contains('.') {
+        let unit_bytes = match unit.trim() {
+            "" => 1,
+            u => format!("1 {u}").parse::<bytesize::ByteSize>().map_or(1, |b| b.as_u64()),
+        };
+        let exact = number.parse::<f64>().unwrap_or(0.0) * unit_bytes as f64;
+        if exact.fract() != 0.0 {
+            return Err(format!("invalid size {s:?}: {exact} bytes is not a whole number of bytes"));
+        }
     }
     Ok(size)
 }

@@ -538,8 +538,8 @@ fn wrong_types() {
     // `files` is set twice in this text: that is a TOML syntax error, which
     // names the key.
     let errs = issues(&text);
-    assert_eq!((errs.len(), errs[0].key.as_str()), (1, "files"), "{errs:#?}");
-    assert!(errs[0].message.starts_with("duplicate key files"), "{errs:#?}");
+    assert_eq!((errs.len(), errs[0].key.as_str()), (1, "validators.sc.files"), "{errs:#?}");
+    assert!(errs[0].message.starts_with("duplicate key validators.sc.files"), "{errs:#?}");
     let text = "[validators.sc]\nkind = \"command\"\ncommand = [\"x\"]\nfiles = [\"*.sh\", 3]\n";
     single_issue(text, "validators.sc.files", "files", "expected a string, found integer");
 }
@@ -680,8 +680,23 @@ fn a_duplicate_key_is_named() {
     let err = parse(text).unwrap_err();
     assert_eq!(err.errors.len(), 1, "{err}");
     assert_eq!(err.errors[0].line, Some(4), "{err}");
-    assert!(err.errors[0].message.contains("duplicate key a"), "{err}");
-    assert_eq!(err.errors[0].key, "a");
+    assert!(err.errors[0].message.contains("duplicate key validators.a"), "{err}");
+    assert_eq!(err.errors[0].key, "validators.a");
+    let named = |text: &str| parse(text).unwrap_err().errors[0].key.clone();
+    assert_eq!(named("[validators.a]\nkind = \"utf8\"\nkind = \"json\"\n"), "validators.a.kind");
+    assert_eq!(named("cache.ttl = \"1d\"\ncache.ttl = \"2d\"\n"), "cache.ttl");
+    assert_eq!(named("[[x]]\n[ daemon ]\na = 1\na = 2\n"), "daemon.a");
+    // Inside an inline table, the parser's own name for it.
+    assert_eq!(named("v = { a = 1, a = 2 }\n"), "a");
+}
+
+#[test]
+fn a_fraction_of_a_byte_is_refused() {
+    assert_eq!(parse_size("1.5 KiB"), Ok(1536));
+    assert_eq!(parse_size("0.5 B"), Err("invalid size \"0.5 B\": 0.5 bytes is not a whole number of bytes".into()));
+    assert!(parse_size("1.5 B").unwrap_err().contains("1.5 bytes"));
+    assert!(parse_size("1.0001 KiB").unwrap_err().contains("not a whole number"));
+    assert_eq!(parse_size("2.0 B"), Ok(2));
 }
 
 #[test]
