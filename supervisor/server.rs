@@ -55,79 +55,117 @@ const NOTIFY_QUEUE_BYTES: usize = 1 << 20;
 /// unwritten starts no new request until its client reads them.
 const REPLY_QUEUE_BYTES: usize = 32 << 20;
 
+/// Replies and notifications queued and unwritten, all connections
+/// together. Past [`ReplyBudget::limit`], a connection holding more than
+/// [`FAIR_SHARE_BYTES`] of them starts no new request until its client reads:
+/// clients that do not read cannot together hold the daemon's memory, and
+/// those that do are not held up by them.
+pub struct ReplyBudget {
+    limit: usize,
+    queued: std::sync::atomic::AtomicUsize,
+    /// Notified each time a queued line is written or dropped.
+    freed: tokio::sync::Notify,
+}
+
+/// See [`ReplyBudget`].
+const REPLY_BUDGET_BYTES: usize = 256 << 20;
+/// A connection with no more than this many bytes unwritten is never held
+/// up by the others' (see [`ReplyBudget`]).
+const FAIR_SHARE_BYTES: usize = NOTIFY_QUEUE_BYTES;
+
+impl ReplyBudget {
+    fn new(limit: usize) -> Arc<ReplyBudget> {
+        Arc::new(ReplyBudget { limit, queued: Default::default(), freed: Default::default() })
+    }
+
+    fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+}
+
+/// What one connection has queued: its own count and the daemon's.
+struct Counts {
+    /// Bytes queued on this connection and not yet written.
+    own: std::sync::atomic::AtomicUsize,
+    /// Notified each time one of this connection's lines is written or
+    /// dropped.
+    freed: tokio::sync::Notify,
+    budget: Arc<ReplyBudget>,
+}
+
+/// A line in a connection's queue. Its bytes are counted from when it is
+/// queued until it is dropped, however that happens: written, refused by a
+/// full queue, or left in the queue of a connection that ended.
+struct Queued {
+    line: Vec<u8>,
+    counts: Arc<Counts>,
+}
+
+impl Queued {
+    fn new(line: Vec<u8>, counts: &Arc<Counts>) -> Queued {
+        counts.own.fetch_add(line.len(), Ordering::Relaxed);
+        counts.budget.queued.fetch_add(line.len(), Ordering::Relaxed);
+        Queued { line, counts: counts.clone() }
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        let n = self.line.len();
+        self.counts.own.fetch_sub(n, Ordering::Relaxed);
+        self.counts.budget.queued.fetch_sub(n, Ordering::Relaxed);
+        self.counts.freed.notify_waiters();
+        self.counts.budget.freed.notify_waiters();
+    }
+}
+
 /// A connection's queue of lines to write, counted in bytes as well as in
-/// lines: the writer takes lines off it and says when it has written them.
+/// lines, on its own and in the daemon's [`ReplyBudget`].
 #[derive(Clone)]
 struct Outbox {
-    tx: mpsc::Sender<Vec<u8>>,
-    /// Bytes queued and not yet written.
-    bytes: Arc<std::sync::atomic::AtomicUsize>,
-    /// Notified each time the writer has written a line.
-    written: Arc<tokio::sync::Notify>,
+    tx: mpsc::Sender<Queued>,
+    counts: Arc<Counts>,
 }
 
 impl Outbox {
-    fn new() -> (Outbox, mpsc::Receiver<Vec<u8>>) {
-        let (tx, rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
-        let outbox = Outbox { tx, bytes: Arc::default(), written: Arc::default() };
-        (outbox, rx)
+    fn new(budget: Arc<ReplyBudget>) -> (Outbox, mpsc::Receiver<Queued>) {
+        let (tx, rx) = mpsc::channel::<Queued>(WRITE_QUEUE);
+        let counts = Arc::new(Counts { own: Default::default(), freed: Default::default(), budget });
+        (Outbox { tx, counts }, rx)
     }
 
     /// Queues a line, waiting at most [`WRITE_TIMEOUT`] for room.
     async fn send(&self, line: Vec<u8>) -> Result<(), ()> {
-        let n = line.len();
-        self.bytes.fetch_add(n, Ordering::Relaxed);
-        let sent = self.tx.send_timeout(line, WRITE_TIMEOUT).await.is_ok();
-        if !sent {
-            self.bytes.fetch_sub(n, Ordering::Relaxed);
-        }
-        if sent { Ok(()) } else { Err(()) }
+        self.tx.send_timeout(Queued::new(line, &self.counts), WRITE_TIMEOUT).await.map_err(drop)
     }
 
     /// Queues a line if there is room at once.
     fn try_send(&self, line: Vec<u8>) -> bool {
-        let n = line.len();
-        self.bytes.fetch_add(n, Ordering::Relaxed);
-        let sent = self.tx.try_send(line).is_ok();
-        if !sent {
-            self.bytes.fetch_sub(n, Ordering::Relaxed);
-        }
-        sent
+        self.tx.try_send(Queued::new(line, &self.counts)).is_ok()
     }
 
     fn queued(&self) -> usize {
-        self.bytes.load(Ordering::Relaxed)
+        self.counts.own.load(Ordering::Relaxed)
     }
 
-    /// What the writer tells of the lines it wrote (it must not hold a
-    /// sender: the queue ends when the last sender is dropped).
-    fn tally(&self) -> Written {
-        Written { bytes: self.bytes.clone(), written: self.written.clone() }
-    }
-
-    /// Returns once no more than `limit` bytes are queued.
+    /// Returns once this connection may start another request: no more
+    /// than `limit` bytes of its own are queued, and either the daemon's
+    /// budget is not exceeded or this connection holds no more than its
+    /// fair share of it.
     async fn drained_to(&self, limit: usize) {
+        let budget = &self.counts.budget;
         loop {
-            let written = self.written.notified();
-            if self.queued() <= limit {
+            let own = self.counts.freed.notified();
+            let all = budget.freed.notified();
+            let queued = self.queued();
+            if queued <= limit && (queued <= FAIR_SHARE_BYTES || budget.queued() <= budget.limit) {
                 return;
             }
-            written.await;
+            tokio::select! {
+                () = own => {}
+                () = all => {}
+            }
         }
-    }
-}
-
-/// The writer's side of an [`Outbox`]'s count.
-struct Written {
-    bytes: Arc<std::sync::atomic::AtomicUsize>,
-    written: Arc<tokio::sync::Notify>,
-}
-
-impl Written {
-    /// The writer wrote (or gave up on) a line of `n` bytes.
-    fn wrote(&self, n: usize) {
-        self.bytes.fetch_sub(n, Ordering::Relaxed);
-        self.written.notify_waiters();
     }
 }
 
@@ -145,7 +183,7 @@ impl Notifier {
     /// handlers directly).
     #[cfg(test)]
     pub(crate) fn discarding() -> Notifier {
-        Notifier { outbox: Outbox::new().0, request: Value::Null }
+        Notifier { outbox: Outbox::new(ReplyBudget::new(REPLY_BUDGET_BYTES)).0, request: Value::Null }
     }
 
     /// Queues a notification; returns false if it had to be dropped (the
@@ -174,6 +212,7 @@ pub struct RequestCtx {
 pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) {
     let slots = Arc::new(Semaphore::new(daemon.limits.max_connections));
     let budget = LineBudget::new(LINE_BUDGET_BYTES);
+    let replies = ReplyBudget::new(REPLY_BUDGET_BYTES);
     let my_uid = nix::unistd::geteuid().as_raw();
     loop {
         let accepted = tokio::select! {
@@ -204,10 +243,10 @@ pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) {
             tokio::spawn(reject(stream, err));
             continue;
         };
-        let (daemon, budget) = (daemon.clone(), budget.clone());
+        let (daemon, budget, replies) = (daemon.clone(), budget.clone(), replies.clone());
         tokio::spawn(async move {
             daemon.connections.fetch_add(1, Ordering::Relaxed);
-            connection(stream, daemon.clone(), budget).await;
+            connection(stream, daemon.clone(), budget, replies).await;
             daemon.connections.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
@@ -241,20 +280,18 @@ async fn reject(mut stream: UnixStream, err: RpcError) {
 
 type InFlight = Arc<Mutex<HashMap<Id, CancellationToken>>>;
 
-async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget) {
+async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget, replies: Arc<ReplyBudget>) {
     let (rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = Outbox::new();
+    let (tx, mut rx) = Outbox::new(replies);
     // Cancelled when the connection must end: a write that cannot complete,
     // an oversized line. Every request of the connection hangs below it.
     let conn_cancel = daemon.abort.child_token();
 
     let writer_cancel = conn_cancel.clone();
-    let writer_box = tx.tally();
     let writer = tokio::spawn(async move {
-        while let Some(buf) = rx.recv().await {
-            let written = tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&buf)).await;
-            writer_box.wrote(buf.len());
-            drop(buf);
+        while let Some(queued) = rx.recv().await {
+            let written = tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&queued.line)).await;
+            drop(queued);
             match written {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
@@ -404,8 +441,9 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget)
 
         // Everything else runs concurrently, tracked so that shutdown can
         // wait for it, and cancellable by id; once the client has not read
-        // `REPLY_QUEUE_BYTES` of replies, or has `MAX_IN_FLIGHT` requests
-        // running, the next waits (and a client gone meanwhile is noticed:
+        // `REPLY_QUEUE_BYTES` of replies (or more than its fair share while
+        // all clients' unread replies exceed the daemon's budget), or has
+        // `MAX_IN_FLIGHT` requests running, the next waits (and a client gone meanwhile is noticed:
         // its requests are cancelled below).
         let permit = tokio::select! {
             biased;
@@ -593,10 +631,14 @@ mod tests {
         assert_eq!(r.id, Some(Id::Num(i64::MIN)));
     }
 
+    fn ready<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> bool {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        f.poll(&mut cx).is_ready()
+    }
+
     #[tokio::test]
     async fn notifications_are_dropped_while_unread_bytes_pile_up_and_replies_wait() {
-        let (outbox, mut rx) = Outbox::new();
-        let tally = outbox.tally();
+        let (outbox, mut rx) = Outbox::new(ReplyBudget::new(REPLY_BUDGET_BYTES));
         let notifier = Notifier { outbox: outbox.clone(), request: json!("a long id") };
         assert!(notifier.notify("check/progress", json!({ "done": 1 })), "an empty queue takes it");
         // A reply of 2 MiB the client has not read.
@@ -604,18 +646,37 @@ mod tests {
         assert!(outbox.queued() > NOTIFY_QUEUE_BYTES);
         assert!(!notifier.notify("check/progress", json!({ "done": 2 })), "dropped: the client does not read");
         // A request waits until the queue has drained to its limit.
-        let ready = |f: std::pin::Pin<&mut _>| {
-            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-            std::future::Future::poll(f, &mut cx).is_ready()
-        };
         let mut drained = std::pin::pin!(outbox.drained_to(1 << 20));
         assert!(!ready(drained.as_mut()), "2 MiB unread: it waits");
         for _ in 0..2 {
-            let line = rx.recv().await.unwrap();
-            tally.wrote(line.len());
+            drop(rx.recv().await.unwrap());
         }
         assert!(ready(drained.as_mut()), "written: it goes on");
         assert!(notifier.notify("check/progress", json!({ "done": 3 })), "read again: sent again");
+    }
+
+    #[tokio::test]
+    async fn clients_that_do_not_read_share_one_budget_and_do_not_hold_up_those_that_do() {
+        let budget = ReplyBudget::new(64 << 20);
+        let (hoarder, mut hoarder_rx) = Outbox::new(budget.clone());
+        let (slow, _slow_rx) = Outbox::new(budget.clone());
+        let (reader, _reader_rx) = Outbox::new(budget.clone());
+        // Below its own limit, but over the daemon's budget together.
+        for _ in 0..3 {
+            hoarder.send(vec![0; 30 << 20]).await.unwrap();
+        }
+        slow.send(vec![0; 2 << 20]).await.unwrap();
+        assert_eq!(budget.queued(), (90 << 20) + (2 << 20));
+        let mut slow_waits = std::pin::pin!(slow.drained_to(REPLY_QUEUE_BYTES));
+        assert!(!ready(slow_waits.as_mut()), "more than its fair share while the budget is spent: it waits");
+        assert!(ready(std::pin::pin!(reader.drained_to(REPLY_QUEUE_BYTES))), "a client that reads goes on");
+        // The hoarder's client reads one reply: the budget has room again.
+        drop(hoarder_rx.recv().await.unwrap());
+        assert!(ready(slow_waits.as_mut()), "room in the budget: it goes on");
+        // A connection that ends with lines unwritten gives their bytes back.
+        drop(hoarder_rx);
+        assert!(!hoarder.try_send(vec![0; 10]), "the queue is closed");
+        assert_eq!(budget.queued(), 2 << 20, "only the slow client's reply is still counted");
     }
 
     #[test]
