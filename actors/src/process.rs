@@ -479,14 +479,19 @@ impl Survivors<'_> {
         let gone: Vec<bool> = self.pending.iter().map(|p| !p.group_alive(self.registry)).collect();
         let looks = self.looks();
         let Ok(escaped) = tokio::task::spawn_blocking(move || {
-            let wanted: Vec<Look> = looks.iter().filter_map(|(look, _)| *look).collect();
-            let mut found = Escaped::of_all(&wanted).into_iter();
-            looks
+            // The known processes still running, taken before the look: what
+            // one left as it went is then there to be found. (Pruned after
+            // the look, a process that exits between the two, leaving one,
+            // was dropped and what it left never seen.)
+            let pruned: Vec<(Option<Look>, Vec<Escaped>)> = looks
                 .into_iter()
-                .map(|(look, known)| {
-                    // Pruned before the look: what a process left as it went
-                    // is there to be found.
-                    let mut escaped: Vec<Escaped> = known.into_iter().filter(Escaped::runs).collect();
+                .map(|(look, known)| (look, known.into_iter().filter(Escaped::runs).collect()))
+                .collect();
+            let wanted: Vec<Look> = pruned.iter().filter_map(|(look, _)| *look).collect();
+            let mut found = Escaped::of_all(&wanted).into_iter();
+            pruned
+                .into_iter()
+                .map(|(look, mut escaped)| {
                     let new = look.and_then(|_| found.next()).flatten().unwrap_or_default();
                     for e in new {
                         if !escaped.contains(&e) {
