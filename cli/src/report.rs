@@ -96,6 +96,10 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         // SARIF lists findings and failures only: passes are not sent.
         "all_outcomes": format == Format::Json || args.all,
     });
+    // Ctrl-C is caught from before the check is sent: between the send and
+    // the first wait below, it would otherwise kill the client and leave
+    // the check running.
+    let mut ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let id = c.send(method::CHECK, params).await?;
     let bar = (std::io::stderr().is_terminal() && format == Format::Human).then(|| {
         let b = indicatif::ProgressBar::new(0);
@@ -107,8 +111,6 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         b
     });
     let mut interrupted = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     let reply = loop {
         tokio::select! {
             m = c.next_message() => {
@@ -124,7 +126,7 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                     break m;
                 }
             }
-            _ = &mut ctrl_c, if !interrupted => {
+            _ = ctrl_c.recv(), if !interrupted => {
                 interrupted = true;
                 eprintln!("verdict: interrupted; cancelling the check");
                 c.send(method::CANCEL, json!({ "id": id })).await?;
