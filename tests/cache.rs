@@ -245,6 +245,14 @@ fn sigkill_during_heavy_writing_never_loses_the_database() {
         let pid = env.json(&["ping", "--data-dir", &data_s])["pid"].as_u64().unwrap() as i32;
         let mut c = env.connect();
         c.send("check", json!({}));
+        // The last run's writes are what the end checks: it is killed only
+        // once the cache holds some of them.
+        if kills == 19 {
+            wait_until(Duration::from_secs(20), "a first write to the cache", || {
+                let stats = env.json(&["cache", "stats", "--data-dir", &data_s]);
+                stats["entries"].as_u64() > Some(0) || stats["file_entries"].as_u64() > Some(0)
+            });
+        }
         // Let it write for a while, then kill it mid-run.
         std::thread::sleep(Duration::from_millis(150 + 37 * kills as u64 % 200));
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
@@ -751,7 +759,7 @@ fn a_disk_that_fills_up_loses_only_new_results_and_the_daemon_goes_on() {
     let again = check(&env, &["--data-dir", data_s]);
     assert_eq!(again["summary"]["unchanged"], false, "{}", again["summary"]);
     // The failure was real, and logged with what to do.
-    let log = std::fs::read_to_string(env.log_file()).unwrap();
+    let log = env.wait_for_log("no space left");
     assert!(log.contains("cannot write results to the cache") && log.contains("no space left"), "{log}");
     // Space again: the next run caches what the full disk could not take.
     std::fs::remove_file(&filler).unwrap();

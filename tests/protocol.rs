@@ -9,15 +9,17 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use verdict::protocol::code;
 
-use crate::support::{Env, Raw, error_code, hello_params, memory_kb};
+use crate::support::{Env, Raw, error_code, hello_params, memory_kb, wait_until};
 
-/// A fresh connection's `ping` is answered within a second.
+/// A fresh connection's `ping` is answered within five seconds: prompt on a
+/// loaded machine, where being held behind a client that does not read
+/// would take `WRITE_TIMEOUT` (10 s).
 fn fresh_ping_is_prompt(env: &Env) {
     let t = Instant::now();
     let mut c = env.connect();
     let r = c.call("ping", json!({}));
     assert_eq!(r["result"]["pong"], true, "{r}");
-    assert!(t.elapsed() < Duration::from_secs(1), "fresh ping took {:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(5), "fresh ping took {:?}", t.elapsed());
 }
 
 #[test]
@@ -510,6 +512,11 @@ fn stop_says_so_when_the_daemon_is_too_busy_to_take_it() {
     let env = Env::new();
     env.write("verdict.toml", "[daemon]\nmax_connections = 2\n");
     let pid = env.start();
+    // The start's own connection frees its slot once the daemon has seen it
+    // close.
+    wait_until(Duration::from_secs(10), "the start's connection to close", || {
+        env.json(&["status"])["connections"].as_u64() == Some(1)
+    });
     let held = [env.connect(), env.connect()];
     let out = env.run(&["stop"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -517,8 +524,19 @@ fn stop_says_so_when_the_daemon_is_too_busy_to_take_it() {
     assert!(stderr.contains("busy"), "{stderr}");
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "the daemon was not stopped, and still runs");
     drop(held);
-    let stopped = env.json(&["stop"]);
-    assert_eq!(stopped["stopped"], true, "{stopped}");
+    // The held connections' slots are free once the daemon has seen them
+    // close: until then `stop` may still be told `busy`.
+    wait_until(Duration::from_secs(10), "stop to be taken", || {
+        let out = env.run(&["--json", "stop"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            assert!(stderr.contains("busy"), "{stderr}");
+            return false;
+        }
+        let stopped: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(stopped["stopped"], true, "{stopped}");
+        true
+    });
 }
 
 #[test]

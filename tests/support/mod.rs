@@ -132,6 +132,18 @@ impl Env {
         p
     }
 
+    /// Waits until the daemon's log file holds `text`: the log is written by
+    /// a background thread, so a line logged before a reply may reach the
+    /// file after it.
+    pub fn wait_for_log(&self, text: &str) -> String {
+        let mut log = String::new();
+        wait_until(Duration::from_secs(10), &format!("{text:?} in the daemon's log"), || {
+            log = std::fs::read_to_string(self.log_file()).unwrap_or_default();
+            log.contains(text)
+        });
+        log
+    }
+
     /// A raw protocol connection to the daemon (already greeted).
     pub fn connect(&self) -> Raw {
         let mut r = Raw::connect(&self.socket());
@@ -318,7 +330,7 @@ pub fn another_build(env: &Env, dir: &str) -> PathBuf {
 /// and its child holds that descriptor until it execs, which makes our exec
 /// fail with "Text file busy" for a moment: retry that, nothing else.
 pub fn output_of_fresh_copy(cmd: &mut Command) -> Output {
-    for _ in 0..50 {
+    for _ in 0..250 {
         match cmd.output() {
             Err(e) if e.raw_os_error() == Some(nix::libc::ETXTBSY) => {}
             Ok(out) if String::from_utf8_lossy(&out.stderr).contains("Text file busy") => {}
