@@ -13,8 +13,10 @@
 //!    vs walking it with `stat` alone, answered from the directory watches,
 //!    after editing one file, and walking (`check.watch = false`); warm vs
 //!    cold;
-//! 5. supervision: restart latency after a panic (p50, p99) and how late a
-//!    timed-out job's outcome arrives after its deadline;
+//! 5. supervision: restart latency after a panic (p50, p99), how late a
+//!    timed-out job's outcome arrives after its deadline, and how late past
+//!    the grace hundreds or thousands of processes that ignore SIGTERM die,
+//!    escaped from the tool's group against inside it;
 //! 6. peers: prek's Rust built-in hooks and pre-commit's Python hooks, set up
 //!    as the nearest equivalent of verdict's built-ins, on the same generated
 //!    and real trees, beside verdict cold and warm and three read-once floors.
@@ -556,6 +558,27 @@ fn supervision() {
             l50.as_secs_f64() * 1e3,
             l99.as_secs_f64() * 1e3
         );
+        // Processes that ignore SIGTERM: in the tool's group (the baseline:
+        // one signal reaches them all) against as many escaped from it, each
+        // in a session of its own, which verdict must find in `/proc`.
+        let grace = Duration::from_millis(500);
+        for n in [300, 3000] {
+            let lateness = |outside| {
+                let dir = tempfile::tempdir().unwrap();
+                async move { verdict::bench_support::termination_lateness(dir.path(), n, outside, grace).await }
+            };
+            let (in_returned, in_dead) = lateness(false).await;
+            let (out_returned, out_dead) = lateness(true).await;
+            println!(
+                "supervision  {n} processes ignoring SIGTERM, past a {:.0} ms grace: in the tool's group, returned after {:.0} ms, all dead after {:.0} ms | escaped from it, returned after {:.0} ms, all dead after {:.0} ms, ratio {:.2}x",
+                grace.as_secs_f64() * 1e3,
+                in_returned.as_secs_f64() * 1e3,
+                in_dead.as_secs_f64() * 1e3,
+                out_returned.as_secs_f64() * 1e3,
+                out_dead.as_secs_f64() * 1e3,
+                (grace + out_dead).as_secs_f64() / (grace + in_dead).as_secs_f64()
+            );
+        }
     });
 }
 

@@ -116,3 +116,72 @@ pub async fn supervision_latencies(n: usize) -> (Vec<Duration>, Vec<Duration>) {
     sup.stop(None);
     (restart, late)
 }
+
+/// How late past its grace [`ProcessRegistry::terminate_all`] returns, and
+/// how late the last of `n` processes that ignore `SIGTERM` is dead, when a
+/// tool has started them: in its own group (`outside == false`: one signal
+/// to the group reaches them) or each in a session of its own (found by
+/// their mark, one look of `/proc` after another). `dir` is an empty
+/// directory for the tool's list of pids.
+///
+/// [`ProcessRegistry::terminate_all`]: verdict_actors::process::ProcessRegistry::terminate_all
+pub async fn termination_lateness(
+    dir: &std::path::Path,
+    n: usize,
+    outside: bool,
+    grace: Duration,
+) -> (Duration, Duration) {
+    use verdict_actors::process::{self, ProcessRegistry};
+    let pids = dir.join("pids");
+    let start = if outside { "setsid sh -c 'exec sleep 1000'" } else { "sleep 1000" };
+    let script = format!(
+        "trap '' TERM; i=0; while [ $i -lt {n} ]; do {start} </dev/null >/dev/null 2>&1 & echo $! >> {p}.tmp; i=$((i+1)); done; \
+         mv {p}.tmp {p}; trap - TERM; wait",
+        p = pids.display()
+    );
+    let registry = ProcessRegistry::new();
+    let mut cmd = tokio::process::Command::new("sh");
+    cmd.arg("-c").arg(&script).stdin(std::process::Stdio::null());
+    let (mut child, guard) = process::spawn(&mut cmd, &registry).expect("spawn sh");
+    let started: Vec<i32> = loop {
+        if let Ok(text) = std::fs::read_to_string(&pids) {
+            break text.lines().filter_map(|l| l.parse().ok()).collect();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(started.len(), n, "the tool started every process");
+    // The processes must be running their `sleep`, TERM ignored, before the
+    // clock starts.
+    loop {
+        let sleeping = started.iter().filter(|&&pid| comm(pid).as_deref() == Some("sleep")).count();
+        if sleeping == n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let owner = tokio::spawn(async move {
+        let _ = child.wait().await;
+        drop(guard);
+    });
+    let t = Instant::now();
+    registry.terminate_all(grace).await;
+    let returned = t.elapsed();
+    while started.iter().any(|&pid| alive(pid)) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let dead = t.elapsed();
+    let _ = owner.await;
+    (returned.saturating_sub(grace), dead.saturating_sub(grace))
+}
+
+fn comm(pid: i32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim_end().to_string())
+}
+
+/// Running, not a zombie waiting for its parent.
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with(['Z', 'X'])))
+        .unwrap_or(false)
+}
