@@ -51,7 +51,7 @@
 //! be reused once every member of the group is gone *and* reaped; guards live
 //! only as long as the call that ran the tool, which keeps the window small.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
@@ -328,7 +328,7 @@ impl ProcessRegistry {
         // it. Reading `/proc` is blocking work: off the runtime's threads.
         let looks: Vec<Look> = snapshot.iter().map(|&(_, tool)| Look { tool, after_exit: false }).collect();
         let found = match tokio::task::spawn_blocking(move || {
-            let found = Escaped::of_all(&looks);
+            let found = Escaped::of_all(&looks, &HashSet::new());
             for escaped in found.iter().flatten() {
                 Escaped::signal_all(escaped, Signal::SIGTERM);
             }
@@ -358,6 +358,7 @@ impl ProcessRegistry {
                 })
                 .collect(),
             done: false,
+            gone: HashSet::new(),
         };
         tracing::debug!(groups = pending.pending.len(), ?grace, "sent SIGTERM to tool process groups");
         let deadline = tokio::time::Instant::now() + grace;
@@ -454,6 +455,8 @@ struct Survivors<'a> {
     /// Whether the termination took its last look: unless it did, it was
     /// interrupted, and dropping looks once more.
     done: bool,
+    /// The known processes the last look saw gone: the next look drops them.
+    gone: HashSet<Escaped>,
 }
 
 impl Survivors<'_> {
@@ -478,35 +481,37 @@ impl Survivors<'_> {
     async fn look_again(&mut self) {
         let gone: Vec<bool> = self.pending.iter().map(|p| !p.group_alive(self.registry)).collect();
         let looks = self.looks();
-        let Ok(escaped) = tokio::task::spawn_blocking(move || {
-            // The known processes still running, taken before the look: what
-            // one left as it went is then there to be found. (Pruned after
-            // the look, a process that exits between the two, leaving one,
-            // was dropped and what it left never seen.)
+        let seen_gone = std::mem::take(&mut self.gone);
+        let Ok((escaped, now_gone)) = tokio::task::spawn_blocking(move || {
+            // The known processes the last look saw gone are dropped before
+            // this look: what one left as it went existed before it went,
+            // so before that look read it, and this look finds it. (Dropped
+            // on what this look sees, a process that exits while it reads
+            // `/proc`, leaving one, would be lost with what it left.)
             let pruned: Vec<(Option<Look>, Vec<Escaped>)> = looks
                 .into_iter()
-                .map(|(look, known)| (look, known.into_iter().filter(Escaped::runs).collect()))
+                .map(|(look, known)| (look, known.into_iter().filter(|e| !seen_gone.contains(e)).collect()))
                 .collect();
             let wanted: Vec<Look> = pruned.iter().filter_map(|(look, _)| *look).collect();
-            let mut found = Escaped::of_all(&wanted).into_iter();
-            pruned
+            let known: HashSet<Escaped> = pruned.iter().flat_map(|(_, escaped)| escaped.iter().copied()).collect();
+            let (found, now_gone) = Escaped::look(&wanted, &known);
+            let mut found = found.into_iter();
+            let escaped = pruned
                 .into_iter()
                 .map(|(look, mut escaped)| {
                     let new = look.and_then(|_| found.next()).flatten().unwrap_or_default();
-                    for e in new {
-                        if !escaped.contains(&e) {
-                            Escaped::signal_all(&[e], Signal::SIGTERM);
-                            escaped.push(e);
-                        }
-                    }
+                    Escaped::signal_all(&new, Signal::SIGTERM);
+                    escaped.extend(new);
                     escaped
                 })
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>();
+            (escaped, now_gone)
         })
         .await
         else {
             return;
         };
+        self.gone = now_gone;
         for ((p, escaped), gone) in self.pending.iter_mut().zip(escaped).zip(gone) {
             p.escaped = escaped;
             p.swept |= gone;
@@ -524,17 +529,18 @@ impl Survivors<'_> {
         tokio::task::spawn_blocking(move || {
             let wanted: Vec<Look> = looks.iter().filter_map(|(look, _)| *look).collect();
             let mut known: Vec<Escaped> = looks.into_iter().flat_map(|(_, known)| known).collect();
+            let mut seen: HashSet<Escaped> = known.iter().copied().collect();
             Escaped::signal_all(&known, Signal::SIGSTOP);
             for _ in 0..KILL_ROUNDS {
                 if wanted.is_empty() {
                     break;
                 }
-                let new: Vec<Escaped> =
-                    Escaped::of_all(&wanted).into_iter().flatten().flatten().filter(|e| !known.contains(e)).collect();
+                let new: Vec<Escaped> = Escaped::of_all(&wanted, &seen).into_iter().flatten().flatten().collect();
                 if new.is_empty() {
                     break;
                 }
                 Escaped::signal_all(&new, Signal::SIGSTOP);
+                seen.extend(new.iter().copied());
                 known.extend(new);
             }
             for (id, pgid) in groups {
@@ -563,13 +569,9 @@ impl Drop for Survivors<'_> {
                 .collect();
             if !marked.is_empty() {
                 let looks: Vec<Look> = marked.iter().map(|&(_, look)| look).collect();
-                for ((i, _), found) in marked.into_iter().zip(Escaped::of_all(&looks)) {
-                    let known = &mut self.pending[i].escaped;
-                    for e in found.unwrap_or_default() {
-                        if !known.contains(&e) {
-                            known.push(e);
-                        }
-                    }
+                let known: HashSet<Escaped> = self.pending.iter().flat_map(|p| p.escaped.iter().copied()).collect();
+                for ((i, _), found) in marked.into_iter().zip(Escaped::of_all(&looks, &known)) {
+                    self.pending[i].escaped.extend(found.unwrap_or_default());
                 }
             }
         }
@@ -596,7 +598,7 @@ struct Look {
 /// A process of a tool's run outside the tool's process group, by pid and
 /// start time (clock ticks after boot), which together name one process
 /// even after its pid is reused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Escaped {
     pid: i32,
     start: u64,
@@ -606,7 +608,7 @@ impl Escaped {
     /// The processes of a running `tool`'s run outside its group.
     #[cfg(test)]
     fn of(tool: Tool) -> Vec<Escaped> {
-        Self::of_all(&[Look { tool, after_exit: false }]).pop().flatten().unwrap_or_default()
+        Self::of_all(&[Look { tool, after_exit: false }], &HashSet::new()).pop().flatten().unwrap_or_default()
     }
 
     /// For each look, the processes of its run outside the tool's group:
@@ -614,19 +616,33 @@ impl Escaped {
     /// through parent links; and, while it runs or after it exited if the
     /// look says so, every process that carries the run's mark. `None` when
     /// nothing was looked for: the tool does not run and the look is not
-    /// `after_exit`. Reads every process's `/proc/PID/stat` once, and the
-    /// environment of those started since the oldest mark looked for: only
-    /// done when tools are killed.
-    fn of_all(looks: &[Look]) -> Vec<Option<Vec<Escaped>>> {
-        let Ok(all) = procfs::process::all_processes() else { return vec![None; looks.len()] };
+    /// `after_exit`. Leaves out the processes in `known` (found by an
+    /// earlier look). Reads every process's `/proc/PID/stat` once, and the
+    /// environment of those started since the oldest mark looked for and not
+    /// known: only done when tools are killed. (Rereading the environments
+    /// of thousands of known processes at every look made their `SIGKILL`
+    /// most of a second late.)
+    fn of_all(looks: &[Look], known: &HashSet<Escaped>) -> Vec<Option<Vec<Escaped>>> {
+        Self::look(looks, known).0
+    }
+
+    /// [`Escaped::of_all`], and which of the `known` processes no longer
+    /// ran when the look read `/proc` (gone, a zombie, or their pid taken by
+    /// another process).
+    fn look(looks: &[Look], known: &HashSet<Escaped>) -> (Vec<Option<Vec<Escaped>>>, HashSet<Escaped>) {
+        let Ok(all) = procfs::process::all_processes() else { return (vec![None; looks.len()], HashSet::new()) };
         let stats: Vec<procfs::process::Stat> = all.flatten().filter_map(|p| p.stat().ok()).collect();
+        let mut gone = known.clone();
+        for st in stats.iter().filter(|st| !matches!(st.state, 'Z' | 'X')) {
+            gone.remove(&Escaped { pid: st.pid, start: st.starttime });
+        }
         let mut children: HashMap<i32, Vec<&procfs::process::Stat>> = HashMap::new();
         for st in &stats {
             children.entry(st.ppid).or_default().push(st);
         }
-        let marked = Self::marked(&stats, looks);
+        let marked = Self::marked(&stats, looks, known);
         let ours = i32::try_from(std::process::id()).unwrap_or(0);
-        looks
+        let found = looks
             .iter()
             .map(|look| {
                 let leader = look.tool.pgid.as_raw();
@@ -638,31 +654,39 @@ impl Escaped {
                     return None;
                 }
                 let mut found = Vec::new();
+                let mut pids = HashSet::new();
                 let mut queue = if runs { vec![leader] } else { Vec::new() };
                 while let Some(parent) = queue.pop() {
                     for child in children.get(&parent).into_iter().flatten() {
-                        if child.pgrp != leader && !matches!(child.state, 'Z' | 'X') {
-                            found.push(Escaped { pid: child.pid, start: child.starttime });
+                        let e = Escaped { pid: child.pid, start: child.starttime };
+                        if child.pgrp != leader && !matches!(child.state, 'Z' | 'X') && !known.contains(&e) {
+                            found.push(e);
+                            pids.insert(e.pid);
                         }
                         queue.push(child.pid);
                     }
                 }
                 if let Some(mark) = look.tool.mark {
                     for st in marked.get(&mark.number).into_iter().flatten() {
-                        if st.pgrp != leader && st.starttime >= mark.since && !found.iter().any(|e| e.pid == st.pid) {
+                        if st.pgrp != leader && st.starttime >= mark.since && pids.insert(st.pid) {
                             found.push(Escaped { pid: st.pid, start: st.starttime });
                         }
                     }
                 }
                 Some(found)
             })
-            .collect()
+            .collect();
+        (found, gone)
     }
 
     /// The live processes that carry one of the looks' marks, by mark
     /// number. Only those started since the oldest of the marks can, and
     /// only those whose environment this process may read are found.
-    fn marked<'a>(stats: &'a [procfs::process::Stat], looks: &[Look]) -> HashMap<u64, Vec<&'a procfs::process::Stat>> {
+    fn marked<'a>(
+        stats: &'a [procfs::process::Stat],
+        looks: &[Look],
+        known: &HashSet<Escaped>,
+    ) -> HashMap<u64, Vec<&'a procfs::process::Stat>> {
         let mut marked: HashMap<u64, Vec<&procfs::process::Stat>> = HashMap::new();
         let wanted: Vec<Mark> = looks.iter().filter_map(|look| look.tool.mark).collect();
         let Some(since) = wanted.iter().map(|mark| mark.since).min() else { return marked };
@@ -677,6 +701,7 @@ impl Escaped {
                 && st.flags & PF_KTHREAD == 0
                 && !matches!(st.state, 'Z' | 'X')
                 && !groups.contains(&st.pgrp)
+                && !known.contains(&Escaped { pid: st.pid, start: st.starttime })
         };
         for st in stats.iter().filter(candidate) {
             let Some(environ) = environ_of(st.pid) else { continue };
@@ -717,8 +742,12 @@ const KILL_ROUNDS: usize = 8;
 fn kill_tools(tools: &[Tool]) {
     let running: Vec<Tool> = tools.iter().copied().filter(|tool| leader_runs(tool.pgid)).collect();
     let looks: Vec<Look> = running.iter().map(|&tool| Look { tool, after_exit: false }).collect();
-    let mut known: Vec<Escaped> =
-        if looks.is_empty() { Vec::new() } else { Escaped::of_all(&looks).into_iter().flatten().flatten().collect() };
+    let known: Vec<Escaped> = if looks.is_empty() {
+        Vec::new()
+    } else {
+        Escaped::of_all(&looks, &HashSet::new()).into_iter().flatten().flatten().collect()
+    };
+    let mut seen: HashSet<Escaped> = known.iter().copied().collect();
     for tool in tools {
         send(tool.pgid, Some(Signal::SIGKILL));
     }
@@ -729,13 +758,12 @@ fn kill_tools(tools: &[Tool]) {
         if marked.is_empty() {
             break;
         }
-        let new: Vec<Escaped> =
-            Escaped::of_all(&marked).into_iter().flatten().flatten().filter(|e| !known.contains(e)).collect();
+        let new: Vec<Escaped> = Escaped::of_all(&marked, &seen).into_iter().flatten().flatten().collect();
         if new.is_empty() {
             break;
         }
         Escaped::signal_all(&new, Signal::SIGKILL);
-        known.extend(new);
+        seen.extend(new);
     }
 }
 
