@@ -1563,29 +1563,106 @@ pub const MAX_BATCH_SIZE: u64 = 100_000;
 
 /// The whole dotted name of the key the parser's `span` points at, from the
 /// text before it: the table header it is in and the key as written on its
-/// line (`cache.ttl`, or `validators.x` for a header). `None` where the text
-/// is not that simple (a key inside an inline table).
+/// line (`cache.ttl`, or `validators.x` for a header). `None` where the key
+/// is not at the top level of its table (inside an inline table or an
+/// array) or the text before it cannot be followed.
 fn dotted_key_at(text: &str, span: std::ops::Range<usize>) -> Option<String> {
     let line_start = text.get(..span.start)?.rfind('\n').map_or(0, |i| i + 1);
     let written = text.get(line_start..span.end)?.trim();
-    let header = |line: &str| {
-        let inner = line.strip_prefix("[[").or_else(|| line.strip_prefix('['))?;
-        Some(inner.trim().to_string())
-    };
-    if written.starts_with('[') {
-        return header(written).filter(|h| !h.contains(']'));
+    if let Some(header) = written.strip_prefix('[') {
+        return Some(header.trim_start_matches('[').trim().to_string());
     }
     if written.contains(['=', '{', '[', ']', ',']) {
         return None;
     }
-    let table = text[..line_start].lines().rev().map(str::trim).find(|l| l.starts_with('[')).and_then(|l| {
-        let end = l.find(']')?;
-        header(&l[..end])
-    });
-    Some(match table {
-        Some(t) if !t.is_empty() => format!("{t}.{written}"),
-        _ => written.to_string(),
-    })
+    let table = TomlScan::table_at(text.get(..line_start)?)?;
+    Some(if table.is_empty() { written.to_string() } else { format!("{table}.{written}") })
+}
+
+/// Just enough of TOML's lexical structure to tell, at a line's start,
+/// which table header is in force and whether the line is inside a value
+/// (an array, an inline table, a multi-line string) rather than at the top
+/// level of its table.
+enum TomlScan {
+    Normal,
+    Comment,
+    Basic,
+    Literal,
+    MultiBasic,
+    MultiLiteral,
+}
+
+impl TomlScan {
+    /// The header in force at the end of `text` (which ends at a line's
+    /// start), `""` before any; `None` if the end of `text` is inside a
+    /// value.
+    fn table_at(text: &str) -> Option<String> {
+        let b = text.as_bytes();
+        let (mut state, mut depth, mut table) = (TomlScan::Normal, 0usize, String::new());
+        let mut i = 0;
+        let mut line_start = true;
+        while i < b.len() {
+            let c = b[i];
+            match state {
+                TomlScan::Normal if line_start && depth == 0 && c == b'[' => {
+                    // A header: up to its closing bracket, quotes kept.
+                    let end = Self::header_end(&b[i..])?;
+                    table = text[i..i + end].trim_start_matches('[').trim_end_matches(']').trim().to_string();
+                    i += end;
+                    line_start = false;
+                    continue;
+                }
+                TomlScan::Normal => match c {
+                    b'#' => state = TomlScan::Comment,
+                    b'"' if b[i..].starts_with(b"\"\"\"") => {
+                        state = TomlScan::MultiBasic;
+                        i += 2;
+                    }
+                    b'"' => state = TomlScan::Basic,
+                    b'\'' if b[i..].starts_with(b"'''") => {
+                        state = TomlScan::MultiLiteral;
+                        i += 2;
+                    }
+                    b'\'' => state = TomlScan::Literal,
+                    b'[' | b'{' => depth += 1,
+                    b']' | b'}' => depth = depth.saturating_sub(1),
+                    _ => {}
+                },
+                TomlScan::Comment if c == b'\n' => state = TomlScan::Normal,
+                TomlScan::Basic | TomlScan::MultiBasic if c == b'\\' => i += 1,
+                TomlScan::Basic if c == b'"' || c == b'\n' => state = TomlScan::Normal,
+                TomlScan::Literal if c == b'\'' || c == b'\n' => state = TomlScan::Normal,
+                TomlScan::MultiBasic if b[i..].starts_with(b"\"\"\"") => {
+                    state = TomlScan::Normal;
+                    i += 2;
+                }
+                TomlScan::MultiLiteral if b[i..].starts_with(b"'''") => {
+                    state = TomlScan::Normal;
+                    i += 2;
+                }
+                _ => {}
+            }
+            line_start = c == b'\n' || (line_start && (c == b' ' || c == b'\t'));
+            i += 1;
+        }
+        (matches!(state, TomlScan::Normal | TomlScan::Comment) && depth == 0).then_some(table)
+    }
+
+    /// The length of the header at the start of `b`, through its closing
+    /// bracket(s), brackets inside quoted keys skipped.
+    fn header_end(b: &[u8]) -> Option<usize> {
+        let mut quote = None;
+        for (i, &c) in b.iter().enumerate() {
+            match (quote, c) {
+                (_, b'\n') => return None,
+                (None, b'"' | b'\'') => quote = Some(c),
+                (Some(q), _) if c == q => quote = None,
+                (None, b']') => return Some(if b.get(i + 1) == Some(&b']') { i + 2 } else { i + 1 }),
+                _ => {}
+            }
+        }
+        None
+    }
 }
 
 /// A size written as a string: bytes (`"512"`) or a number and unit
@@ -1602,21 +1679,48 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     if size > MAX_SIZE {
         return Err(format!("invalid size {s:?}: larger than the largest allowed, 1 EiB"));
     }
-    // The parser truncates a fraction of a byte ("1.5 B" is 1): refused,
-    // not silently rounded.
+    // The parser multiplies in floating point: a fraction of a byte
+    // ("1.5 B") is truncated, and a decimal size can come out a byte short
+    // ("4.1 GB" as 4,099,999,999). A number with a fraction is worked out
+    // exactly here, and refused unless it is a whole number of bytes.
     let t = s.trim();
     let (number, unit) = t.split_at(t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len()));
-    if number.contains('.') {
+    if let Some((whole, fraction)) = number.split_once('.') {
         let unit_bytes = match unit.trim() {
             "" => 1,
             u => format!("1 {u}").parse::<bytesize::ByteSize>().map_or(1, |b| b.as_u64()),
         };
-        let exact = number.parse::<f64>().unwrap_or(0.0) * unit_bytes as f64;
-        if exact.fract() != 0.0 {
-            return Err(format!("invalid size {s:?}: {exact} bytes is not a whole number of bytes"));
+        // Trailing zeros add nothing; past 30 digits the power of ten would
+        // overflow, and no unit comes near needing them.
+        let fraction = fraction.trim_end_matches('0');
+        let too_long = || format!("invalid size {s:?}: too many decimal places");
+        if fraction.len() > 30 {
+            return Err(too_long());
         }
+        let scale = 10u128.pow(fraction.len() as u32);
+        let parse =
+            |digits: &str| if digits.is_empty() { Ok(0) } else { digits.parse::<u128>().map_err(|_| too_long()) };
+        let (whole, fraction) = (parse(whole)?, parse(fraction)?);
+        let part = fraction * u128::from(unit_bytes);
+        if part % scale != 0 {
+            return Err(format!(
+                "invalid size {s:?}: it is not a whole number of bytes ({} and {}/{} bytes)",
+                whole * u128::from(unit_bytes) + part / scale,
+                (part % scale) / gcd(part % scale, scale),
+                scale / gcd(part % scale, scale)
+            ));
+        }
+        let exact = whole * u128::from(unit_bytes) + part / scale;
+        return u64::try_from(exact)
+            .ok()
+            .filter(|&n| n <= MAX_SIZE)
+            .ok_or_else(|| format!("invalid size {s:?}: larger than the largest allowed, 1 EiB"));
     }
     Ok(size)
+}
+
+fn gcd(a: u128, b: u128) -> u128 {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// The largest size any setting takes: 1 EiB.

@@ -688,15 +688,35 @@ fn a_duplicate_key_is_named() {
     assert_eq!(named("[[x]]\n[ daemon ]\na = 1\na = 2\n"), "daemon.a");
     // Inside an inline table, the parser's own name for it.
     assert_eq!(named("v = { a = 1, a = 2 }\n"), "a");
+    assert_eq!(named("[validators]\nlint = {\n  kind = \"a\",\n  kind = \"b\",\n}\n"), "kind");
+    // Lines that start with a bracket but are not headers.
+    assert_eq!(named("[v.a]\nx = [\n[1, 2],\n]\nk = 1\nk = 2\n"), "v.a.k");
+    assert_eq!(named("[v.a]\ns = \"\"\"\n[ -f x ] || exit 1\n\"\"\"\nk = 1\nk = 2\n"), "v.a.k");
+    assert_eq!(named("[v.a]\ns = '''\n[x]\n'''\nk = 1\nk = 2\n"), "v.a.k");
+    assert_eq!(named("[v.a] # [not.this]\nk = 1\nk = 2\n"), "v.a.k");
+    assert_eq!(named("[\"a]b\"]\nc = 1\nc = 2\n"), "\"a]b\".c");
 }
 
 #[test]
 fn a_fraction_of_a_byte_is_refused() {
     assert_eq!(parse_size("1.5 KiB"), Ok(1536));
-    assert_eq!(parse_size("0.5 B"), Err("invalid size \"0.5 B\": 0.5 bytes is not a whole number of bytes".into()));
-    assert!(parse_size("1.5 B").unwrap_err().contains("1.5 bytes"));
+    assert_eq!(
+        parse_size("0.5 B"),
+        Err("invalid size \"0.5 B\": it is not a whole number of bytes (0 and 1/2 bytes)".into())
+    );
+    assert!(parse_size("1.5 B").unwrap_err().contains("1 and 1/2 bytes"));
     assert!(parse_size("1.0001 KiB").unwrap_err().contains("not a whole number"));
     assert_eq!(parse_size("2.0 B"), Ok(2));
+    // Worked out exactly: in floating point these are a little short of a
+    // whole number, or were rounded down a byte.
+    assert_eq!(parse_size("4.1 GB"), Ok(4_100_000_000));
+    assert_eq!(parse_size("8.2 GB"), Ok(8_200_000_000));
+    assert_eq!(parse_size("2.01 KB"), Ok(2010));
+    assert_eq!(parse_size("  2.50 kb "), Ok(2500));
+    assert_eq!(parse_size(".5 KiB"), Ok(512));
+    assert_eq!(parse_size("1. KiB"), Ok(1024));
+    assert!(parse_size("9007199254740993.5 B").is_err(), "a fraction no float can hold");
+    assert!(parse_size("1.5 EiB").unwrap_err().contains("1 EiB"));
 }
 
 #[test]
