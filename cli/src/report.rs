@@ -361,7 +361,8 @@ pub fn sarif(report: &CheckReport) -> Value {
             if let Some(l) = f.line {
                 region.insert("startLine".into(), json!(l));
             }
-            if let Some(c) = f.column {
+            // SARIF has no region of a column alone.
+            if let Some(c) = f.column.filter(|_| f.line.is_some()) {
                 region.insert("startColumn".into(), json!(c));
             }
             let mut physical = json!({ "artifactLocation": { "uri": uri(&r.file), "uriBaseId": "%SRCROOT%" } });
@@ -566,6 +567,11 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
         all.push(l.to_owned());
         Ok(())
     })?;
+    if !follow && !partial.is_empty() {
+        // The last line, unfinished (the daemon was killed mid-write, or is
+        // writing it now): shown as it is.
+        all.push(format!("{}\n", String::from_utf8_lossy(&partial)));
+    }
     let skip = lines.map(|n| all.len().saturating_sub(n)).unwrap_or(0);
     for l in &all[skip..] {
         print_log_line(l, raw, &mut out)?;
@@ -582,7 +588,11 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
         if let Ok(m) = std::fs::metadata(path) {
             let ino = std::os::unix::fs::MetadataExt::ino(&m);
             if ino != inode {
-                // The old file's unfinished line ends there.
+                // The old file's last lines first: a line is never split
+                // across a rotation, so what is unfinished was finished
+                // there. Only a line it still lacks the end of is shown
+                // as it is.
+                read_complete_lines(&mut reader, &mut partial, |l| print_log_line(l, raw, &mut out))?;
                 if !partial.is_empty() {
                     partial.push(b'\n');
                     print_log_line(&String::from_utf8_lossy(&std::mem::take(&mut partial)), raw, &mut out)?;
@@ -731,6 +741,25 @@ mod tests {
     fn sarif_columns_are_code_points_as_in_the_json_report() {
         let report = CheckReport { summary: Summary::default(), outcomes: Vec::new(), validators: Vec::new() };
         assert_eq!(sarif(&report)["runs"][0]["columnKind"], "unicodeCodePoints");
+    }
+
+    #[test]
+    fn a_sarif_region_never_has_a_column_without_a_line() {
+        let finding = |line, column| verdict_actors::Finding::error(line, column, "x");
+        let record = crate::protocol::Record {
+            file: "a.txt".into(),
+            validator: "t".into(),
+            dimension: "lint".into(),
+            outcome: Outcome::Findings {
+                findings: vec![finding(None, Some(5)), finding(Some(2), Some(5)), finding(None, None)],
+            },
+        };
+        let report = CheckReport { summary: Summary::default(), outcomes: vec![record], validators: Vec::new() };
+        let log = sarif(&report);
+        let regions: Vec<Value> = (log["runs"][0]["results"].as_array().unwrap().iter())
+            .map(|r| r["locations"][0]["physicalLocation"]["region"].clone())
+            .collect();
+        assert_eq!(regions, [Value::Null, json!({ "startLine": 2, "startColumn": 5 }), Value::Null]);
     }
 
     #[test]
