@@ -150,7 +150,10 @@ pub fn main() -> std::process::ExitCode {
             // job-control signals never reach us.
             let _ = nix::unistd::setsid();
         }
-        match run(DaemonOptions { layout: layout.clone(), detached: cli.detached, data_dir: cli.data_dir })? {
+        // A relative data directory is the caller's: resolved here, before
+        // anything compares it with the walk's absolute paths.
+        let data_dir = cli.data_dir.map(|d| cwd.join(d));
+        match run(DaemonOptions { layout: layout.clone(), detached: cli.detached, data_dir })? {
             RunOutcome::Stopped => {}
             RunOutcome::AlreadyRunning { pid } => crate::report::print_running(&layout, pid, cli.json),
         }

@@ -759,7 +759,7 @@ fn a_disk_that_fills_up_loses_only_new_results_and_the_daemon_goes_on() {
     let again = check(&env, &["--data-dir", data_s]);
     assert_eq!(again["summary"]["unchanged"], false, "{}", again["summary"]);
     // The failure was real, and logged with what to do.
-    let log = env.wait_for_log("no space left");
+    let log = env.wait_for_log("cannot write results to the cache");
     assert!(log.contains("cannot write results to the cache") && log.contains("no space left"), "{log}");
     // Space again: the next run caches what the full disk could not take.
     std::fs::remove_file(&filler).unwrap();
@@ -867,4 +867,28 @@ fn a_new_build_of_verdict_does_not_reuse_its_built_ins_results() {
     assert_eq!(upgraded["summary"]["pairs"].as_u64().unwrap(), pairs);
     assert_eq!(upgraded["summary"]["from_cache"], 0, "the new build's built-ins start afresh");
     assert_eq!(run(&client)["summary"]["from_cache"].as_u64().unwrap(), pairs, "and then cache their own");
+}
+
+/// A relative `--data-dir` is the caller's, as any relative path on a
+/// command line is: the daemon starts in the project root, but the cache
+/// goes where the command was run, and the walk leaves it out.
+#[test]
+fn a_relative_data_dir_is_resolved_where_the_command_runs_and_never_checked() {
+    let env = Env::new();
+    env.write("a.txt", "a\n");
+    env.write("sub/b.txt", "b\n");
+    let in_sub = |args: &[&str]| {
+        let out = env.cmd().current_dir(env.project.join("sub")).args(args).output().unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let first = in_sub(&["--data-dir", "rel-cache", "check", "--format", "json", "."]);
+    assert!(env.project.join("sub/rel-cache").is_dir(), "the cache is not in sub/rel-cache");
+    assert!(!env.project.join("rel-cache").exists(), "the cache went to the project root");
+    assert_eq!(first["summary"]["files"], 1, "{}", first["summary"]);
+    // Its own files are never checked: the whole project is still two files.
+    let all = check(&env, &[]);
+    assert_eq!(all["summary"]["files"], 2, "{}", all["summary"]);
+    let status = env.json(&["status"]);
+    assert_eq!(status["cache"]["path"].as_str(), env.project.join("sub/rel-cache").to_str(), "{status}");
 }

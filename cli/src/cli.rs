@@ -151,8 +151,13 @@ fn layout(global: &Global) -> anyhow::Result<Layout> {
     Ok(Layout::discover(&cwd, global.socket.as_deref())?)
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     let layout = layout(&cli.global)?;
+    // The daemon starts in the project root: a relative `--data-dir` is
+    // resolved here, against the directory the command was run from.
+    if let Some(d) = &cli.global.data_dir {
+        cli.global.data_dir = Some(std::env::current_dir().context("cannot read the current directory")?.join(d));
+    }
     match cli.command {
         Command::Daemon { foreground: true, detached } => {
             // The daemon is its own executable (the client stays free of
