@@ -58,8 +58,10 @@ const REPLY_QUEUE_BYTES: usize = 32 << 20;
 /// Replies and notifications queued and unwritten, all connections
 /// together. Past [`ReplyBudget::limit`], a connection holding more than
 /// [`FAIR_SHARE_BYTES`] of them starts no new request until its client reads:
-/// clients that do not read cannot together hold the daemon's memory, and
-/// those that do are not held up by them.
+/// clients that do not read cannot go on adding to what they hold (the
+/// requests they already started still answer, and a client that takes
+/// nothing for [`WRITE_TIMEOUT`] is disconnected), and clients that read
+/// are not held up by them.
 pub struct ReplyBudget {
     limit: usize,
     queued: std::sync::atomic::AtomicUsize,
@@ -113,9 +115,14 @@ impl Drop for Queued {
     fn drop(&mut self) {
         let n = self.line.len();
         self.counts.own.fetch_sub(n, Ordering::Relaxed);
-        self.counts.budget.queued.fetch_sub(n, Ordering::Relaxed);
         self.counts.freed.notify_waiters();
-        self.counts.budget.freed.notify_waiters();
+        // Those waiting on the budget can only go on once it has room: woken
+        // when the total falls to the limit, not at every line written.
+        let budget = &self.counts.budget;
+        let before = budget.queued.fetch_sub(n, Ordering::Relaxed);
+        if before > budget.limit && before - n <= budget.limit {
+            budget.freed.notify_waiters();
+        }
     }
 }
 
@@ -661,7 +668,7 @@ mod tests {
         let (hoarder, mut hoarder_rx) = Outbox::new(budget.clone());
         let (slow, _slow_rx) = Outbox::new(budget.clone());
         let (reader, _reader_rx) = Outbox::new(budget.clone());
-        // Below its own limit, but over the daemon's budget together.
+        // Over the daemon's budget together.
         for _ in 0..3 {
             hoarder.send(vec![0; 30 << 20]).await.unwrap();
         }

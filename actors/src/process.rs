@@ -26,7 +26,7 @@
 //! grace the tools are looked at again every few polls and as soon as a
 //! tool exits in answer to the `SIGTERM` (what its TERM handler started and
 //! left behind carries its mark); a known process is only taken for gone by
-//! a look, which also finds what it left. At the end of the grace the
+//! a look, and dropped at the next, which finds what it left. At the end of the grace the
 //! groups and the known processes are stopped and looked for again,
 //! stopping what is found, until nothing new turns up; then all get
 //! `SIGKILL`. A process that keeps replacing itself (fork, parent exits)
@@ -370,7 +370,7 @@ impl ProcessRegistry {
             // stay, or not), and so may a process outside it as it goes:
             // look again every few polls (it reads `/proc`) and as soon as a
             // tool has gone. A known process is only taken for gone by a
-            // look, which then also finds what it left.
+            // look, and dropped at the next one, which finds what it left.
             if tick % LOOK_AGAIN_EVERY == 0 || pending.pending.iter().any(|p| p.owes_sweep() && !p.group_alive(self)) {
                 pending.look_again().await;
             }
