@@ -179,7 +179,11 @@ fn sigterm_lets_a_request_in_flight_finish_or_answers_shutting_down() {
     let pid = env.start();
     let mut c = env.connect();
     let id = c.send("check", json!({ "paths": ["."] }));
-    std::thread::sleep(Duration::from_millis(300));
+    let tool_runs = || {
+        let out = std::process::Command::new("pgrep").args(["-f", r"^sleep 30\.0417$"]).output().unwrap();
+        !out.stdout.is_empty()
+    };
+    wait_until(Duration::from_secs(10), "the tool to start", tool_runs);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     let (reply, _) = c.reply(id);
     // The check takes 30 s, the grace period 300 ms: it is cancelled.
@@ -188,15 +192,12 @@ fn sigterm_lets_a_request_in_flight_finish_or_answers_shutting_down() {
     assert!(!env.socket().exists() && !env.pid_file().exists());
     // And the tool it was running is gone too (the daemon sent the signal
     // before it exited; the tool's own exit may come a moment later).
-    wait_until(Duration::from_secs(5), "the tool to die", || {
-        let out = std::process::Command::new("pgrep").args(["-f", r"^sleep 30\.0417$"]).output().unwrap();
-        out.stdout.is_empty()
-    });
+    wait_until(Duration::from_secs(5), "the tool to die", || !tool_runs());
 }
 
 #[test]
 fn sigterm_with_a_short_request_lets_it_complete() {
-    let env = Env::with_slow_validator("0.5", "10s");
+    let env = Env::with_slow_validator("2", "10s");
     let pid = env.start();
     let mut c = env.connect();
     let id = c.send("check", json!({ "paths": ["."] }));
