@@ -567,6 +567,18 @@ pub async fn run(
         let counters = engine.counters_for(&h.config.name);
         selected.push(Selected { handle: h, filter, counters });
     }
+    // Filters that each match but together leave nothing would check
+    // nothing and pass: in CI, a green build with nothing checked.
+    if selected.is_empty() && !params.validators.is_empty() && !params.dimensions.is_empty() {
+        return Err(RpcError::invalid_params(
+            "dimensions",
+            format!(
+                "no validator among {} has the dimension {}: nothing would be checked",
+                params.validators.join(", "),
+                params.dimensions.join(" or ")
+            ),
+        ));
+    }
 
     // Resolve the paths against the client's directory; refuse escapes.
     let cwd = params.cwd.clone().unwrap_or_else(|| root.clone());
@@ -577,6 +589,9 @@ pub async fn run(
     let paths: Vec<String> = if params.paths.is_empty() { vec![".".into()] } else { params.paths.clone() };
     let mut targets = Vec::new();
     for p in &paths {
+        if p.is_empty() {
+            return Err(RpcError::invalid_params("paths", "an empty path names nothing (use \".\" for the directory)"));
+        }
         let abs = cwd.join(p);
         let canon = std::fs::canonicalize(&abs)
             .map_err(|e| RpcError::invalid_params("paths", format!("{}: {e}", abs.display())))?;

@@ -111,6 +111,16 @@ fn a_clean_tree_exits_0_with_a_human_summary() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("securty") && err.contains("security"), "{err}");
+    // So are filters that each match but together select no validator, and
+    // an empty path.
+    let out = env.run(&["check", "--validator", "json", "--dimension", "security"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("nothing would be checked"), "{err}");
+    let (code, r) = check_json(&env, &["--validator", "json", "--validator", "secrets", "--dimension", "security"]);
+    assert_eq!((code, r["summary"]["pairs"].as_u64()), (0, Some(2)), "{}", r["summary"]);
+    let out = env.run(&["check", ""]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
@@ -144,6 +154,43 @@ timeout = "300ms"
     let notes = run["invocations"][0]["toolExecutionNotifications"].as_array().unwrap();
     assert!(notes.iter().any(|n| n["message"]["text"].as_str().unwrap().contains("timed out")), "{notes:?}");
     assert!(!results.iter().any(|r| r["ruleId"].as_str().unwrap().starts_with("hang")));
+}
+
+/// `--output` replaces its file only with a complete report, fails before
+/// the check when it cannot be written, and writes devices and `-` as they
+/// are.
+#[test]
+fn the_output_file_is_checked_first_and_replaced_whole() {
+    let env = Env::new();
+    env.write("a.txt", "a  \n");
+    let report = env.tmp.path().join("report.json");
+    std::fs::write(&report, "old").unwrap();
+    let out = env.cmd().args(["check", "--format", "json", "-o"]).arg(&report).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty());
+    let r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(r["summary"]["files"], 1);
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&report).unwrap().permissions());
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let umask = status.lines().find_map(|l| l.strip_prefix("Umask:")).unwrap().trim();
+    let umask = u32::from_str_radix(umask, 8).unwrap();
+    assert_eq!(mode & 0o777, 0o666 & !umask, "a report has a new file's mode, not its temporary file's");
+    // No temporary file is left beside it.
+    let left: Vec<_> = std::fs::read_dir(env.tmp.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(!left.iter().any(|n| n.to_string_lossy().starts_with(".verdict-report")), "{left:?}");
+    // A directory that does not exist: refused before any check runs.
+    let out = env.cmd().args(["check", "-o"]).arg(env.tmp.path().join("missing/r.txt")).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("missing/r.txt"), "{err}");
+    let out = env.cmd().args(["check", "-o"]).arg(env.tmp.path()).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is a directory"));
+    // `-` is stdout, and a device is written as it is.
+    let out = env.cmd().args(["check", "--format", "json", "-o", "-"]).output().unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["summary"]["files"], 1);
+    let out = env.cmd().args(["check", "-o", "/dev/null"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::os::unix::fs::FileTypeExt::is_char_device(&std::fs::metadata("/dev/null").unwrap().file_type()));
 }
 
 #[test]

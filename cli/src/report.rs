@@ -66,7 +66,8 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// Write the report to this file instead of stdout.
+    /// Write the report to this file instead of stdout (`-`: stdout). It is
+    /// replaced only once the report is complete.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Do not read cached results (fresh results are still written to the cache).
@@ -85,6 +86,29 @@ pub struct CheckArgs {
 /// Runs `verdict check` against the daemon.
 pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) -> anyhow::Result<ExitCode> {
     let format = if json_flag && args.format == Format::Human { Format::Json } else { args.format };
+    // The report's file is made beside its destination before the check
+    // runs, so a path that cannot be written fails at once, not after the
+    // whole check; it takes the destination's name once complete.
+    let output_path = args.output.as_ref().filter(|p| p.as_os_str() != "-");
+    // A device or a pipe (`/dev/stdout`, a FIFO) is written to as it is.
+    let output = match output_path {
+        Some(path) => {
+            let cannot = || format!("cannot write {}", path.display());
+            match std::fs::metadata(path) {
+                Ok(m) if m.is_dir() => anyhow::bail!("cannot write {}: it is a directory", path.display()),
+                Ok(m) if !m.is_file() => {
+                    Some(ReportFile::Direct(std::fs::OpenOptions::new().write(true).open(path).with_context(cannot)?))
+                }
+                _ => {
+                    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                    let file =
+                        tempfile::Builder::new().prefix(".verdict-report").tempfile_in(dir).with_context(cannot)?;
+                    Some(ReportFile::Replace(path.clone(), file))
+                }
+            }
+        }
+        None => None,
+    };
     let mut c = client::connect_or_start(opts).await?;
     let cwd = std::env::current_dir()?;
     let params = json!({
@@ -147,13 +171,14 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     // large tree is large, and a `Value` of it first would cost as much again.
     let report: CheckReport = serde_json::from_str(reply.result.as_deref().map_or("null", RawValue::get))
         .context("unreadable check report")?;
-    let mut sink: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
-        )),
+    let mut sink: Box<dyn Write> = match &output {
+        Some(ReportFile::Direct(file)) => Box::new(std::io::BufWriter::new(file)),
+        Some(ReportFile::Replace(_, file)) => Box::new(std::io::BufWriter::new(file.as_file())),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let colour = args.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // NO_COLOR counts when set to something (no-color.org).
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let colour = output.is_none() && std::io::stdout().is_terminal() && !no_color;
     let written = (|| -> std::io::Result<()> {
         match format {
             Format::Human => print_human(&report, colour, &mut sink)?,
@@ -173,10 +198,28 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         // The reader of the report went away (`verdict check | head`): the
         // verdict still decides the exit code, so a pipeline that checks
         // it (`set -o pipefail`) still sees findings.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe && args.output.is_none() => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe && output.is_none() => {}
+        // The unfinished file is removed with its handle.
         Err(e) => return Err(e).context("cannot write the report"),
     }
+    drop(sink);
+    if let Some(ReportFile::Replace(path, file)) = output {
+        // The mode a new file would have had, not the temporary file's 0600.
+        let umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+        nix::sys::stat::umask(umask);
+        let mode = 0o666 & !umask.bits();
+        std::fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        file.persist(&path).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     Ok(exit_code(&report, args.fail_on))
+}
+
+/// Where `--output` writes: a file replaced once the report is complete, or
+/// a device or pipe written to directly.
+enum ReportFile {
+    Replace(PathBuf, tempfile::NamedTempFile),
+    Direct(std::fs::File),
 }
 
 /// The exit code a report earns: findings at or above `fail_on` → 1; else
