@@ -566,6 +566,9 @@ pub fn print_reload(v: &Value, out: &mut dyn Write) -> std::io::Result<()> {
 
 /// Renders cache command replies.
 pub fn print_cache(v: &Value, out: &mut dyn Write) -> std::io::Result<()> {
+    if v["recreated"] == true {
+        return writeln!(out, "the cache could not be used: it was deleted and created again, empty");
+    }
     if let Some(d) = v.get("deleted") {
         return writeln!(out, "deleted {d} cached results");
     }
@@ -734,6 +737,18 @@ mod tests {
         .unwrap();
         assert_eq!(lines, ["one\n", "two \u{e9} three\n"]);
         assert_eq!(partial, b"four");
+    }
+
+    #[test]
+    fn a_recreated_cache_is_said_so() {
+        let text = |v: Value| {
+            let mut out = Vec::new();
+            print_cache(&v, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text(json!({ "deleted": 3, "validator": null })), "deleted 3 cached results\n");
+        let recreated = text(json!({ "deleted": 0, "validator": null, "recreated": true }));
+        assert!(recreated.contains("deleted and created again"), "{recreated}");
     }
 
     #[test]
