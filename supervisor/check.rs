@@ -787,6 +787,7 @@ pub async fn run(
     let mut summary = Summary {
         files: (walked.len() - excluded) as u64,
         cache_used: store.is_some(),
+        cache_error: if params.no_cache { None } else { engine.store_error() },
         pairs: out.pairs,
         from_cache: out.from_cache,
         binary_files: out.hashed.iter().filter(|h| h.binary).count() as u64,

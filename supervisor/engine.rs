@@ -185,6 +185,14 @@ impl Engine {
         self.store.read().expect("store lock poisoned").as_ref().ok().cloned()
     }
 
+    /// Why the cache cannot be used, if it is enabled and cannot.
+    pub fn store_error(&self) -> Option<String> {
+        if !self.config().cache.enabled {
+            return None;
+        }
+        self.store.read().expect("store lock poisoned").as_ref().err().cloned()
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> Arc<Config> {
         self.config.lock().expect("config lock poisoned").clone()

@@ -892,3 +892,26 @@ fn a_relative_data_dir_is_resolved_where_the_command_runs_and_never_checked() {
     let status = env.json(&["status"]);
     assert_eq!(status["cache"]["path"].as_str(), env.project.join("sub/rel-cache").to_str(), "{status}");
 }
+
+/// A check run without the cache it is configured to use says so: in the
+/// report's summary, and on stderr; a cache turned off is not an error.
+#[test]
+fn a_check_without_its_cache_says_why() {
+    let env = Env::new();
+    env.write("a.txt", "a\n");
+    env.write("not-a-dir", "x");
+    env.write("verdict.toml", "[cache]\ndir = \"not-a-dir\"\n");
+    let out = env.run(&["check", "--format", "json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["summary"]["cache_used"], false);
+    assert!(r["summary"]["cache_error"].is_string(), "{}", r["summary"]);
+    assert!(err.contains("result cache is unavailable"), "{err}");
+    env.run_ok(&["stop"], 0);
+    env.write("verdict.toml", "[cache]\nenabled = false\n");
+    let out = env.run(&["check", "--format", "json"]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["summary"].get("cache_error"), None, "{}", r["summary"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("unavailable"));
+}

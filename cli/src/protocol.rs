@@ -334,6 +334,11 @@ pub struct Summary {
     pub duration_ms: u64,
     /// Whether the cache was read.
     pub cache_used: bool,
+    /// Why the cache could not be used, when it is enabled but could not be
+    /// opened (or reopened): the run was computed and nothing it found was
+    /// cached. Absent when the cache worked, was disabled, or `no_cache`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_error: Option<String>,
     /// Nothing changed since an identical earlier check (no file or
     /// directory it walked, no configuration, no cache clear): its answer
     /// was returned without walking the tree.

@@ -212,6 +212,9 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
             .with_context(|| format!("cannot write {}", path.display()))?;
         file.persist(&path).with_context(|| format!("cannot write {}", path.display()))?;
     }
+    if let Some(why) = &report.summary.cache_error {
+        eprintln!("verdict: note: the result cache is unavailable, so nothing was read from or written to it: {why}");
+    }
     Ok(exit_code(&report, args.fail_on))
 }
 
