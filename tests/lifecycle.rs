@@ -259,6 +259,20 @@ fn a_raw_client_can_drive_the_whole_lifecycle() {
     wait_until(Duration::from_secs(10), "exit", || !alive(pid));
 }
 
+/// A log whose last line was cut off (the daemon killed mid-write) still
+/// shows that line, as it is.
+#[test]
+fn logs_show_an_unfinished_last_line() {
+    let env = Env::new();
+    let log = env.log_file();
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    std::fs::write(&log, "first\n{\"level\":\"INFO\",\"fields\":{\"message\":\"cut").unwrap();
+    let out = env.run_ok(&["logs", "--json"], 0);
+    assert_eq!(out, "first\n{\"level\":\"INFO\",\"fields\":{\"message\":\"cut\n");
+    let out = env.run_ok(&["logs", "--json", "-n", "1"], 0);
+    assert!(out.ends_with("\"cut\n"), "{out}");
+}
+
 #[test]
 fn logs_follow_prints_new_lines_as_they_are_written() {
     use std::io::BufRead;
