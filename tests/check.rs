@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Env, alive, memory_kb, slow_tool, wait_for_first_mark, wait_until};
+use crate::support::{Env, alive, memory_kb, pgrep, slow_tool, wait_for_first_mark, wait_until};
 
 /// Runs `verdict check --format json ARGS` and returns (exit code, report).
 fn check_json(env: &Env, args: &[&str]) -> (i32, Value) {
@@ -428,10 +428,6 @@ timeout = "10m"
         let status = env.json(&["status"]);
         assert_eq!(status["requests_in_flight"], 1, "{status}");
     }
-}
-
-fn pgrep(pattern: &str) -> bool {
-    !std::process::Command::new("pgrep").args(["-f", pattern]).output().unwrap().stdout.is_empty()
 }
 
 /// Configures one external tool, `counted`, over `*.txt`, that appends a

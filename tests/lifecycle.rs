@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{Env, Raw, alive, error_code, wait_until};
+use crate::support::{Env, Raw, alive, error_code, pgrep, wait_until};
 
 #[test]
 fn status_starts_the_daemon_on_demand_and_stop_removes_its_files() {
@@ -179,10 +179,7 @@ fn sigterm_lets_a_request_in_flight_finish_or_answers_shutting_down() {
     let pid = env.start();
     let mut c = env.connect();
     let id = c.send("check", json!({ "paths": ["."] }));
-    let tool_runs = || {
-        let out = std::process::Command::new("pgrep").args(["-f", r"^sleep 30\.0417$"]).output().unwrap();
-        !out.stdout.is_empty()
-    };
+    let tool_runs = || pgrep(r"^sleep 30\.0417$");
     wait_until(Duration::from_secs(10), "the tool to start", tool_runs);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     let (reply, _) = c.reply(id);

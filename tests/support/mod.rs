@@ -191,6 +191,11 @@ pub fn hello_params() -> Value {
     json!({ "protocol": verdict::protocol::PROTOCOL_VERSION, "version": verdict::protocol::VERSION, "build": "test" })
 }
 
+/// Whether a process whose command line matches `pattern` (`pgrep -f`) runs.
+pub fn pgrep(pattern: &str) -> bool {
+    !std::process::Command::new("pgrep").args(["-f", pattern]).output().unwrap().stdout.is_empty()
+}
+
 /// True while `pid` is a live (non-zombie) process.
 pub fn alive(pid: u32) -> bool {
     verdict::client::process_alive(pid)
