@@ -181,14 +181,21 @@ impl Writer {
                 if run.cache_cleared() {
                     continue;
                 }
+                // In key order: RocksDB inserts a batch into its memtable
+                // key by key, each search starting where the last one
+                // ended, so keys in order cost much less than keys in the
+                // order the chunks completed them.
+                let mut entries: Vec<(ResultKey, &Vec<StoredVerdict>, u64)> = Vec::new();
+                let mut stats: Vec<(&[u8], StatEntry)> = Vec::new();
+                for w in &all {
+                    let ToWrite::Entries { entries: e, fresh } = w else { continue };
+                    entries.extend(e.iter().map(|(k, v, ttl)| (*k, v, *ttl)));
+                    stats.extend(fresh.iter().map(|(fi, e)| (walked[*fi].rel.as_bytes(), *e)));
+                }
+                entries.sort_unstable_by_key(|e| e.0);
+                stats.sort_unstable_by_key(|s| s.0);
                 let mut batch = store.batch();
-                let added = all.iter().try_for_each(|w| {
-                    let ToWrite::Entries { entries, fresh } = w else { return Ok(()) };
-                    super::add_entries(&mut batch, entries, now)?;
-                    let stats: Vec<(&[u8], StatEntry)> =
-                        fresh.iter().map(|(fi, e)| (walked[*fi].rel.as_bytes(), *e)).collect();
-                    batch.put_stat_index(&stats)
-                });
+                let added = batch.put_file_results(&entries, now).and_then(|()| batch.put_stat_index(&stats));
                 if let Err(e) = added.and_then(|()| batch.commit()) {
                     run.write_failed.store(true, Ordering::Relaxed);
                     warn!(error = %e, "cannot write results to the cache");
