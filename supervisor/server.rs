@@ -575,6 +575,7 @@ fn hello(daemon: &Daemon, params: Option<&Value>) -> Result<Value, RpcError> {
         version: VERSION.into(),
         build: daemon.build.clone(),
         pid: daemon.pid,
+        data_dir: Some(daemon.engine.store_path().to_path_buf()),
     };
     if p.protocol != PROTOCOL_VERSION {
         return Err(RpcError::new(

@@ -915,3 +915,29 @@ fn a_check_without_its_cache_says_why() {
     assert_eq!(r["summary"].get("cache_error"), None, "{}", r["summary"]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("unavailable"));
 }
+
+/// `--data-dir` naming another cache than the running daemon's is refused
+/// (exit 2, naming both), not silently ignored; naming the same one, or
+/// none, is fine.
+#[test]
+fn a_data_dir_the_running_daemon_does_not_use_is_refused() {
+    let env = Env::new();
+    env.write("a.txt", "a\n");
+    let mine = env.project.join("mine");
+    let mine_arg = mine.to_str().unwrap();
+    env.run_ok(&["--data-dir", mine_arg, "check"], 0);
+    for args in
+        [&["--data-dir", "other", "check"][..], &["--data-dir", "other", "daemon"], &["--data-dir", "other", "status"]]
+    {
+        let out = env.run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("cannot use --data-dir") && err.contains(mine_arg), "{args:?}: {err}");
+    }
+    assert!(!env.project.join("other").exists(), "a refused --data-dir was created");
+    // The same directory by another name, and no --data-dir at all.
+    env.run_ok(&["--data-dir", "./mine/../mine", "check"], 0);
+    env.run_ok(&["check"], 0);
+    let status = env.json(&["status"]);
+    assert_eq!(status["cache"]["path"].as_str(), Some(mine_arg), "{status}");
+}

@@ -244,6 +244,7 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
         Command::Daemon { .. } => {
             // Detached start: report the running daemon, or start one.
             if let Ok(c) = Client::connect(&layout.socket).await {
+                client::same_data_dir(&opts, &c.hello)?;
                 crate::report::print_running(&layout, Some(c.hello.pid), global.json);
                 return Ok(ExitCode::Ok);
             }

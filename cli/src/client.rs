@@ -66,7 +66,7 @@ impl Client {
             writer,
             next_id: 1,
             line: Vec::new(),
-            hello: HelloResult { protocol: 0, version: String::new(), build: String::new(), pid: 0 },
+            hello: HelloResult { protocol: 0, version: String::new(), build: String::new(), pid: 0, data_dir: None },
         };
         let params = HelloParams { protocol: PROTOCOL_VERSION, version: VERSION.into(), build: paths::build_id() };
         let id = match c.send(method::HELLO, serde_json::to_value(params).expect("plain struct")).await {
@@ -177,9 +177,13 @@ pub struct ConnectOptions {
 pub async fn connect_or_start(opts: &ConnectOptions) -> anyhow::Result<Client> {
     let socket = &opts.layout.socket;
     match Client::connect(socket).await {
-        Ok(c) if c.hello.build == paths::build_id() && c.hello.version == VERSION => return Ok(c),
+        Ok(c) if c.hello.build == paths::build_id() && c.hello.version == VERSION => {
+            same_data_dir(opts, &c.hello)?;
+            return Ok(c);
+        }
         Ok(mut c) => {
             if opts.no_start {
+                same_data_dir(opts, &c.hello)?;
                 return Ok(c);
             }
             tracing::info!(daemon = %c.hello.version, "the daemon was built from another version; replacing it");
@@ -208,7 +212,32 @@ pub async fn connect_or_start(opts: &ConnectOptions) -> anyhow::Result<Client> {
         Err(e) => return Err(e.into()),
     }
     start_detached(opts).await?;
-    Client::connect(socket).await.with_context(|| format!("cannot connect to {}", socket.display()))
+    let c = Client::connect(socket).await.with_context(|| format!("cannot connect to {}", socket.display()))?;
+    // Another client may have started it first, with another cache.
+    same_data_dir(opts, &c.hello)?;
+    Ok(c)
+}
+
+/// Fails when `--data-dir` names another cache than the one the running
+/// daemon uses: the command would otherwise read and write a cache its user
+/// did not ask for. (A daemon too old to say which it uses is let be.)
+pub fn same_data_dir(opts: &ConnectOptions, hello: &HelloResult) -> anyhow::Result<()> {
+    let (Some(wanted), Some(used)) = (&opts.data_dir, &hello.data_dir) else { return Ok(()) };
+    let same = match (std::fs::canonicalize(wanted), std::fs::canonicalize(used)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => wanted == used,
+    };
+    if same {
+        return Ok(());
+    }
+    bail!(
+        "cannot use --data-dir {}: the daemon already running for {} (pid {}) keeps its cache in {}; \
+         stop it first (`verdict stop`), or leave --data-dir out",
+        wanted.display(),
+        opts.layout.root.display(),
+        hello.pid,
+        used.display()
+    )
 }
 
 /// Waits until process `pid` has exited (or is a zombie).

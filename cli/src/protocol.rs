@@ -233,6 +233,10 @@ pub struct HelloResult {
     pub build: String,
     /// The daemon's process id.
     pub pid: u32,
+    /// Where the daemon keeps its result cache (absent from daemons older
+    /// than this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 /// Method names.
