@@ -305,6 +305,30 @@ impl Engine {
             != *self.config_stamp.lock().expect("stamp lock poisoned")
     }
 
+    /// Closes the cache (the daemon is then without one, `why`) unless a run
+    /// holds it; false when one does. True also when none was open.
+    fn close_store_if_unused(&self, why: &str) -> bool {
+        let taken = {
+            let mut guard = self.store.write().expect("store lock poisoned");
+            match &*guard {
+                Ok(s) if Arc::strong_count(s) == 1 => std::mem::replace(&mut *guard, Err(why.into())),
+                Ok(_) => return false,
+                Err(_) => return true,
+            }
+        };
+        // Nobody can take a new reference now: it is ours alone, and
+        // dropping it closes the database and releases its lock.
+        match taken.map(Arc::try_unwrap) {
+            Ok(Ok(store)) => drop(store),
+            Ok(Err(store)) => {
+                *self.store.write().expect("store lock poisoned") = Ok(store);
+                return false;
+            }
+            Err(_) => {}
+        }
+        true
+    }
+
     /// After a failed write, reopens the cache once no run holds it: RocksDB
     /// stays read-only after some errors (a full disk) until then. A reopen
     /// that fails (still no space) leaves the daemon without a cache and is
@@ -313,26 +337,8 @@ impl Engine {
         if !self.store_suspect.load(Ordering::SeqCst) {
             return;
         }
-        let taken = {
-            let mut guard = self.store.write().expect("store lock poisoned");
-            match &*guard {
-                Ok(s) if Arc::strong_count(s) == 1 => {
-                    std::mem::replace(&mut *guard, Err("being reopened after failed writes".into()))
-                }
-                Ok(_) => return, // a run still uses it: next time
-                Err(_) => Err(String::new()),
-            }
-        };
-        // Nobody can take a new reference now: it is ours alone, and
-        // dropping it closes the database and releases its lock.
-        if let Ok(store) = taken {
-            match Arc::try_unwrap(store) {
-                Ok(store) => drop(store),
-                Err(store) => {
-                    *self.store.write().expect("store lock poisoned") = Ok(store);
-                    return;
-                }
-            }
+        if !self.close_store_if_unused("being reopened after failed writes") {
+            return; // a run still uses it: next time
         }
         let (path, config) = (self.store_path.clone(), self.config());
         let opened = tokio::task::spawn_blocking(move || open_store(&path, &config)).await;
@@ -475,8 +481,27 @@ impl Engine {
         let p: ClearParams = parse_params(Some(&params))?;
         self.forget_answers();
         self.cache_epoch.fetch_add(1, Ordering::SeqCst);
-        if p.validator.is_none() && self.store().is_none() && self.config().cache.enabled {
-            return self.recreate_store().await;
+        if p.validator.is_none() && self.config().cache.enabled {
+            if self.store().is_none() {
+                return self.recreate_store().await;
+            }
+            // Its directory deleted under the open database: RocksDB cannot
+            // create its next files there, so start an empty one.
+            if !self.store_path.join("CURRENT").exists() {
+                if !self.close_store_if_unused("being recreated: its directory was deleted") {
+                    // A failed write of that run reopens it after the run.
+                    self.store_suspect.store(true, Ordering::SeqCst);
+                    return Err(RpcError::new(
+                        code::CACHE_UNAVAILABLE,
+                        format!(
+                            "the cache directory {} was deleted while the daemon had it open, and a check is using it; \
+                             it is recreated when the check ends (run `verdict cache clear` again then)",
+                            self.store_path.display()
+                        ),
+                    ));
+                }
+                return self.recreate_store().await;
+            }
         }
         let store = self.store_or_err()?;
         let id = match &p.validator {

@@ -309,6 +309,27 @@ fn an_incompatible_database_is_reported_and_cache_clear_recreates_it() {
     assert_eq!(warm["summary"]["computed"], 0, "{}", warm["summary"]);
 }
 
+/// The cache directory deleted under a running daemon: `cache clear`
+/// starts an empty cache there (RocksDB could not create its next files in
+/// the deleted directory), and later checks are cached again.
+#[test]
+fn cache_clear_recreates_a_cache_whose_directory_was_deleted() {
+    let env = Env::new();
+    tree(&env, 5);
+    let data = env.tmp.path().join("data");
+    let data_s = data.to_str().unwrap();
+    check(&env, &["--data-dir", data_s]);
+    std::fs::remove_dir_all(&data).unwrap();
+    let cleared = env.json(&["cache", "clear"]);
+    assert_eq!(cleared["recreated"], true, "{cleared}");
+    assert!(data.join("CURRENT").is_file(), "no database in {data_s}");
+    let cold = check(&env, &[]);
+    assert!(cold["summary"]["computed"].as_u64() > Some(0), "{}", cold["summary"]);
+    let warm = check(&env, &[]);
+    assert_eq!(warm["summary"]["computed"], 0, "{}", warm["summary"]);
+    assert_eq!(env.json(&["status"])["cache"]["available"], true);
+}
+
 /// Checks until one is answered from the previous run: a run that had to
 /// watch a new directory never leaves a reusable answer, the one after it
 /// does. Returns that answer.
