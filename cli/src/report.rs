@@ -246,12 +246,21 @@ pub fn exit_code(report: &CheckReport, fail_on: FailOn) -> ExitCode {
 
 /// `s` with its control characters written as escapes (`\u{1b}`, `\n`):
 /// file names, tools' messages and reasons are printed for people, and a
-/// name or a message must not move the cursor or recolour the terminal.
+/// name or a message must not move the cursor or recolour the terminal, nor
+/// reorder what follows it on the line (the bidirectional controls a
+/// "Trojan Source" name uses).
 fn visible(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
+    let hidden = |c: char| c.is_control() || is_bidi_control(c);
+    if !s.chars().any(hidden) {
         return s.into();
     }
-    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+    s.chars().map(|c| if hidden(c) { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
+/// The characters that change the direction of the text after them: the
+/// embeddings, overrides and isolates, and the implicit marks.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 fn print_human(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::io::Result<()> {
@@ -497,12 +506,12 @@ pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
             "  cache:        {} (hits {}, misses {})",
-            cache["path"].as_str().unwrap_or("?"),
+            visible(cache["path"].as_str().unwrap_or("?")),
             cache["hits"],
             cache["misses"]
         )?;
     } else {
-        writeln!(out, "  cache:        unavailable: {}", cache["error"].as_str().unwrap_or("?"))?;
+        writeln!(out, "  cache:        unavailable: {}", visible(cache["error"].as_str().unwrap_or("?")))?;
     }
     writeln!(out, "  validators:")?;
     for v in s["validators"].as_array().into_iter().flatten() {
@@ -516,7 +525,8 @@ pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
             v["jobs_done"]
         )?;
         match v["last_failure"].as_str() {
-            Some(f) => writeln!(out, "  last failure: {f}")?,
+            // It may quote a file name or a tool's words.
+            Some(f) => writeln!(out, "  last failure: {}", visible(f))?,
             None => writeln!(out)?,
         }
     }
@@ -535,7 +545,7 @@ pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
                 "    {} {} {}",
                 e["validator"].as_str().unwrap_or("?"),
                 e["event"].as_str().unwrap_or("?"),
-                e["detail"].as_str().unwrap_or("")
+                visible(e["detail"].as_str().unwrap_or(""))
             )?;
         }
     }
@@ -787,6 +797,9 @@ mod tests {
             outcomes: vec![
                 record("evil\u{1b}[2J\nname.txt", Outcome::Error { reason: "tool said \u{1b}]0;title\u{7}".into() }),
                 record("ok.txt", Outcome::Skipped { reason: "line\nbreak".into() }),
+                // Shown as "txt.exe" without the escape: an override reverses
+                // what follows it.
+                record("trojan\u{202e}exe.txt", Outcome::Skipped { reason: "isolate \u{2066}x\u{2069}".into() }),
             ],
             validators: Vec::new(),
         };
@@ -796,6 +809,23 @@ mod tests {
         assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");
         assert!(text.starts_with("evil\\u{1b}[2J\\nname.txt\n"), "{text:?}");
         assert!(text.contains("tool said \\u{1b}]0;title\\u{7}") && text.contains("line\\nbreak"), "{text:?}");
+        assert!(!text.contains(['\u{202e}', '\u{2066}', '\u{2069}']), "{text:?}");
+        assert!(text.contains("trojan\\u{202e}exe.txt") && text.contains("isolate \\u{2066}x\\u{2069}"), "{text:?}");
+    }
+
+    #[test]
+    fn status_shows_failures_and_events_escaped() {
+        let status = serde_json::json!({
+            "cache": { "available": true, "path": "/c", "hits": 0, "misses": 0 },
+            "validators": [{ "name": "v", "state": "running", "kind": "builtin", "restarts": 1, "jobs_done": 2,
+                             "last_failure": "validator crashed: boom (checking a\u{1b}[2Jb.txt)" }],
+            "events": [{ "validator": "v", "event": "failed", "detail": "checking trojan\u{202e}exe.txt" }],
+        });
+        let mut out = Vec::new();
+        print_status(&status, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains(['\u{1b}', '\u{202e}']), "{text:?}");
+        assert!(text.contains("(checking a\\u{1b}[2Jb.txt)") && text.contains("trojan\\u{202e}exe.txt"), "{text:?}");
     }
 
     #[test]
