@@ -408,7 +408,12 @@ pub fn sarif(report: &CheckReport) -> Value {
             _ => {}
         }
         for f in r.outcome.findings() {
-            let rule = format!("{}/{}", r.validator, f.rule.as_deref().unwrap_or(&r.validator));
+            // `validator/rule`; the validator's name alone when the finding
+            // names no rule or the rule is the validator (the built-ins).
+            let rule = match f.rule.as_deref() {
+                Some(rule) if rule != r.validator => format!("{}/{rule}", r.validator),
+                _ => r.validator.clone(),
+            };
             if !rules.contains(&rule) {
                 rules.push(rule.clone());
             }
@@ -447,7 +452,6 @@ pub fn sarif(report: &CheckReport) -> Value {
             "tool": { "driver": {
                 "name": "verdict",
                 "version": crate::protocol::VERSION,
-                "informationUri": "https://example.invalid/verdict",
                 "rules": rules.iter().map(|r| json!({ "id": r, "shortDescription": { "text": r } })).collect::<Vec<_>>(),
             }},
             // Columns count characters (code points), as in the JSON
@@ -851,6 +855,33 @@ mod tests {
             .map(|r| r["locations"][0]["physicalLocation"]["region"].clone())
             .collect();
         assert_eq!(regions, [Value::Null, json!({ "startLine": 2, "startColumn": 5 }), Value::Null]);
+    }
+
+    #[test]
+    fn sarif_rule_ids_name_the_validator_once() {
+        let finding = |rule: Option<&str>| verdict_actors::Finding {
+            rule: rule.map(str::to_string),
+            ..verdict_actors::Finding::error(Some(1), None, "x")
+        };
+        let record = |validator: &str, rule| crate::protocol::Record {
+            file: "a.txt".into(),
+            validator: validator.into(),
+            dimension: "lint".into(),
+            outcome: Outcome::Findings { findings: vec![finding(rule)] },
+        };
+        let outcomes = vec![
+            record("trailing-whitespace", Some("trailing-whitespace")),
+            record("shellcheck", Some("SC2086")),
+            record("mytool", None),
+        ];
+        let log = sarif(&CheckReport { summary: Summary::default(), outcomes, validators: Vec::new() });
+        let ids: Vec<&str> =
+            (log["runs"][0]["results"].as_array().unwrap().iter()).map(|r| r["ruleId"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["trailing-whitespace", "shellcheck/SC2086", "mytool"]);
+        let rules: Vec<&str> = (log["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap().iter())
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(rules, ids);
     }
 
     #[test]
