@@ -312,6 +312,62 @@ fn logs_follow_prints_new_lines_as_they_are_written() {
     assert!(!seen.iter().any(|l| l.contains("daemon ready")), "-n 0 printed old lines: {seen:?}");
 }
 
+/// A follower keeps every line across rotations, however many happen
+/// between two of its looks: each reload logs one "configuration applied",
+/// and a 4 KiB log rotates every few reloads.
+#[test]
+fn logs_follow_loses_no_line_across_rotations() {
+    use std::io::BufRead;
+    let env = Env::new();
+    env.write("verdict.toml", "[daemon]\nlog_max_size = \"4KiB\"\nlog_keep = 1000\n");
+    env.start();
+    env.wait_for_log("daemon ready");
+    let mut follower = env.cmd().args(["logs", "-f", "-n", "0"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let stdout = follower.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let applied = |l: &str| l.contains("configuration applied");
+    // Until the follower shows a reload's line, it may not have reached the
+    // end of the file: what it shows from then on is counted.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    'synced: loop {
+        assert!(std::time::Instant::now() < deadline, "no reload's line was followed");
+        env.run_ok(&["reload"], 0);
+        let round = std::time::Instant::now() + Duration::from_millis(1000);
+        while std::time::Instant::now() < round {
+            if rx.recv_timeout(Duration::from_millis(100)).is_ok_and(|l| applied(&l)) {
+                break 'synced;
+            }
+        }
+    }
+    // Lines of reloads made before the follower caught up may still come.
+    while rx.recv_timeout(Duration::from_millis(500)).is_ok() {}
+    const RELOADS: usize = 120;
+    for _ in 0..RELOADS {
+        env.run_ok(&["reload"], 0);
+    }
+    let mut followed = 0;
+    while followed < RELOADS {
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(l) => followed += usize::from(applied(&l)),
+            Err(_) => break,
+        }
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    let rotated = (std::fs::read_dir(env.log_file().parent().unwrap()).unwrap())
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("daemon.log."))
+        .count();
+    assert!(rotated >= 5, "the log rotated too seldom to test anything ({rotated} times)");
+    assert_eq!(followed, RELOADS, "lines lost across rotations");
+}
+
 #[test]
 fn a_client_without_its_daemon_executable_says_how_to_fix_it() {
     let env = Env::new();

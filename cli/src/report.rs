@@ -660,6 +660,15 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
                     partial.push(b'\n');
                     print_log_line(&String::from_utf8_lossy(&std::mem::take(&mut partial)), raw, &mut out)?;
                 }
+                // Then the files rotated out since, oldest first.
+                for rotated in rotated_since(path, inode)? {
+                    let mut reader = std::io::BufReader::new(rotated);
+                    read_complete_lines(&mut reader, &mut partial, |l| print_log_line(l, raw, &mut out))?;
+                    if !partial.is_empty() {
+                        partial.push(b'\n');
+                        print_log_line(&String::from_utf8_lossy(&std::mem::take(&mut partial)), raw, &mut out)?;
+                    }
+                }
                 file = std::fs::File::open(path)?;
                 inode = ino;
                 reader = std::io::BufReader::new(file.try_clone()?);
@@ -667,6 +676,30 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
         }
         read_complete_lines(&mut reader, &mut partial, |l| print_log_line(l, raw, &mut out))?;
     }
+}
+
+/// The log files rotated out after the one whose inode is `followed`, oldest
+/// first, opened: a rotation renames `daemon.log` to `daemon.log.1` and
+/// each `.N` to `.N+1`, so those newer than the followed file are the ones
+/// numbered below it (all of them when it was rotated out of those kept).
+/// Several rotations can happen between two looks of a follower.
+fn rotated_since(path: &Path, followed: u64) -> std::io::Result<Vec<std::fs::File>> {
+    let mut newer = Vec::new();
+    for n in 1.. {
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(".{n}"));
+        let file = match std::fs::File::open(&name) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) => return Err(e),
+        };
+        if std::os::unix::fs::MetadataExt::ino(&file.metadata()?) == followed {
+            break;
+        }
+        newer.push(file);
+    }
+    newer.reverse();
+    Ok(newer)
 }
 
 /// Hands every complete line `reader` has to `each`; an unfinished last
