@@ -15,8 +15,9 @@ use crate::process::{self, ProcessRegistry};
 
 /// How long to keep reading a tool's output after it exited and its group was
 /// killed. Only matters when a process that left the group (`setsid`) still
-/// holds the pipes open.
-const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+/// holds the pipes open: what the tool wrote is in the pipe by then, and
+/// takes no time to read.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(250);
 
 /// Size of the read buffer for each output stream.
 const CHUNK: usize = 64 * 1024;
@@ -30,9 +31,12 @@ pub(crate) struct Captured {
     pub total: u64,
     /// Whether bytes were discarded past the bound.
     pub truncated: bool,
-    /// Whether reading stopped before end of file (read error, or the pipe
-    /// was still held open after the tool exited).
+    /// Whether reading stopped before end of file on a read error.
     pub incomplete: bool,
+    /// Whether the pipe was still held open, after the tool exited, by a
+    /// process that left its group: what the tool wrote was all read, but
+    /// what that process writes later is not waited for.
+    pub held_open: bool,
 }
 
 /// What one run of a tool produced.
@@ -163,6 +167,7 @@ pub(crate) async fn execute(
         };
         tokio::pin!(readers);
         let mut drained = false;
+        let mut held_open = false;
         let waited = tokio::select! {
             status = child.wait() => status,
             _ = &mut readers => {
@@ -174,10 +179,22 @@ pub(crate) async fn execute(
         // (and stops holding the pipes).
         group.kill();
         if !drained && tokio::time::timeout(DRAIN_AFTER_EXIT, &mut readers).await.is_err() {
-            tracing::warn!(program, "tool exited but its output stayed open; keeping what was read");
+            tracing::warn!(
+                program,
+                "tool exited but a process it left outside its group holds its output open; keeping what was read"
+            );
+            held_open = true;
         }
-        waited
+        (waited, held_open)
     };
+    let (status, held_open) = status;
+    if held_open {
+        // Cut short by the wait above, not by a read error.
+        for c in [&mut out, &mut err].into_iter().filter(|c| c.incomplete) {
+            c.incomplete = false;
+            c.held_open = true;
+        }
+    }
     drop(group);
     let status = status.map_err(|e| format!("cannot wait for {program}: {e}"))?;
     tracing::debug!(program, %status, stdout = out.total, stderr = err.total, "tool finished");

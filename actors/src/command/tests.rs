@@ -455,3 +455,24 @@ async fn file_names_are_never_read_as_options_and_keep_their_exact_bytes() {
     let out = run_args(&cat, &files(&["x\u{FFFD}.txt"]), &[file_arg(name)], &ProcessRegistry::new()).await;
     assert_eq!(out, [Outcome::Passed], "cat found the file by its exact name");
 }
+
+/// A process the tool leaves outside its group (a build server, say) that
+/// keeps the tool's stdout open: the tool's own output was all read, so its
+/// findings stand as they are, and a file without one passes.
+#[tokio::test]
+async fn output_held_open_by_a_process_left_outside_the_group_is_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("server.pid");
+    let script = format!(
+        "setsid sh -c 'echo $$ > {p}.tmp; mv {p}.tmp {p}; exec sleep 30' & \
+         while [ ! -s {p} ]; do sleep 0.01; done; echo 'a.txt:1:1: error: bad'; exit 1",
+        p = pid_file.display()
+    );
+    let s = spec(&dir, sh(&script), OutputParser::Regex(gcc_style()));
+    let out = run(&s, &files(&["a.txt", "b.txt"]), &ProcessRegistry::new()).await;
+    if let Some(pid) = std::fs::read_to_string(&pid_file).ok().and_then(|p| p.trim().parse::<i32>().ok()) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    }
+    assert_eq!(out[0].findings(), [Finding::error(Some(1), Some(1), "bad")], "{:?}", out[0]);
+    assert_eq!(out[1], Outcome::Passed);
+}
