@@ -106,8 +106,25 @@ pub(crate) fn sarif(exec: &Execution, code: i32, files: &[String], cwd: &Path) -
             return vec![Outcome::error(reason); files.len()];
         }
     };
+    // The tool says its run failed (its findings, if any, are not the
+    // whole story): an error, as a crash would be, never a pass.
+    let invocations = log.runs.iter().flat_map(|r| &r.invocations);
+    if let Some(failed) = invocations.clone().find(|i| i.execution_successful == Some(false)) {
+        let mut reason = "the tool reported that its run failed (SARIF executionSuccessful: false)".to_owned();
+        let notifications = failed.tool_execution_notifications.iter();
+        let said = (notifications.clone().find(|n| n.level.as_deref().unwrap_or("warning") == "error"))
+            .or_else(|| notifications.clone().next())
+            .and_then(|n| n.message.one_line())
+            .or_else(|| first_line_of(&exec.stderr));
+        if let Some(said) = said {
+            reason.push_str(": ");
+            reason.push_str(&shorten(&said));
+        }
+        return vec![Outcome::error(reason); files.len()];
+    }
     let batch = Batch::new(files, cwd);
     let mut per_file: Vec<Vec<Finding>> = vec![Vec::new(); files.len()];
+    let mut unattributed = 0usize;
     for run in &log.runs {
         for result in run.results.iter().flatten() {
             if matches!(result.kind.as_deref(), Some("pass" | "notApplicable")) {
@@ -127,6 +144,7 @@ pub(crate) fn sarif(exec: &Execution, code: i32, files: &[String], cwd: &Path) -
                 None if files.len() == 1 => Cow::Borrowed(&[0]),
                 None => {
                     tracing::debug!("SARIF result without a location in a batch of several files; ignored");
+                    unattributed += 1;
                     continue;
                 }
             };
@@ -148,6 +166,21 @@ pub(crate) fn sarif(exec: &Execution, code: i32, files: &[String], cwd: &Path) -
                 per_file[i].push(finding.clone());
             }
         }
+    }
+    // As with `regex`: a failing exit with nothing to show for the checked
+    // files is the tool failing, not a pass.
+    if code != 0 && !per_file.iter().any(|f| !f.is_empty()) {
+        let mut reason = format!("exited with status {code} and reported no findings for the checked files");
+        if unattributed > 0 {
+            reason.push_str(&format!(
+                " ({unattributed} without a location, which a batch of several files cannot be given)"
+            ));
+        }
+        if let Some(line) = first_line_of(&exec.stderr) {
+            reason.push_str(": ");
+            reason.push_str(&line);
+        }
+        return vec![Outcome::error(reason); files.len()];
     }
     let stdout_lost = exec.stdout.truncated || exec.stdout.incomplete;
     finish(per_file, stdout_lost.then(|| exec.truncation_note()))
@@ -320,6 +353,26 @@ struct Run {
     original_uri_base_ids: HashMap<String, ArtifactLocation>,
     #[serde(default)]
     artifacts: Vec<Artifact>,
+    #[serde(default)]
+    invocations: Vec<Invocation>,
+}
+
+/// A run of the tool, as it reports it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Invocation {
+    #[serde(default)]
+    execution_successful: Option<bool>,
+    #[serde(default)]
+    tool_execution_notifications: Vec<Notification>,
+}
+
+#[derive(Deserialize)]
+struct Notification {
+    #[serde(default)]
+    level: Option<String>,
+    #[serde(default)]
+    message: Message,
 }
 
 #[derive(Deserialize)]

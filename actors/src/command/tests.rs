@@ -143,7 +143,7 @@ async fn sarif_relative_base_and_file_uris() {
         }]
     });
     std::fs::write(dir.path().join("out.sarif"), sarif.to_string()).unwrap();
-    // The exit status is ignored when stdout is valid SARIF.
+    // A failing exit with findings for the checked files: the findings.
     let s = spec(&dir, sh("cat out.sarif; exit 1"), OutputParser::Sarif);
     let out = run(&s, &files(&["src/a.rs", "./b c.txt", "d.txt"]), &ProcessRegistry::new()).await;
     assert_eq!(
@@ -173,6 +173,49 @@ async fn sarif_relative_base_and_file_uris() {
             Outcome::Passed,
         ]
     );
+}
+
+/// A run the SARIF log says failed, and a failing exit with no finding for
+/// the checked files, are errors: a pass would be cached.
+#[tokio::test]
+async fn sarif_of_a_failed_run_is_an_error_not_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    let f = files(&["a.txt", "b.txt"]);
+    let failed = serde_json::json!({"version": "2.1.0", "runs": [{
+        "tool": {"driver": {"name": "t"}},
+        "invocations": [{"executionSuccessful": false, "exitCode": 7, "toolExecutionNotifications": [
+            {"level": "note", "message": {"text": "starting"}},
+            {"level": "error", "message": {"text": "could not load\nrules config"}}
+        ]}],
+        "results": []
+    }]});
+    std::fs::write(dir.path().join("failed.sarif"), failed.to_string()).unwrap();
+    let s = spec(&dir, sh("cat failed.sarif; exit 7"), OutputParser::Sarif);
+    let out = run(&s, &f, &registry).await;
+    for o in &out {
+        let r = reason(o);
+        assert!(r.contains("executionSuccessful: false") && r.ends_with(": could not load rules config"), "{r}");
+    }
+
+    let unplaced = serde_json::json!({"version": "2.1.0", "runs": [{
+        "tool": {"driver": {"name": "t"}},
+        "results": [{"ruleId": "NL", "level": "error", "message": {"text": "no location"}}]
+    }]});
+    std::fs::write(dir.path().join("unplaced.sarif"), unplaced.to_string()).unwrap();
+    let s = spec(&dir, sh("cat unplaced.sarif; echo 'fatal: x' >&2; exit 1"), OutputParser::Sarif);
+    let out = run(&s, &f, &registry).await;
+    for o in &out {
+        let r = reason(o);
+        assert!(
+            r.starts_with("exited with status 1 and reported no findings") && r.contains("1 without a location"),
+            "{r}"
+        );
+        assert!(r.ends_with(": fatal: x"), "{r}");
+    }
+    // The same log with a clean exit: nothing for these files, which pass.
+    let s = spec(&dir, sh("cat unplaced.sarif"), OutputParser::Sarif);
+    assert_eq!(run(&s, &f, &registry).await, vec![Outcome::Passed, Outcome::Passed]);
 }
 
 #[tokio::test]
