@@ -452,6 +452,20 @@ struct FileSet {
     /// A member's verdict depends on the file's executable bit, not only on
     /// its bytes (`shebang-executable`): the bit is part of the key.
     mode_dependent: bool,
+    /// A member is an external tool, which is given the file's path and may
+    /// judge by it: the path is part of the key (see [`command_key`]).
+    path_dependent: bool,
+}
+
+/// The content half of the key of an external tool's verdict on a file: its
+/// bytes' hash and its path. A tool may judge a file by its path as well as
+/// by its bytes (per-file ignores, overrides by directory), so files of the
+/// same bytes at two paths do not share a verdict, nor wait for each other's.
+fn command_key(hash: u128, rel: &str) -> u128 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&hash.to_be_bytes());
+    h.update(rel.as_bytes());
+    h.digest128()
 }
 
 /// Interns the sets of a run: files share a handful of them.
@@ -480,11 +494,13 @@ impl FileSets {
                 }
             )
         });
+        let path_dependent = ordered.iter().any(|&vi| is_command(&selected[vi]));
         let set = Arc::new(FileSet {
             members: ordered,
             id: h.digest128().to_be_bytes(),
             ttl: ttl.unwrap_or(0),
             mode_dependent,
+            path_dependent,
         });
         self.0.insert(members, set.clone());
         set
@@ -508,9 +524,10 @@ fn write_entries(store: &Store, entries: &[Entry], now: u64) -> Result<(), verdi
 }
 
 /// The key of a file's entry: its set and its content (and, for a set whose
-/// verdicts depend on it, its executable bit).
+/// verdicts depend on them, its path and its executable bit).
 fn file_key(set: &FileSet, hash: Option<u128>, w: &Walked) -> ResultKey {
-    let content = hash.unwrap_or(0).to_be_bytes();
+    let hash = hash.unwrap_or(0);
+    let content = if set.path_dependent { command_key(hash, &w.rel) } else { hash }.to_be_bytes();
     if !set.mode_dependent {
         return ResultKey { validator: set.id, content };
     }
@@ -814,14 +831,14 @@ pub async fn run(
         // Pairs some other run is computing right now: wait for theirs.
         // The others are claimed at once, under the same lock, so two runs
         // never both decide to compute a pair.
-        // Files of this run with the same content are all computed (a run
-        // validates every file it was asked to), so only other runs' claims
-        // are waited for.
+        // Only other runs' claims are waited for: two files of one run
+        // never share a key (it has their paths), and one listed twice is
+        // computed once.
         let mut own = Vec::new();
         let mut claims = HashMap::new();
         let mut ours = std::collections::HashSet::new();
         for &fi in files {
-            let key = (s.handle.identity, hashed[fi].hash.unwrap_or(0));
+            let key = (s.handle.identity, command_key(hashed[fi].hash.unwrap_or(0), &walked[fi].rel));
             if hashed[fi].hash.is_none() || !s.handle.cacheable || !is_command(s) || ours.contains(&key) {
                 own.push(fi);
                 continue;
@@ -881,7 +898,7 @@ pub async fn run(
             }
             for (vi, files) in by_validator {
                 for batch in batches(&selected[vi], &files) {
-                    let claims = claim(engine, &selected[vi], &batch, &hashed);
+                    let claims = claim(engine, &selected[vi], &batch, &hashed, &walked);
                     spawn(&mut jobs, vi, batch, claims);
                 }
             }
@@ -1263,13 +1280,14 @@ impl Drop for Claim {
 /// Claims the pairs of a batch so concurrent runs wait for us instead of
 /// recomputing: worth it for external tools; built-ins are cheaper to redo
 /// than to share.
-fn claim(engine: &Engine, s: &Selected, batch: &[usize], hashed: &[Hashed]) -> Vec<Claim> {
+fn claim(engine: &Engine, s: &Selected, batch: &[usize], hashed: &[Hashed], walked: &[Walked]) -> Vec<Claim> {
     let mut claims = Vec::new();
     if s.handle.cacheable && is_command(s) {
         let mut pending = engine.pending.lock().expect("pending");
         for &fi in batch {
             if let Some(h) = hashed[fi].hash {
-                claims.extend(Claim::take(&engine.pending, &mut pending, fi, (s.handle.identity, h)));
+                let key = (s.handle.identity, command_key(h, &walked[fi].rel));
+                claims.extend(Claim::take(&engine.pending, &mut pending, fi, key));
             }
         }
     }
@@ -1309,7 +1327,8 @@ fn spawn_job(
                     v = None;
                 }
                 if let (Some(v), Some(h), true) = (&v, hashed[fi].hash, s.handle.cacheable && is_command(s)) {
-                    to_store.push((ResultKey { validator: s.handle.identity, content: h.to_be_bytes() }, v.clone()));
+                    let content = command_key(h, &walked[fi].rel).to_be_bytes();
+                    to_store.push((ResultKey { validator: s.handle.identity, content }, v.clone()));
                 }
                 entries.offer(fi, vi, v);
             }
@@ -2196,7 +2215,13 @@ mod tests {
 
     #[test]
     fn a_file_entry_is_complete_only_with_every_verdict_and_never_outlives_one() {
-        let set = Arc::new(FileSet { members: vec![3, 5], id: [1; 16], ttl: 3600, mode_dependent: false });
+        let set = Arc::new(FileSet {
+            members: vec![3, 5],
+            id: [1; 16],
+            ttl: 3600,
+            mode_dependent: false,
+            path_dependent: false,
+        });
         let key = ResultKey { validator: [1; 16], content: [2; 16] };
         let pass = StoredVerdict(Vec::new());
         let mut c = EntryCollector::new();
@@ -2220,7 +2245,13 @@ mod tests {
 
     #[test]
     fn an_entry_complete_at_commit_is_the_one_the_collector_would_build() {
-        let set = Arc::new(FileSet { members: vec![5, 3, 8], id: [1; 16], ttl: 3600, mode_dependent: false });
+        let set = Arc::new(FileSet {
+            members: vec![5, 3, 8],
+            id: [1; 16],
+            ttl: 3600,
+            mode_dependent: false,
+            path_dependent: false,
+        });
         let key = ResultKey { validator: [1; 16], content: [2; 16] };
         let verdict = |rule: &str| {
             StoredVerdict(vec![verdict_actors::outcome::StoredFinding {

@@ -1050,7 +1050,7 @@ fn process_batch(
                 .iter()
                 .map(|&(pos, vi)| ResultKey {
                     validator: selected[vi].handle.identity,
-                    content: reads[pos].hash.unwrap_or(0).to_be_bytes(),
+                    content: command_key(reads[pos].hash.unwrap_or(0), &walked[files[pos]].rel).to_be_bytes(),
                 })
                 .collect();
             for (pair, got) in wanted.into_iter().zip(store.get_results::<StoredVerdict>(&keys, st.now)) {

@@ -962,3 +962,48 @@ fn a_data_dir_the_running_daemon_does_not_use_is_refused() {
     let status = env.json(&["status"]);
     assert_eq!(status["cache"]["path"].as_str(), Some(mine_arg), "{status}");
 }
+
+/// A tool that judges files by their path (as per-file ignores do): files
+/// with the same bytes get each their own verdict, cold and warm alike, and
+/// a concurrent run never takes one file's verdict for another.
+#[test]
+fn a_tool_that_judges_by_path_gets_the_same_verdicts_cold_and_warm() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[validators.by-path]
+kind = "command"
+command = ["sh", "-c", "for f; do [ \"$f\" = b.txt ] && echo \"$f:only b is bad\"; done; exit 0", "by-path"]
+mode = "batch"
+parser = "regex"
+pattern = '^(?P<file>[^:]+):(?P<message>.*)$'
+files = ["*.txt"]
+"#,
+    );
+    for name in ["a.txt", "b.txt", "c.txt"] {
+        env.write(name, "same\n");
+    }
+    let with_findings = |r: &Value| {
+        let mut v: Vec<String> = (r["outcomes"].as_array().unwrap().iter())
+            .filter(|o| {
+                !o["outcome"]["findings"].as_array().is_none_or(Vec::is_empty)
+                    || !o["outcome"]["verdict"]["findings"].as_array().is_none_or(Vec::is_empty)
+            })
+            .map(|o| o["file"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let cold = check(&env, &[]);
+    assert_eq!(with_findings(&cold), ["b.txt"], "{cold}");
+    let warm = check(&env, &[]);
+    assert_eq!(warm["summary"]["computed"], 0, "{}", warm["summary"]);
+    assert_eq!(with_findings(&warm), ["b.txt"], "{warm}");
+    // A file renamed onto another's bytes is checked again by the tool.
+    std::fs::rename(env.project.join("c.txt"), env.project.join("d.txt")).unwrap();
+    let renamed = check(&env, &[]);
+    assert_eq!(renamed["summary"]["computed"], 1, "{}", renamed["summary"]);
+    assert_eq!(with_findings(&renamed), ["b.txt"], "{renamed}");
+}
