@@ -1038,6 +1038,19 @@ pub async fn run(
     })
     .expect("plain data");
     mark("report", &mut since);
+    if reply.get().len() > crate::protocol::MAX_REPLY_BYTES {
+        let mb = |n: usize| n.div_ceil(1024 * 1024);
+        return Err(RpcError::new(
+            crate::protocol::code::REPORT_TOO_LARGE,
+            format!(
+                "the report of this check is {} MiB, more than the {} MiB a reply may be; its results are cached: \
+                 check fewer paths or validators (--validator, --dimension) to see them",
+                mb(reply.get().len()),
+                mb(crate::protocol::MAX_REPLY_BYTES)
+            ),
+        )
+        .with_data(serde_json::json!({ "bytes": reply.get().len(), "max_bytes": crate::protocol::MAX_REPLY_BYTES })));
+    }
     let summary_files = walked.len();
 
     // Remember a clean answer if nothing changed while the run looked, and

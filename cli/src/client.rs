@@ -13,7 +13,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::paths::{self, Layout};
 use crate::protocol::{
-    Frame, HelloParams, HelloResult, MAX_LINE_BYTES, Message, PROTOCOL_VERSION, Request, RpcError, VERSION, code,
+    Frame, HelloParams, HelloResult, MAX_REPLY_BYTES, Message, PROTOCOL_VERSION, Request, RpcError, VERSION, code,
     method, read_frame,
 };
 
@@ -103,7 +103,7 @@ impl Client {
     pub async fn next_message(&mut self) -> Result<Message, CallError> {
         // Replies can be large (a whole check report); allow far more than
         // the request limit.
-        match read_frame(&mut self.reader, &mut self.line, 64 * MAX_LINE_BYTES).await? {
+        match read_frame(&mut self.reader, &mut self.line, MAX_REPLY_BYTES).await? {
             Frame::Line => {
                 let msg = serde_json::from_slice(&self.line)
                     .map_err(|e| CallError::Protocol(format!("unreadable message from the daemon: {e}")));

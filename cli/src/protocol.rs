@@ -19,6 +19,10 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// The longest request line the daemon accepts, in bytes (without the `\n`).
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
 
+/// The longest reply line the CLI reads, in bytes: a check's whole report
+/// is one. The daemon refuses to send a longer one.
+pub const MAX_REPLY_BYTES: usize = 64 * MAX_LINE_BYTES;
+
 /// The package version of this build.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -116,6 +120,9 @@ pub mod code {
     /// A check cannot walk its tree safely: an ignore file it would have to
     /// read is a FIFO or a device (the error names it).
     pub const UNSAFE_IGNORE_FILE: i64 = -32011;
+    /// A check's report is longer than [`super::MAX_REPLY_BYTES`] (its
+    /// results are cached all the same).
+    pub const REPORT_TOO_LARGE: i64 = -32012;
 }
 
 impl RpcError {

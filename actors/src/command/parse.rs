@@ -13,6 +13,40 @@ use crate::outcome::{Finding, Outcome, Severity, Verdict};
 /// Longest excerpt of tool output quoted in a message, in characters.
 const EXCERPT_CHARS: usize = 200;
 
+/// At most this many findings of one tool are kept for one file; past it, a
+/// last finding says how many more there were. A tool that prints a finding
+/// per line of a big file would otherwise put millions in the daemon's
+/// memory and in the report.
+pub const MAX_TOOL_FINDINGS: usize = 1000;
+
+/// The findings of each file of a batch, each list capped at
+/// [`MAX_TOOL_FINDINGS`], with the count and the most severe level of those
+/// left out.
+struct PerFile {
+    findings: Vec<Vec<Finding>>,
+    more: Vec<(usize, Severity)>,
+}
+
+impl PerFile {
+    fn new(n: usize) -> Self {
+        PerFile { findings: vec![Vec::new(); n], more: vec![(0, Severity::Note); n] }
+    }
+
+    fn push(&mut self, i: usize, finding: &Finding) {
+        if self.findings[i].len() < MAX_TOOL_FINDINGS {
+            self.findings[i].push(finding.clone());
+        } else {
+            let (count, severity) = &mut self.more[i];
+            *count += 1;
+            *severity = (*severity).min(finding.severity);
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.findings.iter().any(|f| !f.is_empty())
+    }
+}
+
 /// The `ExitCode` parser: exit 0 passes every file; anything else is one
 /// finding, the same for every file of the batch.
 pub(crate) fn exit_code(exec: &Execution, code: i32, n_files: usize) -> Vec<Outcome> {
@@ -34,7 +68,7 @@ pub(crate) fn exit_code(exec: &Execution, code: i32, n_files: usize) -> Vec<Outc
 pub(crate) fn regex(re: &Regex, exec: &Execution, code: i32, files: &[String], cwd: &Path) -> Vec<Outcome> {
     let batch = Batch::new(files, cwd);
     let has_file = re.capture_names().any(|n| n == Some("file"));
-    let mut per_file: Vec<Vec<Finding>> = vec![Vec::new(); files.len()];
+    let mut per_file = PerFile::new(files.len());
     let mut parsed = 0usize;
     for captured in [&exec.stdout, &exec.stderr] {
         let text = complete_lines(captured);
@@ -66,11 +100,11 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, code: i32, files: &[String], c
                 message: one_line(group("message").unwrap_or_else(|| line.trim())),
             };
             for &i in targets {
-                per_file[i].push(finding.clone());
+                per_file.push(i, &finding);
             }
         }
     }
-    let attributed = per_file.iter().any(|f| !f.is_empty());
+    let attributed = per_file.any();
     if code != 0 && !attributed {
         let mut reason = format!("exited with status {code} and reported no parsable findings");
         if parsed > 0 {
@@ -123,7 +157,7 @@ pub(crate) fn sarif(exec: &Execution, code: i32, files: &[String], cwd: &Path) -
         return vec![Outcome::error(reason); files.len()];
     }
     let batch = Batch::new(files, cwd);
-    let mut per_file: Vec<Vec<Finding>> = vec![Vec::new(); files.len()];
+    let mut per_file = PerFile::new(files.len());
     let mut unattributed = 0usize;
     for run in &log.runs {
         for result in run.results.iter().flatten() {
@@ -163,13 +197,13 @@ pub(crate) fn sarif(exec: &Execution, code: i32, files: &[String], cwd: &Path) -
                 rule: rule_id,
             };
             for &i in targets.iter() {
-                per_file[i].push(finding.clone());
+                per_file.push(i, &finding);
             }
         }
     }
     // As with `regex`: a failing exit with nothing to show for the checked
     // files is the tool failing, not a pass.
-    if code != 0 && !per_file.iter().any(|f| !f.is_empty()) {
+    if code != 0 && !per_file.any() {
         let mut reason = format!("exited with status {code} and reported no findings for the checked files");
         if unattributed > 0 {
             reason.push_str(&format!(
@@ -191,10 +225,12 @@ pub(crate) fn sarif(exec: &Execution, code: i32, files: &[String], cwd: &Path) -
 /// since their findings may have been among the discarded bytes, and a last
 /// finding saying so for the others. That finding is an error: what was lost
 /// may have been errors, which `--fail-on error` must not miss.
-fn finish(per_file: Vec<Vec<Finding>>, lost: Option<String>) -> Vec<Outcome> {
+fn finish(per_file: PerFile, lost: Option<String>) -> Vec<Outcome> {
     per_file
+        .findings
         .into_iter()
-        .map(|mut findings| {
+        .zip(per_file.more)
+        .map(|(mut findings, (more, more_severity))| {
             if findings.is_empty() {
                 return match &lost {
                     Some(note) => Outcome::error(format!(
@@ -204,6 +240,15 @@ fn finish(per_file: Vec<Vec<Finding>>, lost: Option<String>) -> Vec<Outcome> {
                 };
             }
             findings.sort_by_key(|f| (f.line, f.column));
+            if more > 0 {
+                findings.push(Finding {
+                    line: None,
+                    column: None,
+                    severity: more_severity,
+                    rule: None,
+                    message: format!("… and {more} more findings not listed (at most {MAX_TOOL_FINDINGS} are kept)"),
+                });
+            }
             if let Some(note) = &lost {
                 findings.push(Finding::error(
                     None,

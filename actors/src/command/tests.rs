@@ -519,3 +519,21 @@ async fn output_held_open_by_a_process_left_outside_the_group_is_complete() {
     assert_eq!(out[0].findings(), [Finding::error(Some(1), Some(1), "bad")], "{:?}", out[0]);
     assert_eq!(out[1], Outcome::Passed);
 }
+
+/// A tool that prints a finding per line of a huge file: at most
+/// MAX_TOOL_FINDINGS are kept, and a last one counts the rest at the most
+/// severe level among them.
+#[tokio::test]
+async fn a_tools_findings_per_file_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "i=0; while [ $i -lt 1500 ]; do echo \"a.txt:$((i+1)):1: warning: w\"; i=$((i+1)); done; \
+                  echo 'a.txt:9999:1: error: last'; echo 'b.txt:1:1: note: one'; exit 1";
+    let s = spec(&dir, sh(script), OutputParser::Regex(gcc_style()));
+    let out = run(&s, &files(&["a.txt", "b.txt"]), &ProcessRegistry::new()).await;
+    let a = out[0].findings();
+    assert_eq!(a.len(), parse::MAX_TOOL_FINDINGS + 1);
+    let more = a.last().unwrap();
+    assert_eq!((more.line, more.severity), (None, Severity::Error), "{more:?}");
+    assert!(more.message.starts_with("… and 501 more findings not listed"), "{}", more.message);
+    assert_eq!(out[1].findings().len(), 1);
+}
