@@ -870,7 +870,7 @@ pub async fn run(
                 own.push(fi);
             }
         }
-        for batch in batches(s, &own) {
+        for batch in batches(s, &own, &walked) {
             let claims = batch.iter().filter_map(|fi| claims.remove(fi)).collect();
             spawn(&mut jobs, vi, batch, claims);
         }
@@ -897,7 +897,7 @@ pub async fn run(
                 by_validator.entry(vi).or_default().push(fi);
             }
             for (vi, files) in by_validator {
-                for batch in batches(&selected[vi], &files) {
+                for batch in batches(&selected[vi], &files, &walked) {
                     let claims = claim(engine, &selected[vi], &batch, &hashed, &walked);
                     spawn(&mut jobs, vi, batch, claims);
                 }
@@ -1239,14 +1239,50 @@ fn is_command(s: &Selected) -> bool {
 }
 
 /// Splits a command validator's files into jobs: one per file, or batches
-/// of `batch_size`.
-fn batches(s: &Selected, files: &[usize]) -> Vec<Vec<usize>> {
-    let per_file = matches!(
-        &s.handle.config.kind,
-        crate::config::ValidatorKind::Command(c) if c.mode == crate::config::CommandMode::PerFile
-    );
-    let size = if per_file { 1 } else { s.handle.config.batch_size.max(1) };
-    files.chunks(size).map(<[usize]>::to_vec).collect()
+/// of `batch_size`, each also cut where its file arguments would pass
+/// [`arg_budget`].
+fn batches(s: &Selected, files: &[usize], walked: &[Walked]) -> Vec<Vec<usize>> {
+    let size = s.handle.config.batch_size.max(1);
+    let crate::config::ValidatorKind::Command(c) = &s.handle.config.kind else {
+        return files.chunks(size).map(<[usize]>::to_vec).collect();
+    };
+    if c.mode == crate::config::CommandMode::PerFile {
+        return files.iter().map(|&fi| vec![fi]).collect();
+    }
+    // Each argument costs its bytes, its NUL and its pointer.
+    let cost = |arg: usize| arg + 1 + std::mem::size_of::<usize>();
+    let budget = arg_budget().saturating_sub(c.command.iter().map(|a| cost(a.len())).sum());
+    let mut out = Vec::new();
+    let mut batch = Vec::new();
+    let mut used = 0;
+    for &fi in files {
+        // `./` before a name that starts with `-`.
+        let arg = cost(walked[fi].rel.len() + 2);
+        if !batch.is_empty() && (batch.len() >= size || used + arg > budget) {
+            out.push(std::mem::take(&mut batch));
+            used = 0;
+        }
+        batch.push(fi);
+        used += arg;
+    }
+    if !batch.is_empty() {
+        out.push(batch);
+    }
+    out
+}
+
+/// How many bytes of arguments one run of a batch tool is given at most:
+/// the kernel refuses to start a program whose arguments and environment
+/// pass `ARG_MAX` ("Argument list too long"), so batches are cut to fit, as
+/// `xargs` cuts its command lines. Half of it: the tool's environment and
+/// what it passes on to programs it starts need room too.
+fn arg_budget() -> usize {
+    static BUDGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        let arg_max = nix::unistd::sysconf(nix::unistd::SysconfVar::ARG_MAX).ok().flatten();
+        // POSIX guarantees 4096; Linux gives at least 128 KiB.
+        arg_max.and_then(|n| usize::try_from(n).ok()).unwrap_or(128 * 1024).max(8192) / 2
+    })
 }
 
 /// A pair this run computes for every concurrent run that needs it. The

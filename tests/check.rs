@@ -1144,3 +1144,42 @@ fn a_deadline_terminates_only_its_own_jobs_tools() {
     let (_, again) = check_json(&env, &["b.txt"]);
     assert_ne!(outcome(&again, "b.txt", "t")["verdict"]["status"], "passed", "{again}");
 }
+
+/// A batch whose file names are longer, all together, than the kernel lets
+/// a program be given is cut into several runs, as xargs does, instead of
+/// failing every file with "Argument list too long". The daemon runs with a
+/// 512 KiB stack limit, which makes ARG_MAX its 128 KiB floor.
+#[test]
+fn batches_are_cut_to_what_the_kernel_lets_a_program_be_given() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[validators.long]
+kind = "command"
+command = ["sh", "-c", "echo run >> runs.log; for f; do echo \"$f:seen\"; done; exit 0", "long"]
+mode = "batch"
+batch_size = 100000
+parser = "regex"
+pattern = '^(?P<file>[^:]+):(?P<message>.*)$'
+files = ["*.txt"]
+"#,
+    );
+    let dir = "d".repeat(100);
+    let n = 2000;
+    for i in 0..n {
+        env.write(&format!("{dir}/{i:0>60}.txt"), "x\n");
+    }
+    // The daemon this check starts inherits the limit.
+    let out = (env.cmd_of(std::path::Path::new("/bin/sh")))
+        .args(["-c", "ulimit -s 512 && exec \"$0\" check --format json"])
+        .arg(crate::support::bin())
+        .output()
+        .unwrap();
+    let r: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(r["summary"]["outcomes"]["findings"], n, "{}", r["summary"]);
+    let runs = std::fs::read_to_string(env.project.join("runs.log")).unwrap().lines().count();
+    assert!(runs > 1, "one run: the batch was not cut");
+}
