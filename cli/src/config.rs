@@ -1344,6 +1344,17 @@ fn parse_command(cx: &mut Cx, t: &Tbl, batch_size: usize) -> CommandConfig {
             Err(e) => cx.issue(span.clone(), path.clone(), regex_message(&e)),
             Ok(re) => {
                 let has = |g: &str| re.capture_names().any(|n| n == Some(g));
+                // A misspelt group (`lineno`) would be ignored without a word.
+                for name in re.capture_names().flatten().filter(|n| !PATTERN_GROUPS.contains(n)) {
+                    cx.issue(
+                        span.clone(),
+                        path.clone(),
+                        format!(
+                            "unknown group name {name:?}: the groups read are {}; group without a name with (?:…)",
+                            PATTERN_GROUPS.join(", ")
+                        ),
+                    );
+                }
                 if mode == CommandMode::Batch && !has("file") {
                     cx.issue(
                         span.clone(),
@@ -1419,6 +1430,9 @@ fn parse_command(cx: &mut Cx, t: &Tbl, batch_size: usize) -> CommandConfig {
 // Small helpers
 // ---------------------------------------------------------------------------
 
+/// The named groups a `regex` parser reads.
+const PATTERN_GROUPS: [&str; 7] = ["file", "line", "column", "severity", "message", "code", "rule"];
+
 /// A regex error on one line. Syntax errors come from `regex` as the pattern,
 /// a caret line and an `error: …` line; they become
 /// `invalid regex: <error> (at character N of the pattern)`.
@@ -1431,12 +1445,10 @@ fn regex_message(e: &regex::Error) -> String {
             .rev()
             .find_map(|l| l.trim().strip_prefix("error:"))
             .map_or_else(|| lines[lines.len() - 1].trim(), str::trim);
+        // The caret line has a space per character of the pattern before
+        // the error (not per byte).
         let indent = lines[1].len() - lines[1].trim_start().len();
-        let at = lines[2]
-            .find('^')
-            .and_then(|caret| caret.checked_sub(indent))
-            .and_then(|byte| lines[1].get(indent..indent + byte))
-            .map(|before| before.chars().count() + 1);
+        let at = lines[2].find('^').and_then(|caret| caret.checked_sub(indent)).map(|chars| chars + 1);
         return match at {
             Some(n) => format!("invalid regex: {what} (at character {n} of the pattern)"),
             None => format!("invalid regex: {what}"),

@@ -395,6 +395,17 @@ fn invalid_regex_shows_the_regex_message() {
     let text = format!("{COMMAND}parser = \"regex\"\npattern = 'a{{99999}}{{99999}}'\n");
     let issue = single_issue(&text, "validators.sc.pattern", "pattern =", "invalid regex");
     assert!(!issue.message.contains('\n'), "{}", issue.message);
+    // Positions count characters, past non-ASCII ones too.
+    let text = format!("{COMMAND}parser = \"regex\"\npattern = 'é(?P<message>'\n");
+    let issue = single_issue(&text, "validators.sc.pattern", "pattern =", "invalid regex");
+    assert_eq!(issue.message, "invalid regex: unclosed group (at character 2 of the pattern)");
+}
+
+#[test]
+fn a_misspelt_pattern_group_is_an_error() {
+    let text = format!("{COMMAND}parser = \"regex\"\npattern = '^(?P<lineno>\\d+): (?P<message>.*)$'\n");
+    let issue = single_issue(&text, "validators.sc.pattern", "pattern =", "unknown group name \"lineno\"");
+    assert!(issue.message.contains("file, line, column, severity, message, code, rule"), "{}", issue.message);
 }
 
 #[test]
