@@ -124,13 +124,30 @@ pub(crate) fn program_path(program: &str, cwd: &Path) -> PathBuf {
     p.to_path_buf()
 }
 
+/// The program a script's `#!` line names, if `path` is a file that has one.
+fn interpreter(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
+    let interp = String::from_utf8_lossy(line).split_whitespace().next()?.to_owned();
+    Some(interp)
+}
+
 /// Why a tool could not be started, as an outcome reason.
 pub(crate) fn spawn_error(program: &str, cwd: &Path, err: &io::Error) -> String {
     match err.kind() {
         io::ErrorKind::NotFound if !cwd.is_dir() => {
             format!("working directory not found: {}", cwd.display())
         }
-        io::ErrorKind::NotFound => format!("executable not found: {program}"),
+        io::ErrorKind::NotFound => {
+            match Some(program_path(program, cwd)).filter(|p| p.is_absolute()).and_then(|p| interpreter(&p)) {
+                // The script is there: what is missing is what its `#!` names.
+                Some(interp) => format!("cannot run {program}: its interpreter {interp} (its #! line) was not found"),
+                None => format!("executable not found: {program}"),
+            }
+        }
         io::ErrorKind::PermissionDenied => format!("permission denied: {program}"),
         _ => format!("cannot run {program}: {err}"),
     }

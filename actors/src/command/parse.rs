@@ -78,10 +78,12 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, code: i32, files: &[String], c
             };
             parsed += 1;
             let targets: &[usize] = if has_file {
-                let Some(path) = caps.name("file").map(|m| m.as_str().trim()) else {
+                let Some(path) = caps.name("file").map(|m| m.as_str()) else {
                     continue;
                 };
-                match batch.lookup(path) {
+                // As printed, then without blanks around it: a name may
+                // start or end with a space.
+                match batch.lookup(path).or_else(|| batch.lookup(path.trim())) {
                     Some(targets) => targets,
                     None => {
                         tracing::debug!(path, "tool reported a finding for a file outside the batch; ignored");

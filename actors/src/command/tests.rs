@@ -537,3 +537,33 @@ async fn a_tools_findings_per_file_are_capped() {
     assert!(more.message.starts_with("… and 501 more findings not listed"), "{}", more.message);
     assert_eq!(out[1].findings().len(), 1);
 }
+
+/// A script whose `#!` interpreter is missing is not "executable not
+/// found": the script is there.
+#[tokio::test]
+async fn a_missing_interpreter_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("tool");
+    std::fs::write(&script, "#!/usr/bin/verdict-no-such-python -u\nprint(1)\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let s = spec(&dir, vec!["./tool".into()], OutputParser::ExitCode);
+    let out = run(&s, &files(&["a"]), &ProcessRegistry::new()).await;
+    assert_eq!(
+        reason(&out[0]),
+        "cannot run ./tool: its interpreter /usr/bin/verdict-no-such-python (its #! line) was not found"
+    );
+}
+
+/// The regex parser's `file` group is matched as printed first: names
+/// that start or end with a space get their findings.
+#[tokio::test]
+async fn file_names_with_blanks_at_either_end_get_their_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let re = Regex::new(r"^(?P<file>[^:]+):(?P<message>.*)$").unwrap();
+    let s =
+        spec(&dir, sh("for f; do echo \"$f:bad\"; done; echo ' plain.txt :padded'; exit 1"), OutputParser::Regex(re));
+    let out = run(&s, &files(&[" lead.txt", "end.txt ", "plain.txt"]), &ProcessRegistry::new()).await;
+    let messages: Vec<Vec<&str>> =
+        out.iter().map(|o| o.findings().iter().map(|f| f.message.as_str()).collect()).collect();
+    assert_eq!(messages, [vec!["bad"], vec!["bad"], vec!["bad", "padded"]]);
+}
