@@ -124,7 +124,15 @@ fn json_problem(text: &str) -> Option<Problem> {
     let e = parsed.err()?;
     let (line, column) = (e.line(), e.column());
     let body = text.as_bytes();
-    let mut offset = (Locator::line_start(body, line) + column.saturating_sub(1)).min(body.len());
+    let mut offset = if column == 0 && line > 1 {
+        // serde_json counts the line feed it stopped at as the start of the
+        // next line (column 0): the error is at that line feed, the end of
+        // the line before (a string left open, a literal cut short).
+        Locator::line_start(body, line).saturating_sub(1)
+    } else {
+        Locator::line_start(body, line) + column.saturating_sub(1)
+    }
+    .min(body.len());
     let message = e.to_string();
     if message.starts_with(DUPLICATE_KEY)
         && let Some(open) = key_start(body, offset)

@@ -538,6 +538,19 @@ fn json_syntax_error_position_and_message() {
     assert!(f.message.contains("trailing characters"), "{}", f.message);
 }
 
+/// An error at a line feed (a string left open, a literal cut short) is on
+/// the line that feed ends, where a CRLF file has it too, not at the start
+/// of the next.
+#[test]
+fn json_errors_at_the_end_of_a_line_are_on_that_line() {
+    let open_string = one(BuiltinKind::Json, b"{\n  \"name\": \"verdict,\n  \"version\": \"1.0\"\n}\n");
+    assert_eq!(at(&open_string), (2, 20), "{}", open_string.message);
+    let crlf = one(BuiltinKind::Json, b"{\r\n  \"name\": \"verdict,\r\n  \"version\": \"1.0\"\r\n}\r\n");
+    assert_eq!(at(&crlf).0, 2, "{}", crlf.message);
+    assert_eq!(at(&one(BuiltinKind::Json, b"{\n \"a\": tru\n}\n")).0, 2);
+    assert_eq!(at(&one(BuiltinKind::Json, b"[\n1e\n]\n")).0, 2);
+}
+
 #[test]
 fn json_columns_count_characters_and_skip_the_bom() {
     // serde_json counts bytes; the finding counts characters.
