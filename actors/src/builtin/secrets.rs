@@ -86,6 +86,17 @@ fn run(s: &[u8], f: impl Fn(u8) -> bool) -> usize {
     s.iter().position(|&b| !f(b)).unwrap_or(s.len())
 }
 
+/// The longest token, name or value a candidate is followed along: a run
+/// longer than this is none of them, and following every candidate in a
+/// long run to its end (a 200 KB line of `xoxb-` or `aws_secret`, repeated)
+/// made the check quadratic.
+const LONGEST_RUN: usize = 256;
+
+/// [`run`], counting no further than [`LONGEST_RUN`] + 1.
+fn short_run(s: &[u8], f: impl Fn(u8) -> bool) -> usize {
+    run(&s[..s.len().min(LONGEST_RUN + 1)], f)
+}
+
 /// True when the byte before `i` (if any) satisfies `f`.
 fn preceded_by(content: &[u8], i: usize, f: impl Fn(u8) -> bool) -> bool {
     i > 0 && f(content[i - 1])
@@ -172,8 +183,8 @@ fn token(
         return None;
     }
     let rest = &content[prefix_end..];
-    let n = run(rest, &body);
-    if n < min || n > max || rest.get(n).is_some_and(|&b| after(b)) {
+    let n = short_run(rest, &body);
+    if n < min || n > max.min(LONGEST_RUN) || rest.get(n).is_some_and(|&b| after(b)) {
         return None;
     }
     let value = &rest[..n];
@@ -187,15 +198,19 @@ fn slack(content: &[u8], start: usize, prefix_end: usize) -> Option<&[u8]> {
         return None;
     }
     let rest = &content[prefix_end..];
-    let n = run(rest, |b| is_alnum(b) || b == b'-');
+    let n = short_run(rest, |b| is_alnum(b) || b == b'-');
     let value = &rest[..n];
-    (n >= 10 && value.iter().any(u8::is_ascii_digit) && !placeholder(value)).then_some(&content[start..prefix_end + n])
+    (n >= 10 && n <= LONGEST_RUN && value.iter().any(u8::is_ascii_digit) && !placeholder(value))
+        .then_some(&content[start..prefix_end + n])
 }
 
 /// A private key PEM block whose `-----BEGIN ` ends at `after_begin`: one of
 /// [`PEM_LABELS`], `-----`, then (after line breaks, blanks, quotes or `\n`
-/// escapes) the start of base64 content. A header on its own — a PEM parser's
-/// constant, a `...` placeholder — is not reported.
+/// escapes) key material: a run of at least [`PEM_MATERIAL`] base64
+/// characters, or an armor header line (`Proc-Type: 4,ENCRYPTED`, `Version:
+/// …`) as encrypted PEM and PGP blocks start with. A header on its own — a
+/// PEM parser's constant followed by the next line of code, a mention in
+/// prose, a `...` placeholder — is not reported.
 fn pem(content: &[u8], after_begin: usize) -> Option<&'static str> {
     let rest = &content[after_begin..];
     let label = PEM_LABELS.iter().find(|l| rest.starts_with(l.as_bytes()) && rest[l.len()..].starts_with(b"-----"))?;
@@ -207,8 +222,18 @@ fn pem(content: &[u8], after_begin: usize) -> Option<&'static str> {
             _ => break,
         }
     }
-    body.first().is_some_and(|&b| is_base64(b)).then_some(label)
+    let material = short_run(body, is_base64);
+    let armor_header = ARMOR_HEADERS.iter().any(|h| body.starts_with(h.as_bytes()));
+    (material >= PEM_MATERIAL || armor_header).then_some(label)
 }
+
+/// The header lines an encrypted PEM block (RFC 1421) or a PGP armored
+/// block (RFC 4880) may start with, before its base64.
+const ARMOR_HEADERS: &[&str] = &["Proc-Type: ", "Version: ", "Comment: ", "Hash: ", "Charset: ", "MessageID: "];
+
+/// The fewest base64 characters a key's first line starts with (its lines
+/// hold 64, or 70 in OpenSSH's): more than a word or a name in code.
+const PEM_MATERIAL: usize = 20;
 
 /// An AWS secret access key assigned to a name containing `aws_secret`: `at`
 /// is the `_secret` of the name. Returns where the name starts, the name and
@@ -218,8 +243,13 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
         return None;
     }
     let name_char = |b: u8| is_word(b) || b == b'.' || b == b'-';
-    let name_start = at - 3 - content[..at - 3].iter().rev().take_while(|&&b| name_char(b)).count();
-    let name_end = at + run(&content[at..], name_char);
+    let before = content[..at - 3].iter().rev().take(LONGEST_RUN + 1).take_while(|&&b| name_char(b)).count();
+    let after = short_run(&content[at..], name_char);
+    if before + after > LONGEST_RUN {
+        return None;
+    }
+    let name_start = at - 3 - before;
+    let name_end = at + after;
     let name = &content[name_start..name_end];
     let mut rest = &content[name_end..];
     // Closing quote of the name, blanks, `=`/`:`/`:=`/`=>`, blanks, opening quote.
@@ -230,7 +260,7 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
     }
     rest = skip(&rest[op..], |b| b == b' ' || b == b'\t');
     rest = skip(rest, |b| b == b'"' || b == b'\'' || b == b'`');
-    let n = run(rest, is_base64);
+    let n = short_run(rest, is_base64);
     if n != 40 || rest.get(n) == Some(&b'=') {
         return None;
     }

@@ -160,7 +160,7 @@ fn files_with_old_mac_line_endings_are_located_by_carriage_returns() {
     let mut loc = Locator::new(b"a\rb\nc");
     assert_eq!((loc.locate(2), loc.locate(4)), ((1, 3), (2, 1)));
     // Through a check.
-    let f = one(BuiltinKind::Secrets, b"x\ry\r-----BEGIN RSA PRIVATE KEY-----\rMIIE\r");
+    let f = one(BuiltinKind::Secrets, b"x\ry\r-----BEGIN RSA PRIVATE KEY-----\rMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\r");
     assert_eq!(at(&f).0, 3);
 }
 
@@ -1206,6 +1206,48 @@ fn secrets_clean_lookalikes() {
     clean(BuiltinKind::Secrets, format!("sk_test_{}\n", fake(30, ALNUM)).as_bytes());
     clean(BuiltinKind::Secrets, format!("aws_secret_access_key = {}\n", fake(41, ALNUM)).as_bytes());
     clean(BuiltinKind::Secrets, format!("my_secret = {}\n", fake(40, ALNUM)).as_bytes());
+}
+
+/// A PEM header in code or prose, followed by the next line of code, a
+/// word or a string concatenation, is not a key; a key's first line, or an
+/// encrypted block's armor header, is.
+#[test]
+fn secrets_pem_headers_without_key_material_are_not_keys() {
+    clean(
+        BuiltinKind::Secrets,
+        b"PEM_HEADER = \"-----BEGIN RSA PRIVATE KEY-----\"\nPEM_FOOTER = \"-----END RSA PRIVATE KEY-----\"\n",
+    );
+    clean(BuiltinKind::Secrets, b"const header = \"-----BEGIN RSA PRIVATE KEY-----\"\nconst footer = \"x\"\n");
+    clean(BuiltinKind::Secrets, b"pem = \"-----BEGIN PRIVATE KEY-----\\n\" + body + \"-----END PRIVATE KEY-----\"\n");
+    clean(BuiltinKind::Secrets, b"It starts with -----BEGIN PRIVATE KEY----- and ends with the footer.\n");
+    clean(
+        BuiltinKind::Secrets,
+        b"header: \"-----BEGIN RSA PRIVATE KEY-----\"\nfooter: \"-----END RSA PRIVATE KEY-----\"\n",
+    );
+    let encrypted =
+        "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,3F17F5316E2BAC89\n\nx\n";
+    assert!(one(BuiltinKind::Secrets, encrypted.as_bytes()).message.contains("RSA PRIVATE KEY"));
+    let pgp = "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\nlQOYBF\n";
+    assert!(one(BuiltinKind::Secrets, pgp.as_bytes()).message.contains("PGP PRIVATE KEY BLOCK"));
+}
+
+/// Long runs of candidate prefixes (a line of `xoxb-` or `aws_secret`
+/// repeated) are no secrets, and each candidate is followed for at most 256
+/// bytes: a name or token longer than that is none. (Following each to the
+/// end of its run made a megabyte of them take more than the 30 s timeout;
+/// the check's speed is measured by the benchmarks, not here.)
+#[test]
+fn secrets_long_runs_of_candidates_are_no_secrets() {
+    for unit in ["aws_secret", "xoxb-", "AKIA", "sk_live_", "ghp_"] {
+        let content = unit.repeat(1024 * 1024 / unit.len());
+        assert_eq!(run(BuiltinKind::Secrets, content.as_bytes()), [], "{unit}");
+    }
+    let value = fake(40, ALNUM);
+    let named = |name: &str| format!("{name} = \"{value}\"\n");
+    assert_eq!(one(BuiltinKind::Secrets, named(&format!("aws_secret_{}", "k".repeat(200))).as_bytes()).line, Some(1));
+    clean(BuiltinKind::Secrets, named(&format!("aws_secret_{}", "k".repeat(300))).as_bytes());
+    let stripe = format!("sk_live_{}", fake(300, ALNUM));
+    clean(BuiltinKind::Secrets, stripe.as_bytes());
 }
 
 #[test]
