@@ -200,7 +200,7 @@ fn slack(content: &[u8], start: usize, prefix_end: usize) -> Option<&[u8]> {
     let rest = &content[prefix_end..];
     let n = short_run(rest, |b| is_alnum(b) || b == b'-');
     let value = &rest[..n];
-    (n >= 10 && n <= LONGEST_RUN && value.iter().any(u8::is_ascii_digit) && !placeholder(value))
+    ((10..=LONGEST_RUN).contains(&n) && value.iter().any(u8::is_ascii_digit) && !placeholder(value))
         .then_some(&content[start..prefix_end + n])
 }
 
