@@ -283,6 +283,9 @@ impl Memo {
             && self.generation == generation
             && self.epoch == epoch
             && (self.expires_at == 0 || now < self.expires_at)
+            // A checked file with another hard link may have been written
+            // through it, in a directory no watch sees.
+            && self.updatable
     }
 }
 
@@ -1604,6 +1607,10 @@ fn walk(
         // A `.git` file (a worktree, a submodule) keeps them elsewhere: such
         // a run cannot vouch for them.
         let git = root.join(".git");
+        // Its target may be edited where no watch sees it.
+        if git.join("info/exclude").symlink_metadata().is_ok_and(|m| m.is_symlink()) {
+            linked_ignore_file.store(true, Ordering::Relaxed);
+        }
         if git.join("info").is_dir() {
             watch.watch_dir(&git.join("info"), walk);
         } else if git.is_dir() {

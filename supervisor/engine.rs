@@ -608,14 +608,18 @@ impl Engine {
     }
 }
 
-/// Size, modification time and inode of a file (None when it is absent).
-type FileStamp = (u64, std::time::SystemTime, u64);
+/// Size, modification time, change time (seconds, nanoseconds) and inode of
+/// a file (None when it is absent). The change time catches an edit that
+/// kept the size and put the modification time back (`cp -p`, `rsync -t`,
+/// `touch -r`): no one can set it.
+type FileStamp = (u64, std::time::SystemTime, (i64, i64), u64);
 
 fn file_stamp(path: &Path) -> Option<FileStamp> {
+    use std::os::unix::fs::MetadataExt;
     // A link whose target is gone still has a stamp of its own: it is
     // there, to be refused when read, not the same as no file.
     let m = std::fs::metadata(path).or_else(|_| std::fs::symlink_metadata(path)).ok()?;
-    Some((m.len(), m.modified().ok()?, std::os::unix::fs::MetadataExt::ino(&m)))
+    Some((m.len(), m.modified().ok()?, (m.ctime(), m.ctime_nsec()), m.ino()))
 }
 
 fn open_store(path: &Path, config: &Config) -> Result<Store, verdict_storage::StorageError> {

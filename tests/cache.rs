@@ -1007,3 +1007,49 @@ files = ["*.txt"]
     assert_eq!(renamed["summary"]["computed"], 1, "{}", renamed["summary"]);
     assert_eq!(with_findings(&renamed), ["b.txt"], "{renamed}");
 }
+
+/// Changes a warm check must see, though no watch does: `verdict.toml`
+/// edited with its size and modification time kept; the target of a
+/// symlinked `.git/info/exclude` edited; a checked file written through a
+/// hard link in an ignored directory. Each time the warm answer is the
+/// fresh one.
+#[test]
+fn changes_no_watch_sees_are_not_answered_from_the_previous_run() {
+    let env = Env::new();
+    env.write("a.txt", "bad  \n");
+    env.write("b.txt", "ok\n");
+    env.write("verdict.toml", "[validators.trailing-whitespace]\nenabled = true \n");
+    settled(&env);
+    // verdict.toml: same size, modification time put back.
+    let toml = env.project.join("verdict.toml");
+    let mtime = std::fs::metadata(&toml).unwrap().modified().unwrap();
+    std::fs::write(&toml, "[validators.trailing-whitespace]\nenabled = false\n").unwrap();
+    std::fs::File::options().write(true).open(&toml).unwrap().set_modified(mtime).unwrap();
+    let r = check(&env, &[]);
+    assert!(!finding(&r, "a.txt", "trailing-whitespace"), "the old configuration is in force: {r}");
+    env.write("verdict.toml", "");
+
+    // A symlinked .git/info/exclude whose target is edited.
+    let shared = env.tmp.path().join("shared-exclude");
+    std::fs::write(&shared, "").unwrap();
+    std::fs::create_dir_all(env.project.join(".git/info")).unwrap();
+    std::os::unix::fs::symlink(&shared, env.project.join(".git/info/exclude")).unwrap();
+    check(&env, &[]);
+    check(&env, &[]);
+    std::fs::write(&shared, "a.txt\n").unwrap();
+    let r = check(&env, &[]);
+    assert_eq!(files(&r), ["b.txt", "verdict.toml"], "{r}");
+    std::fs::remove_file(env.project.join(".git/info/exclude")).unwrap();
+
+    // A hard link in an ignored directory, written through.
+    env.write(".gitignore", "build/\n");
+    env.write("src/c.txt", "ok\n");
+    std::fs::create_dir_all(env.project.join("build")).unwrap();
+    std::fs::hard_link(env.project.join("src/c.txt"), env.project.join("build/c.txt")).unwrap();
+    for _ in 0..3 {
+        check(&env, &[]);
+    }
+    std::fs::write(env.project.join("build/c.txt"), "bad   \n").unwrap();
+    let r = check(&env, &[]);
+    assert!(finding(&r, "src/c.txt", "trailing-whitespace"), "{r}");
+}
