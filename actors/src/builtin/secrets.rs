@@ -39,6 +39,9 @@ const PREFIXES: &[(&str, Prefix)] = &[
     ("_secret", Prefix::AwsSecret),
     ("_SECRET", Prefix::AwsSecret),
     ("_Secret", Prefix::AwsSecret),
+    ("-secret", Prefix::AwsSecret),
+    ("-SECRET", Prefix::AwsSecret),
+    ("Secret", Prefix::AwsSecret),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -235,9 +238,11 @@ const ARMOR_HEADERS: &[&str] = &["Proc-Type: ", "Version: ", "Comment: ", "Hash:
 /// hold 64, or 70 in OpenSSH's): more than a word or a name in code.
 const PEM_MATERIAL: usize = 20;
 
-/// An AWS secret access key assigned to a name containing `aws_secret`: `at`
-/// is the `_secret` of the name. Returns where the name starts, the name and
-/// the 40-character value.
+/// An AWS secret access key assigned to a name containing `aws_secret`,
+/// `aws-secret` or `AwsSecret` (any case of `aws`): `at` is the `_secret`,
+/// `-secret` or `Secret` of the name. The value follows `=`, `:`, `:=` or
+/// `=>`, or blanks alone (`aws configure set aws_secret_access_key VALUE`).
+/// Returns where the name starts, the name and the 40-character value.
 fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
     if at < 3 || !content[at - 3..at].eq_ignore_ascii_case(b"aws") {
         return None;
@@ -253,9 +258,11 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
     let name = &content[name_start..name_end];
     let mut rest = &content[name_end..];
     // Closing quote of the name, blanks, `=`/`:`/`:=`/`=>`, blanks, opening quote.
-    rest = skip(rest, |b| b == b'"' || b == b'\'' || b == b' ' || b == b'\t');
+    let quoted_or_blank = run(rest, |b| b == b'"' || b == b'\'' || b == b' ' || b == b'\t');
+    let blanks = rest[..quoted_or_blank].iter().any(|&b| b == b' ' || b == b'\t');
+    rest = &rest[quoted_or_blank..];
     let op = run(rest, |b| b == b'=' || b == b':' || b == b'>');
-    if op == 0 || op > 2 {
+    if (op == 0 && !blanks) || op > 2 {
         return None;
     }
     rest = skip(&rest[op..], |b| b == b' ' || b == b'\t');

@@ -92,7 +92,7 @@ struct Problem {
 enum Repair {
     /// A number of this many bytes: `0` and blanks.
     Number(usize, usize),
-    /// A surrogate escape: `\ufffd`.
+    /// A lone surrogate's escape: a private-use stand-in of its own.
     Surrogate(usize),
 }
 
@@ -100,7 +100,14 @@ impl Repair {
     fn apply(self, text: &mut String) {
         match self {
             Repair::Number(at, len) => text.replace_range(at..at + len, &format!("0{}", " ".repeat(len - 1))),
-            Repair::Surrogate(at) => text.replace_range(at..at + 6, "\\ufffd"),
+            // A lone surrogate becomes a private-use character of its own
+            // (U+D800 + n becomes U+E000 + n), so that keys which differ
+            // only in their lone surrogates stay different.
+            Repair::Surrogate(at) => {
+                let code = u32::from_str_radix(&text[at + 2..at + 6], 16).unwrap_or(0xd800);
+                let stand_in = 0xe000 + code.saturating_sub(0xd800).min(0x7ff);
+                text.replace_range(at..at + 6, &format!("\\u{stand_in:04x}"))
+            }
         }
     }
 }
@@ -687,8 +694,18 @@ pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
         message = "integer out of range: TOML integers are 64-bit signed (-9223372036854775808 to 9223372036854775807)"
             .to_owned();
     }
+    // A limit of the parser, not of TOML (which sets none): a warning, as
+    // the other syntax checks say theirs.
+    let severity = if message.contains("recursion") || message.contains("recurse") {
+        message = "arrays, tables or keys nested deeper than the TOML parser reads (about 80 levels): the TOML \
+                   check does not read past that depth (TOML sets no limit)"
+            .to_owned();
+        Severity::Warning
+    } else {
+        Severity::Error
+    };
     match e.span() {
-        Some(span) => out.at(bom + span.start, Severity::Error, || message),
-        None => out.unlocated(Severity::Error, || message),
+        Some(span) => out.at(bom + span.start, severity, || message),
+        None => out.unlocated(severity, || message),
     }
 }

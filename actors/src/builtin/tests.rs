@@ -551,6 +551,18 @@ fn json_errors_at_the_end_of_a_line_are_on_that_line() {
     assert_eq!(at(&one(BuiltinKind::Json, b"[\n1e\n]\n")).0, 2);
 }
 
+/// Keys that differ only in their lone surrogates are different keys: the
+/// warning's repair keeps them apart.
+#[test]
+fn json_keys_with_different_lone_surrogates_are_not_duplicates() {
+    for kind in [BuiltinKind::Json, BuiltinKind::Jsonc] {
+        let findings = run(kind, br#"{"\ud800":1,"\ud801":2,"\ufffd":3}"#);
+        assert!(findings.iter().all(|f| f.severity == Severity::Warning), "{kind:?}: {findings:?}");
+        let findings = run(kind, br#"{"\ud800":1,"\ud800":2}"#);
+        assert!(findings.iter().any(|f| f.message.starts_with("duplicate key")), "{kind:?}: {findings:?}");
+    }
+}
+
 #[test]
 fn json_columns_count_characters_and_skip_the_bom() {
     // serde_json counts bytes; the finding counts characters.
@@ -831,6 +843,18 @@ fn toml_integers_past_64_bits_and_a_second_bom_are_said_plainly() {
     assert!(f.message.starts_with("a second byte order mark"), "{}", f.message);
 }
 
+/// Nesting past the parser's depth is its limit, not TOML's: a warning.
+#[test]
+fn toml_nesting_past_the_parsers_depth_is_a_warning() {
+    let deep = format!("a = {}1{}\n", "[".repeat(200), "]".repeat(200));
+    let f = one(BuiltinKind::Toml, deep.as_bytes());
+    assert_eq!(f.severity, Severity::Warning, "{}", f.message);
+    assert!(f.message.contains("nested deeper than the TOML parser reads"), "{}", f.message);
+    let keys = format!("{} = 1\n", vec!["k"; 200].join("."));
+    assert_eq!(one(BuiltinKind::Toml, keys.as_bytes()).severity, Severity::Warning);
+    assert_eq!(run(BuiltinKind::Toml, format!("a = {}1{}\n", "[".repeat(50), "]".repeat(50)).as_bytes()), []);
+}
+
 #[test]
 fn toml_invalid_utf8() {
     let f = one(BuiltinKind::Toml, b"a = \"\xC3\"\n");
@@ -856,6 +880,27 @@ fn yaml_valid_empty_and_multi_document() {
     clean(BuiltinKind::Yaml, b"---\na: 1\n---\nb: 2\n...\n---\n- x\n");
     clean(BuiltinKind::Yaml, b"a: 1\r\nb: !Ref thing\r\n");
     clean(BuiltinKind::Yaml, format!("{BOM_STR}a: 1\n").as_bytes());
+}
+
+/// A C0 control (but tab and line breaks) is allowed nowhere in YAML, not
+/// even in a quoted scalar; the first error, it or a syntax error, is the
+/// one reported.
+#[test]
+fn yaml_control_characters_are_errors() {
+    for content in [&b"a: b\x1b[0m\n"[..], b"a: \"b\x07c\"\n", b"# c\x01\n", b"a: |\n  x\x1by\n"] {
+        let f = one(BuiltinKind::Yaml, content);
+        assert!(
+            f.message.starts_with("control character U+00"),
+            "{:?}: {}",
+            String::from_utf8_lossy(content),
+            f.message
+        );
+    }
+    assert_eq!(at(&one(BuiltinKind::Yaml, b"a: 1\nb: x\x1by\n")), (2, 5));
+    // A syntax error before it is reported instead.
+    let f = one(BuiltinKind::Yaml, b"a: [1\nb: x\x1b\n");
+    assert!(!f.message.starts_with("control character"), "{}", f.message);
+    assert_eq!(run(BuiltinKind::Yaml, b"a: b\tc\r\nd: \"e\tf\"\n"), []);
 }
 
 #[test]
@@ -1126,6 +1171,13 @@ fn secret_samples() -> Vec<(String, &'static str, String)> {
             aws_secret.clone(),
         ),
         (format!("{{\"AWS_SECRET_ACCESS_KEY\": \"{aws_secret}\"}}"), "AWS secret access key", aws_secret.clone()),
+        (format!("aws-secret-access-key: {aws_secret}\n"), "`aws-secret-access-key`", aws_secret.clone()),
+        (format!("{{\"AwsSecretAccessKey\": \"{aws_secret}\"}}"), "`AwsSecretAccessKey`", aws_secret.clone()),
+        (
+            format!("aws configure set aws_secret_access_key {aws_secret}\n"),
+            "`aws_secret_access_key`",
+            aws_secret.clone(),
+        ),
         (format!("slack: '{slack}'\n"), "Slack token (`xoxb`…)", slack.clone()),
         (format!("const KEY = \"{google}\";\n"), "Google API key (`AIza`…)", google.clone()),
         (format!("STRIPE={stripe}\n"), "Stripe live secret key (`sk_l`…)", stripe.clone()),

@@ -33,10 +33,30 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
             return;
         }
     };
+    // The parser lets these through; the first error, this or the parser's,
+    // ends the check.
+    let control = forbidden_control(&text);
+    let report_control = |out: &mut Collector<'_>| {
+        if let Some((_, byte, c)) = control {
+            let (line, column) = end_position(&text[..byte]);
+            out.at_position(line, column, Severity::Error, || {
+                format!(
+                    "control character U+{:04X}: YAML allows none but tab, line feed and carriage return, not even in a quoted scalar (YAML 1.2, section 5.1)",
+                    u32::from(c)
+                )
+            });
+        }
+    };
     let mut keys = Keys::default();
     // After an error the parser yields it forever, and could not reliably
     // go on anyway: the first one ends the check.
     for event in Parser::new_from_str(&text) {
+        if let (Ok((_, span)), Some((index, _, _))) = (&event, control)
+            && span.start.index() > index
+        {
+            report_control(out);
+            return;
+        }
         match event {
             Ok((event, span)) => match keys.on(event, span.start) {
                 None => {}
@@ -53,11 +73,24 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
                 }
             },
             Err(e) => {
-                report(&text, &e, out);
+                match control {
+                    Some((index, _, _)) if index < e.marker().index() => report_control(out),
+                    _ => report(&text, &e, out),
+                }
                 return;
             }
         }
     }
+    report_control(out);
+}
+
+/// The first character no YAML stream may hold anywhere: a C0 control but
+/// tab, line feed and carriage return. Its index in characters (as the
+/// parser counts), its byte offset, and itself.
+fn forbidden_control(text: &str) -> Option<(usize, usize, char)> {
+    // In UTF-8 a byte below 0x20 is always that character.
+    let byte = text.bytes().position(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))?;
+    Some((text[..byte].chars().count(), byte, char::from(text.as_bytes()[byte])))
 }
 
 /// The parser's error, said as well as it can be.
