@@ -46,7 +46,10 @@ fn builtins_find_real_problems_and_respect_gitignore() {
     env.write("bad.yaml", "a: [1, 2\n");
     env.write("bad.toml", "a = \n");
     env.write("conflict.txt", "<<<<<<< HEAD\nmine\n=======\ntheirs\n>>>>>>> branch\n");
-    env.write("key.pem", "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----\n");
+    env.write(
+        "key.pem",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n",
+    );
     env.write("script.sh", "#!/bin/sh\necho hi\n");
     env.write("blob.bin", b"\x00\x01\x02 trailing   \n".as_slice());
     env.write("ignored/skip.txt", "trailing   \n");
