@@ -600,6 +600,12 @@ fn json_parser_limits_are_warnings_that_say_so() {
     assert_eq!(at(&f), (1, 11));
     assert_eq!(at(&one(BuiltinKind::Json, b"-12.5e999")), (1, 1));
     clean(BuiltinKind::Json, b"[1e308, -1e308, 1e-400]");
+    // At the edge: the largest float, written as its shortest decimal and
+    // as one that rounds down to it, is in range; one that rounds up is not.
+    clean(BuiltinKind::Json, b"[1.7976931348623157e308, 1.7976931348623158e308, -1.7976931348623158e308]");
+    assert_eq!(one(BuiltinKind::Json, b"[1.79769313486231581e308]").severity, Severity::Warning);
+    let max_as_integer = format!("[{:.0}]", f64::MAX);
+    clean(BuiltinKind::Json, max_as_integer.as_bytes());
     // Deep nesting is read, and errors past it are found.
     let deep = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
     clean(BuiltinKind::Json, deep.as_bytes());
