@@ -41,6 +41,7 @@ const PREFIXES: &[(&str, Prefix)] = &[
     ("_Secret", Prefix::AwsSecret),
     ("-secret", Prefix::AwsSecret),
     ("-SECRET", Prefix::AwsSecret),
+    ("-Secret", Prefix::AwsSecret),
     ("Secret", Prefix::AwsSecret),
 ];
 
@@ -209,7 +210,7 @@ fn slack(content: &[u8], start: usize, prefix_end: usize) -> Option<&[u8]> {
 
 /// A private key PEM block whose `-----BEGIN ` ends at `after_begin`: one of
 /// [`PEM_LABELS`], `-----`, then (after line breaks, blanks, quotes or `\n`
-/// escapes) key material: a run of at least [`PEM_MATERIAL`] base64
+/// escapes, and the `+` or `,` between string literals) key material: a run of at least [`PEM_MATERIAL`] base64
 /// characters, or an armor header line (`Proc-Type: 4,ENCRYPTED`, `Version:
 /// …`) as encrypted PEM and PGP blocks start with. A header on its own — a
 /// PEM parser's constant followed by the next line of code, a mention in
@@ -222,6 +223,9 @@ fn pem(content: &[u8], after_begin: usize) -> Option<&'static str> {
         match body {
             [b'\\', b'n' | b'r', tail @ ..] => body = tail,
             [b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'|' | b'>', tail @ ..] => body = tail,
+            // Between string literals: `"…-----\n" +` or `,` then the
+            // key's first line in the next literal.
+            [b'+' | b',', tail @ ..] => body = tail,
             _ => break,
         }
     }

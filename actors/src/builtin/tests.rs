@@ -1178,6 +1178,7 @@ fn secret_samples() -> Vec<(String, &'static str, String)> {
         ),
         (format!("{{\"AWS_SECRET_ACCESS_KEY\": \"{aws_secret}\"}}"), "AWS secret access key", aws_secret.clone()),
         (format!("aws-secret-access-key: {aws_secret}\n"), "`aws-secret-access-key`", aws_secret.clone()),
+        (format!("Aws-Secret-Access-Key: {aws_secret}\n"), "`Aws-Secret-Access-Key`", aws_secret.clone()),
         (format!("{{\"AwsSecretAccessKey\": \"{aws_secret}\"}}"), "`AwsSecretAccessKey`", aws_secret.clone()),
         (
             format!("aws configure set aws_secret_access_key {aws_secret}\n"),
@@ -1285,6 +1286,11 @@ fn secrets_pem_headers_without_key_material_are_not_keys() {
     let encrypted =
         "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,3F17F5316E2BAC89\n\nx\n";
     assert!(one(BuiltinKind::Secrets, encrypted.as_bytes()).message.contains("RSA PRIVATE KEY"));
+    let concatenated =
+        "String key = \"-----BEGIN RSA PRIVATE KEY-----\\n\" +\n    \"MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\\n\" +\n";
+    assert!(one(BuiltinKind::Secrets, concatenated.as_bytes()).message.contains("RSA PRIVATE KEY"));
+    let listed = "[\"-----BEGIN PRIVATE KEY-----\",\n \"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\"]\n";
+    assert!(one(BuiltinKind::Secrets, listed.as_bytes()).message.contains("PRIVATE KEY"));
     let pgp = "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\nlQOYBF\n";
     assert!(one(BuiltinKind::Secrets, pgp.as_bytes()).message.contains("PGP PRIVATE KEY BLOCK"));
 }
