@@ -124,15 +124,23 @@ pub(crate) fn program_path(program: &str, cwd: &Path) -> PathBuf {
     p.to_path_buf()
 }
 
-/// The program a script's `#!` line names, if `path` is a file that has one.
+/// Why a script that exists could not be started: its `#!` line names a
+/// program that does not (`None` when `path` has no `#!` line).
 fn interpreter(path: &Path) -> Option<String> {
     use std::io::Read;
     let mut head = [0u8; 256];
     let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
     let line = head[..n].strip_prefix(b"#!")?;
     let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
-    let interp = String::from_utf8_lossy(line).split_whitespace().next()?.to_owned();
-    Some(interp)
+    let line = String::from_utf8_lossy(line);
+    let interp = line.trim_start_matches([' ', '\t']).split([' ', '\t']).next().filter(|s| !s.is_empty())?;
+    // `#!/bin/sh\r`: the kernel looks for a program named `sh\r`.
+    Some(match interp.strip_suffix('\r') {
+        Some(name) => format!(
+            "its #! line ends with a carriage return (Windows line endings), so its interpreter is taken to be {name:?} followed by one, which does not exist"
+        ),
+        None => format!("its interpreter {interp} (its #! line) was not found"),
+    })
 }
 
 /// Why a tool could not be started, as an outcome reason.
@@ -144,7 +152,7 @@ pub(crate) fn spawn_error(program: &str, cwd: &Path, err: &io::Error) -> String 
         io::ErrorKind::NotFound => {
             match Some(program_path(program, cwd)).filter(|p| p.is_absolute()).and_then(|p| interpreter(&p)) {
                 // The script is there: what is missing is what its `#!` names.
-                Some(interp) => format!("cannot run {program}: its interpreter {interp} (its #! line) was not found"),
+                Some(why) => format!("cannot run {program}: {why}"),
                 None => format!("executable not found: {program}"),
             }
         }

@@ -84,7 +84,9 @@ pub enum OutputParser {
     Regex(regex::Regex),
     /// stdout is a SARIF 2.1.0 log; `runs[].results[]` become findings (rule
     /// id, level, message text, first location's file, start line and
-    /// column). The exit status is ignored unless stdout is not valid SARIF.
+    /// column). A log that says its run failed (`executionSuccessful:
+    /// false`), stdout that is not valid SARIF, and a non-zero exit with no
+    /// finding for the batch are errors.
     Sarif,
 }
 

@@ -552,6 +552,10 @@ async fn a_missing_interpreter_is_named() {
         reason(&out[0]),
         "cannot run ./tool: its interpreter /usr/bin/verdict-no-such-python (its #! line) was not found"
     );
+    std::fs::write(&script, "#!/bin/sh\r\necho hi\r\n").unwrap();
+    let out = run(&s, &files(&["a"]), &ProcessRegistry::new()).await;
+    let r = reason(&out[0]);
+    assert!(r.starts_with("cannot run ./tool: its #! line ends with a carriage return (Windows line endings)"), "{r}");
 }
 
 /// The regex parser's `file` group is matched as printed first: names
