@@ -1041,19 +1041,9 @@ pub async fn run(
     })
     .expect("plain data");
     mark("report", &mut since);
-    if reply.get().len() > crate::protocol::MAX_REPLY_BYTES {
-        let mb = |n: usize| n.div_ceil(1024 * 1024);
-        return Err(RpcError::new(
-            crate::protocol::code::REPORT_TOO_LARGE,
-            format!(
-                "the report of this check is {} MiB, more than the {} MiB a reply may be; its results are cached: \
-                 check fewer paths or validators (--validator, --dimension) to see them",
-                mb(reply.get().len()),
-                mb(crate::protocol::MAX_REPLY_BYTES)
-            ),
-        )
-        .with_data(serde_json::json!({ "bytes": reply.get().len(), "max_bytes": crate::protocol::MAX_REPLY_BYTES })));
-    }
+    // Room for the reply's envelope: its id may be as long as a request.
+    let max_report = crate::protocol::MAX_REPLY_BYTES - crate::protocol::MAX_LINE_BYTES;
+    let too_large = reply.get().len() > max_report;
     let summary_files = walked.len();
 
     // Remember a clean answer if nothing changed while the run looked, and
@@ -1070,7 +1060,28 @@ pub async fn run(
         // longer be what the cache says.
         engine.forget_answers();
     }
+    if too_large {
+        let mb = |n: usize| n.div_ceil(1024 * 1024);
+        let cached = if write_store.is_some() && !run.write_failed.load(Ordering::Relaxed) {
+            "its results are cached: "
+        } else {
+            ""
+        };
+        return Err(RpcError::new(
+            crate::protocol::code::REPORT_TOO_LARGE,
+            format!(
+                "the report of this check is {} MiB, more than the {} MiB it may be; {cached}\
+                 check fewer paths or validators (--validator, --dimension) to see them",
+                mb(reply.get().len()),
+                mb(max_report)
+            ),
+        )
+        .with_data(serde_json::json!({ "bytes": reply.get().len(), "max_bytes": max_report })));
+    }
+    // A remembered answer is sent in its warm form, every outcome `cached`
+    // and so longer: one that could not be sent is not remembered.
     if memo_usable
+        && reply.get().len() <= max_report / 2
         && clean
         && walk_errors.is_empty()
         && !linked_ignore_file
@@ -1283,8 +1294,11 @@ fn arg_budget() -> usize {
     static BUDGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *BUDGET.get_or_init(|| {
         let arg_max = nix::unistd::sysconf(nix::unistd::SysconfVar::ARG_MAX).ok().flatten();
-        // POSIX guarantees 4096; Linux gives at least 128 KiB.
-        arg_max.and_then(|n| usize::try_from(n).ok()).unwrap_or(128 * 1024).max(8192) / 2
+        // POSIX guarantees 4096; Linux gives at least 128 KiB, and however
+        // large the stack limit (glibc says a quarter of it, unlimited
+        // included), at most 6 MiB (three quarters of its 8 MiB default
+        // stack limit).
+        arg_max.and_then(|n| usize::try_from(n).ok()).unwrap_or(128 * 1024).clamp(8192, 6 << 20) / 2
     })
 }
 
