@@ -660,8 +660,12 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
                     partial.push(b'\n');
                     print_log_line(&String::from_utf8_lossy(&std::mem::take(&mut partial)), raw, &mut out)?;
                 }
-                // Then the files rotated out since, oldest first.
-                for rotated in rotated_since(path, inode)? {
+                // Then the files rotated out since, oldest first, up to the
+                // file now at `path`, opened first so that a rotation
+                // meanwhile cannot slip a file between the two.
+                let new = std::fs::File::open(path)?;
+                let new_inode = std::os::unix::fs::MetadataExt::ino(&new.metadata()?);
+                for rotated in rotated_since(path, inode, new_inode)? {
                     let mut reader = std::io::BufReader::new(rotated);
                     read_complete_lines(&mut reader, &mut partial, |l| print_log_line(l, raw, &mut out))?;
                     if !partial.is_empty() {
@@ -669,8 +673,8 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
                         print_log_line(&String::from_utf8_lossy(&std::mem::take(&mut partial)), raw, &mut out)?;
                     }
                 }
-                file = std::fs::File::open(path)?;
-                inode = ino;
+                file = new;
+                inode = new_inode;
                 reader = std::io::BufReader::new(file.try_clone()?);
             }
         }
@@ -678,13 +682,16 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
     }
 }
 
-/// The log files rotated out after the one whose inode is `followed`, oldest
-/// first, opened: a rotation renames `daemon.log` to `daemon.log.1` and
-/// each `.N` to `.N+1`, so those newer than the followed file are the ones
-/// numbered below it (all of them when it was rotated out of those kept).
-/// Several rotations can happen between two looks of a follower.
-fn rotated_since(path: &Path, followed: u64) -> std::io::Result<Vec<std::fs::File>> {
+/// The log files rotated out after the one whose inode is `followed` and
+/// before the one whose inode is `current` (opened already), oldest first,
+/// opened: a rotation renames `daemon.log` to `daemon.log.1` and each `.N`
+/// to `.N+1`, so those newer than the followed file are the ones numbered
+/// below it (all of them when it was rotated out of those kept). Several
+/// rotations can happen between two looks of a follower; one during this
+/// scan can show a file twice, which is skipped.
+fn rotated_since(path: &Path, followed: u64, current: u64) -> std::io::Result<Vec<std::fs::File>> {
     let mut newer = Vec::new();
+    let mut seen = std::collections::HashSet::from([current]);
     for n in 1.. {
         let mut name = path.as_os_str().to_owned();
         name.push(format!(".{n}"));
@@ -693,10 +700,13 @@ fn rotated_since(path: &Path, followed: u64) -> std::io::Result<Vec<std::fs::Fil
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
             Err(e) => return Err(e),
         };
-        if std::os::unix::fs::MetadataExt::ino(&file.metadata()?) == followed {
+        let ino = std::os::unix::fs::MetadataExt::ino(&file.metadata()?);
+        if ino == followed {
             break;
         }
-        newer.push(file);
+        if seen.insert(ino) {
+            newer.push(file);
+        }
     }
     newer.reverse();
     Ok(newer)
