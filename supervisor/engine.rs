@@ -494,8 +494,9 @@ impl Engine {
                     return Err(RpcError::new(
                         code::CACHE_UNAVAILABLE,
                         format!(
-                            "the cache directory {} was deleted while the daemon had it open, and a check is using it; \
-                             it is recreated when the check ends (run `verdict cache clear` again then)",
+                            "the cache directory {} was deleted while the daemon had it open, and a check (or the \
+                             hourly pruning) is using it; the next check after that recreates it, or run `verdict \
+                             cache clear` again",
                             self.store_path.display()
                         ),
                     ));

@@ -974,7 +974,7 @@ fn a_data_dir_the_running_daemon_does_not_use_is_refused() {
 
 /// A tool that judges files by their path (as per-file ignores do): files
 /// with the same bytes get each their own verdict, cold and warm alike, and
-/// a concurrent run never takes one file's verdict for another.
+/// a renamed file is checked again.
 #[test]
 fn a_tool_that_judges_by_path_gets_the_same_verdicts_cold_and_warm() {
     let env = Env::new();

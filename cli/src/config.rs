@@ -1445,10 +1445,13 @@ fn regex_message(e: &regex::Error) -> String {
             .rev()
             .find_map(|l| l.trim().strip_prefix("error:"))
             .map_or_else(|| lines[lines.len() - 1].trim(), str::trim);
-        // The caret line has a space per character of the pattern before
-        // the error (not per byte).
-        let indent = lines[1].len() - lines[1].trim_start().len();
-        let at = lines[2].find('^').and_then(|caret| caret.checked_sub(indent)).map(|chars| chars + 1);
+        // A one-line pattern is shown indented by four spaces, and under it
+        // a caret line with a space per character (not byte) before the
+        // error. A pattern of several lines is shown otherwise: no position.
+        const INDENT: usize = 4;
+        let one_line = lines.len() == 4 && lines[1].starts_with("    ") && lines[2].trim_start().starts_with('^');
+        let at =
+            lines[2].find('^').filter(|_| one_line).and_then(|caret| caret.checked_sub(INDENT)).map(|chars| chars + 1);
         return match at {
             Some(n) => format!("invalid regex: {what} (at character {n} of the pattern)"),
             None => format!("invalid regex: {what}"),

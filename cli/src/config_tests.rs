@@ -399,6 +399,14 @@ fn invalid_regex_shows_the_regex_message() {
     let text = format!("{COMMAND}parser = \"regex\"\npattern = 'é(?P<message>'\n");
     let issue = single_issue(&text, "validators.sc.pattern", "pattern =", "invalid regex");
     assert_eq!(issue.message, "invalid regex: unclosed group (at character 2 of the pattern)");
+    // Blanks at the start of the pattern are characters of it.
+    let text = format!("{COMMAND}parser = \"regex\"\npattern = '  (?P<message>'\n");
+    let issue = single_issue(&text, "validators.sc.pattern", "pattern =", "invalid regex");
+    assert_eq!(issue.message, "invalid regex: unclosed group (at character 3 of the pattern)");
+    // A pattern of several lines: no position, but still one line.
+    let text = format!("{COMMAND}parser = \"regex\"\npattern = \"\"\"(?x)\n^a\n(b\"\"\"\n");
+    let issue = single_issue(&text, "validators.sc.pattern", "pattern =", "invalid regex");
+    assert!(!issue.message.contains("at character") && !issue.message.contains('\n'), "{}", issue.message);
 }
 
 #[test]

@@ -28,7 +28,9 @@ pub struct ResultKey {
     /// xxh3-128 of the validator's name and effective configuration, computed
     /// by the caller (big-endian bytes if it comes from a `u128`).
     pub validator: [u8; 16],
-    /// xxh3-128 of the file's bytes (see [`content_hash`]), big-endian.
+    /// xxh3-128 of the file's bytes (see [`content_hash`]), big-endian; the
+    /// caller may fold more into it (verdict folds in the file's path for
+    /// external tools, its executable bit for a set that reads it).
     pub content: [u8; 16],
 }
 
