@@ -270,13 +270,10 @@ fn logs_show_an_unfinished_last_line() {
     assert!(out.ends_with("\"cut\n"), "{out}");
 }
 
-#[test]
-fn logs_follow_prints_new_lines_as_they_are_written() {
+/// `verdict logs -f -n 0`, started once the daemon's ready line is in the
+/// log (the line `-n 0` must not print), and the lines it prints.
+fn follow_logs(env: &Env) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     use std::io::BufRead;
-    let env = Env::new();
-    env.start();
-    // The line `-n 0` must not print is in the file before the follower
-    // starts.
     env.wait_for_log("daemon ready");
     let mut follower = env.cmd().args(["logs", "-f", "-n", "0"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
     let stdout = follower.stdout.take().unwrap();
@@ -288,27 +285,40 @@ fn logs_follow_prints_new_lines_as_they_are_written() {
             }
         }
     });
-    // The follower may not have reached the end of the file yet when a
-    // reload logs: reload again until one of its lines comes through.
+    (follower, rx)
+}
+
+/// Reloads until the follower prints a reload's line ("configuration
+/// applied"): until then it may not have reached the end of the file.
+/// Returns the lines it printed before, or `Err` with them when none came
+/// within 20 s.
+fn reload_until_followed(env: &Env, rx: &std::sync::mpsc::Receiver<String>) -> Result<Vec<String>, Vec<String>> {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let mut seen = Vec::new();
-    let mut followed = false;
-    'reloads: while std::time::Instant::now() < deadline {
+    while std::time::Instant::now() < deadline {
         env.run_ok(&["reload"], 0);
         let round = std::time::Instant::now() + Duration::from_millis(1000);
         while std::time::Instant::now() < round {
             if let Ok(l) = rx.recv_timeout(Duration::from_millis(100)) {
                 if l.contains("configuration applied") {
-                    followed = true;
-                    break 'reloads;
+                    return Ok(seen);
                 }
                 seen.push(l);
             }
         }
     }
+    Err(seen)
+}
+
+#[test]
+fn logs_follow_prints_new_lines_as_they_are_written() {
+    let env = Env::new();
+    env.start();
+    let (mut follower, rx) = follow_logs(&env);
+    let followed = reload_until_followed(&env, &rx);
     let _ = follower.kill();
     let _ = follower.wait();
-    assert!(followed, "no new log line followed; saw {seen:?}");
+    let seen = followed.unwrap_or_else(|seen| panic!("no new log line followed; saw {seen:?}"));
     assert!(!seen.iter().any(|l| l.contains("daemon ready")), "-n 0 printed old lines: {seen:?}");
 }
 
@@ -317,34 +327,14 @@ fn logs_follow_prints_new_lines_as_they_are_written() {
 /// and a 4 KiB log rotates every few reloads.
 #[test]
 fn logs_follow_loses_no_line_across_rotations() {
-    use std::io::BufRead;
     let env = Env::new();
     env.write("verdict.toml", "[daemon]\nlog_max_size = \"4KiB\"\nlog_keep = 1000\n");
     env.start();
-    env.wait_for_log("daemon ready");
-    let mut follower = env.cmd().args(["logs", "-f", "-n", "0"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
-    let stdout = follower.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap()).is_err() {
-                return;
-            }
-        }
-    });
-    let applied = |l: &str| l.contains("configuration applied");
-    // Until the follower shows a reload's line, it may not have reached the
-    // end of the file: what it shows from then on is counted.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    'synced: loop {
-        assert!(std::time::Instant::now() < deadline, "no reload's line was followed");
-        env.run_ok(&["reload"], 0);
-        let round = std::time::Instant::now() + Duration::from_millis(1000);
-        while std::time::Instant::now() < round {
-            if rx.recv_timeout(Duration::from_millis(100)).is_ok_and(|l| applied(&l)) {
-                break 'synced;
-            }
-        }
+    let (mut follower, rx) = follow_logs(&env);
+    // What the follower shows from the first reload line on is counted.
+    if let Err(seen) = reload_until_followed(&env, &rx) {
+        let _ = follower.kill();
+        panic!("no reload's line was followed; saw {seen:?}");
     }
     // Lines of reloads made before the follower caught up may still come.
     while rx.recv_timeout(Duration::from_millis(500)).is_ok() {}
@@ -355,7 +345,7 @@ fn logs_follow_loses_no_line_across_rotations() {
     let mut followed = 0;
     while followed < RELOADS {
         match rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(l) => followed += usize::from(applied(&l)),
+            Ok(l) => followed += usize::from(l.contains("configuration applied")),
             Err(_) => break,
         }
     }
