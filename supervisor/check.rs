@@ -1617,6 +1617,18 @@ fn walk(
                 dir = d.parent();
             }
         }
+        // Above the root: the ignore files of every directory up to `/`,
+        // and the excludes of a repository the project sits in.
+        let mut in_repository = false;
+        for a in root.ancestors().skip(1) {
+            watch.watch_ancestor(a, walk);
+            let git = a.join(".git");
+            if !in_repository && git.is_dir() {
+                in_repository = true;
+                let info = git.join("info");
+                watch.watch_ancestor(if info.is_dir() { &info } else { &git }, walk);
+            }
+        }
         // git's excludes: `.git/info`, or `.git` itself until it has one.
         // A `.git` file (a worktree, a submodule) keeps them elsewhere: such
         // a run cannot vouch for them.

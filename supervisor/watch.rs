@@ -78,6 +78,10 @@ pub struct TreeWatch {
     /// generation while another check has taken events off the queue but
     /// not counted them yet.
     draining: Mutex<()>,
+    /// Watches of directories above the project root, whose ignore files
+    /// the walk reads but whose other entries do not matter: their other
+    /// events are dropped.
+    ancestors: Mutex<HashSet<WatchDescriptor>>,
 }
 
 /// What moved the generation once.
@@ -160,6 +164,7 @@ impl TreeWatch {
             log: Mutex::new(ChangeLog::default()),
             warned: std::sync::atomic::AtomicBool::new(false),
             draining: Mutex::new(()),
+            ancestors: Mutex::new(HashSet::new()),
         }
     }
 
@@ -194,6 +199,19 @@ impl TreeWatch {
                 }
                 walk.fresh.store(true, Ordering::Relaxed);
             }
+        }
+    }
+
+    /// Watches `dir`, above the project root, for its ignore files only (the
+    /// walk reads those of every directory above it, and the
+    /// `.git/info/exclude` of a repository it sits in): a change of any
+    /// other entry there is no change of the tree.
+    pub fn watch_ancestor(&self, dir: &Path, walk: &WalkWatch) {
+        self.watch_dir(dir, walk);
+        if let Some(inotify) = &self.inotify
+            && let Ok(wd) = inotify.add_watch(dir, mask())
+        {
+            self.ancestors.lock().expect("ancestors").insert(wd);
         }
     }
 
@@ -235,12 +253,27 @@ impl TreeWatch {
             match inotify.read_events() {
                 Ok(events) if events.is_empty() => break,
                 Ok(events) => {
-                    any = true;
                     // A removed watch's descriptor is never handed out again
                     // soon (the kernel allocates them cyclically); forgetting
                     // it keeps the set small.
                     let mut known = self.known.lock().expect("known");
+                    let mut ancestors = self.ancestors.lock().expect("ancestors");
                     for e in &events {
+                        // Above the root only its ignore files (and git's
+                        // excludes) count, and the directory itself going.
+                        let gone = e.mask.intersects(
+                            AddWatchFlags::IN_IGNORED | AddWatchFlags::IN_DELETE_SELF | AddWatchFlags::IN_MOVE_SELF,
+                        );
+                        if ancestors.contains(&e.wd)
+                            && !gone
+                            && !e
+                                .name
+                                .as_ref()
+                                .is_some_and(|n| IGNORE_FILES.iter().any(|f| n == f) || n == "exclude" || n == "info")
+                        {
+                            continue;
+                        }
+                        any = true;
                         let file_only = !e.mask.intersects(
                             AddWatchFlags::IN_ISDIR
                                 | AddWatchFlags::IN_IGNORED
@@ -257,6 +290,7 @@ impl TreeWatch {
                         }
                         if e.mask.contains(AddWatchFlags::IN_IGNORED) {
                             known.remove(&e.wd);
+                            ancestors.remove(&e.wd);
                         }
                     }
                 }

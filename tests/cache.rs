@@ -1062,3 +1062,52 @@ fn changes_no_watch_sees_are_not_answered_from_the_previous_run() {
     let r = check(&env, &[]);
     assert!(finding(&r, "src/c.txt", "trailing-whitespace"), "{r}");
 }
+
+/// A `verdict.toml` project inside a larger directory: the walk honours the
+/// ignore files above it (a `.ignore` there, the enclosing repository's
+/// excludes), so a change to one is seen by the next check, not answered
+/// from before; other changes up there do not stop an unchanged answer.
+#[test]
+fn ignore_files_above_the_project_root_are_watched() {
+    let env = Env::new();
+    env.write("inner/verdict.toml", "");
+    env.write("inner/a.txt", "bad  \n");
+    env.write("inner/b.txt", "ok\n");
+    let inner = env.project.join("inner");
+    // The inner project's daemon is stopped however the test ends.
+    struct Stop<'a>(&'a Env, &'a std::path::Path);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.cmd().current_dir(self.1).args(["stop"]).output();
+        }
+    }
+    let _stop = Stop(&env, &inner);
+    let check_inner = || {
+        let out = env.cmd().current_dir(&inner).args(["check", "--format", "json"]).output().unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let settle = || {
+        for _ in 0..3 {
+            if check_inner()["summary"]["unchanged"] == true {
+                return;
+            }
+        }
+        panic!("an unchanged tree was never answered from the previous run");
+    };
+    settle();
+    // Not an ignore file: still unchanged.
+    env.write("unrelated.txt", "x\n");
+    assert_eq!(check_inner()["summary"]["unchanged"], true);
+    // A .ignore above the root.
+    env.write(".ignore", "a.txt\n");
+    let r = check_inner();
+    assert_eq!(files(&r), ["b.txt", "verdict.toml"], "{r}");
+    std::fs::remove_file(env.project.join(".ignore")).unwrap();
+    assert!(files(&check_inner()).contains(&"a.txt".to_string()));
+    settle();
+    // The enclosing repository's excludes.
+    env.write(".git/info/exclude", "a.txt\n");
+    let r = check_inner();
+    assert_eq!(files(&r), ["b.txt", "verdict.toml"], "{r}");
+}
