@@ -176,9 +176,14 @@ impl TreeWatch {
     /// Watches `dir`, marking `walk` fresh when the watch is new or cannot be
     /// added (out of watches, the directory vanished).
     pub fn watch_dir(&self, dir: &Path, walk: &WalkWatch) {
+        self.add(dir, walk);
+    }
+
+    /// [`watch_dir`](Self::watch_dir), returning the watch if one was added.
+    fn add(&self, dir: &Path, walk: &WalkWatch) -> Option<WatchDescriptor> {
         let Some(inotify) = &self.inotify else {
             walk.fresh.store(true, Ordering::Relaxed);
-            return;
+            return None;
         };
         match inotify.add_watch(dir, mask()) {
             Ok(wd) => {
@@ -189,6 +194,7 @@ impl TreeWatch {
                     // have listed this directory before it was watched.
                     self.bump(Change::Other);
                 }
+                Some(wd)
             }
             Err(e) => {
                 // A directory that vanished is a change like any other; any
@@ -198,6 +204,7 @@ impl TreeWatch {
                     warn!(dir = %dir.display(), error = %e, "cannot watch a directory{hint}: trees are walked again on every check");
                 }
                 walk.fresh.store(true, Ordering::Relaxed);
+                None
             }
         }
     }
@@ -207,10 +214,7 @@ impl TreeWatch {
     /// `.git/info/exclude` of a repository it sits in): a change of any
     /// other entry there is no change of the tree.
     pub fn watch_ancestor(&self, dir: &Path, walk: &WalkWatch) {
-        self.watch_dir(dir, walk);
-        if let Some(inotify) = &self.inotify
-            && let Ok(wd) = inotify.add_watch(dir, mask())
-        {
+        if let Some(wd) = self.add(dir, walk) {
             self.ancestors.lock().expect("ancestors").insert(wd);
         }
     }

@@ -9,9 +9,14 @@ use serde_json::{Value, json};
 use crate::support::{Env, alive, wait_until};
 
 fn check(env: &Env, args: &[&str]) -> Value {
+    check_in(env, &env.project, args)
+}
+
+/// [`check`], run in `dir` (another project inside this one, say).
+fn check_in(env: &Env, dir: &std::path::Path, args: &[&str]) -> Value {
     let mut all = vec!["check", "--format", "json"];
     all.extend_from_slice(args);
-    let out = env.run(&all);
+    let out = env.cmd().current_dir(dir).args(&all).output().expect("run verdict");
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -533,8 +538,13 @@ fn after_files_change_only_their_directories_are_walked_and_the_answer_is_a_full
 
 /// [`settled`] for a check with these arguments.
 fn settled_with(env: &Env, args: &[&str]) -> Value {
+    settled_in(env, &env.project, args)
+}
+
+/// [`settled_with`], run in `dir`.
+fn settled_in(env: &Env, dir: &std::path::Path, args: &[&str]) -> Value {
     for _ in 0..3 {
-        let r = check(env, args);
+        let r = check_in(env, dir, args);
         if r["summary"]["unchanged"] == true {
             return r;
         }
@@ -1082,19 +1092,8 @@ fn ignore_files_above_the_project_root_are_watched() {
         }
     }
     let _stop = Stop(&env, &inner);
-    let check_inner = || {
-        let out = env.cmd().current_dir(&inner).args(["check", "--format", "json"]).output().unwrap();
-        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
-    };
-    let settle = || {
-        for _ in 0..3 {
-            if check_inner()["summary"]["unchanged"] == true {
-                return;
-            }
-        }
-        panic!("an unchanged tree was never answered from the previous run");
-    };
+    let check_inner = || check_in(&env, &inner, &[]);
+    let settle = || settled_in(&env, &inner, &[]);
     settle();
     // Not an ignore file: still unchanged.
     env.write("unrelated.txt", "x\n");
