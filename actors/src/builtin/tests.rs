@@ -1022,11 +1022,57 @@ fn yaml_a_tab_after_an_indicator_is_a_warning_and_tab_indentation_an_error() {
     clean(BuiltinKind::Yaml, b"a:\t\"x\"\nb:\t c\n");
     clean(BuiltinKind::Yaml, b"-\tbaz\n");
     let f = one(BuiltinKind::Yaml, b"a:\n\tb: 1\n");
-    assert_eq!((f.severity, at(&f)), (Severity::Error, (2, 2)), "{}", f.message);
+    assert_eq!((f.severity, at(&f)), (Severity::Error, (2, 1)), "{}", f.message);
     // Before a block collection the tab would be indentation: an error.
     for content in [&b"? -\n:\t-\n"[..], b"? key:\n:\tkey:\n", b"a:\tb: c\n"] {
         let f = one(BuiltinKind::Yaml, content);
         assert_eq!(f.severity, Severity::Error, "{:?}: {}", String::from_utf8_lossy(content), f.message);
+    }
+}
+
+/// YAML indents with spaces only. The parser refuses a
+/// tab there except at the top level and after `- `; the check refuses it
+/// everywhere, and points at the tab even where the parser stopped earlier
+/// (at the node before) or later (past it).
+#[test]
+fn yaml_a_tab_indenting_a_block_collection_is_an_error_at_the_tab() {
+    for (content, at_) in [
+        (&b"\ta: 1\n"[..], (1, 1)),
+        (b" \ta: 1\n", (1, 2)),
+        (b"\t\"a\": 1\n", (1, 1)),
+        (b"\t&x a: 1\n", (1, 1)),
+        (b"\t- a\n", (1, 1)),
+        (b"---\n\ta: 1\n", (2, 1)),
+        (b"- \ta: 1\n", (1, 3)),
+        (b"\xc3\xa9: {x: 1}\nb:\n- \t\xc3\xa9: 1\n", (3, 3)),
+        (b"a:\n  b: 1\n\tc: 2\n", (3, 1)),
+        (b"- a: 1\n \tb: 2\n", (2, 2)),
+        (b"x:\n  y:\n\t  z: 1\n", (3, 1)),
+        (b"- a\n\n# c\n\t- b\n", (4, 1)),
+        (b"\xc3\xa9: [\xc3\xa9]\n\t[\xc3\xa9]: 1\n", (2, 1)),
+    ] {
+        let f = one(BuiltinKind::Yaml, content);
+        let shown = String::from_utf8_lossy(content);
+        assert_eq!((f.severity, at(&f)), (Severity::Error, at_), "{shown:?}: {}", f.message);
+        assert!(f.message.starts_with("a tab in the indentation"), "{shown:?}: {}", f.message);
+    }
+    // Tabs YAML allows: before a flow collection or a scalar, inside flow
+    // collections, on lines with nothing else, after a scalar's indentation.
+    for content in [
+        &b"\t[\n\t]\n"[..],
+        b"\t{}\n",
+        b"{\n\ta: 1}\n",
+        b"&a {\n\tx: 1}\n",
+        b"- !!map &b {\n  \tx: 1}\n",
+        b"- [\n\t\n foo\n ]\n",
+        b"foo: 1\n\t\nbar: 2\n",
+        b"foo:\n \tbar\n",
+        b"-\t-1\n",
+        b"1st\n\t2nd\n",
+        b"\xc3\xa9: 1\nb: {\n \tc: 1}\n",
+        b"a: 1\n\t# a comment\n",
+    ] {
+        clean(BuiltinKind::Yaml, content);
     }
 }
 

@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Tag};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Span, Tag};
 use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
 use super::locate::Collector;
@@ -48,6 +48,7 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
         }
     };
     let mut keys = Keys::default();
+    let mut indentation = Indentation::new(&text);
     // After an error the parser yields it forever, and could not reliably
     // go on anyway: the first one ends the check.
     for event in Parser::new_from_str(&text) {
@@ -58,20 +59,41 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
             return;
         }
         match event {
-            Ok((event, span)) => match keys.on(event, span.start) {
-                None => {}
-                Some(Found::Duplicate(dup)) => {
-                    let (line, column) = position(&dup.at);
-                    out.at_position(line, column, Severity::Error, || {
-                        format!("duplicate key {} (first at line {})", dup.shown, dup.first_line)
-                    });
-                }
-                Some(Found::Error(at, why)) => {
-                    let (line, column) = position(&at);
-                    out.at_position(line, column, Severity::Error, || why.to_owned());
+            Ok((event, span)) => {
+                let flow =
+                    matches!(event, Event::MappingStart(..) | Event::SequenceStart(..)) && indentation.is_flow(&span);
+                // The parser lets a tab indent a block collection at the top
+                // level; YAML does not.
+                let tab = match event {
+                    Event::MappingStart(..) | Event::SequenceStart(..)
+                        if !flow && span.end.index() == span.start.index() =>
+                    {
+                        indentation.tab_before(&span.start, true)
+                    }
+                    Event::Scalar(..) | Event::Alias(_) if keys.awaits_block_key() => {
+                        indentation.tab_before(&span.start, false)
+                    }
+                    _ => None,
+                };
+                if let Some((line, column)) = tab {
+                    out.at_position(line, column, Severity::Error, || TAB_INDENTATION.to_owned());
                     return;
                 }
-            },
+                match keys.on(event, span.start, flow) {
+                    None => {}
+                    Some(Found::Duplicate(dup)) => {
+                        let (line, column) = position(&dup.at);
+                        out.at_position(line, column, Severity::Error, || {
+                            format!("duplicate key {} (first at line {})", dup.shown, dup.first_line)
+                        });
+                    }
+                    Some(Found::Error(at, why)) => {
+                        let (line, column) = position(&at);
+                        out.at_position(line, column, Severity::Error, || why.to_owned());
+                        return;
+                    }
+                }
+            }
             Err(e) => {
                 match control {
                     Some((index, _, _)) if index < e.marker().index() => report_control(out),
@@ -130,8 +152,143 @@ fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
         out.at_position(key_line, key_column, Severity::Error, || MISSING_COLON.to_owned());
         return;
     }
+    // A tab indenting a line: the parser stops where the node before it
+    // ended, or past the tab; the finding points at the tab.
+    // (A block collection's next entry not found where its line begins
+    // with a tab: the tab is why.)
+    let past = matches!(
+        info,
+        "tabs disallowed within this context (block indentation)"
+            | "while parsing a block collection, did not find expected '-' indicator"
+            | "while parsing a block mapping, did not find expected key"
+    );
+    if (past || info == "while scanning a plain scalar, found a tab")
+        && let Some((line, column)) = indenting_tab(text, e.marker().index(), past)
+    {
+        out.at_position(line, column, Severity::Error, || TAB_INDENTATION.to_owned());
+        return;
+    }
     let info = info.split_whitespace().collect::<Vec<_>>().join(" ");
     out.at_position(line, column, Severity::Error, || info);
+}
+
+const TAB_INDENTATION: &str = "a tab in the indentation: YAML indents with spaces only (YAML 1.2, section 6.1)";
+
+/// Where the tab the parser stopped at is, as a finding's line and column.
+/// With `past`, the parser's position is past it on its line; without, the
+/// position is the start of a plain scalar, and the tab indents a later line
+/// of it: the first line with content whose leading blanks hold a tab no
+/// further in than the scalar's own line is indented.
+fn indenting_tab(text: &str, index: usize, past: bool) -> Option<(usize, usize)> {
+    let at = byte_at(text, index);
+    let line_start = text[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    let blanks = |line: &str| line.len() - line.trim_start_matches([' ', '\t']).len();
+    let mut lines = text[line_start..].split_inclusive(['\n', '\r']);
+    let first = lines.next()?;
+    if past {
+        // Only blanks before the parser's position, and a tab among them.
+        let before = &text[line_start..at];
+        return (blanks(before) == before.len())
+            .then(|| before.find('\t'))
+            .flatten()
+            .map(|tab| end_position(&text[..line_start + tab]));
+    }
+    // The column the scalar's line's content starts at, past any `- `,
+    // `? ` or `: ` that open compact collections.
+    let own = first.len() - first.trim_start_matches([' ', '\t', '-', '?', ':']).len();
+    let mut offset = line_start + first.len();
+    for line in lines {
+        let indent = blanks(line);
+        let rest = line[indent..].trim_end_matches(['\n', '\r']);
+        if !rest.is_empty()
+            && !rest.starts_with('#')
+            && let Some(tab) = line[..indent].find('\t').filter(|&tab| tab <= own)
+        {
+            return Some(end_position(&text[..offset + tab]));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// Finds the tabs the parser takes as indentation although YAML does not:
+/// one before a block collection (or a key of one) that starts its line.
+struct Indentation<'t> {
+    text: &'t str,
+    ascii: bool,
+    /// A character index and its byte offset: the markers asked about come
+    /// mostly in order, so each conversion walks on from the last.
+    chars: usize,
+    bytes: usize,
+}
+
+impl<'t> Indentation<'t> {
+    fn new(text: &'t str) -> Self {
+        Indentation { text, ascii: text.is_ascii(), chars: 0, bytes: 0 }
+    }
+
+    /// The byte offset of character `index` (the parser counts characters).
+    fn byte(&mut self, index: usize) -> usize {
+        if self.ascii {
+            return index.min(self.text.len());
+        }
+        while self.chars > index {
+            self.bytes -= 1;
+            while !self.text.is_char_boundary(self.bytes) {
+                self.bytes -= 1;
+            }
+            self.chars -= 1;
+        }
+        for c in self.text[self.bytes..].chars() {
+            if self.chars == index {
+                break;
+            }
+            self.bytes += c.len_utf8();
+            self.chars += 1;
+        }
+        self.bytes
+    }
+
+    /// Whether the collection a start event opens is a flow collection: its
+    /// span ends past its `{` or `[`. (A block collection's span is empty,
+    /// or holds its anchor and tag.)
+    fn is_flow(&mut self, span: &Span) -> bool {
+        let end = span.end.index();
+        end > span.start.index() && {
+            let byte = self.byte(end - 1);
+            matches!(self.text.as_bytes().get(byte), Some(b'{' | b'['))
+        }
+    }
+
+    /// The 1-based line and column of the first tab before `at`, if only
+    /// blanks precede it on its line, or with `compact`, blanks and the
+    /// indicators (`- `, `? `, `: `) of the collections it is nested in.
+    fn tab_before(&mut self, at: &Marker, compact: bool) -> Option<(usize, usize)> {
+        let column = at.col();
+        if column == 0 {
+            return None;
+        }
+        let byte = self.byte(at.index());
+        let start = byte.checked_sub(column)?;
+        let bytes = self.text.as_bytes();
+        let before = &bytes[start..byte];
+        // `column` characters, all ASCII, from the line's start: then they
+        // are the `column` bytes before it.
+        let line_start = start == 0 || matches!(bytes[start - 1], b'\n' | b'\r');
+        let allowed = |b: &u8| matches!(b, b' ' | b'\t') || (compact && matches!(b, b'-' | b'?' | b':'));
+        // An indicator is followed by a blank (`-1` is a scalar).
+        let indicators_end_in_blanks =
+            before.windows(2).all(|w| !matches!(w[0], b'-' | b'?' | b':') || matches!(w[1], b' ' | b'\t'));
+        if !line_start
+            || !before.iter().all(allowed)
+            || !indicators_end_in_blanks
+            || !before.ends_with(b" ") && !before.ends_with(b"\t")
+        {
+            return None;
+        }
+        let tab = before.iter().position(|&b| b == b'\t')?;
+        Some((at.line().max(1), tab + 1))
+    }
 }
 
 const TOO_DEEP: &str = "flow collections (`[` and `{`) nested more than 255 deep: the YAML parser reads no deeper, so the rest of the file is not checked";
@@ -346,6 +503,8 @@ struct Duplicate {
 enum Frame {
     Mapping {
         anchor: usize,
+        /// A flow mapping (`{…}`), not a block one.
+        flow: bool,
         /// The keys so far, with the line each is on.
         seen: Seen,
         /// The key waiting for its value (its hash, if hashed).
@@ -428,7 +587,13 @@ impl Keys {
         }
     }
 
-    fn on(&mut self, event: Event<'_>, at: Marker) -> Option<Found> {
+    /// Whether the next node is a key of a block mapping.
+    fn awaits_block_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Mapping { flow: false, key: None, .. }))
+    }
+
+    /// Takes the next event; `flow` tells a flow collection's start.
+    fn on(&mut self, event: Event<'_>, at: Marker, flow: bool) -> Option<Found> {
         match event {
             Event::DocumentStart(_) => {
                 // Anchors do not reach past their document.
@@ -478,7 +643,14 @@ impl Keys {
             Event::MappingStart(anchor, tag) => {
                 let sum = (anchor != 0 || self.wants_hash())
                     .then(|| tag.as_deref().map_or(0, |t| xxh3_128(tag_text(t).as_bytes())));
-                self.stack.push(Frame::Mapping { anchor, seen: Seen::Few(Vec::new()), key: None, sum, start: at });
+                self.stack.push(Frame::Mapping {
+                    anchor,
+                    flow,
+                    seen: Seen::Few(Vec::new()),
+                    key: None,
+                    sum,
+                    start: at,
+                });
                 None
             }
             Event::SequenceEnd => match self.stack.pop() {
