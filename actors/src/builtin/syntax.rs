@@ -671,6 +671,11 @@ fn jsonc_duplicates_before(text: &str, stop: usize) -> Vec<(usize, String, usize
     duplicates
 }
 
+/// The parser's words for a float literal past a 64-bit float's range.
+const OVERFLOWED: &str = "floating-point number overflowed";
+
+const FLOAT_OVERFLOW: &str = "float beyond the range of a 64-bit float (about 1.8e308): TOML floats are IEEE 754 binary64 values, and parsers read this one as infinity or refuse it";
+
 /// `toml`: the file parses as a TOML document (an empty file is valid).
 pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
     let Some((bom, text)) = utf8_body(content, "TOML", out) else {
@@ -683,7 +688,28 @@ pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
     }
     // Built into a table: an integer too large for TOML's 64 bits is found
     // only when its value is made, not when the text is parsed.
-    let Err(e) = toml::from_str::<toml::Table>(text) else {
+    let mut parsed = toml::from_str::<toml::Table>(text);
+    // A float beyond a 64-bit float's range is TOML, read as infinity by
+    // some parsers and refused by others (this one): a warning, as JSON's
+    // are. The literal is read as `0.0` and the file parsed again, so what
+    // follows it is checked too.
+    // (At most 100 times: each is a parse of the whole file. Past that the
+    // check stops at the next.)
+    let mut patched: Option<String> = None;
+    let mut overflows = 0;
+    while let Err(e) = &parsed
+        && e.message() == OVERFLOWED
+        && overflows < 100
+        && let Some(span) = e.span()
+        && span.len() >= 3
+    {
+        out.at(bom + span.start, Severity::Warning, || FLOAT_OVERFLOW.to_owned());
+        overflows += 1;
+        let copy = patched.get_or_insert_with(|| text.to_owned());
+        copy.replace_range(span.clone(), &format!("{:<1$}", "0.0", span.len()));
+        parsed = toml::from_str::<toml::Table>(copy);
+    }
+    let Err(e) = parsed else {
         return;
     };
     let mut message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
@@ -696,7 +722,10 @@ pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
     }
     // A limit of the parser, not of TOML (which sets none): a warning, as
     // the other syntax checks say theirs.
-    let severity = if message.contains("recursion") || message.contains("recurse") {
+    let severity = if message == OVERFLOWED {
+        message = format!("{FLOAT_OVERFLOW}; the rest of the file is not checked past 100 of them");
+        Severity::Warning
+    } else if message.contains("recursion") || message.contains("recurse") {
         message = "arrays, tables or keys nested deeper than the TOML parser reads (about 80 levels): the TOML \
                    check does not read past that depth (TOML sets no limit)"
             .to_owned();

@@ -849,6 +849,25 @@ fn toml_integers_past_64_bits_and_a_second_bom_are_said_plainly() {
     assert!(f.message.starts_with("a second byte order mark"), "{}", f.message);
 }
 
+/// A float past a 64-bit float's range is TOML that parsers read as
+/// infinity or refuse: a warning at each, and the rest is still checked.
+#[test]
+fn toml_floats_past_64_bits_are_warnings_and_the_rest_is_checked() {
+    clean(BuiltinKind::Toml, b"a = 1e-400\nb = 1.7976931348623157e308\n");
+    let findings = run(BuiltinKind::Toml, b"a = 1e400\nb = [-1e999, 2]\nc = {d = 9e9999}\ne = 9223372036854775808\n");
+    assert_eq!(positions(&findings), [(1, 5), (2, 6), (3, 10), (4, 5)], "{findings:?}");
+    for f in &findings[..3] {
+        assert_eq!(f.severity, Severity::Warning, "{}", f.message);
+        assert!(f.message.starts_with("float beyond the range of a 64-bit float"), "{}", f.message);
+    }
+    assert_eq!(findings[3].severity, Severity::Error, "{}", findings[3].message);
+    // Each is a parse of the file: past 100 the check stops at the next.
+    let many: String = (0..150).map(|i| format!("k{i} = 1e400\n")).collect();
+    let findings = quick(|| run(BuiltinKind::Toml, many.as_bytes()));
+    assert!(findings.iter().all(|f| f.severity == Severity::Warning), "{findings:?}");
+    assert_eq!(findings.len(), 101, "100 and a count of the rest");
+}
+
 /// Nesting past the parser's depth is its limit, not TOML's: a warning.
 #[test]
 fn toml_nesting_past_the_parsers_depth_is_a_warning() {
