@@ -928,6 +928,35 @@ fn yaml_control_characters_are_errors() {
     assert_eq!(run(BuiltinKind::Yaml, b"a: b\tc\r\nd: \"e\tf\"\n"), []);
 }
 
+/// DEL and the C1 controls (but NEL) are allowed inside quoted scalars
+/// only, as JSON strings allow them.
+#[test]
+fn yaml_del_and_c1_controls_are_errors_outside_quoted_scalars() {
+    clean(BuiltinKind::Yaml, b"a: \"x\x7fy\"\nb: 'p\xc2\x80q\xc2\x9f'\n\"k\x7f\": 1\n{\"m\x7f\": 'n\x7f'}: 2\n");
+    clean(BuiltinKind::Yaml, b"a: x\xc2\x85y # NEL \xc2\x85\n");
+    for (content, at_, c) in [
+        (&b"a: x\x7fy\n"[..], (1, 5), "U+007F"),
+        (b"# c\x7f\na: 1\n", (1, 4), "U+007F"),
+        (b"a: |\n  x\xc2\x9f\n", (2, 4), "U+009F"),
+        (b"\"ok\x7f\": 1\nb: c\xc2\x80\n", (2, 5), "U+0080"),
+        (b"{\"a\x7f\": b\x7f}\n", (1, 9), "U+007F"),
+        (b"a: 'x\x7f'\nb: 1 # \x7f", (2, 8), "U+007F"),
+    ] {
+        let f = one(BuiltinKind::Yaml, content);
+        let shown = String::from_utf8_lossy(content);
+        assert_eq!(at(&f), at_, "{shown:?}: {}", f.message);
+        assert!(
+            f.message.starts_with(&format!("control character {c} outside a quoted scalar")),
+            "{shown:?}: {}",
+            f.message
+        );
+    }
+    // C0 controls stay errors inside quoted scalars, after a DEL there too.
+    let f = one(BuiltinKind::Yaml, b"a: \"\x7f\x01\"\n");
+    assert_eq!(at(&f), (1, 6), "{}", f.message);
+    assert!(f.message.starts_with("control character U+0001: YAML allows none"), "{}", f.message);
+}
+
 #[test]
 fn yaml_syntax_error_position() {
     let f = one(BuiltinKind::Yaml, b"key: value\n  bad: indent\n");

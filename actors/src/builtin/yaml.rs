@@ -35,27 +35,16 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
     };
     // The parser lets these through; the first error, this or the parser's,
     // ends the check.
-    let control = forbidden_control(&text);
-    let report_control = |out: &mut Collector<'_>| {
-        if let Some((_, byte, c)) = control {
-            let (line, column) = end_position(&text[..byte]);
-            out.at_position(line, column, Severity::Error, || {
-                format!(
-                    "control character U+{:04X}: YAML allows none but tab, line feed and carriage return, not even in a quoted scalar (YAML 1.2, section 5.1)",
-                    u32::from(c)
-                )
-            });
-        }
-    };
+    let mut controls = Controls::new(&text);
     let mut keys = Keys::default();
     let mut indentation = Indentation::new(&text);
     // After an error the parser yields it forever, and could not reliably
     // go on anyway: the first one ends the check.
     for event in Parser::new_from_str(&text) {
-        if let (Ok((_, span)), Some((index, _, _))) = (&event, control)
-            && span.start.index() > index
+        if let Ok((event, span)) = &event
+            && controls.forbidden_before(event, span)
         {
-            report_control(out);
+            controls.report(out);
             return;
         }
         match event {
@@ -95,24 +84,90 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
                 }
             }
             Err(e) => {
-                match control {
-                    Some((index, _, _)) if index < e.marker().index() => report_control(out),
+                match controls.next {
+                    Some((index, _, _)) if index < e.marker().index() => controls.report(out),
                     _ => report(&text, &e, out),
                 }
                 return;
             }
         }
     }
-    report_control(out);
+    controls.report(out);
 }
 
-/// The first character no YAML stream may hold anywhere: a C0 control but
-/// tab, line feed and carriage return. Its index in characters (as the
-/// parser counts), its byte offset, and itself.
-fn forbidden_control(text: &str) -> Option<(usize, usize, char)> {
-    // In UTF-8 a byte below 0x20 is always that character.
-    let byte = text.bytes().position(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))?;
-    Some((text[..byte].chars().count(), byte, char::from(text.as_bytes()[byte])))
+/// The control characters YAML forbids (YAML 1.2, section 5.1): C0
+/// controls but tab, line feed and carriage return anywhere, and DEL and the
+/// C1 controls but NEL outside quoted scalars (which take any character
+/// JSON strings take). The parser lets all of them through. They are
+/// looked for from the start, one at a time, as the parser's events pass
+/// them.
+struct Controls<'t> {
+    text: &'t str,
+    /// The next one not yet passed: its index in characters (as the parser
+    /// counts), its byte offset, and itself.
+    next: Option<(usize, usize, char)>,
+}
+
+impl<'t> Controls<'t> {
+    fn new(text: &'t str) -> Self {
+        let mut controls = Controls { text, next: None };
+        controls.find_from(0, 0);
+        controls
+    }
+
+    /// Finds the first at or after byte `from`, which is character `index`.
+    fn find_from(&mut self, from: usize, index: usize) {
+        let bytes = self.text.as_bytes();
+        let found = bytes[from..].iter().enumerate().position(|(i, &b)| {
+            (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+                || b == 0x7f
+                // U+0080..U+009F but U+0085 (NEL), in UTF-8.
+                || (b == 0xc2 && bytes.get(from + i + 1).is_some_and(|&n| (0x80..=0x9f).contains(&n) && n != 0x85))
+        });
+        self.next = found.map(|i| {
+            let byte = from + i;
+            let c = self.text[byte..].chars().next().expect("a character starts there");
+            (index + self.text[from..byte].chars().count(), byte, c)
+        });
+    }
+
+    /// Whether a forbidden one comes before the event: any before its start;
+    /// for a quoted scalar, a C0 control inside it too (the DEL and C1
+    /// controls inside it are passed over).
+    fn forbidden_before(&mut self, event: &Event<'_>, span: &Span) -> bool {
+        let Some((index, _, _)) = self.next else { return false };
+        if index < span.start.index() {
+            return true;
+        }
+        if let Event::Scalar(_, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted, ..) = event {
+            while let Some((index, byte, c)) = self.next.filter(|&(index, ..)| index < span.end.index()) {
+                if u32::from(c) < 0x20 {
+                    return true;
+                }
+                self.find_from(byte + c.len_utf8(), index + 1);
+            }
+        }
+        false
+    }
+
+    /// Reports the next one, if any.
+    fn report(&self, out: &mut Collector<'_>) {
+        let Some((_, byte, c)) = self.next else { return };
+        let (line, column) = end_position(&self.text[..byte]);
+        out.at_position(line, column, Severity::Error, || {
+            if u32::from(c) < 0x20 {
+                format!(
+                    "control character U+{:04X}: YAML allows none but tab, line feed and carriage return, not even in a quoted scalar (YAML 1.2, section 5.1)",
+                    u32::from(c)
+                )
+            } else {
+                format!(
+                    "control character U+{:04X} outside a quoted scalar: YAML allows DEL and the C1 controls (but U+0085) only inside quoted scalars (YAML 1.2, section 5.1)",
+                    u32::from(c)
+                )
+            }
+        });
+    }
 }
 
 /// The parser's error, said as well as it can be.
