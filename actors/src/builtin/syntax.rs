@@ -64,13 +64,14 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
     // lone surrogate) would end the check there, hiding the errors after
     // it: the value is replaced by one of the same length and the text
     // parsed again, until an error or the end.
+    let stand_ins = StandIns::new(text);
     let mut text = Cow::Borrowed(text);
     let mut found = Vec::new();
     while let Some(problem) = json_problem(&text) {
         let repair = problem.repair;
         found.push(problem);
         match repair {
-            Some(repair) if found.len() <= super::MAX_FINDINGS => repair.apply(text.to_mut()),
+            Some(repair) if found.len() <= super::MAX_FINDINGS => repair.apply(text.to_mut(), &stand_ins),
             _ => break,
         }
     }
@@ -97,18 +98,53 @@ enum Repair {
 }
 
 impl Repair {
-    fn apply(self, text: &mut String) {
+    fn apply(self, text: &mut String, stand_ins: &StandIns) {
         match self {
             Repair::Number(at, len) => text.replace_range(at..at + len, &format!("0{}", " ".repeat(len - 1))),
             // A lone surrogate becomes a private-use character of its own
-            // (U+D800 + n becomes U+E000 + n), so that keys which differ
+            // (U+D800 + n becomes the base + n), so that keys which differ
             // only in their lone surrogates stay different.
             Repair::Surrogate(at) => {
                 let code = u32::from_str_radix(&text[at + 2..at + 6], 16).unwrap_or(0xd800);
-                let stand_in = 0xe000 + code.saturating_sub(0xd800).min(0x7ff);
+                let stand_in = stand_ins.0 + code.saturating_sub(0xd800).min(0x7ff);
                 text.replace_range(at..at + 6, &format!("\\u{stand_in:04x}"))
             }
         }
+    }
+}
+
+/// Where lone surrogates' stand-ins start: the first of three blocks of
+/// 2,048 private-use characters (as many as there are surrogates) that the
+/// file holds none of, raw or escaped, so that a stand-in never equals a
+/// character of the file (the last block if the file holds some of each).
+struct StandIns(u32);
+
+impl StandIns {
+    const BASES: [u32; 3] = [0xe000, 0xe800, 0xf000];
+
+    fn new(text: &str) -> Self {
+        // Cheap for the files without a surrogate escape: nothing to choose.
+        if !text.contains("\\ud") && !text.contains("\\uD") {
+            return StandIns(Self::BASES[0]);
+        }
+        let mut used = [false; 3];
+        let mut mark = |c: u32| {
+            if let Some(i) = Self::BASES.iter().position(|&b| (b..b + 0x800).contains(&c)) {
+                used[i] = true;
+            }
+        };
+        text.chars().for_each(|c| mark(u32::from(c)));
+        let bytes = text.as_bytes();
+        for (i, _) in text.match_indices("\\u") {
+            if let Some(code) = bytes
+                .get(i + 2..i + 6)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+            {
+                mark(code);
+            }
+        }
+        StandIns(Self::BASES[used.iter().position(|u| !u).unwrap_or(2)])
     }
 }
 
@@ -400,6 +436,7 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
     // JSON5's extra blanks between tokens: its tokens are looked at too, and
     // the first error of either kind is reported. A lone surrogate is
     // replaced and the text parsed again, as in `json`.
+    let stand_ins = StandIns::new(text);
     let mut patched = Cow::Borrowed(text);
     let mut found = Vec::new();
     // How far to look for duplicate keys when the parser fails: to its error.
@@ -424,7 +461,7 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
                             message: LONE_SURROGATE.to_owned(),
                             repair: None,
                         });
-                        Repair::Surrogate(escape).apply(patched.to_mut());
+                        Repair::Surrogate(escape).apply(patched.to_mut(), &stand_ins);
                     }
                     _ => {
                         // These are reported at the opening bracket: the

@@ -560,6 +560,16 @@ fn json_keys_with_different_lone_surrogates_are_not_duplicates() {
         assert!(findings.iter().all(|f| f.severity == Severity::Warning), "{kind:?}: {findings:?}");
         let findings = run(kind, br#"{"\ud800":1,"\ud800":2}"#);
         assert!(findings.iter().any(|f| f.message.starts_with("duplicate key")), "{kind:?}: {findings:?}");
+        // Nor is a stand-in ever a character of the file, escaped or raw,
+        // while one block of private-use characters is free of them.
+        for content in [
+            r#"{"\ud800":1,"\ue000":2}"#.to_owned(),
+            "{\"\\udfff\":1,\"\u{e7ff}\":2,\"\\ue800\":3}".to_owned(),
+            "{\"\\ud801\":1,\"\\ue001\":2,\"\u{e801}\":3}".to_owned(),
+        ] {
+            let findings = run(kind, content.as_bytes());
+            assert!(findings.iter().all(|f| f.severity == Severity::Warning), "{kind:?} {content}: {findings:?}");
+        }
     }
 }
 
