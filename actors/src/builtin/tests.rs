@@ -1059,6 +1059,10 @@ fn yaml_accepts_what_yaml_1_2_allows() {
     clean(BuiltinKind::Yaml, b"a: !!null\nb: !!str\nc: !local x\n");
     clean(BuiltinKind::Yaml, b"a: 1\n...\nb: 2\n");
     clean(BuiltinKind::Yaml, b"- |\n  text\n  \tmore text after a tab\n");
+    // An explicit key at the very end: the end of the stream ends it.
+    clean(BuiltinKind::Yaml, b"x: 1\n?");
+    clean(BuiltinKind::Yaml, b"a: b?");
+    assert_eq!(at(&one(BuiltinKind::Yaml, b"[a, ?")), (1, 6));
     // UTF-16 and UTF-32, with or without a byte order mark.
     let utf16: Vec<u8> = "\u{feff}a: \u{e9}\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
     clean(BuiltinKind::Yaml, &utf16);

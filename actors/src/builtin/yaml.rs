@@ -33,6 +33,11 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
             return;
         }
     };
+    // The parser wants a blank after a `?` that ends the stream, where YAML
+    // takes the end as well (an empty explicit key): it is given a line feed,
+    // and an error found past the file's end is reported at its end.
+    let appended = text.ends_with('?').then_some(text.len());
+    let text = if appended.is_some() { Cow::Owned(format!("{text}\n")) } else { text };
     // The parser lets these through; the first error, this or the parser's,
     // ends the check.
     let mut controls = Controls::new(&text);
@@ -86,7 +91,13 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
             Err(e) => {
                 match controls.next {
                     Some((index, _, _)) if index < e.marker().index() => controls.report(out),
-                    _ => report(&text, &e, out),
+                    _ => match appended {
+                        Some(end) if byte_at(&text, e.marker().index()) >= end => {
+                            let (line, column) = end_position(&text[..end]);
+                            out.at_position(line, column, Severity::Error, || e.info().to_owned());
+                        }
+                        _ => report(&text, &e, out),
+                    },
                 }
                 return;
             }
