@@ -577,9 +577,8 @@ impl ValidatorConfig {
 /// is dropped; a pattern with no `/` left gets `**/` in front, so it matches
 /// the file name at any depth.
 fn normalize_glob(pattern: &str) -> String {
-    let p = pattern.strip_prefix("./").unwrap_or(pattern);
-    let p = p.trim_end_matches('/');
-    if let Some(anchored) = p.strip_prefix('/') {
+    let p = pattern.trim_end_matches('/');
+    if let Some(anchored) = p.strip_prefix("./").or_else(|| p.strip_prefix('/')) {
         anchored.to_string()
     } else if p.contains('/') {
         p.to_string()
@@ -597,7 +596,7 @@ fn compile_glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
 /// matches any number of directories, `{a,b}` alternates; a pattern without
 /// `/` matches the file name at any depth (`*.sh` = `**/*.sh`); a pattern with
 /// a `/` is anchored at the root (`src/*.rs` matches `src/a.rs` only); a
-/// leading `/` or `./` is allowed and changes nothing else.
+/// leading `/` or `./` anchors one without (`./Makefile`: the top-level one only).
 pub fn include_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {

@@ -903,6 +903,14 @@ fn glob_semantics() {
     assert!(!f.is_match("sub/target/a.sh"), "excluded directory at any depth");
     assert!(!f.is_match("vendor/a.sh"));
     assert!(!f.is_match("x/skip_me.sh"));
+    // A leading `/` or `./` anchors a name at the root, in `files` and in
+    // `exclude` alike.
+    for top in ["/Makefile", "./Makefile"] {
+        let f = FileFilter::new(&[top.into()], &[]).unwrap();
+        assert!(f.is_match("Makefile") && !f.is_match("sub/Makefile"), "{top}");
+        let f = FileFilter::new(&["*".into()], &[top.into()]).unwrap();
+        assert!(!f.is_match("Makefile") && f.is_match("sub/Makefile"), "exclude {top}");
+    }
     // `*` selects every file, dot files and any depth included, unless
     // something is excluded.
     for all in ["*", "**", "/**"] {
