@@ -39,7 +39,7 @@ const KEEP_LINE_BYTES: usize = LineBudget::FREE;
 const LINE_BUDGET_BYTES: usize = 16 * MAX_LINE_BYTES;
 /// Replies and notifications queued for one connection before senders wait.
 const WRITE_QUEUE: usize = 256;
-/// A client that does not take a reply within this long is disconnected.
+/// A client that takes none of a reply's bytes for this long is disconnected.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a connection whose client stopped sending looks whether the
 /// client is gone altogether, while its requests run.
@@ -287,6 +287,25 @@ async fn reject(mut stream: UnixStream, err: RpcError) {
 
 type InFlight = Arc<Mutex<HashMap<Id, CancellationToken>>>;
 
+/// The client took none of a line's bytes for [`WRITE_TIMEOUT`].
+#[derive(Debug)]
+struct Stalled;
+
+/// Writes a whole line. A client that keeps reading is waited for however
+/// long a large reply takes it; one that takes no byte for
+/// [`WRITE_TIMEOUT`] has stalled.
+async fn write_line<W: tokio::io::AsyncWrite + Unpin>(wr: &mut W, line: &[u8]) -> Result<std::io::Result<()>, Stalled> {
+    let mut rest = line;
+    while !rest.is_empty() {
+        match tokio::time::timeout(WRITE_TIMEOUT, wr.write(rest)).await.map_err(|_| Stalled)? {
+            Ok(0) => return Ok(Err(std::io::ErrorKind::WriteZero.into())),
+            Ok(n) => rest = &rest[n..],
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    Ok(Ok(()))
+}
+
 async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget, replies: Arc<ReplyBudget>) {
     let (rd, mut wr) = stream.into_split();
     let (tx, mut rx) = Outbox::new(replies);
@@ -297,7 +316,7 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget,
     let writer_cancel = conn_cancel.clone();
     let writer = tokio::spawn(async move {
         while let Some(queued) = rx.recv().await {
-            let written = tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&queued.line)).await;
+            let written = write_line(&mut wr, &queued.line).await;
             drop(queued);
             match written {
                 Ok(Ok(())) => {}
@@ -306,7 +325,7 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget,
                     writer_cancel.cancel();
                     return;
                 }
-                Err(_) => {
+                Err(Stalled) => {
                     warn!("client did not read its replies; disconnecting it");
                     writer_cancel.cancel();
                     return;
@@ -685,6 +704,32 @@ mod tests {
         drop(hoarder_rx);
         assert!(!hoarder.try_send(vec![0; 10]), "the queue is closed");
         assert_eq!(budget.queued(), 2 << 20, "only the slow client's reply is still counted");
+    }
+
+    /// A client that keeps reading, however slowly, gets its whole reply;
+    /// one that stops reading is given up on after `WRITE_TIMEOUT`.
+    #[tokio::test(start_paused = true)]
+    async fn slow_readers_get_their_reply_and_stalled_ones_are_dropped() {
+        use tokio::io::AsyncReadExt;
+        let (mut daemon_end, mut client_end) = tokio::io::duplex(4096);
+        let line = vec![b'x'; 1 << 20];
+        // 4 KiB a second: 256 seconds for the line, far past WRITE_TIMEOUT.
+        let reader = tokio::spawn(async move {
+            let (mut buf, mut got) = (vec![0; 4096], 0);
+            while got < 1 << 20 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                got += client_end.read(&mut buf).await.unwrap();
+            }
+            client_end
+        });
+        let started = tokio::time::Instant::now();
+        assert!(matches!(write_line(&mut daemon_end, &line).await, Ok(Ok(()))));
+        assert!(started.elapsed() > WRITE_TIMEOUT * 10, "{:?}", started.elapsed());
+        let _client_end = reader.await.unwrap();
+        // The client stops reading: the line cannot go.
+        let started = tokio::time::Instant::now();
+        assert!(write_line(&mut daemon_end, &line).await.is_err());
+        assert!(started.elapsed() >= WRITE_TIMEOUT);
     }
 
     #[test]
