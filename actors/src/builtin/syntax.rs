@@ -66,17 +66,140 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
     // parsed again, until an error or the end.
     let stand_ins = StandIns::new(text);
     let mut text = Cow::Borrowed(text);
-    let mut found = Vec::new();
-    while let Some(problem) = json_problem(&text) {
-        let repair = problem.repair;
-        found.push(problem);
-        match repair {
-            Some(repair) if found.len() <= super::MAX_FINDINGS => repair.apply(text.to_mut(), &stand_ins),
-            _ => break,
+    // The values found on the tokens are repaired at once (each repair the
+    // parser leads to costs a parse of the whole file); the parser then
+    // finds the rest.
+    let mut found = refused_values(&text, Dialect::Json);
+    for p in &found {
+        if let Some(repair) = p.repair {
+            repair.apply(text.to_mut(), &stand_ins);
         }
+    }
+    let mut stop = None;
+    for _ in 0..=super::MAX_FINDINGS {
+        let Some(problem) = json_problem(&text) else { break };
+        let repair = problem.repair;
+        match repair {
+            Some(repair) => repair.apply(text.to_mut(), &stand_ins),
+            None => stop = Some(problem.at),
+        }
+        found.push(problem);
+        if stop.is_some() {
+            break;
+        }
+    }
+    // What ended the check ends its findings: the tokens past a syntax
+    // error are not read as the parser would.
+    if let Some(stop) = stop {
+        found.retain(|p| p.at <= stop);
     }
     report_in_order(found, bom, out);
 }
+
+/// Which grammar [`refused_values`] reads.
+#[derive(Clone, Copy, PartialEq)]
+enum Dialect {
+    Json,
+    /// JSON with `//` and `/* */` comments; its numbers are not looked at.
+    Jsonc,
+}
+
+/// The values a parser refuses although the grammar allows them, found on
+/// the tokens in one pass: lone surrogate escapes, and (JSON) numbers beyond
+/// a 64-bit float's range, each with its repair. Past a syntax error the
+/// tokens may be misread; the caller drops what it finds there.
+fn refused_values(text: &str, dialect: Dialect) -> Vec<Problem> {
+    let b = text.as_bytes();
+    let mut found = Vec::new();
+    let unit_at = |p: usize| -> Option<u16> {
+        let hex = b.get(p..p + 6).filter(|e| e.starts_with(b"\\u"))?;
+        u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()
+    };
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] != b'\\' {
+                        i += 1;
+                        continue;
+                    }
+                    match unit_at(i) {
+                        // A pair.
+                        Some(0xD800..=0xDBFF) if unit_at(i + 6).is_some_and(|u| (0xDC00..=0xDFFF).contains(&u)) => {
+                            i += 12;
+                        }
+                        Some(0xD800..=0xDFFF) => {
+                            found.push(Problem {
+                                at: i,
+                                severity: Severity::Warning,
+                                message: LONE_SURROGATE.to_owned(),
+                                repair: Some(Repair::Surrogate(i)),
+                            });
+                            i += 6;
+                        }
+                        _ => i += 2,
+                    }
+                }
+                i += 1;
+            }
+            b'/' if dialect == Dialect::Jsonc && b.get(i + 1) == Some(&b'/') => {
+                i = b[i..].iter().position(|&c| c == b'\n').map_or(b.len(), |n| i + n);
+            }
+            b'/' if dialect == Dialect::Jsonc && b.get(i + 1) == Some(&b'*') => {
+                i = b[i + 2..].windows(2).position(|w| w == b"*/").map_or(b.len(), |n| i + 2 + n + 2);
+            }
+            b'-' | b'0'..=b'9' if dialect == Dialect::Json => {
+                let len = b[i..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .count();
+                let number = &text[i..i + len];
+                if is_json_number(number) && number.parse::<f64>().is_ok_and(f64::is_infinite) {
+                    found.push(Problem {
+                        at: i,
+                        severity: Severity::Warning,
+                        message: NUMBER_OUT_OF_RANGE.to_owned(),
+                        repair: Some(Repair::Number(i, len)),
+                    });
+                }
+                i += len;
+            }
+            _ => i += 1,
+        }
+    }
+    found
+}
+
+/// Whether `s` is a number as JSON writes one (RFC 8259, section 6).
+fn is_json_number(s: &str) -> bool {
+    let s = s.strip_prefix('-').unwrap_or(s).as_bytes();
+    let digits = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_digit()).count();
+    let int = digits(s);
+    if int == 0 || (int > 1 && s[0] == b'0') {
+        return false;
+    }
+    let mut rest = &s[int..];
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = digits(frac);
+        if n == 0 {
+            return false;
+        }
+        rest = &frac[n..];
+    }
+    if let Some(exp) = rest.strip_prefix(b"e").or_else(|| rest.strip_prefix(b"E")) {
+        let exp = exp.strip_prefix(b"+").or_else(|| exp.strip_prefix(b"-")).unwrap_or(exp);
+        let n = digits(exp);
+        if n == 0 {
+            return false;
+        }
+        rest = &exp[n..];
+    }
+    rest.is_empty()
+}
+
+const NUMBER_OUT_OF_RANGE: &str = "number beyond the range of a 64-bit float (about 1.8e308): valid JSON, but many parsers refuse it (RFC 8259, section 6)";
 
 /// A finding of the JSON checks, with what makes its text parse on, if it
 /// is a value the parser refuses.
@@ -207,11 +330,7 @@ fn json_problem(text: &str) -> Option<Problem> {
         let start = offset - body[..offset].iter().rev().take_while(|b| in_number(b)).count();
         let len = body[start..].iter().take_while(|b| in_number(b)).count();
         let repair = (len > 0).then_some(Repair::Number(start, len));
-        return Some(warning(
-            start,
-            "number beyond the range of a 64-bit float (about 1.8e308): valid JSON, but many parsers refuse it (RFC 8259, section 6)",
-            repair,
-        ));
+        return Some(warning(start, NUMBER_OUT_OF_RANGE, repair));
     }
     if message.starts_with(TOO_DEEP) {
         // Reported right after the bracket that went too deep: point at it.
@@ -438,7 +557,15 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
     // replaced and the text parsed again, as in `json`.
     let stand_ins = StandIns::new(text);
     let mut patched = Cow::Borrowed(text);
-    let mut found = Vec::new();
+    // Lone surrogates found on the tokens are repaired at once, as in `json`.
+    let mut found = refused_values(text, Dialect::Jsonc);
+    for p in &found {
+        if let Some(repair) = p.repair {
+            repair.apply(patched.to_mut(), &stand_ins);
+        }
+    }
+    // Lone surrogates the parser led to (each one a parse of the file).
+    let mut repairs = 0;
     // How far to look for duplicate keys when the parser fails: to its error.
     let mut keys_until = None;
     let parsed = loop {
@@ -454,7 +581,8 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
                     _ => None,
                 };
                 match surrogate {
-                    Some(escape) if found.len() < super::MAX_FINDINGS => {
+                    Some(escape) if repairs <= super::MAX_FINDINGS => {
+                        repairs += 1;
                         found.push(Problem {
                             at: escape,
                             severity: Severity::Warning,
@@ -510,6 +638,8 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
         },
     };
     if let Some(error) = error {
+        // The tokens past it are not read as the parser would.
+        found.retain(|p| p.at < error.at);
         let until = keys_until.unwrap_or(error.at);
         push_duplicates(jsonc_duplicates_before(&patched, until), content, bom, &mut found);
         found.push(error);

@@ -573,6 +573,40 @@ fn json_keys_with_different_lone_surrogates_are_not_duplicates() {
     }
 }
 
+/// Past the 100 findings listed the check still goes on: a syntax error
+/// after many warnings is counted, at its severity, in the summary that
+/// ends the list, and a file of warnings only stays a file of warnings.
+#[test]
+fn json_warnings_past_the_cap_do_not_hide_an_error_or_make_one() {
+    let surrogates = vec![r#""\ud800""#; 300].join(",\n");
+    let numbers = vec!["1e400"; 300].join(",\n");
+    for (kind, content, error) in [
+        (BuiltinKind::Json, format!("[\n{surrogates},\n]\n"), true),
+        (BuiltinKind::Json, format!("[\n{numbers},\nx]\n"), true),
+        (BuiltinKind::Json, format!("[\n{numbers}]\n"), false),
+        (BuiltinKind::Jsonc, format!("[\n{surrogates},\n]\n"), false),
+        (BuiltinKind::Jsonc, format!("[\n{surrogates},\n,]\n"), true),
+    ] {
+        let findings = quick(|| run(kind, content.as_bytes()));
+        let head = &content[..20];
+        assert_eq!(findings.len(), 101, "{kind:?} {head:?}");
+        assert!(findings[..100].iter().all(|f| f.severity == Severity::Warning), "{kind:?} {head:?}");
+        let last = &findings[100];
+        let more = if error { "201 more" } else { "200 more" };
+        assert!(last.message.contains(more), "{kind:?} {head:?}: {}", last.message);
+        let severity = if error { Severity::Error } else { Severity::Warning };
+        assert_eq!(last.severity, severity, "{kind:?} {head:?}: {}", last.message);
+    }
+    // Thousands of them take one pass, not a parse each.
+    let many = format!("[{}]", vec![r#""\udfff""#; 50_000].join(","));
+    assert_eq!(quick(|| run(BuiltinKind::Json, many.as_bytes())).len(), 101);
+    // Only numbers as JSON writes them, outside strings; only real escapes.
+    assert_eq!(one(BuiltinKind::Json, b"[01e400]").severity, Severity::Error);
+    assert_eq!(one(BuiltinKind::Json, b"[-1e400]").severity, Severity::Warning);
+    assert_eq!(run(BuiltinKind::Json, br#"["1e400", "\\ud800", "\ud83d\ude00"]"#), []);
+    assert_eq!(run(BuiltinKind::Jsonc, b"[1e400, // \"\\ud800\n 2 /* \\udc00 */]"), []);
+}
+
 #[test]
 fn json_columns_count_characters_and_skip_the_bom() {
     // serde_json counts bytes; the finding counts characters.
