@@ -838,10 +838,35 @@ fn jsonc_duplicates_before(text: &str, stop: usize) -> Vec<(usize, String, usize
     duplicates
 }
 
-/// The parser's words for a float literal past a 64-bit float's range.
-const OVERFLOWED: &str = "floating-point number overflowed";
-
 const FLOAT_OVERFLOW: &str = "float beyond the range of a 64-bit float (about 1.8e308): TOML floats are IEEE 754 binary64 values, and parsers read this one as infinity or refuse it";
+
+/// The spans of the float literals beyond a 64-bit float's range, in file
+/// order, before the document's first syntax error.
+fn toml_float_overflows(text: &str) -> Vec<std::ops::Range<usize>> {
+    use toml::de::{DeTable, DeValue};
+    fn collect(value: &toml::Spanned<DeValue<'_>>, out: &mut Vec<std::ops::Range<usize>>) {
+        match value.get_ref() {
+            DeValue::Float(f)
+                if f.as_str().parse::<f64>().is_ok_and(f64::is_infinite) && !f.as_str().contains("inf") =>
+            {
+                out.push(value.span());
+            }
+            DeValue::Array(items) => items.iter().for_each(|v| collect(v, out)),
+            DeValue::Table(table) => table.values().for_each(|v| collect(v, out)),
+            _ => {}
+        }
+    }
+    let (document, errors) = DeTable::parse_recoverable(text);
+    let first_error = errors.iter().map(|e| e.span().map_or(0, |s| s.start)).min().unwrap_or(usize::MAX);
+    let mut spans = Vec::new();
+    for value in document.get_ref().values() {
+        collect(value, &mut spans);
+    }
+    spans.retain(|s| s.start < first_error && s.end <= text.len() && s.len() >= 3);
+    spans.sort_by_key(|s| s.start);
+    spans.dedup();
+    spans
+}
 
 /// `toml`: the file parses as a TOML document (an empty file is valid).
 pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
@@ -858,23 +883,26 @@ pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
     let mut parsed = toml::from_str::<toml::Table>(text);
     // A float beyond a 64-bit float's range is TOML, read as infinity by
     // some parsers and refused by others (this one): a warning, as JSON's
-    // are. The literal is read as `0.0` and the file parsed again, so what
-    // follows it is checked too.
-    // (At most 100 times: each is a parse of the whole file. Past that the
-    // check stops at the next.)
-    let mut patched: Option<String> = None;
-    let mut overflows = 0;
-    while let Err(e) = &parsed
-        && e.message() == OVERFLOWED
-        && overflows < 100
-        && let Some(span) = e.span()
-        && span.len() >= 3
-    {
+    // are. On any error the document is read again, keeping what it can,
+    // for such floats before its first syntax error; each is a warning, in
+    // file order, read as `0.0` when the file is parsed again, so that what
+    // follows them is checked too.
+    let mut overflows = Vec::new();
+    if parsed.is_err() {
+        overflows = toml_float_overflows(text);
+        if !overflows.is_empty() {
+            let mut patched = text.to_owned();
+            for span in &overflows {
+                patched.replace_range(span.clone(), &format!("{:<1$}", "0.0", span.len()));
+            }
+            parsed = toml::from_str::<toml::Table>(&patched);
+        }
+    }
+    // In file order, the error among the warnings.
+    let error_at = parsed.as_ref().err().map(|e| e.span().map_or(0, |s| s.start));
+    let (before, after) = overflows.split_at(overflows.partition_point(|s| error_at.is_none_or(|at| s.start < at)));
+    for span in before {
         out.at(bom + span.start, Severity::Warning, || FLOAT_OVERFLOW.to_owned());
-        overflows += 1;
-        let copy = patched.get_or_insert_with(|| text.to_owned());
-        copy.replace_range(span.clone(), &format!("{:<1$}", "0.0", span.len()));
-        parsed = toml::from_str::<toml::Table>(copy);
     }
     let Err(e) = parsed else {
         return;
@@ -889,10 +917,7 @@ pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
     }
     // A limit of the parser, not of TOML (which sets none): a warning, as
     // the other syntax checks say theirs.
-    let severity = if message == OVERFLOWED {
-        message = format!("{FLOAT_OVERFLOW}; the rest of the file is not checked past 100 of them");
-        Severity::Warning
-    } else if message.contains("recursion") || message.contains("recurse") {
+    let severity = if message.contains("recursion") || message.contains("recurse") {
         message = "arrays, tables or keys nested deeper than the TOML parser reads (about 80 levels): the TOML \
                    check does not read past that depth (TOML sets no limit)"
             .to_owned();
@@ -903,5 +928,8 @@ pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
     match e.span() {
         Some(span) => out.at(bom + span.start, severity, || message),
         None => out.unlocated(severity, || message),
+    }
+    for span in after {
+        out.at(bom + span.start, Severity::Warning, || FLOAT_OVERFLOW.to_owned());
     }
 }

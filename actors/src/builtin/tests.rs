@@ -897,7 +897,7 @@ fn toml_integers_past_64_bits_and_a_second_bom_are_said_plainly() {
 /// infinity or refuse: a warning at each, and the rest is still checked.
 #[test]
 fn toml_floats_past_64_bits_are_warnings_and_the_rest_is_checked() {
-    clean(BuiltinKind::Toml, b"a = 1e-400\nb = 1.7976931348623157e308\n");
+    clean(BuiltinKind::Toml, b"a = 1e-400\nb = 1.7976931348623157e308\nc = inf\n");
     let findings = run(BuiltinKind::Toml, b"a = 1e400\nb = [-1e999, 2]\nc = {d = 9e9999}\ne = 9223372036854775808\n");
     assert_eq!(positions(&findings), [(1, 5), (2, 6), (3, 10), (4, 5)], "{findings:?}");
     for f in &findings[..3] {
@@ -905,11 +905,22 @@ fn toml_floats_past_64_bits_are_warnings_and_the_rest_is_checked() {
         assert!(f.message.starts_with("float beyond the range of a 64-bit float"), "{}", f.message);
     }
     assert_eq!(findings[3].severity, Severity::Error, "{}", findings[3].message);
-    // Each is a parse of the file: past 100 the check stops at the next.
-    let many: String = (0..150).map(|i| format!("k{i} = 1e400\n")).collect();
+    // In file order, whatever the keys' order, around a later error; and
+    // before a syntax error too.
+    let findings = run(BuiltinKind::Toml, b"z = 1e400\ny = 1e400\nw = 9223372036854775808\nx = 1e400\n");
+    assert_eq!(positions(&findings), [(1, 5), (2, 5), (3, 5), (4, 5)], "{findings:?}");
+    assert_eq!(findings[2].severity, Severity::Error);
+    let findings = run(BuiltinKind::Toml, b"a = -1e999\nb = [\n");
+    assert_eq!(findings.len(), 2, "{findings:?}");
+    assert_eq!((findings[0].severity, at(&findings[0])), (Severity::Warning, (1, 5)));
+    assert_eq!(findings[1].severity, Severity::Error);
+    // However many: one parse more, the first 100 listed, the rest counted.
+    let many: String = (0..150).rev().map(|i| format!("k{i:03} = 1e400\n")).collect();
     let findings = quick(|| run(BuiltinKind::Toml, many.as_bytes()));
-    assert!(findings.iter().all(|f| f.severity == Severity::Warning), "{findings:?}");
-    assert_eq!(findings.len(), 101, "100 and a count of the rest");
+    assert_eq!(findings.len(), 101);
+    assert_eq!(findings[99].line, Some(100), "the first 100 lines");
+    assert!(findings[100].message.contains("50 more"), "{}", findings[100].message);
+    assert_eq!(findings[100].severity, Severity::Warning);
 }
 
 /// Nesting past the parser's depth is its limit, not TOML's: a warning.
