@@ -1157,6 +1157,14 @@ fn yaml_a_tab_indenting_a_block_collection_is_an_error_at_the_tab() {
         (b"x:\n  y:\n\t  z: 1\n", (3, 1)),
         (b"- a\n\n# c\n\t- b\n", (4, 1)),
         (b"\xc3\xa9: [\xc3\xa9]\n\t[\xc3\xa9]: 1\n", (2, 1)),
+        (b"- \t- x\n", (1, 3)),
+        (b"ab:\n  - \t- x\n", (2, 5)),
+        // After an anchor or a tag on the line before.
+        (b"- &x\n\t- b\n", (2, 1)),
+        (b"- !!seq\n\t- b\n", (2, 1)),
+        (b"p: &a\n \t- v\n", (2, 2)),
+        (b"r:\n  p: !t\n   \t? k\n", (3, 4)),
+        (b"&a\n\tk: v\n", (2, 1)),
     ] {
         let f = one(BuiltinKind::Yaml, content);
         let shown = String::from_utf8_lossy(content);
@@ -1178,6 +1186,8 @@ fn yaml_a_tab_indenting_a_block_collection_is_an_error_at_the_tab() {
         b"1st\n\t2nd\n",
         b"\xc3\xa9: 1\nb: {\n \tc: 1}\n",
         b"a: 1\n\t# a comment\n",
+        b"- &x\n  - b\n",
+        b"\t&a\nk: v\n",
     ] {
         clean(BuiltinKind::Yaml, content);
     }

@@ -59,10 +59,10 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
                 // The parser lets a tab indent a block collection at the top
                 // level; YAML does not.
                 let tab = match event {
-                    Event::MappingStart(..) | Event::SequenceStart(..)
-                        if !flow && span.end.index() == span.start.index() =>
-                    {
-                        indentation.tab_before(&span.start, true)
+                    // A block collection's span is empty, or holds its
+                    // anchor and tag and ends at its first entry.
+                    Event::MappingStart(..) | Event::SequenceStart(..) if !flow => {
+                        indentation.tab_before(&span.end, true)
                     }
                     Event::Scalar(..) | Event::Alias(_) if keys.awaits_block_key() => {
                         indentation.tab_before(&span.start, false)
@@ -227,6 +227,7 @@ fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
         "tabs disallowed within this context (block indentation)"
             | "while parsing a block collection, did not find expected '-' indicator"
             | "while parsing a block mapping, did not find expected key"
+            | "'-' must be followed by a valid YAML whitespace"
     );
     if (past || info == "while scanning a plain scalar, found a tab")
         && let Some((line, column)) = indenting_tab(text, e.marker().index(), past)
@@ -252,12 +253,11 @@ fn indenting_tab(text: &str, index: usize, past: bool) -> Option<(usize, usize)>
     let mut lines = text[line_start..].split_inclusive(['\n', '\r']);
     let first = lines.next()?;
     if past {
-        // Only blanks before the parser's position, and a tab among them.
+        // Only blanks (and the indicators of compact collections: `- \t- x`)
+        // before the parser's position, and a tab among them.
         let before = &text[line_start..at];
-        return (blanks(before) == before.len())
-            .then(|| before.find('\t'))
-            .flatten()
-            .map(|tab| end_position(&text[..line_start + tab]));
+        let compact = before.trim_start_matches([' ', '\t', '-', '?', ':']).is_empty();
+        return compact.then(|| before.find('\t')).flatten().map(|tab| end_position(&text[..line_start + tab]));
     }
     // The column the scalar's line's content starts at, past any `- `,
     // `? ` or `: ` that open compact collections.
