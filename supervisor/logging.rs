@@ -25,7 +25,10 @@ fn filter() -> EnvFilter {
 /// it flushes the file writer.
 pub fn init(layout: &Layout, detached: bool, settings: &DaemonSettings) -> anyhow::Result<Option<WorkerGuard>> {
     if !detached {
-        let _ = tracing_subscriber::fmt().with_env_filter(filter()).with_writer(std::io::stderr).try_init();
+        // Coloured only on a terminal, not into a file or a pipe.
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let _ =
+            tracing_subscriber::fmt().with_env_filter(filter()).with_writer(std::io::stderr).with_ansi(ansi).try_init();
         return Ok(None);
     }
     let path = layout.log_file();

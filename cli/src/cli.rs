@@ -32,7 +32,7 @@ pub enum ExitCode {
 
 /// verdict: runs your validators resiliently and incrementally, from a background daemon.
 #[derive(Debug, Parser)]
-#[command(name = "verdict", version, about, propagate_version = true)]
+#[command(name = "verdict", version, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     global: Global,
@@ -48,7 +48,7 @@ struct Global {
     /// Fail instead of starting a daemon when none is running.
     #[arg(long, global = true)]
     no_start: bool,
-    /// Print machine-readable JSON instead of text.
+    /// Print machine-readable JSON instead of text (for `check`, as `--format json` does).
     #[arg(long, global = true)]
     json: bool,
     /// Where the daemon keeps its result cache (passed to a daemon this command starts).
@@ -73,7 +73,7 @@ enum Command {
     Status,
     /// Check that the daemon answers.
     Ping,
-    /// Print the daemon's log (JSON lines).
+    /// Print the daemon's log (as text; `--json`: its raw JSON lines).
     Logs {
         /// Keep printing new lines as they are written.
         #[arg(short, long)]
