@@ -148,6 +148,10 @@ impl Engine {
         } else {
             Err("the cache is disabled in the configuration".into())
         };
+        // A cache that could not be opened is tried again by each check, as
+        // one that failed later is: the cause (a read-only or full file
+        // system, another daemon's lock) may pass.
+        let retry_store = config.cache.enabled && store.is_err();
         let (supervisor, _) = Actor::spawn(None, Supervisor, ()).await?;
         let engine = Engine {
             started_with: (config.daemon.clone(), config.cache.clone()),
@@ -163,7 +167,7 @@ impl Engine {
             watch: Arc::new(TreeWatch::new()),
             memo: Mutex::new(None),
             memo_epoch: AtomicU64::new(0),
-            store_suspect: std::sync::atomic::AtomicBool::new(false),
+            store_suspect: std::sync::atomic::AtomicBool::new(retry_store),
             cache_epoch: Arc::default(),
             read_chunks: AtomicU64::new(0),
             disk_read_runs: AtomicU64::new(0),
@@ -330,10 +334,17 @@ impl Engine {
     }
 
     /// After a failed write, reopens the cache once no run holds it: RocksDB
-    /// stays read-only after some errors (a full disk) until then. A reopen
-    /// that fails (still no space) leaves the daemon without a cache and is
-    /// tried again by the next check.
+    /// stays read-only after some errors (a full disk) until then. Also a
+    /// cache that could not be opened at all, and one whose directory was
+    /// deleted. A reopen that fails (still no space) leaves the daemon
+    /// without a cache and is tried again by the next check.
     async fn reopen_after_failed_writes(&self) {
+        // Its directory deleted under the open database: what it writes goes
+        // nowhere. It is opened again, which creates it anew.
+        if self.store().is_some() && !self.store_path.join("CURRENT").exists() {
+            warn!(path = %self.store_path.display(), "the cache's directory was deleted while it was open; it is created again");
+            self.store_suspect.store(true, Ordering::SeqCst);
+        }
         if !self.store_suspect.load(Ordering::SeqCst) {
             return;
         }
@@ -349,7 +360,7 @@ impl Engine {
                 *self.store.write().expect("store lock poisoned") = Ok(store.clone());
                 spawn_pruner(&store);
                 self.store_suspect.store(false, Ordering::SeqCst);
-                info!(path = %self.store_path.display(), "the cache was reopened after failed writes");
+                info!(path = %self.store_path.display(), "the cache was reopened");
             }
             Ok(Err(e)) => {
                 warn!(error = %e, "the cache cannot be reopened yet; checks run without it");

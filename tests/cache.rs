@@ -335,6 +335,48 @@ fn cache_clear_recreates_a_cache_whose_directory_was_deleted() {
     assert_eq!(env.json(&["status"])["cache"]["available"], true);
 }
 
+/// The cache directory deleted under a running daemon, with no `cache
+/// clear`: the next check notices and creates the cache again, so what it
+/// computes is cached (before, every later result went to the deleted
+/// directory and was lost, with the reports saying the cache was used).
+#[test]
+fn a_check_recreates_a_cache_whose_directory_was_deleted() {
+    let env = Env::new();
+    tree(&env, 5);
+    let data = env.tmp.path().join("data");
+    let data_s = data.to_str().unwrap();
+    check(&env, &["--data-dir", data_s]);
+    std::fs::remove_dir_all(&data).unwrap();
+    let cold = check(&env, &[]);
+    assert!(cold["summary"]["computed"].as_u64() > Some(0), "{}", cold["summary"]);
+    assert_eq!(cold["summary"]["cache_used"], true, "{}", cold["summary"]);
+    assert!(data.join("CURRENT").is_file(), "no database in {data_s}");
+    let warm = check(&env, &[]);
+    assert_eq!(warm["summary"]["computed"], 0, "{}", warm["summary"]);
+}
+
+/// A cache that cannot be opened when the daemon starts (here: another
+/// process holds its lock) is tried again by each check, and used as soon
+/// as it can be.
+#[test]
+fn a_cache_that_could_not_be_opened_at_start_is_tried_again_by_each_check() {
+    let env = Env::new();
+    tree(&env, 5);
+    let data = env.tmp.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let holder = verdict_storage::Store::open(&data, &verdict_storage::StoreOptions::default()).unwrap();
+    let without = check(&env, &["--data-dir", data_s]);
+    assert_eq!(without["summary"]["cache_used"], false, "{}", without["summary"]);
+    let again = check(&env, &[]);
+    assert_eq!(again["summary"]["cache_used"], false, "still held: {}", again["summary"]);
+    drop(holder);
+    let cold = check(&env, &[]);
+    assert_eq!(cold["summary"]["cache_used"], true, "{}", cold["summary"]);
+    let warm = check(&env, &[]);
+    assert_eq!(warm["summary"]["computed"], 0, "{}", warm["summary"]);
+    assert_eq!(env.json(&["status"])["cache"]["available"], true);
+}
+
 /// Checks until one is answered from the previous run: a run that had to
 /// watch a new directory never leaves a reusable answer, the one after it
 /// does. Returns that answer.
