@@ -192,6 +192,30 @@ fn sigterm_lets_a_request_in_flight_finish_or_answers_shutting_down() {
     wait_until(Duration::from_secs(5), "the tool to die", || !tool_runs());
 }
 
+/// A command that finds the daemon shutting down (its socket gone, its
+/// lock still held while a tool runs out its grace) waits for it to exit
+/// and starts a new one, instead of waiting for a socket that never comes
+/// and failing after 30 s.
+#[test]
+fn a_command_during_a_shutdown_starts_the_next_daemon() {
+    let env = Env::with_slow_validator("30.0419", "2s");
+    let pid = env.start();
+    let mut c = env.connect();
+    let _check = c.send("check", json!({ "paths": ["."] }));
+    wait_until(Duration::from_secs(10), "the tool to start", || pgrep(r"^sleep 30\.0419$"));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    wait_until(Duration::from_secs(5), "the daemon to stop accepting", || {
+        std::os::unix::net::UnixStream::connect(env.socket()).is_err()
+    });
+    assert!(alive(pid), "still in its grace period");
+    let started = std::time::Instant::now();
+    let s = env.json(&["status"]);
+    let new_pid = s["pid"].as_u64().unwrap() as u32;
+    assert_ne!(new_pid, pid);
+    assert!(!alive(pid));
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+}
+
 #[test]
 fn sigterm_with_a_short_request_lets_it_complete() {
     let env = Env::with_slow_validator("2", "10s");

@@ -273,17 +273,27 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<u32> {
     let mut cmd = tokio::process::Command::new(&exe);
     cmd.args(crate::cli::daemon_args(layout, opts.data_dir.as_deref(), true, false));
     cmd.current_dir(&layout.root).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::from(stderr));
-    let mut child = cmd.spawn().with_context(|| {
-        format!("cannot launch the daemon {} (install it beside verdict: `cargo install` installs both)", exe.display())
-    })?;
+    let launch = |cmd: &mut tokio::process::Command| {
+        cmd.spawn().with_context(|| {
+            format!(
+                "cannot launch the daemon {} (install it beside verdict: `cargo install` installs both)",
+                exe.display()
+            )
+        })
+    };
+    let mut child = launch(&mut cmd)?;
     let deadline = Instant::now() + START_TIMEOUT;
     // Set when the daemon launched here found another one starting or
-    // running (clients racing to start one): wait for that one instead.
+    // running (clients racing to start one): wait for that one instead,
+    // whose pid the lock file holds.
     let mut lost_race = false;
+    let mut holder = None;
+    let mut launches = 1;
     loop {
         if !lost_race && let Some(status) = child.try_wait()? {
             if status.success() {
                 lost_race = true;
+                holder = std::fs::read_to_string(&layout.pid_file).ok().and_then(|p| p.trim().parse::<u32>().ok());
                 continue;
             }
             let msg = std::fs::read_to_string(&startup).unwrap_or_default();
@@ -295,7 +305,25 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<u32> {
         {
             return Ok(if lost_race { 0 } else { child.id().unwrap_or(0) });
         }
+        // That one went away without serving (it was shutting down, or its
+        // socket was removed and it is gone now): start one again.
+        if lost_race && holder.is_some_and(|pid| !process_alive(pid)) && launches < 5 {
+            let stderr =
+                std::fs::File::create(&startup).with_context(|| format!("cannot create {}", startup.display()))?;
+            cmd.stderr(Stdio::from(stderr));
+            child = launch(&mut cmd)?;
+            (lost_race, holder, launches) = (false, None, launches + 1);
+            continue;
+        }
         if Instant::now() > deadline {
+            if let Some(pid) = holder.filter(|_| lost_race) {
+                bail!(
+                    "the daemon for {} (pid {pid}) holds its lock but does not accept connections on {} (it may be \
+                     shutting down, or its socket was removed); wait for it to exit, or end it with `kill {pid}`",
+                    layout.root.display(),
+                    layout.socket.display()
+                );
+            }
             bail!(
                 "the daemon did not accept connections within {START_TIMEOUT:?}; see {}",
                 layout.log_file().display()
