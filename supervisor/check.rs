@@ -606,6 +606,11 @@ pub async fn run(
         // It would be taken relative to the daemon's own directory.
         return Err(RpcError::invalid_params("cwd", format!("{} is not an absolute path", cwd.display())));
     }
+    if let Err(e) = std::fs::metadata(&cwd)
+        .and_then(|m| m.is_dir().then_some(()).ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotADirectory)))
+    {
+        return Err(RpcError::invalid_params("cwd", format!("{}: {e}", cwd.display())));
+    }
     let paths: Vec<String> = if params.paths.is_empty() { vec![".".into()] } else { params.paths.clone() };
     let mut targets = Vec::new();
     for p in &paths {

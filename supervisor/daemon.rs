@@ -191,10 +191,21 @@ pub enum RunOutcome {
     },
 }
 
-/// Holds the pid file's exclusive lock for the daemon's life.
+/// Holds the pid file's exclusive lock for the daemon's life. Dropped, it
+/// removes the file while still holding the lock, however start-up or the
+/// daemon's life ended (an invalid configuration, a path that is not a
+/// socket), so no stale pid file is left.
 struct PidLock {
-    file: File,
+    /// Open for the lock it holds, never read.
+    _file: File,
     path: PathBuf,
+}
+
+impl Drop for PidLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+        // `_file` closes after this, releasing the lock.
+    }
 }
 
 impl PidLock {
@@ -218,7 +229,7 @@ impl PidLock {
         file.set_len(0)?;
         writeln!(file, "{}", std::process::id())?;
         file.sync_all()?;
-        Ok(Ok(PidLock { file, path: path.to_path_buf() }))
+        Ok(Ok(PidLock { _file: file, path: path.to_path_buf() }))
     }
 }
 
@@ -323,8 +334,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
     // Remove the socket before the pid file: a successor can only lock a new
     // pid file after ours is gone, and so only bind after our socket is gone.
     let _ = fs::remove_file(&layout.socket);
-    let _ = fs::remove_file(&lock.path);
-    drop(lock.file);
+    drop(lock);
     runtime.shutdown_timeout(Duration::from_secs(1));
     result.map(|()| RunOutcome::Stopped)
 }

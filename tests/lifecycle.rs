@@ -41,6 +41,20 @@ fn no_start_fails_clearly_when_no_daemon_runs() {
     assert!(!env.socket().exists());
 }
 
+/// A daemon that cannot start (here: an invalid verdict.toml) says why and
+/// leaves neither its socket nor its pid file behind.
+#[test]
+fn a_daemon_that_fails_to_start_leaves_no_files() {
+    let env = Env::new();
+    env.write("verdict.toml", "[daemon]\nidle_timeout = \"5 minuts\"\n");
+    let out = env.run(&["ping"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("idle_timeout"), "{err}");
+    assert!(!env.socket().exists());
+    assert!(!env.pid_file().exists(), "pid file left behind");
+}
+
 #[test]
 fn a_second_start_reports_the_running_daemon() {
     let env = Env::new();

@@ -115,6 +115,13 @@ fn a_relative_cwd_is_refused_by_name() {
     let r = c.call("check", json!({ "cwd": "sub", "paths": ["."] }));
     assert_eq!(error_code(&r), Some(code::INVALID_PARAMS), "{r}");
     assert_eq!(r["error"]["data"]["field"], "cwd", "{r}");
+    // One that is missing, or not a directory, is named as such too.
+    let file = env.write("f.txt", "x\n");
+    for cwd in [env.tmp.path().join("missing"), file] {
+        let r = c.call("check", json!({ "cwd": cwd, "paths": ["."] }));
+        assert_eq!(error_code(&r), Some(code::INVALID_PARAMS), "{r}");
+        assert_eq!(r["error"]["data"]["field"], "cwd", "{r}");
+    }
 }
 
 #[test]
