@@ -26,9 +26,10 @@ pub enum CallError {
     /// The daemon answered with an error.
     #[error("{}", .0.message)]
     Rpc(RpcError),
-    /// The connection failed or closed.
+    /// The connection failed or closed. (Not the error's source: its text
+    /// is in the message already.)
     #[error("connection to the daemon lost: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     /// The daemon sent something that is not a reply.
     #[error("protocol error: {0}")]
     Protocol(String),
@@ -330,6 +331,12 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<u32> {
             );
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+impl From<std::io::Error> for CallError {
+    fn from(e: std::io::Error) -> Self {
+        CallError::Io(e)
     }
 }
 

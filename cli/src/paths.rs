@@ -33,12 +33,12 @@ pub struct Layout {
 #[derive(Debug, thiserror::Error)]
 pub enum PathError {
     /// The working directory cannot be read.
-    #[error("cannot determine the project root from {path}: {source}")]
+    #[error("cannot determine the project root from {path}: {cause}")]
     Root {
         /// The directory.
         path: PathBuf,
         /// Why.
-        source: io::Error,
+        cause: io::Error,
     },
     /// The runtime directory is not private.
     #[error(
@@ -53,12 +53,12 @@ pub enum PathError {
         uid: u32,
     },
     /// A directory could not be created or inspected.
-    #[error("cannot use directory {path}: {source}")]
+    #[error("cannot use directory {path}: {cause}")]
     Io {
         /// The directory.
         path: PathBuf,
         /// Why.
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
@@ -66,7 +66,7 @@ pub enum PathError {
 /// `verdict.toml`, else the git top-level (the nearest ancestor holding
 /// `.git`), else `start` itself.
 pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
-    let start = fs::canonicalize(start).map_err(|source| PathError::Root { path: start.to_path_buf(), source })?;
+    let start = fs::canonicalize(start).map_err(|cause| PathError::Root { path: start.to_path_buf(), cause })?;
     if let Some(dir) = start.ancestors().find(|d| crate::config::config_present(&d.join(CONFIG_FILE))) {
         return Ok(dir.to_path_buf());
     }
@@ -163,12 +163,12 @@ fn absolute(p: &Path) -> PathBuf {
 /// directory owned by another user or open to group or others.
 pub fn ensure_private_dir(dir: &Path) -> Result<(), PathError> {
     if let Some(parent) = dir.parent() {
-        fs::create_dir_all(parent).map_err(|source| PathError::Io { path: parent.to_path_buf(), source })?;
+        fs::create_dir_all(parent).map_err(|cause| PathError::Io { path: parent.to_path_buf(), cause })?;
     }
     match fs::DirBuilder::new().mode(0o700).create(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(source) => return Err(PathError::Io { path: dir.to_path_buf(), source }),
+        Err(cause) => return Err(PathError::Io { path: dir.to_path_buf(), cause }),
     }
     check_private_dir(dir)
 }
@@ -177,7 +177,7 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), PathError> {
 /// group or other permission bits.
 pub fn check_private_dir(dir: &Path) -> Result<(), PathError> {
     let uid = nix::unistd::geteuid().as_raw();
-    let meta = fs::symlink_metadata(dir).map_err(|source| PathError::Io { path: dir.to_path_buf(), source })?;
+    let meta = fs::symlink_metadata(dir).map_err(|cause| PathError::Io { path: dir.to_path_buf(), cause })?;
     let insecure = |problem: String| PathError::Insecure { path: dir.to_path_buf(), problem, uid };
     if !meta.is_dir() {
         return Err(insecure("it is not a directory".into()));
@@ -199,7 +199,7 @@ pub fn ensure_dir(dir: &Path) -> Result<(), PathError> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|source| PathError::Io { path: dir.to_path_buf(), source })
+        .map_err(|cause| PathError::Io { path: dir.to_path_buf(), cause })
 }
 
 /// The daemon's executable: `verdict-daemon`, installed beside `verdict`.

@@ -31,8 +31,9 @@ pub enum StorageError {
     /// The process may not read or write the cache directory (or the file
     /// system is read-only).
     #[error(
-        "permission denied for the cache at {}: fix the directory's owner/permissions \
-         or pass --data-dir to use a writable location ({detail})",
+        "permission denied for the cache at {} (or its file system is read-only): fix the directory's \
+         owner or permissions, make the file system writable, or pass --data-dir to use a writable \
+         location ({detail})",
         path.display()
     )]
     PermissionDenied {

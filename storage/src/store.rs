@@ -136,6 +136,11 @@ impl Store {
     /// written with another schema version, and with the other variants for
     /// permission, space and corruption problems.
     pub fn open(dir: &Path, opts: &StoreOptions) -> Result<Store, StorageError> {
+        // A file (or a FIFO) where the directory should be: said as such,
+        // not as the "file exists" of creating a directory over it.
+        if std::fs::metadata(dir).is_ok_and(|m| !m.is_dir()) {
+            return Err(StorageError::from_io(dir, std::io::ErrorKind::NotADirectory.into()));
+        }
         std::fs::create_dir_all(dir).map_err(|e| StorageError::from_io(dir, e))?;
         let block_cache = Cache::new_lru_cache(opts.block_cache_bytes);
         let max_buffers = opts.max_write_buffers.max(2);
