@@ -1125,6 +1125,19 @@ fn yaml_a_tab_after_an_indicator_is_a_warning_and_tab_indentation_an_error() {
         assert_eq!(f.severity, Severity::Warning, "{:?}: {}", String::from_utf8_lossy(content), f.message);
         assert!(f.message.starts_with("a tab after `:`, `?` or `-`: YAML 1.2 allows it"), "{}", f.message);
     }
+    // A tab after the spaces indenting an explicit key's content, before a
+    // scalar or a flow collection: allowed, refused by the parser.
+    for content in [&b"?\n \tx\n"[..], b"?\n  \t\"v\"\n", b"? # c\n \t{a: 1}\n", b"?\r \t[1]\r"] {
+        let f = one(BuiltinKind::Yaml, content);
+        let shown = String::from_utf8_lossy(content);
+        assert_eq!(f.severity, Severity::Warning, "{shown:?}: {}", f.message);
+        assert!(f.message.starts_with("a tab after the spaces indenting"), "{shown:?}: {}", f.message);
+    }
+    // Not before a block collection, nor without a space first.
+    for content in [&b"?\n \t- v\n"[..], b"?\n\tx\n", b"?\n \tk: v\n"] {
+        let f = one(BuiltinKind::Yaml, content);
+        assert_eq!(f.severity, Severity::Error, "{:?}: {}", String::from_utf8_lossy(content), f.message);
+    }
     // What the parser takes is not reported at all.
     clean(BuiltinKind::Yaml, b"a:\t\"x\"\nb:\t c\n");
     clean(BuiltinKind::Yaml, b"-\tbaz\n");

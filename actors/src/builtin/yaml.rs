@@ -199,6 +199,10 @@ fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
         out.at_position(line, column, Severity::Warning, || TAB_SEPARATOR.to_owned());
         return;
     }
+    if info == "tabs disallowed in this context" && tab_after_explicit_key_indentation(text, e.marker().index()) {
+        out.at_position(line, column, Severity::Warning, || TAB_AFTER_INDENTATION.to_owned());
+        return;
+    }
     // A key longer than the 1024 characters YAML allows a key without `?`
     // (the parser's words vary): the marker is on the key's own line, past
     // it.
@@ -361,6 +365,8 @@ const TOO_DEEP: &str = "flow collections (`[` and `{`) nested more than 255 deep
 
 const TAB_SEPARATOR: &str = "a tab after `:`, `?` or `-`: YAML 1.2 allows it, but some parsers (PyYAML's pure-Python loader, ruamel.yaml) refuse it, as does this check's parser, so the rest of the file is not checked; a space works everywhere";
 
+const TAB_AFTER_INDENTATION: &str = "a tab after the spaces indenting an explicit key's content: YAML 1.2 allows it, but some parsers (PyYAML) refuse it, as does this check's parser, so the rest of the file is not checked; spaces work everywhere";
+
 const LONG_KEY: &str = "a key longer than 1024 characters: YAML allows that only for a key written after `? `";
 
 const MISSING_COLON: &str =
@@ -389,13 +395,54 @@ fn tab_after_indicator(text: &str, index: usize) -> bool {
     // What follows on the line must not start a block collection (`- x`,
     // `k: v`), for which the tab would be indentation, which YAML forbids.
     let line = &text[end..text[end..].find(['\n', '\r']).map_or(text.len(), |i| end + i)];
-    let collection = line == "-"
+    bytes[start..end].contains(&b'\t')
+        && start > 0
+        && matches!(bytes[start - 1], b':' | b'?' | b'-')
+        && !starts_block_collection(line)
+}
+
+/// Whether a line's content (past its indentation) starts a block
+/// collection (`- x`, `k: v`), for which a tab before it would be
+/// indentation, which YAML forbids.
+fn starts_block_collection(line: &str) -> bool {
+    line == "-"
         || line.starts_with("- ")
         || line.starts_with("-\t")
         || line.contains(": ")
         || line.contains(":\t")
-        || line.ends_with(':');
-    bytes[start..end].contains(&b'\t') && start > 0 && matches!(bytes[start - 1], b':' | b'?' | b'-') && !collection
+        || line.ends_with(':')
+}
+
+/// Whether the tab at character `index` follows the spaces indenting the
+/// content of an explicit key (`?` alone on the line before, but for a
+/// comment) and precedes a scalar or a flow collection: YAML 1.2 takes it as
+/// a separator after the indentation, the parser refuses it.
+fn tab_after_explicit_key_indentation(text: &str, index: usize) -> bool {
+    let at = byte_at(text, index);
+    let line_start = text[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    let indent = &text[line_start..at];
+    let rest = &text[at..text[at..].find(['\n', '\r']).map_or(text.len(), |i| at + i)];
+    let content = rest.trim_start_matches([' ', '\t']);
+    // (A flow collection or a quoted scalar may hold `: ` of its own.)
+    let block = !content.starts_with(['{', '[', '"', '\'']) && starts_block_collection(content);
+    if !rest.starts_with('\t') || indent.is_empty() || !indent.bytes().all(|b| b == b' ') || block {
+        return false;
+    }
+    // The last line before with content (YAML's line breaks: LF, CRLF, CR).
+    let mut before = &text[..line_start];
+    loop {
+        let Some(ended) = before.strip_suffix("\r\n").or_else(|| before.strip_suffix(['\n', '\r'])) else {
+            return false;
+        };
+        let start = ended.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+        let line = ended[start..].trim_matches([' ', '\t']);
+        if !line.is_empty() && !line.starts_with('#') {
+            let after = line.strip_prefix('?');
+            return after
+                .is_some_and(|r| r.is_empty() || (r.starts_with([' ', '\t']) && r.trim_start().starts_with('#')));
+        }
+        before = &ended[..start];
+    }
 }
 
 /// The 1-based column of the first non-blank character of the line that
