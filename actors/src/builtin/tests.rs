@@ -1172,6 +1172,12 @@ fn yaml_a_tab_indenting_a_block_collection_is_an_error_at_the_tab() {
         (b"\xc3\xa9: [\xc3\xa9]\n\t[\xc3\xa9]: 1\n", (2, 1)),
         (b"- \t- x\n", (1, 3)),
         (b"ab:\n  - \t- x\n", (2, 5)),
+        // The lines of a flow collection inside a block one: spaces past
+        // the block's column first.
+        (b"flow: [a,\n\tb]\n", (2, 1)),
+        (b"a: {x: 1,\n\ty: 2}\n", (2, 1)),
+        (b"- [a,\n\tfoo,\n foo\n ]\n", (2, 1)),
+        (b"a:\n  b: [1, [2,\n \t3]]\n", (3, 2)),
         // After an anchor or a tag on the line before.
         (b"- &x\n\t- b\n", (2, 1)),
         (b"- !!seq\n\t- b\n", (2, 1)),
@@ -1200,6 +1206,10 @@ fn yaml_a_tab_indenting_a_block_collection_is_an_error_at_the_tab() {
         b"\xc3\xa9: 1\nb: {\n \tc: 1}\n",
         b"a: 1\n\t# a comment\n",
         b"- &x\n  - b\n",
+        b"[a,\n\tb]\n",
+        b"flow: [a,\n \tb]\n",
+        b"a: [1, # c\n\t# only a comment\n\t\n 2]\n",
+        b"a:\n  b: [1,\n   \t2]\n",
         b"\t&a\nk: v\n",
     ] {
         clean(BuiltinKind::Yaml, content);

@@ -43,6 +43,12 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
     let mut controls = Controls::new(&text);
     let mut keys = Keys::default();
     let mut indentation = Indentation::new(&text);
+    // The open collections: a block one's column, or `None` for a flow one.
+    let mut open: Vec<Option<usize>> = Vec::new();
+    // The outermost flow collection inside a block one: the columns its
+    // lines must indent with spaces (one past the block's), the byte where
+    // it starts, and how many flow collections are open in it.
+    let mut flow_in_block: Option<(usize, usize, usize)> = None;
     // After an error the parser yields it forever, and could not reliably
     // go on anyway: the first one ends the check.
     for event in Parser::new_from_str(&text) {
@@ -69,6 +75,36 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
                     }
                     _ => None,
                 };
+                match event {
+                    Event::MappingStart(..) | Event::SequenceStart(..) => {
+                        if flow {
+                            match (&mut flow_in_block, open.last()) {
+                                (Some((_, _, depth)), _) => *depth += 1,
+                                (None, Some(Some(column))) => {
+                                    flow_in_block = Some((column + 1, indentation.byte(span.start.index()), 1));
+                                }
+                                _ => {}
+                            }
+                        }
+                        open.push((!flow).then(|| span.end.col()));
+                    }
+                    Event::MappingEnd | Event::SequenceEnd => {
+                        if open.pop().is_some_and(|c| c.is_none())
+                            && let Some((required, from, depth)) = &mut flow_in_block
+                        {
+                            *depth -= 1;
+                            if *depth == 0 {
+                                let to = indentation.byte(span.start.index());
+                                if let Some(found) = tab_indenting_flow_line(&text, *from, to, *required) {
+                                    out.at_position(found.0, found.1, Severity::Error, || TAB_INDENTATION.to_owned());
+                                    return;
+                                }
+                                flow_in_block = None;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
                 if let Some((line, column)) = tab {
                     out.at_position(line, column, Severity::Error, || TAB_INDENTATION.to_owned());
                     return;
@@ -277,6 +313,33 @@ fn indenting_tab(text: &str, index: usize, past: bool) -> Option<(usize, usize)>
             return Some(end_position(&text[..offset + tab]));
         }
         offset += line.len();
+    }
+    None
+}
+
+/// The first tab among the first `required` columns of the lines after the
+/// one holding byte `from`, through the one holding byte `to`, that have
+/// content: the lines of a flow collection inside a block collection, which
+/// YAML indents with spaces past the block's column (s-flow-line-prefix).
+/// Blank and comment-only lines may hold tabs.
+fn tab_indenting_flow_line(text: &str, from: usize, to: usize, required: usize) -> Option<(usize, usize)> {
+    let mut pos = from + text[from..].find(['\n', '\r'])?;
+    while pos < to {
+        pos += if text[pos..].starts_with("\r\n") { 2 } else { 1 };
+        if pos > to {
+            break;
+        }
+        let end = text[pos..].find(['\n', '\r']).map_or(text.len(), |i| pos + i);
+        let line = &text[pos..end];
+        let blanks = line.len() - line.trim_start_matches([' ', '\t']).len();
+        let content = &line[blanks..];
+        if !content.is_empty()
+            && !content.starts_with('#')
+            && let Some(tab) = line[..blanks].find('\t').filter(|&tab| tab < required)
+        {
+            return Some(end_position(&text[..pos + tab]));
+        }
+        pos = end;
     }
     None
 }
