@@ -191,6 +191,27 @@ pub enum RunOutcome {
     },
 }
 
+/// A daemon that died without stopping its tools (`SIGKILL`, a crash, the
+/// OOM killer) leaves them running, with no timeout. Every daemon writes
+/// the part of its tools' marks that is its own (see
+/// `verdict_actors::process`) to a file in the project's state directory,
+/// and removes it when it exits cleanly; a successor (holding the lock, so
+/// the other is gone) that finds the file kills what carries those marks.
+/// Returns the file.
+fn sweep_left_tools(layout: &Layout) -> PathBuf {
+    let file = layout.state_dir.join("tool-marks");
+    if let Ok(prefix) = fs::read_to_string(&file) {
+        let killed = verdict_actors::process::kill_left_by(prefix.trim());
+        if killed > 0 {
+            warn!(processes = killed, "killed the tools a previous daemon left running when it died");
+        }
+    }
+    if let Err(e) = fs::write(&file, verdict_actors::process::mark_prefix()) {
+        warn!(error = %e, file = %file.display(), "cannot record this daemon's tool marks; a successor could not stop its tools if it died");
+    }
+    file
+}
+
 /// Holds the pid file's exclusive lock for the daemon's life. Dropped, it
 /// removes the file while still holding the lock, however start-up or the
 /// daemon's life ended (an invalid configuration, a path that is not a
@@ -297,6 +318,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
 
     let _log_guard = crate::logging::init(&layout, opts.detached, &config.daemon)?;
     raise_open_files_limit();
+    let tool_marks = sweep_left_tools(&layout);
 
     // We hold the lock, so no daemon of ours serves this socket. Something
     // else might (a daemon with another pid file): never steal a live socket.
@@ -334,6 +356,8 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
     // Remove the socket before the pid file: a successor can only lock a new
     // pid file after ours is gone, and so only bind after our socket is gone.
     let _ = fs::remove_file(&layout.socket);
+    // Its tools are stopped: nothing for a successor to look for.
+    let _ = fs::remove_file(&tool_marks);
     drop(lock);
     runtime.shutdown_timeout(Duration::from_secs(1));
     result.map(|()| RunOutcome::Stopped)

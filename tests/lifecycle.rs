@@ -185,6 +185,26 @@ fn after_sigkill_the_next_command_starts_a_fresh_daemon() {
     assert!(alive(new_pid));
 }
 
+/// A daemon killed with SIGKILL cannot stop its tools; the next daemon of
+/// the project kills what they left running.
+#[test]
+fn the_next_daemon_kills_the_tools_a_killed_one_left_running() {
+    let env = Env::with_slow_validator("30.0421", "300ms");
+    let pid = env.start();
+    let mut c = env.connect();
+    let _check = c.send("check", json!({ "paths": ["."] }));
+    let tool_runs = || pgrep(r"^sleep 30\.0421$");
+    wait_until(Duration::from_secs(10), "the tool to start", tool_runs);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    wait_until(Duration::from_secs(5), "the daemon to die", || !alive(pid));
+    assert!(tool_runs(), "SIGKILL leaves the tool running");
+    env.json(&["status"]);
+    wait_until(Duration::from_secs(5), "the left tool to be killed", || !tool_runs());
+    assert!(env.log_file().exists());
+    let log = std::fs::read_to_string(env.log_file()).unwrap();
+    assert!(log.contains("killed the tools a previous daemon left running"), "{log}");
+}
+
 #[test]
 fn sigterm_lets_a_request_in_flight_finish_or_answers_shutting_down() {
     // A duration no other process on the machine is likely to sleep for:

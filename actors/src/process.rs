@@ -84,6 +84,48 @@ pub const MARK_VAR: &str = "VERDICT_TOOL_RUN";
 /// runs of one) never take each other's tools for their own.
 static MARK_PREFIX: LazyLock<String> = LazyLock::new(|| format!("{:016x}.", rand::random::<u64>()));
 
+/// This daemon's part of every mark (hexadecimal digits), which a
+/// successor needs to find what this daemon's tools leave running if it
+/// dies without stopping them (see [`kill_left_by`]).
+pub fn mark_prefix() -> &'static str {
+    MARK_PREFIX.trim_end_matches('.')
+}
+
+/// Kills every process whose environment carries a mark made with `prefix`
+/// (another daemon's [`mark_prefix`]): what the tools of a daemon that died
+/// without stopping them (`SIGKILL`, a crash) left running, in their groups
+/// or out of them. Looks again while a look finds some. Returns how many it
+/// killed. Reads `/proc`: blocking work.
+pub fn kill_left_by(prefix: &str) -> usize {
+    if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) || prefix == mark_prefix() {
+        return 0;
+    }
+    let wanted = format!("{MARK_VAR}={prefix}.");
+    let ours = i32::try_from(std::process::id()).unwrap_or(0);
+    // Kernel threads have no environment (and never one of ours).
+    const PF_KTHREAD: u32 = 0x0020_0000;
+    let mut killed = 0;
+    for _ in 0..KILL_ROUNDS {
+        let Ok(all) = procfs::process::all_processes() else { break };
+        let mut found = 0;
+        for st in all.filter_map(|p| p.ok()?.stat().ok()) {
+            if st.pid == ours || st.flags & PF_KTHREAD != 0 || matches!(st.state, 'Z' | 'X') {
+                continue;
+            }
+            let Some(environ) = environ_of(st.pid) else { continue };
+            if environ.split(|&b| b == 0).any(|entry| entry.starts_with(wanted.as_bytes())) {
+                let _ = nix::sys::signal::kill(Pid::from_raw(st.pid), Signal::SIGKILL);
+                found += 1;
+            }
+        }
+        killed += found;
+        if found == 0 {
+            break;
+        }
+    }
+    killed
+}
+
 /// The number of the next mark.
 static NEXT_MARK: AtomicU64 = AtomicU64::new(1);
 
