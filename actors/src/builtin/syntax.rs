@@ -93,6 +93,7 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
     if let Some(stop) = stop {
         found.retain(|p| p.at <= stop);
     }
+    stand_ins.show_keys(&mut found);
     report_in_order(found, bom, out);
 }
 
@@ -268,6 +269,28 @@ impl StandIns {
             }
         }
         StandIns(Self::BASES[used.iter().position(|u| !u).unwrap_or(2)])
+    }
+
+    /// The duplicate-key findings with their keys' stand-ins shown as the
+    /// lone surrogate escapes they stand for, once any was repaired (the
+    /// block was then chosen free of the file's own characters).
+    fn show_keys(&self, found: &mut [Problem]) {
+        if !found.iter().any(|p| p.message == LONE_SURROGATE) {
+            return;
+        }
+        let block = self.0..self.0 + 0x800;
+        for p in found.iter_mut().filter(|p| p.message.starts_with(DUPLICATE_KEY)) {
+            if p.message.chars().any(|c| block.contains(&u32::from(c))) {
+                p.message = p
+                    .message
+                    .chars()
+                    .map(|c| match u32::from(c) {
+                        u if block.contains(&u) => format!("\\u{:04x}", 0xd800 + u - self.0),
+                        _ => c.to_string(),
+                    })
+                    .collect();
+            }
+        }
     }
 }
 
@@ -644,6 +667,7 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
         push_duplicates(jsonc_duplicates_before(&patched, until), content, bom, &mut found);
         found.push(error);
     }
+    stand_ins.show_keys(&mut found);
     report_in_order(found, bom, out);
 }
 
