@@ -1007,6 +1007,13 @@ fn yaml_del_and_c1_controls_are_errors_outside_quoted_scalars() {
             f.message
         );
     }
+    // The noncharacters U+FFFE and U+FFFF likewise.
+    clean(BuiltinKind::Yaml, "a: \"x\u{fffe}\"\nb: 'y\u{ffff}'\n".as_bytes());
+    for (content, at_) in [("k: a\u{fffe}b\n", (1, 5)), ("# \u{ffff}\nk: 1\n", (1, 3))] {
+        let f = one(BuiltinKind::Yaml, content.as_bytes());
+        assert_eq!(at(&f), at_, "{content:?}: {}", f.message);
+        assert!(f.message.starts_with("noncharacter U+FFF"), "{content:?}: {}", f.message);
+    }
     // C0 controls stay errors inside quoted scalars, after a DEL there too.
     let f = one(BuiltinKind::Yaml, b"a: \"\x7f\x01\"\n");
     assert_eq!(at(&f), (1, 6), "{}", f.message);

@@ -142,9 +142,9 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
     controls.report(out);
 }
 
-/// The control characters YAML forbids (YAML 1.2, section 5.1): C0
-/// controls but tab, line feed and carriage return anywhere, and DEL and the
-/// C1 controls but NEL outside quoted scalars (which take any character
+/// The characters YAML forbids (YAML 1.2, section 5.1): C0 controls but
+/// tab, line feed and carriage return anywhere, and DEL, the C1 controls but
+/// NEL, and the noncharacters U+FFFE and U+FFFF outside quoted scalars (which take any character
 /// JSON strings take). The parser lets all of them through. They are
 /// looked for from the start, one at a time, as the parser's events pass
 /// them.
@@ -170,6 +170,8 @@ impl<'t> Controls<'t> {
                 || b == 0x7f
                 // U+0080..U+009F but U+0085 (NEL), in UTF-8.
                 || (b == 0xc2 && bytes.get(from + i + 1).is_some_and(|&n| (0x80..=0x9f).contains(&n) && n != 0x85))
+                // The noncharacters U+FFFE and U+FFFF.
+                || (b == 0xef && bytes.get(from + i + 1..from + i + 3).is_some_and(|n| n == b"\xbf\xbe" || n == b"\xbf\xbf"))
         });
         self.next = found.map(|i| {
             let byte = from + i;
@@ -205,6 +207,11 @@ impl<'t> Controls<'t> {
             if u32::from(c) < 0x20 {
                 format!(
                     "control character U+{:04X}: YAML allows none but tab, line feed and carriage return, not even in a quoted scalar (YAML 1.2, section 5.1)",
+                    u32::from(c)
+                )
+            } else if u32::from(c) >= 0xfffe {
+                format!(
+                    "noncharacter U+{:04X} outside a quoted scalar: YAML allows it only inside quoted scalars (YAML 1.2, section 5.1)",
                     u32::from(c)
                 )
             } else {
