@@ -111,6 +111,8 @@ struct RunState {
     /// A cache write failed: a warm run would compute again, so this run's
     /// answer is not remembered.
     write_failed: std::sync::atomic::AtomicBool,
+    /// Why the first failed write failed, for the report.
+    write_error: Mutex<Option<String>>,
     /// The engine's cache epoch, and its value when the run started: after
     /// a `cache clear` the run writes nothing more.
     cache_epoch: (Arc<AtomicU64>, u64),
@@ -118,6 +120,14 @@ struct RunState {
 
 impl RunState {
     /// Skips `validator`'s later jobs in this run, for `why`.
+    /// Records a cache write that failed (the first one's reason is
+    /// reported) and logs it.
+    pub(super) fn failed_write(&self, e: &dyn std::fmt::Display) {
+        warn!(error = %e, "cannot write results to the cache");
+        self.write_failed.store(true, Ordering::Relaxed);
+        self.write_error.lock().expect("write error").get_or_insert_with(|| e.to_string());
+    }
+
     fn set_hung(&self, validator: &str, why: String) {
         self.hung.lock().expect("hung").insert(validator.to_owned(), why);
         self.hung_added.notify_waiters();
@@ -748,6 +758,7 @@ pub async fn run(
         hung_added: tokio::sync::Notify::new(),
         entries: Mutex::new(EntryCollector::new()),
         write_failed: std::sync::atomic::AtomicBool::new(false),
+        write_error: Mutex::new(None),
         cache_epoch: (engine.cache_epoch.clone(), cache_epoch),
     });
     mark("select", &mut since);
@@ -933,8 +944,7 @@ pub async fn run(
             let run = run.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 if let Err(e) = write_entries(&store, &entries, now) {
-                    run.write_failed.store(true, Ordering::Relaxed);
-                    warn!(error = %e, "cannot write results to the cache");
+                    run.failed_write(&e);
                 }
             })
             .await;
@@ -1039,6 +1049,12 @@ pub async fn run(
     });
     // Serialized once, straight into the reply (no `Value` of it first, no
     // strings of its own for each outcome).
+    // A write that failed in this run is said by this run's report.
+    if summary.cache_error.is_none()
+        && let Some(e) = run.write_error.lock().expect("write error").as_ref()
+    {
+        summary.cache_error = Some(format!("some of this check's results could not be written to the cache: {e}"));
+    }
     let reply = serde_json::value::to_raw_value(&ReportView {
         summary: &summary,
         outcomes: Listed(listed),
@@ -1419,11 +1435,10 @@ fn spawn_job(
                 batch.commit()
             })
             .await;
-            if !matches!(res, Ok(Ok(()))) {
-                run.write_failed.store(true, Ordering::Relaxed);
-            }
-            if let Ok(Err(e)) = res {
-                warn!(error = %e, "cannot write results to the cache");
+            match res {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => run.failed_write(&e),
+                Err(e) => run.failed_write(&e),
             }
         }
         for (&fi, o) in batch.iter().zip(outcomes) {

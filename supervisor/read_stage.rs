@@ -197,8 +197,7 @@ impl Writer {
                 let mut batch = store.batch();
                 let added = batch.put_file_results(&entries, now).and_then(|()| batch.put_stat_index(&stats));
                 if let Err(e) = added.and_then(|()| batch.commit()) {
-                    run.write_failed.store(true, Ordering::Relaxed);
-                    warn!(error = %e, "cannot write results to the cache");
+                    run.failed_write(&e);
                 }
             }
         });

@@ -837,6 +837,10 @@ fn a_disk_that_fills_up_loses_only_new_results_and_the_daemon_goes_on() {
     assert!(full["summary"]["from_cache"].as_u64().unwrap() > 0, "{}", full["summary"]);
     assert!(full["summary"]["findings"].as_u64().unwrap() > first["summary"]["findings"].as_u64().unwrap());
     assert_eq!(env.json(&["ping", "--data-dir", data_s])["pong"], true);
+    // The run whose writes failed says so itself.
+    let why = full["summary"]["cache_error"].as_str().unwrap_or_default();
+    assert!(why.contains("could not be written to the cache") && why.contains("no space left"), "{}", full["summary"]);
+    assert_eq!(full["summary"]["cache_used"], true);
     // A run whose writes failed is not remembered: a warm run would compute.
     let again = check(&env, &["--data-dir", data_s]);
     assert_eq!(again["summary"]["unchanged"], false, "{}", again["summary"]);

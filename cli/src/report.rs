@@ -213,7 +213,14 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         file.persist(&path).with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(why) = &report.summary.cache_error {
-        eprintln!("verdict: note: the result cache is unavailable, so nothing was read from or written to it: {why}");
+        if report.summary.cache_used {
+            // It was used, but a write failed (a full disk).
+            eprintln!("verdict: note: {why}");
+        } else {
+            eprintln!(
+                "verdict: note: the result cache is unavailable, so nothing was read from or written to it: {why}"
+            );
+        }
     }
     Ok(exit_code(&report, args.fail_on))
 }
