@@ -298,8 +298,16 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<u32> {
                 continue;
             }
             let msg = std::fs::read_to_string(&startup).unwrap_or_default();
-            let msg = msg.trim();
-            bail!("the daemon failed to start ({status}){}{msg}", if msg.is_empty() { "" } else { ":\n" });
+            // The daemon's own "verdict: error: " is said by this one.
+            let msg = msg.trim().trim_start_matches("verdict: error: ");
+            let sep = if msg.is_empty() {
+                ""
+            } else if msg.contains('\n') {
+                ":\n"
+            } else {
+                ": "
+            };
+            bail!("the daemon failed to start ({status}){sep}{msg}");
         }
         if let Ok(mut c) = Client::connect(&layout.socket).await
             && c.call(method::PING, json!({})).await.is_ok()
