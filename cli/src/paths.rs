@@ -42,7 +42,7 @@ pub enum PathError {
     },
     /// The runtime directory is not private.
     #[error(
-        "refusing to use {path}: {problem}; it must be a directory owned by you (uid {uid}) with mode 0700 — fix it with `chmod 700 {path}` (or remove it and let verdict recreate it)"
+        "refusing to use {path}: {problem}; it must be a directory owned by you (uid {uid}) with mode 0700 — {fix}"
     )]
     Insecure {
         /// The directory.
@@ -51,6 +51,8 @@ pub enum PathError {
         problem: String,
         /// Our uid.
         uid: u32,
+        /// How to fix it.
+        fix: String,
     },
     /// A directory could not be created or inspected.
     #[error("cannot use directory {path}: {cause}")]
@@ -178,16 +180,19 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), PathError> {
 pub fn check_private_dir(dir: &Path) -> Result<(), PathError> {
     let uid = nix::unistd::geteuid().as_raw();
     let meta = fs::symlink_metadata(dir).map_err(|cause| PathError::Io { path: dir.to_path_buf(), cause })?;
-    let insecure = |problem: String| PathError::Insecure { path: dir.to_path_buf(), problem, uid };
+    let insecure = |problem: String, fix: String| PathError::Insecure { path: dir.to_path_buf(), problem, uid, fix };
+    let or_remove = "(or remove it and let verdict recreate it)";
     if !meta.is_dir() {
-        return Err(insecure("it is not a directory".into()));
+        return Err(insecure("it is not a directory".into(), "remove it and let verdict create the directory".into()));
     }
     if meta.uid() != uid {
-        return Err(insecure(format!("it is owned by uid {}", meta.uid())));
+        let fix = format!("fix it with `chown {uid} {}` {or_remove}", dir.display());
+        return Err(insecure(format!("it is owned by uid {}", meta.uid()), fix));
     }
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(insecure(format!("its mode is {mode:04o}, open to group or others")));
+        let fix = format!("fix it with `chmod 700 {}` {or_remove}", dir.display());
+        return Err(insecure(format!("its mode is {mode:04o}, open to group or others"), fix));
     }
     Ok(())
 }
@@ -272,5 +277,18 @@ mod tests {
         fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
         let err = ensure_private_dir(&d).unwrap_err().to_string();
         assert!(err.contains("0755") && err.contains("chmod 700"), "{err}");
+        // Another owner is fixed by chown, not chmod (root can make one).
+        if nix::unistd::geteuid().is_root() {
+            fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
+            nix::unistd::chown(&d, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+            let err = ensure_private_dir(&d).unwrap_err().to_string();
+            assert!(err.contains("owned by uid 65534") && err.contains("chown 0 "), "{err}");
+            assert!(!err.contains("chmod"), "{err}");
+        }
+        // A file where the directory should be is removed, not chmodded.
+        let f = t.path().join("file");
+        fs::write(&f, "").unwrap();
+        let err = check_private_dir(&f).unwrap_err().to_string();
+        assert!(err.contains("not a directory") && err.contains("remove it"), "{err}");
     }
 }
