@@ -192,14 +192,15 @@ pub enum RunOutcome {
 }
 
 /// A daemon that died without stopping its tools (`SIGKILL`, a crash, the
-/// OOM killer) leaves them running, with no timeout. Every daemon writes
-/// the part of its tools' marks that is its own (see
-/// `verdict_actors::process`) to a file in the project's state directory,
-/// and removes it when it exits cleanly; a successor (holding the lock, so
-/// the other is gone) that finds the file kills what carries those marks.
+/// OOM killer) leaves them running. Every daemon writes the part of its
+/// tools' marks that is its own (see `verdict_actors::process`) to a file
+/// beside its pid file, and removes it when it exits cleanly; a successor
+/// holding the same pid file's lock (so the other is gone) that finds the
+/// file kills what carries those marks. A daemon of another pid file (one
+/// given another `--socket`) has a file of its own and never reads this one.
 /// Returns the file.
 fn sweep_left_tools(layout: &Layout) -> PathBuf {
-    let file = layout.state_dir.join("tool-marks");
+    let file = layout.pid_file.with_extension("tools");
     if let Ok(prefix) = fs::read_to_string(&file) {
         let killed = verdict_actors::process::kill_left_by(prefix.trim());
         if killed > 0 {

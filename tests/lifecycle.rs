@@ -195,6 +195,16 @@ fn the_next_daemon_kills_the_tools_a_killed_one_left_running() {
     let _check = c.send("check", json!({ "paths": ["."] }));
     let tool_runs = || pgrep(r"^sleep 30\.0421$");
     wait_until(Duration::from_secs(10), "the tool to start", tool_runs);
+    // A second daemon of the project, on another socket (so another pid
+    // file), leaves the first one's tools alone.
+    let dir = env.tmp.path().join("other");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let other = dir.join("other.sock");
+    let other_s = other.to_str().unwrap();
+    env.json(&["--socket", other_s, "ping"]);
+    assert!(tool_runs(), "a daemon on another socket killed the first one's tool");
+    env.run_ok(&["--socket", other_s, "stop"], 0);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
     wait_until(Duration::from_secs(5), "the daemon to die", || !alive(pid));
     assert!(tool_runs(), "SIGKILL leaves the tool running");
