@@ -661,8 +661,11 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
         },
     };
     if let Some(error) = error {
-        // The tokens past it are not read as the parser would.
-        found.retain(|p| p.at < error.at);
+        // The tokens past it are not read as the parser would (but for an
+        // unclosed bracket, where the error is put and which the parser read
+        // to the end).
+        let read_to = keys_until.unwrap_or(error.at);
+        found.retain(|p| p.at < read_to);
         let until = keys_until.unwrap_or(error.at);
         push_duplicates(jsonc_duplicates_before(&patched, until), content, bom, &mut found);
         found.push(error);

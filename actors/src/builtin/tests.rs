@@ -606,6 +606,13 @@ fn json_warnings_past_the_cap_do_not_hide_an_error_or_make_one() {
     assert_eq!(one(BuiltinKind::Json, b"[-1e400]").severity, Severity::Warning);
     assert_eq!(run(BuiltinKind::Json, br#"["1e400", "\\ud800", "\ud83d\ude00"]"#), []);
     assert_eq!(run(BuiltinKind::Jsonc, b"[1e400, // \"\\ud800\n 2 /* \\udc00 */]"), []);
+    // Before an unterminated object or array (reported at its bracket, but
+    // read to the end) the warnings stay.
+    for content in [&br#"{"a": "\uD800""#[..], br#"["\uD800", 1"#] {
+        let findings = run(BuiltinKind::Jsonc, content);
+        assert_eq!(findings.len(), 2, "{findings:?}");
+        assert!(findings.iter().any(|f| f.message.starts_with("lone surrogate")), "{findings:?}");
+    }
 }
 
 #[test]
@@ -1007,6 +1014,12 @@ fn yaml_del_and_c1_controls_are_errors_outside_quoted_scalars() {
             f.message
         );
     }
+    // One inside a quoted scalar the parser read ahead of its error is not
+    // taken for one outside: the parser's error is reported.
+    for content in [&b"\"a\x7f\" ]\n"[..], b"k: \"a\x7f\" ]\n", b"\"a\x7f\" b\n"] {
+        let f = one(BuiltinKind::Yaml, content);
+        assert!(!f.message.starts_with("control character"), "{:?}: {}", String::from_utf8_lossy(content), f.message);
+    }
     // The noncharacters U+FFFE and U+FFFF likewise.
     clean(BuiltinKind::Yaml, "a: \"x\u{fffe}\"\nb: 'y\u{ffff}'\n".as_bytes());
     for (content, at_) in [("k: a\u{fffe}b\n", (1, 5)), ("# \u{ffff}\nk: 1\n", (1, 3))] {
@@ -1142,7 +1155,7 @@ fn yaml_a_tab_after_an_indicator_is_a_warning_and_tab_indentation_an_error() {
         assert!(f.message.starts_with("a tab after the spaces indenting"), "{shown:?}: {}", f.message);
     }
     // Not before a block collection, nor without a space first.
-    for content in [&b"?\n \t- v\n"[..], b"?\n\tx\n", b"?\n \tk: v\n"] {
+    for content in [&b"?\n \t- v\n"[..], b"?\n\tx\n", b"?\n \tk: v\n", b"a:\n  ?\n \tfoo\n", b"a:\n  ?\n  \tfoo\n"] {
         let f = one(BuiltinKind::Yaml, content);
         assert_eq!(f.severity, Severity::Error, "{:?}: {}", String::from_utf8_lossy(content), f.message);
     }
@@ -1180,6 +1193,7 @@ fn yaml_a_tab_indenting_a_block_collection_is_an_error_at_the_tab() {
         (b"\xc3\xa9: [\xc3\xa9]\n\t[\xc3\xa9]: 1\n", (2, 1)),
         (b"- \t- x\n", (1, 3)),
         (b"ab:\n  - \t- x\n", (2, 5)),
+        (b"k:\n- [\n\t1]\n", (3, 1)),
         // The lines of a flow collection inside a block one: spaces past
         // the block's column first.
         (b"flow: [a,\n\tb]\n", (2, 1)),
@@ -1198,6 +1212,9 @@ fn yaml_a_tab_indenting_a_block_collection_is_an_error_at_the_tab() {
         assert_eq!((f.severity, at(&f)), (Severity::Error, at_), "{shown:?}: {}", f.message);
         assert!(f.message.starts_with("a tab in the indentation"), "{shown:?}: {}", f.message);
     }
+    // A line of 40,000 nested compact sequences: its start is read once,
+    // not once per `-`.
+    quick(|| run(BuiltinKind::Yaml, format!("{}x\n", "- ".repeat(40_000)).as_bytes()));
     // Tabs YAML allows: before a flow collection or a scalar, inside flow
     // collections, on lines with nothing else, after a scalar's indentation.
     for content in [
@@ -1218,6 +1235,19 @@ fn yaml_a_tab_indenting_a_block_collection_is_an_error_at_the_tab() {
         b"flow: [a,\n \tb]\n",
         b"a: [1, # c\n\t# only a comment\n\t\n 2]\n",
         b"a:\n  b: [1,\n   \t2]\n",
+        // Blanks or a comment after the bracket, an anchor before it, an
+        // implicit pair inside: still flow collections.
+        b"{ a: 1,\n\tb: 2 }\n",
+        b"x: { a: 1,\n  \tb: 2 }\n",
+        b"{ # c\n\ta: 1}\n",
+        b"[ [\n\t1]]\n",
+        b"a: &x { b: 1,\n \tc: 2}\n",
+        b"[\n\ta: 1\n]\n",
+        b"k: [\n  \ta: 1]\n",
+        // An indentless sequence: its column is its dash's.
+        b"a:\n-\tx\n- y\n",
+        b"k:\n- [\n \t1]\n",
+        b"k:\n- {a: 1,\n \tb: 2}\n",
         b"\t&a\nk: v\n",
     ] {
         clean(BuiltinKind::Yaml, content);

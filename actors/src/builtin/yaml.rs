@@ -60,15 +60,15 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
         }
         match event {
             Ok((event, span)) => {
-                let flow =
-                    matches!(event, Event::MappingStart(..) | Event::SequenceStart(..)) && indentation.is_flow(&span);
+                let starts = matches!(event, Event::MappingStart(..) | Event::SequenceStart(..));
+                let flow = starts && indentation.is_flow(&span, open.last() == Some(&None));
+                let sequence = matches!(event, Event::SequenceStart(..));
+                let first = (starts && !flow).then(|| indentation.first_entry(&span, sequence));
                 // The parser lets a tab indent a block collection at the top
                 // level; YAML does not.
                 let tab = match event {
-                    // A block collection's span is empty, or holds its
-                    // anchor and tag and ends at its first entry.
                     Event::MappingStart(..) | Event::SequenceStart(..) if !flow => {
-                        indentation.tab_before(&span.end, true)
+                        first.as_ref().and_then(|first| indentation.tab_before(first, true))
                     }
                     Event::Scalar(..) | Event::Alias(_) if keys.awaits_block_key() => {
                         indentation.tab_before(&span.start, false)
@@ -86,7 +86,7 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
                                 _ => {}
                             }
                         }
-                        open.push((!flow).then(|| span.end.col()));
+                        open.push(first.map(|first| first.col()));
                     }
                     Event::MappingEnd | Event::SequenceEnd => {
                         if open.pop().is_some_and(|c| c.is_none())
@@ -125,8 +125,12 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
                 }
             }
             Err(e) => {
+                // A C0 control before the parser's error comes first. A DEL,
+                // C1 control or noncharacter not yet passed may be inside the
+                // quoted scalar the parser read ahead of its error (a
+                // possible key): the parser's error is reported instead.
                 match controls.next {
-                    Some((index, _, _)) if index < e.marker().index() => controls.report(out),
+                    Some((index, _, c)) if index < e.marker().index() && u32::from(c) < 0x20 => controls.report(out),
                     _ => match appended {
                         Some(end) if byte_at(&text, e.marker().index()) >= end => {
                             let (line, column) = end_position(&text[..end]);
@@ -360,11 +364,13 @@ struct Indentation<'t> {
     /// mostly in order, so each conversion walks on from the last.
     chars: usize,
     bytes: usize,
+    /// The line [`Indentation::tab_before`] last looked at.
+    line: LineStart,
 }
 
 impl<'t> Indentation<'t> {
     fn new(text: &'t str) -> Self {
-        Indentation { text, ascii: text.is_ascii(), chars: 0, bytes: 0 }
+        Indentation { text, ascii: text.is_ascii(), chars: 0, bytes: 0, line: LineStart::default() }
     }
 
     /// The byte offset of character `index` (the parser counts characters).
@@ -389,45 +395,133 @@ impl<'t> Indentation<'t> {
         self.bytes
     }
 
-    /// Whether the collection a start event opens is a flow collection: its
-    /// span ends past its `{` or `[`. (A block collection's span is empty,
-    /// or holds its anchor and tag.)
-    fn is_flow(&mut self, span: &Span) -> bool {
-        let end = span.end.index();
-        end > span.start.index() && {
-            let byte = self.byte(end - 1);
-            matches!(self.text.as_bytes().get(byte), Some(b'{' | b'['))
+    /// Whether the collection a start event opens is a flow collection.
+    /// Inside a flow collection every collection is one (an implicit pair,
+    /// `[a: 1]`, has an empty span). Otherwise its span holds its `{` or `[`,
+    /// after its anchor and tag if any, and may go on past it over blanks
+    /// and a comment; a block collection's span is empty, or holds its
+    /// anchor and tag, or (an indentless sequence) its first `- `.
+    fn is_flow(&mut self, span: &Span, in_flow: bool) -> bool {
+        if in_flow {
+            return true;
+        }
+        if span.end.index() == span.start.index() {
+            return false;
+        }
+        let (start, end) = (self.byte(span.start.index()), self.byte(span.end.index()));
+        let bytes = self.text.as_bytes();
+        let mut i = start;
+        while i <= end && i < bytes.len() {
+            match bytes[i] {
+                b'{' | b'[' => return true,
+                b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+                // An anchor or a tag: to the next blank.
+                b'&' | b'!' => {
+                    while i < bytes.len() && !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r') {
+                        i += 1;
+                    }
+                }
+                b'#' => {
+                    while i < bytes.len() && !matches!(bytes[i], b'\n' | b'\r') {
+                        i += 1;
+                    }
+                }
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// Where a block collection's first entry or key is: its span's end
+    /// (past its anchor and tag, if any), except for an indentless sequence
+    /// (`k:\n- x`, at its mapping's column), whose start the parser puts
+    /// past its first `- `: then the `-`.
+    fn first_entry(&mut self, span: &Span, sequence: bool) -> Marker {
+        let at = span.end;
+        let byte = self.byte(at.index());
+        let bytes = self.text.as_bytes();
+        if !sequence || bytes.get(byte) == Some(&b'-') {
+            return at;
+        }
+        let blanks = bytes[..byte].iter().rev().take_while(|b| matches!(b, b' ' | b'\t')).count();
+        match byte.checked_sub(blanks + 1) {
+            Some(dash) if bytes[dash] == b'-' && at.col() > blanks => {
+                Marker::new(at.index() - blanks - 1, at.line(), at.col() - blanks - 1)
+            }
+            _ => at,
         }
     }
 
     /// The 1-based line and column of the first tab before `at`, if only
     /// blanks precede it on its line, or with `compact`, blanks and the
     /// indicators (`- `, `? `, `: `) of the collections it is nested in.
+    /// What a line's start holds is learnt once, however many positions on
+    /// it are asked about (`- - - … x` asks at every `-`).
     fn tab_before(&mut self, at: &Marker, compact: bool) -> Option<(usize, usize)> {
         let column = at.col();
         if column == 0 {
             return None;
         }
         let byte = self.byte(at.index());
-        let start = byte.checked_sub(column)?;
         let bytes = self.text.as_bytes();
-        let before = &bytes[start..byte];
-        // `column` characters, all ASCII, from the line's start: then they
-        // are the `column` bytes before it.
-        let line_start = start == 0 || matches!(bytes[start - 1], b'\n' | b'\r');
-        let allowed = |b: &u8| matches!(b, b' ' | b'\t') || (compact && matches!(b, b'-' | b'?' | b':'));
-        // An indicator is followed by a blank (`-1` is a scalar).
-        let indicators_end_in_blanks =
-            before.windows(2).all(|w| !matches!(w[0], b'-' | b'?' | b':') || matches!(w[1], b' ' | b'\t'));
-        if !line_start
-            || !before.iter().all(allowed)
-            || !indicators_end_in_blanks
-            || !before.ends_with(b" ") && !before.ends_with(b"\t")
-        {
-            return None;
+        let known = &mut self.line;
+        if known.line != at.line() || byte < known.to {
+            // `column` characters from the line's start: they are the
+            // `column` bytes before it if all are ASCII, as every byte the
+            // answer could accept is.
+            let start = byte.checked_sub(column)?;
+            if start > 0 && !matches!(bytes[start - 1], b'\n' | b'\r') {
+                return None;
+            }
+            *known = LineStart { line: at.line(), to: start, ..LineStart::default() };
         }
-        let tab = before.iter().position(|&b| b == b'\t')?;
+        for &b in &bytes[known.to..byte] {
+            match b {
+                b' ' | b'\t' => {
+                    if b == b'\t' && known.tab.is_none() {
+                        known.tab = Some(known.to - (byte - column));
+                    }
+                    known.after_indicator = false;
+                }
+                b'-' | b'?' | b':' if !known.after_indicator => {
+                    known.blanks_only = false;
+                    known.after_indicator = true;
+                }
+                _ => {
+                    known.blanks_only = false;
+                    known.compact = false;
+                }
+            }
+            known.to += 1;
+        }
+        // An indicator is followed by a blank (`-1` is a scalar), and so is
+        // the last one before `at`.
+        let shape = if compact { known.compact && !known.after_indicator } else { known.blanks_only };
+        let tab = known.tab.filter(|_| shape)?;
         Some((at.line().max(1), tab + 1))
+    }
+}
+
+/// What the start of a line holds, up to a byte: see
+/// [`Indentation::tab_before`].
+struct LineStart {
+    /// The parser's line number.
+    line: usize,
+    /// The byte up to which the line was read.
+    to: usize,
+    /// Only blanks so far.
+    blanks_only: bool,
+    /// Only blanks and indicators, each followed by a blank.
+    compact: bool,
+    /// The last byte read was an indicator.
+    after_indicator: bool,
+    /// The first tab's column (0-based), if any.
+    tab: Option<usize>,
+}
+
+impl Default for LineStart {
+    fn default() -> Self {
+        LineStart { line: usize::MAX, to: 0, blanks_only: true, compact: true, after_indicator: false, tab: None }
     }
 }
 
@@ -507,9 +601,12 @@ fn tab_after_explicit_key_indentation(text: &str, index: usize) -> bool {
         let start = ended.rfind(['\n', '\r']).map_or(0, |i| i + 1);
         let line = ended[start..].trim_matches([' ', '\t']);
         if !line.is_empty() && !line.starts_with('#') {
+            // The content is indented deeper than the `?`, with spaces.
+            let key_indent = ended[start..].len() - ended[start..].trim_start_matches(' ').len();
             let after = line.strip_prefix('?');
-            return after
-                .is_some_and(|r| r.is_empty() || (r.starts_with([' ', '\t']) && r.trim_start().starts_with('#')));
+            return indent.len() > key_indent
+                && after
+                    .is_some_and(|r| r.is_empty() || (r.starts_with([' ', '\t']) && r.trim_start().starts_with('#')));
         }
         before = &ended[..start];
     }
