@@ -314,9 +314,16 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<u32> {
         {
             return Ok(if lost_race { 0 } else { child.id().unwrap_or(0) });
         }
+        // The pid file may have been read while it was being written (or
+        // after the holder removed it): read it again.
+        if lost_race && holder.is_none() {
+            holder = std::fs::read_to_string(&layout.pid_file).ok().and_then(|p| p.trim().parse::<u32>().ok());
+        }
         // That one went away without serving (it was shutting down, or its
-        // socket was removed and it is gone now): start one again.
-        if lost_race && holder.is_some_and(|pid| !process_alive(pid)) && launches < 5 {
+        // socket was removed and it is gone now; its pid file goes with it):
+        // start one again.
+        let gone = holder.map_or(!layout.pid_file.exists(), |pid| !process_alive(pid));
+        if lost_race && gone && launches < 5 {
             let stderr =
                 std::fs::File::create(&startup).with_context(|| format!("cannot create {}", startup.display()))?;
             cmd.stderr(Stdio::from(stderr));
