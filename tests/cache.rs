@@ -197,9 +197,7 @@ fn a_changed_setting_never_serves_the_old_verdict() {
 
 #[test]
 fn garbage_in_the_database_is_a_miss_not_a_crash() {
-    let env = Env::new();
-    tree(&env, 10);
-    let data = env.tmp.path().join("data");
+    let (env, data) = with_data_dir(10);
     let data_s = data.to_str().unwrap();
     let first = check(&env, &["--data-dir", data_s]);
     env.run_ok(&["stop"], 0);
@@ -288,9 +286,7 @@ fn sigkill_during_heavy_writing_never_loses_the_database() {
 
 #[test]
 fn an_incompatible_database_is_reported_and_cache_clear_recreates_it() {
-    let env = Env::new();
-    tree(&env, 5);
-    let data = env.tmp.path().join("data");
+    let (env, data) = with_data_dir(5);
     let data_s = data.to_str().unwrap();
     check(&env, &["--data-dir", data_s]);
     env.run_ok(&["stop"], 0);
@@ -319,19 +315,14 @@ fn an_incompatible_database_is_reported_and_cache_clear_recreates_it() {
 /// the deleted directory), and later checks are cached again.
 #[test]
 fn cache_clear_recreates_a_cache_whose_directory_was_deleted() {
-    let env = Env::new();
-    tree(&env, 5);
-    let data = env.tmp.path().join("data");
+    let (env, data) = with_data_dir(5);
     let data_s = data.to_str().unwrap();
     check(&env, &["--data-dir", data_s]);
     std::fs::remove_dir_all(&data).unwrap();
     let cleared = env.json(&["cache", "clear"]);
     assert_eq!(cleared["recreated"], true, "{cleared}");
     assert!(data.join("CURRENT").is_file(), "no database in {data_s}");
-    let cold = check(&env, &[]);
-    assert!(cold["summary"]["computed"].as_u64() > Some(0), "{}", cold["summary"]);
-    let warm = check(&env, &[]);
-    assert_eq!(warm["summary"]["computed"], 0, "{}", warm["summary"]);
+    cold_then_warm(&env);
     assert_eq!(env.json(&["status"])["cache"]["available"], true);
 }
 
@@ -341,18 +332,12 @@ fn cache_clear_recreates_a_cache_whose_directory_was_deleted() {
 /// directory and was lost, with the reports saying the cache was used).
 #[test]
 fn a_check_recreates_a_cache_whose_directory_was_deleted() {
-    let env = Env::new();
-    tree(&env, 5);
-    let data = env.tmp.path().join("data");
+    let (env, data) = with_data_dir(5);
     let data_s = data.to_str().unwrap();
     check(&env, &["--data-dir", data_s]);
     std::fs::remove_dir_all(&data).unwrap();
-    let cold = check(&env, &[]);
-    assert!(cold["summary"]["computed"].as_u64() > Some(0), "{}", cold["summary"]);
-    assert_eq!(cold["summary"]["cache_used"], true, "{}", cold["summary"]);
+    cold_then_warm(&env);
     assert!(data.join("CURRENT").is_file(), "no database in {data_s}");
-    let warm = check(&env, &[]);
-    assert_eq!(warm["summary"]["computed"], 0, "{}", warm["summary"]);
 }
 
 /// A cache that cannot be opened when the daemon starts (here: another
@@ -360,9 +345,7 @@ fn a_check_recreates_a_cache_whose_directory_was_deleted() {
 /// as it can be.
 #[test]
 fn a_cache_that_could_not_be_opened_at_start_is_tried_again_by_each_check() {
-    let env = Env::new();
-    tree(&env, 5);
-    let data = env.tmp.path().join("data");
+    let (env, data) = with_data_dir(5);
     let data_s = data.to_str().unwrap();
     let holder = verdict_storage::Store::open(&data, &verdict_storage::StoreOptions::default()).unwrap();
     let without = check(&env, &["--data-dir", data_s]);
@@ -370,11 +353,27 @@ fn a_cache_that_could_not_be_opened_at_start_is_tried_again_by_each_check() {
     let again = check(&env, &[]);
     assert_eq!(again["summary"]["cache_used"], false, "still held: {}", again["summary"]);
     drop(holder);
-    let cold = check(&env, &[]);
-    assert_eq!(cold["summary"]["cache_used"], true, "{}", cold["summary"]);
-    let warm = check(&env, &[]);
-    assert_eq!(warm["summary"]["computed"], 0, "{}", warm["summary"]);
+    cold_then_warm(&env);
     assert_eq!(env.json(&["status"])["cache"]["available"], true);
+}
+
+/// A project of `files` files, and where its cache will be (given to the
+/// first check as `--data-dir`).
+fn with_data_dir(files: usize) -> (Env, std::path::PathBuf) {
+    let env = Env::new();
+    tree(&env, files);
+    let data = env.tmp.path().join("data");
+    (env, data)
+}
+
+/// A check that computes, then one that takes every result from the cache:
+/// the cache is in use and keeps what it is given.
+fn cold_then_warm(env: &Env) {
+    let cold = check(env, &[]);
+    assert!(cold["summary"]["computed"].as_u64() > Some(0), "{}", cold["summary"]);
+    assert_eq!(cold["summary"]["cache_used"], true, "{}", cold["summary"]);
+    let warm = check(env, &[]);
+    assert_eq!(warm["summary"]["computed"], 0, "{}", warm["summary"]);
 }
 
 /// Checks until one is answered from the previous run: a run that had to

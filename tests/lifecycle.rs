@@ -185,16 +185,30 @@ fn after_sigkill_the_next_command_starts_a_fresh_daemon() {
     assert!(alive(new_pid));
 }
 
+/// A daemon whose check runs a tool, `sleep SECONDS` (a duration no other
+/// process on the machine is likely to sleep for: the process table is
+/// looked at), that has started: the project, the daemon's pid, the
+/// connection and the check's id.
+fn slow_check_running(seconds: &str, grace: &str) -> (Env, u32, Raw, i64) {
+    let env = Env::with_slow_validator(seconds, grace);
+    let pid = env.start();
+    let mut c = env.connect();
+    let id = c.send("check", json!({ "paths": ["."] }));
+    wait_until(Duration::from_secs(10), "the tool to start", || sleeping(seconds));
+    (env, pid, c, id)
+}
+
+/// Whether a `sleep SECONDS` runs.
+fn sleeping(seconds: &str) -> bool {
+    pgrep(&format!("^sleep {}$", seconds.replace('.', r"\.")))
+}
+
 /// A daemon killed with SIGKILL cannot stop its tools; the next daemon of
 /// the project kills what they left running.
 #[test]
 fn the_next_daemon_kills_the_tools_a_killed_one_left_running() {
-    let env = Env::with_slow_validator("30.0421", "300ms");
-    let pid = env.start();
-    let mut c = env.connect();
-    let _check = c.send("check", json!({ "paths": ["."] }));
-    let tool_runs = || pgrep(r"^sleep 30\.0421$");
-    wait_until(Duration::from_secs(10), "the tool to start", tool_runs);
+    let (env, pid, _c, _check) = slow_check_running("30.0421", "300ms");
+    let tool_runs = || sleeping("30.0421");
     // A second daemon of the project, on another socket (so another pid
     // file), leaves the first one's tools alone.
     let dir = env.tmp.path().join("other");
@@ -217,14 +231,8 @@ fn the_next_daemon_kills_the_tools_a_killed_one_left_running() {
 
 #[test]
 fn sigterm_lets_a_request_in_flight_finish_or_answers_shutting_down() {
-    // A duration no other process on the machine is likely to sleep for:
-    // the process table is looked at below.
-    let env = Env::with_slow_validator("30.0417", "300ms");
-    let pid = env.start();
-    let mut c = env.connect();
-    let id = c.send("check", json!({ "paths": ["."] }));
-    let tool_runs = || pgrep(r"^sleep 30\.0417$");
-    wait_until(Duration::from_secs(10), "the tool to start", tool_runs);
+    let (env, pid, mut c, id) = slow_check_running("30.0417", "300ms");
+    let tool_runs = || sleeping("30.0417");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     let (reply, _) = c.reply(id);
     // The check takes 30 s, the grace period 300 ms: it is cancelled.
@@ -242,11 +250,7 @@ fn sigterm_lets_a_request_in_flight_finish_or_answers_shutting_down() {
 /// and failing after 30 s.
 #[test]
 fn a_command_during_a_shutdown_starts_the_next_daemon() {
-    let env = Env::with_slow_validator("30.0419", "2s");
-    let pid = env.start();
-    let mut c = env.connect();
-    let _check = c.send("check", json!({ "paths": ["."] }));
-    wait_until(Duration::from_secs(10), "the tool to start", || pgrep(r"^sleep 30\.0419$"));
+    let (env, pid, _c, _check) = slow_check_running("30.0419", "2s");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     wait_until(Duration::from_secs(5), "the daemon to stop accepting", || {
         std::os::unix::net::UnixStream::connect(env.socket()).is_err()
