@@ -287,17 +287,28 @@ async fn reject(mut stream: UnixStream, err: RpcError) {
 
 type InFlight = Arc<Mutex<HashMap<Id, CancellationToken>>>;
 
-/// The client took none of a line's bytes for [`WRITE_TIMEOUT`].
+/// The client took none of a line's bytes for [`WRITE_TIMEOUT`], or read
+/// it slower than [`MIN_READ_RATE`].
 #[derive(Debug)]
 struct Stalled;
 
-/// Writes a whole line. A client that keeps reading is waited for however
-/// long a large reply takes it; one that takes no byte for
-/// [`WRITE_TIMEOUT`] has stalled.
+/// The slowest a client may read a long reply, on average: past
+/// [`WRITE_TIMEOUT`] plus the time this rate takes for its bytes, a reply
+/// (up to 252 MiB) is not held for it any longer. A local client reads
+/// hundreds of times faster.
+const MIN_READ_RATE: u64 = 64 << 10;
+
+/// Writes a whole line. A client that keeps reading is waited for as long
+/// as a large reply takes it at [`MIN_READ_RATE`] (plus
+/// [`WRITE_TIMEOUT`]); one that takes no byte for [`WRITE_TIMEOUT`], or
+/// reads slower than that, has stalled.
 async fn write_line<W: tokio::io::AsyncWrite + Unpin>(wr: &mut W, line: &[u8]) -> Result<std::io::Result<()>, Stalled> {
+    let deadline =
+        tokio::time::Instant::now() + WRITE_TIMEOUT + Duration::from_millis(line.len() as u64 * 1000 / MIN_READ_RATE);
     let mut rest = line;
     while !rest.is_empty() {
-        match tokio::time::timeout(WRITE_TIMEOUT, wr.write(rest)).await.map_err(|_| Stalled)? {
+        let wait = (tokio::time::Instant::now() + WRITE_TIMEOUT).min(deadline);
+        match tokio::time::timeout_at(wait, wr.write(rest)).await.map_err(|_| Stalled)? {
             Ok(0) => return Ok(Err(std::io::ErrorKind::WriteZero.into())),
             Ok(n) => rest = &rest[n..],
             Err(e) => return Ok(Err(e)),
@@ -706,30 +717,48 @@ mod tests {
         assert_eq!(budget.queued(), 2 << 20, "only the slow client's reply is still counted");
     }
 
-    /// A client that keeps reading, however slowly, gets its whole reply;
-    /// one that stops reading is given up on after `WRITE_TIMEOUT`.
+    /// A client that keeps reading, slowly, gets its whole reply; one that
+    /// stops reading is given up on after `WRITE_TIMEOUT`, and one that
+    /// reads a byte now and then once the reply's time at `MIN_READ_RATE`
+    /// is up.
     #[tokio::test(start_paused = true)]
     async fn slow_readers_get_their_reply_and_stalled_ones_are_dropped() {
         use tokio::io::AsyncReadExt;
         let (mut daemon_end, mut client_end) = tokio::io::duplex(4096);
         let line = vec![b'x'; 1 << 20];
-        // 4 KiB a second: 256 seconds for the line, far past WRITE_TIMEOUT.
+        // 4 KiB every 50 ms, 80 KiB/s: 12.8 s for the line, past
+        // WRITE_TIMEOUT and within 10 s + 16 s at MIN_READ_RATE.
         let reader = tokio::spawn(async move {
             let (mut buf, mut got) = (vec![0; 4096], 0);
             while got < 1 << 20 {
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 got += client_end.read(&mut buf).await.unwrap();
             }
             client_end
         });
         let started = tokio::time::Instant::now();
         assert!(matches!(write_line(&mut daemon_end, &line).await, Ok(Ok(()))));
-        assert!(started.elapsed() > WRITE_TIMEOUT * 10, "{:?}", started.elapsed());
+        assert!(started.elapsed() > WRITE_TIMEOUT, "{:?}", started.elapsed());
         let _client_end = reader.await.unwrap();
         // The client stops reading: the line cannot go.
         let started = tokio::time::Instant::now();
         assert!(write_line(&mut daemon_end, &line).await.is_err());
         assert!(started.elapsed() >= WRITE_TIMEOUT);
+        // A byte every 9 s: never a stall, but far below the rate.
+        let (mut daemon_end, mut trickle) = tokio::io::duplex(1);
+        tokio::spawn(async move {
+            let mut byte = [0; 1];
+            loop {
+                tokio::time::sleep(Duration::from_secs(9)).await;
+                if trickle.read(&mut byte).await.unwrap_or(0) == 0 {
+                    return;
+                }
+            }
+        });
+        let started = tokio::time::Instant::now();
+        assert!(write_line(&mut daemon_end, &line).await.is_err());
+        let limit = WRITE_TIMEOUT + Duration::from_secs(16);
+        assert!(started.elapsed() >= limit && started.elapsed() < limit + WRITE_TIMEOUT, "{:?}", started.elapsed());
     }
 
     #[test]
