@@ -1155,9 +1155,17 @@ fn yaml_a_tab_after_an_indicator_is_a_warning_and_tab_indentation_an_error() {
         assert!(f.message.starts_with("a tab after the spaces indenting"), "{shown:?}: {}", f.message);
     }
     // Not before a block collection, nor without a space first.
-    for content in [&b"?\n \t- v\n"[..], b"?\n\tx\n", b"?\n \tk: v\n", b"a:\n  ?\n \tfoo\n", b"a:\n  ?\n  \tfoo\n"] {
+    for content in
+        [&b"?\n \t- v\n"[..], b"?\n\tx\n", b"?\n \tk: v\n", b"?\n \t? k\n", b"a:\n  ?\n \tfoo\n", b"a:\n  ?\n  \tfoo\n"]
+    {
         let f = one(BuiltinKind::Yaml, content);
         assert_eq!(f.severity, Severity::Error, "{:?}: {}", String::from_utf8_lossy(content), f.message);
+        assert!(
+            f.message.starts_with("a tab in the indentation"),
+            "{:?}: {}",
+            String::from_utf8_lossy(content),
+            f.message
+        );
     }
     // What the parser takes is not reported at all.
     clean(BuiltinKind::Yaml, b"a:\t\"x\"\nb:\t c\n");
@@ -1206,6 +1214,12 @@ fn yaml_a_tab_indenting_a_block_collection_is_an_error_at_the_tab() {
         (b"p: &a\n \t- v\n", (2, 2)),
         (b"r:\n  p: !t\n   \t? k\n", (3, 4)),
         (b"&a\n\tk: v\n", (2, 1)),
+        // A scalar or a flow collection beginning its line in a block
+        // collection, after its anchor or tag too.
+        (b"- &a\n\tv\n", (2, 1)),
+        (b"p: !t\n\t\"v\"\n", (2, 1)),
+        (b"? &a\n\tv\n", (2, 1)),
+        (b"r:\n  p: &a\n  \t[1]\n", (3, 3)),
     ] {
         let f = one(BuiltinKind::Yaml, content);
         let shown = String::from_utf8_lossy(content);
@@ -1231,6 +1245,9 @@ fn yaml_a_tab_indenting_a_block_collection_is_an_error_at_the_tab() {
         b"\xc3\xa9: 1\nb: {\n \tc: 1}\n",
         b"a: 1\n\t# a comment\n",
         b"- &x\n  - b\n",
+        b"- &a\n \tv\n",
+        b"p: !t\n \t\"v\"\n",
+        b"r:\n  p: &a\n   \t[1]\n",
         b"[a,\n\tb]\n",
         b"flow: [a,\n \tb]\n",
         b"a: [1, # c\n\t# only a comment\n\t\n 2]\n",

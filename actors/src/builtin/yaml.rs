@@ -71,7 +71,27 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
                         first.as_ref().and_then(|first| indentation.tab_before(first, true))
                     }
                     Event::Scalar(..) | Event::Alias(_) if keys.awaits_block_key() => {
-                        indentation.tab_before(&span.start, false)
+                        match (indentation.after_properties(&span), open.last()) {
+                            // Its anchor or tag on the line of its `?`: the
+                            // key begins a later line, past the block's
+                            // column with spaces first.
+                            (Some(at), Some(Some(column))) => {
+                                indentation.tab_before(&at, false).filter(|&(_, tab)| tab <= *column + 1)
+                            }
+                            _ => indentation.tab_before(&span.start, false),
+                        }
+                    }
+                    // A scalar or a flow collection that begins its line in a
+                    // block collection: spaces past the block's column come
+                    // first (s-separate's line prefix); a tab may follow them.
+                    Event::Scalar(..) | Event::Alias(_) | Event::MappingStart(..) | Event::SequenceStart(..) => {
+                        match open.last() {
+                            Some(Some(column)) => {
+                                let at = indentation.after_properties(&span).unwrap_or(span.start);
+                                indentation.tab_before(&at, false).filter(|&(_, tab)| tab <= *column + 1)
+                            }
+                            _ => None,
+                        }
                     }
                     _ => None,
                 };
@@ -249,6 +269,15 @@ fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
     if info == "tabs disallowed in this context" && tab_after_explicit_key_indentation(text, e.marker().index()) {
         out.at_position(line, column, Severity::Warning, || TAB_AFTER_INDENTATION.to_owned());
         return;
+    }
+    // The same words for a tab the parser stopped at that indents its line.
+    if info == "tabs disallowed in this context" {
+        let at = byte_at(text, e.marker().index());
+        let line_start = text[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+        if text[at..].starts_with('\t') && text[line_start..at].bytes().all(|b| matches!(b, b' ' | b'\t')) {
+            out.at_position(line, column, Severity::Error, || TAB_INDENTATION.to_owned());
+            return;
+        }
     }
     // A key longer than the 1024 characters YAML allows a key without `?`
     // (the parser's words vary): the marker is on the key's own line, past
@@ -432,6 +461,41 @@ impl<'t> Indentation<'t> {
         false
     }
 
+    /// Where a node with an anchor or a tag on an earlier line begins (the
+    /// span of its event starts at them), if it does.
+    fn after_properties(&mut self, span: &Span) -> Option<Marker> {
+        let start = self.byte(span.start.index());
+        let bytes = self.text.as_bytes();
+        if !matches!(bytes.get(start), Some(b'&' | b'!')) {
+            return None;
+        }
+        let (mut i, mut breaks, mut line_start) = (start, 0, None);
+        while i < bytes.len() {
+            match bytes[i] {
+                b' ' | b'\t' => i += 1,
+                b'\r' | b'\n' => {
+                    i += if bytes[i..].starts_with(b"\r\n") { 2 } else { 1 };
+                    breaks += 1;
+                    line_start = Some(i);
+                }
+                b'&' | b'!' => {
+                    while i < bytes.len() && !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r') {
+                        i += 1;
+                    }
+                }
+                b'#' => {
+                    while i < bytes.len() && !matches!(bytes[i], b'\n' | b'\r') {
+                        i += 1;
+                    }
+                }
+                _ => break,
+            }
+        }
+        let line_start = line_start?;
+        let index = span.start.index() + self.text[start..i].chars().count();
+        Some(Marker::new(index, span.start.line() + breaks, i - line_start))
+    }
+
     /// Where a block collection's first entry or key is: its span's end
     /// (past its anchor and tag, if any), except for an indentless sequence
     /// (`k:\n- x`, at its mapping's column), whose start the parser puts
@@ -572,6 +636,9 @@ fn starts_block_collection(line: &str) -> bool {
     line == "-"
         || line.starts_with("- ")
         || line.starts_with("-\t")
+        || line == "?"
+        || line.starts_with("? ")
+        || line.starts_with("?\t")
         || line.contains(": ")
         || line.contains(":\t")
         || line.ends_with(':')
