@@ -439,26 +439,8 @@ impl<'t> Indentation<'t> {
         }
         let (start, end) = (self.byte(span.start.index()), self.byte(span.end.index()));
         let bytes = self.text.as_bytes();
-        let mut i = start;
-        while i <= end && i < bytes.len() {
-            match bytes[i] {
-                b'{' | b'[' => return true,
-                b' ' | b'\t' | b'\n' | b'\r' => i += 1,
-                // An anchor or a tag: to the next blank.
-                b'&' | b'!' => {
-                    while i < bytes.len() && !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r') {
-                        i += 1;
-                    }
-                }
-                b'#' => {
-                    while i < bytes.len() && !matches!(bytes[i], b'\n' | b'\r') {
-                        i += 1;
-                    }
-                }
-                _ => return false,
-            }
-        }
-        false
+        let past = past_properties(bytes, start);
+        past.at <= end && matches!(bytes.get(past.at), Some(b'{' | b'['))
     }
 
     /// Where a node with an anchor or a tag on an earlier line begins (the
@@ -469,31 +451,10 @@ impl<'t> Indentation<'t> {
         if !matches!(bytes.get(start), Some(b'&' | b'!')) {
             return None;
         }
-        let (mut i, mut breaks, mut line_start) = (start, 0, None);
-        while i < bytes.len() {
-            match bytes[i] {
-                b' ' | b'\t' => i += 1,
-                b'\r' | b'\n' => {
-                    i += if bytes[i..].starts_with(b"\r\n") { 2 } else { 1 };
-                    breaks += 1;
-                    line_start = Some(i);
-                }
-                b'&' | b'!' => {
-                    while i < bytes.len() && !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r') {
-                        i += 1;
-                    }
-                }
-                b'#' => {
-                    while i < bytes.len() && !matches!(bytes[i], b'\n' | b'\r') {
-                        i += 1;
-                    }
-                }
-                _ => break,
-            }
-        }
-        let line_start = line_start?;
-        let index = span.start.index() + self.text[start..i].chars().count();
-        Some(Marker::new(index, span.start.line() + breaks, i - line_start))
+        let past = past_properties(bytes, start);
+        let line_start = past.line_start?;
+        let index = span.start.index() + self.text[start..past.at].chars().count();
+        Some(Marker::new(index, span.start.line() + past.breaks, past.at - line_start))
     }
 
     /// Where a block collection's first entry or key is: its span's end
@@ -564,6 +525,45 @@ impl<'t> Indentation<'t> {
         let tab = known.tab.filter(|_| shape)?;
         Some((at.line().max(1), tab + 1))
     }
+}
+
+/// Where the content after a node's anchor and tag begins: past them and
+/// the blanks, comments and line breaks around them.
+struct PastProperties {
+    /// The byte of the first other character (or the end).
+    at: usize,
+    /// The line breaks crossed (CRLF counting once).
+    breaks: usize,
+    /// Where the last line crossed into starts.
+    line_start: Option<usize>,
+}
+
+fn past_properties(bytes: &[u8], from: usize) -> PastProperties {
+    let mut past = PastProperties { at: from, breaks: 0, line_start: None };
+    let i = &mut past.at;
+    while *i < bytes.len() {
+        match bytes[*i] {
+            b' ' | b'\t' => *i += 1,
+            b'\r' | b'\n' => {
+                *i += if bytes[*i..].starts_with(b"\r\n") { 2 } else { 1 };
+                past.breaks += 1;
+                past.line_start = Some(*i);
+            }
+            // An anchor or a tag: to the next blank.
+            b'&' | b'!' => {
+                while *i < bytes.len() && !matches!(bytes[*i], b' ' | b'\t' | b'\n' | b'\r') {
+                    *i += 1;
+                }
+            }
+            b'#' => {
+                while *i < bytes.len() && !matches!(bytes[*i], b'\n' | b'\r') {
+                    *i += 1;
+                }
+            }
+            _ => break,
+        }
+    }
+    past
 }
 
 /// What the start of a line holds, up to a byte: see
