@@ -76,8 +76,16 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
         }
     }
     let mut stop = None;
+    // Whether the file has a duplicate key: the parser stops at the first,
+    // so once one is found the parser reads on without looking for them,
+    // and every one is found on the tokens, as in `jsonc`.
+    let mut duplicates = false;
     for _ in 0..=super::MAX_FINDINGS {
-        let Some(problem) = json_problem(&text) else { break };
+        let Some(problem) = json_problem(&text, !duplicates) else { break };
+        if problem.message.starts_with(DUPLICATE_KEY) {
+            duplicates = true;
+            continue;
+        }
         let repair = problem.repair;
         match repair {
             Some(repair) => repair.apply(text.to_mut(), &stand_ins),
@@ -92,6 +100,11 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
     // error are not read as the parser would.
     if let Some(stop) = stop {
         found.retain(|p| p.at <= stop);
+    }
+    if duplicates {
+        // JSON's tokens are JSONC's, up to the parser's error.
+        let until = stop.unwrap_or(text.len());
+        push_duplicates(jsonc_duplicates_before(&text, until), content, bom, &mut found);
     }
     stand_ins.show_keys(&mut found);
     report_in_order(found, bom, out);
@@ -302,14 +315,20 @@ fn report_in_order(mut found: Vec<Problem>, bom: usize, out: &mut Collector<'_>)
     }
 }
 
-/// The first thing serde_json (with `Strict`) refuses in `text`, if any.
-fn json_problem(text: &str) -> Option<Problem> {
+/// The first thing serde_json (with `Strict`) refuses in `text`, if any;
+/// a duplicate key only if `keys`.
+fn json_problem(text: &str, keys: bool) -> Option<Problem> {
     // serde_json's own limit (128 levels) would end the check at any deeper
     // value, missing the errors after it: it is lifted, the stack grows on
     // the heap as needed (serde_stacker), and `Strict` stops at `MAX_DEPTH`.
     let mut de = serde_json::Deserializer::from_str(text);
     de.disable_recursion_limit();
-    let parsed = Strict::deserialize(serde_stacker::Deserializer::new(&mut de)).and_then(|_| de.end());
+    let parsed = if keys {
+        Strict::<true>::deserialize(serde_stacker::Deserializer::new(&mut de)).map(drop)
+    } else {
+        Strict::<false>::deserialize(serde_stacker::Deserializer::new(&mut de)).map(drop)
+    }
+    .and_then(|()| de.end());
     let e = parsed.err()?;
     let (line, column) = (e.line(), e.column());
     let body = text.as_bytes();
@@ -323,11 +342,6 @@ fn json_problem(text: &str) -> Option<Problem> {
     }
     .min(body.len());
     let message = e.to_string();
-    if message.starts_with(DUPLICATE_KEY)
-        && let Some(open) = key_start(body, offset)
-    {
-        offset = open;
-    }
     // serde_json notices a trailing comma at the bracket after it: point at
     // the comma, past the blanks between.
     if message.starts_with("trailing comma") {
@@ -396,33 +410,9 @@ fn lone_surrogate_before(body: &[u8], at: usize) -> Option<usize> {
     }
 }
 
-/// The opening quote of the object key that ends at or just before `at`:
-/// serde_json reports a duplicate key where it stopped reading, which is
-/// the key's closing quote, or past blanks and the colon after it. The
-/// opening quote is the first quote before the closing one that no
-/// backslash escapes (an odd run of backslashes before a quote escapes it).
-fn key_start(body: &[u8], at: usize) -> Option<usize> {
-    let mut close = at.min(body.len().checked_sub(1)?);
-    while body[close] != b'"' {
-        if !matches!(body[close], b' ' | b'\t' | b'\n' | b'\r' | b':') || close == 0 {
-            return None;
-        }
-        close -= 1;
-    }
-    let mut end = close;
-    loop {
-        let quote = memchr::memrchr(b'"', &body[..end])?;
-        let backslashes = body[..quote].iter().rev().take_while(|&&b| b == b'\\').count();
-        if backslashes % 2 == 0 {
-            return Some(quote);
-        }
-        end = quote;
-    }
-}
-
-/// Deserializes any JSON value, failing on duplicate object keys and on
-/// arrays and objects nested deeper than [`MAX_DEPTH`].
-struct Strict;
+/// Deserializes any JSON value, failing on arrays and objects nested deeper
+/// than [`MAX_DEPTH`] and, if `KEYS`, on the first duplicate object key.
+struct Strict<const KEYS: bool>;
 
 /// The deepest nesting of arrays and objects the JSON check reads (as jq's
 /// parser). Each level costs some stack, which grows on the heap.
@@ -455,50 +445,50 @@ impl Drop for Nested {
     }
 }
 
-impl<'de> Deserialize<'de> for Strict {
+impl<'de, const KEYS: bool> Deserialize<'de> for Strict<KEYS> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrictVisitor)
+        d.deserialize_any(StrictVisitor::<KEYS>)
     }
 }
 
-struct StrictVisitor;
+struct StrictVisitor<const KEYS: bool>;
 
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Strict;
+impl<'de, const KEYS: bool> Visitor<'de> for StrictVisitor<KEYS> {
+    type Value = Strict<KEYS>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Strict, E> {
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
         Ok(Strict)
     }
-    fn visit_i64<E>(self, _: i64) -> Result<Strict, E> {
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
         Ok(Strict)
     }
-    fn visit_u64<E>(self, _: u64) -> Result<Strict, E> {
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
         Ok(Strict)
     }
-    fn visit_f64<E>(self, _: f64) -> Result<Strict, E> {
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
         Ok(Strict)
     }
-    fn visit_str<E>(self, _: &str) -> Result<Strict, E> {
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
         Ok(Strict)
     }
-    fn visit_unit<E>(self) -> Result<Strict, E> {
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(Strict)
     }
-    fn visit_none<E>(self) -> Result<Strict, E> {
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
         Ok(Strict)
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Strict, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         Strict::deserialize(d)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Strict, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let _level = Nested::enter()?;
-        while seq.next_element::<Strict>()?.is_some() {}
+        while seq.next_element::<Strict<KEYS>>()?.is_some() {}
         Ok(Strict)
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Strict, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         // Small objects (the vast majority) are checked with a linear scan;
         // large ones switch to a hash set.
         const LINEAR: usize = 16;
@@ -506,23 +496,24 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let mut few: Vec<Key<'de>> = Vec::new();
         let mut many: std::collections::HashSet<Key<'de>> = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            let duplicate = if many.is_empty() && few.len() < LINEAR {
-                if few.contains(&key) {
-                    true
+            let duplicate = KEYS
+                && if many.is_empty() && few.len() < LINEAR {
+                    if few.contains(&key) {
+                        true
+                    } else {
+                        few.push(key.clone());
+                        false
+                    }
                 } else {
-                    few.push(key.clone());
-                    false
-                }
-            } else {
-                if many.is_empty() {
-                    many.extend(few.drain(..));
-                }
-                !many.insert(key.clone())
-            };
+                    if many.is_empty() {
+                        many.extend(few.drain(..));
+                    }
+                    !many.insert(key.clone())
+                };
             if duplicate {
                 return Err(de::Error::custom(format_args!("{DUPLICATE_KEY} `{}`", key.shown())));
             }
-            map.next_value::<Strict>()?;
+            map.next_value::<Strict<KEYS>>()?;
         }
         Ok(Strict)
     }
@@ -805,9 +796,10 @@ fn jsonc_duplicates(value: &jsonc_parser::ast::Value<'_>) -> Vec<(usize, String,
     duplicates
 }
 
-/// [`jsonc_duplicates`] for a file the parser refused, from its tokens
-/// before `stop` (the error): in an object, a string right after `{` or `,`
-/// and followed by `:` is a key.
+/// [`jsonc_duplicates`] from the tokens before `stop`: for a file the JSONC
+/// parser refused (`stop` is its error), and for JSON, whose tokens are
+/// JSONC's. In an object, a string right after `{` or `,` and followed by
+/// `:` is a key.
 fn jsonc_duplicates_before(text: &str, stop: usize) -> Vec<(usize, String, usize)> {
     use jsonc_parser::tokens::Token;
     enum Frame<'a> {

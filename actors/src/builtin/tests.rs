@@ -628,12 +628,12 @@ fn json_columns_count_characters_and_skip_the_bom() {
 fn json_duplicate_keys() {
     let f = one(BuiltinKind::Json, b"{\"a\": 1,\n \"b\": {\"x\": 1, \"x\": 2}}");
     assert_eq!(at(&f), (2, 16)); // the second key's opening quote
-    assert_eq!(f.message, "duplicate key `x`");
+    assert_eq!(f.message, "duplicate key `x` (first at line 2)");
     // Large objects (hash set path), and escaped keys that equal plain ones.
     let mut big: String = (0..100).map(|i| format!("\"k{i}\": {i}, ")).collect();
     big = format!("{{{big}\"k\\u0035\": 0}}");
     let f = one(BuiltinKind::Json, big.as_bytes());
-    assert_eq!(f.message, "duplicate key `k5`");
+    assert_eq!(f.message, "duplicate key `k5` (first at line 1)");
     // Keys with escaped quotes and backslashes, and a key whose colon is on
     // the next line: still the second key's opening quote.
     assert_eq!(at(&one(BuiltinKind::Json, br#"{"a\"b": 1, "a\"b": 2}"#)), (1, 13));
@@ -697,6 +697,38 @@ fn json_ten_megabyte_line() {
     let f = quick(|| one(BuiltinKind::Json, &content));
     assert_eq!(f.line, Some(1));
     assert!(f.message.contains("EOF"), "{}", f.message);
+}
+
+/// Every duplicate key is reported, in file order, and so is a syntax error
+/// after them; past the error nothing is looked at.
+#[test]
+fn json_reports_every_duplicate_key_and_the_error_after_them() {
+    let findings = run(BuiltinKind::Json, b"{\n  \"a\": {\"x\": 1, \"x\": 2},\n  \"a\": [{\"y\": 1, \"y\": 2}]\n}\n");
+    assert_eq!(positions(&findings), [(2, 17), (3, 3), (3, 18)], "{findings:?}");
+    assert_eq!(findings[1].message, "duplicate key `a` (first at line 2)");
+    let findings = run(BuiltinKind::Json, b"{\"a\": 1, \"a\": 2, \"b\": 1 \"b\": 2, \"a\": 3}");
+    assert_eq!(positions(&findings), [(1, 10), (1, 25)], "{findings:?}");
+    assert_eq!(findings[1].severity, Severity::Error);
+    assert!(!findings[1].message.contains("duplicate"), "{}", findings[1].message);
+    // With lone surrogates repaired on the way.
+    let findings = run(BuiltinKind::Json, br#"{"\ud800": 1, "\ud800": "\udc00", "\ud800": 3}"#);
+    let got: Vec<_> = findings.iter().map(|f| (f.column, f.severity)).collect();
+    assert_eq!(
+        got,
+        [
+            (Some(3), Severity::Warning),
+            (Some(15), Severity::Error),
+            (Some(16), Severity::Warning),
+            (Some(26), Severity::Warning),
+            (Some(35), Severity::Error),
+            (Some(36), Severity::Warning)
+        ],
+        "{findings:?}"
+    );
+    // Many duplicates stay cheap: one more parse and one pass over the tokens.
+    let many = format!("[{}{{}}]", r#"{"a":0,"a":0},"#.repeat(200_000));
+    let findings = quick(|| run(BuiltinKind::Json, many.as_bytes()));
+    assert_eq!(findings.len(), MAX_FINDINGS + 1);
 }
 
 #[test]
