@@ -10,7 +10,7 @@ use std::time::Duration;
 use ractor::{Actor, ActorRef};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 use verdict_actors::command::{CommandSpec, OutputParser};
 use verdict_actors::validator::{BuiltinCheck, CommandWork, ValidatorWork};
 use verdict_storage::{Store, StoreOptions};
@@ -363,8 +363,15 @@ impl Engine {
                 info!(path = %self.store_path.display(), "the cache was reopened");
             }
             Ok(Err(e)) => {
-                warn!(error = %e, "the cache cannot be reopened yet; checks run without it");
-                *self.store.write().expect("store lock poisoned") = Err(e.to_string());
+                let why = e.to_string();
+                let mut store = self.store.write().expect("store lock poisoned");
+                // Said once per cause, not at every check while it lasts.
+                if store.as_ref().err() == Some(&why) {
+                    debug!(error = %e, "the cache still cannot be reopened; checks run without it");
+                } else {
+                    warn!(error = %e, "the cache cannot be reopened yet; checks run without it (tried again at each check)");
+                }
+                *store = Err(why);
             }
             Err(e) => *self.store.write().expect("store lock poisoned") = Err(e.to_string()),
         }
