@@ -207,8 +207,11 @@ fn sweep_left_tools(layout: &Layout) -> PathBuf {
             warn!(processes = killed, "killed the tools a previous daemon left running when it died");
         }
     }
-    if let Err(e) = fs::write(&file, verdict_actors::process::mark_prefix()) {
-        warn!(error = %e, file = %file.display(), "cannot record this daemon's tool marks; a successor could not stop its tools if it died");
+    match fs::write(&file, verdict_actors::process::mark_prefix()) {
+        Ok(()) => keep_from_clean_up(&file),
+        Err(e) => {
+            warn!(error = %e, file = %file.display(), "cannot record this daemon's tool marks; a successor could not stop its tools if it died")
+        }
     }
     file
 }
@@ -216,16 +219,20 @@ fn sweep_left_tools(layout: &Layout) -> PathBuf {
 /// Holds the pid file's exclusive lock for the daemon's life. Dropped, it
 /// removes the file while still holding the lock, however start-up or the
 /// daemon's life ended (an invalid configuration, a path that is not a
-/// socket), so no stale pid file is left.
+/// socket), so no stale pid file is left; but only while the path is still
+/// this file (removed by hand, it may since be another daemon's).
 struct PidLock {
     /// Open for the lock it holds, never read.
     _file: File,
     path: PathBuf,
+    id: FileId,
 }
 
 impl Drop for PidLock {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        if FileId::of(&self.path) == Some(self.id) {
+            let _ = fs::remove_file(&self.path);
+        }
         // `_file` closes after this, releasing the lock.
     }
 }
@@ -251,7 +258,118 @@ impl PidLock {
         file.set_len(0)?;
         writeln!(file, "{}", std::process::id())?;
         file.sync_all()?;
-        Ok(Ok(PidLock { _file: file, path: path.to_path_buf() }))
+        keep_from_clean_up(path);
+        let id = FileId::from(&file.metadata()?);
+        Ok(Ok(PidLock { _file: file, path: path.to_path_buf(), id }))
+    }
+
+    /// Whether the path is still this file.
+    fn in_place(&self) -> bool {
+        FileId::of(&self.path) == Some(self.id)
+    }
+}
+
+/// Which file a path names (device and inode), to tell this daemon's
+/// socket and pid file from ones made at the same paths since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileId(u64, u64);
+
+impl FileId {
+    fn from(meta: &fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId(meta.dev(), meta.ino())
+    }
+
+    /// What `path` names now (not following a link), if anything.
+    fn of(path: &Path) -> Option<FileId> {
+        fs::symlink_metadata(path).ok().map(|m| FileId::from(&m))
+    }
+}
+
+/// Sets the sticky bit on one of the daemon's files in the runtime
+/// directory: the XDG base directory specification lets the system clean
+/// up `$XDG_RUNTIME_DIR` periodically, sparing files with that bit.
+fn keep_from_clean_up(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = fs::symlink_metadata(path) {
+        let mode = meta.permissions().mode() & 0o7777;
+        if let Err(e) = fs::set_permissions(path, fs::Permissions::from_mode(mode | 0o1000)) {
+            warn!(error = %e, file = %path.display(), "cannot set the sticky bit; a periodic clean-up of the runtime directory could remove the file");
+        }
+    }
+}
+
+/// The daemon's socket and pid file, looked at every [`OWN_FILES_CHECK`]
+/// while it runs: a socket removed or replaced (by hand, by a clean-up)
+/// leaves the daemon unreachable, so it shuts down, as gpg-agent does, and
+/// the next command starts a fresh one; a pid file removed is written
+/// again, unless another daemon has taken the project meanwhile, when this
+/// one shuts down. Either way the files at those paths are left alone if
+/// they are no longer this daemon's.
+struct OwnFiles {
+    pid: std::sync::Mutex<PidLock>,
+    socket: PathBuf,
+    socket_id: FileId,
+}
+
+/// How often the daemon looks at its socket and pid file.
+const OWN_FILES_CHECK: Duration = Duration::from_secs(2);
+
+impl OwnFiles {
+    /// Why the daemon should shut down, if it should; writes its pid file
+    /// again if it is gone.
+    fn look(&self) -> Option<String> {
+        if FileId::of(&self.socket) != Some(self.socket_id) {
+            return Some(format!(
+                "the socket {} was removed or replaced: no client can reach this daemon",
+                self.socket.display()
+            ));
+        }
+        let mut pid = self.pid.lock().expect("pid lock");
+        if pid.in_place() {
+            return None;
+        }
+        match PidLock::acquire(&pid.path) {
+            Ok(Ok(again)) => {
+                warn!(file = %again.path.display(), "the pid file was removed or replaced; it is written again");
+                // The old one's drop leaves the path alone: it is not its file.
+                *pid = again;
+                None
+            }
+            Ok(Err(holder)) => Some(format!(
+                "another daemon (pid {}) holds the pid file {}",
+                holder.map_or_else(|| "unknown".to_owned(), |p| p.to_string()),
+                pid.path.display()
+            )),
+            Err(e) => {
+                warn!(error = %e, "the pid file was removed and cannot be written again");
+                None
+            }
+        }
+    }
+
+    /// Removes the socket if it is still this daemon's.
+    fn remove_socket(&self) {
+        if FileId::of(&self.socket) == Some(self.socket_id) {
+            let _ = fs::remove_file(&self.socket);
+        }
+    }
+}
+
+/// Shuts the daemon down once [`OwnFiles::look`] says it should.
+async fn guard_own_files(own: Arc<OwnFiles>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(OWN_FILES_CHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Some(why) = own.look() {
+            warn!("{why}: shutting down");
+            shutdown.cancel();
+            return;
+        }
     }
 }
 
@@ -346,20 +464,27 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
     let listener =
         bind_private(&layout.socket).with_context(|| format!("cannot bind the socket {}", layout.socket.display()))?;
     listener.set_nonblocking(true)?;
+    keep_from_clean_up(&layout.socket);
+    let socket_id = FileId::of(&layout.socket).context("the socket vanished as it was bound")?;
+    let own = Arc::new(OwnFiles { pid: std::sync::Mutex::new(lock), socket: layout.socket.clone(), socket_id });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("verdict-worker")
         .build()
         .context("cannot start the async runtime")?;
-    let result = runtime.block_on(serve(listener, layout.clone(), config, opts.data_dir));
+    let result = runtime.block_on(serve(listener, layout.clone(), config, opts.data_dir, own.clone()));
 
     // Remove the socket before the pid file: a successor can only lock a new
     // pid file after ours is gone, and so only bind after our socket is gone.
-    let _ = fs::remove_file(&layout.socket);
-    // Its tools are stopped: nothing for a successor to look for.
-    let _ = fs::remove_file(&tool_marks);
-    drop(lock);
+    own.remove_socket();
+    // Its tools are stopped: nothing for a successor to look for (unless
+    // the file is a successor's already: this daemon's pid file was removed
+    // and another daemon took the project).
+    if fs::read_to_string(&tool_marks).is_ok_and(|m| m.trim() == verdict_actors::process::mark_prefix()) {
+        let _ = fs::remove_file(&tool_marks);
+    }
+    drop(own);
     runtime.shutdown_timeout(Duration::from_secs(1));
     result.map(|()| RunOutcome::Stopped)
 }
@@ -369,6 +494,7 @@ async fn serve(
     layout: Layout,
     config: Config,
     data_dir: Option<PathBuf>,
+    own: Arc<OwnFiles>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::UnixListener::from_std(listener)?;
     let limits = Limits {
@@ -392,6 +518,7 @@ async fn serve(
     info!(pid = daemon.pid, socket = %daemon.layout.socket.display(), root = %daemon.layout.root.display(), version = VERSION, "daemon ready");
 
     let server = tokio::spawn(server::serve(listener, daemon.clone()));
+    tokio::spawn(guard_own_files(own, daemon.shutdown.clone()));
     signals(daemon.clone()).await;
 
     // Shutdown: stop accepting, give requests in flight the grace period,

@@ -134,6 +134,45 @@ fn stop_finds_a_daemon_whose_socket_was_removed() {
     assert_ne!(env.json(&["ping"])["pid"].as_u64(), Some(u64::from(pid)));
 }
 
+/// A daemon whose socket and pid file are removed (by hand, by a clean-up
+/// of the runtime directory) cannot be reached: it shuts down, leaving alone
+/// the files the next daemon made at the same paths meanwhile.
+#[test]
+fn a_daemon_whose_files_are_removed_gives_way_to_the_next_one() {
+    let env = Env::new();
+    let old = env.start();
+    std::fs::remove_file(env.socket()).unwrap();
+    std::fs::remove_file(env.pid_file()).unwrap();
+    let new = env.json(&["ping"])["pid"].as_u64().unwrap() as u32;
+    assert_ne!(new, old);
+    wait_until(Duration::from_secs(15), "the unreachable daemon to shut down", || !alive(old));
+    assert_eq!(env.json(&["ping"])["pid"].as_u64(), Some(u64::from(new)), "the new daemon's socket is kept");
+    assert_eq!(std::fs::read_to_string(env.pid_file()).unwrap().trim(), new.to_string(), "and its pid file");
+    let log = std::fs::read_to_string(env.log_file()).unwrap();
+    assert!(log.contains("was removed or replaced: no client can reach this daemon"), "{log}");
+}
+
+/// A removed pid file is written again; the socket and pid file carry the
+/// sticky bit that spares them a periodic clean-up of the runtime directory.
+#[test]
+fn a_removed_pid_file_is_written_again() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let pid = env.start();
+    for f in [env.socket(), env.pid_file()] {
+        let mode = std::fs::symlink_metadata(&f).unwrap().permissions().mode();
+        assert_eq!(mode & 0o1777, 0o1600, "{}: {mode:o}", f.display());
+    }
+    std::fs::remove_file(env.pid_file()).unwrap();
+    wait_until(Duration::from_secs(15), "the pid file to be written again", || {
+        std::fs::read_to_string(env.pid_file()).is_ok_and(|p| p.trim() == pid.to_string())
+    });
+    // Locked again: a second daemon reports this one.
+    let out = env.run_ok(&["daemon"], 0);
+    assert!(out.contains(&pid.to_string()), "{out}");
+    assert_eq!(env.json(&["ping"])["pid"].as_u64(), Some(u64::from(pid)));
+}
+
 #[test]
 fn a_stale_socket_is_replaced() {
     let env = Env::new();
