@@ -274,11 +274,15 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                     let pid =
                         paths::locked_daemon_pid(&layout.pid_file).filter(|&p| gone && p > 1 && p <= i32::MAX as u32);
                     if let Some(pid) = pid {
-                        nix::sys::signal::kill(
+                        match nix::sys::signal::kill(
                             nix::unistd::Pid::from_raw(pid as i32),
                             nix::sys::signal::Signal::SIGTERM,
-                        )
-                        .with_context(|| format!("cannot signal the daemon (pid {pid})"))?;
+                        ) {
+                            // It exited meanwhile: a daemon whose socket is
+                            // gone shuts down by itself.
+                            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                            Err(e) => return Err(e).with_context(|| format!("cannot signal the daemon (pid {pid})")),
+                        }
                         client::wait_for_exit(pid, Duration::from_secs(60)).await?;
                         if global.json {
                             println!("{}", json!({ "stopped": true, "pid": pid }));
