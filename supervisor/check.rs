@@ -672,8 +672,9 @@ pub async fn run(
         let summary =
             Summary { unchanged: true, duration_ms: started.elapsed().as_millis() as u64, ..report.summary.clone() };
         debug!(files = summary.files, "answered from the previous run: nothing changed");
-        let view = ReportView { summary: &summary, outcomes: &report.outcomes, validators: &report.validators };
-        return Ok(serde_json::value::to_raw_value(&view).expect("plain data"));
+        let (reply, _) =
+            deliver(ctx, params.stream_outcomes, &summary, report.outcomes.iter(), &report.validators).await?;
+        return Ok(reply);
     }
     // Or it is updated: only the directories where files changed are looked
     // at again.
@@ -1028,25 +1029,15 @@ pub async fn run(
             }
         });
     }
-    let listed = rows.iter().zip(&spans).flat_map(|(row, span)| {
-        let (new, remembered): (&[(usize, usize, Outcome)], &[Record]) = match row {
-            Row::New(_) => (&records[span.clone()], &[]),
-            Row::Remembered(_) => (&[], &increment.as_ref().expect("memo").0.report.outcomes[span.clone()]),
-        };
-        let new = new.iter().map(|(fi, vi, outcome)| RecordView {
-            file: &walked[*fi].rel,
-            validator: &selected[*vi].handle.config.name,
-            dimension: &selected[*vi].handle.config.dimension,
-            outcome,
-        });
-        let remembered = remembered.iter().map(|r| RecordView {
-            file: &r.file,
-            validator: &r.validator,
-            dimension: &r.dimension,
-            outcome: &r.outcome,
-        });
-        new.chain(remembered)
-    });
+    let listed = Listing {
+        rows: rows.iter().zip(&spans),
+        new: [].iter(),
+        remembered: [].iter(),
+        records: &records,
+        memo: increment.as_ref().map(|(memo, _)| memo.report.outcomes.as_slice()),
+        walked: &walked,
+        selected: &selected,
+    };
     // Serialized once, straight into the reply (no `Value` of it first, no
     // strings of its own for each outcome).
     // A write that failed in this run is said by this run's report.
@@ -1055,16 +1046,12 @@ pub async fn run(
     {
         summary.cache_error = Some(format!("some of this check's results could not be written to the cache: {e}"));
     }
-    let reply = serde_json::value::to_raw_value(&ReportView {
-        summary: &summary,
-        outcomes: Listed(listed),
-        validators: &validators,
-    })
-    .expect("plain data");
+    let delivered = deliver(ctx, params.stream_outcomes, &summary, listed, &validators).await;
     mark("report", &mut since);
     // Room for the reply's envelope: its id may be as long as a request.
     let max_report = crate::protocol::MAX_REPLY_BYTES - crate::protocol::MAX_LINE_BYTES;
-    let too_large = reply.get().len() > max_report;
+    let report_len = delivered.as_ref().map_or(0, |(_, len)| *len);
+    let too_large = !params.stream_outcomes && report_len > max_report;
     let summary_files = walked.len();
 
     // Remember a clean answer if nothing changed while the run looked, and
@@ -1091,18 +1078,21 @@ pub async fn run(
         return Err(RpcError::new(
             crate::protocol::code::REPORT_TOO_LARGE,
             format!(
-                "the report of this check is {} MiB, more than the {} MiB it may be; {cached}\
-                 check fewer paths or validators (--validator, --dimension) to see them",
-                mb(reply.get().len()),
+                "the report of this check is {} MiB, more than the {} MiB a reply may be; {cached}\
+                 ask for its outcomes to be streamed (`stream_outcomes`, as the verdict CLI does), \
+                 or check fewer paths or validators to see them",
+                mb(report_len),
                 mb(max_report)
             ),
         )
-        .with_data(serde_json::json!({ "bytes": reply.get().len(), "max_bytes": max_report })));
+        .with_data(serde_json::json!({ "bytes": report_len, "max_bytes": max_report })));
     }
+    // Sent, or the client is gone.
+    let (reply, _) = delivered?;
     // A remembered answer is sent in its warm form, every outcome `cached`
     // and so longer: one that could not be sent is not remembered.
     if memo_usable
-        && reply.get().len() <= max_report / 2
+        && report_len <= max_report / 2
         && clean
         && walk_errors.is_empty()
         && !linked_ignore_file
@@ -1180,7 +1170,7 @@ pub async fn run(
             epoch,
             expires_at,
             pairs_per_validator,
-            report: as_warm(CheckReport { summary, outcomes, validators }),
+            report: as_warm(CheckReport { summary, outcomes, validators, streamed_outcomes: None }),
             dirs,
             files,
             sets,
@@ -1202,6 +1192,55 @@ struct ReportView<'a, O: serde::Serialize> {
     summary: &'a Summary,
     outcomes: O,
     validators: &'a [(String, String)],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    streamed_outcomes: Option<u64>,
+}
+
+/// Outcomes streamed ahead of a check's reply go in notifications of about
+/// this many bytes each.
+const STREAM_CHUNK_BYTES: usize = 1 << 20;
+
+/// Serializes a check's report, once. Without `stream` it is the reply,
+/// outcomes and all; with it, the outcomes go first, in `check/outcomes`
+/// notifications of about [`STREAM_CHUNK_BYTES`] each (waiting while the
+/// client is slow to read them), and the reply carries the rest and how
+/// many were sent. Returns the reply and the report's length in bytes,
+/// outcomes included; `cancelled` if the client went away or cancelled the
+/// check meanwhile.
+async fn deliver<T: serde::Serialize>(
+    ctx: &RequestCtx,
+    stream: bool,
+    summary: &Summary,
+    outcomes: impl Iterator<Item = T> + Clone,
+    validators: &[(String, String)],
+) -> Result<(Box<serde_json::value::RawValue>, usize), RpcError> {
+    if !stream {
+        let view = ReportView { summary, outcomes: Listed(outcomes), validators, streamed_outcomes: None };
+        let reply = serde_json::value::to_raw_value(&view).expect("plain data");
+        let len = reply.get().len();
+        return Ok((reply, len));
+    }
+    const HEAD: &[u8] = br#""outcomes":["#;
+    let mut chunk = Vec::with_capacity(STREAM_CHUNK_BYTES + (64 << 10));
+    let (mut sent, mut count) = (0usize, 0u64);
+    let mut outcomes = outcomes.peekable();
+    while let Some(o) = outcomes.next() {
+        chunk.extend_from_slice(if chunk.is_empty() { HEAD } else { b"," });
+        serde_json::to_writer(&mut chunk, &o).expect("plain data");
+        count += 1;
+        if chunk.len() >= STREAM_CHUNK_BYTES || outcomes.peek().is_none() {
+            chunk.push(b']');
+            if !ctx.notifier.deliver(notification::CHECK_OUTCOMES, &chunk, &ctx.cancel).await {
+                return Err(RpcError::cancelled());
+            }
+            sent += chunk.len();
+            chunk.clear();
+        }
+    }
+    let view = ReportView { summary, outcomes: [(); 0], validators, streamed_outcomes: Some(count) };
+    let reply = serde_json::value::to_raw_value(&view).expect("plain data");
+    let len = sent + reply.get().len();
+    Ok((reply, len))
 }
 
 /// A [`Record`] as sent, borrowing its strings.
@@ -1213,10 +1252,60 @@ struct RecordView<'a> {
     outcome: &'a Outcome,
 }
 
+/// A run's report's records in order, borrowed: each row's, a new file's
+/// from the run's records, a remembered one's from the answer it updates.
+/// (A type of its own: an iterator of closures that borrow is not general
+/// enough to be held across the awaits of a streamed report.)
+#[derive(Clone)]
+struct Listing<'a> {
+    rows: std::iter::Zip<std::slice::Iter<'a, Row>, std::slice::Iter<'a, std::ops::Range<usize>>>,
+    /// The rest of the current row's records.
+    new: std::slice::Iter<'a, (usize, usize, Outcome)>,
+    remembered: std::slice::Iter<'a, Record>,
+    records: &'a [(usize, usize, Outcome)],
+    /// The remembered answer's records.
+    memo: Option<&'a [Record]>,
+    walked: &'a [Walked],
+    selected: &'a [Selected],
+}
+
+impl<'a> Iterator for Listing<'a> {
+    type Item = RecordView<'a>;
+
+    fn next(&mut self) -> Option<RecordView<'a>> {
+        loop {
+            if let Some((fi, vi, outcome)) = self.new.next() {
+                let config = &self.selected[*vi].handle.config;
+                return Some(RecordView {
+                    file: &self.walked[*fi].rel,
+                    validator: &config.name,
+                    dimension: &config.dimension,
+                    outcome,
+                });
+            }
+            if let Some(r) = self.remembered.next() {
+                return Some(RecordView {
+                    file: &r.file,
+                    validator: &r.validator,
+                    dimension: &r.dimension,
+                    outcome: &r.outcome,
+                });
+            }
+            let (row, span) = self.rows.next()?;
+            match row {
+                Row::New(_) => self.new = self.records[span.clone()].iter(),
+                Row::Remembered(_) => {
+                    self.remembered = self.memo.expect("remembered rows come from a memo")[span.clone()].iter();
+                }
+            }
+        }
+    }
+}
+
 /// Serializes the records an iterator yields, as a list.
 struct Listed<I>(I);
 
-impl<'a, I: Iterator<Item = RecordView<'a>> + Clone> serde::Serialize for Listed<I> {
+impl<I: Iterator<Item: serde::Serialize> + Clone> serde::Serialize for Listed<I> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.0.clone())
     }
@@ -2479,8 +2568,12 @@ mod tests {
         let mut summary = Summary { files: 2, pairs: 4, findings: 1, files_read: 2, ..Summary::default() };
         summary.outcomes.insert("findings".into(), 1);
         let validators = vec![("secrets".to_string(), "security".to_string()), ("utf8".into(), "encoding".into())];
-        let report =
-            CheckReport { summary: summary.clone(), outcomes: outcomes.clone(), validators: validators.clone() };
+        let report = CheckReport {
+            summary: summary.clone(),
+            outcomes: outcomes.clone(),
+            validators: validators.clone(),
+            streamed_outcomes: None,
+        };
         let expected = serde_json::to_string(&report).unwrap();
         let listed = outcomes.iter().map(|r| RecordView {
             file: &r.file,
@@ -2488,9 +2581,19 @@ mod tests {
             dimension: &r.dimension,
             outcome: &r.outcome,
         });
-        let view = ReportView { summary: &summary, outcomes: Listed(listed), validators: &validators };
+        let view = ReportView {
+            summary: &summary,
+            outcomes: Listed(listed),
+            validators: &validators,
+            streamed_outcomes: None,
+        };
         assert_eq!(serde_json::value::to_raw_value(&view).unwrap().get(), expected);
-        let remembered = ReportView { summary: &summary, outcomes: &report.outcomes, validators: &validators };
+        let remembered = ReportView {
+            summary: &summary,
+            outcomes: &report.outcomes,
+            validators: &validators,
+            streamed_outcomes: None,
+        };
         assert_eq!(serde_json::to_string(&remembered).unwrap(), expected);
     }
 

@@ -206,6 +206,36 @@ impl Notifier {
     }
 }
 
+impl Notifier {
+    /// Queues a notification that is part of a reply (a check's streamed
+    /// outcomes), so never dropped: `members` are its params' members after
+    /// `request` (already JSON, e.g. `"outcomes":[…]`). Waits, as a request
+    /// about to start does, while the connection has more than
+    /// [`REPLY_QUEUE_BYTES`] queued and unwritten (or the daemon's budget
+    /// is spent and the connection holds more than its share): memory stays
+    /// bounded however long the stream, and a client that reads nothing
+    /// for [`WRITE_TIMEOUT`] is disconnected. False if `cancel` fired or
+    /// the connection is gone.
+    pub async fn deliver(&self, method: &str, members: &[u8], cancel: &CancellationToken) -> bool {
+        tokio::select! {
+            () = self.outbox.drained_to(REPLY_QUEUE_BYTES) => {}
+            () = cancel.cancelled() => return false,
+        }
+        let head = serde_json::json!({ "jsonrpc": "2.0", "method": method }).to_string();
+        let mut line = Vec::with_capacity(head.len() + members.len() + 64);
+        line.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+        line.extend_from_slice(br#","params":{"request":"#);
+        serde_json::to_writer(&mut line, &self.request).expect("a Value always serializes");
+        line.push(b',');
+        line.extend_from_slice(members);
+        line.extend_from_slice(b"}}\n");
+        tokio::select! {
+            sent = self.outbox.send(line) => sent.is_ok(),
+            () = cancel.cancelled() => false,
+        }
+    }
+}
+
 /// What a method handler gets besides its params.
 pub struct RequestCtx {
     /// Cancelled by `cancel`, by the client disconnecting, or at the end of

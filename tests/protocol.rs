@@ -33,6 +33,50 @@ fn fresh_ping_is_prompt(env: &Env) {
     assert!(t.elapsed() < Duration::from_secs(5), "fresh ping took {:?}", t.elapsed());
 }
 
+/// With `stream_outcomes`, a check's outcomes come ahead of its reply in
+/// `check/outcomes` notifications (about 1 MiB each), and the reply says how
+/// many: the same outcomes, in the same order, as a reply that lists them,
+/// whether computed, cached or the previous run's answer.
+#[test]
+fn streamed_outcomes_are_the_listed_ones() {
+    let env = Env::new();
+    for i in 0..1200 {
+        env.write(&format!("d{}/f{i}.txt", i % 10), if i % 5 == 0 { "x  \n" } else { "x\n" });
+    }
+    env.start();
+    let mut c = env.connect();
+    let streamed = |c: &mut Raw| -> (Value, Vec<Value>, usize) {
+        let id = c.send("check", json!({ "all_outcomes": true, "stream_outcomes": true }));
+        let (reply, notes) = c.reply(id);
+        let chunks: Vec<&Value> = notes.iter().filter(|n| n["method"] == "check/outcomes").collect();
+        let mut outcomes = Vec::new();
+        for n in &chunks {
+            assert_eq!(n["params"]["request"], json!(id));
+            outcomes.extend(n["params"]["outcomes"].as_array().unwrap().iter().cloned());
+        }
+        let report = reply["result"].clone();
+        assert_eq!(report["outcomes"], json!([]), "{reply}");
+        assert_eq!(report["streamed_outcomes"], json!(outcomes.len()));
+        (report, outcomes, chunks.len())
+    };
+    let pairs = |outcomes: &[Value]| -> Vec<(String, String)> {
+        outcomes.iter().map(|o| (o["file"].to_string(), o["validator"].to_string())).collect()
+    };
+    let (cold, cold_outcomes, chunks) = streamed(&mut c);
+    assert!(chunks >= 2, "{chunks} notifications");
+    assert_eq!(cold["summary"]["pairs"], json!(cold_outcomes.len()));
+    assert!(cold_outcomes.iter().any(|o| o["outcome"]["status"] == "passed"), "computed");
+    let listed = c.call("check", json!({ "all_outcomes": true }))["result"].clone();
+    assert!(listed.get("streamed_outcomes").is_none(), "{}", listed["summary"]);
+    let listed = listed["outcomes"].as_array().unwrap().clone();
+    assert_eq!(pairs(&listed), pairs(&cold_outcomes));
+    assert!(listed.iter().all(|o| o["outcome"]["status"] == "cached"));
+    // Answered from the previous run too.
+    let (warm, warm_outcomes, _) = streamed(&mut c);
+    assert_eq!(warm["summary"]["unchanged"], true, "{}", warm["summary"]);
+    assert_eq!(warm_outcomes, listed);
+}
+
 #[test]
 fn every_basic_method_answers() {
     let env = Env::new();

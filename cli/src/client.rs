@@ -136,7 +136,7 @@ impl Client {
         loop {
             let msg = self.next_message().await?;
             if let Some(m) = &msg.method {
-                on_note(m, msg.params.as_ref().unwrap_or(&Value::Null));
+                on_note(m, &msg.params_value());
                 continue;
             }
             match &msg.id {

@@ -175,9 +175,10 @@ pub struct Message {
     /// Notification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
-    /// Notification params.
+    /// Notification params, as sent: a check's streamed outcomes are read
+    /// from them into their own type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub params: Option<Value>,
+    pub params: Option<Box<RawValue>>,
 }
 
 impl Message {
@@ -204,8 +205,13 @@ impl Message {
             result: None,
             error: None,
             method: Some(method.into()),
-            params: Some(params),
+            params: Some(serde_json::value::to_raw_value(&params).expect("a Value always serializes")),
         }
+    }
+
+    /// The notification's params as a `Value` (`null` without any).
+    pub fn params_value(&self) -> Value {
+        self.params.as_deref().and_then(|p| serde_json::from_str(p.get()).ok()).unwrap_or(Value::Null)
     }
 
     /// Serializes to one line, `\n` included.
@@ -278,6 +284,9 @@ pub mod method {
 pub mod notification {
     /// Progress of a check: counts so far.
     pub const CHECK_PROGRESS: &str = "check/progress";
+    /// Some of a check's outcomes, when the check asked for them to be
+    /// streamed (`stream_outcomes`).
+    pub const CHECK_OUTCOMES: &str = "check/outcomes";
 }
 
 // ---- check ----
@@ -303,6 +312,20 @@ pub struct CheckParams {
     /// Include passed outcomes in the reply (default: only the others).
     #[serde(default)]
     pub all_outcomes: bool,
+    /// Send the outcomes ahead of the reply, in `check/outcomes`
+    /// notifications, instead of in it: a reply's length is limited, the
+    /// stream's is not.
+    #[serde(default)]
+    pub stream_outcomes: bool,
+}
+
+/// The params of a `check/outcomes` notification.
+#[derive(Debug, Deserialize)]
+pub struct StreamedOutcomes {
+    /// The id of the `check` they belong to.
+    pub request: Value,
+    /// The next outcomes, in the report's order.
+    pub outcomes: Vec<Record>,
 }
 
 /// One outcome of the run.
@@ -377,6 +400,10 @@ pub struct CheckReport {
     pub outcomes: Vec<Record>,
     /// The validators that took part: name and dimension.
     pub validators: Vec<(String, String)>,
+    /// With `stream_outcomes`: how many outcomes were sent ahead in
+    /// `check/outcomes` notifications (`outcomes` is then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streamed_outcomes: Option<u64>,
 }
 
 /// The outcome of reading one frame.

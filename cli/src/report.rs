@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::cli::ExitCode;
 use crate::client::{self, CallError, ConnectOptions};
 use crate::paths::Layout;
-use crate::protocol::{CheckReport, Record, code, method, notification};
+use crate::protocol::{CheckReport, Record, StreamedOutcomes, code, method, notification};
 use verdict_actors::{Outcome, Severity, Verdict};
 
 /// Output formats of `check`.
@@ -119,6 +119,8 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         "no_cache": args.no_cache,
         // SARIF lists findings and failures only: passes are not sent.
         "all_outcomes": format == Format::Json || args.all,
+        // Ahead of the reply, whose length is limited.
+        "stream_outcomes": true,
     });
     // Ctrl-C is caught from before the check is sent: between the send and
     // the first wait below, it would otherwise kill the client and leave
@@ -135,14 +137,24 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         b
     });
     let mut interrupted = false;
+    let mut streamed: Vec<Record> = Vec::new();
     let reply = loop {
         tokio::select! {
             m = c.next_message() => {
                 let m = m?;
                 if m.method.as_deref() == Some(notification::CHECK_PROGRESS) {
-                    if let (Some(b), Some(p)) = (&bar, &m.params) {
+                    if let Some(b) = &bar {
+                        let p = m.params_value();
                         b.set_length(p["total"].as_u64().unwrap_or(0));
                         b.set_position(p["done"].as_u64().unwrap_or(0));
+                    }
+                    continue;
+                }
+                if m.method.as_deref() == Some(notification::CHECK_OUTCOMES) {
+                    let some: StreamedOutcomes = serde_json::from_str(m.params.as_deref().map_or("null", RawValue::get))
+                        .context("unreadable outcomes from the daemon")?;
+                    if some.request.as_i64() == Some(id) {
+                        streamed.extend(some.outcomes);
                     }
                     continue;
                 }
@@ -169,8 +181,14 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     }
     // Straight from the reply's text: a report listing every outcome of a
     // large tree is large, and a `Value` of it first would cost as much again.
-    let report: CheckReport = serde_json::from_str(reply.result.as_deref().map_or("null", RawValue::get))
+    let mut report: CheckReport = serde_json::from_str(reply.result.as_deref().map_or("null", RawValue::get))
         .context("unreadable check report")?;
+    if let Some(sent) = report.streamed_outcomes.take() {
+        if sent != streamed.len() as u64 {
+            anyhow::bail!("the daemon sent {sent} outcomes ahead of its report, and {} arrived", streamed.len());
+        }
+        report.outcomes = streamed;
+    }
     let mut sink: Box<dyn Write> = match &output {
         Some(ReportFile::Direct(file)) => Box::new(std::io::BufWriter::new(file)),
         Some(ReportFile::Replace(_, file)) => Box::new(std::io::BufWriter::new(file.as_file())),
@@ -773,7 +791,7 @@ mod tests {
     use crate::protocol::Summary;
 
     fn summary_line(summary: Summary) -> String {
-        let report = CheckReport { summary, outcomes: Vec::new(), validators: Vec::new() };
+        let report = CheckReport { summary, outcomes: Vec::new(), validators: Vec::new(), streamed_outcomes: None };
         let mut out = Vec::new();
         print_human(&report, false, &mut out).unwrap();
         String::from_utf8(out).unwrap()
@@ -856,6 +874,7 @@ mod tests {
                 record("trojan\u{202e}exe.txt", Outcome::Skipped { reason: "isolate \u{2066}x\u{2069}".into() }),
             ],
             validators: Vec::new(),
+            streamed_outcomes: None,
         };
         let mut out = Vec::new();
         print_human(&report, false, &mut out).unwrap();
@@ -884,7 +903,12 @@ mod tests {
 
     #[test]
     fn sarif_columns_are_code_points_as_in_the_json_report() {
-        let report = CheckReport { summary: Summary::default(), outcomes: Vec::new(), validators: Vec::new() };
+        let report = CheckReport {
+            summary: Summary::default(),
+            outcomes: Vec::new(),
+            validators: Vec::new(),
+            streamed_outcomes: None,
+        };
         assert_eq!(sarif(&report)["runs"][0]["columnKind"], "unicodeCodePoints");
     }
 
@@ -899,7 +923,12 @@ mod tests {
                 findings: vec![finding(None, Some(5)), finding(Some(2), Some(5)), finding(None, None)],
             },
         };
-        let report = CheckReport { summary: Summary::default(), outcomes: vec![record], validators: Vec::new() };
+        let report = CheckReport {
+            summary: Summary::default(),
+            outcomes: vec![record],
+            validators: Vec::new(),
+            streamed_outcomes: None,
+        };
         let log = sarif(&report);
         let regions: Vec<Value> = (log["runs"][0]["results"].as_array().unwrap().iter())
             .map(|r| r["locations"][0]["physicalLocation"]["region"].clone())
@@ -924,7 +953,12 @@ mod tests {
             record("shellcheck", Some("SC2086")),
             record("mytool", None),
         ];
-        let log = sarif(&CheckReport { summary: Summary::default(), outcomes, validators: Vec::new() });
+        let log = sarif(&CheckReport {
+            summary: Summary::default(),
+            outcomes,
+            validators: Vec::new(),
+            streamed_outcomes: None,
+        });
         let ids: Vec<&str> =
             (log["runs"][0]["results"].as_array().unwrap().iter()).map(|r| r["ruleId"].as_str().unwrap()).collect();
         assert_eq!(ids, ["trailing-whitespace", "shellcheck/SC2086", "mytool"]);
