@@ -122,8 +122,9 @@ pub fn file_arg(rel: &OsStr) -> OsString {
     }
 }
 
-/// [`run`] with each file's argument given: the exact bytes of its path
-/// (`files` are the names findings are matched against, which are UTF-8).
+/// [`run`] with each file's argument given: the exact bytes of its path,
+/// which findings are matched against (`files` are the same names as
+/// UTF-8, lossily).
 pub async fn run_args(
     spec: &CommandSpec,
     files: &[String],
@@ -154,8 +155,8 @@ pub async fn run_args(
     };
     match &spec.parser {
         OutputParser::ExitCode => parse::exit_code(&execution, code, files.len()),
-        OutputParser::Regex(re) => parse::regex(re, &execution, code, files, &spec.cwd),
-        OutputParser::Sarif => parse::sarif(&execution, code, files, &spec.cwd),
+        OutputParser::Regex(re) => parse::regex(re, &execution, code, args, &spec.cwd),
+        OutputParser::Sarif => parse::sarif(&execution, code, args, &spec.cwd),
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 
 use regex::Regex;
@@ -65,28 +67,36 @@ pub(crate) fn exit_code(exec: &Execution, code: i32, n_files: usize) -> Vec<Outc
 /// The `Regex` parser: every line of stdout, then of stderr, that matches
 /// becomes a finding of the batch file its `file` group names (or of the only
 /// file, when the regex has no `file` group).
-pub(crate) fn regex(re: &Regex, exec: &Execution, code: i32, files: &[String], cwd: &Path) -> Vec<Outcome> {
-    let batch = Batch::new(files, cwd);
+pub(crate) fn regex(re: &Regex, exec: &Execution, code: i32, args: &[OsString], cwd: &Path) -> Vec<Outcome> {
+    let files = args;
+    let batch = Batch::new(args, cwd);
     let has_file = re.capture_names().any(|n| n == Some("file"));
     let mut per_file = PerFile::new(files.len());
     let mut parsed = 0usize;
     for captured in [&exec.stdout, &exec.stderr] {
-        let text = complete_lines(captured);
-        for line in text.lines() {
-            let Some(caps) = re.captures(line) else {
+        for raw in complete_lines(captured).split(|&b| b == b'\n') {
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let line = String::from_utf8_lossy(raw);
+            let Some(caps) = re.captures(&line) else {
                 continue;
             };
             parsed += 1;
             let targets: &[usize] = if has_file {
-                let Some(path) = caps.name("file").map(|m| m.as_str()) else {
+                let Some(span) = caps.name("file").map(|m| m.range()) else {
                     continue;
+                };
+                // The name's own bytes: two names that are not UTF-8 can
+                // read the same once decoded.
+                let path = match &line {
+                    Cow::Borrowed(_) => &raw[span],
+                    Cow::Owned(_) => &raw[raw_range(raw, span)],
                 };
                 // As printed, then without blanks around it: a name may
                 // start or end with a space.
-                match batch.lookup(path).or_else(|| batch.lookup(path.trim())) {
+                match batch.lookup(path).or_else(|| batch.lookup(path.trim_ascii())) {
                     Some(targets) => targets,
                     None => {
-                        tracing::debug!(path, "tool reported a finding for a file outside the batch; ignored");
+                        tracing::debug!(path = %String::from_utf8_lossy(path), "tool reported a finding for a file outside the batch; ignored");
                         continue;
                     }
                 }
@@ -124,7 +134,8 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, code: i32, files: &[String], c
 
 /// The `Sarif` parser: stdout is a SARIF 2.1.0 log. The exit status only
 /// matters when stdout is not one.
-pub(crate) fn sarif(exec: &Execution, code: i32, files: &[String], cwd: &Path) -> Vec<Outcome> {
+pub(crate) fn sarif(exec: &Execution, code: i32, args: &[OsString], cwd: &Path) -> Vec<Outcome> {
+    let files = args;
     let log = match parse_sarif(&exec.stdout.bytes) {
         Ok(log) => log,
         Err(e) => {
@@ -158,18 +169,31 @@ pub(crate) fn sarif(exec: &Execution, code: i32, files: &[String], cwd: &Path) -
         }
         return vec![Outcome::error(reason); files.len()];
     }
+    // A run without `results` (or `null`) could not determine them; only an
+    // empty list says that nothing was found (SARIF 2.1.0, 3.14.23).
+    if log.runs.iter().any(|r| r.results.is_none()) {
+        return vec![
+            Outcome::error(
+                "the SARIF log has a run without `results`: the tool could not determine them (an empty list would say nothing was found)"
+            );
+            files.len()
+        ];
+    }
     let batch = Batch::new(files, cwd);
     let mut per_file = PerFile::new(files.len());
     let mut unattributed = 0usize;
     for run in &log.runs {
         for result in run.results.iter().flatten() {
-            if matches!(result.kind.as_deref(), Some("pass" | "notApplicable")) {
+            if matches!(result.kind.as_deref(), Some("pass" | "notApplicable")) || result.dismissed() {
                 continue;
             }
             let physical = result.locations.first().and_then(|l| l.physical_location.as_ref());
             let targets: Cow<'_, [usize]> = match physical.and_then(|p| p.artifact_location.as_ref()) {
                 Some(artifact) => {
-                    match run.resolve(artifact, 0).and_then(|path| batch.lookup(&path).map(|t| t.to_vec())) {
+                    match run
+                        .resolve(artifact, 0)
+                        .and_then(|path| batch.lookup(path.as_os_str().as_bytes()).map(|t| t.to_vec()))
+                    {
                         Some(targets) => Cow::Owned(targets),
                         None => {
                             tracing::debug!(uri = ?artifact.uri, "SARIF result for a file outside the batch; ignored");
@@ -188,14 +212,17 @@ pub(crate) fn sarif(exec: &Execution, code: i32, files: &[String], cwd: &Path) -
             let rule_id = result.rule_id.clone().or_else(|| result.rule.as_ref().and_then(|r| r.id.clone()));
             let level = result.level.clone().or_else(|| run.default_level(result, rule_id.as_deref()));
             let finding = Finding {
-                line: region.and_then(|r| r.start_line).and_then(sarif_position),
-                column: region.and_then(|r| r.start_column).and_then(sarif_position),
+                line: region.and_then(|r| r.start_line.as_ref()).and_then(Lenient::get).and_then(sarif_position),
+                column: region.and_then(|r| r.start_column.as_ref()).and_then(Lenient::get).and_then(sarif_position),
                 severity: match level.as_deref() {
                     Some("error") => Severity::Error,
                     Some("note" | "none") => Severity::Note,
                     _ => Severity::Warning,
                 },
-                message: result.message.one_line().or_else(|| rule_id.clone()).unwrap_or_else(|| "(no message)".into()),
+                message: run
+                    .message_text(result, rule_id.as_deref())
+                    .or_else(|| rule_id.clone())
+                    .unwrap_or_else(|| "(no message)".into()),
                 rule: rule_id,
             };
             for &i in targets.iter() {
@@ -263,18 +290,47 @@ fn finish(per_file: PerFile, lost: Option<String>) -> Vec<Outcome> {
         .collect()
 }
 
-/// The captured text, lossily decoded, without a partial last line when the
-/// stream was cut.
-fn complete_lines(c: &Captured) -> Cow<'_, str> {
-    let bytes = if c.truncated || c.incomplete {
+/// The captured bytes without a partial last line when the stream was cut.
+fn complete_lines(c: &Captured) -> &[u8] {
+    if c.truncated || c.incomplete {
         match memchr::memrchr(b'\n', &c.bytes) {
             Some(end) => &c.bytes[..end],
-            None => &[][..],
+            None => &[],
         }
     } else {
-        &c.bytes[..]
-    };
-    String::from_utf8_lossy(bytes)
+        &c.bytes
+    }
+}
+
+/// The bytes of `raw` that `range` of its lossy decoding stands for (each
+/// U+FFFD there stands for one invalid sequence of `raw`).
+fn raw_range(raw: &[u8], range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    // Positions in the decoding and in `raw`.
+    let (mut decoded, mut at) = (0, 0);
+    let mut start = None;
+    for chunk in raw.utf8_chunks() {
+        let valid = chunk.valid().len();
+        if start.is_none() && range.start <= decoded + valid {
+            start = Some(at + range.start - decoded);
+        }
+        if range.end <= decoded + valid {
+            return start.unwrap_or(at)..at + range.end - decoded;
+        }
+        decoded += valid;
+        at += valid;
+        let invalid = chunk.invalid().len();
+        if invalid > 0 {
+            if start.is_none() && range.start <= decoded {
+                start = Some(at);
+            }
+            decoded += char::REPLACEMENT_CHARACTER.len_utf8();
+            at += invalid;
+            if range.end <= decoded {
+                return start.unwrap_or(at)..at;
+            }
+        }
+    }
+    start.unwrap_or(at)..at
 }
 
 /// The first non-empty line of stdout, else of stderr, shortened.
@@ -316,34 +372,35 @@ fn severity(word: &str) -> Severity {
     }
 }
 
-/// The files of a batch, by normalized path.
+/// The files of a batch, by normalized path (its bytes: a name need not be
+/// UTF-8).
 struct Batch {
-    index: HashMap<String, Vec<usize>>,
+    index: HashMap<Vec<u8>, Vec<usize>>,
     cwd: PathBuf,
     canonical_cwd: Option<PathBuf>,
 }
 
 impl Batch {
-    fn new(files: &[String], cwd: &Path) -> Self {
+    fn new(files: &[OsString], cwd: &Path) -> Self {
         let cwd = clean(cwd);
         let canonical_cwd = std::fs::canonicalize(&cwd).ok().filter(|c| *c != cwd);
         let mut batch = Batch { index: HashMap::new(), cwd, canonical_cwd };
         for (i, file) in files.iter().enumerate() {
-            if let Some(key) = batch.normalize(file) {
+            if let Some(key) = batch.normalize(file.as_bytes()) {
                 batch.index.entry(key).or_default().push(i);
             }
         }
         batch
     }
 
-    fn lookup(&self, path: &str) -> Option<&[usize]> {
+    fn lookup(&self, path: &[u8]) -> Option<&[usize]> {
         self.normalize(path).and_then(|k| self.index.get(&k)).map(Vec::as_slice)
     }
 
     /// `path` relative to the project root, lexically cleaned (`./`, `..`);
     /// `None` for an absolute path outside the root.
-    fn normalize(&self, path: &str) -> Option<String> {
-        let p = clean(Path::new(path));
+    fn normalize(&self, path: &[u8]) -> Option<Vec<u8>> {
+        let p = clean(Path::new(OsStr::from_bytes(path)));
         let rel = if p.is_absolute() {
             p.strip_prefix(&self.cwd)
                 .ok()
@@ -351,7 +408,7 @@ impl Batch {
         } else {
             &p
         };
-        Some(rel.to_string_lossy().into_owned())
+        Some(rel.as_os_str().as_bytes().to_vec())
     }
 }
 
@@ -378,6 +435,8 @@ fn clean(p: &Path) -> PathBuf {
 
 fn parse_sarif(bytes: &[u8]) -> Result<SarifLog, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 ({e})"))?;
+    // Some tools (.NET's) open their output with a byte order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
         return Err("no output".to_owned());
     }
@@ -429,9 +488,13 @@ struct Tool {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct ToolComponent {
     #[serde(default)]
     rules: Vec<Rule>,
+    /// Message texts by id, for the results of any rule.
+    #[serde(default)]
+    global_message_strings: HashMap<String, Message>,
 }
 
 #[derive(Deserialize)]
@@ -441,6 +504,9 @@ struct Rule {
     id: Option<String>,
     #[serde(default)]
     default_configuration: Option<RuleConfiguration>,
+    /// Message texts by id, for this rule's results.
+    #[serde(default)]
+    message_strings: HashMap<String, Message>,
 }
 
 #[derive(Deserialize)]
@@ -472,6 +538,26 @@ struct SarifResult {
     message: Message,
     #[serde(default)]
     locations: Vec<Location>,
+    #[serde(default)]
+    suppressions: Vec<Suppression>,
+    #[serde(default)]
+    baseline_state: Option<String>,
+}
+
+impl SarifResult {
+    /// Not a finding of this run: suppressed (in the source or elsewhere,
+    /// unless the suppression was rejected or awaits review), or found in
+    /// the baseline and absent now. GitHub code scanning counts neither.
+    fn dismissed(&self) -> bool {
+        self.suppressions.iter().any(|s| matches!(s.status.as_deref(), None | Some("accepted")))
+            || self.baseline_state.as_deref() == Some("absent")
+    }
+}
+
+#[derive(Deserialize)]
+struct Suppression {
+    #[serde(default)]
+    status: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -488,6 +574,12 @@ struct Message {
     text: Option<String>,
     #[serde(default)]
     markdown: Option<String>,
+    /// A message kept in the rule's (or the tool's) `messageStrings`.
+    #[serde(default)]
+    id: Option<String>,
+    /// What fills its `{0}`, `{1}`, … placeholders.
+    #[serde(default)]
+    arguments: Vec<String>,
 }
 
 impl Message {
@@ -527,12 +619,64 @@ struct ArtifactLocation {
 #[serde(rename_all = "camelCase")]
 struct Region {
     #[serde(default)]
-    start_line: Option<i64>,
+    start_line: Option<Lenient>,
     #[serde(default)]
-    start_column: Option<i64>,
+    start_column: Option<Lenient>,
+}
+
+/// A number that one result may get wrong (`1e20`, `"3"`) without costing
+/// the whole log: read as any JSON value, used only if an integer.
+#[derive(Deserialize)]
+struct Lenient(serde_json::Value);
+
+impl Lenient {
+    fn get(&self) -> Option<i64> {
+        self.0.as_i64()
+    }
 }
 
 impl Run {
+    /// A result's message on one line: its text, or the text its id names
+    /// in its rule's `messageStrings` (then the tool's
+    /// `globalMessageStrings`), with the arguments put in.
+    fn message_text(&self, result: &SarifResult, rule_id: Option<&str>) -> Option<String> {
+        if let Some(text) = result.message.one_line() {
+            return Some(text);
+        }
+        let id = result.message.id.as_deref()?;
+        let driver = self.tool.as_ref()?.driver.as_ref()?;
+        let index = result.rule_index.or_else(|| result.rule.as_ref().and_then(|r| r.index));
+        let rule = match index.and_then(|i| usize::try_from(i).ok()) {
+            Some(i) => driver.rules.get(i),
+            None => driver.rules.iter().find(|r| r.id.is_some() && r.id.as_deref() == rule_id),
+        };
+        let template = rule
+            .and_then(|r| r.message_strings.get(id))
+            .or_else(|| driver.global_message_strings.get(id))?
+            .one_line()?;
+        // `{n}` is argument n; `{{` and `}}` are braces (SARIF 3.11.5).
+        let mut out = String::with_capacity(template.len());
+        let mut rest = template.as_str();
+        while let Some(open) = rest.find(['{', '}']) {
+            out.push_str(&rest[..open]);
+            let after = &rest[open..];
+            if after.starts_with("{{") || after.starts_with("}}") {
+                out.push_str(&after[..1]);
+                rest = &after[2..];
+            } else if let Some((n, tail)) = after[1..].split_once('}')
+                && let Ok(n) = n.parse::<usize>()
+            {
+                out.push_str(result.message.arguments.get(n).map_or("", String::as_str));
+                rest = tail;
+            } else {
+                out.push_str(&after[..1]);
+                rest = &after[1..];
+            }
+        }
+        out.push_str(rest);
+        Some(one_line(&out))
+    }
+
     /// The level a result gets from its rule's default configuration.
     fn default_level(&self, result: &SarifResult, rule_id: Option<&str>) -> Option<String> {
         let rules = &self.tool.as_ref()?.driver.as_ref()?.rules;
@@ -545,8 +689,9 @@ impl Run {
     }
 
     /// The path (absolute, or relative to the project root) an artifact
-    /// location points at; `None` for non-file URIs.
-    fn resolve(&self, loc: &ArtifactLocation, depth: usize) -> Option<String> {
+    /// location points at, with the bytes its URI escapes (a name need not
+    /// be UTF-8); `None` for non-file URIs.
+    fn resolve(&self, loc: &ArtifactLocation, depth: usize) -> Option<PathBuf> {
         if depth > 8 {
             return None;
         }
@@ -564,18 +709,19 @@ impl Run {
             return None;
         }
         let relative = percent_decode(uri);
-        if relative.starts_with('/') {
-            return Some(relative);
+        if relative.starts_with(b"/") {
+            return Some(PathBuf::from(OsString::from_vec(relative)));
         }
         let base = loc
             .uri_base_id
             .as_ref()
             .and_then(|id| self.original_uri_base_ids.get(id))
             .and_then(|base| self.resolve(base, depth + 1));
+        let relative = Path::new(OsStr::from_bytes(&relative));
         Some(match base {
-            Some(base) => Path::new(&base).join(relative).to_string_lossy().into_owned(),
+            Some(base) => base.join(relative),
             // An undeclared base (`%SRCROOT%`, …) is taken to be the project root.
-            None => relative,
+            None => relative.to_path_buf(),
         })
     }
 }
@@ -598,7 +744,7 @@ fn has_scheme(uri: &str) -> bool {
 }
 
 /// The path of a `file:` URI (what follows `file:`): `///abs`, `//localhost/abs`, `/abs`.
-fn file_uri_path(rest: &str) -> Option<String> {
+fn file_uri_path(rest: &str) -> Option<PathBuf> {
     let path = match rest.strip_prefix("//") {
         Some(authority_and_path) => {
             let slash = authority_and_path.find('/')?;
@@ -611,14 +757,15 @@ fn file_uri_path(rest: &str) -> Option<String> {
         None => rest,
     };
     let path = path.split(['?', '#']).next().unwrap_or(path);
-    Some(percent_decode(path))
+    Some(PathBuf::from(OsString::from_vec(percent_decode(path))))
 }
 
-fn percent_decode(s: &str) -> String {
-    if !s.contains('%') {
-        return s.to_owned();
-    }
+/// The bytes `s` stands for, its `%XX` escapes decoded.
+fn percent_decode(s: &str) -> Vec<u8> {
     let bytes = s.as_bytes();
+    if !s.contains('%') {
+        return bytes.to_vec();
+    }
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -635,7 +782,7 @@ fn percent_decode(s: &str) -> String {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 #[cfg(test)]
@@ -644,14 +791,18 @@ mod unit {
 
     #[test]
     fn normalizes_paths_against_the_root() {
-        let files = vec!["src/a.rs".to_owned(), "b.txt".to_owned()];
+        let files: Vec<OsString> =
+            [&b"src/a.rs"[..], b"b.txt", b"c\xff.txt", b"c\xfe.txt"].map(|n| OsStr::from_bytes(n).to_owned()).into();
         let batch = Batch::new(&files, Path::new("/proj/root"));
-        assert_eq!(batch.lookup("./src/a.rs"), Some(&[0][..]));
-        assert_eq!(batch.lookup("/proj/root/src/a.rs"), Some(&[0][..]));
-        assert_eq!(batch.lookup("/proj/root/./x/../b.txt"), Some(&[1][..]));
-        assert_eq!(batch.lookup("src/./a.rs"), Some(&[0][..]));
-        assert_eq!(batch.lookup("/elsewhere/src/a.rs"), None);
-        assert_eq!(batch.lookup("a.rs"), None);
+        assert_eq!(batch.lookup(b"./src/a.rs"), Some(&[0][..]));
+        assert_eq!(batch.lookup(b"/proj/root/src/a.rs"), Some(&[0][..]));
+        assert_eq!(batch.lookup(b"/proj/root/./x/../b.txt"), Some(&[1][..]));
+        assert_eq!(batch.lookup(b"src/./a.rs"), Some(&[0][..]));
+        assert_eq!(batch.lookup(b"/elsewhere/src/a.rs"), None);
+        assert_eq!(batch.lookup(b"a.rs"), None);
+        // Names that are not UTF-8 are told apart by their bytes.
+        assert_eq!(batch.lookup(b"./c\xfe.txt"), Some(&[3][..]));
+        assert_eq!(batch.lookup("c\u{fffd}.txt".as_bytes()), None);
     }
 
     #[test]
@@ -666,13 +817,24 @@ mod unit {
 
     #[test]
     fn file_uris_and_percent_encoding() {
-        assert_eq!(file_uri_path("///a/b%20c.rs").as_deref(), Some("/a/b c.rs"));
-        assert_eq!(file_uri_path("//localhost/a").as_deref(), Some("/a"));
-        assert_eq!(file_uri_path("/a").as_deref(), Some("/a"));
+        assert_eq!(file_uri_path("///a/b%20c.rs").as_deref(), Some(Path::new("/a/b c.rs")));
+        assert_eq!(file_uri_path("//localhost/a").as_deref(), Some(Path::new("/a")));
+        assert_eq!(file_uri_path("/a").as_deref(), Some(Path::new("/a")));
+        assert_eq!(file_uri_path("/a%FF").as_deref(), Some(Path::new(OsStr::from_bytes(b"/a\xff"))));
         assert_eq!(file_uri_path("//server/share/a"), None);
         assert!(has_scheme("https://x/y"));
         assert!(!has_scheme("src/a.rs"));
         assert!(!has_scheme("/abs/a.rs"));
+    }
+
+    #[test]
+    fn maps_a_span_of_the_lossy_decoding_back_to_the_bytes() {
+        let raw = b"a\xffb\xfe\xfdc: x";
+        let line = String::from_utf8_lossy(raw);
+        for (text, bytes) in [("a\u{fffd}b", &b"a\xffb"[..]), ("\u{fffd}\u{fffd}c", b"\xfe\xfdc"), ("c: x", b"c: x")] {
+            let start = line.find(text).unwrap();
+            assert_eq!(&raw[raw_range(raw, start..start + text.len())], bytes, "{text}");
+        }
     }
 
     #[test]

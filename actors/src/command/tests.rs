@@ -499,6 +499,105 @@ async fn file_names_are_never_read_as_options_and_keep_their_exact_bytes() {
     assert_eq!(out, [Outcome::Passed], "cat found the file by its exact name");
 }
 
+/// Findings for names that are not UTF-8 go to the file of those bytes, not
+/// to every file whose name decodes the same (`a\xff` and `a\xfe` both read
+/// `a\u{FFFD}`): in a regex parser's output, and in a SARIF URI's escapes.
+#[tokio::test]
+async fn findings_for_names_that_are_not_utf8_go_to_the_file_of_those_bytes() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let names = [&b"a\xff.txt"[..], b"a\xfe.txt", "a\u{FFFD}.txt".as_bytes()];
+    let args: Vec<_> = names.iter().map(|n| file_arg(OsStr::from_bytes(n))).collect();
+    let lossy = files(&["a\u{FFFD}.txt"; 3]);
+    for n in names {
+        std::fs::write(dir.path().join(OsStr::from_bytes(n)), "ok\n").unwrap();
+    }
+    std::fs::write(dir.path().join(OsStr::from_bytes(names[0])), "BAD\n").unwrap();
+    let script = r#"for f in "$@"; do grep -q BAD -- "$f" && printf '%s:1:1: error: bad\n' "$f"; done; exit 0"#;
+    let s = spec(&dir, sh(script), OutputParser::Regex(gcc_style()));
+    let out = run_args(&s, &lossy, &args, &ProcessRegistry::new()).await;
+    assert!(matches!(out[0], Outcome::Findings { .. }), "{out:?}");
+    assert_eq!(out[1..], [Outcome::Passed, Outcome::Passed]);
+    let sarif = serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}}, "results": [
+        {"ruleId": "R", "level": "error", "message": {"text": "bad"},
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a%FE.txt"}}}]}
+    ]}]});
+    std::fs::write(dir.path().join("out.sarif"), sarif.to_string()).unwrap();
+    let s = spec(&dir, sh("cat out.sarif"), OutputParser::Sarif);
+    let out = run_args(&s, &lossy, &args, &ProcessRegistry::new()).await;
+    assert_eq!(out[0], Outcome::Passed);
+    assert!(matches!(out[1], Outcome::Findings { .. }), "{out:?}");
+    assert_eq!(out[2], Outcome::Passed);
+}
+
+/// What SARIF says is not a finding of this run is not one: a suppressed
+/// result (unless the suppression was rejected or is under review), one
+/// absent since the baseline. A run without `results` could not determine
+/// them: an error, never a pass.
+#[tokio::test]
+async fn sarif_suppressed_and_absent_results_are_not_findings_and_missing_results_are_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    let f = files(&["a.txt"]);
+    let at = |text: &str, extra: serde_json::Value| {
+        let mut r = serde_json::json!({"ruleId": "R", "level": "error", "message": {"text": text},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.txt"}, "region": {"startLine": 1}}}]});
+        r.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        r
+    };
+    let results = serde_json::json!([
+        at("suppressed in the source", serde_json::json!({"suppressions": [{"kind": "inSource"}]})),
+        at(
+            "suppressed and accepted",
+            serde_json::json!({"suppressions": [{"kind": "external", "status": "accepted"}]})
+        ),
+        at("suppression rejected", serde_json::json!({"suppressions": [{"kind": "external", "status": "rejected"}]})),
+        at("under review", serde_json::json!({"suppressions": [{"kind": "inSource", "status": "underReview"}]})),
+        at("fixed since the baseline", serde_json::json!({"baselineState": "absent"})),
+        at("new", serde_json::json!({"baselineState": "new"})),
+    ]);
+    let log =
+        serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}}, "results": results}]});
+    std::fs::write(dir.path().join("s.sarif"), log.to_string()).unwrap();
+    let out = run(&spec(&dir, sh("cat s.sarif"), OutputParser::Sarif), &f, &registry).await;
+    let Outcome::Findings { findings } = &out[0] else { panic!("{out:?}") };
+    let said: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+    assert_eq!(said, ["suppression rejected", "under review", "new"]);
+    for log in [
+        serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}}}]}),
+        serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}}, "results": null}]}),
+    ] {
+        std::fs::write(dir.path().join("n.sarif"), log.to_string()).unwrap();
+        let out = run(&spec(&dir, sh("cat n.sarif"), OutputParser::Sarif), &f, &registry).await;
+        assert!(reason(&out[0]).contains("without `results`"), "{out:?}");
+    }
+}
+
+/// A byte order mark before the log, one result's unusable line number, and
+/// a message kept in the rule's `messageStrings`: read, not the whole log
+/// refused or the message lost.
+#[tokio::test]
+async fn sarif_byte_order_marks_odd_numbers_and_message_strings() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = serde_json::json!({"version": "2.1.0", "runs": [{
+    "tool": {"driver": {"name": "t",
+        "globalMessageStrings": {"g": {"text": "global {0}"}},
+        "rules": [{"id": "R", "messageStrings": {"m": {"text": "{0} is {1}, {{literally}}"}}}]}},
+    "results": [
+        {"ruleId": "R", "level": "error", "message": {"id": "m", "arguments": ["x", "unused"]},
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.txt"}, "region": {"startLine": 1e20}}}]},
+        {"ruleId": "R", "ruleIndex": 0, "level": "error", "message": {"id": "g", "arguments": ["y"]},
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.txt"}, "region": {"startLine": 2, "startColumn": "3"}}}]}
+    ]}]});
+    std::fs::write(dir.path().join("b.sarif"), format!("\u{feff}{log}")).unwrap();
+    let out =
+        run(&spec(&dir, sh("cat b.sarif"), OutputParser::Sarif), &files(&["a.txt"]), &ProcessRegistry::new()).await;
+    let Outcome::Findings { findings } = &out[0] else { panic!("{out:?}") };
+    let got: Vec<_> = findings.iter().map(|f| (f.line, f.column, f.message.as_str())).collect();
+    assert_eq!(got, [(None, None, "x is unused, {literally}"), (Some(2), None, "global y")]);
+}
+
 /// A process the tool leaves outside its group (a build server, say) that
 /// keeps the tool's stdout open: the tool's own output was all read, so its
 /// findings stand as they are, and a file without one passes.
