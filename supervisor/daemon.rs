@@ -162,7 +162,7 @@ pub fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("verdict: error: {e:#}");
+            eprintln!("verdict: error: {}", crate::report::visible_lines(&format!("{e:#}")));
             std::process::ExitCode::from(crate::cli::ExitCode::Failure as u8)
         }
     }

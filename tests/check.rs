@@ -695,6 +695,15 @@ fn an_ignore_file_that_is_a_fifo_or_a_device_fails_the_check_instead_of_hanging_
     assert!(err.contains("sub/.gitignore is a FIFO"), "{err}");
     assert_eq!(env.json(&["ping"])["pong"], true, "the daemon is alive");
     std::fs::remove_file(env.project.join("sub/.gitignore")).unwrap();
+    // Named in the message as the report names files: a name from the
+    // checked tree cannot clear or recolour the terminal.
+    std::fs::create_dir(env.project.join("d\u{1b}[2Jx")).unwrap();
+    let fifo = env.project.join("d\u{1b}[2Jx/.gitignore");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let (code, err) = check_within(&env, Duration::from_secs(20));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("d\\u{1b}[2Jx/.gitignore is a FIFO") && !err.contains('\u{1b}'), "{err:?}");
+    std::fs::remove_file(&fifo).unwrap();
     // A link to an endless device at the root: read line by line, it would
     // grow the daemon without end.
     std::os::unix::fs::symlink("/dev/zero", env.project.join(".ignore")).unwrap();

@@ -139,7 +139,8 @@ pub fn main() -> std::process::ExitCode {
             ExitCode::Ok
         }
         Err(e) => {
-            eprintln!("verdict: error: {e:#}");
+            // It may quote a file name from the checked tree.
+            eprintln!("verdict: error: {}", crate::report::visible_lines(&format!("{e:#}")));
             ExitCode::Failure
         }
     };
@@ -383,12 +384,13 @@ async fn simple(
             // its first line and the list, once.
             match e.data.as_ref().and_then(|d| d.get("errors")).and_then(Value::as_array) {
                 Some(errors) => {
-                    eprintln!("verdict: error: {}", e.message.lines().next().unwrap_or_default());
+                    let first = e.message.lines().next().unwrap_or_default();
+                    eprintln!("verdict: error: {}", crate::report::visible_lines(first));
                     for err in errors {
-                        eprintln!("  {}", err.as_str().unwrap_or_default());
+                        eprintln!("  {}", crate::report::visible_lines(err.as_str().unwrap_or_default()));
                     }
                 }
-                None => eprintln!("verdict: error: {}", e.message),
+                None => eprintln!("verdict: error: {}", crate::report::visible_lines(&e.message)),
             }
             Ok(ExitCode::Failure)
         }

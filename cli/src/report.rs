@@ -233,7 +233,7 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     if let Some(why) = &report.summary.cache_error {
         if report.summary.cache_used {
             // It was used, but a write failed (a full disk).
-            eprintln!("verdict: note: {why}");
+            eprintln!("verdict: note: {}", visible_lines(why));
         } else {
             eprintln!(
                 "verdict: note: the result cache is unavailable, so nothing was read from or written to it: {why}"
@@ -276,6 +276,18 @@ pub fn exit_code(report: &CheckReport, fail_on: FailOn) -> ExitCode {
 /// "Trojan Source" name uses).
 fn visible(s: &str) -> std::borrow::Cow<'_, str> {
     let hidden = |c: char| c.is_control() || is_bidi_control(c);
+    if !s.chars().any(hidden) {
+        return s.into();
+    }
+    s.chars().map(|c| if hidden(c) { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
+/// [`visible`] for a message that may span lines (an invalid
+/// configuration's list of problems): line feeds and tabs are kept, every
+/// other control character is escaped. For error messages and log lines,
+/// which quote file names from the checked tree.
+pub fn visible_lines(s: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c);
     if !s.chars().any(hidden) {
         return s.into();
     }
@@ -772,16 +784,17 @@ fn print_log_line(line: &str, raw: bool, out: &mut dyn Write) -> std::io::Result
                     }
                 }
             }
-            writeln!(
-                out,
+            // One line each, whatever a file name in it holds.
+            let text = format!(
                 "{} {:>5} {}{}",
                 v["timestamp"].as_str().unwrap_or(""),
                 v["level"].as_str().unwrap_or(""),
                 v["fields"]["message"].as_str().unwrap_or(""),
                 fields
-            )
+            );
+            writeln!(out, "{}", visible(&text))
         }
-        Err(_) => write!(out, "{line}"),
+        Err(_) => write!(out, "{}", visible_lines(line)),
     }
 }
 
@@ -789,6 +802,19 @@ fn print_log_line(line: &str, raw: bool, out: &mut dyn Write) -> std::io::Result
 mod tests {
     use super::*;
     use crate::protocol::Summary;
+
+    #[test]
+    fn log_lines_and_error_messages_escape_control_characters() {
+        let line = r#"{"timestamp":"t","level":"INFO","fields":{"message":"supervision event","detail":"job on e\u001b[2Jx.stub timed out"}}"#;
+        let mut out = Vec::new();
+        print_log_line(line, false, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text, "t  INFO supervision event detail=job on e\\u{1b}[2Jx.stub timed out\n");
+        let mut out = Vec::new();
+        print_log_line("not json \u{1b}]0;x\u{7}\n", false, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "not json \\u{1b}]0;x\\u{7}\n");
+        assert_eq!(visible_lines("invalid:\n\ta\u{202e}b"), "invalid:\n\ta\\u{202e}b");
+    }
 
     fn summary_line(summary: Summary) -> String {
         let report = CheckReport { summary, outcomes: Vec::new(), validators: Vec::new(), streamed_outcomes: None };
