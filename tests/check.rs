@@ -181,11 +181,25 @@ fn the_output_file_is_checked_first_and_replaced_whole() {
     // No temporary file is left beside it.
     let left: Vec<_> = std::fs::read_dir(env.tmp.path()).unwrap().flatten().map(|e| e.file_name()).collect();
     assert!(!left.iter().any(|n| n.to_string_lossy().starts_with(".verdict-report")), "{left:?}");
-    // A directory that does not exist: refused before any check runs.
+    // A report the user restricted stays restricted; through a symbolic
+    // link, the file it names is replaced and the link kept.
+    std::fs::set_permissions(&report, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    let link = env.tmp.path().join("link.json");
+    std::os::unix::fs::symlink("report.json", &link).unwrap();
+    std::fs::write(&report, "old").unwrap();
+    let out = env.cmd().args(["check", "--format", "json", "-o"]).arg(&link).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink(), "the link is kept");
+    let r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(r["summary"]["files"], 1, "written through the link");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&report).unwrap().permissions());
+    assert_eq!(mode & 0o7777, 0o640);
+    // A directory that does not exist: refused before any check runs, and
+    // said of the path given (not of a temporary file's).
     let out = env.cmd().args(["check", "-o"]).arg(env.tmp.path().join("missing/r.txt")).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("missing/r.txt"), "{err}");
+    assert!(err.contains("missing/r.txt") && !err.contains(".verdict-report"), "{err}");
     let out = env.cmd().args(["check", "-o"]).arg(env.tmp.path()).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("is a directory"));
     // `-` is stdout, and a device is written as it is.

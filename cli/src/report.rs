@@ -67,7 +67,8 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Write the report to this file instead of stdout (`-`: stdout). It is
-    /// replaced only once the report is complete.
+    /// replaced only once the report is complete, keeping its mode (through
+    /// a symbolic link, the file it names is replaced).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Do not read cached results (fresh results are still written to the cache).
@@ -99,11 +100,18 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                 Ok(m) if !m.is_file() => {
                     Some(ReportFile::Direct(std::fs::OpenOptions::new().write(true).open(path).with_context(cannot)?))
                 }
-                _ => {
+                existing => {
+                    // Through a symbolic link, the file it names is replaced,
+                    // not the link; an existing file keeps its mode.
+                    let path = replaced_path(path);
+                    let mode = existing.ok().map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));
                     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                    if !dir.is_dir() {
+                        anyhow::bail!("cannot write {}: {} is not a directory", path.display(), dir.display());
+                    }
                     let file =
                         tempfile::Builder::new().prefix(".verdict-report").tempfile_in(dir).with_context(cannot)?;
-                    Some(ReportFile::Replace(path.clone(), file))
+                    Some(ReportFile::Replace(path, file, mode))
                 }
             }
         }
@@ -191,7 +199,7 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     }
     let mut sink: Box<dyn Write> = match &output {
         Some(ReportFile::Direct(file)) => Box::new(std::io::BufWriter::new(file)),
-        Some(ReportFile::Replace(_, file)) => Box::new(std::io::BufWriter::new(file.as_file())),
+        Some(ReportFile::Replace(_, file, _)) => Box::new(std::io::BufWriter::new(file.as_file())),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     // NO_COLOR counts when set to something (no-color.org).
@@ -221,11 +229,17 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         Err(e) => return Err(e).context("cannot write the report"),
     }
     drop(sink);
-    if let Some(ReportFile::Replace(path, file)) = output {
-        // The mode a new file would have had, not the temporary file's 0600.
-        let umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-        nix::sys::stat::umask(umask);
-        let mode = 0o666 & !umask.bits();
+    if let Some(ReportFile::Replace(path, file, mode)) = output {
+        // The file's own mode, or the one a new file would have had; not
+        // the temporary file's 0600.
+        let mode = mode.map_or_else(
+            || {
+                let umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+                nix::sys::stat::umask(umask);
+                0o666 & !umask.bits()
+            },
+            |m| m & 0o7777,
+        );
         std::fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(mode))
             .with_context(|| format!("cannot write {}", path.display()))?;
         file.persist(&path).with_context(|| format!("cannot write {}", path.display()))?;
@@ -246,8 +260,27 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
 /// Where `--output` writes: a file replaced once the report is complete, or
 /// a device or pipe written to directly.
 enum ReportFile {
-    Replace(PathBuf, tempfile::NamedTempFile),
+    /// The path replaced, the file written first, and the mode of the
+    /// file it replaces, if there is one.
+    Replace(PathBuf, tempfile::NamedTempFile, Option<u32>),
     Direct(std::fs::File),
+}
+
+/// The path a report at `path` replaces: `path`, or what its symbolic
+/// links lead to (the target of a dangling link is created).
+fn replaced_path(path: &Path) -> PathBuf {
+    let mut path = path.to_path_buf();
+    // As the system does, at most 40 links.
+    for _ in 0..40 {
+        match std::fs::read_link(&path) {
+            Ok(target) => {
+                let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                path = dir.join(target);
+            }
+            Err(_) => break,
+        }
+    }
+    path
 }
 
 /// The exit code a report earns: findings at or above `fail_on` → 1; else
