@@ -159,6 +159,20 @@ timeout = "300ms"
     assert!(!results.iter().any(|r| r["ruleId"].as_str().unwrap().starts_with("hang")));
 }
 
+/// The global `--json` stands for `--format json`, and an explicit
+/// `--format` wins over it.
+#[test]
+fn an_explicit_format_wins_over_the_global_json_flag() {
+    let env = Env::new();
+    env.write("a.txt", "a  \n");
+    let out = env.run(&["--json", "check"]);
+    assert!(serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|r| r["summary"]["files"] == 1));
+    let out = String::from_utf8(env.run(&["--json", "check", "--format", "human"]).stdout).unwrap();
+    assert!(out.starts_with("a.txt\n") && out.contains("trailing whitespace"), "{out}");
+    let out = env.run(&["--json", "check", "--format", "sarif"]);
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["version"], "2.1.0");
+}
+
 /// `--output` replaces its file only with a complete report, fails before
 /// the check when it cannot be written, and writes devices and `-` as they
 /// are.

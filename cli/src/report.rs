@@ -63,9 +63,9 @@ pub struct CheckArgs {
     /// Run only validators of this dimension (repeatable).
     #[arg(long = "dimension", value_name = "D")]
     pub dimensions: Vec<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    /// Output format [default: human; json with the global --json].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Write the report to this file instead of stdout (`-`: stdout). It is
     /// replaced only once the report is complete, keeping its mode (through
     /// a symbolic link, the file it names is replaced).
@@ -86,7 +86,8 @@ pub struct CheckArgs {
 
 /// Runs `verdict check` against the daemon.
 pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) -> anyhow::Result<ExitCode> {
-    let format = if json_flag && args.format == Format::Human { Format::Json } else { args.format };
+    // An explicit `--format` wins over the global `--json`.
+    let format = args.format.unwrap_or(if json_flag { Format::Json } else { Format::Human });
     // The report's file is made beside its destination before the check
     // runs, so a path that cannot be written fails at once, not after the
     // whole check; it takes the destination's name once complete.
@@ -389,9 +390,9 @@ fn print_record(r: &Record, colour: bool, out: &mut dyn Write) -> std::io::Resul
     let tag = if colour { tag.dimmed().to_string() } else { tag };
     let findings = match &r.outcome {
         Outcome::Findings { findings } | Outcome::Cached { verdict: Verdict::Findings { findings } } => findings,
-        Outcome::Passed | Outcome::Cached { verdict: Verdict::Passed } => {
-            return writeln!(out, "  passed  {tag}");
-        }
+        Outcome::Passed => return writeln!(out, "  passed  {tag}"),
+        // Marked as cached findings are, as the summary counts it.
+        Outcome::Cached { verdict: Verdict::Passed } => return writeln!(out, "  passed  {tag} (cached)"),
         Outcome::Error { reason } => {
             let w = if colour { "error".red().bold().to_string() } else { "error".into() };
             return writeln!(out, "  {w}: {}  {tag}", visible(reason));
@@ -835,6 +836,16 @@ fn print_log_line(line: &str, raw: bool, out: &mut dyn Write) -> std::io::Result
 mod tests {
     use super::*;
     use crate::protocol::Summary;
+
+    #[test]
+    fn a_cached_pass_is_marked_as_cached_findings_are() {
+        let record =
+            |outcome| Record { file: "a.txt".into(), validator: "utf8".into(), dimension: "encoding".into(), outcome };
+        let mut out = Vec::new();
+        print_record(&record(Outcome::Cached { verdict: Verdict::Passed }), false, &mut out).unwrap();
+        print_record(&record(Outcome::Passed), false, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "  passed  [utf8] (cached)\n  passed  [utf8]\n");
+    }
 
     #[test]
     fn log_lines_and_error_messages_escape_control_characters() {
