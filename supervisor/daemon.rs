@@ -107,7 +107,8 @@ impl Daemon {
             "socket": self.layout.socket,
             "log_file": self.layout.log_file(),
             "connections": self.connections.load(std::sync::atomic::Ordering::Relaxed),
-            "requests_in_flight": self.requests.len(),
+            // Besides this one.
+            "requests_in_flight": self.requests.len().saturating_sub(1),
             "validators": engine.validators,
             "breakers": engine.breakers,
             "cache": engine.cache,
