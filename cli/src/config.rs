@@ -986,10 +986,10 @@ impl Cx<'_> {
         (out, ok)
     }
 
-    /// An array of globs, each checked to compile.
+    /// An array of globs, each checked to compile (also when another item
+    /// is not a string: every problem is listed).
     fn globs(&mut self, t: &Tbl, key: &str) -> Option<Vec<String>> {
-        let (items, _, path) = self.strings(t, key)?;
-        let mut ok = true;
+        let (items, _, path, mut ok) = self.strings_found(t, key)?;
         for (p, span) in &items {
             let problem = if p.trim().is_empty() {
                 Some("empty glob".to_string())

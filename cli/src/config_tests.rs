@@ -479,6 +479,12 @@ fn invalid_glob() {
     single_issue(&text, "validators.sc.exclude", "\"a[b\"", "invalid glob \"a[b\"");
     let text = "[check]\nexclude = [\"{a,b\"]\n";
     single_issue(text, "check.exclude", "exclude", "invalid glob");
+    // Beside an item that is not a string, the invalid glob is listed too.
+    let text = "[check]\nexclude = [\"ok\",\n  \"[bad\",\n  7]\n";
+    let found: Vec<_> = issues(text).into_iter().map(|i| (i.line, i.message)).collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.iter().any(|(l, m)| *l == Some(3) && m.contains("invalid glob \"[bad\"")), "{found:?}");
+    assert!(found.iter().any(|(l, m)| *l == Some(4) && m.contains("expected a string, found integer")), "{found:?}");
 }
 
 #[test]
