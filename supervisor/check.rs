@@ -567,19 +567,29 @@ pub async fn run(
     let handles = ractor::call!(engine.supervisor(), SupervisorMessage::GetHandles)
         .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?;
 
+    // What there is to choose from, for the message.
+    let known = |of: fn(&ValidatorHandle) -> &str, what: &str| {
+        let mut known: Vec<&str> = handles.iter().map(|h| of(h)).collect();
+        known.sort_unstable();
+        known.dedup();
+        if known.is_empty() {
+            "no validator is configured".to_owned()
+        } else {
+            format!("the {what} are: {}", known.join(", "))
+        }
+    };
     for name in &params.validators {
         if !handles.iter().any(|h| &h.config.name == name) {
-            return Err(RpcError::invalid_params("validators", format!("no validator named {name:?}")));
+            let names = known(|h| &h.config.name, "validators");
+            return Err(RpcError::invalid_params("validators", format!("no validator named {name:?} ({names})")));
         }
     }
     for dimension in &params.dimensions {
         if !handles.iter().any(|h| &h.config.dimension == dimension) {
-            let mut known: Vec<&str> = handles.iter().map(|h| h.config.dimension.as_str()).collect();
-            known.sort_unstable();
-            known.dedup();
+            let dimensions = known(|h| &h.config.dimension, "dimensions");
             return Err(RpcError::invalid_params(
                 "dimensions",
-                format!("no validator has the dimension {dimension:?} (the dimensions are: {})", known.join(", ")),
+                format!("no validator has the dimension {dimension:?} ({dimensions})"),
             ));
         }
     }

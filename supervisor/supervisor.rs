@@ -168,6 +168,8 @@ pub enum SupervisorMessage {
         name: String,
         /// Ignored if the validator was replaced since.
         generation: u64,
+        /// The backoff waited, for the event.
+        delay: Duration,
     },
     /// Stop the retiring children that no check run uses any more (internal).
     ReapRetired,
@@ -303,12 +305,15 @@ impl SupervisorState {
         }
         if child.recent_restarts.len() as u32 >= policy.max_restarts {
             // The failure that needs one restart more than the policy allows.
-            let why = format!(
-                "failed again after {} restarts within {:?} (max_restarts = {}); last failure: {reason}",
-                child.recent_restarts.len(),
-                policy.window,
-                policy.max_restarts
-            );
+            let why = match child.recent_restarts.len() {
+                0 => format!("failed, and max_restarts = 0 allows no restart; last failure: {reason}"),
+                n => format!(
+                    "failed again after {n} restart{} within {:?} (max_restarts = {}); last failure: {reason}",
+                    if n == 1 { "" } else { "s" },
+                    policy.window,
+                    policy.max_restarts
+                ),
+            };
             child.state = ChildState::Quarantined;
             child.slot.send_replace(Slot::Quarantined(why.clone()));
             self.event(name, "failed", reason);
@@ -327,9 +332,9 @@ impl SupervisorState {
             self.event(name, "restarted", "immediately".into());
             self.spawn_child(myself, name).await;
         } else {
-            self.event(name, "restarted", format!("after {delay:?}"));
+            // Said when it happens: meanwhile `status` shows `restarting`.
             let name = name.to_string();
-            myself.send_after(delay, move || SupervisorMessage::RestartChild { name, generation });
+            myself.send_after(delay, move || SupervisorMessage::RestartChild { name, generation, delay });
         }
     }
 
@@ -518,12 +523,13 @@ impl Actor for Supervisor {
                 }
                 state.event(&name, "timed_out", reason);
             }
-            SupervisorMessage::RestartChild { name, generation } => {
+            SupervisorMessage::RestartChild { name, generation, delay } => {
                 if state
                     .children
                     .get(&name)
                     .is_some_and(|c| c.generation == generation && c.state == ChildState::Restarting)
                 {
+                    state.event(&name, "restarted", format!("after {delay:?} of backoff"));
                     state.spawn_child(&myself, &name).await;
                 }
             }

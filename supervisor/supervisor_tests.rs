@@ -123,11 +123,18 @@ async fn repeated_failures_back_off_then_quarantine() {
     job_on(&actor(h)).await;
     settle().await;
     assert!(matches!(slot(h), Slot::Restarting), "{:?}", slot(h));
+    let restarted = || async {
+        let status = ractor::call!(sup, SupervisorMessage::GetStatus).unwrap();
+        status.events.iter().filter(|e| e.event == "restarted").map(|e| e.detail.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(restarted().await, ["immediately"], "the restart is said when it happens");
     tokio::time::sleep(Duration::from_millis(7)).await;
     assert!(matches!(slot(h), Slot::Restarting));
     tokio::time::sleep(Duration::from_millis(6)).await;
     settle().await;
     assert!(matches!(slot(h), Slot::Running(_)), "{:?}", slot(h));
+    let said = restarted().await;
+    assert!(said.len() == 2 && said[1].ends_with("ms of backoff"), "{said:?}");
     // 3rd failure: ~20 ms.
     job_on(&actor(h)).await;
     settle().await;
@@ -148,6 +155,18 @@ async fn repeated_failures_back_off_then_quarantine() {
     assert!(matches!(slot(h), Slot::Running(_)));
     let status = ractor::call!(sup, SupervisorMessage::GetStatus).unwrap();
     assert!(status.events.iter().any(|e| e.event == "quarantined"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_restarts_0_quarantines_at_the_first_failure_and_says_so() {
+    let (_sup, handles) = start(vec![spec("boom", Arc::new(PanickingWorkDouble), policy(0))]).await;
+    let h = &handles[0];
+    job_on(&actor(h)).await;
+    settle().await;
+    match slot(h) {
+        Slot::Quarantined(why) => assert!(why.starts_with("failed, and max_restarts = 0 allows no restart"), "{why}"),
+        other => panic!("not quarantined: {other:?}"),
+    }
 }
 
 #[tokio::test(start_paused = true)]

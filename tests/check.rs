@@ -102,7 +102,8 @@ fn a_clean_tree_exits_0_with_a_human_summary() {
     assert!(r["outcomes"].as_array().unwrap().iter().all(|o| o["dimension"] == "security"));
     let out = env.run(&["check", "--validator", "nope"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nope") && err.contains("(the validators are: final-newline, json, jsonc,"), "{err}");
     // `.git` is never checked, named or not.
     env.write(".git/config", "[core]\n");
     let out = env.run(&["check", ".git"]);

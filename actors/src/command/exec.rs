@@ -156,6 +156,9 @@ pub(crate) fn spawn_error(program: &str, cwd: &Path, err: &io::Error) -> String 
                 None => format!("executable not found: {program}"),
             }
         }
+        io::ErrorKind::PermissionDenied if program_path(program, cwd).is_dir() => {
+            format!("cannot run {program}: it is a directory")
+        }
         io::ErrorKind::PermissionDenied => format!("permission denied: {program}"),
         _ => format!("cannot run {program}: {err}"),
     }

@@ -277,6 +277,10 @@ async fn missing_or_unrunnable_executables_are_errors_for_every_file() {
     let not_executable = spec(&dir, vec!["./tool.sh".into()], OutputParser::ExitCode);
     let out = run(&not_executable, &files(&["a"]), &registry).await;
     assert_eq!(out, vec![Outcome::error("permission denied: ./tool.sh")]);
+    std::fs::create_dir(dir.path().join("adir")).unwrap();
+    let a_directory = spec(&dir, vec!["./adir".into()], OutputParser::ExitCode);
+    let out = run(&a_directory, &files(&["a"]), &registry).await;
+    assert_eq!(out, vec![Outcome::error("cannot run ./adir: it is a directory")]);
 
     // Once executable, the relative program path resolves against the root.
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
