@@ -34,7 +34,7 @@ fn spec(name: &str, work: Arc<dyn Work>, timeout: Duration) -> ValidatorSpec {
         work: verdict_actors::validator::ValidatorWork::Jobs(work),
         needs_content: false,
         text_only: false,
-        cacheable: false,
+        not_cached: Some("a benchmark's double".into()),
     }
 }
 

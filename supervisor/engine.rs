@@ -695,27 +695,28 @@ async fn spec_for(root: &Path, config: ValidatorConfig) -> ValidatorSpec {
                 identity: config.identity(Some(builtin_code()), &[]),
                 needs_content: *kind != verdict_actors::builtin::BuiltinKind::LargeFile,
                 text_only: kind.text_only(),
-                cacheable: true,
+                not_cached: None,
                 work,
                 config,
             }
         }
         ValidatorKind::Command(cmd) => {
-            let (version, cacheable) = match &cmd.version {
-                None => (None, true),
+            let (version, not_cached) = match &cmd.version {
+                None => (None, None),
                 Some(argv) => {
                     match verdict_actors::command::tool_version(argv, root, &cmd.env, VERSION_TIMEOUT).await {
-                        Ok(v) => (Some(v), true),
+                        Ok(v) => (Some(v), None),
                         Err(e) => {
                             warn!(validator = %config.name, error = %e, "version command failed; results will not be cached");
-                            (Some(format!("unknown: {e}")), false)
+                            let why = format!("its version command failed ({e}), so the tool's version is unknown");
+                            (Some(format!("unknown: {e}")), Some(why))
                         }
                     }
                 }
             };
             let identity = config.identity(version.as_deref(), &env_values(&cmd.env));
             let work = ValidatorWork::Jobs(Arc::new(CommandWork { spec: Arc::new(command_spec(root, cmd)) }));
-            ValidatorSpec { identity, needs_content: false, text_only: false, cacheable, work, config }
+            ValidatorSpec { identity, needs_content: false, text_only: false, not_cached, work, config }
         }
     }
 }

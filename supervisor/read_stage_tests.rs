@@ -71,7 +71,7 @@ fn builtin_spec(
         work: ValidatorWork::Inline(work),
         needs_content: true,
         text_only: true,
-        cacheable: true,
+        not_cached: None,
         config,
     }
 }

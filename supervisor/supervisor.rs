@@ -64,6 +64,8 @@ pub struct ValidatorHandle {
     pub text_only: bool,
     /// Whether its results may be cached (false when its version is unknown).
     pub cacheable: bool,
+    /// Why they may not be, for `status`.
+    pub not_cached: Option<String>,
     /// The check a run calls on each file's bytes, for an inline validator
     /// (the built-ins); `None` for one that takes jobs.
     pub inline: Option<Arc<dyn InlineWork>>,
@@ -86,8 +88,9 @@ pub struct ValidatorSpec {
     pub needs_content: bool,
     /// Whether binary files are skipped.
     pub text_only: bool,
-    /// Whether its results may be cached.
-    pub cacheable: bool,
+    /// Why its results may not be cached (its `version` command failed);
+    /// `None` when they may.
+    pub not_cached: Option<String>,
 }
 
 /// What a reload changed (supervisorctl's `update` report).
@@ -133,6 +136,8 @@ pub struct ChildStatus {
     pub jobs_done: u64,
     /// Its most recent failure.
     pub last_failure: Option<String>,
+    /// Why its results are not cached, when they are not.
+    pub not_cached: Option<String>,
 }
 
 /// `status`'s view of the supervisor.
@@ -436,7 +441,8 @@ impl Actor for Supervisor {
                         slot: rx,
                         needs_content: spec.needs_content,
                         text_only: spec.text_only,
-                        cacheable: spec.cacheable,
+                        cacheable: spec.not_cached.is_none(),
+                        not_cached: spec.not_cached.clone(),
                         inline,
                         jobs_done: Arc::default(),
                         stuck: Arc::default(),
@@ -555,6 +561,7 @@ impl Actor for Supervisor {
                         restarts: c.restarts_total,
                         jobs_done: c.handle.jobs_done.load(Ordering::Relaxed),
                         last_failure: c.last_failure.clone(),
+                        not_cached: c.handle.not_cached.clone(),
                     })
                     .collect();
                 validators.sort_by(|a, b| a.name.cmp(&b.name));

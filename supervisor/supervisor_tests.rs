@@ -22,7 +22,7 @@ fn spec(name: &str, work: Arc<dyn Work>, policy: RestartPolicy) -> ValidatorSpec
         work: ValidatorWork::Jobs(work),
         needs_content: false,
         text_only: false,
-        cacheable: false,
+        not_cached: Some("a test double".into()),
     }
 }
 

@@ -853,6 +853,20 @@ files = ["*.txt"]
     let (code, r) = check_json(&env, &[]);
     assert_eq!(code, 0, "{}", r["summary"]);
     assert_eq!(runs(), 2, "the upgraded tool ran again: {}", r["summary"]);
+    assert_eq!(env.json(&["status"])["validators"][0]["not_cached"], Value::Null);
+    // A version command that fails: nothing is cached, and `status` says why.
+    env.write(
+        "verdict.toml",
+        std::fs::read_to_string(env.project.join("verdict.toml")).unwrap().replace("sed -n 2p", "exit 3; "),
+    );
+    check_json(&env, &[]);
+    check_json(&env, &[]);
+    assert_eq!(runs(), 4, "run at every check");
+    let status = env.json(&["status"]);
+    let why = status["validators"][0]["not_cached"].as_str().unwrap_or_default();
+    assert!(why.starts_with("its version command failed (") && why.contains("status 3"), "{status}");
+    let text = env.run_ok(&["status"], 0);
+    assert!(text.contains("results not cached: its version command failed"), "{text}");
 }
 
 #[test]

@@ -604,6 +604,9 @@ pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
             Some(f) => writeln!(out, "  last failure: {}", visible(f))?,
             None => writeln!(out)?,
         }
+        if let Some(why) = v["not_cached"].as_str() {
+            writeln!(out, "      results not cached: {}", visible(why))?;
+        }
     }
     let breakers = s["breakers"].as_array().map(Vec::len).unwrap_or(0);
     writeln!(
