@@ -74,7 +74,14 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, code: i32, args: &[OsString], 
     let mut per_file = PerFile::new(files.len());
     let mut parsed = 0usize;
     for captured in [&exec.stdout, &exec.stderr] {
-        for raw in complete_lines(captured).split(|&b| b == b'\n') {
+        // Lines as `str::lines` makes them: none for empty output, and none
+        // after the last line feed.
+        let text = complete_lines(captured);
+        let text = text.strip_suffix(b"\n").unwrap_or(text);
+        if text.is_empty() {
+            continue;
+        }
+        for raw in text.split(|&b| b == b'\n') {
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
             let line = String::from_utf8_lossy(raw);
             let Some(caps) = re.captures(&line) else {
@@ -212,8 +219,8 @@ pub(crate) fn sarif(exec: &Execution, code: i32, args: &[OsString], cwd: &Path) 
             let rule_id = result.rule_id.clone().or_else(|| result.rule.as_ref().and_then(|r| r.id.clone()));
             let level = result.level.clone().or_else(|| run.default_level(result, rule_id.as_deref()));
             let finding = Finding {
-                line: region.and_then(|r| r.start_line.as_ref()).and_then(Lenient::get).and_then(sarif_position),
-                column: region.and_then(|r| r.start_column.as_ref()).and_then(Lenient::get).and_then(sarif_position),
+                line: region.and_then(|r| r.start_line.0).and_then(sarif_position),
+                column: region.and_then(|r| r.start_column.0).and_then(sarif_position),
                 severity: match level.as_deref() {
                     Some("error") => Severity::Error,
                     Some("note" | "none") => Severity::Note,
@@ -376,6 +383,9 @@ fn severity(word: &str) -> Severity {
 /// UTF-8).
 struct Batch {
     index: HashMap<Vec<u8>, Vec<usize>>,
+    /// The same, by the names as UTF-8 (lossily), for tools that print
+    /// them so (`Path::display`): used when it names one file only.
+    lossy: HashMap<String, Vec<usize>>,
     cwd: PathBuf,
     canonical_cwd: Option<PathBuf>,
 }
@@ -384,17 +394,26 @@ impl Batch {
     fn new(files: &[OsString], cwd: &Path) -> Self {
         let cwd = clean(cwd);
         let canonical_cwd = std::fs::canonicalize(&cwd).ok().filter(|c| *c != cwd);
-        let mut batch = Batch { index: HashMap::new(), cwd, canonical_cwd };
+        let mut batch = Batch { index: HashMap::new(), lossy: HashMap::new(), cwd, canonical_cwd };
         for (i, file) in files.iter().enumerate() {
             if let Some(key) = batch.normalize(file.as_bytes()) {
+                batch.lossy.entry(String::from_utf8_lossy(&key).into_owned()).or_default().push(i);
                 batch.index.entry(key).or_default().push(i);
             }
         }
         batch
     }
 
+    /// The files `path` names: by its bytes, else (a name the tool printed
+    /// with U+FFFD for bytes that are not UTF-8) by the lossy form, if only
+    /// one file of the batch reads so.
     fn lookup(&self, path: &[u8]) -> Option<&[usize]> {
-        self.normalize(path).and_then(|k| self.index.get(&k)).map(Vec::as_slice)
+        let key = self.normalize(path)?;
+        if let Some(found) = self.index.get(&key) {
+            return Some(found);
+        }
+        let lossy = std::str::from_utf8(&key).ok().filter(|k| k.contains(char::REPLACEMENT_CHARACTER))?;
+        self.lossy.get(lossy).filter(|found| found.len() == 1).map(Vec::as_slice)
     }
 
     /// `path` relative to the project root, lexically cleaned (`./`, `..`);
@@ -494,7 +513,7 @@ struct ToolComponent {
     rules: Vec<Rule>,
     /// Message texts by id, for the results of any rule.
     #[serde(default)]
-    global_message_strings: HashMap<String, Message>,
+    global_message_strings: Loose<HashMap<String, Message>>,
 }
 
 #[derive(Deserialize)]
@@ -506,7 +525,7 @@ struct Rule {
     default_configuration: Option<RuleConfiguration>,
     /// Message texts by id, for this rule's results.
     #[serde(default)]
-    message_strings: HashMap<String, Message>,
+    message_strings: Loose<HashMap<String, Message>>,
 }
 
 #[derive(Deserialize)]
@@ -539,25 +558,45 @@ struct SarifResult {
     #[serde(default)]
     locations: Vec<Location>,
     #[serde(default)]
-    suppressions: Vec<Suppression>,
+    suppressions: Loose<Vec<Suppression>>,
     #[serde(default)]
-    baseline_state: Option<String>,
+    baseline_state: Loose<String>,
 }
 
 impl SarifResult {
-    /// Not a finding of this run: suppressed (in the source or elsewhere,
-    /// unless the suppression was rejected or awaits review), or found in
-    /// the baseline and absent now. GitHub code scanning counts neither.
+    /// Not a finding of this run: suppressed (it has suppressions and none
+    /// was rejected or is under review, SARIF 2.1.0, 3.27.23), or found in
+    /// the baseline and absent now. Code scanning counts neither.
     fn dismissed(&self) -> bool {
-        self.suppressions.iter().any(|s| matches!(s.status.as_deref(), None | Some("accepted")))
-            || self.baseline_state.as_deref() == Some("absent")
+        let suppressions = self.suppressions.0.as_deref().unwrap_or_default();
+        let contested = |s: &Suppression| matches!(s.status.0.as_deref(), Some("rejected" | "underReview"));
+        (!suppressions.is_empty() && !suppressions.iter().any(contested))
+            || self.baseline_state.0.as_deref() == Some("absent")
     }
 }
 
 #[derive(Deserialize)]
 struct Suppression {
     #[serde(default)]
-    status: Option<String>,
+    status: Loose<String>,
+}
+
+/// A field that one result may get wrong (`null`, a number where a string
+/// belongs, `1e20` for a line) without costing the whole log: read as any
+/// JSON value, kept only if it is a `T`.
+struct Loose<T>(Option<T>);
+
+impl<T> Default for Loose<T> {
+    fn default() -> Self {
+        Loose(None)
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Loose<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        Ok(Loose(serde_json::from_value(value).ok()))
+    }
 }
 
 #[derive(Deserialize)]
@@ -579,7 +618,7 @@ struct Message {
     id: Option<String>,
     /// What fills its `{0}`, `{1}`, … placeholders.
     #[serde(default)]
-    arguments: Vec<String>,
+    arguments: Loose<Vec<serde_json::Value>>,
 }
 
 impl Message {
@@ -619,20 +658,9 @@ struct ArtifactLocation {
 #[serde(rename_all = "camelCase")]
 struct Region {
     #[serde(default)]
-    start_line: Option<Lenient>,
+    start_line: Loose<i64>,
     #[serde(default)]
-    start_column: Option<Lenient>,
-}
-
-/// A number that one result may get wrong (`1e20`, `"3"`) without costing
-/// the whole log: read as any JSON value, used only if an integer.
-#[derive(Deserialize)]
-struct Lenient(serde_json::Value);
-
-impl Lenient {
-    fn get(&self) -> Option<i64> {
-        self.0.as_i64()
-    }
+    start_column: Loose<i64>,
 }
 
 impl Run {
@@ -646,13 +674,14 @@ impl Run {
         let id = result.message.id.as_deref()?;
         let driver = self.tool.as_ref()?.driver.as_ref()?;
         let index = result.rule_index.or_else(|| result.rule.as_ref().and_then(|r| r.index));
-        let rule = match index.and_then(|i| usize::try_from(i).ok()) {
-            Some(i) => driver.rules.get(i),
-            None => driver.rules.iter().find(|r| r.id.is_some() && r.id.as_deref() == rule_id),
-        };
+        // By index, else (none, or out of range) by id.
+        let rule = index
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| driver.rules.get(i))
+            .or_else(|| driver.rules.iter().find(|r| r.id.is_some() && r.id.as_deref() == rule_id));
         let template = rule
-            .and_then(|r| r.message_strings.get(id))
-            .or_else(|| driver.global_message_strings.get(id))?
+            .and_then(|r| r.message_strings.0.as_ref()?.get(id))
+            .or_else(|| driver.global_message_strings.0.as_ref()?.get(id))?
             .one_line()?;
         // `{n}` is argument n; `{{` and `}}` are braces (SARIF 3.11.5).
         let mut out = String::with_capacity(template.len());
@@ -666,7 +695,11 @@ impl Run {
             } else if let Some((n, tail)) = after[1..].split_once('}')
                 && let Ok(n) = n.parse::<usize>()
             {
-                out.push_str(result.message.arguments.get(n).map_or("", String::as_str));
+                match result.message.arguments.0.as_ref().and_then(|a| a.get(n)) {
+                    Some(serde_json::Value::String(a)) => out.push_str(a),
+                    Some(other) => out.push_str(&other.to_string()),
+                    None => {}
+                }
                 rest = tail;
             } else {
                 out.push_str(&after[..1]);
@@ -800,9 +833,13 @@ mod unit {
         assert_eq!(batch.lookup(b"src/./a.rs"), Some(&[0][..]));
         assert_eq!(batch.lookup(b"/elsewhere/src/a.rs"), None);
         assert_eq!(batch.lookup(b"a.rs"), None);
-        // Names that are not UTF-8 are told apart by their bytes.
+        // Names that are not UTF-8 are told apart by their bytes; printed
+        // lossily, a name is matched only if it names one file.
         assert_eq!(batch.lookup(b"./c\xfe.txt"), Some(&[3][..]));
         assert_eq!(batch.lookup("c\u{fffd}.txt".as_bytes()), None);
+        let files: Vec<OsString> = [&b"d\xff.txt"[..], b"e.txt"].map(|n| OsStr::from_bytes(n).to_owned()).into();
+        let batch = Batch::new(&files, Path::new("/proj/root"));
+        assert_eq!(batch.lookup("d\u{fffd}.txt".as_bytes()), Some(&[0][..]));
     }
 
     #[test]

@@ -85,6 +85,22 @@ async fn regex_attributes_findings_across_a_batch() {
     assert_eq!(out[2], Outcome::Passed);
 }
 
+/// A pattern that matches an empty line finds nothing in empty output, nor
+/// after the last line feed, as `str::lines` reads lines.
+#[tokio::test]
+async fn a_pattern_matching_empty_lines_finds_nothing_in_a_clean_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let any = Regex::new(r"^(?P<message>.*)$").unwrap();
+    let quiet = spec(&dir, sh("true"), OutputParser::Regex(any.clone()));
+    assert_eq!(run(&quiet, &files(&["a.txt"]), &ProcessRegistry::new()).await, [Outcome::Passed]);
+    let one = spec(&dir, sh("echo said; echo"), OutputParser::Regex(any));
+    let Outcome::Findings { findings } = &run(&one, &files(&["a.txt"]), &ProcessRegistry::new()).await[0] else {
+        panic!("no findings")
+    };
+    let said: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+    assert_eq!(said, ["said", ""], "the empty line the tool printed is one, the end is not");
+}
+
 #[tokio::test]
 async fn regex_without_a_file_group_needs_a_single_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -523,6 +539,13 @@ async fn findings_for_names_that_are_not_utf8_go_to_the_file_of_those_bytes() {
     let out = run_args(&s, &lossy, &args, &ProcessRegistry::new()).await;
     assert!(matches!(out[0], Outcome::Findings { .. }), "{out:?}");
     assert_eq!(out[1..], [Outcome::Passed, Outcome::Passed]);
+    // A tool that prints names lossily (as `Path::display` does): matched
+    // when that names one file only.
+    let lossy_tool = r#"printf 'd\357\277\275.txt:1:1: error: bad\n'"#;
+    let s = spec(&dir, sh(lossy_tool), OutputParser::Regex(gcc_style()));
+    let only = [file_arg(OsStr::from_bytes(b"d\xff.txt")), file_arg(OsStr::new("e.txt"))];
+    let out = run_args(&s, &files(&["d\u{FFFD}.txt", "e.txt"]), &only, &ProcessRegistry::new()).await;
+    assert!(matches!(out[0], Outcome::Findings { .. }) && out[1] == Outcome::Passed, "{out:?}");
     let sarif = serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}}, "results": [
         {"ruleId": "R", "level": "error", "message": {"text": "bad"},
          "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a%FE.txt"}}}]}
@@ -560,6 +583,11 @@ async fn sarif_suppressed_and_absent_results_are_not_findings_and_missing_result
         at("under review", serde_json::json!({"suppressions": [{"kind": "inSource", "status": "underReview"}]})),
         at("fixed since the baseline", serde_json::json!({"baselineState": "absent"})),
         at("new", serde_json::json!({"baselineState": "new"})),
+        at(
+            "accepted once, then rejected",
+            serde_json::json!({"suppressions": [{"status": "accepted"}, {"status": "rejected"}]})
+        ),
+        at("null suppressions", serde_json::json!({"suppressions": null, "baselineState": 3})),
     ]);
     let log =
         serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}}, "results": results}]});
@@ -567,7 +595,10 @@ async fn sarif_suppressed_and_absent_results_are_not_findings_and_missing_result
     let out = run(&spec(&dir, sh("cat s.sarif"), OutputParser::Sarif), &f, &registry).await;
     let Outcome::Findings { findings } = &out[0] else { panic!("{out:?}") };
     let said: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
-    assert_eq!(said, ["suppression rejected", "under review", "new"]);
+    assert_eq!(
+        said,
+        ["suppression rejected", "under review", "new", "accepted once, then rejected", "null suppressions"]
+    );
     for log in [
         serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}}}]}),
         serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}}, "results": null}]}),
@@ -592,14 +623,25 @@ async fn sarif_byte_order_marks_odd_numbers_and_message_strings() {
         {"ruleId": "R", "level": "error", "message": {"id": "m", "arguments": ["x", "unused"]},
          "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.txt"}, "region": {"startLine": 1e20}}}]},
         {"ruleId": "R", "ruleIndex": 0, "level": "error", "message": {"id": "g", "arguments": ["y"]},
-         "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.txt"}, "region": {"startLine": 2, "startColumn": "3"}}}]}
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.txt"}, "region": {"startLine": 2, "startColumn": "3"}}}]},
+        // An index out of range: the rule is found by its id; arguments
+        // that are not strings are written as JSON.
+        {"ruleId": "R", "ruleIndex": 9, "level": "error", "message": {"id": "m", "arguments": [1, null]},
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.txt"}, "region": {"startLine": 3}}}]}
     ]}]});
     std::fs::write(dir.path().join("b.sarif"), format!("\u{feff}{log}")).unwrap();
     let out =
         run(&spec(&dir, sh("cat b.sarif"), OutputParser::Sarif), &files(&["a.txt"]), &ProcessRegistry::new()).await;
     let Outcome::Findings { findings } = &out[0] else { panic!("{out:?}") };
     let got: Vec<_> = findings.iter().map(|f| (f.line, f.column, f.message.as_str())).collect();
-    assert_eq!(got, [(None, None, "x is unused, {literally}"), (Some(2), None, "global y")]);
+    assert_eq!(
+        got,
+        [
+            (None, None, "x is unused, {literally}"),
+            (Some(2), None, "global y"),
+            (Some(3), None, "1 is null, {literally}")
+        ]
+    );
 }
 
 /// A process the tool leaves outside its group (a build server, say) that
