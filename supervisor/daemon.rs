@@ -311,6 +311,8 @@ struct OwnFiles {
     pid: std::sync::Mutex<PidLock>,
     socket: PathBuf,
     socket_id: FileId,
+    /// Why the pid file could not be written again, once said.
+    pid_error: std::sync::Mutex<Option<String>>,
 }
 
 /// How often the daemon looks at its socket and pid file.
@@ -343,7 +345,13 @@ impl OwnFiles {
                 pid.path.display()
             )),
             Err(e) => {
-                warn!(error = %e, "the pid file was removed and cannot be written again");
+                // Said once per cause, not every 2 s while it lasts.
+                let why = format!("{e:#}");
+                let mut said = self.pid_error.lock().expect("pid error");
+                if said.as_deref() != Some(why.as_str()) {
+                    warn!(error = %why, "the pid file was removed and cannot be written again; retried every 2 s");
+                    *said = Some(why);
+                }
                 None
             }
         }
@@ -438,7 +446,6 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
 
     let _log_guard = crate::logging::init(&layout, opts.detached, &config.daemon)?;
     raise_open_files_limit();
-    let tool_marks = sweep_left_tools(&layout);
 
     // We hold the lock, so no daemon of ours serves this socket. Something
     // else might (a daemon with another pid file): never steal a live socket.
@@ -454,7 +461,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
         }
         if std::os::unix::net::UnixStream::connect(&layout.socket).is_ok() {
             bail!(
-                "{} is in use by another process that is not this project's daemon; remove it or pass --socket",
+                "{} is in use by another process: another program's, or this project's daemon whose pid file was removed (it writes it again within 2 s); remove it or pass --socket",
                 layout.socket.display()
             );
         }
@@ -462,12 +469,20 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
         fs::remove_file(&layout.socket)
             .with_context(|| format!("cannot remove the stale socket {}", layout.socket.display()))?;
     }
+    // Only now, with no live socket: a daemon whose pid file was removed
+    // still runs its tools, and must not lose them to this one.
+    let tool_marks = sweep_left_tools(&layout);
     let listener =
         bind_private(&layout.socket).with_context(|| format!("cannot bind the socket {}", layout.socket.display()))?;
     listener.set_nonblocking(true)?;
     keep_from_clean_up(&layout.socket);
     let socket_id = FileId::of(&layout.socket).context("the socket vanished as it was bound")?;
-    let own = Arc::new(OwnFiles { pid: std::sync::Mutex::new(lock), socket: layout.socket.clone(), socket_id });
+    let own = Arc::new(OwnFiles {
+        pid: std::sync::Mutex::new(lock),
+        socket: layout.socket.clone(),
+        socket_id,
+        pid_error: Default::default(),
+    });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

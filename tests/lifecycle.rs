@@ -247,6 +247,25 @@ fn sleeping(seconds: &str) -> bool {
     pgrep(&format!("^sleep {}$", seconds.replace('.', r"\.")))
 }
 
+/// A daemon started while the running one's pid file is missing finds its
+/// live socket and gives up, leaving the running check's tool alone.
+#[test]
+fn a_daemon_started_while_the_pid_file_is_missing_leaves_the_running_tools_alone() {
+    let (env, pid, mut c, id) = slow_check_running("2.0437", "10s");
+    std::fs::remove_file(env.pid_file()).unwrap();
+    let out = env.cmd().args(["daemon", "--foreground"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Refused at the live socket, or (had the pid file been written again
+    // already) told that the daemon runs.
+    assert!(
+        err.contains("in use by another process") || String::from_utf8_lossy(&out.stdout).contains(&pid.to_string()),
+        "{err}"
+    );
+    let (reply, _) = c.reply(id);
+    assert_eq!(reply["result"]["summary"]["outcomes"]["passed"], 1, "the tool ran to its end: {reply}");
+    assert_eq!(env.json(&["ping"])["pid"].as_u64(), Some(u64::from(pid)));
+}
+
 /// A daemon killed with SIGKILL cannot stop its tools; the next daemon of
 /// the project kills what they left running.
 #[test]
