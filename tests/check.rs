@@ -209,6 +209,14 @@ fn the_output_file_is_checked_first_and_replaced_whole() {
     assert_eq!(r["summary"]["files"], 1, "written through the link");
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&report).unwrap().permissions());
     assert_eq!(mode & 0o7777, 0o640);
+    // Links in a loop: refused, as opening the path would be, and kept.
+    std::os::unix::fs::symlink("loop2", env.tmp.path().join("loop1")).unwrap();
+    std::os::unix::fs::symlink("loop1", env.tmp.path().join("loop2")).unwrap();
+    let out = env.cmd().args(["check", "-o"]).arg(env.tmp.path().join("loop1")).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("too many levels of symbolic links"), "{err}");
+    assert!(std::fs::symlink_metadata(env.tmp.path().join("loop1")).unwrap().is_symlink());
     // A directory that does not exist: refused before any check runs, and
     // said of the path given (not of a temporary file's).
     let out = env.cmd().args(["check", "-o"]).arg(env.tmp.path().join("missing/r.txt")).output().unwrap();

@@ -104,7 +104,7 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                 existing => {
                     // Through a symbolic link, the file it names is replaced,
                     // not the link; an existing file keeps its mode.
-                    let path = replaced_path(path);
+                    let path = replaced_path(path)?;
                     let mode = existing.ok().map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));
                     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
                     if !dir.is_dir() {
@@ -251,7 +251,8 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
             eprintln!("verdict: note: {}", visible_lines(why));
         } else {
             eprintln!(
-                "verdict: note: the result cache is unavailable, so nothing was read from or written to it: {why}"
+                "verdict: note: the result cache is unavailable, so nothing was read from or written to it: {}",
+                visible_lines(why)
             );
         }
     }
@@ -268,20 +269,20 @@ enum ReportFile {
 }
 
 /// The path a report at `path` replaces: `path`, or what its symbolic
-/// links lead to (the target of a dangling link is created).
-fn replaced_path(path: &Path) -> PathBuf {
-    let mut path = path.to_path_buf();
-    // As the system does, at most 40 links.
+/// links lead to (the target of a dangling link is created). Past 40 links
+/// (a loop), an error, as `open` gives.
+fn replaced_path(path: &Path) -> anyhow::Result<PathBuf> {
+    let mut at = path.to_path_buf();
     for _ in 0..40 {
-        match std::fs::read_link(&path) {
+        match std::fs::read_link(&at) {
             Ok(target) => {
-                let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                path = dir.join(target);
+                let dir = at.parent().map(Path::to_path_buf).unwrap_or_default();
+                at = dir.join(target);
             }
-            Err(_) => break,
+            Err(_) => return Ok(at),
         }
     }
-    path
+    anyhow::bail!("cannot write {}: too many levels of symbolic links", path.display())
 }
 
 /// The exit code a report earns: findings at or above `fail_on` → 1; else
@@ -317,15 +318,34 @@ fn visible(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// [`visible`] for a message that may span lines (an invalid
-/// configuration's list of problems): line feeds and tabs are kept, every
-/// other control character is escaped. For error messages and log lines,
-/// which quote file names from the checked tree.
+/// configuration's list of problems): tabs are kept, every other control
+/// character is escaped, and each line after the first is indented, so
+/// that a line feed in a quoted file name cannot make a line that passes
+/// for one of verdict's own (`verdict: error: …`). For error messages and
+/// log lines, which quote file names from the checked tree.
 pub fn visible_lines(s: &str) -> std::borrow::Cow<'_, str> {
     let hidden = |c: char| (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c);
-    if !s.chars().any(hidden) {
+    let body = s.strip_suffix('\n').unwrap_or(s);
+    if !body.contains('\n') && !s.chars().any(hidden) {
         return s.into();
     }
-    s.chars().map(|c| if hidden(c) { c.escape_default().to_string() } else { c.to_string() }).collect()
+    let mut out = String::with_capacity(s.len() + 16);
+    for (i, line) in body.split('\n').enumerate() {
+        if i > 0 {
+            out.push_str("\n  ");
+        }
+        for c in line.chars() {
+            if hidden(c) {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    if body.len() < s.len() {
+        out.push('\n');
+    }
+    out.into()
 }
 
 /// The characters that change the direction of the text after them: the
@@ -860,7 +880,9 @@ mod tests {
         let mut out = Vec::new();
         print_log_line("not json \u{1b}]0;x\u{7}\n", false, &mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "not json \\u{1b}]0;x\\u{7}\n");
-        assert_eq!(visible_lines("invalid:\n\ta\u{202e}b"), "invalid:\n\ta\\u{202e}b");
+        assert_eq!(visible_lines("invalid:\n\ta\u{202e}b"), "invalid:\n  \ta\\u{202e}b");
+        // A line feed in a name cannot start a line of verdict's own.
+        assert_eq!(visible_lines("x\nverdict: error: forged\n"), "x\n  verdict: error: forged\n");
     }
 
     fn summary_line(summary: Summary) -> String {
