@@ -660,6 +660,15 @@ pub async fn run(
     // `.` walked the tree 100,000 times).
     targets.sort_unstable();
     targets.dedup();
+    // Files named on their own that `check.exclude` takes out: the report
+    // says so, or naming one would check nothing without a word.
+    let excluded_named: Vec<String> = targets
+        .iter()
+        .filter(|t| t.is_file())
+        .filter_map(|t| t.strip_prefix(&root).ok())
+        .filter(|rel| global_exclude.is_match(rel))
+        .map(|rel| rel.to_string_lossy().into_owned())
+        .collect();
 
     // A clean earlier run over the same tree, validators and configuration
     // answers at once if no directory it walked changed since (see
@@ -840,6 +849,7 @@ pub async fn run(
         binary_files: out.hashed.iter().filter(|h| h.binary).count() as u64,
         files_read: out.files_read,
         walk_errors: walk_errors.clone(),
+        excluded_named,
         ..Summary::default()
     };
     let soonest_expiry = out.soonest_expiry;

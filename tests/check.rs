@@ -825,6 +825,15 @@ fn check_exclude_takes_files_out_as_if_the_walk_had_not_found_them() {
     assert_eq!(code, 0, "{}", r["summary"]);
     assert_eq!(r["summary"]["incremental"], true, "{}", r["summary"]);
     assert_eq!(r["summary"]["files"], 2, "{}", r["summary"]);
+    // Named on its own, an excluded file is still not checked, and the
+    // report says why rather than nothing.
+    let (code, r) = check_json(&env, &["gen/out.txt", "a.txt"]);
+    assert_eq!(code, 0, "{}", r["summary"]);
+    assert_eq!(r["summary"]["excluded_named"], json!(["gen/out.txt"]), "{}", r["summary"]);
+    let out = env.run(&["check", "gen/out.txt"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("note: gen/out.txt is excluded by check.exclude, so it was not checked"), "{err}");
+    assert!(check_json(&env, &["a.txt"]).1["summary"].get("excluded_named").is_none());
 }
 
 #[test]

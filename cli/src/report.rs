@@ -256,6 +256,9 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
             );
         }
     }
+    for path in &report.summary.excluded_named {
+        eprintln!("verdict: note: {} is excluded by check.exclude, so it was not checked", visible(path));
+    }
     Ok(exit_code(&report, args.fail_on))
 }
 
