@@ -75,6 +75,20 @@ fn streamed_outcomes_are_the_listed_ones() {
     let (warm, warm_outcomes, _) = streamed(&mut c);
     assert_eq!(warm["summary"]["unchanged"], true, "{}", warm["summary"]);
     assert_eq!(warm_outcomes, listed);
+    // Updated from it (one directory listed again): its remembered rows and
+    // the new ones, in the report's order, as a fresh check lists them.
+    env.write("d3/f3.txt", "now  \n");
+    env.write("d3/new.txt", "x\n");
+    let (inc, inc_outcomes, _) = streamed(&mut c);
+    assert_eq!(inc["summary"]["incremental"], true, "{}", inc["summary"]);
+    let fresh = c.call("check", json!({ "all_outcomes": true, "no_cache": true }))["result"]["outcomes"].clone();
+    let fresh = fresh.as_array().unwrap();
+    assert_eq!(pairs(&inc_outcomes), pairs(fresh));
+    let status = |outcomes: &[Value], file: &str| -> Vec<String> {
+        outcomes.iter().filter(|o| o["file"] == file).map(|o| o["outcome"]["status"].to_string()).collect()
+    };
+    assert!(status(&inc_outcomes, "d3/f3.txt").contains(&"\"findings\"".to_owned()), "the edit is seen");
+    assert_eq!(status(&inc_outcomes, "d3/f3.txt"), status(fresh, "d3/f3.txt"));
 }
 
 #[test]
