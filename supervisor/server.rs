@@ -204,9 +204,7 @@ impl Notifier {
         }
         self.outbox.try_send(Message::notification(method, params).to_line())
     }
-}
 
-impl Notifier {
     /// Queues a notification that is part of a reply (a check's streamed
     /// outcomes), so never dropped: `members` are its params' members after
     /// `request` (already JSON, e.g. `"outcomes":[…]`). Waits, as a request
