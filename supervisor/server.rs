@@ -176,9 +176,11 @@ impl Outbox {
     }
 }
 
-/// Sends notifications belonging to one request to its connection. Lossy by
-/// design: when the client is not reading, progress notifications are dropped
-/// rather than stalling the work that produces them.
+/// Sends notifications belonging to one request to its connection. Progress
+/// ([`notify`](Self::notify)) is lossy by design: when the client is not
+/// reading, it is dropped rather than stalling the work that produces it.
+/// Parts of a reply ([`deliver`](Self::deliver)) are never dropped: their
+/// sender waits for the client instead.
 #[derive(Clone)]
 pub struct Notifier {
     outbox: Outbox,
