@@ -297,11 +297,12 @@ fn finish(per_file: PerFile, lost: Option<String>) -> Vec<Outcome> {
         .collect()
 }
 
-/// The captured bytes without a partial last line when the stream was cut.
+/// The captured bytes without a partial last line when the stream was cut
+/// (the last complete line keeps its line feed).
 fn complete_lines(c: &Captured) -> &[u8] {
     if c.truncated || c.incomplete {
         match memchr::memrchr(b'\n', &c.bytes) {
-            Some(end) => &c.bytes[..end],
+            Some(end) => &c.bytes[..=end],
             None => &[],
         }
     } else {
@@ -383,8 +384,8 @@ fn severity(word: &str) -> Severity {
 /// UTF-8).
 struct Batch {
     index: HashMap<Vec<u8>, Vec<usize>>,
-    /// The same, by the names as UTF-8 (lossily), for tools that print
-    /// them so (`Path::display`): used when it names one file only.
+    /// The names that are not UTF-8, lossily, for tools that print them so
+    /// (`Path::display`): used when it names one file only.
     lossy: HashMap<String, Vec<usize>>,
     cwd: PathBuf,
     canonical_cwd: Option<PathBuf>,
@@ -397,7 +398,9 @@ impl Batch {
         let mut batch = Batch { index: HashMap::new(), lossy: HashMap::new(), cwd, canonical_cwd };
         for (i, file) in files.iter().enumerate() {
             if let Some(key) = batch.normalize(file.as_bytes()) {
-                batch.lossy.entry(String::from_utf8_lossy(&key).into_owned()).or_default().push(i);
+                if std::str::from_utf8(&key).is_err() {
+                    batch.lossy.entry(String::from_utf8_lossy(&key).into_owned()).or_default().push(i);
+                }
                 batch.index.entry(key).or_default().push(i);
             }
         }
@@ -558,7 +561,7 @@ struct SarifResult {
     #[serde(default)]
     locations: Vec<Location>,
     #[serde(default)]
-    suppressions: Loose<Vec<Suppression>>,
+    suppressions: Loose<Vec<Loose<Suppression>>>,
     #[serde(default)]
     baseline_state: Loose<String>,
 }
@@ -569,8 +572,15 @@ impl SarifResult {
     /// the baseline and absent now. Code scanning counts neither.
     fn dismissed(&self) -> bool {
         let suppressions = self.suppressions.0.as_deref().unwrap_or_default();
-        let contested = |s: &Suppression| matches!(s.status.0.as_deref(), Some("rejected" | "underReview"));
-        (!suppressions.is_empty() && !suppressions.iter().any(contested))
+        // One the log does not say clearly is in force counts against it.
+        let in_force = |s: &Loose<Suppression>| {
+            s.0.as_ref().is_some_and(|s| match &s.status {
+                None => true,
+                Some(serde_json::Value::String(status)) => !matches!(status.as_str(), "rejected" | "underReview"),
+                Some(_) => false,
+            })
+        };
+        (!suppressions.is_empty() && suppressions.iter().all(in_force))
             || self.baseline_state.0.as_deref() == Some("absent")
     }
 }
@@ -578,7 +588,7 @@ impl SarifResult {
 #[derive(Deserialize)]
 struct Suppression {
     #[serde(default)]
-    status: Loose<String>,
+    status: Option<serde_json::Value>,
 }
 
 /// A field that one result may get wrong (`null`, a number where a string
@@ -673,13 +683,8 @@ impl Run {
         }
         let id = result.message.id.as_deref()?;
         let driver = self.tool.as_ref()?.driver.as_ref()?;
-        let index = result.rule_index.or_else(|| result.rule.as_ref().and_then(|r| r.index));
-        // By index, else (none, or out of range) by id.
-        let rule = index
-            .and_then(|i| usize::try_from(i).ok())
-            .and_then(|i| driver.rules.get(i))
-            .or_else(|| driver.rules.iter().find(|r| r.id.is_some() && r.id.as_deref() == rule_id));
-        let template = rule
+        let template = self
+            .rule_of(result, rule_id)
             .and_then(|r| r.message_strings.0.as_ref()?.get(id))
             .or_else(|| driver.global_message_strings.0.as_ref()?.get(id))?
             .one_line()?;
@@ -712,13 +717,17 @@ impl Run {
 
     /// The level a result gets from its rule's default configuration.
     fn default_level(&self, result: &SarifResult, rule_id: Option<&str>) -> Option<String> {
+        self.rule_of(result, rule_id)?.default_configuration.as_ref()?.level.clone()
+    }
+
+    /// A result's rule: by its index, else (none, or out of range) by its id.
+    fn rule_of(&self, result: &SarifResult, rule_id: Option<&str>) -> Option<&Rule> {
         let rules = &self.tool.as_ref()?.driver.as_ref()?.rules;
         let index = result.rule_index.or_else(|| result.rule.as_ref().and_then(|r| r.index));
-        let rule = match index.and_then(|i| usize::try_from(i).ok()) {
-            Some(i) => rules.get(i),
-            None => rules.iter().find(|r| r.id.is_some() && r.id.as_deref() == rule_id),
-        }?;
-        rule.default_configuration.as_ref()?.level.clone()
+        index
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| rules.get(i))
+            .or_else(|| rules.iter().find(|r| r.id.is_some() && r.id.as_deref() == rule_id))
     }
 
     /// The path (absolute, or relative to the project root) an artifact

@@ -588,6 +588,8 @@ async fn sarif_suppressed_and_absent_results_are_not_findings_and_missing_result
             serde_json::json!({"suppressions": [{"status": "accepted"}, {"status": "rejected"}]})
         ),
         at("null suppressions", serde_json::json!({"suppressions": null, "baselineState": 3})),
+        at("a status that is not one", serde_json::json!({"suppressions": [{"status": 7}]})),
+        at("a suppression that is not one", serde_json::json!({"suppressions": [{"status": "accepted"}, null]})),
     ]);
     let log =
         serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}}, "results": results}]});
@@ -597,7 +599,15 @@ async fn sarif_suppressed_and_absent_results_are_not_findings_and_missing_result
     let said: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
     assert_eq!(
         said,
-        ["suppression rejected", "under review", "new", "accepted once, then rejected", "null suppressions"]
+        [
+            "suppression rejected",
+            "under review",
+            "new",
+            "accepted once, then rejected",
+            "null suppressions",
+            "a status that is not one",
+            "a suppression that is not one"
+        ]
     );
     for log in [
         serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}}}]}),
@@ -618,15 +628,16 @@ async fn sarif_byte_order_marks_odd_numbers_and_message_strings() {
     let log = serde_json::json!({"version": "2.1.0", "runs": [{
     "tool": {"driver": {"name": "t",
         "globalMessageStrings": {"g": {"text": "global {0}"}},
-        "rules": [{"id": "R", "messageStrings": {"m": {"text": "{0} is {1}, {{literally}}"}}}]}},
+        "rules": [{"id": "R", "defaultConfiguration": {"level": "note"},
+                   "messageStrings": {"m": {"text": "{0} is {1}, {{literally}}"}}}]}},
     "results": [
         {"ruleId": "R", "level": "error", "message": {"id": "m", "arguments": ["x", "unused"]},
          "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.txt"}, "region": {"startLine": 1e20}}}]},
         {"ruleId": "R", "ruleIndex": 0, "level": "error", "message": {"id": "g", "arguments": ["y"]},
          "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.txt"}, "region": {"startLine": 2, "startColumn": "3"}}}]},
-        // An index out of range: the rule is found by its id; arguments
-        // that are not strings are written as JSON.
-        {"ruleId": "R", "ruleIndex": 9, "level": "error", "message": {"id": "m", "arguments": [1, null]},
+        // An index out of range: the rule (its message, its level) is found
+        // by its id; arguments that are not strings are written as JSON.
+        {"ruleId": "R", "ruleIndex": 9, "message": {"id": "m", "arguments": [1, null]},
          "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.txt"}, "region": {"startLine": 3}}}]}
     ]}]});
     std::fs::write(dir.path().join("b.sarif"), format!("\u{feff}{log}")).unwrap();
@@ -642,6 +653,7 @@ async fn sarif_byte_order_marks_odd_numbers_and_message_strings() {
             (Some(3), None, "1 is null, {literally}")
         ]
     );
+    assert_eq!(findings[2].severity, Severity::Note, "the rule's default level");
 }
 
 /// A process the tool leaves outside its group (a build server, say) that
