@@ -18,7 +18,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
 use crate::engine::{Engine, EngineOptions};
@@ -304,9 +304,11 @@ fn keep_from_clean_up(path: &Path) {
 /// while it runs: a socket removed or replaced (by hand, by a clean-up)
 /// leaves the daemon unreachable, so it shuts down, as gpg-agent does, and
 /// the next command starts a fresh one; a pid file removed is written
-/// again, unless another daemon has taken the project meanwhile, when this
-/// one shuts down. Either way the files at those paths are left alone if
-/// they are no longer this daemon's.
+/// again. One that another process has locked meanwhile (a daemon
+/// starting, which will find this one's socket alive and give up) is tried
+/// again at the next look: shutting down then would let that daemon find
+/// the socket dead and kill this one's tools. Either way the files at those
+/// paths are left alone if they are no longer this daemon's.
 struct OwnFiles {
     pid: std::sync::Mutex<PidLock>,
     socket: PathBuf,
@@ -337,13 +339,13 @@ impl OwnFiles {
                 warn!(file = %again.path.display(), "the pid file was removed or replaced; it is written again");
                 // The old one's drop leaves the path alone: it is not its file.
                 *pid = again;
+                *self.pid_error.lock().expect("pid error") = None;
                 None
             }
-            Ok(Err(holder)) => Some(format!(
-                "another daemon (pid {}) holds the pid file {}",
-                holder.map_or_else(|| "unknown".to_owned(), |p| p.to_string()),
-                pid.path.display()
-            )),
+            Ok(Err(holder)) => {
+                debug!(?holder, file = %pid.path.display(), "the pid file is locked by another process; tried again at the next look");
+                None
+            }
             Err(e) => {
                 // Said once per cause, not every 2 s while it lasts.
                 let why = format!("{e:#}");
@@ -461,7 +463,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
         }
         if std::os::unix::net::UnixStream::connect(&layout.socket).is_ok() {
             bail!(
-                "{} is in use by another process: another program's, or this project's daemon whose pid file was removed (it writes it again within 2 s); remove it or pass --socket",
+                "{} is in use by another process: this project's daemon whose pid file was removed (it writes it again within 2 s; `verdict stop` stops it), or another program's (then remove the socket or pass --socket)",
                 layout.socket.display()
             );
         }

@@ -266,6 +266,26 @@ fn a_daemon_started_while_the_pid_file_is_missing_leaves_the_running_tools_alone
     assert_eq!(env.json(&["ping"])["pid"].as_u64(), Some(u64::from(pid)));
 }
 
+/// While another process holds a new pid file's lock (a daemon starting,
+/// which will find the socket alive and give up), the running daemon keeps
+/// running, and writes its pid file again once the lock is free: shutting
+/// down would let the starting one find the socket dead and kill its tools.
+#[test]
+fn a_daemon_whose_new_pid_file_is_locked_by_another_keeps_running() {
+    let env = Env::new();
+    let pid = env.start();
+    std::fs::remove_file(env.pid_file()).unwrap();
+    let held = std::fs::File::create(env.pid_file()).unwrap();
+    held.try_lock().unwrap();
+    env.wait_for_log("the pid file is locked by another process");
+    assert_eq!(env.json(&["ping"])["pid"].as_u64(), Some(u64::from(pid)), "still serving");
+    drop(held);
+    wait_until(Duration::from_secs(10), "the pid file to be written again", || {
+        std::fs::read_to_string(env.pid_file()).is_ok_and(|p| p.trim() == pid.to_string())
+    });
+    assert!(alive(pid));
+}
+
 /// A daemon killed with SIGKILL cannot stop its tools; the next daemon of
 /// the project kills what they left running.
 #[test]
