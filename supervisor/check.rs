@@ -660,14 +660,15 @@ pub async fn run(
     // `.` walked the tree 100,000 times).
     targets.sort_unstable();
     targets.dedup();
-    // Files named on their own that `check.exclude` takes out: the report
-    // says so, or naming one would check nothing without a word.
+    // Paths named on their own that `check.exclude` takes out whole (a
+    // file, or a directory and all in it): the report says so, or naming
+    // one would check nothing without a word.
     let excluded_named: Vec<String> = targets
         .iter()
-        .filter(|t| t.is_file())
-        .filter_map(|t| t.strip_prefix(&root).ok())
-        .filter(|rel| global_exclude.is_match(rel))
-        .map(|rel| rel.to_string_lossy().into_owned())
+        .filter_map(|t| Some((t, t.strip_prefix(&root).ok()?)))
+        .filter(|(_, rel)| !rel.as_os_str().is_empty())
+        .filter(|(t, rel)| global_exclude.is_match(rel) || (t.is_dir() && global_exclude.is_match(rel.join("x"))))
+        .map(|(_, rel)| rel.to_string_lossy().into_owned())
         .collect();
 
     // A clean earlier run over the same tree, validators and configuration

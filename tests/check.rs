@@ -217,6 +217,13 @@ fn the_output_file_is_checked_first_and_replaced_whole() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("too many levels of symbolic links"), "{err}");
     assert!(std::fs::symlink_metadata(env.tmp.path().join("loop1")).unwrap().is_symlink());
+    // A chain of 40 links, as many as the system follows, is written through.
+    for i in 1..40 {
+        std::os::unix::fs::symlink(format!("chain{}", i + 1), env.tmp.path().join(format!("chain{i}"))).unwrap();
+    }
+    std::os::unix::fs::symlink("report.json", env.tmp.path().join("chain40")).unwrap();
+    let out = env.cmd().args(["check", "--format", "json", "-o"]).arg(env.tmp.path().join("chain1")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     // A directory that does not exist: refused before any check runs, and
     // said of the path given (not of a temporary file's).
     let out = env.cmd().args(["check", "-o"]).arg(env.tmp.path().join("missing/r.txt")).output().unwrap();
@@ -834,6 +841,9 @@ fn check_exclude_takes_files_out_as_if_the_walk_had_not_found_them() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("note: gen/out.txt is excluded by check.exclude, so it was not checked"), "{err}");
     assert!(check_json(&env, &["a.txt"]).1["summary"].get("excluded_named").is_none());
+    // A directory all of which is excluded, likewise.
+    let (_, r) = check_json(&env, &["gen/"]);
+    assert_eq!(r["summary"]["excluded_named"], json!(["gen"]), "{}", r["summary"]);
 }
 
 #[test]

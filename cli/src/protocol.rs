@@ -388,8 +388,9 @@ pub struct Summary {
     /// that is neither a file nor a directory. A run with any is incomplete.
     #[serde(default)]
     pub walk_errors: Vec<String>,
-    /// Files named in `paths` on their own that `check.exclude` takes out,
-    /// so they were not checked. Absent when there are none.
+    /// Paths named in `paths` that `check.exclude` takes out whole (a file,
+    /// or a directory and all in it), so they were not checked. Absent when
+    /// there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded_named: Vec<String>,
 }

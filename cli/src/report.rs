@@ -276,7 +276,8 @@ enum ReportFile {
 /// (a loop), an error, as `open` gives.
 fn replaced_path(path: &Path) -> anyhow::Result<PathBuf> {
     let mut at = path.to_path_buf();
-    for _ in 0..40 {
+    // 40 links followed, and one more look to see that the end is none.
+    for _ in 0..=40 {
         match std::fs::read_link(&at) {
             Ok(target) => {
                 let dir = at.parent().map(Path::to_path_buf).unwrap_or_default();
