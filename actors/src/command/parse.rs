@@ -67,9 +67,8 @@ pub(crate) fn exit_code(exec: &Execution, code: i32, n_files: usize) -> Vec<Outc
 /// The `Regex` parser: every line of stdout, then of stderr, that matches
 /// becomes a finding of the batch file its `file` group names (or of the only
 /// file, when the regex has no `file` group).
-pub(crate) fn regex(re: &Regex, exec: &Execution, code: i32, args: &[OsString], cwd: &Path) -> Vec<Outcome> {
-    let files = args;
-    let batch = Batch::new(args, cwd);
+pub(crate) fn regex(re: &Regex, exec: &Execution, code: i32, files: &[OsString], cwd: &Path) -> Vec<Outcome> {
+    let batch = Batch::new(files, cwd);
     let has_file = re.capture_names().any(|n| n == Some("file"));
     let mut per_file = PerFile::new(files.len());
     let mut parsed = 0usize;
@@ -141,8 +140,7 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, code: i32, args: &[OsString], 
 
 /// The `Sarif` parser: stdout is a SARIF 2.1.0 log. The exit status only
 /// matters when stdout is not one.
-pub(crate) fn sarif(exec: &Execution, code: i32, args: &[OsString], cwd: &Path) -> Vec<Outcome> {
-    let files = args;
+pub(crate) fn sarif(exec: &Execution, code: i32, files: &[OsString], cwd: &Path) -> Vec<Outcome> {
     let log = match parse_sarif(&exec.stdout.bytes) {
         Ok(log) => log,
         Err(e) => {
