@@ -56,6 +56,9 @@ struct Selected {
 #[derive(Default)]
 struct Walked {
     rel: String,
+    /// Its path relative to the root as bytes, when that is not UTF-8
+    /// (`rel` then has U+FFFD in place of each invalid sequence).
+    raw: Option<Box<[u8]>>,
     abs: PathBuf,
     /// Its metadata: from the walk when the stat index can spare reads,
     /// else from the read stage (`fstat` of the opened file, which costs
@@ -65,6 +68,11 @@ struct Walked {
 }
 
 impl Walked {
+    /// Its path relative to the root, exactly.
+    fn name_bytes(&self) -> &[u8] {
+        self.raw.as_deref().unwrap_or(self.rel.as_bytes())
+    }
+
     fn meta(&self) -> Option<&std::fs::Metadata> {
         self.meta.get()
     }
@@ -474,10 +482,10 @@ struct FileSet {
 /// bytes' hash and its path. A tool may judge a file by its path as well as
 /// by its bytes (per-file ignores, overrides by directory), so files of the
 /// same bytes at two paths do not share a verdict, nor wait for each other's.
-fn command_key(hash: u128, rel: &str) -> u128 {
+fn command_key(hash: u128, w: &Walked) -> u128 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.update(&hash.to_be_bytes());
-    h.update(rel.as_bytes());
+    h.update(w.name_bytes());
     h.digest128()
 }
 
@@ -540,7 +548,7 @@ fn write_entries(store: &Store, entries: &[Entry], now: u64) -> Result<(), verdi
 /// verdicts depend on them, its path and its executable bit).
 fn file_key(set: &FileSet, hash: Option<u128>, w: &Walked) -> ResultKey {
     let hash = hash.unwrap_or(0);
-    let content = if set.path_dependent { command_key(hash, &w.rel) } else { hash }.to_be_bytes();
+    let content = if set.path_dependent { command_key(hash, w) } else { hash }.to_be_bytes();
     if !set.mode_dependent {
         return ResultKey { validator: set.id, content };
     }
@@ -621,7 +629,7 @@ pub async fn run(
     }
 
     // Resolve the paths against the client's directory; refuse escapes.
-    let cwd = params.cwd.clone().unwrap_or_else(|| root.clone());
+    let cwd = params.cwd.as_ref().map_or_else(|| root.clone(), |c| c.0.clone());
     if !cwd.is_absolute() {
         // It would be taken relative to the daemon's own directory.
         return Err(RpcError::invalid_params("cwd", format!("{} is not an absolute path", cwd.display())));
@@ -631,10 +639,11 @@ pub async fn run(
     {
         return Err(RpcError::invalid_params("cwd", format!("{}: {e}", cwd.display())));
     }
-    let paths: Vec<String> = if params.paths.is_empty() { vec![".".into()] } else { params.paths.clone() };
+    let paths: Vec<PathBuf> =
+        if params.paths.is_empty() { vec![".".into()] } else { params.paths.iter().map(|p| p.0.clone()).collect() };
     let mut targets = Vec::new();
     for p in &paths {
-        if p.is_empty() {
+        if p.as_os_str().is_empty() {
             return Err(RpcError::invalid_params("paths", "an empty path names nothing (use \".\" for the directory)"));
         }
         let abs = cwd.join(p);
@@ -879,7 +888,7 @@ pub async fn run(
         let mut claims = HashMap::new();
         let mut ours = std::collections::HashSet::new();
         for &fi in files {
-            let key = (s.handle.identity, command_key(hashed[fi].hash.unwrap_or(0), &walked[fi].rel));
+            let key = (s.handle.identity, command_key(hashed[fi].hash.unwrap_or(0), &walked[fi]));
             if hashed[fi].hash.is_none() || !s.handle.cacheable || !is_command(s) || ours.contains(&key) {
                 own.push(fi);
                 continue;
@@ -1149,13 +1158,18 @@ pub async fn run(
                     let w: &mut Walked = match &mut walked {
                         Ok(owned) => &mut owned[fi],
                         Err(shared) => {
-                            copy = Walked { rel: shared[fi].rel.clone(), ..Walked::default() };
+                            copy = Walked {
+                                rel: shared[fi].rel.clone(),
+                                raw: shared[fi].raw.clone(),
+                                ..Walked::default()
+                            };
                             &mut copy
                         }
                     };
                     while let Some((_, vi, outcome)) = records.next_if(|r| r.0 == fi) {
                         outcomes.push(Record {
                             file: w.rel.clone(),
+                            file_bytes: w.raw.as_deref().map(<[u8]>::to_vec),
                             validator: selected[vi].handle.config.name.clone(),
                             dimension: selected[vi].handle.config.dimension.clone(),
                             outcome,
@@ -1268,6 +1282,8 @@ async fn deliver<T: serde::Serialize>(
 #[derive(serde::Serialize)]
 struct RecordView<'a> {
     file: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::protocol::base64_bytes::serialize")]
+    file_bytes: Option<&'a [u8]>,
     validator: &'a str,
     dimension: &'a str,
     outcome: &'a Outcome,
@@ -1299,6 +1315,7 @@ impl<'a> Iterator for Listing<'a> {
                 let config = &self.selected[*vi].handle.config;
                 return Some(RecordView {
                     file: &self.walked[*fi].rel,
+                    file_bytes: self.walked[*fi].raw.as_deref(),
                     validator: &config.name,
                     dimension: &config.dimension,
                     outcome,
@@ -1307,6 +1324,7 @@ impl<'a> Iterator for Listing<'a> {
             if let Some(r) = self.remembered.next() {
                 return Some(RecordView {
                     file: &r.file,
+                    file_bytes: r.file_bytes.as_deref(),
                     validator: &r.validator,
                     dimension: &r.dimension,
                     outcome: &r.outcome,
@@ -1483,7 +1501,7 @@ fn claim(engine: &Engine, s: &Selected, batch: &[usize], hashed: &[Hashed], walk
         let mut pending = engine.pending.lock().expect("pending");
         for &fi in batch {
             if let Some(h) = hashed[fi].hash {
-                let key = (s.handle.identity, command_key(h, &walked[fi].rel));
+                let key = (s.handle.identity, command_key(h, &walked[fi]));
                 claims.extend(Claim::take(&engine.pending, &mut pending, fi, key));
             }
         }
@@ -1524,7 +1542,7 @@ fn spawn_job(
                     v = None;
                 }
                 if let (Some(v), Some(h), true) = (&v, hashed[fi].hash, s.handle.cacheable && is_command(s)) {
-                    let content = command_key(h, &walked[fi].rel).to_be_bytes();
+                    let content = command_key(h, &walked[fi]).to_be_bytes();
                     to_store.push((ResultKey { validator: s.handle.identity, content }, v.clone()));
                 }
                 entries.offer(fi, vi, v);
@@ -1815,10 +1833,10 @@ fn walk(
         })
     });
     let (mut v, mut dirs) = out.into_inner().expect("out");
-    v.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    v.sort_unstable_by(|a, b| a.rel.cmp(&b.rel).then_with(|| a.raw.cmp(&b.raw)));
     // Overlapping targets (`verdict check src src/lib.rs`) find a file twice.
     if !rest.is_empty() {
-        v.dedup_by(|a, b| a.rel == b.rel);
+        v.dedup_by(|a, b| a.rel == b.rel && a.raw == b.raw);
         dirs.sort_unstable();
         dirs.dedup();
     }
@@ -2011,7 +2029,14 @@ fn walked(root: &Path, entry: ignore::DirEntry, stat: bool) -> Option<Walked> {
     if !entry.file_type().is_some_and(|t| t.is_file()) {
         return None;
     }
-    let rel = entry.path().strip_prefix(root).ok()?.to_string_lossy().into_owned();
+    let path = entry.path().strip_prefix(root).ok()?;
+    let (rel, raw) = match path.to_str() {
+        Some(s) => (s.to_owned(), None),
+        None => {
+            use std::os::unix::ffi::OsStrExt;
+            (path.to_string_lossy().into_owned(), Some(path.as_os_str().as_bytes().into()))
+        }
+    };
     let meta = std::sync::OnceLock::new();
     // A file the walk cannot `stat` is kept without its metadata: the read
     // stage then opens it and reports why it cannot, as a walk that does
@@ -2020,7 +2045,7 @@ fn walked(root: &Path, entry: ignore::DirEntry, stat: bool) -> Option<Walked> {
     if stat && let Ok(m) = entry.metadata() {
         let _ = meta.set(m);
     }
-    Some(Walked { rel, abs: entry.into_path(), meta })
+    Some(Walked { rel, raw, abs: entry.into_path(), meta })
 }
 
 /// Whether anything directly in one of `dirs` (relative to `root`), other
@@ -2055,7 +2080,7 @@ fn walk_dirs(root: &Path, dirs: &[String], own: Option<&Path>, stat: bool, hazar
             }
         }
     }
-    v.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    v.sort_unstable_by(|a, b| a.rel.cmp(&b.rel).then_with(|| a.raw.cmp(&b.raw)));
     v
 }
 
@@ -2567,6 +2592,7 @@ mod tests {
         let outcomes = vec![
             Record {
                 file: "a \"b\".rs".into(),
+                file_bytes: None,
                 validator: "secrets".into(),
                 dimension: "security".into(),
                 outcome: Outcome::Findings {
@@ -2580,7 +2606,8 @@ mod tests {
                 },
             },
             Record {
-                file: "c.rs".into(),
+                file: "c\u{fffd}.rs".into(),
+                file_bytes: Some(b"c\xff.rs".to_vec()),
                 validator: "utf8".into(),
                 dimension: "encoding".into(),
                 outcome: Outcome::TimedOut { after_ms: 5 },
@@ -2598,6 +2625,7 @@ mod tests {
         let expected = serde_json::to_string(&report).unwrap();
         let listed = outcomes.iter().map(|r| RecordView {
             file: &r.file,
+            file_bytes: r.file_bytes.as_deref(),
             validator: &r.validator,
             dimension: &r.dimension,
             outcome: &r.outcome,

@@ -102,10 +102,10 @@ impl Daemon {
             "build": self.build,
             "protocol": PROTOCOL_VERSION,
             "uptime_ms": self.started.elapsed().as_millis() as u64,
-            "project_root": self.layout.root,
+            "project_root": self.layout.root.to_string_lossy(),
             "config_path": engine.config_path,
-            "socket": self.layout.socket,
-            "log_file": self.layout.log_file(),
+            "socket": self.layout.socket.to_string_lossy(),
+            "log_file": self.layout.log_file().to_string_lossy(),
             "connections": self.connections.load(std::sync::atomic::Ordering::Relaxed),
             // Besides this one.
             "requests_in_flight": self.requests.len().saturating_sub(1),

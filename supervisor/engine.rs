@@ -485,7 +485,7 @@ impl Engine {
             })
             .collect();
         Ok(json!({
-            "path": self.store_path,
+            "path": self.store_path.to_string_lossy(),
             "entries": stats.result_entries,
             "bytes_on_disk": stats.approx_disk_bytes,
             "file_entries": stats.file_entries,
@@ -597,7 +597,7 @@ impl Engine {
             // The file of the configuration in force: none once it was
             // deleted and a reload fell back to the defaults.
             config_path: match &self.config().source {
-                Some(p) => json!(p),
+                Some(p) => json!(p.to_string_lossy()),
                 None => Value::Null,
             },
             validators: sup.as_ref().map(|s| json!(s.validators)).unwrap_or(json!([])),
@@ -605,7 +605,7 @@ impl Engine {
             breakers: json!([]),
             cache: json!({
                 "available": store_state.is_ok(),
-                "path": self.store_path,
+                "path": self.store_path.to_string_lossy(),
                 "error": store_state.err(),
                 "hits": hits,
                 "misses": misses,

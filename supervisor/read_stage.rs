@@ -1049,7 +1049,7 @@ fn process_batch(
                 .iter()
                 .map(|&(pos, vi)| ResultKey {
                     validator: selected[vi].handle.identity,
-                    content: command_key(reads[pos].hash.unwrap_or(0), &walked[files[pos]].rel).to_be_bytes(),
+                    content: command_key(reads[pos].hash.unwrap_or(0), &walked[files[pos]]).to_be_bytes(),
                 })
                 .collect();
             for (pair, got) in wanted.into_iter().zip(store.get_results::<StoredVerdict>(&keys, st.now)) {

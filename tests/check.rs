@@ -240,6 +240,89 @@ fn the_output_file_is_checked_first_and_replaced_whole() {
     assert!(std::os::unix::fs::FileTypeExt::is_char_device(&std::fs::metadata("/dev/null").unwrap().file_type()));
 }
 
+/// Names that are not UTF-8 and differ only in their invalid bytes are two
+/// files everywhere: in the walk (even named twice), to a tool that judges
+/// by path, and in every report (`file_bytes` in JSON, the bytes in SARIF's
+/// URI, quoted escapes in the human report).
+#[test]
+fn names_that_are_not_utf8_are_reported_exactly() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    // Fails a file whose name holds the byte 0xFE, whatever its content.
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[validators.trailing-whitespace]
+files = ["*.txt"]
+[validators.byname]
+kind = "command"
+command = ["sh", "-c", 'case "$1" in *"$(printf "\376")"*) exit 1;; esac', "sh"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.txt"]
+"#,
+    );
+    let name = |b: &[u8]| env.project.join(std::ffi::OsStr::from_bytes(b));
+    std::fs::write(name(b"a\xff.txt"), "same \n").unwrap();
+    std::fs::write(name(b"a\xfe.txt"), "same \n").unwrap();
+    let bytes_of = |r: &Value| {
+        let mut names: Vec<(String, String, String)> = r["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                let raw = o["file_bytes"].as_str().unwrap_or("-").to_string();
+                (
+                    raw,
+                    o["validator"].as_str().unwrap().to_string(),
+                    o["outcome"]["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    // Named a second time beside its directory, a file is still listed once.
+    let fe = name(b"a\xfe.txt");
+    let fe = fe.to_str().map(String::from);
+    assert!(fe.is_none(), "the name is not UTF-8");
+    let out = env.cmd().args(["check", "--format", "json", "."]).arg(name(b"a\xfe.txt")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // base64 of a\xfe.txt and a\xff.txt.
+    let expected = |status: &str| {
+        vec![
+            ("Yf4udHh0".to_string(), "byname".to_string(), "findings".to_string()),
+            ("Yf4udHh0".into(), "trailing-whitespace".into(), status.into()),
+            ("Yf8udHh0".into(), "byname".into(), "passed".into()),
+            ("Yf8udHh0".into(), "trailing-whitespace".into(), status.into()),
+        ]
+    };
+    assert_eq!(bytes_of(&r), expected("findings"), "{r}");
+    assert!(r["outcomes"].as_array().unwrap().iter().all(|o| o["file"] == "a\u{fffd}.txt"), "{r}");
+    // From the cache, the same.
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 1);
+    let cached: Vec<_> = bytes_of(&r).into_iter().map(|(b, v, _)| (b, v)).collect();
+    let fresh: Vec<_> = expected("findings").into_iter().map(|(b, v, _)| (b, v)).collect();
+    assert_eq!(cached, fresh, "{r}");
+    assert!(r["outcomes"][0]["outcome"]["status"] == "cached", "{r}");
+    let out = env.run(&["check", "--format", "sarif"]);
+    let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut uris: Vec<&str> = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].as_str().unwrap())
+        .collect();
+    uris.sort();
+    assert_eq!(uris, ["a%FE.txt", "a%FE.txt", "a%FF.txt"], "{sarif}");
+    let human = String::from_utf8(env.run(&["check"]).stdout).unwrap();
+    let headers: Vec<&str> = human.lines().filter(|l| l.starts_with('"')).collect();
+    assert_eq!(headers, ["\"a\\xFE.txt\"", "\"a\\xFF.txt\""], "{human}");
+}
+
 #[test]
 fn command_validators_in_batch_mode_attribute_findings_to_files() {
     let env = Env::new();

@@ -192,7 +192,7 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
                     if cli.global.json {
                         println!(
                             "{}",
-                            json!({ "valid": true, "file": file, "validators": cfg.validators().iter().map(|v| v.name.clone()).collect::<Vec<_>>() })
+                            json!({ "valid": true, "file": file.to_string_lossy(), "validators": cfg.validators().iter().map(|v| v.name.clone()).collect::<Vec<_>>() })
                         );
                     } else {
                         println!("{}: valid ({} validators)", file.display(), cfg.validators().len());
@@ -203,7 +203,7 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
                     if cli.global.json {
                         println!(
                             "{}",
-                            json!({ "valid": false, "file": file, "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() })
+                            json!({ "valid": false, "file": file.to_string_lossy(), "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() })
                         );
                     } else {
                         eprintln!("{e}");
@@ -252,7 +252,7 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             let pid = client::start_detached(&opts).await?;
             let pid = if pid == 0 { paths::pid_from_file(&layout.pid_file).unwrap_or(0) } else { pid };
             if global.json {
-                println!("{}", json!({ "started": true, "pid": pid, "socket": layout.socket }));
+                println!("{}", json!({ "started": true, "pid": pid, "socket": layout.socket.to_string_lossy() }));
             } else {
                 println!("verdict daemon started (pid {pid}, socket {})", layout.socket.display());
             }

@@ -296,10 +296,10 @@ pub mod notification {
 pub struct CheckParams {
     /// Files and directories to check, relative to `cwd` (default: `["."]`).
     #[serde(default)]
-    pub paths: Vec<String>,
+    pub paths: Vec<WirePath>,
     /// The client's working directory (default: the project root).
     #[serde(default)]
-    pub cwd: Option<std::path::PathBuf>,
+    pub cwd: Option<WirePath>,
     /// Only these validators (default: all).
     #[serde(default)]
     pub validators: Vec<String>,
@@ -331,14 +331,107 @@ pub struct StreamedOutcomes {
 /// One outcome of the run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Record {
-    /// The file, relative to the project root.
+    /// The file, relative to the project root. A name that is not UTF-8
+    /// shows U+FFFD in place of each invalid sequence, and its exact bytes
+    /// are in `file_bytes`.
     pub file: String,
+    /// The file's name as bytes (standard base64), present only when it is
+    /// not UTF-8: two names that differ in invalid bytes alone read the same
+    /// in `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "base64_bytes")]
+    pub file_bytes: Option<Vec<u8>>,
     /// The validator.
     pub validator: String,
     /// The validator's dimension.
     pub dimension: String,
     /// What happened.
     pub outcome: Outcome,
+}
+
+impl Record {
+    /// The file's name as bytes: exactly, even when it is not UTF-8.
+    pub fn file_name_bytes(&self) -> &[u8] {
+        self.file_bytes.as_deref().unwrap_or(self.file.as_bytes())
+    }
+}
+
+/// Serde of an optional byte string as standard base64 (as ripgrep's JSON
+/// output carries bytes that are not UTF-8).
+pub mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `Some(bytes)` as base64 (fields skip `None`).
+    pub fn serialize<S: Serializer, B: AsRef<[u8]>>(bytes: &Option<B>, s: S) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(b) => s.serialize_str(&STANDARD.encode(b.as_ref())),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads base64 (or `null`).
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(text) => STANDARD.decode(text).map(Some).map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A path on the wire: a string when it is UTF-8, else its bytes as
+/// `{"bytes": BASE64}` (a JSON string cannot hold them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WirePath(pub std::path::PathBuf);
+
+impl Serialize for WirePath {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        use std::os::unix::ffi::OsStrExt;
+        match self.0.to_str() {
+            Some(text) => s.serialize_str(text),
+            None => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("bytes", &Base64(self.0.as_os_str().as_bytes()))?;
+                map.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for WirePath {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use std::os::unix::ffi::OsStringExt;
+        #[derive(Deserialize)]
+        #[serde(untagged, expecting = "a path: a string, or {\"bytes\": BASE64}")]
+        enum Wire {
+            Text(String),
+            Bytes {
+                #[serde(with = "base64_bytes")]
+                bytes: Option<Vec<u8>>,
+            },
+        }
+        Ok(WirePath(match Wire::deserialize(d)? {
+            Wire::Text(text) => text.into(),
+            Wire::Bytes { bytes } => std::ffi::OsString::from_vec(bytes.unwrap_or_default()).into(),
+        }))
+    }
+}
+
+impl std::ops::Deref for WirePath {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+/// Bytes serialized as base64.
+struct Base64<'a>(&'a [u8]);
+
+impl Serialize for Base64<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        base64_bytes::serialize(&Some(self.0), s)
+    }
 }
 
 /// Totals of a run.
@@ -545,6 +638,22 @@ mod tests {
     use super::*;
     use std::time::Duration;
     use tokio::io::BufReader;
+
+    #[test]
+    fn paths_go_on_the_wire_as_strings_or_as_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let plain = WirePath("src/d\u{e9}j\u{e0}.rs".into());
+        assert_eq!(serde_json::to_value(&plain).unwrap(), "src/d\u{e9}j\u{e0}.rs");
+        let raw = WirePath(std::ffi::OsStr::from_bytes(b"a\xff.txt").into());
+        let wire = serde_json::to_value(&raw).unwrap();
+        assert_eq!(wire, serde_json::json!({ "bytes": "Yf8udHh0" }));
+        assert_eq!(serde_json::from_value::<WirePath>(wire).unwrap(), raw);
+        assert_eq!(serde_json::from_value::<WirePath>("x".into()).unwrap(), WirePath("x".into()));
+        let e = serde_json::from_value::<WirePath>(serde_json::json!({ "bytes": "not base64!" })).unwrap_err();
+        assert!(e.to_string().contains("a path"), "{e}");
+        let e = serde_json::from_value::<WirePath>(serde_json::json!(3)).unwrap_err();
+        assert!(e.to_string().contains("a path: a string, or {\"bytes\": BASE64}"), "{e}");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn lines_past_the_free_share_wait_for_the_budget() {

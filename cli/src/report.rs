@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::cli::ExitCode;
 use crate::client::{self, CallError, ConnectOptions};
 use crate::paths::Layout;
-use crate::protocol::{CheckReport, Record, StreamedOutcomes, code, method, notification};
+use crate::protocol::{CheckReport, Record, StreamedOutcomes, WirePath, code, method, notification};
 use verdict_actors::{Outcome, Severity, Verdict};
 
 /// Output formats of `check`.
@@ -56,7 +56,7 @@ impl FailOn {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Files and directories to check (default: the current directory).
-    pub paths: Vec<String>,
+    pub paths: Vec<PathBuf>,
     /// Run only this validator (repeatable).
     #[arg(long = "validator", value_name = "NAME")]
     pub validators: Vec<String>,
@@ -121,8 +121,8 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     let mut c = client::connect_or_start(opts).await?;
     let cwd = std::env::current_dir()?;
     let params = json!({
-        "paths": args.paths,
-        "cwd": cwd,
+        "paths": args.paths.into_iter().map(WirePath).collect::<Vec<_>>(),
+        "cwd": WirePath(cwd),
         "validators": args.validators,
         "dimensions": args.dimensions,
         "no_cache": args.no_cache,
@@ -352,6 +352,38 @@ pub fn visible_lines(s: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// A file's name for people: as it is, or, if it holds a byte that is not
+/// UTF-8, a control or bidirectional character, or starts with a quote, in
+/// double quotes with those escaped (`"a\xFF.txt"`, `"a\u{1b}b"`) and
+/// backslashes and quotes escaped too, as git quotes such names: two names
+/// never look the same, and a name cannot pass for another's escaped form.
+fn shown_name(name: &[u8]) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| c.is_control() || is_bidi_control(c);
+    match std::str::from_utf8(name) {
+        Ok(s) if !s.starts_with('"') && !s.chars().any(hidden) => return s.into(),
+        _ => {}
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    out.push('"');
+    for chunk in name.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' | '"' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c if hidden(c) => out.extend(c.escape_default()),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out.push('"');
+    out.into()
+}
+
 /// The characters that change the direction of the text after them: the
 /// embeddings, overrides and isolates, and the implicit marks.
 fn is_bidi_control(c: char) -> bool {
@@ -360,11 +392,12 @@ fn is_bidi_control(c: char) -> bool {
 
 fn print_human(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::io::Result<()> {
     let paint = |s: &str, f: fn(&str) -> String| if colour { f(s) } else { s.to_string() };
-    let mut current: Option<&str> = None;
+    let mut current: Option<&[u8]> = None;
     for r in &report.outcomes {
-        if current != Some(r.file.as_str()) {
-            current = Some(r.file.as_str());
-            writeln!(out, "{}", paint(&visible(&r.file), |s| s.bold().underline().to_string()))?;
+        let name = r.file_name_bytes();
+        if current != Some(name) {
+            current = Some(name);
+            writeln!(out, "{}", paint(&shown_name(name), |s| s.bold().underline().to_string()))?;
         }
         print_record(r, colour, out)?;
     }
@@ -459,8 +492,8 @@ fn print_record(r: &Record, colour: bool, out: &mut dyn Write) -> std::io::Resul
 /// A relative path as the relative URI reference SARIF requires: every byte
 /// that is not allowed in a URI path is percent-encoded (`a b#1?.txt` is
 /// `a%20b%231%3F.txt`; `%` itself is `%25`), and `/` still separates.
-fn uri(path: &str) -> String {
-    use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+fn uri(path: &[u8]) -> String {
+    use percent_encoding::{AsciiSet, CONTROLS, percent_encode};
     const PATH: &AsciiSet = &CONTROLS
         .add(b' ')
         .add(b'"')
@@ -479,7 +512,9 @@ fn uri(path: &str) -> String {
         .add(b'{')
         .add(b'|')
         .add(b'}');
-    utf8_percent_encode(path, PATH).to_string()
+    // Bytes past ASCII are encoded each: a UTF-8 name's as its characters'
+    // bytes, another name's as they are (`a%FF.txt`).
+    percent_encode(path, PATH).to_string()
 }
 
 /// Builds a SARIF 2.1.0 log: findings are results; errors, timeouts and
@@ -490,15 +525,17 @@ pub fn sarif(report: &CheckReport) -> Value {
     let mut notifications = Vec::new();
     for r in &report.outcomes {
         match &r.outcome {
-            Outcome::Error { reason } => notifications.push(notification_json("error", &r.validator, &r.file, reason)),
+            Outcome::Error { reason } => {
+                notifications.push(notification_json("error", &r.validator, r.file_name_bytes(), reason))
+            }
             Outcome::TimedOut { after_ms } => notifications.push(notification_json(
                 "error",
                 &r.validator,
-                &r.file,
+                r.file_name_bytes(),
                 &format!("timed out after {after_ms} ms"),
             )),
             Outcome::Skipped { reason } => {
-                notifications.push(notification_json("warning", &r.validator, &r.file, reason))
+                notifications.push(notification_json("warning", &r.validator, r.file_name_bytes(), reason))
             }
             _ => {}
         }
@@ -520,7 +557,8 @@ pub fn sarif(report: &CheckReport) -> Value {
             if let Some(c) = f.column.filter(|_| f.line.is_some()) {
                 region.insert("startColumn".into(), json!(c));
             }
-            let mut physical = json!({ "artifactLocation": { "uri": uri(&r.file), "uriBaseId": "%SRCROOT%" } });
+            let mut physical =
+                json!({ "artifactLocation": { "uri": uri(r.file_name_bytes()), "uriBaseId": "%SRCROOT%" } });
             if !region.is_empty() {
                 physical["region"] = Value::Object(region);
             }
@@ -561,7 +599,7 @@ pub fn sarif(report: &CheckReport) -> Value {
     })
 }
 
-fn notification_json(level: &str, validator: &str, file: &str, text: &str) -> Value {
+fn notification_json(level: &str, validator: &str, file: &[u8], text: &str) -> Value {
     json!({
         "level": level,
         "message": { "text": format!("{validator}: {text}") },
@@ -575,7 +613,7 @@ fn notification_json(level: &str, validator: &str, file: &str, text: &str) -> Va
 pub fn print_running(layout: &Layout, pid: Option<u32>, as_json: bool) {
     let pid_s = pid.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into());
     if as_json {
-        println!("{}", json!({ "running": true, "pid": pid, "socket": layout.socket }));
+        println!("{}", json!({ "running": true, "pid": pid, "socket": layout.socket.to_string_lossy() }));
     } else {
         println!("verdict daemon already running (pid {pid_s}, socket {})", layout.socket.display());
     }
@@ -866,8 +904,13 @@ mod tests {
 
     #[test]
     fn a_cached_pass_is_marked_as_cached_findings_are() {
-        let record =
-            |outcome| Record { file: "a.txt".into(), validator: "utf8".into(), dimension: "encoding".into(), outcome };
+        let record = |outcome| Record {
+            file: "a.txt".into(),
+            file_bytes: None,
+            validator: "utf8".into(),
+            dimension: "encoding".into(),
+            outcome,
+        };
         let mut out = Vec::new();
         print_record(&record(Outcome::Cached { verdict: Verdict::Passed }), false, &mut out).unwrap();
         print_record(&record(Outcome::Passed), false, &mut out).unwrap();
@@ -959,6 +1002,7 @@ mod tests {
     fn names_and_messages_cannot_drive_the_terminal() {
         let record = |file: &str, outcome: Outcome| Record {
             file: file.into(),
+            file_bytes: None,
             validator: "v".into(),
             dimension: "lint".into(),
             outcome,
@@ -979,10 +1023,13 @@ mod tests {
         print_human(&report, false, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");
-        assert!(text.starts_with("evil\\u{1b}[2J\\nname.txt\n"), "{text:?}");
+        assert!(text.starts_with("\"evil\\u{1b}[2J\\nname.txt\"\n"), "{text:?}");
         assert!(text.contains("tool said \\u{1b}]0;title\\u{7}") && text.contains("line\\nbreak"), "{text:?}");
         assert!(!text.contains(['\u{202e}', '\u{2066}', '\u{2069}']), "{text:?}");
-        assert!(text.contains("trojan\\u{202e}exe.txt") && text.contains("isolate \\u{2066}x\\u{2069}"), "{text:?}");
+        assert!(
+            text.contains("\"trojan\\u{202e}exe.txt\"") && text.contains("isolate \\u{2066}x\\u{2069}"),
+            "{text:?}"
+        );
     }
 
     #[test]
@@ -1016,6 +1063,7 @@ mod tests {
         let finding = |line, column| verdict_actors::Finding::error(line, column, "x");
         let record = crate::protocol::Record {
             file: "a.txt".into(),
+            file_bytes: None,
             validator: "t".into(),
             dimension: "lint".into(),
             outcome: Outcome::Findings {
@@ -1043,6 +1091,7 @@ mod tests {
         };
         let record = |validator: &str, rule| crate::protocol::Record {
             file: "a.txt".into(),
+            file_bytes: None,
             validator: validator.into(),
             dimension: "lint".into(),
             outcome: Outcome::Findings { findings: vec![finding(rule)] },
@@ -1069,10 +1118,27 @@ mod tests {
 
     #[test]
     fn sarif_uris_are_percent_encoded_relative_references() {
-        assert_eq!(uri("src/lib.rs"), "src/lib.rs");
-        assert_eq!(uri("a b#c?.txt"), "a%20b%23c%3F.txt");
-        assert_eq!(uri("100%.txt"), "100%25.txt");
-        assert_eq!(uri("notes:todo.md"), "notes%3Atodo.md");
-        assert_eq!(uri("d\u{e9}j\u{e0}/x\ny.txt"), "d%C3%A9j%C3%A0/x%0Ay.txt");
+        assert_eq!(uri("src/lib.rs".as_bytes()), "src/lib.rs");
+        assert_eq!(uri("a b#c?.txt".as_bytes()), "a%20b%23c%3F.txt");
+        assert_eq!(uri("100%.txt".as_bytes()), "100%25.txt");
+        assert_eq!(uri("notes:todo.md".as_bytes()), "notes%3Atodo.md");
+        assert_eq!(uri("d\u{e9}j\u{e0}/x\ny.txt".as_bytes()), "d%C3%A9j%C3%A0/x%0Ay.txt");
+        // A name that is not UTF-8: its own bytes, not U+FFFD's.
+        assert_eq!(uri(b"a\xff/b\xfe.txt"), "a%FF/b%FE.txt");
+    }
+
+    #[test]
+    fn file_names_are_shown_as_they_are_or_quoted_with_escapes() {
+        assert_eq!(shown_name(b"src/lib.rs"), "src/lib.rs");
+        assert_eq!(shown_name("d\u{e9}j\u{e0} vu.txt".as_bytes()), "d\u{e9}j\u{e0} vu.txt");
+        // A backslash alone needs nothing: quoted names are the escaped ones.
+        assert_eq!(shown_name(br"a\xFF.txt"), r"a\xFF.txt");
+        assert_eq!(shown_name(b"a\xff.txt"), r#""a\xFF.txt""#);
+        assert_eq!(shown_name(b"a\xff\\b\".txt"), r#""a\xFF\\b\".txt""#);
+        assert_eq!(shown_name(b"x\x1b[2Jy"), r#""x\u{1b}[2Jy""#);
+        assert_eq!(shown_name("a\u{202e}b".as_bytes()), r#""a\u{202e}b""#);
+        // A name that starts with a quote is quoted, or it could pass for
+        // another's quoted form.
+        assert_eq!(shown_name(br#""a\xFF.txt""#), r#""\"a\\xFF.txt\"""#);
     }
 }
