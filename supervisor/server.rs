@@ -499,7 +499,7 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget,
             continue;
         }
         if daemon.shutdown.is_cancelled() && req.method != method::SHUTDOWN {
-            let msg = Message::error(id_value, RpcError::shutting_down());
+            let msg = Message::error(id_value, RpcError::refused_shutting_down());
             if tx.send(msg.to_line()).await.is_err() {
                 break;
             }

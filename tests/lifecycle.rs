@@ -320,6 +320,8 @@ fn sigterm_lets_a_request_in_flight_finish_or_answers_shutting_down() {
     let (reply, _) = c.reply(id);
     // The check takes 30 s, the grace period 300 ms: it is cancelled.
     assert_eq!(error_code(&reply), Some(verdict::protocol::code::SHUTTING_DOWN), "{reply}");
+    // It had started: not one to make again.
+    assert!(reply["error"]["data"]["started"].is_null(), "{reply}");
     wait_until(Duration::from_secs(10), "the daemon to exit", || !alive(pid));
     assert!(!env.socket().exists() && !env.pid_file().exists());
     // And the tool it was running is gone too (the daemon sent the signal
@@ -548,4 +550,35 @@ fn the_client_executable_does_not_link_rocksdb() {
         memchr::memmem::find(&client, marker).is_none(),
         "the client links RocksDB: something in the `verdict` binary reaches the daemon's modules"
     );
+}
+
+/// Commands racing `verdict stop` (a check, a status, another stop) are
+/// never refused for it: a daemon that shuts down before it starts their
+/// request (it refuses it, or closes a connection it had not read) is
+/// waited for, and the next one asked. Before, a quarter to a half of
+/// such races failed with `shutting down` or a reset connection.
+#[test]
+fn commands_racing_stop_are_answered_by_the_next_daemon() {
+    let env = Env::new();
+    env.write("a.txt", "ok\n");
+    for round in 0..8 {
+        env.run_ok(&["ping"], 0);
+        let mut stops: Vec<_> = (0..2)
+            .map(|_| {
+                let mut stop = env.cmd();
+                stop.arg("stop").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+                stop.spawn().unwrap()
+            })
+            .collect();
+        let check = env.cmd().args(["check", "--no-cache", "a.txt"]).output().unwrap();
+        let status = env.cmd().arg("status").output().unwrap();
+        for (what, out) in [("check", check), ("status", status)] {
+            assert_eq!(out.status.code(), Some(0), "round {round}: {what}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        for stop in stops.drain(..) {
+            let out = stop.wait_with_output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "round {round}: stop: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    env.run_ok(&["stop"], 0);
 }

@@ -455,6 +455,8 @@ fn shutting_down_and_cancelled_codes() {
     std::thread::sleep(Duration::from_millis(100));
     let r = other.call("ping", json!({}));
     assert_eq!(error_code(&r), Some(code::SHUTTING_DOWN), "{r}");
+    // Refused before it started: a client may ask the next daemon.
+    assert_eq!(r["error"]["data"]["started"], false, "{r}");
     let (reply, _) = c.reply(id);
     assert!(reply.get("result").is_some(), "the check finished within the grace period: {reply}");
 }

@@ -307,7 +307,13 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                 }
             };
             let pid = c.hello.pid;
-            c.call(method::SHUTDOWN, json!({})).await.map_err(client::describe)?;
+            match c.call(method::SHUTDOWN, json!({})).await {
+                Ok(_) => {}
+                // Stopping already (another `verdict stop`): it closed this
+                // connection before reading the request.
+                Err(e) if e.undone_by_shutdown() => {}
+                Err(e) => return Err(client::describe(e)),
+            }
             drop(c);
             client::wait_for_exit(pid, Duration::from_secs(60)).await?;
             if global.json {
@@ -319,8 +325,8 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
         }
         Command::Ping => {
             let started = std::time::Instant::now();
-            let mut c = client::connect_or_start(&opts).await?;
-            c.call(method::PING, json!({})).await.map_err(client::describe)?;
+            let (c, reply) = client::call_daemon(&opts, method::PING, json!({})).await?;
+            reply.map_err(client::describe)?;
             let us = started.elapsed().as_micros();
             if global.json {
                 println!("{}", json!({ "pong": true, "pid": c.hello.pid, "micros": us }));
@@ -330,8 +336,7 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             Ok(ExitCode::Ok)
         }
         Command::Status => {
-            let mut c = client::connect_or_start(&opts).await?;
-            let s = c.call(method::STATUS, json!({})).await.map_err(client::describe)?;
+            let s = client::call_daemon(&opts, method::STATUS, json!({})).await?.1.map_err(client::describe)?;
             if global.json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else {
@@ -366,8 +371,7 @@ async fn simple(
     as_json: bool,
     human: impl Fn(&Value, &mut dyn Write) -> std::io::Result<()>,
 ) -> anyhow::Result<ExitCode> {
-    let mut c = client::connect_or_start(opts).await?;
-    match c.call(m, params).await {
+    match client::call_daemon(opts, m, params).await?.1 {
         Ok(v) => {
             if as_json {
                 println!("{}", serde_json::to_string_pretty(&v)?);

@@ -41,6 +41,55 @@ pub enum CallError {
     Unresponsive(Duration),
 }
 
+impl CallError {
+    /// Whether a daemon shutting down left the request undone: it refused
+    /// it before starting it, or the connection closed (or was reset) before
+    /// any answer. A daemon that shuts down answers the requests it started
+    /// before it closes their connections, so the request may be made again
+    /// of the next daemon. (A daemon killed mid-request also closes without
+    /// answering: that request is made again too.)
+    pub fn undone_by_shutdown(&self) -> bool {
+        match self {
+            CallError::Rpc(e) => e.is_refused_shutting_down(),
+            CallError::Io(io) => matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// How many times a request undone by a daemon's shutdown is made again.
+pub const RETRIES_AFTER_SHUTDOWN: u32 = 3;
+
+/// Calls `method` on the project's daemon, started if need be. A request a
+/// daemon shutting down left undone ([`CallError::undone_by_shutdown`]) is
+/// made again of the next daemon, once that one has exited.
+pub async fn call_daemon(
+    opts: &ConnectOptions,
+    method: &str,
+    params: Value,
+) -> anyhow::Result<(Client, Result<Value, CallError>)> {
+    let mut retries = 0;
+    loop {
+        let mut c = connect_or_start(opts).await?;
+        let reply = c.call(method, params.clone()).await;
+        match &reply {
+            Err(e) if e.undone_by_shutdown() && retries < RETRIES_AFTER_SHUTDOWN => {
+                retries += 1;
+                let pid = c.hello.pid;
+                drop(c);
+                tracing::debug!(pid, "the daemon shut down before answering; asking the next one");
+                wait_for_exit(pid, Duration::from_secs(60)).await?;
+            }
+            _ => return Ok((c, reply)),
+        }
+    }
+}
+
 /// How long a client waits for the daemon's answer to `hello`: as long as a
 /// daemon may take to start (it listens before it has opened its cache and
 /// run its validators' version commands).

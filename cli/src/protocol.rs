@@ -148,6 +148,17 @@ impl RpcError {
         RpcError::new(code::SHUTTING_DOWN, "shutting down")
     }
 
+    /// `shutting down`, for a request refused before it started (its data
+    /// `{"started": false}`): a client may make it again of the next daemon.
+    pub fn refused_shutting_down() -> Self {
+        RpcError::shutting_down().with_data(serde_json::json!({ "started": false }))
+    }
+
+    /// Whether this is [`RpcError::refused_shutting_down`].
+    pub fn is_refused_shutting_down(&self) -> bool {
+        self.code == code::SHUTTING_DOWN && self.data.as_ref().is_some_and(|d| d["started"] == Value::Bool(false))
+    }
+
     /// `cancelled`.
     pub fn cancelled() -> Self {
         RpcError::new(code::CANCELLED, "cancelled")

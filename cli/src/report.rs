@@ -118,7 +118,6 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         }
         None => None,
     };
-    let mut c = client::connect_or_start(opts).await?;
     let cwd = std::env::current_dir()?;
     let params = json!({
         "paths": args.paths.into_iter().map(WirePath).collect::<Vec<_>>(),
@@ -135,7 +134,6 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     // the first wait below, it would otherwise kill the client and leave
     // the check running.
     let mut ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    let id = c.send(method::CHECK, params).await?;
     let bar = (std::io::stderr().is_terminal() && format == Format::Human).then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
@@ -147,11 +145,45 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     });
     let mut interrupted = false;
     let mut streamed: Vec<Record> = Vec::new();
+    let mut retries = 0;
+    let mut c = client::connect_or_start(opts).await?;
+    let mut sent = c.send(method::CHECK, params.clone()).await;
+    // Whether the daemon said anything of this check: then it had started.
+    let mut heard = false;
     let reply = loop {
+        let id = match sent {
+            Ok(id) => id,
+            // A daemon shutting down left the check undone: the next one is
+            // asked, once this one has exited.
+            Err(e) if e.undone_by_shutdown() && !heard && !interrupted && retries < client::RETRIES_AFTER_SHUTDOWN => {
+                retries += 1;
+                let pid = c.hello.pid;
+                drop(c);
+                tracing::debug!(pid, "the daemon shut down before starting the check; asking the next one");
+                tokio::select! {
+                    r = client::wait_for_exit(pid, Duration::from_secs(60)) => r?,
+                    _ = ctrl_c.recv() => {
+                        eprintln!("verdict: interrupted");
+                        return Ok(ExitCode::Failure);
+                    }
+                }
+                c = client::connect_or_start(opts).await?;
+                sent = c.send(method::CHECK, params.clone()).await;
+                continue;
+            }
+            Err(e) => return Err(client::describe(e)),
+        };
         tokio::select! {
             m = c.next_message() => {
-                let m = m?;
+                let m = match m {
+                    Ok(m) => m,
+                    Err(e) => {
+                        sent = Err(e);
+                        continue;
+                    }
+                };
                 if m.method.as_deref() == Some(notification::CHECK_PROGRESS) {
+                    heard = true;
                     if let Some(b) = &bar {
                         let p = m.params_value();
                         b.set_length(p["total"].as_u64().unwrap_or(0));
@@ -160,6 +192,7 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                     continue;
                 }
                 if m.method.as_deref() == Some(notification::CHECK_OUTCOMES) {
+                    heard = true;
                     let some: StreamedOutcomes = serde_json::from_str(m.params.as_deref().map_or("null", RawValue::get))
                         .context("unreadable outcomes from the daemon")?;
                     if some.request.as_i64() == Some(id) {
@@ -168,7 +201,13 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                     continue;
                 }
                 if m.id.as_ref().and_then(Value::as_i64) == Some(id) {
-                    break m;
+                    match m.error {
+                        Some(e) if e.is_refused_shutting_down() => {
+                            sent = Err(CallError::Rpc(e));
+                            continue;
+                        }
+                        _ => break m,
+                    }
                 }
             }
             _ = ctrl_c.recv(), if !interrupted => {
