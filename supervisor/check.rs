@@ -9,6 +9,7 @@
 //! timeout plus a small margin.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -219,6 +220,8 @@ impl SetInterner {
 /// A file of a remembered answer.
 struct MemoFile {
     rel: String,
+    /// Its name as bytes, when that is not UTF-8 (see [`Walked::raw`]).
+    raw: Option<Box<[u8]>>,
     binary: bool,
     /// Its validators, in [`Memo::sets`].
     set: u32,
@@ -770,7 +773,7 @@ pub async fn run(
         let excluded = if global_exclude.is_empty() {
             0
         } else {
-            walked.iter().filter(|w| global_exclude.is_match(&w.rel)).count()
+            walked.iter().filter(|w| global_exclude.is_match(std::ffi::OsStr::from_bytes(w.name_bytes()))).count()
         };
         (walked, pairs, excluded)
     })
@@ -1016,7 +1019,8 @@ pub async fn run(
             let Row::Remembered(i) = *row else { continue };
             let f = &memo.files[i];
             // Counted as a full walk counts it: not when `exclude` takes it out.
-            kept += u64::from(memo_exclude.is_empty() || !memo_exclude.is_match(&f.rel));
+            let name = f.raw.as_deref().unwrap_or(f.rel.as_bytes());
+            kept += u64::from(memo_exclude.is_empty() || !memo_exclude.is_match(std::ffi::OsStr::from_bytes(name)));
             for &vi in &memo.sets[f.set as usize] {
                 hits[vi] += 1;
             }
@@ -1152,7 +1156,7 @@ pub async fn run(
         let mut records = records.into_iter().peekable();
         for (row, span) in rows.iter().zip(spans) {
             let start = outcomes.len();
-            let (rel, binary, set) = match *row {
+            let (rel, raw, binary, set) = match *row {
                 Row::New(fi) => {
                     let mut copy;
                     let w: &mut Walked = match &mut walked {
@@ -1177,16 +1181,16 @@ pub async fn run(
                     }
                     let binary = hashed[fi].binary;
                     let set = pairs[fi].iter().copied().filter(|&vi| !(selected[vi].handle.text_only && binary));
-                    (std::mem::take(&mut w.rel), binary, sets.id(set))
+                    (std::mem::take(&mut w.rel), w.raw.take(), binary, sets.id(set))
                 }
                 Row::Remembered(i) => {
                     let memo = remembered.expect("remembered rows come from a memo");
                     let f = &memo.files[i];
                     outcomes.extend_from_slice(&memo.report.outcomes[span]);
-                    (f.rel.clone(), f.binary, sets.id(memo.sets[f.set as usize].iter().copied()))
+                    (f.rel.clone(), f.raw.clone(), f.binary, sets.id(memo.sets[f.set as usize].iter().copied()))
                 }
             };
-            files.push(MemoFile { rel, binary, set, records: start..outcomes.len() });
+            files.push(MemoFile { rel, raw, binary, set, records: start..outcomes.len() });
         }
         let sets = sets.sets;
         let mut pairs_per_validator = vec![0u64; selected.len()];
@@ -1703,7 +1707,9 @@ fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[FileF
     }
     let distinct = &distinct;
     let select_one = |f: &Walked| -> Vec<usize> {
-        let candidate = globset::Candidate::new(&f.rel);
+        // By the name's bytes: `?` matches a byte that is not UTF-8, as in
+        // an ignore file.
+        let candidate = globset::Candidate::new(std::ffi::OsStr::from_bytes(f.name_bytes()));
         if global_exclude.is_match_candidate(&candidate) {
             return Vec::new();
         }
@@ -1795,7 +1801,7 @@ fn walk(
     }
     // verdict's own cache, when configured inside the project, is not
     // validated (and its writes would look like changes to the tree).
-    let mut builder = walker(first, own, Some(linked_ignore_file.clone()), hazards);
+    let mut builder = walker(root, first, own, Some(linked_ignore_file.clone()), hazards);
     for t in rest {
         builder.add(t);
     }
@@ -1845,11 +1851,25 @@ fn walk(
 
 /// The walker configured as every walk of a check is: ignore files
 /// honoured, hidden files included, `.git` and verdict's own cache left out.
-fn walker(start: &Path, own: Option<&Path>, linked: Option<Arc<AtomicBool>>, hazards: &Hazards) -> ignore::WalkBuilder {
+///
+/// In a project inside a git repository, git's ignore rules are the
+/// repository's own, as git has them: the walker looks for ignore files
+/// above its start only up to the repository's top level, and a nested
+/// repository is not ruled by the one around it. A project in no repository
+/// still honours its `.gitignore` files (and those of every directory above
+/// it, as there is no top level to stop at).
+fn walker(
+    root: &Path,
+    start: &Path,
+    own: Option<&Path>,
+    linked: Option<Arc<AtomicBool>>,
+    hazards: &Hazards,
+) -> ignore::WalkBuilder {
     let mut builder = ignore::WalkBuilder::new(start);
     let own = own.map(Path::to_path_buf);
     let hazards = hazards.clone();
-    builder.hidden(false).require_git(false).filter_entry(move |e| {
+    let in_repository = root.ancestors().any(|a| a.join(".git").exists());
+    builder.hidden(false).require_git(in_repository).filter_entry(move |e| {
         if e.file_name() == ".git" {
             if let Some(linked) = linked.as_ref().filter(|_| e.path_is_symlink()) {
                 linked.store(true, Ordering::Relaxed);
@@ -2032,10 +2052,7 @@ fn walked(root: &Path, entry: ignore::DirEntry, stat: bool) -> Option<Walked> {
     let path = entry.path().strip_prefix(root).ok()?;
     let (rel, raw) = match path.to_str() {
         Some(s) => (s.to_owned(), None),
-        None => {
-            use std::os::unix::ffi::OsStrExt;
-            (path.to_string_lossy().into_owned(), Some(path.as_os_str().as_bytes().into()))
-        }
+        None => (path.to_string_lossy().into_owned(), Some(path.as_os_str().as_bytes().into())),
     };
     let meta = std::sync::OnceLock::new();
     // A file the walk cannot `stat` is kept without its metadata: the read
@@ -2071,7 +2088,7 @@ fn walk_dirs(root: &Path, dirs: &[String], own: Option<&Path>, stat: bool, hazar
         if !hazards.allows_from(&dir, root) {
             continue;
         }
-        let mut builder = walker(&dir, own, None, hazards);
+        let mut builder = walker(root, &dir, own, None, hazards);
         builder.max_depth(Some(1));
         for entry in builder.build() {
             match entry {
@@ -2154,7 +2171,6 @@ impl DirCache {
     fn open(&mut self, path: &Path) -> std::io::Result<std::fs::File> {
         use rustix::fs::{Mode, OFlags};
         use std::ffi::OsStr;
-        use std::os::unix::ffi::OsStrExt;
         let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         // Split at the last separator by its byte (`Path::parent` parses
         // every component, about 1 % of a cold check). The walk's paths never

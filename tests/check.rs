@@ -88,6 +88,36 @@ fn builtins_find_real_problems_and_respect_gitignore() {
     assert_eq!(r["outcomes"].as_array().unwrap().len() as u64, total);
 }
 
+/// git's ignore rules stop at the repository: a `.gitignore` above the
+/// repository (in a directory that is no repository) does not apply, nor
+/// do the rules of a repository around a nested one (as git has it), while
+/// the nested repository's own rules do.
+#[test]
+fn ignore_rules_from_outside_the_repository_do_not_apply() {
+    let env = Env::new();
+    std::fs::write(env.tmp.path().join(".gitignore"), "secret*.txt\n").unwrap();
+    env.write("secret1.txt", "x\n");
+    env.write(".gitignore", "*.gen\n");
+    env.write(".git/info/exclude", "c2.txt\n");
+    env.write("outer.gen", "x\n");
+    env.write("c2.txt", "x\n");
+    std::fs::create_dir_all(env.project.join("inner/.git")).unwrap();
+    env.write("inner/.gitignore", "*.tmp\n");
+    env.write("inner/a.gen", "x\n");
+    env.write("inner/c2.txt", "x\n");
+    env.write("inner/b.tmp", "x\n");
+    let files = |args: &[&str]| {
+        let (_, r) = check_json(&env, &[&["--all", "--validator", "final-newline"], args].concat());
+        let mut files: Vec<String> =
+            r["outcomes"].as_array().unwrap().iter().map(|o| o["file"].as_str().unwrap().to_string()).collect();
+        files.sort();
+        files
+    };
+    let expected = [".gitignore", "inner/.gitignore", "inner/a.gen", "inner/c2.txt", "secret1.txt"];
+    assert_eq!(files(&["."]), expected);
+    assert_eq!(files(&["inner"]), expected[1..4]);
+}
+
 #[test]
 fn a_clean_tree_exits_0_with_a_human_summary() {
     let env = Env::new();
@@ -321,6 +351,10 @@ files = ["*.txt"]
     let human = String::from_utf8(env.run(&["check"]).stdout).unwrap();
     let headers: Vec<&str> = human.lines().filter(|l| l.starts_with('"')).collect();
     assert_eq!(headers, ["\"a\\xFE.txt\"", "\"a\\xFF.txt\""], "{human}");
+    // A glob's `?` matches a byte that is not UTF-8, as in an ignore file.
+    env.write("verdict.toml", "[check]\nexclude = [\"a?.txt\"]\n");
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!((code, &r["summary"]["files"]), (0, &json!(1)), "{r}");
 }
 
 #[test]
