@@ -2272,6 +2272,15 @@ fn process_cpu() -> Duration {
 /// [`BINARY_SNIFF_LEN`](verdict_actors::builtin::BINARY_SNIFF_LEN) bytes, as
 /// [`is_binary`](verdict_actors::builtin::is_binary) decides for the files
 /// that are read whole).
+/// Whether an open file is binary, reading only the bytes
+/// `verdict_actors::builtin::is_binary` looks at.
+fn sniff_open(f: std::fs::File) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(verdict_actors::builtin::BINARY_SNIFF_LEN);
+    f.take(verdict_actors::builtin::BINARY_SNIFF_LEN as u64).read_to_end(&mut head)?;
+    Ok(verdict_actors::builtin::is_binary(&head))
+}
+
 fn stream_hash_open(mut f: std::fs::File) -> std::io::Result<(u128, u64, bool)> {
     use std::io::Read;
     let sniff = verdict_actors::builtin::BINARY_SNIFF_LEN as u64;

@@ -790,16 +790,21 @@ pub(super) fn read_one(
     dirs: &mut DirCache,
     buf: &mut Vec<u8>,
 ) -> FileRead {
-    read_one_gated(w, known, max_size, dirs, buf, &mut |_, _| true)
+    read_one_gated(w, known, max_size, true, dirs, buf, &mut |_, _| true)
 }
 
 /// [`read_one`], calling `before_read` with the file's size and `buf` right
 /// before the file's bytes go into `buf` (which it may swap for another
 /// holding the same bytes); the file is not read if it returns `false`.
+/// A file over `max_size` is hashed only with `hash_big` (a tool, whose
+/// verdict is cached by the hash, gets it): else only its first bytes are
+/// read, to tell whether it is binary, as the built-ins skip it and
+/// `large-file` needs its size alone (a sparse 10 GiB file took 46 s).
 fn read_one_gated(
     w: &Walked,
     known: Option<StatEntry>,
     max_size: u64,
+    hash_big: bool,
     dirs: &mut DirCache,
     buf: &mut Vec<u8>,
     before_read: &mut dyn FnMut(u64, &mut Vec<u8>) -> bool,
@@ -829,6 +834,16 @@ fn read_one_gated(
         },
     };
     let meta = w.meta().expect("taken by the walk or just now");
+    if meta.len() > max_size && !hash_big {
+        let opened = match opened {
+            Some(f) => Ok(f),
+            None => open_regular_in(dirs, &w.abs).map(|(f, _)| f),
+        };
+        return match opened.and_then(super::sniff_open) {
+            Ok(binary) => FileRead { binary, size: meta.len(), ..FileRead::default() },
+            Err(e) => cannot(e),
+        };
+    }
     if meta.len() > max_size {
         let hashed = match opened {
             Some(f) => stream_hash_open(f),
@@ -991,7 +1006,8 @@ fn process_batch(
         if buf.len() as u64 >= BATCH_BYTES {
             break;
         }
-        reads.push(read_one_gated(&walked[fi], known, st.max_size, dirs, buf, &mut gate));
+        let hash_big = st.pairs[fi].iter().any(|&vi| selected[vi].handle.cacheable && super::is_command(&selected[vi]));
+        reads.push(read_one_gated(&walked[fi], known, st.max_size, hash_big, dirs, buf, &mut gate));
     }
     // Most of the batch's bytes came from storage (not a directory block or
     // an inode now and then).

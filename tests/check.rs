@@ -802,6 +802,18 @@ files = ["*.txt"]
     assert!(tw["reason"].as_str().unwrap().contains("max_file_size"), "{tw}");
     assert_eq!(status_of(&r, "big.txt", "large-file"), "passed");
     assert_eq!(status_of(&r, "big.txt", "count"), "passed");
+    // Read to hash it for the tool's cached verdict: verdict.toml and big.txt.
+    assert_eq!(r["summary"]["files_read"], 2, "{}", r["summary"]);
+    // One that no tool selects is not read at all, however large (sparse
+    // here): `large-file` needs its size, and the others skip it.
+    std::fs::File::create(env.project.join("huge.bin")).unwrap().set_len(8 << 30).unwrap();
+    let (_, r) = check_json(&env, &["--all"]);
+    // (The other two may be read again: written a moment ago, their stat
+    // entries cannot vouch for them yet.)
+    assert!(r["summary"]["files_read"].as_u64().unwrap() <= 2, "{}", r["summary"]);
+    let large = outcome(&r, "huge.bin", "large-file");
+    assert!(large["findings"][0]["message"].as_str().unwrap().contains("8.0 GiB"), "{large}");
+    assert_eq!(r["summary"]["binary_files"], 1, "its first bytes are read: NULs, binary");
 }
 
 #[test]
