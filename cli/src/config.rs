@@ -926,6 +926,23 @@ impl Cx<'_> {
         }
     }
 
+    /// A time-to-live: a duration of at least a second (results expire by
+    /// the second: "500ms" would have been cut to 0, which means never), or
+    /// zero for never.
+    fn ttl(&mut self, t: &Tbl, key: &str) -> Option<Duration> {
+        let d = self.duration(t, key, false)?;
+        if !d.is_zero() && d < Duration::from_secs(1) {
+            let (v, path) = Self::get(t, key)?;
+            self.issue(
+                v.span(),
+                path,
+                "must be at least 1s (cached results expire by the second), or \"0\" for never".to_string(),
+            );
+            return None;
+        }
+        Some(d)
+    }
+
     /// A size: an integer number of bytes or a string such as "10MiB".
     fn size(&mut self, t: &Tbl, key: &str) -> Option<u64> {
         let (v, path) = Self::get(t, key)?;
@@ -1034,7 +1051,7 @@ fn parse_cache(cx: &mut Cx, t: &Tbl, origin: &Path) -> CacheSettings {
     CacheSettings {
         enabled: cx.bool(t, "enabled").unwrap_or(d.enabled),
         dir,
-        ttl: cx.duration(t, "ttl", false).unwrap_or(d.ttl),
+        ttl: cx.ttl(t, "ttl").unwrap_or(d.ttl),
         block_cache: cx.size(t, "block_cache").unwrap_or(d.block_cache),
         write_buffer: cx.size(t, "write_buffer").unwrap_or(d.write_buffer),
     }
@@ -1214,7 +1231,7 @@ fn parse_validator(
         (None, _) => Vec::new(),
     };
     let timeout = cx.duration(t, "timeout", true).unwrap_or(defaults.timeout);
-    let cache_ttl = cx.duration(t, "cache_ttl", false).unwrap_or(default_ttl);
+    let cache_ttl = cx.ttl(t, "cache_ttl").unwrap_or(default_ttl);
     let concurrency = cx.uint_usize(t, "concurrency", 1, MAX_PARALLEL).unwrap_or(defaults.concurrency);
     let batch_size = cx.uint_usize(t, "batch_size", 1, MAX_BATCH_SIZE).unwrap_or(defaults.batch_size);
     let restart = parse_restart(cx, t, &defaults.restart);

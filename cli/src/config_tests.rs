@@ -507,6 +507,18 @@ fn zero_concurrency_and_batch_size() {
     single_issue(text, "daemon.log_keep", "log_keep", "negative");
 }
 
+/// Results expire by the second: a shorter time-to-live was cut to 0,
+/// which means never.
+#[test]
+fn a_ttl_under_a_second_is_refused() {
+    let text = format!("{COMMAND}cache_ttl = \"500ms\"\n");
+    single_issue(&text, "validators.sc.cache_ttl", "cache_ttl", "at least 1s");
+    single_issue("[cache]\nttl = \"999ms\"\n", "cache.ttl", "ttl", "at least 1s");
+    for ok in ["0", "0s", "1s", "1500ms", "7days"] {
+        parse(&format!("[cache]\nttl = \"{ok}\"\n")).unwrap();
+    }
+}
+
 #[test]
 fn counts_and_durations_past_what_the_daemon_can_hold_are_refused() {
     // Accepted once, these crashed the daemon (a semaphore cannot hold that
