@@ -57,11 +57,12 @@ pub struct Engine {
     /// Held through a whole reload: two at once (a `reload` and a SIGHUP,
     /// say) could otherwise apply the older file last.
     reloading: tokio::sync::Mutex<()>,
-    /// The executables of the command validators that have a `version`
-    /// command (the tool's and the version command's), as they were when
-    /// those commands last ran: one that changed (an upgrade) is met by a
-    /// reload before the next check, which runs the version commands again.
-    tool_stamps: Mutex<Vec<(PathBuf, Option<FileStamp>)>>,
+    /// The executables of the command validators (the tool's and the
+    /// version command's), as found when the validators were made: one
+    /// found elsewhere since, or, for a validator with a `version` command,
+    /// changed since (an upgrade), is met by a reload before the next
+    /// check, which finds the tools and runs the version commands again.
+    tool_stamps: Mutex<Vec<ToolSeen>>,
     supervisor: ActorRef<SupervisorMessage>,
     /// The result cache if it could be opened, else why not.
     store: std::sync::RwLock<Result<Arc<Store>, String>>,
@@ -245,23 +246,22 @@ impl Engine {
     }
 
     async fn apply(&self, config: &Config) -> anyhow::Result<ApplyReport> {
-        // Stamped before the version commands run: an upgrade racing with
-        // them is seen next time.
-        let tools: Vec<(PathBuf, Option<FileStamp>)> = config
-            .validators()
-            .iter()
-            .filter_map(|v| match &v.kind {
-                ValidatorKind::Command(cmd) => cmd.version.as_ref().map(|version| (cmd, version)),
-                ValidatorKind::Builtin { .. } => None,
-            })
-            .flat_map(|(cmd, version)| [cmd.command.first(), version.first()])
-            .flatten()
-            .map(|program| verdict_actors::command::resolve_program(program, &self.layout.root))
-            .map(|path| {
-                let stamp = file_stamp(&path);
-                (path, stamp)
-            })
-            .collect();
+        // Found and stamped before the version commands run: an upgrade
+        // racing with them is seen next time.
+        let mut tools: Vec<ToolSeen> = Vec::new();
+        for v in config.validators() {
+            let ValidatorKind::Command(cmd) = &v.kind else { continue };
+            let programs = [cmd.command.first(), cmd.version.as_ref().and_then(|v| v.first())];
+            for (program, i) in programs.into_iter().zip(0..) {
+                let Some(program) = program else { continue };
+                let path = verdict_actors::command::resolve_program(program, &self.layout.root);
+                // A tool's own file counts when a version command says
+                // what it is; the version command's program always does.
+                let stamped = cmd.version.is_some() || i == 1;
+                let stamp = if stamped { file_stamp(&path) } else { None };
+                tools.push(ToolSeen { program: program.clone(), path, stamped, stamp });
+            }
+        }
         // The version commands run side by side: each may take up to
         // VERSION_TIMEOUT.
         let mut set = tokio::task::JoinSet::new();
@@ -277,9 +277,14 @@ impl Engine {
         Ok(report)
     }
 
-    /// Whether a tool with a `version` command changed since that command ran.
+    /// Whether a tool is found elsewhere than when the validators were
+    /// made (one installed earlier on `PATH`, or first installed), or a
+    /// tool with a `version` command changed since that command ran.
     fn tools_changed(&self) -> bool {
-        self.tool_stamps.lock().expect("tool stamps lock poisoned").iter().any(|(path, seen)| file_stamp(path) != *seen)
+        self.tool_stamps.lock().expect("tool stamps lock poisoned").iter().any(|t| {
+            verdict_actors::command::resolve_program(&t.program, &self.layout.root) != t.path
+                || (t.stamped && file_stamp(&t.path) != t.stamp)
+        })
     }
 
     /// `check`. A verdict.toml edited since it was read is applied first, so
@@ -296,7 +301,9 @@ impl Engine {
                 info!("verdict.toml changed since it was read; reloading before the check");
                 self.reload_in_turn(turn).await?;
             } else if self.tools_changed() {
-                info!("a tool with a version command changed since it ran; reloading before the check");
+                info!(
+                    "a tool is found elsewhere, or changed since its version command ran; reloading before the check"
+                );
                 self.reload_in_turn(turn).await?;
             }
         }
@@ -633,6 +640,16 @@ impl Engine {
 /// `touch -r`): no one can set it.
 type FileStamp = (u64, std::time::SystemTime, (i64, i64), u64);
 
+/// A program a command validator runs, as found when the validators were
+/// made: the file it named then, and that file's stamp (`stamped`: when
+/// its version is part of the validator's identity).
+struct ToolSeen {
+    program: String,
+    path: PathBuf,
+    stamped: bool,
+    stamp: Option<FileStamp>,
+}
+
 fn file_stamp(path: &Path) -> Option<FileStamp> {
     use std::os::unix::fs::MetadataExt;
     // A link whose target is gone still has a stamp of its own: it is
@@ -692,7 +709,7 @@ async fn spec_for(root: &Path, config: ValidatorConfig) -> ValidatorSpec {
         ValidatorKind::Builtin { kind, settings } => {
             let work = ValidatorWork::Inline(Arc::new(BuiltinCheck { kind: *kind, settings: settings.clone() }));
             ValidatorSpec {
-                identity: config.identity(Some(builtin_code()), &[]),
+                identity: config.identity(None, Some(builtin_code()), &[]),
                 needs_content: *kind != verdict_actors::builtin::BuiltinKind::LargeFile,
                 text_only: kind.text_only(),
                 not_cached: None,
@@ -714,7 +731,8 @@ async fn spec_for(root: &Path, config: ValidatorConfig) -> ValidatorSpec {
                     }
                 }
             };
-            let identity = config.identity(version.as_deref(), &env_values(&cmd.env));
+            let program = cmd.command.first().map(|p| verdict_actors::command::resolve_program(p, root));
+            let identity = config.identity(program.as_deref(), version.as_deref(), &env_values(&cmd.env));
             let work = ValidatorWork::Jobs(Arc::new(CommandWork { spec: Arc::new(command_spec(root, cmd)) }));
             ValidatorSpec { identity, needs_content: false, text_only: false, not_cached, work, config }
         }

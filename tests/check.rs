@@ -1025,6 +1025,71 @@ files = ["*.txt"]
     assert!(text.contains("results not cached: its version command failed"), "{text}");
 }
 
+/// A tool is the program a run finds: one installed earlier on `PATH`
+/// is another tool (without a version command too), whose verdicts are
+/// not the old one's and do not replace them; and two projects sharing a
+/// cache directory do not share the verdicts of their own `tools/lint`.
+#[test]
+fn a_tool_found_elsewhere_is_another_tool() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let (early, late) = (env.tmp.path().join("early"), env.tmp.path().join("late"));
+    let install = |dir: &std::path::Path, says: &str| {
+        std::fs::create_dir_all(dir).unwrap();
+        let tool = dir.join("mylint");
+        std::fs::write(&tool, format!("#!/bin/sh\necho \"$1:1: {says}\"\n")).unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let config = |command: &str| {
+        format!(
+            "builtins = false\n[validators.lint]\nkind = \"command\"\ncommand = [\"{command}\"]\nmode = \"per_file\"\n\
+             parser = \"regex\"\npattern = '^(?P<file>[^:]+):(?P<line>\\d+): (?P<message>.*)$'\nfiles = [\"*.txt\"]\n"
+        )
+    };
+    env.write("verdict.toml", config("mylint"));
+    env.write("a.txt", "a\n");
+    install(&late, "old");
+    let path = format!("{}:{}:{}", early.display(), late.display(), std::env::var("PATH").unwrap());
+    let check = |extra: &[&str]| {
+        let out = env.cmd().env("PATH", &path).args(["check", "--format", "json"]).args(extra).output().unwrap();
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let o = outcome(&r, "a.txt", "lint").clone();
+        let said = o["findings"][0]["message"].as_str().or(o["verdict"]["findings"][0]["message"].as_str());
+        (said.unwrap_or_default().to_string(), o["status"].as_str().unwrap().to_string())
+    };
+    assert_eq!(check(&[]), ("old".into(), "findings".into()));
+    assert_eq!(check(&[]), ("old".into(), "cached".into()));
+    install(&early, "new");
+    assert_eq!(check(&[]), ("new".into(), "findings".into()), "the tool first on PATH runs");
+    std::fs::remove_dir_all(&early).unwrap();
+    // The old one's verdict is still its own.
+    assert_eq!(check(&[]), ("old".into(), "cached".into()));
+    env.run_ok(&["stop"], 0);
+
+    // Two projects, one cache directory, each its own tools/lint.
+    let shared = env.tmp.path().join("shared-cache");
+    let shared = shared.to_str().unwrap();
+    let other = env.tmp.path().join("other");
+    std::fs::create_dir_all(other.join(".git")).unwrap();
+    for (project, says) in [(&env.project, "mine"), (&other, "theirs")] {
+        install(&project.join("tools"), says);
+        std::fs::write(project.join("verdict.toml"), config("tools/mylint")).unwrap();
+        std::fs::write(project.join("a.txt"), "a\n").unwrap();
+    }
+    for (project, says) in [(&env.project, "mine"), (&other, "theirs")] {
+        let out = env
+            .cmd()
+            .current_dir(project)
+            .args(["check", "--format", "json", "--data-dir", shared, "a.txt"])
+            .output()
+            .unwrap();
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let o = outcome(&r, "a.txt", "lint");
+        assert_eq!((o["status"].as_str(), o["findings"][0]["message"].as_str()), (Some("findings"), Some(says)), "{r}");
+        env.cmd().current_dir(project).arg("stop").output().unwrap();
+    }
+}
+
 #[test]
 fn a_job_whose_validator_is_still_restarting_at_its_deadline_is_skipped_not_timed_out() {
     let env = Env::new();

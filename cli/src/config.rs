@@ -497,6 +497,9 @@ struct IdentityInput<'a> {
 #[derive(Serialize)]
 struct CommandIdentity<'a> {
     argv: &'a [String],
+    /// The executable's path as bytes (a path need not be UTF-8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    program: Option<&'a [u8]>,
     mode: CommandMode,
     batch_size: Option<usize>,
     parser: ParserKind,
@@ -513,13 +516,21 @@ impl ValidatorConfig {
     /// encoding version, the name, the kind word; for a built-in all its
     /// [`BuiltinSettings`] (today `max_size`); for a command its argv, mode, `batch_size` (batch mode
     /// only), parser, pattern, pass-through variable names (sorted) and
-    /// `max_output`; then `tool_version` (the output of the `version` command,
+    /// `max_output`, and `program`, the executable its first word names as
+    /// a run finds it (so that a tool found elsewhere on `PATH`, or the
+    /// `tools/lint.sh` of another project sharing the cache, is another
+    /// validator); then `tool_version` (the output of the `version` command,
     /// if any) and `env_values` (sorted by name; `None` = unset).
     ///
     /// Not included, because they do not change a file's result: `enabled`,
     /// `dimension`, `files`, `exclude`, `timeout`, `cache_ttl`, `concurrency`,
     /// `restart`, the `version` argv itself, and `batch_size` in per-file mode.
-    pub fn identity(&self, tool_version: Option<&str>, env_values: &[(String, Option<String>)]) -> [u8; 16] {
+    pub fn identity(
+        &self,
+        program: Option<&Path>,
+        tool_version: Option<&str>,
+        env_values: &[(String, Option<String>)],
+    ) -> [u8; 16] {
         let (builtin, command) = match &self.kind {
             ValidatorKind::Builtin { settings, .. } => (Some(settings), None),
             ValidatorKind::Command(c) => {
@@ -534,6 +545,7 @@ impl ValidatorConfig {
                     pattern: c.pattern.as_deref(),
                     env_names,
                     max_output: c.max_output,
+                    program: program.map(|p| p.as_os_str().as_encoded_bytes()),
                 };
                 (None, Some(command))
             }

@@ -816,26 +816,26 @@ fn env(pairs: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
 fn identity_is_stable() {
     let v = shellcheck();
     let e = env(&[("HOME", Some("/home/u")), ("SHELLCHECK_OPTS", None)]);
-    let a = v.identity(Some("0.10.0"), &e);
-    assert_eq!(a, shellcheck().identity(Some("0.10.0"), &e));
+    let a = v.identity(None, Some("0.10.0"), &e);
+    assert_eq!(a, shellcheck().identity(None, Some("0.10.0"), &e));
     // Pinned: the encoding must not drift between builds, or every cache
     // entry is silently invalidated. Bump IDENTITY_FORMAT when it must change.
     assert_eq!(hex(a), "e890c2e6c24ca1dae1f87dfd1f3a9f9f");
     // Order of the env values and of the env names does not matter.
     let mut reversed = e.clone();
     reversed.reverse();
-    assert_eq!(v.identity(Some("0.10.0"), &reversed), a);
+    assert_eq!(v.identity(None, Some("0.10.0"), &reversed), a);
     let mut w = v.clone();
     if let ValidatorKind::Command(c) = &mut w.kind {
         c.env.reverse();
     }
-    assert_eq!(w.identity(Some("0.10.0"), &e), a);
+    assert_eq!(w.identity(None, Some("0.10.0"), &e), a);
 }
 
 #[test]
 fn identity_ignores_what_does_not_change_results() {
     let v = shellcheck();
-    let base = v.identity(None, &[]);
+    let base = v.identity(None, None, &[]);
     let mut w = v.clone();
     w.timeout = Duration::from_secs(999);
     w.concurrency = 1;
@@ -847,29 +847,29 @@ fn identity_ignores_what_does_not_change_results() {
     if let ValidatorKind::Command(c) = &mut w.kind {
         c.version = Some(vec!["other".into()]);
     }
-    assert_eq!(w.identity(None, &[]), base);
+    assert_eq!(w.identity(None, None, &[]), base);
 
     // Only timeout differs, via the file.
     let a = parse(COMMAND).unwrap().validator("sc").unwrap();
     let b = parse(&format!("{COMMAND}timeout = \"5s\"\n")).unwrap().validator("sc").unwrap();
     assert_ne!(a, b);
-    assert_eq!(a.identity(None, &[]), b.identity(None, &[]));
+    assert_eq!(a.identity(None, None, &[]), b.identity(None, None, &[]));
     // batch_size only matters in batch mode.
     let c = parse(&format!("{COMMAND}batch_size = 3\n")).unwrap().validator("sc").unwrap();
-    assert_eq!(a.identity(None, &[]), c.identity(None, &[]));
+    assert_eq!(a.identity(None, None, &[]), c.identity(None, None, &[]));
 }
 
 #[test]
 fn identity_changes_with_what_changes_results() {
     let v = shellcheck();
     let e = env(&[("HOME", Some("/home/u"))]);
-    let base = v.identity(Some("0.10.0"), &e);
+    let base = v.identity(None, Some("0.10.0"), &e);
 
     let with = |f: &dyn Fn(&mut CommandConfig)| {
         let mut w = v.clone();
         let ValidatorKind::Command(c) = &mut w.kind else { unreachable!() };
         f(c);
-        w.identity(Some("0.10.0"), &e)
+        w.identity(None, Some("0.10.0"), &e)
     };
     assert_ne!(with(&|c| c.pattern = Some(format!("{}x", c.pattern.clone().unwrap()))), base);
     assert_ne!(with(&|c| c.command.push("--shell=bash".into())), base);
@@ -878,25 +878,25 @@ fn identity_changes_with_what_changes_results() {
     assert_ne!(with(&|c| c.env.push("LANG".into())), base);
     assert_ne!(with(&|c| c.max_output += 1), base);
 
-    assert_ne!(v.identity(Some("0.10.1"), &e), base);
-    assert_ne!(v.identity(None, &e), base);
-    assert_ne!(v.identity(Some("0.10.0"), &env(&[("HOME", Some("/root"))])), base);
-    assert_ne!(v.identity(Some("0.10.0"), &env(&[("HOME", None)])), base);
+    assert_ne!(v.identity(None, Some("0.10.1"), &e), base);
+    assert_ne!(v.identity(None, None, &e), base);
+    assert_ne!(v.identity(None, Some("0.10.0"), &env(&[("HOME", Some("/root"))])), base);
+    assert_ne!(v.identity(None, Some("0.10.0"), &env(&[("HOME", None)])), base);
 
     let mut renamed = v.clone();
     renamed.name = "shellcheck2".into();
-    assert_ne!(renamed.identity(Some("0.10.0"), &e), base);
+    assert_ne!(renamed.identity(None, Some("0.10.0"), &e), base);
 }
 
 #[test]
 fn identity_changes_with_builtin_settings() {
     let d = Config::default().validator("large-file").unwrap();
     let o = parse("[validators.large-file]\nmax_size = \"1KiB\"\n").unwrap().validator("large-file").unwrap();
-    assert_ne!(d.identity(None, &[]), o.identity(None, &[]));
+    assert_ne!(d.identity(None, None, &[]), o.identity(None, None, &[]));
     // Different built-ins never collide.
     let json = Config::default().validator("json").unwrap();
     let yaml = Config::default().validator("yaml").unwrap();
-    assert_ne!(json.identity(None, &[]), yaml.identity(None, &[]));
+    assert_ne!(json.identity(None, None, &[]), yaml.identity(None, None, &[]));
 }
 
 // ---------------------------------------------------------------------------
