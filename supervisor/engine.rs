@@ -542,7 +542,8 @@ impl Engine {
                 Some(h.identity)
             }
         };
-        let deleted = tokio::task::spawn_blocking(move || {
+        let damaged = store.read_failures() > 0;
+        let cleared = tokio::task::spawn_blocking(move || {
             let deleted = store.clear_results(id)?;
             if id.is_none() {
                 // All of it: what verdict knows of each file too, so the next
@@ -552,8 +553,25 @@ impl Engine {
             Ok::<_, verdict_storage::StorageError>(deleted)
         })
         .await
-        .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
-        .map_err(|e| RpcError::new(code::CACHE_UNAVAILABLE, e.to_string()))?;
+        .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
+        let deleted = match cleared {
+            Ok(deleted) if !(damaged && id.is_none()) => deleted,
+            // Damaged data the deletes cannot get past (they read what they
+            // delete), or that reads kept failing on: all of it is deleted
+            // and an empty database made, as for one that cannot be opened.
+            Ok(_) | Err(verdict_storage::StorageError::Corruption { .. }) if id.is_none() => {
+                if !self.close_store_if_unused("being recreated: its data is damaged") {
+                    return Err(RpcError::new(
+                        code::CACHE_UNAVAILABLE,
+                        "the cache's data is damaged, and a check (or the hourly pruning) is using it; run `verdict \
+                         cache clear` again once it is done",
+                    ));
+                }
+                return self.recreate_store().await;
+            }
+            Ok(deleted) => deleted,
+            Err(e) => return Err(RpcError::new(code::CACHE_UNAVAILABLE, e.to_string())),
+        };
         // Again: a run that started while the entries were being deleted
         // may have read some of them.
         self.forget_answers();
@@ -616,6 +634,7 @@ impl Engine {
                 "error": store_state.err(),
                 "hits": hits,
                 "misses": misses,
+                "read_failures": self.store().map_or(0, |s| s.read_failures()),
             }),
         }
     }

@@ -310,6 +310,63 @@ fn an_incompatible_database_is_reported_and_cache_clear_recreates_it() {
     assert_eq!(warm["summary"]["computed"], 0, "{}", warm["summary"]);
 }
 
+/// Damaged data blocks in a database that still opens: every read of them
+/// is a miss (the results are computed again, and right), one warning is
+/// logged, `status` counts the failures, and `cache clear`, which the
+/// message advises, deletes the database and starts an empty one (its
+/// deletes could not get past the damage before).
+#[test]
+fn cache_clear_starts_afresh_from_damaged_data_blocks() {
+    let (env, data) = with_data_dir(0);
+    tree(&env, 600);
+    let data_s = data.to_str().unwrap();
+    let fresh = check(&env, &["--data-dir", data_s, "--no-cache", "--all"]);
+    env.run_ok(&["stop"], 0);
+    // Every 7th byte of the first third of each table file flipped: its
+    // data blocks, not the footer and index it opens with.
+    let mut damaged = 0;
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        let len = std::fs::metadata(&path).unwrap().len();
+        if path.extension().is_some_and(|e| e == "sst") && len > 4000 {
+            let mut bytes = std::fs::read(&path).unwrap();
+            for i in (0..bytes.len() / 3).step_by(7) {
+                bytes[i] ^= 0x5a;
+            }
+            std::fs::write(&path, bytes).unwrap();
+            damaged += 1;
+        }
+    }
+    assert!(damaged > 0, "no table file to damage in {data_s}");
+    let r = check(&env, &["--data-dir", data_s, "--all"]);
+    assert_eq!(r["summary"]["cache_used"], true, "{}", r["summary"]);
+    let verdicts = |r: &Value| {
+        let mut v: Vec<(String, String, Value)> = r["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                let outcome = if o["outcome"]["status"] == "cached" { &o["outcome"]["verdict"] } else { &o["outcome"] };
+                (o["file"].as_str().unwrap().into(), o["validator"].as_str().unwrap().into(), outcome.clone())
+            })
+            .collect();
+        v.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        v
+    };
+    assert_eq!(verdicts(&r), verdicts(&fresh), "damaged entries are misses, computed again");
+    let failures = env.json(&["status"])["cache"]["read_failures"].as_u64().unwrap();
+    assert!(failures > 0, "status counts the failed reads");
+    let log = std::fs::read_to_string(env.log_file()).unwrap();
+    assert_eq!(log.matches("cache read failed; treating as a miss").count(), 1, "one warning, not one per key");
+    let cleared = env.json(&["cache", "clear"]);
+    assert_eq!(cleared["recreated"], true, "{cleared}");
+    assert_eq!(env.json(&["status"])["cache"]["read_failures"], 0);
+    check(&env, &[]);
+    let warm = check(&env, &[]);
+    assert_eq!(warm["summary"]["computed"], 0, "{}", warm["summary"]);
+    env.run_ok(&["cache", "stats"], 0);
+}
+
 /// The cache directory deleted under a running daemon: `cache clear`
 /// starts an empty cache there (RocksDB could not create its next files in
 /// the deleted directory), and later checks are cached again.

@@ -686,6 +686,12 @@ pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
             cache["hits"],
             cache["misses"]
         )?;
+        if let Some(n) = cache["read_failures"].as_u64().filter(|&n| n > 0) {
+            writeln!(
+                out,
+                "                {n} reads failed (damaged data, each one a miss): `verdict cache clear` starts it afresh"
+            )?;
+        }
     } else {
         writeln!(out, "  cache:        unavailable: {}", visible(cache["error"].as_str().unwrap_or("?")))?;
     }

@@ -119,6 +119,9 @@ pub struct Store {
     pub(crate) db: Db,
     path: PathBuf,
     _block_cache: Cache,
+    /// Reads that failed (damaged data): each is a miss; the first is
+    /// logged as a warning, the rest at debug level.
+    read_failures: std::sync::atomic::AtomicU64,
 }
 
 impl fmt::Debug for Store {
@@ -128,6 +131,12 @@ impl fmt::Debug for Store {
 }
 
 impl Store {
+    /// How many reads failed since the database was opened (each one a
+    /// miss): damaged data, which `cache clear` removes.
+    pub fn read_failures(&self) -> u64 {
+        self.read_failures.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Opens (creating if needed) the database in `dir`.
     ///
     /// A new database is initialised with [`SCHEMA_VERSION`]. Fails with
@@ -186,7 +195,7 @@ impl Store {
         }
 
         let db = Db::open_cf_descriptors(&db_opts, dir, descriptors).map_err(|e| StorageError::from_rocksdb(dir, e))?;
-        let store = Store { db, path: dir.to_path_buf(), _block_cache: block_cache };
+        let store = Store { db, path: dir.to_path_buf(), _block_cache: block_cache, read_failures: Default::default() };
         store.check_or_init_schema()?;
         Ok(store)
     }
@@ -620,13 +629,21 @@ impl Store {
                 Err(e) => {
                     if !reported[s] {
                         reported[s] = true;
-                        tracing::warn!(
-                            cache = %self.path.display(),
-                            cf = cf_name,
-                            key = %show_key(unique[s]),
-                            error = %e,
-                            "cache read failed; treating as a miss"
-                        );
+                        let before = self.read_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        // One warning per database: damaged blocks fail
+                        // every key in them, at every check.
+                        if before == 0 {
+                            tracing::warn!(
+                                cache = %self.path.display(),
+                                cf = cf_name,
+                                key = %show_key(unique[s]),
+                                error = %e,
+                                "cache read failed; treating as a miss (further failures are logged at debug level; \
+                                 `verdict status` counts them, `verdict cache clear` starts the cache afresh)"
+                            );
+                        } else {
+                            tracing::debug!(cf = cf_name, key = %show_key(unique[s]), error = %e, "cache read failed");
+                        }
                     }
                     None
                 }
