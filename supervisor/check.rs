@@ -727,7 +727,19 @@ pub async fn run(
     // Walk.
     let walk_root = root.clone();
     let watch = watching.then(|| (engine.watch.clone(), walk_watch.clone()));
-    let own = engine.store_path().to_path_buf();
+    // verdict's own directories, when inside the project, are not
+    // validated (and their writes would look like changes to the tree):
+    // the cache in use, the one the configuration names (`--data-dir` may
+    // have put the one in use elsewhere), and the logs' (a project at
+    // `$HOME`).
+    let own: Arc<[PathBuf]> = [
+        Some(engine.store_path().to_path_buf()),
+        config.cache.dir.as_ref().map(|d| root.join(d)),
+        Some(engine.layout().state_dir.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let stat_store = store.clone();
     let dirty = increment.as_ref().map(|(_, dirs)| dirs.clone());
     let walk_exclude = global_exclude.clone();
@@ -747,10 +759,10 @@ pub async fn run(
                         watch.watch_dir(&in_root(&walk_root, d), walk);
                     }
                 }
-                (walk_dirs(&walk_root, &dirs, Some(&own), stat, &hazards), Vec::new(), false, stat, true)
+                (walk_dirs(&walk_root, &dirs, &own, stat, &hazards), Vec::new(), false, stat, true)
             }
             _ => {
-                let (files, dirs, linked) = walk(&walk_root, &targets, Some(&own), watch, stat, &hazards);
+                let (files, dirs, linked) = walk(&walk_root, &targets, &own, watch, stat, &hazards);
                 (files, dirs, linked, stat, false)
             }
         };
@@ -1738,7 +1750,7 @@ fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[FileF
 fn walk(
     root: &Path,
     targets: &[PathBuf],
-    own: Option<&Path>,
+    own: &Arc<[PathBuf]>,
     watch: Option<(Arc<TreeWatch>, Arc<WalkWatch>)>,
     stat: bool,
     hazards: &Hazards,
@@ -1861,12 +1873,12 @@ fn walk(
 fn walker(
     root: &Path,
     start: &Path,
-    own: Option<&Path>,
+    own: &Arc<[PathBuf]>,
     linked: Option<Arc<AtomicBool>>,
     hazards: &Hazards,
 ) -> ignore::WalkBuilder {
     let mut builder = ignore::WalkBuilder::new(start);
-    let own = own.map(Path::to_path_buf);
+    let own = own.clone();
     let hazards = hazards.clone();
     let in_repository = root.ancestors().any(|a| a.join(".git").exists());
     builder.hidden(false).require_git(in_repository).filter_entry(move |e| {
@@ -1881,7 +1893,7 @@ fn walker(
         if e.file_type().is_some_and(|t| t.is_dir()) && !hazards.allows(e.path()) {
             return false;
         }
-        own.as_deref() != Some(e.path())
+        !own.iter().any(|o| o == e.path())
     });
     builder
 }
@@ -2081,7 +2093,7 @@ fn hard_links_in(root: &Path, dirs: &[String]) -> bool {
 /// The files directly in each of `dirs` (relative to `root`), as a walk of
 /// the whole tree finds them there (the ignore files of the directories
 /// above count just the same), sorted by path.
-fn walk_dirs(root: &Path, dirs: &[String], own: Option<&Path>, stat: bool, hazards: &Hazards) -> Vec<Walked> {
+fn walk_dirs(root: &Path, dirs: &[String], own: &Arc<[PathBuf]>, stat: bool, hazards: &Hazards) -> Vec<Walked> {
     let mut v = Vec::new();
     for d in dirs {
         let dir = in_root(root, d);
@@ -2310,7 +2322,7 @@ mod tests {
     }
 
     fn walked_with(root: &Path, stat: bool) -> Vec<Walked> {
-        walk(root, &[root.to_path_buf()], None, None, stat, &Hazards::default()).0
+        walk(root, &[root.to_path_buf()], &Arc::from([]), None, stat, &Hazards::default()).0
     }
 
     /// Both ways of walking: with each file's metadata, and without (the

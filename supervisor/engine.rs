@@ -139,7 +139,7 @@ impl Engine {
             .or_else(|| config.cache.dir.as_ref().map(|d| layout.root.join(d)))
             .unwrap_or_else(|| layout.data_dir.clone());
         let store = if config.cache.enabled {
-            match open_store(&store_path, &config) {
+            match open_store(&layout.root, &store_path, &config) {
                 Ok(s) => Ok(Arc::new(s)),
                 Err(e) => {
                     error!(error = %e, "the result cache is unavailable; checks will run without it");
@@ -358,8 +358,8 @@ impl Engine {
         if !self.close_store_if_unused("being reopened after failed writes") {
             return; // a run still uses it: next time
         }
-        let (path, config) = (self.store_path.clone(), self.config());
-        let opened = tokio::task::spawn_blocking(move || open_store(&path, &config)).await;
+        let (root, path, config) = (self.layout.root.clone(), self.store_path.clone(), self.config());
+        let opened = tokio::task::spawn_blocking(move || open_store(&root, &path, &config)).await;
         self.forget_answers();
         match opened {
             Ok(Ok(store)) => {
@@ -582,11 +582,14 @@ impl Engine {
     /// another schema): delete it and start an empty one. A database held by
     /// another process is left alone.
     async fn recreate_store(&self) -> Result<Value, RpcError> {
-        let path = self.store_path.clone();
+        let (root, path) = (self.layout.root.clone(), self.store_path.clone());
+        if let Some(why) = holds_project(&root, &path) {
+            return Err(RpcError::new(code::CACHE_UNAVAILABLE, why));
+        }
         let config = self.config();
         let opened = tokio::task::spawn_blocking(move || {
             Store::destroy(&path)?;
-            open_store(&path, &config)
+            open_store(&root, &path, &config)
         })
         .await
         .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
@@ -677,7 +680,24 @@ fn file_stamp(path: &Path) -> Option<FileStamp> {
     Some((m.len(), m.modified().ok()?, (m.ctime(), m.ctime_nsec()), m.ino()))
 }
 
-fn open_store(path: &Path, config: &Config) -> Result<Store, verdict_storage::StorageError> {
+/// Why the cache cannot be kept in `path`: the project is in it, so every
+/// check would validate the database's own files (`--data-dir .`).
+fn holds_project(root: &Path, path: &Path) -> Option<String> {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    root.starts_with(&path).then(|| {
+        format!(
+            "the cache cannot be kept in {}: the project {} is inside it, so every check would validate the \
+             cache's own files; pass --data-dir (or set [cache] dir to) a directory elsewhere or inside the project",
+            path.display(),
+            root.display()
+        )
+    })
+}
+
+fn open_store(root: &Path, path: &Path, config: &Config) -> Result<Store, verdict_storage::StorageError> {
+    if let Some(why) = holds_project(root, path) {
+        return Err(verdict_storage::StorageError::Refused { path: path.to_path_buf(), why });
+    }
     if let Some(parent) = path.parent() {
         let _ = std::fs::create_dir_all(parent);
     }

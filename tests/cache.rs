@@ -367,6 +367,56 @@ fn cache_clear_starts_afresh_from_damaged_data_blocks() {
     env.run_ok(&["cache", "stats"], 0);
 }
 
+/// verdict's own directories inside the project are never checked: the
+/// cache in use, the one the configuration names when `--data-dir` puts
+/// the one in use elsewhere, and the logs' (a project at `$HOME`); and a
+/// cache directory that holds the project (`--data-dir .`) is refused
+/// (checks run without it, and `cache clear` leaves the project alone).
+#[test]
+fn verdicts_own_directories_are_not_checked_and_the_project_cannot_hold_its_cache() {
+    let env = Env::new();
+    env.write("a.txt", "a\n");
+    env.write("verdict.toml", "[cache]\ndir = \".verdict-cache\"\n");
+    let files = |r: &Value| {
+        let mut f: Vec<String> =
+            r["outcomes"].as_array().unwrap().iter().map(|o| o["file"].as_str().unwrap().into()).collect();
+        f.dedup();
+        f
+    };
+    let state = env.project.join(".local/state");
+    let run = |args: &[&str]| {
+        let out = env
+            .cmd()
+            .env("XDG_STATE_HOME", &state)
+            .args(["check", "--format", "json", "--all"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        (serde_json::from_slice::<Value>(&out.stdout).unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (r, _) = run(&[]);
+    assert!(env.project.join(".verdict-cache/CURRENT").exists());
+    assert_eq!(files(&r), ["a.txt", "verdict.toml"], "the cache or the log was checked");
+    // Logged in the project, then the configured cache left behind.
+    assert!(state.join("verdict").is_dir(), "the logs are not in the project");
+    let (r, _) = run(&[]);
+    assert_eq!(files(&r), ["a.txt", "verdict.toml"]);
+    env.cmd().env("XDG_STATE_HOME", &state).arg("stop").output().unwrap();
+    let elsewhere = env.tmp.path().join("elsewhere");
+    let (r, _) = run(&["--data-dir", elsewhere.to_str().unwrap()]);
+    assert_eq!(files(&r), ["a.txt", "verdict.toml"], "the configured cache was checked");
+    env.cmd().env("XDG_STATE_HOME", &state).arg("stop").output().unwrap();
+    // The project in the cache directory.
+    let (r, stderr) = run(&["--data-dir", "."]);
+    assert_eq!(r["summary"]["cache_used"], false, "{}", r["summary"]);
+    assert!(stderr.contains("the cache cannot be kept in") && stderr.contains("is inside it"), "{stderr}");
+    let out = env.cmd().env("XDG_STATE_HOME", &state).args(["cache", "clear"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(env.project.join("a.txt").exists() && !env.project.join("CURRENT").exists());
+    env.cmd().env("XDG_STATE_HOME", &state).arg("stop").output().unwrap();
+}
+
 /// The cache directory deleted under a running daemon: `cache clear`
 /// starts an empty cache there (RocksDB could not create its next files in
 /// the deleted directory), and later checks are cached again.

@@ -108,6 +108,16 @@ pub enum StorageError {
         source: io::Error,
     },
 
+    /// The directory may not hold the cache, for a reason of its user's
+    /// (it holds the project the cache is for).
+    #[error("{why}")]
+    Refused {
+        /// The cache directory.
+        path: PathBuf,
+        /// Why, in full.
+        why: String,
+    },
+
     /// Any other RocksDB error.
     #[error("cache database error at {}: {detail}", path.display())]
     RocksDb {
@@ -129,6 +139,7 @@ impl StorageError {
             | StorageError::Corruption { path, .. }
             | StorageError::Encode { path, .. }
             | StorageError::Io { path, .. }
+            | StorageError::Refused { path, .. }
             | StorageError::RocksDb { path, .. } => path,
         }
     }
