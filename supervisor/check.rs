@@ -563,9 +563,12 @@ fn file_key(set: &FileSet, hash: Option<u128>, w: &Walked) -> ResultKey {
 }
 
 /// Runs a check.
+/// `restart_required`: the sections a reload of verdict.toml just before
+/// this check found changed, which wait for a restart (said in its summary).
 pub async fn run(
     engine: &Engine,
     params: CheckParams,
+    restart_required: Vec<String>,
     ctx: &RequestCtx,
 ) -> Result<Box<serde_json::value::RawValue>, RpcError> {
     let started = Instant::now();
@@ -701,8 +704,12 @@ pub async fn run(
             s.counters.hits.fetch_add(*n, Ordering::Relaxed);
         }
         let report = &answer.report;
-        let summary =
-            Summary { unchanged: true, duration_ms: started.elapsed().as_millis() as u64, ..report.summary.clone() };
+        let summary = Summary {
+            unchanged: true,
+            duration_ms: started.elapsed().as_millis() as u64,
+            restart_required,
+            ..report.summary.clone()
+        };
         debug!(files = summary.files, "answered from the previous run: nothing changed");
         let (reply, _) =
             deliver(ctx, params.stream_outcomes, &summary, report.outcomes.iter(), &report.validators).await?;
@@ -875,6 +882,7 @@ pub async fn run(
         files_read: out.files_read,
         walk_errors: walk_errors.clone(),
         excluded_named,
+        restart_required,
         ..Summary::default()
     };
     let soonest_expiry = out.soonest_expiry;

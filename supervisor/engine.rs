@@ -293,21 +293,27 @@ impl Engine {
     pub async fn check(&self, params: Value, ctx: &RequestCtx) -> Result<Box<serde_json::value::RawValue>, RpcError> {
         let params: crate::protocol::CheckParams = parse_params(Some(&params))?;
         self.reopen_after_failed_writes().await;
+        let mut restart_required = Vec::new();
         if self.config_stale() || self.tools_changed() {
             // Several checks that start after one edit reload once: the
             // others find it done when their turn comes.
             let turn = self.reloading.lock().await;
-            if self.config_stale() {
+            let reloaded = if self.config_stale() {
                 info!("verdict.toml changed since it was read; reloading before the check");
-                self.reload_in_turn(turn).await?;
+                Some(self.reload_in_turn(turn).await?)
             } else if self.tools_changed() {
                 info!(
                     "a tool is found elsewhere, or changed since its version command ran; reloading before the check"
                 );
-                self.reload_in_turn(turn).await?;
+                Some(self.reload_in_turn(turn).await?)
+            } else {
+                None
+            };
+            if let Some(r) = reloaded {
+                restart_required = serde_json::from_value(r["restart_required"].clone()).unwrap_or_default();
             }
         }
-        crate::check::run(self, params, ctx).await
+        crate::check::run(self, params, restart_required, ctx).await
     }
 
     /// Whether verdict.toml changed since it was last read.

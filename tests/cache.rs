@@ -465,9 +465,7 @@ fn a_cache_that_could_not_be_opened_at_start_is_tried_again_by_each_check() {
     let log = env.run_ok(&["logs", "-n", "1000"], 0);
     let said = log
         .lines()
-        .filter(|l| {
-            (l.contains(" WARN ") || l.contains(" ERROR ")) && l.contains("is in use by another verdict daemon")
-        })
+        .filter(|l| (l.contains(" WARN ") || l.contains(" ERROR ")) && l.contains("is in use by another process"))
         .count();
     assert_eq!(said, 1, "{log}");
     drop(holder);

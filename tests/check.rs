@@ -835,6 +835,17 @@ fn an_edited_configuration_applies_to_the_next_check() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("validators.yaml.timeout"));
     assert_eq!(env.json(&["status"])["validators"].as_array().unwrap().len(), 2);
+    // A section read only at start: the check that applies the edit says
+    // it waits for a restart, as `verdict reload` does.
+    env.write("verdict.toml", "builtins = false\n[validators.yaml]\n[cache]\nblock_cache = \"8MiB\"\n");
+    let out = env.run(&["check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("note: [cache] changed in verdict.toml; that takes effect when the daemon restarts"),
+        "{stderr}"
+    );
+    let (_, r) = check_json(&env, &[]);
+    assert!(r["summary"].get("restart_required").is_none(), "said once, by the check that applied it: {r}");
 }
 
 /// Runs `verdict check` and returns its exit code and stderr, failing the

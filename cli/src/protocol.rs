@@ -497,6 +497,11 @@ pub struct Summary {
     /// there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded_named: Vec<String>,
+    /// Sections of verdict.toml (`daemon`, `cache`) whose change this
+    /// check's reload of the file found, which take effect only when the
+    /// daemon restarts (as `reload` says). Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restart_required: Vec<String>,
 }
 
 /// The reply of `check`.

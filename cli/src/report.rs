@@ -295,6 +295,14 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
             );
         }
     }
+    if !report.summary.restart_required.is_empty() {
+        let sections: Vec<String> = report.summary.restart_required.iter().map(|s| format!("[{s}]")).collect();
+        eprintln!(
+            "verdict: note: {} changed in verdict.toml; that takes effect when the daemon restarts (`verdict stop`, \
+             then any command)",
+            sections.join(" and ")
+        );
+    }
     for path in &report.summary.excluded_named {
         eprintln!("verdict: note: {} is excluded by check.exclude, so it was not checked", visible(path));
     }

@@ -17,8 +17,9 @@ pub enum StorageError {
     /// Another process (or another `Store` in this process) holds the
     /// database's `LOCK` file.
     #[error(
-        "the cache at {} is in use by another verdict daemon (its RocksDB LOCK file is held): \
-         stop the other daemon or pass --data-dir to use a different cache directory ({detail})",
+        "the cache at {} is in use by another process, most likely another verdict daemon (its RocksDB \
+         LOCK file is held): stop that process, or use another cache directory (`verdict stop`, then run \
+         the command again with --data-dir) ({detail})",
         path.display()
     )]
     Locked {
