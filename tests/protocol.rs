@@ -103,8 +103,19 @@ fn every_basic_method_answers() {
     {
         assert!(s.get(key).is_some(), "status lacks {key}: {s}");
     }
+    // No verdict.toml: the defaults, valid, as `verdict config check` says.
     let r = c.call("config.check", json!({}));
-    assert!(r["result"].get("valid").is_some(), "{r}");
+    assert_eq!((&r["result"]["valid"], &r["result"]["defaults"]), (&json!(true), &json!(true)), "{r}");
+    // A relative path is the project root's; one that is missing is invalid.
+    env.write(
+        "conf/new.toml",
+        "[validators.lint]\nkind = \"command\"\ncommand = [\"x\"]\nfiles = [\"*\"]\ntimeout = \"3x\"\n",
+    );
+    let r = c.call("config.check", json!({ "path": "conf/new.toml" }));
+    let errors = r["result"]["errors"].as_array().unwrap_or_else(|| panic!("{r}"));
+    assert!(errors.len() == 1 && errors[0].as_str().unwrap().contains("new.toml:5:11: validators.lint.timeout"), "{r}");
+    let r = c.call("config.check", json!({ "path": "conf/missing.toml" }));
+    assert_eq!(r["result"]["valid"], false, "{r}");
     let r = c.call("restart", json!({ "name": "trailing-whitespace" }));
     assert_eq!(r["result"]["restarted"], true, "{r}");
     let r = c.call("restart", json!({ "name": "nope" }));

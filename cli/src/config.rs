@@ -955,6 +955,17 @@ impl Cx<'_> {
         Some(d)
     }
 
+    /// A [`size`](Self::size) of at least `min` bytes (`shown` as written).
+    fn size_at_least(&mut self, t: &Tbl, key: &str, min: u64, shown: &str) -> Option<u64> {
+        let n = self.size(t, key)?;
+        if n < min {
+            let (v, path) = Self::get(t, key)?;
+            self.issue(v.span(), path, format!("must be at least {shown}"));
+            return None;
+        }
+        Some(n)
+    }
+
     /// A size: an integer number of bytes or a string such as "10MiB".
     fn size(&mut self, t: &Tbl, key: &str) -> Option<u64> {
         let (v, path) = Self::get(t, key)?;
@@ -1041,8 +1052,8 @@ fn parse_daemon(cx: &mut Cx, t: &Tbl) -> DaemonSettings {
         grace_period: cx.duration(t, "grace_period", false).unwrap_or(d.grace_period),
         idle_timeout: cx.duration(t, "idle_timeout", true).unwrap_or(d.idle_timeout),
         max_connections: cx.uint_usize(t, "max_connections", 1, MAX_PARALLEL).unwrap_or(d.max_connections),
-        log_max_size: cx.size(t, "log_max_size").unwrap_or(d.log_max_size),
-        log_keep: cx.uint_usize(t, "log_keep", 0, 1_000).unwrap_or(d.log_keep),
+        log_max_size: cx.size_at_least(t, "log_max_size", 4096, "4KiB").unwrap_or(d.log_max_size),
+        log_keep: cx.uint_usize(t, "log_keep", 1, 1_000).unwrap_or(d.log_keep),
     }
 }
 

@@ -332,7 +332,7 @@ fn builtins_false_keeps_only_declared_tables() {
 fn sizes_and_durations_accept_both_spellings() {
     let c = parse(
         "[cache]\nttl = \"0s\"\nblock_cache = 4096\nwrite_buffer = \"1.5 KiB\"\n\
-         [daemon]\ngrace_period = \"0\"\nidle_timeout = \"1h 30m\"\nlog_max_size = \"2kb\"\n",
+         [daemon]\ngrace_period = \"0\"\nidle_timeout = \"1h 30m\"\nlog_max_size = \"20kb\"\n",
     )
     .unwrap();
     assert_eq!(c.cache.ttl, Duration::ZERO);
@@ -340,7 +340,7 @@ fn sizes_and_durations_accept_both_spellings() {
     assert_eq!(c.cache.write_buffer, 1536);
     assert_eq!(c.daemon.grace_period, Duration::ZERO);
     assert_eq!(c.daemon.idle_timeout, Duration::from_secs(5400));
-    assert_eq!(c.daemon.log_max_size, 2000);
+    assert_eq!(c.daemon.log_max_size, 20_000);
     assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
     assert!(parse_size("ten").is_err());
 }
@@ -504,7 +504,11 @@ fn zero_concurrency_and_batch_size() {
     let text = "[defaults]\nconcurrency = 0\n";
     single_issue(text, "defaults.concurrency", "concurrency", "at least 1");
     let text = "[daemon]\nlog_keep = -1\n";
-    single_issue(text, "daemon.log_keep", "log_keep", "negative");
+    single_issue(text, "daemon.log_keep", "log_keep", "at least 1, got -1");
+    // Rotation keeps at least one file, and rotates at 4 KiB at the least.
+    single_issue("[daemon]\nlog_keep = 0\n", "daemon.log_keep", "log_keep", "at least 1");
+    single_issue("[daemon]\nlog_max_size = \"2KiB\"\n", "daemon.log_max_size", "log_max_size", "at least 4KiB");
+    parse("[daemon]\nlog_max_size = 4096\nlog_keep = 1\n").unwrap();
 }
 
 /// Results expire by the second: a shorter time-to-live was cut to 0,
