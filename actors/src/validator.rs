@@ -230,12 +230,30 @@ impl Actor for Validator {
                     let n = files.len();
                     let run = futures_catch_unwind(std::panic::AssertUnwindSafe(work.run(files, registry.clone())));
                     tokio::pin!(run);
-                    let outcomes = tokio::select! {
+                    let woke = tokio::select! {
                         // Termination first: the supervisor kills the child
                         // right after a deadline, so both may be seen at
                         // once, and the grace must win.
                         biased;
-                        _ = terminate.cancelled() => {
+                        _ = terminate.cancelled() => Woke::Terminated,
+                        r = &mut run => Woke::Ran(r),
+                        // The run is gone, or the child died.
+                        _ = cancel.cancelled() => Woke::Stopped,
+                        _ = child_gone.cancelled() => Woke::Stopped,
+                    };
+                    // `biased` orders the branches within one poll only:
+                    // both tokens can be cancelled while `run` is polled
+                    // (its tool being spawned, its output read, the worker
+                    // preempted), after `terminate` was looked at in that
+                    // same poll. A deadline cancels `terminate` before the
+                    // supervisor kills the child, so a job that sees its
+                    // child gone sees `terminate` too, if it was cancelled.
+                    let woke = match woke {
+                        Woke::Stopped if terminate.is_cancelled() => Woke::Terminated,
+                        woke => woke,
+                    };
+                    let outcomes = match woke {
+                        Woke::Terminated => {
                             // Past the deadline (the run has answered `timed
                             // out`): SIGTERM, the grace, SIGKILL. The job
                             // goes on meanwhile, to see its tools exit.
@@ -252,13 +270,12 @@ impl Actor for Validator {
                             }
                             return;
                         }
-                        r = &mut run => r,
-                        // The run is gone, or the child died: the job's tools
-                        // are killed before it is dropped, while they run and
-                        // what they started outside their groups can be
-                        // found, which reads `/proc`: off the runtime.
-                        _ = cancel.cancelled() => return kill_now(&registry).await,
-                        _ = child_gone.cancelled() => return kill_now(&registry).await,
+                        // The job's tools are killed before it is dropped,
+                        // while they run and what they started outside their
+                        // groups can be found, which reads `/proc`: off the
+                        // runtime.
+                        Woke::Stopped => return kill_now(&registry).await,
+                        Woke::Ran(r) => r,
                     };
                     match outcomes {
                         Ok(outcomes) => {
@@ -289,6 +306,16 @@ impl Actor for Validator {
         }
         Ok(())
     }
+}
+
+/// What ended a job's wait on its run.
+enum Woke {
+    /// Its deadline passed (`Job::terminate`).
+    Terminated,
+    /// The run finished (or panicked).
+    Ran(Result<Vec<Outcome>, String>),
+    /// The run was cancelled or ended, or the child died.
+    Stopped,
 }
 
 /// Kills every tool of `registry` (one job's), and what they started outside
@@ -419,6 +446,10 @@ mod tests {
     struct TrapWorkDouble {
         mark: PathBuf,
         ready: PathBuf,
+        /// When set, the run holds its worker thread, in the poll that
+        /// spawned the shell, until this turns true: a worker preempted
+        /// mid-poll, made to happen.
+        hold: Option<Arc<std::sync::atomic::AtomicBool>>,
     }
 
     impl Work for TrapWorkDouble {
@@ -432,6 +463,7 @@ mod tests {
                 m = self.mark.display(),
                 r = self.ready.display()
             );
+            let hold = self.hold.clone();
             Box::pin(async move {
                 let mut child = tokio::process::Command::new("sh")
                     .args(["-c", &script])
@@ -440,6 +472,12 @@ mod tests {
                     .spawn()
                     .expect("spawn sh");
                 let _group = ProcessGroup::new(child.id().expect("pid"), &registry);
+                if let Some(hold) = hold {
+                    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+                    while !hold.load(Ordering::SeqCst) && std::time::Instant::now() < until {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                }
                 let _ = child.wait().await;
                 Vec::new()
             })
@@ -456,7 +494,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for round in 0..40 {
             let (mark, ready) = (dir.path().join(format!("mark{round}")), dir.path().join(format!("ready{round}")));
-            let work: Arc<dyn Work> = Arc::new(TrapWorkDouble { mark: mark.clone(), ready: ready.clone() });
+            let work: Arc<dyn Work> = Arc::new(TrapWorkDouble { mark: mark.clone(), ready: ready.clone(), hold: None });
             let args = ValidatorArguments {
                 name: "trap".into(),
                 work: Some(work),
@@ -475,5 +513,39 @@ mod tests {
             let trapped = std::fs::read_to_string(&mark).unwrap_or_default();
             assert_eq!(trapped.trim(), "TERM", "round {round}: the tool was killed without SIGTERM first");
         }
+    }
+
+    /// [`a_terminated_job_keeps_its_grace_when_its_child_is_killed_at_once`]
+    /// with the interleaving that once lost the grace (about one round in
+    /// 1,400 under load): the deadline and the child's death both land
+    /// while the job's worker is still inside the poll that spawned its
+    /// tool, after `biased` looked at the deadline. The job sees the child
+    /// gone first; it must still give its tool SIGTERM and the grace.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_deadline_and_the_childs_death_in_one_poll_still_give_the_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mark, ready) = (dir.path().join("mark"), dir.path().join("ready"));
+        let hold = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let work: Arc<dyn Work> =
+            Arc::new(TrapWorkDouble { mark: mark.clone(), ready: ready.clone(), hold: Some(hold.clone()) });
+        let args = ValidatorArguments {
+            name: "trap".into(),
+            work: Some(work),
+            registry: ProcessRegistry::new(),
+            jobs_done: Arc::default(),
+        };
+        let (actor, handle) = Actor::spawn(None, Validator, args).await.expect("spawn validator");
+        let job = Job::new(Vec::new(), CancellationToken::new());
+        let terminate = job.terminate.clone();
+        actor.cast(ValidatorMessage::Validate(job, RpcReplyPort::from(tokio::sync::oneshot::channel().0))).unwrap();
+        let pid = read_pids(&ready, 1)[0];
+        // The job's worker is held in its first poll meanwhile.
+        terminate.cancel();
+        actor.kill();
+        handle.await.unwrap();
+        hold.store(true, Ordering::SeqCst);
+        assert_all_die(&[pid], "the tool outlived its grace");
+        let trapped = std::fs::read_to_string(&mark).unwrap_or_default();
+        assert_eq!(trapped.trim(), "TERM", "the tool was killed without SIGTERM first");
     }
 }
