@@ -326,17 +326,20 @@ impl SupervisorState {
             return;
         }
         child.recent_restarts.push_back(now);
-        child.restarts_total += 1;
         let delay = restart_delay(&policy, child.attempt, rand::random::<f64>());
         child.attempt = child.attempt.saturating_add(1);
         child.state = ChildState::Restarting;
         child.slot.send_replace(Slot::Restarting);
         let generation = child.generation;
-        self.event(name, "failed", reason);
         if delay.is_zero() {
+            // Counted when made: one a `verdict restart` makes first is not
+            // this one.
+            child.restarts_total += 1;
+            self.event(name, "failed", reason);
             self.event(name, "restarted", "immediately".into());
             self.spawn_child(myself, name).await;
         } else {
+            self.event(name, "failed", reason);
             // Said when it happens: meanwhile `status` shows `restarting`.
             let name = name.to_string();
             myself.send_after(delay, move || SupervisorMessage::RestartChild { name, generation, delay });
@@ -530,11 +533,12 @@ impl Actor for Supervisor {
                 state.event(&name, "timed_out", reason);
             }
             SupervisorMessage::RestartChild { name, generation, delay } => {
-                if state
+                if let Some(child) = state
                     .children
-                    .get(&name)
-                    .is_some_and(|c| c.generation == generation && c.state == ChildState::Restarting)
+                    .get_mut(&name)
+                    .filter(|c| c.generation == generation && c.state == ChildState::Restarting)
                 {
+                    child.restarts_total += 1;
                     state.event(&name, "restarted", format!("after {delay:?} of backoff"));
                     state.spawn_child(&myself, &name).await;
                 }
@@ -573,6 +577,7 @@ impl Actor for Supervisor {
                 for name in names {
                     if let Some(child) = state.stop_child(&name) {
                         kills.extend(child.registry.kill_all_in_background());
+                        state.event(&name, "stopped", "the daemon is shutting down".into());
                     }
                 }
                 for mut child in state.retiring.drain(..) {

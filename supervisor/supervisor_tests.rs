@@ -128,6 +128,8 @@ async fn repeated_failures_back_off_then_quarantine() {
         status.events.iter().filter(|e| e.event == "restarted").map(|e| e.detail.clone()).collect::<Vec<_>>()
     };
     assert_eq!(restarted().await, ["immediately"], "the restart is said when it happens");
+    let restarts = || async { ractor::call!(sup, SupervisorMessage::GetStatus).unwrap().validators[0].restarts };
+    assert_eq!(restarts().await, 1, "and counted when made");
     tokio::time::sleep(Duration::from_millis(7)).await;
     assert!(matches!(slot(h), Slot::Restarting));
     tokio::time::sleep(Duration::from_millis(6)).await;
@@ -135,6 +137,7 @@ async fn repeated_failures_back_off_then_quarantine() {
     assert!(matches!(slot(h), Slot::Running(_)), "{:?}", slot(h));
     let said = restarted().await;
     assert!(said.len() == 2 && said[1].ends_with("ms of backoff"), "{said:?}");
+    assert_eq!(restarts().await, 2);
     // 3rd failure: ~20 ms.
     job_on(&actor(h)).await;
     settle().await;
@@ -150,9 +153,24 @@ async fn repeated_failures_back_off_then_quarantine() {
         Slot::Quarantined(why) => assert!(why.contains("3 restarts"), "{why}"),
         other => panic!("not quarantined: {other:?}"),
     }
-    // `restart` brings it back with a clean history.
+    assert_eq!(restarts().await, 3);
+    // `restart` brings it back with a clean history (a restart asked for is
+    // not counted).
     ractor::call!(sup, SupervisorMessage::Restart, "boom".to_string()).unwrap().unwrap();
     assert!(matches!(slot(h), Slot::Running(_)));
+    assert_eq!(restarts().await, 3);
+    // A restart asked for during a backoff replaces the one scheduled,
+    // which is then not counted, nor made.
+    job_on(&actor(h)).await;
+    settle().await;
+    job_on(&actor(h)).await;
+    settle().await;
+    assert!(matches!(slot(h), Slot::Restarting), "{:?}", slot(h));
+    assert_eq!(restarts().await, 4, "the immediate one only");
+    ractor::call!(sup, SupervisorMessage::Restart, "boom".to_string()).unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    settle().await;
+    assert_eq!(restarts().await, 4);
     let status = ractor::call!(sup, SupervisorMessage::GetStatus).unwrap();
     assert!(status.events.iter().any(|e| e.event == "quarantined"));
 }

@@ -29,6 +29,10 @@ fn status_starts_the_daemon_on_demand_and_stop_removes_its_files() {
     assert!(!alive(pid), "daemon still alive after stop returned");
     assert!(!env.socket().exists(), "socket left behind");
     assert!(!env.pid_file().exists(), "pid file left behind");
+    // Every validator's stop is a supervision event, as every other one.
+    let log = std::fs::read_to_string(env.log_file()).unwrap();
+    let stopped = log.lines().filter(|l| l.contains("\"event\":\"stopped\"") && l.contains("shutting down")).count();
+    assert_eq!(stopped, s["validators"].as_array().unwrap().len(), "{log}");
 }
 
 #[test]
