@@ -401,17 +401,29 @@ impl Engine {
     /// [`reload`](Self::reload), its turn taken.
     async fn reload_in_turn(&self, _turn: tokio::sync::MutexGuard<'_, ()>) -> Result<Value, RpcError> {
         let path = self.layout.root.join(crate::paths::CONFIG_FILE);
-        // Stamped before reading: an edit racing with the read is seen next time.
-        let stamp = file_stamp(&path);
-        // Off the runtime's threads: a large file with many errors takes a
-        // while, and reading can block.
-        let loaded = tokio::task::spawn_blocking(move || {
-            // Anything named verdict.toml (a directory, a FIFO) is read, and
-            // refused with a message; only its absence means the defaults.
-            if crate::config::config_present(&path) { Config::load(&path) } else { Ok(Config::default()) }
-        })
-        .await
-        .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
+        let mut tries = 0;
+        let (stamp, loaded) = loop {
+            settled(&path).await;
+            // Stamped before reading: an edit racing with the read is seen
+            // next time.
+            let stamp = file_stamp(&path);
+            // Off the runtime's threads: a large file with many errors takes
+            // a while, and reading can block.
+            let p = path.clone();
+            let loaded = tokio::task::spawn_blocking(move || {
+                // Anything named verdict.toml (a directory, a FIFO) is read,
+                // and refused with a message; only its absence means the
+                // defaults.
+                if crate::config::config_present(&p) { Config::load(&p) } else { Ok(Config::default()) }
+            })
+            .await
+            .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
+            // Written while it was read: what was read may be torn.
+            tries += 1;
+            if file_stamp(&path) == stamp || tries == 3 {
+                break (stamp, loaded);
+            }
+        };
         let new = loaded.map_err(|e| {
             RpcError::new(
                 code::INVALID_CONFIGURATION,
@@ -674,6 +686,28 @@ impl Engine {
 /// `touch -r`): no one can set it.
 type FileStamp = (u64, std::time::SystemTime, (i64, i64), u64);
 
+/// How long a configuration file must have gone unwritten to be read.
+const CONFIG_SETTLE: Duration = Duration::from_millis(50);
+
+/// Waits, at most a second, until `path` has not been written for
+/// [`CONFIG_SETTLE`]: a file rewritten in place (`cp`, `cat >`, an editor
+/// saving over it) is empty, or half written, between its writer's truncate
+/// and its last write, and a check that read it then ran on the defaults
+/// (1 check in 30 while `cp` rewrote the file every 20 ms).
+async fn settled(path: &Path) {
+    let give_up = std::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        let Some(modified) = std::fs::metadata(path).ok().and_then(|m| m.modified().ok()) else { return };
+        // Written "in the future" (a clock set back, `touch -d`): nothing
+        // to wait for.
+        let Ok(age) = std::time::SystemTime::now().duration_since(modified) else { return };
+        if age >= CONFIG_SETTLE || std::time::Instant::now() >= give_up {
+            return;
+        }
+        tokio::time::sleep(CONFIG_SETTLE - age).await;
+    }
+}
+
 /// A program a command validator runs, as found when the validators were
 /// made: the file it named then, and that file's stamp (`stamped`: when
 /// its version is part of the validator's identity).
@@ -806,5 +840,34 @@ fn command_spec(root: &Path, cmd: &CommandConfig) -> CommandSpec {
         env: cmd.env.clone(),
         cwd: root.to_path_buf(),
         max_output: cmd.max_output as usize,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A configuration file is read only once it has gone unwritten for a
+    /// moment; one written "in the future" is not waited for.
+    #[tokio::test]
+    async fn a_file_just_written_is_read_once_it_has_settled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("verdict.toml");
+        std::fs::write(&path, "builtins = true\n").unwrap();
+        settled(&path).await;
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let age = std::time::SystemTime::now().duration_since(modified).unwrap();
+        assert!(age >= CONFIG_SETTLE, "read {age:?} after its last write");
+        let later = std::time::SystemTime::now() + Duration::from_secs(3600);
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(later).unwrap();
+        let start = std::time::Instant::now();
+        settled(&path).await;
+        assert!(
+            start.elapsed() < Duration::from_millis(500),
+            "waited {:?} for a file from the future",
+            start.elapsed()
+        );
+        // No file: nothing to wait for.
+        settled(&dir.path().join("missing.toml")).await;
     }
 }
