@@ -609,22 +609,41 @@ fn compile_glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
 /// `/` matches the file name at any depth (`*.sh` = `**/*.sh`); a pattern with
 /// a `/` is anchored at the root (`src/*.rs` matches `src/a.rs` only); a
 /// leading `/` or `./` anchors one without (`./Makefile`: the top-level one only).
+///
+/// A trailing `/` names a directory, as in an ignore file: `lib/` selects
+/// the files below `lib`, not a file named `lib`.
 pub fn include_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
-        b.add(compile_glob(&normalize_glob(p))?);
+        let n = normalize_glob(p);
+        b.add(compile_glob(&if names_directory(p) { format!("{n}/**") } else { n })?);
     }
     b.build()
 }
 
+/// Whether a pattern names the project root itself (`/`, `.`, `./`).
+fn names_root(pattern: &str) -> bool {
+    let p = pattern.trim_end_matches('/');
+    let p = p.strip_prefix("./").or_else(|| p.strip_prefix('/')).unwrap_or(p);
+    p.is_empty() || p == "."
+}
+
+/// Whether a pattern ends in `/`: it names directories only.
+fn names_directory(pattern: &str) -> bool {
+    pattern.ends_with('/')
+}
+
 /// Compiles `exclude`-style globs: like [`include_set`], except that a pattern
 /// matching a directory also excludes everything below it (`target` and
-/// `target/` both exclude `target/debug/x`).
+/// `target/` both exclude `target/debug/x`; `target/`, which names
+/// directories only, does not exclude a file named `target`).
 pub fn exclude_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
         let n = normalize_glob(p);
-        b.add(compile_glob(&n)?);
+        if !names_directory(p) {
+            b.add(compile_glob(&n)?);
+        }
         b.add(compile_glob(&format!("{n}/**"))?);
     }
     b.build()
@@ -1033,6 +1052,10 @@ impl Cx<'_> {
         for (p, span) in &items {
             let problem = if p.trim().is_empty() {
                 Some("empty glob".to_string())
+            } else if names_root(p) {
+                Some(format!("glob {p:?} names the project root itself, not files in it (write \"**\" for every file)"))
+            } else if p.split('/').any(|c| c == "..") {
+                Some(format!("glob {p:?} can never match: paths are matched inside the project, and hold no `..`"))
             } else {
                 compile_glob(&normalize_glob(p)).err().map(|e| format!("invalid glob {p:?}: {}", e.kind()))
             };

@@ -473,6 +473,22 @@ fn missing_kind_for_a_name_that_is_not_a_builtin() {
     single_issue(text, "validators.mine.kind", "[validators.mine]", "missing");
 }
 
+/// Globs that cannot do what they seem to: the root itself, and `..`,
+/// which no path inside the project holds.
+#[test]
+fn globs_that_name_the_root_or_leave_the_project_are_refused() {
+    for (glob, says) in [
+        ("/", "project root itself"),
+        ("./", "project root itself"),
+        (".", "project root itself"),
+        ("../x", "can never match"),
+    ] {
+        let text = format!("[check]\nexclude = [\"{glob}\"]\n");
+        single_issue(&text, "check.exclude", "exclude", says);
+    }
+    parse("[check]\nexclude = [\"a..b\", \"**\", \"/x/\"]\n").unwrap();
+}
+
 #[test]
 fn invalid_glob() {
     let text = format!("{COMMAND}exclude = [\"ok/**\",\n  \"a[b\"]\n");
@@ -925,6 +941,16 @@ fn glob_semantics() {
     assert!(!f.is_match("sub/target/a.sh"), "excluded directory at any depth");
     assert!(!f.is_match("vendor/a.sh"));
     assert!(!f.is_match("x/skip_me.sh"));
+    // A trailing `/` names directories only, as in an ignore file: `vendor/`
+    // leaves a file named `vendor` alone, and in `files`, `lib/` selects
+    // what is below a directory `lib`, at any depth (no other `/`).
+    let f = FileFilter::new(&["*".into()], &["vendor/".into(), "target".into()]).unwrap();
+    assert!(f.is_match("x/vendor") && !f.is_match("x/vendor/a.rs"));
+    assert!(!f.is_match("x/target") && !f.is_match("x/target/a.rs"));
+    let f = FileFilter::new(&["lib/".into()], &[]).unwrap();
+    assert!(f.is_match("lib/a.rs") && f.is_match("lib/deep/b.rs") && f.is_match("x/lib/a.rs") && !f.is_match("lib"));
+    let f = FileFilter::new(&["/lib/".into()], &[]).unwrap();
+    assert!(f.is_match("lib/a.rs") && !f.is_match("x/lib/a.rs"), "anchored");
     // A leading `/` or `./` anchors a name at the root, in `files` and in
     // `exclude` alike.
     for top in ["/Makefile", "./Makefile"] {
