@@ -180,7 +180,7 @@ impl Engine {
         let report = engine.apply(&config).await?;
         info!(validators = report.added.len(), "validators started");
         if let Some(store) = engine.store() {
-            spawn_pruner(&store);
+            spawn_pruner(&store, &engine.layout.root);
         }
         Ok(engine)
     }
@@ -371,7 +371,7 @@ impl Engine {
             Ok(Ok(store)) => {
                 let store = Arc::new(store);
                 *self.store.write().expect("store lock poisoned") = Ok(store.clone());
-                spawn_pruner(&store);
+                spawn_pruner(&store, &self.layout.root);
                 self.store_suspect.store(false, Ordering::SeqCst);
                 info!(path = %self.store_path.display(), "the cache was reopened");
             }
@@ -620,7 +620,7 @@ impl Engine {
         .map_err(|e| RpcError::new(code::CACHE_UNAVAILABLE, format!("the result cache is unavailable: {e}")))?;
         let store = Arc::new(opened);
         *self.store.write().expect("store lock poisoned") = Ok(store.clone());
-        spawn_pruner(&store);
+        spawn_pruner(&store, &self.layout.root);
         info!(path = %self.store_path.display(), "the unusable cache was deleted and recreated");
         Ok(json!({ "deleted": 0, "validator": null, "recreated": true }))
     }
@@ -629,12 +629,13 @@ impl Engine {
     pub async fn cache_prune(&self) -> Result<Value, RpcError> {
         let store = self.store_or_err()?;
         self.forget_answers();
-        let deleted = tokio::task::spawn_blocking(move || store.prune_expired(crate::check::now_secs()))
+        let root = self.layout.root.clone();
+        let (deleted, stats) = tokio::task::spawn_blocking(move || prune(&store, &root))
             .await
             .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
             .map_err(|e| RpcError::new(code::CACHE_UNAVAILABLE, e.to_string()))?;
         self.forget_answers();
-        Ok(json!({ "deleted": deleted }))
+        Ok(json!({ "deleted": deleted, "stat_index_deleted": stats }))
     }
 
     /// The engine's parts of `status`.
@@ -757,21 +758,37 @@ fn open_store(root: &Path, path: &Path, config: &Config) -> Result<Store, verdic
 
 /// Purges expired results hourly so the database does not grow without bound,
 /// for as long as this database is the one in use.
-fn spawn_pruner(store: &Arc<Store>) {
+fn spawn_pruner(store: &Arc<Store>, root: &Path) {
     let store = Arc::downgrade(store);
+    let root = root.to_path_buf();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
             let Some(s) = store.upgrade() else { return };
-            match tokio::task::spawn_blocking(move || s.prune_expired(crate::check::now_secs())).await {
-                Ok(Ok(n)) if n > 0 => info!(deleted = n, "pruned expired cache entries"),
-                Ok(Ok(_)) => {}
+            let root = root.clone();
+            match tokio::task::spawn_blocking(move || prune(&s, &root)).await {
+                Ok(Ok((0, 0))) => {}
+                Ok(Ok((results, stats))) => {
+                    info!(deleted = results, stat_index_deleted = stats, "pruned expired cache entries")
+                }
                 Ok(Err(e)) => warn!(error = %e, "pruning the cache failed"),
                 Err(_) => return,
             }
         }
     });
+}
+
+/// Deletes the expired results, and the stat-index entries of files that
+/// are gone from the project: (results, stat-index entries) deleted.
+fn prune(store: &Store, root: &Path) -> Result<(u64, u64), verdict_storage::StorageError> {
+    use std::os::unix::ffi::OsStrExt;
+    let results = store.prune_expired(crate::check::now_secs())?;
+    let stats = store.prune_stat_index(|rel| {
+        matches!(root.join(std::ffi::OsStr::from_bytes(rel)).symlink_metadata(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+    })?;
+    Ok((results, stats))
 }
 
 /// What stands for a built-in's code in its identity, as a command's

@@ -190,7 +190,7 @@ impl Writer {
                 for w in &all {
                     let ToWrite::Entries { entries: e, fresh } = w else { continue };
                     entries.extend(e.iter().map(|(k, v, ttl)| (*k, v, *ttl)));
-                    stats.extend(fresh.iter().map(|(fi, e)| (walked[*fi].rel.as_bytes(), *e)));
+                    stats.extend(fresh.iter().map(|(fi, e)| (walked[*fi].name_bytes(), *e)));
                 }
                 entries.sort_unstable_by_key(|e| e.0);
                 stats.sort_unstable_by_key(|s| s.0);
@@ -992,7 +992,7 @@ fn process_batch(
     // entries with (else it had none).
     let known: Vec<Option<StatEntry>> = match &st.store {
         Some(store) if st.walk_stat => {
-            store.get_stats_index(&files.iter().map(|&fi| walked[fi].rel.as_bytes()).collect::<Vec<_>>())
+            store.get_stats_index(&files.iter().map(|&fi| walked[fi].name_bytes()).collect::<Vec<_>>())
         }
         _ => vec![None; files.len()],
     };

@@ -160,6 +160,20 @@ files = ["*.txt"]
 
     let pruned = env.json(&["cache", "prune"]);
     assert_eq!(pruned["deleted"], 0, "nothing has expired");
+    assert_eq!(pruned["stat_index_deleted"], 0, "no file is gone");
+    // Files renamed: their old names' stat-index entries go at the next
+    // prune, and only theirs.
+    let before = env.json(&["cache", "stats"])["stat_index_entries"].as_u64().unwrap();
+    for i in 0..5 {
+        let old = format!("d{}/f{i}.txt", i % 10);
+        std::fs::rename(env.project.join(&old), env.project.join(format!("{old}.moved"))).unwrap();
+    }
+    check(&env, &[]);
+    let grown = env.json(&["cache", "stats"])["stat_index_entries"].as_u64().unwrap();
+    assert_eq!(grown, before + 5, "the new names are indexed");
+    let pruned = env.json(&["cache", "prune"]);
+    assert_eq!(pruned["stat_index_deleted"], 5, "{pruned}");
+    assert_eq!(env.json(&["cache", "stats"])["stat_index_entries"].as_u64().unwrap(), before);
     let all = env.json(&["cache", "clear"]);
     assert!(all["deleted"].as_u64().unwrap() > 0);
     let empty = env.json(&["cache", "stats"]);

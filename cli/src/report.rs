@@ -776,7 +776,11 @@ pub fn print_cache(v: &Value, out: &mut dyn Write) -> std::io::Result<()> {
         return writeln!(out, "the cache could not be used: it was deleted and created again, empty");
     }
     if let Some(d) = v.get("deleted") {
-        return writeln!(out, "deleted {d} cached results");
+        return match v["stat_index_deleted"].as_u64() {
+            // `cache prune`: and the stat index's entries of files gone.
+            Some(n) => writeln!(out, "deleted {d} cached results, and {n} stat-index entries of files gone"),
+            None => writeln!(out, "deleted {d} cached results"),
+        };
     }
     writeln!(out, "cache at {}", v["path"].as_str().unwrap_or("?"))?;
     writeln!(
@@ -1027,6 +1031,10 @@ mod tests {
             String::from_utf8(out).unwrap()
         };
         assert_eq!(text(json!({ "deleted": 3, "validator": null })), "deleted 3 cached results\n");
+        assert_eq!(
+            text(json!({ "deleted": 3, "stat_index_deleted": 2 })),
+            "deleted 3 cached results, and 2 stat-index entries of files gone\n"
+        );
         let recreated = text(json!({ "deleted": 0, "validator": null, "recreated": true }));
         assert!(recreated.contains("deleted and created again"), "{recreated}");
     }

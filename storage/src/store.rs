@@ -100,8 +100,8 @@ pub struct StoreStats {
     pub stat_index_entries: u64,
     /// Number of per-file entries (expired ones included until pruned).
     pub file_entries: u64,
-    /// Approximate bytes used: live SST files plus current memtables (whose
-    /// contents are in the WAL) of all column families.
+    /// Approximate bytes used: the live SST files of all column families,
+    /// and the write-ahead logs (which hold what the memtables do).
     pub approx_disk_bytes: u64,
 }
 
@@ -379,6 +379,30 @@ impl Store {
         Ok(count)
     }
 
+    /// Deletes the stat-index entries whose path `gone` says no longer names
+    /// a file (renamed or deleted since): without this, the index grows
+    /// with every name a file ever had. Returns how many were deleted.
+    pub fn prune_stat_index(&self, gone: impl Fn(&[u8]) -> bool) -> Result<u64, StorageError> {
+        let cf = self.cf(CF_STAT);
+        let mut iter = self.db.raw_iterator_cf_opt(cf, scan_options(None));
+        iter.seek_to_first();
+        let mut batch = WriteBatch::default();
+        let mut deleted = 0u64;
+        while let Some(key) = iter.key() {
+            if gone(key) {
+                batch.delete_cf(cf, key);
+                deleted += 1;
+                if batch.len() >= DELETE_BATCH {
+                    self.write(std::mem::take(&mut batch))?;
+                }
+            }
+            iter.next();
+        }
+        iter.status().map_err(|e| self.err(e))?;
+        self.write(batch)?;
+        Ok(deleted)
+    }
+
     /// Whether the stat index holds no entry: nothing was checked with this
     /// cache yet, or the index was cleared. A check then has no use for the
     /// walk's `stat` of every file (it must read them all anyway).
@@ -408,9 +432,17 @@ impl Store {
 
         for name in [rocksdb::DEFAULT_COLUMN_FAMILY_NAME, CF_RESULTS, CF_STAT, CF_FILES, CF_META] {
             let cf = self.cf(name);
-            for prop in [rocksdb::properties::LIVE_SST_FILES_SIZE, rocksdb::properties::CUR_SIZE_ALL_MEM_TABLES] {
-                let v = self.db.property_int_value_cf(cf, prop).map_err(|e| self.err(e))?;
-                stats.approx_disk_bytes += v.unwrap_or(0);
+            let v =
+                self.db.property_int_value_cf(cf, rocksdb::properties::LIVE_SST_FILES_SIZE).map_err(|e| self.err(e))?;
+            stats.approx_disk_bytes += v.unwrap_or(0);
+        }
+        // What the memtables hold is on disk in the write-ahead logs (their
+        // own size counts the arena they allocate, far more than is used).
+        if let Ok(dir) = std::fs::read_dir(&self.path) {
+            for e in dir.flatten() {
+                if e.path().extension().is_some_and(|x| x == "log") {
+                    stats.approx_disk_bytes += e.metadata().map_or(0, |m| m.len());
+                }
             }
         }
         Ok(stats)
