@@ -1995,8 +1995,13 @@ impl Hazards {
             // The path itself, or everything in it.
             exclude.is_match(rel) || exclude.is_match(rel.join("x"))
         };
-        let mut v: Vec<String> =
-            found.into_iter().filter(|(p, _)| !p.as_deref().is_some_and(excluded)).map(|(_, m)| m).collect();
+        // Paths relative to the root, as everywhere else in the report.
+        let prefix = format!("{}/", root.display());
+        let mut v: Vec<String> = found
+            .into_iter()
+            .filter(|(p, _)| !p.as_deref().is_some_and(excluded))
+            .map(|(_, m)| m.replace(&prefix, ""))
+            .collect();
         v.sort_unstable();
         v.dedup();
         v
