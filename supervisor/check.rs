@@ -1603,7 +1603,10 @@ fn spawn_job(
     });
 }
 
-/// Runs one job on a validator's child, enforcing the deadline.
+/// Runs one job on a validator's child, enforcing the deadline. A job
+/// whose child dies under it (killed for another job's deadline, another
+/// check's say, or a sibling's crash) is run once more on the next child,
+/// within its own deadline.
 async fn run_job(
     s: &Selected,
     batch: &[usize],
@@ -1615,102 +1618,127 @@ async fn run_job(
     let name = &s.handle.config.name;
     let n = batch.len();
     let timeout = s.handle.config.timeout;
-    let permit = loop {
-        let hung = run.hung_added.notified();
-        tokio::pin!(hung);
-        // Registered before looking, so that no addition goes unseen.
-        hung.as_mut().enable();
+    // Set when the job first starts: a second run must end by it too, so
+    // that a check still ends within its timeouts.
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        let permit = loop {
+            let hung = run.hung_added.notified();
+            tokio::pin!(hung);
+            // Registered before looking, so that no addition goes unseen.
+            hung.as_mut().enable();
+            if let Some(why) = run.hung(name) {
+                return vec![Outcome::skipped(why); n];
+            }
+            tokio::select! {
+                p = s.handle.permits.clone().acquire_owned() => break p.expect("never closed"),
+                _ = &mut hung => {}
+                _ = cancel.cancelled() => return vec![Outcome::skipped("the check was cancelled"); n],
+            }
+        };
         if let Some(why) = run.hung(name) {
             return vec![Outcome::skipped(why); n];
         }
-        tokio::select! {
-            p = s.handle.permits.clone().acquire_owned() => break p.expect("never closed"),
-            _ = &mut hung => {}
-            _ = cancel.cancelled() => return vec![Outcome::skipped("the check was cancelled"); n],
-        }
-    };
-    if let Some(why) = run.hung(name) {
-        return vec![Outcome::skipped(why); n];
-    }
-    // Wait (within the deadline) for a child that accepts jobs.
-    let mut slot = s.handle.slot.clone();
-    let wait_until = tokio::time::Instant::now() + timeout;
-    let actor = loop {
-        let current = slot.borrow_and_update().clone();
-        match current {
-            Slot::Running(a) => break a,
-            Slot::Quarantined(why) => return vec![Outcome::error(format!("quarantined: {why}")); n],
-            Slot::Stopped => return vec![Outcome::skipped("the validator was removed by a reload"); n],
-            Slot::Restarting => {
-                tokio::select! {
-                    r = tokio::time::timeout_at(wait_until, slot.changed()) => match r {
-                        Ok(Ok(())) => continue,
-                        Ok(Err(_)) => return vec![Outcome::skipped("the validator was removed"); n],
-                        // The job never ran: not `timed out`. Its later jobs
-                        // in this run are skipped too, so the run still ends
-                        // within its timeouts.
-                        Err(_) => {
-                            let why = format!(
-                                "not run: validator {name} was still restarting (restart backoff) after its timeout of {timeout:?}"
-                            );
-                            run.set_hung(name, why.clone());
-                            return vec![Outcome::skipped(why); n];
-                        }
-                    },
-                    _ = cancel.cancelled() => return vec![Outcome::skipped("the check was cancelled"); n],
+        // Wait (within the deadline) for a child that accepts jobs.
+        let mut slot = s.handle.slot.clone();
+        let wait_until = deadline.unwrap_or_else(|| tokio::time::Instant::now() + timeout);
+        let actor = loop {
+            let current = slot.borrow_and_update().clone();
+            match current {
+                Slot::Running(a) => break a,
+                Slot::Quarantined(why) => return vec![Outcome::error(format!("quarantined: {why}")); n],
+                Slot::Stopped => return vec![Outcome::skipped("the validator was removed by a reload"); n],
+                Slot::Restarting => {
+                    tokio::select! {
+                        r = tokio::time::timeout_at(wait_until, slot.changed()) => match r {
+                            Ok(Ok(())) => continue,
+                            Ok(Err(_)) => return vec![Outcome::skipped("the validator was removed"); n],
+                            // The job never ran: not `timed out`. Its later jobs
+                            // in this run are skipped too, so the run still ends
+                            // within its timeouts.
+                            Err(_) if deadline.is_none() => {
+                                let why = format!(
+                                    "not run: validator {name} was still restarting (restart backoff) after its timeout of {timeout:?}"
+                                );
+                                run.set_hung(name, why.clone());
+                                return vec![Outcome::skipped(why); n];
+                            }
+                            Err(_) => return vec![Outcome::skipped(restarted_under(name)); n],
+                        },
+                        _ = cancel.cancelled() => return vec![Outcome::skipped("the check was cancelled"); n],
+                    }
                 }
             }
-        }
-    };
+        };
+        let second = deadline.is_some();
+        let until = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + timeout);
 
-    let files = batch
-        .iter()
-        .map(|&fi| {
-            let w = &walked[fi];
-            JobFile { rel: w.rel.clone(), abs: w.abs.clone(), size: w.len(), executable: w.executable() }
-        })
-        .collect();
-    // The job is cancelled (its tools SIGKILLed at once) when this run is
-    // cancelled or ends, or this call is dropped; once it timed out it is
-    // terminated instead (SIGTERM, a grace, SIGKILL), which the supervisor
-    // killing its child (`JobTimedOut`) does not cut short; stopping,
-    // reloading or restarting the validator does (it kills every tool).
-    let job_cancel = CancellationToken::new();
-    let job_guard = job_cancel.clone().drop_guard();
-    // The job holds the validator's concurrency slot until it is done: a
-    // timed-out one, through its grace too.
-    let job = Job::new(files, job_cancel).holding(permit);
-    let terminate = job.terminate.clone();
-    let call = actor.call(|reply| ValidatorMessage::Validate(job, reply), None);
-    tokio::select! {
-        r = tokio::time::timeout(timeout, call) => match r {
-            Ok(Ok(ractor::rpc::CallResult::Success(outcomes))) if outcomes.len() == n => outcomes,
-            Ok(Ok(ractor::rpc::CallResult::Success(outcomes))) => {
-                warn!(validator = %name, expected = n, got = outcomes.len(), "a validator answered the wrong number of outcomes");
-                vec![Outcome::error("the validator answered the wrong number of outcomes"); n]
+        let files = batch
+            .iter()
+            .map(|&fi| {
+                let w = &walked[fi];
+                JobFile { rel: w.rel.clone(), abs: w.abs.clone(), size: w.len(), executable: w.executable() }
+            })
+            .collect();
+        // The job is cancelled (its tools SIGKILLed at once) when this run is
+        // cancelled or ends, or this call is dropped; once it timed out it is
+        // terminated instead (SIGTERM, a grace, SIGKILL), which the supervisor
+        // killing its child (`JobTimedOut`) does not cut short; stopping,
+        // reloading or restarting the validator does (it kills every tool).
+        let job_cancel = CancellationToken::new();
+        let job_guard = job_cancel.clone().drop_guard();
+        // The job holds the validator's concurrency slot until it is done: a
+        // timed-out one, through its grace too.
+        let job = Job::new(files, job_cancel).holding(permit);
+        let terminate = job.terminate.clone();
+        let call = actor.call(|reply| ValidatorMessage::Validate(job, reply), None);
+        return tokio::select! {
+            r = tokio::time::timeout_at(until, call) => match r {
+                Ok(Ok(ractor::rpc::CallResult::Success(outcomes))) if outcomes.len() == n => outcomes,
+                Ok(Ok(ractor::rpc::CallResult::Success(outcomes))) => {
+                    warn!(validator = %name, expected = n, got = outcomes.len(), "a validator answered the wrong number of outcomes");
+                    vec![Outcome::error("the validator answered the wrong number of outcomes"); n]
+                }
+                // The child died with the job (a sibling job's timeout or
+                // crash): once more, on the next child.
+                Ok(_) if !second => {
+                    debug!(validator = %name, "the child died under a job; running it again on the next one");
+                    continue;
+                }
+                Ok(_) => vec![Outcome::skipped(restarted_under(name)); n],
+                // A second run cut short by the first one's deadline: its
+                // tools are killed with the job (the guard); the child, which
+                // did nothing wrong, is not.
+                Err(_) if second => vec![Outcome::skipped(restarted_under(name)); n],
+                Err(_) => {
+                    job_guard.disarm();
+                    terminate.cancel();
+                    let first = walked[batch[0]].rel.clone();
+                    run.set_hung(name, format!("validator {name} timed out on {first} earlier in this run"));
+                    let _ = supervisor.cast(SupervisorMessage::JobTimedOut {
+                        name: name.clone(),
+                        actor: actor.get_id(),
+                        file: first,
+                        after: timeout,
+                    });
+                    vec![Outcome::TimedOut { after_ms: timeout.as_millis() as u64 }; n]
+                }
+            },
+            _ = cancel.cancelled() => {
+                vec![Outcome::skipped("the check was cancelled"); n]
             }
-            Ok(_) => {
-                // The child died with the job (a sibling job's timeout or crash).
-                vec![Outcome::skipped("the validator was restarted while this job was running"); n]
-            }
-            Err(_) => {
-                job_guard.disarm();
-                terminate.cancel();
-                let first = walked[batch[0]].rel.clone();
-                run.set_hung(name, format!("validator {name} timed out on {first} earlier in this run"));
-                let _ = supervisor.cast(SupervisorMessage::JobTimedOut {
-                    name: name.clone(),
-                    actor: actor.get_id(),
-                    file: first,
-                    after: timeout,
-                });
-                vec![Outcome::TimedOut { after_ms: timeout.as_millis() as u64 }; n]
-            }
-        },
-        _ = cancel.cancelled() => {
-            vec![Outcome::skipped("the check was cancelled"); n]
-        }
+        };
     }
+}
+
+/// Why a job whose child died under it has no verdict: its second run, on
+/// the next child, gave none by the job's deadline (that child died too,
+/// was still restarting, or the run did not end in time).
+fn restarted_under(name: &str) -> String {
+    format!(
+        "validator {name} was restarted while this job was running (another job's timeout or a crash), and running \
+         it again on the next child gave no verdict by the job's deadline"
+    )
 }
 
 /// The selected validators of each file (indices into `filters`), computed

@@ -638,6 +638,41 @@ fn a_pair_needed_by_two_concurrent_checks_is_computed_once() {
     assert_eq!(runs, 3, "each file was validated {runs} times for two checks of three files");
 }
 
+/// Another check's timeout kills the validator's child, and with it the
+/// jobs of every check on that child: a healthy job killed so is run once
+/// more on the next child, within its own deadline, and passes, rather than
+/// be `skipped` (its check incomplete).
+#[test]
+fn a_job_killed_for_another_checks_timeout_runs_again_and_passes() {
+    let env = Env::new();
+    let marks = env.tmp.path().join("marks");
+    env.write(
+        "verdict.toml",
+        format!(
+            "builtins = false\n[validators.mixed]\nkind = \"command\"\n\
+             command = [\"sh\", \"-c\", 'echo \"$1\" >> {m}; case \"$1\" in *hang*) exec sleep 100;; *) exec sleep 1;; esac', \"mixed\"]\n\
+             mode = \"per_file\"\nparser = \"exit_code\"\nfiles = [\"*.txt\"]\ntimeout = \"3s\"\nconcurrency = 4\n",
+            m = marks.display()
+        ),
+    );
+    env.write("hang.txt", "h\n");
+    env.write("ok.txt", "o\n");
+    env.start();
+    let (mut a, mut b) = (env.connect(), env.connect());
+    let ia = a.send("check", json!({ "paths": ["hang.txt"], "no_cache": true }));
+    wait_for_first_mark(&marks);
+    // B's job starts 2.5 s into A's 3 s: it is running (it takes 1 s) when
+    // A's deadline kills the child, and has 3 s of its own.
+    std::thread::sleep(Duration::from_millis(2500));
+    let ib = b.send("check", json!({ "paths": ["ok.txt"], "no_cache": true, "all_outcomes": true }));
+    let (ra, _) = a.reply(ia);
+    let (rb, _) = b.reply(ib);
+    assert_eq!(ra["result"]["outcomes"][0]["outcome"]["status"], "timed_out", "{ra}");
+    assert_eq!(rb["result"]["outcomes"][0]["outcome"]["status"], "passed", "{rb}");
+    let runs = std::fs::read_to_string(&marks).unwrap();
+    assert_eq!(runs.lines().filter(|l| l.ends_with("ok.txt")).count(), 2, "run, killed, run again: {runs}");
+}
+
 #[test]
 fn without_the_cache_every_file_is_validated_even_with_identical_content() {
     let env = Env::new();
