@@ -737,12 +737,13 @@ pub async fn run(
     // verdict's own directories, when inside the project, are not
     // validated (and their writes would look like changes to the tree):
     // the cache in use, the one the configuration names (`--data-dir` may
-    // have put the one in use elsewhere), and the logs' (a project at
-    // `$HOME`).
+    // have put the one in use elsewhere), and, for a project at `$HOME`,
+    // the per-user roots of the caches and of the logs (every project's).
     let own: Arc<[PathBuf]> = [
         Some(engine.store_path().to_path_buf()),
         config.cache.dir.as_ref().map(|d| root.join(d)),
-        Some(engine.layout().state_dir.clone()),
+        engine.layout().state_dir.parent().map(Path::to_path_buf),
+        engine.layout().data_dir.parent().map(Path::to_path_buf),
     ]
     .into_iter()
     .flatten()

@@ -281,7 +281,9 @@ impl Engine {
     /// made (one installed earlier on `PATH`, or first installed), or a
     /// tool with a `version` command changed since that command ran.
     fn tools_changed(&self) -> bool {
-        self.tool_stamps.lock().expect("tool stamps lock poisoned").iter().any(|t| {
+        // Looked at without the lock held (a PATH search stats files).
+        let tools = self.tool_stamps.lock().expect("tool stamps lock poisoned").clone();
+        tools.iter().any(|t| {
             verdict_actors::command::resolve_program(&t.program, &self.layout.root) != t.path
                 || (t.stamped && file_stamp(&t.path) != t.stamp)
         })
@@ -292,6 +294,9 @@ impl Engine {
     /// with its errors; the old configuration stays in force).
     pub async fn check(&self, params: Value, ctx: &RequestCtx) -> Result<Box<serde_json::value::RawValue>, RpcError> {
         let params: crate::protocol::CheckParams = parse_params(Some(&params))?;
+        // Said at once: a client whose daemon dies after this knows the
+        // check had started (and does not make it again of the next one).
+        ctx.notifier.notify(crate::protocol::notification::CHECK_PROGRESS, json!({ "done": 0, "total": 0 }));
         self.reopen_after_failed_writes().await;
         let mut restart_required = Vec::new();
         if self.config_stale() || self.tools_changed() {
@@ -712,6 +717,7 @@ async fn settled(path: &Path) {
 /// A program a command validator runs, as found when the validators were
 /// made: the file it named then, and that file's stamp (`stamped`: when
 /// its version is part of the validator's identity).
+#[derive(Clone)]
 struct ToolSeen {
     program: String,
     path: PathBuf,
@@ -786,7 +792,7 @@ fn prune(store: &Store, root: &Path) -> Result<(u64, u64), verdict_storage::Stor
     let results = store.prune_expired(crate::check::now_secs())?;
     let stats = store.prune_stat_index(|rel| {
         matches!(root.join(std::ffi::OsStr::from_bytes(rel)).symlink_metadata(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory))
     })?;
     Ok((results, stats))
 }
@@ -833,7 +839,11 @@ async fn spec_for(root: &Path, config: ValidatorConfig) -> ValidatorSpec {
                     }
                 }
             };
-            let program = cmd.command.first().map(|p| verdict_actors::command::resolve_program(p, root));
+            // Its links resolved: `/bin/sh` and `/usr/bin/sh` are one program.
+            let program = cmd.command.first().map(|p| {
+                let path = verdict_actors::command::resolve_program(p, root);
+                std::fs::canonicalize(&path).unwrap_or(path)
+            });
             let identity = config.identity(program.as_deref(), version.as_deref(), &env_values(&cmd.env));
             let work = ValidatorWork::Jobs(Arc::new(CommandWork { spec: Arc::new(command_spec(root, cmd)) }));
             ValidatorSpec { identity, needs_content: false, text_only: false, not_cached, work, config }

@@ -204,7 +204,23 @@ fn an_explicit_format_wins_over_the_global_json_flag() {
     assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["version"], "2.1.0");
 }
 
-/// `--output` replaces its file only with a complete report, fails before
+/// A request the daemon refuses to read (over 4 MiB of paths) is a clear
+/// error at once (1.8 MB of arguments, 10.8 MB as JSON): not a closed
+/// connection taken for a daemon shutting down
+/// (which the client would wait a minute to see exit).
+#[test]
+fn a_check_too_large_to_send_says_so() {
+    let env = Env::new();
+    env.start();
+    let long = "\u{1}".repeat(120_000);
+    let out = env.cmd().arg("check").args(std::iter::repeat_n(&long, 15)).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("request too large"), "{err}");
+    env.run_ok(&["ping"], 0);
+}
+
+/// `--output` replaces its file only with a complete report, fails before/// `--output` replaces its file only with a complete report, fails before
 /// the check when it cannot be written, and writes devices and `-` as they
 /// are.
 #[test]
@@ -839,10 +855,15 @@ files = ["*.txt"]
     assert_eq!(status_of(&r, "big.txt", "count"), "passed");
     // Read to hash it for the tool's cached verdict: verdict.toml and big.txt.
     assert_eq!(r["summary"]["files_read"], 2, "{}", r["summary"]);
-    // One that no tool selects is not read at all, however large (sparse
-    // here): `large-file` needs its size, and the others skip it.
+    // One that no tool selects is not read past its first 8,000 bytes (to
+    // tell whether it is binary), however large (sparse here): `large-file`
+    // needs its size, and the others skip it. Not hashed, it gets no
+    // stat-index entry.
+    let indexed = || env.json(&["cache", "stats"])["stat_index_entries"].as_u64().unwrap();
+    let before = indexed();
     std::fs::File::create(env.project.join("huge.bin")).unwrap().set_len(8 << 30).unwrap();
     let (_, r) = check_json(&env, &["--all"]);
+    assert_eq!(indexed(), before, "huge.bin was hashed: {}", r["summary"]);
     // (The other two may be read again: written a moment ago, their stat
     // entries cannot vouch for them yet.)
     assert!(r["summary"]["files_read"].as_u64().unwrap() <= 2, "{}", r["summary"]);

@@ -64,6 +64,12 @@ fn streamed_outcomes_are_the_listed_ones() {
     };
     let (cold, cold_outcomes, chunks) = streamed(&mut c);
     assert!(chunks >= 2, "{chunks} notifications");
+    // A check says at once that it started (a client whose daemon dies
+    // after that does not make it again).
+    let id = c.send("check", json!({}));
+    let (_, notes) = c.reply(id);
+    assert_eq!(notes[0]["method"], "check/progress", "{notes:?}");
+    assert_eq!((&notes[0]["params"]["done"], &notes[0]["params"]["request"]), (&json!(0), &json!(id)), "{notes:?}");
     assert_eq!(cold["summary"]["pairs"], json!(cold_outcomes.len()));
     assert!(cold_outcomes.iter().any(|o| o["outcome"]["status"] == "passed"), "computed");
     let listed = c.call("check", json!({ "all_outcomes": true }))["result"].clone();

@@ -62,6 +62,20 @@ impl CallError {
     }
 }
 
+/// Whether daemon `pid`, which just closed a connection without answering,
+/// is going away: it no longer serves the socket, or another daemon does.
+/// One that still serves it closed the connection for a reason of its own
+/// (a request too large, say), and that is the error to report.
+pub async fn going_away(socket: &std::path::Path, pid: u32) -> bool {
+    match tokio::time::timeout(Duration::from_secs(2), Client::connect(socket)).await {
+        Ok(Ok(c)) => c.hello.pid != pid,
+        Ok(Err(_)) => true,
+        // It accepts but does not answer: it is not going away cleanly, and
+        // waiting for its exit would be long; report the error.
+        Err(_) => false,
+    }
+}
+
 /// How many times a request undone by a daemon's shutdown is made again.
 pub const RETRIES_AFTER_SHUTDOWN: u32 = 3;
 
@@ -77,8 +91,15 @@ pub async fn call_daemon(
     loop {
         let mut c = connect_or_start(opts).await?;
         let reply = c.call(method, params.clone()).await;
+        let undone = match &reply {
+            // A closed connection: only if the daemon is going away (not
+            // one that closed it for a reason of its own).
+            Err(e @ CallError::Io(_)) if e.undone_by_shutdown() => going_away(&opts.layout.socket, c.hello.pid).await,
+            Err(e) => e.undone_by_shutdown(),
+            Ok(_) => false,
+        };
         match &reply {
-            Err(e) if e.undone_by_shutdown() && retries < RETRIES_AFTER_SHUTDOWN => {
+            Err(_) if undone && retries < RETRIES_AFTER_SHUTDOWN => {
                 retries += 1;
                 let pid = c.hello.pid;
                 drop(c);

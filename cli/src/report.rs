@@ -146,7 +146,15 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     let mut interrupted = false;
     let mut streamed: Vec<Record> = Vec::new();
     let mut retries = 0;
-    let mut c = client::connect_or_start(opts).await?;
+    // Ctrl-C is caught from here on: while connecting (starting a daemon,
+    // waiting for one), it ends the command.
+    let mut c = tokio::select! {
+        c = client::connect_or_start(opts) => c?,
+        _ = ctrl_c.recv() => {
+            eprintln!("verdict: interrupted");
+            return Ok(ExitCode::Failure);
+        }
+    };
     let mut sent = c.send(method::CHECK, params.clone()).await;
     // Whether the daemon said anything of this check: then it had started.
     let mut heard = false;
@@ -155,21 +163,43 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
             Ok(id) => id,
             // A daemon shutting down left the check undone: the next one is
             // asked, once this one has exited.
-            Err(e) if e.undone_by_shutdown() && !heard && !interrupted && retries < client::RETRIES_AFTER_SHUTDOWN => {
+            Err(e)
+                if e.undone_by_shutdown()
+                    && !heard
+                    && !interrupted
+                    && retries < client::RETRIES_AFTER_SHUTDOWN
+                    && (matches!(e, CallError::Rpc(_))
+                        || client::going_away(&opts.layout.socket, c.hello.pid).await) =>
+            {
                 retries += 1;
                 let pid = c.hello.pid;
                 drop(c);
                 tracing::debug!(pid, "the daemon shut down before starting the check; asking the next one");
-                tokio::select! {
-                    r = client::wait_for_exit(pid, Duration::from_secs(60)) => r?,
+                c = tokio::select! {
+                    r = async {
+                        client::wait_for_exit(pid, Duration::from_secs(60)).await?;
+                        client::connect_or_start(opts).await
+                    } => r?,
                     _ = ctrl_c.recv() => {
                         eprintln!("verdict: interrupted");
                         return Ok(ExitCode::Failure);
                     }
-                }
-                c = client::connect_or_start(opts).await?;
+                };
                 sent = c.send(method::CHECK, params.clone()).await;
                 continue;
+            }
+            // A daemon that refused the request (too large) wrote why and
+            // closed, maybe while it was still being sent: its reason, not
+            // the broken pipe.
+            Err(e @ CallError::Io(_)) => {
+                return Err(client::describe(
+                    match tokio::time::timeout(Duration::from_secs(1), c.next_message()).await {
+                        Ok(Ok(m)) if m.error.is_some() && matches!(m.id, None | Some(Value::Null)) => {
+                            CallError::Rpc(m.error.expect("matched"))
+                        }
+                        _ => e,
+                    },
+                ));
             }
             Err(e) => return Err(client::describe(e)),
         };
@@ -200,7 +230,10 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                     }
                     continue;
                 }
-                if m.id.as_ref().and_then(Value::as_i64) == Some(id) {
+                // An error for a request the daemon could not read (`"id":
+                // null`: a request too large) is this one's.
+                let unread = matches!(m.id, None | Some(Value::Null)) && m.error.is_some();
+                if unread || m.id.as_ref().and_then(Value::as_i64) == Some(id) {
                     match m.error {
                         Some(e) if e.is_refused_shutting_down() => {
                             sent = Err(CallError::Rpc(e));
