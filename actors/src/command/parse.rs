@@ -80,8 +80,11 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, code: i32, files: &[OsString],
         if text.is_empty() {
             continue;
         }
-        for raw in text.split(|&b| b == b'\n') {
-            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        // A carriage return alone ends a line too: a progress line a tool
+        // redraws (`3/10\r4/10\r…`) would otherwise hide the finding
+        // printed after it on the same line.
+        let lines = text.split(|&b| b == b'\n').flat_map(|l| l.strip_suffix(b"\r").unwrap_or(l).split(|&b| b == b'\r'));
+        for raw in lines {
             let line = String::from_utf8_lossy(raw);
             let Some(caps) = re.captures(&line) else {
                 continue;

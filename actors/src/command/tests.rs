@@ -101,6 +101,21 @@ async fn a_pattern_matching_empty_lines_finds_nothing_in_a_clean_run() {
     assert_eq!(said, ["said", ""], "the empty line the tool printed is one, the end is not");
 }
 
+/// A carriage return alone ends a line, as a line feed does: the finding a
+/// tool prints after redrawing a progress line is found (CRLF stays one
+/// line end).
+#[tokio::test]
+async fn a_finding_after_a_redrawn_progress_line_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let script =
+        r#"printf 'checking 1/2\rchecking 2/2\ra.txt:3:5: error: bad\r\nb.txt:1:1: warning: worse\r\n'; exit 1"#;
+    let s = spec(&dir, sh(script), OutputParser::Regex(gcc_style()));
+    let out = run(&s, &files(&["a.txt", "b.txt"]), &ProcessRegistry::new()).await;
+    assert_eq!(out[0], Outcome::Findings { findings: vec![Finding::error(Some(3), Some(5), "bad")] }, "{out:?}");
+    let Outcome::Findings { findings } = &out[1] else { panic!("{out:?}") };
+    assert_eq!((findings[0].line, findings[0].message.as_str()), (Some(1), "worse"));
+}
+
 #[tokio::test]
 async fn regex_without_a_file_group_needs_a_single_file() {
     let dir = tempfile::tempdir().unwrap();
