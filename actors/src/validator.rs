@@ -493,41 +493,22 @@ mod tests {
     async fn a_terminated_job_keeps_its_grace_when_its_child_is_killed_at_once() {
         let dir = tempfile::tempdir().unwrap();
         for round in 0..40 {
-            let (mark, ready) = (dir.path().join(format!("mark{round}")), dir.path().join(format!("ready{round}")));
-            let work: Arc<dyn Work> = Arc::new(TrapWorkDouble { mark: mark.clone(), ready: ready.clone(), hold: None });
-            let args = ValidatorArguments {
-                name: "trap".into(),
-                work: Some(work),
-                registry: ProcessRegistry::new(),
-                jobs_done: Arc::default(),
-            };
-            let (actor, handle) = Actor::spawn(None, Validator, args).await.expect("spawn validator");
-            let job = Job::new(Vec::new(), CancellationToken::new());
-            let terminate = job.terminate.clone();
-            actor.cast(ValidatorMessage::Validate(job, RpcReplyPort::from(tokio::sync::oneshot::channel().0))).unwrap();
-            let pid = read_pids(&ready, 1)[0];
-            terminate.cancel();
-            actor.kill();
-            handle.await.unwrap();
-            assert_all_die(&[pid], "the tool outlived its grace");
-            let trapped = std::fs::read_to_string(&mark).unwrap_or_default();
+            let trapped = deadline_then_child_killed(dir.path(), &round.to_string(), None).await;
             assert_eq!(trapped.trim(), "TERM", "round {round}: the tool was killed without SIGTERM first");
         }
     }
 
-    /// [`a_terminated_job_keeps_its_grace_when_its_child_is_killed_at_once`]
-    /// with the interleaving that once lost the grace (about one round in
-    /// 1,400 under load): the deadline and the child's death both land
-    /// while the job's worker is still inside the poll that spawned its
-    /// tool, after `biased` looked at the deadline. The job sees the child
-    /// gone first; it must still give its tool SIGTERM and the grace.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_deadline_and_the_childs_death_in_one_poll_still_give_the_grace() {
-        let dir = tempfile::tempdir().unwrap();
-        let (mark, ready) = (dir.path().join("mark"), dir.path().join("ready"));
-        let hold = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    /// Runs the trapping tool as a job, then cancels its deadline and kills
+    /// the child at once (letting the job's worker go on, when `hold` holds
+    /// it, only after both); returns what the tool's TERM trap wrote.
+    async fn deadline_then_child_killed(
+        dir: &std::path::Path,
+        tag: &str,
+        hold: Option<Arc<std::sync::atomic::AtomicBool>>,
+    ) -> String {
+        let (mark, ready) = (dir.join(format!("mark{tag}")), dir.join(format!("ready{tag}")));
         let work: Arc<dyn Work> =
-            Arc::new(TrapWorkDouble { mark: mark.clone(), ready: ready.clone(), hold: Some(hold.clone()) });
+            Arc::new(TrapWorkDouble { mark: mark.clone(), ready: ready.clone(), hold: hold.clone() });
         let args = ValidatorArguments {
             name: "trap".into(),
             work: Some(work),
@@ -539,13 +520,29 @@ mod tests {
         let terminate = job.terminate.clone();
         actor.cast(ValidatorMessage::Validate(job, RpcReplyPort::from(tokio::sync::oneshot::channel().0))).unwrap();
         let pid = read_pids(&ready, 1)[0];
-        // The job's worker is held in its first poll meanwhile.
         terminate.cancel();
         actor.kill();
         handle.await.unwrap();
-        hold.store(true, Ordering::SeqCst);
+        if let Some(hold) = hold {
+            hold.store(true, Ordering::SeqCst);
+        }
         assert_all_die(&[pid], "the tool outlived its grace");
-        let trapped = std::fs::read_to_string(&mark).unwrap_or_default();
+        std::fs::read_to_string(&mark).unwrap_or_default()
+    }
+
+    /// [`a_terminated_job_keeps_its_grace_when_its_child_is_killed_at_once`]
+    /// with the interleaving that once lost the grace (about one round in
+    /// 1,400 under load): the deadline and the child's death both land
+    /// while the job's worker is still inside the poll that spawned its
+    /// tool, after `biased` looked at the deadline. The job sees the child
+    /// gone first; it must still give its tool SIGTERM and the grace.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_deadline_and_the_childs_death_in_one_poll_still_give_the_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        // The job's worker is held in its first poll until the deadline and
+        // the kill have both landed.
+        let hold = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let trapped = deadline_then_child_killed(dir.path(), "held", Some(hold)).await;
         assert_eq!(trapped.trim(), "TERM", "the tool was killed without SIGTERM first");
     }
 }

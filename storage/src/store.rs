@@ -301,28 +301,37 @@ impl Store {
     pub fn prune_expired(&self, now_secs: u64) -> Result<u64, StorageError> {
         let mut deleted = 0u64;
         for cf_name in [CF_RESULTS, CF_FILES] {
-            let cf = self.cf(cf_name);
-            let mut iter = self.db.raw_iterator_cf_opt(cf, scan_options(None));
-            iter.seek_to_first();
-            let mut batch = WriteBatch::default();
-            while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
-                let expired = ResultKey::from_bytes(key).is_none()
+            deleted += self.delete_where(cf_name, |key, value| {
+                ResultKey::from_bytes(key).is_none()
                     || match parse_header(value) {
                         Some((expires_at, _)) => expires_at != 0 && expires_at <= now_secs,
                         None => true,
-                    };
-                if expired {
-                    batch.delete_cf(cf, key);
-                    deleted += 1;
-                    if batch.len() >= DELETE_BATCH {
-                        self.write(std::mem::take(&mut batch))?;
                     }
-                }
-                iter.next();
-            }
-            iter.status().map_err(|e| self.err(e))?;
-            self.write(batch)?;
+            })?;
         }
+        Ok(deleted)
+    }
+
+    /// Deletes, in batches, the entries of column family `cf_name` that
+    /// `doomed` picks by key and value; returns how many.
+    fn delete_where(&self, cf_name: &str, doomed: impl Fn(&[u8], &[u8]) -> bool) -> Result<u64, StorageError> {
+        let cf = self.cf(cf_name);
+        let mut iter = self.db.raw_iterator_cf_opt(cf, scan_options(None));
+        iter.seek_to_first();
+        let mut batch = WriteBatch::default();
+        let mut deleted = 0u64;
+        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+            if doomed(key, value) {
+                batch.delete_cf(cf, key);
+                deleted += 1;
+                if batch.len() >= DELETE_BATCH {
+                    self.write(std::mem::take(&mut batch))?;
+                }
+            }
+            iter.next();
+        }
+        iter.status().map_err(|e| self.err(e))?;
+        self.write(batch)?;
         Ok(deleted)
     }
 
@@ -383,24 +392,7 @@ impl Store {
     /// a file (renamed or deleted since): without this, the index grows
     /// with every name a file ever had. Returns how many were deleted.
     pub fn prune_stat_index(&self, gone: impl Fn(&[u8]) -> bool) -> Result<u64, StorageError> {
-        let cf = self.cf(CF_STAT);
-        let mut iter = self.db.raw_iterator_cf_opt(cf, scan_options(None));
-        iter.seek_to_first();
-        let mut batch = WriteBatch::default();
-        let mut deleted = 0u64;
-        while let Some(key) = iter.key() {
-            if gone(key) {
-                batch.delete_cf(cf, key);
-                deleted += 1;
-                if batch.len() >= DELETE_BATCH {
-                    self.write(std::mem::take(&mut batch))?;
-                }
-            }
-            iter.next();
-        }
-        iter.status().map_err(|e| self.err(e))?;
-        self.write(batch)?;
-        Ok(deleted)
+        self.delete_where(CF_STAT, |key, _| gone(key))
     }
 
     /// Whether the stat index holds no entry: nothing was checked with this
