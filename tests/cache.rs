@@ -354,19 +354,6 @@ fn cache_clear_starts_afresh_from_damaged_data_blocks() {
     assert!(damaged > 0, "no table file to damage in {data_s}");
     let r = check(&env, &["--data-dir", data_s, "--all"]);
     assert_eq!(r["summary"]["cache_used"], true, "{}", r["summary"]);
-    let verdicts = |r: &Value| {
-        let mut v: Vec<(String, String, Value)> = r["outcomes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| {
-                let outcome = if o["outcome"]["status"] == "cached" { &o["outcome"]["verdict"] } else { &o["outcome"] };
-                (o["file"].as_str().unwrap().into(), o["validator"].as_str().unwrap().into(), outcome.clone())
-            })
-            .collect();
-        v.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-        v
-    };
     assert_eq!(verdicts(&r), verdicts(&fresh), "damaged entries are misses, computed again");
     let failures = env.json(&["status"])["cache"]["read_failures"].as_u64().unwrap();
     assert!(failures > 0, "status counts the failed reads");
@@ -391,12 +378,6 @@ fn verdicts_own_directories_are_not_checked_and_the_project_cannot_hold_its_cach
     let env = Env::new();
     env.write("a.txt", "a\n");
     env.write("verdict.toml", "[cache]\ndir = \".verdict-cache\"\n");
-    let files = |r: &Value| {
-        let mut f: Vec<String> =
-            r["outcomes"].as_array().unwrap().iter().map(|o| o["file"].as_str().unwrap().into()).collect();
-        f.dedup();
-        f
-    };
     let state = env.project.join(".local/state");
     let run = |args: &[&str]| {
         let out = env
