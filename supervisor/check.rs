@@ -738,15 +738,20 @@ pub async fn run(
     // validated (and their writes would look like changes to the tree):
     // the cache in use, the one the configuration names (`--data-dir` may
     // have put the one in use elsewhere), and, for a project at `$HOME`,
-    // the per-user roots of the caches and of the logs (every project's).
+    // the per-user roots of the caches, of the logs and of the sockets and
+    // pid files (every project's; `$TMPDIR` may be under `$HOME`). Never
+    // the project itself, or what holds it.
+    let layout = engine.layout();
     let own: Arc<[PathBuf]> = [
         Some(engine.store_path().to_path_buf()),
         config.cache.dir.as_ref().map(|d| root.join(d)),
-        engine.layout().state_dir.parent().map(Path::to_path_buf),
-        engine.layout().data_dir.parent().map(Path::to_path_buf),
+        layout.state_dir.parent().map(Path::to_path_buf),
+        layout.data_dir.parent().map(Path::to_path_buf),
+        layout.socket.parent().filter(|_| layout.default_socket).map(Path::to_path_buf),
     ]
     .into_iter()
     .flatten()
+    .filter(|o| !root.starts_with(o))
     .collect();
     let stat_store = store.clone();
     let dirty = increment.as_ref().map(|(_, dirs)| dirs.clone());

@@ -379,14 +379,17 @@ fn verdicts_own_directories_are_not_checked_and_the_project_cannot_hold_its_cach
     env.write("a.txt", "a\n");
     env.write("verdict.toml", "[cache]\ndir = \".verdict-cache\"\n");
     let state = env.project.join(".local/state");
+    // The sockets' and pid files' directory too (`$TMPDIR` under `$HOME`).
+    let runtime = env.project.join("tmp/run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    std::fs::set_permissions(&runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let cmd = || {
+        let mut c = env.cmd();
+        c.env("XDG_STATE_HOME", &state).env("XDG_RUNTIME_DIR", &runtime);
+        c
+    };
     let run = |args: &[&str]| {
-        let out = env
-            .cmd()
-            .env("XDG_STATE_HOME", &state)
-            .args(["check", "--format", "json", "--all"])
-            .args(args)
-            .output()
-            .unwrap();
+        let out = cmd().args(["check", "--format", "json", "--all"]).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
         (serde_json::from_slice::<Value>(&out.stdout).unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
@@ -395,21 +398,22 @@ fn verdicts_own_directories_are_not_checked_and_the_project_cannot_hold_its_cach
     assert_eq!(files(&r), ["a.txt", "verdict.toml"], "the cache or the log was checked");
     // Logged in the project, then the configured cache left behind.
     assert!(state.join("verdict").is_dir(), "the logs are not in the project");
+    assert!(runtime.join("verdict").is_dir(), "the socket is not in the project");
     let (r, _) = run(&[]);
     assert_eq!(files(&r), ["a.txt", "verdict.toml"]);
-    env.cmd().env("XDG_STATE_HOME", &state).arg("stop").output().unwrap();
+    cmd().arg("stop").output().unwrap();
     let elsewhere = env.tmp.path().join("elsewhere");
     let (r, _) = run(&["--data-dir", elsewhere.to_str().unwrap()]);
     assert_eq!(files(&r), ["a.txt", "verdict.toml"], "the configured cache was checked");
-    env.cmd().env("XDG_STATE_HOME", &state).arg("stop").output().unwrap();
+    cmd().arg("stop").output().unwrap();
     // The project in the cache directory.
     let (r, stderr) = run(&["--data-dir", "."]);
     assert_eq!(r["summary"]["cache_used"], false, "{}", r["summary"]);
     assert!(stderr.contains("the cache cannot be kept in") && stderr.contains("is inside it"), "{stderr}");
-    let out = env.cmd().env("XDG_STATE_HOME", &state).args(["cache", "clear"]).output().unwrap();
+    let out = cmd().args(["cache", "clear"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(env.project.join("a.txt").exists() && !env.project.join("CURRENT").exists());
-    env.cmd().env("XDG_STATE_HOME", &state).arg("stop").output().unwrap();
+    cmd().arg("stop").output().unwrap();
 }
 
 /// The cache directory deleted under a running daemon: `cache clear`

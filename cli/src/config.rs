@@ -616,9 +616,55 @@ pub fn include_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
         let n = normalize_glob(p);
-        b.add(compile_glob(&if names_directory(p) { format!("{n}/**") } else { n })?);
+        if names_directory(p) {
+            add_below(&mut b, &n)?;
+        } else {
+            b.add(compile_glob(&n)?);
+        }
     }
     b.build()
+}
+
+/// Adds the globs of every file below a directory that `dir` matches: one
+/// path segment at least after it, so that a pattern matching any name
+/// (`*/`) does not take a file at the root for a directory.
+fn add_below(b: &mut GlobSetBuilder, dir: &str) -> Result<(), globset::Error> {
+    // `**/` (any directory): `**` alone also matches no directory at all.
+    let dir = if dir.split('/').all(|c| c == "**") { "*" } else { dir };
+    b.add(compile_glob(&format!("{dir}/*"))?);
+    b.add(compile_glob(&format!("{dir}/**/*"))?);
+    Ok(())
+}
+
+/// The first character outside ASCII inside a class `[…]` of `pattern`:
+/// globs match bytes (as git's do), so a class holds single bytes only.
+fn non_ascii_in_class(pattern: &str) -> Option<char> {
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let escaped = chars.next()?;
+                if in_class && !escaped.is_ascii() {
+                    return Some(escaped);
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                // A `]` first (after a `!`) is one of the class's bytes.
+                if chars.peek() == Some(&'!') {
+                    chars.next();
+                }
+                if chars.peek() == Some(&']') {
+                    chars.next();
+                }
+            }
+            ']' if in_class => in_class = false,
+            c if in_class && !c.is_ascii() => return Some(c),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Whether a pattern names the project root itself (`/`, `.`, `./`).
@@ -644,7 +690,7 @@ pub fn exclude_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
         if !names_directory(p) {
             b.add(compile_glob(&n)?);
         }
-        b.add(compile_glob(&format!("{n}/**"))?);
+        add_below(&mut b, &n)?;
     }
     b.build()
 }
@@ -663,8 +709,10 @@ pub struct FileFilter {
 impl FileFilter {
     /// Compiles `files` with [`include_set`] and `exclude` with [`exclude_set`].
     pub fn new(files: &[String], exclude: &[String]) -> Result<FileFilter, globset::Error> {
-        let all =
-            exclude.is_empty() && files.iter().any(|p| matches!(normalize_glob(p).as_str(), "**" | "**/*" | "**/**"));
+        let all = exclude.is_empty()
+            && files
+                .iter()
+                .any(|p| !names_directory(p) && matches!(normalize_glob(p).as_str(), "**" | "**/*" | "**/**"));
         Ok(FileFilter {
             include: include_set(files)?,
             exclude: exclude_set(exclude)?,
@@ -1054,6 +1102,12 @@ impl Cx<'_> {
                 Some("empty glob".to_string())
             } else if names_root(p) {
                 Some(format!("glob {p:?} names the project root itself, not files in it (write \"**\" for every file)"))
+            } else if let Some(c) = non_ascii_in_class(p) {
+                Some(format!(
+                    "glob {p:?}: a class `[…]` matches one byte, and {c:?} is {} bytes long, so it can never \
+                     match; write the alternatives instead (`{{a,{c}}}`)",
+                    c.len_utf8()
+                ))
             } else if p.split('/').any(|c| c == "..") {
                 Some(format!("glob {p:?} can never match: paths are matched inside the project, and hold no `..`"))
             } else {

@@ -487,6 +487,11 @@ fn globs_that_name_the_root_or_leave_the_project_are_refused() {
         single_issue(&text, "check.exclude", "exclude", says);
     }
     parse("[check]\nexclude = [\"a..b\", \"**\", \"/x/\"]\n").unwrap();
+    // Globs match bytes: a class cannot hold a character of several.
+    single_issue("[check]\nexclude = [\"c[é].txt\"]\n", "check.exclude", "exclude", "matches one byte");
+    single_issue("[check]\nexclude = [\"c[!\\\\ä].txt\"]\n", "check.exclude", "exclude", "matches one byte");
+    parse("[check]\nexclude = [\"[]é]\", \"é[ab]ü\", \"{é,ü}.txt\", \"[!]]x\"]\n").unwrap_err();
+    parse("[check]\nexclude = [\"é[ab]ü\", \"{é,ü}.txt\", \"[!]]x\", \"\\\\[é\"]\n").unwrap();
 }
 
 #[test]
@@ -951,6 +956,14 @@ fn glob_semantics() {
     assert!(f.is_match("lib/a.rs") && f.is_match("lib/deep/b.rs") && f.is_match("x/lib/a.rs") && !f.is_match("lib"));
     let f = FileFilter::new(&["/lib/".into()], &[]).unwrap();
     assert!(f.is_match("lib/a.rs") && !f.is_match("x/lib/a.rs"), "anchored");
+    // Patterns for every directory name the files below a directory, never
+    // the root's own.
+    for dirs in ["*/", "**/", "/**/"] {
+        let f = FileFilter::new(&[dirs.into()], &[]).unwrap();
+        assert!(f.is_match("d/in.txt") && f.is_match("d/e/in.txt") && !f.is_match("top.txt"), "files {dirs}");
+        let f = FileFilter::new(&["*".into()], &[dirs.into()]).unwrap();
+        assert!(!f.is_match("d/in.txt") && f.is_match("top.txt"), "exclude {dirs}");
+    }
     // A leading `/` or `./` anchors a name at the root, in `files` and in
     // `exclude` alike.
     for top in ["/Makefile", "./Makefile"] {
