@@ -305,7 +305,16 @@ impl Engine {
             let turn = self.reloading.lock().await;
             let reloaded = if self.config_stale() {
                 info!("verdict.toml changed since it was read; reloading before the check");
-                Some(self.reload_in_turn(turn).await?)
+                match self.reload_in_turn(turn).await {
+                    Ok(r) => Some(r),
+                    // Still being written: this check runs on the
+                    // configuration in force; the next one reloads.
+                    Err(e) if e.message == being_written().message => {
+                        warn!("verdict.toml is still being written; this check runs on the configuration in force");
+                        None
+                    }
+                    Err(e) => return Err(e),
+                }
             } else if self.tools_changed() {
                 info!(
                     "a tool is found elsewhere, or changed since its version command ran; reloading before the check"
@@ -408,7 +417,9 @@ impl Engine {
         let path = self.layout.root.join(crate::paths::CONFIG_FILE);
         let mut tries = 0;
         let (stamp, loaded) = loop {
-            settled(&path).await;
+            if !settled(&path).await {
+                return Err(being_written());
+            }
             // Stamped before reading: an edit racing with the read is seen
             // next time.
             let stamp = file_stamp(&path);
@@ -425,8 +436,11 @@ impl Engine {
             .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
             // Written while it was read: what was read may be torn.
             tries += 1;
-            if file_stamp(&path) == stamp || tries == 3 {
+            if file_stamp(&path) == stamp {
                 break (stamp, loaded);
+            }
+            if tries == 3 {
+                return Err(being_written());
             }
         };
         let new = loaded.map_err(|e| {
@@ -700,18 +714,31 @@ const CONFIG_SETTLE: Duration = Duration::from_millis(50);
 /// saving over it) is empty, or half written, between its writer's truncate
 /// and its last write, and a check that read it then ran on the defaults
 /// (1 check in 30 while `cp` rewrote the file every 20 ms).
-async fn settled(path: &Path) {
+/// Returns false if it was still being written after that second.
+async fn settled(path: &Path) -> bool {
     let give_up = std::time::Instant::now() + Duration::from_secs(1);
     loop {
-        let Some(modified) = std::fs::metadata(path).ok().and_then(|m| m.modified().ok()) else { return };
+        let Some(modified) = std::fs::metadata(path).ok().and_then(|m| m.modified().ok()) else { return true };
         // Written "in the future" (a clock set back, `touch -d`): nothing
         // to wait for.
-        let Ok(age) = std::time::SystemTime::now().duration_since(modified) else { return };
-        if age >= CONFIG_SETTLE || std::time::Instant::now() >= give_up {
-            return;
+        let Ok(age) = std::time::SystemTime::now().duration_since(modified) else { return true };
+        if age >= CONFIG_SETTLE {
+            return true;
+        }
+        if std::time::Instant::now() >= give_up {
+            return false;
         }
         tokio::time::sleep(CONFIG_SETTLE - age).await;
     }
+}
+
+/// The error of a reload that found verdict.toml still being written.
+fn being_written() -> RpcError {
+    RpcError::new(
+        code::INVALID_CONFIGURATION,
+        "verdict.toml is being written (it changed throughout the last second, or while it was read); the \
+         configuration in force stays: run the command again once it is saved",
+    )
 }
 
 /// A program a command validator runs, as found when the validators were
@@ -881,20 +908,35 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("verdict.toml");
         std::fs::write(&path, "builtins = true\n").unwrap();
-        settled(&path).await;
+        assert!(settled(&path).await);
         let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
         let age = std::time::SystemTime::now().duration_since(modified).unwrap();
         assert!(age >= CONFIG_SETTLE, "read {age:?} after its last write");
         let later = std::time::SystemTime::now() + Duration::from_secs(3600);
         std::fs::File::options().write(true).open(&path).unwrap().set_modified(later).unwrap();
         let start = std::time::Instant::now();
-        settled(&path).await;
+        assert!(settled(&path).await);
         assert!(
             start.elapsed() < Duration::from_millis(500),
             "waited {:?} for a file from the future",
             start.elapsed()
         );
         // No file: nothing to wait for.
-        settled(&dir.path().join("missing.toml")).await;
+        assert!(settled(&dir.path().join("missing.toml")).await);
+        // Written without a pause for over a second: not settled (the
+        // configuration in force stays).
+        std::fs::write(&path, "builtins = true\n").unwrap();
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let until = std::time::Instant::now() + Duration::from_millis(1500);
+                while std::time::Instant::now() < until {
+                    std::fs::write(&path, "builtins = true\n").unwrap();
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            })
+        };
+        assert!(!settled(&path).await, "a file rewritten all along was taken as settled");
+        writer.join().unwrap();
     }
 }
