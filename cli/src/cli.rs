@@ -274,36 +274,51 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                             | std::io::ErrorKind::BrokenPipe));
                     let pid =
                         paths::locked_daemon_pid(&layout.pid_file).filter(|&p| gone && p > 1 && p <= i32::MAX as u32);
-                    if let Some(pid) = pid {
-                        match nix::sys::signal::kill(
-                            nix::unistd::Pid::from_raw(pid as i32),
-                            nix::sys::signal::Signal::SIGTERM,
-                        ) {
-                            // It exited meanwhile: a daemon whose socket is
-                            // gone shuts down by itself.
-                            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-                            Err(e) => return Err(e).with_context(|| format!("cannot signal the daemon (pid {pid})")),
+                    // A daemon that is starting (another command launched
+                    // it) takes its lock moments before it binds its socket:
+                    // once it serves, it is stopped as any other.
+                    let serving = match pid {
+                        Some(pid) => client::connect_when_serving(&layout.socket, pid, Duration::from_secs(2)).await,
+                        None => None,
+                    };
+                    if let Some(c) = serving {
+                        c
+                    } else {
+                        if let Some(pid) = pid {
+                            match nix::sys::signal::kill(
+                                nix::unistd::Pid::from_raw(pid as i32),
+                                nix::sys::signal::Signal::SIGTERM,
+                            ) {
+                                // It exited meanwhile: a daemon whose socket is
+                                // gone shuts down by itself.
+                                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                                Err(e) => {
+                                    return Err(e).with_context(|| format!("cannot signal the daemon (pid {pid})"));
+                                }
+                            }
+                            client::wait_for_exit(pid, Duration::from_secs(60)).await?;
+                            if global.json {
+                                println!("{}", json!({ "stopped": true, "pid": pid }));
+                            } else {
+                                println!(
+                                    "verdict daemon stopped (pid {pid}; its socket was gone, so it was sent SIGTERM)"
+                                );
+                            }
+                            return Ok(ExitCode::Ok);
                         }
-                        client::wait_for_exit(pid, Duration::from_secs(60)).await?;
+                        if !gone {
+                            // Something answered, or could not be reached for
+                            // another reason (busy, another protocol): it runs,
+                            // and was not stopped.
+                            return Err(client::describe(e));
+                        }
                         if global.json {
-                            println!("{}", json!({ "stopped": true, "pid": pid }));
+                            println!("{}", json!({ "stopped": false, "running": false }));
                         } else {
-                            println!("verdict daemon stopped (pid {pid}; its socket was gone, so it was sent SIGTERM)");
+                            println!("no verdict daemon is running for {}", layout.root.display());
                         }
                         return Ok(ExitCode::Ok);
                     }
-                    if !gone {
-                        // Something answered, or could not be reached for
-                        // another reason (busy, another protocol): it runs,
-                        // and was not stopped.
-                        return Err(client::describe(e));
-                    }
-                    if global.json {
-                        println!("{}", json!({ "stopped": false, "running": false }));
-                    } else {
-                        println!("no verdict daemon is running for {}", layout.root.display());
-                    }
-                    return Ok(ExitCode::Ok);
                 }
             };
             let pid = c.hello.pid;

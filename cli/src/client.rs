@@ -76,6 +76,22 @@ pub async fn going_away(socket: &std::path::Path, pid: u32) -> bool {
     }
 }
 
+/// A connection to daemon `pid` once it serves its socket (it is starting:
+/// it holds its lock a moment before it binds), within `limit`; `None` if
+/// it exits or does not serve by then.
+pub async fn connect_when_serving(socket: &std::path::Path, pid: u32, limit: Duration) -> Option<Client> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline && process_alive(pid) {
+        if let Ok(Ok(c)) = tokio::time::timeout(Duration::from_secs(2), Client::connect(socket)).await
+            && c.hello.pid == pid
+        {
+            return Some(c);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
 /// How many times a request undone by a daemon's shutdown is made again.
 pub const RETRIES_AFTER_SHUTDOWN: u32 = 3;
 
@@ -282,8 +298,18 @@ pub async fn connect_or_start(opts: &ConnectOptions) -> anyhow::Result<Client> {
         Err(CallError::Io(_)) => {}
         Err(e) => return Err(e.into()),
     }
-    start_detached(opts).await?;
-    let c = Client::connect(socket).await.with_context(|| format!("cannot connect to {}", socket.display()))?;
+    // The daemon started may be stopped (`verdict stop` racing this
+    // command) before this connects: start the next one.
+    let mut tries = 0;
+    let c = loop {
+        tries += 1;
+        start_detached(opts).await?;
+        match Client::connect(socket).await {
+            Ok(c) => break c,
+            Err(CallError::Io(_)) if tries < 3 => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot connect to {}", socket.display())),
+        }
+    };
     // Another client may have started it first, with another cache.
     same_data_dir(opts, &c.hello)?;
     Ok(c)
@@ -362,6 +388,19 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<u32> {
     let mut launches = 1;
     loop {
         if !lost_race && let Some(status) = child.try_wait()? {
+            // Stopped while it started (`verdict stop` racing this command,
+            // which SIGTERMs a daemon it finds holding its lock): the next
+            // one is started.
+            if std::os::unix::process::ExitStatusExt::signal(&status) == Some(nix::sys::signal::Signal::SIGTERM as i32)
+                && launches < 5
+            {
+                let stderr =
+                    std::fs::File::create(&startup).with_context(|| format!("cannot create {}", startup.display()))?;
+                cmd.stderr(Stdio::from(stderr));
+                child = launch(&mut cmd)?;
+                launches += 1;
+                continue;
+            }
             if status.success() {
                 lost_race = true;
                 holder = std::fs::read_to_string(&layout.pid_file).ok().and_then(|p| p.trim().parse::<u32>().ok());
