@@ -896,10 +896,7 @@ fn an_edited_configuration_applies_to_the_next_check() {
     env.write("verdict.toml", "builtins = false\n[validators.yaml]\n[cache]\nblock_cache = \"8MiB\"\n");
     let out = env.run(&["check"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("note: [cache] changed in verdict.toml; that takes effect when the daemon restarts"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("verdict: note: [cache] changed; that takes effect when the daemon restarts"), "{stderr}");
     let (_, r) = check_json(&env, &[]);
     assert!(r["summary"].get("restart_required").is_none(), "said once, by the check that applied it: {r}");
 }

@@ -379,6 +379,12 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<u32> {
         })
     };
     let mut child = launch(&mut cmd)?;
+    // Launches the next one, its start-up errors in a fresh file.
+    let relaunch = |cmd: &mut tokio::process::Command| {
+        let stderr = std::fs::File::create(&startup).with_context(|| format!("cannot create {}", startup.display()))?;
+        cmd.stderr(Stdio::from(stderr));
+        launch(cmd)
+    };
     let deadline = Instant::now() + START_TIMEOUT;
     // Set when the daemon launched here found another one starting or
     // running (clients racing to start one): wait for that one instead,
@@ -394,10 +400,7 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<u32> {
             if std::os::unix::process::ExitStatusExt::signal(&status) == Some(nix::sys::signal::Signal::SIGTERM as i32)
                 && launches < 5
             {
-                let stderr =
-                    std::fs::File::create(&startup).with_context(|| format!("cannot create {}", startup.display()))?;
-                cmd.stderr(Stdio::from(stderr));
-                child = launch(&mut cmd)?;
+                child = relaunch(&mut cmd)?;
                 launches += 1;
                 continue;
             }
@@ -433,10 +436,7 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<u32> {
         // start one again.
         let gone = holder.map_or(!layout.pid_file.exists(), |pid| !process_alive(pid));
         if lost_race && gone && launches < 5 {
-            let stderr =
-                std::fs::File::create(&startup).with_context(|| format!("cannot create {}", startup.display()))?;
-            cmd.stderr(Stdio::from(stderr));
-            child = launch(&mut cmd)?;
+            child = relaunch(&mut cmd)?;
             (lost_race, holder, launches) = (false, None, launches + 1);
             continue;
         }

@@ -328,13 +328,8 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
             );
         }
     }
-    if !report.summary.restart_required.is_empty() {
-        let sections: Vec<String> = report.summary.restart_required.iter().map(|s| format!("[{s}]")).collect();
-        eprintln!(
-            "verdict: note: {} changed in verdict.toml; that takes effect when the daemon restarts (`verdict stop`, \
-             then any command)",
-            sections.join(" and ")
-        );
+    if let Some(note) = restart_note(&report.summary.restart_required) {
+        eprintln!("verdict: {note}");
     }
     for path in &report.summary.excluded_named {
         eprintln!("verdict: note: {} is excluded by check.exclude, so it was not checked", visible(path));
@@ -787,20 +782,23 @@ pub fn print_reload(v: &Value, out: &mut dyn Write) -> std::io::Result<()> {
     }
     let n = v["unchanged"].as_array().map(Vec::len).unwrap_or(0);
     writeln!(out, "{n} unchanged")?;
-    let later: Vec<String> = v["restart_required"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s.as_str().map(|s| format!("[{s}]")))
-        .collect();
-    if !later.is_empty() {
-        writeln!(
-            out,
-            "note: {} changed; that takes effect when the daemon restarts (`verdict stop`, then any command)",
-            later.join(" and ")
-        )?;
+    let later: Vec<&str> = v["restart_required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    if let Some(note) = restart_note(&later) {
+        writeln!(out, "{note}")?;
     }
     Ok(())
+}
+
+/// The note on sections of verdict.toml whose change waits for a restart
+/// (`None` when there are none).
+fn restart_note(sections: &[impl AsRef<str>]) -> Option<String> {
+    let named: Vec<String> = sections.iter().map(|s| format!("[{}]", s.as_ref())).collect();
+    (!named.is_empty()).then(|| {
+        format!(
+            "note: {} changed; that takes effect when the daemon restarts (`verdict stop`, then any command)",
+            named.join(" and ")
+        )
+    })
 }
 
 /// Renders cache command replies.
