@@ -305,21 +305,20 @@ impl Engine {
             let turn = self.reloading.lock().await;
             let reloaded = if self.config_stale() {
                 info!("verdict.toml changed since it was read; reloading before the check");
-                match self.reload_in_turn(turn).await {
-                    Ok(r) => Some(r),
-                    // Still being written: this check runs on the
-                    // configuration in force; the next one reloads.
-                    Err(e) if e.message == being_written().message => {
+                match self.reload_in_turn(turn).await? {
+                    Reloaded::Applied(r) => Some(r),
+                    // This check runs on the configuration in force; the
+                    // next one reloads.
+                    Reloaded::BeingWritten => {
                         warn!("verdict.toml is still being written; this check runs on the configuration in force");
                         None
                     }
-                    Err(e) => return Err(e),
                 }
             } else if self.tools_changed() {
                 info!(
                     "a tool is found elsewhere, or changed since its version command ran; reloading before the check"
                 );
-                Some(self.reload_in_turn(turn).await?)
+                self.reload_in_turn(turn).await?.applied()
             } else {
                 None
             };
@@ -409,16 +408,16 @@ impl Engine {
         // One at a time, each reading the file when its turn comes: the
         // last to finish applies the newest file.
         let turn = self.reloading.lock().await;
-        self.reload_in_turn(turn).await
+        self.reload_in_turn(turn).await?.applied().ok_or_else(being_written)
     }
 
     /// [`reload`](Self::reload), its turn taken.
-    async fn reload_in_turn(&self, _turn: tokio::sync::MutexGuard<'_, ()>) -> Result<Value, RpcError> {
+    async fn reload_in_turn(&self, _turn: tokio::sync::MutexGuard<'_, ()>) -> Result<Reloaded, RpcError> {
         let path = self.layout.root.join(crate::paths::CONFIG_FILE);
         let mut tries = 0;
         let (stamp, loaded) = loop {
             if !settled(&path).await {
-                return Err(being_written());
+                return Ok(Reloaded::BeingWritten);
             }
             // Stamped before reading: an edit racing with the read is seen
             // next time.
@@ -440,7 +439,7 @@ impl Engine {
                 break (stamp, loaded);
             }
             if tries == 3 {
-                return Err(being_written());
+                return Ok(Reloaded::BeingWritten);
             }
         };
         let new = loaded.map_err(|e| {
@@ -469,7 +468,7 @@ impl Engine {
         info!(?report, "configuration applied");
         let mut reply = serde_json::to_value(report).expect("plain struct");
         reply["restart_required"] = json!(at_start);
-        Ok(reply)
+        Ok(Reloaded::Applied(reply))
     }
 
     /// `restart`.
@@ -732,7 +731,24 @@ async fn settled(path: &Path) -> bool {
     }
 }
 
-/// The error of a reload that found verdict.toml still being written.
+/// What a reload did.
+enum Reloaded {
+    /// Applied the file: `reload`'s reply.
+    Applied(Value),
+    /// Found it still being written, and left the configuration in force.
+    BeingWritten,
+}
+
+impl Reloaded {
+    fn applied(self) -> Option<Value> {
+        match self {
+            Reloaded::Applied(v) => Some(v),
+            Reloaded::BeingWritten => None,
+        }
+    }
+}
+
+/// The error of a `reload` that found verdict.toml still being written.
 fn being_written() -> RpcError {
     RpcError::new(
         code::INVALID_CONFIGURATION,

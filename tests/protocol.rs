@@ -40,7 +40,9 @@ fn fresh_ping_is_prompt(env: &Env) {
 #[test]
 fn streamed_outcomes_are_the_listed_ones() {
     let env = Env::new();
-    for i in 0..1200 {
+    // About 1.3 MB of outcomes: well past one notification's 1 MiB (1,200
+    // files made 1.0 MB, at the edge).
+    for i in 0..1500 {
         env.write(&format!("d{}/f{i}.txt", i % 10), if i % 5 == 0 { "x  \n" } else { "x\n" });
     }
     env.start();
@@ -63,7 +65,8 @@ fn streamed_outcomes_are_the_listed_ones() {
         outcomes.iter().map(|o| (o["file"].to_string(), o["validator"].to_string())).collect()
     };
     let (cold, cold_outcomes, chunks) = streamed(&mut c);
-    assert!(chunks >= 2, "{chunks} notifications");
+    let bytes = serde_json::to_string(&cold_outcomes).unwrap().len();
+    assert!(chunks >= 2, "{chunks} notifications for {} outcomes, {bytes} bytes", cold_outcomes.len());
     // A check says at once that it started (a client whose daemon dies
     // after that does not make it again).
     let id = c.send("check", json!({}));
