@@ -667,6 +667,28 @@ fn non_ascii_in_class(pattern: &str) -> Option<char> {
     None
 }
 
+/// A path component no path of the project has (`..` anywhere, `.` past
+/// a leading `./`), in `pattern`: its escapes undone, and alternatives
+/// (`{a,..}`) taken apart.
+fn impossible_component(pattern: &str) -> Option<&'static str> {
+    let mut plain = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        plain.push(if c == '\\' { chars.next().unwrap_or(c) } else { c });
+    }
+    let body = plain.strip_prefix("./").unwrap_or(&plain);
+    let parts = body.split(['/', '{', '}', ',']);
+    let mut found = None;
+    for part in parts {
+        match part {
+            ".." => return Some(".."),
+            "." => found = Some("."),
+            _ => {}
+        }
+    }
+    found
+}
+
 /// Whether a pattern names the project root itself (`/`, `.`, `./`).
 fn names_root(pattern: &str) -> bool {
     let p = pattern.trim_end_matches('/');
@@ -1108,8 +1130,8 @@ impl Cx<'_> {
                      match; write the alternatives instead (`{{a,{c}}}`)",
                     c.len_utf8()
                 ))
-            } else if p.split('/').any(|c| c == "..") {
-                Some(format!("glob {p:?} can never match: paths are matched inside the project, and hold no `..`"))
+            } else if let Some(c) = impossible_component(p) {
+                Some(format!("glob {p:?} can never match: paths are matched inside the project, and hold no `{c}`"))
             } else {
                 compile_glob(&normalize_glob(p)).err().map(|e| format!("invalid glob {p:?}: {}", e.kind()))
             };

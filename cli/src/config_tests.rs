@@ -486,7 +486,11 @@ fn globs_that_name_the_root_or_leave_the_project_are_refused() {
         let text = format!("[check]\nexclude = [\"{glob}\"]\n");
         single_issue(&text, "check.exclude", "exclude", says);
     }
-    parse("[check]\nexclude = [\"a..b\", \"**\", \"/x/\"]\n").unwrap();
+    parse("[check]\nexclude = [\"a..b\", \"**\", \"/x/\", \"./x\", \".env\", \"{a,b}.txt\"]\n").unwrap();
+    for never in ["a/./b/*", "{a,..}/x", "\\\\.\\\\./x", "x/."] {
+        let text = format!("[check]\nexclude = [\"{never}\"]\n");
+        single_issue(&text, "check.exclude", "exclude", "can never match");
+    }
     // Globs match bytes: a class cannot hold a character of several.
     single_issue("[check]\nexclude = [\"c[é].txt\"]\n", "check.exclude", "exclude", "matches one byte");
     single_issue("[check]\nexclude = [\"c[!\\\\ä].txt\"]\n", "check.exclude", "exclude", "matches one byte");
