@@ -91,7 +91,10 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, code: i32, files: &[OsString],
             };
             parsed += 1;
             let targets: &[usize] = if has_file {
-                let Some(span) = caps.name("file").map(|m| m.range()) else {
+                let Some(span) = caps.name("file").map(|m| m.range()).filter(|r| !r.is_empty()) else {
+                    // No file to give it to: ignored, as one outside the
+                    // batch is (and said so in the log alike).
+                    tracing::debug!(line = %line, "tool reported a finding that names no file; ignored");
                     continue;
                 };
                 // The name's own bytes: two names that are not UTF-8 can
