@@ -1138,7 +1138,28 @@ fn process_batch(
             }
             pairs += 1;
             if let Some(err) = &r.error {
-                outcomes.push((vi, Outcome::error(err.clone())));
+                // A built-in that needs only the size (`large-file`) still
+                // answers for a file it cannot read but can stat.
+                let size = match (&s.handle.inline, s.handle.needs_content) {
+                    (Some(_), false) => {
+                        w.meta().map(|m| m.len()).or_else(|| std::fs::metadata(&w.abs).ok().map(|m| m.len()))
+                    }
+                    _ => None,
+                };
+                let (Some(size), Some(inline)) = (size, &s.handle.inline) else {
+                    outcomes.push((vi, Outcome::error(err.clone())));
+                    continue;
+                };
+                let input = BuiltinInput { content: &[], size, executable: w.executable(), binary: false };
+                match run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, None) {
+                    Ran::Done(outcome, done) => {
+                        if done {
+                            ran.push(vi);
+                        }
+                        outcomes.push((vi, outcome));
+                    }
+                    Ran::Stop => return None,
+                }
                 continue;
             }
             if s.handle.needs_content && w.len() > st.max_size {

@@ -1223,6 +1223,9 @@ fn a_file_the_walk_cannot_stat_is_an_error_cold_and_warm_alike() {
     // `stat`ed or opened).
     let locked = env.project.join("locked");
     set_mode(&locked, if as_root { 0o744 } else { 0o644 });
+    // Statable, not readable: `large-file` needs only its size.
+    env.write("unreadable.txt", "hidden\n");
+    set_mode(&env.project.join("unreadable.txt"), 0o000);
     let run = || -> Value {
         let mut cmd = if as_root {
             let mut c = std::process::Command::new("setpriv");
@@ -1254,6 +1257,10 @@ fn a_file_the_walk_cannot_stat_is_an_error_cold_and_warm_alike() {
             assert!(o["outcome"]["reason"].as_str().unwrap().contains("Permission denied"), "{which}: {o}");
         }
         assert_eq!(status_of(report, "a.txt", "utf8"), if which == "cold" { "passed" } else { "cached" });
+        assert_eq!(status_of(report, "unreadable.txt", "large-file"), "passed", "{which}");
+        let o = outcome(report, "unreadable.txt", "utf8");
+        assert_eq!(o["status"], "error", "{which}: {o}");
+        assert!(o["reason"].as_str().unwrap().contains("Permission denied"), "{which}: {o}");
     }
     assert_eq!(cold["summary"]["pairs"], warm["summary"]["pairs"]);
 }
