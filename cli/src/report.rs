@@ -559,6 +559,14 @@ fn print_record(r: &Record, colour: bool, out: &mut dyn Write) -> std::io::Resul
         } else {
             sev.to_string()
         };
+        // A tool's rule (`SC2086`, `F401`), which a built-in's name already is.
+        let tag = match f.rule.as_deref().filter(|rule| *rule != r.validator) {
+            Some(rule) => {
+                let tag = format!("[{} {}]", visible(&r.validator), visible(rule));
+                if colour { tag.dimmed().to_string() } else { tag }
+            }
+            None => tag.clone(),
+        };
         writeln!(out, "  {pos:>8}  {sev}  {}  {tag}{}", visible(&f.message), if cached { " (cached)" } else { "" })?;
     }
     Ok(())
@@ -1003,6 +1011,28 @@ mod tests {
         print_record(&record(Outcome::Cached { verdict: Verdict::Passed }), false, &mut out).unwrap();
         print_record(&record(Outcome::Passed), false, &mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "  passed  [utf8] (cached)\n  passed  [utf8]\n");
+    }
+
+    /// A tool's rule is shown beside the validator's name; a built-in's,
+    /// which is its name, is not repeated.
+    #[test]
+    fn a_findings_rule_is_shown_unless_it_is_the_validators_name() {
+        let record = |validator: &str, rule: &str| Record {
+            file: "a.sh".into(),
+            file_bytes: None,
+            validator: validator.into(),
+            dimension: "lint".into(),
+            outcome: Outcome::Findings {
+                findings: vec![verdict_actors::Finding::error(Some(3), Some(7), "quote this").with_rule(rule)],
+            },
+        };
+        let mut out = Vec::new();
+        print_record(&record("shellcheck", "SC2086"), false, &mut out).unwrap();
+        print_record(&record("utf8", "utf8"), false, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "       3:7  error  quote this  [shellcheck SC2086]\n       3:7  error  quote this  [utf8]\n"
+        );
     }
 
     #[test]
