@@ -910,6 +910,7 @@ fn command_spec(root: &Path, cmd: &CommandConfig) -> CommandSpec {
         env: cmd.env.clone(),
         cwd: root.to_path_buf(),
         max_output: cmd.max_output as usize,
+        findings_exit_codes: cmd.findings_exit_codes.clone(),
     }
 }
 

@@ -273,6 +273,10 @@ pub struct CommandConfig {
     pub env: Vec<String>,
     /// `max_output`: bytes of output read from one run.
     pub max_output: u64,
+    /// `findings_exit_codes`: the non-zero exit statuses that mean the tool
+    /// found problems (any other means it failed); `None` for the parser's
+    /// default.
+    pub findings_exit_codes: Option<Vec<i32>>,
 }
 
 /// How a command is given files.
@@ -506,7 +510,17 @@ struct CommandIdentity<'a> {
     pattern: Option<&'a str>,
     env_names: Vec<&'a str>,
     max_output: u64,
+    findings_exit_codes: Option<&'a [i32]>,
+    /// [`OUTPUT_READING`].
+    output_reading: u32,
 }
+
+/// Bumped whenever verdict reads a tool's output differently (the same
+/// output can give other outcomes), so that a command validator's cached
+/// results are not answered under the old reading. 2: ANSI escapes stripped,
+/// SARIF levels as SARIF 2.1.0 section 3.27.10 gives them, tool notifications
+/// located at a file, exit statuses that are not findings.
+const OUTPUT_READING: u32 = 2;
 
 impl ValidatorConfig {
     /// The validator's identity: the part of the cache key that says "these
@@ -545,6 +559,8 @@ impl ValidatorConfig {
                     pattern: c.pattern.as_deref(),
                     env_names,
                     max_output: c.max_output,
+                    findings_exit_codes: c.findings_exit_codes.as_deref(),
+                    output_reading: OUTPUT_READING,
                     program: program.map(|p| p.as_os_str().as_encoded_bytes()),
                 };
                 (None, Some(command))
@@ -850,7 +866,8 @@ const COMMON_KEYS: &[&str] = &[
     "batch_size",
     "restart",
 ];
-const COMMAND_KEYS: &[&str] = &["command", "mode", "parser", "pattern", "version", "env", "max_output"];
+const COMMAND_KEYS: &[&str] =
+    &["command", "mode", "parser", "pattern", "version", "env", "max_output", "findings_exit_codes"];
 const LARGE_FILE_KEYS: &[&str] = &["max_size"];
 
 /// A table being checked: its content, dotted path and the span of its key
@@ -1079,6 +1096,59 @@ impl Cx<'_> {
                 None
             }
         }
+    }
+
+    /// A non-empty array of distinct exit statuses, 1 to 255.
+    fn exit_codes(&mut self, t: &Tbl, key: &str) -> Option<Vec<i32>> {
+        let (v, path) = Self::get(t, key)?;
+        let DeValue::Array(items) = v.get_ref() else {
+            self.type_error(v, path, "an array of exit statuses (integers from 1 to 255)");
+            return None;
+        };
+        if items.is_empty() {
+            self.issue(v.span(), path, "must not be empty: list the statuses that mean findings".to_string());
+            return None;
+        }
+        let mut codes = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for item in items.iter() {
+            let n = match item.get_ref() {
+                DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
+                other => {
+                    let found = other.type_str();
+                    self.issue(item.span(), path.clone(), format!("expected an integer, found {found}"));
+                    ok = false;
+                    continue;
+                }
+            };
+            match n {
+                Some(n @ 1..=255) if codes.contains(&(n as i32)) => {
+                    self.issue(item.span(), path.clone(), format!("{n} is listed twice"));
+                    ok = false;
+                }
+                Some(n @ 1..=255) => codes.push(n as i32),
+                Some(0) => {
+                    self.issue(
+                        item.span(),
+                        path.clone(),
+                        "0 cannot be listed: exit status 0 always means the tool ran".to_string(),
+                    );
+                    ok = false;
+                }
+                _ => {
+                    self.issue(
+                        item.span(),
+                        path.clone(),
+                        "must be an exit status from 1 to 255 (death by a signal is always a failure)".to_string(),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then(|| {
+            codes.sort_unstable();
+            codes
+        })
     }
 
     /// An array of strings, each with its span.
@@ -1561,7 +1631,9 @@ fn parse_command(cx: &mut Cx, t: &Tbl, batch_size: usize) -> CommandConfig {
         None => DEFAULT_MAX_OUTPUT,
     };
 
-    CommandConfig { command, mode, batch_size, parser, pattern, version, env, max_output }
+    let findings_exit_codes = cx.exit_codes(t, "findings_exit_codes");
+
+    CommandConfig { command, mode, batch_size, parser, pattern, version, env, max_output, findings_exit_codes }
 }
 
 // ---------------------------------------------------------------------------

@@ -100,6 +100,7 @@ pattern = '^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): (?P<severity>\w+): (?
 version = ["shellcheck", "--version"]
 env = ["HOME", "SHELLCHECK_OPTS"]
 max_output = "2MiB"
+findings_exit_codes = [1, 3]
 
 [validators.large-file]
 max_size = "512KiB"
@@ -172,6 +173,7 @@ fn full_example_parses_with_every_value() {
                 version: Some(vec!["shellcheck".into(), "--version".into()]),
                 env: vec!["HOME".into(), "SHELLCHECK_OPTS".into()],
                 max_output: 2 * 1024 * 1024,
+                findings_exit_codes: Some(vec![1, 3]),
             }),
             enabled: true,
             dimension: "lint".into(),
@@ -656,6 +658,33 @@ fn invalid_env_names() {
 }
 
 #[test]
+fn findings_exit_codes_are_distinct_statuses_from_1_to_255() {
+    let ok = parse(&format!("{COMMAND}findings_exit_codes = [4, 2]\n")).unwrap().validator("sc").unwrap();
+    let ValidatorKind::Command(c) = ok.kind else { unreachable!() };
+    assert_eq!(c.findings_exit_codes, Some(vec![2, 4]));
+    single_issue(
+        &format!("{COMMAND}findings_exit_codes = []\n"),
+        "validators.sc.findings_exit_codes",
+        "findings_exit_codes",
+        "must not be empty",
+    );
+    single_issue(
+        &format!("{COMMAND}findings_exit_codes = 1\n"),
+        "validators.sc.findings_exit_codes",
+        "findings_exit_codes",
+        "expected an array",
+    );
+    let errs = issues(&format!("{COMMAND}findings_exit_codes = [0, 1, 256, -1, \"2\", 1]\n"));
+    let messages: Vec<&str> = errs.iter().map(|i| i.message.as_str()).collect();
+    assert_eq!(errs.len(), 5, "{messages:#?}");
+    assert!(errs.iter().all(|i| i.key == "validators.sc.findings_exit_codes"), "{errs:#?}");
+    assert!(messages[0].contains("0 cannot be listed"), "{messages:#?}");
+    assert_eq!(messages.iter().filter(|m| m.contains("from 1 to 255")).count(), 2, "{messages:#?}");
+    assert!(messages.iter().any(|m| m.contains("expected an integer, found string")), "{messages:#?}");
+    assert!(messages.iter().any(|m| m.contains("1 is listed twice")), "{messages:#?}");
+}
+
+#[test]
 fn two_bad_validators_give_two_issues() {
     let text = r#"
 [validators.one]
@@ -848,8 +877,9 @@ fn identity_is_stable() {
     let a = v.identity(None, Some("0.10.0"), &e);
     assert_eq!(a, shellcheck().identity(None, Some("0.10.0"), &e));
     // Pinned: the encoding must not drift between builds, or every cache
-    // entry is silently invalidated. Bump IDENTITY_FORMAT when it must change.
-    assert_eq!(hex(a), "e890c2e6c24ca1dae1f87dfd1f3a9f9f");
+    // entry is silently invalidated. Bump IDENTITY_FORMAT when it must change
+    // (changed on purpose with `findings_exit_codes` and OUTPUT_READING 2).
+    assert_eq!(hex(a), "87ba6fd47d5c4348134d1531dce0ecff");
     // Order of the env values and of the env names does not matter.
     let mut reversed = e.clone();
     reversed.reverse();
@@ -906,6 +936,7 @@ fn identity_changes_with_what_changes_results() {
     assert_ne!(with(&|c| c.batch_size += 1), base);
     assert_ne!(with(&|c| c.env.push("LANG".into())), base);
     assert_ne!(with(&|c| c.max_output += 1), base);
+    assert_ne!(with(&|c| c.findings_exit_codes = Some(vec![1, 2])), base);
 
     assert_ne!(v.identity(None, Some("0.10.1"), &e), base);
     assert_ne!(v.identity(None, None, &e), base);

@@ -57,13 +57,24 @@ pub struct CommandSpec {
     /// [`DEFAULT_MAX_OUTPUT`]). Files a tool may have reported on in the
     /// discarded part get an error instead of passing.
     pub max_output: usize,
+    /// The non-zero exit statuses that mean "the tool ran and reported
+    /// findings"; any other non-zero status means it failed. `None`: the
+    /// parser's default ([`OutputParser::default_findings_exit_codes`]).
+    pub findings_exit_codes: Option<Vec<i32>>,
 }
 
 impl CommandSpec {
     /// A spec with no environment pass-through (beyond `PATH`) and the default
     /// output bound.
     pub fn new(argv: Vec<String>, parser: OutputParser, cwd: impl Into<PathBuf>) -> Self {
-        CommandSpec { argv, parser, env: Vec::new(), cwd: cwd.into(), max_output: DEFAULT_MAX_OUTPUT }
+        CommandSpec {
+            argv,
+            parser,
+            env: Vec::new(),
+            cwd: cwd.into(),
+            max_output: DEFAULT_MAX_OUTPUT,
+            findings_exit_codes: None,
+        }
     }
 }
 
@@ -88,6 +99,20 @@ pub enum OutputParser {
     /// false`), stdout that is not valid SARIF, and a non-zero exit with no
     /// finding for the batch are errors.
     Sarif,
+}
+
+impl OutputParser {
+    /// The non-zero exit statuses that mean findings when the validator
+    /// lists none: for `regex` and `sarif`, 1, as most linters exit (eslint,
+    /// ruff, shellcheck, flake8, gcc: 1 for findings, 2 and up for a
+    /// failure); for `exit_code` every one (`None`), the status being the
+    /// whole verdict.
+    pub fn default_findings_exit_codes(&self) -> Option<&'static [i32]> {
+        match self {
+            OutputParser::ExitCode => None,
+            OutputParser::Regex(_) | OutputParser::Sarif => Some(&[1]),
+        }
+    }
 }
 
 /// Runs the tool once over `files` (paths relative to `spec.cwd`, appended to
@@ -153,10 +178,12 @@ pub async fn run_args(
         Ok(code) => code,
         Err(reason) => return all(reason),
     };
+    let findings_codes = spec.findings_exit_codes.as_deref().or_else(|| spec.parser.default_findings_exit_codes());
+    let status = parse::Status { code, findings_codes };
     match &spec.parser {
-        OutputParser::ExitCode => parse::exit_code(&execution, code, files.len()),
-        OutputParser::Regex(re) => parse::regex(re, &execution, code, args, &spec.cwd),
-        OutputParser::Sarif => parse::sarif(&execution, code, args, &spec.cwd),
+        OutputParser::ExitCode => parse::exit_code(&execution, status, args),
+        OutputParser::Regex(re) => parse::regex(re, &execution, status, args, &spec.cwd),
+        OutputParser::Sarif => parse::sarif(&execution, status, args, &spec.cwd),
     }
 }
 

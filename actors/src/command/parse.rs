@@ -49,25 +49,61 @@ impl PerFile {
     }
 }
 
-/// The `ExitCode` parser: exit 0 passes every file; anything else is one
-/// finding, the same for every file of the batch.
-pub(crate) fn exit_code(exec: &Execution, code: i32, n_files: usize) -> Vec<Outcome> {
+/// How a tool's run ended.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Status<'a> {
+    pub code: i32,
+    /// The non-zero statuses that mean findings (`None`: every one).
+    pub findings_codes: Option<&'a [i32]>,
+}
+
+impl Status<'_> {
+    /// A non-zero status that says the tool failed, rather than that it
+    /// found problems: the reason, for every file it reported nothing for.
+    fn failure(&self, exec: &Execution, files: &[OsString]) -> Option<String> {
+        let codes = self.findings_codes?;
+        if self.code == 0 || codes.contains(&self.code) {
+            return None;
+        }
+        let listed: Vec<String> = codes.iter().map(i32::to_string).collect();
+        let mut reason = format!(
+            "the tool failed: exited with status {}, which findings_exit_codes ([{}]) does not list as findings",
+            self.code,
+            listed.join(", ")
+        );
+        if let Some(line) = telling_line(exec, files) {
+            reason.push_str(": ");
+            reason.push_str(&line);
+        }
+        Some(reason)
+    }
+}
+
+/// The `ExitCode` parser: exit 0 passes every file; a findings status is
+/// one finding, the same for every file of the batch; any other status is
+/// an error.
+pub(crate) fn exit_code(exec: &Execution, status: Status<'_>, files: &[OsString]) -> Vec<Outcome> {
+    let code = status.code;
     if code == 0 {
-        return vec![Outcome::Passed; n_files];
+        return vec![Outcome::Passed; files.len()];
+    }
+    if let Some(reason) = status.failure(exec, files) {
+        return vec![Outcome::error(reason); files.len()];
     }
     let mut message = format!("exited with status {code}");
-    if let Some(line) = first_line(exec) {
+    if let Some(line) = telling_line(exec, files) {
         message.push_str(": ");
         message.push_str(&line);
     }
     let finding = Finding { line: None, column: None, severity: Severity::Error, rule: None, message };
-    vec![Outcome::Findings { findings: vec![finding] }; n_files]
+    vec![Outcome::Findings { findings: vec![finding] }; files.len()]
 }
 
 /// The `Regex` parser: every line of stdout, then of stderr, that matches
 /// becomes a finding of the batch file its `file` group names (or of the only
 /// file, when the regex has no `file` group).
-pub(crate) fn regex(re: &Regex, exec: &Execution, code: i32, files: &[OsString], cwd: &Path) -> Vec<Outcome> {
+pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[OsString], cwd: &Path) -> Vec<Outcome> {
+    let code = status.code;
     let batch = Batch::new(files, cwd);
     let has_file = re.capture_names().any(|n| n == Some("file"));
     let mut per_file = PerFile::new(files.len());
@@ -85,6 +121,13 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, code: i32, files: &[OsString],
         // printed after it on the same line.
         let lines = text.split(|&b| b == b'\n').flat_map(|l| l.strip_suffix(b"\r").unwrap_or(l).split(|&b| b == b'\r'));
         for raw in lines {
+            // Colours and other terminal escapes (a tool that forces them,
+            // `clang -fcolor-diagnostics`) are not part of what it says.
+            let raw: Cow<'_, [u8]> = match memchr::memchr(0x1b, raw) {
+                Some(_) => TERMINAL_ESCAPE.replace_all(raw, &b""[..]),
+                None => Cow::Borrowed(raw),
+            };
+            let raw = &*raw;
             let line = String::from_utf8_lossy(raw);
             let Some(caps) = re.captures(&line) else {
                 continue;
@@ -128,6 +171,10 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, code: i32, files: &[OsString],
             }
         }
     }
+    let lost = exec.truncated().then(|| exec.truncation_note());
+    if let Some(reason) = status.failure(exec, files) {
+        return finish(per_file, lost, vec![Some(reason); files.len()]);
+    }
     let attributed = per_file.any();
     if code != 0 && !attributed {
         let mut reason = format!("exited with status {code} and reported no parsable findings");
@@ -141,12 +188,23 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, code: i32, files: &[OsString],
         reason.push_str(&exec.truncation_note());
         return vec![Outcome::error(reason); files.len()];
     }
-    finish(per_file, exec.truncated().then(|| exec.truncation_note()))
+    finish(per_file, lost, vec![None; files.len()])
 }
 
+/// A terminal escape sequence: a CSI sequence (colours, `ESC [ 1 m`), an OSC
+/// one (hyperlinks, titles; ended by BEL or `ESC \`), or a two-byte escape.
+static TERMINAL_ESCAPE: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
+    regex::bytes::Regex::new(
+        r"(?-u)\x1b(?:\[[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[\x40-\x5f])",
+    )
+    .expect("the escape pattern compiles")
+});
+
 /// The `Sarif` parser: stdout is a SARIF 2.1.0 log. The exit status only
-/// matters when stdout is not one.
-pub(crate) fn sarif(exec: &Execution, code: i32, files: &[OsString], cwd: &Path) -> Vec<Outcome> {
+/// matters when stdout is not one, when it is not a findings status, or
+/// when the log has nothing for the checked files.
+pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cwd: &Path) -> Vec<Outcome> {
+    let code = status.code;
     let log = match parse_sarif(&exec.stdout.bytes) {
         Ok(log) => log,
         Err(e) => {
@@ -164,53 +222,93 @@ pub(crate) fn sarif(exec: &Execution, code: i32, files: &[OsString], cwd: &Path)
             return vec![Outcome::error(reason); files.len()];
         }
     };
-    // The tool says its run failed (its findings, if any, are not the
-    // whole story): an error, as a crash would be, never a pass.
-    let invocations = log.runs.iter().flat_map(|r| &r.invocations);
-    if let Some(failed) = invocations.clone().find(|i| i.execution_successful == Some(false)) {
+    let all = |reason: String| vec![Outcome::error(reason); files.len()];
+    if let Some(version) = log.version.as_deref().filter(|v| *v != "2.1.0") {
+        return all(format!("the SARIF log is version {version}; only SARIF 2.1.0 is read"));
+    }
+    // `null` runs: the tool could not start a run at all (SARIF 2.1.0, 3.13.4).
+    let Some(runs) = &log.runs else {
+        let mut reason = "the SARIF log's `runs` is null: the tool could not run".to_owned();
+        if let Some(line) = first_line_of(&exec.stderr) {
+            reason.push_str(": ");
+            reason.push_str(&line);
+        }
+        return all(reason);
+    };
+    let batch = Batch::new(files, cwd);
+    // Per file, why its pass cannot be trusted: the tool said it could not
+    // check it, or the run failed.
+    let mut problems: Vec<Option<String>> = vec![None; files.len()];
+
+    // Errors the tool reports about its own run. One located at a checked
+    // file is that file's error; a run that failed (`executionSuccessful:
+    // false`) for any other reason fails every file.
+    let mut failed = false;
+    let (mut errors, mut placed) = (0usize, 0usize);
+    let mut first_error: Option<String> = None;
+    let mut first_said: Option<String> = None;
+    for run in runs {
+        for invocation in &run.invocations {
+            failed |= invocation.execution_successful == Some(false);
+            let notifications =
+                invocation.tool_execution_notifications.iter().chain(&invocation.tool_configuration_notifications);
+            for n in notifications {
+                let text = n.message.one_line();
+                if first_said.is_none() {
+                    first_said.clone_from(&text);
+                }
+                // A notification's level is `warning` unless it says (3.58.6).
+                if n.level.as_deref().unwrap_or("warning") != "error" {
+                    continue;
+                }
+                errors += 1;
+                let text = text.unwrap_or_else(|| "(no message)".to_owned());
+                match run.targets(&n.locations, &batch) {
+                    Some(targets) => {
+                        placed += 1;
+                        for i in targets {
+                            problems[i].get_or_insert_with(|| format!("the tool could not check this file: {text}"));
+                        }
+                    }
+                    None => {
+                        tracing::debug!(message = %text, "SARIF error notification for no checked file");
+                        first_error.get_or_insert(text);
+                    }
+                }
+            }
+        }
+    }
+    // A failed run that its errors at checked files do not account for.
+    let run_failed = failed && (errors == 0 || placed < errors);
+    if run_failed {
         let mut reason = "the tool reported that its run failed (SARIF executionSuccessful: false)".to_owned();
-        let notifications = failed.tool_execution_notifications.iter();
-        let said = (notifications.clone().find(|n| n.level.as_deref().unwrap_or("warning") == "error"))
-            .or_else(|| notifications.clone().next())
-            .and_then(|n| n.message.one_line())
-            .or_else(|| first_line_of(&exec.stderr));
-        if let Some(said) = said {
+        if let Some(said) = first_error.or(first_said).or_else(|| first_line_of(&exec.stderr)) {
             reason.push_str(": ");
             reason.push_str(&shorten(&said));
         }
-        return vec![Outcome::error(reason); files.len()];
+        for p in &mut problems {
+            p.get_or_insert_with(|| reason.clone());
+        }
     }
     // A run without `results` (or `null`) could not determine them; only an
     // empty list says that nothing was found (SARIF 2.1.0, 3.14.23).
-    if log.runs.iter().any(|r| r.results.is_none()) {
-        return vec![
-            Outcome::error(
-                "the SARIF log has a run without `results`: the tool could not determine them (an empty list would say nothing was found)"
-            );
-            files.len()
-        ];
+    if runs.iter().any(|r| r.results.is_none()) {
+        let missing = "the SARIF log has a run without `results`: the tool could not determine them (an empty list would say nothing was found)";
+        return problems.into_iter().map(|p| Outcome::error(p.unwrap_or_else(|| missing.to_owned()))).collect();
     }
-    let batch = Batch::new(files, cwd);
     let mut per_file = PerFile::new(files.len());
     let mut unattributed = 0usize;
-    for run in &log.runs {
+    for run in runs {
         for result in run.results.iter().flatten() {
             if matches!(result.kind.as_deref(), Some("pass" | "notApplicable")) || result.dismissed() {
                 continue;
             }
             let physical = result.locations.first().and_then(|l| l.physical_location.as_ref());
-            let targets: Cow<'_, [usize]> = match physical.and_then(|p| p.artifact_location.as_ref()) {
-                Some(artifact) => {
-                    match run
-                        .resolve(artifact, 0)
-                        .and_then(|path| batch.lookup(path.as_os_str().as_bytes()).map(|t| t.to_vec()))
-                    {
-                        Some(targets) => Cow::Owned(targets),
-                        None => {
-                            tracing::debug!(uri = ?artifact.uri, "SARIF result for a file outside the batch; ignored");
-                            continue;
-                        }
-                    }
+            let targets: Cow<'_, [usize]> = match run.targets(&result.locations, &batch) {
+                Some(targets) => Cow::Owned(targets),
+                None if result.locations.iter().any(Location::names_an_artifact) => {
+                    tracing::debug!("SARIF result for a file outside the batch; ignored");
+                    continue;
                 }
                 None if files.len() == 1 => Cow::Borrowed(&[0]),
                 None => {
@@ -219,19 +317,30 @@ pub(crate) fn sarif(exec: &Execution, code: i32, files: &[OsString], cwd: &Path)
                     continue;
                 }
             };
-            let region = physical.and_then(|p| p.region.as_ref());
-            let rule_id = result.rule_id.clone().or_else(|| result.rule.as_ref().and_then(|r| r.id.clone()));
-            let level = result.level.clone().or_else(|| run.default_level(result, rule_id.as_deref()));
+            // The region of the location the result was given by.
+            let region = result
+                .locations
+                .iter()
+                .filter_map(|l| l.physical_location.as_ref())
+                .find(|p| p.artifact_location.as_ref().is_some_and(|a| run.in_batch(a, &batch)))
+                .or(physical)
+                .and_then(|p| p.region.as_ref());
+            let rule = run.rule_of(result);
+            let rule_id = result
+                .rule_id
+                .clone()
+                .or_else(|| result.rule.as_ref().and_then(|r| r.id.clone()))
+                .or_else(|| rule.and_then(|r| r.id.clone()));
             let finding = Finding {
                 line: region.and_then(|r| r.start_line.0).and_then(sarif_position),
                 column: region.and_then(|r| r.start_column.0).and_then(sarif_position),
-                severity: match level.as_deref() {
-                    Some("error") => Severity::Error,
-                    Some("note" | "none") => Severity::Note,
+                severity: match run.level(result, rule).as_str() {
+                    "error" => Severity::Error,
+                    "note" | "none" => Severity::Note,
                     _ => Severity::Warning,
                 },
                 message: run
-                    .message_text(result, rule_id.as_deref())
+                    .message_text(result, rule)
                     .or_else(|| rule_id.clone())
                     .unwrap_or_else(|| "(no message)".into()),
                 rule: rule_id,
@@ -239,6 +348,11 @@ pub(crate) fn sarif(exec: &Execution, code: i32, files: &[OsString], cwd: &Path)
             for &i in targets.iter() {
                 per_file.push(i, &finding);
             }
+        }
+    }
+    if let Some(reason) = status.failure(exec, files) {
+        for p in &mut problems {
+            p.get_or_insert_with(|| reason.clone());
         }
     }
     // As with `regex`: a failing exit with nothing to show for the checked
@@ -254,10 +368,12 @@ pub(crate) fn sarif(exec: &Execution, code: i32, files: &[OsString], cwd: &Path)
             reason.push_str(": ");
             reason.push_str(&line);
         }
-        return vec![Outcome::error(reason); files.len()];
+        for p in &mut problems {
+            p.get_or_insert_with(|| reason.clone());
+        }
     }
     let stdout_lost = exec.stdout.truncated || exec.stdout.incomplete;
-    finish(per_file, stdout_lost.then(|| exec.truncation_note()))
+    finish(per_file, stdout_lost.then(|| exec.truncation_note()), problems)
 }
 
 /// One outcome per file: its findings (in line order), `Passed` — or, when
@@ -265,18 +381,24 @@ pub(crate) fn sarif(exec: &Execution, code: i32, files: &[OsString], cwd: &Path)
 /// since their findings may have been among the discarded bytes, and a last
 /// finding saying so for the others. That finding is an error: what was lost
 /// may have been errors, which `--fail-on error` must not miss.
-fn finish(per_file: PerFile, lost: Option<String>) -> Vec<Outcome> {
+///
+/// A file with a problem (`problems`: the tool failed, or said it could not
+/// check the file) is an error, or, with findings, gets a last error
+/// finding saying so: a pass the tool did not vouch for is never given.
+fn finish(per_file: PerFile, lost: Option<String>, problems: Vec<Option<String>>) -> Vec<Outcome> {
     per_file
         .findings
         .into_iter()
         .zip(per_file.more)
-        .map(|(mut findings, (more, more_severity))| {
+        .zip(problems)
+        .map(|((mut findings, (more, more_severity)), problem)| {
             if findings.is_empty() {
-                return match &lost {
-                    Some(note) => Outcome::error(format!(
+                return match (problem, &lost) {
+                    (Some(problem), _) => Outcome::error(problem),
+                    (None, Some(note)) => Outcome::error(format!(
                         "tool output was cut before any finding for this file{note}; raise max_output"
                     )),
-                    None => Outcome::Passed,
+                    (None, None) => Outcome::Passed,
                 };
             }
             findings.sort_by_key(|f| (f.line, f.column));
@@ -288,6 +410,9 @@ fn finish(per_file: PerFile, lost: Option<String>) -> Vec<Outcome> {
                     rule: None,
                     message: format!("… and {more} more findings not listed (at most {MAX_TOOL_FINDINGS} are kept)"),
                 });
+            }
+            if let Some(problem) = problem {
+                findings.push(Finding::error(None, None, format!("{problem} (these findings may be incomplete)")));
             }
             if let Some(note) = &lost {
                 findings.push(Finding::error(
@@ -354,6 +479,25 @@ fn first_line_of(c: &Captured) -> Option<String> {
     String::from_utf8_lossy(&c.bytes).lines().map(str::trim).find(|l| !l.is_empty()).map(shorten)
 }
 
+/// The line that best says why a tool exited as it did: the first of
+/// stderr (where errors go), else of stdout, that is more than the name of
+/// one of `files` (yamllint heads each file's problems with its name),
+/// shortened.
+fn telling_line(exec: &Execution, files: &[OsString]) -> Option<String> {
+    let names_a_file = |line: &str| {
+        let name = line.strip_suffix(':').unwrap_or(line);
+        let name = name.strip_prefix("./").unwrap_or(name);
+        files.iter().any(|f| f.as_bytes() == name.as_bytes())
+    };
+    [&exec.stderr, &exec.stdout].into_iter().find_map(|c| {
+        String::from_utf8_lossy(&c.bytes)
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !names_a_file(l))
+            .map(shorten)
+    })
+}
+
 /// `s` cut to [`EXCERPT_CHARS`] characters.
 fn shorten(s: &str) -> String {
     match s.char_indices().nth(EXCERPT_CHARS) {
@@ -379,7 +523,8 @@ fn sarif_position(n: i64) -> Option<u32> {
 fn severity(word: &str) -> Severity {
     match word.to_ascii_lowercase().as_str() {
         "warning" | "warn" | "w" => Severity::Warning,
-        "note" | "info" | "information" | "informational" | "hint" | "style" | "i" | "n" | "h" => Severity::Note,
+        "note" | "info" | "information" | "informational" | "hint" | "style" | "i" | "n" | "h" | "remark"
+        | "suggestion" | "convention" | "refactor" => Severity::Note,
         _ => Severity::Error,
     }
 }
@@ -471,7 +616,9 @@ fn parse_sarif(bytes: &[u8]) -> Result<SarifLog, String> {
 
 #[derive(Deserialize)]
 struct SarifLog {
-    runs: Vec<Run>,
+    #[serde(default)]
+    version: Option<String>,
+    runs: Option<Vec<Run>>,
 }
 
 #[derive(Deserialize)]
@@ -497,6 +644,13 @@ struct Invocation {
     execution_successful: Option<bool>,
     #[serde(default)]
     tool_execution_notifications: Vec<Notification>,
+    /// What the tool says of its configuration (eslint reports a file it
+    /// cannot parse here).
+    #[serde(default)]
+    tool_configuration_notifications: Vec<Notification>,
+    /// Levels the run gave rules instead of their defaults.
+    #[serde(default)]
+    rule_configuration_overrides: Loose<Vec<Loose<ConfigurationOverride>>>,
 }
 
 #[derive(Deserialize)]
@@ -505,17 +659,33 @@ struct Notification {
     level: Option<String>,
     #[serde(default)]
     message: Message,
+    #[serde(default)]
+    locations: Vec<Location>,
+}
+
+#[derive(Deserialize)]
+struct ConfigurationOverride {
+    #[serde(default)]
+    configuration: Option<RuleConfiguration>,
+    #[serde(default)]
+    descriptor: Option<RuleReference>,
 }
 
 #[derive(Deserialize)]
 struct Tool {
     #[serde(default)]
     driver: Option<ToolComponent>,
+    /// Plug-ins, whose rules a result names through `rule.toolComponent`
+    /// (CodeQL's query packs).
+    #[serde(default)]
+    extensions: Vec<ToolComponent>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ToolComponent {
+    #[serde(default)]
+    name: Option<String>,
     #[serde(default)]
     rules: Vec<Rule>,
     /// Message texts by id, for the results of any rule.
@@ -614,11 +784,23 @@ impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Loose<T> {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct RuleReference {
     #[serde(default)]
     id: Option<String>,
     #[serde(default)]
     index: Option<i64>,
+    /// The tool component holding the rule: the driver when absent.
+    #[serde(default)]
+    tool_component: Option<ToolComponentReference>,
+}
+
+#[derive(Deserialize)]
+struct ToolComponentReference {
+    #[serde(default)]
+    index: Option<i64>,
+    #[serde(default)]
+    name: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -646,6 +828,13 @@ impl Message {
 struct Location {
     #[serde(default)]
     physical_location: Option<PhysicalLocation>,
+}
+
+impl Location {
+    /// Whether it names a file (one that may lie outside the batch).
+    fn names_an_artifact(&self) -> bool {
+        self.physical_location.as_ref().is_some_and(|p| p.artifact_location.is_some())
+    }
 }
 
 #[derive(Deserialize)]
@@ -680,58 +869,111 @@ struct Region {
 impl Run {
     /// A result's message on one line: its text, or the text its id names
     /// in its rule's `messageStrings` (then the tool's
-    /// `globalMessageStrings`), with the arguments put in.
-    fn message_text(&self, result: &SarifResult, rule_id: Option<&str>) -> Option<String> {
+    /// `globalMessageStrings`), with the arguments put in (a text may have
+    /// placeholders too, SARIF 2.1.0, 3.11.5).
+    fn message_text(&self, result: &SarifResult, rule: Option<&Rule>) -> Option<String> {
+        let arguments = result.message.arguments.0.as_deref().unwrap_or_default();
         if let Some(text) = result.message.one_line() {
-            return Some(text);
+            return Some(if arguments.is_empty() { text } else { one_line(&fill(&text, arguments)) });
         }
         let id = result.message.id.as_deref()?;
         let driver = self.tool.as_ref()?.driver.as_ref()?;
-        let template = self
-            .rule_of(result, rule_id)
+        let template = rule
             .and_then(|r| r.message_strings.0.as_ref()?.get(id))
             .or_else(|| driver.global_message_strings.0.as_ref()?.get(id))?
             .one_line()?;
-        // `{n}` is argument n; `{{` and `}}` are braces (SARIF 3.11.5).
-        let mut out = String::with_capacity(template.len());
-        let mut rest = template.as_str();
-        while let Some(open) = rest.find(['{', '}']) {
-            out.push_str(&rest[..open]);
-            let after = &rest[open..];
-            if after.starts_with("{{") || after.starts_with("}}") {
-                out.push_str(&after[..1]);
-                rest = &after[2..];
-            } else if let Some((n, tail)) = after[1..].split_once('}')
-                && let Ok(n) = n.parse::<usize>()
-            {
-                match result.message.arguments.0.as_ref().and_then(|a| a.get(n)) {
-                    Some(serde_json::Value::String(a)) => out.push_str(a),
-                    Some(other) => out.push_str(&other.to_string()),
-                    None => {}
-                }
-                rest = tail;
-            } else {
-                out.push_str(&after[..1]);
-                rest = &after[1..];
-            }
-        }
-        out.push_str(rest);
-        Some(one_line(&out))
+        Some(one_line(&fill(&template, arguments)))
     }
 
-    /// The level a result gets from its rule's default configuration.
-    fn default_level(&self, result: &SarifResult, rule_id: Option<&str>) -> Option<String> {
-        self.rule_of(result, rule_id)?.default_configuration.as_ref()?.level.clone()
+    /// The tool component a rule reference points into: an extension it
+    /// names by index or name, else the driver.
+    fn component(&self, reference: Option<&RuleReference>) -> Option<&ToolComponent> {
+        let tool = self.tool.as_ref()?;
+        match reference.and_then(|r| r.tool_component.as_ref()) {
+            Some(c) => match c.index.and_then(|i| usize::try_from(i).ok()) {
+                Some(i) => tool.extensions.get(i),
+                None => {
+                    let name = c.name.as_deref()?;
+                    if tool.driver.as_ref().and_then(|d| d.name.as_deref()) == Some(name) {
+                        tool.driver.as_ref()
+                    } else {
+                        tool.extensions.iter().find(|e| e.name.as_deref() == Some(name))
+                    }
+                }
+            },
+            None => tool.driver.as_ref(),
+        }
     }
 
     /// A result's rule: by its index, else (none, or out of range) by its id.
-    fn rule_of(&self, result: &SarifResult, rule_id: Option<&str>) -> Option<&Rule> {
-        let rules = &self.tool.as_ref()?.driver.as_ref()?.rules;
+    fn rule_of(&self, result: &SarifResult) -> Option<&Rule> {
+        let rules = &self.component(result.rule.as_ref())?.rules;
         let index = result.rule_index.or_else(|| result.rule.as_ref().and_then(|r| r.index));
+        let id = result.rule_id.as_deref().or_else(|| result.rule.as_ref().and_then(|r| r.id.as_deref()));
         index
             .and_then(|i| usize::try_from(i).ok())
             .and_then(|i| rules.get(i))
-            .or_else(|| rules.iter().find(|r| r.id.is_some() && r.id.as_deref() == rule_id))
+            .or_else(|| rules.iter().find(|r| r.id.is_some() && r.id.as_deref() == id))
+    }
+
+    /// A result's level as SARIF 2.1.0 (3.27.10) gives it: its own; else
+    /// `none` for a result that is not of kind `fail` (informational,
+    /// review, open); else what this run's configuration overrides give its
+    /// rule; else the rule's default; else `warning`.
+    fn level(&self, result: &SarifResult, rule: Option<&Rule>) -> String {
+        if let Some(level) = &result.level {
+            return level.clone();
+        }
+        if result.kind.as_deref().is_some_and(|k| k != "fail") {
+            return "none".to_owned();
+        }
+        let overridden = rule.and_then(|rule| {
+            let overrides = self.invocations.iter().flat_map(|i| i.rule_configuration_overrides.0.iter().flatten());
+            overrides.filter_map(|o| o.0.as_ref()).find_map(|o| {
+                // The descriptor names the same rule (in the same component,
+                // by index or id).
+                let descriptor = o.descriptor.as_ref()?;
+                let component = self.component(Some(descriptor))?;
+                let named = match descriptor.index.and_then(|i| usize::try_from(i).ok()) {
+                    Some(i) => component.rules.get(i),
+                    None => component.rules.iter().find(|r| r.id.is_some() && r.id == descriptor.id),
+                }?;
+                if !std::ptr::eq(named, rule) {
+                    return None;
+                }
+                o.configuration.as_ref()?.level.clone()
+            })
+        });
+        overridden
+            .or_else(|| rule?.default_configuration.as_ref()?.level.clone())
+            .unwrap_or_else(|| "warning".to_owned())
+    }
+
+    /// The batch files the first of `locations` that names one points at.
+    /// `None` when none does.
+    fn targets(&self, locations: &[Location], batch: &Batch) -> Option<Vec<usize>> {
+        locations
+            .iter()
+            .filter_map(|l| l.physical_location.as_ref()?.artifact_location.as_ref())
+            .find_map(|a| self.lookup(a, batch))
+            .map(<[usize]>::to_vec)
+    }
+
+    fn in_batch(&self, artifact: &ArtifactLocation, batch: &Batch) -> bool {
+        self.lookup(artifact, batch).is_some()
+    }
+
+    /// The batch files an artifact location names: as resolved against its
+    /// base; else, when its base lies elsewhere (a tool run in a container
+    /// reports `file:///src/` as the root), its URI relative to the project
+    /// root.
+    fn lookup<'b>(&self, artifact: &ArtifactLocation, batch: &'b Batch) -> Option<&'b [usize]> {
+        let found = self.resolve(artifact, 0).and_then(|path| batch.lookup(path.as_os_str().as_bytes()));
+        found.or_else(|| {
+            artifact.uri_base_id.as_ref()?;
+            let uri = artifact.uri.as_deref().filter(|u| !has_scheme(u) && !u.starts_with('/'))?;
+            batch.lookup(&percent_decode(uri))
+        })
     }
 
     /// The path (absolute, or relative to the project root) an artifact
@@ -831,6 +1073,35 @@ fn percent_decode(s: &str) -> Vec<u8> {
     out
 }
 
+/// `template` with its `{n}` placeholders replaced by argument n; `{{` and
+/// `}}` are braces (SARIF 2.1.0, 3.11.5).
+fn fill(template: &str, arguments: &[serde_json::Value]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find(['{', '}']) {
+        out.push_str(&rest[..open]);
+        let after = &rest[open..];
+        if after.starts_with("{{") || after.starts_with("}}") {
+            out.push_str(&after[..1]);
+            rest = &after[2..];
+        } else if let Some((n, tail)) = after[1..].split_once('}')
+            && let Ok(n) = n.parse::<usize>()
+        {
+            match arguments.get(n) {
+                Some(serde_json::Value::String(a)) => out.push_str(a),
+                Some(other) => out.push_str(&other.to_string()),
+                None => {}
+            }
+            rest = tail;
+        } else {
+            out.push_str(&after[..1]);
+            rest = &after[1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;
@@ -862,6 +1133,8 @@ mod unit {
         assert_eq!(severity("note"), Severity::Note);
         assert_eq!(severity("info"), Severity::Note);
         assert_eq!(severity("hint"), Severity::Note);
+        assert_eq!(severity("remark"), Severity::Note);
+        assert_eq!(severity("convention"), Severity::Note);
         assert_eq!(severity("fatal"), Severity::Error);
     }
 

@@ -136,9 +136,17 @@ async fn regex_without_a_file_group_needs_a_single_file() {
 async fn regex_failure_without_findings_is_an_error_and_success_passes() {
     let dir = tempfile::tempdir().unwrap();
     let registry = ProcessRegistry::new();
+    let crashed = spec(&dir, sh("echo 'Traceback: boom' >&2; exit 1"), OutputParser::Regex(gcc_style()));
+    let out = run(&crashed, &files(&["a.txt", "b.txt"]), &registry).await;
+    assert_eq!(reason(&out[0]), "exited with status 1 and reported no parsable findings: Traceback: boom");
+    assert_eq!(out[0], out[1]);
+    // A status that findings_exit_codes does not list is a failure, said so.
     let crashed = spec(&dir, sh("echo 'Traceback: boom' >&2; exit 3"), OutputParser::Regex(gcc_style()));
     let out = run(&crashed, &files(&["a.txt", "b.txt"]), &registry).await;
-    assert_eq!(reason(&out[0]), "exited with status 3 and reported no parsable findings: Traceback: boom");
+    assert_eq!(
+        reason(&out[0]),
+        "the tool failed: exited with status 3, which findings_exit_codes ([1]) does not list as findings: Traceback: boom"
+    );
     assert_eq!(out[0], out[1]);
 
     let clean = spec(&dir, sh("echo 'all good'"), OutputParser::Regex(gcc_style()));
@@ -742,4 +750,207 @@ async fn file_names_with_blanks_at_either_end_get_their_findings() {
     let messages: Vec<Vec<&str>> =
         out.iter().map(|o| o.findings().iter().map(|f| f.message.as_str()).collect()).collect();
     assert_eq!(messages, [vec!["bad"], vec!["bad"], vec!["bad", "padded"]]);
+}
+
+/// A tool that reports on some files of a batch and then fails (a status
+/// findings_exit_codes does not list): the others get an error, not a pass
+/// that would be cached, and the files with findings keep them, with an
+/// error saying the list may be incomplete. Listed, the status is findings.
+#[tokio::test]
+async fn a_batch_tool_that_fails_after_some_findings_passes_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    let script = "echo 'a.txt:1:1: error: bad'; echo 'fatal: cannot read b.txt' >&2; exit 2";
+    let f = files(&["a.txt", "b.txt"]);
+    let s = spec(&dir, sh(script), OutputParser::Regex(gcc_style()));
+    let out = run(&s, &f, &registry).await;
+    let failed = "the tool failed: exited with status 2, which findings_exit_codes ([1]) does not list as findings: fatal: cannot read b.txt";
+    assert_eq!(reason(&out[1]), failed);
+    let Outcome::Findings { findings } = &out[0] else { panic!("{out:?}") };
+    assert_eq!(findings[0], Finding::error(Some(1), Some(1), "bad"));
+    assert_eq!(findings[1], Finding::error(None, None, format!("{failed} (these findings may be incomplete)")));
+    assert_eq!(findings.len(), 2);
+
+    let listed = CommandSpec { findings_exit_codes: Some(vec![1, 2]), ..s.clone() };
+    let out = run(&listed, &f, &registry).await;
+    assert_eq!(
+        out,
+        vec![Outcome::Findings { findings: vec![Finding::error(Some(1), Some(1), "bad")] }, Outcome::Passed]
+    );
+
+    // The exit_code parser: every status is findings, unless listed ones
+    // are given.
+    let s = spec(&dir, sh("echo 'b.txt:' ; echo '  line 1: tab' ; exit 2"), OutputParser::ExitCode);
+    let out = run(&s, &files(&["b.txt"]), &registry).await;
+    assert_eq!(
+        out,
+        vec![Outcome::Findings { findings: vec![Finding::error(None, None, "exited with status 2: line 1: tab")] }]
+    );
+    let listed = CommandSpec { findings_exit_codes: Some(vec![1]), ..s };
+    let out = run(&listed, &files(&["b.txt"]), &registry).await;
+    assert_eq!(
+        reason(&out[0]),
+        "the tool failed: exited with status 2, which findings_exit_codes ([1]) does not list as findings: line 1: tab"
+    );
+    // A banner on stdout does not hide the error on stderr.
+    let s = spec(&dir, sh("echo 'tool v1.2 (c) 2024'; echo 'error: no such rule' >&2; exit 1"), OutputParser::ExitCode);
+    let out = run(&s, &files(&["b.txt"]), &registry).await;
+    assert_eq!(out[0].findings()[0].message, "exited with status 1: error: no such rule");
+}
+
+/// Colours a tool forces (`clang -fcolor-diagnostics`) are not part of a
+/// line: its findings are found.
+#[tokio::test]
+async fn findings_printed_in_colour_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = r"printf '\033[1ma.c:3:5: \033[0;1;35mwarning: \033[0m\033[1munused\033[0m\n\033]8;;file:///x\007b.c\033]8;;\007:1:1: error: bad\n'; exit 1";
+    let s = spec(&dir, sh(script), OutputParser::Regex(gcc_style()));
+    let out = run(&s, &files(&["a.c", "b.c"]), &ProcessRegistry::new()).await;
+    let Outcome::Findings { findings } = &out[0] else { panic!("{out:?}") };
+    assert_eq!(
+        (findings[0].line, findings[0].severity, findings[0].message.as_str()),
+        (Some(3), Severity::Warning, "unused")
+    );
+    assert_eq!(out[1], Outcome::Findings { findings: vec![Finding::error(Some(1), Some(1), "bad")] });
+}
+
+fn write_sarif(dir: &TempDir, name: &str, log: &serde_json::Value) {
+    std::fs::write(dir.path().join(name), log.to_string()).unwrap();
+}
+
+/// The tool's own error notifications: one located at a checked file
+/// makes that file an error (eslint reports a file it cannot parse so, and
+/// says its run failed); the others keep their results. A failure its
+/// located errors do not account for fails every file, keeping findings.
+#[tokio::test]
+async fn sarif_error_notifications_at_a_file_fail_that_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    let root = dir.path().display().to_string();
+    let f = files(&["a.js", "clean.js", "syn.js"]);
+    let finding = serde_json::json!({"ruleId": "no-undef", "level": "error", "message": {"text": "x is not defined"},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": format!("file://{root}/a.js")}, "region": {"startLine": 2}}}]});
+    let at = |uri: String| serde_json::json!([{"physicalLocation": {"artifactLocation": {"uri": uri}}}]);
+    let log = |successful: bool, notification: serde_json::Value| {
+        serde_json::json!({"version": "2.1.0", "runs": [{
+            "tool": {"driver": {"name": "eslint"}},
+            "invocations": [{"executionSuccessful": successful, "toolConfigurationNotifications": [notification]}],
+            "results": [finding.clone()]
+        }]})
+    };
+    let parse_error = serde_json::json!({"level": "error", "message": {"text": "Parsing error: Unexpected token ="},
+        "locations": at(format!("file://{root}/syn.js"))});
+    let a_js =
+        Outcome::Findings { findings: vec![Finding::error(Some(2), None, "x is not defined").with_rule("no-undef")] };
+    for successful in [false, true] {
+        write_sarif(&dir, "located.sarif", &log(successful, parse_error.clone()));
+        let s = spec(&dir, sh("cat located.sarif; exit 1"), OutputParser::Sarif);
+        let out = run(&s, &f, &registry).await;
+        assert_eq!(out[0], a_js, "{successful}");
+        assert_eq!(out[1], Outcome::Passed, "{successful}");
+        assert_eq!(reason(&out[2]), "the tool could not check this file: Parsing error: Unexpected token =");
+    }
+    // Located at a file outside the batch (its configuration file), or
+    // nowhere: the run's failure is every file's.
+    for notification in [
+        serde_json::json!({"level": "error", "message": {"text": "bad config"}, "locations": at(".eslintrc.json".into())}),
+        serde_json::json!({"level": "error", "message": {"text": "bad config"}}),
+    ] {
+        write_sarif(&dir, "failed.sarif", &log(false, notification));
+        let s = spec(&dir, sh("cat failed.sarif; exit 2"), OutputParser::Sarif);
+        let out = run(&s, &f, &registry).await;
+        let failed = "the tool reported that its run failed (SARIF executionSuccessful: false): bad config";
+        assert_eq!(reason(&out[1]), failed);
+        assert_eq!(out[1], out[2]);
+        let Outcome::Findings { findings } = &out[0] else { panic!("{out:?}") };
+        assert_eq!(findings[1].message, format!("{failed} (these findings may be incomplete)"));
+    }
+}
+
+/// Levels as SARIF 2.1.0 (3.27.10) gives them: a rule in an extension
+/// (CodeQL's packs), the run's configuration overrides, and `none` for a
+/// result of another kind than `fail` without a level.
+#[tokio::test]
+async fn sarif_levels_follow_the_rules_wherever_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = serde_json::json!({"version": "2.1.0", "runs": [{
+        "tool": {
+            "driver": {"name": "codeql", "rules": [
+                {"id": "d0", "defaultConfiguration": {"level": "note"}},
+                {"id": "d1", "defaultConfiguration": {"level": "note"}}
+            ]},
+            "extensions": [{"name": "pack", "rules": [{"id": "e0", "defaultConfiguration": {"level": "error"}}]}]
+        },
+        "invocations": [{"executionSuccessful": true, "ruleConfigurationOverrides": [
+            {"descriptor": {"index": 1}, "configuration": {"level": "error"}}
+        ]}],
+        "results": [
+            {"rule": {"index": 0, "toolComponent": {"index": 0}}, "message": {"text": "in a pack"},
+             "locations": [{"physicalLocation": {"artifactLocation": {"uri": "ext.txt"}}}]},
+            {"ruleIndex": 1, "message": {"text": "overridden"},
+             "locations": [{"physicalLocation": {"artifactLocation": {"uri": "override.txt"}}}]},
+            {"ruleIndex": 0, "message": {"text": "a default"},
+             "locations": [{"physicalLocation": {"artifactLocation": {"uri": "default.txt"}}}]},
+            {"rule": {"id": "e0", "toolComponent": {"name": "pack"}}, "kind": "informational", "message": {"text": "for information"},
+             "locations": [{"physicalLocation": {"artifactLocation": {"uri": "info.txt"}}}]},
+            {"message": {"text": "no rule"},
+             "locations": [{"physicalLocation": {"artifactLocation": {"uri": "plain.txt"}}}]}
+        ]
+    }]});
+    write_sarif(&dir, "levels.sarif", &log);
+    let s = spec(&dir, sh("cat levels.sarif; exit 1"), OutputParser::Sarif);
+    let f = files(&["ext.txt", "override.txt", "default.txt", "info.txt", "plain.txt"]);
+    let out = run(&s, &f, &ProcessRegistry::new()).await;
+    let got: Vec<(Severity, Option<&str>)> =
+        out.iter().map(|o| (o.findings()[0].severity, o.findings()[0].rule.as_deref())).collect();
+    assert_eq!(
+        got,
+        [
+            (Severity::Error, Some("e0")),
+            (Severity::Error, Some("d1")),
+            (Severity::Note, Some("d0")),
+            (Severity::Note, Some("e0")),
+            (Severity::Warning, None),
+        ]
+    );
+}
+
+/// Logs that used to be dropped without a word: another SARIF version, a
+/// `null` list of runs, a base URI outside the project (a tool run in a
+/// container), a result whose first location lies outside the batch, and
+/// placeholders in a message's own text.
+#[tokio::test]
+async fn sarif_versions_container_roots_and_second_locations() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    let f = files(&["a.txt", "b.txt"]);
+    write_sarif(&dir, "old.sarif", &serde_json::json!({"version": "2.0.0", "runs": []}));
+    let s = spec(&dir, sh("cat old.sarif"), OutputParser::Sarif);
+    assert_eq!(reason(&run(&s, &f, &registry).await[0]), "the SARIF log is version 2.0.0; only SARIF 2.1.0 is read");
+    write_sarif(&dir, "null.sarif", &serde_json::json!({"version": "2.1.0", "runs": null}));
+    let s = spec(&dir, sh("cat null.sarif; echo 'no config' >&2; exit 2"), OutputParser::Sarif);
+    assert_eq!(
+        reason(&run(&s, &f, &registry).await[1]),
+        "the SARIF log's `runs` is null: the tool could not run: no config"
+    );
+
+    let log = serde_json::json!({"version": "2.1.0", "runs": [{
+        "tool": {"driver": {"name": "t", "rules": [{"id": "R7"}]}},
+        "originalUriBaseIds": {"SRCROOT": {"uri": "file:///src/"}},
+        "results": [
+            {"ruleIndex": 0, "level": "error", "message": {"text": "Variable '{0}' is never used", "arguments": ["x"]},
+             "locations": [{"physicalLocation": {"artifactLocation": {"uri": "b.txt", "uriBaseId": "SRCROOT"}, "region": {"startLine": 3}}}]},
+            {"level": "warning", "message": {"text": "second location"},
+             "locations": [
+                {"physicalLocation": {"artifactLocation": {"uri": "elsewhere.txt"}, "region": {"startLine": 9}}},
+                {"physicalLocation": {"artifactLocation": {"uri": "a.txt"}, "region": {"startLine": 4}}}
+             ]}
+        ]
+    }]});
+    write_sarif(&dir, "docker.sarif", &log);
+    let s = spec(&dir, sh("cat docker.sarif; exit 1"), OutputParser::Sarif);
+    let out = run(&s, &f, &registry).await;
+    let a = &out[0].findings()[0];
+    assert_eq!((a.line, a.message.as_str()), (Some(4), "second location"));
+    assert_eq!(out[1].findings()[0], Finding::error(Some(3), None, "Variable 'x' is never used").with_rule("R7"));
 }
