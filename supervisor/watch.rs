@@ -66,7 +66,9 @@ pub struct TreeWatch {
     inotify: Option<Inotify>,
     /// Watch descriptors handed out so far, and their directories: a
     /// descriptor not in here is a directory that was not watched before.
-    known: Mutex<HashMap<WatchDescriptor, PathBuf>>,
+    /// One directory may have several paths in the tree (a bind mount):
+    /// the kernel gives them one watch, whose events are each path's.
+    known: Mutex<HashMap<WatchDescriptor, Vec<PathBuf>>>,
     /// Bumped by every drain that found an event (or an error), and by every
     /// new watch, with the log's lock held.
     generation: AtomicU64,
@@ -188,10 +190,16 @@ impl TreeWatch {
         match inotify.add_watch(dir, mask()) {
             Ok(wd) => {
                 walk.seen.lock().expect("seen").insert(wd);
-                if self.known.lock().expect("known").insert(wd, dir.to_path_buf()).is_none() {
+                let mut known = self.known.lock().expect("known");
+                let paths = known.entry(wd).or_default();
+                if !paths.iter().any(|p| p == dir) {
+                    // A new watch, or a watched directory reached by another
+                    // path, counts as a change: a run in flight may have
+                    // listed this directory (under this path) before its
+                    // events were reported for it.
+                    paths.push(dir.to_path_buf());
+                    drop(known);
                     walk.fresh.store(true, Ordering::Relaxed);
-                    // A new watch counts as a change: a run in flight may
-                    // have listed this directory before it was watched.
                     self.bump(Change::Other);
                 }
                 Some(wd)
@@ -287,9 +295,7 @@ impl TreeWatch {
                                 | AddWatchFlags::IN_UNMOUNT,
                         ) && e.name.as_ref().is_some_and(|n| !IGNORE_FILES.iter().any(|f| n == f));
                         match (file_only, known.get(&e.wd), dirs.as_mut()) {
-                            (true, Some(dir), Some(dirs)) => {
-                                dirs.insert(dir.clone());
-                            }
+                            (true, Some(paths), Some(dirs)) => dirs.extend(paths.iter().cloned()),
                             _ => dirs = None,
                         }
                         if e.mask.contains(AddWatchFlags::IN_IGNORED) {
@@ -383,6 +389,35 @@ mod tests {
         let after = WalkWatch::default();
         w.watch_dir(&sub, &after);
         assert!(after.fresh.load(Ordering::Relaxed), "the re-created directory had no watch");
+    }
+
+    /// One directory at two paths of the tree (a bind mount; here `a` and
+    /// `a/../a`, which the kernel resolves to the same directory):
+    /// one watch, whose file changes are both paths', and reaching it by a
+    /// new path makes the walk fresh.
+    #[test]
+    fn a_directory_at_two_paths_reports_its_changes_under_both() {
+        let t = tempfile::tempdir().unwrap();
+        let a = t.path().join("a");
+        std::fs::create_dir(&a).unwrap();
+        let other = t.path().join("a/../a");
+        let w = TreeWatch::new();
+        let first = WalkWatch::default();
+        w.watch_dir(&a, &first);
+        let g0 = w.drain();
+        let second = WalkWatch::default();
+        w.watch_dir(&other, &second);
+        assert!(second.fresh.load(Ordering::Relaxed), "a second path is new to the walk");
+        let g1 = w.drain();
+        assert_ne!(g1, g0, "and moves the generation");
+        std::fs::write(a.join("f.txt"), "x").unwrap();
+        w.drain();
+        let changed = w.changed_since(g1).expect("only files changed");
+        assert_eq!(changed, HashSet::from([a.clone(), other.clone()]));
+        let again = WalkWatch::default();
+        w.watch_dir(&other, &again);
+        w.watch_dir(&a, &again);
+        assert!(!again.fresh.load(Ordering::Relaxed), "both paths are known now");
     }
 
     #[test]
