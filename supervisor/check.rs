@@ -608,6 +608,8 @@ pub async fn run(
         }
     }
     let global_exclude = config.check.exclude_set().map_err(|e| RpcError::invalid_params("exclude", e))?;
+    // Directories the walk does not enter: all they hold is excluded.
+    let excluded_dirs = config.check.excluded_dirs_set().map_err(|e| RpcError::invalid_params("exclude", e))?;
     let mut selected = Vec::new();
     for h in handles {
         if !params.validators.is_empty() && !params.validators.contains(&h.config.name) {
@@ -682,7 +684,7 @@ pub async fn run(
         .iter()
         .filter_map(|t| Some((t, t.strip_prefix(&root).ok()?)))
         .filter(|(_, rel)| !rel.as_os_str().is_empty())
-        .filter(|(t, rel)| global_exclude.is_match(rel) || (t.is_dir() && global_exclude.is_match(rel.join("x"))))
+        .filter(|(t, rel)| global_exclude.is_match(rel) || (t.is_dir() && dir_excluded(&excluded_dirs, rel)))
         .map(|(_, rel)| rel.to_string_lossy().into_owned())
         .collect();
 
@@ -772,14 +774,14 @@ pub async fn run(
                         watch.watch_dir(&in_root(&walk_root, d), walk);
                     }
                 }
-                (walk_dirs(&walk_root, &dirs, &own, stat, &hazards), Vec::new(), false, stat, true)
+                (walk_dirs(&walk_root, &dirs, &own, &excluded_dirs, stat, &hazards), Vec::new(), false, stat, true)
             }
             _ => {
-                let (files, dirs, linked) = walk(&walk_root, &targets, &own, watch, stat, &hazards);
+                let (files, dirs, linked) = walk(&walk_root, &targets, &own, &excluded_dirs, watch, stat, &hazards);
                 (files, dirs, linked, stat, false)
             }
         };
-        hazards.error().map_or(Ok((walked, hazards.missed_all(&walk_root, &walk_exclude))), Err)
+        hazards.error().map_or(Ok((walked, hazards.missed_all(&walk_root, &walk_exclude, &excluded_dirs))), Err)
     })
     .await
     .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))??;
@@ -1793,6 +1795,7 @@ fn walk(
     root: &Path,
     targets: &[PathBuf],
     own: &Arc<[PathBuf]>,
+    excluded_dirs: &globset::GlobSet,
     watch: Option<(Arc<TreeWatch>, Arc<WalkWatch>)>,
     stat: bool,
     hazards: &Hazards,
@@ -1855,7 +1858,7 @@ fn walk(
     }
     // verdict's own cache, when configured inside the project, is not
     // validated (and its writes would look like changes to the tree).
-    let mut builder = walker(root, first, own, Some(linked_ignore_file.clone()), hazards);
+    let mut builder = walker(root, first, own, excluded_dirs, Some(linked_ignore_file.clone()), hazards);
     for t in rest {
         builder.add(t);
     }
@@ -1903,6 +1906,12 @@ fn walk(
     (v, dirs, linked_ignore_file.load(Ordering::Relaxed))
 }
 
+/// Whether `rel` (a directory, relative to the root) holds only excluded
+/// files: it or a directory above it is taken out whole by `check.exclude`.
+fn dir_excluded(excluded_dirs: &globset::GlobSet, rel: &Path) -> bool {
+    !excluded_dirs.is_empty() && rel.ancestors().any(|a| !a.as_os_str().is_empty() && excluded_dirs.is_match(a))
+}
+
 /// The walker configured as every walk of a check is: ignore files
 /// honoured, hidden files included, `.git` and verdict's own cache left out.
 ///
@@ -1916,12 +1925,16 @@ fn walker(
     root: &Path,
     start: &Path,
     own: &Arc<[PathBuf]>,
+    excluded_dirs: &globset::GlobSet,
     linked: Option<Arc<AtomicBool>>,
     hazards: &Hazards,
 ) -> ignore::WalkBuilder {
     let mut builder = ignore::WalkBuilder::new(start);
     let own = own.clone();
     let hazards = hazards.clone();
+    // `check.exclude` takes every file below these out: not entered, so not
+    // listed, nor watched (`exclude = ["target"]` spares a build tree).
+    let excluded = (!excluded_dirs.is_empty()).then(|| (excluded_dirs.clone(), root.to_path_buf()));
     let in_repository = root.ancestors().any(|a| a.join(".git").exists());
     builder.hidden(false).require_git(in_repository).filter_entry(move |e| {
         if e.file_name() == ".git" {
@@ -1932,8 +1945,17 @@ fn walker(
         }
         // The walker reads a directory's ignore files as it enters it: one
         // that is a FIFO or a device must keep it out.
-        if e.file_type().is_some_and(|t| t.is_dir()) && !hazards.allows(e.path()) {
-            return false;
+        if e.file_type().is_some_and(|t| t.is_dir()) {
+            if let Some((dirs, root)) = &excluded
+                && let Ok(rel) = e.path().strip_prefix(root)
+                && !rel.as_os_str().is_empty()
+                && dirs.is_match(rel)
+            {
+                return false;
+            }
+            if !hazards.allows(e.path()) {
+                return false;
+            }
         }
         !own.iter().any(|o| o == e.path())
     });
@@ -2022,12 +2044,12 @@ impl Hazards {
     /// What the walk could not look at, sorted, less what `exclude` takes
     /// out (a directory of the project nobody may read, excluded for that
     /// reason, is not an incomplete check).
-    fn missed_all(&self, root: &Path, exclude: &globset::GlobSet) -> Vec<String> {
+    fn missed_all(&self, root: &Path, exclude: &globset::GlobSet, excluded_dirs: &globset::GlobSet) -> Vec<String> {
         let found = std::mem::take(&mut *self.missed.lock().expect("walk errors"));
         let excluded = |p: &Path| {
             let Ok(rel) = p.strip_prefix(root) else { return false };
             // The path itself, or everything in it.
-            exclude.is_match(rel) || exclude.is_match(rel.join("x"))
+            exclude.is_match(rel) || dir_excluded(excluded_dirs, rel)
         };
         // Paths relative to the root, as everywhere else in the report.
         let prefix = format!("{}/", root.display());
@@ -2140,14 +2162,21 @@ fn hard_links_in(root: &Path, dirs: &[String]) -> bool {
 /// The files directly in each of `dirs` (relative to `root`), as a walk of
 /// the whole tree finds them there (the ignore files of the directories
 /// above count just the same), sorted by path.
-fn walk_dirs(root: &Path, dirs: &[String], own: &Arc<[PathBuf]>, stat: bool, hazards: &Hazards) -> Vec<Walked> {
+fn walk_dirs(
+    root: &Path,
+    dirs: &[String],
+    own: &Arc<[PathBuf]>,
+    excluded_dirs: &globset::GlobSet,
+    stat: bool,
+    hazards: &Hazards,
+) -> Vec<Walked> {
     let mut v = Vec::new();
     for d in dirs {
         let dir = in_root(root, d);
         if !hazards.allows_from(&dir, root) {
             continue;
         }
-        let mut builder = walker(root, &dir, own, None, hazards);
+        let mut builder = walker(root, &dir, own, excluded_dirs, None, hazards);
         builder.max_depth(Some(1));
         for entry in builder.build() {
             match entry {
@@ -2369,7 +2398,7 @@ mod tests {
     }
 
     fn walked_with(root: &Path, stat: bool) -> Vec<Walked> {
-        walk(root, &[root.to_path_buf()], &Arc::from([]), None, stat, &Hazards::default()).0
+        walk(root, &[root.to_path_buf()], &Arc::from([]), &globset::GlobSet::empty(), None, stat, &Hazards::default()).0
     }
 
     /// Both ways of walking: with each file's metadata, and without (the

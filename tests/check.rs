@@ -1032,9 +1032,55 @@ fn check_exclude_takes_files_out_as_if_the_walk_had_not_found_them() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("note: gen/out.txt is excluded by check.exclude, so it was not checked"), "{err}");
     assert!(check_json(&env, &["a.txt"]).1["summary"].get("excluded_named").is_none());
-    // A directory all of which is excluded, likewise.
+    // A directory all of which is excluded, likewise, and one below it.
     let (_, r) = check_json(&env, &["gen/"]);
     assert_eq!(r["summary"]["excluded_named"], json!(["gen"]), "{}", r["summary"]);
+    env.write("gen/deep/more.txt", "generated \n");
+    let (code, r) = check_json(&env, &["gen/deep"]);
+    assert_eq!((code, &r["summary"]["excluded_named"]), (0, &json!(["gen/deep"])), "{}", r["summary"]);
+}
+
+/// An excluded directory is not entered: not listed, not watched. A build
+/// tree under `exclude = ["target"]` costs no inotify watches, and a write
+/// in it does not make the next check walk the tree again. A name excluded
+/// as a file (`x`) does not pass for a directory holding one.
+#[test]
+fn an_excluded_directory_is_neither_walked_nor_watched() {
+    let env = Env::new();
+    env.write("verdict.toml", "[check]\nexclude = [\"target\", \"x\"]\n");
+    env.write("a.txt", "fine\n");
+    for i in 0..40 {
+        env.write(&format!("target/d{i}/out.txt"), "built \n");
+    }
+    env.write("sub/x", "a file named x \n");
+    env.write("sub/y.txt", "y \n");
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 1, "sub/y.txt has a trailing blank: {}", r["summary"]);
+    assert!(r["outcomes"].as_array().unwrap().iter().all(|o| !o["file"].as_str().unwrap().starts_with("target/")));
+    let watches = inotify_watches(&env);
+    assert!(watches < 10, "{watches} watches: the excluded directories were watched");
+    assert!((0..3).any(|_| check_json(&env, &[]).1["summary"]["unchanged"] == true), "never answered unchanged");
+    env.write("target/d3/out.txt", "rebuilt \n");
+    let (_, r) = check_json(&env, &[]);
+    assert_eq!(r["summary"]["unchanged"], true, "a write in an excluded directory is no change: {}", r["summary"]);
+    // `sub` holds a file named `x`, excluded; `sub` itself is not.
+    let (_, r) = check_json(&env, &["sub"]);
+    assert!(r["summary"].get("excluded_named").is_none(), "{}", r["summary"]);
+    assert_eq!(status_of(&r, "sub/y.txt", "trailing-whitespace"), "cached");
+}
+
+/// The daemon's inotify watches, from its inotify descriptor's `fdinfo`.
+fn inotify_watches(env: &Env) -> usize {
+    let pid = std::fs::read_to_string(env.pid_file()).unwrap();
+    let pid = pid.trim();
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap();
+    let inotify = fds
+        .flatten()
+        .find(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t.to_string_lossy().contains("inotify")))
+        .expect("the daemon holds an inotify descriptor");
+    let info =
+        std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{}", inotify.file_name().to_string_lossy())).unwrap();
+    info.lines().filter(|l| l.starts_with("inotify wd:")).count()
 }
 
 #[test]

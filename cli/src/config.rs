@@ -145,6 +145,11 @@ impl CheckSettings {
     pub fn exclude_set(&self) -> Result<GlobSet, globset::Error> {
         exclude_set(&self.exclude)
     }
+
+    /// The directories `exclude` takes out whole ([`excluded_dirs_set`]).
+    pub fn excluded_dirs_set(&self) -> Result<GlobSet, globset::Error> {
+        excluded_dirs_set(&self.exclude)
+    }
 }
 
 /// How a validator's crashed child is restarted, and when it is given up on.
@@ -729,6 +734,25 @@ pub fn exclude_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
             b.add(compile_glob(&n)?);
         }
         add_below(&mut b, &n)?;
+    }
+    b.build()
+}
+
+/// The directories `exclude`-style globs take out with everything below
+/// them: those a pattern matches (`target`, `target/`; for `target/**`,
+/// `target` itself). A walk need not enter them: every file below one is
+/// in [`exclude_set`] (which matches a file when a pattern matches one of
+/// its directories).
+pub fn excluded_dirs_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        let n = normalize_glob(p);
+        // As [`add_below`] reads it.
+        let dir = if n.split('/').all(|c| c == "**") { "*" } else { n.as_str() };
+        b.add(compile_glob(dir)?);
+        if let Some(parent) = dir.strip_suffix("/**").filter(|p| !p.is_empty() && !p.split('/').all(|c| c == "**")) {
+            b.add(compile_glob(parent)?);
+        }
     }
     b.build()
 }

@@ -963,6 +963,46 @@ fn identity_changes_with_builtin_settings() {
 // Globs
 // ---------------------------------------------------------------------------
 
+/// The directories a walk may leave out: those whose every file below the
+/// exclusions take out, and not one more.
+#[test]
+fn excluded_directories_are_those_whose_files_are_all_excluded() {
+    let patterns: Vec<String> =
+        ["target", "vendor/", "gen/**", "/build", "docs/*/old", "x", "*.tmp"].map(String::from).into();
+    let dirs = excluded_dirs_set(&patterns).unwrap();
+    let files = exclude_set(&patterns).unwrap();
+    for (dir, pruned) in [
+        ("target", true),
+        ("a/target", true),
+        ("vendor", true),
+        ("gen", true),
+        ("gen/sub", true),
+        ("build", true),
+        ("a/build", false),
+        ("docs/v1/old", true),
+        ("docs/old", false),
+        ("x", true),
+        ("src", false),
+        ("a.tmp", true),
+    ] {
+        assert_eq!(dirs.is_match(dir), pruned, "{dir}");
+        if pruned {
+            for below in ["f.rs", "deep/er/g.txt"] {
+                assert!(files.is_match(format!("{dir}/{below}")), "{dir}/{below} is excluded");
+            }
+        }
+    }
+    // A name excluded as a file (`x`) does not take out a directory holding one.
+    assert!(!dirs.is_match("src/lib") && files.is_match("src/x"));
+    // Every directory: the top-level ones are enough, the walk entering
+    // none of them.
+    for every in ["**", "**/", "/**"] {
+        let dirs = excluded_dirs_set(&[every.into()]).unwrap();
+        assert!(dirs.is_match("a"), "{every}");
+        assert!(exclude_set(&[every.into()]).unwrap().is_match("a/b/c.txt"), "{every}");
+    }
+}
+
 #[test]
 fn glob_semantics() {
     let f = FileFilter::new(
