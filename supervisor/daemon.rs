@@ -520,7 +520,18 @@ async fn serve(
         idle_timeout: config.daemon.idle_timeout,
         grace: config.daemon.grace_period,
     };
-    let engine = Engine::start(EngineOptions { layout: layout.clone(), config, data_dir }).await?;
+    // Taken before the engine starts (opening the cache, running `version`
+    // commands: up to 10 s): a SIGHUP meanwhile would kill the daemon by
+    // its default action. A SIGHUP then reloads once the daemon is ready;
+    // SIGTERM or SIGINT stops the start.
+    let mut signals = Signals::install();
+    let engine = tokio::select! {
+        engine = Engine::start(EngineOptions { layout: layout.clone(), config, data_dir }) => engine?,
+        name = signals.stop() => {
+            info!(signal = name, "stopped while starting");
+            return Ok(());
+        }
+    };
     let daemon = Arc::new(Daemon {
         pid: std::process::id(),
         build: paths::build_id(),
@@ -537,7 +548,7 @@ async fn serve(
 
     let server = tokio::spawn(server::serve(listener, daemon.clone()));
     tokio::spawn(guard_own_files(own, daemon.shutdown.clone()));
-    signals(daemon.clone()).await;
+    signals.serve(&daemon).await;
 
     // Shutdown: stop accepting, give requests in flight the grace period,
     // then cancel the rest, stop the actor tree and flush storage.
@@ -562,27 +573,60 @@ async fn serve(
     Ok(())
 }
 
-/// Waits for SIGTERM, SIGINT or a `shutdown` request; SIGHUP reloads the
-/// configuration meanwhile.
-async fn signals(daemon: Arc<Daemon>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
-        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
-    else {
-        error!("cannot install signal handlers; only `verdict stop` will stop this daemon");
-        daemon.shutdown.cancelled().await;
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = daemon.shutdown.cancelled() => return,
-            _ = term.recv() => { info!("SIGTERM: shutting down"); daemon.shutdown.cancel(); return; }
-            _ = int.recv() => { info!("SIGINT: shutting down"); daemon.shutdown.cancel(); return; }
-            _ = hup.recv() => {
-                info!("SIGHUP: reloading the configuration");
-                match daemon.engine.reload().await {
-                    Ok(diff) => info!(%diff, "configuration reloaded"),
-                    Err(e) => error!(error = %e.message, "reload rejected; the old configuration stays in force"),
+/// The daemon's signal handlers, installed as it starts.
+struct Signals(Option<[tokio::signal::unix::Signal; 3]>);
+
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup())) {
+            (Ok(term), Ok(int), Ok(hup)) => Signals(Some([term, int, hup])),
+            _ => {
+                error!("cannot install signal handlers; only `verdict stop` will stop this daemon");
+                Signals(None)
+            }
+        }
+    }
+
+    /// Waits for SIGTERM or SIGINT (forever without handlers); its name.
+    async fn stop(&mut self) -> &'static str {
+        match &mut self.0 {
+            Some([term, int, _]) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Waits for SIGTERM, SIGINT or a `shutdown` request; SIGHUP reloads the
+    /// configuration meanwhile. A reload runs beside this loop, and is
+    /// abandoned when the daemon stops, so a signal to stop is acted on at
+    /// once, not after a reload's `version` commands.
+    async fn serve(mut self, daemon: &Arc<Daemon>) {
+        let Some([term, int, hup]) = &mut self.0 else {
+            daemon.shutdown.cancelled().await;
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = daemon.shutdown.cancelled() => return,
+                _ = term.recv() => { info!("SIGTERM: shutting down"); daemon.shutdown.cancel(); return; }
+                _ = int.recv() => { info!("SIGINT: shutting down"); daemon.shutdown.cancel(); return; }
+                _ = hup.recv() => {
+                    info!("SIGHUP: reloading the configuration");
+                    let d = daemon.clone();
+                    daemon.requests.spawn(async move {
+                        tokio::select! {
+                            result = d.engine.reload() => match result {
+                                Ok(diff) => info!(%diff, "configuration reloaded"),
+                                Err(e) => error!(error = %e.message, "reload rejected; the old configuration stays in force"),
+                            },
+                            // Not worth the grace requests get: the daemon
+                            // that would apply it is stopping.
+                            _ = d.shutdown.cancelled() => info!("reload abandoned: shutting down"),
+                        }
+                    });
                 }
             }
         }

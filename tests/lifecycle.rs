@@ -599,3 +599,51 @@ fn commands_racing_stop_are_answered_by_the_next_daemon() {
     }
     env.run_ok(&["stop"], 0);
 }
+
+/// A signal at a bad moment: SIGHUP while the daemon starts (its `version`
+/// commands running) is a reload once it is ready, not its death by the
+/// signal's default action; SIGTERM while a SIGHUP's reload waits on a slow
+/// `version` command stops the daemon without waiting for that command.
+#[test]
+fn signals_while_starting_or_reloading_are_acted_on_at_once() {
+    use nix::sys::signal::{Signal, kill};
+    let env = Env::new();
+    // The `version` command says it started, then waits for the test to
+    // open the gate (for at most 60 s).
+    let (started, gate) = (env.tmp.path().join("started"), env.tmp.path().join("gate"));
+    let version = format!(
+        "touch {s}; i=0; while [ ! -e {g} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo v1",
+        s = started.display(),
+        g = gate.display()
+    );
+    env.write(
+        "verdict.toml",
+        format!(
+            "builtins = false\n[validators.slow]\nkind = \"command\"\nfiles = [\"*.txt\"]\ncommand = [\"true\"]\nversion = [\"sh\", \"-c\", {}]\n",
+            serde_json::to_string(&version).unwrap()
+        ),
+    );
+    let mut starting = env.cmd().args(["daemon"]).spawn().unwrap();
+    wait_until(Duration::from_secs(20), "the version command to run at start-up", || started.exists());
+    let pid: i32 = std::fs::read_to_string(env.pid_file()).unwrap().trim().parse().unwrap();
+    let signal = |s| kill(nix::unistd::Pid::from_raw(pid), s).unwrap();
+    signal(Signal::SIGHUP);
+    std::fs::write(&gate, "").unwrap();
+    assert!(starting.wait().unwrap().success(), "the daemon started");
+    assert!(alive(pid as u32), "SIGHUP while starting killed the daemon");
+    let log = || std::fs::read_to_string(env.log_file()).unwrap_or_default();
+    wait_until(Duration::from_secs(20), "the SIGHUP's reload once ready", || {
+        log().rsplit_once("daemon ready").is_some_and(|(_, after)| after.contains("configuration reloaded"))
+    });
+
+    // A reload held up by its `version` command, then SIGTERM.
+    std::fs::remove_file(&gate).unwrap();
+    std::fs::remove_file(&started).unwrap();
+    signal(Signal::SIGHUP);
+    wait_until(Duration::from_secs(20), "the reload's version command", || started.exists());
+    signal(Signal::SIGTERM);
+    // Well before the version command's 60 s (or its 10 s limit).
+    wait_until(Duration::from_secs(8), "the daemon to stop during the reload", || !alive(pid as u32));
+    std::fs::write(&gate, "").unwrap();
+    assert!(log().contains("reload abandoned: shutting down"), "{}", log());
+}
