@@ -35,6 +35,8 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// How long shutdown waits for requests in flight before cancelling them.
     pub grace: Duration,
+    /// The daemon exits after this long without a client (zero: never).
+    pub exit_after_idle: Duration,
 }
 
 /// The running daemon, shared by every connection.
@@ -51,6 +53,8 @@ pub struct Daemon {
     pub limits: Limits,
     /// Open connections (for `status`).
     pub connections: AtomicUsize,
+    /// When a connection last opened or closed (for `exit_after_idle`).
+    pub last_active: std::sync::Mutex<tokio::time::Instant>,
     /// Cancelled when shutdown begins: stop accepting, refuse new requests.
     pub shutdown: CancellationToken,
     /// Cancelled when the grace period is over: every request still in
@@ -519,6 +523,7 @@ async fn serve(
         max_connections: config.daemon.max_connections,
         idle_timeout: config.daemon.idle_timeout,
         grace: config.daemon.grace_period,
+        exit_after_idle: config.daemon.exit_after_idle,
     };
     // Taken before the engine starts (opening the cache, running `version`
     // commands: up to 10 s): a SIGHUP meanwhile would kill the daemon by
@@ -538,6 +543,7 @@ async fn serve(
         started: Instant::now(),
         limits,
         connections: AtomicUsize::new(0),
+        last_active: std::sync::Mutex::new(tokio::time::Instant::now()),
         shutdown: CancellationToken::new(),
         abort: CancellationToken::new(),
         requests: TaskTracker::new(),
@@ -548,6 +554,21 @@ async fn serve(
 
     let server = tokio::spawn(server::serve(listener, daemon.clone()));
     tokio::spawn(guard_own_files(own, daemon.shutdown.clone()));
+    if !daemon.limits.exit_after_idle.is_zero() {
+        let d = daemon.clone();
+        tokio::spawn(async move {
+            let after = d.limits.exit_after_idle;
+            let busy = || d.connections.load(std::sync::atomic::Ordering::Relaxed) > 0 || !d.requests.is_empty();
+            let last_active = || *d.last_active.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            tokio::select! {
+                _ = d.shutdown.cancelled() => {}
+                _ = idle_for(after, busy, last_active) => {
+                    info!(exit_after_idle = ?after, "no client for daemon.exit_after_idle: shutting down");
+                    d.shutdown.cancel();
+                }
+            }
+        });
+    }
     signals.serve(&daemon).await;
 
     // Shutdown: stop accepting, give requests in flight the grace period,
@@ -571,6 +592,23 @@ async fn serve(
     daemon.engine.stop().await;
     info!("daemon stopped");
     Ok(())
+}
+
+/// Returns once nothing has happened for `after`: no connection open and no
+/// request running (`busy`), and none opened or closed (`last_active`)
+/// within `after`. While a client holds a connection open, looks again
+/// every minute at most.
+async fn idle_for(after: Duration, busy: impl Fn() -> bool, last_active: impl Fn() -> tokio::time::Instant) {
+    loop {
+        let due = last_active() + after;
+        if tokio::time::Instant::now() < due {
+            tokio::time::sleep_until(due).await;
+        } else if busy() {
+            tokio::time::sleep(after.min(Duration::from_secs(60))).await;
+        } else {
+            return;
+        }
+    }
 }
 
 /// The daemon's signal handlers, installed as it starts.
@@ -630,5 +668,40 @@ impl Signals {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    /// The daemon is idle once no client has been seen for the whole time:
+    /// an open connection, or one that closed within it, keeps it up.
+    #[tokio::test(start_paused = true)]
+    async fn idle_means_no_client_for_the_whole_time() {
+        let after = Duration::from_secs(3600);
+        let start = tokio::time::Instant::now();
+        let busy = Arc::new(AtomicBool::new(false));
+        let last = Arc::new(Mutex::new(start));
+        let (b, l) = (busy.clone(), last.clone());
+        let idle = tokio::spawn(async move {
+            idle_for(after, || b.load(Ordering::Relaxed), || *l.lock().unwrap()).await;
+            tokio::time::Instant::now()
+        });
+        // A client at 30 minutes holds its connection for two hours.
+        tokio::time::sleep(Duration::from_secs(1800)).await;
+        busy.store(true, Ordering::Relaxed);
+        *last.lock().unwrap() = tokio::time::Instant::now();
+        tokio::time::sleep(Duration::from_secs(7200)).await;
+        assert!(!idle.is_finished(), "idle while a connection is open");
+        busy.store(false, Ordering::Relaxed);
+        *last.lock().unwrap() = tokio::time::Instant::now();
+        let closed = tokio::time::Instant::now();
+        let at = idle.await.unwrap();
+        assert!(at >= closed + after, "idle {:?} after the connection closed", at - closed);
+        assert!(at <= closed + after + Duration::from_secs(60), "noticed {:?} late", at - closed - after);
     }
 }

@@ -282,8 +282,14 @@ pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) {
         };
         let (daemon, budget, replies) = (daemon.clone(), budget.clone(), replies.clone());
         tokio::spawn(async move {
+            let active = || {
+                *daemon.last_active.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    tokio::time::Instant::now();
+            };
             daemon.connections.fetch_add(1, Ordering::Relaxed);
+            active();
             connection(stream, daemon.clone(), budget, replies).await;
+            active();
             daemon.connections.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });

@@ -647,3 +647,20 @@ fn signals_while_starting_or_reloading_are_acted_on_at_once() {
     std::fs::write(&gate, "").unwrap();
     assert!(log().contains("reload abandoned: shutting down"), "{}", log());
 }
+
+/// A daemon no client has used for `daemon.exit_after_idle` exits on its
+/// own, cleanly (its socket and pid file removed), and the next command
+/// starts another.
+#[test]
+fn an_idle_daemon_exits_and_the_next_command_starts_another() {
+    let env = Env::new();
+    env.write("verdict.toml", "[daemon]\nexit_after_idle = \"1s\"\n");
+    let pid = env.json(&["status"])["pid"].as_u64().unwrap() as u32;
+    wait_until(Duration::from_secs(20), "the idle daemon to exit", || !alive(pid));
+    assert!(!env.socket().exists() && !env.pid_file().exists(), "files left behind");
+    let log = std::fs::read_to_string(env.log_file()).unwrap();
+    assert!(log.contains("no client for daemon.exit_after_idle: shutting down"), "{log}");
+    let again = env.json(&["status"])["pid"].as_u64().unwrap() as u32;
+    assert_ne!(again, pid);
+    assert!(alive(again));
+}

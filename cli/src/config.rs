@@ -80,6 +80,9 @@ pub struct DaemonSettings {
     pub log_max_size: u64,
     /// `log_keep`: rotated log files kept.
     pub log_keep: usize,
+    /// `exit_after_idle`: the daemon exits after this long with no client
+    /// (zero: never).
+    pub exit_after_idle: Duration,
 }
 
 impl Default for DaemonSettings {
@@ -90,6 +93,7 @@ impl Default for DaemonSettings {
             max_connections: 256,
             log_max_size: 10 * MIB,
             log_keep: 5,
+            exit_after_idle: Duration::from_secs(3 * 3600),
         }
     }
 }
@@ -873,7 +877,8 @@ impl std::error::Error for ConfigError {}
 // ---------------------------------------------------------------------------
 
 const ROOT_KEYS: &[&str] = &["builtins", "daemon", "cache", "check", "defaults", "validators"];
-const DAEMON_KEYS: &[&str] = &["grace_period", "idle_timeout", "max_connections", "log_max_size", "log_keep"];
+const DAEMON_KEYS: &[&str] =
+    &["grace_period", "idle_timeout", "max_connections", "log_max_size", "log_keep", "exit_after_idle"];
 const CACHE_KEYS: &[&str] = &["enabled", "dir", "ttl", "block_cache", "write_buffer"];
 const CHECK_KEYS: &[&str] = &["exclude", "max_file_size", "watch"];
 const DEFAULTS_KEYS: &[&str] = &["timeout", "concurrency", "batch_size", "restart"];
@@ -1247,6 +1252,7 @@ fn parse_daemon(cx: &mut Cx, t: &Tbl) -> DaemonSettings {
         max_connections: cx.uint_usize(t, "max_connections", 1, MAX_PARALLEL).unwrap_or(d.max_connections),
         log_max_size: cx.size_at_least(t, "log_max_size", 4096, "4KiB").unwrap_or(d.log_max_size),
         log_keep: cx.uint_usize(t, "log_keep", 1, 1_000).unwrap_or(d.log_keep),
+        exit_after_idle: cx.duration(t, "exit_after_idle", false).unwrap_or(d.exit_after_idle),
     }
 }
 

@@ -58,6 +58,7 @@ idle_timeout = "5m"
 max_connections = 100
 log_max_size = "10MiB"
 log_keep = 3
+exit_after_idle = "30m"
 
 [cache]
 enabled = false
@@ -127,6 +128,7 @@ fn full_example_parses_with_every_value() {
             max_connections: 100,
             log_max_size: 10 * 1024 * 1024,
             log_keep: 3,
+            exit_after_idle: Duration::from_secs(1800),
         }
     );
     assert_eq!(
