@@ -116,6 +116,7 @@ impl Daemon {
             "validators": engine.validators,
             "breakers": engine.breakers,
             "cache": engine.cache,
+            "watch": engine.watch,
             "events": engine.events,
         })
     }

@@ -112,6 +112,8 @@ pub struct EngineStatus {
     pub cache: Value,
     /// Latest supervision events.
     pub events: Value,
+    /// The inotify watch of the walked directories.
+    pub watch: Value,
 }
 
 #[derive(Deserialize)]
@@ -682,6 +684,11 @@ impl Engine {
                 "misses": misses,
                 "read_failures": self.store().map_or(0, |s| s.read_failures()),
             }),
+            watch: {
+                let mut w = self.watch.status();
+                w["enabled"] = json!(self.config().check.watch);
+                w
+            },
         }
     }
 

@@ -76,6 +76,12 @@ pub struct TreeWatch {
     log: Mutex<ChangeLog>,
     /// Whether a failure to add a watch was logged (once, not per directory).
     warned: std::sync::atomic::AtomicBool,
+    /// Why there is no inotify instance, for `verdict status`.
+    unavailable: Option<String>,
+    /// Directories that could not be watched (but for vanished ones), and
+    /// the latest such failure, for `verdict status`.
+    failures: AtomicU64,
+    last_failure: Mutex<Option<String>>,
     /// Held for a whole drain, so that a check never reads the old
     /// generation while another check has taken events off the queue but
     /// not counted them yet.
@@ -152,15 +158,23 @@ impl TreeWatch {
     /// A new instance; a failure (no inotify, no more instances) is logged
     /// and leaves a watch that never vouches for anything.
     pub fn new() -> TreeWatch {
-        let inotify = match Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC) {
-            Ok(i) => Some(i),
+        let (inotify, unavailable) = match Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC) {
+            Ok(i) => (Some(i), None),
             Err(e) => {
-                warn!(error = %e, "inotify is unavailable: every check walks the tree");
-                None
+                let hint = if e == Errno::EMFILE {
+                    " (the user's inotify instances are used up: fs.inotify.max_user_instances)"
+                } else {
+                    ""
+                };
+                warn!(error = %e, "inotify is unavailable{hint}: every check walks the tree");
+                (None, Some(format!("{e}{hint}")))
             }
         };
         TreeWatch {
             inotify,
+            unavailable,
+            failures: AtomicU64::new(0),
+            last_failure: Mutex::new(None),
             known: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
             log: Mutex::new(ChangeLog::default()),
@@ -173,6 +187,18 @@ impl TreeWatch {
     /// Whether this watch can vouch for anything.
     pub fn available(&self) -> bool {
         self.inotify.is_some()
+    }
+
+    /// For `verdict status`: whether there is an inotify instance (and why
+    /// not), how many directories are watched, and how many could not be.
+    pub fn status(&self) -> serde_json::Value {
+        serde_json::json!({
+            "available": self.inotify.is_some(),
+            "error": self.unavailable,
+            "watches": self.known.lock().expect("known").len(),
+            "failures": self.failures.load(Ordering::Relaxed),
+            "last_failure": *self.last_failure.lock().expect("last failure"),
+        })
     }
 
     /// Watches `dir`, marking `walk` fresh when the watch is new or cannot be
@@ -207,9 +233,17 @@ impl TreeWatch {
             Err(e) => {
                 // A directory that vanished is a change like any other; any
                 // other failure means unchanged trees are walked again.
-                if e != Errno::ENOENT && !self.warned.swap(true, Ordering::Relaxed) {
-                    let hint = if e == Errno::ENOSPC { " (fs.inotify.max_user_watches)" } else { "" };
-                    warn!(dir = %dir.display(), error = %e, "cannot watch a directory{hint}: trees are walked again on every check");
+                if e != Errno::ENOENT {
+                    let hint = if e == Errno::ENOSPC {
+                        " (the user's inotify watches are used up: fs.inotify.max_user_watches)"
+                    } else {
+                        ""
+                    };
+                    if !self.warned.swap(true, Ordering::Relaxed) {
+                        warn!(dir = %dir.display(), error = %e, "cannot watch a directory{hint}: trees are walked again on every check");
+                    }
+                    self.failures.fetch_add(1, Ordering::Relaxed);
+                    *self.last_failure.lock().expect("last failure") = Some(format!("{}: {e}{hint}", dir.display()));
                 }
                 walk.fresh.store(true, Ordering::Relaxed);
                 None
@@ -508,5 +542,19 @@ mod tests {
         let walk = WalkWatch::default();
         w.watch_dir(Path::new("/nonexistent/verdict-test"), &walk);
         assert!(walk.fresh.load(Ordering::Relaxed));
+        // A vanished directory is a change, not a failure; one that cannot
+        // be watched (here a file: not a directory) is, and `status` says so.
+        assert_eq!(w.status()["failures"], 0);
+        let t = tempfile::tempdir().unwrap();
+        let (dir, file) = (t.path().join("d"), t.path().join("f"));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(&file, "").unwrap();
+        w.watch_dir(&dir, &walk);
+        w.watch_dir(&file, &walk);
+        let status = w.status();
+        assert_eq!((status["available"].as_bool(), status["watches"].as_u64()), (Some(true), Some(1)));
+        assert_eq!(status["failures"], 1);
+        let last = status["last_failure"].as_str().unwrap();
+        assert!(last.starts_with(&format!("{}: ", file.display())) && last.contains("ENOTDIR"), "{last}");
     }
 }

@@ -22,6 +22,14 @@ fn status_starts_the_daemon_on_demand_and_stop_removes_its_files() {
     assert!(s["validators"].as_array().is_some_and(|v| !v.is_empty()), "built-ins run by default: {s}");
     assert!(s["connections"].as_u64().unwrap() >= 1);
     assert!(env.socket().exists() && env.pid_file().exists());
+    // The inotify watch: there, and watching what a check walked.
+    env.write("sub/a.txt", "a\n");
+    env.run(&["check"]);
+    let watch = &env.json(&["status"])["watch"];
+    assert_eq!((watch["available"].as_bool(), watch["enabled"].as_bool()), (Some(true), Some(true)), "{watch}");
+    assert!(watch["watches"].as_u64().unwrap() >= 2 && watch["failures"] == 0, "{watch}");
+    let human = env.run_ok(&["status"], 0);
+    assert!(human.contains(&format!("  watch:        {} directories", watch["watches"])), "{human}");
 
     let out = env.json(&["stop"]);
     assert_eq!(out["stopped"], true);

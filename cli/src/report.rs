@@ -739,6 +739,25 @@ pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
     } else {
         writeln!(out, "  cache:        unavailable: {}", visible(cache["error"].as_str().unwrap_or("?")))?;
     }
+    let watch = &s["watch"];
+    if watch["enabled"].as_bool() == Some(false) {
+        writeln!(out, "  watch:        off (check.watch = false): every check walks the tree")?;
+    } else if watch["available"].as_bool() == Some(false) {
+        writeln!(
+            out,
+            "  watch:        unavailable: {}; every check walks the tree",
+            visible(watch["error"].as_str().unwrap_or("?"))
+        )?;
+    } else if watch.is_object() {
+        writeln!(out, "  watch:        {} directories", watch["watches"])?;
+        if let Some(n) = watch["failures"].as_u64().filter(|&n| n > 0) {
+            writeln!(
+                out,
+                "                {n} could not be watched, so checks walk the tree; latest: {}",
+                visible(watch["last_failure"].as_str().unwrap_or("?"))
+            )?;
+        }
+    }
     writeln!(out, "  validators:")?;
     for v in s["validators"].as_array().into_iter().flatten() {
         write!(
