@@ -609,7 +609,7 @@ pub async fn run(
     }
     let global_exclude = config.check.exclude_set().map_err(|e| RpcError::invalid_params("exclude", e))?;
     // Directories the walk does not enter: all they hold is excluded.
-    let excluded_dirs = config.check.excluded_dirs_set().map_err(|e| RpcError::invalid_params("exclude", e))?;
+    let excluded_dirs = config.check.excluded_dirs_set();
     let mut selected = Vec::new();
     for h in handles {
         if !params.validators.is_empty() && !params.validators.contains(&h.config.name) {
@@ -687,6 +687,10 @@ pub async fn run(
         .filter(|(t, rel)| global_exclude.is_match(rel) || (t.is_dir() && dir_excluded(&excluded_dirs, rel)))
         .map(|(_, rel)| rel.to_string_lossy().into_owned())
         .collect();
+    // Nor is such a directory walked (or watched). The paths as named stay
+    // what a remembered answer is for.
+    let named = targets.clone();
+    targets.retain(|t| !(t.is_dir() && t.strip_prefix(&root).is_ok_and(|rel| dir_excluded(&excluded_dirs, rel))));
 
     // A clean earlier run over the same tree, validators and configuration
     // answers at once if no directory it walked changed since (see
@@ -695,7 +699,7 @@ pub async fn run(
     let store = if params.no_cache { None } else { write_store.clone() };
     let watching = config.check.watch && engine.watch.available();
     let memo_key = MemoKey {
-        targets: targets.clone(),
+        targets: named,
         validators: selected.iter().map(|s| (s.handle.config.name.clone(), s.handle.identity)).collect(),
         all_outcomes: params.all_outcomes,
     };

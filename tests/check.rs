@@ -1047,12 +1047,13 @@ fn check_exclude_takes_files_out_as_if_the_walk_had_not_found_them() {
 #[test]
 fn an_excluded_directory_is_neither_walked_nor_watched() {
     let env = Env::new();
-    env.write("verdict.toml", "[check]\nexclude = [\"target\", \"x\"]\n");
+    env.write("verdict.toml", "[check]\nexclude = [\"target\", \"x\", \"out/*\"]\n");
     env.write("a.txt", "fine\n");
     for i in 0..40 {
         env.write(&format!("target/d{i}/out.txt"), "built \n");
     }
     env.write("sub/x", "a file named x \n");
+    env.write("out/deep/o.txt", "out \n");
     env.write("sub/y.txt", "y \n");
     let (code, r) = check_json(&env, &[]);
     assert_eq!(code, 1, "sub/y.txt has a trailing blank: {}", r["summary"]);
@@ -1067,6 +1068,14 @@ fn an_excluded_directory_is_neither_walked_nor_watched() {
     let (_, r) = check_json(&env, &["sub"]);
     assert!(r["summary"].get("excluded_named").is_none(), "{}", r["summary"]);
     assert_eq!(status_of(&r, "sub/y.txt", "trailing-whitespace"), "cached");
+    // `out/*` takes out all of `out`; named, it is said so and not walked.
+    let before = inotify_watches(&env);
+    for named in ["out", "target/d5"] {
+        let (code, r) = check_json(&env, &[named]);
+        assert_eq!((code, &r["summary"]["excluded_named"]), (0, &json!([named])), "{}", r["summary"]);
+        assert_eq!(r["summary"]["files"], 0, "{}", r["summary"]);
+    }
+    assert_eq!(inotify_watches(&env), before, "a named excluded directory was watched");
 }
 
 /// The daemon's inotify watches, from its inotify descriptor's `fdinfo`.

@@ -151,7 +151,7 @@ impl CheckSettings {
     }
 
     /// The directories `exclude` takes out whole ([`excluded_dirs_set`]).
-    pub fn excluded_dirs_set(&self) -> Result<GlobSet, globset::Error> {
+    pub fn excluded_dirs_set(&self) -> GlobSet {
         excluded_dirs_set(&self.exclude)
     }
 }
@@ -747,18 +747,30 @@ pub fn exclude_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
 /// `target` itself). A walk need not enter them: every file below one is
 /// in [`exclude_set`] (which matches a file when a pattern matches one of
 /// its directories).
-pub fn excluded_dirs_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
+///
+/// Also the directory `d` of `d/*`, `d/**` and `d/**/*`, which take out
+/// everything below it. Only a shortcut for the walk: a pattern that does
+/// not compile here (the configuration checks every pattern as
+/// [`exclude_set`] compiles it) is left out.
+pub fn excluded_dirs_set(patterns: &[String]) -> GlobSet {
     let mut b = GlobSetBuilder::new();
+    let every = |d: &str| d.split('/').all(|c| c == "**");
     for p in patterns {
         let n = normalize_glob(p);
         // As [`add_below`] reads it.
-        let dir = if n.split('/').all(|c| c == "**") { "*" } else { n.as_str() };
-        b.add(compile_glob(dir)?);
-        if let Some(parent) = dir.strip_suffix("/**").filter(|p| !p.is_empty() && !p.split('/').all(|c| c == "**")) {
-            b.add(compile_glob(parent)?);
+        let dir = if every(&n) { "*" } else { n.as_str() };
+        let parent = ["/**/*", "/**", "/*"]
+            .iter()
+            .find_map(|suffix| dir.strip_suffix(suffix))
+            // `d\/*` escapes its `/`: not a directory's contents.
+            .filter(|d| !d.is_empty() && !every(d) && !d.ends_with('\\'));
+        for glob in std::iter::once(dir).chain(parent) {
+            if let Ok(g) = compile_glob(glob) {
+                b.add(g);
+            }
         }
     }
-    b.build()
+    b.build().unwrap_or_else(|_| GlobSet::empty())
 }
 
 /// A validator's file selection: included by `files`, not by `exclude`.

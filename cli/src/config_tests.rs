@@ -970,8 +970,10 @@ fn identity_changes_with_builtin_settings() {
 #[test]
 fn excluded_directories_are_those_whose_files_are_all_excluded() {
     let patterns: Vec<String> =
-        ["target", "vendor/", "gen/**", "/build", "docs/*/old", "x", "*.tmp"].map(String::from).into();
-    let dirs = excluded_dirs_set(&patterns).unwrap();
+        ["target", "vendor/", "gen/**", "/build", "docs/*/old", "x", "*.tmp", "out/*", "/cov/**/*", "esc\\/**"]
+            .map(String::from)
+            .into();
+    let dirs = excluded_dirs_set(&patterns);
     let files = exclude_set(&patterns).unwrap();
     for (dir, pruned) in [
         ("target", true),
@@ -986,6 +988,12 @@ fn excluded_directories_are_those_whose_files_are_all_excluded() {
         ("x", true),
         ("src", false),
         ("a.tmp", true),
+        ("out", true),
+        ("a/out", false),
+        ("out/sub", true),
+        ("cov", true),
+        ("a/cov", false),
+        ("esc", false),
     ] {
         assert_eq!(dirs.is_match(dir), pruned, "{dir}");
         if pruned {
@@ -999,7 +1007,7 @@ fn excluded_directories_are_those_whose_files_are_all_excluded() {
     // Every directory: the top-level ones are enough, the walk entering
     // none of them.
     for every in ["**", "**/", "/**"] {
-        let dirs = excluded_dirs_set(&[every.into()]).unwrap();
+        let dirs = excluded_dirs_set(&[every.into()]);
         assert!(dirs.is_match("a"), "{every}");
         assert!(exclude_set(&[every.into()]).unwrap().is_match("a/b/c.txt"), "{every}");
     }
