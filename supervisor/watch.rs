@@ -78,9 +78,10 @@ pub struct TreeWatch {
     warned: std::sync::atomic::AtomicBool,
     /// Why there is no inotify instance, for `verdict status`.
     unavailable: Option<String>,
-    /// Directories that could not be watched (but for vanished ones), and
-    /// the latest such failure, for `verdict status`.
-    failures: AtomicU64,
+    /// Directories that could not be watched the last time a walk tried
+    /// (but for vanished ones), and the latest such failure, for `verdict
+    /// status`.
+    failing: Mutex<HashSet<PathBuf>>,
     last_failure: Mutex<Option<String>>,
     /// Held for a whole drain, so that a check never reads the old
     /// generation while another check has taken events off the queue but
@@ -150,8 +151,9 @@ impl ChangeLog {
 pub struct WalkWatch {
     /// A directory that was not watched yet, or could not be watched.
     pub fresh: std::sync::atomic::AtomicBool,
-    /// The watches of every directory the run walked.
-    seen: Mutex<HashSet<WatchDescriptor>>,
+    /// The watches of every directory the run walked, with the paths it
+    /// walked them by.
+    seen: Mutex<HashMap<WatchDescriptor, Vec<PathBuf>>>,
 }
 
 impl TreeWatch {
@@ -173,7 +175,7 @@ impl TreeWatch {
         TreeWatch {
             inotify,
             unavailable,
-            failures: AtomicU64::new(0),
+            failing: Mutex::new(HashSet::new()),
             last_failure: Mutex::new(None),
             known: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
@@ -190,13 +192,15 @@ impl TreeWatch {
     }
 
     /// For `verdict status`: whether there is an inotify instance (and why
-    /// not), how many directories are watched, and how many could not be.
+    /// not), how many directories are watched (those above the project
+    /// root whose ignore files the walk reads included), and how many could
+    /// not be the last time a walk tried.
     pub fn status(&self) -> serde_json::Value {
         serde_json::json!({
             "available": self.inotify.is_some(),
             "error": self.unavailable,
             "watches": self.known.lock().expect("known").len(),
-            "failures": self.failures.load(Ordering::Relaxed),
+            "failures": self.failing.lock().expect("failing").len(),
             "last_failure": *self.last_failure.lock().expect("last failure"),
         })
     }
@@ -215,7 +219,18 @@ impl TreeWatch {
         };
         match inotify.add_watch(dir, mask()) {
             Ok(wd) => {
-                walk.seen.lock().expect("seen").insert(wd);
+                {
+                    let mut failing = self.failing.lock().expect("failing");
+                    if !failing.is_empty() && failing.remove(dir) && failing.is_empty() {
+                        *self.last_failure.lock().expect("last failure") = None;
+                    }
+                }
+                let mut seen = walk.seen.lock().expect("seen");
+                let by = seen.entry(wd).or_default();
+                if !by.iter().any(|p| p == dir) {
+                    by.push(dir.to_path_buf());
+                }
+                drop(seen);
                 let mut known = self.known.lock().expect("known");
                 let paths = known.entry(wd).or_default();
                 if !paths.iter().any(|p| p == dir) {
@@ -242,7 +257,7 @@ impl TreeWatch {
                     if !self.warned.swap(true, Ordering::Relaxed) {
                         warn!(dir = %dir.display(), error = %e, "cannot watch a directory{hint}: trees are walked again on every check");
                     }
-                    self.failures.fetch_add(1, Ordering::Relaxed);
+                    self.failing.lock().expect("failing").insert(dir.to_path_buf());
                     *self.last_failure.lock().expect("last failure") = Some(format!("{}: {e}{hint}", dir.display()));
                 }
                 walk.fresh.store(true, Ordering::Relaxed);
@@ -264,15 +279,20 @@ impl TreeWatch {
     /// After a complete walk of the whole project: removes the watches of
     /// directories it no longer walks (ignored since, or moved out), which
     /// would otherwise keep reporting changes that do not matter and use up
-    /// the user's watches. The removals are events, so no run in flight
-    /// leaves an answer relying on them.
+    /// the user's watches, and the paths a directory no longer has (it was
+    /// renamed), under which its changes would be reported to no avail.
+    /// The removals are events, so no run in flight leaves an answer
+    /// relying on them.
     pub fn forget_unwalked(&self, walk: &WalkWatch) {
         let Some(inotify) = &self.inotify else { return };
         let seen = walk.seen.lock().expect("seen");
         let mut known = self.known.lock().expect("known");
-        known.retain(|wd, _| {
-            if seen.contains(wd) {
-                return true;
+        known.retain(|wd, paths| {
+            if let Some(walked) = seen.get(wd) {
+                paths.retain(|p| walked.contains(p));
+                if !paths.is_empty() {
+                    return true;
+                }
             }
             let _ = inotify.rm_watch(*wd);
             false
@@ -454,6 +474,26 @@ mod tests {
         assert!(!again.fresh.load(Ordering::Relaxed), "both paths are known now");
     }
 
+    /// A renamed directory keeps its watch; once a whole walk has found it
+    /// at its new path, its changes are reported there only.
+    #[test]
+    fn a_renamed_directory_is_known_by_its_new_path_after_a_walk() {
+        let t = tempfile::tempdir().unwrap();
+        let (old, new) = (t.path().join("a"), t.path().join("c"));
+        std::fs::create_dir(&old).unwrap();
+        let w = TreeWatch::new();
+        w.watch_dir(&old, &WalkWatch::default());
+        std::fs::rename(&old, &new).unwrap();
+        w.drain();
+        let walk = WalkWatch::default();
+        w.watch_dir(&new, &walk);
+        w.forget_unwalked(&walk);
+        let g = w.drain();
+        std::fs::write(new.join("f.txt"), "x").unwrap();
+        w.drain();
+        assert_eq!(w.changed_since(g), Some(HashSet::from([new.clone()])));
+    }
+
     #[test]
     fn watches_of_directories_a_whole_walk_skipped_are_removed() {
         let t = tempfile::tempdir().unwrap();
@@ -551,10 +591,16 @@ mod tests {
         std::fs::write(&file, "").unwrap();
         w.watch_dir(&dir, &walk);
         w.watch_dir(&file, &walk);
+        w.watch_dir(&file, &walk);
         let status = w.status();
         assert_eq!((status["available"].as_bool(), status["watches"].as_u64()), (Some(true), Some(1)));
-        assert_eq!(status["failures"], 1);
+        assert_eq!(status["failures"], 1, "one directory, however often tried");
         let last = status["last_failure"].as_str().unwrap();
         assert!(last.starts_with(&format!("{}: ", file.display())) && last.contains("ENOTDIR"), "{last}");
+        // Watched at last: no longer failing.
+        std::fs::remove_file(&file).unwrap();
+        std::fs::create_dir(&file).unwrap();
+        w.watch_dir(&file, &walk);
+        assert_eq!((w.status()["failures"].as_u64(), w.status()["last_failure"].is_null()), (Some(0), true));
     }
 }
