@@ -192,10 +192,11 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
 }
 
 /// A terminal escape sequence: a CSI sequence (colours, `ESC [ 1 m`), an OSC
-/// one (hyperlinks, titles; ended by BEL or `ESC \`), or a two-byte escape.
+/// one (hyperlinks, titles; ended by BEL or `ESC \`), or another escape
+/// (`ESC c`, `ESC 7`, `ESC ( B`).
 static TERMINAL_ESCAPE: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
     regex::bytes::Regex::new(
-        r"(?-u)\x1b(?:\[[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[\x40-\x5f])",
+        r"(?-u)\x1b(?:\[[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[\x20-\x2f]*[\x30-\x7e])",
     )
     .expect("the escape pattern compiles")
 });
@@ -243,11 +244,12 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
     // Errors the tool reports about its own run. One located at a checked
     // file is that file's error; a run that failed (`executionSuccessful:
     // false`) for any other reason fails every file.
-    let mut failed = false;
-    let (mut errors, mut placed) = (0usize, 0usize);
-    let mut first_error: Option<String> = None;
-    let mut first_said: Option<String> = None;
+    let mut run_failures = Vec::new();
     for run in runs {
+        let mut failed = false;
+        let (mut errors, mut placed) = (0usize, 0usize);
+        let mut first_error: Option<String> = None;
+        let mut first_said: Option<String> = None;
         for invocation in &run.invocations {
             failed |= invocation.execution_successful == Some(false);
             let notifications =
@@ -277,15 +279,19 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
                 }
             }
         }
-    }
-    // A failed run that its errors at checked files do not account for.
-    let run_failed = failed && (errors == 0 || placed < errors);
-    if run_failed {
-        let mut reason = "the tool reported that its run failed (SARIF executionSuccessful: false)".to_owned();
-        if let Some(said) = first_error.or(first_said).or_else(|| first_line_of(&exec.stderr)) {
-            reason.push_str(": ");
-            reason.push_str(&shorten(&said));
+        // A failed run that its errors at checked files do not account for
+        // fails every file (a log may hold several runs, each its own).
+        if failed && (errors == 0 || placed < errors) {
+            let mut reason = "the tool reported that its run failed (SARIF executionSuccessful: false)".to_owned();
+            if let Some(said) = first_error.or(first_said).or_else(|| first_line_of(&exec.stderr)) {
+                reason.push_str(": ");
+                reason.push_str(&shorten(&said));
+            }
+            run_failures.push(reason);
         }
+    }
+    // After every run's errors at files, which say more of their file.
+    for reason in run_failures {
         for p in &mut problems {
             p.get_or_insert_with(|| reason.clone());
         }
@@ -968,12 +974,17 @@ impl Run {
     /// reports `file:///src/` as the root), its URI relative to the project
     /// root.
     fn lookup<'b>(&self, artifact: &ArtifactLocation, batch: &'b Batch) -> Option<&'b [usize]> {
-        let found = self.resolve(artifact, 0).and_then(|path| batch.lookup(path.as_os_str().as_bytes()));
-        found.or_else(|| {
-            artifact.uri_base_id.as_ref()?;
-            let uri = artifact.uri.as_deref().filter(|u| !has_scheme(u) && !u.starts_with('/'))?;
-            batch.lookup(&percent_decode(uri))
-        })
+        let resolved = self.resolve(artifact, 0);
+        if let Some(path) = &resolved {
+            let path = path.as_os_str().as_bytes();
+            // Inside the project: that file, in the batch or not.
+            if batch.normalize(path).is_some() {
+                return batch.lookup(path);
+            }
+        }
+        artifact.uri_base_id.as_ref()?;
+        let uri = artifact.uri.as_deref().filter(|u| !has_scheme(u) && !u.starts_with('/'))?;
+        batch.lookup(&percent_decode(uri))
     }
 
     /// The path (absolute, or relative to the project root) an artifact

@@ -803,7 +803,7 @@ async fn a_batch_tool_that_fails_after_some_findings_passes_no_file() {
 #[tokio::test]
 async fn findings_printed_in_colour_are_found() {
     let dir = tempfile::tempdir().unwrap();
-    let script = r"printf '\033[1ma.c:3:5: \033[0;1;35mwarning: \033[0m\033[1munused\033[0m\n\033]8;;file:///x\007b.c\033]8;;\007:1:1: error: bad\n'; exit 1";
+    let script = r"printf '\033[1ma.c:3:5: \033[0;1;35mwarning: \033[0m\033[1munused\033[0m\n\033]8;;file:///x\007b.c\033]8;;\007:1:1: error: \033(Bbad\033c\n'; exit 1";
     let s = spec(&dir, sh(script), OutputParser::Regex(gcc_style()));
     let out = run(&s, &files(&["a.c", "b.c"]), &ProcessRegistry::new()).await;
     let Outcome::Findings { findings } = &out[0] else { panic!("{out:?}") };
@@ -953,4 +953,40 @@ async fn sarif_versions_container_roots_and_second_locations() {
     let a = &out[0].findings()[0];
     assert_eq!((a.line, a.message.as_str()), (Some(4), "second location"));
     assert_eq!(out[1].findings()[0], Finding::error(Some(3), None, "Variable 'x' is never used").with_rule("R7"));
+
+    // A base inside the project is taken at its word: `b.txt` there is
+    // `sub/b.txt`, not the batch's `b.txt`.
+    let root = dir.path().display().to_string();
+    let log = serde_json::json!({"version": "2.1.0", "runs": [{
+        "tool": {"driver": {"name": "t"}},
+        "originalUriBaseIds": {"SUB": {"uri": format!("file://{root}/sub/")}},
+        "results": [{"level": "error", "message": {"text": "in sub/b.txt"},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": "b.txt", "uriBaseId": "SUB"}}}]}]
+    }]});
+    write_sarif(&dir, "sub.sarif", &log);
+    let s = spec(&dir, sh("cat sub.sarif"), OutputParser::Sarif);
+    assert_eq!(run(&s, &f, &registry).await, vec![Outcome::Passed, Outcome::Passed]);
+}
+
+/// Each run of a log answers for itself: a run that failed is not
+/// accounted for by another run's error at a checked file.
+#[tokio::test]
+async fn sarif_a_failed_run_is_not_excused_by_another_runs_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = serde_json::json!({"version": "2.1.0", "runs": [
+        {"tool": {"driver": {"name": "one"}}, "invocations": [{"executionSuccessful": false}], "results": []},
+        {"tool": {"driver": {"name": "two"}},
+         "invocations": [{"executionSuccessful": true, "toolExecutionNotifications": [
+            {"level": "error", "message": {"text": "cannot parse"},
+             "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.js"}}}]}]}],
+         "results": []}
+    ]});
+    write_sarif(&dir, "runs.sarif", &log);
+    let s = spec(&dir, sh("cat runs.sarif; echo 'one: crashed' >&2"), OutputParser::Sarif);
+    let out = run(&s, &files(&["a.js", "b.js"]), &ProcessRegistry::new()).await;
+    assert_eq!(reason(&out[0]), "the tool could not check this file: cannot parse");
+    assert_eq!(
+        reason(&out[1]),
+        "the tool reported that its run failed (SARIF executionSuccessful: false): one: crashed"
+    );
 }
