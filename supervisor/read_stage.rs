@@ -476,6 +476,9 @@ pub(super) struct FileRead {
     /// The size of the content hashed (which may differ from the walk's if
     /// the file changed since).
     pub size: u64,
+    /// The error was a refusal to open or read it (`EACCES`, `EPERM`): its
+    /// size may still be known.
+    pub denied: bool,
 }
 
 /// Runs the read stage over every file that has a selected validator;
@@ -817,7 +820,8 @@ fn read_one_gated(
     }
     let cannot = |e: std::io::Error| {
         debug!(file = %w.rel, error = %e, "cannot read");
-        FileRead { error: Some(format!("cannot read {}: {e}", w.rel)), ..FileRead::default() }
+        let denied = e.kind() == std::io::ErrorKind::PermissionDenied;
+        FileRead { error: Some(format!("cannot read {}: {e}", w.rel)), denied, ..FileRead::default() }
     };
     // Sampled before the metadata and the read: a write that lands after it
     // makes the entry racy, never silently stale.
@@ -874,7 +878,15 @@ fn read_one_gated(
             let mut fresh = StatEntry::from_metadata(meta, hash, recorded_at);
             fresh.binary = binary;
             let size = (buf.len() - start) as u64;
-            FileRead { hash: Some(hash), binary, error: None, bytes: Some(start..buf.len()), fresh: Some(fresh), size }
+            FileRead {
+                hash: Some(hash),
+                binary,
+                error: None,
+                bytes: Some(start..buf.len()),
+                fresh: Some(fresh),
+                size,
+                denied: false,
+            }
         }
         Err(e) => {
             buf.truncate(start);
@@ -1139,11 +1151,14 @@ fn process_batch(
             pairs += 1;
             if let Some(err) = &r.error {
                 // A built-in that needs only the size (`large-file`) still
-                // answers for a file it cannot read but can stat.
-                let size = match (&s.handle.inline, s.handle.needs_content) {
-                    (Some(_), false) => {
-                        w.meta().map(|m| m.len()).or_else(|| std::fs::metadata(&w.abs).ok().map(|m| m.len()))
-                    }
+                // answers for a file it may stat but not read (no other
+                // failure: a file gone or replaced since the walk is not
+                // judged by what is there now, nor by a link's target).
+                let size = match (&s.handle.inline, s.handle.needs_content, r.denied) {
+                    (Some(_), false, true) => w
+                        .meta()
+                        .map(|m| m.len())
+                        .or_else(|| std::fs::symlink_metadata(&w.abs).ok().filter(|m| m.is_file()).map(|m| m.len())),
                     _ => None,
                 };
                 let (Some(size), Some(inline)) = (size, &s.handle.inline) else {
