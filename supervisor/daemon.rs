@@ -439,6 +439,21 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
     }
     paths::ensure_dir(&layout.state_dir)?;
 
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("verdict-worker")
+        .build()
+        .context("cannot start the async runtime")?;
+    // Taken before the pid file names this process (`kill -HUP $(cat
+    // pidfile)` must not kill it by the signal's default action), and so
+    // before the engine starts (opening the cache, running `version`
+    // commands: up to 10 s). A SIGHUP then reloads once the daemon is
+    // ready; SIGTERM or SIGINT stops the start.
+    let signals = {
+        let _runtime = runtime.enter();
+        Signals::install()
+    };
+
     let lock = match PidLock::acquire(&layout.pid_file)? {
         Ok(lock) => lock,
         Err(pid) => return Ok(RunOutcome::AlreadyRunning { pid }),
@@ -491,12 +506,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
         pid_error: Default::default(),
     });
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("verdict-worker")
-        .build()
-        .context("cannot start the async runtime")?;
-    let result = runtime.block_on(serve(listener, layout.clone(), config, opts.data_dir, own.clone()));
+    let result = runtime.block_on(serve(listener, layout.clone(), config, opts.data_dir, own.clone(), signals));
 
     // Remove the socket before the pid file: a successor can only lock a new
     // pid file after ours is gone, and so only bind after our socket is gone.
@@ -518,6 +528,7 @@ async fn serve(
     config: Config,
     data_dir: Option<PathBuf>,
     own: Arc<OwnFiles>,
+    mut signals: Signals,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::UnixListener::from_std(listener)?;
     let limits = Limits {
@@ -526,11 +537,6 @@ async fn serve(
         grace: config.daemon.grace_period,
         exit_after_idle: config.daemon.exit_after_idle,
     };
-    // Taken before the engine starts (opening the cache, running `version`
-    // commands: up to 10 s): a SIGHUP meanwhile would kill the daemon by
-    // its default action. A SIGHUP then reloads once the daemon is ready;
-    // SIGTERM or SIGINT stops the start.
-    let mut signals = Signals::install();
     let engine = tokio::select! {
         engine = Engine::start(EngineOptions { layout: layout.clone(), config, data_dir }) => engine?,
         name = signals.stop() => {
