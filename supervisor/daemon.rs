@@ -645,36 +645,54 @@ impl Signals {
     }
 
     /// Waits for SIGTERM, SIGINT or a `shutdown` request; SIGHUP reloads the
-    /// configuration meanwhile. A reload runs beside this loop, and is
-    /// abandoned when the daemon stops, so a signal to stop is acted on at
-    /// once, not after a reload's `version` commands.
+    /// configuration meanwhile. Reloads run beside this loop, one at a
+    /// time, and SIGHUPs that arrive while one waits to run make no more
+    /// (a storm of them is one reload, each re-running the `version`
+    /// commands); one in progress is abandoned when the daemon stops, so a
+    /// signal to stop is acted on at once.
     async fn serve(mut self, daemon: &Arc<Daemon>) {
         let Some([term, int, hup]) = &mut self.0 else {
             daemon.shutdown.cancelled().await;
             return;
         };
+        let wanted = Arc::new(tokio::sync::Notify::new());
+        let reloader = {
+            let (d, wanted) = (daemon.clone(), wanted.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = d.shutdown.cancelled() => return,
+                        _ = wanted.notified() => {}
+                    }
+                    tokio::select! {
+                        result = d.engine.reload() => match result {
+                            Ok(diff) => info!(%diff, "configuration reloaded"),
+                            Err(e) => error!(error = %e.message, "reload rejected; the old configuration stays in force"),
+                        },
+                        // Not worth the grace requests get: the daemon that
+                        // would apply it is stopping.
+                        _ = d.shutdown.cancelled() => {
+                            info!("reload abandoned: shutting down");
+                            return;
+                        }
+                    }
+                }
+            })
+        };
         loop {
             tokio::select! {
-                _ = daemon.shutdown.cancelled() => return,
-                _ = term.recv() => { info!("SIGTERM: shutting down"); daemon.shutdown.cancel(); return; }
-                _ = int.recv() => { info!("SIGINT: shutting down"); daemon.shutdown.cancel(); return; }
+                _ = daemon.shutdown.cancelled() => break,
+                _ = term.recv() => { info!("SIGTERM: shutting down"); daemon.shutdown.cancel(); break; }
+                _ = int.recv() => { info!("SIGINT: shutting down"); daemon.shutdown.cancel(); break; }
                 _ = hup.recv() => {
                     info!("SIGHUP: reloading the configuration");
-                    let d = daemon.clone();
-                    daemon.requests.spawn(async move {
-                        tokio::select! {
-                            result = d.engine.reload() => match result {
-                                Ok(diff) => info!(%diff, "configuration reloaded"),
-                                Err(e) => error!(error = %e.message, "reload rejected; the old configuration stays in force"),
-                            },
-                            // Not worth the grace requests get: the daemon
-                            // that would apply it is stopping.
-                            _ = d.shutdown.cancelled() => info!("reload abandoned: shutting down"),
-                        }
-                    });
+                    // At most one pending: `notify_one` keeps one permit.
+                    wanted.notify_one();
                 }
             }
         }
+        // Gone before the engine stops.
+        let _ = reloader.await;
     }
 }
 

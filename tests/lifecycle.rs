@@ -618,12 +618,15 @@ fn signals_while_starting_or_reloading_are_acted_on_at_once() {
     let env = Env::new();
     // The `version` command says it started, then waits for the test to
     // open the gate (for at most 60 s).
-    let (started, gate) = (env.tmp.path().join("started"), env.tmp.path().join("gate"));
+    let (started, gate, runs) =
+        (env.tmp.path().join("started"), env.tmp.path().join("gate"), env.tmp.path().join("runs"));
     let version = format!(
-        "touch {s}; i=0; while [ ! -e {g} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo v1",
+        "touch {s}; echo run >> {r}; i=0; while [ ! -e {g} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo v1",
         s = started.display(),
+        r = runs.display(),
         g = gate.display()
     );
+    let version_runs = || std::fs::read_to_string(&runs).unwrap_or_default().lines().count();
     env.write(
         "verdict.toml",
         format!(
@@ -643,6 +646,26 @@ fn signals_while_starting_or_reloading_are_acted_on_at_once() {
     wait_until(Duration::from_secs(20), "the SIGHUP's reload once ready", || {
         log().rsplit_once("daemon ready").is_some_and(|(_, after)| after.contains("configuration reloaded"))
     });
+
+    // SIGHUPs while a reload runs make one more reload, not one each: the
+    // `verdict reload` after them is the third (the turns are first come,
+    // first served, so reloads queued one per signal would come before it).
+    std::fs::remove_file(&gate).unwrap();
+    std::fs::remove_file(&started).unwrap();
+    let before = version_runs();
+    signal(Signal::SIGHUP);
+    wait_until(Duration::from_secs(20), "the reload's version command", || started.exists());
+    let hups = || log().rsplit_once("daemon ready").map_or(0, |(_, after)| after.matches("SIGHUP: reloading").count());
+    for _ in 0..5 {
+        // One at a time: signals sent at once may arrive as one.
+        let seen = hups();
+        signal(Signal::SIGHUP);
+        wait_until(Duration::from_secs(20), "the SIGHUP to be logged", || hups() > seen);
+    }
+    std::fs::write(&gate, "").unwrap();
+    wait_until(Duration::from_secs(20), "the pending reload", || version_runs() == before + 2);
+    env.json(&["reload"]);
+    assert_eq!(version_runs(), before + 3, "SIGHUPs while a reload ran were not coalesced");
 
     // A reload held up by its `version` command, then SIGTERM.
     std::fs::remove_file(&gate).unwrap();
