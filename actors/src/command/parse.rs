@@ -122,52 +122,45 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
         let lines = text.split(|&b| b == b'\n').flat_map(|l| l.strip_suffix(b"\r").unwrap_or(l).split(|&b| b == b'\r'));
         for raw in lines {
             // Colours and other terminal escapes (a tool that forces them,
-            // `clang -fcolor-diagnostics`) are not part of what it says.
-            let raw: Cow<'_, [u8]> = match memchr::memchr(0x1b, raw) {
-                Some(_) => TERMINAL_ESCAPE.replace_all(raw, &b""[..]),
-                None => Cow::Borrowed(raw),
+            // `clang -fcolor-diagnostics`) are not part of what it says. A
+            // file name is looked for as printed first (a name may hold an
+            // escape byte itself), then without them; with no file group,
+            // the line without them reads best.
+            let stripped = memchr::memchr(0x1b, raw).map(|_| TERMINAL_ESCAPE.replace_all(raw, &b""[..]));
+            let tries: [Option<&[u8]>; 2] = match &stripped {
+                None => [Some(raw), None],
+                Some(clean) if has_file => [Some(raw), Some(clean)],
+                Some(clean) => [Some(clean), Some(raw)],
             };
-            let raw = &*raw;
-            let line = String::from_utf8_lossy(raw);
-            let Some(caps) = re.captures(&line) else {
-                continue;
-            };
-            parsed += 1;
-            let targets: &[usize] = if has_file {
-                let Some(span) = caps.name("file").map(|m| m.range()).filter(|r| !r.is_empty()) else {
-                    // No file to give it to: ignored, as one outside the
-                    // batch is (and said so in the log alike).
-                    tracing::debug!(line = %line, "tool reported a finding that names no file; ignored");
-                    continue;
-                };
-                // The name's own bytes: two names that are not UTF-8 can
-                // read the same once decoded.
-                let path = match &line {
-                    Cow::Borrowed(_) => &raw[span],
-                    Cow::Owned(_) => &raw[raw_range(raw, span)],
-                };
-                // As printed, then without blanks around it: a name may
-                // start or end with a space.
-                match batch.lookup(path).or_else(|| batch.lookup(path.trim_ascii())) {
-                    Some(targets) => targets,
-                    None => {
-                        tracing::debug!(path = %String::from_utf8_lossy(path), "tool reported a finding for a file outside the batch; ignored");
-                        continue;
+            let (mut matched, mut missed) = (false, None);
+            for attempt in tries.into_iter().flatten() {
+                match read_line(re, attempt, has_file, &batch) {
+                    LineRead::NoMatch => {}
+                    LineRead::Finding(targets, finding) => {
+                        matched = true;
+                        for &i in targets {
+                            per_file.push(i, &finding);
+                        }
+                        missed = None;
+                        break;
+                    }
+                    other => {
+                        matched = true;
+                        missed.get_or_insert(other);
                     }
                 }
-            } else {
-                &[0]
-            };
-            let group = |name: &str| caps.name(name).map(|m| m.as_str().trim()).filter(|s| !s.is_empty());
-            let finding = Finding {
-                line: group("line").and_then(position),
-                column: group("column").and_then(position),
-                severity: group("severity").map(severity).unwrap_or(Severity::Error),
-                rule: group("code").or_else(|| group("rule")).map(str::to_owned),
-                message: one_line(group("message").unwrap_or_else(|| line.trim())),
-            };
-            for &i in targets {
-                per_file.push(i, &finding);
+            }
+            parsed += usize::from(matched);
+            match missed {
+                // No file to give it to: ignored, as one outside the batch
+                // is (and said so in the log alike).
+                Some(LineRead::NoFile(line)) => {
+                    tracing::debug!(line = %line, "tool reported a finding that names no file; ignored");
+                }
+                Some(LineRead::Outside(path)) => {
+                    tracing::debug!(path = %path, "tool reported a finding for a file outside the batch; ignored");
+                }
+                _ => {}
             }
         }
     }
@@ -189,6 +182,52 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
         return vec![Outcome::error(reason); files.len()];
     }
     finish(per_file, lost, vec![None; files.len()])
+}
+
+/// What one line of a tool's output says, read with the `regex` parser.
+enum LineRead<'b> {
+    NoMatch,
+    /// A match with an empty `file` group.
+    NoFile(String),
+    /// A match naming a file outside the batch.
+    Outside(String),
+    /// A finding for these files of the batch.
+    Finding(&'b [usize], Finding),
+}
+
+fn read_line<'b>(re: &Regex, raw: &[u8], has_file: bool, batch: &'b Batch) -> LineRead<'b> {
+    let line = String::from_utf8_lossy(raw);
+    let Some(caps) = re.captures(&line) else {
+        return LineRead::NoMatch;
+    };
+    let targets: &[usize] = if has_file {
+        let Some(span) = caps.name("file").map(|m| m.range()).filter(|r| !r.is_empty()) else {
+            return LineRead::NoFile(line.into_owned());
+        };
+        // The name's own bytes: two names that are not UTF-8 can read the
+        // same once decoded.
+        let path = match &line {
+            Cow::Borrowed(_) => &raw[span],
+            Cow::Owned(_) => &raw[raw_range(raw, span)],
+        };
+        // As printed, then without blanks around it: a name may start or
+        // end with a space.
+        match batch.lookup(path).or_else(|| batch.lookup(path.trim_ascii())) {
+            Some(targets) => targets,
+            None => return LineRead::Outside(String::from_utf8_lossy(path).into_owned()),
+        }
+    } else {
+        &[0]
+    };
+    let group = |name: &str| caps.name(name).map(|m| m.as_str().trim()).filter(|s| !s.is_empty());
+    let finding = Finding {
+        line: group("line").and_then(position),
+        column: group("column").and_then(position),
+        severity: group("severity").map(severity).unwrap_or(Severity::Error),
+        rule: group("code").or_else(|| group("rule")).map(str::to_owned),
+        message: one_line(group("message").unwrap_or_else(|| line.trim())),
+    };
+    LineRead::Finding(targets, finding)
 }
 
 /// A terminal escape sequence: a CSI sequence (colours, `ESC [ 1 m`), an OSC
@@ -246,12 +285,9 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
     // false`) for any other reason fails every file.
     let mut run_failures = Vec::new();
     for run in runs {
-        let mut failed = false;
-        let (mut errors, mut placed) = (0usize, 0usize);
-        let mut first_error: Option<String> = None;
-        let mut first_said: Option<String> = None;
         for invocation in &run.invocations {
-            failed |= invocation.execution_successful == Some(false);
+            let (mut errors, mut placed) = (0usize, 0usize);
+            let (mut first_error, mut first_said): (Option<String>, Option<String>) = (None, None);
             let notifications =
                 invocation.tool_execution_notifications.iter().chain(&invocation.tool_configuration_notifications);
             for n in notifications {
@@ -278,16 +314,17 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
                     }
                 }
             }
-        }
-        // A failed run that its errors at checked files do not account for
-        // fails every file (a log may hold several runs, each its own).
-        if failed && (errors == 0 || placed < errors) {
-            let mut reason = "the tool reported that its run failed (SARIF executionSuccessful: false)".to_owned();
-            if let Some(said) = first_error.or(first_said).or_else(|| first_line_of(&exec.stderr)) {
-                reason.push_str(": ");
-                reason.push_str(&shorten(&said));
+            // A failed invocation that its own errors at checked files do
+            // not account for fails every file (a log may hold several runs
+            // and invocations, each answering for itself).
+            if invocation.execution_successful == Some(false) && (errors == 0 || placed < errors) {
+                let mut reason = "the tool reported that its run failed (SARIF executionSuccessful: false)".to_owned();
+                if let Some(said) = first_error.or(first_said).or_else(|| first_line_of(&exec.stderr)) {
+                    reason.push_str(": ");
+                    reason.push_str(&shorten(&said));
+                }
+                run_failures.push(reason);
             }
-            run_failures.push(reason);
         }
     }
     // After every run's errors at files, which say more of their file.

@@ -812,6 +812,12 @@ async fn findings_printed_in_colour_are_found() {
         (Some(3), Severity::Warning, "unused")
     );
     assert_eq!(out[1], Outcome::Findings { findings: vec![Finding::error(Some(1), Some(1), "bad")] });
+
+    // A name that holds an escape itself is matched as printed.
+    let script = r"printf 'e\033[1mx.txt:1:1: error: found x\n'; exit 1";
+    let s = spec(&dir, sh(script), OutputParser::Regex(gcc_style()));
+    let out = run(&s, &files(&["e\u{1b}[1mx.txt", "b.c"]), &ProcessRegistry::new()).await;
+    assert_eq!(out[0], Outcome::Findings { findings: vec![Finding::error(Some(1), Some(1), "found x")] }, "{out:?}");
 }
 
 fn write_sarif(dir: &TempDir, name: &str, log: &serde_json::Value) {
@@ -968,8 +974,8 @@ async fn sarif_versions_container_roots_and_second_locations() {
     assert_eq!(run(&s, &f, &registry).await, vec![Outcome::Passed, Outcome::Passed]);
 }
 
-/// Each run of a log answers for itself: a run that failed is not
-/// accounted for by another run's error at a checked file.
+/// Each run, and each invocation, of a log answers for itself: one that
+/// failed is not accounted for by another's error at a checked file.
 #[tokio::test]
 async fn sarif_a_failed_run_is_not_excused_by_another_runs_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -983,6 +989,23 @@ async fn sarif_a_failed_run_is_not_excused_by_another_runs_errors() {
     ]});
     write_sarif(&dir, "runs.sarif", &log);
     let s = spec(&dir, sh("cat runs.sarif; echo 'one: crashed' >&2"), OutputParser::Sarif);
+    let out = run(&s, &files(&["a.js", "b.js"]), &ProcessRegistry::new()).await;
+    assert_eq!(reason(&out[0]), "the tool could not check this file: cannot parse");
+    assert_eq!(
+        reason(&out[1]),
+        "the tool reported that its run failed (SARIF executionSuccessful: false): one: crashed"
+    );
+    // The same with two invocations of one run.
+    let log = serde_json::json!({"version": "2.1.0", "runs": [
+        {"tool": {"driver": {"name": "one"}}, "results": [], "invocations": [
+            {"executionSuccessful": false},
+            {"executionSuccessful": true, "toolExecutionNotifications": [
+                {"level": "error", "message": {"text": "cannot parse"},
+                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.js"}}}]}]}
+        ]}
+    ]});
+    write_sarif(&dir, "invocations.sarif", &log);
+    let s = spec(&dir, sh("cat invocations.sarif; echo 'one: crashed' >&2"), OutputParser::Sarif);
     let out = run(&s, &files(&["a.js", "b.js"]), &ProcessRegistry::new()).await;
     assert_eq!(reason(&out[0]), "the tool could not check this file: cannot parse");
     assert_eq!(
