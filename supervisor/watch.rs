@@ -29,7 +29,8 @@
 //! directory only, so answers are not updated by directory where a file has
 //! more than one link, and a link made, written through and removed between
 //! two checks is not seen), file systems mounted over a directory of the
-//! tree, edits of git's global excludes file, of a `.gitignore` above the
+//! tree while a check walks it (a mount or unmount between two checks is
+//! seen in the mount table), edits of git's global excludes file, of a `.gitignore` above the
 //! project root (`verdict reload` drops the answer) or of the
 //! `.git/info/exclude` of a repository nested in the project.
 //! The configuration option `check.watch = false` turns the whole mechanism
@@ -91,6 +92,11 @@ pub struct TreeWatch {
     /// the walk reads but whose other entries do not matter: their other
     /// events are dropped.
     ancestors: Mutex<HashSet<WatchDescriptor>>,
+    /// The mount table, which the kernel marks (`POLLPRI`) when a file
+    /// system is mounted or unmounted: inotify sees no event when one is
+    /// mounted over a directory of the tree (a bind mount made between two
+    /// checks), so any change of the table is a change of the tree.
+    mounts: Option<std::fs::File>,
 }
 
 /// What moved the generation once.
@@ -183,6 +189,7 @@ impl TreeWatch {
             warned: std::sync::atomic::AtomicBool::new(false),
             draining: Mutex::new(()),
             ancestors: Mutex::new(HashSet::new()),
+            mounts: std::fs::File::open("/proc/self/mountinfo").ok(),
         }
     }
 
@@ -315,6 +322,10 @@ impl TreeWatch {
         let mut any = false;
         // `None` once something other than files changed.
         let mut dirs = Some(HashSet::new());
+        if self.mounts_changed() {
+            any = true;
+            dirs = None;
+        }
         loop {
             match inotify.read_events() {
                 Ok(events) if events.is_empty() => break,
@@ -369,6 +380,22 @@ impl TreeWatch {
             }
         }
         if any { self.bump(dirs.map_or(Change::Other, Change::Files)) } else { self.generation.load(Ordering::SeqCst) }
+    }
+
+    /// Whether a file system was mounted or unmounted since the last look
+    /// (looking resets the mark). Without the table to look at, never: the
+    /// watch then misses mounts, as documented.
+    fn mounts_changed(&self) -> bool {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        let Some(mounts) = &self.mounts else { return false };
+        let mut fds = [PollFd::new(mounts.as_fd(), PollFlags::POLLPRI)];
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(0) => false,
+            Ok(_) => fds[0].revents().is_some_and(|r| r.intersects(PollFlags::POLLPRI | PollFlags::POLLERR)),
+            // Cannot tell: as if it changed.
+            Err(_) => true,
+        }
     }
 
     /// The directories in which only files changed since `generation`, or
@@ -492,6 +519,44 @@ mod tests {
         std::fs::write(new.join("f.txt"), "x").unwrap();
         w.drain();
         assert_eq!(w.changed_since(g), Some(HashSet::from([new.clone()])));
+    }
+
+    /// A file system mounted (and unmounted) between two checks is a
+    /// change: inotify says nothing of a mount over a watched directory.
+    /// Mounting needs a mount namespace of its own: the test runs
+    /// [`mount_in_a_namespace_of_its_own`] again in one (`unshare`, from
+    /// util-linux), so that it needs no privilege and leaves the machine's
+    /// mounts alone.
+    #[test]
+    fn a_mount_is_a_change_of_the_tree() {
+        let exe = std::env::current_exe().unwrap();
+        let out = std::process::Command::new("unshare")
+            .args(["--user", "--map-root-user", "--mount", "--"])
+            .arg(exe)
+            .args(["--ignored", "--exact", "watch::tests::mount_in_a_namespace_of_its_own", "--nocapture"])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run unshare ({e}): apt-get install util-linux"));
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && said.contains("1 passed"), "{said}");
+    }
+
+    /// Run by [`a_mount_is_a_change_of_the_tree`], in a mount namespace.
+    #[test]
+    #[ignore = "run by a_mount_is_a_change_of_the_tree in a mount namespace of its own"]
+    fn mount_in_a_namespace_of_its_own() {
+        use nix::mount::{MsFlags, mount, umount};
+        let t = tempfile::tempdir().unwrap();
+        let w = TreeWatch::new();
+        w.watch_dir(t.path(), &WalkWatch::default());
+        let g0 = w.drain();
+        assert_eq!(w.drain(), g0, "nothing happened");
+        mount(Some("none"), t.path(), Some("tmpfs"), MsFlags::empty(), None::<&str>).expect("mount a tmpfs");
+        let g1 = w.drain();
+        assert_ne!(g1, g0, "a mount is a change");
+        assert_eq!(w.changed_since(g0), None, "and not only of files");
+        assert_eq!(w.drain(), g1, "seen once");
+        umount(t.path()).unwrap();
+        assert_ne!(w.drain(), g1, "so is an unmount");
     }
 
     #[test]
