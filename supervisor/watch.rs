@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::errno::Errno;
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
-use tracing::warn;
+use tracing::{info, warn};
 
 /// What a directory watch reports: anything that changes the directory's
 /// entries, or the contents or attributes of a file in it.
@@ -63,8 +63,9 @@ fn mask() -> AddWatchFlags {
 
 /// The daemon's inotify instance and what it has seen.
 pub struct TreeWatch {
-    /// `None` when inotify could not be initialised: nothing is ever reused.
-    inotify: Option<Inotify>,
+    /// Unset while inotify could not be initialised (nothing is reused
+    /// then); tried again before each check.
+    inotify: std::sync::OnceLock<Inotify>,
     /// Watch descriptors handed out so far, and their directories: a
     /// descriptor not in here is a directory that was not watched before.
     /// One directory may have several paths in the tree (a bind mount):
@@ -78,7 +79,7 @@ pub struct TreeWatch {
     /// Whether a failure to add a watch was logged (once, not per directory).
     warned: std::sync::atomic::AtomicBool,
     /// Why there is no inotify instance, for `verdict status`.
-    unavailable: Option<String>,
+    unavailable: Mutex<Option<String>>,
     /// Directories that could not be watched the last time a walk tried
     /// (but for vanished ones), and the latest such failure, for `verdict
     /// status`.
@@ -166,21 +167,9 @@ impl TreeWatch {
     /// A new instance; a failure (no inotify, no more instances) is logged
     /// and leaves a watch that never vouches for anything.
     pub fn new() -> TreeWatch {
-        let (inotify, unavailable) = match Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC) {
-            Ok(i) => (Some(i), None),
-            Err(e) => {
-                let hint = if e == Errno::EMFILE {
-                    " (the user's inotify instances are used up: fs.inotify.max_user_instances)"
-                } else {
-                    ""
-                };
-                warn!(error = %e, "inotify is unavailable{hint}: every check walks the tree");
-                (None, Some(format!("{e}{hint}")))
-            }
-        };
-        TreeWatch {
-            inotify,
-            unavailable,
+        let watch = TreeWatch {
+            inotify: std::sync::OnceLock::new(),
+            unavailable: Mutex::new(None),
             failing: Mutex::new(HashSet::new()),
             last_failure: Mutex::new(None),
             known: Mutex::new(HashMap::new()),
@@ -190,12 +179,45 @@ impl TreeWatch {
             draining: Mutex::new(()),
             ancestors: Mutex::new(HashSet::new()),
             mounts: std::fs::File::open("/proc/self/mountinfo").ok(),
+        };
+        watch.init();
+        watch
+    }
+
+    /// Gets an inotify instance if there is none yet; logs a failure the
+    /// first time, and a success after one.
+    fn init(&self) {
+        if self.inotify.get().is_some() {
+            return;
+        }
+        let mut unavailable = self.unavailable.lock().expect("unavailable");
+        match Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC) {
+            Ok(i) => {
+                if self.inotify.set(i).is_ok() && unavailable.take().is_some() {
+                    info!("inotify is available again: unchanged trees are no longer walked");
+                }
+            }
+            Err(e) => {
+                let hint = if e == Errno::EMFILE {
+                    " (the user's inotify instances are used up: fs.inotify.max_user_instances)"
+                } else {
+                    ""
+                };
+                if unavailable.is_none() {
+                    warn!(error = %e, "inotify is unavailable{hint}: every check walks the tree until it is");
+                }
+                *unavailable = Some(format!("{e}{hint}"));
+            }
         }
     }
 
-    /// Whether this watch can vouch for anything.
+    /// Whether this watch can vouch for anything. Without an inotify
+    /// instance, tries again to get one (another process may have freed
+    /// one): the check that asks walks all the same, and later ones can
+    /// be answered.
     pub fn available(&self) -> bool {
-        self.inotify.is_some()
+        self.init();
+        self.inotify.get().is_some()
     }
 
     /// For `verdict status`: whether there is an inotify instance (and why
@@ -204,8 +226,8 @@ impl TreeWatch {
     /// not be the last time a walk tried.
     pub fn status(&self) -> serde_json::Value {
         serde_json::json!({
-            "available": self.inotify.is_some(),
-            "error": self.unavailable,
+            "available": self.inotify.get().is_some(),
+            "error": *self.unavailable.lock().expect("unavailable"),
             "watches": self.known.lock().expect("known").len(),
             "failures": self.failing.lock().expect("failing").len(),
             "last_failure": *self.last_failure.lock().expect("last failure"),
@@ -220,7 +242,7 @@ impl TreeWatch {
 
     /// [`watch_dir`](Self::watch_dir), returning the watch if one was added.
     fn add(&self, dir: &Path, walk: &WalkWatch) -> Option<WatchDescriptor> {
-        let Some(inotify) = &self.inotify else {
+        let Some(inotify) = self.inotify.get() else {
             walk.fresh.store(true, Ordering::Relaxed);
             return None;
         };
@@ -291,7 +313,7 @@ impl TreeWatch {
     /// The removals are events, so no run in flight leaves an answer
     /// relying on them.
     pub fn forget_unwalked(&self, walk: &WalkWatch) {
-        let Some(inotify) = &self.inotify else { return };
+        let Some(inotify) = self.inotify.get() else { return };
         let seen = walk.seen.lock().expect("seen");
         let mut known = self.known.lock().expect("known");
         known.retain(|wd, paths| {
@@ -317,7 +339,7 @@ impl TreeWatch {
     /// Reads every queued event; returns the generation, which changes
     /// whenever anything happened since the last drain.
     pub fn drain(&self) -> u64 {
-        let Some(inotify) = &self.inotify else { return self.generation.load(Ordering::SeqCst) };
+        let Some(inotify) = self.inotify.get() else { return self.generation.load(Ordering::SeqCst) };
         let _draining = self.draining.lock().expect("draining");
         let mut any = false;
         // `None` once something other than files changed.
@@ -529,15 +551,50 @@ mod tests {
     /// mounts alone.
     #[test]
     fn a_mount_is_a_change_of_the_tree() {
+        in_namespaces_of_its_own("watch::tests::mount_in_a_namespace_of_its_own");
+    }
+
+    /// Runs the (ignored) test `name` of this test executable again in a
+    /// user and mount namespace of its own, where it is root and its mounts
+    /// and limits are its own, and fails unless it passes.
+    fn in_namespaces_of_its_own(name: &str) {
         let exe = std::env::current_exe().unwrap();
         let out = std::process::Command::new("unshare")
             .args(["--user", "--map-root-user", "--mount", "--"])
             .arg(exe)
-            .args(["--ignored", "--exact", "watch::tests::mount_in_a_namespace_of_its_own", "--nocapture"])
+            .args(["--ignored", "--exact", name, "--nocapture"])
             .output()
             .unwrap_or_else(|e| panic!("cannot run unshare ({e}): apt-get install util-linux"));
         let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(out.status.success() && said.contains("1 passed"), "{said}");
+    }
+
+    /// With no inotify instance to be had (the user's are used up), the
+    /// watch says why; once one can be had, the next check gets it.
+    #[test]
+    fn an_inotify_instance_is_sought_again_until_there_is_one() {
+        in_namespaces_of_its_own("watch::tests::instances_in_a_namespace_of_its_own");
+    }
+
+    /// Run by [`an_inotify_instance_is_sought_again_until_there_is_one`],
+    /// in a user namespace, whose inotify limits are its own.
+    #[test]
+    #[ignore = "run by an_inotify_instance_is_sought_again_until_there_is_one in a user namespace of its own"]
+    fn instances_in_a_namespace_of_its_own() {
+        let limit = "/proc/sys/user/max_inotify_instances";
+        std::fs::write(limit, "0").expect("set the namespace's inotify instances");
+        let w = TreeWatch::new();
+        assert!(!w.available());
+        let status = w.status();
+        assert_eq!(status["available"], false);
+        assert!(status["error"].as_str().unwrap().contains("fs.inotify.max_user_instances"), "{status}");
+        std::fs::write(limit, "128").unwrap();
+        assert!(w.available(), "sought again");
+        assert!(w.status()["error"].is_null());
+        let t = tempfile::tempdir().unwrap();
+        let walk = WalkWatch::default();
+        w.watch_dir(t.path(), &walk);
+        assert_eq!(w.status()["watches"], 1);
     }
 
     /// Run by [`a_mount_is_a_change_of_the_tree`], in a mount namespace.
