@@ -519,7 +519,25 @@ pub(crate) fn first_line(exec: &Execution) -> Option<String> {
 }
 
 fn first_line_of(c: &Captured) -> Option<String> {
-    String::from_utf8_lossy(&c.bytes).lines().map(str::trim).find(|l| !l.is_empty()).map(shorten)
+    telling_line_of(c, |_| false)
+}
+
+/// The first non-empty line of `c` that is not `skip`, without terminal
+/// escapes, shortened; for a Python traceback, its last line (the error,
+/// where the first only says a traceback follows).
+fn telling_line_of(c: &Captured, skip: impl Fn(&str) -> bool) -> Option<String> {
+    let text = match memchr::memchr(0x1b, &c.bytes) {
+        Some(_) => TERMINAL_ESCAPE.replace_all(&c.bytes, &b""[..]),
+        None => Cow::Borrowed(&c.bytes[..]),
+    };
+    let text = String::from_utf8_lossy(&text);
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty() && !skip(l));
+    let first = lines.next()?;
+    let line = match first.starts_with("Traceback (most recent call last)") {
+        true => lines.last().unwrap_or(first),
+        false => first,
+    };
+    Some(shorten(line))
 }
 
 /// The line that best says why a tool exited as it did: the first of
@@ -532,13 +550,7 @@ fn telling_line(exec: &Execution, files: &[OsString]) -> Option<String> {
         let name = name.strip_prefix("./").unwrap_or(name);
         files.iter().any(|f| f.as_bytes() == name.as_bytes())
     };
-    [&exec.stderr, &exec.stdout].into_iter().find_map(|c| {
-        String::from_utf8_lossy(&c.bytes)
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !names_a_file(l))
-            .map(shorten)
-    })
+    [&exec.stderr, &exec.stdout].into_iter().find_map(|c| telling_line_of(c, names_a_file))
 }
 
 /// `s` cut to [`EXCERPT_CHARS`] characters.

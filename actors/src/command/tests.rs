@@ -792,6 +792,11 @@ async fn a_batch_tool_that_fails_after_some_findings_passes_no_file() {
         reason(&out[0]),
         "the tool failed: exited with status 2, which findings_exit_codes ([1]) does not list as findings: line 1: tab"
     );
+    // A Python traceback is told by its last line; colours are left out.
+    let script = "printf 'Traceback (most recent call last):\\n  File \"x.py\", line 1\\n\\033[31mValueError: bad\\033[0m\\n' >&2; exit 3";
+    let s = spec(&dir, sh(script), OutputParser::Regex(gcc_style()));
+    let out = run(&s, &files(&["b.txt"]), &registry).await;
+    assert!(reason(&out[0]).ends_with("does not list as findings: ValueError: bad"), "{out:?}");
     // A banner on stdout does not hide the error on stderr.
     let s = spec(&dir, sh("echo 'tool v1.2 (c) 2024'; echo 'error: no such rule' >&2; exit 1"), OutputParser::ExitCode);
     let out = run(&s, &files(&["b.txt"]), &registry).await;
