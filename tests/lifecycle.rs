@@ -695,3 +695,39 @@ fn an_idle_daemon_exits_and_the_next_command_starts_another() {
     assert_ne!(again, pid);
     assert!(alive(again));
 }
+
+/// `verdict stop` while the daemon is still starting (a `version` command
+/// holding it up) stops it at once, rather than wait for it to serve.
+#[test]
+fn stop_stops_a_daemon_still_starting_at_once() {
+    let env = Env::new();
+    let (started, gate) = (env.tmp.path().join("started"), env.tmp.path().join("gate"));
+    let version = format!(
+        "touch {s}; i=0; while [ ! -e {g} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo v1",
+        s = started.display(),
+        g = gate.display()
+    );
+    env.write(
+        "verdict.toml",
+        format!(
+            "builtins = false\n[validators.slow]\nkind = \"command\"\nfiles = [\"*.txt\"]\ncommand = [\"true\"]\nversion = [\"sh\", \"-c\", {}]\n",
+            serde_json::to_string(&version).unwrap()
+        ),
+    );
+    let mut starting = env.cmd().args(["daemon"]).spawn().unwrap();
+    wait_until(Duration::from_secs(20), "the version command to run at start-up", || started.exists());
+    let pid: u32 = std::fs::read_to_string(env.pid_file()).unwrap().trim().parse().unwrap();
+    let t = std::time::Instant::now();
+    let out = env.json(&["stop"]);
+    // The version command would hold the start for 60 s (10 s at most by
+    // its own limit).
+    assert!(t.elapsed() < Duration::from_secs(8), "stop took {:?}", t.elapsed());
+    assert_eq!((out["stopped"].as_bool(), out["pid"].as_u64()), (Some(true), Some(u64::from(pid))), "{out}");
+    assert!(!alive(pid));
+    std::fs::write(&gate, "").unwrap();
+    // The command that was starting it starts another (as any command a
+    // stop races with does), which runs.
+    assert!(starting.wait().unwrap().success());
+    let again = env.json(&["status"])["pid"].as_u64().unwrap() as u32;
+    assert_ne!(again, pid);
+}

@@ -239,6 +239,28 @@ pub fn daemon_args(layout: &Layout, data_dir: Option<&Path>, detached: bool, jso
     args
 }
 
+/// Stops a daemon that holds its pid file but did not say hello within a
+/// second: one still starting, which SIGTERM stops at once; or one that
+/// cannot answer (stopped by SIGSTOP, stuck), which is said so.
+async fn stop_unanswering(pid: u32, json: bool) -> anyhow::Result<ExitCode> {
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot signal the daemon (pid {pid})")),
+    }
+    let limit = Duration::from_secs(20);
+    if client::wait_for_exit(pid, limit).await.is_err() {
+        anyhow::bail!(
+            "the daemon (pid {pid}) answers nothing and did not exit on SIGTERM within {limit:?}: it may be stopped (`kill -CONT {pid}`) or stuck (`kill -KILL {pid}`)"
+        );
+    }
+    if json {
+        println!("{}", json!({ "stopped": true, "pid": pid }));
+    } else {
+        println!("verdict daemon stopped (pid {pid}; it did not answer yet, as one starting, so it was sent SIGTERM)");
+    }
+    Ok(ExitCode::Ok)
+}
+
 async fn client_command(command: Command, layout: Layout, global: Global) -> anyhow::Result<ExitCode> {
     let opts = ConnectOptions { layout: layout.clone(), no_start: global.no_start, data_dir: global.data_dir.clone() };
     match command {
@@ -259,7 +281,17 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             Ok(ExitCode::Ok)
         }
         Command::Stop => {
-            let mut c = match Client::connect(&layout.socket).await {
+            // A daemon still starting (its `version` commands can take
+            // seconds) says hello only once it serves; SIGTERM stops its
+            // start at once, where waiting to ask would wait for the start.
+            let connected = match tokio::time::timeout(Duration::from_secs(1), Client::connect(&layout.socket)).await {
+                Ok(connected) => connected,
+                Err(_) => match paths::locked_daemon_pid(&layout.pid_file).filter(|&p| p > 1 && p <= i32::MAX as u32) {
+                    Some(pid) => return stop_unanswering(pid, global.json).await,
+                    None => Client::connect(&layout.socket).await,
+                },
+            };
+            let mut c = match connected {
                 Ok(c) => c,
                 Err(e) => {
                     // No socket to reach it by (someone removed it), but a
