@@ -680,17 +680,21 @@ pub async fn run(
     // Paths named on their own that `check.exclude` takes out whole (a
     // file, or a directory and all in it): the report says so, or naming
     // one would check nothing without a word.
+    let excluded_whole = |t: &Path| {
+        t.strip_prefix(&root).is_ok_and(|rel| {
+            !rel.as_os_str().is_empty()
+                && (global_exclude.is_match(rel) || (t.is_dir() && dir_excluded(&excluded_dirs, rel)))
+        })
+    };
     let excluded_named: Vec<String> = targets
         .iter()
-        .filter_map(|t| Some((t, t.strip_prefix(&root).ok()?)))
-        .filter(|(_, rel)| !rel.as_os_str().is_empty())
-        .filter(|(t, rel)| global_exclude.is_match(rel) || (t.is_dir() && dir_excluded(&excluded_dirs, rel)))
-        .map(|(_, rel)| rel.to_string_lossy().into_owned())
+        .filter(|t| excluded_whole(t))
+        .filter_map(|t| Some(t.strip_prefix(&root).ok()?.to_string_lossy().into_owned()))
         .collect();
-    // Nor is such a directory walked (or watched). The paths as named stay
-    // what a remembered answer is for.
+    // Nor is such a path walked (or its directories watched). The paths as
+    // named stay what a remembered answer is for.
     let named = targets.clone();
-    targets.retain(|t| !(t.is_dir() && t.strip_prefix(&root).is_ok_and(|rel| dir_excluded(&excluded_dirs, rel))));
+    targets.retain(|t| !excluded_whole(t));
 
     // A clean earlier run over the same tree, validators and configuration
     // answers at once if no directory it walked changed since (see

@@ -1068,14 +1068,15 @@ fn an_excluded_directory_is_neither_walked_nor_watched() {
     let (_, r) = check_json(&env, &["sub"]);
     assert!(r["summary"].get("excluded_named").is_none(), "{}", r["summary"]);
     assert_eq!(status_of(&r, "sub/y.txt", "trailing-whitespace"), "cached");
-    // `out/*` takes out all of `out`; named, it is said so and not walked.
+    // `out/*` takes out all of `out`; named, it is said so and not walked,
+    // as a named excluded file is not.
     let before = inotify_watches(&env);
-    for named in ["out", "target/d5"] {
+    for named in ["out", "target/d5", "target/d7/out.txt"] {
         let (code, r) = check_json(&env, &[named]);
         assert_eq!((code, &r["summary"]["excluded_named"]), (0, &json!([named])), "{}", r["summary"]);
         assert_eq!(r["summary"]["files"], 0, "{}", r["summary"]);
     }
-    assert_eq!(inotify_watches(&env), before, "a named excluded directory was watched");
+    assert_eq!(inotify_watches(&env), before, "a named excluded path's directories were watched");
 }
 
 /// The daemon's inotify watches, from its inotify descriptor's `fdinfo`.

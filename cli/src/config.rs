@@ -759,7 +759,12 @@ pub fn excluded_dirs_set(patterns: &[String]) -> GlobSet {
         let n = normalize_glob(p);
         // As [`add_below`] reads it.
         let dir = if every(&n) { "*" } else { n.as_str() };
-        let parent = ["/**/*", "/**", "/*"]
+        // Only where the pattern takes out every file below `d`: as a
+        // file pattern, `d/*` and `d/**/*` match the files in `d` itself;
+        // naming directories (`d/*/`), they do not, and only `d/**/` does
+        // (`**` matching no directory at all).
+        let suffixes: &[&str] = if names_directory(p) { &["/**"] } else { &["/**/*", "/**", "/*"] };
+        let parent = suffixes
             .iter()
             .find_map(|suffix| dir.strip_suffix(suffix))
             // `d\/*` escapes its `/`: not a directory's contents.

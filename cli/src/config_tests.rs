@@ -969,10 +969,23 @@ fn identity_changes_with_builtin_settings() {
 /// exclusions take out, and not one more.
 #[test]
 fn excluded_directories_are_those_whose_files_are_all_excluded() {
-    let patterns: Vec<String> =
-        ["target", "vendor/", "gen/**", "/build", "docs/*/old", "x", "*.tmp", "out/*", "/cov/**/*", "esc\\/**"]
-            .map(String::from)
-            .into();
+    let patterns: Vec<String> = [
+        "target",
+        "vendor/",
+        "gen/**",
+        "/build",
+        "docs/*/old",
+        "x",
+        "*.tmp",
+        "out/*",
+        "/cov/**/*",
+        "esc\\/**",
+        "sub/*/",
+        "keep/**/*/",
+        "all/**/",
+    ]
+    .map(String::from)
+    .into();
     let dirs = excluded_dirs_set(&patterns);
     let files = exclude_set(&patterns).unwrap();
     for (dir, pruned) in [
@@ -994,6 +1007,11 @@ fn excluded_directories_are_those_whose_files_are_all_excluded() {
         ("cov", true),
         ("a/cov", false),
         ("esc", false),
+        // Directories only: `sub/*/` leaves the files in `sub` itself.
+        ("sub", false),
+        ("sub/d", true),
+        ("keep", false),
+        ("all", true),
     ] {
         assert_eq!(dirs.is_match(dir), pruned, "{dir}");
         if pruned {
@@ -1002,6 +1020,7 @@ fn excluded_directories_are_those_whose_files_are_all_excluded() {
             }
         }
     }
+    assert!(!files.is_match("sub/f.txt") && !files.is_match("keep/f.txt") && files.is_match("all/f.txt"));
     // A name excluded as a file (`x`) does not take out a directory holding one.
     assert!(!dirs.is_match("src/lib") && files.is_match("src/x"));
     // Every directory: the top-level ones are enough, the walk entering
