@@ -127,14 +127,14 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
             // escape byte itself), then without them; with no file group,
             // the line without them reads best.
             let stripped = memchr::memchr(0x1b, raw).map(|_| TERMINAL_ESCAPE.replace_all(raw, &b""[..]));
-            let tries: [Option<&[u8]>; 2] = match &stripped {
-                None => [Some(raw), None],
-                Some(clean) if has_file => [Some(raw), Some(clean)],
-                Some(clean) => [Some(clean), Some(raw)],
+            let tries: [Option<(&[u8], bool)>; 2] = match &stripped {
+                None => [Some((raw, false)), None],
+                Some(clean) if has_file => [Some((raw, false)), Some((clean, true))],
+                Some(clean) => [Some((clean, true)), Some((raw, false))],
             };
             let (mut matched, mut missed) = (false, None);
-            for attempt in tries.into_iter().flatten() {
-                match read_line(re, attempt, has_file, &batch) {
+            for (attempt, unescaped) in tries.into_iter().flatten() {
+                match read_line(re, attempt, has_file, unescaped, &batch) {
                     LineRead::NoMatch => {}
                     LineRead::Finding(targets, finding) => {
                         matched = true;
@@ -195,7 +195,7 @@ enum LineRead<'b> {
     Finding(&'b [usize], Finding),
 }
 
-fn read_line<'b>(re: &Regex, raw: &[u8], has_file: bool, batch: &'b Batch) -> LineRead<'b> {
+fn read_line<'b>(re: &Regex, raw: &[u8], has_file: bool, unescaped: bool, batch: &'b Batch) -> LineRead<'b> {
     let line = String::from_utf8_lossy(raw);
     let Some(caps) = re.captures(&line) else {
         return LineRead::NoMatch;
@@ -212,7 +212,8 @@ fn read_line<'b>(re: &Regex, raw: &[u8], has_file: bool, batch: &'b Batch) -> Li
         };
         // As printed, then without blanks around it: a name may start or
         // end with a space.
-        match batch.lookup(path).or_else(|| batch.lookup(path.trim_ascii())) {
+        let lookup = |p: &[u8]| if unescaped { batch.lookup_unescaped(p) } else { batch.lookup(p) };
+        match lookup(path).or_else(|| lookup(path.trim_ascii())) {
             Some(targets) => targets,
             None => return LineRead::Outside(String::from_utf8_lossy(path).into_owned()),
         }
@@ -588,6 +589,9 @@ fn severity(word: &str) -> Severity {
 /// UTF-8).
 struct Batch {
     index: HashMap<Vec<u8>, Vec<usize>>,
+    /// The names that hold a terminal escape, without it: as a tool that
+    /// colours its output prints them once its colours are taken out.
+    unescaped: HashMap<Vec<u8>, Vec<usize>>,
     /// The names that are not UTF-8, lossily, for tools that print them so
     /// (`Path::display`): used when it names one file only.
     lossy: HashMap<String, Vec<usize>>,
@@ -599,9 +603,17 @@ impl Batch {
     fn new(files: &[OsString], cwd: &Path) -> Self {
         let cwd = clean(cwd);
         let canonical_cwd = std::fs::canonicalize(&cwd).ok().filter(|c| *c != cwd);
-        let mut batch = Batch { index: HashMap::new(), lossy: HashMap::new(), cwd, canonical_cwd };
+        let mut batch =
+            Batch { index: HashMap::new(), unescaped: HashMap::new(), lossy: HashMap::new(), cwd, canonical_cwd };
         for (i, file) in files.iter().enumerate() {
             if let Some(key) = batch.normalize(file.as_bytes()) {
+                if memchr::memchr(0x1b, &key).is_some() {
+                    batch
+                        .unescaped
+                        .entry(TERMINAL_ESCAPE.replace_all(&key, &b""[..]).into_owned())
+                        .or_default()
+                        .push(i);
+                }
                 if std::str::from_utf8(&key).is_err() {
                     batch.lossy.entry(String::from_utf8_lossy(&key).into_owned()).or_default().push(i);
                 }
@@ -609,6 +621,12 @@ impl Batch {
             }
         }
         batch
+    }
+
+    /// The files `path`, read from a line without its terminal escapes,
+    /// names: as [`lookup`](Self::lookup), else a name that held escapes.
+    fn lookup_unescaped(&self, path: &[u8]) -> Option<&[usize]> {
+        self.lookup(path).or_else(|| self.unescaped.get(&self.normalize(path)?).map(Vec::as_slice))
     }
 
     /// The files `path` names: by its bytes, else (a name the tool printed

@@ -823,6 +823,13 @@ async fn findings_printed_in_colour_are_found() {
     let s = spec(&dir, sh(script), OutputParser::Regex(gcc_style()));
     let out = run(&s, &files(&["e\u{1b}[1mx.txt", "b.c"]), &ProcessRegistry::new()).await;
     assert_eq!(out[0], Outcome::Findings { findings: vec![Finding::error(Some(1), Some(1), "found x")] }, "{out:?}");
+    // Printed in colour too, the name is found once both lose their escapes.
+    let script =
+        r"printf '\033[1me\033[1mx.txt\033[0m:1:1: error: found x\n\033[1mb.c\033[0m:2:1: error: bad\n'; exit 1";
+    let s = spec(&dir, sh(script), OutputParser::Regex(gcc_style()));
+    let out = run(&s, &files(&["e\u{1b}[1mx.txt", "b.c"]), &ProcessRegistry::new()).await;
+    assert_eq!(out[0], Outcome::Findings { findings: vec![Finding::error(Some(1), Some(1), "found x")] }, "{out:?}");
+    assert_eq!(out[1], Outcome::Findings { findings: vec![Finding::error(Some(2), Some(1), "bad")] }, "{out:?}");
 }
 
 fn write_sarif(dir: &TempDir, name: &str, log: &serde_json::Value) {
