@@ -278,6 +278,14 @@ fn the_output_file_is_checked_first_and_replaced_whole() {
     assert!(err.contains("missing/r.txt") && !err.contains(".verdict-report"), "{err}");
     let out = env.cmd().args(["check", "-o"]).arg(env.tmp.path()).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("is a directory"));
+    // Written inside the project, its temporary file is not checked (it is
+    // made once the report is in).
+    let out = env.cmd().args(["check", "--format", "json", "--all", "-o", "in-project.json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&std::fs::read(env.project.join("in-project.json")).unwrap()).unwrap();
+    let files: Vec<&str> = r["outcomes"].as_array().unwrap().iter().map(|o| o["file"].as_str().unwrap()).collect();
+    assert!(!files.iter().any(|f| f.starts_with(".verdict-report")), "{files:?}");
+    std::fs::remove_file(env.project.join("in-project.json")).unwrap();
     // `-` is stdout, and a device is written as it is.
     let out = env.cmd().args(["check", "--format", "json", "-o", "-"]).output().unwrap();
     assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["summary"]["files"], 1);

@@ -110,9 +110,15 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                     if !dir.is_dir() {
                         anyhow::bail!("cannot write {}: {} is not a directory", path.display(), dir.display());
                     }
-                    let file =
-                        tempfile::Builder::new().prefix(".verdict-report").tempfile_in(dir).with_context(cannot)?;
-                    Some(ReportFile::Replace(path, file, mode))
+                    // Its temporary file is made once the report is in:
+                    // one made now, in the project, would be walked and
+                    // checked, and would change the tree every time.
+                    use nix::unistd::{AccessFlags, access};
+                    access(dir, AccessFlags::W_OK | AccessFlags::X_OK)
+                        .map_err(std::io::Error::from)
+                        .with_context(cannot)?;
+                    let dir = dir.to_path_buf();
+                    Some(ReportFile::Replace(path, dir, mode))
                 }
             }
         }
@@ -270,10 +276,19 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         }
         report.outcomes = streamed;
     }
-    let mut sink: Box<dyn Write> = match &output {
-        Some(ReportFile::Direct(file)) => Box::new(std::io::BufWriter::new(file)),
-        Some(ReportFile::Replace(_, file, _)) => Box::new(std::io::BufWriter::new(file.as_file())),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    let replacement = match &output {
+        Some(ReportFile::Replace(path, dir, _)) => Some(
+            tempfile::Builder::new()
+                .prefix(".verdict-report")
+                .tempfile_in(dir)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+        ),
+        _ => None,
+    };
+    let mut sink: Box<dyn Write> = match (&output, &replacement) {
+        (Some(ReportFile::Direct(file)), _) => Box::new(std::io::BufWriter::new(file)),
+        (_, Some(file)) => Box::new(std::io::BufWriter::new(file.as_file())),
+        _ => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     // NO_COLOR counts when set to something (no-color.org).
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -302,7 +317,7 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         Err(e) => return Err(e).context("cannot write the report"),
     }
     drop(sink);
-    if let Some(ReportFile::Replace(path, file, mode)) = output {
+    if let (Some(ReportFile::Replace(path, _, mode)), Some(file)) = (output, replacement) {
         // The file's own mode, or the one a new file would have had; not
         // the temporary file's 0600.
         let mode = mode.map_or_else(
@@ -340,9 +355,10 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
 /// Where `--output` writes: a file replaced once the report is complete, or
 /// a device or pipe written to directly.
 enum ReportFile {
-    /// The path replaced, the file written first, and the mode of the
-    /// file it replaces, if there is one.
-    Replace(PathBuf, tempfile::NamedTempFile, Option<u32>),
+    /// The path replaced, the directory of the file written first (made
+    /// once the report is in), and the mode of the file it replaces, if
+    /// there is one.
+    Replace(PathBuf, PathBuf, Option<u32>),
     Direct(std::fs::File),
 }
 
