@@ -301,7 +301,7 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                 writeln!(sink)?;
             }
             Format::Sarif => {
-                serde_json::to_writer_pretty(&mut sink, &sarif(&report))?;
+                serde_json::to_writer_pretty(&mut sink, &sarif(&report, Some(&opts.layout.root)))?;
                 writeln!(sink)?;
             }
         }
@@ -616,58 +616,116 @@ fn uri(path: &[u8]) -> String {
     percent_encode(path, PATH).to_string()
 }
 
+/// The most results one SARIF run may hold for GitHub code scanning, which
+/// rejects a log with more (and as many rules at most, which then holds).
+pub const SARIF_MAX_RESULTS: usize = 25_000;
+
 /// Builds a SARIF 2.1.0 log: findings are results; errors, timeouts and
 /// skips are tool execution notifications, not results.
-pub fn sarif(report: &CheckReport) -> Value {
-    let mut rules: Vec<String> = Vec::new();
-    let mut results = Vec::new();
+///
+/// `project_root`, when given, places the files: their URIs are made
+/// relative to the top of the git repository holding it (where code
+/// scanning looks for them: a project in `sub/` of a repository gives
+/// `sub/a.txt`), and `%SRCROOT%` is declared as that directory. Past
+/// [`SARIF_MAX_RESULTS`] findings, the most severe are kept (errors, then
+/// warnings, then notes, each in report order) and a notification says
+/// how many were left out.
+pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
+    let top = project_root.and_then(|root| root.ancestors().find(|a| a.join(".git").exists()).map(|top| (root, top)));
+    let prefix: Vec<u8> = match top {
+        Some((root, top)) => {
+            let rel = root.strip_prefix(top).unwrap_or(Path::new(""));
+            let mut p = rel.as_os_str().as_encoded_bytes().to_vec();
+            if !p.is_empty() {
+                p.push(b'/');
+            }
+            p
+        }
+        None => Vec::new(),
+    };
+    let located = |file: &[u8]| {
+        let mut path = prefix.clone();
+        path.extend_from_slice(file);
+        uri(&path)
+    };
     let mut notifications = Vec::new();
+    let mut candidates: Vec<(&crate::protocol::Record, &verdict_actors::Finding)> = Vec::new();
     for r in &report.outcomes {
+        let notify = |level: &str, text: &str| {
+            let mut n = notification_json(level, &r.validator, r.file_name_bytes(), text);
+            n["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] = json!(located(r.file_name_bytes()));
+            n
+        };
         match &r.outcome {
-            Outcome::Error { reason } => {
-                notifications.push(notification_json("error", &r.validator, r.file_name_bytes(), reason))
+            Outcome::Error { reason } => notifications.push(notify("error", reason)),
+            Outcome::TimedOut { after_ms } => {
+                notifications.push(notify("error", &format!("timed out after {after_ms} ms")))
             }
-            Outcome::TimedOut { after_ms } => notifications.push(notification_json(
-                "error",
-                &r.validator,
-                r.file_name_bytes(),
-                &format!("timed out after {after_ms} ms"),
-            )),
-            Outcome::Skipped { reason } => {
-                notifications.push(notification_json("warning", &r.validator, r.file_name_bytes(), reason))
-            }
+            Outcome::Skipped { reason } => notifications.push(notify("warning", reason)),
             _ => {}
         }
-        for f in r.outcome.findings() {
-            // `validator/rule`; the validator's name alone when the finding
-            // names no rule or the rule is the validator (the built-ins).
-            let rule = match f.rule.as_deref() {
-                Some(rule) if rule != r.validator => format!("{}/{rule}", r.validator),
-                _ => r.validator.clone(),
-            };
-            if !rules.contains(&rule) {
-                rules.push(rule.clone());
-            }
-            let mut region = serde_json::Map::new();
-            if let Some(l) = f.line {
-                region.insert("startLine".into(), json!(l));
-            }
-            // SARIF has no region of a column alone.
-            if let Some(c) = f.column.filter(|_| f.line.is_some()) {
-                region.insert("startColumn".into(), json!(c));
-            }
-            let mut physical =
-                json!({ "artifactLocation": { "uri": uri(r.file_name_bytes()), "uriBaseId": "%SRCROOT%" } });
-            if !region.is_empty() {
-                physical["region"] = Value::Object(region);
-            }
-            results.push(json!({
-                "ruleId": rule,
-                "level": match f.severity { Severity::Error => "error", Severity::Warning => "warning", Severity::Note => "note" },
-                "message": { "text": f.message },
-                "locations": [{ "physicalLocation": physical }],
-            }));
+        candidates.extend(r.outcome.findings().iter().map(|f| (r, f)));
+    }
+    // The most severe first when they cannot all go; report order kept.
+    let left_out = candidates.len().saturating_sub(SARIF_MAX_RESULTS);
+    if left_out > 0 {
+        let rank = |s: Severity| match s {
+            Severity::Error => 0,
+            Severity::Warning => 1,
+            Severity::Note => 2,
+        };
+        let mut order: Vec<usize> = (0..candidates.len()).collect();
+        order.sort_by_key(|&i| (rank(candidates[i].1.severity), i));
+        let mut kept = order[..SARIF_MAX_RESULTS].to_vec();
+        kept.sort_unstable();
+        candidates = kept.into_iter().map(|i| candidates[i]).collect();
+        notifications.push(json!({
+            "level": "warning",
+            "message": { "text": format!(
+                "{left_out} more findings are not in this SARIF log, which holds the {SARIF_MAX_RESULTS} most severe (GitHub code scanning takes no more in one run); `verdict check --format json` lists them all"
+            ) },
+            "descriptor": { "id": "results-left-out" },
+        }));
+    }
+    let mut rules: Vec<String> = Vec::new();
+    let mut known_rules: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut results = Vec::with_capacity(candidates.len());
+    // What a SARIF reader can hold: SARIF's integers are 32-bit in
+    // Microsoft's SDK, and a line past them is no line.
+    let position = |n: Option<u32>| n.filter(|&n| n <= i32::MAX as u32);
+    for (r, f) in candidates {
+        // `validator/rule`; the validator's name alone when the finding
+        // names no rule (or an empty one) or the rule is the validator
+        // (the built-ins).
+        let rule = match f.rule.as_deref() {
+            Some(rule) if !rule.is_empty() && rule != r.validator => format!("{}/{rule}", r.validator),
+            _ => r.validator.clone(),
+        };
+        if known_rules.insert(rule.clone()) {
+            rules.push(rule.clone());
         }
+        let mut region = serde_json::Map::new();
+        let line = position(f.line);
+        if let Some(l) = line {
+            region.insert("startLine".into(), json!(l));
+        }
+        // SARIF has no region of a column alone.
+        if let Some(c) = position(f.column).filter(|_| line.is_some()) {
+            region.insert("startColumn".into(), json!(c));
+        }
+        let mut physical =
+            json!({ "artifactLocation": { "uri": located(r.file_name_bytes()), "uriBaseId": "%SRCROOT%" } });
+        if !region.is_empty() {
+            physical["region"] = Value::Object(region);
+        }
+        // Code scanning refuses an empty text.
+        let text = if f.message.trim().is_empty() { "(no message)" } else { f.message.as_str() };
+        results.push(json!({
+            "ruleId": rule,
+            "level": match f.severity { Severity::Error => "error", Severity::Warning => "warning", Severity::Note => "note" },
+            "message": { "text": text },
+            "locations": [{ "physicalLocation": physical }],
+        }));
     }
     for e in &report.summary.walk_errors {
         notifications.push(json!({
@@ -677,24 +735,32 @@ pub fn sarif(report: &CheckReport) -> Value {
         }));
     }
     let failed = notifications.iter().any(|n| n["level"] == "error");
+    let mut run = json!({
+        "tool": { "driver": {
+            "name": "verdict",
+            "version": crate::protocol::VERSION,
+            "rules": rules.iter().map(|r| json!({ "id": r, "shortDescription": { "text": r } })).collect::<Vec<_>>(),
+        }},
+        // Columns count characters (code points), as in the JSON
+        // report, not SARIF's default UTF-16 code units.
+        "columnKind": "unicodeCodePoints",
+        "invocations": [{
+            "executionSuccessful": !failed,
+            "toolExecutionNotifications": notifications,
+        }],
+        "results": results,
+    });
+    if let Some((_, top)) = top {
+        let mut dir = uri(top.as_os_str().as_encoded_bytes());
+        if !dir.ends_with('/') {
+            dir.push('/');
+        }
+        run["originalUriBaseIds"] = json!({ "%SRCROOT%": { "uri": format!("file://{dir}") } });
+    }
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": "verdict",
-                "version": crate::protocol::VERSION,
-                "rules": rules.iter().map(|r| json!({ "id": r, "shortDescription": { "text": r } })).collect::<Vec<_>>(),
-            }},
-            // Columns count characters (code points), as in the JSON
-            // report, not SARIF's default UTF-16 code units.
-            "columnKind": "unicodeCodePoints",
-            "invocations": [{
-                "executionSuccessful": !failed,
-                "toolExecutionNotifications": notifications,
-            }],
-            "results": results,
-        }],
+        "runs": [run],
     })
 }
 
@@ -1212,7 +1278,7 @@ mod tests {
             validators: Vec::new(),
             streamed_outcomes: None,
         };
-        assert_eq!(sarif(&report)["runs"][0]["columnKind"], "unicodeCodePoints");
+        assert_eq!(sarif(&report, None)["runs"][0]["columnKind"], "unicodeCodePoints");
     }
 
     #[test]
@@ -1233,7 +1299,7 @@ mod tests {
             validators: Vec::new(),
             streamed_outcomes: None,
         };
-        let log = sarif(&report);
+        let log = sarif(&report, None);
         let regions: Vec<Value> = (log["runs"][0]["results"].as_array().unwrap().iter())
             .map(|r| r["locations"][0]["physicalLocation"]["region"].clone())
             .collect();
@@ -1258,12 +1324,10 @@ mod tests {
             record("shellcheck", Some("SC2086")),
             record("mytool", None),
         ];
-        let log = sarif(&CheckReport {
-            summary: Summary::default(),
-            outcomes,
-            validators: Vec::new(),
-            streamed_outcomes: None,
-        });
+        let log = sarif(
+            &CheckReport { summary: Summary::default(), outcomes, validators: Vec::new(), streamed_outcomes: None },
+            None,
+        );
         let ids: Vec<&str> =
             (log["runs"][0]["results"].as_array().unwrap().iter()).map(|r| r["ruleId"].as_str().unwrap()).collect();
         assert_eq!(ids, ["trailing-whitespace", "shellcheck/SC2086", "mytool"]);
@@ -1271,6 +1335,52 @@ mod tests {
             .map(|r| r["id"].as_str().unwrap())
             .collect();
         assert_eq!(rules, ids);
+    }
+
+    /// What GitHub code scanning refuses or misplaces is not written: more
+    /// than 25,000 results in a run (the most severe are kept, and a
+    /// notification says how many were left out), an empty message, a line
+    /// past 32 bits; and files are placed from the top of the repository.
+    #[test]
+    fn sarif_holds_what_code_scanning_takes_placed_from_the_repository_top() {
+        let finding = |severity, line| verdict_actors::Finding {
+            severity,
+            ..verdict_actors::Finding::error(Some(line), None, "x")
+        };
+        let mut findings: Vec<_> = (1..=SARIF_MAX_RESULTS as u32).map(|l| finding(Severity::Note, l)).collect();
+        findings.insert(10, finding(Severity::Error, 7));
+        findings.push(verdict_actors::Finding { message: " ".into(), ..finding(Severity::Warning, u32::MAX) });
+        let record = crate::protocol::Record {
+            file: "a b.txt".into(),
+            file_bytes: None,
+            validator: "t".into(),
+            dimension: "lint".into(),
+            outcome: Outcome::Findings { findings },
+        };
+        let report = CheckReport {
+            summary: Summary::default(),
+            outcomes: vec![record],
+            validators: Vec::new(),
+            streamed_outcomes: None,
+        };
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(repo.path().join(".git")).unwrap();
+        std::fs::create_dir_all(repo.path().join("sub")).unwrap();
+        let log = sarif(&report, Some(&repo.path().join("sub")));
+        let run = &log["runs"][0];
+        let results = run["results"].as_array().unwrap();
+        assert_eq!(results.len(), SARIF_MAX_RESULTS);
+        // The error and the warning are kept, in report order; two notes go.
+        assert_eq!(results[10]["level"], "error");
+        let last = &results[SARIF_MAX_RESULTS - 1];
+        assert_eq!((last["level"].as_str(), last["message"]["text"].as_str()), (Some("warning"), Some("(no message)")));
+        assert!(last["locations"][0]["physicalLocation"].get("region").is_none(), "{last}");
+        let said = run["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"].as_str().unwrap();
+        assert!(said.starts_with("2 more findings are not in this SARIF log"), "{said}");
+        let location = &results[0]["locations"][0]["physicalLocation"]["artifactLocation"];
+        assert_eq!(location["uri"], "sub/a%20b.txt");
+        let top = format!("file://{}/", repo.path().display());
+        assert_eq!(run["originalUriBaseIds"]["%SRCROOT%"]["uri"].as_str(), Some(top.as_str()));
     }
 
     #[test]
