@@ -6,7 +6,10 @@
 
 pub mod outcome;
 
-pub use outcome::{Finding, Outcome, OutcomeKind, Severity, StoredFinding, StoredVerdict, Verdict};
+pub use outcome::{
+    Finding, NOTICE_MORE, NOTICE_OUTPUT_CUT, NOTICE_TOOL_FAILED, Outcome, OutcomeKind, Severity, StoredFinding,
+    StoredVerdict, Verdict,
+};
 pub mod builtin;
 pub mod command;
 pub mod process;

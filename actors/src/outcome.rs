@@ -48,7 +48,24 @@ impl Finding {
         self.rule = Some(rule.into());
         self
     }
+
+    /// Whether this is verdict's own note on a list of findings (its rule
+    /// is one of the `verdict:` ones), not a finding of the file: SARIF
+    /// writes it as a notification.
+    pub fn is_notice(&self) -> bool {
+        self.rule.as_deref().is_some_and(|r| r.starts_with(NOTICE_PREFIX))
+    }
 }
+
+/// The rule ids of verdict's own notes on a list of findings.
+const NOTICE_PREFIX: &str = "verdict:";
+/// More findings than are kept: "… and N more findings not listed".
+pub const NOTICE_MORE: &str = "verdict:more";
+/// The tool's output was cut at `max_output`: findings may be missing.
+pub const NOTICE_OUTPUT_CUT: &str = "verdict:output-cut";
+/// The tool failed after reporting these findings: there may be more. A
+/// verdict holding one is not cached (the tool is run again next time).
+pub const NOTICE_TOOL_FAILED: &str = "verdict:tool-failed";
 
 /// What a validator computed for one file: the only outcomes that are cached.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,6 +204,12 @@ impl Outcome {
     pub fn cacheable(&self) -> Option<Verdict> {
         match self {
             Outcome::Passed => Some(Verdict::Passed),
+            // A failed run's findings are not the file's verdict.
+            Outcome::Findings { findings }
+                if findings.iter().any(|f| f.rule.as_deref() == Some(NOTICE_TOOL_FAILED)) =>
+            {
+                None
+            }
             Outcome::Findings { findings } => Some(Verdict::Findings { findings: findings.clone() }),
             _ => None,
         }

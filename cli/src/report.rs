@@ -576,7 +576,7 @@ fn print_record(r: &Record, colour: bool, out: &mut dyn Write) -> std::io::Resul
             sev.to_string()
         };
         // A tool's rule (`SC2086`, `F401`), which a built-in's name already is.
-        let tag = match f.rule.as_deref().filter(|rule| *rule != r.validator) {
+        let tag = match f.rule.as_deref().filter(|rule| *rule != r.validator && !f.is_notice()) {
             Some(rule) => {
                 let tag = format!("[{} {}]", visible(&r.validator), visible(rule));
                 if colour { tag.dimmed().to_string() } else { tag }
@@ -664,7 +664,22 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
             Outcome::Skipped { reason } => notifications.push(notify("warning", reason)),
             _ => {}
         }
-        candidates.extend(r.outcome.findings().iter().map(|f| (r, f)));
+        // verdict's own notes on a list (more than are kept, output cut,
+        // the tool failed after these) are about the run, not the file's
+        // code: notifications.
+        for f in r.outcome.findings() {
+            if f.is_notice() {
+                let level = match f.severity {
+                    _ if f.rule.as_deref() == Some(verdict_actors::NOTICE_MORE) => "note",
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                    Severity::Note => "note",
+                };
+                notifications.push(notify(level, &f.message));
+            } else {
+                candidates.push((r, f));
+            }
+        }
     }
     // The most severe first when they cannot all go; report order kept.
     let left_out = candidates.len().saturating_sub(SARIF_MAX_RESULTS);
@@ -1381,6 +1396,42 @@ mod tests {
         assert_eq!(location["uri"], "sub/a%20b.txt");
         let top = format!("file://{}/", repo.path().display());
         assert_eq!(run["originalUriBaseIds"]["%SRCROOT%"]["uri"].as_str(), Some(top.as_str()));
+    }
+
+    /// verdict's own notes on a list of findings are notifications, not
+    /// alerts: a tool that failed after these findings makes the run's
+    /// execution unsuccessful; more findings than are kept does not.
+    #[test]
+    fn sarif_writes_verdicts_own_notes_as_notifications() {
+        let findings = vec![
+            verdict_actors::Finding::error(Some(3), None, "real"),
+            verdict_actors::Finding::error(None, None, "… and 5 more").with_rule(verdict_actors::NOTICE_MORE),
+            verdict_actors::Finding::error(None, None, "the tool failed").with_rule(verdict_actors::NOTICE_TOOL_FAILED),
+        ];
+        let record = crate::protocol::Record {
+            file: "a.txt".into(),
+            file_bytes: None,
+            validator: "t".into(),
+            dimension: "lint".into(),
+            outcome: Outcome::Findings { findings },
+        };
+        let report = CheckReport {
+            summary: Summary::default(),
+            outcomes: vec![record],
+            validators: Vec::new(),
+            streamed_outcomes: None,
+        };
+        let log = sarif(&report, None);
+        let run = &log["runs"][0];
+        assert_eq!(run["results"].as_array().unwrap().len(), 1);
+        let notes: Vec<(&str, &str)> = (run["invocations"][0]["toolExecutionNotifications"].as_array().unwrap().iter())
+            .map(|n| (n["level"].as_str().unwrap(), n["message"]["text"].as_str().unwrap()))
+            .collect();
+        assert_eq!(notes, [("note", "t: … and 5 more"), ("error", "t: the tool failed")]);
+        assert_eq!(run["invocations"][0]["executionSuccessful"], false);
+        let rules: Vec<&str> =
+            (run["tool"]["driver"]["rules"].as_array().unwrap().iter()).map(|r| r["id"].as_str().unwrap()).collect();
+        assert_eq!(rules, ["t"]);
     }
 
     #[test]

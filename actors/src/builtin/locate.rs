@@ -171,7 +171,13 @@ impl<'a> Collector<'a> {
         if self.more > 0 {
             let message = format!("… and {} more {} findings not listed", self.more, self.rule);
             let severity = self.more_severity;
-            self.push(None, None, severity, message);
+            self.findings.push(Finding {
+                line: None,
+                column: None,
+                severity,
+                rule: Some(crate::outcome::NOTICE_MORE.to_owned()),
+                message,
+            });
         }
         self.findings
     }

@@ -451,19 +451,25 @@ fn finish(per_file: PerFile, lost: Option<String>, problems: Vec<Option<String>>
                     line: None,
                     column: None,
                     severity: more_severity,
-                    rule: None,
+                    rule: Some(crate::outcome::NOTICE_MORE.to_owned()),
                     message: format!("… and {more} more findings not listed (at most {MAX_TOOL_FINDINGS} are kept)"),
                 });
             }
             if let Some(problem) = problem {
-                findings.push(Finding::error(None, None, format!("{problem} (these findings may be incomplete)")));
+                findings.push(
+                    Finding::error(None, None, format!("{problem} (these findings may be incomplete)"))
+                        .with_rule(crate::outcome::NOTICE_TOOL_FAILED),
+                );
             }
             if let Some(note) = &lost {
-                findings.push(Finding::error(
-                    None,
-                    None,
-                    format!("tool output was cut{note}: more findings may be missing; raise max_output"),
-                ));
+                findings.push(
+                    Finding::error(
+                        None,
+                        None,
+                        format!("tool output was cut{note}: more findings may be missing; raise max_output"),
+                    )
+                    .with_rule(crate::outcome::NOTICE_OUTPUT_CUT),
+                );
             }
             Verdict::from_findings(findings).into()
         })

@@ -768,7 +768,13 @@ async fn a_batch_tool_that_fails_after_some_findings_passes_no_file() {
     assert_eq!(reason(&out[1]), failed);
     let Outcome::Findings { findings } = &out[0] else { panic!("{out:?}") };
     assert_eq!(findings[0], Finding::error(Some(1), Some(1), "bad"));
-    assert_eq!(findings[1], Finding::error(None, None, format!("{failed} (these findings may be incomplete)")));
+    assert_eq!(
+        findings[1],
+        Finding::error(None, None, format!("{failed} (these findings may be incomplete)"))
+            .with_rule(crate::outcome::NOTICE_TOOL_FAILED)
+    );
+    // A failed run's findings are not the file's verdict: not cached.
+    assert!(out[0].cacheable().is_none());
     assert_eq!(findings.len(), 2);
 
     let listed = CommandSpec { findings_exit_codes: Some(vec![1, 2]), ..s.clone() };
