@@ -728,11 +728,16 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
         if let Some(c) = position(f.column).filter(|_| line.is_some()) {
             region.insert("startColumn".into(), json!(c));
         }
-        let mut physical =
-            json!({ "artifactLocation": { "uri": located(r.file_name_bytes()), "uriBaseId": "%SRCROOT%" } });
-        if !region.is_empty() {
-            physical["region"] = Value::Object(region);
+        // A finding about the whole file (`large-file`, an exit status) is
+        // placed at its first line: code scanning requires a line, and
+        // fingerprints a result by it.
+        if region.is_empty() {
+            region.insert("startLine".into(), json!(1));
         }
+        let physical = json!({
+            "artifactLocation": { "uri": located(r.file_name_bytes()), "uriBaseId": "%SRCROOT%" },
+            "region": Value::Object(region),
+        });
         // Code scanning refuses an empty text.
         let text = if f.message.trim().is_empty() { "(no message)" } else { f.message.as_str() };
         results.push(json!({
@@ -1318,7 +1323,12 @@ mod tests {
         let regions: Vec<Value> = (log["runs"][0]["results"].as_array().unwrap().iter())
             .map(|r| r["locations"][0]["physicalLocation"]["region"].clone())
             .collect();
-        assert_eq!(regions, [Value::Null, json!({ "startLine": 2, "startColumn": 5 }), Value::Null]);
+        // A finding without a line is placed at the first (code scanning
+        // requires one).
+        assert_eq!(
+            regions,
+            [json!({ "startLine": 1 }), json!({ "startLine": 2, "startColumn": 5 }), json!({ "startLine": 1 })]
+        );
     }
 
     #[test]
@@ -1389,7 +1399,7 @@ mod tests {
         assert_eq!(results[10]["level"], "error");
         let last = &results[SARIF_MAX_RESULTS - 1];
         assert_eq!((last["level"].as_str(), last["message"]["text"].as_str()), (Some("warning"), Some("(no message)")));
-        assert!(last["locations"][0]["physicalLocation"].get("region").is_none(), "{last}");
+        assert_eq!(last["locations"][0]["physicalLocation"]["region"], json!({ "startLine": 1 }), "{last}");
         let said = run["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"].as_str().unwrap();
         assert!(said.starts_with("2 more findings are not in this SARIF log"), "{said}");
         let location = &results[0]["locations"][0]["physicalLocation"]["artifactLocation"];
