@@ -528,8 +528,9 @@ struct CommandIdentity<'a> {
 /// output can give other outcomes), so that a command validator's cached
 /// results are not answered under the old reading. 2: ANSI escapes stripped,
 /// SARIF levels as SARIF 2.1.0 section 3.27.10 gives them, tool notifications
-/// located at a file, exit statuses that are not findings.
-const OUTPUT_READING: u32 = 2;
+/// located at a file, exit statuses that are not findings. 3: verdict's own
+/// notes on a list carry `verdict:` rules.
+const OUTPUT_READING: u32 = 3;
 
 impl ValidatorConfig {
     /// The validator's identity: the part of the cache key that says "these
