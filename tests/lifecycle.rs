@@ -608,6 +608,41 @@ fn commands_racing_stop_are_answered_by_the_next_daemon() {
     env.run_ok(&["stop"], 0);
 }
 
+/// The files of a `version` command that holds up its caller.
+struct Gated {
+    /// Made when the command starts.
+    started: std::path::PathBuf,
+    /// Waited for (at most 60 s) before it prints its version.
+    gate: std::path::PathBuf,
+    /// A line per run.
+    runs: std::path::PathBuf,
+}
+
+/// Configures one command validator whose `version` command says it
+/// started, then waits for the test to open the gate: the daemon's start,
+/// and each reload, wait with it.
+fn gated_version(env: &Env) -> Gated {
+    let g = Gated {
+        started: env.tmp.path().join("started"),
+        gate: env.tmp.path().join("gate"),
+        runs: env.tmp.path().join("runs"),
+    };
+    let version = format!(
+        "touch {s}; echo run >> {r}; i=0; while [ ! -e {g} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo v1",
+        s = g.started.display(),
+        r = g.runs.display(),
+        g = g.gate.display()
+    );
+    env.write(
+        "verdict.toml",
+        format!(
+            "builtins = false\n[validators.slow]\nkind = \"command\"\nfiles = [\"*.txt\"]\ncommand = [\"true\"]\nversion = [\"sh\", \"-c\", {}]\n",
+            serde_json::to_string(&version).unwrap()
+        ),
+    );
+    g
+}
+
 /// A signal at a bad moment: SIGHUP while the daemon starts (its `version`
 /// commands running) is a reload once it is ready, not its death by the
 /// signal's default action; SIGTERM while a SIGHUP's reload waits on a slow
@@ -616,24 +651,8 @@ fn commands_racing_stop_are_answered_by_the_next_daemon() {
 fn signals_while_starting_or_reloading_are_acted_on_at_once() {
     use nix::sys::signal::{Signal, kill};
     let env = Env::new();
-    // The `version` command says it started, then waits for the test to
-    // open the gate (for at most 60 s).
-    let (started, gate, runs) =
-        (env.tmp.path().join("started"), env.tmp.path().join("gate"), env.tmp.path().join("runs"));
-    let version = format!(
-        "touch {s}; echo run >> {r}; i=0; while [ ! -e {g} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo v1",
-        s = started.display(),
-        r = runs.display(),
-        g = gate.display()
-    );
+    let Gated { started, gate, runs } = gated_version(&env);
     let version_runs = || std::fs::read_to_string(&runs).unwrap_or_default().lines().count();
-    env.write(
-        "verdict.toml",
-        format!(
-            "builtins = false\n[validators.slow]\nkind = \"command\"\nfiles = [\"*.txt\"]\ncommand = [\"true\"]\nversion = [\"sh\", \"-c\", {}]\n",
-            serde_json::to_string(&version).unwrap()
-        ),
-    );
     let mut starting = env.cmd().args(["daemon"]).spawn().unwrap();
     wait_until(Duration::from_secs(20), "the version command to run at start-up", || started.exists());
     let pid: i32 = std::fs::read_to_string(env.pid_file()).unwrap().trim().parse().unwrap();
@@ -701,19 +720,7 @@ fn an_idle_daemon_exits_and_the_next_command_starts_another() {
 #[test]
 fn stop_stops_a_daemon_still_starting_at_once() {
     let env = Env::new();
-    let (started, gate) = (env.tmp.path().join("started"), env.tmp.path().join("gate"));
-    let version = format!(
-        "touch {s}; i=0; while [ ! -e {g} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo v1",
-        s = started.display(),
-        g = gate.display()
-    );
-    env.write(
-        "verdict.toml",
-        format!(
-            "builtins = false\n[validators.slow]\nkind = \"command\"\nfiles = [\"*.txt\"]\ncommand = [\"true\"]\nversion = [\"sh\", \"-c\", {}]\n",
-            serde_json::to_string(&version).unwrap()
-        ),
-    );
+    let Gated { started, gate, .. } = gated_version(&env);
     let mut starting = env.cmd().args(["daemon"]).spawn().unwrap();
     wait_until(Duration::from_secs(20), "the version command to run at start-up", || started.exists());
     let pid: u32 = std::fs::read_to_string(env.pid_file()).unwrap().trim().parse().unwrap();

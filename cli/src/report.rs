@@ -1362,6 +1362,23 @@ mod tests {
         assert_eq!(rules, ids);
     }
 
+    /// A report of one file's findings from validator `t`.
+    fn findings_of(file: &str, findings: Vec<verdict_actors::Finding>) -> CheckReport {
+        let record = crate::protocol::Record {
+            file: file.into(),
+            file_bytes: None,
+            validator: "t".into(),
+            dimension: "lint".into(),
+            outcome: Outcome::Findings { findings },
+        };
+        CheckReport {
+            summary: Summary::default(),
+            outcomes: vec![record],
+            validators: Vec::new(),
+            streamed_outcomes: None,
+        }
+    }
+
     /// What GitHub code scanning refuses or misplaces is not written: more
     /// than 25,000 results in a run (the most severe are kept, and a
     /// notification says how many were left out), an empty message, a line
@@ -1375,19 +1392,7 @@ mod tests {
         let mut findings: Vec<_> = (1..=SARIF_MAX_RESULTS as u32).map(|l| finding(Severity::Note, l)).collect();
         findings.insert(10, finding(Severity::Error, 7));
         findings.push(verdict_actors::Finding { message: " ".into(), ..finding(Severity::Warning, u32::MAX) });
-        let record = crate::protocol::Record {
-            file: "a b.txt".into(),
-            file_bytes: None,
-            validator: "t".into(),
-            dimension: "lint".into(),
-            outcome: Outcome::Findings { findings },
-        };
-        let report = CheckReport {
-            summary: Summary::default(),
-            outcomes: vec![record],
-            validators: Vec::new(),
-            streamed_outcomes: None,
-        };
+        let report = findings_of("a b.txt", findings);
         let repo = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(repo.path().join(".git")).unwrap();
         std::fs::create_dir_all(repo.path().join("sub")).unwrap();
@@ -1418,20 +1423,7 @@ mod tests {
             verdict_actors::Finding::error(None, None, "… and 5 more").with_rule(verdict_actors::NOTICE_MORE),
             verdict_actors::Finding::error(None, None, "the tool failed").with_rule(verdict_actors::NOTICE_TOOL_FAILED),
         ];
-        let record = crate::protocol::Record {
-            file: "a.txt".into(),
-            file_bytes: None,
-            validator: "t".into(),
-            dimension: "lint".into(),
-            outcome: Outcome::Findings { findings },
-        };
-        let report = CheckReport {
-            summary: Summary::default(),
-            outcomes: vec![record],
-            validators: Vec::new(),
-            streamed_outcomes: None,
-        };
-        let log = sarif(&report, None);
+        let log = sarif(&findings_of("a.txt", findings), None);
         let run = &log["runs"][0];
         assert_eq!(run["results"].as_array().unwrap().len(), 1);
         let notes: Vec<(&str, &str)> = (run["invocations"][0]["toolExecutionNotifications"].as_array().unwrap().iter())
