@@ -702,7 +702,9 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
             "descriptor": { "id": "results-left-out" },
         }));
     }
-    let mut rules: Vec<String> = Vec::new();
+    // Each rule's id, with its descriptor (code scanning shows the full
+    // description and the help with every alert).
+    let mut rules: Vec<Value> = Vec::new();
     let mut known_rules: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut results = Vec::with_capacity(candidates.len());
     // What a SARIF reader can hold: SARIF's integers are 32-bit in
@@ -717,7 +719,22 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
             _ => r.validator.clone(),
         };
         if known_rules.insert(rule.clone()) {
-            rules.push(rule.clone());
+            let full = match f.rule.as_deref().filter(|own| !own.is_empty() && *own != r.validator) {
+                Some(own) => format!("Rule {own} of the tool that verdict's {} validator runs.", r.validator),
+                None => format!("verdict's {} validator ({} checks).", r.validator, r.dimension),
+            };
+            let help = format!(
+                "Reported by verdict's {} validator (dimension {}); its configuration is the [validators.{}] table of verdict.toml, or the built-in's defaults.",
+                r.validator, r.dimension, r.validator
+            );
+            // Code scanning takes at most 1,024 characters there.
+            let short: String = rule.chars().take(1024).collect();
+            rules.push(json!({
+                "id": rule,
+                "shortDescription": { "text": short },
+                "fullDescription": { "text": full },
+                "help": { "text": help },
+            }));
         }
         let mut region = serde_json::Map::new();
         let line = position(f.line);
@@ -759,7 +776,7 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
         "tool": { "driver": {
             "name": "verdict",
             "version": crate::protocol::VERSION,
-            "rules": rules.iter().map(|r| json!({ "id": r, "shortDescription": { "text": r } })).collect::<Vec<_>>(),
+            "rules": rules,
         }},
         // Columns count characters (code points), as in the JSON
         // report, not SARIF's default UTF-16 code units.
@@ -1360,6 +1377,20 @@ mod tests {
             .map(|r| r["id"].as_str().unwrap())
             .collect();
         assert_eq!(rules, ids);
+        // Each with the descriptions code scanning shows with an alert.
+        let described: Vec<&str> = (log["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap().iter())
+            .map(|r| r["fullDescription"]["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            described,
+            [
+                "verdict's trailing-whitespace validator (lint checks).",
+                "Rule SC2086 of the tool that verdict's shellcheck validator runs.",
+                "verdict's mytool validator (lint checks).",
+            ]
+        );
+        let help = log["runs"][0]["tool"]["driver"]["rules"][1]["help"]["text"].as_str().unwrap();
+        assert!(help.contains("[validators.shellcheck]"), "{help}");
     }
 
     /// A report of one file's findings from validator `t`.
