@@ -651,10 +651,16 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
     let mut notifications = Vec::new();
     let mut candidates: Vec<(&crate::protocol::Record, &verdict_actors::Finding)> = Vec::new();
     for r in &report.outcomes {
+        // About the validator's work on this file.
         let notify = |level: &str, text: &str| {
-            let mut n = notification_json(level, &r.validator, r.file_name_bytes(), text);
-            n["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] = json!(located(r.file_name_bytes()));
-            n
+            json!({
+                "level": level,
+                "message": { "text": format!("{}: {text}", r.validator) },
+                "locations": [{ "physicalLocation": { "artifactLocation": {
+                    "uri": located(r.file_name_bytes()), "uriBaseId": "%SRCROOT%",
+                } } }],
+                "descriptor": { "id": r.validator },
+            })
         };
         match &r.outcome {
             Outcome::Error { reason } => notifications.push(notify("error", reason)),
@@ -798,15 +804,6 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [run],
-    })
-}
-
-fn notification_json(level: &str, validator: &str, file: &[u8], text: &str) -> Value {
-    json!({
-        "level": level,
-        "message": { "text": format!("{validator}: {text}") },
-        "locations": [{ "physicalLocation": { "artifactLocation": { "uri": uri(file), "uriBaseId": "%SRCROOT%" } } }],
-        "descriptor": { "id": validator },
     })
 }
 
