@@ -29,14 +29,15 @@
 //! directory only, so answers are not updated by directory where a file has
 //! more than one link, and a link made, written through and removed between
 //! two checks is not seen), file systems mounted over a directory of the
-//! tree while a check walks it (a mount or unmount between two checks is
-//! seen in the mount table), edits of git's global excludes file, of a `.gitignore` above the
+//! tree while a check walks it (a mount or unmount at, above or below the
+//! tree between two checks is seen in the mount table), edits of git's global excludes file, of a `.gitignore` above the
 //! project root (`verdict reload` drops the answer) or of the
 //! `.git/info/exclude` of a repository nested in the project.
 //! The configuration option `check.watch = false` turns the whole mechanism
 //! off.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -96,9 +97,17 @@ pub struct TreeWatch {
     /// The mount table, which the kernel marks (`POLLPRI`) when a file
     /// system is mounted or unmounted: inotify sees no event when one is
     /// mounted over a directory of the tree (a bind mount made between two
-    /// checks), so any change of the table is a change of the tree.
+    /// checks), so a mount at, above or below a watched directory is a
+    /// change of the tree.
     mounts: Option<std::fs::File>,
+    /// The table as last read, to tell which mounts came or went; `None`
+    /// if it could not be read (any change of the table then counts).
+    mount_table: Mutex<Option<HashSet<Mount>>>,
 }
+
+/// A mount: its id and where it is mounted. A mount moved elsewhere keeps
+/// its id; one made again at the same place gets a new one.
+type Mount = (u64, PathBuf);
 
 /// What moved the generation once.
 #[derive(Debug)]
@@ -179,6 +188,7 @@ impl TreeWatch {
             draining: Mutex::new(()),
             ancestors: Mutex::new(HashSet::new()),
             mounts: std::fs::File::open("/proc/self/mountinfo").ok(),
+            mount_table: Mutex::new(read_mount_table()),
         };
         watch.init();
         watch
@@ -344,7 +354,7 @@ impl TreeWatch {
         let mut any = false;
         // `None` once something other than files changed.
         let mut dirs = Some(HashSet::new());
-        if self.mounts_changed() {
+        if self.mounts_changed() && self.mounts_touch_the_tree() {
             any = true;
             dirs = None;
         }
@@ -365,10 +375,7 @@ impl TreeWatch {
                         );
                         if ancestors.contains(&e.wd)
                             && !gone
-                            && !e
-                                .name
-                                .as_ref()
-                                .is_some_and(|n| IGNORE_FILES.iter().any(|f| n == f) || n == "exclude" || n == "info")
+                            && !e.name.as_ref().is_some_and(|n| ancestor_entry_counts(n))
                         {
                             continue;
                         }
@@ -420,6 +427,38 @@ impl TreeWatch {
         }
     }
 
+    /// Whether a mount that came or went since the table was last read lies
+    /// at, above or below a watched directory of a tree, or, above the
+    /// project root, at one of the entries an ancestor is watched for (its
+    /// ignore files, git's excludes). Mounts elsewhere (a container's
+    /// overlay, a USB stick) leave the trees as they were. Without a table
+    /// to compare, any change counts.
+    fn mounts_touch_the_tree(&self) -> bool {
+        let now = read_mount_table();
+        let before = std::mem::replace(&mut *self.mount_table.lock().expect("mount table"), now.clone());
+        let (Some(now), Some(before)) = (now, before) else { return true };
+        let moved: Vec<&Path> = now.symmetric_difference(&before).map(|(_, at)| at.as_path()).collect();
+        if moved.is_empty() {
+            return false;
+        }
+        let known = self.known.lock().expect("known");
+        let ancestors = self.ancestors.lock().expect("ancestors");
+        known.iter().any(|(wd, paths)| {
+            paths.iter().any(|dir| {
+                moved.iter().any(|&m| {
+                    dir.starts_with(m)
+                        || match m.strip_prefix(dir) {
+                            Err(_) => false,
+                            Ok(_) if !ancestors.contains(wd) => true,
+                            Ok(below) => {
+                                below.components().next().is_some_and(|c| ancestor_entry_counts(c.as_os_str()))
+                            }
+                        }
+                })
+            })
+        })
+    }
+
     /// The directories in which only files changed since `generation`, or
     /// `None` if anything else did, or the changes are no longer known. A
     /// change is known once a drain has taken it off the queue.
@@ -438,6 +477,53 @@ impl TreeWatch {
         }
         Some(dirs)
     }
+}
+
+/// Whether a change of this entry of a directory above the project root is
+/// a change of the tree: the ignore files the walk reads there, and git's
+/// excludes (`.git/info/exclude`).
+fn ancestor_entry_counts(name: &std::ffi::OsStr) -> bool {
+    IGNORE_FILES.iter().any(|f| name == *f) || name == "exclude" || name == "info"
+}
+
+/// The mounts of this process's mount namespace, from
+/// `/proc/self/mountinfo` (proc(5): the mount id is the first field, the
+/// mount point the fifth, with space, tab, newline and backslash written as
+/// octal escapes); `None` if it cannot be read. Read here rather than with
+/// the `procfs` crate, which neither undoes the escapes nor reads a mount
+/// point that is not UTF-8.
+fn read_mount_table() -> Option<HashSet<Mount>> {
+    let table = std::fs::read("/proc/self/mountinfo").ok()?;
+    table
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let mut fields = line.split(|&b| b == b' ');
+            let id = std::str::from_utf8(fields.next()?).ok()?.parse().ok()?;
+            let at = fields.nth(3)?;
+            Some((id, PathBuf::from(std::ffi::OsString::from_vec(unescape_octal(at)))))
+        })
+        .collect()
+}
+
+/// `\040` and the like, as the kernel escapes a mount point, back to bytes.
+fn unescape_octal(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let digits = field.get(i + 1..i + 4).filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match (field[i], digits) {
+            (b'\\', Some(d)) => {
+                out.push(d.iter().fold(0u8, |v, b| v.wrapping_mul(8).wrapping_add(b - b'0')));
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 impl Default for TreeWatch {
@@ -613,7 +699,42 @@ mod tests {
         assert_eq!(w.changed_since(g0), None, "and not only of files");
         assert_eq!(w.drain(), g1, "seen once");
         umount(t.path()).unwrap();
-        assert_ne!(w.drain(), g1, "so is an unmount");
+        let g2 = w.drain();
+        assert_ne!(g2, g1, "so is an unmount");
+
+        // Only mounts at, above or below the tree count.
+        let outer = tempfile::tempdir().unwrap();
+        // A space in the path: the mount table writes it as `\040`.
+        let (tree, beside) = (outer.path().join("the tree"), outer.path().join("beside"));
+        let inside = tree.join("sub");
+        for d in [&tree, &beside, &inside] {
+            std::fs::create_dir(d).unwrap();
+        }
+        let w = TreeWatch::new();
+        w.watch_ancestor(outer.path(), &WalkWatch::default());
+        w.watch_dir(&tree, &WalkWatch::default());
+        let tmpfs = |at: &Path| mount(Some("none"), at, Some("tmpfs"), MsFlags::empty(), None::<&str>).unwrap();
+        let g0 = w.drain();
+        tmpfs(&beside);
+        assert_eq!(w.drain(), g0, "a mount beside the tree, in a directory above it");
+        umount(&beside).unwrap();
+        assert_eq!(w.drain(), g0, "and its unmount");
+        tmpfs(&inside);
+        let g1 = w.drain();
+        assert_ne!(g1, g0, "a mount below a watched directory");
+        umount(&inside).unwrap();
+        let g2 = w.drain();
+        assert_ne!(g2, g1, "its unmount");
+        tmpfs(outer.path());
+        assert_ne!(w.drain(), g2, "a mount above the tree");
+        umount(outer.path()).unwrap();
+    }
+
+    #[test]
+    fn mount_points_are_unescaped_as_the_kernel_escapes_them() {
+        assert_eq!(unescape_octal(br"/a\040b\011c\134d\012"), b"/a b\tc\\d\n");
+        assert_eq!(unescape_octal(br"/caf\303\251\377"), b"/caf\xc3\xa9\xff", "bytes, UTF-8 or not");
+        assert_eq!(unescape_octal(br"/x\04\09\"), br"/x\04\09\", "not three octal digits: as it is");
     }
 
     #[test]
