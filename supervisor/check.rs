@@ -609,7 +609,8 @@ pub async fn run(
     }
     let global_exclude = config.check.exclude_set().map_err(|e| RpcError::invalid_params("exclude", e))?;
     // Directories the walk does not enter: all they hold is excluded.
-    let excluded_dirs = config.check.excluded_dirs_set();
+    // Shared by every walker a run makes (one per changed directory).
+    let excluded_dirs = Arc::new(config.check.excluded_dirs_set());
     let mut selected = Vec::new();
     for h in handles {
         if !params.validators.is_empty() && !params.validators.contains(&h.config.name) {
@@ -1803,7 +1804,7 @@ fn walk(
     root: &Path,
     targets: &[PathBuf],
     own: &Arc<[PathBuf]>,
-    excluded_dirs: &globset::GlobSet,
+    excluded_dirs: &Arc<globset::GlobSet>,
     watch: Option<(Arc<TreeWatch>, Arc<WalkWatch>)>,
     stat: bool,
     hazards: &Hazards,
@@ -1933,7 +1934,7 @@ fn walker(
     root: &Path,
     start: &Path,
     own: &Arc<[PathBuf]>,
-    excluded_dirs: &globset::GlobSet,
+    excluded_dirs: &Arc<globset::GlobSet>,
     linked: Option<Arc<AtomicBool>>,
     hazards: &Hazards,
 ) -> ignore::WalkBuilder {
@@ -2174,7 +2175,7 @@ fn walk_dirs(
     root: &Path,
     dirs: &[String],
     own: &Arc<[PathBuf]>,
-    excluded_dirs: &globset::GlobSet,
+    excluded_dirs: &Arc<globset::GlobSet>,
     stat: bool,
     hazards: &Hazards,
 ) -> Vec<Walked> {
@@ -2406,7 +2407,16 @@ mod tests {
     }
 
     fn walked_with(root: &Path, stat: bool) -> Vec<Walked> {
-        walk(root, &[root.to_path_buf()], &Arc::from([]), &globset::GlobSet::empty(), None, stat, &Hazards::default()).0
+        walk(
+            root,
+            &[root.to_path_buf()],
+            &Arc::from([]),
+            &Arc::new(globset::GlobSet::empty()),
+            None,
+            stat,
+            &Hazards::default(),
+        )
+        .0
     }
 
     /// Both ways of walking: with each file's metadata, and without (the
