@@ -273,6 +273,10 @@ impl SupervisorState {
             work: child.work.clone(),
             registry: child.registry.clone(),
             jobs_done: child.handle.jobs_done.clone(),
+            kill_after: match &child.handle.config.kind {
+                ValidatorKind::Command(c) => c.kill_after,
+                ValidatorKind::Builtin { .. } => verdict_actors::process::DEFAULT_KILL_AFTER,
+            },
         };
         match Actor::spawn_linked(None, Validator, args, myself.get_cell()).await {
             Ok((actor, _)) => {

@@ -11,7 +11,8 @@
 //! dropped. Each job runs with a [`scoped`](ProcessRegistry::scoped) view of
 //! it: when the job's deadline expires, the job calls
 //! [`ProcessRegistry::terminate_all`] on its own groups only: `SIGTERM`, a
-//! grace period ([`TERM_GRACE`]), then `SIGKILL` for the survivors. Killing
+//! grace period (the validator's `kill_after`, by default
+//! [`DEFAULT_KILL_AFTER`]), then `SIGKILL` for the survivors. Killing
 //! the validator (stop, reload) kills every group of the whole registry.
 //!
 //! A tool's descendant may leave its group (`setsid`, `setpgid`), and a
@@ -70,8 +71,9 @@ const LOOK_AGAIN_EVERY: u64 = 3;
 /// stopped, before the `SIGKILL` goes out regardless.
 const LAST_LOOK: Duration = Duration::from_millis(100);
 
-/// How long a timed-out job's tools get between `SIGTERM` and `SIGKILL`.
-pub const TERM_GRACE: Duration = Duration::from_millis(500);
+/// How long a timed-out job's tools get between `SIGTERM` and `SIGKILL`,
+/// unless the validator's `kill_after` says otherwise.
+pub const DEFAULT_KILL_AFTER: Duration = Duration::from_millis(500);
 
 /// How often [`ProcessRegistry::terminate_all`] checks whether the groups it
 /// signalled are gone.
@@ -1040,7 +1042,8 @@ pub(crate) mod tests {
         let mut child = spawn(&script);
         let _guard = ProcessGroup::new(child.id().unwrap(), &registry);
         read_pids(&ready, 1);
-        registry.terminate_all(Duration::from_millis(600)).await;
+        // Time for the handler to fork and write on a loaded machine.
+        registry.terminate_all(Duration::from_secs(3)).await;
         let escaped = read_pids(&escaped_file, 1)[0];
         assert_eq!(child.wait().await.unwrap().signal(), Some(Signal::SIGKILL as i32));
         assert_all_die(&[escaped], "the TERM handler's process lived");
@@ -1302,7 +1305,8 @@ pub(crate) mod tests {
         let (child, guard) = spawn_marked(&script, &registry);
         read_pids(&ready, 1);
         let owner = own(child, guard);
-        registry.terminate_all(Duration::from_secs(1)).await;
+        // Time for the handler to fork and wait on a loaded machine.
+        registry.terminate_all(Duration::from_secs(3)).await;
         assert_eq!(owner.await.unwrap().code(), Some(0), "the TERM handler ran and exited");
         let escaped = read_pids(&escaped_file, 1)[0];
         assert_all_die(&[escaped], "the TERM handler's process outlived its tool");

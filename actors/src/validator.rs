@@ -34,7 +34,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use crate::builtin::{self, BuiltinInput, BuiltinKind, BuiltinSettings};
 use crate::command::{self, CommandSpec};
 use crate::outcome::{Finding, Outcome};
-use crate::process::{ProcessRegistry, TERM_GRACE};
+use crate::process::ProcessRegistry;
 
 /// One file of a job.
 #[derive(Clone, Debug)]
@@ -58,7 +58,7 @@ pub struct Job {
     /// stops and its processes are killed at once.
     pub cancel: CancellationToken,
     /// Cancelled when the job's deadline passed: its processes get `SIGTERM`
-    /// and, after [`TERM_GRACE`], `SIGKILL`, and the job stops without an
+    /// and, after the validator's `kill_after`, `SIGKILL`, and the job stops without an
     /// answer. The job sees this through even when its child is killed
     /// meanwhile (as the supervisor does after a deadline) or its run ends.
     pub terminate: CancellationToken,
@@ -166,6 +166,9 @@ pub struct ValidatorArguments {
     pub registry: ProcessRegistry,
     /// Jobs completed, shared with the supervisor for `status`.
     pub jobs_done: Arc<AtomicU64>,
+    /// A timed-out job's tools get this long between `SIGTERM` and
+    /// `SIGKILL` (`kill_after`).
+    pub kill_after: std::time::Duration,
 }
 
 /// The validator's state: its running jobs.
@@ -220,6 +223,7 @@ impl Actor for Validator {
                 // The job's own view of the registry: its deadline
                 // terminates its tools, not the other jobs'.
                 let registry = state.args.registry.scoped();
+                let kill_after = state.args.kill_after;
                 let done = state.args.jobs_done.clone();
                 let child_gone = CancellationToken::new();
                 let stop = child_gone.clone().drop_guard();
@@ -257,7 +261,7 @@ impl Actor for Validator {
                             // Past the deadline (the run has answered `timed
                             // out`): SIGTERM, the grace, SIGKILL. The job
                             // goes on meanwhile, to see its tools exit.
-                            let ended = registry.terminate_all(TERM_GRACE);
+                            let ended = registry.terminate_all(kill_after);
                             tokio::pin!(ended);
                             tokio::select! {
                                 _ = &mut ended => {}
@@ -514,6 +518,9 @@ mod tests {
             work: Some(work),
             registry: ProcessRegistry::new(),
             jobs_done: Arc::default(),
+            // Long: the trap exits at once, so the grace ends with it, and a
+            // loaded machine cannot make SIGKILL beat the trap.
+            kill_after: std::time::Duration::from_secs(10),
         };
         let (actor, handle) = Actor::spawn(None, Validator, args).await.expect("spawn validator");
         let job = Job::new(Vec::new(), CancellationToken::new());

@@ -286,6 +286,9 @@ pub struct CommandConfig {
     /// found problems (any other means it failed); `None` for the parser's
     /// default.
     pub findings_exit_codes: Option<Vec<i32>>,
+    /// `kill_after`: how long a timed-out run's processes get between
+    /// `SIGTERM` and `SIGKILL`.
+    pub kill_after: Duration,
 }
 
 /// How a command is given files.
@@ -548,7 +551,8 @@ impl ValidatorConfig {
     ///
     /// Not included, because they do not change a file's result: `enabled`,
     /// `dimension`, `files`, `exclude`, `timeout`, `cache_ttl`, `concurrency`,
-    /// `restart`, the `version` argv itself, and `batch_size` in per-file mode.
+    /// `restart`, `kill_after`, the `version` argv itself, and `batch_size`
+    /// in per-file mode.
     pub fn identity(
         &self,
         program: Option<&Path>,
@@ -914,7 +918,7 @@ const COMMON_KEYS: &[&str] = &[
     "restart",
 ];
 const COMMAND_KEYS: &[&str] =
-    &["command", "mode", "parser", "pattern", "version", "env", "max_output", "findings_exit_codes"];
+    &["command", "mode", "parser", "pattern", "version", "env", "max_output", "findings_exit_codes", "kill_after"];
 const LARGE_FILE_KEYS: &[&str] = &["max_size"];
 
 /// A table being checked: its content, dotted path and the span of its key
@@ -1680,8 +1684,20 @@ fn parse_command(cx: &mut Cx, t: &Tbl, batch_size: usize) -> CommandConfig {
     };
 
     let findings_exit_codes = cx.exit_codes(t, "findings_exit_codes");
+    let kill_after = cx.duration(t, "kill_after", false).unwrap_or(verdict_actors::process::DEFAULT_KILL_AFTER);
 
-    CommandConfig { command, mode, batch_size, parser, pattern, version, env, max_output, findings_exit_codes }
+    CommandConfig {
+        command,
+        mode,
+        batch_size,
+        parser,
+        pattern,
+        version,
+        env,
+        max_output,
+        findings_exit_codes,
+        kill_after,
+    }
 }
 
 // ---------------------------------------------------------------------------

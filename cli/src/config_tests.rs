@@ -102,6 +102,7 @@ version = ["shellcheck", "--version"]
 env = ["HOME", "SHELLCHECK_OPTS"]
 max_output = "2MiB"
 findings_exit_codes = [1, 3]
+kill_after = "5s"
 
 [validators.large-file]
 max_size = "512KiB"
@@ -176,6 +177,7 @@ fn full_example_parses_with_every_value() {
                 env: vec!["HOME".into(), "SHELLCHECK_OPTS".into()],
                 max_output: 2 * 1024 * 1024,
                 findings_exit_codes: Some(vec![1, 3]),
+                kill_after: Duration::from_secs(5),
             }),
             enabled: true,
             dimension: "lint".into(),
@@ -329,6 +331,7 @@ fn builtins_false_keeps_only_declared_tables() {
     assert_eq!(cmd.mode, CommandMode::PerFile);
     assert_eq!(cmd.parser, ParserKind::ExitCode);
     assert_eq!(cmd.max_output, DEFAULT_MAX_OUTPUT);
+    assert_eq!(cmd.kill_after, verdict_actors::process::DEFAULT_KILL_AFTER);
     assert_eq!(sc.dimension, DEFAULT_COMMAND_DIMENSION);
 }
 
@@ -591,6 +594,10 @@ fn invalid_duration_and_size() {
     single_issue(&text, "validators.sc.timeout", "timeout", "invalid duration");
     let text = format!("{COMMAND}timeout = \"0s\"\n");
     single_issue(&text, "validators.sc.timeout", "timeout", "greater than zero");
+    let text = format!("{COMMAND}kill_after = 5\n");
+    single_issue(&text, "validators.sc.kill_after", "kill_after", "expected a duration");
+    let text = "[validators.json]\nkill_after = \"1s\"\n";
+    single_issue(text, "validators.json.kill_after", "kill_after", "only applies to kind = \"command\"");
     let text = "[defaults.restart]\nwindow = 60\n";
     single_issue(text, "defaults.restart.window", "window", "expected a duration");
     let text = "[cache]\nblock_cache = \"32 MiBs\"\n";
@@ -939,6 +946,7 @@ fn identity_changes_with_what_changes_results() {
     assert_ne!(with(&|c| c.env.push("LANG".into())), base);
     assert_ne!(with(&|c| c.max_output += 1), base);
     assert_ne!(with(&|c| c.findings_exit_codes = Some(vec![1, 2])), base);
+    assert_eq!(with(&|c| c.kill_after *= 2), base, "how a timed-out run is killed changes no result");
 
     assert_ne!(v.identity(None, Some("0.10.1"), &e), base);
     assert_ne!(v.identity(None, None, &e), base);

@@ -164,6 +164,10 @@ pub(crate) fn spawn_error(program: &str, cwd: &Path, err: &io::Error) -> String 
     }
 }
 
+/// How often a program found busy (being written) is tried again, after
+/// 20 ms, 40 ms, … (620 ms in all).
+const BUSY_RETRIES: u32 = 5;
+
 /// Runs a tool to completion, capturing stdout and stderr concurrently, each
 /// bounded to `max_output` bytes (the rest is read and discarded so the tool
 /// never blocks on a full pipe). The tool's process group is registered in
@@ -180,8 +184,20 @@ pub(crate) async fn execute(
     let Some(program) = argv.first() else {
         return Err("empty command".to_owned());
     };
-    let (mut child, group) = process::spawn(&mut command(argv, extra_args, cwd, env), registry)
-        .map_err(|e| spawn_error(program, cwd, &e))?;
+    let mut cmd = command(argv, extra_args, cwd, env);
+    let mut tries = 0;
+    let (mut child, group) = loop {
+        match process::spawn(&mut cmd, registry) {
+            // The program is open for writing somewhere: an editor saving
+            // it, or a fork of the process that just wrote it, which holds
+            // its descriptor until its own exec. A moment later it is not.
+            Err(e) if e.kind() == io::ErrorKind::ExecutableFileBusy && tries < BUSY_RETRIES => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(10 << tries)).await;
+            }
+            spawned => break spawned.map_err(|e| spawn_error(program, cwd, &e))?,
+        }
+    };
     let pid = group.pgid().as_raw();
     tracing::debug!(program, pid, args = extra_args.len(), "started tool");
 

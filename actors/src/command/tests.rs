@@ -418,8 +418,20 @@ async fn dropping_the_run_future_kills_the_group() {
     let script = "trap '' TERM; sleep 1000 & echo $$ > pids.tmp; echo $! >> pids.tmp; mv pids.tmp pids; wait";
     let s = spec(&dir, sh(script), OutputParser::ExitCode);
     let f = files(&["a"]);
-    assert!(tokio::time::timeout(Duration::from_millis(300), run(&s, &f, &registry)).await.is_err());
-    let pids = read_pids(&dir.path().join("pids"), 2);
+    // Dropped once the tool has started its child, however long that takes.
+    let mut running = Box::pin(run(&s, &f, &registry));
+    let pids_file = dir.path().join("pids");
+    let started = async {
+        while !pids_file.exists() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::select! {
+        out = &mut running => panic!("the tool ended: {out:?}"),
+        r = tokio::time::timeout(Duration::from_secs(10), started) => r.expect("the tool never started its child"),
+    }
+    drop(running);
+    let pids = read_pids(&pids_file, 2);
     assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
     assert!(registry.is_empty());
 }
@@ -496,6 +508,34 @@ async fn tool_version_returns_trimmed_output() {
     assert_eq!(v.len(), VERSION_MAX_OUTPUT);
 }
 
+/// A program still open for writing (`ETXTBSY`: an editor saving it, or a
+/// fork of the process that wrote it, which holds the descriptor until its
+/// own exec) is run once it is closed; one held open throughout is a clear
+/// error.
+#[tokio::test]
+async fn a_program_being_written_is_run_once_it_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let tool = dir.path().join("tool");
+    std::fs::write(&tool, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let s = spec(&dir, vec![tool.display().to_string()], OutputParser::ExitCode);
+    let (registry, f) = (ProcessRegistry::new(), files(&["a"]));
+    let writing = std::fs::File::options().append(true).open(&tool).unwrap();
+    // The run's first poll tries to start the tool, open for writing; the
+    // writer closes it after that.
+    let (out, ()) = tokio::join!(run(&s, &f, &registry), async {
+        tokio::task::yield_now().await;
+        drop(writing);
+    });
+    assert_eq!(out, vec![Outcome::Passed]);
+
+    let writing = std::fs::File::options().append(true).open(&tool).unwrap();
+    let out = run(&s, &f, &registry).await;
+    drop(writing);
+    let [Outcome::Error { reason }] = &out[..] else { panic!("{out:?}") };
+    assert!(reason.contains("busy"), "{reason}");
+}
+
 #[tokio::test]
 async fn tool_version_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -507,8 +547,9 @@ async fn tool_version_errors() {
     assert!(failing.ends_with("exited with status 2: unknown flag"), "{failing}");
 
     let hang = sh("echo $$ > pid.tmp; mv pid.tmp pid; exec sleep 1000");
-    let timed_out = tool_version(&hang, dir.path(), &[], Duration::from_millis(300)).await.unwrap_err();
-    assert!(timed_out.contains("timed out after 300ms"), "{timed_out}");
+    // Long enough for the shell to write its pid on a loaded machine.
+    let timed_out = tool_version(&hang, dir.path(), &[], Duration::from_secs(3)).await.unwrap_err();
+    assert!(timed_out.contains("timed out after 3s"), "{timed_out}");
     let pid = read_pids(&dir.path().join("pid"), 1);
     assert_eq!(wait_dead(&pid, Duration::from_secs(5)), Vec::<i32>::new());
 }
