@@ -124,7 +124,7 @@ struct RunState {
     write_error: Mutex<Option<String>>,
     /// The engine's cache epoch, and its value when the run started: after
     /// a `cache clear` the run writes nothing more.
-    cache_epoch: (Arc<AtomicU64>, u64),
+    cache_epoch: (Arc<crate::engine::CacheEpoch>, u64),
 }
 
 impl RunState {
@@ -149,7 +149,13 @@ impl RunState {
 
     /// Whether the cache was cleared since the run started.
     fn cache_cleared(&self) -> bool {
-        self.cache_epoch.0.load(Ordering::SeqCst) != self.cache_epoch.1
+        self.cache_epoch.0.current() != self.cache_epoch.1
+    }
+
+    /// Runs a cache write unless the cache was cleared since the run
+    /// started (see [`crate::engine::CacheEpoch`]); `None` if it was.
+    pub(super) fn write_unless_cleared<T>(&self, write: impl FnOnce() -> T) -> Option<T> {
+        self.cache_epoch.0.write_in(self.cache_epoch.1, write)
     }
 }
 
@@ -575,7 +581,7 @@ pub async fn run(
     // Before the configuration is read: a reload after this point makes
     // whatever this run remembers unusable.
     let epoch = engine.memo_epoch.load(Ordering::SeqCst);
-    let cache_epoch = engine.cache_epoch.load(Ordering::SeqCst);
+    let cache_epoch = engine.cache_epoch.current();
     let config = engine.config();
     let root = engine.layout().root.clone();
     let handles = ractor::call!(engine.supervisor(), SupervisorMessage::GetHandles)
@@ -1014,7 +1020,7 @@ pub async fn run(
         if !entries.is_empty() {
             let run = run.clone();
             let _ = tokio::task::spawn_blocking(move || {
-                if let Err(e) = write_entries(&store, &entries, now) {
+                if let Some(Err(e)) = run.write_unless_cleared(|| write_entries(&store, &entries, now)) {
                     run.failed_write(&e);
                 }
             })
@@ -1593,15 +1599,20 @@ fn spawn_job(
         if let (Some(store), false) = (store, to_store.is_empty() && entries.is_empty() || run.cache_cleared()) {
             let ttl = s.handle.config.cache_ttl.as_secs();
             let now = now_secs();
+            let writer = run.clone();
             let res = tokio::task::spawn_blocking(move || {
                 let results: Vec<(ResultKey, &StoredVerdict, u64)> =
                     to_store.iter().map(|(k, v)| (*k, v, ttl)).collect();
                 // One write for the tool's results and the entries they
                 // complete.
-                let mut batch = store.batch();
-                batch.put_results(&results, now)?;
-                add_entries(&mut batch, &entries, now)?;
-                batch.commit()
+                writer
+                    .write_unless_cleared(|| {
+                        let mut batch = store.batch();
+                        batch.put_results(&results, now)?;
+                        add_entries(&mut batch, &entries, now)?;
+                        batch.commit()
+                    })
+                    .unwrap_or(Ok(()))
             })
             .await;
             match res {

@@ -82,9 +82,9 @@ pub struct Engine {
     /// errors (a full disk) until it is reopened, which the next check
     /// tries once no run holds the database.
     pub store_suspect: std::sync::atomic::AtomicBool,
-    /// Bumped by `cache clear`: a run that started before it writes nothing
+    /// Moved by `cache clear`: a run that started before it writes nothing
     /// afterwards (it may hold verdicts read before the clear).
-    pub cache_epoch: Arc<AtomicU64>,
+    pub cache_epoch: Arc<CacheEpoch>,
     /// Read-stage chunks started since the daemon started (a diagnostic:
     /// logged with each run's phases).
     pub read_chunks: AtomicU64,
@@ -549,7 +549,12 @@ impl Engine {
     pub async fn cache_clear(&self, params: Value) -> Result<Value, RpcError> {
         let p: ClearParams = parse_params(Some(&params))?;
         self.forget_answers();
-        self.cache_epoch.fetch_add(1, Ordering::SeqCst);
+        // Once the writes under way have landed (the clear deletes them):
+        // none lands after it.
+        let epoch = self.cache_epoch.clone();
+        tokio::task::spawn_blocking(move || epoch.advance())
+            .await
+            .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
         if p.validator.is_none() && self.config().cache.enabled {
             if self.store().is_none() {
                 return self.recreate_store().await;
@@ -712,6 +717,34 @@ impl Engine {
 /// `touch -r`): no one can set it.
 type FileStamp = (u64, std::time::SystemTime, (i64, i64), u64);
 
+/// The cache's epoch, moved by `cache clear`. A run writes only while the
+/// epoch it started in lasts, looked at under a read lock held through the
+/// write; the clear moves it under the write lock, so it waits for writes
+/// under way (which it then deletes), and no write of an earlier run lands
+/// after it: a check-then-write could otherwise leave a verdict read before
+/// the clear in the cleared cache.
+#[derive(Debug, Default)]
+pub struct CacheEpoch(std::sync::RwLock<u64>);
+
+impl CacheEpoch {
+    /// The epoch now.
+    pub fn current(&self) -> u64 {
+        *self.0.read().expect("cache epoch")
+    }
+
+    /// Runs `write` if the epoch is still `started`, holding it there
+    /// meanwhile; `None` if it moved.
+    pub fn write_in<T>(&self, started: u64, write: impl FnOnce() -> T) -> Option<T> {
+        let epoch = self.0.read().expect("cache epoch");
+        (*epoch == started).then(write)
+    }
+
+    /// Moves the epoch, once the writes under way are done. Blocks.
+    pub fn advance(&self) {
+        *self.0.write().expect("cache epoch") += 1;
+    }
+}
+
 /// How long a configuration file must have gone unwritten to be read.
 const CONFIG_SETTLE: Duration = Duration::from_millis(50);
 
@@ -722,19 +755,24 @@ const CONFIG_SETTLE: Duration = Duration::from_millis(50);
 /// (1 check in 30 while `cp` rewrote the file every 20 ms).
 /// Returns false if it was still being written after that second.
 async fn settled(path: &Path) -> bool {
-    let give_up = std::time::Instant::now() + Duration::from_secs(1);
+    settled_within(path, CONFIG_SETTLE, Duration::from_secs(1)).await
+}
+
+/// Waits, at most `give_up`, until `path` has not been written for `settle`.
+async fn settled_within(path: &Path, settle: Duration, give_up: Duration) -> bool {
+    let give_up = std::time::Instant::now() + give_up;
     loop {
         let Some(modified) = std::fs::metadata(path).ok().and_then(|m| m.modified().ok()) else { return true };
         // Written "in the future" (a clock set back, `touch -d`): nothing
         // to wait for.
         let Ok(age) = std::time::SystemTime::now().duration_since(modified) else { return true };
-        if age >= CONFIG_SETTLE {
+        if age >= settle {
             return true;
         }
         if std::time::Instant::now() >= give_up {
             return false;
         }
-        tokio::time::sleep(CONFIG_SETTLE - age).await;
+        tokio::time::sleep(settle - age).await;
     }
 }
 
@@ -948,7 +986,9 @@ mod tests {
         // No file: nothing to wait for.
         assert!(settled(&dir.path().join("missing.toml")).await);
         // Written without a pause for over a second: not settled (the
-        // configuration in force stays).
+        // configuration in force stays). Judged here by a pause of 500 ms
+        // rather than 50, which a loaded machine could put between two of
+        // the writer's writes.
         std::fs::write(&path, "builtins = true\n").unwrap();
         let writer = {
             let path = path.clone();
@@ -960,7 +1000,11 @@ mod tests {
                 }
             })
         };
-        assert!(!settled(&path).await, "a file rewritten all along was taken as settled");
+        let settle = Duration::from_millis(500);
+        assert!(
+            !settled_within(&path, settle, Duration::from_secs(1)).await,
+            "a file rewritten all along was taken as settled"
+        );
         writer.join().unwrap();
     }
 }

@@ -194,9 +194,12 @@ impl Writer {
                 }
                 entries.sort_unstable_by_key(|e| e.0);
                 stats.sort_unstable_by_key(|s| s.0);
-                let mut batch = store.batch();
-                let added = batch.put_file_results(&entries, now).and_then(|()| batch.put_stat_index(&stats));
-                if let Err(e) = added.and_then(|()| batch.commit()) {
+                let written = run.write_unless_cleared(|| {
+                    let mut batch = store.batch();
+                    batch.put_file_results(&entries, now).and_then(|()| batch.put_stat_index(&stats))?;
+                    batch.commit()
+                });
+                if let Some(Err(e)) = written {
                     run.failed_write(&e);
                 }
             }
