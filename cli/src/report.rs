@@ -1055,9 +1055,28 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
 /// to `.N+1`, so those newer than the followed file are the ones numbered
 /// below it (all of them when it was rotated out of those kept). Several
 /// rotations can happen between two looks of a follower; one during this
-/// scan can show a file twice, which is skipped.
+/// scan can show a file twice, which is skipped, or a gap in the numbers
+/// (`.1` already renamed to `.2`, `daemon.log` not yet to `.1`): a scan
+/// that ends at a gap before reaching the followed file is made again,
+/// until two scans agree.
 fn rotated_since(path: &Path, followed: u64, current: u64) -> std::io::Result<Vec<std::fs::File>> {
+    let mut last: Option<Vec<u64>> = None;
+    for _ in 0..20 {
+        let (newer, inodes, reached) = scan_rotated(path, followed, current)?;
+        if reached || last.as_ref() == Some(&inodes) {
+            return Ok(newer);
+        }
+        last = Some(inodes);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Ok(scan_rotated(path, followed, current)?.0)
+}
+
+/// One scan of [`rotated_since`]: the files, oldest first, their inodes,
+/// and whether the followed file was reached.
+fn scan_rotated(path: &Path, followed: u64, current: u64) -> std::io::Result<(Vec<std::fs::File>, Vec<u64>, bool)> {
     let mut newer = Vec::new();
+    let mut inodes = Vec::new();
     let mut seen = std::collections::HashSet::from([current]);
     for n in 1.. {
         let mut name = path.as_os_str().to_owned();
@@ -1069,14 +1088,18 @@ fn rotated_since(path: &Path, followed: u64, current: u64) -> std::io::Result<Ve
         };
         let ino = std::os::unix::fs::MetadataExt::ino(&file.metadata()?);
         if ino == followed {
-            break;
+            newer.reverse();
+            inodes.reverse();
+            return Ok((newer, inodes, true));
         }
         if seen.insert(ino) {
             newer.push(file);
+            inodes.push(ino);
         }
     }
     newer.reverse();
-    Ok(newer)
+    inodes.reverse();
+    Ok((newer, inodes, false))
 }
 
 /// Hands every complete line `reader` has to `each`; an unfinished last
