@@ -284,7 +284,9 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             // A daemon still starting (its `version` commands can take
             // seconds) says hello only once it serves; SIGTERM stops its
             // start at once, where waiting to ask would wait for the start.
-            let connected = match tokio::time::timeout(Duration::from_secs(1), Client::connect(&layout.socket)).await {
+            // Not too soon: a serving daemon on a loaded machine may take
+            // a while to say hello (or that it is too busy to).
+            let connected = match tokio::time::timeout(Duration::from_secs(3), Client::connect(&layout.socket)).await {
                 Ok(connected) => connected,
                 Err(_) => match paths::locked_daemon_pid(&layout.pid_file).filter(|&p| p > 1 && p <= i32::MAX as u32) {
                     Some(pid) => return stop_unanswering(pid, global.json).await,
