@@ -461,6 +461,7 @@ fn a_cache_that_could_not_be_opened_at_start_is_tried_again_by_each_check() {
         assert_eq!(again["summary"]["cache_used"], false, "still held: {}", again["summary"]);
     }
     // Said once (at start), not again at each check while the cause lasts.
+    env.wait_for_log("is in use by another process");
     let log = env.run_ok(&["logs", "-n", "1000"], 0);
     let said = log
         .lines()

@@ -435,7 +435,8 @@ command = ["sh", "tools/hang.sh"]
 mode = "per_file"
 parser = "exit_code"
 files = ["*.py"]
-timeout = "500ms"
+# Time for the tool to write its pids on a loaded machine.
+timeout = "2s"
 concurrency = 1
 "#,
     );
@@ -643,7 +644,10 @@ files = ["*.txt"]
 #[test]
 fn a_pair_needed_by_two_concurrent_checks_is_computed_once() {
     let env = Env::new();
-    let counter = counted_tool(&env, "; sleep 1");
+    // Long runs: the second check must claim its pairs while the first's
+    // are still running (had they ended and been cached after its lookup
+    // missed, it would compute them again), however slow its start.
+    let counter = counted_tool(&env, "; sleep 3");
     for i in 0..3 {
         env.write(&format!("f{i}.txt"), format!("{i}\n"));
     }
@@ -670,12 +674,15 @@ fn a_pair_needed_by_two_concurrent_checks_is_computed_once() {
 fn a_job_killed_for_another_checks_timeout_runs_again_and_passes() {
     let env = Env::new();
     let marks = env.tmp.path().join("marks");
+    // `ok.txt`'s first run lasts until the child is killed; its second
+    // passes at once.
     env.write(
         "verdict.toml",
         format!(
             "builtins = false\n[validators.mixed]\nkind = \"command\"\n\
-             command = [\"sh\", \"-c\", 'echo \"$1\" >> {m}; case \"$1\" in *hang*) exec sleep 100;; *) exec sleep 1;; esac', \"mixed\"]\n\
-             mode = \"per_file\"\nparser = \"exit_code\"\nfiles = [\"*.txt\"]\ntimeout = \"3s\"\nconcurrency = 4\n",
+             command = [\"sh\", \"-c\", 'echo \"$1\" >> {m}; case \"$1\" in *hang*) exec sleep 100;; esac; \
+             [ \"$(grep -c ok.txt {m})\" -ge 2 ] || exec sleep 100', \"mixed\"]\n\
+             mode = \"per_file\"\nparser = \"exit_code\"\nfiles = [\"*.txt\"]\ntimeout = \"8s\"\nconcurrency = 4\n",
             m = marks.display()
         ),
     );
@@ -685,10 +692,14 @@ fn a_job_killed_for_another_checks_timeout_runs_again_and_passes() {
     let (mut a, mut b) = (env.connect(), env.connect());
     let ia = a.send("check", json!({ "paths": ["hang.txt"], "no_cache": true }));
     wait_for_first_mark(&marks);
-    // B's job starts 2.5 s into A's 3 s: it is running (it takes 1 s) when
-    // A's deadline kills the child, and has 3 s of its own.
-    std::thread::sleep(Duration::from_millis(2500));
+    // B's job starts 3 s into A's 8 s (it has 5 s to get going), is
+    // running when A's deadline kills the child, and has about 3 s of its
+    // own left for its second run.
+    std::thread::sleep(Duration::from_secs(3));
     let ib = b.send("check", json!({ "paths": ["ok.txt"], "no_cache": true, "all_outcomes": true }));
+    wait_until(Duration::from_secs(5), "B's job to start", || {
+        std::fs::read_to_string(&marks).is_ok_and(|m| m.contains("ok.txt"))
+    });
     let (ra, _) = a.reply(ia);
     let (rb, _) = b.reply(ib);
     assert_eq!(ra["result"]["outcomes"][0]["outcome"]["status"], "timed_out", "{ra}");
@@ -1231,13 +1242,14 @@ parser = "exit_code"
 files = ["*.txt"]
 timeout = "1s"
 concurrency = 1
-restart = { max_restarts = 5, backoff = "6s", backoff_max = "10s" }
+restart = { max_restarts = 5, backoff = "30s", backoff_max = "60s" }
 "#,
     );
     env.write("f1.txt", "1\n");
     env.write("f2.txt", "2\n");
     // First run: f1 times out and the child restarts at once; second run: it
-    // times out again and the next restart waits out a backoff of 5-7 s.
+    // times out again and the next restart waits out a backoff of 24-36 s,
+    // which the third run falls within however slow the machine.
     let statuses = |r: &Value| {
         let mut v = vec![status_of(r, "f1.txt", "hang"), status_of(r, "f2.txt", "hang")];
         v.sort();
@@ -1254,7 +1266,7 @@ restart = { max_restarts = 5, backoff = "6s", backoff_max = "10s" }
     assert_eq!(statuses(&r), ["skipped", "skipped"]);
     let reasons = [outcome(&r, "f1.txt", "hang"), outcome(&r, "f2.txt", "hang")].map(|o| o["reason"].to_string());
     assert!(reasons.iter().all(|w| w.contains("still restarting")), "{reasons:?}");
-    // Measured by the daemon, below the 5 s the backoff lasts at least.
+    // Measured by the daemon: it did not wait for the child.
     let took = r["summary"]["duration_ms"].as_u64().unwrap();
     assert!(took < 4000, "the run ended within its timeout: {took} ms");
 }
@@ -1373,14 +1385,15 @@ fn a_running_tools_processes_outside_its_group_die_with_the_tool() {
             ),
         );
         let timed_out = matches!(ending, Ending::Timeout | Ending::StopInGrace);
-        // Time for the tool to start its processes before its timeout.
+        // Time for the tool to start its processes before its timeout, and
+        // for its TERM trap to start one more before the SIGKILL.
         let timeout = if timed_out { "3s" } else { "10m" };
         env.write(
             "verdict.toml",
             format!(
                 "builtins = false\n[daemon]\ngrace_period = \"200ms\"\n[validators.escape]\nkind = \"command\"\n\
                  command = [\"sh\", \"tools/escape.sh\"]\nmode = \"per_file\"\nparser = \"exit_code\"\n\
-                 files = [\"*.txt\"]\ntimeout = \"{timeout}\"\n"
+                 files = [\"*.txt\"]\ntimeout = \"{timeout}\"\nkill_after = \"3s\"\n"
             ),
         );
         env.write("a.txt", "x\n");
@@ -1430,7 +1443,8 @@ fn a_running_tools_processes_outside_its_group_die_with_the_tool() {
         wait_until(Duration::from_secs(5), &format!("the tool to die ({ending:?})"), || !alive(tool as u32));
         let lived: Vec<&str> = (outside.iter())
             .filter(|&&(_, pid)| {
-                let gone = (0..500).any(|_| {
+                // Past the 3 s grace, with room for a loaded machine.
+                let gone = (0..1000).any(|_| {
                     std::thread::sleep(Duration::from_millis(10));
                     !alive(pid as u32)
                 });
@@ -1473,7 +1487,7 @@ fn a_timed_out_job_keeps_its_concurrency_slot_through_its_grace() {
     env.write(
         "verdict.toml",
         "builtins = false\n[validators.t]\nkind = \"command\"\ncommand = [\"sh\", \"tools/t.sh\"]\n\
-         mode = \"per_file\"\nfiles = [\"*.txt\"]\ntimeout = \"1s\"\nconcurrency = 1\n\
+         mode = \"per_file\"\nfiles = [\"*.txt\"]\ntimeout = \"1s\"\nkill_after = \"4s\"\nconcurrency = 1\n\
          restart = { backoff = \"10ms\", backoff_max = \"10ms\" }\n",
     );
     for name in ["a.txt", "b.txt", "c.txt"] {
@@ -1483,12 +1497,12 @@ fn a_timed_out_job_keeps_its_concurrency_slot_through_its_grace() {
     let (code, report) = check_json(&env, &["a.txt", "c.txt"]);
     // One of the two timed out; the other was skipped while the first's
     // tool still had its grace to go: the run, timed by the daemon, ended
-    // before the timeout (1 s) and the grace (500 ms) were over.
+    // well before the timeout (1 s) and the grace (4 s) were over.
     let took = report["summary"]["duration_ms"].as_u64().unwrap();
     let mut statuses = [status_of(&report, "a.txt", "t"), status_of(&report, "c.txt", "t")];
     statuses.sort();
     assert_eq!((code, statuses), (3, ["skipped".to_owned(), "timed_out".to_owned()]), "{report}");
-    assert!(took < 1500, "the run waited for the timed-out tool's grace before skipping its other job: {took} ms");
+    assert!(took < 4000, "the run waited for the timed-out tool's grace before skipping its other job: {took} ms");
     // Within that grace.
     let (code, report) = check_json(&env, &["b.txt"]);
     assert_eq!((code, status_of(&report, "b.txt", "t")), (0, "passed".to_owned()), "{report}");

@@ -399,10 +399,12 @@ fn a_client_that_never_reads_cannot_block_others() {
 #[test]
 fn an_idle_connection_is_closed() {
     let env = Env::new();
-    env.write("verdict.toml", "[daemon]\nidle_timeout = \"300ms\"\n");
+    // Long enough that no stall of this test between connecting and its
+    // hello is taken for idleness.
+    env.write("verdict.toml", "[daemon]\nidle_timeout = \"2s\"\n");
     env.start();
     let mut c = env.connect();
-    std::thread::sleep(Duration::from_millis(800));
+    std::thread::sleep(Duration::from_secs(3));
     let mut buf = [0u8; 16];
     c.stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     assert_eq!(c.stream.read(&mut buf).unwrap(), 0, "an idle connection stays open");
@@ -412,7 +414,9 @@ fn an_idle_connection_is_closed() {
 #[test]
 fn a_connection_idle_after_its_requests_is_closed_too() {
     let env = Env::new();
-    env.write("verdict.toml", "[daemon]\nidle_timeout = \"300ms\"\n");
+    // Long enough that no stall of this test between two requests is taken
+    // for idleness.
+    env.write("verdict.toml", "[daemon]\nidle_timeout = \"2s\"\n");
     env.start();
     let mut c = env.connect();
     // Its requests were answered; it says nothing more. (Before, a request
@@ -421,9 +425,9 @@ fn a_connection_idle_after_its_requests_is_closed_too() {
     assert!(c.call("ping", json!({})).get("result").is_some());
     assert!(c.call("status", json!({})).get("result").is_some());
     let waited = Instant::now();
-    c.stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     assert!(c.is_closed(), "still open");
-    assert!(waited.elapsed() < Duration::from_secs(5), "closed only after {:?}", waited.elapsed());
+    assert!(waited.elapsed() < Duration::from_secs(10), "closed only after {:?}", waited.elapsed());
     fresh_ping_is_prompt(&env);
 }
 
@@ -459,20 +463,29 @@ fn a_client_gone_while_its_requests_fill_every_slot_has_them_cancelled() {
 
 #[test]
 fn shutting_down_and_cancelled_codes() {
-    let env = Env::with_slow_validator("3", "5s");
+    // A long grace: it ends as soon as the requests in flight are done.
+    let env = Env::with_slow_validator("3", "60s");
     env.start();
     let mut c = env.connect();
+    let mut other = env.connect();
+    let in_flight = |other: &mut Raw| {
+        wait_until(Duration::from_secs(10), "the check to be in flight", || {
+            other.call("status", json!({}))["result"]["requests_in_flight"].as_u64() >= Some(1)
+        })
+    };
     // cancel: a running check ends with `cancelled`.
     let id = c.send("check", json!({}));
-    std::thread::sleep(Duration::from_millis(200));
+    in_flight(&mut other);
     let r = c.call("cancel", json!({ "id": id }));
     assert_eq!(r["result"]["cancelled"], true, "{r}");
     let (reply, _) = c.reply(id);
     assert_eq!(error_code(&reply), Some(code::CANCELLED), "{reply}");
     // shutting down: a request arriving during the grace period is refused.
+    wait_until(Duration::from_secs(10), "the cancelled check to be over", || {
+        other.call("status", json!({}))["result"]["requests_in_flight"].as_u64() == Some(0)
+    });
     let id = c.send("check", json!({}));
-    std::thread::sleep(Duration::from_millis(200));
-    let mut other = env.connect();
+    in_flight(&mut other);
     assert_eq!(other.call("shutdown", json!({}))["result"]["stopping"], true);
     std::thread::sleep(Duration::from_millis(100));
     let r = other.call("ping", json!({}));
