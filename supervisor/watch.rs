@@ -105,9 +105,12 @@ pub struct TreeWatch {
     mount_table: Mutex<Option<HashSet<Mount>>>,
 }
 
-/// A mount: its id and where it is mounted. A mount moved elsewhere keeps
-/// its id; one made again at the same place gets a new one.
-type Mount = (u64, PathBuf);
+/// A mount: its whole line of the table, and where it is mounted. Not its
+/// id alone: the kernel hands a freed id out again, so an unmount and a
+/// mount of something else at the same place can leave id and place as
+/// they were; the line also says what is mounted (device, root within it,
+/// source, options).
+type Mount = (Vec<u8>, PathBuf);
 
 /// What moved the generation once.
 #[derive(Debug)]
@@ -487,9 +490,9 @@ fn ancestor_entry_counts(name: &std::ffi::OsStr) -> bool {
 }
 
 /// The mounts of this process's mount namespace, from
-/// `/proc/self/mountinfo` (proc(5): the mount id is the first field, the
-/// mount point the fifth, with space, tab, newline and backslash written as
-/// octal escapes); `None` if it cannot be read. Read here rather than with
+/// `/proc/self/mountinfo` (proc(5): one line per mount, its mount point the
+/// fifth field, with space, tab, newline and backslash written as octal
+/// escapes); `None` if it cannot be read. Read here rather than with
 /// the `procfs` crate, which neither undoes the escapes nor reads a mount
 /// point that is not UTF-8.
 fn read_mount_table() -> Option<HashSet<Mount>> {
@@ -498,10 +501,8 @@ fn read_mount_table() -> Option<HashSet<Mount>> {
         .split(|&b| b == b'\n')
         .filter(|line| !line.is_empty())
         .map(|line| {
-            let mut fields = line.split(|&b| b == b' ');
-            let id = std::str::from_utf8(fields.next()?).ok()?.parse().ok()?;
-            let at = fields.nth(3)?;
-            Some((id, PathBuf::from(std::ffi::OsString::from_vec(unescape_octal(at)))))
+            let at = line.split(|&b| b == b' ').nth(4)?;
+            Some((line.to_vec(), PathBuf::from(std::ffi::OsString::from_vec(unescape_octal(at)))))
         })
         .collect()
 }
@@ -725,8 +726,41 @@ mod tests {
         umount(&inside).unwrap();
         let g2 = w.drain();
         assert_ne!(g2, g1, "its unmount");
+
+        // Another directory bound at the same place, between two drains:
+        // the kernel may give the new mount the old one's id.
+        let bind =
+            |from: &Path, at: &Path| mount(Some(from), at, None::<&str>, MsFlags::MS_BIND, None::<&str>).unwrap();
+        let (a, b) = (beside.join("a"), beside.join("b"));
+        std::fs::create_dir(&a).unwrap();
+        std::fs::create_dir(&b).unwrap();
+        bind(&a, &inside);
+        let g3 = w.drain();
+        assert_ne!(g3, g2);
+        umount(&inside).unwrap();
+        bind(&b, &inside);
+        let g4 = w.drain();
+        assert_ne!(g4, g3, "another directory bound where one was");
+        umount(&inside).unwrap();
+
+        // Above the root, only the entries the walk reads count.
+        let (ignore, notes) = (outer.path().join(".gitignore"), outer.path().join("notes.txt"));
+        for f in [&ignore, &notes, &a.join("f")] {
+            std::fs::write(f, "x\n").unwrap();
+        }
+        let g5 = w.drain();
+        bind(&a.join("f"), &notes);
+        assert_eq!(w.drain(), g5, "a file bound over an entry of a directory above the tree");
+        bind(&a.join("f"), &ignore);
+        let g6 = w.drain();
+        assert_ne!(g6, g5, "a file bound over its .gitignore");
+        umount(&ignore).unwrap();
+        umount(&notes).unwrap();
+
+        let g7 = w.drain();
+        assert_ne!(g7, g6);
         tmpfs(outer.path());
-        assert_ne!(w.drain(), g2, "a mount above the tree");
+        assert_ne!(w.drain(), g7, "a mount above the tree");
         umount(outer.path()).unwrap();
     }
 
