@@ -592,14 +592,20 @@ impl Engine {
             }
         };
         let damaged = store.read_failures() > 0;
+        let epoch = self.cache_epoch.clone();
         let cleared = tokio::task::spawn_blocking(move || {
-            let deleted = store.clear_results(id)?;
-            if id.is_none() {
-                // All of it: what verdict knows of each file too, so the next
-                // check starts as on a new cache.
-                store.clear_stat_index()?;
-            }
-            Ok::<_, verdict_storage::StorageError>(deleted)
+            let cleared = store.clear_results(id).and_then(|deleted| {
+                if id.is_none() {
+                    // All of it: what verdict knows of each file too, so the
+                    // next check starts as on a new cache.
+                    store.clear_stat_index()?;
+                }
+                Ok(deleted)
+            });
+            // Again: a run that started while the entries were being
+            // deleted may have read some of them; it writes nothing now.
+            epoch.advance();
+            cleared
         })
         .await
         .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
@@ -717,31 +723,39 @@ impl Engine {
 /// `touch -r`): no one can set it.
 type FileStamp = (u64, std::time::SystemTime, (i64, i64), u64);
 
-/// The cache's epoch, moved by `cache clear`. A run writes only while the
-/// epoch it started in lasts, looked at under a read lock held through the
-/// write; the clear moves it under the write lock, so it waits for writes
-/// under way (which it then deletes), and no write of an earlier run lands
-/// after it: a check-then-write could otherwise leave a verdict read before
-/// the clear in the cleared cache.
+/// The cache's epoch, moved by `cache clear` before it deletes and again
+/// after. A run writes only while the epoch it started in lasts, looked at
+/// under a read lock held through the write; the epoch moves under the
+/// write lock, so a clear waits for the writes under way (which it then
+/// deletes), and no write of a run that started before the clear ended
+/// lands after it: a look-then-write could otherwise leave a verdict read
+/// before (or during) the clear in the cleared cache.
 #[derive(Debug, Default)]
-pub struct CacheEpoch(std::sync::RwLock<u64>);
+pub struct CacheEpoch {
+    /// Held shared through each write, exclusively to move the epoch.
+    gate: std::sync::RwLock<()>,
+    /// The epoch, readable without waiting for the gate (a clear waiting
+    /// for a slow write must not hold up every check).
+    value: AtomicU64,
+}
 
 impl CacheEpoch {
     /// The epoch now.
     pub fn current(&self) -> u64 {
-        *self.0.read().expect("cache epoch")
+        self.value.load(Ordering::SeqCst)
     }
 
     /// Runs `write` if the epoch is still `started`, holding it there
-    /// meanwhile; `None` if it moved.
+    /// meanwhile; `None` if it moved. Blocks while the epoch is moved.
     pub fn write_in<T>(&self, started: u64, write: impl FnOnce() -> T) -> Option<T> {
-        let epoch = self.0.read().expect("cache epoch");
-        (*epoch == started).then(write)
+        let _gate = self.gate.read().expect("cache epoch");
+        (self.current() == started).then(write)
     }
 
     /// Moves the epoch, once the writes under way are done. Blocks.
     pub fn advance(&self) {
-        *self.0.write().expect("cache epoch") += 1;
+        let _gate = self.gate.write().expect("cache epoch");
+        self.value.fetch_add(1, Ordering::SeqCst);
     }
 }
 
