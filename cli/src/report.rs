@@ -1054,11 +1054,13 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
 /// opened: a rotation renames `daemon.log` to `daemon.log.1` and each `.N`
 /// to `.N+1`, so those newer than the followed file are the ones numbered
 /// below it (all of them when it was rotated out of those kept). Several
-/// rotations can happen between two looks of a follower; one during this
-/// scan can show a file twice, which is skipped, or a gap in the numbers
-/// (`.1` already renamed to `.2`, `daemon.log` not yet to `.1`): a scan
-/// that ends at a gap before reaching the followed file is made again,
-/// until two scans agree.
+/// rotations can happen between two looks of a follower. One under way
+/// during a scan renames from the top down, so it leaves one number free
+/// at a time (`.2` already renamed to `.3`, `.1` not yet to `.2`) and can
+/// show a file twice, which is skipped: a scan goes past one missing
+/// number, and ends at two in a row. A scan that did not reach the
+/// followed file (a rotation may have been under way) is made again, until
+/// two agree.
 fn rotated_since(path: &Path, followed: u64, current: u64) -> std::io::Result<Vec<std::fs::File>> {
     let mut last: Option<Vec<u64>> = None;
     for _ in 0..20 {
@@ -1078,19 +1080,27 @@ fn scan_rotated(path: &Path, followed: u64, current: u64) -> std::io::Result<(Ve
     let mut newer = Vec::new();
     let mut inodes = Vec::new();
     let mut seen = std::collections::HashSet::from([current]);
+    let mut missing = 0;
+    let mut reached = false;
     for n in 1.. {
         let mut name = path.as_os_str().to_owned();
         name.push(format!(".{n}"));
         let file = match std::fs::File::open(&name) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                missing += 1;
+                if missing == 2 {
+                    break;
+                }
+                continue;
+            }
             Err(e) => return Err(e),
         };
+        missing = 0;
         let ino = std::os::unix::fs::MetadataExt::ino(&file.metadata()?);
         if ino == followed {
-            newer.reverse();
-            inodes.reverse();
-            return Ok((newer, inodes, true));
+            reached = true;
+            break;
         }
         if seen.insert(ino) {
             newer.push(file);
@@ -1099,7 +1109,7 @@ fn scan_rotated(path: &Path, followed: u64, current: u64) -> std::io::Result<(Ve
     }
     newer.reverse();
     inodes.reverse();
-    Ok((newer, inodes, false))
+    Ok((newer, inodes, reached))
 }
 
 /// Hands every complete line `reader` has to `each`; an unfinished last
@@ -1155,6 +1165,34 @@ fn print_log_line(line: &str, raw: bool, out: &mut dyn Write) -> std::io::Result
 mod tests {
     use super::*;
     use crate::protocol::Summary;
+
+    /// A rotation under way leaves one number free at a time: the scan goes
+    /// past it to the files above, and ends at two free numbers in a row.
+    #[test]
+    fn a_scan_of_rotated_logs_goes_past_the_number_a_rotation_left_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("daemon.log");
+        let ino = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+        let at = |n: u32| dir.path().join(format!("daemon.log.{n}"));
+        std::fs::write(&log, "current\n").unwrap();
+        // .1 renamed to .2 already, daemon.log not yet to .1; the followed
+        // file is .3; .5 is past two free numbers.
+        for (n, text) in [(2, "newer\n"), (3, "followed\n"), (5, "unrelated\n")] {
+            std::fs::write(at(n), text).unwrap();
+        }
+        let (files, inodes, reached) = scan_rotated(&log, ino(&at(3)), ino(&log)).unwrap();
+        assert!(reached);
+        assert_eq!((files.len(), inodes), (1, vec![ino(&at(2))]));
+        // The followed file gone (rotated out of those kept): everything
+        // up to two free numbers in a row, oldest first.
+        std::fs::remove_file(at(3)).unwrap();
+        std::fs::write(at(1), "newest\n").unwrap();
+        let (_, inodes, reached) = scan_rotated(&log, 1, ino(&log)).unwrap();
+        assert!(!reached);
+        assert_eq!(inodes, vec![ino(&at(2)), ino(&at(1))]);
+        let got = rotated_since(&log, 1, ino(&log)).unwrap();
+        assert_eq!(got.len(), 2, "two scans agree");
+    }
 
     #[test]
     fn a_cached_pass_is_marked_as_cached_findings_are() {
