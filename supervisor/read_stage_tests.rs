@@ -307,8 +307,8 @@ async fn a_built_in_stuck_on_every_file_gets_one_detached_check_and_the_run_stil
     let report = tokio::time::timeout(Duration::from_secs(10), check(&p)).await.expect("the run hung");
     let took = started.elapsed();
     // b's check is detached; c's, the validator's second slow one, is
-    // waited for in place, and answered as soon as b's timed out (within
-    // 250 ms + 250 ms of the timeout), not after a timeout of its own.
+    // waited for in place, and answered (skipped, below) as soon as b's
+    // timed out: the run ends in time, not after one timeout per stuck file.
     assert!(took < 2 * timeout, "the run ended {took:?} after it started");
     assert_eq!(
         statuses(&report, "hanger"),

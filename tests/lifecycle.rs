@@ -727,7 +727,8 @@ fn an_idle_daemon_exits_and_the_next_command_starts_another() {
 }
 
 /// `verdict stop` while the daemon is still starting (a `version` command
-/// holding it up) stops it at once, rather than wait for it to serve.
+/// holding it up) stops it once it has given no hello for 3 s, rather than
+/// wait for it to serve.
 #[test]
 fn stop_stops_a_daemon_still_starting_at_once() {
     let env = Env::new();
