@@ -1030,7 +1030,13 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
                 // Then the files rotated out since, oldest first, up to the
                 // file now at `path`, opened first so that a rotation
                 // meanwhile cannot slip a file between the two.
-                let new = std::fs::File::open(path)?;
+                let new = match std::fs::File::open(path) {
+                    Ok(new) => new,
+                    // Renamed away by a rotation since the look above, its
+                    // successor not made yet: the next look finds it.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
+                };
                 let new_inode = std::os::unix::fs::MetadataExt::ino(&new.metadata()?);
                 for rotated in rotated_since(path, inode, new_inode)? {
                     let mut reader = std::io::BufReader::new(rotated);
