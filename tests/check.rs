@@ -255,6 +255,21 @@ fn the_output_file_is_checked_first_and_replaced_whole() {
     assert_eq!(r["summary"]["files"], 1, "written through the link");
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&report).unwrap().permissions());
     assert_eq!(mode & 0o7777, 0o640);
+    // A file the check reads (a named path, verdict.toml) is never
+    // written over; a directory that does not exist is named as such.
+    env.write("verdict.toml", "");
+    for target in ["a.txt", "verdict.toml"] {
+        let out = env.cmd().args(["check", "a.txt", "-o", target]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("it is a file this check reads"), "{err}");
+    }
+    let read = |f: &str| std::fs::read_to_string(env.project.join(f)).unwrap();
+    assert_eq!((read("a.txt"), read("verdict.toml")), ("a  \n".to_owned(), String::new()));
+    std::fs::remove_file(env.project.join("verdict.toml")).unwrap();
+    let out = env.cmd().args(["check", "-o", "nowhere/r.json"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(2) && err.contains("nowhere does not exist"), "{err}");
     // Links in a loop: refused, as opening the path would be, and kept.
     std::os::unix::fs::symlink("loop2", env.tmp.path().join("loop1")).unwrap();
     std::os::unix::fs::symlink("loop1", env.tmp.path().join("loop2")).unwrap();
@@ -817,6 +832,18 @@ fn config_check_names_the_line_and_key() {
     let good = env.write("good.toml", "[validators.json]\ntimeout = \"2s\"\n");
     let out = env.cmd().args(["config", "check"]).arg(&good).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
+    // A file name with a control character and a line feed: one escaped
+    // line per problem, none passing for a line of verdict's own.
+    let odd = env.write("bad\u{1b}[2J\nverdict: ok.toml", "[validators.a]\nkind = \"nonsense\"\n");
+    let out = env.cmd().args(["config", "check"]).arg(&odd).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!((out.status.code(), err.lines().count()), (Some(2), 1), "{err}");
+    assert!(err.contains(r"bad\u{1b}[2J\nverdict: ok.toml:2:") && !err.contains('\u{1b}'), "{err}");
+    // With no verdict.toml, `--json` still prints JSON.
+    let out = env.cmd().args(["--json", "config", "check"]).output().unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    assert_eq!((r["valid"].as_bool(), r["defaults"].as_bool(), r["file"].is_null()), (Some(true), Some(true), true));
+    assert!(r["validators"].as_array().unwrap().iter().any(|v| v == "utf8"), "{r}");
 }
 
 #[test]

@@ -536,6 +536,46 @@ fn logs_follow_loses_no_line_across_rotations() {
     assert_eq!(followed, RELOADS, "lines lost across rotations");
 }
 
+/// `logs -n N` reaches back into the rotated files when the current one
+/// holds fewer than N lines.
+#[test]
+fn logs_n_reaches_into_rotated_files() {
+    let env = Env::new();
+    env.write("verdict.toml", "[daemon]\nlog_max_size = \"4KiB\"\nlog_keep = 1000\n");
+    env.start();
+    for _ in 0..40 {
+        env.run_ok(&["reload"], 0);
+    }
+    // Stopped: the log is complete and rotates no more.
+    env.run_ok(&["stop"], 0);
+    let current = std::fs::read_to_string(env.log_file()).unwrap().lines().count();
+    let want = current + 20;
+    let out = env.run_ok(&["--json", "logs", "-n", &want.to_string()], 0);
+    let printed: Vec<&str> = out.lines().collect();
+    assert_eq!(printed.len(), want, "{out}");
+    // Oldest first, ending with the current file's lines.
+    let log = std::fs::read_to_string(env.log_file()).unwrap();
+    let rotated = std::fs::read_to_string(format!("{}.1", env.log_file().display())).unwrap();
+    assert!(log.lines().all(|l| printed[20..].contains(&l)), "{out}");
+    assert_eq!(printed[19], rotated.lines().last().unwrap(), "the rotated file's last line just before");
+}
+
+/// An empty `VERDICT_SOCKET` counts as unset; a set one is the socket.
+#[test]
+fn verdict_socket_names_the_socket_unless_empty() {
+    let env = Env::new();
+    let pid = env.start();
+    let out = env.cmd().env("VERDICT_SOCKET", "").args(["--json", "ping"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["pid"].as_u64(), Some(u64::from(pid)));
+    let elsewhere = env.tmp.path().join("nowhere.sock");
+    let out = env.cmd().env("VERDICT_SOCKET", &elsewhere).args(["--no-start", "ping"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("nowhere.sock"), "{err}");
+}
+
 #[test]
 fn a_client_without_its_daemon_executable_says_how_to_fix_it() {
     let env = Env::new();

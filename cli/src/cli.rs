@@ -42,8 +42,8 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 struct Global {
-    /// The daemon's socket (default: derived from the project root, in the per-user runtime directory).
-    #[arg(long, global = true, env = "VERDICT_SOCKET", value_name = "PATH")]
+    /// The daemon's socket (default: $VERDICT_SOCKET if set and not empty, else derived from the project root, in the per-user runtime directory).
+    #[arg(long, global = true, value_name = "PATH")]
     socket: Option<PathBuf>,
     /// Fail instead of starting a daemon when none is running.
     #[arg(long, global = true)]
@@ -128,7 +128,12 @@ enum CacheCommand {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // Read here rather than by clap, which takes an empty variable for an
+    // empty `--socket`: empty means unset, as for NO_COLOR.
+    if cli.global.socket.is_none() {
+        cli.global.socket = std::env::var_os("VERDICT_SOCKET").filter(|s| !s.is_empty()).map(PathBuf::from);
+    }
     let code = match run(cli) {
         Ok(code) => code,
         // The reader of our output went away (`verdict status | head -1`):
@@ -177,13 +182,20 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Ok)
         }
         Command::Config { command: ConfigCommand::Check { file } } => {
+            let visible = |s: String| crate::report::visible(&s).into_owned();
             let file = match file.or(layout.config.clone()) {
                 Some(f) => f,
                 None => {
-                    println!(
-                        "no verdict.toml in {}: the built-in validators run with their defaults",
-                        layout.root.display()
-                    );
+                    if cli.global.json {
+                        let names: Vec<String> =
+                            crate::config::Config::default().validators().into_iter().map(|v| v.name).collect();
+                        println!("{}", json!({ "valid": true, "file": null, "defaults": true, "validators": names }));
+                    } else {
+                        println!(
+                            "no verdict.toml in {}: the built-in validators run with their defaults",
+                            visible(layout.root.display().to_string())
+                        );
+                    }
                     return Ok(ExitCode::Ok);
                 }
             };
@@ -192,10 +204,14 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
                     if cli.global.json {
                         println!(
                             "{}",
-                            json!({ "valid": true, "file": file.to_string_lossy(), "validators": cfg.validators().iter().map(|v| v.name.clone()).collect::<Vec<_>>() })
+                            json!({ "valid": true, "file": file.to_string_lossy(), "defaults": false, "validators": cfg.validators().iter().map(|v| v.name.clone()).collect::<Vec<_>>() })
                         );
                     } else {
-                        println!("{}: valid ({} validators)", file.display(), cfg.validators().len());
+                        println!(
+                            "{}: valid ({} validators)",
+                            visible(file.display().to_string()),
+                            cfg.validators().len()
+                        );
                     }
                     Ok(ExitCode::Ok)
                 }
@@ -206,7 +222,11 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
                             json!({ "valid": false, "file": file.to_string_lossy(), "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() })
                         );
                     } else {
-                        eprintln!("{e}");
+                        // One line per problem: a control character in the
+                        // file's name (or a line feed) is written as an escape.
+                        for issue in &e.errors {
+                            eprintln!("{}", visible(issue.to_string()));
+                        }
                     }
                     Ok(ExitCode::Failure)
                 }

@@ -96,7 +96,21 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     let output = match output_path {
         Some(path) => {
             let cannot = || format!("cannot write {}", path.display());
-            match std::fs::metadata(path) {
+            let meta = std::fs::metadata(path);
+            // Never over what is being checked (as `gcc -o a.c a.c` refuses).
+            if let Ok(m) = &meta {
+                use std::os::unix::fs::MetadataExt;
+                let same = |p: &Path| std::fs::metadata(p).is_ok_and(|o| (o.dev(), o.ino()) == (m.dev(), m.ino()));
+                if m.is_file()
+                    && (args.paths.iter().any(|p| same(p)) || opts.layout.config.as_deref().is_some_and(same))
+                {
+                    anyhow::bail!(
+                        "cannot write {}: it is a file this check reads (a named path or verdict.toml); give --output another file",
+                        path.display()
+                    );
+                }
+            }
+            match meta {
                 Ok(m) if m.is_dir() => anyhow::bail!("cannot write {}: it is a directory", path.display()),
                 Ok(m) if !m.is_file() => {
                     Some(ReportFile::Direct(std::fs::OpenOptions::new().write(true).open(path).with_context(cannot)?))
@@ -107,6 +121,9 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                     let path = replaced_path(path)?;
                     let mode = existing.ok().map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));
                     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                    if !dir.exists() {
+                        anyhow::bail!("cannot write {}: {} does not exist", path.display(), dir.display());
+                    }
                     if !dir.is_dir() {
                         anyhow::bail!("cannot write {}: {} is not a directory", path.display(), dir.display());
                     }
@@ -330,7 +347,8 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         );
         std::fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(mode))
             .with_context(|| format!("cannot write {}", path.display()))?;
-        file.persist(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        // The error alone: its wrapper says it again.
+        file.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(why) = &report.summary.cache_error {
         if report.summary.cache_used {
@@ -404,7 +422,7 @@ pub fn exit_code(report: &CheckReport, fail_on: FailOn) -> ExitCode {
 /// name or a message must not move the cursor or recolour the terminal, nor
 /// reorder what follows it on the line (the bidirectional controls a
 /// "Trojan Source" name uses).
-fn visible(s: &str) -> std::borrow::Cow<'_, str> {
+pub fn visible(s: &str) -> std::borrow::Cow<'_, str> {
     let hidden = |c: char| c.is_control() || is_bidi_control(c);
     if !s.chars().any(hidden) {
         return s.into();
@@ -979,10 +997,17 @@ pub fn print_cache(v: &Value, out: &mut dyn Write) -> std::io::Result<()> {
 /// rotations.
 pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
+    let mut said = false;
     let mut file = loop {
         match std::fs::File::open(path) {
             Ok(f) => break f,
             Err(e) if follow && e.kind() == std::io::ErrorKind::NotFound => {
+                if !std::mem::replace(&mut said, true) {
+                    eprintln!(
+                        "verdict: no daemon log at {} yet (no daemon has run detached here); waiting for one",
+                        visible(&path.display().to_string())
+                    );
+                }
                 std::thread::sleep(Duration::from_millis(200))
             }
             Err(e) => return Err(e).with_context(|| format!("cannot read the daemon log {}", path.display())),
@@ -1001,6 +1026,28 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
         // The last line, unfinished (the daemon was killed mid-write, or is
         // writing it now): shown as it is.
         all.push(format!("{}\n", String::from_utf8_lossy(&partial)));
+    }
+    // Fewer lines than asked for: the rest from the files rotated out
+    // before, newest first (`.1`, `.2`, …).
+    if let Some(n) = lines {
+        let mut earlier = 1;
+        while all.len() < n {
+            let mut name = path.as_os_str().to_owned();
+            name.push(format!(".{earlier}"));
+            let Ok(rotated) = std::fs::File::open(&name) else { break };
+            let mut lines_of = Vec::new();
+            let mut cut = Vec::new();
+            read_complete_lines(&mut std::io::BufReader::new(rotated), &mut cut, |l| {
+                lines_of.push(l.to_owned());
+                Ok(())
+            })?;
+            if !cut.is_empty() {
+                lines_of.push(format!("{}\n", String::from_utf8_lossy(&cut)));
+            }
+            let keep = lines_of.len().saturating_sub(n - all.len());
+            all.splice(0..0, lines_of.drain(keep..));
+            earlier += 1;
+        }
     }
     let skip = lines.map(|n| all.len().saturating_sub(n)).unwrap_or(0);
     for l in &all[skip..] {
