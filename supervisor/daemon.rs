@@ -213,13 +213,39 @@ fn sweep_left_tools(layout: &Layout) -> PathBuf {
             warn!(processes = killed, "killed the tools a previous daemon left running when it died");
         }
     }
-    match fs::write(&file, verdict_actors::process::mark_prefix()) {
+    // Private, as the pid file and the socket beside it are.
+    let written = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&file)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, verdict_actors::process::mark_prefix().as_bytes()));
+    match written {
         Ok(()) => keep_from_clean_up(&file),
         Err(e) => {
             warn!(error = %e, file = %file.display(), "cannot record this daemon's tool marks; a successor could not stop its tools if it died")
         }
     }
     file
+}
+
+/// This daemon's tool-marks file (see [`sweep_left_tools`]), removed when
+/// the daemon exits or fails to start (not when it panics): its tools are stopped, so there is
+/// nothing for a successor to look for. Left alone if it is a successor's
+/// already (this daemon's pid file was removed and another daemon took the
+/// project).
+struct OwnMarks(PathBuf);
+
+impl Drop for OwnMarks {
+    fn drop(&mut self) {
+        // Not on a panic: its tools may not have been stopped.
+        if !std::thread::panicking()
+            && fs::read_to_string(&self.0).is_ok_and(|m| m.trim() == verdict_actors::process::mark_prefix())
+        {
+            let _ = fs::remove_file(&self.0);
+        }
+    }
 }
 
 /// Holds the pid file's exclusive lock for the daemon's life. Dropped, it
@@ -493,7 +519,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
     }
     // Only now, with no live socket: a daemon whose pid file was removed
     // still runs its tools, and must not lose them to this one.
-    let tool_marks = sweep_left_tools(&layout);
+    let tool_marks = OwnMarks(sweep_left_tools(&layout));
     let listener =
         bind_private(&layout.socket).with_context(|| format!("cannot bind the socket {}", layout.socket.display()))?;
     listener.set_nonblocking(true)?;
@@ -511,12 +537,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
     // Remove the socket before the pid file: a successor can only lock a new
     // pid file after ours is gone, and so only bind after our socket is gone.
     own.remove_socket();
-    // Its tools are stopped: nothing for a successor to look for (unless
-    // the file is a successor's already: this daemon's pid file was removed
-    // and another daemon took the project).
-    if fs::read_to_string(&tool_marks).is_ok_and(|m| m.trim() == verdict_actors::process::mark_prefix()) {
-        let _ = fs::remove_file(&tool_marks);
-    }
+    drop(tool_marks);
     drop(own);
     runtime.shutdown_timeout(Duration::from_secs(1));
     result.map(|()| RunOutcome::Stopped)

@@ -65,6 +65,17 @@ fn a_daemon_that_fails_to_start_leaves_no_files() {
     assert!(err.contains("idle_timeout"), "{err}");
     assert!(!env.socket().exists());
     assert!(!env.pid_file().exists(), "pid file left behind");
+    // Failing later, at the socket (a path too long to bind): nothing left
+    // beside it either.
+    env.write("verdict.toml", "");
+    let dir = env.tmp.path().join("s");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let long = dir.join(format!("{}.sock", "x".repeat(120)));
+    let out = env.cmd().arg("--socket").arg(&long).arg("ping").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 #[test]
