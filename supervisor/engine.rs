@@ -437,7 +437,7 @@ impl Engine {
             .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
             // Written while it was read: what was read may be torn.
             tries += 1;
-            if file_stamp(&path) == stamp {
+            if unchanged_since_read(&path, &stamp, CONFIG_SETTLE).await {
                 break (stamp, loaded);
             }
             if tries == 3 {
@@ -762,6 +762,19 @@ impl CacheEpoch {
 /// How long a configuration file must have gone unwritten to be read.
 const CONFIG_SETTLE: Duration = Duration::from_millis(50);
 
+/// Whether `path` still has the stamp `read` took before it was read. An
+/// empty file is looked at again `settle` later: one being rewritten in
+/// place (`cp`, `cat >`) is empty between its writer's truncate and first
+/// write, and a stat during the truncate can see the size already 0 with
+/// the old times (1 reload in 70 applied the defaults while `cp` rewrote
+/// the file in a loop). An empty verdict.toml that stays so is meant.
+async fn unchanged_since_read(path: &Path, read: &Option<FileStamp>, settle: Duration) -> bool {
+    if read.as_ref().is_some_and(|s| s.0 == 0) {
+        tokio::time::sleep(settle).await;
+    }
+    file_stamp(path) == *read
+}
+
 /// Waits, at most a second, until `path` has not been written for
 /// [`CONFIG_SETTLE`]: a file rewritten in place (`cp`, `cat >`, an editor
 /// saving over it) is empty, or half written, between its writer's truncate
@@ -1020,5 +1033,32 @@ mod tests {
             "a file rewritten all along was taken as settled"
         );
         writer.join().unwrap();
+    }
+
+    /// An empty file with old times (as a stat sees a file `cp` is
+    /// truncating) is looked at again before it is taken: here it gets its
+    /// content meanwhile. One that stays empty is taken.
+    #[tokio::test]
+    async fn an_empty_file_is_taken_only_once_it_stays_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("verdict.toml");
+        std::fs::write(&path, "").unwrap();
+        let past = std::time::SystemTime::now() - Duration::from_secs(60);
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(past).unwrap();
+        let read = file_stamp(&path);
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(10));
+                std::fs::write(&path, "builtins = false\n").unwrap();
+            })
+        };
+        // Long enough for the writer on a loaded machine.
+        let settle = Duration::from_secs(2);
+        assert!(!unchanged_since_read(&path, &read, settle).await, "taken while it was being written");
+        writer.join().unwrap();
+        std::fs::write(&path, "").unwrap();
+        let read = file_stamp(&path);
+        assert!(unchanged_since_read(&path, &read, Duration::from_millis(10)).await);
     }
 }
