@@ -1631,6 +1631,12 @@ fn spawn_job(
     });
 }
 
+/// Why a job is skipped whose validator a reload took out of service (its
+/// child, kept for the checks that started before, is gone: killed for a
+/// timeout, or stopped once no check held it).
+pub(crate) const RETIRED: &str = "not run: a reload changed or removed the validator, and the child this check \
+                                  started with is gone; check again to run it";
+
 /// Runs one job on a validator's child, enforcing the deadline. A job
 /// whose child dies under it (killed for another job's deadline, another
 /// check's say, or a sibling's crash) is run once more on the next child,
@@ -1675,7 +1681,7 @@ async fn run_job(
             match current {
                 Slot::Running(a) => break a,
                 Slot::Quarantined(why) => return vec![Outcome::error(format!("quarantined: {why}")); n],
-                Slot::Stopped => return vec![Outcome::skipped("the validator was removed by a reload"); n],
+                Slot::Stopped => return vec![Outcome::skipped(RETIRED); n],
                 Slot::Restarting => {
                     tokio::select! {
                         r = tokio::time::timeout_at(wait_until, slot.changed()) => match r {

@@ -376,8 +376,9 @@ impl SupervisorState {
             if let Some(actor) = child.actor.take() {
                 actor.stop(Some("replaced by a reload".into()));
             }
-            // Not waited for: the signals go out from the blocking pool.
-            child.registry.kill_all_in_background();
+            // Not waited for: the signals go out from the blocking pool. A
+            // timed-out job's tools keep their grace (the job ends them).
+            child.registry.kill_all_but_terminating_in_background();
             false
         });
         !self.retiring.is_empty()
@@ -424,10 +425,17 @@ impl Actor for Supervisor {
                     }
                 }
                 for (name, spec) in wanted {
+                    let mut permits = None;
                     if let Some(child) = state.children.get(&name) {
                         if child.handle.config == spec.config && child.handle.identity == spec.identity {
                             report.unchanged.push(name);
                             continue;
+                        }
+                        // The same limit, kept across the change: the old
+                        // configuration's jobs still running (or in their
+                        // grace) count against it.
+                        if child.handle.config.concurrency == spec.config.concurrency {
+                            permits = Some(child.handle.permits.clone());
                         }
                         state.retire_child(&name);
                         state.event(&name, "stopped", "configuration changed".into());
@@ -442,7 +450,7 @@ impl Actor for Supervisor {
                         ValidatorWork::Inline(c) => (None, Some(c)),
                     };
                     let handle = Arc::new(ValidatorHandle {
-                        permits: Arc::new(Semaphore::new(spec.config.concurrency.max(1))),
+                        permits: permits.unwrap_or_else(|| Arc::new(Semaphore::new(spec.config.concurrency.max(1)))),
                         config: spec.config,
                         identity: spec.identity,
                         slot: rx,

@@ -1537,6 +1537,79 @@ fn a_timed_out_job_keeps_its_concurrency_slot_through_its_grace() {
     assert!(matches!(seen.trim(), "gone" | "Z"), "b's tool ran while the timed-out one lived (its state: {seen:?})");
 }
 
+/// A reload that changes a validator whose timed-out tool is in its
+/// `kill_after` grace leaves it that grace: a reload is no reason to cut a
+/// tool's clean-up short.
+#[test]
+fn a_reload_leaves_a_timed_out_tool_its_grace() {
+    let env = Env::new();
+    let log = env.tmp.path().join("log");
+    env.write(
+        "tools/slow.sh",
+        format!(
+            "#!/bin/sh\ntrap 'echo TERM >> {log}; sleep 2; echo CLEANED >> {log}; exit 0' TERM\n\
+             echo started >> {log}\nsleep 100 &\nwait\n",
+            log = log.display()
+        ),
+    );
+    let config = |kill_after: &str| {
+        format!(
+            "builtins = false\n[validators.slow]\nkind = \"command\"\ncommand = [\"sh\", \"tools/slow.sh\"]\n\
+             files = [\"*.txt\"]\ntimeout = \"1s\"\nkill_after = \"{kill_after}\"\n"
+        )
+    };
+    env.write("verdict.toml", config("8s"));
+    env.write("a.txt", "x\n");
+    env.start();
+    let (code, report) = check_json(&env, &["--no-cache"]);
+    assert_eq!((code, status_of(&report, "a.txt", "slow")), (3, "timed_out".to_owned()), "{report}");
+    wait_until(Duration::from_secs(10), "the tool's TERM trap", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("TERM"))
+    });
+    env.write("verdict.toml", config("9s"));
+    let reload = env.json(&["reload"]);
+    assert_eq!(reload["changed"], json!(["slow"]), "{reload}");
+    wait_until(Duration::from_secs(10), "the tool's clean-up to end", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("CLEANED"))
+    });
+}
+
+/// `concurrency` holds across a reload that changes the validator but not
+/// its limit: a job of the old configuration still running counts.
+#[test]
+fn concurrency_holds_across_a_reload() {
+    let env = Env::new();
+    let log = env.tmp.path().join("log");
+    env.write(
+        "tools/one.sh",
+        format!("#!/bin/sh\necho \"start $1\" >> {log}\nsleep 2\necho \"end $1\" >> {log}\n", log = log.display()),
+    );
+    let config = |timeout: &str| {
+        format!(
+            "builtins = false\n[validators.one]\nkind = \"command\"\ncommand = [\"sh\", \"tools/one.sh\"]\n\
+             files = [\"*.txt\"]\ntimeout = \"{timeout}\"\nconcurrency = 1\n"
+        )
+    };
+    env.write("verdict.toml", config("30s"));
+    env.write("a.txt", "a\n");
+    env.write("b.txt", "b\n");
+    env.start();
+    let (mut a, mut b) = (env.connect(), env.connect());
+    let ia = a.send("check", json!({ "paths": ["a.txt"], "no_cache": true }));
+    wait_until(Duration::from_secs(10), "a's tool to start", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("start"))
+    });
+    env.write("verdict.toml", config("31s"));
+    assert_eq!(env.json(&["reload"])["changed"], json!(["one"]));
+    let ib = b.send("check", json!({ "paths": ["b.txt"], "no_cache": true }));
+    let (ra, _) = a.reply(ia);
+    let (rb, _) = b.reply(ib);
+    assert!(ra.get("result").is_some() && rb.get("result").is_some(), "{ra} {rb}");
+    let runs = std::fs::read_to_string(&log).unwrap();
+    let kinds: Vec<&str> = runs.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(kinds, ["start", "end", "start", "end"], "two jobs at once: {runs}");
+}
+
 /// `--fail-on` sets the least severe finding that fails a check; findings
 /// below it are still reported, computed or cached.
 #[test]

@@ -275,6 +275,31 @@ pub struct ProcessRegistry {
 struct Inner {
     next_id: AtomicU64,
     groups: Mutex<BTreeMap<u64, Tool>>,
+    /// The groups a [`ProcessRegistry::terminate_all`] is ending (SIGTERM
+    /// sent, their grace running).
+    terminating: Mutex<BTreeSet<u64>>,
+}
+
+/// Marks groups as terminating for as long as it lives.
+struct Terminating<'a> {
+    inner: &'a Inner,
+    ids: Vec<u64>,
+}
+
+impl<'a> Terminating<'a> {
+    fn mark(inner: &'a Inner, ids: Vec<u64>) -> Self {
+        inner.terminating.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).extend(ids.iter().copied());
+        Terminating { inner, ids }
+    }
+}
+
+impl Drop for Terminating<'_> {
+    fn drop(&mut self) {
+        let mut set = self.inner.terminating.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for id in &self.ids {
+            set.remove(id);
+        }
+    }
 }
 
 impl ProcessRegistry {
@@ -349,6 +374,28 @@ impl ProcessRegistry {
         kill_tools(&tools);
     }
 
+    /// [`kill_all_in_background`](Self::kill_all_in_background), but for
+    /// the groups a [`terminate_all`](Self::terminate_all) is ending: they
+    /// keep their grace, and that call kills what is left of them at its
+    /// end. For a validator taken out of service by a reload, which is no
+    /// reason to cut a timed-out tool's clean-up short.
+    pub fn kill_all_but_terminating_in_background(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let registry = self.clone();
+        let kill = move || {
+            let terminating = registry.inner.terminating.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let tools: Vec<Tool> =
+                registry.entries().into_iter().filter(|(id, _)| !terminating.contains(id)).map(|(_, t)| t).collect();
+            kill_tools(&tools);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => Some(rt.spawn_blocking(kill)),
+            Err(_) => {
+                kill();
+                None
+            }
+        }
+    }
+
     /// Sends `SIGTERM` to every registered group, waits up to `grace` for them
     /// to go away, then sends `SIGKILL` to the survivors.
     ///
@@ -367,6 +414,7 @@ impl ProcessRegistry {
         if snapshot.is_empty() {
             return;
         }
+        let _terminating = Terminating::mark(&self.inner, snapshot.iter().map(|&(id, _)| id).collect());
         // Each group with the processes of its run outside it, found before
         // the signal makes their parents exit and orphans them, and sent
         // it. Reading `/proc` is blocking work: off the runtime's threads.

@@ -305,7 +305,10 @@ impl Actor for Validator {
         state: &mut ValidatorState,
     ) -> Result<(), ActorProcessingErr> {
         state.jobs.clear();
-        if let Some(kill) = state.args.registry.kill_all_in_background() {
+        // Stopped by a reload or a restart: a timed-out job's tools keep
+        // their grace (that job ends them); the daemon stopping kills them
+        // itself.
+        if let Some(kill) = state.args.registry.kill_all_but_terminating_in_background() {
             let _ = kill.await;
         }
         Ok(())
