@@ -467,7 +467,13 @@ impl Engine {
         *self.config.lock().expect("config lock poisoned") = Arc::new(new);
         *self.config_stamp.lock().expect("stamp lock poisoned") = stamp;
         self.forget_answers();
-        info!(?report, "configuration applied");
+        info!(
+            added = ?report.added,
+            changed = ?report.changed,
+            removed = ?report.removed,
+            unchanged = report.unchanged.len(),
+            "configuration applied"
+        );
         let mut reply = serde_json::to_value(report).expect("plain struct");
         reply["restart_required"] = json!(at_start);
         Ok(Reloaded::Applied(reply))

@@ -164,6 +164,9 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(d) = &cli.global.data_dir {
         cli.global.data_dir = Some(std::env::current_dir().context("cannot read the current directory")?.join(d));
     }
+    if cli.global.no_start && matches!(cli.command, Command::Daemon { detached: false, .. }) {
+        anyhow::bail!("--no-start and `daemon` contradict each other: `daemon` starts one; drop --no-start");
+    }
     match cli.command {
         Command::Daemon { foreground: true, detached } => {
             // The daemon is its own executable (the client stays free of

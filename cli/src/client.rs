@@ -467,6 +467,12 @@ impl From<std::io::Error> for CallError {
 /// Converts a call error into a one-line message.
 pub fn describe(e: CallError) -> anyhow::Error {
     match e {
+        // The protocol's words are not the user's: a named path that does
+        // not exist is said as such.
+        CallError::Rpc(r) if r.code == crate::protocol::code::INVALID_PARAMS => {
+            let message = r.message.strip_prefix("invalid params: ").unwrap_or(&r.message);
+            anyhow!("{}", message.strip_prefix("paths: ").unwrap_or(message))
+        }
         CallError::Rpc(r) => anyhow!("{}", r.message),
         other => anyhow!(other),
     }

@@ -159,8 +159,10 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     let mut ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let bar = (std::io::stderr().is_terminal() && format == Format::Human).then(|| {
         let b = indicatif::ProgressBar::new(0);
+        // Counts once the daemon has given a total: "0/0" meanwhile would
+        // look stuck.
         b.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} checking {pos}/{len} [{elapsed}]")
+            indicatif::ProgressStyle::with_template("{spinner} checking [{elapsed}]")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b.enable_steady_tick(Duration::from_millis(120));
@@ -239,7 +241,14 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                     heard = true;
                     if let Some(b) = &bar {
                         let p = m.params_value();
-                        b.set_length(p["total"].as_u64().unwrap_or(0));
+                        let total = p["total"].as_u64().unwrap_or(0);
+                        if total > 0 && b.length() == Some(0) {
+                            b.set_style(
+                                indicatif::ProgressStyle::with_template("{spinner} checking {pos}/{len} [{elapsed}]")
+                                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                            );
+                        }
+                        b.set_length(total);
                         b.set_position(p["done"].as_u64().unwrap_or(0));
                     }
                     continue;
@@ -268,7 +277,11 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
             }
             _ = ctrl_c.recv(), if !interrupted => {
                 interrupted = true;
-                eprintln!("verdict: interrupted; cancelling the check");
+                // Above the progress line, not onto it.
+                match &bar {
+                    Some(b) => b.suspend(|| eprintln!("verdict: interrupted; cancelling the check")),
+                    None => eprintln!("verdict: interrupted; cancelling the check"),
+                }
                 c.send(method::CANCEL, json!({ "id": id })).await?;
             }
         }
@@ -644,7 +657,8 @@ pub const SARIF_MAX_RESULTS: usize = 25_000;
 /// `project_root`, when given, places the files: their URIs are made
 /// relative to the top of the git repository holding it (where code
 /// scanning looks for them: a project in `sub/` of a repository gives
-/// `sub/a.txt`), and `%SRCROOT%` is declared as that directory. Past
+/// `sub/a.txt`), and `%SRCROOT%` is declared as that directory (outside a
+/// repository: the project root, to which they are then relative). Past
 /// [`SARIF_MAX_RESULTS`] findings, the most severe are kept (errors, then
 /// warnings, then notes, each in report order) and a notification says
 /// how many were left out.
@@ -811,8 +825,9 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
         }],
         "results": results,
     });
-    if let Some((_, top)) = top {
-        let mut dir = uri(top.as_os_str().as_encoded_bytes());
+    // Outside a repository the URIs are the project root's.
+    if let Some(base) = top.map(|(_, top)| top).or(project_root) {
+        let mut dir = uri(base.as_os_str().as_encoded_bytes());
         if !dir.ends_with('/') {
             dir.push('/');
         }
@@ -922,12 +937,14 @@ pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
     if !events.is_empty() {
         writeln!(out, "  recent supervision events:")?;
         for e in events.iter().rev().take(10) {
+            let detail = e["detail"].as_str().unwrap_or("");
             writeln!(
                 out,
-                "    {} {} {}",
+                "    {} {}{}{}",
                 e["validator"].as_str().unwrap_or("?"),
                 e["event"].as_str().unwrap_or("?"),
-                visible(e["detail"].as_str().unwrap_or(""))
+                if detail.is_empty() { "" } else { " " },
+                visible(detail)
             )?;
         }
     }
@@ -1553,6 +1570,14 @@ mod tests {
         assert_eq!(location["uri"], "sub/a%20b.txt");
         let top = format!("file://{}/", repo.path().display());
         assert_eq!(run["originalUriBaseIds"]["%SRCROOT%"]["uri"].as_str(), Some(top.as_str()));
+        // Outside a repository: relative to the project root, declared.
+        let plain = tempfile::tempdir().unwrap();
+        let log = sarif(&report, Some(plain.path()));
+        let run = &log["runs"][0];
+        let location = &run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
+        assert_eq!(location["uri"], "a%20b.txt");
+        let root = format!("file://{}/", plain.path().display());
+        assert_eq!(run["originalUriBaseIds"]["%SRCROOT%"]["uri"].as_str(), Some(root.as_str()));
     }
 
     /// verdict's own notes on a list of findings are notifications, not

@@ -18,8 +18,9 @@ pub enum StorageError {
     /// database's `LOCK` file.
     #[error(
         "the cache at {} is in use by another process, most likely another verdict daemon (its RocksDB \
-         LOCK file is held): stop that process, or use another cache directory (`verdict stop`, then run \
-         the command again with --data-dir) ({detail})",
+         LOCK file is held), such as one of this project started on another socket (--socket or \
+         VERDICT_SOCKET): stop that one (`verdict --socket ITS_SOCKET stop`), or give this daemon another \
+         cache directory (`verdict stop`, then run the command again with --data-dir) ({detail})",
         path.display()
     )]
     Locked {
