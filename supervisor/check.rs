@@ -1717,8 +1717,9 @@ async fn run_job(
         // The job is cancelled (its tools SIGKILLed at once) when this run is
         // cancelled or ends, or this call is dropped; once it timed out it is
         // terminated instead (SIGTERM, a grace, SIGKILL), which the supervisor
-        // killing its child (`JobTimedOut`) does not cut short; stopping,
-        // reloading or restarting the validator does (it kills every tool).
+        // killing its child (`JobTimedOut`) does not cut short, nor does a
+        // reload or a restart of the validator (they kill every other tool);
+        // the daemon stopping does.
         let job_cancel = CancellationToken::new();
         let job_guard = job_cancel.clone().drop_guard();
         // The job holds the validator's concurrency slot until it is done: a

@@ -128,8 +128,8 @@ impl Daemon {
 #[derive(Debug, clap::Parser)]
 #[command(name = "verdict-daemon", version, about = "The verdict daemon (started by the verdict CLI)")]
 struct DaemonCli {
-    /// The socket to serve (default: derived from the project root).
-    #[arg(long, env = "VERDICT_SOCKET", value_name = "PATH")]
+    /// The socket to serve (default: $VERDICT_SOCKET if set and not empty, else derived from the project root).
+    #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
     /// Where to keep the result cache.
     #[arg(long, value_name = "DIR")]
@@ -147,7 +147,11 @@ struct DaemonCli {
 /// directory until told to stop. Exit codes as the CLI's: 0, or 2 when the
 /// daemon could not start.
 pub fn main() -> std::process::ExitCode {
-    let cli = <DaemonCli as clap::Parser>::parse();
+    let mut cli = <DaemonCli as clap::Parser>::parse();
+    // As the client reads it: empty means unset.
+    if cli.socket.is_none() {
+        cli.socket = std::env::var_os("VERDICT_SOCKET").filter(|s| !s.is_empty()).map(PathBuf::from);
+    }
     let result = (|| {
         let cwd = std::env::current_dir().context("cannot read the current directory")?;
         let layout = Layout::discover(&cwd, cli.socket.as_deref())?;
@@ -214,13 +218,12 @@ fn sweep_left_tools(layout: &Layout) -> PathBuf {
         }
     }
     // Private, as the pid file and the socket beside it are.
-    let written = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&file)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, verdict_actors::process::mark_prefix().as_bytes()));
+    let written =
+        OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&file).and_then(|mut f| {
+            // One an older daemon left may have been made 0644.
+            f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+            std::io::Write::write_all(&mut f, verdict_actors::process::mark_prefix().as_bytes())
+        });
     match written {
         Ok(()) => keep_from_clean_up(&file),
         Err(e) => {

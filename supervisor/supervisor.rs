@@ -354,10 +354,19 @@ impl SupervisorState {
     /// validator. Check runs that hold its handle keep using it (they finish
     /// on the configuration they started with); it stops once none does.
     fn retire_child(&mut self, name: &str) {
-        let Some(child) = self.children.remove(name) else { return };
-        if let Some(actor) = &child.actor {
+        let Some(mut child) = self.children.remove(name) else { return };
+        match &child.actor {
             // Its failures are no longer supervision events of the validator.
-            self.by_actor.remove(&actor.get_id());
+            Some(actor) => {
+                self.by_actor.remove(&actor.get_id());
+            }
+            // Waiting out a restart backoff, which its successor's
+            // generation ends: it will not run again, and the runs waiting
+            // for it (holding the validator's permits) are told so at once.
+            None => {
+                child.state = ChildState::Stopped;
+                child.slot.send_replace(Slot::Stopped);
+            }
         }
         self.retiring.push(child);
         self.reap_retired();
@@ -425,7 +434,7 @@ impl Actor for Supervisor {
                     }
                 }
                 for (name, spec) in wanted {
-                    let mut permits = None;
+                    let (mut permits, mut stuck) = (None, None);
                     if let Some(child) = state.children.get(&name) {
                         if child.handle.config == spec.config && child.handle.identity == spec.identity {
                             report.unchanged.push(name);
@@ -437,6 +446,9 @@ impl Actor for Supervisor {
                         if child.handle.config.concurrency == spec.config.concurrency {
                             permits = Some(child.handle.permits.clone());
                         }
+                        // Threads still stuck in a built-in's check are not
+                        // freed by a new configuration.
+                        stuck = Some(child.handle.stuck.clone());
                         state.retire_child(&name);
                         state.event(&name, "stopped", "configuration changed".into());
                         report.changed.push(name.clone());
@@ -460,7 +472,7 @@ impl Actor for Supervisor {
                         not_cached: spec.not_cached.clone(),
                         inline,
                         jobs_done: Arc::default(),
-                        stuck: Arc::default(),
+                        stuck: stuck.unwrap_or_default(),
                     });
                     state.children.insert(
                         name.clone(),

@@ -73,7 +73,9 @@ fn a_daemon_that_fails_to_start_leaves_no_files() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     let long = dir.join(format!("{}.sock", "x".repeat(120)));
     let out = env.cmd().arg("--socket").arg(&long).arg("ping").output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot bind the socket"), "failed before the socket: {err}");
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
@@ -575,6 +577,9 @@ fn logs_n_reaches_into_rotated_files() {
 #[test]
 fn verdict_socket_names_the_socket_unless_empty() {
     let env = Env::new();
+    // Starting the daemon with it empty (the daemon reads it too).
+    let out = env.cmd().env("VERDICT_SOCKET", "").args(["ping"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let pid = env.start();
     let out = env.cmd().env("VERDICT_SOCKET", "").args(["--json", "ping"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));

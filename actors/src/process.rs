@@ -12,8 +12,9 @@
 //! it: when the job's deadline expires, the job calls
 //! [`ProcessRegistry::terminate_all`] on its own groups only: `SIGTERM`, a
 //! grace period (the validator's `kill_after`, by default
-//! [`DEFAULT_KILL_AFTER`]), then `SIGKILL` for the survivors. Killing
-//! the validator (stop, reload) kills every group of the whole registry.
+//! [`DEFAULT_KILL_AFTER`]), then `SIGKILL` for the survivors. Stopping
+//! the daemon kills every group of the whole registry; a reload or a
+//! restart of the validator every group but those a termination is ending.
 //!
 //! A tool's descendant may leave its group (`setsid`, `setpgid`), and a
 //! daemonising one (a double fork) also leaves its parent. Two things find
@@ -377,8 +378,9 @@ impl ProcessRegistry {
     /// [`kill_all_in_background`](Self::kill_all_in_background), but for
     /// the groups a [`terminate_all`](Self::terminate_all) is ending: they
     /// keep their grace, and that call kills what is left of them at its
-    /// end. For a validator taken out of service by a reload, which is no
-    /// reason to cut a timed-out tool's clean-up short.
+    /// end. For a validator taken out of service by a reload or restarted on
+    /// request, neither of which is a reason to cut a timed-out tool's
+    /// clean-up short.
     pub fn kill_all_but_terminating_in_background(&self) -> Option<tokio::task::JoinHandle<()>> {
         let registry = self.clone();
         let kill = move || {
@@ -1072,6 +1074,38 @@ pub(crate) mod tests {
         assert_eq!(wait_dead(&their_pids, Duration::from_secs(5)), Vec::<i32>::new());
         drop(their_guard);
         assert_eq!((registry.len(), theirs.len()), (1, 0));
+    }
+
+    /// A reload or a restart kills every tool of the validator but those a
+    /// termination is ending: they keep their grace.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn killing_all_but_the_terminating_spares_a_tool_in_its_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = ProcessRegistry::new();
+        let (mine, theirs) = (registry.scoped(), registry.scoped());
+        let script = |r: &Path| {
+            format!("trap '' TERM; echo $$ > {r}.tmp; mv {r}.tmp {r}; while :; do sleep 1; done", r = r.display())
+        };
+        let (ready_a, ready_b) = (dir.path().join("a"), dir.path().join("b"));
+        let a = spawn(&script(&ready_a));
+        let _ga = ProcessGroup::new(a.id().unwrap(), &mine);
+        let b = spawn(&script(&ready_b));
+        let _gb = ProcessGroup::new(b.id().unwrap(), &theirs);
+        let (pa, pb) = (read_pids(&ready_a, 1)[0], read_pids(&ready_b, 1)[0]);
+        let terminating = tokio::spawn(async move { mine.terminate_all(Duration::from_secs(60)).await });
+        let marked = Instant::now();
+        while registry.inner.terminating.lock().unwrap().is_empty() {
+            assert!(marked.elapsed() < Duration::from_secs(10), "the termination never started");
+            tokio::task::yield_now().await;
+        }
+        registry.kill_all_but_terminating_in_background().unwrap().await.unwrap();
+        assert_all_die(&[pb], "the other job's tool lived");
+        assert!(alive(pa), "the terminating tool lost its grace");
+        // Its termination, dropped (the daemon stopping), kills it.
+        terminating.abort();
+        let _ = terminating.await;
+        assert_all_die(&[pa], "the terminating tool outlived its termination");
+        assert!(registry.inner.terminating.lock().unwrap().is_empty(), "the mark outlived its termination");
     }
 
     #[tokio::test]

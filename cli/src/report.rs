@@ -121,7 +121,7 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                     let path = replaced_path(path)?;
                     let mode = existing.ok().map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));
                     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-                    if !dir.exists() {
+                    if !dir.try_exists().with_context(cannot)? {
                         anyhow::bail!("cannot write {}: {} does not exist", path.display(), dir.display());
                     }
                     if !dir.is_dir() {
@@ -1045,13 +1045,25 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
         all.push(format!("{}\n", String::from_utf8_lossy(&partial)));
     }
     // Fewer lines than asked for: the rest from the files rotated out
-    // before, newest first (`.1`, `.2`, …).
+    // before, newest first (`.1`, `.2`, …). A rotation meanwhile can show a
+    // file a second time (the one just read, now `.1`), skipped by its
+    // inode, or leave one number free, gone past.
     if let Some(n) = lines {
-        let mut earlier = 1;
-        while all.len() < n {
+        let mut seen = std::collections::HashSet::from([std::os::unix::fs::MetadataExt::ino(&file.metadata()?)]);
+        let (mut earlier, mut missing, mut have) = (1, 0, all.len());
+        let mut chunks: Vec<Vec<String>> = Vec::new();
+        while have < n && missing < 2 {
             let mut name = path.as_os_str().to_owned();
             name.push(format!(".{earlier}"));
-            let Ok(rotated) = std::fs::File::open(&name) else { break };
+            earlier += 1;
+            let Ok(rotated) = std::fs::File::open(&name) else {
+                missing += 1;
+                continue;
+            };
+            missing = 0;
+            if !seen.insert(std::os::unix::fs::MetadataExt::ino(&rotated.metadata()?)) {
+                continue;
+            }
             let mut lines_of = Vec::new();
             let mut cut = Vec::new();
             read_complete_lines(&mut std::io::BufReader::new(rotated), &mut cut, |l| {
@@ -1061,9 +1073,15 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
             if !cut.is_empty() {
                 lines_of.push(format!("{}\n", String::from_utf8_lossy(&cut)));
             }
-            let keep = lines_of.len().saturating_sub(n - all.len());
-            all.splice(0..0, lines_of.drain(keep..));
-            earlier += 1;
+            let keep = lines_of.len().saturating_sub(n - have);
+            lines_of.drain(..keep);
+            have += lines_of.len();
+            chunks.push(lines_of);
+        }
+        if !chunks.is_empty() {
+            chunks.reverse();
+            chunks.push(std::mem::take(&mut all));
+            all = chunks.concat();
         }
     }
     let skip = lines.map(|n| all.len().saturating_sub(n)).unwrap_or(0);
