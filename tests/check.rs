@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Env, alive, memory_kb, pgrep, slow_tool, wait_for_first_mark, wait_until};
+use crate::support::{Env, alive, memory_kb, pgrep, slow_tool, wait_for_first_mark, wait_for_text, wait_until};
 
 /// Runs `verdict check --format json ARGS` and returns (exit code, report).
 fn check_json(env: &Env, args: &[&str]) -> (i32, Value) {
@@ -712,9 +712,7 @@ fn a_job_killed_for_another_checks_timeout_runs_again_and_passes() {
     // own left for its second run.
     std::thread::sleep(Duration::from_secs(3));
     let ib = b.send("check", json!({ "paths": ["ok.txt"], "no_cache": true, "all_outcomes": true }));
-    wait_until(Duration::from_secs(5), "B's job to start", || {
-        std::fs::read_to_string(&marks).is_ok_and(|m| m.contains("ok.txt"))
-    });
+    wait_for_text(&marks, "ok.txt");
     let (ra, _) = a.reply(ia);
     let (rb, _) = b.reply(ib);
     assert_eq!(ra["result"]["outcomes"][0]["outcome"]["status"], "timed_out", "{ra}");
@@ -1563,15 +1561,11 @@ fn a_reload_leaves_a_timed_out_tool_its_grace() {
     env.start();
     let (code, report) = check_json(&env, &["--no-cache"]);
     assert_eq!((code, status_of(&report, "a.txt", "slow")), (3, "timed_out".to_owned()), "{report}");
-    wait_until(Duration::from_secs(10), "the tool's TERM trap", || {
-        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("TERM"))
-    });
+    wait_for_text(&log, "TERM");
     env.write("verdict.toml", config("9s"));
     let reload = env.json(&["reload"]);
     assert_eq!(reload["changed"], json!(["slow"]), "{reload}");
-    wait_until(Duration::from_secs(10), "the tool's clean-up to end", || {
-        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("CLEANED"))
-    });
+    wait_for_text(&log, "CLEANED");
 }
 
 /// `concurrency` holds across a reload that changes the validator but not
@@ -1596,9 +1590,7 @@ fn concurrency_holds_across_a_reload() {
     env.start();
     let (mut a, mut b) = (env.connect(), env.connect());
     let ia = a.send("check", json!({ "paths": ["a.txt"], "no_cache": true }));
-    wait_until(Duration::from_secs(10), "a's tool to start", || {
-        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("start"))
-    });
+    wait_for_text(&log, "start");
     env.write("verdict.toml", config("31s"));
     assert_eq!(env.json(&["reload"])["changed"], json!(["one"]));
     let ib = b.send("check", json!({ "paths": ["b.txt"], "no_cache": true }));

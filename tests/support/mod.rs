@@ -310,6 +310,14 @@ pub fn slow_tool(marks: &Path, tag: &str) -> String {
 }
 
 /// Waits until the slow tool has validated its first file.
+/// Waits (10 s at most) until the file at `path` holds `text`: what a
+/// test's tool writes as it goes.
+pub fn wait_for_text(path: &Path, text: &str) {
+    wait_until(Duration::from_secs(10), &format!("{text:?} in {}", path.display()), || {
+        std::fs::read_to_string(path).is_ok_and(|t| t.contains(text))
+    });
+}
+
 pub fn wait_for_first_mark(marks: &Path) {
     wait_until(Duration::from_secs(10), "the first file to be validated", || {
         std::fs::read_to_string(marks).is_ok_and(|m| !m.is_empty())
