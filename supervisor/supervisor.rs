@@ -363,10 +363,12 @@ impl SupervisorState {
             // Waiting out a restart backoff, which its successor's
             // generation ends: it will not run again, and the runs waiting
             // for it (holding the validator's permits) are told so at once.
-            None => {
+            // (A quarantined one keeps saying why it is.)
+            None if matches!(child.state, ChildState::Restarting) => {
                 child.state = ChildState::Stopped;
                 child.slot.send_replace(Slot::Stopped);
             }
+            None => {}
         }
         self.retiring.push(child);
         self.reap_retired();
