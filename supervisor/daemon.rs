@@ -64,6 +64,9 @@ pub struct Daemon {
     pub requests: TaskTracker,
     /// Validators, checks, cache.
     pub engine: Engine,
+    /// Whether it logs to its log file (started detached) rather than to
+    /// stderr.
+    pub logs_to_file: bool,
 }
 
 impl Daemon {
@@ -109,7 +112,8 @@ impl Daemon {
             "project_root": self.layout.root.to_string_lossy(),
             "config_path": engine.config_path,
             "socket": self.layout.socket.to_string_lossy(),
-            "log_file": self.layout.log_file().to_string_lossy(),
+            // A foreground daemon logs to stderr, not to the file.
+            "log_file": self.logs_to_file.then(|| self.layout.log_file().to_string_lossy().into_owned()),
             "connections": self.connections.load(std::sync::atomic::Ordering::Relaxed),
             // Besides this one.
             "requests_in_flight": self.requests.len().saturating_sub(1),
@@ -535,7 +539,8 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
         pid_error: Default::default(),
     });
 
-    let result = runtime.block_on(serve(listener, layout.clone(), config, opts.data_dir, own.clone(), signals));
+    let result =
+        runtime.block_on(serve(listener, layout.clone(), config, opts.data_dir, opts.detached, own.clone(), signals));
 
     // Remove the socket before the pid file: a successor can only lock a new
     // pid file after ours is gone, and so only bind after our socket is gone.
@@ -551,6 +556,7 @@ async fn serve(
     layout: Layout,
     config: Config,
     data_dir: Option<PathBuf>,
+    detached: bool,
     own: Arc<OwnFiles>,
     mut signals: Signals,
 ) -> anyhow::Result<()> {
@@ -580,6 +586,7 @@ async fn serve(
         requests: TaskTracker::new(),
         engine,
         layout,
+        logs_to_file: detached,
     });
     info!(pid = daemon.pid, socket = %daemon.layout.socket.display(), root = %daemon.layout.root.display(), version = VERSION, "daemon ready");
 

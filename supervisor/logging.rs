@@ -17,18 +17,38 @@ use crate::paths::Layout;
 /// The environment variable holding the log filter.
 pub const LOG_ENV: &str = "VERDICT_LOG";
 
-fn filter() -> EnvFilter {
-    EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new("info"))
+/// The filter `VERDICT_LOG` gives (`info` when it is unset or empty), and
+/// why it was not taken when it is invalid: said in the log once it is
+/// set up, not ignored in silence.
+fn filter() -> (EnvFilter, Option<String>) {
+    match std::env::var(LOG_ENV) {
+        Ok(v) if !v.trim().is_empty() => match EnvFilter::try_new(&v) {
+            Ok(f) => (f, None),
+            Err(e) => {
+                (EnvFilter::new("info"), Some(format!("{LOG_ENV}={v:?} is not a valid filter ({e}): logging at info")))
+            }
+        },
+        Ok(_) => (EnvFilter::new("info"), None),
+        Err(std::env::VarError::NotPresent) => (EnvFilter::new("info"), None),
+        Err(e) => (EnvFilter::new("info"), Some(format!("{LOG_ENV} cannot be read ({e}): logging at info"))),
+    }
 }
 
 /// Installs the global subscriber. Keep the guard alive until exit: dropping
 /// it flushes the file writer.
 pub fn init(layout: &Layout, detached: bool, settings: &DaemonSettings) -> anyhow::Result<Option<WorkerGuard>> {
+    let (filter, invalid) = filter();
+    let said = |invalid: Option<String>| {
+        if let Some(why) = invalid {
+            tracing::warn!("{why}");
+        }
+    };
     if !detached {
         // Coloured only on a terminal, not into a file or a pipe.
         let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
         let _ =
-            tracing_subscriber::fmt().with_env_filter(filter()).with_writer(std::io::stderr).with_ansi(ansi).try_init();
+            tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
+        said(invalid);
         return Ok(None);
     }
     let path = layout.log_file();
@@ -37,9 +57,10 @@ pub fn init(layout: &Layout, detached: bool, settings: &DaemonSettings) -> anyho
     let _ = tracing_subscriber::fmt()
         .json()
         .with_current_span(false)
-        .with_env_filter(filter())
+        .with_env_filter(filter)
         .with_writer(writer)
         .try_init();
+    said(invalid);
     Ok(Some(guard))
 }
 

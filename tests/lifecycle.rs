@@ -573,6 +573,39 @@ fn logs_n_reaches_into_rotated_files() {
     assert_eq!(printed[19], rotated.lines().last().unwrap(), "the rotated file's last line just before");
 }
 
+/// `status` names the log file of a daemon that writes one (started
+/// detached), and none for one in the foreground, which logs to stderr.
+#[test]
+fn status_names_the_log_file_only_when_there_is_one() {
+    let env = Env::new();
+    env.start();
+    let detached = env.json(&["status"]);
+    assert_eq!(detached["log_file"].as_str(), Some(env.log_file().to_str().unwrap()), "{detached}");
+    env.run_ok(&["stop"], 0);
+    let mut foreground =
+        env.cmd().args(["daemon", "--foreground"]).stderr(std::process::Stdio::null()).spawn().unwrap();
+    wait_until(Duration::from_secs(20), "the foreground daemon to serve", || {
+        env.cmd().args(["--no-start", "ping"]).output().unwrap().status.success()
+    });
+    let status = env.json(&["status"]);
+    assert!(status["log_file"].is_null(), "{status}");
+    assert!(env.run_ok(&["status"], 0).contains("stderr (a foreground daemon)"));
+    env.run_ok(&["stop"], 0);
+    foreground.wait().unwrap();
+}
+
+/// An invalid `VERDICT_LOG` filter is said in the log, which goes on at
+/// `info`, rather than ignored in silence.
+#[test]
+fn an_invalid_log_filter_is_said_in_the_log() {
+    let env = Env::new();
+    let out = env.cmd().env("VERDICT_LOG", "bogus[[").args(["ping"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // Said before the daemon was ready, through the same writer.
+    let log = env.wait_for_log("daemon ready");
+    assert!(log.contains(r#"VERDICT_LOG=\"bogus[[\" is not a valid filter"#), "{log}");
+}
+
 /// An empty `VERDICT_SOCKET` counts as unset; a set one is the socket.
 #[test]
 fn verdict_socket_names_the_socket_unless_empty() {

@@ -122,7 +122,7 @@ enum CacheCommand {
         #[arg(long, value_name = "NAME")]
         validator: Option<String>,
     },
-    /// Delete expired results now.
+    /// Delete expired results now, and what is known of files no longer there (the stat index).
     Prune,
 }
 
@@ -382,8 +382,11 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             match c.call(method::SHUTDOWN, json!({})).await {
                 Ok(_) => {}
                 // Stopping already (another `verdict stop`): it closed this
-                // connection before reading the request.
+                // connection before reading the request, or cut it short
+                // as its shutdown ended (`shutting down`, with no word on
+                // whether it started): stopping is what was asked.
                 Err(e) if e.undone_by_shutdown() => {}
+                Err(client::CallError::Rpc(e)) if e.code == crate::protocol::code::SHUTTING_DOWN => {}
                 Err(e) => return Err(client::describe(e)),
             }
             drop(c);

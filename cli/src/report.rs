@@ -863,7 +863,7 @@ pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "  project root: {}", s["project_root"].as_str().unwrap_or("?"))?;
     writeln!(out, "  config:       {}", s["config_path"].as_str().unwrap_or("(none: built-in defaults)"))?;
     writeln!(out, "  socket:       {}", s["socket"].as_str().unwrap_or("?"))?;
-    writeln!(out, "  log:          {}", s["log_file"].as_str().unwrap_or("?"))?;
+    writeln!(out, "  log:          {}", s["log_file"].as_str().map_or("stderr (a foreground daemon)".into(), visible))?;
     writeln!(
         out,
         "  uptime:       {}",
