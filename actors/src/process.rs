@@ -1088,7 +1088,7 @@ pub(crate) mod tests {
         };
         let (ready_a, ready_b) = (dir.path().join("a"), dir.path().join("b"));
         let a = spawn(&script(&ready_a));
-        let _ga = ProcessGroup::new(a.id().unwrap(), &mine);
+        let ga = ProcessGroup::new(a.id().unwrap(), &mine);
         let b = spawn(&script(&ready_b));
         let _gb = ProcessGroup::new(b.id().unwrap(), &theirs);
         let (pa, pb) = (read_pids(&ready_a, 1)[0], read_pids(&ready_b, 1)[0]);
@@ -1101,10 +1101,13 @@ pub(crate) mod tests {
         registry.kill_all_but_terminating_in_background().unwrap().await.unwrap();
         assert_all_die(&[pb], "the other job's tool lived");
         assert!(alive(pa), "the terminating tool lost its grace");
-        // Its termination, dropped (the daemon stopping), kills it.
+        // Its termination dropped with its job (the daemon stopping, when
+        // it may not even have sent SIGTERM yet): the job's group guard
+        // kills it.
         terminating.abort();
         let _ = terminating.await;
-        assert_all_die(&[pa], "the terminating tool outlived its termination");
+        drop(ga);
+        assert_all_die(&[pa], "the terminating tool outlived its job");
         assert!(registry.inner.terminating.lock().unwrap().is_empty(), "the mark outlived its termination");
     }
 
