@@ -1452,9 +1452,7 @@ fn a_running_tools_processes_outside_its_group_die_with_the_tool() {
                 let out = client.wait_with_output().unwrap();
                 // The tool obeyed SIGTERM; the processes it left, which
                 // ignore it, have the rest of the grace to go.
-                wait_until(Duration::from_secs(5), "the tool's TERM trap", || {
-                    std::fs::read_to_string(&term).is_ok_and(|t| t.contains("TERM"))
-                });
+                wait_for_text(&term, "TERM");
                 env.run_ok(&["stop"], 0);
                 let report: Value = serde_json::from_slice(&out.stdout).unwrap();
                 assert_eq!(status_of(&report, "a.txt", "escape"), "timed_out", "{report}");
