@@ -271,7 +271,9 @@ impl SupervisorState {
         let args = ValidatorArguments {
             name: name.to_string(),
             work: child.work.clone(),
-            registry: child.registry.clone(),
+            // This actor's own view: when it stops, it kills its own jobs'
+            // tools, not those its successor has started meanwhile.
+            registry: child.registry.scoped(),
             jobs_done: child.handle.jobs_done.clone(),
             kill_after: match &child.handle.config.kind {
                 ValidatorKind::Command(c) => c.kill_after,

@@ -7,9 +7,10 @@
 //! tool *and* whatever it spawned (as long as those stayed in the group).
 //!
 //! A [`ProcessRegistry`] is the set of live groups started on behalf of one
-//! validator actor. Guards register themselves when created and deregister when
-//! dropped. Each job runs with a [`scoped`](ProcessRegistry::scoped) view of
-//! it: when the job's deadline expires, the job calls
+//! validator. Guards register themselves when created and deregister when
+//! dropped. Each of the validator's actors (one per start or restart) sees
+//! a [`scoped`](ProcessRegistry::scoped) view of it, and each job a scope of
+//! its actor's: when the job's deadline expires, the job calls
 //! [`ProcessRegistry::terminate_all`] on its own groups only: `SIGTERM`, a
 //! grace period (the validator's `kill_after`, by default
 //! [`DEFAULT_KILL_AFTER`]), then `SIGKILL` for the survivors. Stopping
@@ -264,12 +265,32 @@ impl Drop for ProcessGroup {
 /// The live process groups started on behalf of one validator actor.
 ///
 /// Cheap to clone; clones share the same set. A [`scoped`](Self::scoped)
-/// registry (one job's) registers its groups in the same set, and sees and
-/// signals only its own.
+/// registry (one actor generation's, one job's) registers its groups in the
+/// same set and in every scope it was derived from, and sees and signals
+/// only its own.
 #[derive(Clone, Debug, Default)]
 pub struct ProcessRegistry {
     inner: Arc<Inner>,
-    scope: Option<Arc<Mutex<BTreeSet<u64>>>>,
+    scope: Option<Arc<Scope>>,
+}
+
+/// The groups registered through one scoped view, and the scope it was
+/// derived from.
+#[derive(Debug, Default)]
+struct Scope {
+    ids: Mutex<BTreeSet<u64>>,
+    parent: Option<Arc<Scope>>,
+}
+
+impl Scope {
+    fn ids(&self) -> MutexGuard<'_, BTreeSet<u64>> {
+        self.ids.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// This scope and those it was derived from, innermost first.
+    fn chain(self: &Arc<Self>) -> impl Iterator<Item = &Arc<Scope>> {
+        std::iter::successors(Some(self), |scope| scope.parent.as_ref())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -309,12 +330,15 @@ impl ProcessRegistry {
         Self::default()
     }
 
-    /// A registry for one job: the groups registered through it are in this
-    /// registry's set too (so killing all of them here kills them), but it
-    /// sees, counts and signals only its own. A job's deadline thus
-    /// terminates that job's tools, not those of the validator's other jobs.
+    /// A narrower view, for one actor generation or one job: the groups
+    /// registered through it are in this registry's set too (so killing all
+    /// of them here kills them), but it sees, counts and signals only its
+    /// own. A job's deadline thus terminates that job's tools, not those of
+    /// the validator's other jobs; a stopped actor kills its own jobs'
+    /// tools, not those of the actor that replaced it.
     pub fn scoped(&self) -> Self {
-        ProcessRegistry { inner: self.inner.clone(), scope: Some(Arc::default()) }
+        let scope = Scope { ids: Mutex::default(), parent: self.scope.clone() };
+        ProcessRegistry { inner: self.inner.clone(), scope: Some(Arc::new(scope)) }
     }
 
     /// How many process groups are registered (alive, as far as the registry
@@ -339,10 +363,7 @@ impl ProcessRegistry {
         let groups = self.groups();
         match &self.scope {
             None => groups.iter().map(|(&id, &tool)| (id, tool)).collect(),
-            Some(scope) => {
-                let scope = scope.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                scope.iter().filter_map(|id| groups.get(id).map(|&tool| (*id, tool))).collect()
-            }
+            Some(scope) => scope.ids().iter().filter_map(|id| groups.get(id).map(|&tool| (*id, tool))).collect(),
         }
     }
 
@@ -500,16 +521,16 @@ impl ProcessRegistry {
     fn insert(&self, tool: Tool) -> u64 {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         self.groups().insert(id, tool);
-        if let Some(scope) = &self.scope {
-            scope.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(id);
+        for scope in self.scope.iter().flat_map(Scope::chain) {
+            scope.ids().insert(id);
         }
         id
     }
 
     fn remove(&self, id: u64) {
         self.groups().remove(&id);
-        if let Some(scope) = &self.scope {
-            scope.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&id);
+        for scope in self.scope.iter().flat_map(Scope::chain) {
+            scope.ids().remove(&id);
         }
     }
 }
@@ -1074,6 +1095,35 @@ pub(crate) mod tests {
         assert_eq!(wait_dead(&their_pids, Duration::from_secs(5)), Vec::<i32>::new());
         drop(their_guard);
         assert_eq!((registry.len(), theirs.len()), (1, 0));
+    }
+
+    /// A validator actor's registry is a scope of the validator's, and its
+    /// jobs' are scopes of that: a stopped actor (`verdict restart`, a
+    /// crash) kills the tools of its own jobs, not a job the actor that
+    /// replaced it has just started; the daemon stopping kills them all.
+    #[tokio::test]
+    async fn an_old_generation_kills_only_its_own_jobs_tools() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = ProcessRegistry::new();
+        let (old, new) = (registry.scoped(), registry.scoped());
+        let (old_job, new_job) = (old.scoped(), new.scoped());
+        let (old_file, new_file) = (dir.path().join("old"), dir.path().join("new"));
+        let mut old_child = spawn(&script(&old_file, false));
+        let old_guard = ProcessGroup::new(old_child.id().unwrap(), &old_job);
+        let new_child = spawn(&script(&new_file, false));
+        let _new_guard = ProcessGroup::new(new_child.id().unwrap(), &new_job);
+        let (old_pids, new_pids) = (read_pids(&old_file, 2), read_pids(&new_file, 2));
+        assert_eq!((registry.len(), old.len(), old_job.len(), new.len(), new_job.len()), (2, 1, 1, 1, 1));
+
+        old.kill_all_but_terminating_in_background().unwrap().await.unwrap();
+        assert_eq!(old_child.wait().await.unwrap().signal(), Some(Signal::SIGKILL as i32));
+        assert_eq!(wait_dead(&old_pids, Duration::from_secs(5)), Vec::<i32>::new());
+        assert!(new_pids.iter().all(|&p| alive(p)), "the new generation's tool was killed");
+        // A guard dropped leaves every scope it was registered in.
+        drop(old_guard);
+        assert_eq!((registry.len(), old.len(), old_job.len()), (1, 0, 0));
+        registry.kill_all();
+        assert_eq!(wait_dead(&new_pids, Duration::from_secs(5)), Vec::<i32>::new());
     }
 
     /// A reload or a restart kills every tool of the validator but those a
