@@ -204,6 +204,69 @@ fn an_explicit_format_wins_over_the_global_json_flag() {
     assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["version"], "2.1.0");
 }
 
+/// The human report is coloured on a terminal, not into a pipe, not with
+/// `NO_COLOR` or `TERM=dumb`; `--color` decides over all of that.
+#[test]
+fn colour_follows_the_terminal_no_color_term_and_the_color_flag() {
+    use std::io::Read;
+    let env = Env::new();
+    env.write("a.txt", "a  \n");
+    // stdout on a pseudo-terminal (stderr piped: no progress bar); what the
+    // report printed, read until the terminal's last writer has gone.
+    let on_terminal = |args: &[&str], vars: &[(&str, &str)]| -> String {
+        use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+        let pty = nix::pty::openpty(None, None).expect("openpty");
+        // Not inherited by what other tests start meanwhile (openpty does
+        // not set close-on-exec); the reads below do not wait for the
+        // terminal's last writer anyway, only for this child.
+        for fd in [&pty.master, &pty.slave] {
+            fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).unwrap();
+        }
+        fcntl(&pty.master, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).unwrap();
+        let mut child = {
+            let mut cmd = env.cmd();
+            cmd.args(["check"]).args(args).env_remove("NO_COLOR").env("TERM", "xterm");
+            cmd.envs(vars.iter().copied());
+            cmd.stdout(std::fs::File::from(pty.slave)).stderr(Stdio::null()).spawn().unwrap()
+        };
+        let mut master = std::fs::File::from(pty.master);
+        let (mut text, mut buf) = (Vec::new(), [0u8; 4096]);
+        let started = Instant::now();
+        let status = loop {
+            let exited = child.try_wait().unwrap();
+            // Drain what is there; then stop once the child has exited.
+            while let Ok(n @ 1..) = master.read(&mut buf) {
+                text.extend_from_slice(&buf[..n]);
+            }
+            if let Some(status) = exited {
+                break status;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "the check did not end: {text:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(status.code(), Some(1), "{args:?} {vars:?}: {:?}", String::from_utf8_lossy(&text));
+        String::from_utf8(text).unwrap()
+    };
+    let coloured = |s: &str| s.contains("\u{1b}[");
+    let out = on_terminal(&[], &[]);
+    assert!(coloured(&out) && out.contains("trailing whitespace"), "{out:?}");
+    for (args, vars) in [(&[][..], &[("NO_COLOR", "1")][..]), (&[], &[("TERM", "dumb")]), (&["--color", "never"], &[])]
+    {
+        let out = on_terminal(args, vars);
+        assert!(!coloured(&out) && out.contains("trailing whitespace"), "{args:?} {vars:?}: {out:?}");
+    }
+    // An empty NO_COLOR is no NO_COLOR; --color always wins over it all.
+    assert!(coloured(&on_terminal(&[], &[("NO_COLOR", "")])));
+    assert!(coloured(&on_terminal(&["--color", "always"], &[("NO_COLOR", "1"), ("TERM", "dumb")])));
+    // Into a pipe: plain, unless asked.
+    let plain = env.run(&["check"]);
+    assert!(!coloured(&String::from_utf8_lossy(&plain.stdout)));
+    let forced = env.run(&["check", "--color", "always"]);
+    assert!(coloured(&String::from_utf8_lossy(&forced.stdout)));
+    let bad = env.run(&["check", "--color", "sometimes"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
 /// A request the daemon refuses to read (over 4 MiB of paths) is a clear
 /// error at once (1.8 MB of arguments, 10.8 MB as JSON): not a closed
 /// connection taken for a daemon shutting down

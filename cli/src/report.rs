@@ -28,6 +28,34 @@ pub enum Format {
     Sarif,
 }
 
+/// When the human report is coloured (`--color`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set (non-empty) or `TERM` is `dumb`.
+    #[default]
+    Auto,
+    /// Always, even into a pipe or an `--output` file.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour a report going to stdout (`to_stdout`) or a file.
+    pub fn colours(self, to_stdout: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                // NO_COLOR counts when set to something (no-color.org).
+                let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+                let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+                to_stdout && std::io::stdout().is_terminal() && !no_color && !dumb
+            }
+        }
+    }
+}
+
 /// The least severe finding that fails a check (`--fail-on`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
@@ -82,6 +110,10 @@ pub struct CheckArgs {
     /// when it is incomplete).
     #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = FailOn::Note)]
     pub fail_on: FailOn,
+    /// Colour the human report: on a terminal (auto: unless NO_COLOR is set
+    /// or TERM is dumb), always, or never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 /// Runs `verdict check` against the daemon.
@@ -320,9 +352,7 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         (_, Some(file)) => Box::new(std::io::BufWriter::new(file.as_file())),
         _ => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    // NO_COLOR counts when set to something (no-color.org).
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let colour = output.is_none() && std::io::stdout().is_terminal() && !no_color;
+    let colour = args.color.colours(output.is_none());
     let written = (|| -> std::io::Result<()> {
         match format {
             Format::Human => print_human(&report, colour, &mut sink)?,
