@@ -5,7 +5,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::{Env, Raw, alive, error_code, pgrep, wait_until};
 
@@ -41,6 +41,47 @@ fn status_starts_the_daemon_on_demand_and_stop_removes_its_files() {
     let log = std::fs::read_to_string(env.log_file()).unwrap();
     let stopped = log.lines().filter(|l| l.contains("\"event\":\"stopped\"") && l.contains("shutting down")).count();
     assert_eq!(stopped, s["validators"].as_array().unwrap().len(), "{log}");
+}
+
+/// `--json`: one JSON document on stdout, for a failure too, with the
+/// daemon's error code and data when the daemon refused the request.
+#[test]
+fn json_output_has_one_shape_for_successes_and_failures() {
+    let env = Env::new();
+    let parse = |out: &std::process::Output| -> Value {
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {:?} {:?}", String::from_utf8_lossy(&out.stdout), out.stderr))
+    };
+    // Nothing running: no daemon to stop, none to ask.
+    let none = env.json(&["stop"]);
+    assert_eq!(none, json!({ "stopped": false, "running": false, "pid": null }));
+    let out = env.run(&["--json", "--no-start", "status"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = parse(&out);
+    assert!(e["error"]["message"].as_str().is_some_and(|m| m.contains("no daemon is running")), "{e}");
+    assert!(e["error"].get("code").is_none(), "{e}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("verdict: error: no daemon is running"));
+    // Refused by the daemon: its code, and the message for people.
+    let pid = env.start();
+    let out = env.run(&["--json", "restart", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = parse(&out);
+    assert_eq!(e["error"]["code"], -32009, "not found: {e}");
+    assert!(e["error"]["message"].as_str().is_some_and(|m| m.contains("\"nope\"")), "{e}");
+    // A check that cannot run, in the same shape.
+    let out = env.run(&["--json", "check", "missing-path"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(parse(&out)["error"]["message"].as_str().is_some_and(|m| m.contains("missing-path")));
+    // An invalid configuration: its problems listed in `data`.
+    env.write("verdict.toml", "[validators.x]\nkind = \"nonsense\"\n");
+    let out = env.run(&["--json", "reload"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = parse(&out);
+    assert!(e["error"]["data"]["errors"].as_array().is_some_and(|v| !v.is_empty()), "{e}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("verdict: error: ") && err.contains("\n  ") && err.contains("kind"), "{err}");
+    let stopped = env.json(&["stop"]);
+    assert_eq!(stopped, json!({ "stopped": true, "running": false, "pid": pid }));
 }
 
 #[test]
@@ -83,10 +124,13 @@ fn a_daemon_that_fails_to_start_leaves_no_files() {
 #[test]
 fn a_second_start_reports_the_running_daemon() {
     let env = Env::new();
-    let pid = env.start();
+    let first = env.json(&["daemon"]);
+    assert_eq!((first["running"].as_bool(), first["started"].as_bool()), (Some(true), Some(true)), "{first}");
+    let pid = first["pid"].as_u64().unwrap() as u32;
     let again = env.json(&["daemon"]);
-    assert_eq!(again["running"], true);
+    assert_eq!((again["running"].as_bool(), again["started"].as_bool()), (Some(true), Some(false)), "{again}");
     assert_eq!(again["pid"].as_u64(), Some(pid as u64));
+    assert_eq!(again["socket"], first["socket"]);
     // Also in the foreground: the lock is held, it says so and exits 0.
     let out = env.run_ok(&["daemon", "--foreground"], 0);
     assert!(out.contains("already running") && out.contains(&pid.to_string()), "{out}");

@@ -134,6 +134,7 @@ pub fn main() -> std::process::ExitCode {
     if cli.global.socket.is_none() {
         cli.global.socket = std::env::var_os("VERDICT_SOCKET").filter(|s| !s.is_empty()).map(PathBuf::from);
     }
+    let json = cli.global.json;
     let code = match run(cli) {
         Ok(code) => code,
         // The reader of our output went away (`verdict status | head -1`):
@@ -146,10 +147,29 @@ pub fn main() -> std::process::ExitCode {
         Err(e) => {
             // It may quote a file name from the checked tree.
             eprintln!("verdict: error: {}", crate::report::visible_lines(&format!("{e:#}")));
+            if json {
+                println!("{}", error_json(&e));
+            }
             ExitCode::Failure
         }
     };
     std::process::ExitCode::from(code as u8)
+}
+
+/// What `--json` prints on stdout for a command that could not do its work
+/// (exit 2): `{"error": {"message": …}}`, with the daemon's error `code`
+/// and `data` when the daemon refused the request.
+fn error_json(e: &anyhow::Error) -> Value {
+    match e.downcast_ref::<client::DaemonError>() {
+        Some(d) => {
+            let mut error = json!({ "code": d.0.code, "message": e.to_string() });
+            if let Some(data) = &d.0.data {
+                error["data"] = data.clone();
+            }
+            json!({ "error": error })
+        }
+        None => json!({ "error": { "message": format!("{e:#}") } }),
+    }
 }
 
 fn layout(global: &Global) -> anyhow::Result<Layout> {
@@ -262,6 +282,12 @@ pub fn daemon_args(layout: &Layout, data_dir: Option<&Path>, detached: bool, jso
     args
 }
 
+/// `verdict --json stop`'s answer: whether it stopped a daemon (`pid`),
+/// or found none running (`pid` null).
+fn stopped_json(pid: Option<u32>) -> Value {
+    json!({ "stopped": pid.is_some(), "running": false, "pid": pid })
+}
+
 /// Stops a daemon that holds its pid file but did not say hello within a
 /// second: one still starting, which SIGTERM stops at once; or one that
 /// cannot answer (stopped by SIGSTOP, stuck), which is said so.
@@ -277,7 +303,7 @@ async fn stop_unanswering(pid: u32, json: bool) -> anyhow::Result<ExitCode> {
         );
     }
     if json {
-        println!("{}", json!({ "stopped": true, "pid": pid }));
+        println!("{}", stopped_json(Some(pid)));
     } else {
         println!("verdict daemon stopped (pid {pid}; it did not answer yet, as one starting, so it was sent SIGTERM)");
     }
@@ -297,7 +323,7 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             let pid = client::start_detached(&opts).await?;
             let pid = if pid == 0 { paths::pid_from_file(&layout.pid_file).unwrap_or(0) } else { pid };
             if global.json {
-                println!("{}", json!({ "started": true, "pid": pid, "socket": layout.socket.to_string_lossy() }));
+                println!("{}", crate::report::running_json(&layout, Some(pid), true));
             } else {
                 println!("verdict daemon started (pid {pid}, socket {})", layout.socket.display());
             }
@@ -355,7 +381,7 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                             }
                             client::wait_for_exit(pid, Duration::from_secs(60)).await?;
                             if global.json {
-                                println!("{}", json!({ "stopped": true, "pid": pid }));
+                                println!("{}", stopped_json(Some(pid)));
                             } else {
                                 println!(
                                     "verdict daemon stopped (pid {pid}; its socket was gone, so it was sent SIGTERM)"
@@ -370,7 +396,7 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                             return Err(client::describe(e));
                         }
                         if global.json {
-                            println!("{}", json!({ "stopped": false, "running": false }));
+                            println!("{}", stopped_json(None));
                         } else {
                             println!("no verdict daemon is running for {}", layout.root.display());
                         }
@@ -392,7 +418,7 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             drop(c);
             client::wait_for_exit(pid, Duration::from_secs(60)).await?;
             if global.json {
-                println!("{}", json!({ "stopped": true, "pid": pid }));
+                println!("{}", stopped_json(Some(pid)));
             } else {
                 println!("verdict daemon stopped (pid {pid})");
             }
@@ -454,24 +480,6 @@ async fn simple(
                 human(&v, &mut std::io::stdout().lock())?;
             }
             Ok(ExitCode::Ok)
-        }
-        Err(client::CallError::Rpc(e)) => {
-            if as_json {
-                println!("{}", json!({ "error": e }));
-            }
-            // The message repeats the errors that `data.errors` lists: print
-            // its first line and the list, once.
-            match e.data.as_ref().and_then(|d| d.get("errors")).and_then(Value::as_array) {
-                Some(errors) => {
-                    let first = e.message.lines().next().unwrap_or_default();
-                    eprintln!("verdict: error: {}", crate::report::visible_lines(first));
-                    for err in errors {
-                        eprintln!("  {}", crate::report::visible_lines(err.as_str().unwrap_or_default()));
-                    }
-                }
-                None => eprintln!("verdict: error: {}", crate::report::visible_lines(&e.message)),
-            }
-            Ok(ExitCode::Failure)
         }
         Err(e) => Err(client::describe(e)),
     }

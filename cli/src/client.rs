@@ -467,16 +467,44 @@ impl From<std::io::Error> for CallError {
 /// Converts a call error into a one-line message.
 pub fn describe(e: CallError) -> anyhow::Error {
     match e {
-        // The protocol's words are not the user's: a named path that does
-        // not exist is said as such.
-        CallError::Rpc(r) if r.code == crate::protocol::code::INVALID_PARAMS => {
-            let message = r.message.strip_prefix("invalid params: ").unwrap_or(&r.message);
-            anyhow!("{}", message.strip_prefix("paths: ").unwrap_or(message))
-        }
-        CallError::Rpc(r) => anyhow!("{}", r.message),
+        CallError::Rpc(r) => anyhow::Error::new(DaemonError(r)),
         other => anyhow!(other),
     }
 }
+
+/// An error the daemon answered a request with: said to people in their
+/// words, kept whole (code, data) for `--json`.
+#[derive(Debug)]
+pub struct DaemonError(pub RpcError);
+
+impl std::fmt::Display for DaemonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = &self.0;
+        // The protocol's words are not the user's: a named path that does
+        // not exist is said as such.
+        let message = match r.code {
+            crate::protocol::code::INVALID_PARAMS => {
+                let message = r.message.strip_prefix("invalid params: ").unwrap_or(&r.message);
+                message.strip_prefix("paths: ").unwrap_or(message)
+            }
+            _ => &r.message,
+        };
+        // A message that a list in `data.errors` details (an invalid
+        // configuration) repeats the list: its first line, then the list.
+        match r.data.as_ref().and_then(|d| d.get("errors")).and_then(Value::as_array) {
+            Some(errors) => {
+                write!(f, "{}", message.lines().next().unwrap_or_default())?;
+                for e in errors {
+                    write!(f, "\n{}", e.as_str().unwrap_or_default())?;
+                }
+                Ok(())
+            }
+            None => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for DaemonError {}
 
 #[cfg(test)]
 mod tests {

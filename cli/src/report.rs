@@ -870,12 +870,17 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
     })
 }
 
-/// Renders `status` for people.
+/// `verdict --json daemon`'s answer: the daemon runs, started by this
+/// command (`started`) or already.
+pub fn running_json(layout: &Layout, pid: Option<u32>, started: bool) -> Value {
+    json!({ "running": true, "started": started, "pid": pid, "socket": layout.socket.to_string_lossy() })
+}
+
 /// Says that a daemon already runs for this project.
 pub fn print_running(layout: &Layout, pid: Option<u32>, as_json: bool) {
     let pid_s = pid.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into());
     if as_json {
-        println!("{}", json!({ "running": true, "pid": pid, "socket": layout.socket.to_string_lossy() }));
+        println!("{}", running_json(layout, pid, false));
     } else {
         println!("verdict daemon already running (pid {pid_s}, socket {})", layout.socket.display());
     }
