@@ -118,6 +118,7 @@ impl Daemon {
             // Besides this one.
             "requests_in_flight": self.requests.len().saturating_sub(1),
             "validators": engine.validators,
+            "retiring": engine.retiring,
             "breakers": engine.breakers,
             "cache": engine.cache,
             "watch": engine.watch,

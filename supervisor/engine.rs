@@ -106,6 +106,8 @@ pub struct EngineStatus {
     pub config_path: Value,
     /// Validators.
     pub validators: Value,
+    /// Former validator children kept for the check runs that use them.
+    pub retiring: Value,
     /// Circuit breakers (none yet: no external integrations are configured).
     pub breakers: Value,
     /// The cache.
@@ -691,6 +693,7 @@ impl Engine {
                 None => Value::Null,
             },
             validators: sup.as_ref().map(|s| json!(s.validators)).unwrap_or(json!([])),
+            retiring: sup.as_ref().map(|s| json!(s.retiring)).unwrap_or(json!([])),
             events: sup.as_ref().map(|s| json!(s.events)).unwrap_or(json!([])),
             breakers: json!([]),
             cache: json!({

@@ -140,11 +140,27 @@ pub struct ChildStatus {
     pub not_cached: Option<String>,
 }
 
+/// A validator's former child, replaced or removed by a reload and kept
+/// for the check runs that started with it, for `status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RetiringStatus {
+    /// The validator's name.
+    pub name: String,
+    /// `builtin:<name>` or `command` (of the configuration it runs).
+    pub kind: String,
+    /// How many check runs still hold it.
+    pub checks: usize,
+    /// Jobs completed by its children.
+    pub jobs_done: u64,
+}
+
 /// `status`'s view of the supervisor.
 #[derive(Clone, Debug, Serialize)]
 pub struct SupervisorStatus {
     /// Every validator.
     pub validators: Vec<ChildStatus>,
+    /// Former children kept until the check runs that use them end.
+    pub retiring: Vec<RetiringStatus>,
     /// The latest supervision events, oldest first.
     pub events: Vec<Event>,
 }
@@ -597,7 +613,20 @@ impl Actor for Supervisor {
                     })
                     .collect();
                 validators.sort_by(|a, b| a.name.cmp(&b.name));
-                let _ = reply.send(SupervisorStatus { validators, events: state.events.iter().cloned().collect() });
+                let retiring = state
+                    .retiring
+                    .iter()
+                    .filter(|c| c.actor.is_some())
+                    .map(|c| RetiringStatus {
+                        name: c.handle.config.name.clone(),
+                        kind: kind_label(&c.handle.config),
+                        // The supervisor's own reference is not a run's.
+                        checks: Arc::strong_count(&c.handle).saturating_sub(1),
+                        jobs_done: c.handle.jobs_done.load(Ordering::Relaxed),
+                    })
+                    .collect();
+                let _ =
+                    reply.send(SupervisorStatus { validators, retiring, events: state.events.iter().cloned().collect() });
             }
             SupervisorMessage::StopAll(reply) => {
                 let names: Vec<String> = state.children.keys().cloned().collect();

@@ -867,11 +867,21 @@ fn checks_in_flight_finish_on_the_configuration_they_started_with() {
     env.write("verdict.toml", config("new"));
     let reload = env.json(&["reload"]);
     assert_eq!(reload["changed"], json!(["slow"]), "{reload}");
+    // `status` shows the old child kept for that run beside the new one.
+    let status = env.json(&["status"]);
+    assert_eq!(status["retiring"][0]["name"], "slow", "{status}");
+    assert_eq!(status["retiring"][0]["checks"], 1, "{status}");
+    let human = env.run_ok(&["status"], 0);
+    assert!(human.contains("retiring") && human.contains("kept for 1 check run(s)"), "{human}");
     let (reply, _) = c.reply(id);
     let summary = &reply["result"]["summary"];
     assert_eq!(summary["outcomes"]["passed"], 5, "every file finished on the old child: {summary}");
     let lines = |tag: &str| std::fs::read_to_string(&marks).unwrap().lines().filter(|l| *l == tag).count();
     assert_eq!((lines("old"), lines("new")), (5, 0));
+    // Once the run is over, the old child goes.
+    wait_until(Duration::from_secs(10), "the old child to be stopped", || {
+        env.json(&["status"])["retiring"].as_array().is_some_and(Vec::is_empty)
+    });
     // The next check runs the new configuration.
     let (code, r) = check_json(&env, &["--no-cache"]);
     assert_eq!(code, 0, "{}", r["summary"]);

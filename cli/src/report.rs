@@ -962,6 +962,17 @@ pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
             writeln!(out, "      results not cached: {}", visible(why))?;
         }
     }
+    for r in s["retiring"].as_array().into_iter().flatten() {
+        writeln!(
+            out,
+            "    {:<22} {:<12} {:<28} jobs {}; kept for {} check run(s) that started before a reload",
+            r["name"].as_str().unwrap_or("?"),
+            "retiring",
+            r["kind"].as_str().unwrap_or("?"),
+            r["jobs_done"],
+            r["checks"]
+        )?;
+    }
     let breakers = s["breakers"].as_array().map(Vec::len).unwrap_or(0);
     writeln!(
         out,
