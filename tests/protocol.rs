@@ -653,6 +653,38 @@ fn stop_says_so_when_the_daemon_is_too_busy_to_take_it() {
     });
 }
 
+/// With one connection allowed, a command that starts the daemon makes
+/// its request on the connection that saw the daemon serve: a second one
+/// could find that slot not yet freed, and be told `busy` (about every
+/// second start was, before).
+#[test]
+fn a_command_that_starts_the_daemon_needs_only_one_connection() {
+    let env = Env::new();
+    env.write("verdict.toml", "[daemon]\nmax_connections = 1\n");
+    env.write("a.txt", "a\n");
+    for args in [&["status"][..], &["check", "a.txt"], &["ping"], &["check"], &["status"], &["ping"]] {
+        env.run_ok(args, 0);
+        env.run_ok(&["stop"], 0);
+    }
+}
+
+/// `busy` is transient: a command refused for a moment is served once a
+/// slot frees within its patience (two seconds).
+#[test]
+fn a_command_refused_as_busy_tries_again_and_is_served() {
+    let env = Env::new();
+    env.write("verdict.toml", "[daemon]\nmax_connections = 1\n");
+    env.start();
+    let held = only_connection(&env);
+    let ping = env.cmd().arg("--json").arg("ping").stdout(std::process::Stdio::piped()).spawn().unwrap();
+    // Refused once at least (the daemon logs each refusal at debug level),
+    // then the slot is given back.
+    env.wait_for_log("refused a connection: too many open");
+    drop(held);
+    let out = ping.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
 #[test]
 fn cache_unavailable_is_a_typed_error() {
     let env = Env::new();

@@ -320,8 +320,9 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                 crate::report::print_running(&layout, Some(c.hello.pid), global.json);
                 return Ok(ExitCode::Ok);
             }
-            let pid = client::start_detached(&opts).await?;
-            let pid = if pid == 0 { paths::pid_from_file(&layout.pid_file).unwrap_or(0) } else { pid };
+            // The pid it says itself (another client may have started it
+            // first).
+            let pid = client::start_detached(&opts).await?.hello.pid;
             if global.json {
                 println!("{}", crate::report::running_json(&layout, Some(pid), true));
             } else {

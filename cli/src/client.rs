@@ -127,6 +127,9 @@ pub async fn call_daemon(
     }
 }
 
+/// How long a client keeps trying a daemon that says it is `busy`.
+pub const BUSY_PATIENCE: Duration = Duration::from_secs(2);
+
 /// How long a client waits for the daemon's answer to `hello`: as long as a
 /// daemon may take to start (it listens before it has opened its cache and
 /// run its validators' version commands).
@@ -145,7 +148,24 @@ pub struct Client {
 impl Client {
     /// Connects and greets. Returns `Err(CallError::Rpc)` with
     /// `PROTOCOL_VERSION_MISMATCH` when the daemon speaks another protocol.
+    /// A daemon at its `max_connections` (`busy`, a transient fault: a
+    /// slot frees as soon as a connection closes) is tried again, with
+    /// jittered backoff, for up to [`BUSY_PATIENCE`].
     pub async fn connect(socket: &std::path::Path) -> Result<Client, CallError> {
+        let started = tokio::time::Instant::now();
+        let mut delay = Duration::from_millis(10);
+        loop {
+            match Self::connect_once(socket).await {
+                Err(CallError::Rpc(e)) if e.code == code::BUSY && started.elapsed() + delay < BUSY_PATIENCE => {
+                    tokio::time::sleep(delay.mul_f64(rand::random_range(0.5..1.5))).await;
+                    delay = (delay * 2).min(Duration::from_millis(200));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn connect_once(socket: &std::path::Path) -> Result<Client, CallError> {
         let stream = UnixStream::connect(socket).await?;
         let (rd, writer) = stream.into_split();
         let mut c = Client {
@@ -298,18 +318,10 @@ pub async fn connect_or_start(opts: &ConnectOptions) -> anyhow::Result<Client> {
         Err(CallError::Io(_)) => {}
         Err(e) => return Err(e.into()),
     }
-    // The daemon started may be stopped (`verdict stop` racing this
-    // command) before this connects: start the next one.
-    let mut tries = 0;
-    let c = loop {
-        tries += 1;
-        start_detached(opts).await?;
-        match Client::connect(socket).await {
-            Ok(c) => break c,
-            Err(CallError::Io(_)) if tries < 3 => continue,
-            Err(e) => return Err(e).with_context(|| format!("cannot connect to {}", socket.display())),
-        }
-    };
+    // The connection that saw it serve is this command's: there is no gap
+    // for a `verdict stop` to slip into, nor a second connection slot to
+    // find taken.
+    let c = start_detached(opts).await?;
     // Another client may have started it first, with another cache.
     same_data_dir(opts, &c.hello)?;
     Ok(c)
@@ -360,8 +372,11 @@ pub fn process_alive(pid: u32) -> bool {
 
 /// Launches `verdict-daemon --detached` in the background and
 /// waits until it accepts connections. A daemon that fails to start has its
-/// error (from its start-up stderr file) reported here.
-pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<u32> {
+/// error (from its start-up stderr file) reported here. Returns the
+/// connection that found it serving (its `hello` says its pid), for the
+/// caller's request: a second connection could find the first one's slot
+/// still taken (`daemon.max_connections = 1`).
+pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<Client> {
     let layout = &opts.layout;
     paths::ensure_dir(&layout.state_dir)?;
     let startup = layout.startup_file();
@@ -424,7 +439,7 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<u32> {
         if let Ok(mut c) = Client::connect(&layout.socket).await
             && c.call(method::PING, json!({})).await.is_ok()
         {
-            return Ok(if lost_race { 0 } else { child.id().unwrap_or(0) });
+            return Ok(c);
         }
         // The pid file may have been read while it was being written (or
         // after the holder removed it): read it again.
