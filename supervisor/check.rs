@@ -466,7 +466,9 @@ impl EntryCollector {
 fn entry_ttl(set: &FileSet, expires_at: u64) -> u64 {
     match expires_at {
         0 => set.ttl,
-        at => soonest(set.ttl, at.saturating_sub(now_secs()).max(1)),
+        // The store adds a second to a TTL (for the part of the current
+        // second already gone): one less, so the entry ends with the result.
+        at => soonest(set.ttl, at.saturating_sub(now_secs()).saturating_sub(1).max(1)),
     }
 }
 
@@ -1179,7 +1181,8 @@ pub async fn run(
         && engine.memo_epoch.load(Ordering::SeqCst) == epoch
     {
         let ttl = selected.iter().map(|s| s.handle.config.cache_ttl.as_secs()).filter(|&t| t > 0).min();
-        let mut expires_at = soonest(soonest_expiry, ttl.map_or(0, |t| now + t));
+        // As the store counts a TTL: at least `t` whole seconds.
+        let mut expires_at = soonest(soonest_expiry, ttl.map_or(0, |t| now + t + 1));
         let remembered = increment.as_ref().map(|(memo, _)| memo.as_ref());
         if let Some(memo) = remembered {
             expires_at = soonest(expires_at, memo.expires_at);

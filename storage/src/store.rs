@@ -262,7 +262,9 @@ impl Store {
     /// Stores results in one atomic `WriteBatch`.
     ///
     /// Each entry is `(key, value, ttl_secs)`; the value expires at
-    /// `now_secs + ttl_secs`, or never if `ttl_secs` is 0. Existing entries
+    /// `now_secs + ttl_secs + 1` (so it is kept at least `ttl_secs` whole
+    /// seconds, whatever part of the current second is gone), or never if
+    /// `ttl_secs` is 0. Existing entries
     /// are overwritten. A value whose encoding exceeds
     /// [`MAX_PAYLOAD_BYTES`] is skipped with a warning (it is simply not
     /// cached). Returns once the batch is in the WAL.
@@ -755,7 +757,11 @@ impl StoreBatch<'_> {
         let cf = store.cf(cf_name);
         let buf = &mut self.buf;
         for (key, value, ttl_secs) in entries {
-            let expires_at = if *ttl_secs == 0 { 0 } else { now_secs.saturating_add(*ttl_secs) };
+            // `now_secs` is the current second, which may be all but over:
+            // one more, so an entry lives at least its TTL (and less than a
+            // second longer), as `decode_result` expires it at the start of
+            // the second `expires_at`.
+            let expires_at = if *ttl_secs == 0 { 0 } else { now_secs.saturating_add(*ttl_secs).saturating_add(1) };
             buf.clear();
             buf.extend_from_slice(&expires_at.to_be_bytes());
             buf.extend_from_slice(&now_secs.to_be_bytes());

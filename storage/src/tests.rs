@@ -110,7 +110,7 @@ fn put_then_get_round_trips_in_key_order() {
     // Unsorted, with a miss and a duplicate: one output per input, in order.
     let got = store.get_results::<Outcome>(&[b, missing, a, b], 1_000);
     assert_eq!(got.len(), 4);
-    assert_eq!(got[0], Some(Cached { value: vb.clone(), created_at: 1_000, expires_at: 1_060 }));
+    assert_eq!(got[0], Some(Cached { value: vb.clone(), created_at: 1_000, expires_at: 1_061 }));
     assert_eq!(got[1], None);
     assert_eq!(got[2], Some(Cached { value: va, created_at: 1_000, expires_at: 0 }));
     assert_eq!(got[3].as_ref().map(|c| &c.value), Some(&vb));
@@ -124,23 +124,25 @@ fn put_then_get_round_trips_in_key_order() {
 
     // The stored bytes follow the documented layout.
     let raw = raw_result(&store, &b).unwrap();
-    assert_eq!(raw[..8], 1_060u64.to_be_bytes());
+    assert_eq!(raw[..8], 1_061u64.to_be_bytes());
     assert_eq!(raw[8..16], 1_000u64.to_be_bytes());
     let payload = bincode::serde::encode_to_vec(&vb, bincode::config::standard()).unwrap();
     assert_eq!(raw[16..], payload[..]);
 }
 
 #[test]
-fn ttl_expires_at_now_plus_ttl_and_zero_never_expires() {
+fn ttl_keeps_an_entry_at_least_its_ttl_and_zero_never_expires() {
     let dir = TempDir::new().unwrap();
     let store = open(dir.path());
     let (short, forever) = (key(1, 1), key(1, 2));
+    // Stored in second 100, perhaps at 100.99: kept through second 110
+    // (at least 10 s, under 11 s).
     store.put_results(&[(short, &outcome(1), 10), (forever, &outcome(2), 0)], 100).unwrap();
 
     let at = |now| store.get_results::<Outcome>(&[short, forever], now);
     assert!(at(100)[0].is_some());
-    assert!(at(109)[0].is_some(), "still valid one second before expiry");
-    assert!(at(110)[0].is_none(), "expired at now + ttl");
+    assert!(at(110)[0].is_some(), "still valid in the second the TTL may end in");
+    assert!(at(111)[0].is_none(), "expired at now + ttl + 1");
     assert!(at(5_000)[0].is_none());
     let forever_hit = &at(u64::MAX)[1];
     assert_eq!(forever_hit.as_ref().map(|c| c.expires_at), Some(0));
@@ -157,13 +159,13 @@ fn prune_deletes_only_expired_entries() {
     let store = open(dir.path());
     let (soon, later, never) = (key(1, 1), key(1, 2), key(2, 3));
     store.put_results(&[(soon, &outcome(1), 5), (later, &outcome(2), 100), (never, &outcome(3), 0)], 1_000).unwrap();
-    assert_eq!(store.prune_expired(1_004).unwrap(), 0);
-    assert_eq!(store.prune_expired(1_010).unwrap(), 1);
+    assert_eq!(store.prune_expired(1_005).unwrap(), 0);
+    assert_eq!(store.prune_expired(1_006).unwrap(), 1);
     assert!(raw_result(&store, &soon).is_none(), "expired entry physically deleted");
     assert!(raw_result(&store, &later).is_some());
     assert!(raw_result(&store, &never).is_some());
     assert_eq!(store.stats().unwrap().result_entries, 2);
-    assert_eq!(store.prune_expired(1_010).unwrap(), 0);
+    assert_eq!(store.prune_expired(1_006).unwrap(), 0);
     assert_eq!(store.prune_expired(u64::MAX).unwrap(), 1, "only `later` left to expire");
     assert!(raw_result(&store, &never).is_some(), "ttl 0 survives any prune");
 }
@@ -181,7 +183,7 @@ fn prune_works_across_many_batches() {
         .collect();
     store.put_results(&entries, 0).unwrap();
     let expired = entries.iter().filter(|e| e.2 != 0).count() as u64;
-    assert_eq!(store.prune_expired(10).unwrap(), expired);
+    assert_eq!(store.prune_expired(11).unwrap(), expired);
     assert_eq!(store.stats().unwrap().result_entries, 10_000 - expired);
 }
 
@@ -355,7 +357,7 @@ fn a_batch_writes_every_kind_of_entry_at_once_and_nothing_unless_committed() {
 
     let files = store.get_file_results::<Outcome>(&[key(1, 1), key(1, 2)], 100);
     assert_eq!(files[0].as_ref().map(|c| (&c.value, c.expires_at)), Some((&a, 0)));
-    assert_eq!(files[1].as_ref().map(|c| (&c.value, c.expires_at)), Some((&b, 160)));
+    assert_eq!(files[1].as_ref().map(|c| (&c.value, c.expires_at)), Some((&b, 161)));
     let results = store.get_results::<Outcome>(&[key(2, 1), key(2, 2)], 100);
     assert_eq!(results[0].as_ref().map(|c| &c.value), Some(&b));
     assert!(results[1].is_none(), "the oversized result is not stored");
@@ -676,8 +678,8 @@ fn file_entries_live_apart_from_results_and_any_clear_drops_them() {
     assert_eq!((stats.result_entries, stats.file_entries), (1, 2));
 
     // Expiry and pruning cover file entries too.
-    assert!(store.get_file_results::<Outcome>(&[key(9, 2)], now + 10)[0].is_none());
-    assert_eq!(store.prune_expired(now + 10).unwrap(), 1);
+    assert!(store.get_file_results::<Outcome>(&[key(9, 2)], now + 11)[0].is_none());
+    assert_eq!(store.prune_expired(now + 11).unwrap(), 1);
     assert_eq!(store.stats().unwrap().file_entries, 1);
 
     // Clearing one validator's results drops every file entry (any of them
