@@ -424,12 +424,14 @@ impl Config {
             for (key, value) in vt.table.iter() {
                 let name: &str = key.get_ref();
                 let path = join_key(&vt.path, name);
-                let name_ok = valid_name(name);
+                let name_ok = valid_word(name);
                 if !name_ok {
                     cx.issue(
                         key.span(),
                         path.clone(),
-                        format!("invalid validator name {name:?}: use letters, digits, '-' and '_' only"),
+                        format!(
+                            "invalid validator name {name:?}: use letters, digits, '-' and '_' only, not starting with '-'"
+                        ),
                     );
                 }
                 let DeValue::Table(table) = value.get_ref() else {
@@ -1440,8 +1442,12 @@ fn parse_validator(
     };
     let dimension = match cx.string(t, "dimension") {
         Some((d, span, path)) => {
-            if !valid_name(&d) {
-                cx.issue(span, path, format!("invalid dimension {d:?}: use one word of letters, digits, '-' and '_'"));
+            if !valid_word(&d) {
+                cx.issue(
+                    span,
+                    path,
+                    format!("invalid dimension {d:?}: use one word of letters, digits, '-' and '_', not starting with '-'"),
+                );
             }
             d
         }
@@ -1740,6 +1746,13 @@ fn one_line(text: &str) -> String {
 }
 
 /// Validator names and dimensions: `[A-Za-z0-9_-]+`.
+/// A validator's or a dimension's name: a bare key that the command line
+/// can take as an argument (`--validator NAME`, `restart NAME`), which one
+/// starting with `-` it would take for an option.
+fn valid_word(s: &str) -> bool {
+    valid_name(s) && !s.starts_with('-')
+}
+
 fn valid_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }

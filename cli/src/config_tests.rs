@@ -586,6 +586,11 @@ fn invalid_validator_name() {
     single_issue(text, "validators.\"bad name\"", "[validators.", "invalid validator name");
     let text = "[validators.\"a.b\"]\nkind = \"json\"\n";
     single_issue(text, "validators.\"a.b\"", "[validators.", "invalid validator name");
+    // `verdict restart -x` would read it as an option.
+    let text = "[validators.-x]\nkind = \"json\"\n";
+    single_issue(text, "validators.-x", "[validators.", "not starting with '-'");
+    let text = "[validators.x-]\nkind = \"json\"\ndimension = \"-lint\"\n";
+    single_issue(text, "validators.x-.dimension", "dimension", "not starting with '-'");
 }
 
 #[test]
