@@ -600,13 +600,24 @@ pub async fn run(
             format!("the {what} are: {}", known.join(", "))
         }
     };
-    for name in &params.validators {
+    // A filter given as an empty list selects nothing: a client whose
+    // computed filter came out empty, not one that wants everything.
+    let filter = |list: Option<Vec<String>>, field: &'static str| match list {
+        Some(l) if l.is_empty() => Err(RpcError::invalid_params(
+            field,
+            format!("an empty list selects no validator (leave `{field}` out, or null, for all)"),
+        )),
+        l => Ok(l.unwrap_or_default()),
+    };
+    let validators = filter(params.validators, "validators")?;
+    let dimensions = filter(params.dimensions, "dimensions")?;
+    for name in &validators {
         if !handles.iter().any(|h| &h.config.name == name) {
             let names = known(|h| &h.config.name, "validators");
             return Err(RpcError::invalid_params("validators", format!("no validator named {name:?} ({names})")));
         }
     }
-    for dimension in &params.dimensions {
+    for dimension in &dimensions {
         if !handles.iter().any(|h| &h.config.dimension == dimension) {
             let dimensions = known(|h| &h.config.dimension, "dimensions");
             return Err(RpcError::invalid_params(
@@ -621,10 +632,10 @@ pub async fn run(
     let excluded_dirs = Arc::new(config.check.excluded_dirs_set());
     let mut selected = Vec::new();
     for h in handles {
-        if !params.validators.is_empty() && !params.validators.contains(&h.config.name) {
+        if !validators.is_empty() && !validators.contains(&h.config.name) {
             continue;
         }
-        if !params.dimensions.is_empty() && !params.dimensions.contains(&h.config.dimension) {
+        if !dimensions.is_empty() && !dimensions.contains(&h.config.dimension) {
             continue;
         }
         // The globs were validated with the configuration.
@@ -634,13 +645,13 @@ pub async fn run(
     }
     // Filters that each match but together leave nothing would check
     // nothing and pass: in CI, a green build with nothing checked.
-    if selected.is_empty() && !params.validators.is_empty() && !params.dimensions.is_empty() {
+    if selected.is_empty() && !validators.is_empty() && !dimensions.is_empty() {
         return Err(RpcError::invalid_params(
             "dimensions",
             format!(
                 "no validator among {} has the dimension {}: nothing would be checked",
-                params.validators.join(", "),
-                params.dimensions.join(" or ")
+                validators.join(", "),
+                dimensions.join(" or ")
             ),
         ));
     }

@@ -392,6 +392,8 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget,
     // then, or from when the read began, whichever is later.
     let last_done = Arc::new(std::sync::Mutex::new(tokio::time::Instant::now()));
     let mut greeted = false;
+    // Closed for an oversized line, whose rest may still be coming.
+    let mut oversized = false;
     'frames: loop {
         if line.capacity() > KEEP_LINE_BYTES {
             // A large request's buffer is not kept for the connection's
@@ -444,6 +446,7 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget,
                     format!("request too large: a line may hold at most {MAX_LINE_BYTES} bytes"),
                 );
                 let _ = tx.send(Message::error(Value::Null, err).to_line()).await;
+                oversized = true;
                 break;
             }
             Frame::Line => {}
@@ -532,8 +535,12 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget,
             let mut map = in_flight.lock().await;
             if map.contains_key(&id) {
                 drop(map);
-                let err = RpcError::new(code::INVALID_REQUEST, format!("request id {id} is already in flight"));
-                if tx.send(Message::error(id_value, err).to_line()).await.is_err() {
+                // Answered with id null, as any request whose id cannot be
+                // used: a reply with this id would settle the request
+                // that holds it, which goes on and answers later.
+                let err = RpcError::new(code::INVALID_REQUEST, format!("request id {id} is already in flight"))
+                    .with_data(json!({ "id": id_value }));
+                if tx.send(Message::error(Value::Null, err).to_line()).await.is_err() {
                     break;
                 }
                 continue;
@@ -581,7 +588,21 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget,
     }
     drop(tx);
     let _ = writer.await;
+    if oversized {
+        // The error is written and the writing side shut down. Closing with
+        // the line's rest unread would reset the connection, and the client
+        // could lose the error: read it and drop it, for a while.
+        let mut sink = vec![0u8; 64 * 1024];
+        let _ = tokio::time::timeout(DRAIN_AFTER_REFUSAL, async {
+            while matches!(tokio::io::AsyncReadExt::read(&mut reader, &mut sink).await, Ok(1..)) {}
+        })
+        .await;
+    }
 }
+
+/// How long the rest of an oversized line is read (and dropped) after its
+/// error, so the client gets the error rather than a reset connection.
+const DRAIN_AFTER_REFUSAL: Duration = Duration::from_secs(2);
 
 /// Returns once the peer of `stream` has closed it entirely: the socket then
 /// reports a hang-up, which a peer that only shut down its writing side

@@ -187,6 +187,39 @@ fn handshake_errors() {
     assert!(c.call("hello", hello_params()).get("result").is_some());
 }
 
+/// An empty filter list would select no validator (not all of them); a
+/// duplicate id is refused without settling the request that holds it.
+#[test]
+fn empty_filters_and_duplicate_ids_are_refused_without_misleading() {
+    let env = Env::with_slow_validator("30", "1s");
+    env.start();
+    let mut c = env.connect();
+    for field in ["validators", "dimensions"] {
+        let r = c.call("check", json!({ field: [] }));
+        assert_eq!(error_code(&r), Some(code::INVALID_PARAMS), "{r}");
+        assert_eq!(r["error"]["data"]["field"], field, "{r}");
+    }
+    // null is left out: every validator, here the one there is.
+    let r = c.call("check", json!({ "validators": null, "dimensions": null, "paths": ["verdict.toml"] }));
+    assert_eq!(r["result"]["validators"].as_array().map(Vec::len), Some(1), "{r}");
+
+    c.send_raw(b"{\"jsonrpc\":\"2.0\",\"id\":500,\"method\":\"check\",\"params\":{\"no_cache\":true}}\n");
+    c.send_raw(b"{\"jsonrpc\":\"2.0\",\"id\":500,\"method\":\"ping\"}\n");
+    let refused = loop {
+        let m = c.read().expect("an answer");
+        if m.get("method").is_none() {
+            break m;
+        }
+    };
+    assert_eq!(error_code(&refused), Some(code::INVALID_REQUEST), "{refused}");
+    assert_eq!((&refused["id"], &refused["error"]["data"]["id"]), (&Value::Null, &json!(500)), "{refused}");
+    // The check holding id 500 goes on: cancelled, it answers as itself.
+    let r = c.call("cancel", json!({ "id": 500 }));
+    assert!(r.get("result").is_some(), "{r}");
+    let (check, _) = c.reply(500);
+    assert_eq!(error_code(&check), Some(code::CANCELLED), "{check}");
+}
+
 #[test]
 fn a_relative_cwd_is_refused_by_name() {
     let env = Env::new();
@@ -217,6 +250,21 @@ fn an_oversized_line_is_refused_and_the_daemon_is_unaffected() {
     assert_eq!(error_code(&r), Some(code::REQUEST_TOO_LARGE));
     assert!(c.is_closed(), "the connection is closed after an oversized line");
     fresh_ping_is_prompt(&env);
+    // A client that writes a whole request a little over the limit, then
+    // reads, gets the error too: the daemon reads the rest of the line
+    // before it closes (closing with unread data would reset the
+    // connection, and the error with it).
+    for over in [1, 100_000, 1_000_000] {
+        let mut c = env.connect();
+        let head = br#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":""#;
+        let mut line = head.to_vec();
+        line.resize(4 * 1024 * 1024 + over - 3, b'a');
+        line.extend_from_slice(b"\"}}\n");
+        c.stream.write_all(&line).unwrap_or_else(|e| panic!("over by {over}: the write failed: {e}"));
+        let r = c.read().unwrap_or_else(|| panic!("over by {over}: no error before the close"));
+        assert_eq!(error_code(&r), Some(code::REQUEST_TOO_LARGE), "over by {over}: {r}");
+        assert!(c.is_closed(), "over by {over}: the connection is closed after the error");
+    }
 }
 
 #[test]

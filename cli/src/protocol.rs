@@ -311,12 +311,14 @@ pub struct CheckParams {
     /// The client's working directory (default: the project root).
     #[serde(default)]
     pub cwd: Option<WirePath>,
-    /// Only these validators (default: all).
+    /// Only these validators (absent or null: all; empty: an error, as it
+    /// would select none).
     #[serde(default)]
-    pub validators: Vec<String>,
-    /// Only validators of these dimensions (default: all).
+    pub validators: Option<Vec<String>>,
+    /// Only validators of these dimensions (absent or null: all; empty: an
+    /// error).
     #[serde(default)]
-    pub dimensions: Vec<String>,
+    pub dimensions: Option<Vec<String>>,
     /// Do not read the cache (results are still written to it).
     #[serde(default)]
     pub no_cache: bool,

@@ -177,8 +177,9 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     let params = json!({
         "paths": args.paths.into_iter().map(WirePath).collect::<Vec<_>>(),
         "cwd": WirePath(cwd),
-        "validators": args.validators,
-        "dimensions": args.dimensions,
+        // Left out (null) unless given: an empty list selects nothing.
+        "validators": (!args.validators.is_empty()).then_some(&args.validators),
+        "dimensions": (!args.dimensions.is_empty()).then_some(&args.dimensions),
         "no_cache": args.no_cache,
         // SARIF lists findings and failures only: passes are not sent.
         "all_outcomes": format == Format::Json || args.all,
