@@ -1748,18 +1748,21 @@ async fn run_job(
                     warn!(validator = %name, expected = n, got = outcomes.len(), "a validator answered the wrong number of outcomes");
                     vec![Outcome::error("the validator answered the wrong number of outcomes"); n]
                 }
+                Ok(_) if second => vec![Outcome::skipped(restarted_under(name)); n],
                 // The child died with the job (a sibling job's timeout or
-                // crash): once more, on the next child.
-                Ok(_) if !second => {
+                // crash) before its deadline: once more, on the next child.
+                // Within moments of it, the job timed out as well (below):
+                // its deadline and a sibling's passed together, and a run
+                // on the next child would have no time left.
+                Ok(_) if tokio::time::Instant::now() + DEADLINES_TOGETHER < until => {
                     debug!(validator = %name, "the child died under a job; running it again on the next one");
                     continue;
                 }
-                Ok(_) => vec![Outcome::skipped(restarted_under(name)); n],
                 // A second run cut short by the first one's deadline: its
                 // tools are killed with the job (the guard); the child, which
                 // did nothing wrong, is not.
                 Err(_) if second => vec![Outcome::skipped(restarted_under(name)); n],
-                Err(_) => {
+                _ => {
                     job_guard.disarm();
                     terminate.cancel();
                     let first = walked[batch[0]].rel.clone();
@@ -1779,6 +1782,10 @@ async fn run_job(
         };
     }
 }
+
+/// How close to its deadline a job whose child died under it counts as
+/// timed out with the sibling whose deadline had the child killed.
+const DEADLINES_TOGETHER: Duration = Duration::from_millis(100);
 
 /// Why a job whose child died under it has no verdict: its second run, on
 /// the next child, gave none by the job's deadline (that child died too,

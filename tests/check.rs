@@ -542,6 +542,52 @@ concurrency = 1
     assert!(s["events"].as_array().unwrap().iter().any(|e| e["event"] == "timed_out"));
 }
 
+/// Jobs started together time out together: the child killed for the
+/// first deadline is not the end of the others, which timed out too
+/// (not "restarted under"), and whose tools get SIGTERM and their grace.
+#[test]
+fn jobs_whose_deadlines_pass_together_all_time_out_with_their_grace() {
+    let env = Env::new();
+    let marks = env.tmp.path().join("marks");
+    // The TERM trap runs between two short sleeps.
+    env.write(
+        "tools/hang.sh",
+        format!(
+            "#!/bin/sh\ntrap 'echo TERM >> {m}; exit 0' TERM\necho started >> {m}\nwhile :; do sleep 0.05; done\n",
+            m = marks.display()
+        ),
+    );
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[validators.hang]
+kind = "command"
+command = ["sh", "tools/hang.sh"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.py"]
+timeout = "2s"
+kill_after = "10s"
+concurrency = 4
+"#,
+    );
+    for f in ["a.py", "b.py", "c.py", "d.py"] {
+        env.write(f, "1\n");
+    }
+    let (code, r) = check_json(&env, &["--no-cache"]);
+    assert_eq!(code, 3, "{}", r["summary"]);
+    let statuses: Vec<String> = ["a.py", "b.py", "c.py", "d.py"].iter().map(|f| status_of(&r, f, "hang")).collect();
+    assert!(statuses.iter().all(|s| s == "timed_out"), "{statuses:?}");
+    let lines = || std::fs::read_to_string(&marks).unwrap_or_default();
+    assert_eq!(lines().matches("started").count(), 4, "{}", lines());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lines().matches("TERM").count() < 4 {
+        assert!(Instant::now() < deadline, "not every tool got SIGTERM: {:?}\n{}", lines(), r["outcomes"]);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn a_validator_that_keeps_timing_out_is_quarantined_until_restarted() {
     let env = Env::new();

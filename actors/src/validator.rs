@@ -254,6 +254,18 @@ impl Actor for Validator {
                     // child gone sees `terminate` too, if it was cancelled.
                     let woke = match woke {
                         Woke::Stopped if terminate.is_cancelled() => Woke::Terminated,
+                        // The child died, not the run: the check decides at
+                        // once whether this job timed out with it (its
+                        // deadline passed with a sibling's: terminate, so
+                        // its tools get their grace) or runs again on the
+                        // next child (cancel). Bounded, for an owner that
+                        // says neither.
+                        Woke::Stopped if !cancel.is_cancelled() => tokio::select! {
+                            biased;
+                            _ = terminate.cancelled() => Woke::Terminated,
+                            _ = cancel.cancelled() => Woke::Stopped,
+                            _ = tokio::time::sleep(VERDICT_ON_A_DEAD_CHILD) => Woke::Stopped,
+                        },
                         woke => woke,
                     };
                     let outcomes = match woke {
@@ -314,6 +326,11 @@ impl Actor for Validator {
         Ok(())
     }
 }
+
+/// How long a job whose child died waits for its check to say whether it
+/// timed out (`terminate`) or is to run again (`cancel`); the check says
+/// so as soon as it sees the child gone.
+const VERDICT_ON_A_DEAD_CHILD: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What ended a job's wait on its run.
 enum Woke {
