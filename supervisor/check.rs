@@ -233,6 +233,100 @@ struct MemoFile {
     set: u32,
     /// Its outcomes in the report (those it lists).
     records: std::ops::Range<usize>,
+    /// What its `stat` said when the run looked at it, for a file with
+    /// pairs: looked at again before the answer is reused.
+    stamp: Option<Stamp>,
+}
+
+/// The parts of a file's `stat` that any change of it moves: its content
+/// (size, mtime), its mode and links (ctime), its replacement (inode).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Stamp {
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(m: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp { ino: m.ino(), size: m.size(), mtime: (m.mtime(), m.mtime_nsec()), ctime: (m.ctime(), m.ctime_nsec()) }
+    }
+
+    #[allow(clippy::unnecessary_cast)] // the field types differ between targets
+    fn of_stat(st: &rustix::fs::Stat) -> Stamp {
+        Stamp {
+            ino: st.st_ino as u64,
+            size: st.st_size as u64,
+            mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),
+            ctime: (st.st_ctime as i64, st.st_ctime_nsec as i64),
+        }
+    }
+}
+
+/// Whether every stamped file of `files` (all, or those `keep` takes) is as
+/// its stamp says. The watch sees what happens in the directories a run
+/// walked, but not a write, `chmod` or new link through another hard link
+/// to a file from a directory it does not watch (made after the run), nor
+/// a write through a shared memory map: each moves the file's `ctime` or
+/// `mtime`. One `lstat` per file, on every core, off the runtime.
+async fn stamps_hold(root: &Path, memo: &Arc<Memo>, keep: Option<HashSet<String>>) -> bool {
+    let (root, memo) = (root.to_path_buf(), memo.clone());
+    let check = move || {
+        let files: Vec<&MemoFile> = memo
+            .files
+            .iter()
+            .filter(|f| f.stamp.is_some() && keep.as_ref().is_none_or(|k| !k.contains(parent(&f.rel))))
+            .collect();
+        // Each file by its name in its directory, opened once for the run
+        // of its files (they come in path order): no path walk per file.
+        let root = &root;
+        let holds = |dir: &mut Option<(Vec<u8>, rustix::fd::OwnedFd)>, f: &MemoFile| -> bool {
+            use rustix::fs::{AtFlags, Mode, OFlags};
+            let rel: &[u8] = f.raw.as_deref().unwrap_or(f.rel.as_bytes());
+            let (parent, name) = match memchr::memrchr(b'/', rel) {
+                Some(i) => (&rel[..i], &rel[i + 1..]),
+                None => (&b""[..], rel),
+            };
+            if dir.as_ref().is_none_or(|(p, _)| p.as_slice() != parent) {
+                let path =
+                    if parent.is_empty() { root.clone() } else { root.join(std::ffi::OsStr::from_bytes(parent)) };
+                match rustix::fs::open(&path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
+                    Ok(fd) => *dir = Some((parent.to_vec(), fd)),
+                    Err(_) => return false,
+                }
+            }
+            let Some((_, fd)) = dir.as_ref() else { return false };
+            rustix::fs::statat(fd, std::ffi::OsStr::from_bytes(name), AtFlags::SYMLINK_NOFOLLOW)
+                .is_ok_and(|st| Some(Stamp::of_stat(&st)) == f.stamp)
+        };
+        let threads = std::thread::available_parallelism().map_or(1, usize::from).min(8);
+        let chunk = files.len().div_ceil(threads).max(1024);
+        let failed = AtomicBool::new(false);
+        let run = |part: &[&MemoFile]| {
+            let mut dir = None;
+            for f in part {
+                if failed.load(Ordering::Relaxed) {
+                    return;
+                }
+                if !holds(&mut dir, f) {
+                    failed.store(true, Ordering::Relaxed);
+                }
+            }
+        };
+        if files.len() <= chunk {
+            run(&files);
+        } else {
+            std::thread::scope(|scope| {
+                for part in files.chunks(chunk) {
+                    scope.spawn(|| run(part));
+                }
+            });
+        }
+        !failed.load(Ordering::Relaxed)
+    };
+    tokio::task::spawn_blocking(check).await.unwrap_or(false)
 }
 
 /// A file of a run's report: one the run found, or one of the remembered
@@ -729,7 +823,17 @@ pub async fn run(
     };
     let generation = engine.watch.drain();
     let memo_usable = watching && store.is_some() && selected.iter().all(|s| s.handle.cacheable);
-    if memo_usable && let Some(answer) = engine.remembered(&memo_key, generation, epoch, now_secs()) {
+    let remembered = if memo_usable { engine.remembered(&memo_key, generation, epoch, now_secs()) } else { None };
+    // A file changed through a way no watch sees: the answer is not
+    // reused, nor updated; the tree is walked.
+    let stale = match &remembered {
+        Some(answer) => !stamps_hold(&root, answer, None).await,
+        None => false,
+    };
+    if stale {
+        debug!("a checked file changed where no watch sees it; walking the tree");
+    }
+    if !stale && let Some(answer) = remembered {
         for (s, n) in selected.iter().zip(&answer.pairs_per_validator) {
             s.counters.hits.fetch_add(*n, Ordering::Relaxed);
         }
@@ -747,7 +851,16 @@ pub async fn run(
     }
     // Or it is updated: only the directories where files changed are looked
     // at again.
-    let increment = if memo_usable { incremental(engine, &memo_key, epoch, &root, now_secs()) } else { None };
+    let mut increment =
+        if memo_usable && !stale { incremental(engine, &memo_key, epoch, &root, now_secs()) } else { None };
+    // The files it keeps (in directories where nothing changed) must be as
+    // they were.
+    if let Some((memo, dirty)) = &increment
+        && !stamps_hold(&root, memo, Some(dirty.iter().cloned().collect())).await
+    {
+        debug!("a checked file changed where no watch sees it; walking the tree");
+        increment = None;
+    }
     let walk_watch = Arc::new(WalkWatch::default());
 
     // Each phase's wall time and the daemon's CPU time (every thread) in it:
@@ -1213,8 +1326,14 @@ pub async fn run(
         let mut records = records.into_iter().peekable();
         for (row, span) in rows.iter().zip(spans) {
             let start = outcomes.len();
-            let (rel, raw, binary, set) = match *row {
+            let (rel, raw, binary, set, stamp) = match *row {
                 Row::New(fi) => {
+                    let stamp = match &walked {
+                        Ok(owned) => owned[fi].meta(),
+                        Err(shared) => shared[fi].meta(),
+                    }
+                    .filter(|_| !pairs[fi].is_empty())
+                    .map(Stamp::of);
                     let mut copy;
                     let w: &mut Walked = match &mut walked {
                         Ok(owned) => &mut owned[fi],
@@ -1238,16 +1357,22 @@ pub async fn run(
                     }
                     let binary = hashed[fi].binary;
                     let set = pairs[fi].iter().copied().filter(|&vi| !(selected[vi].handle.text_only && binary));
-                    (std::mem::take(&mut w.rel), w.raw.take(), binary, sets.id(set))
+                    (std::mem::take(&mut w.rel), w.raw.take(), binary, sets.id(set), stamp)
                 }
                 Row::Remembered(i) => {
                     let memo = remembered.expect("remembered rows come from a memo");
                     let f = &memo.files[i];
                     outcomes.extend_from_slice(&memo.report.outcomes[span]);
-                    (f.rel.clone(), f.raw.clone(), f.binary, sets.id(memo.sets[f.set as usize].iter().copied()))
+                    (
+                        f.rel.clone(),
+                        f.raw.clone(),
+                        f.binary,
+                        sets.id(memo.sets[f.set as usize].iter().copied()),
+                        f.stamp,
+                    )
                 }
             };
-            files.push(MemoFile { rel, raw, binary, set, records: start..outcomes.len() });
+            files.push(MemoFile { rel, raw, binary, set, records: start..outcomes.len(), stamp });
         }
         let sets = sets.sets;
         let mut pairs_per_validator = vec![0u64; selected.len()];

@@ -625,8 +625,11 @@ impl Actor for Supervisor {
                         jobs_done: c.handle.jobs_done.load(Ordering::Relaxed),
                     })
                     .collect();
-                let _ =
-                    reply.send(SupervisorStatus { validators, retiring, events: state.events.iter().cloned().collect() });
+                let _ = reply.send(SupervisorStatus {
+                    validators,
+                    retiring,
+                    events: state.events.iter().cloned().collect(),
+                });
             }
             SupervisorMessage::StopAll(reply) => {
                 let names: Vec<String> = state.children.keys().cloned().collect();

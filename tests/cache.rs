@@ -1232,6 +1232,32 @@ fn changes_no_watch_sees_are_not_answered_from_the_previous_run() {
     std::fs::write(env.project.join("build/c.txt"), "bad   \n").unwrap();
     let r = check(&env, &[]);
     assert!(finding(&r, "src/c.txt", "trailing-whitespace"), "{r}");
+
+    use std::os::unix::fs::PermissionsExt;
+    // A hard link made after the check, outside the tree, written
+    // through: nothing in a watched directory moves, the file's ctime does.
+    std::fs::remove_file(env.project.join("build/c.txt")).unwrap();
+    env.write("src/c.txt", "ok\n");
+    env.write("src/s.sh", "#!/bin/sh\n");
+    std::fs::set_permissions(env.project.join("src/s.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.write("other/d.txt", "ok\n");
+    settled(&env);
+    let outside = env.tmp.path().join("outside");
+    std::fs::hard_link(env.project.join("src/c.txt"), &outside).unwrap();
+    std::fs::write(&outside, "bad   \n").unwrap();
+    let r = check(&env, &[]);
+    assert!(finding(&r, "src/c.txt", "trailing-whitespace"), "a write through a new link: {r}");
+    // The same for an answer updated after an edit elsewhere: the files it
+    // keeps are looked at too.
+    std::fs::remove_file(&outside).unwrap();
+    env.write("src/c.txt", "ok\n");
+    settled(&env);
+    let outside_sh = env.tmp.path().join("outside.sh");
+    std::fs::hard_link(env.project.join("src/s.sh"), &outside_sh).unwrap();
+    std::fs::set_permissions(&outside_sh, std::fs::Permissions::from_mode(0o644)).unwrap();
+    env.write("other/d.txt", "still ok\n");
+    let r = check(&env, &[]);
+    assert!(finding(&r, "src/s.sh", "shebang-executable"), "a chmod through the new link: {r}");
 }
 
 /// A `verdict.toml` project inside a larger directory: the walk honours the

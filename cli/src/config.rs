@@ -1446,7 +1446,9 @@ fn parse_validator(
                 cx.issue(
                     span,
                     path,
-                    format!("invalid dimension {d:?}: use one word of letters, digits, '-' and '_', not starting with '-'"),
+                    format!(
+                        "invalid dimension {d:?}: use one word of letters, digits, '-' and '_', not starting with '-'"
+                    ),
                 );
             }
             d
