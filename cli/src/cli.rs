@@ -162,7 +162,7 @@ pub fn main() -> std::process::ExitCode {
 fn error_json(e: &anyhow::Error) -> Value {
     match e.downcast_ref::<client::DaemonError>() {
         Some(d) => {
-            let mut error = json!({ "code": d.0.code, "message": e.to_string() });
+            let mut error = json!({ "code": d.0.code, "message": format!("{e:#}") });
             if let Some(data) = &d.0.data {
                 error["data"] = data.clone();
             }
