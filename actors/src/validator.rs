@@ -231,6 +231,8 @@ impl Actor for Validator {
                     // The whole job is the task's, its concurrency slot
                     // too: held until the task ends.
                     let Job { files, cancel, terminate, permit: _permit } = job;
+                    // Dropped unanswered to tell the check the child died.
+                    let mut reply = Some(reply);
                     let n = files.len();
                     let run = futures_catch_unwind(std::panic::AssertUnwindSafe(work.run(files, registry.clone())));
                     tokio::pin!(run);
@@ -254,18 +256,21 @@ impl Actor for Validator {
                     // child gone sees `terminate` too, if it was cancelled.
                     let woke = match woke {
                         Woke::Stopped if terminate.is_cancelled() => Woke::Terminated,
-                        // The child died, not the run: the check decides at
-                        // once whether this job timed out with it (its
-                        // deadline passed with a sibling's: terminate, so
-                        // its tools get their grace) or runs again on the
-                        // next child (cancel). Bounded, for an owner that
-                        // says neither.
-                        Woke::Stopped if !cancel.is_cancelled() => tokio::select! {
-                            biased;
-                            _ = terminate.cancelled() => Woke::Terminated,
-                            _ = cancel.cancelled() => Woke::Stopped,
-                            _ = tokio::time::sleep(VERDICT_ON_A_DEAD_CHILD) => Woke::Stopped,
-                        },
+                        // The child died, not the run: the check, told so by
+                        // the reply dropped unanswered, decides at once
+                        // whether this job timed out with it (its deadline
+                        // passed with a sibling's: terminate, so its tools
+                        // get their grace) or runs again on the next child
+                        // (cancel). Bounded, for an owner that says neither.
+                        Woke::Stopped if !cancel.is_cancelled() => {
+                            drop(reply.take());
+                            tokio::select! {
+                                biased;
+                                _ = terminate.cancelled() => Woke::Terminated,
+                                _ = cancel.cancelled() => Woke::Stopped,
+                                _ = tokio::time::sleep(VERDICT_ON_A_DEAD_CHILD) => Woke::Stopped,
+                            }
+                        }
                         woke => woke,
                     };
                     let outcomes = match woke {
@@ -293,6 +298,7 @@ impl Actor for Validator {
                         Woke::Stopped => return kill_now(&registry).await,
                         Woke::Ran(r) => r,
                     };
+                    let Some(reply) = reply else { return };
                     match outcomes {
                         Ok(outcomes) => {
                             done.fetch_add(1, Ordering::Relaxed);
