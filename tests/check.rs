@@ -699,11 +699,14 @@ timeout = "120s"
     );
     env.write("a.txt", "x\n");
     env.start();
-    let mut child = env.cmd().args(["check", "."]).spawn().unwrap();
+    let child = env.cmd().args(["--json", "check", "."]).stdout(Stdio::piped()).spawn().unwrap();
     wait_until(Duration::from_secs(10), "the tool to start", || pgrep("sleep 77"));
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(2));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // With --json, the cancelled check is said as JSON too.
+    let said: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(said["error"]["code"], -32008, "{said}");
     wait_until(Duration::from_secs(5), "the tool to be killed", || !pgrep("sleep 77"));
     assert_eq!(env.json(&["ping"])["pong"], true);
 }

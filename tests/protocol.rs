@@ -717,7 +717,7 @@ fn a_command_that_starts_the_daemon_needs_only_one_connection() {
 }
 
 /// `busy` is transient: a command refused for a moment is served once a
-/// slot frees within its patience (two seconds).
+/// slot frees within its patience (five seconds).
 #[test]
 fn a_command_refused_as_busy_tries_again_and_is_served() {
     let env = Env::new();

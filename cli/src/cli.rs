@@ -336,12 +336,15 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             // start at once, where waiting to ask would wait for the start.
             // Not too soon: a serving daemon on a loaded machine may take
             // a while to say hello (or that it is too busy to).
-            let connected = match tokio::time::timeout(Duration::from_secs(3), Client::connect(&layout.socket)).await {
-                Ok(connected) => connected,
-                Err(_) => match paths::locked_daemon_pid(&layout.pid_file).filter(|&p| p > 1 && p <= i32::MAX as u32) {
-                    Some(pid) => return stop_unanswering(pid, global.json).await,
-                    None => Client::connect(&layout.socket).await,
-                },
+            // (A busy daemon answers, and is waited for: it is not this.)
+            let connected = match Client::connect_within(&layout.socket, Duration::from_secs(3)).await {
+                Err(client::CallError::Unresponsive(_)) => {
+                    match paths::locked_daemon_pid(&layout.pid_file).filter(|&p| p > 1 && p <= i32::MAX as u32) {
+                        Some(pid) => return stop_unanswering(pid, global.json).await,
+                        None => Client::connect(&layout.socket).await,
+                    }
+                }
+                connected => connected,
             };
             let mut c = match connected {
                 Ok(c) => c,

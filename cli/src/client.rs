@@ -128,7 +128,7 @@ pub async fn call_daemon(
 }
 
 /// How long a client keeps trying a daemon that says it is `busy`.
-pub const BUSY_PATIENCE: Duration = Duration::from_secs(2);
+pub const BUSY_PATIENCE: Duration = Duration::from_secs(5);
 
 /// How long a client waits for the daemon's answer to `hello`: as long as a
 /// daemon may take to start (it listens before it has opened its cache and
@@ -152,10 +152,16 @@ impl Client {
     /// slot frees as soon as a connection closes) is tried again, with
     /// jittered backoff, for up to [`BUSY_PATIENCE`].
     pub async fn connect(socket: &std::path::Path) -> Result<Client, CallError> {
+        Self::connect_within(socket, HELLO_TIMEOUT).await
+    }
+
+    /// [`connect`](Self::connect), each attempt's wait for the answer to
+    /// `hello` bounded by `hello_timeout` (then `Unresponsive`).
+    pub async fn connect_within(socket: &std::path::Path, hello_timeout: Duration) -> Result<Client, CallError> {
         let started = tokio::time::Instant::now();
         let mut delay = Duration::from_millis(10);
         loop {
-            match Self::connect_once(socket).await {
+            match Self::connect_once(socket, hello_timeout).await {
                 Err(CallError::Rpc(e)) if e.code == code::BUSY && started.elapsed() + delay < BUSY_PATIENCE => {
                     tokio::time::sleep(delay.mul_f64(rand::random_range(0.5..1.5))).await;
                     delay = (delay * 2).min(Duration::from_millis(200));
@@ -165,7 +171,7 @@ impl Client {
         }
     }
 
-    async fn connect_once(socket: &std::path::Path) -> Result<Client, CallError> {
+    async fn connect_once(socket: &std::path::Path, hello_timeout: Duration) -> Result<Client, CallError> {
         let stream = UnixStream::connect(socket).await?;
         let (rd, writer) = stream.into_split();
         let mut c = Client {
@@ -188,9 +194,9 @@ impl Client {
                 };
             }
         };
-        let v = match tokio::time::timeout(HELLO_TIMEOUT, c.wait_reply(id, &mut |_, _| {})).await {
+        let v = match tokio::time::timeout(hello_timeout, c.wait_reply(id, &mut |_, _| {})).await {
             Ok(reply) => reply?,
-            Err(_) => return Err(CallError::Unresponsive(HELLO_TIMEOUT)),
+            Err(_) => return Err(CallError::Unresponsive(hello_timeout)),
         };
         c.hello = serde_json::from_value(v).map_err(|e| CallError::Protocol(format!("bad hello reply: {e}")))?;
         Ok(c)
@@ -307,7 +313,7 @@ pub async fn connect_or_start(opts: &ConnectOptions) -> anyhow::Result<Client> {
                 wait_for_exit(pid, Duration::from_secs(30)).await?;
             }
         }
-        Err(CallError::Rpc(e)) => bail!("{}", e.message),
+        Err(e @ CallError::Rpc(_)) => return Err(describe(e)),
         Err(CallError::Io(e)) if opts.no_start => {
             bail!(
                 "no daemon is running for {} (socket {}: {e}); start one with `verdict daemon`",

@@ -208,10 +208,7 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     // waiting for one), it ends the command.
     let mut c = tokio::select! {
         c = client::connect_or_start(opts) => c?,
-        _ = ctrl_c.recv() => {
-            eprintln!("verdict: interrupted");
-            return Ok(ExitCode::Failure);
-        }
+        _ = ctrl_c.recv() => anyhow::bail!("interrupted"),
     };
     let mut sent = c.send(method::CHECK, params.clone()).await;
     // Whether the daemon said anything of this check: then it had started.
@@ -238,10 +235,7 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                         client::wait_for_exit(pid, Duration::from_secs(60)).await?;
                         client::connect_or_start(opts).await
                     } => r?,
-                    _ = ctrl_c.recv() => {
-                        eprintln!("verdict: interrupted");
-                        return Ok(ExitCode::Failure);
-                    }
+                    _ = ctrl_c.recv() => anyhow::bail!("interrupted"),
                 };
                 sent = c.send(method::CHECK, params.clone()).await;
                 continue;
@@ -322,10 +316,9 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    if let Some(e) = reply.error {
+    if let Some(mut e) = reply.error {
         if e.code == code::CANCELLED {
-            eprintln!("verdict: check cancelled");
-            return Ok(ExitCode::Failure);
+            e.message = "the check was cancelled".into();
         }
         return Err(client::describe(CallError::Rpc(e)));
     }
