@@ -563,6 +563,33 @@ mod tests {
         std::fs::read_to_string(&mark).unwrap_or_default()
     }
 
+    /// A job whose child dies drops its reply unanswered at once (that is
+    /// how the check learns of it), and waits for the check's word before
+    /// it touches its tools. Under paused time, a reply held through the
+    /// wait would show as a second gone by.
+    #[tokio::test(start_paused = true)]
+    async fn a_job_whose_child_dies_tells_its_check_at_once() {
+        let args = ValidatorArguments {
+            name: "hang".into(),
+            work: Some(Arc::new(doubles::HangingWorkDouble)),
+            registry: ProcessRegistry::new(),
+            jobs_done: Arc::default(),
+            kill_after: std::time::Duration::from_secs(10),
+        };
+        let (actor, handle) = Actor::spawn(None, Validator, args).await.expect("spawn validator");
+        let job = Job::new(Vec::new(), CancellationToken::new());
+        let (cancel, terminate) = (job.cancel.clone(), job.terminate.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        actor.cast(ValidatorMessage::Validate(job, RpcReplyPort::from(tx))).unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        let died = tokio::time::Instant::now();
+        actor.stop(None);
+        handle.await.unwrap();
+        assert!(rx.await.is_err(), "the job answered");
+        assert!(died.elapsed() < std::time::Duration::from_millis(100), "told after {:?}", died.elapsed());
+        assert!(!cancel.is_cancelled() && !terminate.is_cancelled());
+    }
+
     /// [`a_terminated_job_keeps_its_grace_when_its_child_is_killed_at_once`]
     /// with the interleaving that once lost the grace (about one round in
     /// 1,400 under load): the deadline and the child's death both land
