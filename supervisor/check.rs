@@ -265,19 +265,20 @@ impl Stamp {
     }
 }
 
-/// Whether every stamped file of `files` (all, or those `keep` takes) is as
+/// Whether every stamped file of `memo` (but those in the directories
+/// `relisted`, which the run lists again) is as
 /// its stamp says. The watch sees what happens in the directories a run
 /// walked, but not a write, `chmod` or new link through another hard link
 /// to a file from a directory it does not watch (made after the run), nor
 /// a write through a shared memory map: each moves the file's `ctime` or
 /// `mtime`. One `lstat` per file, on every core, off the runtime.
-async fn stamps_hold(root: &Path, memo: &Arc<Memo>, keep: Option<HashSet<String>>) -> bool {
+async fn stamps_hold(root: &Path, memo: &Arc<Memo>, relisted: Option<HashSet<String>>) -> bool {
     let (root, memo) = (root.to_path_buf(), memo.clone());
     let check = move || {
         let files: Vec<&MemoFile> = memo
             .files
             .iter()
-            .filter(|f| f.stamp.is_some() && keep.as_ref().is_none_or(|k| !k.contains(parent(&f.rel))))
+            .filter(|f| f.stamp.is_some() && relisted.as_ref().is_none_or(|r| !r.contains(parent(&f.rel))))
             .collect();
         // Each file by its name in its directory, opened once for the run
         // of its files (they come in path order): no path walk per file.
