@@ -188,9 +188,10 @@ pub struct Memo {
     files: Vec<MemoFile>,
     /// The distinct lists of validators the files have pairs with.
     sets: Vec<Vec<usize>>,
-    /// Whether a change in some directories can only change the outcomes of
-    /// files in them: false if a checked file has another hard link (a
-    /// write through the other reaches only the other directory's watch).
+    /// Whether the answer may be reused or updated: false if a checked file
+    /// was not looked at, or has another hard link and a racy stamp (a
+    /// write through the other link reaches only that directory's watch,
+    /// and a stamp taken within a tick of it may not show it).
     updatable: bool,
 }
 
@@ -405,8 +406,9 @@ impl Memo {
             && self.generation == generation
             && self.epoch == epoch
             && (self.expires_at == 0 || now < self.expires_at)
-            // A checked file with another hard link may have been written
-            // through it, in a directory no watch sees.
+            // A checked file with another hard link, written through it
+            // within a tick of its `stat` in the run, may still show the
+            // stamp it had.
             && self.updatable
     }
 }
@@ -875,6 +877,8 @@ pub async fn run(
         *since = Instant::now();
     };
     let mut since = Instant::now();
+    // Before any file's `stat`: what a stamp is racy against.
+    let walk_started_ns = verdict_storage::unix_now_ns();
     // Walk.
     let walk_root = root.clone();
     let watch = watching.then(|| (engine.watch.clone(), walk_watch.clone()));
@@ -907,10 +911,12 @@ pub async fn run(
         // opens.
         let stat = stat_store.is_some_and(|s| !s.stat_index_is_empty());
         let hazards = Hazards::default();
+        // A file there with another link, written through it, is an event
+        // in that directory only; the remembered files elsewhere that share
+        // its inode passed the `stat` look above (their stamps are not racy:
+        // see `linked`).
         let walked = match dirty {
-            // A file linked from elsewhere may have been written through
-            // its other link, an event in the other directory only.
-            Some(dirs) if !hard_links_in(&walk_root, &dirs) => {
+            Some(dirs) => {
                 if let Some((watch, walk)) = &watch {
                     for d in &dirs {
                         watch.watch_dir(&in_root(&walk_root, d), walk);
@@ -1312,11 +1318,21 @@ pub async fn run(
         if let Some(memo) = remembered {
             expires_at = soonest(expires_at, memo.expires_at);
         }
-        // Checked files with other hard links, or not looked at: which
-        // directories their changes are seen in is not known.
+        // Checked files not looked at, or with other hard links and a
+        // racy stamp. A change through another link is seen in that link's
+        // directory only, if at all; the `stat` look before a reuse sees
+        // it, unless it came within a tick of the file's `stat` in this
+        // run (the times move by ticks): so a file with other links is
+        // relied on only once its times are older than the racy margin
+        // (as the stat index relies on an entry; git's "racy git").
         let linked = walked.iter().zip(pairs.iter()).any(|(w, vs)| {
             use std::os::unix::fs::MetadataExt;
-            !vs.is_empty() && w.meta().is_none_or(|m| m.nlink() > 1)
+            let racy = |m: &std::fs::Metadata| {
+                let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+                ns(m.mtime(), m.mtime_nsec()).max(ns(m.ctime(), m.ctime_nsec()))
+                    >= walk_started_ns - verdict_storage::RACY_MARGIN_NS
+            };
+            !vs.is_empty() && w.meta().is_none_or(|m| m.nlink() > 1 && racy(m))
         });
         let updatable = !linked && remembered.is_none_or(|m| m.updatable);
         // The paths are moved into the memo when nothing else holds them.
@@ -2318,19 +2334,6 @@ fn walked(root: &Path, entry: ignore::DirEntry, stat: bool) -> Option<Walked> {
         let _ = meta.set(m);
     }
     Some(Walked { rel, raw, abs: entry.into_path(), meta })
-}
-
-/// Whether anything directly in one of `dirs` (relative to `root`), other
-/// than a directory, has more than one hard link, or a directory cannot be
-/// listed.
-fn hard_links_in(root: &Path, dirs: &[String]) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    dirs.iter().any(|d| match std::fs::read_dir(in_root(root, d)) {
-        // `DirEntry::metadata` does not follow symbolic links; an entry gone
-        // since the listing is no link.
-        Ok(entries) => entries.flatten().any(|e| e.metadata().is_ok_and(|m| !m.is_dir() && m.nlink() > 1)),
-        Err(_) => true,
-    })
 }
 
 /// The files directly in each of `dirs` (relative to `root`), as a walk of
