@@ -1299,7 +1299,8 @@ fn parse_cache(cx: &mut Cx, t: &Tbl, origin: &Path) -> CacheSettings {
         dir,
         ttl: cx.ttl(t, "ttl").unwrap_or(d.ttl),
         block_cache: cx.size(t, "block_cache").unwrap_or(d.block_cache),
-        write_buffer: cx.size(t, "write_buffer").unwrap_or(d.write_buffer),
+        // RocksDB raises a smaller one to 64 KiB without a word.
+        write_buffer: cx.size_at_least(t, "write_buffer", 64 * 1024, "64KiB").unwrap_or(d.write_buffer),
     }
 }
 
@@ -1308,7 +1309,10 @@ fn parse_check(cx: &mut Cx, t: &Tbl) -> CheckSettings {
     let d = CheckSettings::default();
     CheckSettings {
         exclude: cx.globs(t, "exclude").unwrap_or(d.exclude),
-        max_file_size: cx.size(t, "max_file_size").unwrap_or(d.max_file_size),
+        // Zero would skip every built-in on every non-empty file.
+        max_file_size: cx
+            .size_at_least(t, "max_file_size", 1, "1 byte (to run no built-ins, set builtins = false)")
+            .unwrap_or(d.max_file_size),
         watch: cx.bool(t, "watch").unwrap_or(d.watch),
     }
 }
@@ -1630,6 +1634,14 @@ fn parse_command(cx: &mut Cx, t: &Tbl, batch_size: usize) -> CommandConfig {
                         "with mode = \"batch\" the pattern needs a (?P<file>…) group to tie findings to files"
                             .to_string(),
                     );
+                } else if mode == CommandMode::Batch && !group_always_set(p, "file") {
+                    cx.issue(
+                        span.clone(),
+                        path.clone(),
+                        "with mode = \"batch\" the (?P<file>…) group must take part in every match; here a match \
+                         can leave it unset (it is in one branch of a `|` or in an optional part)"
+                            .to_string(),
+                    );
                 }
             }
         },
@@ -1711,6 +1723,23 @@ fn parse_command(cx: &mut Cx, t: &Tbl, batch_size: usize) -> CommandConfig {
 // ---------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------
+
+/// Whether every match of `pattern` (which compiles) sets the capture group
+/// `name`: not so for a group in one branch of an alternation or under a
+/// repetition that may match zero times.
+fn group_always_set(pattern: &str, name: &str) -> bool {
+    use regex_syntax::hir::{Hir, HirKind};
+    fn always(h: &Hir, name: &str) -> bool {
+        match h.kind() {
+            HirKind::Capture(c) => c.name.as_deref() == Some(name) || always(&c.sub, name),
+            HirKind::Concat(parts) => parts.iter().any(|h| always(h, name)),
+            HirKind::Alternation(branches) => branches.iter().all(|h| always(h, name)),
+            HirKind::Repetition(r) => r.min > 0 && always(&r.sub, name),
+            HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) | HirKind::Look(_) => false,
+        }
+    }
+    regex_syntax::Parser::new().parse(pattern).is_ok_and(|h| always(&h, name))
+}
 
 /// The named groups a `regex` parser reads.
 const PATTERN_GROUPS: [&str; 7] = ["file", "line", "column", "severity", "message", "code", "rule"];

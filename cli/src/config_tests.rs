@@ -338,13 +338,13 @@ fn builtins_false_keeps_only_declared_tables() {
 #[test]
 fn sizes_and_durations_accept_both_spellings() {
     let c = parse(
-        "[cache]\nttl = \"0s\"\nblock_cache = 4096\nwrite_buffer = \"1.5 KiB\"\n\
+        "[cache]\nttl = \"0s\"\nblock_cache = 4096\nwrite_buffer = \"1.5 MiB\"\n\
          [daemon]\ngrace_period = \"0\"\nidle_timeout = \"1h 30m\"\nlog_max_size = \"20kb\"\n",
     )
     .unwrap();
     assert_eq!(c.cache.ttl, Duration::ZERO);
     assert_eq!(c.cache.block_cache, 4096);
-    assert_eq!(c.cache.write_buffer, 1536);
+    assert_eq!(c.cache.write_buffer, 1_572_864);
     assert_eq!(c.daemon.grace_period, Duration::ZERO);
     assert_eq!(c.daemon.idle_timeout, Duration::from_secs(5400));
     assert_eq!(c.daemon.log_max_size, 20_000);
@@ -431,6 +431,34 @@ fn batch_regex_needs_a_file_group() {
     // Per-file mode does not need it.
     let text = format!("{COMMAND}parser = \"regex\"\npattern = '^(?P<line>\\d+): (?P<message>.*)$'\n");
     parse(&text).unwrap();
+    // A group that a match may leave unset does not tie every finding to a
+    // file.
+    for pattern in [
+        r"^(?P<file>[^:]+):(?P<line>\d+)$|^(?P<message>.+)$",
+        r"^(?:(?P<file>[^:]+):)?(?P<message>.+)$",
+        r"^(?:(?P<file>[^:]+):)*(?P<message>.+)$",
+    ] {
+        let text = format!("{COMMAND}mode = \"batch\"\nparser = \"regex\"\npattern = '{pattern}'\n");
+        single_issue(&text, "validators.sc.pattern", "pattern =", "must take part in every match");
+    }
+    // Outside the alternatives, repeated at least once, or nested in
+    // another group, it is always set.
+    for pattern in [
+        r"^(?P<file>[^:]+):(?:(?P<line>\d+)|-)$",
+        r"^(?:(?P<file>[^:]+):)+(?P<message>.+)$",
+        r"^(?:x|y)((?P<file>[^:]+)){1,3}:(?P<message>.+)$",
+    ] {
+        let text = format!("{COMMAND}mode = \"batch\"\nparser = \"regex\"\npattern = '{pattern}'\n");
+        parse(&text).unwrap_or_else(|e| panic!("{pattern}: {e:?}"));
+    }
+}
+
+#[test]
+fn storage_and_file_sizes_below_what_works() {
+    single_issue("[cache]\nwrite_buffer = \"1KiB\"\n", "cache.write_buffer", "write_buffer", "at least 64KiB");
+    single_issue("[check]\nmax_file_size = 0\n", "check.max_file_size", "max_file_size", "builtins = false");
+    let c = parse("[cache]\nblock_cache = 0\nwrite_buffer = \"64KiB\"\n[check]\nmax_file_size = 1\n").unwrap();
+    assert_eq!((c.cache.block_cache, c.cache.write_buffer, c.check.max_file_size), (0, 65_536, 1));
 }
 
 #[test]
