@@ -148,6 +148,10 @@ pub struct RetiringStatus {
     pub name: String,
     /// `builtin:<name>` or `command` (of the configuration it runs).
     pub kind: String,
+    /// `running`, or `stopped` once its child is gone (killed for a missed
+    /// deadline, or stopped in a restart backoff): the runs that hold it
+    /// skip its remaining jobs.
+    pub state: &'static str,
     /// How many check runs still hold it.
     pub checks: usize,
     /// Jobs completed by its children.
@@ -616,10 +620,10 @@ impl Actor for Supervisor {
                 let retiring = state
                     .retiring
                     .iter()
-                    .filter(|c| c.actor.is_some())
                     .map(|c| RetiringStatus {
                         name: c.handle.config.name.clone(),
                         kind: kind_label(&c.handle.config),
+                        state: if c.actor.is_some() { "running" } else { "stopped" },
                         // The supervisor's own reference is not a run's.
                         checks: Arc::strong_count(&c.handle).saturating_sub(1),
                         jobs_done: c.handle.jobs_done.load(Ordering::Relaxed),

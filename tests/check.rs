@@ -920,6 +920,7 @@ fn checks_in_flight_finish_on_the_configuration_they_started_with() {
     let status = env.json(&["status"]);
     assert_eq!(status["retiring"][0]["name"], "slow", "{status}");
     assert_eq!(status["retiring"][0]["checks"], 1, "{status}");
+    assert_eq!(status["retiring"][0]["state"], "running", "{status}");
     let human = env.run_ok(&["status"], 0);
     assert!(human.contains("retiring") && human.contains("kept for 1 check run(s)"), "{human}");
     let (reply, _) = c.reply(id);
@@ -935,6 +936,51 @@ fn checks_in_flight_finish_on_the_configuration_they_started_with() {
     let (code, r) = check_json(&env, &["--no-cache"]);
     assert_eq!(code, 0, "{}", r["summary"]);
     assert_eq!(lines("new"), 5);
+}
+
+/// A retiring child killed for a missed deadline is listed as `stopped`
+/// while a run begun before the reload still holds it.
+#[test]
+fn a_retiring_child_killed_for_its_deadline_is_listed_as_stopped() {
+    let env = Env::new();
+    let marks = env.tmp.path().join("marks");
+    let hung = env.tmp.path().join("hung");
+    // `hang` never ends within its 1 s; `slow`, which the reload leaves
+    // alone, keeps the run going for 4 s.
+    let config = |tag: &str| {
+        format!(
+            "builtins = false\n{}[validators.hang]\nkind = \"command\"\n\
+             command = [\"sh\", \"-c\", \"echo {tag} >> {}; exec sleep 30\", \"hang\"]\n\
+             mode = \"per_file\"\nparser = \"exit_code\"\nfiles = [\"*.md\"]\ntimeout = \"1s\"\n",
+            slow_tool(&marks, "slow"),
+            hung.display()
+        )
+    };
+    env.write("verdict.toml", config("old"));
+    env.write("h.md", "h\n");
+    for i in 0..20 {
+        env.write(&format!("f{i}.txt"), format!("{i}\n"));
+    }
+    env.start();
+    let mut c = env.connect();
+    let id = c.send("check", json!({ "no_cache": true }));
+    wait_for_text(&hung, "old");
+    env.write("verdict.toml", config("new"));
+    assert_eq!(env.json(&["reload"])["changed"], json!(["hang"]));
+    wait_until(Duration::from_secs(10), "the retiring child to be killed", || {
+        env.json(&["status"])["retiring"][0]["state"] == "stopped"
+    });
+    let status = env.json(&["status"]);
+    assert_eq!(status["retiring"][0]["name"], "hang", "{status}");
+    assert_eq!(status["retiring"][0]["checks"], 1, "{status}");
+    let human = env.run_ok(&["status"], 0);
+    assert!(human.contains("its child is gone"), "{human}");
+    let (reply, _) = c.reply(id);
+    assert_eq!(reply["result"]["summary"]["outcomes"]["timed_out"], 1, "{reply}");
+    assert_eq!(reply["result"]["summary"]["outcomes"]["passed"], 20, "{reply}");
+    wait_until(Duration::from_secs(10), "the old child to be let go", || {
+        env.json(&["status"])["retiring"].as_array().is_some_and(Vec::is_empty)
+    });
 }
 
 #[test]

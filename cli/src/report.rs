@@ -959,12 +959,13 @@ pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
     for r in s["retiring"].as_array().into_iter().flatten() {
         writeln!(
             out,
-            "    {:<22} {:<12} {:<28} jobs {}; kept for {} check run(s) that started before a reload",
+            "    {:<22} {:<12} {:<28} jobs {}; kept for {} check run(s) that started before a reload{}",
             r["name"].as_str().unwrap_or("?"),
             "retiring",
             r["kind"].as_str().unwrap_or("?"),
             r["jobs_done"],
-            r["checks"]
+            r["checks"],
+            if r["state"] == "stopped" { " (its child is gone: they skip its other jobs)" } else { "" }
         )?;
     }
     let breakers = s["breakers"].as_array().map(Vec::len).unwrap_or(0);

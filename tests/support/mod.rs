@@ -298,7 +298,6 @@ pub fn error_code(reply: &Value) -> Option<i64> {
     reply.get("error").and_then(|e| e["code"].as_i64())
 }
 
-/// Runs a command whose executable was just copied by this test process.
 /// A `[validators.slow]` table: an external tool over `*.txt`, one file at
 /// a time, that takes 0.2 s and then appends `tag` to `marks`.
 pub fn slow_tool(marks: &Path, tag: &str) -> String {
@@ -309,7 +308,6 @@ pub fn slow_tool(marks: &Path, tag: &str) -> String {
     )
 }
 
-/// Waits until the slow tool has validated its first file.
 /// Waits (10 s at most) until the file at `path` holds `text`: what a
 /// test's tool writes as it goes.
 pub fn wait_for_text(path: &Path, text: &str) {
@@ -318,6 +316,7 @@ pub fn wait_for_text(path: &Path, text: &str) {
     });
 }
 
+/// Waits until the slow tool has validated its first file.
 pub fn wait_for_first_mark(marks: &Path) {
     wait_until(Duration::from_secs(10), "the first file to be validated", || {
         std::fs::read_to_string(marks).is_ok_and(|m| !m.is_empty())
