@@ -152,6 +152,7 @@ struct DaemonCli {
 /// directory until told to stop. Exit codes as the CLI's: 0, or 2 when the
 /// daemon could not start.
 pub fn main() -> std::process::ExitCode {
+    close_inherited_descriptors();
     let mut cli = <DaemonCli as clap::Parser>::parse();
     // As the client reads it: empty means unset.
     if cli.socket.is_none() {
@@ -180,6 +181,24 @@ pub fn main() -> std::process::ExitCode {
             eprintln!("verdict: error: {}", crate::report::visible_lines(&format!("{e:#}")));
             std::process::ExitCode::from(crate::cli::ExitCode::Failure as u8)
         }
+    }
+}
+
+/// Closes every descriptor the daemon inherited but standard input, output
+/// and error. A shell passes on whatever it holds open without
+/// close-on-exec (`verdict check . 7>&1 | cat`): kept by a daemon that
+/// lives for hours, the write end of a pipe would keep its reader waiting
+/// for an end that never comes, and every tool would inherit it too.
+fn close_inherited_descriptors() {
+    // Called first thing in `main`, on its only thread: no descriptor above
+    // 2 belongs to anything of this process yet. The listing's own is
+    // closed by the time the others are (closing its number again fails
+    // harmlessly).
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return };
+    let fds: Vec<i32> =
+        dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).filter(|&fd| fd > 2).collect();
+    for fd in fds {
+        let _ = nix::unistd::close(fd);
     }
 }
 

@@ -9,6 +9,40 @@ use serde_json::{Value, json};
 
 use crate::support::{Env, Raw, alive, error_code, pgrep, wait_until};
 
+/// A daemon started on demand keeps none of its launcher's other
+/// descriptors: `verdict check . 7>&1 >out | cat` ends when the check does.
+#[test]
+fn a_daemon_started_on_demand_keeps_no_descriptor_of_its_launcher() {
+    use std::os::fd::AsFd;
+    let env = Env::new();
+    env.write("a.txt", "ok\n");
+    // Close-on-exec here, so that no other test's process inherits it.
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let base = env.cmd();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.current_dir(base.get_current_dir().unwrap());
+    for (k, v) in base.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = env.tmp.path().join("out.txt");
+    // The shell's standard output is the pipe; the client gets it as
+    // descriptor 7, as from `7>&1`, and its own output goes to a file.
+    cmd.args(["-c", "exec \"$0\" check . 7>&1 >\"$1\""]).arg(crate::support::bin()).arg(&out);
+    cmd.stdout(std::process::Stdio::from(write));
+    let status = cmd.status().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", std::fs::read_to_string(&out).unwrap_or_default());
+    drop(cmd);
+    let mut fds = [nix::poll::PollFd::new(read.as_fd(), nix::poll::PollFlags::POLLIN)];
+    let ready = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(10_000u16)).unwrap();
+    assert_eq!(ready, 1, "10 s after the check, something (the daemon) still holds the pipe's write end");
+    assert_eq!(nix::unistd::read(&read, &mut [0u8; 8]).unwrap(), 0, "the pipe is at its end");
+    let pid = env.json(&["status"])["pid"].as_u64().unwrap() as u32;
+    assert!(alive(pid));
+}
+
 #[test]
 fn status_starts_the_daemon_on_demand_and_stop_removes_its_files() {
     let env = Env::new();
