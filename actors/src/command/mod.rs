@@ -174,12 +174,14 @@ pub async fn run_args(
         Ok(execution) => execution,
         Err(reason) => return all(reason),
     };
-    let code = match execution.exit_code() {
-        Ok(code) => code,
-        Err(reason) => return all(reason),
+    // A tool killed by a signal failed, but what it printed before stays
+    // (a file it reported on keeps its findings, with an error finding).
+    let (code, killed) = match execution.exit_code() {
+        Ok(code) => (code, None),
+        Err(reason) => (-1, Some(reason)),
     };
     let findings_codes = spec.findings_exit_codes.as_deref().or_else(|| spec.parser.default_findings_exit_codes());
-    let status = parse::Status { code, findings_codes };
+    let status = parse::Status { code, findings_codes, killed: killed.as_deref() };
     match &spec.parser {
         OutputParser::ExitCode => parse::exit_code(&execution, status, args),
         OutputParser::Regex(re) => parse::regex(re, &execution, status, args, &spec.cwd),

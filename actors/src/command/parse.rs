@@ -52,15 +52,25 @@ impl PerFile {
 /// How a tool's run ended.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Status<'a> {
+    /// The exit status; -1 (never a findings status) for a tool killed by
+    /// a signal.
     pub code: i32,
     /// The non-zero statuses that mean findings (`None`: every one).
     pub findings_codes: Option<&'a [i32]>,
+    /// How the tool died, if a signal killed it ("killed by signal
+    /// SIGSEGV"): always a failure, whatever it printed before.
+    pub killed: Option<&'a str>,
 }
 
 impl Status<'_> {
-    /// A non-zero status that says the tool failed, rather than that it
-    /// found problems: the reason, for every file it reported nothing for.
+    /// An end that says the tool failed, rather than that it found
+    /// problems (a non-findings status, or a signal): the reason, for every
+    /// file it reported nothing for; the files it did report on keep their
+    /// findings, and get an error finding saying so.
     fn failure(&self, exec: &Execution, files: &[OsString]) -> Option<String> {
+        if let Some(killed) = self.killed {
+            return Some(killed.to_owned());
+        }
         let codes = self.findings_codes?;
         if self.code == 0 || codes.contains(&self.code) {
             return None;
@@ -250,7 +260,9 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
         Ok(log) => log,
         Err(e) => {
             let mut reason = format!("invalid SARIF output: {e}");
-            if code != 0 {
+            if let Some(killed) = status.killed {
+                reason.push_str(&format!("; {killed}"));
+            } else if code != 0 {
                 reason.push_str(&format!("; exited with status {code}"));
                 if let Some(line) = first_line_of(&exec.stderr) {
                     reason.push_str(": ");

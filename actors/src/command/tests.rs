@@ -327,12 +327,58 @@ async fn missing_or_unrunnable_executables_are_errors_for_every_file() {
     assert!(registry.is_empty());
 }
 
+/// A tool killed by a signal failed, whatever it printed, as a status
+/// findings_exit_codes does not list: a file it reported on keeps its
+/// findings, with an error finding naming the signal; the others get that
+/// error, never a pass.
 #[tokio::test]
-async fn death_by_signal_is_named() {
+async fn death_by_signal_is_named_and_keeps_what_was_reported() {
     let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    let killed = "killed by signal SIGSEGV";
+    let incomplete = Finding::error(None, None, format!("{killed} (these findings may be incomplete)"))
+        .with_rule(crate::outcome::NOTICE_TOOL_FAILED);
     let s = spec(&dir, sh("echo 'a:1:1: error: x'; kill -SEGV $$"), OutputParser::Regex(gcc_style()));
-    let out = run(&s, &files(&["a", "b"]), &ProcessRegistry::new()).await;
-    assert_eq!(out, vec![Outcome::error("killed by signal SIGSEGV"); 2]);
+    let out = run(&s, &files(&["a", "b"]), &registry).await;
+    assert_eq!(
+        out,
+        vec![
+            Outcome::Findings { findings: vec![Finding::error(Some(1), Some(1), "x"), incomplete.clone()] },
+            Outcome::error(killed)
+        ]
+    );
+    assert!(out[0].cacheable().is_none(), "a killed run's findings are not the file's verdict");
+    // Nothing printed: the signal, for every file, whatever statuses mean
+    // findings.
+    let silent =
+        CommandSpec { findings_exit_codes: None, ..spec(&dir, sh("kill -SEGV $$"), OutputParser::Regex(gcc_style())) };
+    assert_eq!(run(&silent, &files(&["a", "b"]), &registry).await, vec![Outcome::error(killed); 2]);
+    let exit_code = spec(&dir, sh("echo 'a: bad'; kill -SEGV $$"), OutputParser::ExitCode);
+    assert_eq!(run(&exit_code, &files(&["a"]), &registry).await, vec![Outcome::error(killed)]);
+
+    // A whole SARIF log, then the signal.
+    let sarif = serde_json::json!({
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": "t"}}, "results": [
+            {"ruleId": "R1", "level": "error", "message": {"text": "bad"},
+             "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a"}, "region": {"startLine": 3}}}]}
+        ]}]
+    });
+    std::fs::write(dir.path().join("out.sarif"), sarif.to_string()).unwrap();
+    let s = spec(&dir, sh("cat out.sarif; kill -SEGV $$"), OutputParser::Sarif);
+    let out = run(&s, &files(&["a", "b"]), &registry).await;
+    assert_eq!(
+        out,
+        vec![
+            Outcome::Findings { findings: vec![Finding::error(Some(3), None, "bad").with_rule("R1"), incomplete] },
+            Outcome::error(killed)
+        ]
+    );
+    // Half a log: invalid, and the signal said.
+    let s = spec(&dir, sh("head -c 20 out.sarif; kill -SEGV $$"), OutputParser::Sarif);
+    let out = run(&s, &files(&["a"]), &registry).await;
+    assert!(reason(&out[0]).starts_with("invalid SARIF output: ") && reason(&out[0]).ends_with(killed), "{out:?}");
+    assert!(registry.is_empty());
 }
 
 #[tokio::test]
