@@ -370,9 +370,15 @@ impl Engine {
     /// without a cache and is tried again by the next check.
     async fn reopen_after_failed_writes(&self) {
         // Its directory deleted under the open database: what it writes goes
-        // nowhere. It is opened again, which creates it anew.
-        if self.store().is_some() && !self.store_path.join("CURRENT").exists() {
-            warn!(path = %self.store_path.display(), "the cache's directory was deleted while it was open; it is created again");
+        // nowhere. It is opened again, which creates it anew. Or replaced
+        // (a backup put back): what it writes goes to the old directory
+        // still, lost with it. The one there is opened.
+        if self.store().is_some_and(|s| s.dir_replaced()) {
+            if self.store_path.exists() {
+                warn!(path = %self.store_path.display(), "the cache's directory was replaced while it was open; the database there is opened instead");
+            } else {
+                warn!(path = %self.store_path.display(), "the cache's directory was deleted while it was open; it is created again");
+            }
             self.store_suspect.store(true, Ordering::SeqCst);
         }
         if !self.store_suspect.load(Ordering::SeqCst) {
@@ -567,16 +573,17 @@ impl Engine {
             if self.store().is_none() {
                 return self.recreate_store().await;
             }
-            // Its directory deleted under the open database: RocksDB cannot
-            // create its next files there, so start an empty one.
-            if !self.store_path.join("CURRENT").exists() {
-                if !self.close_store_if_unused("being recreated: its directory was deleted") {
+            // Its directory deleted (or replaced) under the open database:
+            // what it writes is lost with its directory, so start an empty
+            // one.
+            if self.store().is_some_and(|s| s.dir_replaced()) {
+                if !self.close_store_if_unused("being recreated: its directory was deleted or replaced") {
                     // A failed write of that run reopens it after the run.
                     self.store_suspect.store(true, Ordering::SeqCst);
                     return Err(RpcError::new(
                         code::CACHE_UNAVAILABLE,
                         format!(
-                            "the cache directory {} was deleted while the daemon had it open, and a check (or the \
+                            "the cache directory {} was deleted or replaced while the daemon had it open, and a check (or the \
                              hourly pruning) is using it; the next check after that recreates it, or run `verdict \
                              cache clear` again",
                             self.store_path.display()
@@ -712,11 +719,12 @@ impl Engine {
         }
     }
 
-    /// Stops the actor tree and flushes the cache.
+    /// Stops the actor tree and flushes the cache (not one whose directory
+    /// was deleted or replaced: the flush would go to the old directory).
     pub async fn stop(&self) {
         let _ = ractor::call!(self.supervisor, SupervisorMessage::StopAll);
         self.supervisor.stop(None);
-        if let Some(store) = self.store() {
+        if let Some(store) = self.store().filter(|s| !s.dir_replaced()) {
             match tokio::task::spawn_blocking(move || store.flush()).await {
                 Ok(Ok(())) => info!("cache flushed"),
                 Ok(Err(e)) => warn!(error = %e, "cache flush failed"),

@@ -446,6 +446,50 @@ fn a_check_recreates_a_cache_whose_directory_was_deleted() {
     assert!(data.join("CURRENT").is_file(), "no database in {data_s}");
 }
 
+/// The cache directory replaced under a running daemon (a backup copied
+/// back over it): the daemon's open database no longer owns the files at
+/// that path, and must neither write there nor delete what it finds there
+/// (it would have named its next files as the copy's, corrupting it). The
+/// next check opens the copy; the daemon stops cleanly, and the cache
+/// opens again with what it was given.
+#[test]
+fn a_check_opens_the_cache_directory_put_in_place_of_the_open_one() {
+    let (env, data) = with_data_dir(20);
+    let data_s = data.to_str().unwrap();
+    check(&env, &["--data-dir", data_s]);
+    env.run_ok(&["stop"], 0);
+    let backup = env.tmp.path().join("backup");
+    let copy = |from: &std::path::Path, to: &std::path::Path| {
+        assert!(std::process::Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap().success());
+    };
+    copy(&data, &backup);
+    // A new, empty cache (its file numbers are the backup's too).
+    std::fs::remove_dir_all(&data).unwrap();
+    check(&env, &["--data-dir", data_s]);
+    // The backup put back.
+    std::fs::remove_dir_all(&data).unwrap();
+    copy(&backup, &data);
+    // Edited files: results to write, with the memtables to flush at the
+    // stop.
+    for i in 0..20 {
+        env.write(&format!("src/edited{i}.txt"), format!("edited {i}  \n"));
+    }
+    let after = check(&env, &[]);
+    assert_eq!(after["summary"]["cache_used"], true, "{}", after["summary"]);
+    env.wait_for_log("replaced while it was open");
+    env.run_ok(&["stop"], 0);
+    let out = env.cmd().args(["check", "--format", "json", "--data-dir", data_s]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("unavailable") && !stderr.contains("corrupt"), "{stderr}");
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(again["summary"]["cache_used"], true, "{}", again["summary"]);
+    assert_eq!(
+        again["summary"]["computed"], 0,
+        "what the check after the copy computed was kept: {}",
+        again["summary"]
+    );
+}
+
 /// A cache that cannot be opened when the daemon starts (here: another
 /// process holds its lock) is tried again by each check, and used as soon
 /// as it can be.

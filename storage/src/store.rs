@@ -122,6 +122,48 @@ pub struct Store {
     /// Reads that failed (damaged data): each is a miss; the first is
     /// logged as a warning, the rest at debug level.
     read_failures: std::sync::atomic::AtomicU64,
+    /// The directory's device and inode when the database was opened.
+    dir_id: Option<(u64, u64)>,
+    /// The directory, open while the database is: RocksDB reaches it through
+    /// this descriptor (see [`Store::open`]). After `db`: dropped after it.
+    _dir: std::fs::File,
+    /// The path RocksDB knows the directory by (`/proc/self/fd/N`), put back
+    /// as `path` in what its errors say.
+    via: String,
+    /// This process's claim on the directory, given up once the database is
+    /// closed.
+    _open: OpenGuard,
+}
+
+/// The directories (device, inode) a [`Store`] of this process has open.
+static OPEN: std::sync::Mutex<Vec<(u64, u64)>> = std::sync::Mutex::new(Vec::new());
+
+/// A directory claimed in [`OPEN`] while its database is open.
+struct OpenGuard((u64, u64));
+
+impl OpenGuard {
+    fn take(dir: &Path, handle: &std::fs::File) -> Result<OpenGuard, StorageError> {
+        use std::os::unix::fs::MetadataExt;
+        let m = handle.metadata().map_err(|e| StorageError::from_io(dir, e))?;
+        let id = (m.dev(), m.ino());
+        let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+        if open.contains(&id) {
+            return Err(StorageError::Locked { path: dir.to_path_buf(), detail: "open in this process".into() });
+        }
+        open.push(id);
+        Ok(OpenGuard(id))
+    }
+
+    /// Whether a database of this process has `dir` open.
+    fn held(dir: &Path) -> bool {
+        dir_id(dir).is_some_and(|id| OPEN.lock().unwrap_or_else(|e| e.into_inner()).contains(&id))
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        OPEN.lock().unwrap_or_else(|e| e.into_inner()).retain(|&id| id != self.0);
+    }
 }
 
 impl fmt::Debug for Store {
@@ -194,8 +236,33 @@ impl Store {
             }
         }
 
-        let db = Db::open_cf_descriptors(&db_opts, dir, descriptors).map_err(|e| StorageError::from_rocksdb(dir, e))?;
-        let store = Store { db, path: dir.to_path_buf(), _block_cache: block_cache, read_failures: Default::default() };
+        // RocksDB names every file it creates, renames or deletes by the
+        // database's path. It is given the directory itself, through a
+        // descriptor held while it is open: should another directory come to
+        // be at `dir` (a backup put back, one made after a deletion), this
+        // database never writes or deletes anything in it (closing one
+        // whose manifest's name is found there with another size writes a
+        // new manifest and `CURRENT`, say).
+        let handle = std::fs::File::open(dir).map_err(|e| StorageError::from_io(dir, e))?;
+        // RocksDB's own guard against a second open in this process goes by
+        // the path it is given, which differs each time: this one goes by
+        // the directory (the lock file's `fcntl` lock does not stop this
+        // process).
+        let open_guard = OpenGuard::take(dir, &handle)?;
+        let via = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&handle));
+        let said =
+            |e: rocksdb::Error| StorageError::classify(dir, e.into_string().replace(&via, &dir.to_string_lossy()));
+        let db = Db::open_cf_descriptors(&db_opts, &via, descriptors).map_err(said)?;
+        let store = Store {
+            db,
+            path: dir.to_path_buf(),
+            _block_cache: block_cache,
+            read_failures: Default::default(),
+            dir_id: dir_id(dir),
+            _dir: handle,
+            via,
+            _open: open_guard,
+        };
         store.check_or_init_schema()?;
         Ok(store)
     }
@@ -208,12 +275,24 @@ impl Store {
         if !dir.exists() {
             return Ok(());
         }
+        if OpenGuard::held(dir) {
+            return Err(StorageError::Locked { path: dir.to_path_buf(), detail: "open in this process".into() });
+        }
         Db::destroy(&Options::default(), dir).map_err(|e| StorageError::from_rocksdb(dir, e))
     }
 
     /// The directory holding the database.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the directory the database was opened in is no longer at its
+    /// path: deleted, or replaced by another one (a backup copied back,
+    /// another database made there). What this database writes goes to its
+    /// own directory still (see [`open`](Self::open)), lost with it: the
+    /// one at the path is to be opened instead.
+    pub fn dir_replaced(&self) -> bool {
+        dir_id(&self.path) != self.dir_id
     }
 
     /// Looks up cached results, one output per key, in key order.
@@ -572,7 +651,7 @@ impl Store {
     }
 
     fn err(&self, e: rocksdb::Error) -> StorageError {
-        StorageError::from_rocksdb(&self.path, e)
+        StorageError::classify(&self.path, e.into_string().replace(&self.via, &self.path.to_string_lossy()))
     }
 
     fn write(&self, batch: WriteBatch) -> Result<(), StorageError> {
@@ -869,3 +948,9 @@ const _: () = {
 };
 
 const _: () = assert!(VALIDATOR_PREFIX_LEN + 16 == RESULT_KEY_LEN);
+
+/// The device and inode of directory `dir`, if it is there.
+fn dir_id(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
+}

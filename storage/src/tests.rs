@@ -690,3 +690,39 @@ fn file_entries_live_apart_from_results_and_any_clear_drops_them() {
     assert_eq!((stats.result_entries, stats.file_entries), (1, 0));
     assert!(store.get_results::<Outcome>(&[key(2, 1)], now)[0].is_some());
 }
+
+/// Another directory put at the path of an open database (a backup copied
+/// back after the first was deleted, both with a `MANIFEST-000005`): the
+/// open one, closed, leaves the new one as it was (it used to write a
+/// manifest and `CURRENT` there, which made the new one unreadable).
+#[test]
+fn a_database_whose_directory_was_replaced_leaves_the_new_one_alone() {
+    let tmp = TempDir::new().unwrap();
+    let (dir, backup) = (tmp.path().join("db"), tmp.path().join("backup"));
+    let copy = |from: &Path, to: &Path| {
+        assert!(std::process::Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap().success());
+    };
+    {
+        let store = open(&dir);
+        store.put_results(&[(key(1, 1), &outcome(1), 0)], 0).unwrap();
+        store.flush().unwrap();
+    }
+    copy(&dir, &backup);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let other = open(&dir);
+    other.put_results(&[(key(2, 2), &outcome(2), 0)], 0).unwrap();
+    assert!(!other.dir_replaced());
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(other.dir_replaced(), "deleted");
+    copy(&backup, &dir);
+    assert!(other.dir_replaced(), "replaced");
+    // Its writes and its flush go to its own (deleted) directory, or fail.
+    let _ = other.put_results(&[(key(3, 3), &outcome(3), 0)], 0);
+    let _ = other.flush();
+    drop(other);
+    let diff = std::process::Command::new("diff").arg("-r").arg(&dir).arg(&backup).output().unwrap();
+    assert!(diff.status.success(), "{}", String::from_utf8_lossy(&diff.stdout));
+    let store = open(&dir);
+    assert_eq!(store.get_results::<Outcome>(&[key(1, 1)], 0)[0].as_ref().map(|c| &c.value), Some(&outcome(1)));
+    assert!(store.get_results::<Outcome>(&[key(2, 2)], 0)[0].is_none());
+}
