@@ -218,8 +218,19 @@ impl Client {
         // the request limit.
         match read_frame(&mut self.reader, &mut self.line, MAX_REPLY_BYTES).await? {
             Frame::Line => {
-                let msg = serde_json::from_slice(&self.line)
-                    .map_err(|e| CallError::Protocol(format!("unreadable message from the daemon: {e}")));
+                let msg = serde_json::from_slice(&self.line).map_err(|e| {
+                    // The daemon writes whole lines: one that ends within a
+                    // value is the last of a connection cut short (the
+                    // daemon killed while it wrote).
+                    if e.is_eof() {
+                        CallError::Io(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "the daemon closed the connection in the middle of a message",
+                        ))
+                    } else {
+                        CallError::Protocol(format!("unreadable message from the daemon: {e}"))
+                    }
+                });
                 self.line.clear();
                 msg
             }
@@ -543,5 +554,35 @@ mod tests {
         assert!(matches!(err, CallError::Unresponsive(_)), "{err}");
         assert!(err.to_string().contains("did not answer within 30s"), "{err}");
         assert_eq!(started.elapsed(), HELLO_TIMEOUT);
+    }
+
+    /// A stand-in for a daemon killed while it wrote a reply (when the kill
+    /// lands cannot be chosen with a real one): the cut message is said as
+    /// a lost connection, not as a protocol error.
+    #[tokio::test]
+    async fn a_reply_cut_short_by_the_daemon_dying_is_a_lost_connection() {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("dying.sock");
+        let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+        let fake_dying_daemon = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (rd, mut wr) = stream.into_split();
+            let mut lines = tokio::io::BufReader::new(rd).lines();
+            lines.next_line().await.unwrap();
+            let hello = json!({"jsonrpc": "2.0", "id": 1, "result": {
+                "protocol": PROTOCOL_VERSION, "version": VERSION, "build": "", "pid": 1, "data_dir": null}});
+            wr.write_all(format!("{hello}\n").as_bytes()).await.unwrap();
+            lines.next_line().await.unwrap();
+            wr.write_all(br#"{"jsonrpc":"2.0","id":2,"result":{"outcomes":[{"file":"a"#).await.unwrap();
+        });
+        let mut c = Client::connect(&socket).await.unwrap();
+        let err = c.call(method::PING, json!({})).await.unwrap_err();
+        fake_dying_daemon.await.unwrap();
+        assert!(matches!(err, CallError::Io(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "connection to the daemon lost: the daemon closed the connection in the middle of a message"
+        );
     }
 }
