@@ -173,7 +173,11 @@ impl StorageError {
             StorageError::NoSpace { path, detail }
         } else if detail.contains("Permission denied") || detail.contains("Read-only file system") {
             StorageError::PermissionDenied { path, detail }
-        } else if detail.starts_with("Corruption") {
+        } else if detail.starts_with("Corruption")
+            // A database whose manifest (or its pointer, `CURRENT`) is gone
+            // is as broken as one whose manifest is damaged.
+            || (detail.contains("No such file or directory") && (detail.contains("MANIFEST") || detail.contains("CURRENT")))
+        {
             StorageError::Corruption { path, detail }
         } else {
             StorageError::RocksDb { path, detail }

@@ -626,6 +626,20 @@ fn rocksdb_error_strings_are_classified() {
         c("IO error: While open a file for appending: /x/000009.log: Permission denied"),
         StorageError::PermissionDenied { .. }
     ));
+    // A manifest gone (deleted, or named by a `CURRENT` that lies): as
+    // broken as a damaged one, and `cache clear` mends it alike.
+    assert!(matches!(
+        c(
+            "IO error: No such file or directory: While opening a file for sequentially reading: /x/MANIFEST-000005: No such file or directory"
+        ),
+        StorageError::Corruption { .. }
+    ));
+    assert!(matches!(
+        c(
+            "IO error: No such file or directory: While opening a file for sequentially reading: /x/000012.sst: No such file or directory"
+        ),
+        StorageError::RocksDb { .. }
+    ));
     assert!(matches!(
         c("Corruption: block checksum mismatch: stored = 1, computed = 2"),
         StorageError::Corruption { .. }
