@@ -674,9 +674,9 @@ pub async fn run(
     engine: &Engine,
     params: CheckParams,
     restart_required: Vec<String>,
+    started: Instant,
     ctx: &RequestCtx,
 ) -> Result<Box<serde_json::value::RawValue>, RpcError> {
-    let started = Instant::now();
     // Before the configuration is read: a reload after this point makes
     // whatever this run remembers unusable.
     let epoch = engine.memo_epoch.load(Ordering::SeqCst);

@@ -297,6 +297,9 @@ impl Engine {
     /// a check always runs what the file says (an invalid edit fails the check
     /// with its errors; the old configuration stays in force).
     pub async fn check(&self, params: Value, ctx: &RequestCtx) -> Result<Box<serde_json::value::RawValue>, RpcError> {
+        // The check's duration counts the reload before it (a version
+        // command that hangs until its timeout, say).
+        let started = std::time::Instant::now();
         let params: crate::protocol::CheckParams = parse_params(Some(&params))?;
         // Said at once: a client whose daemon dies after this knows the
         // check had started (and does not make it again of the next one).
@@ -330,7 +333,7 @@ impl Engine {
                 restart_required = serde_json::from_value(r["restart_required"].clone()).unwrap_or_default();
             }
         }
-        crate::check::run(self, params, restart_required, ctx).await
+        crate::check::run(self, params, restart_required, started, ctx).await
     }
 
     /// Whether verdict.toml changed since it was last read.
