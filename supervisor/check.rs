@@ -1907,7 +1907,12 @@ async fn run_job(
                 _ => {
                     job_guard.disarm();
                     terminate.cancel();
-                    let first = walked[batch[0]].rel.clone();
+                    // Which file of a batch the tool was stuck on is not
+                    // known.
+                    let first = match batch.len() {
+                        1 => walked[batch[0]].rel.clone(),
+                        n => format!("a batch of {n} files from {}", walked[batch[0]].rel),
+                    };
                     run.set_hung(name, format!("validator {name} timed out on {first} earlier in this run"));
                     let _ = supervisor.cast(SupervisorMessage::JobTimedOut {
                         name: name.clone(),

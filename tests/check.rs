@@ -496,6 +496,39 @@ files = ["*.txt"]
     }
 }
 
+/// A batch that times out: which of its files the tool was stuck on is
+/// not known, and the reason of the jobs skipped after it says so.
+#[test]
+fn a_batch_that_times_out_is_named_as_a_batch() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[validators.stuck]
+kind = "command"
+command = ["sh", "-c", "exec sleep 30", "stuck"]
+mode = "batch"
+batch_size = 2
+concurrency = 1
+parser = "regex"
+pattern = '^(?P<file>[^:]+): (?P<message>.*)$'
+files = ["*.txt"]
+timeout = "500ms"
+"#,
+    );
+    for i in 0..4 {
+        env.write(&format!("f{i}.txt"), "x\n");
+    }
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 3, "{}", r["summary"]);
+    let statuses: Vec<&str> =
+        (0..4).map(|i| outcome(&r, &format!("f{i}.txt"), "stuck")["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["timed_out", "timed_out", "skipped", "skipped"], "{r}");
+    let reason = outcome(&r, "f2.txt", "stuck")["reason"].as_str().unwrap().to_owned();
+    assert_eq!(reason, "validator stuck timed out on a batch of 2 files from f0.txt earlier in this run");
+}
+
 #[test]
 fn a_hanging_tool_and_its_grandchildren_are_killed_and_the_rest_goes_on() {
     let env = Env::new();
