@@ -132,9 +132,17 @@ impl RunState {
     /// Records a cache write that failed (the first one's reason is
     /// reported) and logs it.
     pub(super) fn failed_write(&self, e: &dyn std::fmt::Display) {
-        warn!(error = %e, "cannot write results to the cache");
         self.write_failed.store(true, Ordering::Relaxed);
-        self.write_error.lock().expect("write error").get_or_insert_with(|| e.to_string());
+        let mut first = self.write_error.lock().expect("write error");
+        // Once per run as a warning (a full disk fails every write after
+        // the first); the others, when they say something else, at debug.
+        match &*first {
+            None => {
+                warn!(error = %e, "cannot write results to the cache (later failures of this check are logged at debug level)");
+                *first = Some(e.to_string());
+            }
+            Some(_) => debug!(error = %e, "cannot write results to the cache"),
+        }
     }
 
     fn set_hung(&self, validator: &str, why: String) {

@@ -1012,6 +1012,12 @@ fn a_disk_that_fills_up_loses_only_new_results_and_the_daemon_goes_on() {
     // The failure was real, and logged with what to do.
     let log = env.wait_for_log("cannot write results to the cache");
     assert!(log.contains("cannot write results to the cache") && log.contains("no space left"), "{log}");
+    // Once per check that failed (the full one, and the one after), not
+    // once per failed write.
+    let log = env.run_ok(&["logs", "-n", "100000"], 0);
+    let warned =
+        log.lines().filter(|l| l.contains(" WARN ") && l.contains("cannot write results to the cache")).count();
+    assert!((1..=2).contains(&warned), "{warned} warnings:\n{log}");
     // Space again: the next run caches what the full disk could not take.
     std::fs::remove_file(&filler).unwrap();
     check(&env, &["--data-dir", data_s]);
