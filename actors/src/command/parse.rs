@@ -117,6 +117,9 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
     let batch = Batch::new(files, cwd);
     let has_file = re.capture_names().any(|n| n == Some("file"));
     let mut per_file = PerFile::new(files.len());
+    // Files a finding may be about, though which one is not known: never
+    // passed.
+    let mut doubts: Vec<Option<String>> = vec![None; files.len()];
     let mut parsed = 0usize;
     for captured in [&exec.stdout, &exec.stderr] {
         // Lines as `str::lines` makes them: none for empty output, and none
@@ -170,6 +173,17 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
                 Some(LineRead::Outside(path)) => {
                     tracing::debug!(path = %path, "tool reported a finding for a file outside the batch; ignored");
                 }
+                Some(LineRead::Ambiguous(candidates, printed)) => {
+                    for &i in candidates {
+                        doubts[i].get_or_insert_with(|| {
+                            format!(
+                                "the tool reported a finding for {printed:?}, which {} files of the batch read as \
+                                 (their names are not UTF-8), so it may be about this one; use mode = \"per_file\"",
+                                candidates.len()
+                            )
+                        });
+                    }
+                }
                 _ => {}
             }
         }
@@ -191,7 +205,7 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
         reason.push_str(&exec.truncation_note());
         return vec![Outcome::error(reason); files.len()];
     }
-    finish(per_file, lost, vec![None; files.len()])
+    finish(per_file, lost, doubts)
 }
 
 /// What one line of a tool's output says, read with the `regex` parser.
@@ -203,6 +217,10 @@ enum LineRead<'b> {
     Outside(String),
     /// A finding for these files of the batch.
     Finding(&'b [usize], Finding),
+    /// A finding naming, lossily, a name that several files of the batch
+    /// read as (names that are not UTF-8, differing only where they are
+    /// not): which one it is about is not known.
+    Ambiguous(&'b [usize], String),
 }
 
 fn read_line<'b>(re: &Regex, raw: &[u8], has_file: bool, unescaped: bool, batch: &'b Batch) -> LineRead<'b> {
@@ -225,7 +243,13 @@ fn read_line<'b>(re: &Regex, raw: &[u8], has_file: bool, unescaped: bool, batch:
         let lookup = |p: &[u8]| if unescaped { batch.lookup_unescaped(p) } else { batch.lookup(p) };
         match lookup(path).or_else(|| lookup(path.trim_ascii())) {
             Some(targets) => targets,
-            None => return LineRead::Outside(String::from_utf8_lossy(path).into_owned()),
+            None => {
+                let printed = String::from_utf8_lossy(path).into_owned();
+                return match batch.ambiguous(path) {
+                    Some(candidates) => LineRead::Ambiguous(candidates, printed),
+                    None => LineRead::Outside(printed),
+                };
+            }
         }
     } else {
         &[0]
@@ -611,7 +635,8 @@ struct Batch {
     /// colours its output prints them once its colours are taken out.
     unescaped: HashMap<Vec<u8>, Vec<usize>>,
     /// The names that are not UTF-8, lossily, for tools that print them so
-    /// (`Path::display`): used when it names one file only.
+    /// (`Path::display`): used when it names one file only (see
+    /// [`ambiguous`](Self::ambiguous) for the others).
     lossy: HashMap<String, Vec<usize>>,
     cwd: PathBuf,
     canonical_cwd: Option<PathBuf>,
@@ -657,6 +682,14 @@ impl Batch {
         }
         let lossy = std::str::from_utf8(&key).ok().filter(|k| k.contains(char::REPLACEMENT_CHARACTER))?;
         self.lossy.get(lossy).filter(|found| found.len() == 1).map(Vec::as_slice)
+    }
+
+    /// The files a name printed lossily could be, when it reads as the
+    /// names of several files of the batch.
+    fn ambiguous(&self, path: &[u8]) -> Option<&[usize]> {
+        let key = self.normalize(path)?;
+        let lossy = std::str::from_utf8(&key).ok().filter(|k| k.contains(char::REPLACEMENT_CHARACTER))?;
+        self.lossy.get(lossy).filter(|found| found.len() > 1).map(Vec::as_slice)
     }
 
     /// `path` relative to the project root, lexically cleaned (`./`, `..`);
