@@ -377,7 +377,7 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
         return problems.into_iter().map(|p| Outcome::error(p.unwrap_or_else(|| missing.to_owned()))).collect();
     }
     let mut per_file = PerFile::new(files.len());
-    let mut unattributed = 0usize;
+    let (mut unattributed, mut elsewhere) = (0usize, 0usize);
     for run in runs {
         for result in run.results.iter().flatten() {
             if matches!(result.kind.as_deref(), Some("pass" | "notApplicable")) || result.dismissed() {
@@ -388,6 +388,7 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
                 Some(targets) => Cow::Owned(targets),
                 None if result.locations.iter().any(Location::names_an_artifact) => {
                     tracing::debug!("SARIF result for a file outside the batch; ignored");
+                    elsewhere += 1;
                     continue;
                 }
                 None if files.len() == 1 => Cow::Borrowed(&[0]),
@@ -439,10 +440,17 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
     // files is the tool failing, not a pass.
     if code != 0 && !per_file.any() {
         let mut reason = format!("exited with status {code} and reported no findings for the checked files");
+        let mut notes = Vec::new();
         if unattributed > 0 {
-            reason.push_str(&format!(
-                " ({unattributed} without a location, which a batch of several files cannot be given)"
-            ));
+            notes.push(format!("{unattributed} without a location, which a batch of several files cannot be given"));
+        }
+        if elsewhere > 0 {
+            // A relative URI with no base the log defines, say, read as
+            // relative to the project root.
+            notes.push(format!("{elsewhere} naming files outside the batch, or none of the project's"));
+        }
+        if !notes.is_empty() {
+            reason.push_str(&format!(" ({})", notes.join("; ")));
         }
         if let Some(line) = first_line_of(&exec.stderr) {
             reason.push_str(": ");

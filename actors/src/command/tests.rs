@@ -255,6 +255,19 @@ async fn sarif_of_a_failed_run_is_an_error_not_a_pass() {
     // The same log with a clean exit: nothing for these files, which pass.
     let s = spec(&dir, sh("cat unplaced.sarif"), OutputParser::Sarif);
     assert_eq!(run(&s, &f, &registry).await, vec![Outcome::Passed, Outcome::Passed]);
+
+    // Results for other files only (a URI relative to a base the log does
+    // not define is read from the project root): said with the count.
+    let elsewhere = serde_json::json!({"version": "2.1.0", "runs": [{
+        "tool": {"driver": {"name": "t"}},
+        "results": [{"ruleId": "X", "level": "error", "message": {"text": "m"},
+                     "locations": [{"physicalLocation": {"artifactLocation": {"uri": "other.txt"}}}]}]
+    }]});
+    std::fs::write(dir.path().join("elsewhere.sarif"), elsewhere.to_string()).unwrap();
+    let s = spec(&dir, sh("cat elsewhere.sarif; exit 1"), OutputParser::Sarif);
+    for o in run(&s, &f, &registry).await {
+        assert!(reason(&o).contains("(1 naming files outside the batch, or none of the project's)"), "{o:?}");
+    }
 }
 
 #[tokio::test]
