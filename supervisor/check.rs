@@ -135,7 +135,7 @@ impl RunState {
         self.write_failed.store(true, Ordering::Relaxed);
         let mut first = self.write_error.lock().expect("write error");
         // Once per run as a warning (a full disk fails every write after
-        // the first); the others, when they say something else, at debug.
+        // the first); the others at debug level.
         match &*first {
             None => {
                 warn!(error = %e, "cannot write results to the cache (later failures of this check are logged at debug level)");
@@ -197,9 +197,8 @@ pub struct Memo {
     /// The distinct lists of validators the files have pairs with.
     sets: Vec<Vec<usize>>,
     /// Whether the answer may be reused or updated: false if a checked file
-    /// was not looked at, or has another hard link and a racy stamp (a
-    /// write through the other link reaches only that directory's watch,
-    /// and a stamp taken within a tick of it may not show it).
+    /// was not looked at, or had a racy stamp and no content hash to
+    /// compare instead.
     updatable: bool,
 }
 
@@ -245,14 +244,21 @@ struct MemoFile {
     /// What its `stat` said when the run looked at it, for a file with
     /// pairs: looked at again before the answer is reused.
     stamp: Option<Stamp>,
+    /// Its content hash, when its stamp was racy: a change within the tick
+    /// of that `stat` may not show in it (a write through a hard link, in
+    /// a directory whose watch is not this file's, say), so the content is
+    /// hashed again before the answer is reused.
+    hash: Option<u128>,
 }
 
 /// The parts of a file's `stat` that any change of it moves: its content
-/// (size, mtime), its mode and links (ctime), its replacement (inode).
+/// (size, mtime), its mode and links (ctime, and the mode itself), its
+/// replacement (inode).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Stamp {
     ino: u64,
     size: u64,
+    mode: u32,
     mtime: (i64, i64),
     ctime: (i64, i64),
 }
@@ -260,7 +266,13 @@ struct Stamp {
 impl Stamp {
     fn of(m: &std::fs::Metadata) -> Stamp {
         use std::os::unix::fs::MetadataExt;
-        Stamp { ino: m.ino(), size: m.size(), mtime: (m.mtime(), m.mtime_nsec()), ctime: (m.ctime(), m.ctime_nsec()) }
+        Stamp {
+            ino: m.ino(),
+            size: m.size(),
+            mode: m.mode(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
     }
 
     #[allow(clippy::unnecessary_cast)] // the field types differ between targets
@@ -268,9 +280,19 @@ impl Stamp {
         Stamp {
             ino: st.st_ino as u64,
             size: st.st_size as u64,
+            mode: st.st_mode as u32,
             mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),
             ctime: (st.st_ctime as i64, st.st_ctime_nsec as i64),
         }
+    }
+
+    /// Whether the file changed within the racy margin before `since_ns`
+    /// (or later): times move by clock ticks, so a change within the tick
+    /// of this `stat` may leave the same stamp (git's "racy git"; the stat
+    /// index's rule).
+    fn racy(&self, since_ns: i128) -> bool {
+        let ns = |(s, n): (i64, i64)| i128::from(s) * 1_000_000_000 + i128::from(n);
+        ns(self.mtime).max(ns(self.ctime)) >= since_ns - verdict_storage::RACY_MARGIN_NS
     }
 }
 
@@ -308,8 +330,21 @@ async fn stamps_hold(root: &Path, memo: &Arc<Memo>, relisted: Option<HashSet<Str
                 }
             }
             let Some((_, fd)) = dir.as_ref() else { return false };
-            rustix::fs::statat(fd, std::ffi::OsStr::from_bytes(name), AtFlags::SYMLINK_NOFOLLOW)
+            let name = std::ffi::OsStr::from_bytes(name);
+            if !rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)
                 .is_ok_and(|st| Some(Stamp::of_stat(&st)) == f.stamp)
+            {
+                return false;
+            }
+            let Some(hash) = f.hash else { return true };
+            // A racy stamp: the content too (no symbolic link, nothing that
+            // blocks; a few files, those changed just before the run).
+            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+            rustix::fs::openat(fd, name, flags, Mode::empty()).is_ok_and(|file| {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut std::fs::File::from(file), &mut bytes).is_ok()
+                    && verdict_storage::content_hash(&bytes) == hash
+            })
         };
         let threads = std::thread::available_parallelism().map_or(1, usize::from).min(8);
         let chunk = files.len().div_ceil(threads).max(1024);
@@ -414,9 +449,8 @@ impl Memo {
             && self.generation == generation
             && self.epoch == epoch
             && (self.expires_at == 0 || now < self.expires_at)
-            // A checked file with another hard link, written through it
-            // within a tick of its `stat` in the run, may still show the
-            // stamp it had.
+            // Every checked file can be looked at again (its stamp, or its
+            // content).
             && self.updatable
     }
 }
@@ -921,8 +955,8 @@ pub async fn run(
         let hazards = Hazards::default();
         // A file there with another link, written through it, is an event
         // in that directory only; the remembered files elsewhere that share
-        // its inode passed the `stat` look above (their stamps are not racy:
-        // see `linked`).
+        // its inode passed the `stat` look above (and, with a racy stamp,
+        // the content's: see `MemoFile::hash`).
         let walked = match dirty {
             Some(dirs) => {
                 if let Some((watch, walk)) = &watch {
@@ -930,22 +964,18 @@ pub async fn run(
                         watch.watch_dir(&in_root(&walk_root, d), walk);
                     }
                 }
-                (walk_dirs(&walk_root, &dirs, &own, &excluded_dirs, stat, &hazards), Vec::new(), false, stat, true)
+                (walk_dirs(&walk_root, &dirs, &own, &excluded_dirs, stat, &hazards), Vec::new(), false, stat)
             }
-            _ => {
+            None => {
                 let (files, dirs, linked) = walk(&walk_root, &targets, &own, &excluded_dirs, watch, stat, &hazards);
-                (files, dirs, linked, stat, false)
+                (files, dirs, linked, stat)
             }
         };
         hazards.error().map_or(Ok((walked, hazards.missed_all(&walk_root, &walk_exclude, &excluded_dirs))), Err)
     })
     .await
     .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))??;
-    let ((walked, walked_dirs, linked_ignore_file, stat, updated), walk_errors) = walked;
-    if !updated && increment.is_some() {
-        debug!("a file where files changed has another hard link: walked the whole tree");
-    }
-    let increment = increment.filter(|_| updated);
+    let ((walked, walked_dirs, linked_ignore_file, stat), walk_errors) = walked;
 
     mark("walk", &mut since);
     // Select, on every core.
@@ -1326,23 +1356,11 @@ pub async fn run(
         if let Some(memo) = remembered {
             expires_at = soonest(expires_at, memo.expires_at);
         }
-        // Checked files not looked at, or with other hard links and a
-        // racy stamp. A change through another link is seen in that link's
-        // directory only, if at all; the `stat` look before a reuse sees
-        // it, unless it came within a tick of the file's `stat` in this
-        // run (the times move by ticks): so a file with other links is
-        // relied on only once its times are older than the racy margin
-        // (as the stat index relies on an entry; git's "racy git").
-        let linked = walked.iter().zip(pairs.iter()).any(|(w, vs)| {
-            use std::os::unix::fs::MetadataExt;
-            let racy = |m: &std::fs::Metadata| {
-                let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
-                ns(m.mtime(), m.mtime_nsec()).max(ns(m.ctime(), m.ctime_nsec()))
-                    >= walk_started_ns - verdict_storage::RACY_MARGIN_NS
-            };
-            !vs.is_empty() && w.meta().is_none_or(|m| m.nlink() > 1 && racy(m))
-        });
-        let updatable = !linked && remembered.is_none_or(|m| m.updatable);
+        // Checked files not looked at: nothing to compare with before a
+        // reuse. (A file with a racy stamp whose content was not hashed
+        // counts the same; see below.)
+        let mut unverifiable = walked.iter().zip(pairs.iter()).any(|(w, vs)| !vs.is_empty() && w.meta().is_none());
+        let remembered_updatable = remembered.is_none_or(|m| m.updatable);
         // The paths are moved into the memo when nothing else holds them.
         let mut walked = Arc::try_unwrap(walked);
         let mut sets = SetInterner::default();
@@ -1351,7 +1369,7 @@ pub async fn run(
         let mut records = records.into_iter().peekable();
         for (row, span) in rows.iter().zip(spans) {
             let start = outcomes.len();
-            let (rel, raw, binary, set, stamp) = match *row {
+            let (rel, raw, binary, set, stamp, hash) = match *row {
                 Row::New(fi) => {
                     let stamp = match &walked {
                         Ok(owned) => owned[fi].meta(),
@@ -1359,6 +1377,14 @@ pub async fn run(
                     }
                     .filter(|_| !pairs[fi].is_empty())
                     .map(Stamp::of);
+                    // Sampled before any `stat` of the run.
+                    let hash = match stamp {
+                        Some(st) if st.racy(walk_started_ns) => {
+                            unverifiable |= hashed[fi].hash.is_none();
+                            hashed[fi].hash
+                        }
+                        _ => None,
+                    };
                     let mut copy;
                     let w: &mut Walked = match &mut walked {
                         Ok(owned) => &mut owned[fi],
@@ -1382,7 +1408,7 @@ pub async fn run(
                     }
                     let binary = hashed[fi].binary;
                     let set = pairs[fi].iter().copied().filter(|&vi| !(selected[vi].handle.text_only && binary));
-                    (std::mem::take(&mut w.rel), w.raw.take(), binary, sets.id(set), stamp)
+                    (std::mem::take(&mut w.rel), w.raw.take(), binary, sets.id(set), stamp, hash)
                 }
                 Row::Remembered(i) => {
                     let memo = remembered.expect("remembered rows come from a memo");
@@ -1394,11 +1420,13 @@ pub async fn run(
                         f.binary,
                         sets.id(memo.sets[f.set as usize].iter().copied()),
                         f.stamp,
+                        f.hash,
                     )
                 }
             };
-            files.push(MemoFile { rel, raw, binary, set, records: start..outcomes.len(), stamp });
+            files.push(MemoFile { rel, raw, binary, set, records: start..outcomes.len(), stamp, hash });
         }
+        let updatable = !unverifiable && remembered_updatable;
         let sets = sets.sets;
         let mut pairs_per_validator = vec![0u64; selected.len()];
         for f in &files {
