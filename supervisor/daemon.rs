@@ -194,9 +194,16 @@ fn close_inherited_descriptors() {
     // 2 belongs to anything of this process yet. The listing's own is
     // closed by the time the others are (closing its number again fails
     // harmlessly).
-    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return };
-    let fds: Vec<i32> =
-        dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).filter(|&fd| fd > 2).collect();
+    let fds: Vec<i32> = match std::fs::read_dir("/proc/self/fd") {
+        Ok(dir) => dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).filter(|&fd| fd > 2).collect(),
+        // Without `/proc`: every number the descriptor limit allows (one
+        // failed call per number not open), up to a bound.
+        Err(_) => {
+            let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+                .map_or(1024, |(soft, _)| soft.min(1 << 16));
+            (3..limit as i32).collect()
+        }
+    };
     for fd in fds {
         let _ = nix::unistd::close(fd);
     }

@@ -532,6 +532,9 @@ impl Engine {
 
     /// `cache.stats`.
     pub async fn cache_stats(&self) -> Result<Value, RpcError> {
+        // About the database at the cache's path, not one whose directory
+        // was deleted or replaced since (nor one left read-only).
+        self.reopen_after_failed_writes().await;
         let store = self.store_or_err()?;
         let stats = tokio::task::spawn_blocking(move || store.stats())
             .await
@@ -565,6 +568,8 @@ impl Engine {
     /// `cache.clear`.
     pub async fn cache_clear(&self, params: Value) -> Result<Value, RpcError> {
         let p: ClearParams = parse_params(Some(&params))?;
+        // As `cache_stats`.
+        self.reopen_after_failed_writes().await;
         self.forget_answers();
         // Once the writes under way have landed (the clear deletes them):
         // none lands after it.
@@ -676,6 +681,8 @@ impl Engine {
 
     /// `cache.prune`.
     pub async fn cache_prune(&self) -> Result<Value, RpcError> {
+        // As `cache_stats`.
+        self.reopen_after_failed_writes().await;
         let store = self.store_or_err()?;
         self.forget_answers();
         let root = self.layout.root.clone();

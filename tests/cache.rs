@@ -550,6 +550,22 @@ fn a_check_opens_the_cache_directory_put_in_place_of_the_open_one() {
         "what the check after the copy computed was kept: {}",
         again["summary"]
     );
+
+    // The cache commands too act on the database now at the path: a clear
+    // of one validator's results, the copy put back once more.
+    std::fs::remove_dir_all(&data).unwrap();
+    copy(&backup, &data);
+    env.run_ok(&["cache", "clear", "--validator", "trailing-whitespace"], 0);
+    let r = check(&env, &[]);
+    assert_eq!(r["summary"]["cache_used"], true, "{}", r["summary"]);
+    let computed: std::collections::BTreeSet<&str> = r["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["outcome"]["status"] != "cached")
+        .map(|o| o["validator"].as_str().unwrap())
+        .collect();
+    assert!(computed.contains("trailing-whitespace"), "the clear reached the database in use: {}", r["summary"]);
 }
 
 /// A cache that cannot be opened when the daemon starts (here: another

@@ -249,7 +249,16 @@ impl Store {
         // the directory (the lock file's `fcntl` lock does not stop this
         // process).
         let open_guard = OpenGuard::take(dir, &handle)?;
+        // Without `/proc` (some sandboxes), that path would be an ordinary
+        // one, which RocksDB would create: the directory's own path is used
+        // then, without that protection.
         let via = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&handle));
+        let via = if dir_id(Path::new(&via)) == Some(open_guard.0) {
+            via
+        } else {
+            tracing::debug!(cache = %dir.display(), "no /proc: the cache is opened by its path");
+            dir.to_string_lossy().into_owned()
+        };
         let said =
             |e: rocksdb::Error| StorageError::classify(dir, e.into_string().replace(&via, &dir.to_string_lossy()));
         let db = Db::open_cf_descriptors(&db_opts, &via, descriptors).map_err(said)?;
@@ -258,7 +267,8 @@ impl Store {
             path: dir.to_path_buf(),
             _block_cache: block_cache,
             read_failures: Default::default(),
-            dir_id: dir_id(dir),
+            // The directory opened, whatever is at the path by now.
+            dir_id: Some(open_guard.0),
             _dir: handle,
             via,
             _open: open_guard,
@@ -511,7 +521,8 @@ impl Store {
         }
         // What the memtables hold is on disk in the write-ahead logs (their
         // own size counts the arena they allocate, far more than is used).
-        if let Ok(dir) = std::fs::read_dir(&self.path) {
+        // The database's own directory, whatever is at its path now.
+        if let Ok(dir) = std::fs::read_dir(&self.via) {
             for e in dir.flatten() {
                 if e.path().extension().is_some_and(|x| x == "log") {
                     stats.approx_disk_bytes += e.metadata().map_or(0, |m| m.len());
