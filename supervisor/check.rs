@@ -1975,8 +1975,8 @@ const DEADLINES_TOGETHER: Duration = Duration::from_millis(100);
 /// was still restarting, or the run did not end in time).
 fn restarted_under(name: &str) -> String {
     format!(
-        "validator {name} was restarted while this job was running (another job's timeout or a crash), and running \
-         it again on the next child gave no verdict by the job's deadline"
+        "validator {name} was restarted while this job was running (another job's timeout, a crash, or `verdict \
+         restart`), and it got no verdict on the next child by the job's deadline"
     )
 }
 
