@@ -587,7 +587,9 @@ impl Actor for Supervisor {
                     .filter(|c| c.generation == generation && c.state == ChildState::Restarting)
                 {
                     child.restarts_total += 1;
-                    state.event(&name, "restarted", format!("after {delay:?} of backoff"));
+                    // To the millisecond (the jitter makes nanoseconds).
+                    let shown = Duration::from_millis(delay.as_millis() as u64);
+                    state.event(&name, "restarted", format!("after {shown:?} of backoff"));
                     state.spawn_child(&myself, &name).await;
                 }
             }

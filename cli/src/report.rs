@@ -602,7 +602,12 @@ fn print_record(r: &Record, colour: bool, out: &mut dyn Write) -> std::io::Resul
         }
         Outcome::TimedOut { after_ms } => {
             let w = if colour { "timed out".red().bold().to_string() } else { "timed out".into() };
-            return writeln!(out, "  {w} after {:.1} s  {tag}", *after_ms as f64 / 1000.0);
+            // Under a second in milliseconds ("0.0 s" said nothing).
+            let after = match *after_ms {
+                ms if ms < 1000 => format!("{ms} ms"),
+                ms => format!("{:.1} s", ms as f64 / 1000.0),
+            };
+            return writeln!(out, "  {w} after {after}  {tag}");
         }
         Outcome::Skipped { reason } => {
             let w = if colour { "skipped".yellow().to_string() } else { "skipped".into() };
@@ -1578,6 +1583,25 @@ mod tests {
         );
         let help = log["runs"][0]["tool"]["driver"]["rules"][1]["help"]["text"].as_str().unwrap();
         assert!(help.contains("[validators.shellcheck]"), "{help}");
+    }
+
+    /// A time-out under a second is said in milliseconds.
+    #[test]
+    fn a_short_timeout_is_said_in_milliseconds() {
+        let line = |after_ms| {
+            let record = crate::protocol::Record {
+                file: "a".into(),
+                file_bytes: None,
+                validator: "t".into(),
+                dimension: "lint".into(),
+                outcome: Outcome::TimedOut { after_ms },
+            };
+            let mut out = Vec::new();
+            print_record(&record, false, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(line(2), "  timed out after 2 ms  [t]\n");
+        assert_eq!(line(1500), "  timed out after 1.5 s  [t]\n");
     }
 
     /// A report of one file's findings from validator `t`.
