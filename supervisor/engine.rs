@@ -568,8 +568,12 @@ impl Engine {
     /// `cache.clear`.
     pub async fn cache_clear(&self, params: Value) -> Result<Value, RpcError> {
         let p: ClearParams = parse_params(Some(&params))?;
-        // As `cache_stats`.
-        self.reopen_after_failed_writes().await;
+        // One validator's results: as `cache_stats`. (All of them: a
+        // database whose directory was deleted or replaced is made anew
+        // below.)
+        if p.validator.is_some() {
+            self.reopen_after_failed_writes().await;
+        }
         self.forget_answers();
         // Once the writes under way have landed (the clear deletes them):
         // none lands after it.
