@@ -249,6 +249,11 @@ struct MemoFile {
     /// a directory whose watch is not this file's, say), so the content is
     /// hashed again before the answer is reused.
     hash: Option<u128>,
+    /// Set once the content was found unchanged by a look that began past
+    /// the racy margin after the file's times: a change hidden in their
+    /// tick was made before that look and would have shown in the content;
+    /// a later one moves the times. The stamp alone is compared from then.
+    settled: AtomicBool,
 }
 
 /// The parts of a file's `stat` that any change of it moves: its content
@@ -311,67 +316,76 @@ async fn stamps_hold(root: &Path, memo: &Arc<Memo>, relisted: Option<HashSet<Str
             .iter()
             .filter(|f| f.stamp.is_some() && relisted.as_ref().is_none_or(|r| !r.contains(parent(&f.rel))))
             .collect();
-        // Each file by its name in its directory, opened once for the run
-        // of its files (they come in path order): no path walk per file.
-        let root = &root;
-        let holds = |dir: &mut Option<(Vec<u8>, rustix::fd::OwnedFd)>, f: &MemoFile| -> bool {
-            use rustix::fs::{AtFlags, Mode, OFlags};
-            let rel: &[u8] = f.raw.as_deref().unwrap_or(f.rel.as_bytes());
-            let (parent, name) = match memchr::memrchr(b'/', rel) {
-                Some(i) => (&rel[..i], &rel[i + 1..]),
-                None => (&b""[..], rel),
-            };
-            if dir.as_ref().is_none_or(|(p, _)| p.as_slice() != parent) {
-                let path =
-                    if parent.is_empty() { root.clone() } else { root.join(std::ffi::OsStr::from_bytes(parent)) };
-                match rustix::fs::open(&path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
-                    Ok(fd) => *dir = Some((parent.to_vec(), fd)),
-                    Err(_) => return false,
-                }
-            }
-            let Some((_, fd)) = dir.as_ref() else { return false };
-            let name = std::ffi::OsStr::from_bytes(name);
-            if !rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)
-                .is_ok_and(|st| Some(Stamp::of_stat(&st)) == f.stamp)
-            {
-                return false;
-            }
-            let Some(hash) = f.hash else { return true };
-            // A racy stamp: the content too (no symbolic link, nothing that
-            // blocks; a few files, those changed just before the run).
-            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-            rustix::fs::openat(fd, name, flags, Mode::empty()).is_ok_and(|file| {
-                let mut bytes = Vec::new();
-                std::io::Read::read_to_end(&mut std::fs::File::from(file), &mut bytes).is_ok()
-                    && verdict_storage::content_hash(&bytes) == hash
-            })
-        };
-        let threads = std::thread::available_parallelism().map_or(1, usize::from).min(8);
-        let chunk = files.len().div_ceil(threads).max(1024);
-        let failed = AtomicBool::new(false);
-        let run = |part: &[&MemoFile]| {
-            let mut dir = None;
-            for f in part {
-                if failed.load(Ordering::Relaxed) {
-                    return;
-                }
-                if !holds(&mut dir, f) {
-                    failed.store(true, Ordering::Relaxed);
-                }
-            }
-        };
-        if files.len() <= chunk {
-            run(&files);
-        } else {
-            std::thread::scope(|scope| {
-                for part in files.chunks(chunk) {
-                    scope.spawn(|| run(part));
-                }
-            });
-        }
-        !failed.load(Ordering::Relaxed)
+        files_hold(&root, &files, verdict_storage::unix_now_ns)
     };
     tokio::task::spawn_blocking(check).await.unwrap_or(false)
+}
+
+/// [`stamps_hold`]'s look at `files` (relative to `root`), on every core;
+/// `now` is the clock a content look is timed by.
+fn files_hold(root: &Path, files: &[&MemoFile], now: fn() -> i128) -> bool {
+    // Each file by its name in its directory, opened once for the run of
+    // its files (they come in path order): no path walk per file.
+    let holds = |dir: &mut Option<(Vec<u8>, rustix::fd::OwnedFd)>, f: &MemoFile| -> bool {
+        use rustix::fs::{AtFlags, Mode, OFlags};
+        let rel: &[u8] = f.raw.as_deref().unwrap_or(f.rel.as_bytes());
+        let (parent, name) = match memchr::memrchr(b'/', rel) {
+            Some(i) => (&rel[..i], &rel[i + 1..]),
+            None => (&b""[..], rel),
+        };
+        if dir.as_ref().is_none_or(|(p, _)| p.as_slice() != parent) {
+            let path =
+                if parent.is_empty() { root.to_path_buf() } else { root.join(std::ffi::OsStr::from_bytes(parent)) };
+            match rustix::fs::open(&path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
+                Ok(fd) => *dir = Some((parent.to_vec(), fd)),
+                Err(_) => return false,
+            }
+        }
+        let Some((_, fd)) = dir.as_ref() else { return false };
+        let name = std::ffi::OsStr::from_bytes(name);
+        if !rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| Some(Stamp::of_stat(&st)) == f.stamp)
+        {
+            return false;
+        }
+        let Some(hash) = f.hash.filter(|_| !f.settled.load(Ordering::Relaxed)) else { return true };
+        // A racy stamp: the content too (no symbolic link, nothing that
+        // blocks; a few files, those changed just before the run).
+        let before = now();
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let same = rustix::fs::openat(fd, name, flags, Mode::empty()).is_ok_and(|file| {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::fs::File::from(file), &mut bytes).is_ok()
+                && verdict_storage::content_hash(&bytes) == hash
+        });
+        if same && f.stamp.is_some_and(|st| !st.racy(before)) {
+            f.settled.store(true, Ordering::Relaxed);
+        }
+        same
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(8);
+    let chunk = files.len().div_ceil(threads).max(1024);
+    let failed = AtomicBool::new(false);
+    let run = |part: &[&MemoFile]| {
+        let mut dir = None;
+        for f in part {
+            if failed.load(Ordering::Relaxed) {
+                return;
+            }
+            if !holds(&mut dir, f) {
+                failed.store(true, Ordering::Relaxed);
+            }
+        }
+    };
+    if files.len() <= chunk {
+        run(files);
+    } else {
+        std::thread::scope(|scope| {
+            for part in files.chunks(chunk) {
+                scope.spawn(|| run(part));
+            }
+        });
+    }
+    !failed.load(Ordering::Relaxed)
 }
 
 /// A file of a run's report: one the run found, or one of the remembered
@@ -1420,11 +1434,12 @@ pub async fn run(
                         f.binary,
                         sets.id(memo.sets[f.set as usize].iter().copied()),
                         f.stamp,
-                        f.hash,
+                        f.hash.filter(|_| !f.settled.load(Ordering::Relaxed)),
                     )
                 }
             };
-            files.push(MemoFile { rel, raw, binary, set, records: start..outcomes.len(), stamp, hash });
+            let settled = AtomicBool::new(false);
+            files.push(MemoFile { rel, raw, binary, set, records: start..outcomes.len(), stamp, hash, settled });
         }
         let updatable = !unverifiable && remembered_updatable;
         let sets = sets.sets;
@@ -2610,6 +2625,47 @@ fn stream_hash_open(mut f: std::fs::File) -> std::io::Result<(u128, u64, bool)> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A remembered file whose stamp was racy is compared by content, until
+    /// a look that began past the racy margin after its times found it
+    /// unchanged; from then on by its stamp alone.
+    #[test]
+    fn a_racy_file_is_compared_by_content_until_a_late_enough_look_settles_it() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("a.txt"), "x\n").unwrap();
+        let stamp = Stamp::of(&std::fs::symlink_metadata(t.path().join("a.txt")).unwrap());
+        let file = |hash: u128| MemoFile {
+            rel: "a.txt".into(),
+            raw: None,
+            binary: false,
+            set: 0,
+            records: 0..0,
+            stamp: Some(stamp),
+            hash: Some(hash),
+            settled: AtomicBool::new(false),
+        };
+        let right = verdict_storage::content_hash(b"x\n");
+        // Looked at now: within the margin, so not settled.
+        let f = file(right);
+        assert!(files_hold(t.path(), &[&f], verdict_storage::unix_now_ns));
+        assert!(!f.settled.load(Ordering::Relaxed));
+        // Content that differs under the same stamp (as a change within the
+        // tick leaves it): not the same.
+        assert!(!files_hold(t.path(), &[&file(right ^ 1)], verdict_storage::unix_now_ns));
+        // A look past the margin settles it; the stamp alone is compared
+        // from then on (a wrong hash no longer matters).
+        fn later() -> i128 {
+            verdict_storage::unix_now_ns() + 2 * verdict_storage::RACY_MARGIN_NS
+        }
+        assert!(files_hold(t.path(), &[&f], later));
+        assert!(f.settled.load(Ordering::Relaxed));
+        let settled = file(right ^ 1);
+        settled.settled.store(true, Ordering::Relaxed);
+        assert!(files_hold(t.path(), &[&settled], verdict_storage::unix_now_ns));
+        // A stamp that moved fails, settled or not.
+        std::fs::write(t.path().join("a.txt"), "longer\n").unwrap();
+        assert!(!files_hold(t.path(), &[&f], later));
+    }
 
     fn walked(root: &Path) -> Vec<Walked> {
         walked_with(root, true)
