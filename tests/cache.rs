@@ -449,25 +449,15 @@ fn a_check_recreates_a_cache_whose_directory_was_deleted() {
 /// A file system whose times are whole seconds (ext4 with 128-byte
 /// inodes), mounted at the project: a change within the second of a
 /// remembered `stat` leaves the same stamp.
-struct CoarseFs(std::path::PathBuf);
-
-impl CoarseFs {
-    fn mount_at_project(env: &Env) -> CoarseFs {
-        assert!(nix::unistd::geteuid().is_root(), "this test needs root to mount a file system; run the suite as root");
-        let image = env.tmp.path().join("coarse.img");
-        std::fs::File::create(&image).unwrap().set_len(16 << 20).unwrap();
-        let made = std::process::Command::new("mkfs.ext4").args(["-q", "-F", "-I", "128"]).arg(&image).status();
-        assert!(made.is_ok_and(|s| s.success()), "mkfs.ext4 failed (Debian: apt-get install e2fsprogs)");
-        let st = std::process::Command::new("mount").args(["-o", "loop"]).arg(&image).arg(&env.project).status();
-        assert!(st.is_ok_and(|s| s.success()), "mount -o loop failed");
-        CoarseFs(env.project.clone())
-    }
-}
-
-impl Drop for CoarseFs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
-    }
+fn coarse_fs_at_project(env: &Env) -> Mounted {
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root to mount a file system; run the suite as root");
+    let image = env.tmp.path().join("coarse.img");
+    std::fs::File::create(&image).unwrap().set_len(16 << 20).unwrap();
+    let made = std::process::Command::new("mkfs.ext4").args(["-q", "-F", "-I", "128"]).arg(&image).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfs.ext4 failed (Debian: apt-get install e2fsprogs)");
+    let st = std::process::Command::new("mount").args(["-o", "loop"]).arg(&image).arg(&env.project).status();
+    assert!(st.is_ok_and(|s| s.success()), "mount -o loop failed");
+    Mounted(env.project.clone())
 }
 
 /// A file remembered with a racy stamp (written within the racy margin
@@ -478,7 +468,7 @@ impl Drop for CoarseFs {
 #[test]
 fn a_change_within_the_tick_of_a_remembered_stat_is_seen_in_the_content() {
     let env = Env::new();
-    let _fs = CoarseFs::mount_at_project(&env);
+    let _fs = coarse_fs_at_project(&env);
     env.write("d/keep.txt", "k\n");
     env.write("e/keep.txt", "k\n");
     settled(&env);
@@ -988,20 +978,21 @@ fn the_executable_bit_is_part_of_the_key_where_a_verdict_depends_on_it() {
     assert_eq!(status(&back)["verdict"]["status"], "passed");
 }
 
-/// A small tmpfs, mounted for the test's life: a disk that is (nearly) full,
-/// or one that cannot be written at all.
-struct Tmpfs(std::path::PathBuf);
+/// A file system mounted for the test's life, unmounted after: a small
+/// tmpfs (a disk that is, nearly, full, or one that cannot be written at
+/// all), or one with coarse times.
+struct Mounted(std::path::PathBuf);
 
-impl Tmpfs {
-    fn mount(at: std::path::PathBuf) -> Tmpfs {
-        Tmpfs::mount_sized(at, "64k")
+impl Mounted {
+    fn mount(at: std::path::PathBuf) -> Mounted {
+        Mounted::mount_sized(at, "64k")
     }
 
-    fn mount_sized(at: std::path::PathBuf, size: &str) -> Tmpfs {
-        Tmpfs::mount_with(at, &format!("size={size}"))
+    fn mount_sized(at: std::path::PathBuf, size: &str) -> Mounted {
+        Mounted::mount_with(at, &format!("size={size}"))
     }
 
-    fn mount_with(at: std::path::PathBuf, options: &str) -> Tmpfs {
+    fn mount_with(at: std::path::PathBuf, options: &str) -> Mounted {
         assert!(
             nix::unistd::geteuid().is_root(),
             "this test needs root to mount a small tmpfs; run the suite as root (as CI does)"
@@ -1009,11 +1000,11 @@ impl Tmpfs {
         std::fs::create_dir_all(&at).unwrap();
         let st = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", options, "tmpfs"]).arg(&at).status();
         assert!(st.is_ok_and(|s| s.success()), "mount -t tmpfs failed (util-linux's mount is needed)");
-        Tmpfs(at)
+        Mounted(at)
     }
 }
 
-impl Drop for Tmpfs {
+impl Drop for Mounted {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
     }
@@ -1023,7 +1014,7 @@ impl Drop for Tmpfs {
 fn a_full_disk_is_a_clear_error_and_checks_still_run() {
     let env = Env::new();
     tree(&env, 5);
-    let disk = Tmpfs::mount(env.tmp.path().join("tiny"));
+    let disk = Mounted::mount(env.tmp.path().join("tiny"));
     let data = disk.0.join("data");
     let data_s = data.to_str().unwrap();
     let r = check(&env, &["--data-dir", data_s]);
@@ -1043,7 +1034,7 @@ fn a_disk_that_fills_up_loses_only_new_results_and_the_daemon_goes_on() {
     // Small memtables, so that RocksDB's preallocated log runs out soon.
     env.write("verdict.toml", "[cache]\nwrite_buffer = \"64KiB\"\n");
     tree(&env, 20);
-    let disk = Tmpfs::mount_sized(env.tmp.path().join("small"), "8m");
+    let disk = Mounted::mount_sized(env.tmp.path().join("small"), "8m");
     let data = disk.0.join("data");
     let data_s = data.to_str().unwrap();
     let first = check(&env, &["--data-dir", data_s]);
@@ -1098,7 +1089,7 @@ fn a_cache_directory_that_cannot_be_written_is_a_clear_error() {
     // is what refuses root too (the same error class as EACCES).
     let env = Env::new();
     tree(&env, 3);
-    let disk = Tmpfs::mount_with(env.tmp.path().join("ro"), "size=1m,ro");
+    let disk = Mounted::mount_with(env.tmp.path().join("ro"), "size=1m,ro");
     let data = disk.0.join("data");
     let data_s = data.to_str().unwrap();
     let r = check(&env, &["--data-dir", data_s]);
