@@ -15,7 +15,22 @@ use crate::support::{Env, Raw, error_code, hello_params, memory_kb, wait_until};
 /// closed connection's slot when it sees it close, a moment after the
 /// client that used it has exited.
 fn only_connection(env: &Env) -> Raw {
-    let mut c = env.connect();
+    // With `max_connections = 1`, the slot may still be the starting
+    // client's: refused as busy (and closed) until it is given back.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut c = loop {
+        let mut c = Raw::connect(&env.socket());
+        let id = c.send("hello", hello_params());
+        let answer = std::iter::from_fn(|| c.read()).find(|m| m["id"] == json!(id) || m.get("error").is_some());
+        match answer {
+            Some(m) if m.get("result").is_some() => break c,
+            Some(m) if error_code(&m) == Some(code::BUSY) => {}
+            None => {}
+            Some(m) => panic!("hello failed: {m}"),
+        }
+        assert!(Instant::now() < deadline, "the daemon's only connection slot was never free");
+        std::thread::sleep(Duration::from_millis(20));
+    };
     wait_until(Duration::from_secs(10), "the other connections to close", || {
         c.call("status", json!({}))["result"]["connections"].as_u64() == Some(1)
     });
