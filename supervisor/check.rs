@@ -95,6 +95,10 @@ impl Walked {
 struct Hashed {
     hash: Option<u128>,
     binary: bool,
+    /// A verdict of the file was reached on other bytes than those hashed
+    /// (a slow check detached from its chunk, whose continuation read the
+    /// file again and found it changed): no content look can vouch for it.
+    mixed: bool,
 }
 
 /// Shared state of one run, updated by its jobs.
@@ -321,6 +325,12 @@ async fn stamps_hold(root: &Path, memo: &Arc<Memo>, relisted: Option<HashSet<Str
     tokio::task::spawn_blocking(check).await.unwrap_or(false)
 }
 
+/// The largest file whose racy stamp a remembered answer vouches for by
+/// hashing its content again at each reuse (until settled); a larger one
+/// makes the answer not reusable (the next run walks, and its stamp is
+/// older by then).
+const RACY_LOOK_MAX: u64 = 16 << 20;
+
 /// [`stamps_hold`]'s look at `files` (relative to `root`), on every core;
 /// `now` is the clock a content look is timed by.
 fn files_hold(root: &Path, files: &[&MemoFile], now: fn() -> i128) -> bool {
@@ -349,14 +359,12 @@ fn files_hold(root: &Path, files: &[&MemoFile], now: fn() -> i128) -> bool {
         }
         let Some(hash) = f.hash.filter(|_| !f.settled.load(Ordering::Relaxed)) else { return true };
         // A racy stamp: the content too (no symbolic link, nothing that
-        // blocks; a few files, those changed just before the run).
+        // blocks; streamed: at most `RACY_LOOK_MAX`, see where the memo is
+        // made).
         let before = now();
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let same = rustix::fs::openat(fd, name, flags, Mode::empty()).is_ok_and(|file| {
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut std::fs::File::from(file), &mut bytes).is_ok()
-                && verdict_storage::content_hash(&bytes) == hash
-        });
+        let same = rustix::fs::openat(fd, name, flags, Mode::empty())
+            .is_ok_and(|file| stream_hash_open(file.into()).is_ok_and(|(h, _, _)| h == hash));
         if same && f.stamp.is_some_and(|st| !st.racy(before)) {
             f.settled.store(true, Ordering::Relaxed);
         }
@@ -1371,9 +1379,14 @@ pub async fn run(
             expires_at = soonest(expires_at, memo.expires_at);
         }
         // Checked files not looked at: nothing to compare with before a
-        // reuse. (A file with a racy stamp whose content was not hashed
-        // counts the same; see below.)
-        let mut unverifiable = walked.iter().zip(pairs.iter()).any(|(w, vs)| !vs.is_empty() && w.meta().is_none());
+        // reuse; nor is there for one judged on two contents. (A file with
+        // a racy stamp whose content was not hashed, or is too large to be
+        // hashed again at each reuse, counts the same; see below.)
+        let mut unverifiable = walked
+            .iter()
+            .zip(pairs.iter())
+            .zip(hashed.iter())
+            .any(|((w, vs), h)| !vs.is_empty() && (w.meta().is_none() || h.mixed));
         let remembered_updatable = remembered.is_none_or(|m| m.updatable);
         // The paths are moved into the memo when nothing else holds them.
         let mut walked = Arc::try_unwrap(walked);
@@ -1394,7 +1407,7 @@ pub async fn run(
                     // Sampled before any `stat` of the run.
                     let hash = match stamp {
                         Some(st) if st.racy(walk_started_ns) => {
-                            unverifiable |= hashed[fi].hash.is_none();
+                            unverifiable |= hashed[fi].hash.is_none() || st.size > RACY_LOOK_MAX;
                             hashed[fi].hash
                         }
                         _ => None,

@@ -82,6 +82,9 @@ pub struct Engine {
     /// errors (a full disk) until it is reopened, which the next check
     /// tries once no run holds the database.
     pub store_suspect: std::sync::atomic::AtomicBool,
+    /// Held while the cache is being reopened: one reopen at a time (two
+    /// would find each other's database open).
+    reopening: tokio::sync::Mutex<()>,
     /// Moved by `cache clear`: a run that started before it writes nothing
     /// afterwards (it may hold verdicts read before the clear).
     pub cache_epoch: Arc<CacheEpoch>,
@@ -173,6 +176,7 @@ impl Engine {
             memo: Mutex::new(None),
             memo_epoch: AtomicU64::new(0),
             store_suspect: std::sync::atomic::AtomicBool::new(retry_store),
+            reopening: tokio::sync::Mutex::new(()),
             cache_epoch: Arc::default(),
             read_chunks: AtomicU64::new(0),
             disk_read_runs: AtomicU64::new(0),
@@ -372,6 +376,7 @@ impl Engine {
     /// deleted. A reopen that fails (still no space) leaves the daemon
     /// without a cache and is tried again by the next check.
     async fn reopen_after_failed_writes(&self) {
+        let _turn = self.reopening.lock().await;
         // Its directory deleted under the open database: what it writes goes
         // nowhere. It is opened again, which creates it anew. Or replaced
         // (a backup put back): what it writes goes to the old directory
@@ -530,12 +535,31 @@ impl Engine {
         }
     }
 
+    /// [`store_or_err`](Self::store_or_err), refusing a database whose
+    /// directory was deleted or replaced since it was opened (a check still
+    /// using it kept it from being reopened): the cache commands are about
+    /// the one at the cache's path.
+    fn current_store_or_err(&self) -> Result<Arc<Store>, RpcError> {
+        let store = self.store_or_err()?;
+        if store.dir_replaced() {
+            return Err(RpcError::new(
+                code::CACHE_UNAVAILABLE,
+                format!(
+                    "the cache directory {} was deleted or replaced while the daemon had it open, and a check (or \
+                     the hourly pruning) is still using the old one; run the command again once it is done",
+                    self.store_path.display()
+                ),
+            ));
+        }
+        Ok(store)
+    }
+
     /// `cache.stats`.
     pub async fn cache_stats(&self) -> Result<Value, RpcError> {
         // About the database at the cache's path, not one whose directory
         // was deleted or replaced since (nor one left read-only).
         self.reopen_after_failed_writes().await;
-        let store = self.store_or_err()?;
+        let store = self.current_store_or_err()?;
         let stats = tokio::task::spawn_blocking(move || store.stats())
             .await
             .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
@@ -605,7 +629,7 @@ impl Engine {
                 return self.recreate_store().await;
             }
         }
-        let store = self.store_or_err()?;
+        let store = self.current_store_or_err()?;
         let id = match &p.validator {
             None => None,
             Some(name) => {
@@ -687,7 +711,7 @@ impl Engine {
     pub async fn cache_prune(&self) -> Result<Value, RpcError> {
         // As `cache_stats`.
         self.reopen_after_failed_writes().await;
-        let store = self.store_or_err()?;
+        let store = self.current_store_or_err()?;
         self.forget_answers();
         let root = self.layout.root.clone();
         let (deleted, stats) = tokio::task::spawn_blocking(move || prune(&store, &root))

@@ -1293,7 +1293,7 @@ fn process_batch(
             }
         }
         super::tally(run, fi, outcomes.drain(..), &mut p.out.records);
-        p.out.hashed.push((fi, Hashed { hash: r.hash, binary: r.binary }));
+        p.out.hashed.push((fi, Hashed { hash: r.hash, binary: r.binary, mixed: other_bytes }));
         p.out.work.extend(work.iter().map(|&vi| (vi, fi)));
         // A file read (or hashed as a stream) has a fresh entry.
         if r.fresh.is_some() || read_late {

@@ -558,6 +558,59 @@ fn a_check_opens_the_cache_directory_put_in_place_of_the_open_one() {
     assert!(computed.contains("trailing-whitespace"), "the clear reached the database in use: {}", r["summary"]);
 }
 
+/// A file changed just before a check (a racy stamp) is hashed again at
+/// each reuse of the answer, unless it is too large for that: then the
+/// answer is not reused, and the next check walks (by when its stamp is
+/// older).
+#[test]
+fn a_large_file_changed_just_before_the_check_is_not_vouched_for_by_its_content() {
+    let env = Env::new();
+    env.write("small.txt", "ok\n");
+    env.write("big.txt", "x\n".repeat(9 << 20));
+    let first = check(&env, &[]);
+    assert_eq!(first["summary"]["unchanged"], false);
+    let again = check(&env, &[]);
+    assert_eq!(again["summary"]["unchanged"], false, "{}", again["summary"]);
+    // Small racy files only: reused (their content looked at).
+    std::fs::remove_file(env.project.join("big.txt")).unwrap();
+    settled(&env);
+}
+
+/// The cache directory replaced while a check still uses the old database:
+/// the cache commands refuse to act on the old one (it cannot be closed
+/// yet), and act on the new one once the check is done.
+#[test]
+fn cache_commands_refuse_a_replaced_database_a_check_still_uses() {
+    let (env, data) = with_data_dir(3);
+    let data_s = data.to_str().unwrap();
+    let started = env.tmp.path().join("started");
+    env.write(
+        "verdict.toml",
+        format!(
+            "[validators.slow]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"touch {}; sleep 2\", \"slow\"]\n\
+             mode = \"per_file\"\nparser = \"exit_code\"\nfiles = [\"data.json\"]\n",
+            started.display()
+        ),
+    );
+    check(&env, &["--data-dir", data_s, "--validator", "json"]);
+    let backup = env.tmp.path().join("backup");
+    assert!(std::process::Command::new("cp").arg("-a").arg(&data).arg(&backup).status().unwrap().success());
+    let mut c = env.connect();
+    let id = c.send("check", json!({ "no_cache": true, "validators": ["slow"] }));
+    wait_until(Duration::from_secs(10), "the slow tool to start", || started.exists());
+    std::fs::rename(&data, env.tmp.path().join("old")).unwrap();
+    assert!(std::process::Command::new("cp").arg("-a").arg(&backup).arg(&data).status().unwrap().success());
+    for args in [&["cache", "clear", "--validator", "json"][..], &["cache", "stats"], &["cache", "prune"]] {
+        let out = env.run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("is still using the old one"), "{args:?}: {err}");
+    }
+    let (reply, _) = c.reply(id);
+    assert!(reply.get("result").is_some(), "{reply}");
+    env.run_ok(&["cache", "clear", "--validator", "json"], 0);
+}
+
 /// A cache that cannot be opened when the daemon starts (here: another
 /// process holds its lock) is tried again by each check, and used as soon
 /// as it can be.
