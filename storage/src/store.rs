@@ -259,9 +259,7 @@ impl Store {
             tracing::debug!(cache = %dir.display(), "no /proc: the cache is opened by its path");
             dir.to_string_lossy().into_owned()
         };
-        let said =
-            |e: rocksdb::Error| StorageError::classify(dir, e.into_string().replace(&via, &dir.to_string_lossy()));
-        let db = Db::open_cf_descriptors(&db_opts, &via, descriptors).map_err(said)?;
+        let db = Db::open_cf_descriptors(&db_opts, &via, descriptors).map_err(|e| said_of(dir, &via, e))?;
         let store = Store {
             db,
             path: dir.to_path_buf(),
@@ -662,7 +660,7 @@ impl Store {
     }
 
     fn err(&self, e: rocksdb::Error) -> StorageError {
-        StorageError::classify(&self.path, e.into_string().replace(&self.via, &self.path.to_string_lossy()))
+        said_of(&self.path, &self.via, e)
     }
 
     fn write(&self, batch: WriteBatch) -> Result<(), StorageError> {
@@ -959,6 +957,12 @@ const _: () = {
 };
 
 const _: () = assert!(VALIDATOR_PREFIX_LEN + 16 == RESULT_KEY_LEN);
+
+/// A RocksDB error about the database in `dir`, which RocksDB knows as
+/// `via`: said with `dir`.
+fn said_of(dir: &Path, via: &str, e: rocksdb::Error) -> StorageError {
+    StorageError::classify(dir, e.into_string().replace(via, &dir.to_string_lossy()))
+}
 
 /// The device and inode of directory `dir`, if it is there.
 fn dir_id(dir: &Path) -> Option<(u64, u64)> {
