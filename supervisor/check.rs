@@ -2449,17 +2449,12 @@ impl Drop for Collect<'_> {
     }
 }
 
-/// Whether a file's size, modification or change time differs from when
-/// the walk or the read stage looked at it (or it is gone, or was never
-/// looked at).
+/// Whether a file's stamp (inode, size, mode, modification or change time)
+/// differs from when the walk or the read stage looked at it (or it is
+/// gone, or was never looked at).
 fn changed_since_walk(w: &Walked) -> bool {
-    use std::os::unix::fs::MetadataExt;
     match (std::fs::symlink_metadata(&w.abs), w.meta()) {
-        (Ok(m), Some(seen)) => {
-            m.len() != seen.len()
-                || (m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec())
-                    != (seen.mtime(), seen.mtime_nsec(), seen.ctime(), seen.ctime_nsec())
-        }
+        (Ok(m), Some(seen)) => Stamp::of(&m) != Stamp::of(seen),
         _ => true,
     }
 }
