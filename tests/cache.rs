@@ -498,6 +498,11 @@ fn a_change_within_the_tick_of_a_remembered_stat_is_seen_in_the_content() {
     panic!("the changes never fell within one second");
 }
 
+/// `cp -a FROM TO`: a directory copied with its files' times.
+fn copy(from: &std::path::Path, to: &std::path::Path) {
+    assert!(std::process::Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap().success());
+}
+
 /// The cache directory replaced under a running daemon (a backup copied
 /// back over it): the daemon's open database no longer owns the files at
 /// that path, and must neither write there nor delete what it finds there
@@ -511,9 +516,6 @@ fn a_check_opens_the_cache_directory_put_in_place_of_the_open_one() {
     check(&env, &["--data-dir", data_s]);
     env.run_ok(&["stop"], 0);
     let backup = env.tmp.path().join("backup");
-    let copy = |from: &std::path::Path, to: &std::path::Path| {
-        assert!(std::process::Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap().success());
-    };
     copy(&data, &backup);
     // A new, empty cache (its file numbers are the backup's too).
     std::fs::remove_dir_all(&data).unwrap();
@@ -594,12 +596,12 @@ fn cache_commands_refuse_a_replaced_database_a_check_still_uses() {
     );
     check(&env, &["--data-dir", data_s, "--validator", "json"]);
     let backup = env.tmp.path().join("backup");
-    assert!(std::process::Command::new("cp").arg("-a").arg(&data).arg(&backup).status().unwrap().success());
+    copy(&data, &backup);
     let mut c = env.connect();
     let id = c.send("check", json!({ "no_cache": true, "validators": ["slow"] }));
     wait_until(Duration::from_secs(10), "the slow tool to start", || started.exists());
     std::fs::rename(&data, env.tmp.path().join("old")).unwrap();
-    assert!(std::process::Command::new("cp").arg("-a").arg(&backup).arg(&data).status().unwrap().success());
+    copy(&backup, &data);
     for args in [&["cache", "clear", "--validator", "json"][..], &["cache", "stats"], &["cache", "prune"]] {
         let out = env.run(args);
         let err = String::from_utf8_lossy(&out.stderr);
