@@ -1893,9 +1893,12 @@ async fn run_job(
         if let Some(why) = run.hung(name) {
             return vec![Outcome::skipped(why); n];
         }
-        // Wait (within the deadline) for a child that accepts jobs.
+        // Wait (within the deadline) for a child that accepts jobs. The
+        // deadline counts from here: a run ends within its timeouts even
+        // when a child was restarting.
         let mut slot = s.handle.slot.clone();
         let wait_until = deadline.unwrap_or_else(|| tokio::time::Instant::now() + timeout);
+        let mut waited = false;
         let actor = loop {
             let current = slot.borrow_and_update().clone();
             match current {
@@ -1903,6 +1906,7 @@ async fn run_job(
                 Slot::Quarantined(why) => return vec![Outcome::error(format!("quarantined: {why}")); n],
                 Slot::Stopped => return vec![Outcome::skipped(RETIRED); n],
                 Slot::Restarting => {
+                    waited = true;
                     tokio::select! {
                         r = tokio::time::timeout_at(wait_until, slot.changed()) => match r {
                             Ok(Ok(())) => continue,
@@ -1925,7 +1929,10 @@ async fn run_job(
             }
         };
         let second = deadline.is_some();
-        let until = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + timeout);
+        let until = *deadline.get_or_insert(wait_until);
+        // Less than its whole timeout left, part of it spent waiting for a
+        // restart: reaching the deadline then says nothing of the tool.
+        let shortened = !second && waited;
 
         let files = batch
             .iter()
@@ -1968,6 +1975,21 @@ async fn run_job(
                 // tools are killed with the job (the guard); the child, which
                 // did nothing wrong, is not.
                 Err(_) if second => vec![Outcome::skipped(restarted_under(name)); n],
+                // The same for a job that waited for a restart: not a
+                // time-out of the tool. Its later jobs in this run are
+                // skipped, so that the run still ends within its timeouts.
+                Err(_) if shortened => {
+                    let first = walked[batch[0]].rel.clone();
+                    run.set_hung(
+                        name,
+                        format!("not run: validator {name} was restarting, and its job on {first} did not end in time earlier in this run"),
+                    );
+                    let why = format!(
+                        "not run in time: validator {name} was restarting for part of this job's timeout of {timeout:?}, \
+                         and the job did not end in the rest"
+                    );
+                    vec![Outcome::skipped(why); n]
+                }
                 _ => {
                     job_guard.disarm();
                     terminate.cancel();

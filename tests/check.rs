@@ -626,6 +626,46 @@ concurrency = 4
     }
 }
 
+/// A job that waits for its validator's child to restart (a backoff) has
+/// its deadline counted from when it began to wait, so that a check still
+/// ends within its timeouts; reaching it is not the tool's time-out (the
+/// tool had only the rest), so the job is skipped and the child kept.
+#[test]
+fn a_job_that_waited_for_a_restart_ends_within_its_timeout() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[validators.stuck]
+kind = "command"
+command = ["sh", "-c", "exec sleep 30", "stuck"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.py"]
+timeout = "1s"
+restart = { max_restarts = 20, backoff = "600ms" }
+"#,
+    );
+    env.write("a.py", "1\n");
+    env.start();
+    let mut c = env.connect();
+    // The first time-out restarts the child at once, the second after the
+    // backoff (480 to 720 ms), which the third check meets.
+    for _ in 0..2 {
+        let r = c.call("check", json!({ "no_cache": true }));
+        assert_eq!(r["result"]["summary"]["outcomes"]["timed_out"], 1, "{r}");
+    }
+    let r = c.call("check", json!({ "no_cache": true }));
+    let o = &r["result"]["outcomes"][0]["outcome"];
+    assert_eq!(o["status"], "skipped", "{r}");
+    assert!(o["reason"].as_str().unwrap().starts_with("not run in time: validator stuck was restarting"), "{o}");
+    // Its child was not killed for it: two time-outs, two restarts.
+    let status = env.json(&["status"]);
+    let timed_out = status["events"].as_array().unwrap().iter().filter(|e| e["event"] == "timed_out").count();
+    assert_eq!(timed_out, 2, "{status}");
+}
+
 #[test]
 fn a_validator_that_keeps_timing_out_is_quarantined_until_restarted() {
     let env = Env::new();
