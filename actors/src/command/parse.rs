@@ -688,16 +688,20 @@ impl Batch {
         if let Some(found) = self.index.get(&key) {
             return Some(found);
         }
-        let lossy = std::str::from_utf8(&key).ok().filter(|k| k.contains(char::REPLACEMENT_CHARACTER))?;
-        self.lossy.get(lossy).filter(|found| found.len() == 1).map(Vec::as_slice)
+        self.read_lossily(&key).filter(|found| found.len() == 1)
+    }
+
+    /// The files whose names, decoded lossily, read as `key` (a cleaned
+    /// name holding U+FFFD).
+    fn read_lossily(&self, key: &[u8]) -> Option<&[usize]> {
+        let lossy = std::str::from_utf8(key).ok().filter(|k| k.contains(char::REPLACEMENT_CHARACTER))?;
+        self.lossy.get(lossy).map(Vec::as_slice)
     }
 
     /// The files a name printed lossily could be, when it reads as the
     /// names of several files of the batch.
     fn ambiguous(&self, path: &[u8]) -> Option<&[usize]> {
-        let key = self.normalize(path)?;
-        let lossy = std::str::from_utf8(&key).ok().filter(|k| k.contains(char::REPLACEMENT_CHARACTER))?;
-        self.lossy.get(lossy).filter(|found| found.len() > 1).map(Vec::as_slice)
+        self.read_lossily(&self.normalize(path)?).filter(|found| found.len() > 1)
     }
 
     /// `path` relative to the project root, lexically cleaned (`./`, `..`);
