@@ -1851,11 +1851,10 @@ fn spawn_job(
     });
 }
 
-/// Why a job is skipped whose validator a reload took out of service (its
-/// child, kept for the checks that started before, is gone: killed for a
-/// timeout, or stopped once no check held it).
-pub(crate) const RETIRED: &str = "not run: a reload changed or removed the validator, and the child this check \
-                                  started with is gone; check again to run it";
+/// Why a job is skipped whose validator's child was stopped under it: the
+/// daemon is shutting down. (A child a reload retired is kept, and
+/// restarted when it fails, while any run begun before the reload holds it.)
+pub(crate) const STOPPED: &str = "not run: the validator's child was stopped (the daemon is shutting down)";
 
 /// Runs one job on a validator's child, enforcing the deadline. A job
 /// whose child dies under it (killed for another job's deadline, another
@@ -1875,6 +1874,9 @@ async fn run_job(
     // Set when the job first starts: a second run must end by it too, so
     // that a check still ends within its timeouts.
     let mut deadline: Option<tokio::time::Instant> = None;
+    // The child that died under the job's first run: until the supervisor
+    // has heard of its end, the slot still names it, and the job waits.
+    let mut dead: Option<ractor::ActorId> = None;
     loop {
         let permit = loop {
             let hung = run.hung_added.notified();
@@ -1902,10 +1904,10 @@ async fn run_job(
         let actor = loop {
             let current = slot.borrow_and_update().clone();
             match current {
-                Slot::Running(a) => break a,
+                Slot::Running(a) if Some(a.get_id()) != dead => break a,
                 Slot::Quarantined(why) => return vec![Outcome::error(format!("quarantined: {why}")); n],
-                Slot::Stopped => return vec![Outcome::skipped(RETIRED); n],
-                Slot::Restarting => {
+                Slot::Stopped => return vec![Outcome::skipped(STOPPED); n],
+                Slot::Running(_) | Slot::Restarting => {
                     waited = true;
                     tokio::select! {
                         r = tokio::time::timeout_at(wait_until, slot.changed()) => match r {
@@ -1969,6 +1971,7 @@ async fn run_job(
                 // on the next child would have no time left.
                 Ok(_) if tokio::time::Instant::now() + DEADLINES_TOGETHER < until => {
                     debug!(validator = %name, "the child died under a job; running it again on the next one");
+                    dead = Some(actor.get_id());
                     continue;
                 }
                 // A second run cut short by the first one's deadline: its

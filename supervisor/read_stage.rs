@@ -1380,7 +1380,7 @@ fn run_inline(
     }
     match &*s.handle.slot.borrow() {
         Slot::Quarantined(why) => return Ran::Done(Outcome::error(format!("quarantined: {why}")), false),
-        Slot::Stopped => return Ran::Done(Outcome::skipped(crate::check::RETIRED), false),
+        Slot::Stopped => return Ran::Done(Outcome::skipped(crate::check::STOPPED), false),
         Slot::Running(_) | Slot::Restarting => {}
     }
     progress.lock().expect("progress").current = Some((pos, vi, Instant::now(), hash));

@@ -44,7 +44,7 @@ pub enum Slot {
     Restarting,
     /// Past its restart intensity; jobs get an error until restarted.
     Quarantined(String),
-    /// Removed by a reload or stopped with the daemon.
+    /// Stopped with the daemon, or a retired child no run holds any more.
     Stopped,
 }
 
@@ -148,9 +148,8 @@ pub struct RetiringStatus {
     pub name: String,
     /// `builtin:<name>` or `command` (of the configuration it runs).
     pub kind: String,
-    /// `running`, or `stopped` once its child is gone (killed for a missed
-    /// deadline, or stopped in a restart backoff): the runs that hold it
-    /// skip its remaining jobs.
+    /// `running`, `restarting` or `quarantined`: it is supervised as the
+    /// validator's current child is, under its own restart policy.
     pub state: &'static str,
     /// How many check runs still hold it.
     pub checks: usize,
@@ -214,6 +213,18 @@ enum ChildState {
     Stopped,
 }
 
+impl ChildState {
+    /// As `status` says it.
+    fn label(self) -> &'static str {
+        match self {
+            ChildState::Running => "running",
+            ChildState::Restarting => "restarting",
+            ChildState::Quarantined => "quarantined",
+            ChildState::Stopped => "stopped",
+        }
+    }
+}
+
 struct Child {
     handle: Arc<ValidatorHandle>,
     slot: watch::Sender<Slot>,
@@ -239,7 +250,10 @@ pub struct Supervisor;
 #[derive(Default)]
 pub struct SupervisorState {
     children: HashMap<String, Child>,
-    by_actor: HashMap<ActorId, String>,
+    /// Each live child actor's generation (its `Child`, current or
+    /// retiring); an actor stopped on purpose is taken out first, so that
+    /// its end is not read as a failure.
+    by_actor: HashMap<ActorId, u64>,
     events: VecDeque<Event>,
     generation: u64,
     /// Children replaced or removed by a reload, kept running until the check
@@ -286,8 +300,28 @@ impl SupervisorState {
         self.events.push_back(Event { at_ms: now_ms(), validator: validator.into(), event, detail });
     }
 
-    async fn spawn_child(&mut self, myself: &ActorRef<SupervisorMessage>, name: &str) {
-        let Some(child) = self.children.get_mut(name) else { return };
+    /// The child of this generation: the validator's current one, or one
+    /// a reload retired.
+    fn child_mut(&mut self, generation: u64) -> Option<&mut Child> {
+        match self.children.values_mut().find(|c| c.generation == generation) {
+            Some(c) => Some(c),
+            None => self.retiring.iter_mut().find(|c| c.generation == generation),
+        }
+    }
+
+    /// Whether the child of this generation is one a reload retired.
+    fn is_retiring(&self, generation: u64) -> bool {
+        self.retiring.iter().any(|c| c.generation == generation)
+    }
+
+    /// The events' wording for a child: a retired one is named as such.
+    fn said(&self, generation: u64, detail: String) -> String {
+        if self.is_retiring(generation) { format!("{detail} (replaced child)") } else { detail }
+    }
+
+    async fn spawn_child(&mut self, myself: &ActorRef<SupervisorMessage>, generation: u64) {
+        let Some(child) = self.child_mut(generation) else { return };
+        let name = child.handle.config.name.clone();
         let args = ValidatorArguments {
             name: name.to_string(),
             work: child.work.clone(),
@@ -302,12 +336,14 @@ impl SupervisorState {
         };
         match Actor::spawn_linked(None, Validator, args, myself.get_cell()).await {
             Ok((actor, _)) => {
-                self.by_actor.insert(actor.get_id(), name.to_string());
+                let id = actor.get_id();
                 child.actor = Some(actor.clone());
                 child.state = ChildState::Running;
                 child.started_at = Instant::now();
                 child.slot.send_replace(Slot::Running(actor));
-                self.event(name, "started", String::new());
+                self.by_actor.insert(id, generation);
+                let detail = self.said(generation, String::new());
+                self.event(&name, "started", detail.trim_start().into());
             }
             Err(e) => {
                 // Spawning our own actor only fails when the system is
@@ -316,15 +352,31 @@ impl SupervisorState {
                 child.state = ChildState::Quarantined;
                 child.slot.send_replace(Slot::Quarantined(reason.clone()));
                 child.last_failure = Some(reason.clone());
-                self.event(name, "quarantined", reason);
+                let detail = self.said(generation, reason);
+                self.event(&name, "quarantined", detail);
             }
         }
     }
 
     /// A child died unexpectedly (or by our deadline kill): apply the policy.
-    async fn child_failed(&mut self, myself: &ActorRef<SupervisorMessage>, name: &str, reason: String) {
-        let Some(child) = self.children.get_mut(name) else { return };
+    /// A retired child is restarted too, under its own policy, while check
+    /// runs begun before the reload still hold it; held by none, it stays
+    /// down and is let go.
+    async fn child_failed(&mut self, myself: &ActorRef<SupervisorMessage>, generation: u64, reason: String) {
+        let retiring = self.is_retiring(generation);
+        let reason = self.said(generation, reason);
+        let Some(child) = self.child_mut(generation) else { return };
+        let name = child.handle.config.name.clone();
+        let name = name.as_str();
         child.actor = None;
+        // The supervisor's own reference is the last one.
+        if retiring && Arc::strong_count(&child.handle) <= 1 {
+            child.state = ChildState::Stopped;
+            child.slot.send_replace(Slot::Stopped);
+            child.last_failure = Some(reason.clone());
+            self.event(name, "failed", reason);
+            return;
+        }
         child.last_failure = Some(reason.clone());
         let policy = child.handle.config.restart;
         let now = Instant::now();
@@ -356,14 +408,14 @@ impl SupervisorState {
         child.attempt = child.attempt.saturating_add(1);
         child.state = ChildState::Restarting;
         child.slot.send_replace(Slot::Restarting);
-        let generation = child.generation;
         if delay.is_zero() {
             // Counted when made: one a `verdict restart` makes first is not
             // this one.
             child.restarts_total += 1;
             self.event(name, "failed", reason);
-            self.event(name, "restarted", "immediately".into());
-            self.spawn_child(myself, name).await;
+            let detail = self.said(generation, "immediately".into());
+            self.event(name, "restarted", detail);
+            self.spawn_child(myself, generation).await;
         } else {
             self.event(name, "failed", reason);
             // Said when it happens: meanwhile `status` shows `restarting`.
@@ -374,24 +426,11 @@ impl SupervisorState {
 
     /// Takes a child out of service after a reload changed or removed its
     /// validator. Check runs that hold its handle keep using it (they finish
-    /// on the configuration they started with); it stops once none does.
+    /// on the configuration they started with), and it is supervised as
+    /// before (restarted under its policy, or waiting out a backoff); it
+    /// stops once no run holds it.
     fn retire_child(&mut self, name: &str) {
-        let Some(mut child) = self.children.remove(name) else { return };
-        match &child.actor {
-            // Its failures are no longer supervision events of the validator.
-            Some(actor) => {
-                self.by_actor.remove(&actor.get_id());
-            }
-            // Waiting out a restart backoff, which its successor's
-            // generation ends: it will not run again, and the runs waiting
-            // for it (holding the validator's permits) are told so at once.
-            // (A quarantined one keeps saying why it is.)
-            None if matches!(child.state, ChildState::Restarting) => {
-                child.state = ChildState::Stopped;
-                child.slot.send_replace(Slot::Stopped);
-            }
-            None => {}
-        }
+        let Some(child) = self.children.remove(name) else { return };
         self.retiring.push(child);
         self.reap_retired();
     }
@@ -399,6 +438,7 @@ impl SupervisorState {
     /// Stops the retiring children no check run holds any more; returns
     /// whether some are left.
     fn reap_retired(&mut self) -> bool {
+        let by_actor = &mut self.by_actor;
         self.retiring.retain_mut(|child| {
             // The supervisor's own reference is the last one.
             if Arc::strong_count(&child.handle) > 1 {
@@ -407,6 +447,7 @@ impl SupervisorState {
             child.state = ChildState::Stopped;
             child.slot.send_replace(Slot::Stopped);
             if let Some(actor) = child.actor.take() {
+                by_actor.remove(&actor.get_id());
                 actor.stop(Some("replaced by a reload".into()));
             }
             // Not waited for: the signals go out from the blocking pool. A
@@ -516,7 +557,7 @@ impl Actor for Supervisor {
                             kill_reason: None,
                         },
                     );
-                    state.spawn_child(&myself, &name).await;
+                    state.spawn_child(&myself, state.generation).await;
                 }
                 for list in [&mut report.added, &mut report.changed, &mut report.removed, &mut report.unchanged] {
                     list.sort();
@@ -538,8 +579,9 @@ impl Actor for Supervisor {
                 child.recent_restarts.clear();
                 child.attempt = 0;
                 child.last_failure = None;
+                let generation = child.generation;
                 state.event(&name, "restarted", "on request".into());
-                state.spawn_child(&myself, &name).await;
+                state.spawn_child(&myself, generation).await;
                 let _ = reply.send(Ok(()));
             }
             SupervisorMessage::ReapRetired => {
@@ -548,49 +590,29 @@ impl Actor for Supervisor {
                 }
             }
             SupervisorMessage::JobTimedOut { name, actor, file, after } => {
-                if let Some(old) =
-                    state.retiring.iter_mut().find(|c| c.actor.as_ref().map(|a| a.get_id()) == Some(actor))
-                {
-                    // A retiring child hung on a run that started before the
-                    // reload: kill it; it is not restarted. The timed-out job
-                    // ends its own tools (SIGTERM, then SIGKILL after its
-                    // grace); its other jobs die with it.
-                    if let Some(a) = old.actor.take() {
-                        a.kill();
-                    }
-                    old.slot.send_replace(Slot::Stopped);
-                    state.event(
-                        &name,
-                        "timed_out",
-                        format!("job on {file} timed out after {after:?} (replaced child)"),
-                    );
-                    return Ok(());
-                }
-                let Some(child) = state.children.get_mut(&name) else { return Ok(()) };
-                if child.actor.as_ref().map(|a| a.get_id()) != Some(actor) {
-                    return Ok(()); // already replaced
-                }
+                // Gone already (failed, restarted, or let go): nothing to kill.
+                let Some(&generation) = state.by_actor.get(&actor) else { return Ok(()) };
                 let reason = format!("job on {file} timed out after {after:?}");
-                child.kill_reason = Some(reason.clone());
+                let said = state.said(generation, reason.clone());
+                let Some(child) = state.child_mut(generation) else { return Ok(()) };
+                child.kill_reason = Some(reason);
                 // The timed-out job was told to terminate and ends its own
                 // tools (SIGTERM, then SIGKILL after its grace), even once
                 // the child is gone; the child's other jobs die with it.
                 if let Some(a) = &child.actor {
                     a.kill();
                 }
-                state.event(&name, "timed_out", reason);
+                state.event(&name, "timed_out", said);
             }
             SupervisorMessage::RestartChild { name, generation, delay } => {
-                if let Some(child) = state
-                    .children
-                    .get_mut(&name)
-                    .filter(|c| c.generation == generation && c.state == ChildState::Restarting)
-                {
+                // Not if it was let go, or restarted on request, since.
+                if let Some(child) = state.child_mut(generation).filter(|c| c.state == ChildState::Restarting) {
                     child.restarts_total += 1;
                     // To the millisecond (the jitter makes nanoseconds).
                     let shown = Duration::from_millis(delay.as_millis() as u64);
-                    state.event(&name, "restarted", format!("after {shown:?} of backoff"));
-                    state.spawn_child(&myself, &name).await;
+                    let detail = state.said(generation, format!("after {shown:?} of backoff"));
+                    state.event(&name, "restarted", detail);
+                    state.spawn_child(&myself, generation).await;
                 }
             }
             SupervisorMessage::GetHandles(reply) => {
@@ -606,12 +628,7 @@ impl Actor for Supervisor {
                         name: name.clone(),
                         kind: kind_label(&c.handle.config),
                         dimension: c.handle.config.dimension.clone(),
-                        state: match c.state {
-                            ChildState::Running => "running",
-                            ChildState::Restarting => "restarting",
-                            ChildState::Quarantined => "quarantined",
-                            ChildState::Stopped => "stopped",
-                        },
+                        state: c.state.label(),
                         restarts: c.restarts_total,
                         jobs_done: c.handle.jobs_done.load(Ordering::Relaxed),
                         last_failure: c.last_failure.clone(),
@@ -619,18 +636,19 @@ impl Actor for Supervisor {
                     })
                     .collect();
                 validators.sort_by(|a, b| a.name.cmp(&b.name));
-                let retiring = state
+                let mut retiring: Vec<RetiringStatus> = state
                     .retiring
                     .iter()
                     .map(|c| RetiringStatus {
                         name: c.handle.config.name.clone(),
                         kind: kind_label(&c.handle.config),
-                        state: if c.actor.is_some() { "running" } else { "stopped" },
+                        state: c.state.label(),
                         // The supervisor's own reference is not a run's.
                         checks: Arc::strong_count(&c.handle).saturating_sub(1),
                         jobs_done: c.handle.jobs_done.load(Ordering::Relaxed),
                     })
                     .collect();
+                retiring.sort_by(|a, b| a.name.cmp(&b.name));
                 let _ = reply.send(SupervisorStatus {
                     validators,
                     retiring,
@@ -649,6 +667,7 @@ impl Actor for Supervisor {
                 for mut child in state.retiring.drain(..) {
                     child.slot.send_replace(Slot::Stopped);
                     if let Some(actor) = child.actor.take() {
+                        state.by_actor.remove(&actor.get_id());
                         actor.stop(Some("stopping".into()));
                     }
                     kills.extend(child.registry.kill_all_in_background());
@@ -677,12 +696,12 @@ impl Actor for Supervisor {
             _ => return Ok(()),
         };
         // Children we stopped on purpose were unmapped first: ignore them.
-        let Some(name) = state.by_actor.remove(&cell.get_id()) else { return Ok(()) };
-        let reason = match state.children.get_mut(&name).and_then(|c| c.kill_reason.take()) {
+        let Some(generation) = state.by_actor.remove(&cell.get_id()) else { return Ok(()) };
+        let reason = match state.child_mut(generation).and_then(|c| c.kill_reason.take()) {
             Some(kill_reason) => kill_reason,
             None => reason,
         };
-        state.child_failed(&myself, &name, reason).await;
+        state.child_failed(&myself, generation, reason).await;
         Ok(())
     }
 }

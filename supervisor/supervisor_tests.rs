@@ -280,3 +280,68 @@ async fn apply_reports_added_changed_removed_and_unchanged() {
     assert!(matches!(*b_slot.borrow(), Slot::Stopped));
     assert!(matches!(*c_slot.borrow(), Slot::Stopped));
 }
+
+/// A child a reload retired is still supervised while runs begun before the
+/// reload hold it: one that crashes, or is killed for a missed deadline, is
+/// restarted (under its own policy) on the configuration those runs started
+/// with, so their remaining jobs run instead of being skipped. Once no run
+/// holds it, a failure leaves it down.
+#[tokio::test(start_paused = true)]
+async fn a_retired_child_that_fails_while_held_is_restarted_for_its_runs() {
+    let (sup, before) = start(vec![
+        spec("boom", Arc::new(PanickingWorkDouble), policy(5)),
+        spec("hang", Arc::new(HangingWorkDouble), policy(5)),
+    ])
+    .await;
+    // The reload removes both; `before` stands for the runs holding them.
+    ractor::call!(sup, SupervisorMessage::Apply, vec![]).unwrap();
+    let (boom, hang) = (&before[0], &before[1]);
+    let first = actor(boom);
+    job_on(&first).await;
+    settle().await;
+    assert_ne!(actor(boom).get_id(), first.get_id(), "the crashed retired child was restarted");
+    let stuck = actor(hang);
+    sup.cast(SupervisorMessage::JobTimedOut {
+        name: "hang".into(),
+        actor: stuck.get_id(),
+        file: "x".into(),
+        after: Duration::from_secs(1),
+    })
+    .unwrap();
+    settle().await;
+    let next = actor(hang);
+    assert_ne!(next.get_id(), stuck.get_id(), "the timed-out retired child was restarted");
+    let status = ractor::call!(sup, SupervisorMessage::GetStatus).unwrap();
+    assert!(status.validators.is_empty());
+    let states: Vec<(&str, &str, usize)> =
+        status.retiring.iter().map(|r| (r.name.as_str(), r.state, r.checks)).collect();
+    assert_eq!(states, [("boom", "running", 1), ("hang", "running", 1)]);
+    let hang_events: Vec<(&str, &str)> =
+        status.events.iter().filter(|e| e.validator == "hang").map(|e| (e.event, e.detail.as_str())).collect();
+    assert_eq!(
+        &hang_events[hang_events.len() - 4..],
+        [
+            ("timed_out", "job on x timed out after 1s (replaced child)"),
+            ("failed", "job on x timed out after 1s (replaced child)"),
+            ("restarted", "immediately (replaced child)"),
+            ("started", "(replaced child)"),
+        ]
+    );
+    // No run holds `hang` any more: killed again before it is let go, it
+    // stays down.
+    let hang_slot = hang.slot.clone();
+    drop(before);
+    sup.cast(SupervisorMessage::JobTimedOut {
+        name: "hang".into(),
+        actor: next.get_id(),
+        file: "y".into(),
+        after: Duration::from_secs(1),
+    })
+    .unwrap();
+    settle().await;
+    assert!(matches!(*hang_slot.borrow(), Slot::Stopped), "{:?}", *hang_slot.borrow());
+    tokio::time::sleep(REAP_EVERY * 2).await;
+    settle().await;
+    let status = ractor::call!(sup, SupervisorMessage::GetStatus).unwrap();
+    assert!(status.retiring.is_empty(), "{:?}", status.retiring.len());
+}

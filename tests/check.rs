@@ -1016,46 +1016,55 @@ fn checks_in_flight_finish_on_the_configuration_they_started_with() {
     assert_eq!(lines("new"), 5);
 }
 
-/// A retiring child killed for a missed deadline is listed as `stopped`
-/// while a run begun before the reload still holds it.
+/// A retired child killed for a missed deadline is restarted, on the
+/// configuration it had, for the other runs begun before the reload: their
+/// jobs run on it instead of being skipped, and `status` lists it until the
+/// last of them ends.
 #[test]
-fn a_retiring_child_killed_for_its_deadline_is_listed_as_stopped() {
+fn a_retired_child_killed_for_its_deadline_is_restarted_for_the_other_runs() {
     let env = Env::new();
-    let marks = env.tmp.path().join("marks");
-    let hung = env.tmp.path().join("hung");
-    // `hang` never ends within its 1 s; `slow`, which the reload leaves
-    // alone, keeps the run going for 4 s.
+    let runs = env.tmp.path().join("runs");
+    // `hang` writes which configuration ran it on which file, and never
+    // ends on h.md within its 1 s; `mark`, which the reload leaves alone,
+    // says that the second run is under way (it holds its validators).
     let config = |tag: &str| {
         format!(
-            "builtins = false\n{}[validators.hang]\nkind = \"command\"\n\
-             command = [\"sh\", \"-c\", \"echo {tag} >> {}; exec sleep 30\", \"hang\"]\n\
-             mode = \"per_file\"\nparser = \"exit_code\"\nfiles = [\"*.md\"]\ntimeout = \"1s\"\n",
-            slow_tool(&marks, "slow"),
-            hung.display()
+            "builtins = false\n\
+             [validators.mark]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"echo mark $1 >> {runs}\", \"mark\"]\n\
+             mode = \"per_file\"\nparser = \"exit_code\"\nfiles = [\"g.md\"]\n\
+             [validators.hang]\nkind = \"command\"\n\
+             command = [\"sh\", \"-c\", \"echo {tag} $1 >> {runs}; case $1 in *h.md) exec sleep 30;; esac\", \"hang\"]\n\
+             mode = \"per_file\"\nparser = \"exit_code\"\nfiles = [\"*.md\"]\ntimeout = \"1s\"\nconcurrency = 1\n",
+            runs = runs.display()
         )
     };
     env.write("verdict.toml", config("old"));
     env.write("h.md", "h\n");
-    for i in 0..20 {
-        env.write(&format!("f{i}.txt"), format!("{i}\n"));
-    }
+    env.write("g.md", "g\n");
     env.start();
-    let mut c = env.connect();
-    let id = c.send("check", json!({ "no_cache": true }));
-    wait_for_text(&hung, "old");
+    let mut first = env.connect();
+    let first_id = first.send("check", json!({ "paths": ["h.md"], "no_cache": true }));
+    wait_for_text(&runs, "old h.md");
+    // The second run's `hang` job waits for the first one's slot.
+    let mut second = env.connect();
+    let second_id = second.send("check", json!({ "paths": ["g.md"], "no_cache": true }));
+    wait_for_text(&runs, "mark g.md");
     env.write("verdict.toml", config("new"));
     assert_eq!(env.json(&["reload"])["changed"], json!(["hang"]));
-    wait_until(Duration::from_secs(10), "the retiring child to be killed", || {
-        env.json(&["status"])["retiring"][0]["state"] == "stopped"
-    });
     let status = env.json(&["status"]);
     assert_eq!(status["retiring"][0]["name"], "hang", "{status}");
-    assert_eq!(status["retiring"][0]["checks"], 1, "{status}");
-    let human = env.run_ok(&["status"], 0);
-    assert!(human.contains("its child is gone"), "{human}");
-    let (reply, _) = c.reply(id);
+    assert_eq!(status["retiring"][0]["checks"], 2, "{status}");
+
+    let (reply, _) = first.reply(first_id);
     assert_eq!(reply["result"]["summary"]["outcomes"]["timed_out"], 1, "{reply}");
-    assert_eq!(reply["result"]["summary"]["outcomes"]["passed"], 20, "{reply}");
+    let (reply, _) = second.reply(second_id);
+    let outcomes = &reply["result"]["summary"]["outcomes"];
+    assert_eq!(outcomes["passed"], 2, "{reply}");
+    assert_eq!(outcomes["skipped"], 0, "{reply}");
+    let said = std::fs::read_to_string(&runs).unwrap();
+    assert!(said.contains("old g.md") && !said.contains("new"), "{said}");
+    let events = env.json(&["status"])["events"].to_string();
+    assert!(events.contains("immediately (replaced child)"), "{events}");
     wait_until(Duration::from_secs(10), "the old child to be let go", || {
         env.json(&["status"])["retiring"].as_array().is_some_and(Vec::is_empty)
     });

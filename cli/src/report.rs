@@ -970,7 +970,12 @@ pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
             r["kind"].as_str().unwrap_or("?"),
             r["jobs_done"],
             r["checks"],
-            if r["state"] == "stopped" { " (its child is gone: they skip its other jobs)" } else { "" }
+            match r["state"].as_str() {
+                Some("restarting") => " (its child is restarting)",
+                Some("quarantined") => " (quarantined: they get an error for its other jobs)",
+                Some("stopped") => " (its child is stopped)",
+                _ => "",
+            }
         )?;
     }
     let breakers = s["breakers"].as_array().map(Vec::len).unwrap_or(0);
