@@ -19,6 +19,9 @@ use crate::protocol::{
 
 /// How long a client waits for a daemon it launched to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many daemons one command launches at most while others keep
+/// stopping them or going away as it starts them.
+const MAX_LAUNCHES: u32 = 5;
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -424,16 +427,31 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<Client> {
     let mut lost_race = false;
     let mut holder = None;
     let mut launches = 1;
+    // What became of each daemon launched here, for the message if none
+    // serves in time.
+    let mut history: Vec<String> = Vec::new();
+    let mut pid = child.id();
     loop {
         if !lost_race && let Some(status) = child.try_wait()? {
+            let stopped =
+                std::os::unix::process::ExitStatusExt::signal(&status) == Some(nix::sys::signal::Signal::SIGTERM as i32);
+            history.push(format!(
+                "pid {}: {}",
+                pid.unwrap_or_default(),
+                if stopped {
+                    "stopped by SIGTERM".to_owned()
+                } else if status.success() {
+                    "found another daemon holding the lock".to_owned()
+                } else {
+                    status.to_string()
+                }
+            ));
             // Stopped while it started (`verdict stop` racing this command,
             // which SIGTERMs a daemon it finds holding its lock): the next
             // one is started.
-            if std::os::unix::process::ExitStatusExt::signal(&status) == Some(nix::sys::signal::Signal::SIGTERM as i32)
-                && launches < 5
-            {
+            if stopped && launches < MAX_LAUNCHES {
                 child = relaunch(&mut cmd)?;
-                launches += 1;
+                (pid, launches) = (child.id(), launches + 1);
                 continue;
             }
             if status.success() {
@@ -467,9 +485,9 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<Client> {
         // socket was removed and it is gone now; its pid file goes with it):
         // start one again.
         let gone = holder.map_or(!layout.pid_file.exists(), |pid| !process_alive(pid));
-        if lost_race && gone && launches < 5 {
+        if lost_race && gone && launches < MAX_LAUNCHES {
             child = relaunch(&mut cmd)?;
-            (lost_race, holder, launches) = (false, None, launches + 1);
+            (lost_race, holder, pid, launches) = (false, None, child.id(), launches + 1);
             continue;
         }
         if Instant::now() > deadline {
@@ -481,9 +499,13 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<Client> {
                     layout.socket.display()
                 );
             }
+            if !lost_race {
+                history.push(format!("pid {}: still running", pid.unwrap_or_default()));
+            }
             bail!(
-                "the daemon did not accept connections within {START_TIMEOUT:?}; see {}",
-                layout.log_file().display()
+                "the daemon did not accept connections within {START_TIMEOUT:?}; see {} (daemons launched: {})",
+                layout.log_file().display(),
+                history.join("; ")
             );
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
