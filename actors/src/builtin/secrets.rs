@@ -62,16 +62,16 @@ static CANDIDATES: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&alternation.join("|")).expect("literal alternation compiles")
 });
 
-/// The PEM labels of private keys.
-const PEM_LABELS: &[&str] = &[
-    "PRIVATE KEY",
-    "RSA PRIVATE KEY",
-    "DSA PRIVATE KEY",
-    "EC PRIVATE KEY",
-    "OPENSSH PRIVATE KEY",
-    "ENCRYPTED PRIVATE KEY",
-    "PGP PRIVATE KEY BLOCK",
-];
+/// The longest PEM label looked at (RFC 7468 sets no limit; the longest
+/// in use, `SSH2 ENCRYPTED PRIVATE KEY`, is 26 bytes).
+const PEM_LABEL_MAX: usize = 64;
+
+/// Whether a PEM label names a private key: `PRIVATE KEY` and every `…
+/// PRIVATE KEY` (`RSA`, `EC`, `DSA`, `OPENSSH`, `ENCRYPTED`, `X9.42 DH`,
+/// `ANY`, …), and `PGP PRIVATE KEY BLOCK`.
+fn private_key_label(label: &[u8]) -> bool {
+    label == b"PRIVATE KEY" || label.ends_with(b" PRIVATE KEY") || label == b"PGP PRIVATE KEY BLOCK"
+}
 
 fn is_alnum(b: u8) -> bool {
     b.is_ascii_alphanumeric()
@@ -133,9 +133,9 @@ pub(super) fn secrets(content: &[u8], out: &mut Collector<'_>) {
         };
         let (start, end) = (m.start(), m.end());
         let hit = match prefix {
-            Prefix::Pem => {
-                pem(content, end).map(|label| (start, format!("private key (`-----BEGIN {label}-----` block)")))
-            }
+            Prefix::Pem => pem(content, end).map(|label| {
+                (start, format!("private key (`-----BEGIN {}-----` block)", String::from_utf8_lossy(label)))
+            }),
             Prefix::AwsKeyId => {
                 token(content, start, end, 16, 16, |b| b.is_ascii_uppercase() || b.is_ascii_digit(), is_alnum, is_alnum)
                     .map(|t| (start, format!("AWS access key ID (`{}`…)", first4(t))))
@@ -209,25 +209,40 @@ fn slack(content: &[u8], start: usize, prefix_end: usize) -> Option<&[u8]> {
 }
 
 /// A private key PEM block whose `-----BEGIN ` ends at `after_begin`: one of
-/// [`PEM_LABELS`], `-----`, then (after line breaks, blanks, quotes or `\n`
+/// the labels [`private_key_label`] knows, `-----`, then (after line breaks, blanks, quotes or `\n`
 /// escapes, and the `+` or `,` between string literals) key material: a run of at least [`PEM_MATERIAL`] base64
 /// characters, or an armor header line (`Proc-Type: 4,ENCRYPTED`, `Version:
-/// …`) as encrypted PEM and PGP blocks start with. A header on its own — a
+/// …`) as encrypted PEM and PGP blocks start with; once a quote was
+/// passed, the material must start right after one (a literal of its own). A header on its own — a
 /// PEM parser's constant followed by the next line of code, a mention in
 /// prose, a `...` placeholder — is not reported.
-fn pem(content: &[u8], after_begin: usize) -> Option<&'static str> {
+fn pem(content: &[u8], after_begin: usize) -> Option<&[u8]> {
     let rest = &content[after_begin..];
-    let label = PEM_LABELS.iter().find(|l| rest.starts_with(l.as_bytes()) && rest[l.len()..].starts_with(b"-----"))?;
-    let mut body = &rest[label.len() + 5..];
+    // RFC 7468's label: printable characters but `-`, spaces between words.
+    let len = rest.iter().take(PEM_LABEL_MAX + 1).position(|&b| !(b.is_ascii_graphic() || b == b' ') || b == b'-')?;
+    let label = &rest[..len];
+    if !rest[len..].starts_with(b"-----") || !private_key_label(label) {
+        return None;
+    }
+    let mut body = &rest[len + 5..];
+    // Whether a quote was passed, and whether the last byte passed was one.
+    let (mut quoted, mut after_quote) = (false, false);
     loop {
         match body {
-            [b'\\', b'n' | b'r', tail @ ..] => body = tail,
-            [b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'|' | b'>', tail @ ..] => body = tail,
+            [b'\\', b'n' | b'r', tail @ ..] => (body, after_quote) = (tail, false),
+            [b'"' | b'\'', tail @ ..] => (body, quoted, after_quote) = (tail, true, true),
+            [b' ' | b'\t' | b'\r' | b'\n' | b'|' | b'>', tail @ ..] => (body, after_quote) = (tail, false),
             // Between string literals: `"…-----\n" +` or `,` then the
             // key's first line in the next literal.
-            [b'+' | b',', tail @ ..] => body = tail,
+            [b'+' | b',', tail @ ..] => (body, after_quote) = (tail, false),
             _ => break,
         }
+    }
+    // Past the end of the header's string literal, key material starts
+    // a literal of its own: a name there (`"…-----\n" + encodedKey`, the
+    // next line of code) is code, not a key.
+    if quoted && !after_quote {
+        return None;
     }
     let material = short_run(body, is_base64);
     let armor_header = ARMOR_HEADERS.iter().any(|h| body.starts_with(h.as_bytes()));

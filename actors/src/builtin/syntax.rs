@@ -321,14 +321,17 @@ fn json_problem(text: &str, keys: bool) -> Option<Problem> {
     // serde_json's own limit (128 levels) would end the check at any deeper
     // value, missing the errors after it: it is lifted, the stack grows on
     // the heap as needed (serde_stacker), and `Strict` stops at `MAX_DEPTH`.
-    let mut de = serde_json::Deserializer::from_str(text);
-    de.disable_recursion_limit();
-    let parsed = if keys {
-        Strict::<true>::deserialize(serde_stacker::Deserializer::new(&mut de)).map(drop)
-    } else {
-        Strict::<false>::deserialize(serde_stacker::Deserializer::new(&mut de)).map(drop)
-    }
-    .and_then(|()| de.end());
+    //
+    // Unwinding from an error, serde_json's string reader locates an error
+    // at each level by counting the lines before it: a file nested past
+    // `MAX_DEPTH`, megabytes long, took minutes. Such a file is read
+    // through its I/O reader, which keeps count as it goes, and the too
+    // deep bracket is the one found here.
+    let deep = too_deep_at(text.as_bytes());
+    let parsed = match deep {
+        None => strict_parse(&mut serde_json::Deserializer::from_str(text), keys),
+        Some(_) => strict_parse(&mut serde_json::Deserializer::from_reader(text.as_bytes()), keys),
+    };
     let e = parsed.err()?;
     let (line, column) = (e.line(), e.column());
     let body = text.as_bytes();
@@ -370,11 +373,7 @@ fn json_problem(text: &str, keys: bool) -> Option<Problem> {
         return Some(warning(start, NUMBER_OUT_OF_RANGE, repair));
     }
     if message.starts_with(TOO_DEEP) {
-        // Reported right after the bracket that went too deep: point at it.
-        if offset > 0 && matches!(body[offset - 1], b'[' | b'{') {
-            offset -= 1;
-        }
-        return Some(warning(offset, TOO_DEEP, None));
+        return Some(warning(deep.unwrap_or(offset), TOO_DEEP, None));
     }
     if (message.starts_with("unexpected end of hex escape")
         || message.starts_with("lone leading surrogate in hex escape"))
@@ -384,6 +383,58 @@ fn json_problem(text: &str, keys: bool) -> Option<Problem> {
         return Some(warning(escape, LONE_SURROGATE, Some(Repair::Surrogate(escape))));
     }
     Some(Problem { at: offset, severity: Severity::Error, message: one_line(&message, line, column), repair: None })
+}
+
+/// Parses one JSON value and the end of the text with `Strict` (duplicate
+/// keys refused if `keys`), the stack growing on the heap as needed.
+fn strict_parse<'de, R: serde_json::de::Read<'de>>(
+    de: &mut serde_json::Deserializer<R>,
+    keys: bool,
+) -> Result<(), serde_json::Error> {
+    de.disable_recursion_limit();
+    if keys {
+        Strict::<true>::deserialize(serde_stacker::Deserializer::new(&mut *de)).map(drop)
+    } else {
+        Strict::<false>::deserialize(serde_stacker::Deserializer::new(&mut *de)).map(drop)
+    }
+    .and_then(|()| de.end())
+}
+
+/// Where the arrays and objects of `body` first nest deeper than
+/// [`MAX_DEPTH`] (the bracket that does), strings skipped; `None` when they
+/// do not, or a file has no more brackets than that (an ordinary file's
+/// only cost: one count).
+fn too_deep_at(body: &[u8]) -> Option<usize> {
+    if memchr::memchr2_iter(b'[', b'{', body).count() <= MAX_DEPTH {
+        return None;
+    }
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < body.len() {
+        match body[i] {
+            b'"' => {
+                // To the closing quote, past escaped characters.
+                i += 1;
+                while let Some(at) = body.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
+                    i += at;
+                    if body[i] == b'"' {
+                        break;
+                    }
+                    i += 2;
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(i);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The `\\uXXXX` escape of a lone UTF-16 surrogate that a parser stopped
@@ -945,7 +996,21 @@ pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
         Severity::Error
     };
     match e.span() {
-        Some(span) => out.at(bom + span.start, severity, || message),
+        Some(span) => {
+            // The parser reports a bare carriage return at the byte after
+            // it: point at the return itself.
+            let b = text.as_bytes();
+            let at = if message.contains("carriage return")
+                && span.start > 0
+                && b.get(span.start - 1) == Some(&b'\r')
+                && b.get(span.start) != Some(&b'\r')
+            {
+                span.start - 1
+            } else {
+                span.start
+            };
+            out.at(bom + at, severity, || message)
+        }
         None => out.unlocated(severity, || message),
     }
     for span in after {

@@ -676,6 +676,17 @@ fn json_parser_limits_are_warnings_that_say_so() {
     clean(BuiltinKind::Json, exactly.as_bytes());
     let over = format!("{}{}", "[".repeat(10_001), "]".repeat(10_001));
     assert_eq!(at(&one(BuiltinKind::Json, over.as_bytes())), (1, 10_001));
+    // With blanks after each bracket: still the 10,001st.
+    let spaced = format!("{}{}", "[ ".repeat(10_001), "]".repeat(10_001));
+    assert_eq!(at(&one(BuiltinKind::Json, spaced.as_bytes())), (1, 20_001));
+    // Ten megabytes of lines before the bracket too deep (each level of the
+    // parser's unwinding used to count the lines before it: minutes).
+    let tall = format!("{}1{}\n", format!("{}[\n", " ".repeat(1_000)).repeat(10_003), "]".repeat(10_003));
+    let f = quick(|| one(BuiltinKind::Json, tall.as_bytes()));
+    assert_eq!((f.severity, at(&f)), (Severity::Warning, (10_001, 1_001)), "{}", f.message);
+    // A string holding brackets, and escaped quotes, is not nesting.
+    let quoted = format!("[\"{}\\\"\", {}{}]", "[".repeat(20_000), "[".repeat(9_999), "]".repeat(9_999));
+    clean(BuiltinKind::Json, quoted.as_bytes());
     // Ten megabytes of `[`: the same warning, quickly, no stack overflow.
     let flood = vec![b'['; TEN_MB];
     let f = quick(|| one(BuiltinKind::Json, &flood));
@@ -919,6 +930,12 @@ fn toml_errors_with_position() {
     assert_eq!(one(BuiltinKind::Toml, b"t = { b = 1, b = 2 }\n").line, Some(1), "inline table");
     assert_eq!(one(BuiltinKind::Toml, b"a.b = 1\na = 2\n").line, Some(2), "dotted key redefined");
     assert_eq!(one(BuiltinKind::Toml, b"n = 99999999999999999999\n").line, Some(1), "integer overflow");
+    // A bare carriage return: at the return, as `mixed-line-endings` says
+    // it (the parser names the byte after it).
+    let f = one(BuiltinKind::Toml, b"a = 1\rb = 2\n");
+    assert!(f.message.contains("carriage return"), "{}", f.message);
+    assert_eq!(at(&f), (1, 6));
+    assert_eq!(at(&one(BuiltinKind::Toml, b"a = 1\rb = 2\r")), (1, 6), "returns alone end lines");
 }
 
 #[test]
@@ -1554,6 +1571,15 @@ fn secrets_pem_headers_without_key_material_are_not_keys() {
     clean(BuiltinKind::Secrets, b"const header = \"-----BEGIN RSA PRIVATE KEY-----\"\nconst footer = \"x\"\n");
     clean(BuiltinKind::Secrets, b"pem = \"-----BEGIN PRIVATE KEY-----\\n\" + body + \"-----END PRIVATE KEY-----\"\n");
     clean(BuiltinKind::Secrets, b"It starts with -----BEGIN PRIVATE KEY----- and ends with the footer.\n");
+    // A PEM built from a variable whose name is long enough to pass for
+    // key material, in Java, Python and Rust.
+    clean(
+        BuiltinKind::Secrets,
+        b"String pem = \"-----BEGIN PRIVATE KEY-----\\n\" + encodedPrivateKeyString + \"\\n-----END PRIVATE KEY-----\\n\";\n",
+    );
+    clean(BuiltinKind::Secrets, b"pem = \"-----BEGIN RSA PRIVATE KEY-----\\n\" + base64EncodedPrivateKeyData\n");
+    clean(BuiltinKind::Secrets, b"let pem = \"-----BEGIN EC PRIVATE KEY-----\", KeyKindEllipticCurvePrivateKey;\n");
+    clean(BuiltinKind::Secrets, b"HEADER = \"-----BEGIN PRIVATE KEY-----\"\nparsePrivateKeyFromHeaderLine(x)\n");
     clean(
         BuiltinKind::Secrets,
         b"header: \"-----BEGIN RSA PRIVATE KEY-----\"\nfooter: \"-----END RSA PRIVATE KEY-----\"\n",
@@ -1564,10 +1590,17 @@ fn secrets_pem_headers_without_key_material_are_not_keys() {
     let concatenated =
         "String key = \"-----BEGIN RSA PRIVATE KEY-----\\n\" +\n    \"MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\\n\" +\n";
     assert!(one(BuiltinKind::Secrets, concatenated.as_bytes()).message.contains("RSA PRIVATE KEY"));
+    let implicit = "key = (\"-----BEGIN PRIVATE KEY-----\\n\"\n       \"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n\")\n";
+    assert!(one(BuiltinKind::Secrets, implicit.as_bytes()).message.contains("PRIVATE KEY"));
     let listed = "[\"-----BEGIN PRIVATE KEY-----\",\n \"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\"]\n";
     assert!(one(BuiltinKind::Secrets, listed.as_bytes()).message.contains("PRIVATE KEY"));
     let pgp = "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\nlQOYBF\n";
     assert!(one(BuiltinKind::Secrets, pgp.as_bytes()).message.contains("PGP PRIVATE KEY BLOCK"));
+    // Any label of a private key, not only the common ones.
+    let dh = "-----BEGIN X9.42 DH PRIVATE KEY-----\nMIICJgIBADCCAZcGByqGSM4+AgEwggGK\n";
+    assert!(one(BuiltinKind::Secrets, dh.as_bytes()).message.contains("`-----BEGIN X9.42 DH PRIVATE KEY-----`"));
+    clean(BuiltinKind::Secrets, b"-----BEGIN DH PARAMETERS-----\nMIIBCAKCAQEA//////////+t+FRYortKmq/c\n");
+    clean(BuiltinKind::Secrets, b"-----BEGIN PRIVATE KEYS AND MORE-----\nMIIBCAKCAQEA//////////+t+FRYortKmq/c\n");
 }
 
 /// Long runs of candidate prefixes (a line of `xoxb-` or `aws_secret`
