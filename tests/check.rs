@@ -321,15 +321,25 @@ fn the_output_file_is_checked_first_and_replaced_whole() {
     // A file the check reads (a named path, verdict.toml) is never
     // written over; a directory that does not exist is named as such.
     env.write("verdict.toml", "");
-    for target in ["a.txt", "verdict.toml"] {
+    for (target, says) in [("a.txt", "it is a file this check reads"), ("verdict.toml", "is verdict's configuration")] {
         let out = env.cmd().args(["check", "a.txt", "-o", target]).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{err}");
-        assert!(err.contains("it is a file this check reads"), "{err}");
+        assert!(err.contains(says), "{err}");
     }
     let read = |f: &str| std::fs::read_to_string(env.project.join(f)).unwrap();
     assert_eq!((read("a.txt"), read("verdict.toml")), ("a  \n".to_owned(), String::new()));
     std::fs::remove_file(env.project.join("verdict.toml")).unwrap();
+    // Nor a verdict.toml made by the report, which every later command
+    // would read as the configuration: here or in a directory below.
+    std::fs::create_dir(env.project.join("sub")).unwrap();
+    for target in ["verdict.toml", "sub/verdict.toml"] {
+        let out = env.cmd().args(["check", "a.txt", "-o", target]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("is verdict's configuration"), "{err}");
+        assert!(!env.project.join(target).exists(), "{target} was written");
+    }
     let out = env.cmd().args(["check", "-o", "nowhere/r.json"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.code() == Some(2) && err.contains("nowhere does not exist"), "{err}");

@@ -433,8 +433,8 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<Client> {
     let mut pid = child.id();
     loop {
         if !lost_race && let Some(status) = child.try_wait()? {
-            let stopped =
-                std::os::unix::process::ExitStatusExt::signal(&status) == Some(nix::sys::signal::Signal::SIGTERM as i32);
+            let stopped = std::os::unix::process::ExitStatusExt::signal(&status)
+                == Some(nix::sys::signal::Signal::SIGTERM as i32);
             history.push(format!(
                 "pid {}: {}",
                 pid.unwrap_or_default(),

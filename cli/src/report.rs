@@ -128,6 +128,17 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     let output = match output_path {
         Some(path) => {
             let cannot = || format!("cannot write {}", path.display());
+            // Not even where none exists yet: a report named so would be
+            // read as the configuration of the project (or of a new one
+            // rooted in its directory) by every later command.
+            let config_name = |p: &Path| p.file_name().is_some_and(|n| n == crate::paths::CONFIG_FILE);
+            if config_name(path) || replaced_path(path).is_ok_and(|p| config_name(&p)) {
+                anyhow::bail!(
+                    "cannot write {}: a file named {} is verdict's configuration; give --output another file",
+                    path.display(),
+                    crate::paths::CONFIG_FILE
+                );
+            }
             let meta = std::fs::metadata(path);
             // Never over what is being checked (as `gcc -o a.c a.c` refuses).
             if let Ok(m) = &meta {

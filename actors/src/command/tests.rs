@@ -773,7 +773,10 @@ async fn sarif_byte_order_marks_odd_numbers_and_message_strings() {
         // An index out of range: the rule (its message, its level) is found
         // by its id; arguments that are not strings are written as JSON.
         {"ruleId": "R", "ruleIndex": 9, "message": {"id": "m", "arguments": [1, null]},
-         "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.txt"}, "region": {"startLine": 3}}}]}
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.txt"}, "region": {"startLine": 3}}}]},
+        // A finding is one line, as documented: its blanks are joined.
+        {"ruleId": "R", "message": {"text": "a\tb\nc\r\nd  \n\ne"},
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.txt"}, "region": {"startLine": 4}}}]}
     ]}]});
     std::fs::write(dir.path().join("b.sarif"), format!("\u{feff}{log}")).unwrap();
     let out =
@@ -785,7 +788,8 @@ async fn sarif_byte_order_marks_odd_numbers_and_message_strings() {
         [
             (None, None, "x is unused, {literally}"),
             (Some(2), None, "global y"),
-            (Some(3), None, "1 is null, {literally}")
+            (Some(3), None, "1 is null, {literally}"),
+            (Some(4), None, "a b c d e")
         ]
     );
     assert_eq!(findings[2].severity, Severity::Note, "the rule's default level");
