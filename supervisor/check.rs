@@ -1886,9 +1886,17 @@ async fn run_job(
             if let Some(why) = run.hung(name) {
                 return vec![Outcome::skipped(why); n];
             }
+            // A second run waits for a slot within the first one's deadline.
+            let past_deadline = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 p = s.handle.permits.clone().acquire_owned() => break p.expect("never closed"),
                 _ = &mut hung => {}
+                _ = past_deadline => return vec![Outcome::skipped(restarted_under(name)); n],
                 _ = cancel.cancelled() => return vec![Outcome::skipped("the check was cancelled"); n],
             }
         };

@@ -149,7 +149,8 @@ pub struct RetiringStatus {
     /// `builtin:<name>` or `command` (of the configuration it runs).
     pub kind: String,
     /// `running`, `restarting` or `quarantined`: it is supervised as the
-    /// validator's current child is, under its own restart policy.
+    /// validator's current child is, under its own restart policy; briefly
+    /// `stopped` when it failed (or its backoff ended) with no run left.
     pub state: &'static str,
     /// How many check runs still hold it.
     pub checks: usize,
@@ -259,6 +260,9 @@ pub struct SupervisorState {
     /// Children replaced or removed by a reload, kept running until the check
     /// runs that started with them have finished.
     retiring: Vec<Child>,
+    /// Whether a `ReapRetired` is on its way (one at a time, however many
+    /// reloads leave retiring children).
+    reap_due: bool,
 }
 
 /// How often retiring children are looked at.
@@ -562,7 +566,8 @@ impl Actor for Supervisor {
                 for list in [&mut report.added, &mut report.changed, &mut report.removed, &mut report.unchanged] {
                     list.sort();
                 }
-                if !state.retiring.is_empty() {
+                if !state.retiring.is_empty() && !state.reap_due {
+                    state.reap_due = true;
                     myself.send_after(REAP_EVERY, || SupervisorMessage::ReapRetired);
                 }
                 let _ = reply.send(report);
@@ -585,7 +590,8 @@ impl Actor for Supervisor {
                 let _ = reply.send(Ok(()));
             }
             SupervisorMessage::ReapRetired => {
-                if state.reap_retired() {
+                state.reap_due = state.reap_retired();
+                if state.reap_due {
                     myself.send_after(REAP_EVERY, || SupervisorMessage::ReapRetired);
                 }
             }
@@ -605,6 +611,17 @@ impl Actor for Supervisor {
                 state.event(&name, "timed_out", said);
             }
             SupervisorMessage::RestartChild { name, generation, delay } => {
+                // Not a retired one whose last run ended during the backoff:
+                // it stays down until it is let go.
+                if state.is_retiring(generation)
+                    && state.child_mut(generation).is_some_and(|c| Arc::strong_count(&c.handle) <= 1)
+                {
+                    if let Some(child) = state.child_mut(generation) {
+                        child.state = ChildState::Stopped;
+                        child.slot.send_replace(Slot::Stopped);
+                    }
+                    return Ok(());
+                }
                 // Not if it was let go, or restarted on request, since.
                 if let Some(child) = state.child_mut(generation).filter(|c| c.state == ChildState::Restarting) {
                     child.restarts_total += 1;

@@ -345,3 +345,35 @@ async fn a_retired_child_that_fails_while_held_is_restarted_for_its_runs() {
     let status = ractor::call!(sup, SupervisorMessage::GetStatus).unwrap();
     assert!(status.retiring.is_empty(), "{:?}", status.retiring.len());
 }
+
+/// A retired child whose last run ends while it waits out a restart
+/// backoff is not started again for nobody when the backoff ends.
+#[tokio::test(start_paused = true)]
+async fn a_retired_child_left_by_its_runs_during_a_backoff_stays_down() {
+    let (sup, before) = start(vec![spec("hang", Arc::new(HangingWorkDouble), policy(5))]).await;
+    ractor::call!(sup, SupervisorMessage::Apply, vec![]).unwrap();
+    let time_out = |actor: ActorRef<ValidatorMessage>| {
+        sup.cast(SupervisorMessage::JobTimedOut {
+            name: "hang".into(),
+            actor: actor.get_id(),
+            file: "x".into(),
+            after: Duration::from_secs(1),
+        })
+        .unwrap()
+    };
+    // The first restart is immediate, the second after a backoff.
+    time_out(actor(&before[0]));
+    settle().await;
+    time_out(actor(&before[0]));
+    settle().await;
+    let slot = before[0].slot.clone();
+    assert!(matches!(*slot.borrow(), Slot::Restarting), "{:?}", *slot.borrow());
+    drop(before);
+    // The backoff (8–12 ms) ends before the next look for retired children.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    settle().await;
+    assert!(matches!(*slot.borrow(), Slot::Stopped), "{:?}", *slot.borrow());
+    let status = ractor::call!(sup, SupervisorMessage::GetStatus).unwrap();
+    let last = status.events.last().unwrap();
+    assert_eq!((last.event, last.detail.as_str()), ("failed", "job on x timed out after 1s (replaced child)"));
+}
