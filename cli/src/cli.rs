@@ -230,10 +230,11 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
                             json!({ "valid": true, "file": file.to_string_lossy(), "defaults": false, "validators": cfg.validators().iter().map(|v| v.name.clone()).collect::<Vec<_>>() })
                         );
                     } else {
+                        let n = cfg.validators().len();
                         println!(
-                            "{}: valid ({} validators)",
+                            "{}: valid ({n} validator{})",
                             visible(file.display().to_string()),
-                            cfg.validators().len()
+                            if n == 1 { "" } else { "s" }
                         );
                     }
                     Ok(ExitCode::Ok)

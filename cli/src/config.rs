@@ -1334,14 +1334,20 @@ fn parse_restart(cx: &mut Cx, parent: &Tbl, base: &RestartPolicy) -> RestartPoli
         return *base;
     };
     cx.check_keys(&t, RESTART_KEYS, |_| None);
+    let backoff = cx.duration(&t, "backoff", false);
+    let backoff_max = cx.duration(&t, "backoff_max", false);
+    // Compared only as written: an invalid one was reported, and its
+    // default stands in for it.
+    let invalid = |key: &str, read: Option<Duration>| read.is_none() && Cx::get(&t, key).is_some();
+    let compare = !invalid("backoff", backoff) && !invalid("backoff_max", backoff_max);
     let r = RestartPolicy {
         max_restarts: cx.uint_u32(&t, "max_restarts", 0).unwrap_or(base.max_restarts),
         window: cx.duration(&t, "window", true).unwrap_or(base.window),
-        backoff: cx.duration(&t, "backoff", false).unwrap_or(base.backoff),
-        backoff_max: cx.duration(&t, "backoff_max", false).unwrap_or(base.backoff_max),
+        backoff: backoff.unwrap_or(base.backoff),
+        backoff_max: backoff_max.unwrap_or(base.backoff_max),
         reset_after: cx.duration(&t, "reset_after", false).unwrap_or(base.reset_after),
     };
-    if r.backoff > r.backoff_max {
+    if compare && r.backoff > r.backoff_max {
         let (span, key) = match Cx::get(&t, "backoff_max").or_else(|| Cx::get(&t, "backoff")) {
             Some((v, key)) => (v.span(), key),
             None => (t.span.clone(), t.path.clone()),
@@ -1548,11 +1554,7 @@ fn parse_command(cx: &mut Cx, t: &Tbl, batch_size: usize) -> CommandConfig {
             }
             _ => match cx.strings(t, "command") {
                 Some((argv, span, path)) => {
-                    if argv.is_empty() {
-                        cx.issue(span, path, "must not be empty: give at least the program to run".to_string());
-                    } else if argv[0].0.trim().is_empty() {
-                        cx.issue(argv[0].1.clone(), path, "the program name must not be empty".to_string());
-                    }
+                    check_argv(cx, &argv, span, path);
                     argv.into_iter().map(|(s, _)| s).collect()
                 }
                 None => Vec::new(),
@@ -1661,11 +1663,7 @@ fn parse_command(cx: &mut Cx, t: &Tbl, batch_size: usize) -> CommandConfig {
         }
         Some(_) => match cx.strings(t, "version") {
             Some((argv, span, path)) => {
-                if argv.is_empty() {
-                    cx.issue(span, path, "must not be empty: give at least the program to run".to_string());
-                } else if argv[0].0.trim().is_empty() {
-                    cx.issue(argv[0].1.clone(), path, "the program name must not be empty".to_string());
-                }
+                check_argv(cx, &argv, span, path);
                 Some(argv.into_iter().map(|(s, _)| s).collect())
             }
             None => None,
@@ -1794,6 +1792,28 @@ fn join_key(prefix: &str, key: &str) -> String {
     if prefix.is_empty() { key } else { format!("{prefix}.{key}") }
 }
 
+/// An argv (`command`, `version`) that can be run: not empty, a program
+/// name, and no NUL byte (which no argument of a process can hold: every
+/// run would fail).
+fn check_argv(cx: &mut Cx, argv: &[(String, Range<usize>)], span: Range<usize>, path: String) {
+    if argv.is_empty() {
+        cx.issue(span, path, "must not be empty: give at least the program to run".to_string());
+        return;
+    }
+    if argv[0].0.trim().is_empty() {
+        cx.issue(argv[0].1.clone(), path.clone(), "the program name must not be empty".to_string());
+    }
+    for (arg, at) in argv {
+        if arg.contains('\0') {
+            cx.issue(
+                at.clone(),
+                path.clone(),
+                format!("{arg:?} holds a NUL byte, which no program or argument can: it could never run"),
+            );
+        }
+    }
+}
+
 /// The byte offsets where the lines of a text start.
 struct LineIndex(Vec<usize>);
 
@@ -1810,7 +1830,12 @@ impl LineIndex {
         }
         // The last line starting at or before `offset`.
         let line = self.0.partition_point(|&start| start <= offset);
-        (line, text[self.0[line - 1]..offset].chars().count() + 1)
+        let mut start = self.0[line - 1];
+        // A byte order mark is no column of the first line.
+        if start == 0 && text.starts_with('\u{feff}') && offset >= 3 {
+            start = 3;
+        }
+        (line, text[start..offset].chars().count() + 1)
     }
 }
 
@@ -2002,11 +2027,28 @@ impl TomlScan {
 /// (`"10MiB"`, `"1.5 GB"`); `KiB`/`MiB`/`GiB` are powers of 1024, `KB`/`MB`/`GB`
 /// of 1000 (units are case-insensitive).
 pub fn parse_size(s: &str) -> Result<u64, String> {
-    let size = s
-        .trim()
-        .parse::<bytesize::ByteSize>()
-        .map(|b| b.as_u64())
-        .map_err(|e| format!("invalid size {s:?}: {e} (write e.g. \"512KiB\", \"10MiB\" or a number of bytes)"))?;
+    // Said in verdict's words first: the parser's own ("cannot parse float
+    // from empty string") name none of the user's.
+    const WRITE: &str = "(write e.g. \"512KiB\", \"10MiB\" or a number of bytes)";
+    let written = s.trim();
+    let at = written.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(written.len());
+    let (digits, unit) = (&written[..at], written[at..].trim());
+    if !digits.bytes().any(|b| b.is_ascii_digit()) || digits.matches('.').count() > 1 {
+        return Err(format!("invalid size {s:?}: expected a number of bytes, or a number and a unit {WRITE}"));
+    }
+    if !unit.is_empty() && format!("1 {unit}").parse::<bytesize::ByteSize>().is_err() {
+        return Err(format!("invalid size {s:?}: unknown unit {unit:?} {WRITE}"));
+    }
+    let size = if digits.contains('.') && unit.is_empty() {
+        // The parser wants a unit after a fraction: a number of bytes is
+        // worked out below.
+        0
+    } else {
+        written
+            .parse::<bytesize::ByteSize>()
+            .map(|b| b.as_u64())
+            .map_err(|e| format!("invalid size {s:?}: {e} {WRITE}"))?
+    };
     // The parser saturates what overflows 64 bits; nothing verdict sizes
     // comes near this.
     if size > MAX_SIZE {

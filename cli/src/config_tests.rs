@@ -381,6 +381,18 @@ fn an_empty_program_name_is_refused_in_command_and_version_alike() {
     single_issue(text, "validators.sc.version", "version = [", "the program name must not be empty");
 }
 
+/// A NUL byte no program or argument can hold: refused where it is
+/// written, not found by every run failing.
+#[test]
+fn a_nul_byte_in_an_argv_is_refused() {
+    let text = "[validators.sc]\nkind = \"command\"\nfiles = [\"*\"]\ncommand = [\"tr\\u0000ue\"]\n";
+    single_issue(text, "validators.sc.command", "command = [", "holds a NUL byte");
+    let text = "[validators.sc]\nkind = \"command\"\nfiles = [\"*\"]\ncommand = [\"true\",\n  \"a\\u0000b\"]\n";
+    single_issue(text, "validators.sc.command", "a\\u0000b", "holds a NUL byte");
+    let text = "[validators.sc]\nkind = \"command\"\nfiles = [\"*\"]\ncommand = [\"sc\"]\nversion = [\"x\\u0000\"]\n";
+    single_issue(text, "validators.sc.version", "version = [", "holds a NUL byte");
+}
+
 #[test]
 fn command_as_a_string_is_refused() {
     let text = "[validators.sc]\nkind = \"command\"\nfiles = [\"*\"]\ncommand = \"shellcheck -f gcc\"\n";
@@ -678,6 +690,9 @@ fn unknown_keys_are_errors_listing_the_known_ones() {
 fn backoff_must_not_exceed_backoff_max() {
     let text = format!("{COMMAND}restart = {{ backoff = \"10s\" }}\n");
     single_issue(&text, "validators.sc.restart.backoff", "restart", "must not exceed backoff_max");
+    // Not compared with a default standing in for an invalid value.
+    let text = format!("{COMMAND}restart = {{ backoff = \"x\", backoff_max = \"1ms\" }}\n");
+    single_issue(&text, "validators.sc.restart.backoff", "restart", "invalid duration");
 }
 
 #[test]
@@ -854,6 +869,27 @@ fn a_fraction_of_a_byte_is_refused() {
     assert_eq!(parse_size("1. KiB"), Ok(1024));
     assert!(parse_size("9007199254740993.5 B").is_err(), "a fraction no float can hold");
     assert!(parse_size("1.5 EiB").unwrap_err().contains("1 EiB"));
+    // A fraction without a unit is bytes too.
+    assert!(parse_size("0.1").unwrap_err().contains("not a whole number of bytes"), "{:?}", parse_size("0.1"));
+    assert_eq!(parse_size("2.0"), Ok(2));
+}
+
+/// What is not a size is said in verdict's words, not the parser's.
+#[test]
+fn a_size_that_is_no_number_says_so() {
+    for bad in ["-1", "NaN", "inf", " ", "KiB", "1.2.3 KiB"] {
+        let e = parse_size(bad).unwrap_err();
+        assert!(e.contains("expected a number of bytes, or a number and a unit"), "{bad:?}: {e}");
+    }
+    let e = parse_size("10 XB").unwrap_err();
+    assert!(e.contains("unknown unit \"XB\""), "{e}");
+}
+
+/// A byte order mark is not a column of the first line.
+#[test]
+fn columns_of_the_first_line_after_a_byte_order_mark() {
+    let errs = issues("\u{feff}builtins = 1\n");
+    assert_eq!((errs[0].line, errs[0].column), (Some(1), Some(12)), "{errs:#?}");
 }
 
 #[test]
