@@ -1877,8 +1877,14 @@ async fn run_job(
     // The child that died under the job's first run: until the supervisor
     // has heard of its end, the slot still names it, and the job waits.
     let mut dead: Option<ractor::ActorId> = None;
+    // The concurrency slot, kept for the second run: queued jobs must not
+    // take it while this one is between children.
+    let mut held: Option<Arc<tokio::sync::OwnedSemaphorePermit>> = None;
     loop {
         let permit = loop {
+            if let Some(p) = &held {
+                break p.clone();
+            }
             let hung = run.hung_added.notified();
             tokio::pin!(hung);
             // Registered before looking, so that no addition goes unseen.
@@ -1886,17 +1892,9 @@ async fn run_job(
             if let Some(why) = run.hung(name) {
                 return vec![Outcome::skipped(why); n];
             }
-            // A second run waits for a slot within the first one's deadline.
-            let past_deadline = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d).await,
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
-                p = s.handle.permits.clone().acquire_owned() => break p.expect("never closed"),
+                p = s.handle.permits.clone().acquire_owned() => break Arc::new(p.expect("never closed")),
                 _ = &mut hung => {}
-                _ = past_deadline => return vec![Outcome::skipped(restarted_under(name)); n],
                 _ = cancel.cancelled() => return vec![Outcome::skipped("the check was cancelled"); n],
             }
         };
@@ -1961,6 +1959,7 @@ async fn run_job(
         let job_guard = job_cancel.clone().drop_guard();
         // The job holds the validator's concurrency slot until it is done: a
         // timed-out one, through its grace too.
+        let permit_kept = permit.clone();
         let job = Job::new(files, job_cancel).holding(permit);
         let terminate = job.terminate.clone();
         let call = actor.call(|reply| ValidatorMessage::Validate(job, reply), None);
@@ -1980,6 +1979,7 @@ async fn run_job(
                 Ok(_) if tokio::time::Instant::now() + DEADLINES_TOGETHER < until => {
                     debug!(validator = %name, "the child died under a job; running it again on the next one");
                     dead = Some(actor.get_id());
+                    held = Some(permit_kept);
                     continue;
                 }
                 // A second run cut short by the first one's deadline: its

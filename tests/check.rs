@@ -676,6 +676,38 @@ restart = { max_restarts = 20, backoff = "600ms" }
     assert_eq!(timed_out, 2, "{status}");
 }
 
+/// Jobs whose child is restarted under them (`verdict restart`) run again
+/// on the next child at once, in the concurrency slots they had: the jobs
+/// queued behind them do not take those, which left the two to wait their
+/// turn past their deadlines and be skipped.
+#[test]
+fn jobs_run_again_after_a_restart_keep_their_concurrency_slots() {
+    let env = Env::new();
+    let marks = env.tmp.path().join("marks");
+    env.write(
+        "verdict.toml",
+        format!(
+            "builtins = false\n[validators.v]\nkind = \"command\"\nfiles = [\"*.txt\"]\n\
+             command = [\"sh\", \"-c\", \"echo started >> {}; sleep 0.5\", \"v\"]\n\
+             mode = \"per_file\"\nparser = \"exit_code\"\ntimeout = \"3s\"\nconcurrency = 2\n",
+            marks.display()
+        ),
+    );
+    for i in 0..20 {
+        env.write(&format!("f{i:02}.txt"), format!("{i}\n"));
+    }
+    env.start();
+    let mut check = env.cmd();
+    check.args(["check", "--no-cache", "--format", "json"]).stdout(std::process::Stdio::piped());
+    let check = check.spawn().unwrap();
+    wait_for_text(&marks, "started");
+    env.run_ok(&["restart", "v"], 0);
+    let out = check.wait_with_output().unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let outcomes = &r["summary"]["outcomes"];
+    assert_eq!((outcomes["passed"].as_u64(), outcomes["skipped"].as_u64()), (Some(20), Some(0)), "{}", r["summary"]);
+}
+
 #[test]
 fn a_validator_that_keeps_timing_out_is_quarantined_until_restarted() {
     let env = Env::new();

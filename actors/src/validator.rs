@@ -75,9 +75,10 @@ impl Job {
         Job { files, cancel, terminate: CancellationToken::new(), permit: None }
     }
 
-    /// The job, holding `permit` until it is done.
-    pub fn holding(self, permit: tokio::sync::OwnedSemaphorePermit) -> Self {
-        Job { permit: Some(Arc::new(permit)), ..self }
+    /// The job, holding `permit` until it is done (shared: a job run again
+    /// on the next child, after its child died under it, keeps the slot).
+    pub fn holding(self, permit: Arc<tokio::sync::OwnedSemaphorePermit>) -> Self {
+        Job { permit: Some(permit), ..self }
     }
 }
 
