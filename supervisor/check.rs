@@ -1136,16 +1136,37 @@ pub async fn run(
             if let Some(rx) = pending.get(&key).filter(|rx| rx.has_changed().is_ok()).cloned() {
                 drop(pending);
                 let run = run.clone();
+                let (name, timeout) = (s.handle.config.name.clone(), s.handle.config.timeout);
                 jobs.spawn(async move {
                     let mut rx = rx;
-                    let got = rx.wait_for(Option::is_some).await.ok().and_then(|v| v.clone());
-                    // Only a verdict is taken over: the other run's errors,
-                    // time-outs and skips are its own (this run computes
-                    // the pair itself then).
+                    // Waited for within this validator's timeout, as a job
+                    // of this run's own would be: the run still ends within
+                    // its timeouts.
+                    let Ok(got) = tokio::time::timeout(timeout, rx.wait_for(Option::is_some)).await else {
+                        let why = format!(
+                            "not run in time: another check was running validator {name} on this file, and it \
+                             did not end within the timeout of {timeout:?}"
+                        );
+                        push(&run, fi, vi, Outcome::skipped(why));
+                        return None;
+                    };
+                    let got = got.ok().and_then(|v| v.clone());
+                    // Only a verdict is taken over: the other run's errors
+                    // and skips are its own (this run computes the pair
+                    // itself then). Its time-out is not run again here:
+                    // that would take this run as long once more.
                     match got.as_ref().and_then(Outcome::cacheable) {
                         Some(v) => {
                             run.offer(fi, vi, Some(StoredVerdict::from(&v)));
                             push(&run, fi, vi, got.expect("some"));
+                            None
+                        }
+                        None if matches!(got, Some(Outcome::TimedOut { .. })) => {
+                            let why = format!(
+                                "not run: another check was running validator {name} on this file at the same \
+                                 time, and it timed out there; check again to run it"
+                            );
+                            push(&run, fi, vi, Outcome::skipped(why));
                             None
                         }
                         None => Some((fi, vi)),

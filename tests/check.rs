@@ -913,6 +913,51 @@ fn a_pair_needed_by_two_concurrent_checks_is_computed_once() {
     assert_eq!(runs, 3, "each file was validated {runs} times for two checks of three files");
 }
 
+/// A check waiting for another check's run of the same pair waits within
+/// its own timeout, and does not run again a job that timed out there:
+/// either would have it take up to twice its timeout (an audit saw 6.5 s
+/// for a 1 s timeout).
+#[test]
+fn a_check_waits_for_another_checks_job_within_its_timeout() {
+    let env = Env::new();
+    let marks = env.tmp.path().join("marks");
+    let config = |timeout: &str| {
+        format!(
+            "builtins = false\n[validators.hang]\nkind = \"command\"\nfiles = [\"*.txt\"]\n\
+             command = [\"sh\", \"-c\", \"echo run >> {}; exec sleep 30\", \"hang\"]\n\
+             mode = \"per_file\"\nparser = \"exit_code\"\ntimeout = \"{timeout}\"\n",
+            marks.display()
+        )
+    };
+    env.write("verdict.toml", config("2s"));
+    env.write("h.txt", "h\n");
+    env.start();
+    let reason = |r: &Value| r["result"]["outcomes"][0]["outcome"]["reason"].as_str().unwrap_or_default().to_owned();
+    // The first check's job times out: the second, waiting for it, is told
+    // so, and the tool ran once.
+    let (mut a, mut b) = (env.connect(), env.connect());
+    let ia = a.send("check", json!({}));
+    wait_for_text(&marks, "run");
+    let ib = b.send("check", json!({}));
+    let (ra, _) = a.reply(ia);
+    assert_eq!(ra["result"]["summary"]["outcomes"]["timed_out"], 1, "{ra}");
+    let (rb, _) = b.reply(ib);
+    assert!(reason(&rb).contains("it timed out there"), "{rb}");
+    assert_eq!(std::fs::read_to_string(&marks).unwrap().lines().count(), 1);
+    // A shorter timeout (a reload between the two; the timeout is not part
+    // of the pair's identity): the second stops waiting at its own.
+    env.write("verdict.toml", config("8s"));
+    env.json(&["reload"]);
+    let ia = a.send("check", json!({}));
+    wait_for_text(&marks, "run\nrun");
+    env.write("verdict.toml", config("1s"));
+    let ib = b.send("check", json!({}));
+    let (rb, _) = b.reply(ib);
+    assert!(reason(&rb).contains("did not end within the timeout of 1s"), "{rb}");
+    let (ra, _) = a.reply(ia);
+    assert_eq!(ra["result"]["summary"]["outcomes"]["timed_out"], 1, "{ra}");
+}
+
 /// Another check's timeout kills the validator's child, and with it the
 /// jobs of every check on that child: a healthy job killed so is run once
 /// more on the next child, within its own deadline, and passes, rather than
