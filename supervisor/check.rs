@@ -38,9 +38,21 @@ mod read_stage;
 /// How often progress is streamed.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
-/// (validator identity, content hash) → the outcome once computed. Lets two
-/// concurrent runs that need the same pair compute it once.
-pub type Pending = Mutex<HashMap<([u8; 16], u128), watch::Receiver<Option<Outcome>>>>;
+/// (validator identity, content hash) → where the run computing it stands.
+/// Lets two concurrent runs that need the same pair compute it once.
+pub type Pending = Mutex<HashMap<([u8; 16], u128), watch::Receiver<Shared>>>;
+
+/// A claimed pair, as the runs waiting for it see it.
+#[derive(Clone, Debug)]
+pub enum Shared {
+    /// Its job waits for a concurrency slot.
+    Queued,
+    /// Its job began (to wait for a running child) at this instant: the
+    /// start of its deadline.
+    Began(tokio::time::Instant),
+    /// Its outcome.
+    Done(Outcome),
+}
 
 /// Seconds since the Unix epoch.
 pub fn now_secs() -> u64 {
@@ -1139,29 +1151,47 @@ pub async fn run(
                 let (name, timeout) = (s.handle.config.name.clone(), s.handle.config.timeout);
                 jobs.spawn(async move {
                     let mut rx = rx;
-                    // Waited for within this validator's timeout, as a job
-                    // of this run's own would be: the run still ends within
-                    // its timeouts.
-                    let Ok(got) = tokio::time::timeout(timeout, rx.wait_for(Option::is_some)).await else {
-                        let why = format!(
-                            "not run in time: another check was running validator {name} on this file, and it \
-                             did not end within the timeout of {timeout:?}"
-                        );
-                        push(&run, fi, vi, Outcome::skipped(why));
-                        return None;
+                    // Waited for as a job of this run's own would be: for a
+                    // concurrency slot without limit, then within this
+                    // validator's timeout from when the job began.
+                    let got = loop {
+                        let began = match rx.borrow_and_update().clone() {
+                            Shared::Done(o) => break Some(o),
+                            Shared::Began(at) => Some(at),
+                            Shared::Queued => None,
+                        };
+                        // With a moment more: with the same timeout, the
+                        // other run's time-out arrives just after it.
+                        let changed = match began {
+                            Some(at) => tokio::time::timeout_at(at + timeout + DEADLINES_TOGETHER, rx.changed()).await,
+                            None => Ok(rx.changed().await),
+                        };
+                        match changed {
+                            Ok(Ok(())) => continue,
+                            // Withdrawn without an outcome (its run was
+                            // cancelled): computed here.
+                            Ok(Err(_)) => break None,
+                            Err(_) => {
+                                let why = format!(
+                                    "not run in time: another check was running validator {name} on this file, \
+                                     and it did not end within the timeout of {timeout:?}"
+                                );
+                                push(&run, fi, vi, Outcome::skipped(why));
+                                return None;
+                            }
+                        }
                     };
-                    let got = got.ok().and_then(|v| v.clone());
                     // Only a verdict is taken over: the other run's errors
                     // and skips are its own (this run computes the pair
-                    // itself then). Its time-out is not run again here:
-                    // that would take this run as long once more.
+                    // itself then). Its time-out is run again only with a
+                    // longer timeout than it had there.
                     match got.as_ref().and_then(Outcome::cacheable) {
                         Some(v) => {
                             run.offer(fi, vi, Some(StoredVerdict::from(&v)));
                             push(&run, fi, vi, got.expect("some"));
                             None
                         }
-                        None if matches!(got, Some(Outcome::TimedOut { .. })) => {
+                        None if matches!(got, Some(Outcome::TimedOut { after_ms }) if u128::from(after_ms) >= timeout.as_millis()) => {
                             let why = format!(
                                 "not run: another check was running validator {name} on this file at the same \
                                  time, and it timed out there; check again to run it"
@@ -1745,7 +1775,7 @@ fn arg_budget() -> usize {
 struct Claim {
     fi: usize,
     key: ([u8; 16], u128),
-    tx: watch::Sender<Option<Outcome>>,
+    tx: watch::Sender<Shared>,
     pending: Arc<Pending>,
 }
 
@@ -1753,21 +1783,21 @@ impl Claim {
     /// Claims `key` unless another live claim holds it.
     fn take(
         pending: &Arc<Pending>,
-        map: &mut HashMap<([u8; 16], u128), watch::Receiver<Option<Outcome>>>,
+        map: &mut HashMap<([u8; 16], u128), watch::Receiver<Shared>>,
         fi: usize,
         key: ([u8; 16], u128),
     ) -> Option<Claim> {
         if map.get(&key).is_some_and(|rx| rx.has_changed().is_ok()) {
             return None;
         }
-        let (tx, rx) = watch::channel(None);
+        let (tx, rx) = watch::channel(Shared::Queued);
         map.insert(key, rx);
         Some(Claim { fi, key, tx, pending: pending.clone() })
     }
 
     /// Hands the outcome to the runs waiting for it.
     fn publish(self, outcome: Outcome) {
-        self.tx.send_replace(Some(outcome));
+        self.tx.send_replace(Shared::Done(outcome));
     }
 }
 
@@ -1816,7 +1846,13 @@ fn spawn_job(
     let supervisor = engine.supervisor().clone();
     jobs.spawn(async move {
         let s = &selected[vi];
-        let outcomes = run_job(s, &batch, &walked, &run, &cancel, &supervisor).await;
+        // Runs waiting for these pairs count their timeout from here.
+        let began = |at| {
+            for c in &claims {
+                c.tx.send_replace(Shared::Began(at));
+            }
+        };
+        let outcomes = run_job(s, &batch, &walked, &run, &cancel, &supervisor, &began).await;
         // Cache what may be cached, then release the claims.
         let mut to_store = Vec::new();
         let entries = {
@@ -1888,6 +1924,7 @@ async fn run_job(
     run: &RunState,
     cancel: &CancellationToken,
     supervisor: &ractor::ActorRef<SupervisorMessage>,
+    began: &(dyn Fn(tokio::time::Instant) + Sync),
 ) -> Vec<Outcome> {
     let name = &s.handle.config.name;
     let n = batch.len();
@@ -1926,7 +1963,11 @@ async fn run_job(
         // deadline counts from here: a run ends within its timeouts even
         // when a child was restarting.
         let mut slot = s.handle.slot.clone();
-        let wait_until = deadline.unwrap_or_else(|| tokio::time::Instant::now() + timeout);
+        let wait_until = deadline.unwrap_or_else(|| {
+            let now = tokio::time::Instant::now();
+            began(now);
+            now + timeout
+        });
         let mut waited = false;
         let actor = loop {
             let current = slot.borrow_and_update().clone();
@@ -2889,19 +2930,22 @@ mod tests {
         let mut waiter = pending.lock().unwrap().get(&key).cloned().unwrap();
         first.publish(Outcome::Passed);
         assert!(pending.lock().unwrap().is_empty(), "published and withdrawn");
-        assert!(matches!(waiter.borrow_and_update().clone(), Some(Outcome::Passed)), "the waiter still gets it");
+        assert!(
+            matches!(waiter.borrow_and_update().clone(), Shared::Done(Outcome::Passed)),
+            "the waiter still gets it"
+        );
 
         // A claim dropped unpublished (its job aborted) is withdrawn too, and
         // a stale entry left by anything else is replaced, not waited on.
         let aborted = Claim::take(&pending, &mut pending.lock().unwrap(), 0, key).unwrap();
         drop(aborted);
         assert!(pending.lock().unwrap().is_empty());
-        let (dead_tx, dead_rx) = watch::channel(None);
+        let (dead_tx, dead_rx) = watch::channel(Shared::Queued);
         drop(dead_tx);
         pending.lock().unwrap().insert(key, dead_rx);
         let fresh = Claim::take(&pending, &mut pending.lock().unwrap(), 0, key).expect("a dead entry is replaced");
         // An older claim of the same key going away leaves the new one alone.
-        let (old_tx, _) = watch::channel(None);
+        let (old_tx, _) = watch::channel(Shared::Queued);
         drop(Claim { fi: 9, key, tx: old_tx, pending: pending.clone() });
         assert!(pending.lock().unwrap().contains_key(&key), "not ours to withdraw");
         drop(fresh);

@@ -958,6 +958,39 @@ fn a_check_waits_for_another_checks_job_within_its_timeout() {
     assert_eq!(ra["result"]["summary"]["outcomes"]["timed_out"], 1, "{ra}");
 }
 
+/// The wait for another check's run of a pair counts its timeout from
+/// when that run's job began, not while it queued for a concurrency slot:
+/// five 0.4 s jobs one at a time, under a 1 s timeout, all reach the
+/// second check (counted from the start of its wait, most were skipped).
+#[test]
+fn waiting_for_another_checks_queued_jobs_is_not_timed() {
+    let env = Env::new();
+    let counter = env.tmp.path().join("count");
+    env.write(
+        "verdict.toml",
+        format!(
+            "builtins = false\n[validators.slow]\nkind = \"command\"\nfiles = [\"*.txt\"]\n\
+             command = [\"sh\", \"-c\", \"echo x >> {}; sleep 0.4\", \"slow\"]\n\
+             mode = \"per_file\"\nparser = \"exit_code\"\ntimeout = \"1s\"\nconcurrency = 1\n",
+            counter.display()
+        ),
+    );
+    for i in 0..5 {
+        env.write(&format!("f{i}.txt"), format!("{i}\n"));
+    }
+    env.start();
+    let (mut a, mut b) = (env.connect(), env.connect());
+    let ia = a.send("check", json!({}));
+    wait_for_text(&counter, "x");
+    let ib = b.send("check", json!({}));
+    let (ra, _) = a.reply(ia);
+    let (rb, _) = b.reply(ib);
+    for r in [&ra, &rb] {
+        assert_eq!(r["result"]["summary"]["outcomes"]["passed"], 5, "{r}");
+    }
+    assert_eq!(std::fs::read_to_string(&counter).unwrap().lines().count(), 5, "each file run once");
+}
+
 /// Another check's timeout kills the validator's child, and with it the
 /// jobs of every check on that child: a healthy job killed so is run once
 /// more on the next child, within its own deadline, and passes, rather than
