@@ -2031,8 +2031,10 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     // from empty string") name none of the user's.
     const WRITE: &str = "(write e.g. \"512KiB\", \"10MiB\" or a number of bytes)";
     let written = s.trim();
-    let at = written.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(written.len());
-    let (digits, unit) = (&written[..at], written[at..].trim());
+    // A `+` sign, as the parser takes.
+    let unsigned = written.strip_prefix('+').unwrap_or(written);
+    let at = unsigned.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(unsigned.len());
+    let (digits, unit) = (&unsigned[..at], unsigned[at..].trim());
     if !digits.bytes().any(|b| b.is_ascii_digit()) || digits.matches('.').count() > 1 {
         return Err(format!("invalid size {s:?}: expected a number of bytes, or a number and a unit {WRITE}"));
     }
@@ -2044,7 +2046,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         // worked out below.
         0
     } else {
-        written
+        unsigned
             .parse::<bytesize::ByteSize>()
             .map(|b| b.as_u64())
             .map_err(|e| format!("invalid size {s:?}: {e} {WRITE}"))?
@@ -2058,10 +2060,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     // ("1.5 B") is truncated, and a decimal size can come out a byte short
     // ("4.1 GB" as 4,099,999,999). A number with a fraction is worked out
     // exactly here, and refused unless it is a whole number of bytes.
-    let t = s.trim();
-    let (number, unit) = t.split_at(t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len()));
-    if let Some((whole, fraction)) = number.split_once('.') {
-        let unit_bytes = match unit.trim() {
+    if let Some((whole, fraction)) = digits.split_once('.') {
+        let unit_bytes = match unit {
             "" => 1,
             u => format!("1 {u}").parse::<bytesize::ByteSize>().map_or(1, |b| b.as_u64()),
         };

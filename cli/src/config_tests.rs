@@ -872,6 +872,7 @@ fn a_fraction_of_a_byte_is_refused() {
     // A fraction without a unit is bytes too.
     assert!(parse_size("0.1").unwrap_err().contains("not a whole number of bytes"), "{:?}", parse_size("0.1"));
     assert_eq!(parse_size("2.0"), Ok(2));
+    assert_eq!((parse_size("+10"), parse_size("+1.5 KiB")), (Ok(10), Ok(1536)), "a sign, as the parser takes");
 }
 
 /// What is not a size is said in verdict's words, not the parser's.

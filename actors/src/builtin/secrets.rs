@@ -225,13 +225,15 @@ fn pem(content: &[u8], after_begin: usize) -> Option<&[u8]> {
         return None;
     }
     let mut body = &rest[len + 5..];
-    // Whether a quote was passed, and whether the last byte passed was one.
+    // Whether a quote was passed, and whether nothing but `\n` escapes and
+    // blanks were passed since the last one (inside a literal it opened).
     let (mut quoted, mut after_quote) = (false, false);
     loop {
         match body {
-            [b'\\', b'n' | b'r', tail @ ..] => (body, after_quote) = (tail, false),
+            [b'\\', b'n' | b'r', tail @ ..] => body = tail,
             [b'"' | b'\'', tail @ ..] => (body, quoted, after_quote) = (tail, true, true),
-            [b' ' | b'\t' | b'\r' | b'\n' | b'|' | b'>', tail @ ..] => (body, after_quote) = (tail, false),
+            [b' ' | b'\t', tail @ ..] => body = tail,
+            [b'\r' | b'\n' | b'|' | b'>', tail @ ..] => (body, after_quote) = (tail, false),
             // Between string literals: `"…-----\n" +` or `,` then the
             // key's first line in the next literal.
             [b'+' | b',', tail @ ..] => (body, after_quote) = (tail, false),

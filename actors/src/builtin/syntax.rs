@@ -322,15 +322,16 @@ fn json_problem(text: &str, keys: bool) -> Option<Problem> {
     // value, missing the errors after it: it is lifted, the stack grows on
     // the heap as needed (serde_stacker), and `Strict` stops at `MAX_DEPTH`.
     //
-    // Unwinding from an error, serde_json's string reader locates an error
-    // at each level by counting the lines before it: a file nested past
-    // `MAX_DEPTH`, megabytes long, took minutes. Such a file is read
-    // through its I/O reader, which keeps count as it goes, and the too
-    // deep bracket is the one found here.
-    let deep = too_deep_at(text.as_bytes());
-    let parsed = match deep {
-        None => strict_parse(&mut serde_json::Deserializer::from_str(text), keys),
-        Some(_) => strict_parse(&mut serde_json::Deserializer::from_reader(text.as_bytes()), keys),
+    // Unwinding from an error, serde_json's string reader locates it anew
+    // at each level by counting the lines before it: an error thousands of
+    // levels deep in a file of megabytes took minutes. A deeply nested
+    // file is read through the I/O reader, which keeps count as it goes;
+    // the bracket past `MAX_DEPTH`, if any, is the one found here.
+    let nesting = Nesting::of(text.as_bytes());
+    let deep = nesting.and_then(|n| n.too_deep_at);
+    let parsed = match nesting {
+        Some(n) if n.deepest > DEEP => strict_parse(&mut serde_json::Deserializer::from_reader(text.as_bytes()), keys),
+        _ => strict_parse(&mut serde_json::Deserializer::from_str(text), keys),
     };
     let e = parsed.err()?;
     let (line, column) = (e.line(), e.column());
@@ -400,41 +401,56 @@ fn strict_parse<'de, R: serde_json::de::Read<'de>>(
     .and_then(|()| de.end())
 }
 
-/// Where the arrays and objects of `body` first nest deeper than
-/// [`MAX_DEPTH`] (the bracket that does), strings skipped; `None` when they
-/// do not, or a file has no more brackets than that (an ordinary file's
-/// only cost: one count).
-fn too_deep_at(body: &[u8]) -> Option<usize> {
-    if memchr::memchr2_iter(b'[', b'{', body).count() <= MAX_DEPTH {
-        return None;
-    }
-    let mut depth = 0usize;
-    let mut i = 0;
-    while i < body.len() {
-        match body[i] {
-            b'"' => {
-                // To the closing quote, past escaped characters.
-                i += 1;
-                while let Some(at) = body.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
-                    i += at;
-                    if body[i] == b'"' {
-                        break;
-                    }
-                    i += 2;
-                }
-            }
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Some(i);
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+/// Nesting from which a file is parsed through serde_json's I/O reader
+/// (unwinding from an error costs it nothing per level): ordinary JSON
+/// nests a few levels.
+const DEEP: usize = 256;
+
+/// How deep the arrays and objects of a JSON text nest.
+#[derive(Clone, Copy)]
+struct Nesting {
+    /// The most levels open at once (up to `MAX_DEPTH + 1`).
+    deepest: usize,
+    /// The bracket that opens level `MAX_DEPTH + 1`, if one does.
+    too_deep_at: Option<usize>,
+}
+
+impl Nesting {
+    /// `None` when `body` has no more than [`DEEP`] brackets (the only cost
+    /// to an ordinary file: one count); strings are skipped.
+    fn of(body: &[u8]) -> Option<Nesting> {
+        if memchr::memchr2_iter(b'[', b'{', body).count() <= DEEP {
+            return None;
         }
-        i += 1;
+        let (mut depth, mut deepest) = (0usize, 0usize);
+        let mut i = 0;
+        while i < body.len() {
+            match body[i] {
+                b'"' => {
+                    // To the closing quote, past escaped characters.
+                    i += 1;
+                    while let Some(at) = body.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
+                        i += at;
+                        if body[i] == b'"' {
+                            break;
+                        }
+                        i += 2;
+                    }
+                }
+                b'[' | b'{' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                    if depth > MAX_DEPTH {
+                        return Some(Nesting { deepest, too_deep_at: Some(i) });
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            i += 1;
+        }
+        Some(Nesting { deepest, too_deep_at: None })
     }
-    None
 }
 
 /// The `\\uXXXX` escape of a lone UTF-16 surrogate that a parser stopped
@@ -1000,11 +1016,7 @@ pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
             // The parser reports a bare carriage return at the byte after
             // it: point at the return itself.
             let b = text.as_bytes();
-            let at = if message.contains("carriage return")
-                && span.start > 0
-                && b.get(span.start - 1) == Some(&b'\r')
-                && b.get(span.start) != Some(&b'\r')
-            {
+            let at = if message.contains("carriage return") && span.start > 0 && b.get(span.start - 1) == Some(&b'\r') {
                 span.start - 1
             } else {
                 span.start

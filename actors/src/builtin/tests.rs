@@ -684,6 +684,10 @@ fn json_parser_limits_are_warnings_that_say_so() {
     let tall = format!("{}1{}\n", format!("{}[\n", " ".repeat(1_000)).repeat(10_003), "]".repeat(10_003));
     let f = quick(|| one(BuiltinKind::Json, tall.as_bytes()));
     assert_eq!((f.severity, at(&f)), (Severity::Warning, (10_001, 1_001)), "{}", f.message);
+    // The same lines, an ordinary error at the bottom of 9,999 levels.
+    let tall_error = format!("{}1x{}\n", format!("{}[\n", " ".repeat(1_000)).repeat(9_999), "]".repeat(9_999));
+    let f = quick(|| one(BuiltinKind::Json, tall_error.as_bytes()));
+    assert_eq!((f.severity, f.line), (Severity::Error, Some(10_000)), "{}", f.message);
     // A string holding brackets, and escaped quotes, is not nesting.
     let quoted = format!("[\"{}\\\"\", {}{}]", "[".repeat(20_000), "[".repeat(9_999), "]".repeat(9_999));
     clean(BuiltinKind::Json, quoted.as_bytes());
@@ -936,6 +940,7 @@ fn toml_errors_with_position() {
     assert!(f.message.contains("carriage return"), "{}", f.message);
     assert_eq!(at(&f), (1, 6));
     assert_eq!(at(&one(BuiltinKind::Toml, b"a = 1\rb = 2\r")), (1, 6), "returns alone end lines");
+    assert_eq!(at(&one(BuiltinKind::Toml, b"a = 1\r\r\nb = 2\n")), (1, 6), "the bare one, not the CRLF after it");
 }
 
 #[test]
@@ -1592,6 +1597,14 @@ fn secrets_pem_headers_without_key_material_are_not_keys() {
     assert!(one(BuiltinKind::Secrets, concatenated.as_bytes()).message.contains("RSA PRIVATE KEY"));
     let implicit = "key = (\"-----BEGIN PRIVATE KEY-----\\n\"\n       \"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n\")\n";
     assert!(one(BuiltinKind::Secrets, implicit.as_bytes()).message.contains("PRIVATE KEY"));
+    // The material's literal starting with a `\n` escape or blanks.
+    for opened in [
+        "String k = \"-----BEGIN RSA PRIVATE KEY-----\" +\n \"\\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\" +\n",
+        "k = (\"-----BEGIN RSA PRIVATE KEY-----\"\n \"\\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\")\n",
+        "[\"-----BEGIN RSA PRIVATE KEY-----\", \"  MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\"]\n",
+    ] {
+        assert!(one(BuiltinKind::Secrets, opened.as_bytes()).message.contains("RSA PRIVATE KEY"), "{opened}");
+    }
     let listed = "[\"-----BEGIN PRIVATE KEY-----\",\n \"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\"]\n";
     assert!(one(BuiltinKind::Secrets, listed.as_bytes()).message.contains("PRIVATE KEY"));
     let pgp = "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\nlQOYBF\n";
