@@ -324,14 +324,18 @@ fn json_problem(text: &str, keys: bool) -> Option<Problem> {
     //
     // Unwinding from an error, serde_json's string reader locates it anew
     // at each level by counting the lines before it: an error thousands of
-    // levels deep in a file of megabytes took minutes. A deeply nested
-    // file is read through the I/O reader, which keeps count as it goes;
-    // the bracket past `MAX_DEPTH`, if any, is the one found here.
-    let nesting = Nesting::of(text.as_bytes());
-    let deep = nesting.and_then(|n| n.too_deep_at);
-    let parsed = match nesting {
-        Some(n) if n.deepest > DEEP => strict_parse(&mut serde_json::Deserializer::from_reader(text.as_bytes()), keys),
-        _ => strict_parse(&mut serde_json::Deserializer::from_str(text), keys),
+    // levels deep in a file of megabytes took minutes. The string reader
+    // reads [`DEEP`] levels at most (at worst that many counts); a file
+    // that nests deeper is read again through the I/O reader, which keeps
+    // count as it goes, and the bracket past `MAX_DEPTH`, if any, is the
+    // one found by a scan.
+    let mut deep = None;
+    let parsed = match strict_parse(&mut serde_json::Deserializer::from_str(text), keys, DEEP) {
+        Err(e) if e.to_string().starts_with(PAST_DEEP) => {
+            deep = too_deep_at(text.as_bytes());
+            strict_parse(&mut serde_json::Deserializer::from_reader(text.as_bytes()), keys, MAX_DEPTH)
+        }
+        parsed => parsed,
     };
     let e = parsed.err()?;
     let (line, column) = (e.line(), e.column());
@@ -387,12 +391,15 @@ fn json_problem(text: &str, keys: bool) -> Option<Problem> {
 }
 
 /// Parses one JSON value and the end of the text with `Strict` (duplicate
-/// keys refused if `keys`), the stack growing on the heap as needed.
+/// keys refused if `keys`, nesting past `limit` refused), the stack growing
+/// on the heap as needed.
 fn strict_parse<'de, R: serde_json::de::Read<'de>>(
     de: &mut serde_json::Deserializer<R>,
     keys: bool,
+    limit: usize,
 ) -> Result<(), serde_json::Error> {
     de.disable_recursion_limit();
+    LIMIT.set(limit);
     if keys {
         Strict::<true>::deserialize(serde_stacker::Deserializer::new(&mut *de)).map(drop)
     } else {
@@ -401,56 +408,43 @@ fn strict_parse<'de, R: serde_json::de::Read<'de>>(
     .and_then(|()| de.end())
 }
 
-/// Nesting from which a file is parsed through serde_json's I/O reader
-/// (unwinding from an error costs it nothing per level): ordinary JSON
-/// nests a few levels.
+/// The deepest nesting serde_json's string reader is given (ordinary JSON
+/// nests a few levels); past it, a file is read through its I/O reader.
 const DEEP: usize = 256;
 
-/// How deep the arrays and objects of a JSON text nest.
-#[derive(Clone, Copy)]
-struct Nesting {
-    /// The most levels open at once (up to `MAX_DEPTH + 1`).
-    deepest: usize,
-    /// The bracket that opens level `MAX_DEPTH + 1`, if one does.
-    too_deep_at: Option<usize>,
-}
+/// The error that sends a file nested past [`DEEP`] to the I/O reader.
+const PAST_DEEP: &str = "nested past the string reader's depth";
 
-impl Nesting {
-    /// `None` when `body` has no more than [`DEEP`] brackets (the only cost
-    /// to an ordinary file: one count); strings are skipped.
-    fn of(body: &[u8]) -> Option<Nesting> {
-        if memchr::memchr2_iter(b'[', b'{', body).count() <= DEEP {
-            return None;
-        }
-        let (mut depth, mut deepest) = (0usize, 0usize);
-        let mut i = 0;
-        while i < body.len() {
-            match body[i] {
-                b'"' => {
-                    // To the closing quote, past escaped characters.
-                    i += 1;
-                    while let Some(at) = body.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
-                        i += at;
-                        if body[i] == b'"' {
-                            break;
-                        }
-                        i += 2;
+/// Where the arrays and objects of `body` first nest deeper than
+/// [`MAX_DEPTH`] (the bracket that does), strings skipped.
+fn too_deep_at(body: &[u8]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < body.len() {
+        match body[i] {
+            b'"' => {
+                // To the closing quote, past escaped characters.
+                i += 1;
+                while let Some(at) = body.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
+                    i += at;
+                    if body[i] == b'"' {
+                        break;
                     }
+                    i += 2;
                 }
-                b'[' | b'{' => {
-                    depth += 1;
-                    deepest = deepest.max(depth);
-                    if depth > MAX_DEPTH {
-                        return Some(Nesting { deepest, too_deep_at: Some(i) });
-                    }
-                }
-                b']' | b'}' => depth = depth.saturating_sub(1),
-                _ => {}
             }
-            i += 1;
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(i);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
         }
-        Some(Nesting { deepest, too_deep_at: None })
+        i += 1;
     }
+    None
 }
 
 /// The `\\uXXXX` escape of a lone UTF-16 surrogate that a parser stopped
@@ -490,6 +484,9 @@ const TOO_DEEP: &str = "arrays and objects nested more than 10000 deep: the JSON
 thread_local! {
     /// The arrays and objects `Strict` is inside, on this thread.
     static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// The deepest nesting `Strict` reads on this thread, now: [`DEEP`] or
+    /// [`MAX_DEPTH`].
+    static LIMIT: std::cell::Cell<usize> = const { std::cell::Cell::new(MAX_DEPTH) };
 }
 
 /// One level of nesting, for as long as it lives.
@@ -498,8 +495,8 @@ struct Nested;
 impl Nested {
     fn enter<E: de::Error>() -> Result<Nested, E> {
         let depth = DEPTH.get() + 1;
-        if depth > MAX_DEPTH {
-            return Err(E::custom(TOO_DEEP));
+        if depth > LIMIT.get() {
+            return Err(E::custom(if depth > MAX_DEPTH { TOO_DEEP } else { PAST_DEEP }));
         }
         DEPTH.set(depth);
         Ok(Nested)
