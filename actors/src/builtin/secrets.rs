@@ -225,25 +225,30 @@ fn pem(content: &[u8], after_begin: usize) -> Option<&[u8]> {
         return None;
     }
     let mut body = &rest[len + 5..];
-    // Whether a quote was passed, and whether nothing but `\n` escapes and
-    // blanks were passed since the last one (inside a literal it opened).
-    let (mut quoted, mut after_quote) = (false, false);
+    // The quotes passed: the first ends the header's string literal, the
+    // next opens another, and so on. Key material past one must start a
+    // literal of its own: be inside one opened since, with nothing before
+    // it there but `\n` escapes and blanks.
+    let (mut quotes, mut at_literal_start) = (0usize, false);
     loop {
         match body {
             [b'\\', b'n' | b'r', tail @ ..] => body = tail,
-            [b'"' | b'\'', tail @ ..] => (body, quoted, after_quote) = (tail, true, true),
+            [b'"' | b'\'', tail @ ..] => {
+                quotes += 1;
+                (body, at_literal_start) = (tail, quotes % 2 == 0);
+            }
             [b' ' | b'\t', tail @ ..] => body = tail,
-            [b'\r' | b'\n' | b'|' | b'>', tail @ ..] => (body, after_quote) = (tail, false),
+            [b'\r' | b'\n' | b'|' | b'>', tail @ ..] => (body, at_literal_start) = (tail, false),
             // Between string literals: `"…-----\n" +` or `,` then the
             // key's first line in the next literal.
-            [b'+' | b',', tail @ ..] => (body, after_quote) = (tail, false),
+            [b'+' | b',', tail @ ..] => (body, at_literal_start) = (tail, false),
             _ => break,
         }
     }
-    // Past the end of the header's string literal, key material starts
-    // a literal of its own: a name there (`"…-----\n" + encodedKey`, the
-    // next line of code) is code, not a key.
-    if quoted && !after_quote {
+    // Past the end of the header's string literal, a name or a path
+    // (`"…-----\n" + encodedKey`, `grep '…-----' /etc/ssl/private/a.key`,
+    // the next line of code) is code, not a key.
+    if quotes > 0 && !at_literal_start {
         return None;
     }
     let material = short_run(body, is_base64);

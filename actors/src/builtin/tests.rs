@@ -1585,6 +1585,10 @@ fn secrets_pem_headers_without_key_material_are_not_keys() {
     clean(BuiltinKind::Secrets, b"pem = \"-----BEGIN RSA PRIVATE KEY-----\\n\" + base64EncodedPrivateKeyData\n");
     clean(BuiltinKind::Secrets, b"let pem = \"-----BEGIN EC PRIVATE KEY-----\", KeyKindEllipticCurvePrivateKey;\n");
     clean(BuiltinKind::Secrets, b"HEADER = \"-----BEGIN PRIVATE KEY-----\"\nparsePrivateKeyFromHeaderLine(x)\n");
+    // A closing quote, blanks, then a path or a name of base64 characters.
+    clean(BuiltinKind::Secrets, b"grep -q -- '-----BEGIN RSA PRIVATE KEY-----' /etc/ssl/private/server.key\n");
+    clean(BuiltinKind::Secrets, b"x = \"-----BEGIN PRIVATE KEY-----\"   someIdentifierLongerThanTwenty\n");
+    clean(BuiltinKind::Secrets, b"x = \"-----BEGIN RSA PRIVATE KEY-----\\n\" SOMEMACRONAMEOVERTWENTYCHARS\n");
     clean(
         BuiltinKind::Secrets,
         b"header: \"-----BEGIN RSA PRIVATE KEY-----\"\nfooter: \"-----END RSA PRIVATE KEY-----\"\n",
