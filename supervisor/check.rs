@@ -1795,8 +1795,9 @@ impl Claim {
         Some(Claim { fi, key, tx, pending: pending.clone() })
     }
 
-    /// Hands the outcome to the runs waiting for it.
-    fn publish(self, outcome: Outcome) {
+    /// Hands the outcome to the runs waiting for it (the claim stays, for
+    /// runs that find it until it is dropped).
+    fn publish(&self, outcome: Outcome) {
         self.tx.send_replace(Shared::Done(outcome));
     }
 }
@@ -1835,7 +1836,7 @@ fn spawn_job(
     selected: &Arc<Vec<Selected>>,
     vi: usize,
     batch: Vec<usize>,
-    mut claims: Vec<Claim>,
+    claims: Vec<Claim>,
     walked: &Arc<Vec<Walked>>,
     hashed: &Arc<Vec<Hashed>>,
     cancel: &CancellationToken,
@@ -1853,6 +1854,15 @@ fn spawn_job(
             }
         };
         let outcomes = run_job(s, &batch, &walked, &run, &cancel, &supervisor, &began).await;
+        // The runs waiting for these pairs get them now, not after the cache
+        // write (which a stalled store can make slow: past their wait); the
+        // claims are withdrawn once it is done, so that a run starting
+        // meanwhile takes the outcome from them rather than compute it.
+        for (&fi, o) in batch.iter().zip(outcomes.iter()) {
+            if let Some(c) = claims.iter().find(|c| c.fi == fi) {
+                c.publish(o.clone());
+            }
+        }
         // Cache what may be cached, then release the claims.
         let mut to_store = Vec::new();
         let entries = {
@@ -1898,10 +1908,8 @@ fn spawn_job(
                 Err(e) => run.failed_write(&e),
             }
         }
+        drop(claims);
         for (&fi, o) in batch.iter().zip(outcomes) {
-            if let Some(pos) = claims.iter().position(|c| c.fi == fi) {
-                claims.swap_remove(pos).publish(o.clone());
-            }
             push(&run, fi, vi, o);
         }
         None
@@ -2929,6 +2937,7 @@ mod tests {
         assert!(Claim::take(&pending, &mut pending.lock().unwrap(), 1, key).is_none(), "a live claim is kept");
         let mut waiter = pending.lock().unwrap().get(&key).cloned().unwrap();
         first.publish(Outcome::Passed);
+        drop(first);
         assert!(pending.lock().unwrap().is_empty(), "published and withdrawn");
         assert!(
             matches!(waiter.borrow_and_update().clone(), Shared::Done(Outcome::Passed)),
