@@ -676,6 +676,26 @@ restart = { max_restarts = 20, backoff = "600ms" }
     assert_eq!(timed_out, 2, "{status}");
 }
 
+/// Configures `slow`, a command validator whose tool writes `started` to
+/// the file returned, one line a run, then sleeps `sleep` seconds, and
+/// writes `files` files for it to check.
+fn sleeping_tool(env: &Env, files: usize, sleep: &str, timeout: &str, concurrency: usize) -> std::path::PathBuf {
+    let marks = env.tmp.path().join("marks");
+    env.write(
+        "verdict.toml",
+        format!(
+            "builtins = false\n[validators.slow]\nkind = \"command\"\nfiles = [\"*.txt\"]\n\
+             command = [\"sh\", \"-c\", \"echo started >> {}; sleep {sleep}\", \"slow\"]\n\
+             mode = \"per_file\"\nparser = \"exit_code\"\ntimeout = \"{timeout}\"\nconcurrency = {concurrency}\n",
+            marks.display()
+        ),
+    );
+    for i in 0..files {
+        env.write(&format!("f{i:02}.txt"), format!("{i}\n"));
+    }
+    marks
+}
+
 /// Jobs whose child is restarted under them (`verdict restart`) run again
 /// on the next child at once, in the concurrency slots they had: the jobs
 /// queued behind them do not take those, which left the two to wait their
@@ -683,25 +703,13 @@ restart = { max_restarts = 20, backoff = "600ms" }
 #[test]
 fn jobs_run_again_after_a_restart_keep_their_concurrency_slots() {
     let env = Env::new();
-    let marks = env.tmp.path().join("marks");
-    env.write(
-        "verdict.toml",
-        format!(
-            "builtins = false\n[validators.v]\nkind = \"command\"\nfiles = [\"*.txt\"]\n\
-             command = [\"sh\", \"-c\", \"echo started >> {}; sleep 0.5\", \"v\"]\n\
-             mode = \"per_file\"\nparser = \"exit_code\"\ntimeout = \"3s\"\nconcurrency = 2\n",
-            marks.display()
-        ),
-    );
-    for i in 0..20 {
-        env.write(&format!("f{i:02}.txt"), format!("{i}\n"));
-    }
+    let marks = sleeping_tool(&env, 20, "0.5", "3s", 2);
     env.start();
     let mut check = env.cmd();
     check.args(["check", "--no-cache", "--format", "json"]).stdout(std::process::Stdio::piped());
     let check = check.spawn().unwrap();
     wait_for_text(&marks, "started");
-    env.run_ok(&["restart", "v"], 0);
+    env.run_ok(&["restart", "slow"], 0);
     let out = check.wait_with_output().unwrap();
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     let outcomes = &r["summary"]["outcomes"];
@@ -965,23 +973,11 @@ fn a_check_waits_for_another_checks_job_within_its_timeout() {
 #[test]
 fn waiting_for_another_checks_queued_jobs_is_not_timed() {
     let env = Env::new();
-    let counter = env.tmp.path().join("count");
-    env.write(
-        "verdict.toml",
-        format!(
-            "builtins = false\n[validators.slow]\nkind = \"command\"\nfiles = [\"*.txt\"]\n\
-             command = [\"sh\", \"-c\", \"echo x >> {}; sleep 0.4\", \"slow\"]\n\
-             mode = \"per_file\"\nparser = \"exit_code\"\ntimeout = \"1s\"\nconcurrency = 1\n",
-            counter.display()
-        ),
-    );
-    for i in 0..5 {
-        env.write(&format!("f{i}.txt"), format!("{i}\n"));
-    }
+    let counter = sleeping_tool(&env, 5, "0.4", "1s", 1);
     env.start();
     let (mut a, mut b) = (env.connect(), env.connect());
     let ia = a.send("check", json!({}));
-    wait_for_text(&counter, "x");
+    wait_for_text(&counter, "started");
     let ib = b.send("check", json!({}));
     let (ra, _) = a.reply(ia);
     let (rb, _) = b.reply(ib);
