@@ -40,7 +40,19 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 /// (validator identity, content hash) → where the run computing it stands.
 /// Lets two concurrent runs that need the same pair compute it once.
-pub type Pending = Mutex<HashMap<([u8; 16], u128), watch::Receiver<Shared>>>;
+pub type Pending = Mutex<HashMap<PendingKey, watch::Receiver<Shared>>>;
+
+/// A pair as claimed: the validator's identity, the content key, and the
+/// concurrency limit its job queues behind (the address of its semaphore,
+/// alive while any claim on it is). A reload that changes only a
+/// validator's `concurrency` keeps its identity but gives it a new limit:
+/// a run on the new configuration does not wait behind the old one's
+/// queue, it computes the pair itself.
+type PendingKey = ([u8; 16], u128, usize);
+
+fn pending_key(s: &Selected, hash: u128, w: &Walked) -> PendingKey {
+    (s.handle.identity, command_key(hash, w), Arc::as_ptr(&s.handle.permits) as usize)
+}
 
 /// A claimed pair, as the runs waiting for it see it.
 #[derive(Clone, Debug)]
@@ -1139,7 +1151,7 @@ pub async fn run(
         let mut claims = HashMap::new();
         let mut ours = std::collections::HashSet::new();
         for &fi in files {
-            let key = (s.handle.identity, command_key(hashed[fi].hash.unwrap_or(0), &walked[fi]));
+            let key = pending_key(s, hashed[fi].hash.unwrap_or(0), &walked[fi]);
             if hashed[fi].hash.is_none() || !s.handle.cacheable || !is_command(s) || ours.contains(&key) {
                 own.push(fi);
                 continue;
@@ -1774,7 +1786,7 @@ fn arg_budget() -> usize {
 /// cancellation), and only if the pending entry is still this claim's.
 struct Claim {
     fi: usize,
-    key: ([u8; 16], u128),
+    key: PendingKey,
     tx: watch::Sender<Shared>,
     pending: Arc<Pending>,
 }
@@ -1783,9 +1795,9 @@ impl Claim {
     /// Claims `key` unless another live claim holds it.
     fn take(
         pending: &Arc<Pending>,
-        map: &mut HashMap<([u8; 16], u128), watch::Receiver<Shared>>,
+        map: &mut HashMap<PendingKey, watch::Receiver<Shared>>,
         fi: usize,
-        key: ([u8; 16], u128),
+        key: PendingKey,
     ) -> Option<Claim> {
         if map.get(&key).is_some_and(|rx| rx.has_changed().is_ok()) {
             return None;
@@ -1820,7 +1832,7 @@ fn claim(engine: &Engine, s: &Selected, batch: &[usize], hashed: &[Hashed], walk
         let mut pending = engine.pending.lock().expect("pending");
         for &fi in batch {
             if let Some(h) = hashed[fi].hash {
-                let key = (s.handle.identity, command_key(h, &walked[fi]));
+                let key = pending_key(s, h, &walked[fi]);
                 claims.extend(Claim::take(&engine.pending, &mut pending, fi, key));
             }
         }
@@ -2932,7 +2944,7 @@ mod tests {
     #[test]
     fn a_claim_is_withdrawn_when_dropped_and_never_withdraws_another() {
         let pending: Arc<Pending> = Arc::default();
-        let key = ([7; 16], 42u128);
+        let key = ([7; 16], 42u128, 1);
         let first = Claim::take(&pending, &mut pending.lock().unwrap(), 0, key).expect("free");
         assert!(Claim::take(&pending, &mut pending.lock().unwrap(), 1, key).is_none(), "a live claim is kept");
         let mut waiter = pending.lock().unwrap().get(&key).cloned().unwrap();

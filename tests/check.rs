@@ -987,6 +987,50 @@ fn waiting_for_another_checks_queued_jobs_is_not_timed() {
     assert_eq!(std::fs::read_to_string(&counter).unwrap().lines().count(), 5, "each file run once");
 }
 
+/// A reload that changes only `concurrency` keeps the validator's identity
+/// (its cached results stay good) but gives it a new limit. A check on the
+/// new configuration does not wait for pairs still queued behind the old
+/// limit in a check begun before the reload: it runs them itself, under its
+/// own limit.
+#[test]
+fn a_check_after_a_concurrency_change_does_not_wait_behind_the_old_queue() {
+    let env = Env::new();
+    let marks = env.tmp.path().join("marks");
+    let release = env.tmp.path().join("release");
+    let config = |concurrency: usize| {
+        format!(
+            "builtins = false\n[validators.gate]\nkind = \"command\"\nfiles = [\"*.txt\"]\n\
+             command = [\"sh\", \"-c\", \"echo $1 >> {}; case $1 in a.txt) while [ ! -e {} ]; do sleep 0.05; done;; esac\", \"gate\"]\n\
+             mode = \"per_file\"\nparser = \"exit_code\"\ntimeout = \"60s\"\nconcurrency = {concurrency}\n",
+            marks.display(),
+            release.display()
+        )
+    };
+    env.write("verdict.toml", config(1));
+    for name in ["a.txt", "b.txt", "c.txt"] {
+        env.write(name, format!("{name}\n"));
+    }
+    env.start();
+    // The first check holds its only slot with a.txt; b.txt and c.txt queue.
+    let (mut a, mut b) = (env.connect(), env.connect());
+    let ia = a.send("check", json!({}));
+    wait_for_text(&marks, "a.txt");
+    env.write("verdict.toml", config(2));
+    let reload = env.json(&["reload"]);
+    assert_eq!(reload["changed"], json!(["gate"]), "{reload}");
+    // Waiting behind the first check's queue, this reply would not come
+    // until a.txt is released (the connection's 30 s read timeout fails it).
+    let ib = b.send("check", json!({ "paths": ["b.txt", "c.txt"] }));
+    let (rb, _) = b.reply(ib);
+    // (The first check's jobs start in no set order: one of b.txt and c.txt
+    // may have run before a.txt, and is cached.)
+    let outcomes = &rb["result"]["summary"]["outcomes"];
+    assert_eq!(outcomes["passed"].as_u64().unwrap() + outcomes["cached"].as_u64().unwrap(), 2, "{rb}");
+    std::fs::write(&release, "").unwrap();
+    let (ra, _) = a.reply(ia);
+    assert_eq!(ra["result"]["summary"]["outcomes"]["passed"], 3, "{ra}");
+}
+
 /// Another check's timeout kills the validator's child, and with it the
 /// jobs of every check on that child: a healthy job killed so is run once
 /// more on the next child, within its own deadline, and passes, rather than
