@@ -148,6 +148,11 @@ struct RunState {
     /// A cache write failed: a warm run would compute again, so this run's
     /// answer is not remembered.
     write_failed: std::sync::atomic::AtomicBool,
+    /// A verdict of this run was reported but not cached (a tool's failed
+    /// run, a file changed under its tool, a value too large to store): a
+    /// warm run would compute it again, so this run's answer is not
+    /// remembered either.
+    not_stored: std::sync::atomic::AtomicBool,
     /// Why the first failed write failed, for the report.
     write_error: Mutex<Option<String>>,
     /// The engine's cache epoch, and its value when the run started: after
@@ -190,6 +195,13 @@ impl RunState {
 
     /// Runs a cache write unless the cache was cleared since the run
     /// started (see [`crate::engine::CacheEpoch`]); `None` if it was.
+    /// Notes values a batch left out as too large to store.
+    pub(super) fn note_skipped(&self, batch: &verdict_storage::StoreBatch<'_>) {
+        if batch.skipped() > 0 {
+            self.not_stored.store(true, Ordering::Relaxed);
+        }
+    }
+
     pub(super) fn write_unless_cleared<T>(&self, write: impl FnOnce() -> T) -> Option<T> {
         self.cache_epoch.0.write_in(self.cache_epoch.1, write)
     }
@@ -734,9 +746,15 @@ fn add_entries(
     batch.put_file_results(&refs, now)
 }
 
-fn write_entries(store: &Store, entries: &[Entry], now: u64) -> Result<(), verdict_storage::StorageError> {
+fn write_entries(
+    run: &RunState,
+    store: &Store,
+    entries: &[Entry],
+    now: u64,
+) -> Result<(), verdict_storage::StorageError> {
     let mut batch = store.batch();
     add_entries(&mut batch, entries, now)?;
+    run.note_skipped(&batch);
     batch.commit()
 }
 
@@ -1050,6 +1068,7 @@ pub async fn run(
         hung_added: tokio::sync::Notify::new(),
         entries: Mutex::new(EntryCollector::new()),
         write_failed: std::sync::atomic::AtomicBool::new(false),
+        not_stored: std::sync::atomic::AtomicBool::new(false),
         write_error: Mutex::new(None),
         cache_epoch: (engine.cache_epoch.clone(), cache_epoch),
     });
@@ -1276,7 +1295,7 @@ pub async fn run(
         if !entries.is_empty() {
             let run = run.clone();
             let _ = tokio::task::spawn_blocking(move || {
-                if let Some(Err(e)) = run.write_unless_cleared(|| write_entries(&store, &entries, now)) {
+                if let Some(Err(e)) = run.write_unless_cleared(|| write_entries(&run, &store, &entries, now)) {
                     run.failed_write(&e);
                 }
             })
@@ -1430,6 +1449,7 @@ pub async fn run(
         && walk_errors.is_empty()
         && !linked_ignore_file
         && !run.write_failed.load(Ordering::Relaxed)
+        && !run.not_stored.load(Ordering::Relaxed)
         && !walk_watch.fresh.load(Ordering::Relaxed)
         && engine.watch.drain() == generation
         && engine.memo_epoch.load(Ordering::SeqCst) == epoch
@@ -1887,6 +1907,9 @@ fn spawn_job(
                 if v.is_some() && is_command(s) && changed_since_walk(&walked[fi]) {
                     v = None;
                 }
+                if v.is_none() {
+                    run.not_stored.store(true, Ordering::Relaxed);
+                }
                 if let (Some(v), Some(h), true) = (&v, hashed[fi].hash, s.handle.cacheable && is_command(s)) {
                     let content = command_key(h, &walked[fi]).to_be_bytes();
                     to_store.push((ResultKey { validator: s.handle.identity, content }, v.clone()));
@@ -1909,6 +1932,7 @@ fn spawn_job(
                         let mut batch = store.batch();
                         batch.put_results(&results, now)?;
                         add_entries(&mut batch, &entries, now)?;
+                        writer.note_skipped(&batch);
                         batch.commit()
                     })
                     .unwrap_or(Ok(()))

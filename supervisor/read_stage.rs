@@ -197,6 +197,7 @@ impl Writer {
                 let written = run.write_unless_cleared(|| {
                     let mut batch = store.batch();
                     batch.put_file_results(&entries, now).and_then(|()| batch.put_stat_index(&stats))?;
+                    run.note_skipped(&batch);
                     batch.commit()
                 });
                 if let Some(Err(e)) = written {

@@ -980,6 +980,71 @@ fn a_reused_answer_is_dropped_by_cache_commands_a_reload_and_no_cache() {
     assert_eq!(check(&env, &[])["summary"]["unchanged"], false, "after --no-cache");
 }
 
+/// An answer is remembered only if a warm run would give it: not when a
+/// verdict in it was reported but not cached. A tool's failed run (its
+/// findings carry `verdict:tool-failed`) is run again at the next check,
+/// and a verdict too large to store is computed again, not shown `cached`.
+#[test]
+fn an_answer_with_a_verdict_the_cache_did_not_keep_is_not_remembered() {
+    let env = Env::new();
+    let flag = env.tmp.path().join("fail");
+    env.write(
+        "verdict.toml",
+        format!(
+            r#"
+builtins = false
+[validators.flaky]
+kind = "command"
+command = ["sh", "-c", "if [ -e {flag} ]; then echo \"$1:1: cannot reach the service\"; exit 2; fi", "flaky"]
+mode = "per_file"
+files = ["*.src"]
+parser = "regex"
+pattern = '^(?P<file>[^:]+):(?P<line>\d+): (?P<message>.*)$'
+
+[validators.loud]
+kind = "command"
+command = ["sh", "-c", "awk -v f=\"$1\" 'BEGIN {{ s = \"x\"; while (length(s) < 12000) s = s s; for (i = 1; i <= 1000; i++) printf \"%s:%d: %s\\n\", f, i, s }}'", "loud"]
+mode = "per_file"
+files = ["*.big"]
+parser = "regex"
+max_output = "64MiB"
+pattern = '^(?P<file>[^:]+):(?P<line>\d+): (?P<message>.*)$'
+"#,
+            flag = flag.display()
+        ),
+    );
+    env.write("a.src", "one\n");
+    settled(&env);
+    // The tool fails on a.src: its findings say so.
+    std::fs::write(&flag, "").unwrap();
+    env.write("a.src", "two\n");
+    let failed = check(&env, &["--validator", "flaky"]);
+    let text = failed["outcomes"][0]["outcome"].to_string();
+    assert!(text.contains("verdict:tool-failed"), "{failed}");
+    // The service is back: the next check runs the tool again.
+    std::fs::remove_file(&flag).unwrap();
+    let again = check(&env, &["--validator", "flaky"]);
+    assert_eq!(again["summary"]["unchanged"], false, "{}", again["summary"]);
+    assert_eq!(again["summary"]["outcomes"]["passed"], 1, "{}", again["summary"]);
+
+    // A verdict of 1,000 findings of 16 KiB each is larger than the
+    // cache stores.
+    env.write("x.big", "x\n");
+    let loud = |r: &Value| r["summary"]["outcomes"].clone();
+    let first = check(&env, &["--validator", "loud"]);
+    assert_eq!(loud(&first)["findings"], 1, "{}", first["summary"]);
+    for _ in 0..2 {
+        let next = check(&env, &["--validator", "loud"]);
+        assert_eq!(next["summary"]["unchanged"], false, "{}", next["summary"]);
+        assert_eq!(
+            (loud(&next)["findings"].as_u64(), loud(&next)["cached"].as_u64()),
+            (Some(1), Some(0)),
+            "{}",
+            next["summary"]
+        );
+    }
+}
+
 #[test]
 fn a_git_file_keeps_its_excludes_elsewhere_so_nothing_is_reused() {
     // A worktree's or submodule's `.git` is a file naming a git directory

@@ -204,14 +204,21 @@ impl Outcome {
     pub fn cacheable(&self) -> Option<Verdict> {
         match self {
             Outcome::Passed => Some(Verdict::Passed),
-            // A failed run's findings are not the file's verdict.
-            Outcome::Findings { findings }
-                if findings.iter().any(|f| f.rule.as_deref() == Some(NOTICE_TOOL_FAILED)) =>
-            {
-                None
+            Outcome::Findings { findings } if self.is_verdict() => {
+                Some(Verdict::Findings { findings: findings.clone() })
             }
-            Outcome::Findings { findings } => Some(Verdict::Findings { findings: findings.clone() }),
             _ => None,
+        }
+    }
+
+    /// Whether this outcome is a verdict on the file ([`Outcome::cacheable`]
+    /// without the copy).
+    pub fn is_verdict(&self) -> bool {
+        match self {
+            Outcome::Passed => true,
+            // A failed run's findings are not the file's verdict.
+            Outcome::Findings { findings } => !findings.iter().any(|f| f.rule.as_deref() == Some(NOTICE_TOOL_FAILED)),
+            _ => false,
         }
     }
 

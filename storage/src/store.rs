@@ -378,7 +378,7 @@ impl Store {
     /// in one write, by [`StoreBatch::commit`]: writers that gather their
     /// entries first write once instead of once per kind of entry.
     pub fn batch(&self) -> StoreBatch<'_> {
-        StoreBatch { store: self, batch: WriteBatch::default(), buf: Vec::new() }
+        StoreBatch { store: self, batch: WriteBatch::default(), buf: Vec::new(), skipped: 0 }
     }
 
     /// Deletes every expired result (and any entry too malformed to have an
@@ -786,6 +786,8 @@ pub struct StoreBatch<'a> {
     batch: WriteBatch,
     /// Reused to encode each value.
     buf: Vec<u8>,
+    /// Values left out as too large (see [`MAX_PAYLOAD_BYTES`]).
+    skipped: usize,
 }
 
 impl StoreBatch<'_> {
@@ -830,6 +832,12 @@ impl StoreBatch<'_> {
         self.batch.is_empty()
     }
 
+    /// How many values were left out as larger than [`MAX_PAYLOAD_BYTES`]:
+    /// a warm run will not find them.
+    pub fn skipped(&self) -> usize {
+        self.skipped
+    }
+
     /// Writes everything added, atomically. Returns once it is in the WAL.
     pub fn commit(self) -> Result<(), StorageError> {
         self.store.write(self.batch)
@@ -864,6 +872,7 @@ impl StoreBatch<'_> {
                     limit = MAX_PAYLOAD_BYTES,
                     "result too large to cache; skipped"
                 );
+                self.skipped += 1;
                 continue;
             }
             self.batch.put_cf(cf, key.to_bytes(), &*buf);
