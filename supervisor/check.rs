@@ -2202,7 +2202,7 @@ fn walk(
     let mut safe = true;
     for t in targets {
         let start = if t.is_dir() { Some(t.as_path()) } else { t.parent() };
-        safe &= start.is_none_or(|s| hazards.allows_from(s, root));
+        safe &= start.is_none_or(|s| hazards.allows_from(s));
     }
     if !safe {
         return (Vec::new(), Vec::new(), false);
@@ -2394,9 +2394,10 @@ impl Hazards {
     }
 
     /// Looks at `start` (a directory the walk starts from, or a file's
-    /// directory) and every directory above it, whose ignore files the
-    /// walker reads too, and at git's excludes at `root`.
-    fn allows_from(&self, start: &Path, root: &Path) -> bool {
+    /// directory) and every directory above it, whose ignore files (git's
+    /// excludes of a repository around the project included) the walker
+    /// reads too.
+    fn allows_from(&self, start: &Path) -> bool {
         let mut dir = Some(start);
         while let Some(d) = dir {
             // Looked at already, and so was everything above it.
@@ -2405,13 +2406,6 @@ impl Hazards {
             }
             self.allows(d);
             dir = d.parent();
-        }
-        // git's excludes, once per check.
-        let exclude = root.join(".git/info/exclude");
-        if self.looked_at.lock().expect("looked at").insert(exclude.clone())
-            && let Some(kind) = special_kind(&exclude)
-        {
-            self.unsafe_files.lock().expect("hazards").push(format!("{} is {kind}", exclude.display()));
         }
         // Any unsafe ignore file fails the whole check.
         self.unsafe_files.lock().expect("hazards").is_empty()
@@ -2503,10 +2497,44 @@ type Missed = (Option<PathBuf>, String);
 /// `dir`'s `.gitignore` or `.ignore`, if one is a FIFO or a device (or a
 /// link to one), described.
 fn special_ignore_file(dir: &Path) -> Option<String> {
-    [".gitignore", ".ignore"].iter().find_map(|name| {
-        let path = dir.join(name);
-        special_kind(&path).map(|kind| format!("{} is {kind}", path.display()))
-    })
+    [".gitignore", ".ignore"]
+        .iter()
+        .find_map(|name| {
+            let path = dir.join(name);
+            special_kind(&path).map(|kind| format!("{} is {kind}", path.display()))
+        })
+        .or_else(|| special_git_exclude(dir))
+}
+
+/// git's excludes file read on entering `dir` (the top of a repository,
+/// nested or around the project), found as the `ignore` crate finds it,
+/// and the file read on the way there, if either is a FIFO or a device:
+/// `.git/info/exclude`, or, where `.git` is a file (a worktree, a
+/// submodule), the `info/exclude` of the `commondir` that its `gitdir:`
+/// line leads to.
+fn special_git_exclude(dir: &Path) -> Option<String> {
+    let unsafe_file = |path: &Path| special_kind(path).map(|kind| format!("{} is {kind}", path.display()));
+    let dot_git = dir.join(".git");
+    let git_dir = if std::fs::metadata(&dot_git).ok()?.is_file() {
+        let git_dir = PathBuf::from(first_line(&dot_git)?.strip_prefix("gitdir: ")?);
+        let commondir = git_dir.join("commondir");
+        if let Some(problem) = unsafe_file(&commondir) {
+            return Some(problem);
+        }
+        let common = first_line(&commondir)?;
+        if common.starts_with('.') { git_dir.join(common) } else { PathBuf::from(common) }
+    } else {
+        dot_git
+    };
+    unsafe_file(&git_dir.join("info/exclude"))
+}
+
+/// The first line of a regular file (at most 64 KiB of it), as
+/// `BufRead::lines` gives it.
+fn first_line(path: &Path) -> Option<String> {
+    use std::io::{BufRead, Read};
+    let file = std::fs::File::open(path).ok()?;
+    std::io::BufReader::new(file.take(64 * 1024)).lines().next()?.ok()
 }
 
 /// What `path` is, after links, if it is a FIFO or a device.
@@ -2558,7 +2586,7 @@ fn walk_dirs(
     let mut v = Vec::new();
     for d in dirs {
         let dir = in_root(root, d);
-        if !hazards.allows_from(&dir, root) {
+        if !hazards.allows_from(&dir) {
             continue;
         }
         let mut builder = walker(root, &dir, own, excluded_dirs, None, hazards);

@@ -1504,14 +1504,7 @@ fn ignore_files_above_the_project_root_are_watched() {
     env.write("inner/a.txt", "bad  \n");
     env.write("inner/b.txt", "ok\n");
     let inner = env.project.join("inner");
-    // The inner project's daemon is stopped however the test ends.
-    struct Stop<'a>(&'a Env, &'a std::path::Path);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.cmd().current_dir(self.1).args(["stop"]).output();
-        }
-    }
-    let _stop = Stop(&env, &inner);
+    let _stop = env.stop_when_done(&inner);
     let check_inner = || check_in(&env, &inner, &[]);
     let settle = || settled_in(&env, &inner, &[]);
     settle();

@@ -1363,7 +1363,13 @@ fn an_edited_configuration_applies_to_the_next_check() {
 /// Runs `verdict check` and returns its exit code and stderr, failing the
 /// test (and killing the client) if it has not ended within `limit`.
 fn check_within(env: &Env, limit: Duration) -> (i32, String) {
-    let mut child = env.cmd().args(["check"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    check_within_in(env, &env.project, limit)
+}
+
+/// [`check_within`], run in `dir`.
+fn check_within_in(env: &Env, dir: &std::path::Path, limit: Duration) -> (i32, String) {
+    let mut child =
+        env.cmd().current_dir(dir).args(["check"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let start = std::time::Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -1417,6 +1423,61 @@ fn an_ignore_file_that_is_a_fifo_or_a_device_fails_the_check_instead_of_hanging_
     let (code, r) = check_json(&env, &[]);
     assert_eq!(code, 1, "checked again once they are gone: {}", r["summary"]);
     assert_eq!(status_of(&r, "sub/a.txt", "trailing-whitespace"), "findings");
+}
+
+/// git's excludes are read at the top of every repository the walk meets,
+/// and of the one around the project: each of them, and the files read to
+/// find one (a worktree's `.git` file leads to its `commondir`), is looked
+/// at first, as the project's own are.
+#[test]
+fn git_excludes_of_nested_and_enclosing_repositories_are_looked_at_before_they_are_read() {
+    let env = Env::new();
+    let fifo = |p: &std::path::Path| {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        nix::unistd::mkfifo(p, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    };
+    env.write("ok.txt", "fine\n");
+    env.write("nested/a.txt", "x \n");
+    // A repository nested in the project.
+    let exclude = env.project.join("nested/.git/info/exclude");
+    fifo(&exclude);
+    let (code, err) = check_within(&env, Duration::from_secs(20));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("nested/.git/info/exclude is a FIFO"), "{err}");
+    std::fs::remove_file(&exclude).unwrap();
+    // The same, as a worktree: `.git` is a file naming its git directory,
+    // whose `commondir` names the shared one.
+    std::fs::remove_dir_all(env.project.join("nested/.git")).unwrap();
+    let gitdir = env.tmp.path().join("main.git/worktrees/nested");
+    std::fs::create_dir_all(&gitdir).unwrap();
+    env.write("nested/.git", format!("gitdir: {}\n", gitdir.display()));
+    fifo(&gitdir.join("commondir"));
+    let (code, err) = check_within(&env, Duration::from_secs(20));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("worktrees/nested/commondir is a FIFO"), "{err}");
+    std::fs::remove_file(gitdir.join("commondir")).unwrap();
+    std::fs::write(gitdir.join("commondir"), "../..\n").unwrap();
+    std::fs::create_dir_all(env.tmp.path().join("main.git/info")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", env.tmp.path().join("main.git/info/exclude")).unwrap();
+    let (code, err) = check_within(&env, Duration::from_secs(20));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("main.git/worktrees/nested/../../info/exclude is a device"), "{err}");
+    std::fs::remove_file(env.project.join("nested/.git")).unwrap();
+    // The repository around a project in its subdirectory.
+    env.write("sub/verdict.toml", "");
+    env.write("sub/b.txt", "y\n");
+    let sub = env.project.join("sub");
+    let _stop = env.stop_when_done(&sub);
+    let exclude = env.project.join(".git/info/exclude");
+    fifo(&exclude);
+    let (code, err) = check_within_in(&env, &sub, Duration::from_secs(20));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(".git/info/exclude is a FIFO"), "{err}");
+    std::fs::remove_file(&exclude).unwrap();
+    let (code, err) = check_within_in(&env, &sub, Duration::from_secs(20));
+    assert_eq!(code, 0, "checked once it is gone: {err}");
+    let (code, err) = check_within(&env, Duration::from_secs(20));
+    assert_eq!(code, 1, "nested/a.txt's trailing whitespace: {err}");
 }
 
 #[test]

@@ -60,6 +60,18 @@ impl Env {
         c
     }
 
+    /// Stops the daemon of the project at `dir` (one inside this one)
+    /// when the guard is dropped, however the test ends.
+    pub fn stop_when_done<'a>(&'a self, dir: &'a Path) -> impl Drop + 'a {
+        struct Stop<'a>(&'a Env, &'a Path);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                let _ = self.0.cmd().current_dir(self.1).args(["stop"]).output();
+            }
+        }
+        Stop(self, dir)
+    }
+
     /// Runs `verdict ARGS` and returns its output.
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().expect("run verdict")
