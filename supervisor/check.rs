@@ -354,7 +354,7 @@ async fn stamps_hold(root: &Path, memo: &Arc<Memo>, relisted: Option<HashSet<Str
         let files: Vec<&MemoFile> = memo
             .files
             .iter()
-            .filter(|f| f.stamp.is_some() && relisted.as_ref().is_none_or(|r| !r.contains(parent(&f.rel))))
+            .filter(|f| f.stamp.is_some() && relisted.as_ref().is_none_or(|r| !f.dir().is_some_and(|d| r.contains(d))))
             .collect();
         files_hold(&root, &files, verdict_storage::unix_now_ns)
     };
@@ -481,12 +481,27 @@ fn parent(rel: &str) -> &str {
     rel.rsplit_once('/').map_or("", |(d, _)| d)
 }
 
+impl MemoFile {
+    /// Its directory, relative to the root, exactly: `None` if that name is
+    /// not UTF-8 (its lossy form may be another directory's name, and
+    /// only directories named in UTF-8 are walked again by an update).
+    fn dir(&self) -> Option<&str> {
+        match &self.raw {
+            None => Some(parent(&self.rel)),
+            Some(raw) => {
+                let dir = memchr::memrchr(b'/', raw).map_or(&raw[..0], |i| &raw[..i]);
+                std::str::from_utf8(dir).ok()
+            }
+        }
+    }
+}
+
 /// The rows of a report: the run's files, merged by path with the files of
 /// `memo` outside the directories the run looked at again.
 fn rows(walked: &[Walked], increment: Option<&(Arc<Memo>, Vec<String>)>) -> Vec<Row> {
     let Some((memo, dirty)) = increment else { return (0..walked.len()).map(Row::New).collect() };
     let dirty: HashSet<&str> = dirty.iter().map(String::as_str).collect();
-    let kept = memo.files.iter().enumerate().filter(|(_, f)| !dirty.contains(parent(&f.rel)));
+    let kept = memo.files.iter().enumerate().filter(|(_, f)| !f.dir().is_some_and(|d| dirty.contains(d)));
     let mut rows = Vec::with_capacity(memo.files.len() + walked.len());
     let mut new = (0..walked.len()).peekable();
     for (i, f) in kept {
@@ -2283,8 +2298,11 @@ fn walk(
                 if let Some((watch, walk)) = &watch {
                     watch.watch_dir(entry.path(), walk);
                 }
-                if let Ok(rel) = entry.path().strip_prefix(root) {
-                    local.dirs.push(rel.to_string_lossy().into_owned());
+                // Named in UTF-8 only: a change in any other makes the
+                // next run walk the tree (see `incremental`), and its lossy
+                // name may be another directory's.
+                if let Some(rel) = entry.path().strip_prefix(root).ok().and_then(Path::to_str) {
+                    local.dirs.push(rel.to_owned());
                 }
             }
             if let Some(w) = walked(root, entry, stat) {

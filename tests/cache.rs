@@ -861,6 +861,29 @@ fn after_files_change_only_their_directories_are_walked_and_the_answer_is_a_full
 }
 
 /// [`settled`] for a check with these arguments.
+/// A directory whose name is not UTF-8 (`a\xff`) and one named by its
+/// lossy form (`a\u{FFFD}`): a change in the second is an update of that
+/// directory alone, and the first one's files stay in the answer.
+#[test]
+fn an_update_tells_a_directory_from_one_named_by_its_lossy_form() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let raw = env.project.join(std::ffi::OsStr::from_bytes(b"a\xff"));
+    std::fs::create_dir(&raw).unwrap();
+    std::fs::write(raw.join("x.txt"), "trailing \n").unwrap();
+    env.write("a\u{FFFD}/y.txt", "ok\n");
+    let whole = |r: &Value| {
+        assert_eq!(r["summary"]["files"], 2, "{}", r["summary"]);
+        assert_eq!(r["summary"]["findings"], 1, "{}", r["summary"]);
+    };
+    whole(&settled(&env));
+    env.write("a\u{FFFD}/y.txt", "ok, edited\n");
+    let r = check(&env, &[]);
+    assert_eq!(r["summary"]["incremental"], true, "{}", r["summary"]);
+    whole(&r);
+    whole(&settled(&env));
+}
+
 fn settled_with(env: &Env, args: &[&str]) -> Value {
     settled_in(env, &env.project, args)
 }
