@@ -1125,6 +1125,17 @@ impl Cx<'_> {
         Some(n)
     }
 
+    /// [`Self::size_at_least`], and at most `max` (shown as `max_shown`).
+    fn size_within(&mut self, t: &Tbl, key: &str, min: (u64, &str), max: (u64, &str)) -> Option<u64> {
+        let n = self.size_at_least(t, key, min.0, min.1)?;
+        if n > max.0 {
+            let (v, path) = Self::get(t, key)?;
+            self.issue(v.span(), path, format!("must be at most {}", max.1));
+            return None;
+        }
+        Some(n)
+    }
+
     /// A size: an integer number of bytes or a string such as "10MiB".
     fn size(&mut self, t: &Tbl, key: &str) -> Option<u64> {
         let (v, path) = Self::get(t, key)?;
@@ -1300,7 +1311,15 @@ fn parse_cache(cx: &mut Cx, t: &Tbl, origin: &Path) -> CacheSettings {
         ttl: cx.ttl(t, "ttl").unwrap_or(d.ttl),
         block_cache: cx.size(t, "block_cache").unwrap_or(d.block_cache),
         // RocksDB raises a smaller one to 64 KiB without a word.
-        write_buffer: cx.size_at_least(t, "write_buffer", 64 * 1024, "64KiB").unwrap_or(d.write_buffer),
+        // The write-ahead log reserves about 1.1 times this on disk.
+        write_buffer: cx
+            .size_within(
+                t,
+                "write_buffer",
+                (64 * 1024, "64KiB"),
+                (1 << 30, "1GiB (the write-ahead log reserves 1.1 times it on disk)"),
+            )
+            .unwrap_or(d.write_buffer),
     }
 }
 

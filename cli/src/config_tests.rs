@@ -468,6 +468,8 @@ fn batch_regex_needs_a_file_group() {
 #[test]
 fn storage_and_file_sizes_below_what_works() {
     single_issue("[cache]\nwrite_buffer = \"1KiB\"\n", "cache.write_buffer", "write_buffer", "at least 64KiB");
+    single_issue("[cache]\nwrite_buffer = \"100GiB\"\n", "cache.write_buffer", "write_buffer", "at most 1GiB");
+    assert_eq!(parse("[cache]\nwrite_buffer = \"1GiB\"\n").unwrap().cache.write_buffer, 1 << 30);
     single_issue("[check]\nmax_file_size = 0\n", "check.max_file_size", "max_file_size", "builtins = false");
     let c = parse("[cache]\nblock_cache = 0\nwrite_buffer = \"64KiB\"\n[check]\nmax_file_size = 1\n").unwrap();
     assert_eq!((c.cache.block_cache, c.cache.write_buffer, c.check.max_file_size), (0, 65_536, 1));

@@ -518,12 +518,14 @@ impl Store {
             stats.approx_disk_bytes += v.unwrap_or(0);
         }
         // What the memtables hold is on disk in the write-ahead logs (their
-        // own size counts the arena they allocate, far more than is used).
+        // own size counts the arena they allocate, far more than is used),
+        // with the space a log reserves ahead (about 1.1 times the write
+        // buffer: `cache.write_buffer` of gigabytes takes that much disk).
         // The database's own directory, whatever is at its path now.
         if let Ok(dir) = std::fs::read_dir(&self.via) {
             for e in dir.flatten() {
                 if e.path().extension().is_some_and(|x| x == "log") {
-                    stats.approx_disk_bytes += e.metadata().map_or(0, |m| m.len());
+                    stats.approx_disk_bytes += e.metadata().map_or(0, |m| disk_bytes(&m));
                 }
             }
         }
@@ -879,6 +881,13 @@ impl StoreBatch<'_> {
         }
         Ok(())
     }
+}
+
+/// The space a file takes: its length, or the blocks allocated to it if
+/// more (space reserved ahead with `fallocate`).
+pub(crate) fn disk_bytes(m: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    m.len().max(m.blocks().saturating_mul(512))
 }
 
 /// Column-family options: shared block cache (holding index and filter
