@@ -1937,6 +1937,7 @@ fn spawn_job(
             let ttl = s.handle.config.cache_ttl.as_secs();
             let now = now_secs();
             let writer = run.clone();
+            let handle = s.handle.clone();
             let res = tokio::task::spawn_blocking(move || {
                 let results: Vec<(ResultKey, &StoredVerdict, u64)> =
                     to_store.iter().map(|(k, v)| (*k, v, ttl)).collect();
@@ -1946,6 +1947,10 @@ fn spawn_job(
                     .write_unless_cleared(|| {
                         let mut batch = store.batch();
                         batch.put_results(&results, now)?;
+                        if !results.is_empty() {
+                            // Whose they are, for `cache clear --validator`.
+                            batch.put_validator_name(&handle.identity, &handle.config.name);
+                        }
                         add_entries(&mut batch, &entries, now)?;
                         writer.note_skipped(&batch);
                         batch.commit()

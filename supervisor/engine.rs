@@ -639,13 +639,19 @@ impl Engine {
                     RpcError::new(code::NOT_FOUND, format!("no validator named {name:?}"))
                         .with_data(json!({ "field": "validator" }))
                 })?;
-                Some(h.identity)
+                Some((name.clone(), h.identity))
             }
         };
         let damaged = store.read_failures() > 0;
         let epoch = self.cache_epoch.clone();
+        let all = id.is_none();
         let cleared = tokio::task::spawn_blocking(move || {
-            let cleared = store.clear_results(id).and_then(|deleted| {
+            let cleared = match &id {
+                // Its results under earlier configurations too.
+                Some((name, current)) => store.clear_validator(name, *current),
+                None => store.clear_results(None),
+            }
+            .and_then(|deleted| {
                 if id.is_none() {
                     // All of it: what verdict knows of each file too, so the
                     // next check starts as on a new cache.
@@ -661,11 +667,11 @@ impl Engine {
         .await
         .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
         let deleted = match cleared {
-            Ok(deleted) if !(damaged && id.is_none()) => deleted,
+            Ok(deleted) if !(damaged && all) => deleted,
             // Damaged data the deletes cannot get past (they read what they
             // delete), or that reads kept failing on: all of it is deleted
             // and an empty database made, as for one that cannot be opened.
-            Ok(_) | Err(verdict_storage::StorageError::Corruption { .. }) if id.is_none() => {
+            Ok(_) | Err(verdict_storage::StorageError::Corruption { .. }) if all => {
                 if !self.close_store_if_unused("being recreated: its data is damaged") {
                     return Err(RpcError::new(
                         code::CACHE_UNAVAILABLE,

@@ -180,6 +180,36 @@ files = ["*.txt"]
     assert_eq!((empty["entries"].as_u64(), empty["file_entries"].as_u64()), (Some(0), Some(0)), "{empty}");
 }
 
+/// Clearing a validator's results clears those of its earlier
+/// configurations too: a reload back to one of them does not bring its
+/// results back.
+#[test]
+fn clearing_a_validator_clears_its_results_under_earlier_configurations() {
+    let env = Env::new();
+    let config = |flavour: &str| {
+        format!(
+            "builtins = false\n[validators.tool]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"exit 0\", \"{flavour}\"]\n\
+             mode = \"per_file\"\nparser = \"exit_code\"\nfiles = [\"*.txt\"]\n\
+             [validators.other]\nkind = \"command\"\ncommand = [\"true\"]\nmode = \"per_file\"\n\
+             parser = \"exit_code\"\nfiles = [\"*.txt\"]\n"
+        )
+    };
+    tree(&env, 10);
+    let from_cache = |r: &Value| r["summary"]["from_cache"].as_u64().unwrap();
+    env.write("verdict.toml", config("a"));
+    assert_eq!(from_cache(&check(&env, &[])), 0);
+    env.write("verdict.toml", config("b"));
+    env.json(&["reload"]);
+    assert_eq!(from_cache(&check(&env, &[])), 10, "only `other` is cached");
+    let cleared = env.json(&["cache", "clear", "--validator", "tool"]);
+    // Both configurations' results, and the files' entries under each.
+    assert_eq!(cleared["deleted"], 40, "{cleared}");
+    env.write("verdict.toml", config("a"));
+    env.json(&["reload"]);
+    let r = check(&env, &[]);
+    assert_eq!(from_cache(&r), 10, "`tool` runs again, `other` is kept: {}", r["summary"]);
+}
+
 #[test]
 fn a_changed_setting_never_serves_the_old_verdict() {
     let env = Env::new();

@@ -30,6 +30,14 @@ pub const CF_FILES: &str = "files";
 pub const CF_META: &str = "meta";
 /// Key, in [`CF_META`], of the schema version (a `u16`, big-endian).
 pub const META_SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
+/// Prefix, in [`CF_META`], of the validators results were written for:
+/// this prefix and a validator id → the validator's name (see
+/// [`StoreBatch::put_validator_name`]).
+const META_NAME_PREFIX: &[u8] = b"name/";
+
+fn meta_name_key(validator: &[u8; 16]) -> Vec<u8> {
+    [META_NAME_PREFIX, validator.as_slice()].concat()
+}
 
 /// Bytes before the bincode payload of a results value:
 /// `[expires_at: u64 BE][created_at: u64 BE]`.
@@ -430,24 +438,79 @@ impl Store {
     /// outcome of that validator. Returns how many entries (results and
     /// per-file entries) were present when the call started.
     pub fn clear_results(&self, validator: Option<[u8; 16]>) -> Result<u64, StorageError> {
-        let cf = self.cf(CF_RESULTS);
-        // Every key is RESULT_KEY_LEN bytes, so RESULT_KEY_LEN+1 0xff bytes
-        // is above all of them.
-        let everything_above = || vec![0xff; RESULT_KEY_LEN + 1];
-        let (from, to) = match validator {
-            None => (Vec::new(), everything_above()),
-            Some(v) => {
-                let prefix = validator_prefix(&v);
-                let to = prefix_successor(&prefix).unwrap_or_else(everything_above);
-                (prefix.to_vec(), to)
+        let mut count = match validator {
+            None => {
+                let names = prefix_successor(META_NAME_PREFIX).expect("not all 0xff");
+                self.db.delete_range_cf(self.cf(CF_META), META_NAME_PREFIX, &names).map_err(|e| self.err(e))?;
+                self.delete_results(&[], &everything_above())?
             }
+            Some(v) => self.delete_validators_results(&[v])?,
         };
-        let mut count = self.count_keys(CF_RESULTS, &from, &to)?;
-        self.db.delete_range_cf(cf, &from, &to).map_err(|e| self.err(e))?;
-        self.db.compact_range_cf(cf, Some(&from), Some(&to));
+        count += self.delete_file_entries()?;
+        Ok(count)
+    }
+
+    /// Deletes the results of validator `name`, under its configuration
+    /// `current` and under every earlier one results were written for (see
+    /// [`StoreBatch::put_validator_name`]), and every per-file entry, as
+    /// [`Store::clear_results`] does. Returns how many entries were present
+    /// when the call started.
+    pub fn clear_validator(&self, name: &str, current: [u8; 16]) -> Result<u64, StorageError> {
+        let mut ids = self.validators_named(name)?;
+        if !ids.contains(&current) {
+            ids.push(current);
+        }
+        let count = self.delete_validators_results(&ids)?;
+        Ok(count + self.delete_file_entries()?)
+    }
+
+    /// The validator ids results were written for under `name`.
+    pub fn validators_named(&self, name: &str) -> Result<Vec<[u8; 16]>, StorageError> {
+        let names = prefix_successor(META_NAME_PREFIX).expect("not all 0xff");
+        let bounds = Some((META_NAME_PREFIX.to_vec(), names));
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(CF_META), scan_options(bounds));
+        iter.seek(META_NAME_PREFIX);
+        let mut ids = Vec::new();
+        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+            if value == name.as_bytes()
+                && let Ok(id) = <[u8; 16]>::try_from(&key[META_NAME_PREFIX.len()..])
+            {
+                ids.push(id);
+            }
+            iter.next();
+        }
+        iter.status().map_err(|e| self.err(e))?;
+        Ok(ids)
+    }
+
+    /// Deletes the results of each of `validators`, and what records their
+    /// names. Returns how many results there were.
+    fn delete_validators_results(&self, validators: &[[u8; 16]]) -> Result<u64, StorageError> {
+        let mut count = 0;
+        for v in validators {
+            let prefix = validator_prefix(v);
+            let to = prefix_successor(&prefix).unwrap_or_else(everything_above);
+            count += self.delete_results(&prefix, &to)?;
+            self.db.delete_cf(self.cf(CF_META), meta_name_key(v)).map_err(|e| self.err(e))?;
+        }
+        Ok(count)
+    }
+
+    /// Deletes the results in `[from, to)` and reclaims their space.
+    /// Returns how many there were.
+    fn delete_results(&self, from: &[u8], to: &[u8]) -> Result<u64, StorageError> {
+        let cf = self.cf(CF_RESULTS);
+        let count = self.count_keys(CF_RESULTS, from, to)?;
+        self.db.delete_range_cf(cf, from, to).map_err(|e| self.err(e))?;
+        self.db.compact_range_cf(cf, Some(from), Some(to));
+        Ok(count)
+    }
+
+    /// Deletes every per-file entry. Returns how many there were.
+    fn delete_file_entries(&self) -> Result<u64, StorageError> {
         let files = self.cf(CF_FILES);
         let all = everything_above();
-        count += self.count_keys(CF_FILES, &[], &all)?;
+        let count = self.count_keys(CF_FILES, &[], &all)?;
         self.db.delete_range_cf(files, &[][..], &all[..]).map_err(|e| self.err(e))?;
         self.db.compact_range_cf(files, None::<&[u8]>, None::<&[u8]>);
         Ok(count)
@@ -824,6 +887,13 @@ impl StoreBatch<'_> {
         Ok(())
     }
 
+    /// Records that the results of validator id `validator` are `name`'s
+    /// (written with them, at each write), so that clearing `name`'s
+    /// results finds those of its earlier configurations too.
+    pub fn put_validator_name(&mut self, validator: &[u8; 16], name: &str) {
+        self.batch.put_cf(self.store.cf(CF_META), meta_name_key(validator), name.as_bytes());
+    }
+
     /// How many writes the batch holds.
     pub fn len(&self) -> usize {
         self.batch.len()
@@ -881,6 +951,12 @@ impl StoreBatch<'_> {
         }
         Ok(())
     }
+}
+
+/// Above every key of results and per-file entries: they are all
+/// RESULT_KEY_LEN bytes.
+fn everything_above() -> Vec<u8> {
+    vec![0xff; RESULT_KEY_LEN + 1]
 }
 
 /// The space a file takes: its length, or the blocks allocated to it if

@@ -758,3 +758,27 @@ fn stats_count_the_space_the_write_ahead_log_reserves() {
     let s = store.stats().unwrap();
     assert!(s.approx_disk_bytes >= 64 << 20, "{} bytes", s.approx_disk_bytes);
 }
+
+/// A validator's results are found under every id its name was written
+/// with, and cleared with them; clearing everything forgets the names too.
+#[test]
+fn a_validator_is_cleared_under_every_id_its_results_were_written_for() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    let v = "verdict".to_string();
+    let (a, b, c) = ([0xaa; 16], [0xbb; 16], [0xcc; 16]);
+    for (id, name) in [(a, "x"), (b, "x"), (c, "y")] {
+        let mut batch = store.batch();
+        batch.put_results(&[(ResultKey::new(id, [1; 16]), &v, 0)], 0).unwrap();
+        batch.put_validator_name(&id, name);
+        batch.commit().unwrap();
+    }
+    assert_eq!(store.validators_named("x").unwrap(), vec![a, b]);
+    assert_eq!(store.clear_validator("x", b).unwrap(), 2);
+    assert!(store.validators_named("x").unwrap().is_empty());
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.per_validator.get(&a), stats.per_validator.get(&c)), (None, Some(&1)));
+    assert_eq!(store.validators_named("y").unwrap(), vec![c]);
+    store.clear_results(None).unwrap();
+    assert!(store.validators_named("y").unwrap().is_empty());
+}
