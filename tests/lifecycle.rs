@@ -917,3 +917,40 @@ fn stop_stops_a_daemon_still_starting_at_once() {
     let again = env.json(&["status"])["pid"].as_u64().unwrap() as u32;
     assert_ne!(again, pid);
 }
+
+/// A second daemon of the project, on a socket of its own, writes a log of
+/// its own: two writing one file, each rotating it under the other, lost
+/// lines and killed one's logging for good.
+#[test]
+fn a_daemon_on_another_socket_has_a_log_of_its_own() {
+    let env = Env::new();
+    env.write("verdict.toml", "[daemon]\nlog_max_size = \"4KiB\"\nlog_keep = 50\n");
+    env.start();
+    let dir = env.tmp.path().join("other");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let other = dir.join("other.sock");
+    let other_s = other.to_str().unwrap();
+    let first = env.json(&["status"]);
+    let second = env.json(&["--socket", other_s, "status"]);
+    let (a, b) = (first["log_file"].as_str().unwrap(), second["log_file"].as_str().unwrap());
+    assert_ne!(a, b, "both daemons log to {a}");
+    // Each is rotated many times, and each keeps every line it wrote.
+    for _ in 0..20 {
+        env.json(&["reload"]);
+        env.json(&["--socket", other_s, "reload"]);
+    }
+    env.run_ok(&["--socket", other_s, "stop"], 0);
+    env.run_ok(&["stop"], 0);
+    for log in [a, b] {
+        let base = std::path::Path::new(log);
+        let mut text = String::new();
+        for n in 0..=50 {
+            let path = if n == 0 { base.to_path_buf() } else { base.with_extension(format!("log.{n}")) };
+            text += &std::fs::read_to_string(path).unwrap_or_default();
+        }
+        assert!(base.with_extension("log.2").exists(), "{log} was rotated");
+        assert_eq!(text.matches("configuration applied").count(), 20, "{log}");
+        assert_eq!(text.matches("daemon stopped").count(), 1, "{log}");
+    }
+}

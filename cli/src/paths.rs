@@ -88,8 +88,18 @@ fn env_dir(var: &str) -> Option<PathBuf> {
     std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from).filter(|p| p.is_absolute())
 }
 
+/// `$HOME`, else the user's home in the password database, else the
+/// per-user runtime directory under the system temporary directory (made
+/// and checked as the socket's is): never the shared temporary directory
+/// itself, where anyone could make the cache's directories first.
 fn home() -> PathBuf {
-    env_dir("HOME").unwrap_or_else(std::env::temp_dir)
+    let uid = nix::unistd::geteuid();
+    home_of(env_dir("HOME"), || nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.dir), uid.as_raw())
+}
+
+fn home_of(env: Option<PathBuf>, passwd: impl FnOnce() -> Option<PathBuf>, uid: u32) -> PathBuf {
+    env.or_else(|| passwd().filter(|d| d.is_absolute()))
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("verdict-{uid}")))
 }
 
 /// The per-user runtime directory: `$XDG_RUNTIME_DIR/verdict`, else
@@ -124,8 +134,11 @@ impl Layout {
             None => (runtime_dir().join(format!("{key}.sock")), true),
         };
         let pid_file = socket.with_extension("pid");
+        // A daemon on a socket of its own is another daemon: its log is its
+        // own too (two writing one file, each rotating it, lose lines).
+        let state = if default_socket { key.clone() } else { format!("{key}-{}", root_key(&socket)) };
         Ok(Layout {
-            state_dir: state_home().join(&key),
+            state_dir: state_home().join(state),
             data_dir: cache_home().join(&key),
             root,
             config,
@@ -172,16 +185,28 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), PathError> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(cause) => return Err(PathError::Io { path: dir.to_path_buf(), cause }),
     }
-    check_private_dir(dir)
+    private_dir(dir, true)
 }
 
-/// Verifies that `dir` is a directory owned by the effective uid with no
-/// group or other permission bits.
+/// Verifies that `dir`, the directory of a socket the user chose
+/// (`--socket`, `VERDICT_SOCKET`), is a directory owned by the effective
+/// uid with no group or other permission bits.
 pub fn check_private_dir(dir: &Path) -> Result<(), PathError> {
+    private_dir(dir, false)
+}
+
+/// Verifies that `dir` is private; `ours`: verdict made it, and makes it
+/// again if it is removed (not so a directory the user chose, which may be
+/// their project).
+fn private_dir(dir: &Path, ours: bool) -> Result<(), PathError> {
     let uid = nix::unistd::geteuid().as_raw();
     let meta = fs::symlink_metadata(dir).map_err(|cause| PathError::Io { path: dir.to_path_buf(), cause })?;
     let insecure = |problem: String, fix: String| PathError::Insecure { path: dir.to_path_buf(), problem, uid, fix };
-    let or_remove = "(or remove it and let verdict recreate it)";
+    let or_remove = if ours {
+        "(or remove it and let verdict recreate it)"
+    } else {
+        "(or give the socket a path in a directory only you can use: --socket, VERDICT_SOCKET)"
+    };
     if !meta.is_dir() {
         return Err(insecure("it is not a directory".into(), "remove it and let verdict create the directory".into()));
     }
@@ -269,6 +294,15 @@ mod tests {
     }
 
     #[test]
+    fn without_home_the_password_database_says_where_it_is_never_the_shared_temporary_directory() {
+        let tmp = std::env::temp_dir();
+        assert_eq!(home_of(Some("/home/a".into()), || panic!("not asked"), 7), Path::new("/home/a"));
+        assert_eq!(home_of(None, || Some("/home/b".into()), 7), Path::new("/home/b"));
+        assert_eq!(home_of(None, || Some("relative".into()), 7), tmp.join("verdict-7"));
+        assert_eq!(home_of(None, || None, 7), tmp.join("verdict-7"));
+    }
+
+    #[test]
     fn private_dir_is_created_0700_and_loose_modes_are_refused() {
         let t = tempfile::tempdir().unwrap();
         let d = t.path().join("rt");
@@ -276,7 +310,11 @@ mod tests {
         assert_eq!(fs::metadata(&d).unwrap().permissions().mode() & 0o777, 0o700);
         fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
         let err = ensure_private_dir(&d).unwrap_err().to_string();
-        assert!(err.contains("0755") && err.contains("chmod 700"), "{err}");
+        assert!(err.contains("0755") && err.contains("chmod 700") && err.contains("let verdict recreate it"), "{err}");
+        // A directory the user chose for the socket (their project, say):
+        // verdict would not make it again, so it is not to be removed.
+        let err = check_private_dir(&d).unwrap_err().to_string();
+        assert!(err.contains("chmod 700") && !err.contains("remove") && err.contains("--socket"), "{err}");
         // Another owner is fixed by chown, not chmod (root can make one).
         if nix::unistd::geteuid().is_root() {
             fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
