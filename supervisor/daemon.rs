@@ -87,7 +87,8 @@ impl Daemon {
             method::SHUTDOWN => {
                 info!("shutdown requested over the socket");
                 self.shutdown.cancel();
-                Ok(json!({ "stopping": true, "pid": self.pid }))
+                // How long it may take: a client waits that long, and more.
+                Ok(json!({ "stopping": true, "pid": self.pid, "grace_ms": self.limits.grace.as_millis() as u64 }))
             }
             method::RELOAD => self.engine.reload().await,
             method::RESTART => self.engine.restart(params).await,

@@ -153,6 +153,11 @@ fn a_daemon_that_fails_to_start_leaves_no_files() {
     assert!(err.contains("cannot bind the socket"), "failed before the socket: {err}");
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+    // Nothing can listen there, so nothing runs to be stopped.
+    let out = env.cmd().arg("--socket").arg(&long).arg("stop").output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("no verdict daemon is running"), "{said}");
 }
 
 #[test]
@@ -492,9 +497,13 @@ fn a_daemon_from_another_build_is_replaced() {
     let new = v["pid"].as_u64().unwrap() as u32;
     assert_ne!(new, old, "the old daemon still answered");
     assert!(!alive(old), "the old daemon was not stopped");
-    // Hand the project back to the binary under test (replacing again).
-    let back = env.json(&["ping"]);
+    // Hand the project back to the binary under test (replacing again),
+    // by `verdict daemon`, which does not take the other build's daemon
+    // for its own.
+    let back = env.json(&["daemon"]);
+    assert_eq!(back["started"], true, "{back}");
     assert_ne!(back["pid"].as_u64().unwrap() as u32, new);
+    assert!(!alive(new), "the other build's daemon was not stopped");
 }
 
 #[test]

@@ -153,6 +153,7 @@ fn every_basic_method_answers() {
     assert_eq!(c.call("ping", json!({}))["result"]["pong"], true);
     let r = c.call("shutdown", json!({}));
     assert_eq!(r["result"]["stopping"], true);
+    assert_eq!(r["result"]["grace_ms"], 10_000, "the default grace period: {r}");
 }
 
 #[test]

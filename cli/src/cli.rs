@@ -316,14 +316,18 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
     match command {
         Command::Daemon { .. } => {
             // Detached start: report the running daemon, or start one.
-            if let Ok(c) = Client::connect(&layout.socket).await {
+            // One of another build is replaced, as any command does: an
+            // upgrade never leaves a stale daemon answering.
+            if let Ok(c) = Client::connect(&layout.socket).await
+                && client::same_build(&c.hello)
+            {
                 client::same_data_dir(&opts, &c.hello)?;
                 crate::report::print_running(&layout, Some(c.hello.pid), global.json);
                 return Ok(ExitCode::Ok);
             }
             // The pid it says itself (another client may have started it
             // first).
-            let pid = client::start_detached(&opts).await?.hello.pid;
+            let pid = client::connect_or_start(&opts).await?.hello.pid;
             if global.json {
                 println!("{}", crate::report::running_json(&layout, Some(pid), true));
             } else {
@@ -356,10 +360,12 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                     // is still starting.
                     // (A daemon shutting down closes or resets connections:
                     // it is waited for through its pid file below.)
+                    // (A socket path too long to connect to is one no daemon
+                    // could bind either.)
                     let gone = matches!(&e, client::CallError::Io(io)
                         if matches!(io.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
                             | std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
-                            | std::io::ErrorKind::BrokenPipe));
+                            | std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::InvalidInput));
                     let pid =
                         paths::locked_daemon_pid(&layout.pid_file).filter(|&p| gone && p > 1 && p <= i32::MAX as u32);
                     // A daemon that is starting (another command launched
@@ -384,7 +390,7 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                                     return Err(e).with_context(|| format!("cannot signal the daemon (pid {pid})"));
                                 }
                             }
-                            client::wait_for_exit(pid, Duration::from_secs(60)).await?;
+                            client::wait_for_exit(pid, client::exit_patience(&layout, None)).await?;
                             if global.json {
                                 println!("{}", stopped_json(Some(pid)));
                             } else {
@@ -410,8 +416,9 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                 }
             };
             let pid = c.hello.pid;
+            let mut told = None;
             match c.call(method::SHUTDOWN, json!({})).await {
-                Ok(_) => {}
+                Ok(reply) => told = reply["grace_ms"].as_u64().map(Duration::from_millis),
                 // Stopping already (another `verdict stop`): it closed this
                 // connection before reading the request, or cut it short
                 // as its shutdown ended (`shutting down`, with no word on
@@ -421,7 +428,7 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                 Err(e) => return Err(client::describe(e)),
             }
             drop(c);
-            client::wait_for_exit(pid, Duration::from_secs(60)).await?;
+            client::wait_for_exit(pid, client::exit_patience(&layout, told)).await?;
             if global.json {
                 println!("{}", stopped_json(Some(pid)));
             } else {

@@ -123,7 +123,7 @@ pub async fn call_daemon(
                 let pid = c.hello.pid;
                 drop(c);
                 tracing::debug!(pid, "the daemon shut down before answering; asking the next one");
-                wait_for_exit(pid, Duration::from_secs(60)).await?;
+                wait_for_exit(pid, exit_patience(&opts.layout, None)).await?;
             }
             _ => return Ok((c, reply)),
         }
@@ -304,7 +304,7 @@ pub struct ConnectOptions {
 pub async fn connect_or_start(opts: &ConnectOptions) -> anyhow::Result<Client> {
     let socket = &opts.layout.socket;
     match Client::connect(socket).await {
-        Ok(c) if c.hello.build == paths::build_id() && c.hello.version == VERSION => {
+        Ok(c) if same_build(&c.hello) => {
             same_data_dir(opts, &c.hello)?;
             return Ok(c);
         }
@@ -315,8 +315,8 @@ pub async fn connect_or_start(opts: &ConnectOptions) -> anyhow::Result<Client> {
             }
             tracing::info!(daemon = %c.hello.version, "the daemon was built from another version; replacing it");
             let pid = c.hello.pid;
-            let _ = c.call(method::SHUTDOWN, json!({})).await;
-            wait_for_exit(pid, Duration::from_secs(30)).await?;
+            let told = c.call(method::SHUTDOWN, json!({})).await.ok().and_then(|r| r["grace_ms"].as_u64());
+            wait_for_exit(pid, exit_patience(&opts.layout, told.map(Duration::from_millis))).await?;
         }
         Err(CallError::Rpc(e)) if e.code == code::PROTOCOL_VERSION_MISMATCH && !opts.no_start => {
             let pid = e.data.as_ref().and_then(|d| d["pid"].as_u64()).unwrap_or(0) as u32;
@@ -324,7 +324,7 @@ pub async fn connect_or_start(opts: &ConnectOptions) -> anyhow::Result<Client> {
             if pid != 0 {
                 let _ =
                     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
-                wait_for_exit(pid, Duration::from_secs(30)).await?;
+                wait_for_exit(pid, exit_patience(&opts.layout, None)).await?;
             }
         }
         Err(e @ CallError::Rpc(_)) => return Err(describe(e)),
@@ -345,6 +345,11 @@ pub async fn connect_or_start(opts: &ConnectOptions) -> anyhow::Result<Client> {
     // Another client may have started it first, with another cache.
     same_data_dir(opts, &c.hello)?;
     Ok(c)
+}
+
+/// Whether the daemon that said `hello` is this client's build.
+pub fn same_build(hello: &HelloResult) -> bool {
+    hello.build == paths::build_id() && hello.version == VERSION
 }
 
 /// Fails when `--data-dir` names another cache than the one the running
@@ -374,11 +379,27 @@ pub async fn wait_for_exit(pid: u32, limit: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + limit;
     while process_alive(pid) {
         if Instant::now() > deadline {
-            bail!("the daemon (pid {pid}) did not exit within {limit:?}");
+            bail!(
+                "the daemon (pid {pid}) did not exit within {limit:?}: it may still be stopping its tools, or be \
+                 stuck (`kill -KILL {pid}` ends it)"
+            );
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Ok(())
+}
+
+/// How long a daemon of `layout`'s project is given to exit once asked to:
+/// its grace period (`told` by it, or in the project's configuration,
+/// whichever is longer; requests in flight may take all of it), and a
+/// minute to cancel the rest, stop its tools and flush its cache.
+pub fn exit_patience(layout: &Layout, told: Option<Duration>) -> Duration {
+    let configured = layout
+        .config
+        .as_deref()
+        .and_then(|path| crate::config::Config::load(path).ok())
+        .map_or_else(|| crate::config::Config::default().daemon.grace_period, |c| c.daemon.grace_period);
+    configured.max(told.unwrap_or_default()).saturating_add(Duration::from_secs(60))
 }
 
 /// True while `pid` names a running (not zombie) process.
@@ -563,6 +584,20 @@ impl std::error::Error for DaemonError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A client waits for a daemon's exit through its whole grace period
+    /// (a fixed minute gave up on a daemon with a longer one, still
+    /// finishing its requests), as configured or as the daemon says.
+    #[test]
+    fn a_daemon_is_waited_for_through_its_grace_period_and_a_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::discover(dir.path(), None).unwrap();
+        assert_eq!(exit_patience(&layout, None), Duration::from_secs(70), "the default 10 s");
+        std::fs::write(dir.path().join("verdict.toml"), "[daemon]\ngrace_period = \"75s\"\n").unwrap();
+        let layout = Layout::discover(dir.path(), None).unwrap();
+        assert_eq!(exit_patience(&layout, None), Duration::from_secs(135));
+        assert_eq!(exit_patience(&layout, Some(Duration::from_secs(300))), Duration::from_secs(360), "as it says");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_daemon_that_never_answers_the_handshake_is_an_error_not_a_hang() {

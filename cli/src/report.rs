@@ -243,7 +243,7 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                 tracing::debug!(pid, "the daemon shut down before starting the check; asking the next one");
                 c = tokio::select! {
                     r = async {
-                        client::wait_for_exit(pid, Duration::from_secs(60)).await?;
+                        client::wait_for_exit(pid, client::exit_patience(&opts.layout, None)).await?;
                         client::connect_or_start(opts).await
                     } => r?,
                     _ = ctrl_c.recv() => anyhow::bail!("interrupted"),
