@@ -498,7 +498,11 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
     } else {
         paths::check_private_dir(layout.socket_dir())?;
     }
-    paths::ensure_dir(&layout.state_dir)?;
+    // Only a detached daemon writes there (its log); one in the foreground
+    // logs to stderr, and may run where the home is read-only (a service).
+    if opts.detached {
+        paths::ensure_dir(&layout.state_dir)?;
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

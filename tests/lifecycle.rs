@@ -661,7 +661,8 @@ fn logs_n_reaches_into_rotated_files() {
 }
 
 /// `status` names the log file of a daemon that writes one (started
-/// detached), and none for one in the foreground, which logs to stderr.
+/// detached), and none for one in the foreground, which logs to stderr and
+/// so needs no state directory (a service's home may be read-only).
 #[test]
 fn status_names_the_log_file_only_when_there_is_one() {
     let env = Env::new();
@@ -669,8 +670,15 @@ fn status_names_the_log_file_only_when_there_is_one() {
     let detached = env.json(&["status"]);
     assert_eq!(detached["log_file"].as_str(), Some(env.log_file().to_str().unwrap()), "{detached}");
     env.run_ok(&["stop"], 0);
-    let mut foreground =
-        env.cmd().args(["daemon", "--foreground"]).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let unusable = env.tmp.path().join("a-file");
+    std::fs::write(&unusable, "").unwrap();
+    let mut foreground = env
+        .cmd()
+        .env("XDG_STATE_HOME", &unusable)
+        .args(["daemon", "--foreground"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     wait_until(Duration::from_secs(20), "the foreground daemon to serve", || {
         env.cmd().args(["--no-start", "ping"]).output().unwrap().status.success()
     });
