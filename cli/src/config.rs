@@ -396,6 +396,16 @@ impl Config {
                 {
                     key = dotted_key_at(text, span.clone()).unwrap_or_else(|| name.to_string());
                     message = format!("duplicate key {key}: it is defined earlier in the file");
+                } else if let Some((at, word)) = key_of_value_at(text, span.start) {
+                    // A value the parser could not read: the key it was
+                    // for, and, for a bare word, what it lacks.
+                    key = at;
+                    if let Some(word) = word {
+                        message = format!(
+                            "`{word}` is not a TOML value: the booleans are true and false, and a string needs \
+                             quotes (\"{word}\")"
+                        );
+                    }
                 }
                 cx.issue(span, key, message);
                 return Err(cx.finish());
@@ -1954,6 +1964,28 @@ fn dotted_key_at(text: &str, span: std::ops::Range<usize>) -> Option<String> {
     }
     let table = TomlScan::table_at(text.get(..line_start)?)?;
     Some(if table.is_empty() { written.to_string() } else { format!("{table}.{written}") })
+}
+
+/// The dotted key whose value begins at `at` (`key = value` at the top
+/// level of its table; a quoted key is not looked into), and the value if
+/// it is a bare word (as `enabled = nope`, which TOML reads as no value at
+/// all).
+fn key_of_value_at(text: &str, at: usize) -> Option<(String, Option<String>)> {
+    let line_start = text.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
+    let (key, between) = text.get(line_start..at)?.split_once('=')?;
+    let key = key.trim();
+    let bare = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if !between.trim().is_empty() || key.is_empty() || !key.chars().all(|c| bare(c) || c == '.') {
+        return None;
+    }
+    let table = TomlScan::table_at(text.get(..line_start)?)?;
+    let rest = text.get(at..)?;
+    let line = rest.split('\n').next().unwrap_or_default();
+    let value = line.split('#').next().unwrap_or_default().trim();
+    let word =
+        (!value.is_empty() && value.chars().all(bare) && !value.starts_with(|c: char| c.is_ascii_digit() || c == '-'))
+            .then(|| value.to_string());
+    Some((if table.is_empty() { key.to_string() } else { format!("{table}.{key}") }, word))
 }
 
 /// Just enough of TOML's lexical structure to tell, at a line's start,

@@ -468,6 +468,17 @@ fn batch_regex_needs_a_file_group() {
 #[test]
 fn storage_and_file_sizes_below_what_works() {
     single_issue("[cache]\nwrite_buffer = \"1KiB\"\n", "cache.write_buffer", "write_buffer", "at least 64KiB");
+    // Values TOML cannot read are named by their key, and a bare word is
+    // told what it lacks.
+    let issue = single_issue("[validators.x]\nenabled = nope # no\n", "validators.x.enabled", "nope", "`nope` is not");
+    assert!(issue.message.contains("true and false") && issue.message.contains("(\"nope\")"), "{issue:#?}");
+    single_issue("builtins = yes\n", "builtins", "yes", "a string needs quotes");
+    let issue = single_issue("[daemon]\ngrace_period = 10s\n", "daemon.grace_period", "10s", "quoted");
+    assert!(!issue.message.contains("is not a TOML value"), "10s is no bare word: {issue:#?}");
+    // Inside an inline table, the parser's own message (no key to name
+    // from the line).
+    let issue = single_issue("[validators]\nx = { enabled = nope }\n", "", "nope", "");
+    assert!(!issue.message.contains("is not a TOML value"), "{issue:#?}");
     single_issue("[cache]\nwrite_buffer = \"100GiB\"\n", "cache.write_buffer", "write_buffer", "at most 1GiB");
     assert_eq!(parse("[cache]\nwrite_buffer = \"1GiB\"\n").unwrap().cache.write_buffer, 1 << 30);
     single_issue("[check]\nmax_file_size = 0\n", "check.max_file_size", "max_file_size", "builtins = false");
