@@ -200,6 +200,14 @@ impl Store {
         if std::fs::metadata(dir).is_ok_and(|m| !m.is_dir()) {
             return Err(StorageError::from_io(dir, std::io::ErrorKind::NotADirectory.into()));
         }
+        // A link to nothing: said so, not as the "file exists" of creating
+        // a directory over the link.
+        if let Ok(target) = std::fs::read_link(dir)
+            && std::fs::metadata(dir).is_err()
+        {
+            let why = format!("it is a symbolic link to {}, which does not exist", target.display());
+            return Err(StorageError::from_io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, why)));
+        }
         std::fs::create_dir_all(dir).map_err(|e| StorageError::from_io(dir, e))?;
         let block_cache = Cache::new_lru_cache(opts.block_cache_bytes);
         let max_buffers = opts.max_write_buffers.max(2);

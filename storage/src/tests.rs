@@ -782,3 +782,18 @@ fn a_validator_is_cleared_under_every_id_its_results_were_written_for() {
     store.clear_results(None).unwrap();
     assert!(store.validators_named("y").unwrap().is_empty());
 }
+
+/// A cache path that is a file, or a link to nothing, is said to be so
+/// (creating a directory over the link said only "file exists").
+#[test]
+fn a_cache_path_that_is_no_directory_says_what_it_is() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let err = Store::open(&file, &small_opts()).err().expect("a file").to_string();
+    assert!(err.contains("Not a directory") || err.contains("not a directory"), "{err}");
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(dir.path().join("nowhere"), &link).unwrap();
+    let err = Store::open(&link, &small_opts()).err().expect("a dangling link").to_string();
+    assert!(err.contains("symbolic link to") && err.contains("nowhere, which does not exist"), "{err}");
+}
