@@ -2252,10 +2252,16 @@ fn walk(
         for a in root.ancestors().skip(1) {
             watch.watch_ancestor(a, walk);
             let git = a.join(".git");
-            if !in_repository && git.is_dir() {
+            if !in_repository && git.symlink_metadata().is_ok() {
                 in_repository = true;
-                let info = git.join("info");
-                watch.watch_ancestor(if info.is_dir() { &info } else { &git }, walk);
+                if git.is_dir() {
+                    let info = git.join("info");
+                    watch.watch_ancestor(if info.is_dir() { &info } else { &git }, walk);
+                } else {
+                    // A `.git` file (the project in a worktree, a
+                    // submodule): its excludes are elsewhere, and read.
+                    walk.fresh.store(true, Ordering::Relaxed);
+                }
             }
         }
         // git's excludes: `.git/info`, or `.git` itself until it has one.

@@ -1109,6 +1109,14 @@ fn a_git_file_keeps_its_excludes_elsewhere_so_nothing_is_reused() {
     for _ in 0..4 {
         assert_eq!(check(&env, &[])["summary"]["unchanged"], false);
     }
+    // So for a project in a subdirectory of such a repository.
+    env.write("inner/verdict.toml", "");
+    env.write("inner/a.txt", "a\n");
+    let inner = env.project.join("inner");
+    let _stop = env.stop_when_done(&inner);
+    for _ in 0..4 {
+        assert_eq!(check_in(&env, &inner, &[])["summary"]["unchanged"], false);
+    }
 }
 
 #[test]
