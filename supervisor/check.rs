@@ -2492,7 +2492,7 @@ impl Hazards {
         Some(RpcError::new(
             crate::protocol::code::UNSAFE_IGNORE_FILE,
             format!(
-                "cannot check: the ignore file {first}{more}; reading it could block forever or never end. Replace it with a regular file or remove it"
+                "cannot check: {first}{more}, which the walk would read for ignore rules; reading it could block forever or never end. Replace it with a regular file or remove it"
             ),
         ))
     }
@@ -2545,12 +2545,16 @@ fn special_git_exclude(dir: &Path) -> Option<String> {
     let unsafe_file = |path: &Path| special_kind(path).map(|kind| format!("{} is {kind}", path.display()));
     let dot_git = dir.join(".git");
     let git_dir = if std::fs::metadata(&dot_git).ok()?.is_file() {
-        let git_dir = PathBuf::from(first_line(&dot_git)?.strip_prefix("gitdir: ")?);
+        let line = match first_line(&dot_git) {
+            Ok(line) => line?,
+            Err(problem) => return Some(problem),
+        };
+        let git_dir = PathBuf::from(line.strip_prefix("gitdir: ")?);
         let commondir = git_dir.join("commondir");
-        if let Some(problem) = unsafe_file(&commondir) {
-            return Some(problem);
-        }
-        let common = first_line(&commondir)?;
+        let common = match first_line(&commondir) {
+            Ok(line) => line?,
+            Err(problem) => return Some(problem),
+        };
         if common.starts_with('.') { git_dir.join(common) } else { PathBuf::from(common) }
     } else {
         dot_git
@@ -2558,12 +2562,31 @@ fn special_git_exclude(dir: &Path) -> Option<String> {
     unsafe_file(&git_dir.join("info/exclude"))
 }
 
-/// The first line of a regular file (at most 64 KiB of it), as
-/// `BufRead::lines` gives it.
-fn first_line(path: &Path) -> Option<String> {
+/// The first line of `path`, as `BufRead::lines` gives it (`Ok(None)`: none,
+/// or the file cannot be read), or what makes it unsafe to read: not a
+/// regular file (opened without blocking, so a FIFO put there after a look
+/// cannot hang this), or one over 64 KiB, which the walker would read whole
+/// to find the end of its first line.
+fn first_line(path: &Path) -> Result<Option<String>, String> {
     use std::io::{BufRead, Read};
-    let file = std::fs::File::open(path).ok()?;
-    std::io::BufReader::new(file.take(64 * 1024)).lines().next()?.ok()
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    const LIMIT: u64 = 64 * 1024;
+    let Ok(file) = std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NONBLOCK).open(path) else {
+        return Ok(None);
+    };
+    let Ok(meta) = file.metadata() else { return Ok(None) };
+    let t = meta.file_type();
+    if t.is_fifo() || t.is_char_device() || t.is_block_device() {
+        let kind = if t.is_fifo() { "a FIFO" } else { "a device" };
+        return Err(format!("{} is {kind}", path.display()));
+    }
+    if !t.is_file() {
+        return Ok(None);
+    }
+    if meta.len() > LIMIT {
+        return Err(format!("{} is larger than {} KiB", path.display(), LIMIT / 1024));
+    }
+    Ok(std::io::BufReader::new(file.take(LIMIT)).lines().next().and_then(Result::ok))
 }
 
 /// What `path` is, after links, if it is a FIFO or a device.

@@ -1462,6 +1462,11 @@ fn git_excludes_of_nested_and_enclosing_repositories_are_looked_at_before_they_a
     let (code, err) = check_within(&env, Duration::from_secs(20));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("main.git/worktrees/nested/../../info/exclude is a device"), "{err}");
+    // A `.git` file the walker would read whole for its first line.
+    env.write("nested/.git", format!("gitdir: {}{}", gitdir.display(), " ".repeat(100_000)));
+    let (code, err) = check_within(&env, Duration::from_secs(20));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("nested/.git is larger than 64 KiB"), "{err}");
     std::fs::remove_file(env.project.join("nested/.git")).unwrap();
     // The repository around a project in its subdirectory.
     env.write("sub/verdict.toml", "");
