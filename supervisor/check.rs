@@ -44,7 +44,7 @@ pub type Pending = Mutex<HashMap<PendingKey, watch::Receiver<Shared>>>;
 
 /// A pair as claimed: the validator's identity, the content key, and the
 /// concurrency limit its job queues behind (the address of its semaphore,
-/// alive while any claim on it is). A reload that changes only a
+/// which each claim holds, so no other takes that address meanwhile). A reload that changes only a
 /// validator's `concurrency` keeps its identity but gives it a new limit:
 /// a run on the new configuration does not wait behind the old one's
 /// queue, it computes the pair itself.
@@ -1249,7 +1249,7 @@ pub async fn run(
                     }
                 });
             } else {
-                if let Some(c) = Claim::take(&engine.pending, &mut pending, fi, key) {
+                if let Some(c) = Claim::take(&engine.pending, &mut pending, fi, key, &s.handle.permits) {
                     claims.insert(fi, c);
                 }
                 ours.insert(key);
@@ -1824,6 +1824,9 @@ struct Claim {
     key: PendingKey,
     tx: watch::Sender<Shared>,
     pending: Arc<Pending>,
+    /// The concurrency limit the key names by address: alive while the
+    /// claim is.
+    _limit: Arc<tokio::sync::Semaphore>,
 }
 
 impl Claim {
@@ -1833,13 +1836,14 @@ impl Claim {
         map: &mut HashMap<PendingKey, watch::Receiver<Shared>>,
         fi: usize,
         key: PendingKey,
+        limit: &Arc<tokio::sync::Semaphore>,
     ) -> Option<Claim> {
         if map.get(&key).is_some_and(|rx| rx.has_changed().is_ok()) {
             return None;
         }
         let (tx, rx) = watch::channel(Shared::Queued);
         map.insert(key, rx);
-        Some(Claim { fi, key, tx, pending: pending.clone() })
+        Some(Claim { fi, key, tx, pending: pending.clone(), _limit: limit.clone() })
     }
 
     /// Hands the outcome to the runs waiting for it (the claim stays, for
@@ -1868,7 +1872,7 @@ fn claim(engine: &Engine, s: &Selected, batch: &[usize], hashed: &[Hashed], walk
         for &fi in batch {
             if let Some(h) = hashed[fi].hash {
                 let key = pending_key(s, h, &walked[fi]);
-                claims.extend(Claim::take(&engine.pending, &mut pending, fi, key));
+                claims.extend(Claim::take(&engine.pending, &mut pending, fi, key, &s.handle.permits));
             }
         }
     }
@@ -1901,12 +1905,27 @@ fn spawn_job(
             }
         };
         let outcomes = run_job(s, &batch, &walked, &run, &cancel, &supervisor, &began).await;
+        let verdicts: Vec<Option<StoredVerdict>> = batch
+            .iter()
+            .zip(outcomes.iter())
+            .map(|(&fi, o)| {
+                // An external tool read the file itself, at job time: if it
+                // changed since it was hashed, its verdict is not for that
+                // hash, so it is reported but not cached.
+                let changed = || is_command(s) && changed_since_walk(&walked[fi]);
+                o.cacheable().filter(|_| !changed()).map(|v| StoredVerdict::from(&v))
+            })
+            .collect();
         // The runs waiting for these pairs get them now, not after the cache
         // write (which a stalled store can make slow: past their wait); the
         // claims are withdrawn once it is done, so that a run starting
-        // meanwhile takes the outcome from them rather than compute it.
-        for (&fi, o) in batch.iter().zip(outcomes.iter()) {
-            if let Some(c) = claims.iter().find(|c| c.fi == fi) {
+        // meanwhile takes the outcome from them rather than compute it. A
+        // verdict not for the content they hashed is not handed over: its
+        // claim is withdrawn, and they compute the pair themselves.
+        for ((&fi, o), v) in batch.iter().zip(outcomes.iter()).zip(&verdicts) {
+            if let Some(c) = claims.iter().find(|c| c.fi == fi)
+                && (v.is_some() || !o.is_verdict())
+            {
                 c.publish(o.clone());
             }
         }
@@ -1914,14 +1933,7 @@ fn spawn_job(
         let mut to_store = Vec::new();
         let entries = {
             let mut entries = run.entries.lock().expect("entries");
-            for (&fi, o) in batch.iter().zip(outcomes.iter()) {
-                let mut v = o.cacheable().map(|v| StoredVerdict::from(&v));
-                // An external tool read the file itself, at job time: if it
-                // changed since it was hashed, its verdict is not for that
-                // hash, so it is reported but not cached.
-                if v.is_some() && is_command(s) && changed_since_walk(&walked[fi]) {
-                    v = None;
-                }
+            for (&fi, v) in batch.iter().zip(verdicts) {
                 if v.is_none() {
                     run.not_stored.store(true, Ordering::Relaxed);
                 }
@@ -3048,9 +3060,10 @@ mod tests {
     #[test]
     fn a_claim_is_withdrawn_when_dropped_and_never_withdraws_another() {
         let pending: Arc<Pending> = Arc::default();
-        let key = ([7; 16], 42u128, 1);
-        let first = Claim::take(&pending, &mut pending.lock().unwrap(), 0, key).expect("free");
-        assert!(Claim::take(&pending, &mut pending.lock().unwrap(), 1, key).is_none(), "a live claim is kept");
+        let limit = Arc::new(tokio::sync::Semaphore::new(1));
+        let key = ([7; 16], 42u128, Arc::as_ptr(&limit) as usize);
+        let first = Claim::take(&pending, &mut pending.lock().unwrap(), 0, key, &limit).expect("free");
+        assert!(Claim::take(&pending, &mut pending.lock().unwrap(), 1, key, &limit).is_none(), "a live claim is kept");
         let mut waiter = pending.lock().unwrap().get(&key).cloned().unwrap();
         first.publish(Outcome::Passed);
         drop(first);
@@ -3062,16 +3075,16 @@ mod tests {
 
         // A claim dropped unpublished (its job aborted) is withdrawn too, and
         // a stale entry left by anything else is replaced, not waited on.
-        let aborted = Claim::take(&pending, &mut pending.lock().unwrap(), 0, key).unwrap();
+        let aborted = Claim::take(&pending, &mut pending.lock().unwrap(), 0, key, &limit).unwrap();
         drop(aborted);
         assert!(pending.lock().unwrap().is_empty());
         let (dead_tx, dead_rx) = watch::channel(Shared::Queued);
         drop(dead_tx);
         pending.lock().unwrap().insert(key, dead_rx);
-        let fresh = Claim::take(&pending, &mut pending.lock().unwrap(), 0, key).expect("a dead entry is replaced");
+        let fresh = Claim::take(&pending, &mut pending.lock().unwrap(), 0, key, &limit).expect("a dead entry is replaced");
         // An older claim of the same key going away leaves the new one alone.
         let (old_tx, _) = watch::channel(Shared::Queued);
-        drop(Claim { fi: 9, key, tx: old_tx, pending: pending.clone() });
+        drop(Claim { fi: 9, key, tx: old_tx, pending: pending.clone(), _limit: limit.clone() });
         assert!(pending.lock().unwrap().contains_key(&key), "not ours to withdraw");
         drop(fresh);
         assert!(pending.lock().unwrap().is_empty());

@@ -996,11 +996,13 @@ fn waiting_for_another_checks_queued_jobs_is_not_timed() {
 fn a_check_after_a_concurrency_change_does_not_wait_behind_the_old_queue() {
     let env = Env::new();
     let marks = env.tmp.path().join("marks");
+    // Each file's run lasts until a file of its name is in `release`.
     let release = env.tmp.path().join("release");
+    std::fs::create_dir(&release).unwrap();
     let config = |concurrency: usize| {
         format!(
             "builtins = false\n[validators.gate]\nkind = \"command\"\nfiles = [\"*.txt\"]\n\
-             command = [\"sh\", \"-c\", \"echo $1 >> {}; case $1 in a.txt) while [ ! -e {} ]; do sleep 0.05; done;; esac\", \"gate\"]\n\
+             command = [\"sh\", \"-c\", \"echo $1 >> {}; while [ ! -e {}/$1 ]; do sleep 0.05; done\", \"gate\"]\n\
              mode = \"per_file\"\nparser = \"exit_code\"\ntimeout = \"60s\"\nconcurrency = {concurrency}\n",
             marks.display(),
             release.display()
@@ -1011,24 +1013,60 @@ fn a_check_after_a_concurrency_change_does_not_wait_behind_the_old_queue() {
         env.write(name, format!("{name}\n"));
     }
     env.start();
-    // The first check holds its only slot with a.txt; b.txt and c.txt queue.
+    // The first check holds its only slot with one file; the other two
+    // queue behind it.
     let (mut a, mut b) = (env.connect(), env.connect());
     let ia = a.send("check", json!({}));
-    wait_for_text(&marks, "a.txt");
+    wait_for_text(&marks, ".txt");
+    let first = std::fs::read_to_string(&marks).unwrap().lines().next().unwrap().to_owned();
+    let queued: Vec<&str> = ["a.txt", "b.txt", "c.txt"].into_iter().filter(|n| *n != first).collect();
+    for name in &queued {
+        std::fs::write(release.join(name), "").unwrap();
+    }
     env.write("verdict.toml", config(2));
     let reload = env.json(&["reload"]);
     assert_eq!(reload["changed"], json!(["gate"]), "{reload}");
     // Waiting behind the first check's queue, this reply would not come
-    // until a.txt is released (the connection's 30 s read timeout fails it).
-    let ib = b.send("check", json!({ "paths": ["b.txt", "c.txt"] }));
+    // until the first file is released (the connection's 30 s read
+    // timeout fails it).
+    let ib = b.send("check", json!({ "paths": queued }));
     let (rb, _) = b.reply(ib);
-    // (The first check's jobs start in no set order: one of b.txt and c.txt
-    // may have run before a.txt, and is cached.)
-    let outcomes = &rb["result"]["summary"]["outcomes"];
-    assert_eq!(outcomes["passed"].as_u64().unwrap() + outcomes["cached"].as_u64().unwrap(), 2, "{rb}");
-    std::fs::write(&release, "").unwrap();
+    assert_eq!(rb["result"]["summary"]["outcomes"]["passed"], 2, "{rb}");
+    std::fs::write(release.join(&first), "").unwrap();
     let (ra, _) = a.reply(ia);
     assert_eq!(ra["result"]["summary"]["outcomes"]["passed"], 3, "{ra}");
+}
+
+/// A verdict on a file that changed under its tool is not for the content
+/// the waiting check hashed: that check computes the pair itself rather
+/// than take it over.
+#[test]
+fn a_verdict_on_a_file_changed_under_its_tool_is_not_handed_to_another_check() {
+    let env = Env::new();
+    let marks = env.tmp.path().join("marks");
+    env.write(
+        "verdict.toml",
+        format!(
+            "builtins = false\n[validators.edits]\nkind = \"command\"\nfiles = [\"*.txt\"]\n\
+             command = [\"sh\", \"-c\", \"echo run >> {}; sleep 1; echo more >> $1\", \"edits\"]\n\
+             mode = \"per_file\"\nparser = \"exit_code\"\n",
+            marks.display()
+        ),
+    );
+    env.write("f.txt", "f\n");
+    env.start();
+    let (mut a, mut b) = (env.connect(), env.connect());
+    let ia = a.send("check", json!({}));
+    wait_for_text(&marks, "run");
+    // Hashed before the tool's edit, a second later: the same pair.
+    let ib = b.send("check", json!({}));
+    let (ra, _) = a.reply(ia);
+    let (rb, _) = b.reply(ib);
+    for r in [&ra, &rb] {
+        assert_eq!(r["result"]["summary"]["outcomes"]["passed"], 1, "{r}");
+    }
+    let runs = std::fs::read_to_string(&marks).unwrap().lines().count();
+    assert_eq!(runs, 2, "the second check took over a verdict on other content");
 }
 
 /// Another check's timeout kills the validator's child, and with it the
