@@ -971,3 +971,51 @@ fn a_daemon_on_another_socket_has_a_log_of_its_own() {
         assert_eq!(text.matches("daemon stopped").count(), 1, "{log}");
     }
 }
+
+/// Without `HOME`, and with no home in the password database (a uid of a
+/// container, say), the state and cache directories go under a private
+/// `verdict-<uid>` in the temporary directory, never the shared directory
+/// itself; one someone else made first is refused.
+#[test]
+fn without_a_home_the_directories_are_private_to_the_user() {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+    let t = tempfile::tempdir().unwrap();
+    let (project, tmp) = (t.path().join("project"), t.path().join("tmp"));
+    std::fs::create_dir(&project).unwrap();
+    std::fs::create_dir(&tmp).unwrap();
+    for (dir, mode) in [(t.path(), 0o755), (project.as_path(), 0o755), (tmp.as_path(), 0o1777)] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    // A uid no password database names, running a copy it can reach.
+    let uid = 54_321;
+    let exe = t.path().join("verdict");
+    std::fs::copy(crate::support::bin(), &exe).unwrap();
+    let logs = || {
+        std::process::Command::new(&exe)
+            .current_dir(&project)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("TMPDIR", &tmp)
+            .uid(uid)
+            .gid(uid)
+            .arg("logs")
+            .output()
+            .unwrap()
+    };
+    let out = logs();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let own = tmp.join(format!("verdict-{uid}"));
+    assert!(err.contains(&format!("{}/.local/state/verdict/", own.display())), "{err}");
+    let meta = std::fs::metadata(&own).unwrap();
+    assert_eq!((meta.uid(), meta.permissions().mode() & 0o777), (uid, 0o700));
+    // Made by someone else first: refused, nothing written in it.
+    std::fs::remove_dir(&own).unwrap();
+    std::fs::create_dir(&own).unwrap();
+    std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = logs();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("refusing to use") && err.contains("owned by uid 0"), "{err}");
+    assert_eq!(std::fs::read_dir(&own).unwrap().count(), 0);
+}

@@ -88,18 +88,26 @@ fn env_dir(var: &str) -> Option<PathBuf> {
     std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from).filter(|p| p.is_absolute())
 }
 
-/// `$HOME`, else the user's home in the password database, else the
-/// per-user runtime directory under the system temporary directory (made
-/// and checked as the socket's is): never the shared temporary directory
+/// `$HOME`, else the user's home in the password database if it is a
+/// directory of theirs (not `/nonexistent`, nor `/`), else `verdict-<uid>`
+/// under the system temporary directory, made private (and refused if
+/// someone else made it first): never the shared temporary directory
 /// itself, where anyone could make the cache's directories first.
-fn home() -> PathBuf {
+fn home() -> Result<PathBuf, PathError> {
     let uid = nix::unistd::geteuid();
-    home_of(env_dir("HOME"), || nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.dir), uid.as_raw())
+    let theirs = |d: &PathBuf| fs::metadata(d).is_ok_and(|m| m.is_dir() && m.uid() == uid.as_raw());
+    match home_of(env_dir("HOME"), || nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.dir).filter(theirs)) {
+        Some(home) => Ok(home),
+        None => {
+            let own = std::env::temp_dir().join(format!("verdict-{}", uid.as_raw()));
+            ensure_private_dir(&own)?;
+            Ok(own)
+        }
+    }
 }
 
-fn home_of(env: Option<PathBuf>, passwd: impl FnOnce() -> Option<PathBuf>, uid: u32) -> PathBuf {
+fn home_of(env: Option<PathBuf>, passwd: impl FnOnce() -> Option<PathBuf>) -> Option<PathBuf> {
     env.or_else(|| passwd().filter(|d| d.is_absolute()))
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("verdict-{uid}")))
 }
 
 /// The per-user runtime directory: `$XDG_RUNTIME_DIR/verdict`, else
@@ -112,13 +120,21 @@ pub fn runtime_dir() -> PathBuf {
 }
 
 /// `$XDG_STATE_HOME/verdict`, else `~/.local/state/verdict`.
-pub fn state_home() -> PathBuf {
-    env_dir("XDG_STATE_HOME").unwrap_or_else(|| home().join(".local/state")).join("verdict")
+pub fn state_home() -> Result<PathBuf, PathError> {
+    Ok(match env_dir("XDG_STATE_HOME") {
+        Some(d) => d,
+        None => home()?.join(".local/state"),
+    }
+    .join("verdict"))
 }
 
 /// `$XDG_CACHE_HOME/verdict`, else `~/.cache/verdict`.
-pub fn cache_home() -> PathBuf {
-    env_dir("XDG_CACHE_HOME").unwrap_or_else(|| home().join(".cache")).join("verdict")
+pub fn cache_home() -> Result<PathBuf, PathError> {
+    Ok(match env_dir("XDG_CACHE_HOME") {
+        Some(d) => d,
+        None => home()?.join(".cache"),
+    }
+    .join("verdict"))
 }
 
 impl Layout {
@@ -138,8 +154,8 @@ impl Layout {
         // own too (two writing one file, each rotating it, lose lines).
         let state = if default_socket { key.clone() } else { format!("{key}-{}", root_key(&socket)) };
         Ok(Layout {
-            state_dir: state_home().join(state),
-            data_dir: cache_home().join(&key),
+            state_dir: state_home()?.join(state),
+            data_dir: cache_home()?.join(&key),
             root,
             config,
             socket,
@@ -200,15 +216,15 @@ pub fn check_private_dir(dir: &Path) -> Result<(), PathError> {
 /// their project).
 fn private_dir(dir: &Path, ours: bool) -> Result<(), PathError> {
     let uid = nix::unistd::geteuid().as_raw();
-    let meta = fs::symlink_metadata(dir).map_err(|cause| PathError::Io { path: dir.to_path_buf(), cause })?;
+    // A directory the user chose may be a link to one.
+    let meta = if ours { fs::symlink_metadata(dir) } else { fs::metadata(dir) }
+        .map_err(|cause| PathError::Io { path: dir.to_path_buf(), cause })?;
     let insecure = |problem: String, fix: String| PathError::Insecure { path: dir.to_path_buf(), problem, uid, fix };
-    let or_remove = if ours {
-        "(or remove it and let verdict recreate it)"
-    } else {
-        "(or give the socket a path in a directory only you can use: --socket, VERDICT_SOCKET)"
-    };
+    let elsewhere = "give the socket a path in a directory only you can use (--socket, VERDICT_SOCKET)";
+    let or_remove = if ours { "(or remove it and let verdict recreate it)".to_string() } else { format!("(or {elsewhere})") };
     if !meta.is_dir() {
-        return Err(insecure("it is not a directory".into(), "remove it and let verdict create the directory".into()));
+        let fix = if ours { "remove it and let verdict create the directory".to_string() } else { elsewhere.to_string() };
+        return Err(insecure("it is not a directory".into(), fix));
     }
     if meta.uid() != uid {
         let fix = format!("fix it with `chown {uid} {}` {or_remove}", dir.display());
@@ -295,11 +311,10 @@ mod tests {
 
     #[test]
     fn without_home_the_password_database_says_where_it_is_never_the_shared_temporary_directory() {
-        let tmp = std::env::temp_dir();
-        assert_eq!(home_of(Some("/home/a".into()), || panic!("not asked"), 7), Path::new("/home/a"));
-        assert_eq!(home_of(None, || Some("/home/b".into()), 7), Path::new("/home/b"));
-        assert_eq!(home_of(None, || Some("relative".into()), 7), tmp.join("verdict-7"));
-        assert_eq!(home_of(None, || None, 7), tmp.join("verdict-7"));
+        assert_eq!(home_of(Some("/home/a".into()), || panic!("not asked")), Some("/home/a".into()));
+        assert_eq!(home_of(None, || Some("/home/b".into())), Some("/home/b".into()));
+        assert_eq!(home_of(None, || Some("relative".into())), None);
+        assert_eq!(home_of(None, || None), None);
     }
 
     #[test]
@@ -326,7 +341,17 @@ mod tests {
         // A file where the directory should be is removed, not chmodded.
         let f = t.path().join("file");
         fs::write(&f, "").unwrap();
-        let err = check_private_dir(&f).unwrap_err().to_string();
+        let err = ensure_private_dir(&f).unwrap_err().to_string();
         assert!(err.contains("not a directory") && err.contains("remove it"), "{err}");
+        // Unless the user chose it: verdict would not make it.
+        let err = check_private_dir(&f).unwrap_err().to_string();
+        assert!(err.contains("not a directory") && !err.contains("remove") && err.contains("--socket"), "{err}");
+        // A chosen directory may be a link to a private one.
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
+        nix::unistd::chown(&d, Some(nix::unistd::geteuid()), None).unwrap();
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&d, &link).unwrap();
+        check_private_dir(&link).unwrap();
+        assert!(ensure_private_dir(&link).is_err(), "verdict's own is no link");
     }
 }
