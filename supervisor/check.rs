@@ -193,8 +193,6 @@ impl RunState {
         self.cache_epoch.0.current() != self.cache_epoch.1
     }
 
-    /// Runs a cache write unless the cache was cleared since the run
-    /// started (see [`crate::engine::CacheEpoch`]); `None` if it was.
     /// Notes values a batch left out as too large to store.
     pub(super) fn note_skipped(&self, batch: &verdict_storage::StoreBatch<'_>) {
         if batch.skipped() > 0 {
@@ -202,6 +200,8 @@ impl RunState {
         }
     }
 
+    /// Runs a cache write unless the cache was cleared since the run
+    /// started (see [`crate::engine::CacheEpoch`]); `None` if it was.
     pub(super) fn write_unless_cleared<T>(&self, write: impl FnOnce() -> T) -> Option<T> {
         self.cache_epoch.0.write_in(self.cache_epoch.1, write)
     }

@@ -890,7 +890,6 @@ fn after_files_change_only_their_directories_are_walked_and_the_answer_is_a_full
     assert!(!files(&check(&env, &[])).contains(&"a/f3.txt".to_string()), "the new ignore rule holds");
 }
 
-/// [`settled`] for a check with these arguments.
 /// A directory whose name is not UTF-8 (`a\xff`) and one named by its
 /// lossy form (`a\u{FFFD}`): a change in the second is an update of that
 /// directory alone, and the first one's files stay in the answer.
@@ -914,6 +913,7 @@ fn an_update_tells_a_directory_from_one_named_by_its_lossy_form() {
     whole(&settled(&env));
 }
 
+/// [`settled`] for a check with these arguments.
 fn settled_with(env: &Env, args: &[&str]) -> Value {
     settled_in(env, &env.project, args)
 }

@@ -591,6 +591,8 @@ mod tests {
     #[test]
     fn a_daemon_is_waited_for_through_its_grace_period_and_a_minute() {
         let dir = tempfile::tempdir().unwrap();
+        // Its own project, whatever is above it.
+        std::fs::write(dir.path().join("verdict.toml"), "").unwrap();
         let layout = Layout::discover(dir.path(), None).unwrap();
         assert_eq!(exit_patience(&layout, None), Duration::from_secs(70), "the default 10 s");
         std::fs::write(dir.path().join("verdict.toml"), "[daemon]\ngrace_period = \"75s\"\n").unwrap();

@@ -414,7 +414,37 @@ impl Store {
                     }
             })?;
         }
+        self.forget_names_without_results()?;
         Ok(deleted)
+    }
+
+    /// Deletes the names recorded for validator ids that have no results
+    /// left (see [`StoreBatch::put_validator_name`]).
+    fn forget_names_without_results(&self) -> Result<(), StorageError> {
+        let names = prefix_successor(META_NAME_PREFIX).expect("not all 0xff");
+        let mut iter =
+            self.db.raw_iterator_cf_opt(self.cf(CF_META), scan_options(Some((META_NAME_PREFIX.to_vec(), names))));
+        iter.seek(META_NAME_PREFIX);
+        let mut ids = Vec::new();
+        while let Some(key) = iter.key() {
+            if let Ok(id) = <[u8; 16]>::try_from(&key[META_NAME_PREFIX.len()..]) {
+                ids.push(id);
+            }
+            iter.next();
+        }
+        iter.status().map_err(|e| self.err(e))?;
+        let mut batch = WriteBatch::default();
+        for id in ids {
+            let prefix = validator_prefix(&id);
+            let to = prefix_successor(&prefix).unwrap_or_else(everything_above);
+            let mut results = self.db.raw_iterator_cf_opt(self.cf(CF_RESULTS), scan_options(Some((prefix.to_vec(), to))));
+            results.seek(prefix);
+            if !results.valid() {
+                results.status().map_err(|e| self.err(e))?;
+                batch.delete_cf(self.cf(CF_META), meta_name_key(&id));
+            }
+        }
+        self.write(batch)
     }
 
     /// Deletes, in batches, the entries of column family `cf_name` that
