@@ -3081,7 +3081,8 @@ mod tests {
         let (dead_tx, dead_rx) = watch::channel(Shared::Queued);
         drop(dead_tx);
         pending.lock().unwrap().insert(key, dead_rx);
-        let fresh = Claim::take(&pending, &mut pending.lock().unwrap(), 0, key, &limit).expect("a dead entry is replaced");
+        let fresh =
+            Claim::take(&pending, &mut pending.lock().unwrap(), 0, key, &limit).expect("a dead entry is replaced");
         // An older claim of the same key going away leaves the new one alone.
         let (old_tx, _) = watch::channel(Shared::Queued);
         drop(Claim { fi: 9, key, tx: old_tx, pending: pending.clone(), _limit: limit.clone() });

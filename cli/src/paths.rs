@@ -221,9 +221,11 @@ fn private_dir(dir: &Path, ours: bool) -> Result<(), PathError> {
         .map_err(|cause| PathError::Io { path: dir.to_path_buf(), cause })?;
     let insecure = |problem: String, fix: String| PathError::Insecure { path: dir.to_path_buf(), problem, uid, fix };
     let elsewhere = "give the socket a path in a directory only you can use (--socket, VERDICT_SOCKET)";
-    let or_remove = if ours { "(or remove it and let verdict recreate it)".to_string() } else { format!("(or {elsewhere})") };
+    let or_remove =
+        if ours { "(or remove it and let verdict recreate it)".to_string() } else { format!("(or {elsewhere})") };
     if !meta.is_dir() {
-        let fix = if ours { "remove it and let verdict create the directory".to_string() } else { elsewhere.to_string() };
+        let fix =
+            if ours { "remove it and let verdict create the directory".to_string() } else { elsewhere.to_string() };
         return Err(insecure("it is not a directory".into(), fix));
     }
     if meta.uid() != uid {

@@ -437,7 +437,8 @@ impl Store {
         for id in ids {
             let prefix = validator_prefix(&id);
             let to = prefix_successor(&prefix).unwrap_or_else(everything_above);
-            let mut results = self.db.raw_iterator_cf_opt(self.cf(CF_RESULTS), scan_options(Some((prefix.to_vec(), to))));
+            let mut results =
+                self.db.raw_iterator_cf_opt(self.cf(CF_RESULTS), scan_options(Some((prefix.to_vec(), to))));
             results.seek(prefix);
             if !results.valid() {
                 results.status().map_err(|e| self.err(e))?;
