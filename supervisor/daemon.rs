@@ -501,6 +501,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
     // Only a detached daemon writes there (its log); one in the foreground
     // logs to stderr, and may run where the home is read-only (a service).
     if opts.detached {
+        paths::refused(&layout.state_dir)?;
         paths::ensure_dir(&layout.state_dir)?;
     }
 

@@ -927,6 +927,10 @@ fn open_store(root: &Path, path: &Path, config: &Config) -> Result<Store, verdic
     if let Some(why) = holds_project(root, path) {
         return Err(verdict_storage::StorageError::Refused { path: path.to_path_buf(), why });
     }
+    // Under a home no one may write in safely (see `paths::refused`).
+    if let Err(e) = verdict_cli::paths::refused(path) {
+        return Err(verdict_storage::StorageError::Refused { path: path.to_path_buf(), why: e.to_string() });
+    }
     if let Some(parent) = path.parent() {
         let _ = std::fs::create_dir_all(parent);
     }

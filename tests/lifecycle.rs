@@ -980,6 +980,10 @@ fn a_daemon_on_another_socket_has_a_log_of_its_own() {
 fn without_a_home_the_directories_are_private_to_the_user() {
     use std::os::unix::fs::MetadataExt;
     use std::os::unix::process::CommandExt;
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test runs verdict as another user: run the suite as root (scripts/test does, on a fresh machine)"
+    );
     let t = tempfile::tempdir().unwrap();
     let (project, tmp) = (t.path().join("project"), t.path().join("tmp"));
     std::fs::create_dir(&project).unwrap();
@@ -991,18 +995,21 @@ fn without_a_home_the_directories_are_private_to_the_user() {
     let uid = 54_321;
     let exe = t.path().join("verdict");
     std::fs::copy(crate::support::bin(), &exe).unwrap();
-    let logs = || {
+    let run = |args: &[&str]| {
         std::process::Command::new(&exe)
             .current_dir(&project)
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("TMPDIR", &tmp)
+            // As `sudo -u nobody` leaves it: not a directory to write in.
+            .env("HOME", "/nonexistent")
             .uid(uid)
             .gid(uid)
-            .arg("logs")
+            .args(args)
             .output()
             .unwrap()
     };
+    let logs = || run(&["logs"]);
     let out = logs();
     let err = String::from_utf8_lossy(&out.stderr);
     let own = tmp.join(format!("verdict-{uid}"));
@@ -1016,6 +1023,9 @@ fn without_a_home_the_directories_are_private_to_the_user() {
     let out = logs();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("refusing to use") && err.contains("owned by uid 0"), "{err}");
+    assert!(err.contains("refusing to use") && err.contains("owned by uid 0") && err.contains("set HOME"), "{err}");
     assert_eq!(std::fs::read_dir(&own).unwrap().count(), 0);
+    // What needs no such directory still works.
+    let out = run(&["config", "check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }

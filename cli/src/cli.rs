@@ -201,6 +201,7 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
             )))
         }
         Command::Logs { follow, lines } => {
+            paths::refused(&layout.state_dir)?;
             crate::report::print_logs(&layout.log_file(), follow, lines, cli.global.json)?;
             Ok(ExitCode::Ok)
         }

@@ -54,6 +54,14 @@ pub enum PathError {
         /// How to fix it.
         fix: String,
     },
+    /// No directory for the user's files can be used safely.
+    #[error(
+        "no directory to keep verdict's files in: {why}; set HOME to a directory of yours (or XDG_STATE_HOME and XDG_CACHE_HOME)"
+    )]
+    NoHome {
+        /// Why.
+        why: String,
+    },
     /// A directory could not be created or inspected.
     #[error("cannot use directory {path}: {cause}")]
     Io {
@@ -88,26 +96,55 @@ fn env_dir(var: &str) -> Option<PathBuf> {
     std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from).filter(|p| p.is_absolute())
 }
 
-/// `$HOME`, else the user's home in the password database if it is a
-/// directory of theirs (not `/nonexistent`, nor `/`), else `verdict-<uid>`
-/// under the system temporary directory, made private (and refused if
-/// someone else made it first): never the shared temporary directory
-/// itself, where anyone could make the cache's directories first.
-fn home() -> Result<PathBuf, PathError> {
-    let uid = nix::unistd::geteuid();
-    let theirs = |d: &PathBuf| fs::metadata(d).is_ok_and(|m| m.is_dir() && m.uid() == uid.as_raw());
-    match home_of(env_dir("HOME"), || nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.dir).filter(theirs)) {
-        Some(home) => Ok(home),
-        None => {
-            let own = std::env::temp_dir().join(format!("verdict-{}", uid.as_raw()));
-            ensure_private_dir(&own)?;
-            Ok(own)
+/// The home verdict keeps its files under where `XDG_STATE_HOME` and
+/// `XDG_CACHE_HOME` do not say: `$HOME`, else the user's home in the
+/// password database, if it is a directory they can write to (not
+/// `/nonexistent`, nor `/` for most users); else `verdict-<uid>` under the
+/// system temporary directory, made private: never the shared temporary
+/// directory itself, where anyone could make the cache's directories
+/// first. `Err`: that directory, and why it cannot be used (someone else
+/// made it first), said by [`refused`] where a directory under it is needed.
+fn home() -> &'static Result<PathBuf, (PathBuf, String)> {
+    static HOME: std::sync::OnceLock<Result<PathBuf, (PathBuf, String)>> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| {
+        let uid = nix::unistd::geteuid();
+        let writable = |d: &PathBuf| {
+            fs::metadata(d).is_ok_and(|m| m.is_dir())
+                && nix::unistd::access(d.as_path(), nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK)
+                    .is_ok()
+        };
+        let passwd = || nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.dir);
+        match home_of(env_dir("HOME"), passwd, writable) {
+            Some(home) => Ok(home),
+            None => {
+                let own = std::env::temp_dir().join(format!("verdict-{}", uid.as_raw()));
+                ensure_private_dir(&own).map(|()| own.clone()).map_err(|e| (own, e.to_string()))
+            }
         }
+    })
+}
+
+fn home_of(
+    env: Option<PathBuf>,
+    passwd: impl FnOnce() -> Option<PathBuf>,
+    usable: impl Fn(&PathBuf) -> bool,
+) -> Option<PathBuf> {
+    env.filter(&usable).or_else(|| passwd().filter(|d| d.is_absolute() && usable(d)))
+}
+
+/// Fails if `dir` lies under a home that cannot be used safely (see
+/// [`home`]): nothing may be made or written there.
+pub fn refused(dir: &Path) -> Result<(), PathError> {
+    match home() {
+        Err((base, why)) if dir.starts_with(base) => Err(PathError::NoHome { why: why.clone() }),
+        _ => Ok(()),
     }
 }
 
-fn home_of(env: Option<PathBuf>, passwd: impl FnOnce() -> Option<PathBuf>) -> Option<PathBuf> {
-    env.or_else(|| passwd().filter(|d| d.is_absolute()))
+fn home_path() -> PathBuf {
+    match home() {
+        Ok(p) | Err((p, _)) => p.clone(),
+    }
 }
 
 /// The per-user runtime directory: `$XDG_RUNTIME_DIR/verdict`, else
@@ -120,21 +157,13 @@ pub fn runtime_dir() -> PathBuf {
 }
 
 /// `$XDG_STATE_HOME/verdict`, else `~/.local/state/verdict`.
-pub fn state_home() -> Result<PathBuf, PathError> {
-    Ok(match env_dir("XDG_STATE_HOME") {
-        Some(d) => d,
-        None => home()?.join(".local/state"),
-    }
-    .join("verdict"))
+pub fn state_home() -> PathBuf {
+    env_dir("XDG_STATE_HOME").unwrap_or_else(|| home_path().join(".local/state")).join("verdict")
 }
 
 /// `$XDG_CACHE_HOME/verdict`, else `~/.cache/verdict`.
-pub fn cache_home() -> Result<PathBuf, PathError> {
-    Ok(match env_dir("XDG_CACHE_HOME") {
-        Some(d) => d,
-        None => home()?.join(".cache"),
-    }
-    .join("verdict"))
+pub fn cache_home() -> PathBuf {
+    env_dir("XDG_CACHE_HOME").unwrap_or_else(|| home_path().join(".cache")).join("verdict")
 }
 
 impl Layout {
@@ -154,8 +183,8 @@ impl Layout {
         // own too (two writing one file, each rotating it, lose lines).
         let state = if default_socket { key.clone() } else { format!("{key}-{}", root_key(&socket)) };
         Ok(Layout {
-            state_dir: state_home()?.join(state),
-            data_dir: cache_home()?.join(&key),
+            state_dir: state_home().join(state),
+            data_dir: cache_home().join(&key),
             root,
             config,
             socket,
@@ -313,10 +342,17 @@ mod tests {
 
     #[test]
     fn without_home_the_password_database_says_where_it_is_never_the_shared_temporary_directory() {
-        assert_eq!(home_of(Some("/home/a".into()), || panic!("not asked")), Some("/home/a".into()));
-        assert_eq!(home_of(None, || Some("/home/b".into())), Some("/home/b".into()));
-        assert_eq!(home_of(None, || Some("relative".into())), None);
-        assert_eq!(home_of(None, || None), None);
+        let any = |_: &PathBuf| true;
+        assert_eq!(home_of(Some("/home/a".into()), || panic!("not asked"), any), Some("/home/a".into()));
+        assert_eq!(home_of(None, || Some("/home/b".into()), any), Some("/home/b".into()));
+        assert_eq!(home_of(None, || Some("relative".into()), any), None);
+        assert_eq!(home_of(None, || None, any), None);
+        // One the user cannot write to (`HOME=/nonexistent` of `sudo -u
+        // nobody`) is passed over, from the environment as from the
+        // password database.
+        let not_a = |d: &PathBuf| d != Path::new("/home/a");
+        assert_eq!(home_of(Some("/home/a".into()), || Some("/home/b".into()), not_a), Some("/home/b".into()));
+        assert_eq!(home_of(Some("/home/a".into()), || Some("/home/a".into()), not_a), None);
     }
 
     #[test]
