@@ -2258,38 +2258,19 @@ fn walk(
                 dir = d.parent();
             }
         }
-        // Above the root: the ignore files of every directory up to `/`,
-        // and the excludes of a repository the project sits in.
-        let mut in_repository = false;
+        // git's excludes: those of the project's repository, or else of
+        // the repository it sits in (the walker applies no others).
+        let linked = &linked_ignore_file;
+        let in_repository = root.join(".git").symlink_metadata().is_ok();
+        watch_git_excludes(root, in_repository, watch, walk, linked);
+        // Above the root: the ignore files of every directory up to `/`.
+        let mut repository_met = in_repository;
         for a in root.ancestors().skip(1) {
             watch.watch_ancestor(a, walk);
-            let git = a.join(".git");
-            if !in_repository && git.symlink_metadata().is_ok() {
-                in_repository = true;
-                if git.is_dir() {
-                    let info = git.join("info");
-                    watch.watch_ancestor(if info.is_dir() { &info } else { &git }, walk);
-                } else {
-                    // A `.git` file (the project in a worktree, a
-                    // submodule): its excludes are elsewhere, and read.
-                    walk.fresh.store(true, Ordering::Relaxed);
-                }
+            if !repository_met && a.join(".git").symlink_metadata().is_ok() {
+                repository_met = true;
+                watch_git_excludes(a, true, watch, walk, linked);
             }
-        }
-        // git's excludes: `.git/info`, or `.git` itself until it has one.
-        // A `.git` file (a worktree, a submodule) keeps them elsewhere: such
-        // a run cannot vouch for them.
-        let git = root.join(".git");
-        // Its target may be edited where no watch sees it.
-        if git.join("info/exclude").symlink_metadata().is_ok_and(|m| m.is_symlink()) {
-            linked_ignore_file.store(true, Ordering::Relaxed);
-        }
-        if git.join("info").is_dir() {
-            watch.watch_dir(&git.join("info"), walk);
-        } else if git.is_dir() {
-            watch.watch_dir(&git, walk);
-        } else if git.exists() {
-            walk.fresh.store(true, Ordering::Relaxed);
         }
     }
     // verdict's own cache, when configured inside the project, is not
@@ -2504,7 +2485,7 @@ impl Hazards {
         Some(RpcError::new(
             crate::protocol::code::UNSAFE_IGNORE_FILE,
             format!(
-                "cannot check: {first}{more}, which the walk would read for ignore rules; reading it could block forever or never end. Replace it with a regular file or remove it"
+                "cannot check: {first}{more}, which the walk would read for ignore rules; reading it could block forever, never end or take without bound. Replace it with a small regular file or remove it"
             ),
         ))
     }
@@ -2554,24 +2535,74 @@ fn special_ignore_file(dir: &Path) -> Option<String> {
 /// submodule), the `info/exclude` of the `commondir` that its `gitdir:`
 /// line leads to.
 fn special_git_exclude(dir: &Path) -> Option<String> {
-    let unsafe_file = |path: &Path| special_kind(path).map(|kind| format!("{} is {kind}", path.display()));
-    let dot_git = dir.join(".git");
-    let git_dir = if std::fs::metadata(&dot_git).ok()?.is_file() {
-        let line = match first_line(&dot_git) {
-            Ok(line) => line?,
-            Err(problem) => return Some(problem),
-        };
-        let git_dir = PathBuf::from(line.strip_prefix("gitdir: ")?);
-        let commondir = git_dir.join("commondir");
-        let common = match first_line(&commondir) {
-            Ok(line) => line?,
-            Err(problem) => return Some(problem),
-        };
-        if common.starts_with('.') { git_dir.join(common) } else { PathBuf::from(common) }
-    } else {
-        dot_git
+    let common = match git_dirs(dir) {
+        Ok(found) => found?.common?,
+        Err(problem) => return Some(problem),
     };
-    unsafe_file(&git_dir.join("info/exclude"))
+    let exclude = common.join("info/exclude");
+    special_kind(&exclude).map(|kind| format!("{} is {kind}", exclude.display()))
+}
+
+/// Watches what holds git's excludes for the repository at `dir` (`.git/info`,
+/// or the git directory itself until it has one; for a `.git` file, the git
+/// directory it names, whose `commondir` says where they are, and that
+/// one's `info`), for those entries only (git's own work in there is no
+/// change of the tree). What cannot be read or watched makes the run not
+/// reusable, and so does an excludes file that is a link (its target may be
+/// edited where no watch sees it).
+fn watch_git_excludes(dir: &Path, present: bool, watch: &TreeWatch, walk: &WalkWatch, linked: &AtomicBool) {
+    if !present {
+        return;
+    }
+    let found = match git_dirs(dir) {
+        Ok(Some(found)) => found,
+        // A `.git` gone meanwhile, or unsafe: the run vouches for nothing.
+        Ok(None) | Err(_) => {
+            walk.fresh.store(true, Ordering::Relaxed);
+            return;
+        }
+    };
+    if let Some(named) = &found.named {
+        watch.watch_ancestor(named, walk);
+    }
+    let Some(common) = &found.common else { return };
+    let info = common.join("info");
+    if info.join("exclude").symlink_metadata().is_ok_and(|m| m.is_symlink()) {
+        linked.store(true, Ordering::Relaxed);
+    }
+    if info.is_dir() {
+        watch.watch_ancestor(&info, walk);
+    } else if common.is_dir() {
+        watch.watch_ancestor(common, walk);
+    } else {
+        walk.fresh.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Where the `ignore` crate finds git's excludes on entering `dir`.
+struct GitDirs {
+    /// The git directory a `.git` file names (a worktree's, a submodule's).
+    named: Option<PathBuf>,
+    /// The directory whose `info/exclude` is read: `.git`, or the
+    /// `commondir` a `.git` file's git directory names (none: nothing read,
+    /// as for a submodule).
+    common: Option<PathBuf>,
+}
+
+/// [`GitDirs`] of `dir` (`None`: it has no `.git`), read as the `ignore`
+/// crate reads them; `Err`: a file on the way is unsafe to read (see
+/// [`first_line`]).
+fn git_dirs(dir: &Path) -> Result<Option<GitDirs>, String> {
+    let dot_git = dir.join(".git");
+    let Ok(meta) = std::fs::metadata(&dot_git) else { return Ok(None) };
+    if !meta.is_file() {
+        return Ok(Some(GitDirs { named: None, common: Some(dot_git) }));
+    }
+    let named = first_line(&dot_git)?.and_then(|line| line.strip_prefix("gitdir: ").map(PathBuf::from));
+    let Some(named) = named else { return Ok(Some(GitDirs { named: None, common: None })) };
+    let common = first_line(&named.join("commondir"))?
+        .map(|line| if line.starts_with('.') { named.join(line) } else { PathBuf::from(line) });
+    Ok(Some(GitDirs { named: Some(named), common }))
 }
 
 /// The first line of `path`, as `BufRead::lines` gives it (`Ok(None)`: none,
@@ -2583,7 +2614,14 @@ fn first_line(path: &Path) -> Result<Option<String>, String> {
     use std::io::{BufRead, Read};
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     const LIMIT: u64 = 64 * 1024;
-    let Ok(file) = std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NONBLOCK).open(path) else {
+    // Looked at first, so that a device is not opened (a terminal could
+    // become the daemon's), then opened without blocking, and looked at
+    // again, for one put there in between.
+    if let Some(kind) = special_kind(path) {
+        return Err(format!("{} is {kind}", path.display()));
+    }
+    let flags = nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY;
+    let Ok(file) = std::fs::OpenOptions::new().read(true).custom_flags(flags).open(path) else {
         return Ok(None);
     };
     let Ok(meta) = file.metadata() else { return Ok(None) };

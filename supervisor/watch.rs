@@ -482,11 +482,12 @@ impl TreeWatch {
     }
 }
 
-/// Whether a change of this entry of a directory above the project root is
-/// a change of the tree: the ignore files the walk reads there, and git's
-/// excludes (`.git/info/exclude`).
+/// Whether a change of this entry of a directory above the project root
+/// (or of a git directory elsewhere) is a change of the tree: the ignore
+/// files the walk reads there, and git's excludes (`.git/info/exclude`,
+/// and a worktree's `commondir`, which says where they are).
 fn ancestor_entry_counts(name: &std::ffi::OsStr) -> bool {
-    IGNORE_FILES.iter().any(|f| name == *f) || name == "exclude" || name == "info"
+    IGNORE_FILES.iter().any(|f| name == *f) || name == "exclude" || name == "info" || name == "commondir"
 }
 
 /// The mounts of this process's mount namespace, from

@@ -1098,24 +1098,48 @@ pattern = '^(?P<file>[^:]+):(?P<line>\d+): (?P<message>.*)$'
     }
 }
 
+/// A worktree's `.git` is a file naming its git directory, whose
+/// `commondir` names the repository's, where git's excludes are: those are
+/// watched, so an unchanged worktree is answered from before and an edit of
+/// the excludes is seen, for a project at the worktree's top or in a
+/// subdirectory of it. One whose git directory cannot be found is never
+/// answered from before.
 #[test]
-fn a_git_file_keeps_its_excludes_elsewhere_so_nothing_is_reused() {
-    // A worktree's or submodule's `.git` is a file naming a git directory
-    // whose info/exclude is not watched.
+fn a_worktrees_excludes_are_watched_where_its_git_file_leads() {
     let env = Env::new();
+    let main = env.tmp.path().join("main.git");
+    let named = main.join("worktrees/wt");
+    std::fs::create_dir_all(&named).unwrap();
+    std::fs::create_dir_all(main.join("info")).unwrap();
+    std::fs::write(named.join("commondir"), "../..\n").unwrap();
     let _ = std::fs::remove_dir_all(env.project.join(".git"));
-    env.write(".git", "gitdir: /somewhere/else\n");
+    env.write(".git", format!("gitdir: {}\n", named.display()));
     tree(&env, 3);
-    for _ in 0..4 {
-        assert_eq!(check(&env, &[])["summary"]["unchanged"], false);
-    }
-    // So for a project in a subdirectory of such a repository.
     env.write("inner/verdict.toml", "");
     env.write("inner/a.txt", "a\n");
+    env.write("inner/b.log", "b\n");
     let inner = env.project.join("inner");
     let _stop = env.stop_when_done(&inner);
-    for _ in 0..4 {
-        assert_eq!(check_in(&env, &inner, &[])["summary"]["unchanged"], false);
+    let files_of = |r: &Value| files(r).len();
+    for dir in [&env.project, &inner] {
+        let before = files_of(&settled_in(&env, dir, &[]));
+        // git's own work in its directories is no change of the tree.
+        std::fs::write(named.join("HEAD"), "ref: refs/heads/x\n").unwrap();
+        std::fs::write(main.join("index"), "x").unwrap();
+        assert_eq!(check_in(&env, dir, &[])["summary"]["unchanged"], true, "{}", dir.display());
+        // Its excludes are.
+        std::fs::write(main.join("info/exclude"), "*.log\n").unwrap();
+        let r = check_in(&env, dir, &[]);
+        assert_eq!(r["summary"]["unchanged"], false, "{}", dir.display());
+        assert_eq!(files_of(&r), before - 1, "b.log is excluded now: {}", dir.display());
+        std::fs::write(main.join("info/exclude"), "").unwrap();
+    }
+    // A `.git` file naming nothing there is: nothing is reused.
+    env.write(".git", "gitdir: /somewhere/else\n");
+    for dir in [&env.project, &inner] {
+        for _ in 0..4 {
+            assert_eq!(check_in(&env, dir, &[])["summary"]["unchanged"], false);
+        }
     }
 }
 
