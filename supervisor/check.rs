@@ -1887,7 +1887,7 @@ fn spawn_job(
     selected: &Arc<Vec<Selected>>,
     vi: usize,
     batch: Vec<usize>,
-    claims: Vec<Claim>,
+    mut claims: Vec<Claim>,
     walked: &Arc<Vec<Walked>>,
     hashed: &Arc<Vec<Hashed>>,
     cancel: &CancellationToken,
@@ -1922,13 +1922,19 @@ fn spawn_job(
         // meanwhile takes the outcome from them rather than compute it. A
         // verdict not for the content they hashed is not handed over: its
         // claim is withdrawn, and they compute the pair themselves.
+        let mut withheld = Vec::new();
         for ((&fi, o), v) in batch.iter().zip(outcomes.iter()).zip(&verdicts) {
-            if let Some(c) = claims.iter().find(|c| c.fi == fi)
-                && (v.is_some() || !o.is_verdict())
-            {
-                c.publish(o.clone());
+            if let Some(c) = claims.iter().find(|c| c.fi == fi) {
+                if v.is_some() || !o.is_verdict() {
+                    c.publish(o.clone());
+                } else {
+                    withheld.push(fi);
+                }
             }
         }
+        // Withdrawn now, not after the cache write: the waiters compute
+        // them at once.
+        claims.retain(|c| !withheld.contains(&c.fi));
         // Cache what may be cached, then release the claims.
         let mut to_store = Vec::new();
         let entries = {

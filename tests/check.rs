@@ -1048,7 +1048,7 @@ fn a_verdict_on_a_file_changed_under_its_tool_is_not_handed_to_another_check() {
         "verdict.toml",
         format!(
             "builtins = false\n[validators.edits]\nkind = \"command\"\nfiles = [\"*.txt\"]\n\
-             command = [\"sh\", \"-c\", \"echo run >> {}; sleep 1; echo more >> $1\", \"edits\"]\n\
+             command = [\"sh\", \"-c\", \"echo run >> {}; sleep 2; echo more >> $1\", \"edits\"]\n\
              mode = \"per_file\"\nparser = \"exit_code\"\n",
             marks.display()
         ),
@@ -1058,7 +1058,8 @@ fn a_verdict_on_a_file_changed_under_its_tool_is_not_handed_to_another_check() {
     let (mut a, mut b) = (env.connect(), env.connect());
     let ia = a.send("check", json!({}));
     wait_for_text(&marks, "run");
-    // Hashed before the tool's edit, a second later: the same pair.
+    // Hashed before the tool's edit, two seconds later (a walk and a hash
+    // of one file): the same pair.
     let ib = b.send("check", json!({}));
     let (ra, _) = a.reply(ia);
     let (rb, _) = b.reply(ib);
