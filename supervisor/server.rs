@@ -663,6 +663,7 @@ fn hello(daemon: &Daemon, params: Option<&Value>) -> Result<Value, RpcError> {
         build: daemon.build.clone(),
         pid: daemon.pid,
         data_dir: Some(daemon.engine.store_path().to_path_buf()),
+        grace_ms: Some(daemon.limits.grace.as_millis() as u64),
     };
     if p.protocol != PROTOCOL_VERSION {
         return Err(RpcError::new(

@@ -529,6 +529,7 @@ fn a_raw_client_can_drive_the_whole_lifecycle() {
     assert_eq!(error_code(&r), Some(verdict::protocol::code::HELLO_REQUIRED));
     let h = c.call("hello", crate::support::hello_params());
     assert_eq!(h["result"]["pid"].as_u64(), Some(pid as u64));
+    assert_eq!(h["result"]["grace_ms"], 10_000, "what a client waits for, at least: {h}");
     let r = c.call("shutdown", json!({}));
     assert_eq!(r["result"]["stopping"], true);
     wait_until(Duration::from_secs(10), "exit", || !alive(pid));

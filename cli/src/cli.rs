@@ -417,9 +417,9 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                 }
             };
             let pid = c.hello.pid;
-            let mut told = None;
+            let mut told = c.hello.grace();
             match c.call(method::SHUTDOWN, json!({})).await {
-                Ok(reply) => told = reply["grace_ms"].as_u64().map(Duration::from_millis),
+                Ok(reply) => told = reply["grace_ms"].as_u64().map(Duration::from_millis).or(told),
                 // Stopping already (another `verdict stop`): it closed this
                 // connection before reading the request, or cut it short
                 // as its shutdown ended (`shutting down`, with no word on

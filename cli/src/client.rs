@@ -120,10 +120,10 @@ pub async fn call_daemon(
         match &reply {
             Err(_) if undone && retries < RETRIES_AFTER_SHUTDOWN => {
                 retries += 1;
-                let pid = c.hello.pid;
+                let (pid, grace) = (c.hello.pid, c.hello.grace());
                 drop(c);
                 tracing::debug!(pid, "the daemon shut down before answering; asking the next one");
-                wait_for_exit(pid, exit_patience(&opts.layout, None)).await?;
+                wait_for_exit(pid, exit_patience(&opts.layout, grace)).await?;
             }
             _ => return Ok((c, reply)),
         }
@@ -182,7 +182,14 @@ impl Client {
             writer,
             next_id: 1,
             line: Vec::new(),
-            hello: HelloResult { protocol: 0, version: String::new(), build: String::new(), pid: 0, data_dir: None },
+            hello: HelloResult {
+                protocol: 0,
+                version: String::new(),
+                build: String::new(),
+                pid: 0,
+                data_dir: None,
+                grace_ms: None,
+            },
         };
         let params = HelloParams { protocol: PROTOCOL_VERSION, version: VERSION.into(), build: paths::build_id() };
         let id = match c.send(method::HELLO, serde_json::to_value(params).expect("plain struct")).await {
@@ -316,7 +323,8 @@ pub async fn connect_or_start(opts: &ConnectOptions) -> anyhow::Result<Client> {
             tracing::info!(daemon = %c.hello.version, "the daemon was built from another version; replacing it");
             let pid = c.hello.pid;
             let told = c.call(method::SHUTDOWN, json!({})).await.ok().and_then(|r| r["grace_ms"].as_u64());
-            wait_for_exit(pid, exit_patience(&opts.layout, told.map(Duration::from_millis))).await?;
+            let grace = told.map(Duration::from_millis).or(c.hello.grace());
+            wait_for_exit(pid, exit_patience(&opts.layout, grace)).await?;
         }
         Err(CallError::Rpc(e)) if e.code == code::PROTOCOL_VERSION_MISMATCH && !opts.no_start => {
             let pid = e.data.as_ref().and_then(|d| d["pid"].as_u64()).unwrap_or(0) as u32;

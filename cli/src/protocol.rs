@@ -261,6 +261,17 @@ pub struct HelloResult {
     /// than this field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<std::path::PathBuf>,
+    /// Its grace period on shutdown, in milliseconds: how long a client
+    /// waits for it to exit, and more (absent from older daemons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_ms: Option<u64>,
+}
+
+impl HelloResult {
+    /// [`HelloResult::grace_ms`] as a duration.
+    pub fn grace(&self) -> Option<std::time::Duration> {
+        self.grace_ms.map(std::time::Duration::from_millis)
+    }
 }
 
 /// Method names.

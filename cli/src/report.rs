@@ -238,12 +238,12 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                         || client::going_away(&opts.layout.socket, c.hello.pid).await) =>
             {
                 retries += 1;
-                let pid = c.hello.pid;
+                let (pid, grace) = (c.hello.pid, c.hello.grace());
                 drop(c);
                 tracing::debug!(pid, "the daemon shut down before starting the check; asking the next one");
                 c = tokio::select! {
                     r = async {
-                        client::wait_for_exit(pid, client::exit_patience(&opts.layout, None)).await?;
+                        client::wait_for_exit(pid, client::exit_patience(&opts.layout, grace)).await?;
                         client::connect_or_start(opts).await
                     } => r?,
                     _ = ctrl_c.recv() => anyhow::bail!("interrupted"),
