@@ -32,7 +32,10 @@ pub const CF_META: &str = "meta";
 pub const META_SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
 /// Prefix, in [`CF_META`], of the validators results were written for:
 /// this prefix and a validator id → the validator's name (see
-/// [`StoreBatch::put_validator_name`]).
+/// [`StoreBatch::put_validator_name`]). Kept until a clear deletes the id's
+/// results (one small record per configuration a tool's results were ever
+/// written under; pruning them when their results expire would race with
+/// a write of the same id).
 const META_NAME_PREFIX: &[u8] = b"name/";
 
 fn meta_name_key(validator: &[u8; 16]) -> Vec<u8> {
@@ -203,7 +206,7 @@ impl Store {
         // A link to nothing: said so, not as the "file exists" of creating
         // a directory over the link.
         if let Ok(target) = std::fs::read_link(dir)
-            && std::fs::metadata(dir).is_err()
+            && std::fs::metadata(dir).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
         {
             let why = format!("it is a symbolic link to {}, which does not exist", target.display());
             return Err(StorageError::from_io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, why)));
@@ -414,38 +417,7 @@ impl Store {
                     }
             })?;
         }
-        self.forget_names_without_results()?;
         Ok(deleted)
-    }
-
-    /// Deletes the names recorded for validator ids that have no results
-    /// left (see [`StoreBatch::put_validator_name`]).
-    fn forget_names_without_results(&self) -> Result<(), StorageError> {
-        let names = prefix_successor(META_NAME_PREFIX).expect("not all 0xff");
-        let mut iter =
-            self.db.raw_iterator_cf_opt(self.cf(CF_META), scan_options(Some((META_NAME_PREFIX.to_vec(), names))));
-        iter.seek(META_NAME_PREFIX);
-        let mut ids = Vec::new();
-        while let Some(key) = iter.key() {
-            if let Ok(id) = <[u8; 16]>::try_from(&key[META_NAME_PREFIX.len()..]) {
-                ids.push(id);
-            }
-            iter.next();
-        }
-        iter.status().map_err(|e| self.err(e))?;
-        let mut batch = WriteBatch::default();
-        for id in ids {
-            let prefix = validator_prefix(&id);
-            let to = prefix_successor(&prefix).unwrap_or_else(everything_above);
-            let mut results =
-                self.db.raw_iterator_cf_opt(self.cf(CF_RESULTS), scan_options(Some((prefix.to_vec(), to))));
-            results.seek(prefix);
-            if !results.valid() {
-                results.status().map_err(|e| self.err(e))?;
-                batch.delete_cf(self.cf(CF_META), meta_name_key(&id));
-            }
-        }
-        self.write(batch)
     }
 
     /// Deletes, in batches, the entries of column family `cf_name` that

@@ -779,16 +779,6 @@ fn a_validator_is_cleared_under_every_id_its_results_were_written_for() {
     let stats = store.stats().unwrap();
     assert_eq!((stats.per_validator.get(&a), stats.per_validator.get(&c)), (None, Some(&1)));
     assert_eq!(store.validators_named("y").unwrap(), vec![c]);
-    // A name whose results have all expired goes at the next prune.
-    let mut batch = store.batch();
-    batch.put_results(&[(ResultKey::new(a, [1; 16]), &v, 10)], 0).unwrap();
-    batch.put_validator_name(&a, "z");
-    batch.commit().unwrap();
-    store.prune_expired(5).unwrap();
-    assert_eq!(store.validators_named("z").unwrap(), vec![a], "not expired yet");
-    store.prune_expired(100).unwrap();
-    assert!(store.validators_named("z").unwrap().is_empty());
-    assert_eq!(store.validators_named("y").unwrap(), vec![c], "its result does not expire");
     store.clear_results(None).unwrap();
     assert!(store.validators_named("y").unwrap().is_empty());
 }
