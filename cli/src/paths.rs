@@ -181,7 +181,18 @@ impl Layout {
         let pid_file = socket.with_extension("pid");
         // A daemon on a socket of its own is another daemon: its log is its
         // own too (two writing one file, each rotating it, lose lines).
-        let state = if default_socket { key.clone() } else { format!("{key}-{}", root_key(&socket)) };
+        // (By the socket's canonical directory: `--socket a/../x.sock` is
+        // `--socket x.sock`.)
+        let state = if default_socket {
+            key.clone()
+        } else {
+            let canonical = socket
+                .parent()
+                .and_then(|d| fs::canonicalize(d).ok())
+                .zip(socket.file_name())
+                .map_or_else(|| socket.clone(), |(d, name)| d.join(name));
+            format!("{key}-{}", root_key(&canonical))
+        };
         Ok(Layout {
             state_dir: state_home().join(state),
             data_dir: cache_home().join(&key),
@@ -353,6 +364,21 @@ mod tests {
         let not_a = |d: &PathBuf| d != Path::new("/home/a");
         assert_eq!(home_of(Some("/home/a".into()), || Some("/home/b".into()), not_a), Some("/home/b".into()));
         assert_eq!(home_of(Some("/home/a".into()), || Some("/home/a".into()), not_a), None);
+    }
+
+    #[test]
+    fn a_daemon_on_a_chosen_socket_has_its_own_state_directory_however_the_socket_is_written() {
+        let t = tempfile::tempdir().unwrap();
+        fs::write(t.path().join("verdict.toml"), "").unwrap();
+        fs::create_dir(t.path().join("sub")).unwrap();
+        let default = Layout::discover(t.path(), None).unwrap();
+        let chosen = Layout::discover(t.path(), Some(&t.path().join("x.sock"))).unwrap();
+        let roundabout = Layout::discover(t.path(), Some(&t.path().join("sub/../x.sock"))).unwrap();
+        let other = Layout::discover(t.path(), Some(&t.path().join("y.sock"))).unwrap();
+        assert_ne!(chosen.state_dir, default.state_dir);
+        assert_eq!(chosen.state_dir, roundabout.state_dir);
+        assert_ne!(chosen.state_dir, other.state_dir);
+        assert_eq!(chosen.data_dir, default.data_dir, "one project, one cache");
     }
 
     #[test]
