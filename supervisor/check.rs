@@ -2268,14 +2268,14 @@ fn walk(
         // the repository it sits in (the walker applies no others).
         let linked = &linked_ignore_file;
         let in_repository = root.join(".git").symlink_metadata().is_ok();
-        watch_git_excludes(root, in_repository, watch, walk, linked);
+        watch_git_excludes(root, root, in_repository, watch, walk, linked);
         // Above the root: the ignore files of every directory up to `/`.
         let mut repository_met = in_repository;
         for a in root.ancestors().skip(1) {
             watch.watch_ancestor(a, walk);
             if !repository_met && a.join(".git").symlink_metadata().is_ok() {
                 repository_met = true;
-                watch_git_excludes(a, true, watch, walk, linked);
+                watch_git_excludes(root, a, true, watch, walk, linked);
             }
         }
     }
@@ -2556,7 +2556,19 @@ fn special_git_exclude(dir: &Path) -> Option<String> {
 /// change of the tree). What cannot be read or watched makes the run not
 /// reusable, and so does an excludes file that is a link (its target may be
 /// edited where no watch sees it).
-fn watch_git_excludes(dir: &Path, present: bool, watch: &TreeWatch, walk: &WalkWatch, linked: &AtomicBool) {
+///
+/// A git directory the walk walks itself (one inside the project, out of
+/// any `.git`: `git init --separate-git-dir=.repo`) is watched as the tree
+/// is, every change counting: one watch serves both, and the excludes'
+/// filter would hide the tree's changes there.
+fn watch_git_excludes(
+    root: &Path,
+    dir: &Path,
+    present: bool,
+    watch: &TreeWatch,
+    walk: &WalkWatch,
+    linked: &AtomicBool,
+) {
     if !present {
         return;
     }
@@ -2568,21 +2580,23 @@ fn watch_git_excludes(dir: &Path, present: bool, watch: &TreeWatch, walk: &WalkW
             return;
         }
     };
-    if let Some(named) = &found.named {
-        watch.watch_ancestor(named, walk);
+    let watch_it = |d: &Path| {
+        let walked = d.starts_with(root) && !d.components().any(|c| c.as_os_str() == ".git");
+        if walked { watch.watch_dir(d, walk) } else { watch.watch_ancestor(d, walk) }
+    };
+    // As the walker finds them (a relative `gitdir:` from the daemon's
+    // working directory, the project root), by their real paths (a mount
+    // over one is then seen). One that is not there holds nothing it reads.
+    let real = |d: &Path| std::fs::canonicalize(d).ok().filter(|d| d.is_dir());
+    if let Some(named) = found.named.as_deref().and_then(real) {
+        watch_it(&named);
     }
-    let Some(common) = &found.common else { return };
+    let Some(common) = found.common.as_deref().and_then(real) else { return };
     let info = common.join("info");
     if info.join("exclude").symlink_metadata().is_ok_and(|m| m.is_symlink()) {
         linked.store(true, Ordering::Relaxed);
     }
-    if info.is_dir() {
-        watch.watch_ancestor(&info, walk);
-    } else if common.is_dir() {
-        watch.watch_ancestor(common, walk);
-    } else {
-        walk.fresh.store(true, Ordering::Relaxed);
-    }
+    watch_it(if info.is_dir() { &info } else { &common });
 }
 
 /// Where the `ignore` crate finds git's excludes on entering `dir`.

@@ -1102,8 +1102,7 @@ pattern = '^(?P<file>[^:]+):(?P<line>\d+): (?P<message>.*)$'
 /// `commondir` names the repository's, where git's excludes are: those are
 /// watched, so an unchanged worktree is answered from before and an edit of
 /// the excludes is seen, for a project at the worktree's top or in a
-/// subdirectory of it. One whose git directory cannot be found is never
-/// answered from before.
+/// subdirectory of it.
 #[test]
 fn a_worktrees_excludes_are_watched_where_its_git_file_leads() {
     let env = Env::new();
@@ -1134,13 +1133,24 @@ fn a_worktrees_excludes_are_watched_where_its_git_file_leads() {
         assert_eq!(files_of(&r), before - 1, "b.log is excluded now: {}", dir.display());
         std::fs::write(main.join("info/exclude"), "").unwrap();
     }
-    // A `.git` file naming nothing there is: nothing is reused.
+    // A `.git` file naming nothing there: the walker reads no excludes,
+    // and answers are reused.
     env.write(".git", "gitdir: /somewhere/else\n");
     for dir in [&env.project, &inner] {
-        for _ in 0..4 {
-            assert_eq!(check_in(&env, dir, &[])["summary"]["unchanged"], false);
-        }
+        settled_in(&env, dir, &[]);
     }
+    // A git directory inside the project (`git init --separate-git-dir`),
+    // which the walk walks too: its files are the tree's, and a new one is
+    // seen.
+    let inside = env.project.join("repo-dir");
+    std::fs::create_dir_all(inside.join("info")).unwrap();
+    env.write(".git", format!("gitdir: {}\n", inside.display()));
+    std::fs::write(inside.join("commondir"), ".\n").unwrap();
+    settled(&env);
+    env.write("repo-dir/new.txt", "new  \n");
+    let r = check(&env, &[]);
+    assert_eq!(r["summary"]["unchanged"], false, "{}", r["summary"]);
+    assert!(files(&r).contains(&"repo-dir/new.txt".to_string()), "{:?}", files(&r));
 }
 
 #[test]
