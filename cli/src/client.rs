@@ -328,11 +328,12 @@ pub async fn connect_or_start(opts: &ConnectOptions) -> anyhow::Result<Client> {
         }
         Err(CallError::Rpc(e)) if e.code == code::PROTOCOL_VERSION_MISMATCH && !opts.no_start => {
             let pid = e.data.as_ref().and_then(|d| d["pid"].as_u64()).unwrap_or(0) as u32;
+            let grace = e.data.as_ref().and_then(|d| d["grace_ms"].as_u64()).map(Duration::from_millis);
             tracing::info!("the daemon speaks another protocol version; replacing it");
             if pid != 0 {
                 let _ =
                     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
-                wait_for_exit(pid, exit_patience(&opts.layout, None)).await?;
+                wait_for_exit(pid, exit_patience(&opts.layout, grace)).await?;
             }
         }
         Err(e @ CallError::Rpc(_)) => return Err(describe(e)),

@@ -135,6 +135,10 @@ fn home_of(
 /// Fails if `dir` lies under a home that cannot be used safely (see
 /// [`home`]): nothing may be made or written there.
 pub fn refused(dir: &Path) -> Result<(), PathError> {
+    // Under a directory the environment names, the home is not asked for.
+    if ["XDG_STATE_HOME", "XDG_CACHE_HOME"].iter().filter_map(|v| env_dir(v)).any(|d| dir.starts_with(d)) {
+        return Ok(());
+    }
     match home() {
         Err((base, why)) if dir.starts_with(base) => Err(PathError::NoHome { why: why.clone() }),
         _ => Ok(()),
