@@ -2268,14 +2268,14 @@ fn walk(
         // the repository it sits in (the walker applies no others).
         let linked = &linked_ignore_file;
         let in_repository = root.join(".git").symlink_metadata().is_ok();
-        watch_git_excludes(root, root, in_repository, watch, walk, linked);
+        watch_git_excludes(root, in_repository, watch, walk, linked);
         // Above the root: the ignore files of every directory up to `/`.
         let mut repository_met = in_repository;
         for a in root.ancestors().skip(1) {
             watch.watch_ancestor(a, walk);
             if !repository_met && a.join(".git").symlink_metadata().is_ok() {
                 repository_met = true;
-                watch_git_excludes(root, a, true, watch, walk, linked);
+                watch_git_excludes(a, true, watch, walk, linked);
             }
         }
     }
@@ -2557,18 +2557,10 @@ fn special_git_exclude(dir: &Path) -> Option<String> {
 /// reusable, and so does an excludes file that is a link (its target may be
 /// edited where no watch sees it).
 ///
-/// A git directory the walk walks itself (one inside the project, out of
-/// any `.git`: `git init --separate-git-dir=.repo`) is watched as the tree
-/// is, every change counting: one watch serves both, and the excludes'
-/// filter would hide the tree's changes there.
-fn watch_git_excludes(
-    root: &Path,
-    dir: &Path,
-    present: bool,
-    watch: &TreeWatch,
-    walk: &WalkWatch,
-    linked: &AtomicBool,
-) {
+/// A git directory the walk walks too (one inside the project: `git init
+/// --separate-git-dir=.repo`) is also watched as the tree is, by the walk,
+/// and then every change there counts (see [`TreeWatch::watch_dir`]).
+fn watch_git_excludes(dir: &Path, present: bool, watch: &TreeWatch, walk: &WalkWatch, linked: &AtomicBool) {
     if !present {
         return;
     }
@@ -2580,23 +2572,35 @@ fn watch_git_excludes(
             return;
         }
     };
-    let watch_it = |d: &Path| {
-        let walked = d.starts_with(root) && !d.components().any(|c| c.as_os_str() == ".git");
-        if walked { watch.watch_dir(d, walk) } else { watch.watch_ancestor(d, walk) }
-    };
     // As the walker finds them (a relative `gitdir:` from the daemon's
-    // working directory, the project root), by their real paths (a mount
-    // over one is then seen). One that is not there holds nothing it reads.
-    let real = |d: &Path| std::fs::canonicalize(d).ok().filter(|d| d.is_dir());
-    if let Some(named) = found.named.as_deref().and_then(real) {
-        watch_it(&named);
+    // working directory), by their real paths (a mount over one is then
+    // seen). One that is not there may appear unseen (moved back, mounted):
+    // the run vouches for nothing; but a path through a file (a relative
+    // `gitdir:` of a submodule's subdirectory, read from elsewhere: the
+    // `.git` file it passes through is watched) leads nowhere the walker
+    // can read either.
+    let real = |d: &Path| match std::fs::canonicalize(d) {
+        Ok(d) if d.is_dir() => Some(Some(d)),
+        Err(e) if e.raw_os_error() == Some(nix::libc::ENOTDIR) => Some(None),
+        _ => None,
+    };
+    let resolve = |d: Option<&Path>| match d.map(real) {
+        None => None,
+        Some(Some(found)) => found,
+        Some(None) => {
+            walk.fresh.store(true, Ordering::Relaxed);
+            None
+        }
+    };
+    if let Some(named) = resolve(found.named.as_deref()) {
+        watch.watch_ancestor(&named, walk);
     }
-    let Some(common) = found.common.as_deref().and_then(real) else { return };
+    let Some(common) = resolve(found.common.as_deref()) else { return };
     let info = common.join("info");
     if info.join("exclude").symlink_metadata().is_ok_and(|m| m.is_symlink()) {
         linked.store(true, Ordering::Relaxed);
     }
-    watch_it(if info.is_dir() { &info } else { &common });
+    watch.watch_ancestor(if info.is_dir() { &info } else { &common }, walk);
 }
 
 /// Where the `ignore` crate finds git's excludes on entering `dir`.

@@ -90,10 +90,13 @@ pub struct TreeWatch {
     /// generation while another check has taken events off the queue but
     /// not counted them yet.
     draining: Mutex<()>,
-    /// Watches of directories above the project root, whose ignore files
-    /// the walk reads but whose other entries do not matter: their other
-    /// events are dropped.
+    /// Watches of directories above the project root (or git directories),
+    /// whose ignore files the walk reads but whose other entries do not
+    /// matter: their other events are dropped, unless the same directory
+    /// is watched as one the walk walks too (`tree`: one watch serves both).
     ancestors: Mutex<HashSet<WatchDescriptor>>,
+    /// Watches added for directories the walk walks ([`TreeWatch::watch_dir`]).
+    tree: Mutex<HashSet<WatchDescriptor>>,
     /// The mount table, which the kernel marks (`POLLPRI`) when a file
     /// system is mounted or unmounted: inotify sees no event when one is
     /// mounted over a directory of the tree (a bind mount made between two
@@ -173,6 +176,9 @@ pub struct WalkWatch {
     /// The watches of every directory the run walked, with the paths it
     /// walked them by.
     seen: Mutex<HashMap<WatchDescriptor, Vec<PathBuf>>>,
+    /// Those of directories it walked as the tree (not only for their
+    /// ignore files).
+    tree_seen: Mutex<HashSet<WatchDescriptor>>,
 }
 
 impl TreeWatch {
@@ -190,6 +196,7 @@ impl TreeWatch {
             warned: std::sync::atomic::AtomicBool::new(false),
             draining: Mutex::new(()),
             ancestors: Mutex::new(HashSet::new()),
+            tree: Mutex::new(HashSet::new()),
             mounts: std::fs::File::open("/proc/self/mountinfo").ok(),
             mount_table: Mutex::new(read_mount_table()),
         };
@@ -250,7 +257,10 @@ impl TreeWatch {
     /// Watches `dir`, marking `walk` fresh when the watch is new or cannot be
     /// added (out of watches, the directory vanished).
     pub fn watch_dir(&self, dir: &Path, walk: &WalkWatch) {
-        self.add(dir, walk);
+        if let Some(wd) = self.add(dir, walk) {
+            self.tree.lock().expect("tree").insert(wd);
+            walk.tree_seen.lock().expect("tree seen").insert(wd);
+        }
     }
 
     /// [`watch_dir`](Self::watch_dir), returning the watch if one was added.
@@ -339,6 +349,10 @@ impl TreeWatch {
             let _ = inotify.rm_watch(*wd);
             false
         });
+        // A directory no longer walked (ignored since) but still watched
+        // for its excludes (a git directory) is no tree directory now.
+        let tree_seen = walk.tree_seen.lock().expect("tree seen");
+        self.tree.lock().expect("tree").retain(|wd| tree_seen.contains(wd));
     }
 
     /// Moves the generation, recording why.
@@ -370,6 +384,7 @@ impl TreeWatch {
                     // it keeps the set small.
                     let mut known = self.known.lock().expect("known");
                     let mut ancestors = self.ancestors.lock().expect("ancestors");
+                    let mut tree = self.tree.lock().expect("tree");
                     for e in &events {
                         // Above the root only its ignore files (and git's
                         // excludes) count, and the directory itself going.
@@ -377,6 +392,7 @@ impl TreeWatch {
                             AddWatchFlags::IN_IGNORED | AddWatchFlags::IN_DELETE_SELF | AddWatchFlags::IN_MOVE_SELF,
                         );
                         if ancestors.contains(&e.wd)
+                            && !tree.contains(&e.wd)
                             && !gone
                             && !e.name.as_ref().is_some_and(|n| ancestor_entry_counts(n))
                         {
@@ -398,6 +414,7 @@ impl TreeWatch {
                         if e.mask.contains(AddWatchFlags::IN_IGNORED) {
                             known.remove(&e.wd);
                             ancestors.remove(&e.wd);
+                            tree.remove(&e.wd);
                         }
                     }
                 }
@@ -446,13 +463,14 @@ impl TreeWatch {
         }
         let known = self.known.lock().expect("known");
         let ancestors = self.ancestors.lock().expect("ancestors");
+        let tree = self.tree.lock().expect("tree");
         known.iter().any(|(wd, paths)| {
             paths.iter().any(|dir| {
                 moved.iter().any(|&m| {
                     dir.starts_with(m)
                         || match m.strip_prefix(dir) {
                             Err(_) => false,
-                            Ok(_) if !ancestors.contains(wd) => true,
+                            Ok(_) if !ancestors.contains(wd) || tree.contains(wd) => true,
                             Ok(below) => {
                                 below.components().next().is_some_and(|c| ancestor_entry_counts(c.as_os_str()))
                             }

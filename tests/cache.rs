@@ -1133,12 +1133,6 @@ fn a_worktrees_excludes_are_watched_where_its_git_file_leads() {
         assert_eq!(files_of(&r), before - 1, "b.log is excluded now: {}", dir.display());
         std::fs::write(main.join("info/exclude"), "").unwrap();
     }
-    // A `.git` file naming nothing there: the walker reads no excludes,
-    // and answers are reused.
-    env.write(".git", "gitdir: /somewhere/else\n");
-    for dir in [&env.project, &inner] {
-        settled_in(&env, dir, &[]);
-    }
     // A git directory inside the project (`git init --separate-git-dir`),
     // which the walk walks too: its files are the tree's, and a new one is
     // seen.
@@ -1151,6 +1145,20 @@ fn a_worktrees_excludes_are_watched_where_its_git_file_leads() {
     let r = check(&env, &[]);
     assert_eq!(r["summary"]["unchanged"], false, "{}", r["summary"]);
     assert!(files(&r).contains(&"repo-dir/new.txt".to_string()), "{:?}", files(&r));
+    // Ignored, as git's own directory usually is, it is watched for the
+    // excludes only: git's work there changes nothing.
+    env.write(".gitignore", "/repo-dir/\n");
+    settled(&env);
+    env.write("repo-dir/index", "rewritten by git status");
+    assert_eq!(check(&env, &[])["summary"]["unchanged"], true);
+    // A `.git` file naming a git directory that is not there (it may come
+    // back, moved or mounted, unseen): nothing is reused.
+    env.write(".git", "gitdir: /somewhere/else\n");
+    for dir in [&env.project, &inner] {
+        for _ in 0..4 {
+            assert_eq!(check_in(&env, dir, &[])["summary"]["unchanged"], false);
+        }
+    }
 }
 
 #[test]

@@ -790,10 +790,12 @@ fn a_cache_path_that_is_no_directory_says_what_it_is() {
     let dir = TempDir::new().unwrap();
     let file = dir.path().join("file");
     std::fs::write(&file, "").unwrap();
-    let err = Store::open(&file, &small_opts()).err().expect("a file").to_string();
+    let Err(err) = Store::open(&file, &small_opts()) else { panic!("a file opened as a cache") };
+    let err = err.to_string();
     assert!(err.contains("Not a directory") || err.contains("not a directory"), "{err}");
     let link = dir.path().join("link");
     std::os::unix::fs::symlink(dir.path().join("nowhere"), &link).unwrap();
-    let err = Store::open(&link, &small_opts()).err().expect("a dangling link").to_string();
+    let Err(err) = Store::open(&link, &small_opts()) else { panic!("a dangling link opened as a cache") };
+    let err = err.to_string();
     assert!(err.contains("symbolic link to") && err.contains("nowhere, which does not exist"), "{err}");
 }
