@@ -44,10 +44,10 @@ pub type Pending = Mutex<HashMap<PendingKey, watch::Receiver<Shared>>>;
 
 /// A pair as claimed: the validator's identity, the content key, and the
 /// concurrency limit its job queues behind (the address of its semaphore,
-/// which each claim holds, so no other takes that address meanwhile). A reload that changes only a
-/// validator's `concurrency` keeps its identity but gives it a new limit:
-/// a run on the new configuration does not wait behind the old one's
-/// queue, it computes the pair itself.
+/// which each claim holds, so no other takes that address meanwhile). A
+/// reload that changes only a validator's `concurrency` keeps its identity
+/// but gives it a new limit: a run on the new configuration does not wait
+/// behind the old one's queue, it computes the pair itself.
 type PendingKey = ([u8; 16], u128, usize);
 
 fn pending_key(s: &Selected, hash: u128, w: &Walked) -> PendingKey {
