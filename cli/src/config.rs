@@ -1950,20 +1950,71 @@ pub const MAX_BATCH_SIZE: u64 = 100_000;
 
 /// The whole dotted name of the key the parser's `span` points at, from the
 /// text before it: the table header it is in and the key as written on its
-/// line (`cache.ttl`, or `validators.x` for a header). `None` where the key
-/// is not at the top level of its table (inside an inline table or an
-/// array) or the text before it cannot be followed.
+/// line (`cache.ttl`, or `validators.x` for a header), or, in an inline
+/// table, the keys that open it (`validators.x.files` in `x = { files =
+/// [], files = [] }`). `None` where the key is inside an array or the text
+/// before it cannot be followed (a quoted key, a string holding brackets).
 fn dotted_key_at(text: &str, span: std::ops::Range<usize>) -> Option<String> {
     let line_start = text.get(..span.start)?.rfind('\n').map_or(0, |i| i + 1);
     let written = text.get(line_start..span.end)?.trim();
     if let Some(header) = written.strip_prefix('[') {
         return Some(header.trim_start_matches('[').trim().to_string());
     }
-    if written.contains(['=', '{', '[', ']', ',']) {
-        return None;
-    }
+    let key = if written.contains(['=', '{', '[', ']', ',']) {
+        inline_key_path(text.get(line_start..span.start)?, text.get(span.clone())?.trim())?
+    } else {
+        written.to_string()
+    };
     let table = TomlScan::table_at(text.get(..line_start)?)?;
-    Some(if table.is_empty() { written.to_string() } else { format!("{table}.{written}") })
+    Some(if table.is_empty() { key } else { format!("{table}.{key}") })
+}
+
+/// The dotted path of `key`, written after `before` on one line, through
+/// the inline tables open there (`x = { a = { key`: `x.a.key`); `None` if
+/// it is in an array, or a key on the way is quoted.
+fn inline_key_path(before: &str, key: &str) -> Option<String> {
+    let mut path: Vec<&str> = Vec::new();
+    let (mut depth_arrays, mut start, mut pending) = (0usize, 0usize, None);
+    // Inside a string: its quote, and whether the last character escaped.
+    let mut string: Option<(char, bool)> = None;
+    for (i, c) in before.char_indices() {
+        if let Some((quote, escaped)) = string {
+            string = match c {
+                _ if escaped => Some((quote, false)),
+                '\\' if quote == '"' => Some((quote, true)),
+                _ if c == quote => None,
+                _ => Some((quote, false)),
+            };
+            continue;
+        }
+        match c {
+            '"' | '\'' => string = Some((c, false)),
+            '[' => depth_arrays += 1,
+            ']' => depth_arrays = depth_arrays.checked_sub(1)?,
+            _ if depth_arrays > 0 => {}
+            '=' => pending = Some(before[start..i].trim()),
+            '{' => {
+                path.push(pending.take()?);
+                start = i + 1;
+            }
+            '}' => {
+                path.pop()?;
+                start = i + 1;
+            }
+            ',' => {
+                pending = None;
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let bare = |k: &str| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    (string.is_none() && depth_arrays == 0 && !path.is_empty() && path.iter().all(|k| bare(k)) && bare(key)).then(
+        || {
+            path.push(key);
+            path.join(".")
+        },
+    )
 }
 
 /// The dotted key whose value begins at `at` (`key = value` at the top

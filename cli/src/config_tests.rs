@@ -677,6 +677,15 @@ fn wrong_types() {
     assert!(errs[0].message.starts_with("duplicate key validators.sc.files"), "{errs:#?}");
     let text = "[validators.sc]\nkind = \"command\"\ncommand = [\"x\"]\nfiles = [\"*.sh\", 3]\n";
     single_issue(text, "validators.sc.files", "files", "expected a string, found integer");
+    // Set twice in an inline table: named through the keys that open it,
+    // whatever the strings before it hold.
+    let text = "[validators]\nx = { command = [\"a = {\", \"}\\\"\"], files = [\"a\"], files = [] }\n";
+    let errs = issues(text);
+    assert_eq!((errs.len(), errs[0].key.as_str()), (1, "validators.x.files"), "{errs:#?}");
+    let text = "[validators.x]\nsettings = { deep = { a = 1, a = 2 } }\n";
+    assert_eq!(issues(text)[0].key, "validators.x.settings.deep.a");
+    // In an array, no path is made up.
+    assert_eq!(issues("a = [{ b = 1, b = 2 }]\n")[0].key, "b");
 }
 
 #[test]
@@ -851,8 +860,9 @@ fn a_duplicate_key_is_named() {
     assert_eq!(named("[validators.a]\nkind = \"utf8\"\nkind = \"json\"\n"), "validators.a.kind");
     assert_eq!(named("cache.ttl = \"1d\"\ncache.ttl = \"2d\"\n"), "cache.ttl");
     assert_eq!(named("[[x]]\n[ daemon ]\na = 1\na = 2\n"), "daemon.a");
-    // Inside an inline table, the parser's own name for it.
-    assert_eq!(named("v = { a = 1, a = 2 }\n"), "a");
+    // Inside an inline table, through the keys that open it; one written
+    // over several lines (TOML 1.1) gets the parser's own name for it.
+    assert_eq!(named("v = { a = 1, a = 2 }\n"), "v.a");
     assert_eq!(named("[validators]\nlint = {\n  kind = \"a\",\n  kind = \"b\",\n}\n"), "kind");
     // Lines that start with a bracket but are not headers.
     assert_eq!(named("[v.a]\nx = [\n[1, 2],\n]\nk = 1\nk = 2\n"), "v.a.k");
