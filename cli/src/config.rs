@@ -1644,7 +1644,7 @@ fn parse_command(cx: &mut Cx, t: &Tbl, batch_size: usize) -> CommandConfig {
             cx.issue(span.clone(), path.clone(), "only applies to parser = \"regex\"".to_string());
         }
         (Some((p, span, path)), ParserKind::Regex) => match regex::Regex::new(p) {
-            Err(e) => cx.issue(span.clone(), path.clone(), regex_message(&e)),
+            Err(e) => cx.issue(span.clone(), path.clone(), regex_message(p, &e)),
             Ok(re) => {
                 let has = |g: &str| re.capture_names().any(|n| n == Some(g));
                 // A misspelt group (`lineno`) would be ignored without a word.
@@ -1771,10 +1771,21 @@ fn group_always_set(pattern: &str, name: &str) -> bool {
 /// The named groups a `regex` parser reads.
 const PATTERN_GROUPS: [&str; 7] = ["file", "line", "column", "severity", "message", "code", "rule"];
 
-/// A regex error on one line. Syntax errors come from `regex` as the pattern,
-/// a caret line and an `error: …` line; they become
-/// `invalid regex: <error> (at character N of the pattern)`.
-fn regex_message(e: &regex::Error) -> String {
+/// A regex error on one line. A syntax error is placed where the parser
+/// puts it (for a duplicate group name, at the second group, not the
+/// first): `invalid regex: <error> (at character N of the pattern)`, with
+/// its line for a pattern of several. Other errors come from `regex` as the
+/// pattern, a caret line and an `error: …` line.
+fn regex_message(pattern: &str, e: &regex::Error) -> String {
+    if let Err(syntax) = regex_syntax::ast::parse::Parser::new().parse(pattern) {
+        let at = syntax.span().start;
+        let place = if pattern.contains('\n') {
+            format!("line {}, character {}", at.line, at.column)
+        } else {
+            format!("character {}", at.column)
+        };
+        return format!("invalid regex: {} (at {place} of the pattern)", syntax.kind());
+    }
     let text = e.to_string();
     let lines: Vec<&str> = text.lines().collect();
     if lines.len() >= 4 && lines[0].trim() == "regex parse error:" {

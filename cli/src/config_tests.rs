@@ -422,10 +422,14 @@ fn invalid_regex_shows_the_regex_message() {
     let text = format!("{COMMAND}parser = \"regex\"\npattern = '  (?P<message>'\n");
     let issue = single_issue(&text, "validators.sc.pattern", "pattern =", "invalid regex");
     assert_eq!(issue.message, "invalid regex: unclosed group (at character 3 of the pattern)");
-    // A pattern of several lines: no position, but still one line.
+    // A pattern of several lines: the line too, and still one line.
     let text = format!("{COMMAND}parser = \"regex\"\npattern = \"\"\"(?x)\n^a\n(b\"\"\"\n");
     let issue = single_issue(&text, "validators.sc.pattern", "pattern =", "invalid regex");
-    assert!(!issue.message.contains("at character") && !issue.message.contains('\n'), "{}", issue.message);
+    assert_eq!(issue.message, "invalid regex: unclosed group (at line 3, character 1 of the pattern)");
+    // A group name used twice: at its second use, which is the mistake.
+    let text = format!("{COMMAND}parser = \"regex\"\npattern = '(?P<file>a) (?P<file>b)'\n");
+    let issue = single_issue(&text, "validators.sc.pattern", "pattern =", "invalid regex");
+    assert_eq!(issue.message, "invalid regex: duplicate capture group name (at character 17 of the pattern)");
 }
 
 #[test]
