@@ -571,6 +571,21 @@ impl ValidatorConfig {
         tool_version: Option<&str>,
         env_values: &[(String, Option<String>)],
     ) -> [u8; 16] {
+        // The statuses that mean findings as they act: in any order, and the
+        // parser's default (`[1]` for `regex` and `sarif`) the same as none
+        // written.
+        let codes = match &self.kind {
+            ValidatorKind::Command(c) => c.findings_exit_codes.as_ref().map(|v| {
+                let mut v = v.clone();
+                v.sort_unstable();
+                v
+            }),
+            ValidatorKind::Builtin { .. } => None,
+        }
+        .filter(|v| {
+            let default = matches!(&self.kind, ValidatorKind::Command(c) if matches!(c.parser, ParserKind::Regex | ParserKind::Sarif));
+            !(default && v.as_slice() == [1])
+        });
         let (builtin, command) = match &self.kind {
             ValidatorKind::Builtin { settings, .. } => (Some(settings), None),
             ValidatorKind::Command(c) => {
@@ -585,7 +600,7 @@ impl ValidatorConfig {
                     pattern: c.pattern.as_deref(),
                     env_names,
                     max_output: c.max_output,
-                    findings_exit_codes: c.findings_exit_codes.as_deref(),
+                    findings_exit_codes: codes.as_deref(),
                     output_reading: OUTPUT_READING,
                     program: program.map(|p| p.as_os_str().as_encoded_bytes()),
                 };

@@ -1043,6 +1043,26 @@ fn identity_changes_with_what_changes_results() {
     assert_ne!(with(&|c| c.env.push("LANG".into())), base);
     assert_ne!(with(&|c| c.max_output += 1), base);
     assert_ne!(with(&|c| c.findings_exit_codes = Some(vec![1, 2])), base);
+    // As the statuses act: the parser's default written out, or the same
+    // ones in another order, change nothing.
+    assert_eq!(
+        with(&|c| c.findings_exit_codes = Some(vec![1])),
+        with(&|c| c.findings_exit_codes = None),
+        "regex's default is [1]"
+    );
+    assert_eq!(with(&|c| c.findings_exit_codes = Some(vec![3, 1])), base, "written [1, 3]");
+    assert_eq!(
+        with(&|c| c.findings_exit_codes = Some(vec![2, 1])),
+        with(&|c| c.findings_exit_codes = Some(vec![1, 2]))
+    );
+    assert_ne!(
+        with(&|c| {
+            c.parser = ParserKind::ExitCode;
+            c.findings_exit_codes = Some(vec![1]);
+        }),
+        with(&|c| c.parser = ParserKind::ExitCode),
+        "exit_code's default is every status"
+    );
     assert_eq!(with(&|c| c.kill_after *= 2), base, "how a timed-out run is killed changes no result");
 
     assert_ne!(v.identity(None, Some("0.10.1"), &e), base);
