@@ -232,6 +232,9 @@ pub struct Memo {
     report: CheckReport,
     /// The directories the run walked, relative to the root (`""`: the root).
     dirs: HashSet<String>,
+    /// The git directories watched for the excludes the walk read, with
+    /// their device and inode (see [`crate::watch::WalkWatch::git_dirs`]).
+    git_dirs: Vec<(PathBuf, u64, u64)>,
     /// Every file the run found, in the report's order.
     files: Vec<MemoFile>,
     /// The distinct lists of validators the files have pairs with.
@@ -351,6 +354,15 @@ impl Stamp {
 async fn stamps_hold(root: &Path, memo: &Arc<Memo>, relisted: Option<HashSet<String>>) -> bool {
     let (root, memo) = (root.to_path_buf(), memo.clone());
     let check = move || {
+        // The git directories whose excludes the answer relied on are still
+        // the ones at their paths.
+        let same = |(path, dev, ino): &(PathBuf, u64, u64)| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(path).is_ok_and(|m| m.dev() == *dev && m.ino() == *ino)
+        };
+        if !memo.git_dirs.iter().all(same) {
+            return false;
+        }
         let files: Vec<&MemoFile> = memo
             .files
             .iter()
@@ -1564,6 +1576,12 @@ pub async fn run(
             Some(memo) => memo.dirs.clone(),
             None => walked_dirs.into_iter().collect(),
         };
+        let mut git_dirs = std::mem::take(&mut *walk_watch.git_dirs.lock().expect("git dirs"));
+        if let Some(memo) = remembered {
+            git_dirs.extend(memo.git_dirs.iter().cloned());
+        }
+        git_dirs.sort_unstable();
+        git_dirs.dedup();
         let replaced = engine.remember(Memo {
             key: memo_key,
             generation,
@@ -1572,6 +1590,7 @@ pub async fn run(
             pairs_per_validator,
             report: as_warm(CheckReport { summary, outcomes, validators, streamed_outcomes: None }),
             dirs,
+            git_dirs,
             files,
             sets,
             updatable,
@@ -2322,6 +2341,14 @@ fn walk(
         })
     });
     let (mut v, mut dirs) = out.into_inner().expect("out");
+    // Repositories and worktrees nested in the project: the walker read
+    // their excludes too.
+    if let Some((watch, walk)) = &watch {
+        let nested: Vec<PathBuf> = std::mem::take(&mut *hazards.repos.lock().expect("repos"));
+        for repo in nested.iter().filter(|d| d.starts_with(root) && d.as_path() != root) {
+            watch_git_excludes(repo, true, watch, walk, &linked_ignore_file);
+        }
+    }
     v.sort_unstable_by(|a, b| a.rel.cmp(&b.rel).then_with(|| a.raw.cmp(&b.raw)));
     // Overlapping targets (`verdict check src src/lib.rs`) find a file twice.
     if !rest.is_empty() {
@@ -2406,13 +2433,22 @@ struct Hazards {
     /// The directories above the walk's roots already looked at: a check of
     /// 20,000 named files climbs from each, and stops where one has been.
     looked_at: Arc<Mutex<std::collections::HashSet<PathBuf>>>,
+    /// The directories looked at that hold a `.git` (the walker reads
+    /// their excludes: nested repositories and worktrees are watched for
+    /// them after the walk).
+    repos: Arc<Mutex<Vec<PathBuf>>>,
 }
 
 impl Hazards {
     /// Whether the walker may read the ignore files of `dir` (recording the
     /// first that it may not).
     fn allows(&self, dir: &Path) -> bool {
-        match special_ignore_file(dir) {
+        let mut repo = false;
+        let found = special_ignore_file(dir, &mut repo);
+        if repo {
+            self.repos.lock().expect("repos").push(dir.to_path_buf());
+        }
+        match found {
             None => true,
             Some(problem) => {
                 self.unsafe_files.lock().expect("hazards").push(problem);
@@ -2524,14 +2560,14 @@ type Missed = (Option<PathBuf>, String);
 
 /// `dir`'s `.gitignore` or `.ignore`, if one is a FIFO or a device (or a
 /// link to one), described.
-fn special_ignore_file(dir: &Path) -> Option<String> {
+fn special_ignore_file(dir: &Path, repo: &mut bool) -> Option<String> {
     [".gitignore", ".ignore"]
         .iter()
         .find_map(|name| {
             let path = dir.join(name);
             special_kind(&path).map(|kind| format!("{} is {kind}", path.display()))
         })
-        .or_else(|| special_git_exclude(dir))
+        .or_else(|| special_git_exclude(dir, repo))
 }
 
 /// git's excludes file read on entering `dir` (the top of a repository,
@@ -2540,10 +2576,16 @@ fn special_ignore_file(dir: &Path) -> Option<String> {
 /// `.git/info/exclude`, or, where `.git` is a file (a worktree, a
 /// submodule), the `info/exclude` of the `commondir` that its `gitdir:`
 /// line leads to.
-fn special_git_exclude(dir: &Path) -> Option<String> {
+fn special_git_exclude(dir: &Path, repo: &mut bool) -> Option<String> {
     let common = match git_dirs(dir) {
-        Ok(found) => found?.common?,
-        Err(problem) => return Some(problem),
+        Ok(found) => {
+            *repo = found.is_some();
+            found?.common?
+        }
+        Err(problem) => {
+            *repo = true;
+            return Some(problem);
+        }
     };
     let exclude = common.join("info/exclude");
     special_kind(&exclude).map(|kind| format!("{} is {kind}", exclude.display()))
@@ -2592,15 +2634,25 @@ fn watch_git_excludes(dir: &Path, present: bool, watch: &TreeWatch, walk: &WalkW
             None
         }
     };
+    let watched = |d: &Path| {
+        watch.watch_ancestor(d, walk);
+        if let Ok(m) = std::fs::metadata(d) {
+            use std::os::unix::fs::MetadataExt;
+            walk.git_dirs.lock().expect("git dirs").push((d.to_path_buf(), m.dev(), m.ino()));
+        }
+    };
     if let Some(named) = resolve(found.named.as_deref()) {
-        watch.watch_ancestor(&named, walk);
+        watched(&named);
     }
     let Some(common) = resolve(found.common.as_deref()) else { return };
     let info = common.join("info");
     if info.join("exclude").symlink_metadata().is_ok_and(|m| m.is_symlink()) {
         linked.store(true, Ordering::Relaxed);
     }
-    watch.watch_ancestor(if info.is_dir() { &info } else { &common }, walk);
+    watched(&common);
+    if info.is_dir() {
+        watched(&info);
+    }
 }
 
 /// Where the `ignore` crate finds git's excludes on entering `dir`.

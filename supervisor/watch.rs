@@ -179,6 +179,11 @@ pub struct WalkWatch {
     /// Those of directories it walked as the tree (not only for their
     /// ignore files).
     tree_seen: Mutex<HashSet<WatchDescriptor>>,
+    /// The git directories watched for their excludes, with their device
+    /// and inode: one moved or replaced (a parent renamed, a copy put in
+    /// its place) sends no event to its watch, so an answer is reused only
+    /// while each path still names the same directory.
+    pub git_dirs: Mutex<Vec<(PathBuf, u64, u64)>>,
 }
 
 impl TreeWatch {
@@ -406,7 +411,11 @@ impl TreeWatch {
                                 | AddWatchFlags::IN_MOVE_SELF
                                 | AddWatchFlags::IN_Q_OVERFLOW
                                 | AddWatchFlags::IN_UNMOUNT,
-                        ) && e.name.as_ref().is_some_and(|n| !IGNORE_FILES.iter().any(|f| n == f));
+                        ) && e.name.as_ref().is_some_and(|n| !IGNORE_FILES.iter().any(|f| n == f))
+                            // git's excludes in a git directory the walk
+                            // walks too (a bare repository inside the
+                            // project): ignore rules, not a file of the tree.
+                            && !(ancestors.contains(&e.wd) && e.name.as_ref().is_some_and(|n| ancestor_entry_counts(n)));
                         match (file_only, known.get(&e.wd), dirs.as_mut()) {
                             (true, Some(paths), Some(dirs)) => dirs.extend(paths.iter().cloned()),
                             _ => dirs = None,

@@ -1161,6 +1161,58 @@ fn a_worktrees_excludes_are_watched_where_its_git_file_leads() {
     }
 }
 
+/// Git directories whose excludes the walk reads, found by an audit's
+/// differential fuzzing to leave stale answers: one moved or replaced by a
+/// copy (no event reaches the watches inside it), one inside the project
+/// that the walk walks too (its excludes edited: an ignore rule, not a file
+/// of the tree), and a worktree nested in the project (the popular bare
+/// repository with worktrees beside it).
+#[test]
+fn excludes_of_moved_walked_and_nested_git_directories_are_seen() {
+    let env = Env::new();
+    let _ = std::fs::remove_dir_all(env.project.join(".git"));
+    env.write("a/x.txt", "ok\n");
+    env.write("top.txt", "ok\n");
+    let listed = |r: &Value, f: &str| files(r).contains(&f.to_string());
+    // A worktree of a repository elsewhere, whose git directory is then
+    // replaced by a copy with other excludes.
+    let main = env.tmp.path().join("main.git");
+    let named = main.join("worktrees/wt");
+    std::fs::create_dir_all(&named).unwrap();
+    std::fs::create_dir_all(main.join("info")).unwrap();
+    std::fs::write(named.join("commondir"), "../..\n").unwrap();
+    std::fs::write(main.join("info/exclude"), "a/\n").unwrap();
+    env.write(".git", format!("gitdir: {}\n", named.display()));
+    assert!(!listed(&settled(&env), "a/x.txt"));
+    let copy = env.tmp.path().join("copy.git");
+    assert!(std::process::Command::new("cp").arg("-a").arg(&main).arg(&copy).status().unwrap().success());
+    std::fs::write(copy.join("info/exclude"), "").unwrap();
+    std::fs::rename(&main, env.tmp.path().join("old.git")).unwrap();
+    std::fs::rename(&copy, &main).unwrap();
+    let r = check(&env, &[]);
+    assert!(listed(&r, "a/x.txt"), "the new git directory excludes nothing: {}", r["summary"]);
+    // A bare repository inside the project, walked, and a worktree of it
+    // nested in the project.
+    std::fs::remove_file(env.project.join(".git")).unwrap();
+    let bare = env.project.join("bare");
+    std::fs::create_dir_all(bare.join("info")).unwrap();
+    std::fs::create_dir_all(bare.join("worktrees/main")).unwrap();
+    std::fs::write(bare.join("worktrees/main/commondir"), "../..\n").unwrap();
+    env.write("main/.git", format!("gitdir: {}\n", bare.join("worktrees/main").display()));
+    env.write("main/b/y.txt", "ok\n");
+    assert!(listed(&settled(&env), "main/b/y.txt"));
+    std::fs::write(bare.join("info/exclude"), "y.txt\n").unwrap();
+    let r = check(&env, &[]);
+    assert!(!listed(&r, "main/b/y.txt"), "excluded now: {}", r["summary"]);
+    // The same, with the bare repository ignored (not walked).
+    env.write(".gitignore", "/bare/\n");
+    std::fs::write(bare.join("info/exclude"), "").unwrap();
+    assert!(listed(&settled(&env), "main/b/y.txt"));
+    std::fs::write(bare.join("info/exclude"), "y.txt\n").unwrap();
+    let r = check(&env, &[]);
+    assert!(!listed(&r, "main/b/y.txt"), "excluded again: {}", r["summary"]);
+}
+
 #[test]
 fn with_watch_off_every_check_walks() {
     let env = Env::new();
