@@ -172,7 +172,7 @@ pub fn main() -> std::process::ExitCode {
         let data_dir = cli.data_dir.map(|d| cwd.join(d));
         match run(DaemonOptions { layout: layout.clone(), detached: cli.detached, data_dir })? {
             RunOutcome::Stopped => {}
-            RunOutcome::AlreadyRunning { pid } => crate::report::print_running(&layout, pid, cli.json),
+            RunOutcome::AlreadyRunning { pid } => crate::report::print_running(&layout, pid, cli.json)?,
         }
         anyhow::Ok(())
     })();

@@ -1030,3 +1030,25 @@ fn without_a_home_the_directories_are_private_to_the_user() {
     let out = run(&["config", "check"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A command whose reader went away (`verdict stop | true`) ends quietly, as
+/// a tool killed by SIGPIPE does: no panic, and the work is done.
+#[test]
+fn a_command_whose_reader_is_gone_ends_quietly() {
+    let env = Env::new();
+    let pid = env.start();
+    let mut child = env
+        .cmd()
+        .arg("stop")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes before the daemon has exited, so before the message.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    wait_until(Duration::from_secs(10), "the daemon to exit", || !alive(pid));
+}

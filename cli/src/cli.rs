@@ -148,7 +148,7 @@ pub fn main() -> std::process::ExitCode {
             // It may quote a file name from the checked tree.
             eprintln!("verdict: error: {}", crate::report::visible_lines(&format!("{e:#}")));
             if json {
-                println!("{}", error_json(&e));
+                let _ = writeln!(std::io::stdout(), "{}", error_json(&e));
             }
             ExitCode::Failure
         }
@@ -213,9 +213,9 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
                     if cli.global.json {
                         let names: Vec<String> =
                             crate::config::Config::default().validators().into_iter().map(|v| v.name).collect();
-                        println!("{}", json!({ "valid": true, "file": null, "defaults": true, "validators": names }));
+                        outln!("{}", json!({ "valid": true, "file": null, "defaults": true, "validators": names }));
                     } else {
-                        println!(
+                        outln!(
                             "no verdict.toml in {}: the built-in validators run with their defaults",
                             visible(layout.root.display().to_string())
                         );
@@ -226,13 +226,13 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
             match crate::config::Config::load(&file) {
                 Ok(cfg) => {
                     if cli.global.json {
-                        println!(
+                        outln!(
                             "{}",
                             json!({ "valid": true, "file": file.to_string_lossy(), "defaults": false, "validators": cfg.validators().iter().map(|v| v.name.clone()).collect::<Vec<_>>() })
                         );
                     } else {
                         let n = cfg.validators().len();
-                        println!(
+                        outln!(
                             "{}: valid ({n} validator{})",
                             visible(file.display().to_string()),
                             if n == 1 { "" } else { "s" }
@@ -242,7 +242,7 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => {
                     if cli.global.json {
-                        println!(
+                        outln!(
                             "{}",
                             json!({ "valid": false, "file": file.to_string_lossy(), "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() })
                         );
@@ -305,9 +305,9 @@ async fn stop_unanswering(pid: u32, json: bool) -> anyhow::Result<ExitCode> {
         );
     }
     if json {
-        println!("{}", stopped_json(Some(pid)));
+        outln!("{}", stopped_json(Some(pid)));
     } else {
-        println!("verdict daemon stopped (pid {pid}; it did not answer yet, as one starting, so it was sent SIGTERM)");
+        outln!("verdict daemon stopped (pid {pid}; it did not answer yet, as one starting, so it was sent SIGTERM)");
     }
     Ok(ExitCode::Ok)
 }
@@ -323,16 +323,16 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                 && client::same_build(&c.hello)
             {
                 client::same_data_dir(&opts, &c.hello)?;
-                crate::report::print_running(&layout, Some(c.hello.pid), global.json);
+                crate::report::print_running(&layout, Some(c.hello.pid), global.json)?;
                 return Ok(ExitCode::Ok);
             }
             // The pid it says itself (another client may have started it
             // first).
             let pid = client::connect_or_start(&opts).await?.hello.pid;
             if global.json {
-                println!("{}", crate::report::running_json(&layout, Some(pid), true));
+                outln!("{}", crate::report::running_json(&layout, Some(pid), true));
             } else {
-                println!("verdict daemon started (pid {pid}, socket {})", layout.socket.display());
+                outln!("verdict daemon started (pid {pid}, socket {})", layout.socket.display());
             }
             Ok(ExitCode::Ok)
         }
@@ -393,9 +393,9 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                             }
                             client::wait_for_exit(pid, client::exit_patience(&layout, None)).await?;
                             if global.json {
-                                println!("{}", stopped_json(Some(pid)));
+                                outln!("{}", stopped_json(Some(pid)));
                             } else {
-                                println!(
+                                outln!(
                                     "verdict daemon stopped (pid {pid}; its socket was gone, so it was sent SIGTERM)"
                                 );
                             }
@@ -408,9 +408,9 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                             return Err(client::describe(e));
                         }
                         if global.json {
-                            println!("{}", stopped_json(None));
+                            outln!("{}", stopped_json(None));
                         } else {
-                            println!("no verdict daemon is running for {}", layout.root.display());
+                            outln!("no verdict daemon is running for {}", layout.root.display());
                         }
                         return Ok(ExitCode::Ok);
                     }
@@ -431,9 +431,9 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             drop(c);
             client::wait_for_exit(pid, client::exit_patience(&layout, told)).await?;
             if global.json {
-                println!("{}", stopped_json(Some(pid)));
+                outln!("{}", stopped_json(Some(pid)));
             } else {
-                println!("verdict daemon stopped (pid {pid})");
+                outln!("verdict daemon stopped (pid {pid})");
             }
             Ok(ExitCode::Ok)
         }
@@ -443,16 +443,16 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             reply.map_err(client::describe)?;
             let us = started.elapsed().as_micros();
             if global.json {
-                println!("{}", json!({ "pong": true, "pid": c.hello.pid, "micros": us }));
+                outln!("{}", json!({ "pong": true, "pid": c.hello.pid, "micros": us }));
             } else {
-                println!("pong from pid {} in {:.2} ms", c.hello.pid, us as f64 / 1000.0);
+                outln!("pong from pid {} in {:.2} ms", c.hello.pid, us as f64 / 1000.0);
             }
             Ok(ExitCode::Ok)
         }
         Command::Status => {
             let s = client::call_daemon(&opts, method::STATUS, json!({})).await?.1.map_err(client::describe)?;
             if global.json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
+                outln!("{}", serde_json::to_string_pretty(&s)?);
             } else {
                 crate::report::print_status(&s, &mut std::io::stdout().lock())?;
             }
@@ -488,7 +488,7 @@ async fn simple(
     match client::call_daemon(opts, m, params).await?.1 {
         Ok(v) => {
             if as_json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 human(&v, &mut std::io::stdout().lock())?;
             }

@@ -8,6 +8,16 @@
 //! configuration ([`config`]), which the daemon uses too.
 #![forbid(unsafe_code)]
 
+/// `println!` for a command's output that hands a failed write back with
+/// `?` (the reader went away: `verdict stop | true`), which `main` takes
+/// as a quiet end, rather than panicking as `println!` does.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?
+    }};
+}
+
 pub mod cli;
 pub mod client;
 pub mod config;

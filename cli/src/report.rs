@@ -887,13 +887,14 @@ pub fn running_json(layout: &Layout, pid: Option<u32>, started: bool) -> Value {
 }
 
 /// Says that a daemon already runs for this project.
-pub fn print_running(layout: &Layout, pid: Option<u32>, as_json: bool) {
+pub fn print_running(layout: &Layout, pid: Option<u32>, as_json: bool) -> std::io::Result<()> {
     let pid_s = pid.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into());
     if as_json {
-        println!("{}", running_json(layout, pid, false));
+        outln!("{}", running_json(layout, pid, false));
     } else {
-        println!("verdict daemon already running (pid {pid_s}, socket {})", layout.socket.display());
+        outln!("verdict daemon already running (pid {pid_s}, socket {})", layout.socket.display());
     }
+    Ok(())
 }
 
 /// Prints `verdict status`.
