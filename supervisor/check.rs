@@ -2346,7 +2346,12 @@ fn walk(
     if let Some((watch, walk)) = &watch {
         let nested: Vec<PathBuf> = std::mem::take(&mut *hazards.repos.lock().expect("repos"));
         for repo in nested.iter().filter(|d| d.starts_with(root) && d.as_path() != root) {
-            watch_git_excludes(repo, true, watch, walk, &linked_ignore_file);
+            // Only where the walker reads excludes: not for a submodule (no
+            // `commondir`), nor for a relative `gitdir:` that leads nowhere
+            // from the daemon's working directory (one of a submodule).
+            if matches!(git_dirs(repo), Ok(Some(GitDirs { common: Some(_), .. }))) {
+                watch_git_excludes(repo, true, watch, walk, &linked_ignore_file);
+            }
         }
     }
     v.sort_unstable_by(|a, b| a.rel.cmp(&b.rel).then_with(|| a.raw.cmp(&b.raw)));
@@ -2634,12 +2639,16 @@ fn watch_git_excludes(dir: &Path, present: bool, watch: &TreeWatch, walk: &WalkW
             None
         }
     };
+    // Looked at before the watch is added: a directory put in its place
+    // in between makes the next look differ, to the safe side.
     let watched = |d: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(m) = std::fs::metadata(d) else {
+            walk.fresh.store(true, Ordering::Relaxed);
+            return;
+        };
+        walk.git_dirs.lock().expect("git dirs").push((d.to_path_buf(), m.dev(), m.ino()));
         watch.watch_ancestor(d, walk);
-        if let Ok(m) = std::fs::metadata(d) {
-            use std::os::unix::fs::MetadataExt;
-            walk.git_dirs.lock().expect("git dirs").push((d.to_path_buf(), m.dev(), m.ino()));
-        }
     };
     if let Some(named) = resolve(found.named.as_deref()) {
         watched(&named);

@@ -172,7 +172,10 @@ pub fn main() -> std::process::ExitCode {
         let data_dir = cli.data_dir.map(|d| cwd.join(d));
         match run(DaemonOptions { layout: layout.clone(), detached: cli.detached, data_dir })? {
             RunOutcome::Stopped => {}
-            RunOutcome::AlreadyRunning { pid } => crate::report::print_running(&layout, pid, cli.json)?,
+            // Said, if anyone reads it: that it runs is no failure.
+            RunOutcome::AlreadyRunning { pid } => {
+                let _ = crate::report::print_running(&layout, pid, cli.json);
+            }
         }
         anyhow::Ok(())
     })();

@@ -1211,6 +1211,14 @@ fn excludes_of_moved_walked_and_nested_git_directories_are_seen() {
     std::fs::write(bare.join("info/exclude"), "y.txt\n").unwrap();
     let r = check(&env, &[]);
     assert!(!listed(&r, "main/b/y.txt"), "excluded again: {}", r["summary"]);
+    // A submodule in the project: its `.git` file's relative `gitdir:` is
+    // read from the daemon's working directory, where it leads nowhere, and
+    // its git directory has no `commondir`: the walker reads no excludes
+    // there, and answers are reused.
+    std::fs::create_dir_all(env.project.join("modules/sub")).unwrap();
+    env.write("sub/.git", "gitdir: ../modules/sub\n");
+    env.write("sub/s.txt", "ok\n");
+    assert!(listed(&settled(&env), "sub/s.txt"));
 }
 
 #[test]

@@ -242,7 +242,9 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => {
                     if cli.global.json {
-                        outln!(
+                        // Its exit status says it, whoever reads the output.
+                        let _ = writeln!(
+                            std::io::stdout(),
                             "{}",
                             json!({ "valid": false, "file": file.to_string_lossy(), "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() })
                         );
