@@ -228,6 +228,17 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
     env.write("a.txt", "trailing \n");
     let (code, err) = closed_reader(&env, &["check", "--format", "json"]);
     assert_eq!(code, Some(1), "{err}");
+    // `verdict --json config check | true` of an invalid file: still 2.
+    env.write("verdict.toml", "builtins = yes\n");
+    let (code, err) = closed_reader(&env, &["--json", "config", "check"]);
+    assert_eq!(code, Some(2), "{err}");
+    std::fs::remove_file(env.project.join("verdict.toml")).unwrap();
+    // `verdict stop | true`: no panic (a println! did), and it is stopped.
+    let pid = env.json(&["status"])["pid"].as_u64().unwrap() as u32;
+    let (code, err) = closed_reader(&env, &["stop"]);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(code, Some(0), "{err}");
+    wait_until(Duration::from_secs(10), "the daemon to exit", || !alive(pid));
 }
 
 #[test]
@@ -1029,26 +1040,4 @@ fn without_a_home_the_directories_are_private_to_the_user() {
     // What needs no such directory still works.
     let out = run(&["config", "check"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A command whose reader went away (`verdict stop | true`) ends quietly, as
-/// a tool killed by SIGPIPE does: no panic, and the work is done.
-#[test]
-fn a_command_whose_reader_is_gone_ends_quietly() {
-    let env = Env::new();
-    let pid = env.start();
-    let mut child = env
-        .cmd()
-        .arg("stop")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The reader goes before the daemon has exited, so before the message.
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    wait_until(Duration::from_secs(10), "the daemon to exit", || !alive(pid));
 }
