@@ -75,6 +75,9 @@ struct Selected {
     handle: Arc<ValidatorHandle>,
     filter: FileFilter,
     counters: Arc<CacheCounters>,
+    /// Whether this run has recorded whose results its identity's are
+    /// (once a run is enough; see `put_validator_name`).
+    named: AtomicBool,
 }
 
 /// A file found by the walk.
@@ -871,7 +874,7 @@ pub async fn run(
         // The globs were validated with the configuration.
         let filter = h.config.file_filter().map_err(|e| RpcError::invalid_params("files", e))?;
         let counters = engine.counters_for(&h.config.name);
-        selected.push(Selected { handle: h, filter, counters });
+        selected.push(Selected { handle: h, filter, counters, named: AtomicBool::new(false) });
     }
     // Filters that each match but together leave nothing would check
     // nothing and pass: in CI, a green build with nothing checked.
@@ -1974,7 +1977,11 @@ fn spawn_job(
             let ttl = s.handle.config.cache_ttl.as_secs();
             let now = now_secs();
             let writer = run.clone();
-            let handle = s.handle.clone();
+            // Whose the results are, for `cache clear --validator`: with
+            // the run's first write of them.
+            let name = (!to_store.is_empty() && !s.named.swap(true, Ordering::Relaxed))
+                .then(|| (s.handle.identity, s.handle.config.name.clone()));
+            let naming = name.is_some();
             let res = tokio::task::spawn_blocking(move || {
                 let results: Vec<(ResultKey, &StoredVerdict, u64)> =
                     to_store.iter().map(|(k, v)| (*k, v, ttl)).collect();
@@ -1984,9 +1991,8 @@ fn spawn_job(
                     .write_unless_cleared(|| {
                         let mut batch = store.batch();
                         batch.put_results(&results, now)?;
-                        if !results.is_empty() {
-                            // Whose they are, for `cache clear --validator`.
-                            batch.put_validator_name(&handle.identity, &handle.config.name);
+                        if let Some((identity, name)) = &name {
+                            batch.put_validator_name(identity, name);
                         }
                         add_entries(&mut batch, &entries, now)?;
                         writer.note_skipped(&batch);
@@ -1995,10 +2001,17 @@ fn spawn_job(
                     .unwrap_or(Ok(()))
             })
             .await;
-            match res {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => run.failed_write(&e),
-                Err(e) => run.failed_write(&e),
+            let failed = match res {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(e) = failed {
+                run.failed_write(&e);
+                if naming {
+                    // Left to the run's next write.
+                    s.named.store(false, Ordering::Relaxed);
+                }
             }
         }
         drop(claims);
@@ -2287,14 +2300,16 @@ fn walk(
         // the repository it sits in (the walker applies no others).
         let linked = &linked_ignore_file;
         let in_repository = root.join(".git").symlink_metadata().is_ok();
-        watch_git_excludes(root, in_repository, watch, walk, linked);
+        if in_repository {
+            watch_git_excludes(root, watch, walk, linked);
+        }
         // Above the root: the ignore files of every directory up to `/`.
         let mut repository_met = in_repository;
         for a in root.ancestors().skip(1) {
             watch.watch_ancestor(a, walk);
             if !repository_met && a.join(".git").symlink_metadata().is_ok() {
                 repository_met = true;
-                watch_git_excludes(a, true, watch, walk, linked);
+                watch_git_excludes(a, watch, walk, linked);
             }
         }
     }
@@ -2349,8 +2364,8 @@ fn walk(
             // Only where the walker reads excludes: not for a submodule (no
             // `commondir`), nor for a relative `gitdir:` that leads nowhere
             // from the daemon's working directory (one of a submodule).
-            if matches!(git_dirs(repo), Ok(Some(GitDirs { common: Some(_), .. }))) {
-                watch_git_excludes(repo, true, watch, walk, &linked_ignore_file);
+            if let Ok(Some(found @ GitDirs { common: Some(_), .. })) = git_dirs(repo) {
+                watch_git_dirs(found, watch, walk, &linked_ignore_file);
             }
         }
     }
@@ -2607,18 +2622,16 @@ fn special_git_exclude(dir: &Path, repo: &mut bool) -> Option<String> {
 /// A git directory the walk walks too (one inside the project: `git init
 /// --separate-git-dir=.repo`) is also watched as the tree is, by the walk,
 /// and then every change there counts (see [`TreeWatch::watch_dir`]).
-fn watch_git_excludes(dir: &Path, present: bool, watch: &TreeWatch, walk: &WalkWatch, linked: &AtomicBool) {
-    if !present {
-        return;
-    }
-    let found = match git_dirs(dir) {
-        Ok(Some(found)) => found,
+fn watch_git_excludes(dir: &Path, watch: &TreeWatch, walk: &WalkWatch, linked: &AtomicBool) {
+    match git_dirs(dir) {
+        Ok(Some(found)) => watch_git_dirs(found, watch, walk, linked),
         // A `.git` gone meanwhile, or unsafe: the run vouches for nothing.
-        Ok(None) | Err(_) => {
-            walk.fresh.store(true, Ordering::Relaxed);
-            return;
-        }
-    };
+        Ok(None) | Err(_) => walk.fresh.store(true, Ordering::Relaxed),
+    }
+}
+
+/// [`watch_git_excludes`] of git directories already found.
+fn watch_git_dirs(found: GitDirs, watch: &TreeWatch, walk: &WalkWatch, linked: &AtomicBool) {
     // As the walker finds them (a relative `gitdir:` from the daemon's
     // working directory), by their real paths (a mount over one is then
     // seen). One that is not there may appear unseen (moved back, mounted):
