@@ -161,10 +161,12 @@ struct RunState {
     /// The engine's cache epoch, and its value when the run started: after
     /// a `cache clear` the run writes nothing more.
     cache_epoch: (Arc<crate::engine::CacheEpoch>, u64),
+    /// When the walk began, before any file's `stat`: what a file's stamp
+    /// is racy against.
+    walk_started_ns: i128,
 }
 
 impl RunState {
-    /// Skips `validator`'s later jobs in this run, for `why`.
     /// Records a cache write that failed (the first one's reason is
     /// reported) and logs it.
     pub(super) fn failed_write(&self, e: &dyn std::fmt::Display) {
@@ -181,6 +183,7 @@ impl RunState {
         }
     }
 
+    /// Skips `validator`'s later jobs in this run, for `why`.
     fn set_hung(&self, validator: &str, why: String) {
         self.hung.lock().expect("hung").insert(validator.to_owned(), why);
         self.hung_added.notify_waiters();
@@ -1101,6 +1104,7 @@ pub async fn run(
         not_stored: std::sync::atomic::AtomicBool::new(false),
         write_error: Mutex::new(None),
         cache_epoch: (engine.cache_epoch.clone(), cache_epoch),
+        walk_started_ns,
     });
     mark("select", &mut since);
 
@@ -1927,14 +1931,27 @@ fn spawn_job(
             }
         };
         let outcomes = run_job(s, &batch, &walked, &run, &cancel, &supervisor, &began).await;
+        // An external tool read the file itself, at job time: if it changed
+        // since it was hashed, its verdict is not for that hash, so it is
+        // reported but not cached. A change shows in the file's stamp,
+        // unless it came within the clock tick of the stamp the walk saw:
+        // a file whose stamp was racy then is hashed again.
+        let rehashed = if is_command(s) && s.handle.cacheable {
+            let racy: Vec<usize> = batch
+                .iter()
+                .copied()
+                .filter(|&fi| hashed[fi].hash.is_some() && changed_within_racy_margin(&walked[fi], run.walk_started_ns))
+                .collect();
+            let (walked, hashed) = (walked.clone(), hashed.clone());
+            tokio::task::spawn_blocking(move || content_changed(&racy, &walked, &hashed)).await.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let verdicts: Vec<Option<StoredVerdict>> = batch
             .iter()
             .zip(outcomes.iter())
             .map(|(&fi, o)| {
-                // An external tool read the file itself, at job time: if it
-                // changed since it was hashed, its verdict is not for that
-                // hash, so it is reported but not cached.
-                let changed = || is_command(s) && changed_since_walk(&walked[fi]);
+                let changed = || is_command(s) && (changed_since_walk(&walked[fi]) || rehashed.contains(&fi));
                 o.cacheable().filter(|_| !changed()).map(|v| StoredVerdict::from(&v))
             })
             .collect();
@@ -2826,6 +2843,33 @@ fn changed_since_walk(w: &Walked) -> bool {
     }
 }
 
+/// Whether the walk's `stat` of a file may not show a change made after
+/// it: the file's times were within the racy margin of the walk's start.
+fn changed_within_racy_margin(w: &Walked, walk_started_ns: i128) -> bool {
+    w.meta().is_none_or(|m| Stamp::of(m).racy(walk_started_ns))
+}
+
+/// Those of `files` whose content is no longer the one hashed (or can no
+/// longer be read, or is over [`RACY_LOOK_MAX`]: such a verdict is simply
+/// not cached; the next run, past the racy margin, caches it).
+fn content_changed(files: &[usize], walked: &[Walked], hashed: &[Hashed]) -> Vec<usize> {
+    files
+        .iter()
+        .copied()
+        .filter(|&fi| {
+            use rustix::fs::{Mode, OFlags};
+            // Nothing that blocks or follows a link; a regular file only.
+            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+            let same = rustix::fs::open(&walked[fi].abs, flags, Mode::empty()).is_ok_and(|fd| {
+                let file = std::fs::File::from(fd);
+                file.metadata().is_ok_and(|m| m.is_file() && m.len() <= RACY_LOOK_MAX)
+                    && stream_hash_open(file).is_ok_and(|(h, _, _)| Some(h) == hashed[fi].hash)
+            });
+            !same
+        })
+        .collect()
+}
+
 /// Opens a file the walk found, refusing whatever is no longer a regular
 /// file: it may have been replaced since the walk, and a FIFO would block
 /// the read forever, a device could be endless, a symlink could lead
@@ -2963,11 +3007,6 @@ fn process_cpu() -> Duration {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID).map_or(Duration::ZERO, Duration::from)
 }
 
-/// xxh3-128 of a regular file already opened, read in 1 MiB pieces, its
-/// length, and whether it is binary (a NUL among its first
-/// [`BINARY_SNIFF_LEN`](verdict_actors::builtin::BINARY_SNIFF_LEN) bytes, as
-/// [`is_binary`](verdict_actors::builtin::is_binary) decides for the files
-/// that are read whole).
 /// Whether an open file is binary, reading only the bytes
 /// `verdict_actors::builtin::is_binary` looks at.
 fn sniff_open(f: std::fs::File) -> std::io::Result<bool> {
@@ -2977,6 +3016,11 @@ fn sniff_open(f: std::fs::File) -> std::io::Result<bool> {
     Ok(verdict_actors::builtin::is_binary(&head))
 }
 
+/// xxh3-128 of a regular file already opened, read in 1 MiB pieces, its
+/// length, and whether it is binary (a NUL among its first
+/// [`BINARY_SNIFF_LEN`](verdict_actors::builtin::BINARY_SNIFF_LEN) bytes, as
+/// [`is_binary`](verdict_actors::builtin::is_binary) decides for the files
+/// that are read whole).
 fn stream_hash_open(mut f: std::fs::File) -> std::io::Result<(u128, u64, bool)> {
     use std::io::Read;
     let sniff = verdict_actors::builtin::BINARY_SNIFF_LEN as u64;
@@ -3310,6 +3354,33 @@ mod tests {
         assert!(changed_since_walk(&w[0]));
         std::fs::remove_file(root.join("a")).unwrap();
         assert!(changed_since_walk(&w[0]));
+    }
+
+    /// A command tool's verdict is cached under the hash the read stage
+    /// took; a change within the clock tick of the walk's `stat` leaves the
+    /// stamp unchanged, so a file racy then is hashed again after the run.
+    #[test]
+    fn a_racy_file_is_hashed_again_before_a_tools_verdict_is_cached() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        std::fs::write(root.join("a"), "one\n").unwrap();
+        let w = walked(&root);
+        let now = verdict_storage::unix_now_ns();
+        assert!(changed_within_racy_margin(&w[0], now), "just written");
+        assert!(!changed_within_racy_margin(&w[0], now + 3_000_000_000), "a walk begun past the margin");
+        let hashed = [Hashed { hash: Some(xxhash_rust::xxh3::xxh3_128(b"one\n")), binary: false, mixed: false }];
+        assert!(content_changed(&[0], &w, &hashed).is_empty());
+        // Same size: a change in the same tick would keep the stamp.
+        std::fs::write(root.join("a"), "two\n").unwrap();
+        assert_eq!(content_changed(&[0], &w, &hashed), vec![0]);
+        // Back to the hashed content, through a symbolic link: not followed.
+        std::fs::write(root.join("b"), "one\n").unwrap();
+        std::fs::remove_file(root.join("a")).unwrap();
+        std::os::unix::fs::symlink(root.join("b"), root.join("a")).unwrap();
+        assert_eq!(content_changed(&[0], &w, &hashed), vec![0]);
+        std::fs::remove_file(root.join("a")).unwrap();
+        std::fs::write(root.join("a"), "one\n").unwrap();
+        assert!(content_changed(&[0], &w, &hashed).is_empty());
     }
 
     #[test]
