@@ -380,6 +380,18 @@ fn the_output_file_is_checked_first_and_replaced_whole() {
     let out = env.cmd().args(["check", "-o", "/dev/null"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(std::os::unix::fs::FileTypeExt::is_char_device(&std::fs::metadata("/dev/null").unwrap().file_type()));
+    // `-o /dev/stdout >> log`: written to the log as stdout would be, not
+    // by replacing the file the shell opened (its earlier lines were lost).
+    let log = env.tmp.path().join("ci.log");
+    std::fs::write(&log, "before\n").unwrap();
+    for named in ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"] {
+        let stdout = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        let out = env.cmd().args(["check", "--format", "json", "-o", named]).stdout(stdout).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.starts_with("before\n{"), "{text}");
+    assert_eq!(text.matches("\"summary\"").count(), 3, "{text}");
 }
 
 /// Names that are not UTF-8 and differ only in their invalid bytes are two

@@ -228,6 +228,17 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
     env.write("a.txt", "trailing \n");
     let (code, err) = closed_reader(&env, &["check", "--format", "json"]);
     assert_eq!(code, Some(1), "{err}");
+    // The same for a pipe named by `--output` (`-o >(…)`): its reader opens
+    // it and goes away before the report is written.
+    let fifo = env.tmp.path().join("report.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let reader = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || drop(std::fs::File::open(fifo).unwrap())
+    });
+    let out = env.cmd().args(["check", "--format", "json", "-o"]).arg(&fifo).output().unwrap();
+    reader.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     // `verdict --json config check | true` of an invalid file: still 2.
     env.write("verdict.toml", "builtins = yes\n");
     let (code, err) = closed_reader(&env, &["--json", "config", "check"]);

@@ -96,7 +96,8 @@ pub struct CheckArgs {
     pub format: Option<Format>,
     /// Write the report to this file instead of stdout (`-`: stdout). It is
     /// replaced only once the report is complete, keeping its mode (through
-    /// a symbolic link, the file it names is replaced).
+    /// a symbolic link, the file it names is replaced); a pipe, a device or
+    /// /dev/stdout is written to as it is.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Do not read cached results (fresh results are still written to the cache).
@@ -126,7 +127,7 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     let output_path = args.output.as_ref().filter(|p| p.as_os_str() != "-");
     // A device or a pipe (`/dev/stdout`, a FIFO) is written to as it is.
     let output = match output_path {
-        Some(path) => {
+        Some(path) => 'output: {
             let cannot = || format!("cannot write {}", path.display());
             // Not even where none exists yet: a report named so would be
             // read as the configuration of the project (or of a new one
@@ -138,6 +139,27 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                     path.display(),
                     crate::paths::CONFIG_FILE
                 );
+            }
+            // One of our own descriptors (`/dev/stdout`, `/dev/fd/3`): written
+            // to as it is, in its place, even when it is a regular file (a
+            // shell's `>> ci.log`), which the name leads to through
+            // `/proc/self/fd` and which must not be replaced.
+            if let Some(fd) = descriptor_named(path) {
+                use std::os::fd::AsFd;
+                let own = match fd {
+                    1 => Some(std::io::stdout().as_fd().try_clone_to_owned()),
+                    2 => Some(std::io::stderr().as_fd().try_clone_to_owned()),
+                    // Another one cannot be borrowed; a regular file is
+                    // opened again to append to it (a pipe or a device is
+                    // opened as any other below).
+                    _ if std::fs::metadata(path).is_ok_and(|m| m.is_file()) => {
+                        Some(std::fs::OpenOptions::new().append(true).open(path).map(Into::into))
+                    }
+                    _ => None,
+                };
+                if let Some(own) = own {
+                    break 'output Some(ReportFile::Direct(std::fs::File::from(own.with_context(cannot)?)));
+                }
             }
             let meta = std::fs::metadata(path);
             // Never over what is being checked (as `gcc -o a.c a.c` refuses).
@@ -377,7 +399,8 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         // The reader of the report went away (`verdict check | head`): the
         // verdict still decides the exit code, so a pipeline that checks
         // it (`set -o pipefail`) still sees findings.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe && output.is_none() => {}
+        // The same for a pipe named by `--output` (`-o >(gzip > r.gz)`).
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe && !matches!(output, Some(ReportFile::Replace(..))) => {}
         // The unfinished file is removed with its handle.
         Err(e) => return Err(e).context("cannot write the report"),
     }
@@ -395,8 +418,20 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         );
         std::fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(mode))
             .with_context(|| format!("cannot write {}", path.display()))?;
+        // On disk before it takes the old file's place, and the rename
+        // after it: a crash then leaves the old report or the new one,
+        // not an empty file.
+        file.as_file().sync_all().with_context(|| format!("cannot write {}", path.display()))?;
         // The error alone: its wrapper says it again.
         file.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
+        if let Some(dir) = path.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d }) {
+            // The report is complete and in place; a directory that cannot
+            // be opened to sync (no read permission) leaves only the rename
+            // less durable.
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
     }
     if let Some(why) = &report.summary.cache_error {
         if report.summary.cache_used {
@@ -428,6 +463,26 @@ enum ReportFile {
     Direct(std::fs::File),
 }
 
+/// The descriptor of this process that `path` names, through any symbolic
+/// links: `/dev/stdout` (1), `/dev/stderr` (2), `/dev/fd/N` or
+/// `/proc/self/fd/N` (N).
+fn descriptor_named(path: &Path) -> Option<u32> {
+    let mut at = path.to_path_buf();
+    for _ in 0..=40 {
+        let fd = match at.to_str()? {
+            "/dev/stdout" => Some(1),
+            "/dev/stderr" => Some(2),
+            s => s.strip_prefix("/dev/fd/").or_else(|| s.strip_prefix("/proc/self/fd/")).and_then(|n| n.parse().ok()),
+        };
+        if fd.is_some() {
+            return fd;
+        }
+        let target = std::fs::read_link(&at).ok()?;
+        at = at.parent().map(Path::to_path_buf).unwrap_or_default().join(target);
+    }
+    None
+}
+
 /// The path a report at `path` replaces: `path`, or what its symbolic
 /// links lead to (the target of a dangling link is created). Past 40 links
 /// (a loop), an error, as `open` gives.
@@ -447,18 +502,25 @@ fn replaced_path(path: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// The exit code a report earns: findings at or above `fail_on` → 1; else
-/// errors, timeouts, skips or parts of the tree the walk could not look at
-/// → 3; else 0.
+/// errors, timeouts, skips, tools that failed or whose output was cut
+/// (their notes are no findings of the file), or parts of the tree the
+/// walk could not look at → 3; else 0.
 pub fn exit_code(report: &CheckReport, fail_on: FailOn) -> ExitCode {
+    use verdict_actors::outcome::{NOTICE_OUTPUT_CUT, NOTICE_TOOL_FAILED};
     let n = |k: &str| report.summary.outcomes.get(k).copied().unwrap_or(0);
-    let failing = match fail_on {
-        FailOn::Note => n("findings") > 0 || report.summary.cached_with_findings > 0,
-        // Every outcome with findings is in the report, whatever its format.
-        _ => report.outcomes.iter().flat_map(|r| r.outcome.findings()).any(|f| fail_on.fails(f.severity)),
-    };
+    // Every outcome with findings is in the report, whatever its format.
+    let (mut failing, mut cut_short) = (false, false);
+    for f in report.outcomes.iter().flat_map(|r| r.outcome.findings()) {
+        if matches!(f.rule.as_deref(), Some(NOTICE_TOOL_FAILED | NOTICE_OUTPUT_CUT)) {
+            cut_short = true;
+        } else if fail_on.fails(f.severity) {
+            failing = true;
+            break;
+        }
+    }
     if failing {
         ExitCode::Findings
-    } else if n("error") + n("timed_out") + n("skipped") > 0 || !report.summary.walk_errors.is_empty() {
+    } else if n("error") + n("timed_out") + n("skipped") > 0 || cut_short || !report.summary.walk_errors.is_empty() {
         ExitCode::Incomplete
     } else {
         ExitCode::Ok
@@ -785,6 +847,8 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
     let mut rules: Vec<Value> = Vec::new();
     let mut known_rules: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut results = Vec::with_capacity(candidates.len());
+    // How many results of each fingerprint so far.
+    let mut seen: std::collections::HashMap<u128, u32> = std::collections::HashMap::new();
     // What a SARIF reader can hold: SARIF's integers are 32-bit in
     // Microsoft's SDK, and a line past them is no line.
     let position = |n: Option<u32>| n.filter(|&n| n <= i32::MAX as u32);
@@ -805,8 +869,9 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
                 "Reported by verdict's {} validator (dimension {}); its configuration is the [validators.{}] table of verdict.toml, or the built-in's defaults.",
                 r.validator, r.dimension, r.validator
             );
-            // Code scanning takes at most 1,024 characters there.
+            // Code scanning takes at most 1,024 characters in each.
             let short: String = rule.chars().take(1024).collect();
+            let full: String = full.chars().take(1024).collect();
             rules.push(json!({
                 "id": rule,
                 "shortDescription": { "text": short },
@@ -835,11 +900,27 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
         });
         // Code scanning refuses an empty text.
         let text = if f.message.trim().is_empty() { "(no message)" } else { f.message.as_str() };
+        // What code scanning tells one alert from another by, across
+        // commits: the rule, the file and the message, and which of its
+        // like this is in the file, not the line (an edit above a finding
+        // moves it). Its upload action adds its own line-content hash.
+        let fingerprint = {
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            for part in [rule.as_bytes(), r.file_name_bytes(), text.as_bytes()] {
+                h.update(&(part.len() as u64).to_le_bytes());
+                h.update(part);
+            }
+            let digest = h.digest128();
+            let nth = seen.entry(digest).or_insert(0u32);
+            *nth += 1;
+            format!("{digest:032x}:{nth}")
+        };
         results.push(json!({
             "ruleId": rule,
             "level": match f.severity { Severity::Error => "error", Severity::Warning => "warning", Severity::Note => "note" },
             "message": { "text": text },
             "locations": [{ "physicalLocation": physical }],
+            "partialFingerprints": { "verdictFinding/v1": fingerprint },
         }));
     }
     for e in &report.summary.walk_errors {
@@ -1701,6 +1782,64 @@ mod tests {
         let rules: Vec<&str> =
             (run["tool"]["driver"]["rules"].as_array().unwrap().iter()).map(|r| r["id"].as_str().unwrap()).collect();
         assert_eq!(rules, ["t"]);
+    }
+
+    /// Each result has a fingerprint code scanning can follow across
+    /// commits: not its line (an edit above moves it), but its rule, file,
+    /// message and which of its like it is in the file.
+    #[test]
+    fn sarif_results_are_fingerprinted_by_rule_file_and_message_not_line() {
+        let print = |line| verdict_actors::Finding::error(Some(line), None, "x");
+        let fingerprints = |report: &CheckReport| -> Vec<String> {
+            (sarif(report, None)["runs"][0]["results"].as_array().unwrap().iter())
+                .map(|r| r["partialFingerprints"]["verdictFinding/v1"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let before = fingerprints(&findings_of("a.txt", vec![print(3), print(9)]));
+        let after = fingerprints(&findings_of("a.txt", vec![print(5), print(11)]));
+        assert_eq!(before, after, "moved by an edit above them");
+        assert_ne!(before[0], before[1], "two alike in one file are two alerts");
+        assert!(before[0].ends_with(":1") && before[1].ends_with(":2"), "{before:?}");
+        let elsewhere = fingerprints(&findings_of("b.txt", vec![print(3)]));
+        assert_ne!(elsewhere[0], before[0]);
+        let other = fingerprints(&findings_of("a.txt", vec![verdict_actors::Finding::error(Some(3), None, "y")]));
+        assert_ne!(other[0], before[0]);
+    }
+
+    /// Code scanning takes at most 1,024 characters in a rule's short and
+    /// full descriptions; a tool's rule id can be longer.
+    #[test]
+    fn sarif_rule_descriptions_are_cut_at_1024_characters() {
+        let long = "r".repeat(1500);
+        let finding = verdict_actors::Finding::error(Some(1), None, "x").with_rule(&long);
+        let log = sarif(&findings_of("a.txt", vec![finding]), None);
+        let rule = &log["runs"][0]["tool"]["driver"]["rules"][0];
+        assert_eq!(rule["id"].as_str().unwrap().len(), 1502, "the id itself is kept whole");
+        for text in ["shortDescription", "fullDescription"] {
+            assert_eq!(rule[text]["text"].as_str().unwrap().chars().count(), 1024, "{text}");
+        }
+    }
+
+    /// verdict's notes that a tool failed or that its output was cut are no
+    /// findings of the file: with `--fail-on error` and only warnings
+    /// beside them, the check is incomplete (3), not failed (1).
+    #[test]
+    fn a_tools_failure_note_makes_a_check_incomplete_not_failed() {
+        let warning = verdict_actors::Finding {
+            severity: Severity::Warning,
+            ..verdict_actors::Finding::error(Some(1), None, "w")
+        };
+        for notice in [verdict_actors::NOTICE_TOOL_FAILED, verdict_actors::NOTICE_OUTPUT_CUT] {
+            let note = verdict_actors::Finding::error(None, None, "the tool failed").with_rule(notice);
+            let report = findings_of("a.txt", vec![warning.clone(), note.clone()]);
+            assert_eq!(exit_code(&report, FailOn::Error), ExitCode::Incomplete, "{notice}");
+            assert_eq!(exit_code(&report, FailOn::Warning), ExitCode::Findings, "{notice}");
+            // With nothing else: incomplete whatever `--fail-on` says.
+            assert_eq!(exit_code(&findings_of("a.txt", vec![note]), FailOn::Note), ExitCode::Incomplete, "{notice}");
+        }
+        // More errors than are listed still fail it.
+        let more = verdict_actors::Finding::error(None, None, "… and 5 more").with_rule(verdict_actors::NOTICE_MORE);
+        assert_eq!(exit_code(&findings_of("a.txt", vec![warning, more]), FailOn::Error), ExitCode::Findings);
     }
 
     #[test]
