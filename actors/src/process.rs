@@ -468,7 +468,7 @@ impl ProcessRegistry {
                 })
                 .filter(|p| {
                     // A guard dropped while `/proc` was read took its group.
-                    let group = self.groups().contains_key(&p.id) && send(p.tool.pgid, Some(Signal::SIGTERM));
+                    let group = self.groups().contains_key(&p.id) && terminate(p.tool.pgid);
                     group || !p.escaped.is_empty() || p.owes_sweep()
                 })
                 .collect(),
@@ -840,6 +840,10 @@ impl Escaped {
         for e in escaped.iter().filter(|e| e.runs()) {
             tracing::debug!(pid = e.pid, ?signal, "signalling a process of a tool's run outside its group");
             let _ = nix::sys::signal::kill(Pid::from_raw(e.pid), signal);
+            // A stopped process acts on SIGTERM only once continued.
+            if signal == Signal::SIGTERM {
+                let _ = nix::sys::signal::kill(Pid::from_raw(e.pid), Signal::SIGCONT);
+            }
         }
     }
 }
@@ -926,6 +930,18 @@ fn to_pid(pgid: u32) -> Pid {
 
 /// Signals a process group (`None`: only checks it exists). Returns `false`
 /// when the group does not exist.
+/// Sends a group `SIGTERM`, then `SIGCONT`: a stopped process (`kill
+/// -STOP`, a tool that stopped itself) acts on the first only once
+/// continued, and would otherwise sit out the whole grace period. Whether
+/// the group still exists.
+fn terminate(pgid: Pid) -> bool {
+    let sent = send(pgid, Some(Signal::SIGTERM));
+    if sent {
+        let _ = killpg(pgid, Signal::SIGCONT);
+    }
+    sent
+}
+
 fn send(pgid: Pid, signal: Option<Signal>) -> bool {
     match killpg(pgid, signal) {
         Ok(()) => true,
@@ -1270,6 +1286,38 @@ pub(crate) mod tests {
         let status = owner.await.unwrap();
         assert_eq!(status.signal(), Some(Signal::SIGTERM as i32));
         assert!(registry.is_empty());
+        assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
+    }
+
+    /// A stopped tool (it stopped itself, and its child) is continued with
+    /// its SIGTERM: it acts on it at once rather than sit out the grace
+    /// period and be killed.
+    #[tokio::test]
+    async fn terminate_all_continues_a_stopped_tool() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pids");
+        let registry = ProcessRegistry::new();
+        let child = spawn(&format!(
+            "sleep 1000 & echo $$ > {p}.tmp; echo $! >> {p}.tmp; mv {p}.tmp {p}; kill -STOP $!; kill -STOP $$; wait",
+            p = p.display()
+        ));
+        let guard = ProcessGroup::new(child.id().unwrap(), &registry);
+        let pids = read_pids(&p, 2);
+        let stopped = |pid: i32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|st| st.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('T')))
+        };
+        let began = Instant::now();
+        while !pids.iter().all(|&pid| stopped(pid)) {
+            assert!(began.elapsed() < Duration::from_secs(10), "the tool did not stop");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let owner = own(child, guard);
+        let grace = Duration::from_secs(20);
+        let start = Instant::now();
+        registry.terminate_all(grace).await;
+        assert!(start.elapsed() < grace / 2, "waited {:?}", start.elapsed());
+        assert_eq!(owner.await.unwrap().signal(), Some(Signal::SIGTERM as i32), "killed, not terminated");
         assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
     }
 
