@@ -573,16 +573,23 @@ fn first_line_of(c: &Captured) -> Option<String> {
     telling_line_of(c, |_| false)
 }
 
-/// The first non-empty line of `c` that is not `skip`, without terminal
-/// escapes, shortened; for a Python traceback, its last line (the error,
-/// where the first only says a traceback follows).
+/// The first line of `c` with something legible in it that is not `skip`,
+/// without terminal escapes, shortened; of a line redrawn with carriage
+/// returns (a progress line), what a terminal would show: its last part;
+/// for a Python traceback, its last line (the error, where the first only
+/// says a traceback follows).
 fn telling_line_of(c: &Captured, skip: impl Fn(&str) -> bool) -> Option<String> {
     let text = match memchr::memchr(0x1b, &c.bytes) {
         Some(_) => TERMINAL_ESCAPE.replace_all(&c.bytes, &b""[..]),
         None => Cow::Borrowed(&c.bytes[..]),
     };
     let text = String::from_utf8_lossy(&text);
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty() && !skip(l));
+    // Not only blanks, control characters or bytes that were not UTF-8.
+    let legible = |l: &str| l.chars().any(|c| !c.is_whitespace() && !c.is_control() && c != char::REPLACEMENT_CHARACTER);
+    let mut lines = text
+        .lines()
+        .filter_map(|l| l.rsplit('\r').map(str::trim).find(|part| legible(part)))
+        .filter(|l| !skip(l));
     let first = lines.next()?;
     let line = match first.starts_with("Traceback (most recent call last)") {
         true => lines.last().unwrap_or(first),

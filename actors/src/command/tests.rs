@@ -407,6 +407,25 @@ async fn non_utf8_output_is_decoded_lossily() {
     assert_eq!(out[0].findings()[0].message, "caf\u{FFFD}");
 }
 
+/// The line an exit status is told with is one a person can read: of a
+/// progress line redrawn with carriage returns, what a terminal shows (its
+/// last part), and never one of NULs or bytes that are not UTF-8.
+#[tokio::test]
+async fn an_exit_status_is_told_with_a_legible_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    for (script, said) in [
+        (r"printf 'progress 10%%\rprogress 100%%\rreal failure\n' >&2; exit 1", "real failure"),
+        (r"printf 'failed\r\n' >&2; exit 1", "failed"),
+        (r"printf '\0\0\377\376\n' >&2; echo 'real error' >&2; exit 1", "real error"),
+    ] {
+        let s = spec(&dir, sh(script), OutputParser::ExitCode);
+        let out = run(&s, &files(&["a"]), &registry).await;
+        let message = &out[0].findings()[0].message;
+        assert!(message.ends_with(&format!(": {said}")), "{script}: {message}");
+    }
+}
+
 #[tokio::test]
 async fn a_flooding_tool_finishes_with_bounded_capture() {
     let dir = tempfile::tempdir().unwrap();
