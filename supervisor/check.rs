@@ -1809,7 +1809,19 @@ fn batches(s: &Selected, files: &[usize], walked: &[Walked]) -> Vec<Vec<usize>> 
     let mut out = Vec::new();
     let mut batch = Vec::new();
     let mut used = 0;
+    // A line-by-line parser cannot read back a name with a line break: its
+    // finding would be split in two, the second half read as another
+    // file's (`new\nline.txt:1: …` as `line.txt`'s), and the file itself
+    // would pass. Such a file is run in a batch of its own, where what
+    // the tool says of it cannot land on another file.
+    let alone = |fi: usize| {
+        c.parser == crate::config::ParserKind::Regex && walked[fi].rel.bytes().any(|b| b == b'\n' || b == b'\r')
+    };
     for &fi in files {
+        if alone(fi) {
+            out.push(vec![fi]);
+            continue;
+        }
         // `./` before a name that starts with `-`.
         let arg = cost(walked[fi].rel.len() + 2);
         if !batch.is_empty() && (batch.len() >= size || used + arg > budget) {

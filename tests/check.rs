@@ -518,6 +518,44 @@ files = ["*.txt"]
     }
 }
 
+/// A name with a line break cannot be read back from a line of a tool's
+/// output: in a batch, the second half of its finding read as another
+/// file's, and the file itself passed (and was cached). It runs alone.
+#[test]
+fn a_name_with_a_line_break_is_not_batched_with_others() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[validators.lint]
+kind = "command"
+command = ["sh", "-c", 'for f; do echo "$f:1: bad content"; done; exit 1', "lint"]
+mode = "batch"
+parser = "regex"
+pattern = '^(?P<file>.+):(?P<line>\d+): (?P<message>.*)$'
+files = ["*.txt"]
+"#,
+    );
+    for name in ["new
+line.txt", "line.txt", "other.txt"] {
+        env.write(name, "x
+");
+    }
+    for round in 0..2 {
+        let (code, r) = check_json(&env, &[]);
+        assert_eq!(code, 1, "{r}");
+        for name in ["line.txt", "other.txt"] {
+            let o = outcome(&r, name, "lint");
+            let o = if round == 1 { &o["verdict"] } else { o };
+            assert_eq!(o["findings"].as_array().map(Vec::len), Some(1), "round {round}, {name}: {o}");
+        }
+        let o = outcome(&r, "new
+line.txt", "lint");
+        assert_eq!(o["status"], "error", "round {round}: {o}");
+    }
+}
+
 /// A batch that times out: which of its files the tool was stuck on is
 /// not known, and the reason of the jobs skipped after it says so.
 #[test]
