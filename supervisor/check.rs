@@ -2081,6 +2081,10 @@ async fn run_job(
     // The concurrency slot, kept for the second run: queued jobs must not
     // take it while this one is between children.
     let mut held: Option<Arc<tokio::sync::OwnedSemaphorePermit>> = None;
+    // Looked at while waiting for a slot: a quarantined or stopped
+    // validator answers at once, not once a slot is free (a timed-out
+    // tool keeps its slot through its grace, `kill_after`).
+    let mut state = s.handle.slot.clone();
     loop {
         let permit = loop {
             if let Some(p) = &held {
@@ -2093,9 +2097,17 @@ async fn run_job(
             if let Some(why) = run.hung(name) {
                 return vec![Outcome::skipped(why); n];
             }
+            match &*state.borrow_and_update() {
+                Slot::Quarantined(why) => return vec![Outcome::error(format!("quarantined: {why}")); n],
+                Slot::Stopped => return vec![Outcome::skipped(STOPPED); n],
+                Slot::Running(_) | Slot::Restarting => {}
+            }
             tokio::select! {
                 p = s.handle.permits.clone().acquire_owned() => break Arc::new(p.expect("never closed")),
                 _ = &mut hung => {}
+                r = state.changed() => if r.is_err() {
+                    return vec![Outcome::skipped("the validator was removed"); n];
+                },
                 _ = cancel.cancelled() => return vec![Outcome::skipped("the check was cancelled"); n],
             }
         };

@@ -537,10 +537,16 @@ pattern = '^(?P<file>.+):(?P<line>\d+): (?P<message>.*)$'
 files = ["*.txt"]
 "#,
     );
-    for name in ["new
-line.txt", "line.txt", "other.txt"] {
-        env.write(name, "x
-");
+    for name in [
+        "new
+line.txt",
+        "line.txt",
+        "other.txt",
+    ] {
+        env.write(
+            name, "x
+",
+        );
     }
     for round in 0..2 {
         let (code, r) = check_json(&env, &[]);
@@ -550,8 +556,12 @@ line.txt", "line.txt", "other.txt"] {
             let o = if round == 1 { &o["verdict"] } else { o };
             assert_eq!(o["findings"].as_array().map(Vec::len), Some(1), "round {round}, {name}: {o}");
         }
-        let o = outcome(&r, "new
-line.txt", "lint");
+        let o = outcome(
+            &r,
+            "new
+line.txt",
+            "lint",
+        );
         assert_eq!(o["status"], "error", "round {round}: {o}");
     }
 }
@@ -800,6 +810,36 @@ restart = { max_restarts = 1, window = "60s" }
     let out = env.run_ok(&["restart", "stuck"], 0);
     assert!(out.contains("restarted stuck"), "{out}");
     assert_eq!(env.json(&["status"])["validators"][0]["state"], "running");
+}
+
+/// A quarantined validator's files are answered at once: not after the
+/// concurrency slot that its timed-out tool keeps through its grace.
+#[test]
+fn a_quarantined_validator_does_not_wait_for_a_slot_held_through_a_grace() {
+    let env = Env::new();
+    let pid_file = env.tmp.path().join("pid");
+    env.write(
+        "verdict.toml",
+        format!(
+            "builtins = false\n[validators.stuck]\nkind = \"command\"\n\
+             command = [\"sh\", \"-c\", \"trap '' TERM; echo $$ > {}; while :; do sleep 1; done\", \"stuck\"]\n\
+             mode = \"per_file\"\nparser = \"exit_code\"\nfiles = [\"*.py\"]\ntimeout = \"300ms\"\n\
+             kill_after = \"120s\"\nconcurrency = 1\nrestart = {{ max_restarts = 0 }}\n",
+            pid_file.display()
+        ),
+    );
+    env.write("a.py", "1\n");
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!((code, status_of(&r, "a.py", "stuck")), (3, "timed_out".into()));
+    wait_until(Duration::from_secs(5), "quarantine", || {
+        env.json(&["status"])["validators"][0]["state"] == "quarantined"
+    });
+    let tool: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let (_, r) = check_json(&env, &[]);
+    let o = outcome(&r, "a.py", "stuck");
+    assert!(o["status"] == "error" && o["reason"].as_str().unwrap().contains("quarantined"), "{o}");
+    assert!(alive(tool as u32), "answered only once the grace was over and the tool killed");
+    env.run(&["stop"]);
 }
 
 #[test]
