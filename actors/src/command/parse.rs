@@ -585,11 +585,10 @@ fn telling_line_of(c: &Captured, skip: impl Fn(&str) -> bool) -> Option<String> 
     };
     let text = String::from_utf8_lossy(&text);
     // Not only blanks, control characters or bytes that were not UTF-8.
-    let legible = |l: &str| l.chars().any(|c| !c.is_whitespace() && !c.is_control() && c != char::REPLACEMENT_CHARACTER);
-    let mut lines = text
-        .lines()
-        .filter_map(|l| l.rsplit('\r').map(str::trim).find(|part| legible(part)))
-        .filter(|l| !skip(l));
+    let legible =
+        |l: &str| l.chars().any(|c| !c.is_whitespace() && !c.is_control() && c != char::REPLACEMENT_CHARACTER);
+    let mut lines =
+        text.lines().filter_map(|l| l.rsplit('\r').map(str::trim).find(|part| legible(part))).filter(|l| !skip(l));
     let first = lines.next()?;
     let line = match first.starts_with("Traceback (most recent call last)") {
         true => lines.last().unwrap_or(first),
