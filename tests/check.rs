@@ -812,6 +812,38 @@ restart = { max_restarts = 1, window = "60s" }
     assert_eq!(env.json(&["status"])["validators"][0]["state"], "running");
 }
 
+/// Starting a tool can fail for want of descriptors that the validator's
+/// other tools hold (`concurrency` above what the limit of open files
+/// allows): a transient fault, tried again with backoff as they end, not
+/// an error for the file.
+#[test]
+fn a_tool_short_of_descriptors_is_started_once_others_end() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        "builtins = false\n[validators.slow]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"sleep 0.3\", \"slow\"]\n\
+         mode = \"per_file\"\nparser = \"exit_code\"\nfiles = [\"*.txt\"]\nconcurrency = 300\n",
+    );
+    for i in 0..300 {
+        env.write(&format!("f{i}.txt"), "x\n");
+    }
+    // The daemon this command starts inherits a hard limit of 160 open
+    // files (it raises its soft limit to its hard one): about 60 tools.
+    let out = env
+        .cmd_of(std::path::Path::new("prlimit"))
+        .arg("--nofile=160:160")
+        .arg("--")
+        .arg(crate::support::bin())
+        .args(["check", "--format", "json"])
+        .output()
+        .unwrap_or_else(|e| panic!("prlimit is needed (apt-get install util-linux): {e}"));
+    let r: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(r["summary"]["outcomes"]["passed"], 300, "{}", r["summary"]);
+    assert_eq!(out.status.code(), Some(0));
+    env.run(&["stop"]);
+}
+
 /// A quarantined validator's files are answered at once: not after the
 /// concurrency slot that its timed-out tool keeps through its grace.
 #[test]

@@ -160,6 +160,9 @@ pub(crate) fn spawn_error(program: &str, cwd: &Path, err: &io::Error) -> String 
             format!("cannot run {program}: it is a directory")
         }
         io::ErrorKind::PermissionDenied => format!("permission denied: {program}"),
+        _ if short_of_resources(err) => format!(
+            "cannot run {program}: {err}, still after {RESOURCE_RETRIES} tries: more tools at once than the daemon's limits allow (lower the validator's concurrency, or raise the limit of open files or processes)"
+        ),
         _ => format!("cannot run {program}: {err}"),
     }
 }
@@ -167,6 +170,20 @@ pub(crate) fn spawn_error(program: &str, cwd: &Path, err: &io::Error) -> String 
 /// How often a program found busy (being written) is tried again, after
 /// 20 ms, 40 ms, … (620 ms in all).
 const BUSY_RETRIES: u32 = 5;
+
+/// How often a start that failed for want of a resource other runs are
+/// holding (descriptors: `EMFILE`, `ENFILE`; processes: `EAGAIN`) is tried
+/// again: after 20 ms, 40 ms, … up to 1 s, each jittered by ±50 % (so that
+/// the jobs that failed together do not all try again together), about
+/// 6 s in all. Past them the job is an error; its deadline still bounds it.
+const RESOURCE_RETRIES: u32 = 10;
+
+/// Whether starting a program failed for want of a resource that the
+/// daemon's other tools hold and give back as they end.
+fn short_of_resources(e: &io::Error) -> bool {
+    use nix::errno::Errno;
+    e.raw_os_error().is_some_and(|n| [Errno::EMFILE, Errno::ENFILE, Errno::EAGAIN].contains(&Errno::from_raw(n)))
+}
 
 /// Runs a tool to completion, capturing stdout and stderr concurrently, each
 /// bounded to `max_output` bytes (the rest is read and discarded so the tool
@@ -185,7 +202,7 @@ pub(crate) async fn execute(
         return Err("empty command".to_owned());
     };
     let mut cmd = command(argv, extra_args, cwd, env);
-    let mut tries = 0;
+    let (mut tries, mut short) = (0, 0);
     let (mut child, group) = loop {
         match process::spawn(&mut cmd, registry) {
             // The program is open for writing somewhere: an editor saving
@@ -194,6 +211,14 @@ pub(crate) async fn execute(
             Err(e) if e.kind() == io::ErrorKind::ExecutableFileBusy && tries < BUSY_RETRIES => {
                 tries += 1;
                 tokio::time::sleep(Duration::from_millis(10 << tries)).await;
+            }
+            // Too many tools at once for the descriptor or process limit:
+            // transient, as the others end.
+            Err(e) if short_of_resources(&e) && short < RESOURCE_RETRIES => {
+                short += 1;
+                let step = Duration::from_millis((10u64 << short).min(1000));
+                tracing::debug!(program, error = %e, try_again_in = ?step, "cannot start the tool yet");
+                tokio::time::sleep(step.mul_f64(rand::random_range(0.5..1.5))).await;
             }
             spawned => break spawned.map_err(|e| spawn_error(program, cwd, &e))?,
         }
