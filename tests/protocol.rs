@@ -754,6 +754,42 @@ fn a_command_refused_as_busy_tries_again_and_is_served() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
 }
 
+/// Past its connection limit and the 64 refusals it answers at once, the
+/// daemon closes connections without a word: the CLI takes that for
+/// `busy` too (tried again, then said), not for a daemon that stopped
+/// taking connections (it waited 30 s and said to kill a healthy one).
+#[test]
+fn a_connection_closed_without_an_answer_is_busy() {
+    let env = Env::new();
+    env.write("verdict.toml", "[daemon]\nmax_connections = 1\n");
+    let pid = env.start();
+    let held = only_connection(&env);
+    // Connections that keep the daemon's 64 refusals busy (each is
+    // answered for up to a second), new ones every 200 ms.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood = std::thread::spawn({
+        let (socket, done) = (env.socket(), done.clone());
+        move || {
+            let mut open = std::collections::VecDeque::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                open.extend((0..70).filter_map(|_| UnixStream::connect(&socket).ok()));
+                while open.len() > 350 {
+                    open.pop_front();
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    });
+    let out = env.run(&["ping"]);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    flood.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("busy") && !stderr.contains("kill"), "{stderr}");
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    drop(held);
+}
+
 #[test]
 fn cache_unavailable_is_a_typed_error() {
     let env = Env::new();

@@ -164,10 +164,31 @@ impl Client {
         let started = tokio::time::Instant::now();
         let mut delay = Duration::from_millis(10);
         loop {
-            match Self::connect_once(socket, hello_timeout).await {
-                Err(CallError::Rpc(e)) if e.code == code::BUSY && started.elapsed() + delay < BUSY_PATIENCE => {
+            let result = Self::connect_once(socket, hello_timeout).await;
+            // A daemon past its connection limit answers 64 connections
+            // `busy` and closes the others without a word: a connection
+            // taken and closed before the answer to `hello` is that (one
+            // shutting down no longer takes connections, and one that died
+            // meanwhile takes none at the next try).
+            let closed = |e: &std::io::Error| {
+                use std::io::ErrorKind::{BrokenPipe, ConnectionReset, UnexpectedEof};
+                matches!(e.kind(), UnexpectedEof | BrokenPipe | ConnectionReset)
+            };
+            let refused = |e: &CallError| match e {
+                CallError::Rpc(e) => e.code == code::BUSY,
+                CallError::Io(e) => closed(e),
+                _ => false,
+            };
+            match result {
+                Err(e) if refused(&e) && started.elapsed() + delay < BUSY_PATIENCE => {
                     tokio::time::sleep(delay.mul_f64(rand::random_range(0.5..1.5))).await;
                     delay = (delay * 2).min(Duration::from_millis(200));
+                }
+                Err(CallError::Io(e)) if closed(&e) => {
+                    return Err(CallError::Rpc(RpcError::new(
+                        code::BUSY,
+                        "busy: the daemon closes connections without an answer (more clients than its max_connections and the 64 it answers `busy`)",
+                    )));
                 }
                 other => return other,
             }
