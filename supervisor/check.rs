@@ -417,8 +417,11 @@ fn files_hold(root: &Path, files: &[&MemoFile], now: fn() -> i128) -> bool {
         // made).
         let before = now();
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let same = rustix::fs::openat(fd, name, flags, Mode::empty())
-            .is_ok_and(|file| stream_hash_open(file.into()).is_ok_and(|(h, _, _)| h == hash));
+        let same = rustix::fs::openat(fd, name, flags, Mode::empty()).is_ok_and(|file| {
+            use std::io::Read;
+            let size = f.stamp.map_or(0, |st| st.size);
+            stream_hash(std::fs::File::from(file).take(RACY_LOOK_MAX + 1), size).is_ok_and(|(h, _, _)| h == hash)
+        });
         if same && f.stamp.is_some_and(|st| !st.racy(before)) {
             f.settled.store(true, Ordering::Relaxed);
         }
@@ -1948,16 +1951,25 @@ fn spawn_job(
         // reported but not cached. A change shows in the file's stamp,
         // unless it came within the clock tick of the stamp the walk saw:
         // a file whose stamp was racy then is hashed again.
-        let rehashed = if is_command(s) && s.handle.cacheable {
-            let racy: Vec<usize> = batch
-                .iter()
-                .copied()
-                .filter(|&fi| hashed[fi].hash.is_some() && changed_within_racy_margin(&walked[fi], run.walk_started_ns))
-                .collect();
-            let (walked, hashed) = (walked.clone(), hashed.clone());
-            tokio::task::spawn_blocking(move || content_changed(&racy, &walked, &hashed)).await.unwrap_or_default()
-        } else {
-            Vec::new()
+        let racy: Vec<usize> = match is_command(s) && s.handle.cacheable {
+            true => (batch.iter().zip(&outcomes))
+                .filter(|&(&fi, o)| {
+                    o.is_verdict()
+                        && hashed[fi].hash.is_some()
+                        && changed_within_racy_margin(&walked[fi], run.walk_started_ns)
+                })
+                .map(|(&fi, _)| fi)
+                .collect(),
+            false => Vec::new(),
+        };
+        let rehashed = match racy.is_empty() {
+            true => Vec::new(),
+            false => {
+                let (walked, hashed, racy) = (walked.clone(), hashed.clone(), racy.clone());
+                // Not looked at (the task failed): taken for changed.
+                tokio::task::spawn_blocking(move || content_changed(&racy, &walked, &hashed)).await
+            }
+            .unwrap_or(racy),
         };
         let verdicts: Vec<Option<StoredVerdict>> = batch
             .iter()
@@ -2086,6 +2098,10 @@ async fn run_job(
     // tool keeps its slot through its grace, `kill_after`).
     let mut state = s.handle.slot.clone();
     loop {
+        // One request, kept across the looks: the job keeps its place in
+        // the queue for a slot while it wakes up to look.
+        let acquire = s.handle.permits.clone().acquire_owned();
+        tokio::pin!(acquire);
         let permit = loop {
             if let Some(p) = &held {
                 break p.clone();
@@ -2103,7 +2119,7 @@ async fn run_job(
                 Slot::Running(_) | Slot::Restarting => {}
             }
             tokio::select! {
-                p = s.handle.permits.clone().acquire_owned() => break Arc::new(p.expect("never closed")),
+                p = &mut acquire => break Arc::new(p.expect("never closed")),
                 _ = &mut hung => {}
                 r = state.changed() => if r.is_err() {
                     return vec![Outcome::skipped("the validator was removed"); n];
@@ -2885,9 +2901,13 @@ fn content_changed(files: &[usize], walked: &[Walked], hashed: &[Hashed]) -> Vec
             // Nothing that blocks or follows a link; a regular file only.
             let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
             let same = rustix::fs::open(&walked[fi].abs, flags, Mode::empty()).is_ok_and(|fd| {
+                use std::io::Read;
                 let file = std::fs::File::from(fd);
                 file.metadata().is_ok_and(|m| m.is_file() && m.len() <= RACY_LOOK_MAX)
-                    && stream_hash_open(file).is_ok_and(|(h, _, _)| Some(h) == hashed[fi].hash)
+                    // One byte past the most it reads whole: a file growing
+                    // meanwhile differs.
+                    && stream_hash(file.take(RACY_LOOK_MAX + 1), walked[fi].len())
+                        .is_ok_and(|(h, _, _)| Some(h) == hashed[fi].hash)
             });
             !same
         })
@@ -3040,16 +3060,19 @@ fn sniff_open(f: std::fs::File) -> std::io::Result<bool> {
     Ok(verdict_actors::builtin::is_binary(&head))
 }
 
-/// xxh3-128 of a regular file already opened, read in 1 MiB pieces, its
-/// length, and whether it is binary (a NUL among its first
+/// xxh3-128 of what `f` reads (a regular file already opened), in pieces
+/// of at most 1 MiB, its length, and whether it is binary (a NUL among its first
 /// [`BINARY_SNIFF_LEN`](verdict_actors::builtin::BINARY_SNIFF_LEN) bytes, as
 /// [`is_binary`](verdict_actors::builtin::is_binary) decides for the files
-/// that are read whole).
-fn stream_hash_open(mut f: std::fs::File) -> std::io::Result<(u128, u64, bool)> {
-    use std::io::Read;
+/// that are read whole); `size_hint`, the size it is expected to have,
+/// sizes the buffer.
+fn stream_hash(mut f: impl std::io::Read, size_hint: u64) -> std::io::Result<(u128, u64, bool)> {
     let sniff = verdict_actors::builtin::BINARY_SNIFF_LEN as u64;
     let mut h = xxhash_rust::xxh3::Xxh3::new();
-    let mut buf = vec![0u8; 1 << 20];
+    // As large as the file (and one byte to see its end in one read), up
+    // to 1 MiB: zeroing a 1 MiB buffer for a small file costs more than
+    // reading it.
+    let mut buf = vec![0u8; usize::try_from(size_hint).unwrap_or(usize::MAX).saturating_add(1).clamp(4096, 1 << 20)];
     let (mut len, mut binary) = (0u64, false);
     loop {
         let n = f.read(&mut buf)?;

@@ -854,8 +854,8 @@ fn read_one_gated(
     }
     if meta.len() > max_size {
         let hashed = match opened {
-            Some(f) => stream_hash_open(f),
-            None => open_regular_in(dirs, &w.abs).and_then(|(f, _)| stream_hash_open(f)),
+            Some(f) => stream_hash(f, meta.len()),
+            None => open_regular_in(dirs, &w.abs).and_then(|(f, _)| stream_hash(f, meta.len())),
         };
         return match hashed {
             Ok((hash, size, binary)) => {
