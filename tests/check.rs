@@ -524,45 +524,36 @@ files = ["*.txt"]
 #[test]
 fn a_name_with_a_line_break_is_not_batched_with_others() {
     let env = Env::new();
-    env.write(
-        "verdict.toml",
-        r#"
-builtins = false
-[validators.lint]
-kind = "command"
-command = ["sh", "-c", 'for f; do echo "$f:1: bad content"; done; exit 1', "lint"]
-mode = "batch"
-parser = "regex"
-pattern = '^(?P<file>.+):(?P<line>\d+): (?P<message>.*)$'
-files = ["*.txt"]
-"#,
-    );
-    for name in [
-        "new
-line.txt",
-        "line.txt",
-        "other.txt",
-    ] {
-        env.write(
-            name, "x
-",
-        );
+    for name in ["new\nline.txt", "line.txt", "other.txt"] {
+        env.write(name, "x\n");
     }
-    for round in 0..2 {
-        let (code, r) = check_json(&env, &[]);
-        assert_eq!(code, 1, "{r}");
-        for name in ["line.txt", "other.txt"] {
-            let o = outcome(&r, name, "lint");
-            let o = if round == 1 { &o["verdict"] } else { o };
-            assert_eq!(o["findings"].as_array().map(Vec::len), Some(1), "round {round}, {name}: {o}");
-        }
-        let o = outcome(
-            &r,
-            "new
-line.txt",
-            "lint",
+    // A tool that fails with its findings, and one that passes with them
+    // (warnings): the file with the line break is never passed.
+    for status in [1, 0] {
+        env.write(
+            "verdict.toml",
+            format!(
+                "builtins = false\n[validators.lint]\nkind = \"command\"\n\
+                 command = [\"sh\", \"-c\", 'for f; do echo \"$f:1: bad content\"; done; exit {status}', \"lint\"]\n\
+                 mode = \"batch\"\nparser = \"regex\"\npattern = '^(?P<file>.+):(?P<line>\\d+): (?P<message>.*)$'\n\
+                 files = [\"*.txt\"]\n"
+            ),
         );
-        assert_eq!(o["status"], "error", "round {round}: {o}");
+        for round in 0..2 {
+            let (code, r) = check_json(&env, &[]);
+            assert_eq!(code, 1, "{r}");
+            for name in ["line.txt", "other.txt"] {
+                let o = outcome(&r, name, "lint");
+                let o = if round == 1 { &o["verdict"] } else { o };
+                assert_eq!(
+                    o["findings"].as_array().map(Vec::len),
+                    Some(1),
+                    "exit {status}, round {round}, {name}: {o}"
+                );
+            }
+            let o = outcome(&r, "new\nline.txt", "lint");
+            assert_eq!(o["status"], "error", "exit {status}, round {round}: {o}");
+        }
     }
 }
 

@@ -172,6 +172,20 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
                 }
                 Some(LineRead::Outside(path)) => {
                     tracing::debug!(path = %path, "tool reported a finding for a file outside the batch; ignored");
+                    // A name with a line break is split in two by it: what
+                    // reads as another file may be its second half.
+                    for (i, f) in files
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, f)| f.as_bytes().contains(&b'\n') || f.as_bytes().contains(&b'\r'))
+                    {
+                        doubts[i].get_or_insert_with(|| {
+                            format!(
+                                "the tool reported a finding for {path:?}, which may be part of this file's name, \
+                                 split by the line break in it; {f:?} cannot be read back from a line of output"
+                            )
+                        });
+                    }
                 }
                 Some(LineRead::Ambiguous(candidates, printed)) => {
                     for &i in candidates {
@@ -467,8 +481,9 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
 /// One outcome per file: its findings (in line order), `Passed` — or, when
 /// output was lost (`lost` is the note), an error for files without findings,
 /// since their findings may have been among the discarded bytes, and a last
-/// finding saying so for the others. That finding is an error: what was lost
-/// may have been errors, which `--fail-on error` must not miss.
+/// finding saying so for the others (`verdict:output-cut`, an error: what
+/// was lost may have been errors; the CLI counts it as no finding of the
+/// file but as an incomplete check, so `--fail-on error` does not pass it).
 ///
 /// A file with a problem (`problems`: the tool failed, or said it could not
 /// check the file) is an error, or, with findings, gets a last error
