@@ -237,6 +237,10 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
         move || drop(std::fs::File::open(fifo).unwrap())
     });
     let out = env.cmd().args(["check", "--format", "json", "-o"]).arg(&fifo).output().unwrap();
+    // Had verdict not opened the pipe, the reader would still wait for a
+    // writer: this one lets it go (and otherwise finds no reader).
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::OpenOptions::new().write(true).custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits()).open(&fifo);
     reader.join().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     // `verdict --json config check | true` of an invalid file: still 2.

@@ -140,27 +140,6 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                     crate::paths::CONFIG_FILE
                 );
             }
-            // One of our own descriptors (`/dev/stdout`, `/dev/fd/3`): written
-            // to as it is, in its place, even when it is a regular file (a
-            // shell's `>> ci.log`), which the name leads to through
-            // `/proc/self/fd` and which must not be replaced.
-            if let Some(fd) = descriptor_named(path) {
-                use std::os::fd::AsFd;
-                let own = match fd {
-                    1 => Some(std::io::stdout().as_fd().try_clone_to_owned()),
-                    2 => Some(std::io::stderr().as_fd().try_clone_to_owned()),
-                    // Another one cannot be borrowed; a regular file is
-                    // opened again to append to it (a pipe or a device is
-                    // opened as any other below).
-                    _ if std::fs::metadata(path).is_ok_and(|m| m.is_file()) => {
-                        Some(std::fs::OpenOptions::new().append(true).open(path).map(Into::into))
-                    }
-                    _ => None,
-                };
-                if let Some(own) = own {
-                    break 'output Some(ReportFile::Direct(std::fs::File::from(own.with_context(cannot)?)));
-                }
-            }
             let meta = std::fs::metadata(path);
             // Never over what is being checked (as `gcc -o a.c a.c` refuses).
             if let Ok(m) = &meta {
@@ -173,6 +152,27 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                         "cannot write {}: it is a file this check reads (a named path or verdict.toml); give --output another file",
                         path.display()
                     );
+                }
+            }
+            // One of our own descriptors (`/dev/stdout`, `/dev/fd/3`): written
+            // to as it is, in its place, even when it is a regular file (a
+            // shell's `>> ci.log`), which the name leads to through
+            // `/proc/self/fd` and which must not be replaced.
+            if let Some(fd) = descriptor_named(path) {
+                use std::os::fd::AsFd;
+                let own = match fd {
+                    1 => Some(std::io::stdout().as_fd().try_clone_to_owned()),
+                    2 => Some(std::io::stderr().as_fd().try_clone_to_owned()),
+                    // Another one cannot be borrowed; a regular file is
+                    // opened again to append to it (a pipe or a device is
+                    // opened as any other below).
+                    _ if meta.as_ref().is_ok_and(std::fs::Metadata::is_file) => {
+                        Some(std::fs::OpenOptions::new().append(true).open(path).map(Into::into))
+                    }
+                    _ => None,
+                };
+                if let Some(own) = own {
+                    break 'output Some(ReportFile::Direct(std::fs::File::from(own.with_context(cannot)?)));
                 }
             }
             match meta {
@@ -421,7 +421,13 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         // On disk before it takes the old file's place, and the rename
         // after it: a crash then leaves the old report or the new one,
         // not an empty file.
-        file.as_file().sync_all().with_context(|| format!("cannot write {}", path.display()))?;
+        // (A file system that cannot sync says EINVAL: nothing more to do.)
+        match file.as_file().sync_all() {
+            Err(e) if e.raw_os_error() != Some(nix::errno::Errno::EINVAL as i32) => {
+                return Err(e).with_context(|| format!("cannot write {}", path.display()));
+            }
+            _ => {}
+        }
         // The error alone: its wrapper says it again.
         file.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
         if let Some(dir) = path.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d }) {
@@ -900,10 +906,10 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
         });
         // Code scanning refuses an empty text.
         let text = if f.message.trim().is_empty() { "(no message)" } else { f.message.as_str() };
-        // What code scanning tells one alert from another by, across
-        // commits: the rule, the file and the message, and which of its
-        // like this is in the file, not the line (an edit above a finding
-        // moves it). Its upload action adds its own line-content hash.
+        // An identity across runs: the rule, the file and the message, and
+        // which of its like this is in the file, not the line (an edit
+        // above a finding moves it). GitHub's code scanning matches by its
+        // own line-content hash, which its upload action adds.
         let fingerprint = {
             let mut h = xxhash_rust::xxh3::Xxh3::new();
             for part in [rule.as_bytes(), r.file_name_bytes(), text.as_bytes()] {
