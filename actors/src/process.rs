@@ -928,8 +928,6 @@ fn to_pid(pgid: u32) -> Pid {
     Pid::from_raw(raw)
 }
 
-/// Signals a process group (`None`: only checks it exists). Returns `false`
-/// when the group does not exist.
 /// Sends a group `SIGTERM`, then `SIGCONT`: a stopped process (`kill
 /// -STOP`, a tool that stopped itself) acts on the first only once
 /// continued, and would otherwise sit out the whole grace period. Whether
@@ -942,6 +940,8 @@ fn terminate(pgid: Pid) -> bool {
     sent
 }
 
+/// Signals a process group (`None`: only checks it exists). Returns `false`
+/// when the group does not exist.
 fn send(pgid: Pid, signal: Option<Signal>) -> bool {
     match killpg(pgid, signal) {
         Ok(()) => true,
