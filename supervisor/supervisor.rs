@@ -242,6 +242,8 @@ struct Child {
     /// Why we killed the current child ourselves (a deadline), so the
     /// termination event is read as that failure.
     kill_reason: Option<String>,
+    /// Why a reload retired it (for its `stopped` event, once it stops).
+    retired_why: &'static str,
 }
 
 /// The supervisor (no configuration of its own).
@@ -433,21 +435,35 @@ impl SupervisorState {
     /// on the configuration they started with), and it is supervised as
     /// before (restarted under its policy, or waiting out a backoff); it
     /// stops once no run holds it.
-    fn retire_child(&mut self, name: &str) {
-        let Some(child) = self.children.remove(name) else { return };
+    /// Retires a validator's child, for `why`: stopped at once if no check
+    /// run holds it (its `stopped` event), else once the last one ends (a
+    /// `retiring` event now, `stopped` then).
+    fn retire_child(&mut self, name: &str, why: &'static str) {
+        let Some(mut child) = self.children.remove(name) else { return };
+        child.retired_why = why;
+        let (runs, generation) = (Arc::strong_count(&child.handle) - 1, child.generation);
         self.retiring.push(child);
         self.reap_retired();
+        if self.retiring.iter().any(|c| c.generation == generation) {
+            let until = match runs {
+                1 => "the check run using it ends".to_owned(),
+                n => format!("the {n} check runs using it end"),
+            };
+            self.event(name, "retiring", format!("{why}; stops when {until}"));
+        }
     }
 
     /// Stops the retiring children no check run holds any more; returns
     /// whether some are left.
     fn reap_retired(&mut self) -> bool {
         let by_actor = &mut self.by_actor;
+        let mut stopped = Vec::new();
         self.retiring.retain_mut(|child| {
             // The supervisor's own reference is the last one.
             if Arc::strong_count(&child.handle) > 1 {
                 return true;
             }
+            stopped.push((child.handle.config.name.clone(), child.retired_why));
             child.state = ChildState::Stopped;
             child.slot.send_replace(Slot::Stopped);
             if let Some(actor) = child.actor.take() {
@@ -459,6 +475,9 @@ impl SupervisorState {
             child.registry.kill_all_but_terminating_in_background();
             false
         });
+        for (name, why) in stopped {
+            self.event(&name, "stopped", why.into());
+        }
         !self.retiring.is_empty()
     }
 
@@ -497,8 +516,7 @@ impl Actor for Supervisor {
                 let existing: Vec<String> = state.children.keys().cloned().collect();
                 for name in existing {
                     if !wanted.contains_key(&name) {
-                        state.retire_child(&name);
-                        state.event(&name, "stopped", "removed from the configuration".into());
+                        state.retire_child(&name, "removed from the configuration");
                         report.removed.push(name);
                     }
                 }
@@ -518,8 +536,7 @@ impl Actor for Supervisor {
                         // Threads still stuck in a built-in's check are not
                         // freed by a new configuration.
                         stuck = Some(child.handle.stuck.clone());
-                        state.retire_child(&name);
-                        state.event(&name, "stopped", "configuration changed".into());
+                        state.retire_child(&name, "configuration changed");
                         report.changed.push(name.clone());
                     } else {
                         report.added.push(name.clone());
@@ -559,6 +576,7 @@ impl Actor for Supervisor {
                             restarts_total: 0,
                             last_failure: None,
                             kill_reason: None,
+                            retired_why: "",
                         },
                     );
                     state.spawn_child(&myself, state.generation).await;

@@ -1313,6 +1313,19 @@ fn checks_in_flight_finish_on_the_configuration_they_started_with() {
     assert_eq!(status["retiring"][0]["state"], "running", "{status}");
     let human = env.run_ok(&["status"], 0);
     assert!(human.contains("retiring") && human.contains("kept for 1 check run(s)"), "{human}");
+    // Its events say it is retiring, not (yet) that it stopped.
+    let events = |status: &Value| -> Vec<String> {
+        (status["events"].as_array().unwrap().iter())
+            .filter(|e| e["validator"] == "slow")
+            .map(|e| format!("{} {}", e["event"].as_str().unwrap(), e["detail"].as_str().unwrap()))
+            .collect()
+    };
+    let said = events(&status);
+    assert!(
+        said.iter().any(|e| e == "retiring configuration changed; stops when the check run using it ends"),
+        "{said:?}"
+    );
+    assert!(!said.iter().any(|e| e.starts_with("stopped")), "{said:?}");
     let (reply, _) = c.reply(id);
     let summary = &reply["result"]["summary"];
     assert_eq!(summary["outcomes"]["passed"], 5, "every file finished on the old child: {summary}");
@@ -1322,6 +1335,8 @@ fn checks_in_flight_finish_on_the_configuration_they_started_with() {
     wait_until(Duration::from_secs(10), "the old child to be stopped", || {
         env.json(&["status"])["retiring"].as_array().is_some_and(Vec::is_empty)
     });
+    let said = events(&env.json(&["status"]));
+    assert!(said.iter().any(|e| e == "stopped configuration changed"), "{said:?}");
     // The next check runs the new configuration.
     let (code, r) = check_json(&env, &["--no-cache"]);
     assert_eq!(code, 0, "{}", r["summary"]);
