@@ -180,14 +180,36 @@ pub async fn run_args(
         Ok(code) => (code, None),
         Err(reason) => (-1, Some(reason)),
     };
-    let findings_codes = spec.findings_exit_codes.as_deref().or_else(|| spec.parser.default_findings_exit_codes());
-    let status = parse::Status { code, findings_codes, killed: killed.as_deref() };
-    match &spec.parser {
-        OutputParser::ExitCode => parse::exit_code(&execution, status, args),
-        OutputParser::Regex(re) => parse::regex(re, &execution, status, args, &spec.cwd),
-        OutputParser::Sarif => parse::sarif(&execution, status, args, &spec.cwd),
+    let findings_codes: Option<Vec<i32>> =
+        spec.findings_exit_codes.clone().or_else(|| spec.parser.default_findings_exit_codes().map(<[i32]>::to_vec));
+    let (parser, cwd) = (spec.parser.clone(), spec.cwd.clone());
+    let large = execution.stdout.bytes.len() + execution.stderr.bytes.len() > PARSE_INLINE_MAX;
+    let sarif = matches!(parser, OutputParser::Sarif);
+    let parse = {
+        let args = args.to_vec();
+        move || {
+            let status = parse::Status { code, findings_codes: findings_codes.as_deref(), killed: killed.as_deref() };
+            match &parser {
+                OutputParser::ExitCode => parse::exit_code(&execution, status, &args),
+                OutputParser::Regex(re) => parse::regex(re, &execution, status, &args, &cwd),
+                OutputParser::Sarif => parse::sarif(&execution, status, &args, &cwd),
+            }
+        }
+    };
+    // Parsing a large output is CPU-bound work, and the SARIF parser may
+    // read the checked files (to count columns): both off the runtime.
+    if large || sarif {
+        tokio::task::spawn_blocking(parse)
+            .await
+            .unwrap_or_else(|e| all(format!("parsing the tool's output failed: {e}")))
+    } else {
+        parse()
     }
 }
+
+/// The most output (stdout and stderr together) parsed on the runtime's
+/// own threads; more is parsed on the blocking pool.
+const PARSE_INLINE_MAX: usize = 64 << 10;
 
 /// Runs a version command (`argv`, e.g. `["shellcheck", "--version"]`) and
 /// returns its trimmed output: stdout, else stderr, bounded to a few KiB.

@@ -392,6 +392,7 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
     }
     let mut per_file = PerFile::new(files.len());
     let (mut unattributed, mut elsewhere) = (0usize, 0usize);
+    let mut texts = Texts::new(files, cwd);
     for run in runs {
         for result in run.results.iter().flatten() {
             if matches!(result.kind.as_deref(), Some("pass" | "notApplicable")) || result.dismissed() {
@@ -440,8 +441,18 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
                     .unwrap_or_else(|| "(no message)".into()),
                 rule: rule_id,
             };
+            let utf16 = run.column_kind.0.as_deref() != Some("unicodeCodePoints");
             for &i in targets.iter() {
-                per_file.push(i, &finding);
+                match (finding.line, finding.column) {
+                    // Counted again in characters, as verdict's columns are,
+                    // where they differ: after a character outside the Basic
+                    // Multilingual Plane on the line.
+                    (Some(line), Some(column)) if utf16 && column > 1 => {
+                        let column = texts.code_point_column(i, line, column).unwrap_or(column);
+                        per_file.push(i, &Finding { column: Some(column), ..finding.clone() });
+                    }
+                    _ => per_file.push(i, &finding),
+                }
             }
         }
     }
@@ -759,6 +770,59 @@ fn clean(p: &Path) -> PathBuf {
     out
 }
 
+/// The checked files' contents, read when a SARIF column needs them (at
+/// most [`TEXT_LOOK_MAX`] bytes of each; a file not read keeps its tool's
+/// columns).
+struct Texts<'a> {
+    files: &'a [OsString],
+    cwd: &'a Path,
+    read: HashMap<usize, Option<Vec<u8>>>,
+}
+
+/// The largest file read to count a SARIF column again.
+const TEXT_LOOK_MAX: u64 = 16 << 20;
+
+impl<'a> Texts<'a> {
+    fn new(files: &'a [OsString], cwd: &'a Path) -> Self {
+        Texts { files, cwd, read: HashMap::new() }
+    }
+
+    /// The 1-based column in characters of 1-based UTF-16 `column` on
+    /// 1-based `line` of file `i`; `None` when the file cannot be read or
+    /// has no such line.
+    fn code_point_column(&mut self, i: usize, line: u32, column: u32) -> Option<u32> {
+        let (files, cwd) = (self.files, self.cwd);
+        let text = self
+            .read
+            .entry(i)
+            .or_insert_with(|| {
+                use std::io::Read;
+                let file = std::fs::File::open(cwd.join(&files[i])).ok()?;
+                let mut text = Vec::new();
+                file.take(TEXT_LOOK_MAX + 1).read_to_end(&mut text).ok()?;
+                (text.len() as u64 <= TEXT_LOOK_MAX).then_some(text)
+            })
+            .as_deref()?;
+        let bytes = text.split(|&b| b == b'\n').nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+        Some(utf16_column_in_chars(&String::from_utf8_lossy(bytes), column))
+    }
+}
+
+/// The 1-based column in characters that 1-based UTF-16 `column` of `line`
+/// names (past the line's end: as many more as it goes past it).
+pub(crate) fn utf16_column_in_chars(line: &str, column: u32) -> u32 {
+    let before = column.saturating_sub(1);
+    let (mut units, mut chars) = (0u32, 0u32);
+    for c in line.chars() {
+        if units >= before {
+            return chars + 1;
+        }
+        units += c.len_utf16() as u32;
+        chars += 1;
+    }
+    chars + 1 + before.saturating_sub(units)
+}
+
 // ---- SARIF 2.1.0, only what verdict reads ----
 
 fn parse_sarif(bytes: &[u8]) -> Result<SarifLog, String> {
@@ -791,6 +855,10 @@ struct Run {
     artifacts: Vec<Artifact>,
     #[serde(default)]
     invocations: Vec<Invocation>,
+    /// The unit of its columns: UTF-16 code units unless it says
+    /// `unicodeCodePoints` (SARIF 2.1.0, 3.14.17).
+    #[serde(default)]
+    column_kind: Loose<String>,
 }
 
 /// A run of the tool, as it reports it.

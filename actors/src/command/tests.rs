@@ -214,6 +214,38 @@ async fn sarif_relative_base_and_file_uris() {
     );
 }
 
+/// A SARIF log's columns count UTF-16 code units unless its run says
+/// `unicodeCodePoints`; verdict's count characters. They differ after a
+/// character outside the Basic Multilingual Plane: such a column is
+/// counted again on the file's line.
+#[tokio::test]
+async fn sarif_columns_in_utf16_units_are_counted_in_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "first\n\u{1F600}xy = 1\n").unwrap();
+    let log = |kind: Option<&str>, column: u32| {
+        let mut run = serde_json::json!({
+            "tool": {"driver": {"name": "t"}},
+            "results": [{"ruleId": "R", "message": {"text": "y"},
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.txt"},
+                    "region": {"startLine": 2, "startColumn": column}}}]}]
+        });
+        if let Some(kind) = kind {
+            run["columnKind"] = kind.into();
+        }
+        serde_json::json!({"version": "2.1.0", "runs": [run]}).to_string()
+    };
+    // `y`: column 4 in UTF-16 units (the emoji takes two), 3 in characters.
+    for (kind, column, expected) in [(None, 4, 3), (Some("utf16CodeUnits"), 4, 3), (Some("unicodeCodePoints"), 3, 3)] {
+        std::fs::write(dir.path().join("out.sarif"), log(kind, column)).unwrap();
+        let s = spec(&dir, sh("cat out.sarif; exit 1"), OutputParser::Sarif);
+        let out = run(&s, &files(&["a.txt"]), &ProcessRegistry::new()).await;
+        assert_eq!(out[0].findings()[0].column, Some(expected), "{kind:?}");
+    }
+    assert_eq!(super::parse::utf16_column_in_chars("\u{1F600}xy", 1), 1);
+    assert_eq!(super::parse::utf16_column_in_chars("\u{1F600}xy", 3), 2);
+    assert_eq!(super::parse::utf16_column_in_chars("ab", 5), 5, "past the end: as many more");
+}
+
 /// A run the SARIF log says failed, and a failing exit with no finding for
 /// the checked files, are errors: a pass would be cached.
 #[tokio::test]
