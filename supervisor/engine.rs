@@ -1025,7 +1025,13 @@ async fn spec_for(root: &Path, config: ValidatorConfig) -> ValidatorSpec {
                 std::fs::canonicalize(&path).unwrap_or(path)
             });
             let identity = config.identity(program.as_deref(), version.as_deref(), &env_values(&cmd.env));
-            let work = ValidatorWork::Jobs(Arc::new(CommandWork { spec: Arc::new(command_spec(root, cmd)) }));
+            let spec = CommandSpec {
+                // A start tried again past a quarter of the deadline would
+                // leave the tool too little of it.
+                start_patience: (config.timeout / 4).min(verdict_actors::command::START_PATIENCE),
+                ..command_spec(root, cmd)
+            };
+            let work = ValidatorWork::Jobs(Arc::new(CommandWork { spec: Arc::new(spec) }));
             ValidatorSpec { identity, needs_content: false, text_only: false, not_cached, work, config }
         }
     }
@@ -1048,6 +1054,7 @@ fn command_spec(root: &Path, cmd: &CommandConfig) -> CommandSpec {
         cwd: root.to_path_buf(),
         max_output: cmd.max_output as usize,
         findings_exit_codes: cmd.findings_exit_codes.clone(),
+        start_patience: verdict_actors::command::START_PATIENCE,
     }
 }
 

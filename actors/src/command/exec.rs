@@ -161,7 +161,7 @@ pub(crate) fn spawn_error(program: &str, cwd: &Path, err: &io::Error) -> String 
         }
         io::ErrorKind::PermissionDenied => format!("permission denied: {program}"),
         _ if short_of_resources(err) => format!(
-            "cannot run {program}: {err}, still after {RESOURCE_RETRIES} tries: more tools at once than the daemon's limits allow (lower the validator's concurrency, or raise the limit of open files or processes)"
+            "cannot run {program}: {err}, still after trying again for a while: more tools at once than the daemon's limits allow (lower the validator's concurrency, or raise the limit of open files or processes)"
         ),
         _ => format!("cannot run {program}: {err}"),
     }
@@ -171,12 +171,15 @@ pub(crate) fn spawn_error(program: &str, cwd: &Path, err: &io::Error) -> String 
 /// 20 ms, 40 ms, … (620 ms in all).
 const BUSY_RETRIES: u32 = 5;
 
-/// How often a start that failed for want of a resource other runs are
+/// How long a start that failed for want of a resource other runs are
 /// holding (descriptors: `EMFILE`, `ENFILE`; processes: `EAGAIN`) is tried
-/// again: after 20 ms, 40 ms, … up to 1 s, each jittered by ±50 % (so that
-/// the jobs that failed together do not all try again together), about
-/// 6 s in all. Past them the job is an error; its deadline still bounds it.
-const RESOURCE_RETRIES: u32 = 10;
+/// again by default: after 20 ms, 40 ms, … up to 500 ms, each jittered by
+/// ±50 % (so that the jobs that failed together do not all try again
+/// together), while the waits add up to less than this. Past it the job is
+/// an error. A validator's own patience is shorter with a short `timeout`
+/// (see `CommandSpec::start_patience`): a job whose deadline passed while
+/// it waited would be taken for a hung tool.
+pub const START_PATIENCE: Duration = Duration::from_secs(2);
 
 /// Whether starting a program failed for want of a resource that the
 /// daemon's other tools hold and give back as they end.
@@ -198,11 +201,24 @@ pub(crate) async fn execute(
     max_output: usize,
     registry: &ProcessRegistry,
 ) -> Result<Execution, String> {
+    execute_within(argv, extra_args, cwd, env, max_output, registry, START_PATIENCE).await
+}
+
+/// [`execute`], a start short of resources tried again for `patience`.
+pub(crate) async fn execute_within(
+    argv: &[String],
+    extra_args: &[OsString],
+    cwd: &Path,
+    env: &[String],
+    max_output: usize,
+    registry: &ProcessRegistry,
+    patience: Duration,
+) -> Result<Execution, String> {
     let Some(program) = argv.first() else {
         return Err("empty command".to_owned());
     };
     let mut cmd = command(argv, extra_args, cwd, env);
-    let (mut tries, mut short) = (0, 0);
+    let (mut tries, mut short, mut waited) = (0, 0u32, Duration::ZERO);
     let (mut child, group) = loop {
         match process::spawn(&mut cmd, registry) {
             // The program is open for writing somewhere: an editor saving
@@ -214,11 +230,16 @@ pub(crate) async fn execute(
             }
             // Too many tools at once for the descriptor or process limit:
             // transient, as the others end.
-            Err(e) if short_of_resources(&e) && short < RESOURCE_RETRIES => {
+            Err(e)
+                if short_of_resources(&e)
+                    && waited + Duration::from_millis((10u64 << (short + 1).min(6)).min(500)) <= patience =>
+            {
                 short += 1;
-                let step = Duration::from_millis((10u64 << short).min(1000));
+                let step =
+                    Duration::from_millis((10u64 << short.min(6)).min(500)).mul_f64(rand::random_range(0.5..1.5));
                 tracing::debug!(program, error = %e, try_again_in = ?step, "cannot start the tool yet");
-                tokio::time::sleep(step.mul_f64(rand::random_range(0.5..1.5))).await;
+                tokio::time::sleep(step).await;
+                waited += step;
             }
             spawned => break spawned.map_err(|e| spawn_error(program, cwd, &e))?,
         }

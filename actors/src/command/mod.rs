@@ -20,6 +20,7 @@
 //! call [`ProcessRegistry::terminate_all`]).
 
 mod exec;
+pub use exec::START_PATIENCE;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -61,6 +62,10 @@ pub struct CommandSpec {
     /// findings"; any other non-zero status means it failed. `None`: the
     /// parser's default ([`OutputParser::default_findings_exit_codes`]).
     pub findings_exit_codes: Option<Vec<i32>>,
+    /// How long a start that failed for want of descriptors or processes
+    /// (more tools at once than the limits allow) is tried again (default
+    /// [`START_PATIENCE`]).
+    pub start_patience: Duration,
 }
 
 impl CommandSpec {
@@ -74,6 +79,7 @@ impl CommandSpec {
             cwd: cwd.into(),
             max_output: DEFAULT_MAX_OUTPUT,
             findings_exit_codes: None,
+            start_patience: exec::START_PATIENCE,
         }
     }
 }
@@ -170,7 +176,17 @@ pub async fn run_args(
             files.len()
         ));
     }
-    let execution = match exec::execute(&spec.argv, args, &spec.cwd, &spec.env, spec.max_output, registry).await {
+    let execution = match exec::execute_within(
+        &spec.argv,
+        args,
+        &spec.cwd,
+        &spec.env,
+        spec.max_output,
+        registry,
+        spec.start_patience,
+    )
+    .await
+    {
         Ok(execution) => execution,
         Err(reason) => return all(reason),
     };
