@@ -1324,7 +1324,7 @@ fn checks_in_flight_finish_on_the_configuration_they_started_with() {
     };
     let said = events(&status);
     assert!(
-        said.iter().any(|e| e == "retiring configuration changed; stops when the check run using it ends"),
+        said.iter().any(|e| e == "retiring configuration changed; stops when the check runs using it end"),
         "{said:?}"
     );
     assert!(!said.iter().any(|e| e.starts_with("stopped")), "{said:?}");

@@ -382,31 +382,33 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                         c
                     } else {
                         if let Some(pid) = pid {
-                            // Its socket is there but refuses: it stopped
-                            // listening, as a daemon does once it shuts down
-                            // (another `stop`): waited for, not signalled.
-                            let shutting_down = matches!(&e, client::CallError::Io(io)
+                            // Its socket is there but refuses: it is not
+                            // listening, as a daemon shutting down (another
+                            // `stop`) or still starting over a stale socket
+                            // is not. SIGTERM all the same: it ends such a
+                            // start, and one shutting down takes no notice.
+                            let refusing = matches!(&e, client::CallError::Io(io)
                                 if io.kind() == std::io::ErrorKind::ConnectionRefused)
                                 && std::fs::symlink_metadata(&layout.socket)
                                     .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()));
-                            if !shutting_down {
-                                match nix::sys::signal::kill(
-                                    nix::unistd::Pid::from_raw(pid as i32),
-                                    nix::sys::signal::Signal::SIGTERM,
-                                ) {
-                                    // It exited meanwhile: a daemon whose socket is
-                                    // gone shuts down by itself.
-                                    Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-                                    Err(e) => {
-                                        return Err(e).with_context(|| format!("cannot signal the daemon (pid {pid})"));
-                                    }
+                            match nix::sys::signal::kill(
+                                nix::unistd::Pid::from_raw(pid as i32),
+                                nix::sys::signal::Signal::SIGTERM,
+                            ) {
+                                // It exited meanwhile: a daemon whose socket is
+                                // gone shuts down by itself.
+                                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                                Err(e) => {
+                                    return Err(e).with_context(|| format!("cannot signal the daemon (pid {pid})"));
                                 }
                             }
                             client::wait_for_exit(pid, client::exit_patience(&layout, None)).await?;
                             if global.json {
                                 outln!("{}", stopped_json(Some(pid)));
-                            } else if shutting_down {
-                                outln!("verdict daemon stopped (pid {pid}; it was already shutting down)");
+                            } else if refusing {
+                                outln!(
+                                    "verdict daemon stopped (pid {pid}; it was not taking connections: shutting down, or still starting)"
+                                );
                             } else {
                                 outln!(
                                     "verdict daemon stopped (pid {pid}; its socket was gone, so it was sent SIGTERM)"

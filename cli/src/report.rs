@@ -421,9 +421,14 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         // On disk before it takes the old file's place, and the rename
         // after it: a crash then leaves the old report or the new one,
         // not an empty file.
-        // (A file system that cannot sync says EINVAL: nothing more to do.)
+        // (A file system that cannot sync says EINVAL or ENOTSUP: nothing
+        // more to do.)
+        let cannot_sync = |e: &std::io::Error| {
+            use nix::errno::Errno;
+            e.raw_os_error().is_some_and(|n| [Errno::EINVAL as i32, Errno::ENOTSUP as i32].contains(&n))
+        };
         match file.as_file().sync_all() {
-            Err(e) if e.raw_os_error() != Some(nix::errno::Errno::EINVAL as i32) => {
+            Err(e) if !cannot_sync(&e) => {
                 return Err(e).with_context(|| format!("cannot write {}", path.display()));
             }
             _ => {}
