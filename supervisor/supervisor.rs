@@ -434,22 +434,16 @@ impl SupervisorState {
     /// validator. Check runs that hold its handle keep using it (they finish
     /// on the configuration they started with), and it is supervised as
     /// before (restarted under its policy, or waiting out a backoff); it
-    /// stops once no run holds it.
-    /// Retires a validator's child, for `why`: stopped at once if no check
-    /// run holds it (its `stopped` event), else once the last one ends (a
-    /// `retiring` event now, `stopped` then).
+    /// stops once no run holds it: its `stopped` event then (at once if no
+    /// run holds it), a `retiring` one meanwhile.
     fn retire_child(&mut self, name: &str, why: &'static str) {
         let Some(mut child) = self.children.remove(name) else { return };
         child.retired_why = why;
-        let (runs, generation) = (Arc::strong_count(&child.handle) - 1, child.generation);
+        let generation = child.generation;
         self.retiring.push(child);
         self.reap_retired();
         if self.retiring.iter().any(|c| c.generation == generation) {
-            let until = match runs {
-                1 => "the check run using it ends".to_owned(),
-                n => format!("the {n} check runs using it end"),
-            };
-            self.event(name, "retiring", format!("{why}; stops when {until}"));
+            self.event(name, "retiring", format!("{why}; stops when the check runs using it end"));
         }
     }
 
@@ -699,7 +693,12 @@ impl Actor for Supervisor {
                         state.event(&name, "stopped", "the daemon is shutting down".into());
                     }
                 }
-                for mut child in state.retiring.drain(..) {
+                for mut child in std::mem::take(&mut state.retiring) {
+                    state.event(
+                        &child.handle.config.name,
+                        "stopped",
+                        "the daemon is shutting down (replaced child)".into(),
+                    );
                     child.slot.send_replace(Slot::Stopped);
                     if let Some(actor) = child.actor.take() {
                         state.by_actor.remove(&actor.get_id());

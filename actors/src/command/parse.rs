@@ -169,23 +169,11 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
                 // is (and said so in the log alike).
                 Some(LineRead::NoFile(line)) => {
                     tracing::debug!(line = %line, "tool reported a finding that names no file; ignored");
+                    doubt_split_names(&mut doubts, files, "no file");
                 }
                 Some(LineRead::Outside(path)) => {
                     tracing::debug!(path = %path, "tool reported a finding for a file outside the batch; ignored");
-                    // A name with a line break is split in two by it: what
-                    // reads as another file may be its second half.
-                    for (i, f) in files
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, f)| f.as_bytes().contains(&b'\n') || f.as_bytes().contains(&b'\r'))
-                    {
-                        doubts[i].get_or_insert_with(|| {
-                            format!(
-                                "the tool reported a finding for {path:?}, which may be part of this file's name, \
-                                 split by the line break in it; {f:?} cannot be read back from a line of output"
-                            )
-                        });
-                    }
+                    doubt_split_names(&mut doubts, files, &format!("{path:?}"));
                 }
                 Some(LineRead::Ambiguous(candidates, printed)) => {
                     for &i in candidates {
@@ -220,6 +208,21 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
         return vec![Outcome::error(reason); files.len()];
     }
     finish(per_file, lost, doubts)
+}
+
+/// A name with a line break is split in two by it in a tool's output:
+/// what reads as a finding for another file (`named`), or for none (a
+/// name ending in one), may be about it. Such files are never passed.
+fn doubt_split_names(doubts: &mut [Option<String>], files: &[OsString], named: &str) {
+    let split = |f: &OsString| f.as_bytes().iter().any(|&b| b == b'\n' || b == b'\r');
+    for (i, f) in files.iter().enumerate().filter(|(_, f)| split(f)) {
+        doubts[i].get_or_insert_with(|| {
+            format!(
+                "the tool reported a finding for {named}, which may be about this file: its name ({f:?}) holds a \
+                 line break, which splits it across lines of output"
+            )
+        });
+    }
 }
 
 /// What one line of a tool's output says, read with the `regex` parser.

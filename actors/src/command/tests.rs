@@ -214,6 +214,19 @@ async fn sarif_relative_base_and_file_uris() {
     );
 }
 
+/// A name ending in a line break is printed split: its finding's second
+/// half names no file. The file is not passed (its tool exited 0 with
+/// findings, warnings say), and the other file keeps its own finding.
+#[tokio::test]
+async fn a_name_split_by_a_line_break_is_never_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let re = Regex::new(r"^(?P<file>[^:]*):(?P<line>\d+): (?P<message>.*)$").unwrap();
+    let s = spec(&dir, sh(r#"for f; do echo "$f:1: bad"; done"#), OutputParser::Regex(re));
+    let out = run(&s, &files(&["a.txt", "b\n"]), &ProcessRegistry::new()).await;
+    assert_eq!(out[0], Outcome::Findings { findings: vec![Finding::error(Some(1), None, "bad")] });
+    assert!(reason(&out[1]).contains("holds a line break"), "{out:?}");
+}
+
 /// A SARIF log's columns count UTF-16 code units unless its run says
 /// `unicodeCodePoints`; verdict's count characters. They differ after a
 /// character outside the Basic Multilingual Plane: such a column is
