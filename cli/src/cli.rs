@@ -361,14 +361,15 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                     // daemon may still run: its pid file's lock says so. Not
                     // for a daemon that answered (busy, another protocol) or
                     // is still starting.
-                    // (A daemon shutting down closes or resets connections:
-                    // it is waited for through its pid file below.)
+                    // (A daemon shutting down no longer listens: it is
+                    // waited for through its pid file below. A connection
+                    // closed without an answer is `busy` by now: see
+                    // `Client::connect`.)
                     // (A socket path too long to connect to is one no daemon
                     // could bind either.)
                     let gone = matches!(&e, client::CallError::Io(io)
                         if matches!(io.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-                            | std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
-                            | std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::InvalidInput));
+                            | std::io::ErrorKind::InvalidInput));
                     let pid =
                         paths::locked_daemon_pid(&layout.pid_file).filter(|&p| gone && p > 1 && p <= i32::MAX as u32);
                     // A daemon that is starting (another command launched
