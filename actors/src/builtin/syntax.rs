@@ -4,7 +4,7 @@
 //! parser cannot reliably go on.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -243,65 +243,114 @@ impl Repair {
             // only in their lone surrogates stay different.
             Repair::Surrogate(at) => {
                 let code = u32::from_str_radix(&text[at + 2..at + 6], 16).unwrap_or(0xd800);
-                let stand_in = stand_ins.0 + code.saturating_sub(0xd800).min(0x7ff);
-                text.replace_range(at..at + 6, &format!("\\u{stand_in:04x}"))
+                text.replace_range(at..at + 6, &stand_ins.of(code))
             }
         }
     }
 }
 
-/// Where lone surrogates' stand-ins start: the first of three blocks of
-/// 2,048 private-use characters (as many as there are surrogates) that the
-/// file holds none of, raw or escaped, so that a stand-in never equals a
-/// character of the file (the last block if the file holds some of each).
-struct StandIns(u32);
+/// Where lone surrogates' stand-ins start: the first block of 2,048
+/// private-use characters (as many as there are surrogates) that the file
+/// holds none of, raw or escaped, so that a stand-in never equals a
+/// character of the file: one of the three in the Basic Multilingual
+/// Plane, else one of the 64 in planes 15 and 16 (a stand-in there is
+/// written raw, four bytes, and two spaces: six bytes, as the escape it
+/// replaces). A file that holds characters of every block (67 × 2,048 of
+/// them) gets no duplicate-key finding about a key with a lone surrogate.
+struct StandIns {
+    base: u32,
+    /// Every block holds characters of the file.
+    exhausted: bool,
+}
 
 impl StandIns {
-    const BASES: [u32; 3] = [0xe000, 0xe800, 0xf000];
+    const BMP: [u32; 3] = [0xe000, 0xe800, 0xf000];
+
+    /// The blocks, in the order they are tried.
+    fn bases() -> impl Iterator<Item = u32> {
+        Self::BMP.into_iter().chain((0..64).map(|k| 0xf0000 + k * 0x800))
+    }
 
     fn new(text: &str) -> Self {
         // Cheap for the files without a surrogate escape: nothing to choose.
         if !text.contains("\\ud") && !text.contains("\\uD") {
-            return StandIns(Self::BASES[0]);
+            return StandIns { base: Self::BMP[0], exhausted: false };
         }
-        let mut used = [false; 3];
+        let mut used: HashSet<u32> = HashSet::new();
         let mut mark = |c: u32| {
-            if let Some(i) = Self::BASES.iter().position(|&b| (b..b + 0x800).contains(&c)) {
-                used[i] = true;
+            if let Some(base) = Self::bases().find(|&b| (b..b + 0x800).contains(&c)) {
+                used.insert(base);
             }
         };
         text.chars().for_each(|c| mark(u32::from(c)));
         let bytes = text.as_bytes();
-        for (i, _) in text.match_indices("\\u") {
-            if let Some(code) = bytes
+        let escape = |i: usize| {
+            bytes
                 .get(i + 2..i + 6)
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u32::from_str_radix(h, 16).ok())
-            {
-                mark(code);
+        };
+        for (i, _) in text.match_indices("\\u") {
+            match (escape(i), bytes.get(i + 6..i + 8) == Some(b"\\u")) {
+                // A pair escapes a character past the Basic Multilingual
+                // Plane.
+                (Some(high @ 0xd800..=0xdbff), true) => match escape(i + 6) {
+                    Some(low @ 0xdc00..=0xdfff) => mark(0x10000 + ((high - 0xd800) << 10) + (low - 0xdc00)),
+                    _ => mark(high),
+                },
+                (Some(code), _) => mark(code),
+                (None, _) => {}
             }
         }
-        StandIns(Self::BASES[used.iter().position(|u| !u).unwrap_or(2)])
+        match Self::bases().find(|b| !used.contains(b)) {
+            Some(base) => StandIns { base, exhausted: false },
+            None => StandIns { base: Self::BMP[0], exhausted: true },
+        }
+    }
+
+    /// The six bytes that stand for the lone surrogate `code`.
+    fn of(&self, code: u32) -> String {
+        let stand_in = self.base + code.saturating_sub(0xd800).min(0x7ff);
+        match char::from_u32(stand_in) {
+            Some(c) if stand_in > 0xffff => format!("{c}  "),
+            _ => format!("\\u{stand_in:04x}"),
+        }
     }
 
     /// The duplicate-key findings with their keys' stand-ins shown as the
     /// lone surrogate escapes they stand for, once any was repaired (the
-    /// block was then chosen free of the file's own characters).
-    fn show_keys(&self, found: &mut [Problem]) {
+    /// block was then chosen free of the file's own characters); with no
+    /// free block, those findings are dropped (they may be false).
+    fn show_keys(&self, found: &mut Vec<Problem>) {
         if !found.iter().any(|p| p.message == LONE_SURROGATE) {
             return;
         }
-        let block = self.0..self.0 + 0x800;
+        let block = self.base..self.base + 0x800;
+        let holds = |p: &Problem| p.message.chars().any(|c| block.contains(&u32::from(c)));
+        if self.exhausted {
+            found.retain(|p| !(p.message.starts_with(DUPLICATE_KEY) && holds(p)));
+            return;
+        }
+        let wide = self.base > 0xffff;
         for p in found.iter_mut().filter(|p| p.message.starts_with(DUPLICATE_KEY)) {
-            if p.message.chars().any(|c| block.contains(&u32::from(c))) {
-                p.message = p
-                    .message
-                    .chars()
-                    .map(|c| match u32::from(c) {
-                        u if block.contains(&u) => format!("\\u{:04x}", 0xd800 + u - self.0),
-                        _ => c.to_string(),
-                    })
-                    .collect();
+            if holds(p) {
+                let mut shown = String::with_capacity(p.message.len());
+                let mut chars = p.message.chars();
+                while let Some(c) = chars.next() {
+                    match u32::from(c) {
+                        u if block.contains(&u) => {
+                            shown.push_str(&format!("\\u{:04x}", 0xd800 + u - self.base));
+                            // The two spaces written after a stand-in past
+                            // the Basic Multilingual Plane.
+                            if wide {
+                                chars.next();
+                                chars.next();
+                            }
+                        }
+                        _ => shown.push(c),
+                    }
+                }
+                p.message = shown;
             }
         }
     }
@@ -971,6 +1020,7 @@ pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
     // file order, read as `0.0` when the file is parsed again, so that what
     // follows them is checked too.
     let mut overflows = Vec::new();
+    let mut read = Cow::Borrowed(text);
     if parsed.is_err() {
         overflows = toml_float_overflows(text);
         if !overflows.is_empty() {
@@ -979,8 +1029,23 @@ pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
                 patched.replace_range(span.clone(), &format!("{:<1$}", "0.0", span.len()));
             }
             parsed = toml::from_str::<toml::Table>(&patched);
+            read = Cow::Owned(patched);
         }
     }
+    // The parser goes on past an error and keeps one, not always the
+    // first in the file (an unclosed string is reported after the key
+    // with no value that it makes of the next line): the earliest of all
+    // it finds is the one to show (in the text as parsed, the floats
+    // patched).
+    let parsed = parsed.map_err(|e| match e.span() {
+        Some(span) => toml::de::DeTable::parse_recoverable(&read)
+            .1
+            .into_iter()
+            .filter(|other| other.span().is_some_and(|s| s.start < span.start))
+            .min_by_key(|other| other.span().map_or(usize::MAX, |s| s.start))
+            .unwrap_or(e),
+        None => e,
+    });
     // In file order, the error among the warnings.
     let error_at = parsed.as_ref().err().map(|e| e.span().map_or(0, |s| s.start));
     let (before, after) = overflows.split_at(overflows.partition_point(|s| error_at.is_none_or(|at| s.start < at)));

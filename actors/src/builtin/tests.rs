@@ -563,12 +563,22 @@ fn json_keys_with_different_lone_surrogates_are_not_duplicates() {
         let findings = run(kind, br#"{"\ud800":1,"\ud800":2}"#);
         let dup = findings.iter().find(|f| f.message.starts_with("duplicate key")).expect("a duplicate");
         assert!(dup.message.starts_with(r"duplicate key `\ud800`"), "{kind:?}: shown as written: {}", dup.message);
+        // The same with the stand-ins past the Basic Multilingual Plane.
+        let findings = run(kind, br#"{"\ue000\ue800\uf000":1,"\ud800x":1,"\ud800x":2}"#);
+        let dup = findings.iter().find(|f| f.message.starts_with("duplicate key")).expect("a duplicate");
+        assert!(dup.message.starts_with(r"duplicate key `\ud800x`"), "{kind:?}: shown as written: {}", dup.message);
         // Nor is a stand-in ever a character of the file, escaped or raw,
         // while one block of private-use characters is free of them.
         for content in [
             r#"{"\ud800":1,"\ue000":2}"#.to_owned(),
             "{\"\\udfff\":1,\"\u{e7ff}\":2,\"\\ue800\":3}".to_owned(),
             "{\"\\ud801\":1,\"\\ue001\":2,\"\u{e801}\":3}".to_owned(),
+            // Every block of the Basic Multilingual Plane's private use
+            // area in use, escaped or raw: the stand-ins come from plane 15.
+            r#"{"\uf000":"\ue000\ue800","\ud800":0}"#.to_owned(),
+            "{\"\u{f000}\":\"\u{e000}\u{e800}\",\"\\ud800\":0}".to_owned(),
+            // And then plane 15's first block too (escaped as a pair).
+            r#"{"\uf000":"\ue000\ue800\udb80\udc00","\ud800":0, "\udb80\udc00  ":1}"#.to_owned(),
         ] {
             let findings = run(kind, content.as_bytes());
             assert!(findings.iter().all(|f| f.severity == Severity::Warning), "{kind:?} {content}: {findings:?}");
@@ -941,6 +951,14 @@ fn toml_errors_with_position() {
     assert_eq!(at(&f), (1, 6));
     assert_eq!(at(&one(BuiltinKind::Toml, b"a = 1\rb = 2\r")), (1, 6), "returns alone end lines");
     assert_eq!(at(&one(BuiltinKind::Toml, b"a = 1\r\r\nb = 2\n")), (1, 6), "the bare one, not the CRLF after it");
+    // The first error in the file, where the parser kept a later one (what
+    // it made of the lines after the first): an unclosed string, a value
+    // that is none, a key with no value.
+    for (text, first) in [(&b"a = \"a\nb\"\n"[..], (1, 7)), (b"a = ?\n[t\n", (1, 5)), (b"a = 1\nb =\n-0\n", (2, 4))] {
+        let found = run(BuiltinKind::Toml, text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(at(&found[0]), first, "{}: {}", String::from_utf8_lossy(text), found[0].message);
+    }
 }
 
 #[test]
