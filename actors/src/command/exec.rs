@@ -192,20 +192,9 @@ fn short_of_resources(e: &io::Error) -> bool {
 /// bounded to `max_output` bytes (the rest is read and discarded so the tool
 /// never blocks on a full pipe). The tool's process group is registered in
 /// `registry` while it runs and killed when it exits (leftover background
-/// processes) or when this future is dropped.
+/// processes) or when this future is dropped. A start short of resources
+/// is tried again for `patience` (see [`START_PATIENCE`]).
 pub(crate) async fn execute(
-    argv: &[String],
-    extra_args: &[OsString],
-    cwd: &Path,
-    env: &[String],
-    max_output: usize,
-    registry: &ProcessRegistry,
-) -> Result<Execution, String> {
-    execute_within(argv, extra_args, cwd, env, max_output, registry, START_PATIENCE).await
-}
-
-/// [`execute`], a start short of resources tried again for `patience`.
-pub(crate) async fn execute_within(
     argv: &[String],
     extra_args: &[OsString],
     cwd: &Path,

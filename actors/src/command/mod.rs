@@ -176,20 +176,13 @@ pub async fn run_args(
             files.len()
         ));
     }
-    let execution = match exec::execute_within(
-        &spec.argv,
-        args,
-        &spec.cwd,
-        &spec.env,
-        spec.max_output,
-        registry,
-        spec.start_patience,
-    )
-    .await
-    {
-        Ok(execution) => execution,
-        Err(reason) => return all(reason),
-    };
+    let execution =
+        match exec::execute(&spec.argv, args, &spec.cwd, &spec.env, spec.max_output, registry, spec.start_patience)
+            .await
+        {
+            Ok(execution) => execution,
+            Err(reason) => return all(reason),
+        };
     // A tool killed by a signal failed, but what it printed before stays
     // (a file it reported on keeps its findings, with an error finding).
     let (code, killed) = match execution.exit_code() {
@@ -236,7 +229,7 @@ const PARSE_INLINE_MAX: usize = 64 << 10;
 /// out.
 pub async fn tool_version(argv: &[String], cwd: &Path, env: &[String], timeout: Duration) -> Result<String, String> {
     let registry = ProcessRegistry::new();
-    let run = exec::execute(argv, &[], cwd, env, VERSION_MAX_OUTPUT, &registry);
+    let run = exec::execute(argv, &[], cwd, env, VERSION_MAX_OUTPUT, &registry, exec::START_PATIENCE);
     tokio::pin!(run);
     let execution = match tokio::time::timeout(timeout, &mut run).await {
         Ok(result) => result?,

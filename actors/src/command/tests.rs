@@ -477,7 +477,7 @@ async fn a_flooding_tool_finishes_with_bounded_capture() {
     let registry = ProcessRegistry::new();
     let max = 1024 * 1024;
     let argv = sh("head -c 200000000 /dev/zero & head -c 50000000 /dev/zero >&2; wait");
-    let e = exec::execute(&argv, &[], dir.path(), &[], max, &registry).await.unwrap();
+    let e = exec::execute(&argv, &[], dir.path(), &[], max, &registry, exec::START_PATIENCE).await.unwrap();
     assert_eq!(e.status.code(), Some(0));
     assert_eq!(e.stdout.total, 200_000_000);
     assert_eq!(e.stderr.total, 50_000_000);
@@ -593,6 +593,7 @@ async fn only_listed_environment_variables_pass_through() {
         std::slice::from_ref(&listed),
         1 << 20,
         &ProcessRegistry::new(),
+        exec::START_PATIENCE,
     )
     .await
     .unwrap();
