@@ -255,8 +255,9 @@ impl Repair {
 /// character of the file: one of the three in the Basic Multilingual
 /// Plane, else one of the 64 in planes 15 and 16 (a stand-in there is
 /// written raw, four bytes, and two spaces: six bytes, as the escape it
-/// replaces). A file that holds characters of every block (67 × 2,048 of
-/// them) gets no duplicate-key finding about a key with a lone surrogate.
+/// replaces). A file that holds a character of every block (67 of them,
+/// well chosen) gets no duplicate-key finding about a key with a
+/// character of the first block, a lone surrogate's stand-in or not.
 struct StandIns {
     base: u32,
     /// Every block holds characters of the file.
@@ -271,6 +272,15 @@ impl StandIns {
         Self::BMP.into_iter().chain((0..64).map(|k| 0xf0000 + k * 0x800))
     }
 
+    /// The block of `c`, if it is in one.
+    fn block_of(c: u32) -> Option<u32> {
+        match c {
+            0xe000..0xf800 => Some(0xe000 + (c - 0xe000) / 0x800 * 0x800),
+            0xf0000..=0x10ffff => Some(0xf0000 + (c - 0xf0000) / 0x800 * 0x800),
+            _ => None,
+        }
+    }
+
     fn new(text: &str) -> Self {
         // Cheap for the files without a surrogate escape: nothing to choose.
         if !text.contains("\\ud") && !text.contains("\\uD") {
@@ -278,7 +288,7 @@ impl StandIns {
         }
         let mut used: HashSet<u32> = HashSet::new();
         let mut mark = |c: u32| {
-            if let Some(base) = Self::bases().find(|&b| (b..b + 0x800).contains(&c)) {
+            if let Some(base) = Self::block_of(c) {
                 used.insert(base);
             }
         };
@@ -341,10 +351,14 @@ impl StandIns {
                         u if block.contains(&u) => {
                             shown.push_str(&format!("\\u{:04x}", 0xd800 + u - self.base));
                             // The two spaces written after a stand-in past
-                            // the Basic Multilingual Plane.
+                            // the Basic Multilingual Plane (if the message
+                            // did not cut the key short there).
                             if wide {
-                                chars.next();
-                                chars.next();
+                                for _ in 0..2 {
+                                    if chars.clone().next() == Some(' ') {
+                                        chars.next();
+                                    }
+                                }
                             }
                         }
                         _ => shown.push(c),

@@ -567,6 +567,12 @@ fn json_keys_with_different_lone_surrogates_are_not_duplicates() {
         let findings = run(kind, br#"{"\ue000\ue800\uf000":1,"\ud800x":1,"\ud800x":2}"#);
         let dup = findings.iter().find(|f| f.message.starts_with("duplicate key")).expect("a duplicate");
         assert!(dup.message.starts_with(r"duplicate key `\ud800x`"), "{kind:?}: shown as written: {}", dup.message);
+        // A key cut short right after a stand-in: the rest of the message
+        // is kept.
+        let key = format!("{}\\ud800bbb", "a".repeat(39));
+        let findings = run(kind, format!("{{\"\\ue000\\ue800\\uf000\":1,\"{key}\":1,\"{key}\":2}}").as_bytes());
+        let dup = findings.iter().find(|f| f.message.starts_with("duplicate key")).expect("a duplicate");
+        assert!(dup.message.contains(&format!("{}\\ud800…`", "a".repeat(39))), "{kind:?}: {}", dup.message);
         // Nor is a stand-in ever a character of the file, escaped or raw,
         // while one block of private-use characters is free of them.
         for content in [

@@ -219,13 +219,12 @@ pub(crate) async fn execute(
             }
             // Too many tools at once for the descriptor or process limit:
             // transient, as the others end.
-            Err(e)
-                if short_of_resources(&e)
-                    && waited + Duration::from_millis((10u64 << (short + 1).min(6)).min(500)) <= patience =>
-            {
+            Err(e) if short_of_resources(&e) && waited < patience => {
                 short += 1;
                 let step =
                     Duration::from_millis((10u64 << short.min(6)).min(500)).mul_f64(rand::random_range(0.5..1.5));
+                // The last wait ends at the patience, not past it.
+                let step = step.min(patience - waited);
                 tracing::debug!(program, error = %e, try_again_in = ?step, "cannot start the tool yet");
                 tokio::time::sleep(step).await;
                 waited += step;

@@ -444,7 +444,7 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
                     .unwrap_or_else(|| "(no message)".into()),
                 rule: rule_id,
             };
-            let utf16 = run.column_kind.0.as_deref() != Some("unicodeCodePoints");
+            let utf16 = run.column_kind.0.as_deref() == Some("utf16CodeUnits");
             for &i in targets.iter() {
                 match (finding.line, finding.column) {
                     // Counted again in characters, as verdict's columns are,
@@ -775,12 +775,15 @@ fn clean(p: &Path) -> PathBuf {
 
 /// The checked files' contents, read when a SARIF column needs them (at
 /// most [`TEXT_LOOK_MAX`] bytes of each; a file not read keeps its tool's
-/// columns).
+/// columns), with where each line starts.
 struct Texts<'a> {
     files: &'a [OsString],
     cwd: &'a Path,
-    read: HashMap<usize, Option<Vec<u8>>>,
+    read: HashMap<usize, Option<Text>>,
 }
+
+/// A file's bytes and where each of its lines starts.
+type Text = (Vec<u8>, Vec<usize>);
 
 /// The largest file read to count a SARIF column again.
 const TEXT_LOOK_MAX: u64 = 16 << 20;
@@ -790,23 +793,46 @@ impl<'a> Texts<'a> {
         Texts { files, cwd, read: HashMap::new() }
     }
 
+    /// File `i`'s bytes and its lines' starts: a regular file only, opened
+    /// without blocking (one made a FIFO or a terminal meanwhile is not
+    /// waited on), a leading byte order mark left out (verdict's columns
+    /// do not count it).
+    fn load(path: &Path) -> Option<Text> {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+            .open(path)
+            .ok()?;
+        if !file.metadata().ok()?.is_file() {
+            return None;
+        }
+        let mut text = Vec::new();
+        file.take(TEXT_LOOK_MAX + 1).read_to_end(&mut text).ok()?;
+        if text.len() as u64 > TEXT_LOOK_MAX {
+            return None;
+        }
+        let bom = if text.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+        let starts = std::iter::once(bom).chain(memchr::memchr_iter(b'\n', &text).map(|n| n + 1)).collect();
+        Some((text, starts))
+    }
+
     /// The 1-based column in characters of 1-based UTF-16 `column` on
     /// 1-based `line` of file `i`; `None` when the file cannot be read or
     /// has no such line.
     fn code_point_column(&mut self, i: usize, line: u32, column: u32) -> Option<u32> {
-        let (files, cwd) = (self.files, self.cwd);
-        let text = self
-            .read
-            .entry(i)
-            .or_insert_with(|| {
-                use std::io::Read;
-                let file = std::fs::File::open(cwd.join(&files[i])).ok()?;
-                let mut text = Vec::new();
-                file.take(TEXT_LOOK_MAX + 1).read_to_end(&mut text).ok()?;
-                (text.len() as u64 <= TEXT_LOOK_MAX).then_some(text)
-            })
-            .as_deref()?;
-        let bytes = text.split(|&b| b == b'\n').nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+        let path = self.cwd.join(&self.files[i]);
+        let (text, starts) = self.read.entry(i).or_insert_with(|| Self::load(&path)).as_ref()?;
+        let n = usize::try_from(line).ok()?.checked_sub(1)?;
+        let start = *starts.get(n)?;
+        let end = starts.get(n + 1).map_or(text.len(), |&next| next - 1);
+        let bytes = &text[start..end];
+        // Only a character past the Basic Multilingual Plane (four bytes in
+        // UTF-8) counts as two UTF-16 units.
+        if !bytes.iter().any(|&b| b >= 0xf0) {
+            return Some(column);
+        }
         Some(utf16_column_in_chars(&String::from_utf8_lossy(bytes), column))
     }
 }

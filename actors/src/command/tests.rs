@@ -248,12 +248,37 @@ async fn sarif_columns_in_utf16_units_are_counted_in_characters() {
         serde_json::json!({"version": "2.1.0", "runs": [run]}).to_string()
     };
     // `y`: column 4 in UTF-16 units (the emoji takes two), 3 in characters.
-    for (kind, column, expected) in [(None, 4, 3), (Some("utf16CodeUnits"), 4, 3), (Some("unicodeCodePoints"), 3, 3)] {
+    // Without a `columnKind`, SARIF 2.1.0 means code points.
+    for (kind, column, expected) in [(Some("utf16CodeUnits"), 4, 3), (None, 3, 3), (Some("unicodeCodePoints"), 3, 3)] {
         std::fs::write(dir.path().join("out.sarif"), log(kind, column)).unwrap();
         let s = spec(&dir, sh("cat out.sarif; exit 1"), OutputParser::Sarif);
         let out = run(&s, &files(&["a.txt"]), &ProcessRegistry::new()).await;
         assert_eq!(out[0].findings()[0].column, Some(expected), "{kind:?}");
     }
+    // A byte order mark is no character of line 1, as verdict counts.
+    std::fs::write(dir.path().join("a.txt"), "\u{feff}first\n\u{1F600}xy = 1\n").unwrap();
+    std::fs::write(
+        dir.path().join("out.sarif"),
+        log(Some("utf16CodeUnits"), 4).replace("\"startLine\":2", "\"startLine\":1"),
+    )
+    .unwrap();
+    let s = spec(&dir, sh("cat out.sarif; exit 1"), OutputParser::Sarif);
+    let out = run(&s, &files(&["a.txt"]), &ProcessRegistry::new()).await;
+    assert_eq!(out[0].findings()[0].column, Some(4), "no emoji before it on line 1");
+    // `x`: column 3 in UTF-16 units, 2 in characters (3 with the BOM).
+    std::fs::write(dir.path().join("a.txt"), "\u{feff}\u{1F600}xy = 1\n").unwrap();
+    std::fs::write(
+        dir.path().join("out.sarif"),
+        log(Some("utf16CodeUnits"), 3).replace("\"startLine\":2", "\"startLine\":1"),
+    )
+    .unwrap();
+    let out = run(&s, &files(&["a.txt"]), &ProcessRegistry::new()).await;
+    assert_eq!(out[0].findings()[0].column, Some(2), "the BOM not counted");
+    // A checked file made a FIFO meanwhile is not waited on.
+    std::fs::remove_file(dir.path().join("a.txt")).unwrap();
+    nix::unistd::mkfifo(&dir.path().join("a.txt"), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let out = run(&s, &files(&["a.txt"]), &ProcessRegistry::new()).await;
+    assert_eq!(out[0].findings()[0].column, Some(3), "the log's own column");
     assert_eq!(super::parse::utf16_column_in_chars("\u{1F600}xy", 1), 1);
     assert_eq!(super::parse::utf16_column_in_chars("\u{1F600}xy", 3), 2);
     assert_eq!(super::parse::utf16_column_in_chars("ab", 5), 5, "past the end: as many more");
