@@ -884,8 +884,8 @@ struct Run {
     artifacts: Vec<Artifact>,
     #[serde(default)]
     invocations: Vec<Invocation>,
-    /// The unit of its columns: UTF-16 code units unless it says
-    /// `unicodeCodePoints` (SARIF 2.1.0, 3.14.17).
+    /// The unit of its columns: Unicode code points unless it says
+    /// `utf16CodeUnits` (SARIF 2.1.0, 3.14.17, code points by default).
     #[serde(default)]
     column_kind: Loose<String>,
 }
