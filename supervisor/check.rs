@@ -417,11 +417,8 @@ fn files_hold(root: &Path, files: &[&MemoFile], now: fn() -> i128) -> bool {
         // made).
         let before = now();
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let same = rustix::fs::openat(fd, name, flags, Mode::empty()).is_ok_and(|file| {
-            use std::io::Read;
-            let size = f.stamp.map_or(0, |st| st.size);
-            stream_hash(std::fs::File::from(file).take(RACY_LOOK_MAX + 1), size).is_ok_and(|(h, _, _)| h == hash)
-        });
+        let same = rustix::fs::openat(fd, name, flags, Mode::empty())
+            .is_ok_and(|file| racy_look(file.into(), f.stamp.map_or(0, |st| st.size)) == Some(hash));
         if same && f.stamp.is_some_and(|st| !st.racy(before)) {
             f.settled.store(true, Ordering::Relaxed);
         }
@@ -2901,17 +2898,21 @@ fn content_changed(files: &[usize], walked: &[Walked], hashed: &[Hashed]) -> Vec
             // Nothing that blocks or follows a link; a regular file only.
             let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
             let same = rustix::fs::open(&walked[fi].abs, flags, Mode::empty()).is_ok_and(|fd| {
-                use std::io::Read;
                 let file = std::fs::File::from(fd);
                 file.metadata().is_ok_and(|m| m.is_file() && m.len() <= RACY_LOOK_MAX)
-                    // One byte past the most it reads whole: a file growing
-                    // meanwhile differs.
-                    && stream_hash(file.take(RACY_LOOK_MAX + 1), walked[fi].len())
-                        .is_ok_and(|(h, _, _)| Some(h) == hashed[fi].hash)
+                    && racy_look(file, walked[fi].len()) == hashed[fi].hash
             });
             !same
         })
         .collect()
+}
+
+/// The content hash of a racy file, opened already (`size`: what its
+/// stamp says), read to one byte past [`RACY_LOOK_MAX`] at most (a file
+/// growing meanwhile differs); `None` if it cannot be read.
+fn racy_look(file: std::fs::File, size: u64) -> Option<u128> {
+    use std::io::Read;
+    stream_hash(file.take(RACY_LOOK_MAX + 1), size).ok().map(|(h, _, _)| h)
 }
 
 /// Opens a file the walk found, refusing whatever is no longer a regular
