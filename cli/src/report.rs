@@ -474,42 +474,36 @@ enum ReportFile {
     Direct(std::fs::File),
 }
 
+/// `path` and the paths its symbolic links lead to, in turn: at most 41
+/// (40 links followed, as `open` follows them; more is a loop, or as good
+/// as one).
+fn link_chain(path: &Path) -> impl Iterator<Item = PathBuf> {
+    std::iter::successors(Some(path.to_path_buf()), |at| {
+        let target = std::fs::read_link(at).ok()?;
+        Some(at.parent().map(Path::to_path_buf).unwrap_or_default().join(target))
+    })
+    .take(41)
+}
+
 /// The descriptor of this process that `path` names, through any symbolic
 /// links: `/dev/stdout` (1), `/dev/stderr` (2), `/dev/fd/N` or
 /// `/proc/self/fd/N` (N).
 fn descriptor_named(path: &Path) -> Option<u32> {
-    let mut at = path.to_path_buf();
-    for _ in 0..=40 {
-        let fd = match at.to_str()? {
-            "/dev/stdout" => Some(1),
-            "/dev/stderr" => Some(2),
-            s => s.strip_prefix("/dev/fd/").or_else(|| s.strip_prefix("/proc/self/fd/")).and_then(|n| n.parse().ok()),
-        };
-        if fd.is_some() {
-            return fd;
-        }
-        let target = std::fs::read_link(&at).ok()?;
-        at = at.parent().map(Path::to_path_buf).unwrap_or_default().join(target);
-    }
-    None
+    link_chain(path).find_map(|at| match at.to_str()? {
+        "/dev/stdout" => Some(1),
+        "/dev/stderr" => Some(2),
+        s => s.strip_prefix("/dev/fd/").or_else(|| s.strip_prefix("/proc/self/fd/")).and_then(|n| n.parse().ok()),
+    })
 }
 
 /// The path a report at `path` replaces: `path`, or what its symbolic
 /// links lead to (the target of a dangling link is created). Past 40 links
 /// (a loop), an error, as `open` gives.
 fn replaced_path(path: &Path) -> anyhow::Result<PathBuf> {
-    let mut at = path.to_path_buf();
-    // 40 links followed, and one more look to see that the end is none.
-    for _ in 0..=40 {
-        match std::fs::read_link(&at) {
-            Ok(target) => {
-                let dir = at.parent().map(Path::to_path_buf).unwrap_or_default();
-                at = dir.join(target);
-            }
-            Err(_) => return Ok(at),
-        }
+    match link_chain(path).last().filter(|end| std::fs::read_link(end).is_err()) {
+        Some(end) => Ok(end),
+        None => anyhow::bail!("cannot write {}: too many levels of symbolic links", path.display()),
     }
-    anyhow::bail!("cannot write {}: too many levels of symbolic links", path.display())
 }
 
 /// The exit code a report earns: findings at or above `fail_on` → 1; else
@@ -1795,9 +1789,9 @@ mod tests {
         assert_eq!(rules, ["t"]);
     }
 
-    /// Each result has a fingerprint code scanning can follow across
-    /// commits: not its line (an edit above moves it), but its rule, file,
-    /// message and which of its like it is in the file.
+    /// Each result has a fingerprint that stays across commits: not its
+    /// line (an edit above moves it), but its rule, file, message and which
+    /// of its like it is in the file.
     #[test]
     fn sarif_results_are_fingerprinted_by_rule_file_and_message_not_line() {
         let print = |line| verdict_actors::Finding::error(Some(line), None, "x");
