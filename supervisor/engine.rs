@@ -1025,19 +1025,15 @@ async fn spec_for(root: &Path, config: ValidatorConfig) -> ValidatorSpec {
                 std::fs::canonicalize(&path).unwrap_or(path)
             });
             let identity = config.identity(program.as_deref(), version.as_deref(), &env_values(&cmd.env));
-            let spec = CommandSpec {
-                // A start tried again past a quarter of the deadline would
-                // leave the tool too little of it.
-                start_patience: (config.timeout / 4).min(verdict_actors::command::START_PATIENCE),
-                ..command_spec(root, cmd)
-            };
+            let spec = command_spec(root, cmd, config.timeout);
             let work = ValidatorWork::Jobs(Arc::new(CommandWork { spec: Arc::new(spec) }));
             ValidatorSpec { identity, needs_content: false, text_only: false, not_cached, work, config }
         }
     }
 }
 
-fn command_spec(root: &Path, cmd: &CommandConfig) -> CommandSpec {
+/// What a command validator runs; `timeout`, its jobs' deadline.
+fn command_spec(root: &Path, cmd: &CommandConfig, timeout: Duration) -> CommandSpec {
     let parser = match cmd.parser {
         ParserKind::ExitCode => OutputParser::ExitCode,
         ParserKind::Sarif => OutputParser::Sarif,
@@ -1054,7 +1050,9 @@ fn command_spec(root: &Path, cmd: &CommandConfig) -> CommandSpec {
         cwd: root.to_path_buf(),
         max_output: cmd.max_output as usize,
         findings_exit_codes: cmd.findings_exit_codes.clone(),
-        start_patience: verdict_actors::command::START_PATIENCE,
+        // A start tried again past a quarter of the deadline would leave the
+        // tool too little of it.
+        start_patience: (timeout / 4).min(verdict_actors::command::START_PATIENCE),
     }
 }
 
