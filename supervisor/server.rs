@@ -54,6 +54,11 @@ const NOTIFY_QUEUE_BYTES: usize = 1 << 20;
 /// A connection with more than this many bytes of replies queued and
 /// unwritten starts no new request until its client reads them.
 const REPLY_QUEUE_BYTES: usize = 32 << 20;
+/// A check streaming its outcomes sends its next part only while its
+/// connection has no more than this many bytes unwritten: a few parts in
+/// flight keep a reading client busy, and a client that stalls holds no
+/// more than this of its report (the rest is serialized only as it reads).
+const STREAM_QUEUE_BYTES: usize = 4 << 20;
 
 /// Replies and notifications queued and unwritten, all connections
 /// together. Past [`ReplyBudget::limit`], a connection holding more than
@@ -209,16 +214,15 @@ impl Notifier {
 
     /// Queues a notification that is part of a reply (a check's streamed
     /// outcomes), so never dropped: `members` are its params' members after
-    /// `request` (already JSON, e.g. `"outcomes":[…]`). Waits, as a request
-    /// about to start does, while the connection has more than
-    /// [`REPLY_QUEUE_BYTES`] queued and unwritten (or the daemon's budget
-    /// is spent and the connection holds more than its share): memory stays
-    /// bounded however long the stream, and a client that reads nothing
-    /// for [`WRITE_TIMEOUT`] is disconnected. False if `cancel` fired or
-    /// the connection is gone.
+    /// `request` (already JSON, e.g. `"outcomes":[…]`). Waits while the
+    /// connection has more than [`STREAM_QUEUE_BYTES`] queued and unwritten
+    /// (or the daemon's budget is spent and the connection holds more than
+    /// its share): memory stays bounded however long the stream, and a
+    /// client that reads nothing for [`WRITE_TIMEOUT`] is disconnected.
+    /// False if `cancel` fired or the connection is gone.
     pub async fn deliver(&self, method: &str, members: &[u8], cancel: &CancellationToken) -> bool {
         tokio::select! {
-            () = self.outbox.drained_to(REPLY_QUEUE_BYTES) => {}
+            () = self.outbox.drained_to(STREAM_QUEUE_BYTES) => {}
             () = cancel.cancelled() => return false,
         }
         let head = serde_json::json!({ "jsonrpc": "2.0", "method": method }).to_string();
@@ -749,6 +753,31 @@ mod tests {
         }
         assert!(ready(drained.as_mut()), "written: it goes on");
         assert!(notifier.notify("check/progress", json!({ "done": 3 })), "read again: sent again");
+    }
+
+    #[tokio::test]
+    async fn a_streamed_report_waits_for_its_client_with_little_queued() {
+        let (outbox, mut rx) = Outbox::new(ReplyBudget::new(REPLY_BUDGET_BYTES));
+        let notifier = Notifier { outbox: outbox.clone(), request: json!(7) };
+        let cancel = CancellationToken::new();
+        // Parts of 1 MiB, as a check streams them, to a client that reads none.
+        let part = vec![b'1'; 1 << 20];
+        let mut sent = 0;
+        while ready(std::pin::pin!(notifier.deliver("check/outcomes", &part, &cancel))) {
+            sent += 1;
+            assert!(sent <= 8, "{sent} MiB queued for a client that reads nothing");
+        }
+        // Each part is 1 MiB and its envelope: the fifth waits.
+        assert_eq!(sent, 4);
+        let mut next = std::pin::pin!(notifier.deliver("check/outcomes", &part, &cancel));
+        assert!(!ready(next.as_mut()));
+        // The client reads one part: the next goes.
+        drop(rx.recv().await.unwrap());
+        assert!(ready(next.as_mut()));
+        // One that is cancelled while it waits says so.
+        let waiting = std::pin::pin!(notifier.deliver("check/outcomes", &part, &cancel));
+        cancel.cancel();
+        assert!(!waiting.await);
     }
 
     #[tokio::test]
