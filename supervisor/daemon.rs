@@ -62,6 +62,9 @@ pub struct Daemon {
     pub abort: CancellationToken,
     /// Requests in flight.
     pub requests: TaskTracker,
+    /// Notified as each request and each connection ends (see
+    /// [`return_memory_when_quiet`]).
+    pub work_ended: tokio::sync::Notify,
     /// Validators, checks, cache.
     pub engine: Engine,
     /// Whether it logs to its log file (started detached) rather than to
@@ -620,6 +623,7 @@ async fn serve(
         shutdown: CancellationToken::new(),
         abort: CancellationToken::new(),
         requests: TaskTracker::new(),
+        work_ended: tokio::sync::Notify::new(),
         engine,
         layout,
         logs_to_file: detached,
@@ -628,6 +632,7 @@ async fn serve(
 
     let server = tokio::spawn(server::serve(listener, daemon.clone()));
     tokio::spawn(guard_own_files(own, daemon.shutdown.clone()));
+    tokio::spawn(return_memory_when_quiet(daemon.clone()));
     if !daemon.limits.exit_after_idle.is_zero() {
         let d = daemon.clone();
         tokio::spawn(async move {
@@ -682,6 +687,68 @@ async fn idle_for(after: Duration, busy: impl Fn() -> bool, last_active: impl Fn
         } else {
             return;
         }
+    }
+}
+
+/// How long the daemon must have had no request in flight before it gives
+/// the allocator's free memory back.
+const QUIET: Duration = Duration::from_secs(2);
+
+/// Gives the allocator's free memory back to the system once requests or
+/// connections have ended and nothing has ended for [`QUIET`], with no
+/// request in flight. glibc keeps what a large check or report freed for
+/// later use: after twelve clients that never read the reports they asked
+/// for (a 20,000-file tree), the daemon stayed at 243 MiB, 151 MiB once
+/// trimmed. An idle daemon does not wake for this.
+async fn return_memory_when_quiet(daemon: Arc<Daemon>) {
+    let busy = || !daemon.requests.is_empty();
+    let trim = || async {
+        let _ = tokio::task::spawn_blocking(return_free_memory).await;
+    };
+    after_each_quiet(&daemon.work_ended, busy, &daemon.shutdown, trim).await;
+}
+
+/// Runs `act` each time, after `ended` was notified, it has not been for
+/// [`QUIET`] and nothing is `busy`; until `stop`.
+async fn after_each_quiet<F: Future<Output = ()>>(
+    ended: &tokio::sync::Notify,
+    busy: impl Fn() -> bool,
+    stop: &CancellationToken,
+    act: impl Fn() -> F,
+) {
+    loop {
+        tokio::select! {
+            () = ended.notified() => {}
+            () = stop.cancelled() => return,
+        }
+        loop {
+            let mut again = std::pin::pin!(ended.notified());
+            again.as_mut().enable();
+            tokio::select! {
+                () = again => continue,
+                () = tokio::time::sleep(QUIET) => {}
+                () = stop.cancelled() => return,
+            }
+            if !busy() {
+                break;
+            }
+        }
+        act().await;
+    }
+}
+
+/// Asks the allocator to give its free pages back to the system (glibc's
+/// `malloc_trim`; other allocators give large blocks back themselves).
+#[allow(unsafe_code)]
+fn return_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let started = std::time::Instant::now();
+        // SAFETY: malloc_trim takes no pointer and touches only the
+        // allocator's own free lists, under the allocator's locks: it may be
+        // called at any time, from any thread.
+        let returned = unsafe { libc::malloc_trim(0) } == 1;
+        debug!(returned, took = ?started.elapsed(), "gave the allocator's free memory back");
     }
 }
 
@@ -795,5 +862,46 @@ mod tests {
         let at = idle.await.unwrap();
         assert!(at >= closed + after, "idle {:?} after the connection closed", at - closed);
         assert!(at <= closed + after + Duration::from_secs(60), "noticed {:?} late", at - closed - after);
+    }
+
+    /// Memory is given back once work has ended and nothing has happened
+    /// for `QUIET`: not while work goes on, not while a request runs, and
+    /// not again while nothing happens.
+    #[tokio::test(start_paused = true)]
+    async fn memory_is_given_back_once_after_each_quiet_spell() {
+        let ended = Arc::new(tokio::sync::Notify::new());
+        let busy = Arc::new(AtomicBool::new(false));
+        let stop = CancellationToken::new();
+        let acts = Arc::new(Mutex::new(Vec::new()));
+        let start = tokio::time::Instant::now();
+        let task = tokio::spawn({
+            let (ended, busy, stop, acts) = (ended.clone(), busy.clone(), stop.clone(), acts.clone());
+            async move {
+                let act = || async { acts.lock().unwrap().push(start.elapsed()) };
+                after_each_quiet(&ended, || busy.load(Ordering::Relaxed), &stop, act).await;
+            }
+        });
+        let at = |secs: u64| tokio::time::sleep_until(start + Duration::from_secs(secs));
+        // Nothing ended: nothing done, however long.
+        at(60).await;
+        assert!(acts.lock().unwrap().is_empty());
+        // Work ends every second for five seconds, then stops.
+        for s in 61..=65 {
+            at(s).await;
+            ended.notify_one();
+        }
+        at(100).await;
+        assert_eq!(*acts.lock().unwrap(), [QUIET + Duration::from_secs(65)]);
+        // Work ends while a request still runs: not until it is over.
+        ended.notify_one();
+        busy.store(true, Ordering::Relaxed);
+        at(130).await;
+        assert_eq!(acts.lock().unwrap().len(), 1, "a request is in flight");
+        busy.store(false, Ordering::Relaxed);
+        at(140).await;
+        assert_eq!(acts.lock().unwrap().len(), 2);
+        // Stopped: the task ends.
+        stop.cancel();
+        task.await.unwrap();
     }
 }

@@ -5,7 +5,9 @@
 //! and the command channel's server ([`server`]). The command line, the
 //! client, the wire protocol and the configuration live in `verdict-cli`
 //! (re-exported here), which the small `verdict` executable is built from.
-#![forbid(unsafe_code)]
+// One call is unsafe, by its FFI signature only: `daemon`'s
+// `return_free_memory` (glibc's malloc_trim).
+#![deny(unsafe_code)]
 
 pub use verdict_cli::{cli, client, config, paths, protocol, report};
 

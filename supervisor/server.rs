@@ -294,6 +294,7 @@ pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) {
             active();
             connection(stream, daemon.clone(), budget, replies).await;
             active();
+            daemon.work_ended.notify_one();
             daemon.connections.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
@@ -574,6 +575,7 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget,
             in_flight2.lock().await.remove(&id);
             *last_done2.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = tokio::time::Instant::now();
             drop(permit);
+            daemon2.work_ended.notify_one();
         });
     }
     // The client closed its side (or we are closing it): let requests in
