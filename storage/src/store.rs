@@ -211,7 +211,11 @@ impl Store {
             let why = format!("it is a symbolic link to {}, which does not exist", target.display());
             return Err(StorageError::from_io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, why)));
         }
-        std::fs::create_dir_all(dir).map_err(|e| StorageError::from_io(dir, e))?;
+        // Private when verdict makes it: it holds the project's paths and
+        // its findings. One that exists is left as it is.
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(dir)
+            .map_err(|e| StorageError::from_io(dir, e))?;
         let block_cache = Cache::new_lru_cache(opts.block_cache_bytes);
         let max_buffers = opts.max_write_buffers.max(2);
 

@@ -465,6 +465,22 @@ fn racy_clean_rule() {
 // ----- open, lock, schema, persistence -----
 
 #[test]
+fn a_cache_directory_verdict_makes_is_private_and_one_that_exists_is_left_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = TempDir::new().unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let made = t.path().join("cache/verdict/key");
+    drop(open(&made));
+    assert_eq!(mode(&made), 0o700);
+    assert_eq!(mode(&t.path().join("cache/verdict")), 0o700, "parents it makes too");
+    let chosen = t.path().join("chosen");
+    std::fs::create_dir(&chosen).unwrap();
+    std::fs::set_permissions(&chosen, std::fs::Permissions::from_mode(0o750)).unwrap();
+    drop(open(&chosen));
+    assert_eq!(mode(&chosen), 0o750);
+}
+
+#[test]
 fn reopen_after_drop_keeps_data() {
     let dir = TempDir::new().unwrap();
     {
