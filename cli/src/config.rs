@@ -440,7 +440,7 @@ impl Config {
                         key.span(),
                         path.clone(),
                         format!(
-                            "invalid validator name {name:?}: use letters, digits, '-' and '_' only, not starting with '-'"
+                            "invalid validator name {name:?}: use ASCII letters, digits, '-' and '_' only, not starting with '-'"
                         ),
                     );
                 }
@@ -1501,7 +1501,7 @@ fn parse_validator(
                     span,
                     path,
                     format!(
-                        "invalid dimension {d:?}: use one word of letters, digits, '-' and '_', not starting with '-'"
+                        "invalid dimension {d:?}: use one word of ASCII letters, digits, '-' and '_', not starting with '-'"
                     ),
                 );
             }
@@ -1725,7 +1725,7 @@ fn parse_command(cx: &mut Cx, t: &Tbl, batch_size: usize) -> CommandConfig {
                     cx.issue(
                         span.clone(),
                         path.clone(),
-                        format!("invalid environment variable name {n:?}: use letters, digits and _, not starting with a digit"),
+                        format!("invalid environment variable name {n:?}: use ASCII letters, digits and _, not starting with a digit"),
                     );
                 } else if !seen.insert(n.as_str()) {
                     cx.issue(span.clone(), path.clone(), format!("{n:?} is listed twice"));
