@@ -230,18 +230,30 @@ fn pem(content: &[u8], after_begin: usize) -> Option<&[u8]> {
     // literal of its own: be inside one opened since, with nothing before
     // it there but `\n` escapes and blanks.
     let (mut quotes, mut at_literal_start) = (0usize, false);
+    // At the start of a line, but for blanks: where a comment's leader
+    // (`#`, `//`, `;`, `*`) may stand before a commented-out key's line.
+    let mut line_start = false;
     loop {
+        let inside_literal = quotes > 0 && quotes % 2 == 0;
         match body {
-            [b'\\', b'n' | b'r', tail @ ..] => body = tail,
+            // `\n`, and `\\n` in a string inside a string (JSON in JSON).
+            [b'\\', b'n' | b'r', tail @ ..] | [b'\\', b'\\', b'n' | b'r', tail @ ..] => body = tail,
+            // A line continued with a backslash: the literal goes on.
+            [b'\\', b'\n', tail @ ..] | [b'\\', b'\r', b'\n', tail @ ..] => (body, line_start) = (tail, true),
             [b'"' | b'\'', tail @ ..] => {
                 quotes += 1;
-                (body, at_literal_start) = (tail, quotes % 2 == 0);
+                (body, at_literal_start, line_start) = (tail, quotes % 2 == 0, false);
             }
             [b' ' | b'\t', tail @ ..] => body = tail,
-            [b'\r' | b'\n' | b'|' | b'>', tail @ ..] => (body, at_literal_start) = (tail, false),
+            [b'\r' | b'\n', tail @ ..] => (body, at_literal_start, line_start) = (tail, false, true),
+            [b'|' | b'>', tail @ ..] => (body, at_literal_start, line_start) = (tail, false, false),
+            [b'#' | b';' | b'*', tail @ ..] | [b'/', b'/', tail @ ..] if line_start => body = tail,
             // Between string literals: `"…-----\n" +` or `,` then the
-            // key's first line in the next literal.
-            [b'+' | b',', tail @ ..] => (body, at_literal_start) = (tail, false),
+            // key's first line in the next literal. Inside one, a `+` is
+            // the key's first character.
+            [b'+' | b',', tail @ ..] if !inside_literal => {
+                (body, at_literal_start, line_start) = (tail, false, false);
+            }
             _ => break,
         }
     }
@@ -251,9 +263,28 @@ fn pem(content: &[u8], after_begin: usize) -> Option<&[u8]> {
     if quotes > 0 && !at_literal_start {
         return None;
     }
-    let material = short_run(body, is_base64);
+    let material = material_run(body);
     let armor_header = ARMOR_HEADERS.iter().any(|h| body.starts_with(h.as_bytes()));
     (material >= PEM_MATERIAL || armor_header).then_some(label)
+}
+
+/// The length of the base64 run at the start of `s` (at most
+/// [`LONGEST_RUN`] + 1 bytes looked at), a `/` escaped as `\/` (as PHP's
+/// and some JSON encoders write it) counting as one.
+fn material_run(s: &[u8]) -> usize {
+    let s = &s[..s.len().min(LONGEST_RUN + 1)];
+    let (mut i, mut n) = (0, 0);
+    while i < s.len() {
+        if is_base64(s[i]) {
+            i += 1;
+        } else if s[i..].starts_with(b"\\/") {
+            i += 2;
+        } else {
+            break;
+        }
+        n += 1;
+    }
+    n
 }
 
 /// The header lines an encrypted PEM block (RFC 1421) or a PGP armored
@@ -283,11 +314,15 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
     let name_end = at + after;
     let name = &content[name_start..name_end];
     let mut rest = &content[name_end..];
-    // Closing quote of the name, blanks, `=`/`:`/`:=`/`=>`, blanks, opening quote.
-    let quoted_or_blank = run(rest, |b| b == b'"' || b == b'\'' || b == b' ' || b == b'\t');
-    let blanks = rest[..quoted_or_blank].iter().any(|&b| b == b' ' || b == b'\t');
-    rest = &rest[quoted_or_blank..];
-    let op = run(rest, |b| b == b'=' || b == b':' || b == b'>');
+    // Closing quote of the name (and bracket of a subscript:
+    // `env["AWS_SECRET_ACCESS_KEY"] =`), blanks, `=`/`:`/`:=`/`=>`, blanks,
+    // opening quote; or a quoted name's `,` as in a call
+    // (`os.Setenv("AWS_SECRET_ACCESS_KEY", "…")`).
+    let closing = run(rest, |b| b == b'"' || b == b'\'' || b == b' ' || b == b'\t' || b == b']');
+    let blanks = rest[..closing].iter().any(|&b| b == b' ' || b == b'\t');
+    let quoted = rest[..closing].iter().any(|&b| b == b'"' || b == b'\'');
+    rest = &rest[closing..];
+    let op = if quoted && rest.first() == Some(&b',') { 1 } else { run(rest, |b| b == b'=' || b == b':' || b == b'>') };
     if (op == 0 && !blanks) || op > 2 {
         return None;
     }

@@ -1527,6 +1527,46 @@ fn secret_samples() -> Vec<(String, &'static str, String)> {
         // A key embedded in a JSON string, and one indented in YAML.
         (format!("{{\"key\": \"-----BEGIN PRIVATE KEY-----\\n{pem_body}\\n\"}}"), "PRIVATE KEY", pem_body.to_owned()),
         (format!("key: |\n  -----BEGIN RSA PRIVATE KEY-----\n  {pem_body}\n"), "RSA PRIVATE KEY", pem_body.to_owned()),
+        // Commented out: still committed.
+        (format!("# -----BEGIN RSA PRIVATE KEY-----\n# {pem_body}\n"), "RSA PRIVATE KEY", pem_body.to_owned()),
+        (format!("  // -----BEGIN EC PRIVATE KEY-----\r\n  // {pem_body}\r\n"), "EC PRIVATE KEY", pem_body.to_owned()),
+        (format!("/*\n * -----BEGIN PRIVATE KEY-----\n * {pem_body}\n */\n"), "PRIVATE KEY", pem_body.to_owned()),
+        (format!(";; -----BEGIN DSA PRIVATE KEY-----\n;; {pem_body}\n"), "DSA PRIVATE KEY", pem_body.to_owned()),
+        // Material starting with `+` in the next string literal.
+        (
+            format!("k = \"-----BEGIN RSA PRIVATE KEY-----\\n\" +\n    \"+{}\\n\"\n", &pem_body[1..]),
+            "RSA PRIVATE KEY",
+            pem_body[1..].to_owned(),
+        ),
+        // A C string continued with a backslash; JSON in a JSON string; PHP's `\/`.
+        (
+            format!("char *k = \"-----BEGIN RSA PRIVATE KEY-----\\n\\\n{pem_body}\\n\";\n"),
+            "RSA PRIVATE KEY",
+            pem_body.to_owned(),
+        ),
+        (
+            format!("{{\"doc\": \"{{\\\"key\\\": \\\"-----BEGIN PRIVATE KEY-----\\\\n{pem_body}\"}}"),
+            "PRIVATE KEY",
+            pem_body.to_owned(),
+        ),
+        (
+            "{\"key\":\"-----BEGIN PRIVATE KEY-----\\nMIIEow\\/IBAA\\/KCAQEAx4U\\/baDzY5x\\/jW6hc7\"}".to_owned(),
+            "PRIVATE KEY",
+            "MIIEow".to_owned(),
+        ),
+        // AWS secrets assigned through a subscript, or passed with their name.
+        (
+            format!("os.environ[\"AWS_SECRET_ACCESS_KEY\"] = \"{aws_secret}\"\n"),
+            "`AWS_SECRET_ACCESS_KEY`",
+            aws_secret.clone(),
+        ),
+        (format!("ENV['AWS_SECRET_ACCESS_KEY'] = '{aws_secret}'\n"), "`AWS_SECRET_ACCESS_KEY`", aws_secret.clone()),
+        (format!("creds[:aws_secret_access_key] = \"{aws_secret}\"\n"), "`aws_secret_access_key`", aws_secret.clone()),
+        (
+            format!("os.Setenv(\"AWS_SECRET_ACCESS_KEY\", \"{aws_secret}\")\n"),
+            "`AWS_SECRET_ACCESS_KEY`",
+            aws_secret.clone(),
+        ),
     ]
 }
 
@@ -1586,6 +1626,10 @@ fn secrets_clean_lookalikes() {
     clean(BuiltinKind::Secrets, format!("sk_test_{}\n", fake(30, ALNUM)).as_bytes());
     clean(BuiltinKind::Secrets, format!("aws_secret_access_key = {}\n", fake(41, ALNUM)).as_bytes());
     clean(BuiltinKind::Secrets, format!("my_secret = {}\n", fake(40, ALNUM)).as_bytes());
+    // A `,` after the name counts only after a quoted name (a call's argument).
+    clean(BuiltinKind::Secrets, b"names = [aws_secret_access_key, da39a3ee5e6b4b0d3255bfef95601890afd80709]\n");
+    // A comment's leader counts only at the start of a line.
+    clean(BuiltinKind::Secrets, b"-----BEGIN PRIVATE KEY----- # ThisIsAnIdentifierLongerThanTwenty\n");
 }
 
 /// A PEM header in code or prose, followed by the next line of code, a
