@@ -23,16 +23,16 @@ pub(super) struct Locator<'a> {
     /// Where columns of the current line are counted from (after a byte
     /// order mark on the first line).
     col_base: usize,
-    /// The column at `col_pos` (1-based), in characters while `col_chars`.
+    /// The column at `col_pos` (1-based), in characters (see
+    /// [`count_chars`]).
     col_pos: usize,
     col: usize,
-    col_chars: bool,
 }
 
 impl<'a> Locator<'a> {
     pub(super) fn new(content: &'a [u8]) -> Self {
         let bom = if content.starts_with(BOM) { BOM.len() } else { 0 };
-        Locator { content, newline: None, pos: 0, line: 1, col_base: bom, col_pos: bom, col: 1, col_chars: true }
+        Locator { content, newline: None, pos: 0, line: 1, col_base: bom, col_pos: bom, col: 1 }
     }
 
     /// The 1-based line and column of byte `offset` (clamped to the content).
@@ -54,20 +54,13 @@ impl<'a> Locator<'a> {
             self.col_base = line_start;
             self.col_pos = line_start;
             self.col = 1;
-            self.col_chars = true;
         }
         self.pos = offset;
         if offset < self.col_pos {
             // Inside the byte order mark.
             return (saturate(self.line), 1);
         }
-        let segment = &self.content[self.col_pos..offset];
-        if self.col_chars && std::str::from_utf8(segment).is_ok() {
-            self.col += count_chars(segment);
-        } else {
-            self.col_chars = false;
-            self.col = offset - self.col_base + 1;
-        }
+        self.col += count_chars(&self.content[self.col_pos..offset]);
         self.col_pos = offset;
         (saturate(self.line), saturate(self.col))
     }
@@ -92,9 +85,16 @@ pub(super) fn line_break(content: &[u8]) -> u8 {
     if memchr::memchr(b'\n', content).is_none() && memchr::memchr(b'\r', content).is_some() { b'\r' } else { b'\n' }
 }
 
-/// Characters in valid UTF-8: the bytes that are not continuation bytes.
+/// Characters, as a decoder that puts one U+FFFD in place of each maximal
+/// invalid sequence shows them (the WHATWG rule, and Rust's
+/// `from_utf8_lossy`), so an editor's column: in valid UTF-8, the bytes
+/// that are not continuation bytes.
 fn count_chars(s: &[u8]) -> usize {
-    s.iter().filter(|&&b| (b as i8) >= -0x40).count()
+    let valid = |s: &[u8]| s.iter().filter(|&&b| (b as i8) >= -0x40).count();
+    if std::str::from_utf8(s).is_ok() {
+        return valid(s);
+    }
+    s.utf8_chunks().map(|c| valid(c.valid().as_bytes()) + usize::from(!c.invalid().is_empty())).sum()
 }
 
 fn saturate(n: usize) -> u32 {

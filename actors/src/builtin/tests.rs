@@ -298,9 +298,22 @@ fn trailing_whitespace_reports_markdown_hard_breaks() {
     assert_eq!(at(&one(BuiltinKind::TrailingWhitespace, b"line one  \nline two\n")), (1, 9));
 }
 
+/// An invalid sequence counts as one character, as an editor shows it
+/// (one U+FFFD each).
 #[test]
-fn trailing_whitespace_on_invalid_utf8_counts_bytes() {
+fn columns_after_invalid_utf8_count_each_invalid_sequence_as_one_character() {
     assert_eq!(at(&one(BuiltinKind::TrailingWhitespace, b"\xFF\xFEab \n")), (1, 5));
+    assert_eq!(at(&one(BuiltinKind::TrailingWhitespace, b"\xC3\xA9\xFF \n")), (1, 3));
+    // A truncated sequence is one; a valid character after it counts once.
+    assert_eq!(at(&one(BuiltinKind::TrailingWhitespace, b"\xE2\x82\xC3\xA9 \n")), (1, 3));
+    let f = one(BuiltinKind::MixedLineEndings, b"a\r\nb\r\n\xC3\xA9\xFFc\n");
+    assert_eq!(at(&f), (3, 4));
+    // Counted on from an earlier position on the same line, and afresh.
+    let content = b"\xFF\xC3\xA9\xFEx y\n";
+    let mut locator = Locator::new(content);
+    assert_eq!(locator.locate(3), (1, 3));
+    assert_eq!(locator.locate(6), (1, 6));
+    assert_eq!(Locator::new(content).locate(6), (1, 6));
 }
 
 #[test]
