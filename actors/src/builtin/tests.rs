@@ -1378,6 +1378,22 @@ fn yaml_a_key_without_its_colon_is_found_on_its_own_line() {
     }
 }
 
+/// A surrogate pair of `\u` escapes (JSON's way to write U+1F600) is an
+/// error in YAML, as libyaml and go-yaml have it: said so, at the escape.
+#[test]
+fn yaml_surrogate_escapes_are_named_at_the_escape() {
+    let f = one(BuiltinKind::Yaml, b"a: \"x\\ud83d\\ude00\"\n");
+    assert_eq!(at(&f), (1, 6), "{}", f.message);
+    assert!(f.message.contains("surrogate pair") && f.message.contains("`\\U0001F600`"), "{}", f.message);
+    // A lone one, on a later line of a multi-line scalar, after other escapes.
+    let f = one(BuiltinKind::Yaml, b"k: 1\nb: \"\\t\\\"q\n  \\U0001F600 \\uDC00\"\n");
+    assert_eq!(at(&f), (3, 14), "{}", f.message);
+    assert!(f.message.contains("`\\uDC00` is a lone UTF-16 surrogate"), "{}", f.message);
+    // Another bad escape first: the parser's words.
+    let f = one(BuiltinKind::Yaml, b"a: \"\\U00110000 \\ud800\"\n");
+    assert!(f.message.contains("invalid Unicode character escape"), "{}", f.message);
+}
+
 #[test]
 fn yaml_a_key_past_1024_characters_is_named_as_such() {
     let content = format!("a: 1\n{}: v\n", "k".repeat(1100));

@@ -279,6 +279,16 @@ fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
             return;
         }
     }
+    // A `\u` escape of a UTF-16 surrogate, mostly half of a pair as JSON
+    // writes a character past U+FFFF: said so, at the escape.
+    if info == "while parsing a quoted scalar, found invalid Unicode character escape code"
+        && let start = byte_at(text, e.marker().index())
+        && let Some((at, message)) = surrogate_escape(text, start)
+    {
+        let (line, column) = advance(position(e.marker()), &text[start..at]);
+        out.at_position(line, column, Severity::Error, || message);
+        return;
+    }
     // A key longer than the 1024 characters YAML allows a key without `?`
     // (the parser's words vary): the marker is on the key's own line, past
     // it.
@@ -317,6 +327,62 @@ fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
     }
     let info = info.split_whitespace().collect::<Vec<_>>().join(" ");
     out.at_position(line, column, Severity::Error, || info);
+}
+
+/// In the double-quoted scalar starting at byte `start`, the first escape
+/// that is no character, if it is a `\u` escape of a UTF-16 surrogate:
+/// where it is, and what to say of it.
+fn surrogate_escape(text: &str, start: usize) -> Option<(usize, String)> {
+    let bytes = text.as_bytes();
+    if bytes.get(start) != Some(&b'"') {
+        return None;
+    }
+    let hex = |at: usize, n: usize| {
+        text.get(at..at + n)
+            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+    };
+    let surrogate = |v: u32| (0xD800..=0xDFFF).contains(&v);
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => return None,
+            b'\\' => match bytes.get(i + 1) {
+                Some(b'u') => {
+                    let v = hex(i + 2, 4)?;
+                    if surrogate(v) {
+                        let low = (bytes.get(i + 6) == Some(&b'\\') && bytes.get(i + 7) == Some(&b'u'))
+                            .then(|| hex(i + 8, 4))
+                            .flatten()
+                            .filter(|low| (0xDC00..=0xDFFF).contains(low));
+                        let message = match low {
+                            Some(low) if v < 0xDC00 => {
+                                let c = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00);
+                                format!(
+                                    "`\\u{v:04X}\\u{low:04X}` is a UTF-16 surrogate pair, as JSON writes U+{c:X}: YAML has no \
+                                     surrogates, and escapes it as `\\U{c:08X}` (libyaml and go-yaml refuse the pair too)"
+                                )
+                            }
+                            _ => format!("`\\u{v:04X}` is a lone UTF-16 surrogate, which is no character"),
+                        };
+                        return Some((i, message));
+                    }
+                    i += 6;
+                }
+                Some(b'U') => {
+                    let v = hex(i + 2, 8)?;
+                    if surrogate(v) || v > 0x10FFFF {
+                        return None;
+                    }
+                    i += 10;
+                }
+                Some(_) => i += 2,
+                None => return None,
+            },
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 const TAB_INDENTATION: &str = "a tab in the indentation: YAML indents with spaces only (YAML 1.2, section 6.1)";
@@ -733,7 +799,12 @@ struct Undecodable {
 /// The 1-based line and column just past `text` (YAML's line breaks: LF,
 /// CRLF or CR).
 fn end_position(text: &str) -> (usize, usize) {
-    let (mut line, mut column, mut after_cr) = (1, 1, false);
+    advance((1, 1), text)
+}
+
+/// The line and column after `text`, which starts at `from`.
+fn advance(from: (usize, usize), text: &str) -> (usize, usize) {
+    let ((mut line, mut column), mut after_cr) = (from, false);
     for c in text.chars() {
         match c {
             '\n' if after_cr => {}
