@@ -1135,6 +1135,11 @@ fn yaml_syntax_error_position() {
     assert!(!f.message.contains("at line 2 column 6"), "position is not repeated: {}", f.message);
     let f = one(BuiltinKind::Yaml, format!("{BOM_STR}a: [1, 2\n").as_bytes());
     assert_eq!(f.line, Some(2));
+    // An error at the end of a file without a final line break is at its
+    // end, not on a line past it.
+    for (content, position) in [(&b"["[..], (1, 2)), (b"{{}  ", (1, 6)), ("[\u{e9}\n!".as_bytes(), (2, 2))] {
+        assert_eq!(at(&one(BuiltinKind::Yaml, content)), position, "{:?}", String::from_utf8_lossy(content));
+    }
 }
 
 #[test]

@@ -250,7 +250,10 @@ impl<'t> Controls<'t> {
 
 /// The parser's error, said as well as it can be.
 fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
-    let (line, column) = position(e.marker());
+    // At the end of a file without a final line break the parser's line is
+    // one past the last: the end is where the file ends.
+    let (line, column) =
+        if byte_at(text, e.marker().index()) >= text.len() { end_position(text) } else { position(e.marker()) };
     let info = e.info();
     // Not syntax errors: a limit of the parser, and a separator YAML 1.2
     // allows that the parser refuses. Warnings.
