@@ -1438,6 +1438,18 @@ fn yaml_verbatim_core_tags_are_the_core_types() {
     assert_eq!(at(&f), (2, 1));
     let f = one(BuiltinKind::Yaml, b"!<tag:yaml.org,2002:str> 1: a\n\"1\": b\n");
     assert_eq!(at(&f), (2, 1));
+    // A collection tagged with its own core type, or `!`, is that
+    // collection; another tag makes another value.
+    for content in [
+        &b"? !!seq [1, 2]\n: a\n? [1, 2]\n: b\n"[..],
+        b"? !<tag:yaml.org,2002:seq> [1, 2]\n: a\n? [1, 2]\n: b\n",
+        b"? ! [1, 2]\n: a\n? [1, 2]\n: b\n",
+        b"? !!map {a: 1}\n: a\n? {a: 1}\n: b\n",
+    ] {
+        assert_eq!(at(&one(BuiltinKind::Yaml, content)), (3, 3), "{:?}", String::from_utf8_lossy(content));
+    }
+    clean(BuiltinKind::Yaml, b"? !!set {a: null}\n: a\n? {a: null}\n: b\n");
+    clean(BuiltinKind::Yaml, b"? !mine [1, 2]\n: a\n? [1, 2]\n: b\n");
 }
 
 #[test]

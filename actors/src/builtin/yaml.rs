@@ -1053,8 +1053,8 @@ impl Keys {
                 let hasher = (anchor != 0 || self.wants_hash()).then(|| {
                     let mut h = Box::new(Xxh3::new());
                     h.update(b"seq");
-                    if let Some(tag) = tag.as_deref() {
-                        h.update(tag_text(tag).as_bytes());
+                    if let Some(tag) = collection_tag(tag.as_deref(), "seq") {
+                        h.update(tag.as_bytes());
                     }
                     h
                 });
@@ -1063,7 +1063,7 @@ impl Keys {
             }
             Event::MappingStart(anchor, tag) => {
                 let sum = (anchor != 0 || self.wants_hash())
-                    .then(|| tag.as_deref().map_or(0, |t| xxh3_128(tag_text(t).as_bytes())));
+                    .then(|| collection_tag(tag.as_deref(), "map").map_or(0, |t| xxh3_128(t.as_bytes())));
                 self.stack.push(Frame::Mapping {
                     anchor,
                     flow,
@@ -1141,6 +1141,18 @@ fn shown(value: &str) -> String {
         s.push('…');
     }
     format!("`{s}`")
+}
+
+/// A collection's tag as it counts in a comparison: none for the
+/// non-specific `!` and for the core schema's own type (`core`: `seq` or
+/// `map`, as `!!seq` or `!<tag:yaml.org,2002:seq>`), which every untagged
+/// collection of the kind has.
+fn collection_tag(tag: Option<&Tag>, core: &str) -> Option<String> {
+    let tag = tag?;
+    let own = (tag.is_yaml_core_schema() && tag.suffix == core)
+        || (tag.handle.is_empty() && tag.suffix.strip_prefix("tag:yaml.org,2002:") == Some(core))
+        || (tag.handle.is_empty() && tag.suffix == "!");
+    (!own).then(|| tag_text(tag))
 }
 
 fn tag_text(tag: &Tag) -> String {
