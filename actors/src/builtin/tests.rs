@@ -1416,6 +1416,12 @@ fn yaml_a_key_past_1024_characters_is_named_as_such() {
     let f = one(BuiltinKind::Yaml, b"a: 1\nb\n  c: 2\n");
     assert_eq!(at(&f), (2, 1), "{}", f.message);
     assert!(f.message.starts_with("could not find the `:` after this key"), "{}", f.message);
+    // In a sequence, a line without its `- `: not said to be a mapping's.
+    for content in [&b"- a\nb\n"[..], b"k:\n  - a\n  - b\n  c\nd: 1\n"] {
+        let f = one(BuiltinKind::Yaml, content);
+        assert!(f.message.starts_with("this line is not an entry of the sequence above"), "{}", f.message);
+    }
+    assert_eq!(at(&one(BuiltinKind::Yaml, b"- a\nb\n")), (2, 1));
 }
 
 #[test]

@@ -308,7 +308,8 @@ fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
     if (info == "simple key expect ':'" || (info == "simple key expected" && at_end()))
         && let Some((key_line, key_column)) = last_content_line_before(text, e.marker().line())
     {
-        out.at_position(key_line, key_column, Severity::Error, || MISSING_COLON.to_owned());
+        let message = if entry_above(text, key_line, key_column) { NOT_AN_ENTRY } else { MISSING_COLON };
+        out.at_position(key_line, key_column, Severity::Error, || message.to_owned());
         return;
     }
     // A tab indenting a line: the parser stops where the node before it
@@ -668,6 +669,34 @@ const LONG_KEY: &str = "a key longer than 1024 characters: YAML allows that only
 
 const MISSING_COLON: &str =
     "could not find the `:` after this key: a line in a mapping must be `key: value` or belong to the value above";
+
+const NOT_AN_ENTRY: &str = "this line is not an entry of the sequence above: a line at a sequence's indentation must start with `- ` (or belong to the value above)";
+
+/// Whether the nearest line with content before `line` that is not
+/// indented deeper than `column` (1-based, in characters) is a sequence
+/// entry at that very column: the block the line was read in is a
+/// sequence, not a mapping.
+fn entry_above(text: &str, line: usize, column: usize) -> bool {
+    let mut above = None;
+    let mut rest = text;
+    for _ in 1..line {
+        let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
+        let content = &rest[..end];
+        let trimmed = content.trim_start_matches([' ', '\t']);
+        let indent = content[..content.len() - trimmed.len()].chars().count() + 1;
+        if !trimmed.is_empty() && !trimmed.starts_with('#') && indent <= column {
+            above = Some((indent, trimmed));
+        }
+        if end == rest.len() {
+            break;
+        }
+        let skip = if rest[end..].starts_with("\r\n") { 2 } else { 1 };
+        rest = &rest[end + skip..];
+    }
+    above.is_some_and(|(indent, trimmed)| {
+        indent == column && (trimmed == "-" || trimmed.starts_with("- ") || trimmed.starts_with("-\t"))
+    })
+}
 
 /// The byte offset of character `index` (the parser counts characters), or
 /// the end.
