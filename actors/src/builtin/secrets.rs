@@ -231,8 +231,11 @@ fn pem(content: &[u8], after_begin: usize) -> Option<&[u8]> {
     // it there but `\n` escapes and blanks.
     let (mut quotes, mut at_literal_start) = (0usize, false);
     // At the start of a line, but for blanks: where a comment's leader
-    // (`#`, `//`, `;`, `*`) may stand before a commented-out key's line.
+    // (`#`, `//`, `///`, `//!`, `;`, `*`, `--`, `%`) may stand before a
+    // commented-out key's line.
     let mut line_start = false;
+    // A leader was passed: the material must then be a whole line of a key.
+    let mut commented = false;
     loop {
         let inside_literal = quotes > 0 && quotes % 2 == 0;
         match body {
@@ -247,7 +250,13 @@ fn pem(content: &[u8], after_begin: usize) -> Option<&[u8]> {
             [b' ' | b'\t', tail @ ..] => body = tail,
             [b'\r' | b'\n', tail @ ..] => (body, at_literal_start, line_start) = (tail, false, true),
             [b'|' | b'>', tail @ ..] => (body, at_literal_start, line_start) = (tail, false, false),
-            [b'#' | b';' | b'*', tail @ ..] | [b'/', b'/', tail @ ..] if line_start => body = tail,
+            [b'#' | b';' | b'*' | b'%', tail @ ..] | [b'-', b'-', tail @ ..] if line_start => {
+                (body, commented) = (tail, true);
+            }
+            [b'/', b'/', tail @ ..] if line_start => {
+                let tail = skip(tail, |b| b == b'/');
+                (body, commented) = (tail.strip_prefix(b"!").unwrap_or(tail), true);
+            }
             // Between string literals: `"…-----\n" +` or `,` then the
             // key's first line in the next literal. Inside one, a `+` is
             // the key's first character.
@@ -264,9 +273,20 @@ fn pem(content: &[u8], after_begin: usize) -> Option<&[u8]> {
         return None;
     }
     let material = material_run(body);
+    if commented {
+        // Prose or a path in a comment has runs of 20 base64 characters
+        // too: a commented-out key's line is all key, at least
+        // COMMENTED_MATERIAL of it.
+        let line_ends = body.get(material).is_none_or(|&b| b == b'\r' || b == b'\n');
+        return (material >= COMMENTED_MATERIAL && line_ends).then_some(label);
+    }
     let armor_header = ARMOR_HEADERS.iter().any(|h| body.starts_with(h.as_bytes()));
     (material >= PEM_MATERIAL || armor_header).then_some(label)
 }
+
+/// The fewest base64 characters of a commented-out key's first line (its
+/// lines hold 64, or 70 in OpenSSH's).
+const COMMENTED_MATERIAL: usize = 40;
 
 /// The length of the base64 run at the start of `s` (at most
 /// [`LONGEST_RUN`] + 1 bytes looked at), a `/` escaped as `\/` (as PHP's
@@ -322,7 +342,16 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
     let blanks = rest[..closing].iter().any(|&b| b == b' ' || b == b'\t');
     let quoted = rest[..closing].iter().any(|&b| b == b'"' || b == b'\'');
     rest = &rest[closing..];
-    let op = if quoted && rest.first() == Some(&b',') { 1 } else { run(rest, |b| b == b'=' || b == b':' || b == b'>') };
+    // The `,` form: a quoted name, the first argument of a call.
+    let call = || {
+        let before = content[..name_start].strip_suffix(b"\"").or_else(|| content[..name_start].strip_suffix(b"'"));
+        before.is_some_and(|b| skip_back(b, |c| c == b' ' || c == b'\t').ends_with(b"("))
+    };
+    let op = if quoted && rest.first() == Some(&b',') && call() {
+        1
+    } else {
+        run(rest, |b| b == b'=' || b == b':' || b == b'>')
+    };
     if (op == 0 && !blanks) || op > 2 {
         return None;
     }
@@ -338,4 +367,9 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
 
 fn skip(s: &[u8], f: impl Fn(u8) -> bool) -> &[u8] {
     &s[run(s, f)..]
+}
+
+/// `s` without its trailing bytes that satisfy `f`.
+fn skip_back(s: &[u8], f: impl Fn(u8) -> bool) -> &[u8] {
+    &s[..s.len() - s.iter().rev().take_while(|&&b| f(b)).count()]
 }

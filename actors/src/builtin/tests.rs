@@ -1584,6 +1584,9 @@ fn secret_samples() -> Vec<(String, &'static str, String)> {
         (format!("  // -----BEGIN EC PRIVATE KEY-----\r\n  // {pem_body}\r\n"), "EC PRIVATE KEY", pem_body.to_owned()),
         (format!("/*\n * -----BEGIN PRIVATE KEY-----\n * {pem_body}\n */\n"), "PRIVATE KEY", pem_body.to_owned()),
         (format!(";; -----BEGIN DSA PRIVATE KEY-----\n;; {pem_body}\n"), "DSA PRIVATE KEY", pem_body.to_owned()),
+        (format!("/// -----BEGIN PRIVATE KEY-----\n/// {pem_body}\n"), "PRIVATE KEY", pem_body.to_owned()),
+        (format!("//! -----BEGIN PRIVATE KEY-----\n//! {pem_body}"), "PRIVATE KEY", pem_body.to_owned()),
+        (format!("-- -----BEGIN PRIVATE KEY-----\n-- {pem_body}\n"), "PRIVATE KEY", pem_body.to_owned()),
         // Material starting with `+` in the next string literal.
         (
             format!("k = \"-----BEGIN RSA PRIVATE KEY-----\\n\" +\n    \"+{}\\n\"\n", &pem_body[1..]),
@@ -1678,10 +1681,22 @@ fn secrets_clean_lookalikes() {
     clean(BuiltinKind::Secrets, format!("sk_test_{}\n", fake(30, ALNUM)).as_bytes());
     clean(BuiltinKind::Secrets, format!("aws_secret_access_key = {}\n", fake(41, ALNUM)).as_bytes());
     clean(BuiltinKind::Secrets, format!("my_secret = {}\n", fake(40, ALNUM)).as_bytes());
-    // A `,` after the name counts only after a quoted name (a call's argument).
+    // A `,` after the name counts only after a quoted name that is a
+    // call's first argument.
     clean(BuiltinKind::Secrets, b"names = [aws_secret_access_key, da39a3ee5e6b4b0d3255bfef95601890afd80709]\n");
-    // A comment's leader counts only at the start of a line.
+    clean(BuiltinKind::Secrets, b"[\"aws_secret_access_key\", \"da39a3ee5e6b4b0d3255bfef95601890afd80709\"]\n");
+    // A comment's leader counts only at the start of a line, and prose or
+    // a path in a comment after a header is not a key.
     clean(BuiltinKind::Secrets, b"-----BEGIN PRIVATE KEY----- # ThisIsAnIdentifierLongerThanTwenty\n");
+    clean(
+        BuiltinKind::Secrets,
+        b"# The file must start with -----BEGIN OPENSSH PRIVATE KEY-----\n# OpenSSHPrivateKeyParser reads the rest.\n",
+    );
+    clean(
+        BuiltinKind::Secrets,
+        b"/**\n * Reads -----BEGIN RSA PRIVATE KEY-----\n * /etc/ssl/private/server/keyfile.pem\n */\n",
+    );
+    clean(BuiltinKind::Secrets, b"* header: -----BEGIN RSA PRIVATE KEY-----\n* ConfigurationFileLocationVariable\n");
 }
 
 /// A PEM header in code or prose, followed by the next line of code, a
