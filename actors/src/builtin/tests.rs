@@ -1422,6 +1422,9 @@ fn yaml_a_key_past_1024_characters_is_named_as_such() {
         assert!(f.message.starts_with("this line is not an entry of the sequence above"), "{}", f.message);
     }
     assert_eq!(at(&one(BuiltinKind::Yaml, b"- a\nb\n")), (2, 1));
+    // A sequence at its key's column: the line may as well miss its `:`.
+    let f = one(BuiltinKind::Yaml, b"containers:\n- name: a\n  image: b\nvolumes\n");
+    assert!(f.message.starts_with("could not find the `:` after this key"), "{}", f.message);
 }
 
 #[test]

@@ -672,30 +672,42 @@ const MISSING_COLON: &str =
 
 const NOT_AN_ENTRY: &str = "this line is not an entry of the sequence above: a line at a sequence's indentation must start with `- ` (or belong to the value above)";
 
-/// Whether the nearest line with content before `line` that is not
-/// indented deeper than `column` (1-based, in characters) is a sequence
-/// entry at that very column: the block the line was read in is a
-/// sequence, not a mapping.
+/// Whether the block `line` was read in, at `column` (1-based, in
+/// characters), is a sequence: going up from `line` past deeper lines, the
+/// lines at that column are `- ` entries up to one indented less (or the
+/// top). A `key:` line at that column above them (a sequence written at
+/// its key's column, as Kubernetes manifests are) makes it a mapping.
 fn entry_above(text: &str, line: usize, column: usize) -> bool {
-    let mut above = None;
+    let mut lines = Vec::new();
     let mut rest = text;
     for _ in 1..line {
         let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
-        let content = &rest[..end];
-        let trimmed = content.trim_start_matches([' ', '\t']);
-        let indent = content[..content.len() - trimmed.len()].chars().count() + 1;
-        if !trimmed.is_empty() && !trimmed.starts_with('#') && indent <= column {
-            above = Some((indent, trimmed));
-        }
+        lines.push(&rest[..end]);
         if end == rest.len() {
             break;
         }
         let skip = if rest[end..].starts_with("\r\n") { 2 } else { 1 };
         rest = &rest[end + skip..];
     }
-    above.is_some_and(|(indent, trimmed)| {
-        indent == column && (trimmed == "-" || trimmed.starts_with("- ") || trimmed.starts_with("-\t"))
-    })
+    let mut entries = false;
+    for content in lines.iter().rev() {
+        let trimmed = content.trim_start_matches([' ', '\t']);
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let indent = content[..content.len() - trimmed.len()].chars().count() + 1;
+        if indent < column {
+            break;
+        }
+        if indent == column {
+            if trimmed == "-" || trimmed.starts_with("- ") || trimmed.starts_with("-\t") {
+                entries = true;
+            } else {
+                return false;
+            }
+        }
+    }
+    entries
 }
 
 /// The byte offset of character `index` (the parser counts characters), or
