@@ -57,7 +57,8 @@ const REPLY_QUEUE_BYTES: usize = 32 << 20;
 /// A check streaming its outcomes sends its next part only while its
 /// connection has no more than this many bytes unwritten: a few parts in
 /// flight keep a reading client busy, and a client that stalls holds no
-/// more than this of its report (the rest is serialized only as it reads).
+/// more than this of its report and two parts (one queued past it, one
+/// serialized and waiting); the rest is serialized only as it reads.
 const STREAM_QUEUE_BYTES: usize = 4 << 20;
 
 /// Replies and notifications queued and unwritten, all connections
@@ -292,9 +293,12 @@ pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) {
             };
             daemon.connections.fetch_add(1, Ordering::Relaxed);
             active();
-            connection(stream, daemon.clone(), budget, replies).await;
+            let checked = connection(stream, daemon.clone(), budget, replies).await;
             active();
-            daemon.work_ended.notify_one();
+            if checked {
+                // A check's report may have been freed only now.
+                daemon.work_ended.notify_one();
+            }
             daemon.connections.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
@@ -358,7 +362,8 @@ async fn write_line<W: tokio::io::AsyncWrite + Unpin>(wr: &mut W, line: &[u8]) -
     Ok(Ok(()))
 }
 
-async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget, replies: Arc<ReplyBudget>) {
+/// Serves one connection until it ends; returns whether it ran a check.
+async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget, replies: Arc<ReplyBudget>) -> bool {
     let (rd, mut wr) = stream.into_split();
     let (tx, mut rx) = Outbox::new(replies);
     // Cancelled when the connection must end: a write that cannot complete,
@@ -397,6 +402,9 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget,
     // then, or from when the read began, whichever is later.
     let last_done = Arc::new(std::sync::Mutex::new(tokio::time::Instant::now()));
     let mut greeted = false;
+    // Whether it ran a check (whose memory is worth giving back once it
+    // is over; see `return_memory_when_quiet`).
+    let mut checked = false;
     // Closed for an oversized line, whose rest may still be coming.
     let mut oversized = false;
     'frames: loop {
@@ -555,6 +563,8 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget,
         let ctx =
             RequestCtx { cancel: token.clone(), notifier: Notifier { outbox: tx.clone(), request: id_value.clone() } };
         let (daemon2, tx2, in_flight2, last_done2) = (daemon.clone(), tx.clone(), in_flight.clone(), last_done.clone());
+        let check = req.method == "check";
+        checked |= check;
         daemon.requests.spawn(async move {
             let result = tokio::select! {
                 r = daemon2.handle(&req.method, req.params.unwrap_or(Value::Null), &ctx) => r,
@@ -575,7 +585,9 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget,
             in_flight2.lock().await.remove(&id);
             *last_done2.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = tokio::time::Instant::now();
             drop(permit);
-            daemon2.work_ended.notify_one();
+            if check {
+                daemon2.work_ended.notify_one();
+            }
         });
     }
     // The client closed its side (or we are closing it): let requests in
@@ -604,6 +616,7 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget,
         })
         .await;
     }
+    checked
 }
 
 /// How long the rest of an oversized line is read (and dropped) after its
