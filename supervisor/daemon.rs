@@ -156,6 +156,7 @@ struct DaemonCli {
 /// directory until told to stop. Exit codes as the CLI's: 0, or 2 when the
 /// daemon could not start.
 pub fn main() -> std::process::ExitCode {
+    crate::allocator::limit_arenas();
     close_inherited_descriptors();
     let mut cli = <DaemonCli as clap::Parser>::parse();
     // As the client reads it: empty means unset.
@@ -699,12 +700,13 @@ const QUIET: Duration = Duration::from_secs(2);
 /// [`QUIET`], with no request in flight. glibc keeps what a large check or
 /// report freed for later use: after twelve clients that never read the
 /// reports they asked for (a 20,000-file tree), the daemon stayed at
-/// 243 MiB, 102 MiB with this. An idle daemon does not wake for it, nor
+/// 243 MiB, 102 MiB with this (49 MiB with `allocator::limit_arenas`
+/// too). An idle daemon does not wake for it, nor
 /// does one that answers only `status` or `ping`.
 async fn return_memory_when_quiet(daemon: Arc<Daemon>) {
     let busy = || !daemon.requests.is_empty();
     let trim = || async {
-        let _ = tokio::task::spawn_blocking(return_free_memory).await;
+        let _ = tokio::task::spawn_blocking(crate::allocator::return_free_memory).await;
     };
     after_each_quiet(&daemon.work_ended, busy, &daemon.shutdown, trim).await;
 }
@@ -735,21 +737,6 @@ async fn after_each_quiet<F: Future<Output = ()>>(
             }
         }
         act().await;
-    }
-}
-
-/// Asks the allocator to give its free pages back to the system (glibc's
-/// `malloc_trim`; other allocators give large blocks back themselves).
-#[allow(unsafe_code)]
-fn return_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        let started = std::time::Instant::now();
-        // SAFETY: malloc_trim takes no pointer and touches only the
-        // allocator's own free lists, under the allocator's locks: it may be
-        // called at any time, from any thread.
-        let returned = unsafe { libc::malloc_trim(0) } == 1;
-        debug!(returned, took = ?started.elapsed(), "gave the allocator's free memory back");
     }
 }
 
