@@ -80,6 +80,9 @@ pub struct StoreOptions {
     pub max_write_buffers: i32,
 }
 
+/// The MANIFEST's size past which RocksDB writes a new one.
+pub const MAX_MANIFEST_BYTES: usize = 4 << 20;
+
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions { block_cache_bytes: 32 << 20, write_buffer_bytes: 4 << 20, max_write_buffers: 2 }
@@ -111,8 +114,9 @@ pub struct StoreStats {
     pub stat_index_entries: u64,
     /// Number of per-file entries (expired ones included until pruned).
     pub file_entries: u64,
-    /// Approximate bytes used: the live SST files of all column families,
-    /// and the write-ahead logs (which hold what the memtables do).
+    /// Bytes on disk: every file of the cache's directory (tables,
+    /// write-ahead logs with the space they reserve, the MANIFEST,
+    /// RocksDB's own logs).
     pub approx_disk_bytes: u64,
 }
 
@@ -232,6 +236,10 @@ impl Store {
         db_opts.set_bytes_per_sync(1 << 20);
         db_opts.set_keep_log_file_num(3);
         db_opts.set_max_log_file_size(1 << 20);
+        // Each flush and compaction adds to the MANIFEST, which RocksDB
+        // starts afresh only past this size (1 GiB by default): a daemon
+        // that lives for weeks would let it grow by megabytes an hour.
+        db_opts.set_max_manifest_file_size(MAX_MANIFEST_BYTES);
 
         let big = |bloom| cf_options(&block_cache, bloom, opts.write_buffer_bytes, max_buffers);
         let small = || cf_options(&block_cache, false, 1 << 20, 2);
@@ -589,22 +597,14 @@ impl Store {
         stats.stat_index_entries = self.count_keys(CF_STAT, &[], &[])?;
         stats.file_entries = self.count_keys(CF_FILES, &[], &[])?;
 
-        for name in [rocksdb::DEFAULT_COLUMN_FAMILY_NAME, CF_RESULTS, CF_STAT, CF_FILES, CF_META] {
-            let cf = self.cf(name);
-            let v =
-                self.db.property_int_value_cf(cf, rocksdb::properties::LIVE_SST_FILES_SIZE).map_err(|e| self.err(e))?;
-            stats.approx_disk_bytes += v.unwrap_or(0);
-        }
-        // What the memtables hold is on disk in the write-ahead logs (their
-        // own size counts the arena they allocate, far more than is used),
-        // with the space a log reserves ahead (about 1.1 times the write
-        // buffer: `cache.write_buffer` of gigabytes takes that much disk).
-        // The database's own directory, whatever is at its path now.
+        // Every file of the database's own directory (whatever is at its
+        // path now): tables, write-ahead logs with the space a log reserves
+        // ahead (about 1.1 times the write buffer: `cache.write_buffer` of
+        // gigabytes takes that much disk), the MANIFEST, RocksDB's own logs.
         if let Ok(dir) = std::fs::read_dir(&self.via) {
             for e in dir.flatten() {
-                if e.path().extension().is_some_and(|x| x == "log") {
-                    stats.approx_disk_bytes += e.metadata().map_or(0, |m| disk_bytes(&m));
-                }
+                stats.approx_disk_bytes +=
+                    e.metadata().ok().filter(std::fs::Metadata::is_file).map_or(0, |m| disk_bytes(&m));
             }
         }
         Ok(stats)

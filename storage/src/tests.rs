@@ -328,10 +328,29 @@ fn stats_count_entries_and_bytes() {
     assert!(s.approx_disk_bytes <= on_disk(store.path()), "{} > {}", s.approx_disk_bytes, on_disk(store.path()));
 
     store.flush().unwrap();
+    let before = on_disk(store.path());
     let s = store.stats().unwrap();
+    let after = on_disk(store.path());
     assert_eq!(s.result_entries, 6);
-    assert!(s.approx_disk_bytes > 0, "SST files count after a flush");
-    assert!(s.approx_disk_bytes <= on_disk(store.path()), "{} > {}", s.approx_disk_bytes, on_disk(store.path()));
+    // Every file of the directory: the MANIFEST and RocksDB's own logs too.
+    assert!(
+        (before.min(after)..=before.max(after)).contains(&s.approx_disk_bytes),
+        "{} of {before}",
+        s.approx_disk_bytes
+    );
+}
+
+#[test]
+fn the_manifest_is_started_afresh_past_a_few_megabytes() {
+    let dir = TempDir::new().unwrap();
+    drop(open(dir.path()));
+    let options = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("OPTIONS-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .expect("RocksDB writes its options file");
+    assert!(options.contains(&format!("max_manifest_file_size={}", crate::store::MAX_MANIFEST_BYTES)), "{options}");
 }
 
 #[test]
