@@ -272,26 +272,35 @@ fn pem(content: &[u8], after_begin: usize) -> Option<&[u8]> {
     if quotes > 0 && !at_literal_start {
         return None;
     }
-    let material = material_run(body);
-    if commented {
-        // Prose or a path in a comment has runs of 20 base64 characters
-        // too: a commented-out key's line is all key, at least
-        // COMMENTED_MATERIAL of it.
-        let line_ends = body.get(material).is_none_or(|&b| b == b'\r' || b == b'\n');
-        return (material >= COMMENTED_MATERIAL && line_ends).then_some(label);
-    }
+    let (material, bytes) = material_run(body);
     let armor_header = ARMOR_HEADERS.iter().any(|h| body.starts_with(h.as_bytes()));
+    if commented && !armor_header {
+        // Prose, names and paths in a comment have long runs of base64
+        // characters too: a commented-out key's line is a whole line of
+        // key, letters of both cases and digits, then at most the end of a
+        // string literal (`\n" +`).
+        let rest = &body[bytes..];
+        let line = &rest[..memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len())];
+        let literal_end = line.iter().all(|&b| b"\\nr\"' \t+,;)".contains(&b));
+        let run = &body[..bytes];
+        let mixed = run.iter().any(u8::is_ascii_digit)
+            && run.iter().any(u8::is_ascii_uppercase)
+            && run.iter().any(u8::is_ascii_lowercase);
+        let long = material >= COMMENTED_MATERIAL || material > LONGEST_RUN;
+        return (long && mixed && (literal_end || material > LONGEST_RUN)).then_some(label);
+    }
     (material >= PEM_MATERIAL || armor_header).then_some(label)
 }
 
-/// The fewest base64 characters of a commented-out key's first line (its
-/// lines hold 64, or 70 in OpenSSH's).
-const COMMENTED_MATERIAL: usize = 40;
+/// The fewest base64 characters of a commented-out key's first line: its
+/// lines hold 64 (70 in OpenSSH's, 76 in some tools'), where names and
+/// paths are rarely that long.
+const COMMENTED_MATERIAL: usize = 60;
 
-/// The length of the base64 run at the start of `s` (at most
-/// [`LONGEST_RUN`] + 1 bytes looked at), a `/` escaped as `\/` (as PHP's
-/// and some JSON encoders write it) counting as one.
-fn material_run(s: &[u8]) -> usize {
+/// The base64 run at the start of `s` (at most [`LONGEST_RUN`] + 1 bytes
+/// looked at), a `/` escaped as `\/` (as PHP's and some JSON encoders
+/// write it) counting as one: its length in characters, and in bytes.
+fn material_run(s: &[u8]) -> (usize, usize) {
     let s = &s[..s.len().min(LONGEST_RUN + 1)];
     let (mut i, mut n) = (0, 0);
     while i < s.len() {
@@ -304,7 +313,7 @@ fn material_run(s: &[u8]) -> usize {
         }
         n += 1;
     }
-    n
+    (n, i)
 }
 
 /// The header lines an encrypted PEM block (RFC 1421) or a PGP armored
@@ -342,10 +351,15 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
     let blanks = rest[..closing].iter().any(|&b| b == b' ' || b == b'\t');
     let quoted = rest[..closing].iter().any(|&b| b == b'"' || b == b'\'');
     rest = &rest[closing..];
-    // The `,` form: a quoted name, the first argument of a call.
+    // The `,` form: a quoted name, the first argument of a call or of a
+    // braced pair (`{"aws_secret_access_key", "…"}`), maybe on a line of
+    // its own.
     let call = || {
         let before = content[..name_start].strip_suffix(b"\"").or_else(|| content[..name_start].strip_suffix(b"'"));
-        before.is_some_and(|b| skip_back(b, |c| c == b' ' || c == b'\t').ends_with(b"("))
+        before.is_some_and(|b| {
+            let b = skip_back(&b[b.len().saturating_sub(LONGEST_RUN)..], |c| c.is_ascii_whitespace());
+            b.ends_with(b"(") || b.ends_with(b"{")
+        })
     };
     let op = if quoted && rest.first() == Some(&b',') && call() {
         1

@@ -1417,7 +1417,9 @@ fn yaml_a_key_past_1024_characters_is_named_as_such() {
     assert_eq!(at(&f), (2, 1), "{}", f.message);
     assert!(f.message.starts_with("could not find the `:` after this key"), "{}", f.message);
     // In a sequence, a line without its `- `: not said to be a mapping's.
-    for content in [&b"- a\nb\n"[..], b"k:\n  - a\n  - b\n  c\nd: 1\n"] {
+    for content in
+        [&b"- a\nb\n"[..], b"k:\n  - a\n  - b\n  c\nd: 1\n", b"%YAML 1.2\n---\n- a\nb\n", b"a: 1\n---\n- a\nb\n"]
+    {
         let f = one(BuiltinKind::Yaml, content);
         assert!(f.message.starts_with("this line is not an entry of the sequence above"), "{}", f.message);
     }
@@ -1590,6 +1592,32 @@ fn secret_samples() -> Vec<(String, &'static str, String)> {
         (format!("/// -----BEGIN PRIVATE KEY-----\n/// {pem_body}\n"), "PRIVATE KEY", pem_body.to_owned()),
         (format!("//! -----BEGIN PRIVATE KEY-----\n//! {pem_body}"), "PRIVATE KEY", pem_body.to_owned()),
         (format!("-- -----BEGIN PRIVATE KEY-----\n-- {pem_body}\n"), "PRIVATE KEY", pem_body.to_owned()),
+        // Commented-out code that built the key, a line with a blank after
+        // it, one longer than a name is followed, `\/` escapes, an
+        // encrypted block.
+        (
+            format!("// String k = \"-----BEGIN RSA PRIVATE KEY-----\\n\" +\n//     \"{pem_body}\\n\" +\n"),
+            "RSA PRIVATE KEY",
+            pem_body.to_owned(),
+        ),
+        (
+            format!("#    \"-----BEGIN RSA PRIVATE KEY-----\\n\"\n#    \"{pem_body}\\n\"\n"),
+            "RSA PRIVATE KEY",
+            pem_body.to_owned(),
+        ),
+        (format!("# -----BEGIN EC PRIVATE KEY-----\n# {pem_body} \n"), "EC PRIVATE KEY", pem_body.to_owned()),
+        (format!("# -----BEGIN PRIVATE KEY-----\n# {}\n", pem_body.repeat(5)), "PRIVATE KEY", pem_body.to_owned()),
+        (
+            format!("# -----BEGIN PRIVATE KEY-----\n# {}\n", pem_body.replace('/', "\\/")),
+            "PRIVATE KEY",
+            pem_body.to_owned(),
+        ),
+        (
+            "# -----BEGIN RSA PRIVATE KEY-----\n# Proc-Type: 4,ENCRYPTED\n# DEK-Info: AES-128-CBC,3F17F5316E2BAC89\n"
+                .to_owned(),
+            "RSA PRIVATE KEY",
+            "Proc-Type".to_owned(),
+        ),
         // Material starting with `+` in the next string literal.
         (
             format!("k = \"-----BEGIN RSA PRIVATE KEY-----\\n\" +\n    \"+{}\\n\"\n", &pem_body[1..]),
@@ -1625,6 +1653,12 @@ fn secret_samples() -> Vec<(String, &'static str, String)> {
             "`AWS_SECRET_ACCESS_KEY`",
             aws_secret.clone(),
         ),
+        (
+            format!("os.environ.setdefault(\n    \"AWS_SECRET_ACCESS_KEY\", \"{aws_secret}\"\n)\n"),
+            "`AWS_SECRET_ACCESS_KEY`",
+            aws_secret.clone(),
+        ),
+        (format!("{{\"aws_secret_access_key\", \"{aws_secret}\"}},\n"), "`aws_secret_access_key`", aws_secret.clone()),
     ]
 }
 
@@ -1700,6 +1734,19 @@ fn secrets_clean_lookalikes() {
         b"/**\n * Reads -----BEGIN RSA PRIVATE KEY-----\n * /etc/ssl/private/server/keyfile.pem\n */\n",
     );
     clean(BuiltinKind::Secrets, b"* header: -----BEGIN RSA PRIVATE KEY-----\n* ConfigurationFileLocationVariable\n");
+    clean(
+        BuiltinKind::Secrets,
+        b"# -----BEGIN RSA PRIVATE KEY-----\n# /usr/local/share/verdict/fixtures/privatekeys/rsa\n",
+    );
+    clean(
+        BuiltinKind::Secrets,
+        b"/* -----BEGIN RSA PRIVATE KEY-----\n * OpenSshPrivateKeyCertificateAuthorityParserImpl\n",
+    );
+    // A line of key-like characters with more prose after it.
+    clean(
+        BuiltinKind::Secrets,
+        b"# -----BEGIN RSA PRIVATE KEY-----\n# MIIEowIBAAKCAQEAx4UbaDzY5xjW6hc7W0BCfzVZ2p0K+gIvGr6WOLYS/8Ev is how it starts\n",
+    );
 }
 
 /// A PEM header in code or prose, followed by the next line of code, a

@@ -691,6 +691,11 @@ fn entry_above(text: &str, line: usize, column: usize) -> bool {
     }
     let mut entries = false;
     for content in lines.iter().rev() {
+        // A document's start or end, or a directive: the top of the block.
+        let marker = |m: &str| content.strip_prefix(m).is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']));
+        if marker("---") || marker("...") || content.starts_with('%') {
+            break;
+        }
         let trimmed = content.trim_start_matches([' ', '\t']);
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
