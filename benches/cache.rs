@@ -3,6 +3,7 @@
 //! RocksDB multi-get of the same keys (no decoding) in the same run.
 //!
 //! Run: `scripts/bench cache` (or `cargo bench --bench cache`).
+#![forbid(unsafe_code)]
 
 use std::time::{Duration, Instant};
 

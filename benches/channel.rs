@@ -8,6 +8,7 @@
 //!   connects to the echo socket and does one round trip.
 //!
 //! Run: `scripts/bench channel` (or `cargo bench --bench channel`).
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -24,6 +24,7 @@
 //! Run: `scripts/bench check` (or `cargo bench --bench check`); one section
 //! with `scripts/bench check -- SECTION`. Set `VERDICT_BENCH_FILES` to scale
 //! the trees. `peers` needs `scripts/peers` (which `scripts/bench` runs).
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

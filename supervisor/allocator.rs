@@ -15,7 +15,8 @@
 /// first thing in `main`, while the process has one thread.
 pub fn limit_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // A user's own `MALLOC_ARENA_MAX` (glibc reads it) is left in force.
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get).max(2);
         let arenas = libc::c_int::try_from(cores).unwrap_or(libc::c_int::MAX);
         // SAFETY: mallopt takes no pointer and only sets a parameter of the

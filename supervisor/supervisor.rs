@@ -130,8 +130,9 @@ pub struct ChildStatus {
     pub dimension: String,
     /// `running`, `restarting`, `quarantined`.
     pub state: &'static str,
-    /// Restarts since its child was started for its present configuration
-    /// (`restart` keeps the count; a reload that changes it starts afresh).
+    /// Restarts after failures since its child was started for its present
+    /// configuration (`restart` keeps the count and is not counted; a
+    /// reload that changes it starts afresh).
     pub restarts: u64,
     /// Jobs completed by its children.
     pub jobs_done: u64,

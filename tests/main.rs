@@ -1,5 +1,6 @@
 //! verdict's integration tests: one binary, driving the real `verdict`
 //! executable against real sockets, directories and processes.
+#![forbid(unsafe_code)]
 
 mod support;
 
