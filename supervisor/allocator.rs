@@ -10,9 +10,10 @@
 /// eight per core as threads contend; the daemon's freed memory then lies
 /// scattered over them, and little of it can be given back: after twelve
 /// clients that stalled on a 20,000-file report, trimming left the daemon
-/// at 146 MiB with the default and at 31 MiB with two arenas, while cold
-/// checks took the same CPU (B/A 0.98 on both benchmark trees). Called
-/// first thing in `main`, while the process has one thread.
+/// at 143 MiB with the default and at 30 MiB with two arenas, and checks
+/// took at most two or three per cent more CPU, within the benchmarks'
+/// noise (docs/performance.md). Called first thing in `main`, while the
+/// process has one thread.
 pub fn limit_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {

@@ -700,9 +700,9 @@ const QUIET: Duration = Duration::from_secs(2);
 /// [`QUIET`], with no request in flight. glibc keeps what a large check or
 /// report freed for later use: after twelve clients that never read the
 /// reports they asked for (a 20,000-file tree), the daemon stayed at
-/// 243 MiB, 102 MiB with this (49 MiB with `allocator::limit_arenas`
-/// too). An idle daemon does not wake for it, nor
-/// does one that answers only `status` or `ping`.
+/// 240 MiB, 143 MiB with this (30 MiB with `allocator::limit_arenas`
+/// too). An idle daemon does not wake for it, nor does one that answers
+/// only `status` or `ping`.
 async fn return_memory_when_quiet(daemon: Arc<Daemon>) {
     let busy = || !daemon.requests.is_empty();
     let trim = || async {
