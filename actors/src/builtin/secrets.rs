@@ -279,7 +279,9 @@ fn pem(content: &[u8], after_begin: usize) -> Option<&[u8]> {
         // characters too: a commented-out key's line is a whole line of
         // key, letters of both cases and digits, then at most the end of a
         // string literal (`\n" +`).
-        let rest = &body[bytes..];
+        // Looked at no further than a name is followed (a file of one
+        // long line would be read to its end for each header).
+        let rest = &body[bytes..body.len().min(bytes + LONGEST_RUN)];
         let line = &rest[..memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len())];
         let literal_end = line.iter().all(|&b| b"\\nr\"' \t+,;)".contains(&b));
         let run = &body[..bytes];
