@@ -65,6 +65,9 @@ pub struct Daemon {
     /// Notified as each check ends, and each connection that ran one (see
     /// [`return_memory_when_quiet`]).
     pub work_ended: tokio::sync::Notify,
+    /// How many times the allocator was asked to give memory back (for
+    /// `status`).
+    pub memory_returns: std::sync::atomic::AtomicU64,
     /// Validators, checks, cache.
     pub engine: Engine,
     /// Whether it logs to its log file (started detached) rather than to
@@ -126,6 +129,10 @@ impl Daemon {
             "breakers": engine.breakers,
             "cache": engine.cache,
             "watch": engine.watch,
+            "memory": {
+                "resident_bytes": resident_bytes(),
+                "returns": self.memory_returns.load(std::sync::atomic::Ordering::Relaxed),
+            },
             "events": engine.events,
         })
     }
@@ -625,6 +632,7 @@ async fn serve(
         abort: CancellationToken::new(),
         requests: TaskTracker::new(),
         work_ended: tokio::sync::Notify::new(),
+        memory_returns: std::sync::atomic::AtomicU64::new(0),
         engine,
         layout,
         logs_to_file: detached,
@@ -691,8 +699,15 @@ async fn idle_for(after: Duration, busy: impl Fn() -> bool, last_active: impl Fn
     }
 }
 
-/// How long the daemon must have had no request in flight before it gives
-/// the allocator's free memory back.
+/// The daemon's resident memory (`VmRSS`), if `/proc` says.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().strip_suffix("kB")?.trim();
+    kib.parse::<u64>().ok().map(|k| k * 1024)
+}
+
+/// How long the daemon must have had no check end, and no request in
+/// flight, before it gives the allocator's free memory back.
 const QUIET: Duration = Duration::from_secs(2);
 
 /// Gives the allocator's free memory back to the system once checks (or
@@ -707,6 +722,7 @@ async fn return_memory_when_quiet(daemon: Arc<Daemon>) {
     let busy = || !daemon.requests.is_empty();
     let trim = || async {
         let _ = tokio::task::spawn_blocking(crate::allocator::return_free_memory).await;
+        daemon.memory_returns.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     };
     after_each_quiet(&daemon.work_ended, busy, &daemon.shutdown, trim).await;
 }

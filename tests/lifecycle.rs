@@ -1076,3 +1076,27 @@ fn without_a_home_the_directories_are_private_to_the_user() {
     let out = run(&["config", "check"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The daemon gives its free memory back once a check is over and 2 s
+/// have passed, not for `status` or `ping`; `status` says how often, and
+/// how much it holds. (Real time: the daemon is another process.)
+#[test]
+fn memory_is_given_back_after_a_check_and_not_for_status() {
+    let env = Env::new();
+    std::fs::write(env.project.join("a.txt"), "hello\n").unwrap();
+    env.start();
+    for _ in 0..3 {
+        env.run_ok(&["ping"], 0);
+        env.json(&["status"]);
+    }
+    std::thread::sleep(Duration::from_millis(2600));
+    let status = env.json(&["status"]);
+    assert_eq!(status["memory"]["returns"], 0, "{status}");
+    assert!(status["memory"]["resident_bytes"].as_u64().is_some_and(|b| b > 1 << 20), "{status}");
+    env.run_ok(&["check", "."], 0);
+    wait_until(Duration::from_secs(20), "the memory to be given back after the check", || {
+        env.json(&["status"])["memory"]["returns"] == 1
+    });
+    assert!(env.run_ok(&["status"], 0).contains("free memory given back 1 time)"));
+    env.run_ok(&["stop"], 0);
+}

@@ -1039,6 +1039,15 @@ pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
             )?;
         }
     }
+    if let Some(bytes) = s["memory"]["resident_bytes"].as_u64() {
+        let returns = s["memory"]["returns"].as_u64().unwrap_or(0);
+        writeln!(
+            out,
+            "  memory:       {} resident (free memory given back {returns} time{})",
+            bytesize::ByteSize::b(bytes).display().iec(),
+            if returns == 1 { "" } else { "s" }
+        )?;
+    }
     writeln!(out, "  validators:")?;
     for v in s["validators"].as_array().into_iter().flatten() {
         write!(
