@@ -701,9 +701,8 @@ async fn idle_for(after: Duration, busy: impl Fn() -> bool, last_active: impl Fn
 
 /// The daemon's resident memory (`VmRSS`), if `/proc` says.
 fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().strip_suffix("kB")?.trim();
-    kib.parse::<u64>().ok().map(|k| k * 1024)
+    let kib = procfs::process::Process::myself().ok()?.status().ok()?.vmrss?;
+    Some(kib * 1024)
 }
 
 /// How long the daemon must have had no check end, and no request in

@@ -284,10 +284,10 @@ fn pem(content: &[u8], after_begin: usize) -> Option<&[u8]> {
         let rest = &body[bytes..body.len().min(bytes + LONGEST_RUN)];
         let line = &rest[..memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len())];
         let literal_end = line.iter().all(|&b| b"\\nr\"' \t+,;)".contains(&b));
-        let run = &body[..bytes];
-        let mixed = run.iter().any(u8::is_ascii_digit)
-            && run.iter().any(u8::is_ascii_uppercase)
-            && run.iter().any(u8::is_ascii_lowercase);
+        let key = &body[..bytes];
+        let mixed = key.iter().any(u8::is_ascii_digit)
+            && key.iter().any(u8::is_ascii_uppercase)
+            && key.iter().any(u8::is_ascii_lowercase);
         let long = material >= COMMENTED_MATERIAL || material > LONGEST_RUN;
         return (long && mixed && (literal_end || material > LONGEST_RUN)).then_some(label);
     }

@@ -678,19 +678,9 @@ const NOT_AN_ENTRY: &str = "this line is not an entry of the sequence above: a l
 /// top). A `key:` line at that column above them (a sequence written at
 /// its key's column, as Kubernetes manifests are) makes it a mapping.
 fn entry_above(text: &str, line: usize, column: usize) -> bool {
-    let mut lines = Vec::new();
-    let mut rest = text;
-    for _ in 1..line {
-        let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
-        lines.push(&rest[..end]);
-        if end == rest.len() {
-            break;
-        }
-        let skip = if rest[end..].starts_with("\r\n") { 2 } else { 1 };
-        rest = &rest[end + skip..];
-    }
+    let above: Vec<&str> = lines(text).take(line.saturating_sub(1)).collect();
     let mut entries = false;
-    for content in lines.iter().rev() {
+    for content in above.iter().rev() {
         // A document's start or end, or a directive: the top of the block.
         let marker = |m: &str| content.strip_prefix(m).is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']));
         if marker("---") || marker("...") || content.starts_with('%') {
@@ -810,22 +800,26 @@ fn content_before(text: &str, index: usize) -> Option<(usize, usize)> {
 /// blank or a comment.
 fn last_content_line_before(text: &str, line: usize) -> Option<(usize, usize)> {
     let mut found = None;
-    let mut rest = text;
-    for number in 1..line {
-        let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
-        let content = &rest[..end];
+    for (number, content) in (1..line).zip(lines(text)) {
         let indent = content.len() - content.trim_start_matches([' ', '\t']).len();
         let trimmed = &content[indent..];
         if !trimmed.is_empty() && !trimmed.starts_with('#') {
             found = Some((number, content[..indent].chars().count() + 1));
         }
-        if end == rest.len() {
-            break;
-        }
-        let skip = if rest[end..].starts_with("\r\n") { 2 } else { 1 };
-        rest = &rest[end + skip..];
     }
     found
+}
+
+/// The lines of `text`, without their breaks (YAML's: LF, CRLF or CR).
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        let end = r.find(['\n', '\r']).unwrap_or(r.len());
+        let skip = if r[end..].starts_with("\r\n") { 2 } else { 1 };
+        rest = r.get(end + skip..).filter(|_| end < r.len());
+        Some(&r[..end])
+    })
 }
 
 /// The parser's 1-based line and 0-based column (in characters) as a
