@@ -78,6 +78,10 @@ pub struct StoreOptions {
     /// Memtables per column family before writes stall (RocksDB
     /// `max_write_buffer_number`, default 2; values below 2 are raised to 2).
     pub max_write_buffers: i32,
+    /// The MANIFEST's size past which RocksDB starts a new one (RocksDB
+    /// `max_manifest_file_size`; [`MAX_MANIFEST_BYTES`] by default, where
+    /// RocksDB's own default is 1 GiB).
+    pub max_manifest_bytes: usize,
 }
 
 /// The MANIFEST's size past which RocksDB writes a new one.
@@ -85,7 +89,12 @@ pub const MAX_MANIFEST_BYTES: usize = 4 << 20;
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { block_cache_bytes: 32 << 20, write_buffer_bytes: 4 << 20, max_write_buffers: 2 }
+        StoreOptions {
+            block_cache_bytes: 32 << 20,
+            write_buffer_bytes: 4 << 20,
+            max_write_buffers: 2,
+            max_manifest_bytes: MAX_MANIFEST_BYTES,
+        }
     }
 }
 
@@ -239,7 +248,7 @@ impl Store {
         // Each flush and compaction adds to the MANIFEST, which RocksDB
         // starts afresh only past this size (1 GiB by default): a daemon
         // that lives for weeks would let it grow by megabytes an hour.
-        db_opts.set_max_manifest_file_size(MAX_MANIFEST_BYTES);
+        db_opts.set_max_manifest_file_size(opts.max_manifest_bytes);
 
         let big = |bloom| cf_options(&block_cache, bloom, opts.write_buffer_bytes, max_buffers);
         let small = || cf_options(&block_cache, false, 1 << 20, 2);

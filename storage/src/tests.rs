@@ -24,7 +24,7 @@ fn open(dir: &Path) -> Store {
 }
 
 fn small_opts() -> StoreOptions {
-    StoreOptions { block_cache_bytes: 1 << 20, write_buffer_bytes: 1 << 20, max_write_buffers: 2 }
+    StoreOptions { block_cache_bytes: 1 << 20, write_buffer_bytes: 1 << 20, ..StoreOptions::default() }
 }
 
 fn key(v: u8, c: u8) -> ResultKey {
@@ -351,6 +351,47 @@ fn the_manifest_is_started_afresh_past_a_few_megabytes() {
         .map(|e| std::fs::read_to_string(e.path()).unwrap())
         .expect("RocksDB writes its options file");
     assert!(options.contains(&format!("max_manifest_file_size={}", crate::store::MAX_MANIFEST_BYTES)), "{options}");
+}
+
+/// The roll itself, with a limit small enough to pass in a few dozen
+/// flushes: the MANIFEST named by `CURRENT` changes, the old one is deleted,
+/// and every entry written across the roll is there after a reopen.
+#[test]
+fn a_manifest_past_its_limit_is_replaced_and_nothing_is_lost() {
+    let dir = TempDir::new().unwrap();
+    let opts = StoreOptions { max_manifest_bytes: 16 << 10, ..small_opts() };
+    let manifests = || -> Vec<(String, u64)> {
+        let mut m: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("MANIFEST-"))
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().len()))
+            .collect();
+        m.sort();
+        m
+    };
+    let current = || std::fs::read_to_string(dir.path().join("CURRENT")).unwrap().trim().to_owned();
+    let store = Store::open(dir.path(), &opts).unwrap();
+    let first = current();
+    let mut written = 0u8;
+    // Each flush adds a version edit of a few hundred bytes.
+    while current() == first {
+        assert!(written < 250, "no new MANIFEST after {written} flushes: {:?}", manifests());
+        written += 1;
+        store.put_results(&[(key(written, written), &outcome(i64::from(written)), 0)], 1_000).unwrap();
+        store.flush().unwrap();
+    }
+    assert!(written > 3, "rolled after {written} flushes: the limit is not what rolled it");
+    let now = manifests();
+    assert_eq!(now.len(), 1, "the old MANIFEST is deleted: {now:?}");
+    assert_eq!(now[0].0, current());
+    assert!(now[0].1 < 16 << 10, "{now:?}");
+    drop(store);
+    let store = Store::open(dir.path(), &opts).unwrap();
+    for n in 1..=written {
+        let got = store.get_results::<Outcome>(&[key(n, n)], 1_000);
+        assert_eq!(got[0].as_ref().map(|c| &c.value), Some(&outcome(i64::from(n))), "entry {n}");
+    }
 }
 
 #[test]
