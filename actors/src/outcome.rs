@@ -216,8 +216,12 @@ impl Outcome {
     pub fn is_verdict(&self) -> bool {
         match self {
             Outcome::Passed => true,
-            // A failed run's findings are not the file's verdict.
-            Outcome::Findings { findings } => !findings.iter().any(|f| f.rule.as_deref() == Some(NOTICE_TOOL_FAILED)),
+            // A failed run's findings are not the file's verdict, nor a
+            // list the tool's output was cut in (another batch, or a larger
+            // `max_output`, may complete it).
+            Outcome::Findings { findings } => {
+                !findings.iter().any(|f| matches!(f.rule.as_deref(), Some(NOTICE_TOOL_FAILED | NOTICE_OUTPUT_CUT)))
+            }
             _ => false,
         }
     }
@@ -296,6 +300,13 @@ mod tests {
         assert!(Outcome::error("x").cacheable().is_none());
         assert!(Outcome::TimedOut { after_ms: 5 }.cacheable().is_none());
         assert!(Outcome::skipped("x").cacheable().is_none());
+        // A list the tool did not finish is not the file's verdict.
+        let listed = |rule: &str| Outcome::Findings {
+            findings: vec![Finding::error(Some(1), None, "bad"), Finding::error(None, None, "note").with_rule(rule)],
+        };
+        assert!(listed(NOTICE_MORE).cacheable().is_some());
+        assert!(listed(NOTICE_TOOL_FAILED).cacheable().is_none());
+        assert!(listed(NOTICE_OUTPUT_CUT).cacheable().is_none());
     }
 
     #[test]

@@ -82,9 +82,25 @@ impl Execution {
     }
 }
 
+/// The locale a tool runs in unless its `env` passes one through: UTF-8
+/// (a tool printing a name that is not ASCII must not fail on it: GHC's
+/// runtime, shellcheck's, exits 1 in the bare C locale, which reads as
+/// findings), and untranslated messages, which parsers' patterns match
+/// (`error`, not `Fehler`) whatever locale the daemon was started in.
+/// Built into glibc since 2.35 and into musl; elsewhere an unknown locale
+/// falls back to C.
+pub(crate) const TOOL_LOCALE: &str = "C.UTF-8";
+
+/// Whether an environment variable is one of the locale's: `LANG`,
+/// `LANGUAGE` or `LC_*`.
+pub(crate) fn is_locale_variable(name: &str) -> bool {
+    name == "LANG" || name == "LANGUAGE" || name.starts_with("LC_")
+}
+
 /// Builds the command: no shell, cleared environment except `PATH` and the
-/// listed names, stdin from /dev/null. [`process::spawn`] adds the rest (own
-/// process group, the run's mark, killed on drop).
+/// listed names, `LC_ALL` set to [`TOOL_LOCALE`] unless a listed name is a
+/// locale variable, stdin from /dev/null. [`process::spawn`] adds the rest
+/// (own process group, the run's mark, killed on drop).
 pub(crate) fn command(argv: &[String], extra_args: &[OsString], cwd: &Path, env: &[String]) -> Command {
     let mut cmd = Command::new(program_path(&argv[0], cwd));
     cmd.args(&argv[1..])
@@ -101,6 +117,9 @@ pub(crate) fn command(argv: &[String], extra_args: &[OsString], cwd: &Path, env:
         if let Some(value) = std::env::var_os(name) {
             cmd.env(name, value);
         }
+    }
+    if !env.iter().any(|n| is_locale_variable(n)) {
+        cmd.env("LC_ALL", TOOL_LOCALE);
     }
     cmd
 }

@@ -175,17 +175,7 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
                     tracing::debug!(path = %path, "tool reported a finding for a file outside the batch; ignored");
                     doubt_split_names(&mut doubts, files, &format!("{path:?}"));
                 }
-                Some(LineRead::Ambiguous(candidates, printed)) => {
-                    for &i in candidates {
-                        doubts[i].get_or_insert_with(|| {
-                            format!(
-                                "the tool reported a finding for {printed:?}, which {} files of the batch read as \
-                                 (their names are not UTF-8), so it may be about this one; use mode = \"per_file\"",
-                                candidates.len()
-                            )
-                        });
-                    }
-                }
+                Some(LineRead::Ambiguous(candidates, printed)) => doubt_ambiguous(&mut doubts, &candidates, &printed),
                 _ => {}
             }
         }
@@ -205,9 +195,24 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
             reason.push_str(&line);
         }
         reason.push_str(&exec.truncation_note());
-        return vec![Outcome::error(reason); files.len()];
+        // A file a finding may have been about says so.
+        return doubts.into_iter().map(|d| Outcome::error(d.unwrap_or_else(|| reason.clone()))).collect();
     }
     finish(per_file, lost, doubts)
+}
+
+/// A finding for a name the tool printed lossily, which `candidates` of
+/// the batch read as: any of them may be what it is about, so none passes.
+fn doubt_ambiguous(doubts: &mut [Option<String>], candidates: &[usize], printed: &str) {
+    for &i in candidates {
+        doubts[i].get_or_insert_with(|| {
+            format!(
+                "the tool reported a finding for {printed:?}, which {} files of the batch read as (a name that is \
+                 not UTF-8 printed with U+FFFD), so it may be about this one; use mode = \"per_file\"",
+                candidates.len()
+            )
+        });
+    }
 }
 
 /// A name with a line break is split in two by it in a tool's output:
@@ -236,8 +241,9 @@ enum LineRead<'b> {
     Finding(&'b [usize], Finding),
     /// A finding naming, lossily, a name that several files of the batch
     /// read as (names that are not UTF-8, differing only where they are
-    /// not): which one it is about is not known.
-    Ambiguous(&'b [usize], String),
+    /// not, or one of them holding U+FFFD itself): which one it is about is
+    /// not known.
+    Ambiguous(Vec<usize>, String),
 }
 
 fn read_line<'b>(re: &Regex, raw: &[u8], has_file: bool, unescaped: bool, batch: &'b Batch) -> LineRead<'b> {
@@ -259,14 +265,11 @@ fn read_line<'b>(re: &Regex, raw: &[u8], has_file: bool, unescaped: bool, batch:
         // end with a space.
         let lookup = |p: &[u8]| if unescaped { batch.lookup_unescaped(p) } else { batch.lookup(p) };
         match lookup(path).or_else(|| lookup(path.trim_ascii())) {
-            Some(targets) => targets,
-            None => {
-                let printed = String::from_utf8_lossy(path).into_owned();
-                return match batch.ambiguous(path) {
-                    Some(candidates) => LineRead::Ambiguous(candidates, printed),
-                    None => LineRead::Outside(printed),
-                };
+            Some(Named::Files(targets)) => targets,
+            Some(Named::Ambiguous(candidates)) => {
+                return LineRead::Ambiguous(candidates, String::from_utf8_lossy(path).into_owned());
             }
+            None => return LineRead::Outside(String::from_utf8_lossy(path).into_owned()),
         }
     } else {
         &[0]
@@ -356,10 +359,22 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
                 errors += 1;
                 let text = text.unwrap_or_else(|| "(no message)".to_owned());
                 match run.targets(&n.locations, &batch) {
-                    Some(targets) => {
+                    Some((Named::Files(targets), _)) => {
                         placed += 1;
-                        for i in targets {
+                        for &i in targets {
                             problems[i].get_or_insert_with(|| format!("the tool could not check this file: {text}"));
+                        }
+                    }
+                    Some((Named::Ambiguous(candidates), printed)) => {
+                        placed += 1;
+                        for &i in &candidates {
+                            problems[i].get_or_insert_with(|| {
+                                format!(
+                                    "the tool could not check {printed:?}, which {} files of the batch read as (a name \
+                                     that is not UTF-8 printed with U+FFFD), maybe this one: {text}",
+                                    candidates.len()
+                                )
+                            });
                         }
                     }
                     None => {
@@ -403,7 +418,12 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
             }
             let physical = result.locations.first().and_then(|l| l.physical_location.as_ref());
             let targets: Cow<'_, [usize]> = match run.targets(&result.locations, &batch) {
-                Some(targets) => Cow::Owned(targets),
+                Some((Named::Files(targets), _)) => Cow::Borrowed(targets),
+                Some((Named::Ambiguous(candidates), printed)) => {
+                    tracing::debug!(uri = %printed, "SARIF result for a name several files of the batch read as");
+                    doubt_ambiguous(&mut problems, &candidates, &printed);
+                    continue;
+                }
                 None if result.locations.iter().any(Location::names_an_artifact) => {
                     tracing::debug!("SARIF result for a file outside the batch; ignored");
                     elsewhere += 1;
@@ -606,7 +626,8 @@ fn first_line_of(c: &Captured) -> Option<String> {
 /// without terminal escapes, shortened; of a line redrawn with carriage
 /// returns (a progress line), what a terminal would show: its last part;
 /// for a Python traceback, its last line (the error, where the first only
-/// says a traceback follows).
+/// says a traceback follows); after ESLint's "Oops! Something went wrong!",
+/// the error it then prints (`SyntaxError: …`, after its version line).
 fn telling_line_of(c: &Captured, skip: impl Fn(&str) -> bool) -> Option<String> {
     let text = match memchr::memchr(0x1b, &c.bytes) {
         Some(_) => TERMINAL_ESCAPE.replace_all(&c.bytes, &b""[..]),
@@ -619,9 +640,12 @@ fn telling_line_of(c: &Captured, skip: impl Fn(&str) -> bool) -> Option<String> 
     let mut lines =
         text.lines().filter_map(|l| l.rsplit('\r').map(str::trim).find(|part| legible(part))).filter(|l| !skip(l));
     let first = lines.next()?;
-    let line = match first.starts_with("Traceback (most recent call last)") {
-        true => lines.last().unwrap_or(first),
-        false => first,
+    let line = if first.starts_with("Traceback (most recent call last)") {
+        lines.last().unwrap_or(first)
+    } else if first.starts_with("Oops! Something went wrong!") {
+        lines.find(|l| l.split_once(": ").is_some_and(|(name, _)| name.ends_with("Error"))).unwrap_or(first)
+    } else {
+        first
     };
     Some(shorten(line))
 }
@@ -647,8 +671,13 @@ fn shorten(s: &str) -> String {
     }
 }
 
+/// `s` on one line: its line breaks (`\n`, `\r`, and Unicode's NEL, line
+/// and paragraph separators), tabs and runs of ASCII blanks become single
+/// spaces. Other whitespace is part of what a message says (ruff's RUF001
+/// quotes the no-break space it found).
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let breaks = |c: char| c.is_ascii_whitespace() || matches!(c, '\x0b' | '\u{85}' | '\u{2028}' | '\u{2029}');
+    s.split(breaks).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 /// A 1-based position; 0 and garbage mean "unknown".
@@ -677,10 +706,11 @@ struct Batch {
     /// The names that hold a terminal escape, without it: as a tool that
     /// colours its output prints them once its colours are taken out.
     unescaped: HashMap<Vec<u8>, Vec<usize>>,
-    /// The names that are not UTF-8, lossily, for tools that print them so
-    /// (`Path::display`): used when it names one file only (see
-    /// [`ambiguous`](Self::ambiguous) for the others).
-    lossy: HashMap<String, Vec<usize>>,
+    /// The names that are not UTF-8 by their lossy form, for tools that
+    /// print them so (`Path::display`), and the names holding U+FFFD
+    /// themselves, which read the same: each form's distinct names (keys of
+    /// `index`).
+    lossy: HashMap<String, Vec<Vec<u8>>>,
     cwd: PathBuf,
     canonical_cwd: Option<PathBuf>,
 }
@@ -700,8 +730,15 @@ impl Batch {
                         .or_default()
                         .push(i);
                 }
-                if std::str::from_utf8(&key).is_err() {
-                    batch.lossy.entry(String::from_utf8_lossy(&key).into_owned()).or_default().push(i);
+                let reads_as = match std::str::from_utf8(&key) {
+                    Ok(name) => name.contains(char::REPLACEMENT_CHARACTER).then(|| name.to_owned()),
+                    Err(_) => Some(String::from_utf8_lossy(&key).into_owned()),
+                };
+                if let Some(reads_as) = reads_as {
+                    let names = batch.lossy.entry(reads_as).or_default();
+                    if !names.contains(&key) {
+                        names.push(key.clone());
+                    }
                 }
                 batch.index.entry(key).or_default().push(i);
             }
@@ -711,32 +748,25 @@ impl Batch {
 
     /// The files `path`, read from a line without its terminal escapes,
     /// names: as [`lookup`](Self::lookup), else a name that held escapes.
-    fn lookup_unescaped(&self, path: &[u8]) -> Option<&[usize]> {
-        self.lookup(path).or_else(|| self.unescaped.get(&self.normalize(path)?).map(Vec::as_slice))
+    fn lookup_unescaped(&self, path: &[u8]) -> Option<Named<'_>> {
+        self.lookup(path).or_else(|| self.unescaped.get(&self.normalize(path)?).map(|f| Named::Files(f)))
     }
 
-    /// The files `path` names: by its bytes, else (a name the tool printed
-    /// with U+FFFD for bytes that are not UTF-8) by the lossy form, if only
-    /// one file of the batch reads so.
-    fn lookup(&self, path: &[u8]) -> Option<&[usize]> {
+    /// The files `path` names. A name holding U+FFFD may be one printed
+    /// lossily (a tool printing a name that is not UTF-8 as Rust's
+    /// `Path::display` does): it names the one file of the batch that reads
+    /// so, whether by its lossy form or by its own bytes, and is ambiguous
+    /// when several do. Any other name is matched by its bytes.
+    fn lookup(&self, path: &[u8]) -> Option<Named<'_>> {
         let key = self.normalize(path)?;
-        if let Some(found) = self.index.get(&key) {
-            return Some(found);
+        let lossy = std::str::from_utf8(&key).ok().filter(|k| k.contains(char::REPLACEMENT_CHARACTER));
+        match lossy.and_then(|k| self.lossy.get(k)).map(Vec::as_slice) {
+            Some([one]) => self.index.get(one).map(|f| Named::Files(f)),
+            Some(several) => {
+                Some(Named::Ambiguous(several.iter().filter_map(|k| self.index.get(k)).flatten().copied().collect()))
+            }
+            None => self.index.get(&key).map(|f| Named::Files(f)),
         }
-        self.read_lossily(&key).filter(|found| found.len() == 1)
-    }
-
-    /// The files whose names, decoded lossily, read as `key` (a cleaned
-    /// name holding U+FFFD).
-    fn read_lossily(&self, key: &[u8]) -> Option<&[usize]> {
-        let lossy = std::str::from_utf8(key).ok().filter(|k| k.contains(char::REPLACEMENT_CHARACTER))?;
-        self.lossy.get(lossy).map(Vec::as_slice)
-    }
-
-    /// The files a name printed lossily could be, when it reads as the
-    /// names of several files of the batch.
-    fn ambiguous(&self, path: &[u8]) -> Option<&[usize]> {
-        self.read_lossily(&self.normalize(path)?).filter(|found| found.len() > 1)
     }
 
     /// `path` relative to the project root, lexically cleaned (`./`, `..`);
@@ -752,6 +782,16 @@ impl Batch {
         };
         Some(rel.as_os_str().as_bytes().to_vec())
     }
+}
+
+/// What a name in a tool's output stands for among the files of a batch.
+#[derive(Debug, PartialEq, Eq)]
+enum Named<'b> {
+    /// These entries of the batch (one file, listed once or more).
+    Files(&'b [usize]),
+    /// One of these files, which the name cannot tell apart (see
+    /// [`Batch::lookup`]).
+    Ambiguous(Vec<usize>),
 }
 
 /// Lexical cleanup: drops `.` components and resolves `..` where possible.
@@ -1203,14 +1243,13 @@ impl Run {
             .unwrap_or_else(|| "warning".to_owned())
     }
 
-    /// The batch files the first of `locations` that names one points at.
-    /// `None` when none does.
-    fn targets(&self, locations: &[Location], batch: &Batch) -> Option<Vec<usize>> {
+    /// The batch files the first of `locations` that names one points at,
+    /// with its URI as the log has it. `None` when none does.
+    fn targets<'b>(&self, locations: &[Location], batch: &'b Batch) -> Option<(Named<'b>, String)> {
         locations
             .iter()
             .filter_map(|l| l.physical_location.as_ref()?.artifact_location.as_ref())
-            .find_map(|a| self.lookup(a, batch))
-            .map(<[usize]>::to_vec)
+            .find_map(|a| Some((self.lookup(a, batch)?, a.uri.clone().unwrap_or_default())))
     }
 
     fn in_batch(&self, artifact: &ArtifactLocation, batch: &Batch) -> bool {
@@ -1221,7 +1260,7 @@ impl Run {
     /// base; else, when its base lies elsewhere (a tool run in a container
     /// reports `file:///src/` as the root), its URI relative to the project
     /// root.
-    fn lookup<'b>(&self, artifact: &ArtifactLocation, batch: &'b Batch) -> Option<&'b [usize]> {
+    fn lookup<'b>(&self, artifact: &ArtifactLocation, batch: &'b Batch) -> Option<Named<'b>> {
         let resolved = self.resolve(artifact, 0);
         if let Some(path) = &resolved {
             let path = path.as_os_str().as_bytes();
@@ -1370,19 +1409,38 @@ mod unit {
         let files: Vec<OsString> =
             [&b"src/a.rs"[..], b"b.txt", b"c\xff.txt", b"c\xfe.txt"].map(|n| OsStr::from_bytes(n).to_owned()).into();
         let batch = Batch::new(&files, Path::new("/proj/root"));
-        assert_eq!(batch.lookup(b"./src/a.rs"), Some(&[0][..]));
-        assert_eq!(batch.lookup(b"/proj/root/src/a.rs"), Some(&[0][..]));
-        assert_eq!(batch.lookup(b"/proj/root/./x/../b.txt"), Some(&[1][..]));
-        assert_eq!(batch.lookup(b"src/./a.rs"), Some(&[0][..]));
+        let one = |i: &'static [usize]| Some(Named::Files(i));
+        assert_eq!(batch.lookup(b"./src/a.rs"), one(&[0]));
+        assert_eq!(batch.lookup(b"/proj/root/src/a.rs"), one(&[0]));
+        assert_eq!(batch.lookup(b"/proj/root/./x/../b.txt"), one(&[1]));
+        assert_eq!(batch.lookup(b"src/./a.rs"), one(&[0]));
         assert_eq!(batch.lookup(b"/elsewhere/src/a.rs"), None);
         assert_eq!(batch.lookup(b"a.rs"), None);
         // Names that are not UTF-8 are told apart by their bytes; printed
         // lossily, a name is matched only if it names one file.
-        assert_eq!(batch.lookup(b"./c\xfe.txt"), Some(&[3][..]));
-        assert_eq!(batch.lookup("c\u{fffd}.txt".as_bytes()), None);
+        assert_eq!(batch.lookup(b"./c\xfe.txt"), one(&[3]));
+        assert_eq!(batch.lookup("c\u{fffd}.txt".as_bytes()), Some(Named::Ambiguous(vec![2, 3])));
         let files: Vec<OsString> = [&b"d\xff.txt"[..], b"e.txt"].map(|n| OsStr::from_bytes(n).to_owned()).into();
         let batch = Batch::new(&files, Path::new("/proj/root"));
-        assert_eq!(batch.lookup("d\u{fffd}.txt".as_bytes()), Some(&[0][..]));
+        assert_eq!(batch.lookup("d\u{fffd}.txt".as_bytes()), one(&[0]));
+        // A name holding U+FFFD itself reads as the lossy form of another:
+        // printed so, it could be either. Listed twice, a name is still one.
+        let files: Vec<OsString> =
+            [&b"f\xff.txt"[..], "f\u{fffd}.txt".as_bytes(), b"./f\xff.txt", "g\u{fffd}".as_bytes()]
+                .map(|n| OsStr::from_bytes(n).to_owned())
+                .into();
+        let batch = Batch::new(&files, Path::new("/proj/root"));
+        assert_eq!(batch.lookup("f\u{fffd}.txt".as_bytes()), Some(Named::Ambiguous(vec![0, 2, 1])));
+        assert_eq!(batch.lookup(b"f\xff.txt"), one(&[0, 2]));
+        assert_eq!(batch.lookup("g\u{fffd}".as_bytes()), one(&[3]));
+    }
+
+    #[test]
+    fn a_message_is_one_line_with_its_own_non_ascii_blanks() {
+        assert_eq!(one_line("  a\tb\r\n  c\u{2028}d\u{85}e\x0b\x0cf "), "a b c d e f");
+        let ruff = "ambiguous `\u{a0}` (NO-BREAK SPACE). Did you mean ` ` (SPACE)?";
+        assert_eq!(one_line(ruff), ruff);
+        assert_eq!(one_line("\u{3000}x\u{2003}"), "\u{3000}x\u{2003}");
     }
 
     #[test]

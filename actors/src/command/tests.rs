@@ -605,6 +605,7 @@ async fn only_listed_environment_variables_pass_through() {
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter(|(k, v)| {
             k != "PATH"
+                && !exec::is_locale_variable(k)
                 && !v.is_empty()
                 && !v.contains('\n')
                 && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -629,12 +630,38 @@ async fn only_listed_environment_variables_pass_through() {
     assert!(names.contains(&"PATH"));
     let mut sorted = names.clone();
     sorted.sort_unstable();
-    // And the run's mark, by which verdict finds the tool's processes.
+    // And the run's mark, by which verdict finds the tool's processes, and
+    // a UTF-8 locale.
     assert_eq!(sorted, {
-        let mut expected = vec!["PATH", crate::process::MARK_VAR, listed.as_str()];
+        let mut expected = vec!["PATH", crate::process::MARK_VAR, listed.as_str(), "LC_ALL"];
         expected.sort_unstable();
         expected
     });
+    assert!(seen.lines().any(|l| l == "LC_ALL=C.UTF-8"), "{seen}");
+}
+
+/// A tool runs in a UTF-8 locale whatever the daemon's (shellcheck exits 1
+/// on the first name that is not ASCII it prints in the C locale), unless
+/// its `env` passes a locale variable through: then it has the daemon's.
+#[tokio::test]
+async fn tools_run_in_a_utf8_locale_unless_env_passes_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |env: Vec<String>| {
+        let dir = dir.path().to_owned();
+        async move {
+            let script = "printf '%s|%s|%s\\n' \"$(locale charmap)\" \"${LC_ALL-unset}\" \"${LANG-unset}\"";
+            let e = exec::execute(&sh(script), &[], &dir, &env, 1 << 20, &ProcessRegistry::new(), exec::START_PATIENCE)
+                .await
+                .unwrap();
+            String::from_utf8(e.stdout.bytes).unwrap()
+        }
+    };
+    assert_eq!(run(vec![]).await, "UTF-8|C.UTF-8|unset\n");
+    // `LANG` passed through (set or not in this process): `LC_ALL` is left
+    // to it, so the tool has the daemon's locale.
+    let passed = run(vec!["LANG".to_owned()]).await;
+    let lang = std::env::var("LANG").unwrap_or_else(|_| "unset".to_owned());
+    assert!(passed.ends_with(&format!("|unset|{lang}\n")), "{passed}");
 }
 
 #[tokio::test]
@@ -781,6 +808,57 @@ async fn findings_for_names_that_are_not_utf8_go_to_the_file_of_those_bytes() {
     assert_eq!(out[0], Outcome::Passed);
     assert!(matches!(out[1], Outcome::Findings { .. }), "{out:?}");
     assert_eq!(out[2], Outcome::Passed);
+}
+
+/// A name printed lossily that several files of the batch read as, one of
+/// them holding U+FFFD itself: with either parser, none of them passes, and
+/// the file named by those very bytes does not take the finding alone
+/// (ruff prints `a\xff.py` as `a\u{FFFD}.py`, and as `a%EF%BF%BD.py` in
+/// SARIF). A file of another name still passes.
+#[tokio::test]
+async fn a_lossily_printed_name_that_several_files_read_as_passes_none_of_them() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let names = [&b"a\xff.txt"[..], b"a\xfe.txt", "a\u{FFFD}.txt".as_bytes(), b"b.txt"];
+    let mut args: Vec<_> = names.iter().map(|n| file_arg(OsStr::from_bytes(n))).collect();
+    let shown = files(&["a\u{FFFD}.txt", "a\u{FFFD}.txt", "a\u{FFFD}.txt", "b.txt"]);
+    let sarif = serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}}, "results": [
+        {"ruleId": "R", "level": "error", "message": {"text": "bad"},
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a%EF%BF%BD.txt"}}}]}
+    ]}]});
+    std::fs::write(dir.path().join("out.sarif"), sarif.to_string()).unwrap();
+    let regex = spec(&dir, sh(r#"printf 'a\357\277\275.txt:1:1: error: bad\n'"#), OutputParser::Regex(gcc_style()));
+    let sarif = spec(&dir, sh("cat out.sarif"), OutputParser::Sarif);
+    for s in [&regex, &sarif] {
+        let out = run_args(s, &shown, &args, &ProcessRegistry::new()).await;
+        for o in &out[..3] {
+            assert!(reason(o).contains("3 files of the batch read as"), "{out:?}");
+        }
+        assert_eq!(out[3], Outcome::Passed, "{out:?}");
+    }
+    // The name holding U+FFFD with one file that is not UTF-8: two.
+    args.remove(1);
+    let shown = files(&["a\u{FFFD}.txt", "a\u{FFFD}.txt", "b.txt"]);
+    for s in [&regex, &sarif] {
+        let out = run_args(s, &shown, &args, &ProcessRegistry::new()).await;
+        for o in &out[..2] {
+            assert!(reason(o).contains("2 files of the batch read as"), "{out:?}");
+        }
+        assert_eq!(out[2], Outcome::Passed, "{out:?}");
+    }
+    // Exiting with a findings status and no finding it can give: every file
+    // is an error, those the finding may be about saying so.
+    let regex =
+        spec(&dir, sh(r#"printf 'a\357\277\275.txt:1:1: error: bad\n'; exit 1"#), OutputParser::Regex(gcc_style()));
+    let sarif = spec(&dir, sh("cat out.sarif; exit 1"), OutputParser::Sarif);
+    for s in [&regex, &sarif] {
+        let out = run_args(s, &shown, &args, &ProcessRegistry::new()).await;
+        for o in &out[..2] {
+            assert!(reason(o).contains("2 files of the batch read as"), "{out:?}");
+        }
+        assert!(reason(&out[2]).contains("exited with status 1"), "{out:?}");
+    }
 }
 
 /// What SARIF says is not a finding of this run is not one: a suppressed
@@ -1009,6 +1087,11 @@ async fn a_batch_tool_that_fails_after_some_findings_passes_no_file() {
     let s = spec(&dir, sh(script), OutputParser::Regex(gcc_style()));
     let out = run(&s, &files(&["b.txt"]), &registry).await;
     assert!(reason(&out[0]).ends_with("does not list as findings: ValueError: bad"), "{out:?}");
+    // ESLint's apology is followed by its version and the error.
+    let script = "printf 'Oops! Something went wrong! :(\n\nESLint: 9.39.5\n\nSyntaxError: Unexpected identifier\n    at x (y:1:2)\n' >&2; exit 2";
+    let s = spec(&dir, sh(script), OutputParser::Regex(gcc_style()));
+    let out = run(&s, &files(&["b.txt"]), &registry).await;
+    assert!(reason(&out[0]).ends_with("does not list as findings: SyntaxError: Unexpected identifier"), "{out:?}");
     // A banner on stdout does not hide the error on stderr.
     let s = spec(&dir, sh("echo 'tool v1.2 (c) 2024'; echo 'error: no such rule' >&2; exit 1"), OutputParser::ExitCode);
     let out = run(&s, &files(&["b.txt"]), &registry).await;
