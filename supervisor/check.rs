@@ -2067,8 +2067,8 @@ pub(crate) const STOPPED: &str = "not run: the validator's child was stopped (th
 
 /// Runs one job on a validator's child, enforcing the deadline. A job
 /// whose child dies under it (killed for another job's deadline, another
-/// check's say, or a sibling's crash) is run once more on the next child,
-/// within its own deadline.
+/// check's say, a sibling's crash, or a restart) is run again on the next
+/// child, as often as that happens, within its own deadline.
 async fn run_job(
     s: &Selected,
     batch: &[usize],
@@ -2081,13 +2081,13 @@ async fn run_job(
     let name = &s.handle.config.name;
     let n = batch.len();
     let timeout = s.handle.config.timeout;
-    // Set when the job first starts: a second run must end by it too, so
+    // Set when the job first starts: a run again must end by it too, so
     // that a check still ends within its timeouts.
     let mut deadline: Option<tokio::time::Instant> = None;
     // The child that died under the job's first run: until the supervisor
     // has heard of its end, the slot still names it, and the job waits.
     let mut dead: Option<ractor::ActorId> = None;
-    // The concurrency slot, kept for the second run: queued jobs must not
+    // The concurrency slot, kept for a run again: queued jobs must not
     // take it while this one is between children.
     let mut held: Option<Arc<tokio::sync::OwnedSemaphorePermit>> = None;
     // Looked at while waiting for a slot: a quarantined or stopped
@@ -2200,9 +2200,9 @@ async fn run_job(
                     warn!(validator = %name, expected = n, got = outcomes.len(), "a validator answered the wrong number of outcomes");
                     vec![Outcome::error("the validator answered the wrong number of outcomes"); n]
                 }
-                Ok(_) if second => vec![Outcome::skipped(restarted_under(name)); n],
                 // The child died with the job (a sibling job's timeout or
-                // crash) before its deadline: once more, on the next child.
+                // crash, a restart) before its deadline: again, on the next
+                // child, as often as that happens within the deadline.
                 // Within moments of it, the job timed out as well (below):
                 // its deadline and a sibling's passed together, and a run
                 // on the next child would have no time left.
@@ -2212,7 +2212,9 @@ async fn run_job(
                     held = Some(permit_kept);
                     continue;
                 }
-                // A second run cut short by the first one's deadline: its
+                // A run again whose child died too, with no time left.
+                Ok(_) if second => vec![Outcome::skipped(restarted_under(name)); n],
+                // A run again cut short by the first one's deadline: its
                 // tools are killed with the job (the guard); the child, which
                 // did nothing wrong, is not.
                 Err(_) if second => vec![Outcome::skipped(restarted_under(name)); n],
@@ -2261,9 +2263,9 @@ async fn run_job(
 /// timed out with the sibling whose deadline had the child killed.
 const DEADLINES_TOGETHER: Duration = Duration::from_millis(100);
 
-/// Why a job whose child died under it has no verdict: its second run, on
-/// the next child, gave none by the job's deadline (that child died too,
-/// was still restarting, or the run did not end in time).
+/// Why a job whose child died under it has no verdict: its runs on the
+/// next children gave none by the job's deadline (the last child died too
+/// close to it, was still restarting, or the run did not end in time).
 fn restarted_under(name: &str) -> String {
     format!(
         "validator {name} was restarted while this job was running (another job's timeout, a crash, or `verdict \

@@ -1225,6 +1225,37 @@ fn a_job_killed_for_another_checks_timeout_runs_again_and_passes() {
     assert_eq!(runs.lines().filter(|l| l.ends_with("ok.txt")).count(), 2, "run, killed, run again: {runs}");
 }
 
+/// `verdict restart` twice while one job runs: the job runs again on each
+/// next child, within its deadline, and passes on the third; it is not
+/// skipped at the second restart, nor told `killed by signal SIGKILL` by
+/// the kill that stopped its tool.
+#[test]
+fn a_job_runs_again_after_every_restart_within_its_deadline() {
+    let env = Env::new();
+    let marks = env.tmp.path().join("marks");
+    env.write(
+        "verdict.toml",
+        format!(
+            "builtins = false\n[validators.x]\nkind = \"command\"\n\
+             command = [\"sh\", \"-c\", 'echo run >> {m}; [ \"$(wc -l < {m})\" -ge 3 ] || exec sleep 100', \"x\"]\n\
+             mode = \"per_file\"\nparser = \"exit_code\"\nfiles = [\"*.txt\"]\ntimeout = \"30s\"\n",
+            m = marks.display()
+        ),
+    );
+    env.write("a.txt", "a\n");
+    env.start();
+    let mut c = env.connect();
+    let id = c.send("check", json!({ "paths": ["a.txt"], "no_cache": true, "all_outcomes": true }));
+    let runs = || std::fs::read_to_string(&marks).unwrap_or_default().lines().count();
+    for restart in 1..=2 {
+        wait_until(Duration::from_secs(20), "the tool to start", || runs() == restart);
+        env.run_ok(&["restart", "x"], 0);
+    }
+    let (r, _) = c.reply(id);
+    assert_eq!(r["result"]["outcomes"][0]["outcome"]["status"], "passed", "{r}");
+    assert_eq!(runs(), 3, "run, restarted, run again, restarted, run again");
+}
+
 #[test]
 fn without_the_cache_every_file_is_validated_even_with_identical_content() {
     let env = Env::new();

@@ -56,7 +56,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -280,6 +280,9 @@ pub struct ProcessRegistry {
 struct Scope {
     ids: Mutex<BTreeSet<u64>>,
     parent: Option<Arc<Scope>>,
+    /// Set (for good) when a kill of this view's tools began: see
+    /// [`ProcessRegistry::was_killed`].
+    killed: AtomicBool,
 }
 
 impl Scope {
@@ -300,6 +303,8 @@ struct Inner {
     /// The groups a [`ProcessRegistry::terminate_all`] is ending (SIGTERM
     /// sent, their grace running).
     terminating: Mutex<BTreeSet<u64>>,
+    /// Set (for good) when a kill of every tool began.
+    killed: AtomicBool,
 }
 
 /// Marks groups as terminating for as long as it lives.
@@ -337,7 +342,7 @@ impl ProcessRegistry {
     /// the validator's other jobs; a stopped actor kills its own jobs'
     /// tools, not those of the actor that replaced it.
     pub fn scoped(&self) -> Self {
-        let scope = Scope { ids: Mutex::default(), parent: self.scope.clone() };
+        let scope = Scope { ids: Mutex::default(), parent: self.scope.clone(), killed: AtomicBool::new(false) };
         ProcessRegistry { inner: self.inner.clone(), scope: Some(Arc::new(scope)) }
     }
 
@@ -392,8 +397,29 @@ impl ProcessRegistry {
     }
 
     fn kill_all_now(&self) {
+        self.mark_killed();
         let tools: Vec<Tool> = self.entries().into_iter().map(|(_, tool)| tool).collect();
         kill_tools(&tools);
+    }
+
+    /// Records that this view's tools are being killed, before any signal
+    /// goes out (every caller ends the view's use: a child stopped, a
+    /// validator retired, the daemon stopping, a job abandoned).
+    fn mark_killed(&self) {
+        match &self.scope {
+            Some(scope) => scope.killed.store(true, Ordering::SeqCst),
+            None => self.inner.killed.store(true, Ordering::SeqCst),
+        }
+    }
+
+    /// Whether a kill of this view's tools, or of a view it was derived
+    /// from, has begun (`kill_all` and the like; not `terminate_all`). A
+    /// job's tool that then exits by `SIGKILL` was killed from outside,
+    /// by a restart, a reload or the daemon stopping: that says nothing of
+    /// the files it was checking.
+    pub fn was_killed(&self) -> bool {
+        self.inner.killed.load(Ordering::SeqCst)
+            || self.scope.as_ref().is_some_and(|s| s.chain().any(|s| s.killed.load(Ordering::SeqCst)))
     }
 
     /// [`kill_all_in_background`](Self::kill_all_in_background), but for
@@ -403,6 +429,7 @@ impl ProcessRegistry {
     /// request, neither of which is a reason to cut a timed-out tool's
     /// clean-up short.
     pub fn kill_all_but_terminating_in_background(&self) -> Option<tokio::task::JoinHandle<()>> {
+        self.mark_killed();
         let registry = self.clone();
         let kill = move || {
             let terminating = registry.inner.terminating.lock().unwrap_or_else(|p| p.into_inner()).clone();

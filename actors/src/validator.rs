@@ -255,6 +255,16 @@ impl Actor for Validator {
                     // same poll. A deadline cancels `terminate` before the
                     // supervisor kills the child, so a job that sees its
                     // child gone sees `terminate` too, if it was cancelled.
+                    // A run that ended because its tools were killed from
+                    // outside (the child stopped by a restart or a reload,
+                    // the daemon stopping; the kill may reach a tool before
+                    // the job sees its child gone) has no verdict: it is
+                    // taken as the child's death, not as `killed by signal
+                    // SIGKILL` for the files.
+                    let woke = match woke {
+                        Woke::Ran(_) if registry.was_killed() => Woke::Stopped,
+                        woke => woke,
+                    };
                     let woke = match woke {
                         Woke::Stopped if terminate.is_cancelled() => Woke::Terminated,
                         // The child died, not the run: the check, told so by
@@ -589,6 +599,46 @@ mod tests {
         assert!(rx.await.is_err(), "the job answered");
         assert!(died.elapsed() < std::time::Duration::from_millis(100), "told after {:?}", died.elapsed());
         assert!(!cancel.is_cancelled() && !terminate.is_cancelled());
+    }
+
+    /// A restart or a reload stops the child and kills its tools; the kill
+    /// can end a tool before the job has seen its child gone. That run's
+    /// answer (a tool killed by `SIGKILL`) is the kill's doing: the job
+    /// must give none, so that its check runs it again on the next child
+    /// (or skips it), never reporting `killed by signal SIGKILL`. Through
+    /// the child's own view (a restart) and the validator's (the daemon
+    /// stopping, a retired validator).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_whose_tools_were_killed_from_outside_gives_no_verdict() {
+        let dir = tempfile::tempdir().unwrap();
+        for (round, by_child) in [true, false].into_iter().enumerate() {
+            let (mark, ready) = (dir.path().join(format!("mark{round}")), dir.path().join(format!("ready{round}")));
+            let validator = ProcessRegistry::new();
+            let child = validator.scoped();
+            let work: Arc<dyn Work> = Arc::new(TrapWorkDouble { mark, ready: ready.clone(), hold: None });
+            let args = ValidatorArguments {
+                name: "trap".into(),
+                work: Some(work),
+                registry: child.clone(),
+                jobs_done: Arc::default(),
+                kill_after: std::time::Duration::from_secs(10),
+            };
+            let (actor, handle) = Actor::spawn(None, Validator, args).await.expect("spawn validator");
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let job = Job::new(Vec::new(), CancellationToken::new());
+            actor.cast(ValidatorMessage::Validate(job, RpcReplyPort::from(tx))).unwrap();
+            let pid = read_pids(&ready, 1)[0];
+            if by_child {
+                child.kill_all()
+            } else {
+                validator.kill_all()
+            }
+            assert_all_die(&[pid], "the kill did not reach the tool");
+            let answer = tokio::time::timeout(std::time::Duration::from_secs(20), rx).await.expect("an answer or none");
+            assert!(answer.is_err(), "by the child's view {by_child}: the job answered {answer:?}");
+            actor.stop(None);
+            handle.await.unwrap();
+        }
     }
 
     /// [`a_terminated_job_keeps_its_grace_when_its_child_is_killed_at_once`]
