@@ -193,7 +193,10 @@ pub fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("verdict: error: {}", crate::report::visible_lines(&format!("{e:#}")));
+            // Not `eprintln!`, which panics (exit 101) when stderr cannot
+            // be written: a full disk under `daemon.stderr`, `2>/dev/full`.
+            // The exit status still says what happened.
+            let _ = writeln!(std::io::stderr(), "verdict: error: {}", crate::report::visible_lines(&format!("{e:#}")));
             std::process::ExitCode::from(crate::cli::ExitCode::Failure as u8)
         }
     }

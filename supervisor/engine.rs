@@ -931,9 +931,7 @@ fn open_store(root: &Path, path: &Path, config: &Config) -> Result<Store, verdic
     if let Err(e) = verdict_cli::paths::refused(path) {
         return Err(verdict_storage::StorageError::Refused { path: path.to_path_buf(), why: e.to_string() });
     }
-    if let Some(parent) = path.parent() {
-        let _ = std::fs::create_dir_all(parent);
-    }
+    // `Store::open` makes the directory and its missing parents, 0700.
     let opts = StoreOptions {
         block_cache_bytes: config.cache.block_cache as usize,
         write_buffer_bytes: config.cache.write_buffer as usize,

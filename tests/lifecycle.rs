@@ -1100,3 +1100,15 @@ fn memory_is_given_back_after_a_check_and_not_for_status() {
     assert!(env.run_ok(&["status"], 0).contains("free memory given back 1 time)"));
     env.run_ok(&["stop"], 0);
 }
+
+/// A daemon that cannot start (an invalid `verdict.toml`) and cannot write
+/// why (stderr on a full disk: `/dev/full`) still exits with the documented
+/// status 2, not a panic's 101.
+#[test]
+fn a_daemon_that_cannot_say_why_it_failed_still_exits_2() {
+    let env = Env::new();
+    env.write("verdict.toml", "[validators.x]\ntimeout = 5\n");
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = env.cmd().args(["daemon", "--foreground"]).stderr(full).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}

@@ -15,6 +15,13 @@ fn socket_is_0600_and_its_directory_0700() {
     let dir = std::fs::metadata(env.socket().parent().unwrap()).unwrap();
     assert_eq!(dir.permissions().mode() & 0o777, 0o700);
     assert_eq!(dir.uid(), nix::unistd::geteuid().as_raw());
+    // The cache's directory and the parents verdict made for it: the
+    // project's paths and findings are in there.
+    env.run_ok(&["check", "."], 0);
+    for made in [env.cache.join("verdict"), env.cache.clone()] {
+        let mode = std::fs::metadata(&made).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", made.display());
+    }
 }
 
 #[test]

@@ -87,6 +87,9 @@ pub struct StoreOptions {
 /// The MANIFEST's size past which RocksDB writes a new one.
 pub const MAX_MANIFEST_BYTES: usize = 4 << 20;
 
+/// The room reserved for a new MANIFEST (RocksDB's default is 4 MiB).
+pub const MANIFEST_PREALLOCATION: usize = 64 << 10;
+
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
@@ -249,6 +252,12 @@ impl Store {
         // starts afresh only past this size (1 GiB by default): a daemon
         // that lives for weeks would let it grow by megabytes an hour.
         db_opts.set_max_manifest_file_size(opts.max_manifest_bytes);
+        // RocksDB reserves 4 MiB for each new MANIFEST by default: on a
+        // small file system that reservation, with the WAL's, can leave no
+        // room to replay the WAL after a crash on a full disk, so the cache
+        // cannot reopen even once the disk has room again. A few hundred
+        // bytes are written to it per flush.
+        db_opts.set_manifest_preallocation_size(MANIFEST_PREALLOCATION);
 
         let big = |bloom| cf_options(&block_cache, bloom, opts.write_buffer_bytes, max_buffers);
         let small = || cf_options(&block_cache, false, 1 << 20, 2);

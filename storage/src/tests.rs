@@ -351,6 +351,8 @@ fn the_manifest_is_started_afresh_past_a_few_megabytes() {
         .map(|e| std::fs::read_to_string(e.path()).unwrap())
         .expect("RocksDB writes its options file");
     assert!(options.contains(&format!("max_manifest_file_size={}", crate::store::MAX_MANIFEST_BYTES)), "{options}");
+    let reserved = format!("manifest_preallocation_size={}", crate::store::MANIFEST_PREALLOCATION);
+    assert!(options.contains(&reserved), "{options}");
 }
 
 /// The roll itself, with a limit small enough to pass in a few dozen
