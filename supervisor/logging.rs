@@ -2,6 +2,7 @@
 //! size-rotated file when detached. `VERDICT_LOG` takes a tracing filter
 //! (default `info`).
 
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
@@ -52,7 +53,7 @@ pub fn init(layout: &Layout, detached: bool, settings: &DaemonSettings) -> anyho
         return Ok(None);
     }
     let path = layout.log_file();
-    let writer = open_rotating(&path, settings.log_max_size, settings.log_keep)?;
+    let writer = Records::new(open_rotating(&path, settings.log_max_size, settings.log_keep)?);
     let (writer, guard) = tracing_appender::non_blocking(writer);
     let _ = tracing_subscriber::fmt()
         .json()
@@ -75,4 +76,112 @@ fn open_rotating(path: &Path, max_bytes: u64, keep: usize) -> anyhow::Result<Fil
         Compression::None,
         None,
     ))
+}
+
+/// The daemon log's writer, between the non-blocking worker (one
+/// `write_all` per record, and nothing said when it fails) and the file.
+/// A write that fails (a full disk) loses its record and may leave part of
+/// it in the file; the next write that can be made first ends that part
+/// with a line break and writes a record of its own saying how many were
+/// lost, so every later record is a JSON line again.
+struct Records<W: Write> {
+    inner: W,
+    /// Records lost since the last written one.
+    lost: u64,
+    /// Why the last of them was.
+    why: String,
+}
+
+impl<W: Write> Records<W> {
+    fn new(inner: W) -> Self {
+        Records { inner, lost: 0, why: String::new() }
+    }
+
+    fn failed(&mut self, e: std::io::Error) -> std::io::Error {
+        self.lost += 1;
+        self.why = e.to_string();
+        e
+    }
+}
+
+impl<W: Write> Write for Records<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.lost > 0 {
+            let note = serde_json::json!({
+                "timestamp": humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string(),
+                "level": "WARN",
+                "fields": {
+                    "message": format!("{} log records could not be written ({}) and are lost", self.lost, self.why),
+                    "lost": self.lost,
+                },
+                "target": module_path!(),
+            });
+            // The line break ends what a failed write left (or makes a
+            // blank line, which `verdict logs` skips).
+            if let Err(e) = self.inner.write_all(format!("\n{note}\n").as_bytes()) {
+                return Err(self.failed(e));
+            }
+            self.lost = 0;
+        }
+        self.inner.write(buf).map_err(|e| self.failed(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file on a disk that fills up: takes `room` more bytes, the last
+    /// write that does not fit only in part, then fails with "No space
+    /// left on device" until given room again.
+    struct FullDiskDouble {
+        written: Vec<u8>,
+        room: usize,
+    }
+
+    impl Write for FullDiskDouble {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::Error::from_raw_os_error(28));
+            }
+            let n = buf.len().min(self.room);
+            self.written.extend_from_slice(&buf[..n]);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn records_lost_on_a_full_disk_leave_every_later_line_json_and_are_counted() {
+        let mut w = Records::new(FullDiskDouble { written: Vec::new(), room: 40 });
+        let record = |n: u32| format!("{{\"fields\":{{\"message\":\"record {n}\"}}}}\n");
+        w.write_all(record(1).as_bytes()).unwrap();
+        // The second record does not fit: part of it is written.
+        assert!(w.write_all(record(2).as_bytes()).is_err());
+        assert!(w.write_all(record(3).as_bytes()).is_err());
+        w.inner.room = 10_000;
+        w.write_all(record(4).as_bytes()).unwrap();
+        w.write_all(record(5).as_bytes()).unwrap();
+        let text = String::from_utf8(w.inner.written).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        // The first record, the torn part of the second on its own line,
+        // the note, the later records.
+        assert_eq!(lines.len(), 5, "{text}");
+        assert_eq!(lines[0], record(1).trim_end());
+        assert!(record(2).starts_with(lines[1]) && lines[1].len() < record(2).len() - 1, "{text}");
+        let note: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
+        assert_eq!(note["level"], "WARN");
+        assert_eq!(note["fields"]["lost"], 2);
+        assert!(note["fields"]["message"].as_str().unwrap().contains("No space left on device"), "{note}");
+        assert!(note["timestamp"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(lines[3..], [record(4).trim_end(), record(5).trim_end()]);
+    }
 }

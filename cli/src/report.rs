@@ -1377,8 +1377,19 @@ fn read_complete_lines(
 }
 
 fn print_log_line(line: &str, raw: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    // A blank line is none: the daemon writes one after a record a full
+    // disk cut short, when the record was not cut but lost whole.
+    if line.trim().is_empty() {
+        return Ok(());
+    }
     if raw {
-        return write!(out, "{line}");
+        // One JSON document per line: the part of a record a full disk
+        // cut short is given as a JSON string.
+        if serde_json::from_str::<serde::de::IgnoredAny>(line).is_ok() {
+            return write!(out, "{line}");
+        }
+        let part = serde_json::to_string(line.trim_end_matches(['\n', '\r'])).map_err(std::io::Error::other)?;
+        return writeln!(out, "{part}");
     }
     match serde_json::from_str::<Value>(line) {
         Ok(v) => {
@@ -1490,6 +1501,28 @@ mod tests {
         assert_eq!(visible_lines("invalid:\n\ta\u{202e}b"), "invalid:\n  \ta\\u{202e}b");
         // A line feed in a name cannot start a line of verdict's own.
         assert_eq!(visible_lines("x\nverdict: error: forged\n"), "x\n  verdict: error: forged\n");
+    }
+
+    /// What a full disk leaves in the log (part of a record on a line of
+    /// its own, a blank line): with `--json`, still one JSON document per
+    /// line; blank lines are nothing in either view.
+    #[test]
+    fn a_torn_log_line_is_a_json_string_with_json_and_a_blank_line_nothing() {
+        let print = |line: &str, raw: bool| {
+            let mut out = Vec::new();
+            print_log_line(line, raw, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            print("{\"timestamp\":\"t\",\"fields\":{\"mess\n", true),
+            "\"{\\\"timestamp\\\":\\\"t\\\",\\\"fields\\\":{\\\"mess\"\n"
+        );
+        let whole = "{\"timestamp\":\"t\",\"level\":\"INFO\",\"fields\":{\"message\":\"m\"}}\n";
+        assert_eq!(print(whole, true), whole);
+        for raw in [true, false] {
+            assert_eq!(print("\n", raw), "");
+            assert_eq!(print("  \r\n", raw), "");
+        }
     }
 
     fn summary_line(summary: Summary) -> String {
