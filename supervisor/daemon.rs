@@ -339,9 +339,13 @@ impl PidLock {
                 return Err(e).with_context(|| format!("cannot lock the pid file {}", path.display()));
             }
         }
-        file.set_len(0)?;
-        writeln!(file, "{}", std::process::id())?;
-        file.sync_all()?;
+        let written =
+            file.set_len(0).and_then(|()| writeln!(file, "{}", std::process::id())).and_then(|()| file.sync_all());
+        if let Err(e) = written {
+            // Ours to remove (its lock is held): not left empty behind.
+            let _ = fs::remove_file(path);
+            return Err(e).with_context(|| format!("cannot write the pid file {}", path.display()));
+        }
         keep_from_clean_up(path);
         let id = FileId::from(&file.metadata()?);
         Ok(Ok(PidLock { _file: file, path: path.to_path_buf(), id }))
@@ -842,6 +846,34 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
+
+    /// A pid file that cannot be written (its file system is full) stops
+    /// start-up with its path in the error, and is not left behind empty.
+    #[test]
+    fn a_pid_file_on_a_full_disk_is_an_error_naming_it_and_is_removed() {
+        crate::watch::tests::in_namespaces_of_its_own("daemon::tests::full_disk_in_a_namespace_of_its_own");
+    }
+
+    /// Run by [`a_pid_file_on_a_full_disk_is_an_error_naming_it_and_is_removed`]
+    /// in a mount namespace, where it mounts a small tmpfs and fills it.
+    #[test]
+    #[ignore = "run by a_pid_file_on_a_full_disk_is_an_error_naming_it_and_is_removed in a mount namespace of its own"]
+    fn full_disk_in_a_namespace_of_its_own() {
+        use nix::mount::{MsFlags, mount};
+        let t = tempfile::tempdir().unwrap();
+        mount(Some("none"), t.path(), Some("tmpfs"), MsFlags::empty(), Some("size=16k")).expect("mount a tmpfs");
+        // Filled: the write stops at the end of the file system.
+        let filler = std::fs::write(t.path().join("filler"), vec![0u8; 1 << 20]);
+        assert_eq!(filler.unwrap_err().raw_os_error(), Some(nix::errno::Errno::ENOSPC as i32));
+        let path = t.path().join("x.pid");
+        let err = match PidLock::acquire(&path) {
+            Err(e) => format!("{e:#}"),
+            Ok(_) => panic!("a pid file was written on a full disk"),
+        };
+        assert!(err.starts_with(&format!("cannot write the pid file {}: ", path.display())), "{err}");
+        assert!(err.contains("No space left on device"), "{err}");
+        assert!(!path.exists(), "left behind");
+    }
 
     /// The daemon is idle once no client has been seen for the whole time:
     /// an open connection, or one that closed within it, keeps it up.

@@ -562,7 +562,7 @@ impl Default for TreeWatch {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -672,7 +672,7 @@ mod tests {
     /// Runs the (ignored) test `name` of this test executable again in a
     /// user and mount namespace of its own, where it is root and its mounts
     /// and limits are its own, and fails unless it passes.
-    fn in_namespaces_of_its_own(name: &str) {
+    pub(crate) fn in_namespaces_of_its_own(name: &str) {
         let exe = std::env::current_exe().unwrap();
         let out = std::process::Command::new("unshare")
             .args(["--user", "--map-root-user", "--mount", "--"])
