@@ -61,7 +61,9 @@ impl Finding {
 const NOTICE_PREFIX: &str = "verdict:";
 /// More findings than are kept: "… and N more findings not listed".
 pub const NOTICE_MORE: &str = "verdict:more";
-/// The tool's output was cut at `max_output`: findings may be missing.
+/// The tool's output was cut at `max_output`: findings may be missing. A
+/// verdict holding one is not cached (another batch, or a larger
+/// `max_output`, may complete it).
 pub const NOTICE_OUTPUT_CUT: &str = "verdict:output-cut";
 /// The tool failed after reporting these findings: there may be more. A
 /// verdict holding one is not cached (the tool is run again next time).

@@ -544,8 +544,8 @@ struct CommandIdentity<'a> {
 /// results are not answered under the old reading. 2: ANSI escapes stripped,
 /// SARIF levels as SARIF 2.1.0 section 3.27.10 gives them, tool notifications
 /// located at a file, exit statuses that are not findings. 3: verdict's own
-/// notes on a list carry `verdict:` rules. 4: tools run with `LC_ALL=C.UTF-8`
-/// unless `env` passes a locale through; a name printed lossily that several
+/// notes on a list carry `verdict:` rules. 4: tools run with `LC_CTYPE=C.UTF-8`
+/// unless `env` passes `LANG`, `LC_CTYPE` or `LC_ALL`; a name printed lossily that several
 /// files of a batch read as (one holding U+FFFD itself) passes none of them,
 /// in SARIF too; non-ASCII blanks in messages are kept.
 const OUTPUT_READING: u32 = 4;

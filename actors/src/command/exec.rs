@@ -82,25 +82,26 @@ impl Execution {
     }
 }
 
-/// The locale a tool runs in unless its `env` passes one through: UTF-8
-/// (a tool printing a name that is not ASCII must not fail on it: GHC's
-/// runtime, shellcheck's, exits 1 in the bare C locale, which reads as
-/// findings), and untranslated messages, which parsers' patterns match
-/// (`error`, not `Fehler`) whatever locale the daemon was started in.
-/// Built into glibc since 2.35 and into musl; elsewhere an unknown locale
-/// falls back to C.
-pub(crate) const TOOL_LOCALE: &str = "C.UTF-8";
+/// The character type (`LC_CTYPE`) a tool runs in unless its `env`
+/// passes the daemon's through: UTF-8, so that a tool printing a name that
+/// is not ASCII does not fail on it (GHC's runtime, shellcheck's, exits 1
+/// in the bare C locale, which reads as findings). Messages stay in the C
+/// locale's words, which parsers' patterns match (`error`, not `Fehler`),
+/// unless `env` passes a locale for them. Built into glibc since 2.35 and
+/// into musl; where it is missing, programs fall back to C (some warn on
+/// stderr).
+pub(crate) const TOOL_CTYPE: &str = "C.UTF-8";
 
-/// Whether an environment variable is one of the locale's: `LANG`,
-/// `LANGUAGE` or `LC_*`.
-pub(crate) fn is_locale_variable(name: &str) -> bool {
-    name == "LANG" || name == "LANGUAGE" || name.starts_with("LC_")
+/// Whether an environment variable decides a program's character type:
+/// `LC_ALL`, `LC_CTYPE` or `LANG`.
+pub(crate) fn sets_the_ctype(name: &str) -> bool {
+    matches!(name, "LC_ALL" | "LC_CTYPE" | "LANG")
 }
 
 /// Builds the command: no shell, cleared environment except `PATH` and the
-/// listed names, `LC_ALL` set to [`TOOL_LOCALE`] unless a listed name is a
-/// locale variable, stdin from /dev/null. [`process::spawn`] adds the rest
-/// (own process group, the run's mark, killed on drop).
+/// listed names, `LC_CTYPE` set to [`TOOL_CTYPE`] unless a listed name
+/// decides it, stdin from /dev/null. [`process::spawn`] adds the rest (own
+/// process group, the run's mark, killed on drop).
 pub(crate) fn command(argv: &[String], extra_args: &[OsString], cwd: &Path, env: &[String]) -> Command {
     let mut cmd = Command::new(program_path(&argv[0], cwd));
     cmd.args(&argv[1..])
@@ -118,8 +119,8 @@ pub(crate) fn command(argv: &[String], extra_args: &[OsString], cwd: &Path, env:
             cmd.env(name, value);
         }
     }
-    if !env.iter().any(|n| is_locale_variable(n)) {
-        cmd.env("LC_ALL", TOOL_LOCALE);
+    if !env.iter().any(|n| sets_the_ctype(n)) {
+        cmd.env("LC_CTYPE", TOOL_CTYPE);
     }
     cmd
 }

@@ -159,7 +159,15 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
                     }
                     other => {
                         matched = true;
-                        missed.get_or_insert(other);
+                        // What the line without its colours says of a name
+                        // it could not give the finding to: an ambiguous
+                        // name is doubted, whatever the coloured line said.
+                        match (&missed, &other) {
+                            (None, _) | (Some(LineRead::Outside(_) | LineRead::NoFile(_)), LineRead::Ambiguous(..)) => {
+                                missed = Some(other);
+                            }
+                            _ => {}
+                        }
                     }
                 }
             }
@@ -175,7 +183,7 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
                     tracing::debug!(path = %path, "tool reported a finding for a file outside the batch; ignored");
                     doubt_split_names(&mut doubts, files, &format!("{path:?}"));
                 }
-                Some(LineRead::Ambiguous(candidates, printed)) => doubt_ambiguous(&mut doubts, &candidates, &printed),
+                Some(LineRead::Ambiguous(ambiguity, printed)) => ambiguity.doubt(&mut doubts, "a finding", &printed),
                 _ => {}
             }
         }
@@ -199,20 +207,6 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
         return doubts.into_iter().map(|d| Outcome::error(d.unwrap_or_else(|| reason.clone()))).collect();
     }
     finish(per_file, lost, doubts)
-}
-
-/// A finding for a name the tool printed lossily, which `candidates` of
-/// the batch read as: any of them may be what it is about, so none passes.
-fn doubt_ambiguous(doubts: &mut [Option<String>], candidates: &[usize], printed: &str) {
-    for &i in candidates {
-        doubts[i].get_or_insert_with(|| {
-            format!(
-                "the tool reported a finding for {printed:?}, which {} files of the batch read as (a name that is \
-                 not UTF-8 printed with U+FFFD), so it may be about this one; use mode = \"per_file\"",
-                candidates.len()
-            )
-        });
-    }
 }
 
 /// A name with a line break is split in two by it in a tool's output:
@@ -243,7 +237,7 @@ enum LineRead<'b> {
     /// read as (names that are not UTF-8, differing only where they are
     /// not, or one of them holding U+FFFD itself): which one it is about is
     /// not known.
-    Ambiguous(Vec<usize>, String),
+    Ambiguous(Ambiguity, String),
 }
 
 fn read_line<'b>(re: &Regex, raw: &[u8], has_file: bool, unescaped: bool, batch: &'b Batch) -> LineRead<'b> {
@@ -266,8 +260,8 @@ fn read_line<'b>(re: &Regex, raw: &[u8], has_file: bool, unescaped: bool, batch:
         let lookup = |p: &[u8]| if unescaped { batch.lookup_unescaped(p) } else { batch.lookup(p) };
         match lookup(path).or_else(|| lookup(path.trim_ascii())) {
             Some(Named::Files(targets)) => targets,
-            Some(Named::Ambiguous(candidates)) => {
-                return LineRead::Ambiguous(candidates, String::from_utf8_lossy(path).into_owned());
+            Some(Named::Ambiguous(ambiguity)) => {
+                return LineRead::Ambiguous(ambiguity, String::from_utf8_lossy(path).into_owned());
             }
             None => return LineRead::Outside(String::from_utf8_lossy(path).into_owned()),
         }
@@ -280,7 +274,11 @@ fn read_line<'b>(re: &Regex, raw: &[u8], has_file: bool, unescaped: bool, batch:
         column: group("column").and_then(position),
         severity: group("severity").map(severity).unwrap_or(Severity::Error),
         rule: group("code").or_else(|| group("rule")).map(str::to_owned),
-        message: one_line(group("message").unwrap_or_else(|| line.trim())),
+        // Not trimmed of other blanks than `one_line` joins: a message may
+        // end with the no-break space it is about.
+        message: one_line(
+            caps.name("message").map(|m| m.as_str()).filter(|m| !m.trim_ascii().is_empty()).unwrap_or(&line),
+        ),
     };
     LineRead::Finding(targets, finding)
 }
@@ -365,17 +363,10 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
                             problems[i].get_or_insert_with(|| format!("the tool could not check this file: {text}"));
                         }
                     }
-                    Some((Named::Ambiguous(candidates), printed)) => {
+                    Some((Named::Ambiguous(ambiguity), artifact)) => {
                         placed += 1;
-                        for &i in &candidates {
-                            problems[i].get_or_insert_with(|| {
-                                format!(
-                                    "the tool could not check {printed:?}, which {} files of the batch read as (a name \
-                                     that is not UTF-8 printed with U+FFFD), maybe this one: {text}",
-                                    candidates.len()
-                                )
-                            });
-                        }
+                        let what = format!("that it could not check ({text})");
+                        ambiguity.doubt(&mut problems, &what, &run.shown(artifact));
                     }
                     None => {
                         tracing::debug!(message = %text, "SARIF error notification for no checked file");
@@ -409,7 +400,7 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
         return problems.into_iter().map(|p| Outcome::error(p.unwrap_or_else(|| missing.to_owned()))).collect();
     }
     let mut per_file = PerFile::new(files.len());
-    let (mut unattributed, mut elsewhere) = (0usize, 0usize);
+    let (mut unattributed, mut elsewhere, mut ambiguous) = (0usize, 0usize, 0usize);
     let mut texts = Texts::new(files, cwd);
     for run in runs {
         for result in run.results.iter().flatten() {
@@ -419,9 +410,11 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
             let physical = result.locations.first().and_then(|l| l.physical_location.as_ref());
             let targets: Cow<'_, [usize]> = match run.targets(&result.locations, &batch) {
                 Some((Named::Files(targets), _)) => Cow::Borrowed(targets),
-                Some((Named::Ambiguous(candidates), printed)) => {
-                    tracing::debug!(uri = %printed, "SARIF result for a name several files of the batch read as");
-                    doubt_ambiguous(&mut problems, &candidates, &printed);
+                Some((Named::Ambiguous(ambiguity), artifact)) => {
+                    let shown = run.shown(artifact);
+                    tracing::debug!(name = %shown, "SARIF result for a name several files of the batch read as");
+                    ambiguity.doubt(&mut problems, "a finding", &shown);
+                    ambiguous += 1;
                     continue;
                 }
                 None if result.locations.iter().any(Location::names_an_artifact) => {
@@ -491,6 +484,9 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
         let mut notes = Vec::new();
         if unattributed > 0 {
             notes.push(format!("{unattributed} without a location, which a batch of several files cannot be given"));
+        }
+        if ambiguous > 0 {
+            notes.push(format!("{ambiguous} for names that several files of the batch read as"));
         }
         if elsewhere > 0 {
             // A relative URI with no base the log defines, say, read as
@@ -627,7 +623,8 @@ fn first_line_of(c: &Captured) -> Option<String> {
 /// returns (a progress line), what a terminal would show: its last part;
 /// for a Python traceback, its last line (the error, where the first only
 /// says a traceback follows); after ESLint's "Oops! Something went wrong!",
-/// the error it then prints (`SyntaxError: …`, after its version line).
+/// the error it then prints after its version line (`SyntaxError: …`,
+/// `Error [ERR_MODULE_NOT_FOUND]: …`, `ESLint couldn't find …`).
 fn telling_line_of(c: &Captured, skip: impl Fn(&str) -> bool) -> Option<String> {
     let text = match memchr::memchr(0x1b, &c.bytes) {
         Some(_) => TERMINAL_ESCAPE.replace_all(&c.bytes, &b""[..]),
@@ -643,7 +640,7 @@ fn telling_line_of(c: &Captured, skip: impl Fn(&str) -> bool) -> Option<String> 
     let line = if first.starts_with("Traceback (most recent call last)") {
         lines.last().unwrap_or(first)
     } else if first.starts_with("Oops! Something went wrong!") {
-        lines.find(|l| l.split_once(": ").is_some_and(|(name, _)| name.ends_with("Error"))).unwrap_or(first)
+        lines.find(|l| !l.starts_with("ESLint: ")).unwrap_or(first)
     } else {
         first
     };
@@ -762,9 +759,10 @@ impl Batch {
         let lossy = std::str::from_utf8(&key).ok().filter(|k| k.contains(char::REPLACEMENT_CHARACTER));
         match lossy.and_then(|k| self.lossy.get(k)).map(Vec::as_slice) {
             Some([one]) => self.index.get(one).map(|f| Named::Files(f)),
-            Some(several) => {
-                Some(Named::Ambiguous(several.iter().filter_map(|k| self.index.get(k)).flatten().copied().collect()))
-            }
+            Some(several) => Some(Named::Ambiguous(Ambiguity {
+                files: several.iter().filter_map(|k| self.index.get(k)).flatten().copied().collect(),
+                names: several.len(),
+            })),
             None => self.index.get(&key).map(|f| Named::Files(f)),
         }
     }
@@ -791,7 +789,35 @@ enum Named<'b> {
     Files(&'b [usize]),
     /// One of these files, which the name cannot tell apart (see
     /// [`Batch::lookup`]).
-    Ambiguous(Vec<usize>),
+    Ambiguous(Ambiguity),
+}
+
+/// A name that several files of a batch read as.
+#[derive(Debug, PartialEq, Eq)]
+struct Ambiguity {
+    /// The entries of the batch it may be about.
+    files: Vec<usize>,
+    /// How many distinct names those are (a file may be listed twice).
+    names: usize,
+}
+
+impl Ambiguity {
+    /// Why a file it may be about gets no pass: `what` the tool reported
+    /// for `printed`, which these files read as.
+    fn why(&self, what: &str, printed: &str) -> String {
+        format!(
+            "the tool reported {what} for {printed:?}, which {} files of the batch read as (a name that is not \
+             UTF-8 printed with U+FFFD), so it may be about this one; use mode = \"per_file\"",
+            self.names
+        )
+    }
+
+    /// Gives each of its files that reason, unless it has one.
+    fn doubt(&self, doubts: &mut [Option<String>], what: &str, printed: &str) {
+        for &i in &self.files {
+            doubts[i].get_or_insert_with(|| self.why(what, printed));
+        }
+    }
 }
 
 /// Lexical cleanup: drops `.` components and resolves `..` where possible.
@@ -1244,12 +1270,25 @@ impl Run {
     }
 
     /// The batch files the first of `locations` that names one points at,
-    /// with its URI as the log has it. `None` when none does.
-    fn targets<'b>(&self, locations: &[Location], batch: &'b Batch) -> Option<(Named<'b>, String)> {
+    /// and that location. `None` when none does.
+    fn targets<'a, 'b>(
+        &self,
+        locations: &'a [Location],
+        batch: &'b Batch,
+    ) -> Option<(Named<'b>, &'a ArtifactLocation)> {
         locations
             .iter()
             .filter_map(|l| l.physical_location.as_ref()?.artifact_location.as_ref())
-            .find_map(|a| Some((self.lookup(a, batch)?, a.uri.clone().unwrap_or_default())))
+            .find_map(|a| Some((self.lookup(a, batch)?, a)))
+    }
+
+    /// The name an artifact location gives, to be read by people: its path
+    /// as resolved, else its URI decoded.
+    fn shown(&self, artifact: &ArtifactLocation) -> String {
+        match self.resolve(artifact, 0) {
+            Some(path) => String::from_utf8_lossy(path.as_os_str().as_bytes()).into_owned(),
+            None => String::from_utf8_lossy(&percent_decode(artifact.uri.as_deref().unwrap_or_default())).into_owned(),
+        }
     }
 
     fn in_batch(&self, artifact: &ArtifactLocation, batch: &Batch) -> bool {
@@ -1419,7 +1458,10 @@ mod unit {
         // Names that are not UTF-8 are told apart by their bytes; printed
         // lossily, a name is matched only if it names one file.
         assert_eq!(batch.lookup(b"./c\xfe.txt"), one(&[3]));
-        assert_eq!(batch.lookup("c\u{fffd}.txt".as_bytes()), Some(Named::Ambiguous(vec![2, 3])));
+        assert_eq!(
+            batch.lookup("c\u{fffd}.txt".as_bytes()),
+            Some(Named::Ambiguous(Ambiguity { files: vec![2, 3], names: 2 }))
+        );
         let files: Vec<OsString> = [&b"d\xff.txt"[..], b"e.txt"].map(|n| OsStr::from_bytes(n).to_owned()).into();
         let batch = Batch::new(&files, Path::new("/proj/root"));
         assert_eq!(batch.lookup("d\u{fffd}.txt".as_bytes()), one(&[0]));
@@ -1430,7 +1472,10 @@ mod unit {
                 .map(|n| OsStr::from_bytes(n).to_owned())
                 .into();
         let batch = Batch::new(&files, Path::new("/proj/root"));
-        assert_eq!(batch.lookup("f\u{fffd}.txt".as_bytes()), Some(Named::Ambiguous(vec![0, 2, 1])));
+        assert_eq!(
+            batch.lookup("f\u{fffd}.txt".as_bytes()),
+            Some(Named::Ambiguous(Ambiguity { files: vec![0, 2, 1], names: 2 }))
+        );
         assert_eq!(batch.lookup(b"f\xff.txt"), one(&[0, 2]));
         assert_eq!(batch.lookup("g\u{fffd}".as_bytes()), one(&[3]));
     }

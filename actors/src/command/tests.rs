@@ -605,7 +605,7 @@ async fn only_listed_environment_variables_pass_through() {
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter(|(k, v)| {
             k != "PATH"
-                && !exec::is_locale_variable(k)
+                && !exec::sets_the_ctype(k)
                 && !v.is_empty()
                 && !v.contains('\n')
                 && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -631,25 +631,27 @@ async fn only_listed_environment_variables_pass_through() {
     let mut sorted = names.clone();
     sorted.sort_unstable();
     // And the run's mark, by which verdict finds the tool's processes, and
-    // a UTF-8 locale.
+    // UTF-8 characters.
     assert_eq!(sorted, {
-        let mut expected = vec!["PATH", crate::process::MARK_VAR, listed.as_str(), "LC_ALL"];
+        let mut expected = vec!["PATH", crate::process::MARK_VAR, listed.as_str(), "LC_CTYPE"];
         expected.sort_unstable();
         expected
     });
-    assert!(seen.lines().any(|l| l == "LC_ALL=C.UTF-8"), "{seen}");
+    assert!(seen.lines().any(|l| l == "LC_CTYPE=C.UTF-8"), "{seen}");
 }
 
-/// A tool runs in a UTF-8 locale whatever the daemon's (shellcheck exits 1
-/// on the first name that is not ASCII it prints in the C locale), unless
-/// its `env` passes a locale variable through: then it has the daemon's.
+/// A tool reads and prints UTF-8 whatever the daemon's locale (shellcheck
+/// exits 1 on the first name that is not ASCII it prints in the C locale),
+/// unless its `env` passes through a variable that decides that (`LANG`,
+/// `LC_CTYPE`, `LC_ALL`): then it has the daemon's. Others (`LANGUAGE`,
+/// `LC_MESSAGES`, iTerm2's `LC_TERMINAL`) do not take it away.
 #[tokio::test]
 async fn tools_run_in_a_utf8_locale_unless_env_passes_one() {
     let dir = tempfile::tempdir().unwrap();
     let run = |env: Vec<String>| {
         let dir = dir.path().to_owned();
         async move {
-            let script = "printf '%s|%s|%s\\n' \"$(locale charmap)\" \"${LC_ALL-unset}\" \"${LANG-unset}\"";
+            let script = "printf '%s|%s|%s\\n' \"$(locale charmap)\" \"${LC_CTYPE-unset}\" \"${LANG-unset}\"";
             let e = exec::execute(&sh(script), &[], &dir, &env, 1 << 20, &ProcessRegistry::new(), exec::START_PATIENCE)
                 .await
                 .unwrap();
@@ -657,8 +659,11 @@ async fn tools_run_in_a_utf8_locale_unless_env_passes_one() {
         }
     };
     assert_eq!(run(vec![]).await, "UTF-8|C.UTF-8|unset\n");
-    // `LANG` passed through (set or not in this process): `LC_ALL` is left
-    // to it, so the tool has the daemon's locale.
+    for other in ["LANGUAGE", "LC_MESSAGES", "LC_TERMINAL"] {
+        assert!(run(vec![other.to_owned()]).await.starts_with("UTF-8|C.UTF-8|"), "{other}");
+    }
+    // `LANG` passed through (set or not in this process): `LC_CTYPE` is
+    // left to it, so the tool has the daemon's locale.
     let passed = run(vec!["LANG".to_owned()]).await;
     let lang = std::env::var("LANG").unwrap_or_else(|_| "unset".to_owned());
     assert!(passed.ends_with(&format!("|unset|{lang}\n")), "{passed}");
@@ -830,7 +835,11 @@ async fn a_lossily_printed_name_that_several_files_read_as_passes_none_of_them()
     std::fs::write(dir.path().join("out.sarif"), sarif.to_string()).unwrap();
     let regex = spec(&dir, sh(r#"printf 'a\357\277\275.txt:1:1: error: bad\n'"#), OutputParser::Regex(gcc_style()));
     let sarif = spec(&dir, sh("cat out.sarif"), OutputParser::Sarif);
-    for s in [&regex, &sarif] {
+    // The same name in colours (`clang -fcolor-diagnostics`): the line
+    // read without them tells the ambiguity.
+    let coloured = r#"printf '\033[1ma\357\277\275.txt\033[0m:1:1: error: bad\n'"#;
+    let coloured = spec(&dir, sh(coloured), OutputParser::Regex(gcc_style()));
+    for s in [&regex, &sarif, &coloured] {
         let out = run_args(s, &shown, &args, &ProcessRegistry::new()).await;
         for o in &out[..3] {
             assert!(reason(o).contains("3 files of the batch read as"), "{out:?}");
@@ -1092,6 +1101,10 @@ async fn a_batch_tool_that_fails_after_some_findings_passes_no_file() {
     let s = spec(&dir, sh(script), OutputParser::Regex(gcc_style()));
     let out = run(&s, &files(&["b.txt"]), &registry).await;
     assert!(reason(&out[0]).ends_with("does not list as findings: SyntaxError: Unexpected identifier"), "{out:?}");
+    let script = "printf 'Oops! Something went wrong! :(\n\nESLint: 9.39.5\n\nESLint couldn'\\''t find an eslint.config.(js|mjs|cjs) file.\n' >&2; exit 2";
+    let s = spec(&dir, sh(script), OutputParser::Regex(gcc_style()));
+    let out = run(&s, &files(&["b.txt"]), &registry).await;
+    assert!(reason(&out[0]).ends_with("findings: ESLint couldn't find an eslint.config.(js|mjs|cjs) file."), "{out:?}");
     // A banner on stdout does not hide the error on stderr.
     let s = spec(&dir, sh("echo 'tool v1.2 (c) 2024'; echo 'error: no such rule' >&2; exit 1"), OutputParser::ExitCode);
     let out = run(&s, &files(&["b.txt"]), &registry).await;
