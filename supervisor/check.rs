@@ -2081,13 +2081,13 @@ async fn run_job(
     let name = &s.handle.config.name;
     let n = batch.len();
     let timeout = s.handle.config.timeout;
-    // Set when the job first starts: a run again must end by it too, so
+    // Set when the job first starts: a rerun must end by it too, so
     // that a check still ends within its timeouts.
     let mut deadline: Option<tokio::time::Instant> = None;
-    // The child that died under the job's first run: until the supervisor
+    // The child that died under the job's last run: until the supervisor
     // has heard of its end, the slot still names it, and the job waits.
     let mut dead: Option<ractor::ActorId> = None;
-    // The concurrency slot, kept for a run again: queued jobs must not
+    // The concurrency slot, kept for a rerun: queued jobs must not
     // take it while this one is between children.
     let mut held: Option<Arc<tokio::sync::OwnedSemaphorePermit>> = None;
     // Looked at while waiting for a slot: a quarantined or stopped
@@ -2212,9 +2212,9 @@ async fn run_job(
                     held = Some(permit_kept);
                     continue;
                 }
-                // A run again whose child died too, with no time left.
+                // A rerun whose child died too, with no time left.
                 Ok(_) if second => vec![Outcome::skipped(restarted_under(name)); n],
-                // A run again cut short by the first one's deadline: its
+                // A rerun cut short by the first run's deadline: its
                 // tools are killed with the job (the guard); the child, which
                 // did nothing wrong, is not.
                 Err(_) if second => vec![Outcome::skipped(restarted_under(name)); n],

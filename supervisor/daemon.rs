@@ -342,8 +342,12 @@ impl PidLock {
         let written =
             file.set_len(0).and_then(|()| writeln!(file, "{}", std::process::id())).and_then(|()| file.sync_all());
         if let Err(e) = written {
-            // Ours to remove (its lock is held): not left empty behind.
-            let _ = fs::remove_file(path);
+            // Ours to remove (its lock is held), while the path is still
+            // this file: not left empty behind.
+            let ours = file.metadata().ok().map(|m| FileId::from(&m));
+            if ours.is_some() && FileId::of(path) == ours {
+                let _ = fs::remove_file(path);
+            }
             return Err(e).with_context(|| format!("cannot write the pid file {}", path.display()));
         }
         keep_from_clean_up(path);

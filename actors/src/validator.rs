@@ -258,13 +258,15 @@ impl Actor for Validator {
                     // A run that ended because its tools were killed from
                     // outside (the child stopped by a restart or a reload,
                     // the daemon stopping; the kill may reach a tool before
-                    // the job sees its child gone) has no verdict: it is
-                    // taken as the child's death, not as `killed by signal
-                    // SIGKILL` for the files.
-                    let woke = match woke {
-                        Woke::Ran(_) if registry.was_killed() => Woke::Stopped,
-                        woke => woke,
-                    };
+                    // the job sees its child gone) has no verdict: the check
+                    // is told at once, as of the child's death, not
+                    // `killed by signal SIGKILL` for the files. Its tools
+                    // are gone; what they left is killed. (Not through the
+                    // wait below: the run, finished, is not polled again.)
+                    if matches!(woke, Woke::Ran(_)) && registry.was_killed() {
+                        drop(reply.take());
+                        return kill_now(&registry).await;
+                    }
                     let woke = match woke {
                         Woke::Stopped if terminate.is_cancelled() => Woke::Terminated,
                         // The child died, not the run: the check, told so by

@@ -84,7 +84,8 @@ pub struct StoreOptions {
     pub max_manifest_bytes: usize,
 }
 
-/// The MANIFEST's size past which RocksDB writes a new one.
+/// The MANIFEST's size past which RocksDB writes a new one: the default of
+/// [`StoreOptions::max_manifest_bytes`].
 pub const MAX_MANIFEST_BYTES: usize = 4 << 20;
 
 /// The room reserved for a new MANIFEST (RocksDB's default is 4 MiB).
