@@ -754,6 +754,9 @@ impl Engine {
                 "hits": hits,
                 "misses": misses,
                 "read_failures": self.store().map_or(0, |s| s.read_failures()),
+                // A write failed (a full disk): the database takes no more
+                // until the next check reopens it.
+                "writes_failed": self.store_suspect.load(Ordering::SeqCst),
             }),
             watch: {
                 let mut w = self.watch.status();

@@ -1346,6 +1346,8 @@ fn a_disk_that_fills_up_loses_only_new_results_and_the_daemon_goes_on() {
     let why = full["summary"]["cache_error"].as_str().unwrap_or_default();
     assert!(why.contains("could not be written to the cache") && why.contains("no space left"), "{}", full["summary"]);
     assert_eq!(full["summary"]["cache_used"], true);
+    let status = env.json(&["status", "--data-dir", data_s]);
+    assert_eq!(status["cache"]["writes_failed"], true, "{status}");
     // A run whose writes failed is not remembered: a warm run would compute.
     let again = check(&env, &["--data-dir", data_s]);
     assert_eq!(again["summary"]["unchanged"], false, "{}", again["summary"]);
@@ -1363,6 +1365,8 @@ fn a_disk_that_fills_up_loses_only_new_results_and_the_daemon_goes_on() {
     check(&env, &["--data-dir", data_s]);
     let r = check(&env, &["--data-dir", data_s]);
     assert_eq!(r["summary"]["computed"], 0, "{}", r["summary"]);
+    let status = env.json(&["status", "--data-dir", data_s]);
+    assert_eq!(status["cache"]["writes_failed"], false, "reopened: {status}");
     env.run_ok(&["stop"], 0);
 }
 

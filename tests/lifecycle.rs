@@ -582,17 +582,28 @@ fn a_raw_client_can_drive_the_whole_lifecycle() {
 }
 
 /// A log whose last line was cut off (the daemon killed mid-write) still
-/// shows that line, as it is.
+/// shows that line, as it is (with `--json`, as a JSON string).
 #[test]
 fn logs_show_an_unfinished_last_line() {
     let env = Env::new();
     let log = env.log_file();
     std::fs::create_dir_all(log.parent().unwrap()).unwrap();
-    std::fs::write(&log, "first\n{\"level\":\"INFO\",\"fields\":{\"message\":\"cut").unwrap();
+    std::fs::write(
+        &log,
+        "{\"level\":\"INFO\",\"fields\":{\"message\":\"first\"}}\n{\"level\":\"INFO\",\"fields\":{\"message\":\"cut",
+    )
+    .unwrap();
+    let out = env.run_ok(&["logs"], 0);
+    assert!(out.ends_with("INFO first\n{\"level\":\"INFO\",\"fields\":{\"message\":\"cut\n"), "{out}");
+    // With `--json`, still one JSON document per line: the unfinished one
+    // as a string.
     let out = env.run_ok(&["logs", "--json"], 0);
-    assert_eq!(out, "first\n{\"level\":\"INFO\",\"fields\":{\"message\":\"cut\n");
+    assert_eq!(
+        out,
+        "{\"level\":\"INFO\",\"fields\":{\"message\":\"first\"}}\n\"{\\\"level\\\":\\\"INFO\\\",\\\"fields\\\":{\\\"message\\\":\\\"cut\"\n"
+    );
     let out = env.run_ok(&["logs", "--json", "-n", "1"], 0);
-    assert!(out.ends_with("\"cut\n"), "{out}");
+    assert!(out.ends_with("cut\"\n"), "{out}");
 }
 
 /// `verdict logs -f -n 0`, started once the daemon's ready line is in the

@@ -1017,6 +1017,9 @@ pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
                 "                {n} reads failed (damaged data, each one a miss): `verdict cache clear` starts it afresh"
             )?;
         }
+        if cache["writes_failed"].as_bool() == Some(true) {
+            writeln!(out, "                a write failed (a full disk?): the next check reopens it (see the log)")?;
+        }
     } else {
         writeln!(out, "  cache:        unavailable: {}", visible(cache["error"].as_str().unwrap_or("?")))?;
     }
