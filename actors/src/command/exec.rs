@@ -83,7 +83,8 @@ impl Execution {
 }
 
 /// The character type (`LC_CTYPE`) a tool runs in unless its `env`
-/// passes the daemon's through: UTF-8, so that a tool printing a name that
+/// passes the daemon's through (lists a variable that decides it and the
+/// daemon has): UTF-8, so that a tool printing a name that
 /// is not ASCII does not fail on it (GHC's runtime, shellcheck's, exits 1
 /// in the bare C locale, which reads as findings). Messages stay in the C
 /// locale's words, which parsers' patterns match (`error`, not `Fehler`),
@@ -100,7 +101,8 @@ pub(crate) fn sets_the_ctype(name: &str) -> bool {
 
 /// Builds the command: no shell, cleared environment except `PATH` and the
 /// listed names, `LC_CTYPE` set to [`TOOL_CTYPE`] unless a listed name
-/// decides it, stdin from /dev/null. [`process::spawn`] adds the rest (own
+/// that decides it is passed (set in the daemon's environment), stdin from
+/// /dev/null. [`process::spawn`] adds the rest (own
 /// process group, the run's mark, killed on drop).
 pub(crate) fn command(argv: &[String], extra_args: &[OsString], cwd: &Path, env: &[String]) -> Command {
     let mut cmd = Command::new(program_path(&argv[0], cwd));
@@ -111,15 +113,17 @@ pub(crate) fn command(argv: &[String], extra_args: &[OsString], cwd: &Path, env:
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    let mut ctype_passed = false;
     for name in std::iter::once("PATH").chain(env.iter().map(String::as_str)) {
         if name.is_empty() || name.contains('=') {
             continue;
         }
         if let Some(value) = std::env::var_os(name) {
+            ctype_passed |= sets_the_ctype(name);
             cmd.env(name, value);
         }
     }
-    if !env.iter().any(|n| sets_the_ctype(n)) {
+    if !ctype_passed {
         cmd.env("LC_CTYPE", TOOL_CTYPE);
     }
     cmd

@@ -662,11 +662,18 @@ async fn tools_run_in_a_utf8_locale_unless_env_passes_one() {
     for other in ["LANGUAGE", "LC_MESSAGES", "LC_TERMINAL"] {
         assert!(run(vec![other.to_owned()]).await.starts_with("UTF-8|C.UTF-8|"), "{other}");
     }
-    // `LANG` passed through (set or not in this process): `LC_CTYPE` is
-    // left to it, so the tool has the daemon's locale.
+    // A variable that decides it, listed but not set in the daemon's
+    // environment, passes nothing: the default stays.
+    if std::env::var_os("LC_ALL").is_none() {
+        assert!(run(vec!["LC_ALL".to_owned()]).await.starts_with("UTF-8|C.UTF-8|"));
+    }
+    // `LANG` passed through (when this process has it): `LC_CTYPE` is left
+    // to it, so the tool has the daemon's locale.
     let passed = run(vec!["LANG".to_owned()]).await;
-    let lang = std::env::var("LANG").unwrap_or_else(|_| "unset".to_owned());
-    assert!(passed.ends_with(&format!("|unset|{lang}\n")), "{passed}");
+    match std::env::var("LANG") {
+        Ok(lang) => assert!(passed.ends_with(&format!("|unset|{lang}\n")), "{passed}"),
+        Err(_) => assert!(passed.starts_with("UTF-8|C.UTF-8|unset"), "{passed}"),
+    }
 }
 
 #[tokio::test]
