@@ -681,6 +681,19 @@ impl Engine {
                 }
                 return self.recreate_store().await;
             }
+            // A database whose writes failed (a full disk) takes no deletes
+            // either, until it is reopened: all of it is deleted and an
+            // empty one made, which also gives the disk its room back.
+            Err(_) if all && self.store_suspect.load(Ordering::SeqCst) => {
+                if !self.close_store_if_unused("being recreated: its writes failed") {
+                    return Err(RpcError::new(
+                        code::CACHE_UNAVAILABLE,
+                        "the cache takes no writes (a full disk?), and a check (or the hourly pruning) is using it; \
+                         run `verdict cache clear` again once it is done",
+                    ));
+                }
+                return self.recreate_store().await;
+            }
             Ok(deleted) => deleted,
             Err(e) => return Err(RpcError::new(code::CACHE_UNAVAILABLE, e.to_string())),
         };
@@ -708,6 +721,7 @@ impl Engine {
         .map_err(|e| RpcError::new(code::CACHE_UNAVAILABLE, format!("the result cache is unavailable: {e}")))?;
         let store = Arc::new(opened);
         *self.store.write().expect("store lock poisoned") = Ok(store.clone());
+        self.store_suspect.store(false, Ordering::SeqCst);
         spawn_pruner(&store, &self.layout.root);
         info!(path = %self.store_path.display(), "the unusable cache was deleted and recreated");
         Ok(json!({ "deleted": 0, "validator": null, "recreated": true }))
@@ -750,13 +764,13 @@ impl Engine {
             cache: json!({
                 "available": store_state.is_ok(),
                 "path": self.store_path.to_string_lossy(),
-                "error": store_state.err(),
+                "error": store_state.as_ref().err(),
                 "hits": hits,
                 "misses": misses,
                 "read_failures": self.store().map_or(0, |s| s.read_failures()),
                 // A write failed (a full disk): the database takes no more
                 // until the next check reopens it.
-                "writes_failed": self.store_suspect.load(Ordering::SeqCst),
+                "writes_failed": store_state.is_ok() && self.store_suspect.load(Ordering::SeqCst),
             }),
             watch: {
                 let mut w = self.watch.status();

@@ -1311,6 +1311,46 @@ fn a_full_disk_is_a_clear_error_and_checks_still_run() {
     env.run_ok(&["stop"], 0);
 }
 
+/// `cache clear` on a disk the cache filled, after a check whose writes
+/// failed: the database takes no deletes then, so it is made anew, which
+/// gives the disk its room back (it said to run `cache clear` and then
+/// failed itself).
+#[test]
+fn cache_clear_on_a_full_disk_makes_the_cache_anew_and_frees_it() {
+    let env = Env::new();
+    env.write("verdict.toml", "[cache]\nwrite_buffer = \"64KiB\"\n");
+    tree(&env, 20);
+    let disk = Mounted::mount_sized(env.tmp.path().join("small"), "8m");
+    let data = disk.0.join("data");
+    let data_s = data.to_str().unwrap();
+    check(&env, &["--data-dir", data_s]);
+    let filler = disk.0.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+    }
+    for i in 0..2000 {
+        env.write(&format!("new/n{i}.txt"), format!("fresh {i}   \n"));
+    }
+    let full = check(&env, &["--data-dir", data_s]);
+    assert!(
+        full["summary"]["cache_error"].as_str().is_some_and(|e| e.contains("no space left")),
+        "{}",
+        full["summary"]
+    );
+    let free = || nix::sys::statvfs::statvfs(&disk.0).map(|s| s.blocks_available() * s.fragment_size()).unwrap();
+    let before = free();
+    let out = env.run_ok(&["--json", "cache", "clear", "--data-dir", data_s], 0);
+    let reply: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(reply["recreated"], true, "{reply}");
+    assert!(free() > before, "no room given back: {before} -> {}", free());
+    let status = env.json(&["status", "--data-dir", data_s]);
+    assert_eq!((&status["cache"]["available"], &status["cache"]["writes_failed"]), (&json!(true), &json!(false)));
+    env.run_ok(&["stop"], 0);
+}
+
 #[test]
 fn a_disk_that_fills_up_loses_only_new_results_and_the_daemon_goes_on() {
     let env = Env::new();

@@ -588,9 +588,10 @@ fn logs_show_an_unfinished_last_line() {
     let env = Env::new();
     let log = env.log_file();
     std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    // The blank line, as after a record a full disk cut short, is none.
     std::fs::write(
         &log,
-        "{\"level\":\"INFO\",\"fields\":{\"message\":\"first\"}}\n{\"level\":\"INFO\",\"fields\":{\"message\":\"cut",
+        "{\"level\":\"INFO\",\"fields\":{\"message\":\"first\"}}\n\n{\"level\":\"INFO\",\"fields\":{\"message\":\"cut",
     )
     .unwrap();
     let out = env.run_ok(&["logs"], 0);
@@ -604,6 +605,7 @@ fn logs_show_an_unfinished_last_line() {
     );
     let out = env.run_ok(&["logs", "--json", "-n", "1"], 0);
     assert!(out.ends_with("cut\"\n"), "{out}");
+    assert_eq!(env.run_ok(&["logs", "-n", "2"], 0).lines().count(), 2);
 }
 
 /// `verdict logs -f -n 0`, started once the daemon's ready line is in the

@@ -1196,8 +1196,12 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
     // A line the daemon is still writing stays in `partial` until its end
     // arrives, so a follower never prints one line as two.
     let mut partial = Vec::new();
+    // Blank lines (one may follow a record a full disk cut short) are not
+    // lines of the log: not counted by `-n` either.
     read_complete_lines(&mut reader, &mut partial, |l| {
-        all.push(l.to_owned());
+        if !l.trim().is_empty() {
+            all.push(l.to_owned());
+        }
         Ok(())
     })?;
     if !follow && !partial.is_empty() {
@@ -1228,7 +1232,9 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
             let mut lines_of = Vec::new();
             let mut cut = Vec::new();
             read_complete_lines(&mut std::io::BufReader::new(rotated), &mut cut, |l| {
-                lines_of.push(l.to_owned());
+                if !l.trim().is_empty() {
+                    lines_of.push(l.to_owned());
+                }
                 Ok(())
             })?;
             if !cut.is_empty() {
