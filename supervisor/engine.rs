@@ -672,27 +672,15 @@ impl Engine {
             // delete), or that reads kept failing on: all of it is deleted
             // and an empty database made, as for one that cannot be opened.
             Ok(_) | Err(verdict_storage::StorageError::Corruption { .. }) if all => {
-                if !self.close_store_if_unused("being recreated: its data is damaged") {
-                    return Err(RpcError::new(
-                        code::CACHE_UNAVAILABLE,
-                        "the cache's data is damaged, and a check (or the hourly pruning) is using it; run `verdict \
-                         cache clear` again once it is done",
-                    ));
-                }
-                return self.recreate_store().await;
+                return self.recreate_when_unused("its data is damaged", "the cache's data is damaged").await;
             }
             // A database whose writes failed (a full disk) takes no deletes
             // either, until it is reopened: all of it is deleted and an
             // empty one made, which also gives the disk its room back.
             Err(_) if all && self.store_suspect.load(Ordering::SeqCst) => {
-                if !self.close_store_if_unused("being recreated: its writes failed") {
-                    return Err(RpcError::new(
-                        code::CACHE_UNAVAILABLE,
-                        "the cache takes no writes (a full disk?), and a check (or the hourly pruning) is using it; \
-                         run `verdict cache clear` again once it is done",
-                    ));
-                }
-                return self.recreate_store().await;
+                return self
+                    .recreate_when_unused("its writes failed", "the cache takes no writes (a full disk?)")
+                    .await;
             }
             Ok(deleted) => deleted,
             Err(e) => return Err(RpcError::new(code::CACHE_UNAVAILABLE, e.to_string())),
@@ -701,6 +689,22 @@ impl Engine {
         // may have read some of them.
         self.forget_answers();
         Ok(json!({ "deleted": deleted, "validator": p.validator }))
+    }
+
+    /// [`recreate_store`](Self::recreate_store) of the open database,
+    /// `why` it cannot be cleared; refused, saying `what` of it, while a
+    /// check (or the hourly pruning) uses it.
+    async fn recreate_when_unused(&self, why: &str, what: &str) -> Result<Value, RpcError> {
+        if !self.close_store_if_unused(&format!("being recreated: {why}")) {
+            return Err(RpcError::new(
+                code::CACHE_UNAVAILABLE,
+                format!(
+                    "{what}, and a check (or the hourly pruning) is using it; run `verdict cache clear` again once \
+                     it is done"
+                ),
+            ));
+        }
+        self.recreate_store().await
     }
 
     /// `cache.clear` of a database that could not be opened (corrupt, or of
