@@ -1311,6 +1311,23 @@ fn a_full_disk_is_a_clear_error_and_checks_still_run() {
     env.run_ok(&["stop"], 0);
 }
 
+/// Fills a mounted file system to its last byte; returns the filler file.
+fn fill(disk: &Mounted) -> std::path::PathBuf {
+    use std::io::Write;
+    let filler = disk.0.join("filler");
+    let mut f = std::fs::File::create(&filler).unwrap();
+    let block = vec![0u8; 64 * 1024];
+    while f.write_all(&block).is_ok() {}
+    filler
+}
+
+/// 2,000 new files, each with a finding, for a check to cache.
+fn new_content(env: &Env) {
+    for i in 0..2000 {
+        env.write(&format!("new/n{i}.txt"), format!("fresh {i}   \n"));
+    }
+}
+
 /// `cache clear` on a disk the cache filled, after a check whose writes
 /// failed: the database takes no deletes then, so it is made anew, which
 /// gives the disk its room back (it said to run `cache clear` and then
@@ -1324,16 +1341,8 @@ fn cache_clear_on_a_full_disk_makes_the_cache_anew_and_frees_it() {
     let data = disk.0.join("data");
     let data_s = data.to_str().unwrap();
     check(&env, &["--data-dir", data_s]);
-    let filler = disk.0.join("filler");
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&filler).unwrap();
-        let block = vec![0u8; 64 * 1024];
-        while f.write_all(&block).is_ok() {}
-    }
-    for i in 0..2000 {
-        env.write(&format!("new/n{i}.txt"), format!("fresh {i}   \n"));
-    }
+    fill(&disk);
+    new_content(&env);
     let full = check(&env, &["--data-dir", data_s]);
     assert!(
         full["summary"]["cache_error"].as_str().is_some_and(|e| e.contains("no space left")),
@@ -1364,19 +1373,10 @@ fn a_disk_that_fills_up_loses_only_new_results_and_the_daemon_goes_on() {
     assert_eq!(first["summary"]["cache_used"], true);
     check(&env, &["--data-dir", data_s]);
     // Fill the disk to the last byte.
-    let filler = disk.0.join("filler");
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&filler).unwrap();
-        let block = vec![0u8; 64 * 1024];
-        while f.write_all(&block).is_ok() {}
-        let _ = f.flush();
-    }
+    let filler = fill(&disk);
     // New content cannot be cached: the check still answers, and the cached
     // answers are still served.
-    for i in 0..2000 {
-        env.write(&format!("new/n{i}.txt"), format!("fresh {i}   \n"));
-    }
+    new_content(&env);
     let full = check(&env, &["--data-dir", data_s]);
     assert_eq!(full["summary"]["outcomes"]["error"], 0, "{}", full["summary"]);
     assert!(full["summary"]["from_cache"].as_u64().unwrap() > 0, "{}", full["summary"]);
