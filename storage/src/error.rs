@@ -100,6 +100,21 @@ pub enum StorageError {
         source: bincode::error::EncodeError,
     },
 
+    /// The cache's path, or one on the way to it, is something other than
+    /// a directory (a file, a FIFO, a device).
+    #[error(
+        "the cache at {} cannot be opened: that path, or one on the way to it, is not a directory: \
+         move what is there out of the way, or give the cache another directory (`[cache] dir` in \
+         verdict.toml, or --data-dir) ({detail})",
+        path.display()
+    )]
+    NotADirectory {
+        /// The cache directory.
+        path: PathBuf,
+        /// The underlying error text.
+        detail: String,
+    },
+
     /// An I/O error outside RocksDB (e.g. creating the cache directory).
     #[error("I/O error on the cache at {}: {source}", path.display())]
     Io {
@@ -140,6 +155,7 @@ impl StorageError {
             | StorageError::NoSpace { path, .. }
             | StorageError::Corruption { path, .. }
             | StorageError::Encode { path, .. }
+            | StorageError::NotADirectory { path, .. }
             | StorageError::Io { path, .. }
             | StorageError::Refused { path, .. }
             | StorageError::RocksDb { path, .. } => path,
@@ -192,6 +208,7 @@ impl StorageError {
                 StorageError::PermissionDenied { path, detail: source.to_string() }
             }
             io::ErrorKind::StorageFull => StorageError::NoSpace { path, detail: source.to_string() },
+            io::ErrorKind::NotADirectory => StorageError::NotADirectory { path, detail: source.to_string() },
             _ => StorageError::Io { path, source },
         }
     }

@@ -753,10 +753,16 @@ fn unwritable_location_is_reported_with_the_path() {
     let dir = TempDir::new().unwrap();
     let file = dir.path().join("file");
     std::fs::write(&file, b"").unwrap();
-    let target = file.join("cache");
-    let err = Store::open(&target, &small_opts()).unwrap_err();
-    assert_eq!(err.path(), target);
-    assert!(err.to_string().contains(&target.display().to_string()), "{err}");
+    // A file on the way to the cache, and a file at its place: both are
+    // said to be no directory, with what to do about it.
+    for target in [file.join("cache"), file.clone()] {
+        let err = Store::open(&target, &small_opts()).unwrap_err();
+        assert!(matches!(err, StorageError::NotADirectory { .. }), "{err:?}");
+        assert_eq!(err.path(), target);
+        let text = err.to_string();
+        assert!(text.contains(&target.display().to_string()), "{text}");
+        assert!(text.contains("is not a directory") && text.contains("--data-dir"), "{text}");
+    }
 }
 
 #[test]
