@@ -3,7 +3,8 @@
 //! (default `info`).
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use file_rotate::compression::Compression;
@@ -53,7 +54,9 @@ pub fn init(layout: &Layout, detached: bool, settings: &DaemonSettings) -> anyho
         return Ok(None);
     }
     let path = layout.log_file();
-    let writer = Records::new(open_rotating(&path, settings.log_max_size, settings.log_keep)?);
+    let file = LogFile::open(&path, settings.log_max_size, settings.log_keep)
+        .with_context(|| format!("cannot open the log {}", path.display()))?;
+    let writer = Records::new(file);
     let (writer, guard) = tracing_appender::non_blocking(writer);
     let _ = tracing_subscriber::fmt()
         .json()
@@ -65,17 +68,109 @@ pub fn init(layout: &Layout, detached: bool, settings: &DaemonSettings) -> anyho
     Ok(Some(guard))
 }
 
-fn open_rotating(path: &Path, max_bytes: u64, keep: usize) -> anyhow::Result<FileRotate<AppendCount>> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+/// The daemon's log file, rotated by file-rotate, which is opened afresh
+/// when it fails or the file is gone:
+/// - file-rotate panics in a rotation when a rotated file it knew of was
+///   removed or moved meanwhile (`daemon.log.1` deleted by hand, say: its
+///   issue #17), which would end the log writer's thread and every later
+///   record with it;
+/// - a log file (or state directory) removed while the daemon runs would
+///   be written on unseen until the next rotation;
+/// - a rotation that cannot make its new file (a full disk) leaves
+///   file-rotate dropping every record without an error.
+struct LogFile {
+    path: PathBuf,
+    max_bytes: u64,
+    keep: usize,
+    /// None after a failure, until the next write opens it again.
+    file: Option<FileRotate<AppendCount>>,
+    /// When the file was last looked for, and how often it is.
+    looked: Instant,
+    look_every: Duration,
+}
+
+impl LogFile {
+    fn open(path: &Path, max_bytes: u64, keep: usize) -> std::io::Result<LogFile> {
+        let file = Some(Self::rotating(path, max_bytes, keep)?);
+        Ok(LogFile {
+            path: path.to_path_buf(),
+            max_bytes,
+            keep,
+            file,
+            looked: Instant::now(),
+            look_every: Duration::from_secs(1),
+        })
     }
-    Ok(FileRotate::new(
-        path,
-        AppendCount::new(keep.max(1)),
-        ContentLimit::BytesSurpassed(max_bytes.max(4096) as usize),
-        Compression::None,
-        None,
-    ))
+
+    fn rotating(path: &Path, max_bytes: u64, keep: usize) -> std::io::Result<FileRotate<AppendCount>> {
+        if let Some(dir) = path.parent() {
+            // Private, as the daemon makes it at start-up.
+            std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700).create(dir)?;
+        }
+        // file-rotate ignores a failure to open the file (and panics on
+        // one to make its directory): open it first, for the error.
+        std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        std::panic::catch_unwind(|| {
+            FileRotate::new(
+                path,
+                AppendCount::new(keep.max(1)),
+                ContentLimit::BytesSurpassed(max_bytes.max(4096) as usize),
+                Compression::None,
+                None,
+            )
+        })
+        .map_err(|_| std::io::Error::other("the log rotation could not be set up"))
+    }
+
+    /// The rotating file, opened again if it is not open or its file is
+    /// gone.
+    fn file(&mut self) -> std::io::Result<&mut FileRotate<AppendCount>> {
+        if self.looked.elapsed() >= self.look_every {
+            self.looked = Instant::now();
+            let gone = |e: std::io::Error| {
+                matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory)
+            };
+            if std::fs::symlink_metadata(&self.path).is_err_and(gone) {
+                self.file = None;
+            }
+        }
+        if self.file.is_none() {
+            self.file = Some(Self::rotating(&self.path, self.max_bytes, self.keep)?);
+        }
+        Ok(self.file.as_mut().expect("opened just above"))
+    }
+
+    fn write_once(&mut self, buf: &[u8]) -> Result<std::io::Result<usize>, ()> {
+        let file = match self.file() {
+            Ok(file) => file,
+            Err(e) => return Ok(Err(e)),
+        };
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| file.write(buf))).map_err(|_| {
+            // Its idea of the rotated files is wrong: a new one looks again.
+            self.file = None;
+        })
+    }
+}
+
+impl Write for LogFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // A rotation panics before it writes anything of `buf`: once more
+        // on a file-rotate that has looked at the files anew.
+        match self.write_once(buf) {
+            Ok(written) => written,
+            Err(()) => match self.write_once(buf) {
+                Ok(written) => written,
+                Err(()) => Err(std::io::Error::other("the log could not be rotated")),
+            },
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.file.as_mut() {
+            Some(file) => file.flush(),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The daemon log's writer, between the non-blocking worker (one
@@ -157,6 +252,61 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    fn log_lines(path: &Path) -> Vec<String> {
+        std::fs::read_to_string(path).unwrap().lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn a_rotated_log_removed_by_hand_does_not_end_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("daemon.log");
+        let mut log = LogFile::open(&path, 4096, 2).unwrap();
+        let line = |n: u32| format!("{{\"record\":{n},\"pad\":\"{}\"}}\n", "x".repeat(80));
+        let mut n = 0;
+        while !dir.path().join("daemon.log.2").exists() {
+            n += 1;
+            log.write_all(line(n).as_bytes()).unwrap();
+        }
+        // file-rotate knows of `.1` and `.2`; the next rotation moves `.1`.
+        std::fs::remove_file(dir.path().join("daemon.log.1")).unwrap();
+        for _ in 0..200 {
+            n += 1;
+            log.write_all(line(n).as_bytes()).expect("every record is written");
+        }
+        log.flush().unwrap();
+        assert_eq!(log_lines(&path).last().unwrap(), line(n).trim_end());
+        // Rotated since, and as many files kept as asked.
+        assert!(dir.path().join("daemon.log.1").exists());
+        assert!(!dir.path().join("daemon.log.4").exists());
+    }
+
+    #[test]
+    fn a_log_directory_removed_while_running_is_made_again_and_the_records_lost_meanwhile_are_counted() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let state = root.path().join("state");
+        let path = state.join("daemon.log");
+        let mut log = LogFile::open(&path, 1 << 20, 2).unwrap();
+        log.look_every = Duration::ZERO;
+        let mut w = Records::new(log);
+        w.write_all(b"{\"record\":1}\n").unwrap();
+        std::fs::remove_dir_all(&state).unwrap();
+        // A file where the directory was: nothing can be written.
+        std::fs::write(&state, b"").unwrap();
+        assert!(w.write_all(b"{\"record\":2}\n").is_err());
+        std::fs::remove_file(&state).unwrap();
+        w.write_all(b"{\"record\":3}\n").unwrap();
+        w.flush().unwrap();
+        assert_eq!(std::fs::metadata(&state).unwrap().permissions().mode() & 0o777, 0o700);
+        let lines = log_lines(&path);
+        // A blank line (the note cannot know whether a record was torn),
+        // the note, the record.
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        let note: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+        assert_eq!(note["fields"]["lost"], 1, "{note}");
+        assert_eq!(lines[2], "{\"record\":3}");
     }
 
     #[test]
