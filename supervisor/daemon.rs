@@ -553,7 +553,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
     // The configuration is read before the socket exists: an invalid file
     // stops start-up with every problem listed.
     let config = match &layout.config {
-        Some(path) => Config::load(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?,
+        Some(path) => Config::load_to_apply(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?,
         None => Config::default(),
     };
 

@@ -447,7 +447,7 @@ impl Engine {
                 // Anything named verdict.toml (a directory, a FIFO) is read,
                 // and refused with a message; only its absence means the
                 // defaults.
-                if crate::config::config_present(&p) { Config::load(&p) } else { Ok(Config::default()) }
+                if crate::config::config_present(&p) { Config::load_to_apply(&p) } else { Ok(Config::default()) }
             })
             .await
             .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
@@ -516,7 +516,14 @@ impl Engine {
         let loaded = tokio::task::spawn_blocking(move || {
             // No verdict.toml: the built-in defaults, which are valid (as
             // `verdict config check` says); a file named is read, or refused.
-            if given || crate::config::config_present(&path) { Config::load(&path) } else { Ok(Config::default()) }
+            // The project's own file is checked as it would be applied.
+            if given {
+                Config::load(&path)
+            } else if crate::config::config_present(&path) {
+                Config::load_to_apply(&path)
+            } else {
+                Ok(Config::default())
+            }
         })
         .await
         .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;

@@ -94,3 +94,53 @@ fn a_connection_from_another_uid_is_refused() {
 fn which(name: &str) -> Option<std::path::PathBuf> {
     std::env::var_os("PATH")?.to_str()?.split(':').map(|d| std::path::Path::new(d).join(name)).find(|p| p.is_file())
 }
+
+/// A `verdict.toml` another user owns is not applied: its commands (the
+/// `version` command at start-up, the tools at a check) would run as the
+/// user running verdict. Listed in `VERDICT_SAFE_DIRECTORIES`, it is.
+#[test]
+fn a_configuration_another_user_owns_is_not_applied() {
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
+    let env = Env::new();
+    let marks = env.tmp.path().join("marks");
+    let config = |tag: &str| {
+        format!(
+            "[validators.{tag}]\nkind = \"command\"\nfiles = [\"*.txt\"]\nmode = \"per_file\"\n\
+             command = [\"sh\", \"-c\", \"echo tool >> {m}\"]\n\
+             version = [\"sh\", \"-c\", \"echo version >> {m}\"]\n",
+            m = marks.display()
+        )
+    };
+    env.write("a.txt", "a\n");
+    let path = env.write("verdict.toml", config("theirs"));
+    std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+    for args in [&["ping"][..], &["check", "."], &["config", "check"]] {
+        let out = env.run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("owned by uid 65534") && err.contains("VERDICT_SAFE_DIRECTORIES"), "{args:?}: {err}");
+    }
+    assert!(!marks.exists(), "a command of the file ran: {:?}", std::fs::read_to_string(&marks));
+    // Trusted by name, it is applied.
+    let out = env.cmd().env("VERDICT_SAFE_DIRECTORIES", &env.project).args(["check", "."]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read_to_string(&marks).unwrap().contains("tool"));
+    env.run_ok(&["stop"], 0);
+
+    // A file of one's own, replaced by another's, is not applied by a
+    // reload: the configuration in force stays.
+    std::fs::remove_file(&marks).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    env.write("verdict.toml", config("mine"));
+    env.run_ok(&["check", "."], 0);
+    std::fs::write(&path, config("replaced")).unwrap();
+    std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+    let out = env.run(&["reload"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("owned by uid 65534"), "{err}");
+    let status = env.json(&["status"]);
+    let names: Vec<&str> = status["validators"].as_array().unwrap().iter().filter_map(|v| v["name"].as_str()).collect();
+    assert!(names.contains(&"mine") && !names.contains(&"replaced"), "{names:?}");
+    env.run_ok(&["stop"], 0);
+}

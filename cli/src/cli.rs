@@ -207,6 +207,9 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Config { command: ConfigCommand::Check { file } } => {
             let visible = |s: String| crate::report::visible(&s).into_owned();
+            // The project's own file is checked as the daemon would take
+            // it: not one another user owns.
+            let given = file.is_some();
             let file = match file.or(layout.config.clone()) {
                 Some(f) => f,
                 None => {
@@ -223,7 +226,9 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::Ok);
                 }
             };
-            match crate::config::Config::load(&file) {
+            let loaded =
+                if given { crate::config::Config::load(&file) } else { crate::config::Config::load_to_apply(&file) };
+            match loaded {
                 Ok(cfg) => {
                     if cli.global.json {
                         outln!(

@@ -27,11 +27,11 @@ use verdict_actors::builtin::{BuiltinKind, BuiltinSettings};
 /// The configuration file's name, looked up at the project root.
 pub const FILE_NAME: &str = "verdict.toml";
 
-/// The `verdict.toml` of the project containing `start`: the nearest
-/// ancestor of `start` (itself included) holding a file named [`FILE_NAME`].
-/// That directory is the project root.
+/// The `verdict.toml` of the project containing `start`, if it has one:
+/// at the project root ([`crate::paths::project_root`]).
 pub fn find_config(start: &Path) -> Option<PathBuf> {
-    start.ancestors().map(|dir| dir.join(FILE_NAME)).find(|p| config_present(p))
+    let root = crate::paths::project_root(start).ok()?;
+    Some(root.join(FILE_NAME)).filter(|p| config_present(p))
 }
 
 /// Whether something is at `path`, whatever it is: a `verdict.toml` that is
@@ -364,7 +364,18 @@ impl Default for Config {
 impl Config {
     /// Reads and parses `path`. An unreadable file is one issue.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        match read_config_file(path) {
+        Self::load_checked(path, false)
+    }
+
+    /// [`load`](Self::load) for a configuration to apply: its command
+    /// validators will run as this user, so the file must be theirs or
+    /// root's (see [`foreign_owner`]).
+    pub fn load_to_apply(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_checked(path, true)
+    }
+
+    fn load_checked(path: &Path, to_apply: bool) -> Result<Config, ConfigError> {
+        match read_config_file(path, to_apply) {
             Ok(text) => Config::parse(&text, path),
             Err((message, at)) => Err(ConfigError {
                 errors: vec![ConfigIssue {
@@ -1922,8 +1933,8 @@ pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 /// after a look is read either.
 /// The file's text, or why it cannot be had (and where, for bytes that are
 /// not UTF-8).
-fn read_config_file(path: &Path) -> Result<String, (String, Option<(usize, usize)>)> {
-    read_config_bytes(path).map_err(|message| (message, None)).and_then(|bytes| {
+fn read_config_file(path: &Path, to_apply: bool) -> Result<String, (String, Option<(usize, usize)>)> {
+    read_config_bytes(path, to_apply).map_err(|message| (message, None)).and_then(|bytes| {
         String::from_utf8(bytes).map_err(|e| {
             let valid = e.utf8_error().valid_up_to();
             // The bytes before the first bad one are text.
@@ -1934,7 +1945,41 @@ fn read_config_file(path: &Path) -> Result<String, (String, Option<(usize, usize
     })
 }
 
-fn read_config_bytes(path: &Path) -> Result<Vec<u8>, String> {
+/// The environment variable listing directories whose `verdict.toml` may be
+/// applied whoever owns it (`:`-separated; `*` for any), as git's
+/// `safe.directory` does for repositories.
+pub const SAFE_DIRECTORIES_ENV: &str = "VERDICT_SAFE_DIRECTORIES";
+
+/// Why a configuration owned by `owner` may not be applied by this user,
+/// if it may not: its command validators (and their `version` commands)
+/// would run as this user, so it must be this user's or root's, unless its
+/// directory is listed in [`SAFE_DIRECTORIES_ENV`]. Another user could
+/// otherwise make anyone who runs verdict in a directory of theirs (or as
+/// root, in their project) run their commands.
+pub fn foreign_owner(path: &Path, owner: u32) -> Option<String> {
+    let me = nix::unistd::geteuid().as_raw();
+    if owner == me || owner == 0 {
+        return None;
+    }
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let safe = std::env::var_os(SAFE_DIRECTORIES_ENV).unwrap_or_default();
+    let listed = std::env::split_paths(&safe).any(|d| {
+        d.as_os_str() == "*"
+            || std::fs::canonicalize(&d).is_ok_and(|d| std::fs::canonicalize(dir).is_ok_and(|c| c == d))
+    });
+    if listed {
+        return None;
+    }
+    let you = if me == 0 { "you (root)".to_string() } else { format!("you (uid {me}) or root") };
+    Some(format!(
+        "it is owned by uid {owner}, not by {you}, and its commands would run as you: \
+         run verdict as its owner, make the file yours, or, if you trust it, list its directory in \
+         {SAFE_DIRECTORIES_ENV} (for example `{SAFE_DIRECTORIES_ENV}={}`)",
+        dir.display()
+    ))
+}
+
+fn read_config_bytes(path: &Path, to_apply: bool) -> Result<Vec<u8>, String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let f = std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NONBLOCK).open(path).map_err(|e| {
@@ -1948,6 +1993,9 @@ fn read_config_bytes(path: &Path) -> Result<Vec<u8>, String> {
     let meta = f.metadata().map_err(|e| format!("cannot read the file: {e}"))?;
     if !meta.is_file() {
         return Err("cannot read the file: not a regular file".into());
+    }
+    if to_apply && let Some(why) = foreign_owner(path, std::os::unix::fs::MetadataExt::uid(&meta)) {
+        return Err(format!("will not apply the file: {why}"));
     }
     if meta.len() > MAX_CONFIG_BYTES {
         return Err(format!(

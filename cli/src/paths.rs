@@ -73,17 +73,15 @@ pub enum PathError {
 }
 
 /// Finds the project root for `start`: the nearest ancestor holding
-/// `verdict.toml`, else the git top-level (the nearest ancestor holding
-/// `.git`), else `start` itself.
+/// `verdict.toml` or `.git` (a repository's top level, with or without a
+/// configuration), else `start` itself. The search stops at a repository:
+/// a `verdict.toml` above it (in a shared directory such as `/tmp`, say,
+/// where anyone may put one) is no configuration of the repository's.
 pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
     let start = fs::canonicalize(start).map_err(|cause| PathError::Root { path: start.to_path_buf(), cause })?;
-    if let Some(dir) = start.ancestors().find(|d| crate::config::config_present(&d.join(CONFIG_FILE))) {
-        return Ok(dir.to_path_buf());
-    }
-    if let Some(dir) = start.ancestors().find(|d| d.join(".git").exists()) {
-        return Ok(dir.to_path_buf());
-    }
-    Ok(start)
+    let root =
+        start.ancestors().find(|d| crate::config::config_present(&d.join(CONFIG_FILE)) || d.join(".git").exists());
+    Ok(root.map_or(start.clone(), Path::to_path_buf))
 }
 
 /// A short stable name for a project root: 16 hex digits of its xxh3 hash,
@@ -346,6 +344,14 @@ mod tests {
         assert_eq!(project_root(&deep).unwrap(), base.join("a"));
         fs::write(base.join("a/b/verdict.toml"), "").unwrap();
         assert_eq!(project_root(&deep).unwrap(), base.join("a/b"));
+        // A configuration above a repository is not the repository's.
+        fs::write(base.join("verdict.toml"), "").unwrap();
+        fs::create_dir(base.join("x")).unwrap();
+        fs::create_dir(base.join("x/.git")).unwrap();
+        assert_eq!(project_root(&base.join("x")).unwrap(), base.join("x"));
+        assert_eq!(project_root(&base.join("a")).unwrap(), base.join("a"));
+        fs::create_dir(base.join("y")).unwrap();
+        assert_eq!(project_root(&base.join("y")).unwrap(), base);
     }
 
     #[test]
