@@ -144,3 +144,76 @@ fn a_configuration_another_user_owns_is_not_applied() {
     assert!(names.contains(&"mine") && !names.contains(&"replaced"), "{names:?}");
     env.run_ok(&["stop"], 0);
 }
+
+/// A socket served by another user's process (one that made it first in
+/// a shared directory) is not talked to: nothing is sent to it, and
+/// nothing it could answer (every check "passed", a pid to signal) is
+/// believed.
+#[test]
+fn a_daemon_socket_served_by_another_user_is_refused() {
+    use std::os::unix::process::CommandExt;
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test runs a server as `nobody`: run the suite as root (as CI does)"
+    );
+    let env = Env::new();
+    let dir = env.tmp.path().join("shared");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(env.tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let socket = dir.join("fake.sock");
+    let got = dir.join("got");
+    // Accepts one connection, and writes down what it was sent once the
+    // client hangs up.
+    let server = "import socket, sys\n\
+                  s = socket.socket(socket.AF_UNIX)\n\
+                  s.bind(sys.argv[1])\n\
+                  s.listen()\n\
+                  c, _ = s.accept()\n\
+                  data = b''\n\
+                  while True:\n\
+                  \x20   b = c.recv(65536)\n\
+                  \x20   if not b: break\n\
+                  \x20   data += b\n\
+                  open(sys.argv[2], 'wb').write(data)\n";
+    let mut fake = std::process::Command::new("python3")
+        .args(["-c", server])
+        .arg(&socket)
+        .arg(&got)
+        .uid(65534)
+        .gid(65534)
+        .spawn()
+        .expect("python3 is missing: apt-get install python3");
+    crate::support::wait_until(std::time::Duration::from_secs(10), "the fake server to listen", || socket.exists());
+    let out = env.run(&["--socket", socket.to_str().unwrap(), "--no-start", "ping"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("refusing the daemon") && err.contains("runs as uid 65534"), "{err}");
+    crate::support::wait_until(std::time::Duration::from_secs(10), "the fake server to see the hang-up", || {
+        got.exists()
+    });
+    assert_eq!(std::fs::read(&got).unwrap(), b"", "the client sent something to another user's socket");
+    let _ = fake.kill();
+    let _ = fake.wait();
+}
+
+/// An `XDG_RUNTIME_DIR` the user does not own (`/tmp`, set by mistake) is
+/// not where their sockets go: one `verdict` directory in it would serve
+/// every user, and the first to make it would lock out the others.
+#[test]
+fn an_xdg_runtime_dir_of_another_user_is_not_taken() {
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
+    let env = Env::new();
+    std::os::unix::fs::chown(&env.runtime, Some(65534), Some(65534)).unwrap();
+    let tmp = env.tmp.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = env.cmd().env("TMPDIR", &tmp).args(["--json", "daemon"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let started: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let socket = started["socket"].as_str().unwrap();
+    let own = tmp.join(format!("verdict-{}", nix::unistd::geteuid().as_raw()));
+    assert!(socket.starts_with(own.to_str().unwrap()), "{socket}");
+    assert!(!env.runtime.join("verdict").exists());
+    let out = env.cmd().env("TMPDIR", &tmp).args(["stop"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -42,6 +42,23 @@ pub enum CallError {
         "the daemon accepted the connection but did not answer within {0:?}; it may be stopped or stuck (see `verdict logs`)"
     )]
     Unresponsive(Duration),
+    /// The socket is served by a process of another user (or one whose
+    /// user the kernel does not say): nothing is sent to it, nothing it
+    /// says is believed.
+    #[error(
+        "refusing the daemon at {socket}: the process serving it runs as {owner}, not as you (uid {me}), so another \
+         user made this socket; remove it (or have root remove it), or use a runtime directory of your own \
+         (XDG_RUNTIME_DIR, 0700) or --socket",
+        socket = .socket.display()
+    )]
+    Foreign {
+        /// The socket.
+        socket: std::path::PathBuf,
+        /// Who serves it, as said.
+        owner: String,
+        /// This process's effective uid.
+        me: u32,
+    },
 }
 
 impl CallError {
@@ -197,6 +214,16 @@ impl Client {
 
     async fn connect_once(socket: &std::path::Path, hello_timeout: Duration) -> Result<Client, CallError> {
         let stream = UnixStream::connect(socket).await?;
+        // Only a daemon of this user is talked to: another user's process
+        // at the socket's path (made first in a shared `/tmp`) could
+        // otherwise answer every check "passed", learn the project's
+        // paths, and name a pid for us to signal.
+        let me = nix::unistd::geteuid().as_raw();
+        let peer = stream.peer_cred().map_err(CallError::Io)?;
+        if peer.uid() != me {
+            return Err(CallError::Foreign { socket: socket.to_path_buf(), owner: format!("uid {}", peer.uid()), me });
+        }
+        let peer_pid = peer.pid();
         let (rd, writer) = stream.into_split();
         let mut c = Client {
             reader: BufReader::with_capacity(64 * 1024, rd),
@@ -220,12 +247,13 @@ impl Client {
                 // writes why and closes, maybe before our hello arrives:
                 // report its reason rather than the broken pipe.
                 return match tokio::time::timeout(Duration::from_secs(1), c.next_message()).await {
-                    Ok(Ok(Message { error: Some(err), .. })) => Err(CallError::Rpc(err)),
+                    Ok(Ok(Message { error: Some(err), .. })) => Err(CallError::Rpc(with_peer_pid(err, peer_pid))),
                     _ => Err(e),
                 };
             }
         };
         let v = match tokio::time::timeout(hello_timeout, c.wait_reply(id, &mut |_, _| {})).await {
+            Ok(Err(CallError::Rpc(err))) => return Err(CallError::Rpc(with_peer_pid(err, peer_pid))),
             Ok(reply) => reply?,
             Err(_) => return Err(CallError::Unresponsive(hello_timeout)),
         };
@@ -327,6 +355,18 @@ pub struct ConnectOptions {
     pub data_dir: Option<PathBuf>,
 }
 
+/// An error the daemon answered a hello with, its `pid` (which a client
+/// may signal: a daemon of another protocol version is stopped so) the one
+/// the kernel gives for the socket's server, not the one it says.
+fn with_peer_pid(mut err: RpcError, peer_pid: Option<i32>) -> RpcError {
+    if let Some(data) = err.data.as_mut().and_then(Value::as_object_mut)
+        && data.contains_key("pid")
+    {
+        data.insert("pid".into(), json!(peer_pid.filter(|&p| p > 1)));
+    }
+    err
+}
+
 /// Connects to the project's daemon, starting it if none runs (unless
 /// `no_start`), and replacing it if it was built from another version.
 pub async fn connect_or_start(opts: &ConnectOptions) -> anyhow::Result<Client> {
@@ -348,7 +388,10 @@ pub async fn connect_or_start(opts: &ConnectOptions) -> anyhow::Result<Client> {
             wait_for_exit(pid, exit_patience(&opts.layout, grace)).await?;
         }
         Err(CallError::Rpc(e)) if e.code == code::PROTOCOL_VERSION_MISMATCH && !opts.no_start => {
-            let pid = e.data.as_ref().and_then(|d| d["pid"].as_u64()).unwrap_or(0) as u32;
+            // Never 1 or a negative pid (`kill(-1)` signals every process
+            // of the user): only one the kernel named as the server.
+            let pid = e.data.as_ref().and_then(|d| d["pid"].as_u64()).filter(|&p| p > 1 && p <= i32::MAX as u64);
+            let pid = pid.unwrap_or(0) as u32;
             let grace = e.data.as_ref().and_then(|d| d["grace_ms"].as_u64()).map(Duration::from_millis);
             tracing::info!("the daemon speaks another protocol version; replacing it");
             if pid != 0 {

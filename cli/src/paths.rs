@@ -150,9 +150,13 @@ fn home_path() -> PathBuf {
 }
 
 /// The per-user runtime directory: `$XDG_RUNTIME_DIR/verdict`, else
-/// `verdict-<uid>` under the system temporary directory.
+/// `verdict-<uid>` under the system temporary directory. An
+/// `XDG_RUNTIME_DIR` the user does not own (`/tmp`, set by mistake) is not
+/// taken: `verdict` in it would be one directory for every user, and the
+/// first to make it would lock the others out.
 pub fn runtime_dir() -> PathBuf {
-    match env_dir("XDG_RUNTIME_DIR") {
+    let ours = |d: &PathBuf| fs::metadata(d).is_ok_and(|m| m.is_dir() && m.uid() == nix::unistd::geteuid().as_raw());
+    match env_dir("XDG_RUNTIME_DIR").filter(ours) {
         Some(d) => d.join("verdict"),
         None => std::env::temp_dir().join(format!("verdict-{}", nix::unistd::geteuid().as_raw())),
     }
@@ -271,7 +275,18 @@ fn private_dir(dir: &Path, ours: bool) -> Result<(), PathError> {
         return Err(insecure("it is not a directory".into(), fix));
     }
     if meta.uid() != uid {
-        let fix = format!("fix it with `chown {uid} {}` {or_remove}", dir.display());
+        // In a shared directory (the temporary one), someone else may have
+        // made it first: then only they or root can remove it.
+        let fix = if ours {
+            format!(
+                "another user made it: have them or root remove it (verdict makes it again), or use a \
+                 directory of your own: XDG_RUNTIME_DIR (0700, yours) for sockets, HOME for the rest; if it is \
+                 yours after all, `chown {uid} {}`",
+                dir.display()
+            )
+        } else {
+            format!("fix it with `chown {uid} {}` {or_remove}", dir.display())
+        };
         return Err(insecure(format!("it is owned by uid {}", meta.uid()), fix));
     }
     let mode = meta.permissions().mode() & 0o777;
