@@ -217,3 +217,47 @@ fn an_xdg_runtime_dir_of_another_user_is_not_taken() {
     let out = env.cmd().env("TMPDIR", &tmp).args(["stop"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `--output` through another user's symbolic link in a shared sticky
+/// directory (`/tmp/report.json` → `~/.ssh/authorized_keys`) is refused,
+/// as the kernel's `protected_symlinks` would refuse it: verdict follows
+/// the links itself, to replace the file they name. The user's own link
+/// there is followed.
+#[test]
+fn output_through_another_users_link_in_a_shared_directory_is_refused() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test needs root to chown a link; run the suite as root (as CI does)"
+    );
+    let env = Env::new();
+    env.write("a.txt", "a\n");
+    let shared = env.tmp.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let private = env.tmp.path().join("private");
+    std::fs::create_dir(&private).unwrap();
+    let victim = private.join("authorized_keys");
+    std::fs::write(&victim, "ssh-ed25519 AAAA me\n").unwrap();
+    let theirs = |name: &str, target: &std::path::Path| {
+        let link = shared.join(name);
+        std::os::unix::fs::symlink(target, &link).unwrap();
+        std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+        link
+    };
+    let existing = theirs("report.json", &victim);
+    let dangling = theirs("new.json", &private.join("made.desktop"));
+    let dir_link = theirs("dir", &private);
+    for out in [existing.clone(), dangling, dir_link.join("authorized_keys")] {
+        let o = env.run(&["check", ".", "-o", out.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{}: {err}", out.display());
+        assert!(err.contains("symbolic link of uid 65534") && err.contains("anyone may write to"), "{err}");
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "ssh-ed25519 AAAA me\n");
+    assert!(!private.join("made.desktop").exists());
+    // One's own link there is followed.
+    std::os::unix::fs::lchown(&existing, Some(0), Some(0)).unwrap();
+    env.run_ok(&["check", ".", "-o", existing.to_str().unwrap()], 0);
+    assert!(std::fs::read_to_string(&victim).unwrap().contains("checks"));
+    env.run_ok(&["stop"], 0);
+}

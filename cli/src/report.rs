@@ -140,6 +140,9 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                     crate::paths::CONFIG_FILE
                 );
             }
+            // Not through another user's link in `/tmp`, to a file or a
+            // device alike.
+            replaced_path(path)?;
             let meta = std::fs::metadata(path);
             // Never over what is being checked (as `gcc -o a.c a.c` refuses).
             if let Ok(m) = &meta {
@@ -496,10 +499,41 @@ fn descriptor_named(path: &Path) -> Option<u32> {
     })
 }
 
+/// A symbolic link on the way to `path` (itself or a directory above it)
+/// that must not be followed, and why, by the rule of Linux's
+/// `fs.protected_symlinks`: a link in a sticky directory anyone may write
+/// to (`/tmp`) is followed only if it is the user's or the directory
+/// owner's. verdict follows the links of `--output` itself (to replace the
+/// file they name), so the kernel's own check would not apply: another
+/// user's `/tmp/report.json` → `~/.ssh/authorized_keys` would be written.
+fn foreign_link(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid().as_raw();
+    path.ancestors().filter(|p| !p.as_os_str().is_empty()).find_map(|at| {
+        let link = std::fs::symlink_metadata(at).ok().filter(|m| m.file_type().is_symlink())?;
+        let dir = at.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let d = std::fs::metadata(dir).ok()?;
+        let shared = d.mode() & 0o1002 == 0o1002;
+        (shared && link.uid() != me && link.uid() != d.uid()).then(|| {
+            format!(
+                "{} is a symbolic link of uid {} in {}, a directory anyone may write to; verdict does not follow \
+                 another user's link there (as the kernel's protected_symlinks does not)",
+                at.display(),
+                link.uid(),
+                dir.display()
+            )
+        })
+    })
+}
+
 /// The path a report at `path` replaces: `path`, or what its symbolic
 /// links lead to (the target of a dangling link is created). Past 40 links
-/// (a loop), an error, as `open` gives.
+/// (a loop), an error, as `open` gives; through another user's link in a
+/// shared directory (see [`foreign_link`]), an error.
 fn replaced_path(path: &Path) -> anyhow::Result<PathBuf> {
+    if let Some(why) = link_chain(path).find_map(|at| foreign_link(&at)) {
+        anyhow::bail!("cannot write {}: {why}", path.display());
+    }
     match link_chain(path).last().filter(|end| std::fs::read_link(end).is_err()) {
         Some(end) => Ok(end),
         None => anyhow::bail!("cannot write {}: too many levels of symbolic links", path.display()),
