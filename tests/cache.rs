@@ -446,6 +446,43 @@ fn verdicts_own_directories_are_not_checked_and_the_project_cannot_hold_its_cach
     cmd().arg("stop").output().unwrap();
 }
 
+/// A `[cache] dir` that is a link to the user's documents (or a mistyped
+/// `--data-dir`): a directory with files in it and no cache of verdict's
+/// is not written into, and `cache clear` deletes nothing there, not even
+/// files with RocksDB's names (before, the check renamed the user's `LOG`,
+/// called the directory corrupted, and `cache clear` deleted `LOG`,
+/// `CURRENT` and `000001.log`).
+#[test]
+fn a_cache_directory_holding_other_files_is_left_alone() {
+    let env = Env::new();
+    env.write("a.txt", "a
+");
+    let docs = env.tmp.path().join("Documents");
+    std::fs::create_dir(&docs).unwrap();
+    let names = ["000001.log", "CURRENT", "LOG", "thesis.txt"];
+    for name in names {
+        std::fs::write(docs.join(name), format!("the user's {name}")).unwrap();
+    }
+    std::os::unix::fs::symlink(&docs, env.project.join(".verdict-cache")).unwrap();
+    env.write("verdict.toml", "[cache]\ndir = \".verdict-cache\"\n");
+    let out = env.run(&["check", "."]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("holds files but no verdict cache") && err.contains("--data-dir"), "{err}");
+    let out = env.run(&["cache", "clear"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("holds files but no verdict cache"), "{err}");
+    let mut left: Vec<String> =
+        std::fs::read_dir(&docs).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    left.sort();
+    assert_eq!(left, names);
+    for name in names {
+        assert_eq!(std::fs::read_to_string(docs.join(name)).unwrap(), format!("the user's {name}"));
+    }
+    env.run_ok(&["stop"], 0);
+}
+
 /// The cache directory deleted under a running daemon: `cache clear`
 /// starts an empty cache there (RocksDB could not create its next files in
 /// the deleted directory), and later checks are cached again.

@@ -115,6 +115,20 @@ pub enum StorageError {
         detail: String,
     },
 
+    /// The directory holds files, and no verdict cache.
+    #[error(
+        "{} holds files but no verdict cache (no {} file, no database of verdict's): verdict will neither write \
+         into it nor delete anything there; give the cache a directory of its own, new or empty (`[cache] dir` \
+         in verdict.toml, or --data-dir), or, if it is a cache of an older verdict that cannot be read, delete \
+         it yourself",
+        path.display(),
+        crate::store::MARKER_FILE
+    )]
+    NotACache {
+        /// The directory.
+        path: PathBuf,
+    },
+
     /// An I/O error outside RocksDB (e.g. creating the cache directory).
     #[error("I/O error on the cache at {}: {source}", path.display())]
     Io {
@@ -156,6 +170,7 @@ impl StorageError {
             | StorageError::Corruption { path, .. }
             | StorageError::Encode { path, .. }
             | StorageError::NotADirectory { path, .. }
+            | StorageError::NotACache { path }
             | StorageError::Io { path, .. }
             | StorageError::Refused { path, .. }
             | StorageError::RocksDb { path, .. } => path,

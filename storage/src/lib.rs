@@ -55,7 +55,7 @@ pub use error::StorageError;
 pub use key::{RESULT_KEY_LEN, ResultKey, content_hash};
 pub use stat::{RACY_MARGIN_NS, StatEntry, unix_now_ns, unix_now_secs};
 pub use store::{
-    CF_FILES, CF_META, CF_RESULTS, CF_STAT, Cached, MAX_PAYLOAD_BYTES, META_SCHEMA_VERSION_KEY,
+    CF_FILES, CF_META, CF_RESULTS, CF_STAT, Cached, MARKER_FILE, MAX_PAYLOAD_BYTES, META_SCHEMA_VERSION_KEY,
     RESULT_VALUE_HEADER_LEN, Store, StoreBatch, StoreOptions, StoreStats,
 };
 

@@ -88,6 +88,35 @@ pub struct StoreOptions {
 /// [`StoreOptions::max_manifest_bytes`].
 pub const MAX_MANIFEST_BYTES: usize = 4 << 20;
 
+/// The file that says a directory is verdict's cache, written into an
+/// empty directory before the database is made there. A directory that
+/// holds other files and not this one (a mistyped `--data-dir`, a
+/// `[cache] dir` that is a link to the user's documents) is neither
+/// written into nor deleted from.
+pub const MARKER_FILE: &str = "VERDICT-CACHE";
+
+const MARKER_TEXT: &str = "This directory is verdict's result cache (a RocksDB database). It holds nothing else: \
+                           `verdict cache clear` deletes it, and checks make it again.\n";
+
+/// Whether `dir` (which exists) is verdict's cache: it has the marker, or
+/// it is a database with verdict's column families (made by a verdict from
+/// before the marker; listing them reads the database, writes nothing).
+/// `Err`: what else is there.
+fn is_ours(dir: &Path) -> Result<bool, StorageError> {
+    if std::fs::symlink_metadata(dir.join(MARKER_FILE)).is_ok_and(|m| m.is_file()) {
+        return Ok(true);
+    }
+    let mut entries = std::fs::read_dir(dir).map_err(|e| StorageError::from_io(dir, e))?;
+    if entries.next().is_none() {
+        return Ok(false);
+    }
+    let families = Db::list_cf(&Options::default(), dir).unwrap_or_default();
+    if [CF_RESULTS, CF_META].iter().all(|cf| families.iter().any(|f| f == cf)) {
+        return Ok(true);
+    }
+    Err(StorageError::NotACache { path: dir.to_path_buf() })
+}
+
 /// The room reserved for a new MANIFEST (RocksDB's default is 4 MiB).
 pub const MANIFEST_PREALLOCATION: usize = 64 << 10;
 
@@ -233,6 +262,12 @@ impl Store {
         std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
             .create(dir)
             .map_err(|e| StorageError::from_io(dir, e))?;
+        // Marked before RocksDB makes anything there (a crash in between
+        // leaves an empty directory, or a marked one).
+        is_ours(dir)?;
+        if !dir.join(MARKER_FILE).exists() {
+            std::fs::write(dir.join(MARKER_FILE), MARKER_TEXT).map_err(|e| StorageError::from_io(dir, e))?;
+        }
         let block_cache = Cache::new_lru_cache(opts.block_cache_bytes);
         let max_buffers = opts.max_write_buffers.max(2);
 
@@ -325,9 +360,13 @@ impl Store {
         Ok(store)
     }
 
-    /// Deletes the database in `dir` (all files RocksDB created there, and
-    /// the directory if it is then empty). Does nothing if `dir` does not
-    /// exist. Fails with [`StorageError::Locked`] while a `Store` has it open.
+    /// Deletes the database in `dir` (all files RocksDB created there, the
+    /// marker, and the directory if it is then empty). Does nothing if
+    /// `dir` does not exist or is empty. Fails with
+    /// [`StorageError::Locked`] while a `Store` has it open, and with
+    /// [`StorageError::NotACache`] for a directory that is not verdict's
+    /// cache (RocksDB would delete whatever there has one of its file
+    /// names: `LOG`, `CURRENT`, `000001.log`).
     /// Works on databases that cannot be opened (corrupted, other schema).
     pub fn destroy(dir: &Path) -> Result<(), StorageError> {
         if !dir.exists() {
@@ -336,7 +375,17 @@ impl Store {
         if OpenGuard::held(dir) {
             return Err(StorageError::Locked { path: dir.to_path_buf(), detail: "open in this process".into() });
         }
-        Db::destroy(&Options::default(), dir).map_err(|e| StorageError::from_rocksdb(dir, e))
+        if !is_ours(dir)? {
+            return Ok(());
+        }
+        Db::destroy(&Options::default(), dir).map_err(|e| StorageError::from_rocksdb(dir, e))?;
+        match std::fs::remove_file(dir.join(MARKER_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(StorageError::from_io(dir, e)),
+            _ => {}
+        }
+        // Made again by the next open; kept if something else is in it.
+        let _ = std::fs::remove_dir(dir);
+        Ok(())
     }
 
     /// The directory holding the database.

@@ -630,6 +630,8 @@ fn unknown_column_families_do_not_hide_a_schema_mismatch() {
         let meta = db.cf_handle(CF_META).unwrap();
         db.put_cf(meta, META_SCHEMA_VERSION_KEY, 3u16.to_be_bytes()).unwrap();
     }
+    // A later verdict marks the directory as this one does.
+    std::fs::write(dir.path().join(crate::MARKER_FILE), "").unwrap();
     let err = Store::open(dir.path(), &small_opts()).unwrap_err();
     assert!(matches!(err, StorageError::IncompatibleSchema { found: 3, .. }), "{err:?}");
 }
@@ -645,6 +647,45 @@ fn destroy_refuses_an_open_store_and_ignores_a_missing_directory() {
     Store::destroy(dir.path()).unwrap();
     assert!(open(dir.path()).get_results::<Outcome>(&[key(1, 1)], 0)[0].is_none());
     Store::destroy(&dir.path().join("does-not-exist")).unwrap();
+}
+
+/// A directory with other files in it and no cache of verdict's (a
+/// mistyped `--data-dir`, a `[cache] dir` linked to the user's documents)
+/// is neither written into nor deleted from, even files that have
+/// RocksDB's names. A cache made before the marker existed is known by
+/// its column families, and marked.
+#[test]
+fn a_directory_that_is_not_a_cache_is_neither_used_nor_destroyed() {
+    let dir = TempDir::new().unwrap();
+    let docs = dir.path().join("Documents");
+    std::fs::create_dir(&docs).unwrap();
+    for (name, text) in [("LOG", "my notes"), ("CURRENT", "draft"), ("000001.log", "x"), ("thesis.txt", "y")] {
+        std::fs::write(docs.join(name), text).unwrap();
+    }
+    let listing = |d: &Path| {
+        let mut names: Vec<String> =
+            std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        names
+    };
+    let before = listing(&docs);
+    let err = Store::open(&docs, &small_opts()).unwrap_err();
+    assert!(matches!(err, StorageError::NotACache { .. }), "{err:?}");
+    assert!(err.to_string().contains("--data-dir"), "{err}");
+    let err = Store::destroy(&docs).unwrap_err();
+    assert!(matches!(err, StorageError::NotACache { .. }), "{err:?}");
+    assert_eq!(listing(&docs), before);
+    assert_eq!(std::fs::read_to_string(docs.join("LOG")).unwrap(), "my notes");
+
+    // A cache without the marker, as earlier verdicts made them.
+    let old = dir.path().join("old");
+    open(&old).put_results(&[(key(1, 1), &outcome(1), 0)], 0).unwrap();
+    std::fs::remove_file(old.join(crate::MARKER_FILE)).unwrap();
+    assert!(open(&old).get_results::<Outcome>(&[key(1, 1)], 0)[0].is_some());
+    assert!(old.join(crate::MARKER_FILE).exists());
+    // Destroyed whole, marker and directory.
+    Store::destroy(&old).unwrap();
+    assert!(!old.exists());
 }
 
 #[test]
