@@ -527,7 +527,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
     // logs to stderr, and may run where the home is read-only (a service).
     if opts.detached {
         paths::refused(&layout.state_dir)?;
-        paths::ensure_dir(&layout.state_dir)?;
+        paths::ensure_state_dir(&layout.state_dir)?;
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

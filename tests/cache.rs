@@ -455,8 +455,10 @@ fn verdicts_own_directories_are_not_checked_and_the_project_cannot_hold_its_cach
 #[test]
 fn a_cache_directory_holding_other_files_is_left_alone() {
     let env = Env::new();
-    env.write("a.txt", "a
-");
+    env.write(
+        "a.txt", "a
+",
+    );
     let docs = env.tmp.path().join("Documents");
     std::fs::create_dir(&docs).unwrap();
     let names = ["000001.log", "CURRENT", "LOG", "thesis.txt"];

@@ -261,3 +261,39 @@ fn output_through_another_users_link_in_a_shared_directory_is_refused() {
     assert!(std::fs::read_to_string(&victim).unwrap().contains("checks"));
     env.run_ok(&["stop"], 0);
 }
+
+/// Directories another user made first where verdict's go (an
+/// `XDG_STATE_HOME` or a `--data-dir` in a shared place) are not used: a
+/// link of theirs in the state directory would have the daemon truncate a
+/// file of the user's (`daemon.stderr`), and a cache of theirs would let
+/// them read and change the project's findings.
+#[test]
+fn state_and_cache_directories_another_user_made_are_not_used() {
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
+    let env = Env::new();
+    env.write("a.txt", "a\n");
+    let victim = env.tmp.path().join("thesis.txt");
+    std::fs::write(&victim, "years of work\n").unwrap();
+    let theirs = env.state.join("verdict").join(verdict::paths::root_key(&env.project));
+    std::fs::create_dir_all(&theirs).unwrap();
+    std::os::unix::fs::symlink(&victim, theirs.join("daemon.stderr")).unwrap();
+    for d in [env.state.join("verdict"), theirs.clone()] {
+        std::os::unix::fs::chown(&d, Some(65534), Some(65534)).unwrap();
+    }
+    let out = env.run(&["ping"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("refusing to use") && err.contains("owned by uid 65534"), "{err}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "years of work\n");
+    std::fs::remove_dir_all(env.state.join("verdict")).unwrap();
+
+    let data = env.tmp.path().join("shared-cache");
+    std::fs::create_dir(&data).unwrap();
+    std::os::unix::fs::chown(&data, Some(65534), Some(65534)).unwrap();
+    let out = env.run(&["check", ".", "--data-dir", data.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("owned by uid 65534") && err.contains("--data-dir"), "{err}");
+    assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0, "written into another user's directory");
+    env.run_ok(&["stop"], 0);
+}

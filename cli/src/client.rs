@@ -493,7 +493,7 @@ pub fn process_alive(pid: u32) -> bool {
 pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<Client> {
     let layout = &opts.layout;
     paths::refused(&layout.state_dir)?;
-    paths::ensure_dir(&layout.state_dir)?;
+    paths::ensure_state_dir(&layout.state_dir)?;
     let startup = layout.startup_file();
     let stderr = std::fs::File::create(&startup).with_context(|| format!("cannot create {}", startup.display()))?;
     let exe = paths::daemon_exe().context("cannot find the verdict executable")?;

@@ -54,6 +54,20 @@ pub enum PathError {
         /// How to fix it.
         fix: String,
     },
+    /// A directory verdict writes in is not the user's.
+    #[error(
+        "refusing to use {path}: {problem}; it must be a directory of yours (uid {uid}) — another user may have \
+         made it: have them or root remove it (verdict makes it again), or set XDG_STATE_HOME to a directory of \
+         your own"
+    )]
+    NotYours {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+        /// Our uid.
+        uid: u32,
+    },
     /// No directory for the user's files can be used safely.
     #[error(
         "no directory to keep verdict's files in: {why}; set HOME to a directory of yours (or XDG_STATE_HOME and XDG_CACHE_HOME)"
@@ -297,14 +311,32 @@ fn private_dir(dir: &Path, ours: bool) -> Result<(), PathError> {
     Ok(())
 }
 
-/// Creates a directory tree for files that need no secrecy (logs, cache),
-/// private to the user on creation.
-pub fn ensure_dir(dir: &Path) -> Result<(), PathError> {
+/// Creates the state directory `<state>/verdict/<key>` (private to the
+/// user on creation), and checks that it and `<state>/verdict` are the
+/// user's own directories, not links: made first by another user (an
+/// `XDG_STATE_HOME` in a shared place), they could hold links that have the
+/// daemon truncate or append to any file of the user's (`daemon.stderr`,
+/// `daemon.log`). Their modes are not checked: earlier verdicts made them
+/// with the umask's, and no one else can write in a directory of the
+/// user's without being let.
+pub fn ensure_state_dir(dir: &Path) -> Result<(), PathError> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|cause| PathError::Io { path: dir.to_path_buf(), cause })
+        .map_err(|cause| PathError::Io { path: dir.to_path_buf(), cause })?;
+    let uid = nix::unistd::geteuid().as_raw();
+    for d in [dir.parent().unwrap_or(dir), dir] {
+        let meta = fs::symlink_metadata(d).map_err(|cause| PathError::Io { path: d.to_path_buf(), cause })?;
+        let insecure = |problem: String| PathError::NotYours { path: d.to_path_buf(), problem, uid };
+        if !meta.is_dir() {
+            return Err(insecure("it is not a directory (a symbolic link?)".into()));
+        }
+        if meta.uid() != uid {
+            return Err(insecure(format!("it is owned by uid {}", meta.uid())));
+        }
+    }
+    Ok(())
 }
 
 /// The daemon's executable: `verdict-daemon`, installed beside `verdict`.

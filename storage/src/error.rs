@@ -115,6 +115,20 @@ pub enum StorageError {
         detail: String,
     },
 
+    /// The directory is another user's.
+    #[error(
+        "the cache at {} is owned by uid {owner}, not by you: its owner could read the project's paths and findings \
+         there, and change them; give the cache a directory of your own (`[cache] dir` in verdict.toml, or \
+         --data-dir)",
+        path.display()
+    )]
+    ForeignOwner {
+        /// The directory.
+        path: PathBuf,
+        /// Its owner's uid.
+        owner: u32,
+    },
+
     /// The directory holds files, and no verdict cache.
     #[error(
         "{} holds files but no verdict cache (no {} file, no database of verdict's): verdict will neither write \
@@ -171,6 +185,7 @@ impl StorageError {
             | StorageError::Encode { path, .. }
             | StorageError::NotADirectory { path, .. }
             | StorageError::NotACache { path }
+            | StorageError::ForeignOwner { path, .. }
             | StorageError::Io { path, .. }
             | StorageError::Refused { path, .. }
             | StorageError::RocksDb { path, .. } => path,

@@ -262,6 +262,14 @@ impl Store {
         std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
             .create(dir)
             .map_err(|e| StorageError::from_io(dir, e))?;
+        // Another user's directory (one made first at a `--data-dir` in a
+        // shared place) would let them read the project's paths and
+        // findings, and change the answers.
+        let owner =
+            std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(dir).map_err(|e| StorageError::from_io(dir, e))?);
+        if owner != nix::unistd::geteuid().as_raw() {
+            return Err(StorageError::ForeignOwner { path: dir.to_path_buf(), owner });
+        }
         // Marked before RocksDB makes anything there (a crash in between
         // leaves an empty directory, or a marked one).
         is_ours(dir)?;
