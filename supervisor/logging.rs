@@ -3,8 +3,10 @@
 //! (default `info`).
 
 use std::io::Write;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use tracing_subscriber::field::MakeExt;
 
 use anyhow::Context;
 use file_rotate::compression::Compression;
@@ -48,8 +50,22 @@ pub fn init(layout: &Layout, detached: bool, settings: &DaemonSettings) -> anyho
     if !detached {
         // Coloured only on a terminal, not into a file or a pipe.
         let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let _ =
-            tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
+        // Every field with its control characters escaped, as the CLI
+        // prints what it quotes: a path (the project root, a file of the
+        // tree) may hold a terminal's escape sequences, and tracing
+        // escapes only the message.
+        let fields = tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+            let text = format!("{value:?}");
+            let text = crate::report::visible(&text);
+            if field.name() == "message" { write!(w, "{text}") } else { write!(w, "{field}={text}") }
+        })
+        .delimited(" ");
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(ansi)
+            .fmt_fields(fields)
+            .try_init();
         said(invalid);
         return Ok(None);
     }

@@ -297,3 +297,36 @@ fn state_and_cache_directories_another_user_made_are_not_used() {
     assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0, "written into another user's directory");
     env.run_ok(&["stop"], 0);
 }
+
+/// A project whose path holds a terminal's escape sequences (a title set,
+/// the screen cleared): `status` and a foreground daemon's log show them
+/// escaped, never raw.
+#[test]
+fn a_project_path_with_escape_sequences_is_shown_escaped() {
+    let env = Env::new();
+    let project = env.project.join("p\u{1b}]0;owned\u{7}\u{1b}[2J");
+    std::fs::create_dir_all(project.join(".git")).unwrap();
+    let mut daemon = env
+        .cmd()
+        .current_dir(&project)
+        .args(["daemon", "--foreground"])
+        .env("VERDICT_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = || env.cmd().current_dir(&project).args(["--no-start", "status"]).output().unwrap();
+    crate::support::wait_until(std::time::Duration::from_secs(20), "the daemon to serve", || {
+        status().status.success()
+    });
+    let out = status();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");
+    assert!(text.contains("p\\u{1b}]0;owned\\u{7}\\u{1b}[2J"), "{text}");
+    let out = env.cmd().current_dir(&project).args(["stop"]).output().unwrap();
+    assert!(out.status.success());
+    let mut log = String::new();
+    std::io::Read::read_to_string(daemon.stderr.as_mut().unwrap(), &mut log).unwrap();
+    daemon.wait().unwrap();
+    assert!(log.contains("daemon ready"), "{log}");
+    assert!(!log.contains('\u{1b}') && !log.contains('\u{7}'), "{log:?}");
+}

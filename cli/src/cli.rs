@@ -339,7 +339,10 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             if global.json {
                 outln!("{}", crate::report::running_json(&layout, Some(pid), true));
             } else {
-                outln!("verdict daemon started (pid {pid}, socket {})", layout.socket.display());
+                outln!(
+                    "verdict daemon started (pid {pid}, socket {})",
+                    crate::report::visible(&layout.socket.display().to_string())
+                );
             }
             Ok(ExitCode::Ok)
         }
@@ -431,7 +434,10 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                         if global.json {
                             outln!("{}", stopped_json(None));
                         } else {
-                            outln!("no verdict daemon is running for {}", layout.root.display());
+                            outln!(
+                                "no verdict daemon is running for {}",
+                                crate::report::visible(&layout.root.display().to_string())
+                            );
                         }
                         return Ok(ExitCode::Ok);
                     }

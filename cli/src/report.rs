@@ -1012,7 +1012,10 @@ pub fn print_running(layout: &Layout, pid: Option<u32>, as_json: bool) -> std::i
     if as_json {
         outln!("{}", running_json(layout, pid, false));
     } else {
-        outln!("verdict daemon already running (pid {pid_s}, socket {})", layout.socket.display());
+        outln!(
+            "verdict daemon already running (pid {pid_s}, socket {})",
+            visible(&layout.socket.display().to_string())
+        );
     }
     Ok(())
 }
@@ -1022,13 +1025,13 @@ pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
         "verdict daemon {} (pid {}, protocol {})",
-        s["version"].as_str().unwrap_or("?"),
+        visible(s["version"].as_str().unwrap_or("?")),
         s["pid"],
         s["protocol"]
     )?;
-    writeln!(out, "  project root: {}", s["project_root"].as_str().unwrap_or("?"))?;
-    writeln!(out, "  config:       {}", s["config_path"].as_str().unwrap_or("(none: built-in defaults)"))?;
-    writeln!(out, "  socket:       {}", s["socket"].as_str().unwrap_or("?"))?;
+    writeln!(out, "  project root: {}", visible(s["project_root"].as_str().unwrap_or("?")))?;
+    writeln!(out, "  config:       {}", visible(s["config_path"].as_str().unwrap_or("(none: built-in defaults)")))?;
+    writeln!(out, "  socket:       {}", visible(s["socket"].as_str().unwrap_or("?")))?;
     writeln!(out, "  log:          {}", s["log_file"].as_str().map_or("stderr (a foreground daemon)".into(), visible))?;
     writeln!(
         out,
