@@ -315,9 +315,7 @@ fn a_project_path_with_escape_sequences_is_shown_escaped() {
         .spawn()
         .unwrap();
     let status = || env.cmd().current_dir(&project).args(["--no-start", "status"]).output().unwrap();
-    crate::support::wait_until(std::time::Duration::from_secs(20), "the daemon to serve", || {
-        status().status.success()
-    });
+    crate::support::wait_until(std::time::Duration::from_secs(20), "the daemon to serve", || status().status.success());
     let out = status();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");

@@ -149,8 +149,25 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
             for (attempt, unescaped) in tries.into_iter().flatten() {
                 match read_line(re, attempt, has_file, unescaped, &batch) {
                     LineRead::NoMatch => {}
-                    LineRead::Finding(targets, finding) => {
+                    LineRead::Finding(targets, mut finding) => {
                         matched = true;
+                        // Found by the name as printed (uncoloured, or with
+                        // an escape byte of its own): the rest of the line
+                        // (a severity in colours, a message with a link in
+                        // it) is read without its escapes, from the line
+                        // without them when that gives the same files.
+                        if let (false, Some(clean)) = (unescaped, &stripped) {
+                            finding = match read_line(re, clean, has_file, true, &batch) {
+                                LineRead::Finding(same, clean) if same == targets => clean,
+                                _ => Finding {
+                                    message: String::from_utf8_lossy(
+                                        &TERMINAL_ESCAPE.replace_all(finding.message.as_bytes(), &b""[..]),
+                                    )
+                                    .into_owned(),
+                                    ..finding
+                                },
+                            };
+                        }
                         for &i in targets {
                             per_file.push(i, &finding);
                         }

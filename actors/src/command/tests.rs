@@ -1145,6 +1145,25 @@ async fn findings_printed_in_colour_are_found() {
     let out = run(&s, &files(&["e\u{1b}[1mx.txt", "b.c"]), &ProcessRegistry::new()).await;
     assert_eq!(out[0], Outcome::Findings { findings: vec![Finding::error(Some(1), Some(1), "found x")] }, "{out:?}");
     assert_eq!(out[1], Outcome::Findings { findings: vec![Finding::error(Some(2), Some(1), "bad")] }, "{out:?}");
+
+    // A name printed without colours, the rest in colours: the severity
+    // and the message are read without them (a coloured `warning` is no
+    // unknown severity, an error), and a clipboard-writing escape in a
+    // message is not kept.
+    let loose =
+        Regex::new(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): (?P<severity>[^:]+): (?P<message>.*)$").unwrap();
+    let script =
+        r"printf 'a.c:1:1: \033[35mwarning\033[0m: unused \033]52;c;aGk=\007[\033[35m-Wunused\033[0m]\n'; exit 1";
+    let s = spec(&dir, sh(script), OutputParser::Regex(loose.clone()));
+    let out = run(&s, &files(&["a.c", "b.c"]), &ProcessRegistry::new()).await;
+    let Outcome::Findings { findings } = &out[0] else { panic!("{out:?}") };
+    assert_eq!((findings[0].severity, findings[0].message.as_str()), (Severity::Warning, "unused [-Wunused]"));
+    // A name with an escape of its own, and a coloured message.
+    let script = r"printf 'e\033[1mx.txt:1:1: error: found \033[31mx\033[0m\n'; exit 1";
+    let s = spec(&dir, sh(script), OutputParser::Regex(loose));
+    let out = run(&s, &files(&["e\u{1b}[1mx.txt", "ex.txt"]), &ProcessRegistry::new()).await;
+    assert_eq!(out[0], Outcome::Findings { findings: vec![Finding::error(Some(1), Some(1), "found x")] }, "{out:?}");
+    assert_eq!(out[1], Outcome::Passed, "{out:?}");
 }
 
 fn write_sarif(dir: &TempDir, name: &str, log: &serde_json::Value) {
