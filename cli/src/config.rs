@@ -558,8 +558,10 @@ struct CommandIdentity<'a> {
 /// notes on a list carry `verdict:` rules. 4: tools run with `LC_CTYPE=C.UTF-8`
 /// unless `env` passes `LANG`, `LC_CTYPE` or `LC_ALL`; a name printed lossily that several
 /// files of a batch read as (one holding U+FFFD itself) passes none of them,
-/// in SARIF too; non-ASCII blanks in messages are kept.
-const OUTPUT_READING: u32 = 4;
+/// in SARIF too; non-ASCII blanks in messages are kept. 5: a regex match found
+/// by its name as printed reads its other groups from the line without
+/// terminal escapes (a coloured severity was an error).
+const OUTPUT_READING: u32 = 5;
 
 impl ValidatorConfig {
     /// The validator's identity: the part of the cache key that says "these
