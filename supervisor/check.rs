@@ -2325,7 +2325,8 @@ fn walk(
     hazards: &Hazards,
 ) -> (Vec<Walked>, Vec<String>, bool) {
     let Some((first, rest)) = targets.split_first() else { return (Vec::new(), Vec::new(), false) };
-    let mut safe = true;
+    hazards.foreign_above(root);
+    let mut safe = hazards.error().is_none();
     for t in targets {
         let start = if t.is_dir() { Some(t.as_path()) } else { t.parent() };
         safe &= start.is_none_or(|s| hazards.allows_from(s));
@@ -2527,7 +2528,10 @@ impl Hazards {
         match found {
             None => true,
             Some(problem) => {
-                self.unsafe_files.lock().expect("hazards").push(problem);
+                self.unsafe_files.lock().expect("hazards").push(format!(
+                    "{problem}, which the walk would read for ignore rules; reading it could block forever, never \
+                     end or take without bound. Replace it with a small regular file or remove it"
+                ));
                 false
             }
         }
@@ -2595,17 +2599,45 @@ impl Hazards {
         v
     }
 
+    /// The ignore files above the project that another user owns (not
+    /// root), which the walker would read: their rules would decide what is
+    /// checked, and another user could have every file skipped with a
+    /// `*` in `/tmp/.ignore`. `.ignore` files are read up to `/`,
+    /// `.gitignore` files up to the top of the repository the project is
+    /// in (or up to `/`, in none). Recorded as unsafe: the check fails.
+    fn foreign_above(&self, root: &Path) {
+        use std::os::unix::fs::MetadataExt;
+        let me = nix::unistd::geteuid().as_raw();
+        let mut past_repository = root.join(".git").symlink_metadata().is_ok();
+        for dir in root.ancestors().skip(1) {
+            for name in [".ignore", ".gitignore"] {
+                if name == ".gitignore" && past_repository {
+                    continue;
+                }
+                let path = dir.join(name);
+                if let Ok(m) = path.symlink_metadata()
+                    && m.uid() != me
+                    && m.uid() != 0
+                {
+                    self.unsafe_files.lock().expect("hazards").push(format!(
+                        "{} belongs to uid {}, not to you or root, and is above the project, whose walk would \
+                         read it: another user's ignore rules would decide what is checked (a `*` there skips \
+                         every file). Have it removed, or check the project from somewhere no one else writes",
+                        path.display(),
+                        m.uid()
+                    ));
+                }
+            }
+            past_repository |= dir.join(".git").symlink_metadata().is_ok();
+        }
+    }
+
     /// The error of a check that met any.
     fn error(&self) -> Option<RpcError> {
         let found = self.unsafe_files.lock().expect("hazards");
         let first = found.first()?;
         let more = if found.len() > 1 { format!(" (and {} more)", found.len() - 1) } else { String::new() };
-        Some(RpcError::new(
-            crate::protocol::code::UNSAFE_IGNORE_FILE,
-            format!(
-                "cannot check: {first}{more}, which the walk would read for ignore rules; reading it could block forever, never end or take without bound. Replace it with a small regular file or remove it"
-            ),
-        ))
+        Some(RpcError::new(crate::protocol::code::UNSAFE_IGNORE_FILE, format!("cannot check: {first}{more}")))
     }
 }
 

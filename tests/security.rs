@@ -328,3 +328,32 @@ fn a_project_path_with_escape_sequences_is_shown_escaped() {
     assert!(log.contains("daemon ready"), "{log}");
     assert!(!log.contains('\u{1b}') && !log.contains('\u{7}'), "{log:?}");
 }
+
+/// An ignore file above the project that another user owns (a `*` in
+/// `/tmp/.ignore`) would decide what is checked: the check fails, naming
+/// it, rather than pass an empty tree. One of root's is honoured.
+#[test]
+fn an_ignore_file_of_another_user_above_the_project_fails_the_check() {
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
+    let env = Env::new();
+    env.write(
+        "key.pem",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n",
+    );
+    let above = env.tmp.path().join(".ignore");
+    std::fs::write(&above, "*\n").unwrap();
+    std::os::unix::fs::chown(&above, Some(65534), Some(65534)).unwrap();
+    let out = env.run(&["check", "."]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("{} belongs to uid 65534", above.display())), "{err}");
+    // A .gitignore above the repository is not read by the walk: not asked about.
+    std::fs::rename(&above, env.tmp.path().join(".gitignore")).unwrap();
+    env.run_ok(&["check", "."], 1);
+    std::fs::rename(env.tmp.path().join(".gitignore"), &above).unwrap();
+    // Root's (or one's own) is honoured, as before.
+    std::os::unix::fs::chown(&above, Some(0), Some(0)).unwrap();
+    let out = env.run_ok(&["check", "."], 0);
+    assert!(out.contains("0 files"), "{out}");
+    env.run_ok(&["stop"], 0);
+}
