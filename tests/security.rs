@@ -72,21 +72,28 @@ fn a_connection_from_another_uid_is_refused() {
         }
         p = parent.to_path_buf();
     }
-    let client = env.tmp.path().join("verdict-client");
-    std::fs::copy(crate::support::bin(), &client).unwrap();
-    std::fs::set_permissions(&client, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = crate::support::output_of_fresh_copy(
-        Command::new(setpriv)
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&client)
-            .args(["ping", "--no-start", "--socket"])
-            .arg(env.socket())
-            .current_dir("/")
-            .env("HOME", "/nonexistent"),
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("permission denied"), "{err}");
+    // A raw client: verdict's own would not talk to another user's daemon
+    // in the first place (see the test below).
+    let hello =
+        serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": "hello", "params": crate::support::hello_params() });
+    let client = "import socket, sys\n\
+                  s = socket.socket(socket.AF_UNIX)\n\
+                  s.connect(sys.argv[1])\n\
+                  s.sendall(sys.argv[2].encode() + b'\\n')\n\
+                  sys.stdout.write(s.makefile('rb').readline().decode())\n";
+    let out = Command::new(setpriv)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", client])
+        .arg(env.socket())
+        .arg(hello.to_string())
+        .current_dir("/")
+        .output()
+        .expect("python3 is missing: apt-get install python3");
+    let reply = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reply: serde_json::Value = serde_json::from_str(&reply).unwrap_or_else(|e| panic!("{e}: {reply}"));
+    assert_eq!(reply["error"]["code"], -32001, "{reply}");
+    assert!(reply["error"]["message"].as_str().unwrap().contains("permission denied"), "{reply}");
+    assert_eq!(reply["error"]["data"]["peer_uid"], 65534, "{reply}");
     // The daemon is unaffected.
     assert_eq!(env.json(&["ping"])["pong"], true);
 }
@@ -176,7 +183,7 @@ fn a_daemon_socket_served_by_another_user_is_refused() {
                   \x20   if not b: break\n\
                   \x20   data += b\n\
                   open(sys.argv[2], 'wb').write(data)\n";
-    let mut fake = std::process::Command::new("python3")
+    let mut fake = std::process::Command::new("/usr/bin/python3")
         .args(["-c", server])
         .arg(&socket)
         .arg(&got)
