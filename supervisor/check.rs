@@ -47,11 +47,14 @@ pub type Pending = Mutex<HashMap<PendingKey, watch::Receiver<Shared>>>;
 /// which each claim holds, so no other takes that address meanwhile). A
 /// reload that changes only a validator's `concurrency` keeps its identity
 /// but gives it a new limit: a run on the new configuration does not wait
-/// behind the old one's queue, it computes the pair itself.
-type PendingKey = ([u8; 16], u128, usize);
+/// behind the old one's queue, it computes the pair itself. Last, the
+/// cache epoch the run began in: a run begun after a `cache clear` does not
+/// take the verdict of one begun before it (its tool may have read a rule
+/// file the clear was for), and would write it into the cleared cache.
+type PendingKey = ([u8; 16], u128, usize, u64);
 
-fn pending_key(s: &Selected, hash: u128, w: &Walked) -> PendingKey {
-    (s.handle.identity, command_key(hash, w), Arc::as_ptr(&s.handle.permits) as usize)
+fn pending_key(s: &Selected, hash: u128, w: &Walked, epoch: u64) -> PendingKey {
+    (s.handle.identity, command_key(hash, w), Arc::as_ptr(&s.handle.permits) as usize, epoch)
 }
 
 /// A claimed pair, as the runs waiting for it see it.
@@ -1204,8 +1207,13 @@ pub async fn run(
         let mut claims = HashMap::new();
         let mut ours = std::collections::HashSet::new();
         for &fi in files {
-            let key = pending_key(s, hashed[fi].hash.unwrap_or(0), &walked[fi]);
-            if hashed[fi].hash.is_none() || !s.handle.cacheable || !is_command(s) || ours.contains(&key) {
+            let key = pending_key(s, hashed[fi].hash.unwrap_or(0), &walked[fi], cache_epoch);
+            if hashed[fi].hash.is_none()
+                || !s.handle.cacheable
+                || !is_command(s)
+                || params.no_cache
+                || ours.contains(&key)
+            {
                 own.push(fi);
                 continue;
             }
@@ -1303,7 +1311,11 @@ pub async fn run(
             }
             for (vi, files) in by_validator {
                 for batch in batches(&selected[vi], &files, &walked) {
-                    let claims = claim(engine, &selected[vi], &batch, &hashed, &walked);
+                    let claims = if params.no_cache {
+                        Vec::new()
+                    } else {
+                        claim(engine, &selected[vi], &batch, &hashed, &walked, cache_epoch)
+                    };
                     spawn(&mut jobs, vi, batch, claims);
                 }
             }
@@ -1903,13 +1915,20 @@ impl Drop for Claim {
 /// Claims the pairs of a batch so concurrent runs wait for us instead of
 /// recomputing: worth it for external tools; built-ins are cheaper to redo
 /// than to share.
-fn claim(engine: &Engine, s: &Selected, batch: &[usize], hashed: &[Hashed], walked: &[Walked]) -> Vec<Claim> {
+fn claim(
+    engine: &Engine,
+    s: &Selected,
+    batch: &[usize],
+    hashed: &[Hashed],
+    walked: &[Walked],
+    epoch: u64,
+) -> Vec<Claim> {
     let mut claims = Vec::new();
     if s.handle.cacheable && is_command(s) {
         let mut pending = engine.pending.lock().expect("pending");
         for &fi in batch {
             if let Some(h) = hashed[fi].hash {
-                let key = pending_key(s, h, &walked[fi]);
+                let key = pending_key(s, h, &walked[fi], epoch);
                 claims.extend(Claim::take(&engine.pending, &mut pending, fi, key, &s.handle.permits));
             }
         }
@@ -3323,7 +3342,7 @@ mod tests {
     fn a_claim_is_withdrawn_when_dropped_and_never_withdraws_another() {
         let pending: Arc<Pending> = Arc::default();
         let limit = Arc::new(tokio::sync::Semaphore::new(1));
-        let key = ([7; 16], 42u128, Arc::as_ptr(&limit) as usize);
+        let key = ([7; 16], 42u128, Arc::as_ptr(&limit) as usize, 0);
         let first = Claim::take(&pending, &mut pending.lock().unwrap(), 0, key, &limit).expect("free");
         assert!(Claim::take(&pending, &mut pending.lock().unwrap(), 1, key, &limit).is_none(), "a live claim is kept");
         let mut waiter = pending.lock().unwrap().get(&key).cloned().unwrap();

@@ -1528,6 +1528,71 @@ fn a_run_in_flight_writes_nothing_after_a_cache_clear() {
     assert_eq!(next["summary"]["from_cache"], 0, "{}", next["summary"]);
 }
 
+/// A check begun after a `cache clear` (or with `--no-cache`) does not take
+/// over the verdict of a check begun before it, still computing the same
+/// pair: that tool read its rules before the clear, which was made to be
+/// rid of them. (Before, the later check reported the old verdict and
+/// wrote it into the cleared cache, where every later check found it.)
+#[test]
+fn a_check_after_a_cache_clear_does_not_take_a_verdict_computed_before_it() {
+    let env = Env::new();
+    let (rule, marks, release) =
+        (env.tmp.path().join("rule"), env.tmp.path().join("marks"), env.tmp.path().join("release"));
+    std::fs::write(&rule, "nothing-matches\n").unwrap();
+    // Reads its rule, says it started, waits to be let go, then reports
+    // a finding if the file matches the rule it read.
+    let tool = format!(
+        "r=$(cat {rule}); echo run >> {marks}; while [ ! -e {release} ]; do sleep 0.02; done; \
+         if grep -q \"$r\" \"$1\"; then echo \"$1:1:1: error: matched $r\"; exit 1; fi",
+        rule = rule.display(),
+        marks = marks.display(),
+        release = release.display()
+    );
+    env.write(
+        "verdict.toml",
+        format!(
+            "[validators.rule]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", {tool:?}, \"rule\"]\nmode = \"per_file\"\n\
+             parser = \"regex\"\npattern = '^(?P<file>[^:]+):(?P<line>\\d+):(?P<column>\\d+): (?P<severity>\\w+): (?P<message>.*)$'\n\
+             files = [\"*.txt\"]\n"
+        ),
+    );
+    env.write("a.txt", "hello world\n");
+    env.start();
+    let runs = || std::fs::read_to_string(&marks).map_or(0, |m| m.lines().count());
+    for no_cache in [false, true] {
+        let _ = std::fs::remove_file(&release);
+        let _ = std::fs::remove_file(&marks);
+        std::fs::write(&rule, "nothing-matches\n").unwrap();
+        if !no_cache {
+            env.run_ok(&["cache", "clear"], 0);
+        }
+        let mut first = env.connect();
+        let first_id = first.send("check", json!({ "paths": ["a.txt"], "validators": ["rule"], "no_cache": no_cache }));
+        wait_until(Duration::from_secs(10), "the first check's tool to start", || runs() == 1);
+        // The rule changes; the user clears the cache (or asks for no cache).
+        std::fs::write(&rule, "world\n").unwrap();
+        if !no_cache {
+            env.run_ok(&["cache", "clear"], 0);
+        }
+        let mut second = env.connect();
+        let second_id =
+            second.send("check", json!({ "paths": ["a.txt"], "validators": ["rule"], "no_cache": no_cache }));
+        let ran_twice = std::panic::catch_unwind(|| {
+            wait_until(Duration::from_secs(10), "the second check to run the tool itself", || runs() == 2)
+        });
+        std::fs::write(&release, "").unwrap();
+        let (a, _) = first.reply(first_id);
+        let (b, _) = second.reply(second_id);
+        assert!(ran_twice.is_ok(), "no_cache {no_cache}: the second check waited for the first's verdict: {b}");
+        assert_eq!(a["result"]["summary"]["outcomes"]["passed"], 1, "{a}");
+        assert_eq!(b["result"]["summary"]["outcomes"]["findings"], 1, "no_cache {no_cache}: {b}");
+    }
+    // What the cache holds now is the new rule's verdict.
+    let next = check(&env, &["--validator", "rule", "a.txt"]);
+    assert_eq!(next["summary"]["cached_with_findings"], 1, "{}", next["summary"]);
+    env.run_ok(&["stop"], 0);
+}
+
 #[test]
 fn a_new_build_of_verdict_does_not_reuse_its_built_ins_results() {
     let env = Env::new();

@@ -1992,13 +1992,21 @@ fn a_file_the_walk_cannot_stat_is_an_error_cold_and_warm_alike() {
     let set_mode =
         |p: &std::path::Path, mode: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
     let as_root = nix::unistd::geteuid().is_root();
+    // `nobody`'s runtime directory is its own (verdict takes no other's
+    // XDG_RUNTIME_DIR): in the test's directory, whose removal at the end
+    // stops the daemon.
+    let runtime = env.tmp.path().join("run-nobody");
     let client = if as_root {
         let client = crate::support::another_build(&env, "for-nobody");
-        for dir in [env.tmp.path(), client.parent().unwrap(), &env.runtime] {
+        for dir in [env.tmp.path(), client.parent().unwrap()] {
             set_mode(dir, 0o777);
         }
+        std::fs::create_dir(&runtime).unwrap();
+        set_mode(&runtime, 0o700);
+        std::os::unix::fs::chown(&runtime, Some(65534), Some(65534)).unwrap();
         client
     } else {
+        std::fs::create_dir(&runtime).unwrap();
         crate::support::bin()
     };
     // Readable (its names are listed), not searchable (they cannot be
@@ -2018,7 +2026,7 @@ fn a_file_the_walk_cannot_stat_is_an_error_cold_and_warm_alike() {
         };
         cmd.args(["check", "--format", "json", "."])
             .current_dir(&env.project)
-            .env("XDG_RUNTIME_DIR", &env.runtime)
+            .env("XDG_RUNTIME_DIR", &runtime)
             .env("XDG_STATE_HOME", &env.state)
             .env("XDG_CACHE_HOME", &env.cache);
         let out = crate::support::output_of_fresh_copy(&mut cmd);

@@ -42,11 +42,10 @@ pub enum CallError {
         "the daemon accepted the connection but did not answer within {0:?}; it may be stopped or stuck (see `verdict logs`)"
     )]
     Unresponsive(Duration),
-    /// The socket is served by a process of another user (or one whose
-    /// user the kernel does not say): nothing is sent to it, nothing it
-    /// says is believed.
+    /// The socket is served by a process of another user: nothing is sent
+    /// to it, nothing it says is believed.
     #[error(
-        "refusing the daemon at {socket}: the process serving it runs as {owner}, not as you (uid {me}), so another \
+        "refusing the daemon at {socket}: the process serving it runs as uid {owner}, not as you (uid {me}), so another \
          user made this socket; remove it (or have root remove it), or use a runtime directory of your own \
          (XDG_RUNTIME_DIR, 0700) or --socket",
         socket = .socket.display()
@@ -54,8 +53,8 @@ pub enum CallError {
     Foreign {
         /// The socket.
         socket: std::path::PathBuf,
-        /// Who serves it, as said.
-        owner: String,
+        /// The uid of the process serving it.
+        owner: u32,
         /// This process's effective uid.
         me: u32,
     },
@@ -221,7 +220,7 @@ impl Client {
         let me = nix::unistd::geteuid().as_raw();
         let peer = stream.peer_cred().map_err(CallError::Io)?;
         if peer.uid() != me {
-            return Err(CallError::Foreign { socket: socket.to_path_buf(), owner: format!("uid {}", peer.uid()), me });
+            return Err(CallError::Foreign { socket: socket.to_path_buf(), owner: peer.uid(), me });
         }
         let peer_pid = peer.pid();
         let (rd, writer) = stream.into_split();
