@@ -581,8 +581,10 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget,
                 Ok(v) => Message::raw_result(id_value, v),
                 Err(e) => Message::error(id_value, e),
             };
-            let _ = tx2.send(msg.to_line()).await;
+            // No longer in flight once answered: a client may use the id
+            // again as soon as it reads the reply.
             in_flight2.lock().await.remove(&id);
+            let _ = tx2.send(msg.to_line()).await;
             *last_done2.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = tokio::time::Instant::now();
             drop(permit);
             if check {
