@@ -106,7 +106,14 @@ fn is_ours(dir: &Path) -> Result<bool, StorageError> {
     if std::fs::symlink_metadata(dir.join(MARKER_FILE)).is_ok_and(|m| m.is_file()) {
         return Ok(true);
     }
-    let mut entries = std::fs::read_dir(dir).map_err(|e| StorageError::from_io(dir, e))?;
+    // Empty but for what one puts in a directory made for a cache ahead of
+    // time: a `.gitignore` or `.gitkeep`, a `CACHEDIR.TAG`.
+    let mut entries = std::fs::read_dir(dir).map_err(|e| StorageError::from_io(dir, e))?.filter(|e| {
+        e.as_ref().map_or(true, |e| {
+            let name = e.file_name();
+            !name.as_encoded_bytes().starts_with(b".") && name != "CACHEDIR.TAG"
+        })
+    });
     if entries.next().is_none() {
         return Ok(false);
     }
@@ -262,20 +269,6 @@ impl Store {
         std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
             .create(dir)
             .map_err(|e| StorageError::from_io(dir, e))?;
-        // Another user's directory (one made first at a `--data-dir` in a
-        // shared place) would let them read the project's paths and
-        // findings, and change the answers.
-        let owner =
-            std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(dir).map_err(|e| StorageError::from_io(dir, e))?);
-        if owner != nix::unistd::geteuid().as_raw() {
-            return Err(StorageError::ForeignOwner { path: dir.to_path_buf(), owner });
-        }
-        // Marked before RocksDB makes anything there (a crash in between
-        // leaves an empty directory, or a marked one).
-        is_ours(dir)?;
-        if !dir.join(MARKER_FILE).exists() {
-            std::fs::write(dir.join(MARKER_FILE), MARKER_TEXT).map_err(|e| StorageError::from_io(dir, e))?;
-        }
         let block_cache = Cache::new_lru_cache(opts.block_cache_bytes);
         let max_buffers = opts.max_write_buffers.max(2);
 
@@ -317,18 +310,6 @@ impl Store {
             names.push(name.to_owned());
             descriptors.push(ColumnFamilyDescriptor::new(name, cf_opts));
         }
-        // Column families we do not know (from a newer schema) must be opened
-        // too, or RocksDB refuses to open; the schema check then reports the
-        // real problem.
-        if let Ok(existing) = Db::list_cf(&Options::default(), dir) {
-            for name in existing {
-                if !names.contains(&name) {
-                    descriptors.push(ColumnFamilyDescriptor::new(name.clone(), small()));
-                    names.push(name);
-                }
-            }
-        }
-
         // RocksDB names every file it creates, renames or deletes by the
         // database's path. It is given the directory itself, through a
         // descriptor held while it is open: should another directory come to
@@ -352,6 +333,36 @@ impl Store {
             tracing::debug!(cache = %dir.display(), "no /proc: the cache is opened by its path");
             dir.to_string_lossy().into_owned()
         };
+        // Another user's directory (one made first at a `--data-dir` in a
+        // shared place) would let them read the project's paths and
+        // findings, and change the answers. Looked at through the
+        // descriptor RocksDB is given, so a link swapped meanwhile changes
+        // nothing.
+        let owner = std::os::unix::fs::MetadataExt::uid(&handle.metadata().map_err(|e| StorageError::from_io(dir, e))?);
+        if owner != nix::unistd::geteuid().as_raw() {
+            return Err(StorageError::ForeignOwner { path: dir.to_path_buf(), owner });
+        }
+        // Marked before RocksDB makes anything there (a crash in between
+        // leaves an empty directory, or a marked one).
+        let opened = Path::new(&via);
+        is_ours(opened).map_err(|e| match e {
+            StorageError::NotACache { .. } => StorageError::NotACache { path: dir.to_path_buf() },
+            e => e,
+        })?;
+        if !opened.join(MARKER_FILE).exists() {
+            std::fs::write(opened.join(MARKER_FILE), MARKER_TEXT).map_err(|e| StorageError::from_io(dir, e))?;
+        }
+        // Column families we do not know (from a newer schema) must be opened
+        // too, or RocksDB refuses to open; the schema check then reports the
+        // real problem.
+        if let Ok(existing) = Db::list_cf(&Options::default(), opened) {
+            for name in existing {
+                if !names.contains(&name) {
+                    descriptors.push(ColumnFamilyDescriptor::new(name.clone(), small()));
+                    names.push(name);
+                }
+            }
+        }
         let db = Db::open_cf_descriptors(&db_opts, &via, descriptors).map_err(|e| said_of(dir, &via, e))?;
         let store = Store {
             db,

@@ -677,6 +677,14 @@ fn a_directory_that_is_not_a_cache_is_neither_used_nor_destroyed() {
     assert_eq!(listing(&docs), before);
     assert_eq!(std::fs::read_to_string(docs.join("LOG")).unwrap(), "my notes");
 
+    // A directory made for the cache ahead of time, with its dotfiles.
+    let made = dir.path().join("made");
+    std::fs::create_dir(&made).unwrap();
+    std::fs::write(made.join(".gitignore"), "*\n").unwrap();
+    std::fs::write(made.join("CACHEDIR.TAG"), "Signature: 8a477f597d28d172789f06886806bc55\n").unwrap();
+    open(&made).put_results(&[(key(1, 1), &outcome(1), 0)], 0).unwrap();
+    assert!(made.join(crate::MARKER_FILE).exists());
+
     // A cache without the marker, as earlier verdicts made them.
     let old = dir.path().join("old");
     open(&old).put_results(&[(key(1, 1), &outcome(1), 0)], 0).unwrap();
