@@ -159,13 +159,17 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
                         if let (false, Some(clean)) = (unescaped, &stripped) {
                             finding = match read_line(re, clean, has_file, true, &batch) {
                                 LineRead::Finding(same, clean) if same == targets => clean,
-                                _ => Finding {
-                                    message: String::from_utf8_lossy(
-                                        &TERMINAL_ESCAPE.replace_all(finding.message.as_bytes(), &b""[..]),
-                                    )
-                                    .into_owned(),
-                                    ..finding
-                                },
+                                _ => {
+                                    let clean = |s: &str| {
+                                        String::from_utf8_lossy(&TERMINAL_ESCAPE.replace_all(s.as_bytes(), &b""[..]))
+                                            .into_owned()
+                                    };
+                                    Finding {
+                                        message: clean(&finding.message),
+                                        rule: finding.rule.as_deref().map(clean),
+                                        ..finding
+                                    }
+                                }
                             };
                         }
                         for &i in targets {
