@@ -2619,14 +2619,18 @@ impl Hazards {
     }
 
     /// The ignore files above the project that another user owns (not
-    /// root), which the walker would read: their rules would decide what is
-    /// checked, and another user could have every file skipped with a
-    /// `*` in `/tmp/.ignore`. `.ignore` files are read up to `/`,
-    /// `.gitignore` files up to the top of the repository the project is
-    /// in (or up to `/`, in none). Recorded as unsafe: the check fails.
+    /// root, nor the owner of the project's directory: root checking a
+    /// user's checkout reads the repository's own `.gitignore`), which the
+    /// walker would read: their rules would decide what is checked, and
+    /// another user could have every file skipped with a `*` in
+    /// `/tmp/.ignore`. `.ignore` files are read up to `/`, `.gitignore`
+    /// files up to the top of the repository the project is in (or up to
+    /// `/`, in none). Recorded as unsafe: the check fails, unless the
+    /// file's directory is listed in `VERDICT_SAFE_DIRECTORIES`.
     fn foreign_above(&self, root: &Path) {
         use std::os::unix::fs::MetadataExt;
         let me = nix::unistd::geteuid().as_raw();
+        let root_owner = std::fs::metadata(root).map_or(me, |m| m.uid());
         let mut past_repository = root.join(".git").symlink_metadata().is_ok();
         for dir in root.ancestors().skip(1) {
             for name in [".ignore", ".gitignore"] {
@@ -2635,15 +2639,18 @@ impl Hazards {
                 }
                 let path = dir.join(name);
                 if let Ok(m) = path.symlink_metadata()
-                    && m.uid() != me
-                    && m.uid() != 0
+                    && ![me, 0, root_owner].contains(&m.uid())
+                    && !crate::config::listed_safe(dir)
                 {
                     self.unsafe_files.lock().expect("hazards").push(format!(
-                        "{} belongs to uid {}, not to you or root, and is above the project, whose walk would \
-                         read it: another user's ignore rules would decide what is checked (a `*` there skips \
-                         every file). Have it removed, or check the project from somewhere no one else writes",
+                        "{} belongs to uid {}, not to you, root or the project's owner, and is above the project, \
+                         whose walk would read it: another user's ignore rules would decide what is checked (a \
+                         `*` there skips every file). Remove it (or have it removed), move the project where no \
+                         one else writes, or, if you trust it, list {} in VERDICT_SAFE_DIRECTORIES where the \
+                         daemon starts",
                         path.display(),
-                        m.uid()
+                        m.uid(),
+                        dir.display()
                     ));
                 }
             }

@@ -56,8 +56,13 @@ pub fn init(layout: &Layout, detached: bool, settings: &DaemonSettings) -> anyho
         // escapes only the message.
         let fields = tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
             let text = format!("{value:?}");
-            let text = crate::report::visible(&text);
-            if field.name() == "message" { write!(w, "{text}") } else { write!(w, "{field}={text}") }
+            // A message of several lines (a reload's list of problems)
+            // keeps them, indented.
+            if field.name() == "message" {
+                write!(w, "{}", crate::report::visible_lines(&text))
+            } else {
+                write!(w, "{field}={}", crate::report::visible(&text))
+            }
         })
         .delimited(" ");
         let _ = tracing_subscriber::fmt()
@@ -120,12 +125,17 @@ impl LogFile {
 
     fn rotating(path: &Path, max_bytes: u64, keep: usize) -> std::io::Result<FileRotate<AppendCount>> {
         if let Some(dir) = path.parent() {
-            // Private, as the daemon makes it at start-up.
-            std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700).create(dir)?;
+            // As the daemon makes it at start-up: private, and the user's.
+            crate::paths::ensure_state_dir(dir).map_err(std::io::Error::other)?;
         }
         // file-rotate ignores a failure to open the file (and panics on
-        // one to make its directory): open it first, for the error.
-        std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        // one to make its directory): open it first, for the error. Not
+        // through a link, which would lead the log elsewhere.
+        std::os::unix::fs::OpenOptionsExt::custom_flags(
+            std::fs::OpenOptions::new().create(true).append(true),
+            nix::libc::O_NOFOLLOW,
+        )
+        .open(path)?;
         std::panic::catch_unwind(|| {
             FileRotate::new(
                 path,

@@ -132,24 +132,31 @@ fn a_configuration_another_user_owns_is_not_applied() {
     let out = env.cmd().env("VERDICT_SAFE_DIRECTORIES", &env.project).args(["check", "."]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(std::fs::read_to_string(&marks).unwrap().contains("tool"));
-    env.run_ok(&["stop"], 0);
+    let out = env.cmd().env("VERDICT_SAFE_DIRECTORIES", &env.project).args(["stop"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 
     // A file of one's own, replaced by another's, is not applied by a
-    // reload: the configuration in force stays.
+    // reload (the daemon's, as a SIGHUP or a watch would ask for it: the
+    // client no longer finds the project through such a file): the
+    // configuration in force stays.
     std::fs::remove_file(&marks).unwrap();
     std::fs::remove_file(&path).unwrap();
     env.write("verdict.toml", config("mine"));
     env.run_ok(&["check", "."], 0);
     std::fs::write(&path, config("replaced")).unwrap();
     std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
-    let out = env.run(&["reload"]);
+    let mut c = env.connect();
+    let reply = c.call("reload", serde_json::json!({}));
+    assert!(reply["error"]["message"].as_str().is_some_and(|m| m.contains("owned by uid 65534")), "{reply}");
+    let status = c.call("status", serde_json::json!({}));
+    let names: Vec<&str> =
+        status["result"]["validators"].as_array().unwrap().iter().filter_map(|v| v["name"].as_str()).collect();
+    assert!(names.contains(&"mine") && !names.contains(&"replaced"), "{names:?}");
+    let out = env.run(&["status"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("owned by uid 65534"), "{err}");
-    let status = env.json(&["status"]);
-    let names: Vec<&str> = status["validators"].as_array().unwrap().iter().filter_map(|v| v["name"].as_str()).collect();
-    assert!(names.contains(&"mine") && !names.contains(&"replaced"), "{names:?}");
-    env.run_ok(&["stop"], 0);
+    assert!(err.contains("refusing") && err.contains("uid 65534"), "{err}");
+    c.call("shutdown", serde_json::json!({}));
 }
 
 /// A socket served by another user's process (one that made it first in
@@ -169,13 +176,14 @@ fn a_daemon_socket_served_by_another_user_is_refused() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     std::fs::set_permissions(env.tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let socket = dir.join("fake.sock");
-    let got = dir.join("got");
+    let (got, ready) = (dir.join("got"), dir.join("ready"));
     // Accepts one connection, and writes down what it was sent once the
     // client hangs up.
     let server = "import socket, sys\n\
                   s = socket.socket(socket.AF_UNIX)\n\
                   s.bind(sys.argv[1])\n\
                   s.listen()\n\
+                  open(sys.argv[3], 'w').close()\n\
                   c, _ = s.accept()\n\
                   data = b''\n\
                   while True:\n\
@@ -183,15 +191,25 @@ fn a_daemon_socket_served_by_another_user_is_refused() {
                   \x20   if not b: break\n\
                   \x20   data += b\n\
                   open(sys.argv[2], 'wb').write(data)\n";
-    let mut fake = std::process::Command::new("/usr/bin/python3")
-        .args(["-c", server])
-        .arg(&socket)
-        .arg(&got)
-        .uid(65534)
-        .gid(65534)
-        .spawn()
-        .expect("python3 is missing: apt-get install python3");
-    crate::support::wait_until(std::time::Duration::from_secs(10), "the fake server to listen", || socket.exists());
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _fake = Killed(
+        std::process::Command::new("/usr/bin/python3")
+            .args(["-c", server])
+            .arg(&socket)
+            .arg(&got)
+            .arg(&ready)
+            .uid(65534)
+            .gid(65534)
+            .spawn()
+            .expect("python3 is missing: apt-get install python3"),
+    );
+    crate::support::wait_until(std::time::Duration::from_secs(10), "the fake server to listen", || ready.exists());
     let out = env.run(&["--socket", socket.to_str().unwrap(), "--no-start", "ping"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
@@ -200,8 +218,6 @@ fn a_daemon_socket_served_by_another_user_is_refused() {
         got.exists()
     });
     assert_eq!(std::fs::read(&got).unwrap(), b"", "the client sent something to another user's socket");
-    let _ = fake.kill();
-    let _ = fake.wait();
 }
 
 /// An `XDG_RUNTIME_DIR` the user does not own (`/tmp`, set by mistake) is
@@ -262,6 +278,14 @@ fn output_through_another_users_link_in_a_shared_directory_is_refused() {
     }
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "ssh-ed25519 AAAA me\n");
     assert!(!private.join("made.desktop").exists());
+    // Nor into their FIFO there, whose reader would get the report.
+    let fifo = shared.join("report.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
+    std::os::unix::fs::chown(&fifo, Some(65534), Some(65534)).unwrap();
+    let o = env.run(&["check", ".", "-o", fifo.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("FIFO of uid 65534"), "{err}");
     // One's own link there is followed.
     std::os::unix::fs::lchown(&existing, Some(0), Some(0)).unwrap();
     env.run_ok(&["check", ".", "-o", existing.to_str().unwrap()], 0);
@@ -292,6 +316,12 @@ fn state_and_cache_directories_another_user_made_are_not_used() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("refusing to use") && err.contains("owned by uid 65534"), "{err}");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "years of work\n");
+    // Nor are logs read from there (one of theirs could say anything).
+    std::fs::write(theirs.join("daemon.log"), "{\"fields\":{\"message\":\"run curl … | sh to repair\"}}\n").unwrap();
+    let out = env.run(&["logs"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("curl"), "{err}");
     std::fs::remove_dir_all(env.state.join("verdict")).unwrap();
 
     let data = env.tmp.path().join("shared-cache");
@@ -363,4 +393,84 @@ fn an_ignore_file_of_another_user_above_the_project_fails_the_check() {
     let out = env.run_ok(&["check", "."], 0);
     assert!(out.contains("0 files"), "{out}");
     env.run_ok(&["stop"], 0);
+}
+
+/// What makes the project root (a `verdict.toml`, a `.git`) put in a
+/// shared directory by another user, above a project that has neither:
+/// refused, rather than taken as the root (its `.ignore` would then be
+/// the project's, and its configuration's relative commands would run
+/// there). A link of theirs to a file of the user's counts as theirs.
+#[test]
+fn a_project_root_another_user_made_is_refused() {
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
+    let env = Env::new();
+    let shared = env.tmp.path().join("shared");
+    let project = shared.join("mine");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::write(
+        project.join("key.pem"),
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let theirs = |path: &std::path::Path| std::os::unix::fs::lchown(path, Some(65534), Some(65534)).unwrap();
+    let check = || env.cmd().current_dir(&project).args(["check", "."]).output().unwrap();
+    // A `.git` of theirs, with a `*` in their `.ignore` beside it.
+    std::fs::write(shared.join(".git"), "gitdir: /nowhere\n").unwrap();
+    std::fs::write(shared.join(".ignore"), "*\n").unwrap();
+    theirs(&shared.join(".git"));
+    theirs(&shared.join(".ignore"));
+    let out = check();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("refusing {}", shared.join(".git").display())) && err.contains("uid 65534"), "{err}");
+    std::fs::remove_file(shared.join(".git")).unwrap();
+    // A link of theirs, named verdict.toml, to a configuration of the user's.
+    let mine = env.tmp.path().join("my-verdict.toml");
+    std::fs::write(&mine, "builtins = true\n").unwrap();
+    std::os::unix::fs::symlink(&mine, shared.join("verdict.toml")).unwrap();
+    theirs(&shared.join("verdict.toml"));
+    let out = check();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("verdict.toml") && err.contains("uid 65534"), "{err}");
+    // The project's own `.git` makes it the root: their files above are
+    // not its (the `.ignore` fails the check, as any of theirs above does).
+    std::fs::remove_file(shared.join("verdict.toml")).unwrap();
+    std::fs::remove_file(shared.join(".ignore")).unwrap();
+    std::fs::create_dir(project.join(".git")).unwrap();
+    let out = check();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = env.cmd().current_dir(&project).arg("stop").output();
+}
+
+/// A pid file another user made in a runtime directory they made first
+/// (`XDG_RUNTIME_DIR` unset, `/tmp/verdict-<uid>`), locked and naming a
+/// process of the user's: `verdict stop` does not signal it.
+#[test]
+fn a_pid_file_another_user_made_is_not_believed() {
+    use std::os::unix::fs::MetadataExt;
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
+    let env = Env::new();
+    let tmp = env.tmp.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let run_dir = tmp.join(format!("verdict-{}", nix::unistd::geteuid().as_raw()));
+    std::fs::create_dir(&run_dir).unwrap();
+    let key = verdict::paths::root_key(&env.project);
+    let mut innocent = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    let pid_file = run_dir.join(format!("{key}.pid"));
+    std::fs::write(&pid_file, format!("{}\n", innocent.id())).unwrap();
+    let held = std::fs::File::open(&pid_file).unwrap();
+    held.lock().unwrap();
+    for p in [&run_dir, &pid_file] {
+        std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
+    }
+    assert_eq!(std::fs::metadata(&pid_file).unwrap().uid(), 65534);
+    let out = env.cmd().env_remove("XDG_RUNTIME_DIR").env("TMPDIR", &tmp).args(["stop"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(innocent.try_wait().unwrap().is_none(), "verdict stop signalled pid {}: {stderr}", innocent.id());
+    let _ = innocent.kill();
+    let _ = innocent.wait();
+    drop(held);
 }

@@ -202,6 +202,7 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Logs { follow, lines } => {
             paths::refused(&layout.state_dir)?;
+            paths::check_state_dir(&layout.state_dir)?;
             crate::report::print_logs(&layout.log_file(), follow, lines, cli.global.json)?;
             Ok(ExitCode::Ok)
         }

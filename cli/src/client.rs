@@ -469,7 +469,7 @@ pub fn exit_patience(layout: &Layout, told: Option<Duration>) -> Duration {
     let configured = layout
         .config
         .as_deref()
-        .and_then(|path| crate::config::Config::load(path).ok())
+        .and_then(|path| crate::config::Config::load_to_apply(path).ok())
         .map_or_else(|| crate::config::Config::default().daemon.grace_period, |c| c.daemon.grace_period);
     configured.max(told.unwrap_or_default()).saturating_add(Duration::from_secs(60))
 }
@@ -494,7 +494,16 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<Client> {
     paths::refused(&layout.state_dir)?;
     paths::ensure_state_dir(&layout.state_dir)?;
     let startup = layout.startup_file();
-    let stderr = std::fs::File::create(&startup).with_context(|| format!("cannot create {}", startup.display()))?;
+    // Not through a link (which would truncate what it leads to).
+    let create = |path: &std::path::Path| {
+        std::os::unix::fs::OpenOptionsExt::custom_flags(
+            std::fs::OpenOptions::new().write(true).create(true).truncate(true),
+            nix::libc::O_NOFOLLOW,
+        )
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))
+    };
+    let stderr = create(&startup)?;
     let exe = paths::daemon_exe().context("cannot find the verdict executable")?;
     let mut cmd = tokio::process::Command::new(&exe);
     cmd.args(crate::cli::daemon_args(layout, opts.data_dir.as_deref(), true, false));
@@ -510,7 +519,7 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<Client> {
     let mut child = launch(&mut cmd)?;
     // Launches the next one, its start-up errors in a fresh file.
     let relaunch = |cmd: &mut tokio::process::Command| {
-        let stderr = std::fs::File::create(&startup).with_context(|| format!("cannot create {}", startup.display()))?;
+        let stderr = create(&startup)?;
         cmd.stderr(Stdio::from(stderr));
         launch(cmd)
     };

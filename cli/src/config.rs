@@ -1964,21 +1964,30 @@ pub fn foreign_owner(path: &Path, owner: u32) -> Option<String> {
         return None;
     }
     let dir = path.parent().unwrap_or(Path::new("/"));
-    let safe = std::env::var_os(SAFE_DIRECTORIES_ENV).unwrap_or_default();
-    let listed = std::env::split_paths(&safe).any(|d| {
-        d.as_os_str() == "*"
-            || std::fs::canonicalize(&d).is_ok_and(|d| std::fs::canonicalize(dir).is_ok_and(|c| c == d))
-    });
-    if listed {
+    if listed_safe(dir) {
         return None;
     }
     let you = if me == 0 { "you (root)".to_string() } else { format!("you (uid {me}) or root") };
     Some(format!(
         "it is owned by uid {owner}, not by {you}, and its commands would run as you: \
          run verdict as its owner, make the file yours, or, if you trust it, list its directory in \
-         {SAFE_DIRECTORIES_ENV} (for example `{SAFE_DIRECTORIES_ENV}={}`)",
+         {SAFE_DIRECTORIES_ENV} where the daemon starts (`verdict stop`, then \
+         `{SAFE_DIRECTORIES_ENV}={} verdict …`)",
         dir.display()
     ))
+}
+
+/// Whether `dir` is listed in [`SAFE_DIRECTORIES_ENV`] (or it holds `*`).
+/// Only absolute entries count: a relative one would be taken from
+/// wherever the daemon or the client happens to run (`.` would trust
+/// every project).
+pub fn listed_safe(dir: &Path) -> bool {
+    let safe = std::env::var_os(SAFE_DIRECTORIES_ENV).unwrap_or_default();
+    std::env::split_paths(&safe).any(|d| {
+        d.as_os_str() == "*"
+            || (d.is_absolute()
+                && std::fs::canonicalize(&d).is_ok_and(|d| std::fs::canonicalize(dir).is_ok_and(|c| c == d)))
+    })
 }
 
 fn read_config_bytes(path: &Path, to_apply: bool) -> Result<Vec<u8>, String> {

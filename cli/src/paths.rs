@@ -54,6 +54,26 @@ pub enum PathError {
         /// How to fix it.
         fix: String,
     },
+    /// The `verdict.toml` or `.git` that would make the project root is
+    /// another user's.
+    #[error(
+        "refusing {marker} as what makes the project root: it is owned by uid {owner}, not by you (uid {uid}), \
+         root, or the owner of {start}; another user may have put it there (a shared directory such as /tmp) to \
+         choose what verdict checks and runs. Give your project its own verdict.toml or .git, or, if you trust it, \
+         list its directory in VERDICT_SAFE_DIRECTORIES",
+        marker = .marker.display(),
+        start = .start.display()
+    )]
+    DubiousOwner {
+        /// The `verdict.toml` or `.git`.
+        marker: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// Our uid.
+        uid: u32,
+        /// Where the search started.
+        start: PathBuf,
+    },
     /// A directory verdict writes in is not the user's.
     #[error(
         "refusing to use {path}: {problem}; it must be a directory of yours (uid {uid}) — another user may have \
@@ -87,15 +107,53 @@ pub enum PathError {
 }
 
 /// Finds the project root for `start`: the nearest ancestor holding
-/// `verdict.toml` or `.git` (a repository's top level, with or without a
-/// configuration), else `start` itself. The search stops at a repository:
-/// a `verdict.toml` above it (in a shared directory such as `/tmp`, say,
-/// where anyone may put one) is no configuration of the repository's.
+/// `verdict.toml` or a `.git` directory (a repository's top level, with or
+/// without a configuration), else the nearest holding a `.git` file (a
+/// submodule or a linked worktree, whose superproject's `verdict.toml`,
+/// above it, still counts), else `start` itself. The search stops at a
+/// repository: a `verdict.toml` above it is no configuration of the
+/// repository's.
+///
+/// The `verdict.toml` or `.git` found (itself, not what a link leads to)
+/// must be the user's, root's, or the owner of `start`'s (root checking a
+/// user's project): another user's, in a shared directory such as `/tmp`
+/// where anyone may put one, would choose for the user which directory is
+/// the project, and so which ignore files and commands count. Such a root
+/// is refused, unless listed in `VERDICT_SAFE_DIRECTORIES`, as git refuses
+/// a repository of dubious ownership.
 pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
     let start = fs::canonicalize(start).map_err(|cause| PathError::Root { path: start.to_path_buf(), cause })?;
-    let root =
-        start.ancestors().find(|d| crate::config::config_present(&d.join(CONFIG_FILE)) || d.join(".git").exists());
-    Ok(root.map_or(start.clone(), Path::to_path_buf))
+    let me = nix::unistd::geteuid().as_raw();
+    let start_owner = fs::metadata(&start).map(|m| m.uid()).ok();
+    let taken = |dir: &Path, marker: PathBuf| {
+        let owner = fs::symlink_metadata(&marker).map_or(me, |m| m.uid());
+        if owner != me && owner != 0 && Some(owner) != start_owner && !crate::config::listed_safe(dir) {
+            return Err(PathError::DubiousOwner { marker, owner, uid: me, start: start.clone() });
+        }
+        Ok(dir.to_path_buf())
+    };
+    // The nearest `.git` file: the root if no `verdict.toml` is above it.
+    let mut nearest_git_file: Option<&Path> = None;
+    for dir in start.ancestors() {
+        let (config, git) = (dir.join(CONFIG_FILE), dir.join(".git"));
+        if crate::config::config_present(&config) {
+            return taken(dir, config);
+        }
+        match fs::metadata(&git) {
+            // A superproject's top, with no `verdict.toml`: the submodule
+            // below it is its own root.
+            Ok(m) if m.is_dir() && nearest_git_file.is_some() => break,
+            Ok(m) if m.is_dir() => return taken(dir, git),
+            Ok(_) => {
+                nearest_git_file.get_or_insert(dir);
+            }
+            Err(_) => {}
+        }
+    }
+    match nearest_git_file {
+        Some(dir) => taken(dir, dir.join(".git")),
+        None => Ok(start.clone()),
+    }
 }
 
 /// A short stable name for a project root: 16 hex digits of its xxh3 hash,
@@ -313,7 +371,7 @@ fn private_dir(dir: &Path, ours: bool) -> Result<(), PathError> {
 
 /// Creates the state directory `<state>/verdict/<key>` (private to the
 /// user on creation), and checks that it and `<state>/verdict` are the
-/// user's own directories, not links: made first by another user (an
+/// user's own directories (or the user's links to such): made first by another user (an
 /// `XDG_STATE_HOME` in a shared place), they could hold links that have the
 /// daemon truncate or append to any file of the user's (`daemon.stderr`,
 /// `daemon.log`). Their modes are not checked: earlier verdicts made them
@@ -325,12 +383,28 @@ pub fn ensure_state_dir(dir: &Path) -> Result<(), PathError> {
         .mode(0o700)
         .create(dir)
         .map_err(|cause| PathError::Io { path: dir.to_path_buf(), cause })?;
+    check_state_dir(dir)
+}
+
+/// The checks of [`ensure_state_dir`], on a state directory that exists
+/// (one that does not is fine: nothing is read from it). `verdict logs`
+/// reads no log from another user's.
+pub fn check_state_dir(dir: &Path) -> Result<(), PathError> {
+    if fs::symlink_metadata(dir).is_err() {
+        return Ok(());
+    }
     let uid = nix::unistd::geteuid().as_raw();
     for d in [dir.parent().unwrap_or(dir), dir] {
-        let meta = fs::symlink_metadata(d).map_err(|cause| PathError::Io { path: d.to_path_buf(), cause })?;
+        let io = |cause| PathError::Io { path: d.to_path_buf(), cause };
         let insecure = |problem: String| PathError::NotYours { path: d.to_path_buf(), problem, uid };
+        // A link of the user's to a directory of theirs is theirs.
+        let link = fs::symlink_metadata(d).map_err(io)?;
+        if link.file_type().is_symlink() && link.uid() != uid {
+            return Err(insecure(format!("it is a symbolic link owned by uid {}", link.uid())));
+        }
+        let meta = fs::metadata(d).map_err(io)?;
         if !meta.is_dir() {
-            return Err(insecure("it is not a directory (a symbolic link?)".into()));
+            return Err(insecure("it is not a directory".into()));
         }
         if meta.uid() != uid {
             return Err(insecure(format!("it is owned by uid {}", meta.uid())));
@@ -362,18 +436,30 @@ pub fn build_id() -> String {
 
 /// The pid of the daemon holding the lock of `pid_file`, if one does (a
 /// daemon keeps its pid file locked for its whole life; a pid file nobody
-/// has locked is left from one that died).
+/// has locked is left from one that died). Only a regular file of the
+/// user's counts: the client signals that pid, and another user's file (in
+/// a runtime directory they made first) could name any process of the
+/// user's.
 pub fn locked_daemon_pid(pid_file: &Path) -> Option<u32> {
-    let file = fs::File::open(pid_file).ok()?;
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOFOLLOW)
+        .open(pid_file)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.uid() != nix::unistd::geteuid().as_raw() {
+        return None;
+    }
     match file.try_lock_shared() {
-        Err(fs::TryLockError::WouldBlock) => pid_from_file(pid_file),
+        Err(fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            file.by_ref().take(64).read_to_string(&mut text).ok()?;
+            text.trim().parse().ok()
+        }
         _ => None,
     }
-}
-
-/// Reads the pid recorded in a pid file, if any.
-pub fn pid_from_file(path: &Path) -> Option<u32> {
-    fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 #[cfg(test)]
@@ -399,6 +485,14 @@ mod tests {
         assert_eq!(project_root(&base.join("a")).unwrap(), base.join("a"));
         fs::create_dir(base.join("y")).unwrap();
         assert_eq!(project_root(&base.join("y")).unwrap(), base);
+        // A submodule or a linked worktree (a `.git` file): the
+        // superproject's configuration still counts; without one, it is
+        // its own root.
+        fs::create_dir_all(base.join("x/sub/deep")).unwrap();
+        fs::write(base.join("x/sub/.git"), "gitdir: ../.git/modules/sub\n").unwrap();
+        assert_eq!(project_root(&base.join("x/sub/deep")).unwrap(), base.join("x/sub"));
+        fs::write(base.join("x/verdict.toml"), "").unwrap();
+        assert_eq!(project_root(&base.join("x/sub/deep")).unwrap(), base.join("x"));
     }
 
     #[test]

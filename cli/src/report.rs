@@ -141,8 +141,11 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                 );
             }
             // Not through another user's link in `/tmp`, to a file or a
-            // device alike.
-            replaced_path(path)?;
+            // device alike; nor into another user's FIFO there.
+            let end = replaced_path(path)?;
+            if let Some(why) = foreign_fifo(&end) {
+                anyhow::bail!("cannot write {}: {why}", path.display());
+            }
             let meta = std::fs::metadata(path);
             // Never over what is being checked (as `gcc -o a.c a.c` refuses).
             if let Ok(m) = &meta {
@@ -523,6 +526,28 @@ fn foreign_link(path: &Path) -> Option<String> {
                 dir.display()
             )
         })
+    })
+}
+
+/// Why the report must not go into the FIFO at `path`, if it is one: by
+/// the rule of Linux's `fs.protected_fifos`, another user's FIFO in a
+/// sticky directory anyone may write to (`/tmp`), unless the directory's
+/// owner's, is not written to. (The kernel applies it only to an `open`
+/// that may create the file, which a FIFO's is not: its reader would get
+/// the report.)
+fn foreign_fifo(path: &Path) -> Option<String> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let m = std::fs::symlink_metadata(path).ok().filter(|m| m.file_type().is_fifo())?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let d = std::fs::metadata(dir).ok()?;
+    let me = nix::unistd::geteuid().as_raw();
+    (d.mode() & 0o1002 == 0o1002 && m.uid() != me && m.uid() != d.uid()).then(|| {
+        format!(
+            "it is a FIFO of uid {} in {}, a directory anyone may write to: its reader would get the report (the \
+             kernel's protected_fifos rule)",
+            m.uid(),
+            dir.display()
+        )
     })
 }
 
