@@ -128,6 +128,11 @@ fn a_configuration_another_user_owns_is_not_applied() {
         assert!(err.contains("owned by uid 65534") && err.contains("VERDICT_SAFE_DIRECTORIES"), "{args:?}: {err}");
     }
     assert!(!marks.exists(), "a command of the file ran: {:?}", std::fs::read_to_string(&marks));
+    // A relative entry names no directory (`.` would be wherever the
+    // client or the daemon runs).
+    let out = env.cmd().env("VERDICT_SAFE_DIRECTORIES", ".").args(["check", "."]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!marks.exists(), "a command of the file ran: {:?}", std::fs::read_to_string(&marks));
     // Trusted by name, it is applied.
     let out = env.cmd().env("VERDICT_SAFE_DIRECTORIES", &env.project).args(["check", "."]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
