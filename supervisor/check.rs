@@ -2348,7 +2348,7 @@ fn walk(
     let mut safe = hazards.error().is_none();
     for t in targets {
         let start = if t.is_dir() { Some(t.as_path()) } else { t.parent() };
-        safe &= start.is_none_or(|s| hazards.allows_from(s));
+        safe &= start.is_none_or(|s| hazards.allows_from(s, root));
     }
     if !safe {
         return (Vec::new(), Vec::new(), false);
@@ -2560,7 +2560,7 @@ impl Hazards {
     /// directory) and every directory above it, whose ignore files (git's
     /// excludes of a repository around the project included) the walker
     /// reads too.
-    fn allows_from(&self, start: &Path) -> bool {
+    fn allows_from(&self, start: &Path, root: &Path) -> bool {
         let mut dir = Some(start);
         while let Some(d) = dir {
             // Looked at already, and so was everything above it.
@@ -2568,6 +2568,10 @@ impl Hazards {
                 break;
             }
             self.allows(d);
+            // Above the root, `foreign_above` looks.
+            if d.starts_with(root) {
+                self.shared_dir(d);
+            }
             dir = d.parent();
         }
         // Any unsafe ignore file fails the whole check.
@@ -2631,30 +2635,72 @@ impl Hazards {
         use std::os::unix::fs::MetadataExt;
         let me = nix::unistd::geteuid().as_raw();
         let root_owner = std::fs::metadata(root).map_or(me, |m| m.uid());
+        let flag = |path: &Path, dir: &Path| {
+            if let Ok(m) = path.symlink_metadata()
+                && ![me, 0, root_owner].contains(&m.uid())
+                && !crate::config::listed_safe(dir)
+            {
+                self.unsafe_files.lock().expect("hazards").push(format!(
+                    "{} belongs to uid {}, not to you, root or the project's owner, and is above the project, \
+                     whose walk would read it for ignore rules: another user's rules would decide what is checked \
+                     (a `*` there skips every file). Remove it (or have it removed), move the project where no \
+                     one else writes, or, if you trust it, list {} in VERDICT_SAFE_DIRECTORIES where the daemon \
+                     starts",
+                    path.display(),
+                    m.uid(),
+                    dir.display()
+                ));
+            }
+        };
         let mut past_repository = root.join(".git").symlink_metadata().is_ok();
         for dir in root.ancestors().skip(1) {
-            for name in [".ignore", ".gitignore"] {
-                if name == ".gitignore" && past_repository {
-                    continue;
-                }
-                let path = dir.join(name);
-                if let Ok(m) = path.symlink_metadata()
-                    && ![me, 0, root_owner].contains(&m.uid())
-                    && !crate::config::listed_safe(dir)
-                {
-                    self.unsafe_files.lock().expect("hazards").push(format!(
-                        "{} belongs to uid {}, not to you, root or the project's owner, and is above the project, \
-                         whose walk would read it: another user's ignore rules would decide what is checked (a \
-                         `*` there skips every file). Remove it (or have it removed), move the project where no \
-                         one else writes, or, if you trust it, list {} in VERDICT_SAFE_DIRECTORIES where the \
-                         daemon starts",
-                        path.display(),
-                        m.uid(),
-                        dir.display()
-                    ));
+            flag(&dir.join(".ignore"), dir);
+            if past_repository {
+                continue;
+            }
+            flag(&dir.join(".gitignore"), dir);
+            // The repository the project is in: the walker reads its
+            // excludes (`info/exclude`) too.
+            if dir.join(".git").symlink_metadata().is_ok() {
+                past_repository = true;
+                flag(&dir.join(".git"), dir);
+                if let Ok(Some(GitDirs { common: Some(common), .. })) = git_dirs(dir) {
+                    flag(&common.join("info/exclude"), dir);
                 }
             }
-            past_repository |= dir.join(".git").symlink_metadata().is_ok();
+        }
+    }
+
+    /// In a directory anyone may write to (a sticky one such as `/tmp`: a
+    /// project rooted there, `cd /tmp && verdict check unpacked/`), the
+    /// ignore files another user put there, unless it is the directory's
+    /// owner (the kernel's `protected_*` rules): recorded as unsafe. Only
+    /// the directories a walk starts from and those above them are looked
+    /// at (a project's own subdirectories are seldom so shared).
+    fn shared_dir(&self, dir: &Path) {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(d) = std::fs::metadata(dir) else { return };
+        if d.mode() & 0o1002 != 0o1002 || crate::config::listed_safe(dir) {
+            return;
+        }
+        let me = nix::unistd::geteuid().as_raw();
+        for name in [".ignore", ".gitignore"] {
+            let path = dir.join(name);
+            if let Ok(m) = path.symlink_metadata()
+                && m.uid() != me
+                && m.uid() != d.uid()
+            {
+                self.unsafe_files.lock().expect("hazards").push(format!(
+                    "{} belongs to uid {}, not to you, in {}, a directory anyone may write to, and the walk would \
+                     read it for ignore rules: another user's rules would decide what is checked. Remove it (or \
+                     have it removed), check from a directory of your own, or, if you trust it, list {} in \
+                     VERDICT_SAFE_DIRECTORIES where the daemon starts",
+                    path.display(),
+                    m.uid(),
+                    dir.display(),
+                    dir.display()
+                ));
+            }
         }
     }
 
@@ -2900,7 +2946,7 @@ fn walk_dirs(
     let mut v = Vec::new();
     for d in dirs {
         let dir = in_root(root, d);
-        if !hazards.allows_from(&dir) {
+        if !hazards.allows_from(&dir, root) {
             continue;
         }
         let mut builder = walker(root, &dir, own, excluded_dirs, None, hazards);

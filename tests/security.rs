@@ -479,3 +479,97 @@ fn a_pid_file_another_user_made_is_not_believed() {
     let _ = innocent.wait();
     drop(held);
 }
+
+/// Root checking a user's project whose `verdict.toml` is the user's link
+/// to a configuration of root's: the link is judged as the file is (the
+/// user's), so the configuration is not applied from the user's directory,
+/// where its relative commands are the user's.
+#[test]
+fn a_link_of_another_user_to_a_trusted_configuration_is_not_applied() {
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
+    let env = Env::new();
+    let marks = env.tmp.path().join("marks");
+    let roots = env.tmp.path().join("roots-config");
+    std::fs::create_dir(&roots).unwrap();
+    std::fs::write(
+        roots.join("verdict.toml"),
+        "[validators.lint]\nkind = \"command\"\nfiles = [\"*.txt\"]\nmode = \"per_file\"\ncommand = [\"./lint.sh\"]\n",
+    )
+    .unwrap();
+    let theirs = env.tmp.path().join("theirs");
+    std::fs::create_dir_all(theirs.join(".git")).unwrap();
+    std::fs::write(theirs.join("a.txt"), "a\n").unwrap();
+    std::fs::write(theirs.join("lint.sh"), format!("#!/bin/sh\nid -u >> {}\n", marks.display())).unwrap();
+    std::fs::set_permissions(theirs.join("lint.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink(roots.join("verdict.toml"), theirs.join("verdict.toml")).unwrap();
+    for entry in ["", ".git", "a.txt", "lint.sh", "verdict.toml"] {
+        std::os::unix::fs::lchown(theirs.join(entry), Some(65534), Some(65534)).unwrap();
+    }
+    let out = env.cmd().current_dir(&theirs).args(["check", "."]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is a symbolic link") && err.contains("uid 65534"), "{err}");
+    assert!(!marks.exists(), "the user's script ran as root");
+}
+
+/// Another user's ignore rules where a check would read them: git's
+/// excludes of a repository they made above a project that has none of
+/// its own, and a `.ignore` of theirs in a shared directory the check
+/// runs in (`cd /tmp && verdict check unpacked/`).
+#[test]
+fn another_users_ignore_rules_in_git_excludes_or_a_shared_root_fail_the_check() {
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
+    let env = Env::new();
+    let shared = env.tmp.path().join("shared");
+    let project = shared.join("mine");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::write(project.join("verdict.toml"), "builtins = true\n").unwrap();
+    std::fs::write(
+        project.join("key.pem"),
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(shared.join(".git/info")).unwrap();
+    std::fs::write(shared.join(".git/info/exclude"), "*\n").unwrap();
+    for p in [".git", ".git/info", ".git/info/exclude"] {
+        std::os::unix::fs::chown(shared.join(p), Some(65534), Some(65534)).unwrap();
+    }
+    let out = env.cmd().current_dir(&project).args(["check", "."]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("uid 65534") && err.contains(".git"), "{err}");
+    let _ = env.cmd().current_dir(&project).arg("stop").output();
+    std::fs::remove_dir_all(shared.join(".git")).unwrap();
+    std::fs::remove_file(project.join("verdict.toml")).unwrap();
+    // Checked from the shared directory, which is then the project.
+    std::fs::write(shared.join(".ignore"), "*.pem\n").unwrap();
+    std::os::unix::fs::chown(shared.join(".ignore"), Some(65534), Some(65534)).unwrap();
+    let out = env.cmd().current_dir(&shared).args(["check", "mine"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("{} belongs to uid 65534", shared.join(".ignore").display())), "{err}");
+    let _ = env.cmd().current_dir(&shared).arg("stop").output();
+}
+
+/// A linked worktree (a `.git` file) under another user's `verdict.toml`
+/// in a shared directory is its own project, not refused.
+#[test]
+fn a_worktree_under_another_users_configuration_is_its_own_project() {
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
+    let env = Env::new();
+    let shared = env.tmp.path().join("shared");
+    let worktree = shared.join("wt");
+    std::fs::create_dir_all(&worktree).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::write(worktree.join(".git"), "gitdir: /nowhere/.git/worktrees/wt\n").unwrap();
+    std::fs::write(worktree.join("a.txt"), "a\n").unwrap();
+    std::fs::write(shared.join("verdict.toml"), "builtins = false\n").unwrap();
+    std::os::unix::fs::chown(shared.join("verdict.toml"), Some(65534), Some(65534)).unwrap();
+    let out = env.cmd().current_dir(&worktree).args(["--json", "check", "."]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["files"], 1, "{report}");
+    let _ = env.cmd().current_dir(&worktree).arg("stop").output();
+}

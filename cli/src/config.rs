@@ -1990,17 +1990,56 @@ pub fn listed_safe(dir: &Path) -> bool {
     })
 }
 
+/// Opens a configuration to apply. Each symbolic link on the way (its own
+/// name, and the names its links lead to) must be trusted as the file
+/// itself is ([`foreign_owner`]): a link of another user's to a file of
+/// root's (or of the user's own) would otherwise have that file applied
+/// from their directory, whose relative commands are theirs. Each link is
+/// looked at before it is followed, and every name is opened without
+/// following a link at its end, so one made between the look and the open
+/// is refused rather than followed.
+fn open_to_apply(path: &Path) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let mut at = path.to_path_buf();
+    for _ in 0..40 {
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOFOLLOW)
+            .open(&at);
+        match opened {
+            Ok(f) => return Ok(f),
+            Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
+                let link = std::fs::symlink_metadata(&at).map_err(|e| format!("cannot read the file: {e}"))?;
+                if let Some(why) = foreign_owner(&at, link.uid()) {
+                    return Err(format!("will not apply the file: {} is a symbolic link, and {why}", at.display()));
+                }
+                let target = std::fs::read_link(&at).map_err(|e| format!("cannot read the file: {e}"))?;
+                at = at.parent().unwrap_or(Path::new("/")).join(target);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && at != path => {
+                return Err(format!("cannot read the file: it is a link to {}, which does not exist", at.display()));
+            }
+            Err(e) => return Err(format!("cannot read the file: {e}")),
+        }
+    }
+    Err("cannot read the file: too many levels of symbolic links".into())
+}
+
 fn read_config_bytes(path: &Path, to_apply: bool) -> Result<Vec<u8>, String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NONBLOCK).open(path).map_err(|e| {
-        match std::fs::read_link(path) {
-            Ok(target) if e.kind() == std::io::ErrorKind::NotFound => {
-                format!("cannot read the file: it is a link to {}, which does not exist", target.display())
+    let f = if to_apply {
+        open_to_apply(path)?
+    } else {
+        std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NONBLOCK).open(path).map_err(|e| {
+            match std::fs::read_link(path) {
+                Ok(target) if e.kind() == std::io::ErrorKind::NotFound => {
+                    format!("cannot read the file: it is a link to {}, which does not exist", target.display())
+                }
+                _ => format!("cannot read the file: {e}"),
             }
-            _ => format!("cannot read the file: {e}"),
-        }
-    })?;
+        })?
+    };
     let meta = f.metadata().map_err(|e| format!("cannot read the file: {e}"))?;
     if !meta.is_file() {
         return Err("cannot read the file: not a regular file".into());

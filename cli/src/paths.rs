@@ -58,9 +58,9 @@ pub enum PathError {
     /// another user's.
     #[error(
         "refusing {marker} as what makes the project root: it is owned by uid {owner}, not by you (uid {uid}), \
-         root, or the owner of {start}; another user may have put it there (a shared directory such as /tmp) to \
-         choose what verdict checks and runs. Give your project its own verdict.toml or .git, or, if you trust it, \
-         list its directory in VERDICT_SAFE_DIRECTORIES",
+         and it is neither root's nor the owner's of {start} in a directory only some may write to; another user \
+         may have put it there (a shared directory such as /tmp) to choose what verdict checks and runs. Give your \
+         project its own verdict.toml or .git, or, if you trust it, list its directory in VERDICT_SAFE_DIRECTORIES",
         marker = .marker.display(),
         start = .start.display()
     )]
@@ -127,7 +127,12 @@ pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
     let start_owner = fs::metadata(&start).map(|m| m.uid()).ok();
     let taken = |dir: &Path, marker: PathBuf| {
         let owner = fs::symlink_metadata(&marker).map_or(me, |m| m.uid());
-        if owner != me && owner != 0 && Some(owner) != start_owner && !crate::config::listed_safe(dir) {
+        // In a directory anyone may write to (`/tmp`), above where the
+        // search started, only one's own counts: root's there may be a
+        // hard link anyone made to any file of root's.
+        let shared = dir != start && fs::metadata(dir).is_ok_and(|m| m.mode() & 0o1002 == 0o1002);
+        let trusted = owner == me || (!shared && (owner == 0 || Some(owner) == start_owner));
+        if !trusted && !crate::config::listed_safe(dir) {
             return Err(PathError::DubiousOwner { marker, owner, uid: me, start: start.clone() });
         }
         Ok(dir.to_path_buf())
@@ -137,7 +142,13 @@ pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
     for dir in start.ancestors() {
         let (config, git) = (dir.join(CONFIG_FILE), dir.join(".git"));
         if crate::config::config_present(&config) {
-            return taken(dir, config);
+            // Above a submodule or a worktree, a configuration that is not
+            // to be trusted is no superproject's: the `.git` file's
+            // directory is the root.
+            return match (taken(dir, config), nearest_git_file) {
+                (Err(_), Some(below)) => taken(below, below.join(".git")),
+                (found, _) => found,
+            };
         }
         match fs::metadata(&git) {
             // A superproject's top, with no `verdict.toml`: the submodule

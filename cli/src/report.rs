@@ -184,7 +184,12 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
             match meta {
                 Ok(m) if m.is_dir() => anyhow::bail!("cannot write {}: it is a directory", path.display()),
                 Ok(m) if !m.is_file() => {
-                    Some(ReportFile::Direct(std::fs::OpenOptions::new().write(true).open(path).with_context(cannot)?))
+                    let file = std::fs::OpenOptions::new().write(true).open(path).with_context(cannot)?;
+                    let end = replaced_path(path)?;
+                    if let Some(why) = file.metadata().ok().and_then(|m| foreign_fifo_of(&m, &end)) {
+                        anyhow::bail!("cannot write {}: {why}", path.display());
+                    }
+                    Some(ReportFile::Direct(file))
                 }
                 existing => {
                     // Through a symbolic link, the file it names is replaced,
@@ -536,8 +541,15 @@ fn foreign_link(path: &Path) -> Option<String> {
 /// that may create the file, which a FIFO's is not: its reader would get
 /// the report.)
 fn foreign_fifo(path: &Path) -> Option<String> {
+    foreign_fifo_of(&std::fs::symlink_metadata(path).ok()?, path)
+}
+
+/// [`foreign_fifo`] of what `path` named when it was opened (`m`, its
+/// metadata from the descriptor): a FIFO put there between a look and the
+/// open is caught too.
+fn foreign_fifo_of(m: &std::fs::Metadata, path: &Path) -> Option<String> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let m = std::fs::symlink_metadata(path).ok().filter(|m| m.file_type().is_fifo())?;
+    let m = Some(m).filter(|m| m.file_type().is_fifo())?;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let d = std::fs::metadata(dir).ok()?;
     let me = nix::unistd::geteuid().as_raw();
