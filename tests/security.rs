@@ -481,9 +481,11 @@ fn a_pid_file_another_user_made_is_not_believed() {
 }
 
 /// Root checking a user's project whose `verdict.toml` is the user's link
-/// to a configuration of root's: the link is judged as the file is (the
-/// user's), so the configuration is not applied from the user's directory,
-/// where its relative commands are the user's.
+/// to a configuration of root's: the project, being the user's, is refused
+/// (as git refuses a repository of dubious ownership), and a link of
+/// another user's on the way to a configuration is judged as the file is,
+/// so the configuration is not applied from their directory, where its
+/// relative commands are theirs.
 #[test]
 fn a_link_of_another_user_to_a_trusted_configuration_is_not_applied() {
     assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
@@ -505,11 +507,29 @@ fn a_link_of_another_user_to_a_trusted_configuration_is_not_applied() {
     for entry in ["", ".git", "a.txt", "lint.sh", "verdict.toml"] {
         std::os::unix::fs::lchown(theirs.join(entry), Some(65534), Some(65534)).unwrap();
     }
+    // A user's project is no project root checks: the user could change
+    // it under the check (swap it for a link to a directory of root's).
     let out = env.cmd().current_dir(&theirs).args(["check", "."]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("refusing {}", theirs.display())) && err.contains("uid 65534"), "{err}");
+    // Root's project, whose verdict.toml is root's link through another
+    // user's link to a configuration of root's: that link is refused.
+    let mine = env.tmp.path().join("mine");
+    std::fs::create_dir_all(mine.join(".git")).unwrap();
+    std::fs::write(mine.join("a.txt"), "a\n").unwrap();
+    std::fs::copy(theirs.join("lint.sh"), mine.join("lint.sh")).unwrap();
+    let shared = env.tmp.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::os::unix::fs::symlink(roots.join("verdict.toml"), shared.join("their-link.toml")).unwrap();
+    std::os::unix::fs::lchown(shared.join("their-link.toml"), Some(65534), Some(65534)).unwrap();
+    std::os::unix::fs::symlink(shared.join("their-link.toml"), mine.join("verdict.toml")).unwrap();
+    let out = env.cmd().current_dir(&mine).args(["check", "."]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("is a symbolic link") && err.contains("uid 65534"), "{err}");
-    assert!(!marks.exists(), "the user's script ran as root");
+    assert!(!marks.exists(), "a script ran through another user's link");
 }
 
 /// Another user's ignore rules where a check would read them: git's

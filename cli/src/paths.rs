@@ -57,22 +57,20 @@ pub enum PathError {
     /// The `verdict.toml` or `.git` that would make the project root is
     /// another user's.
     #[error(
-        "refusing {marker} as what makes the project root: it is owned by uid {owner}, not by you (uid {uid}), \
-         and it is neither root's nor the owner's of {start} in a directory only some may write to; another user \
-         may have put it there (a shared directory such as /tmp) to choose what verdict checks and runs. Give your \
-         project its own verdict.toml or .git, or, if you trust it, list its directory in VERDICT_SAFE_DIRECTORIES",
-        marker = .marker.display(),
-        start = .start.display()
+        "refusing {marker} as what makes the project root: it is owned by uid {owner}, not by you (uid {uid}) or \
+         root (and a marker of root's counts only outside directories anyone may write to); another user may have \
+         put it there to choose what verdict checks and runs, or can change it while a check runs. Run verdict as \
+         the project's owner, give your project its own verdict.toml or .git, or, if you trust it, list the \
+         directory in VERDICT_SAFE_DIRECTORIES",
+        marker = .marker.display()
     )]
     DubiousOwner {
-        /// The `verdict.toml` or `.git`.
+        /// The `verdict.toml`, `.git` or directory.
         marker: PathBuf,
         /// Its owner.
         owner: u32,
         /// Our uid.
         uid: u32,
-        /// Where the search started.
-        start: PathBuf,
     },
     /// A directory verdict writes in is not the user's.
     #[error(
@@ -114,26 +112,36 @@ pub enum PathError {
 /// repository: a `verdict.toml` above it is no configuration of the
 /// repository's.
 ///
-/// The `verdict.toml` or `.git` found (itself, not what a link leads to)
-/// must be the user's, root's, or the owner of `start`'s (root checking a
-/// user's project): another user's, in a shared directory such as `/tmp`
-/// where anyone may put one, would choose for the user which directory is
-/// the project, and so which ignore files and commands count. Such a root
-/// is refused, unless listed in `VERDICT_SAFE_DIRECTORIES`, as git refuses
-/// a repository of dubious ownership.
+/// The root directory, and the `verdict.toml` or `.git` that makes it
+/// (itself, not what a link leads to), must be the user's or root's, as
+/// git refuses a repository of dubious ownership, unless the directory is
+/// listed in `VERDICT_SAFE_DIRECTORIES`: another user's marker, in a shared
+/// directory such as `/tmp` where anyone may put one, would choose for the
+/// user which directory is the project, and so which ignore files and
+/// commands count; and another user's directory can be changed under a
+/// check (root checking a user's project: the user swapping the directory
+/// for a link to one of root's has root's configuration applied there).
+/// In a directory anyone may write to, above where the search started, a
+/// marker of root's does not count either: it may be a hard link anyone
+/// made to a file of root's.
 pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
     let start = fs::canonicalize(start).map_err(|cause| PathError::Root { path: start.to_path_buf(), cause })?;
     let me = nix::unistd::geteuid().as_raw();
-    let start_owner = fs::metadata(&start).map(|m| m.uid()).ok();
-    let taken = |dir: &Path, marker: PathBuf| {
-        let owner = fs::symlink_metadata(&marker).map_or(me, |m| m.uid());
-        // In a directory anyone may write to (`/tmp`), above where the
-        // search started, only one's own counts: root's there may be a
-        // hard link anyone made to any file of root's.
-        let shared = dir != start && fs::metadata(dir).is_ok_and(|m| m.mode() & 0o1002 == 0o1002);
-        let trusted = owner == me || (!shared && (owner == 0 || Some(owner) == start_owner));
-        if !trusted && !crate::config::listed_safe(dir) {
-            return Err(PathError::DubiousOwner { marker, owner, uid: me, start: start.clone() });
+    let taken = |dir: &Path, marker: Option<PathBuf>| {
+        if crate::config::listed_safe(dir) {
+            return Ok(dir.to_path_buf());
+        }
+        let dir_meta = fs::metadata(dir).map_err(|cause| PathError::Root { path: dir.to_path_buf(), cause })?;
+        let shared = dir != start && dir_meta.mode() & 0o1002 == 0o1002;
+        let refused = |marker: PathBuf, owner: u32| Err(PathError::DubiousOwner { marker, owner, uid: me });
+        if dir_meta.uid() != me && dir_meta.uid() != 0 {
+            return refused(dir.to_path_buf(), dir_meta.uid());
+        }
+        if let Some(marker) = marker {
+            let owner = fs::symlink_metadata(&marker).map_or(me, |m| m.uid());
+            if owner != me && (owner != 0 || shared) {
+                return refused(marker, owner);
+            }
         }
         Ok(dir.to_path_buf())
     };
@@ -145,8 +153,8 @@ pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
             // Above a submodule or a worktree, a configuration that is not
             // to be trusted is no superproject's: the `.git` file's
             // directory is the root.
-            return match (taken(dir, config), nearest_git_file) {
-                (Err(_), Some(below)) => taken(below, below.join(".git")),
+            return match (taken(dir, Some(config)), nearest_git_file) {
+                (Err(_), Some(below)) => taken(below, Some(below.join(".git"))),
                 (found, _) => found,
             };
         }
@@ -154,7 +162,7 @@ pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
             // A superproject's top, with no `verdict.toml`: the submodule
             // below it is its own root.
             Ok(m) if m.is_dir() && nearest_git_file.is_some() => break,
-            Ok(m) if m.is_dir() => return taken(dir, git),
+            Ok(m) if m.is_dir() => return taken(dir, Some(git)),
             Ok(_) => {
                 nearest_git_file.get_or_insert(dir);
             }
@@ -162,8 +170,8 @@ pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
         }
     }
     match nearest_git_file {
-        Some(dir) => taken(dir, dir.join(".git")),
-        None => Ok(start.clone()),
+        Some(dir) => taken(dir, Some(dir.join(".git"))),
+        None => taken(&start, None),
     }
 }
 

@@ -184,9 +184,21 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
             match meta {
                 Ok(m) if m.is_dir() => anyhow::bail!("cannot write {}: it is a directory", path.display()),
                 Ok(m) if !m.is_file() => {
-                    let file = std::fs::OpenOptions::new().write(true).open(path).with_context(cannot)?;
+                    // What the links were seen to lead to, opened without
+                    // following another (one swapped in since the look is
+                    // refused), and judged by what was opened.
                     let end = replaced_path(path)?;
-                    if let Some(why) = file.metadata().ok().and_then(|m| foreign_fifo_of(&m, &end)) {
+                    let file = std::os::unix::fs::OpenOptionsExt::custom_flags(
+                        std::fs::OpenOptions::new().write(true),
+                        nix::libc::O_NOFOLLOW,
+                    )
+                    .open(&end)
+                    .with_context(cannot)?;
+                    let opened = file.metadata().with_context(cannot)?;
+                    if opened.is_file() {
+                        anyhow::bail!("cannot write {}: it was replaced while it was being opened", path.display());
+                    }
+                    if let Some(why) = foreign_fifo_of(&opened, &end) {
                         anyhow::bail!("cannot write {}: {why}", path.display());
                     }
                     Some(ReportFile::Direct(file))
