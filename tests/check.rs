@@ -1998,8 +1998,10 @@ fn a_file_the_walk_cannot_stat_is_an_error_cold_and_warm_alike() {
     let runtime = env.tmp.path().join("run-nobody");
     let client = if as_root {
         let client = crate::support::another_build(&env, "for-nobody");
+        // Sticky, as `/tmp` is: a directory above a project that anyone
+        // may rename entries in is refused.
         for dir in [env.tmp.path(), client.parent().unwrap()] {
-            set_mode(dir, 0o777);
+            set_mode(dir, 0o1777);
         }
         std::fs::create_dir(&runtime).unwrap();
         set_mode(&runtime, 0o700);

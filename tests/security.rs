@@ -593,3 +593,37 @@ fn a_worktree_under_another_users_configuration_is_its_own_project() {
     assert_eq!(report["summary"]["files"], 1, "{report}");
     let _ = env.cmd().current_dir(&worktree).arg("stop").output();
 }
+
+/// A project in a directory others may rename entries in (a team
+/// directory writable by its group, without the sticky bit): another user
+/// could swap the project for one of theirs while a check runs, so it is
+/// refused; listed in `VERDICT_SAFE_DIRECTORIES`, it is checked.
+#[test]
+fn a_project_in_a_directory_others_can_change_is_refused() {
+    let env = Env::new();
+    let team = env.tmp.path().join("team");
+    let project = team.join("proj");
+    std::fs::create_dir_all(project.join(".git")).unwrap();
+    std::fs::write(project.join("a.txt"), "a\n").unwrap();
+    std::fs::set_permissions(&team, std::fs::Permissions::from_mode(0o2775)).unwrap();
+    let check = |safe: Option<&std::path::Path>| {
+        let mut c = env.cmd();
+        c.current_dir(&project).args(["check", "."]);
+        if let Some(dir) = safe {
+            c.env("VERDICT_SAFE_DIRECTORIES", dir);
+        }
+        c.output().unwrap()
+    };
+    let out = check(None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("{} is on the way to it", team.display())) && err.contains("2775"), "{err}");
+    let out = check(Some(&project));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = env.cmd().current_dir(&project).env("VERDICT_SAFE_DIRECTORIES", &project).arg("stop").output();
+    // Sticky, as `/tmp` is, others may rename only their own entries.
+    std::fs::set_permissions(&team, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let out = check(None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = env.cmd().current_dir(&project).arg("stop").output();
+}

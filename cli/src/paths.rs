@@ -72,6 +72,23 @@ pub enum PathError {
         /// Our uid.
         uid: u32,
     },
+    /// A directory above the project root can be changed by others.
+    #[error(
+        "refusing {root} as the project root: {above} is on the way to it and {why}, so another user could swap \
+         the project for one of theirs while a check runs (its tools would run there, as you). Move the project \
+         to a directory only you (and root) can change, or, if you trust everyone who can, list the project in \
+         VERDICT_SAFE_DIRECTORIES",
+        root = .root.display(),
+        above = .above.display()
+    )]
+    Exposed {
+        /// The project root.
+        root: PathBuf,
+        /// The directory above it others can change.
+        above: PathBuf,
+        /// How.
+        why: String,
+    },
     /// A directory verdict writes in is not the user's.
     #[error(
         "refusing to use {path}: {problem}; it must be a directory of yours (uid {uid}) — another user may have \
@@ -142,6 +159,21 @@ pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
             if owner != me && (owner != 0 || shared) {
                 return refused(marker, owner);
             }
+        }
+        // Nor may anyone else rename what leads to it: a directory above
+        // it that another user owns, or that its group or anyone may write
+        // to without the sticky bit, lets them swap the project for one of
+        // theirs while a check runs (its tools would start in theirs).
+        for above in dir.ancestors().skip(1) {
+            let m = fs::metadata(above).map_err(|cause| PathError::Root { path: above.to_path_buf(), cause })?;
+            let why = if m.uid() != me && m.uid() != 0 {
+                format!("it is owned by uid {}", m.uid())
+            } else if m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0 {
+                format!("its mode is {:04o}: its group or anyone may rename what is in it", m.mode() & 0o7777)
+            } else {
+                continue;
+            };
+            return Err(PathError::Exposed { root: dir.to_path_buf(), above: above.to_path_buf(), why });
         }
         Ok(dir.to_path_buf())
     };
