@@ -6,6 +6,20 @@ use std::process::Command;
 
 use crate::support::Env;
 
+/// What the built-in `secrets` check finds: a check that passes over it
+/// did not look at it.
+const PRIVATE_KEY: &str =
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n";
+
+/// A directory anyone may write to, sticky as `/tmp` is: where another
+/// user's files are put in these tests.
+fn shared_dir(env: &Env) -> std::path::PathBuf {
+    let shared = env.tmp.path().join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    shared
+}
+
 #[test]
 fn socket_is_0600_and_its_directory_0700() {
     let env = Env::new();
@@ -259,9 +273,7 @@ fn output_through_another_users_link_in_a_shared_directory_is_refused() {
     );
     let env = Env::new();
     env.write("a.txt", "a\n");
-    let shared = env.tmp.path().join("shared");
-    std::fs::create_dir(&shared).unwrap();
-    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let shared = shared_dir(&env);
     let private = env.tmp.path().join("private");
     std::fs::create_dir(&private).unwrap();
     let victim = private.join("authorized_keys");
@@ -378,10 +390,7 @@ fn a_project_path_with_escape_sequences_is_shown_escaped() {
 fn an_ignore_file_of_another_user_above_the_project_fails_the_check() {
     assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
     let env = Env::new();
-    env.write(
-        "key.pem",
-        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n",
-    );
+    env.write("key.pem", PRIVATE_KEY);
     let above = env.tmp.path().join(".ignore");
     std::fs::write(&above, "*\n").unwrap();
     std::os::unix::fs::chown(&above, Some(65534), Some(65534)).unwrap();
@@ -409,15 +418,10 @@ fn an_ignore_file_of_another_user_above_the_project_fails_the_check() {
 fn a_project_root_another_user_made_is_refused() {
     assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
     let env = Env::new();
-    let shared = env.tmp.path().join("shared");
+    let shared = shared_dir(&env);
     let project = shared.join("mine");
     std::fs::create_dir_all(&project).unwrap();
-    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    std::fs::write(
-        project.join("key.pem"),
-        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n",
-    )
-    .unwrap();
+    std::fs::write(project.join("key.pem"), PRIVATE_KEY).unwrap();
     let theirs = |path: &std::path::Path| std::os::unix::fs::lchown(path, Some(65534), Some(65534)).unwrap();
     let check = || env.cmd().current_dir(&project).args(["check", "."]).output().unwrap();
     // A `.git` of theirs, with a `*` in their `.ignore` beside it.
@@ -519,9 +523,7 @@ fn a_link_of_another_user_to_a_trusted_configuration_is_not_applied() {
     std::fs::create_dir_all(mine.join(".git")).unwrap();
     std::fs::write(mine.join("a.txt"), "a\n").unwrap();
     std::fs::copy(theirs.join("lint.sh"), mine.join("lint.sh")).unwrap();
-    let shared = env.tmp.path().join("shared");
-    std::fs::create_dir(&shared).unwrap();
-    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let shared = shared_dir(&env);
     std::os::unix::fs::symlink(roots.join("verdict.toml"), shared.join("their-link.toml")).unwrap();
     std::os::unix::fs::lchown(shared.join("their-link.toml"), Some(65534), Some(65534)).unwrap();
     std::os::unix::fs::symlink(shared.join("their-link.toml"), mine.join("verdict.toml")).unwrap();
@@ -540,16 +542,11 @@ fn a_link_of_another_user_to_a_trusted_configuration_is_not_applied() {
 fn another_users_ignore_rules_in_git_excludes_or_a_shared_root_fail_the_check() {
     assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
     let env = Env::new();
-    let shared = env.tmp.path().join("shared");
+    let shared = shared_dir(&env);
     let project = shared.join("mine");
     std::fs::create_dir_all(&project).unwrap();
-    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
     std::fs::write(project.join("verdict.toml"), "builtins = true\n").unwrap();
-    std::fs::write(
-        project.join("key.pem"),
-        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n",
-    )
-    .unwrap();
+    std::fs::write(project.join("key.pem"), PRIVATE_KEY).unwrap();
     std::fs::create_dir_all(shared.join(".git/info")).unwrap();
     std::fs::write(shared.join(".git/info/exclude"), "*\n").unwrap();
     for p in [".git", ".git/info", ".git/info/exclude"] {
@@ -578,10 +575,9 @@ fn another_users_ignore_rules_in_git_excludes_or_a_shared_root_fail_the_check() 
 fn a_worktree_under_another_users_configuration_is_its_own_project() {
     assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
     let env = Env::new();
-    let shared = env.tmp.path().join("shared");
+    let shared = shared_dir(&env);
     let worktree = shared.join("wt");
     std::fs::create_dir_all(&worktree).unwrap();
-    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
     std::fs::write(worktree.join(".git"), "gitdir: /nowhere/.git/worktrees/wt\n").unwrap();
     std::fs::write(worktree.join("a.txt"), "a\n").unwrap();
     std::fs::write(shared.join("verdict.toml"), "builtins = false\n").unwrap();
