@@ -1350,6 +1350,18 @@ fn a_full_disk_is_a_clear_error_and_checks_still_run() {
     env.run_ok(&["stop"], 0);
 }
 
+/// A project of 20 files whose cache (the returned directory, for
+/// `--data-dir`) is on an 8 MiB file system of its own, with small
+/// memtables, so that RocksDB's preallocated log runs out soon.
+fn on_a_small_disk() -> (Env, Mounted, std::path::PathBuf) {
+    let env = Env::new();
+    env.write("verdict.toml", "[cache]\nwrite_buffer = \"64KiB\"\n");
+    tree(&env, 20);
+    let disk = Mounted::mount_sized(env.tmp.path().join("small"), "8m");
+    let data = disk.0.join("data");
+    (env, disk, data)
+}
+
 /// Fills a mounted file system to its last byte; returns the filler file.
 fn fill(disk: &Mounted) -> std::path::PathBuf {
     use std::io::Write;
@@ -1373,11 +1385,7 @@ fn new_content(env: &Env) {
 /// failed itself).
 #[test]
 fn cache_clear_on_a_full_disk_makes_the_cache_anew_and_frees_it() {
-    let env = Env::new();
-    env.write("verdict.toml", "[cache]\nwrite_buffer = \"64KiB\"\n");
-    tree(&env, 20);
-    let disk = Mounted::mount_sized(env.tmp.path().join("small"), "8m");
-    let data = disk.0.join("data");
+    let (env, disk, data) = on_a_small_disk();
     let data_s = data.to_str().unwrap();
     check(&env, &["--data-dir", data_s]);
     fill(&disk);
@@ -1401,12 +1409,7 @@ fn cache_clear_on_a_full_disk_makes_the_cache_anew_and_frees_it() {
 
 #[test]
 fn a_disk_that_fills_up_loses_only_new_results_and_the_daemon_goes_on() {
-    let env = Env::new();
-    // Small memtables, so that RocksDB's preallocated log runs out soon.
-    env.write("verdict.toml", "[cache]\nwrite_buffer = \"64KiB\"\n");
-    tree(&env, 20);
-    let disk = Mounted::mount_sized(env.tmp.path().join("small"), "8m");
-    let data = disk.0.join("data");
+    let (env, disk, data) = on_a_small_disk();
     let data_s = data.to_str().unwrap();
     let first = check(&env, &["--data-dir", data_s]);
     assert_eq!(first["summary"]["cache_used"], true);
