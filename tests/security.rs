@@ -383,6 +383,49 @@ fn a_project_path_with_escape_sequences_is_shown_escaped() {
     assert!(!log.contains('\u{1b}') && !log.contains('\u{7}'), "{log:?}");
 }
 
+/// A file name with C1 control characters in it (U+009B, which some
+/// terminals take for the start of a control sequence, and U+009D, an OSC):
+/// the JSON and SARIF reports, `status --json` and `logs --raw` carry them
+/// escaped, so showing a report on a terminal cannot act on it, and the
+/// reports still name the file exactly.
+#[test]
+fn c1_control_characters_reach_machine_readable_output_escaped() {
+    let env = Env::new();
+    let project = env.project.join("p\u{9b}2J");
+    std::fs::create_dir_all(project.join(".git")).unwrap();
+    let name = "c\u{9b}2J\u{9d}0;t\u{7}.txt";
+    std::fs::write(project.join(name), "trailing \u{9b}31m\n").unwrap();
+    // A tool whose message quotes the line: the SARIF report's text.
+    std::fs::write(
+        project.join("verdict.toml"),
+        "[validators.quote]\nkind = \"command\"\ncommand = [\"grep\", \"-Hn\", \"trailing\"]\nfiles = [\"*.txt\"]\n\
+         parser = \"regex\"\npattern = '^(?P<file>[^:]+):(?P<line>\\d+):(?P<message>.*)$'\nmode = \"batch\"\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| env.cmd().current_dir(&project).args(args).output().unwrap();
+    let c1 = |s: &str| s.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c));
+    for format in ["json", "sarif"] {
+        let out = run(&["check", "--format", format]);
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(!c1(&text) && text.contains(r"trailing \u009b31m"), "{format}: {text}");
+        let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if format == "json" {
+            assert!(text.contains(r"c\u009b2J\u009d0;t\u0007.txt"), "{text}");
+            let files: Vec<_> = report["outcomes"].as_array().unwrap().iter().map(|o| &o["file"]).collect();
+            assert!(files.iter().any(|f| *f == name), "the file is named exactly: {files:?}");
+        }
+    }
+    // The project's path is in `status` and in the daemon's log.
+    for args in [&["--json", "status"][..], &["--json", "logs", "-n", "1000"]] {
+        let out = run(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(!c1(&text) && text.contains(r"p\u009b2J"), "{args:?}: {text}");
+    }
+    assert!(run(&["stop"]).status.success());
+}
+
 /// An ignore file above the project that another user owns (a `*` in
 /// `/tmp/.ignore`) would decide what is checked: the check fails, naming
 /// it, rather than pass an empty tree. One of root's is honoured.

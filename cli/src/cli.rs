@@ -148,7 +148,7 @@ pub fn main() -> std::process::ExitCode {
             // It may quote a file name from the checked tree.
             eprintln!("verdict: error: {}", crate::report::visible_lines(&format!("{e:#}")));
             if json {
-                let _ = writeln!(std::io::stdout(), "{}", error_json(&e));
+                let _ = writeln!(std::io::stdout(), "{}", crate::json_out::line(&error_json(&e)));
             }
             ExitCode::Failure
         }
@@ -217,7 +217,12 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
                     if cli.global.json {
                         let names: Vec<String> =
                             crate::config::Config::default().validators().into_iter().map(|v| v.name).collect();
-                        outln!("{}", json!({ "valid": true, "file": null, "defaults": true, "validators": names }));
+                        outln!(
+                            "{}",
+                            crate::json_out::line(
+                                &json!({ "valid": true, "file": null, "defaults": true, "validators": names })
+                            )
+                        );
                     } else {
                         outln!(
                             "no verdict.toml in {}: the built-in validators run with their defaults",
@@ -234,7 +239,9 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
                     if cli.global.json {
                         outln!(
                             "{}",
-                            json!({ "valid": true, "file": file.to_string_lossy(), "defaults": false, "validators": cfg.validators().iter().map(|v| v.name.clone()).collect::<Vec<_>>() })
+                            crate::json_out::line(
+                                &json!({ "valid": true, "file": file.to_string_lossy(), "defaults": false, "validators": cfg.validators().iter().map(|v| v.name.clone()).collect::<Vec<_>>() })
+                            )
                         );
                     } else {
                         let n = cfg.validators().len();
@@ -252,7 +259,9 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
                         let _ = writeln!(
                             std::io::stdout(),
                             "{}",
-                            json!({ "valid": false, "file": file.to_string_lossy(), "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() })
+                            crate::json_out::line(
+                                &json!({ "valid": false, "file": file.to_string_lossy(), "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() })
+                            )
                         );
                     } else {
                         // One line per problem: a control character in the
@@ -338,7 +347,7 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             // first).
             let pid = client::connect_or_start(&opts).await?.hello.pid;
             if global.json {
-                outln!("{}", crate::report::running_json(&layout, Some(pid), true));
+                outln!("{}", crate::json_out::line(&crate::report::running_json(&layout, Some(pid), true)));
             } else {
                 outln!(
                     "verdict daemon started (pid {pid}, socket {})",
@@ -480,7 +489,7 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
         Command::Status => {
             let s = client::call_daemon(&opts, method::STATUS, json!({})).await?.1.map_err(client::describe)?;
             if global.json {
-                outln!("{}", serde_json::to_string_pretty(&s)?);
+                outln!("{}", crate::json_out::to_string(&s)?);
             } else {
                 crate::report::print_status(&s, &mut std::io::stdout().lock())?;
             }
@@ -516,7 +525,7 @@ async fn simple(
     match client::call_daemon(opts, m, params).await?.1 {
         Ok(v) => {
             if as_json {
-                outln!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", crate::json_out::to_string(&v)?);
             } else {
                 human(&v, &mut std::io::stdout().lock())?;
             }

@@ -21,6 +21,7 @@ macro_rules! outln {
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod json_out;
 pub mod paths;
 pub mod protocol;
 pub mod report;

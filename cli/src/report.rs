@@ -407,11 +407,11 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         match format {
             Format::Human => print_human(&report, colour, &mut sink)?,
             Format::Json => {
-                serde_json::to_writer_pretty(&mut sink, &report)?;
+                crate::json_out::to_writer(&mut sink, &report)?;
                 writeln!(sink)?;
             }
             Format::Sarif => {
-                serde_json::to_writer_pretty(&mut sink, &sarif(&report, Some(&opts.layout.root)))?;
+                crate::json_out::to_writer(&mut sink, &sarif(&report, Some(&opts.layout.root)))?;
                 writeln!(sink)?;
             }
         }
@@ -1059,7 +1059,7 @@ pub fn running_json(layout: &Layout, pid: Option<u32>, started: bool) -> Value {
 pub fn print_running(layout: &Layout, pid: Option<u32>, as_json: bool) -> std::io::Result<()> {
     let pid_s = pid.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into());
     if as_json {
-        outln!("{}", running_json(layout, pid, false));
+        outln!("{}", crate::json_out::line(&running_json(layout, pid, false)));
     } else {
         outln!(
             "verdict daemon already running (pid {pid_s}, socket {})",
@@ -1481,7 +1481,7 @@ fn print_log_line(line: &str, raw: bool, out: &mut dyn Write) -> std::io::Result
         // One JSON document per line: the part of a record a full disk
         // cut short is given as a JSON string.
         if serde_json::from_str::<serde::de::IgnoredAny>(line).is_ok() {
-            return write!(out, "{line}");
+            return write!(out, "{}", crate::json_out::escape_c1(line));
         }
         let part = serde_json::to_string(line.trim_end_matches(['\n', '\r'])).map_err(std::io::Error::other)?;
         return writeln!(out, "{part}");
