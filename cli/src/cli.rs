@@ -178,6 +178,12 @@ fn layout(global: &Global) -> anyhow::Result<Layout> {
 }
 
 fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
+    // A file named to `config check` is only read, never applied, so it
+    // needs no project: not one whose root verdict would refuse either,
+    // where checking its verdict.toml is how to see what it would run.
+    if let Command::Config { command: ConfigCommand::Check { file: Some(file) } } = &cli.command {
+        return config_check(file, true, cli.global.json);
+    }
     let layout = layout(&cli.global)?;
     // The daemon starts in the project root: a relative `--data-dir` is
     // resolved here, against the directory the command was run from.
@@ -206,12 +212,11 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
             crate::report::print_logs(&layout.log_file(), follow, lines, cli.global.json)?;
             Ok(ExitCode::Ok)
         }
-        Command::Config { command: ConfigCommand::Check { file } } => {
+        Command::Config { command: ConfigCommand::Check { .. } } => {
             let visible = |s: String| crate::report::visible(&s).into_owned();
-            // The project's own file is checked as the daemon would take
-            // it: not one another user owns.
-            let given = file.is_some();
-            let file = match file.or(layout.config.clone()) {
+            // (A file named was checked above.) The project's own file is
+            // checked as the daemon would take it: not one another user owns.
+            let file = match layout.config.clone() {
                 Some(f) => f,
                 None => {
                     if cli.global.json {
@@ -232,51 +237,58 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::Ok);
                 }
             };
-            let loaded =
-                if given { crate::config::Config::load(&file) } else { crate::config::Config::load_to_apply(&file) };
-            match loaded {
-                Ok(cfg) => {
-                    if cli.global.json {
-                        outln!(
-                            "{}",
-                            crate::json_out::line(
-                                &json!({ "valid": true, "file": file.to_string_lossy(), "defaults": false, "validators": cfg.validators().iter().map(|v| v.name.clone()).collect::<Vec<_>>() })
-                            )
-                        );
-                    } else {
-                        let n = cfg.validators().len();
-                        outln!(
-                            "{}: valid ({n} validator{})",
-                            visible(file.display().to_string()),
-                            if n == 1 { "" } else { "s" }
-                        );
-                    }
-                    Ok(ExitCode::Ok)
-                }
-                Err(e) => {
-                    if cli.global.json {
-                        // Its exit status says it, whoever reads the output.
-                        let _ = writeln!(
-                            std::io::stdout(),
-                            "{}",
-                            crate::json_out::line(
-                                &json!({ "valid": false, "file": file.to_string_lossy(), "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() })
-                            )
-                        );
-                    } else {
-                        // One line per problem: a control character in the
-                        // file's name (or a line feed) is written as an escape.
-                        for issue in &e.errors {
-                            eprintln!("{}", visible(issue.to_string()));
-                        }
-                    }
-                    Ok(ExitCode::Failure)
-                }
-            }
+            config_check(&file, false, cli.global.json)
         }
         command => {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(client_command(command, layout, cli.global))
+        }
+    }
+}
+
+/// `verdict config check`: whether `file` is valid, and every problem in
+/// it. A file `named` on the command line is only checked, whoever owns it;
+/// the project's own is checked as the daemon would take it.
+fn config_check(file: &Path, named: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let visible = |s: String| crate::report::visible(&s).into_owned();
+    let loaded = if named { crate::config::Config::load(file) } else { crate::config::Config::load_to_apply(file) };
+    match loaded {
+        Ok(cfg) => {
+            if json {
+                outln!(
+                    "{}",
+                    crate::json_out::line(
+                        &json!({ "valid": true, "file": file.to_string_lossy(), "defaults": false, "validators": cfg.validators().iter().map(|v| v.name.clone()).collect::<Vec<_>>() })
+                    )
+                );
+            } else {
+                let n = cfg.validators().len();
+                outln!(
+                    "{}: valid ({n} validator{})",
+                    visible(file.display().to_string()),
+                    if n == 1 { "" } else { "s" }
+                );
+            }
+            Ok(ExitCode::Ok)
+        }
+        Err(e) => {
+            if json {
+                // Its exit status says it, whoever reads the output.
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "{}",
+                    crate::json_out::line(
+                        &json!({ "valid": false, "file": file.to_string_lossy(), "errors": e.errors.iter().map(|i| i.to_string()).collect::<Vec<_>>() })
+                    )
+                );
+            } else {
+                // One line per problem: a control character in the
+                // file's name (or a line feed) is written as an escape.
+                for issue in &e.errors {
+                    eprintln!("{}", visible(issue.to_string()));
+                }
+            }
+            Ok(ExitCode::Failure)
         }
     }
 }
