@@ -267,8 +267,14 @@ fn sweep_left_tools(layout: &Layout) -> PathBuf {
         }
     }
     // Private, as the pid file and the socket beside it are.
-    let written =
-        OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&file).and_then(|mut f| {
+    let written = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(&file)
+        .and_then(|mut f| {
             // One an older daemon left may have been made 0644.
             f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
             std::io::Write::write_all(&mut f, verdict_actors::process::mark_prefix().as_bytes())
@@ -330,6 +336,7 @@ impl PidLock {
             .create(true)
             .truncate(false)
             .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
             .open(path)
             .with_context(|| format!("cannot open the pid file {}", path.display()))?;
         match file.try_lock() {
@@ -383,7 +390,9 @@ impl FileId {
 /// up `$XDG_RUNTIME_DIR` periodically, sparing files with that bit.
 fn keep_from_clean_up(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = fs::symlink_metadata(path) {
+    // Never through a link: the mode read is the link's own, and setting
+    // it would set it on whatever the link leads to.
+    if let Some(meta) = fs::symlink_metadata(path).ok().filter(|m| !m.file_type().is_symlink()) {
         let mode = meta.permissions().mode() & 0o7777;
         if let Err(e) = fs::set_permissions(path, fs::Permissions::from_mode(mode | 0o1000)) {
             warn!(error = %e, file = %path.display(), "cannot set the sticky bit; a periodic clean-up of the runtime directory could remove the file");

@@ -671,3 +671,49 @@ fn a_project_in_a_directory_others_can_change_is_refused() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let _ = env.cmd().current_dir(&project).arg("stop").output();
 }
+
+/// A socket the user chose (`--socket`) in a directory whose way another
+/// user could change: the daemon makes its socket, pid file and tools file
+/// there by name, so whoever could swap a directory on the way (or their
+/// link on it) while it starts would choose which files it truncates and
+/// writes. Refused before anything is made there; the user's own link on
+/// the way is fine.
+#[test]
+fn a_chosen_socket_directory_others_could_swap_is_refused() {
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
+    let env = Env::new();
+    let private = |dir: &std::path::Path| {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    };
+    let run =
+        |socket: &std::path::Path, args: &[&str]| env.cmd().arg("--socket").arg(socket).args(args).output().unwrap();
+    // Anyone may rename what is in `open` (0777, no sticky bit).
+    let open = env.tmp.path().join("open");
+    private(&open.join("mine"));
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = run(&open.join("mine/s.sock"), &["check", "."]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("{} is on the way to it and its mode is 0777", open.display())), "{err}");
+    assert!(!err.contains("chown"), "no advice to give a directory away: {err}");
+    assert_eq!(std::fs::read_dir(open.join("mine")).unwrap().count(), 0, "a file was made there");
+    // Another user's link, in a shared directory, to a private directory
+    // of the user's: they may point it elsewhere at any time.
+    let shared = shared_dir(&env);
+    let real = env.tmp.path().join("real");
+    private(&real);
+    std::os::unix::fs::symlink(&real, shared.join("theirs")).unwrap();
+    std::os::unix::fs::lchown(shared.join("theirs"), Some(65534), Some(65534)).unwrap();
+    let out = run(&shared.join("theirs/s.sock"), &["check", "."]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is a link on the way to it owned by uid 65534"), "{err}");
+    assert_eq!(std::fs::read_dir(&real).unwrap().count(), 0, "a file was made there");
+    // The user's own link there is theirs: only they (and root) can change it.
+    std::os::unix::fs::symlink(&real, shared.join("mine")).unwrap();
+    let socket = shared.join("mine/s.sock");
+    let out = run(&socket, &["check", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(run(&socket, &["stop"]).status.success());
+}

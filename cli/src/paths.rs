@@ -408,7 +408,8 @@ fn private_dir(dir: &Path, ours: bool) -> Result<(), PathError> {
                 dir.display()
             )
         } else {
-            format!("fix it with `chown {uid} {}` {or_remove}", dir.display())
+            // Not a directory to give away (`/tmp`, say).
+            elsewhere.to_string()
         };
         return Err(insecure(format!("it is owned by uid {}", meta.uid()), fix));
     }
@@ -417,7 +418,63 @@ fn private_dir(dir: &Path, ours: bool) -> Result<(), PathError> {
         let fix = format!("fix it with `chmod 700 {}` {or_remove}", dir.display());
         return Err(insecure(format!("its mode is {mode:04o}, open to group or others"), fix));
     }
+    // The daemon makes its socket, pid file and tools file in it by name:
+    // whoever could swap it for another directory (or for a link to one
+    // holding links of theirs) while a daemon starts would choose which
+    // files it truncates and writes.
+    if let Some(problem) = changeable_by_others(dir) {
+        let fix = if ours {
+            "use a directory only you and root can change the way to: XDG_RUNTIME_DIR (0700, yours, in \
+             directories only root can change), or --socket"
+                .to_string()
+        } else {
+            elsewhere.to_string()
+        };
+        return Err(insecure(problem, fix));
+    }
     Ok(())
+}
+
+/// Why another user could change what `dir` names, if they could: a link
+/// on the way to it that is not the user's or root's, or a directory on the
+/// way (after links, and to each link) that is not the user's or root's, or
+/// that its group or anyone may write to without the sticky bit (in a
+/// sticky one, such as `/tmp`, others cannot rename what is the user's).
+fn changeable_by_others(dir: &Path) -> Option<String> {
+    let me = nix::unistd::geteuid().as_raw();
+    let trusted = |uid: u32| uid == me || uid == 0;
+    let open_dir = |d: &Path| -> Option<String> {
+        let m = fs::metadata(d).ok()?;
+        if !trusted(m.uid()) {
+            Some(format!("{} is on the way to it and is owned by uid {}", d.display(), m.uid()))
+        } else if m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0 {
+            Some(format!(
+                "{} is on the way to it and its mode is {:04o}: its group or anyone may rename what is in it",
+                d.display(),
+                m.mode() & 0o7777
+            ))
+        } else {
+            None
+        }
+    };
+    let abs = absolute(dir);
+    let mut prefix = PathBuf::new();
+    for part in abs.components() {
+        prefix.push(part);
+        let Ok(m) = fs::symlink_metadata(&prefix) else { continue };
+        if !m.file_type().is_symlink() {
+            continue;
+        }
+        if !trusted(m.uid()) {
+            return Some(format!("{} is a link on the way to it owned by uid {}", prefix.display(), m.uid()));
+        }
+        let real_parent = prefix.parent().and_then(|p| fs::canonicalize(p).ok());
+        if let Some(problem) = real_parent.iter().flat_map(|p| p.ancestors()).find_map(open_dir) {
+            return Some(problem);
+        }
+    }
+    let real = fs::canonicalize(&abs).ok()?;
+    real.ancestors().skip(1).find_map(open_dir)
 }
 
 /// Creates the state directory `<state>/verdict/<key>` (private to the
