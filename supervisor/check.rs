@@ -1052,7 +1052,7 @@ pub async fn run(
         // nothing there to compare with, the read stage `fstat`s what it
         // opens.
         let stat = stat_store.is_some_and(|s| !s.stat_index_is_empty());
-        let hazards = Hazards::default();
+        let hazards = Hazards::for_root(&walk_root);
         // A file there with another link, written through it, is an event
         // in that directory only; the remembered files elsewhere that share
         // its inode passed the `stat` look above (and, with a racy stamp,
@@ -2533,9 +2533,22 @@ struct Hazards {
     /// their excludes: nested repositories and worktrees are watched for
     /// them after the walk).
     repos: Arc<Mutex<Vec<PathBuf>>>,
+    /// The project root (its real path), and the owners whose files outside
+    /// it the walk may read for ignore rules: the user, root and the root
+    /// directory's owner. Empty: nothing is outside (tests).
+    root: Arc<(PathBuf, [u32; 3])>,
 }
 
 impl Hazards {
+    /// The hazards of a walk of the project at `root`.
+    fn for_root(root: &Path) -> Hazards {
+        use std::os::unix::fs::MetadataExt;
+        let me = nix::unistd::geteuid().as_raw();
+        let owner = std::fs::metadata(root).map_or(me, |m| m.uid());
+        let real = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        Hazards { root: Arc::new((real, [me, 0, owner])), ..Hazards::default() }
+    }
+
     /// Whether the walker may read the ignore files of `dir` (recording the
     /// first that it may not).
     fn allows(&self, dir: &Path) -> bool {
@@ -2543,6 +2556,7 @@ impl Hazards {
         let found = special_ignore_file(dir, &mut repo);
         if repo {
             self.repos.lock().expect("repos").push(dir.to_path_buf());
+            self.foreign_git_files(dir);
         }
         match found {
             None => true,
@@ -2636,21 +2650,33 @@ impl Hazards {
         let me = nix::unistd::geteuid().as_raw();
         let root_owner = std::fs::metadata(root).map_or(me, |m| m.uid());
         let flag = |path: &Path, dir: &Path| {
-            if let Ok(m) = path.symlink_metadata()
-                && ![me, 0, root_owner].contains(&m.uid())
-                && !crate::config::listed_safe(dir)
+            let Ok(m) = path.symlink_metadata() else { return };
+            let whose = if ![me, 0, root_owner].contains(&m.uid()) {
+                format!("belongs to uid {}, not to you, root or the project's owner,", m.uid())
+            } else if m.is_file()
+                && m.nlink() > 1
+                && path.parent().and_then(|d| d.metadata().ok()).is_some_and(|d| d.mode() & 0o002 != 0)
             {
-                self.unsafe_files.lock().expect("hazards").push(format!(
-                    "{} belongs to uid {}, not to you, root or the project's owner, and is above the project, \
-                     whose walk would read it for ignore rules: another user's rules would decide what is checked \
-                     (a `*` there skips every file). Remove it (or have it removed), move the project where no \
-                     one else writes, or, if you trust it, list {} in VERDICT_SAFE_DIRECTORIES where the daemon \
-                     starts",
-                    path.display(),
-                    m.uid(),
-                    dir.display()
-                ));
+                // Its owner says nothing where anyone may have linked it.
+                format!(
+                    "has {} hard links in a directory anyone may write to (anyone may make one where \
+                     fs.protected_hardlinks is off)",
+                    m.nlink()
+                )
+            } else {
+                return;
+            };
+            if crate::config::listed_safe(dir) {
+                return;
             }
+            self.unsafe_files.lock().expect("hazards").push(format!(
+                "{} {whose} and is above the project, whose walk would read it for ignore rules: another user's \
+                 rules would decide what is checked (a `*` there skips every file). Remove it (or have it removed), \
+                 move the project where no one else writes, or, if you trust it, list {} in \
+                 VERDICT_SAFE_DIRECTORIES where the daemon starts",
+                path.display(),
+                dir.display()
+            ));
         };
         let mut past_repository = root.join(".git").symlink_metadata().is_ok();
         for dir in root.ancestors().skip(1) {
@@ -2671,6 +2697,49 @@ impl Hazards {
         }
     }
 
+    /// Where `dir`'s `.git` is a file (a submodule, a worktree), the files its
+    /// `gitdir:` line leads the walker to, its `commondir` and the excludes
+    /// file that one names, if they are outside the project: a relative
+    /// `gitdir:` is taken from the daemon's working directory, the project
+    /// root, as the `ignore` crate takes it, which for a submodule is a
+    /// directory above the project (`/tmp/.git/modules/sub` for a project in
+    /// `/tmp`). Another user's there would choose what is checked, as an
+    /// ignore file of theirs above the project would: recorded as unsafe,
+    /// unless the user, root or the project's owner owns it (and any link
+    /// to it), or its directory is listed in `VERDICT_SAFE_DIRECTORIES`.
+    fn foreign_git_files(&self, dir: &Path) {
+        use std::os::unix::fs::MetadataExt;
+        let (root, trusted) = &*self.root;
+        if root.as_os_str().is_empty() {
+            return;
+        }
+        let Ok(Some(GitDirs { named: Some(named), common })) = git_dirs(dir) else { return };
+        for file in std::iter::once(named.join("commondir")).chain(common.map(|c| c.join("info/exclude"))) {
+            // Not there: nothing is read.
+            let Ok(real) = std::fs::canonicalize(&file) else { continue };
+            if real.starts_with(root) {
+                continue;
+            }
+            let owners = [file.symlink_metadata(), real.metadata()];
+            let Some(owner) = owners.iter().flatten().map(|m| m.uid()).find(|o| !trusted.contains(o)) else {
+                continue;
+            };
+            let listed = real.parent().is_some_and(crate::config::listed_safe);
+            if listed {
+                continue;
+            }
+            self.unsafe_files.lock().expect("hazards").push(format!(
+                "{} belongs to uid {owner}, not to you, root or the project's owner; the walk would read it for \
+                 ignore rules, led there by {}, whose relative `gitdir:` the walker takes from the project root \
+                 and so outside the project: another user's rules would decide what is checked. Remove it (or have \
+                 it removed), move the project where no one else writes, or, if you trust it, list its directory \
+                 in VERDICT_SAFE_DIRECTORIES where the daemon starts",
+                file.display(),
+                dir.join(".git").display()
+            ));
+        }
+    }
+
     /// In a directory anyone may write to (a sticky one such as `/tmp`: a
     /// project rooted there, `cd /tmp && verdict check unpacked/`), the
     /// ignore files another user put there, unless it is the directory's
@@ -2686,21 +2755,24 @@ impl Hazards {
         let me = nix::unistd::geteuid().as_raw();
         for name in [".ignore", ".gitignore"] {
             let path = dir.join(name);
-            if let Ok(m) = path.symlink_metadata()
-                && m.uid() != me
-                && m.uid() != d.uid()
-            {
-                self.unsafe_files.lock().expect("hazards").push(format!(
-                    "{} belongs to uid {}, not to you, in {}, a directory anyone may write to, and the walk would \
-                     read it for ignore rules: another user's rules would decide what is checked. Remove it (or \
-                     have it removed), check from a directory of your own, or, if you trust it, list {} in \
-                     VERDICT_SAFE_DIRECTORIES where the daemon starts",
-                    path.display(),
-                    m.uid(),
-                    dir.display(),
-                    dir.display()
-                ));
-            }
+            let Ok(m) = path.symlink_metadata() else { continue };
+            let whose = if m.uid() != me && m.uid() != d.uid() {
+                format!("belongs to uid {}, not to you,", m.uid())
+            } else if m.is_file() && m.nlink() > 1 {
+                // Anyone may have linked a file of yours or root's there.
+                format!("has {} hard links (anyone may make one where fs.protected_hardlinks is off)", m.nlink())
+            } else {
+                continue;
+            };
+            self.unsafe_files.lock().expect("hazards").push(format!(
+                "{} {whose} in {}, a directory anyone may write to, and the walk would read it for ignore rules: \
+                 another user's rules would decide what is checked. Remove it (or have it removed), check from a \
+                 directory of your own, or, if you trust it, list {} in VERDICT_SAFE_DIRECTORIES where the daemon \
+                 starts",
+                path.display(),
+                dir.display(),
+                dir.display()
+            ));
         }
     }
 
@@ -2897,14 +2969,24 @@ fn first_line(path: &Path) -> Result<Option<String>, String> {
     Ok(std::io::BufReader::new(file.take(LIMIT)).lines().next().and_then(Result::ok))
 }
 
-/// What `path` is, after links, if it is a FIFO or a device.
+/// The largest ignore file the walk reads (git's own excludes included):
+/// the walker reads one whole into memory, line by line, and builds a
+/// matcher of every line, so a larger one (a sparse file of gigabytes takes
+/// no disk) could take the daemon's memory.
+const IGNORE_FILE_LIMIT: u64 = 16 << 20;
+
+/// What `path` is, after links, if it is a FIFO, a device, or a file
+/// larger than [`IGNORE_FILE_LIMIT`].
 fn special_kind(path: &Path) -> Option<&'static str> {
     use std::os::unix::fs::FileTypeExt;
-    let t = std::fs::metadata(path).ok()?.file_type();
+    let m = std::fs::metadata(path).ok()?;
+    let t = m.file_type();
     if t.is_fifo() {
         Some("a FIFO")
     } else if t.is_char_device() || t.is_block_device() {
         Some("a device")
+    } else if t.is_file() && m.len() > IGNORE_FILE_LIMIT {
+        Some("a file over 16 MiB")
     } else {
         None
     }

@@ -717,3 +717,130 @@ fn a_chosen_socket_directory_others_could_swap_is_refused() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(run(&socket, &["stop"]).status.success());
 }
+
+/// A `verdict.toml` (or `.git` file) with other hard links, in a directory
+/// anyone may write to: where `fs.protected_hardlinks` is off anyone may
+/// link one of the user's own files there, whose owner then says nothing of
+/// who put it there, and make that directory the project, where relative
+/// commands are theirs. It makes no project root, whoever owns it.
+#[test]
+fn a_hard_linked_marker_in_a_shared_directory_makes_no_project_root() {
+    let env = Env::new();
+    let shared = shared_dir(&env);
+    let own = env.write("verdict.toml", "builtins = true\n");
+    std::fs::hard_link(&own, shared.join("verdict.toml")).unwrap();
+    let unpacked = shared.join("unpacked");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    std::fs::write(unpacked.join("a.txt"), "a\n").unwrap();
+    for (cwd, path) in [(&unpacked, "."), (&shared, "unpacked")] {
+        let out = env.cmd().current_dir(cwd).args(["check", path]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cwd:?}: {err}");
+        assert!(
+            err.contains(&format!("refusing {} as what makes the project root", shared.join("verdict.toml").display())),
+            "{err}"
+        );
+        assert!(err.contains("it has 2 hard links"), "{err}");
+    }
+    // With one name, the user's own file there is theirs.
+    std::fs::remove_file(&own).unwrap();
+    let out = env.cmd().current_dir(&unpacked).args(["check", "."]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = env.cmd().current_dir(&shared).arg("stop").output();
+}
+
+/// An ignore file with other hard links in a directory anyone may write to,
+/// above the project or where a check starts: its owner (the user, root)
+/// says nothing of who linked it there, and its rules would decide what is
+/// checked (a `.gitignore` of the user's listing `*.pem`).
+#[test]
+fn a_hard_linked_ignore_file_in_a_shared_directory_fails_the_check() {
+    let env = Env::new();
+    let shared = shared_dir(&env);
+    let project = shared.join("proj");
+    std::fs::create_dir_all(project.join(".git")).unwrap();
+    std::fs::write(project.join("key.pem"), PRIVATE_KEY).unwrap();
+    let rules = env.write("elsewhere/.gitignore", "*.pem\n");
+    std::fs::hard_link(&rules, shared.join(".ignore")).unwrap();
+    for (cwd, path) in [(&project, "."), (&shared, "proj")] {
+        let out = env.cmd().current_dir(cwd).args(["check", path]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cwd:?}: {err}");
+        assert!(err.contains(&format!("{} has 2 hard links", shared.join(".ignore").display())), "{err}");
+        let _ = env.cmd().current_dir(cwd).arg("stop").output();
+    }
+    std::fs::remove_file(&rules).unwrap();
+    let out = env.cmd().current_dir(&project).args(["check", "."]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the file, with one name, is the user's: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = env.cmd().current_dir(&project).arg("stop").output();
+}
+
+/// A submodule's relative `gitdir:` (`../.git/modules/sub`, as `git
+/// submodule add` writes it) is taken by the walker from the project root,
+/// so for a project in a shared directory it leads above the project, where
+/// another user's `commondir` and excludes file would decide what is
+/// checked (`*`: the submodule's files skipped, a secret scan clean). They
+/// fail the check, named.
+#[test]
+fn another_users_git_files_a_submodules_gitdir_leads_to_fail_the_check() {
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
+    let env = Env::new();
+    let shared = shared_dir(&env);
+    let project = shared.join("proj");
+    std::fs::create_dir_all(project.join(".git")).unwrap();
+    std::fs::create_dir_all(project.join("sub")).unwrap();
+    std::fs::write(project.join("sub/.git"), "gitdir: ../.git/modules/sub\n").unwrap();
+    std::fs::write(project.join("sub/key.pem"), PRIVATE_KEY).unwrap();
+    let theirs = [shared.join(".git/modules/sub"), shared.join("evil/info")];
+    for d in &theirs {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(shared.join(".git/modules/sub/commondir"), format!("{}\n", shared.join("evil").display())).unwrap();
+    std::fs::write(shared.join("evil/info/exclude"), "*\n").unwrap();
+    for p in [
+        ".git",
+        ".git/modules",
+        ".git/modules/sub",
+        ".git/modules/sub/commondir",
+        "evil",
+        "evil/info",
+        "evil/info/exclude",
+    ] {
+        std::os::unix::fs::chown(shared.join(p), Some(65534), Some(65534)).unwrap();
+    }
+    let out = env.cmd().current_dir(&project).args(["check", "."]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("commondir belongs to uid 65534") && err.contains("(and 1 more)"), "{err}");
+    // Gone, the submodule's files are checked.
+    std::fs::remove_dir_all(shared.join(".git")).unwrap();
+    let out = env.cmd().current_dir(&project).args(["check", "."]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sub/key.pem"));
+    let _ = env.cmd().current_dir(&project).arg("stop").output();
+}
+
+/// An ignore file too large to read (a sparse file of gigabytes takes no
+/// disk, and the walker reads an ignore file whole into memory): the check
+/// fails, naming it, and the daemon stays well.
+#[test]
+fn an_ignore_file_too_large_to_read_fails_the_check() {
+    let env = Env::new();
+    env.write("a.txt", "a\n");
+    let big = std::fs::File::create(env.project.join(".gitignore")).unwrap();
+    big.set_len((16 << 20) + 1).unwrap();
+    let out = env.run(&["check", "."]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(".gitignore is a file over 16 MiB"), "{err}");
+    assert_eq!(env.json(&["ping"])["pong"], true, "the daemon is alive");
+    big.set_len(16 << 20).unwrap();
+    std::fs::write(env.project.join(".gitignore"), "*.log\n").unwrap();
+    env.run_ok(&["check", "."], 0);
+    env.run_ok(&["stop"], 0);
+}

@@ -72,6 +72,21 @@ pub enum PathError {
         /// Our uid.
         uid: u32,
     },
+    /// The `verdict.toml` or `.git` file that would make the project root
+    /// has other hard links, in a directory anyone may write to.
+    #[error(
+        "refusing {marker} as what makes the project root: it has {links} hard links and is in a directory anyone \
+         may write to, where anyone may link a file of yours or root's (with fs.protected_hardlinks off) to choose \
+         what verdict checks and runs. Give your project its own verdict.toml or .git, or, if you trust it, list \
+         the directory in VERDICT_SAFE_DIRECTORIES",
+        marker = .marker.display()
+    )]
+    LinkedMarker {
+        /// The `verdict.toml` or `.git` file.
+        marker: PathBuf,
+        /// How many names it has.
+        links: u64,
+    },
     /// A directory above the project root can be changed by others.
     #[error(
         "refusing {root} as the project root: {above} is on the way to it and {why}, so another user could swap \
@@ -140,7 +155,9 @@ pub enum PathError {
 /// for a link to one of root's has root's configuration applied there).
 /// In a directory anyone may write to, above where the search started, a
 /// marker of root's does not count either: it may be a hard link anyone
-/// made to a file of root's.
+/// made to a file of root's. Nor, there or where the search started, does a
+/// marker file with other hard links, whoever owns it (one of the user's
+/// own, linked there by someone else).
 pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
     let start = fs::canonicalize(start).map_err(|cause| PathError::Root { path: start.to_path_buf(), cause })?;
     let me = nix::unistd::geteuid().as_raw();
@@ -155,9 +172,16 @@ pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
             return refused(dir.to_path_buf(), dir_meta.uid());
         }
         if let Some(marker) = marker {
-            let owner = fs::symlink_metadata(&marker).map_or(me, |m| m.uid());
+            let meta = fs::symlink_metadata(&marker).ok();
+            let owner = meta.as_ref().map_or(me, |m| m.uid());
             if owner != me && (owner != 0 || shared) {
                 return refused(marker, owner);
+            }
+            // Its owner says nothing of who put it there if it is a hard
+            // link that anyone could make (the kernel lets anyone link any
+            // file they can see where `fs.protected_hardlinks` is off).
+            if let Some(m) = meta.filter(|m| m.is_file() && m.nlink() > 1 && dir_meta.mode() & 0o002 != 0) {
+                return Err(PathError::LinkedMarker { marker, links: m.nlink() });
             }
         }
         // Nor may anyone else rename what leads to it: a directory above
