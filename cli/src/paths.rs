@@ -448,8 +448,8 @@ fn private_dir(dir: &Path, ours: bool) -> Result<(), PathError> {
     // files it truncates and writes.
     if let Some(problem) = changeable_by_others(dir) {
         let fix = if ours {
-            "use a directory only you and root can change the way to: XDG_RUNTIME_DIR (0700, yours, in \
-             directories only root can change), or --socket"
+            "set XDG_RUNTIME_DIR to a directory of yours (0700) that only you and root can reach and rename, \
+             or give the socket such a path (--socket)"
                 .to_string()
         } else {
             elsewhere.to_string()
