@@ -715,7 +715,8 @@ struct FileSet {
     /// The shortest of the members' TTLs (0 = never expires).
     ttl: u64,
     /// A member's verdict depends on the file's executable bit, not only on
-    /// its bytes (`shebang-executable`): the bit is part of the key.
+    /// its bytes (`shebang-executable`): the bit is part of the key. (An
+    /// external tool's is: see [`command_key`].)
     mode_dependent: bool,
     /// A member is an external tool, which is given the file's path and may
     /// judge by it: the path is part of the key (see [`command_key`]).
@@ -726,10 +727,13 @@ struct FileSet {
 /// bytes' hash and its path. A tool may judge a file by its path as well as
 /// by its bytes (per-file ignores, overrides by directory), so files of the
 /// same bytes at two paths do not share a verdict, nor wait for each other's.
+/// And by its executable bit (pre-commit's `check-executables-have-shebangs`):
+/// `chmod +x` is a new key.
 fn command_key(hash: u128, w: &Walked) -> u128 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.update(&hash.to_be_bytes());
     h.update(w.name_bytes());
+    h.update(&[u8::from(w.executable())]);
     h.digest128()
 }
 
@@ -1953,6 +1957,7 @@ fn spawn_job(
     let (run, selected, walked, hashed, cancel) =
         (run.clone(), selected.clone(), walked.clone(), hashed.clone(), cancel.clone());
     let supervisor = engine.supervisor().clone();
+    let tool_stamps = engine.tool_stamps();
     jobs.spawn(async move {
         let s = &selected[vi];
         // Runs waiting for these pairs count their timeout from here.
@@ -1987,11 +1992,17 @@ fn spawn_job(
             }
             .unwrap_or(racy),
         };
+        // Nor if the tool itself (a file that stands for it) changed since
+        // its identity was taken: replaced while this check ran, the new
+        // one's verdicts would be kept as the old one's, and served when
+        // the old one is back.
+        let tool_moved = is_command(s) && s.handle.cacheable && tool_stamps.moved(&s.handle.config.name);
         let verdicts: Vec<Option<StoredVerdict>> = batch
             .iter()
             .zip(outcomes.iter())
             .map(|(&fi, o)| {
-                let changed = || is_command(s) && (changed_since_walk(&walked[fi]) || rehashed.contains(&fi));
+                let changed =
+                    || is_command(s) && (tool_moved || changed_since_walk(&walked[fi]) || rehashed.contains(&fi));
                 o.cacheable().filter(|_| !changed()).map(|v| StoredVerdict::from(&v))
             })
             .collect();

@@ -62,7 +62,9 @@ pub struct Engine {
     /// found elsewhere since, or, for a validator with a `version` command,
     /// changed since (an upgrade), is met by a reload before the next
     /// check, which finds the tools and runs the version commands again.
-    tool_stamps: Mutex<Vec<ToolSeen>>,
+    /// For such a validator, the files its two commands name as arguments
+    /// too (`["sh", "tools/lint.sh"]`, `["sha256sum", "tools/lint.sh"]`).
+    tool_stamps: ToolStamps,
     supervisor: ActorRef<SupervisorMessage>,
     /// The result cache if it could be opened, else why not.
     store: std::sync::RwLock<Result<Arc<Store>, String>>,
@@ -166,7 +168,7 @@ impl Engine {
             config: Mutex::new(Arc::new(config)),
             config_stamp: Mutex::new(file_stamp(&layout.root.join(crate::paths::CONFIG_FILE))),
             reloading: tokio::sync::Mutex::new(()),
-            tool_stamps: Mutex::default(),
+            tool_stamps: ToolStamps::default(),
             supervisor,
             store: std::sync::RwLock::new(store),
             store_path,
@@ -259,6 +261,7 @@ impl Engine {
         let mut tools: Vec<ToolSeen> = Vec::new();
         for v in config.validators() {
             let ValidatorKind::Command(cmd) = &v.kind else { continue };
+            let validator = &v.name;
             let programs = [cmd.command.first(), cmd.version.as_ref().and_then(|v| v.first())];
             for (program, i) in programs.into_iter().zip(0..) {
                 let Some(program) = program else { continue };
@@ -267,7 +270,25 @@ impl Engine {
                 // what it is; the version command's program always does.
                 let stamped = cmd.version.is_some() || i == 1;
                 let stamp = if stamped { file_stamp(&path) } else { None };
-                tools.push(ToolSeen { program: program.clone(), path, stamped, stamp });
+                tools.push(ToolSeen {
+                    validator: validator.clone(),
+                    program: Some(program.clone()),
+                    path,
+                    stamped,
+                    stamp,
+                });
+            }
+            // With a version command, the files the two commands name: a
+            // script given to an interpreter, the file a version command
+            // hashes. Edited, the version command runs again before the
+            // next check (and a verdict reached meanwhile is not cached).
+            let Some(version) = &cmd.version else { continue };
+            for arg in cmd.command.iter().skip(1).chain(version.iter().skip(1)) {
+                let path = self.layout.root.join(arg);
+                if !arg.starts_with('-') && std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+                    let stamp = file_stamp(&path);
+                    tools.push(ToolSeen { validator: validator.clone(), program: None, path, stamped: true, stamp });
+                }
             }
         }
         // The version commands run side by side: each may take up to
@@ -281,7 +302,7 @@ impl Engine {
         specs.sort_unstable_by_key(|(i, _)| *i);
         let specs = specs.into_iter().map(|(_, s)| s).collect();
         let report = ractor::call!(self.supervisor, SupervisorMessage::Apply, specs)?;
-        *self.tool_stamps.lock().expect("tool stamps lock poisoned") = tools;
+        self.tool_stamps.set(tools);
         Ok(report)
     }
 
@@ -290,11 +311,16 @@ impl Engine {
     /// tool with a `version` command changed since that command ran.
     fn tools_changed(&self) -> bool {
         // Looked at without the lock held (a PATH search stats files).
-        let tools = self.tool_stamps.lock().expect("tool stamps lock poisoned").clone();
+        let tools = self.tool_stamps.all();
         tools.iter().any(|t| {
-            verdict_actors::command::resolve_program(&t.program, &self.layout.root) != t.path
-                || (t.stamped && file_stamp(&t.path) != t.stamp)
+            t.program.as_ref().is_some_and(|p| verdict_actors::command::resolve_program(p, &self.layout.root) != t.path)
+                || t.moved()
         })
+    }
+
+    /// The stamps of the files that stand for the command validators' tools.
+    pub(crate) fn tool_stamps(&self) -> ToolStamps {
+        self.tool_stamps.clone()
     }
 
     /// `check`. A verdict.toml edited since it was read is applied first, so
@@ -923,10 +949,43 @@ fn being_written() -> RpcError {
 /// its version is part of the validator's identity).
 #[derive(Clone)]
 struct ToolSeen {
-    program: String,
+    /// The validator it belongs to.
+    validator: String,
+    /// The program as its command names it; `None` for a file a command
+    /// names as an argument.
+    program: Option<String>,
     path: PathBuf,
     stamped: bool,
     stamp: Option<FileStamp>,
+}
+
+impl ToolSeen {
+    /// Whether the file changed since it was stamped.
+    fn moved(&self) -> bool {
+        self.stamped && file_stamp(&self.path) != self.stamp
+    }
+}
+
+/// The [`ToolSeen`] of the validators in force, shared with the checks.
+#[derive(Clone, Default)]
+pub(crate) struct ToolStamps(Arc<Mutex<Vec<ToolSeen>>>);
+
+impl ToolStamps {
+    fn set(&self, tools: Vec<ToolSeen>) {
+        *self.0.lock().expect("tool stamps lock poisoned") = tools;
+    }
+
+    fn all(&self) -> Vec<ToolSeen> {
+        self.0.lock().expect("tool stamps lock poisoned").clone()
+    }
+
+    /// Whether a file that stands for `validator`'s tool changed since the
+    /// validator's identity was taken (a tool replaced while a check runs,
+    /// say): what it said since may not be the identified tool's.
+    pub(crate) fn moved(&self, validator: &str) -> bool {
+        // A `stat` or three under the lock, which only jobs ending take.
+        self.0.lock().expect("tool stamps lock poisoned").iter().any(|t| t.validator == validator && t.moved())
+    }
 }
 
 fn file_stamp(path: &Path) -> Option<FileStamp> {

@@ -1841,3 +1841,94 @@ fn ignore_files_above_the_project_root_are_watched() {
     let r = check_inner();
     assert_eq!(files(&r), ["b.txt", "verdict.toml"], "{r}");
 }
+
+/// The status of `file`'s outcome from `validator`, and for a cached one
+/// the status of the verdict it carries.
+fn status_of(r: &Value, file: &str, validator: &str) -> (String, String) {
+    let o = r["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["file"] == file && o["validator"] == validator)
+        .unwrap_or_else(|| panic!("no outcome of {validator} for {file}: {r}"));
+    let status = o["outcome"]["status"].as_str().unwrap().to_owned();
+    let verdict = o["outcome"]["verdict"]["status"].as_str().unwrap_or(&status).to_owned();
+    (status, verdict)
+}
+
+/// A tool may judge a file by its executable bit (pre-commit's
+/// `check-executables-have-shebangs`): `chmod +x` is not answered with the
+/// verdict on the file as it was.
+#[test]
+fn a_tools_verdict_is_not_reused_across_a_chmod() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        "builtins = false\n[validators.exec]\nkind = \"command\"\nmode = \"per_file\"\nfiles = [\"*.txt\"]\n\
+         command = [\"sh\", \"-c\", \"if [ -x \\\"$1\\\" ]; then echo executable; exit 1; fi\", \"exec\"]\n",
+    );
+    let file = env.write("a.txt", "text\n");
+    assert_eq!(status_of(&check(&env, &[]), "a.txt", "exec").1, "passed");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(status_of(&check(&env, &[]), "a.txt", "exec"), ("findings".into(), "findings".into()));
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(status_of(&check(&env, &[]), "a.txt", "exec"), ("cached".into(), "passed".into()));
+    env.run_ok(&["stop"], 0);
+}
+
+/// A tool replaced while a check runs (a branch switched, an upgrade):
+/// the verdicts of the jobs that ran the new one are not kept as the
+/// identified tool's, so when the old one is back its own verdicts are
+/// computed, not the other's served. Here the two print the same version,
+/// so only the tool's file tells them apart.
+#[test]
+fn verdicts_of_a_tool_replaced_during_a_check_are_not_cached_as_the_old_tools() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        "builtins = false\n[validators.lint]\nkind = \"command\"\nmode = \"per_file\"\nconcurrency = 1\n\
+         files = [\"src/*.txt\"]\ncommand = [\"sh\", \"tools/lint.sh\"]\n\
+         version = [\"sh\", \"tools/lint.sh\", \"--version\"]\n",
+    );
+    // The strict tool flags every file; on its first run it is replaced
+    // by the lenient one, which passes every file.
+    let strict = "if [ \"$1\" = --version ]; then echo 1.0; exit 0; fi\n\
+                  if [ -f tools/lenient.sh ]; then mv tools/lenient.sh tools/lint.sh; fi\n\
+                  echo bad; exit 1\n";
+    env.write("tools/lint.sh", strict);
+    env.write("tools/lenient.sh", "if [ \"$1\" = --version ]; then echo 1.0; exit 0; fi\nexit 0\n");
+    for i in 0..4 {
+        env.write(&format!("src/f{i}.txt"), "x\n");
+    }
+    let files: Vec<String> = (0..4).map(|i| format!("src/f{i}.txt")).collect();
+    let first = check(&env, &[]);
+    let passed = files.iter().filter(|f| status_of(&first, f, "lint").1 == "passed").count();
+    assert!(passed >= 1, "the lenient tool ran some jobs: {first}");
+    // The strict tool back in place (`git checkout`).
+    env.write("tools/lint.sh", strict);
+    let again = check(&env, &[]);
+    for f in &files {
+        assert_eq!(status_of(&again, f, "lint").1, "findings", "{f}: {again}");
+    }
+    env.run_ok(&["stop"], 0);
+}
+
+/// A script given to an interpreter, identified by a `version` command
+/// that prints its hash (as the configuration reference advises): an edit
+/// of the script is noticed at the next check, without a reload.
+#[test]
+fn an_edit_of_a_script_a_version_command_hashes_is_noticed_at_the_next_check() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        "builtins = false\n[validators.lint]\nkind = \"command\"\nmode = \"per_file\"\nfiles = [\"*.txt\"]\n\
+         command = [\"sh\", \"tools/lint.sh\"]\nversion = [\"sha256sum\", \"tools/lint.sh\"]\n",
+    );
+    env.write("tools/lint.sh", "exit 0\n");
+    env.write("a.txt", "x\n");
+    assert_eq!(status_of(&check(&env, &[]), "a.txt", "lint").1, "passed");
+    env.write("tools/lint.sh", "echo no; exit 1\n");
+    assert_eq!(status_of(&check(&env, &[]), "a.txt", "lint"), ("findings".into(), "findings".into()));
+    env.run_ok(&["stop"], 0);
+}
