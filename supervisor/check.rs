@@ -2664,15 +2664,14 @@ impl Hazards {
             let Ok(m) = path.symlink_metadata() else { return };
             let whose = if ![me, 0, root_owner].contains(&m.uid()) {
                 format!("belongs to uid {}, not to you, root or the project's owner,", m.uid())
-            } else if m.is_file()
-                && m.nlink() > 1
-                && path.parent().and_then(|d| d.metadata().ok()).is_some_and(|d| d.mode() & 0o002 != 0)
+            } else if let Some(why) = path
+                .parent()
+                .and_then(|d| d.metadata().ok())
+                .and_then(|d| crate::paths::owner_says_nothing(&m, d.mode()))
             {
                 // Its owner says nothing where anyone may have linked it.
                 format!(
-                    "has {} hard links in a directory anyone may write to (anyone may make one where \
-                     fs.protected_hardlinks is off)",
-                    m.nlink()
+                    "is in a directory others may write to and {why}, so its owner says nothing of who put it there,"
                 )
             } else {
                 return;
@@ -2719,33 +2718,26 @@ impl Hazards {
     /// unless the user, root or the project's owner owns it (and any link
     /// to it), or its directory is listed in `VERDICT_SAFE_DIRECTORIES`.
     fn foreign_git_files(&self, dir: &Path) {
-        use std::os::unix::fs::MetadataExt;
         let (root, trusted) = &*self.root;
         if root.as_os_str().is_empty() {
             return;
         }
         let Ok(Some(GitDirs { named: Some(named), common })) = git_dirs(dir) else { return };
         for file in std::iter::once(named.join("commondir")).chain(common.map(|c| c.join("info/exclude"))) {
-            // Not there: nothing is read.
-            let Ok(real) = std::fs::canonicalize(&file) else { continue };
-            if real.starts_with(root) {
+            // As the walker takes a relative one: from the working
+            // directory, the project root.
+            // (The root is a real path: its `..` is its parent.)
+            let Ok(file) = std::path::absolute(&file).map(|f| lexically_normal(&f)) else { continue };
+            // Listed, a directory is trusted with everything below it.
+            if file.starts_with(root) || file.ancestors().skip(1).any(crate::config::listed_safe) {
                 continue;
             }
-            let owners = [file.symlink_metadata(), real.metadata()];
-            let Some(owner) = owners.iter().flatten().map(|m| m.uid()).find(|o| !trusted.contains(o)) else {
-                continue;
-            };
-            let listed = real.parent().is_some_and(crate::config::listed_safe);
-            if listed {
-                continue;
-            }
+            let Some(why) = untrusted_file(&file, trusted) else { continue };
             self.unsafe_files.lock().expect("hazards").push(format!(
-                "{} belongs to uid {owner}, not to you, root or the project's owner; the walk would read it for \
-                 ignore rules, led there by {}, whose relative `gitdir:` the walker takes from the project root \
-                 and so outside the project: another user's rules would decide what is checked. Remove it (or have \
-                 it removed), move the project where no one else writes, or, if you trust it, list its directory \
-                 in VERDICT_SAFE_DIRECTORIES where the daemon starts",
-                file.display(),
+                "{why}; the walk would read it for ignore rules, led there by {}, whose relative `gitdir:` the \
+                 walker takes from the project root and so outside the project: another user's rules would \
+                 decide what is checked. Remove it (or have it removed), move the project where no one else \
+                 writes, or, if you trust it, list its directory in VERDICT_SAFE_DIRECTORIES where the daemon starts",
                 dir.join(".git").display()
             ));
         }
@@ -2769,9 +2761,9 @@ impl Hazards {
             let Ok(m) = path.symlink_metadata() else { continue };
             let whose = if m.uid() != me && m.uid() != d.uid() {
                 format!("belongs to uid {}, not to you,", m.uid())
-            } else if m.is_file() && m.nlink() > 1 {
+            } else if let Some(why) = crate::paths::owner_says_nothing(&m, d.mode()) {
                 // Anyone may have linked a file of yours or root's there.
-                format!("has {} hard links (anyone may make one where fs.protected_hardlinks is off)", m.nlink())
+                format!("{why}, so its owner says nothing of who put it there,")
             } else {
                 continue;
             };
@@ -2982,9 +2974,11 @@ fn first_line(path: &Path) -> Result<Option<String>, String> {
 
 /// The largest ignore file the walk reads (git's own excludes included):
 /// the walker reads one whole into memory, line by line, and builds a
-/// matcher of every line, so a larger one (a sparse file of gigabytes takes
-/// no disk) could take the daemon's memory.
-const IGNORE_FILE_LIMIT: u64 = 16 << 20;
+/// matcher of every line, which takes far more than the file (an audit's
+/// 16 MiB of short patterns took 6 GiB and 28 s; a sparse file of gigabytes
+/// takes no disk). Git reads up to 100 MiB; ignore files of people are a
+/// few KiB.
+const IGNORE_FILE_LIMIT: u64 = 1 << 20;
 
 /// What `path` is, after links, if it is a FIFO, a device, or a file
 /// larger than [`IGNORE_FILE_LIMIT`].
@@ -2997,10 +2991,60 @@ fn special_kind(path: &Path) -> Option<&'static str> {
     } else if t.is_char_device() || t.is_block_device() {
         Some("a device")
     } else if t.is_file() && m.len() > IGNORE_FILE_LIMIT {
-        Some("a file over 16 MiB")
+        Some("a file over 1 MiB")
     } else {
         None
     }
+}
+
+/// Why `file` (absolute), which the walk would read, might hold what
+/// someone not `trusted` chose, if it might: they own it or a link to it, or
+/// its owner says nothing of who put it there (see
+/// [`crate::paths::owner_says_nothing`]), or they could change the way to
+/// it (see [`crate::paths::way_open_to_others`]), or it is not there and
+/// they may make it (the deepest directory of the way that is there lets
+/// its group or anyone write in it): it could be there when the walker
+/// looks, a moment later.
+fn untrusted_file(file: &Path, trusted: &[u32]) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    if let Some(why) = crate::paths::way_open_to_others(file, trusted) {
+        return Some(format!("{} is reached through a way others may change: {why}", file.display()));
+    }
+    let Ok(link) = file.symlink_metadata() else {
+        let there = file.ancestors().skip(1).find_map(|d| d.metadata().ok().map(|m| (d, m)));
+        return there.filter(|(_, m)| m.mode() & 0o022 != 0).map(|(d, _)| {
+            format!(
+                "{} is not there, but others may make it: {} lets its group or anyone write in it",
+                file.display(),
+                d.display()
+            )
+        });
+    };
+    let target = file.metadata().ok();
+    if let Some(owner) =
+        [Some(&link), target.as_ref()].into_iter().flatten().map(|m| m.uid()).find(|o| !trusted.contains(o))
+    {
+        return Some(format!("{} belongs to uid {owner}, not to you, root or the project's owner", file.display()));
+    }
+    let dir_mode = file.parent().and_then(|d| d.metadata().ok()).map_or(0, |m| m.mode());
+    let why = target.as_ref().and_then(|m| crate::paths::owner_says_nothing(m, dir_mode))?;
+    Some(format!("{} is in a directory others may write to and {why}", file.display()))
+}
+
+/// `path` with its `.` and `..` parts taken away, without looking at the
+/// file system.
+fn lexically_normal(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// A file the walk found, with its metadata if `stat`; `None` for anything

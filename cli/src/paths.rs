@@ -73,19 +73,20 @@ pub enum PathError {
         uid: u32,
     },
     /// The `verdict.toml` or `.git` file that would make the project root
-    /// has other hard links, in a directory anyone may write to.
+    /// is in a directory others may write to, where its owner says nothing
+    /// of who put it there.
     #[error(
-        "refusing {marker} as what makes the project root: it has {links} hard links and is in a directory anyone \
-         may write to, where anyone may link a file of yours or root's (with fs.protected_hardlinks off) to choose \
-         what verdict checks and runs. Give your project its own verdict.toml or .git, or, if you trust it, list \
-         the directory in VERDICT_SAFE_DIRECTORIES",
+        "refusing {marker} as what makes the project root: it is in a directory others may write to and {why}, \
+         so its owner says nothing of who put it there: anyone may link a file of yours or root's there to choose \
+         what verdict checks and runs. Give your project its own verdict.toml or .git in a directory only you \
+         can write to, or, if you trust it, list the directory in VERDICT_SAFE_DIRECTORIES",
         marker = .marker.display()
     )]
     LinkedMarker {
         /// The `verdict.toml` or `.git` file.
         marker: PathBuf,
-        /// How many names it has.
-        links: u64,
+        /// Why its owner says nothing.
+        why: String,
     },
     /// A directory above the project root can be changed by others.
     #[error(
@@ -156,8 +157,9 @@ pub enum PathError {
 /// In a directory anyone may write to, above where the search started, a
 /// marker of root's does not count either: it may be a hard link anyone
 /// made to a file of root's. Nor, there or where the search started, does a
-/// marker file with other hard links, whoever owns it (one of the user's
-/// own, linked there by someone else).
+/// marker file in a directory others may write to whose owner says nothing
+/// of who put it there (see [`owner_says_nothing`]): one of the user's own,
+/// linked there by someone else.
 pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
     let start = fs::canonicalize(start).map_err(|cause| PathError::Root { path: start.to_path_buf(), cause })?;
     let me = nix::unistd::geteuid().as_raw();
@@ -177,11 +179,8 @@ pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
             if owner != me && (owner != 0 || shared) {
                 return refused(marker, owner);
             }
-            // Its owner says nothing of who put it there if it is a hard
-            // link that anyone could make (the kernel lets anyone link any
-            // file they can see where `fs.protected_hardlinks` is off).
-            if let Some(m) = meta.filter(|m| m.is_file() && m.nlink() > 1 && dir_meta.mode() & 0o002 != 0) {
-                return Err(PathError::LinkedMarker { marker, links: m.nlink() });
+            if let Some(why) = meta.as_ref().and_then(|m| owner_says_nothing(m, dir_meta.mode())) {
+                return Err(PathError::LinkedMarker { marker, why });
             }
         }
         // Nor may anyone else rename what leads to it: a directory above
@@ -229,6 +228,36 @@ pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
         Some(dir) => taken(dir, Some(dir.join(".git"))),
         None => taken(&start, None),
     }
+}
+
+/// Why the owner of `file`, a regular file in a directory of mode
+/// `dir_mode`, says nothing of who put it there, if it does not: in a
+/// directory its group or anyone may write to, anyone may have made it a
+/// hard link to a file of yours or root's, where the kernel lets them
+/// (`fs.protected_hardlinks` off: any file they can see), or where it has
+/// other links now. (One with a single link left, after its owner replaced
+/// the other by a rename, is no proof either, unless the kernel protects
+/// hard links.)
+pub fn owner_says_nothing(file: &fs::Metadata, dir_mode: u32) -> Option<String> {
+    let protected = || fs::read_to_string("/proc/sys/fs/protected_hardlinks").is_ok_and(|v| v.trim() == "1");
+    owner_says_nothing_where(file.is_file(), file.nlink(), dir_mode, protected)
+}
+
+/// [`owner_says_nothing`] of a file (`regular`, with `links` names),
+/// `protected`: whether the kernel protects hard links.
+fn owner_says_nothing_where(
+    regular: bool,
+    links: u64,
+    dir_mode: u32,
+    protected: impl FnOnce() -> bool,
+) -> Option<String> {
+    if !regular || dir_mode & 0o022 == 0 {
+        return None;
+    }
+    if links > 1 {
+        return Some(format!("has {links} hard links"));
+    }
+    (!protected()).then(|| "fs.protected_hardlinks is off (anyone may link any file they can see)".to_string())
 }
 
 /// A short stable name for a project root: 16 hex digits of its xxh3 hash,
@@ -466,7 +495,18 @@ fn private_dir(dir: &Path, ours: bool) -> Result<(), PathError> {
 /// sticky one, such as `/tmp`, others cannot rename what is the user's).
 fn changeable_by_others(dir: &Path) -> Option<String> {
     let me = nix::unistd::geteuid().as_raw();
-    let trusted = |uid: u32| uid == me || uid == 0;
+    way_open_to_others(dir, &[me, 0])
+}
+
+/// Why someone not `trusted` could change what `path` names, if they
+/// could: a link on the way to it that is not theirs (the trusted users'),
+/// or a directory on the way (as named, `..` and all, and after links, and
+/// to each link) that is not theirs, or that its group or anyone may
+/// write to without the sticky bit. Parts of the way that are not there
+/// are not looked at.
+pub fn way_open_to_others(path: &Path, trusted: &[u32]) -> Option<String> {
+    let trusted = |uid: u32| trusted.contains(&uid);
+    let dir = path;
     let open_dir = |d: &Path| -> Option<String> {
         let m = fs::metadata(d).ok()?;
         if !trusted(m.uid()) {
@@ -487,6 +527,13 @@ fn changeable_by_others(dir: &Path) -> Option<String> {
         prefix.push(part);
         let Ok(m) = fs::symlink_metadata(&prefix) else { continue };
         if !m.file_type().is_symlink() {
+            // A directory the path names, even one a `..` later leaves
+            // (`/tmp/theirs/a/../../mine`: theirs to swap `a` in).
+            if m.is_dir()
+                && let Some(problem) = open_dir(&prefix)
+            {
+                return Some(problem);
+            }
             continue;
         }
         if !trusted(m.uid()) {
@@ -662,6 +709,21 @@ mod tests {
         assert_eq!(chosen.state_dir, roundabout.state_dir);
         assert_ne!(chosen.state_dir, other.state_dir);
         assert_eq!(chosen.data_dir, default.data_dir, "one project, one cache");
+    }
+
+    #[test]
+    fn a_files_owner_says_nothing_where_others_may_write_and_anyone_may_link_it() {
+        let says = |regular, links, mode, protected| owner_says_nothing_where(regular, links, mode, || protected);
+        // A directory only its owner may write to: the owner's word holds.
+        assert_eq!(says(true, 2, 0o755, false), None);
+        // Sticky and world-writable, group-writable: another name, or the
+        // kernel letting anyone link any file, leaves it without one.
+        assert_eq!(says(true, 2, 0o1777, true).as_deref(), Some("has 2 hard links"));
+        assert_eq!(says(true, 3, 0o2775, true).as_deref(), Some("has 3 hard links"));
+        assert!(says(true, 1, 0o1777, false).is_some_and(|w| w.contains("protected_hardlinks is off")));
+        assert_eq!(says(true, 1, 0o1777, true), None);
+        // A directory cannot be linked.
+        assert_eq!(says(false, 5, 0o1777, false), None);
     }
 
     #[test]
