@@ -2714,9 +2714,10 @@ impl Hazards {
     /// root, as the `ignore` crate takes it, which for a submodule is a
     /// directory above the project (`/tmp/.git/modules/sub` for a project in
     /// `/tmp`). Another user's there would choose what is checked, as an
-    /// ignore file of theirs above the project would: recorded as unsafe,
-    /// unless the user, root or the project's owner owns it (and any link
-    /// to it), or its directory is listed in `VERDICT_SAFE_DIRECTORIES`.
+    /// ignore file of theirs above the project would: recorded as unsafe
+    /// if someone other than the user, root or the project's owner may
+    /// have chosen what it holds (see [`untrusted_file`]), unless a
+    /// directory it is in is listed in `VERDICT_SAFE_DIRECTORIES`.
     fn foreign_git_files(&self, dir: &Path) {
         let (root, trusted) = &*self.root;
         if root.as_os_str().is_empty() {
