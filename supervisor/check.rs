@@ -2667,7 +2667,7 @@ impl Hazards {
             } else if let Some(why) = path
                 .parent()
                 .and_then(|d| d.metadata().ok())
-                .and_then(|d| crate::paths::owner_says_nothing(&m, d.mode()))
+                .and_then(|d| crate::paths::owner_says_nothing(&m, crate::paths::shared_mode(&d)))
             {
                 // Its owner says nothing where anyone may have linked it.
                 format!(
@@ -2762,7 +2762,7 @@ impl Hazards {
             let Ok(m) = path.symlink_metadata() else { continue };
             let whose = if m.uid() != me && m.uid() != d.uid() {
                 format!("belongs to uid {}, not to you,", m.uid())
-            } else if let Some(why) = crate::paths::owner_says_nothing(&m, d.mode()) {
+            } else if let Some(why) = crate::paths::owner_says_nothing(&m, crate::paths::shared_mode(&d)) {
                 // Anyone may have linked a file of yours or root's there.
                 format!("{why}, so its owner says nothing of who put it there,")
             } else {
@@ -3013,7 +3013,7 @@ fn untrusted_file(file: &Path, trusted: &[u32]) -> Option<String> {
     }
     let Ok(link) = file.symlink_metadata() else {
         let there = file.ancestors().skip(1).find_map(|d| d.metadata().ok().map(|m| (d, m)));
-        return there.filter(|(_, m)| m.mode() & 0o022 != 0).map(|(d, _)| {
+        return there.filter(|(_, m)| crate::paths::shared_mode(m) & 0o022 != 0).map(|(d, _)| {
             format!(
                 "{} is not there, but others may make it: {} lets its group or anyone write in it",
                 file.display(),
@@ -3027,7 +3027,7 @@ fn untrusted_file(file: &Path, trusted: &[u32]) -> Option<String> {
     {
         return Some(format!("{} belongs to uid {owner}, not to you, root or the project's owner", file.display()));
     }
-    let dir_mode = file.parent().and_then(|d| d.metadata().ok()).map_or(0, |m| m.mode());
+    let dir_mode = file.parent().and_then(|d| d.metadata().ok()).map_or(0, |m| crate::paths::shared_mode(&m));
     let why = target.as_ref().and_then(|m| crate::paths::owner_says_nothing(m, dir_mode))?;
     Some(format!("{} is in a directory others may write to and {why}", file.display()))
 }

@@ -650,6 +650,9 @@ fn a_project_in_a_directory_others_can_change_is_refused() {
     std::fs::create_dir_all(project.join(".git")).unwrap();
     std::fs::write(project.join("a.txt"), "a\n").unwrap();
     std::fs::set_permissions(&team, std::fs::Permissions::from_mode(0o2775)).unwrap();
+    // A group others are in (root's own, the user's private group, would
+    // let no one else in).
+    std::os::unix::fs::chown(&team, None, Some(65534)).unwrap();
     let check = |safe: Option<&std::path::Path>| {
         let mut c = env.cmd();
         c.current_dir(&project).args(["check", "."]);
@@ -670,6 +673,19 @@ fn a_project_in_a_directory_others_can_change_is_refused() {
     let out = check(None);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let _ = env.cmd().current_dir(&project).arg("stop").output();
+    // The team directory as the project itself: a member could move your
+    // verdict.toml in from a project below and put programs beside it.
+    std::fs::set_permissions(&team, std::fs::Permissions::from_mode(0o2775)).unwrap();
+    std::fs::write(team.join("verdict.toml"), "builtins = true\n").unwrap();
+    let out = env.cmd().current_dir(&team).args(["check", "."]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("refusing {} as the project root", team.display())) && err.contains("2775"), "{err}");
+    // The user's private group (root's, here) lets no one else in.
+    std::os::unix::fs::chown(&team, None, Some(0)).unwrap();
+    let out = env.cmd().current_dir(&team).args(["check", "."]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = env.cmd().current_dir(&team).arg("stop").output();
 }
 
 /// A socket the user chose (`--socket`) in a directory whose way another
@@ -761,20 +777,26 @@ fn a_hard_linked_marker_in_a_shared_directory_makes_no_project_root() {
     let team = env.tmp.path().join("team");
     std::fs::create_dir_all(&team).unwrap();
     std::fs::set_permissions(&team, std::fs::Permissions::from_mode(0o2775)).unwrap();
+    std::os::unix::fs::chown(&team, None, Some(65534)).unwrap();
     std::fs::hard_link(&own, team.join("verdict.toml")).unwrap();
     let out = env.cmd().current_dir(&team).args(["check", "."]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("it is in a directory others may write to and has 3 hard links"), "{err}");
     std::fs::remove_file(team.join("verdict.toml")).unwrap();
-    // With one name, the user's own file there is theirs (where the kernel
-    // protects hard links, as it does here).
-    assert_eq!(
-        std::fs::read_to_string("/proc/sys/fs/protected_hardlinks").unwrap().trim(),
-        "1",
-        "run with fs.protected_hardlinks = 1"
-    );
+    // With one name it is still in a directory anyone may write to, where
+    // anyone may put programs beside it for its relative commands: a
+    // shared directory is nobody's project.
     std::fs::remove_file(&own).unwrap();
+    let out = env.cmd().current_dir(&unpacked).args(["check", "."]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("refusing {} as the project root", shared.display())) && err.contains("1777"),
+        "{err}"
+    );
+    // Without it, the directory checked is the project.
+    std::fs::remove_file(shared.join("verdict.toml")).unwrap();
     let out = env.cmd().current_dir(&unpacked).args(["check", "."]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let _ = env.cmd().current_dir(&shared).arg("stop").output();

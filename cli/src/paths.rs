@@ -179,8 +179,20 @@ pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
             if owner != me && (owner != 0 || shared) {
                 return refused(marker, owner);
             }
-            if let Some(why) = meta.as_ref().and_then(|m| owner_says_nothing(m, dir_meta.mode())) {
+            if let Some(why) = meta.as_ref().and_then(|m| owner_says_nothing(m, shared_mode(&dir_meta))) {
                 return Err(PathError::LinkedMarker { marker, why });
+            }
+            // Nor a directory others may rename files in (a team's 2775,
+            // without the sticky bit), or that anyone may write to: one of
+            // them could move your `verdict.toml` in from a project below
+            // and put programs beside it for its relative commands.
+            let mode = shared_mode(&dir_meta);
+            if mode & 0o002 != 0 || (mode & 0o020 != 0 && mode & 0o1000 == 0) {
+                let why = format!(
+                    "its mode is {:04o}: its group or anyone may put files in it or rename them",
+                    dir_meta.mode() & 0o7777
+                );
+                return Err(PathError::Exposed { root: dir.to_path_buf(), above: dir.to_path_buf(), why });
             }
         }
         // Nor may anyone else rename what leads to it: a directory above
@@ -191,7 +203,7 @@ pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
             let m = fs::metadata(above).map_err(|cause| PathError::Root { path: above.to_path_buf(), cause })?;
             let why = if m.uid() != me && m.uid() != 0 {
                 format!("it is owned by uid {}", m.uid())
-            } else if m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0 {
+            } else if shared_mode(&m) & 0o022 != 0 && m.mode() & 0o1000 == 0 {
                 format!("its mode is {:04o}: its group or anyone may rename what is in it", m.mode() & 0o7777)
             } else {
                 continue;
@@ -228,6 +240,29 @@ pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
         Some(dir) => taken(dir, Some(dir.join(".git"))),
         None => taken(&start, None),
     }
+}
+
+/// The mode of a file or directory `m` as far as others are concerned: its
+/// group's write bit left out where the group is the user's private one
+/// (named as the user, the user's primary group, with no other members:
+/// the `USERGROUPS_ENAB` scheme, under which a umask of 002 makes every new
+/// directory 0775).
+pub fn shared_mode(m: &fs::Metadata) -> u32 {
+    let mode = m.mode();
+    if mode & 0o020 == 0 || !group_is_private(m.gid()) {
+        return mode;
+    }
+    mode & !0o020
+}
+
+fn group_is_private(gid: u32) -> bool {
+    use nix::unistd::{Gid, Group, User};
+    let Ok(Some(user)) = User::from_uid(nix::unistd::geteuid()) else { return false };
+    if user.gid.as_raw() != gid {
+        return false;
+    }
+    let Ok(Some(group)) = Group::from_gid(Gid::from_raw(gid)) else { return false };
+    group.name == user.name && group.mem.iter().all(|m| *m == user.name)
 }
 
 /// Why the owner of `file`, a regular file in a directory of mode
@@ -511,7 +546,7 @@ pub fn way_open_to_others(path: &Path, trusted: &[u32]) -> Option<String> {
         let m = fs::metadata(d).ok()?;
         if !trusted(m.uid()) {
             Some(format!("{} is on the way to it and is owned by uid {}", d.display(), m.uid()))
-        } else if m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0 {
+        } else if shared_mode(&m) & 0o022 != 0 && m.mode() & 0o1000 == 0 {
             Some(format!(
                 "{} is on the way to it and its mode is {:04o}: its group or anyone may rename what is in it",
                 d.display(),
