@@ -2709,11 +2709,12 @@ impl Hazards {
 
     /// Where `dir`'s `.git` is a file (a submodule, a worktree), the files its
     /// `gitdir:` line leads the walker to, its `commondir` and the excludes
-    /// file that one names, if they are outside the project: a relative
-    /// `gitdir:` is taken from the daemon's working directory, the project
-    /// root, as the `ignore` crate takes it, which for a submodule is a
-    /// directory above the project (`/tmp/.git/modules/sub` for a project in
-    /// `/tmp`). Another user's there would choose what is checked, as an
+    /// file that one names, if they are outside the project: an absolute
+    /// `gitdir:` (a worktree's) as it is, a relative one (a submodule's)
+    /// from the process's working directory, as the `ignore` crate takes it
+    /// (the daemon's is `/`, so `/.git/modules/sub`: root's to make; from
+    /// a project root in `/tmp` it would be `/tmp/.git/modules/sub`, which
+    /// anyone may make). Another user's there would choose what is checked, as an
     /// ignore file of theirs above the project would: recorded as unsafe
     /// if someone other than the user, root or the project's owner may
     /// have chosen what it holds (see [`untrusted_file`]), unless a
@@ -2725,9 +2726,8 @@ impl Hazards {
         }
         let Ok(Some(GitDirs { named: Some(named), common })) = git_dirs(dir) else { return };
         for file in std::iter::once(named.join("commondir")).chain(common.map(|c| c.join("info/exclude"))) {
-            // As the walker takes a relative one: from the working
-            // directory, the project root.
-            // (The root is a real path: its `..` is its parent.)
+            // As the walker takes a relative one: from the process's
+            // working directory (the daemon's is `/`, whose `..` is itself).
             let Ok(file) = std::path::absolute(&file).map(|f| lexically_normal(&f)) else { continue };
             // Listed, a directory is trusted with everything below it.
             if file.starts_with(root) || file.ancestors().skip(1).any(crate::config::listed_safe) {
@@ -2735,9 +2735,8 @@ impl Hazards {
             }
             let Some(why) = untrusted_file(&file, trusted) else { continue };
             self.unsafe_files.lock().expect("hazards").push(format!(
-                "{why}; the walk would read it for ignore rules, led there by {}, whose relative `gitdir:` the \
-                 walker takes from the project root and so outside the project: another user's rules would \
-                 decide what is checked. Remove it (or have it removed), move the project where no one else \
+                "{why}; the walk would read it for ignore rules, led there by {}, whose `gitdir:` leads \
+                 outside the project: another user's rules would decide what is checked. Remove it (or have it removed), move the project where no one else \
                  writes, or, if you trust it, list its directory in VERDICT_SAFE_DIRECTORIES where the daemon starts",
                 dir.join(".git").display()
             ));

@@ -181,6 +181,15 @@ pub fn main() -> std::process::ExitCode {
         // A relative data directory is the caller's: resolved here, before
         // anything compares it with the walk's absolute paths.
         let data_dir = cli.data_dir.map(|d| cwd.join(d));
+        // Everything the daemon names from here on is absolute, but for one
+        // thing it does not choose: the `ignore` crate opens a `.git` file's
+        // relative `gitdir:` (`../.git/modules/sub`, a submodule's) from the
+        // process's directory, not the `.git` file's. From the project
+        // root, for a project in `/tmp`, that led to `/tmp/.git/...`, where
+        // anyone may put a `commondir` and excludes of their own. From `/`,
+        // `..` is `/`: what such a path names there only root can put. (And
+        // a daemon keeps no directory busy, as daemons should not.)
+        std::env::set_current_dir("/").context("cannot change to the root directory")?;
         match run(DaemonOptions { layout: layout.clone(), detached: cli.detached, data_dir })? {
             RunOutcome::Stopped => {}
             // Said, if anyone reads it: that it runs is no failure.

@@ -56,6 +56,8 @@ fn status_starts_the_daemon_on_demand_and_stop_removes_its_files() {
     assert!(s["validators"].as_array().is_some_and(|v| !v.is_empty()), "built-ins run by default: {s}");
     assert!(s["connections"].as_u64().unwrap() >= 1);
     assert!(env.socket().exists() && env.pid_file().exists());
+    // It works in `/` (docs/operations.md): it keeps no directory busy.
+    assert_eq!(std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap(), std::path::Path::new("/"));
     // The inotify watch: there, and watching what a check walked.
     env.write("sub/a.txt", "a\n");
     env.run(&["check"]);

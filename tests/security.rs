@@ -837,13 +837,15 @@ fn a_hard_linked_ignore_file_in_a_shared_directory_fails_the_check() {
 }
 
 /// A submodule's relative `gitdir:` (`../.git/modules/sub`, as `git
-/// submodule add` writes it) is taken by the walker from the project root,
-/// so for a project in a shared directory it leads above the project, where
-/// another user's `commondir` and excludes file would decide what is
-/// checked (`*`: the submodule's files skipped, a secret scan clean). They
-/// fail the check, named.
+/// submodule add` writes it) is taken by the walker from the process's
+/// working directory. The daemon's is `/`, so for a project in a shared
+/// directory another user's `commondir` and excludes above the project
+/// (`*`: the submodule's files skipped, a secret scan clean) are not read
+/// and nothing is refused. A `.git` file's absolute `gitdir:` (a
+/// worktree's) leads where it says: another user's files there fail the
+/// check, named, there or not yet there.
 #[test]
-fn another_users_git_files_a_submodules_gitdir_leads_to_fail_the_check() {
+fn another_users_git_files_fail_the_check_only_where_a_gitdir_really_leads() {
     assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
     let env = Env::new();
     let shared = shared_dir(&env);
@@ -852,17 +854,21 @@ fn another_users_git_files_a_submodules_gitdir_leads_to_fail_the_check() {
     std::fs::create_dir_all(project.join("sub")).unwrap();
     std::fs::write(project.join("sub/.git"), "gitdir: ../.git/modules/sub\n").unwrap();
     std::fs::write(project.join("sub/key.pem"), PRIVATE_KEY).unwrap();
-    let theirs = [shared.join(".git/modules/sub"), shared.join("evil/info")];
+    let theirs = [shared.join(".git/modules/sub"), shared.join("wt"), shared.join("evil/info")];
     for d in &theirs {
         std::fs::create_dir_all(d).unwrap();
     }
-    std::fs::write(shared.join(".git/modules/sub/commondir"), format!("{}\n", shared.join("evil").display())).unwrap();
+    let commondir = format!("{}\n", shared.join("evil").display());
+    std::fs::write(shared.join(".git/modules/sub/commondir"), &commondir).unwrap();
+    std::fs::write(shared.join("wt/commondir"), &commondir).unwrap();
     std::fs::write(shared.join("evil/info/exclude"), "*\n").unwrap();
     for p in [
         ".git",
         ".git/modules",
         ".git/modules/sub",
         ".git/modules/sub/commondir",
+        "wt",
+        "wt/commondir",
         "evil",
         "evil/info",
         "evil/info/exclude",
@@ -871,16 +877,24 @@ fn another_users_git_files_a_submodules_gitdir_leads_to_fail_the_check() {
     }
     let out = env.cmd().current_dir(&project).args(["check", "."]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("is on the way to it and is owned by uid 65534"), "{err}");
-    // Not there at the look, it may be there a moment later, when the
-    // walker looks: renamed in by its owner, or made in the shared directory.
-    std::fs::rename(shared.join(".git/modules/sub/commondir"), shared.join(".git/modules/sub/off")).unwrap();
+    assert_eq!(out.status.code(), Some(1), "the submodule's relative gitdir leads to `/.git/...`: {err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sub/key.pem"), "their `*` is not read");
+    let _ = env.cmd().current_dir(&project).arg("stop").output();
+
+    std::fs::write(project.join("sub/.git"), format!("gitdir: {}\n", shared.join("wt").display())).unwrap();
     let out = env.cmd().current_dir(&project).args(["check", "."]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("is on the way to it and is owned by uid 65534"), "{err}");
-    std::fs::remove_dir_all(shared.join(".git")).unwrap();
+    assert!(err.contains("sub/.git, whose `gitdir:` leads outside the project"), "{err}");
+    // Not there at the look, it may be there a moment later, when the
+    // walker looks: renamed in by its owner, or made in the shared directory.
+    std::fs::rename(shared.join("wt/commondir"), shared.join("wt/off")).unwrap();
+    let out = env.cmd().current_dir(&project).args(["check", "."]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is on the way to it and is owned by uid 65534"), "{err}");
+    std::fs::remove_dir_all(shared.join("wt")).unwrap();
     let out = env.cmd().current_dir(&project).args(["check", "."]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
