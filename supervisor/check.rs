@@ -2220,7 +2220,7 @@ async fn run_job(
         // The job holds the validator's concurrency slot until it is done: a
         // timed-out one, through its grace too.
         let permit_kept = permit.clone();
-        let job = Job::new(files, job_cancel).holding(permit);
+        let job = Job::new(files, job_cancel).holding(permit).due(until);
         let terminate = job.terminate.clone();
         let call = actor.call(|reply| ValidatorMessage::Validate(job, reply), None);
         return tokio::select! {

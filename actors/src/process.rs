@@ -283,6 +283,9 @@ struct Scope {
     /// Set (for good) when a kill of this view's tools began: see
     /// [`ProcessRegistry::was_killed`].
     killed: AtomicBool,
+    /// When the job this view is for times out, if it does (see
+    /// [`ProcessRegistry::deadline`]).
+    deadline: Option<tokio::time::Instant>,
 }
 
 impl Scope {
@@ -342,8 +345,21 @@ impl ProcessRegistry {
     /// the validator's other jobs; a stopped actor kills its own jobs'
     /// tools, not those of the actor that replaced it.
     pub fn scoped(&self) -> Self {
-        let scope = Scope { ids: Mutex::default(), parent: self.scope.clone(), killed: AtomicBool::new(false) };
+        self.scoped_until(self.deadline())
+    }
+
+    /// [`scoped`](Self::scoped), for a job that times out at `deadline`.
+    pub fn scoped_until(&self, deadline: Option<tokio::time::Instant>) -> Self {
+        let scope =
+            Scope { ids: Mutex::default(), parent: self.scope.clone(), killed: AtomicBool::new(false), deadline };
         ProcessRegistry { inner: self.inner.clone(), scope: Some(Arc::new(scope)) }
+    }
+
+    /// When the job whose tools this view registers times out (its
+    /// supervisor's deadline, which a tool must have answered by), if it
+    /// was given one.
+    pub fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.scope.as_ref().and_then(|s| s.deadline)
     }
 
     /// How many process groups are registered (alive, as far as the registry

@@ -66,19 +66,27 @@ pub struct Job {
     /// until the job is done, its tools included, so that a timed-out job
     /// in its grace still counts against the validator's `concurrency`.
     pub permit: Option<Arc<tokio::sync::OwnedSemaphorePermit>>,
+    /// When the owner times the job out, if it does: a tool that exited
+    /// stops being waited on for its output before then.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 impl Job {
     /// A job of `files` that `cancel` cancels, with a termination token of
     /// its own.
     pub fn new(files: Vec<JobFile>, cancel: CancellationToken) -> Self {
-        Job { files, cancel, terminate: CancellationToken::new(), permit: None }
+        Job { files, cancel, terminate: CancellationToken::new(), permit: None, deadline: None }
     }
 
     /// The job, holding `permit` until it is done (shared: a job run again
     /// on the next child, after its child died under it, keeps the slot).
     pub fn holding(self, permit: Arc<tokio::sync::OwnedSemaphorePermit>) -> Self {
         Job { permit: Some(permit), ..self }
+    }
+
+    /// The job, timed out at `deadline` by its owner.
+    pub fn due(self, deadline: tokio::time::Instant) -> Self {
+        Job { deadline: Some(deadline), ..self }
     }
 }
 
@@ -223,7 +231,7 @@ impl Actor for Validator {
                 };
                 // The job's own view of the registry: its deadline
                 // terminates its tools, not the other jobs'.
-                let registry = state.args.registry.scoped();
+                let registry = state.args.registry.scoped_until(job.deadline);
                 let kill_after = state.args.kill_after;
                 let done = state.args.jobs_done.clone();
                 let child_gone = CancellationToken::new();
@@ -231,7 +239,7 @@ impl Actor for Validator {
                 let task = tokio::spawn(async move {
                     // The whole job is the task's, its concurrency slot
                     // too: held until the task ends.
-                    let Job { files, cancel, terminate, permit: _permit } = job;
+                    let Job { files, cancel, terminate, permit: _permit, deadline: _ } = job;
                     // Dropped unanswered to tell the check the child died.
                     let mut reply = Some(reply);
                     let n = files.len();

@@ -16,8 +16,17 @@ use crate::process::{self, ProcessRegistry};
 /// How long to keep reading a tool's output after it exited and its group was
 /// killed. Only matters when a process that left the group (`setsid`) still
 /// holds the pipes open: what the tool wrote is in the pipe by then, and
-/// takes no time to read.
+/// takes no time to read. Never past [`ANSWER_MARGIN`] before the job's
+/// deadline: a tool that exited in time is no timed-out one.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(250);
+
+/// How long before its deadline a job whose tool exited stops waiting on
+/// the tool's output, to parse it and answer in time.
+const ANSWER_MARGIN: Duration = Duration::from_millis(50);
+
+/// The least wait for a tool's output after it exited, however near the
+/// deadline: time for the readiness of what is in the pipes to arrive.
+const DRAIN_AT_LEAST: Duration = Duration::from_millis(10);
 
 /// Size of the read buffer for each output stream.
 const CHUNK: usize = 64 * 1024;
@@ -280,7 +289,11 @@ pub(crate) async fn execute(
         // The tool is done: whatever it left running in its group goes too
         // (and stops holding the pipes).
         group.kill();
-        if !drained && tokio::time::timeout(DRAIN_AFTER_EXIT, &mut readers).await.is_err() {
+        let drain = registry.deadline().map_or(DRAIN_AFTER_EXIT, |d| {
+            let room = d.saturating_duration_since(tokio::time::Instant::now()).saturating_sub(ANSWER_MARGIN);
+            room.clamp(DRAIN_AT_LEAST, DRAIN_AFTER_EXIT)
+        });
+        if !drained && tokio::time::timeout(drain, &mut readers).await.is_err() {
             tracing::warn!(
                 program,
                 "tool exited but a process it left outside its group holds its output open; keeping what was read"

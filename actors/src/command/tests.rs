@@ -1000,6 +1000,37 @@ async fn output_held_open_by_a_process_left_outside_the_group_is_complete() {
     assert_eq!(out[1], Outcome::Passed);
 }
 
+/// The same, for a job whose deadline is near when its tool exits: what
+/// the tool wrote is read, and the wait on the process holding the pipe
+/// open ends before the deadline (not the usual quarter second after the
+/// exit), so that the supervisor gets the tool's verdict in time rather
+/// than a time-out of a tool that exited.
+#[tokio::test]
+async fn output_held_open_is_waited_on_only_until_near_the_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("server.pid");
+    let exited = dir.path().join("exited");
+    let script = format!(
+        "setsid sh -c 'echo $$ > {p}.tmp; mv {p}.tmp {p}; exec sleep 30' & \
+         while [ ! -s {p} ]; do sleep 0.01; done; echo 'a.txt:1:1: error: bad'; date +%s%N > {e}; exit 1",
+        p = pid_file.display(),
+        e = exited.display()
+    );
+    let s = spec(&dir, sh(&script), OutputParser::Regex(gcc_style()));
+    // Due at once: whenever the tool exits, the deadline is near.
+    let registry = ProcessRegistry::new().scoped_until(Some(tokio::time::Instant::now()));
+    let out = run(&s, &files(&["a.txt", "b.txt"]), &registry).await;
+    let returned = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    if let Some(pid) = std::fs::read_to_string(&pid_file).ok().and_then(|p| p.trim().parse::<i32>().ok()) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    }
+    let exited: u128 = std::fs::read_to_string(&exited).unwrap().trim().parse().unwrap();
+    let after = std::time::Duration::from_nanos((returned.as_nanos() - exited) as u64);
+    assert!(after < std::time::Duration::from_millis(200), "answered {after:?} after the tool exited");
+    assert_eq!(out[0].findings(), [Finding::error(Some(1), Some(1), "bad")], "{:?}", out[0]);
+    assert_eq!(out[1], Outcome::Passed);
+}
+
 /// A tool that prints a finding per line of a huge file: at most
 /// MAX_TOOL_FINDINGS are kept, and a last one counts the rest at the most
 /// severe level among them.
