@@ -789,16 +789,14 @@ impl Batch {
     }
 
     /// `path` relative to the project root, lexically cleaned (`./`, `..`);
-    /// `None` for an absolute path outside the root.
+    /// `None` for a path outside the root. A relative one is taken from the
+    /// root, as the tool (run there) takes it: `../root/x` is `x`.
     fn normalize(&self, path: &[u8]) -> Option<Vec<u8>> {
-        let p = clean(Path::new(OsStr::from_bytes(path)));
-        let rel = if p.is_absolute() {
-            p.strip_prefix(&self.cwd)
-                .ok()
-                .or_else(|| self.canonical_cwd.as_ref().and_then(|c| p.strip_prefix(c).ok()))?
-        } else {
-            &p
-        };
+        let p = clean(&self.cwd.join(OsStr::from_bytes(path)));
+        let rel = p
+            .strip_prefix(&self.cwd)
+            .ok()
+            .or_else(|| self.canonical_cwd.as_ref().and_then(|c| p.strip_prefix(c).ok()))?;
         Some(rel.as_os_str().as_bytes().to_vec())
     }
 }
@@ -1329,6 +1327,16 @@ impl Run {
                 return batch.lookup(path);
             }
         }
+        // A name with a colon in its first part, written unescaped
+        // (`b:c.txt`, which RFC 3986 would have as `./b:c.txt`), reads as a
+        // URI of another scheme: taken as the file of the batch so named, if
+        // there is one.
+        if resolved.is_none()
+            && let Some(uri) = artifact.uri.as_deref().filter(|u| has_scheme(u) && strip_scheme(u, "file").is_none())
+            && let Some(named) = batch.lookup(&percent_decode(uri))
+        {
+            return Some(named);
+        }
         artifact.uri_base_id.as_ref()?;
         let uri = artifact.uri.as_deref().filter(|u| !has_scheme(u) && !u.starts_with('/'))?;
         batch.lookup(&percent_decode(uri))
@@ -1476,6 +1484,11 @@ mod unit {
         assert_eq!(batch.lookup(b"src/./a.rs"), one(&[0]));
         assert_eq!(batch.lookup(b"/elsewhere/src/a.rs"), None);
         assert_eq!(batch.lookup(b"a.rs"), None);
+        // Relative names climbing out of the root and back in.
+        assert_eq!(batch.lookup(b"../root/b.txt"), one(&[1]));
+        assert_eq!(batch.lookup(b"src/../../root/src/a.rs"), one(&[0]));
+        assert_eq!(batch.lookup(b"../other/b.txt"), None);
+        assert_eq!(batch.lookup(b"../../proj/root/b.txt"), one(&[1]));
         // Names that are not UTF-8 are told apart by their bytes; printed
         // lossily, a name is matched only if it names one file.
         assert_eq!(batch.lookup(b"./c\xfe.txt"), one(&[3]));

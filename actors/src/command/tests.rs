@@ -214,6 +214,38 @@ async fn sarif_relative_base_and_file_uris() {
     );
 }
 
+/// Relative URIs a tool run in the project root may write: one climbing
+/// out of the root and back in names the file inside; a name with a colon
+/// written unescaped (`b:c.txt`, a URI of scheme `b` by the letter) names
+/// the batch's file so named. Neither file passes. A URI of another scheme
+/// that names no file of the batch is about none.
+#[tokio::test]
+async fn sarif_uris_back_into_the_root_and_names_with_colons() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = dir.path().file_name().unwrap().to_str().unwrap().to_owned();
+    let result = |uri: &str, text: &str| {
+        serde_json::json!({"ruleId": "R", "level": "error", "message": {"text": text},
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": 1}}}]})
+    };
+    let sarif = serde_json::json!({
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "t"}},
+            "results": [
+                result(&format!("../{name}/f3.txt"), "back in"),
+                result("b:c.txt", "colon"),
+                result("https://example.com/f1.txt", "elsewhere"),
+            ]
+        }]
+    });
+    std::fs::write(dir.path().join("out.sarif"), sarif.to_string()).unwrap();
+    let s = spec(&dir, sh("cat out.sarif; exit 1"), OutputParser::Sarif);
+    let out = run(&s, &files(&["f3.txt", "b:c.txt", "f1.txt"]), &ProcessRegistry::new()).await;
+    assert_eq!(out[0], Outcome::Findings { findings: vec![Finding::error(Some(1), None, "back in").with_rule("R")] });
+    assert_eq!(out[1], Outcome::Findings { findings: vec![Finding::error(Some(1), None, "colon").with_rule("R")] });
+    assert_eq!(out[2], Outcome::Passed, "{out:?}");
+}
+
 /// A name ending in a line break is printed split: its finding's second
 /// half names no file. The file is not passed (its tool exited 0 with
 /// findings, warnings say), and the other file keeps its own finding.
