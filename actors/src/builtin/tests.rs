@@ -1237,6 +1237,28 @@ fn yaml_accepts_what_yaml_1_2_allows() {
     assert_eq!(one(BuiltinKind::Yaml, &utf32).line, Some(2));
 }
 
+/// A multi-line flow collection whose lines (its closing bracket) sit at
+/// the key's column, as Compose and CI files write them: the parser
+/// refuses it after a quoted first entry (not after a plain one), which is
+/// said as a warning at the line it stopped at, not as a syntax error. A
+/// block line too shallow stays an error.
+#[test]
+fn yaml_a_flow_collection_at_the_blocks_column_is_a_warning() {
+    let compose = "services:\n  web:\n    command: [\n      \"npm\",\n      \"start\"\n    ]\n";
+    for (content, position) in
+        [(compose, (6, 5)), ("args: [\n  \"--port\",\n  \"8080\"\n]\n", (4, 1)), ("r: [\n  'x'\n]\n", (3, 1))]
+    {
+        let f = one(BuiltinKind::Yaml, content.as_bytes());
+        assert_eq!((f.severity, at(&f)), (Severity::Warning, position), "{content:?}: {}", f.message);
+        assert!(f.message.starts_with("a line of a flow collection"), "{}", f.message);
+    }
+    for content in ["r: [\n  1\n]\n", "r: [\n  y, 'x'\n]\n", "r: [\n  'x'\n  ]\n"] {
+        clean(BuiltinKind::Yaml, content.as_bytes());
+    }
+    let f = one(BuiltinKind::Yaml, b"a:\n  b: 1\n c: 2\n");
+    assert_eq!(f.severity, Severity::Error, "{}", f.message);
+}
+
 #[test]
 fn yaml_a_tab_after_an_indicator_is_a_warning_and_tab_indentation_an_error() {
     for content in [&b"key:\tvalue\n"[..], b"? \ta\n: b\n", b"?\tkey\n: v\n"] {

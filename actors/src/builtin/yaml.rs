@@ -156,7 +156,7 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
                             let (line, column) = end_position(&text[..end]);
                             out.at_position(line, column, Severity::Error, || e.info().to_owned());
                         }
-                        _ => report(&text, &e, out),
+                        _ => report(&text, &e, open.contains(&None), out),
                     },
                 }
                 return;
@@ -249,7 +249,7 @@ impl<'t> Controls<'t> {
 }
 
 /// The parser's error, said as well as it can be.
-fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
+fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
     // At the end of a file without a final line break the parser's line is
     // one past the last: the end is where the file ends.
     let (line, column) =
@@ -259,6 +259,13 @@ fn report(text: &str, e: &ScanError, out: &mut Collector<'_>) {
     // allows that the parser refuses. Warnings.
     if info == "recursion limit exceeded" {
         out.at_position(line, column, Severity::Warning, || TOO_DEEP.to_owned());
+        return;
+    }
+    // The parser's block indentation applied inside a flow collection
+    // (`command: [` over lines of `"npm",` and `]` at the key's column, as
+    // Compose files have it), though only for some first entries.
+    if info == "invalid indentation" && in_flow {
+        out.at_position(line, column, Severity::Warning, || FLOW_INDENTATION.to_owned());
         return;
     }
     if matches!(
@@ -660,6 +667,8 @@ impl Default for LineStart {
 }
 
 const TOO_DEEP: &str = "flow collections (`[` and `{`) nested more than 255 deep: the YAML parser reads no deeper, so the rest of the file is not checked";
+
+const FLOW_INDENTATION: &str = "a line of a flow collection (`[`, `{`) indented no deeper than the block around it: most YAML parsers (libyaml, PyYAML, go-yaml) take it, but this check's parser refuses it after some first entries (a quoted one), so the rest of the file is not checked; indent the collection's lines, its closing bracket too, deeper than its key";
 
 const TAB_SEPARATOR: &str = "a tab after `:`, `?` or `-`: YAML 1.2 allows it, but some parsers (PyYAML's pure-Python loader, ruamel.yaml) refuse it, as does this check's parser, so the rest of the file is not checked; a space works everywhere";
 
