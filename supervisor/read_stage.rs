@@ -7,7 +7,8 @@
 //! run, which sends it to their children as jobs.
 //!
 //! Files go in chunks (at most [`CHUNK_FILES`] files or [`CHUNK_BYTES`]
-//! bytes) to tokio's blocking pool, two chunks per core at a time, more
+//! bytes) to tokio's blocking pool, two chunks per core at a time (for all
+//! runs together: [`SHARED_LANES`]), more
 //! once reads are seen waiting for the disk ([`Lanes`]). Each
 //! thread reads into one buffer it keeps, so a cold run of a large tree
 //! neither holds the tree in memory nor pays for fresh pages per file.
@@ -248,6 +249,19 @@ impl Drop for FinishOnDrop {
         }
     }
 }
+
+/// Chunks reading from memory, all runs together: as many as one run's
+/// lanes ([`LANES_PER_CORE`] per core). More would only take turns on the
+/// cores, and many more stall the whole daemon: 64 checks at once each ran
+/// their own lanes, 256 threads of tokio's blocking pool for 2 cores, and
+/// the workers starting chunks spun on the pool's lock, held by threads
+/// the kernel had preempted, so that every connection's requests (a
+/// `ping`) waited for seconds. A run whose reads wait for the disk
+/// (widened) does not take these: its threads wait, they do not compute.
+static SHARED_LANES: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    Arc::new(tokio::sync::Semaphore::new(cores * LANES_PER_CORE))
+});
 
 /// How many chunks run at a time: [`LANES_PER_CORE`] per core, and, once a
 /// batch's reads had to fetch from storage, for the rest of the run,
@@ -550,6 +564,11 @@ async fn run_chunk(
     rest: tokio::sync::mpsc::UnboundedSender<Vec<usize>>,
 ) {
     let Ok(permit) = permits.acquire_owned().await else { return };
+    // And one of the daemon's, unless this run's reads wait for the disk.
+    let _shared = match st.lanes.widened() {
+        true => None,
+        false => SHARED_LANES.clone().acquire_owned().await.ok(),
+    };
     let running = st.lanes.running.fetch_add(1, Ordering::Relaxed) + 1;
     st.lanes.most.fetch_max(running, Ordering::Relaxed);
     let poll = st
