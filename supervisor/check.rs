@@ -1034,11 +1034,13 @@ pub async fn run(
     // have put the one in use elsewhere), and, for a project at `$HOME`,
     // the per-user roots of the caches, of the logs and of the sockets and
     // pid files (every project's; `$TMPDIR` may be under `$HOME`). Never
-    // the project itself, or what holds it.
+    // the project itself, or what holds it. A cache directory verdict
+    // refused (it holds the user's files and no cache) is walked as any.
     let layout = engine.layout();
+    let store_open = config.cache.enabled && engine.store_error().is_none();
     let own: Arc<[PathBuf]> = [
-        Some(engine.store_path().to_path_buf()),
-        config.cache.dir.as_ref().map(|d| root.join(d)),
+        Some(engine.store_path().to_path_buf()).filter(|d| store_open || cache_or_none(d)),
+        config.cache.dir.as_ref().map(|d| root.join(d)).filter(|d| cache_or_none(d)),
         layout.state_dir.parent().map(Path::to_path_buf),
         layout.data_dir.parent().map(Path::to_path_buf),
         layout.socket.parent().filter(|_| layout.default_socket).map(Path::to_path_buf),
@@ -3029,6 +3031,12 @@ fn untrusted_file(file: &Path, trusted: &[u32]) -> Option<String> {
     let dir_mode = file.parent().and_then(|d| d.metadata().ok()).map_or(0, |m| crate::paths::shared_mode(&m));
     let why = target.as_ref().and_then(|m| crate::paths::owner_says_nothing(m, dir_mode))?;
     Some(format!("{} is in a directory others may write to and {why}", file.display()))
+}
+
+/// Whether `dir` is verdict's cache (its marker is there) or nothing yet:
+/// not a directory of the user's files that verdict refused as a cache.
+fn cache_or_none(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir).is_err() || dir.join(verdict_storage::MARKER_FILE).is_file()
 }
 
 /// `path` with its `.` and `..` parts taken away, without looking at the

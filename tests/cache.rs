@@ -485,6 +485,37 @@ fn a_cache_directory_holding_other_files_is_left_alone() {
     env.run_ok(&["stop"], 0);
 }
 
+/// A `[cache] dir` naming a directory of the project's own files, which
+/// verdict refuses as a cache: its files are checked all the same (they
+/// were left out of the walk as the cache's, and a finding there went
+/// unseen with exit 0).
+#[test]
+fn a_refused_cache_directory_inside_the_project_is_checked() {
+    let env = Env::new();
+    env.write("docs/readme.txt", "bad  \n");
+    env.write("verdict.toml", "[cache]\ndir = \"docs\"\n");
+    let out = env.run(&["check", "."]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("holds files but no verdict cache"), "{err}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("docs/readme.txt"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A cache in use there is left out, as before.
+    std::fs::remove_file(env.project.join("docs/readme.txt")).unwrap();
+    env.run_ok(&["stop"], 0);
+    env.write("other.txt", "fine\n");
+    let out = env.run(&["check", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(env.project.join("docs/VERDICT-CACHE").is_file(), "an empty directory becomes the cache");
+    let listed = env.json(&["check", "--format", "json", "--all", "."]);
+    let files: Vec<&str> = listed["outcomes"].as_array().unwrap().iter().map(|o| o["file"].as_str().unwrap()).collect();
+    assert!(files.iter().all(|f| !f.starts_with("docs/")), "{files:?}");
+    env.run_ok(&["stop"], 0);
+}
+
 /// The cache directory deleted under a running daemon: `cache clear`
 /// starts an empty cache there (RocksDB could not create its next files in
 /// the deleted directory), and later checks are cached again.
