@@ -1077,6 +1077,16 @@ pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
         message = "integer out of range: TOML integers are 64-bit signed (-9223372036854775808 to 9223372036854775807)"
             .to_owned();
     }
+    // The parser's words name no key: the key as written is where it points.
+    if message == "duplicate key"
+        && let Some(key) = e.span().and_then(|s| read.get(s)).map(str::trim)
+        && !key.is_empty()
+        && key.chars().count() <= 200
+        && !key.contains(['\n', '\r', '`'])
+        && !key.chars().any(char::is_control)
+    {
+        message = format!("duplicate key `{key}`");
+    }
     // A limit of the parser, not of TOML (which sets none): a warning, as
     // the other syntax checks say theirs.
     let severity = if message.contains("recursion") || message.contains("recurse") {
