@@ -285,11 +285,14 @@ pub(super) fn mixed_line_endings(content: &[u8], out: &mut Collector<'_>) {
     out.at(offset, Severity::Error, || {
         let summary: Vec<String> =
             counts.iter().filter(|(_, n)| *n > 0).map(|(e, n)| format!("{n} {}", e.name())).collect();
-        format!(
-            "mixed line endings ({}); first {} ending here, most lines end with {}",
-            summary.join(", "),
-            minority.name(),
-            majority.name()
-        )
+        // A tie has no majority: it goes to LF, then CRLF, and says so.
+        let most = counts.iter().map(|c| c.1).max().unwrap_or(0);
+        let tied = counts.iter().filter(|c| c.1 == most).count() > 1;
+        let against = if tied {
+            format!("no kind of ending is the most common ({} taken as the file's)", majority.name())
+        } else {
+            format!("most lines end with {}", majority.name())
+        };
+        format!("mixed line endings ({}); first {} ending here, {against}", summary.join(", "), minority.name())
     });
 }
