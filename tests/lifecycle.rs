@@ -557,6 +557,12 @@ fn a_daemon_from_another_build_is_replaced() {
 #[test]
 fn logs_are_written_and_printed() {
     let env = Env::new();
+    // None yet: said so, not as an OS error.
+    let out = env.run(&["logs"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no daemon log at") && err.contains("no daemon has run detached here"), "{err}");
+    assert!(!err.contains("os error"), "{err}");
     env.start();
     env.json(&["ping"]);
     env.wait_for_log("daemon ready");

@@ -1274,6 +1274,11 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
                 }
                 std::thread::sleep(Duration::from_millis(200))
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+                "no daemon log at {} (no daemon has run detached here; one in the foreground logs to its \
+                 stderr; `verdict logs -f` waits for one)",
+                visible(&path.display().to_string())
+            ),
             Err(e) => return Err(e).with_context(|| format!("cannot read the daemon log {}", path.display())),
         }
     };
