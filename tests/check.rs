@@ -134,6 +134,7 @@ fn a_clean_tree_exits_0_with_a_human_summary() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("nope") && err.contains("(the validators are: final-newline, json, jsonc,"), "{err}");
+    assert!(err.starts_with("verdict: error: --validator: no validator named"), "said as the option: {err}");
     // `.git` is never checked, named or not.
     env.write(".git/config", "[core]\n");
     let out = env.run(&["check", ".git"]);
@@ -145,6 +146,7 @@ fn a_clean_tree_exits_0_with_a_human_summary() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("securty") && err.contains("security"), "{err}");
+    assert!(err.starts_with("verdict: error: --dimension: "), "said as the option: {err}");
     // So are filters that each match but together select no validator, and
     // an empty path.
     let out = env.run(&["check", "--validator", "json", "--dimension", "security"]);

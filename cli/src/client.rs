@@ -639,12 +639,20 @@ impl std::fmt::Display for DaemonError {
         let r = &self.0;
         // The protocol's words are not the user's: a named path that does
         // not exist is said as such.
-        let message = match r.code {
+        // The filters' fields are said as the options that set them.
+        let message: std::borrow::Cow<'_, str> = match r.code {
             crate::protocol::code::INVALID_PARAMS => {
                 let message = r.message.strip_prefix("invalid params: ").unwrap_or(&r.message);
-                message.strip_prefix("paths: ").unwrap_or(message)
+                let message = message.strip_prefix("paths: ").unwrap_or(message);
+                match [("validators: ", "--validator: "), ("dimensions: ", "--dimension: ")]
+                    .into_iter()
+                    .find_map(|(field, option)| message.strip_prefix(field).map(|rest| format!("{option}{rest}")))
+                {
+                    Some(said) => said.into(),
+                    None => message.into(),
+                }
             }
-            _ => &r.message,
+            _ => r.message.as_str().into(),
         };
         // A message that a list in `data.errors` details (an invalid
         // configuration) repeats the list: its first line, then the list.
@@ -656,7 +664,7 @@ impl std::fmt::Display for DaemonError {
                 }
                 Ok(())
             }
-            None => f.write_str(message),
+            None => f.write_str(&message),
         }
     }
 }
