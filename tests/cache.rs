@@ -1682,7 +1682,8 @@ fn a_relative_data_dir_is_resolved_where_the_command_runs_and_never_checked() {
 fn a_check_without_its_cache_says_why() {
     let env = Env::new();
     env.write("a.txt", "a\n");
-    env.write("not-a-dir", "x");
+    // A file of the user's, refused as the cache: checked as any (clean).
+    env.write("not-a-dir", "x\n");
     env.write("verdict.toml", "[cache]\ndir = \"not-a-dir\"\n");
     let out = env.run(&["check", "--format", "json"]);
     let err = String::from_utf8_lossy(&out.stderr);
