@@ -1182,15 +1182,25 @@ pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
     )?;
     let events = s["events"].as_array().cloned().unwrap_or_default();
     if !events.is_empty() {
-        writeln!(out, "  recent supervision events:")?;
+        // When, as how long ago (the daemon's clock is this machine's).
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        writeln!(out, "  recent supervision events, newest first:")?;
         for e in events.iter().rev().take(10) {
+            let ago = match e["at_ms"].as_u64() {
+                Some(at) => {
+                    let secs = now.saturating_sub(u128::from(at)) / 1000;
+                    let secs = u64::try_from(secs).unwrap_or(u64::MAX);
+                    format!("{} ago", humantime::format_duration(Duration::from_secs(secs)))
+                }
+                None => String::new(),
+            };
             let detail = e["detail"].as_str().unwrap_or("");
             writeln!(
                 out,
-                "    {} {}{}{}",
-                e["validator"].as_str().unwrap_or("?"),
-                e["event"].as_str().unwrap_or("?"),
-                if detail.is_empty() { "" } else { " " },
+                "    {ago:>12}  {} {}{}{}",
+                visible(e["validator"].as_str().unwrap_or("?")),
+                e["event"].as_str().unwrap_or("?").replace('_', " "),
+                if detail.is_empty() { "" } else { ": " },
                 visible(detail)
             )?;
         }
@@ -1742,6 +1752,19 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains(['\u{1b}', '\u{202e}']), "{text:?}");
         assert!(text.contains("(checking a\\u{1b}[2Jb.txt)") && text.contains("trojan\\u{202e}exe.txt"), "{text:?}");
+        // With when, said as how long ago, and the detail set off.
+        let at =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64 - 75_400;
+        let status = serde_json::json!({
+            "cache": { "available": true, "path": "/c", "hits": 0, "misses": 0 },
+            "validators": [],
+            "events": [{ "at_ms": at, "validator": "slow", "event": "timed_out", "detail": "job on f7.txt timed out after 1s" }],
+        });
+        let mut out = Vec::new();
+        print_status(&status, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("recent supervision events, newest first:"), "{text}");
+        assert!(text.contains("1m 15s ago  slow timed out: job on f7.txt timed out after 1s"), "{text}");
     }
 
     #[test]
