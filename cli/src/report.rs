@@ -719,18 +719,19 @@ fn print_human(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::
     }
     writeln!(
         out,
-        "{}, {}: {} passed, {} with findings ({}), {} cached{}, {}, {} timed out, {} skipped; {} computed, {} from cache in {:.2} s{}",
+        "{}, {}: {} passed, {} with findings, {} cached{}, {}, {} timed out, {} skipped; {} in all; {} computed, {} from cache in {:.2} s{}",
         counted(s.files, "file"),
         counted(s.pairs, "check"),
         n("passed"),
         n("findings"),
-        counted(s.findings, "finding"),
         n("cached"),
         // The counts before add up to the checks; this one is part of `cached`.
         if s.cached_with_findings > 0 { format!(" ({} with findings)", s.cached_with_findings) } else { String::new() },
         counted(n("error"), "error"),
         n("timed_out"),
         n("skipped"),
+        // Fresh and cached: apart from the counts of checks, which split them.
+        counted(s.findings, "finding"),
         s.computed,
         s.from_cache,
         s.duration_ms as f64 / 1000.0,
@@ -1689,9 +1690,9 @@ mod tests {
     fn the_summary_counts_in_words() {
         let one = summary_line(Summary { files: 1, pairs: 1, findings: 1, ..Summary::default() });
         assert!(one.starts_with("1 file, 1 check: "), "{one}");
-        assert!(one.contains("(1 finding)") && one.contains(", 0 errors,"), "{one}");
+        assert!(one.contains("; 1 finding in all;") && one.contains(", 0 errors,"), "{one}");
         let many = summary_line(Summary { files: 3, pairs: 26, findings: 2, ..Summary::default() });
-        assert!(many.starts_with("3 files, 26 checks: ") && many.contains("(2 findings)"), "{many}");
+        assert!(many.starts_with("3 files, 26 checks: ") && many.contains("; 2 findings in all;"), "{many}");
         // Every check counted once: a cached one with findings is cached.
         let outcomes = [("passed", 2), ("findings", 1), ("cached", 5)].map(|(k, v)| (k.to_string(), v)).into();
         let mixed = summary_line(Summary {
@@ -1702,7 +1703,8 @@ mod tests {
             cached_with_findings: 2,
             ..Summary::default()
         });
-        assert!(mixed.contains(": 2 passed, 1 with findings (3 findings), 5 cached (2 with findings), "), "{mixed}");
+        assert!(mixed.contains(": 2 passed, 1 with findings, 5 cached (2 with findings), "), "{mixed}");
+        assert!(mixed.contains("; 3 findings in all; "), "{mixed}");
     }
 
     #[test]
