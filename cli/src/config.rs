@@ -1917,8 +1917,18 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if t == "0" {
         return Ok(Duration::ZERO);
     }
-    let d = humantime::parse_duration(t)
-        .map_err(|e| format!("invalid duration {s:?}: {e} (write e.g. \"30s\", \"500ms\", \"5m\")"))?;
+    let d = humantime::parse_duration(t).map_err(|e| {
+        // The parser's offsets count from 0; people count characters from 1.
+        let why = match e {
+            humantime::DurationError::NumberExpected(0) if t.starts_with('-') => {
+                "a duration cannot be negative".to_owned()
+            }
+            humantime::DurationError::NumberExpected(i) => format!("a number was expected at character {}", i + 1),
+            humantime::DurationError::InvalidCharacter(i) => format!("invalid character at character {}", i + 1),
+            e => e.to_string(),
+        };
+        format!("invalid duration {s:?}: {why} (write e.g. \"30s\", \"500ms\", \"5m\")")
+    })?;
     if d > MAX_DURATION {
         return Err(format!("duration {s:?} is too long: at most 100 years"));
     }

@@ -349,6 +349,11 @@ fn sizes_and_durations_accept_both_spellings() {
     assert_eq!(c.daemon.idle_timeout, Duration::from_secs(5400));
     assert_eq!(c.daemon.log_max_size, 20_000);
     assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+    // The parser's words, with people's counts.
+    let said = |s: &str| parse_duration(s).unwrap_err();
+    assert!(said("-1s").contains("a duration cannot be negative"), "{}", said("-1s"));
+    assert!(said("x").contains("a number was expected at character 1"), "{}", said("x"));
+    assert!(said("5s!").contains("invalid character at character 3"), "{}", said("5s!"));
     assert!(parse_size("ten").is_err());
 }
 
