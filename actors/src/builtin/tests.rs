@@ -1468,6 +1468,10 @@ fn yaml_an_alias_cannot_reach_into_an_earlier_document() {
     assert_eq!((f.severity, at(&f)), (Severity::Error, (3, 4)));
     assert!(f.message.starts_with("undefined alias"), "{}", f.message);
     clean(BuiltinKind::Yaml, b"a: &x 1\nb: *x\n---\nc: &x 2\nd: *x\n");
+    // One never anchored at all is named.
+    let f = one(BuiltinKind::Yaml, b"a: 1\nb: [*nope, 2]\n");
+    assert_eq!((f.severity, at(&f)), (Severity::Error, (2, 5)));
+    assert_eq!(f.message, "undefined alias `*nope`: no anchor `&nope` comes before it in its document");
 }
 
 #[test]

@@ -261,6 +261,18 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
         out.at_position(line, column, Severity::Warning, || TOO_DEEP.to_owned());
         return;
     }
+    // The parser names no alias: the one at its marker, by its name.
+    if info == "while parsing node, found unknown anchor"
+        && let Some(rest) = text[byte_at(text, e.marker().index())..].strip_prefix('*')
+        && let name = rest.split(|c: char| c.is_whitespace() || ",[]{}".contains(c)).next().unwrap_or("")
+        && !name.is_empty()
+        && name.chars().count() <= 200
+    {
+        out.at_position(line, column, Severity::Error, || {
+            format!("undefined alias `*{name}`: no anchor `&{name}` comes before it in its document")
+        });
+        return;
+    }
     // The parser's block indentation applied inside a flow collection
     // (`command: [` over lines of `"npm",` and `]` at the key's column, as
     // Compose files have it), though only for some first entries.
