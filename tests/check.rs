@@ -156,7 +156,13 @@ fn a_clean_tree_exits_0_with_a_human_summary() {
     let (code, r) = check_json(&env, &["--validator", "json", "--validator", "secrets", "--dimension", "security"]);
     assert_eq!((code, r["summary"]["pairs"].as_u64()), (0, Some(2)), "{}", r["summary"]);
     let out = env.run(&["check", ""]);
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("an empty path names nothing (given for '[PATHS]...')"), "{err}");
+    let out = env.run(&["check", "-o", "", "."]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("an empty path names nothing (given for '--output <FILE>')"), "{err}");
 }
 
 #[test]

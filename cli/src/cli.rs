@@ -40,10 +40,37 @@ pub struct Cli {
     command: Command,
 }
 
+/// A path on the command line. clap's own parser refuses an empty one as
+/// "a value is required … but none was supplied"; one was, and it names
+/// nothing. Any other bytes are taken as they are (a name need not be
+/// UTF-8).
+#[derive(Clone)]
+pub struct PathArg;
+
+impl clap::builder::TypedValueParser for PathArg {
+    type Value = PathBuf;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<PathBuf, clap::Error> {
+        if value.is_empty() {
+            let name = arg.map_or_else(|| "a path".to_owned(), |a| format!("'{a}'"));
+            return Err(clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!("an empty path names nothing (given for {name})\n"),
+            ));
+        }
+        Ok(PathBuf::from(value))
+    }
+}
+
 #[derive(Debug, Args)]
 struct Global {
     /// The daemon's socket (default: $VERDICT_SOCKET if set and not empty, else derived from the project root, in the per-user runtime directory).
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", value_parser = PathArg)]
     socket: Option<PathBuf>,
     /// Fail instead of starting a daemon when none is running.
     #[arg(long, global = true)]
@@ -52,7 +79,7 @@ struct Global {
     #[arg(long, global = true)]
     json: bool,
     /// Where the daemon keeps its result cache (passed to a daemon this command starts).
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", value_parser = PathArg)]
     data_dir: Option<PathBuf>,
 }
 
@@ -108,6 +135,7 @@ enum ConfigCommand {
     /// Validate a configuration file (default: the project's verdict.toml) and print every error.
     Check {
         /// The file to validate.
+        #[arg(value_parser = PathArg)]
         file: Option<PathBuf>,
     },
 }

@@ -84,6 +84,7 @@ impl FailOn {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Files and directories to check (default: the current directory).
+    #[arg(value_parser = crate::cli::PathArg)]
     pub paths: Vec<PathBuf>,
     /// Run only this validator (repeatable).
     #[arg(long = "validator", value_name = "NAME")]
@@ -98,7 +99,7 @@ pub struct CheckArgs {
     /// replaced only once the report is complete, keeping its mode (through
     /// a symbolic link, the file it names is replaced); a pipe, a device or
     /// /dev/stdout is written to as it is.
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long, short, value_name = "FILE", value_parser = crate::cli::PathArg)]
     pub output: Option<PathBuf>,
     /// Do not read cached results (fresh results are still written to the cache).
     #[arg(long)]
