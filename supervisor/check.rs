@@ -2738,8 +2738,9 @@ impl Hazards {
             let Some(why) = untrusted_file(&file, trusted) else { continue };
             self.unsafe_files.lock().expect("hazards").push(format!(
                 "{why}; the walk would read it for ignore rules, led there by {}, whose `gitdir:` leads \
-                 outside the project: another user's rules would decide what is checked. Remove it (or have it removed), move the project where no one else \
-                 writes, or, if you trust it, list its directory in VERDICT_SAFE_DIRECTORIES where the daemon starts",
+                 outside the project: another user's rules would decide what is checked. Remove it (or have it \
+                 removed), move the project where no one else writes, or, if you trust it, list its directory \
+                 in VERDICT_SAFE_DIRECTORIES where the daemon starts",
                 dir.join(".git").display()
             ));
         }

@@ -258,10 +258,14 @@ impl Drop for FinishOnDrop {
 /// the kernel had preempted, so that every connection's requests (a
 /// `ping`) waited for seconds. A run whose reads wait for the disk
 /// (widened) does not take these: its threads wait, they do not compute.
-static SHARED_LANES: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> = std::sync::LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    Arc::new(tokio::sync::Semaphore::new(cores * LANES_PER_CORE))
-});
+static SHARED_LANES: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
+    std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(memory_lanes())));
+
+/// Chunks at a time while reads come from memory: [`LANES_PER_CORE`] per
+/// core.
+fn memory_lanes() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * LANES_PER_CORE
+}
 
 /// How many chunks run at a time: [`LANES_PER_CORE`] per core, and, once a
 /// batch's reads had to fetch from storage, for the rest of the run,
@@ -328,8 +332,7 @@ impl Drop for BigRead {
 
 impl Lanes {
     pub fn new() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let lanes = cores * LANES_PER_CORE;
+        let lanes = memory_lanes();
         Lanes {
             permits: Arc::new(tokio::sync::Semaphore::new(lanes)),
             extra: DISK_LANES.saturating_sub(lanes),
