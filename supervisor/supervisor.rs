@@ -308,6 +308,13 @@ impl SupervisorState {
         self.events.push_back(Event { at_ms: now_ms(), validator: validator.into(), event, detail });
     }
 
+    /// A child's `failed` event, unless it is a timeout's, said already.
+    fn failed(&mut self, validator: &str, reason: String, timed_out: bool) {
+        if !timed_out {
+            self.event(validator, "failed", reason);
+        }
+    }
+
     /// The child of this generation: the validator's current one, or one
     /// a reload retired.
     fn child_mut(&mut self, generation: u64) -> Option<&mut Child> {
@@ -370,7 +377,17 @@ impl SupervisorState {
     /// A retired child is restarted too, under its own policy, while check
     /// runs begun before the reload still hold it; held by none, it stays
     /// down and is let go.
-    async fn child_failed(&mut self, myself: &ActorRef<SupervisorMessage>, generation: u64, reason: String) {
+    /// A child's actor ended without being asked to: it is restarted under
+    /// its policy, or quarantined. `timed_out`: it was killed for a job that
+    /// timed out, which its `timed_out` event already said, so no `failed`
+    /// event repeats it.
+    async fn child_failed(
+        &mut self,
+        myself: &ActorRef<SupervisorMessage>,
+        generation: u64,
+        reason: String,
+        timed_out: bool,
+    ) {
         let retiring = self.is_retiring(generation);
         let reason = self.said(generation, reason);
         let Some(child) = self.child_mut(generation) else { return };
@@ -382,7 +399,7 @@ impl SupervisorState {
             child.state = ChildState::Stopped;
             child.slot.send_replace(Slot::Stopped);
             child.last_failure = Some(reason.clone());
-            self.event(name, "failed", reason);
+            self.failed(name, reason, timed_out);
             return;
         }
         child.last_failure = Some(reason.clone());
@@ -407,7 +424,7 @@ impl SupervisorState {
             };
             child.state = ChildState::Quarantined;
             child.slot.send_replace(Slot::Quarantined(why.clone()));
-            self.event(name, "failed", reason);
+            self.failed(name, reason, timed_out);
             self.event(name, "quarantined", why);
             return;
         }
@@ -420,12 +437,12 @@ impl SupervisorState {
             // Counted when made: one a `verdict restart` makes first is not
             // this one.
             child.restarts_total += 1;
-            self.event(name, "failed", reason);
+            self.failed(name, reason, timed_out);
             let detail = self.said(generation, "immediately".into());
             self.event(name, "restarted", detail);
             self.spawn_child(myself, generation).await;
         } else {
-            self.event(name, "failed", reason);
+            self.failed(name, reason, timed_out);
             // Said when it happens: meanwhile `status` shows `restarting`.
             let name = name.to_string();
             myself.send_after(delay, move || SupervisorMessage::RestartChild { name, generation, delay });
@@ -733,11 +750,11 @@ impl Actor for Supervisor {
         };
         // Children we stopped on purpose were unmapped first: ignore them.
         let Some(generation) = state.by_actor.remove(&cell.get_id()) else { return Ok(()) };
-        let reason = match state.child_mut(generation).and_then(|c| c.kill_reason.take()) {
-            Some(kill_reason) => kill_reason,
-            None => reason,
+        let (reason, timed_out) = match state.child_mut(generation).and_then(|c| c.kill_reason.take()) {
+            Some(kill_reason) => (kill_reason, true),
+            None => (reason, false),
         };
-        state.child_failed(&myself, generation, reason).await;
+        state.child_failed(&myself, generation, reason, timed_out).await;
         Ok(())
     }
 }
