@@ -686,7 +686,7 @@ fn hello(daemon: &Daemon, params: Option<&Value>) -> Result<Value, RpcError> {
         data_dir: Some(daemon.engine.store_path().to_path_buf()),
         grace_ms: Some(daemon.limits.grace.as_millis() as u64),
     };
-    if p.protocol != PROTOCOL_VERSION {
+    if p.protocol != u64::from(PROTOCOL_VERSION) {
         return Err(RpcError::new(
             code::PROTOCOL_VERSION_MISMATCH,
             format!("protocol version mismatch: the daemon speaks {PROTOCOL_VERSION}, the client {}", p.protocol),

@@ -197,6 +197,9 @@ fn handshake_errors() {
     let r = c.call("hello", json!({ "protocol": 999, "version": "9.9.9" }));
     assert_eq!(error_code(&r), Some(code::PROTOCOL_VERSION_MISMATCH));
     assert_eq!(r["error"]["data"]["protocol"], verdict::protocol::PROTOCOL_VERSION);
+    // A version past 32 bits is a version this daemon does not speak too.
+    let r = c.call("hello", json!({ "protocol": 1u64 << 32 | 1, "version": "9.9.9" }));
+    assert_eq!(error_code(&r), Some(code::PROTOCOL_VERSION_MISMATCH), "{r}");
     let r = c.call("hello", json!({ "version": "x" }));
     assert_eq!(error_code(&r), Some(code::INVALID_PARAMS));
     assert_eq!(r["error"]["data"]["field"], "protocol");

@@ -238,7 +238,8 @@ impl Client {
                 grace_ms: None,
             },
         };
-        let params = HelloParams { protocol: PROTOCOL_VERSION, version: VERSION.into(), build: paths::build_id() };
+        let params =
+            HelloParams { protocol: PROTOCOL_VERSION.into(), version: VERSION.into(), build: paths::build_id() };
         let id = match c.send(method::HELLO, serde_json::to_value(params).expect("plain struct")).await {
             Ok(id) => id,
             Err(e) => {

@@ -237,8 +237,9 @@ impl Message {
 /// Parameters of `hello`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct HelloParams {
-    /// The client's protocol version.
-    pub protocol: u32,
+    /// The client's protocol version (any unsigned 64-bit number: one this
+    /// daemon does not speak is a version mismatch, not invalid params).
+    pub protocol: u64,
     /// The client's package version.
     pub version: String,
     /// The client's build id (see [`crate::paths::build_id`]).
