@@ -242,10 +242,11 @@ impl Ending {
 /// One finding, at the first ending that is not the most common kind (ties go
 /// to LF, then CRLF).
 pub(super) fn mixed_line_endings(content: &[u8], out: &mut Collector<'_>) {
-    let crs = memchr_iter(b'\r', content).count();
-    if crs == 0 {
+    // Most files have no CR at all: finding none is quicker than counting.
+    if memchr::memchr(b'\r', content).is_none() {
         return;
     }
+    let crs = memchr_iter(b'\r', content).count();
     let lfs = memchr_iter(b'\n', content).count();
     let crlf = memmem::find_iter(content, b"\r\n").count();
     let counts = [(Ending::Lf, lfs - crlf), (Ending::CrLf, crlf), (Ending::Cr, crs - crlf)];
