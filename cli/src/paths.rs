@@ -140,10 +140,10 @@ pub enum PathError {
 /// Finds the project root for `start`: the nearest ancestor holding
 /// `verdict.toml` or a `.git` directory (a repository's top level, with or
 /// without a configuration), else the nearest holding a `.git` file (a
-/// submodule or a linked worktree, whose superproject's `verdict.toml`,
-/// above it, still counts), else `start` itself. The search stops at a
-/// repository: a `verdict.toml` above it is no configuration of the
-/// repository's.
+/// submodule, whose superproject's `verdict.toml`, between it and the
+/// superproject's top, still counts; or a linked worktree, which is its own
+/// root), else `start` itself. The search stops at a repository: a
+/// `verdict.toml` above it is no configuration of the repository's.
 ///
 /// The root directory, and the `verdict.toml` or `.git` that makes it
 /// (itself, not what a link leads to), must be the user's or root's, as
@@ -212,34 +212,129 @@ pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
         }
         Ok(dir.to_path_buf())
     };
-    // The nearest `.git` file: the root if no `verdict.toml` is above it.
+    // The nearest `.git` file: the root if no `verdict.toml` is above it,
+    // up to its superproject's top.
     let mut nearest_git_file: Option<&Path> = None;
+    let mut superproject: Option<&Path> = None;
     for dir in start.ancestors() {
         let (config, git) = (dir.join(CONFIG_FILE), dir.join(".git"));
         if crate::config::config_present(&config) {
-            // Above a submodule or a worktree, a configuration that is not
-            // to be trusted is no superproject's: the `.git` file's
-            // directory is the root.
+            // Above a submodule, a configuration that is not to be trusted
+            // is no superproject's: the `.git` file's directory is the
+            // root.
             return match (taken(dir, Some(config)), nearest_git_file) {
                 (Err(_), Some(below)) => taken(below, Some(below.join(".git"))),
                 (found, _) => found,
             };
         }
-        match fs::metadata(&git) {
+        if nearest_git_file.is_some() && Some(dir) == superproject {
             // A superproject's top, with no `verdict.toml`: the submodule
-            // below it is its own root.
+            // below it is its own root, unless the superproject is a
+            // submodule too (its configuration above counts as well).
+            superproject = match fs::metadata(&git) {
+                Ok(m) if m.is_file() => superproject_of(dir),
+                _ => None,
+            };
+            if superproject.is_none() {
+                break;
+            }
+            continue;
+        }
+        match fs::metadata(&git) {
             Ok(m) if m.is_dir() && nearest_git_file.is_some() => break,
             Ok(m) if m.is_dir() => return taken(dir, Some(git)),
-            Ok(_) => {
-                nearest_git_file.get_or_insert(dir);
+            Ok(_) if nearest_git_file.is_none() => {
+                nearest_git_file = Some(dir);
+                // A submodule's superproject holds its git directory, and
+                // its `verdict.toml` counts; anything else with a `.git`
+                // file (a linked worktree, wherever it was put) is a
+                // repository's top of its own, and what is above it is not
+                // the repository's.
+                superproject = superproject_of(dir);
+                if superproject.is_none() {
+                    break;
+                }
             }
-            Err(_) => {}
+            Ok(_) | Err(_) => {}
         }
     }
     match nearest_git_file {
         Some(dir) => taken(dir, Some(dir.join(".git"))),
         None => taken(&start, None),
     }
+}
+
+/// The superproject of the submodule at `dir` (whose `.git` is a file): the
+/// nearest ancestor with a `.git` of its own, if the git directory `dir`'s
+/// `.git` file names is a submodule's in that one's (`../.git/modules/NAME`;
+/// for a superproject that is itself a worktree or a submodule, `modules/`
+/// of the git directory its `.git` file names). `None`: the nearest
+/// repository above does not hold it so, there is none, or a `.git` file
+/// cannot be read: `dir` is not known to be a submodule (a linked worktree
+/// is not one).
+fn superproject_of(dir: &Path) -> Option<&Path> {
+    let own = git_file_target(dir)?;
+    for above in dir.ancestors().skip(1) {
+        let dot_git = above.join(".git");
+        let holder = match fs::metadata(&dot_git) {
+            Ok(m) if m.is_dir() => canonical_or_lexical(&dot_git),
+            Ok(_) => git_file_target(above)?,
+            Err(_) => continue,
+        };
+        // Git keeps a submodule's git directory under `modules/` of its
+        // superproject's, a linked worktree's under `worktrees/`, with a
+        // `commondir` file (which a worktree of a submodule has too).
+        let held = own.strip_prefix(&holder).ok()?;
+        let submodule = held.components().next() == Some(std::path::Component::Normal("modules".as_ref()))
+            && held.components().count() > 1
+            && fs::symlink_metadata(own.join("commondir")).is_err();
+        return submodule.then_some(above);
+    }
+    None
+}
+
+/// The git directory a `.git` file in `dir` names (`gitdir: PATH`, taken
+/// from `dir` when relative), canonical if it exists. `None` if the file
+/// cannot be read as one: not a regular file (opened without blocking, so a
+/// FIFO put there cannot hang the search), over 64 KiB, or not naming one.
+fn git_file_target(dir: &Path) -> Option<PathBuf> {
+    use std::io::{BufRead, Read};
+    use std::os::unix::fs::OpenOptionsExt;
+    const LIMIT: u64 = 64 * 1024;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+        .open(dir.join(".git"))
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() > LIMIT {
+        return None;
+    }
+    let line = io::BufReader::new(file.take(LIMIT)).lines().next()?.ok()?;
+    let named = line.strip_prefix("gitdir: ")?.trim_end();
+    if named.is_empty() {
+        return None;
+    }
+    Some(canonical_or_lexical(&dir.join(named)))
+}
+
+/// `path` made canonical, or, if it does not exist, with its `.` and `..`
+/// taken away by the letter (`path` is below a canonical directory).
+fn canonical_or_lexical(path: &Path) -> PathBuf {
+    if let Ok(canonical) = fs::canonicalize(path) {
+        return canonical;
+    }
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The mode of a file or directory `m` as far as others are concerned: its
@@ -707,6 +802,58 @@ mod tests {
         assert_eq!(project_root(&base.join("x/sub/deep")).unwrap(), base.join("x/sub"));
         fs::write(base.join("x/verdict.toml"), "").unwrap();
         assert_eq!(project_root(&base.join("x/sub/deep")).unwrap(), base.join("x"));
+        // A submodule of a submodule: its git directory is inside the top
+        // superproject's, and the configurations between count.
+        fs::create_dir_all(base.join("x/sub/inner")).unwrap();
+        fs::write(base.join("x/sub/inner/.git"), "gitdir: ../../.git/modules/sub/modules/inner\n").unwrap();
+        assert_eq!(project_root(&base.join("x/sub/inner")).unwrap(), base.join("x"));
+        fs::write(base.join("x/sub/verdict.toml"), "").unwrap();
+        assert_eq!(project_root(&base.join("x/sub/inner")).unwrap(), base.join("x/sub"));
+    }
+
+    #[test]
+    fn a_linked_worktree_is_its_own_root_wherever_it_is() {
+        let t = tempfile::tempdir().unwrap();
+        let base = fs::canonicalize(t.path()).unwrap();
+        fs::create_dir_all(base.join("main/.git/worktrees/wt")).unwrap();
+        fs::write(base.join("main/verdict.toml"), "").unwrap();
+        fs::write(base.join("verdict.toml"), "").unwrap();
+        // Beside its repository, under a directory with a `verdict.toml`.
+        fs::create_dir_all(base.join("wt/src")).unwrap();
+        fs::write(base.join("wt/.git"), format!("gitdir: {}\n", base.join("main/.git/worktrees/wt").display()))
+            .unwrap();
+        assert_eq!(project_root(&base.join("wt/src")).unwrap(), base.join("wt"));
+        // Inside its repository's checkout (`main/.worktrees/wt2`): its git
+        // directory is inside the main checkout's `.git`, but under
+        // `worktrees/`, not `modules/`.
+        fs::create_dir_all(base.join("main/.worktrees/wt2/src")).unwrap();
+        fs::write(base.join("main/.worktrees/wt2/.git"), "gitdir: ../../.git/worktrees/wt2\n").unwrap();
+        assert_eq!(project_root(&base.join("main/.worktrees/wt2/src")).unwrap(), base.join("main/.worktrees/wt2"));
+        // A worktree of a submodule, put in the superproject's checkout: its
+        // git directory, under the submodule's, has a `commondir`.
+        fs::create_dir_all(base.join("main/.git/modules/lib/worktrees/w")).unwrap();
+        fs::write(base.join("main/.git/modules/lib/worktrees/w/commondir"), "../..\n").unwrap();
+        fs::create_dir_all(base.join("main/w")).unwrap();
+        fs::write(base.join("main/w/.git"), "gitdir: ../.git/modules/lib/worktrees/w\n").unwrap();
+        assert_eq!(project_root(&base.join("main/w")).unwrap(), base.join("main/w"));
+        // A submodule of a superproject that is a linked worktree: inside
+        // the git directory the worktree's `.git` file names.
+        fs::create_dir_all(base.join("main/.git/worktrees/wt/modules/s")).unwrap();
+        fs::create_dir_all(base.join("wt/s")).unwrap();
+        fs::write(
+            base.join("wt/s/.git"),
+            format!("gitdir: {}\n", base.join("main/.git/worktrees/wt/modules/s").display()),
+        )
+        .unwrap();
+        assert_eq!(project_root(&base.join("wt/s")).unwrap(), base.join("wt/s"));
+        fs::write(base.join("wt/verdict.toml"), "").unwrap();
+        assert_eq!(project_root(&base.join("wt/s")).unwrap(), base.join("wt"));
+        // A `.git` file naming nothing there, or nothing at all.
+        fs::create_dir_all(base.join("odd/deep")).unwrap();
+        fs::write(base.join("odd/.git"), "gitdir: /nonexistent/wt\n").unwrap();
+        assert_eq!(project_root(&base.join("odd/deep")).unwrap(), base.join("odd"));
+        fs::write(base.join("odd/.git"), "not a git file\n").unwrap();
+        assert_eq!(project_root(&base.join("odd/deep")).unwrap(), base.join("odd"));
     }
 
     #[test]
