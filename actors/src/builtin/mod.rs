@@ -213,7 +213,8 @@ impl BuiltinKind {
 
 /// The files written in JSON with comments (JSONC) by the tools that read
 /// them: TypeScript's and VS Code's configuration, dev containers, ESLint's
-/// `.eslintrc.json`, TypeDoc's. `json` leaves them out.
+/// `.eslintrc.json`, TypeDoc's, Deno's and Turborepo's. `json` leaves them
+/// out.
 const JSONC_FILES: &[&str] = &[
     "*.jsonc",
     "*.JSONC",
@@ -229,6 +230,8 @@ const JSONC_FILES: &[&str] = &[
     "devcontainer.json",
     ".devcontainer.json",
     ".eslintrc.json",
+    "deno.json",
+    "turbo.json",
 ];
 
 impl std::fmt::Display for BuiltinKind {

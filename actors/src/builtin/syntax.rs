@@ -450,8 +450,19 @@ fn json_problem(text: &str, keys: bool) -> Option<Problem> {
         // serde_json's words for both halves, reported past the escape.
         return Some(warning(escape, LONE_SURROGATE, Some(Repair::Surrogate(escape))));
     }
-    Some(Problem { at: offset, severity: Severity::Error, message: one_line(&message, line, column), repair: None })
+    // The parser's words at a comment (`key must be a string`, `expected
+    // value`) do not say that JSON has none.
+    let message = if body.get(offset) == Some(&b'/') && matches!(body.get(offset + 1), Some(b'/' | b'*')) {
+        COMMENT_IN_JSON.to_owned()
+    } else {
+        one_line(&message, line, column)
+    };
+    Some(Problem { at: offset, severity: Severity::Error, message, repair: None })
 }
+
+/// A comment where strict JSON is checked.
+const COMMENT_IN_JSON: &str = "a comment: JSON has none (a file read as JSON with comments is for the `jsonc` \
+                               check: add it to that check's `files`)";
 
 /// Parses one JSON value and the end of the text with `Strict` (duplicate
 /// keys refused if `keys`, nesting past `limit` refused), the stack growing
@@ -805,6 +816,10 @@ fn push_duplicates(duplicates: Vec<(usize, String, usize)>, content: &[u8], bom:
     let lines: HashMap<usize, u32> = firsts.into_iter().map(|f| (f, locator.locate(bom + f).0)).collect();
     for (at, key, first) in duplicates {
         let line = lines.get(&first).copied().unwrap_or(0);
+        // A control character shown as the escape that wrote it (a raw one
+        // would reach the terminal).
+        let key: String =
+            key.chars().map(|c| if c.is_control() { format!("\\u{:04X}", c as u32) } else { c.to_string() }).collect();
         let message = format!("{DUPLICATE_KEY} `{key}` (first at line {line})");
         found.push(Problem { at, severity: Severity::Error, message, repair: None });
     }

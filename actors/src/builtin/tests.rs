@@ -674,6 +674,32 @@ fn json_duplicate_keys() {
     assert_eq!(at(&one(BuiltinKind::Json, br#"{"a\\": 1, "a\\": 2}"#)), (1, 12));
     assert_eq!(at(&one(BuiltinKind::Json, b"{\"x\": 1, \"x\"\n  : 2}")), (1, 10));
     assert_eq!(at(&one(BuiltinKind::Json, b"{\"k\": {\"z\":1}, \"k\": 3}")), (1, 16));
+    // A control character in a key is shown as its escape, not raw.
+    let f = one(BuiltinKind::Json, br#"{"a\u0000\u001b[31m": 1, "a\u0000\u001b[31m": 2}"#);
+    assert_eq!(f.message, "duplicate key `a\\u0000\\u001B[31m` (first at line 1)");
+}
+
+#[test]
+fn json_comments_are_said_to_be_comments() {
+    for (text, place) in [
+        (&b"{\n  // why\n  \"a\": 1\n}\n"[..], (2, 3)),
+        (b"[1, /* two */ 2]", (1, 5)),
+        (b"{\"a\": 1 // one\n}", (1, 9)),
+    ] {
+        let f = one(BuiltinKind::Json, text);
+        assert_eq!(at(&f), place, "{f:?}");
+        assert!(f.message.starts_with("a comment: JSON has none") && f.message.contains("`jsonc`"), "{f:?}");
+    }
+    // A lone slash is no comment: the parser's words stand.
+    assert!(!one(BuiltinKind::Json, b"[1, /]").message.contains("comment"));
+}
+
+#[test]
+fn deno_and_turborepo_configuration_is_json_with_comments() {
+    let jsonc = BuiltinKind::Jsonc.default_files();
+    for name in ["deno.json", "turbo.json"] {
+        assert!(jsonc.contains(&name) && BuiltinKind::Json.default_exclude().contains(&name), "{name}");
+    }
 }
 
 #[test]
