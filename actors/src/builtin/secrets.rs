@@ -43,6 +43,7 @@ const PREFIXES: &[(&str, Prefix)] = &[
     ("-SECRET", Prefix::AwsSecret),
     ("-Secret", Prefix::AwsSecret),
     ("Secret", Prefix::AwsSecret),
+    (".secret", Prefix::AwsSecret),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -274,6 +275,21 @@ fn pem(content: &[u8], after_begin: usize) -> Option<&[u8]> {
     }
     let (material, bytes) = material_run(body);
     let armor_header = ARMOR_HEADERS.iter().any(|h| body.starts_with(h.as_bytes()));
+    // AWS's and others' documented examples (`…-----EXAMPLE…`).
+    if !armor_header && placeholder(&body[..bytes]) {
+        return None;
+    }
+    let key = &body[..bytes];
+    let mixed = key.iter().any(u8::is_ascii_digit)
+        && key.iter().any(u8::is_ascii_uppercase)
+        && key.iter().any(u8::is_ascii_lowercase);
+    if quotes > 0 && !commented && !armor_header {
+        // In a string literal after the header's (`["-----BEGIN …-----",
+        // "MIIE…"]`, `"…-----\n" + "MIIE…"`): a key's line has digits and
+        // letters of both cases, where the next literal of a list of
+        // names (`'EncryptedPrivateKeyInfoMarker'`) is a word.
+        return (material >= PEM_MATERIAL && mixed).then_some(label);
+    }
     if commented && !armor_header {
         // Prose, names and paths in a comment have long runs of base64
         // characters too: a commented-out key's line is a whole line of
@@ -284,10 +300,6 @@ fn pem(content: &[u8], after_begin: usize) -> Option<&[u8]> {
         let rest = &body[bytes..body.len().min(bytes + LONGEST_RUN)];
         let line = &rest[..memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len())];
         let literal_end = line.iter().all(|&b| b"\\nr\"' \t+,;)".contains(&b));
-        let key = &body[..bytes];
-        let mixed = key.iter().any(u8::is_ascii_digit)
-            && key.iter().any(u8::is_ascii_uppercase)
-            && key.iter().any(u8::is_ascii_lowercase);
         let long = material >= COMMENTED_MATERIAL || material > LONGEST_RUN;
         return (long && mixed && (literal_end || material > LONGEST_RUN)).then_some(label);
     }
@@ -327,9 +339,11 @@ const ARMOR_HEADERS: &[&str] = &["Proc-Type: ", "Version: ", "Comment: ", "Hash:
 const PEM_MATERIAL: usize = 20;
 
 /// An AWS secret access key assigned to a name containing `aws_secret`,
-/// `aws-secret` or `AwsSecret` (any case of `aws`): `at` is the `_secret`,
-/// `-secret` or `Secret` of the name. The value follows `=`, `:`, `:=` or
-/// `=>`, or blanks alone (`aws configure set aws_secret_access_key VALUE`).
+/// `aws-secret`, `aws.secret` (the Java SDK's `aws.secretKey`) or
+/// `AwsSecret` (any case of `aws`): `at` is the `_secret`, `-secret`,
+/// `.secret` or `Secret` of the name. The value follows `=`, `:`, `:=` or
+/// `=>`, or blanks alone (`aws configure set aws_secret_access_key VALUE`),
+/// or is a name/value pair's (see [`paired_value`]).
 /// Returns where the name starts, the name and the 40-character value.
 fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
     if at < 3 || !content[at - 3..at].eq_ignore_ascii_case(b"aws") {
@@ -368,7 +382,11 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
     } else {
         run(rest, |b| b == b'=' || b == b':' || b == b'>')
     };
-    if (op == 0 && !blanks) || op > 2 {
+    if op == 0 && !blanks {
+        // `name: AWS_SECRET_ACCESS_KEY` and its `value:` after it.
+        return paired_value(content, name_start, name_end).map(|value| (name_start, name, value));
+    }
+    if op > 2 {
         return None;
     }
     rest = skip(&rest[op..], |b| b == b' ' || b == b'\t');
@@ -379,6 +397,42 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
     }
     let value = &rest[..40];
     (!placeholder(value)).then_some((name_start, name, value))
+}
+
+/// The value of a name/value pair whose name is an AWS secret's
+/// (`content[name_start..name_end]`): `name: AWS_SECRET_ACCESS_KEY` with
+/// `value: …` on the next line (Kubernetes' `env`, CloudFormation's `Name`
+/// and `Value`), `{"name": "AWS_SECRET_ACCESS_KEY", "value": "…"}` (ECS task
+/// definitions), `{ name = "…", value = "…" }` (Terraform). The name must be
+/// the value of a key `name` (any case), and `value` must follow it, on the
+/// same line or the next.
+fn paired_value(content: &[u8], name_start: usize, name_end: usize) -> Option<&[u8]> {
+    let quote = |b: u8| b == b'"' || b == b'\'';
+    let blank = |b: u8| b == b' ' || b == b'\t';
+    let before = &content[name_start.saturating_sub(LONGEST_RUN)..name_start];
+    let before = skip_back(skip_back(before, quote), blank);
+    let before = before.strip_suffix(b":").or_else(|| before.strip_suffix(b"="))?;
+    let before = skip_back(skip_back(before, blank), quote);
+    let key_at = before.len().checked_sub(4)?;
+    if !before[key_at..].eq_ignore_ascii_case(b"name") || preceded_by(before, key_at, is_word) {
+        return None;
+    }
+    let mut rest = &content[name_end..content.len().min(name_end + LONGEST_RUN)];
+    rest = skip(skip(rest, quote), |b| blank(b) || b == b',');
+    rest = rest.strip_prefix(b"\r\n").or_else(|| rest.strip_prefix(b"\n")).unwrap_or(rest);
+    rest = skip(skip(rest, |b| blank(b) || b == b'-' || b == b','), quote);
+    if rest.len() < 5 || !rest[..5].eq_ignore_ascii_case(b"value") {
+        return None;
+    }
+    rest = skip(skip(&rest[5..], quote), blank);
+    rest = rest.strip_prefix(b":").or_else(|| rest.strip_prefix(b"="))?;
+    rest = skip(skip(rest, blank), quote);
+    let n = short_run(rest, is_base64);
+    if n != 40 || rest.get(n) == Some(&b'=') {
+        return None;
+    }
+    let value = &rest[..40];
+    (!placeholder(value)).then_some(value)
 }
 
 fn skip(s: &[u8], f: impl Fn(u8) -> bool) -> &[u8] {

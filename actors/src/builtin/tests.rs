@@ -1716,6 +1716,29 @@ fn secret_samples() -> Vec<(String, &'static str, String)> {
             aws_secret.clone(),
         ),
         (format!("{{\"aws_secret_access_key\", \"{aws_secret}\"}},\n"), "`aws_secret_access_key`", aws_secret.clone()),
+        // Name/value pairs: Kubernetes, CloudFormation, ECS, Terraform; and
+        // the Java SDK's property.
+        (
+            format!("env:\n  - name: AWS_SECRET_ACCESS_KEY\n    value: {aws_secret}\n"),
+            "`AWS_SECRET_ACCESS_KEY`",
+            aws_secret.clone(),
+        ),
+        (
+            format!("- Name: AWS_SECRET_ACCESS_KEY\r\n  Value: '{aws_secret}'\r\n"),
+            "`AWS_SECRET_ACCESS_KEY`",
+            aws_secret.clone(),
+        ),
+        (
+            format!("{{\"name\": \"AWS_SECRET_ACCESS_KEY\", \"value\": \"{aws_secret}\"}}"),
+            "`AWS_SECRET_ACCESS_KEY`",
+            aws_secret.clone(),
+        ),
+        (
+            format!("{{ name = \"AWS_SECRET_ACCESS_KEY\", value = \"{aws_secret}\" }},\n"),
+            "`AWS_SECRET_ACCESS_KEY`",
+            aws_secret.clone(),
+        ),
+        (format!("aws.secretKey={aws_secret}\n"), "`aws.secretKey`", aws_secret.clone()),
     ]
 }
 
@@ -1830,6 +1853,20 @@ fn secrets_pem_headers_without_key_material_are_not_keys() {
     // A closing quote, blanks, then a path or a name of base64 characters.
     clean(BuiltinKind::Secrets, b"grep -q -- '-----BEGIN RSA PRIVATE KEY-----' /etc/ssl/private/server.key\n");
     clean(BuiltinKind::Secrets, b"x = \"-----BEGIN PRIVATE KEY-----\"   someIdentifierLongerThanTwenty\n");
+    // A list of a parser's constants: the next literal is a name, not a
+    // key's first line; and a documented example key.
+    clean(BuiltinKind::Secrets, b"MARKERS = ['-----BEGIN RSA PRIVATE KEY-----', 'EncryptedPrivateKeyInfoMarker',\n");
+    clean(BuiltinKind::Secrets, b"-----BEGIN RSA PRIVATE KEY-----EXAMPLETCCAfICCQD6m7oRw0uXOjANBgkqhkiG9w0BAQUFADCB\n");
+    // A pair's name that is not the secret's, or a value that is no
+    // literal.
+    let value = fake(40, ALNUM);
+    for text in [
+        format!("- name: AWS_SECRET_ACCESS_KEY\n  valueFrom:\n    secretKeyRef: {value}\n"),
+        format!("filename: AWS_SECRET_ACCESS_KEY\nvalue: {value}\n"),
+        format!("- name: AWS_SECRET_ACCESS_KEY\n\n\n  value: {value}\n"),
+    ] {
+        clean(BuiltinKind::Secrets, text.as_bytes());
+    }
     clean(BuiltinKind::Secrets, b"x = \"-----BEGIN RSA PRIVATE KEY-----\\n\" SOMEMACRONAMEOVERTWENTYCHARS\n");
     clean(
         BuiltinKind::Secrets,
