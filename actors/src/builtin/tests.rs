@@ -1268,6 +1268,25 @@ fn yaml_accepts_what_yaml_1_2_allows() {
     assert_eq!(one(BuiltinKind::Yaml, &utf32).line, Some(2));
 }
 
+/// A `%YAML` directive of another major version is refused, as YAML 1.2
+/// says; a later minor one is read as 1.2, with a warning; 1.0 to 1.2 and
+/// a `%YAML` line inside a scalar are nothing.
+#[test]
+fn yaml_version_directives() {
+    let f = one(BuiltinKind::Yaml, b"# a comment\n%YAML 2.0\n---\na: 1\n");
+    assert_eq!((at(&f), f.severity), ((2, 1), Severity::Error), "{f:?}");
+    assert!(f.message.contains("`%YAML 2.0`"), "{f:?}");
+    // In a later document, after the directives of its own.
+    let f = one(BuiltinKind::Yaml, b"a: 1\n...\n%TAG ! tag:x,2000:\n%YAML 3.1 # later\n--- !x\nb\n");
+    assert_eq!((at(&f), f.severity), ((4, 1), Severity::Error), "{f:?}");
+    let f = one(BuiltinKind::Yaml, b"%YAML 1.3\n---\na: 1\n");
+    assert_eq!((at(&f), f.severity), ((1, 1), Severity::Warning), "{f:?}");
+    for fine in [&b"%YAML 1.2\n---\na: 1\n"[..], b"%YAML 1.1\n--- a\n", b"--- |\n  %YAML 2.0\n", b"a: \"%YAML 2.0\"\n"]
+    {
+        clean(BuiltinKind::Yaml, fine);
+    }
+}
+
 /// A multi-line flow collection whose lines (its closing bracket) sit at
 /// the key's column, as Compose and CI files write them: the parser
 /// refuses it after a quoted first entry (not after a plain one), which is

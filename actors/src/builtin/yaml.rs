@@ -49,9 +49,24 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
     // lines must indent with spaces (one past the block's), the byte where
     // it starts, and how many flow collections are open in it.
     let mut flow_in_block: Option<(usize, usize, usize)> = None;
+    // Where the last event ended (a character index): the directives of
+    // an explicit document lie between it and the document's `---`.
+    let mut last_end = 0;
     // After an error the parser yields it forever, and could not reliably
     // go on anyway: the first one ends the check.
     for event in Parser::new_from_str(&text) {
+        if let Ok((Event::DocumentStart(true), span)) = &event {
+            let (from, to) = (indentation.byte(last_end), indentation.byte(span.start.index()));
+            if let Some((at, severity, why)) = version_directive(&text, from, to) {
+                out.at(at, severity, || why);
+                if severity == Severity::Error {
+                    return;
+                }
+            }
+        }
+        if let Ok((_, span)) = &event {
+            last_end = span.end.index();
+        }
         if let Ok((event, span)) = &event
             && controls.forbidden_before(event, span)
         {
@@ -972,6 +987,45 @@ enum Found {
     Duplicate(Duplicate),
     /// An error the parser does not see; the check ends there.
     Error(Marker, &'static str),
+}
+
+/// A `%YAML` directive between bytes `from` and `to` (the directives of a
+/// document) naming a version YAML 1.2 does not read as its own (the parser
+/// reads any as 1.2): a later major version is refused (YAML 1.2, section
+/// 6.8.1: a document of one "should be rejected with an appropriate
+/// error"), a later minor one read as 1.2 with a warning. The byte where it
+/// starts, the severity and why.
+fn version_directive(text: &str, from: usize, to: usize) -> Option<(usize, Severity, String)> {
+    // A document ended without `...` ends at the `---` that follows: no
+    // directives can come between.
+    let mut at = from;
+    if from >= to {
+        return None;
+    }
+    for line in text[from..to].split_inclusive('\n') {
+        let start = at;
+        at += line.len();
+        let Some(rest) = line.strip_prefix("%YAML") else { continue };
+        let version = rest.split([' ', '\t', '\r', '\n', '#']).find(|w| !w.is_empty()).unwrap_or("");
+        let (major, minor) = version.split_once('.')?;
+        let (major, minor): (u64, u64) = (major.parse().ok()?, minor.parse().ok()?);
+        return match (major, minor) {
+            (1, 0..=2) => None,
+            (1, _) => Some((
+                start,
+                Severity::Warning,
+                format!("`%YAML {version}`: a later version of YAML 1, read as YAML 1.2"),
+            )),
+            _ => Some((
+                start,
+                Severity::Error,
+                format!(
+                    "`%YAML {version}`: a document of another major version of YAML than 1, which this check does not read"
+                ),
+            )),
+        };
+    }
+    None
 }
 
 /// A duplicate key.
