@@ -962,6 +962,57 @@ timeout = "120s"
     assert_eq!(env.json(&["ping"])["pong"], true);
 }
 
+/// A daemon that does not answer the first Ctrl-C's cancel (stopped here)
+/// does not hold the CLI: a second Ctrl-C leaves at once, and the daemon,
+/// once it runs again, cancels the check of the client gone.
+#[test]
+fn a_second_ctrl_c_stops_waiting_for_a_daemon_that_does_not_answer() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[validators.slow]
+kind = "command"
+command = ["sh", "-c", "sleep 76", "sleep"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.txt"]
+timeout = "120s"
+"#,
+    );
+    env.write("a.txt", "x\n");
+    env.start();
+    let daemon = nix::unistd::Pid::from_raw(env.json(&["ping"])["pid"].as_u64().unwrap() as i32);
+    let child = env.cmd().args(["check", "."]).stderr(Stdio::piped()).spawn().unwrap();
+    let client = nix::unistd::Pid::from_raw(child.id() as i32);
+    wait_until(Duration::from_secs(10), "the tool to start", || pgrep("sleep 76"));
+    nix::sys::signal::kill(daemon, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    // Resumed whatever happens below, so that the test's end can stop it.
+    struct Resume(nix::unistd::Pid);
+    impl Drop for Resume {
+        fn drop(&mut self) {
+            let _ = nix::sys::signal::kill(self.0, nix::sys::signal::Signal::SIGCONT);
+        }
+    }
+    let resume = Resume(daemon);
+    nix::sys::signal::kill(client, nix::sys::signal::Signal::SIGINT).unwrap();
+    // The first is taken (its line is printed) before the second comes.
+    std::thread::sleep(Duration::from_millis(300));
+    nix::sys::signal::kill(client, nix::sys::signal::Signal::SIGINT).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output().unwrap());
+    });
+    let out = rx.recv_timeout(Duration::from_secs(10)).expect("the client to leave while the daemon is stopped");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Ctrl-C again") && stderr.contains("interrupted again"), "{stderr}");
+    drop(resume);
+    wait_until(Duration::from_secs(10), "the tool to be killed", || !pgrep("sleep 76"));
+    assert_eq!(env.json(&["ping"])["pong"], true);
+}
+
 #[test]
 fn a_client_that_dies_without_ctrl_c_cancels_its_run_and_kills_its_tools() {
     for (signal, tool) in

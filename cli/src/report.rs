@@ -359,14 +359,29 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                     }
                 }
             }
-            _ = ctrl_c.recv(), if !interrupted => {
+            _ = ctrl_c.recv() => {
+                if interrupted {
+                    // The daemon did not answer the cancel (stopped, or
+                    // stuck): no longer waited for. It cancels the check
+                    // once it sees this client gone.
+                    if let Some(b) = &bar {
+                        b.finish_and_clear();
+                    }
+                    anyhow::bail!("interrupted again: not waiting for the daemon to cancel the check");
+                }
                 interrupted = true;
                 // Above the progress line, not onto it.
                 match &bar {
-                    Some(b) => b.suspend(|| eprintln!("verdict: interrupted; cancelling the check")),
-                    None => eprintln!("verdict: interrupted; cancelling the check"),
+                    Some(b) => b.suspend(|| eprintln!("verdict: interrupted; cancelling the check (Ctrl-C again to stop waiting)")),
+                    None => eprintln!("verdict: interrupted; cancelling the check (Ctrl-C again to stop waiting)"),
                 }
-                c.send(method::CANCEL, json!({ "id": id })).await?;
+                // A daemon that reads nothing may leave no room for it.
+                match tokio::time::timeout(CANCEL_SEND, c.send(method::CANCEL, json!({ "id": id }))).await {
+                    Ok(sent) => {
+                        sent?;
+                    }
+                    Err(_) => anyhow::bail!("interrupted: the daemon took no cancel request in {CANCEL_SEND:?}"),
+                }
             }
         }
     };
@@ -842,6 +857,9 @@ fn uri(path: &[u8]) -> String {
 /// The most results one SARIF run may hold for GitHub code scanning, which
 /// rejects a log with more (and as many rules at most, which then holds).
 pub const SARIF_MAX_RESULTS: usize = 25_000;
+
+/// How long a Ctrl-C's `cancel` may wait for room on the connection.
+const CANCEL_SEND: Duration = Duration::from_secs(2);
 
 /// Builds a SARIF 2.1.0 log: findings are results; errors, timeouts and
 /// skips are tool execution notifications, not results.
