@@ -833,7 +833,9 @@ impl Signals {
                     tokio::select! {
                         result = d.engine.reload() => match result {
                             Ok(diff) => info!(%diff, "configuration reloaded"),
-                            Err(e) => error!(error = %e.message, "reload rejected; the old configuration stays in force"),
+                            // An invalid or half-written file: logged by the engine.
+                            Err(e) if e.code == code::INVALID_CONFIGURATION => {}
+                            Err(e) => error!(error = %e.message, "reload failed; the old configuration stays in force"),
                         },
                         // Not worth the grace requests get: the daemon that
                         // would apply it is stopping.

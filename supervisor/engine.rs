@@ -452,7 +452,10 @@ impl Engine {
         // One at a time, each reading the file when its turn comes: the
         // last to finish applies the newest file.
         let turn = self.reloading.lock().await;
-        self.reload_in_turn(turn).await?.applied().ok_or_else(being_written)
+        self.reload_in_turn(turn).await?.applied().ok_or_else(|| {
+            warn!("reload not applied: verdict.toml is being written; the configuration in force stays");
+            being_written()
+        })
     }
 
     /// [`reload`](Self::reload), its turn taken.
@@ -487,6 +490,9 @@ impl Engine {
             }
         };
         let new = loaded.map_err(|e| {
+            // Whoever asked (a client's `reload`, SIGHUP, a check finding the
+            // file changed), the log says so.
+            error!(errors = %e, "reload rejected: verdict.toml is invalid; the old configuration stays in force");
             RpcError::new(
                 code::INVALID_CONFIGURATION,
                 format!("invalid configuration; the old one stays in force:\n{e}"),
