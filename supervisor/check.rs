@@ -8,7 +8,7 @@
 //! skipped, so a run whose validators all hang still ends within the longest
 //! timeout plus a small margin.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -67,6 +67,19 @@ pub enum Shared {
     Began(tokio::time::Instant),
     /// Its outcome.
     Done(Outcome),
+    /// Not run there: the validator timed out on another file of that run,
+    /// for this reason, and its later jobs there are skipped.
+    Hung(String),
+}
+
+/// A pair a run waited for another run to compute, and now computes
+/// itself (or waits for a third): the other run went away, or gave no
+/// verdict. `cap`: the deadline it was waited for by, which its own job
+/// keeps to, so that the run still ends within its timeouts.
+struct Orphan {
+    fi: usize,
+    vi: usize,
+    cap: Option<tokio::time::Instant>,
 }
 
 /// Seconds since the Unix epoch.
@@ -1197,9 +1210,9 @@ pub async fn run(
     mark("read+built-ins", &mut since);
     // Jobs for the command validators.
     let mut jobs = JoinSet::new();
-    let mut orphans: Vec<(usize, usize)> = Vec::new();
-    let spawn = |jobs: &mut JoinSet<Option<(usize, usize)>>, vi: usize, batch: Vec<usize>, claims: Vec<Claim>| {
-        spawn_job(jobs, engine, &run, &selected, vi, batch, claims, &walked, &hashed, &cancel, write_store.clone());
+    let spawn = |jobs: &mut JoinSet<Option<Orphan>>, vi: usize, batch: Vec<usize>, claims: Vec<Claim>, cap| {
+        let (s, w, h) = (&selected, &walked, &hashed);
+        spawn_job(jobs, engine, &run, s, vi, batch, claims, w, h, &cancel, write_store.clone(), cap);
     };
     for (vi, files) in work.iter().enumerate() {
         let s = &selected[vi];
@@ -1226,61 +1239,7 @@ pub async fn run(
             let mut pending = engine.pending.lock().expect("pending");
             if let Some(rx) = pending.get(&key).filter(|rx| rx.has_changed().is_ok()).cloned() {
                 drop(pending);
-                let run = run.clone();
-                let (name, timeout) = (s.handle.config.name.clone(), s.handle.config.timeout);
-                jobs.spawn(async move {
-                    let mut rx = rx;
-                    // Waited for as a job of this run's own would be: for a
-                    // concurrency slot without limit, then within this
-                    // validator's timeout from when the job began.
-                    let got = loop {
-                        let began = match rx.borrow_and_update().clone() {
-                            Shared::Done(o) => break Some(o),
-                            Shared::Began(at) => Some(at),
-                            Shared::Queued => None,
-                        };
-                        // With a moment more: with the same timeout, the
-                        // other run's time-out arrives just after it.
-                        let changed = match began {
-                            Some(at) => tokio::time::timeout_at(at + timeout + DEADLINES_TOGETHER, rx.changed()).await,
-                            None => Ok(rx.changed().await),
-                        };
-                        match changed {
-                            Ok(Ok(())) => continue,
-                            // Withdrawn without an outcome (its run was
-                            // cancelled): computed here.
-                            Ok(Err(_)) => break None,
-                            Err(_) => {
-                                let why = format!(
-                                    "not run in time: another check was running validator {name} on this file, \
-                                     and it did not end within the timeout of {timeout:?}"
-                                );
-                                push(&run, fi, vi, Outcome::skipped(why));
-                                return None;
-                            }
-                        }
-                    };
-                    // Only a verdict is taken over: the other run's errors
-                    // and skips are its own (this run computes the pair
-                    // itself then). Its time-out is run again only with a
-                    // longer timeout than it had there.
-                    match got.as_ref().and_then(Outcome::cacheable) {
-                        Some(v) => {
-                            run.offer(fi, vi, Some(StoredVerdict::from(&v)));
-                            push(&run, fi, vi, got.expect("some"));
-                            None
-                        }
-                        None if matches!(got, Some(Outcome::TimedOut { after_ms }) if u128::from(after_ms) >= timeout.as_millis()) => {
-                            let why = format!(
-                                "not run: another check was running validator {name} on this file at the same \
-                                 time, and it timed out there; check again to run it"
-                            );
-                            push(&run, fi, vi, Outcome::skipped(why));
-                            None
-                        }
-                        None => Some((fi, vi)),
-                    }
-                });
+                spawn_waiter(&mut jobs, rx, &run, s, fi, vi, None);
             } else {
                 if let Some(c) = Claim::take(&engine.pending, &mut pending, fi, key, &s.handle.permits) {
                     claims.insert(fi, c);
@@ -1291,7 +1250,7 @@ pub async fn run(
         }
         for batch in batches(s, &own, &walked) {
             let claims = batch.iter().filter_map(|fi| claims.remove(fi)).collect();
-            spawn(&mut jobs, vi, batch, claims);
+            spawn(&mut jobs, vi, batch, claims, None);
         }
     }
 
@@ -1299,8 +1258,26 @@ pub async fn run(
     let mut last = Instant::now();
     let notifier = ctx.notifier.clone();
     while let Some(res) = jobs.join_next().await {
-        if let Ok(Some(orphan)) = res {
-            orphans.push(orphan);
+        if let Ok(Some(Orphan { fi, vi, cap })) = res {
+            // The run that was computing this pair for us went away, or gave
+            // no verdict: it is waited for again if a third run claimed it
+            // meanwhile, else computed here, at once, by the deadline it
+            // was waited for by.
+            let s = &selected[vi];
+            let key = pending_key(s, hashed[fi].hash.unwrap_or(0), &walked[fi], cache_epoch);
+            let mut pending = engine.pending.lock().expect("pending");
+            match pending.get(&key).filter(|rx| rx.has_changed().is_ok()).cloned() {
+                Some(rx) => {
+                    drop(pending);
+                    spawn_waiter(&mut jobs, rx, &run, s, fi, vi, cap);
+                }
+                None => {
+                    let claims: Vec<Claim> =
+                        Claim::take(&engine.pending, &mut pending, fi, key, &s.handle.permits).into_iter().collect();
+                    drop(pending);
+                    spawn(&mut jobs, vi, vec![fi], claims, cap);
+                }
+            }
         }
         if last.elapsed() >= PROGRESS_EVERY {
             last = Instant::now();
@@ -1308,23 +1285,6 @@ pub async fn run(
                 notification::CHECK_PROGRESS,
                 json!({ "done": run.done.load(Ordering::Relaxed), "total": run.total.load(Ordering::Relaxed) }),
             );
-        }
-        if jobs.is_empty() && !orphans.is_empty() {
-            // The run that was computing these for us went away: do them here.
-            let mut by_validator: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-            for (fi, vi) in orphans.drain(..) {
-                by_validator.entry(vi).or_default().push(fi);
-            }
-            for (vi, files) in by_validator {
-                for batch in batches(&selected[vi], &files, &walked) {
-                    let claims = if params.no_cache {
-                        Vec::new()
-                    } else {
-                        claim(engine, &selected[vi], &batch, &hashed, &walked, cache_epoch)
-                    };
-                    spawn(&mut jobs, vi, batch, claims);
-                }
-            }
         }
     }
 
@@ -1918,33 +1878,92 @@ impl Drop for Claim {
     }
 }
 
-/// Claims the pairs of a batch so concurrent runs wait for us instead of
-/// recomputing: worth it for external tools; built-ins are cheaper to redo
-/// than to share.
-fn claim(
-    engine: &Engine,
+/// Waits, as a job of this run, for the pair (`fi`, `vi`) that another run
+/// claimed: for a concurrency slot without limit, then within this
+/// validator's timeout from when that run's job began (and by `cap`, if
+/// this run waited for the pair before). Takes over its verdict; an
+/// [`Orphan`] if the other run went away or gave none.
+fn spawn_waiter(
+    jobs: &mut JoinSet<Option<Orphan>>,
+    mut rx: watch::Receiver<Shared>,
+    run: &Arc<RunState>,
     s: &Selected,
-    batch: &[usize],
-    hashed: &[Hashed],
-    walked: &[Walked],
-    epoch: u64,
-) -> Vec<Claim> {
-    let mut claims = Vec::new();
-    if s.handle.cacheable && is_command(s) {
-        let mut pending = engine.pending.lock().expect("pending");
-        for &fi in batch {
-            if let Some(h) = hashed[fi].hash {
-                let key = pending_key(s, h, &walked[fi], epoch);
-                claims.extend(Claim::take(&engine.pending, &mut pending, fi, key, &s.handle.permits));
+    fi: usize,
+    vi: usize,
+    cap: Option<tokio::time::Instant>,
+) {
+    let run = run.clone();
+    let (name, timeout) = (s.handle.config.name.clone(), s.handle.config.timeout);
+    jobs.spawn(async move {
+        let mut until = cap;
+        let got = loop {
+            let began = match rx.borrow_and_update().clone() {
+                Shared::Done(o) => break Some(o),
+                Shared::Hung(why) => {
+                    // As that run skips the validator's later jobs, so does
+                    // this one: its tool hangs.
+                    let why = format!("not run: in another check running at the same time, {why}");
+                    run.set_hung(&name, why.clone());
+                    push(&run, fi, vi, Outcome::skipped(why));
+                    return None;
+                }
+                Shared::Began(at) => Some(at),
+                Shared::Queued => None,
+            };
+            // With a moment more: with the same timeout, the other run's
+            // time-out arrives just after it.
+            until = match (began.map(|at| at + timeout + DEADLINES_TOGETHER), cap) {
+                (Some(theirs), Some(cap)) => Some(theirs.min(cap)),
+                (theirs, cap) => theirs.or(cap),
+            };
+            let changed = match until {
+                Some(at) => tokio::time::timeout_at(at, rx.changed()).await,
+                None => Ok(rx.changed().await),
+            };
+            match changed {
+                Ok(Ok(())) => continue,
+                // Withdrawn without an outcome (its run was cancelled).
+                Ok(Err(_)) => return Some(Orphan { fi, vi, cap: until }),
+                Err(_) => {
+                    let why = format!(
+                        "not run in time: another check was running validator {name} on this file, and it did not \
+                         end within the timeout of {timeout:?}"
+                    );
+                    push(&run, fi, vi, Outcome::skipped(why));
+                    return None;
+                }
             }
+        };
+        // Only a verdict is taken over: the other run's errors and skips are
+        // its own (this run computes the pair itself then). Its time-out is
+        // this run's too: the validator's later jobs here are skipped, as
+        // they are there.
+        match got.as_ref().and_then(Outcome::cacheable) {
+            Some(v) => {
+                run.offer(fi, vi, Some(StoredVerdict::from(&v)));
+                push(&run, fi, vi, got.expect("some"));
+                None
+            }
+            None if matches!(got, Some(Outcome::TimedOut { after_ms }) if u128::from(after_ms) >= timeout.as_millis()) => {
+                run.set_hung(
+                    &name,
+                    format!("not run: validator {name} timed out in another check running at the same time; check again to run it"),
+                );
+                let why = format!(
+                    "not run: another check was running validator {name} on this file at the same time, and it \
+                     timed out there; check again to run it"
+                );
+                push(&run, fi, vi, Outcome::skipped(why));
+                None
+            }
+            None => Some(Orphan { fi, vi, cap: until }),
         }
-    }
-    claims
+    });
 }
 
 #[allow(clippy::too_many_arguments)]
 fn spawn_job(
-    jobs: &mut JoinSet<Option<(usize, usize)>>,
+    jobs: &mut JoinSet<Option<Orphan>>,
     engine: &Engine,
     run: &Arc<RunState>,
     selected: &Arc<Vec<Selected>>,
@@ -1955,6 +1974,7 @@ fn spawn_job(
     hashed: &Arc<Vec<Hashed>>,
     cancel: &CancellationToken,
     store: Option<Arc<Store>>,
+    cap: Option<tokio::time::Instant>,
 ) {
     let (run, selected, walked, hashed, cancel) =
         (run.clone(), selected.clone(), walked.clone(), hashed.clone(), cancel.clone());
@@ -1968,7 +1988,7 @@ fn spawn_job(
                 c.tx.send_replace(Shared::Began(at));
             }
         };
-        let outcomes = run_job(s, &batch, &walked, &run, &cancel, &supervisor, &began).await;
+        let outcomes = run_job(s, &batch, &walked, &run, &cancel, &supervisor, &began, cap).await;
         // An external tool read the file itself, at job time: if it changed
         // since it was hashed, its verdict is not for that hash, so it is
         // reported but not cached. A change shows in the file's stamp,
@@ -2017,10 +2037,16 @@ fn spawn_job(
         let mut withheld = Vec::new();
         for ((&fi, o), v) in batch.iter().zip(outcomes.iter()).zip(&verdicts) {
             if let Some(c) = claims.iter().find(|c| c.fi == fi) {
-                if v.is_some() || !o.is_verdict() {
-                    c.publish(o.clone());
-                } else {
-                    withheld.push(fi);
+                let hung = run.hung(&s.handle.config.name);
+                match o {
+                    // Skipped because the validator timed out on another
+                    // file: said as such, so that waiting runs skip it too
+                    // rather than run the hanging tool again.
+                    Outcome::Skipped { reason } if hung.as_ref() == Some(reason) => {
+                        c.tx.send_replace(Shared::Hung(reason.clone()));
+                    }
+                    _ if v.is_some() || !o.is_verdict() => c.publish(o.clone()),
+                    _ => withheld.push(fi),
                 }
             }
         }
@@ -2100,7 +2126,10 @@ pub(crate) const STOPPED: &str = "not run: the validator's child was stopped (th
 /// Runs one job on a validator's child, enforcing the deadline. A job
 /// whose child dies under it (killed for another job's deadline, another
 /// check's say, a sibling's crash, or a restart) is run again on the next
-/// child, as often as that happens, within its own deadline.
+/// child, as often as that happens, within its own deadline. `cap`: a
+/// deadline the job must keep to even if it leaves the tool less than its
+/// timeout (a pair this run waited for another run to compute until then).
+#[allow(clippy::too_many_arguments)]
 async fn run_job(
     s: &Selected,
     batch: &[usize],
@@ -2109,6 +2138,7 @@ async fn run_job(
     cancel: &CancellationToken,
     supervisor: &ractor::ActorRef<SupervisorMessage>,
     began: &(dyn Fn(tokio::time::Instant) + Sync),
+    cap: Option<tokio::time::Instant>,
 ) -> Vec<Outcome> {
     let name = &s.handle.config.name;
     let n = batch.len();
@@ -2163,10 +2193,18 @@ async fn run_job(
         // deadline counts from here: a run ends within its timeouts even
         // when a child was restarting.
         let mut slot = s.handle.slot.clone();
+        // Whether the cap leaves the tool less than its timeout.
+        let mut capped = false;
         let wait_until = deadline.unwrap_or_else(|| {
             let now = tokio::time::Instant::now();
             began(now);
-            now + timeout
+            match cap {
+                Some(cap) if cap < now + timeout => {
+                    capped = true;
+                    cap.max(now)
+                }
+                _ => now + timeout,
+            }
         });
         let mut waited = false;
         let actor = loop {
@@ -2201,8 +2239,9 @@ async fn run_job(
         let second = deadline.is_some();
         let until = *deadline.get_or_insert(wait_until);
         // Less than its whole timeout left, part of it spent waiting for a
-        // restart: reaching the deadline then says nothing of the tool.
-        let shortened = !second && waited;
+        // restart or for another run computing the pair: reaching the
+        // deadline then says nothing of the tool.
+        let shortened = !second && (waited || capped);
 
         let files = batch
             .iter()
@@ -2255,14 +2294,21 @@ async fn run_job(
                 // skipped, so that the run still ends within its timeouts.
                 Err(_) if shortened => {
                     let first = walked[batch[0]].rel.clone();
+                    let (earlier, part) = match capped {
+                        true => (
+                            "was run here after another check that was running it on the same file went away",
+                            format!("another check was running validator {name} on this file and went away; this job had the rest of the {timeout:?} timeout waited for it"),
+                        ),
+                        false => (
+                            "was restarting",
+                            format!("validator {name} was restarting for part of this job's timeout of {timeout:?}"),
+                        ),
+                    };
                     run.set_hung(
                         name,
-                        format!("not run: validator {name} was restarting, and its job on {first} did not end in time earlier in this run"),
+                        format!("not run: validator {name} {earlier}, and its job on {first} did not end in time earlier in this run"),
                     );
-                    let why = format!(
-                        "not run in time: validator {name} was restarting for part of this job's timeout of {timeout:?}, \
-                         and the job did not end in the rest"
-                    );
+                    let why = format!("not run in time: {part}, and the job did not end in the rest");
                     vec![Outcome::skipped(why); n]
                 }
                 _ => {

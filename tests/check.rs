@@ -1211,6 +1211,142 @@ fn a_check_after_a_concurrency_change_does_not_wait_behind_the_old_queue() {
     assert_eq!(ra["result"]["summary"]["outcomes"]["passed"], 3, "{ra}");
 }
 
+/// A tool, `gate`, over `*.txt`: each run appends its file's name to the
+/// returned `marks` file, then lasts until a file of that name is in the
+/// returned `release` directory (or until `timeout`).
+fn gated_tool(env: &Env, timeout: &str, concurrency: usize) -> (std::path::PathBuf, std::path::PathBuf) {
+    let marks = env.tmp.path().join("marks");
+    let release = env.tmp.path().join("release");
+    std::fs::create_dir_all(&release).unwrap();
+    env.write(
+        "verdict.toml",
+        format!(
+            "builtins = false\n[validators.gate]\nkind = \"command\"\nfiles = [\"*.txt\"]\n\
+             command = [\"sh\", \"-c\", \"echo $1 >> {}; while [ ! -e {}/$1 ]; do sleep 0.05; done\", \"gate\"]\n\
+             mode = \"per_file\"\nparser = \"exit_code\"\ntimeout = \"{timeout}\"\nconcurrency = {concurrency}\n",
+            marks.display(),
+            release.display()
+        ),
+    );
+    (marks, release)
+}
+
+/// How many runs of each file the marks of [`gated_tool`] list.
+fn runs_of(marks: &std::path::Path, name: &str) -> usize {
+    std::fs::read_to_string(marks).unwrap_or_default().lines().filter(|l| *l == name).count()
+}
+
+/// Several checks wait for one check's run of a pair; that check is
+/// cancelled. The pair is run once more, by one of them, and the others
+/// wait for that run: not once by each (an audit saw 13 runs for 13
+/// checks).
+#[test]
+fn a_cancelled_checks_pair_is_run_once_more_not_by_every_check_that_waited() {
+    let env = Env::new();
+    let (marks, release) = gated_tool(&env, "60s", 8);
+    env.write("a.txt", "a\n");
+    env.start();
+    let mut first = env.connect();
+    let id = first.send("check", json!({}));
+    wait_for_text(&marks, "a.txt");
+    let mut waiting: Vec<_> = (0..4).map(|_| env.connect()).collect();
+    let ids: Vec<i64> = waiting.iter_mut().map(|c| c.send("check", json!({}))).collect();
+    wait_until(Duration::from_secs(10), "the four checks to arrive", || {
+        env.json(&["status"])["requests_in_flight"].as_u64() == Some(5)
+    });
+    // Their walks and reads, one file each, to reach the wait: nothing to
+    // look at from here.
+    std::thread::sleep(Duration::from_millis(300));
+    first.send("cancel", json!({ "id": id }));
+    wait_until(Duration::from_secs(10), "the pair to run again", || runs_of(&marks, "a.txt") >= 2);
+    std::fs::write(release.join("a.txt"), "").unwrap();
+    for (c, id) in waiting.iter_mut().zip(ids) {
+        let (r, _) = c.reply(id);
+        assert_eq!(r["result"]["summary"]["outcomes"]["passed"], 1, "{r}");
+    }
+    assert_eq!(runs_of(&marks, "a.txt"), 2, "{}", std::fs::read_to_string(&marks).unwrap());
+}
+
+/// A pair another check was running for this one, which that check no
+/// longer does (cancelled), is run here at once: not once this check's
+/// own jobs are all done (an audit saw a 4 s pair wait 4 s more for
+/// another file's).
+#[test]
+fn a_pair_left_by_a_cancelled_check_is_run_at_once() {
+    let env = Env::new();
+    let (marks, release) = gated_tool(&env, "60s", 8);
+    env.write("a.txt", "a\n");
+    env.write("c.txt", "c\n");
+    env.start();
+    let mut first = env.connect();
+    let id = first.send("check", json!({ "paths": ["a.txt"] }));
+    wait_for_text(&marks, "a.txt");
+    let mut second = env.connect();
+    let id2 = second.send("check", json!({}));
+    // Its own job is running: its wait for `a.txt` began before it.
+    wait_for_text(&marks, "c.txt");
+    first.send("cancel", json!({ "id": id }));
+    // While `c.txt` is held.
+    wait_until(Duration::from_secs(10), "the left pair to run again", || runs_of(&marks, "a.txt") == 2);
+    for name in ["a.txt", "c.txt"] {
+        std::fs::write(release.join(name), "").unwrap();
+    }
+    let (r, _) = second.reply(id2);
+    assert_eq!(r["result"]["summary"]["outcomes"]["passed"], 2, "{r}");
+}
+
+/// A pair left by a cancelled check is run here by the deadline it was
+/// waited for by, not a whole timeout more: a run still ends within its
+/// timeouts. A hanging tool then has a skip for want of time, not a
+/// timeout (it did not get its whole timeout).
+#[test]
+fn a_pair_left_by_a_cancelled_check_keeps_to_the_deadline_it_was_waited_for_by() {
+    let env = Env::new();
+    let (marks, _release) = gated_tool(&env, "2s", 8);
+    env.write("h.txt", "h\n");
+    env.start();
+    let mut first = env.connect();
+    let id = first.send("check", json!({}));
+    wait_for_text(&marks, "h.txt");
+    let mut second = env.connect();
+    let id2 = second.send("check", json!({}));
+    wait_until(Duration::from_secs(10), "the second check to arrive", || {
+        env.json(&["status"])["requests_in_flight"].as_u64() == Some(2)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    first.send("cancel", json!({ "id": id }));
+    let (r, _) = second.reply(id2);
+    let outcome = &r["result"]["outcomes"][0]["outcome"];
+    assert_eq!(outcome["status"], "skipped", "{r}");
+    assert!(outcome["reason"].as_str().unwrap().contains("went away"), "{r}");
+    assert_eq!(runs_of(&marks, "h.txt"), 2);
+}
+
+/// One check's tool hangs on its first file: it skips the validator's
+/// other files. A second check waiting for those pairs skips them too,
+/// rather than run the hanging tool again (an audit saw it time out a
+/// second time, taking twice its timeout).
+#[test]
+fn a_validator_that_timed_out_in_another_check_is_not_run_again_for_its_skipped_pairs() {
+    let env = Env::new();
+    let (marks, _release) = gated_tool(&env, "1s", 1);
+    for name in ["a.txt", "b.txt", "c.txt"] {
+        env.write(name, format!("{name}\n"));
+    }
+    env.start();
+    let mut first = env.connect();
+    let id = first.send("check", json!({}));
+    wait_for_text(&marks, ".txt");
+    let mut second = env.connect();
+    let id2 = second.send("check", json!({}));
+    let (r1, _) = first.reply(id);
+    assert_eq!(r1["result"]["summary"]["outcomes"]["timed_out"], 1, "{r1}");
+    let (r2, _) = second.reply(id2);
+    assert_eq!(r2["result"]["summary"]["outcomes"]["skipped"], 3, "{r2}");
+    let ran = std::fs::read_to_string(&marks).unwrap();
+    assert_eq!(ran.lines().count(), 1, "the hanging tool ran again: {ran}");
+}
+
 /// A verdict on a file that changed under its tool is not for the content
 /// the waiting check hashed: that check computes the pair itself rather
 /// than take it over.
