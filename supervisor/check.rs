@@ -2195,6 +2195,7 @@ async fn run_job(
         let mut slot = s.handle.slot.clone();
         // Whether the cap leaves the tool less than its timeout.
         let mut capped = false;
+        let asked = tokio::time::Instant::now();
         let wait_until = deadline.unwrap_or_else(|| {
             let now = tokio::time::Instant::now();
             began(now);
@@ -2237,6 +2238,13 @@ async fn run_job(
             }
         };
         let second = deadline.is_some();
+        if !second && waited && !capped && asked.elapsed() <= RESTART_WAIT_GRACE {
+            // A restart's first backoffs are this short: the tool still gets
+            // its whole timeout (the run ends that little later), and
+            // reaching it is the tool's time-out, not a skip.
+            waited = false;
+            deadline = Some(tokio::time::Instant::now() + timeout);
+        }
         let until = *deadline.get_or_insert(wait_until);
         // Less than its whole timeout left, part of it spent waiting for a
         // restart or for another run computing the pair: reaching the
@@ -2340,6 +2348,11 @@ async fn run_job(
 /// How close to its deadline a job whose child died under it counts as
 /// timed out with the sibling whose deadline had the child killed.
 const DEADLINES_TOGETHER: Duration = Duration::from_millis(100);
+
+/// The longest wait for a restarting child after which a job still gives
+/// its tool the whole timeout. No longer than [`DEADLINES_TOGETHER`]: runs
+/// waiting for the job's pair allow it that much past its timeout.
+const RESTART_WAIT_GRACE: Duration = DEADLINES_TOGETHER;
 
 /// Why a job whose child died under it has no verdict: its runs on the
 /// next children gave none by the job's deadline (the last child died too

@@ -735,6 +735,39 @@ restart = { max_restarts = 20, backoff = "600ms" }
     assert_eq!(timed_out, 2, "{status}");
 }
 
+/// A job that waited for a restart only as long as a restart's first
+/// backoffs (here 32 to 48 ms) gives its tool the whole timeout: a tool
+/// that hangs through it timed out, and counts toward quarantine, rather
+/// than be skipped for a wait of a few milliseconds.
+#[test]
+fn a_job_that_waited_a_moment_for_a_restart_still_times_out() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        r#"
+builtins = false
+[validators.stuck]
+kind = "command"
+command = ["sh", "-c", "exec sleep 30", "stuck"]
+mode = "per_file"
+parser = "exit_code"
+files = ["*.py"]
+timeout = "1s"
+restart = { max_restarts = 20, backoff = "40ms" }
+"#,
+    );
+    env.write("a.py", "1\n");
+    env.start();
+    let mut c = env.connect();
+    for _ in 0..3 {
+        let r = c.call("check", json!({ "no_cache": true }));
+        assert_eq!(r["result"]["summary"]["outcomes"]["timed_out"], 1, "{r}");
+    }
+    let status = env.json(&["status"]);
+    let timed_out = status["events"].as_array().unwrap().iter().filter(|e| e["event"] == "timed_out").count();
+    assert_eq!(timed_out, 3, "{status}");
+}
+
 /// Configures `slow`, a command validator whose tool writes `started` to
 /// the file returned, one line a run, then sleeps `sleep` seconds, and
 /// writes `files` files for it to check.
