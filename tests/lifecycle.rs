@@ -1133,3 +1133,27 @@ fn a_daemon_that_cannot_say_why_it_failed_still_exits_2() {
     let out = env.cmd().args(["daemon", "--foreground"]).stderr(full).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+/// A session without `XDG_RUNTIME_DIR` (cron, a bare ssh login) finds no
+/// daemon at the socket of one with it: it starts a second daemon for the
+/// project, at the socket under the temporary directory. That daemon keeps
+/// a log of its own: two daemons writing and rotating one file lose lines.
+#[test]
+fn daemons_of_one_project_in_two_runtime_directories_keep_their_own_logs() {
+    let env = Env::new();
+    env.start();
+    let tmp = env.tmp.path().join("tmpdir");
+    std::fs::create_dir(&tmp).unwrap();
+    let bare = |args: &[&str]| {
+        let out = env.cmd().env_remove("XDG_RUNTIME_DIR").env("TMPDIR", &tmp).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    let theirs: Value = serde_json::from_slice(&bare(&["--json", "status"]).stdout).unwrap();
+    let mine = env.json(&["status"]);
+    assert_ne!(theirs["pid"], mine["pid"], "{theirs} {mine}");
+    let (a, b) = (theirs["log_file"].as_str().unwrap(), mine["log_file"].as_str().unwrap());
+    assert_ne!(a, b);
+    assert!(std::path::Path::new(a).exists() && std::path::Path::new(b).exists());
+    bare(&["stop"]);
+}

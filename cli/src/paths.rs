@@ -494,8 +494,11 @@ impl Layout {
         // A daemon on a socket of its own is another daemon: its log is its
         // own too (two writing one file, each rotating it, lose lines).
         // (By the socket's canonical directory: `--socket a/../x.sock` is
-        // `--socket x.sock`.)
-        let state = if default_socket {
+        // `--socket x.sock`.) So is one on the default socket of a session
+        // without `XDG_RUNTIME_DIR` (under the temporary directory) while
+        // another runs in `XDG_RUNTIME_DIR`.
+        let in_runtime_dir = env_dir("XDG_RUNTIME_DIR").is_some_and(|d| socket.starts_with(d));
+        let state = if default_socket && in_runtime_dir {
             key.clone()
         } else {
             let canonical = socket
