@@ -1025,6 +1025,26 @@ fn toml_integers_past_64_bits_and_a_second_bom_are_said_plainly() {
     assert!(f.message.starts_with("a second byte order mark"), "{}", f.message);
 }
 
+/// The parser's "string values must be quoted" and "integer number
+/// overflowed" for two values written where one goes, a control character
+/// after a value, and a base prefix with no digits, said as what they are.
+#[test]
+fn toml_messages_say_what_was_written() {
+    for (text, place, said) in [
+        ("a=1 b=2\n", (1, 3), "`1 b` is not one value"),
+        ("arrr = [true false]\n", (1, 9), "`true false` is not one value"),
+        ("x = {a = 1 b = 2}\n", (1, 10), "`1 b` is not one value"),
+        ("a = 1 \u{c}\n", (1, 5), "a control character (U+000C) after a value"),
+        ("a = 0x\n", (1, 5), "`0x` has no digits after its base prefix"),
+    ] {
+        let f = one(BuiltinKind::Toml, text.as_bytes());
+        assert_eq!(at(&f), place, "{text:?}: {f:?}");
+        assert!(f.message.starts_with(said), "{text:?}: {}", f.message);
+    }
+    // A bare word alone is still a string without quotes.
+    assert!(one(BuiltinKind::Toml, b"a = hello\n").message.starts_with("string values must be quoted"));
+}
+
 /// A float past a 64-bit float's range is TOML that parsers read as
 /// infinity or refuse: a warning at each, and the rest is still checked.
 #[test]
