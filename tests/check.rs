@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Env, alive, memory_kb, pgrep, slow_tool, wait_for_first_mark, wait_for_text, wait_until};
+use crate::support::{Env, Raw, alive, memory_kb, pgrep, slow_tool, wait_for_first_mark, wait_for_text, wait_until};
 
 /// Runs `verdict check --format json ARGS` and returns (exit code, report).
 fn check_json(env: &Env, args: &[&str]) -> (i32, Value) {
@@ -695,30 +695,39 @@ concurrency = 4
     }
 }
 
+/// A project of one file, `a.py`, checked by `stuck`, a tool that hangs,
+/// under a 1 s timeout and a restart backoff of `backoff`; its daemon
+/// started, and a connection to it.
+fn stuck_tool(backoff: &str) -> (Env, Raw) {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        format!(
+            "builtins = false\n[validators.stuck]\nkind = \"command\"\n\
+             command = [\"sh\", \"-c\", \"exec sleep 30\", \"stuck\"]\nmode = \"per_file\"\n\
+             parser = \"exit_code\"\nfiles = [\"*.py\"]\ntimeout = \"1s\"\n\
+             restart = {{ max_restarts = 20, backoff = \"{backoff}\" }}\n"
+        ),
+    );
+    env.write("a.py", "1\n");
+    env.start();
+    let c = env.connect();
+    (env, c)
+}
+
+/// The `timed_out` events `status` lists.
+fn timed_out_events(env: &Env) -> usize {
+    let status = env.json(&["status"]);
+    status["events"].as_array().unwrap().iter().filter(|e| e["event"] == "timed_out").count()
+}
+
 /// A job that waits for its validator's child to restart (a backoff) has
 /// its deadline counted from when it began to wait, so that a check still
 /// ends within its timeouts; reaching it is not the tool's time-out (the
 /// tool had only the rest), so the job is skipped and the child kept.
 #[test]
 fn a_job_that_waited_for_a_restart_ends_within_its_timeout() {
-    let env = Env::new();
-    env.write(
-        "verdict.toml",
-        r#"
-builtins = false
-[validators.stuck]
-kind = "command"
-command = ["sh", "-c", "exec sleep 30", "stuck"]
-mode = "per_file"
-parser = "exit_code"
-files = ["*.py"]
-timeout = "1s"
-restart = { max_restarts = 20, backoff = "600ms" }
-"#,
-    );
-    env.write("a.py", "1\n");
-    env.start();
-    let mut c = env.connect();
+    let (env, mut c) = stuck_tool("600ms");
     // The first time-out restarts the child at once, the second after the
     // backoff (480 to 720 ms), which the third check meets.
     for _ in 0..2 {
@@ -730,9 +739,7 @@ restart = { max_restarts = 20, backoff = "600ms" }
     assert_eq!(o["status"], "skipped", "{r}");
     assert!(o["reason"].as_str().unwrap().starts_with("not run in time: validator stuck was restarting"), "{o}");
     // Its child was not killed for it: two time-outs, two restarts.
-    let status = env.json(&["status"]);
-    let timed_out = status["events"].as_array().unwrap().iter().filter(|e| e["event"] == "timed_out").count();
-    assert_eq!(timed_out, 2, "{status}");
+    assert_eq!(timed_out_events(&env), 2);
 }
 
 /// A job that waited for a restart only as long as a restart's first
@@ -741,31 +748,12 @@ restart = { max_restarts = 20, backoff = "600ms" }
 /// than be skipped for a wait of a few milliseconds.
 #[test]
 fn a_job_that_waited_a_moment_for_a_restart_still_times_out() {
-    let env = Env::new();
-    env.write(
-        "verdict.toml",
-        r#"
-builtins = false
-[validators.stuck]
-kind = "command"
-command = ["sh", "-c", "exec sleep 30", "stuck"]
-mode = "per_file"
-parser = "exit_code"
-files = ["*.py"]
-timeout = "1s"
-restart = { max_restarts = 20, backoff = "40ms" }
-"#,
-    );
-    env.write("a.py", "1\n");
-    env.start();
-    let mut c = env.connect();
+    let (env, mut c) = stuck_tool("40ms");
     for _ in 0..3 {
         let r = c.call("check", json!({ "no_cache": true }));
         assert_eq!(r["result"]["summary"]["outcomes"]["timed_out"], 1, "{r}");
     }
-    let status = env.json(&["status"]);
-    let timed_out = status["events"].as_array().unwrap().iter().filter(|e| e["event"] == "timed_out").count();
-    assert_eq!(timed_out, 3, "{status}");
+    assert_eq!(timed_out_events(&env), 3);
 }
 
 /// Configures `slow`, a command validator whose tool writes `started` to
