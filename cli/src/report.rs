@@ -1220,7 +1220,13 @@ pub fn print_status(s: &Value, out: &mut dyn Write) -> std::io::Result<()> {
                 "    {ago:>12}  {} {}{}{}",
                 visible(e["validator"].as_str().unwrap_or("?")),
                 e["event"].as_str().unwrap_or("?").replace('_', " "),
-                if detail.is_empty() { "" } else { ": " },
+                // A detail that is only a remark, `(replaced child)`, is
+                // set off as one.
+                match detail {
+                    "" => "",
+                    d if d.starts_with('(') => " ",
+                    _ => ": ",
+                },
                 visible(detail)
             )?;
         }
@@ -1786,6 +1792,16 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("recent supervision events, newest first:"), "{text}");
         assert!(text.contains("1m 15s ago  slow timed out: job on f7.txt timed out after 1s"), "{text}");
+        // A detail that is only a remark is no detail after a colon.
+        let status = serde_json::json!({
+            "cache": { "available": true, "path": "/c", "hits": 0, "misses": 0 },
+            "validators": [],
+            "events": [{ "at_ms": at, "validator": "mixed", "event": "started", "detail": "(replaced child)" }],
+        });
+        let mut out = Vec::new();
+        print_status(&status, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("ago  mixed started (replaced child)\n"), "{text}");
     }
 
     #[test]
