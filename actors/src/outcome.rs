@@ -58,7 +58,7 @@ impl Finding {
 }
 
 /// The rule ids of verdict's own notes on a list of findings.
-const NOTICE_PREFIX: &str = "verdict:";
+pub(crate) const NOTICE_PREFIX: &str = "verdict:";
 /// More findings than are kept: "… and N more findings not listed".
 pub const NOTICE_MORE: &str = "verdict:more";
 /// The tool's output was cut at `max_output`: findings may be missing. A

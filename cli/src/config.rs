@@ -560,8 +560,10 @@ struct CommandIdentity<'a> {
 /// files of a batch read as (one holding U+FFFD itself) passes none of them,
 /// in SARIF too; non-ASCII blanks in messages are kept. 5: a regex match found
 /// by its name as printed reads its other groups from the line without
-/// terminal escapes (a coloured severity was an error).
-const OUTPUT_READING: u32 = 5;
+/// terminal escapes (a coloured severity was an error). 6: a tool's rule
+/// starting with `verdict:` (verdict's own notes') is reported as
+/// `tool:verdict:…`.
+const OUTPUT_READING: u32 = 6;
 
 impl ValidatorConfig {
     /// The validator's identity: the part of the cache key that says "these

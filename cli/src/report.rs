@@ -891,6 +891,10 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
         uri(&path)
     };
     let mut notifications = Vec::new();
+    // Something was not checked, or not wholly: a skip, or a tool that
+    // failed or had its output cut after its findings (the check exits 3,
+    // incomplete, for these as for errors).
+    let mut incomplete = false;
     let mut candidates: Vec<(&crate::protocol::Record, &verdict_actors::Finding)> = Vec::new();
     for r in &report.outcomes {
         // About the validator's work on this file.
@@ -909,7 +913,10 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
             Outcome::TimedOut { after_ms } => {
                 notifications.push(notify("error", &format!("timed out after {after_ms} ms")))
             }
-            Outcome::Skipped { reason } => notifications.push(notify("warning", reason)),
+            Outcome::Skipped { reason } => {
+                incomplete = true;
+                notifications.push(notify("warning", reason))
+            }
             _ => {}
         }
         // verdict's own notes on a list (more than are kept, output cut,
@@ -917,6 +924,7 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
         // code: notifications.
         for f in r.outcome.findings() {
             if f.is_notice() {
+                incomplete |= f.rule.as_deref() != Some(verdict_actors::NOTICE_MORE);
                 let level = match f.severity {
                     _ if f.rule.as_deref() == Some(verdict_actors::NOTICE_MORE) => "note",
                     Severity::Error => "error",
@@ -947,7 +955,7 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
             "message": { "text": format!(
                 "{left_out} more findings are not in this SARIF log, which holds the {SARIF_MAX_RESULTS} most severe (GitHub code scanning takes no more in one run); `verdict check --format json` lists them all"
             ) },
-            "descriptor": { "id": "results-left-out" },
+            "descriptor": { "id": "verdict/results-left-out" },
         }));
     }
     // Each rule's id, with its descriptor (code scanning shows the full
@@ -1035,15 +1043,37 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
         notifications.push(json!({
             "level": "error",
             "message": { "text": format!("not checked: {e}") },
-            "descriptor": { "id": "walk" },
+            "descriptor": { "id": "verdict/walk" },
         }));
     }
-    let failed = notifications.iter().any(|n| n["level"] == "error");
+    let failed = incomplete || notifications.iter().any(|n| n["level"] == "error");
+    // What each notification's descriptor names: a validator, the walk, or
+    // the results left out.
+    let mut described = std::collections::BTreeSet::new();
+    for n in &notifications {
+        if let Some(id) = n["descriptor"]["id"].as_str() {
+            described.insert(id.to_owned());
+        }
+    }
+    let descriptors: Vec<Value> = described
+        .into_iter()
+        .map(|id| {
+            let text = match id.as_str() {
+                "verdict/walk" => "A part of the tree verdict could not look at: its files were not checked.".to_owned(),
+                "verdict/results-left-out" => "Findings left out of this log, past the most results code scanning takes in one run.".to_owned(),
+                name => format!(
+                    "verdict's {name} validator gave no verdict on a file (an error, a time-out, a skip), or a note on its run there."
+                ),
+            };
+            json!({ "id": id, "shortDescription": { "text": text } })
+        })
+        .collect();
     let mut run = json!({
         "tool": { "driver": {
             "name": "verdict",
             "version": crate::protocol::VERSION,
             "rules": rules,
+            "notifications": descriptors,
         }},
         // Columns count characters (code points), as in the JSON
         // report, not SARIF's default UTF-16 code units.
@@ -1989,6 +2019,25 @@ mod tests {
         let rules: Vec<&str> =
             (run["tool"]["driver"]["rules"].as_array().unwrap().iter()).map(|r| r["id"].as_str().unwrap()).collect();
         assert_eq!(rules, ["t"]);
+        // Each notification's descriptor is one of the driver's.
+        let described: Vec<&str> = (run["tool"]["driver"]["notifications"].as_array().unwrap().iter())
+            .map(|d| d["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(described, ["t"]);
+    }
+
+    /// A skip leaves the check incomplete (exit 3): the run's execution is
+    /// not successful either, though a skip is a warning.
+    #[test]
+    fn sarif_execution_is_unsuccessful_when_a_pair_was_skipped() {
+        let mut report = findings_of("a.txt", vec![verdict_actors::Finding::error(Some(1), None, "x")]);
+        let log = sarif(&report, None);
+        assert_eq!(log["runs"][0]["invocations"][0]["executionSuccessful"], true);
+        report.outcomes[0].outcome = Outcome::Skipped { reason: "file is larger than check.max_file_size".into() };
+        let log = sarif(&report, None);
+        let invocation = &log["runs"][0]["invocations"][0];
+        assert_eq!(invocation["toolExecutionNotifications"][0]["level"], "warning");
+        assert_eq!(invocation["executionSuccessful"], false);
     }
 
     /// Each result has a fingerprint that stays across commits: not its

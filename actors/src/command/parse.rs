@@ -21,6 +21,10 @@ const EXCERPT_CHARS: usize = 200;
 /// memory and in the report.
 pub const MAX_TOOL_FINDINGS: usize = 1000;
 
+/// What a tool's rule that starts as verdict's own notes' do is given in
+/// front (`verdict:x` is reported as `tool:verdict:x`).
+pub const TOOL_RULE_PREFIX: &str = "tool:";
+
 /// The findings of each file of a batch, each list capped at
 /// [`MAX_TOOL_FINDINGS`], with the count and the most severe level of those
 /// left out.
@@ -36,7 +40,15 @@ impl PerFile {
 
     fn push(&mut self, i: usize, finding: &Finding) {
         if self.findings[i].len() < MAX_TOOL_FINDINGS {
-            self.findings[i].push(finding.clone());
+            let mut finding = finding.clone();
+            // `verdict:` rules are verdict's own notes on the list (a tool
+            // that failed, output cut): a tool's finding under one would be
+            // taken for such a note, left out of SARIF's results and of the
+            // exit status. Said as the tool's.
+            if let Some(rule) = finding.rule.as_deref().filter(|r| r.starts_with(crate::outcome::NOTICE_PREFIX)) {
+                finding.rule = Some(format!("{TOOL_RULE_PREFIX}{rule}"));
+            }
+            self.findings[i].push(finding);
         } else {
             let (count, severity) = &mut self.more[i];
             *count += 1;

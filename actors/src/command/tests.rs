@@ -153,6 +153,38 @@ async fn regex_failure_without_findings_is_an_error_and_success_passes() {
     assert_eq!(run(&clean, &files(&["a.txt", "b.txt"]), &registry).await, vec![Outcome::Passed, Outcome::Passed]);
 }
 
+/// A tool's rule under verdict's own `verdict:` prefix is the tool's, not
+/// one of verdict's notes (which SARIF makes notifications, and which make
+/// a verdict uncacheable): it is given `tool:` in front.
+#[tokio::test]
+async fn a_tools_rule_under_verdicts_prefix_stays_the_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    let re = Regex::new(
+        r"^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): (?P<severity>\w+): (?P<message>.*?) \[(?P<rule>[^\]]+)\]$",
+    )
+    .unwrap();
+    let tool =
+        spec(&dir, sh("echo \"$1:1:1: error: real problem [verdict:tool-failed]\"; exit 1"), OutputParser::Regex(re));
+    let sarif = serde_json::json!({
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": "t"}}, "results": [
+            {"ruleId": "verdict:more", "level": "error", "message": {"text": "also real"},
+             "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.txt"}, "region": {"startLine": 2}}}]}
+        ]}]
+    });
+    std::fs::write(dir.path().join("out.sarif"), sarif.to_string()).unwrap();
+    let sarif_tool = spec(&dir, sh("cat out.sarif; exit 1"), OutputParser::Sarif);
+    for (tool, rule) in [(tool, "tool:verdict:tool-failed"), (sarif_tool, "tool:verdict:more")] {
+        let out = run(&tool, &files(&["a.txt"]), &registry).await;
+        let Outcome::Findings { findings } = &out[0] else { panic!("{out:?}") };
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].rule.as_deref(), Some(rule));
+        assert!(!findings[0].is_notice());
+        assert!(out[0].cacheable().is_some(), "{out:?}");
+    }
+}
+
 #[tokio::test]
 async fn sarif_relative_base_and_file_uris() {
     let dir = tempfile::tempdir().unwrap();
