@@ -1267,9 +1267,17 @@ pub async fn run(
             let key = pending_key(s, hashed[fi].hash.unwrap_or(0), &walked[fi], cache_epoch);
             let mut pending = engine.pending.lock().expect("pending");
             match pending.get(&key).filter(|rx| rx.has_changed().is_ok()).cloned() {
-                Some(rx) => {
+                // Still to come, or a verdict to take over.
+                Some(rx) if worth_waiting_for(&rx.borrow()) => {
                     drop(pending);
                     spawn_waiter(&mut jobs, rx, &run, s, fi, vi, cap);
+                }
+                // The outcome that made this an orphan (an error, a skip),
+                // its claim not yet dropped (its run is writing the cache):
+                // waiting on it again would only find it again.
+                Some(_) => {
+                    drop(pending);
+                    spawn(&mut jobs, vi, vec![fi], Vec::new(), cap);
                 }
                 None => {
                     let claims: Vec<Claim> =
@@ -1878,6 +1886,15 @@ impl Drop for Claim {
     }
 }
 
+/// Whether a claim in this state is worth waiting for: its outcome still
+/// to come, or in and a verdict (taken over at once).
+fn worth_waiting_for(state: &Shared) -> bool {
+    match state {
+        Shared::Queued | Shared::Began(_) | Shared::Hung(_) => true,
+        Shared::Done(o) => o.cacheable().is_some(),
+    }
+}
+
 /// Waits, as a job of this run, for the pair (`fi`, `vi`) that another run
 /// claimed: for a concurrency slot without limit, then within this
 /// validator's timeout from when that run's job began (and by `cap`, if
@@ -2243,7 +2260,9 @@ async fn run_job(
             // its whole timeout (the run ends that little later), and
             // reaching it is the tool's time-out, not a skip.
             waited = false;
-            deadline = Some(tokio::time::Instant::now() + timeout);
+            // No later than runs waiting for the pair allow (they count
+            // from the wait's start, a moment more).
+            deadline = Some((tokio::time::Instant::now() + timeout).min(asked + RESTART_WAIT_GRACE + timeout));
         }
         let until = *deadline.get_or_insert(wait_until);
         // Less than its whole timeout left, part of it spent waiting for a
@@ -3594,6 +3613,19 @@ mod tests {
         assert_eq!((read[3].size, read[4].size), (8, 6), "the size of what was read, not the walk's");
         assert!(err(1).contains("cannot read dev.txt"), "{}", err(1));
         assert!(err(2).contains("cannot read fifo.txt") && err(2).contains("regular file"), "{}", err(2));
+    }
+
+    #[test]
+    fn a_claim_whose_outcome_is_in_is_waited_for_again_only_for_a_verdict() {
+        // An orphan of an error or a skip finds the same claim still live
+        // while its run writes the cache: it must compute the pair, not
+        // wait again (and be an orphan again, round and round).
+        assert!(worth_waiting_for(&Shared::Queued));
+        assert!(worth_waiting_for(&Shared::Began(tokio::time::Instant::now())));
+        assert!(worth_waiting_for(&Shared::Done(Outcome::Passed)));
+        assert!(!worth_waiting_for(&Shared::Done(Outcome::error("the tool failed"))));
+        assert!(!worth_waiting_for(&Shared::Done(Outcome::skipped("not run"))));
+        assert!(!worth_waiting_for(&Shared::Done(Outcome::TimedOut { after_ms: 1 })));
     }
 
     #[test]
