@@ -510,6 +510,128 @@ fn in_root(root: &Path, rel: &str) -> PathBuf {
     if rel.is_empty() { root.to_path_buf() } else { root.join(rel) }
 }
 
+/// The files git tracks that its ignore rules match (`git ls-files
+/// --cached --ignored --exclude-standard`), which git checks in and so does
+/// a check: an ignore rule keeps out only what git does not track (a `.env`
+/// committed before it was listed in `.gitignore` still holds its
+/// secrets). The walk goes by the rules alone, so these are added after it.
+/// Nothing when the project is in no repository, or git cannot be run.
+struct TrackedIgnored {
+    /// The repository's top and git, listing.
+    asked: Option<(PathBuf, std::process::Child)>,
+}
+
+/// How long git may take to list them before the check goes on without.
+const TRACKED_IGNORED_WAIT: Duration = Duration::from_secs(10);
+
+impl TrackedIgnored {
+    /// Starts git in the repository `root` is in (its nearest ancestor, or
+    /// itself, holding `.git`).
+    fn ask(root: &Path) -> TrackedIgnored {
+        let Some(top) = root.ancestors().find(|d| d.join(".git").symlink_metadata().is_ok()) else {
+            return TrackedIgnored { asked: None };
+        };
+        let mut git = std::process::Command::new("git");
+        git.arg("-C")
+            .arg(top)
+            // Nothing run on the repository's say, no lock taken, and only
+            // this repository: none named by the daemon's environment.
+            .args(["-c", "core.fsmonitor=false", "ls-files", "-z", "--cached", "--ignored", "--exclude-standard"])
+            .env("GIT_OPTIONAL_LOCKS", "0")
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .env_remove("GIT_INDEX_FILE")
+            .env_remove("GIT_COMMON_DIR")
+            .env_remove("GIT_OBJECT_DIRECTORY")
+            .env_remove("GIT_NAMESPACE")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        match git.spawn() {
+            Ok(child) => TrackedIgnored { asked: Some((top.to_path_buf(), child)) },
+            Err(e) => {
+                debug!(error = %e, "cannot run git to list the tracked files that ignore rules match");
+                TrackedIgnored { asked: None }
+            }
+        }
+    }
+
+    /// Adds to `files` (sorted, as the walks leave them) the regular files
+    /// git listed that are in the project, not verdict's own, not in a
+    /// directory `check.exclude` takes out whole, not found already, and of
+    /// which `wanted` (given the path relative to the root) says yes.
+    fn add_to(
+        self,
+        files: &mut Vec<Walked>,
+        root: &Path,
+        own: &[PathBuf],
+        excluded_dirs: &globset::GlobSet,
+        stat: bool,
+        wanted: impl Fn(&str) -> bool,
+    ) {
+        let Some((top, mut child)) = self.asked else { return };
+        let Some(mut stdout) = child.stdout.take() else { return };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let read = std::io::Read::read_to_end(&mut stdout, &mut out);
+            let _ = tx.send(read.map(|_| out));
+        });
+        let listed = match rx.recv_timeout(TRACKED_IGNORED_WAIT) {
+            Ok(Ok(out)) => out,
+            Ok(Err(e)) => {
+                debug!(error = %e, "cannot read git's list of tracked files that ignore rules match");
+                let _ = child.kill();
+                let _ = child.wait();
+                return;
+            }
+            Err(_) => {
+                warn!(
+                    "git took over {TRACKED_IGNORED_WAIT:?} to list the tracked files that ignore rules match; checking without them"
+                );
+                let _ = child.kill();
+                let _ = child.wait();
+                return;
+            }
+        };
+        if !child.wait().is_ok_and(|status| status.success()) {
+            debug!("git could not list the tracked files that ignore rules match");
+            return;
+        }
+        let mut added = Vec::new();
+        for name in listed.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+            let abs = top.join(std::ffi::OsStr::from_bytes(name));
+            let Ok(path) = abs.strip_prefix(root) else { continue };
+            let (rel, raw) = match path.to_str() {
+                Some(s) => (s.to_owned(), None),
+                None => (path.to_string_lossy().into_owned(), Some(path.as_os_str().as_bytes().into())),
+            };
+            if !wanted(&rel)
+                || own.iter().any(|o| abs.starts_with(o))
+                || dir_excluded(excluded_dirs, Path::new(parent(&rel)))
+                || files.binary_search_by(|w| w.rel.as_str().cmp(&rel).then_with(|| w.raw.cmp(&raw))).is_ok()
+            {
+                continue;
+            }
+            // A regular file, not a link (as the walk takes none), and not
+            // one deleted since it was added to the index.
+            let Ok(meta) = abs.symlink_metadata() else { continue };
+            if !meta.is_file() {
+                continue;
+            }
+            let lock = std::sync::OnceLock::new();
+            if stat {
+                let _ = lock.set(meta);
+            }
+            added.push(Walked { rel, raw, abs, meta: lock });
+        }
+        if !added.is_empty() {
+            files.append(&mut added);
+            files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel).then_with(|| a.raw.cmp(&b.raw)));
+        }
+    }
+}
+
 /// The directory of a path relative to the root (`""`: the root).
 fn parent(rel: &str) -> &str {
     rel.rsplit_once('/').map_or("", |(d, _)| d)
@@ -1072,6 +1194,8 @@ pub async fn run(
         // opens.
         let stat = stat_store.is_some_and(|s| !s.stat_index_is_empty());
         let hazards = Hazards::for_root(&walk_root);
+        // Asked of git while the walk runs.
+        let tracked = TrackedIgnored::ask(&walk_root);
         // A file there with another link, written through it, is an event
         // in that directory only; the remembered files elsewhere that share
         // its inode passed the `stat` look above (and, with a racy stamp,
@@ -1083,10 +1207,18 @@ pub async fn run(
                         watch.watch_dir(&in_root(&walk_root, d), walk);
                     }
                 }
-                (walk_dirs(&walk_root, &dirs, &own, &excluded_dirs, stat, &hazards), Vec::new(), false, stat)
+                let mut files = walk_dirs(&walk_root, &dirs, &own, &excluded_dirs, stat, &hazards);
+                let dirty: HashSet<&str> = dirs.iter().map(String::as_str).collect();
+                tracked.add_to(&mut files, &walk_root, &own, &excluded_dirs, stat, |rel| dirty.contains(parent(rel)));
+                (files, Vec::new(), false, stat)
             }
             None => {
-                let (files, dirs, linked) = walk(&walk_root, &targets, &own, &excluded_dirs, watch, stat, &hazards);
+                let (mut files, dirs, linked) = walk(&walk_root, &targets, &own, &excluded_dirs, watch, stat, &hazards);
+                let under = |rel: &str| {
+                    let abs = in_root(&walk_root, rel);
+                    targets.iter().any(|t| abs.starts_with(t))
+                };
+                tracked.add_to(&mut files, &walk_root, &own, &excluded_dirs, stat, under);
                 (files, dirs, linked, stat)
             }
         };

@@ -511,10 +511,16 @@ impl TreeWatch {
 
 /// Whether a change of this entry of a directory above the project root
 /// (or of a git directory elsewhere) is a change of the tree: the ignore
-/// files the walk reads there, and git's excludes (`.git/info/exclude`,
-/// and a worktree's `commondir`, which says where they are).
+/// files the walk reads there, git's excludes (`.git/info/exclude`, and a
+/// worktree's `commondir`, which says where they are), and git's index,
+/// which says which files an ignore rule matches but git tracks (checked
+/// all the same: `git add -f` of one is a change of what a check covers).
 fn ancestor_entry_counts(name: &std::ffi::OsStr) -> bool {
-    IGNORE_FILES.iter().any(|f| name == *f) || name == "exclude" || name == "info" || name == "commondir"
+    IGNORE_FILES.iter().any(|f| name == *f)
+        || name == "exclude"
+        || name == "info"
+        || name == "commondir"
+        || name == "index"
 }
 
 /// The mounts of this process's mount namespace, from

@@ -1194,8 +1194,12 @@ fn a_worktrees_excludes_are_watched_where_its_git_file_leads() {
         let before = files_of(&settled_in(&env, dir, &[]));
         // git's own work in its directories is no change of the tree.
         std::fs::write(named.join("HEAD"), "ref: refs/heads/x\n").unwrap();
-        std::fs::write(main.join("index"), "x").unwrap();
+        std::fs::write(main.join("packed-refs"), "x").unwrap();
         assert_eq!(check_in(&env, dir, &[])["summary"]["unchanged"], true, "{}", dir.display());
+        // But for its index, which says which ignored files git tracks
+        // (and a check covers).
+        std::fs::write(named.join("index"), "x").unwrap();
+        assert_eq!(check_in(&env, dir, &[])["summary"]["unchanged"], false, "{}", dir.display());
         // Its excludes are.
         std::fs::write(main.join("info/exclude"), "*.log\n").unwrap();
         let r = check_in(&env, dir, &[]);
@@ -1216,10 +1220,10 @@ fn a_worktrees_excludes_are_watched_where_its_git_file_leads() {
     assert_eq!(r["summary"]["unchanged"], false, "{}", r["summary"]);
     assert!(files(&r).contains(&"repo-dir/new.txt".to_string()), "{:?}", files(&r));
     // Ignored, as git's own directory usually is, it is watched for the
-    // excludes only: git's work there changes nothing.
+    // excludes and the index only: git's other work there changes nothing.
     env.write(".gitignore", "/repo-dir/\n");
     settled(&env);
-    env.write("repo-dir/index", "rewritten by git status");
+    env.write("repo-dir/packed-refs", "rewritten by git gc");
     assert_eq!(check(&env, &[])["summary"]["unchanged"], true);
     // A `.git` file naming a git directory that is not there (it may come
     // back, moved or mounted, unseen): nothing is reused.

@@ -1232,6 +1232,64 @@ fn a_check_after_a_concurrency_change_does_not_wait_behind_the_old_queue() {
     assert_eq!(ra["result"]["summary"]["outcomes"]["passed"], 3, "{ra}");
 }
 
+/// Runs git in the project (with an identity for commits).
+fn git(env: &Env, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(&env.project)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run git ({e}); install it: apt-get install git"));
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A file git tracks is checked though an ignore rule matches it, as git
+/// does not ignore it: a `.env` committed before it was listed in
+/// `.gitignore` still holds its secret. So is one in an ignored directory
+/// (added with `git add -f`); an ignored file git does not track is not,
+/// and `check.exclude` still takes a tracked one out.
+#[test]
+fn tracked_files_are_checked_though_an_ignore_rule_matches_them() {
+    let env = Env::new();
+    let secret = "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzzzzzzz\n";
+    env.write(".env", secret);
+    env.write("README", "ok\n");
+    env.write("build/kept.c", "int x; \n");
+    env.write("build/out.o", "junk \n");
+    env.write("local.env", secret);
+    git(&env, &["init", "-q"]);
+    git(&env, &["add", ".env", "README"]);
+    git(&env, &["add", "-f", "build/kept.c"]);
+    git(&env, &["commit", "-qm", "first"]);
+    env.write(".gitignore", ".env\nbuild/\nlocal.env\n");
+    let files = |r: &Value| -> Vec<String> {
+        let mut f: Vec<String> =
+            r["outcomes"].as_array().unwrap().iter().map(|o| o["file"].as_str().unwrap().to_owned()).collect();
+        f.dedup();
+        f
+    };
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 1, "{}", r["summary"]);
+    assert_eq!(files(&r), [".env", ".gitignore", "README", "build/kept.c"], "{}", r["summary"]);
+    let secrets = outcome(&r, ".env", "secrets");
+    assert_eq!(secrets["status"], "findings", "{secrets}");
+    assert_eq!(outcome(&r, "build/kept.c", "trailing-whitespace")["status"], "findings");
+    // Warm: the same, and an edit of the tracked file in the ignored
+    // directory is seen.
+    let (_, again) = check_json(&env, &[]);
+    assert_eq!(files(&again), files(&r));
+    env.write("build/kept.c", "int x;\n");
+    let (_, edited) = check_json(&env, &[]);
+    assert_eq!(outcome(&edited, "build/kept.c", "trailing-whitespace")["status"], "passed", "{}", edited["summary"]);
+    // Named paths: only what is under them.
+    let (_, named) = check_json(&env, &["README"]);
+    assert_eq!(files(&named), ["README"]);
+    // `check.exclude` takes a tracked file out as any.
+    env.write("verdict.toml", "[check]\nexclude = [\".env\"]\n");
+    let (_, excluded) = check_json(&env, &[]);
+    assert!(!files(&excluded).contains(&".env".to_owned()), "{:?}", files(&excluded));
+}
+
 /// A tool, `gate`, over `*.txt`: each run appends its file's name to the
 /// returned `marks` file, then lasts until a file of that name is in the
 /// returned `release` directory (or until `timeout`).
