@@ -1281,6 +1281,12 @@ fn tracked_files_are_checked_though_an_ignore_rule_matches_them() {
     env.write("build/kept.c", "int x;\n");
     let (_, edited) = check_json(&env, &[]);
     assert_eq!(outcome(&edited, "build/kept.c", "trailing-whitespace")["status"], "passed", "{}", edited["summary"]);
+    // A file tracked since (`git add -f`) is checked by the next check: the
+    // index is watched.
+    let _ = check_json(&env, &[]);
+    git(&env, &["add", "-f", "build/out.o"]);
+    let (_, added) = check_json(&env, &[]);
+    assert!(files(&added).contains(&"build/out.o".to_owned()), "{}", added["summary"]);
     // Named paths: only what is under them.
     let (_, named) = check_json(&env, &["README"]);
     assert_eq!(files(&named), ["README"]);
