@@ -953,24 +953,26 @@ files = ["*.txt"]
     assert!(s["reason"].as_str().unwrap().contains("SIGSEGV"), "{s}");
 }
 
-#[test]
-fn ctrl_c_cancels_the_run_and_kills_its_tools() {
+/// A project of one file, `a.txt`, checked by `slow`, which runs `sleep`
+/// (`command`, say `sleep 77`: a name `pgrep` finds) under a 120 s
+/// timeout; its daemon started.
+fn sleeping_tool_project(command: &str) -> Env {
     let env = Env::new();
     env.write(
         "verdict.toml",
-        r#"
-builtins = false
-[validators.slow]
-kind = "command"
-command = ["sh", "-c", "sleep 77", "sleep"]
-mode = "per_file"
-parser = "exit_code"
-files = ["*.txt"]
-timeout = "120s"
-"#,
+        format!(
+            "builtins = false\n[validators.slow]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"{command}\", \"sleep\"]\n\
+             mode = \"per_file\"\nparser = \"exit_code\"\nfiles = [\"*.txt\"]\ntimeout = \"120s\"\n"
+        ),
     );
     env.write("a.txt", "x\n");
     env.start();
+    env
+}
+
+#[test]
+fn ctrl_c_cancels_the_run_and_kills_its_tools() {
+    let env = sleeping_tool_project("sleep 77");
     let child = env.cmd().args(["--json", "check", "."]).stdout(Stdio::piped()).spawn().unwrap();
     wait_until(Duration::from_secs(10), "the tool to start", || pgrep("sleep 77"));
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
@@ -988,22 +990,7 @@ timeout = "120s"
 /// once it runs again, cancels the check of the client gone.
 #[test]
 fn a_second_ctrl_c_stops_waiting_for_a_daemon_that_does_not_answer() {
-    let env = Env::new();
-    env.write(
-        "verdict.toml",
-        r#"
-builtins = false
-[validators.slow]
-kind = "command"
-command = ["sh", "-c", "sleep 76", "sleep"]
-mode = "per_file"
-parser = "exit_code"
-files = ["*.txt"]
-timeout = "120s"
-"#,
-    );
-    env.write("a.txt", "x\n");
-    env.start();
+    let env = sleeping_tool_project("sleep 76");
     let daemon = nix::unistd::Pid::from_raw(env.json(&["ping"])["pid"].as_u64().unwrap() as i32);
     let child = env.cmd().args(["check", "."]).stderr(Stdio::piped()).spawn().unwrap();
     let client = nix::unistd::Pid::from_raw(child.id() as i32);
