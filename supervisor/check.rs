@@ -550,7 +550,13 @@ impl TrackedIgnored {
         match git.spawn() {
             Ok(child) => TrackedIgnored { asked: Some((top.to_path_buf(), child)) },
             Err(e) => {
-                debug!(error = %e, "cannot run git to list the tracked files that ignore rules match");
+                // Said once a daemon: every check in a repository meets it.
+                static SAID: AtomicBool = AtomicBool::new(false);
+                if !SAID.swap(true, Ordering::Relaxed) {
+                    warn!(error = %e, "cannot run git: files git tracks that an ignore rule matches are not checked");
+                } else {
+                    debug!(error = %e, "cannot run git to list the tracked files that ignore rules match");
+                }
                 TrackedIgnored { asked: None }
             }
         }

@@ -1283,6 +1283,23 @@ fn tracked_files_are_checked_though_an_ignore_rule_matches_them() {
     assert!(!files(&excluded).contains(&".env".to_owned()), "{:?}", files(&excluded));
 }
 
+/// Where git cannot be run (a daemon whose `PATH` has none), the files git
+/// tracks that a rule matches cannot be found: the check goes on without
+/// them, and the daemon's log says so, once.
+#[test]
+fn a_daemon_without_git_says_so_once_in_its_log() {
+    let env = Env::new();
+    env.write("README", "ok\n");
+    git(&env, &["init", "-q"]);
+    for _ in 0..2 {
+        let out = env.cmd().env("PATH", "/nonexistent").args(["check", "."]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        env.write("README", "ok again\n");
+    }
+    let log = std::fs::read_to_string(env.log_file()).unwrap();
+    assert_eq!(log.matches("cannot run git: files git tracks").count(), 1, "{log}");
+}
+
 /// A tool, `gate`, over `*.txt`: each run appends its file's name to the
 /// returned `marks` file, then lasts until a file of that name is in the
 /// returned `release` directory (or until `timeout`).
