@@ -3150,45 +3150,11 @@ fn git_dirs(dir: &Path) -> Result<Option<GitDirs>, String> {
     if !meta.is_file() {
         return Ok(Some(GitDirs { named: None, common: Some(dot_git) }));
     }
-    let named = first_line(&dot_git)?.and_then(|line| line.strip_prefix("gitdir: ").map(PathBuf::from));
+    let named = crate::paths::first_line(&dot_git)?.and_then(|line| line.strip_prefix("gitdir: ").map(PathBuf::from));
     let Some(named) = named else { return Ok(Some(GitDirs { named: None, common: None })) };
-    let common = first_line(&named.join("commondir"))?
+    let common = crate::paths::first_line(&named.join("commondir"))?
         .map(|line| if line.starts_with('.') { named.join(line) } else { PathBuf::from(line) });
     Ok(Some(GitDirs { named: Some(named), common }))
-}
-
-/// The first line of `path`, as `BufRead::lines` gives it (`Ok(None)`: none,
-/// or the file cannot be read), or what makes it unsafe to read: not a
-/// regular file (opened without blocking, so a FIFO put there after a look
-/// cannot hang this), or one over 64 KiB, which the walker would read whole
-/// to find the end of its first line.
-fn first_line(path: &Path) -> Result<Option<String>, String> {
-    use std::io::{BufRead, Read};
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-    const LIMIT: u64 = 64 * 1024;
-    // Looked at first, so that a device is not opened (a terminal could
-    // become the daemon's), then opened without blocking, and looked at
-    // again, for one put there in between.
-    if let Some(kind) = special_kind(path) {
-        return Err(format!("{} is {kind}", path.display()));
-    }
-    let flags = nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY;
-    let Ok(file) = std::fs::OpenOptions::new().read(true).custom_flags(flags).open(path) else {
-        return Ok(None);
-    };
-    let Ok(meta) = file.metadata() else { return Ok(None) };
-    let t = meta.file_type();
-    if t.is_fifo() || t.is_char_device() || t.is_block_device() {
-        let kind = if t.is_fifo() { "a FIFO" } else { "a device" };
-        return Err(format!("{} is {kind}", path.display()));
-    }
-    if !t.is_file() {
-        return Ok(None);
-    }
-    if meta.len() > LIMIT {
-        return Err(format!("{} is larger than {} KiB", path.display(), LIMIT / 1024));
-    }
-    Ok(std::io::BufReader::new(file.take(LIMIT)).lines().next().and_then(Result::ok))
 }
 
 /// The largest ignore file the walk reads (git's own excludes included):

@@ -295,27 +295,53 @@ fn superproject_of(dir: &Path) -> Option<&Path> {
 
 /// The git directory a `.git` file in `dir` names (`gitdir: PATH`, taken
 /// from `dir` when relative), canonical if it exists. `None` if the file
-/// cannot be read as one: not a regular file (opened without blocking, so a
-/// FIFO put there cannot hang the search), over 64 KiB, or not naming one.
+/// cannot be read as one (see [`first_line`]), or names none.
 fn git_file_target(dir: &Path) -> Option<PathBuf> {
-    use std::io::{BufRead, Read};
-    use std::os::unix::fs::OpenOptionsExt;
-    const LIMIT: u64 = 64 * 1024;
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
-        .open(dir.join(".git"))
-        .ok()?;
-    let meta = file.metadata().ok()?;
-    if !meta.is_file() || meta.len() > LIMIT {
-        return None;
-    }
-    let line = io::BufReader::new(file.take(LIMIT)).lines().next()?.ok()?;
+    let line = first_line(&dir.join(".git")).ok()??;
     let named = line.strip_prefix("gitdir: ")?.trim_end();
     if named.is_empty() {
         return None;
     }
     Some(canonical_or_lexical(&dir.join(named)))
+}
+
+/// The first line of `path`, as `BufRead::lines` gives it (`Ok(None)`: none,
+/// or the file cannot be read), or what makes it unsafe to read: not a
+/// regular file (a device is not opened, and the file is opened without
+/// blocking, so a FIFO put there after the look cannot hang this), or one
+/// over 64 KiB, which a reader of lines (the walker) would read whole to
+/// find the end of its first line. For git's small files: a `.git` file, a
+/// `commondir`.
+pub fn first_line(path: &Path) -> Result<Option<String>, String> {
+    use std::io::{BufRead, Read};
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    const LIMIT: u64 = 64 * 1024;
+    let special = |t: fs::FileType| match () {
+        _ if t.is_fifo() => Some("a FIFO"),
+        _ if t.is_char_device() || t.is_block_device() => Some("a device"),
+        _ => None,
+    };
+    // Looked at first, so that a device is not opened (a terminal could
+    // become the process's), then opened without blocking, and looked at
+    // again, for one put there in between.
+    if let Some(kind) = fs::metadata(path).ok().and_then(|m| special(m.file_type())) {
+        return Err(format!("{} is {kind}", path.display()));
+    }
+    let flags = nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY;
+    let Ok(file) = fs::OpenOptions::new().read(true).custom_flags(flags).open(path) else {
+        return Ok(None);
+    };
+    let Ok(meta) = file.metadata() else { return Ok(None) };
+    if let Some(kind) = special(meta.file_type()) {
+        return Err(format!("{} is {kind}", path.display()));
+    }
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    if meta.len() > LIMIT {
+        return Err(format!("{} is larger than {} KiB", path.display(), LIMIT / 1024));
+    }
+    Ok(io::BufReader::new(file.take(LIMIT)).lines().next().and_then(Result::ok))
 }
 
 /// `path` made canonical, or, if it does not exist, with its `.` and `..`
