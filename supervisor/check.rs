@@ -515,22 +515,53 @@ fn in_root(root: &Path, rel: &str) -> PathBuf {
 /// a check: an ignore rule keeps out only what git does not track (a `.env`
 /// committed before it was listed in `.gitignore` still holds its
 /// secrets). The walk goes by the rules alone, so these are added after it.
-/// Nothing when the project is in no repository, or git cannot be run.
+///
+/// Asked of the repository the project is in, while the walk runs, and of
+/// every repository the walk found nested in the project (a submodule, a
+/// clone inside it), after it: git lists no file of those from outside
+/// (`--recurse-submodules` lists none with `--ignored`). Nothing when the
+/// project is in no repository, or git cannot be run.
 struct TrackedIgnored {
-    /// The repository's top and git, listing.
-    asked: Option<(PathBuf, std::process::Child)>,
+    /// The top of the repository the project is in, if any.
+    top: Option<PathBuf>,
+    /// Repositories to list, in order: the project's, then nested ones.
+    tops: Vec<PathBuf>,
+    /// git, started for the project's repository while the walk runs.
+    first: Option<std::process::Child>,
 }
 
-/// How long git may take to list them before the check goes on without.
+/// How long git may take to list them, all repositories together, before
+/// the check goes on without the ones not listed yet.
 const TRACKED_IGNORED_WAIT: Duration = Duration::from_secs(10);
+
+/// How many repositories git lists at once (a project holding hundreds of
+/// clones runs as many gits one after another, not all together).
+const TRACKED_IGNORED_LANES: usize = 4;
 
 impl TrackedIgnored {
     /// Starts git in the repository `root` is in (its nearest ancestor, or
     /// itself, holding `.git`).
     fn ask(root: &Path) -> TrackedIgnored {
-        let Some(top) = root.ancestors().find(|d| d.join(".git").symlink_metadata().is_ok()) else {
-            return TrackedIgnored { asked: None };
-        };
+        let top = root.ancestors().find(|d| d.join(".git").symlink_metadata().is_ok()).map(Path::to_path_buf);
+        let first = top.as_deref().and_then(Self::spawn);
+        TrackedIgnored { tops: top.iter().cloned().collect(), top, first }
+    }
+
+    /// Adds the repositories the walk found in the project at `root`
+    /// (directories holding a `.git`; the walk's hazards collect them, with
+    /// those above it) of which `keep` says yes.
+    fn and_nested(&mut self, root: &Path, repos: &[PathBuf], keep: impl Fn(&Path) -> bool) {
+        let mut nested: Vec<&PathBuf> = repos
+            .iter()
+            .filter(|d| d.starts_with(root) && Some(d.as_path()) != self.top.as_deref() && keep(d))
+            .collect();
+        nested.sort_unstable();
+        nested.dedup();
+        self.tops.extend(nested.into_iter().cloned());
+    }
+
+    /// git listing the repository at `top`.
+    fn spawn(top: &Path) -> Option<std::process::Child> {
         let mut git = std::process::Command::new("git");
         git.arg("-C")
             .arg(top)
@@ -548,7 +579,7 @@ impl TrackedIgnored {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null());
         match git.spawn() {
-            Ok(child) => TrackedIgnored { asked: Some((top.to_path_buf(), child)) },
+            Ok(child) => Some(child),
             Err(e) => {
                 // Said once a daemon: every check in a repository meets it.
                 static SAID: AtomicBool = AtomicBool::new(false);
@@ -557,9 +588,73 @@ impl TrackedIgnored {
                 } else {
                     debug!(error = %e, "cannot run git to list the tracked files that ignore rules match");
                 }
-                TrackedIgnored { asked: None }
+                None
             }
         }
+    }
+
+    /// What git listed for each repository (its top, and the names
+    /// relative to it, NUL-separated), at most [`TRACKED_IGNORED_LANES`]
+    /// at a time, all within [`TRACKED_IGNORED_WAIT`] of the call. A
+    /// repository git could not list, or not in time, is left out.
+    fn listings(self) -> Vec<(PathBuf, Vec<u8>)> {
+        let deadline = Instant::now() + TRACKED_IGNORED_WAIT;
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, std::io::Result<Vec<u8>>)>();
+        let mut running: HashMap<usize, std::process::Child> = HashMap::new();
+        let mut listed = Vec::new();
+        let mut first = self.first;
+        let mut next = 0;
+        let start = |i: usize, mut child: std::process::Child, running: &mut HashMap<usize, std::process::Child>| {
+            let Some(mut stdout) = child.stdout.take() else { return };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                let read = std::io::Read::read_to_end(&mut stdout, &mut out);
+                let _ = tx.send((i, read.map(|_| out)));
+            });
+            running.insert(i, child);
+        };
+        loop {
+            while running.len() < TRACKED_IGNORED_LANES && next < self.tops.len() {
+                let child = if next == 0 { first.take() } else { None }.or_else(|| Self::spawn(&self.tops[next]));
+                if let Some(child) = child {
+                    start(next, child, &mut running);
+                }
+                next += 1;
+            }
+            if running.is_empty() {
+                break;
+            }
+            let Ok((i, read)) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
+                warn!(
+                    "git took over {TRACKED_IGNORED_WAIT:?} to list the tracked files that ignore rules match; checking \
+                     without those of {} repositories",
+                    running.len() + self.tops.len() - next
+                );
+                for (_, mut child) in running {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+                break;
+            };
+            let Some(mut child) = running.remove(&i) else { continue };
+            let ok = match read {
+                Ok(out) => child.wait().is_ok_and(|status| status.success()).then_some(out),
+                Err(e) => {
+                    debug!(error = %e, "cannot read git's list of tracked files that ignore rules match");
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    None
+                }
+            };
+            match ok {
+                Some(out) => listed.push((self.tops[i].clone(), out)),
+                None => {
+                    debug!(repository = %self.tops[i].display(), "git could not list the tracked files that ignore rules match")
+                }
+            }
+        }
+        listed
     }
 
     /// Adds to `files` (sorted, as the walks leave them) the regular files
@@ -575,65 +670,41 @@ impl TrackedIgnored {
         stat: bool,
         wanted: impl Fn(&str) -> bool,
     ) {
-        let Some((top, mut child)) = self.asked else { return };
-        let Some(mut stdout) = child.stdout.take() else { return };
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut out = Vec::new();
-            let read = std::io::Read::read_to_end(&mut stdout, &mut out);
-            let _ = tx.send(read.map(|_| out));
-        });
-        let listed = match rx.recv_timeout(TRACKED_IGNORED_WAIT) {
-            Ok(Ok(out)) => out,
-            Ok(Err(e)) => {
-                debug!(error = %e, "cannot read git's list of tracked files that ignore rules match");
-                let _ = child.kill();
-                let _ = child.wait();
-                return;
-            }
-            Err(_) => {
-                warn!(
-                    "git took over {TRACKED_IGNORED_WAIT:?} to list the tracked files that ignore rules match; checking without them"
-                );
-                let _ = child.kill();
-                let _ = child.wait();
-                return;
-            }
-        };
-        if !child.wait().is_ok_and(|status| status.success()) {
-            debug!("git could not list the tracked files that ignore rules match");
-            return;
-        }
         let mut added = Vec::new();
-        for name in listed.split(|&b| b == 0).filter(|n| !n.is_empty()) {
-            let abs = top.join(std::ffi::OsStr::from_bytes(name));
-            let Ok(path) = abs.strip_prefix(root) else { continue };
-            let (rel, raw) = match path.to_str() {
-                Some(s) => (s.to_owned(), None),
-                None => (path.to_string_lossy().into_owned(), Some(path.as_os_str().as_bytes().into())),
-            };
-            if !wanted(&rel)
-                || own.iter().any(|o| abs.starts_with(o))
-                || dir_excluded(excluded_dirs, Path::new(parent(&rel)))
-                || files.binary_search_by(|w| w.rel.as_str().cmp(&rel).then_with(|| w.raw.cmp(&raw))).is_ok()
-            {
-                continue;
+        for (top, listed) in self.listings() {
+            for name in listed.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+                let abs = top.join(std::ffi::OsStr::from_bytes(name));
+                let Ok(path) = abs.strip_prefix(root) else { continue };
+                let (rel, raw) = match path.to_str() {
+                    Some(s) => (s.to_owned(), None),
+                    None => (path.to_string_lossy().into_owned(), Some(path.as_os_str().as_bytes().into())),
+                };
+                if !wanted(&rel)
+                    || own.iter().any(|o| abs.starts_with(o))
+                    || dir_excluded(excluded_dirs, Path::new(parent(&rel)))
+                    || files.binary_search_by(|w| w.rel.as_str().cmp(&rel).then_with(|| w.raw.cmp(&raw))).is_ok()
+                {
+                    continue;
+                }
+                // A regular file, not a link (as the walk takes none), and
+                // not one deleted since it was added to the index.
+                let Ok(meta) = abs.symlink_metadata() else { continue };
+                if !meta.is_file() {
+                    continue;
+                }
+                let lock = std::sync::OnceLock::new();
+                if stat {
+                    let _ = lock.set(meta);
+                }
+                added.push(Walked { rel, raw, abs, meta: lock });
             }
-            // A regular file, not a link (as the walk takes none), and not
-            // one deleted since it was added to the index.
-            let Ok(meta) = abs.symlink_metadata() else { continue };
-            if !meta.is_file() {
-                continue;
-            }
-            let lock = std::sync::OnceLock::new();
-            if stat {
-                let _ = lock.set(meta);
-            }
-            added.push(Walked { rel, raw, abs, meta: lock });
         }
         if !added.is_empty() {
             files.append(&mut added);
             files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel).then_with(|| a.raw.cmp(&b.raw)));
+            // A file the repository around tracks, in a directory that was
+            // made a repository of its own since, is listed by both.
+            files.dedup_by(|a, b| a.rel == b.rel && a.raw == b.raw);
         }
     }
 }
@@ -1201,7 +1272,7 @@ pub async fn run(
         let stat = stat_store.is_some_and(|s| !s.stat_index_is_empty());
         let hazards = Hazards::for_root(&walk_root);
         // Asked of git while the walk runs.
-        let tracked = TrackedIgnored::ask(&walk_root);
+        let mut tracked = TrackedIgnored::ask(&walk_root);
         // A file there with another link, written through it, is an event
         // in that directory only; the remembered files elsewhere that share
         // its inode passed the `stat` look above (and, with a racy stamp,
@@ -1214,12 +1285,17 @@ pub async fn run(
                     }
                 }
                 let mut files = walk_dirs(&walk_root, &dirs, &own, &excluded_dirs, stat, &hazards);
+                // The repositories around the directories walked again (not
+                // those in them: their files are in directories not walked).
+                let around = |repo: &Path| dirs.iter().any(|d| in_root(&walk_root, d).starts_with(repo));
+                tracked.and_nested(&walk_root, &hazards.repos.lock().expect("repos"), around);
                 let dirty: HashSet<&str> = dirs.iter().map(String::as_str).collect();
                 tracked.add_to(&mut files, &walk_root, &own, &excluded_dirs, stat, |rel| dirty.contains(parent(rel)));
                 (files, Vec::new(), false, stat)
             }
             None => {
                 let (mut files, dirs, linked) = walk(&walk_root, &targets, &own, &excluded_dirs, watch, stat, &hazards);
+                tracked.and_nested(&walk_root, &hazards.repos.lock().expect("repos"), |_| true);
                 let under = |rel: &str| {
                     let abs = in_root(&walk_root, rel);
                     targets.iter().any(|t| abs.starts_with(t))
@@ -2664,13 +2740,22 @@ fn walk(
     // Repositories and worktrees nested in the project: the walker read
     // their excludes too.
     if let Some((watch, walk)) = &watch {
-        let nested: Vec<PathBuf> = std::mem::take(&mut *hazards.repos.lock().expect("repos"));
+        let nested: Vec<PathBuf> = hazards.repos.lock().expect("repos").clone();
         for repo in nested.iter().filter(|d| d.starts_with(root) && d.as_path() != root) {
-            // Only where the walker reads excludes: not for a submodule (no
-            // `commondir`), nor for a relative `gitdir:` that leads nowhere
-            // from the daemon's working directory (one of a submodule).
-            if let Ok(Some(found @ GitDirs { common: Some(_), .. })) = git_dirs(repo) {
-                watch_git_dirs(found, watch, walk, &linked_ignore_file);
+            match git_dirs(repo) {
+                // Where the walker reads excludes, and a worktree's index.
+                Ok(Some(found @ GitDirs { common: Some(_), .. })) => {
+                    watch_git_dirs(found, watch, walk, &linked_ignore_file);
+                }
+                // A submodule: no excludes read (no `commondir`), but its
+                // index says what it tracks, in the git directory its `.git`
+                // file names relative to it (the walker reads such a
+                // `gitdir:` from the daemon's working directory instead).
+                Ok(Some(GitDirs { named: Some(named), common: None })) => {
+                    let found = GitDirs { named: Some(repo.join(named)), common: None };
+                    watch_git_dirs(found, watch, walk, &linked_ignore_file);
+                }
+                _ => {}
             }
         }
     }

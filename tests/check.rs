@@ -1283,6 +1283,88 @@ fn tracked_files_are_checked_though_an_ignore_rule_matches_them() {
     assert!(!files(&excluded).contains(&".env".to_owned()), "{:?}", files(&excluded));
 }
 
+/// The files a nested repository or a submodule tracks that its ignore
+/// rules match are checked too: git lists them only from inside (an audit
+/// of the first fix found a submodule's committed `.env` unscanned). A
+/// check that walks one of their directories again keeps them, and one made
+/// after `git add -f` there finds the file added.
+#[test]
+fn tracked_ignored_files_of_nested_repositories_and_submodules_are_checked() {
+    let env = Env::new();
+    let secret = "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzzzzzzz\n";
+    // A repository to be the submodule, outside the project.
+    let upstream = env.tmp.path().join("upstream");
+    std::fs::create_dir_all(&upstream).unwrap();
+    std::fs::write(upstream.join(".env"), secret).unwrap();
+    let in_upstream = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
+            .args(args)
+            .current_dir(&upstream)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run git ({e}); install it: apt-get install git"));
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    in_upstream(&["init", "-q"]);
+    in_upstream(&["add", ".env"]);
+    in_upstream(&["commit", "-qm", "first"]);
+    std::fs::write(upstream.join(".gitignore"), ".env\n").unwrap();
+    in_upstream(&["add", ".gitignore"]);
+    in_upstream(&["commit", "-qm", "ignore it"]);
+    env.write("README", "ok\n");
+    git(&env, &["init", "-q"]);
+    git(&env, &["-c", "protocol.file.allow=always", "submodule", "add", "-q", upstream.to_str().unwrap(), "sub"]);
+    git(&env, &["commit", "-qm", "sub"]);
+    // A clone inside the project that the project does not track.
+    env.write("nested/.env", secret);
+    env.write("nested/main.c", "int x;\n");
+    env.write("nested/build/gen.c", "int y;\n");
+    let in_nested = |args: &[&str]| {
+        let mut all = vec!["-C", "nested"];
+        all.extend_from_slice(args);
+        git(&env, &all);
+    };
+    in_nested(&["init", "-q"]);
+    in_nested(&["add", "."]);
+    in_nested(&["commit", "-qm", "first"]);
+    env.write("nested/.gitignore", ".env\nbuild/\n");
+    let files = |r: &Value| -> Vec<String> {
+        let mut f: Vec<String> =
+            r["outcomes"].as_array().unwrap().iter().map(|o| o["file"].as_str().unwrap().to_owned()).collect();
+        f.dedup();
+        f
+    };
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 1, "{}", r["summary"]);
+    let found = files(&r);
+    for f in ["sub/.env", "nested/.env", "nested/build/gen.c"] {
+        assert!(found.contains(&f.to_owned()), "{f} missing from {found:?}");
+    }
+    assert_eq!(outcome(&r, "sub/.env", "secrets")["status"], "findings");
+    assert_eq!(outcome(&r, "nested/.env", "secrets")["status"], "findings");
+    // A change beside them: the check walks those directories again, and
+    // keeps them.
+    env.write("nested/main.c", "int x = 1;\n");
+    env.write("sub/new.txt", "new\n");
+    let (_, again) = check_json(&env, &[]);
+    let found = files(&again);
+    for f in ["sub/.env", "nested/.env", "nested/build/gen.c", "sub/new.txt"] {
+        assert!(found.contains(&f.to_owned()), "{f} missing from {found:?} ({})", again["summary"]);
+    }
+    // Tracked since, in the submodule, then in the nested repository: seen
+    // by the next check (their indexes are watched).
+    env.write("sub/local.env", secret);
+    std::fs::write(env.project.join("sub/.gitignore"), ".env\nlocal.env\n").unwrap();
+    env.write("nested/build/more.c", "int z;\n");
+    let _ = check_json(&env, &[]);
+    git(&env, &["-C", "sub", "add", "-f", "local.env"]);
+    let (_, added) = check_json(&env, &[]);
+    assert!(files(&added).contains(&"sub/local.env".to_owned()), "{:?} {}", files(&added), added["summary"]);
+    in_nested(&["add", "-f", "build/more.c"]);
+    let (_, added) = check_json(&env, &[]);
+    assert!(files(&added).contains(&"nested/build/more.c".to_owned()), "{:?} {}", files(&added), added["summary"]);
+}
+
 /// Where git cannot be run (a daemon whose `PATH` has none), the files git
 /// tracks that a rule matches cannot be found: the check goes on without
 /// them, and the daemon's log says so, once.
