@@ -418,6 +418,7 @@ impl Config {
                         );
                     }
                 }
+                message = verdict_actors::builtin::plain_toml_message(message, text.get(span.clone()));
                 cx.issue(span, key, message);
                 return Err(cx.finish());
             }
@@ -1401,7 +1402,10 @@ fn parse_restart(cx: &mut Cx, parent: &Tbl, base: &RestartPolicy) -> RestartPoli
     // Compared only as written: an invalid one was reported, and its
     // default stands in for it.
     let invalid = |key: &str, read: Option<Duration>| read.is_none() && Cx::get(&t, key).is_some();
-    let compare = !invalid("backoff", backoff) && !invalid("backoff_max", backoff_max);
+    let compare = !invalid("backoff", backoff) && !invalid("backoff_max", backoff_max)
+        // Where neither is set, both came from `base`: a mismatch there was
+        // reported where it was written.
+        && (Cx::get(&t, "backoff").is_some() || Cx::get(&t, "backoff_max").is_some());
     let r = RestartPolicy {
         max_restarts: cx.uint_u32(&t, "max_restarts", 0).unwrap_or(base.max_restarts),
         window: cx.duration(&t, "window", true).unwrap_or(base.window),
@@ -1635,9 +1639,14 @@ fn parse_command(cx: &mut Cx, t: &Tbl, batch_size: usize) -> CommandConfig {
             }
         },
     };
+    // A parser given but not one (a misspelt name, a number): what depends
+    // on it is not judged, so that one mistake does not cascade.
+    let parser_given = Cx::get(t, "parser").is_some();
+    let mut parser_known = !parser_given;
     let (parser, parser_at) = match cx.string(t, "parser") {
         None => (ParserKind::ExitCode, None),
         Some((p, span, path)) => {
+            parser_known = matches!(p.as_str(), "exit_code" | "regex" | "sarif");
             let kind = match p.as_str() {
                 "exit_code" => ParserKind::ExitCode,
                 "regex" => ParserKind::Regex,
@@ -1654,7 +1663,7 @@ fn parse_command(cx: &mut Cx, t: &Tbl, batch_size: usize) -> CommandConfig {
             (kind, Some((span, path)))
         }
     };
-    if parser == ParserKind::ExitCode && mode == CommandMode::Batch {
+    if parser_known && parser == ParserKind::ExitCode && mode == CommandMode::Batch {
         let (span, path) = parser_at
             .clone()
             .or_else(|| Cx::get(t, "mode").map(|(v, p)| (v.span(), p)))
@@ -1667,9 +1676,14 @@ fn parse_command(cx: &mut Cx, t: &Tbl, batch_size: usize) -> CommandConfig {
         );
     }
 
+    // A pattern of the wrong type is reported as such, not as missing too.
+    let pattern_given = Cx::get(t, "pattern").is_some();
     let pattern = cx.string(t, "pattern");
-    match (&pattern, parser) {
-        (None, ParserKind::Regex) => {
+    // Under an unknown parser, a pattern is still looked at as a regex (the
+    // parser's name is the likelier mistake).
+    let as_regex = if parser_known { parser } else { ParserKind::Regex };
+    match (&pattern, as_regex) {
+        (None, ParserKind::Regex) if parser_known && !pattern_given => {
             let span = parser_at.as_ref().map_or(t.span.clone(), |(span, _)| span.clone());
             cx.issue(span, join_key(&t.path, "pattern"), "missing; parser = \"regex\" needs a pattern".to_string());
         }
@@ -2088,35 +2102,82 @@ pub const MAX_PARALLEL: u64 = 65_536;
 pub const MAX_BATCH_SIZE: u64 = 100_000;
 
 /// The whole dotted name of the key the parser's `span` points at, from the
-/// text before it: the table header it is in and the key as written on its
-/// line (`cache.ttl`, or `validators.x` for a header), or, in an inline
-/// table, the keys that open it (`validators.x.files` in `x = { files =
-/// [], files = [] }`). `None` where the key is inside an array or the text
-/// before it cannot be followed (a quoted key, a string holding brackets).
+/// text before it: the table header it is in and the key as written
+/// (`cache.ttl`, or `validators.x` for a header), or, in an inline table
+/// (over several lines too), the keys that open it (`validators.x.files`
+/// in `x = { files = [], files = [] }`), each in its plain form (see
+/// [`plain_key`]). `None` where the key is inside an array or the text
+/// before it cannot be followed (a key with an escape).
 fn dotted_key_at(text: &str, span: std::ops::Range<usize>) -> Option<String> {
     let line_start = text.get(..span.start)?.rfind('\n').map_or(0, |i| i + 1);
-    let written = text.get(line_start..span.end)?.trim();
-    if let Some(header) = written.strip_prefix('[') {
-        return Some(header.trim_start_matches('[').trim().to_string());
+    let on_line = text.get(line_start..span.end)?.trim();
+    if let Some(header) = on_line.strip_prefix('[') {
+        return plain_key(header.trim_start_matches('['));
     }
-    let key = if written.contains(['=', '{', '[', ']', ',']) {
-        inline_key_path(text.get(line_start..span.start)?, text.get(span.clone())?.trim())?
-    } else {
-        written.to_string()
-    };
-    let table = TomlScan::table_at(text.get(..line_start)?)?;
-    Some(if table.is_empty() { key } else { format!("{table}.{key}") })
+    let (table, statement) = TomlScan::statement_at(text.get(..span.start)?)?;
+    let (mut path, tail) = open_path(text.get(statement..span.start)?)?;
+    path.push(plain_key(text.get(statement + tail..span.end)?)?);
+    Some(with_table(&table, &path.join(".")))
 }
 
-/// The dotted path of `key`, written after `before` on one line, through
-/// the inline tables open there (`x = { a = { key`: `x.a.key`); `None` if
-/// it is in an array, or a key on the way is quoted.
-fn inline_key_path(before: &str, key: &str) -> Option<String> {
-    let mut path: Vec<&str> = Vec::new();
+/// `key` in the table `table` (`""`: the top level).
+fn with_table(table: &str, key: &str) -> String {
+    if table.is_empty() { key.to_string() } else { format!("{table}.{key}") }
+}
+
+/// A key as written (`validators . x`, `'kind'`, `"a.b".c`) in its plain
+/// dotted form: no blanks around the dots, quotes only on the parts that
+/// need them (`"a.b".c`); `None` if a part holds an escape or a quote of
+/// the other kind, or is empty.
+fn plain_key(written: &str) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
+    let mut rest = written.trim();
+    loop {
+        let (part, after) = match rest.chars().next()? {
+            q @ ('"' | '\'') => {
+                let end = rest[1..].find(q)? + 1;
+                let inner = &rest[1..end];
+                if inner.contains(['\\', '"', '\'']) {
+                    return None;
+                }
+                (inner, &rest[end + 1..])
+            }
+            _ => {
+                let end = rest.find(['.', ' ', '\t']).unwrap_or(rest.len());
+                (&rest[..end], &rest[end..])
+            }
+        };
+        let bare = !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        parts.push(if bare { part.to_string() } else { format!("{part:?}") });
+        let after = after.trim_start();
+        if after.is_empty() {
+            break;
+        }
+        rest = after.strip_prefix('.')?.trim_start();
+    }
+    Some(parts.join("."))
+}
+
+/// The keys of the inline tables open at the end of `before` (the text of a
+/// statement up to a key: `x = { a = { `: `x`, `a`), in plain form, and
+/// where the text after the last of them (or the statement's start)
+/// begins; `None` inside an array or a string, or past a key that cannot
+/// be made plain.
+fn open_path(before: &str) -> Option<(Vec<String>, usize)> {
+    let mut path: Vec<String> = Vec::new();
     let (mut depth_arrays, mut start, mut pending) = (0usize, 0usize, None);
     // Inside a string: its quote, and whether the last character escaped.
     let mut string: Option<(char, bool)> = None;
+    let mut comment = false;
     for (i, c) in before.char_indices() {
+        if comment {
+            // A key begins after the comment's line, at the earliest.
+            if c == '\n' {
+                comment = false;
+                start = i + 1;
+            }
+            continue;
+        }
         if let Some((quote, escaped)) = string {
             string = match c {
                 _ if escaped => Some((quote, false)),
@@ -2128,10 +2189,11 @@ fn inline_key_path(before: &str, key: &str) -> Option<String> {
         }
         match c {
             '"' | '\'' => string = Some((c, false)),
+            '#' => comment = true,
             '[' => depth_arrays += 1,
             ']' => depth_arrays = depth_arrays.checked_sub(1)?,
             _ if depth_arrays > 0 => {}
-            '=' => pending = Some(before[start..i].trim()),
+            '=' => pending = Some(plain_key(&before[start..i])?),
             '{' => {
                 path.push(pending.take()?);
                 start = i + 1;
@@ -2147,35 +2209,38 @@ fn inline_key_path(before: &str, key: &str) -> Option<String> {
             _ => {}
         }
     }
-    let bare = |k: &str| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
-    (string.is_none() && depth_arrays == 0 && !path.is_empty() && path.iter().all(|k| bare(k)) && bare(key)).then(
-        || {
-            path.push(key);
-            path.join(".")
-        },
-    )
-}
-
-/// The dotted key whose value begins at `at` (`key = value` at the top
-/// level of its table; a quoted key is not looked into), and the value if
-/// it is a bare word (as `enabled = nope`, which TOML reads as no value at
-/// all).
-fn key_of_value_at(text: &str, at: usize) -> Option<(String, Option<String>)> {
-    let line_start = text.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
-    let (key, between) = text.get(line_start..at)?.split_once('=')?;
-    let key = key.trim();
-    let bare = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    if !between.trim().is_empty() || key.is_empty() || !key.chars().all(|c| bare(c) || c == '.') {
+    if string.is_some() || depth_arrays > 0 {
         return None;
     }
-    let table = TomlScan::table_at(text.get(..line_start)?)?;
+    // The key starts after the blanks (and comment lines) past `start`.
+    let mut tail = start;
+    for line in before[start..].split_inclusive('\n') {
+        let blank = line.trim_start();
+        if !(blank.is_empty() || blank.starts_with('#')) || !line.ends_with('\n') {
+            tail += line.len() - blank.len();
+            break;
+        }
+        tail += line.len();
+    }
+    Some((path, tail))
+}
+
+/// The dotted key whose value begins at `at` (`key = value`, at the top
+/// level of its table or in an inline table), and the value if it is a
+/// bare word (as `enabled = nope`, which TOML reads as no value at all).
+fn key_of_value_at(text: &str, at: usize) -> Option<(String, Option<String>)> {
+    let (table, statement) = TomlScan::statement_at(text.get(..at)?)?;
+    let before = text.get(statement..at)?.trim_end().strip_suffix('=')?;
+    let (mut path, tail) = open_path(before)?;
+    path.push(plain_key(before.get(tail..)?)?);
     let rest = text.get(at..)?;
-    let line = rest.split('\n').next().unwrap_or_default();
-    let value = line.split('#').next().unwrap_or_default().trim();
-    let word =
-        (!value.is_empty() && value.chars().all(bare) && !value.starts_with(|c: char| c.is_ascii_digit() || c == '-'))
-            .then(|| value.to_string());
-    Some((if table.is_empty() { key.to_string() } else { format!("{table}.{key}") }, word))
+    let bare = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let word = &rest[..rest.find(|c: char| !bare(c)).unwrap_or(rest.len())];
+    let after = rest[word.len()..].trim_start_matches([' ', '\t']);
+    let ends = after.is_empty() || after.starts_with(['#', ',', '}', '\n', '\r']);
+    let word = (ends && !word.is_empty() && !word.starts_with(|c: char| c.is_ascii_digit() || c == '-'))
+        .then(|| word.to_string());
+    Some((with_table(&table, &path.join(".")), word))
 }
 
 /// Just enough of TOML's lexical structure to tell, at a line's start,
@@ -2192,23 +2257,38 @@ enum TomlScan {
 }
 
 impl TomlScan {
-    /// The header in force at the end of `text` (which ends at a line's
-    /// start), `""` before any; `None` if the end of `text` is inside a
-    /// value.
-    fn table_at(text: &str) -> Option<String> {
+    /// The header in force at the end of `text`, and where the statement
+    /// that end is in begins (a value may be open there: an inline table
+    /// over several lines); `None` inside a string or a comment.
+    fn statement_at(text: &str) -> Option<(String, usize)> {
+        let (table, statement, in_string, _) = Self::scan(text)?;
+        (!in_string).then_some((table, statement))
+    }
+
+    /// The header in force at the end of `text` (in plain form, see
+    /// [`plain_key`]), where the last statement begins, and whether the end
+    /// is inside a string, and inside a value (an array, an inline table);
+    /// `None` where a header has no end.
+    fn scan(text: &str) -> Option<(String, usize, bool, bool)> {
         let b = text.as_bytes();
         let (mut state, mut depth, mut table) = (TomlScan::Normal, 0usize, String::new());
         let mut i = 0;
         let mut line_start = true;
+        let mut statement = 0;
         while i < b.len() {
             let c = b[i];
+            if line_start && depth == 0 && matches!(state, TomlScan::Normal) && !c.is_ascii_whitespace() {
+                statement = i;
+            }
             match state {
                 TomlScan::Normal if line_start && depth == 0 && c == b'[' => {
                     // A header: up to its closing bracket, quotes kept.
                     let end = Self::header_end(&b[i..])?;
-                    table = text[i..i + end].trim_start_matches('[').trim_end_matches(']').trim().to_string();
+                    let written = text[i..i + end].trim_start_matches('[').trim_end_matches(']').trim();
+                    table = plain_key(written).unwrap_or_else(|| written.to_string());
                     i += end;
                     line_start = false;
+                    statement = i;
                     continue;
                 }
                 TomlScan::Normal => match c {
@@ -2244,7 +2324,12 @@ impl TomlScan {
             line_start = c == b'\n' || (line_start && (c == b' ' || c == b'\t'));
             i += 1;
         }
-        (matches!(state, TomlScan::Normal | TomlScan::Comment) && depth == 0).then_some(table)
+        // Ending at a line's start (or its blanks): a statement starts there.
+        if line_start && depth == 0 && matches!(state, TomlScan::Normal) {
+            statement = b.len();
+        }
+        let in_string = !matches!(state, TomlScan::Normal | TomlScan::Comment);
+        Some((table, statement, in_string, depth > 0))
     }
 
     /// The length of the header at the start of `b`, through its closing

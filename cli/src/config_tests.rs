@@ -484,10 +484,15 @@ fn storage_and_file_sizes_below_what_works() {
     single_issue("builtins = yes\n", "builtins", "yes", "a string needs quotes");
     let issue = single_issue("[daemon]\ngrace_period = 10s\n", "daemon.grace_period", "10s", "quoted");
     assert!(!issue.message.contains("is not a TOML value"), "10s is no bare word: {issue:#?}");
-    // Inside an inline table, the parser's own message (no key to name
-    // from the line).
-    let issue = single_issue("[validators]\nx = { enabled = nope }\n", "", "nope", "");
-    assert!(!issue.message.contains("is not a TOML value"), "{issue:#?}");
+    // Inside an inline table, over several lines too, and after a
+    // comment there (an audit saw "invalid float, expected `nan`").
+    single_issue("[validators]\nx = { enabled = nope }\n", "validators.x.enabled", "nope", "`nope` is not");
+    let text = "[validators.x]\nkind = \"json\"\nrestart = {\n  # the limit\n  max_restarts = nope,\n}\n";
+    single_issue(text, "validators.x.restart.max_restarts", "max_restarts", "`nope` is not");
+    // A control character after a value is named, not taken for an
+    // unquoted string.
+    single_issue("[daemon]\nlog_keep = 1\u{0}\n", "daemon.log_keep", "log_keep", "a control character (U+0000)");
+    single_issue("builtins = true false\n", "builtins", "builtins", "`true false` is not one value");
     single_issue("[cache]\nwrite_buffer = \"100GiB\"\n", "cache.write_buffer", "write_buffer", "at most 1GiB");
     assert_eq!(parse("[cache]\nwrite_buffer = \"1GiB\"\n").unwrap().cache.write_buffer, 1 << 30);
     single_issue("[check]\nmax_file_size = 0\n", "check.max_file_size", "max_file_size", "builtins = false");
@@ -518,6 +523,18 @@ fn unknown_mode_and_parser() {
     single_issue(&text, "validators.sc.mode", "mode =", "unknown mode");
     let text = format!("{COMMAND}parser = \"json\"\n");
     single_issue(&text, "validators.sc.parser", "parser =", "unknown parser");
+    // What depends on the parser is not judged under an unknown one (an
+    // audit saw `parser "exit_code" requires …` of a file saying "regexp").
+    let text = format!("{COMMAND}mode = \"batch\"\nparser = \"regexp\"\npattern = '{GCC_PATTERN}'\n");
+    single_issue(&text, "validators.sc.parser", "parser =", "unknown parser \"regexp\"");
+    let text = format!("{COMMAND}parser = 3\npattern = '{GCC_PATTERN}'\n");
+    single_issue(&text, "validators.sc.parser", "parser =", "expected a string");
+    // The pattern is still read as a regex.
+    let text = format!("{COMMAND}parser = \"regexp\"\npattern = '(x'\n");
+    assert_eq!(issues(&text).len(), 2, "{:#?}", issues(&text));
+    // A pattern of the wrong type is that, not missing too.
+    let text = format!("{COMMAND}parser = \"regex\"\npattern = ['x']\n");
+    single_issue(&text, "validators.sc.pattern", "pattern =", "expected a string");
 }
 
 #[test]
@@ -724,6 +741,13 @@ fn backoff_must_not_exceed_backoff_max() {
     // Not compared with a default standing in for an invalid value.
     let text = format!("{COMMAND}restart = {{ backoff = \"x\", backoff_max = \"1ms\" }}\n");
     single_issue(&text, "validators.sc.restart.backoff", "restart", "invalid duration");
+    // A mismatch in `[defaults.restart]` is reported there once, not again
+    // for each validator with a `restart` table that sets neither.
+    let text = format!("[defaults.restart]\nbackoff_max = \"1ms\"\n{COMMAND}restart = {{ window = \"1s\" }}\n");
+    single_issue(&text, "defaults.restart.backoff_max", "backoff_max", "must not exceed backoff_max (1ms)");
+    // One that sets either is judged with what it inherits.
+    let text = format!("[defaults.restart]\nbackoff_max = \"1s\"\n{COMMAND}restart = {{ backoff = \"2s\" }}\n");
+    single_issue(&text, "validators.sc.restart.backoff", "restart = {", "must not exceed backoff_max (1s)");
 }
 
 #[test]
@@ -869,10 +893,18 @@ fn a_duplicate_key_is_named() {
     assert_eq!(named("[validators.a]\nkind = \"utf8\"\nkind = \"json\"\n"), "validators.a.kind");
     assert_eq!(named("cache.ttl = \"1d\"\ncache.ttl = \"2d\"\n"), "cache.ttl");
     assert_eq!(named("[[x]]\n[ daemon ]\na = 1\na = 2\n"), "daemon.a");
-    // Inside an inline table, through the keys that open it; one written
-    // over several lines (TOML 1.1) gets the parser's own name for it.
+    // Inside an inline table, through the keys that open it, over several
+    // lines (TOML 1.1) and past comments too.
     assert_eq!(named("v = { a = 1, a = 2 }\n"), "v.a");
-    assert_eq!(named("[validators]\nlint = {\n  kind = \"a\",\n  kind = \"b\",\n}\n"), "kind");
+    assert_eq!(named("[validators]\nlint = {\n  kind = \"a\",\n  kind = \"b\",\n}\n"), "validators.lint.kind");
+    assert_eq!(named("[validators]\nx = { # c\n  kind = \"a\",\n  \"kind\" = \"b\" }\n"), "validators.x.kind");
+    // Plain: no blanks around dots, no needless quotes (as an audit saw
+    // `validators . x.kind` and `validators.x.'kind'`).
+    assert_eq!(named("[ validators . x ]\nkind = \"a\"\nkind = \"b\"\n"), "validators.x.kind");
+    assert_eq!(named("[validators.x]\nkind = \"a\"\n'kind' = \"b\"\n"), "validators.x.kind");
+    assert_eq!(named("a . b = 1\na.b = 2\n"), "a.b");
+    assert_eq!(named("[validators.'a b']\nk = 1\nk = 2\n"), "validators.\"a b\".k");
+    assert_eq!(named("[validators.x]\nk = 1\n  k = 2\n"), "validators.x.k");
     // Lines that start with a bracket but are not headers.
     assert_eq!(named("[v.a]\nx = [\n[1, 2],\n]\nk = 1\nk = 2\n"), "v.a.k");
     assert_eq!(named("[v.a]\ns = \"\"\"\n[ -f x ] || exit 1\n\"\"\"\nk = 1\nk = 2\n"), "v.a.k");

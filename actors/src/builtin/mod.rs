@@ -33,6 +33,7 @@
 mod locate;
 mod secrets;
 mod syntax;
+pub use syntax::plain_toml_message;
 mod text;
 mod yaml;
 

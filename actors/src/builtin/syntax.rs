@@ -1102,35 +1102,7 @@ pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
     {
         message = format!("duplicate key `{key}`");
     }
-    // The parser reads what follows a value up to the end of its line (or
-    // to a comma or bracket) as one unquoted word, and says strings must
-    // be quoted: where that holds a blank, two values were written where
-    // one goes (`a = 1 b = 2`, `[true false]`), which is said instead.
-    if message.starts_with("string values must be quoted")
-        && let Some(written) = e.span().and_then(|s| read.get(s)).map(|w| w.trim_matches([' ', '\t']))
-    {
-        let shown: String = written.chars().take(40).collect();
-        let more = if written.chars().count() > 40 { "…" } else { "" };
-        if let Some(c) = written.chars().find(|c| c.is_control() && *c != '\t') {
-            message = format!(
-                "a control character (U+{:04X}) after a value: TOML allows only blanks and a comment there",
-                c as u32
-            );
-        } else if written.contains([' ', '\t']) && !written.contains(['\n', '`']) {
-            message = format!(
-                "`{shown}{more}` is not one value: a key/value pair ends its line, and array or inline-table items \
-                 are separated by commas (a string would be quoted)"
-            );
-        }
-    }
-    // A base prefix with no digits after it: not an overflow.
-    if message == "integer number overflowed"
-        && let Some(written) = e.span().and_then(|s| read.get(s))
-        && matches!(written.trim().get(..2), Some("0x" | "0o" | "0b"))
-        && written.trim().len() == 2
-    {
-        message = format!("`{}` has no digits after its base prefix", written.trim());
-    }
+    message = plain_toml_message(message, e.span().and_then(|s| read.get(s)));
     // A limit of the parser, not of TOML (which sets none): a warning, as
     // the other syntax checks say theirs.
     let severity = if message.contains("recursion") || message.contains("recurse") {
@@ -1158,4 +1130,42 @@ pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
     for span in after {
         out.at(bom + span.start, Severity::Warning, || FLOAT_OVERFLOW.to_owned());
     }
+}
+
+/// The TOML parser's `message` about the text `written` where it points,
+/// said plainly where its own words mislead: two values where one goes, a
+/// control character after a value (both reported as "string values must
+/// be quoted"), a base prefix with no digits (as an overflow). Used for
+/// verdict.toml too.
+pub fn plain_toml_message(message: String, written: Option<&str>) -> String {
+    let Some(written) = written else { return message };
+    // The parser reads what follows a value up to the end of its line (or
+    // to a comma or bracket) as one unquoted word, and says strings must
+    // be quoted: where that holds a blank, two values were written where
+    // one goes (`a = 1 b = 2`, `[true false]`), which is said instead.
+    if message.starts_with("string values must be quoted") {
+        let written = written.trim_matches([' ', '\t']);
+        let shown: String = written.chars().take(40).collect();
+        let more = if written.chars().count() > 40 { "…" } else { "" };
+        if let Some(c) = written.chars().find(|c| c.is_control() && *c != '\t') {
+            return format!(
+                "a control character (U+{:04X}) after a value: TOML allows only blanks and a comment there",
+                c as u32
+            );
+        }
+        if written.contains([' ', '\t']) && !written.contains(['\n', '`']) {
+            return format!(
+                "`{shown}{more}` is not one value: a key/value pair ends its line, and array or inline-table items \
+                 are separated by commas (a string would be quoted)"
+            );
+        }
+    }
+    // A base prefix with no digits after it: not an overflow.
+    if message == "integer number overflowed"
+        && matches!(written.trim().get(..2), Some("0x" | "0o" | "0b"))
+        && written.trim().len() == 2
+    {
+        return format!("`{}` has no digits after its base prefix", written.trim());
+    }
+    message
 }
