@@ -1144,6 +1144,7 @@ fn command_spec(root: &Path, cmd: &CommandConfig, timeout: Duration) -> CommandS
         // A start tried again past a quarter of the deadline would leave the
         // tool too little of it.
         start_patience: (timeout / 4).min(verdict_actors::command::START_PATIENCE),
+        batch: cmd.mode == crate::config::CommandMode::Batch,
     }
 }
 

@@ -563,8 +563,11 @@ struct CommandIdentity<'a> {
 /// by its name as printed reads its other groups from the line without
 /// terminal escapes (a coloured severity was an error). 6: a tool's rule
 /// starting with `verdict:` (verdict's own notes') is reported as
-/// `tool:verdict:…`.
-const OUTPUT_READING: u32 = 6;
+/// `tool:verdict:…`. 7: a path through a linked directory to the project
+/// names its file; a SARIF run without `results` no longer voids the
+/// others' findings; in batch mode a SARIF result without a location is
+/// no file's, in a batch of one too.
+const OUTPUT_READING: u32 = 7;
 
 impl ValidatorConfig {
     /// The validator's identity: the part of the cache key that says "these

@@ -66,6 +66,10 @@ pub struct CommandSpec {
     /// (more tools at once than the limits allow) is tried again (default
     /// [`START_PATIENCE`]).
     pub start_patience: Duration,
+    /// The validator runs in `mode = "batch"`: its jobs hold any number of
+    /// files, one included, so nothing is given to a file for want of
+    /// another (a SARIF result without a location).
+    pub batch: bool,
 }
 
 impl CommandSpec {
@@ -80,6 +84,7 @@ impl CommandSpec {
             max_output: DEFAULT_MAX_OUTPUT,
             findings_exit_codes: None,
             start_patience: exec::START_PATIENCE,
+            batch: false,
         }
     }
 }
@@ -191,7 +196,7 @@ pub async fn run_args(
     };
     let findings_codes: Option<Vec<i32>> =
         spec.findings_exit_codes.clone().or_else(|| spec.parser.default_findings_exit_codes().map(<[i32]>::to_vec));
-    let (parser, cwd) = (spec.parser.clone(), spec.cwd.clone());
+    let (parser, cwd, batch) = (spec.parser.clone(), spec.cwd.clone(), spec.batch);
     let large = execution.stdout.bytes.len() + execution.stderr.bytes.len() > PARSE_INLINE_MAX;
     let sarif = matches!(parser, OutputParser::Sarif);
     let parse = {
@@ -201,7 +206,7 @@ pub async fn run_args(
             match &parser {
                 OutputParser::ExitCode => parse::exit_code(&execution, status, &args),
                 OutputParser::Regex(re) => parse::regex(re, &execution, status, &args, &cwd),
-                OutputParser::Sarif => parse::sarif(&execution, status, &args, &cwd),
+                OutputParser::Sarif => parse::sarif(&execution, status, &args, &cwd, batch),
             }
         }
     };

@@ -329,7 +329,17 @@ static TERMINAL_ESCAPE: std::sync::LazyLock<regex::bytes::Regex> = std::sync::La
 /// The `Sarif` parser: stdout is a SARIF 2.1.0 log. The exit status only
 /// matters when stdout is not one, when it is not a findings status, or
 /// when the log has nothing for the checked files.
-pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cwd: &Path) -> Vec<Outcome> {
+///
+/// `batch`: the validator's mode is `batch`, where a result without a
+/// location belongs to no one file, however many the batch holds (a batch
+/// of one is only what the cache left; its verdict must not differ).
+pub(crate) fn sarif(
+    exec: &Execution,
+    status: Status<'_>,
+    files: &[OsString],
+    cwd: &Path,
+    batch_mode: bool,
+) -> Vec<Outcome> {
     let code = status.code;
     let log = match parse_sarif(&exec.stdout.bytes) {
         Ok(log) => log,
@@ -420,17 +430,21 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
             }
         }
     }
+    // A run without `results` (or `null`) could not determine them; only an
+    // empty list says that nothing was found (SARIF 2.1.0, 3.14.23). The
+    // other runs' findings stay, each file's with an error finding after.
+    if runs.iter().any(|r| r.results.is_none()) {
+        run_failures.push(
+            "the SARIF log has a run without `results`: the tool could not determine them (an empty list would say \
+             nothing was found)"
+                .to_owned(),
+        );
+    }
     // After every run's errors at files, which say more of their file.
     for reason in run_failures {
         for p in &mut problems {
             p.get_or_insert_with(|| reason.clone());
         }
-    }
-    // A run without `results` (or `null`) could not determine them; only an
-    // empty list says that nothing was found (SARIF 2.1.0, 3.14.23).
-    if runs.iter().any(|r| r.results.is_none()) {
-        let missing = "the SARIF log has a run without `results`: the tool could not determine them (an empty list would say nothing was found)";
-        return problems.into_iter().map(|p| Outcome::error(p.unwrap_or_else(|| missing.to_owned()))).collect();
     }
     let mut per_file = PerFile::new(files.len());
     let (mut unattributed, mut elsewhere, mut ambiguous) = (0usize, 0usize, 0usize);
@@ -455,7 +469,7 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
                     elsewhere += 1;
                     continue;
                 }
-                None if files.len() == 1 => Cow::Borrowed(&[0]),
+                None if files.len() == 1 && !batch_mode => Cow::Borrowed(&[0]),
                 None => {
                     tracing::debug!("SARIF result without a location in a batch of several files; ignored");
                     unattributed += 1;
@@ -516,7 +530,7 @@ pub(crate) fn sarif(exec: &Execution, status: Status<'_>, files: &[OsString], cw
         let mut reason = format!("exited with status {code} and reported no findings for the checked files");
         let mut notes = Vec::new();
         if unattributed > 0 {
-            notes.push(format!("{unattributed} without a location, which a batch of several files cannot be given"));
+            notes.push(format!("{unattributed} without a location, which a batch cannot give to one of its files"));
         }
         if ambiguous > 0 {
             notes.push(format!("{ambiguous} for names that several files of the batch read as"));
@@ -803,13 +817,19 @@ impl Batch {
     /// `path` relative to the project root, lexically cleaned (`./`, `..`);
     /// `None` for a path outside the root. A relative one is taken from the
     /// root, as the tool (run there) takes it: `../root/x` is `x`.
+    ///
+    /// An absolute path that is neither under the root as the daemon has it
+    /// nor under its real path may lead there through a link: a tool given
+    /// the root by a path through a linked directory (`/home` a link to
+    /// `/data/home`) prints it so. Its directory's real path is looked at.
     fn normalize(&self, path: &[u8]) -> Option<Vec<u8>> {
         let p = clean(&self.cwd.join(OsStr::from_bytes(path)));
-        let rel = p
-            .strip_prefix(&self.cwd)
-            .ok()
-            .or_else(|| self.canonical_cwd.as_ref().and_then(|c| p.strip_prefix(c).ok()))?;
-        Some(rel.as_os_str().as_bytes().to_vec())
+        let real_root = self.canonical_cwd.as_ref().unwrap_or(&self.cwd);
+        if let Some(rel) = p.strip_prefix(&self.cwd).ok().or_else(|| p.strip_prefix(real_root).ok()) {
+            return Some(rel.as_os_str().as_bytes().to_vec());
+        }
+        let real = std::fs::canonicalize(p.parent()?).ok()?.join(p.file_name()?);
+        Some(real.strip_prefix(real_root).ok()?.as_os_str().as_bytes().to_vec())
     }
 }
 

@@ -1000,6 +1000,64 @@ async fn sarif_suppressed_and_absent_results_are_not_findings_and_missing_result
         let out = run(&spec(&dir, sh("cat n.sarif"), OutputParser::Sarif), &f, &registry).await;
         assert!(reason(&out[0]).contains("without `results`"), "{out:?}");
     }
+    // Another run's findings stay, with an error finding after them (an
+    // audit saw them thrown away with the run that had none).
+    let log = serde_json::json!({"version": "2.1.0", "runs": [
+        {"tool": {"driver": {"name": "t1"}}, "results": null},
+        {"tool": {"driver": {"name": "t2"}}, "results": [at("from the other run", serde_json::json!({}))]}
+    ]});
+    std::fs::write(dir.path().join("two.sarif"), log.to_string()).unwrap();
+    let out = run(&spec(&dir, sh("cat two.sarif"), OutputParser::Sarif), &files(&["a.txt", "b.txt"]), &registry).await;
+    let Outcome::Findings { findings } = &out[0] else { panic!("{out:?}") };
+    assert_eq!(findings[0].message, "from the other run", "{out:?}");
+    assert!(findings.last().unwrap().message.contains("without `results`"), "{out:?}");
+    assert!(reason(&out[1]).contains("without `results`"), "{out:?}");
+}
+
+/// In `mode = "batch"`, a SARIF result without a location is given to no
+/// file, even in a batch of one (a batch of one is what the cache left of
+/// a larger one: the file's verdict must not depend on it). In per-file
+/// mode it is the file's.
+#[tokio::test]
+async fn sarif_results_without_a_location_are_no_files_in_batch_mode_even_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    let log = serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}},
+        "results": [{"ruleId": "R", "level": "warning", "message": {"text": "m"}}]}]});
+    std::fs::write(dir.path().join("l.sarif"), log.to_string()).unwrap();
+    let per_file = spec(&dir, sh("cat l.sarif"), OutputParser::Sarif);
+    let out = run(&per_file, &files(&["a.txt"]), &registry).await;
+    assert_eq!(out[0].findings().len(), 1, "{out:?}");
+    let batch = CommandSpec { batch: true, ..per_file };
+    assert_eq!(run(&batch, &files(&["a.txt"]), &registry).await, vec![Outcome::Passed]);
+    assert_eq!(run(&batch, &files(&["a.txt", "b.txt"]), &registry).await, vec![Outcome::Passed, Outcome::Passed]);
+}
+
+/// A tool that prints the project root by a path through a linked
+/// directory (given so in its own configuration, or `/home` a link) names
+/// the project's files: they get its findings, not a pass.
+#[tokio::test]
+async fn a_path_through_a_linked_directory_names_the_projects_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let links = tempfile::tempdir().unwrap();
+    let link = links.path().join("project");
+    std::os::unix::fs::symlink(dir.path(), &link).unwrap();
+    std::fs::write(dir.path().join("a.txt"), "x\n").unwrap();
+    std::fs::write(dir.path().join("b.txt"), "x\n").unwrap();
+    let script = format!("echo '{}/b.txt:1:1: error: through the link'; exit 1", link.display());
+    let s = spec(&dir, sh(&script), OutputParser::Regex(gcc_style()));
+    let out = run(&s, &files(&["a.txt", "b.txt"]), &ProcessRegistry::new()).await;
+    assert_eq!(out[0], Outcome::Passed, "{out:?}");
+    assert_eq!(out[1].findings()[0].message, "through the link", "{out:?}");
+    // Through a link that leads elsewhere: not the project's.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("b.txt"), "x\n").unwrap();
+    let script = format!("echo '{}/b.txt:1:1: error: elsewhere'; exit 0", other.path().display());
+    let s = spec(&dir, sh(&script), OutputParser::Regex(gcc_style()));
+    assert_eq!(
+        run(&s, &files(&["a.txt", "b.txt"]), &ProcessRegistry::new()).await,
+        vec![Outcome::Passed, Outcome::Passed]
+    );
 }
 
 /// A byte order mark before the log, one result's unusable line number, and
