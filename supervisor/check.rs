@@ -1164,7 +1164,10 @@ pub async fn run(
     let excluded_named: Vec<String> = targets
         .iter()
         .filter(|t| excluded_whole(t))
-        .filter_map(|t| Some(t.strip_prefix(&root).ok()?.to_string_lossy().into_owned()))
+        // Written exactly, as the walk's errors are.
+        .filter_map(|t| {
+            Some(crate::report::shown_name(t.strip_prefix(&root).ok()?.as_os_str().as_bytes()).into_owned())
+        })
         .collect();
     // Nor is such a path walked (or its directories watched). The paths as
     // named stay what a remembered answer is for.
@@ -2906,9 +2909,10 @@ impl Hazards {
         self.unsafe_files.lock().expect("hazards").is_empty()
     }
 
-    /// Records something the walk could not look at.
-    fn missed(&self, path: Option<PathBuf>, what: String) {
-        self.missed.lock().expect("walk errors").push((path, what));
+    /// Records something the walk could not look at: its path, if known,
+    /// and why (without the path, which the report writes exactly).
+    fn missed(&self, path: Option<PathBuf>, why: String) {
+        self.missed.lock().expect("walk errors").push((path, why));
     }
 
     /// Records an error of the walker. Only a directory it could not list
@@ -2922,7 +2926,8 @@ impl Hazards {
             .and_then(Path::file_name)
             .is_some_and(|n| IGNORE_FILES.iter().any(|f| n == *f) || n == "exclude");
         if e.is_io() && !about_ignore_file {
-            self.missed(path, e.to_string());
+            let why = if path.is_some() { walk_error_reason(e) } else { e.to_string() };
+            self.missed(path, why);
         } else {
             warn!(error = %e, "an ignore file could not be read or parsed; its rules are not applied");
         }
@@ -2938,12 +2943,20 @@ impl Hazards {
             // The path itself, or everything in it.
             exclude.is_match(rel) || dir_excluded(excluded_dirs, rel)
         };
-        // Paths relative to the root, as everywhere else in the report.
+        // Paths relative to the root, as everywhere else in the report, and
+        // written exactly (two names that are not UTF-8 must not read as
+        // one: see `shown_name`).
         let prefix = format!("{}/", root.display());
         let mut v: Vec<String> = found
             .into_iter()
             .filter(|(p, _)| !p.as_deref().is_some_and(excluded))
-            .map(|(_, m)| m.replace(&prefix, ""))
+            .map(|(p, why)| match p {
+                Some(p) => {
+                    let rel = p.strip_prefix(root).ok().filter(|r| !r.as_os_str().is_empty()).unwrap_or(&p);
+                    format!("{}: {why}", crate::report::shown_name(rel.as_os_str().as_bytes()))
+                }
+                None => why.replace(&prefix, ""),
+            })
             .collect();
         v.sort_unstable();
         v.dedup();
@@ -3107,10 +3120,15 @@ fn walk_error_path(e: &ignore::Error) -> Option<&Path> {
 /// device, a dangling link.
 fn named_but_not_walkable(entry: &ignore::DirEntry, hazards: &Hazards) {
     if entry.depth() == 0 && !entry.file_type().is_some_and(|t| t.is_file() || t.is_dir()) {
-        hazards.missed(
-            Some(entry.path().to_path_buf()),
-            format!("{}: not a regular file or a directory", entry.path().display()),
-        );
+        hazards.missed(Some(entry.path().to_path_buf()), "not a regular file or a directory".to_owned());
+    }
+}
+
+/// A walker's error without the path it names (see [`walk_error_path`]).
+fn walk_error_reason(e: &ignore::Error) -> String {
+    match e {
+        ignore::Error::WithPath { err, .. } | ignore::Error::WithDepth { err, .. } => walk_error_reason(err),
+        other => other.to_string(),
     }
 }
 

@@ -2085,6 +2085,22 @@ fn what_the_walk_cannot_look_at_is_reported_and_makes_the_run_incomplete() {
     let out = env.run(&["check", "pipe"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("not checked: ") && text.contains("pipe: not a regular file"), "{text}");
+    // Names that are not UTF-8 are written exactly, as the report writes
+    // file names: two that read the same lossily are two (an audit saw one
+    // entry for both), and so are those `check.exclude` takes out.
+    use std::os::unix::ffi::OsStrExt;
+    let odd = |b: &[u8]| std::ffi::OsStr::from_bytes(b).to_owned();
+    for name in [&b"p\xff"[..], b"p\xfe"] {
+        nix::unistd::mkfifo(&env.project.join(odd(name)), nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    }
+    let out = env.cmd().args(["check", "--format", "json"]).arg(odd(b"p\xff")).arg(odd(b"p\xfe")).output().unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        r["summary"]["walk_errors"],
+        json!([r#""p\xFE": not a regular file or a directory"#, r#""p\xFF": not a regular file or a directory"#]),
+        "{}",
+        r["summary"]
+    );
     // A directory `check.exclude` takes out is no loss; nor is an ignore
     // file with a glob the walker cannot parse (its rules are skipped, and
     // logged).
@@ -2129,6 +2145,17 @@ fn check_exclude_takes_files_out_as_if_the_walk_had_not_found_them() {
     env.write("gen/deep/more.txt", "generated \n");
     let (code, r) = check_json(&env, &["gen/deep"]);
     assert_eq!((code, &r["summary"]["excluded_named"]), (0, &json!(["gen/deep"])), "{}", r["summary"]);
+    // A name that is not UTF-8 is written exactly, as the report writes file
+    // names (an audit saw `"ex/\u{fffd}"` for two of them).
+    use std::os::unix::ffi::OsStrExt;
+    let odd = std::ffi::OsStr::from_bytes(b"gen/\xff.txt");
+    std::fs::write(env.project.join(odd), "x\n").unwrap();
+    let out = env.cmd().args(["check", "--format", "json"]).arg(odd).output().unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["summary"]["excluded_named"], json!([r#""gen/\xFF.txt""#]), "{}", r["summary"]);
+    let out = env.cmd().arg("check").arg(odd).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(r#"note: "gen/\xFF.txt" is excluded by check.exclude"#), "{err}");
 }
 
 /// An excluded directory is not entered: not listed, not watched. A build

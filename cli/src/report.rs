@@ -635,9 +635,9 @@ pub fn exit_code(report: &CheckReport, fail_on: FailOn) -> ExitCode {
 /// file names, tools' messages and reasons are printed for people, and a
 /// name or a message must not move the cursor or recolour the terminal, nor
 /// reorder what follows it on the line (the bidirectional controls a
-/// "Trojan Source" name uses).
+/// "Trojan Source" name uses), nor hide characters (see [`is_unseen`]).
 pub fn visible(s: &str) -> std::borrow::Cow<'_, str> {
-    let hidden = |c: char| c.is_control() || is_bidi_control(c);
+    let hidden = |c: char| c.is_control() || is_unseen(c);
     if !s.chars().any(hidden) {
         return s.into();
     }
@@ -651,7 +651,7 @@ pub fn visible(s: &str) -> std::borrow::Cow<'_, str> {
 /// for one of verdict's own (`verdict: error: …`). For error messages and
 /// log lines, which quote file names from the checked tree.
 pub fn visible_lines(s: &str) -> std::borrow::Cow<'_, str> {
-    let hidden = |c: char| (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c);
+    let hidden = |c: char| (c.is_control() && c != '\n' && c != '\t') || is_unseen(c);
     let body = s.strip_suffix('\n').unwrap_or(s);
     if !body.contains('\n') && !s.chars().any(hidden) {
         return s.into();
@@ -676,14 +676,24 @@ pub fn visible_lines(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// A file's name for people: as it is, or, if it holds a byte that is not
-/// UTF-8, a control or bidirectional character, or starts with a quote, in
-/// double quotes with those escaped (`"a\xFF.txt"`, `"a\u{1b}b"`) and
-/// backslashes and quotes escaped too, as git quotes such names: two names
-/// never look the same, and a name cannot pass for another's escaped form.
-fn shown_name(name: &[u8]) -> std::borrow::Cow<'_, str> {
-    let hidden = |c: char| c.is_control() || is_bidi_control(c);
+/// UTF-8, a character that is not seen (see [`is_unseen`]), or starts with
+/// a quote, in double quotes with those escaped (`"a\xFF.txt"`,
+/// `"a\u{1b}b"`, `"zw\u{200b}sp"`) and backslashes and quotes escaped too,
+/// as git quotes such names; one that starts or ends with a blank, in
+/// quotes. So a name cannot pass for another's escaped form, and only
+/// names that differ in how their letters are composed (`é` as one
+/// character or two), or in letters that look alike, look the same.
+pub fn shown_name(name: &[u8]) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| c.is_control() || is_unseen(c);
     match std::str::from_utf8(name) {
-        Ok(s) if !s.starts_with('"') && !s.chars().any(hidden) => return s.into(),
+        Ok(s)
+            if !s.starts_with('"')
+                && !s.starts_with(char::is_whitespace)
+                && !s.ends_with(char::is_whitespace)
+                && !s.chars().any(hidden) =>
+        {
+            return s.into();
+        }
         _ => {}
     }
     let mut out = String::with_capacity(name.len() + 8);
@@ -707,10 +717,17 @@ fn shown_name(name: &[u8]) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
-/// The characters that change the direction of the text after them: the
-/// embeddings, overrides and isolates, and the implicit marks.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+/// The characters that are not seen but change what text shows: format
+/// characters (Unicode's Cf: the bidirectional controls, which reorder the
+/// text after them, zero-width spaces and joiners, the byte order mark, the
+/// soft hyphen, tags) and the line and paragraph separators.
+fn is_unseen(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    !c.is_ascii()
+        && matches!(
+            c.general_category(),
+            GeneralCategory::Format | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
+        )
 }
 
 fn print_human(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::io::Result<()> {
@@ -2122,5 +2139,17 @@ mod tests {
         // A name that starts with a quote is quoted, or it could pass for
         // another's quoted form.
         assert_eq!(shown_name(br#""a\xFF.txt""#), r#""\"a\\xFF.txt\"""#);
+        // Characters that are not seen, or a blank at either end: two names
+        // would look the same (an audit's `zwsp.txt` and `zw\u{200b}sp.txt`).
+        assert_eq!(shown_name("zw\u{200b}sp.txt".as_bytes()), r#""zw\u{200b}sp.txt""#);
+        assert_eq!(shown_name("\u{feff}a".as_bytes()), r#""\u{feff}a""#);
+        assert_eq!(shown_name("soft\u{ad}hyphen".as_bytes()), r#""soft\u{ad}hyphen""#);
+        assert_eq!(shown_name("line\u{2028}sep".as_bytes()), r#""line\u{2028}sep""#);
+        assert_eq!(shown_name("tag\u{e0041}".as_bytes()), r#""tag\u{e0041}""#);
+        assert_eq!(shown_name(b"d/tr .txt "), r#""d/tr .txt ""#);
+        assert_eq!(shown_name(b" lead"), r#"" lead""#);
+        // A letter composed of two characters is letters, shown as it is.
+        assert_eq!(shown_name("cafe\u{301}.txt".as_bytes()), "cafe\u{301}.txt");
+        assert_eq!(visible("a\u{200b}b"), r"a\u{200b}b");
     }
 }
