@@ -878,6 +878,21 @@ pub const SARIF_MAX_RESULTS: usize = 25_000;
 /// How long a Ctrl-C's `cancel` may wait for room on the connection.
 const CANCEL_SEND: Duration = Duration::from_secs(2);
 
+/// Whether `dir` is the top of a git repository, as git would have it: its
+/// `.git` a directory holding a `HEAD`, or a file naming one (`gitdir:`, a
+/// worktree's or a submodule's). An empty `.git`, or one of something else,
+/// is not (git looks past it).
+fn holds_repository(dir: &Path) -> bool {
+    let dot_git = dir.join(".git");
+    match std::fs::metadata(&dot_git) {
+        Ok(m) if m.is_dir() => dot_git.join("HEAD").is_file(),
+        Ok(m) if m.is_file() => {
+            crate::paths::first_line(&dot_git).ok().flatten().is_some_and(|line| line.starts_with("gitdir: "))
+        }
+        _ => false,
+    }
+}
+
 /// Builds a SARIF 2.1.0 log: findings are results; errors, timeouts and
 /// skips are tool execution notifications, not results.
 ///
@@ -890,7 +905,7 @@ const CANCEL_SEND: Duration = Duration::from_secs(2);
 /// warnings, then notes, each in report order) and a notification says
 /// how many were left out.
 pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
-    let top = project_root.and_then(|root| root.ancestors().find(|a| a.join(".git").exists()).map(|top| (root, top)));
+    let top = project_root.and_then(|root| root.ancestors().find(|a| holds_repository(a)).map(|top| (root, top)));
     let prefix: Vec<u8> = match top {
         Some((root, top)) => {
             let rel = root.strip_prefix(top).unwrap_or(Path::new(""));
@@ -1990,6 +2005,12 @@ mod tests {
         let repo = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(repo.path().join(".git")).unwrap();
         std::fs::create_dir_all(repo.path().join("sub")).unwrap();
+        // An empty `.git` is no repository (git looks past it): relative to
+        // the project root (an audit saw `sub/…`).
+        let log = sarif(&report, Some(&repo.path().join("sub")));
+        let location = &log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
+        assert_eq!(location["uri"], "a%20b.txt");
+        std::fs::write(repo.path().join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
         let log = sarif(&report, Some(&repo.path().join("sub")));
         let run = &log["runs"][0];
         let results = run["results"].as_array().unwrap();

@@ -1217,7 +1217,7 @@ struct PhysicalLocation {
     region: Option<Region>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Clone)]
 #[serde(rename_all = "camelCase")]
 struct ArtifactLocation {
     #[serde(default)]
@@ -1350,7 +1350,21 @@ impl Run {
     /// base; else, when its base lies elsewhere (a tool run in a container
     /// reports `file:///src/` as the root), its URI relative to the project
     /// root.
+    ///
+    /// A URI holding a `%` that names no file of the batch decoded is also
+    /// read with its `%` as written: a tool that does not escape names
+    /// (`100%41.txt`, as it writes `a b.txt` with a blank) would otherwise
+    /// have its finding dropped and the file pass.
     fn lookup<'b>(&self, artifact: &ArtifactLocation, batch: &'b Batch) -> Option<Named<'b>> {
+        self.lookup_decoded(artifact, batch).or_else(|| {
+            let uri = artifact.uri.as_deref().filter(|u| u.contains('%'))?;
+            let literal = ArtifactLocation { uri: Some(uri.replace('%', "%25")), ..artifact.clone() };
+            self.lookup_decoded(&literal, batch)
+        })
+    }
+
+    /// [`lookup`](Self::lookup), with the URI's escapes decoded.
+    fn lookup_decoded<'b>(&self, artifact: &ArtifactLocation, batch: &'b Batch) -> Option<Named<'b>> {
         let resolved = self.resolve(artifact, 0);
         if let Some(path) = &resolved {
             let path = path.as_os_str().as_bytes();
@@ -1446,29 +1460,10 @@ fn file_uri_path(rest: &str) -> Option<PathBuf> {
     Some(PathBuf::from(OsString::from_vec(percent_decode(path))))
 }
 
-/// The bytes `s` stands for, its `%XX` escapes decoded.
+/// The bytes `s` stands for, its `%XX` escapes decoded (a `%` that starts
+/// no escape is kept).
 fn percent_decode(s: &str) -> Vec<u8> {
-    let bytes = s.as_bytes();
-    if !s.contains('%') {
-        return bytes.to_vec();
-    }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(v) = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    out
+    percent_encoding::percent_decode_str(s).collect()
 }
 
 /// `template` with its `{n}` placeholders replaced by argument n; `{{` and

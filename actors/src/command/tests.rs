@@ -1033,6 +1033,31 @@ async fn sarif_results_without_a_location_are_no_files_in_batch_mode_even_alone(
     assert_eq!(run(&batch, &files(&["a.txt", "b.txt"]), &registry).await, vec![Outcome::Passed, Outcome::Passed]);
 }
 
+/// A URI with a `%` that names no file of the batch decoded is read with
+/// the `%` as written (a tool that does not escape names; an audit saw the
+/// finding for `d/%41` dropped and the file pass). Decoded first: a file
+/// the escape names gets it.
+#[tokio::test]
+async fn sarif_uri_with_an_unescaped_percent_names_the_file_so_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    let result = |uri: &str| {
+        serde_json::json!({"ruleId": "R", "level": "error", "message": {"text": uri},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}}}]})
+    };
+    let log = serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}},
+        "results": [result("d/%41.txt"), result("100%.txt")]}]});
+    std::fs::write(dir.path().join("p.sarif"), log.to_string()).unwrap();
+    let s = CommandSpec { batch: true, ..spec(&dir, sh("cat p.sarif; exit 1"), OutputParser::Sarif) };
+    let out = run(&s, &files(&["d/%41.txt", "100%.txt", "b.txt"]), &registry).await;
+    assert_eq!(out[0].findings()[0].message, "d/%41.txt", "{out:?}");
+    assert_eq!(out[1].findings()[0].message, "100%.txt", "{out:?}");
+    assert_eq!(out[2], Outcome::Passed);
+    let out = run(&s, &files(&["d/A.txt", "d/%41.txt"]), &registry).await;
+    assert_eq!(out[0].findings()[0].message, "d/%41.txt", "the escape read first: {out:?}");
+    assert_eq!(out[1], Outcome::Passed, "{out:?}");
+}
+
 /// A tool that prints the project root by a path through a linked
 /// directory (given so in its own configuration, or `/home` a link) names
 /// the project's files: they get its findings, not a pass.
