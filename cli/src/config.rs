@@ -566,7 +566,8 @@ struct CommandIdentity<'a> {
 /// `tool:verdict:…`. 7: a path through a linked directory to the project
 /// names its file; a SARIF run without `results` no longer voids the
 /// others' findings; in batch mode a SARIF result without a location is
-/// no file's, in a batch of one too.
+/// no file's, in a batch of one too; a SARIF URI with an unescaped `%`
+/// names the file so named.
 const OUTPUT_READING: u32 = 7;
 
 impl ValidatorConfig {
