@@ -528,6 +528,8 @@ struct TrackedIgnored {
     tops: Vec<PathBuf>,
     /// git, started for the project's repository while the walk runs.
     first: Option<std::process::Child>,
+    /// Why git could not be started, if it could not.
+    unavailable: Option<std::io::Error>,
 }
 
 /// How long git may take to list them, all repositories together, before
@@ -543,8 +545,12 @@ impl TrackedIgnored {
     /// itself, holding `.git`).
     fn ask(root: &Path) -> TrackedIgnored {
         let top = root.ancestors().find(|d| d.join(".git").symlink_metadata().is_ok()).map(Path::to_path_buf);
-        let first = top.as_deref().and_then(Self::spawn);
-        TrackedIgnored { tops: top.iter().cloned().collect(), top, first }
+        let (first, unavailable) = match top.as_deref().map(Self::spawn) {
+            Some(Ok(child)) => (Some(child), None),
+            Some(Err(e)) => (None, Some(e)),
+            None => (None, None),
+        };
+        TrackedIgnored { tops: top.iter().cloned().collect(), top, first, unavailable }
     }
 
     /// Adds the repositories the walk found in the project at `root`
@@ -561,7 +567,7 @@ impl TrackedIgnored {
     }
 
     /// git listing the repository at `top`.
-    fn spawn(top: &Path) -> Option<std::process::Child> {
+    fn spawn(top: &Path) -> std::io::Result<std::process::Child> {
         let mut git = std::process::Command::new("git");
         git.arg("-C")
             .arg(top)
@@ -578,26 +584,32 @@ impl TrackedIgnored {
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null());
-        match git.spawn() {
-            Ok(child) => Some(child),
-            Err(e) => {
-                // Said once a daemon: every check in a repository meets it.
-                static SAID: AtomicBool = AtomicBool::new(false);
-                if !SAID.swap(true, Ordering::Relaxed) {
-                    warn!(error = %e, "cannot run git: files git tracks that an ignore rule matches are not checked");
-                } else {
-                    debug!(error = %e, "cannot run git to list the tracked files that ignore rules match");
-                }
-                None
+        git.spawn().inspect_err(|e| {
+            // Said once a daemon: every check in a repository meets it (and
+            // its report says so).
+            static SAID: AtomicBool = AtomicBool::new(false);
+            if !SAID.swap(true, Ordering::Relaxed) {
+                warn!(error = %e, "cannot run git: files git tracks that an ignore rule matches are not checked");
+            } else {
+                debug!(error = %e, "cannot run git to list the tracked files that ignore rules match");
             }
-        }
+        })
     }
 
     /// What git listed for each repository (its top, and the names
     /// relative to it, NUL-separated), at most [`TRACKED_IGNORED_LANES`]
     /// at a time, all within [`TRACKED_IGNORED_WAIT`] of the call. A
-    /// repository git could not list, or not in time, is left out.
-    fn listings(self) -> Vec<(PathBuf, Vec<u8>)> {
+    /// repository git could not list, or not in time, is left out; the
+    /// second list says so for the report, where git could not be run or
+    /// took too long (git refusing a repository is git's view of it).
+    fn listings(self) -> (Vec<(PathBuf, Vec<u8>)>, Vec<String>) {
+        let mut notes = Vec::new();
+        if let Some(e) = &self.unavailable {
+            notes.push(format!(
+                "git could not be run ({e}): the files it tracks that an ignore rule matches were not checked"
+            ));
+            return (Vec::new(), notes);
+        }
         let deadline = Instant::now() + TRACKED_IGNORED_WAIT;
         let (tx, rx) = std::sync::mpsc::channel::<(usize, std::io::Result<Vec<u8>>)>();
         let mut running: HashMap<usize, std::process::Child> = HashMap::new();
@@ -616,7 +628,7 @@ impl TrackedIgnored {
         };
         loop {
             while running.len() < TRACKED_IGNORED_LANES && next < self.tops.len() {
-                let child = if next == 0 { first.take() } else { None }.or_else(|| Self::spawn(&self.tops[next]));
+                let child = if next == 0 { first.take() } else { None }.or_else(|| Self::spawn(&self.tops[next]).ok());
                 if let Some(child) = child {
                     start(next, child, &mut running);
                 }
@@ -626,11 +638,17 @@ impl TrackedIgnored {
                 break;
             }
             let Ok((i, read)) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
+                let left = running.len() + self.tops.len() - next;
                 warn!(
                     "git took over {TRACKED_IGNORED_WAIT:?} to list the tracked files that ignore rules match; checking \
-                     without those of {} repositories",
-                    running.len() + self.tops.len() - next
+                     without those of {left} repositories"
                 );
+                notes.push(format!(
+                    "git took over {} s to list the files it tracks that an ignore rule matches: those of {left} {} \
+                     were not checked",
+                    TRACKED_IGNORED_WAIT.as_secs(),
+                    if left == 1 { "repository" } else { "repositories" }
+                ));
                 for (_, mut child) in running {
                     let _ = child.kill();
                     let _ = child.wait();
@@ -654,13 +672,14 @@ impl TrackedIgnored {
                 }
             }
         }
-        listed
+        (listed, notes)
     }
 
     /// Adds to `files` (sorted, as the walks leave them) the regular files
     /// git listed that are in the project, not verdict's own, not in a
     /// directory `check.exclude` takes out whole, not found already, and of
     /// which `wanted` (given the path relative to the root) says yes.
+    /// Returns the report's notes (see [`TrackedIgnored::listings`]).
     fn add_to(
         self,
         files: &mut Vec<Walked>,
@@ -669,9 +688,10 @@ impl TrackedIgnored {
         excluded_dirs: &globset::GlobSet,
         stat: bool,
         wanted: impl Fn(&str) -> bool,
-    ) {
+    ) -> Vec<String> {
         let mut added = Vec::new();
-        for (top, listed) in self.listings() {
+        let (listings, notes) = self.listings();
+        for (top, listed) in listings {
             for name in listed.split(|&b| b == 0).filter(|n| !n.is_empty()) {
                 let abs = top.join(std::ffi::OsStr::from_bytes(name));
                 let Ok(path) = abs.strip_prefix(root) else { continue };
@@ -706,6 +726,7 @@ impl TrackedIgnored {
             // made a repository of its own since, is listed by both.
             files.dedup_by(|a, b| a.rel == b.rel && a.raw == b.raw);
         }
+        notes
     }
 }
 
@@ -1293,8 +1314,9 @@ pub async fn run(
                 let around = |repo: &Path| dirs.iter().any(|d| in_root(&walk_root, d).starts_with(repo));
                 tracked.and_nested(&walk_root, &hazards.repos.lock().expect("repos"), around);
                 let dirty: HashSet<&str> = dirs.iter().map(String::as_str).collect();
-                tracked.add_to(&mut files, &walk_root, &own, &excluded_dirs, stat, |rel| dirty.contains(parent(rel)));
-                (files, Vec::new(), false, stat)
+                let notes = tracked
+                    .add_to(&mut files, &walk_root, &own, &excluded_dirs, stat, |rel| dirty.contains(parent(rel)));
+                (files, Vec::new(), false, stat, notes)
             }
             None => {
                 let (mut files, dirs, linked) = walk(&walk_root, &targets, &own, &excluded_dirs, watch, stat, &hazards);
@@ -1303,15 +1325,15 @@ pub async fn run(
                     let abs = in_root(&walk_root, rel);
                     targets.iter().any(|t| abs.starts_with(t))
                 };
-                tracked.add_to(&mut files, &walk_root, &own, &excluded_dirs, stat, under);
-                (files, dirs, linked, stat)
+                let notes = tracked.add_to(&mut files, &walk_root, &own, &excluded_dirs, stat, under);
+                (files, dirs, linked, stat, notes)
             }
         };
         hazards.error().map_or(Ok((walked, hazards.missed_all(&walk_root, &walk_exclude, &excluded_dirs))), Err)
     })
     .await
     .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))??;
-    let ((walked, walked_dirs, linked_ignore_file, stat), walk_errors) = walked;
+    let ((walked, walked_dirs, linked_ignore_file, stat, notes), walk_errors) = walked;
 
     mark("walk", &mut since);
     // Select, on every core.
@@ -1415,6 +1437,7 @@ pub async fn run(
         walk_errors: walk_errors.clone(),
         excluded_named,
         restart_required,
+        notes,
         ..Summary::default()
     };
     let soonest_expiry = out.soonest_expiry;

@@ -1369,17 +1369,39 @@ fn tracked_ignored_files_of_nested_repositories_and_submodules_are_checked() {
 /// tracks that a rule matches cannot be found: the check goes on without
 /// them, and the daemon's log says so, once.
 #[test]
-fn a_daemon_without_git_says_so_once_in_its_log() {
+fn a_daemon_without_git_says_so_once_in_its_log_and_in_each_report() {
     let env = Env::new();
     env.write("README", "ok\n");
     git(&env, &["init", "-q"]);
     for _ in 0..2 {
         let out = env.cmd().env("PATH", "/nonexistent").args(["check", "."]).output().unwrap();
+        // Not incomplete: what was found was checked.
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("verdict: note: git could not be run (")
+                && err.contains("the files it tracks that an ignore rule matches were not checked"),
+            "{err}"
+        );
         env.write("README", "ok again\n");
     }
     let log = std::fs::read_to_string(env.log_file()).unwrap();
     assert_eq!(log.matches("cannot run git: files git tracks").count(), 1, "{log}");
+    // In the JSON report, and as a warning in SARIF (the run still
+    // successful), and in an answer reused unchanged.
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 0, "{}", r["summary"]);
+    let notes = r["summary"]["notes"].as_array().unwrap();
+    assert!(notes[0].as_str().unwrap().starts_with("git could not be run"), "{notes:?}");
+    let again = (0..3).map(|_| check_json(&env, &[]).1).find(|r| r["summary"]["unchanged"] == true);
+    let again = again.expect("never answered unchanged");
+    assert_eq!(again["summary"]["notes"], r["summary"]["notes"]);
+    let out = env.cmd().args(["check", "--format", "sarif", "."]).output().unwrap();
+    let log: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let invocation = &log["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], true, "{invocation}");
+    let note = &invocation["toolExecutionNotifications"][0];
+    assert_eq!((note["level"].as_str(), note["descriptor"]["id"].as_str()), (Some("warning"), Some("verdict/note")));
 }
 
 /// A tool, `gate`, over `*.txt`: each run appends its file's name to the

@@ -516,6 +516,11 @@ pub struct Summary {
     /// daemon restarts (as `reload` says). Absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restart_required: Vec<String>,
+    /// What the check could not do that does not leave it incomplete: where
+    /// git could not be run (or took too long), the files it tracks that an
+    /// ignore rule matches were not asked for. Absent when there is none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// The reply of `check`.

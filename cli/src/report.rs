@@ -500,6 +500,9 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     for path in &report.summary.excluded_named {
         eprintln!("verdict: note: {} is excluded by check.exclude, so it was not checked", visible(path));
     }
+    for note in &report.summary.notes {
+        eprintln!("verdict: note: {}", visible_lines(note));
+    }
     Ok(exit_code(&report, args.fail_on))
 }
 
@@ -1078,6 +1081,13 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
             "descriptor": { "id": "verdict/walk" },
         }));
     }
+    for note in &report.summary.notes {
+        notifications.push(json!({
+            "level": "warning",
+            "message": { "text": note },
+            "descriptor": { "id": "verdict/note" },
+        }));
+    }
     let failed = incomplete || notifications.iter().any(|n| n["level"] == "error");
     // What each notification's descriptor names: a validator, the walk, or
     // the results left out.
@@ -1093,6 +1103,7 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
             let text = match id.as_str() {
                 "verdict/walk" => "A part of the tree verdict could not look at: its files were not checked.".to_owned(),
                 "verdict/results-left-out" => "Findings left out of this log, past the most results code scanning takes in one run.".to_owned(),
+                "verdict/note" => "Something the check could not do that does not leave it incomplete (git could not be run, so the files it tracks that an ignore rule matches were not checked).".to_owned(),
                 name => format!(
                     "verdict's {name} validator gave no verdict on a file (an error, a time-out, a skip), or a note on its run there."
                 ),
