@@ -89,7 +89,7 @@ pub fn now_secs() -> u64 {
 
 struct Selected {
     handle: Arc<ValidatorHandle>,
-    filter: FileFilter,
+    filter: Arc<FileFilter>,
     counters: Arc<CacheCounters>,
     /// Whether this run has recorded whose results its identity's are
     /// (once a run is enough; see `put_validator_name`).
@@ -392,6 +392,7 @@ async fn stamps_hold(root: &Path, memo: &Arc<Memo>, relisted: Option<HashSet<Str
             .collect();
         files_hold(&root, &files, verdict_storage::unix_now_ns)
     };
+    let _turn = core_turn().await;
     tokio::task::spawn_blocking(check).await.unwrap_or(false)
 }
 
@@ -503,6 +504,23 @@ fn incremental(engine: &Engine, key: &MemoKey, epoch: u64, root: &Path, now: u64
     }
     dirs.sort_unstable();
     Some((memo, dirs))
+}
+
+/// Turns on the cores for a check's long phases that run as threads of
+/// their own, not as tasks: its walk, its look at a remembered answer's
+/// files, its whole report's serialization. As many at once as there are
+/// cores, across all checks: sixty-four checks at once each walking (two
+/// threads apiece), looking (a thread per core apiece) or serializing
+/// (tens of MB) crowded the cores and the allocator's locks, and the
+/// runtime's own threads, with little to do, got their turn late (another
+/// connection's `ping` waited seconds; docs/performance.md).
+static CORE_TURNS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+});
+
+/// A turn of [`CORE_TURNS`].
+async fn core_turn() -> tokio::sync::SemaphorePermit<'static> {
+    CORE_TURNS.acquire().await.expect("never closed")
 }
 
 /// The directory `rel` (relative to `root`; `""` is the root itself).
@@ -1115,7 +1133,7 @@ pub async fn run(
             continue;
         }
         // The globs were validated with the configuration.
-        let filter = h.config.file_filter().map_err(|e| RpcError::invalid_params("files", e))?;
+        let filter = h.filter.clone().map_err(|e| RpcError::invalid_params("files", e))?;
         let counters = engine.counters_for(&h.config.name);
         selected.push(Selected { handle: h, filter, counters, named: AtomicBool::new(false) });
     }
@@ -1289,6 +1307,7 @@ pub async fn run(
     let dirty = increment.as_ref().map(|(_, dirs)| dirs.clone());
     let walk_exclude = global_exclude.clone();
     let memo_exclude = global_exclude.clone();
+    let walk_turn = core_turn().await;
     let walked = tokio::task::spawn_blocking(move || {
         // The walk's `stat` of every file serves only the stat index: with
         // nothing there to compare with, the read stage `fstat`s what it
@@ -1333,11 +1352,12 @@ pub async fn run(
     })
     .await
     .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))??;
+    drop(walk_turn);
     let ((walked, walked_dirs, linked_ignore_file, stat, notes), walk_errors) = walked;
 
     mark("walk", &mut since);
     // Select, on every core.
-    let filters: Vec<FileFilter> = selected.iter().map(|s| s.filter.clone()).collect();
+    let filters: Vec<Arc<FileFilter>> = selected.iter().map(|s| s.filter.clone()).collect();
     let (walked, pairs, excluded) = tokio::task::spawn_blocking(move || {
         let pairs = select(&walked, &global_exclude, &filters);
         // `check.exclude` takes files out as if the walk had not found them.
@@ -1868,7 +1888,10 @@ async fn deliver<T: serde::Serialize>(
 ) -> Result<(Box<serde_json::value::RawValue>, usize), RpcError> {
     if !stream {
         let view = ReportView { summary, outcomes: Listed(outcomes), validators, streamed_outcomes: None };
-        let reply = serde_json::value::to_raw_value(&view).expect("plain data");
+        // Tens of MB take tens of ms: in a turn, and off the worker thread,
+        // whose other tasks move to another meanwhile.
+        let _turn = core_turn().await;
+        let reply = off_the_worker(|| serde_json::value::to_raw_value(&view).expect("plain data"));
         let len = reply.get().len();
         return Ok((reply, len));
     }
@@ -1893,6 +1916,16 @@ async fn deliver<T: serde::Serialize>(
     let reply = serde_json::value::to_raw_value(&view).expect("plain data");
     let len = sent + reply.get().len();
     Ok((reply, len))
+}
+
+/// Runs `work` (long, and not async) where it holds no worker thread of
+/// the runtime: the worker's queued tasks go to another one meanwhile
+/// (`block_in_place`). On a runtime of one thread (unit tests), in place.
+fn off_the_worker<R>(work: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
 }
 
 /// A [`Record`] as sent, borrowing its strings.
@@ -2625,7 +2658,7 @@ fn restarted_under(name: &str) -> String {
 
 /// The selected validators of each file (indices into `filters`), computed
 /// on every core.
-fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[FileFilter]) -> Vec<Vec<usize>> {
+fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[Arc<FileFilter>]) -> Vec<Vec<usize>> {
     // Validators with the same patterns (the built-ins' `*`) are matched
     // once.
     let mut distinct: Vec<(&FileFilter, Vec<usize>)> = Vec::new();
@@ -4126,7 +4159,7 @@ mod tests {
         let w = walked(&root);
         let f = |files: &[&str], exclude: &[&str]| {
             let s = |v: &[&str]| v.iter().map(|p| p.to_string()).collect::<Vec<_>>();
-            FileFilter::new(&s(files), &s(exclude)).unwrap()
+            Arc::new(FileFilter::new(&s(files), &s(exclude)).unwrap())
         };
         let filters =
             [f(&["*"], &[]), f(&["*.rs"], &["vendor"]), f(&["*"], &[]), f(&["*.json"], &[]), f(&["*.rs"], &["vendor"])];

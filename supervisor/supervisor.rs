@@ -62,6 +62,10 @@ pub struct ValidatorHandle {
     pub needs_content: bool,
     /// Whether binary files are left out of its selection.
     pub text_only: bool,
+    /// Its `files` and `exclude` globs, compiled once for every check (a
+    /// check compiling them anew took tens of milliseconds of a worker
+    /// thread); why not, if they do not compile.
+    pub filter: Result<Arc<crate::config::FileFilter>, String>,
     /// Whether its results may be cached (false when its version is unknown).
     pub cacheable: bool,
     /// Why they may not be, for `status`.
@@ -562,6 +566,7 @@ impl Actor for Supervisor {
                     };
                     let handle = Arc::new(ValidatorHandle {
                         permits: permits.unwrap_or_else(|| Arc::new(Semaphore::new(spec.config.concurrency.max(1)))),
+                        filter: spec.config.file_filter().map(Arc::new).map_err(|e| e.to_string()),
                         config: spec.config,
                         identity: spec.identity,
                         slot: rx,

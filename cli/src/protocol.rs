@@ -227,8 +227,11 @@ impl Message {
 
     /// Serializes to one line, `\n` included.
     pub fn to_line(&self) -> Vec<u8> {
+        // Room for a check's report (tens of MB) from the start: grown by
+        // doubling, it would be copied over and over.
+        let mut v = Vec::with_capacity(self.result.as_ref().map_or(0, |r| r.get().len()) + 256);
         // Serializing a Message cannot fail: every field is a plain value.
-        let mut v = serde_json::to_vec(self).expect("a Message always serializes");
+        serde_json::to_writer(&mut v, self).expect("a Message always serializes");
         v.push(b'\n');
         v
     }
