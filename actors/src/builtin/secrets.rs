@@ -22,6 +22,8 @@ use crate::outcome::Severity;
 /// The literal prefixes that start a candidate, in the order of [`Prefix`].
 const PREFIXES: &[(&str, Prefix)] = &[
     ("-----BEGIN ", Prefix::Pem),
+    ("---- BEGIN SSH2 ", Prefix::Ssh2),
+    ("PuTTY-User-Key-File-", Prefix::Putty),
     ("AKIA", Prefix::AwsKeyId),
     ("ASIA", Prefix::AwsKeyId),
     ("ghp_", Prefix::GitHub),
@@ -49,6 +51,8 @@ const PREFIXES: &[(&str, Prefix)] = &[
 #[derive(Clone, Copy, Debug)]
 enum Prefix {
     Pem,
+    Ssh2,
+    Putty,
     AwsKeyId,
     AwsSecret,
     GitHub,
@@ -69,9 +73,13 @@ const PEM_LABEL_MAX: usize = 64;
 
 /// Whether a PEM label names a private key: `PRIVATE KEY` and every `…
 /// PRIVATE KEY` (`RSA`, `EC`, `DSA`, `OPENSSH`, `ENCRYPTED`, `X9.42 DH`,
-/// `ANY`, …), and `PGP PRIVATE KEY BLOCK`.
+/// `ANY`, …), `PGP PRIVATE KEY BLOCK`, and OpenVPN's static key (a shared
+/// secret: its `ta.key` or `tls-auth` block).
 fn private_key_label(label: &[u8]) -> bool {
-    label == b"PRIVATE KEY" || label.ends_with(b" PRIVATE KEY") || label == b"PGP PRIVATE KEY BLOCK"
+    label == b"PRIVATE KEY"
+        || label.ends_with(b" PRIVATE KEY")
+        || label == b"PGP PRIVATE KEY BLOCK"
+        || label == b"OpenVPN Static key V1"
 }
 
 fn is_alnum(b: u8) -> bool {
@@ -136,6 +144,13 @@ pub(super) fn secrets(content: &[u8], out: &mut Collector<'_>) {
         let hit = match prefix {
             Prefix::Pem => pem(content, end).map(|label| {
                 (start, format!("private key (`-----BEGIN {}-----` block)", String::from_utf8_lossy(label)))
+            }),
+            Prefix::Ssh2 => ssh2(content, end).map(|label| {
+                (start, format!("private key (`---- BEGIN SSH2 {}----` block)", String::from_utf8_lossy(label)))
+            }),
+            Prefix::Putty => putty(content, start, end)
+                .map(|version| {
+                (start, format!("PuTTY private key (`PuTTY-User-Key-File-{}`)", String::from_utf8_lossy(version)))
             }),
             Prefix::AwsKeyId => {
                 token(content, start, end, 16, 16, |b| b.is_ascii_uppercase() || b.is_ascii_digit(), is_alnum, is_alnum)
@@ -304,6 +319,82 @@ fn pem(content: &[u8], after_begin: usize) -> Option<&[u8]> {
         return (long && mixed && (literal_end || material > LONGEST_RUN)).then_some(label);
     }
     (material >= PEM_MATERIAL || armor_header).then_some(label)
+}
+
+/// The lines looked at after a key file's first line for its key material
+/// (the headers of an SSH2 key, the public lines of a PuTTY one: a 16384-bit
+/// RSA key's take about 45).
+const KEY_FILE_LINES: usize = 64;
+
+/// The line starting at `at` in `content`, and where the next begins.
+fn line_at(content: &[u8], at: usize) -> (&[u8], usize) {
+    let rest = &content[at..];
+    match memchr::memchr(b'\n', rest) {
+        Some(i) => (rest[..i].strip_suffix(b"\r").unwrap_or(&rest[..i]), at + i + 1),
+        None => (rest, content.len()),
+    }
+}
+
+/// Whether `line` is a line of key material: at least [`PEM_MATERIAL`]
+/// base64 characters (and `=` padding) and nothing else, not a placeholder.
+fn material_line(line: &[u8]) -> bool {
+    let line = line.trim_ascii();
+    let body = line.strip_suffix(b"==").or_else(|| line.strip_suffix(b"=")).unwrap_or(line);
+    body.len() >= PEM_MATERIAL && body.iter().all(|&b| is_base64(b)) && !placeholder(body)
+}
+
+/// An SSH2 private key (RFC 4716's framing, as ssh.com's tools and PuTTYgen
+/// write it): `---- BEGIN SSH2 …PRIVATE KEY ----`, ending at `after_begin`
+/// past `SSH2 `, then, past header lines (`Comment: …`, continued with a
+/// `\`), a line of key material. The label, as written.
+fn ssh2(content: &[u8], after_begin: usize) -> Option<&[u8]> {
+    let (rest, mut next) = line_at(content, after_begin);
+    let label = rest.strip_suffix(b"----")?;
+    if !label.trim_ascii_end().ends_with(b"PRIVATE KEY") {
+        return None;
+    }
+    let mut continued = false;
+    for _ in 0..KEY_FILE_LINES {
+        if next >= content.len() {
+            return None;
+        }
+        let (line, after) = line_at(content, next);
+        next = after;
+        if continued || memchr::memchr(b':', line).is_some() {
+            continued = line.ends_with(b"\\");
+            continue;
+        }
+        return material_line(line).then_some(label);
+    }
+    None
+}
+
+/// A PuTTY private key file (`PuTTY-User-Key-File-2: ssh-rsa`, `-3:`):
+/// its first line, starting at `start`, then, within its next lines, a
+/// `Private-Lines:` header followed by a line of key material (encrypted
+/// or not: both are the key). The format's version.
+fn putty(content: &[u8], start: usize, prefix_end: usize) -> Option<&[u8]> {
+    if start > 0 && content[start - 1] != b'\n' {
+        return None;
+    }
+    let rest = &content[prefix_end..];
+    let digits = run(&rest[..rest.len().min(4)], |b| b.is_ascii_digit());
+    if digits == 0 || rest.get(digits) != Some(&b':') {
+        return None;
+    }
+    let (_, mut next) = line_at(content, prefix_end);
+    for _ in 0..KEY_FILE_LINES {
+        if next >= content.len() {
+            return None;
+        }
+        let (line, after) = line_at(content, next);
+        next = after;
+        if line.starts_with(b"Private-Lines:") {
+            let (key, _) = if next < content.len() { line_at(content, next) } else { (&b""[..], next) };
+            return material_line(key).then_some(&rest[..digits]);
+        }
+    }
+    None
 }
 
 /// The fewest base64 characters of a commented-out key's first line: its

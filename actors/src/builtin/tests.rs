@@ -1938,6 +1938,36 @@ fn secrets_pem_headers_without_key_material_are_not_keys() {
     clean(BuiltinKind::Secrets, b"-----BEGIN PRIVATE KEYS AND MORE-----\nMIIBCAKCAQEA//////////+t+FRYortKmq/c\n");
 }
 
+/// The key files `detect-private-key` knows beyond PEM private keys (an
+/// audit against pre-commit-hooks found them passed): PuTTY's, OpenVPN's
+/// static key, and SSH2 keys in RFC 4716's framing. Each with its key
+/// material; a header alone, or a mention, is none.
+#[test]
+fn secrets_putty_openvpn_and_ssh2_keys() {
+    let putty = "PuTTY-User-Key-File-2: ssh-rsa\r\nEncryption: none\r\nComment: k\r\nPublic-Lines: 1\r\n\
+                 AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7Vq9kX2mZpL0w\r\nPrivate-Lines: 1\r\n\
+                 AAAAgH3x9Rk2bQ7LmPz8vT4nYc1WdE6sJ0aFuKoGh5Xi\r\nPrivate-MAC: 3f2a9c0d1e8b7a6f5e4d3c2b1a0f9e8d\r\n";
+    let f = one(BuiltinKind::Secrets, putty.as_bytes());
+    assert_eq!((f.message.as_str(), at(&f)), ("PuTTY private key (`PuTTY-User-Key-File-2`)", (1, 1)));
+    let v3 = putty.replace("File-2", "File-3").replace("none", "aes256-cbc");
+    assert!(one(BuiltinKind::Secrets, v3.as_bytes()).message.contains("File-3"));
+    let vpn = "# 2048 bit OpenVPN static key\n-----BEGIN OpenVPN Static key V1-----\n\
+               8f3b2a1c9d0e7f6a5b4c3d2e1f0a9b8c\n-----END OpenVPN Static key V1-----\n";
+    let f = one(BuiltinKind::Secrets, vpn.as_bytes());
+    assert_eq!((f.message.as_str(), at(&f)), ("private key (`-----BEGIN OpenVPN Static key V1-----` block)", (2, 1)));
+    let ssh2 = "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nComment: \"rsa-key-20241106, a long \\\n\
+                comment\"\nP2/56wAAAi4AAAA3aWYtbW9kbntzaWdue3JzYS1wa2NzMS1zaGExfSxlbmNyeXB0e3JzYS1wa2Nz\n\
+                ---- END SSH2 ENCRYPTED PRIVATE KEY ----\n";
+    let f = one(BuiltinKind::Secrets, ssh2.as_bytes());
+    assert_eq!(f.message, "private key (`---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----` block)");
+    // Headers alone, mentions, public keys.
+    clean(BuiltinKind::Secrets, b"x = \"PuTTY-User-Key-File-2: \"\n");
+    clean(BuiltinKind::Secrets, b"PuTTY-User-Key-File-2: ssh-rsa\nEncryption: none\nPrivate-Lines: 1\n...\n");
+    clean(BuiltinKind::Secrets, b"---- BEGIN SSH2 PUBLIC KEY ----\nAAAAB3NzaC1yc2EAAAADAQABAAAAgQC7Vq9kX2mZpL0w\n");
+    clean(BuiltinKind::Secrets, b"---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nComment: none\n---- END\n");
+    clean(BuiltinKind::Secrets, b"const H: &str = \"-----BEGIN OpenVPN Static key V1-----\";\nfn f() {}\n");
+}
+
 /// Long runs of candidate prefixes (a line of `xoxb-` or `aws_secret`
 /// repeated) are no secrets, and each candidate is followed for at most 256
 /// bytes: a name or token longer than that is none. (Following each to the
