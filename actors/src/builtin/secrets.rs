@@ -148,8 +148,7 @@ pub(super) fn secrets(content: &[u8], out: &mut Collector<'_>) {
             Prefix::Ssh2 => ssh2(content, end).map(|label| {
                 (start, format!("private key (`---- BEGIN SSH2 {}----` block)", String::from_utf8_lossy(label)))
             }),
-            Prefix::Putty => putty(content, start, end)
-                .map(|version| {
+            Prefix::Putty => putty(content, start, end).map(|version| {
                 (start, format!("PuTTY private key (`PuTTY-User-Key-File-{}`)", String::from_utf8_lossy(version)))
             }),
             Prefix::AwsKeyId => {
