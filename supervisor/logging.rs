@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tracing_subscriber::field::MakeExt;
 
-use anyhow::Context;
 use file_rotate::compression::Compression;
 use file_rotate::suffix::AppendCount;
 use file_rotate::{ContentLimit, FileRotate};
@@ -75,8 +74,17 @@ pub fn init(layout: &Layout, detached: bool, settings: &DaemonSettings) -> anyho
         return Ok(None);
     }
     let path = layout.log_file();
-    let file = LogFile::open(&path, settings.log_max_size, settings.log_keep)
-        .with_context(|| format!("cannot open the log {}", path.display()))?;
+    // A log that cannot be opened does not keep the daemon from starting,
+    // as it does not stop a running one: its records are lost (and then
+    // counted in the file) until it can be, which every record tries. Said
+    // on stderr (`daemon.stderr`).
+    let (file, failed) = LogFile::open(&path, settings.log_max_size, settings.log_keep);
+    if let Some(e) = failed {
+        eprintln!(
+            "verdict-daemon: cannot open the log {}: {e}; its records are lost until it can be opened",
+            crate::report::visible(&path.display().to_string())
+        );
+    }
     let writer = Records::new(file);
     let (writer, guard) = tracing_appender::non_blocking(writer);
     let _ = tracing_subscriber::fmt()
@@ -111,16 +119,22 @@ struct LogFile {
 }
 
 impl LogFile {
-    fn open(path: &Path, max_bytes: u64, keep: usize) -> std::io::Result<LogFile> {
-        let file = Some(Self::rotating(path, max_bytes, keep)?);
-        Ok(LogFile {
+    /// The log at `path`, and why it could not be opened, if it could not
+    /// (then each write tries again).
+    fn open(path: &Path, max_bytes: u64, keep: usize) -> (LogFile, Option<std::io::Error>) {
+        let (file, failed) = match Self::rotating(path, max_bytes, keep) {
+            Ok(file) => (Some(file), None),
+            Err(e) => (None, Some(e)),
+        };
+        let log = LogFile {
             path: path.to_path_buf(),
             max_bytes,
             keep,
             file,
             looked: Instant::now(),
             look_every: Duration::from_secs(1),
-        })
+        };
+        (log, failed)
     }
 
     fn rotating(path: &Path, max_bytes: u64, keep: usize) -> std::io::Result<FileRotate<AppendCount>> {
@@ -288,7 +302,7 @@ mod tests {
     fn a_rotated_log_removed_by_hand_does_not_end_the_log() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("daemon.log");
-        let mut log = LogFile::open(&path, 4096, 2).unwrap();
+        let (mut log, _) = LogFile::open(&path, 4096, 2);
         let line = |n: u32| format!("{{\"record\":{n},\"pad\":\"{}\"}}\n", "x".repeat(80));
         let mut n = 0;
         while !dir.path().join("daemon.log.2").exists() {
@@ -314,7 +328,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let state = root.path().join("state");
         let path = state.join("daemon.log");
-        let mut log = LogFile::open(&path, 1 << 20, 2).unwrap();
+        let (mut log, _) = LogFile::open(&path, 1 << 20, 2);
         log.look_every = Duration::ZERO;
         let mut w = Records::new(log);
         w.write_all(b"{\"record\":1}\n").unwrap();

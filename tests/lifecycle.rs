@@ -1157,3 +1157,36 @@ fn daemons_of_one_project_in_two_runtime_directories_keep_their_own_logs() {
     assert!(std::path::Path::new(a).exists() && std::path::Path::new(b).exists());
     bare(&["stop"]);
 }
+
+/// A log the daemon cannot open (a directory in its place), or a start-up
+/// stderr file the CLI cannot make, does not keep the daemon from starting
+/// (an audit saw every command fail with exit 2): its records are lost
+/// until the log can be opened, and each says why where it can.
+#[test]
+fn a_daemon_starts_though_its_log_or_start_up_file_cannot_be_opened() {
+    let env = Env::new();
+    env.write("a.txt", "fine\n");
+    let log = env.log_file();
+    std::fs::create_dir_all(&log).unwrap();
+    let out = env.cmd().args(["check", "."]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let startup = std::fs::read_to_string(log.with_file_name("daemon.stderr")).unwrap();
+    assert!(startup.contains("cannot open the log") && startup.contains("Is a directory"), "{startup}");
+    // `verdict logs` names the path.
+    let out = env.cmd().arg("logs").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("daemon.log") && err.contains("not a regular file"), "{err}");
+    // A start-up file that cannot be made: said, and the daemon starts,
+    // logging to its log again.
+    env.run(&["stop"]);
+    std::fs::remove_dir(&log).unwrap();
+    let stderr = log.with_file_name("daemon.stderr");
+    std::fs::remove_file(&stderr).unwrap();
+    std::fs::create_dir(&stderr).unwrap();
+    let out = env.cmd().args(["check", "."]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("daemon.stderr") && err.contains("start-up errors are not kept"), "{err}");
+    assert!(std::fs::read_to_string(&log).unwrap().contains("daemon ready"));
+}

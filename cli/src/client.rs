@@ -504,11 +504,23 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<Client> {
         .open(path)
         .with_context(|| format!("cannot create {}", path.display()))
     };
-    let stderr = create(&startup)?;
+    // One that cannot be made (a directory in its place) does not keep the
+    // daemon from starting: its start-up errors are then not kept.
+    let stderr_to = |path: &std::path::Path| match create(path) {
+        Ok(file) => Stdio::from(file),
+        Err(e) => {
+            eprintln!(
+                "verdict: note: {}; the daemon's start-up errors are not kept",
+                crate::report::visible(&format!("{e:#}"))
+            );
+            Stdio::null()
+        }
+    };
+    let stderr = stderr_to(&startup);
     let exe = paths::daemon_exe().context("cannot find the verdict executable")?;
     let mut cmd = tokio::process::Command::new(&exe);
     cmd.args(crate::cli::daemon_args(layout, opts.data_dir.as_deref(), true, false));
-    cmd.current_dir(&layout.root).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::from(stderr));
+    cmd.current_dir(&layout.root).stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
     let launch = |cmd: &mut tokio::process::Command| {
         cmd.spawn().with_context(|| {
             format!(
@@ -520,8 +532,7 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<Client> {
     let mut child = launch(&mut cmd)?;
     // Launches the next one, its start-up errors in a fresh file.
     let relaunch = |cmd: &mut tokio::process::Command| {
-        let stderr = create(&startup)?;
-        cmd.stderr(Stdio::from(stderr));
+        cmd.stderr(stderr_to(&startup));
         launch(cmd)
     };
     let deadline = Instant::now() + START_TIMEOUT;

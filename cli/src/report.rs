@@ -1391,6 +1391,13 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
             Err(e) => return Err(e).with_context(|| format!("cannot read the daemon log {}", path.display())),
         }
     };
+    // A directory opens, and fails at the first read with no path named.
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        anyhow::bail!(
+            "cannot read the daemon log {}: it is not a regular file (the daemon cannot write it either; remove it)",
+            visible(&path.display().to_string())
+        );
+    }
     let mut reader = std::io::BufReader::new(file.try_clone()?);
     let mut all = Vec::new();
     // A line the daemon is still writing stays in `partial` until its end
