@@ -446,10 +446,11 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                             // `stop`) or still starting over a stale socket
                             // is not. SIGTERM all the same: it ends such a
                             // start, and one shutting down takes no notice.
+                            // By the connection's error alone: the socket
+                            // may be gone by the time it is looked at (a
+                            // daemon removes it as it exits).
                             let refusing = matches!(&e, client::CallError::Io(io)
-                                if io.kind() == std::io::ErrorKind::ConnectionRefused)
-                                && std::fs::symlink_metadata(&layout.socket)
-                                    .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()));
+                                if io.kind() == std::io::ErrorKind::ConnectionRefused);
                             match nix::sys::signal::kill(
                                 nix::unistd::Pid::from_raw(pid as i32),
                                 nix::sys::signal::Signal::SIGTERM,
