@@ -273,7 +273,6 @@ impl Store {
         let max_buffers = opts.max_write_buffers.max(2);
 
         let mut db_opts = Options::default();
-        db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);
         // Bound memtable memory across column families, and make RocksDB
         // flush the CF pinning the oldest WAL when the WAL grows.
@@ -363,6 +362,18 @@ impl Store {
                 }
             }
         }
+        // A database whose `CURRENT` is gone while its files remain is
+        // damaged, not absent: created anew, RocksDB would leave a new
+        // `CURRENT` behind its failure ("wal_dir contains existing log
+        // file"), and the next open would start an empty database over the
+        // old files, deleting them, after a message that said to clear it.
+        if !opened.join("CURRENT").exists() && holds_database_files(opened) {
+            return Err(StorageError::Corruption {
+                path: dir.to_path_buf(),
+                detail: "its CURRENT file is missing while its database files remain".to_owned(),
+            });
+        }
+        db_opts.create_if_missing(!opened.join("CURRENT").exists());
         let db = Db::open_cf_descriptors(&db_opts, &via, descriptors).map_err(|e| said_of(dir, &via, e))?;
         let store = Store {
             db,
@@ -1158,6 +1169,20 @@ const _: () = assert!(VALIDATOR_PREFIX_LEN + 16 == RESULT_KEY_LEN);
 /// `via`: said with `dir`.
 fn said_of(dir: &Path, via: &str, e: rocksdb::Error) -> StorageError {
     StorageError::classify(dir, e.into_string().replace(via, &dir.to_string_lossy()))
+}
+
+/// Whether `dir` holds files a RocksDB database writes (its write-ahead
+/// logs, tables, manifests).
+fn holds_database_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.ends_with(".log") && name.starts_with(|c: char| c.is_ascii_digit())
+                || name.ends_with(".sst")
+                || name.starts_with("MANIFEST-")
+        })
+    })
 }
 
 /// The device and inode of directory `dir`, if it is there.

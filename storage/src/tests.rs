@@ -619,6 +619,29 @@ fn malformed_schema_record_is_corruption() {
     assert!(err.to_string().contains("verdict cache clear"));
 }
 
+/// A database whose `CURRENT` was deleted is damaged, and stays so until it
+/// is cleared: not opened as an empty one over its files at the second try
+/// (an audit saw the first open say to run `cache clear`, and the next
+/// quietly start afresh, deleting the old tables).
+#[test]
+fn a_missing_current_file_is_corruption_each_time_until_cleared() {
+    let dir = TempDir::new().unwrap();
+    {
+        let store = open(dir.path());
+        store.put_results(&[(key(1, 1), &outcome(1), 0)], 1_000).unwrap();
+        store.flush().unwrap();
+    }
+    std::fs::remove_file(dir.path().join("CURRENT")).unwrap();
+    for _ in 0..2 {
+        let err = Store::open(dir.path(), &small_opts()).unwrap_err();
+        assert!(matches!(err, StorageError::Corruption { .. }), "{err:?}");
+        assert!(err.to_string().contains("CURRENT file is missing"), "{err}");
+    }
+    Store::destroy(dir.path()).unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.stats().unwrap().result_entries, 0);
+}
+
 #[test]
 fn unknown_column_families_do_not_hide_a_schema_mismatch() {
     let dir = TempDir::new().unwrap();
