@@ -18,11 +18,12 @@
 //!
 //! # Positions
 //!
-//! Lines are 1-based and counted by `\n` (so a lone-CR "classic Mac" file is a
-//! single line). Columns are 1-based and count the characters of the line, as
-//! UTF-8, up to the position; where that part of the line is not valid UTF-8
-//! they count bytes instead. A UTF-8 byte order mark at the start of the file
-//! is not counted.
+//! Lines are 1-based and end at LF or CRLF; in a file with no LF but a CR
+//! ("classic Mac" line endings) they end at CR (`yaml`, in a file that decodes
+//! as text, counts them as YAML does: a lone CR ends one anywhere). Columns
+//! are 1-based and count the characters of the line up to the position, an
+//! invalid UTF-8 sequence as one (as an editor showing it as U+FFFD does). A
+//! UTF-8 byte order mark at the start of the file is not counted.
 //!
 //! # Binary files
 //!
@@ -320,7 +321,11 @@ pub fn is_binary(content: &[u8]) -> bool {
 fn large_file(max_size: u64, size: u64, out: &mut Collector<'_>) {
     if size > max_size {
         out.unlocated(Severity::Error, || {
-            format!("file is {}, over the limit of {}", describe_size(size), describe_size(max_size))
+            // How much over, too: rounded, the two sizes can read the same
+            // (512.0 KiB a byte over 512.0 KiB).
+            let over = size - max_size;
+            let over = if over == 1 { "1 byte".to_owned() } else { describe_size(over) };
+            format!("file is {}, {over} over the limit of {}", describe_size(size), describe_size(max_size))
         });
     }
 }

@@ -504,8 +504,14 @@ fn large_file_uses_the_size() {
         "{}",
         findings[0].message
     );
+    assert!(findings[0].message.contains(", 1 byte over the limit of"), "{}", findings[0].message);
     let at_limit = BuiltinInput { content: b"", size: 1000, executable: false, binary: false };
     assert!(check(BuiltinKind::LargeFile, &settings, &at_limit).is_empty());
+    // Rounded, the two sizes read the same; how much over does not.
+    let settings = BuiltinSettings { max_size: 512 * 1024 };
+    let just_over = BuiltinInput { content: b"", size: 512 * 1024 + 100, executable: false, binary: false };
+    let said = &check(BuiltinKind::LargeFile, &settings, &just_over)[0].message;
+    assert_eq!(said, "file is 524388 bytes (512.1 KiB), 100 bytes over the limit of 524288 bytes (512.0 KiB)");
     // The default is 512 KiB; binary content does not matter.
     let big = BuiltinInput { content: b"\0\0", size: 600 * 1024, executable: false, binary: true };
     let findings = check(BuiltinKind::LargeFile, &BuiltinSettings::default(), &big);
