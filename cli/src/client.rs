@@ -23,6 +23,31 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// stopping them or going away as it starts them.
 const MAX_LAUNCHES: u32 = 5;
 
+/// [`CallError::Unresponsive`]'s words.
+fn unresponsive_message(waited: &Duration, other: Option<&str>) -> String {
+    match other {
+        None => format!(
+            "the daemon accepted the connection but did not answer within {waited:?}; it may be stopped or stuck (see \
+             `verdict logs`)"
+        ),
+        Some(who) => format!(
+            "the process serving the daemon's socket ({}) is not a verdict daemon: it accepted the connection but did \
+             not answer within {waited:?}; stop it, or remove the socket",
+            crate::report::visible(who)
+        ),
+    }
+}
+
+/// The pid and name of process `pid` when it is not a verdict daemon (its
+/// name, as `/proc` gives it, is not `verdict-daemon`); `None` when it is,
+/// or cannot be told.
+fn not_a_daemon(pid: Option<i32>) -> Option<String> {
+    let pid = pid?;
+    let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    let name = name.trim_end();
+    (name != "verdict-daemon").then(|| format!("pid {pid}, {name}"))
+}
+
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -37,11 +62,11 @@ pub enum CallError {
     #[error("protocol error: {0}")]
     Protocol(String),
     /// The daemon accepted the connection but did not answer the handshake
-    /// in time (stopped with SIGSTOP, or frozen).
-    #[error(
-        "the daemon accepted the connection but did not answer within {0:?}; it may be stopped or stuck (see `verdict logs`)"
-    )]
-    Unresponsive(Duration),
+    /// in time (stopped with SIGSTOP, or frozen); with the serving
+    /// process's pid and name when it is not a verdict daemon (something
+    /// else listening at the socket's path).
+    #[error("{}", unresponsive_message(.0, .1.as_deref()))]
+    Unresponsive(Duration, Option<String>),
     /// The socket is served by a process of another user: nothing is sent
     /// to it, nothing it says is believed.
     #[error(
@@ -255,7 +280,7 @@ impl Client {
         let v = match tokio::time::timeout(hello_timeout, c.wait_reply(id, &mut |_, _| {})).await {
             Ok(Err(CallError::Rpc(err))) => return Err(CallError::Rpc(with_peer_pid(err, peer_pid))),
             Ok(reply) => reply?,
-            Err(_) => return Err(CallError::Unresponsive(hello_timeout)),
+            Err(_) => return Err(CallError::Unresponsive(hello_timeout, not_a_daemon(peer_pid))),
         };
         c.hello = serde_json::from_value(v).map_err(|e| CallError::Protocol(format!("bad hello reply: {e}")))?;
         Ok(c)
@@ -712,8 +737,13 @@ mod tests {
         let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
         let started = tokio::time::Instant::now();
         let err = Client::connect(&socket).await.err().expect("no answer is an error");
-        assert!(matches!(err, CallError::Unresponsive(_)), "{err}");
+        assert!(matches!(err, CallError::Unresponsive(..)), "{err}");
         assert!(err.to_string().contains("did not answer within 30s"), "{err}");
+        // The listener is this test, not a verdict daemon: said so, named.
+        let me = std::process::id();
+        assert!(
+            err.to_string().contains(&format!("(pid {me}, ")) && err.to_string().contains("is not a verdict daemon")
+        );
         assert_eq!(started.elapsed(), HELLO_TIMEOUT);
     }
 
