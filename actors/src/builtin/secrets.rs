@@ -325,12 +325,23 @@ fn pem(content: &[u8], after_begin: usize) -> Option<&[u8]> {
 /// RSA key's take about 45).
 const KEY_FILE_LINES: usize = 64;
 
-/// The line starting at `at` in `content`, and where the next begins.
-fn line_at(content: &[u8], at: usize) -> (&[u8], usize) {
-    let rest = &content[at..];
-    match memchr::memchr(b'\n', rest) {
-        Some(i) => (rest[..i].strip_suffix(b"\r").unwrap_or(&rest[..i]), at + i + 1),
-        None => (rest, content.len()),
+/// The longest line of a key file looked at: its headers and its lines of
+/// key material are short. Looking further for each candidate would make a
+/// line of repeated candidates cost its length squared.
+const KEY_FILE_LINE_MAX: usize = 1024;
+
+/// The line starting at `at` in `content` (ending at LF, CRLF or CR), and
+/// where the next begins; `None` if it is longer than
+/// [`KEY_FILE_LINE_MAX`].
+fn line_at(content: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    let rest = &content[at..content.len().min(at + KEY_FILE_LINE_MAX + 2)];
+    match memchr::memchr2(b'\n', b'\r', rest) {
+        Some(i) if i <= KEY_FILE_LINE_MAX => {
+            let next = if rest[i..].starts_with(b"\r\n") { i + 2 } else { i + 1 };
+            Some((&rest[..i], at + next))
+        }
+        None if content.len() - at <= KEY_FILE_LINE_MAX => Some((rest, content.len())),
+        _ => None,
     }
 }
 
@@ -347,17 +358,20 @@ fn material_line(line: &[u8]) -> bool {
 /// past `SSH2 `, then, past header lines (`Comment: …`, continued with a
 /// `\`), a line of key material. The label, as written.
 fn ssh2(content: &[u8], after_begin: usize) -> Option<&[u8]> {
-    let (rest, mut next) = line_at(content, after_begin);
-    let label = rest.strip_suffix(b"----")?;
+    // The header's line, no longer than a PEM label is looked for.
+    let head = &content[after_begin..content.len().min(after_begin + PEM_LABEL_MAX + 8)];
+    let end = memchr::memchr2(b'\n', b'\r', head)?;
+    let label = head[..end].strip_suffix(b"----")?;
     if !label.trim_ascii_end().ends_with(b"PRIVATE KEY") {
         return None;
     }
+    let (_, mut next) = line_at(content, after_begin)?;
     let mut continued = false;
     for _ in 0..KEY_FILE_LINES {
         if next >= content.len() {
             return None;
         }
-        let (line, after) = line_at(content, next);
+        let (line, after) = line_at(content, next)?;
         next = after;
         if continued || memchr::memchr(b':', line).is_some() {
             continued = line.ends_with(b"\\");
@@ -373,7 +387,9 @@ fn ssh2(content: &[u8], after_begin: usize) -> Option<&[u8]> {
 /// `Private-Lines:` header followed by a line of key material (encrypted
 /// or not: both are the key). The format's version.
 fn putty(content: &[u8], start: usize, prefix_end: usize) -> Option<&[u8]> {
-    if start > 0 && content[start - 1] != b'\n' {
+    // At a line's start (after a byte order mark, for the first).
+    let line_start = start == 0 || matches!(content[start - 1], b'\n' | b'\r') || content[..start] == *b"\xEF\xBB\xBF";
+    if !line_start {
         return None;
     }
     let rest = &content[prefix_end..];
@@ -381,15 +397,15 @@ fn putty(content: &[u8], start: usize, prefix_end: usize) -> Option<&[u8]> {
     if digits == 0 || rest.get(digits) != Some(&b':') {
         return None;
     }
-    let (_, mut next) = line_at(content, prefix_end);
+    let (_, mut next) = line_at(content, prefix_end)?;
     for _ in 0..KEY_FILE_LINES {
         if next >= content.len() {
             return None;
         }
-        let (line, after) = line_at(content, next);
+        let (line, after) = line_at(content, next)?;
         next = after;
         if line.starts_with(b"Private-Lines:") {
-            let (key, _) = if next < content.len() { line_at(content, next) } else { (&b""[..], next) };
+            let (key, _) = if next < content.len() { line_at(content, next)? } else { (&b""[..], next) };
             return material_line(key).then_some(&rest[..digits]);
         }
     }

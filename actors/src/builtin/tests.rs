@@ -1966,6 +1966,10 @@ fn secrets_putty_openvpn_and_ssh2_keys() {
                 ---- END SSH2 ENCRYPTED PRIVATE KEY ----\n";
     let f = one(BuiltinKind::Secrets, ssh2.as_bytes());
     assert_eq!(f.message, "private key (`---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----` block)");
+    // Old Mac line endings, and a byte order mark before a PuTTY file.
+    assert!(one(BuiltinKind::Secrets, putty.replace("\r\n", "\r").as_bytes()).message.contains("PuTTY"));
+    assert!(one(BuiltinKind::Secrets, format!("\u{feff}{putty}").as_bytes()).message.contains("PuTTY"));
+    assert!(one(BuiltinKind::Secrets, ssh2.replace('\n', "\r").as_bytes()).message.contains("SSH2"));
     // Headers alone, mentions, public keys.
     clean(BuiltinKind::Secrets, b"x = \"PuTTY-User-Key-File-2: \"\n");
     clean(BuiltinKind::Secrets, b"PuTTY-User-Key-File-2: ssh-rsa\nEncryption: none\nPrivate-Lines: 1\n...\n");
@@ -1981,7 +1985,7 @@ fn secrets_putty_openvpn_and_ssh2_keys() {
 /// the check's speed is measured by the benchmarks, not here.)
 #[test]
 fn secrets_long_runs_of_candidates_are_no_secrets() {
-    for unit in ["aws_secret", "xoxb-", "AKIA", "sk_live_", "ghp_"] {
+    for unit in ["aws_secret", "xoxb-", "AKIA", "sk_live_", "ghp_", "---- BEGIN SSH2 ", "PuTTY-User-Key-File-"] {
         let content = unit.repeat(1024 * 1024 / unit.len());
         assert_eq!(run(BuiltinKind::Secrets, content.as_bytes()), [], "{unit}");
     }
