@@ -392,8 +392,15 @@ async fn stamps_hold(root: &Path, memo: &Arc<Memo>, relisted: Option<HashSet<Str
             .collect();
         files_hold(&root, &files, verdict_storage::unix_now_ns)
     };
-    let _turn = core_turn().await;
-    tokio::task::spawn_blocking(check).await.unwrap_or(false)
+    // The turn goes with the work: a cancelled check's look still running
+    // keeps it until it ends.
+    let turn = core_turn().await;
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        check()
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// The largest file whose racy stamp a remembered answer vouches for by
@@ -514,13 +521,15 @@ fn incremental(engine: &Engine, key: &MemoKey, epoch: u64, root: &Path, now: u64
 /// (tens of MB) crowded the cores and the allocator's locks, and the
 /// runtime's own threads, with little to do, got their turn late (another
 /// connection's `ping` waited seconds; docs/performance.md).
-static CORE_TURNS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+static CORE_TURNS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> = std::sync::LazyLock::new(|| {
+    Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get)))
 });
 
-/// A turn of [`CORE_TURNS`].
-async fn core_turn() -> tokio::sync::SemaphorePermit<'static> {
-    CORE_TURNS.acquire().await.expect("never closed")
+/// A turn of [`CORE_TURNS`], to be held by the work it is for (moved into
+/// its blocking closure: a cancelled check's walk still running keeps it
+/// until it ends, or lets it go where it only waits).
+async fn core_turn() -> tokio::sync::OwnedSemaphorePermit {
+    CORE_TURNS.clone().acquire_owned().await.expect("never closed")
 }
 
 /// The directory `rel` (relative to `root`; `""` is the root itself).
@@ -620,19 +629,20 @@ impl TrackedIgnored {
     /// repository git could not list, or not in time, is left out; the
     /// second list says so for the report, where git could not be run or
     /// took too long (git refusing a repository is git's view of it).
-    fn listings(self) -> (Vec<(PathBuf, Vec<u8>)>, Vec<String>) {
-        let mut notes = Vec::new();
+    fn listings(mut self) -> (Vec<(PathBuf, Vec<u8>)>, TrackedListing) {
+        let mut said = TrackedListing::default();
+        let cannot_run = |e: &std::io::Error| {
+            format!("git could not be run ({e}): the files it tracks that an ignore rule matches were not checked")
+        };
         if let Some(e) = &self.unavailable {
-            notes.push(format!(
-                "git could not be run ({e}): the files it tracks that an ignore rule matches were not checked"
-            ));
-            return (Vec::new(), notes);
+            said.notes.push(cannot_run(e));
+            return (Vec::new(), said);
         }
         let deadline = Instant::now() + TRACKED_IGNORED_WAIT;
         let (tx, rx) = std::sync::mpsc::channel::<(usize, std::io::Result<Vec<u8>>)>();
         let mut running: HashMap<usize, std::process::Child> = HashMap::new();
         let mut listed = Vec::new();
-        let mut first = self.first;
+        let mut first = self.first.take();
         let mut next = 0;
         let start = |i: usize, mut child: std::process::Child, running: &mut HashMap<usize, std::process::Child>| {
             let Some(mut stdout) = child.stdout.take() else { return };
@@ -646,9 +656,15 @@ impl TrackedIgnored {
         };
         loop {
             while running.len() < TRACKED_IGNORED_LANES && next < self.tops.len() {
-                let child = if next == 0 { first.take() } else { None }.or_else(|| Self::spawn(&self.tops[next]).ok());
-                if let Some(child) = child {
-                    start(next, child, &mut running);
+                let child = match if next == 0 { first.take() } else { None } {
+                    Some(child) => Ok(child),
+                    None => Self::spawn(&self.tops[next]),
+                };
+                match child {
+                    Ok(child) => start(next, child, &mut running),
+                    // Nested repositories in a project in none: said once.
+                    Err(e) if said.notes.is_empty() => said.notes.push(cannot_run(&e)),
+                    Err(_) => {}
                 }
                 next += 1;
             }
@@ -661,12 +677,13 @@ impl TrackedIgnored {
                     "git took over {TRACKED_IGNORED_WAIT:?} to list the tracked files that ignore rules match; checking \
                      without those of {left} repositories"
                 );
-                notes.push(format!(
+                said.notes.push(format!(
                     "git took over {} s to list the files it tracks that an ignore rule matches: those of {left} {} \
                      were not checked",
                     TRACKED_IGNORED_WAIT.as_secs(),
                     if left == 1 { "repository" } else { "repositories" }
                 ));
+                said.timed_out = true;
                 for (_, mut child) in running {
                     let _ = child.kill();
                     let _ = child.wait();
@@ -690,14 +707,14 @@ impl TrackedIgnored {
                 }
             }
         }
-        (listed, notes)
+        (listed, said)
     }
 
     /// Adds to `files` (sorted, as the walks leave them) the regular files
     /// git listed that are in the project, not verdict's own, not in a
     /// directory `check.exclude` takes out whole, not found already, and of
     /// which `wanted` (given the path relative to the root) says yes.
-    /// Returns the report's notes (see [`TrackedIgnored::listings`]).
+    /// Returns what the report says of it (see [`TrackedIgnored::listings`]).
     fn add_to(
         self,
         files: &mut Vec<Walked>,
@@ -706,9 +723,9 @@ impl TrackedIgnored {
         excluded_dirs: &globset::GlobSet,
         stat: bool,
         wanted: impl Fn(&str) -> bool,
-    ) -> Vec<String> {
+    ) -> TrackedListing {
         let mut added = Vec::new();
-        let (listings, notes) = self.listings();
+        let (listings, said) = self.listings();
         for (top, listed) in listings {
             for name in listed.split(|&b| b == 0).filter(|n| !n.is_empty()) {
                 let abs = top.join(std::ffi::OsStr::from_bytes(name));
@@ -744,8 +761,31 @@ impl TrackedIgnored {
             // made a repository of its own since, is listed by both.
             files.dedup_by(|a, b| a.rel == b.rel && a.raw == b.raw);
         }
-        notes
+        said
     }
+}
+
+impl Drop for TrackedIgnored {
+    /// A git started for the project's repository and never waited for (a
+    /// walk that panicked): ended, not left a zombie.
+    fn drop(&mut self) {
+        if let Some(mut child) = self.first.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// What the listing of tracked files that ignore rules match tells the
+/// report.
+#[derive(Default)]
+struct TrackedListing {
+    /// Notes for the report's summary (git could not be run, or took too
+    /// long).
+    notes: Vec<String>,
+    /// git took too long: files may be missing, so the answer is not
+    /// remembered.
+    timed_out: bool,
 }
 
 /// The directory of a path relative to the root (`""`: the root).
@@ -1309,6 +1349,9 @@ pub async fn run(
     let memo_exclude = global_exclude.clone();
     let walk_turn = core_turn().await;
     let walked = tokio::task::spawn_blocking(move || {
+        // Held while the walk runs; given back before git's listing is
+        // waited for (up to 10 s of waiting, not of work).
+        let walk_turn = walk_turn;
         // The walk's `stat` of every file serves only the stat index: with
         // nothing there to compare with, the read stage `fstat`s what it
         // opens.
@@ -1333,9 +1376,10 @@ pub async fn run(
                 let around = |repo: &Path| dirs.iter().any(|d| in_root(&walk_root, d).starts_with(repo));
                 tracked.and_nested(&walk_root, &hazards.repos.lock().expect("repos"), around);
                 let dirty: HashSet<&str> = dirs.iter().map(String::as_str).collect();
-                let notes = tracked
+                drop(walk_turn);
+                let listing = tracked
                     .add_to(&mut files, &walk_root, &own, &excluded_dirs, stat, |rel| dirty.contains(parent(rel)));
-                (files, Vec::new(), false, stat, notes)
+                (files, Vec::new(), false, stat, listing)
             }
             None => {
                 let (mut files, dirs, linked) = walk(&walk_root, &targets, &own, &excluded_dirs, watch, stat, &hazards);
@@ -1344,16 +1388,17 @@ pub async fn run(
                     let abs = in_root(&walk_root, rel);
                     targets.iter().any(|t| abs.starts_with(t))
                 };
-                let notes = tracked.add_to(&mut files, &walk_root, &own, &excluded_dirs, stat, under);
-                (files, dirs, linked, stat, notes)
+                drop(walk_turn);
+                let listing = tracked.add_to(&mut files, &walk_root, &own, &excluded_dirs, stat, under);
+                (files, dirs, linked, stat, listing)
             }
         };
         hazards.error().map_or(Ok((walked, hazards.missed_all(&walk_root, &walk_exclude, &excluded_dirs))), Err)
     })
     .await
     .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))??;
-    drop(walk_turn);
-    let ((walked, walked_dirs, linked_ignore_file, stat, notes), walk_errors) = walked;
+    let ((walked, walked_dirs, linked_ignore_file, stat, listing), walk_errors) = walked;
+    let TrackedListing { notes, timed_out: listing_timed_out } = listing;
 
     mark("walk", &mut since);
     // Select, on every core.
@@ -1727,6 +1772,7 @@ pub async fn run(
         && report_len <= max_report / 2
         && clean
         && walk_errors.is_empty()
+        && !listing_timed_out
         && !linked_ignore_file
         && !run.write_failed.load(Ordering::Relaxed)
         && !run.not_stored.load(Ordering::Relaxed)
