@@ -757,14 +757,24 @@ struct Batch {
     lossy: HashMap<String, Vec<Vec<u8>>>,
     cwd: PathBuf,
     canonical_cwd: Option<PathBuf>,
+    /// The real paths of the directories outside the root that the tool's
+    /// names were looked up in (a compiler's thousand notes on
+    /// `/usr/include/…` resolve each directory once).
+    resolved: std::cell::RefCell<HashMap<PathBuf, Option<PathBuf>>>,
 }
 
 impl Batch {
     fn new(files: &[OsString], cwd: &Path) -> Self {
         let cwd = clean(cwd);
         let canonical_cwd = std::fs::canonicalize(&cwd).ok().filter(|c| *c != cwd);
-        let mut batch =
-            Batch { index: HashMap::new(), unescaped: HashMap::new(), lossy: HashMap::new(), cwd, canonical_cwd };
+        let mut batch = Batch {
+            index: HashMap::new(),
+            unescaped: HashMap::new(),
+            lossy: HashMap::new(),
+            cwd,
+            canonical_cwd,
+            resolved: Default::default(),
+        };
         for (i, file) in files.iter().enumerate() {
             if let Some(key) = batch.normalize(file.as_bytes()) {
                 if memchr::memchr(0x1b, &key).is_some() {
@@ -828,7 +838,14 @@ impl Batch {
         if let Some(rel) = p.strip_prefix(&self.cwd).ok().or_else(|| p.strip_prefix(real_root).ok()) {
             return Some(rel.as_os_str().as_bytes().to_vec());
         }
-        let real = std::fs::canonicalize(p.parent()?).ok()?.join(p.file_name()?);
+        let parent = p.parent()?;
+        let real_parent = self
+            .resolved
+            .borrow_mut()
+            .entry(parent.to_path_buf())
+            .or_insert_with(|| std::fs::canonicalize(parent).ok())
+            .clone()?;
+        let real = real_parent.join(p.file_name()?);
         Some(real.strip_prefix(real_root).ok()?.as_os_str().as_bytes().to_vec())
     }
 }
@@ -1358,6 +1375,12 @@ impl Run {
     fn lookup<'b>(&self, artifact: &ArtifactLocation, batch: &'b Batch) -> Option<Named<'b>> {
         self.lookup_decoded(artifact, batch).or_else(|| {
             let uri = artifact.uri.as_deref().filter(|u| u.contains('%'))?;
+            // Only where the decoded name is no file at all: one the cache
+            // answered for, outside this batch, is the finding's.
+            let decoded = self.resolve(artifact, 0)?;
+            if batch.cwd.join(&decoded).symlink_metadata().is_ok() {
+                return None;
+            }
             let literal = ArtifactLocation { uri: Some(uri.replace('%', "%25")), ..artifact.clone() };
             self.lookup_decoded(&literal, batch)
         })

@@ -1056,6 +1056,13 @@ async fn sarif_uri_with_an_unescaped_percent_names_the_file_so_named() {
     let out = run(&s, &files(&["d/A.txt", "d/%41.txt"]), &registry).await;
     assert_eq!(out[0].findings()[0].message, "d/%41.txt", "the escape read first: {out:?}");
     assert_eq!(out[1], Outcome::Passed, "{out:?}");
+    // The file the escape names is there, but not in this batch (the cache
+    // answered for it): the finding is its, not the literal name's.
+    std::fs::create_dir_all(dir.path().join("d")).unwrap();
+    std::fs::write(dir.path().join("d/A.txt"), "x\n").unwrap();
+    // (It exits 1 with no finding for this batch: an error, not a pass.)
+    let out = run(&s, &files(&["d/%41.txt", "b.txt"]), &registry).await;
+    assert!(out[0].findings().is_empty() && reason(&out[0]).contains("outside the batch"), "{out:?}");
 }
 
 /// A tool that prints the project root by a path through a linked
