@@ -1171,16 +1171,16 @@ fn said_of(dir: &Path, via: &str, e: rocksdb::Error) -> StorageError {
     StorageError::classify(dir, e.into_string().replace(via, &dir.to_string_lossy()))
 }
 
-/// Whether `dir` holds files a RocksDB database writes (its write-ahead
-/// logs, tables, manifests).
+/// Whether `dir` holds data a RocksDB database wrote (its write-ahead logs,
+/// its tables). A manifest alone is not: RocksDB writes the first one before
+/// `CURRENT`, so a creation cut short (a full disk, a kill) leaves one, and
+/// creating the database anew there loses nothing.
 fn holds_database_files(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|entries| {
         entries.flatten().any(|e| {
             let name = e.file_name();
             let name = name.to_string_lossy();
-            name.ends_with(".log") && name.starts_with(|c: char| c.is_ascii_digit())
-                || name.ends_with(".sst")
-                || name.starts_with("MANIFEST-")
+            name.ends_with(".log") && name.starts_with(|c: char| c.is_ascii_digit()) || name.ends_with(".sst")
         })
     })
 }
