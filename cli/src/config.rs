@@ -2340,14 +2340,19 @@ impl TomlScan {
     /// bracket(s), brackets inside quoted keys skipped.
     fn header_end(b: &[u8]) -> Option<usize> {
         let mut quote = None;
-        for (i, &c) in b.iter().enumerate() {
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
             match (quote, c) {
                 (_, b'\n') => return None,
                 (None, b'"' | b'\'') => quote = Some(c),
+                // An escape in a basic string's key (`"a\"b"`).
+                (Some(b'"'), b'\\') => i += 1,
                 (Some(q), _) if c == q => quote = None,
                 (None, b']') => return Some(if b.get(i + 1) == Some(&b']') { i + 2 } else { i + 1 }),
                 _ => {}
             }
+            i += 1;
         }
         None
     }

@@ -905,6 +905,12 @@ fn a_duplicate_key_is_named() {
     assert_eq!(named("a . b = 1\na.b = 2\n"), "a.b");
     assert_eq!(named("[validators.'a b']\nk = 1\nk = 2\n"), "validators.\"a b\".k");
     assert_eq!(named("[validators.x]\nk = 1\n  k = 2\n"), "validators.x.k");
+    // A quoted key with an escaped quote in a header before (a review saw the
+    // rest of the file lose its table).
+    assert_eq!(
+        named("[validators.\"a\\\"b\"]\nkind = \"json\"\n[cache]\nenabled = true\nenabled = false\n"),
+        "cache.enabled"
+    );
     // Lines that start with a bracket but are not headers.
     assert_eq!(named("[v.a]\nx = [\n[1, 2],\n]\nk = 1\nk = 2\n"), "v.a.k");
     assert_eq!(named("[v.a]\ns = \"\"\"\n[ -f x ] || exit 1\n\"\"\"\nk = 1\nk = 2\n"), "v.a.k");
