@@ -404,7 +404,9 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             // a while to say hello (or that it is too busy to).
             // (A busy daemon answers, and is waited for: it is not this.)
             let connected = match Client::connect_within(&layout.socket, Duration::from_secs(3)).await {
-                Err(client::CallError::Unresponsive(_, None)) => {
+                // (A daemon holding the lock is stopped even when something
+                // else answers at its socket's path.)
+                Err(client::CallError::Unresponsive(..)) => {
                     match paths::locked_daemon_pid(&layout.pid_file).filter(|&p| p > 1 && p <= i32::MAX as u32) {
                         Some(pid) => return stop_unanswering(pid, global.json).await,
                         None => Client::connect(&layout.socket).await,

@@ -39,13 +39,14 @@ fn unresponsive_message(waited: &Duration, other: Option<&str>) -> String {
 }
 
 /// The pid and name of process `pid` when it is not a verdict daemon (its
-/// name, as `/proc` gives it, is not `verdict-daemon`); `None` when it is,
-/// or cannot be told.
+/// name, as `/proc` gives it, has no `verdict` in it: a packager's wrapper,
+/// `.verdict-daemon-wrapped`, still has); `None` when it may be, or cannot
+/// be told.
 fn not_a_daemon(pid: Option<i32>) -> Option<String> {
     let pid = pid?;
     let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
     let name = name.trim_end();
-    (name != "verdict-daemon").then(|| format!("pid {pid}, {name}"))
+    (!name.contains("verdict")).then(|| format!("pid {pid}, {name}"))
 }
 
 /// Why a call failed.
@@ -739,12 +740,32 @@ mod tests {
         let err = Client::connect(&socket).await.err().expect("no answer is an error");
         assert!(matches!(err, CallError::Unresponsive(..)), "{err}");
         assert!(err.to_string().contains("did not answer within 30s"), "{err}");
-        // The listener is this test, not a verdict daemon: said so, named.
-        let me = std::process::id();
-        assert!(
-            err.to_string().contains(&format!("(pid {me}, ")) && err.to_string().contains("is not a verdict daemon")
-        );
+        // The listener is this test, whose name has `verdict` in it: taken
+        // for a daemon that may be stuck.
+        assert!(err.to_string().starts_with("the daemon accepted the connection"), "{err}");
         assert_eq!(started.elapsed(), HELLO_TIMEOUT);
+    }
+
+    /// Something else at the socket's path is named as what it is: a
+    /// process whose name has no `verdict` in it.
+    #[test]
+    fn a_process_that_is_no_verdict_daemon_is_named() {
+        let mut sleep = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = sleep.id() as i32;
+        // Named so once it has run `sleep` (a moment after the fork).
+        let comm = format!("/proc/{pid}/comm");
+        for _ in 0..200 {
+            if std::fs::read_to_string(&comm).is_ok_and(|c| c.trim_end() == "sleep") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(not_a_daemon(Some(pid)), Some(format!("pid {pid}, sleep")));
+        let _ = sleep.kill();
+        let _ = sleep.wait();
+        assert_eq!(not_a_daemon(Some(std::process::id() as i32)), None, "this test's name holds `verdict`");
+        let said = CallError::Unresponsive(Duration::from_secs(30), Some(format!("pid {pid}, python3"))).to_string();
+        assert!(said.contains(&format!("(pid {pid}, python3) is not a verdict daemon")), "{said}");
     }
 
     /// A stand-in for a daemon killed while it wrote a reply (when the kill
