@@ -1230,6 +1230,14 @@ fn git(env: &Env, args: &[&str]) {
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// The files a JSON report has outcomes for, in its order.
+fn files(r: &Value) -> Vec<String> {
+    let mut f: Vec<String> =
+        r["outcomes"].as_array().unwrap().iter().map(|o| o["file"].as_str().unwrap().to_owned()).collect();
+    f.dedup();
+    f
+}
+
 /// A file git tracks is checked though an ignore rule matches it, as git
 /// does not ignore it: a `.env` committed before it was listed in
 /// `.gitignore` still holds its secret. So is one in an ignored directory
@@ -1249,12 +1257,6 @@ fn tracked_files_are_checked_though_an_ignore_rule_matches_them() {
     git(&env, &["add", "-f", "build/kept.c"]);
     git(&env, &["commit", "-qm", "first"]);
     env.write(".gitignore", ".env\nbuild/\nlocal.env\n");
-    let files = |r: &Value| -> Vec<String> {
-        let mut f: Vec<String> =
-            r["outcomes"].as_array().unwrap().iter().map(|o| o["file"].as_str().unwrap().to_owned()).collect();
-        f.dedup();
-        f
-    };
     let (code, r) = check_json(&env, &[]);
     assert_eq!(code, 1, "{}", r["summary"]);
     assert_eq!(files(&r), [".env", ".gitignore", "README", "build/kept.c"], "{}", r["summary"]);
@@ -1328,12 +1330,6 @@ fn tracked_ignored_files_of_nested_repositories_and_submodules_are_checked() {
     in_nested(&["add", "."]);
     in_nested(&["commit", "-qm", "first"]);
     env.write("nested/.gitignore", ".env\nbuild/\n");
-    let files = |r: &Value| -> Vec<String> {
-        let mut f: Vec<String> =
-            r["outcomes"].as_array().unwrap().iter().map(|o| o["file"].as_str().unwrap().to_owned()).collect();
-        f.dedup();
-        f
-    };
     let (code, r) = check_json(&env, &[]);
     assert_eq!(code, 1, "{}", r["summary"]);
     let found = files(&r);
