@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Env, alive, wait_until};
+use crate::support::{Env, alive, files, wait_until};
 
 fn check(env: &Env, args: &[&str]) -> Value {
     check_in(env, &env.project, args)
@@ -764,13 +764,6 @@ fn cold_then_warm(env: &Env) {
 /// does. Returns that answer.
 fn settled(env: &Env) -> Value {
     settled_with(env, &[])
-}
-
-fn files(r: &Value) -> Vec<String> {
-    let mut v: Vec<String> =
-        r["outcomes"].as_array().unwrap().iter().map(|o| o["file"].as_str().unwrap().to_string()).collect();
-    v.dedup();
-    v
 }
 
 #[test]

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Env, Raw, alive, memory_kb, pgrep, slow_tool, wait_for_first_mark, wait_for_text, wait_until};
+use crate::support::{
+    Env, Raw, alive, files, memory_kb, pgrep, slow_tool, wait_for_first_mark, wait_for_text, wait_until,
+};
 
 /// Runs `verdict check --format json ARGS` and returns (exit code, report).
 fn check_json(env: &Env, args: &[&str]) -> (i32, Value) {
@@ -1230,14 +1232,6 @@ fn git(env: &Env, args: &[&str]) {
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// The files a JSON report has outcomes for, in its order.
-fn files(r: &Value) -> Vec<String> {
-    let mut f: Vec<String> =
-        r["outcomes"].as_array().unwrap().iter().map(|o| o["file"].as_str().unwrap().to_owned()).collect();
-    f.dedup();
-    f
-}
-
 /// A file git tracks is checked though an ignore rule matches it, as git
 /// does not ignore it: a `.env` committed before it was listed in
 /// `.gitignore` still holds its secret. So is one in an ignored directory
@@ -1298,14 +1292,11 @@ fn tracked_ignored_files_of_nested_repositories_and_submodules_are_checked() {
     let upstream = env.tmp.path().join("upstream");
     std::fs::create_dir_all(&upstream).unwrap();
     std::fs::write(upstream.join(".env"), secret).unwrap();
+    let upstream_dir = upstream.to_str().unwrap();
     let in_upstream = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
-            .args(args)
-            .current_dir(&upstream)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run git ({e}); install it: apt-get install git"));
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let mut all = vec!["-C", upstream_dir];
+        all.extend_from_slice(args);
+        git(&env, &all);
     };
     in_upstream(&["init", "-q"]);
     in_upstream(&["add", ".env"]);

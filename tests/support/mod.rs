@@ -364,3 +364,11 @@ pub fn output_of_fresh_copy(cmd: &mut Command) -> Output {
     }
     panic!("the copied executable stayed busy");
 }
+
+/// The files a JSON report has outcomes for, in its order, each once.
+pub fn files(r: &Value) -> Vec<String> {
+    let mut f: Vec<String> =
+        r["outcomes"].as_array().unwrap().iter().map(|o| o["file"].as_str().unwrap().to_owned()).collect();
+    f.dedup();
+    f
+}
