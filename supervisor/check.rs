@@ -1118,7 +1118,7 @@ pub async fn run(
     // whatever this run remembers unusable.
     let epoch = engine.memo_epoch.load(Ordering::SeqCst);
     let cache_epoch = engine.cache_epoch.current();
-    let config = engine.config();
+    let (config, globs) = engine.config_and_globs();
     let root = engine.layout().root.clone();
     let handles = ractor::call!(engine.supervisor(), SupervisorMessage::GetHandles)
         .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?;
@@ -1160,10 +1160,10 @@ pub async fn run(
             ));
         }
     }
-    let global_exclude = config.check.exclude_set().map_err(|e| RpcError::invalid_params("exclude", e))?;
+    let global_exclude = globs.exclude.clone().map_err(|e| RpcError::invalid_params("exclude", e))?;
     // Directories the walk does not enter: all they hold is excluded.
     // Shared by every walker a run makes (one per changed directory).
-    let excluded_dirs = Arc::new(config.check.excluded_dirs_set());
+    let excluded_dirs = globs.excluded_dirs.clone();
     let mut selected = Vec::new();
     for h in handles {
         if !validators.is_empty() && !validators.contains(&h.config.name) {

@@ -45,10 +45,30 @@ pub struct CacheCounters {
     pub misses: AtomicU64,
 }
 
+/// `check.exclude` compiled once with the configuration, not by every check.
+pub struct CheckGlobs {
+    /// The files it takes out (why not, if a pattern does not compile: the
+    /// configuration's own check reports that first).
+    pub exclude: Result<Arc<globset::GlobSet>, String>,
+    /// The directories it takes out whole, which a walk does not enter.
+    pub excluded_dirs: Arc<globset::GlobSet>,
+}
+
+impl CheckGlobs {
+    fn with(config: Config) -> (Arc<Config>, Arc<CheckGlobs>) {
+        let globs = CheckGlobs {
+            exclude: config.check.exclude_set().map(Arc::new).map_err(|e| e.to_string()),
+            excluded_dirs: Arc::new(config.check.excluded_dirs_set()),
+        };
+        (Arc::new(config), Arc::new(globs))
+    }
+}
+
 /// The engine.
 pub struct Engine {
     layout: Layout,
-    config: Mutex<Arc<Config>>,
+    /// The configuration in force, with its `check.exclude` compiled.
+    config: Mutex<(Arc<Config>, Arc<CheckGlobs>)>,
     /// `[daemon]` and `[cache]` as the daemon started with them: they take
     /// effect at start only, and a reload that changes them says so.
     started_with: (crate::config::DaemonSettings, crate::config::CacheSettings),
@@ -165,7 +185,7 @@ impl Engine {
         let (supervisor, _) = Actor::spawn(None, Supervisor, ()).await?;
         let engine = Engine {
             started_with: (config.daemon.clone(), config.cache.clone()),
-            config: Mutex::new(Arc::new(config)),
+            config: Mutex::new(CheckGlobs::with(config)),
             config_stamp: Mutex::new(file_stamp(&layout.root.join(crate::paths::CONFIG_FILE))),
             reloading: tokio::sync::Mutex::new(()),
             tool_stamps: ToolStamps::default(),
@@ -210,6 +230,11 @@ impl Engine {
 
     /// The configuration in force.
     pub fn config(&self) -> Arc<Config> {
+        self.config.lock().expect("config lock poisoned").0.clone()
+    }
+
+    /// The configuration in force and its compiled `check.exclude`, as one.
+    pub fn config_and_globs(&self) -> (Arc<Config>, Arc<CheckGlobs>) {
         self.config.lock().expect("config lock poisoned").clone()
     }
 
@@ -512,7 +537,7 @@ impl Engine {
         if !at_start.is_empty() {
             warn!(sections = ?at_start, "these sections changed; they take effect when the daemon restarts (verdict stop)");
         }
-        *self.config.lock().expect("config lock poisoned") = Arc::new(new);
+        *self.config.lock().expect("config lock poisoned") = CheckGlobs::with(new);
         *self.config_stamp.lock().expect("stamp lock poisoned") = stamp;
         self.forget_answers();
         info!(
