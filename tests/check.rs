@@ -1391,6 +1391,68 @@ fn a_daemon_without_git_says_so_once_in_its_log_and_in_each_report() {
     assert_eq!((note["level"].as_str(), note["descriptor"]["id"].as_str()), (Some("warning"), Some("verdict/note")));
 }
 
+/// A git that takes longer than the daemon waits for it (10 s) is given
+/// up: the check goes on without the tracked files an ignore rule matches,
+/// says so, and does not remember that answer. The next check, git quick
+/// again, finds them though nothing changed.
+#[test]
+fn a_git_listing_that_takes_too_long_is_given_up_and_not_remembered() {
+    let env = Env::new();
+    env.write(".gitignore", "*.env\n");
+    env.write("keys.env", "AWS_ACCESS_KEY_ID=AKIAQYLPMN5HHHFPZAM2\n");
+    env.write("README", "ok\n");
+    git(&env, &["init", "-q"]);
+    git(&env, &["add", "-f", "keys.env"]);
+    let real = std::process::Command::new("sh").args(["-c", "command -v git"]).output().unwrap();
+    let real = String::from_utf8(real.stdout).unwrap().trim().to_owned();
+    assert!(!real.is_empty(), "no git on PATH; install it: apt-get install git");
+    // The real git while `quick` exists; else one that hangs.
+    let bin = env.tmp.path().join("slow-git");
+    let quick = env.tmp.path().join("quick");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = bin.join("git");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\n[ -e '{}' ] && exec '{real}' \"$@\"\nexec sleep 1217\n", quick.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(&quick, "").unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let _stop = env.stop_when_done(&env.project);
+    let check = || {
+        let out = env.cmd().env("PATH", &path).args(["check", "--format", "json", "."]).output().unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), report)
+    };
+    // Until an answer is remembered and given again.
+    let unchanged = (0..5).map(|_| check()).find(|(_, r)| r["summary"]["unchanged"] == true);
+    let (code, unchanged) = unchanged.expect("never answered unchanged");
+    assert_eq!(code, Some(1), "{}", unchanged["summary"]);
+    assert!(files(&unchanged).contains(&"keys.env".to_owned()), "{:?}", files(&unchanged));
+
+    // git slow, and the directory git's list is asked for again.
+    std::fs::remove_file(&quick).unwrap();
+    env.write("README", "ok again\n");
+    let started = Instant::now();
+    let (code, slow) = check();
+    assert!(started.elapsed() >= Duration::from_secs(10), "{:?}", started.elapsed());
+    // Not incomplete: what was found was checked.
+    assert_eq!(code, Some(0), "{}", slow["summary"]);
+    assert_eq!(files(&slow), [".gitignore", "README"], "{}", slow["summary"]);
+    let notes = slow["summary"]["notes"].as_array().unwrap();
+    assert!(notes[0].as_str().unwrap().starts_with("git took over 10 s to list the files it tracks"), "{notes:?}");
+    assert!(!crate::support::pgrep("sleep 1217"), "the slow git was left running");
+
+    // Quick again, nothing changed: not the answer without them.
+    std::fs::write(&quick, "").unwrap();
+    let (code, again) = check();
+    assert_eq!(code, Some(1), "{}", again["summary"]);
+    assert_ne!(again["summary"]["unchanged"], true, "{}", again["summary"]);
+    assert!(files(&again).contains(&"keys.env".to_owned()), "{:?}", files(&again));
+    assert!(again["summary"].get("notes").is_none(), "{}", again["summary"]);
+}
+
 /// A tool, `gate`, over `*.txt`: each run appends its file's name to the
 /// returned `marks` file, then lasts until a file of that name is in the
 /// returned `release` directory (or until `timeout`).
