@@ -80,7 +80,7 @@ pub fn init(layout: &Layout, detached: bool, settings: &DaemonSettings) -> anyho
     // on stderr (`daemon.stderr`).
     let (file, failed) = LogFile::open(&path, settings.log_max_size, settings.log_keep);
     if let Some(e) = failed {
-        eprintln!(
+        verdict_cli::errln!(
             "verdict-daemon: cannot open the log {}: {e}; its records are lost until it can be opened",
             crate::report::visible(&path.display().to_string())
         );

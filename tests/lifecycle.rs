@@ -1134,6 +1134,26 @@ fn a_daemon_that_cannot_say_why_it_failed_still_exits_2() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
 
+/// The CLI on a stderr it cannot write (`2>/dev/full`, `2>&1 | head` after
+/// the reader left) keeps its documented exit status, for a note (1, with
+/// the finding) and for an error (2, with `--json`'s document on stdout),
+/// where a panic would exit 101.
+#[test]
+fn a_cli_that_cannot_write_its_notes_or_errors_keeps_its_exit_status() {
+    let env = Env::new();
+    env.write("a.txt", "x  \n");
+    env.write("skip.txt", "x\n");
+    env.write("verdict.toml", "[check]\nexclude = [\"skip.txt\"]\n");
+    let _stop = env.stop_when_done(&env.project);
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = env.cmd().args(["check", "a.txt", "skip.txt"]).stderr(full()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let out = env.cmd().args(["--json", "check", "missing"]).stderr(full()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["error"]["message"].as_str().unwrap().contains("No such file"), "{doc}");
+}
+
 /// A session without `XDG_RUNTIME_DIR` (cron, a bare ssh login) finds no
 /// daemon at the socket of one with it: it starts a second daemon for the
 /// project, at the socket under the temporary directory. That daemon keeps

@@ -174,7 +174,7 @@ pub fn main() -> std::process::ExitCode {
         }
         Err(e) => {
             // It may quote a file name from the checked tree.
-            eprintln!("verdict: error: {}", crate::report::visible_lines(&format!("{e:#}")));
+            crate::errln!("verdict: error: {}", crate::report::visible_lines(&format!("{e:#}")));
             if json {
                 let _ = writeln!(std::io::stdout(), "{}", crate::json_out::line(&error_json(&e)));
             }
@@ -313,7 +313,7 @@ fn config_check(file: &Path, named: bool, json: bool) -> anyhow::Result<ExitCode
                 // One line per problem: a control character in the
                 // file's name (or a line feed) is written as an escape.
                 for issue in &e.errors {
-                    eprintln!("{}", visible(issue.to_string()));
+                    crate::errln!("{}", visible(issue.to_string()));
                 }
             }
             Ok(ExitCode::Failure)

@@ -535,7 +535,7 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<Client> {
     let stderr_to = |path: &std::path::Path| match create(path) {
         Ok(file) => Stdio::from(file),
         Err(e) => {
-            eprintln!(
+            crate::errln!(
                 "verdict: note: {}; the daemon's start-up errors are not kept",
                 crate::report::visible(&format!("{e:#}"))
             );

@@ -18,6 +18,17 @@ macro_rules! outln {
     }};
 }
 
+/// `eprintln!` that ignores a failed write (`2>/dev/full`, a closed pipe)
+/// rather than panicking with exit 101: the exit status still says what
+/// happened, and a `--json` error document still reaches stdout.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod cli;
 pub mod client;
 pub mod config;

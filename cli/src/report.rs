@@ -372,8 +372,8 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                 interrupted = true;
                 // Above the progress line, not onto it.
                 match &bar {
-                    Some(b) => b.suspend(|| eprintln!("verdict: interrupted; cancelling the check (Ctrl-C again to stop waiting)")),
-                    None => eprintln!("verdict: interrupted; cancelling the check (Ctrl-C again to stop waiting)"),
+                    Some(b) => b.suspend(|| crate::errln!("verdict: interrupted; cancelling the check (Ctrl-C again to stop waiting)")),
+                    None => crate::errln!("verdict: interrupted; cancelling the check (Ctrl-C again to stop waiting)"),
                 }
                 // A daemon that reads nothing may leave no room for it.
                 match tokio::time::timeout(CANCEL_SEND, c.send(method::CANCEL, json!({ "id": id }))).await {
@@ -486,22 +486,22 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     if let Some(why) = &report.summary.cache_error {
         if report.summary.cache_used {
             // It was used, but a write failed (a full disk).
-            eprintln!("verdict: note: {}", visible_lines(why));
+            crate::errln!("verdict: note: {}", visible_lines(why));
         } else {
-            eprintln!(
+            crate::errln!(
                 "verdict: note: the result cache is unavailable, so nothing was read from or written to it: {}",
                 visible_lines(why)
             );
         }
     }
     if let Some(note) = restart_note(&report.summary.restart_required) {
-        eprintln!("verdict: {note}");
+        crate::errln!("verdict: {note}");
     }
     for path in &report.summary.excluded_named {
-        eprintln!("verdict: note: {} is excluded by check.exclude, so it was not checked", visible(path));
+        crate::errln!("verdict: note: {} is excluded by check.exclude, so it was not checked", visible(path));
     }
     for note in &report.summary.notes {
-        eprintln!("verdict: note: {}", visible_lines(note));
+        crate::errln!("verdict: note: {}", visible_lines(note));
     }
     Ok(exit_code(&report, args.fail_on))
 }
@@ -1376,7 +1376,7 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
             Ok(f) => break f,
             Err(e) if follow && e.kind() == std::io::ErrorKind::NotFound => {
                 if !std::mem::replace(&mut said, true) {
-                    eprintln!(
+                    crate::errln!(
                         "verdict: no daemon log at {} yet (no daemon has run detached here); waiting for one",
                         visible(&path.display().to_string())
                     );
