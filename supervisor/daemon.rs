@@ -62,6 +62,10 @@ pub struct Daemon {
     pub abort: CancellationToken,
     /// Requests in flight.
     pub requests: TaskTracker,
+    /// Open connections' tasks, whose writers hold the replies not yet
+    /// sent: shutdown waits for them after the requests, or a finished
+    /// check's report would be cut off mid-line.
+    pub connection_tasks: TaskTracker,
     /// Notified as each check ends, and each connection that ran one (see
     /// [`return_memory_when_quiet`]).
     pub work_ended: tokio::sync::Notify,
@@ -660,6 +664,7 @@ async fn serve(
         shutdown: CancellationToken::new(),
         abort: CancellationToken::new(),
         requests: TaskTracker::new(),
+        connection_tasks: TaskTracker::new(),
         work_ended: tokio::sync::Notify::new(),
         memory_returns: std::sync::atomic::AtomicU64::new(0),
         engine,
@@ -691,12 +696,13 @@ async fn serve(
     // Shutdown: stop accepting, give requests in flight the grace period,
     // then cancel the rest, stop the actor tree and flush storage.
     let _ = server.await;
+    let grace_over = tokio::time::Instant::now() + daemon.limits.grace;
     daemon.requests.close();
     let in_flight = daemon.requests.len();
     if in_flight > 0 {
         info!(in_flight, grace = ?daemon.limits.grace, "waiting for requests in flight");
     }
-    if tokio::time::timeout(daemon.limits.grace, daemon.requests.wait()).await.is_ok() {
+    if tokio::time::timeout_at(grace_over, daemon.requests.wait()).await.is_ok() {
         info!("all requests finished within the grace period");
     } else {
         warn!(remaining = daemon.requests.len(), "grace period over: cancelling the remaining requests");
@@ -705,11 +711,26 @@ async fn serve(
             error!("requests did not end after cancellation; exiting anyway");
         }
     }
+    // Every connection stops reading and sends what its requests left in
+    // its queue (a check's whole report, the `shutting down` errors), for
+    // the rest of the grace period, or at least a few seconds.
     daemon.abort.cancel();
+    daemon.connection_tasks.close();
+    let drained = grace_over.max(tokio::time::Instant::now() + REPLIES_DRAIN_AT_LEAST);
+    if tokio::time::timeout_at(drained, daemon.connection_tasks.wait()).await.is_err() {
+        warn!(
+            connections = daemon.connections.load(std::sync::atomic::Ordering::Relaxed),
+            "clients did not read their last replies in time; closing their connections"
+        );
+    }
     daemon.engine.stop().await;
     info!("daemon stopped");
     Ok(())
 }
+
+/// How long connections may take to send their last replies at shutdown
+/// when the grace period has (nearly) run out.
+const REPLIES_DRAIN_AT_LEAST: Duration = Duration::from_secs(2);
 
 /// Returns once nothing has happened for `after`: no connection open and no
 /// request running (`busy`), and none opened or closed (`last_active`)

@@ -286,7 +286,8 @@ pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) {
             continue;
         };
         let (daemon, budget, replies) = (daemon.clone(), budget.clone(), replies.clone());
-        tokio::spawn(async move {
+        let tasks = daemon.connection_tasks.clone();
+        tasks.spawn(async move {
             let active = || {
                 *daemon.last_active.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
                     tokio::time::Instant::now();

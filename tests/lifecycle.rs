@@ -1134,6 +1134,37 @@ fn a_daemon_that_cannot_say_why_it_failed_still_exits_2() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
 
+/// A check that ends within the grace period of a shutdown is answered
+/// whole, though its client reads the reply only after the daemon has
+/// begun to exit: the connections send what is queued before it does
+/// (before, the runtime ended under a 1 MB reply, cut off mid-line).
+#[test]
+fn a_check_ending_in_the_grace_period_is_answered_whole() {
+    let env = Env::new();
+    for d in 0..20 {
+        for f in 0..100 {
+            env.write(&format!("d{d}/f{f}.json"), format!("{{\"a\": {f}}}\n"));
+        }
+    }
+    let pid = env.start();
+    let mut client = env.connect();
+    let id = client.send("check", json!({ "all_outcomes": true, "no_cache": true }));
+    // Read nothing yet: the reply (megabytes) waits in the daemon's queue.
+    let mut other = env.connect();
+    assert!(other.call("shutdown", json!({})).get("result").is_some());
+    env.wait_for_log("all requests finished within the grace period");
+    // The daemon waits for the reply to be read; it exited at once before.
+    // (Polls a process: paused time cannot stand in.)
+    let waited = std::time::Instant::now();
+    while alive(pid) && waited.elapsed() < Duration::from_millis(1500) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (reply, _) = client.reply(id);
+    let outcomes = reply["result"]["outcomes"].as_array().unwrap_or_else(|| panic!("{reply}"));
+    assert!(outcomes.len() >= 2000, "{}", outcomes.len());
+    assert_eq!(outcomes.len() as u64, reply["result"]["summary"]["pairs"].as_u64().unwrap());
+}
+
 /// The CLI on a stderr it cannot write (`2>/dev/full`, `2>&1 | head` after
 /// the reader left) keeps its documented exit status, for a note (1, with
 /// the finding) and for an error (2, with `--json`'s document on stdout),
