@@ -480,6 +480,20 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget,
         };
         let Some(id) = req.id.clone() else { continue };
         let id_value = serde_json::to_value(&id).unwrap_or(Value::Null);
+        // An id in flight is not answered again, whatever the method (the
+        // inline `hello` and `cancel` too): a reply with this id would
+        // settle the request that holds it, which goes on and answers
+        // later. Answered with id null, as any request whose id cannot be
+        // used. Only this loop adds ids, so none is added before the
+        // request below takes it.
+        if in_flight.lock().await.contains_key(&id) {
+            let err = RpcError::new(code::INVALID_REQUEST, format!("request id {id} is already in flight"))
+                .with_data(json!({ "id": id_value }));
+            if tx.send(Message::error(Value::Null, err).to_line()).await.is_err() {
+                break;
+            }
+            continue;
+        }
 
         // The handshake and `cancel` are answered inline, in order.
         if req.method == method::HELLO {
@@ -545,22 +559,7 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, budget: LineBudget,
             () = hung_up(reader.get_ref().as_ref()) => break,
         };
         let token = conn_cancel.child_token();
-        {
-            let mut map = in_flight.lock().await;
-            if map.contains_key(&id) {
-                drop(map);
-                // Answered with id null, as any request whose id cannot be
-                // used: a reply with this id would settle the request
-                // that holds it, which goes on and answers later.
-                let err = RpcError::new(code::INVALID_REQUEST, format!("request id {id} is already in flight"))
-                    .with_data(json!({ "id": id_value }));
-                if tx.send(Message::error(Value::Null, err).to_line()).await.is_err() {
-                    break;
-                }
-                continue;
-            }
-            map.insert(id.clone(), token.clone());
-        }
+        in_flight.lock().await.insert(id.clone(), token.clone());
         let ctx =
             RequestCtx { cancel: token.clone(), notifier: Notifier { outbox: tx.clone(), request: id_value.clone() } };
         let (daemon2, tx2, in_flight2, last_done2) = (daemon.clone(), tx.clone(), in_flight.clone(), last_done.clone());
@@ -648,7 +647,13 @@ async fn hung_up(stream: &UnixStream) {
 fn parse_request(line: &[u8]) -> Result<Option<Request>, (Value, RpcError)> {
     let value: Value = serde_json::from_slice(line)
         .map_err(|e| (Value::Null, RpcError::new(code::PARSE_ERROR, format!("parse error: {e}"))))?;
-    let id = value.get("id").cloned().unwrap_or(Value::Null);
+    // Echoed in an error only when it is one a request may have: a reply
+    // to an id that cannot be one is answered with id null.
+    let id = match value.get("id") {
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Value::Number(n.clone()),
+        Some(Value::String(s)) => Value::String(s.clone()),
+        _ => Value::Null,
+    };
     let invalid = |msg: &str| (id.clone(), RpcError::new(code::INVALID_REQUEST, format!("invalid request: {msg}")));
     let Value::Object(obj) = &value else { return Err(invalid("a request must be a JSON object")) };
     if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
@@ -739,6 +744,10 @@ mod tests {
             matches!(parse_request(br#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#), Err((_, e)) if e.code == code::INVALID_REQUEST)
         );
         assert!(matches!(parse_request(br#"{"jsonrpc":"2.0","method":"ping"}"#), Ok(None)));
+        // An id that cannot be one is not echoed, whatever else is wrong.
+        for bad in [r#"{"jsonrpc":"1","id":{"a":1},"method":"ping"}"#, r#"{"jsonrpc":"2.0","id":1.5,"method":7}"#] {
+            assert!(matches!(parse_request(bad.as_bytes()), Err((Value::Null, e)) if e.code == code::INVALID_REQUEST));
+        }
         let r = parse_request(br#"{"jsonrpc":"2.0","id":"a","method":"ping","params":{}}"#).unwrap().unwrap();
         assert_eq!(r.id, Some(Id::Str("a".into())));
         // Every integer JSON-RPC allows, not only those of an i64.

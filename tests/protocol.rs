@@ -232,6 +232,20 @@ fn empty_filters_and_duplicate_ids_are_refused_without_misleading() {
     };
     assert_eq!(error_code(&refused), Some(code::INVALID_REQUEST), "{refused}");
     assert_eq!((&refused["id"], &refused["error"]["data"]["id"]), (&Value::Null, &json!(500)), "{refused}");
+    // So are the requests answered at once, `hello` and `cancel`.
+    for (method, params) in [("hello", hello_params()), ("cancel", json!({ "id": 500 }))] {
+        let line = json!({ "jsonrpc": "2.0", "id": 500, "method": method, "params": params });
+        c.send_raw(format!("{line}\n").as_bytes());
+    }
+    for _ in 0..2 {
+        let refused = loop {
+            let m = c.read().expect("an answer");
+            if m.get("method").is_none() {
+                break m;
+            }
+        };
+        assert_eq!((&refused["id"], &refused["error"]["data"]["id"]), (&Value::Null, &json!(500)), "{refused}");
+    }
     // The check holding id 500 goes on: cancelled, it answers as itself.
     let r = c.call("cancel", json!({ "id": 500 }));
     assert!(r.get("result").is_some(), "{r}");
