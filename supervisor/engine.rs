@@ -290,7 +290,7 @@ impl Engine {
             let programs = [cmd.command.first(), cmd.version.as_ref().and_then(|v| v.first())];
             for (program, i) in programs.into_iter().zip(0..) {
                 let Some(program) = program else { continue };
-                let path = verdict_actors::command::resolve_program(program, &self.layout.root);
+                let path = program_path(program, &self.layout.root);
                 // A tool's own file counts when a version command says
                 // what it is; the version command's program always does.
                 let stamped = cmd.version.is_some() || i == 1;
@@ -337,10 +337,9 @@ impl Engine {
     fn tools_changed(&self) -> bool {
         // Looked at without the lock held (a PATH search stats files).
         let tools = self.tool_stamps.all();
-        tools.iter().any(|t| {
-            t.program.as_ref().is_some_and(|p| verdict_actors::command::resolve_program(p, &self.layout.root) != t.path)
-                || t.moved()
-        })
+        tools
+            .iter()
+            .any(|t| t.program.as_ref().is_some_and(|p| program_path(p, &self.layout.root) != t.path) || t.moved())
     }
 
     /// The stamps of the files that stand for the command validators' tools.
@@ -1135,17 +1134,22 @@ async fn spec_for(root: &Path, config: ValidatorConfig) -> ValidatorSpec {
                     }
                 }
             };
-            // Its links resolved: `/bin/sh` and `/usr/bin/sh` are one program.
-            let program = cmd.command.first().map(|p| {
-                let path = verdict_actors::command::resolve_program(p, root);
-                std::fs::canonicalize(&path).unwrap_or(path)
-            });
+            let program = cmd.command.first().map(|p| program_path(p, root));
             let identity = config.identity(program.as_deref(), version.as_deref(), &env_values(&cmd.env));
             let spec = command_spec(root, cmd, config.timeout);
             let work = ValidatorWork::Jobs(Arc::new(CommandWork { spec: Arc::new(spec) }));
             ValidatorSpec { identity, needs_content: false, text_only: false, not_cached, work, config }
         }
     }
+}
+
+/// The file a command's program is: found as a run finds it (on `PATH`,
+/// or from the project root), its links resolved, so that `/bin/sh` and
+/// `/usr/bin/sh` are one program and a link pointed at another tool (an
+/// `update-alternatives` switch, `tools/lint -> v2.sh`) is another.
+fn program_path(program: &str, root: &Path) -> PathBuf {
+    let path = verdict_actors::command::resolve_program(program, root);
+    std::fs::canonicalize(&path).unwrap_or(path)
 }
 
 /// What a command validator runs; `timeout`, its jobs' deadline.

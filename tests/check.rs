@@ -2282,6 +2282,43 @@ fn inotify_watches(env: &Env) -> usize {
     info.lines().filter(|l| l.starts_with("inotify wd:")).count()
 }
 
+/// A tool without a `version` command reached through a link: pointed at
+/// another tool, it is another program (its identity is the link's
+/// target), so neither the old tool's cached passes are given for it nor
+/// its findings stored under the old tool's identity.
+#[test]
+fn a_tool_link_pointed_at_another_tool_is_another_program() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    for (name, body) in [("v1.sh", "exit 0\n"), ("v2.sh", "echo \"v2 rejects $1\" >&2; exit 1\n")] {
+        let tool = env.write(&format!("tools/{name}"), format!("#!/bin/sh\n{body}"));
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let link = env.project.join("tools/lint");
+    let point = |to: &str| {
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(to, &link).unwrap();
+    };
+    point("v1.sh");
+    env.write(
+        "verdict.toml",
+        "builtins = false\n[validators.t]\nkind = \"command\"\nfiles = [\"*.txt\"]\ncommand = [\"tools/lint\"]\n",
+    );
+    env.write("a.txt", "hello\n");
+    let status = |r: &Value| outcome(r, "a.txt", "t")["status"].as_str().unwrap().to_owned();
+    assert_eq!(check_json(&env, &[]).0, 0);
+    point("v2.sh");
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!((code, status(&r)), (1, "findings".to_owned()), "{}", r["summary"]);
+    // Back: v1's own verdict, from the cache, not v2's.
+    env.write("b.txt", "hello2\n");
+    assert_eq!(check_json(&env, &[]).0, 1);
+    point("v1.sh");
+    env.run_ok(&["stop"], 0);
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 0, "{}", r["outcomes"]);
+}
+
 #[test]
 fn a_tool_upgraded_under_a_running_daemon_is_run_again() {
     use std::os::unix::fs::PermissionsExt;
