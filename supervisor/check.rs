@@ -723,8 +723,10 @@ impl TrackedIgnored {
         excluded_dirs: &globset::GlobSet,
         stat: bool,
         wanted: impl Fn(&str) -> bool,
+        walked_dir: impl Fn(&str) -> bool,
     ) -> TrackedListing {
         let mut added = Vec::new();
+        let mut dot_ignore = DotIgnore::new(root, walked_dir);
         let (listings, said) = self.listings();
         for (top, listed) in listings {
             for name in listed.split(|&b| b == 0).filter(|n| !n.is_empty()) {
@@ -738,6 +740,7 @@ impl TrackedIgnored {
                     || own.iter().any(|o| abs.starts_with(o))
                     || dir_excluded(excluded_dirs, Path::new(parent(&rel)))
                     || files.binary_search_by(|w| w.rel.as_str().cmp(&rel).then_with(|| w.raw.cmp(&raw))).is_ok()
+                    || dot_ignore.hides(path)
                 {
                     continue;
                 }
@@ -773,6 +776,66 @@ impl Drop for TrackedIgnored {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Whether a `.ignore` hides a file git tracks: git knows only its own
+/// ignore files, so it lists a tracked file that a `.gitignore` matches
+/// even where a `.ignore` hides the file or a directory above it, which the
+/// walk then did not enter. `.ignore` is the walk's own say ("not this,
+/// tracked or not"), so such a file is not checked, as a tracked file that
+/// only a `.ignore` hides is not (git does not list it). Only the
+/// `.ignore` files of directories the walk entered are read: those are
+/// watched, and those the walk itself honoured.
+struct DotIgnore<'a, F> {
+    root: &'a Path,
+    walked_dir: F,
+    /// Each walked directory's `.ignore`, compiled, by its path relative to
+    /// the root (`None`: it has none, or none that can be read).
+    read: HashMap<PathBuf, Option<ignore::gitignore::Gitignore>>,
+}
+
+impl<'a, F: Fn(&str) -> bool> DotIgnore<'a, F> {
+    fn new(root: &'a Path, walked_dir: F) -> Self {
+        DotIgnore { root, walked_dir, read: HashMap::new() }
+    }
+
+    /// The `.ignore` of `dir` (relative to the root), if the walk entered
+    /// it and it has one that is a regular file.
+    fn of(&mut self, dir: &Path) -> Option<&ignore::gitignore::Gitignore> {
+        if !self.read.contains_key(dir) {
+            let compiled = dir.to_str().filter(|d| (self.walked_dir)(d)).and_then(|_| {
+                let abs = self.root.join(dir);
+                let file = abs.join(".ignore");
+                // Not a FIFO or a device, which the walk refuses too.
+                std::fs::metadata(&file).ok().filter(std::fs::Metadata::is_file)?;
+                let mut builder = ignore::gitignore::GitignoreBuilder::new(&abs);
+                builder.add(&file);
+                builder.build().ok()
+            });
+            self.read.insert(dir.to_path_buf(), compiled);
+        }
+        self.read.get(dir).and_then(Option::as_ref)
+    }
+
+    /// Whether `rel` (relative to the root), or a directory above it, is
+    /// hidden by the nearest `.ignore` above it that has a say.
+    fn hides(&mut self, rel: &Path) -> bool {
+        let parts: Vec<&Path> = rel.ancestors().filter(|a| !a.as_os_str().is_empty()).collect();
+        // From the top: a directory hidden hides all below it.
+        for (depth, candidate) in parts.iter().rev().enumerate() {
+            let is_dir = depth + 1 < parts.len();
+            let abs = self.root.join(candidate);
+            for above in candidate.ancestors().skip(1) {
+                let Some(rules) = self.of(above) else { continue };
+                match rules.matched(&abs, is_dir) {
+                    ignore::Match::Ignore(_) => return true,
+                    ignore::Match::Whitelist(_) => break,
+                    ignore::Match::None => {}
+                }
+            }
+        }
+        false
     }
 }
 
@@ -1377,8 +1440,17 @@ pub async fn run(
                 tracked.and_nested(&walk_root, &hazards.repos.lock().expect("repos"), around);
                 let dirty: HashSet<&str> = dirs.iter().map(String::as_str).collect();
                 drop(walk_turn);
-                let listing = tracked
-                    .add_to(&mut files, &walk_root, &own, &excluded_dirs, stat, |rel| dirty.contains(parent(rel)));
+                // The files added are in directories walked again, and
+                // so are the directories above them.
+                let listing = tracked.add_to(
+                    &mut files,
+                    &walk_root,
+                    &own,
+                    &excluded_dirs,
+                    stat,
+                    |rel| dirty.contains(parent(rel)),
+                    |_| true,
+                );
                 (files, Vec::new(), false, stat, listing)
             }
             None => {
@@ -1389,7 +1461,12 @@ pub async fn run(
                     targets.iter().any(|t| abs.starts_with(t))
                 };
                 drop(walk_turn);
-                let listing = tracked.add_to(&mut files, &walk_root, &own, &excluded_dirs, stat, under);
+                // The directories walked, and those above the paths named,
+                // whose ignore files the walker honours too.
+                let entered: HashSet<&str> = dirs.iter().map(String::as_str).collect();
+                let listing = tracked.add_to(&mut files, &walk_root, &own, &excluded_dirs, stat, under, |d| {
+                    entered.contains(d) || targets.iter().any(|t| t.starts_with(in_root(&walk_root, d)))
+                });
                 (files, dirs, linked, stat, listing)
             }
         };

@@ -1279,6 +1279,37 @@ fn tracked_files_are_checked_though_an_ignore_rule_matches_them() {
     assert!(!files(&excluded).contains(&".env".to_owned()), "{:?}", files(&excluded));
 }
 
+/// `.ignore` hides a tracked file whether or not a `.gitignore` matches it
+/// too (git lists it then, not knowing `.ignore`): which files a check
+/// takes does not hang on a `.gitignore` in a directory the walk does not
+/// enter, which nothing watches (an audit found a warm check stale after
+/// one was written there). A `!` rule of a deeper `.ignore` brings a file
+/// back; the file directly named in a `.ignore` is hidden too.
+#[test]
+fn a_dot_ignore_hides_tracked_files_whatever_gitignore_says() {
+    let env = Env::new();
+    env.write("a/w.log", "x \n");
+    env.write("b/kept.log", "x \n");
+    env.write("b/.ignore", "!kept.log\n");
+    env.write("c/one.log", "x \n");
+    env.write(".ignore", "a/\n*.log\n");
+    git(&env, &["init", "-q"]);
+    git(&env, &["add", "-f", "a/w.log", "b/kept.log", "c/one.log", ".ignore", "b/.ignore"]);
+    let (_, r) = check_json(&env, &[]);
+    assert_eq!(files(&r), [".ignore", "b/.ignore", "b/kept.log"], "{}", r["summary"]);
+    // Ignored by git as well: still not checked, before or after a
+    // `.gitignore` appears in the hidden directory.
+    env.write(".gitignore", "c/\n");
+    let (_, r) = check_json(&env, &[]);
+    assert_eq!(files(&r), [".gitignore", ".ignore", "b/.ignore", "b/kept.log"], "{}", r["summary"]);
+    env.write("a/.gitignore", "*.log\n");
+    let (_, warm) = check_json(&env, &[]);
+    assert_eq!(files(&warm), files(&r), "{}", warm["summary"]);
+    env.run_ok(&["stop"], 0);
+    let (_, fresh) = check_json(&env, &["--no-cache"]);
+    assert_eq!(files(&fresh), files(&r), "{}", fresh["summary"]);
+}
+
 /// The files a nested repository or a submodule tracks that its ignore
 /// rules match are checked too: git lists them only from inside (an audit
 /// of the first fix found a submodule's committed `.env` unscanned). A
