@@ -710,6 +710,14 @@ async fn await_detached(
 
 /// How long a check of validator `vi` may run before it is detached (if
 /// none of the validator's is yet) or times out.
+/// Whether a cached result written at `created_at` (Unix seconds) is still
+/// young enough for the TTL in force now (`ttl` seconds, 0: forever), as the
+/// store counts one (see `Store::put_results`): its own expiry was set by
+/// the TTL when it was written, and a TTL lowered since applies at once.
+fn within_ttl(created_at: u64, ttl: u64, now: u64) -> bool {
+    ttl == 0 || created_at.saturating_add(ttl).saturating_add(1) > now
+}
+
 fn slow(timeout: Duration) -> Duration {
     SLOW.min(timeout / 4).max(Duration::from_millis(1))
 }
@@ -1088,7 +1096,8 @@ fn process_batch(
             store.get_file_results::<Vec<StoredVerdict>>(&with_key.iter().map(|(_, k)| *k).collect::<Vec<_>>(), st.now);
         for ((pos, _), got) in with_key.into_iter().zip(found) {
             let set = sets[pos].as_deref().expect("keyed");
-            entries[pos] = got.filter(|e| e.value.len() == set.members.len());
+            entries[pos] =
+                got.filter(|e| e.value.len() == set.members.len() && within_ttl(e.created_at, set.ttl, st.now));
         }
         // Files without an entry: their command validators' own results.
         let wanted: Vec<(usize, usize)> = (0..files.len())
@@ -1107,7 +1116,8 @@ fn process_batch(
                 })
                 .collect();
             for (pair, got) in wanted.into_iter().zip(store.get_results::<StoredVerdict>(&keys, st.now)) {
-                if let Some(got) = got {
+                let ttl = selected[pair.1].handle.config.cache_ttl.as_secs();
+                if let Some(got) = got.filter(|e| within_ttl(e.created_at, ttl, st.now)) {
                     pair_cached.insert(pair, got);
                 }
             }

@@ -2350,6 +2350,38 @@ fn a_tool_link_pointed_at_another_tool_is_another_program() {
     assert_eq!(code, 0, "{}", r["outcomes"]);
 }
 
+/// A `cache_ttl` lowered by a reload applies to the results already cached
+/// (an entry's own expiry is set when it is written: before, results written
+/// under the 24 h default were served for a day after `cache_ttl = "1s"`).
+#[test]
+fn a_lowered_cache_ttl_applies_to_results_already_cached() {
+    let env = Env::new();
+    let counter = env.tmp.path().join("count");
+    let config = |ttl: &str| {
+        format!(
+            "builtins = false\n[validators.t]\nkind = \"command\"\nfiles = [\"*.txt\"]\n{ttl}\
+             command = [\"sh\", \"-c\", \"echo x >> '{}'\", \"sh\"]\n",
+            counter.display()
+        )
+    };
+    env.write("verdict.toml", config(""));
+    env.write("a.txt", "a\n");
+    let runs = || std::fs::read_to_string(&counter).map_or(0, |s| s.lines().count());
+    assert_eq!(check_json(&env, &[]).0, 0);
+    assert_eq!(check_json(&env, &[]).0, 0);
+    assert_eq!(runs(), 1, "the second check was answered from the cache");
+    env.write("verdict.toml", config("cache_ttl = \"1s\"\n"));
+    // The entry is 1 s old within two seconds (the store counts whole
+    // seconds); it must not be served for the 24 h it was written with.
+    // (Wall-clock seconds of another process: paused time cannot stand in.)
+    let waited = Instant::now();
+    while runs() < 2 && waited.elapsed() < Duration::from_secs(6) {
+        assert_eq!(check_json(&env, &[]).0, 0);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(runs(), 2, "the result written under the old TTL was still served");
+}
+
 #[test]
 fn a_tool_upgraded_under_a_running_daemon_is_run_again() {
     use std::os::unix::fs::PermissionsExt;
