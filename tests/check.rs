@@ -402,6 +402,31 @@ fn the_output_file_is_checked_first_and_replaced_whole() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.starts_with("before\n{"), "{text}");
     assert_eq!(text.matches("\"summary\"").count(), 3, "{text}");
+    // A name ending in `/` that is no directory: refused before the check.
+    let out = env.run(&["check", "-o", "missing-dir/"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot write missing-dir/: a name ending in `/` names a directory"), "{err}");
+    // Another descriptor that is a pipe (`-o >(gzip > r.gz)`): written to.
+    // Its link names no path (`pipe:[123]`), which was followed before.
+    let script = "exec \"$0\" check --format json -o /dev/fd/3 3>&1 >/dev/null";
+    let out =
+        env.cmd_of(std::path::Path::new("/bin/sh")).args(["-c", script]).arg(crate::support::bin()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["summary"]["files"], 1);
+    // A socket cannot be opened again by its name: said so.
+    let (ours, _theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let script = "exec \"$0\" check -o /dev/fd/3 3<&0 </dev/null";
+    let out = env
+        .cmd_of(std::path::Path::new("/bin/sh"))
+        .args(["-c", script])
+        .arg(crate::support::bin())
+        .stdin(std::os::fd::OwnedFd::from(ours))
+        .output();
+    let out = out.unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot write /dev/fd/3: it is a socket"), "{err}");
 }
 
 /// Names that are not UTF-8 and differ only in their invalid bytes are two

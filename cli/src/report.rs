@@ -170,16 +170,28 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                 let own = match fd {
                     1 => Some(std::io::stdout().as_fd().try_clone_to_owned()),
                     2 => Some(std::io::stderr().as_fd().try_clone_to_owned()),
-                    // Another one cannot be borrowed; a regular file is
-                    // opened again to append to it (a pipe or a device is
-                    // opened as any other below).
-                    _ if meta.as_ref().is_ok_and(std::fs::Metadata::is_file) => {
-                        Some(std::fs::OpenOptions::new().append(true).open(path).map(Into::into))
+                    // Another one cannot be borrowed: it is opened again
+                    // through `/proc/self/fd`, a regular file to append to
+                    // it, a pipe (`-o >(gzip > r.gz)`) or a device to write
+                    // to it. Its link there names no path (`pipe:[123]`), so
+                    // it is not followed as links to a file are below.
+                    n => {
+                        let own = std::path::PathBuf::from(format!("/proc/self/fd/{n}"));
+                        let append = meta.as_ref().is_ok_and(std::fs::Metadata::is_file);
+                        Some(std::fs::OpenOptions::new().write(true).append(append).open(own).map(Into::into))
                     }
-                    _ => None,
                 };
                 if let Some(own) = own {
-                    break 'output Some(ReportFile::Direct(std::fs::File::from(own.with_context(cannot)?)));
+                    // A socket cannot be opened by a name (ENXIO).
+                    let own = own.map_err(|e| match e.raw_os_error() {
+                        Some(nix::libc::ENXIO) => anyhow::anyhow!(
+                            "cannot write {}: it is a socket, which cannot be opened again by its name; give a pipe \
+                             or a file",
+                            path.display()
+                        ),
+                        _ => anyhow::Error::new(e).context(cannot()),
+                    })?;
+                    break 'output Some(ReportFile::Direct(std::fs::File::from(own)));
                 }
             }
             match meta {
@@ -205,6 +217,13 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                     Some(ReportFile::Direct(file))
                 }
                 existing => {
+                    // Found now, not once the check has run.
+                    if std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).ends_with(b"/") {
+                        anyhow::bail!(
+                            "cannot write {}: a name ending in `/` names a directory, and there is none",
+                            path.display()
+                        );
+                    }
                     // Through a symbolic link, the file it names is replaced,
                     // not the link; an existing file keeps its mode.
                     let path = replaced_path(path)?;
