@@ -567,8 +567,9 @@ struct CommandIdentity<'a> {
 /// names its file; a SARIF run without `results` no longer voids the
 /// others' findings; in batch mode a SARIF result without a location is
 /// no file's, in a batch of one too; a SARIF URI with an unescaped `%`
-/// names the file so named.
-const OUTPUT_READING: u32 = 7;
+/// names the file so named. 8: a regex column on no usable line (0, or
+/// past `u32`) is dropped with it.
+const OUTPUT_READING: u32 = 8;
 
 impl ValidatorConfig {
     /// The validator's identity: the part of the cache key that says "these

@@ -302,9 +302,12 @@ fn read_line<'b>(re: &Regex, raw: &[u8], has_file: bool, unescaped: bool, batch:
         &[0]
     };
     let group = |name: &str| caps.name(name).map(|m| m.as_str().trim()).filter(|s| !s.is_empty());
+    // A column means nothing without its line (one past `u32`, say), as in
+    // SARIF's regions.
+    let at_line = group("line").and_then(position);
     let finding = Finding {
-        line: group("line").and_then(position),
-        column: group("column").and_then(position),
+        line: at_line,
+        column: at_line.and(group("column").and_then(position)),
         severity: group("severity").map(severity).unwrap_or(Severity::Error),
         rule: group("code").or_else(|| group("rule")).map(str::to_owned),
         // Not trimmed of other blanks than `one_line` joins: a message may

@@ -37,6 +37,18 @@ fn gcc_style() -> Regex {
         .unwrap()
 }
 
+/// A line number past `u32` (or 0) is no line, and the column on it is no
+/// column either: not a column with no line, which a report shows as `-:5`.
+#[tokio::test]
+async fn a_column_without_a_usable_line_is_dropped_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = r#"echo "a.txt:99999999999:5: error: far"; echo "a.txt:0:3: error: nowhere"; exit 1"#;
+    let s = spec(&dir, sh(script), OutputParser::Regex(gcc_style()));
+    let out = run(&s, &files(&["a.txt"]), &ProcessRegistry::new()).await;
+    let at: Vec<(Option<u32>, Option<u32>)> = out[0].findings().iter().map(|f| (f.line, f.column)).collect();
+    assert_eq!(at, [(None, None), (None, None)], "{out:?}");
+}
+
 #[tokio::test]
 async fn regex_attributes_findings_across_a_batch() {
     let dir = tempfile::tempdir().unwrap();
