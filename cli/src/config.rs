@@ -568,7 +568,8 @@ struct CommandIdentity<'a> {
 /// others' findings; in batch mode a SARIF result without a location is
 /// no file's, in a batch of one too; a SARIF URI with an unescaped `%`
 /// names the file so named. 8: a regex column on no usable line (0, or
-/// past `u32`) is dropped with it.
+/// past `u32`) is dropped with it; the `exit_code` parser's message joins
+/// its tabs and runs of blanks as the others do.
 const OUTPUT_READING: u32 = 8;
 
 impl ValidatorConfig {

@@ -113,7 +113,8 @@ pub(crate) fn exit_code(exec: &Execution, status: Status<'_>, files: &[OsString]
         return vec![Outcome::error(reason); files.len()];
     }
     let mut message = format!("exited with status {code}");
-    if let Some(line) = telling_line(exec, files) {
+    // One line, its blanks joined, as every finding's message.
+    if let Some(line) = telling_line(exec, files).map(|l| one_line(&l)).filter(|l| !l.is_empty()) {
         message.push_str(": ");
         message.push_str(&line);
     }

@@ -37,6 +37,16 @@ fn gcc_style() -> Regex {
         .unwrap()
 }
 
+/// The `exit_code` parser's message is one line with its blanks joined,
+/// as the other parsers' are.
+#[tokio::test]
+async fn an_exit_code_message_has_its_blanks_joined() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(&dir, sh("printf 'bad\\t tab   and  runs\\n'; exit 1"), OutputParser::ExitCode);
+    let out = run(&s, &files(&["a.txt"]), &ProcessRegistry::new()).await;
+    assert_eq!(out[0].findings()[0].message, "exited with status 1: bad tab and runs", "{out:?}");
+}
+
 /// A line number past `u32` (or 0) is no line, and the column on it is no
 /// column either: not a column with no line, which a report shows as `-:5`.
 #[tokio::test]
