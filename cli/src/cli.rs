@@ -144,9 +144,10 @@ enum ConfigCommand {
 enum CacheCommand {
     /// Entries, bytes on disk, hits and misses per validator.
     Stats,
-    /// Delete cached results (all, with the stat index; or one validator's).
+    /// Delete cached results (all, with the stat index; or one validator's, and the per-file entries of the
+    /// built-ins, which may hold its outcomes: the next check runs the built-ins again)
     Clear {
-        /// Only this validator's results.
+        /// Only this validator's results (and every per-file entry)
         #[arg(long, value_name = "NAME")]
         validator: Option<String>,
     },
