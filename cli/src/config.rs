@@ -418,6 +418,17 @@ impl Config {
                         );
                     }
                 }
+                // Something after a whole value (`grace_period = "1s" "2s"`):
+                // the key it belongs to, and what is wrong in plain words.
+                if key.is_empty()
+                    && message.starts_with("unexpected key or value")
+                    && let Some(at) = key_of_statement_at(text, span.start)
+                {
+                    key = at;
+                    message = "a second value after the first: a key/value pair ends its line (several values go \
+                               in an array, separated by commas)"
+                        .to_owned();
+                }
                 message = verdict_actors::builtin::plain_toml_message(message, text.get(span.clone()));
                 cx.issue(span, key, message);
                 return Err(cx.finish());
@@ -2247,6 +2258,29 @@ fn key_of_value_at(text: &str, at: usize) -> Option<(String, Option<String>)> {
     let word = (ends && !word.is_empty() && !word.starts_with(|c: char| c.is_ascii_digit() || c == '-'))
         .then(|| word.to_string());
     Some((with_table(&table, &path.join(".")), word))
+}
+
+/// The dotted key (with its table) of the top-level key/value statement
+/// that `at` is in, past its `=`: `daemon.grace_period` for the second
+/// value of `grace_period = "1s" "2s"` under `[daemon]`.
+fn key_of_statement_at(text: &str, at: usize) -> Option<String> {
+    let (table, statement) = TomlScan::statement_at(text.get(..at)?)?;
+    let written = text.get(statement..at)?;
+    // The first `=` outside a quoted key part.
+    let mut quote: Option<char> = None;
+    let eq = written.char_indices().find_map(|(i, c)| {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), _) if c == q => quote = None,
+            (None, '=') => return Some(i),
+            _ => {}
+        }
+        None
+    })?;
+    let before = &written[..eq];
+    let (mut path, tail) = open_path(before)?;
+    path.push(plain_key(before.get(tail..)?)?);
+    Some(with_table(&table, &path.join(".")))
 }
 
 /// Just enough of TOML's lexical structure to tell, at a line's start,

@@ -493,6 +493,11 @@ fn storage_and_file_sizes_below_what_works() {
     // unquoted string.
     single_issue("[daemon]\nlog_keep = 1\u{0}\n", "daemon.log_keep", "log_keep", "a control character (U+0000)");
     single_issue("builtins = true false\n", "builtins", "builtins", "`true false` is not one value");
+    // After a whole string value: the key named too (a docs audit found it
+    // missing from that one message).
+    let text = "[daemon]\ngrace_period = \"1s\" \"2s\"\n";
+    single_issue(text, "daemon.grace_period", "grace_period", "a second value after the first");
+    single_issue("[validators.\"a=b\"]\nkind = 'json' 'x'\n", "validators.\"a=b\".kind", "kind", "a second value");
     single_issue("[cache]\nwrite_buffer = \"100GiB\"\n", "cache.write_buffer", "write_buffer", "at most 1GiB");
     assert_eq!(parse("[cache]\nwrite_buffer = \"1GiB\"\n").unwrap().cache.write_buffer, 1 << 30);
     single_issue("[check]\nmax_file_size = 0\n", "check.max_file_size", "max_file_size", "builtins = false");
