@@ -386,6 +386,24 @@ fn sleeping(seconds: &str) -> bool {
     pgrep(&format!("^sleep {}$", seconds.replace('.', r"\.")))
 }
 
+/// A check cut off by a shutdown whose grace period ran out says so, and
+/// that it can be run again (it said only `shutting down`).
+#[test]
+fn a_check_cut_off_by_the_grace_period_says_so() {
+    let env = Env::with_slow_validator("30.0518", "1s");
+    env.start();
+    let mut check = env.cmd();
+    check.args(["check", "."]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+    let check = check.spawn().unwrap();
+    wait_until(Duration::from_secs(10), "the tool to start", || sleeping("30.0518"));
+    env.run_ok(&["stop"], 0);
+    let out = check.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the daemon shut down before the check finished"), "{err}");
+    assert!(err.contains("run the check again"), "{err}");
+}
+
 /// A daemon started while the running one's pid file is missing finds its
 /// live socket and gives up, leaving the running check's tool alone.
 #[test]

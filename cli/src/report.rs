@@ -411,6 +411,13 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         if e.code == code::CANCELLED {
             e.message = "the check was cancelled".into();
         }
+        // Started, then cut off by a shutdown whose grace period ended
+        // first (one that refused it was made again of the next daemon).
+        if e.code == code::SHUTTING_DOWN {
+            e.message = "the daemon shut down before the check finished (its grace period, daemon.grace_period, \
+                         ran out); run the check again"
+                .into();
+        }
         return Err(client::describe(CallError::Rpc(e)));
     }
     // Straight from the reply's text: a report listing every outcome of a
