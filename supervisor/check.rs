@@ -257,6 +257,8 @@ pub struct Memo {
     /// The git directories watched for the excludes the walk read, with
     /// their device and inode (see [`crate::watch::WalkWatch::git_dirs`]).
     git_dirs: Vec<(PathBuf, u64, u64)>,
+    /// The ignore files the walks read, as they were (see [`ReadStamp`]).
+    ignore_files: Vec<(PathBuf, ReadStamp)>,
     /// Every file the run found, in the report's order.
     files: Vec<MemoFile>,
     /// The distinct lists of validators the files have pairs with.
@@ -383,6 +385,13 @@ async fn stamps_hold(root: &Path, memo: &Arc<Memo>, relisted: Option<HashSet<Str
             std::fs::metadata(path).is_ok_and(|m| m.dev() == *dev && m.ino() == *ino)
         };
         if !memo.git_dirs.iter().all(same) {
+            return false;
+        }
+        // Nor were the ignore files it read written to, through another
+        // link or otherwise.
+        let unchanged =
+            |(path, was): &(PathBuf, ReadStamp)| std::fs::metadata(path).is_ok_and(|m| ReadStamp::of(&m) == *was);
+        if !memo.ignore_files.iter().all(unchanged) {
             return false;
         }
         let files: Vec<&MemoFile> = memo
@@ -713,20 +722,20 @@ impl TrackedIgnored {
     /// Adds to `files` (sorted, as the walks leave them) the regular files
     /// git listed that are in the project, not verdict's own, not in a
     /// directory `check.exclude` takes out whole, not found already, and of
-    /// which `wanted` (given the path relative to the root) says yes.
+    /// which `wanted` (given the path relative to the root) says yes, nor
+    /// `dot_ignore` hides (in the project at its root).
     /// Returns what the report says of it (see [`TrackedIgnored::listings`]).
     fn add_to(
         self,
         files: &mut Vec<Walked>,
-        root: &Path,
+        mut dot_ignore: DotIgnore<'_, impl Fn(&str) -> bool>,
         own: &[PathBuf],
         excluded_dirs: &globset::GlobSet,
         stat: bool,
         wanted: impl Fn(&str) -> bool,
-        walked_dir: impl Fn(&str) -> bool,
     ) -> TrackedListing {
         let mut added = Vec::new();
-        let mut dot_ignore = DotIgnore::new(root, walked_dir);
+        let root = dot_ignore.root;
         let (listings, said) = self.listings();
         for (top, listed) in listings {
             for name in listed.split(|&b| b == 0).filter(|n| !n.is_empty()) {
@@ -1411,6 +1420,7 @@ pub async fn run(
     let walk_exclude = global_exclude.clone();
     let memo_exclude = global_exclude.clone();
     let walk_turn = core_turn().await;
+    let read_by_walk = walk_watch.clone();
     let walked = tokio::task::spawn_blocking(move || {
         // Held while the walk runs; given back before git's listing is
         // waited for (up to 10 s of waiting, not of work).
@@ -1442,15 +1452,9 @@ pub async fn run(
                 drop(walk_turn);
                 // The files added are in directories walked again, and
                 // so are the directories above them.
-                let listing = tracked.add_to(
-                    &mut files,
-                    &walk_root,
-                    &own,
-                    &excluded_dirs,
-                    stat,
-                    |rel| dirty.contains(parent(rel)),
-                    |_| true,
-                );
+                let dot_ignore = DotIgnore::new(&walk_root, |_| true);
+                let listing = tracked
+                    .add_to(&mut files, dot_ignore, &own, &excluded_dirs, stat, |rel| dirty.contains(parent(rel)));
                 (files, Vec::new(), false, stat, listing)
             }
             None => {
@@ -1464,12 +1468,18 @@ pub async fn run(
                 // The directories walked, and those above the paths named,
                 // whose ignore files the walker honours too.
                 let entered: HashSet<&str> = dirs.iter().map(String::as_str).collect();
-                let listing = tracked.add_to(&mut files, &walk_root, &own, &excluded_dirs, stat, under, |d| {
+                let dot_ignore = DotIgnore::new(&walk_root, |d| {
                     entered.contains(d) || targets.iter().any(|t| t.starts_with(in_root(&walk_root, d)))
                 });
+                let listing = tracked.add_to(&mut files, dot_ignore, &own, &excluded_dirs, stat, under);
                 (files, dirs, linked, stat, listing)
             }
         };
+        read_by_walk
+            .ignore_files
+            .lock()
+            .expect("ignore files")
+            .append(&mut hazards.ignore_files.lock().expect("ignore files"));
         hazards.error().map_or(Ok((walked, hazards.missed_all(&walk_root, &walk_exclude, &excluded_dirs))), Err)
     })
     .await
@@ -1958,6 +1968,14 @@ pub async fn run(
         }
         git_dirs.sort_unstable();
         git_dirs.dedup();
+        // This run's stamps first, so that they are the ones kept of a
+        // file an update walked again.
+        let mut ignore_files = std::mem::take(&mut *walk_watch.ignore_files.lock().expect("ignore files"));
+        if let Some(memo) = remembered {
+            ignore_files.extend(memo.ignore_files.iter().cloned());
+        }
+        ignore_files.sort_by(|a, b| a.0.cmp(&b.0));
+        ignore_files.dedup_by(|later, first| later.0 == first.0);
         let replaced = engine.remember(Memo {
             key: memo_key,
             generation,
@@ -1967,6 +1985,7 @@ pub async fn run(
             report: as_warm(CheckReport { summary, outcomes, validators, streamed_outcomes: None }),
             dirs,
             git_dirs,
+            ignore_files,
             files,
             sets,
             updatable,
@@ -3007,6 +3026,32 @@ fn walker(
     builder
 }
 
+/// A file as a `stat` saw it: which file (device, inode), its size and its
+/// modification and change times. An ignore file written through a hard
+/// link from another directory sends no event to its own directory's
+/// watch, but moves these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl ReadStamp {
+    fn of(m: &std::fs::Metadata) -> ReadStamp {
+        use std::os::unix::fs::MetadataExt;
+        ReadStamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+}
+
 /// Ignore files the walk would have to read but must not: FIFOs (opening
 /// one blocks until a writer comes) and devices (`/dev/zero` never ends, and
 /// the walker reads an ignore file line by line into memory). The `ignore`
@@ -3029,6 +3074,9 @@ struct Hazards {
     /// their excludes: nested repositories and worktrees are watched for
     /// them after the walk).
     repos: Arc<Mutex<Vec<PathBuf>>>,
+    /// The ignore files the walker reads (`.gitignore`, `.ignore`, git's
+    /// `info/exclude`), as they were when looked at.
+    ignore_files: Arc<Mutex<Vec<(PathBuf, ReadStamp)>>>,
     /// The project root (its real path), and the owners whose files outside
     /// it the walk may read for ignore rules: the user, root and the root
     /// directory's owner. Empty: nothing is outside (tests).
@@ -3049,7 +3097,11 @@ impl Hazards {
     /// first that it may not).
     fn allows(&self, dir: &Path) -> bool {
         let mut repo = false;
-        let found = special_ignore_file(dir, &mut repo);
+        let mut read = Vec::new();
+        let found = special_ignore_file(dir, &mut repo, &mut read);
+        if !read.is_empty() {
+            self.ignore_files.lock().expect("ignore files").append(&mut read);
+        }
         if repo {
             self.repos.lock().expect("repos").push(dir.to_path_buf());
             self.foreign_git_files(dir);
@@ -3316,14 +3368,27 @@ type Missed = (Option<PathBuf>, String);
 
 /// `dir`'s `.gitignore` or `.ignore`, if one is a FIFO or a device (or a
 /// link to one), described.
-fn special_ignore_file(dir: &Path, repo: &mut bool) -> Option<String> {
-    [".gitignore", ".ignore"]
-        .iter()
-        .find_map(|name| {
-            let path = dir.join(name);
-            special_kind(&path).map(|kind| format!("{} is {kind}", path.display()))
-        })
-        .or_else(|| special_git_exclude(dir, repo))
+fn special_ignore_file(dir: &Path, repo: &mut bool, read: &mut Vec<(PathBuf, ReadStamp)>) -> Option<String> {
+    for name in [".gitignore", ".ignore"] {
+        let path = dir.join(name);
+        if let Some(problem) = special_or_read(&path, read) {
+            return Some(problem);
+        }
+    }
+    special_git_exclude(dir, repo, read)
+}
+
+/// Why the ignore file `path` must not be read (see [`special_kind_of`]);
+/// else, if it is there, its stamp added to `read`.
+fn special_or_read(path: &Path, read: &mut Vec<(PathBuf, ReadStamp)>) -> Option<String> {
+    let m = std::fs::metadata(path).ok()?;
+    if let Some(kind) = special_kind_of(&m) {
+        return Some(format!("{} is {kind}", path.display()));
+    }
+    if m.is_file() {
+        read.push((path.to_path_buf(), ReadStamp::of(&m)));
+    }
+    None
 }
 
 /// git's excludes file read on entering `dir` (the top of a repository,
@@ -3332,7 +3397,7 @@ fn special_ignore_file(dir: &Path, repo: &mut bool) -> Option<String> {
 /// `.git/info/exclude`, or, where `.git` is a file (a worktree, a
 /// submodule), the `info/exclude` of the `commondir` that its `gitdir:`
 /// line leads to.
-fn special_git_exclude(dir: &Path, repo: &mut bool) -> Option<String> {
+fn special_git_exclude(dir: &Path, repo: &mut bool, read: &mut Vec<(PathBuf, ReadStamp)>) -> Option<String> {
     let common = match git_dirs(dir) {
         Ok(found) => {
             *repo = found.is_some();
@@ -3343,8 +3408,7 @@ fn special_git_exclude(dir: &Path, repo: &mut bool) -> Option<String> {
             return Some(problem);
         }
     };
-    let exclude = common.join("info/exclude");
-    special_kind(&exclude).map(|kind| format!("{} is {kind}", exclude.display()))
+    special_or_read(&common.join("info/exclude"), read)
 }
 
 /// Watches what holds git's excludes for the repository at `dir` (`.git/info`,
@@ -3447,11 +3511,10 @@ fn git_dirs(dir: &Path) -> Result<Option<GitDirs>, String> {
 /// few KiB.
 const IGNORE_FILE_LIMIT: u64 = 1 << 20;
 
-/// What `path` is, after links, if it is a FIFO, a device, or a file
+/// What the file `m` describes is (after links), if it is a FIFO, a device, or a file
 /// larger than [`IGNORE_FILE_LIMIT`].
-fn special_kind(path: &Path) -> Option<&'static str> {
+fn special_kind_of(m: &std::fs::Metadata) -> Option<&'static str> {
     use std::os::unix::fs::FileTypeExt;
-    let m = std::fs::metadata(path).ok()?;
     let t = m.file_type();
     if t.is_fifo() {
         Some("a FIFO")

@@ -184,6 +184,8 @@ pub struct WalkWatch {
     /// its place) sends no event to its watch, so an answer is reused only
     /// while each path still names the same directory.
     pub git_dirs: Mutex<Vec<(PathBuf, u64, u64)>>,
+    /// The ignore files the run's walks read, as they were.
+    pub ignore_files: Mutex<Vec<(PathBuf, crate::check::ReadStamp)>>,
 }
 
 impl TreeWatch {

@@ -1335,6 +1335,41 @@ fn a_dot_ignore_hides_tracked_files_whatever_gitignore_says() {
     assert_eq!(files(&fresh), files(&r), "{}", fresh["summary"]);
 }
 
+/// An ignore file written through a hard link in another directory sends
+/// no event to its own directory's watch: a check relying on it sees its
+/// stamp moved and walks again. (git's `info/exclude`, and a `.gitignore`
+/// that ignores itself, so that it is no checked file to be looked at.)
+#[test]
+fn ignore_files_written_through_another_link_are_seen() {
+    let env = Env::new();
+    git(&env, &["init", "-q"]);
+    env.write("a/.gitignore", ".gitignore\n");
+    env.write("a/x.txt", "x\n");
+    env.write("a/y.txt", "y\n");
+    std::fs::create_dir_all(env.project.join("rules")).unwrap();
+    std::fs::hard_link(env.project.join("a/.gitignore"), env.project.join("rules/gi")).unwrap();
+    let exclude = env.project.join(".git/info/exclude");
+    std::fs::create_dir_all(exclude.parent().unwrap()).unwrap();
+    std::fs::write(&exclude, "").unwrap();
+    std::fs::hard_link(&exclude, env.project.join("rules/excl")).unwrap();
+    let settled = || {
+        let answer = (0..5).map(|_| check_json(&env, &[]).1).find(|r| r["summary"]["unchanged"] == true);
+        files(&answer.expect("never answered unchanged"))
+    };
+    assert_eq!(settled(), ["a/x.txt", "a/y.txt", "rules/excl", "rules/gi"]);
+    let append = |to: &str, line: &str| {
+        let mut f = std::fs::OpenOptions::new().append(true).open(env.project.join(to)).unwrap();
+        std::io::Write::write_all(&mut f, line.as_bytes()).unwrap();
+    };
+    append("rules/gi", "x.txt\n");
+    let (_, r) = check_json(&env, &[]);
+    assert_eq!(files(&r), ["a/y.txt", "rules/excl", "rules/gi"], "{}", r["summary"]);
+    assert_eq!(settled(), ["a/y.txt", "rules/excl", "rules/gi"]);
+    append("rules/excl", "y.txt\n");
+    let (_, r) = check_json(&env, &[]);
+    assert_eq!(files(&r), ["rules/excl", "rules/gi"], "{}", r["summary"]);
+}
+
 /// The files a nested repository or a submodule tracks that its ignore
 /// rules match are checked too: git lists them only from inside (an audit
 /// of the first fix found a submodule's committed `.env` unscanned). A
