@@ -503,6 +503,40 @@ fn read_pid(file: &mut File) -> Option<u32> {
     s.trim().parse().ok()
 }
 
+/// Fails if what is at the socket's path is no socket, or at the pid or
+/// tool-marks file's path is no file a daemon wrote (a pid; hexadecimal
+/// marks): `--socket notes.txt` must not truncate, then delete, a
+/// `notes.pid` or `notes.tools` of the user's beside it. (What a daemon
+/// wrote is at most a line of digits or hexadecimal digits.)
+fn not_the_users(layout: &Layout) -> anyhow::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(meta) = fs::symlink_metadata(&layout.socket)
+        && !meta.file_type().is_socket()
+    {
+        bail!(
+            "{} exists and is not a socket; verdict will not replace it: remove it or pass another --socket",
+            layout.socket.display()
+        );
+    }
+    let tools = layout.pid_file.with_extension("tools");
+    for (path, what, ours) in [
+        (&layout.pid_file, "pid file", u8::is_ascii_digit as fn(&u8) -> bool),
+        (&tools, "tool-marks file", u8::is_ascii_hexdigit as fn(&u8) -> bool),
+    ] {
+        let Ok(meta) = fs::symlink_metadata(path) else { continue };
+        let written_by_a_daemon =
+            meta.is_file() && meta.len() <= 64 && fs::read(path).is_ok_and(|b| b.trim_ascii().iter().all(ours));
+        if !written_by_a_daemon {
+            bail!(
+                "{} is where this daemon's {what} goes, and holds something else; verdict will not overwrite it: \
+                 remove it or pass another --socket",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Binds the socket with umask 0177 so it is 0600 from the moment it exists.
 /// Runs before the async runtime starts: umask is process-wide and no other
 /// thread may create files meanwhile.
@@ -567,6 +601,10 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
         Signals::install()
     };
 
+    // Files of the user's where the daemon's would go (beside a socket
+    // given with `--socket`) are left alone: looked at before anything is
+    // written, so that a refused start destroys nothing.
+    not_the_users(&layout)?;
     let lock = match PidLock::acquire(&layout.pid_file)? {
         Ok(lock) => lock,
         Err(pid) => return Ok(RunOutcome::AlreadyRunning { pid }),

@@ -353,6 +353,24 @@ fn a_live_socket_is_never_stolen() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is not a socket"), "{err}");
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), "mine\n");
+    // Nor the files of the user's where the daemon's pid and tool marks
+    // would go beside it: not truncated, not deleted (a refused start
+    // destroyed `notes.pid`; a clean stop, an `app.pid` of the user's).
+    let pid = dir.join("notes.pid");
+    std::fs::write(&pid, "precious\n").unwrap();
+    let out = env.cmd().args(["daemon", "--foreground", "--socket"]).arg(&notes).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&pid).unwrap(), "precious\n");
+    for (name, content) in [("app.pid", "mine\n"), ("app.tools", "mine\n")] {
+        let file = dir.join(name);
+        std::fs::write(&file, content).unwrap();
+        let out = env.cmd().args(["daemon", "--foreground", "--socket"]).arg(dir.join("app.sock")).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("holds something else; verdict will not overwrite it"), "{err}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), content);
+        std::fs::remove_file(&file).unwrap();
+    }
 }
 
 #[test]
