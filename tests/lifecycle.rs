@@ -1245,6 +1245,28 @@ fn daemons_of_one_project_in_two_runtime_directories_keep_their_own_logs() {
     bare(&["stop"]);
 }
 
+/// A relative `TMPDIR` (with no `XDG_RUNTIME_DIR`) is not taken: the
+/// client would have read it against its working directory and the daemon
+/// against `/`, waiting 30 s for a daemon serving elsewhere.
+#[test]
+fn a_relative_tmpdir_is_not_taken_for_the_runtime_directory() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.project.join("sub")).unwrap();
+    let bare = |args: &[&str]| {
+        let mut cmd = env.cmd();
+        cmd.env_remove("XDG_RUNTIME_DIR").env("TMPDIR", "relative/tmp").current_dir(env.project.join("sub"));
+        cmd.args(args).output().unwrap()
+    };
+    let started = std::time::Instant::now();
+    let out = bare(&["--json", "ping"]);
+    let stopped = bare(&["stop"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stderr));
+    assert!(!env.project.join("sub/relative").exists());
+    assert!(!std::path::Path::new("/relative").exists());
+}
+
 /// A log the daemon cannot open (a directory in its place), or a start-up
 /// stderr file the CLI cannot make, does not keep the daemon from starting
 /// (an audit saw every command fail with exit 2): its records are lost

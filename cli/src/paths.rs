@@ -422,6 +422,14 @@ pub fn root_key(root: &Path) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(root.as_os_str().as_encoded_bytes()))
 }
 
+/// The system temporary directory: `$TMPDIR` if it is absolute, else
+/// `/tmp`. A relative one would be read against the client's working
+/// directory and the daemon's (`/`), which would then look for the socket in
+/// two places (`std::env::temp_dir` takes it as it is).
+fn temp_dir() -> PathBuf {
+    env_dir("TMPDIR").unwrap_or_else(|| PathBuf::from("/tmp"))
+}
+
 fn env_dir(var: &str) -> Option<PathBuf> {
     std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from).filter(|p| p.is_absolute())
 }
@@ -447,7 +455,7 @@ fn home() -> &'static Result<PathBuf, (PathBuf, String)> {
         match home_of(env_dir("HOME"), passwd, writable) {
             Some(home) => Ok(home),
             None => {
-                let own = std::env::temp_dir().join(format!("verdict-{}", uid.as_raw()));
+                let own = temp_dir().join(format!("verdict-{}", uid.as_raw()));
                 ensure_private_dir(&own).map(|()| own.clone()).map_err(|e| (own, e.to_string()))
             }
         }
@@ -490,7 +498,7 @@ pub fn runtime_dir() -> PathBuf {
     let ours = |d: &PathBuf| fs::metadata(d).is_ok_and(|m| m.is_dir() && m.uid() == nix::unistd::geteuid().as_raw());
     match env_dir("XDG_RUNTIME_DIR").filter(ours) {
         Some(d) => d.join("verdict"),
-        None => std::env::temp_dir().join(format!("verdict-{}", nix::unistd::geteuid().as_raw())),
+        None => temp_dir().join(format!("verdict-{}", nix::unistd::geteuid().as_raw())),
     }
 }
 
