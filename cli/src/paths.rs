@@ -127,6 +127,14 @@ pub enum PathError {
         /// Why.
         why: String,
     },
+    /// The socket's path cannot be a socket's.
+    #[error("cannot use {path} as the daemon's socket: {why}")]
+    Socket {
+        /// The path (from `--socket`, `VERDICT_SOCKET`, or derived).
+        path: PathBuf,
+        /// Why not, and what to do.
+        why: String,
+    },
     /// A directory could not be created or inspected.
     #[error("cannot use directory {path}: {cause}")]
     Io {
@@ -524,6 +532,7 @@ impl Layout {
             Some(s) => (absolute(s), false),
             None => (runtime_dir().join(format!("{key}.sock")), true),
         };
+        socket_path_usable(&socket, default_socket)?;
         let pid_file = socket.with_extension("pid");
         // A daemon on a socket of its own is another daemon: its log is its
         // own too (two writing one file, each rotating it, lose lines).
@@ -568,6 +577,41 @@ impl Layout {
     pub fn socket_dir(&self) -> &Path {
         self.socket.parent().unwrap_or(Path::new("/"))
     }
+}
+
+/// The longest path a Unix socket may be bound at (`sun_path` holds 108
+/// bytes with the terminating NUL).
+const SOCKET_PATH_MAX: usize = 107;
+
+/// Fails, saying what to do, for a socket path that names a directory
+/// (`--socket .`, one ending in `/`, an existing directory) or is longer
+/// than a socket's may be: found before a daemon is started, rather than
+/// as advice about the wrong directory, or a daemon's failure in jargon.
+fn socket_path_usable(socket: &Path, default_socket: bool) -> Result<(), PathError> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = socket.as_os_str().as_bytes();
+    let given = "give another with --socket or VERDICT_SOCKET";
+    let directory = bytes.ends_with(b"/")
+        || matches!(socket.file_name(), None)
+        || bytes.ends_with(b"/.")
+        || fs::metadata(socket).is_ok_and(|m| m.is_dir());
+    if directory && !default_socket {
+        return Err(PathError::Socket {
+            path: socket.to_path_buf(),
+            why: format!("it names a directory, not a socket file in one; {given}"),
+        });
+    }
+    if bytes.len() > SOCKET_PATH_MAX {
+        let fix = if default_socket { "set XDG_RUNTIME_DIR to a shorter directory, or " } else { "" };
+        return Err(PathError::Socket {
+            path: socket.to_path_buf(),
+            why: format!(
+                "it is {} bytes long, and a Unix socket's path may have at most {SOCKET_PATH_MAX}; {fix}{given}",
+                bytes.len()
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -913,6 +957,28 @@ mod tests {
         let not_a = |d: &PathBuf| d != Path::new("/home/a");
         assert_eq!(home_of(Some("/home/a".into()), || Some("/home/b".into()), not_a), Some("/home/b".into()));
         assert_eq!(home_of(Some("/home/a".into()), || Some("/home/a".into()), not_a), None);
+    }
+
+    /// A socket path that names a directory, or is longer than a socket's
+    /// may be, is refused before any daemon starts, saying what to do (an
+    /// audit saw advice to `chmod` the directory above, and a daemon's
+    /// `SUN_LEN` failure).
+    #[test]
+    fn a_socket_path_that_cannot_be_one_is_refused_with_what_to_do() {
+        let t = tempfile::tempdir().unwrap();
+        let why = |p: &Path, default| match socket_path_usable(p, default) {
+            Err(PathError::Socket { why, .. }) => why,
+            other => panic!("{p:?}: {other:?}"),
+        };
+        for dir in [t.path().join("."), t.path().join(".."), t.path().to_path_buf(), t.path().join("sub/")] {
+            assert!(why(&dir, false).starts_with("it names a directory"), "{dir:?}");
+        }
+        let long = t.path().join("x".repeat(SOCKET_PATH_MAX));
+        assert!(why(&long, false).contains("may have at most 107"));
+        assert!(why(&long, true).contains("set XDG_RUNTIME_DIR to a shorter directory"));
+        assert!(socket_path_usable(&t.path().join("d.sock"), false).is_ok());
+        let exactly: PathBuf = format!("/{}", "x".repeat(SOCKET_PATH_MAX - 1)).into();
+        assert!(socket_path_usable(&exactly, false).is_ok());
     }
 
     #[test]
