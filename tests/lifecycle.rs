@@ -373,6 +373,37 @@ fn a_live_socket_is_never_stolen() {
     }
 }
 
+/// Something else at a socket's path that closes each connection, or
+/// answers with what is no message, is named as no verdict daemon (it was
+/// called a busy daemon, or a protocol error). The listener is this test
+/// process, whose name has no `verdict` in it.
+#[test]
+fn a_listener_that_is_no_verdict_daemon_is_named_whatever_it_does() {
+    use std::io::Write as _;
+    let env = Env::new();
+    let dir = env.tmp.path().join("private");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for garbage in [false, true] {
+        let socket = dir.join(if garbage { "garbage.sock" } else { "close.sock" });
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                if garbage {
+                    let _ = stream.write_all(b"nonsense\n");
+                }
+            }
+        });
+        let started = std::time::Instant::now();
+        let out = env.cmd().args(["--no-start", "--socket"]).arg(&socket).arg("ping").output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("(pid {}, ", std::process::id())), "{err}");
+        assert!(err.contains("is not a verdict daemon: something else listens at that path"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(4), "tried again as busy: {:?}", started.elapsed());
+    }
+}
+
 #[test]
 fn after_sigkill_the_next_command_starts_a_fresh_daemon() {
     let env = Env::new();

@@ -68,6 +68,20 @@ pub enum CallError {
     /// else listening at the socket's path).
     #[error("{}", unresponsive_message(.0, .1.as_deref()))]
     Unresponsive(Duration, Option<String>),
+    /// The process serving the socket closed the connection, or said
+    /// something unreadable, and is no verdict daemon (by its name): with
+    /// its pid and name.
+    #[error(
+        "the process serving {socket} ({who}) is not a verdict daemon: something else listens at that path; stop \
+         it or remove the socket, or pass another --socket",
+        socket = .socket.display()
+    )]
+    NotADaemon {
+        /// The socket.
+        socket: std::path::PathBuf,
+        /// Its pid and name.
+        who: String,
+    },
     /// The socket is served by a process of another user: nothing is sent
     /// to it, nothing it says is believed.
     #[error(
@@ -238,6 +252,26 @@ impl Client {
     }
 
     async fn connect_once(socket: &std::path::Path, hello_timeout: Duration) -> Result<Client, CallError> {
+        let mut peer_pid = None;
+        let greeted = Self::greet(socket, hello_timeout, &mut peer_pid).await;
+        // A connection closed, or a message that is no reply, from a
+        // process that is no verdict daemon: said as such, not taken for
+        // a busy or broken daemon.
+        match greeted {
+            Err(CallError::Io(_) | CallError::Protocol(_)) if let Some(who) = not_a_daemon(peer_pid) => {
+                Err(CallError::NotADaemon { socket: socket.to_path_buf(), who })
+            }
+            other => other,
+        }
+    }
+
+    /// Connects and says `hello`; `peer_pid` is set to the serving
+    /// process's pid once it is known.
+    async fn greet(
+        socket: &std::path::Path,
+        hello_timeout: Duration,
+        peer_pid_out: &mut Option<i32>,
+    ) -> Result<Client, CallError> {
         let stream = UnixStream::connect(socket).await?;
         // Only a daemon of this user is talked to: another user's process
         // at the socket's path (made first in a shared `/tmp`) could
@@ -249,6 +283,7 @@ impl Client {
             return Err(CallError::Foreign { socket: socket.to_path_buf(), owner: peer.uid(), me });
         }
         let peer_pid = peer.pid();
+        *peer_pid_out = peer_pid;
         let (rd, writer) = stream.into_split();
         let mut c = Client {
             reader: BufReader::with_capacity(64 * 1024, rd),
