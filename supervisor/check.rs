@@ -728,7 +728,7 @@ impl TrackedIgnored {
     fn add_to(
         self,
         files: &mut Vec<Walked>,
-        mut dot_ignore: DotIgnore<'_, impl Fn(&str) -> bool>,
+        mut dot_ignore: DotIgnore<'_>,
         own: &[PathBuf],
         excluded_dirs: &globset::GlobSet,
         stat: bool,
@@ -793,58 +793,93 @@ impl Drop for TrackedIgnored {
 /// even where a `.ignore` hides the file or a directory above it, which the
 /// walk then did not enter. `.ignore` is the walk's own say ("not this,
 /// tracked or not"), so such a file is not checked, as a tracked file that
-/// only a `.ignore` hides is not (git does not list it). Only the
-/// `.ignore` files of directories the walk entered are read: those are
-/// watched, and those the walk itself honoured.
-struct DotIgnore<'a, F> {
+/// only a `.ignore` hides is not (git does not list it). The `.ignore`
+/// files are those the walk read (it records each, with its stamp): of the
+/// directories it entered and of every directory above where it started,
+/// up to `/`, as the walker honours them; those are watched or stamped.
+struct DotIgnore<'a> {
     root: &'a Path,
-    walked_dir: F,
-    /// Each walked directory's `.ignore`, compiled, by its path relative to
-    /// the root (`None`: it has none, or none that can be read).
-    read: HashMap<PathBuf, Option<ignore::gitignore::Gitignore>>,
+    /// What the walk recorded of the ignore files it read.
+    record: &'a Mutex<Vec<(PathBuf, ReadStamp)>>,
+    /// The directories whose `.ignore` the walk read (from `record`, on
+    /// first use: most checks list nothing git tracks and ignores).
+    read: Option<HashSet<PathBuf>>,
+    /// Those `.ignore` files compiled, by their directory (`None`: it could
+    /// not be read now).
+    rules: HashMap<PathBuf, Option<ignore::gitignore::Gitignore>>,
+    /// Whether a directory of the project is hidden, by its path: the
+    /// files git lists come many to a directory.
+    hidden_dirs: HashMap<PathBuf, bool>,
 }
 
-impl<'a, F: Fn(&str) -> bool> DotIgnore<'a, F> {
-    fn new(root: &'a Path, walked_dir: F) -> Self {
-        DotIgnore { root, walked_dir, read: HashMap::new() }
+impl<'a> DotIgnore<'a> {
+    fn new(root: &'a Path, record: &'a Mutex<Vec<(PathBuf, ReadStamp)>>) -> Self {
+        DotIgnore { root, record, read: None, rules: HashMap::new(), hidden_dirs: HashMap::new() }
     }
 
-    /// The `.ignore` of `dir` (relative to the root), if the walk entered
-    /// it and it has one that is a regular file.
+    /// The rules of the `.ignore` in `dir` (absolute), if the walk read one.
     fn of(&mut self, dir: &Path) -> Option<&ignore::gitignore::Gitignore> {
-        if !self.read.contains_key(dir) {
-            let compiled = dir.to_str().filter(|d| (self.walked_dir)(d)).and_then(|_| {
-                let abs = self.root.join(dir);
-                let file = abs.join(".ignore");
-                // Not a FIFO or a device, which the walk refuses too.
-                std::fs::metadata(&file).ok().filter(std::fs::Metadata::is_file)?;
-                let mut builder = ignore::gitignore::GitignoreBuilder::new(&abs);
-                builder.add(&file);
-                builder.build().ok()
-            });
-            self.read.insert(dir.to_path_buf(), compiled);
+        let record = self.record;
+        let read = self.read.get_or_insert_with(|| {
+            let record = record.lock().expect("ignore files");
+            record
+                .iter()
+                .filter(|(p, _)| p.file_name() == Some(".ignore".as_ref()))
+                .filter_map(|(p, _)| p.parent())
+                .map(Path::to_path_buf)
+                .collect()
+        });
+        if !read.contains(dir) {
+            return None;
         }
-        self.read.get(dir).and_then(Option::as_ref)
+        if !self.rules.contains_key(dir) {
+            let mut builder = ignore::gitignore::GitignoreBuilder::new(dir);
+            let compiled = builder.add(dir.join(".ignore")).is_none().then(|| builder.build().ok()).flatten();
+            self.rules.insert(dir.to_path_buf(), compiled);
+        }
+        self.rules.get(dir).and_then(Option::as_ref)
     }
 
-    /// Whether `rel` (relative to the root), or a directory above it, is
-    /// hidden by the nearest `.ignore` above it that has a say.
-    fn hides(&mut self, rel: &Path) -> bool {
-        let parts: Vec<&Path> = rel.ancestors().filter(|a| !a.as_os_str().is_empty()).collect();
-        // From the top: a directory hidden hides all below it.
-        for (depth, candidate) in parts.iter().rev().enumerate() {
-            let is_dir = depth + 1 < parts.len();
-            let abs = self.root.join(candidate);
-            for above in candidate.ancestors().skip(1) {
-                let Some(rules) = self.of(above) else { continue };
-                match rules.matched(&abs, is_dir) {
-                    ignore::Match::Ignore(_) => return true,
-                    ignore::Match::Whitelist(_) => break,
-                    ignore::Match::None => {}
-                }
+    /// Whether the nearest `.ignore` above `path` (absolute) with a say on
+    /// it says to ignore it.
+    fn says_ignore(&mut self, path: &Path, is_dir: bool) -> bool {
+        for above in path.ancestors().skip(1) {
+            let Some(rules) = self.of(above) else { continue };
+            match rules.matched(path, is_dir) {
+                ignore::Match::Ignore(_) => return true,
+                ignore::Match::Whitelist(_) => return false,
+                ignore::Match::None => {}
             }
         }
         false
+    }
+
+    /// Whether directory `dir` (absolute, in the project) or one above it
+    /// in the project is hidden.
+    fn dir_hidden(&mut self, dir: &Path) -> bool {
+        // The directories below the root down to `dir` not looked at yet,
+        // looked at from the top: a directory hidden hides all below it.
+        let mut unknown: Vec<&Path> = Vec::new();
+        let mut hidden = false;
+        for d in dir.ancestors().take_while(|d| *d != self.root && d.starts_with(self.root)) {
+            if let Some(&known) = self.hidden_dirs.get(d) {
+                hidden = known;
+                break;
+            }
+            unknown.push(d);
+        }
+        for d in unknown.into_iter().rev() {
+            hidden = hidden || self.says_ignore(d, true);
+            self.hidden_dirs.insert(d.to_path_buf(), hidden);
+        }
+        hidden
+    }
+
+    /// Whether `rel` (relative to the root), or a directory above it, is
+    /// hidden by a `.ignore`.
+    fn hides(&mut self, rel: &Path) -> bool {
+        let abs = self.root.join(rel);
+        abs.parent().is_some_and(|d| self.dir_hidden(d)) || self.says_ignore(&abs, false)
     }
 }
 
@@ -1452,7 +1487,7 @@ pub async fn run(
                 drop(walk_turn);
                 // The files added are in directories walked again, and
                 // so are the directories above them.
-                let dot_ignore = DotIgnore::new(&walk_root, |_| true);
+                let dot_ignore = DotIgnore::new(&walk_root, &hazards.ignore_files);
                 let listing = tracked
                     .add_to(&mut files, dot_ignore, &own, &excluded_dirs, stat, |rel| dirty.contains(parent(rel)));
                 (files, Vec::new(), false, stat, listing)
@@ -1465,12 +1500,7 @@ pub async fn run(
                     targets.iter().any(|t| abs.starts_with(t))
                 };
                 drop(walk_turn);
-                // The directories walked, and those above the paths named,
-                // whose ignore files the walker honours too.
-                let entered: HashSet<&str> = dirs.iter().map(String::as_str).collect();
-                let dot_ignore = DotIgnore::new(&walk_root, |d| {
-                    entered.contains(d) || targets.iter().any(|t| t.starts_with(in_root(&walk_root, d)))
-                });
+                let dot_ignore = DotIgnore::new(&walk_root, &hazards.ignore_files);
                 let listing = tracked.add_to(&mut files, dot_ignore, &own, &excluded_dirs, stat, under);
                 (files, dirs, linked, stat, listing)
             }

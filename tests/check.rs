@@ -1333,6 +1333,21 @@ fn a_dot_ignore_hides_tracked_files_whatever_gitignore_says() {
     env.run_ok(&["stop"], 0);
     let (_, fresh) = check_json(&env, &["--no-cache"]);
     assert_eq!(files(&fresh), files(&r), "{}", fresh["summary"]);
+    // A `.ignore` above the project counts as the walk honours it, and one
+    // in a directory whose name is not UTF-8 (the review of the first fix
+    // found both passed over).
+    std::fs::write(env.tmp.path().join(".ignore"), "*.skip\n").unwrap();
+    env.write("d.skip", "x \n");
+    let odd = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"odd\xff");
+    let odd_dir = env.project.join(odd);
+    std::fs::create_dir(&odd_dir).unwrap();
+    std::fs::write(odd_dir.join(".ignore"), "x.txt\n").unwrap();
+    std::fs::write(odd_dir.join("x.txt"), "x \n").unwrap();
+    env.write(".gitignore", "c/\n*.skip\nx.txt\n");
+    git(&env, &["add", "-f", "."]);
+    let (_, r) = check_json(&env, &[]);
+    let listed = files(&r);
+    assert!(!listed.iter().any(|f| f.ends_with(".skip") || f.ends_with("x.txt")), "{listed:?}");
 }
 
 /// An ignore file written through a hard link in another directory sends
