@@ -592,7 +592,7 @@ fn socket_path_usable(socket: &Path, default_socket: bool) -> Result<(), PathErr
     let bytes = socket.as_os_str().as_bytes();
     let given = "give another with --socket or VERDICT_SOCKET";
     let directory = bytes.ends_with(b"/")
-        || matches!(socket.file_name(), None)
+        || socket.file_name().is_none()
         || bytes.ends_with(b"/.")
         || fs::metadata(socket).is_ok_and(|m| m.is_dir());
     if directory && !default_socket {
