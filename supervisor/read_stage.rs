@@ -708,8 +708,6 @@ async fn await_detached(
     push(&st.run, fi, vi, outcome);
 }
 
-/// How long a check of validator `vi` may run before it is detached (if
-/// none of the validator's is yet) or times out.
 /// Whether a cached result written at `created_at` (Unix seconds) is still
 /// young enough for the TTL in force now (`ttl` seconds, 0: forever), as the
 /// store counts one (see `Store::put_results`): its own expiry was set by
@@ -718,6 +716,16 @@ fn within_ttl(created_at: u64, ttl: u64, now: u64) -> bool {
     ttl == 0 || created_at.saturating_add(ttl).saturating_add(1) > now
 }
 
+/// When a cached result expires under the TTL in force (`ttl`, 0: forever):
+/// the sooner of its stored expiry and its age reaching `ttl`, as
+/// [`within_ttl`] counts it. What a run reports and remembers is good until
+/// then (a remembered answer would otherwise outlive a lowered TTL).
+fn expiry_in_force(expires_at: u64, created_at: u64, ttl: u64) -> u64 {
+    if ttl == 0 { expires_at } else { soonest(expires_at, created_at.saturating_add(ttl).saturating_add(1)) }
+}
+
+/// How long a check of validator `vi` may run before it is detached (if
+/// none of the validator's is yet) or times out.
 fn slow(timeout: Duration) -> Duration {
     SLOW.min(timeout / 4).max(Duration::from_millis(1))
 }
@@ -1152,7 +1160,7 @@ fn process_batch(
         // Known from the stat index, but read for a built-in all the same.
         let mut read_late = false;
         if let Some(e) = &entry {
-            expiry = e.expires_at;
+            expiry = expiry_in_force(e.expires_at, e.created_at, set.map_or(0, |s| s.ttl));
         }
         let mut cached_verdicts = entry
             .map(|e| set.expect("an entry has a set").members.iter().copied().zip(e.value).collect::<HashMap<_, _>>());
@@ -1230,8 +1238,9 @@ fn process_batch(
                     Some(c) => {
                         tally.push((vi, true));
                         from_cache += 1;
-                        expiry = soonest(expiry, c.expires_at);
-                        offers.push((vi, Some(c.value.clone()), Some(c.expires_at)));
+                        let at = expiry_in_force(c.expires_at, c.created_at, s.handle.config.cache_ttl.as_secs());
+                        expiry = soonest(expiry, at);
+                        offers.push((vi, Some(c.value.clone()), Some(at)));
                         outcomes.push((vi, Outcome::Cached { verdict: c.value.into() }));
                     }
                     None => {

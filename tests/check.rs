@@ -2457,6 +2457,47 @@ fn a_lowered_cache_ttl_applies_to_results_already_cached() {
     assert_eq!(runs(), 2, "the result written under the old TTL was still served");
 }
 
+/// The answer a check remembers after a TTL was lowered is good only
+/// until its oldest result reaches the new TTL, not for the new TTL from
+/// when it was remembered (the review of the first fix saw it given
+/// `unchanged` seconds past that). Result written at T0 under the 24 h
+/// default; `cache_ttl = "3s"` at T0 + 2.5 s: due again at T0 + 4 s at the
+/// latest, and remembered it would have lasted to T0 + 6.5 s.
+/// (Wall-clock seconds of another process: paused time cannot stand in.)
+#[test]
+fn an_answer_remembered_under_a_lowered_ttl_expires_with_its_oldest_result() {
+    let env = Env::new();
+    let counter = env.tmp.path().join("count");
+    let config = |ttl: &str| {
+        format!(
+            "builtins = false\n[validators.t]\nkind = \"command\"\nfiles = [\"*.txt\"]\n{ttl}\
+             command = [\"sh\", \"-c\", \"echo x >> '{}'\", \"sh\"]\n",
+            counter.display()
+        )
+    };
+    env.write("verdict.toml", config(""));
+    env.write("a.txt", "a\n");
+    env.start();
+    let runs = || std::fs::read_to_string(&counter).map_or(0, |s| s.lines().count());
+    let written = Instant::now();
+    assert_eq!(check_json(&env, &[]).0, 0);
+    assert_eq!(runs(), 1);
+    while written.elapsed() < Duration::from_millis(2500) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    env.write("verdict.toml", config("cache_ttl = \"3s\"\n"));
+    // Within the new TTL: from the cache, and remembered.
+    assert_eq!(check_json(&env, &[]).0, 0);
+    assert_eq!(runs(), 1, "a result 2.5 s old is within a 3 s TTL");
+    while runs() < 2 && written.elapsed() < Duration::from_secs(8) {
+        assert_eq!(check_json(&env, &[]).0, 0);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let due = written.elapsed();
+    assert_eq!(runs(), 2);
+    assert!(due < Duration::from_millis(5500), "the remembered answer outlived the result's TTL: {due:?}");
+}
+
 #[test]
 fn a_tool_upgraded_under_a_running_daemon_is_run_again() {
     use std::os::unix::fs::PermissionsExt;
