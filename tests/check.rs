@@ -414,6 +414,12 @@ fn the_output_file_is_checked_first_and_replaced_whole() {
         env.cmd_of(std::path::Path::new("/bin/sh")).args(["-c", script]).arg(crate::support::bin()).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["summary"]["files"], 1);
+    // One the command was not started with is none of the user's (the CLI's
+    // own, from its runtime or its connection, were opened again).
+    let out = env.run(&["check", "-o", "/dev/fd/9"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("descriptor 9 was not open when verdict started"), "{err}");
     // A socket cannot be opened again by its name: said so.
     let (ours, _theirs) = std::os::unix::net::UnixStream::pair().unwrap();
     let script = "exec \"$0\" check -o /dev/fd/3 3<&0 </dev/null";

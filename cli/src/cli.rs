@@ -157,6 +157,7 @@ enum CacheCommand {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> std::process::ExitCode {
+    crate::report::note_inherited_descriptors();
     let mut cli = Cli::parse();
     // Read here rather than by clap, which takes an empty variable for an
     // empty `--socket`: empty means unset, as for NO_COLOR.

@@ -175,6 +175,15 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                     // it, a pipe (`-o >(gzip > r.gz)`) or a device to write
                     // to it. Its link there names no path (`pipe:[123]`), so
                     // it is not followed as links to a file are below.
+                    // Not one it was started with: the command's own (or
+                    // none).
+                    n if INHERITED.get().is_some_and(|open| !open.contains(&n)) => {
+                        anyhow::bail!(
+                            "cannot write {}: descriptor {n} was not open when verdict started (give a file, or open \
+                             the descriptor in the shell: `3> file`)",
+                            path.display()
+                        );
+                    }
                     n => {
                         let own = std::path::PathBuf::from(format!("/proc/self/fd/{n}"));
                         let append = meta.as_ref().is_ok_and(std::fs::Metadata::is_file);
@@ -182,9 +191,12 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                     }
                 };
                 if let Some(own) = own {
-                    // A socket cannot be opened by a name (ENXIO).
+                    // A socket cannot be opened by a name (ENXIO); nor can
+                    // what the command did not inherit there (its own
+                    // event descriptors), which is no socket.
+                    let socket = meta.as_ref().is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()));
                     let own = own.map_err(|e| match e.raw_os_error() {
-                        Some(nix::libc::ENXIO) => anyhow::anyhow!(
+                        Some(nix::libc::ENXIO) if socket => anyhow::anyhow!(
                             "cannot write {}: it is a socket, which cannot be opened again by its name; give a pipe \
                              or a file",
                             path.display()
@@ -551,6 +563,19 @@ fn link_chain(path: &Path) -> impl Iterator<Item = PathBuf> {
         Some(at.parent().map(Path::to_path_buf).unwrap_or_default().join(target))
     })
     .take(41)
+}
+
+/// The descriptors above standard error that the command was started
+/// with, noted before it opens any of its own (`-o /dev/fd/N` names one of
+/// those, never the runtime's or the daemon connection's).
+static INHERITED: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
+
+/// Notes [`INHERITED`]; called first thing in `main`.
+pub fn note_inherited_descriptors() {
+    let open = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.flatten().filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()).filter(|&n| n > 2).collect())
+        .unwrap_or_default();
+    let _ = INHERITED.set(open);
 }
 
 /// The descriptor of this process that `path` names, through any symbolic
