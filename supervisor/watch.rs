@@ -30,9 +30,11 @@
 //! more than one link, and a link made, written through and removed between
 //! two checks is not seen), file systems mounted over a directory of the
 //! tree while a check walks it (a mount or unmount at, above or below the
-//! tree between two checks is seen in the mount table), edits of git's global excludes file, of a `.gitignore` above the
-//! project root (`verdict reload` drops the answer) or of the
-//! `.git/info/exclude` of a repository nested in the project.
+//! tree between two checks is seen in the mount table), and edits of git's
+//! global excludes file (`verdict reload` drops the answer). The other
+//! ignore files a walk read, above the root and in nested repositories
+//! included, are also stamped, and looked at before an answer is reused
+//! (see `check::ReadStamp`).
 //! The configuration option `check.watch = false` turns the whole mechanism
 //! off.
 
