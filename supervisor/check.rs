@@ -3825,7 +3825,14 @@ fn read_open_into(f: std::fs::File, expected: u64, limit: u64, buf: &mut Vec<u8>
     // kept between chunks): a file that grew since its `fstat` may be read
     // past `room` by this one read, and is then refused below.
     let room = expected.min(limit) as usize + 1;
-    buf.reserve(room);
+    // A file too large for the memory the daemon may take (an address-space
+    // limit, `ulimit -v`) is that file's error, not the daemon's abort.
+    buf.try_reserve(room).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::OutOfMemory,
+            format!("cannot hold its {} bytes in memory (the daemon's limit of memory, or the machine's)", room - 1),
+        )
+    })?;
     let n = loop {
         match rustix::io::read(&f, rustix::buffer::spare_capacity(buf)) {
             Ok(n) => break n,

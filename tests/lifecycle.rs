@@ -1296,6 +1296,32 @@ fn a_relative_tmpdir_is_not_taken_for_the_runtime_directory() {
     assert!(!std::path::Path::new("/relative").exists());
 }
 
+/// A file larger than the memory the daemon may take (an address-space
+/// limit: `ulimit -v`) is that file's error, and the daemon goes on (it
+/// aborted on the allocation, every check, until the file was cached).
+/// The file is sparse: 2 GiB that take no disk.
+#[test]
+fn a_file_too_large_for_the_daemons_memory_limit_is_its_error_not_an_abort() {
+    let env = Env::new();
+    env.write("verdict.toml", "[check]\nmax_file_size = \"4GiB\"\n");
+    env.write("small.txt", "fine\n");
+    let big = std::fs::File::create(env.project.join("big.txt")).unwrap();
+    big.set_len(2 << 30).unwrap();
+    let _stop = env.stop_when_done(&env.project);
+    let script = "ulimit -v 1000000 && exec \"$0\" check --format json .";
+    let out = env.cmd_of(std::path::Path::new("/bin/sh")).args(["-c", script]).arg(crate::support::bin()).output();
+    let out = out.unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let big: Vec<&Value> = r["outcomes"].as_array().unwrap().iter().filter(|o| o["file"] == "big.txt").collect();
+    assert!(!big.is_empty());
+    for o in big {
+        let reason = o["outcome"]["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("cannot hold its 2147483648 bytes in memory"), "{o}");
+    }
+    assert_eq!(env.json(&["ping"])["pong"], true);
+}
+
 /// A log the daemon cannot open (a directory in its place), or a start-up
 /// stderr file the CLI cannot make, does not keep the daemon from starting
 /// (an audit saw every command fail with exit 2): its records are lost
