@@ -2737,7 +2737,7 @@ async fn run_job(
         let terminate = job.terminate.clone();
         let call = actor.call(|reply| ValidatorMessage::Validate(job, reply), None);
         return tokio::select! {
-            r = tokio::time::timeout_at(until, call) => match r {
+            r = answered_by(until, call) => match r {
                 Ok(Ok(ractor::rpc::CallResult::Success(outcomes))) if outcomes.len() == n => outcomes,
                 Ok(Ok(ractor::rpc::CallResult::Success(outcomes))) => {
                     warn!(validator = %name, expected = n, got = outcomes.len(), "a validator answered the wrong number of outcomes");
@@ -2808,6 +2808,33 @@ async fn run_job(
         };
     }
 }
+
+/// `call`'s output if it comes by `until`, as `timeout_at` gives it, but
+/// for a deadline found passed long after it passed: the daemon did not run
+/// meanwhile (stopped with SIGSTOP, a frozen cgroup, `docker pause`), while
+/// its tools did, and a tool that ended in time had its end not seen yet.
+/// Such a call has [`SEEN_LATE`] more to deliver it (a tool that is still
+/// running is then timed out, that much later).
+async fn answered_by<F: std::future::Future>(
+    until: tokio::time::Instant,
+    call: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    tokio::pin!(call);
+    match tokio::time::timeout_at(until, &mut call).await {
+        Err(_) if tokio::time::Instant::now().saturating_duration_since(until) >= NOT_RUNNING => {
+            tokio::time::timeout(SEEN_LATE, &mut call).await
+        }
+        r => r,
+    }
+}
+
+/// How late a deadline must be seen for the daemon to have been stopped
+/// rather than busy (its timers fire within milliseconds when it runs).
+const NOT_RUNNING: Duration = Duration::from_secs(1);
+
+/// How long a job whose deadline passed while the daemon was stopped has to
+/// deliver what its tool did meanwhile.
+const SEEN_LATE: Duration = Duration::from_millis(250);
 
 /// How close to its deadline a job whose child died under it counts as
 /// timed out with the sibling whose deadline had the child killed.

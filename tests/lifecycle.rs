@@ -1296,6 +1296,42 @@ fn a_relative_tmpdir_is_not_taken_for_the_runtime_directory() {
     assert!(!std::path::Path::new("/relative").exists());
 }
 
+/// A daemon stopped (SIGSTOP, a frozen cgroup) past its jobs' deadlines
+/// while their tools ran on and ended in time: resumed, it finds the
+/// deadlines long past, and gives the jobs a moment to deliver what the
+/// tools did, rather than timing them out (and skipping the validator's
+/// other files, and restarting it). The stop is a real one, of another
+/// process: paused time cannot stand in.
+#[test]
+fn jobs_whose_tools_ended_while_the_daemon_was_stopped_are_not_timed_out() {
+    let env = Env::new();
+    let marks = env.tmp.path().join("marks");
+    env.write(
+        "verdict.toml",
+        format!(
+            "builtins = false\n[validators.s]\nkind = \"command\"\nfiles = [\"*.txt\"]\ntimeout = \"1s\"\n\
+             command = [\"sh\", \"-c\", \"echo x >> '{}'; sleep 0.2\", \"sh\"]\n",
+            marks.display()
+        ),
+    );
+    for i in 0..8 {
+        env.write(&format!("f{i}.txt"), "x\n");
+    }
+    let pid = env.start();
+    let mut check = env.cmd();
+    check.args(["check", "--format", "json", "."]).stdout(std::process::Stdio::piped());
+    let check = check.spawn().unwrap();
+    wait_until(Duration::from_secs(10), "a tool to start", || marks.exists());
+    let daemon = nix::unistd::Pid::from_raw(pid as i32);
+    nix::sys::signal::kill(daemon, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    nix::sys::signal::kill(daemon, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let out = check.wait_with_output().unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["summary"]["outcomes"]["passed"], 8, "{}", r["summary"]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
 /// A file larger than the memory the daemon may take (an address-space
 /// limit: `ulimit -v`) is that file's error, and the daemon goes on (it
 /// aborted on the allocation, every check, until the file was cached).
