@@ -653,15 +653,23 @@ impl TrackedIgnored {
         let mut listed = Vec::new();
         let mut first = self.first.take();
         let mut next = 0;
+        // A thread reads each git's list; one that cannot be started (the
+        // limit of processes reached) loses that repository's list.
         let start = |i: usize, mut child: std::process::Child, running: &mut HashMap<usize, std::process::Child>| {
-            let Some(mut stdout) = child.stdout.take() else { return };
+            let Some(mut stdout) = child.stdout.take() else { return Ok(()) };
             let tx = tx.clone();
-            std::thread::spawn(move || {
+            let reader = std::thread::Builder::new().name("verdict-git-list".into()).spawn(move || {
                 let mut out = Vec::new();
                 let read = std::io::Read::read_to_end(&mut stdout, &mut out);
                 let _ = tx.send((i, read.map(|_| out)));
             });
+            if let Err(e) = reader {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
+            }
             running.insert(i, child);
+            Ok(())
         };
         loop {
             while running.len() < TRACKED_IGNORED_LANES && next < self.tops.len() {
@@ -670,7 +678,18 @@ impl TrackedIgnored {
                     None => Self::spawn(&self.tops[next]),
                 };
                 match child {
-                    Ok(child) => start(next, child, &mut running),
+                    Ok(child) => {
+                        if let Err(e) = start(next, child, &mut running) {
+                            warn!(error = %e, "cannot start a thread to read git's list of tracked ignored files");
+                            said.notes.push(format!(
+                                "git's list of the files it tracks that an ignore rule matches could not be read (no \
+                                 thread could be started: {e}): those of {} were not checked",
+                                self.tops[next].display()
+                            ));
+                            // Files may be missing: not remembered.
+                            said.timed_out = true;
+                        }
+                    }
                     // Nested repositories in a project in none: said once.
                     Err(e) if said.notes.is_empty() => said.notes.push(cannot_run(&e)),
                     Err(_) => {}
@@ -890,8 +909,8 @@ struct TrackedListing {
     /// Notes for the report's summary (git could not be run, or took too
     /// long).
     notes: Vec<String>,
-    /// git took too long: files may be missing, so the answer is not
-    /// remembered.
+    /// git took too long, or its list could not be read: files may be
+    /// missing, so the answer is not remembered.
     timed_out: bool,
 }
 
@@ -2958,43 +2977,77 @@ fn walk(
     for t in rest {
         builder.add(t);
     }
-    let out = Mutex::new((Vec::new(), Vec::new()));
-    builder.build_parallel().run(|| {
-        // Each walker thread collects on its own and hands its files over
-        // when it finishes.
-        let mut local = Collect { files: Vec::new(), dirs: Vec::new(), out: &out };
-        let watch = watch.clone();
-        let linked_ignore_file = &linked_ignore_file;
-        Box::new(move |entry| {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(e) => {
-                    hazards.walker_error(&e);
-                    return ignore::WalkState::Continue;
-                }
-            };
-            named_but_not_walkable(&entry, hazards);
-            if entry.path_is_symlink() && IGNORE_FILES.iter().any(|f| entry.file_name() == *f) {
-                linked_ignore_file.store(true, Ordering::Relaxed);
-            }
-            if entry.file_type().is_some_and(|t| t.is_dir()) {
-                if let Some((watch, walk)) = &watch {
-                    watch.watch_dir(entry.path(), walk);
-                }
-                // Named in UTF-8 only: a change in any other makes the
-                // next run walk the tree (see `incremental`), and its lossy
-                // name may be another directory's.
-                if let Some(rel) = entry.path().strip_prefix(root).ok().and_then(Path::to_str) {
-                    local.dirs.push(rel.to_owned());
-                }
-            }
-            if let Some(w) = walked(root, entry, stat) {
-                local.files.push(w);
-            }
-            ignore::WalkState::Continue
-        })
-    });
-    let (mut v, mut dirs) = out.into_inner().expect("out");
+    let out: Arc<Mutex<(Vec<Walked>, Vec<String>)>> = Arc::default();
+    // On a thread of its own, which a walk that cannot end is left to (see
+    // `WalkThreads`).
+    let threads = WalkThreads::default();
+    let (done_tx, done) = std::sync::mpsc::channel::<Result<(), String>>();
+    let walk = {
+        let (out, threads) = (out.clone(), threads.clone());
+        let (root, hazards, watch, linked_ignore_file) =
+            (root.to_path_buf(), hazards.clone(), watch.clone(), linked_ignore_file.clone());
+        move || {
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                builder.build_parallel().run(|| {
+                    // Each walker thread collects on its own and hands its
+                    // files over when it finishes.
+                    let mut local = Collect { files: Vec::new(), dirs: Vec::new(), out: out.clone() };
+                    let mut started = threads.worker();
+                    let (root, hazards, watch, linked_ignore_file) =
+                        (&root, &hazards, watch.clone(), &linked_ignore_file);
+                    Box::new(move |entry| {
+                        started.visited();
+                        let entry = match entry {
+                            Ok(entry) => entry,
+                            Err(e) => {
+                                hazards.walker_error(&e);
+                                return ignore::WalkState::Continue;
+                            }
+                        };
+                        named_but_not_walkable(&entry, hazards);
+                        if entry.path_is_symlink() && IGNORE_FILES.iter().any(|f| entry.file_name() == *f) {
+                            linked_ignore_file.store(true, Ordering::Relaxed);
+                        }
+                        if entry.file_type().is_some_and(|t| t.is_dir()) {
+                            if let Some((watch, walk)) = &watch {
+                                watch.watch_dir(entry.path(), walk);
+                            }
+                            // Named in UTF-8 only: a change in any other makes
+                            // the next run walk the tree (see `incremental`),
+                            // and its lossy name may be another directory's.
+                            if let Some(rel) = entry.path().strip_prefix(root).ok().and_then(Path::to_str) {
+                                local.dirs.push(rel.to_owned());
+                            }
+                        }
+                        if let Some(w) = walked(root, entry, stat) {
+                            local.files.push(w);
+                        }
+                        ignore::WalkState::Continue
+                    })
+                })
+            }));
+            threads.ended();
+            let _ = done_tx.send(run.map_err(|panic| {
+                panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default()
+            }));
+        }
+    };
+    let failed = match std::thread::Builder::new().name("verdict-walk".into()).spawn(walk) {
+        Err(e) => Some(e.to_string()),
+        Ok(_) => threads.wait(&done),
+    };
+    if let Some(why) = failed {
+        hazards.failed(format!(
+            "the daemon could not start the threads that walk the tree ({why}): its limit of processes and threads \
+             (RLIMIT_NPROC, `ulimit -u`) may be reached; the check was not run"
+        ));
+        return (Vec::new(), Vec::new(), false);
+    }
+    let (mut v, mut dirs) = std::mem::take(&mut *out.lock().expect("out"));
     // Repositories and worktrees nested in the project: the walker read
     // their excludes too.
     if let Some((watch, walk)) = &watch {
@@ -3122,6 +3175,8 @@ impl ReadStamp {
 struct Hazards {
     /// Ignore files that are FIFOs or devices, described.
     unsafe_files: Arc<Mutex<Vec<String>>>,
+    /// Why the walk itself failed, if it did.
+    failed: Arc<Mutex<Option<String>>>,
     /// What the walk could not look at: the path, if known, and why.
     missed: Arc<Mutex<Vec<Missed>>>,
     /// The directories above the walk's roots already looked at: a check of
@@ -3385,7 +3440,16 @@ impl Hazards {
     }
 
     /// The error of a check that met any.
+    /// Records why the walk failed.
+    fn failed(&self, why: String) {
+        warn!(error = %why, "a walk failed");
+        self.failed.lock().expect("failed").get_or_insert(why);
+    }
+
     fn error(&self) -> Option<RpcError> {
+        if let Some(why) = self.failed.lock().expect("failed").clone() {
+            return Some(RpcError::new(crate::protocol::code::INTERNAL_ERROR, format!("cannot check: {why}")));
+        }
         let found = self.unsafe_files.lock().expect("hazards");
         let first = found.first()?;
         let more = if found.len() > 1 { format!(" (and {} more)", found.len() - 1) } else { String::new() };
@@ -3692,13 +3756,92 @@ fn walk_dirs(
     v
 }
 
-struct Collect<'a> {
-    files: Vec<Walked>,
-    dirs: Vec<String>,
-    out: &'a Mutex<(Vec<Walked>, Vec<String>)>,
+/// How a parallel walk's threads fare. The `ignore` crate starts them in a
+/// scope and counts them all as working: one that cannot be started (the
+/// limit of processes reached) panics the scope, which then waits for the
+/// others, and they wait, idle, for the one that never started, for ever.
+/// Each worker's visitor is made before its thread starts and dropped
+/// with it, unused, when it cannot: that says a thread is missing; a walk
+/// that then visits nothing more for [`WALK_STALLED`] is given up (its
+/// thread left to wait; it sleeps a millisecond at a time), and the check
+/// fails saying why.
+#[derive(Clone, Default)]
+struct WalkThreads(Arc<WalkThreadsInner>);
+
+#[derive(Default)]
+struct WalkThreadsInner {
+    visits: AtomicU64,
+    missing: AtomicBool,
+    ended: AtomicBool,
 }
 
-impl Drop for Collect<'_> {
+/// A walker thread's visitor's look-out: whether it visited anything.
+struct WalkWorker {
+    threads: WalkThreads,
+    ran: bool,
+}
+
+impl WalkWorker {
+    fn visited(&mut self) {
+        self.ran = true;
+        // Counted only once a thread is known missing: a shared counter
+        // written by every visit of every thread would cost the walk.
+        if self.threads.0.missing.load(Ordering::Relaxed) {
+            self.threads.0.visits.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for WalkWorker {
+    fn drop(&mut self) {
+        // (A worker that found nothing to do is dropped unused too, as the
+        // walk ends: the walk's end follows at once.)
+        if !self.ran && !self.threads.0.ended.load(Ordering::Relaxed) {
+            self.threads.0.missing.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// How long a walk missing a thread may visit nothing before it is given up.
+const WALK_STALLED: Duration = Duration::from_millis(500);
+
+impl WalkThreads {
+    fn worker(&self) -> WalkWorker {
+        WalkWorker { threads: self.clone(), ran: false }
+    }
+
+    fn ended(&self) {
+        self.0.ended.store(true, Ordering::Relaxed);
+    }
+
+    /// Waits for the walk's end; why it failed, if it did.
+    fn wait(&self, done: &std::sync::mpsc::Receiver<Result<(), String>>) -> Option<String> {
+        let mut seen = (self.0.visits.load(Ordering::Relaxed), Instant::now());
+        loop {
+            match done.recv_timeout(Duration::from_millis(50)) {
+                Ok(Ok(())) => return None,
+                Ok(Err(panic)) => return Some(panic),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Some("the walk ended".into()),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    let visits = self.0.visits.load(Ordering::Relaxed);
+                    if visits != seen.0 {
+                        seen = (visits, Instant::now());
+                    } else if self.0.missing.load(Ordering::Relaxed) && seen.1.elapsed() >= WALK_STALLED {
+                        return Some("a walker thread could not be started".into());
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct Collect {
+    files: Vec<Walked>,
+    dirs: Vec<String>,
+    out: Arc<Mutex<(Vec<Walked>, Vec<String>)>>,
+}
+
+impl Drop for Collect {
     fn drop(&mut self) {
         let mut out = self.out.lock().expect("out");
         out.0.append(&mut self.files);
@@ -3935,6 +4078,47 @@ fn stream_hash(mut f: impl std::io::Read, size_hint: u64) -> std::io::Result<(u1
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stand-in for the `ignore` crate's walk with a thread that could not
+    /// be started (the limit of processes cannot be reached as root, which
+    /// the tests run as): its visitor is dropped unused, and the others go
+    /// idle for ever. The wait gives it up once nothing is visited for
+    /// `WALK_STALLED`; a walk that keeps visiting, or ends, is waited for.
+    #[test]
+    fn a_walk_missing_a_thread_is_given_up_once_it_stalls() {
+        let threads = WalkThreads::default();
+        let (tx, done) = std::sync::mpsc::channel::<Result<(), String>>();
+        let mut working = threads.worker();
+        drop(threads.worker());
+        // Visiting for a while, then stalled.
+        let visiting = {
+            let stop = std::time::Instant::now() + Duration::from_millis(700);
+            std::thread::spawn(move || {
+                while std::time::Instant::now() < stop {
+                    working.visited();
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                working
+            })
+        };
+        let started = std::time::Instant::now();
+        let why = threads.wait(&done);
+        assert_eq!(why.as_deref(), Some("a walker thread could not be started"));
+        assert!(started.elapsed() >= Duration::from_millis(700) + WALK_STALLED, "{:?}", started.elapsed());
+        drop(visiting.join().unwrap());
+        drop(tx);
+        // A walk whose every thread ran, and ended: no missing thread.
+        let threads = WalkThreads::default();
+        let (tx, done) = std::sync::mpsc::channel::<Result<(), String>>();
+        let mut w = threads.worker();
+        w.visited();
+        drop(w);
+        threads.ended();
+        drop(threads.worker());
+        tx.send(Ok(())).unwrap();
+        assert_eq!(threads.wait(&done), None);
+        assert!(!threads.0.missing.load(Ordering::Relaxed));
+    }
 
     /// A remembered file whose stamp was racy is compared by content, until
     /// a look that began past the racy margin after its times found it
