@@ -3770,6 +3770,8 @@ struct WalkThreads(Arc<WalkThreadsInner>);
 
 #[derive(Default)]
 struct WalkThreadsInner {
+    /// Visitors made so far.
+    made: std::sync::atomic::AtomicUsize,
     visits: AtomicU64,
     missing: AtomicBool,
     ended: AtomicBool,
@@ -3807,7 +3809,11 @@ const WALK_STALLED: Duration = Duration::from_millis(500);
 
 impl WalkThreads {
     fn worker(&self) -> WalkWorker {
-        WalkWorker { threads: self.clone(), ran: false }
+        // The first visitor the walk makes is for errors about its roots,
+        // made and dropped before any worker starts (ignore 0.4's
+        // `WalkParallel::visit`): no worker's, so never a missing one.
+        let first = self.0.made.fetch_add(1, Ordering::Relaxed) == 0;
+        WalkWorker { threads: self.clone(), ran: first }
     }
 
     fn ended(&self) {
@@ -4079,6 +4085,31 @@ fn stream_hash(mut f: impl std::io::Read, size_hint: u64) -> std::io::Result<(u1
 mod tests {
     use super::*;
 
+    /// With the `ignore` crate's own walk, every thread started: nothing
+    /// says a thread is missing while it runs (the first visitor it makes,
+    /// for its roots' errors, is dropped unused before any worker starts).
+    #[test]
+    fn a_real_parallel_walk_is_missing_no_thread_while_it_runs() {
+        let t = tempfile::tempdir().unwrap();
+        for d in 0..20 {
+            std::fs::create_dir_all(t.path().join(format!("d{d}"))).unwrap();
+            std::fs::write(t.path().join(format!("d{d}/f")), "x").unwrap();
+        }
+        let threads = WalkThreads::default();
+        let missing_seen = AtomicBool::new(false);
+        ignore::WalkBuilder::new(t.path()).threads(2).build_parallel().run(|| {
+            let mut worker = threads.worker();
+            let (threads, missing_seen) = (&threads, &missing_seen);
+            Box::new(move |_| {
+                worker.visited();
+                missing_seen.fetch_or(threads.0.missing.load(Ordering::Relaxed), Ordering::Relaxed);
+                ignore::WalkState::Continue
+            })
+        });
+        assert!(!missing_seen.load(Ordering::Relaxed), "a thread was taken for missing during the walk");
+        assert_eq!(threads.0.made.load(Ordering::Relaxed), 3, "the roots' visitor and one per thread");
+    }
+
     /// A stand-in for the `ignore` crate's walk with a thread that could not
     /// be started (the limit of processes cannot be reached as root, which
     /// the tests run as): its visitor is dropped unused, and the others go
@@ -4088,6 +4119,9 @@ mod tests {
     fn a_walk_missing_a_thread_is_given_up_once_it_stalls() {
         let threads = WalkThreads::default();
         let (tx, done) = std::sync::mpsc::channel::<Result<(), String>>();
+        // The roots' visitor, made and dropped first, unused: no worker's.
+        drop(threads.worker());
+        assert!(!threads.0.missing.load(Ordering::Relaxed));
         let mut working = threads.worker();
         drop(threads.worker());
         // Visiting for a while, then stalled.
@@ -4110,6 +4144,7 @@ mod tests {
         // A walk whose every thread ran, and ended: no missing thread.
         let threads = WalkThreads::default();
         let (tx, done) = std::sync::mpsc::channel::<Result<(), String>>();
+        drop(threads.worker());
         let mut w = threads.worker();
         w.visited();
         drop(w);
