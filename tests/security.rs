@@ -65,6 +65,53 @@ fn a_directory_owned_by_another_user_is_refused() {
     assert!(err.contains("owned by uid 65534"), "{err}");
 }
 
+/// Another user's socket that the file system keeps from this one (mode
+/// 0600) is said to be that, for every command: it was "no daemon is
+/// running" with `--no-start`, and "connection to the daemon lost" for
+/// `stop`, of a connection never made.
+#[test]
+fn a_socket_not_open_to_this_user_is_said_to_be_so() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test needs root to run a client as `nobody`; run the suite as root (as CI does)"
+    );
+    let setpriv = which("setpriv").expect("setpriv is missing: apt-get install util-linux");
+    let env = Env::new();
+    env.start();
+    // `nobody` may reach the socket's directory, and run a copy of the CLI,
+    // but not connect to the socket itself (0600, root's).
+    let cli = env.tmp.path().join("cli");
+    std::fs::create_dir(&cli).unwrap();
+    std::fs::copy(crate::support::bin(), cli.join("verdict")).unwrap();
+    let mut p = env.socket();
+    while let Some(parent) = p.parent() {
+        let m = std::fs::metadata(parent).unwrap().permissions().mode();
+        std::fs::set_permissions(parent, std::fs::Permissions::from_mode(m | 0o011)).unwrap();
+        if parent == env.tmp.path() || parent == std::path::Path::new("/") {
+            break;
+        }
+        p = parent.to_path_buf();
+    }
+    std::fs::set_permissions(&cli, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for command in [&["--no-start", "ping"][..], &["stop"], &["ping"]] {
+        let out = Command::new(&setpriv)
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(cli.join("verdict"))
+            .arg("--socket")
+            .arg(env.socket())
+            .args(command)
+            .env("HOME", "/tmp")
+            .env_remove("XDG_RUNTIME_DIR")
+            .current_dir("/")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {err}");
+        assert!(err.contains("Permission denied") && err.contains("is not open to you"), "{command:?}: {err}");
+    }
+    assert_eq!(env.json(&["ping"])["pong"], true);
+}
+
 #[test]
 fn a_connection_from_another_uid_is_refused() {
     assert!(

@@ -68,6 +68,19 @@ pub enum CallError {
     /// else listening at the socket's path).
     #[error("{}", unresponsive_message(.0, .1.as_deref()))]
     Unresponsive(Duration, Option<String>),
+    /// The socket, or a directory on the way to it, is not open to this
+    /// user: another user's.
+    #[error(
+        "cannot connect to {socket}: {cause}: it, or a directory on the way to it, is not open to you (another \
+         user's daemon, or runtime directory); pass another --socket, or use a runtime directory of your own",
+        socket = .socket.display()
+    )]
+    Denied {
+        /// The socket.
+        socket: std::path::PathBuf,
+        /// The error of `connect`.
+        cause: std::io::Error,
+    },
     /// The process serving the socket closed the connection, or said
     /// something unreadable, and is no verdict daemon (by its name): with
     /// its pid and name.
@@ -272,7 +285,10 @@ impl Client {
         hello_timeout: Duration,
         peer_pid_out: &mut Option<i32>,
     ) -> Result<Client, CallError> {
-        let stream = UnixStream::connect(socket).await?;
+        let stream = UnixStream::connect(socket).await.map_err(|cause| match cause.kind() {
+            std::io::ErrorKind::PermissionDenied => CallError::Denied { socket: socket.to_path_buf(), cause },
+            _ => CallError::Io(cause),
+        })?;
         // Only a daemon of this user is talked to: another user's process
         // at the socket's path (made first in a shared `/tmp`) could
         // otherwise answer every check "passed", learn the project's
