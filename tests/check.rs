@@ -165,6 +165,13 @@ fn a_clean_tree_exits_0_with_a_human_summary() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("an empty path names nothing (given for '--output <FILE>')"), "{err}");
+    // Paths that make the request longer than a request may be (each
+    // control byte is six in JSON): said what to do instead.
+    let long: Vec<String> = (0..10).map(|_| "\u{1}".repeat(120_000)).collect();
+    let out = env.cmd().arg("check").args(&long).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("request too large") && err.contains("name the directories that hold them instead"), "{err}");
 }
 
 #[test]

@@ -423,6 +423,14 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         if e.code == code::CANCELLED {
             e.message = "the check was cancelled".into();
         }
+        // Thousands of paths named: the request is longer than a request
+        // line may be.
+        if e.code == code::REQUEST_TOO_LARGE {
+            e.message = format!(
+                "{}: the paths named make the request too long; name the directories that hold them instead",
+                e.message
+            );
+        }
         // Started, then cut off by a shutdown whose grace period ended
         // first (one that refused it was made again of the next daemon).
         if e.code == code::SHUTTING_DOWN {
