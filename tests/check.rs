@@ -2438,27 +2438,46 @@ fn a_tool_link_pointed_at_another_tool_is_another_program() {
     assert_eq!(code, 0, "{}", r["outcomes"]);
 }
 
+/// A project's only validator, `t`, over `*.txt` (with an `a.txt`), a tool
+/// that counts its runs in a file.
+struct CountedTool {
+    counter: std::path::PathBuf,
+}
+
+impl CountedTool {
+    fn in_project(env: &Env) -> CountedTool {
+        let tool = CountedTool { counter: env.tmp.path().join("count") };
+        env.write("verdict.toml", tool.config(""));
+        env.write("a.txt", "a\n");
+        tool
+    }
+
+    /// Its `verdict.toml`, with `extra` (whole lines) in its table.
+    fn config(&self, extra: &str) -> String {
+        format!(
+            "builtins = false\n[validators.t]\nkind = \"command\"\nfiles = [\"*.txt\"]\n{extra}\
+             command = [\"sh\", \"-c\", \"echo x >> '{}'\", \"sh\"]\n",
+            self.counter.display()
+        )
+    }
+
+    fn runs(&self) -> usize {
+        std::fs::read_to_string(&self.counter).map_or(0, |s| s.lines().count())
+    }
+}
+
 /// A `cache_ttl` lowered by a reload applies to the results already cached
 /// (an entry's own expiry is set when it is written: before, results written
 /// under the 24 h default were served for a day after `cache_ttl = "1s"`).
 #[test]
 fn a_lowered_cache_ttl_applies_to_results_already_cached() {
     let env = Env::new();
-    let counter = env.tmp.path().join("count");
-    let config = |ttl: &str| {
-        format!(
-            "builtins = false\n[validators.t]\nkind = \"command\"\nfiles = [\"*.txt\"]\n{ttl}\
-             command = [\"sh\", \"-c\", \"echo x >> '{}'\", \"sh\"]\n",
-            counter.display()
-        )
-    };
-    env.write("verdict.toml", config(""));
-    env.write("a.txt", "a\n");
-    let runs = || std::fs::read_to_string(&counter).map_or(0, |s| s.lines().count());
+    let tool = CountedTool::in_project(&env);
+    let runs = || tool.runs();
     assert_eq!(check_json(&env, &[]).0, 0);
     assert_eq!(check_json(&env, &[]).0, 0);
     assert_eq!(runs(), 1, "the second check was answered from the cache");
-    env.write("verdict.toml", config("cache_ttl = \"1s\"\n"));
+    env.write("verdict.toml", tool.config("cache_ttl = \"1s\"\n"));
     // The entry is 1 s old within two seconds (the store counts whole
     // seconds); it must not be served for the 24 h it was written with.
     // (Wall-clock seconds of another process: paused time cannot stand in.)
@@ -2480,25 +2499,16 @@ fn a_lowered_cache_ttl_applies_to_results_already_cached() {
 #[test]
 fn an_answer_remembered_under_a_lowered_ttl_expires_with_its_oldest_result() {
     let env = Env::new();
-    let counter = env.tmp.path().join("count");
-    let config = |ttl: &str| {
-        format!(
-            "builtins = false\n[validators.t]\nkind = \"command\"\nfiles = [\"*.txt\"]\n{ttl}\
-             command = [\"sh\", \"-c\", \"echo x >> '{}'\", \"sh\"]\n",
-            counter.display()
-        )
-    };
-    env.write("verdict.toml", config(""));
-    env.write("a.txt", "a\n");
+    let tool = CountedTool::in_project(&env);
     env.start();
-    let runs = || std::fs::read_to_string(&counter).map_or(0, |s| s.lines().count());
+    let runs = || tool.runs();
     let written = Instant::now();
     assert_eq!(check_json(&env, &[]).0, 0);
     assert_eq!(runs(), 1);
     while written.elapsed() < Duration::from_millis(2500) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    env.write("verdict.toml", config("cache_ttl = \"3s\"\n"));
+    env.write("verdict.toml", tool.config("cache_ttl = \"3s\"\n"));
     // Within the new TTL: from the cache, and remembered.
     assert_eq!(check_json(&env, &[]).0, 0);
     assert_eq!(runs(), 1, "a result 2.5 s old is within a 3 s TTL");

@@ -71,11 +71,7 @@ fn a_directory_owned_by_another_user_is_refused() {
 /// `stop`, of a connection never made.
 #[test]
 fn a_socket_not_open_to_this_user_is_said_to_be_so() {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "this test needs root to run a client as `nobody`; run the suite as root (as CI does)"
-    );
-    let setpriv = which("setpriv").expect("setpriv is missing: apt-get install util-linux");
+    let setpriv = setpriv_as_root();
     let env = Env::new();
     env.start();
     // `nobody` may reach the socket's directory, and run a copy of the CLI,
@@ -83,15 +79,7 @@ fn a_socket_not_open_to_this_user_is_said_to_be_so() {
     let cli = env.tmp.path().join("cli");
     std::fs::create_dir(&cli).unwrap();
     std::fs::copy(crate::support::bin(), cli.join("verdict")).unwrap();
-    let mut p = env.socket();
-    while let Some(parent) = p.parent() {
-        let m = std::fs::metadata(parent).unwrap().permissions().mode();
-        std::fs::set_permissions(parent, std::fs::Permissions::from_mode(m | 0o011)).unwrap();
-        if parent == env.tmp.path() || parent == std::path::Path::new("/") {
-            break;
-        }
-        p = parent.to_path_buf();
-    }
+    open_the_way_to_the_socket(&env);
     std::fs::set_permissions(&cli, std::fs::Permissions::from_mode(0o755)).unwrap();
     for command in [&["--no-start", "ping"][..], &["stop"], &["ping"]] {
         let out = Command::new(&setpriv)
@@ -114,25 +102,13 @@ fn a_socket_not_open_to_this_user_is_said_to_be_so() {
 
 #[test]
 fn a_connection_from_another_uid_is_refused() {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "this test needs root to run a client as `nobody`; run the suite as root (as CI does)"
-    );
-    let setpriv = which("setpriv").expect("setpriv is missing: apt-get install util-linux");
+    let setpriv = setpriv_as_root();
     let env = Env::new();
     env.start();
     // Let `nobody` reach the socket at the file-system level, so that the
     // daemon's own peer-credential check is what refuses it.
-    let mut p = env.socket();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
-    while let Some(parent) = p.parent() {
-        let m = std::fs::metadata(parent).unwrap().permissions().mode();
-        std::fs::set_permissions(parent, std::fs::Permissions::from_mode(m | 0o011)).unwrap();
-        if parent == env.tmp.path() || parent == std::path::Path::new("/") {
-            break;
-        }
-        p = parent.to_path_buf();
-    }
+    std::fs::set_permissions(env.socket(), std::fs::Permissions::from_mode(0o666)).unwrap();
+    open_the_way_to_the_socket(&env);
     // A raw client: verdict's own would not talk to another user's daemon
     // in the first place (see the test below).
     let hello =
@@ -157,6 +133,29 @@ fn a_connection_from_another_uid_is_refused() {
     assert_eq!(reply["error"]["data"]["peer_uid"], 65534, "{reply}");
     // The daemon is unaffected.
     assert_eq!(env.json(&["ping"])["pong"], true);
+}
+
+/// `setpriv`, to run a client as `nobody`: the tests that do need root.
+fn setpriv_as_root() -> std::path::PathBuf {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test needs root to run a client as `nobody`; run the suite as root (as CI does)"
+    );
+    which("setpriv").expect("setpriv is missing: apt-get install util-linux")
+}
+
+/// Lets other users search every directory from the test's temporary one
+/// down to the daemon's socket (not the socket itself).
+fn open_the_way_to_the_socket(env: &Env) {
+    let mut p = env.socket();
+    while let Some(parent) = p.parent() {
+        let m = std::fs::metadata(parent).unwrap().permissions().mode();
+        std::fs::set_permissions(parent, std::fs::Permissions::from_mode(m | 0o011)).unwrap();
+        if parent == env.tmp.path() || parent == std::path::Path::new("/") {
+            break;
+        }
+        p = parent.to_path_buf();
+    }
 }
 
 fn which(name: &str) -> Option<std::path::PathBuf> {
