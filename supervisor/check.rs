@@ -691,7 +691,9 @@ impl TrackedIgnored {
                         }
                     }
                     // Nested repositories in a project in none: said once.
-                    Err(e) if said.notes.is_empty() => said.notes.push(cannot_run(&e)),
+                    Err(e) if !said.notes.iter().any(|n| n.starts_with("git could not be run")) => {
+                        said.notes.push(cannot_run(&e))
+                    }
                     Err(_) => {}
                 }
                 next += 1;
@@ -853,7 +855,10 @@ impl<'a> DotIgnore<'a> {
         }
         if !self.rules.contains_key(dir) {
             let mut builder = ignore::gitignore::GitignoreBuilder::new(dir);
-            let compiled = builder.add(dir.join(".ignore")).is_none().then(|| builder.build().ok()).flatten();
+            // A line that does not compile is left out, the others kept,
+            // as the walker does.
+            let _ = builder.add(dir.join(".ignore"));
+            let compiled = builder.build().ok();
             self.rules.insert(dir.to_path_buf(), compiled);
         }
         self.rules.get(dir).and_then(Option::as_ref)
@@ -2853,7 +2858,7 @@ const NOT_RUNNING: Duration = Duration::from_secs(1);
 
 /// How long a job whose deadline passed while the daemon was stopped has to
 /// deliver what its tool did meanwhile.
-const SEEN_LATE: Duration = Duration::from_millis(250);
+const SEEN_LATE: Duration = Duration::from_secs(1);
 
 /// How close to its deadline a job whose child died under it counts as
 /// timed out with the sibling whose deadline had the child killed.
@@ -2996,7 +3001,9 @@ fn walk(
                     let (root, hazards, watch, linked_ignore_file) =
                         (&root, &hazards, watch.clone(), &linked_ignore_file);
                     Box::new(move |entry| {
-                        started.visited();
+                        if !started.visited() {
+                            return ignore::WalkState::Quit;
+                        }
                         let entry = match entry {
                             Ok(entry) => entry,
                             Err(e) => {
@@ -3041,10 +3048,17 @@ fn walk(
         Ok(_) => threads.wait(&done),
     };
     if let Some(why) = failed {
-        hazards.failed(format!(
-            "the daemon could not start the threads that walk the tree ({why}): its limit of processes and threads \
-             (RLIMIT_NPROC, `ulimit -u`) may be reached; the check was not run"
-        ));
+        let spawning = why.starts_with("failed to spawn thread")
+            || why == WALK_THREAD_MISSING
+            || why.contains("Resource temporarily unavailable");
+        hazards.failed(if spawning {
+            format!(
+                "the daemon could not start the threads that walk the tree ({why}): its limit of processes and \
+                 threads (RLIMIT_NPROC, `ulimit -u`) may be reached; the check was not run"
+            )
+        } else {
+            format!("the walk of the tree failed ({why}); the check was not run")
+        });
         return (Vec::new(), Vec::new(), false);
     }
     let (mut v, mut dirs) = std::mem::take(&mut *out.lock().expect("out"));
@@ -3784,13 +3798,18 @@ struct WalkWorker {
 }
 
 impl WalkWorker {
-    fn visited(&mut self) {
+    /// Counts a visit; false once a thread is known missing: the walk is
+    /// then told to quit, so that its threads end rather than wait for the
+    /// missing one (those already idle still do, asleep).
+    fn visited(&mut self) -> bool {
         self.ran = true;
         // Counted only once a thread is known missing: a shared counter
         // written by every visit of every thread would cost the walk.
         if self.threads.0.missing.load(Ordering::Relaxed) {
             self.threads.0.visits.fetch_add(1, Ordering::Relaxed);
+            return false;
         }
+        true
     }
 }
 
@@ -3803,6 +3822,9 @@ impl Drop for WalkWorker {
         }
     }
 }
+
+/// Why a walk missing a thread was given up.
+const WALK_THREAD_MISSING: &str = "a walker thread could not be started";
 
 /// How long a walk missing a thread may visit nothing before it is given up.
 const WALK_STALLED: Duration = Duration::from_millis(500);
@@ -3833,7 +3855,7 @@ impl WalkThreads {
                     if visits != seen.0 {
                         seen = (visits, Instant::now());
                     } else if self.0.missing.load(Ordering::Relaxed) && seen.1.elapsed() >= WALK_STALLED {
-                        return Some("a walker thread could not be started".into());
+                        return Some(WALK_THREAD_MISSING.into());
                     }
                 }
             }

@@ -423,10 +423,15 @@ fn the_output_file_is_checked_first_and_replaced_whole() {
     assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["summary"]["files"], 1);
     // One the command was not started with is none of the user's (the CLI's
     // own, from its runtime or its connection, were opened again).
-    let out = env.run(&["check", "-o", "/dev/fd/9"]);
+    let out = env.run(&["check", "-o", "/dev/fd/987"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("descriptor 9 was not open when verdict started"), "{err}");
+    assert!(err.contains("descriptor 987 was not open when verdict started"), "{err}");
+    // Nor is the one that listing the open descriptors took (3, closed).
+    let script = "exec 3>&- && exec \"$0\" check -o /dev/fd/3";
+    let out = env.cmd_of(std::path::Path::new("/bin/sh")).args(["-c", script]).arg(crate::support::bin()).output();
+    let err = String::from_utf8_lossy(&out.as_ref().unwrap().stderr).into_owned();
+    assert!(err.contains("descriptor 3 was not open when verdict started"), "{err}");
     // A socket cannot be opened again by its name: said so.
     let (ours, _theirs) = std::os::unix::net::UnixStream::pair().unwrap();
     let script = "exec \"$0\" check -o /dev/fd/3 3<&0 </dev/null";
@@ -1354,7 +1359,8 @@ fn a_dot_ignore_hides_tracked_files_whatever_gitignore_says() {
     let odd = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"odd\xff");
     let odd_dir = env.project.join(odd);
     std::fs::create_dir(&odd_dir).unwrap();
-    std::fs::write(odd_dir.join(".ignore"), "x.txt\n").unwrap();
+    // (With a line that does not compile: the others still count.)
+    std::fs::write(odd_dir.join(".ignore"), "{bad\nx.txt\n").unwrap();
     std::fs::write(odd_dir.join("x.txt"), "x \n").unwrap();
     env.write(".gitignore", "c/\n*.skip\nx.txt\n");
     git(&env, &["add", "-f", "."]);

@@ -46,7 +46,12 @@ fn not_a_daemon(pid: Option<i32>) -> Option<String> {
     let pid = pid?;
     let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
     let name = name.trim_end();
-    (!name.contains("verdict")).then(|| format!("pid {pid}, {name}"))
+    // `comm` holds 15 bytes of the name: the executable's own name, where
+    // it can be read, says the rest (`company-tools-verdict-daemon`).
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+    let exe_name = exe.as_deref().and_then(std::path::Path::file_name).map(|n| n.to_string_lossy().into_owned());
+    let verdict = name.contains("verdict") || exe_name.is_some_and(|n| n.contains("verdict"));
+    (!verdict).then(|| format!("pid {pid}, {name}"))
 }
 
 /// Why a call failed.

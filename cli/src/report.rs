@@ -580,9 +580,12 @@ static INHERITED: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
 
 /// Notes [`INHERITED`]; called first thing in `main`.
 pub fn note_inherited_descriptors() {
-    let open = std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.flatten().filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()).filter(|&n| n > 2).collect())
-        .unwrap_or_default();
+    // Without `/proc`, nothing is noted, and nothing refused for it.
+    let Ok(listed) = std::fs::read_dir("/proc/self/fd") else { return };
+    let listed: Vec<u32> =
+        listed.flatten().filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()).filter(|&n| n > 2).collect();
+    // The listing's own descriptor is among them, closed now.
+    let open = listed.into_iter().filter(|n| std::fs::symlink_metadata(format!("/proc/self/fd/{n}")).is_ok()).collect();
     let _ = INHERITED.set(open);
 }
 
