@@ -429,6 +429,15 @@ impl Config {
                                in an array, separated by commas)"
                         .to_owned();
                 }
+                // Inside an inline table or an array (`restart = { window =
+                // "1s" "2s" }`): the parser's words, and the key whose value
+                // it is in.
+                if key.is_empty()
+                    && message.starts_with("missing comma")
+                    && let Some(at) = key_of_statement_at(text, span.start)
+                {
+                    key = at;
+                }
                 message = verdict_actors::builtin::plain_toml_message(message, text.get(span.clone()));
                 cx.issue(span, key, message);
                 return Err(cx.finish());

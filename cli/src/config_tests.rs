@@ -498,6 +498,9 @@ fn storage_and_file_sizes_below_what_works() {
     let text = "[daemon]\ngrace_period = \"1s\" \"2s\"\n";
     single_issue(text, "daemon.grace_period", "grace_period", "a second value after the first");
     single_issue("[validators.\"a=b\"]\nkind = 'json' 'x'\n", "validators.\"a=b\".kind", "kind", "a second value");
+    // Inside an inline table: the key whose value it is in.
+    let text = "[validators.x]\nkind = \"json\"\nrestart = { window = \"1s\" \"2s\" }\n";
+    single_issue(text, "validators.x.restart", "restart", "missing comma");
     single_issue("[cache]\nwrite_buffer = \"100GiB\"\n", "cache.write_buffer", "write_buffer", "at most 1GiB");
     assert_eq!(parse("[cache]\nwrite_buffer = \"1GiB\"\n").unwrap().cache.write_buffer, 1 << 30);
     single_issue("[check]\nmax_file_size = 0\n", "check.max_file_size", "max_file_size", "builtins = false");
