@@ -3034,13 +3034,7 @@ fn walk(
                 })
             }));
             threads.ended();
-            let _ = done_tx.send(run.map_err(|panic| {
-                panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default()
-            }));
+            let _ = done_tx.send(run.map_err(|panic| verdict_actors::validator::panic_message(&panic)));
         }
     };
     let failed = match std::thread::Builder::new().name("verdict-walk".into()).spawn(walk) {
