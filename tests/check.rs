@@ -1037,8 +1037,20 @@ fn ctrl_c_cancels_the_run_and_kills_its_tools() {
 fn a_second_ctrl_c_stops_waiting_for_a_daemon_that_does_not_answer() {
     let env = sleeping_tool_project("sleep 76");
     let daemon = nix::unistd::Pid::from_raw(env.json(&["ping"])["pid"].as_u64().unwrap() as i32);
-    let child = env.cmd().args(["check", "."]).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = env.cmd().args(["check", "."]).stderr(Stdio::piped()).spawn().unwrap();
     let client = nix::unistd::Pid::from_raw(child.id() as i32);
+    // The client's stderr, line by line, as it comes.
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
     wait_until(Duration::from_secs(10), "the tool to start", || pgrep("sleep 76"));
     nix::sys::signal::kill(daemon, nix::sys::signal::Signal::SIGSTOP).unwrap();
     // Resumed whatever happens below, so that the test's end can stop it.
@@ -1050,17 +1062,19 @@ fn a_second_ctrl_c_stops_waiting_for_a_daemon_that_does_not_answer() {
     }
     let resume = Resume(daemon);
     nix::sys::signal::kill(client, nix::sys::signal::Signal::SIGINT).unwrap();
-    // The first is taken (its line is printed) before the second comes.
-    std::thread::sleep(Duration::from_millis(300));
+    // The first is taken (its line is printed) before the second comes: two
+    // signals the client has not yet read are one.
+    let first = lines.recv_timeout(Duration::from_secs(10)).expect("the client to take the first Ctrl-C");
+    assert!(first.contains("Ctrl-C again"), "{first}");
     nix::sys::signal::kill(client, nix::sys::signal::Signal::SIGINT).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output().unwrap());
+        let _ = tx.send(child.wait().unwrap());
     });
-    let out = rx.recv_timeout(Duration::from_secs(10)).expect("the client to leave while the daemon is stopped");
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("Ctrl-C again") && stderr.contains("interrupted again"), "{stderr}");
+    let status = rx.recv_timeout(Duration::from_secs(10)).expect("the client to leave while the daemon is stopped");
+    assert_eq!(status.code(), Some(2));
+    let rest: Vec<String> = lines.iter().collect();
+    assert!(rest.iter().any(|l| l.contains("interrupted again")), "{rest:?}");
     drop(resume);
     wait_until(Duration::from_secs(10), "the tool to be killed", || !pgrep("sleep 76"));
     assert_eq!(env.json(&["ping"])["pong"], true);
