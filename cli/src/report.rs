@@ -15,7 +15,7 @@ use crate::cli::ExitCode;
 use crate::client::{self, CallError, ConnectOptions};
 use crate::paths::Layout;
 use crate::protocol::{CheckReport, Record, StreamedOutcomes, WirePath, code, method, notification};
-use verdict_actors::{Outcome, Severity, Verdict};
+use verdict_actors::{Finding, Outcome, Severity, Verdict};
 
 /// Output formats of `check`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -797,14 +797,24 @@ fn is_unseen(c: char) -> bool {
 
 fn print_human(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::io::Result<()> {
     let paint = |s: &str, f: fn(&str) -> String| if colour { f(s) } else { s.to_string() };
-    let mut current: Option<&[u8]> = None;
-    for r in &report.outcomes {
-        let name = r.file_name_bytes();
-        if current != Some(name) {
-            current = Some(name);
-            writeln!(out, "{}", paint(&shown_name(name), |s| s.bold().underline().to_string()))?;
+    // A file's records are consecutive. Its outcomes without findings come
+    // first, then its findings, every validator's together, in the order
+    // of their place in the file (those of no line first), as an editor
+    // lists them.
+    for group in report.outcomes.chunk_by(|a, b| a.file_name_bytes() == b.file_name_bytes()) {
+        writeln!(out, "{}", paint(&shown_name(group[0].file_name_bytes()), |s| s.bold().underline().to_string()))?;
+        let mut found: Vec<(&Record, &Finding)> = Vec::new();
+        for r in group {
+            match record_findings(r) {
+                Some(findings) => found.extend(findings.iter().map(|f| (r, f))),
+                None => print_record(r, colour, out)?,
+            }
         }
-        print_record(r, colour, out)?;
+        // Stable: one place's findings stay in validator order.
+        found.sort_by_key(|(_, f)| (f.line.unwrap_or(0), f.column.unwrap_or(0)));
+        for (r, f) in found {
+            print_finding(r, f, colour, out)?;
+        }
     }
     let s = &report.summary;
     let n = |k: &str| s.outcomes.get(k).copied().unwrap_or(0);
@@ -848,17 +858,31 @@ fn counted(n: u64, word: &str) -> String {
     if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
 
+/// The findings a record reports, fresh or cached; `None` for another
+/// outcome.
+fn record_findings(r: &Record) -> Option<&[Finding]> {
+    match &r.outcome {
+        Outcome::Findings { findings } | Outcome::Cached { verdict: Verdict::Findings { findings } } => Some(findings),
+        _ => None,
+    }
+}
+
 fn print_record(r: &Record, colour: bool, out: &mut dyn Write) -> std::io::Result<()> {
     let tag = format!("[{}]", visible(&r.validator));
     let tag = if colour { tag.dimmed().to_string() } else { tag };
-    let findings = match &r.outcome {
-        Outcome::Findings { findings } | Outcome::Cached { verdict: Verdict::Findings { findings } } => findings,
-        Outcome::Passed => return writeln!(out, "  passed  {tag}"),
+    match &r.outcome {
+        Outcome::Findings { findings } | Outcome::Cached { verdict: Verdict::Findings { findings } } => {
+            for f in findings {
+                print_finding(r, f, colour, out)?;
+            }
+            Ok(())
+        }
+        Outcome::Passed => writeln!(out, "  passed  {tag}"),
         // Marked as cached findings are, as the summary counts it.
-        Outcome::Cached { verdict: Verdict::Passed } => return writeln!(out, "  passed  {tag} (cached)"),
+        Outcome::Cached { verdict: Verdict::Passed } => writeln!(out, "  passed  {tag} (cached)"),
         Outcome::Error { reason } => {
             let w = if colour { "error".red().bold().to_string() } else { "error".into() };
-            return writeln!(out, "  {w}: {}  {tag}", visible(reason));
+            writeln!(out, "  {w}: {}  {tag}", visible(reason))
         }
         Outcome::TimedOut { after_ms } => {
             let w = if colour { "timed out".red().bold().to_string() } else { "timed out".into() };
@@ -867,45 +891,44 @@ fn print_record(r: &Record, colour: bool, out: &mut dyn Write) -> std::io::Resul
                 ms if ms < 1000 => format!("{ms} ms"),
                 ms => format!("{:.1} s", ms as f64 / 1000.0),
             };
-            return writeln!(out, "  {w} after {after}  {tag}");
+            writeln!(out, "  {w} after {after}  {tag}")
         }
         Outcome::Skipped { reason } => {
             let w = if colour { "skipped".yellow().to_string() } else { "skipped".into() };
-            return writeln!(out, "  {w}: {}  {tag}", visible(reason));
+            writeln!(out, "  {w}: {}  {tag}", visible(reason))
         }
-    };
-    let cached = matches!(r.outcome, Outcome::Cached { .. });
-    for f in findings {
-        let pos = match (f.line, f.column) {
-            (Some(l), Some(c)) => format!("{l}:{c}"),
-            (Some(l), None) => format!("{l}"),
-            _ => "-".into(),
-        };
-        let sev = match f.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Note => "note",
-        };
-        let sev = if colour {
-            match f.severity {
-                Severity::Error => sev.red().to_string(),
-                Severity::Warning => sev.yellow().to_string(),
-                Severity::Note => sev.blue().to_string(),
-            }
-        } else {
-            sev.to_string()
-        };
-        // A tool's rule (`SC2086`, `F401`), which a built-in's name already is.
-        let tag = match f.rule.as_deref().filter(|rule| *rule != r.validator && !f.is_notice()) {
-            Some(rule) => {
-                let tag = format!("[{} {}]", visible(&r.validator), visible(rule));
-                if colour { tag.dimmed().to_string() } else { tag }
-            }
-            None => tag.clone(),
-        };
-        writeln!(out, "  {pos:>8}  {sev}  {}  {tag}{}", visible(&f.message), if cached { " (cached)" } else { "" })?;
     }
-    Ok(())
+}
+
+/// One finding of `r`'s, on a line of its own.
+fn print_finding(r: &Record, f: &Finding, colour: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    let pos = match (f.line, f.column) {
+        (Some(l), Some(c)) => format!("{l}:{c}"),
+        (Some(l), None) => format!("{l}"),
+        _ => "-".into(),
+    };
+    let sev = match f.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Note => "note",
+    };
+    let sev = if colour {
+        match f.severity {
+            Severity::Error => sev.red().to_string(),
+            Severity::Warning => sev.yellow().to_string(),
+            Severity::Note => sev.blue().to_string(),
+        }
+    } else {
+        sev.to_string()
+    };
+    // A tool's rule (`SC2086`, `F401`), which a built-in's name already is.
+    let tag = match f.rule.as_deref().filter(|rule| *rule != r.validator && !f.is_notice()) {
+        Some(rule) => format!("[{} {}]", visible(&r.validator), visible(rule)),
+        None => format!("[{}]", visible(&r.validator)),
+    };
+    let tag = if colour { tag.dimmed().to_string() } else { tag };
+    let cached = if matches!(r.outcome, Outcome::Cached { .. }) { " (cached)" } else { "" };
+    writeln!(out, "  {pos:>8}  {sev}  {}  {tag}{cached}", visible(&f.message))
 }
 
 /// A relative path as the relative URI reference SARIF requires: every byte
@@ -1742,6 +1765,64 @@ mod tests {
         print_record(&record(Outcome::Cached { verdict: Verdict::Passed }), false, &mut out).unwrap();
         print_record(&record(Outcome::Passed), false, &mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "  passed  [utf8] (cached)\n  passed  [utf8]\n");
+    }
+
+    /// A file's findings are listed by their place in the file, whichever
+    /// validator reported them, after its outcomes without findings; the
+    /// next file starts its own list.
+    #[test]
+    fn a_files_findings_are_in_the_order_of_their_place_in_it() {
+        use verdict_actors::Finding;
+        let record = |file: &str, validator: &str, outcome: Outcome| Record {
+            file: file.into(),
+            file_bytes: None,
+            validator: validator.into(),
+            dimension: "lint".into(),
+            outcome,
+        };
+        let findings = |f: Vec<Finding>| Outcome::Findings { findings: f };
+        let report = CheckReport {
+            summary: Summary::default(),
+            outcomes: vec![
+                record("a.json", "final-newline", findings(vec![Finding::error(Some(9), Some(2), "no newline")])),
+                record("a.json", "json", findings(vec![Finding::error(Some(1), Some(7), "trailing comma")])),
+                record("a.json", "lint", Outcome::TimedOut { after_ms: 20 }),
+                record(
+                    "a.json",
+                    "style",
+                    Outcome::Cached {
+                        verdict: Verdict::Findings {
+                            findings: vec![
+                                Finding::error(Some(9), Some(2), "same place"),
+                                Finding::error(None, None, "whole file"),
+                                Finding::error(Some(1), Some(3), "early"),
+                            ],
+                        },
+                    },
+                ),
+                record("b.json", "json", findings(vec![Finding::error(Some(1), Some(1), "b's")])),
+            ],
+            validators: Vec::new(),
+            streamed_outcomes: None,
+        };
+        let mut out = Vec::new();
+        print_human(&report, false, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let listed: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
+        assert_eq!(
+            listed,
+            [
+                "a.json",
+                "  timed out after 20 ms  [lint]",
+                "         -  error  whole file  [style] (cached)",
+                "       1:3  error  early  [style] (cached)",
+                "       1:7  error  trailing comma  [json]",
+                "       9:2  error  no newline  [final-newline]",
+                "       9:2  error  same place  [style] (cached)",
+                "b.json",
+                "       1:1  error  b's  [json]",
+            ]
+        );
     }
 
     /// A tool's rule is shown beside the validator's name; a built-in's,
