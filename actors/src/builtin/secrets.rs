@@ -495,7 +495,16 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
     if op > 2 {
         return None;
     }
-    rest = skip(&rest[op..], |b| b == b' ' || b == b'\t');
+    rest = &rest[op..];
+    // After `=`, `:` or a call's `,` the value may be on a line of its own,
+    // as a formatter breaks a long call or a YAML value is written (after
+    // blanks alone it may not: the next line is something else).
+    rest = if op > 0 {
+        let blanks = rest.iter().take(LONGEST_RUN).take_while(|b| b.is_ascii_whitespace()).count();
+        &rest[blanks..]
+    } else {
+        skip(rest, |b| b == b' ' || b == b'\t')
+    };
     rest = skip(rest, |b| b == b'"' || b == b'\'' || b == b'`');
     let n = short_run(rest, is_base64);
     if n != 40 || rest.get(n) == Some(&b'=') {

@@ -91,7 +91,13 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
             Some(repair) => repair.apply(text.to_mut(), &stand_ins),
             None => stop = Some(problem.at),
         }
+        let too_deep = problem.message == TOO_DEEP;
         found.push(problem);
+        // Past the depth the parser reads, the brackets still are.
+        if too_deep && let Some(error) = bracket_error(json_brackets(text.as_bytes()), text.len()) {
+            stop = Some(error.at);
+            found.push(error);
+        }
         if stop.is_some() {
             break;
         }
@@ -452,8 +458,16 @@ fn json_problem(text: &str, keys: bool) -> Option<Problem> {
     }
     // The parser's words at a comment (`key must be a string`, `expected
     // value`) do not say that JSON has none.
+    // Nor, at a blank JSON does not have (a second byte order mark, a
+    // no-break space), its `expected value`: named as `jsonc` names it.
+    let blank = text
+        .get(offset..)
+        .and_then(|rest| rest.chars().next())
+        .filter(|&c| (c.is_whitespace() && !matches!(c, ' ' | '\t' | '\n' | '\r')) || c == '\u{feff}');
     let message = if body.get(offset) == Some(&b'/') && matches!(body.get(offset + 1), Some(b'/' | b'*')) {
         COMMENT_IN_JSON.to_owned()
+    } else if let Some(c) = blank.filter(|_| !message.starts_with("control character")) {
+        format!("{} between tokens: {JSON_BLANKS}", char_name(c))
     } else {
         one_line(&message, line, column)
     };
@@ -519,6 +533,130 @@ fn too_deep_at(body: &[u8]) -> Option<usize> {
         i += 1;
     }
     None
+}
+
+/// The brackets of a JSON text and what else it holds, in order: each
+/// bracket as itself and at its offset, any other token (a string, a
+/// number, a literal, `:` or `,`) as `b'v'` at its first byte.
+fn json_brackets(body: &[u8]) -> impl Iterator<Item = (usize, u8)> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < body.len() && matches!(body[i], b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+        }
+        let at = i;
+        let b = *body.get(i)?;
+        i += 1;
+        match b {
+            b'[' | b']' | b'{' | b'}' => return Some((at, b)),
+            b'"' => {
+                // To the closing quote, past escaped characters (or the end).
+                while let Some(n) = body.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
+                    i += n;
+                    if body[i] == b'"' {
+                        break;
+                    }
+                    i += 2;
+                }
+                i = (i + 1).min(body.len());
+            }
+            // A number or a literal: to the next blank, bracket, quote or
+            // separator.
+            _ if !matches!(b, b':' | b',') => {
+                while i < body.len()
+                    && !matches!(body[i], b' ' | b'\t' | b'\n' | b'\r' | b'[' | b']' | b'{' | b'}' | b'"' | b':' | b',')
+                {
+                    i += 1;
+                }
+            }
+            _ => {}
+        }
+        Some((at, b'v'))
+    })
+}
+
+/// The brackets of a JSON text with comments, as [`json_brackets`] gives
+/// them (comments are nothing); a token the scanner cannot read is `b'?'`,
+/// and the last.
+fn jsonc_brackets(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
+    use jsonc_parser::tokens::Token;
+    let mut scanner = jsonc_parser::Scanner::new(text, &JSONC_SCANNER);
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        loop {
+            if failed {
+                return None;
+            }
+            let token = match scanner.scan() {
+                Ok(token) => token?,
+                Err(e) => {
+                    failed = true;
+                    return Some((e.range().start, b'?'));
+                }
+            };
+            let kind = match token {
+                Token::OpenBrace => b'{',
+                Token::CloseBrace => b'}',
+                Token::OpenBracket => b'[',
+                Token::CloseBracket => b']',
+                Token::CommentLine(_) | Token::CommentBlock(_) => continue,
+                _ => b'v',
+            };
+            return Some((scanner.token_start(), kind));
+        }
+    })
+}
+
+/// The first fault of the brackets in `tokens` (as [`json_brackets`] gives
+/// them) of a text of `len` bytes whose first value nests too deep for its
+/// parser: a bracket that closes the other kind, anything after the value's
+/// last bracket, or the end of the text with brackets left open. Nothing
+/// else past the parser's depth is read.
+fn bracket_error(tokens: impl Iterator<Item = (usize, u8)>, len: usize) -> Option<Problem> {
+    let error = |at: usize, message: String| Some(Problem { at, severity: Severity::Error, message, repair: None });
+    // The open brackets, innermost last (one byte a level).
+    let mut open: Vec<u8> = Vec::new();
+    let mut started = false;
+    for (at, token) in tokens {
+        if started && open.is_empty() {
+            return error(at, "trailing characters after the value (read past the depth the check parses)".to_owned());
+        }
+        started = true;
+        match token {
+            b'[' | b'{' => open.push(token),
+            b']' | b'}' => {
+                let expected = match open.pop() {
+                    Some(b'[') => b']',
+                    Some(_) => b'}',
+                    None => token,
+                };
+                if token != expected {
+                    return error(
+                        at,
+                        format!(
+                            "`{}` closes an {}: `{}` expected (read past the depth the check parses)",
+                            char::from(token),
+                            if expected == b'}' { "object" } else { "array" },
+                            char::from(expected)
+                        ),
+                    );
+                }
+            }
+            b'?' => {
+                return error(at, "a token that JSON does not have (read past the depth the check parses)".to_owned());
+            }
+            _ => {}
+        }
+    }
+    (!open.is_empty()).then(|| Problem {
+        at: len,
+        severity: Severity::Error,
+        message: format!(
+            "the file ends with {} arrays and objects left open (read past the depth the check parses)",
+            open.len()
+        ),
+        repair: None,
+    })
 }
 
 /// The `\\uXXXX` escape of a lone UTF-16 surrogate that a parser stopped
@@ -725,7 +863,26 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
             Ok(parsed) => break Ok(parsed.value),
             Err(e) => {
                 use jsonc_parser::errors::ParseErrorKind;
-                let at = e.range().start;
+                let bytes = patched.as_bytes();
+                let at = match e.kind() {
+                    // Put at the blank after the value before: the value
+                    // that wants one before it is the error.
+                    ParseErrorKind::ExpectedComma => {
+                        let start = e.range().start;
+                        start + bytes[start..].iter().take_while(|b| b.is_ascii_whitespace()).count()
+                    }
+                    // Put at an object's first key: the object, whose `{`
+                    // went past the limit, is.
+                    ParseErrorKind::NestingDepthExceeded => {
+                        let start = e.range().start;
+                        let blanks = bytes[..start].iter().rev().take_while(|b| b.is_ascii_whitespace()).count();
+                        match start.checked_sub(blanks + 1) {
+                            Some(open) if bytes[open] == b'{' => open,
+                            _ => start,
+                        }
+                    }
+                    _ => e.range().start,
+                };
                 let surrogate = match e.kind() {
                     ParseErrorKind::String(jsonc_parser::ParseStringErrorKind::InvalidUnicodeEscapeSequence(_)) => {
                         lone_surrogate_before(patched.as_bytes(), at)
@@ -797,7 +954,12 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
         found.retain(|p| p.at < read_to);
         let until = keys_until.unwrap_or(error.at);
         push_duplicates(jsonc_duplicates_before(&patched, until), content, bom, &mut found);
+        // Past the depth the parser reads, the brackets still are.
+        let too_deep = error.severity == Severity::Warning;
         found.push(error);
+        if too_deep && let Some(brackets) = bracket_error(jsonc_brackets(text), text.len()) {
+            found.push(brackets);
+        }
     }
     stand_ins.show_keys(&mut found);
     report_in_order(found, bom, out);

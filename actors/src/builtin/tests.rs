@@ -664,6 +664,21 @@ fn json_columns_count_characters_and_skip_the_bom() {
     assert_eq!(at(&one(BuiltinKind::Json, b"{\r\n  \"a\": tru\r\n}")), (2, 11));
 }
 
+/// A blank JSON does not have is named, as `jsonc` names it, not left as
+/// the parser's `expected value`; a control character in a string keeps
+/// the parser's words.
+#[test]
+fn json_names_a_second_byte_order_mark_and_other_blanks() {
+    let f = one(BuiltinKind::Json, format!("{BOM_STR}{BOM_STR}{{}}\n").as_bytes());
+    assert_eq!((f.severity, at(&f)), (Severity::Error, (1, 1)));
+    assert!(f.message.starts_with("U+FEFF (byte order mark) between tokens"), "{}", f.message);
+    let f = one(BuiltinKind::Json, "[1,\u{a0}2]".as_bytes());
+    assert_eq!(at(&f), (1, 4));
+    assert!(f.message.starts_with("U+00A0 (no-break space) between tokens"), "{}", f.message);
+    let f = one(BuiltinKind::Json, b"[\"a\x0cb\"]");
+    assert!(f.message.starts_with("control character"), "{}", f.message);
+}
+
 #[test]
 fn json_duplicate_keys() {
     let f = one(BuiltinKind::Json, b"{\"a\": 1,\n \"b\": {\"x\": 1, \"x\": 2}}");
@@ -755,10 +770,52 @@ fn json_parser_limits_are_warnings_that_say_so() {
     // A string holding brackets, and escaped quotes, is not nesting.
     let quoted = format!("[\"{}\\\"\", {}{}]", "[".repeat(20_000), "[".repeat(9_999), "]".repeat(9_999));
     clean(BuiltinKind::Json, quoted.as_bytes());
-    // Ten megabytes of `[`: the same warning, quickly, no stack overflow.
+    // Ten megabytes of `[`: the same warning, quickly, no stack overflow;
+    // and the brackets left open, an error at the end.
     let flood = vec![b'['; TEN_MB];
-    let f = quick(|| one(BuiltinKind::Json, &flood));
-    assert_eq!(f.severity, Severity::Warning);
+    let f = quick(|| run(BuiltinKind::Json, &flood));
+    assert_eq!(f.len(), 2, "{f:#?}");
+    assert_eq!((f[0].severity, at(&f[0])), (Severity::Warning, (1, 10_001)));
+    assert_eq!((f[1].severity, at(&f[1])), (Severity::Error, (1, TEN_MB as u32 + 1)), "{}", f[1].message);
+    assert!(f[1].message.contains(&format!("{TEN_MB} arrays and objects left open")), "{}", f[1].message);
+}
+
+/// Past the depth the JSON checks parse, the brackets are still read: one
+/// that closes the other kind, anything after the value, or brackets left
+/// open are errors beside the depth's warning (JSONTestSuite's
+/// `n_structure_100000_opening_arrays` and `n_structure_open_array_object`
+/// were warnings alone).
+#[test]
+fn json_brackets_past_the_depth_the_check_parses_are_read() {
+    let open_arrays = "[".repeat(100_000);
+    let open_objects = "[{\"\":".repeat(50_000) + "\n";
+    let mismatched = format!("{}{}}}{}", "[".repeat(10_001), "\"]}\\\"\" 1 true", "]".repeat(10_000));
+    let trailing = format!("{}{} x", "[".repeat(20_000), "]".repeat(20_000));
+    let trailing_bracket = format!("{}{}]", "[".repeat(20_000), "]".repeat(20_000));
+    let cases: [(&str, (u32, u32), &str); 5] = [
+        (&open_arrays, (1, 100_001), "100000 arrays and objects left open"),
+        (&open_objects, (2, 1), "100000 arrays and objects left open"),
+        (&mismatched, (1, 10_015), "`}` closes an array: `]` expected"),
+        (&trailing, (1, 40_002), "trailing characters after the value"),
+        (&trailing_bracket, (1, 40_001), "trailing characters after the value"),
+    ];
+    for kind in [BuiltinKind::Json, BuiltinKind::Jsonc] {
+        for (text, position, said) in &cases {
+            let f = run(kind, text.as_bytes());
+            assert_eq!(f.len(), 2, "{kind}: {f:#?}");
+            assert_eq!(f[0].severity, Severity::Warning, "{kind}: {}", f[0].message);
+            assert_eq!((f[1].severity, at(&f[1])), (Severity::Error, *position), "{kind}: {}", f[1].message);
+            assert!(f[1].message.contains(said), "{kind}: {}", f[1].message);
+        }
+        // Balanced and alone: the warning only.
+        let f = one(kind, format!("{}{}", "[".repeat(20_000), "]".repeat(20_000)).as_bytes());
+        assert_eq!(f.severity, Severity::Warning);
+    }
+    // JSONC's comments hold no brackets; a token it does not have is an error.
+    let commented = format!("{}// ]]]\n/* [ */{}", "[".repeat(1_000), "]".repeat(1_000));
+    assert_eq!(one(BuiltinKind::Jsonc, commented.as_bytes()).severity, Severity::Warning);
+    let f = run(BuiltinKind::Jsonc, format!("{} @{}", "[".repeat(1_000), "]".repeat(1_000)).as_bytes());
+    assert_eq!((f.len(), f[1].severity, at(&f[1])), (2, Severity::Error, (1, 1_002)), "{f:#?}");
 }
 
 #[test]
@@ -866,7 +923,7 @@ fn jsonc_allows_comments_and_trailing_commas_and_nothing_else_of_json5() {
         (b"{\"a\": +1}", (1, 7)),
         (b"{\"a\": .5}", (1, 7)),
         (b"{\"a\": NaN}", (1, 7)),
-        (b"{\"a\": 1 \"b\": 2}", (1, 8)),
+        (b"{\"a\": 1 \"b\": 2}", (1, 9)),
         (b"{\"a\": 1} /* open", (1, 10)),
         (b"[1,,]", (1, 4)),
     ] {
@@ -939,7 +996,7 @@ fn jsonc_reports_the_duplicates_before_a_syntax_error() {
         BuiltinKind::Jsonc,
         b"{\n  \"a\": 1,\n  \"a\" /* c */ : [\"a\", \"a\"],\n  \"b\": {\"a\": 1},\n  \"b\": 2 3\n}\n",
     );
-    assert_eq!(positions(&findings), [(3, 3), (5, 3), (5, 9)], "{findings:?}");
+    assert_eq!(positions(&findings), [(3, 3), (5, 3), (5, 10)], "{findings:?}");
     assert_eq!(findings[0].message, "duplicate key `a` (first at line 2)");
     assert_eq!(findings[1].message, "duplicate key `b` (first at line 4)");
     assert!(!findings[2].message.contains("duplicate"), "{}", findings[2].message);
@@ -960,6 +1017,21 @@ fn jsonc_reports_the_duplicates_before_a_syntax_error() {
     // What follows the error is not looked at, as the parser does not.
     let f = one(BuiltinKind::Jsonc, b"{\"a\": 1,, \"a\": 2}");
     assert_eq!(at(&f), (1, 9), "{}", f.message);
+}
+
+/// A missing comma is reported at the value after it, not at the blank
+/// before that value; the depth's warning at the bracket past the limit,
+/// an object's `{` as an array's `[`.
+#[test]
+fn jsonc_positions_of_a_missing_comma_and_of_the_depth() {
+    let f = one(BuiltinKind::Jsonc, b"[1 true]");
+    assert_eq!((at(&f), f.message.as_str()), ((1, 4), "Expected comma"));
+    assert_eq!(at(&one(BuiltinKind::Jsonc, b"{\"a\":\"a\"\n\t 123}")), (2, 3));
+    let objects = format!("{}1{}", "{\"a\":".repeat(257), "}".repeat(257));
+    let f = one(BuiltinKind::Jsonc, objects.as_bytes());
+    assert_eq!((f.severity, at(&f)), (Severity::Warning, (1, 256 * 5 + 1)), "{}", f.message);
+    let arrays = format!("{}{}", "[".repeat(600), "]".repeat(600));
+    assert_eq!(at(&one(BuiltinKind::Jsonc, arrays.as_bytes())), (1, 513));
 }
 
 #[test]
@@ -1761,6 +1833,19 @@ fn secret_samples() -> Vec<(String, &'static str, String)> {
             aws_secret.clone(),
         ),
         (format!("{{\"aws_secret_access_key\", \"{aws_secret}\"}},\n"), "`aws_secret_access_key`", aws_secret.clone()),
+        // The value on a line of its own: a call broken by a formatter, a
+        // YAML value.
+        (
+            format!("vi.stubEnv(\n  \"AWS_SECRET_ACCESS_KEY\",\n  \"{aws_secret}\",\n);\n"),
+            "`AWS_SECRET_ACCESS_KEY`",
+            aws_secret.clone(),
+        ),
+        (
+            format!("os.Setenv(\"AWS_SECRET_ACCESS_KEY\",\r\n\t\"{aws_secret}\")\r\n"),
+            "`AWS_SECRET_ACCESS_KEY`",
+            aws_secret.clone(),
+        ),
+        (format!("aws_secret_access_key:\n  {aws_secret}\n"), "`aws_secret_access_key`", aws_secret.clone()),
         // Name/value pairs: Kubernetes, CloudFormation, ECS, Terraform; and
         // the Java SDK's property.
         (
@@ -1847,6 +1932,8 @@ fn secrets_clean_lookalikes() {
     // call's first argument.
     clean(BuiltinKind::Secrets, b"names = [aws_secret_access_key, da39a3ee5e6b4b0d3255bfef95601890afd80709]\n");
     clean(BuiltinKind::Secrets, b"[\"aws_secret_access_key\", \"da39a3ee5e6b4b0d3255bfef95601890afd80709\"]\n");
+    // After the name and blanks alone, the next line is something else.
+    clean(BuiltinKind::Secrets, b"export aws_secret_access_key \nda39a3ee5e6b4b0d3255bfef95601890afd80709\n");
     // A comment's leader counts only at the start of a line, and prose or
     // a path in a comment after a header is not a key.
     clean(BuiltinKind::Secrets, b"-----BEGIN PRIVATE KEY----- # ThisIsAnIdentifierLongerThanTwenty\n");
