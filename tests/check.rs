@@ -911,6 +911,62 @@ fn a_tool_short_of_descriptors_is_started_once_others_end() {
     env.run(&["stop"]);
 }
 
+/// A shortage of descriptors that no tool of the validator's can end (none
+/// runs) is waited for once, not once per file: after the first start has
+/// waited as long as it may, the others fail at once. Raising the limit
+/// ends it: the next check's tools start.
+#[test]
+fn a_lasting_shortage_of_descriptors_is_waited_for_once_not_for_each_file() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        "builtins = false\n[validators.t]\nkind = \"command\"\ncommand = [\"true\"]\nmode = \"per_file\"\n\
+         parser = \"exit_code\"\nfiles = [\"*.txt\"]\nconcurrency = 1\n",
+    );
+    for i in 0..6 {
+        env.write(&format!("f{i}.txt"), "x\n");
+    }
+    env.start();
+    assert_eq!(check_json(&env, &["--no-cache"]).0, 0);
+    let pid = env.json(&["ping"])["pid"].as_u64().unwrap().to_string();
+    let soft = |limit: &str| {
+        let out = std::process::Command::new("prlimit")
+            .args(["--pid", &pid, &format!("--nofile={limit}:")])
+            .output()
+            .unwrap_or_else(|e| panic!("prlimit is needed (apt-get install util-linux): {e}"));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let before = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let before = before.lines().find(|l| l.starts_with("Max open files")).unwrap().split_whitespace().nth(3).unwrap();
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    // The fewest descriptors above those open that let the files be read
+    // but no tool start (a tool takes about six: its pipes, /dev/null).
+    let mut seen = Vec::new();
+    let reasons = (2..10)
+        .find_map(|more| {
+            soft(&(open + more).to_string());
+            let (_, r) = check_json(&env, &["--no-cache"]);
+            let reasons: Vec<String> = r["outcomes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["outcome"]["reason"].as_str().unwrap_or("passed").to_owned())
+                .collect();
+            seen.push(reasons.clone());
+            reasons.iter().any(|r| r.starts_with("cannot run")).then_some(reasons)
+        })
+        .unwrap_or_else(|| panic!("no limit made the tools short of descriptors: {seen:#?}"));
+    let waited = reasons.iter().filter(|r| r.contains("still after trying again")).count();
+    let at_once = reasons.iter().filter(|r| r.contains("not tried again")).count();
+    let unread = reasons.iter().filter(|r| r.starts_with("cannot read")).count();
+    assert_eq!((waited, waited + at_once + unread), (1, 6), "{reasons:#?}");
+    assert!(at_once >= 1, "{reasons:#?}");
+    soft(before);
+    let (code, r) = check_json(&env, &["--no-cache"]);
+    assert_eq!((code, &r["summary"]["outcomes"]["passed"]), (0, &json!(6)), "{r}");
+    env.run(&["stop"]);
+}
+
 /// A quarantined validator's files are answered at once: not after the
 /// concurrency slot that its timed-out tool keeps through its grace.
 #[test]

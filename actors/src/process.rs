@@ -191,6 +191,7 @@ pub fn spawn(cmd: &mut Command, registry: &ProcessRegistry) -> io::Result<(Child
     // `id` is only `None` once the child has been waited for.
     let pid = child.id().ok_or_else(|| io::Error::other("the tool exited before it could be tracked"))?;
     let group = ProcessGroup::register(to_pid(pid), Some(mark), registry);
+    registry.inner.starved.store(false, Ordering::SeqCst);
     Ok((child, group))
 }
 
@@ -308,6 +309,10 @@ struct Inner {
     terminating: Mutex<BTreeSet<u64>>,
     /// Set (for good) when a kill of every tool began.
     killed: AtomicBool,
+    /// Set when a start short of descriptors or processes ran out of
+    /// patience; cleared by the next start that succeeds (see
+    /// [`ProcessRegistry::starved`]).
+    starved: AtomicBool,
 }
 
 /// Marks groups as terminating for as long as it lives.
@@ -360,6 +365,24 @@ impl ProcessRegistry {
     /// was given one.
     pub fn deadline(&self) -> Option<tokio::time::Instant> {
         self.scope.as_ref().and_then(|s| s.deadline)
+    }
+
+    /// Whether waiting for descriptors or processes to start a tool is
+    /// pointless: a start already waited as long as it may for them, none
+    /// has succeeded since, and none of the registry's tools (of every
+    /// scope) runs, to give any back when it ends. The shortage then lasts:
+    /// a start that fails the same way fails at once, not after its
+    /// patience, so that a check of a thousand files is not a thousand
+    /// such waits. Every start is still tried once, and the first to
+    /// succeed ends the state.
+    pub fn starved(&self) -> bool {
+        self.inner.starved.load(Ordering::SeqCst) && self.groups().is_empty()
+    }
+
+    /// Records a start that ran out of patience for want of descriptors or
+    /// processes (see [`starved`](Self::starved)).
+    pub fn note_starved(&self) {
+        self.inner.starved.store(true, Ordering::SeqCst);
     }
 
     /// How many process groups are registered (alive, as far as the registry

@@ -251,8 +251,9 @@ pub(crate) async fn execute(
                 tokio::time::sleep(Duration::from_millis(10 << tries)).await;
             }
             // Too many tools at once for the descriptor or process limit:
-            // transient, as the others end.
-            Err(e) if short_of_resources(&e) && waited < patience => {
+            // transient, as the others end (unless none runs, and the
+            // shortage already outlasted a start's patience).
+            Err(e) if short_of_resources(&e) && waited < patience && !registry.starved() => {
                 short += 1;
                 let step =
                     Duration::from_millis((10u64 << short.min(6)).min(500)).mul_f64(rand::random_range(0.5..1.5));
@@ -261,6 +262,18 @@ pub(crate) async fn execute(
                 tracing::debug!(program, error = %e, try_again_in = ?step, "cannot start the tool yet");
                 tokio::time::sleep(step).await;
                 waited += step;
+            }
+            Err(e) if short_of_resources(&e) => {
+                if waited >= patience {
+                    registry.note_starved();
+                    return Err(spawn_error(program, cwd, &e));
+                }
+                // Not waited for: the shortage lasts (see `starved`).
+                return Err(format!(
+                    "cannot run {program}: {e}, not tried again: an earlier start of this validator's tools waited as \
+                     long as it may for the shortage to end, and none of its tools runs to end it (raise the limit of \
+                     open files or processes)"
+                ));
             }
             spawned => break spawned.map_err(|e| spawn_error(program, cwd, &e))?,
         }
