@@ -1287,11 +1287,51 @@ pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
             };
             out.at(bom + at, severity, || message)
         }
-        None => out.unlocated(severity, || message),
+        // The parser's key-depth error has no place: the first key of
+        // too many parts is found on the parser's own events.
+        None => match (severity == Severity::Warning).then(|| key_past_depth(&read)).flatten() {
+            Some(at) => out.at(bom + at, severity, || message),
+            None => out.unlocated(severity, || message),
+        },
     }
     for span in after {
         out.at(bom + span.start, Severity::Warning, || FLOAT_OVERFLOW.to_owned());
     }
+}
+
+/// The most parts a TOML key may have before the toml crate's parser
+/// refuses it (its `LIMIT`, 80, counts the parts before the last).
+const TOML_KEY_PARTS: usize = 81;
+
+/// Where the first key of more than [`TOML_KEY_PARTS`] parts starts (a
+/// table header's or a key/value pair's), found on toml's own parser's
+/// events, which the toml crate reports none for.
+fn key_past_depth(text: &str) -> Option<usize> {
+    use toml_parser::parser::EventKind;
+    let source = toml_parser::Source::new(text);
+    let tokens: Vec<_> = source.lex().collect();
+    let mut events: Vec<toml_parser::parser::Event> = Vec::new();
+    toml_parser::parser::parse_document(&tokens, &mut events, &mut ());
+    let (mut start, mut parts, mut after_separator) = (0, 0, false);
+    for event in events {
+        match event.kind() {
+            EventKind::SimpleKey => {
+                if after_separator {
+                    parts += 1;
+                } else {
+                    (start, parts) = (event.span().start(), 1);
+                }
+                if parts > TOML_KEY_PARTS {
+                    return Some(start);
+                }
+                after_separator = false;
+            }
+            EventKind::KeySep => after_separator = true,
+            EventKind::Whitespace | EventKind::Comment | EventKind::Newline => {}
+            _ => after_separator = false,
+        }
+    }
+    None
 }
 
 /// The TOML parser's `message` about the text `written` where it points,

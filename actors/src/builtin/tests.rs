@@ -1162,6 +1162,18 @@ fn toml_nesting_past_the_parsers_depth_is_a_warning() {
     assert!(f.message.contains("nested deeper than the TOML parser reads"), "{}", f.message);
     let keys = format!("{} = 1\n", vec!["k"; 200].join("."));
     assert_eq!(one(BuiltinKind::Toml, keys.as_bytes()).severity, Severity::Warning);
+    // A key of too many parts, at its start (the parser names no place):
+    // in a table header, after shorter keys, in an inline table; 81 parts
+    // are read, 82 are not.
+    let parts = |n: usize| vec!["k"; n].join(" . ");
+    for (text, place) in [
+        (format!("a = 1\n\n  [{}]\n", parts(200)), (3, 4)),
+        (format!("[t]\n{} = 1\n{} = 2\n", parts(81), parts(82)), (3, 1)),
+        (format!("x = {{ a = 1, \"q.q\".{} = 2 }}\n", parts(90)), (1, 14)),
+    ] {
+        let f = one(BuiltinKind::Toml, text.as_bytes());
+        assert_eq!((f.severity, at(&f)), (Severity::Warning, place), "{text}: {}", f.message);
+    }
     assert_eq!(run(BuiltinKind::Toml, format!("a = {}1{}\n", "[".repeat(50), "]".repeat(50)).as_bytes()), []);
 }
 
