@@ -556,6 +556,17 @@ impl Actor for Supervisor {
                         state.retire_child(&name, "configuration changed");
                         report.changed.push(name.clone());
                     } else {
+                        // Removed by an earlier reload and back: the jobs its
+                        // old configuration still runs count against the
+                        // same limit, as for a change.
+                        let back =
+                            state.retiring.iter().filter(|c| c.handle.config.name == name).max_by_key(|c| c.generation);
+                        if let Some(old) = back {
+                            if old.handle.config.concurrency == spec.config.concurrency {
+                                permits = Some(old.handle.permits.clone());
+                            }
+                            stuck = Some(old.handle.stuck.clone());
+                        }
                         report.added.push(name.clone());
                     }
                     state.generation += 1;

@@ -3040,34 +3040,45 @@ fn a_reload_leaves_a_timed_out_tool_its_grace() {
 /// its limit: a job of the old configuration still running counts.
 #[test]
 fn concurrency_holds_across_a_reload() {
-    let env = Env::new();
-    let log = env.tmp.path().join("log");
-    env.write(
-        "tools/one.sh",
-        format!("#!/bin/sh\necho \"start $1\" >> {log}\nsleep 2\necho \"end $1\" >> {log}\n", log = log.display()),
-    );
-    let config = |timeout: &str| {
-        format!(
-            "builtins = false\n[validators.one]\nkind = \"command\"\ncommand = [\"sh\", \"tools/one.sh\"]\n\
-             files = [\"*.txt\"]\ntimeout = \"{timeout}\"\nconcurrency = 1\n"
-        )
-    };
-    env.write("verdict.toml", config("30s"));
-    env.write("a.txt", "a\n");
-    env.write("b.txt", "b\n");
-    env.start();
-    let (mut a, mut b) = (env.connect(), env.connect());
-    let ia = a.send("check", json!({ "paths": ["a.txt"], "no_cache": true }));
-    wait_for_text(&log, "start");
-    env.write("verdict.toml", config("31s"));
-    assert_eq!(env.json(&["reload"])["changed"], json!(["one"]));
-    let ib = b.send("check", json!({ "paths": ["b.txt"], "no_cache": true }));
-    let (ra, _) = a.reply(ia);
-    let (rb, _) = b.reply(ib);
-    assert!(ra.get("result").is_some() && rb.get("result").is_some(), "{ra} {rb}");
-    let runs = std::fs::read_to_string(&log).unwrap();
-    let kinds: Vec<&str> = runs.lines().map(|l| l.split(' ').next().unwrap()).collect();
-    assert_eq!(kinds, ["start", "end", "start", "end"], "two jobs at once: {runs}");
+    // The validator changed by a reload, or removed by one and added back
+    // by the next, while a check still runs its old configuration's job.
+    for removed_and_back in [false, true] {
+        let env = Env::new();
+        let log = env.tmp.path().join("log");
+        env.write(
+            "tools/one.sh",
+            format!("#!/bin/sh\necho \"start $1\" >> {log}\nsleep 2\necho \"end $1\" >> {log}\n", log = log.display()),
+        );
+        let config = |timeout: &str, enabled: bool| {
+            format!(
+                "builtins = false\n[validators.one]\nkind = \"command\"\ncommand = [\"sh\", \"tools/one.sh\"]\n\
+                 files = [\"*.txt\"]\ntimeout = \"{timeout}\"\nconcurrency = 1\nenabled = {enabled}\n"
+            )
+        };
+        env.write("verdict.toml", config("30s", true));
+        env.write("a.txt", "a\n");
+        env.write("b.txt", "b\n");
+        env.start();
+        let (mut a, mut b) = (env.connect(), env.connect());
+        let ia = a.send("check", json!({ "paths": ["a.txt"], "no_cache": true }));
+        wait_for_text(&log, "start");
+        if removed_and_back {
+            env.write("verdict.toml", config("30s", false));
+            assert_eq!(env.json(&["reload"])["removed"], json!(["one"]));
+            env.write("verdict.toml", config("30s", true));
+            assert_eq!(env.json(&["reload"])["added"], json!(["one"]));
+        } else {
+            env.write("verdict.toml", config("31s", true));
+            assert_eq!(env.json(&["reload"])["changed"], json!(["one"]));
+        }
+        let ib = b.send("check", json!({ "paths": ["b.txt"], "no_cache": true }));
+        let (ra, _) = a.reply(ia);
+        let (rb, _) = b.reply(ib);
+        assert!(ra.get("result").is_some() && rb.get("result").is_some(), "{ra} {rb}");
+        let runs = std::fs::read_to_string(&log).unwrap();
+        let kinds: Vec<&str> = runs.lines().map(|l| l.split(' ').next().unwrap()).collect();
+        assert_eq!(kinds, ["start", "end", "start", "end"], "two jobs at once ({removed_and_back}): {runs}");
+    }
 }
 
 /// `--fail-on` sets the least severe finding that fails a check; findings
