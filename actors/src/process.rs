@@ -56,7 +56,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -191,7 +191,7 @@ pub fn spawn(cmd: &mut Command, registry: &ProcessRegistry) -> io::Result<(Child
     // `id` is only `None` once the child has been waited for.
     let pid = child.id().ok_or_else(|| io::Error::other("the tool exited before it could be tracked"))?;
     let group = ProcessGroup::register(to_pid(pid), Some(mark), registry);
-    registry.inner.starved.store(false, Ordering::SeqCst);
+    *SHORTAGE_OUTLASTED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
     Ok((child, group))
 }
 
@@ -309,10 +309,34 @@ struct Inner {
     terminating: Mutex<BTreeSet<u64>>,
     /// Set (for good) when a kill of every tool began.
     killed: AtomicBool,
-    /// Set when a start short of descriptors or processes ran out of
-    /// patience; cleared by the next start that succeeds (see
-    /// [`ProcessRegistry::starved`]).
-    starved: AtomicBool,
+}
+
+/// The tools registered in any registry of this process (the daemon's
+/// every validator): what a lasting shortage is judged by (see
+/// [`shortage_lasts`]).
+static TOOLS_REGISTERED: AtomicUsize = AtomicUsize::new(0);
+
+/// When a start last waited as long as it could for descriptors or
+/// processes and gave up; cleared by the next start that succeeds.
+static SHORTAGE_OUTLASTED: Mutex<Option<std::time::Instant>> = Mutex::new(None);
+
+/// Whether waiting for descriptors or processes to start a tool is
+/// pointless: a start gave up on them less than `window` ago (having
+/// waited as long as it could), none has succeeded since, and no tool of
+/// the daemon's (of any validator) runs, to give any back when it ends.
+/// A start that fails the same way then fails at once, so that a check of
+/// a thousand files is not a thousand such waits; once `window` has
+/// passed, the next one waits again. Every start is still tried once, and
+/// the first to succeed ends the state.
+pub fn shortage_lasts(window: Duration) -> bool {
+    let at = *SHORTAGE_OUTLASTED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    at.is_some_and(|at| at.elapsed() < window) && TOOLS_REGISTERED.load(Ordering::SeqCst) == 0
+}
+
+/// Records a start that gave up for want of descriptors or processes after
+/// waiting as long as it could (see [`shortage_lasts`]).
+pub fn note_shortage_outlasted() {
+    *SHORTAGE_OUTLASTED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(std::time::Instant::now());
 }
 
 /// Marks groups as terminating for as long as it lives.
@@ -365,24 +389,6 @@ impl ProcessRegistry {
     /// was given one.
     pub fn deadline(&self) -> Option<tokio::time::Instant> {
         self.scope.as_ref().and_then(|s| s.deadline)
-    }
-
-    /// Whether waiting for descriptors or processes to start a tool is
-    /// pointless: a start already waited as long as it may for them, none
-    /// has succeeded since, and none of the registry's tools (of every
-    /// scope) runs, to give any back when it ends. The shortage then lasts:
-    /// a start that fails the same way fails at once, not after its
-    /// patience, so that a check of a thousand files is not a thousand
-    /// such waits. Every start is still tried once, and the first to
-    /// succeed ends the state.
-    pub fn starved(&self) -> bool {
-        self.inner.starved.load(Ordering::SeqCst) && self.groups().is_empty()
-    }
-
-    /// Records a start that ran out of patience for want of descriptors or
-    /// processes (see [`starved`](Self::starved)).
-    pub fn note_starved(&self) {
-        self.inner.starved.store(true, Ordering::SeqCst);
     }
 
     /// How many process groups are registered (alive, as far as the registry
@@ -587,6 +593,7 @@ impl ProcessRegistry {
     fn insert(&self, tool: Tool) -> u64 {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         self.groups().insert(id, tool);
+        TOOLS_REGISTERED.fetch_add(1, Ordering::SeqCst);
         for scope in self.scope.iter().flat_map(Scope::chain) {
             scope.ids().insert(id);
         }
@@ -594,7 +601,9 @@ impl ProcessRegistry {
     }
 
     fn remove(&self, id: u64) {
-        self.groups().remove(&id);
+        if self.groups().remove(&id).is_some() {
+            TOOLS_REGISTERED.fetch_sub(1, Ordering::SeqCst);
+        }
         for scope in self.scope.iter().flat_map(Scope::chain) {
             scope.ids().remove(&id);
         }
@@ -1133,6 +1142,23 @@ pub(crate) mod tests {
         let status = child.wait().await.unwrap();
         assert_eq!(status.signal(), Some(Signal::SIGKILL as i32));
         assert_eq!(wait_dead(&pids, Duration::from_secs(5)), Vec::<i32>::new());
+    }
+
+    /// A shortage a start gave up on lasts only while no tool of the
+    /// daemon's runs (any registry's: here another validator's), and only
+    /// for its window. (That it lasts with none running is seen end to
+    /// end: other tests' tools run beside this one.)
+    #[tokio::test]
+    async fn a_shortage_does_not_last_while_any_tool_runs_nor_past_its_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let other_validator = ProcessRegistry::new();
+        let mut child = spawn(&script(&dir.path().join("pids"), false));
+        let guard = ProcessGroup::new(child.id().unwrap(), &other_validator);
+        note_shortage_outlasted();
+        assert!(!shortage_lasts(Duration::from_secs(3600)), "a tool runs that may give back what it holds");
+        assert!(!shortage_lasts(Duration::ZERO), "past its window");
+        drop(guard);
+        child.wait().await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]

@@ -253,7 +253,9 @@ pub(crate) async fn execute(
             // Too many tools at once for the descriptor or process limit:
             // transient, as the others end (unless none runs, and the
             // shortage already outlasted a start's patience).
-            Err(e) if short_of_resources(&e) && waited < patience && !registry.starved() => {
+            Err(e)
+                if short_of_resources(&e) && waited < patience && !crate::process::shortage_lasts(START_PATIENCE) =>
+            {
                 short += 1;
                 let step =
                     Duration::from_millis((10u64 << short.min(6)).min(500)).mul_f64(rand::random_range(0.5..1.5));
@@ -265,14 +267,14 @@ pub(crate) async fn execute(
             }
             Err(e) if short_of_resources(&e) => {
                 if waited >= patience {
-                    registry.note_starved();
+                    crate::process::note_shortage_outlasted();
                     return Err(spawn_error(program, cwd, &e));
                 }
-                // Not waited for: the shortage lasts (see `starved`).
+                // Not waited for: the shortage lasts (see `shortage_lasts`).
                 return Err(format!(
-                    "cannot run {program}: {e}, not tried again: an earlier start of this validator's tools waited as \
-                     long as it may for the shortage to end, and none of its tools runs to end it (raise the limit of \
-                     open files or processes)"
+                    "cannot run {program}: {e}, not tried again: another start waited as long as it could for the \
+                     shortage to end, moments ago, and no tool of the daemon's runs to end it (raise the limit of open \
+                     files or processes)"
                 ));
             }
             spawned => break spawned.map_err(|e| spawn_error(program, cwd, &e))?,
