@@ -800,7 +800,8 @@ fn print_human(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::
     // A file's records are consecutive. Its outcomes without findings come
     // first, then its findings, every validator's together, in the order
     // of their place in the file (those of no line first), as an editor
-    // lists them.
+    // lists them, and last verdict's notes on them (`… more findings not
+    // listed`, a tool's failure).
     for group in report.outcomes.chunk_by(|a, b| a.file_name_bytes() == b.file_name_bytes()) {
         writeln!(out, "{}", paint(&shown_name(group[0].file_name_bytes()), |s| s.bold().underline().to_string()))?;
         let mut found: Vec<(&Record, &Finding)> = Vec::new();
@@ -811,7 +812,7 @@ fn print_human(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::
             }
         }
         // Stable: one place's findings stay in validator order.
-        found.sort_by_key(|(_, f)| (f.line.unwrap_or(0), f.column.unwrap_or(0)));
+        found.sort_by_key(|(_, f)| (f.is_notice(), f.line.unwrap_or(0), f.column.unwrap_or(0)));
         for (r, f) in found {
             print_finding(r, f, colour, out)?;
         }
@@ -1796,6 +1797,7 @@ mod tests {
                                 Finding::error(Some(9), Some(2), "same place"),
                                 Finding::error(None, None, "whole file"),
                                 Finding::error(Some(1), Some(3), "early"),
+                                Finding::error(None, None, "and 5 more").with_rule(verdict_actors::NOTICE_MORE),
                             ],
                         },
                     },
@@ -1819,6 +1821,7 @@ mod tests {
                 "       1:7  error  trailing comma  [json]",
                 "       9:2  error  no newline  [final-newline]",
                 "       9:2  error  same place  [style] (cached)",
+                "         -  error  and 5 more  [style] (cached)",
                 "b.json",
                 "       1:1  error  b's  [json]",
             ]
