@@ -483,11 +483,8 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
             b.ends_with(b"(") || b.ends_with(b"{")
         })
     };
-    let op = if quoted && rest.first() == Some(&b',') && call() {
-        1
-    } else {
-        run(rest, |b| b == b'=' || b == b':' || b == b'>')
-    };
+    let is_call = quoted && rest.first() == Some(&b',') && call();
+    let op = if is_call { 1 } else { run(rest, |b| b == b'=' || b == b':' || b == b'>') };
     if op == 0 && !blanks {
         // `name: AWS_SECRET_ACCESS_KEY` and its `value:` after it.
         return paired_value(content, name_start, name_end).map(|value| (name_start, name, value));
@@ -495,20 +492,34 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
     if op > 2 {
         return None;
     }
-    rest = &rest[op..];
-    // After `=`, `:` or a call's `,` the value may be on a line of its own,
-    // as a formatter breaks a long call or a YAML value is written (after
-    // blanks alone it may not: the next line is something else).
-    rest = if op > 0 {
-        let blanks = rest.iter().take(LONGEST_RUN).take_while(|b| b.is_ascii_whitespace()).count();
-        &rest[blanks..]
-    } else {
-        skip(rest, |b| b == b' ' || b == b'\t')
-    };
+    let blank = |b: u8| b == b' ' || b == b'\t';
+    rest = skip(&rest[op..], blank);
+    // After `=`, `:` or a call's `,` the value may start the next line, as
+    // a formatter breaks a long call or a YAML value is written: after one
+    // line break, indented deeper than the name's line (a call's argument
+    // at any depth), and ending that line (or a string, an argument or a
+    // statement there). After blanks alone it may not.
+    let next_line = rest.strip_prefix(b"\r\n").or_else(|| rest.strip_prefix(b"\n")).filter(|_| op > 0);
+    let crossed = next_line.is_some();
+    if let Some(line) = next_line {
+        let indent = |line: &[u8]| line.iter().take(LONGEST_RUN).take_while(|&&b| blank(b)).count();
+        let name_line = memchr::memrchr(b'\n', &content[..name_start]).map_or(0, |i| i + 1);
+        let deeper = indent(line) > indent(&content[name_line..]);
+        if !(is_call || deeper) {
+            return None;
+        }
+        rest = &line[indent(line)..];
+    }
     rest = skip(rest, |b| b == b'"' || b == b'\'' || b == b'`');
     let n = short_run(rest, is_base64);
     if n != 40 || rest.get(n) == Some(&b'=') {
         return None;
+    }
+    if crossed {
+        let after = skip(skip(&rest[n..], |b| b == b'"' || b == b'\'' || b == b'`'), blank);
+        if !matches!(after.first(), None | Some(b'\n' | b'\r' | b',' | b')' | b';' | b'}' | b']' | b'#')) {
+            return None;
+        }
     }
     let value = &rest[..40];
     (!placeholder(value)).then_some((name_start, name, value))

@@ -76,6 +76,8 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
         }
     }
     let mut stop = None;
+    // A fault of the brackets past the depth the parser reads.
+    let mut brackets = None;
     // Whether the file has a duplicate key: the parser stops at the first,
     // so once one is found the parser reads on without looking for them,
     // and every one is found on the tokens, as in `jsonc`.
@@ -91,13 +93,12 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
             Some(repair) => repair.apply(text.to_mut(), &stand_ins),
             None => stop = Some(problem.at),
         }
-        let too_deep = problem.message == TOO_DEEP;
-        found.push(problem);
-        // Past the depth the parser reads, the brackets still are.
-        if too_deep && let Some(error) = bracket_error(json_brackets(text.as_bytes()), text.len()) {
-            stop = Some(error.at);
-            found.push(error);
+        // Past the depth the parser reads, the brackets still are (and
+        // nothing else).
+        if problem.message == TOO_DEEP {
+            brackets = bracket_error(json_brackets(text.as_bytes()), text.len());
         }
+        found.push(problem);
         if stop.is_some() {
             break;
         }
@@ -107,6 +108,7 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
     if let Some(stop) = stop {
         found.retain(|p| p.at <= stop);
     }
+    found.extend(brackets);
     if duplicates {
         // JSON's tokens are JSONC's, up to the parser's error.
         let until = stop.unwrap_or(text.len());
@@ -466,7 +468,13 @@ fn json_problem(text: &str, keys: bool) -> Option<Problem> {
         .filter(|&c| (c.is_whitespace() && !matches!(c, ' ' | '\t' | '\n' | '\r')) || c == '\u{feff}');
     let message = if body.get(offset) == Some(&b'/') && matches!(body.get(offset + 1), Some(b'/' | b'*')) {
         COMMENT_IN_JSON.to_owned()
-    } else if let Some(c) = blank.filter(|_| !message.starts_with("control character")) {
+    } else if let Some(c) = blank.filter(|_| {
+        // Where a token may start or end: not inside a string, a number
+        // or a literal, whose own error it is.
+        ["expected value", "expected `", "trailing characters", "key must be a string"]
+            .iter()
+            .any(|m| message.starts_with(m))
+    }) {
         format!("{} between tokens: {JSON_BLANKS}", char_name(c))
     } else {
         one_line(&message, line, column)
@@ -550,15 +558,15 @@ fn json_brackets(body: &[u8]) -> impl Iterator<Item = (usize, u8)> + '_ {
         match b {
             b'[' | b']' | b'{' | b'}' => return Some((at, b)),
             b'"' => {
-                // To the closing quote, past escaped characters (or the end).
-                while let Some(n) = body.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
-                    i += n;
-                    if body[i] == b'"' {
-                        break;
+                // Past the closing quote and the escaped characters before
+                // it; a string left open runs to the end.
+                i = loop {
+                    match body.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
+                        Some(n) if body[i + n] == b'"' => break i + n + 1,
+                        Some(n) => i += n + 2,
+                        None => break body.len(),
                     }
-                    i += 2;
-                }
-                i = (i + 1).min(body.len());
+                };
             }
             // A number or a literal: to the next blank, bracket, quote or
             // separator.
@@ -573,6 +581,22 @@ fn json_brackets(body: &[u8]) -> impl Iterator<Item = (usize, u8)> + '_ {
         }
         Some((at, b'v'))
     })
+}
+
+/// The first offset from `at` that is neither a blank nor in a comment
+/// (`//` to the line's end, `/* */`; one left open runs to the end).
+fn past_blanks_and_comments(bytes: &[u8], mut at: usize) -> usize {
+    loop {
+        at += bytes[at..].iter().take_while(|b| b.is_ascii_whitespace()).count();
+        let rest = &bytes[at..];
+        at += if rest.starts_with(b"//") {
+            memchr::memchr(b'\n', rest).unwrap_or(rest.len())
+        } else if rest.starts_with(b"/*") {
+            memchr::memmem::find(&rest[2..], b"*/").map_or(rest.len(), |n| n + 4)
+        } else {
+            return at;
+        };
+    }
 }
 
 /// The brackets of a JSON text with comments, as [`json_brackets`] gives
@@ -643,7 +667,12 @@ fn bracket_error(tokens: impl Iterator<Item = (usize, u8)>, len: usize) -> Optio
                 }
             }
             b'?' => {
-                return error(at, "a token that JSON does not have (read past the depth the check parses)".to_owned());
+                return error(
+                    at,
+                    "a token that cannot be read: a string left open, or one that JSON does not have (read past the \
+                     depth the check parses)"
+                        .to_owned(),
+                );
             }
             _ => {}
         }
@@ -867,10 +896,7 @@ pub(super) fn jsonc(content: &[u8], out: &mut Collector<'_>) {
                 let at = match e.kind() {
                     // Put at the blank after the value before: the value
                     // that wants one before it is the error.
-                    ParseErrorKind::ExpectedComma => {
-                        let start = e.range().start;
-                        start + bytes[start..].iter().take_while(|b| b.is_ascii_whitespace()).count()
-                    }
+                    ParseErrorKind::ExpectedComma => past_blanks_and_comments(bytes, e.range().start),
                     // Put at an object's first key: the object, whose `{`
                     // went past the limit, is.
                     ParseErrorKind::NestingDepthExceeded => {
@@ -1299,9 +1325,9 @@ pub(super) fn toml(content: &[u8], out: &mut Collector<'_>) {
     }
 }
 
-/// The most parts a TOML key may have before the toml crate's parser
-/// refuses it (its `LIMIT`, 80, counts the parts before the last).
-const TOML_KEY_PARTS: usize = 81;
+/// The most parts a TOML key may have: the toml crate's parser refuses
+/// one whose parts before the last are as many as its `LIMIT`, 80.
+const TOML_KEY_PARTS: usize = 80;
 
 /// Where the first key of more than [`TOML_KEY_PARTS`] parts starts (a
 /// table header's or a key/value pair's), found on toml's own parser's

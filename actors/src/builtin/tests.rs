@@ -677,6 +677,11 @@ fn json_names_a_second_byte_order_mark_and_other_blanks() {
     assert!(f.message.starts_with("U+00A0 (no-break space) between tokens"), "{}", f.message);
     let f = one(BuiltinKind::Json, b"[\"a\x0cb\"]");
     assert!(f.message.starts_with("control character"), "{}", f.message);
+    // Inside a string, a number or a literal, the error is the token's.
+    for text in ["[\"\\\u{a0}\"]", "[\"\\\u{2028}\"]", "[1.\u{a0}]", "[tru\u{a0}]"] {
+        let f = one(BuiltinKind::Json, text.as_bytes());
+        assert!(!f.message.contains("between tokens"), "{text:?}: {}", f.message);
+    }
 }
 
 #[test]
@@ -811,6 +816,25 @@ fn json_brackets_past_the_depth_the_check_parses_are_read() {
         let f = one(kind, format!("{}{}", "[".repeat(20_000), "]".repeat(20_000)).as_bytes());
         assert_eq!(f.severity, Severity::Warning);
     }
+    // A string left open past the depth runs to the end: its brackets are
+    // not brackets (and JSONC says the same of it).
+    for kind in [BuiltinKind::Json, BuiltinKind::Jsonc] {
+        for text in [
+            format!("{}\"abc{}", "[".repeat(10_001), "]".repeat(10_001)),
+            format!("{}\"a]{}", "[".repeat(10_001), "]".repeat(10_000)),
+        ] {
+            let f = run(kind, text.as_bytes());
+            assert_eq!((f.len(), f[1].severity), (2, Severity::Error), "{kind}: {f:#?}");
+        }
+    }
+    let open = run(BuiltinKind::Json, format!("{}\"abc{}", "[".repeat(10_001), "]".repeat(10_001)).as_bytes());
+    assert!(open[1].message.contains("10001 arrays and objects left open"), "{}", open[1].message);
+    // Past the depth nothing but the brackets is read, whether they are
+    // right or not: no warning about a number there.
+    let number = |end: &str| format!("{}1e400{}{end}", "[".repeat(10_001), "]".repeat(10_001));
+    assert!(one(BuiltinKind::Json, number("").as_bytes()).message.contains("nested more than 10000 deep"));
+    let f = run(BuiltinKind::Json, number("x").as_bytes());
+    assert!(f.len() == 2 && f[0].message.contains("nested more than 10000 deep"), "{f:#?}");
     // JSONC's comments hold no brackets; a token it does not have is an error.
     let commented = format!("{}// ]]]\n/* [ */{}", "[".repeat(1_000), "]".repeat(1_000));
     assert_eq!(one(BuiltinKind::Jsonc, commented.as_bytes()).severity, Severity::Warning);
@@ -1027,6 +1051,8 @@ fn jsonc_positions_of_a_missing_comma_and_of_the_depth() {
     let f = one(BuiltinKind::Jsonc, b"[1 true]");
     assert_eq!((at(&f), f.message.as_str()), ((1, 4), "Expected comma"));
     assert_eq!(at(&one(BuiltinKind::Jsonc, b"{\"a\":\"a\"\n\t 123}")), (2, 3));
+    assert_eq!(at(&one(BuiltinKind::Jsonc, b"[1 /* c */ true]")), (1, 12));
+    assert_eq!(at(&one(BuiltinKind::Jsonc, b"{\"a\":1 // x\n \"b\":2}")), (2, 2));
     let objects = format!("{}1{}", "{\"a\":".repeat(257), "}".repeat(257));
     let f = one(BuiltinKind::Jsonc, objects.as_bytes());
     assert_eq!((f.severity, at(&f)), (Severity::Warning, (1, 256 * 5 + 1)), "{}", f.message);
@@ -1163,13 +1189,16 @@ fn toml_nesting_past_the_parsers_depth_is_a_warning() {
     let keys = format!("{} = 1\n", vec!["k"; 200].join("."));
     assert_eq!(one(BuiltinKind::Toml, keys.as_bytes()).severity, Severity::Warning);
     // A key of too many parts, at its start (the parser names no place):
-    // in a table header, after shorter keys, in an inline table; 81 parts
-    // are read, 82 are not.
+    // in a table header, after shorter keys, in an inline table, alone; 80
+    // parts are read, 81 are not.
     let parts = |n: usize| vec!["k"; n].join(" . ");
+    clean(BuiltinKind::Toml, format!("{} = 1\n", parts(80)).as_bytes());
     for (text, place) in [
         (format!("a = 1\n\n  [{}]\n", parts(200)), (3, 4)),
-        (format!("[t]\n{} = 1\n{} = 2\n", parts(81), parts(82)), (3, 1)),
+        (format!("[t]\n{} = 1\n{} = 2\n", parts(80), parts(81)), (3, 1)),
+        (format!("[t]\n{} = 1\na = 1\nb = 1\n{} = 2\n", parts(81), parts(82)), (2, 1)),
         (format!("x = {{ a = 1, \"q.q\".{} = 2 }}\n", parts(90)), (1, 14)),
+        (format!("{} = 1\n", parts(81)), (1, 1)),
     ] {
         let f = one(BuiltinKind::Toml, text.as_bytes());
         assert_eq!((f.severity, at(&f)), (Severity::Warning, place), "{text}: {}", f.message);
@@ -1944,8 +1973,21 @@ fn secrets_clean_lookalikes() {
     // call's first argument.
     clean(BuiltinKind::Secrets, b"names = [aws_secret_access_key, da39a3ee5e6b4b0d3255bfef95601890afd80709]\n");
     clean(BuiltinKind::Secrets, b"[\"aws_secret_access_key\", \"da39a3ee5e6b4b0d3255bfef95601890afd80709\"]\n");
-    // After the name and blanks alone, the next line is something else.
-    clean(BuiltinKind::Secrets, b"export aws_secret_access_key \nda39a3ee5e6b4b0d3255bfef95601890afd80709\n");
+    // After the name and blanks alone, the next line is something else;
+    // after `=` or `:`, a line no deeper than the name's, one past a blank
+    // line, or a run that does not end its line (a YAML key, prose).
+    let sha = "da39a3ee5e6b4b0d3255bfef95601890afd80709";
+    for text in [
+        format!("export aws_secret_access_key \n{sha}\n"),
+        format!("aws_secret_access_key:\n{sha}: pinned\n"),
+        format!("  aws_secret_access_key:\n  {sha}\n"),
+        format!("Commit that added the aws_secret:\n\n{sha}\n"),
+        format!("AWS_SECRET_ACCESS_KEY=\n\n{sha}\n"),
+        format!("const o = {{\n  awsSecretKey:\n  {sha};\n"),
+        format!("* aws-secret:\n  {sha} fix rotation\n"),
+    ] {
+        clean(BuiltinKind::Secrets, text.as_bytes());
+    }
     // A comment's leader counts only at the start of a line, and prose or
     // a path in a comment after a header is not a key.
     clean(BuiltinKind::Secrets, b"-----BEGIN PRIVATE KEY----- # ThisIsAnIdentifierLongerThanTwenty\n");
