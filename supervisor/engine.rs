@@ -1136,7 +1136,12 @@ async fn spec_for(root: &Path, config: ValidatorConfig) -> ValidatorSpec {
             };
             let program = cmd.command.first().map(|p| program_path(p, root));
             let identity = config.identity(program.as_deref(), version.as_deref(), &env_values(&cmd.env));
-            let spec = command_spec(root, cmd, config.timeout);
+            let mut spec = command_spec(root, cmd, config.timeout);
+            // Which files it checks: a finding for another reached it
+            // through those it was given (see `Selects`).
+            if let Ok(filter) = config.file_filter() {
+                spec.selects = verdict_actors::command::Selects(Some(Arc::new(move |rel| filter.is_match(rel))));
+            }
             let work = ValidatorWork::Jobs(Arc::new(CommandWork { spec: Arc::new(spec) }));
             ValidatorSpec { identity, needs_content: false, text_only: false, not_cached, work, config }
         }
@@ -1174,6 +1179,7 @@ fn command_spec(root: &Path, cmd: &CommandConfig, timeout: Duration) -> CommandS
         // tool too little of it.
         start_patience: (timeout / 4).min(verdict_actors::command::START_PATIENCE),
         batch: cmd.mode == crate::config::CommandMode::Batch,
+        selects: verdict_actors::command::Selects::default(),
     }
 }
 

@@ -534,6 +534,38 @@ files = ["*.txt"]
     assert_eq!((code, &r["summary"]["files"]), (0, &json!(1)), "{r}");
 }
 
+/// A batch whose tool fails on a header one of its files includes (a
+/// file the validator does not check) passes none of its files without
+/// findings of their own, and caches no such pass: the header's error came
+/// through one of them.
+#[test]
+fn a_batch_with_findings_for_a_file_the_validator_does_not_check_passes_no_file() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        r#"builtins = false
+[validators.cc]
+kind = "command"
+files = ["*.c"]
+command = ["sh", "-c", "echo 'hdr.h:1:27: error: undeclared'; echo 'b.c:1:20: warning: parentheses'; exit 1", "cc"]
+mode = "batch"
+parser = "regex"
+pattern = '^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): (?P<severity>\w+): (?P<message>.*)$'
+"#,
+    );
+    env.write("a.c", "#include \"hdr.h\"\n");
+    env.write("b.c", "int g;\n");
+    env.write("hdr.h", "int x = undeclared;\n");
+    for _ in 0..2 {
+        let (code, r) = check_json(&env, &[]);
+        assert_eq!(code, 1, "{r}");
+        let a = outcome(&r, "a.c", "cc");
+        // (In the second, a.c is alone: the cache answered for b.c.)
+        assert!(a["status"] == "error" && a["reason"].as_str().unwrap().contains("hdr.h"), "{r}");
+        assert_eq!(r["summary"]["outcomes"]["passed"], 0, "{r}");
+    }
+}
+
 #[test]
 fn command_validators_in_batch_mode_attribute_findings_to_files() {
     let env = Env::new();

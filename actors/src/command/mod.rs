@@ -28,6 +28,7 @@ mod tests;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::outcome::Outcome;
@@ -70,6 +71,34 @@ pub struct CommandSpec {
     /// files, one included, so nothing is given to a file for want of
     /// another (a SARIF result without a location).
     pub batch: bool,
+    /// Which files of the project the validator checks (see [`Selects`]).
+    pub selects: Selects,
+}
+
+/// Which files of the project a validator checks, by their path relative
+/// to the project root: a finding a tool reports for another file (a
+/// header a C file includes) reached it only through the files it was
+/// given, so it is never dropped for all of them (see `parse`). `None`:
+/// not known, and such findings are dropped as for any file outside the
+/// batch.
+#[derive(Clone, Default)]
+pub struct Selects(pub Option<Arc<SelectsFn>>);
+
+/// Whether a path relative to the project root is one a validator checks.
+pub type SelectsFn = dyn Fn(&Path) -> bool + Send + Sync;
+
+impl Selects {
+    /// Whether the validator checks `rel` (relative to the root); `true`
+    /// when that is not known.
+    pub fn checks(&self, rel: &Path) -> bool {
+        self.0.as_ref().is_none_or(|f| f(rel))
+    }
+}
+
+impl std::fmt::Debug for Selects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Selects(..)" } else { "Selects(None)" })
+    }
 }
 
 impl CommandSpec {
@@ -85,6 +114,7 @@ impl CommandSpec {
             findings_exit_codes: None,
             start_patience: exec::START_PATIENCE,
             batch: false,
+            selects: Selects::default(),
         }
     }
 }
@@ -196,7 +226,7 @@ pub async fn run_args(
     };
     let findings_codes: Option<Vec<i32>> =
         spec.findings_exit_codes.clone().or_else(|| spec.parser.default_findings_exit_codes().map(<[i32]>::to_vec));
-    let (parser, cwd, batch) = (spec.parser.clone(), spec.cwd.clone(), spec.batch);
+    let (parser, cwd, batch, selects) = (spec.parser.clone(), spec.cwd.clone(), spec.batch, spec.selects.clone());
     let large = execution.stdout.bytes.len() + execution.stderr.bytes.len() > PARSE_INLINE_MAX;
     let sarif = matches!(parser, OutputParser::Sarif);
     let parse = {
@@ -205,8 +235,8 @@ pub async fn run_args(
             let status = parse::Status { code, findings_codes: findings_codes.as_deref(), killed: killed.as_deref() };
             match &parser {
                 OutputParser::ExitCode => parse::exit_code(&execution, status, &args),
-                OutputParser::Regex(re) => parse::regex(re, &execution, status, &args, &cwd),
-                OutputParser::Sarif => parse::sarif(&execution, status, &args, &cwd, batch),
+                OutputParser::Regex(re) => parse::regex(re, &execution, status, &args, &cwd, &selects),
+                OutputParser::Sarif => parse::sarif(&execution, status, &args, &cwd, batch, &selects),
             }
         }
     };

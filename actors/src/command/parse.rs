@@ -9,6 +9,7 @@ use std::path::{Component, Path, PathBuf};
 use regex::Regex;
 use serde::Deserialize;
 
+use super::Selects;
 use super::exec::{Captured, Execution};
 use crate::outcome::{Finding, Outcome, Severity, Verdict};
 
@@ -125,7 +126,14 @@ pub(crate) fn exit_code(exec: &Execution, status: Status<'_>, files: &[OsString]
 /// The `Regex` parser: every line of stdout, then of stderr, that matches
 /// becomes a finding of the batch file its `file` group names (or of the only
 /// file, when the regex has no `file` group).
-pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[OsString], cwd: &Path) -> Vec<Outcome> {
+pub(crate) fn regex(
+    re: &Regex,
+    exec: &Execution,
+    status: Status<'_>,
+    files: &[OsString],
+    cwd: &Path,
+    selects: &Selects,
+) -> Vec<Outcome> {
     let code = status.code;
     let batch = Batch::new(files, cwd);
     let has_file = re.capture_names().any(|n| n == Some("file"));
@@ -134,6 +142,9 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
     // passed.
     let mut doubts: Vec<Option<String>> = vec![None; files.len()];
     let mut parsed = 0usize;
+    // Files outside the batch that the validator does not check, named by
+    // findings.
+    let mut unchecked = Unchecked::default();
     for captured in [&exec.stdout, &exec.stderr] {
         // Lines as `str::lines` makes them: none for empty output, and none
         // after the last line feed.
@@ -215,6 +226,7 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
                 }
                 Some(LineRead::Outside(path)) => {
                     tracing::debug!(path = %path, "tool reported a finding for a file outside the batch; ignored");
+                    unchecked.note(&batch, selects, path.as_bytes());
                     doubt_split_names(&mut doubts, files, &format!("{path:?}"));
                 }
                 Some(LineRead::Ambiguous(ambiguity, printed)) => ambiguity.doubt(&mut doubts, "a finding", &printed),
@@ -240,7 +252,57 @@ pub(crate) fn regex(re: &Regex, exec: &Execution, status: Status<'_>, files: &[O
         // A file a finding may have been about says so.
         return doubts.into_iter().map(|d| Outcome::error(d.unwrap_or_else(|| reason.clone()))).collect();
     }
+    unchecked.doubt(code, &per_file, &mut doubts);
     finish(per_file, lost, doubts)
+}
+
+/// Findings a tool reported, with a findings status, for files outside the
+/// batch that the validator does not check (see [`Selects`]): a header a
+/// C file includes, a file outside the project. They came through some
+/// file of the batch, and are reported nowhere else: the batch's files
+/// with no finding of their own are not passed (one of them failed the
+/// tool; which one, a batch cannot tell). Findings for a file the
+/// validator checks are that file's, found when it is checked.
+#[derive(Default)]
+struct Unchecked {
+    first: Option<String>,
+    /// The distinct names, counted.
+    names: std::collections::HashSet<Vec<u8>>,
+}
+
+impl Unchecked {
+    fn note(&mut self, batch: &Batch, selects: &Selects, printed: &[u8]) {
+        if selects.0.is_none() {
+            return;
+        }
+        let checked = batch.normalize(printed).is_some_and(|rel| selects.checks(Path::new(OsStr::from_bytes(&rel))));
+        if !checked {
+            self.names.insert(printed.to_vec());
+            self.first.get_or_insert_with(|| String::from_utf8_lossy(printed).into_owned());
+        }
+    }
+
+    /// Gives each file of the batch that has no finding of its own the
+    /// reason it is not passed, after a findings status `code`.
+    fn doubt(&self, code: i32, per_file: &PerFile, doubts: &mut [Option<String>]) {
+        let Some(first) = self.first.as_deref().filter(|_| code != 0) else { return };
+        let more = match self.names.len() {
+            1 => String::new(),
+            2 => " and 1 other file".to_owned(),
+            n => format!(" and {} other files", n - 1),
+        };
+        for (doubt, findings) in doubts.iter_mut().zip(&per_file.findings) {
+            if findings.is_empty() {
+                doubt.get_or_insert_with(|| {
+                    format!(
+                        "the tool exited with status {code}, reporting findings for {first:?}{more}, which this \
+                         validator does not check: they came through a file of this batch (a header it includes, a \
+                         module it imports), maybe this one, so it is not passed; mode = \"per_file\" tells which"
+                    )
+                });
+            }
+        }
+    }
 }
 
 /// A name with a line break is split in two by it in a tool's output:
@@ -343,6 +405,7 @@ pub(crate) fn sarif(
     files: &[OsString],
     cwd: &Path,
     batch_mode: bool,
+    selects: &Selects,
 ) -> Vec<Outcome> {
     let code = status.code;
     let log = match parse_sarif(&exec.stdout.bytes) {
@@ -452,6 +515,7 @@ pub(crate) fn sarif(
     }
     let mut per_file = PerFile::new(files.len());
     let (mut unattributed, mut elsewhere, mut ambiguous) = (0usize, 0usize, 0usize);
+    let mut unchecked = Unchecked::default();
     let mut texts = Texts::new(files, cwd);
     for run in runs {
         for result in run.results.iter().flatten() {
@@ -470,6 +534,14 @@ pub(crate) fn sarif(
                 }
                 None if result.locations.iter().any(Location::names_an_artifact) => {
                     tracing::debug!("SARIF result for a file outside the batch; ignored");
+                    let path = result
+                        .locations
+                        .iter()
+                        .filter_map(|l| l.physical_location.as_ref()?.artifact_location.as_ref())
+                        .find_map(|a| run.resolve(a, 0));
+                    if let Some(path) = path {
+                        unchecked.note(&batch, selects, path.as_os_str().as_bytes());
+                    }
                     elsewhere += 1;
                     continue;
                 }
@@ -555,6 +627,7 @@ pub(crate) fn sarif(
             p.get_or_insert_with(|| reason.clone());
         }
     }
+    unchecked.doubt(code, &per_file, &mut problems);
     let stdout_lost = exec.stdout.truncated || exec.stdout.incomplete;
     finish(per_file, stdout_lost.then(|| exec.truncation_note()), problems)
 }

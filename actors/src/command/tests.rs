@@ -1055,6 +1055,61 @@ async fn sarif_results_without_a_location_are_no_files_in_batch_mode_even_alone(
     assert_eq!(run(&batch, &files(&["a.txt", "b.txt"]), &registry).await, vec![Outcome::Passed, Outcome::Passed]);
 }
 
+/// A finding, with a findings status, for a file the validator does not
+/// check (a header a C file includes, a file outside the project) came
+/// through some file of the batch: the batch's files with no finding of
+/// their own are not passed (an audit saw `a.c`, whose header failed to
+/// compile, pass and be cached beside `b.c`'s warning). One for a file it
+/// checks is that file's, and found when it is checked (an imported module
+/// checked in its own batch); so is everything when the files checked are
+/// not known, or the tool exits 0.
+#[tokio::test]
+async fn findings_for_files_the_validator_does_not_check_leave_no_pass_in_their_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ProcessRegistry::new();
+    let selects = Selects(Some(Arc::new(|rel: &Path| rel.extension().is_some_and(|e| e == "c"))));
+    let script = |out: &str, code: i32| sh(&format!("printf '{out}'; exit {code}"));
+    let batch = |out: &str, code: i32, selects: &Selects| CommandSpec {
+        batch: true,
+        selects: selects.clone(),
+        ..spec(&dir, script(out, code), OutputParser::Regex(gcc_style()))
+    };
+    let ab = files(&["a.c", "b.c"]);
+    let header = "hdr.h:1:27: error: undeclared\\nb.c:1:20: warning: parentheses\\n";
+    let out = run(&batch(header, 1, &selects), &ab, &registry).await;
+    assert!(
+        reason(&out[0]).contains("reporting findings for \"hdr.h\", which this validator does not check"),
+        "{out:?}"
+    );
+    assert_eq!(out[1].findings().len(), 1, "{out:?}");
+    // Outside the project: the same.
+    let system = "/usr/include/x.h:3:1: error: bad\\nb.c:1:20: warning: parentheses\\n";
+    let out = run(&batch(system, 1, &selects), &ab, &registry).await;
+    assert!(reason(&out[0]).contains("\"/usr/include/x.h\""), "{out:?}");
+    // A file it checks, another batch's: a.c passes.
+    let module = "other.c:1:1: error: bad\\nb.c:1:20: warning: parentheses\\n";
+    assert_eq!(run(&batch(module, 1, &selects), &ab, &registry).await[0], Outcome::Passed);
+    // Not known which files it checks, or a status of 0: as before.
+    assert_eq!(run(&batch(header, 1, &Selects::default()), &ab, &registry).await[0], Outcome::Passed);
+    assert_eq!(run(&batch(header, 0, &selects), &ab, &registry).await[0], Outcome::Passed);
+    // SARIF alike.
+    let result = |uri: &str| {
+        serde_json::json!({"ruleId": "R", "level": "error", "message": {"text": uri},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}}}]})
+    };
+    let log = serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}},
+        "results": [result("hdr.h"), result("b.c")]}]});
+    std::fs::write(dir.path().join("h.sarif"), log.to_string()).unwrap();
+    let sarif = CommandSpec {
+        batch: true,
+        selects: selects.clone(),
+        ..spec(&dir, sh("cat h.sarif; exit 1"), OutputParser::Sarif)
+    };
+    let out = run(&sarif, &ab, &registry).await;
+    assert!(reason(&out[0]).contains("\"hdr.h\""), "{out:?}");
+    assert_eq!(out[1].findings().len(), 1, "{out:?}");
+}
+
 /// A URI with a `%` that names no file of the batch decoded is read with
 /// the `%` as written (a tool that does not escape names; an audit saw the
 /// finding for `d/%41` dropped and the file pass). Decoded first: a file
