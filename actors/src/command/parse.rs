@@ -748,7 +748,10 @@ fn first_line_of(c: &Captured) -> Option<String> {
 /// for a Python traceback, its last line (the error, where the first only
 /// says a traceback follows); after ESLint's "Oops! Something went wrong!",
 /// the error it then prints after its version line (`SyntaxError: …`,
-/// `Error [ERR_MODULE_NOT_FOUND]: …`, `ESLint couldn't find …`).
+/// `Error [ERR_MODULE_NOT_FOUND]: …`, `ESLint couldn't find …`); after a
+/// usage line, the `Error: …` that ends it (click's, as black prints it);
+/// after `TOOL failed`, the `Cause: …` that follows (ruff's); past gcc's
+/// `In file included from …` chain, the line it leads to.
 fn telling_line_of(c: &Captured, skip: impl Fn(&str) -> bool) -> Option<String> {
     let text = match memchr::memchr(0x1b, &c.bytes) {
         Some(_) => TERMINAL_ESCAPE.replace_all(&c.bytes, &b""[..]),
@@ -765,6 +768,15 @@ fn telling_line_of(c: &Captured, skip: impl Fn(&str) -> bool) -> Option<String> 
         lines.last().unwrap_or(first)
     } else if first.starts_with("Oops! Something went wrong!") {
         lines.find(|l| !l.starts_with("ESLint: ")).unwrap_or(first)
+    } else if first.starts_with("Usage: ") {
+        lines.last().filter(|l| l.starts_with("Error: ")).unwrap_or(first)
+    } else if first.ends_with(" failed") {
+        match lines.next().filter(|l| l.starts_with("Cause: ")) {
+            Some(cause) => return Some(shorten(&format!("{first}: {cause}"))),
+            None => first,
+        }
+    } else if first.starts_with("In file included from ") {
+        lines.find(|l| !l.starts_with("from ")).unwrap_or(first)
     } else {
         first
     };

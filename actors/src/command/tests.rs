@@ -1374,6 +1374,26 @@ async fn a_batch_tool_that_fails_after_some_findings_passes_no_file() {
     let s = spec(&dir, sh(script), OutputParser::Regex(gcc_style()));
     let out = run(&s, &files(&["b.txt"]), &registry).await;
     assert!(reason(&out[0]).ends_with("findings: ESLint couldn't find an eslint.config.(js|mjs|cjs) file."), "{out:?}");
+    // black's usage line, ruff's failure, gcc's include chain: the line
+    // that says why.
+    for (script, said) in [
+        (
+            "printf 'Usage: black [OPTIONS] SRC ...\nTry black -h for help.\n\nError: No such option: --chek\n' >&2; exit 2",
+            "Error: No such option: --chek",
+        ),
+        (
+            "printf 'ruff failed\n  Cause: Failed to parse ruff.toml\n' >&2; exit 2",
+            "ruff failed: Cause: Failed to parse ruff.toml",
+        ),
+        (
+            "printf 'In file included from a.c:1:\n                 from b.c:2:\nh.h:1:1: fatal error: x.h: No such file\n' >&2; exit 4",
+            "h.h:1:1: fatal error: x.h: No such file",
+        ),
+    ] {
+        let s = spec(&dir, sh(script), OutputParser::Regex(gcc_style()));
+        let out = run(&s, &files(&["b.txt"]), &registry).await;
+        assert!(reason(&out[0]).ends_with(&format!("does not list as findings: {said}")), "{out:?}");
+    }
     // A banner on stdout does not hide the error on stderr.
     let s = spec(&dir, sh("echo 'tool v1.2 (c) 2024'; echo 'error: no such rule' >&2; exit 1"), OutputParser::ExitCode);
     let out = run(&s, &files(&["b.txt"]), &registry).await;
