@@ -517,7 +517,8 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
     }
     if crossed {
         let after = skip(skip(&rest[n..], |b| b == b'"' || b == b'\'' || b == b'`'), blank);
-        if !matches!(after.first(), None | Some(b'\n' | b'\r' | b',' | b')' | b';' | b'}' | b']' | b'#')) {
+        // (`.`: a method called on the string, `"…".to_string();`.)
+        if !matches!(after.first(), None | Some(b'\n' | b'\r' | b',' | b')' | b';' | b'}' | b']' | b'#' | b'.')) {
             return None;
         }
     }

@@ -1887,6 +1887,11 @@ fn secret_samples() -> Vec<(String, &'static str, String)> {
             aws_secret.clone(),
         ),
         (format!("aws_secret_access_key:\n  {aws_secret}\n"), "`aws_secret_access_key`", aws_secret.clone()),
+        (
+            format!("    let aws_secret_access_key =\n        \"{aws_secret}\".to_string();\n"),
+            "`aws_secret_access_key`",
+            aws_secret.clone(),
+        ),
         // Name/value pairs: Kubernetes, CloudFormation, ECS, Terraform; and
         // the Java SDK's property.
         (

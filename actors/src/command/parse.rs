@@ -208,7 +208,8 @@ pub(crate) fn regex(
                         // it could not give the finding to: an ambiguous
                         // name is doubted, whatever the coloured line said.
                         match (&missed, &other) {
-                            (None, _) | (Some(LineRead::Outside(_) | LineRead::NoFile(_)), LineRead::Ambiguous(..)) => {
+                            (None, _)
+                            | (Some(LineRead::Outside(..) | LineRead::NoFile(_)), LineRead::Ambiguous(..)) => {
                                 missed = Some(other);
                             }
                             _ => {}
@@ -224,9 +225,9 @@ pub(crate) fn regex(
                     tracing::debug!(line = %line, "tool reported a finding that names no file; ignored");
                     doubt_split_names(&mut doubts, files, "no file");
                 }
-                Some(LineRead::Outside(path)) => {
+                Some(LineRead::Outside(path, severity)) => {
                     tracing::debug!(path = %path, "tool reported a finding for a file outside the batch; ignored");
-                    unchecked.note(&batch, selects, path.as_bytes());
+                    unchecked.note(&batch, selects, path.as_bytes(), severity);
                     doubt_split_names(&mut doubts, files, &format!("{path:?}"));
                 }
                 Some(LineRead::Ambiguous(ambiguity, printed)) => ambiguity.doubt(&mut doubts, "a finding", &printed),
@@ -271,14 +272,27 @@ struct Unchecked {
 }
 
 impl Unchecked {
-    fn note(&mut self, batch: &Batch, selects: &Selects, printed: &[u8]) {
-        if selects.0.is_none() {
+    /// Notes a finding of `severity` for `printed`, a name outside the
+    /// batch (relative to the root, or absolute). Notes are left out (a
+    /// compiler's `note: declared here` at a system header, which the
+    /// error it explains, in the batch, already reports), and so are names
+    /// of no file (`<command line>`, `<scratch space>`). The name counts as
+    /// one the validator checks in any of the forms a lookup tries: as
+    /// printed, without terminal escapes, trimmed.
+    fn note(&mut self, batch: &Batch, selects: &Selects, printed: &[u8], severity: Severity) {
+        if selects.0.is_none() || severity == Severity::Note {
             return;
         }
-        let checked = batch.normalize(printed).is_some_and(|rel| selects.checks(Path::new(OsStr::from_bytes(&rel))));
-        if !checked {
-            self.names.insert(printed.to_vec());
-            self.first.get_or_insert_with(|| String::from_utf8_lossy(printed).into_owned());
+        let unescaped = TERMINAL_ESCAPE.replace_all(printed, &b""[..]);
+        let forms = [printed, &unescaped, printed.trim_ascii(), unescaped.trim_ascii()];
+        let rels: Vec<Vec<u8>> = forms.iter().filter_map(|form| batch.normalize(form)).collect();
+        if rels.iter().any(|rel| selects.checks(Path::new(OsStr::from_bytes(rel)))) {
+            return;
+        }
+        let exists = |form: &[u8]| batch.cwd.join(OsStr::from_bytes(form)).symlink_metadata().is_ok();
+        if let Some(name) = forms.into_iter().find(|form| exists(form)) {
+            self.names.insert(name.to_vec());
+            self.first.get_or_insert_with(|| String::from_utf8_lossy(name).into_owned());
         }
     }
 
@@ -325,8 +339,8 @@ enum LineRead<'b> {
     NoMatch,
     /// A match with an empty `file` group.
     NoFile(String),
-    /// A match naming a file outside the batch.
-    Outside(String),
+    /// A match naming a file outside the batch, with its severity.
+    Outside(String, Severity),
     /// A finding for these files of the batch.
     Finding(&'b [usize], Finding),
     /// A finding naming, lossily, a name that several files of the batch
@@ -359,7 +373,13 @@ fn read_line<'b>(re: &Regex, raw: &[u8], has_file: bool, unescaped: bool, batch:
             Some(Named::Ambiguous(ambiguity)) => {
                 return LineRead::Ambiguous(ambiguity, String::from_utf8_lossy(path).into_owned());
             }
-            None => return LineRead::Outside(String::from_utf8_lossy(path).into_owned()),
+            None => {
+                let said = caps.name("severity").map(|m| m.as_str().trim()).filter(|s| !s.is_empty());
+                return LineRead::Outside(
+                    String::from_utf8_lossy(path).into_owned(),
+                    said.map(severity).unwrap_or(Severity::Error),
+                );
+            }
         }
     } else {
         &[0]
@@ -538,9 +558,13 @@ pub(crate) fn sarif(
                         .locations
                         .iter()
                         .filter_map(|l| l.physical_location.as_ref()?.artifact_location.as_ref())
-                        .find_map(|a| run.resolve(a, 0));
+                        .find_map(|a| run.project_path(a, &batch));
+                    let level = match run.level(result, run.rule_of(result)).as_str() {
+                        "note" | "none" => Severity::Note,
+                        _ => Severity::Error,
+                    };
                     if let Some(path) = path {
-                        unchecked.note(&batch, selects, path.as_os_str().as_bytes());
+                        unchecked.note(&batch, selects, &path, level);
                     }
                     elsewhere += 1;
                     continue;
@@ -1498,6 +1522,24 @@ impl Run {
         artifact.uri_base_id.as_ref()?;
         let uri = artifact.uri.as_deref().filter(|u| !has_scheme(u) && !u.starts_with('/'))?;
         batch.lookup(&percent_decode(uri))
+    }
+
+    /// The file an artifact location names, as [`lookup_decoded`]
+    /// (Self::lookup_decoded) finds it: relative to the project root when
+    /// it is inside (a URI whose base lies elsewhere read from the root),
+    /// else absolute; `None` for what names no file.
+    fn project_path(&self, artifact: &ArtifactLocation, batch: &Batch) -> Option<Vec<u8>> {
+        let resolved = self.resolve(artifact, 0);
+        if let Some(rel) = resolved.as_ref().and_then(|p| batch.normalize(p.as_os_str().as_bytes())) {
+            return Some(rel);
+        }
+        let relative = artifact
+            .uri_base_id
+            .as_ref()
+            .and(artifact.uri.as_deref())
+            .filter(|u| !has_scheme(u) && !u.starts_with('/'))
+            .and_then(|u| batch.normalize(&percent_decode(u)));
+        relative.or_else(|| Some(resolved?.into_os_string().into_vec()))
     }
 
     /// The path (absolute, or relative to the project root) an artifact

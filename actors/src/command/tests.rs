@@ -1075,6 +1075,9 @@ async fn findings_for_files_the_validator_does_not_check_leave_no_pass_in_their_
         ..spec(&dir, script(out, code), OutputParser::Regex(gcc_style()))
     };
     let ab = files(&["a.c", "b.c"]);
+    std::fs::write(dir.path().join("hdr.h"), "int x = y;\n").unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    std::fs::write(dir.path().join("src/other.c"), "int z;\n").unwrap();
     let header = "hdr.h:1:27: error: undeclared\\nb.c:1:20: warning: parentheses\\n";
     let out = run(&batch(header, 1, &selects), &ab, &registry).await;
     assert!(
@@ -1083,12 +1086,33 @@ async fn findings_for_files_the_validator_does_not_check_leave_no_pass_in_their_
     );
     assert_eq!(out[1].findings().len(), 1, "{out:?}");
     // Outside the project: the same.
-    let system = "/usr/include/x.h:3:1: error: bad\\nb.c:1:20: warning: parentheses\\n";
-    let out = run(&batch(system, 1, &selects), &ab, &registry).await;
-    assert!(reason(&out[0]).contains("\"/usr/include/x.h\""), "{out:?}");
-    // A file it checks, another batch's: a.c passes.
-    let module = "other.c:1:1: error: bad\\nb.c:1:20: warning: parentheses\\n";
-    assert_eq!(run(&batch(module, 1, &selects), &ab, &registry).await[0], Outcome::Passed);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let system_header = elsewhere.path().join("x.h");
+    std::fs::write(&system_header, "#error x\n").unwrap();
+    let system = format!("{}:3:1: error: bad\\nb.c:1:20: warning: parentheses\\n", system_header.display());
+    let out = run(&batch(&system, 1, &selects), &ab, &registry).await;
+    assert!(reason(&out[0]).contains(&format!("{:?}", system_header.display().to_string())), "{out:?}");
+    // A note there (a compiler's `declared here`), or a name of no file
+    // (`<command line>`): nothing came through a.c; it passes.
+    let note = format!("{}:3:1: note: declared here\\nb.c:1:20: error: too few arguments\\n", system_header.display());
+    assert_eq!(run(&batch(&note, 1, &selects), &ab, &registry).await[0], Outcome::Passed);
+    let pseudo = "<command line>:1:9: warning: redefined\\nb.c:1:20: warning: parentheses\\n";
+    assert_eq!(run(&batch(pseudo, 1, &selects), &ab, &registry).await[0], Outcome::Passed);
+    // A file it checks, another batch's: a.c passes, whether the name is
+    // printed plainly, in colours, or with blanks around it.
+    let loose = Regex::new(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+):(?P<message>.*)$").unwrap();
+    for other in ["src/other.c", "\\033[01m\\033[Ksrc/other.c\\033[m\\033[K", " src/other.c"] {
+        let module = format!("{other}:1:1: error: bad\\nb.c:1:20: warning: parentheses\\n");
+        let anchored = Selects(Some(Arc::new(|rel: &Path| {
+            rel.starts_with("src") || rel == Path::new("a.c") || rel == Path::new("b.c")
+        })));
+        let s = CommandSpec {
+            batch: true,
+            selects: anchored,
+            ..spec(&dir, script(&module, 1), OutputParser::Regex(loose.clone()))
+        };
+        assert_eq!(run(&s, &ab, &registry).await[0], Outcome::Passed, "{other:?}");
+    }
     // Not known which files it checks, or a status of 0: as before.
     assert_eq!(run(&batch(header, 1, &Selects::default()), &ab, &registry).await[0], Outcome::Passed);
     assert_eq!(run(&batch(header, 0, &selects), &ab, &registry).await[0], Outcome::Passed);
@@ -1108,6 +1132,20 @@ async fn findings_for_files_the_validator_does_not_check_leave_no_pass_in_their_
     let out = run(&sarif, &ab, &registry).await;
     assert!(reason(&out[0]).contains("\"hdr.h\""), "{out:?}");
     assert_eq!(out[1].findings().len(), 1, "{out:?}");
+    // A base that lies elsewhere (a tool run in a container): the name is
+    // read from the project root, as the lookup reads it, and src/other.c
+    // is one the validator checks.
+    let based = |uri: &str| {
+        serde_json::json!({"ruleId": "R", "level": "error", "message": {"text": uri},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "SRC"}}}]})
+    };
+    let log = serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}},
+        "originalUriBaseIds": {"SRC": {"uri": "file:///src/"}},
+        "results": [based("src/other.c"), based("b.c")]}]});
+    std::fs::write(dir.path().join("c.sarif"), log.to_string()).unwrap();
+    let container = CommandSpec { argv: sh("cat c.sarif; exit 1"), ..sarif };
+    let out = run(&container, &ab, &registry).await;
+    assert_eq!((&out[0], out[1].findings().len()), (&Outcome::Passed, 1), "{out:?}");
 }
 
 /// A URI with a `%` that names no file of the batch decoded is read with
