@@ -1673,19 +1673,20 @@ pub async fn run(
         let mut ours = std::collections::HashSet::new();
         for &fi in files {
             let key = pending_key(s, hashed[fi].hash.unwrap_or(0), &walked[fi], cache_epoch);
-            if hashed[fi].hash.is_none()
-                || !s.handle.cacheable
-                || !is_command(s)
-                || params.no_cache
-                || ours.contains(&key)
-            {
+            if hashed[fi].hash.is_none() || !s.handle.cacheable || !is_command(s) || ours.contains(&key) {
                 own.push(fi);
                 continue;
             }
             let mut pending = engine.pending.lock().expect("pending");
             if let Some(rx) = pending.get(&key).filter(|rx| rx.has_changed().is_ok()).cloned() {
                 drop(pending);
-                spawn_waiter(&mut jobs, rx, &run, s, fi, vi, None);
+                // A `--no-cache` run computes it again; its own claims are
+                // taken, so that other runs wait for its fresh verdicts.
+                if params.no_cache {
+                    own.push(fi);
+                } else {
+                    spawn_waiter(&mut jobs, rx, &run, s, fi, vi, None);
+                }
             } else {
                 if let Some(c) = Claim::take(&engine.pending, &mut pending, fi, key, &s.handle.permits) {
                     claims.insert(fi, c);

@@ -1250,6 +1250,33 @@ fn a_pair_needed_by_two_concurrent_checks_is_computed_once() {
     assert_eq!(runs, 3, "each file was validated {runs} times for two checks of three files");
 }
 
+/// A `--no-cache` check computes its pairs again, but a check beside it
+/// waits for its fresh verdicts rather than running the tools a second
+/// time (an audit saw 12 jobs for 6 files).
+#[test]
+fn a_check_beside_a_no_cache_check_takes_its_verdicts() {
+    let env = Env::new();
+    let counter = counted_tool(&env, "; sleep 3");
+    for i in 0..3 {
+        env.write(&format!("f{i}.txt"), format!("{i}\n"));
+    }
+    env.start();
+    let mut a = env.connect();
+    let mut b = env.connect();
+    let ia = a.send("check", json!({ "no_cache": true }));
+    wait_until(Duration::from_secs(10), "the no-cache check's tools to start", || {
+        std::fs::read_to_string(&counter).is_ok_and(|c| c.lines().count() >= 1)
+    });
+    let ib = b.send("check", json!({}));
+    let (ra, _) = a.reply(ia);
+    let (rb, _) = b.reply(ib);
+    for r in [&ra, &rb] {
+        assert_eq!(r["result"]["summary"]["outcomes"]["passed"], 3, "{r}");
+    }
+    let runs = std::fs::read_to_string(&counter).unwrap().lines().count();
+    assert_eq!(runs, 3, "each file was validated {runs} times for two checks of three files");
+}
+
 /// A check waiting for another check's run of the same pair waits within
 /// its own timeout, and does not run again a job that timed out there:
 /// either would have it take up to twice its timeout (an audit saw 6.5 s
