@@ -1701,10 +1701,28 @@ pub async fn run(
         }
     }
 
-    // Progress while jobs finish.
-    let mut last = Instant::now();
+    // Progress while jobs run: on a timer, not only as jobs end (a first
+    // job of a minute would leave the client with no count for a minute),
+    // and only when it moved.
     let notifier = ctx.notifier.clone();
-    while let Some(res) = jobs.join_next().await {
+    let mut tick = tokio::time::interval(PROGRESS_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut told = None;
+    loop {
+        let res = tokio::select! {
+            res = jobs.join_next() => match res {
+                Some(res) => res,
+                None => break,
+            },
+            _ = tick.tick() => {
+                let now = (run.done.load(Ordering::Relaxed), run.total.load(Ordering::Relaxed));
+                if told != Some(now) {
+                    told = Some(now);
+                    notifier.notify(notification::CHECK_PROGRESS, json!({ "done": now.0, "total": now.1 }));
+                }
+                continue;
+            }
+        };
         if let Ok(Some(Orphan { fi, vi, cap })) = res {
             // The run that was computing this pair for us went away, or gave
             // no verdict: it is waited for again if a third run claimed it
@@ -1733,13 +1751,6 @@ pub async fn run(
                     spawn(&mut jobs, vi, vec![fi], claims, cap);
                 }
             }
-        }
-        if last.elapsed() >= PROGRESS_EVERY {
-            last = Instant::now();
-            notifier.notify(
-                notification::CHECK_PROGRESS,
-                json!({ "done": run.done.load(Ordering::Relaxed), "total": run.total.load(Ordering::Relaxed) }),
-            );
         }
     }
 

@@ -1250,6 +1250,49 @@ fn a_pair_needed_by_two_concurrent_checks_is_computed_once() {
     assert_eq!(runs, 3, "each file was validated {runs} times for two checks of three files");
 }
 
+/// Progress is streamed while a job runs, not only as jobs end: a client
+/// whose first job takes a minute is told the count at once.
+#[test]
+fn progress_is_told_while_the_first_job_runs() {
+    let env = Env::new();
+    let release = env.tmp.path().join("release");
+    env.write(
+        "verdict.toml",
+        format!(
+            "[validators.held]\nkind = \"command\"\nfiles = [\"*.txt\"]\nmode = \"per_file\"\nparser = \"exit_code\"\n\
+             command = [\"sh\", \"-c\", \"while [ ! -e {} ]; do sleep 0.05; done\", \"held\"]\n",
+            release.display()
+        ),
+    );
+    env.write("a.txt", "a\n");
+    env.start();
+    let mut c = env.connect();
+    let id = c.send("check", json!({}));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        loop {
+            let m = c.read().expect("a reply");
+            let done = m["id"] == json!(id);
+            let _ = tx.send(m);
+            if done {
+                break;
+            }
+        }
+    });
+    // With the tool held, a count of every pair (the built-ins' and the
+    // held one's) that is not yet done.
+    let counted = loop {
+        let m = rx.recv_timeout(Duration::from_secs(10)).expect("progress with a count while the job runs");
+        let p = &m["params"];
+        if m["method"] == "check/progress" && p["total"].as_u64().unwrap_or(0) > 0 {
+            break p.clone();
+        }
+    };
+    assert!(counted["done"].as_u64() < counted["total"].as_u64(), "{counted}");
+    std::fs::write(&release, "").unwrap();
+    reader.join().unwrap();
+}
+
 /// A `--no-cache` check computes its pairs again, but a check beside it
 /// waits for its fresh verdicts rather than running the tools a second
 /// time (an audit saw 12 jobs for 6 files).
