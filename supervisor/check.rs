@@ -1340,12 +1340,31 @@ pub async fn run(
             return Err(RpcError::invalid_params("paths", "an empty path names nothing (use \".\" for the directory)"));
         }
         let abs = cwd.join(p);
-        let canon = std::fs::canonicalize(&abs)
-            .map_err(|e| RpcError::invalid_params("paths", format!("{}: {e}", abs.display())))?;
+        let canon = std::fs::canonicalize(&abs).map_err(|e| {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+                _ => e.to_string(),
+            };
+            // A pattern the shell did not expand (it was quoted, or matched
+            // nothing) reaches verdict as it is.
+            let glob = p.as_os_str().as_bytes().iter().any(|b| matches!(b, b'*' | b'?' | b'['));
+            let hint = if glob && e.kind() == std::io::ErrorKind::NotFound {
+                " (verdict does not expand patterns: name files or directories, or let the shell expand it)"
+            } else {
+                ""
+            };
+            RpcError::invalid_params("paths", format!("{}: {why}{hint}", abs.display()))
+        })?;
         if !canon.starts_with(&root) {
+            // Named by a link: say which, and where it leads.
+            let through = if canon != abs && abs.symlink_metadata().is_ok_and(|m| m.is_symlink()) {
+                format!("{} (a link to {})", abs.display(), canon.display())
+            } else {
+                canon.display().to_string()
+            };
             return Err(RpcError::invalid_params(
                 "paths",
-                format!("{} is outside the project root {}", canon.display(), root.display()),
+                format!("{through} is outside the project root {}", root.display()),
             ));
         }
         // The walk leaves `.git` out wherever it meets it; a path that

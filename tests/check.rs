@@ -1250,6 +1250,34 @@ fn a_pair_needed_by_two_concurrent_checks_is_computed_once() {
     assert_eq!(runs, 3, "each file was validated {runs} times for two checks of three files");
 }
 
+/// What a new user gets wrong first is said plainly: a pattern the shell
+/// did not expand, a link out of the project, a check refused for an
+/// invalid verdict.toml, and `check --help` lists the exit codes.
+#[test]
+fn first_mistakes_are_told_plainly() {
+    let env = Env::new();
+    env.write("a.json", "{}\n");
+    let stderr = |args: &[&str]| {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let said = stderr(&["check", "*.json"]);
+    assert!(said.contains("*.json: no such file or directory (verdict does not expand patterns"), "{said}");
+    let said = stderr(&["check", "gone.txt"]);
+    assert!(said.contains("gone.txt: no such file or directory") && !said.contains("expand"), "{said}");
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::write(elsewhere.path().join("x.txt"), "x\n").unwrap();
+    std::os::unix::fs::symlink(elsewhere.path().join("x.txt"), env.project.join("link.txt")).unwrap();
+    let said = stderr(&["check", "link.txt"]);
+    assert!(said.contains("link.txt (a link to ") && said.contains("is outside the project root"), "{said}");
+    env.write("verdict.toml", "[validators.x]\nkind = \"nope\"\n");
+    let said = stderr(&["check", "."]);
+    assert!(said.contains("invalid configuration, so nothing was checked"), "{said}");
+    let help = env.run(&["check", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes: 0 all passed; 1 findings"), "{help:?}");
+}
+
 /// Progress is streamed while a job runs, not only as jobs end: a client
 /// whose first job takes a minute is told the count at once.
 #[test]

@@ -110,6 +110,8 @@ enum Command {
         lines: Option<usize>,
     },
     /// Validate files: `verdict check .`
+    #[command(after_help = "Exit codes: 0 all passed; 1 findings (see --fail-on); 2 verdict could not run (usage, \
+                            configuration, daemon); 3 incomplete: no findings, but errors, timeouts or skips.")]
     Check(crate::report::CheckArgs),
     /// Re-read verdict.toml and apply it (added validators start, removed ones stop, changed ones restart).
     Reload,

@@ -431,6 +431,16 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
                 e.message
             );
         }
+        // The daemon's words fit a reload: a check that finds the file
+        // invalid checks nothing at all.
+        if e.code == code::INVALID_CONFIGURATION {
+            e.message = e.message.replacen(
+                "invalid configuration; the old one stays in force:",
+                "invalid configuration, so nothing was checked (fix verdict.toml; `verdict config check` lists its \
+                 errors):",
+                1,
+            );
+        }
         // Started, then cut off by a shutdown whose grace period ended
         // first (one that refused it was made again of the next daemon).
         if e.code == code::SHUTTING_DOWN {

@@ -770,7 +770,8 @@ fn first_line_of(c: &Captured) -> Option<String> {
 /// without terminal escapes, shortened; of a line redrawn with carriage
 /// returns (a progress line), what a terminal would show: its last part;
 /// for a Python traceback, its last line (the error, where the first only
-/// says a traceback follows); after ESLint's "Oops! Something went wrong!",
+/// says a traceback follows), and so for a syntax error as `py_compile`
+/// prints it (`File "x.py", line 1` first); after ESLint's "Oops! Something went wrong!",
 /// the error it then prints after its version line (`SyntaxError: …`,
 /// `Error [ERR_MODULE_NOT_FOUND]: …`, `ESLint couldn't find …`); after a
 /// usage line, the `Error: …` that ends it (click's, as black prints it);
@@ -788,8 +789,18 @@ fn telling_line_of(c: &Captured, skip: impl Fn(&str) -> bool) -> Option<String> 
     let mut lines =
         text.lines().filter_map(|l| l.rsplit('\r').map(str::trim).find(|part| legible(part))).filter(|l| !skip(l));
     let first = lines.next()?;
+    // `SyntaxError: …`, `ValueError: …`: the line a Python error ends with.
+    let python_error = |l: &&str| {
+        l.split_once(": ").is_some_and(|(name, _)| {
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                && (name.ends_with("Error") || name.ends_with("Exception"))
+        })
+    };
     let line = if first.starts_with("Traceback (most recent call last)") {
         lines.last().unwrap_or(first)
+    } else if first.starts_with("File \"") {
+        // A syntax error as `py_compile` prints it: no traceback header.
+        lines.last().filter(python_error).unwrap_or(first)
     } else if first.starts_with("Oops! Something went wrong!") {
         lines.find(|l| !l.starts_with("ESLint: ")).unwrap_or(first)
     } else if first.starts_with("Usage: ") {

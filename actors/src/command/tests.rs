@@ -1424,6 +1424,10 @@ async fn a_batch_tool_that_fails_after_some_findings_passes_no_file() {
             "ruff failed: Cause: Failed to parse ruff.toml",
         ),
         (
+            "printf '  File \"bad.py\", line 1\n    def f(:\n          ^\nSyntaxError: invalid syntax\n' >&2; exit 2",
+            "SyntaxError: invalid syntax",
+        ),
+        (
             "printf 'In file included from a.c:1:\n                 from b.c:2:\nh.h:1:1: fatal error: x.h: No such file\n' >&2; exit 4",
             "h.h:1:1: fatal error: x.h: No such file",
         ),
