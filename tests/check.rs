@@ -1276,6 +1276,19 @@ fn first_mistakes_are_told_plainly() {
     assert!(said.contains("invalid configuration, so nothing was checked"), "{said}");
     let help = env.run(&["check", "--help"]);
     assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes: 0 all passed; 1 findings"), "{help:?}");
+    // A validator whose `files` match nothing checks nothing: said, not
+    // passed in silence.
+    env.write(
+        "verdict.toml",
+        "builtins = false\n[validators.pyparse]\nkind = \"command\"\nfiles = [\"src/*.py\"]\ncommand = [\"true\"]\n",
+    );
+    env.write("src/pkg/bad.py", "def f(:\n");
+    for args in [&["check", "--validator", "pyparse"][..], &["check"]] {
+        let out = env.run(args);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{said}");
+        assert!(said.contains("none of the 3 files found was selected by") && said.contains("src/**/*.py"), "{said}");
+    }
 }
 
 /// Progress is streamed while a job runs, not only as jobs end: a client

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::cli::ExitCode;
 use crate::client::{self, CallError, ConnectOptions};
 use crate::paths::Layout;
-use crate::protocol::{CheckReport, Record, StreamedOutcomes, WirePath, code, method, notification};
+use crate::protocol::{CheckReport, Record, StreamedOutcomes, Summary, WirePath, code, method, notification};
 use verdict_actors::{Finding, Outcome, Severity, Verdict};
 
 /// Output formats of `check`.
@@ -559,7 +559,31 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     for note in &report.summary.notes {
         crate::errln!("verdict: note: {}", visible_lines(note));
     }
+    if let Some(note) = nothing_selected_note(&report.summary, &args.validators, &args.dimensions) {
+        crate::errln!("verdict: note: {note}");
+    }
     Ok(exit_code(&report, args.fail_on))
+}
+
+/// Files were found but no validator selected any: a `files` glob that
+/// matches nothing passes everything, which a first configuration easily
+/// does.
+fn nothing_selected_note(summary: &Summary, validators: &[String], dimensions: &[String]) -> Option<String> {
+    if summary.pairs > 0 || summary.files == 0 {
+        return None;
+    }
+    let plural = |list: &[String]| if list.len() == 1 { "" } else { "s" };
+    let who = match (validators, dimensions) {
+        ([], []) => "any validator".to_owned(),
+        (names, []) => format!("the validator{} named ({})", plural(names), names.join(", ")),
+        ([], d) => format!("any validator of the dimension{} named ({})", plural(d), d.join(", ")),
+        (names, d) => format!("the validators named ({}) of the dimensions named ({})", names.join(", "), d.join(", ")),
+    };
+    Some(format!(
+        "none of the {} found was selected by {who}, so nothing was checked: look at the `files` globs (one \
+         holding `/` is anchored at the project root: `src/*.py` does not reach `src/pkg/a.py`, `src/**/*.py` does)",
+        counted(summary.files, "file")
+    ))
 }
 
 /// Where `--output` writes: a file replaced once the report is complete, or
