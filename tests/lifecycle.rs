@@ -1247,7 +1247,7 @@ fn a_cli_that_cannot_write_its_notes_or_errors_keeps_its_exit_status() {
     let out = env.cmd().args(["--json", "check", "missing"]).stderr(full()).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(doc["error"]["message"].as_str().unwrap().contains("No such file"), "{doc}");
+    assert!(doc["error"]["message"].as_str().unwrap().contains("no such file or directory"), "{doc}");
 }
 
 /// A session without `XDG_RUNTIME_DIR` (cron, a bare ssh login) finds no
