@@ -862,14 +862,13 @@ fn print_human(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::
     }
     writeln!(
         out,
-        "{}, {}: {} passed, {} with findings, {} cached{}, {}, {} timed out, {} skipped; {} in all; {} computed, {} from cache in {:.2} s{}",
+        "{}, {}: {} passed, {} with findings, {}, {} timed out, {} skipped; {} in all; {} computed, {} from cache in {:.2} s{}",
         counted(s.files, "file"),
         counted(s.pairs, "check"),
-        n("passed"),
-        n("findings"),
-        n("cached"),
-        // The counts before add up to the checks; this one is part of `cached`.
-        if s.cached_with_findings > 0 { format!(" ({} with findings)", s.cached_with_findings) } else { String::new() },
+        // Computed or cached alike: how many came from the cache is said
+        // at the end.
+        n("passed") + n("cached").saturating_sub(s.cached_with_findings),
+        n("findings") + s.cached_with_findings,
         counted(n("error"), "error"),
         n("timed_out"),
         n("skipped"),
@@ -1978,7 +1977,7 @@ mod tests {
         assert!(one.contains("; 1 finding in all;") && one.contains(", 0 errors,"), "{one}");
         let many = summary_line(Summary { files: 3, pairs: 26, findings: 2, ..Summary::default() });
         assert!(many.starts_with("3 files, 26 checks: ") && many.contains("; 2 findings in all;"), "{many}");
-        // Every check counted once: a cached one with findings is cached.
+        // Every check counted once, a cached one as what it was.
         let outcomes = [("passed", 2), ("findings", 1), ("cached", 5)].map(|(k, v)| (k.to_string(), v)).into();
         let mixed = summary_line(Summary {
             files: 1,
@@ -1988,7 +1987,7 @@ mod tests {
             cached_with_findings: 2,
             ..Summary::default()
         });
-        assert!(mixed.contains(": 2 passed, 1 with findings, 5 cached (2 with findings), "), "{mixed}");
+        assert!(mixed.contains(": 5 passed, 3 with findings, 0 errors, "), "{mixed}");
         assert!(mixed.contains("; 3 findings in all; "), "{mixed}");
     }
 
