@@ -1279,15 +1279,17 @@ pub async fn run(
     for name in &validators {
         if !handles.iter().any(|h| &h.config.name == name) {
             let names = known(|h| &h.config.name, "validators");
-            return Err(RpcError::invalid_params("validators", format!("no validator named {name:?} ({names})")));
+            let like = did_you_mean(name, handles.iter().map(|h| h.config.name.as_str()));
+            return Err(RpcError::invalid_params("validators", format!("no validator named {name:?}{like} ({names})")));
         }
     }
     for dimension in &dimensions {
         if !handles.iter().any(|h| &h.config.dimension == dimension) {
             let dimensions = known(|h| &h.config.dimension, "dimensions");
+            let like = did_you_mean(dimension, handles.iter().map(|h| h.config.dimension.as_str()));
             return Err(RpcError::invalid_params(
                 "dimensions",
-                format!("no validator has the dimension {dimension:?} ({dimensions})"),
+                format!("no validator has the dimension {dimension:?}{like} ({dimensions})"),
             ));
         }
     }
@@ -3117,6 +3119,14 @@ fn walk(
         dirs.dedup();
     }
     (v, dirs, linked_ignore_file.load(Ordering::Relaxed))
+}
+
+/// `; did you mean "NAME"?` for the known name most like `given` (a typo:
+/// `trailing-whitspace`), if one is close; empty otherwise.
+pub(crate) fn did_you_mean<'a>(given: &str, known: impl Iterator<Item = &'a str>) -> String {
+    let best =
+        known.map(|k| (strsim::jaro(given, k), k)).filter(|(score, _)| *score > 0.8).max_by(|a, b| a.0.total_cmp(&b.0));
+    best.map_or_else(String::new, |(_, k)| format!("; did you mean {k:?}?"))
 }
 
 /// Whether `rel` (a directory, relative to the root) holds only excluded

@@ -621,7 +621,15 @@ impl Actor for Supervisor {
             }
             SupervisorMessage::Restart(name, reply) => {
                 let Some(child) = state.children.get_mut(&name) else {
-                    let _ = reply.send(Err(format!("no validator named {name:?}")));
+                    let mut names: Vec<&str> = state.children.keys().map(String::as_str).collect();
+                    names.sort_unstable();
+                    let like = crate::check::did_you_mean(&name, names.iter().copied());
+                    let listed = if names.is_empty() {
+                        "no validator is running".to_owned()
+                    } else {
+                        format!("the validators are: {}", names.join(", "))
+                    };
+                    let _ = reply.send(Err(format!("no validator named {name:?}{like} ({listed})")));
                     return Ok(());
                 };
                 if let Some(actor) = child.actor.take() {

@@ -1262,6 +1262,15 @@ fn first_mistakes_are_told_plainly() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
+    // A name mistyped gets the likeliest, and the list.
+    let said = stderr(&["check", "--validator", "trailing-whitspace"]);
+    assert!(said.contains("did you mean \"trailing-whitespace\"?") && said.contains("yaml"), "{said}");
+    let said = stderr(&["check", "--dimension", "securty"]);
+    assert!(said.contains("did you mean \"security\"?"), "{said}");
+    let said = String::from_utf8_lossy(&env.run(&["restart", "jsn"]).stderr).into_owned();
+    assert!(said.contains("did you mean \"json\"?") && said.contains("the validators are: "), "{said}");
+    let said = stderr(&["check", "--validator", "zzzzzz"]);
+    assert!(!said.contains("did you mean"), "{said}");
     let said = stderr(&["check", "*.json"]);
     assert!(said.contains("*.json: no such file or directory (verdict does not expand patterns"), "{said}");
     let said = stderr(&["check", "gone.txt"]);
