@@ -34,8 +34,8 @@ pub enum StorageError {
     /// system is read-only).
     #[error(
         "permission denied for the cache at {} (or its file system is read-only): fix the directory's \
-         owner or permissions, make the file system writable, or pass --data-dir to use a writable \
-         location ({detail})",
+         owner or permissions (or its files' immutable attribute: `lsattr`, `chattr -i`), make the file \
+         system writable, or pass --data-dir to use a writable location ({detail})",
         path.display()
     )]
     PermissionDenied {
@@ -217,7 +217,11 @@ impl StorageError {
             StorageError::Locked { path, detail }
         } else if detail.contains("No space left on device") {
             StorageError::NoSpace { path, detail }
-        } else if detail.contains("Permission denied") || detail.contains("Read-only file system") {
+        } else if detail.contains("Permission denied")
+            || detail.contains("Read-only file system")
+            // EPERM: an immutable or append-only file (`chattr +i`).
+            || detail.contains("Operation not permitted")
+        {
             StorageError::PermissionDenied { path, detail }
         } else if detail.starts_with("Corruption")
             // A database whose manifest (or its pointer, `CURRENT`) is gone

@@ -351,6 +351,12 @@ impl Store {
         if !opened.join(MARKER_FILE).exists() {
             std::fs::write(opened.join(MARKER_FILE), MARKER_TEXT).map_err(|e| StorageError::from_io(dir, e))?;
         }
+        // RocksDB would block for ever opening a FIFO at `CURRENT`, or read
+        // an endless link (to `/dev/zero`) until memory ran out: refused
+        // first, as damage `cache clear` removes.
+        if let Some(why) = unfit_entry(opened) {
+            return Err(StorageError::Corruption { path: dir.to_path_buf(), detail: why });
+        }
         // Column families we do not know (from a newer schema) must be opened
         // too, or RocksDB refuses to open; the schema check then reports the
         // real problem.
@@ -408,6 +414,8 @@ impl Store {
         if !is_ours(dir)? {
             return Ok(());
         }
+        // What RocksDB never writes there, and would block on or fail at.
+        remove_unfit_entries(dir)?;
         Db::destroy(&Options::default(), dir).map_err(|e| StorageError::from_rocksdb(dir, e))?;
         match std::fs::remove_file(dir.join(MARKER_FILE)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(StorageError::from_io(dir, e)),
@@ -924,17 +932,20 @@ impl Store {
                         let before = self.read_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         // One warning per database: damaged blocks fail
                         // every key in them, at every check.
+                        // The tables by the cache's path, not the
+                        // descriptor's RocksDB was given.
+                        let said = e.to_string().replace(&self.via, &self.path.to_string_lossy());
                         if before == 0 {
                             tracing::warn!(
                                 cache = %self.path.display(),
                                 cf = cf_name,
                                 key = %show_key(unique[s]),
-                                error = %e,
+                                error = %said,
                                 "cache read failed; treating as a miss (further failures are logged at debug level; \
                                  `verdict status` counts them, `verdict cache clear` starts the cache afresh)"
                             );
                         } else {
-                            tracing::debug!(cf = cf_name, key = %show_key(unique[s]), error = %e, "cache read failed");
+                            tracing::debug!(cf = cf_name, key = %show_key(unique[s]), error = %said, "cache read failed");
                         }
                     }
                     None
@@ -1169,6 +1180,66 @@ const _: () = assert!(VALIDATOR_PREFIX_LEN + 16 == RESULT_KEY_LEN);
 /// `via`: said with `dir`.
 fn said_of(dir: &Path, via: &str, e: rocksdb::Error) -> StorageError {
     StorageError::classify(dir, e.into_string().replace(via, &dir.to_string_lossy()))
+}
+
+/// The longest `CURRENT` or `IDENTITY` a database has (each holds a line).
+const SMALL_FILE_MAX: u64 = 64 * 1024;
+
+/// Whether an entry named `name` of a cache directory, of type `kind`
+/// (size `len`), is one RocksDB never writes there and would block on,
+/// fail at or read without end: a link, a FIFO, a socket or a device; a
+/// directory with the name of one of its files; a `CURRENT` or `IDENTITY`
+/// of more than a line. Why, if so.
+fn unfit(name: &str, kind: std::fs::FileType, len: u64) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    let what = if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else if kind.is_dir() {
+        let rocksdb_name = matches!(name, "CURRENT" | "IDENTITY" | "LOCK" | "LOG")
+            || ["MANIFEST-", "OPTIONS-"].iter().any(|p| name.starts_with(p))
+            || [".sst", ".log"].iter().any(|e| name.ends_with(e));
+        if !rocksdb_name {
+            return None;
+        }
+        "a directory"
+    } else if matches!(name, "CURRENT" | "IDENTITY") && len > SMALL_FILE_MAX {
+        return Some(format!("its {name} is {len} bytes long, where RocksDB writes one line"));
+    } else {
+        return None;
+    };
+    Some(format!("its {name} is {what}, which RocksDB never makes there"))
+}
+
+/// The first entry of `dir` that [`unfit`] refuses, said.
+fn unfit_entry(dir: &Path) -> Option<String> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    entries.flatten().find_map(|e| {
+        let kind = e.file_type().ok()?;
+        let len = if kind.is_file() { e.metadata().map_or(0, |m| m.len()) } else { 0 };
+        unfit(&e.file_name().to_string_lossy(), kind, len)
+    })
+}
+
+/// Removes the entries of `dir` that [`unfit`] refuses (a directory with
+/// what is in it), so that RocksDB can destroy the rest.
+fn remove_unfit_entries(dir: &Path) -> Result<(), StorageError> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    for e in entries.flatten() {
+        let Ok(kind) = e.file_type() else { continue };
+        let len = if kind.is_file() { e.metadata().map_or(0, |m| m.len()) } else { 0 };
+        if unfit(&e.file_name().to_string_lossy(), kind, len).is_some() {
+            let removed =
+                if kind.is_dir() { std::fs::remove_dir_all(e.path()) } else { std::fs::remove_file(e.path()) };
+            removed.map_err(|err| StorageError::from_io(dir, err))?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether `dir` holds data a RocksDB database wrote (its write-ahead logs,
