@@ -1731,7 +1731,9 @@ fn print_log_line(line: &str, raw: bool, out: &mut dyn Write) -> std::io::Result
             let mut fields = String::new();
             if let Some(map) = v["fields"].as_object() {
                 for (k, val) in map {
-                    if k != "message" {
+                    // An empty field (a supervision event's `detail` when
+                    // there is none) says nothing.
+                    if k != "message" && val.as_str() != Some("") {
                         fields.push_str(&format!(
                             " {k}={}",
                             val.as_str().map(str::to_string).unwrap_or_else(|| val.to_string())
@@ -1890,6 +1892,14 @@ mod tests {
         print_log_line(line, false, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text, "t  INFO supervision event detail=job on e\\u{1b}[2Jx.stub timed out\n");
+        let mut out = Vec::new();
+        print_log_line(
+            r#"{"timestamp":"t","level":"INFO","fields":{"message":"m","detail":"","event":"started"}}"#,
+            false,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "t  INFO m event=started\n");
         let mut out = Vec::new();
         print_log_line("not json \u{1b}]0;x\u{7}\n", false, &mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "not json \\u{1b}]0;x\\u{7}\n");
