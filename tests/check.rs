@@ -1285,6 +1285,24 @@ fn first_mistakes_are_told_plainly() {
     assert!(said.contains("invalid configuration, so nothing was checked"), "{said}");
     let help = env.run(&["check", "--help"]);
     assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes: 0 all passed; 1 findings"), "{help:?}");
+    // A program a run would not find or could not start: a warning from
+    // `config check`, which still says valid.
+    env.write("tools/lint.sh", "#!/bin/sh\n");
+    env.write(
+        "verdict.toml",
+        "[validators.ruff]\nkind = \"command\"\nfiles = [\"*.py\"]\ncommand = [\"ruff-not-installed\", \"check\"]\n\
+         [validators.mine]\nkind = \"command\"\nfiles = [\"*.py\"]\ncommand = [\"./tools/lint.sh\"]\n\
+         version = [\"tools/gone.sh\"]\n[validators.ok]\nkind = \"command\"\nfiles = [\"*.py\"]\ncommand = [\"sh\"]\n",
+    );
+    let out = env.run(&["config", "check"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("validators.ruff.command: \"ruff-not-installed\" is not found on PATH"), "{said}");
+    assert!(said.contains("validators.mine.command: \"./tools/lint.sh\" is not executable (chmod +x"), "{said}");
+    assert!(said.contains("validators.mine.version: \"tools/gone.sh\" does not exist"), "{said}");
+    assert!(!said.contains("validators.ok"), "{said}");
+    let doc = env.json(&["config", "check"]);
+    assert_eq!(doc["warnings"].as_array().map(Vec::len), Some(3), "{doc}");
     // A validator whose `files` match nothing checks nothing: said, not
     // passed in silence.
     env.write(
@@ -1296,7 +1314,7 @@ fn first_mistakes_are_told_plainly() {
         let out = env.run(args);
         let said = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{said}");
-        assert!(said.contains("none of the 3 files found was selected by") && said.contains("src/**/*.py"), "{said}");
+        assert!(said.contains("none of the 4 files found was selected by") && said.contains("src/**/*.py"), "{said}");
     }
 }
 

@@ -286,13 +286,16 @@ fn config_check(file: &Path, named: bool, json: bool) -> anyhow::Result<ExitCode
     let loaded = if named { crate::config::Config::load(file) } else { crate::config::Config::load_to_apply(file) };
     match loaded {
         Ok(cfg) => {
+            // Relative programs are the project root's: the file's own
+            // directory.
+            let root = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let warnings = program_warnings(&cfg, root);
             if json {
-                outln!(
-                    "{}",
-                    crate::json_out::line(
-                        &json!({ "valid": true, "file": file.to_string_lossy(), "defaults": false, "validators": cfg.validators().iter().map(|v| v.name.clone()).collect::<Vec<_>>() })
-                    )
-                );
+                let mut doc = json!({ "valid": true, "file": file.to_string_lossy(), "defaults": false, "validators": cfg.validators().iter().map(|v| v.name.clone()).collect::<Vec<_>>() });
+                if !warnings.is_empty() {
+                    doc["warnings"] = json!(warnings);
+                }
+                outln!("{}", crate::json_out::line(&doc));
             } else {
                 let n = cfg.validators().len();
                 outln!(
@@ -300,6 +303,9 @@ fn config_check(file: &Path, named: bool, json: bool) -> anyhow::Result<ExitCode
                     visible(file.display().to_string()),
                     if n == 1 { "" } else { "s" }
                 );
+                for w in &warnings {
+                    crate::errln!("warning: {}", visible(w.clone()));
+                }
             }
             Ok(ExitCode::Ok)
         }
@@ -323,6 +329,36 @@ fn config_check(file: &Path, named: bool, json: bool) -> anyhow::Result<ExitCode
             Ok(ExitCode::Failure)
         }
     }
+}
+
+/// The programs of `cfg`'s command validators (and of their `version`
+/// commands) that a run would not find, or could not start, said per key:
+/// not errors (a tool may be installed later, or only where the daemon
+/// runs), but what a first check would otherwise report once per file.
+fn program_warnings(cfg: &crate::config::Config, root: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut warnings = Vec::new();
+    for v in cfg.validators() {
+        let Some(cmd) = v.command() else { continue };
+        let argvs = [("command", Some(&cmd.command)), ("version", cmd.version.as_ref())];
+        for (key, argv) in argvs {
+            let Some(program) = argv.and_then(|a| a.first()) else { continue };
+            let path = verdict_actors::command::resolve_program(program, root);
+            let why = match std::fs::metadata(&path) {
+                _ if !program.contains('/') && !path.is_absolute() => {
+                    format!("{program:?} is not found on PATH")
+                }
+                Err(_) => format!("{program:?} does not exist ({})", path.display()),
+                Ok(m) if m.is_dir() => format!("{program:?} is a directory"),
+                Ok(m) if m.permissions().mode() & 0o111 == 0 => {
+                    format!("{program:?} is not executable (chmod +x {})", path.display())
+                }
+                Ok(_) => continue,
+            };
+            warnings.push(format!("validators.{}.{key}: {why}: its files would each get an error", v.name));
+        }
+    }
+    warnings
 }
 
 /// The arguments that make `verdict-daemon` serve `layout`.
