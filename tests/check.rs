@@ -1300,9 +1300,28 @@ fn first_mistakes_are_told_plainly() {
     assert!(said.contains("validators.ruff.command: \"ruff-not-installed\" is not found on PATH"), "{said}");
     assert!(said.contains("validators.mine.command: \"./tools/lint.sh\" is not executable (chmod +x"), "{said}");
     assert!(said.contains("validators.mine.version: \"tools/gone.sh\" does not exist"), "{said}");
+    assert!(said.contains("tools/gone.sh): its results would not be cached"), "{said}");
     assert!(!said.contains("validators.ok"), "{said}");
     let doc = env.json(&["config", "check"]);
     assert_eq!(doc["warnings"].as_array().map(Vec::len), Some(3), "{doc}");
+    // A program found through a relative PATH entry, the file named
+    // relatively: found from the project root, as a run finds it.
+    env.write("node_modules/.bin/mylint", "#!/bin/sh\n");
+    std::fs::set_permissions(
+        env.project.join("node_modules/.bin/mylint"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    env.write("mylint.toml", "[validators.m]\nkind = \"command\"\nfiles = [\"*.js\"]\ncommand = [\"mylint\"]\n");
+    let path = format!("node_modules/.bin:{}", std::env::var("PATH").unwrap());
+    let out = env
+        .cmd()
+        .env("PATH", path)
+        .current_dir(&env.project)
+        .args(["config", "check", "mylint.toml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
     // A validator whose `files` match nothing checks nothing: said, not
     // passed in silence.
     env.write(
@@ -1314,8 +1333,16 @@ fn first_mistakes_are_told_plainly() {
         let out = env.run(args);
         let said = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{said}");
-        assert!(said.contains("none of the 4 files found was selected by") && said.contains("src/**/*.py"), "{said}");
+        assert!(said.contains("none of the 6 files found was selected by") && said.contains("src/**/*.py"), "{said}");
     }
+    // Not for files named one by one (a hook's), nor when every file found
+    // is binary (selected, then left out by the text checks).
+    let out = env.run(&["check", "--validator", "pyparse", "a.json"]);
+    assert!(out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("none of"), "{out:?}");
+    let binary = Env::new();
+    binary.write("blob.bin", b"\x00\x01\x02");
+    let out = binary.run(&["check", "--validator", "trailing-whitespace"]);
+    assert!(out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("none of"), "{out:?}");
 }
 
 /// Progress is streamed while a job runs, not only as jobs end: a client

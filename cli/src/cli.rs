@@ -111,7 +111,8 @@ enum Command {
     },
     /// Validate files: `verdict check .`
     #[command(after_help = "Exit codes: 0 all passed; 1 findings (see --fail-on); 2 verdict could not run (usage, \
-                            configuration, daemon); 3 incomplete: no findings, but errors, timeouts or skips.")]
+                            configuration, daemon); 3 incomplete: no findings, but errors, timeouts or skips, a \
+                            tool's failure or output cut short, or paths the walk could not read.")]
     Check(crate::report::CheckArgs),
     /// Re-read verdict.toml and apply it (added validators start, removed ones stop, changed ones restart).
     Reload,
@@ -338,14 +339,21 @@ fn config_check(file: &Path, named: bool, json: bool) -> anyhow::Result<ExitCode
 fn program_warnings(cfg: &crate::config::Config, root: &Path) -> Vec<String> {
     use std::os::unix::fs::PermissionsExt;
     let mut warnings = Vec::new();
+    // Absolute, so that a relative `PATH` entry is found from it as a run
+    // finds it (from the project root), whatever the current directory.
+    let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     for v in cfg.validators() {
         let Some(cmd) = v.command() else { continue };
-        let argvs = [("command", Some(&cmd.command)), ("version", cmd.version.as_ref())];
-        for (key, argv) in argvs {
+        let argvs = [
+            ("command", Some(&cmd.command), "its files would each get an error"),
+            ("version", cmd.version.as_ref(), "its results would not be cached (the tool's version is unknown)"),
+        ];
+        for (key, argv, then) in argvs {
             let Some(program) = argv.and_then(|a| a.first()) else { continue };
-            let path = verdict_actors::command::resolve_program(program, root);
+            let path = verdict_actors::command::resolve_program(program, &root);
             let why = match std::fs::metadata(&path) {
-                _ if !program.contains('/') && !path.is_absolute() => {
+                // A bare name that PATH does not have comes back as it is.
+                _ if !program.contains('/') && path == Path::new(program) => {
                     format!("{program:?} is not found on PATH")
                 }
                 Err(_) => format!("{program:?} does not exist ({})", path.display()),
@@ -355,7 +363,7 @@ fn program_warnings(cfg: &crate::config::Config, root: &Path) -> Vec<String> {
                 }
                 Ok(_) => continue,
             };
-            warnings.push(format!("validators.{}.{key}: {why}: its files would each get an error", v.name));
+            warnings.push(format!("validators.{}.{key}: {why}: {then}", v.name));
         }
     }
     warnings

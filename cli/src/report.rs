@@ -262,6 +262,8 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         None => None,
     };
     let cwd = std::env::current_dir()?;
+    // Named files only, one by one (a hook's): see `nothing_selected_note`.
+    let files_named = !args.paths.is_empty() && args.paths.iter().all(|p| !p.is_dir());
     let params = json!({
         "paths": args.paths.into_iter().map(WirePath).collect::<Vec<_>>(),
         "cwd": WirePath(cwd),
@@ -559,7 +561,11 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     for note in &report.summary.notes {
         crate::errln!("verdict: note: {}", visible_lines(note));
     }
-    if let Some(note) = nothing_selected_note(&report.summary, &args.validators, &args.dimensions) {
+    // Not for files named one by one (a hook's): which validators take
+    // which is what it asks.
+    if let Some(note) =
+        nothing_selected_note(&report.summary, &args.validators, &args.dimensions).filter(|_| !files_named)
+    {
         crate::errln!("verdict: note: {note}");
     }
     Ok(exit_code(&report, args.fail_on))
@@ -569,7 +575,8 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
 /// matches nothing passes everything, which a first configuration easily
 /// does.
 fn nothing_selected_note(summary: &Summary, validators: &[String], dimensions: &[String]) -> Option<String> {
-    if summary.pairs > 0 || summary.files == 0 {
+    // Binary files are selected, then left out by the text checks.
+    if summary.pairs > 0 || summary.files <= summary.binary_files {
         return None;
     }
     let plural = |list: &[String]| if list.len() == 1 { "" } else { "s" };
@@ -580,8 +587,9 @@ fn nothing_selected_note(summary: &Summary, validators: &[String], dimensions: &
         (names, d) => format!("the validators named ({}) of the dimensions named ({})", names.join(", "), d.join(", ")),
     };
     Some(format!(
-        "none of the {} found was selected by {who}, so nothing was checked: look at the `files` globs (one \
-         holding `/` is anchored at the project root: `src/*.py` does not reach `src/pkg/a.py`, `src/**/*.py` does)",
+        "none of the {} found was selected by {who}, so nothing was checked: look at the `files` and `exclude` \
+         globs (one holding `/` is anchored at the project root: `src/*.py` does not reach `src/pkg/a.py`, \
+         `src/**/*.py` does)",
         counted(summary.files, "file")
     ))
 }

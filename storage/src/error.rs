@@ -201,7 +201,7 @@ impl StorageError {
     /// |---|---|
     /// | `IO error: While lock file: …` (another process) or `IO error: lock hold by current process …` (same process) | [`Locked`](Self::Locked) |
     /// | `… No space left on device` | [`NoSpace`](Self::NoSpace) |
-    /// | `… Permission denied`, `… Read-only file system` | [`PermissionDenied`](Self::PermissionDenied) |
+    /// | `… Permission denied`, `… Read-only file system`, `… Operation not permitted` | [`PermissionDenied`](Self::PermissionDenied) |
     /// | `Corruption: …` | [`Corruption`](Self::Corruption) |
     /// | anything else | [`RocksDb`](Self::RocksDb) |
     ///

@@ -117,6 +117,11 @@ fn is_ours(dir: &Path) -> Result<bool, StorageError> {
     if entries.next().is_none() {
         return Ok(false);
     }
+    // Not RocksDB's to read (a FIFO at `CURRENT` would block it for ever):
+    // not known to be verdict's either.
+    if unfit_entry(dir).is_some() {
+        return Err(StorageError::NotACache { path: dir.to_path_buf() });
+    }
     let families = Db::list_cf(&Options::default(), dir).unwrap_or_default();
     if [CF_RESULTS, CF_META].iter().all(|cf| families.iter().any(|f| f == cf)) {
         return Ok(true);
@@ -1186,12 +1191,20 @@ fn said_of(dir: &Path, via: &str, e: rocksdb::Error) -> StorageError {
 const SMALL_FILE_MAX: u64 = 64 * 1024;
 
 /// Whether an entry named `name` of a cache directory, of type `kind`
-/// (size `len`), is one RocksDB never writes there and would block on,
-/// fail at or read without end: a link, a FIFO, a socket or a device; a
-/// directory with the name of one of its files; a `CURRENT` or `IDENTITY`
-/// of more than a line. Why, if so.
+/// (size `len`), is one with the name of a RocksDB file that RocksDB would
+/// block on, fail at or read without end: a link, a FIFO, a socket, a
+/// device or a directory; a `CURRENT` or `IDENTITY` of more than a line.
+/// Why, if so.
 fn unfit(name: &str, kind: std::fs::FileType, len: u64) -> Option<String> {
     use std::os::unix::fs::FileTypeExt;
+    // Only the names RocksDB opens: a `CACHEDIR.TAG` or `.gitignore` kept
+    // as a link (dotfiles managed with stow) is the user's.
+    let rocksdb_name = matches!(name, "CURRENT" | "IDENTITY" | "LOCK")
+        || ["LOG", "MANIFEST-", "OPTIONS-"].iter().any(|p| name.starts_with(p))
+        || [".sst", ".log", ".blob"].iter().any(|e| name.ends_with(e));
+    if !rocksdb_name {
+        return None;
+    }
     let what = if kind.is_symlink() {
         "a symbolic link"
     } else if kind.is_fifo() {
@@ -1201,12 +1214,6 @@ fn unfit(name: &str, kind: std::fs::FileType, len: u64) -> Option<String> {
     } else if kind.is_block_device() || kind.is_char_device() {
         "a device"
     } else if kind.is_dir() {
-        let rocksdb_name = matches!(name, "CURRENT" | "IDENTITY" | "LOCK" | "LOG")
-            || ["MANIFEST-", "OPTIONS-"].iter().any(|p| name.starts_with(p))
-            || [".sst", ".log"].iter().any(|e| name.ends_with(e));
-        if !rocksdb_name {
-            return None;
-        }
         "a directory"
     } else if matches!(name, "CURRENT" | "IDENTITY") && len > SMALL_FILE_MAX {
         return Some(format!("its {name} is {len} bytes long, where RocksDB writes one line"));

@@ -674,7 +674,7 @@ fn a_fifo_link_or_huge_file_where_rocksdb_reads_is_damage_that_clear_removes() {
         // others fail the test first.)
         ("MANIFEST-000099", |p| std::fs::create_dir(p).unwrap()),
         ("CURRENT", |p| std::fs::write(p, vec![b'x'; 100_000]).unwrap()),
-        ("junk.sock", |p| drop(std::os::unix::net::UnixListener::bind(p).unwrap())),
+        ("000099.sst", |p| drop(std::os::unix::net::UnixListener::bind(p).unwrap())),
         ("CURRENT", |p| nix::unistd::mkfifo(p, nix::sys::stat::Mode::S_IRWXU).unwrap()),
         ("IDENTITY", |p| std::os::unix::fs::symlink("/dev/zero", p).unwrap()),
     ];
@@ -694,11 +694,25 @@ fn a_fifo_link_or_huge_file_where_rocksdb_reads_is_damage_that_clear_removes() {
         Store::destroy(dir.path()).unwrap();
         assert_eq!(open(dir.path()).stats().unwrap().result_entries, 0, "{name}");
     }
-    // A directory of another name is left alone.
+    // Entries of other names are left alone: a directory, a dotfile kept
+    // as a link (GNU stow), a `CACHEDIR.TAG` link.
     let dir = TempDir::new().unwrap();
+    let elsewhere = TempDir::new().unwrap();
+    std::fs::write(elsewhere.path().join("tag"), "Signature: 8a477f597d28d172789f06886806bc55\n").unwrap();
     drop(open(dir.path()));
     std::fs::create_dir(dir.path().join("notes")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path().join("tag"), dir.path().join("CACHEDIR.TAG")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path().join("tag"), dir.path().join(".gitignore")).unwrap();
     drop(open(dir.path()));
+    Store::destroy(dir.path()).unwrap();
+    assert!(dir.path().join("CACHEDIR.TAG").symlink_metadata().is_ok(), "the user's link is kept");
+    // A directory not marked as verdict's with a FIFO at `CURRENT` is not
+    // read (RocksDB would block on it): not known to be a cache.
+    let foreign = TempDir::new().unwrap();
+    nix::unistd::mkfifo(&foreign.path().join("CURRENT"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let err = Store::open(foreign.path(), &small_opts()).unwrap_err();
+    assert!(matches!(err, StorageError::NotACache { .. }), "{err:?}");
+    assert!(matches!(Store::destroy(foreign.path()), Err(StorageError::NotACache { .. })));
 }
 
 #[test]
