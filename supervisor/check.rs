@@ -1560,7 +1560,25 @@ pub async fn run(
     .await
     .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))??;
     let ((walked, walked_dirs, linked_ignore_file, stat, listing), walk_errors) = walked;
-    let TrackedListing { notes, timed_out: listing_timed_out } = listing;
+    let TrackedListing { mut notes, timed_out: listing_timed_out } = listing;
+    // One verdict.toml configures a project, its root's: one found deeper
+    // (a monorepo's package) is not applied, which is said, not left to
+    // be found out.
+    let nested_suffix = format!("/{}", crate::paths::CONFIG_FILE);
+    let nested: Vec<&str> = walked.iter().map(|w| w.rel.as_str()).filter(|r| r.ends_with(&nested_suffix)).collect();
+    let root_config = root.join(crate::paths::CONFIG_FILE);
+    let absent = if root_config.exists() { "" } else { ", absent: the defaults apply" };
+    for rel in nested.iter().take(3) {
+        let dir = &rel[..rel.len() - nested_suffix.len()];
+        notes.push(format!(
+            "{rel} is not applied to this check: one verdict.toml configures a project, the one at its root ({}{absent}); \
+             a check run in {dir} takes it, as the root of a project of its own",
+            root_config.display()
+        ));
+    }
+    if nested.len() > 3 {
+        notes.push(format!("and {} more verdict.toml files below the root are not applied", nested.len() - 3));
+    }
 
     mark("walk", &mut since);
     // Select, on every core.

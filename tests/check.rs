@@ -1345,6 +1345,32 @@ fn first_mistakes_are_told_plainly() {
     assert!(out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("none of"), "{out:?}");
 }
 
+/// A verdict.toml below the root (a monorepo's package) is not applied,
+/// and a check says so, warm or cold; a check run in its directory takes
+/// it.
+#[test]
+fn a_verdict_toml_below_the_root_is_said_not_to_apply() {
+    let env = Env::new();
+    env.write("verdict.toml", "[validators.trailing-whitespace]\nenabled = false\n");
+    env.write("packages/api/verdict.toml", "[validators.final-newline]\nenabled = false\n");
+    env.write("packages/api/a.txt", "x  ");
+    for _ in 0..2 {
+        let out = env.run(&["check", "--format", "json"]);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains("packages/api/verdict.toml is not applied to this check")
+                && said.contains("a check run in packages/api takes it"),
+            "{said}"
+        );
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        // The root's configuration, computed then cached.
+        assert!(
+            outcome(&r, "packages/api/a.txt", "final-newline").to_string().contains("does not end with a newline"),
+            "{r}"
+        );
+    }
+}
+
 /// Progress is streamed while a job runs, not only as jobs end: a client
 /// whose first job takes a minute is told the count at once.
 #[test]
