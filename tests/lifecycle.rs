@@ -1214,7 +1214,12 @@ fn a_check_ending_in_the_grace_period_is_answered_whole() {
     let pid = env.start();
     let mut client = env.connect();
     let id = client.send("check", json!({ "all_outcomes": true, "no_cache": true }));
-    // Read nothing yet: the reply (megabytes) waits in the daemon's queue.
+    // Begun before the shutdown (one begun after is refused, `started:
+    // false`): its first word, a progress notification, says so.
+    let first = client.read().expect("the check's first notification");
+    assert_eq!((&first["method"], &first["params"]["request"]), (&json!("check/progress"), &json!(id)), "{first}");
+    // Read nothing more yet: the reply (megabytes) waits in the daemon's
+    // queue.
     let mut other = env.connect();
     assert!(other.call("shutdown", json!({})).get("result").is_some());
     env.wait_for_log("all requests finished within the grace period");
