@@ -1225,17 +1225,24 @@ files = ["*.txt"]
     counter
 }
 
-#[test]
-fn a_pair_needed_by_two_concurrent_checks_is_computed_once() {
-    let env = Env::new();
-    // Long runs: the second check must claim its pairs while the first's
-    // are still running (had they ended and been cached after its lookup
-    // missed, it would compute them again), however slow its start.
-    let counter = counted_tool(&env, "; sleep 3");
+/// Three files for [`counted_tool`], each run taking 3 s, and the daemon
+/// started: long runs, so that a second check claims or waits for its
+/// pairs while the first's are still running (had they ended and been
+/// cached after its lookup missed, it would compute them again), however
+/// slow its start.
+fn three_slow_counted_files(env: &Env) -> std::path::PathBuf {
+    let counter = counted_tool(env, "; sleep 3");
     for i in 0..3 {
         env.write(&format!("f{i}.txt"), format!("{i}\n"));
     }
     env.start();
+    counter
+}
+
+#[test]
+fn a_pair_needed_by_two_concurrent_checks_is_computed_once() {
+    let env = Env::new();
+    let counter = three_slow_counted_files(&env);
     let mut a = env.connect();
     let mut b = env.connect();
     let ia = a.send("check", json!({}));
@@ -1420,11 +1427,7 @@ fn progress_is_told_while_the_first_job_runs() {
 #[test]
 fn a_check_beside_a_no_cache_check_takes_its_verdicts() {
     let env = Env::new();
-    let counter = counted_tool(&env, "; sleep 3");
-    for i in 0..3 {
-        env.write(&format!("f{i}.txt"), format!("{i}\n"));
-    }
-    env.start();
+    let counter = three_slow_counted_files(&env);
     let mut a = env.connect();
     let mut b = env.connect();
     let ia = a.send("check", json!({ "no_cache": true }));
