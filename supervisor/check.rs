@@ -1567,7 +1567,11 @@ pub async fn run(
     let nested_suffix = format!("/{}", crate::paths::CONFIG_FILE);
     let nested: Vec<&str> = walked.iter().map(|w| w.rel.as_str()).filter(|r| r.ends_with(&nested_suffix)).collect();
     let root_config = root.join(crate::paths::CONFIG_FILE);
-    let absent = if root_config.exists() { "" } else { ", absent: the defaults apply" };
+    // Looked at only when there is something to say (one `stat`).
+    let absent = match nested.is_empty() || root_config.exists() {
+        true => "",
+        false => ", absent: the defaults apply",
+    };
     for rel in nested.iter().take(3) {
         let dir = &rel[..rel.len() - nested_suffix.len()];
         notes.push(format!(
