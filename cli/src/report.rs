@@ -479,7 +479,7 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
     let colour = args.color.colours(output.is_none());
     let written = (|| -> std::io::Result<()> {
         match format {
-            Format::Human => print_human(&report, colour, &mut sink)?,
+            Format::Human => print_human(&report, colour, !args.all, &mut sink)?,
             Format::Json => {
                 crate::json_out::to_writer(&mut sink, &report)?;
                 writeln!(sink)?;
@@ -837,15 +837,56 @@ fn is_unseen(c: char) -> bool {
         )
 }
 
-fn print_human(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::io::Result<()> {
+/// An error or a skip said of this many files or more by one validator, in
+/// the same words (a missing program, an open breaker), is said once in the
+/// human report, with the files it was said of.
+const FOLD_AT: usize = 3;
+/// How many of a folded outcome's files are named.
+const FOLD_NAMES: usize = 10;
+
+/// What a record says that may be folded: its validator, and its outcome
+/// when that is an error or a skip (a timeout is each file's own event).
+fn fold_key(r: &Record) -> Option<FoldKey<'_>> {
+    match &r.outcome {
+        Outcome::Error { reason } => Some((&r.validator, true, reason)),
+        Outcome::Skipped { reason } => Some((&r.validator, false, reason)),
+        _ => None,
+    }
+}
+
+/// A validator, whether it is an error (else a skip), and its reason.
+type FoldKey<'a> = (&'a str, bool, &'a str);
+
+/// The human report. With `fold`, an error or skip said alike of many files
+/// (see [`FOLD_AT`]) is listed once after the files, not under each one.
+fn print_human(report: &CheckReport, colour: bool, fold: bool, out: &mut dyn Write) -> std::io::Result<()> {
     let paint = |s: &str, f: fn(&str) -> String| if colour { f(s) } else { s.to_string() };
+    // The folded outcomes, in the order they were first met, with their
+    // records.
+    let mut folded: Vec<(FoldKey<'_>, Vec<&Record>)> = Vec::new();
+    if fold {
+        let mut at: std::collections::HashMap<FoldKey<'_>, usize> = std::collections::HashMap::new();
+        for r in &report.outcomes {
+            if let Some(key) = fold_key(r) {
+                let i = *at.entry(key).or_insert_with(|| {
+                    folded.push((key, Vec::new()));
+                    folded.len() - 1
+                });
+                folded[i].1.push(r);
+            }
+        }
+        folded.retain(|(_, records)| records.len() >= FOLD_AT);
+    }
+    let is_folded = |r: &Record| fold_key(r).is_some_and(|key| folded.iter().any(|(k, _)| *k == key));
     // A file's records are consecutive. Its outcomes without findings come
     // first, then its findings, every validator's together, in the order
     // of their place in the file (those of no line first), as an editor
     // lists them, and last verdict's notes on them (`… more findings not
     // listed`, a tool's failure).
     for group in report.outcomes.chunk_by(|a, b| a.file_name_bytes() == b.file_name_bytes()) {
-        writeln!(out, "{}", paint(&shown_name(group[0].file_name_bytes()), |s| s.bold().underline().to_string()))?;
+        let group: Vec<&Record> = group.iter().filter(|r| !is_folded(r)).collect();
+        let Some(first) = group.first() else { continue };
+        writeln!(out, "{}", paint(&shown_name(first.file_name_bytes()), |s| s.bold().underline().to_string()))?;
         let mut found: Vec<(&Record, &Finding)> = Vec::new();
         for r in group {
             match record_findings(r) {
@@ -857,6 +898,25 @@ fn print_human(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::
         found.sort_by_key(|(_, f)| (f.is_notice(), f.line.unwrap_or(0), f.column.unwrap_or(0)));
         for (r, f) in found {
             print_finding(r, f, colour, out)?;
+        }
+    }
+    for ((validator, error, reason), records) in &folded {
+        // As a file's line says it, with the files it was said of.
+        let word = match (*error, colour) {
+            (true, true) => "error".red().bold().to_string(),
+            (true, false) => "error".into(),
+            (false, true) => "skipped".yellow().to_string(),
+            (false, false) => "skipped".into(),
+        };
+        let tag = format!("[{}]", visible(validator));
+        let tag = if colour { tag.dimmed().to_string() } else { tag };
+        let files = counted(records.len() as u64, "file");
+        writeln!(out, "{word} on {files}: {}  {tag}", visible(reason))?;
+        for r in records.iter().take(FOLD_NAMES) {
+            writeln!(out, "  {}", shown_name(r.file_name_bytes()))?;
+        }
+        if records.len() > FOLD_NAMES {
+            writeln!(out, "  … and {} more (--all lists each file's outcomes)", records.len() - FOLD_NAMES)?;
         }
     }
     let s = &report.summary;
@@ -1811,6 +1871,78 @@ mod tests {
         assert_eq!(String::from_utf8(out).unwrap(), "  passed  [utf8] (cached)\n  passed  [utf8]\n");
     }
 
+    /// An error said alike of three files or more by one validator is said
+    /// once, after the files, naming at most ten of them; two files, another
+    /// validator's same words, another reason or `--all` (no folding) keep
+    /// it under each file.
+    #[test]
+    fn an_error_said_alike_of_many_files_is_said_once() {
+        let record = |file: String, validator: &str, outcome: Outcome| Record {
+            file,
+            file_bytes: None,
+            validator: validator.into(),
+            dimension: "lint".into(),
+            outcome,
+        };
+        let missing = || Outcome::error("executable not found: tool");
+        let mut outcomes = Vec::new();
+        for i in 0..12 {
+            outcomes.push(record(format!("f{i:02}.py"), "lint", missing()));
+            if i < 2 {
+                // The same words from another validator, of two files only.
+                outcomes.push(record(format!("f{i:02}.py"), "other", missing()));
+            }
+            if i == 5 {
+                outcomes.push(record(format!("f{i:02}.py"), "lint2", Outcome::skipped("breaker open")));
+            }
+        }
+        for i in 0..3 {
+            outcomes.push(record(format!("g{i}.py"), "style", Outcome::skipped("the breaker of mcp is open")));
+        }
+        outcomes.push(record("h.py".into(), "lint", Outcome::error("exit code 9")));
+        let report =
+            CheckReport { summary: Summary::default(), outcomes, validators: Vec::new(), streamed_outcomes: None };
+        let print = |fold| {
+            let mut out = Vec::new();
+            print_human(&report, false, fold, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let text = print(true);
+        let listed: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
+        assert_eq!(
+            listed,
+            [
+                "f00.py",
+                "  error: executable not found: tool  [other]",
+                "f01.py",
+                "  error: executable not found: tool  [other]",
+                "f05.py",
+                "  skipped: breaker open  [lint2]",
+                "h.py",
+                "  error: exit code 9  [lint]",
+                "error on 12 files: executable not found: tool  [lint]",
+                "  f00.py",
+                "  f01.py",
+                "  f02.py",
+                "  f03.py",
+                "  f04.py",
+                "  f05.py",
+                "  f06.py",
+                "  f07.py",
+                "  f08.py",
+                "  f09.py",
+                "  … and 2 more (--all lists each file's outcomes)",
+                "skipped on 3 files: the breaker of mcp is open  [style]",
+                "  g0.py",
+                "  g1.py",
+                "  g2.py",
+            ]
+        );
+        let all = print(false);
+        assert_eq!(all.matches("  error: executable not found: tool  [lint]").count(), 12, "{all}");
+        assert!(!all.contains(" on 12 files"), "{all}");
+    }
+
     /// A file's findings are listed by their place in the file, whichever
     /// validator reported them, after its outcomes without findings; the
     /// next file starts its own list.
@@ -1851,7 +1983,7 @@ mod tests {
             streamed_outcomes: None,
         };
         let mut out = Vec::new();
-        print_human(&report, false, &mut out).unwrap();
+        print_human(&report, false, true, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         let listed: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
         assert_eq!(
@@ -1941,7 +2073,7 @@ mod tests {
     fn summary_line(summary: Summary) -> String {
         let report = CheckReport { summary, outcomes: Vec::new(), validators: Vec::new(), streamed_outcomes: None };
         let mut out = Vec::new();
-        print_human(&report, false, &mut out).unwrap();
+        print_human(&report, false, true, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -2031,7 +2163,7 @@ mod tests {
             streamed_outcomes: None,
         };
         let mut out = Vec::new();
-        print_human(&report, false, &mut out).unwrap();
+        print_human(&report, false, true, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");
         assert!(text.starts_with("\"evil\\u{1b}[2J\\nname.txt\"\n"), "{text:?}");
