@@ -193,7 +193,12 @@ timeout = "300ms"
     env.write("a.py", "print(1)\n");
     let out_file = env.tmp.path().join("out.sarif");
     let out = env.cmd().args(["check", "--format", "sarif", "--output"]).arg(&out_file).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    // The counts, and where the report went, on stderr; nothing on stdout.
+    assert!(err.contains("3 files, 26 checks: ") && err.contains(" 1 timed out, "), "{err}");
+    assert!(err.contains(&format!("verdict: the report is in {}", out_file.display())), "{err}");
+    assert!(out.stdout.is_empty(), "{out:?}");
     let sarif: Value = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
     let run = &sarif["runs"][0];

@@ -541,6 +541,14 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
             }
         }
     }
+    // A report written elsewhere (`-o report.sarif`) leaves the terminal,
+    // or a CI log, with its counts, and where it went.
+    if let Some(path) = output_path.filter(|p| descriptor_named(p) != Some(1)) {
+        let mut counts = Vec::new();
+        let _ = print_summary(&report, false, &mut counts);
+        let _ = std::io::stderr().write_all(&counts);
+        crate::errln!("verdict: the report is in {}", visible(&path.display().to_string()));
+    }
     if let Some(why) = &report.summary.cache_error {
         if report.summary.cache_used {
             // It was used, but a write failed (a full disk).
@@ -919,11 +927,17 @@ fn print_human(report: &CheckReport, colour: bool, fold: bool, out: &mut dyn Wri
             writeln!(out, "  … and {} more (--all lists each file's outcomes)", records.len() - FOLD_NAMES)?;
         }
     }
-    let s = &report.summary;
-    let n = |k: &str| s.outcomes.get(k).copied().unwrap_or(0);
     if !report.outcomes.is_empty() {
         writeln!(out)?;
     }
+    print_summary(report, colour, out)
+}
+
+/// The end of the human report: what the walk could not check, and the
+/// counts.
+fn print_summary(report: &CheckReport, colour: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    let s = &report.summary;
+    let n = |k: &str| s.outcomes.get(k).copied().unwrap_or(0);
     for e in &s.walk_errors {
         let w = if colour { "not checked".red().bold().to_string() } else { "not checked".into() };
         writeln!(out, "{w}: {}", visible(e))?;
