@@ -1836,7 +1836,7 @@ pub async fn run(
     records.sort_unstable_by_key(|&(fi, vi, _)| (fi, rank[vi]));
     for (_, _, outcome) in &records {
         *summary.outcomes.entry(outcome.kind().as_str().to_string()).or_default() += 1;
-        summary.findings += outcome.findings().len() as u64;
+        summary.findings += verdict_actors::count_findings(outcome.findings());
         if matches!(outcome, Outcome::Cached { verdict: Verdict::Findings { .. } }) {
             summary.cached_with_findings += 1;
         }
@@ -1865,7 +1865,7 @@ pub async fn run(
             }
             summary.binary_files += u64::from(f.binary);
             for r in &memo.report.outcomes[f.records.clone()] {
-                summary.findings += r.outcome.findings().len() as u64;
+                summary.findings += verdict_actors::count_findings(r.outcome.findings());
                 summary.cached_with_findings += u64::from(!r.outcome.findings().is_empty());
             }
         }

@@ -3408,3 +3408,22 @@ files = ["*.txt"]
     let runs = std::fs::read_to_string(env.project.join("runs.log")).unwrap().lines().count();
     assert!(runs > 1, "one run: the batch was not cut");
 }
+
+/// The summary counts the findings a capped list left out: 150 lines with
+/// trailing blanks are 150 findings (100 listed and "… and 50 more"), cold,
+/// cached and through the remembered answer of an unchanged tree alike.
+#[test]
+fn the_summary_counts_the_findings_a_capped_list_left_out() {
+    let env = Env::new();
+    env.write("ws.txt", "x \n".repeat(150));
+    for round in ["cold", "warm", "unchanged"] {
+        let (code, r) = check_json(&env, &["."]);
+        assert_eq!(code, 1, "{r}");
+        let listed = outcome(&r, "ws.txt", "trailing-whitespace");
+        let listed = listed["findings"].as_array().or(listed["verdict"]["findings"].as_array()).unwrap().clone();
+        assert_eq!(listed.len(), 101, "{round}");
+        assert_eq!(listed[100]["message"], "… and 50 more trailing-whitespace findings not listed", "{round}");
+        assert_eq!(r["summary"]["findings"], 150, "{round}: {}", r["summary"]);
+        assert_eq!(r["summary"]["unchanged"], (round == "unchanged"), "{round}: {}", r["summary"]);
+    }
+}

@@ -8,7 +8,7 @@ pub mod outcome;
 
 pub use outcome::{
     Finding, NOTICE_MORE, NOTICE_OUTPUT_CUT, NOTICE_TOOL_FAILED, Outcome, OutcomeKind, Severity, StoredFinding,
-    StoredVerdict, Verdict,
+    StoredVerdict, Verdict, count_findings,
 };
 pub mod builtin;
 pub mod command;

@@ -49,6 +49,34 @@ impl Finding {
         self
     }
 
+    /// verdict's note that `n` more findings (of `severity` at worst) were
+    /// found than are listed: "… and `n` more `what`".
+    pub fn more(n: u64, severity: Severity, what: &str) -> Self {
+        Finding {
+            line: None,
+            column: None,
+            severity,
+            rule: Some(NOTICE_MORE.to_owned()),
+            message: format!("{MORE_PREFIX}{n} more {what}"),
+        }
+    }
+
+    /// How many findings this stands for: a finding one, verdict's
+    /// [`more`](Finding::more) note the findings it says were left out,
+    /// verdict's other notes none.
+    pub fn stands_for(&self) -> u64 {
+        match self.rule.as_deref() {
+            Some(NOTICE_MORE) => self
+                .message
+                .strip_prefix(MORE_PREFIX)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
+            _ if self.is_notice() => 0,
+            _ => 1,
+        }
+    }
+
     /// Whether this is verdict's own note on a list of findings (its rule
     /// is one of the `verdict:` ones), not a finding of the file: SARIF
     /// writes it as a notification.
@@ -61,6 +89,14 @@ impl Finding {
 pub(crate) const NOTICE_PREFIX: &str = "verdict:";
 /// More findings than are kept: "… and N more findings not listed".
 pub const NOTICE_MORE: &str = "verdict:more";
+/// How a [`NOTICE_MORE`] note's message begins, before its count.
+const MORE_PREFIX: &str = "… and ";
+
+/// How many findings a list stands for: those listed, and those its
+/// "… and N more" note says were left out (see [`Finding::stands_for`]).
+pub fn count_findings(findings: &[Finding]) -> u64 {
+    findings.iter().map(Finding::stands_for).sum()
+}
 /// The tool's output was cut at `max_output`: findings may be missing. A
 /// verdict holding one is not cached (another batch, or a larger
 /// `max_output`, may complete it).
@@ -309,6 +345,20 @@ mod tests {
         assert!(listed(NOTICE_MORE).cacheable().is_some());
         assert!(listed(NOTICE_TOOL_FAILED).cacheable().is_none());
         assert!(listed(NOTICE_OUTPUT_CUT).cacheable().is_none());
+    }
+
+    /// The count of a list with a "… and N more" note is the findings
+    /// listed and the N left out; verdict's other notes are not findings.
+    #[test]
+    fn a_list_counts_the_findings_its_note_says_were_left_out() {
+        let bad = || Finding::error(Some(1), None, "bad");
+        let more = Finding::more(400, Severity::Warning, "findings not listed (at most 100 are kept)");
+        assert_eq!(more.message, "… and 400 more findings not listed (at most 100 are kept)");
+        let failed = Finding::error(None, None, "exit 2").with_rule(NOTICE_TOOL_FAILED);
+        assert_eq!(count_findings(&[bad(), bad(), more.clone(), failed.clone()]), 402);
+        assert_eq!(count_findings(&[bad(), failed]), 1);
+        // A tool's own finding worded as the note is one finding.
+        assert_eq!(Finding::error(None, None, more.message.clone()).stands_for(), 1);
     }
 
     #[test]

@@ -169,15 +169,8 @@ impl<'a> Collector<'a> {
     /// The findings, plus "… and N more" when the cap was exceeded.
     pub(super) fn finish(mut self) -> Vec<Finding> {
         if self.more > 0 {
-            let message = format!("… and {} more {} findings not listed", self.more, self.rule);
-            let severity = self.more_severity;
-            self.findings.push(Finding {
-                line: None,
-                column: None,
-                severity,
-                rule: Some(crate::outcome::NOTICE_MORE.to_owned()),
-                message,
-            });
+            let what = format!("{} findings not listed", self.rule);
+            self.findings.push(Finding::more(self.more as u64, self.more_severity, &what));
         }
         self.findings
     }

@@ -684,13 +684,8 @@ fn finish(per_file: PerFile, lost: Option<String>, problems: Vec<Option<String>>
             }
             findings.sort_by_key(|f| (f.line, f.column));
             if more > 0 {
-                findings.push(Finding {
-                    line: None,
-                    column: None,
-                    severity: more_severity,
-                    rule: Some(crate::outcome::NOTICE_MORE.to_owned()),
-                    message: format!("… and {more} more findings not listed (at most {MAX_TOOL_FINDINGS} are kept)"),
-                });
+                let what = format!("findings not listed (at most {MAX_TOOL_FINDINGS} are kept)");
+                findings.push(Finding::more(more as u64, more_severity, &what));
             }
             if let Some(problem) = problem {
                 findings.push(
