@@ -1218,7 +1218,7 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
                 None => format!("verdict's {} validator ({} checks).", r.validator, r.dimension),
             };
             let help = format!(
-                "Reported by verdict's {} validator (dimension {}); its configuration is the [validators.{}] table of verdict.toml, or the built-in's defaults.",
+                "Reported by verdict's {} validator (dimension {}); its configuration is the [validators.{}] table of verdict.toml (a built-in without one runs with its defaults).",
                 r.validator, r.dimension, r.validator
             );
             // Code scanning takes at most 1,024 characters in each.
@@ -1250,8 +1250,9 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
             "artifactLocation": { "uri": located(r.file_name_bytes()), "uriBaseId": "%SRCROOT%" },
             "region": Value::Object(region),
         });
-        // Code scanning refuses an empty text.
-        let text = if f.message.trim().is_empty() { "(no message)" } else { f.message.as_str() };
+        // Code scanning refuses an empty text; other whitespace (a
+        // no-break space) is kept, as in the JSON report.
+        let text = if f.message.trim_ascii().is_empty() { "(no message)" } else { f.message.as_str() };
         // An identity across runs: the rule, the file and the message, and
         // which of its like this is in the file, not the line (an edit
         // above a finding moves it). GitHub's code scanning matches by its
@@ -1298,18 +1299,39 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
             described.insert(id.to_owned());
         }
     }
+    // Described in full, with help, as the rules are (SARIF's validator,
+    // which GitHub's docs point to, asks it of every descriptor).
     let descriptors: Vec<Value> = described
         .into_iter()
         .map(|id| {
-            let text = match id.as_str() {
-                "verdict/walk" => "A part of the tree verdict could not look at: its files were not checked.".to_owned(),
-                "verdict/results-left-out" => "Findings left out of this log, past the most results code scanning takes in one run.".to_owned(),
-                "verdict/note" => "Something the check could not do that does not leave it incomplete (git could not be run, so the files it tracks that an ignore rule matches were not checked).".to_owned(),
-                name => format!(
-                    "verdict's {name} validator gave no verdict on a file (an error, a time-out, a skip), or a note on its run there."
+            let (text, help) = match id.as_str() {
+                "verdict/walk" => (
+                    "A part of the tree verdict could not look at: its files were not checked.".to_owned(),
+                    "The message names the path and why; make it readable (or a regular file), or exclude it with check.exclude in verdict.toml.".to_owned(),
+                ),
+                "verdict/results-left-out" => (
+                    "Findings left out of this log, past the most results code scanning takes in one run.".to_owned(),
+                    "verdict check --format json lists every finding.".to_owned(),
+                ),
+                "verdict/note" => (
+                    "Something the check could not do that does not leave it incomplete (git could not be run, so the files it tracks that an ignore rule matches were not checked).".to_owned(),
+                    "The message says what was not done and why.".to_owned(),
+                ),
+                name => (
+                    format!(
+                        "verdict's {name} validator gave no verdict on a file (an error, a time-out, a skip), or a note on its run there."
+                    ),
+                    format!(
+                        "The message says why. verdict status shows the {name} validator's state and last failure; verdict logs its supervision events."
+                    ),
                 ),
             };
-            json!({ "id": id, "shortDescription": { "text": text } })
+            json!({
+                "id": id,
+                "shortDescription": { "text": text },
+                "fullDescription": { "text": text },
+                "help": { "text": help },
+            })
         })
         .collect();
     let mut run = json!({
@@ -2423,6 +2445,15 @@ mod tests {
             .map(|d| d["id"].as_str().unwrap())
             .collect();
         assert_eq!(described, ["t"]);
+        // Described in full and with help, as every rule is (SARIF
+        // Multitool's GH2012 otherwise).
+        let d = &run["tool"]["driver"]["notifications"][0];
+        assert!(d["fullDescription"]["text"].as_str().unwrap().contains("verdict's t validator"), "{d}");
+        assert!(d["help"]["text"].as_str().unwrap().contains("verdict status"), "{d}");
+        // A message of a no-break space is kept, as in the JSON report.
+        let nbsp = vec![verdict_actors::Finding::error(Some(1), None, "\u{a0}")];
+        let log = sarif(&findings_of("a.txt", nbsp), None);
+        assert_eq!(log["runs"][0]["results"][0]["message"]["text"], "\u{a0}");
     }
 
     /// A skip leaves the check incomplete (exit 3): the run's execution is
