@@ -611,7 +611,10 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
     };
 
     // The configuration is read before the socket exists: an invalid file
-    // stops start-up with every problem listed.
+    // stops start-up with every problem listed. Its stamp is taken first:
+    // a file written while it is read, or made or edited before the
+    // engine is up, differs from it, and the next check applies it.
+    let config_stamp = crate::engine::file_stamp(&layout.root.join(crate::paths::CONFIG_FILE));
     let config = match &layout.config {
         Some(path) => Config::load_to_apply(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?,
         None => Config::default(),
@@ -657,8 +660,8 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
         pid_error: Default::default(),
     });
 
-    let result =
-        runtime.block_on(serve(listener, layout.clone(), config, opts.data_dir, opts.detached, own.clone(), signals));
+    let started = EngineOptions { layout: layout.clone(), config, data_dir: opts.data_dir, config_stamp };
+    let result = runtime.block_on(serve(listener, started, opts.detached, own.clone(), signals));
 
     // Remove the socket before the pid file: a successor can only lock a new
     // pid file after ours is gone, and so only bind after our socket is gone.
@@ -671,22 +674,22 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
 
 async fn serve(
     listener: StdUnixListener,
-    layout: Layout,
-    config: Config,
-    data_dir: Option<PathBuf>,
+    started: EngineOptions,
     detached: bool,
     own: Arc<OwnFiles>,
     mut signals: Signals,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::UnixListener::from_std(listener)?;
+    let daemon_settings = &started.config.daemon;
     let limits = Limits {
-        max_connections: config.daemon.max_connections,
-        idle_timeout: config.daemon.idle_timeout,
-        grace: config.daemon.grace_period,
-        exit_after_idle: config.daemon.exit_after_idle,
+        max_connections: daemon_settings.max_connections,
+        idle_timeout: daemon_settings.idle_timeout,
+        grace: daemon_settings.grace_period,
+        exit_after_idle: daemon_settings.exit_after_idle,
     };
+    let layout = started.layout.clone();
     let engine = tokio::select! {
-        engine = Engine::start(EngineOptions { layout: layout.clone(), config, data_dir }) => engine?,
+        engine = Engine::start(started) => engine?,
         name = signals.stop() => {
             info!(signal = name, "stopped while starting");
             return Ok(());

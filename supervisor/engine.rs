@@ -34,6 +34,10 @@ pub struct EngineOptions {
     pub config: Config,
     /// `--data-dir`, overriding the configured cache location.
     pub data_dir: Option<PathBuf>,
+    /// The stamp of the project's verdict.toml (or of its absence) taken
+    /// before `config` was read: a file written or made since is applied
+    /// by the next check, as a later edit is.
+    pub config_stamp: Option<FileStamp>,
 }
 
 /// Per-validator cache counters since the daemon started.
@@ -163,7 +167,7 @@ struct ClearParams {
 impl Engine {
     /// Opens the cache, starts the supervisor and its validators.
     pub async fn start(opts: EngineOptions) -> anyhow::Result<Engine> {
-        let EngineOptions { layout, config, data_dir } = opts;
+        let EngineOptions { layout, config, data_dir, config_stamp } = opts;
         let store_path = data_dir
             .or_else(|| config.cache.dir.as_ref().map(|d| layout.root.join(d)))
             .unwrap_or_else(|| layout.data_dir.clone());
@@ -186,7 +190,7 @@ impl Engine {
         let engine = Engine {
             started_with: (config.daemon.clone(), config.cache.clone()),
             config: Mutex::new(CheckGlobs::with(config)),
-            config_stamp: Mutex::new(file_stamp(&layout.root.join(crate::paths::CONFIG_FILE))),
+            config_stamp: Mutex::new(config_stamp),
             reloading: tokio::sync::Mutex::new(()),
             tool_stamps: ToolStamps::default(),
             supervisor,
@@ -866,7 +870,7 @@ impl Engine {
 /// a file (None when it is absent). The change time catches an edit that
 /// kept the size and put the modification time back (`cp -p`, `rsync -t`,
 /// `touch -r`): no one can set it.
-type FileStamp = (u64, std::time::SystemTime, (i64, i64), u64);
+pub(crate) type FileStamp = (u64, std::time::SystemTime, (i64, i64), u64);
 
 /// The cache's epoch, moved by `cache clear` before it deletes and again
 /// after. A run writes only while the epoch it started in lasts, looked at
@@ -1018,7 +1022,7 @@ impl ToolStamps {
     }
 }
 
-fn file_stamp(path: &Path) -> Option<FileStamp> {
+pub(crate) fn file_stamp(path: &Path) -> Option<FileStamp> {
     use std::os::unix::fs::MetadataExt;
     // A link whose target is gone still has a stamp of its own: it is
     // there, to be refused when read, not the same as no file.
@@ -1186,6 +1190,46 @@ fn command_spec(root: &Path, cmd: &CommandConfig, timeout: Duration) -> CommandS
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A verdict.toml made after the daemon read its configuration (none)
+    /// but before its engine was up is applied by the first check: the
+    /// stamp the engine compares with is the one taken before the read
+    /// (an audit saw such a file never applied until a reload).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_configuration_written_while_the_daemon_started_is_applied_by_the_next_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap().join("project");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("a.txt"), "x  \n").unwrap();
+        let config_path = root.join(crate::paths::CONFIG_FILE);
+        // Taken before the read, as the daemon takes it: no file yet.
+        let config_stamp = file_stamp(&config_path);
+        assert_eq!(config_stamp, None);
+        std::fs::write(&config_path, "[validators.trailing-whitespace]\nenabled = false\n").unwrap();
+        let state = dir.path().join("state");
+        let layout = Layout {
+            root,
+            config: None,
+            socket: state.join("sock"),
+            pid_file: state.join("pid"),
+            state_dir: state.clone(),
+            data_dir: state.join("cache"),
+            default_socket: false,
+        };
+        let engine = Engine::start(EngineOptions { layout, config: Config::default(), data_dir: None, config_stamp })
+            .await
+            .unwrap();
+        let ctx = crate::server::RequestCtx {
+            cancel: tokio_util::sync::CancellationToken::new(),
+            notifier: crate::server::Notifier::discarding(),
+        };
+        let raw = engine.check(json!({ "paths": ["."], "all_outcomes": true }), &ctx).await.unwrap();
+        let report: Value = serde_json::from_str(raw.get()).unwrap();
+        let validators: Vec<&str> =
+            report["validators"].as_array().unwrap().iter().map(|v| v[0].as_str().unwrap()).collect();
+        assert!(!validators.is_empty(), "{report}");
+        assert!(!validators.contains(&"trailing-whitespace"), "the file was not applied: {validators:?}");
+    }
 
     /// A configuration file is read only once it has gone unwritten for a
     /// moment; one written "in the future" is not waited for.

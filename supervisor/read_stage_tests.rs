@@ -41,7 +41,9 @@ async fn project(files: &[(&str, &str)], specs: Vec<ValidatorSpec>) -> Project {
         data_dir: state.join("cache"),
         default_socket: false,
     };
-    let engine = Engine::start(EngineOptions { layout, config: Config::default(), data_dir: None }).await.unwrap();
+    let engine = Engine::start(EngineOptions { layout, config: Config::default(), data_dir: None, config_stamp: None })
+        .await
+        .unwrap();
     if !specs.is_empty() {
         let report = ractor::call!(engine.supervisor(), SupervisorMessage::Apply, specs).unwrap();
         assert!(!report.added.is_empty() || !report.changed.is_empty(), "{report:?}");
