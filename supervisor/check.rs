@@ -1499,6 +1499,9 @@ pub async fn run(
     let dirty = increment.as_ref().map(|(_, dirs)| dirs.clone());
     let walk_exclude = global_exclude.clone();
     let memo_exclude = global_exclude.clone();
+    // A path named below the root is walked without the verdict.toml files
+    // of the directories above it, which are looked for on their own.
+    let above_named = configs_above(&root, &targets);
     let walk_turn = core_turn().await;
     let read_by_walk = walk_watch.clone();
     let walked = tokio::task::spawn_blocking(move || {
@@ -1565,7 +1568,20 @@ pub async fn run(
     // (a monorepo's package) is not applied, which is said, not left to
     // be found out.
     let nested_suffix = format!("/{}", crate::paths::CONFIG_FILE);
-    let nested: Vec<&str> = walked.iter().map(|w| w.rel.as_str()).filter(|r| r.ends_with(&nested_suffix)).collect();
+    let mut nested: Vec<&str> = walked.iter().map(|w| w.rel.as_str()).filter(|r| r.ends_with(&nested_suffix)).collect();
+    // An updated answer walked the changed directories only: the files it
+    // keeps are the rest of the tree.
+    if let Some((memo, dirty)) = &increment {
+        let dirty: HashSet<&str> = dirty.iter().map(String::as_str).collect();
+        nested.extend(
+            (memo.files.iter())
+                .filter(|f| f.rel.ends_with(&nested_suffix) && !f.dir().is_some_and(|d| dirty.contains(d)))
+                .map(|f| f.rel.as_str()),
+        );
+    }
+    nested.extend(above_named.iter().map(String::as_str));
+    nested.sort_unstable();
+    nested.dedup();
     let root_config = root.join(crate::paths::CONFIG_FILE);
     // Looked at only when there is something to say (one `stat`).
     let absent = match nested.is_empty() || root_config.exists() {
@@ -3536,6 +3552,31 @@ fn walk_error_path(e: &ignore::Error) -> Option<&Path> {
         ignore::Error::Partial(errs) => errs.iter().find_map(walk_error_path),
         _ => None,
     }
+}
+
+/// The verdict.toml files (relative to `root`) in the directories between
+/// the root and each named path, which a walk of the paths does not find:
+/// the directories above a named file, or above a named directory.
+fn configs_above(root: &Path, targets: &[PathBuf]) -> Vec<String> {
+    let mut seen: HashSet<&Path> = HashSet::new();
+    let mut found = Vec::new();
+    for target in targets {
+        let mut dir = target.parent();
+        while let Some(d) = dir.filter(|d| d.starts_with(root) && *d != root) {
+            // Looked at already, and so was everything above it.
+            if !seen.insert(d) {
+                break;
+            }
+            let file = d.join(crate::paths::CONFIG_FILE);
+            if file.symlink_metadata().is_ok()
+                && let Ok(rel) = file.strip_prefix(root)
+            {
+                found.push(rel.to_string_lossy().into_owned());
+            }
+            dir = d.parent();
+        }
+    }
+    found
 }
 
 /// Records a path named on the command line (depth 0) that the walk skips

@@ -1366,20 +1366,37 @@ fn a_verdict_toml_below_the_root_is_said_not_to_apply() {
     env.write("verdict.toml", "[validators.trailing-whitespace]\nenabled = false\n");
     env.write("packages/api/verdict.toml", "[validators.final-newline]\nenabled = false\n");
     env.write("packages/api/a.txt", "x  ");
-    for _ in 0..2 {
+    env.write("d/x.txt", "x\n");
+    env.write("packages/api/src/b.txt", "b\n");
+    // Cold, warm, and updated (only `d` walked again, after an edit there).
+    for round in 0..3 {
+        if round == 2 {
+            env.write("d/x.txt", "y\n");
+        }
         let out = env.run(&["check", "--format", "json"]);
         let said = String::from_utf8_lossy(&out.stderr);
         assert!(
             said.contains("packages/api/verdict.toml is not applied to this check")
                 && said.contains("a check run in packages/api takes it"),
-            "{said}"
+            "round {round}: {said}"
         );
         let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        if round == 2 {
+            assert_eq!(r["summary"]["incremental"], true, "{}", r["summary"]);
+        }
+
         // The root's configuration, computed then cached.
         assert!(
             outcome(&r, "packages/api/a.txt", "final-newline").to_string().contains("does not end with a newline"),
             "{r}"
         );
+    }
+    // Named: a file below it, or a directory below it, whose walk does not
+    // meet it.
+    for named in ["packages/api/a.txt", "packages/api/src"] {
+        let out = env.run(&["check", named]);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains("packages/api/verdict.toml is not applied to this check"), "{named}: {said}");
     }
 }
 
