@@ -113,8 +113,8 @@ pub(crate) fn sets_the_ctype(name: &str) -> bool {
 /// that decides it is passed (set in the daemon's environment), stdin from
 /// /dev/null. [`process::spawn`] adds the rest (own
 /// process group, the run's mark, killed on drop).
-pub(crate) fn command(argv: &[String], extra_args: &[OsString], cwd: &Path, env: &[String]) -> Command {
-    let mut cmd = Command::new(program_path(&argv[0], cwd));
+pub(crate) fn command(program: &Path, argv: &[String], extra_args: &[OsString], cwd: &Path, env: &[String]) -> Command {
+    let mut cmd = Command::new(program);
     cmd.args(&argv[1..])
         .args(extra_args)
         .current_dir(cwd)
@@ -155,6 +155,18 @@ pub(crate) fn program_path(program: &str, cwd: &Path) -> PathBuf {
         }
     }
     p.to_path_buf()
+}
+
+/// Whether the bare name `program` names nothing in any directory of
+/// `search` (a PATH; relative ones from `cwd`), so that no start could find
+/// it. A name with a `/`, or no PATH (the system's default search), is not
+/// judged here; nor is a file there that is not executable, which the
+/// start reports as such.
+pub(crate) fn absent_from(program: &str, search: Option<&std::ffi::OsStr>, cwd: &Path) -> bool {
+    !program.contains('/')
+        && search.is_some_and(|paths| {
+            !std::env::split_paths(paths).any(|dir| cwd.join(dir).join(program).symlink_metadata().is_ok())
+        })
 }
 
 /// Why a script that exists could not be started: its `#!` line names a
@@ -239,7 +251,14 @@ pub(crate) async fn execute(
     let Some(program) = argv.first() else {
         return Err("empty command".to_owned());
     };
-    let mut cmd = command(argv, extra_args, cwd, env);
+    let path = program_path(program, cwd);
+    // Said without starting anything: a start that searches the PATH
+    // itself forks the daemon, about a millisecond each, for every file of
+    // a validator whose tool is not installed.
+    if path.as_os_str() == program.as_str() && absent_from(program, std::env::var_os("PATH").as_deref(), cwd) {
+        return Err(format!("executable not found: {program}"));
+    }
+    let mut cmd = command(&path, argv, extra_args, cwd, env);
     let (mut tries, mut short, mut waited) = (0, 0u32, Duration::ZERO);
     let (mut child, group) = loop {
         match process::spawn(&mut cmd, registry) {

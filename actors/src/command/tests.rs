@@ -471,6 +471,24 @@ async fn exit_code_pass_and_fail() {
     assert!(out[0].findings()[0].message.chars().count() < 240, "{out:?}");
 }
 
+/// A tool nothing on the PATH names is found missing without a start (a
+/// fork of the daemon per file); a name there, executable or not, a path
+/// with a `/`, or no PATH at all, is left to the start.
+#[test]
+fn a_tool_absent_from_every_path_directory_is_missing_without_a_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::write(bin.join("plain"), "not a program\n").unwrap();
+    let search = std::env::join_paths([Path::new("/nonexistent"), Path::new("bin")]).unwrap();
+    let absent = |name: &str, search: Option<&std::ffi::OsStr>| exec::absent_from(name, search, dir.path());
+    assert!(absent("verdict-no-such-tool", Some(&search)));
+    // Relative PATH entries are read from the working directory.
+    assert!(!absent("plain", Some(&search)));
+    assert!(!absent("./verdict-no-such-tool", Some(&search)));
+    assert!(!absent("verdict-no-such-tool", None));
+}
+
 #[tokio::test]
 async fn missing_or_unrunnable_executables_are_errors_for_every_file() {
     let dir = tempfile::tempdir().unwrap();
