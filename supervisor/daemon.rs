@@ -572,8 +572,25 @@ fn raise_open_files_limit() {
 /// The open-files limit the daemon asks for, when the hard limit allows.
 const OPEN_FILES_WANTED: u64 = 65_536;
 
+/// The project's configuration as the daemon starts with it, and the stamp
+/// of its file taken before it was read: a file written while it is read,
+/// or made or edited before the engine is up, differs from the stamp, and
+/// the next check applies it. Whether there is a file at all is decided
+/// again after the stamp (`layout.config`, looked at by the discovery of
+/// the layout, before the lock was taken): one made since is read now.
+fn read_config_at_start(layout: &mut Layout) -> anyhow::Result<(Option<crate::engine::FileStamp>, Config)> {
+    let path = layout.root.join(crate::paths::CONFIG_FILE);
+    let stamp = crate::engine::file_stamp(&path);
+    layout.config = Some(path).filter(|p| crate::config::config_present(p));
+    let config = match &layout.config {
+        Some(path) => Config::load_to_apply(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?,
+        None => Config::default(),
+    };
+    Ok((stamp, config))
+}
+
 pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
-    let layout = opts.layout.clone();
+    let mut layout = opts.layout.clone();
     if layout.default_socket {
         paths::ensure_private_dir(layout.socket_dir())?;
     } else {
@@ -611,14 +628,8 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
     };
 
     // The configuration is read before the socket exists: an invalid file
-    // stops start-up with every problem listed. Its stamp is taken first:
-    // a file written while it is read, or made or edited before the
-    // engine is up, differs from it, and the next check applies it.
-    let config_stamp = crate::engine::file_stamp(&layout.root.join(crate::paths::CONFIG_FILE));
-    let config = match &layout.config {
-        Some(path) => Config::load_to_apply(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?,
-        None => Config::default(),
-    };
+    // stops start-up with every problem listed.
+    let (config_stamp, config) = read_config_at_start(&mut layout)?;
 
     let _log_guard = crate::logging::init(&layout, opts.detached, &config.daemon)?;
     raise_open_files_limit();
@@ -932,6 +943,34 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
+
+    /// A verdict.toml made after the layout was discovered without one is
+    /// read at start (the layout's look came before the lock); its stamp
+    /// is the one taken before the read, so an edit after it is seen.
+    #[test]
+    fn the_configuration_is_looked_for_again_at_start_and_stamped_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let state = root.join("state");
+        let mut layout = Layout {
+            root: root.clone(),
+            config: None,
+            socket: state.join("sock"),
+            pid_file: state.join("pid"),
+            state_dir: state.clone(),
+            data_dir: state.join("cache"),
+            default_socket: false,
+        };
+        let (stamp, config) = read_config_at_start(&mut layout).unwrap();
+        assert_eq!((stamp, layout.config.clone()), (None, None));
+        assert!(config.builtins);
+        let path = root.join(crate::paths::CONFIG_FILE);
+        std::fs::write(&path, "builtins = false\n").unwrap();
+        let (stamp, config) = read_config_at_start(&mut layout).unwrap();
+        assert_eq!(layout.config.as_deref(), Some(path.as_path()));
+        assert!(!config.builtins, "the file made after discovery was not read");
+        assert_eq!(stamp, crate::engine::file_stamp(&path));
+    }
 
     /// A pid file that cannot be written (its file system is full) stops
     /// start-up with its path in the error, and is not left behind empty.
