@@ -733,7 +733,19 @@ impl TrackedIgnored {
             match ok {
                 Some(out) => listed.push((self.tops[i].clone(), out)),
                 None => {
-                    debug!(repository = %self.tops[i].display(), "git could not list the tracked files that ignore rules match")
+                    debug!(repository = %self.tops[i].display(), "git could not list the tracked files that ignore rules match");
+                    // Most likely git's refusal of a repository another
+                    // user owns (its `safe.directory`), which verdict was
+                    // told to trust (`VERDICT_SAFE_DIRECTORIES`, or root's
+                    // checkout): said, not left to pass for a clean check.
+                    if let Some(owner) = foreign_owner(&self.tops[i]) {
+                        said.notes.push(format!(
+                            "git refused to list the files of {top} (owned by uid {owner}, not by this user: git's \
+                             safe.directory rule), so the files it tracks that an ignore rule matches were not checked; \
+                             `git config --global --add safe.directory {top}` lets it",
+                            top = self.tops[i].display()
+                        ));
+                    }
                 }
             }
         }
@@ -1501,7 +1513,15 @@ pub async fn run(
     let memo_exclude = global_exclude.clone();
     // A path named below the root is walked without the verdict.toml files
     // of the directories above it, which are looked for on their own.
-    let above_named = configs_above(&root, &targets);
+    let above_named = match targets.iter().all(|t| *t == root) {
+        true => Vec::new(),
+        false => {
+            let (root, targets) = (root.clone(), targets.clone());
+            tokio::task::spawn_blocking(move || configs_above(&root, &targets))
+                .await
+                .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?
+        }
+    };
     let walk_turn = core_turn().await;
     let read_by_walk = walk_watch.clone();
     let walked = tokio::task::spawn_blocking(move || {
@@ -3554,6 +3574,19 @@ fn walk_error_path(e: &ignore::Error) -> Option<&Path> {
     }
 }
 
+/// The owner of the repository at `top` (its top directory, or its `.git`),
+/// when that is not the user the daemon runs as: git refuses such a
+/// repository unless its `safe.directory` names it.
+fn foreign_owner(top: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid().as_raw();
+    [top.to_path_buf(), top.join(".git")]
+        .iter()
+        .filter_map(|p| std::fs::symlink_metadata(p).ok())
+        .map(|m| m.uid())
+        .find(|&uid| uid != me)
+}
+
 /// The verdict.toml files (relative to `root`) in the directories between
 /// the root and each named path, which a walk of the paths does not find:
 /// the directories above a named file, or above a named directory.
@@ -3567,8 +3600,9 @@ fn configs_above(root: &Path, targets: &[PathBuf]) -> Vec<String> {
             if !seen.insert(d) {
                 break;
             }
+            // A regular file (through a link), as the walk would list it.
             let file = d.join(crate::paths::CONFIG_FILE);
-            if file.symlink_metadata().is_ok()
+            if std::fs::metadata(&file).is_ok_and(|m| m.is_file())
                 && let Ok(rel) = file.strip_prefix(root)
             {
                 found.push(rel.to_string_lossy().into_owned());

@@ -410,6 +410,19 @@ fn the_output_file_is_checked_first_and_replaced_whole() {
         let stdout = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
         let out = env.cmd().args(["check", "--format", "json", "-o", named]).stdout(stdout).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+        // Nothing more said on stderr: the report went to a standard stream.
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("the report is in"), "{out:?}");
+    }
+    // Nor to stderr (by name, or as the file it is): a JSON report there
+    // stays one document.
+    for named in ["/dev/stderr", "/dev/fd/2"] {
+        let out = env.cmd().args(["check", "--format", "json", "-o", named]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        // The report, and after it no summary line of the human report's.
+        let report = &err[err.find("{\n").unwrap_or_else(|| panic!("{named}: no report: {err}"))..];
+        let mut rest = serde_json::Deserializer::from_str(report).into_iter::<Value>();
+        assert!(rest.next().is_some_and(|r| r.is_ok_and(|r| r["summary"]["files"] == 1)), "{named}: {err}");
+        assert!(!err.contains("the report is in") && !err.contains(" checks: "), "{named}: {err}");
     }
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.starts_with("before\n{"), "{text}");
@@ -3428,12 +3441,17 @@ files = ["*.txt"]
 
 /// The summary counts the findings a capped list left out: 150 lines with
 /// trailing blanks are 150 findings (100 listed and "… and 50 more"), cold,
-/// cached and through the remembered answer of an unchanged tree alike.
+/// cached, through the remembered answer of an unchanged tree, and through
+/// an updated one (another directory edited) alike.
 #[test]
 fn the_summary_counts_the_findings_a_capped_list_left_out() {
     let env = Env::new();
     env.write("ws.txt", "x \n".repeat(150));
-    for round in ["cold", "warm", "unchanged"] {
+    env.write("d/other.txt", "a\n");
+    for round in ["cold", "warm", "unchanged", "updated"] {
+        if round == "updated" {
+            env.write("d/other.txt", "b\n");
+        }
         let (code, r) = check_json(&env, &["."]);
         assert_eq!(code, 1, "{r}");
         let listed = outcome(&r, "ws.txt", "trailing-whitespace");
@@ -3442,5 +3460,6 @@ fn the_summary_counts_the_findings_a_capped_list_left_out() {
         assert_eq!(listed[100]["message"], "… and 50 more trailing-whitespace findings not listed", "{round}");
         assert_eq!(r["summary"]["findings"], 150, "{round}: {}", r["summary"]);
         assert_eq!(r["summary"]["unchanged"], (round == "unchanged"), "{round}: {}", r["summary"]);
+        assert_eq!(r["summary"]["incremental"], (round == "updated"), "{round}: {}", r["summary"]);
     }
 }

@@ -974,3 +974,51 @@ fn an_ignore_file_too_large_to_read_fails_the_check() {
     env.run_ok(&["check", "."], 0);
     env.run_ok(&["stop"], 0);
 }
+
+/// A checkout another user owns, trusted by `VERDICT_SAFE_DIRECTORIES` (a
+/// CI job as root over a runner's checkout): git refuses to list its files
+/// (its own `safe.directory` rule), so the files it tracks that an ignore
+/// rule matches cannot be checked, and the report says so instead of
+/// passing them in silence.
+#[test]
+fn git_refusing_a_checkout_another_user_owns_is_said() {
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root to chown; run the suite as root (as CI does)");
+    let env = Env::new();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&env.project)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run git ({e}); install it: apt-get install git"));
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "-q"]);
+    env.write(".gitignore", "*.gen\n");
+    env.write("t.gen", "tracked \n");
+    git(&["add", ".gitignore"]);
+    git(&["add", "-f", "t.gen"]);
+    let chown = std::process::Command::new("chown").args(["-R", "65534:65534"]).arg(&env.project).status().unwrap();
+    assert!(chown.success());
+    // No user or system git configuration (one naming the checkout in
+    // `safe.directory` would let git list it).
+    let home = env.tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = env
+        .cmd()
+        .env("VERDICT_SAFE_DIRECTORIES", &env.project)
+        .env("HOME", &home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .args(["check", "."])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!("git refused to list the files of {}", env.project.display()))
+            && err.contains("owned by uid 65534")
+            && err.contains("safe.directory"),
+        "{err}"
+    );
+    let out = env.cmd().env("VERDICT_SAFE_DIRECTORIES", &env.project).args(["stop"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -98,13 +98,15 @@ pub struct CheckArgs {
     /// Write the report to this file instead of stdout (`-`: stdout). It is
     /// replaced only once the report is complete, keeping its mode (through
     /// a symbolic link, the file it names is replaced); a pipe, a device or
-    /// /dev/stdout is written to as it is.
+    /// /dev/stdout is written to as it is. The counts, and where the report
+    /// went, are then said on stderr (not for stdout or stderr themselves).
     #[arg(long, short, value_name = "FILE", value_parser = crate::cli::PathArg)]
     pub output: Option<PathBuf>,
     /// Do not read cached results (fresh results are still written to the cache).
     #[arg(long)]
     pub no_cache: bool,
-    /// Show passed outcomes too (human format).
+    /// Show passed outcomes too, and every file's errors and skips under
+    /// it, not folded into one line for many files (human format).
     #[arg(long)]
     pub all: bool,
     /// The least severe finding that makes the check exit 1. Findings below
@@ -491,6 +493,8 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         }
         sink.flush()
     })();
+    // Whether the whole report reached where it went.
+    let delivered = written.is_ok();
     match written {
         Ok(()) => {}
         // The reader of the report went away (`verdict check | head`): the
@@ -542,8 +546,10 @@ pub async fn run_check(opts: &ConnectOptions, args: CheckArgs, json_flag: bool) 
         }
     }
     // A report written elsewhere (`-o report.sarif`) leaves the terminal,
-    // or a CI log, with its counts, and where it went.
-    if let Some(path) = output_path.filter(|p| descriptor_named(p) != Some(1)) {
+    // or a CI log, with its counts, and where it went; not one written to
+    // stdout or stderr themselves (`-o /dev/stderr`: a JSON report there
+    // must stay one document), nor one a pipe's reader left unread.
+    if let Some(path) = output_path.filter(|p| delivered && !to_standard_stream(p)) {
         let mut counts = Vec::new();
         let _ = print_summary(&report, false, &mut counts);
         let _ = std::io::stderr().write_all(&counts);
@@ -642,6 +648,22 @@ pub fn note_inherited_descriptors() {
 /// The descriptor of this process that `path` names, through any symbolic
 /// links: `/dev/stdout` (1), `/dev/stderr` (2), `/dev/fd/N` or
 /// `/proc/self/fd/N` (N).
+/// Whether `path` is the command's stdout or stderr: by its name
+/// (`/dev/stderr`, `/dev/fd/1`), or as the same file (a terminal's device
+/// named `/dev/pts/3`, a file the shell redirected stderr to).
+fn to_standard_stream(path: &Path) -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    if matches!(descriptor_named(path), Some(1 | 2)) {
+        return true;
+    }
+    let Ok(m) = std::fs::metadata(path) else { return false };
+    let same = |fd: std::os::fd::BorrowedFd<'_>| {
+        nix::sys::stat::fstat(fd).is_ok_and(|s| (s.st_dev, s.st_ino) == (m.dev(), m.ino()))
+    };
+    same(std::io::stdout().as_fd()) || same(std::io::stderr().as_fd())
+}
+
 fn descriptor_named(path: &Path) -> Option<u32> {
     link_chain(path).find_map(|at| match at.to_str()? {
         "/dev/stdout" => Some(1),
@@ -885,7 +907,8 @@ fn print_human(report: &CheckReport, colour: bool, fold: bool, out: &mut dyn Wri
         }
         folded.retain(|(_, records)| records.len() >= FOLD_AT);
     }
-    let is_folded = |r: &Record| fold_key(r).is_some_and(|key| folded.iter().any(|(k, _)| *k == key));
+    let folded_keys: std::collections::HashSet<FoldKey<'_>> = folded.iter().map(|(k, _)| *k).collect();
+    let is_folded = |r: &Record| fold_key(r).is_some_and(|key| folded_keys.contains(&key));
     // A file's records are consecutive. Its outcomes without findings come
     // first, then its findings, every validator's together, in the order
     // of their place in the file (those of no line first), as an editor
@@ -910,12 +933,7 @@ fn print_human(report: &CheckReport, colour: bool, fold: bool, out: &mut dyn Wri
     }
     for ((validator, error, reason), records) in &folded {
         // As a file's line says it, with the files it was said of.
-        let word = match (*error, colour) {
-            (true, true) => "error".red().bold().to_string(),
-            (true, false) => "error".into(),
-            (false, true) => "skipped".yellow().to_string(),
-            (false, false) => "skipped".into(),
-        };
+        let word = if *error { error_word("error", colour) } else { skipped_word(colour) };
         let tag = format!("[{}]", visible(validator));
         let tag = if colour { tag.dimmed().to_string() } else { tag };
         let files = counted(records.len() as u64, "file");
@@ -996,12 +1014,9 @@ fn print_record(r: &Record, colour: bool, out: &mut dyn Write) -> std::io::Resul
         Outcome::Passed => writeln!(out, "  passed  {tag}"),
         // Marked as cached findings are, as the summary counts it.
         Outcome::Cached { verdict: Verdict::Passed } => writeln!(out, "  passed  {tag} (cached)"),
-        Outcome::Error { reason } => {
-            let w = if colour { "error".red().bold().to_string() } else { "error".into() };
-            writeln!(out, "  {w}: {}  {tag}", visible(reason))
-        }
+        Outcome::Error { reason } => writeln!(out, "  {}: {}  {tag}", error_word("error", colour), visible(reason)),
         Outcome::TimedOut { after_ms } => {
-            let w = if colour { "timed out".red().bold().to_string() } else { "timed out".into() };
+            let w = error_word("timed out", colour);
             // Under a second in milliseconds ("0.0 s" said nothing).
             let after = match *after_ms {
                 ms if ms < 1000 => format!("{ms} ms"),
@@ -1009,11 +1024,18 @@ fn print_record(r: &Record, colour: bool, out: &mut dyn Write) -> std::io::Resul
             };
             writeln!(out, "  {w} after {after}  {tag}")
         }
-        Outcome::Skipped { reason } => {
-            let w = if colour { "skipped".yellow().to_string() } else { "skipped".into() };
-            writeln!(out, "  {w}: {}  {tag}", visible(reason))
-        }
+        Outcome::Skipped { reason } => writeln!(out, "  {}: {}  {tag}", skipped_word(colour), visible(reason)),
     }
+}
+
+/// `error` or `timed out`, red and bold when coloured.
+fn error_word(word: &str, colour: bool) -> String {
+    if colour { word.red().bold().to_string() } else { word.to_owned() }
+}
+
+/// `skipped`, yellow when coloured.
+fn skipped_word(colour: bool) -> String {
+    if colour { "skipped".yellow().to_string() } else { "skipped".to_owned() }
 }
 
 /// One finding of `r`'s, on a line of its own.
@@ -1311,7 +1333,7 @@ pub fn sarif(report: &CheckReport, project_root: Option<&Path>) -> Value {
                 ),
                 "verdict/results-left-out" => (
                     "Findings left out of this log, past the most results code scanning takes in one run.".to_owned(),
-                    "verdict check --format json lists every finding.".to_owned(),
+                    "verdict check --format json lists the findings this log left out.".to_owned(),
                 ),
                 "verdict/note" => (
                     "Something the check could not do that does not leave it incomplete (git could not be run, so the files it tracks that an ignore rule matches were not checked).".to_owned(),
