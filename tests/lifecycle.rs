@@ -91,6 +91,13 @@ fn json_output_has_one_shape_for_successes_and_failures() {
     // Nothing running: no daemon to stop, none to ask.
     let none = env.json(&["stop"]);
     assert_eq!(none, json!({ "stopped": false, "running": false, "pid": null }));
+    // Nor where no socket could be: its directory under a `TMPDIR` that is
+    // a file (without `XDG_RUNTIME_DIR`).
+    let file = env.tmp.path().join("not-a-dir");
+    std::fs::write(&file, "").unwrap();
+    let out = env.cmd().env_remove("XDG_RUNTIME_DIR").env("TMPDIR", &file).args(["--json", "stop"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(parse(&out), json!({ "stopped": false, "running": false, "pid": null }));
     let out = env.run(&["--json", "--no-start", "status"]);
     assert_eq!(out.status.code(), Some(2));
     let e = parse(&out);

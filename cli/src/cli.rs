@@ -474,10 +474,11 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                     // closed without an answer is `busy` by now: see
                     // `Client::connect`.)
                     // (A socket path too long to connect to is one no daemon
-                    // could bind either.)
+                    // could bind either; nor is one under a file, as a
+                    // `TMPDIR` that names a file makes it.)
                     let gone = matches!(&e, client::CallError::Io(io)
                         if matches!(io.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-                            | std::io::ErrorKind::InvalidInput));
+                            | std::io::ErrorKind::InvalidInput | std::io::ErrorKind::NotADirectory));
                     let pid =
                         paths::locked_daemon_pid(&layout.pid_file).filter(|&p| gone && p > 1 && p <= i32::MAX as u32);
                     // A daemon that is starting (another command launched
