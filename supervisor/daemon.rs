@@ -600,7 +600,12 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
     // logs to stderr, and may run where the home is read-only (a service).
     if opts.detached {
         paths::refused(&layout.state_dir)?;
-        paths::ensure_state_dir(&layout.state_dir)?;
+        // One that cannot be made only loses the log (see `logging`); one
+        // that is not the user's is refused.
+        match paths::ensure_state_dir(&layout.state_dir) {
+            Ok(()) | Err(paths::PathError::Io { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1404,3 +1404,20 @@ fn a_daemon_starts_though_its_log_or_start_up_file_cannot_be_opened() {
     assert!(err.contains("daemon.stderr") && err.contains("start-up errors are not kept"), "{err}");
     assert!(std::fs::read_to_string(&log).unwrap().contains("daemon ready"));
 }
+
+/// A state directory that cannot be made (`XDG_STATE_HOME` read-only, or,
+/// here, under a file) does not keep the daemon from starting: only its log
+/// and start-up errors are lost, which the check says once.
+#[test]
+fn a_state_directory_that_cannot_be_made_loses_only_the_log() {
+    let env = Env::new();
+    env.write("a.txt", "a\n");
+    let file = env.tmp.path().join("not-a-dir");
+    std::fs::write(&file, "").unwrap();
+    let out = env.cmd().env("XDG_STATE_HOME", file.join("state")).args(["check", "."]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("cannot make") && err.contains("the daemon's log and start-up errors are not kept"), "{err}");
+    assert_eq!(err.matches("verdict: note:").count(), 1, "{err}");
+    env.run_ok(&["stop"], 0);
+}

@@ -575,7 +575,22 @@ pub fn process_alive(pid: u32) -> bool {
 pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<Client> {
     let layout = &opts.layout;
     paths::refused(&layout.state_dir)?;
-    paths::ensure_state_dir(&layout.state_dir)?;
+    // One that cannot be made (`XDG_STATE_HOME` read-only) does not keep the
+    // daemon from starting, as a log that cannot be opened does not: its
+    // log and start-up errors are then not kept. One that is not the
+    // user's is refused.
+    let state_dir_made = match paths::ensure_state_dir(&layout.state_dir) {
+        Ok(()) => true,
+        Err(paths::PathError::Io { path, cause }) => {
+            crate::errln!(
+                "verdict: note: cannot make {}: {cause}; the daemon's log and start-up errors are not kept (set \
+                 XDG_STATE_HOME to a directory you can write)",
+                crate::report::visible(&path.display().to_string())
+            );
+            false
+        }
+        Err(e) => return Err(e.into()),
+    };
     let startup = layout.startup_file();
     // Not through a link (which would truncate what it leads to).
     let create = |path: &std::path::Path| {
@@ -598,7 +613,7 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<Client> {
             Stdio::null()
         }
     };
-    let stderr = stderr_to(&startup);
+    let stderr = if state_dir_made { stderr_to(&startup) } else { Stdio::null() };
     let exe = paths::daemon_exe().context("cannot find the verdict executable")?;
     let mut cmd = tokio::process::Command::new(&exe);
     cmd.args(crate::cli::daemon_args(layout, opts.data_dir.as_deref(), true, false));
@@ -614,7 +629,7 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<Client> {
     let mut child = launch(&mut cmd)?;
     // Launches the next one, its start-up errors in a fresh file.
     let relaunch = |cmd: &mut tokio::process::Command| {
-        cmd.stderr(stderr_to(&startup));
+        cmd.stderr(if state_dir_made { stderr_to(&startup) } else { Stdio::null() });
         launch(cmd)
     };
     let deadline = Instant::now() + START_TIMEOUT;
