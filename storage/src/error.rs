@@ -18,9 +18,11 @@ pub enum StorageError {
     /// database's `LOCK` file.
     #[error(
         "the cache at {} is in use by another process, most likely another verdict daemon (its RocksDB \
-         LOCK file is held), such as one of this project started on another socket (--socket or \
-         VERDICT_SOCKET): stop that one (`verdict --socket ITS_SOCKET stop`), or give this daemon another \
-         cache directory (`verdict stop`, then run the command again with --data-dir) ({detail})",
+         LOCK file is held): one of this project started on another socket (--socket, VERDICT_SOCKET, or \
+         another TMPDIR or XDG_RUNTIME_DIR), or one of another project given the same --data-dir (one \
+         daemon at a time uses a cache directory); stop that one (`verdict --socket ITS_SOCKET stop`, or \
+         `verdict stop` in its project), or give this daemon another cache directory (`verdict stop`, then \
+         run the command again with --data-dir) ({detail})",
         path.display()
     )]
     Locked {
