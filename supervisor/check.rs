@@ -738,7 +738,9 @@ impl TrackedIgnored {
                     // user owns (its `safe.directory`), which verdict was
                     // told to trust (`VERDICT_SAFE_DIRECTORIES`, or root's
                     // checkout): said, not left to pass for a clean check.
-                    if let Some(owner) = foreign_owner(&self.tops[i]) {
+                    if let Some(owner) = foreign_owner(&self.tops[i])
+                        && git_refuses_as_dubious(&self.tops[i])
+                    {
                         said.notes.push(format!(
                             "git refused to list the files of {top} (owned by uid {owner}, not by this user: git's \
                              safe.directory rule), so the files it tracks that an ignore rule matches were not checked; \
@@ -3572,6 +3574,27 @@ fn walk_error_path(e: &ignore::Error) -> Option<&Path> {
         ignore::Error::Partial(errs) => errs.iter().find_map(walk_error_path),
         _ => None,
     }
+}
+
+/// Whether git refuses the repository at `top` for its owner (git's
+/// `safe.directory` rule), as it says in its own words (in English, asked
+/// for). Looked at only after a listing failed: another failure (a `.git`
+/// that is no repository, a damaged index) is not this one.
+fn git_refuses_as_dubious(top: &Path) -> bool {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(top)
+        .args(["rev-parse", "--git-dir"])
+        .env("LC_ALL", "C")
+        .env_remove("LANGUAGE")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_COMMON_DIR")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output();
+    out.is_ok_and(|o| !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("dubious ownership"))
 }
 
 /// The owner of the repository at `top` (its top directory, or its `.git`),

@@ -399,8 +399,11 @@ fn the_output_file_is_checked_first_and_replaced_whole() {
     // `-` is stdout, and a device is written as it is.
     let out = env.cmd().args(["check", "--format", "json", "-o", "-"]).output().unwrap();
     assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["summary"]["files"], 1);
-    let out = env.cmd().args(["check", "-o", "/dev/null"]).output().unwrap();
+    // With stdout discarded too (the same device): the counts are still
+    // said on stderr.
+    let out = env.cmd().args(["check", "-o", "/dev/null"]).stdout(std::process::Stdio::null()).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("verdict: the report is in /dev/null"), "{out:?}");
     assert!(std::os::unix::fs::FileTypeExt::is_char_device(&std::fs::metadata("/dev/null").unwrap().file_type()));
     // `-o /dev/stdout >> log`: written to the log as stdout would be, not
     // by replacing the file the shell opened (its earlier lines were lost).

@@ -1420,4 +1420,10 @@ fn a_state_directory_that_cannot_be_made_loses_only_the_log() {
     assert!(err.contains("cannot make") && err.contains("the daemon's log and start-up errors are not kept"), "{err}");
     assert_eq!(err.matches("verdict: note:").count(), 1, "{err}");
     env.run_ok(&["stop"], 0);
+    // A daemon that then fails to start still says why.
+    env.write("verdict.toml", "builtins = 3\n");
+    let out = env.cmd().env("XDG_STATE_HOME", file.join("state")).args(["check", "."]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("the daemon failed to start") && err.contains("builtins"), "{err}");
 }

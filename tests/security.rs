@@ -1021,4 +1021,23 @@ fn git_refusing_a_checkout_another_user_owns_is_said() {
     );
     let out = env.cmd().env("VERDICT_SAFE_DIRECTORIES", &env.project).args(["stop"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // Another failure of git's in such a checkout (its `.git` empty: no
+    // repository) is not blamed on ownership.
+    let other = Env::new();
+    other.write("a.txt", "a\n");
+    let chown = std::process::Command::new("chown").args(["-R", "65534:65534"]).arg(&other.project).status().unwrap();
+    assert!(chown.success());
+    let out = other
+        .cmd()
+        .env("VERDICT_SAFE_DIRECTORIES", &other.project)
+        .env("HOME", &home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .args(["check", "."])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("git refused"), "{err}");
+    let out = other.cmd().env("VERDICT_SAFE_DIRECTORIES", &other.project).args(["stop"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -613,7 +613,23 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<Client> {
             Stdio::null()
         }
     };
-    let stderr = if state_dir_made { stderr_to(&startup) } else { Stdio::null() };
+    // Without a state directory, the start-up errors go to a file of no
+    // name, read through its handle if the start fails.
+    let unnamed: std::cell::RefCell<Option<std::fs::File>> = std::cell::RefCell::new(None);
+    let startup_stderr = || {
+        if state_dir_made {
+            return stderr_to(&startup);
+        }
+        let file = tempfile::tempfile().and_then(|f| Ok((f.try_clone()?, f)));
+        match file {
+            Ok((given, kept)) => {
+                *unnamed.borrow_mut() = Some(kept);
+                Stdio::from(given)
+            }
+            Err(_) => Stdio::null(),
+        }
+    };
+    let stderr = startup_stderr();
     let exe = paths::daemon_exe().context("cannot find the verdict executable")?;
     let mut cmd = tokio::process::Command::new(&exe);
     cmd.args(crate::cli::daemon_args(layout, opts.data_dir.as_deref(), true, false));
@@ -629,7 +645,7 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<Client> {
     let mut child = launch(&mut cmd)?;
     // Launches the next one, its start-up errors in a fresh file.
     let relaunch = |cmd: &mut tokio::process::Command| {
-        cmd.stderr(if state_dir_made { stderr_to(&startup) } else { Stdio::null() });
+        cmd.stderr(startup_stderr());
         launch(cmd)
     };
     let deadline = Instant::now() + START_TIMEOUT;
@@ -671,7 +687,15 @@ pub async fn start_detached(opts: &ConnectOptions) -> anyhow::Result<Client> {
                 holder = std::fs::read_to_string(&layout.pid_file).ok().and_then(|p| p.trim().parse::<u32>().ok());
                 continue;
             }
-            let msg = std::fs::read_to_string(&startup).unwrap_or_default();
+            let msg = match unnamed.borrow_mut().as_mut() {
+                Some(file) => {
+                    use std::io::{Read, Seek};
+                    let mut msg = String::new();
+                    let _ = file.seek(std::io::SeekFrom::Start(0)).and_then(|_| file.read_to_string(&mut msg));
+                    msg
+                }
+                None => std::fs::read_to_string(&startup).unwrap_or_default(),
+            };
             // The daemon's own "verdict: error: " is said by this one.
             let msg = msg.trim().trim_start_matches("verdict: error: ");
             let sep = if msg.is_empty() {

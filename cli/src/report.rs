@@ -653,13 +653,27 @@ pub fn note_inherited_descriptors() {
 /// named `/dev/pts/3`, a file the shell redirected stderr to).
 fn to_standard_stream(path: &Path) -> bool {
     use std::os::fd::AsFd;
-    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
     if matches!(descriptor_named(path), Some(1 | 2)) {
         return true;
     }
-    let Ok(m) = std::fs::metadata(path) else { return false };
+    let end = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    // The process's terminal, whichever `/dev/pts/N` that is.
+    if end == Path::new("/dev/tty") {
+        return std::io::stdout().is_terminal() || std::io::stderr().is_terminal();
+    }
+    // Discarded, as stdout may be too: the counts still go to stderr.
+    if end == Path::new("/dev/null") {
+        return false;
+    }
+    let Ok(m) = std::fs::metadata(&end) else { return false };
+    // A device is the same one by its number, not by its node's inode.
+    let device = m.file_type().is_char_device();
     let same = |fd: std::os::fd::BorrowedFd<'_>| {
-        nix::sys::stat::fstat(fd).is_ok_and(|s| (s.st_dev, s.st_ino) == (m.dev(), m.ino()))
+        nix::sys::stat::fstat(fd).is_ok_and(|s| match device {
+            true => s.st_rdev == m.rdev() && s.st_mode & nix::libc::S_IFMT == nix::libc::S_IFCHR,
+            false => (s.st_dev, s.st_ino) == (m.dev(), m.ino()),
+        })
     };
     same(std::io::stdout().as_fd()) || same(std::io::stderr().as_fd())
 }

@@ -471,9 +471,10 @@ async fn exit_code_pass_and_fail() {
     assert!(out[0].findings()[0].message.chars().count() < 240, "{out:?}");
 }
 
-/// A tool nothing on the PATH names is found missing without a start (a
-/// fork of the daemon per file); a name there, executable or not, a path
-/// with a `/`, or no PATH at all, is left to the start.
+/// What decides that a tool is missing without a start (a fork of the
+/// daemon per file, see `exec::execute`): nothing on the PATH names it. A
+/// name there, executable or not, a path with a `/`, or no PATH at all, is
+/// left to the start.
 #[test]
 fn a_tool_absent_from_every_path_directory_is_missing_without_a_start() {
     let dir = tempfile::tempdir().unwrap();
