@@ -267,6 +267,12 @@ pub struct Memo {
     /// was not looked at, or had a racy stamp and no content hash to
     /// compare instead.
     updatable: bool,
+    /// The directories (relative to the root) of the files with an outcome
+    /// that is no verdict (an error, a time-out, a skip): never reused as
+    /// they are, but looked at again by the next run, which updates the
+    /// rest of the answer (a tool missing for one file does not make every
+    /// later check walk the whole tree).
+    redo: Vec<String>,
 }
 
 /// Numbers the distinct validator sets of a memo's files; consecutive files
@@ -505,12 +511,7 @@ fn incremental(engine: &Engine, key: &MemoKey, epoch: u64, root: &Path, now: u64
         return None;
     }
     let changed = engine.watch.changed_since(memo.generation)?;
-    // Past a quarter of the tree's directories, walking it all costs little
-    // more.
-    if changed.is_empty() || changed.len() > (memo.dirs.len() / 4).max(64) {
-        return None;
-    }
-    let mut dirs = Vec::with_capacity(changed.len());
+    let mut dirs = Vec::with_capacity(changed.len() + memo.redo.len());
     for dir in changed {
         let rel = dir.strip_prefix(root).ok()?.to_str()?;
         if !memo.dirs.contains(rel) {
@@ -518,7 +519,15 @@ fn incremental(engine: &Engine, key: &MemoKey, epoch: u64, root: &Path, now: u64
         }
         dirs.push(rel.to_owned());
     }
+    // And those of the files whose outcomes were no verdicts.
+    dirs.extend(memo.redo.iter().cloned());
     dirs.sort_unstable();
+    dirs.dedup();
+    // Past a quarter of the tree's directories, walking it all costs little
+    // more.
+    if dirs.is_empty() || dirs.len() > (memo.dirs.len() / 4).max(64) {
+        return None;
+    }
     Some((memo, dirs))
 }
 
@@ -982,6 +991,8 @@ impl Memo {
             // Every checked file can be looked at again (its stamp, or its
             // content).
             && self.updatable
+            // Every outcome is a verdict: nothing to do again.
+            && self.redo.is_empty()
     }
 }
 
@@ -1965,9 +1976,30 @@ pub async fn run(
     let too_large = !params.stream_outcomes && report_len > max_report;
     let summary_files = walked.len();
 
-    // Remember a clean answer if nothing changed while the run looked, and
-    // every directory it walked was already watched when it started.
-    let clean = ["error", "timed_out", "skipped"].iter().all(|k| summary.outcomes.get(*k).copied() == Some(0));
+    // Remember the answer if nothing changed while the run looked, and
+    // every directory it walked was already watched when it started; with
+    // the directories of its outcomes that are no verdicts to look at
+    // again, where an update can (every path named a directory, each such
+    // directory named in UTF-8).
+    // (An outcome that is not cached: an error, a time-out, a skip, the
+    // findings of a tool that failed or whose output was cut.)
+    let redo: Option<Vec<String>> = {
+        let mut dirs = Vec::new();
+        let mut updatable = true;
+        for (fi, _, o) in &records {
+            if o.is_verdict() || matches!(o, Outcome::Cached { .. }) {
+                continue;
+            }
+            let w = &walked[*fi];
+            match w.raw {
+                None => dirs.push(parent(&w.rel).to_owned()),
+                Some(_) => updatable = false,
+            }
+        }
+        dirs.sort_unstable();
+        dirs.dedup();
+        (dirs.is_empty() || (updatable && memo_key.targets.iter().all(|t| t.is_dir()))).then_some(dirs)
+    };
     if run.write_failed.load(Ordering::Relaxed) {
         engine.store_suspect.store(true, Ordering::SeqCst);
     }
@@ -2002,9 +2034,8 @@ pub async fn run(
     let (reply, _) = delivered?;
     // A remembered answer is sent in its warm form, every outcome `cached`
     // and so longer: one that could not be sent is not remembered.
-    if memo_usable
+    if let Some(redo) = redo.filter(|_| memo_usable)
         && report_len <= max_report / 2
-        && clean
         && walk_errors.is_empty()
         && !listing_timed_out
         && !linked_ignore_file
@@ -2136,6 +2167,7 @@ pub async fn run(
             files,
             sets,
             updatable,
+            redo,
         });
         // Freeing a large tree's answer is no reason to make a client wait.
         if let Some(old) = replaced {
@@ -2636,8 +2668,10 @@ fn spawn_job(
         let mut to_store = Vec::new();
         let entries = {
             let mut entries = run.entries.lock().expect("entries");
-            for (&fi, v) in batch.iter().zip(verdicts) {
-                if v.is_none() {
+            for ((&fi, v), o) in batch.iter().zip(verdicts).zip(outcomes.iter()) {
+                // (An outcome that is no verdict is looked at again by the
+                // next run: see `Memo::redo`.)
+                if v.is_none() && o.is_verdict() {
                     run.not_stored.store(true, Ordering::Relaxed);
                 }
                 if let (Some(v), Some(h), true) = (&v, hashed[fi].hash, s.handle.cacheable && is_command(s)) {

@@ -3466,3 +3466,56 @@ fn the_summary_counts_the_findings_a_capped_list_left_out() {
         assert_eq!(r["summary"]["incremental"], (round == "updated"), "{round}: {}", r["summary"]);
     }
 }
+
+/// A check with an outcome that is no verdict (a tool failing on one file)
+/// is remembered all the same: the next check looks again at that file's
+/// directory only (an update, not a walk of the tree), runs its failed
+/// pair again, and answers the rest from the remembered answer; once the
+/// failure is gone, the answer is reused whole.
+#[test]
+fn a_failure_in_one_directory_is_looked_at_again_without_walking_the_tree() {
+    let env = Env::new();
+    let marks = env.tmp.path().join("runs");
+    env.write(
+        "verdict.toml",
+        format!(
+            "[validators.t]\nkind = \"command\"\nfiles = [\"*.txt\"]\nmode = \"per_file\"\nparser = \"exit_code\"\n\
+             findings_exit_codes = [1]\n\
+             command = [\"sh\", \"-c\", \"echo \\\"$1\\\" >> {}; ! grep -q broken \\\"$1\\\" || exit 7\", \"t\"]\n",
+            marks.display()
+        ),
+    );
+    for i in 0..5 {
+        env.write(&format!("a/f{i}.txt"), "fine\n");
+    }
+    env.write("b/bad.txt", "broken\n");
+    let runs = || std::fs::read_to_string(&marks).unwrap_or_default().lines().map(str::to_owned).collect::<Vec<_>>();
+    // The first check watches the tree as it walks it (and is not
+    // remembered: see `WalkWatch::fresh`); the second is.
+    for n in [6, 7] {
+        let (code, r) = check_json(&env, &["."]);
+        assert_eq!(code, 3, "{r}");
+        assert_eq!(status_of(&r, "b/bad.txt", "t"), "error");
+        assert_eq!(runs().len(), n);
+    }
+    for round in 1..3 {
+        let (code, r) = check_json(&env, &["."]);
+        assert_eq!(code, 3, "round {round}: {r}");
+        assert_eq!(
+            (r["summary"]["incremental"].as_bool(), r["summary"]["unchanged"].as_bool()),
+            (Some(true), Some(false))
+        );
+        assert_eq!(status_of(&r, "b/bad.txt", "t"), "error");
+        assert_eq!(status_of(&r, "a/f0.txt", "t"), "cached");
+        // Only the failed pair ran again.
+        assert_eq!(runs().len(), 7 + round, "{:?}", runs());
+        assert_eq!(runs().last().map(String::as_str), Some("b/bad.txt"));
+    }
+    env.write("b/bad.txt", "mended\n");
+    let (code, r) = check_json(&env, &["."]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["summary"]["incremental"], true, "{}", r["summary"]);
+    let (code, r) = check_json(&env, &["."]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["summary"]["unchanged"], true, "{}", r["summary"]);
+}
