@@ -613,20 +613,8 @@ impl TrackedIgnored {
 
     /// git listing the repository at `top`.
     fn spawn(top: &Path) -> std::io::Result<std::process::Child> {
-        let mut git = std::process::Command::new("git");
-        git.arg("-C")
-            .arg(top)
-            // Nothing run on the repository's say, no lock taken, and only
-            // this repository: none named by the daemon's environment.
-            .args(["-c", "core.fsmonitor=false", "ls-files", "-z", "--cached", "--ignored", "--exclude-standard"])
-            .env("GIT_OPTIONAL_LOCKS", "0")
-            .env_remove("GIT_DIR")
-            .env_remove("GIT_WORK_TREE")
-            .env_remove("GIT_INDEX_FILE")
-            .env_remove("GIT_COMMON_DIR")
-            .env_remove("GIT_OBJECT_DIRECTORY")
-            .env_remove("GIT_NAMESPACE")
-            .stdin(std::process::Stdio::null())
+        let mut git = git_in(top);
+        git.args(["ls-files", "-z", "--cached", "--ignored", "--exclude-standard"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null());
         git.spawn().inspect_err(|e| {
@@ -3610,21 +3598,33 @@ fn walk_error_path(e: &ignore::Error) -> Option<&Path> {
     }
 }
 
+/// git, about the repository at `top`: nothing run on the repository's say
+/// (no fsmonitor), no lock taken, and only this repository (none named by
+/// the daemon's environment); nothing to read on its stdin.
+fn git_in(top: &Path) -> std::process::Command {
+    let mut git = std::process::Command::new("git");
+    git.arg("-C")
+        .arg(top)
+        .args(["-c", "core.fsmonitor=false"])
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .stdin(std::process::Stdio::null());
+    for name in
+        ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY", "GIT_NAMESPACE"]
+    {
+        git.env_remove(name);
+    }
+    git
+}
+
 /// Whether git refuses the repository at `top` for its owner (git's
 /// `safe.directory` rule), as it says in its own words (in English, asked
 /// for). Looked at only after a listing failed: another failure (a `.git`
 /// that is no repository, a damaged index) is not this one.
 fn git_refuses_as_dubious(top: &Path) -> bool {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(top)
+    let out = git_in(top)
         .args(["rev-parse", "--git-dir"])
         .env("LC_ALL", "C")
         .env_remove("LANGUAGE")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_COMMON_DIR")
-        .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .output();

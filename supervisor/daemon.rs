@@ -957,15 +957,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         let state = root.join("state");
-        let mut layout = Layout {
-            root: root.clone(),
-            config: None,
-            socket: state.join("sock"),
-            pid_file: state.join("pid"),
-            state_dir: state.clone(),
-            data_dir: state.join("cache"),
-            default_socket: false,
-        };
+        let mut layout = crate::test_layout(root.clone(), &state);
         let (stamp, config) = read_config_at_start(&mut layout).unwrap();
         assert_eq!((stamp, layout.config.clone()), (None, None));
         assert!(config.builtins);

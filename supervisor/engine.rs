@@ -1207,15 +1207,7 @@ mod tests {
         assert_eq!(config_stamp, None);
         std::fs::write(&config_path, "[validators.trailing-whitespace]\nenabled = false\n").unwrap();
         let state = dir.path().join("state");
-        let layout = Layout {
-            root,
-            config: None,
-            socket: state.join("sock"),
-            pid_file: state.join("pid"),
-            state_dir: state.clone(),
-            data_dir: state.join("cache"),
-            default_socket: false,
-        };
+        let layout = crate::test_layout(root, &state);
         let engine = Engine::start(EngineOptions { layout, config: Config::default(), data_dir: None, config_stamp })
             .await
             .unwrap();

@@ -21,3 +21,18 @@ pub mod logging;
 pub mod server;
 pub mod supervisor;
 pub mod watch;
+
+/// A layout for tests: the project at `root`, the daemon's files under
+/// `state`, its cache in `state/cache`, no configuration file known.
+#[cfg(test)]
+pub(crate) fn test_layout(root: std::path::PathBuf, state: &std::path::Path) -> paths::Layout {
+    paths::Layout {
+        root,
+        config: None,
+        socket: state.join("sock"),
+        pid_file: state.join("pid"),
+        state_dir: state.to_path_buf(),
+        data_dir: state.join("cache"),
+        default_socket: false,
+    }
+}

@@ -12,7 +12,6 @@ use verdict_actors::validator::{BuiltinCheck, InlineWork, ValidatorWork};
 
 use crate::config::{Config, RestartPolicy, ValidatorConfig};
 use crate::engine::{Engine, EngineOptions};
-use crate::paths::Layout;
 use crate::server::{Notifier, RequestCtx};
 use crate::supervisor::{SupervisorMessage, ValidatorSpec};
 
@@ -32,15 +31,7 @@ async fn project(files: &[(&str, &str)], specs: Vec<ValidatorSpec>) -> Project {
         std::fs::write(root.join(name), content).unwrap();
     }
     let state = dir.path().join("state");
-    let layout = Layout {
-        root,
-        config: None,
-        socket: state.join("sock"),
-        pid_file: state.join("pid"),
-        state_dir: state.clone(),
-        data_dir: state.join("cache"),
-        default_socket: false,
-    };
+    let layout = crate::test_layout(root, &state);
     let engine = Engine::start(EngineOptions { layout, config: Config::default(), data_dir: None, config_stamp: None })
         .await
         .unwrap();

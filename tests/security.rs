@@ -997,47 +997,40 @@ fn git_refusing_a_checkout_another_user_owns_is_said() {
     env.write("t.gen", "tracked \n");
     git(&["add", ".gitignore"]);
     git(&["add", "-f", "t.gen"]);
-    let chown = std::process::Command::new("chown").args(["-R", "65534:65534"]).arg(&env.project).status().unwrap();
-    assert!(chown.success());
     // No user or system git configuration (one naming the checkout in
     // `safe.directory` would let git list it).
     let home = env.tmp.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let out = env
-        .cmd()
-        .env("VERDICT_SAFE_DIRECTORIES", &env.project)
-        .env("HOME", &home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .args(["check", "."])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    // The project given to uid 65534, trusted, checked, and its daemon
+    // stopped: what the check said on stderr.
+    let checked_as_theirs = |env: &Env| {
+        let chown = std::process::Command::new("chown").args(["-R", "65534:65534"]).arg(&env.project).status().unwrap();
+        assert!(chown.success());
+        let trusted = |args: &[&str]| {
+            (env.cmd().env("VERDICT_SAFE_DIRECTORIES", &env.project).env("HOME", &home))
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let out = trusted(&["check", "."]);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        let stopped = trusted(&["stop"]);
+        assert_eq!(stopped.status.code(), Some(0), "{}", String::from_utf8_lossy(&stopped.stderr));
+        err
+    };
+    let err = checked_as_theirs(&env);
     assert!(
         err.contains(&format!("git refused to list the files of {}", env.project.display()))
             && err.contains("owned by uid 65534")
             && err.contains("safe.directory"),
         "{err}"
     );
-    let out = env.cmd().env("VERDICT_SAFE_DIRECTORIES", &env.project).args(["stop"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     // Another failure of git's in such a checkout (its `.git` empty: no
     // repository) is not blamed on ownership.
     let other = Env::new();
     other.write("a.txt", "a\n");
-    let chown = std::process::Command::new("chown").args(["-R", "65534:65534"]).arg(&other.project).status().unwrap();
-    assert!(chown.success());
-    let out = other
-        .cmd()
-        .env("VERDICT_SAFE_DIRECTORIES", &other.project)
-        .env("HOME", &home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .args(["check", "."])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    let err = checked_as_theirs(&other);
     assert!(!err.contains("git refused"), "{err}");
-    let out = other.cmd().env("VERDICT_SAFE_DIRECTORIES", &other.project).args(["stop"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
