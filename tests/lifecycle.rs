@@ -1419,6 +1419,10 @@ fn a_state_directory_that_cannot_be_made_loses_only_the_log() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("cannot make") && err.contains("the daemon's log and start-up errors are not kept"), "{err}");
     assert_eq!(err.matches("verdict: note:").count(), 1, "{err}");
+    let out = env.cmd().env("XDG_STATE_HOME", file.join("state")).args(["logs"]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("keeps no log") && said.contains("XDG_STATE_HOME"), "{said}");
     env.run_ok(&["stop"], 0);
     // A daemon that then fails to start still says why.
     env.write("verdict.toml", "builtins = 3\n");

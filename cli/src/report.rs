@@ -1647,6 +1647,13 @@ pub fn print_logs(path: &Path, follow: bool, lines: Option<usize>, raw: bool) ->
                  stderr; `verdict logs -f` waits for one)",
                 visible(&path.display().to_string())
             ),
+            // Its directory cannot be there (`XDG_STATE_HOME` under a file):
+            // nor could the daemon make it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => anyhow::bail!(
+                "no daemon log at {}: a part of its path is not a directory, so the daemon could not make it \
+                 either and keeps no log (set XDG_STATE_HOME to a directory you can write)",
+                visible(&path.display().to_string())
+            ),
             Err(e) => return Err(e).with_context(|| format!("cannot read the daemon log {}", path.display())),
         }
     };
