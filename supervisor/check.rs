@@ -519,7 +519,13 @@ fn incremental(engine: &Engine, key: &MemoKey, epoch: u64, root: &Path, now: u64
         }
         dirs.push(rel.to_owned());
     }
-    // And those of the files whose outcomes were no verdicts.
+    // And those of the files whose outcomes were no verdicts, if the run
+    // walked them (a file git tracks in a directory an ignore rule takes
+    // out whole was found by git's list, not by a walk of its directory,
+    // which would find the untracked files beside it too).
+    if !memo.redo.iter().all(|d| memo.dirs.contains(d)) {
+        return None;
+    }
     dirs.extend(memo.redo.iter().cloned());
     dirs.sort_unstable();
     dirs.dedup();

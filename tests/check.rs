@@ -3519,3 +3519,25 @@ fn a_failure_in_one_directory_is_looked_at_again_without_walking_the_tree() {
     assert_eq!(code, 0, "{r}");
     assert_eq!(r["summary"]["unchanged"], true, "{}", r["summary"]);
 }
+
+/// A failed pair of a file git tracks in a directory an ignore rule takes
+/// out whole (found by git's list, not by a walk of its directory) is not
+/// looked at again by walking that directory, which would list the
+/// untracked files beside it (a fuzzer's find): the tree is walked.
+#[test]
+fn a_failed_tracked_file_in_an_ignored_directory_does_not_bring_its_neighbours_in() {
+    let env = Env::new();
+    git(&env, &["init", "-q"]);
+    env.write("verdict.toml", "builtins = false\n[validators.missing]\nkind = \"command\"\nfiles = [\"d2/*\"]\ncommand = [\"verdict-no-such-tool\"]\n");
+    env.write("d2/tracked.txt", "tracked\n");
+    git(&env, &["add", "-A"]);
+    git(&env, &["commit", "-qm", "init"]);
+    env.write(".gitignore", "d2/\n");
+    env.write("d2/untracked.txt", "untracked\n");
+    for round in 0..4 {
+        let (code, r) = check_json(&env, &["."]);
+        assert_eq!(code, 3, "round {round}: {r}");
+        let files: Vec<&str> = r["outcomes"].as_array().unwrap().iter().map(|o| o["file"].as_str().unwrap()).collect();
+        assert_eq!(files, ["d2/tracked.txt"], "round {round}: {}", r["summary"]);
+    }
+}
