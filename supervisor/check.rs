@@ -1992,7 +1992,7 @@ pub async fn run(
         }
         dirs.sort_unstable();
         dirs.dedup();
-        (dirs.is_empty() || (updatable && memo_key.targets.iter().all(|t| t.is_dir()))).then_some(dirs)
+        (updatable && (dirs.is_empty() || memo_key.targets.iter().all(|t| t.is_dir()))).then_some(dirs)
     };
     if run.write_failed.load(Ordering::Relaxed) {
         engine.store_suspect.store(true, Ordering::SeqCst);

@@ -3541,3 +3541,32 @@ fn a_failed_tracked_file_in_an_ignored_directory_does_not_bring_its_neighbours_i
         assert_eq!(files, ["d2/tracked.txt"], "round {round}: {}", r["summary"]);
     }
 }
+
+/// A failed pair of a file whose name is not UTF-8 (which an update cannot
+/// name a directory by) leaves the answer unremembered: it is never given
+/// back unchanged, and the tool runs again (a fuzzer's find).
+#[test]
+fn a_failed_pair_of_a_file_named_in_no_utf8_is_run_again() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let flag = env.tmp.path().join("broken");
+    env.write(
+        "verdict.toml",
+        format!(
+            "builtins = false\n[validators.flaky]\nkind = \"command\"\nfiles = [\"*.txt\"]\nfindings_exit_codes = [1]\n\
+             command = [\"sh\", \"-c\", \"if [ -e {} ]; then exit 3; fi; exit 0\", \"sh\"]\n",
+            flag.display()
+        ),
+    );
+    std::fs::create_dir_all(env.project.join("d2")).unwrap();
+    std::fs::write(env.project.join("d2").join(std::ffi::OsStr::from_bytes(b"b\xff.txt")), "ok\n").unwrap();
+    std::fs::write(&flag, "").unwrap();
+    for round in 0..3 {
+        let (code, r) = check_json(&env, &["."]);
+        assert_eq!(code, 3, "round {round}: {r}");
+        assert_eq!(r["summary"]["unchanged"], false, "round {round}: {}", r["summary"]);
+    }
+    std::fs::remove_file(&flag).unwrap();
+    let (code, r) = check_json(&env, &["."]);
+    assert_eq!(code, 0, "{r}");
+}
