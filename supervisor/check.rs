@@ -268,10 +268,11 @@ pub struct Memo {
     /// compare instead.
     updatable: bool,
     /// The directories (relative to the root) of the files with an outcome
-    /// that is no verdict (an error, a time-out, a skip): never reused as
-    /// they are, but looked at again by the next run, which updates the
-    /// rest of the answer (a tool missing for one file does not make every
-    /// later check walk the whole tree).
+    /// that is not cached (an error, a time-out, a skip, the findings of a
+    /// tool that failed or whose output was cut): never reused as they
+    /// are, but looked at again by the next run, which updates the rest of
+    /// the answer (a tool missing for one file does not make every later
+    /// check walk the whole tree). Only directories the run walked.
     redo: Vec<String>,
 }
 
