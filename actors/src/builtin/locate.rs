@@ -157,6 +157,22 @@ impl<'a> Collector<'a> {
         self.push(None, None, severity, message());
     }
 
+    /// The last line a listed finding so far is on.
+    pub(super) fn last_line(&self) -> Option<u32> {
+        self.findings.iter().filter_map(|f| f.line).max()
+    }
+
+    /// Forgets the findings so far on line `line` or after it (and, if that
+    /// was any, those only counted, which came after them).
+    pub(super) fn discard_from(&mut self, line: u32) {
+        let listed = self.findings.len();
+        self.findings.retain(|f| f.line.is_some_and(|l| l < line));
+        if self.findings.len() < listed {
+            self.more = 0;
+            self.more_severity = Severity::Note;
+        }
+    }
+
     fn count_more(&mut self, severity: Severity) {
         self.more += 1;
         self.more_severity = self.more_severity.min(severity);

@@ -2218,3 +2218,47 @@ fn every_check_passes_empty_except_json() {
         assert_eq!(findings.is_empty(), !json, "{kind}: {findings:?}");
     }
 }
+
+#[test]
+fn yaml_templates_are_not_checked_as_yaml() {
+    // A Helm template: its `{{-` lines are no YAML until rendered.
+    let helm = b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ include \"c.fullname\" . }}\n  labels:\n    {{- include \"c.labels\" . | nindent 4 }}\nspec:\n  {{- if not .Values.autoscaling.enabled }}\n  replicas: {{ .Values.replicaCount }}\n  {{- end }}\n";
+    clean(BuiltinKind::Yaml, helm);
+    // Without the dash the tag parses, and the error is on a later line.
+    clean(BuiltinKind::Yaml, b"spec:\n  {{ if .Values.x }}\n  replicas: 3\n  {{ end }}\n");
+    // Duplicate keys in the branches of a Jinja conditional.
+    clean(BuiltinKind::Yaml, b"{% if prod %}\nreplicas: 3\n{% else %}\nreplicas: 1\n{% endif %}\n");
+    clean(BuiltinKind::Yaml, b"a: 1\n{# a note #}\n");
+    // What comes before the first tag is YAML, and checked.
+    let f = one(BuiltinKind::Yaml, b"a: 1\na: 2\n{{- if .x }}\n");
+    assert_eq!(at(&f), (2, 1), "{}", f.message);
+    // Nor does one inside a block scalar: YAML holding template text in its
+    // strings (Ansible, alerting rules) is checked in full.
+    let rules = b"annotations:\n  description: |\n    {{ $labels.instance }} is down\n  summary: >\n    {{ $value }} left\nannotations: {}\n";
+    let f = one(BuiltinKind::Yaml, rules);
+    assert_eq!(at(&f), (6, 1), "{}", f.message);
+    assert!(f.message.starts_with("duplicate key `annotations`"), "{}", f.message);
+    let f = one(BuiltinKind::Yaml, b"- name: x\n  msg: {{ item }} done\n");
+    assert_eq!(f.line, Some(2), "an unquoted tag inside a line is YAML's error: {}", f.message);
+    // A tag must close on its line: `{{}` opens two flow mappings.
+    assert_eq!(at(&one(BuiltinKind::Yaml, b"{{}  ")), (1, 6));
+    // But a Go comment need not, and `{%` or `{#` never begin YAML.
+    clean(BuiltinKind::Yaml, b"{{- /*\nGenerated.\n*/}}\na: [\n");
+    clean(BuiltinKind::Yaml, b"{%- if x\n  %}\na: [\n");
+    // A Go action reading a field, inside a line, marks a Helm template too:
+    // `{{ .Values.x }}`, `$.Chart`, the dot of `include "name" .`.
+    clean(BuiltinKind::Yaml, b"metadata:\n  name: {{ include \"x.fullname\" . }}\n  labels:\n    chart: {{ .Chart.Name }}-{{ .Chart.Version }}\n");
+    clean(BuiltinKind::Yaml, b"name: \"{{ include \"x\" . }}-test\"\n");
+    clean(BuiltinKind::Yaml, b"a: {{ $.Values.a }}-b\n");
+    clean(BuiltinKind::Yaml, b"a: x\nb: {{ (.Values.b) }} c\nb: 2\n");
+    // Jinja's and Ansible's dotted names, alerting rules' `$labels` and
+    // GitHub's `${{ github.sha }}` read no Go field: the file is YAML.
+    for content in [
+        &b"- debug:\n    msg: {{ item.name }} done\n"[..],
+        b"- alert: Down\n  annotations:\n    summary: \"{{ $labels.instance }} down\"\n  annotations: {}\n",
+        b"steps:\n  - run: echo ${{ github.sha }}\n    run: again\n",
+        b"a: \"{{ x | join(',') }}\"\na: 2\n",
+    ] {
+        assert_eq!(run(BuiltinKind::Yaml, content).len(), 1, "{:?}", String::from_utf8_lossy(content));
+    }
+}

@@ -21,6 +21,12 @@ use crate::outcome::Severity;
 /// `yaml`: every document of the stream parses (an empty file is valid),
 /// and every duplicate mapping key is reported (an error, as in most YAML
 /// linters: which of the two values a loader keeps differs between loaders).
+///
+/// A file that is a template to be rendered into YAML (Helm, Jinja,
+/// cookiecutter) is not YAML yet: from the first line that begins with a
+/// template tag, outside any block scalar, nothing is reported. YAML that
+/// merely holds template tags in its strings (Ansible, alerting rules) is
+/// still checked in full.
 pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
     let text = match decode(content) {
         Ok(text) => text,
@@ -33,11 +39,71 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
             return;
         }
     };
+    let mut block_scalars = Vec::new();
+    check_text(&text, out, &mut block_scalars);
+    if let Some(last) = out.last_line()
+        && let Some(tag) = template_tag_line(&text, last as usize, &block_scalars)
+    {
+        out.discard_from(u32::try_from(tag).unwrap_or(u32::MAX));
+    }
+}
+
+/// The first line, up to `last`, that shows the file is a template
+/// (inclusive 1-based line ranges of block scalars, which hold text rather
+/// than YAML, are passed over): one that begins, after blanks, with a Go or
+/// Jinja tag (`{% … %}` and `{# … #}`, which no YAML node begins with; a
+/// `{{ … }}` closed on the line or the `{{/*` of a Go template comment,
+/// which no YAML anyone writes begins a line with), or one that holds a Go
+/// template action reading a field (`{{ .Values.x }}`, `{{ include "a" . }}`:
+/// see [`go_field_action`]).
+fn template_tag_line(text: &str, last: usize, block_scalars: &[(usize, usize)]) -> Option<usize> {
+    lines(text).zip(1..=last).find_map(|(line, number)| {
+        let start = line.trim_start_matches([' ', '\t']);
+        let tag = start.starts_with("{%")
+            || start.starts_with("{#")
+            || start.strip_prefix("{{").is_some_and(|rest| {
+                rest.contains("}}") || rest.trim_start_matches('-').trim_start_matches([' ', '\t']).starts_with("/*")
+            })
+            || go_field_action(line);
+        (tag && !block_scalars.iter().any(|&(from, to)| (from..=to).contains(&number))).then_some(number)
+    })
+}
+
+/// Whether the line holds a `{{ … }}` that reads a field the Go way: a `.`
+/// that begins a name with a capital letter (Go templates reach only
+/// exported fields: `.Values`, `.Release`, `$.Chart`) or stands alone (the
+/// dot itself, `include "name" .`), after the action's start, a blank, `(`
+/// or `$`. Jinja and Ansible write `{{ item.name }}`, which has none.
+fn go_field_action(line: &str) -> bool {
+    let mut rest = line;
+    while let Some(open) = rest.find("{{") {
+        let inside = &rest[open + 2..];
+        let Some(close) = inside.find("}}") else { return false };
+        let action = inside[..close].strip_prefix('-').unwrap_or(&inside[..close]);
+        let bytes = action.as_bytes();
+        let field = bytes.iter().enumerate().any(|(i, &b)| {
+            let before = if i == 0 { b' ' } else { bytes[i - 1] };
+            let after = bytes.get(i + 1).copied().unwrap_or(b' ');
+            b == b'.'
+                && matches!(before, b' ' | b'\t' | b'(' | b'$')
+                && (after.is_ascii_uppercase() || matches!(after, b' ' | b'\t' | b')'))
+        });
+        if field {
+            return true;
+        }
+        rest = &inside[close + 2..];
+    }
+    false
+}
+
+/// The check proper, on the decoded text. Records the lines each block
+/// scalar spans.
+fn check_text(text: &str, out: &mut Collector<'_>, block_scalars: &mut Vec<(usize, usize)>) {
     // The parser wants a blank after a `?` that ends the stream, where YAML
     // takes the end as well (an empty explicit key): it is given a line feed,
     // and an error found past the file's end is reported at its end.
     let appended = text.ends_with('?').then_some(text.len());
-    let text = if appended.is_some() { Cow::Owned(format!("{text}\n")) } else { text };
+    let text = if appended.is_some() { Cow::Owned(format!("{text}\n")) } else { Cow::Borrowed(text) };
     // The parser lets these through; the first error, this or the parser's,
     // ends the check.
     let mut controls = Controls::new(&text);
@@ -75,6 +141,9 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
         }
         match event {
             Ok((event, span)) => {
+                if let Event::Scalar(_, ScalarStyle::Literal | ScalarStyle::Folded, ..) = event {
+                    block_scalars.push((span.start.line(), span.end.line()));
+                }
                 let starts = matches!(event, Event::MappingStart(..) | Event::SequenceStart(..));
                 let flow = starts && indentation.is_flow(&span, open.last() == Some(&None));
                 let sequence = matches!(event, Event::SequenceStart(..));
