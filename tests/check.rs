@@ -90,6 +90,33 @@ fn builtins_find_real_problems_and_respect_gitignore() {
     assert_eq!(r["outcomes"].as_array().unwrap().len() as u64, total);
 }
 
+/// Markdown files get the trailing-whitespace check that lets their
+/// two-space line breaks be, and templates are no broken YAML: out of the
+/// box, through the real binary.
+#[test]
+fn markdown_line_breaks_and_helm_templates_pass_out_of_the_box() {
+    let env = Env::new();
+    let text = "Roses are red,  \nviolets are blue.   \n";
+    env.write("README.md", text);
+    env.write("notes.txt", text);
+    env.write("chart/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n");
+    env.write("chart/templates/svc.yaml", "metadata:\n  labels:\n    {{- include \"c.labels\" . | nindent 4 }}\n");
+    env.write("broken.yaml", "a: 1\na: 2\n");
+    let (code, r) = check_json(&env, &["."]);
+    assert_eq!(code, 1, "{r}");
+    let lines = |file: &str, v: &str| -> Vec<u64> {
+        outcome(&r, file, v)["findings"].as_array().unwrap().iter().map(|f| f["line"].as_u64().unwrap()).collect()
+    };
+    assert_eq!(lines("README.md", "markdown-trailing-whitespace"), [2]);
+    assert_eq!(lines("notes.txt", "trailing-whitespace"), [1, 2]);
+    let checked = |file: &str, v: &str| {
+        r["outcomes"].as_array().unwrap().iter().any(|o| o["file"] == file && o["validator"] == v)
+    };
+    assert!(!checked("README.md", "trailing-whitespace") && !checked("notes.txt", "markdown-trailing-whitespace"));
+    assert_eq!(status_of(&r, "chart/templates/svc.yaml", "yaml"), "passed");
+    assert_eq!(status_of(&r, "broken.yaml", "yaml"), "findings");
+}
+
 /// git's ignore rules stop at the repository: a `.gitignore` above the
 /// repository (in a directory that is no repository) does not apply, nor
 /// do the rules of a repository around a nested one (as git has it), while

@@ -191,7 +191,7 @@ fn a_configuration_another_user_owns_is_not_applied() {
     // it makes is refused (that is how to see what it would run).
     let out = env.run(&["config", "check", "verdict.toml"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "verdict.toml: valid (13 validators)\n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "verdict.toml: valid (14 validators)\n");
     assert!(!marks.exists(), "a command of the file ran: {:?}", std::fs::read_to_string(&marks));
     // A relative entry names no directory (`.` would be wherever the
     // client or the daemon runs).

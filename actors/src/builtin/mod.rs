@@ -1,7 +1,7 @@
 //! Built-in validators: the checks verdict runs in-process, without spawning
 //! an external command.
 //!
-//! This module owns the twelve [`BuiltinKind`]s, their names, default file
+//! This module owns the thirteen [`BuiltinKind`]s, their names, default file
 //! globs, dimensions and settings, and [`check`], which runs one of them over
 //! one file's bytes. Every check is a pure, synchronous function of the content
 //! (plus its size and executable bit): no I/O, no async, no global state. The
@@ -66,6 +66,9 @@ pub enum BuiltinKind {
     Utf8,
     /// No line ends in spaces or tabs.
     TrailingWhitespace,
+    /// No line of a Markdown file ends in spaces or tabs, but for hard line
+    /// breaks.
+    MarkdownTrailingWhitespace,
     /// The file ends with exactly one newline.
     FinalNewline,
     /// No leftover merge conflict markers.
@@ -90,9 +93,10 @@ pub enum BuiltinKind {
 
 impl BuiltinKind {
     /// Every built-in, in documentation order.
-    pub const ALL: [BuiltinKind; 12] = [
+    pub const ALL: [BuiltinKind; 13] = [
         BuiltinKind::Utf8,
         BuiltinKind::TrailingWhitespace,
+        BuiltinKind::MarkdownTrailingWhitespace,
         BuiltinKind::FinalNewline,
         BuiltinKind::MergeConflict,
         BuiltinKind::MixedLineEndings,
@@ -111,6 +115,7 @@ impl BuiltinKind {
         match self {
             BuiltinKind::Utf8 => "utf8",
             BuiltinKind::TrailingWhitespace => "trailing-whitespace",
+            BuiltinKind::MarkdownTrailingWhitespace => "markdown-trailing-whitespace",
             BuiltinKind::FinalNewline => "final-newline",
             BuiltinKind::MergeConflict => "merge-conflict",
             BuiltinKind::MixedLineEndings => "mixed-line-endings",
@@ -138,15 +143,18 @@ impl BuiltinKind {
             BuiltinKind::Jsonc => JSONC_FILES,
             BuiltinKind::Toml => &["*.toml", "*.TOML", "Cargo.lock", "Pipfile", "poetry.lock", "uv.lock"],
             BuiltinKind::Yaml => &["*.yaml", "*.yml", "*.YAML", "*.YML"],
+            BuiltinKind::MarkdownTrailingWhitespace => MARKDOWN_FILES,
             _ => &["*"],
         }
     }
 
     /// The globs the built-in leaves out unless configured otherwise: `json`
-    /// leaves the files `jsonc` checks to it.
+    /// leaves the files `jsonc` checks to it, `trailing-whitespace` the
+    /// Markdown files to `markdown-trailing-whitespace`.
     pub fn default_exclude(self) -> &'static [&'static str] {
         match self {
             BuiltinKind::Json => JSONC_FILES,
+            BuiltinKind::TrailingWhitespace => MARKDOWN_FILES,
             _ => &[],
         }
     }
@@ -155,7 +163,10 @@ impl BuiltinKind {
     /// otherwise: `format`, `syntax`, `security`, `size` or `lint`.
     pub fn default_dimension(self) -> &'static str {
         match self {
-            BuiltinKind::TrailingWhitespace | BuiltinKind::FinalNewline | BuiltinKind::MixedLineEndings => "format",
+            BuiltinKind::TrailingWhitespace
+            | BuiltinKind::MarkdownTrailingWhitespace
+            | BuiltinKind::FinalNewline
+            | BuiltinKind::MixedLineEndings => "format",
             BuiltinKind::Utf8
             | BuiltinKind::MergeConflict
             | BuiltinKind::Json
@@ -181,6 +192,7 @@ impl BuiltinKind {
         match self {
             BuiltinKind::Utf8
             | BuiltinKind::TrailingWhitespace
+            | BuiltinKind::MarkdownTrailingWhitespace
             | BuiltinKind::FinalNewline
             | BuiltinKind::MergeConflict
             | BuiltinKind::MixedLineEndings
@@ -199,6 +211,9 @@ impl BuiltinKind {
         match self {
             BuiltinKind::Utf8 => "content is valid UTF-8 (a byte order mark is allowed)",
             BuiltinKind::TrailingWhitespace => "no line ends in spaces or tabs",
+            BuiltinKind::MarkdownTrailingWhitespace => {
+                "no line ends in spaces or tabs, but for Markdown's two-space line breaks"
+            }
             BuiltinKind::FinalNewline => "a non-empty file ends with a newline and no trailing blank lines",
             BuiltinKind::MergeConflict => "no leftover merge conflict markers",
             BuiltinKind::MixedLineEndings => "line endings are not a mix of LF, CRLF and CR",
@@ -235,6 +250,12 @@ const JSONC_FILES: &[&str] = &[
     "deno.json",
     "turbo.json",
 ];
+
+/// Markdown files, by the extensions GitHub's Linguist gives Markdown (and
+/// MDX, which takes Markdown's line breaks): `trailing-whitespace` leaves
+/// them to `markdown-trailing-whitespace`.
+const MARKDOWN_FILES: &[&str] =
+    &["*.md", "*.MD", "*.markdown", "*.mdown", "*.mdwn", "*.mkd", "*.mkdn", "*.mkdown", "*.mdx", "*.livemd"];
 
 impl std::fmt::Display for BuiltinKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -298,6 +319,7 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
     match kind {
         BuiltinKind::Utf8 => text::utf8(content, &mut out),
         BuiltinKind::TrailingWhitespace => text::trailing_whitespace(content, &mut out),
+        BuiltinKind::MarkdownTrailingWhitespace => text::markdown_trailing_whitespace(content, &mut out),
         BuiltinKind::FinalNewline => text::final_newline(content, &mut out),
         BuiltinKind::MergeConflict => text::merge_conflict(content, &mut out),
         BuiltinKind::MixedLineEndings => text::mixed_line_endings(content, &mut out),

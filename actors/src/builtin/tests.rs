@@ -57,7 +57,7 @@ fn names_round_trip_and_are_unique() {
         assert_eq!(serde_json::from_str::<BuiltinKind>(&json).unwrap(), kind);
         assert!(!kind.description().is_empty());
     }
-    assert_eq!(seen.len(), 12);
+    assert_eq!(seen.len(), 13);
     assert_eq!(BuiltinKind::from_name("Trailing-Whitespace"), None);
     assert_eq!(BuiltinKind::from_name("nope"), None);
     assert_eq!(BuiltinKind::TrailingWhitespace.name(), "trailing-whitespace");
@@ -296,6 +296,31 @@ fn trailing_whitespace_crlf_last_line_and_character_columns() {
 #[test]
 fn trailing_whitespace_reports_markdown_hard_breaks() {
     assert_eq!(at(&one(BuiltinKind::TrailingWhitespace, b"line one  \nline two\n")), (1, 9));
+}
+
+#[test]
+fn markdown_trailing_whitespace_allows_hard_line_breaks_only() {
+    let md = BuiltinKind::MarkdownTrailingWhitespace;
+    assert_eq!(md.default_files(), BuiltinKind::TrailingWhitespace.default_exclude());
+    assert!(md.default_files().contains(&"*.md") && md.default_exclude().is_empty());
+    // Two spaces before a line of the same paragraph: a hard line break, in
+    // every line ending.
+    clean(md, b"Roses are red,  \nviolets are blue.\n");
+    clean(md, b"one  \r\ntwo  \r\nthree\r\n");
+    clean(md, b"one  \rtwo\r");
+    clean(md, b"- item  \n  continued\n");
+    clean(md, b"end  \nno newline");
+    // What renders nothing is reported as by trailing-whitespace: one space,
+    // three, a tab, two before a tab, a blank line of two spaces, two at a
+    // paragraph's end (before a blank line or the end of the file).
+    let content = b"a \nb   \nc\t\nd\t  \n  \npara end  \n\nlast  \n";
+    let findings = run(md, content);
+    assert_eq!(positions(&findings), [(1, 2), (2, 2), (3, 2), (4, 2), (5, 1), (6, 9), (8, 5)]);
+    assert_eq!(findings[1].message, "trailing whitespace (3 spaces)");
+    assert_eq!(positions(&findings), positions(&run(BuiltinKind::TrailingWhitespace, content)));
+    assert_eq!(at(&one(md, b"x\ny  ")), (2, 2));
+    assert_eq!(positions(&run(md, b"x  \n \t \n")), [(1, 2), (2, 1)], "a line of blanks is blank");
+    assert_eq!(at(&one(md, b"x  \r\n\r\ny\r\n")), (1, 2));
 }
 
 /// An invalid sequence counts as one character, as an editor shows it

@@ -1,5 +1,5 @@
-//! The plain-text checks: `utf8`, `trailing-whitespace`, `final-newline`,
-//! `merge-conflict` and `mixed-line-endings`.
+//! The plain-text checks: `utf8`, `trailing-whitespace` (and its Markdown
+//! variant), `final-newline`, `merge-conflict` and `mixed-line-endings`.
 
 use std::sync::LazyLock;
 
@@ -38,14 +38,44 @@ static BLANK_BEFORE_CR: LazyLock<Regex> =
 
 /// `trailing-whitespace`: spaces and tabs before a line's end (`\n`, `\r\n`,
 /// `\r` in a file of old Mac line endings, or the end of the file). Reports the first trailing blank of each line.
-/// Markdown's two-space hard line break is reported too.
+/// Markdown's two-space hard line break is reported too: Markdown files
+/// are `markdown-trailing-whitespace`'s.
 pub(super) fn trailing_whitespace(content: &[u8], out: &mut Collector<'_>) {
+    trailing_blanks(content, out, |_| false);
+}
+
+/// `markdown-trailing-whitespace`: as `trailing-whitespace`, but for
+/// CommonMark's hard line break: exactly two spaces ending a line that holds
+/// something else, before a line that is not blank (the same paragraph goes
+/// on), as markdownlint's MD009 allows them.
+pub(super) fn markdown_trailing_whitespace(content: &[u8], out: &mut Collector<'_>) {
+    let newline = line_break(content);
+    trailing_blanks(content, out, |end| {
+        let (first, line_end) = (end.saturating_sub(2), end);
+        let two_spaces =
+            end >= 3 && &content[first..end] == b"  " && !matches!(content[first - 1], b' ' | b'\t' | b'\n' | b'\r');
+        two_spaces && {
+            // The next line: past this one's break (`\r\n` or the file's).
+            let rest = &content[line_end..];
+            let rest = rest.strip_prefix(b"\r\n").or_else(|| rest.strip_prefix(&[newline][..])).unwrap_or(&[]);
+            let next = &rest[..memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len())];
+            next.iter().any(|&b| !is_blank(b))
+        }
+    });
+}
+
+/// Reports each line's run of trailing blanks but those `allowed` (given
+/// the run's end, exclusive).
+fn trailing_blanks(content: &[u8], out: &mut Collector<'_>, allowed: impl Fn(usize) -> bool) {
     let newline = line_break(content);
     let before_break: &Regex = if newline == b'\n' { &BLANK_BEFORE_BREAK } else { &BLANK_BEFORE_CR };
     for m in before_break.find_iter(content) {
-        report_trailing(content, m.start() + 1, out);
+        if !allowed(m.start() + 1) {
+            report_trailing(content, m.start() + 1, out);
+        }
     }
-    // The last line, when the file does not end with a newline.
+    // The last line, when the file does not end with a newline (no line
+    // follows it, so no run there is allowed).
     let last_start = memchr::memrchr(newline, content).map_or(0, |i| i + 1);
     let mut end = content.len();
     if end > last_start && content[end - 1] == b'\r' {
