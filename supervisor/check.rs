@@ -1056,6 +1056,10 @@ struct EntryCollector {
 struct PendingEntry {
     set: Arc<FileSet>,
     key: ResultKey,
+    /// The key of the entry of the set's built-ins alone, written should a
+    /// command member get no verdict to cache (`None`: not to be written,
+    /// as they came from it).
+    inline_key: Option<ResultKey>,
     slots: Vec<Option<StoredVerdict>>,
     missing: usize,
     /// When the oldest verdict taken from a per-pair result expires (0:
@@ -1068,13 +1072,14 @@ impl EntryCollector {
         EntryCollector { pending: Vec::new(), ready: Vec::new(), last_flush: Instant::now() }
     }
 
-    /// Starts assembling the entry of file `fi`.
-    fn expect(&mut self, fi: usize, set: Arc<FileSet>, key: ResultKey) {
+    /// Starts assembling the entry of file `fi` (see
+    /// [`PendingEntry::inline_key`]).
+    fn expect(&mut self, fi: usize, set: Arc<FileSet>, key: ResultKey, inline_key: Option<ResultKey>) {
         let n = set.members.len();
         if self.pending.len() <= fi {
             self.pending.resize_with(fi + 1, || None);
         }
-        self.pending[fi] = Some(PendingEntry { set, key, slots: vec![None; n], missing: n, expires_at: 0 });
+        self.pending[fi] = Some(PendingEntry { set, key, inline_key, slots: vec![None; n], missing: n, expires_at: 0 });
     }
 
     /// Offers a verdict read from a per-pair result expiring at `expires_at`
@@ -1091,7 +1096,15 @@ impl EntryCollector {
         let Some(p) = slot else { return };
         let Some(pos) = p.set.members.iter().position(|&m| m == vi) else { return };
         let Some(v) = v else {
-            *slot = None;
+            // No entry for the set; one for its built-ins, if they all
+            // answered already.
+            let p = slot.take().expect("present");
+            if let (Some(part), Some(key)) = (&p.set.inline_part, p.inline_key) {
+                let verdict = |m: &usize| p.set.members.iter().position(|x| x == m).and_then(|at| p.slots[at].clone());
+                if let Some(verdicts) = part.members.iter().map(verdict).collect::<Option<Vec<_>>>() {
+                    self.ready.push((key, verdicts, part.ttl));
+                }
+            }
             return;
         };
         if p.slots[pos].is_none() {
@@ -1123,6 +1136,25 @@ impl EntryCollector {
             })
             .collect();
         (key, verdicts, entry_ttl(set, expires_at))
+    }
+
+    /// The entry of the built-ins of a file whose set has command members
+    /// too, one of which got no verdict to cache (see
+    /// [`FileSet::inline_part`]): built when every built-in answered, one
+    /// offer each (validator, verdict, expiry of a verdict taken from a
+    /// per-pair result), as [`EntryCollector::offer`] would build it.
+    fn inline_only(
+        set: &FileSet,
+        key: ResultKey,
+        offers: &[(usize, Option<StoredVerdict>, Option<u64>)],
+    ) -> Option<Entry> {
+        let part = set.inline_part.as_deref()?;
+        let verdicts = part
+            .members
+            .iter()
+            .map(|&m| offers.iter().find(|o| o.0 == m).and_then(|o| o.1.clone()))
+            .collect::<Option<Vec<_>>>()?;
+        Some((key, verdicts, part.ttl))
     }
 
     /// The complete entries, if enough are waiting (or `all`).
@@ -1163,6 +1195,13 @@ struct FileSet {
     /// A member is an external tool, which is given the file's path and may
     /// judge by it: the path is part of the key (see [`command_key`]).
     path_dependent: bool,
+    /// The built-ins among the members, as a set of their own, when there
+    /// are external tools among them too. A file whose tool got no verdict
+    /// to cache (a tool that is missing, crashed or timed out) has no entry
+    /// for this set; one for this part keeps its built-ins' verdicts, looked
+    /// up when the set's entry is missing (the tools' own verdicts are kept
+    /// per pair).
+    inline_part: Option<Arc<FileSet>>,
 }
 
 /// The content half of the key of an external tool's verdict on a file: its
@@ -1206,12 +1245,15 @@ impl FileSets {
             )
         });
         let path_dependent = ordered.iter().any(|&vi| is_command(&selected[vi]));
+        let inline: Vec<usize> = ordered.iter().copied().filter(|&vi| selected[vi].handle.inline.is_some()).collect();
+        let inline_part = (!inline.is_empty() && inline.len() < ordered.len()).then(|| self.get(inline, selected));
         let set = Arc::new(FileSet {
             members: ordered,
             id: h.digest128().to_be_bytes(),
             ttl: ttl.unwrap_or(0),
             mode_dependent,
             path_dependent,
+            inline_part,
         });
         self.0.insert(members, set.clone());
         set
@@ -4620,13 +4662,14 @@ mod tests {
             ttl: 3600,
             mode_dependent: false,
             path_dependent: false,
+            inline_part: None,
         });
         let key = ResultKey { validator: [1; 16], content: [2; 16] };
         let pass = StoredVerdict(Vec::new());
         let mut c = EntryCollector::new();
-        c.expect(0, set.clone(), key);
-        c.expect(1, set.clone(), key);
-        c.expect(2, set, key);
+        c.expect(0, set.clone(), key, None);
+        c.expect(1, set.clone(), key, None);
+        c.expect(2, set, key, None);
         // File 0: one verdict from a per-pair result that expires in 100 s.
         c.offer_cached(0, 3, pass.clone(), now_secs() + 100);
         assert!(c.take_ready(true).is_empty(), "one member still missing");
@@ -4643,6 +4686,59 @@ mod tests {
     }
 
     #[test]
+    fn a_file_whose_tool_has_no_verdict_to_cache_gets_an_entry_of_its_built_ins() {
+        // Members 3 and 5 are built-ins, 8 a tool.
+        let part = Arc::new(FileSet {
+            members: vec![5, 3],
+            id: [7; 16],
+            ttl: 60,
+            mode_dependent: false,
+            path_dependent: false,
+            inline_part: None,
+        });
+        let set = Arc::new(FileSet {
+            members: vec![3, 8, 5],
+            id: [1; 16],
+            ttl: 60,
+            mode_dependent: false,
+            path_dependent: true,
+            inline_part: Some(part),
+        });
+        let (key, inline_key) =
+            (ResultKey { validator: [1; 16], content: [2; 16] }, ResultKey { validator: [7; 16], content: [2; 16] });
+        let verdict = |n: u32| {
+            StoredVerdict(vec![verdict_actors::outcome::StoredFinding {
+                line: Some(n),
+                column: None,
+                severity: verdict_actors::outcome::Severity::Error,
+                rule: None,
+                message: n.to_string(),
+            }])
+        };
+        let mut c = EntryCollector::new();
+        // File 0: the tool fails after the built-ins answered. File 1: the
+        // same, but the built-ins' verdicts came from their entry. File 2:
+        // a built-in has none to cache either.
+        for (fi, inline) in [(0, Some(inline_key)), (1, None), (2, Some(inline_key))] {
+            c.expect(fi, set.clone(), key, inline);
+            c.offer(fi, 3, Some(verdict(3)));
+        }
+        c.offer(0, 5, Some(verdict(5)));
+        c.offer(1, 5, Some(verdict(5)));
+        c.offer(2, 5, None);
+        for fi in 0..3 {
+            c.offer(fi, 8, None);
+        }
+        let ready = c.take_ready(true);
+        assert_eq!(ready, vec![(inline_key, vec![verdict(5), verdict(3)], 60)], "the part's entry, in its order");
+        // At commit, as the collector would build it; not without every
+        // built-in's verdict.
+        let offers = vec![(8, None, None), (3, Some(verdict(3)), None), (5, Some(verdict(5)), None)];
+        assert_eq!(EntryCollector::inline_only(&set, inline_key, &offers), ready.into_iter().next());
+        assert_eq!(EntryCollector::inline_only(&set, inline_key, &offers[..2]), None);
+    }
+
+    #[test]
     fn an_entry_complete_at_commit_is_the_one_the_collector_would_build() {
         let set = Arc::new(FileSet {
             members: vec![5, 3, 8],
@@ -4650,6 +4746,7 @@ mod tests {
             ttl: 3600,
             mode_dependent: false,
             path_dependent: false,
+            inline_part: None,
         });
         let key = ResultKey { validator: [1; 16], content: [2; 16] };
         let verdict = |rule: &str| {
@@ -4669,7 +4766,7 @@ mod tests {
             (5, Some(verdict("five")), None),
         ];
         let mut c = EntryCollector::new();
-        c.expect(0, set.clone(), key);
+        c.expect(0, set.clone(), key, None);
         for (vi, v, at) in offers.clone() {
             match at {
                 Some(at) => c.offer_cached(0, vi, v.unwrap(), at),

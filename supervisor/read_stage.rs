@@ -1096,6 +1096,18 @@ fn process_batch(
         .map(|((&fi, r), set)| set.as_deref().map(|set| file_key(set, r.hash, &walked[fi])))
         .collect();
     let mut entries: Vec<Option<verdict_storage::Cached<Vec<StoredVerdict>>>> = vec![None; files.len()];
+    // The keys of the entries of the sets' built-ins alone (see
+    // `FileSet::inline_part`), and those found for files without an entry.
+    let inline_keys: Vec<Option<ResultKey>> = sets
+        .iter()
+        .zip(&reads)
+        .zip(files.iter())
+        .map(|((set, r), &fi)| {
+            let part = set.as_deref()?.inline_part.as_deref()?;
+            Some(file_key(part, r.hash, &walked[fi]))
+        })
+        .collect();
+    let mut inline_entries: Vec<Option<verdict_storage::Cached<Vec<StoredVerdict>>>> = vec![None; files.len()];
     let mut pair_cached: HashMap<(usize, usize), verdict_storage::Cached<StoredVerdict>> = HashMap::new();
     if let Some(store) = &st.store {
         let with_key: Vec<(usize, ResultKey)> =
@@ -1107,7 +1119,21 @@ fn process_batch(
             entries[pos] =
                 got.filter(|e| e.value.len() == set.members.len() && within_ttl(e.created_at, set.ttl, st.now));
         }
-        // Files without an entry: their command validators' own results.
+        // Files without an entry: their built-ins' own entry, ...
+        let with_key: Vec<(usize, ResultKey)> = (0..files.len())
+            .filter(|&pos| entries[pos].is_none())
+            .filter_map(|pos| inline_keys[pos].map(|k| (pos, k)))
+            .collect();
+        if !with_key.is_empty() {
+            let keys: Vec<ResultKey> = with_key.iter().map(|(_, k)| *k).collect();
+            for ((pos, _), got) in with_key.into_iter().zip(store.get_file_results::<Vec<StoredVerdict>>(&keys, st.now))
+            {
+                let part = sets[pos].as_deref().and_then(|s| s.inline_part.as_deref()).expect("keyed");
+                inline_entries[pos] =
+                    got.filter(|e| e.value.len() == part.members.len() && within_ttl(e.created_at, part.ttl, st.now));
+            }
+        }
+        // ... and their command validators' own results.
         let wanted: Vec<(usize, usize)> = (0..files.len())
             .filter(|&pos| entries[pos].is_none())
             .flat_map(|pos| {
@@ -1164,6 +1190,15 @@ fn process_batch(
         }
         let mut cached_verdicts = entry
             .map(|e| set.expect("an entry has a set").members.iter().copied().zip(e.value).collect::<HashMap<_, _>>());
+        // Or the verdicts of the entry of its built-ins alone, and when the
+        // entry expires.
+        let mut inline_cached = inline_entries[i].take().map(|e| {
+            let part = set.and_then(|s| s.inline_part.as_deref()).expect("an entry has a set");
+            let at = expiry_in_force(e.expires_at, e.created_at, part.ttl);
+            (part.members.iter().copied().zip(e.value).collect::<HashMap<_, _>>(), at)
+        });
+        // Whether that entry is to be written: its verdicts were computed.
+        let inline_fresh = inline_cached.is_none();
         let mut excluded = 0u64;
         // A pair detached from an earlier run of this chunk on other bytes
         // than these: the file gets no entry (the pair's verdict is not
@@ -1229,6 +1264,14 @@ fn process_batch(
             if let Some(v) = cached_verdicts.as_mut().and_then(|c| c.remove(&vi)) {
                 tally.push((vi, true));
                 from_cache += 1;
+                outcomes.push((vi, Outcome::Cached { verdict: v.into() }));
+                continue;
+            }
+            if let Some((v, at)) = inline_cached.as_mut().and_then(|(c, at)| Some((c.remove(&vi)?, *at))) {
+                tally.push((vi, true));
+                from_cache += 1;
+                expiry = soonest(expiry, at);
+                offers.push((vi, Some(v.clone()), Some(at)));
                 outcomes.push((vi, Outcome::Cached { verdict: v.into() }));
                 continue;
             }
@@ -1317,15 +1360,20 @@ fn process_batch(
         if let (Some(set), Some(key), true, None, false) =
             (&sets[i], keys[i], st.write_store.is_some(), &cached_verdicts, other_bytes)
         {
+            let inline_key = inline_keys[i].filter(|_| inline_fresh);
             if offers.iter().any(|(_, v, _)| v.is_none()) {
-                // An outcome that is not cached: the file gets no entry.
+                // An outcome that is not cached: the file gets no entry;
+                // its built-ins get theirs if they all answered.
+                if let Some(entry) = inline_key.and_then(|k| EntryCollector::inline_only(set, k, &offers)) {
+                    p.out.entries.push(entry);
+                }
             } else if offers.len() == set.members.len() {
                 // Every member answered (each offers once): no need to wait
                 // for command validators' jobs in the run's collector.
                 p.out.entries.push(EntryCollector::complete(set, key, &mut offers));
             } else {
                 let mut collector = run.entries.lock().expect("entries");
-                collector.expect(fi, Arc::clone(set), key);
+                collector.expect(fi, Arc::clone(set), key, inline_key);
                 for (vi, v, expires_at) in offers.drain(..) {
                     match (v, expires_at) {
                         (Some(v), Some(at)) => collector.offer_cached(fi, vi, v, at),

@@ -1161,6 +1161,71 @@ pattern = '^(?P<file>[^:]+):(?P<line>\d+): (?P<message>.*)$'
     }
 }
 
+/// A file whose tool gets no verdict to cache (it crashed, is missing or
+/// timed out) keeps its built-ins' verdicts: they have an entry of their
+/// own, and once the tool answers, the file's entry holds every verdict.
+#[test]
+fn a_files_built_ins_stay_cached_while_its_tool_fails() {
+    let env = Env::new();
+    let flag = env.tmp.path().join("fail");
+    env.write(
+        "verdict.toml",
+        format!(
+            r#"
+[validators.tool]
+kind = "command"
+command = ["sh", "-c", "if [ -e {flag} ]; then kill -KILL $$; fi", "tool"]
+mode = "per_file"
+files = ["*.src"]
+parser = "exit_code"
+"#,
+            flag = flag.display()
+        ),
+    );
+    env.write("a.src", "trailing \n");
+    env.write("b.txt", "fine\n");
+    std::fs::write(&flag, "").unwrap();
+    let run = || {
+        let out = env.cmd().args(["check", "--format", "json", "."]).output().expect("run verdict");
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let status = |r: &Value, file: &str, validator: &str| {
+        let o = r["outcomes"].as_array().unwrap().iter().find(|o| o["file"] == file && o["validator"] == validator);
+        o.unwrap_or_else(|| panic!("no {file} {validator}: {r}"))["outcome"]["status"].as_str().unwrap().to_owned()
+    };
+    let builtins = |r: &Value| -> Vec<String> {
+        r["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["file"] == "a.src" && o["validator"] != "tool")
+            .map(|o| o["outcome"]["status"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = run();
+    assert_eq!(status(&first, "a.src", "tool"), "error", "{first}");
+    assert!(builtins(&first).iter().all(|s| s != "cached") && builtins(&first).len() >= 7, "{first}");
+    for _ in 0..2 {
+        let again = run();
+        assert_eq!(status(&again, "a.src", "tool"), "error", "{again}");
+        assert!(builtins(&again).iter().all(|s| s == "cached"), "built-ins recomputed: {again}");
+        assert_eq!(again["summary"]["computed"], 1, "only the tool runs: {}", again["summary"]);
+    }
+    // The tool answers, and the next check takes every verdict from the
+    // cache: only the new file's are computed.
+    std::fs::remove_file(&flag).unwrap();
+    let back = run();
+    assert_eq!(status(&back, "a.src", "tool"), "passed", "{back}");
+    assert_eq!(back["summary"]["computed"], 1, "{}", back["summary"]);
+    env.write("c.txt", "new\n");
+    let settled = run();
+    assert_eq!(status(&settled, "a.src", "tool"), "cached", "{settled}");
+    assert!(builtins(&settled).iter().all(|s| s == "cached"), "{settled}");
+    let new = settled["outcomes"].as_array().unwrap().iter().filter(|o| o["file"] == "c.txt").count();
+    assert_eq!(settled["summary"]["computed"], new, "{}", settled["summary"]);
+}
+
 /// A worktree's `.git` is a file naming its git directory, whose
 /// `commondir` names the repository's, where git's excludes are: those are
 /// watched, so an unchanged worktree is answered from before and an edit of
