@@ -202,8 +202,15 @@ fn a_configuration_another_user_owns_is_not_applied() {
     let out = env.cmd().env("VERDICT_SAFE_DIRECTORIES", &env.project).args(["check", "."]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(std::fs::read_to_string(&marks).unwrap().contains("tool"));
-    let out = env.cmd().env("VERDICT_SAFE_DIRECTORIES", &env.project).args(["stop"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // Stopping that daemon needs no trust (it reads and runs nothing of
+    // the project), so no listing either; nor does finding none.
+    for said in ["verdict daemon stopped", "no verdict daemon is running"] {
+        let out = env.cmd().arg("stop").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains(said), "{out:?}");
+    }
+    let out = env.cmd().arg("ping").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "the rest still refuses: {out:?}");
 
     // A file of one's own, replaced by another's, is not applied by a
     // reload (the daemon's, as a SIGHUP or a watch would ask for it: the

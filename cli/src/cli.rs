@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::client::{self, Client, ConnectOptions};
-use crate::paths::{self, Layout};
+use crate::paths::{self, Layout, PathError};
 use crate::protocol::method;
 
 /// Documented exit codes.
@@ -217,7 +217,21 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Config { command: ConfigCommand::Check { file: Some(file) } } = &cli.command {
         return config_check(file, true, cli.global.json);
     }
-    let layout = layout(&cli.global)?;
+    let layout = match layout(&cli.global) {
+        // A daemon started with the root listed in VERDICT_SAFE_DIRECTORIES
+        // is stopped without it: stopping reads and runs nothing there.
+        Err(e)
+            if matches!(cli.command, Command::Stop)
+                && matches!(
+                    e.downcast_ref::<PathError>(),
+                    Some(PathError::DubiousOwner { .. } | PathError::LinkedMarker { .. } | PathError::Exposed { .. })
+                ) =>
+        {
+            let cwd = std::env::current_dir().context("cannot read the current directory")?;
+            Layout::discover_to_stop(&cwd, cli.global.socket.as_deref())?
+        }
+        layout => layout?,
+    };
     // The daemon starts in the project root: a relative `--data-dir` is
     // resolved here, against the directory the command was run from.
     if let Some(d) = &cli.global.data_dir {

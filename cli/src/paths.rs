@@ -169,10 +169,23 @@ pub enum PathError {
 /// of who put it there (see [`owner_says_nothing`]): one of the user's own,
 /// linked there by someone else.
 pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
+    find_root(start, true)
+}
+
+/// The directory [`project_root`] would take for `start` if every
+/// directory were listed in `VERDICT_SAFE_DIRECTORIES`: where a daemon
+/// started with it listed runs. Only to find that daemon's socket, in the
+/// user's own runtime directory, and stop it: nothing of the project is
+/// read or run.
+pub fn project_root_to_stop(start: &Path) -> Result<PathBuf, PathError> {
+    find_root(start, false)
+}
+
+fn find_root(start: &Path, trusting: bool) -> Result<PathBuf, PathError> {
     let start = fs::canonicalize(start).map_err(|cause| PathError::Root { path: start.to_path_buf(), cause })?;
     let me = nix::unistd::geteuid().as_raw();
     let taken = |dir: &Path, marker: Option<PathBuf>| {
-        if crate::config::listed_safe(dir) {
+        if !trusting || crate::config::listed_safe(dir) {
             return Ok(dir.to_path_buf());
         }
         let dir_meta = fs::metadata(dir).map_err(|cause| PathError::Root { path: dir.to_path_buf(), cause })?;
@@ -525,7 +538,18 @@ impl Layout {
     /// `socket` (from `--socket` or `VERDICT_SOCKET`) overrides the socket
     /// path; the pid file then sits beside it.
     pub fn discover(cwd: &Path, socket: Option<&Path>) -> Result<Layout, PathError> {
-        let root = project_root(cwd)?;
+        Self::at_root(project_root(cwd)?, socket)
+    }
+
+    /// [`Layout::discover`] for `stop` in a project whose root verdict
+    /// refuses (another user's, or where others can change it): the files
+    /// of the daemon that runs there if it was started with the root listed
+    /// in `VERDICT_SAFE_DIRECTORIES` (see [`project_root_to_stop`]).
+    pub fn discover_to_stop(cwd: &Path, socket: Option<&Path>) -> Result<Layout, PathError> {
+        Self::at_root(project_root_to_stop(cwd)?, socket)
+    }
+
+    fn at_root(root: PathBuf, socket: Option<&Path>) -> Result<Layout, PathError> {
         let key = root_key(&root);
         let config = Some(root.join(CONFIG_FILE)).filter(|p| crate::config::config_present(p));
         let (socket, default_socket) = match socket {
