@@ -178,10 +178,27 @@ pub(super) fn secrets(content: &[u8], out: &mut Collector<'_>) {
                 )
             }),
         };
-        if let Some((offset, message)) = hit {
+        if let Some((offset, message)) = hit
+            && !allowed_on_line(content, offset)
+        {
             out.at(offset, Severity::Error, || message);
         }
     }
+}
+
+/// The markers that allow what the line they are on holds: verdict's own,
+/// and those of gitleaks and detect-secrets, so a file already marked for
+/// them needs nothing more.
+const ALLOW_MARKERS: [&str; 3] = ["verdict:allow", "gitleaks:allow", "pragma: allowlist secret"];
+
+/// Whether the line holding byte `offset` carries one of [`ALLOW_MARKERS`]
+/// (a test's fake key, a documented example).
+fn allowed_on_line(content: &[u8], offset: usize) -> bool {
+    let newline = super::locate::line_break(content);
+    let start = memchr::memrchr(newline, &content[..offset]).map_or(0, |i| i + 1);
+    let end = memchr::memchr(newline, &content[offset..]).map_or(content.len(), |i| offset + i);
+    let line = &content[start..end];
+    ALLOW_MARKERS.iter().any(|m| memchr::memmem::find(line, m.as_bytes()).is_some())
 }
 
 /// A token: `content[start..prefix_end]` is its prefix, then `min..=max`

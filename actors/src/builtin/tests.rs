@@ -1969,6 +1969,42 @@ fn secrets_position() {
 }
 
 #[test]
+fn secrets_on_a_line_marked_as_allowed_are_not_reported() {
+    let mut tried = 0;
+    for (content, _, _) in secret_samples() {
+        let lines: Vec<&str> = content.split_inclusive('\n').collect();
+        let at = one(BuiltinKind::Secrets, content.as_bytes()).line.unwrap() as usize - 1;
+        // The finding's line, ending in a comment: where that comment is no
+        // marker, the secret must still be found (some are not: a PEM
+        // header holds nothing else on its line), or the marker is not
+        // what hides it.
+        let with = |comment: &str| -> String {
+            let mut lines: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+            lines[at] = format!("{}  {comment}\n", lines[at].trim_end_matches('\n'));
+            lines.concat()
+        };
+        if run(BuiltinKind::Secrets, with("# just a comment").as_bytes()).len() != 1 {
+            continue;
+        }
+        tried += 1;
+        for marker in ["# verdict:allow", "// gitleaks:allow", "# pragma: allowlist secret"] {
+            clean(BuiltinKind::Secrets, with(marker).as_bytes());
+        }
+    }
+    assert!(tried >= 10, "only {tried} samples take a comment");
+    // Only that line: the next secret is reported, as is one whose marker
+    // is on another line.
+    let (a, b) = (format!("ghp_{}", fake(36, ALNUM)), format!("ghp_{}", fake(36, ALNUM).to_lowercase()));
+    let f = one(BuiltinKind::Secrets, format!("x = \"{a}\"  # verdict:allow\ny = \"{b}\"\n").as_bytes());
+    assert_eq!(f.line, Some(2));
+    let f = one(BuiltinKind::Secrets, format!("# verdict:allow\ny = \"{b}\"\n").as_bytes());
+    assert_eq!(f.line, Some(2));
+    // Lines end at CR in a file without LF.
+    let f = one(BuiltinKind::Secrets, format!("x = \"{a}\"\r# verdict:allow\r").as_bytes());
+    assert_eq!(f.line, Some(1));
+}
+
+#[test]
 fn secrets_clean_lookalikes() {
     clean(BuiltinKind::Secrets, b"");
     clean(BuiltinKind::Secrets, b"fn main() { let aws_secret = std::env::var(\"AWS_SECRET_ACCESS_KEY\"); }\n");
