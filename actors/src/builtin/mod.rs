@@ -150,11 +150,15 @@ impl BuiltinKind {
 
     /// The globs the built-in leaves out unless configured otherwise: `json`
     /// leaves the files `jsonc` checks to it, `trailing-whitespace` the
-    /// Markdown files to `markdown-trailing-whitespace`.
+    /// Markdown files to `markdown-trailing-whitespace`; it and
+    /// `mixed-line-endings` leave patches out, whose lines are other files'
+    /// (an unchanged blank line is a lone space; a file with CRLF endings
+    /// gives its own among the patch's LF).
     pub fn default_exclude(self) -> &'static [&'static str] {
         match self {
             BuiltinKind::Json => JSONC_FILES,
-            BuiltinKind::TrailingWhitespace => MARKDOWN_FILES,
+            BuiltinKind::TrailingWhitespace => TRAILING_WHITESPACE_EXCLUDE,
+            BuiltinKind::MixedLineEndings => PATCH_FILES,
             _ => &[],
         }
     }
@@ -256,6 +260,25 @@ const JSONC_FILES: &[&str] = &[
 /// them to `markdown-trailing-whitespace`.
 const MARKDOWN_FILES: &[&str] =
     &["*.md", "*.MD", "*.markdown", "*.mdown", "*.mdwn", "*.mkd", "*.mkdn", "*.mkdown", "*.mdx", "*.livemd"];
+
+/// Patches, as `git diff` and `diff -u` write them.
+const PATCH_FILES: &[&str] = &["*.patch", "*.diff"];
+
+/// [`MARKDOWN_FILES`], then [`PATCH_FILES`].
+const TRAILING_WHITESPACE_EXCLUDE: &[&str] = &[
+    "*.md",
+    "*.MD",
+    "*.markdown",
+    "*.mdown",
+    "*.mdwn",
+    "*.mkd",
+    "*.mkdn",
+    "*.mkdown",
+    "*.mdx",
+    "*.livemd",
+    "*.patch",
+    "*.diff",
+];
 
 impl std::fmt::Display for BuiltinKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -301,7 +301,9 @@ fn trailing_whitespace_reports_markdown_hard_breaks() {
 #[test]
 fn markdown_trailing_whitespace_allows_hard_line_breaks_only() {
     let md = BuiltinKind::MarkdownTrailingWhitespace;
-    assert_eq!(md.default_files(), BuiltinKind::TrailingWhitespace.default_exclude());
+    let trailing = BuiltinKind::TrailingWhitespace.default_exclude();
+    assert_eq!([md.default_files(), &["*.patch", "*.diff"]].concat(), trailing);
+    assert_eq!(BuiltinKind::MixedLineEndings.default_exclude(), &["*.patch", "*.diff"]);
     assert!(md.default_files().contains(&"*.md") && md.default_exclude().is_empty());
     // Two spaces before a line of the same paragraph: a hard line break, in
     // every line ending.
