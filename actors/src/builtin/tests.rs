@@ -302,7 +302,7 @@ fn trailing_whitespace_reports_markdown_hard_breaks() {
 fn markdown_trailing_whitespace_allows_hard_line_breaks_only() {
     let md = BuiltinKind::MarkdownTrailingWhitespace;
     let trailing = BuiltinKind::TrailingWhitespace.default_exclude();
-    assert_eq!([md.default_files(), &["*.patch", "*.diff"]].concat(), trailing);
+    assert_eq!([md.default_files(), &["*.patch", "*.diff", "*.snap"]].concat(), trailing);
     assert_eq!(BuiltinKind::MixedLineEndings.default_exclude(), &["*.patch", "*.diff"]);
     assert!(md.default_files().contains(&"*.md") && md.default_exclude().is_empty());
     // Two spaces before a line of the same paragraph: a hard line break, in
@@ -2314,13 +2314,24 @@ fn yaml_templates_are_not_checked_as_yaml() {
     clean(BuiltinKind::Yaml, b"name: \"{{ include \"x\" . }}-test\"\n");
     clean(BuiltinKind::Yaml, b"a: {{ $.Values.a }}-b\n");
     clean(BuiltinKind::Yaml, b"a: x\nb: {{ (.Values.b) }} c\nb: 2\n");
+    // A value that begins with a Jinja tag is no YAML value at all.
+    clean(BuiltinKind::Yaml, b"on:\n  group: {% raw %}${{ github.head_ref }}{% endraw %}\n");
+    clean(BuiltinKind::Yaml, b"services:\n  - {% if docker %}docker{% else %}pg{% endif %}\n");
     // Jinja's and Ansible's dotted names, alerting rules' `$labels` and
-    // GitHub's `${{ github.sha }}` read no Go field: the file is YAML.
+    // GitHub's `${{ github.sha }}` read no Go field: the file is YAML. So is
+    // one whose Go actions are in comments, in quoted values (Helm's
+    // values.yaml, GoReleaser) or inside a plain value: what follows them
+    // is checked.
     for content in [
         &b"- debug:\n    msg: {{ item.name }} done\n"[..],
         b"- alert: Down\n  annotations:\n    summary: \"{{ $labels.instance }} down\"\n  annotations: {}\n",
         b"steps:\n  - run: echo ${{ github.sha }}\n    run: again\n",
         b"a: \"{{ x | join(',') }}\"\na: 2\n",
+        b"# The tag defaults to {{ printf \"v%s\" .Chart.AppVersion }}\nservice:\n  port: 80\n  port: 81\n",
+        b"image:\n  tag: 1  # or {{ .Chart.AppVersion }}\n  tag: 2\n",
+        b"baz: '{{ .Chart.AppVersion }}'\na: 1\na: 2\n",
+        b"url: http://example.{{ .Values.myDomain }}/healthz\na: 1\na: 2\n",
+        b"name_template: \"{{ .ProjectName }}_{{ .Version }}\"\nname_template: \"{{ .Version }}\"\n",
     ] {
         assert_eq!(run(BuiltinKind::Yaml, content).len(), 1, "{:?}", String::from_utf8_lossy(content));
     }

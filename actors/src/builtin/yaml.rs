@@ -39,66 +39,117 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
             return;
         }
     };
-    let mut block_scalars = Vec::new();
-    check_text(&text, out, &mut block_scalars);
+    let mut seen = Signs::default();
+    check_text(&text, out, &mut seen);
     if let Some(last) = out.last_line()
-        && let Some(tag) = template_tag_line(&text, last as usize, &block_scalars)
+        && let Some(tag) = template_line(&text, last as usize, &seen)
     {
         out.discard_from(u32::try_from(tag).unwrap_or(u32::MAX));
     }
 }
 
-/// The first line, up to `last`, that shows the file is a template
-/// (inclusive 1-based line ranges of block scalars, which hold text rather
-/// than YAML, are passed over): one that begins, after blanks, with a Go or
-/// Jinja tag (`{% … %}` and `{# … #}`, which no YAML node begins with; a
-/// `{{ … }}` closed on the line or the `{{/*` of a Go template comment,
-/// which no YAML anyone writes begins a line with), or one that holds a Go
-/// template action reading a field (`{{ .Values.x }}`, `{{ include "a" . }}`:
-/// see [`go_field_action`]).
-fn template_tag_line(text: &str, last: usize, block_scalars: &[(usize, usize)]) -> Option<usize> {
+/// What the check saw that tells a template from YAML.
+#[derive(Default)]
+struct Signs {
+    /// The lines each block scalar spans (1-based, inclusive): text, not
+    /// YAML.
+    block_scalars: Vec<(usize, usize)>,
+    /// The lines of the duplicate keys reported (the other findings end
+    /// the check).
+    duplicates: Vec<usize>,
+}
+
+/// The first line, up to `last` (the last finding's), that shows the file
+/// is a template rendered into YAML, outside a block scalar:
+/// - one that begins, after blanks, with a Jinja tag (`{%`, `{#`), a
+///   `{{ … }}` closed on the line, or a Go comment's `{{/*`: no YAML anyone
+///   writes begins a line so;
+/// - one whose value, unquoted (after `: ` or `- `), begins with a Jinja tag
+///   or with a Go template action reading a field (see
+///   [`reads_go_field`]): `port: {{ .Values.port }}`;
+/// - the line of the error that ended the check, if a Go action reading a
+///   field is on it anywhere outside a comment: `name: "{{ include "a" . }}"`
+///   is YAML only once rendered.
+///
+/// A comment, or a quoted value that merely holds an action (Helm's
+/// `values.yaml`, GoReleaser's `name_template: "{{ .Version }}"`), is YAML:
+/// the file is checked in full.
+fn template_line(text: &str, last: usize, seen: &Signs) -> Option<usize> {
+    let error_line = Some(last).filter(|l| !seen.duplicates.contains(l));
     lines(text).zip(1..=last).find_map(|(line, number)| {
-        let start = line.trim_start_matches([' ', '\t']);
-        let tag = start.starts_with("{%")
+        if seen.block_scalars.iter().any(|&(from, to)| (from..=to).contains(&number)) {
+            return None;
+        }
+        let code = uncommented(line);
+        let start = code.trim_start_matches([' ', '\t']);
+        let begins = start.starts_with("{%")
             || start.starts_with("{#")
             || start.strip_prefix("{{").is_some_and(|rest| {
                 rest.contains("}}") || rest.trim_start_matches('-').trim_start_matches([' ', '\t']).starts_with("/*")
-            })
-            || go_field_action(line);
-        (tag && !block_scalars.iter().any(|&(from, to)| (from..=to).contains(&number))).then_some(number)
+            });
+        let value = value_tag(code);
+        let on_error = error_line == Some(number) && actions(code).any(reads_go_field);
+        (begins || value || on_error).then_some(number)
     })
 }
 
-/// Whether the line holds a `{{ … }}` that reads a field the Go way: a `.`
-/// that begins a name with a capital letter (Go templates reach only
-/// exported fields: `.Values`, `.Release`, `$.Chart`) or stands alone (the
-/// dot itself, `include "name" .`), after the action's start, a blank, `(`
-/// or `$`. Jinja and Ansible write `{{ item.name }}`, which has none.
-fn go_field_action(line: &str) -> bool {
+/// The line up to a comment: a `#` after a blank (or at the start). Quotes
+/// are not looked at: a `#` inside one cuts the line short, which only
+/// makes it less likely to be taken for a template's.
+fn uncommented(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    let at = (0..bytes.len()).find(|&i| bytes[i] == b'#' && (i == 0 || matches!(bytes[i - 1], b' ' | b'\t')));
+    &line[..at.unwrap_or(line.len())]
+}
+
+/// Whether an unquoted value (after `: ` or `- ` and blanks) begins with a
+/// Jinja tag, or with a Go action reading a field.
+fn value_tag(code: &str) -> bool {
+    code.match_indices(['{']).any(|(at, _)| {
+        let before = &code[..at];
+        let trimmed = before.trim_end_matches([' ', '\t']);
+        let after_indicator = trimmed.len() < before.len()
+            && (trimmed.ends_with(':') || trimmed.trim_start_matches([' ', '\t']) == "-" || trimmed.ends_with(" -"));
+        let rest = &code[at..];
+        after_indicator
+            && (rest.starts_with("{%")
+                || rest.starts_with("{#")
+                || (rest.starts_with("{{") && actions(rest).next().is_some_and(reads_go_field)))
+    })
+}
+
+/// The insides of the `{{ … }}` actions of a line, in order (an action not
+/// closed on the line ends the list).
+fn actions(line: &str) -> impl Iterator<Item = &str> {
     let mut rest = line;
-    while let Some(open) = rest.find("{{") {
+    std::iter::from_fn(move || {
+        let open = rest.find("{{")?;
         let inside = &rest[open + 2..];
-        let Some(close) = inside.find("}}") else { return false };
-        let action = inside[..close].strip_prefix('-').unwrap_or(&inside[..close]);
-        let bytes = action.as_bytes();
-        let field = bytes.iter().enumerate().any(|(i, &b)| {
-            let before = if i == 0 { b' ' } else { bytes[i - 1] };
-            let after = bytes.get(i + 1).copied().unwrap_or(b' ');
-            b == b'.'
-                && matches!(before, b' ' | b'\t' | b'(' | b'$')
-                && (after.is_ascii_uppercase() || matches!(after, b' ' | b'\t' | b')'))
-        });
-        if field {
-            return true;
-        }
+        let close = inside.find("}}")?;
         rest = &inside[close + 2..];
-    }
-    false
+        Some(&inside[..close])
+    })
+}
+
+/// Whether a Go template action reads a field: a `.` that begins a name
+/// with a capital letter (Go templates reach only exported fields:
+/// `.Values`, `.Release`, `$.Chart`) or stands alone (the dot itself,
+/// `include "name" .`), after the action's start, a blank, `(` or `$`.
+/// Jinja and Ansible write `{{ item.name }}`, which has none.
+fn reads_go_field(action: &str) -> bool {
+    let bytes = action.strip_prefix('-').unwrap_or(action).as_bytes();
+    bytes.iter().enumerate().any(|(i, &b)| {
+        let before = if i == 0 { b' ' } else { bytes[i - 1] };
+        let after = bytes.get(i + 1).copied().unwrap_or(b' ');
+        b == b'.'
+            && matches!(before, b' ' | b'\t' | b'(' | b'$')
+            && (after.is_ascii_uppercase() || matches!(after, b' ' | b'\t' | b')'))
+    })
 }
 
 /// The check proper, on the decoded text. Records the lines each block
 /// scalar spans.
-fn check_text(text: &str, out: &mut Collector<'_>, block_scalars: &mut Vec<(usize, usize)>) {
+fn check_text(text: &str, out: &mut Collector<'_>, seen: &mut Signs) {
     // The parser wants a blank after a `?` that ends the stream, where YAML
     // takes the end as well (an empty explicit key): it is given a line feed,
     // and an error found past the file's end is reported at its end.
@@ -142,7 +193,7 @@ fn check_text(text: &str, out: &mut Collector<'_>, block_scalars: &mut Vec<(usiz
         match event {
             Ok((event, span)) => {
                 if let Event::Scalar(_, ScalarStyle::Literal | ScalarStyle::Folded, ..) = event {
-                    block_scalars.push((span.start.line(), span.end.line()));
+                    seen.block_scalars.push((span.start.line(), span.end.line()));
                 }
                 let starts = matches!(event, Event::MappingStart(..) | Event::SequenceStart(..));
                 let flow = starts && indentation.is_flow(&span, open.last() == Some(&None));
@@ -217,6 +268,7 @@ fn check_text(text: &str, out: &mut Collector<'_>, block_scalars: &mut Vec<(usiz
                     None => {}
                     Some(Found::Duplicate(dup)) => {
                         let (line, column) = position(&dup.at);
+                        seen.duplicates.push(line);
                         out.at_position(line, column, Severity::Error, || {
                             format!("duplicate key {} (first at line {})", dup.shown, dup.first_line)
                         });
