@@ -320,6 +320,38 @@ fn json_leaves_the_files_written_with_comments_to_jsonc() {
 }
 
 #[test]
+fn built_ins_leave_out_what_they_would_misjudge_by_default() {
+    let c = Config::default();
+    let filter = |name: &str| c.validator(name).unwrap().file_filter().unwrap();
+    // A project template's files are JSON, TOML or YAML once rendered.
+    for (name, file) in
+        [("yaml", "ci.yml"), ("json", "package.json"), ("jsonc", "tsconfig.json"), ("toml", "pyproject.toml")]
+    {
+        let f = filter(name);
+        assert!(f.is_match(file) && f.is_match(format!("a/{{x}}/{file}")), "{name}");
+        for dir in ["{{cookiecutter.project_slug}}", "t/{{ cookiecutter.name }}/sub", "x{{a}}y"] {
+            assert!(!f.is_match(format!("{dir}/{file}")), "{name}: {dir}/{file}");
+        }
+    }
+    // Markdown has its own trailing-whitespace check; patches hold other
+    // files' lines.
+    let (tw, md, mle) =
+        (filter("trailing-whitespace"), filter("markdown-trailing-whitespace"), filter("mixed-line-endings"));
+    for file in ["README.md", "docs/a.markdown", "x.mdx"] {
+        assert!(!tw.is_match(file) && md.is_match(file), "{file}");
+    }
+    for file in ["debian/patches/fix.patch", "a.diff"] {
+        assert!(!tw.is_match(file) && !mle.is_match(file) && !md.is_match(file), "{file}");
+    }
+    assert!(tw.is_match("notes.txt") && mle.is_match("notes.txt") && !md.is_match("notes.txt"));
+    assert!(!tw.is_match("src/__snapshots__/frame.spec.ts.snap"), "a snapshot's lines are a test's output");
+    // Templates' modes are set by what renders them.
+    let shebang = filter("shebang-executable");
+    assert!(shebang.is_match("run.sh") && !shebang.is_match("roles/x/templates/init.sh.j2"));
+    assert!(!shebang.is_match("a.tpl") && !shebang.is_match("b.tmpl") && !shebang.is_match("c.jinja2"));
+}
+
+#[test]
 fn builtins_false_keeps_only_declared_tables() {
     let text = format!("builtins = false\n[validators.yaml]\nfiles = [\"*.yml\"]\n{COMMAND}");
     let c = parse(&text).unwrap();

@@ -153,14 +153,20 @@ impl BuiltinKind {
     /// Markdown files to `markdown-trailing-whitespace`; it and
     /// `mixed-line-endings` leave patches out, whose lines are other files'
     /// (an unchanged blank line is a lone space; a file with CRLF endings
-    /// gives its own among the patch's LF).
-    pub fn default_exclude(self) -> &'static [&'static str] {
-        match self {
-            BuiltinKind::Json => JSONC_FILES,
-            BuiltinKind::TrailingWhitespace => TRAILING_WHITESPACE_EXCLUDE,
-            BuiltinKind::MixedLineEndings => PATCH_FILES,
+    /// gives its own among the patch's LF), and `trailing-whitespace` test
+    /// snapshots ([`SNAPSHOT_FILES`]). The syntax checks leave out
+    /// what project templates hold ([`TEMPLATE_DIRS`]), and
+    /// `shebang-executable` template files ([`TEMPLATE_FILES`]).
+    pub fn default_exclude(self) -> Vec<&'static str> {
+        let parts: &[&[&str]] = match self {
+            BuiltinKind::Json => &[JSONC_FILES, TEMPLATE_DIRS],
+            BuiltinKind::Jsonc | BuiltinKind::Toml | BuiltinKind::Yaml => &[TEMPLATE_DIRS],
+            BuiltinKind::TrailingWhitespace => &[MARKDOWN_FILES, PATCH_FILES, SNAPSHOT_FILES],
+            BuiltinKind::MixedLineEndings => &[PATCH_FILES],
+            BuiltinKind::ShebangExecutable => &[TEMPLATE_FILES],
             _ => &[],
-        }
+        };
+        parts.concat()
     }
 
     /// The dimension its findings are reported under unless configured
@@ -264,21 +270,18 @@ const MARKDOWN_FILES: &[&str] =
 /// Patches, as `git diff` and `diff -u` write them.
 const PATCH_FILES: &[&str] = &["*.patch", "*.diff"];
 
-/// [`MARKDOWN_FILES`], then [`PATCH_FILES`].
-const TRAILING_WHITESPACE_EXCLUDE: &[&str] = &[
-    "*.md",
-    "*.MD",
-    "*.markdown",
-    "*.mdown",
-    "*.mdwn",
-    "*.mkd",
-    "*.mkdn",
-    "*.mkdown",
-    "*.mdx",
-    "*.livemd",
-    "*.patch",
-    "*.diff",
-];
+/// Jest's and Vitest's snapshots, whose lines are a test's expected output
+/// (a code frame's empty line ends in spaces).
+const SNAPSHOT_FILES: &[&str] = &["*.snap"];
+
+/// The files of a project template, under a directory whose name is a
+/// template tag (cookiecutter's `{{cookiecutter.project_slug}}/`), which
+/// are JSON, TOML or YAML only once rendered.
+const TEMPLATE_DIRS: &[&str] = &["*\\{\\{*\\}\\}*/"];
+
+/// Template files (Jinja, Go templates), whose rendered file's mode is
+/// set by what renders them.
+const TEMPLATE_FILES: &[&str] = &["*.j2", "*.jinja", "*.jinja2", "*.tpl", "*.tmpl"];
 
 impl std::fmt::Display for BuiltinKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
