@@ -1340,6 +1340,15 @@ fn yaml_syntax_error_position() {
 }
 
 #[test]
+fn yaml_reserved_indicators_say_to_quote_the_value() {
+    for (content, c) in [(&b"a: %b\n"[..], '%'), (b"deps:\n  - @types/node\n", '@'), (b"cmd: `ls`\n", '`')] {
+        let f = one(BuiltinKind::Yaml, content);
+        assert!(f.message.starts_with(&format!("a plain scalar cannot begin with `{c}`")), "{}", f.message);
+        assert!(f.message.ends_with("quote the value"), "{}", f.message);
+    }
+}
+
+#[test]
 fn yaml_error_in_a_later_document() {
     let f = one(BuiltinKind::Yaml, b"a: 1\n---\nb: 2\n---\nc: [\n");
     assert_eq!(f.line, Some(6)); // the end of the file, where the `]` is missing

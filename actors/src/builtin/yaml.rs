@@ -484,6 +484,14 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
         out.at_position(line, column, Severity::Error, || TAB_INDENTATION.to_owned());
         return;
     }
+    // The parser's "unexpected character: `@'", with mismatched quotes and
+    // no way out.
+    if let Some(c) = info.strip_prefix("unexpected character: `").and_then(|r| r.strip_suffix('\'')) {
+        out.at_position(line, column, Severity::Error, || {
+            format!("a plain scalar cannot begin with `{c}`: YAML reserves `@` and `` ` ``, and `%` begins a directive; quote the value")
+        });
+        return;
+    }
     let info = info.split_whitespace().collect::<Vec<_>>().join(" ");
     out.at_position(line, column, Severity::Error, || info);
 }
