@@ -345,6 +345,12 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     }
     assert!(tw.is_match("notes.txt") && mle.is_match("notes.txt") && !md.is_match("notes.txt"));
     assert!(!tw.is_match("src/__snapshots__/frame.spec.ts.snap"), "a snapshot's lines are a test's output");
+    // Lock files are as large as what they pin.
+    let large = filter("large-file");
+    assert!(large.is_match("big.bin") && large.is_match("package.json"));
+    for file in ["package-lock.json", "web/yarn.lock", "uv.lock", "Cargo.lock", "go.sum", "a/b/pnpm-lock.yaml"] {
+        assert!(!large.is_match(file), "{file}");
+    }
     // Templates' modes are set by what renders them.
     let shebang = filter("shebang-executable");
     assert!(shebang.is_match("run.sh") && !shebang.is_match("roles/x/templates/init.sh.j2"));

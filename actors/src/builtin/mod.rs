@@ -155,8 +155,9 @@ impl BuiltinKind {
     /// (an unchanged blank line is a lone space; a file with CRLF endings
     /// gives its own among the patch's LF), and `trailing-whitespace` test
     /// snapshots ([`SNAPSHOT_FILES`]). The syntax checks leave out
-    /// what project templates hold ([`TEMPLATE_DIRS`]), and
-    /// `shebang-executable` template files ([`TEMPLATE_FILES`]).
+    /// what project templates hold ([`TEMPLATE_DIRS`]), `shebang-executable`
+    /// template files ([`TEMPLATE_FILES`]), and `large-file` package
+    /// managers' lock files ([`LOCK_FILES`]).
     pub fn default_exclude(self) -> Vec<&'static str> {
         let parts: &[&[&str]] = match self {
             BuiltinKind::Json => &[JSONC_FILES, TEMPLATE_DIRS],
@@ -164,6 +165,7 @@ impl BuiltinKind {
             BuiltinKind::TrailingWhitespace => &[MARKDOWN_FILES, PATCH_FILES, SNAPSHOT_FILES],
             BuiltinKind::MixedLineEndings => &[PATCH_FILES],
             BuiltinKind::ShebangExecutable => &[TEMPLATE_FILES],
+            BuiltinKind::LargeFile => &[LOCK_FILES],
             _ => &[],
         };
         parts.concat()
@@ -269,6 +271,31 @@ const MARKDOWN_FILES: &[&str] =
 
 /// Patches, as `git diff` and `diff -u` write them.
 const PATCH_FILES: &[&str] = &["*.patch", "*.diff"];
+
+/// Package managers' lock files: as large as the dependency tree they pin,
+/// and committed on purpose.
+const LOCK_FILES: &[&str] = &[
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "bun.lock",
+    "bun.lockb",
+    "Cargo.lock",
+    "poetry.lock",
+    "uv.lock",
+    "Pipfile.lock",
+    "pdm.lock",
+    "composer.lock",
+    "Gemfile.lock",
+    "go.sum",
+    "mix.lock",
+    "flake.lock",
+    "pubspec.lock",
+    "Podfile.lock",
+    "packages.lock.json",
+    "gradle.lockfile",
+];
 
 /// Jest's and Vitest's snapshots, whose lines are a test's expected output
 /// (a code frame's empty line ends in spaces).
