@@ -1223,30 +1223,34 @@ fn command_key(hash: u128, w: &Walked) -> u128 {
 struct FileSets(HashMap<Vec<usize>, Arc<FileSet>>);
 
 impl FileSets {
-    fn get(&mut self, members: Vec<usize>, selected: &[Selected]) -> Arc<FileSet> {
+    /// The set of `members`, indices into `handles` (the run's selected
+    /// validators, then, in a filtered run, the others: see
+    /// [`read_stage::Stage::others`]).
+    fn get(&mut self, members: Vec<usize>, handles: &[&ValidatorHandle]) -> Arc<FileSet> {
         if let Some(set) = self.0.get(&members) {
             return set.clone();
         }
         let mut ordered = members.clone();
-        ordered.sort_by_key(|&vi| selected[vi].handle.identity);
+        ordered.sort_by_key(|&vi| handles[vi].identity);
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         h.update(b"verdict per-file entry v1\0");
         for &vi in &ordered {
-            h.update(&selected[vi].handle.identity);
+            h.update(&handles[vi].identity);
         }
-        let ttl = ordered.iter().map(|&vi| selected[vi].handle.config.cache_ttl.as_secs()).filter(|&t| t > 0).min();
+        let ttl = ordered.iter().map(|&vi| handles[vi].config.cache_ttl.as_secs()).filter(|&t| t > 0).min();
         let mode_dependent = ordered.iter().any(|&vi| {
             matches!(
-                selected[vi].handle.config.kind,
+                handles[vi].config.kind,
                 crate::config::ValidatorKind::Builtin {
                     kind: verdict_actors::builtin::BuiltinKind::ShebangExecutable,
                     ..
                 }
             )
         });
-        let path_dependent = ordered.iter().any(|&vi| is_command(&selected[vi]));
-        let inline: Vec<usize> = ordered.iter().copied().filter(|&vi| selected[vi].handle.inline.is_some()).collect();
-        let inline_part = (!inline.is_empty() && inline.len() < ordered.len()).then(|| self.get(inline, selected));
+        let command = |vi: usize| matches!(handles[vi].config.kind, crate::config::ValidatorKind::Command(_));
+        let path_dependent = ordered.iter().any(|&vi| command(vi));
+        let inline: Vec<usize> = ordered.iter().copied().filter(|&vi| handles[vi].inline.is_some()).collect();
+        let inline_part = (!inline.is_empty() && inline.len() < ordered.len()).then(|| self.get(inline, handles));
         let set = Arc::new(FileSet {
             members: ordered,
             id: h.digest128().to_be_bytes(),
@@ -1360,11 +1364,19 @@ pub async fn run(
     // Shared by every walker a run makes (one per changed directory).
     let excluded_dirs = globs.excluded_dirs.clone();
     let mut selected = Vec::new();
+    // The validators a filter leaves out, with their globs: a file's entry
+    // from an unfiltered check names them too, and answers for the
+    // selected ones (see `read_stage::Stage::others`).
+    let mut others: Vec<(Arc<ValidatorHandle>, Arc<FileFilter>)> = Vec::new();
+    let mut others_known = true;
     for h in handles {
-        if !validators.is_empty() && !validators.contains(&h.config.name) {
-            continue;
-        }
-        if !dimensions.is_empty() && !dimensions.contains(&h.config.dimension) {
+        if (!validators.is_empty() && !validators.contains(&h.config.name))
+            || (!dimensions.is_empty() && !dimensions.contains(&h.config.dimension))
+        {
+            match h.filter.clone() {
+                Ok(filter) => others.push((h, filter)),
+                Err(_) => others_known = false,
+            }
             continue;
         }
         // The globs were validated with the configuration.
@@ -1671,17 +1683,29 @@ pub async fn run(
     }
 
     mark("walk", &mut since);
-    // Select, on every core.
-    let filters: Vec<Arc<FileFilter>> = selected.iter().map(|s| s.filter.clone()).collect();
-    let (walked, pairs, excluded) = tokio::task::spawn_blocking(move || {
-        let pairs = select(&walked, &global_exclude, &filters);
+    if !others_known {
+        others.clear();
+    }
+    // Select, on every core: for the selected validators, and in a
+    // filtered run for the others too (what an unfiltered check selects).
+    let filters: Vec<Arc<FileFilter>> =
+        selected.iter().map(|s| s.filter.clone()).chain(others.iter().map(|(_, f)| f.clone())).collect();
+    let n_selected = selected.len();
+    let (walked, pairs, full_pairs, excluded) = tokio::task::spawn_blocking(move || {
+        let all = select(&walked, &global_exclude, &filters);
+        let (pairs, full_pairs) = if filters.len() > n_selected {
+            let pairs = all.iter().map(|vis| vis.iter().copied().filter(|&vi| vi < n_selected).collect()).collect();
+            (pairs, Some(all))
+        } else {
+            (all, None)
+        };
         // `check.exclude` takes files out as if the walk had not found them.
         let excluded = if global_exclude.is_empty() {
             0
         } else {
             walked.iter().filter(|w| global_exclude.is_match(std::ffi::OsStr::from_bytes(w.name_bytes()))).count()
         };
-        (walked, pairs, excluded)
+        (walked, pairs, full_pairs, excluded)
     })
     .await
     .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?;
@@ -1714,6 +1738,8 @@ pub async fn run(
         walked: walked.clone(),
         pairs: Arc::new(pairs),
         selected: selected.clone(),
+        others: others.into_iter().map(|(h, _)| h).collect(),
+        full_pairs: full_pairs.map(Arc::new),
         store: store.clone(),
         write_store: write_store.clone(),
         max_size: config.check.max_file_size,

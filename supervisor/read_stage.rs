@@ -105,6 +105,13 @@ pub(super) struct Stage {
     /// The selected validators of each file.
     pub pairs: Arc<Vec<Vec<usize>>>,
     pub selected: Arc<Vec<Selected>>,
+    /// In a check filtered by `--validator` or `--dimension`, the
+    /// validators it leaves out, numbered after the selected ones: with
+    /// them, a file's set is the one an unfiltered check keeps its entry
+    /// under, which is looked up where the filtered set's is missing.
+    pub others: Vec<Arc<ValidatorHandle>>,
+    /// Then every validator of each file, selected or not.
+    pub full_pairs: Option<Arc<Vec<Vec<usize>>>>,
     /// Where to look results up (`None` with `--no-cache`).
     pub store: Option<Arc<Store>>,
     /// Where to write them.
@@ -1074,20 +1081,16 @@ fn process_batch(
     let files = &files[..reads.len()];
 
     // The per-file sets, and what the cache has for them.
+    let handles: Vec<&ValidatorHandle> =
+        selected.iter().map(|s| &*s.handle).chain(st.others.iter().map(|h| &**h)).collect();
+    let set_of = |interned: &mut FileSets, pairs: &[usize], fi: usize, r: &FileRead| {
+        let members: Vec<usize> =
+            pairs.iter().copied().filter(|&vi| member(handles[vi], &walked[fi], r, st.max_size)).collect();
+        (!members.is_empty()).then(|| interned.get(members, &handles))
+    };
     let sets: Vec<Option<Arc<FileSet>>> = {
         let mut interned = st.sets.lock().expect("sets");
-        files
-            .iter()
-            .zip(&reads)
-            .map(|(&fi, r)| {
-                let members: Vec<usize> = st.pairs[fi]
-                    .iter()
-                    .copied()
-                    .filter(|&vi| member(&selected[vi], &walked[fi], r, st.max_size))
-                    .collect();
-                (!members.is_empty()).then(|| interned.get(members, selected))
-            })
-            .collect()
+        files.iter().zip(&reads).map(|(&fi, r)| set_of(&mut interned, &st.pairs[fi], fi, r)).collect()
     };
     let keys: Vec<Option<ResultKey>> = files
         .iter()
@@ -1118,6 +1121,37 @@ fn process_batch(
             let set = sets[pos].as_deref().expect("keyed");
             entries[pos] =
                 got.filter(|e| e.value.len() == set.members.len() && within_ttl(e.created_at, set.ttl, st.now));
+        }
+        // A filtered check: the entry an unfiltered one keeps, in the set's
+        // order.
+        if let Some(full_pairs) = &st.full_pairs {
+            let wanted: Vec<(usize, Arc<FileSet>)> = {
+                let mut interned = st.sets.lock().expect("sets");
+                (0..files.len())
+                    .filter(|&pos| entries[pos].is_none() && sets[pos].is_some())
+                    .filter_map(|pos| {
+                        let full = set_of(&mut interned, &full_pairs[files[pos]], files[pos], &reads[pos])?;
+                        (full.id != sets[pos].as_ref()?.id).then_some((pos, full))
+                    })
+                    .collect()
+            };
+            if !wanted.is_empty() {
+                let keys: Vec<ResultKey> =
+                    wanted.iter().map(|(pos, full)| file_key(full, reads[*pos].hash, &walked[files[*pos]])).collect();
+                for ((pos, full), got) in
+                    wanted.into_iter().zip(store.get_file_results::<Vec<StoredVerdict>>(&keys, st.now))
+                {
+                    let set = sets[pos].as_deref().expect("wanted");
+                    entries[pos] = got
+                        .filter(|e| e.value.len() == full.members.len() && within_ttl(e.created_at, full.ttl, st.now))
+                        .and_then(|e| {
+                            let at = |m: &usize| full.members.iter().position(|x| x == m);
+                            let value =
+                                set.members.iter().map(|m| Some(e.value[at(m)?].clone())).collect::<Option<_>>()?;
+                            Some(verdict_storage::Cached { value, created_at: e.created_at, expires_at: e.expires_at })
+                        });
+                }
+            }
         }
         // Files without an entry: their built-ins' own entry, ...
         let with_key: Vec<(usize, ResultKey)> = (0..files.len())
@@ -1434,13 +1468,13 @@ impl Counts {
     }
 }
 
-/// Whether validator `s`'s outcome for the file goes into the file's entry.
-fn member(s: &Selected, w: &Walked, r: &FileRead, max_size: u64) -> bool {
-    !(s.handle.text_only && r.binary)
+/// Whether validator `h`'s outcome for the file goes into the file's entry.
+fn member(h: &ValidatorHandle, w: &Walked, r: &FileRead, max_size: u64) -> bool {
+    !(h.text_only && r.binary)
         && r.error.is_none()
         && r.hash.is_some()
-        && s.handle.cacheable
-        && !(s.handle.needs_content && w.len() > max_size)
+        && h.cacheable
+        && !(h.needs_content && w.len() > max_size)
 }
 
 /// Runs one built-in on one file, unless its child is quarantined or

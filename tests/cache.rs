@@ -1226,6 +1226,44 @@ parser = "exit_code"
     assert_eq!(settled["summary"]["computed"], new, "{}", settled["summary"]);
 }
 
+/// A check filtered by `--validator` or `--dimension` takes its
+/// validators' verdicts from the entries an unfiltered check keeps (with a
+/// tool among their members, whose key holds the path), rather than
+/// computing them again.
+#[test]
+fn a_filtered_check_is_answered_from_an_unfiltered_checks_entries() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        "[validators.t]\nkind = \"command\"\ncommand = [\"true\"]\nmode = \"per_file\"\nfiles = [\"*.txt\"]\nparser = \"exit_code\"\n",
+    );
+    for i in 0..5 {
+        env.write(&format!("d/{i}.json"), format!("{{\"a\": {i}}}\n"));
+        env.write(&format!("d/{i}.txt"), format!("line {i} \n"));
+    }
+    settled(&env);
+    for filter in
+        [&["--validator", "json"][..], &["--dimension", "format"], &["--validator", "utf8", "--validator", "t"]]
+    {
+        let r = check(&env, filter);
+        let s = &r["summary"];
+        assert!(s["pairs"].as_u64().unwrap() > 0, "{filter:?}: {s}");
+        assert_eq!(
+            (s["computed"].as_u64(), s["from_cache"].as_u64()),
+            (Some(0), s["pairs"].as_u64()),
+            "{filter:?}: {s}"
+        );
+    }
+    // Its verdicts are the unfiltered check's: the findings too.
+    let r = check(&env, &["--validator", "trailing-whitespace"]);
+    assert_eq!(r["summary"]["outcomes"]["cached"], r["summary"]["pairs"], "{}", r["summary"]);
+    assert_eq!(r["summary"]["cached_with_findings"], 5, "{}", r["summary"]);
+    // A file changed since is computed (for the filter's validators alone).
+    env.write("d/0.json", "{\"a\": 10}\n");
+    let r = check(&env, &["--validator", "json"]);
+    assert_eq!(r["summary"]["computed"], 1, "{}", r["summary"]);
+}
+
 /// A worktree's `.git` is a file naming its git directory, whose
 /// `commondir` names the repository's, where git's excludes are: those are
 /// watched, so an unchanged worktree is answered from before and an edit of
