@@ -22,11 +22,11 @@ use crate::outcome::Severity;
 /// and every duplicate mapping key is reported (an error, as in most YAML
 /// linters: which of the two values a loader keeps differs between loaders).
 ///
-/// A file that is a template to be rendered into YAML (Helm, Jinja,
-/// cookiecutter) is not YAML yet: from the first line that begins with a
-/// template tag, outside any block scalar, nothing is reported. YAML that
-/// merely holds template tags in its strings (Ansible, alerting rules) is
-/// still checked in full.
+/// A file that is a template to be rendered into YAML (Helm, Jinja) is not
+/// YAML yet: from the first line that shows it is one (see
+/// [`template_line`]) nothing is reported. YAML that merely holds template
+/// tags in its strings or comments (Ansible, alerting rules, Helm's own
+/// `values.yaml`) is still checked in full.
 pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
     let text = match decode(content) {
         Ok(text) => text,
@@ -51,21 +51,23 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
 /// What the check saw that tells a template from YAML.
 #[derive(Default)]
 struct Signs {
-    /// The lines each block scalar spans (1-based, inclusive): text, not
-    /// YAML.
-    block_scalars: Vec<(usize, usize)>,
+    /// Lines that are a scalar's text, not YAML (1-based, inclusive
+    /// ranges): every line of a block scalar, and a multi-line quoted or
+    /// plain scalar's lines after its first.
+    scalar_lines: Vec<(usize, usize)>,
     /// The lines of the duplicate keys reported (the other findings end
     /// the check).
     duplicates: Vec<usize>,
 }
 
 /// The first line, up to `last` (the last finding's), that shows the file
-/// is a template rendered into YAML, outside a block scalar:
+/// is a template rendered into YAML, outside a scalar's text (see
+/// [`Signs::scalar_lines`]):
 /// - one that begins, after blanks, with a Jinja tag (`{%`, `{#`), a
 ///   `{{ … }}` closed on the line, or a Go comment's `{{/*`: no YAML anyone
 ///   writes begins a line so;
-/// - one whose value, unquoted (after `: ` or `- `), begins with a Jinja tag
-///   or with a Go template action reading a field (see
+/// - one with a node, outside quotes, that begins with a Jinja tag or with
+///   a Go template action reading a field (see [`value_tag`] and
 ///   [`reads_go_field`]): `port: {{ .Values.port }}`;
 /// - the line of the error that ended the check, if a Go action reading a
 ///   field is on it anywhere outside a comment: `name: "{{ include "a" . }}"`
@@ -77,7 +79,7 @@ struct Signs {
 fn template_line(text: &str, last: usize, seen: &Signs) -> Option<usize> {
     let error_line = Some(last).filter(|l| !seen.duplicates.contains(l));
     lines(text).zip(1..=last).find_map(|(line, number)| {
-        if seen.block_scalars.iter().any(|&(from, to)| (from..=to).contains(&number)) {
+        if seen.scalar_lines.iter().any(|&(from, to)| (from..=to).contains(&number)) {
             return None;
         }
         let code = uncommented(line);
@@ -102,20 +104,53 @@ fn uncommented(line: &str) -> &str {
     &line[..at.unwrap_or(line.len())]
 }
 
-/// Whether an unquoted value (after `: ` or `- ` and blanks) begins with a
-/// Jinja tag, or with a Go action reading a field.
+/// Whether a node of the line, outside quotes, begins with a Jinja tag or
+/// with a Go action reading a field: a value after `: `, an entry after
+/// `- `, or a node of a flow collection (after `[`, `{` or `,`). A `{`
+/// inside a quoted scalar (`title: 'Firing: {{ .Labels.x }}'`) or inside a
+/// plain one (`url: http://a.{{ .Values.b }}`) begins none.
 fn value_tag(code: &str) -> bool {
-    code.match_indices(['{']).any(|(at, _)| {
-        let before = &code[..at];
-        let trimmed = before.trim_end_matches([' ', '\t']);
-        let after_indicator = trimmed.len() < before.len()
-            && (trimmed.ends_with(':') || trimmed.trim_start_matches([' ', '\t']) == "-" || trimmed.ends_with(" -"));
-        let rest = &code[at..];
-        after_indicator
-            && (rest.starts_with("{%")
-                || rest.starts_with("{#")
-                || (rest.starts_with("{{") && actions(rest).next().is_some_and(reads_go_field)))
-    })
+    let b = code.as_bytes();
+    // The quote a quoted scalar is in; whether the next non-blank begins a
+    // node; how deep in flow collections.
+    let (mut quote, mut node, mut flow) = (None::<u8>, true, 0usize);
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if let Some(q) = quote {
+            match c {
+                // `''` in a single-quoted scalar, `\x` in a double-quoted one.
+                b'\'' if q == b'\'' && b.get(i + 1) == Some(&b'\'') => i += 1,
+                b'\\' if q == b'"' => i += 1,
+                _ if c == q => quote = None,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        let blank_after = b.get(i + 1).is_none_or(|n| matches!(n, b' ' | b'\t'));
+        match c {
+            b' ' | b'\t' => {}
+            b'"' | b'\'' if node => (quote, node) = (Some(c), false),
+            b'{' if node && template_tag(&code[i..]) => return true,
+            b'{' | b'[' if node => flow += 1,
+            b']' | b'}' if flow > 0 => (flow, node) = (flow - 1, false),
+            b',' if flow > 0 => node = true,
+            b':' if blank_after || flow > 0 => node = true,
+            b'-' if node && blank_after => {}
+            _ => node = false,
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Whether `at` begins with a Jinja tag, or with a Go action reading a
+/// field.
+fn template_tag(at: &str) -> bool {
+    at.starts_with("{%")
+        || at.starts_with("{#")
+        || (at.starts_with("{{") && actions(at).next().is_some_and(reads_go_field))
 }
 
 /// The insides of the `{{ … }}` actions of a line, in order (an action not
@@ -192,8 +227,14 @@ fn check_text(text: &str, out: &mut Collector<'_>, seen: &mut Signs) {
         }
         match event {
             Ok((event, span)) => {
-                if let Event::Scalar(_, ScalarStyle::Literal | ScalarStyle::Folded, ..) = event {
-                    seen.block_scalars.push((span.start.line(), span.end.line()));
+                match event {
+                    Event::Scalar(_, ScalarStyle::Literal | ScalarStyle::Folded, ..) => {
+                        seen.scalar_lines.push((span.start.line(), span.end.line()));
+                    }
+                    Event::Scalar(..) if span.end.line() > span.start.line() => {
+                        seen.scalar_lines.push((span.start.line() + 1, span.end.line()));
+                    }
+                    _ => {}
                 }
                 let starts = matches!(event, Event::MappingStart(..) | Event::SequenceStart(..));
                 let flow = starts && indentation.is_flow(&span, open.last() == Some(&None));
@@ -488,7 +529,7 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
     // no way out.
     if let Some(c) = info.strip_prefix("unexpected character: `").and_then(|r| r.strip_suffix('\'')) {
         out.at_position(line, column, Severity::Error, || {
-            format!("a plain scalar cannot begin with `{c}`: YAML reserves `@` and `` ` ``, and `%` begins a directive; quote the value")
+            format!("a plain scalar cannot begin with `{c}`: YAML reserves `@` and the backtick, and `%` begins a directive; quote it")
         });
         return;
     }
