@@ -323,6 +323,15 @@ fn markdown_trailing_whitespace_allows_hard_line_breaks_only() {
     assert_eq!(at(&one(md, b"x\ny  ")), (2, 2));
     assert_eq!(positions(&run(md, b"x  \n \t \n")), [(1, 2), (2, 1)], "a line of blanks is blank");
     assert_eq!(at(&one(md, b"x  \r\n\r\ny\r\n")), (1, 2));
+    // A byte order mark is nothing on its line; a heading's blanks are not
+    // part of it (a `#` that begins no heading is text).
+    assert_eq!(at(&one(md, b"\xEF\xBB\xBF  \nb\n")), (1, 1));
+    clean(md, b"\xEF\xBB\xBFa  \nb\n");
+    assert_eq!(at(&one(md, b"# Title  \ntext\n")), (1, 8));
+    assert_eq!(at(&one(md, b"   ###### Six  \ntext\n")), (1, 14));
+    clean(md, b"#hashtag  \ntext\n");
+    clean(md, b"####### seven  \ntext\n");
+    clean(md, b"    # code  \ntext\n");
 }
 
 /// An invalid sequence counts as one character, as an editor shows it
@@ -1344,7 +1353,7 @@ fn yaml_reserved_indicators_say_to_quote_the_value() {
     for (content, c) in [(&b"a: %b\n"[..], '%'), (b"deps:\n  - @types/node\n", '@'), (b"cmd: `ls`\n", '`')] {
         let f = one(BuiltinKind::Yaml, content);
         assert!(f.message.starts_with(&format!("a plain scalar cannot begin with `{c}`")), "{}", f.message);
-        assert!(f.message.ends_with("quote the value"), "{}", f.message);
+        assert!(f.message.ends_with("quote it"), "{}", f.message);
     }
 }
 
@@ -2323,6 +2332,9 @@ fn yaml_templates_are_not_checked_as_yaml() {
     clean(BuiltinKind::Yaml, b"name: \"{{ include \"x\" . }}-test\"\n");
     clean(BuiltinKind::Yaml, b"a: {{ $.Values.a }}-b\n");
     clean(BuiltinKind::Yaml, b"a: x\nb: {{ (.Values.b) }} c\nb: 2\n");
+    // In a flow collection too.
+    clean(BuiltinKind::Yaml, b"ports: [{{ .Values.port }}, 80]\nports: 1\n");
+    clean(BuiltinKind::Yaml, b"env: {name: x, value: {{ .Values.v }}}\nenv: 1\n");
     // A value that begins with a Jinja tag is no YAML value at all.
     clean(BuiltinKind::Yaml, b"on:\n  group: {% raw %}${{ github.head_ref }}{% endraw %}\n");
     clean(BuiltinKind::Yaml, b"services:\n  - {% if docker %}docker{% else %}pg{% endif %}\n");
@@ -2341,6 +2353,16 @@ fn yaml_templates_are_not_checked_as_yaml() {
         b"baz: '{{ .Chart.AppVersion }}'\na: 1\na: 2\n",
         b"url: http://example.{{ .Values.myDomain }}/healthz\na: 1\na: 2\n",
         b"name_template: \"{{ .ProjectName }}_{{ .Version }}\"\nname_template: \"{{ .Version }}\"\n",
+        // A `: ` or `- ` inside quotes begins no value; nor does a quoted
+        // or plain scalar's next line.
+        b"- channel: '#alerts'\n  title: 'Firing: {{ .CommonLabels.alertname }}'\n   receiver: x\n",
+        b"name_template: \"{{ .ProjectName }} - {{ .Version }}\"\ndraft: true\ndraft: false\n",
+        b"- msg: \"Result: {% if x %}yes{% endif %}\"\n  when: a\n  when: b\n",
+        b"- msg: \"Hello\n    {{ name }} there\"\n  when: a\n  when: b\n",
+        b"- msg: Hello\n    {{ .Name }} there\n  when: a\n  when: b\n",
+        b"a: \"b: {{ .X }}\"\nc: [1, 2\n",
+        b"a: 'it''s: {{ .X }}'\na: 2\n",
+        b"a: \"q\\\": {{ .X }}\"\na: 2\n",
     ] {
         assert_eq!(run(BuiltinKind::Yaml, content).len(), 1, "{:?}", String::from_utf8_lossy(content));
     }

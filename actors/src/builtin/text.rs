@@ -52,9 +52,15 @@ pub(super) fn markdown_trailing_whitespace(content: &[u8], out: &mut Collector<'
     let newline = line_break(content);
     trailing_blanks(content, out, |end| {
         let (first, line_end) = (end.saturating_sub(2), end);
-        let two_spaces =
-            end >= 3 && &content[first..end] == b"  " && !matches!(content[first - 1], b' ' | b'\t' | b'\n' | b'\r');
-        two_spaces && {
+        let two_spaces = end >= 3 && &content[first..end] == b"  ";
+        // What the line holds before them: not nothing (a byte order mark
+        // is nothing), and no ATX heading, whose trailing blanks are not
+        // part of it.
+        let start = memchr::memrchr2(b'\n', b'\r', &content[..first]).map_or(0, |i| i + 1);
+        let text = &content[start..first];
+        let text = if start == 0 { text.strip_prefix(super::BOM).unwrap_or(text) } else { text };
+        let held = text.last().is_some_and(|&b| !is_blank(b)) && !atx_heading(text);
+        two_spaces && held && {
             // The next line: past this one's break (`\r\n` or the file's).
             let rest = &content[line_end..];
             let rest = rest.strip_prefix(b"\r\n").or_else(|| rest.strip_prefix(&[newline][..])).unwrap_or(&[]);
@@ -62,6 +68,15 @@ pub(super) fn markdown_trailing_whitespace(content: &[u8], out: &mut Collector<'
             next.iter().any(|&b| !is_blank(b))
         }
     });
+}
+
+/// Whether a line (without its trailing blanks) is an ATX heading: up to
+/// three spaces, one to six `#`, then a blank or nothing (CommonMark,
+/// section 4.2).
+fn atx_heading(line: &[u8]) -> bool {
+    let indent = line.iter().take_while(|&&b| b == b' ').count();
+    let hashes = line[indent..].iter().take_while(|&&b| b == b'#').count();
+    indent <= 3 && (1..=6).contains(&hashes) && line.get(indent + hashes).is_none_or(|&b| is_blank(b))
 }
 
 /// Reports each line's run of trailing blanks but those `allowed` (given
