@@ -1041,3 +1041,39 @@ fn git_refusing_a_checkout_another_user_owns_is_said() {
     let err = checked_as_theirs(&other);
     assert!(!err.contains("git refused"), "{err}");
 }
+
+/// A submodule of another user's superproject that has a `verdict.toml`:
+/// its daemon's root is the superproject's when that was listed in
+/// `VERDICT_SAFE_DIRECTORIES`, its own when only it was. `verdict stop` in
+/// the submodule, without the listing, stops the nearest that runs.
+#[test]
+fn stop_in_a_submodule_of_another_users_superproject_stops_the_nearest_daemon() {
+    let env = Env::new();
+    let top = env.tmp.path().join("super");
+    let sub = top.join("sub");
+    std::fs::create_dir_all(top.join(".git/modules/sub")).unwrap();
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(top.join("verdict.toml"), "").unwrap();
+    std::fs::write(sub.join(".git"), "gitdir: ../.git/modules/sub\n").unwrap();
+    std::fs::write(sub.join("f.txt"), "x\n").unwrap();
+    for path in [&top, &top.join("verdict.toml"), &top.join(".git"), &sub, &sub.join(".git"), &sub.join("f.txt")] {
+        std::os::unix::fs::chown(path, Some(65534), Some(65534)).unwrap();
+    }
+    let pid = |dir: &std::path::Path, listed: &std::path::Path| -> u64 {
+        let out = env.cmd().current_dir(dir).env("VERDICT_SAFE_DIRECTORIES", listed).args(["--json", "ping"]).output();
+        let out = out.unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["pid"].as_u64().unwrap()
+    };
+    let (of_top, of_sub) = (pid(&top, &top), pid(&sub, &sub));
+    assert_ne!(of_top, of_sub);
+    let _stop_top = env.stop_when_done(&top);
+    let stop = || {
+        let out = env.cmd().current_dir(&sub).arg("stop").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(stop().contains(&format!("(pid {of_sub})")), "the submodule's first");
+    assert!(stop().contains(&format!("(pid {of_top})")), "then the superproject's");
+    assert!(stop().contains("no verdict daemon is running"));
+}

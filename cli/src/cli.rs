@@ -227,8 +227,14 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
                     Some(PathError::DubiousOwner { .. } | PathError::LinkedMarker { .. } | PathError::Exposed { .. })
                 ) =>
         {
+            // Of the roots it may have been started in, the nearest where
+            // a daemon runs (its pid file locked, or its socket there).
             let cwd = std::env::current_dir().context("cannot read the current directory")?;
-            Layout::discover_to_stop(&cwd, cli.global.socket.as_deref())?
+            let mut layouts = Layout::discover_to_stop(&cwd, cli.global.socket.as_deref())?;
+            let running = layouts
+                .iter()
+                .position(|l| paths::locked_daemon_pid(&l.pid_file).is_some() || l.socket.symlink_metadata().is_ok());
+            layouts.swap_remove(running.unwrap_or(0))
         }
         layout => layout?,
     };

@@ -172,16 +172,28 @@ pub fn project_root(start: &Path) -> Result<PathBuf, PathError> {
     find_root(start, true)
 }
 
-/// The directory [`project_root`] would take for `start` if every
-/// directory were listed in `VERDICT_SAFE_DIRECTORIES`: where a daemon
-/// started with it listed runs. Only to find that daemon's socket, in the
+/// The directories [`project_root`] would take for `start` if directories
+/// were listed in `VERDICT_SAFE_DIRECTORIES`: where a daemon started with
+/// them listed runs. Only to find that daemon's socket, in the
 /// user's own runtime directory, and stop it: nothing of the project is
 /// read or run.
-pub fn project_root_to_stop(start: &Path) -> Result<PathBuf, PathError> {
-    find_root(start, false)
+///
+/// A submodule below a superproject's `verdict.toml` is part of the
+/// superproject's project, or its own root when only it was listed: the
+/// submodule comes first then, the superproject after it.
+pub fn project_roots_to_stop(start: &Path) -> Result<Vec<PathBuf>, PathError> {
+    let (root, submodule) = find_roots(start, false)?;
+    Ok(submodule.into_iter().chain(std::iter::once(root)).collect())
 }
 
 fn find_root(start: &Path, trusting: bool) -> Result<PathBuf, PathError> {
+    find_roots(start, trusting).map(|(root, _)| root)
+}
+
+/// The root, and when it is a superproject's (its `verdict.toml` above a
+/// submodule's `.git` file) and `trusting` is off, the submodule's top: the
+/// root had only the submodule been listed in `VERDICT_SAFE_DIRECTORIES`.
+fn find_roots(start: &Path, trusting: bool) -> Result<(PathBuf, Option<PathBuf>), PathError> {
     let start = fs::canonicalize(start).map_err(|cause| PathError::Root { path: start.to_path_buf(), cause })?;
     let me = nix::unistd::geteuid().as_raw();
     let taken = |dir: &Path, marker: Option<PathBuf>| {
@@ -244,8 +256,8 @@ fn find_root(start: &Path, trusting: bool) -> Result<PathBuf, PathError> {
             // is no superproject's: the `.git` file's directory is the
             // root.
             return match (taken(dir, Some(config)), nearest_git_file) {
-                (Err(_), Some(below)) => taken(below, Some(below.join(".git"))),
-                (found, _) => found,
+                (Err(_), Some(below)) => taken(below, Some(below.join(".git"))).map(|root| (root, None)),
+                (found, below) => found.map(|root| (root, below.filter(|_| !trusting).map(Path::to_path_buf))),
             };
         }
         if nearest_git_file.is_some() && Some(dir) == superproject {
@@ -263,7 +275,7 @@ fn find_root(start: &Path, trusting: bool) -> Result<PathBuf, PathError> {
         }
         match fs::metadata(&git) {
             Ok(m) if m.is_dir() && nearest_git_file.is_some() => break,
-            Ok(m) if m.is_dir() => return taken(dir, Some(git)),
+            Ok(m) if m.is_dir() => return taken(dir, Some(git)).map(|root| (root, None)),
             Ok(_) if nearest_git_file.is_none() => {
                 nearest_git_file = Some(dir);
                 // A submodule's superproject holds its git directory, and
@@ -283,6 +295,7 @@ fn find_root(start: &Path, trusting: bool) -> Result<PathBuf, PathError> {
         Some(dir) => taken(dir, Some(dir.join(".git"))),
         None => taken(&start, None),
     }
+    .map(|root| (root, None))
 }
 
 /// The superproject of the submodule at `dir` (whose `.git` is a file): the
@@ -544,9 +557,10 @@ impl Layout {
     /// [`Layout::discover`] for `stop` in a project whose root verdict
     /// refuses (another user's, or where others can change it): the files
     /// of the daemon that runs there if it was started with the root listed
-    /// in `VERDICT_SAFE_DIRECTORIES` (see [`project_root_to_stop`]).
-    pub fn discover_to_stop(cwd: &Path, socket: Option<&Path>) -> Result<Layout, PathError> {
-        Self::at_root(project_root_to_stop(cwd)?, socket)
+    /// in `VERDICT_SAFE_DIRECTORIES` (see [`project_roots_to_stop`]): of
+    /// each root it may have, the nearest first.
+    pub fn discover_to_stop(cwd: &Path, socket: Option<&Path>) -> Result<Vec<Layout>, PathError> {
+        project_roots_to_stop(cwd)?.into_iter().map(|root| Self::at_root(root, socket)).collect()
     }
 
     fn at_root(root: PathBuf, socket: Option<&Path>) -> Result<Layout, PathError> {
