@@ -355,6 +355,21 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     let shebang = filter("shebang-executable");
     assert!(shebang.is_match("run.sh") && !shebang.is_match("roles/x/templates/init.sh.j2"));
     assert!(!shebang.is_match("a.tpl") && !shebang.is_match("b.tmpl") && !shebang.is_match("c.jinja2"));
+    for file in ["curl-config.in", "rel/migrate.sh.eex", "templates/docker-entrypoint.tt", "run.sh.erb"] {
+        assert!(!shebang.is_match(file), "{file}");
+    }
+    // Minified files are one line; mail declares its own character sets;
+    // notebooks are JSON; ASP.NET Core reads its settings with comments.
+    let (fnl, utf8, json, jsonc) = (filter("final-newline"), filter("utf8"), filter("json"), filter("jsonc"));
+    for file in ["web/lib/bootstrap.min.css", "app.min.js"] {
+        assert!(!fnl.is_match(file) && !tw.is_match(file), "{file}");
+    }
+    assert!(!fnl.is_match("app.js.map") && tw.is_match("app.js.map") && fnl.is_match("app.js"));
+    assert!(!utf8.is_match("fixtures/invalid_utf.eml") && !utf8.is_match("inbox.mbox") && utf8.is_match("a.txt"));
+    assert!(json.is_match("analysis.ipynb") && !jsonc.is_match("analysis.ipynb"));
+    for file in ["src/Api/appsettings.json", "appsettings.Development.json"] {
+        assert!(jsonc.is_match(file) && !json.is_match(file), "{file}");
+    }
 }
 
 #[test]

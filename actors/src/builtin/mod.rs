@@ -139,7 +139,7 @@ impl BuiltinKind {
     /// format under another name.
     pub fn default_files(self) -> &'static [&'static str] {
         match self {
-            BuiltinKind::Json => &["*.json", "*.JSON", "*.geojson", "composer.lock"],
+            BuiltinKind::Json => &["*.json", "*.JSON", "*.geojson", "*.ipynb", "composer.lock"],
             BuiltinKind::Jsonc => JSONC_FILES,
             BuiltinKind::Toml => &["*.toml", "*.TOML", "Cargo.lock", "Pipfile", "poetry.lock", "uv.lock"],
             BuiltinKind::Yaml => &["*.yaml", "*.yml", "*.YAML", "*.YML"],
@@ -162,9 +162,11 @@ impl BuiltinKind {
         let parts: &[&[&str]] = match self {
             BuiltinKind::Json => &[JSONC_FILES, TEMPLATE_DIRS],
             BuiltinKind::Jsonc | BuiltinKind::Toml | BuiltinKind::Yaml => &[TEMPLATE_DIRS],
-            BuiltinKind::TrailingWhitespace => &[MARKDOWN_FILES, PATCH_FILES, SNAPSHOT_FILES],
+            BuiltinKind::TrailingWhitespace => &[MARKDOWN_FILES, PATCH_FILES, SNAPSHOT_FILES, MINIFIED_FILES],
             BuiltinKind::MixedLineEndings => &[PATCH_FILES],
             BuiltinKind::ShebangExecutable => &[TEMPLATE_FILES],
+            BuiltinKind::FinalNewline => &[MINIFIED_FILES, &["*.map"]],
+            BuiltinKind::Utf8 => &[MAIL_FILES],
             BuiltinKind::LargeFile => &[LOCK_FILES],
             _ => &[],
         };
@@ -242,8 +244,9 @@ impl BuiltinKind {
 
 /// The files written in JSON with comments (JSONC) by the tools that read
 /// them: TypeScript's and VS Code's configuration, dev containers, ESLint's
-/// `.eslintrc.json`, TypeDoc's, Deno's and Turborepo's. `json` leaves them
-/// out.
+/// `.eslintrc.json`, TypeDoc's, Deno's, Turborepo's and ASP.NET Core's
+/// `appsettings.json` (read with comments and trailing commas skipped).
+/// `json` leaves them out.
 const JSONC_FILES: &[&str] = &[
     "*.jsonc",
     "*.JSONC",
@@ -261,6 +264,8 @@ const JSONC_FILES: &[&str] = &[
     ".eslintrc.json",
     "deno.json",
     "turbo.json",
+    "appsettings.json",
+    "appsettings.*.json",
 ];
 
 /// Markdown files, by the extensions GitHub's Linguist gives Markdown (and
@@ -308,7 +313,14 @@ const TEMPLATE_DIRS: &[&str] = &["*\\{\\{*\\}\\}*/"];
 
 /// Template files (Jinja, Go templates), whose rendered file's mode is
 /// set by what renders them.
-const TEMPLATE_FILES: &[&str] = &["*.j2", "*.jinja", "*.jinja2", "*.tpl", "*.tmpl"];
+const TEMPLATE_FILES: &[&str] = &["*.j2", "*.jinja", "*.jinja2", "*.tpl", "*.tmpl", "*.erb", "*.eex", "*.tt", "*.in"];
+
+/// Minified scripts and style sheets: one long line, as the minifier
+/// writes it (and `final-newline` leaves source maps, one line too).
+const MINIFIED_FILES: &[&str] = &["*.min.js", "*.min.css"];
+
+/// Mail messages, whose parts declare their own character sets (MIME).
+const MAIL_FILES: &[&str] = &["*.eml", "*.mbox"];
 
 impl std::fmt::Display for BuiltinKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

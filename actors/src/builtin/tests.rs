@@ -66,7 +66,7 @@ fn names_round_trip_and_are_unique() {
 
 #[test]
 fn default_files_dimensions_and_text_only() {
-    assert_eq!(BuiltinKind::Json.default_files(), &["*.json", "*.JSON", "*.geojson", "composer.lock"]);
+    assert_eq!(BuiltinKind::Json.default_files(), &["*.json", "*.JSON", "*.geojson", "*.ipynb", "composer.lock"]);
     assert_eq!(
         BuiltinKind::Toml.default_files(),
         &["*.toml", "*.TOML", "Cargo.lock", "Pipfile", "poetry.lock", "uv.lock"]
@@ -302,7 +302,7 @@ fn trailing_whitespace_reports_markdown_hard_breaks() {
 fn markdown_trailing_whitespace_allows_hard_line_breaks_only() {
     let md = BuiltinKind::MarkdownTrailingWhitespace;
     let trailing = BuiltinKind::TrailingWhitespace.default_exclude();
-    assert_eq!([md.default_files(), &["*.patch", "*.diff", "*.snap"]].concat(), trailing);
+    assert_eq!([md.default_files(), &["*.patch", "*.diff", "*.snap", "*.min.js", "*.min.css"]].concat(), trailing);
     assert_eq!(BuiltinKind::MixedLineEndings.default_exclude(), &["*.patch", "*.diff"]);
     assert!(md.default_files().contains(&"*.md") && md.default_exclude().is_empty());
     // Two spaces before a line of the same paragraph: a hard line break, in
@@ -2332,9 +2332,22 @@ fn yaml_templates_are_not_checked_as_yaml() {
     clean(BuiltinKind::Yaml, b"name: \"{{ include \"x\" . }}-test\"\n");
     clean(BuiltinKind::Yaml, b"a: {{ $.Values.a }}-b\n");
     clean(BuiltinKind::Yaml, b"a: x\nb: {{ (.Values.b) }} c\nb: 2\n");
+    // A template line right after a block scalar is not in it (Helm's
+    // ConfigMap of a file).
+    clean(BuiltinKind::Yaml, b"data:\n  prometheus.yml: |\n{{ toYaml .Values.serverFiles.prometheus | indent 4 }}\n");
+    clean(BuiltinKind::Yaml, b"a:\n  script: |\n    run\n  {{- if .Values.x }}\n  b: 1\n  {{- end }}\n");
     // In a flow collection too.
     clean(BuiltinKind::Yaml, b"ports: [{{ .Values.port }}, 80]\nports: 1\n");
     clean(BuiltinKind::Yaml, b"env: {name: x, value: {{ .Values.v }}}\nenv: 1\n");
+    // ERB and EEx (Rails' fixtures and database.yml are rendered first).
+    clean(
+        BuiltinKind::Yaml,
+        b"david:\n  name: David\n<% (3..5).each do |digit| %>\ndev_<%= digit %>:\n  name: fixture\n<% end %>\n",
+    );
+    clean(
+        BuiltinKind::Yaml,
+        b"development:\n  <% if ENV['X'] %>\n  adapter: a\n  <% else %>\n  adapter: b\n  <% end %>\n",
+    );
     // A value that begins with a Jinja tag is no YAML value at all.
     clean(BuiltinKind::Yaml, b"on:\n  group: {% raw %}${{ github.head_ref }}{% endraw %}\n");
     clean(BuiltinKind::Yaml, b"services:\n  - {% if docker %}docker{% else %}pg{% endif %}\n");
@@ -2363,6 +2376,20 @@ fn yaml_templates_are_not_checked_as_yaml() {
         b"a: \"b: {{ .X }}\"\nc: [1, 2\n",
         b"a: 'it''s: {{ .X }}'\na: 2\n",
         b"a: \"q\\\": {{ .X }}\"\na: 2\n",
+        // An error on or next to a line holding a quoted Go action is
+        // YAML's (the differential fuzz's cases).
+        b"a: [b\nc: \"{{ .Version }}\"\n",
+        b"archives:\n  - name_template: \"{{ .ProjectName }}\"_{{ .Version }}\n",
+        b"a: [x, \"{{ .X }}\"] y\n",
+        // An error inside or after a multi-line quoted or block scalar whose
+        // next line begins with `{{`.
+        b"d: \"one\n  {{ $labels.instance }} two\" x\n",
+        b"d: 'one\n  {{ $labels.instance }} two' x\n",
+        b"config: |\n      \n  {{ x }}\n",
+        b"msg: \"one\n  {{ x }} two \\ud800\"\n",
+        // Characters of several bytes before and inside the quotes.
+        "- description: \"usability\u{ff1a} {{ $labels.instance }}\"\n  description: x\n".as_bytes(),
+        "- d\u{e9}: '\u{e9}{{ .X }}\u{e9}' \u{e9}\n".as_bytes(),
     ] {
         assert_eq!(run(BuiltinKind::Yaml, content).len(), 1, "{:?}", String::from_utf8_lossy(content));
     }

@@ -51,98 +51,136 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
 /// What the check saw that tells a template from YAML.
 #[derive(Default)]
 struct Signs {
-    /// Lines that are a scalar's text, not YAML (1-based, inclusive
-    /// ranges): every line of a block scalar, and a multi-line quoted or
-    /// plain scalar's lines after its first.
+    /// Lines that are a plain scalar's text, not YAML (1-based, inclusive
+    /// ranges): a multi-line plain scalar's lines after its first. (Quoted
+    /// and block scalars' lines are followed by [`scan_line`], also where
+    /// the parser stopped inside one.)
     scalar_lines: Vec<(usize, usize)>,
-    /// The lines of the duplicate keys reported (the other findings end
-    /// the check).
-    duplicates: Vec<usize>,
 }
 
 /// The first line, up to `last` (the last finding's), that shows the file
-/// is a template rendered into YAML, outside a scalar's text (see
-/// [`Signs::scalar_lines`]):
-/// - one that begins, after blanks, with a Jinja tag (`{%`, `{#`), a
-///   `{{ … }}` closed on the line, or a Go comment's `{{/*`: no YAML anyone
-///   writes begins a line so;
+/// is a template rendered into YAML, outside a scalar's text (a quoted or
+/// block scalar's lines after its first, as [`scan_line`] follows them, or
+/// a plain one's in [`Signs::scalar_lines`]):
+/// - one that begins, after blanks, with a Jinja tag (`{%`, `{#`), an ERB
+///   or EEx one (`<%`: Rails' fixtures and `database.yml`), a `{{ … }}`
+///   closed on the line, or a Go comment's `{{/*`: no YAML anyone writes
+///   begins a line so;
 /// - one with a node, outside quotes, that begins with a Jinja tag or with
-///   a Go template action reading a field (see [`value_tag`] and
+///   a Go template action reading a field (see [`LineScan::value_tag`] and
 ///   [`reads_go_field`]): `port: {{ .Values.port }}`;
-/// - the line of the error that ended the check, if a Go action reading a
-///   field is on it anywhere outside a comment: `name: "{{ include "a" . }}"`
-///   is YAML only once rendered.
+/// - one whose quoted scalar holds a Go action with that scalar's quote in
+///   it (`name: "{{ include "a" . }}-test"`).
 ///
 /// A comment, or a quoted value that merely holds an action (Helm's
 /// `values.yaml`, GoReleaser's `name_template: "{{ .Version }}"`), is YAML:
-/// the file is checked in full.
+/// the file is checked in full, errors on such a line included.
 fn template_line(text: &str, last: usize, seen: &Signs) -> Option<usize> {
-    let error_line = Some(last).filter(|l| !seen.duplicates.contains(l));
+    // The quote a quoted scalar left open at the end of the line before,
+    // and the indentation of the line that began the block scalar the
+    // lines are in: lines inside either are a scalar's text.
+    let (mut quote, mut block) = (None, None::<usize>);
     lines(text).zip(1..=last).find_map(|(line, number)| {
-        if seen.scalar_lines.iter().any(|&(from, to)| (from..=to).contains(&number)) {
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        if let Some(at) = block {
+            if indent == line.len() || indent > at {
+                return None;
+            }
+            block = None;
+        }
+        let inside = quote.is_some() || seen.scalar_lines.iter().any(|&(from, to)| (from..=to).contains(&number));
+        let scan = scan_line(line, &mut quote);
+        if scan.block_indicator {
+            block = Some(indent);
+        }
+        if inside {
             return None;
         }
-        let code = uncommented(line);
-        let start = code.trim_start_matches([' ', '\t']);
+        let start = &line[indent..];
         let begins = start.starts_with("{%")
             || start.starts_with("{#")
+            || start.starts_with("<%")
             || start.strip_prefix("{{").is_some_and(|rest| {
                 rest.contains("}}") || rest.trim_start_matches('-').trim_start_matches([' ', '\t']).starts_with("/*")
             });
-        let value = value_tag(code);
-        let on_error = error_line == Some(number) && actions(code).any(reads_go_field);
-        (begins || value || on_error).then_some(number)
+        (begins || scan.value_tag || scan.quoted_action).then_some(number)
     })
 }
 
-/// The line up to a comment: a `#` after a blank (or at the start). Quotes
-/// are not looked at: a `#` inside one cuts the line short, which only
-/// makes it less likely to be taken for a template's.
-fn uncommented(line: &str) -> &str {
-    let bytes = line.as_bytes();
-    let at = (0..bytes.len()).find(|&i| bytes[i] == b'#' && (i == 0 || matches!(bytes[i - 1], b' ' | b'\t')));
-    &line[..at.unwrap_or(line.len())]
+/// What [`scan_line`] finds on a line.
+#[derive(Default)]
+struct LineScan {
+    /// A node, outside quotes, begins with a Jinja tag or with a Go action
+    /// reading a field: a value after `: `, an entry after `- `, or a node
+    /// of a flow collection (after `[`, `{` or `,`).
+    value_tag: bool,
+    /// A quoted scalar holds a Go action reading a field that holds the
+    /// scalar's own quote (`name: "{{ include "a" . }}-test"`): the quotes
+    /// are the template's, and the line is YAML only once rendered.
+    quoted_action: bool,
+    /// The line ends with a block scalar's indicator (`|`, `>`, with its
+    /// chomping and indentation indicators): the lines more indented than
+    /// it that follow are the scalar's text.
+    block_indicator: bool,
 }
 
-/// Whether a node of the line, outside quotes, begins with a Jinja tag or
-/// with a Go action reading a field: a value after `: `, an entry after
-/// `- `, or a node of a flow collection (after `[`, `{` or `,`). A `{`
-/// inside a quoted scalar (`title: 'Firing: {{ .Labels.x }}'`) or inside a
-/// plain one (`url: http://a.{{ .Values.b }}`) begins none.
-fn value_tag(code: &str) -> bool {
-    let b = code.as_bytes();
-    // The quote a quoted scalar is in; whether the next non-blank begins a
-    // node; how deep in flow collections.
-    let (mut quote, mut node, mut flow) = (None::<u8>, true, 0usize);
+/// Scans a line as YAML's tokens would split it, far enough to tell a
+/// template's from YAML's: `quote` is the quote a quoted scalar left open
+/// at the end of the line before (and is left open at the end of this one).
+/// A `{` inside a quoted scalar (`title: 'Firing: {{ .Labels.x }}'`) or a
+/// plain one (`url: http://a.{{ .Values.b }}`) begins no node; nor does
+/// anything in a comment.
+fn scan_line(line: &str, quote: &mut Option<u8>) -> LineScan {
+    let b = line.as_bytes();
+    let mut found = LineScan::default();
+    // Whether the next non-blank begins a node; how deep in flow
+    // collections.
+    let (mut node, mut flow) = (quote.is_none(), 0usize);
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
-        if let Some(q) = quote {
+        if let Some(q) = *quote {
+            // (At a `{`, an ASCII byte: a character's boundary.)
+            if b[i..].starts_with(b"{{")
+                && let Some(action) = actions(&line[i..]).next()
+                && action.as_bytes().contains(&q)
+                && reads_go_field(action)
+            {
+                found.quoted_action = true;
+            }
             match c {
                 // `''` in a single-quoted scalar, `\x` in a double-quoted one.
                 b'\'' if q == b'\'' && b.get(i + 1) == Some(&b'\'') => i += 1,
                 b'\\' if q == b'"' => i += 1,
-                _ if c == q => quote = None,
+                _ if c == q => *quote = None,
                 _ => {}
             }
             i += 1;
             continue;
         }
+        let blank_before = i == 0 || matches!(b[i - 1], b' ' | b'\t');
         let blank_after = b.get(i + 1).is_none_or(|n| matches!(n, b' ' | b'\t'));
         match c {
+            b'#' if blank_before => break,
             b' ' | b'\t' => {}
-            b'"' | b'\'' if node => (quote, node) = (Some(c), false),
-            b'{' if node && template_tag(&code[i..]) => return true,
+            b'"' | b'\'' if node => (*quote, node) = (Some(c), false),
+            b'{' if node && template_tag(&line[i..]) => (found.value_tag, node) = (true, false),
             b'{' | b'[' if node => flow += 1,
             b']' | b'}' if flow > 0 => (flow, node) = (flow - 1, false),
             b',' if flow > 0 => node = true,
             b':' if blank_after || flow > 0 => node = true,
-            b'-' if node && blank_after => {}
+            b'-' | b'?' if node && blank_after => {}
+            b'|' | b'>' if node && flow == 0 => {
+                let rest = line[i + 1..].trim_start_matches(|c: char| c == '+' || c == '-' || c.is_ascii_digit());
+                let after = rest.trim_start_matches([' ', '\t']);
+                found.block_indicator = after.is_empty() || (after.starts_with('#') && after.len() < rest.len());
+                node = false;
+            }
             _ => node = false,
         }
         i += 1;
     }
-    false
+    found
 }
 
 /// Whether `at` begins with a Jinja tag, or with a Go action reading a
@@ -167,10 +205,11 @@ fn actions(line: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Whether a Go template action reads a field: a `.` that begins a name
-/// with a capital letter (Go templates reach only exported fields:
-/// `.Values`, `.Release`, `$.Chart`) or stands alone (the dot itself,
-/// `include "name" .`), after the action's start, a blank, `(` or `$`.
-/// Jinja and Ansible write `{{ item.name }}`, which has none.
+/// with a capital letter (Helm's objects, `.Values`, `.Release`,
+/// `$.Chart`; a map's lowercase key is not told from Jinja's) or stands
+/// alone (the dot itself, `include "name" .`), after the action's start, a
+/// blank, `(` or `$`. Jinja and Ansible write `{{ item.name }}`, which has
+/// none.
 fn reads_go_field(action: &str) -> bool {
     let bytes = action.strip_prefix('-').unwrap_or(action).as_bytes();
     bytes.iter().enumerate().any(|(i, &b)| {
@@ -227,14 +266,10 @@ fn check_text(text: &str, out: &mut Collector<'_>, seen: &mut Signs) {
         }
         match event {
             Ok((event, span)) => {
-                match event {
-                    Event::Scalar(_, ScalarStyle::Literal | ScalarStyle::Folded, ..) => {
-                        seen.scalar_lines.push((span.start.line(), span.end.line()));
-                    }
-                    Event::Scalar(..) if span.end.line() > span.start.line() => {
-                        seen.scalar_lines.push((span.start.line() + 1, span.end.line()));
-                    }
-                    _ => {}
+                if let Event::Scalar(_, ScalarStyle::Plain, ..) = event
+                    && span.end.line() > span.start.line()
+                {
+                    seen.scalar_lines.push((span.start.line() + 1, span.end.line()));
                 }
                 let starts = matches!(event, Event::MappingStart(..) | Event::SequenceStart(..));
                 let flow = starts && indentation.is_flow(&span, open.last() == Some(&None));
@@ -309,7 +344,6 @@ fn check_text(text: &str, out: &mut Collector<'_>, seen: &mut Signs) {
                     None => {}
                     Some(Found::Duplicate(dup)) => {
                         let (line, column) = position(&dup.at);
-                        seen.duplicates.push(line);
                         out.at_position(line, column, Severity::Error, || {
                             format!("duplicate key {} (first at line {})", dup.shown, dup.first_line)
                         });
