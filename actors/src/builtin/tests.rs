@@ -1491,6 +1491,18 @@ fn yaml_a_flow_collection_at_the_blocks_column_is_a_warning() {
     }
     let f = one(BuiltinKind::Yaml, b"a:\n  b: 1\n c: 2\n");
     assert_eq!(f.severity, Severity::Error, "{}", f.message);
+    // A block entry or key where the collection's lines would go: it was
+    // never closed (an error, as every parser has it).
+    for (content, position) in [(&b"- a: [b\n# c\n- c\n"[..], (3, 1))] {
+        let f = one(BuiltinKind::Yaml, content);
+        let shown = String::from_utf8_lossy(content);
+        assert_eq!((f.severity, at(&f)), (Severity::Error, position), "{shown:?}: {}", f.message);
+        assert!(
+            f.message.starts_with("a flow collection (`[`, `{`) opened above is not closed"),
+            "{shown:?}: {}",
+            f.message
+        );
+    }
 }
 
 #[test]

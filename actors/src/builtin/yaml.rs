@@ -459,6 +459,23 @@ impl<'t> Controls<'t> {
     }
 }
 
+/// Whether the line holding character `index` is block structure: it
+/// begins (after blanks) with a `- ` or `? ` indicator, or with a plain key
+/// and its `:` (not an entry of a flow collection: a quoted scalar, a
+/// bracket, a plain scalar without `: `).
+fn block_line(text: &str, index: usize) -> bool {
+    let at = byte_at(text, index);
+    let start = text[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    let end = text[at..].find(['\n', '\r']).map_or(text.len(), |i| at + i);
+    let line = text[start..end].trim_start_matches([' ', '\t']);
+    if matches!(line.as_bytes().first(), Some(b'"' | b'\'' | b'[' | b']' | b'{' | b'}' | b',') | None) {
+        return false;
+    }
+    let indicator = |c: char| line.strip_prefix(c).is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']));
+    let plain_key = line.split(',').next().is_some_and(|head| head.contains(": ") || head.ends_with(':'));
+    indicator('-') || indicator('?') || plain_key
+}
+
 /// The parser's error, said as well as it can be.
 fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
     // At the end of a file without a final line break the parser's line is
@@ -487,8 +504,14 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
     // The parser's block indentation applied inside a flow collection
     // (`command: [` over lines of `"npm",` and `]` at the key's column, as
     // Compose files have it), though only for some first entries.
+    // Unless the line is block structure (a `- ` entry, a `key:`): then
+    // the flow collection was never closed.
     if info == "invalid indentation" && in_flow {
-        out.at_position(line, column, Severity::Warning, || FLOW_INDENTATION.to_owned());
+        if block_line(text, e.marker().index()) {
+            out.at_position(line, column, Severity::Error, || UNCLOSED_FLOW.to_owned());
+        } else {
+            out.at_position(line, column, Severity::Warning, || FLOW_INDENTATION.to_owned());
+        }
         return;
     }
     if matches!(
@@ -900,6 +923,8 @@ impl Default for LineStart {
 const TOO_DEEP: &str = "flow collections (`[` and `{`) nested more than 255 deep: the YAML parser reads no deeper, so the rest of the file is not checked";
 
 const FLOW_INDENTATION: &str = "a line of a flow collection (`[`, `{`) indented no deeper than the block around it: most YAML parsers (libyaml, PyYAML, go-yaml) take it, but this check's parser refuses it after some first entries (a quoted one), so the rest of the file is not checked; indent the collection's lines, its closing bracket too, deeper than its key";
+
+const UNCLOSED_FLOW: &str = "a flow collection (`[`, `{`) opened above is not closed before this line, which is block structure (a `- ` entry or a `key:`): close it with its `]` or `}`";
 
 const TAB_SEPARATOR: &str = "a tab after `:`, `?` or `-`: YAML 1.2 allows it, but some parsers (PyYAML's pure-Python loader, ruamel.yaml) refuse it, as does this check's parser, so the rest of the file is not checked; a space works everywhere";
 
