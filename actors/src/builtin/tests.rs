@@ -1493,7 +1493,11 @@ fn yaml_a_flow_collection_at_the_blocks_column_is_a_warning() {
     assert_eq!(f.severity, Severity::Error, "{}", f.message);
     // A block entry or key where the collection's lines would go: it was
     // never closed (an error, as every parser has it).
-    for (content, position) in [(&b"- a: [b\n# c\n- c\n"[..], (3, 1))] {
+    for (content, position) in [
+        (&b"- a: [b\n# c\n- c\n"[..], (3, 1)),
+        (b"top:\n  - a: [b\n  # c\n  - c\n", (4, 3)),
+        (b"- a: {b: 1\n# c\n- c\n", (3, 1)),
+    ] {
         let f = one(BuiltinKind::Yaml, content);
         let shown = String::from_utf8_lossy(content);
         assert_eq!((f.severity, at(&f)), (Severity::Error, position), "{shown:?}: {}", f.message);
