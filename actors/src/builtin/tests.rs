@@ -2352,6 +2352,7 @@ fn yaml_templates_are_not_checked_as_yaml() {
     // ConfigMap of a file).
     clean(BuiltinKind::Yaml, b"data:\n  prometheus.yml: |\n{{ toYaml .Values.serverFiles.prometheus | indent 4 }}\n");
     clean(BuiltinKind::Yaml, b"a:\n  script: |\n    run\n  {{- if .Values.x }}\n  b: 1\n  {{- end }}\n");
+    clean(BuiltinKind::Yaml, b"- script: |\n    echo\n  {{- if .Values.x }}\n  env: a\n  {{- end }}\n  env: b\n");
     // In a flow collection too.
     clean(BuiltinKind::Yaml, b"ports: [{{ .Values.port }}, 80]\nports: 1\n");
     clean(BuiltinKind::Yaml, b"env: {name: x, value: {{ .Values.v }}}\nenv: 1\n");
@@ -2401,6 +2402,19 @@ fn yaml_templates_are_not_checked_as_yaml() {
         // next line begins with `{{`.
         b"d: \"one\n  {{ $labels.instance }} two\" x\n",
         b"d: 'one\n  {{ $labels.instance }} two' x\n",
+        // The review's: escaped quotes inside an action; block and quoted
+        // scalars after a tag, an anchor or `---`; a multi-line flow
+        // collection; a quote on a plain scalar's next line.
+        b"archives:\n  - name_template: \"{{ if eq .Arch \\\"amd64\\\" }}x{{ end }}\"\nb: 1\nb: 2\n",
+        b"a: \"{{ index .Values \\\"key\\\" }}\"\nb: 1\nb: 2\n",
+        b"a: '{{ include ''name'' . }}'\nb: 1\nb: 2\n",
+        b"script: !!str |\n  {{ .Values.x }}\nb: 1\nb: 2\n",
+        b"data:\n  tpl: &t |\n    {{- toYaml .Values.x | nindent 4 }}\n  a: 1\n  a: 2\n",
+        b"--- |\n  {{ .Values.x }}\n---\nb: 1\nb: 2\n",
+        b"key: !!str \"first line\n  {{ .Values.x }} second\"\nb: 1\nb: 2\n",
+        b"list: [a,\n  b, \"multi\n  {{ .Values.x }} line\"]\nb: 1\nb: 2\n",
+        b"args: [\n  --foo, '--set=a: {{ .Values.x }}',\n]\nb: 1\nb: 2\n",
+        b"description: music of the\n  '90s and more\nmsg: 'it was a multi-line\n  {% raw %} text'\nb: 1\nb: 2\n",
         b"config: |\n      \n  {{ x }}\n",
         b"msg: \"one\n  {{ x }} two \\ud800\"\n",
         // Characters of several bytes before and inside the quotes.

@@ -76,22 +76,27 @@ struct Signs {
 /// `values.yaml`, GoReleaser's `name_template: "{{ .Version }}"`), is YAML:
 /// the file is checked in full, errors on such a line included.
 fn template_line(text: &str, last: usize, seen: &Signs) -> Option<usize> {
-    // The quote a quoted scalar left open at the end of the line before,
-    // and the indentation of the line that began the block scalar the
-    // lines are in: lines inside either are a scalar's text.
-    let (mut quote, mut block) = (None, None::<usize>);
+    // What a quoted scalar or a flow collection left open at the end of the
+    // line before, and the column a block scalar's lines must be indented
+    // past: lines inside a scalar are its text.
+    let mut state = Carried::default();
+    let mut block = None::<usize>;
     lines(text).zip(1..=last).find_map(|(line, number)| {
         let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
-        if let Some(at) = block {
-            if indent == line.len() || indent > at {
+        if let Some(parent) = block {
+            if indent == line.len() || indent > parent {
                 return None;
             }
             block = None;
         }
-        let inside = quote.is_some() || seen.scalar_lines.iter().any(|&(from, to)| (from..=to).contains(&number));
-        let scan = scan_line(line, &mut quote);
-        if scan.block_indicator {
-            block = Some(indent);
+        // A plain scalar's next lines are text: nothing there opens a quote.
+        if seen.scalar_lines.iter().any(|&(from, to)| (from..=to).contains(&number)) {
+            return None;
+        }
+        let inside = state.quote.is_some();
+        let scan = scan_line(line, &mut state);
+        if let Some(parent) = scan.block_parent {
+            block = Some(parent);
         }
         if inside {
             return None;
@@ -107,6 +112,15 @@ fn template_line(text: &str, last: usize, seen: &Signs) -> Option<usize> {
     })
 }
 
+/// What [`scan_line`] carries from one line to the next.
+#[derive(Default)]
+struct Carried {
+    /// The quote of a quoted scalar still open.
+    quote: Option<u8>,
+    /// How deep in flow collections.
+    flow: usize,
+}
+
 /// What [`scan_line`] finds on a line.
 #[derive(Default)]
 struct LineScan {
@@ -114,36 +128,37 @@ struct LineScan {
     /// reading a field: a value after `: `, an entry after `- `, or a node
     /// of a flow collection (after `[`, `{` or `,`).
     value_tag: bool,
-    /// A quoted scalar holds a Go action reading a field that holds the
-    /// scalar's own quote (`name: "{{ include "a" . }}-test"`): the quotes
-    /// are the template's, and the line is YAML only once rendered.
+    /// A quoted scalar holds a Go action reading a field that holds a quote
+    /// ending the scalar (`name: "{{ include "a" . }}-test"`; not an escaped
+    /// `\"` nor a doubled `''`): the quotes are the template's, and the line
+    /// is YAML only once rendered.
     quoted_action: bool,
     /// The line ends with a block scalar's indicator (`|`, `>`, with its
-    /// chomping and indentation indicators): the lines more indented than
-    /// it that follow are the scalar's text.
-    block_indicator: bool,
+    /// chomping and indentation indicators): the column the scalar's lines
+    /// are indented past (its key's, or its `-`'s).
+    block_parent: Option<usize>,
 }
 
 /// Scans a line as YAML's tokens would split it, far enough to tell a
-/// template's from YAML's: `quote` is the quote a quoted scalar left open
-/// at the end of the line before (and is left open at the end of this one).
+/// template's from YAML's, from and into what the lines before left open.
 /// A `{` inside a quoted scalar (`title: 'Firing: {{ .Labels.x }}'`) or a
 /// plain one (`url: http://a.{{ .Values.b }}`) begins no node; nor does
-/// anything in a comment.
-fn scan_line(line: &str, quote: &mut Option<u8>) -> LineScan {
+/// anything in a comment. Tags, anchors and `---` leave the node to come.
+fn scan_line(line: &str, state: &mut Carried) -> LineScan {
     let b = line.as_bytes();
     let mut found = LineScan::default();
-    // Whether the next non-blank begins a node; how deep in flow
-    // collections.
-    let (mut node, mut flow) = (quote.is_none(), 0usize);
+    // Whether the next non-blank begins a node; where the node being read
+    // began (a key's column, once its `:` comes), and the last `-` entry's.
+    let mut node = state.quote.is_none();
+    let (mut node_col, mut key_col, mut dash_col) = (0, None::<usize>, None::<usize>);
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
-        if let Some(q) = *quote {
+        if let Some(q) = state.quote {
             // (At a `{`, an ASCII byte: a character's boundary.)
             if b[i..].starts_with(b"{{")
                 && let Some(action) = actions(&line[i..]).next()
-                && action.as_bytes().contains(&q)
+                && ends_quoted(action, q)
                 && reads_go_field(action)
             {
                 found.quoted_action = true;
@@ -152,7 +167,7 @@ fn scan_line(line: &str, quote: &mut Option<u8>) -> LineScan {
                 // `''` in a single-quoted scalar, `\x` in a double-quoted one.
                 b'\'' if q == b'\'' && b.get(i + 1) == Some(&b'\'') => i += 1,
                 b'\\' if q == b'"' => i += 1,
-                _ if c == q => *quote = None,
+                _ if c == q => state.quote = None,
                 _ => {}
             }
             i += 1;
@@ -163,24 +178,61 @@ fn scan_line(line: &str, quote: &mut Option<u8>) -> LineScan {
         match c {
             b'#' if blank_before => break,
             b' ' | b'\t' => {}
-            b'"' | b'\'' if node => (*quote, node) = (Some(c), false),
+            // A document's start, a tag or an anchor: the node comes after.
+            b'-' if node
+                && i == 0
+                && b[i..].starts_with(b"---")
+                && b.get(i + 3).is_none_or(|n| matches!(n, b' ' | b'\t')) =>
+            {
+                i += 2;
+            }
+            b'!' | b'&' if node => {
+                while i + 1 < b.len() && !matches!(b[i + 1], b' ' | b'\t') {
+                    i += 1;
+                }
+            }
+            b'"' | b'\'' if node => {
+                (state.quote, node, node_col) = (Some(c), false, i);
+            }
             b'{' if node && template_tag(&line[i..]) => (found.value_tag, node) = (true, false),
-            b'{' | b'[' if node => flow += 1,
-            b']' | b'}' if flow > 0 => (flow, node) = (flow - 1, false),
-            b',' if flow > 0 => node = true,
-            b':' if blank_after || flow > 0 => node = true,
-            b'-' | b'?' if node && blank_after => {}
-            b'|' | b'>' if node && flow == 0 => {
+            b'{' | b'[' if node => state.flow += 1,
+            b']' | b'}' if state.flow > 0 => (state.flow, node) = (state.flow - 1, false),
+            b',' if state.flow > 0 => node = true,
+            b':' if blank_after || state.flow > 0 => (node, key_col) = (true, Some(node_col)),
+            b'-' | b'?' if node && blank_after => (dash_col, key_col) = (Some(i), None),
+            b'|' | b'>' if node && state.flow == 0 => {
                 let rest = line[i + 1..].trim_start_matches(|c: char| c == '+' || c == '-' || c.is_ascii_digit());
                 let after = rest.trim_start_matches([' ', '\t']);
-                found.block_indicator = after.is_empty() || (after.starts_with('#') && after.len() < rest.len());
+                if after.is_empty() || (after.starts_with('#') && after.len() < rest.len()) {
+                    let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+                    found.block_parent = Some(key_col.or(dash_col).unwrap_or(indent));
+                }
                 node = false;
             }
-            _ => node = false,
+            _ => {
+                if node {
+                    node_col = i;
+                }
+                node = false;
+            }
         }
         i += 1;
     }
     found
+}
+
+/// Whether a Go action inside a quoted scalar holds a quote that ends the
+/// scalar: a `"` not escaped, or a `'` not doubled.
+fn ends_quoted(action: &str, q: u8) -> bool {
+    let b = action.as_bytes();
+    (0..b.len()).any(|i| {
+        b[i] == q
+            && if q == b'"' {
+                i == 0 || b[i - 1] != b'\\'
+            } else {
+                b.get(i + 1) != Some(&q) && (i == 0 || b[i - 1] != q)
+            }
+    })
 }
 
 /// Whether `at` begins with a Jinja tag, or with a Go action reading a
@@ -459,21 +511,32 @@ impl<'t> Controls<'t> {
     }
 }
 
-/// Whether the line holding character `index` is block structure: it
-/// begins (after blanks) with a `- ` or `? ` indicator, or with a plain key
-/// and its `:` (not an entry of a flow collection: a quoted scalar, a
-/// bracket, a plain scalar without `: `).
+/// Whether the line holding character `index` is block structure, which
+/// no flow collection holds: it begins (after blanks) with a block
+/// sequence's `- `, or is a plain `key: value` that neither it nor the next
+/// line's start goes on from as a flow collection's pair would (a `,`, a
+/// closing bracket).
 fn block_line(text: &str, index: usize) -> bool {
     let at = byte_at(text, index);
     let start = text[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1);
     let end = text[at..].find(['\n', '\r']).map_or(text.len(), |i| at + i);
     let line = text[start..end].trim_start_matches([' ', '\t']);
-    if matches!(line.as_bytes().first(), Some(b'"' | b'\'' | b'[' | b']' | b'{' | b'}' | b',') | None) {
-        return false;
+    if line.strip_prefix('-').is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t'])) {
+        return true;
     }
-    let indicator = |c: char| line.strip_prefix(c).is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']));
-    let plain_key = line.split(',').next().is_some_and(|head| head.contains(": ") || head.ends_with(':'));
-    indicator('-') || indicator('?') || plain_key
+    let flow_char = |c: u8| matches!(c, b',' | b']' | b'}' | b'[' | b'{' | b'"' | b'\'' | b'?');
+    let key = line.split_once(": ").or_else(|| line.strip_suffix(':').map(|k| (k, "")));
+    let Some((key, _)) = key else { return false };
+    let code = line.split(" #").next().unwrap_or(line).trim_end();
+    let next = text[end..]
+        .split(['\n', '\r'])
+        .map(|l| l.trim_start_matches([' ', '\t']))
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or("");
+    !key.is_empty()
+        && !key.bytes().any(flow_char)
+        && !code.bytes().last().is_some_and(|c| matches!(c, b',' | b']' | b'}'))
+        && !next.bytes().next().is_some_and(|c| matches!(c, b',' | b']' | b'}'))
 }
 
 /// The parser's error, said as well as it can be.
@@ -924,7 +987,7 @@ const TOO_DEEP: &str = "flow collections (`[` and `{`) nested more than 255 deep
 
 const FLOW_INDENTATION: &str = "a line of a flow collection (`[`, `{`) indented no deeper than the block around it: most YAML parsers (libyaml, PyYAML, go-yaml) take it, but this check's parser refuses it after some first entries (a quoted one), so the rest of the file is not checked; indent the collection's lines, its closing bracket too, deeper than its key";
 
-const UNCLOSED_FLOW: &str = "a flow collection (`[`, `{`) opened above is not closed before this line, which is block structure (a `- ` entry or a `key:`): close it with its `]` or `}`";
+const UNCLOSED_FLOW: &str = "a flow collection (`[`, `{`) opened above is not closed before this line, which is block structure (a `- ` entry, or a `key:` the collection does not go on after): close it with its `]` or `}`";
 
 const TAB_SEPARATOR: &str = "a tab after `:`, `?` or `-`: YAML 1.2 allows it, but some parsers (PyYAML's pure-Python loader, ruamel.yaml) refuse it, as does this check's parser, so the rest of the file is not checked; a space works everywhere";
 
