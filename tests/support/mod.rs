@@ -151,9 +151,30 @@ impl Env {
         let mut log = String::new();
         wait_until(Duration::from_secs(10), &format!("{text:?} in the daemon's log"), || {
             log = std::fs::read_to_string(self.log_file()).unwrap_or_default();
+            // Or in a file rotated out since (a test's small `log_max_size`
+            // rotates during the start-up lines): then all of them.
+            if !log.contains(text) && self.rotated_logs().iter().any(|l| l.contains(text)) {
+                log = self.rotated_logs().concat() + &log;
+            }
             log.contains(text)
         });
         log
+    }
+
+    /// The daemon's rotated log files' contents (`daemon.log.N`).
+    fn rotated_logs(&self) -> Vec<String> {
+        let log = self.log_file();
+        let (Some(dir), Some(name)) = (log.parent(), log.file_name()) else { return Vec::new() };
+        let prefix = format!("{}.", name.to_string_lossy());
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// A raw protocol connection to the daemon (already greeted).
