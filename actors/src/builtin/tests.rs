@@ -2353,6 +2353,8 @@ fn yaml_templates_are_not_checked_as_yaml() {
     clean(BuiltinKind::Yaml, b"data:\n  prometheus.yml: |\n{{ toYaml .Values.serverFiles.prometheus | indent 4 }}\n");
     clean(BuiltinKind::Yaml, b"a:\n  script: |\n    run\n  {{- if .Values.x }}\n  b: 1\n  {{- end }}\n");
     clean(BuiltinKind::Yaml, b"- script: |\n    echo\n  {{- if .Values.x }}\n  env: a\n  {{- end }}\n  env: b\n");
+    // After a quote closed on a line that began inside it.
+    clean(BuiltinKind::Yaml, b"x: [a, \"b\n  c\", {{ .Values.x }}]\nb: 1\nb: 2\n");
     // In a flow collection too.
     clean(BuiltinKind::Yaml, b"ports: [{{ .Values.port }}, 80]\nports: 1\n");
     clean(BuiltinKind::Yaml, b"env: {name: x, value: {{ .Values.v }}}\nenv: 1\n");

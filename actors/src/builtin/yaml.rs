@@ -93,21 +93,22 @@ fn template_line(text: &str, last: usize, seen: &Signs) -> Option<usize> {
         if seen.scalar_lines.iter().any(|&(from, to)| (from..=to).contains(&number)) {
             return None;
         }
+        // A line that begins inside a quoted scalar begins no template tag
+        // (what comes after the closing quote still counts).
         let inside = state.quote.is_some();
         let scan = scan_line(line, &mut state);
         if let Some(parent) = scan.block_parent {
             block = Some(parent);
         }
-        if inside {
-            return None;
-        }
         let start = &line[indent..];
-        let begins = start.starts_with("{%")
-            || start.starts_with("{#")
-            || start.starts_with("<%")
-            || start.strip_prefix("{{").is_some_and(|rest| {
-                rest.contains("}}") || rest.trim_start_matches('-').trim_start_matches([' ', '\t']).starts_with("/*")
-            });
+        let begins = !inside
+            && (start.starts_with("{%")
+                || start.starts_with("{#")
+                || start.starts_with("<%")
+                || start.strip_prefix("{{").is_some_and(|rest| {
+                    rest.contains("}}")
+                        || rest.trim_start_matches('-').trim_start_matches([' ', '\t']).starts_with("/*")
+                }));
         (begins || scan.value_tag || scan.quoted_action).then_some(number)
     })
 }
