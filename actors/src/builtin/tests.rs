@@ -1507,6 +1507,25 @@ fn yaml_a_flow_collection_at_the_blocks_column_is_a_warning() {
             f.message
         );
     }
+    // So is a key the collection does not go on after, in a flow mapping
+    // too (the parser's words differ there).
+    for content in [&b"k: [a\n# x\nm: 1\n"[..], b"x:\n  a: {b: 1,\n  # c\n  c: d\n"] {
+        let f = one(BuiltinKind::Yaml, content);
+        assert_eq!(f.severity, Severity::Error, "{:?}: {}", String::from_utf8_lossy(content), f.message);
+        assert!(f.message.starts_with("a flow collection (`[`, `{`) opened above is not closed"), "{}", f.message);
+    }
+    // A flow pair at the block's column, which the collection goes on
+    // after (a `,` or a closing bracket), keeps the warning, as does a flow
+    // mapping's line there.
+    for content in [
+        &b"x: [\n  \"first\",\na: b\n]\n"[..],
+        b"x: [\n  \"a\",\n? b\n]\n",
+        b"x: [\n  \"a\",\nb: c]\n",
+        b"x: {\n  \"a\": 1,\nb: 2\n}\n",
+    ] {
+        let f = one(BuiltinKind::Yaml, content);
+        assert_eq!(f.severity, Severity::Warning, "{:?}: {}", String::from_utf8_lossy(content), f.message);
+    }
 }
 
 #[test]

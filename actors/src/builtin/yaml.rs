@@ -570,7 +570,7 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
     // Compose files have it), though only for some first entries.
     // Unless the line is block structure (a `- ` entry, a `key:`): then
     // the flow collection was never closed.
-    if info == "invalid indentation" && in_flow {
+    if matches!(info, "invalid indentation" | "invalid indentation in flow construct") && in_flow {
         if block_line(text, e.marker().index()) {
             out.at_position(line, column, Severity::Error, || UNCLOSED_FLOW.to_owned());
         } else {
