@@ -1509,7 +1509,7 @@ fn yaml_a_flow_collection_at_the_blocks_column_is_a_warning() {
     }
     // So is a key the collection does not go on after, in a flow mapping
     // too (the parser's words differ there).
-    for content in [&b"k: [a\n# x\nm: 1\n"[..], b"x:\n  a: {b: 1,\n  # c\n  c: d\n"] {
+    for content in [&b"k: [a\n# x\nm: 1\n"[..], b"x:\n  a: {b: 1,\n  # c\n  c: d\n", b"a:\n  t: [b\n  # c\n  s: []\n"] {
         let f = one(BuiltinKind::Yaml, content);
         assert_eq!(f.severity, Severity::Error, "{:?}: {}", String::from_utf8_lossy(content), f.message);
         assert!(f.message.starts_with("a flow collection (`[`, `{`) opened above is not closed"), "{}", f.message);

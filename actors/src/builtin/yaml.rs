@@ -534,9 +534,13 @@ fn block_line(text: &str, index: usize) -> bool {
         .map(|l| l.trim_start_matches([' ', '\t']))
         .find(|l| !l.is_empty() && !l.starts_with('#'))
         .unwrap_or("");
+    // It closes a collection it did not open (`b: c]`), or goes on to the
+    // next pair (`a: b,`): not a value's own `[]`.
+    let count = |set: &[u8]| code.bytes().filter(|c| set.contains(c)).count();
+    let goes_on = code.ends_with(',') || count(b"]}") > count(b"[{");
     !key.is_empty()
         && !key.bytes().any(flow_char)
-        && !code.bytes().last().is_some_and(|c| matches!(c, b',' | b']' | b'}'))
+        && !goes_on
         && !next.bytes().next().is_some_and(|c| matches!(c, b',' | b']' | b'}'))
 }
 
