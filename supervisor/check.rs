@@ -1247,8 +1247,7 @@ impl FileSets {
                 }
             )
         });
-        let command = |vi: usize| matches!(handles[vi].config.kind, crate::config::ValidatorKind::Command(_));
-        let path_dependent = ordered.iter().any(|&vi| command(vi));
+        let path_dependent = ordered.iter().any(|&vi| runs_a_command(handles[vi]));
         let inline: Vec<usize> = ordered.iter().copied().filter(|&vi| handles[vi].inline.is_some()).collect();
         let inline_part = (!inline.is_empty() && inline.len() < ordered.len()).then(|| self.get(inline, handles));
         let set = Arc::new(FileSet {
@@ -2432,7 +2431,12 @@ fn tally(
 }
 
 fn is_command(s: &Selected) -> bool {
-    matches!(s.handle.config.kind, crate::config::ValidatorKind::Command(_))
+    runs_a_command(&s.handle)
+}
+
+/// Whether the validator runs an external command (not a built-in).
+fn runs_a_command(h: &ValidatorHandle) -> bool {
+    matches!(h.config.kind, crate::config::ValidatorKind::Command(_))
 }
 
 /// Splits a command validator's files into jobs: one per file, or batches
