@@ -387,7 +387,7 @@ fn cache_clear_starts_afresh_from_damaged_data_blocks() {
     assert_eq!(verdicts(&r), verdicts(&fresh), "damaged entries are misses, computed again");
     let failures = env.json(&["status"])["cache"]["read_failures"].as_u64().unwrap();
     assert!(failures > 0, "status counts the failed reads");
-    let log = std::fs::read_to_string(env.log_file()).unwrap();
+    let log = env.wait_for_log("cache read failed; treating as a miss");
     assert_eq!(log.matches("cache read failed; treating as a miss").count(), 1, "one warning, not one per key");
     let cleared = env.json(&["cache", "clear"]);
     assert_eq!(cleared["recreated"], true, "{cleared}");

@@ -1858,7 +1858,7 @@ fn a_daemon_without_git_says_so_once_in_its_log_and_in_each_report() {
         );
         env.write("README", "ok again\n");
     }
-    let log = std::fs::read_to_string(env.log_file()).unwrap();
+    let log = env.wait_for_log("cannot run git: files git tracks");
     assert_eq!(log.matches("cannot run git: files git tracks").count(), 1, "{log}");
     // In the JSON report, and as a warning in SARIF (the run still
     // successful), and in an answer reused unchanged.

@@ -524,9 +524,7 @@ fn the_next_daemon_kills_the_tools_a_killed_one_left_running() {
     assert!(tool_runs(), "SIGKILL leaves the tool running");
     env.json(&["status"]);
     wait_until(Duration::from_secs(5), "the left tool to be killed", || !tool_runs());
-    assert!(env.log_file().exists());
-    let log = std::fs::read_to_string(env.log_file()).unwrap();
-    assert!(log.contains("killed the tools a previous daemon left running"), "{log}");
+    env.wait_for_log("killed the tools a previous daemon left running");
 }
 
 #[test]
