@@ -25,7 +25,7 @@ use verdict_actors::validator::{Job, JobFile, ValidatorMessage};
 use verdict_actors::{Outcome, OutcomeKind, StoredVerdict, Verdict};
 use verdict_storage::{ResultKey, StatEntry, Store};
 
-use crate::config::FileFilter;
+use crate::config::{DirSelection, FileFilter};
 use crate::engine::{CacheCounters, Engine};
 use crate::protocol::{CheckParams, CheckReport, Record, RpcError, Summary, notification};
 use crate::server::RequestCtx;
@@ -3086,28 +3086,47 @@ fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[Arc<F
         }
     }
     let distinct = &distinct;
-    let select_one = |f: &Walked| -> Vec<usize> {
-        // By the name's bytes: `?` matches a byte that is not UTF-8, as in
-        // an ignore file.
-        let candidate = globset::Candidate::new(std::ffi::OsStr::from_bytes(f.name_bytes()));
-        if global_exclude.is_match_candidate(&candidate) {
-            return Vec::new();
+    let any_dir_patterns = distinct.iter().any(|(filter, _)| filter.has_dir_patterns());
+    // What each filter's directory patterns say of the directory of the
+    // files before: the walk gives a directory's files one after another.
+    let select_part = |part: &[Walked]| -> Vec<Vec<usize>> {
+        let mut dir: Option<&[u8]> = None;
+        let mut dirs = vec![DirSelection::default(); distinct.len()];
+        let mut selected = Vec::with_capacity(part.len());
+        for f in part {
+            // By the name's bytes: `?` matches a byte that is not UTF-8, as
+            // in an ignore file.
+            let name = f.name_bytes();
+            let candidate = globset::Candidate::new(std::ffi::OsStr::from_bytes(name));
+            if global_exclude.is_match_candidate(&candidate) {
+                selected.push(Vec::new());
+                continue;
+            }
+            if any_dir_patterns {
+                let parent = name.iter().rposition(|&b| b == b'/').map_or(&name[..0], |i| &name[..i]);
+                if dir != Some(parent) {
+                    dir = Some(parent);
+                    let path = Path::new(std::ffi::OsStr::from_bytes(parent));
+                    for ((filter, _), d) in distinct.iter().zip(dirs.iter_mut()) {
+                        *d = filter.dir(path);
+                    }
+                }
+            }
+            let mut vis: Vec<usize> = distinct
+                .iter()
+                .zip(dirs.iter())
+                .filter(|((filter, _), d)| filter.is_match_in(&candidate, **d))
+                .flat_map(|((_, vis), _)| vis.iter().copied())
+                .collect();
+            vis.sort_unstable();
+            selected.push(vis);
         }
-        let mut vis: Vec<usize> = distinct
-            .iter()
-            .filter(|(filter, _)| filter.is_match_candidate(&candidate))
-            .flat_map(|(_, vis)| vis.iter().copied())
-            .collect();
-        vis.sort_unstable();
-        vis
+        selected
     };
     let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let chunk = walked.len().div_ceil(parallel).max(4096);
     std::thread::scope(|scope| {
-        let parts: Vec<_> = walked
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(select_one).collect::<Vec<_>>()))
-            .collect();
+        let parts: Vec<_> = walked.chunks(chunk).map(|part| scope.spawn(move || select_part(part))).collect();
         parts.into_iter().flat_map(|p| p.join().expect("selection does not panic")).collect()
     })
 }
@@ -4960,6 +4979,51 @@ mod tests {
             streamed_outcomes: None,
         };
         assert_eq!(serde_json::to_string(&remembered).unwrap(), expected);
+    }
+
+    #[test]
+    fn directory_patterns_are_answered_per_directory_as_per_file() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        let names = [
+            "a.js",
+            "a.min.js",
+            "lib/b.rs",
+            "lib/gen/c.rs",
+            "lib/gen/d.min.js/e.txt",
+            "src/lib/f.rs",
+            "src/x.min.js/g.js",
+            "src/y.rs",
+            "vendor/h.js",
+            "z/{{cookiecutter.name}}/i.json",
+        ];
+        for name in names {
+            std::fs::create_dir_all(root.join(name).parent().unwrap()).unwrap();
+            std::fs::write(root.join(name), "x\n").unwrap();
+        }
+        let w = walked(&root);
+        let f = |files: &[&str], exclude: &[&str]| {
+            let s = |v: &[&str]| v.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+            Arc::new(FileFilter::new(&s(files), &s(exclude)).unwrap())
+        };
+        let filters = [
+            f(&["*"], &["*.min.js", "gen/", "vendor"]),
+            f(&["lib/", "*.json"], &[]),
+            f(&["*.rs", "/src/"], &["lib"]),
+            f(&["*"], &["*\\{\\{*\\}\\}*/"]),
+            f(&["*"], &[]),
+        ];
+        let got = select(&w, &globset::GlobSet::empty(), &filters);
+        let one_by_one: Vec<Vec<usize>> =
+            w.iter().map(|w| (0..filters.len()).filter(|&i| filters[i].is_match(&w.rel)).collect()).collect();
+        assert_eq!(got, one_by_one);
+        let of = |name: &str| got[w.iter().position(|w| w.rel == name).unwrap()].clone();
+        assert_eq!(of("a.min.js"), [3, 4]);
+        assert_eq!(of("lib/gen/c.rs"), [1, 3, 4], "excluded below gen/, included below lib/, lib excluded");
+        assert_eq!(of("lib/gen/d.min.js/e.txt"), [1, 3, 4]);
+        assert_eq!(of("src/x.min.js/g.js"), [2, 3, 4], "below a directory `*.min.js` matches");
+        assert_eq!(of("src/lib/f.rs"), [0, 1, 3, 4], "`lib/` at any depth; `lib` excluded at any depth");
+        assert_eq!(of("z/{{cookiecutter.name}}/i.json"), [0, 1, 4]);
     }
 
     #[test]

@@ -731,11 +731,16 @@ pub fn include_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
 /// path segment at least after it, so that a pattern matching any name
 /// (`*/`) does not take a file at the root for a directory.
 fn add_below(b: &mut GlobSetBuilder, dir: &str) -> Result<(), globset::Error> {
-    // `**/` (any directory): `**` alone also matches no directory at all.
-    let dir = if dir.split('/').all(|c| c == "**") { "*" } else { dir };
+    let dir = as_directory(dir);
     b.add(compile_glob(&format!("{dir}/*"))?);
     b.add(compile_glob(&format!("{dir}/**/*"))?);
     Ok(())
+}
+
+/// A normalised pattern as matched against directories: `**/` (any
+/// directory) as `*`, since `**` alone also matches no directory at all.
+fn as_directory(pattern: &str) -> &str {
+    if pattern.split('/').all(|c| c == "**") { "*" } else { pattern }
 }
 
 /// The first character outside ASCII inside a class `[…]` of `pattern`:
@@ -856,26 +861,71 @@ pub fn excluded_dirs_set(patterns: &[String]) -> GlobSet {
 }
 
 /// A validator's file selection: included by `files`, not by `exclude`.
+///
+/// It selects what [`include_set`] and [`exclude_set`] do, but holds the
+/// patterns that take in or out a directory's files (`lib/` in `files`,
+/// every pattern of `exclude`) apart, as the directory's own patterns
+/// matched against a file's directories: `d/*` and `d/**/*` added per
+/// pattern would make two regular expressions of nearly every pattern,
+/// run against every file, where a directory's answer serves all of its
+/// files ([`dir`](Self::dir)).
 #[derive(Clone, Debug)]
 pub struct FileFilter {
+    /// `files` patterns naming files.
     include: GlobSet,
+    /// `files` patterns naming directories, matched against a file's
+    /// directories.
+    include_dirs: GlobSet,
+    /// `exclude` patterns naming files.
     exclude: GlobSet,
+    /// Every `exclude` pattern, matched against a file's directories.
+    exclude_dirs: GlobSet,
     /// The patterns, as given: filters with the same select the same files.
     patterns: (Vec<String>, Vec<String>),
     /// Every file is selected (`files = ["*"]`, no `exclude`).
     all: bool,
 }
 
+/// What a [`FileFilter`]'s directory patterns say of the files in one
+/// directory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DirSelection {
+    /// A directory-naming `files` pattern matches it or one above it.
+    pub included: bool,
+    /// An `exclude` pattern matches it or one above it.
+    pub excluded: bool,
+}
+
 impl FileFilter {
-    /// Compiles `files` with [`include_set`] and `exclude` with [`exclude_set`].
+    /// Compiles `files` with [`include_set`] and `exclude` with [`exclude_set`]
+    /// semantics.
     pub fn new(files: &[String], exclude: &[String]) -> Result<FileFilter, globset::Error> {
         let all = exclude.is_empty()
             && files
                 .iter()
                 .any(|p| !names_directory(p) && matches!(normalize_glob(p).as_str(), "**" | "**/*" | "**/**"));
+        let (mut include, mut include_dirs) = (GlobSetBuilder::new(), GlobSetBuilder::new());
+        for p in files {
+            let n = normalize_glob(p);
+            if names_directory(p) {
+                include_dirs.add(compile_glob(as_directory(&n))?);
+            } else {
+                include.add(compile_glob(&n)?);
+            }
+        }
+        let (mut excluded, mut exclude_dirs) = (GlobSetBuilder::new(), GlobSetBuilder::new());
+        for p in exclude {
+            let n = normalize_glob(p);
+            if !names_directory(p) {
+                excluded.add(compile_glob(&n)?);
+            }
+            exclude_dirs.add(compile_glob(as_directory(&n))?);
+        }
         Ok(FileFilter {
-            include: include_set(files)?,
-            exclude: exclude_set(exclude)?,
+            include: include.build()?,
+            include_dirs: include_dirs.build()?,
+            exclude: excluded.build()?,
+            exclude_dirs: exclude_dirs.build()?,
             patterns: (files.to_vec(), exclude.to_vec()),
             all,
         })
@@ -887,15 +937,37 @@ impl FileFilter {
         self.patterns == other.patterns
     }
 
+    /// Whether the filter has directory patterns: else [`dir`](Self::dir)
+    /// says nothing of any directory, and need not be asked.
+    pub fn has_dir_patterns(&self) -> bool {
+        !self.all && (!self.include_dirs.is_empty() || !self.exclude_dirs.is_empty())
+    }
+
+    /// What the directory patterns say of the files in `dir` (relative to
+    /// the project root, `/`-separated; empty for the root): those a
+    /// pattern matches, it or a directory above it.
+    pub fn dir(&self, dir: &Path) -> DirSelection {
+        let any =
+            |set: &GlobSet| !set.is_empty() && dir.ancestors().any(|a| !a.as_os_str().is_empty() && set.is_match(a));
+        if !self.has_dir_patterns() {
+            return DirSelection::default();
+        }
+        DirSelection { included: any(&self.include_dirs), excluded: any(&self.exclude_dirs) }
+    }
+
     /// Whether `rel_path` (relative to the project root) is selected.
     pub fn is_match(&self, rel_path: impl AsRef<Path>) -> bool {
-        self.is_match_candidate(&globset::Candidate::new(rel_path.as_ref()))
+        let rel = rel_path.as_ref();
+        let dir = self.dir(rel.parent().unwrap_or(Path::new("")));
+        self.is_match_in(&globset::Candidate::new(rel), dir)
     }
 
     /// [`is_match`](Self::is_match) for a path prepared once for many
-    /// filters.
-    pub fn is_match_candidate(&self, candidate: &globset::Candidate<'_>) -> bool {
-        self.all || (self.include.is_match_candidate(candidate) && !self.exclude.is_match_candidate(candidate))
+    /// filters, in a directory of which [`dir`](Self::dir) said `dir`.
+    pub fn is_match_in(&self, candidate: &globset::Candidate<'_>, dir: DirSelection) -> bool {
+        self.all
+            || ((dir.included || self.include.is_match_candidate(candidate))
+                && !(dir.excluded || self.exclude.is_match_candidate(candidate)))
     }
 }
 

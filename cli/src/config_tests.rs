@@ -1261,6 +1261,75 @@ fn excluded_directories_are_those_whose_files_are_all_excluded() {
     }
 }
 
+/// A filter answers a directory's patterns per directory; it selects what
+/// the file-by-file sets of `include_set` and `exclude_set` (`d/*`,
+/// `d/**/*` per directory pattern) do.
+#[test]
+fn a_filter_selects_what_the_file_by_file_sets_do() {
+    let patterns = [
+        "*",
+        "**",
+        "**/",
+        "*/",
+        "/**/",
+        "*.rs",
+        "lib",
+        "lib/",
+        "/lib/",
+        "src/*.rs",
+        "/docs/**/*.md",
+        "gen*/",
+        "*.min.js",
+        "a/**",
+        "a/*",
+        "a/**/*",
+        "a/*/",
+        "*\\{\\{*\\}\\}*/",
+        "./Makefile",
+        "x/**/y",
+        "{lib,src}/",
+        "d\\/*",
+    ];
+    let paths = [
+        "a",
+        "a/b",
+        "a/b/c.rs",
+        "lib",
+        "lib/x.rs",
+        "x/lib/y.rs",
+        "lib/gen1/z.txt",
+        "src/a.rs",
+        "src/b/a.rs",
+        "docs/a/b.md",
+        "q.min.js",
+        "q.min.js/inner.js",
+        "w/{{name}}/v.json",
+        "Makefile",
+        "sub/Makefile",
+        "x/y",
+        "x/k/y/z",
+        "d/e",
+        "gen/f",
+        ".env",
+        "deep/er/.hidden/x.rs",
+    ];
+    let v = |ps: &[&str]| ps.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    let mut compared = 0;
+    for include in patterns.iter().map(|p| vec![*p]).chain([vec!["*.rs", "lib/"], vec!["/src/", "*.md"]]) {
+        for exclude in patterns.iter().map(|p| vec![*p]).chain([vec![], vec!["gen*/", "*.min.js", "lib"]]) {
+            let (files, ex) = (v(&include), v(&exclude));
+            let filter = FileFilter::new(&files, &ex).unwrap();
+            let (inc, exc) = (include_set(&files).unwrap(), exclude_set(&ex).unwrap());
+            for path in paths {
+                let expected = inc.is_match(path) && !exc.is_match(path);
+                assert_eq!(filter.is_match(path), expected, "files {include:?}, exclude {exclude:?}: {path}");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 10_000, "{compared}");
+}
+
 #[test]
 fn glob_semantics() {
     let f = FileFilter::new(
