@@ -345,6 +345,28 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     }
     assert!(tw.is_match("notes.txt") && mle.is_match("notes.txt") && !md.is_match("notes.txt"));
     assert!(!tw.is_match("src/__snapshots__/frame.spec.ts.snap"), "a snapshot's lines are a test's output");
+    // So are golden files' and expected outputs', byte for byte.
+    let (fnl, shebang) = (filter("final-newline"), filter("shebang-executable"));
+    for file in [
+        "pkg/testdata/report.txt",
+        "a/b.golden",
+        "tests/launchd/expected-agent.plist",
+        "expected_output.txt",
+        "out/parse-expected.json",
+        "t/run_expected.sh",
+        "errors/x.expected",
+        "Tests/ExampleTests/Snapshots/testMath.bash",
+        "Tests/__Snapshots__/View/a.txt",
+        "docs/__snapshots__/README.md",
+    ] {
+        for f in [&tw, &md, &mle, &fnl, &shebang] {
+            assert!(!f.is_match(file), "{file}");
+        }
+    }
+    for file in ["src/unexpected.rs", "expectations.txt", "src/expected.rs", "testdata.rs", "snapshots/a.txt"] {
+        assert!(tw.is_match(file) && fnl.is_match(file), "{file}");
+    }
+    assert!(md.is_match("guide.cheatmd") && !tw.is_match("guide.cheatmd"));
     // Lock files are as large as what they pin.
     let large = filter("large-file");
     assert!(large.is_match("big.bin") && large.is_match("package.json"));

@@ -27,7 +27,9 @@
 //!
 //! # Binary files
 //!
-//! [`is_binary`] decides like git: a NUL byte among the first 8,000 bytes.
+//! [`is_binary`] decides like git: a NUL byte among the first 8,000 bytes;
+//! and a PDF is binary, whose header says so (git would take one without a
+//! NUL early for text).
 //! Text-only checks ([`BuiltinKind::text_only`]) are never run over binary
 //! content: [`check`] returns no findings for them.
 
@@ -153,8 +155,9 @@ impl BuiltinKind {
     /// Markdown files to `markdown-trailing-whitespace`; it and
     /// `mixed-line-endings` leave patches out, whose lines are other files'
     /// (an unchanged blank line is a lone space; a file with CRLF endings
-    /// gives its own among the patch's LF), and `trailing-whitespace` test
-    /// snapshots ([`SNAPSHOT_FILES`]). The syntax checks leave out
+    /// gives its own among the patch's LF); the whitespace, line-ending and
+    /// shebang checks leave out tests' expected outputs
+    /// ([`EXPECTED_OUTPUT`]). The syntax checks leave out
     /// what project templates hold ([`TEMPLATE_DIRS`]), `shebang-executable`
     /// template files ([`TEMPLATE_FILES`]), and `large-file` package
     /// managers' lock files ([`LOCK_FILES`]).
@@ -162,10 +165,11 @@ impl BuiltinKind {
         let parts: &[&[&str]] = match self {
             BuiltinKind::Json => &[JSONC_FILES, TEMPLATE_DIRS],
             BuiltinKind::Jsonc | BuiltinKind::Toml | BuiltinKind::Yaml => &[TEMPLATE_DIRS],
-            BuiltinKind::TrailingWhitespace => &[MARKDOWN_FILES, PATCH_FILES, SNAPSHOT_FILES, MINIFIED_FILES],
-            BuiltinKind::MixedLineEndings => &[PATCH_FILES],
-            BuiltinKind::ShebangExecutable => &[TEMPLATE_FILES],
-            BuiltinKind::FinalNewline => &[MINIFIED_FILES, &["*.map"]],
+            BuiltinKind::TrailingWhitespace => &[MARKDOWN_FILES, PATCH_FILES, EXPECTED_OUTPUT, MINIFIED_FILES],
+            BuiltinKind::MarkdownTrailingWhitespace => &[EXPECTED_OUTPUT],
+            BuiltinKind::MixedLineEndings => &[PATCH_FILES, EXPECTED_OUTPUT],
+            BuiltinKind::ShebangExecutable => &[TEMPLATE_FILES, EXPECTED_OUTPUT],
+            BuiltinKind::FinalNewline => &[MINIFIED_FILES, &["*.map"], EXPECTED_OUTPUT],
             BuiltinKind::Utf8 => &[MAIL_FILES],
             BuiltinKind::LargeFile => &[LOCK_FILES],
             _ => &[],
@@ -269,10 +273,22 @@ const JSONC_FILES: &[&str] = &[
 ];
 
 /// Markdown files, by the extensions GitHub's Linguist gives Markdown (and
-/// MDX, which takes Markdown's line breaks): `trailing-whitespace` leaves
+/// MDX, Livebook's and ExDoc's cheat sheets, which take Markdown's line
+/// breaks): `trailing-whitespace` leaves
 /// them to `markdown-trailing-whitespace`.
-const MARKDOWN_FILES: &[&str] =
-    &["*.md", "*.MD", "*.markdown", "*.mdown", "*.mdwn", "*.mkd", "*.mkdn", "*.mkdown", "*.mdx", "*.livemd"];
+const MARKDOWN_FILES: &[&str] = &[
+    "*.md",
+    "*.MD",
+    "*.markdown",
+    "*.mdown",
+    "*.mdwn",
+    "*.mkd",
+    "*.mkdn",
+    "*.mkdown",
+    "*.mdx",
+    "*.livemd",
+    "*.cheatmd",
+];
 
 /// Patches, as `git diff` and `diff -u` write them.
 const PATCH_FILES: &[&str] = &["*.patch", "*.diff"];
@@ -302,9 +318,26 @@ const LOCK_FILES: &[&str] = &[
     "gradle.lockfile",
 ];
 
-/// Jest's and Vitest's snapshots, whose lines are a test's expected output
-/// (a code frame's empty line ends in spaces).
-const SNAPSHOT_FILES: &[&str] = &["*.snap"];
+/// Tests' expected outputs, which must be what the code under test writes,
+/// byte for byte (a code frame's empty line ending in spaces, an error
+/// message's trailing blank, a generated plist without a final newline, a
+/// completion script's snapshot with a shebang): Jest's and Vitest's
+/// snapshots, golden files (`*.golden`, Go's `testdata/`), files named as
+/// expected output, and snapshot directories (swift-snapshot-testing's
+/// `__Snapshots__/`).
+const EXPECTED_OUTPUT: &[&str] = &[
+    "*.snap",
+    "*.golden",
+    "*.expected",
+    "expected-*",
+    "expected_*",
+    "*-expected.*",
+    "*_expected.*",
+    "testdata/",
+    "__snapshots__/",
+    "__Snapshots__/",
+    "Snapshots/",
+];
 
 /// The files of a project template, under a directory whose name is a
 /// template tag (cookiecutter's `{{cookiecutter.project_slug}}/`), which
@@ -400,9 +433,13 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
 }
 
 /// True when the content looks binary: a NUL byte among its first
-/// [`BINARY_SNIFF_LEN`] bytes, as git decides.
+/// [`BINARY_SNIFF_LEN`] bytes, as git decides; or a PDF's header, `%PDF-`.
+/// A PDF's bytes are its objects' (compressed streams, a cross-reference
+/// table whose entries end in a blank by the format), text or not: ISO
+/// 32000 asks a PDF with binary data to say so on its second line, which
+/// many leave for their first NUL to show, thousands of bytes on.
 pub fn is_binary(content: &[u8]) -> bool {
-    memchr::memchr(0, &content[..content.len().min(BINARY_SNIFF_LEN)]).is_some()
+    content.starts_with(b"%PDF-") || memchr::memchr(0, &content[..content.len().min(BINARY_SNIFF_LEN)]).is_some()
 }
 
 fn large_file(max_size: u64, size: u64, out: &mut Collector<'_>) {
@@ -432,6 +469,14 @@ fn describe_size(bytes: u64) -> String {
     format!("{bytes} bytes ({value:.1} {})", UNITS[unit])
 }
 
+/// Whether `text` begins with a build's substitution variable, `@name@`
+/// (letters, digits, `_` and `-`): never a path or YAML, only a template's.
+pub(crate) fn substitution_variable(text: &[u8]) -> bool {
+    let Some(rest) = text.strip_prefix(b"@") else { return false };
+    let name = rest.iter().take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')).count();
+    name > 0 && rest.get(name) == Some(&b'@')
+}
+
 fn shebang_executable(content: &[u8], executable: bool, out: &mut Collector<'_>) {
     if executable || !content.starts_with(b"#!") {
         return;
@@ -439,8 +484,15 @@ fn shebang_executable(content: &[u8], executable: bool, out: &mut Collector<'_>)
     // `#![…]` (optionally `#! [`) at the top of a Rust file is an inner
     // attribute, not an interpreter line.
     let rest = &content[2..];
-    let first = rest.iter().find(|b| !b.is_ascii_whitespace());
-    if first == Some(&b'[') {
+    let first = rest.iter().position(|b| !b.is_ascii_whitespace());
+    let interpreter = first.map_or(&rest[..0], |i| &rest[i..]);
+    if interpreter.starts_with(b"[") {
+        return;
+    }
+    // `#!@bash@/bin/bash`: a template whose `@name@` a build fills in
+    // (autoconf's `AC_SUBST`, Nix's `substituteAll`, Bazel's
+    // `expand_template`), installing the result with its own mode.
+    if substitution_variable(interpreter) {
         return;
     }
     out.at(0, Severity::Error, || "has a shebang but is not executable".to_owned());

@@ -476,10 +476,26 @@ fn json_problem(text: &str, keys: bool) -> Option<Problem> {
             .any(|m| message.starts_with(m))
     }) {
         format!("{} between tokens: {JSON_BLANKS}", char_name(c))
+    } else if message.starts_with("trailing characters") && second_value_on_its_line(body, offset) {
+        SECOND_VALUE.to_owned()
     } else {
         one_line(&message, line, column)
     };
     Some(Problem { at: offset, severity: Severity::Error, message, repair: None })
+}
+
+/// A second value after the first, on a line of its own.
+const SECOND_VALUE: &str = "trailing characters: a second JSON value after the first (a file of one value per line \
+                            is JSON Lines, whose names are `*.jsonl` and `*.ndjson`)";
+
+/// Whether what follows the value at `at` begins a line with an object or
+/// an array: `go test -json`'s output, a log of JSON records.
+fn second_value_on_its_line(body: &[u8], at: usize) -> bool {
+    let line_start = body[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .is_some_and(|nl| body[nl + 1..at].iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')));
+    line_start && matches!(body.get(at), Some(b'{' | b'['))
 }
 
 /// A comment where strict JSON is checked.

@@ -116,6 +116,21 @@ fn is_binary_looks_at_the_first_8000_bytes() {
 }
 
 #[test]
+fn a_pdf_is_binary_without_a_nul_early() {
+    // laravel's blank_document.pdf: its binary-marker comment, then objects
+    // and a cross-reference table whose entries end in a blank.
+    let pdf =
+        b"%PDF-1.4\n%\xD3\xEB\xE9\xE1\n1 0 obj\n<</Type /Catalog>>\nendobj\nxref\n0 1\n0000000000 65535 f \ntrailer";
+    assert!(is_binary(pdf));
+    for kind in BuiltinKind::ALL.into_iter().filter(|k| k.text_only()) {
+        clean(kind, pdf);
+    }
+    // Only at the start: text quoting a header is text.
+    assert!(!is_binary(b"The header is %PDF-1.4.\n"));
+    assert!(!is_binary(b"%PDF"));
+}
+
+#[test]
 fn text_only_checks_skip_binary_content() {
     let binary = b"\0\xFF trailing \r\n<<<<<<< HEAD\n-----BEGIN RSA PRIVATE KEY-----\nMIIE\nlast";
     for kind in BuiltinKind::ALL.into_iter().filter(|k| k.text_only()) {
@@ -302,9 +317,16 @@ fn trailing_whitespace_reports_markdown_hard_breaks() {
 fn markdown_trailing_whitespace_allows_hard_line_breaks_only() {
     let md = BuiltinKind::MarkdownTrailingWhitespace;
     let trailing = BuiltinKind::TrailingWhitespace.default_exclude();
-    assert_eq!([md.default_files(), &["*.patch", "*.diff", "*.snap", "*.min.js", "*.min.css"]].concat(), trailing);
-    assert_eq!(BuiltinKind::MixedLineEndings.default_exclude(), &["*.patch", "*.diff"]);
-    assert!(md.default_files().contains(&"*.md") && md.default_exclude().is_empty());
+    assert_eq!(&trailing[..md.default_files().len()], md.default_files());
+    let expected_output = md.default_exclude();
+    for part in [&["*.patch", "*.diff"][..], &expected_output, &["*.min.js", "*.min.css"]] {
+        assert!(part.iter().all(|p| trailing.contains(p)), "{part:?}");
+    }
+    assert_eq!(
+        BuiltinKind::MixedLineEndings.default_exclude(),
+        [&["*.patch", "*.diff"][..], &expected_output].concat()
+    );
+    assert!(md.default_files().contains(&"*.md") && expected_output.contains(&"*.snap"));
     // Two spaces before a line of the same paragraph: a hard line break, in
     // every line ending.
     clean(md, b"Roses are red,  \nviolets are blue.\n");
@@ -596,6 +618,17 @@ fn json_syntax_error_position_and_message() {
     let f = one(BuiltinKind::Json, b"{}\n{}\n");
     assert_eq!(at(&f), (2, 1));
     assert!(f.message.contains("trailing characters"), "{}", f.message);
+    // A value per line (`go test -json`'s output) is said to be JSON Lines.
+    for lines in [&b"{\"Action\":\"run\"}\n{\"Action\":\"pass\"}\n"[..], b"[1]\r\n  [2]\n"] {
+        let f = one(BuiltinKind::Json, lines);
+        assert_eq!(at(&f).0, 2);
+        assert!(f.message.contains("a second JSON value") && f.message.contains("*.jsonl"), "{}", f.message);
+    }
+    // Not a value on the same line, nor other trailing text.
+    for other in [&b"{} {}\n"[..], b"{}\nx\n", b"{}\n1\n"] {
+        let f = one(BuiltinKind::Json, other);
+        assert!(!f.message.contains("JSON Lines"), "{other:?}: {}", f.message);
+    }
 }
 
 /// An error at a line feed (a string left open, a literal cut short) is on
@@ -2310,6 +2343,19 @@ fn shebang_clean() {
     clean(BuiltinKind::ShebangExecutable, format!("{BOM_STR}#!/bin/sh\n").as_bytes());
 }
 
+#[test]
+fn a_shebang_a_build_fills_in_is_a_template() {
+    // home-manager's `#!@bash@/bin/bash`, filled in by Nix and installed
+    // with mode 755; autoconf's `#! @PERL@ -w`.
+    for template in ["#!@bash@/bin/bash\n", "#! @perl@/bin/perl -w\n", "#!\t@PERL_PATH-5@ -w\n"] {
+        clean(BuiltinKind::ShebangExecutable, template.as_bytes());
+    }
+    // Anything else beginning with `@` is an interpreter's path as any.
+    for script in ["#!@/bin/sh\n", "#!@bash/bin/bash\n", "#!@@/bin/sh\n", "#!/usr/bin/env @x@\n", "#!@a b@\n"] {
+        assert_eq!(run(BuiltinKind::ShebangExecutable, script.as_bytes()).len(), 1, "{script}");
+    }
+}
+
 // ------------------------------------------------------------ all checks ----
 
 #[test]
@@ -2386,6 +2432,17 @@ fn yaml_templates_are_not_checked_as_yaml() {
         BuiltinKind::Yaml,
         b"development:\n  <% if ENV['X'] %>\n  adapter: a\n  <% else %>\n  adapter: b\n  <% end %>\n",
     );
+    // Nor one that begins with a build's substitution variable (a Bazel
+    // `expand_template` input, autoconf's `*.yml.in`): YAML reserves `@`.
+    clean(BuiltinKind::Yaml, b"name: @name@\nversion: @version@\nname: x\n");
+    clean(BuiltinKind::Yaml, b"deps:\n  - @DEP_1@\n  - [@a-b@]\n");
+    let f = one(BuiltinKind::Yaml, b"a: 1\na: 2\nb: @x@\n");
+    assert_eq!(at(&f), (2, 1), "what comes before is checked: {}", f.message);
+    // A quoted one is YAML's, and `@` not closed on a name is YAML's error.
+    assert_eq!(at(&one(BuiltinKind::Yaml, b"a: '@x@'\na: 2\n")), (2, 1));
+    for invalid in [&b"a: @x\n"[..], b"a: @ x@\n", b"a: @@\n"] {
+        assert!(one(BuiltinKind::Yaml, invalid).message.contains("cannot begin with"), "{invalid:?}");
+    }
     // A value that begins with a Jinja tag is no YAML value at all.
     clean(BuiltinKind::Yaml, b"on:\n  group: {% raw %}${{ github.head_ref }}{% endraw %}\n");
     clean(BuiltinKind::Yaml, b"services:\n  - {% if docker %}docker{% else %}pg{% endif %}\n");

@@ -68,7 +68,9 @@ struct Signs {
 ///   begins a line so;
 /// - one with a node, outside quotes, that begins with a Jinja tag or with
 ///   a Go template action reading a field (see [`LineScan::value_tag`] and
-///   [`reads_go_field`]): `port: {{ .Values.port }}`;
+///   [`reads_go_field`]): `port: {{ .Values.port }}`; or with a build's
+///   substitution variable (`version: @VERSION@`, autoconf's, Nix's), as
+///   YAML reserves `@`;
 /// - one whose quoted scalar holds a Go action with that scalar's quote in
 ///   it (`name: "{{ include "a" . }}-test"`).
 ///
@@ -125,9 +127,10 @@ struct Carried {
 /// What [`scan_line`] finds on a line.
 #[derive(Default)]
 struct LineScan {
-    /// A node, outside quotes, begins with a Jinja tag or with a Go action
-    /// reading a field: a value after `: `, an entry after `- `, or a node
-    /// of a flow collection (after `[`, `{` or `,`).
+    /// A node, outside quotes, begins with a Jinja tag, with a Go action
+    /// reading a field or with a substitution variable (`@name@`): a value
+    /// after `: `, an entry after `- `, or a node of a flow collection
+    /// (after `[`, `{` or `,`).
     value_tag: bool,
     /// A quoted scalar holds a Go action reading a field that holds a quote
     /// ending the scalar (`name: "{{ include "a" . }}-test"`; not an escaped
@@ -196,6 +199,9 @@ fn scan_line(line: &str, state: &mut Carried) -> LineScan {
                 (state.quote, node, node_col) = (Some(c), false, i);
             }
             b'{' if node && template_tag(&line[i..]) => (found.value_tag, node) = (true, false),
+            // YAML reserves `@`: a node beginning `@name@` is a build's
+            // substitution variable (`version: @VERSION@`).
+            b'@' if node && super::substitution_variable(&b[i..]) => (found.value_tag, node) = (true, false),
             b'{' | b'[' if node => state.flow += 1,
             b']' | b'}' if state.flow > 0 => (state.flow, node) = (state.flow - 1, false),
             b',' if state.flow > 0 => node = true,
