@@ -501,6 +501,12 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
         })
     };
     let is_call = quoted && rest.first() == Some(&b',') && call();
+    // A type between the name and its `=`: `const AWS_SECRET_ACCESS_KEY:
+    // &str = "…"` (Rust, TypeScript, Kotlin, Swift, Python's annotation),
+    // `var awsSecretKey string = "…"` (Go).
+    if !is_call && let Some(at_equals) = past_type(rest, blanks) {
+        rest = at_equals;
+    }
     let op = if is_call { 1 } else { run(rest, |b| b == b'=' || b == b':' || b == b'>') };
     if op == 0 && !blanks {
         // `name: AWS_SECRET_ACCESS_KEY` and its `value:` after it.
@@ -510,7 +516,25 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
         return None;
     }
     let blank = |b: u8| b == b' ' || b == b'\t';
+    let op_text = &rest[..op];
     rest = skip(&rest[op..], blank);
+    // What opens a value on the lines after: black's parentheses after `=`
+    // (`AWS_SECRET_ACCESS_KEY = (` over the string), a YAML block scalar's
+    // indicator after `:` (`aws_secret_access_key: |`, with its chomping),
+    // each only before the line's end.
+    if !is_call {
+        let opened = match rest.first() {
+            Some(b'(') if op_text.ends_with(b"=") => Some(1),
+            Some(b'|' | b'>') if op_text == b":" => Some(1 + usize::from(matches!(rest.get(1), Some(b'-' | b'+')))),
+            _ => None,
+        };
+        if let Some(n) = opened {
+            let after = skip(&rest[n..], blank);
+            if after.starts_with(b"\n") || after.starts_with(b"\r\n") {
+                rest = after;
+            }
+        }
+    }
     // After `=`, `:` or a call's `,` the value may start the next line, as
     // a formatter breaks a long call or a YAML value is written: after one
     // line break, indented deeper than the name's line (a call's argument
@@ -541,6 +565,32 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
     }
     let value = &rest[..40];
     (!placeholder(value)).then_some((name_start, name, value))
+}
+
+/// Where the `=` is after a type annotation that begins `rest` (what
+/// follows a name and the blanks and quotes after it): `: TYPE =`, or after
+/// blanks a Go type and ` =`. A type is at most 64 bytes of names, blanks
+/// and `&'<>[].*?:`, holding a letter; the `=` is no `==` or `=>`.
+fn past_type(rest: &[u8], blanks: bool) -> Option<&[u8]> {
+    const LONGEST_TYPE: usize = 64;
+    let blank = |b: u8| b == b' ' || b == b'\t';
+    let (ty, go) = match rest.strip_prefix(b":") {
+        Some(r) if !r.starts_with(b"=") && !r.starts_with(b":") => (skip(r, blank), false),
+        Some(_) => return None,
+        None if blanks => (rest, true),
+        None => return None,
+    };
+    let type_char = |b: u8| is_word(b) || b"&'<>[].*?: \t".contains(&b);
+    let len = ty.iter().take(LONGEST_TYPE + 1).take_while(|&&b| type_char(b)).count();
+    if len == 0 || len > LONGEST_TYPE || !ty[..len].iter().any(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    // Go's is one name (`string`, `pkg.T`), then blanks.
+    if go && (!ty[..len].ends_with(b" ") || skip_back(&ty[..len], blank).iter().any(|&b| blank(b))) {
+        return None;
+    }
+    let at = &ty[len..];
+    (at.first() == Some(&b'=') && !matches!(at.get(1), Some(b'=' | b'>'))).then_some(at)
 }
 
 /// The value of a name/value pair whose name is an AWS secret's

@@ -2028,6 +2028,33 @@ fn secret_samples() -> Vec<(String, &'static str, String)> {
             aws_secret.clone(),
         ),
         (format!("aws.secretKey={aws_secret}\n"), "`aws.secretKey`", aws_secret.clone()),
+        // Typed constants: Rust, TypeScript, Kotlin, Python's annotation, Go.
+        (
+            format!("const AWS_SECRET_ACCESS_KEY: &str = \"{aws_secret}\";\n"),
+            "`AWS_SECRET_ACCESS_KEY`",
+            aws_secret.clone(),
+        ),
+        (
+            format!("pub static AWS_SECRET_KEY: &'static str = \"{aws_secret}\";\n"),
+            "`AWS_SECRET_KEY`",
+            aws_secret.clone(),
+        ),
+        (format!("const awsSecretKey: string = '{aws_secret}';\n"), "`awsSecretKey`", aws_secret.clone()),
+        (format!("val awsSecretKey: String = \"{aws_secret}\"\n"), "`awsSecretKey`", aws_secret.clone()),
+        (
+            format!("AWS_SECRET_ACCESS_KEY: Final[str] = \"{aws_secret}\"\n"),
+            "`AWS_SECRET_ACCESS_KEY`",
+            aws_secret.clone(),
+        ),
+        (format!("var awsSecretKey string = \"{aws_secret}\"\n"), "`awsSecretKey`", aws_secret.clone()),
+        // black's parentheses around a long string, a YAML block scalar.
+        (
+            format!("AWS_SECRET_ACCESS_KEY = (\n    \"{aws_secret}\"\n)\n"),
+            "`AWS_SECRET_ACCESS_KEY`",
+            aws_secret.clone(),
+        ),
+        (format!("aws_secret_access_key: |\n  {aws_secret}\n"), "`aws_secret_access_key`", aws_secret.clone()),
+        (format!("aws_secret_access_key: >-\r\n  {aws_secret}\r\n"), "`aws_secret_access_key`", aws_secret.clone()),
     ]
 }
 
@@ -2096,6 +2123,18 @@ fn secrets_on_a_line_marked_as_allowed_are_not_reported() {
 fn secrets_clean_lookalikes() {
     clean(BuiltinKind::Secrets, b"");
     clean(BuiltinKind::Secrets, b"fn main() { let aws_secret = std::env::var(\"AWS_SECRET_ACCESS_KEY\"); }\n");
+    // Typed names whose value is no key; a comparison; an opening that does
+    // not end its line, or a value not indented past the name.
+    for content in [
+        &b"const AWS_SECRET_ACCESS_KEY: &str = \"AWS_SECRET_ACCESS_KEY\";\n"[..],
+        b"let aws_secret: String = std::env::var(\"X\").unwrap();\n",
+        b"var awsSecretKey string = os.Getenv(\"AWS_SECRET_ACCESS_KEY\")\n",
+        b"if aws_secret_key: str == \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzzzzzzz\"\n",
+        b"aws_secret_access_key: (\n  wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzzzzzzz\n",
+        b"aws_secret_access_key = |\nwJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzzzzzzz\n",
+    ] {
+        clean(BuiltinKind::Secrets, content);
+    }
     // PEM headers alone: a parser's constants, documentation placeholders, public keys.
     clean(BuiltinKind::Secrets, b"const RSA: &str = \"-----BEGIN RSA PRIVATE KEY-----\";\n");
     clean(BuiltinKind::Secrets, b"-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n");
