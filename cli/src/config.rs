@@ -904,11 +904,33 @@ impl FileFilter {
             && files
                 .iter()
                 .any(|p| !names_directory(p) && matches!(normalize_glob(p).as_str(), "**" | "**/*" | "**/**"));
+        // The directories whose files a directory pattern takes: those it
+        // matches, and for `d/**` (`d/**/`), where `**` also stands for no
+        // directory at all, `d` itself (as `d/**/*` matches `d/f`).
+        let add_dir = |b: &mut GlobSetBuilder, n: &str| -> Result<(), globset::Error> {
+            let dir = as_directory(n);
+            b.add(compile_glob(dir)?);
+            let mut bare = dir;
+            while let Some(mut d) = bare.strip_suffix("/**") {
+                // `d\/**`: the `/` escaped is a `/` all the same.
+                if d.bytes().rev().take_while(|&b| b == b'\\').count() % 2 == 1 {
+                    d = &d[..d.len() - 1];
+                }
+                if d.is_empty() {
+                    break;
+                }
+                bare = d;
+            }
+            if bare != dir {
+                b.add(compile_glob(as_directory(bare))?);
+            }
+            Ok(())
+        };
         let (mut include, mut include_dirs) = (GlobSetBuilder::new(), GlobSetBuilder::new());
         for p in files {
             let n = normalize_glob(p);
             if names_directory(p) {
-                include_dirs.add(compile_glob(as_directory(&n))?);
+                add_dir(&mut include_dirs, &n)?;
             } else {
                 include.add(compile_glob(&n)?);
             }
@@ -919,7 +941,7 @@ impl FileFilter {
             if !names_directory(p) {
                 excluded.add(compile_glob(&n)?);
             }
-            exclude_dirs.add(compile_glob(as_directory(&n))?);
+            add_dir(&mut exclude_dirs, &n)?;
         }
         Ok(FileFilter {
             include: include.build()?,

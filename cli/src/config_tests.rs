@@ -348,14 +348,12 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     // So are golden files' and expected outputs', byte for byte.
     let (fnl, shebang) = (filter("final-newline"), filter("shebang-executable"));
     for file in [
-        "pkg/testdata/report.txt",
         "a/b.golden",
         "tests/launchd/expected-agent.plist",
-        "expected_output.txt",
         "out/parse-expected.json",
-        "t/run_expected.sh",
         "errors/x.expected",
         "Tests/ExampleTests/Snapshots/testMath.bash",
+        "Sources/Tests/Unit/Snapshots/a.json",
         "Tests/__Snapshots__/View/a.txt",
         "docs/__snapshots__/README.md",
     ] {
@@ -363,8 +361,27 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
             assert!(!f.is_match(file), "{file}");
         }
     }
-    for file in ["src/unexpected.rs", "expectations.txt", "src/expected.rs", "testdata.rs", "snapshots/a.txt"] {
-        assert!(tw.is_match(file) && fnl.is_match(file), "{file}");
+    // Go's test data, but for a script's mode (a test may run it).
+    for file in ["pkg/testdata/report.txt", "testdata/notes.md", "x/testdata/run.sh"] {
+        assert!(!tw.is_match(file) && !md.is_match(file) && !mle.is_match(file) && !fnl.is_match(file), "{file}");
+    }
+    assert!(shebang.is_match("x/testdata/run.sh"));
+    // Source files whose names hold the word, and a `Snapshots/` of code.
+    for file in [
+        "src/unexpected.rs",
+        "expectations.txt",
+        "src/expected.rs",
+        "testdata.rs",
+        "snapshots/a.txt",
+        "py/selenium/webdriver/support/expected_conditions.py",
+        "pypfopt/expected_returns.py",
+        "src/error/expected_found.rs",
+        "spec/support/is_expected.rb",
+        "Source/EventFlow/Snapshots/SnapshotStore.cs",
+    ] {
+        for f in [&tw, &mle, &fnl, &shebang] {
+            assert!(f.is_match(file), "{file}");
+        }
     }
     assert!(md.is_match("guide.cheatmd") && !tw.is_match("guide.cheatmd"));
     // Lock files are as large as what they pin.
@@ -1306,6 +1323,16 @@ fn a_filter_selects_what_the_file_by_file_sets_do() {
         "a/*",
         "a/**/*",
         "a/*/",
+        "a/**/",
+        "/a/**/**/",
+        "**/a/**/",
+        "*/**/",
+        "src/**/",
+        "a\\/**/",
+        "{a,src}/**/",
+        "a/**/**",
+        "**/a/**",
+        "a/**/*/**/",
         "*\\{\\{*\\}\\}*/",
         "./Makefile",
         "x/**/y",
@@ -1334,6 +1361,11 @@ fn a_filter_selects_what_the_file_by_file_sets_do() {
         "gen/f",
         ".env",
         "deep/er/.hidden/x.rs",
+        "a/g",
+        "a/x/f",
+        "src/m.rs",
+        "src/sub/n.rs",
+        "a/**/f",
     ];
     let v = |ps: &[&str]| ps.iter().map(|p| p.to_string()).collect::<Vec<_>>();
     let mut compared = 0;

@@ -161,6 +161,15 @@ impl Env {
         log
     }
 
+    /// The daemon's whole log, rotated files included, once it has
+    /// stopped: `verdict stop` returns when the daemon has exited, which
+    /// writes out every line it logged first. (While it runs, a line may
+    /// still be on its way to the file: see [`wait_for_log`](Self::wait_for_log).)
+    pub fn log_after_stop(&self) -> String {
+        self.run_ok(&["stop"], 0);
+        self.rotated_logs().concat() + &std::fs::read_to_string(self.log_file()).unwrap_or_default()
+    }
+
     /// The daemon's rotated log files' contents (`daemon.log.N`).
     fn rotated_logs(&self) -> Vec<String> {
         let log = self.log_file();

@@ -157,7 +157,8 @@ impl BuiltinKind {
     /// (an unchanged blank line is a lone space; a file with CRLF endings
     /// gives its own among the patch's LF); the whitespace, line-ending and
     /// shebang checks leave out tests' expected outputs
-    /// ([`EXPECTED_OUTPUT`]). The syntax checks leave out
+    /// ([`EXPECTED_OUTPUT`]), and all but the shebang check Go's test data
+    /// ([`TEST_DATA_DIRS`]). The syntax checks leave out
     /// what project templates hold ([`TEMPLATE_DIRS`]), `shebang-executable`
     /// template files ([`TEMPLATE_FILES`]), and `large-file` package
     /// managers' lock files ([`LOCK_FILES`]).
@@ -165,11 +166,13 @@ impl BuiltinKind {
         let parts: &[&[&str]] = match self {
             BuiltinKind::Json => &[JSONC_FILES, TEMPLATE_DIRS],
             BuiltinKind::Jsonc | BuiltinKind::Toml | BuiltinKind::Yaml => &[TEMPLATE_DIRS],
-            BuiltinKind::TrailingWhitespace => &[MARKDOWN_FILES, PATCH_FILES, EXPECTED_OUTPUT, MINIFIED_FILES],
-            BuiltinKind::MarkdownTrailingWhitespace => &[EXPECTED_OUTPUT],
-            BuiltinKind::MixedLineEndings => &[PATCH_FILES, EXPECTED_OUTPUT],
+            BuiltinKind::TrailingWhitespace => {
+                &[MARKDOWN_FILES, PATCH_FILES, EXPECTED_OUTPUT, TEST_DATA_DIRS, MINIFIED_FILES]
+            }
+            BuiltinKind::MarkdownTrailingWhitespace => &[EXPECTED_OUTPUT, TEST_DATA_DIRS],
+            BuiltinKind::MixedLineEndings => &[PATCH_FILES, EXPECTED_OUTPUT, TEST_DATA_DIRS],
             BuiltinKind::ShebangExecutable => &[TEMPLATE_FILES, EXPECTED_OUTPUT],
-            BuiltinKind::FinalNewline => &[MINIFIED_FILES, &["*.map"], EXPECTED_OUTPUT],
+            BuiltinKind::FinalNewline => &[MINIFIED_FILES, &["*.map"], EXPECTED_OUTPUT, TEST_DATA_DIRS],
             BuiltinKind::Utf8 => &[MAIL_FILES],
             BuiltinKind::LargeFile => &[LOCK_FILES],
             _ => &[],
@@ -322,22 +325,27 @@ const LOCK_FILES: &[&str] = &[
 /// byte for byte (a code frame's empty line ending in spaces, an error
 /// message's trailing blank, a generated plist without a final newline, a
 /// completion script's snapshot with a shebang): Jest's and Vitest's
-/// snapshots, golden files (`*.golden`, Go's `testdata/`), files named as
-/// expected output, and snapshot directories (swift-snapshot-testing's
-/// `__Snapshots__/`).
+/// snapshots, golden files, files named as expected output with a hyphen
+/// (`expected-agent.plist`, `settings-expected.conf`: an underscore names
+/// source modules, `expected_conditions.py`), and snapshot directories
+/// (swift-snapshot-testing's `__Snapshots__/`, a `Snapshots/` below a
+/// `Tests/`: one elsewhere may hold code).
 const EXPECTED_OUTPUT: &[&str] = &[
     "*.snap",
     "*.golden",
     "*.expected",
     "expected-*",
-    "expected_*",
     "*-expected.*",
-    "*_expected.*",
-    "testdata/",
     "__snapshots__/",
     "__Snapshots__/",
-    "Snapshots/",
+    "**/Tests/**/Snapshots/",
 ];
+
+/// Go's test data directories, which `go` leaves out of builds: inputs and
+/// golden outputs of tests, made as the test needs them. (A script there
+/// that a test runs is still to be executable: not left out of
+/// `shebang-executable`.)
+const TEST_DATA_DIRS: &[&str] = &["testdata/"];
 
 /// The files of a project template, under a directory whose name is a
 /// template tag (cookiecutter's `{{cookiecutter.project_slug}}/`), which
@@ -484,15 +492,15 @@ fn shebang_executable(content: &[u8], executable: bool, out: &mut Collector<'_>)
     // `#![…]` (optionally `#! [`) at the top of a Rust file is an inner
     // attribute, not an interpreter line.
     let rest = &content[2..];
-    let first = rest.iter().position(|b| !b.is_ascii_whitespace());
-    let interpreter = first.map_or(&rest[..0], |i| &rest[i..]);
-    if interpreter.starts_with(b"[") {
+    let first = rest.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
         return;
     }
     // `#!@bash@/bin/bash`: a template whose `@name@` a build fills in
     // (autoconf's `AC_SUBST`, Nix's `substituteAll`, Bazel's
     // `expand_template`), installing the result with its own mode.
-    if substitution_variable(interpreter) {
+    let blanks = rest.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+    if substitution_variable(&rest[blanks..]) {
         return;
     }
     out.at(0, Severity::Error, || "has a shebang but is not executable".to_owned());

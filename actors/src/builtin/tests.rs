@@ -2390,7 +2390,9 @@ fn a_shebang_a_build_fills_in_is_a_template() {
         clean(BuiltinKind::ShebangExecutable, template.as_bytes());
     }
     // Anything else beginning with `@` is an interpreter's path as any.
-    for script in ["#!@/bin/sh\n", "#!@bash/bin/bash\n", "#!@@/bin/sh\n", "#!/usr/bin/env @x@\n", "#!@a b@\n"] {
+    for script in
+        ["#!@/bin/sh\n", "#!@bash/bin/bash\n", "#!@@/bin/sh\n", "#!/usr/bin/env @x@\n", "#!@a b@\n", "#!\n@x@ hello\n"]
+    {
         assert_eq!(run(BuiltinKind::ShebangExecutable, script.as_bytes()).len(), 1, "{script}");
     }
 }
