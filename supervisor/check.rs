@@ -4505,6 +4505,21 @@ mod tests {
         assert!(!files_hold(t.path(), &[&f], later));
     }
 
+    /// Makes the files `names` (each holding a line) below `root`, and
+    /// walks it.
+    fn walked_files(root: &Path, names: &[&str]) -> Vec<Walked> {
+        for name in names {
+            std::fs::create_dir_all(root.join(name).parent().unwrap()).unwrap();
+            std::fs::write(root.join(name), "x\n").unwrap();
+        }
+        walked(root)
+    }
+
+    fn filter(files: &[&str], exclude: &[&str]) -> Arc<FileFilter> {
+        let s = |v: &[&str]| v.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        Arc::new(FileFilter::new(&s(files), &s(exclude)).unwrap())
+    }
+
     fn walked(root: &Path) -> Vec<Walked> {
         walked_with(root, true)
     }
@@ -4997,15 +5012,8 @@ mod tests {
             "vendor/h.js",
             "z/{{cookiecutter.name}}/i.json",
         ];
-        for name in names {
-            std::fs::create_dir_all(root.join(name).parent().unwrap()).unwrap();
-            std::fs::write(root.join(name), "x\n").unwrap();
-        }
-        let w = walked(&root);
-        let f = |files: &[&str], exclude: &[&str]| {
-            let s = |v: &[&str]| v.iter().map(|p| p.to_string()).collect::<Vec<_>>();
-            Arc::new(FileFilter::new(&s(files), &s(exclude)).unwrap())
-        };
+        let w = walked_files(&root, &names);
+        let f = filter;
         let filters = [
             f(&["*"], &["*.min.js", "gen/", "vendor"]),
             f(&["lib/", "*.json"], &[]),
@@ -5030,15 +5038,8 @@ mod tests {
     fn validators_with_the_same_patterns_are_matched_once_and_select_alike() {
         let t = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(t.path()).unwrap();
-        for name in ["a.rs", "b.json", "vendor/c.rs", ".env"] {
-            std::fs::create_dir_all(root.join(name).parent().unwrap()).unwrap();
-            std::fs::write(root.join(name), "x\n").unwrap();
-        }
-        let w = walked(&root);
-        let f = |files: &[&str], exclude: &[&str]| {
-            let s = |v: &[&str]| v.iter().map(|p| p.to_string()).collect::<Vec<_>>();
-            Arc::new(FileFilter::new(&s(files), &s(exclude)).unwrap())
-        };
+        let w = walked_files(&root, &["a.rs", "b.json", "vendor/c.rs", ".env"]);
+        let f = filter;
         let filters =
             [f(&["*"], &[]), f(&["*.rs"], &["vendor"]), f(&["*"], &[]), f(&["*.json"], &[]), f(&["*.rs"], &["vendor"])];
         let exclude = globset::GlobSet::empty();
