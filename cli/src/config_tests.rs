@@ -356,13 +356,15 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         "Sources/Tests/Unit/Snapshots/a.json",
         "Tests/__Snapshots__/View/a.txt",
         "docs/__snapshots__/README.md",
+        "tests/testthat/_snaps/summarise.md",
     ] {
         for f in [&tw, &md, &mle, &fnl, &shebang] {
             assert!(!f.is_match(file), "{file}");
         }
     }
     // Go's test data, but for a script's mode (a test may run it).
-    for file in ["pkg/testdata/report.txt", "testdata/notes.md", "x/testdata/run.sh"] {
+    for file in ["pkg/testdata/report.txt", "testdata/notes.md", "x/testdata/run.sh", "test/blackbox/x.t/dune-project"]
+    {
         assert!(!tw.is_match(file) && !md.is_match(file) && !mle.is_match(file) && !fnl.is_match(file), "{file}");
     }
     assert!(shebang.is_match("x/testdata/run.sh"));
@@ -384,6 +386,12 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         }
     }
     assert!(md.is_match("guide.cheatmd") && !tw.is_match("guide.cheatmd"));
+    // IDEs' files, written again at each save.
+    for file in [".idea/misc.xml", "sub/.idea/codeStyles/Project.xml", "Assets/Foo.asmdef", "Assets/Bar.asmref"] {
+        assert!(!fnl.is_match(file) && tw.is_match(file), "{file}");
+    }
+    // A Perl test file is no cram test directory.
+    assert!(tw.is_match("t/basic.t") && fnl.is_match("t/basic.t"));
     // Lock files are as large as what they pin.
     let large = filter("large-file");
     assert!(large.is_match("big.bin") && large.is_match("package.json"));

@@ -63,7 +63,9 @@ struct Signs {
 /// block scalar's lines after its first, as [`scan_line`] follows them, or
 /// a plain one's in [`Signs::scalar_lines`]):
 /// - one that begins, after blanks, with a Jinja tag (`{%`, `{#`), an ERB
-///   or EEx one (`<%`: Rails' fixtures and `database.yml`), a `{{ … }}`
+///   or EEx one (`<%`: Rails' fixtures and `database.yml`), a line of
+///   Mojo::Template or Mason code (`% `, `%=`, `%#`, `%%`: YAML's
+///   directives are `%` and a name, and only before a document), a `{{ … }}`
 ///   closed on the line, or a Go comment's `{{/*`: no YAML anyone writes
 ///   begins a line so;
 /// - one with a node, outside quotes, that begins with a Jinja tag or with
@@ -107,6 +109,7 @@ fn template_line(text: &str, last: usize, seen: &Signs) -> Option<usize> {
             && (start.starts_with("{%")
                 || start.starts_with("{#")
                 || start.starts_with("<%")
+                || ["% ", "%=", "%#", "%%"].iter().any(|p| start.starts_with(p))
                 || start.strip_prefix("{{").is_some_and(|rest| {
                     rest.contains("}}")
                         || rest.trim_start_matches('-').trim_start_matches([' ', '\t']).starts_with("/*")
