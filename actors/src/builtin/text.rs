@@ -41,7 +41,63 @@ static BLANK_BEFORE_CR: LazyLock<Regex> =
 /// Markdown's two-space hard line break is reported too: Markdown files
 /// are `markdown-trailing-whitespace`'s.
 pub(super) fn trailing_whitespace(content: &[u8], out: &mut Collector<'_>) {
-    trailing_blanks(content, out, |_| false);
+    let transcript = Transcript::new(content);
+    trailing_blanks(content, out, |end| transcript.output_at(end));
+}
+
+/// A shell transcript as cram tests write them (dune's, Mercurial's,
+/// prysk's `*.t`) and documents show them: a command line `  $ …` (two
+/// spaces, `$`, a blank), its continuation lines `  > …`, then the lines of
+/// its output, each indented by two spaces, which must be what the command
+/// prints, byte for byte (an empty output line is two spaces: a truly empty
+/// line ends the block). Their trailing blanks are the output's; the
+/// commands' and everything else's are reported.
+///
+/// Looked at lazily, line by line in order, as the blanks are found.
+struct Transcript<'c> {
+    content: &'c [u8],
+    /// Whether the file has a command line at all (decided at the first
+    /// blank asked about).
+    any: std::cell::OnceCell<bool>,
+    /// Where the lines not classified yet begin, and whether the line
+    /// before them is in a command's block.
+    scanned: std::cell::Cell<(usize, bool)>,
+}
+
+impl<'c> Transcript<'c> {
+    fn new(content: &'c [u8]) -> Self {
+        Transcript { content, any: std::cell::OnceCell::new(), scanned: std::cell::Cell::new((0, false)) }
+    }
+
+    /// Whether the run of blanks ending at `end` ends a line of a command's
+    /// output.
+    fn output_at(&self, end: usize) -> bool {
+        const COMMAND: &[u8] = b"  $ ";
+        let c = self.content;
+        let any = *self.any.get_or_init(|| c.starts_with(COMMAND) || memchr::memmem::find(c, b"\n  $ ").is_some());
+        if !any {
+            return false;
+        }
+        let line_of = |at: usize| memchr::memrchr(b'\n', &c[..at]).map_or(0, |i| i + 1);
+        let target = line_of(end);
+        let (mut at, mut in_block) = self.scanned.get();
+        if target < at {
+            // (Asked in order: never; start over if it is.)
+            (at, in_block) = (0, false);
+        }
+        let mut output = false;
+        while at <= target {
+            let line_end = memchr::memchr(b'\n', &c[at..]).map_or(c.len(), |i| at + i);
+            let line = &c[at..line_end];
+            let command = line.starts_with(COMMAND);
+            let more = in_block && line.starts_with(b"  >");
+            output = in_block && !command && !more && line.starts_with(b"  ");
+            in_block = command || more || output;
+            at = line_end + 1;
+        }
+        self.scanned.set((at, in_block));
+        output
+    }
 }
 
 /// `markdown-trailing-whitespace`: as `trailing-whitespace`, but for
@@ -89,14 +145,13 @@ fn trailing_blanks(content: &[u8], out: &mut Collector<'_>, allowed: impl Fn(usi
             report_trailing(content, m.start() + 1, out);
         }
     }
-    // The last line, when the file does not end with a newline (no line
-    // follows it, so no run there is allowed).
+    // The last line, when the file does not end with a newline.
     let last_start = memchr::memrchr(newline, content).map_or(0, |i| i + 1);
     let mut end = content.len();
     if end > last_start && content[end - 1] == b'\r' {
         end -= 1;
     }
-    if end > last_start && is_blank(content[end - 1]) {
+    if end > last_start && is_blank(content[end - 1]) && !allowed(end) {
         report_trailing(content, end, out);
     }
 }
