@@ -357,14 +357,20 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         "Tests/__Snapshots__/View/a.txt",
         "docs/__snapshots__/README.md",
         "tests/testthat/_snaps/summarise.md",
+        "test/expected/bit.out",
     ] {
         for f in [&tw, &md, &mle, &fnl, &shebang] {
             assert!(!f.is_match(file), "{file}");
         }
     }
     // Go's test data, but for a script's mode (a test may run it).
-    for file in ["pkg/testdata/report.txt", "testdata/notes.md", "x/testdata/run.sh", "test/blackbox/x.t/dune-project"]
-    {
+    for file in [
+        "pkg/testdata/report.txt",
+        "testdata/notes.md",
+        "x/testdata/run.sh",
+        "test/blackbox/x.t/dune-project",
+        "test/rebar_compile_SUITE_data/foo.erl",
+    ] {
         assert!(!tw.is_match(file) && !md.is_match(file) && !mle.is_match(file) && !fnl.is_match(file), "{file}");
     }
     assert!(shebang.is_match("x/testdata/run.sh"));
@@ -390,6 +396,25 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     for file in [".idea/misc.xml", "sub/.idea/codeStyles/Project.xml", "Assets/Foo.asmdef", "Assets/Bar.asmref"] {
         assert!(!fnl.is_match(file) && tw.is_match(file), "{file}");
     }
+    // RTF and licensed's cache keep their layout.
+    for file in ["Resources/en.lproj/welcome.rtf", ".licenses/npm/@actions/core.dep.yml"] {
+        assert!(!tw.is_match(file) && !fnl.is_match(file) && !mle.is_match(file), "{file}");
+    }
+    assert!(!fnl.is_match("sw/example/eclipse/.cproject"));
+    // Scripts a build installs with its own mode.
+    for file in [
+        "debian/postinst",
+        "debian/mypkg.postrm",
+        "pkg/debian/mypkg.init",
+        "debian/bug-script",
+        "vendor/relx/priv/templates/bin",
+        "src/hash/stdlib_hash_32bit.fypp",
+    ] {
+        assert!(!shebang.is_match(file), "{file}");
+    }
+    for file in ["debian/rules", "scripts/postinst.sh", "priv/run.sh"] {
+        assert!(shebang.is_match(file), "{file}");
+    }
     // A Perl test file is no cram test directory.
     assert!(tw.is_match("t/basic.t") && fnl.is_match("t/basic.t"));
     // Lock files are as large as what they pin.
@@ -414,7 +439,8 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     assert!(!fnl.is_match("app.js.map") && tw.is_match("app.js.map") && fnl.is_match("app.js"));
     assert!(!utf8.is_match("fixtures/invalid_utf.eml") && !utf8.is_match("inbox.mbox") && utf8.is_match("a.txt"));
     assert!(json.is_match("analysis.ipynb") && !jsonc.is_match("analysis.ipynb"));
-    for file in ["src/Api/appsettings.json", "appsettings.Development.json"] {
+    // So do ASP.NET Core's settings and cspell's configuration.
+    for file in ["src/Api/appsettings.json", "appsettings.Development.json", ".cspell.json", "cspell.config.json"] {
         assert!(jsonc.is_match(file) && !json.is_match(file), "{file}");
     }
 }

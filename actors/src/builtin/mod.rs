@@ -167,12 +167,14 @@ impl BuiltinKind {
             BuiltinKind::Json => &[JSONC_FILES, TEMPLATE_DIRS],
             BuiltinKind::Jsonc | BuiltinKind::Toml | BuiltinKind::Yaml => &[TEMPLATE_DIRS],
             BuiltinKind::TrailingWhitespace => {
-                &[MARKDOWN_FILES, PATCH_FILES, EXPECTED_OUTPUT, TEST_DATA_DIRS, MINIFIED_FILES]
+                &[MARKDOWN_FILES, PATCH_FILES, EXPECTED_OUTPUT, TEST_DATA_DIRS, MINIFIED_FILES, TOOL_LAYOUT]
             }
-            BuiltinKind::MarkdownTrailingWhitespace => &[EXPECTED_OUTPUT, TEST_DATA_DIRS],
-            BuiltinKind::MixedLineEndings => &[PATCH_FILES, EXPECTED_OUTPUT, TEST_DATA_DIRS],
-            BuiltinKind::ShebangExecutable => &[TEMPLATE_FILES, EXPECTED_OUTPUT],
-            BuiltinKind::FinalNewline => &[MINIFIED_FILES, &["*.map"], EXPECTED_OUTPUT, TEST_DATA_DIRS, IDE_FILES],
+            BuiltinKind::MarkdownTrailingWhitespace => &[EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT],
+            BuiltinKind::MixedLineEndings => &[PATCH_FILES, EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT],
+            BuiltinKind::ShebangExecutable => &[TEMPLATE_FILES, EXPECTED_OUTPUT, INSTALLED_SCRIPTS],
+            BuiltinKind::FinalNewline => {
+                &[MINIFIED_FILES, &["*.map"], EXPECTED_OUTPUT, TEST_DATA_DIRS, IDE_FILES, TOOL_LAYOUT]
+            }
             BuiltinKind::Utf8 => &[MAIL_FILES],
             BuiltinKind::LargeFile => &[LOCK_FILES],
             _ => &[],
@@ -265,8 +267,9 @@ impl BuiltinKind {
 
 /// The files written in JSON with comments (JSONC) by the tools that read
 /// them: TypeScript's and VS Code's configuration, dev containers, ESLint's
-/// `.eslintrc.json`, TypeDoc's, Deno's, Turborepo's and ASP.NET Core's
-/// `appsettings.json` (read with comments and trailing commas skipped).
+/// `.eslintrc.json`, TypeDoc's, Deno's, Turborepo's, ASP.NET Core's
+/// `appsettings.json` (read with comments and trailing commas skipped) and
+/// cspell's (read with `comment-json`).
 /// `json` leaves them out.
 const JSONC_FILES: &[&str] = &[
     "*.jsonc",
@@ -287,6 +290,11 @@ const JSONC_FILES: &[&str] = &[
     "turbo.json",
     "appsettings.json",
     "appsettings.*.json",
+    "cspell.json",
+    ".cspell.json",
+    "cSpell.json",
+    ".cSpell.json",
+    "cspell.config.json",
 ];
 
 /// Markdown files, by the extensions GitHub's Linguist gives Markdown (and
@@ -354,13 +362,15 @@ const EXPECTED_OUTPUT: &[&str] = &[
     "__Snapshots__/",
     "**/Tests/**/Snapshots/",
     "**/testthat/_snaps/",
+    "**/expected/*.out",
 ];
 
-/// Test data directories: Go's, which `go` leaves out of builds, and
-/// dune's cram tests' (`name.t/`): inputs and golden outputs of tests, made
+/// Test data directories: Go's, which `go` leaves out of builds, dune's
+/// cram tests' (`name.t/`) and Erlang Common Test's (`name_SUITE_data/`):
+/// inputs and golden outputs of tests, made
 /// as the test needs them. (A script there that a test runs is still to be
 /// executable: not left out of `shebang-executable`.)
-const TEST_DATA_DIRS: &[&str] = &["testdata/", "*.t/"];
+const TEST_DATA_DIRS: &[&str] = &["testdata/", "*.t/", "*_SUITE_data/"];
 
 /// The files of a project template, under a directory whose name is a
 /// template tag (cookiecutter's `{{cookiecutter.project_slug}}/`), which
@@ -376,8 +386,38 @@ const TEMPLATE_FILES: &[&str] = &["*.j2", "*.jinja", "*.jinja2", "*.tpl", "*.tmp
 const MINIFIED_FILES: &[&str] = &["*.min.js", "*.min.css"];
 
 /// Files IDEs write without a final newline and write again at each save:
-/// JetBrains' project settings (`.idea/`), Unity's assembly definitions.
-const IDE_FILES: &[&str] = &[".idea/", "*.asmdef", "*.asmref"];
+/// JetBrains' project settings (`.idea/`), Eclipse CDT's `.cproject`,
+/// Unity's assembly definitions.
+const IDE_FILES: &[&str] = &[".idea/", ".cproject", "*.asmdef", "*.asmref"];
+
+/// Files whose layout a tool or the format decides, for every layout check:
+/// RTF, whose line breaks are not text (the blank before one separates two
+/// words), and github/licensed's cache (`.licenses/`), written whole by
+/// `licensed cache` with a blank after an empty field.
+const TOOL_LAYOUT: &[&str] = &["*.rtf", ".licenses/"];
+
+/// Scripts a build installs with its own mode: Debian's maintainer, init
+/// and bug scripts (debhelper installs them 0755, whatever git holds),
+/// OTP release templates (`priv/templates/`, which relx renders and makes
+/// executable), and fypp sources, where `#!` begins a comment.
+const INSTALLED_SCRIPTS: &[&str] = &[
+    "**/debian/postinst",
+    "**/debian/*.postinst",
+    "**/debian/preinst",
+    "**/debian/*.preinst",
+    "**/debian/postrm",
+    "**/debian/*.postrm",
+    "**/debian/prerm",
+    "**/debian/*.prerm",
+    "**/debian/config",
+    "**/debian/*.config",
+    "**/debian/init",
+    "**/debian/*.init",
+    "**/debian/bug-script",
+    "**/debian/*.bug-script",
+    "**/priv/templates/",
+    "*.fypp",
+];
 
 /// Mail messages, whose parts declare their own character sets (MIME).
 const MAIL_FILES: &[&str] = &["*.eml", "*.mbox"];
@@ -466,37 +506,146 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
 }
 
 /// Whether a file says it is written by a tool that writes it whole again
-/// (its layout is the tool's: fixed by hand, it is undone at the next run),
-/// in its first [`HEADER_LEN`] bytes:
-/// - a comment line (`//`, `#`, `/*`, `*`, `--`, `;`, `%`, `<!--`, `(*`,
-///   `{-`, after blanks) holding `@generated` (Meta's marker, which
-///   Linguist reads), `<auto-generated` (.NET's), or both `generated` and
-///   `do not edit` in any case (Go's `// Code generated … DO NOT EDIT.`,
-///   protoc's, Thrift's, roxygen2's `% Generated by roxygen2: do not edit
-///   by hand`). A comment, not any line: a generator's own source writes
-///   the marker in a string;
+/// (its layout is the tool's: fixed by hand, it is undone at the next run).
+/// Only the comment block the file begins with counts (after a byte order
+/// mark and a shebang line, within its first [`HEADER_LEN`] bytes: blank
+/// lines, lines led by `//`, `#`, `*`, `--`, `;`, `%` or `'`, and block
+/// comments, `/* */`, `<!-- -->`, `(* *)`, `{- -}`, `"""`): a generator's
+/// own source writes the marker in a string, and a hand-written file
+/// mentions generated files in its text. In that block:
+/// - `@generated` (Meta's marker, which Linguist reads: Cargo's lock file,
+///   Thrift's, Relay's), `<auto-generated` or `<autogenerated` (.NET's);
+/// - a comment saying that the file is generated and not to be edited:
+///   its text begins by naming it (`Code generated`, `Generated`,
+///   `Autogenerated`, `Automatically generated`, `This file`, `This
+///   class`, `This code`, `This is an autogenerated`, `Do not edit`, after
+///   a `Warning:` or `Note:`) and, with the four comment lines after it,
+///   holds the word `generated` (`autogenerated`, `auto-generated`; not
+///   `regenerate`) and `do not edit`, `do not modify`, `don't edit`, `don't
+///   modify` or `do not change`, in any case: Go's `// Code generated …
+///   DO NOT EDIT.`, protoc's, Dart's `// GENERATED CODE - DO NOT MODIFY BY
+///   HAND`, roxygen2's `% Generated by roxygen2: do not edit by hand`,
+///   yarn's, FlatBuffers'. Not a Markdown heading below the first level
+///   (`## Generated files - do not edit` heads a section about others);
 /// - the Unity editor's serialization: a `%TAG !u! tag:unity3d.com,2011:`
-///   line, or a `.meta` file's `fileFormatVersion:` and `guid:` lines
-///   (`userData: ` with its blank, in every one).
+///   line, or a file that begins `fileFormatVersion:` and has a `guid:`
+///   line (Unity's `.meta` files, `userData: ` with its blank in every one);
+/// - a webpack bundle: a line beginning `/******/` and `__webpack_` or
+///   `webpackBootstrap` in the header (ncc's and webpack's output).
 pub(crate) fn written_by_a_tool(content: &[u8]) -> bool {
+    let content = content.strip_prefix(BOM).unwrap_or(content);
     let header = &content[..content.len().min(HEADER_LEN)];
     if header.starts_with(b"fileFormatVersion: ") && memchr::memmem::find(header, b"\nguid: ").is_some() {
         return true;
     }
-    header.split(|&b| b == b'\n').any(|line| {
-        let line = line.trim_ascii_start();
-        if line.starts_with(b"%TAG !u! tag:unity3d.com,") {
+    // A webpack bundle (a JavaScript action's committed `dist/index.js`):
+    // its runtime's `/******/` lines end in a blank.
+    let webpack = |h: &[u8]| {
+        (h.starts_with(b"/******/") || memchr::memmem::find(h, b"\n/******/").is_some())
+            && (memchr::memmem::find(h, b"__webpack_").is_some()
+                || memchr::memmem::find(h, b"webpackBootstrap").is_some())
+    };
+    if webpack(header) {
+        return true;
+    }
+    let block = leading_comments(header);
+    block.iter().enumerate().any(|(i, &(line, text))| {
+        let lower = text.to_ascii_lowercase();
+        let has = |hay: &[u8], needle: &[u8]| memchr::memmem::find(hay, needle).is_some();
+        if line.starts_with(b"%TAG !u! tag:unity3d.com,")
+            || has(text, b"@generated")
+            || has(&lower, b"<auto-generated")
+            || has(&lower, b"<autogenerated")
+        {
             return true;
         }
-        const LEADERS: [&[u8]; 10] = [b"//", b"#", b"/*", b"*", b"--", b";", b"%", b"<!--", b"(*", b"{-"];
-        if !LEADERS.iter().any(|l| line.starts_with(l)) {
+        if line.starts_with(b"##") || !names_the_file(&lower) {
             return false;
         }
-        let has = |text: &[u8], word: &[u8]| memchr::memmem::find(text, word).is_some();
-        let lower = line.to_ascii_lowercase();
-        has(line, b"@generated")
-            || has(line, b"<auto-generated")
-            || (has(&lower, b"generated") && has(&lower, b"do not edit"))
+        let window: Vec<u8> = block[i..block.len().min(i + 5)]
+            .iter()
+            .flat_map(|&(_, t)| t.to_ascii_lowercase().into_iter().chain([b' ']))
+            .collect();
+        generated_word(&window)
+            && [&b"do not edit"[..], b"do not modify", b"don't edit", b"don't modify", b"do not change"]
+                .iter()
+                .any(|p| has(&window, p))
+    })
+}
+
+/// The lines of the comment block `header` begins with (after a shebang
+/// line), each with its text past the comment's leader: see
+/// [`written_by_a_tool`].
+fn leading_comments(header: &[u8]) -> Vec<(&[u8], &[u8])> {
+    const BLOCKS: [(&[u8], &[u8]); 5] =
+        [(b"/*", b"*/"), (b"<!--", b"-->"), (b"(*", b"*)"), (b"{-", b"-}"), (b"\"\"\"", b"\"\"\"")];
+    const LEADERS: [&[u8]; 7] = [b"//", b"#", b"*", b"--", b";", b"%", b"'"];
+    let mut block = Vec::new();
+    // The closing mark of the block comment the line is inside.
+    let mut inside: Option<&[u8]> = None;
+    for (n, line) in header.split(|&b| b == b'\n').enumerate() {
+        let line = line.trim_ascii();
+        if (n == 0 && line.starts_with(b"#!")) || line.is_empty() {
+            continue;
+        }
+        let text = if let Some(close) = inside {
+            if memchr::memmem::find(line, close).is_some() {
+                inside = None;
+            }
+            line
+        } else if let Some((open, close)) = BLOCKS.iter().find(|(open, _)| line.starts_with(open)) {
+            let rest = &line[open.len()..];
+            if memchr::memmem::find(rest, close).is_none() {
+                inside = Some(close);
+            }
+            rest
+        } else if let Some(leader) = LEADERS.iter().find(|l| line.starts_with(l)) {
+            &line[leader.len()..]
+        } else {
+            break;
+        };
+        block.push((line, text));
+    }
+    block
+}
+
+/// Whether a comment's text (lowercase) begins by naming the file or its
+/// being generated, past leaders, punctuation and a `warning:` or `note:`.
+fn names_the_file(text: &[u8]) -> bool {
+    let skip = |t: &[u8]| -> usize { t.iter().take_while(|b| !b.is_ascii_alphanumeric()).count() };
+    let mut t = &text[skip(text)..];
+    for prefix in [&b"warning"[..], b"note", b"notice", b"important"] {
+        if let Some(rest) = t.strip_prefix(prefix).filter(|r| r.first().is_some_and(|b| !b.is_ascii_alphanumeric())) {
+            t = &rest[skip(rest)..];
+        }
+    }
+    [
+        &b"code generated"[..],
+        b"generated",
+        b"autogenerated",
+        b"auto-generated",
+        b"auto generated",
+        b"automatically generated",
+        b"this file",
+        b"this class",
+        b"this code",
+        b"this source",
+        b"this is an auto",
+        b"this is a generated",
+        b"do not edit",
+        b"do not modify",
+        b"don't edit",
+    ]
+    .iter()
+    .any(|p| t.starts_with(p))
+}
+
+/// Whether lowercase `text` holds the word `generated`, alone or as
+/// `autogenerated`/`auto-generated`, not as part of `regenerated`.
+fn generated_word(text: &[u8]) -> bool {
+    memchr::memmem::find_iter(text, b"generated").any(|at| {
+        let before = &text[..at];
+        !before.last().is_some_and(u8::is_ascii_alphabetic) || before.ends_with(b"auto")
     })
 }
 

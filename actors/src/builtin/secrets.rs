@@ -486,7 +486,8 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
     // `env["AWS_SECRET_ACCESS_KEY"] =`), blanks, `=`/`:`/`:=`/`=>`, blanks,
     // opening quote; or a quoted name's `,` as in a call
     // (`os.Setenv("AWS_SECRET_ACCESS_KEY", "…")`).
-    let closing = run(rest, |b| b == b'"' || b == b'\'' || b == b' ' || b == b'\t' || b == b']');
+    // (And C's `[]`: `static const char aws_secret_key[] = "…";`.)
+    let closing = run(rest, |b| b == b'"' || b == b'\'' || b == b' ' || b == b'\t' || b == b']' || b == b'[');
     let blanks = rest[..closing].iter().any(|&b| b == b' ' || b == b'\t');
     let quoted = rest[..closing].iter().any(|&b| b == b'"' || b == b'\'');
     rest = &rest[closing..];
@@ -525,11 +526,19 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
     if !is_call {
         let opened = match rest.first() {
             Some(b'(') if op_text.ends_with(b"=") => Some(1),
-            Some(b'|' | b'>') if op_text == b":" => Some(1 + usize::from(matches!(rest.get(1), Some(b'-' | b'+')))),
+            // With its chomping and indentation indicators (`|-`, `>2`).
+            Some(b'|' | b'>') if op_text == b":" => {
+                Some(1 + rest[1..].iter().take(2).take_while(|b| matches!(b, b'-' | b'+' | b'1'..=b'9')).count())
+            }
             _ => None,
         };
         if let Some(n) = opened {
-            let after = skip(&rest[n..], blank);
+            let mut after = skip(&rest[n..], blank);
+            // A comment may end the line (`# noqa: S105`, `# from vault`).
+            if after.first() == Some(&b'#') && after.len() < rest.len() - n {
+                after = &after[memchr::memchr(b'\n', after)
+                    .map_or(after.len(), |i| if i > 0 && after[i - 1] == b'\r' { i - 1 } else { i })..];
+            }
             if after.starts_with(b"\n") || after.starts_with(b"\r\n") {
                 rest = after;
             }
@@ -551,9 +560,16 @@ fn aws_secret(content: &[u8], at: usize) -> Option<(usize, &[u8], &[u8])> {
         }
         rest = &line[indent(line)..];
     }
-    rest = skip(rest, |b| b == b'"' || b == b'\'' || b == b'`');
+    let opening = run(rest, |b| b == b'"' || b == b'\'' || b == b'`');
+    rest = &rest[opening..];
     let n = short_run(rest, is_base64);
     if n != 40 || rest.get(n) == Some(&b'=') {
+        return None;
+    }
+    // Unquoted, 40 letters alone are a name in code
+    // (`awsSecretKey = defaultAwsSecretAccessKeyFromEnvironment;`); a key,
+    // random, has a digit, `+` or `/` but in one of 4,000.
+    if opening == 0 && rest[..n].iter().all(u8::is_ascii_alphabetic) {
         return None;
     }
     if crossed {
@@ -580,13 +596,16 @@ fn past_type(rest: &[u8], blanks: bool) -> Option<&[u8]> {
         None if blanks => (rest, true),
         None => return None,
     };
-    let type_char = |b: u8| is_word(b) || b"&'<>[].*?: \t".contains(&b);
-    let len = ty.iter().take(LONGEST_TYPE + 1).take_while(|&&b| type_char(b)).count();
-    if len == 0 || len > LONGEST_TYPE || !ty[..len].iter().any(u8::is_ascii_alphabetic) {
+    // (`|`: a union, `str | None`, `string | undefined`.)
+    let type_char = |b: u8| is_word(b) || b"&'<>[].*?:| \t".contains(&b);
+    let len = ty.iter().take(LONGEST_TYPE + LONGEST_RUN).take_while(|&&b| type_char(b)).count();
+    // The type itself, without the blanks before its `=`.
+    let named = skip_back(&ty[..len], blank);
+    if named.is_empty() || named.len() > LONGEST_TYPE || !named.iter().any(u8::is_ascii_alphabetic) {
         return None;
     }
     // Go's is one name (`string`, `pkg.T`), then blanks.
-    if go && (!ty[..len].ends_with(b" ") || skip_back(&ty[..len], blank).iter().any(|&b| blank(b))) {
+    if go && (named.len() == len || named.iter().any(|&b| blank(b))) {
         return None;
     }
     let at = &ty[len..];

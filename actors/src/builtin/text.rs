@@ -190,7 +190,9 @@ pub(super) fn final_newline(content: &[u8], out: &mut Collector<'_>) {
     let Some(&last) = content[bom..].last() else { return };
     let newline = line_break(content);
     if last != newline {
-        out.at(content.len(), Severity::Error, || "file does not end with a newline".to_owned());
+        if !one_line_svg(&content[bom..]) {
+            out.at(content.len(), Severity::Error, || "file does not end with a newline".to_owned());
+        }
         return;
     }
     // Count the line terminators (`\n` or `\r\n`; `\r` in a file of old
@@ -336,6 +338,14 @@ impl Ending {
             Ending::Cr => "CR",
         }
     }
+}
+
+/// Whether the file is an SVG image on one line, as an optimiser (SVGO)
+/// or a badge service writes it, minified: no line break at all.
+fn one_line_svg(content: &[u8]) -> bool {
+    let start = content.trim_ascii_start();
+    (start.starts_with(b"<svg") || (start.starts_with(b"<?xml") && memchr::memmem::find(start, b"<svg").is_some()))
+        && memchr::memchr2(b'\n', b'\r', content).is_none()
 }
 
 /// `mixed-line-endings`: a file using more than one of LF, CRLF and lone CR.

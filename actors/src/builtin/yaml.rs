@@ -84,11 +84,16 @@ fn template_line(text: &str, last: usize, seen: &Signs) -> Option<usize> {
     // line before, and the column a block scalar's lines must be indented
     // past: lines inside a scalar are its text.
     let mut state = Carried::default();
-    let mut block = None::<usize>;
+    // The column a block scalar's lines are indented past; `None` for a
+    // document's root scalar, whose lines run to the next document marker.
+    let mut block = None::<Option<usize>>;
     lines(text).zip(1..=last).find_map(|(line, number)| {
         let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
         if let Some(parent) = block {
-            if indent == line.len() || indent > parent {
+            let marker = ["---", "..."]
+                .iter()
+                .any(|m| line.strip_prefix(m).is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t'])));
+            if indent == line.len() || parent.map_or(!marker, |parent| indent > parent) {
                 return None;
             }
             block = None;
@@ -125,6 +130,9 @@ struct Carried {
     quote: Option<u8>,
     /// How deep in flow collections.
     flow: usize,
+    /// Whether the document has had a node yet: a block scalar before any
+    /// is the document's root.
+    content: bool,
 }
 
 /// What [`scan_line`] finds on a line.
@@ -142,8 +150,9 @@ struct LineScan {
     quoted_action: bool,
     /// The line ends with a block scalar's indicator (`|`, `>`, with its
     /// chomping and indentation indicators): the column the scalar's lines
-    /// are indented past (its key's, or its `-`'s).
-    block_parent: Option<usize>,
+    /// are indented past (its key's, or its `-`'s); `None` inside for a
+    /// document's root scalar (`--- |`), whose lines may begin at column 0.
+    block_parent: Option<Option<usize>>,
 }
 
 /// Scans a line as YAML's tokens would split it, far enough to tell a
@@ -191,7 +200,14 @@ fn scan_line(line: &str, state: &mut Carried) -> LineScan {
                 && b[i..].starts_with(b"---")
                 && b.get(i + 3).is_none_or(|n| matches!(n, b' ' | b'\t')) =>
             {
-                i += 2;
+                state.content = false;
+                i += 3;
+                continue;
+            }
+            // A document's end.
+            b'.' if i == 0 && b.starts_with(b"...") && b.get(3).is_none_or(|n| matches!(n, b' ' | b'\t')) => {
+                state.content = false;
+                break;
             }
             b'!' | b'&' if node => {
                 while i + 1 < b.len() && !matches!(b[i + 1], b' ' | b'\t') {
@@ -214,8 +230,12 @@ fn scan_line(line: &str, state: &mut Carried) -> LineScan {
                 let rest = line[i + 1..].trim_start_matches(|c: char| c == '+' || c == '-' || c.is_ascii_digit());
                 let after = rest.trim_start_matches([' ', '\t']);
                 if after.is_empty() || (after.starts_with('#') && after.len() < rest.len()) {
+                    let parent = key_col.or(dash_col);
+                    let root = parent.is_none() && !state.content;
+                    // A scalar after a key on the line before is indented
+                    // past this line's start, as before.
                     let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
-                    found.block_parent = Some(key_col.or(dash_col).unwrap_or(indent));
+                    found.block_parent = Some(if root { None } else { Some(parent.unwrap_or(indent)) });
                 }
                 node = false;
             }
@@ -225,6 +245,10 @@ fn scan_line(line: &str, state: &mut Carried) -> LineScan {
                 }
                 node = false;
             }
+        }
+        // Properties (a tag, an anchor) are no node yet.
+        if !matches!(c, b' ' | b'\t' | b'!' | b'&') {
+            state.content = true;
         }
         i += 1;
     }
