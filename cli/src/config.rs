@@ -714,6 +714,10 @@ fn compile_glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
 ///
 /// A trailing `/` names a directory, as in an ignore file: `lib/` selects
 /// the files below `lib`, not a file named `lib`.
+///
+/// The file-by-file statement of those rules: a check selects with
+/// [`FileFilter`], which answers a directory's patterns once per directory
+/// and is tested to select what this set does.
 pub fn include_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
