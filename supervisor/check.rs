@@ -32,6 +32,8 @@ use crate::server::RequestCtx;
 use crate::supervisor::{Slot, SupervisorMessage, ValidatorHandle};
 use crate::watch::{IGNORE_FILES, TreeWatch, WalkWatch};
 
+#[path = "attributes.rs"]
+mod attributes;
 #[path = "read_stage.rs"]
 mod read_stage;
 
@@ -109,6 +111,9 @@ struct Walked {
     /// far less than the walk's `stat` of its path). Unset only for a file
     /// nothing selected or that could not be opened.
     meta: std::sync::OnceLock<std::fs::Metadata>,
+    /// What its repository's `.gitattributes` say of it (see
+    /// [`crate::attributes`]).
+    marks: verdict_actors::builtin::FileMarks,
 }
 
 impl Walked {
@@ -802,7 +807,7 @@ impl TrackedIgnored {
                 if stat {
                     let _ = lock.set(meta);
                 }
-                added.push(Walked { rel, raw, abs, meta: lock });
+                added.push(Walked { rel, raw, abs, meta: lock, ..Walked::default() });
             }
         }
         if !added.is_empty() {
@@ -1286,18 +1291,23 @@ fn write_entries(
 }
 
 /// The key of a file's entry: its set and its content (and, for a set whose
-/// verdicts depend on them, its path and its executable bit).
+/// verdicts depend on them, its path and its executable bit; and the marks
+/// its git attributes give it, which the layout checks heed).
 fn file_key(set: &FileSet, hash: Option<u128>, w: &Walked) -> ResultKey {
     let hash = hash.unwrap_or(0);
     let content = if set.path_dependent { command_key(hash, w) } else { hash }.to_be_bytes();
-    if !set.mode_dependent {
+    let marks = w.marks.bits();
+    if !set.mode_dependent && marks == 0 {
         return ResultKey { validator: set.id, content };
     }
-    let executable = w.executable();
-    let mut keyed = [0u8; 17];
+    // A file no attribute marks keeps the key it had before marks were
+    // read (its cached verdicts stay good).
+    let mut keyed = [0u8; 18];
     keyed[..16].copy_from_slice(&content);
-    keyed[16] = u8::from(executable);
-    ResultKey { validator: set.id, content: xxhash_rust::xxh3::xxh3_128(&keyed).to_be_bytes() }
+    keyed[16] = u8::from(set.mode_dependent && w.executable());
+    keyed[17] = marks;
+    let keyed = if marks == 0 { &keyed[..17] } else { &keyed[..] };
+    ResultKey { validator: set.id, content: xxhash_rust::xxh3::xxh3_128(keyed).to_be_bytes() }
 }
 
 /// Runs a check.
@@ -1583,6 +1593,15 @@ pub async fn run(
                 .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?
         }
     };
+    // The attributes files an answer being updated relied on: the walk of
+    // some directories does not list those of the others.
+    let remembered_rules: Vec<PathBuf> = increment.as_ref().map_or_else(Vec::new, |(memo, _)| {
+        (memo.ignore_files.iter())
+            .map(|(p, _)| p)
+            .filter(|p| p.file_name().is_some_and(|n| n == attributes::FILE_NAME) || p.ends_with("info/attributes"))
+            .cloned()
+            .collect()
+    });
     let walk_turn = core_turn().await;
     let read_by_walk = walk_watch.clone();
     let walked = tokio::task::spawn_blocking(move || {
@@ -1634,6 +1653,12 @@ pub async fn run(
                 (files, dirs, linked, stat, listing)
             }
         };
+        let mut walked = walked;
+        {
+            let (real_root, trusted) = &*hazards.root;
+            let mut read = hazards.ignore_files.lock().expect("ignore files");
+            attributes::mark(&walk_root, (real_root, trusted), &targets, &mut walked.0, &remembered_rules, &mut read);
+        }
         read_by_walk
             .ignore_files
             .lock()
@@ -4024,7 +4049,7 @@ fn walked(root: &Path, entry: ignore::DirEntry, stat: bool) -> Option<Walked> {
     if stat && let Ok(m) = entry.metadata() {
         let _ = meta.set(m);
     }
-    Some(Walked { rel, raw, abs: entry.into_path(), meta })
+    Some(Walked { rel, raw, abs: entry.into_path(), meta, ..Walked::default() })
 }
 
 /// The files directly in each of `dirs` (relative to `root`), as a walk of

@@ -1068,7 +1068,12 @@ fn process_batch(
             break;
         }
         let hash_big = st.pairs[fi].iter().any(|&vi| selected[vi].handle.cacheable && super::is_command(&selected[vi]));
-        reads.push(read_one_gated(&walked[fi], known, st.max_size, hash_big, dirs, buf, &mut gate));
+        let mut read = read_one_gated(&walked[fi], known, st.max_size, hash_big, dirs, buf, &mut gate);
+        // Binary by its git attributes: the text checks skip it as they
+        // skip content that looks binary (the stat index keeps what the
+        // content says).
+        read.binary |= walked[fi].marks.binary;
+        reads.push(read);
     }
     // Most of the batch's bytes came from storage (not a directory block or
     // an inode now and then).
@@ -1278,7 +1283,8 @@ fn process_batch(
                     outcomes.push((vi, Outcome::error(err.clone())));
                     continue;
                 };
-                let input = BuiltinInput { content: &[], size, executable: w.executable(), binary: false };
+                let input =
+                    BuiltinInput { content: &[], size, executable: w.executable(), binary: false, marks: w.marks };
                 match run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, None) {
                     Ran::Done(outcome, done) => {
                         if done {
@@ -1360,7 +1366,7 @@ fn process_batch(
                 // from a build that did not look), so look again; it is rare.
                 let binary = r.binary || (read_late && verdict_actors::builtin::is_binary(content));
                 // The size of the bytes hashed, which the verdict is cached under.
-                let input = BuiltinInput { content, size: r.size, executable: w.executable(), binary };
+                let input = BuiltinInput { content, size: r.size, executable: w.executable(), binary, marks: w.marks };
                 match run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, r.hash) {
                     Ran::Done(outcome, true) => {
                         ran.push(vi);

@@ -147,6 +147,13 @@ const LOG_MAX_DIRS: usize = 4096;
 /// a walk finds anywhere below it.
 pub const IGNORE_FILES: [&str; 3] = [".gitignore", ".ignore", ".git"];
 
+/// Whether a change of the entry `name` of a directory may change the
+/// checks of files anywhere below it: an ignore file, `.git`, or a
+/// `.gitattributes` (see [`crate::check`]'s attributes).
+fn rules_below(name: &std::ffi::OsStr) -> bool {
+    IGNORE_FILES.iter().any(|f| name == *f) || name == ".gitattributes"
+}
+
 impl ChangeLog {
     fn push(&mut self, generation: u64, change: Change) {
         let Change::Files(dirs) = &change else {
@@ -415,7 +422,7 @@ impl TreeWatch {
                                 | AddWatchFlags::IN_MOVE_SELF
                                 | AddWatchFlags::IN_Q_OVERFLOW
                                 | AddWatchFlags::IN_UNMOUNT,
-                        ) && e.name.as_ref().is_some_and(|n| !IGNORE_FILES.iter().any(|f| n == f))
+                        ) && e.name.as_ref().is_some_and(|n| !rules_below(n))
                             // git's excludes in a git directory the walk
                             // walks too (a bare repository inside the
                             // project): ignore rules, not a file of the tree.
@@ -515,13 +522,15 @@ impl TreeWatch {
 
 /// Whether a change of this entry of a directory above the project root
 /// (or of a git directory elsewhere) is a change of the tree: the ignore
-/// files the walk reads there, git's excludes (`.git/info/exclude`, and a
+/// files the walk reads there and `.gitattributes`, git's excludes and
+/// attributes (`.git/info/exclude`, `.git/info/attributes`, and a
 /// worktree's `commondir`, which says where they are), and git's index,
 /// which says which files an ignore rule matches but git tracks (checked
 /// all the same: `git add -f` of one is a change of what a check covers).
 fn ancestor_entry_counts(name: &std::ffi::OsStr) -> bool {
-    IGNORE_FILES.iter().any(|f| name == *f)
+    rules_below(name)
         || name == "exclude"
+        || name == "attributes"
         || name == "info"
         || name == "commondir"
         || name == "index"

@@ -2669,6 +2669,86 @@ fn what_the_walk_cannot_look_at_is_reported_and_makes_the_run_incomplete() {
     assert_eq!(r["summary"]["walk_errors"], json!([]));
 }
 
+/// The files of a report with findings, fresh or cached, sorted.
+fn with_findings(r: &Value) -> Vec<String> {
+    let mut files: Vec<String> = (r["outcomes"].as_array().unwrap().iter())
+        .filter(|o| o["outcome"]["status"] == "findings" || o["outcome"]["verdict"]["status"] == "findings")
+        .map(|o| o["file"].as_str().unwrap().to_owned())
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// A repository's git attributes say which files are binary (`binary`, or
+/// `-diff` with `-text`), generated or vendored: the text checks skip the
+/// first, the layout checks leave the others' layout alone (a key in them
+/// is still found). git's precedence holds (a deeper file over a shallower
+/// one, `info/attributes` over both; macros from the top's file only), and
+/// an edit of any of them takes effect at the next check, warm or not.
+#[test]
+fn git_attributes_mark_files_binary_generated_or_vendored() {
+    let env = Env::new();
+    env.write(
+        ".gitattributes",
+        "[attr]made linguist-generated\n*.dat binary\n*.ai -text -diff\nvendor/** linguist-vendored\n\
+         gen.js linguist-generated\n*.lock -diff\nnot.js linguist-generated=false\n",
+    );
+    for f in
+        ["a.dat", "b.ai", "vendor/v.js", "vendor/deep/d.js", "gen.js", "sub/gen.js", "y.lock", "not.js", "plain.txt"]
+    {
+        env.write(f, "x  \n");
+    }
+    for f in ["sub/sub.txt", "sub/made.txt", "sub/local.txt"] {
+        env.write(f, "x  \n");
+    }
+    env.write("sub/.gitattributes", "[attr]local linguist-generated\nsub.txt binary\nmade.txt made\nlocal.txt local\n");
+    env.write(
+        "vendor/key.pem",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n",
+    );
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 1, "{}", r["summary"]);
+    let expected = ["not.js", "plain.txt", "sub/local.txt", "vendor/key.pem", "y.lock"];
+    assert_eq!(with_findings(&r), expected, "{}", r["summary"]);
+    assert_eq!(status_of(&r, "vendor/key.pem", "secrets"), "findings");
+    assert_eq!(r["summary"]["binary_files"], 3, "a.dat, b.ai, sub/sub.txt: {}", r["summary"]);
+    assert_eq!(with_findings(&check_json(&env, &["sub"]).1), ["sub/local.txt"], "the top's macro rules below");
+    // Warm: the same answer.
+    let warm = (0..3).map(|_| check_json(&env, &[]).1).find(|r| r["summary"]["unchanged"] == true);
+    let warm = warm.expect("an unchanged tree was never answered from the previous run");
+    assert_eq!(with_findings(&warm), expected);
+    // A deeper file's edit.
+    env.write("sub/.gitattributes", "made.txt made\n");
+    let r = check_json(&env, &[]).1;
+    assert_eq!(with_findings(&r), ["not.js", "plain.txt", "sub/local.txt", "sub/sub.txt", "vendor/key.pem", "y.lock"]);
+    // git's own, over every `.gitattributes`.
+    env.write(".git/info/attributes", "*.txt linguist-generated\n*.lock binary\n");
+    let r = check_json(&env, &[]).1;
+    assert_eq!(with_findings(&r), ["not.js", "vendor/key.pem"], "{}", r["summary"]);
+    // One gone; a new one in a directory, which rules the directories
+    // below it too.
+    std::fs::remove_file(env.project.join(".git/info/attributes")).unwrap();
+    let r = check_json(&env, &[]).1;
+    assert_eq!(with_findings(&r), ["not.js", "plain.txt", "sub/local.txt", "sub/sub.txt", "vendor/key.pem", "y.lock"]);
+    env.write("vendor/.gitattributes", "* -linguist-vendored\n");
+    let r = check_json(&env, &[]).1;
+    let all =
+        ["not.js", "plain.txt", "sub/local.txt", "sub/sub.txt", "vendor/deep/d.js", "vendor/key.pem", "vendor/v.js"];
+    assert_eq!(with_findings(&r), [&all[..], &["y.lock"]].concat(), "{}", r["summary"]);
+    // The top's file rules the directories below it: an edit there is not
+    // an edit of its directory's files alone (a warm answer is not updated
+    // by walking that directory again).
+    assert!((0..3).any(|_| check_json(&env, &[]).1["summary"]["unchanged"] == true), "never answered unchanged");
+    let top = std::fs::read_to_string(env.project.join(".gitattributes")).unwrap();
+    env.write(".gitattributes", format!("{top}sub/** linguist-generated\n"));
+    let r = check_json(&env, &[]).1;
+    assert_eq!(
+        with_findings(&r),
+        ["not.js", "plain.txt", "vendor/deep/d.js", "vendor/key.pem", "vendor/v.js", "y.lock"]
+    );
+}
+
 #[test]
 fn check_exclude_takes_files_out_as_if_the_walk_had_not_found_them() {
     let env = Env::new();

@@ -447,6 +447,37 @@ impl Default for BuiltinSettings {
     }
 }
 
+/// What a repository's `.gitattributes` say of a file, as far as the
+/// built-ins heed it (see docs/configuration.md, "git attributes").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FileMarks {
+    /// `binary`, or both `-diff` and `-text`: git neither diffs the file
+    /// nor converts its line endings. The text checks skip it as they skip
+    /// content that looks binary.
+    pub binary: bool,
+    /// `linguist-generated` (set, or `true`): a tool writes the file. Its
+    /// layout is the tool's, as for a file that says so itself.
+    pub generated: bool,
+    /// `linguist-vendored` (set, or `true`): someone else's code, kept as
+    /// it came. Its layout is theirs.
+    pub vendored: bool,
+}
+
+impl FileMarks {
+    /// None of them: what a file no attribute names has.
+    pub const NONE: FileMarks = FileMarks { binary: false, generated: false, vendored: false };
+
+    /// The marks as one byte, for keys (0: none).
+    pub fn bits(self) -> u8 {
+        u8::from(self.binary) | (u8::from(self.generated) << 1) | (u8::from(self.vendored) << 2)
+    }
+
+    /// Whether the layout checks leave the file's layout alone.
+    pub fn keeps_layout(self) -> bool {
+        self.generated || self.vendored
+    }
+}
+
 /// What a built-in sees of one file.
 #[derive(Clone, Copy, Debug)]
 pub struct BuiltinInput<'a> {
@@ -461,12 +492,21 @@ pub struct BuiltinInput<'a> {
     /// run's read stage decides once per file, not once per text-only
     /// check (six scans of up to 8,000 bytes per file).
     pub binary: bool,
+    /// What the file's git attributes say of it. `marks.binary` is folded
+    /// into `binary` by the caller; the layout checks heed the rest.
+    pub marks: FileMarks,
 }
 
 impl<'a> BuiltinInput<'a> {
     /// A non-executable file with this content.
     pub fn new(content: &'a [u8]) -> Self {
-        BuiltinInput { content, size: content.len() as u64, executable: false, binary: is_binary(content) }
+        BuiltinInput {
+            content,
+            size: content.len() as u64,
+            executable: false,
+            binary: is_binary(content),
+            marks: FileMarks::NONE,
+        }
     }
 }
 
@@ -499,7 +539,7 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
     let findings = out.finish();
     // Looked at only where there is something to drop: most files have
     // no findings.
-    if !findings.is_empty() && kind.judges_layout() && written_by_a_tool(content) {
+    if !findings.is_empty() && kind.judges_layout() && (input.marks.keeps_layout() || written_by_a_tool(content)) {
         return Vec::new();
     }
     findings

@@ -116,6 +116,33 @@ fn is_binary_looks_at_the_first_8000_bytes() {
 }
 
 #[test]
+fn files_git_attributes_mark_generated_or_vendored_keep_their_layout() {
+    let body = b"x = 1   \r\ny = 2\n\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----";
+    let with = |kind: BuiltinKind, marks: FileMarks| {
+        let input = BuiltinInput { marks, ..BuiltinInput::new(body) };
+        check(kind, &BuiltinSettings::default(), &input)
+    };
+    let layout = [
+        BuiltinKind::TrailingWhitespace,
+        BuiltinKind::MarkdownTrailingWhitespace,
+        BuiltinKind::FinalNewline,
+        BuiltinKind::MixedLineEndings,
+    ];
+    let generated = FileMarks { generated: true, ..FileMarks::NONE };
+    let vendored = FileMarks { vendored: true, ..FileMarks::NONE };
+    for kind in layout {
+        assert!(!with(kind, FileMarks::NONE).is_empty(), "{kind}: the body has findings unmarked");
+        assert_eq!(with(kind, generated), [], "{kind}: linguist-generated");
+        assert_eq!(with(kind, vendored), [], "{kind}: linguist-vendored");
+    }
+    // What is not layout is still judged: a key in vendored code is a key.
+    assert_eq!(with(BuiltinKind::Secrets, vendored).len(), 1);
+    assert_eq!(with(BuiltinKind::Secrets, generated).len(), 1);
+    assert_eq!(FileMarks::NONE.bits(), 0);
+    assert_ne!(generated.bits(), vendored.bits());
+}
+
+#[test]
 fn files_written_by_a_tool_keep_its_layout() {
     let layout = [
         BuiltinKind::TrailingWhitespace,
@@ -645,7 +672,7 @@ fn mixed_line_endings_ten_megabyte_line() {
 #[test]
 fn large_file_uses_the_size() {
     let settings = BuiltinSettings { max_size: 1000 };
-    let over = BuiltinInput { content: b"", size: 1001, executable: false, binary: false };
+    let over = BuiltinInput { content: b"", size: 1001, executable: false, binary: false, marks: FileMarks::NONE };
     let findings = check(BuiltinKind::LargeFile, &settings, &over);
     assert_eq!(findings.len(), 1);
     assert_eq!(findings[0].line, None);
@@ -655,15 +682,17 @@ fn large_file_uses_the_size() {
         findings[0].message
     );
     assert!(findings[0].message.contains(", 1 byte over the limit of"), "{}", findings[0].message);
-    let at_limit = BuiltinInput { content: b"", size: 1000, executable: false, binary: false };
+    let at_limit = BuiltinInput { content: b"", size: 1000, executable: false, binary: false, marks: FileMarks::NONE };
     assert!(check(BuiltinKind::LargeFile, &settings, &at_limit).is_empty());
     // Rounded, the two sizes read the same; how much over does not.
     let settings = BuiltinSettings { max_size: 512 * 1024 };
-    let just_over = BuiltinInput { content: b"", size: 512 * 1024 + 100, executable: false, binary: false };
+    let just_over =
+        BuiltinInput { content: b"", size: 512 * 1024 + 100, executable: false, binary: false, marks: FileMarks::NONE };
     let said = &check(BuiltinKind::LargeFile, &settings, &just_over)[0].message;
     assert_eq!(said, "file is 524388 bytes (512.1 KiB), 100 bytes over the limit of 524288 bytes (512.0 KiB)");
     // The default is 512 KiB; binary content does not matter.
-    let big = BuiltinInput { content: b"\0\0", size: 600 * 1024, executable: false, binary: true };
+    let big =
+        BuiltinInput { content: b"\0\0", size: 600 * 1024, executable: false, binary: true, marks: FileMarks::NONE };
     let findings = check(BuiltinKind::LargeFile, &BuiltinSettings::default(), &big);
     assert_eq!(findings.len(), 1);
     assert!(
@@ -2487,7 +2516,13 @@ fn shebang_not_executable() {
 
 #[test]
 fn shebang_clean() {
-    let exec = BuiltinInput { content: b"#!/usr/bin/env python3\n", size: 23, executable: true, binary: false };
+    let exec = BuiltinInput {
+        content: b"#!/usr/bin/env python3\n",
+        size: 23,
+        executable: true,
+        binary: false,
+        marks: FileMarks::NONE,
+    };
     assert!(check(BuiltinKind::ShebangExecutable, &BuiltinSettings::default(), &exec).is_empty());
     clean(BuiltinKind::ShebangExecutable, b"");
     clean(BuiltinKind::ShebangExecutable, b"echo no shebang\n#!/bin/sh\n");

@@ -1,0 +1,306 @@
+//! The git attributes a check heeds (docs/configuration.md, "git
+//! attributes"): `binary` (or `-diff` with `-text`), `linguist-generated`
+//! and `linguist-vendored`, as the `.gitattributes` files of the repository
+//! a file is in and its `info/attributes` set them, with git's precedence
+//! and macros (the `gix-attributes` crate).
+//!
+//! The walk lists the tree's `.gitattributes` files with the rest, so a tree
+//! without attributes costs nothing more; those above the walk's roots (up
+//! to the repository's top) cost a `stat` each. The files read are stamped
+//! like ignore files: a change to one, or a new one, makes the next check
+//! walk the whole tree again (see [`crate::watch`]).
+
+use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use gix_attributes::Search;
+use gix_attributes::search::{MetadataCollection, Outcome};
+use tracing::debug;
+use verdict_actors::builtin::FileMarks;
+
+use super::{ReadStamp, Walked, git_dirs, special_kind_of, untrusted_file};
+
+/// The name of the per-directory attributes file.
+pub(crate) const FILE_NAME: &str = ".gitattributes";
+
+/// The attributes asked for, in the order [`marks_of`] reads them.
+const NAMES: [&str; 4] = ["diff", "text", "linguist-generated", "linguist-vendored"];
+
+/// An attributes file read.
+struct Rules {
+    path: PathBuf,
+    /// The top of the repository it rules (or the project root, for a
+    /// project in none).
+    top: PathBuf,
+    /// `info/attributes`: relative to the top, ruling over every
+    /// `.gitattributes`.
+    info: bool,
+    bytes: Vec<u8>,
+}
+
+/// The repository tops of directories, looked up once each.
+#[derive(Default)]
+struct Tops(HashMap<PathBuf, Option<PathBuf>>);
+
+impl Tops {
+    /// The nearest directory at or above `dir` that holds a `.git`.
+    fn of(&mut self, dir: &Path) -> Option<PathBuf> {
+        if let Some(top) = self.0.get(dir) {
+            return top.clone();
+        }
+        let top = match dir.join(".git").symlink_metadata() {
+            Ok(_) => Some(dir.to_path_buf()),
+            Err(_) => dir.parent().and_then(|p| self.of(p)),
+        };
+        self.0.insert(dir.to_path_buf(), top.clone());
+        top
+    }
+}
+
+/// Gives each of `files` the marks its git attributes set. `root`: the
+/// project root the walk began at (`real_root` its real path, and `trusted`
+/// the owners whose files outside it may be read, as for ignore files);
+/// `targets`: the paths walked; `remembered`: attribute files an earlier
+/// walk read (an update of its answer walks only some directories). The
+/// files read, with their stamps, go to `read`.
+pub(super) fn mark(
+    root: &Path,
+    (real_root, trusted): (&Path, &[u32]),
+    targets: &[PathBuf],
+    files: &mut [Walked],
+    remembered: &[PathBuf],
+    read: &mut Vec<(PathBuf, ReadStamp)>,
+) {
+    let mut tops = Tops::default();
+    let project_top = tops.of(root);
+    let mut candidates: Vec<PathBuf> = files
+        .iter()
+        .filter(|w| w.abs.file_name().is_some_and(|n| n == FILE_NAME))
+        .map(|w| w.abs.clone())
+        .chain(remembered.iter().cloned())
+        .collect();
+    // The directories above the walk's roots, up to the project root, and
+    // from there up to the repository's top: their files rule the walked
+    // ones too.
+    let mut above: Vec<&Path> = Vec::new();
+    for t in targets {
+        above.extend(t.ancestors().skip(1).take_while(|d| d.starts_with(root)));
+    }
+    if let Some(top) = project_top.as_deref().filter(|t| *t != root) {
+        above.extend(root.ancestors().skip(1).take_while(|d| d.starts_with(top)));
+    }
+    above.sort_unstable();
+    above.dedup();
+    candidates.extend(above.iter().map(|d| d.join(FILE_NAME)));
+    candidates.sort_unstable();
+    candidates.dedup();
+    let mut rules: Vec<Rules> = Vec::new();
+    for path in candidates {
+        let Some(dir) = path.parent() else { continue };
+        let top = tops.of(dir).unwrap_or_else(|| root.to_path_buf());
+        if let Some(bytes) = read_rules(&path, (real_root, trusted), read) {
+            rules.push(Rules { path, top, info: false, bytes });
+        }
+    }
+    if let Some(top) = &project_top
+        && let Ok(Some(found)) = git_dirs(top)
+        && let Some(common) = found.common
+    {
+        let path = common.join("info/attributes");
+        if let Some(bytes) = read_rules(&path, (real_root, trusted), read) {
+            rules.push(Rules { path, top: top.clone(), info: true, bytes });
+        }
+    }
+    // Only files that can set one of the attributes heeded (or define a
+    // macro, which another file may use) need a look at every file.
+    let has = |bytes: &[u8], word: &str| memchr::memmem::find(bytes, word.as_bytes()).is_some();
+    let macros = rules.iter().any(|r| has(&r.bytes, "[attr]"));
+    rules.retain(|r| macros || ["binary", "diff", "linguist-"].iter().any(|w| has(&r.bytes, w)));
+    if rules.is_empty() {
+        return;
+    }
+    // Shallow before deep, `info/attributes` last: the last list added
+    // rules over the others.
+    rules.sort_by_key(|r| (r.top.clone(), r.info, r.path.components().count()));
+    let mut searches: HashMap<PathBuf, (Search, Outcome)> = HashMap::new();
+    let mut collections: HashMap<PathBuf, MetadataCollection> = HashMap::new();
+    for r in &rules {
+        let collection = collections.entry(r.top.clone()).or_default();
+        let (search, _) = searches.entry(r.top.clone()).or_insert_with(|| {
+            let mut buf = Vec::new();
+            let no_files: [PathBuf; 0] = [];
+            // With git's built-in `binary` macro.
+            (Search::new_globals(no_files, &mut buf, collection).unwrap_or_default(), Outcome::default())
+        });
+        // git takes macro definitions from the top's file and
+        // `info/attributes` only.
+        let at_top = r.info || r.path.parent() == Some(r.top.as_path());
+        let base = (!r.info).then_some(r.top.as_path());
+        search.add_patterns_buffer(&r.bytes, r.path.clone(), base, collection, at_top);
+    }
+    for (top, (_, out)) in &mut searches {
+        out.initialize_with_selection(&collections[top], NAMES);
+    }
+    let mut last: Option<(PathBuf, Option<PathBuf>)> = None;
+    for w in files.iter_mut() {
+        let Some(dir) = w.abs.parent() else { continue };
+        let top = match &last {
+            Some((d, top)) if d == dir => top.clone(),
+            _ => {
+                let top = tops.of(dir).or_else(|| Some(root.to_path_buf()).filter(|_| project_top.is_none()));
+                last = Some((dir.to_path_buf(), top.clone()));
+                top
+            }
+        };
+        let Some(top) = top else { continue };
+        let Some((search, out)) = searches.get_mut(&top) else { continue };
+        let Ok(rel) = w.abs.strip_prefix(&top) else { continue };
+        out.reset();
+        let rel = bstr::BStr::new(rel.as_os_str().as_bytes());
+        if search.pattern_matching_relative_path(rel, gix_attributes::glob::pattern::Case::Sensitive, Some(false), out)
+        {
+            w.marks = marks_of(out);
+        }
+    }
+}
+
+/// The marks of a file from the outcome of its look-up.
+fn marks_of(out: &Outcome) -> FileMarks {
+    let mut states = out.iter_selected().map(|m| m.assignment.state);
+    let mut next = || states.next().unwrap_or(gix_attributes::StateRef::Unspecified);
+    let (diff, text, generated, vendored) = (next(), next(), next(), next());
+    // As Linguist reads them: set, or any value but `false`.
+    let on = |s: gix_attributes::StateRef<'_>| match s {
+        gix_attributes::StateRef::Set => true,
+        gix_attributes::StateRef::Value(v) => !v.as_bstr().eq_ignore_ascii_case(b"false"),
+        _ => false,
+    };
+    FileMarks { binary: diff.is_unset() && text.is_unset(), generated: on(generated), vendored: on(vendored) }
+}
+
+/// The bytes of the attributes file `path`, if it is there and may be
+/// read: a regular file (after links) of at most 1 MiB, and, outside the
+/// project, one only the user, root or the project's owner could have put
+/// there (as for ignore files). Its stamp goes to `read`.
+fn read_rules(
+    path: &Path,
+    (real_root, trusted): (&Path, &[u32]),
+    read: &mut Vec<(PathBuf, ReadStamp)>,
+) -> Option<Vec<u8>> {
+    let meta = std::fs::metadata(path).ok()?;
+    if let Some(kind) = special_kind_of(&meta) {
+        debug!(file = %path.display(), kind, "attributes file not read");
+        return None;
+    }
+    if !meta.is_file() {
+        return None;
+    }
+    let real = std::fs::canonicalize(path).ok()?;
+    if !trusted.is_empty()
+        && !real.starts_with(real_root)
+        && let Some(why) = untrusted_file(path, trusted)
+    {
+        debug!(file = %path.display(), why, "attributes file not read");
+        return None;
+    }
+    let bytes = std::fs::read(path).ok()?;
+    read.push((path.to_path_buf(), ReadStamp::of(&meta)));
+    Some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The marks `mark` gives the files `rels` of the project at `root`,
+    /// walked from `targets` (the root if empty), with the attributes
+    /// files a walk of them lists.
+    fn marks(root: &Path, targets: &[&str], rels: &[&str]) -> Vec<FileMarks> {
+        let targets: Vec<PathBuf> = match targets {
+            [] => vec![root.to_path_buf()],
+            t => t.iter().map(|t| root.join(t)).collect(),
+        };
+        let mut listed: Vec<PathBuf> = Vec::new();
+        let mut dirs = targets.clone();
+        while let Some(dir) = dirs.pop() {
+            for e in std::fs::read_dir(&dir).unwrap().map(Result::unwrap) {
+                match e.file_type().unwrap().is_dir() {
+                    true if e.file_name() != ".git" => dirs.push(e.path()),
+                    false if e.file_name() == FILE_NAME => listed.push(e.path()),
+                    _ => {}
+                }
+            }
+        }
+        let walked = |abs: PathBuf| Walked { abs, ..Walked::default() };
+        let mut files: Vec<Walked> = rels.iter().map(|r| walked(root.join(r))).collect();
+        files.extend(listed.into_iter().map(walked));
+        let mut read = Vec::new();
+        mark(root, (root, &[]), &targets, &mut files, &[], &mut read);
+        files[..rels.len()].iter().map(|w| w.marks).collect()
+    }
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    const GEN: FileMarks = FileMarks { generated: true, ..FileMarks::NONE };
+    const BIN: FileMarks = FileMarks { binary: true, ..FileMarks::NONE };
+
+    #[test]
+    fn deeper_files_rule_over_shallower_and_git_s_own_over_both() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join(".git/info")).unwrap();
+        write(&root.join(".gitattributes"), "*.txt linguist-generated\n*.bin binary\n");
+        write(&root.join("a/.gitattributes"), "*.txt -linguist-generated\n");
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        let rels = ["x.txt", "a/x.txt", "a/b/y.txt", "a/z.bin", "w.md"];
+        let none = FileMarks::NONE;
+        assert_eq!(marks(root, &[], &rels), [GEN, none, none, BIN, none]);
+        write(&root.join(".git/info/attributes"), "a/b/*.txt linguist-generated\nx.txt -linguist-generated\n");
+        assert_eq!(marks(root, &[], &rels), [none, none, GEN, BIN, none]);
+        // Walked from below the root: the files above the walk still rule.
+        assert_eq!(marks(root, &["a/b"], &["a/b/y.txt"]), [GEN]);
+    }
+
+    #[test]
+    fn a_repository_s_rules_stop_at_a_nested_one_and_rule_from_its_top() {
+        let tmp = tempfile::tempdir().unwrap();
+        let top = tmp.path();
+        std::fs::create_dir_all(top.join(".git")).unwrap();
+        std::fs::create_dir_all(top.join("project/inner/.git")).unwrap();
+        write(&top.join(".gitattributes"), "project/*.txt linguist-generated\n*.c linguist-vendored\n");
+        let root = top.join("project");
+        let vendored = FileMarks { vendored: true, ..FileMarks::NONE };
+        // The project is a directory of the repository: its paths are
+        // matched from the repository's top.
+        let got = marks(&root, &[], &["a.txt", "deep/b.txt", "m.c", "inner/m.c"]);
+        assert_eq!(got, [GEN, FileMarks::NONE, vendored, FileMarks::NONE]);
+    }
+
+    #[test]
+    fn a_project_in_no_repository_is_ruled_by_its_own_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("p");
+        write(&root.join(".gitattributes"), "/top.txt linguist-generated\n");
+        write(&root.join("d/.gitattributes"), "[attr]gen linguist-generated\nx.txt gen\n");
+        assert_eq!(marks(&root, &[], &["top.txt", "d/top.txt", "d/x.txt"]), [GEN, FileMarks::NONE, FileMarks::NONE]);
+    }
+
+    #[test]
+    fn linguist_values_and_binary_spellings() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        write(
+            &root.join(".gitattributes"),
+            "a linguist-generated=true\nb linguist-generated=false\nc linguist-generated=yes\nd -linguist-generated\n\
+             e -diff -text\nf -diff\ng -text\nh binary\nh !diff\n",
+        );
+        let got = marks(root, &[], &["a", "b", "c", "d", "e", "f", "g", "h"]);
+        let none = FileMarks::NONE;
+        assert_eq!(got, [GEN, none, GEN, none, BIN, none, none, none]);
+    }
+}
