@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use gix_attributes::Search;
 use gix_attributes::search::{MetadataCollection, Outcome};
@@ -39,41 +40,64 @@ struct Rules {
     bytes: Vec<u8>,
 }
 
-/// The repository tops of directories, looked up once each.
-#[derive(Default)]
-struct Tops(HashMap<PathBuf, Option<PathBuf>>);
+/// The tops of the repositories a walk met (every directory it entered or
+/// climbed through that holds a `.git`), deepest first.
+struct Tops(Vec<PathBuf>);
 
 impl Tops {
-    /// The nearest directory at or above `dir` that holds a `.git`.
-    fn of(&mut self, dir: &Path) -> Option<PathBuf> {
-        if let Some(top) = self.0.get(dir) {
-            return top.clone();
-        }
-        let top = match dir.join(".git").symlink_metadata() {
-            Ok(_) => Some(dir.to_path_buf()),
-            Err(_) => dir.parent().and_then(|p| self.of(p)),
-        };
-        self.0.insert(dir.to_path_buf(), top.clone());
-        top
+    fn new(repos: &[PathBuf]) -> Tops {
+        let mut tops = repos.to_vec();
+        tops.sort_unstable_by(|a, b| b.as_os_str().len().cmp(&a.as_os_str().len()).then_with(|| a.cmp(b)));
+        tops.dedup();
+        Tops(tops)
+    }
+
+    /// The top of the repository `path` is in (the nearest top at or above
+    /// it), and `path` relative to it.
+    fn of<'a>(&self, path: &'a [u8]) -> Option<(&Path, &'a [u8])> {
+        self.0.iter().find_map(|top| Some((top.as_path(), below(top, path)?)))
     }
 }
+
+/// `path` relative to `dir`, if it is `dir` or below it.
+fn below<'a>(dir: &Path, path: &'a [u8]) -> Option<&'a [u8]> {
+    let d = dir.as_os_str().as_bytes();
+    let rest = path.strip_prefix(d)?;
+    match (d.last(), rest.first()) {
+        (Some(b'/'), _) | (_, None) => Some(rest),
+        (_, Some(b'/')) => Some(&rest[1..]),
+        _ => None,
+    }
+}
+
+/// The fewest files a thread is started to mark.
+const FILES_PER_THREAD: usize = 4096;
 
 /// Gives each of `files` the marks its git attributes set. `root`: the
 /// project root the walk began at (`real_root` its real path, and `trusted`
 /// the owners whose files outside it may be read, as for ignore files);
-/// `targets`: the paths walked; `remembered`: attribute files an earlier
-/// walk read (an update of its answer walks only some directories). The
-/// files read, with their stamps, go to `read`.
+/// `targets`: the paths walked; `repos`: the directories holding a `.git`
+/// that the walk met, in the tree and above it (the walk looks at each
+/// directory it enters and at every one above where it starts);
+/// `remembered`: attribute files an earlier walk read (an update of its
+/// answer walks only some directories). The files read, with their stamps,
+/// go to `read`.
 pub(super) fn mark(
     root: &Path,
     (real_root, trusted): (&Path, &[u32]),
-    targets: &[PathBuf],
+    (targets, repos): (&[PathBuf], &[PathBuf]),
     files: &mut [Walked],
     remembered: &[PathBuf],
     read: &mut Vec<(PathBuf, ReadStamp)>,
 ) {
-    let mut tops = Tops::default();
-    let project_top = tops.of(root);
+    let tops = Tops::new(repos);
+    let project_top = tops.of(root.as_os_str().as_bytes()).map(|(t, _)| t.to_path_buf());
+    // The top a directory's rules are relative to: its repository's, or
+    // the project root for one in none.
+    let top_of = |dir: &Path| match tops.of(dir.as_os_str().as_bytes()) {
+        Some((top, _)) => top.to_path_buf(),
+        None => root.to_path_buf(),
+    };
     let mut candidates: Vec<PathBuf> = files
         .iter()
         .filter(|w| w.abs.file_name().is_some_and(|n| n == FILE_NAME))
@@ -98,7 +122,7 @@ pub(super) fn mark(
     let mut rules: Vec<Rules> = Vec::new();
     for path in candidates {
         let Some(dir) = path.parent() else { continue };
-        let top = tops.of(dir).unwrap_or_else(|| root.to_path_buf());
+        let top = top_of(dir);
         if let Some(bytes) = read_rules(&path, (real_root, trusted), read) {
             rules.push(Rules { path, top, info: false, bytes });
         }
@@ -142,27 +166,52 @@ pub(super) fn mark(
     for (top, (_, out)) in &mut searches {
         out.initialize_with_selection(&collections[top], NAMES);
     }
-    let mut last: Option<(PathBuf, Option<PathBuf>)> = None;
-    for w in files.iter_mut() {
-        let Some(dir) = w.abs.parent() else { continue };
-        let top = match &last {
-            Some((d, top)) if d == dir => top.clone(),
-            _ => {
-                let top = tops.of(dir).or_else(|| Some(root.to_path_buf()).filter(|_| project_top.is_none()));
-                last = Some((dir.to_path_buf(), top.clone()));
-                top
+    let searches = &searches;
+    let mark_all = |files: &mut [Walked]| {
+        let mut outs: HashMap<&Path, Outcome> = searches.iter().map(|(t, (_, o))| (t.as_path(), o.clone())).collect();
+        for w in files {
+            let abs = w.abs.as_os_str().as_bytes();
+            // In a project in no repository, the root's rules; outside
+            // any repository in a project in one, none.
+            let found = match (tops.of(abs), &project_top) {
+                (Some(found), _) => Some(found),
+                (None, None) => below(root, abs).map(|rel| (root, rel)),
+                (None, Some(_)) => None,
+            };
+            let Some((top, rel)) = found else { continue };
+            let (Some((search, _)), Some(out)) = (searches.get(top), outs.get_mut(top)) else { continue };
+            out.reset();
+            let case = gix_attributes::glob::pattern::Case::Sensitive;
+            if search.pattern_matching_relative_path(bstr::BStr::new(rel), case, Some(false), out) {
+                w.marks = marks_of(out);
             }
-        };
-        let Some(top) = top else { continue };
-        let Some((search, out)) = searches.get_mut(&top) else { continue };
-        let Ok(rel) = w.abs.strip_prefix(&top) else { continue };
-        out.reset();
-        let rel = bstr::BStr::new(rel.as_os_str().as_bytes());
-        if search.pattern_matching_relative_path(rel, gix_attributes::glob::pattern::Case::Sensitive, Some(false), out)
-        {
-            w.marks = marks_of(out);
         }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let per_thread = files.len().div_ceil(threads).max(FILES_PER_THREAD);
+    let chunks: Vec<Mutex<Option<&mut [Walked]>>> = files.chunks_mut(per_thread).map(|c| Mutex::new(Some(c))).collect();
+    fn take<'a>(c: &Mutex<Option<&'a mut [Walked]>>) -> Option<&'a mut [Walked]> {
+        c.lock().expect("chunk").take()
     }
+    std::thread::scope(|scope| {
+        for chunk in chunks.iter().skip(1) {
+            let work = || {
+                if let Some(c) = take(chunk) {
+                    mark_all(c);
+                }
+            };
+            if let Err(e) = std::thread::Builder::new().spawn_scoped(scope, work) {
+                debug!(error = %e, "no thread to mark files with");
+            }
+        }
+        // This thread's share, and any a thread has not begun (one that
+        // could not be started).
+        for chunk in &chunks {
+            if let Some(c) = take(chunk) {
+                mark_all(c);
+            }
+        }
+    });
 }
 
 /// The marks of a file from the outcome of its look-up.
@@ -222,8 +271,18 @@ mod tests {
             t => t.iter().map(|t| root.join(t)).collect(),
         };
         let mut listed: Vec<PathBuf> = Vec::new();
+        // The repositories a walk meets: above where it starts, and in it.
+        let mut repos: Vec<PathBuf> = targets
+            .iter()
+            .flat_map(|t| t.ancestors())
+            .filter(|d| d.join(".git").exists())
+            .map(Path::to_path_buf)
+            .collect();
         let mut dirs = targets.clone();
         while let Some(dir) = dirs.pop() {
+            if dir.join(".git").exists() {
+                repos.push(dir.clone());
+            }
             for e in std::fs::read_dir(&dir).unwrap().map(Result::unwrap) {
                 match e.file_type().unwrap().is_dir() {
                     true if e.file_name() != ".git" => dirs.push(e.path()),
@@ -236,7 +295,7 @@ mod tests {
         let mut files: Vec<Walked> = rels.iter().map(|r| walked(root.join(r))).collect();
         files.extend(listed.into_iter().map(walked));
         let mut read = Vec::new();
-        mark(root, (root, &[]), &targets, &mut files, &[], &mut read);
+        mark(root, (root, &[]), (&targets, &repos), &mut files, &[], &mut read);
         files[..rels.len()].iter().map(|w| w.marks).collect()
     }
 

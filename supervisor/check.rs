@@ -1656,8 +1656,10 @@ pub async fn run(
         let mut walked = walked;
         {
             let (real_root, trusted) = &*hazards.root;
+            let repos = hazards.repos.lock().expect("repos").clone();
             let mut read = hazards.ignore_files.lock().expect("ignore files");
-            attributes::mark(&walk_root, (real_root, trusted), &targets, &mut walked.0, &remembered_rules, &mut read);
+            let (found, remembered) = ((targets.as_slice(), repos.as_slice()), &remembered_rules);
+            attributes::mark(&walk_root, (real_root, trusted), found, &mut walked.0, remembered, &mut read);
         }
         read_by_walk
             .ignore_files
