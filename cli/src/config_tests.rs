@@ -401,6 +401,25 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         assert!(!tw.is_match(file) && !fnl.is_match(file) && !mle.is_match(file), "{file}");
     }
     assert!(!fnl.is_match("sw/example/eclipse/.cproject"));
+    // Written whole by tools, with no comment to say so: final-newline
+    // only (their other lines are still the tools' to get right).
+    for file in [
+        ".run/spotlessApply.run.xml",
+        "gen/Expr.interp",
+        "db/structure.sql",
+        "db/animals_structure.sql",
+        "prisma/migrations/migration_lock.toml",
+        "app/google-services.json",
+        "ios/firebase_app_id_file.json",
+    ] {
+        assert!(!fnl.is_match(file) && tw.is_match(file), "{file}");
+    }
+    // Hand-written neighbours.
+    for file in
+        ["run/job.xml", "db/seeds.sql", "db/migrate/structure.sql.rb", "migrations/0001_init.sql", "services.json"]
+    {
+        assert!(fnl.is_match(file), "{file}");
+    }
     // Scripts a build installs with its own mode.
     for file in [
         "debian/postinst",

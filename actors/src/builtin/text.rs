@@ -190,7 +190,7 @@ pub(super) fn final_newline(content: &[u8], out: &mut Collector<'_>) {
     let Some(&last) = content[bom..].last() else { return };
     let newline = line_break(content);
     if last != newline {
-        if !one_line_svg(&content[bom..]) {
+        if !one_line_svg(&content[bom..]) && !ends_with_source_map_link(content) {
             out.at(content.len(), Severity::Error, || "file does not end with a newline".to_owned());
         }
         return;
@@ -342,6 +342,14 @@ impl Ending {
 
 /// Whether the file is an SVG image on one line, as an optimiser (SVGO)
 /// or a badge service writes it, minified: no line break at all.
+/// Whether the last line links a source map (`//# sourceMappingURL=…`, or
+/// `/*# sourceMappingURL=… */` in a style sheet), as compilers and bundlers
+/// write it, with no line break after it (tsc's output with `--sourceMap`).
+fn ends_with_source_map_link(content: &[u8]) -> bool {
+    let last = memchr::memrchr(b'\n', content).map_or(content, |i| &content[i + 1..]);
+    last.starts_with(b"//# sourceMappingURL=") || last.starts_with(b"/*# sourceMappingURL=")
+}
+
 fn one_line_svg(content: &[u8]) -> bool {
     let start = content.trim_ascii_start();
     (start.starts_with(b"<svg") || (start.starts_with(b"<?xml") && memchr::memmem::find(start, b"<svg").is_some()))
