@@ -10,7 +10,7 @@
 //! like ignore files: a change to one, or a new one, makes the next check
 //! walk the whole tree again (see [`crate::watch`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -76,18 +76,18 @@ const FILES_PER_THREAD: usize = 4096;
 /// Gives each of `files` the marks its git attributes set. `root`: the
 /// project root the walk began at (`real_root` its real path, and `trusted`
 /// the owners whose files outside it may be read, as for ignore files);
-/// `targets`: the paths walked; `repos`: the directories holding a `.git`
-/// that the walk met, in the tree and above it (the walk looks at each
-/// directory it enters and at every one above where it starts);
-/// `remembered`: attribute files an earlier walk read (an update of its
-/// answer walks only some directories). The files read, with their stamps,
-/// go to `read`.
+/// `repos`: the directories holding a `.git` that the walk met, in the
+/// tree and above it (the walk looks at each directory it enters and at
+/// every one above where it starts); `unlisted`: attributes files that rule
+/// walked files but that the walk did not list (see [`unlisted`]), and those
+/// an earlier walk read (an update of its answer walks only some
+/// directories). The files read, with their stamps, go to `read`.
 pub(super) fn mark(
     root: &Path,
     (real_root, trusted): (&Path, &[u32]),
-    (targets, repos): (&[PathBuf], &[PathBuf]),
+    repos: &[PathBuf],
     files: &mut [Walked],
-    remembered: &[PathBuf],
+    unlisted: &[PathBuf],
     read: &mut Vec<(PathBuf, ReadStamp)>,
 ) {
     let tops = Tops::new(repos);
@@ -102,46 +102,40 @@ pub(super) fn mark(
         .iter()
         .filter(|w| w.abs.file_name().is_some_and(|n| n == FILE_NAME))
         .map(|w| w.abs.clone())
-        .chain(remembered.iter().cloned())
+        .chain(unlisted.iter().cloned())
         .collect();
-    // The directories above the walk's roots, up to the project root, and
-    // from there up to the repository's top: their files rule the walked
-    // ones too.
-    let mut above: Vec<&Path> = Vec::new();
-    for t in targets {
-        above.extend(t.ancestors().skip(1).take_while(|d| d.starts_with(root)));
-    }
+    // The directories above the project root up to the repository's top:
+    // their files rule the walked ones too.
     if let Some(top) = project_top.as_deref().filter(|t| *t != root) {
-        above.extend(root.ancestors().skip(1).take_while(|d| d.starts_with(top)));
+        candidates.extend(root.ancestors().skip(1).take_while(|d| d.starts_with(top)).map(|d| d.join(FILE_NAME)));
     }
-    above.sort_unstable();
-    above.dedup();
-    candidates.extend(above.iter().map(|d| d.join(FILE_NAME)));
     candidates.sort_unstable();
     candidates.dedup();
     let mut rules: Vec<Rules> = Vec::new();
     for path in candidates {
         let Some(dir) = path.parent() else { continue };
         let top = top_of(dir);
-        if let Some(bytes) = read_rules(&path, (real_root, trusted), read) {
+        if let Some(bytes) = read_rules(&path, (real_root, trusted), false, read) {
             rules.push(Rules { path, top, info: false, bytes });
         }
     }
+    // `info/attributes` of the git directory: the common one of a worktree,
+    // or the one a `.git` file names (`git init --separate-git-dir`, a
+    // submodule), relative to the file's directory.
     if let Some(top) = &project_top
         && let Ok(Some(found)) = git_dirs(top)
-        && let Some(common) = found.common
+        && let Some(git_dir) = found.common.or_else(|| found.named.map(|n| top.join(n)))
     {
-        let path = common.join("info/attributes");
-        if let Some(bytes) = read_rules(&path, (real_root, trusted), read) {
+        let path = git_dir.join("info/attributes");
+        if let Some(bytes) = read_rules(&path, (real_root, trusted), true, read) {
             rules.push(Rules { path, top: top.clone(), info: true, bytes });
         }
     }
-    // Only files that can set one of the attributes heeded (or define a
-    // macro, which another file may use) need a look at every file.
+    // Unless a file can set one of the attributes heeded (or define a
+    // macro, which another may use), no file needs a look. (All of them
+    // count then: `text` set in one undoes another's `binary`.)
     let has = |bytes: &[u8], word: &str| memchr::memmem::find(bytes, word.as_bytes()).is_some();
-    let macros = rules.iter().any(|r| has(&r.bytes, "[attr]"));
-    rules.retain(|r| macros || ["binary", "diff", "linguist-"].iter().any(|w| has(&r.bytes, w)));
-    if rules.is_empty() {
+    if !rules.iter().any(|r| ["binary", "diff", "linguist-", "[attr]"].iter().any(|w| has(&r.bytes, w))) {
         return;
     }
     // Shallow before deep, `info/attributes` last: the last list added
@@ -214,6 +208,50 @@ pub(super) fn mark(
     });
 }
 
+/// The attributes files that rule the files a walk of `targets` (below the
+/// project `root`) lists but that the walk itself does not list: those of
+/// the directories between each target and the root, as a walk of the root
+/// lists them (`listed` gives the files of such directories, relative to
+/// the root: a check of `sub/a.x` reads what `verdict check .` reads), and
+/// those of the directories the walk did not enter (ignored, or left out)
+/// that hold files git tracks (`tracked_dirs`, absolute; `walked_dirs`: the
+/// directories walked, relative to the root): git's attributes rule those
+/// files whatever the ignore rules say.
+pub(super) fn unlisted(
+    root: &Path,
+    listed: impl FnOnce(&[String]) -> Vec<PathBuf>,
+    targets: &[PathBuf],
+    (tracked_dirs, walked_dirs): (&[PathBuf], Option<&HashSet<&str>>),
+) -> Vec<PathBuf> {
+    let mut above: Vec<String> = Vec::new();
+    for t in targets.iter().filter(|t| t.as_path() != root) {
+        let dirs = t.ancestors().skip(1).take_while(|d| d.starts_with(root));
+        above.extend(dirs.filter_map(|d| d.strip_prefix(root).ok()?.to_str().map(str::to_owned)));
+    }
+    above.sort_unstable();
+    above.dedup();
+    let mut found: Vec<PathBuf> = match above.is_empty() {
+        true => Vec::new(),
+        false => listed(&above).into_iter().filter(|p| p.file_name().is_some_and(|n| n == FILE_NAME)).collect(),
+    };
+    if let Some(walked) = walked_dirs {
+        let mut seen = HashSet::new();
+        for dir in tracked_dirs {
+            for d in dir.ancestors().take_while(|d| d.starts_with(root)) {
+                let rel = d.strip_prefix(root).ok().and_then(Path::to_str);
+                if rel.is_some_and(|r| walked.contains(r)) || !seen.insert(d.to_path_buf()) {
+                    break;
+                }
+                let path = d.join(FILE_NAME);
+                if path.symlink_metadata().is_ok_and(|m| m.is_file()) {
+                    found.push(path);
+                }
+            }
+        }
+    }
+    found
+}
+
 /// The marks of a file from the outcome of its look-up.
 fn marks_of(out: &Outcome) -> FileMarks {
     let mut states = out.iter_selected().map(|m| m.assignment.state);
@@ -229,15 +267,17 @@ fn marks_of(out: &Outcome) -> FileMarks {
 }
 
 /// The bytes of the attributes file `path`, if it is there and may be
-/// read: a regular file (after links) of at most 1 MiB, and, outside the
+/// read: a regular file of at most 1 MiB (after links with `follow`: git
+/// follows none to a `.gitattributes` of the working tree), and, outside the
 /// project, one only the user, root or the project's owner could have put
 /// there (as for ignore files). Its stamp goes to `read`.
 fn read_rules(
     path: &Path,
     (real_root, trusted): (&Path, &[u32]),
+    follow: bool,
     read: &mut Vec<(PathBuf, ReadStamp)>,
 ) -> Option<Vec<u8>> {
-    let meta = std::fs::metadata(path).ok()?;
+    let meta = if follow { std::fs::metadata(path) } else { std::fs::symlink_metadata(path) }.ok()?;
     if let Some(kind) = special_kind_of(&meta) {
         debug!(file = %path.display(), kind, "attributes file not read");
         return None;
@@ -295,7 +335,11 @@ mod tests {
         let mut files: Vec<Walked> = rels.iter().map(|r| walked(root.join(r))).collect();
         files.extend(listed.into_iter().map(walked));
         let mut read = Vec::new();
-        mark(root, (root, &[]), (&targets, &repos), &mut files, &[], &mut read);
+        // A walk of the root lists every one of these.
+        let listed =
+            |dirs: &[String]| dirs.iter().map(|d| root.join(d).join(FILE_NAME)).filter(|p| p.is_file()).collect();
+        let unlisted = unlisted(root, listed, &targets, (&[], None));
+        mark(root, (root, &[]), &repos, &mut files, &unlisted, &mut read);
         files[..rels.len()].iter().map(|w| w.marks).collect()
     }
 
@@ -346,6 +390,34 @@ mod tests {
         write(&root.join(".gitattributes"), "/top.txt linguist-generated\n");
         write(&root.join("d/.gitattributes"), "[attr]gen linguist-generated\nx.txt gen\n");
         assert_eq!(marks(&root, &[], &["top.txt", "d/top.txt", "d/x.txt"]), [GEN, FileMarks::NONE, FileMarks::NONE]);
+    }
+
+    #[test]
+    fn text_set_deeper_undoes_a_shallower_binary() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join(".git/info")).unwrap();
+        write(&root.join(".gitattributes"), "*.x -diff -text\n*.y -diff\n*.svg binary\n");
+        write(&root.join("sub/.gitattributes"), "*.x text\n*.y -text\n*.svg text diff\n");
+        let none = FileMarks::NONE;
+        let rels = ["a.x", "sub/a.x", "sub/b.y", "b.y", "sub/c.svg"];
+        assert_eq!(marks(root, &[], &rels), [BIN, none, BIN, none, none]);
+        // Split between a `.gitattributes` and git's own.
+        write(&root.join(".git/info/attributes"), "b.y -text\n");
+        assert_eq!(marks(root, &[], &["b.y"]), [BIN]);
+    }
+
+    #[test]
+    fn info_attributes_of_a_git_directory_a_git_file_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (root, git_dir) = (tmp.path().join("p"), tmp.path().join("p.git"));
+        write(&git_dir.join("info/attributes"), "*.x binary\n");
+        write(&root.join(".git"), &format!("gitdir: {}\n", git_dir.display()));
+        write(&root.join("a.x"), "x\n");
+        assert_eq!(marks(&root, &[], &["a.x"]), [BIN]);
+        // A relative one, from the `.git` file's directory.
+        write(&root.join(".git"), "gitdir: ../p.git\n");
+        assert_eq!(marks(&root, &[], &["a.x"]), [BIN]);
     }
 
     #[test]

@@ -780,7 +780,7 @@ impl TrackedIgnored {
     ) -> TrackedListing {
         let mut added = Vec::new();
         let root = dot_ignore.root;
-        let (listings, said) = self.listings();
+        let (listings, mut said) = self.listings();
         for (top, listed) in listings {
             for name in listed.split(|&b| b == 0).filter(|n| !n.is_empty()) {
                 let abs = top.join(std::ffi::OsStr::from_bytes(name));
@@ -810,6 +810,8 @@ impl TrackedIgnored {
                 added.push(Walked { rel, raw, abs, meta: lock, ..Walked::default() });
             }
         }
+        said.added_dirs = added.iter().filter_map(|w| w.abs.parent().map(Path::to_path_buf)).collect();
+        said.added_dirs.dedup();
         if !added.is_empty() {
             files.append(&mut added);
             files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel).then_with(|| a.raw.cmp(&b.raw)));
@@ -937,6 +939,8 @@ struct TrackedListing {
     /// Notes for the report's summary (git could not be run, or took too
     /// long).
     notes: Vec<String>,
+    /// The directories of the files added (absolute).
+    added_dirs: Vec<PathBuf>,
     /// git took too long, or its list could not be read: files may be
     /// missing, so the answer is not remembered.
     timed_out: bool,
@@ -1619,6 +1623,7 @@ pub async fn run(
         // in that directory only; the remembered files elsewhere that share
         // its inode passed the `stat` look above (and, with a racy stamp,
         // the content's: see `MemoFile::hash`).
+        let walked_again = dirty.clone();
         let walked = match dirty {
             Some(dirs) => {
                 if let Some((watch, walk)) = &watch {
@@ -1655,11 +1660,19 @@ pub async fn run(
         };
         let mut walked = walked;
         {
+            let walked_dirs: HashSet<&str> =
+                walked_again.as_ref().unwrap_or(&walked.1).iter().map(String::as_str).collect();
+            let listed = |dirs: &[String]| {
+                let files = walk_dirs(&walk_root, dirs, &own, &excluded_dirs, false, &hazards);
+                files.into_iter().map(|w| w.abs).collect()
+            };
+            let tracked = (walked.4.added_dirs.as_slice(), Some(&walked_dirs));
+            let mut unlisted = attributes::unlisted(&walk_root, listed, &targets, tracked);
+            unlisted.extend(remembered_rules.iter().cloned());
             let (real_root, trusted) = &*hazards.root;
             let repos = hazards.repos.lock().expect("repos").clone();
             let mut read = hazards.ignore_files.lock().expect("ignore files");
-            let (found, remembered) = ((targets.as_slice(), repos.as_slice()), &remembered_rules);
-            attributes::mark(&walk_root, (real_root, trusted), found, &mut walked.0, remembered, &mut read);
+            attributes::mark(&walk_root, (real_root, trusted), &repos, &mut walked.0, &unlisted, &mut read);
         }
         read_by_walk
             .ignore_files
@@ -1671,7 +1684,7 @@ pub async fn run(
     .await
     .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))??;
     let ((walked, walked_dirs, linked_ignore_file, stat, listing), walk_errors) = walked;
-    let TrackedListing { mut notes, timed_out: listing_timed_out } = listing;
+    let TrackedListing { mut notes, timed_out: listing_timed_out, .. } = listing;
     // One verdict.toml configures a project, its root's: one found deeper
     // (a monorepo's package) is not applied, which is said, not left to
     // be found out.
@@ -3914,6 +3927,12 @@ fn watch_git_dirs(found: GitDirs, watch: &TreeWatch, walk: &WalkWatch, linked: &
     };
     if let Some(named) = resolve(found.named.as_deref()) {
         watched(&named);
+        // Its `info/attributes`, read when there is no common directory
+        // (`git init --separate-git-dir`, a submodule).
+        let info = named.join("info");
+        if found.common.is_none() && info.is_dir() {
+            watched(&info);
+        }
     }
     let Some(common) = resolve(found.common.as_deref()) else { return };
     let info = common.join("info");

@@ -2749,6 +2749,45 @@ fn git_attributes_mark_files_binary_generated_or_vendored() {
     );
 }
 
+/// Which attributes files count does not depend on the path checked: one
+/// the walk does not list (a link, which git does not follow either; one an
+/// ignore rule matches) counts for no check, while one beside a file git
+/// tracks in an ignored directory counts for every check, as git reads it.
+/// And a file that only sets `text` still undoes another's `-text`.
+#[test]
+fn git_attributes_are_the_same_whatever_path_is_checked() {
+    let env = Env::new();
+    std::fs::remove_dir_all(env.project.join(".git")).unwrap();
+    git(&env, &["init", "-q"]);
+    env.write(".gitignore", "ign/.gitattributes\nbuild/\n");
+    env.write(".gitattributes", "*.y -diff -text\n");
+    for dir in ["sub", "ign", "build", "text"] {
+        env.write(&format!("{dir}/a.x"), "x  \n");
+    }
+    env.write("realga", "a.x binary\n");
+    std::os::unix::fs::symlink("../realga", env.project.join("sub/.gitattributes")).unwrap();
+    env.write("ign/.gitattributes", "a.x binary\n");
+    env.write("build/.gitattributes", "a.x binary\n");
+    env.write("text/a.y", "y  \n");
+    env.write("text/.gitattributes", "a.y text\n");
+    git(&env, &["add", "-f", "build/a.x"]);
+    // Binary: the text checks have no pair with it.
+    let binary = |r: &Value, file: &str| {
+        !r["outcomes"].as_array().unwrap().iter().any(|o| o["file"] == file && o["validator"] == "trailing-whitespace")
+    };
+    let files = ["sub/a.x", "ign/a.x", "build/a.x", "text/a.y"];
+    let whole = check_json(&env, &[]).1;
+    let seen: Vec<bool> = files.iter().map(|f| binary(&whole, f)).collect();
+    assert_eq!(seen, [false, false, true, false], "{}", whole["summary"]);
+    for (file, expected) in files.iter().zip(seen) {
+        let dir = &file[..file.find('/').unwrap()];
+        for path in [*file, dir] {
+            let r = check_json(&env, &["--no-cache", path]).1;
+            assert_eq!(binary(&r, file), expected, "{file}, checked as {path}: {}", r["summary"]);
+        }
+    }
+}
+
 #[test]
 fn check_exclude_takes_files_out_as_if_the_walk_had_not_found_them() {
     let env = Env::new();
