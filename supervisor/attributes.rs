@@ -257,10 +257,10 @@ fn marks_of(out: &Outcome) -> FileMarks {
     let mut states = out.iter_selected().map(|m| m.assignment.state);
     let mut next = || states.next().unwrap_or(gix_attributes::StateRef::Unspecified);
     let (diff, text, generated, vendored) = (next(), next(), next(), next());
-    // As Linguist reads them: set, or any value but `false`.
+    // As Linguist reads them: set, or any value but `false` (exactly).
     let on = |s: gix_attributes::StateRef<'_>| match s {
         gix_attributes::StateRef::Set => true,
-        gix_attributes::StateRef::Value(v) => !v.as_bstr().eq_ignore_ascii_case(b"false"),
+        gix_attributes::StateRef::Value(v) => v.as_bstr() != "false",
         _ => false,
     };
     FileMarks { binary: diff.is_unset() && text.is_unset(), generated: on(generated), vendored: on(vendored) }
@@ -427,7 +427,7 @@ mod tests {
         std::fs::create_dir_all(root.join(".git")).unwrap();
         write(
             &root.join(".gitattributes"),
-            "a linguist-generated=true\nb linguist-generated=false\nc linguist-generated=yes\nd -linguist-generated\n\
+            "a linguist-generated=true\nb linguist-generated=false\nc linguist-generated=FALSE\nd -linguist-generated\n\
              e -diff -text\nf -diff\ng -text\nh binary\nh !diff\n",
         );
         let got = marks(root, &[], &["a", "b", "c", "d", "e", "f", "g", "h"]);

@@ -190,7 +190,7 @@ pub(super) fn final_newline(content: &[u8], out: &mut Collector<'_>) {
     let Some(&last) = content[bom..].last() else { return };
     let newline = line_break(content);
     if last != newline {
-        if !one_line_svg(&content[bom..]) && !ends_with_source_map_link(content) {
+        if !one_line_markup(&content[bom..]) && !ends_with_source_map_link(&content[bom..]) {
             out.at(content.len(), Severity::Error, || "file does not end with a newline".to_owned());
         }
         return;
@@ -209,7 +209,7 @@ pub(super) fn final_newline(content: &[u8], out: &mut Collector<'_>) {
     // The first terminator ends the last non-blank line, unless every line is blank.
     let all_blank = end == bom;
     let blank = if all_blank { terminators } else { terminators - 1 };
-    if blank == 0 {
+    if blank == 0 || (blank == 1 && patch_signature(&content[..end])) {
         return;
     }
     // The first blank line starts after the terminator of the last non-blank one.
@@ -340,8 +340,6 @@ impl Ending {
     }
 }
 
-/// Whether the file is an SVG image on one line, as an optimiser (SVGO)
-/// or a badge service writes it, minified: no line break at all.
 /// Whether the last line links a source map (`//# sourceMappingURL=…`, or
 /// `/*# sourceMappingURL=… */` in a style sheet), as compilers and bundlers
 /// write it, with no line break after it (tsc's output with `--sourceMap`).
@@ -350,10 +348,33 @@ fn ends_with_source_map_link(content: &[u8]) -> bool {
     last.starts_with(b"//# sourceMappingURL=") || last.starts_with(b"/*# sourceMappingURL=")
 }
 
-fn one_line_svg(content: &[u8]) -> bool {
-    let start = content.trim_ascii_start();
-    (start.starts_with(b"<svg") || (start.starts_with(b"<?xml") && memchr::memmem::find(start, b"<svg").is_some()))
-        && memchr::memchr2(b'\n', b'\r', content).is_none()
+/// Whether `content` (up to its last non-blank line) ends as `git
+/// format-patch` ends a patch: a `-- ` line and git's version, after which
+/// git writes one blank line.
+fn patch_signature(content: &[u8]) -> bool {
+    let mut lines = content.rsplit(|&b| b == b'\n');
+    let (Some(version), Some(dashes)) = (lines.next(), lines.next()) else { return false };
+    dashes == b"-- " && !version.is_empty() && version.len() <= 64 && version[0].is_ascii_digit()
+}
+
+/// Whether `content` is markup a tool writes on one line, without a final
+/// line break: XML on one line (an SVG an optimiser or a badge service
+/// writes, a sitemap), or an SVG whose element is all on its last line,
+/// after its prolog's lines only (the XML declaration, a `DOCTYPE`,
+/// comments), as diagrams.net and Illustrator export it.
+fn one_line_markup(content: &[u8]) -> bool {
+    let content = content.trim_ascii_start();
+    let Some(last) = memchr::memrchr2(b'\n', b'\r', content) else {
+        return content.starts_with(b"<svg") || content.starts_with(b"<?xml");
+    };
+    let prolog = |line: &[u8]| {
+        let line = line.trim_ascii();
+        line.is_empty()
+            || (line.starts_with(b"<?xml") && line.ends_with(b"?>"))
+            || (line.starts_with(b"<!DOCTYPE") && line.ends_with(b">"))
+            || (line.starts_with(b"<!--") && line.ends_with(b"-->"))
+    };
+    content[last + 1..].starts_with(b"<svg") && content[..last].split(|&b| b == b'\n').all(prolog)
 }
 
 /// `mixed-line-endings`: a file using more than one of LF, CRLF and lone CR.
