@@ -6,9 +6,11 @@
 //!
 //! The walk lists the tree's `.gitattributes` files with the rest, so a tree
 //! without attributes costs nothing more; those above the walk's roots (up
-//! to the repository's top) cost a `stat` each. The files read are stamped
-//! like ignore files: a change to one, or a new one, makes the next check
-//! walk the whole tree again (see [`crate::watch`]).
+//! to the repository's top) cost a `stat` each. Each file is looked up in
+//! the chain of its own directories' files (git's attribute stack), each
+//! file parsed once. The files read are stamped like ignore files: a change
+//! to one, or a new one, makes the next check walk the whole tree again
+//! (see [`crate::watch`]).
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
@@ -20,7 +22,7 @@ use gix_attributes::search::{MetadataCollection, Outcome};
 use tracing::debug;
 use verdict_actors::builtin::FileMarks;
 
-use super::{ReadStamp, Walked, git_dirs, special_kind_of, untrusted_file};
+use super::{ReadStamp, Walked, special_kind_of, untrusted_file};
 
 /// The name of the per-directory attributes file.
 pub(crate) const FILE_NAME: &str = ".gitattributes";
@@ -115,19 +117,16 @@ pub(super) fn mark(
     for path in candidates {
         let Some(dir) = path.parent() else { continue };
         let top = top_of(dir);
-        if let Some(bytes) = read_rules(&path, (real_root, trusted), false, read) {
+        if let Some(bytes) = read_rules(&path, (root, real_root, trusted), false, read) {
             rules.push(Rules { path, top, info: false, bytes });
         }
     }
-    // `info/attributes` of the git directory: the common one of a worktree,
-    // or the one a `.git` file names (`git init --separate-git-dir`, a
-    // submodule), relative to the file's directory.
+    // `info/attributes` of the git directory (see [`git_dir`]).
     if let Some(top) = &project_top
-        && let Ok(Some(found)) = git_dirs(top)
-        && let Some(git_dir) = found.common.or_else(|| found.named.map(|n| top.join(n)))
+        && let Some(git_dir) = git_dir(top)
     {
         let path = git_dir.join("info/attributes");
-        if let Some(bytes) = read_rules(&path, (real_root, trusted), true, read) {
+        if let Some(bytes) = read_rules(&path, (root, real_root, trusted), true, read) {
             rules.push(Rules { path, top: top.clone(), info: true, bytes });
         }
     }
@@ -138,31 +137,14 @@ pub(super) fn mark(
     if !rules.iter().any(|r| ["binary", "diff", "linguist-", "[attr]"].iter().any(|w| has(&r.bytes, w))) {
         return;
     }
-    // Shallow before deep, `info/attributes` last: the last list added
-    // rules over the others.
-    rules.sort_by_key(|r| (r.top.clone(), r.info, r.path.components().count()));
-    let mut searches: HashMap<PathBuf, (Search, Outcome)> = HashMap::new();
-    let mut collections: HashMap<PathBuf, MetadataCollection> = HashMap::new();
-    for r in &rules {
-        let collection = collections.entry(r.top.clone()).or_default();
-        let (search, _) = searches.entry(r.top.clone()).or_insert_with(|| {
-            let mut buf = Vec::new();
-            let no_files: [PathBuf; 0] = [];
-            // With git's built-in `binary` macro.
-            (Search::new_globals(no_files, &mut buf, collection).unwrap_or_default(), Outcome::default())
-        });
-        // git takes macro definitions from the top's file and
-        // `info/attributes` only.
-        let at_top = r.info || r.path.parent() == Some(r.top.as_path());
-        let base = (!r.info).then_some(r.top.as_path());
-        search.add_patterns_buffer(&r.bytes, r.path.clone(), base, collection, at_top);
-    }
-    for (top, (_, out)) in &mut searches {
-        out.initialize_with_selection(&collections[top], NAMES);
-    }
-    let searches = &searches;
+    // Shallow before deep, `info/attributes` last.
+    rules.sort_by_cached_key(|r| (r.top.clone(), r.info, r.path.components().count()));
+    let repos = Repos::build(&rules);
+    let repos = &repos;
     let mark_all = |files: &mut [Walked]| {
-        let mut outs: HashMap<&Path, Outcome> = searches.iter().map(|(t, (_, o))| (t.as_path(), o.clone())).collect();
+        let mut outs: Vec<Outcome> = repos.0.iter().map(|r| r.out.clone()).collect();
+        // The chain of the last file's directory.
+        let mut last: Option<(Vec<u8>, Option<ChainKey>)> = None;
         for w in files {
             let abs = w.abs.as_os_str().as_bytes();
             // In a project in no repository, the root's rules; outside
@@ -173,10 +155,28 @@ pub(super) fn mark(
                 (None, Some(_)) => None,
             };
             let Some((top, rel)) = found else { continue };
-            let (Some((search, _)), Some(out)) = (searches.get(top), outs.get_mut(top)) else { continue };
+            let top = top.as_os_str().as_bytes();
+            let Some(dir) = parent_dir(abs) else { continue };
+            let key = match &last {
+                Some((d, key)) if d.as_slice() == dir => *key,
+                _ => {
+                    let key = repos.chain_of(top, dir);
+                    last = Some((dir.to_vec(), key));
+                    key
+                }
+            };
+            let Some((r, chain)) = key else { continue };
+            let (repo, out) = (&repos.0[r], &mut outs[r]);
             out.reset();
             let case = gix_attributes::glob::pattern::Case::Sensitive;
-            if search.pattern_matching_relative_path(bstr::BStr::new(rel), case, Some(false), out) {
+            let rel = bstr::BStr::new(rel);
+            // git's own first: what it sets rules over the rest.
+            let mut matched =
+                repo.info.as_ref().is_some_and(|s| s.pattern_matching_relative_path(rel, case, Some(false), out));
+            if let Some(c) = chain {
+                matched |= repo.chains[c].pattern_matching_relative_path(rel, case, Some(false), out);
+            }
+            if matched {
                 w.marks = marks_of(out);
             }
         }
@@ -208,32 +208,145 @@ pub(super) fn mark(
     });
 }
 
+/// The directory of the absolute path `path` (`/` for `/a`), if it has one.
+fn parent_dir(path: &[u8]) -> Option<&[u8]> {
+    match memchr::memrchr(b'/', path)? {
+        _ if path == b"/" => None,
+        0 => Some(&path[..1]),
+        i => Some(&path[..i]),
+    }
+}
+
+/// A repository (an index into [`Repos`]) and one of its chains (an index
+/// into its `chains`; `None`: only its `info/attributes`).
+type ChainKey = (usize, Option<usize>);
+
+/// The look-ups of each repository's attributes, built once per check.
+struct Repos(Vec<Repo>);
+
+/// A repository's look-ups.
+struct Repo {
+    top: Vec<u8>,
+    /// Its `.gitattributes` files' directories, each with its chain: the
+    /// look-up of the files from the top down to it (git's attribute stack
+    /// for the files below it), an index into `chains`.
+    dirs: HashMap<Vec<u8>, usize>,
+    chains: Vec<Search>,
+    /// Its `info/attributes`, looked at first.
+    info: Option<Search>,
+    /// An outcome ready for its look-ups (every chain shares the names
+    /// and macros of one collection).
+    out: Outcome,
+}
+
+impl Repos {
+    /// From the rules read, sorted by top, `info/attributes` after the
+    /// rest, shallow before deep: each file parsed once, each chain its
+    /// parent's look-up and its own file.
+    fn build(rules: &[Rules]) -> Repos {
+        let mut repos: Vec<Repo> = Vec::new();
+        let mut collections: Vec<MetadataCollection> = Vec::new();
+        for r in rules {
+            let top = r.top.as_os_str().as_bytes();
+            if repos.last().is_none_or(|last| last.top != top) {
+                let mut collection = MetadataCollection::default();
+                let no_files: [PathBuf; 0] = [];
+                // With git's built-in `binary` macro, as the chains' root.
+                let root = Search::new_globals(no_files, &mut Vec::new(), &mut collection).unwrap_or_default();
+                repos.push(Repo {
+                    top: top.to_vec(),
+                    dirs: HashMap::new(),
+                    chains: vec![root],
+                    info: None,
+                    out: Outcome::default(),
+                });
+                collections.push(collection);
+            }
+            let (repo, collection) = (repos.last_mut().expect("pushed"), collections.last_mut().expect("pushed"));
+            if r.info {
+                let mut info = Search::default();
+                info.add_patterns_buffer(&r.bytes, r.path.clone(), None, collection, true);
+                repo.info = Some(info);
+                continue;
+            }
+            let dir = r.path.parent().map_or(&b""[..], |d| d.as_os_str().as_bytes());
+            // The nearest directory above with a chain (else the root one).
+            let parent = std::iter::successors(parent_dir(dir), |d| parent_dir(d))
+                .take_while(|d| d.len() >= top.len())
+                .find_map(|d| repo.dirs.get(d).copied())
+                .unwrap_or(0);
+            let mut chain = repo.chains[parent].clone();
+            // git takes macro definitions from the top's file only (and
+            // `info/attributes`).
+            let at_top = r.path.parent() == Some(r.top.as_path());
+            chain.add_patterns_buffer(&r.bytes, r.path.clone(), Some(&r.top), collection, at_top);
+            repo.chains.push(chain);
+            repo.dirs.insert(dir.to_vec(), repo.chains.len() - 1);
+        }
+        for (repo, collection) in repos.iter_mut().zip(&collections) {
+            repo.out.initialize_with_selection(collection, NAMES);
+        }
+        Repos(repos)
+    }
+
+    /// The repository (an index) and the chain (an index; `None`: only
+    /// `info/attributes`) of the files of `dir` in the repository at `top`;
+    /// `None` if no rules of it reach them.
+    fn chain_of(&self, top: &[u8], dir: &[u8]) -> Option<ChainKey> {
+        let r = self.0.iter().position(|r| r.top == top)?;
+        let repo = &self.0[r];
+        let chain = std::iter::successors(Some(dir), |d| parent_dir(d))
+            .take_while(|d| d.len() >= top.len())
+            .find_map(|d| repo.dirs.get(d).copied());
+        (chain.is_some() || repo.info.is_some()).then_some((r, chain))
+    }
+}
+
+/// The git directory of the repository at `top`: its `.git`, or the
+/// common directory of the one a `.git` file names (a worktree's), or that
+/// one (`git init --separate-git-dir`, a submodule), a relative `gitdir:`
+/// and `commondir` read from where they are, as git reads them.
+fn git_dir(top: &Path) -> Option<PathBuf> {
+    let dot_git = top.join(".git");
+    let meta = std::fs::metadata(&dot_git).ok()?;
+    if meta.is_dir() {
+        return Some(dot_git);
+    }
+    let line = crate::paths::first_line(&dot_git).ok()??;
+    let named = top.join(line.strip_prefix("gitdir: ")?);
+    match crate::paths::first_line(&named.join("commondir")).ok()? {
+        Some(common) => Some(named.join(common)),
+        None => Some(named),
+    }
+}
+
 /// The attributes files that rule the files a walk of `targets` (below the
-/// project `root`) lists but that the walk itself does not list: those of
-/// the directories between each target and the root, as a walk of the root
-/// lists them (`listed` gives the files of such directories, relative to
-/// the root: a check of `sub/a.x` reads what `verdict check .` reads), and
-/// those of the directories the walk did not enter (ignored, or left out)
-/// that hold files git tracks (`tracked_dirs`, absolute; `walked_dirs`: the
-/// directories walked, relative to the root): git's attributes rule those
-/// files whatever the ignore rules say.
+/// project `root`) lists but that the walk itself does not list, and the
+/// directories the walk did not enter where one may appear (to be watched
+/// for it). Those of the directories between each target and the root, as
+/// a walk of the root lists them (`listed` keeps those of the paths it is
+/// given that such a walk lists: a check of `sub/a.x` reads what `verdict
+/// check .` reads); and those of the directories the walk did not enter
+/// (ignored, or left out) that hold files git tracks (`tracked_dirs`,
+/// absolute; `walked_dirs`: the directories walked, relative to the root):
+/// git's attributes rule those files whatever the ignore rules say.
 pub(super) fn unlisted(
     root: &Path,
-    listed: impl FnOnce(&[String]) -> Vec<PathBuf>,
+    listed: impl FnOnce(Vec<PathBuf>) -> Vec<PathBuf>,
     targets: &[PathBuf],
     (tracked_dirs, walked_dirs): (&[PathBuf], Option<&HashSet<&str>>),
-) -> Vec<PathBuf> {
-    let mut above: Vec<String> = Vec::new();
+) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let is_file = |p: &Path| p.symlink_metadata().is_ok_and(|m| m.is_file());
+    let mut above: Vec<PathBuf> = Vec::new();
     for t in targets.iter().filter(|t| t.as_path() != root) {
-        let dirs = t.ancestors().skip(1).take_while(|d| d.starts_with(root));
-        above.extend(dirs.filter_map(|d| d.strip_prefix(root).ok()?.to_str().map(str::to_owned)));
+        above.extend(t.ancestors().skip(1).take_while(|d| d.starts_with(root)).map(|d| d.join(FILE_NAME)));
     }
     above.sort_unstable();
     above.dedup();
-    let mut found: Vec<PathBuf> = match above.is_empty() {
-        true => Vec::new(),
-        false => listed(&above).into_iter().filter(|p| p.file_name().is_some_and(|n| n == FILE_NAME)).collect(),
-    };
+    // One `stat` each; the walker is asked only of those that are there.
+    above.retain(|p| is_file(p));
+    let mut found = if above.is_empty() { Vec::new() } else { listed(above) };
+    let mut unwalked = Vec::new();
     if let Some(walked) = walked_dirs {
         let mut seen = HashSet::new();
         for dir in tracked_dirs {
@@ -242,14 +355,15 @@ pub(super) fn unlisted(
                 if rel.is_some_and(|r| walked.contains(r)) || !seen.insert(d.to_path_buf()) {
                     break;
                 }
+                unwalked.push(d.to_path_buf());
                 let path = d.join(FILE_NAME);
-                if path.symlink_metadata().is_ok_and(|m| m.is_file()) {
+                if is_file(&path) {
                     found.push(path);
                 }
             }
         }
     }
-    found
+    (found, unwalked)
 }
 
 /// The marks of a file from the outcome of its look-up.
@@ -270,30 +384,49 @@ fn marks_of(out: &Outcome) -> FileMarks {
 /// read: a regular file of at most 1 MiB (after links with `follow`: git
 /// follows none to a `.gitattributes` of the working tree), and, outside the
 /// project, one only the user, root or the project's owner could have put
-/// there (as for ignore files). Its stamp goes to `read`.
+/// there, or in a directory listed in `VERDICT_SAFE_DIRECTORIES` (as for
+/// ignore files). Opened without blocking (a FIFO put in its place since is
+/// not waited on) and read no further than the limit. Its stamp goes to
+/// `read`.
 fn read_rules(
     path: &Path,
-    (real_root, trusted): (&Path, &[u32]),
+    (root, real_root, trusted): (&Path, &Path, &[u32]),
     follow: bool,
     read: &mut Vec<(PathBuf, ReadStamp)>,
 ) -> Option<Vec<u8>> {
-    let meta = if follow { std::fs::metadata(path) } else { std::fs::symlink_metadata(path) }.ok()?;
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let not_read = |why: &str| debug!(file = %path.display(), why, "attributes file not read");
+    let flags = nix::libc::O_NONBLOCK | if follow { 0 } else { nix::libc::O_NOFOLLOW };
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(flags).open(path).ok()?;
+    let meta = file.metadata().ok()?;
     if let Some(kind) = special_kind_of(&meta) {
-        debug!(file = %path.display(), kind, "attributes file not read");
+        not_read(kind);
         return None;
     }
     if !meta.is_file() {
         return None;
     }
-    let real = std::fs::canonicalize(path).ok()?;
+    // In the project: a `.gitattributes` the walk found there (it follows
+    // no link to a directory), or by its real path.
+    let inside = |path: &Path| {
+        (!follow && super::lexically_normal(path).starts_with(root))
+            || std::fs::canonicalize(path).is_ok_and(|p| p.starts_with(real_root))
+    };
     if !trusted.is_empty()
-        && !real.starts_with(real_root)
+        && !inside(path)
+        && !path.parent().is_some_and(crate::config::listed_safe)
         && let Some(why) = untrusted_file(path, trusted)
     {
-        debug!(file = %path.display(), why, "attributes file not read");
+        not_read(&why);
         return None;
     }
-    let bytes = std::fs::read(path).ok()?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(super::IGNORE_FILE_LIMIT + 1).read_to_end(&mut bytes).ok()?;
+    if bytes.len() as u64 > super::IGNORE_FILE_LIMIT {
+        not_read("it grew over 1 MiB");
+        return None;
+    }
     read.push((path.to_path_buf(), ReadStamp::of(&meta)));
     Some(bytes)
 }
@@ -336,9 +469,7 @@ mod tests {
         files.extend(listed.into_iter().map(walked));
         let mut read = Vec::new();
         // A walk of the root lists every one of these.
-        let listed =
-            |dirs: &[String]| dirs.iter().map(|d| root.join(d).join(FILE_NAME)).filter(|p| p.is_file()).collect();
-        let unlisted = unlisted(root, listed, &targets, (&[], None));
+        let (unlisted, _) = unlisted(root, |found| found, &targets, (&[], None));
         mark(root, (root, &[]), &repos, &mut files, &unlisted, &mut read);
         files[..rels.len()].iter().map(|w| w.marks).collect()
     }
@@ -418,6 +549,15 @@ mod tests {
         // A relative one, from the `.git` file's directory.
         write(&root.join(".git"), "gitdir: ../p.git\n");
         assert_eq!(marks(&root, &[], &["a.x"]), [BIN]);
+        // A worktree's: the common directory's, which `commondir` names
+        // relative to the worktree's own git directory.
+        let wt = tmp.path().join("p.git/worktrees/wt");
+        write(&wt.join("commondir"), "../..\n");
+        write(&wt.join("info/attributes"), "*.x -binary\n");
+        let tree = tmp.path().join("wt");
+        write(&tree.join(".git"), "gitdir: ../p.git/worktrees/wt\n");
+        write(&tree.join("a.x"), "x\n");
+        assert_eq!(marks(&tree, &[], &["a.x"]), [BIN]);
     }
 
     #[test]

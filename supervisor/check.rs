@@ -811,6 +811,7 @@ impl TrackedIgnored {
             }
         }
         said.added_dirs = added.iter().filter_map(|w| w.abs.parent().map(Path::to_path_buf)).collect();
+        said.added_dirs.sort_unstable();
         said.added_dirs.dedup();
         if !added.is_empty() {
             files.append(&mut added);
@@ -1646,7 +1647,8 @@ pub async fn run(
                 (files, Vec::new(), false, stat, listing)
             }
             None => {
-                let (mut files, dirs, linked) = walk(&walk_root, &targets, &own, &excluded_dirs, watch, stat, &hazards);
+                let (mut files, dirs, linked) =
+                    walk(&walk_root, &targets, &own, &excluded_dirs, watch.clone(), stat, &hazards);
                 tracked.and_nested(&walk_root, &hazards.repos.lock().expect("repos"), |_| true);
                 let under = |rel: &str| {
                     let abs = in_root(&walk_root, rel);
@@ -1662,17 +1664,30 @@ pub async fn run(
         {
             let walked_dirs: HashSet<&str> =
                 walked_again.as_ref().unwrap_or(&walked.1).iter().map(String::as_str).collect();
-            let listed = |dirs: &[String]| {
-                let files = walk_dirs(&walk_root, dirs, &own, &excluded_dirs, false, &hazards);
-                files.into_iter().map(|w| w.abs).collect()
+            // Those a walk of their directory lists (one not ignored).
+            let listed = |found: Vec<PathBuf>| {
+                let listed_in = |path: &PathBuf| {
+                    let Some(dir) = path.parent().filter(|d| hazards.allows_from(d, &walk_root)) else { return false };
+                    let mut builder = walker(&walk_root, dir, &own, &excluded_dirs, None, &hazards);
+                    builder.max_depth(Some(1));
+                    builder.build().flatten().any(|e| e.path() == path && e.file_type().is_some_and(|t| t.is_file()))
+                };
+                found.into_iter().filter(listed_in).collect()
             };
             let tracked = (walked.4.added_dirs.as_slice(), Some(&walked_dirs));
-            let mut unlisted = attributes::unlisted(&walk_root, listed, &targets, tracked);
+            let (mut unlisted, unwalked) = attributes::unlisted(&walk_root, listed, &targets, tracked);
+            // One made there later must be seen by the next check too.
+            if let Some((watch, walk)) = &watch {
+                for dir in &unwalked {
+                    watch.watch_ancestor(dir, walk);
+                }
+            }
             unlisted.extend(remembered_rules.iter().cloned());
             let (real_root, trusted) = &*hazards.root;
             let repos = hazards.repos.lock().expect("repos").clone();
-            let mut read = hazards.ignore_files.lock().expect("ignore files");
+            let mut read = Vec::new();
             attributes::mark(&walk_root, (real_root, trusted), &repos, &mut walked.0, &unlisted, &mut read);
+            hazards.ignore_files.lock().expect("ignore files").append(&mut read);
         }
         read_by_walk
             .ignore_files

@@ -2770,10 +2770,13 @@ fn git_attributes_are_the_same_whatever_path_is_checked() {
     env.write("build/.gitattributes", "a.x binary\n");
     env.write("text/a.y", "y  \n");
     env.write("text/.gitattributes", "a.y text\n");
-    git(&env, &["add", "-f", "build/a.x"]);
-    // Binary: the text checks have no pair with it.
+    env.write("build/sub/b.x", "x  \n");
+    git(&env, &["add", "-f", "build/a.x", "build/sub/b.x"]);
+    // Binary: the text checks have no pair with it (and it has others).
     let binary = |r: &Value, file: &str| {
-        !r["outcomes"].as_array().unwrap().iter().any(|o| o["file"] == file && o["validator"] == "trailing-whitespace")
+        let pairs: Vec<&Value> = r["outcomes"].as_array().unwrap().iter().filter(|o| o["file"] == file).collect();
+        assert!(!pairs.is_empty(), "{file} was not checked: {}", r["summary"]);
+        !pairs.iter().any(|o| o["validator"] == "trailing-whitespace")
     };
     let files = ["sub/a.x", "ign/a.x", "build/a.x", "text/a.y"];
     let whole = check_json(&env, &[]).1;
@@ -2786,6 +2789,26 @@ fn git_attributes_are_the_same_whatever_path_is_checked() {
             assert_eq!(binary(&r, file), expected, "{file}, checked as {path}: {}", r["summary"]);
         }
     }
+    // In a directory whose name is not UTF-8, likewise.
+    use std::os::unix::ffi::OsStrExt;
+    let odd = std::ffi::OsStr::from_bytes(b"d\xff");
+    std::fs::create_dir(env.project.join(odd)).unwrap();
+    std::fs::write(env.project.join(odd).join(".gitattributes"), "*.x binary\n").unwrap();
+    std::fs::write(env.project.join(odd).join("a.x"), "x  \n").unwrap();
+    let (whole, named) = (check_json(&env, &["--no-cache"]).1, {
+        let out =
+            env.cmd().args(["check", "--no-cache", "--format", "json"]).arg(env.project.join(odd).join("a.x")).output();
+        serde_json::from_slice::<Value>(&out.unwrap().stdout).unwrap()
+    });
+    let count = |r: &Value| r["summary"]["binary_files"].as_u64().unwrap();
+    assert_eq!((count(&whole), count(&named)), (2, 1), "build/a.x and d\\xff/a.x; then d\\xff/a.x");
+    // A `.gitattributes` made later beside a tracked file in an ignored
+    // directory rules it at the next check, warm or not.
+    assert!((0..3).any(|_| check_json(&env, &[]).1["summary"]["unchanged"] == true), "never answered unchanged");
+    assert!(!binary(&check_json(&env, &[]).1, "build/sub/b.x"));
+    env.write("build/sub/.gitattributes", "b.x binary\n");
+    let r = check_json(&env, &[]).1;
+    assert!(binary(&r, "build/sub/b.x"), "{}", r["summary"]);
 }
 
 #[test]
