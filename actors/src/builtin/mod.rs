@@ -629,8 +629,9 @@ pub(crate) fn written_by_a_tool(content: &[u8]) -> bool {
         return true;
     }
     // The block the file begins with, and, in a page with front matter,
-    // the one after it (a YAML document's `---` reads as either).
-    let front = past_front_matter(header);
+    // an HTML comment after it (a YAML document's `---` reads as either;
+    // a page's own headings and list items are not comments).
+    let front = past_front_matter(header).filter(|rest| rest.trim_ascii_start().starts_with(b"<!--"));
     std::iter::once(header).chain(front).any(|h| marked_block(&leading_comments(h)))
 }
 

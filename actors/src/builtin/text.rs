@@ -349,12 +349,17 @@ fn ends_with_source_map_link(content: &[u8]) -> bool {
 }
 
 /// Whether `content` (up to its last non-blank line) ends as `git
-/// format-patch` ends a patch: a `-- ` line and git's version, after which
-/// git writes one blank line.
+/// format-patch` ends a patch: a `-- ` line and git's version (`2.41.0`,
+/// `2.39.3 (Apple Git-146)`), after which git writes one blank line.
 fn patch_signature(content: &[u8]) -> bool {
     let mut lines = content.rsplit(|&b| b == b'\n');
     let (Some(version), Some(dashes)) = (lines.next(), lines.next()) else { return false };
-    dashes == b"-- " && !version.is_empty() && version.len() <= 64 && version[0].is_ascii_digit()
+    let number = version.split(|&b| b == b' ').next().unwrap_or_default();
+    let parts: Vec<&[u8]> = number.split(|&b| b == b'.').collect();
+    dashes == b"-- "
+        && version.len() <= 64
+        && parts.len() >= 2
+        && parts.iter().all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit))
 }
 
 /// Whether `content` is markup a tool writes on one line, without a final
@@ -374,7 +379,7 @@ fn one_line_markup(content: &[u8]) -> bool {
             || (line.starts_with(b"<!DOCTYPE") && line.ends_with(b">"))
             || (line.starts_with(b"<!--") && line.ends_with(b"-->"))
     };
-    content[last + 1..].starts_with(b"<svg") && content[..last].split(|&b| b == b'\n').all(prolog)
+    content[last + 1..].starts_with(b"<svg") && content[..last].split(|&b| b == b'\n' || b == b'\r').all(prolog)
 }
 
 /// `mixed-line-endings`: a file using more than one of LF, CRLF and lone CR.
