@@ -44,10 +44,15 @@ fn a_daemon_started_on_demand_keeps_no_descriptor_of_its_launcher() {
 }
 
 #[test]
-fn status_starts_the_daemon_on_demand_and_stop_removes_its_files() {
+fn a_command_starts_the_daemon_on_demand_status_does_not_and_stop_removes_its_files() {
     let env = Env::new();
     assert!(!env.socket().exists());
+    // Asked for, a status starts no daemon.
+    assert_eq!(env.run(&["status"]).status.code(), Some(3));
+    assert!(!env.socket().exists() && !env.pid_file().exists(), "status started a daemon");
+    let ping = env.json(&["ping"]);
     let s = env.json(&["status"]);
+    assert_eq!(s["pid"], ping["pid"]);
     let pid = s["pid"].as_u64().unwrap() as u32;
     assert!(alive(pid));
     assert_eq!(s["project_root"], json!(env.project));
@@ -98,7 +103,19 @@ fn json_output_has_one_shape_for_successes_and_failures() {
     let out = env.cmd().env_remove("XDG_RUNTIME_DIR").env("TMPDIR", &file).args(["--json", "stop"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(parse(&out), json!({ "stopped": false, "running": false, "pid": null }));
-    let out = env.run(&["--json", "--no-start", "status"]);
+    // Asking for the status starts none: none runs is its answer.
+    let out = env.run(&["--json", "status"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let root = std::fs::canonicalize(&env.project).unwrap();
+    assert_eq!(
+        parse(&out),
+        json!({ "running": false, "root": root.display().to_string(), "socket": env.socket().display().to_string() })
+    );
+    let human = env.run(&["status"]);
+    assert_eq!(human.status.code(), Some(3), "{human:?}");
+    assert!(String::from_utf8_lossy(&human.stdout).starts_with("no verdict daemon is running for "), "{human:?}");
+    assert!(!env.socket().exists() && !env.pid_file().exists(), "status started a daemon");
+    let out = env.run(&["--json", "--no-start", "ping"]);
     assert_eq!(out.status.code(), Some(2));
     let e = parse(&out);
     assert!(e["error"]["message"].as_str().is_some_and(|m| m.contains("no daemon is running")), "{e}");
@@ -416,7 +433,9 @@ fn after_sigkill_the_next_command_starts_a_fresh_daemon() {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
     wait_until(Duration::from_secs(5), "the daemon to die", || !alive(pid));
     assert!(env.socket().exists(), "SIGKILL leaves the socket behind");
-    let s = env.json(&["status"]);
+    // Its leftovers are no daemon to a status.
+    assert_eq!(env.run(&["status"]).status.code(), Some(3));
+    let s = env.json(&["ping"]);
     let new_pid = s["pid"].as_u64().unwrap() as u32;
     assert_ne!(new_pid, pid);
     assert!(alive(new_pid));
@@ -522,7 +541,7 @@ fn the_next_daemon_kills_the_tools_a_killed_one_left_running() {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
     wait_until(Duration::from_secs(5), "the daemon to die", || !alive(pid));
     assert!(tool_runs(), "SIGKILL leaves the tool running");
-    env.json(&["status"]);
+    env.json(&["ping"]);
     wait_until(Duration::from_secs(5), "the left tool to be killed", || !tool_runs());
     env.wait_for_log("killed the tools a previous daemon left running");
 }
@@ -557,7 +576,7 @@ fn a_command_during_a_shutdown_starts_the_next_daemon() {
     });
     assert!(alive(pid), "still in its grace period");
     let started = std::time::Instant::now();
-    let s = env.json(&["status"]);
+    let s = env.json(&["ping"]);
     let new_pid = s["pid"].as_u64().unwrap() as u32;
     assert_ne!(new_pid, pid);
     assert!(!alive(pid));
@@ -913,11 +932,16 @@ fn commands_racing_stop_are_answered_by_the_next_daemon() {
                 stop.spawn().unwrap()
             })
             .collect();
+        let status = env.cmd().arg("status").spawn().unwrap();
         let check = env.cmd().args(["check", "--no-cache", "a.txt"]).output().unwrap();
-        let status = env.cmd().arg("status").output().unwrap();
-        for (what, out) in [("check", check), ("status", status)] {
+        let ping = env.cmd().arg("ping").output().unwrap();
+        for (what, out) in [("check", check), ("ping", ping)] {
             assert_eq!(out.status.code(), Some(0), "round {round}: {what}: {}", String::from_utf8_lossy(&out.stderr));
         }
+        // A status racing the stop answers from the daemon, or that none
+        // runs; it does not fail.
+        let status = status.wait_with_output().unwrap();
+        assert!(matches!(status.status.code(), Some(0 | 3)), "round {round}: status: {status:?}");
         for stop in stops.drain(..) {
             let out = stop.wait_with_output().unwrap();
             assert_eq!(out.status.code(), Some(0), "round {round}: stop: {}", String::from_utf8_lossy(&out.stderr));
@@ -927,14 +951,14 @@ fn commands_racing_stop_are_answered_by_the_next_daemon() {
     // starts the next one (it failed about once in seven before).
     for round in 0..12 {
         env.run_ok(&["stop"], 0);
-        let mut status = env.cmd();
-        status.arg("status").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-        let status = status.spawn().unwrap();
+        let mut ping = env.cmd();
+        ping.arg("ping").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let ping = ping.spawn().unwrap();
         std::thread::sleep(Duration::from_millis(round * 3));
         let stop = env.run(&["stop"]);
         assert_eq!(stop.status.code(), Some(0), "round {round}: stop: {}", String::from_utf8_lossy(&stop.stderr));
-        let out = status.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "round {round}: status: {}", String::from_utf8_lossy(&out.stderr));
+        let out = ping.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "round {round}: ping: {}", String::from_utf8_lossy(&out.stderr));
     }
     env.run_ok(&["stop"], 0);
 }
@@ -1036,14 +1060,14 @@ fn signals_while_starting_or_reloading_are_acted_on_at_once() {
 fn an_idle_daemon_exits_and_the_next_command_starts_another() {
     let env = Env::new();
     env.write("verdict.toml", "[daemon]\nexit_after_idle = \"1s\"\n");
-    let pid = env.json(&["status"])["pid"].as_u64().unwrap() as u32;
+    let pid = env.json(&["ping"])["pid"].as_u64().unwrap() as u32;
     wait_until(Duration::from_secs(20), "the idle daemon to exit", || !alive(pid));
     assert!(!env.socket().exists() && !env.pid_file().exists(), "files left behind");
     let log = std::fs::read_to_string(env.log_file()).unwrap();
     assert!(log.contains("no client for daemon.exit_after_idle: shutting down"), "{log}");
     // The next one is not to exit a second after this test's command.
     env.write("verdict.toml", "");
-    let again = env.json(&["status"])["pid"].as_u64().unwrap() as u32;
+    let again = env.json(&["ping"])["pid"].as_u64().unwrap() as u32;
     assert_ne!(again, pid);
     assert!(alive(again));
 }
@@ -1087,6 +1111,7 @@ fn a_daemon_on_another_socket_has_a_log_of_its_own() {
     let other = dir.join("other.sock");
     let other_s = other.to_str().unwrap();
     let first = env.json(&["status"]);
+    env.json(&["--socket", other_s, "ping"]);
     let second = env.json(&["--socket", other_s, "status"]);
     let (a, b) = (first["log_file"].as_str().unwrap(), second["log_file"].as_str().unwrap());
     assert_ne!(a, b, "both daemons log to {a}");
@@ -1275,6 +1300,7 @@ fn daemons_of_one_project_in_two_runtime_directories_keep_their_own_logs() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         out
     };
+    bare(&["ping"]);
     let theirs: Value = serde_json::from_slice(&bare(&["--json", "status"]).stdout).unwrap();
     let mine = env.json(&["status"]);
     assert_ne!(theirs["pid"], mine["pid"], "{theirs} {mine}");

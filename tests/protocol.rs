@@ -755,7 +755,7 @@ fn a_command_that_starts_the_daemon_needs_only_one_connection() {
     let env = Env::new();
     env.write("verdict.toml", "[daemon]\nmax_connections = 1\n");
     env.write("a.txt", "a\n");
-    for args in [&["status"][..], &["check", "a.txt"], &["ping"], &["check"], &["status"], &["ping"]] {
+    for args in [&["cache", "stats"][..], &["check", "a.txt"], &["ping"], &["check"], &["reload"], &["ping"]] {
         env.run_ok(args, 0);
         env.run_ok(&["stop"], 0);
     }

@@ -96,7 +96,7 @@ enum Command {
     },
     /// Stop the daemon and wait until it has exited.
     Stop,
-    /// Show the daemon's state: pid, version, uptime, validators, breakers, cache.
+    /// Show the daemon's state: pid, version, uptime, validators, breakers, cache (exit 3, starting none, if none runs).
     Status,
     /// Check that the daemon answers.
     Ping,
@@ -599,7 +599,38 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             Ok(ExitCode::Ok)
         }
         Command::Status => {
-            let s = client::call_daemon(&opts, method::STATUS, json!({})).await?.1.map_err(client::describe)?;
+            // Asking whether a daemon runs does not start one: none
+            // running is the answer (exit 3, as an init script's `status`
+            // says "not running"). One still starting is waited for.
+            let reply = match client::connect_running(&opts).await? {
+                Some(mut c) => match c.call(method::STATUS, json!({})).await {
+                    // Met as it went away (a `verdict stop` racing this):
+                    // none runs, by the time this is read.
+                    Err(e) if e.undone_by_shutdown() => None,
+                    Err(client::CallError::Rpc(e)) if e.code == crate::protocol::code::SHUTTING_DOWN => None,
+                    other => Some(other),
+                },
+                None => None,
+            };
+            let Some(reply) = reply else {
+                if global.json {
+                    outln!(
+                        "{}",
+                        json!({
+                            "running": false,
+                            "root": layout.root.display().to_string(),
+                            "socket": layout.socket.display().to_string(),
+                        })
+                    );
+                } else {
+                    outln!(
+                        "no verdict daemon is running for {} (`verdict daemon` starts one, and so does `verdict check`)",
+                        crate::report::visible(&layout.root.display().to_string())
+                    );
+                }
+                return Ok(ExitCode::Incomplete);
+            };
+            let s = reply.map_err(client::describe)?;
             if global.json {
                 outln!("{}", crate::json_out::to_string(&s)?);
             } else {

@@ -502,6 +502,46 @@ pub async fn connect_or_start(opts: &ConnectOptions) -> anyhow::Result<Client> {
     Ok(c)
 }
 
+/// A connection to the project's daemon if one runs (whatever its build),
+/// `None` if none does; never starts one. A daemon that holds its lock but
+/// does not serve yet (starting) is waited for, as long as a start may take.
+pub async fn connect_running(opts: &ConnectOptions) -> anyhow::Result<Option<Client>> {
+    let socket = &opts.layout.socket;
+    match Client::connect(socket).await {
+        Ok(c) => {
+            same_data_dir(opts, &c.hello)?;
+            Ok(Some(c))
+        }
+        // No socket, or one nobody listens at (a daemon's leftover), or
+        // none that could be made (a path too long, under a file).
+        Err(CallError::Io(e))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::InvalidInput
+                    | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            let Some(pid) = paths::locked_daemon_pid(&opts.layout.pid_file).filter(|&p| p > 1 && p <= i32::MAX as u32)
+            else {
+                return Ok(None);
+            };
+            match connect_when_serving(socket, pid, START_TIMEOUT).await {
+                Some(c) => {
+                    same_data_dir(opts, &c.hello)?;
+                    Ok(Some(c))
+                }
+                // It exited (a daemon shutting down holds its lock until
+                // it goes), or never served in time.
+                None if !process_alive(pid) => Ok(None),
+                None => bail!("the daemon (pid {pid}) holds its lock but does not serve {}", socket.display()),
+            }
+        }
+        Err(e) => Err(describe(e)),
+    }
+}
+
 /// Whether the daemon that said `hello` is this client's build.
 pub fn same_build(hello: &HelloResult) -> bool {
     hello.build == paths::build_id() && hello.version == VERSION
