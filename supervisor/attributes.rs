@@ -377,7 +377,12 @@ fn marks_of(out: &Outcome) -> FileMarks {
         gix_attributes::StateRef::Value(v) => v.as_bstr() != "false",
         _ => false,
     };
-    FileMarks { binary: diff.is_unset() && text.is_unset(), generated: on(generated), vendored: on(vendored) }
+    FileMarks {
+        binary: diff.is_unset() && text.is_unset(),
+        generated: on(generated),
+        vendored: on(vendored),
+        delimited: false,
+    }
 }
 
 /// The bytes of the attributes file `path`, if it is there and may be

@@ -126,6 +126,13 @@ impl Walked {
         self.meta.get()
     }
 
+    /// What the built-ins heed of it: its attributes' marks, and whether
+    /// its name says it holds delimited records.
+    fn marks(&self) -> verdict_actors::builtin::FileMarks {
+        let delimited = verdict_actors::builtin::is_delimited_name(self.name_bytes());
+        verdict_actors::builtin::FileMarks { delimited, ..self.marks }
+    }
+
     /// Its size (0 while unknown).
     fn len(&self) -> u64 {
         self.meta().map_or(0, std::fs::Metadata::len)
@@ -1297,16 +1304,16 @@ fn write_entries(
 
 /// The key of a file's entry: its set and its content (and, for a set whose
 /// verdicts depend on them, its path and its executable bit; and the marks
-/// its git attributes give it, which the layout checks heed).
+/// its git attributes and its name give it, which the built-ins heed).
 fn file_key(set: &FileSet, hash: Option<u128>, w: &Walked) -> ResultKey {
     let hash = hash.unwrap_or(0);
     let content = if set.path_dependent { command_key(hash, w) } else { hash }.to_be_bytes();
-    let marks = w.marks.bits();
+    let marks = w.marks().bits();
     if !set.mode_dependent && marks == 0 {
         return ResultKey { validator: set.id, content };
     }
-    // A file no attribute marks keeps the key it had before marks were
-    // read (its cached verdicts stay good).
+    // A file nothing marks keeps the key it had before marks were read
+    // (its cached verdicts stay good).
     let mut keyed = [0u8; 18];
     keyed[..16].copy_from_slice(&content);
     keyed[16] = u8::from(set.mode_dependent && w.executable());

@@ -1284,7 +1284,7 @@ fn process_batch(
                     continue;
                 };
                 let input =
-                    BuiltinInput { content: &[], size, executable: w.executable(), binary: false, marks: w.marks };
+                    BuiltinInput { content: &[], size, executable: w.executable(), binary: false, marks: w.marks() };
                 match run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, None) {
                     Ran::Done(outcome, done) => {
                         if done {
@@ -1366,7 +1366,8 @@ fn process_batch(
                 // from a build that did not look), so look again; it is rare.
                 let binary = r.binary || (read_late && verdict_actors::builtin::is_binary(content));
                 // The size of the bytes hashed, which the verdict is cached under.
-                let input = BuiltinInput { content, size: r.size, executable: w.executable(), binary, marks: w.marks };
+                let input =
+                    BuiltinInput { content, size: r.size, executable: w.executable(), binary, marks: w.marks() };
                 match run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, r.hash) {
                     Ran::Done(outcome, true) => {
                         ran.push(vi);

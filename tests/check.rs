@@ -2749,6 +2749,31 @@ fn git_attributes_mark_files_binary_generated_or_vendored() {
     );
 }
 
+/// A spreadsheet's CSV export ends its records with CRLF and the line
+/// breaks within a cell with LF: `mixed-line-endings` reads a `.csv` or
+/// `.tsv` file as records. The same bytes under another name are mixed,
+/// and the two verdicts are cached apart (the name's mark is part of the
+/// file's key): copies made later get their own kind of name's verdict.
+#[test]
+fn csv_records_may_quote_line_breaks_in_their_fields() {
+    let env = Env::new();
+    let excel = "id,note\r\n1,\"two\nlines\"\r\n2,plain\r\n";
+    env.write("export.CSV", excel);
+    env.write("export.txt", excel);
+    env.write("bad.csv", "a,b\r\nc,d\r\ne,f\n");
+    let only = ["--validator", "mixed-line-endings"];
+    let (code, r) = check_json(&env, &only);
+    assert_eq!(code, 1, "{}", r["summary"]);
+    assert_eq!(with_findings(&r), ["bad.csv", "export.txt"], "{}", r["summary"]);
+    env.write("later.tsv", excel);
+    env.write("later.md", excel);
+    let (_, r) = check_json(&env, &only);
+    assert_eq!(with_findings(&r), ["bad.csv", "export.txt", "later.md"], "{}", r["summary"]);
+    // Each copy is answered from the entry of its kind of name.
+    assert_eq!(r["summary"]["outcomes"]["cached"], 5, "{}", r["summary"]);
+    assert_eq!(outcome(&r, "later.tsv", "mixed-line-endings")["verdict"]["status"], "passed", "{}", r["summary"]);
+}
+
 /// Which attributes files count does not depend on the path checked: one
 /// the walk does not list (a link, which git does not follow either; one an
 /// ignore rule matches) counts for no check, while one beside a file git

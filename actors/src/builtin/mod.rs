@@ -475,7 +475,8 @@ impl Default for BuiltinSettings {
 }
 
 /// What a repository's `.gitattributes` say of a file, as far as the
-/// built-ins heed it (see docs/configuration.md, "git attributes").
+/// built-ins heed it (see docs/configuration.md, "git attributes"), and
+/// what its name says of its format where a check reads it otherwise.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FileMarks {
     /// `binary`, or both `-diff` and `-text`: git neither diffs the file
@@ -488,20 +489,38 @@ pub struct FileMarks {
     /// `linguist-vendored` (set, or `true`): someone else's code, kept as
     /// it came. Its layout is theirs.
     pub vendored: bool,
+    /// Named as delimited records ([`is_delimited_name`]: `*.csv`,
+    /// `*.tsv`): a line break inside a quoted field is data, not a line
+    /// ending.
+    pub delimited: bool,
 }
 
 impl FileMarks {
     /// None of them: what a file no attribute names has.
-    pub const NONE: FileMarks = FileMarks { binary: false, generated: false, vendored: false };
+    pub const NONE: FileMarks = FileMarks { binary: false, generated: false, vendored: false, delimited: false };
 
     /// The marks as one byte, for keys (0: none).
     pub fn bits(self) -> u8 {
-        u8::from(self.binary) | (u8::from(self.generated) << 1) | (u8::from(self.vendored) << 2)
+        u8::from(self.binary)
+            | (u8::from(self.generated) << 1)
+            | (u8::from(self.vendored) << 2)
+            | (u8::from(self.delimited) << 3)
     }
 
     /// Whether the layout checks leave the file's layout alone.
     pub fn keeps_layout(self) -> bool {
         self.generated || self.vendored
+    }
+}
+
+/// Whether a file's name (its path's last component) says it holds
+/// delimited records that may quote line breaks: `.csv` or `.tsv`, in any
+/// case, as spreadsheets write them.
+pub fn is_delimited_name(name: &[u8]) -> bool {
+    let name = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
+    name.len() > 4 && {
+        let ext = &name[name.len() - 4..];
+        ext.eq_ignore_ascii_case(b".csv") || ext.eq_ignore_ascii_case(b".tsv")
     }
 }
 
@@ -554,7 +573,7 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
         BuiltinKind::MarkdownTrailingWhitespace => text::markdown_trailing_whitespace(content, &mut out),
         BuiltinKind::FinalNewline => text::final_newline(content, &mut out),
         BuiltinKind::MergeConflict => text::merge_conflict(content, &mut out),
-        BuiltinKind::MixedLineEndings => text::mixed_line_endings(content, &mut out),
+        BuiltinKind::MixedLineEndings => text::mixed_line_endings(content, input.marks.delimited, &mut out),
         BuiltinKind::LargeFile => large_file(settings.max_size, input.size, &mut out),
         BuiltinKind::Json => syntax::json(content, &mut out),
         BuiltinKind::Jsonc => syntax::jsonc(content, &mut out),

@@ -737,6 +737,37 @@ fn mixed_line_endings_clean() {
 }
 
 #[test]
+fn delimited_records_keep_line_breaks_in_quoted_fields() {
+    let delimited = |content: &[u8]| {
+        let input =
+            BuiltinInput { marks: FileMarks { delimited: true, ..FileMarks::NONE }, ..BuiltinInput::new(content) };
+        check(BuiltinKind::MixedLineEndings, &BuiltinSettings::default(), &input)
+    };
+    // A spreadsheet's export: CRLF records, LF within a cell (also after
+    // a doubled quote, in a `;`-separated or tab-separated field).
+    let excel = b"id,note\r\n1,\"two\nlines\"\r\n2,\"say \"\"hi\"\"\nthen\nbye\"\r\n3;\"x\ny\"\r\n4\t\"a\nb\"\r\n";
+    assert_eq!(delimited(excel), []);
+    // The same bytes in a file not named as records: the LFs count (5
+    // of each: a tie, which goes to LF).
+    assert_eq!(positions(&run(BuiltinKind::MixedLineEndings, excel)), [(1, 8)]);
+    // Outside quotes, endings still count: the LF ending record 2.
+    let f = delimited(b"a,\"x\ny\"\r\nb,c\nd,e\r\n");
+    assert_eq!(positions(&f), [(3, 4)]);
+    assert!(f[0].message.contains("1 LF") && f[0].message.contains("2 CRLF"), "{}", f[0].message);
+    // A quote within an unquoted field is data, and opens nothing.
+    assert_eq!(delimited(b"size,5\" pipe\r\nx,\"y\nz\"\r\nw,v\r\n"), []);
+    // A quote left open: not such records, every ending counts.
+    let f = delimited(b"a,\"open\r\nb\nc\r\n");
+    assert_eq!(positions(&f), [(2, 2)]);
+    // Only CR within quotes: nothing mixed.
+    assert_eq!(delimited(b"a,\"x\ry\"\nb,c\n"), []);
+    assert!(is_delimited_name(b"data/Export.CSV") && is_delimited_name(b"t.tsv") && is_delimited_name(b"a/b/x.csv"));
+    assert!(!is_delimited_name(b".csv") && !is_delimited_name(b"a/.tsv") && !is_delimited_name(b"x.csvx"));
+    assert!(!is_delimited_name(b"x.csv/y") && !is_delimited_name(b"csv"));
+    assert_ne!(FileMarks { delimited: true, ..FileMarks::NONE }.bits(), 0);
+}
+
+#[test]
 fn mixed_line_endings_ten_megabyte_line() {
     let mut content = vec![b'q'; TEN_MB];
     content.extend_from_slice(b"\r\nx\n");

@@ -384,16 +384,94 @@ fn one_line_markup(content: &[u8]) -> bool {
 
 /// `mixed-line-endings`: a file using more than one of LF, CRLF and lone CR.
 /// One finding, at the first ending that is not the most common kind (ties go
-/// to LF, then CRLF).
-pub(super) fn mixed_line_endings(content: &[u8], out: &mut Collector<'_>) {
+/// to LF, then CRLF). In `delimited` records (CSV, TSV), line breaks inside
+/// quoted fields are the fields' data, not line endings: a spreadsheet
+/// writes its records with CRLF and the breaks within a cell as LF.
+pub(super) fn mixed_line_endings(content: &[u8], delimited: bool, out: &mut Collector<'_>) {
     // Most files have no CR at all: finding none is quicker than counting.
     if memchr::memchr(b'\r', content).is_none() {
         return;
+    }
+    if delimited && let Some(endings) = record_endings(content) {
+        let mut counts = [(Ending::Lf, 0), (Ending::CrLf, 0), (Ending::Cr, 0)];
+        for &(_, e) in &endings {
+            counts[e as usize].1 += 1;
+        }
+        return report_mixed(counts, endings.into_iter(), out);
     }
     let crs = memchr_iter(b'\r', content).count();
     let lfs = memchr_iter(b'\n', content).count();
     let crlf = memmem::find_iter(content, b"\r\n").count();
     let counts = [(Ending::Lf, lfs - crlf), (Ending::CrLf, crlf), (Ending::Cr, crs - crlf)];
+    let mut skip_lf_at = usize::MAX;
+    let endings = memchr2_iter(b'\r', b'\n', content).filter_map(|i| {
+        Some((
+            i,
+            if content[i] == b'\r' {
+                if content.get(i + 1) == Some(&b'\n') {
+                    skip_lf_at = i + 1;
+                    Ending::CrLf
+                } else {
+                    Ending::Cr
+                }
+            } else if i == skip_lf_at {
+                return None;
+            } else {
+                Ending::Lf
+            },
+        ))
+    });
+    report_mixed(counts, endings, out);
+}
+
+/// The record endings of delimited records, in order: the line endings
+/// outside quoted fields. A field is quoted when it begins with `"`
+/// (after a record's start or a `,`, `;`, tab or `|`), and its quote ends
+/// at a `"` not doubled; a `"` within an unquoted field is data. `None`
+/// when a quote is left open at the end: the content is not such records
+/// (or is cut short), and every line ending counts.
+fn record_endings(content: &[u8]) -> Option<Vec<(usize, Ending)>> {
+    let mut endings = Vec::new();
+    let mut i = 0;
+    while let Some(j) = memchr::memchr3(b'"', b'\r', b'\n', &content[i..]) {
+        let at = i + j;
+        match content[at] {
+            b'"' => {
+                let opens = at == 0 || matches!(content[at - 1], b',' | b';' | b'\t' | b'|' | b'\r' | b'\n');
+                i = at + 1;
+                if opens {
+                    // To the quote that closes it.
+                    loop {
+                        let close = i + memchr::memchr(b'"', &content[i..])?;
+                        i = close + 1;
+                        if content.get(i) == Some(&b'"') {
+                            i += 1;
+                        } else {
+                            break;
+                        }
+                    }
+                }
+            }
+            b'\r' if content.get(at + 1) == Some(&b'\n') => {
+                endings.push((at, Ending::CrLf));
+                i = at + 2;
+            }
+            b'\r' => {
+                endings.push((at, Ending::Cr));
+                i = at + 1;
+            }
+            _ => {
+                endings.push((at, Ending::Lf));
+                i = at + 1;
+            }
+        }
+    }
+    Some(endings)
+}
+
+/// Reports mixed endings, given how many of each kind there are and the
+/// endings in order.
+fn report_mixed(counts: [(Ending, usize); 3], endings: impl Iterator<Item = (usize, Ending)>, out: &mut Collector<'_>) {
     if counts.iter().filter(|(_, n)| *n > 0).count() < 2 {
         return;
     }
@@ -404,26 +482,7 @@ pub(super) fn mixed_line_endings(content: &[u8], out: &mut Collector<'_>) {
         }
     }
     let majority = majority.0;
-    let mut first = None;
-    let mut skip_lf_at = usize::MAX;
-    for i in memchr2_iter(b'\r', b'\n', content) {
-        let ending = if content[i] == b'\r' {
-            if content.get(i + 1) == Some(&b'\n') {
-                skip_lf_at = i + 1;
-                Ending::CrLf
-            } else {
-                Ending::Cr
-            }
-        } else if i == skip_lf_at {
-            continue;
-        } else {
-            Ending::Lf
-        };
-        if ending != majority {
-            first = Some((i, ending));
-            break;
-        }
-    }
+    let first = endings.into_iter().find(|&(_, e)| e != majority);
     let Some((offset, minority)) = first else {
         return;
     };
