@@ -52,7 +52,7 @@ fn a_command_starts_the_daemon_on_demand_status_does_not_and_stop_removes_its_fi
     assert!(!env.socket().exists() && !env.pid_file().exists(), "status started a daemon");
     let ping = env.json(&["ping"]);
     let s = env.json(&["status"]);
-    assert_eq!(s["pid"], ping["pid"]);
+    assert_eq!((&s["pid"], &s["running"]), (&ping["pid"], &json!(true)));
     let pid = s["pid"].as_u64().unwrap() as u32;
     assert!(alive(pid));
     assert_eq!(s["project_root"], json!(env.project));
@@ -109,7 +109,11 @@ fn json_output_has_one_shape_for_successes_and_failures() {
     let root = std::fs::canonicalize(&env.project).unwrap();
     assert_eq!(
         parse(&out),
-        json!({ "running": false, "root": root.display().to_string(), "socket": env.socket().display().to_string() })
+        json!({
+            "running": false,
+            "project_root": root.display().to_string(),
+            "socket": env.socket().display().to_string(),
+        })
     );
     let human = env.run(&["status"]);
     assert_eq!(human.status.code(), Some(3), "{human:?}");
@@ -583,6 +587,47 @@ fn a_command_during_a_shutdown_starts_the_next_daemon() {
     assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
 }
 
+/// A status asked while the daemon shuts down (its socket refusing, its
+/// lock held through a tool's grace period) says so at once, rather than
+/// wait for a daemon that will not serve again; one asked while a daemon
+/// starts (its `version` command running) waits for it, and answers.
+#[test]
+fn status_says_a_daemon_is_shutting_down_and_waits_for_one_starting() {
+    let (env, pid, _c, _check) = slow_check_running("30.0523", "20s");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    wait_until(Duration::from_secs(5), "the daemon to stop accepting", || {
+        std::os::unix::net::UnixStream::connect(env.socket()).is_err()
+    });
+    let started = std::time::Instant::now();
+    let out = env.run(&["--json", "status"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((&s["running"], &s["shutting_down"], &s["pid"]), (&json!(false), &json!(true), &json!(pid)), "{s}");
+    // Its 20 s grace is not waited out.
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(alive(pid), "still in its grace period");
+    assert!(env.run_ok(&["status"], 3).contains(&format!("(pid {pid}) is shutting down")));
+    // The tool's end ends the check, and the daemon's shutdown.
+    std::process::Command::new("pkill").args(["-f", r"^sleep 30\.0523$"]).status().unwrap();
+    wait_until(Duration::from_secs(10), "the daemon to exit", || !alive(pid));
+
+    let env = Env::new();
+    let Gated { started, gate, .. } = gated_version(&env);
+    let mut starting = env.cmd().args(["daemon"]).spawn().unwrap();
+    wait_until(Duration::from_secs(20), "the version command to run at start-up", || started.exists());
+    let mut status = env.cmd();
+    status.args(["--json", "status"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let status = status.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(&gate, "").unwrap();
+    let out = status.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["running"], true, "{s}");
+    assert!(starting.wait().unwrap().success());
+    assert_eq!(std::fs::read_to_string(env.pid_file()).unwrap().trim(), s["pid"].to_string());
+}
+
 /// A second `stop` during the first one's grace period finds the socket
 /// refusing connections (the daemon stopped listening): it says so, rather
 /// than call the socket gone, and its SIGTERM does not cut the first
@@ -932,7 +977,9 @@ fn commands_racing_stop_are_answered_by_the_next_daemon() {
                 stop.spawn().unwrap()
             })
             .collect();
-        let status = env.cmd().arg("status").spawn().unwrap();
+        let mut status = env.cmd();
+        status.arg("status").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let status = status.spawn().unwrap();
         let check = env.cmd().args(["check", "--no-cache", "a.txt"]).output().unwrap();
         let ping = env.cmd().arg("ping").output().unwrap();
         for (what, out) in [("check", check), ("ping", ping)] {

@@ -601,42 +601,70 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
         Command::Status => {
             // Asking whether a daemon runs does not start one: none
             // running is the answer (exit 3, as an init script's `status`
-            // says "not running"). One still starting is waited for.
-            let reply = match client::connect_running(&opts).await? {
-                Some(mut c) => match c.call(method::STATUS, json!({})).await {
-                    // Met as it went away (a `verdict stop` racing this):
-                    // none runs, by the time this is read.
-                    Err(e) if e.undone_by_shutdown() => None,
-                    Err(client::CallError::Rpc(e)) if e.code == crate::protocol::code::SHUTTING_DOWN => None,
-                    other => Some(other),
-                },
-                None => None,
-            };
-            let Some(reply) = reply else {
-                if global.json {
-                    outln!(
-                        "{}",
-                        json!({
-                            "running": false,
-                            "root": layout.root.display().to_string(),
-                            "socket": layout.socket.display().to_string(),
-                        })
-                    );
-                } else {
-                    outln!(
-                        "no verdict daemon is running for {} (`verdict daemon` starts one, and so does `verdict check`)",
-                        crate::report::visible(&layout.root.display().to_string())
-                    );
+            // says "not running").
+            let socket = layout.socket.clone();
+            let state = match client::connect_running(&opts).await? {
+                client::Running::Serving(mut c) => {
+                    let pid = c.hello.pid;
+                    let other_build = !client::same_build(&c.hello);
+                    match c.call(method::STATUS, json!({})).await {
+                        Ok(s) => Ok((s, other_build)),
+                        // Met as it went away (a `verdict stop` racing this).
+                        Err(client::CallError::Rpc(e)) if e.code == crate::protocol::code::SHUTTING_DOWN => {
+                            Err(Some(pid))
+                        }
+                        Err(e @ client::CallError::Io(_))
+                            if e.undone_by_shutdown() && client::going_away(&socket, pid).await =>
+                        {
+                            Err(Some(pid))
+                        }
+                        Err(e) => return Err(client::describe(e)),
+                    }
                 }
-                return Ok(ExitCode::Incomplete);
+                client::Running::ShuttingDown(pid) => Err(Some(pid)),
+                client::Running::No => Err(None),
             };
-            let s = reply.map_err(client::describe)?;
-            if global.json {
-                outln!("{}", crate::json_out::to_string(&s)?);
-            } else {
-                crate::report::print_status(&s, &mut std::io::stdout().lock())?;
+            let root = layout.root.display().to_string();
+            match state {
+                Ok((mut s, other_build)) => {
+                    if global.json {
+                        if let Some(o) = s.as_object_mut() {
+                            o.insert("running".into(), json!(true));
+                        }
+                        outln!("{}", crate::json_out::to_string(&s)?);
+                    } else {
+                        crate::report::print_status(&s, &mut std::io::stdout().lock())?;
+                    }
+                    if other_build {
+                        eprintln!(
+                            "verdict: note: this daemon was built from another verdict than this command; the next `verdict check` or `verdict ping` replaces it"
+                        );
+                    }
+                    Ok(ExitCode::Ok)
+                }
+                Err(going) => {
+                    if global.json {
+                        let mut v = json!({
+                            "running": false,
+                            "project_root": root,
+                            "socket": socket.display().to_string(),
+                        });
+                        if let Some(pid) = going {
+                            v["shutting_down"] = json!(true);
+                            v["pid"] = json!(pid);
+                        }
+                        outln!("{v}");
+                    } else if let Some(pid) = going {
+                        outln!("the verdict daemon for {} (pid {pid}) is shutting down", crate::report::visible(&root));
+                    } else {
+                        outln!(
+                            "no verdict daemon is running for {} (`verdict daemon` starts one, and so does `verdict check`)",
+                            crate::report::visible(&root)
+                        );
+                    }
+                    Ok(ExitCode::Incomplete)
+                }
             }
-            Ok(ExitCode::Ok)
         }
         Command::Check(args) => crate::report::run_check(&opts, args, global.json).await,
         Command::Reload => simple(&opts, method::RELOAD, json!({}), global.json, crate::report::print_reload).await,

@@ -502,18 +502,29 @@ pub async fn connect_or_start(opts: &ConnectOptions) -> anyhow::Result<Client> {
     Ok(c)
 }
 
-/// A connection to the project's daemon if one runs (whatever its build),
-/// `None` if none does; never starts one. A daemon that holds its lock but
-/// does not serve yet (starting) is waited for, as long as a start may take.
-pub async fn connect_running(opts: &ConnectOptions) -> anyhow::Result<Option<Client>> {
+/// Whether the project's daemon runs, for a command that must not start one.
+pub enum Running {
+    /// It serves: a connection to it (of this build or another).
+    Serving(Client),
+    /// Its process holds its lock but does not serve its socket: it is
+    /// shutting down (it stops listening first and exits last).
+    ShuttingDown(u32),
+    /// None runs.
+    No,
+}
+
+/// Whether the project's daemon runs; never starts one. A daemon that
+/// holds its lock but serves no socket yet is given [`STARTING_PATIENCE`]
+/// to begin: one starting binds its socket moments after it takes its lock
+/// (and answers `hello` once it serves, as long as [`START_TIMEOUT`] later),
+/// while one shutting down never serves again.
+pub async fn connect_running(opts: &ConnectOptions) -> anyhow::Result<Running> {
     let socket = &opts.layout.socket;
-    match Client::connect(socket).await {
-        Ok(c) => {
-            same_data_dir(opts, &c.hello)?;
-            Ok(Some(c))
-        }
-        // No socket, or one nobody listens at (a daemon's leftover), or
-        // none that could be made (a path too long, under a file).
+    let c = match Client::connect(socket).await {
+        Ok(c) => c,
+        // No socket, or one nobody listens at (a daemon shutting down, or
+        // a dead one's leftover), or none that could be made (a path too
+        // long, under a file).
         Err(CallError::Io(e))
             if matches!(
                 e.kind(),
@@ -525,22 +536,23 @@ pub async fn connect_running(opts: &ConnectOptions) -> anyhow::Result<Option<Cli
         {
             let Some(pid) = paths::locked_daemon_pid(&opts.layout.pid_file).filter(|&p| p > 1 && p <= i32::MAX as u32)
             else {
-                return Ok(None);
+                return Ok(Running::No);
             };
-            match connect_when_serving(socket, pid, START_TIMEOUT).await {
-                Some(c) => {
-                    same_data_dir(opts, &c.hello)?;
-                    Ok(Some(c))
-                }
-                // It exited (a daemon shutting down holds its lock until
-                // it goes), or never served in time.
-                None if !process_alive(pid) => Ok(None),
-                None => bail!("the daemon (pid {pid}) holds its lock but does not serve {}", socket.display()),
+            match connect_when_serving(socket, pid, STARTING_PATIENCE).await {
+                Some(c) => c,
+                None if process_alive(pid) => return Ok(Running::ShuttingDown(pid)),
+                None => return Ok(Running::No),
             }
         }
-        Err(e) => Err(describe(e)),
-    }
+        Err(e) => return Err(describe(e)),
+    };
+    same_data_dir(opts, &c.hello)?;
+    Ok(Running::Serving(c))
 }
+
+/// How long a daemon that holds its lock is given to serve its socket
+/// before it is taken to be shutting down (as `verdict stop` gives it).
+pub const STARTING_PATIENCE: Duration = Duration::from_secs(2);
 
 /// Whether the daemon that said `hello` is this client's build.
 pub fn same_build(hello: &HelloResult) -> bool {
