@@ -166,9 +166,15 @@ impl BuiltinKind {
         let parts: &[&[&str]] = match self {
             BuiltinKind::Json => &[JSONC_FILES, TEMPLATE_DIRS],
             BuiltinKind::Jsonc | BuiltinKind::Toml | BuiltinKind::Yaml => &[TEMPLATE_DIRS],
-            BuiltinKind::TrailingWhitespace => {
-                &[MARKDOWN_FILES, PATCH_FILES, EXPECTED_OUTPUT, TEST_DATA_DIRS, MINIFIED_FILES, TOOL_LAYOUT]
-            }
+            BuiltinKind::TrailingWhitespace => &[
+                MARKDOWN_FILES,
+                PATCH_FILES,
+                EXPECTED_OUTPUT,
+                TEST_DATA_DIRS,
+                MINIFIED_FILES,
+                TOOL_LAYOUT,
+                DELIMITED_FILES,
+            ],
             BuiltinKind::MarkdownTrailingWhitespace => &[EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT],
             BuiltinKind::MixedLineEndings => &[PATCH_FILES, EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT],
             BuiltinKind::ShebangExecutable => &[TEMPLATE_FILES, EXPECTED_OUTPUT, INSTALLED_SCRIPTS],
@@ -390,6 +396,11 @@ const TEMPLATE_FILES: &[&str] = &["*.j2", "*.jinja", "*.jinja2", "*.tpl", "*.tmp
 /// Minified scripts and style sheets: one long line, as the minifier
 /// writes it (and `final-newline` leaves source maps, one line too).
 const MINIFIED_FILES: &[&str] = &["*.min.js", "*.min.css"];
+
+/// Delimited records (see [`is_delimited_name`]), whose blanks at a line's
+/// end are data: a field's value (RFC 4180: spaces are part of a field),
+/// a cell's inside a quoted field, or a TSV record's empty last fields.
+const DELIMITED_FILES: &[&str] = &["*.csv", "*.CSV", "*.tsv", "*.TSV"];
 
 /// Files IDEs write without a final newline and write again at each save:
 /// JetBrains' project settings (`.idea/`) and shared run configurations

@@ -289,6 +289,13 @@ fn a_one_line_svg_is_minified() {
     assert_eq!(run(fnl, b"<?xml version=\"1.0\"?>\n<svg>\n<path/></svg>").len(), 1);
     assert_eq!(run(fnl, b"<?xml version=\"1.0\"?>\n<plist><dict/></plist>").len(), 1);
     assert_eq!(run(fnl, b"1.2.3").len(), 1);
+    // A JSON object or array on one line: `JSON.stringify`'s output.
+    clean(fnl, b"{\"type\":\"FeatureCollection\",\"features\":[]}");
+    clean(fnl, b"\xEF\xBB\xBF[1,2,{\"a\":[]}]");
+    // On several lines, or not closed on its line, it is not.
+    assert_eq!(run(fnl, b"{\n  \"a\": 1\n}").len(), 1);
+    assert_eq!(run(fnl, b"{\"a\": 1").len(), 1);
+    assert_eq!(run(fnl, b"[x] done").len(), 1);
 }
 
 #[test]
@@ -515,7 +522,7 @@ fn markdown_trailing_whitespace_allows_hard_line_breaks_only() {
     let trailing = BuiltinKind::TrailingWhitespace.default_exclude();
     assert_eq!(&trailing[..md.default_files().len()], md.default_files());
     let expected_output = md.default_exclude();
-    for part in [&["*.patch", "*.diff"][..], &expected_output, &["*.min.js", "*.min.css"]] {
+    for part in [&["*.patch", "*.diff"][..], &expected_output, &["*.min.js", "*.min.css"], &["*.csv", "*.TSV"]] {
         assert!(part.iter().all(|p| trailing.contains(p)), "{part:?}");
     }
     assert_eq!(
@@ -759,6 +766,19 @@ fn delimited_records_keep_line_breaks_in_quoted_fields() {
     // A quote left open: not such records, every ending counts.
     let f = delimited(b"a,\"open\r\nb\nc\r\n");
     assert_eq!(positions(&f), [(2, 2)]);
+    // Excel's "CSV UTF-8" begins with a byte order mark: the first
+    // field's quote still opens it.
+    assert_eq!(delimited(b"\xEF\xBB\xBF\"multi\nline head\",b\r\n1,2\r\n3,4\r\n"), []);
+    // Text after a closing quote: not records (a stray quote would
+    // otherwise pair with a later one and hide the LF between them).
+    let f = delimited(b"a,\"\r\nb,c\nd,\"e\"x\r\nf,g\r\n");
+    assert_eq!(positions(&f), [(2, 4)]);
+    assert_eq!(delimited(b"a,\"x\ny\"|b\r\nc,\"\"\r\n"), []);
+    // Of the kinds not the majority's, the earliest first ending: a lone CR
+    // before the first LF.
+    let f = delimited(b"a\r\nb\rc\r\nd\ne\r\nf\r\n");
+    assert_eq!(positions(&f), [(2, 2)]);
+    assert!(f[0].message.contains("first CR ending"), "{}", f[0].message);
     // Only CR within quotes: nothing mixed.
     assert_eq!(delimited(b"a,\"x\ry\"\nb,c\n"), []);
     assert!(is_delimited_name(b"data/Export.CSV") && is_delimited_name(b"t.tsv") && is_delimited_name(b"a/b/x.csv"));

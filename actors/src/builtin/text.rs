@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 use memchr::{memchr_iter, memchr2_iter, memmem};
 use regex::bytes::Regex;
 
+use super::BOM;
 use super::locate::{Collector, line_break};
 use crate::outcome::Severity;
 
@@ -325,9 +326,9 @@ fn report_marker(out: &mut Collector<'_>, offset: usize, m: Marker) {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Ending {
-    Lf,
-    CrLf,
-    Cr,
+    Lf = 0,
+    CrLf = 1,
+    Cr = 2,
 }
 
 impl Ending {
@@ -362,15 +363,19 @@ fn patch_signature(content: &[u8]) -> bool {
         && parts.iter().all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit))
 }
 
-/// Whether `content` is markup a tool writes on one line, without a final
-/// line break: XML on one line (an SVG an optimiser or a badge service
-/// writes, a sitemap), or an SVG whose element is all on its last line,
+/// Whether `content` is data or markup a tool writes on one line, without a
+/// final line break: a JSON object or array on one line (`JSON.stringify`'s
+/// and `json.dump`'s output, a GeoJSON export), XML on one line (an SVG an
+/// optimiser or a badge service writes, a sitemap), or an SVG whose element is all on its last line,
 /// after its prolog's lines only (the XML declaration, a `DOCTYPE`,
 /// comments), as diagrams.net and Illustrator export it.
 fn one_line_markup(content: &[u8]) -> bool {
     let content = content.trim_ascii_start();
     let Some(last) = memchr::memrchr2(b'\n', b'\r', content) else {
-        return content.starts_with(b"<svg") || content.starts_with(b"<?xml");
+        return content.starts_with(b"<svg")
+            || content.starts_with(b"<?xml")
+            || (content.starts_with(b"{") && content.ends_with(b"}"))
+            || (content.starts_with(b"[") && content.ends_with(b"]"));
     };
     let prolog = |line: &[u8]| {
         let line = line.trim_ascii();
@@ -392,86 +397,116 @@ pub(super) fn mixed_line_endings(content: &[u8], delimited: bool, out: &mut Coll
     if memchr::memchr(b'\r', content).is_none() {
         return;
     }
-    if delimited && let Some(endings) = record_endings(content) {
-        let mut counts = [(Ending::Lf, 0), (Ending::CrLf, 0), (Ending::Cr, 0)];
-        for &(_, e) in &endings {
-            counts[e as usize].1 += 1;
-        }
-        return report_mixed(counts, endings.into_iter(), out);
+    if delimited && let Some((counts, firsts)) = record_endings(content) {
+        return report_mixed(
+            counts,
+            |majority| {
+                // The earliest first ending of another kind.
+                (0..3)
+                    .filter(|&k| k != majority as usize)
+                    .filter_map(|k| firsts[k].map(|at| (at, ENDINGS[k])))
+                    .min_by_key(|&(at, _)| at)
+            },
+            out,
+        );
     }
     let crs = memchr_iter(b'\r', content).count();
     let lfs = memchr_iter(b'\n', content).count();
     let crlf = memmem::find_iter(content, b"\r\n").count();
-    let counts = [(Ending::Lf, lfs - crlf), (Ending::CrLf, crlf), (Ending::Cr, crs - crlf)];
-    let mut skip_lf_at = usize::MAX;
-    let endings = memchr2_iter(b'\r', b'\n', content).filter_map(|i| {
-        Some((
-            i,
-            if content[i] == b'\r' {
-                if content.get(i + 1) == Some(&b'\n') {
-                    skip_lf_at = i + 1;
-                    Ending::CrLf
+    let counts = [lfs - crlf, crlf, crs - crlf];
+    report_mixed(
+        counts,
+        |majority| {
+            let mut skip_lf_at = usize::MAX;
+            for i in memchr2_iter(b'\r', b'\n', content) {
+                let ending = if content[i] == b'\r' {
+                    if content.get(i + 1) == Some(&b'\n') {
+                        skip_lf_at = i + 1;
+                        Ending::CrLf
+                    } else {
+                        Ending::Cr
+                    }
+                } else if i == skip_lf_at {
+                    continue;
                 } else {
-                    Ending::Cr
+                    Ending::Lf
+                };
+                if ending != majority {
+                    return Some((i, ending));
                 }
-            } else if i == skip_lf_at {
-                return None;
-            } else {
-                Ending::Lf
-            },
-        ))
-    });
-    report_mixed(counts, endings, out);
+            }
+            None
+        },
+        out,
+    );
 }
 
-/// The record endings of delimited records, in order: the line endings
-/// outside quoted fields. A field is quoted when it begins with `"`
-/// (after a record's start or a `,`, `;`, tab or `|`), and its quote ends
-/// at a `"` not doubled; a `"` within an unquoted field is data. `None`
-/// when a quote is left open at the end: the content is not such records
-/// (or is cut short), and every line ending counts.
-fn record_endings(content: &[u8]) -> Option<Vec<(usize, Ending)>> {
-    let mut endings = Vec::new();
-    let mut i = 0;
+/// The kinds of ending, in the order of the counts (`Ending as usize`).
+const ENDINGS: [Ending; 3] = [Ending::Lf, Ending::CrLf, Ending::Cr];
+
+/// How many record endings of each kind delimited records have, and the
+/// offset of each kind's first: the line endings outside quoted fields. A
+/// field is quoted when it begins with `"` (at a record's start, after a
+/// byte order mark, or after a `,`, `;`, tab or `|`), and its quote ends at
+/// a `"` not doubled; a `"` within an unquoted field is data. `None` when a
+/// quote is left open at the end, or a closing quote is followed by
+/// anything but one of those delimiters or a line break: the content is
+/// not such records (or is cut short), and every line ending counts.
+/// (Counts, not a list: a file of nothing but line endings is as large as
+/// a file may be.)
+fn record_endings(content: &[u8]) -> Option<([usize; 3], [Option<usize>; 3])> {
+    let (mut counts, mut firsts) = ([0usize; 3], [None; 3]);
+    let mut see = |at: usize, e: Ending| {
+        counts[e as usize] += 1;
+        firsts[e as usize].get_or_insert(at);
+    };
+    let start = if content.starts_with(BOM) { BOM.len() } else { 0 };
+    let mut i = start;
     while let Some(j) = memchr::memchr3(b'"', b'\r', b'\n', &content[i..]) {
         let at = i + j;
         match content[at] {
             b'"' => {
-                let opens = at == 0 || matches!(content[at - 1], b',' | b';' | b'\t' | b'|' | b'\r' | b'\n');
+                let opens = at == start || matches!(content[at - 1], b',' | b';' | b'\t' | b'|' | b'\r' | b'\n');
                 i = at + 1;
                 if opens {
                     // To the quote that closes it.
                     loop {
                         let close = i + memchr::memchr(b'"', &content[i..])?;
                         i = close + 1;
-                        if content.get(i) == Some(&b'"') {
-                            i += 1;
-                        } else {
-                            break;
+                        match content.get(i) {
+                            Some(b'"') => i += 1,
+                            None | Some(b',' | b';' | b'\t' | b'|' | b'\r' | b'\n') => break,
+                            // `"a"b`: no field of records.
+                            Some(_) => return None,
                         }
                     }
                 }
             }
             b'\r' if content.get(at + 1) == Some(&b'\n') => {
-                endings.push((at, Ending::CrLf));
+                see(at, Ending::CrLf);
                 i = at + 2;
             }
             b'\r' => {
-                endings.push((at, Ending::Cr));
+                see(at, Ending::Cr);
                 i = at + 1;
             }
             _ => {
-                endings.push((at, Ending::Lf));
+                see(at, Ending::Lf);
                 i = at + 1;
             }
         }
     }
-    Some(endings)
+    Some((counts, firsts))
 }
 
-/// Reports mixed endings, given how many of each kind there are and the
-/// endings in order.
-fn report_mixed(counts: [(Ending, usize); 3], endings: impl Iterator<Item = (usize, Ending)>, out: &mut Collector<'_>) {
+/// Reports mixed endings, given how many of each kind there are and a way
+/// to find the first ending that is not of the majority's kind.
+fn report_mixed(
+    counts: [usize; 3],
+    first_other: impl FnOnce(Ending) -> Option<(usize, Ending)>,
+    out: &mut Collector<'_>,
+) {
+    let counts = [(Ending::Lf, counts[0]), (Ending::CrLf, counts[1]), (Ending::Cr, counts[2])];
     if counts.iter().filter(|(_, n)| *n > 0).count() < 2 {
         return;
     }
@@ -482,7 +517,7 @@ fn report_mixed(counts: [(Ending, usize); 3], endings: impl Iterator<Item = (usi
         }
     }
     let majority = majority.0;
-    let first = endings.into_iter().find(|&(_, e)| e != majority);
+    let first = first_other(majority);
     let Some((offset, minority)) = first else {
         return;
     };
