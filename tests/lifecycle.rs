@@ -628,6 +628,32 @@ fn status_says_a_daemon_is_shutting_down_and_waits_for_one_starting() {
     assert_eq!(std::fs::read_to_string(env.pid_file()).unwrap().trim(), s["pid"].to_string());
 }
 
+/// Between taking its lock and binding its socket a daemon serves nothing
+/// (it replaces a dead one's socket and stops the tools it left, which on
+/// a busy machine takes long): a status waits for it rather than call it
+/// shutting down. A process of the test's holding the pid file's lock
+/// stands in for such a daemon (a real one binds too soon to be caught
+/// there), and exits without ever serving: then none runs.
+#[test]
+fn status_waits_for_a_lock_holder_that_has_not_bound_its_socket() {
+    let env = Env::new();
+    let pid_file = env.pid_file();
+    std::fs::create_dir_all(pid_file.parent().unwrap()).unwrap();
+    std::fs::set_permissions(pid_file.parent().unwrap(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    std::fs::write(&pid_file, "").unwrap();
+    let mut holder = std::process::Command::new("flock").arg("-x").arg(&pid_file).args(["sleep", "4"]).spawn().unwrap();
+    std::fs::write(&pid_file, format!("{}\n", holder.id())).unwrap();
+    wait_until(Duration::from_secs(5), "the lock to be taken", || {
+        verdict::paths::locked_daemon_pid(&pid_file) == Some(holder.id())
+    });
+    let out = env.run(&["--json", "status"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["running"], false, "{s}");
+    assert!(s.get("shutting_down").is_none(), "taken for a daemon shutting down: {s}");
+    assert!(holder.wait().unwrap().success());
+}
+
 /// A second `stop` during the first one's grace period finds the socket
 /// refusing connections (the daemon stopped listening): it says so, rather
 /// than call the socket gone, and its SIGTERM does not cut the first

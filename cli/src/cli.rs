@@ -603,26 +603,28 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             // running is the answer (exit 3, as an init script's `status`
             // says "not running").
             let socket = layout.socket.clone();
-            let state = match client::connect_running(&opts).await? {
-                client::Running::Serving(mut c) => {
-                    let pid = c.hello.pid;
-                    let other_build = !client::same_build(&c.hello);
-                    match c.call(method::STATUS, json!({})).await {
-                        Ok(s) => Ok((s, other_build)),
-                        // Met as it went away (a `verdict stop` racing this).
-                        Err(client::CallError::Rpc(e)) if e.code == crate::protocol::code::SHUTTING_DOWN => {
-                            Err(Some(pid))
+            // A connection closed before the answer (the daemon went away,
+            // or one shutting down handed over to the next): look again.
+            let mut looks = 0;
+            let state = loop {
+                looks += 1;
+                break match client::connect_running(&opts).await? {
+                    client::Running::Serving(mut c) => {
+                        let pid = c.hello.pid;
+                        let other_build = !client::same_build(&c.hello);
+                        match c.call(method::STATUS, json!({})).await {
+                            Ok(s) => Ok((s, other_build)),
+                            // Met as it went away (a `verdict stop` racing this).
+                            Err(client::CallError::Rpc(e)) if e.code == crate::protocol::code::SHUTTING_DOWN => {
+                                Err(Some(pid))
+                            }
+                            Err(e @ client::CallError::Io(_)) if e.undone_by_shutdown() && looks < 3 => continue,
+                            Err(e) => return Err(client::describe(e)),
                         }
-                        Err(e @ client::CallError::Io(_))
-                            if e.undone_by_shutdown() && client::going_away(&socket, pid).await =>
-                        {
-                            Err(Some(pid))
-                        }
-                        Err(e) => return Err(client::describe(e)),
                     }
-                }
-                client::Running::ShuttingDown(pid) => Err(Some(pid)),
-                client::Running::No => Err(None),
+                    client::Running::ShuttingDown(pid) => Err(Some(pid)),
+                    client::Running::No => Err(None),
+                };
             };
             let root = layout.root.display().to_string();
             match state {

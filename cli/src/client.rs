@@ -514,45 +514,63 @@ pub enum Running {
 }
 
 /// Whether the project's daemon runs; never starts one. A daemon that
-/// holds its lock but serves no socket yet is given [`STARTING_PATIENCE`]
-/// to begin: one starting binds its socket moments after it takes its lock
-/// (and answers `hello` once it serves, as long as [`START_TIMEOUT`] later),
-/// while one shutting down never serves again.
+/// holds its lock is shutting down when its socket refuses connections and
+/// is its own (made after its pid file: it stops listening first and
+/// removes its socket as it exits); otherwise it is starting (no socket
+/// yet, or a dead daemon's left over, which it replaces before it binds
+/// its own), and is waited for until it answers, as long as a start may
+/// take ([`START_TIMEOUT`]).
 pub async fn connect_running(opts: &ConnectOptions) -> anyhow::Result<Running> {
     let socket = &opts.layout.socket;
-    let c = match Client::connect(socket).await {
-        Ok(c) => c,
-        // No socket, or one nobody listens at (a daemon shutting down, or
-        // a dead one's leftover), or none that could be made (a path too
-        // long, under a file).
-        Err(CallError::Io(e))
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound
-                    | std::io::ErrorKind::ConnectionRefused
-                    | std::io::ErrorKind::InvalidInput
-                    | std::io::ErrorKind::NotADirectory
-            ) =>
-        {
-            let Some(pid) = paths::locked_daemon_pid(&opts.layout.pid_file).filter(|&p| p > 1 && p <= i32::MAX as u32)
-            else {
-                return Ok(Running::No);
-            };
-            match connect_when_serving(socket, pid, STARTING_PATIENCE).await {
-                Some(c) => c,
-                None if process_alive(pid) => return Ok(Running::ShuttingDown(pid)),
-                None => return Ok(Running::No),
+    let deadline = Instant::now() + START_TIMEOUT;
+    let mut holder = None;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let error = match tokio::time::timeout(left, Client::connect(socket)).await {
+            Ok(Ok(c)) => {
+                same_data_dir(opts, &c.hello)?;
+                return Ok(Running::Serving(c));
             }
+            Ok(Err(CallError::Io(e)))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound
+                        | std::io::ErrorKind::ConnectionRefused
+                        | std::io::ErrorKind::InvalidInput
+                        | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                e
+            }
+            Ok(Err(e)) => return Err(describe(e)),
+            Err(_) => match holder {
+                Some(pid) => bail!("the daemon (pid {pid}) did not answer within {} s", START_TIMEOUT.as_secs()),
+                None => bail!("no answer at {} within {} s", socket.display(), START_TIMEOUT.as_secs()),
+            },
+        };
+        let Some(pid) = paths::locked_daemon_pid(&opts.layout.pid_file).filter(|&p| p > 1 && p <= i32::MAX as u32)
+        else {
+            return Ok(Running::No);
+        };
+        holder = Some(pid);
+        let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let own_socket = match (modified(socket), modified(&opts.layout.pid_file)) {
+            (Some(socket), Some(pid_file)) => socket >= pid_file,
+            _ => false,
+        };
+        if error.kind() == std::io::ErrorKind::ConnectionRefused && own_socket {
+            return Ok(Running::ShuttingDown(pid));
         }
-        Err(e) => return Err(describe(e)),
-    };
-    same_data_dir(opts, &c.hello)?;
-    Ok(Running::Serving(c))
+        if Instant::now() >= deadline {
+            bail!(
+                "the daemon (pid {pid}) holds its lock but has not bound {} within {} s",
+                socket.display(),
+                START_TIMEOUT.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
-
-/// How long a daemon that holds its lock is given to serve its socket
-/// before it is taken to be shutting down (as `verdict stop` gives it).
-pub const STARTING_PATIENCE: Duration = Duration::from_secs(2);
 
 /// Whether the daemon that said `hello` is this client's build.
 pub fn same_build(hello: &HelloResult) -> bool {

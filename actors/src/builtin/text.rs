@@ -374,8 +374,9 @@ fn one_line_markup(content: &[u8]) -> bool {
     let Some(last) = memchr::memrchr2(b'\n', b'\r', content) else {
         return content.starts_with(b"<svg")
             || content.starts_with(b"<?xml")
-            || (content.starts_with(b"{") && content.ends_with(b"}"))
-            || (content.starts_with(b"[") && content.ends_with(b"]"));
+            || (((content.starts_with(b"{") && content.ends_with(b"}"))
+                || (content.starts_with(b"[") && content.ends_with(b"]")))
+                && serde_json::from_slice::<serde::de::IgnoredAny>(content).is_ok());
     };
     let prolog = |line: &[u8]| {
         let line = line.trim_ascii();
@@ -473,8 +474,11 @@ fn record_endings(content: &[u8]) -> Option<([usize; 3], [Option<usize>; 3])> {
                     loop {
                         let close = i + memchr::memchr(b'"', &content[i..])?;
                         i = close + 1;
-                        match content.get(i) {
-                            Some(b'"') => i += 1,
+                        // Spaces may pad a field (`"x" ,"y"`); a tab is
+                        // a delimiter.
+                        let padded = i + content[i..].iter().take_while(|&&b| b == b' ').count();
+                        match content.get(padded) {
+                            Some(b'"') if padded == i => i += 1,
                             None | Some(b',' | b';' | b'\t' | b'|' | b'\r' | b'\n') => break,
                             // `"a"b`: no field of records.
                             Some(_) => return None,
