@@ -452,6 +452,21 @@ impl OwnFiles {
                 warn!(file = %again.path.display(), "the pid file was removed or replaced; it is written again");
                 // The old one's drop leaves the path alone: it is not its file.
                 *pid = again;
+                // A client tells this daemon's socket from a dead one's by
+                // its being newer than the pid file (`verdict status`, to
+                // say a daemon that refuses is shutting down, not
+                // starting): it is touched after the pid file, while it is
+                // still this daemon's.
+                if FileId::of(&self.socket) == Some(self.socket_id) {
+                    let now = nix::sys::time::TimeSpec::UTIME_NOW;
+                    let _ = nix::sys::stat::utimensat(
+                        nix::fcntl::AT_FDCWD,
+                        &self.socket,
+                        &now,
+                        &now,
+                        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+                    );
+                }
                 *self.pid_error.lock().expect("pid error") = None;
                 None
             }

@@ -628,6 +628,28 @@ fn status_says_a_daemon_is_shutting_down_and_waits_for_one_starting() {
     assert_eq!(std::fs::read_to_string(env.pid_file()).unwrap().trim(), s["pid"].to_string());
 }
 
+/// A daemon whose pid file was removed writes it again, and then touches
+/// its socket, which a status tells from a dead daemon's by its being no
+/// older than the pid file: shutting down, it is still said to be.
+#[test]
+fn status_says_shutting_down_after_the_pid_file_was_written_again() {
+    let (env, pid, _c, _check) = slow_check_running("30.0529", "20s");
+    std::fs::remove_file(env.pid_file()).unwrap();
+    env.wait_for_log("it is written again");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    wait_until(Duration::from_secs(5), "the daemon to stop accepting", || {
+        std::os::unix::net::UnixStream::connect(env.socket()).is_err()
+    });
+    let started = std::time::Instant::now();
+    let out = env.run(&["--json", "status"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((&s["shutting_down"], &s["pid"]), (&json!(true), &json!(pid)), "{s}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    std::process::Command::new("pkill").args(["-f", r"^sleep 30\.0529$"]).status().unwrap();
+    wait_until(Duration::from_secs(10), "the daemon to exit", || !alive(pid));
+}
+
 /// Between taking its lock and binding its socket a daemon serves nothing
 /// (it replaces a dead one's socket and stops the tools it left, which on
 /// a busy machine takes long): a status waits for it rather than call it

@@ -606,9 +606,11 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             // A connection closed before the answer (the daemon went away,
             // or one shutting down handed over to the next): look again.
             let mut looks = 0;
+            // One wait for all looks, as long as a start may take.
+            let deadline = std::time::Instant::now() + client::START_TIMEOUT;
             let state = loop {
                 looks += 1;
-                break match client::connect_running(&opts).await? {
+                break match client::connect_running(&opts, deadline).await? {
                     client::Running::Serving(mut c) => {
                         let pid = c.hello.pid;
                         let other_build = !client::same_build(&c.hello);

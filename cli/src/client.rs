@@ -18,7 +18,7 @@ use crate::protocol::{
 };
 
 /// How long a client waits for a daemon it launched to accept connections.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many daemons one command launches at most while others keep
 /// stopping them or going away as it starts them.
 const MAX_LAUNCHES: u32 = 5;
@@ -514,16 +514,18 @@ pub enum Running {
 }
 
 /// Whether the project's daemon runs; never starts one. A daemon that
-/// holds its lock is shutting down when its socket refuses connections and
-/// is its own (made after its pid file: it stops listening first and
-/// removes its socket as it exits); otherwise it is starting (no socket
-/// yet, or a dead daemon's left over, which it replaces before it binds
-/// its own), and is waited for until it answers, as long as a start may
-/// take ([`START_TIMEOUT`]).
-pub async fn connect_running(opts: &ConnectOptions) -> anyhow::Result<Running> {
+/// holds its lock is shutting down when its socket refuses connections at
+/// two looks [`REFUSALS_APART`] apart and is its own (no older than its pid
+/// file, which the daemon keeps so: it stops listening first and removes
+/// its socket as it exits); otherwise it is starting (no socket yet, or a
+/// dead daemon's left over, which it replaces before it binds its own), and
+/// is waited for until it answers, until `deadline` (a start may take
+/// [`START_TIMEOUT`]).
+pub async fn connect_running(opts: &ConnectOptions, deadline: Instant) -> anyhow::Result<Running> {
     let socket = &opts.layout.socket;
-    let deadline = Instant::now() + START_TIMEOUT;
     let mut holder = None;
+    // The socket (device, inode) that refused at the last look, its own.
+    let mut refused: Option<(u64, u64)> = None;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let error = match tokio::time::timeout(left, Client::connect(socket)).await {
@@ -544,8 +546,8 @@ pub async fn connect_running(opts: &ConnectOptions) -> anyhow::Result<Running> {
             }
             Ok(Err(e)) => return Err(describe(e)),
             Err(_) => match holder {
-                Some(pid) => bail!("the daemon (pid {pid}) did not answer within {} s", START_TIMEOUT.as_secs()),
-                None => bail!("no answer at {} within {} s", socket.display(), START_TIMEOUT.as_secs()),
+                Some(pid) => bail!("the daemon (pid {pid}) did not answer in time (starting, or stuck)"),
+                None => bail!("no answer at {} in time", socket.display()),
             },
         };
         let Some(pid) = paths::locked_daemon_pid(&opts.layout.pid_file).filter(|&p| p > 1 && p <= i32::MAX as u32)
@@ -553,24 +555,34 @@ pub async fn connect_running(opts: &ConnectOptions) -> anyhow::Result<Running> {
             return Ok(Running::No);
         };
         holder = Some(pid);
-        let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-        let own_socket = match (modified(socket), modified(&opts.layout.pid_file)) {
-            (Some(socket), Some(pid_file)) => socket >= pid_file,
-            _ => false,
+        let own = if error.kind() == std::io::ErrorKind::ConnectionRefused {
+            use std::os::unix::fs::MetadataExt;
+            let (socket, pid_file) = (std::fs::symlink_metadata(socket), std::fs::metadata(&opts.layout.pid_file));
+            match (socket, pid_file) {
+                (Ok(s), Ok(p)) if (s.mtime(), s.mtime_nsec()) >= (p.mtime(), p.mtime_nsec()) => {
+                    Some((s.dev(), s.ino()))
+                }
+                _ => None,
+            }
+        } else {
+            None
         };
-        if error.kind() == std::io::ErrorKind::ConnectionRefused && own_socket {
+        // Twice, the same socket: not one in the moment between its bind
+        // and its listen, nor a dead one's that a start is replacing.
+        if own.is_some() && own == refused {
             return Ok(Running::ShuttingDown(pid));
         }
+        refused = own;
         if Instant::now() >= deadline {
-            bail!(
-                "the daemon (pid {pid}) holds its lock but has not bound {} within {} s",
-                socket.display(),
-                START_TIMEOUT.as_secs()
-            );
+            let what = if own.is_some() { "refuses connections at" } else { "has not bound" };
+            bail!("the daemon (pid {pid}) holds its lock but {what} {} (starting, or stuck)", socket.display());
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(if own.is_some() { REFUSALS_APART } else { Duration::from_millis(20) }).await;
     }
 }
+
+/// How far apart the two refusals are that tell a daemon shutting down.
+pub const REFUSALS_APART: Duration = Duration::from_millis(50);
 
 /// Whether the daemon that said `hello` is this client's build.
 pub fn same_build(hello: &HelloResult) -> bool {
