@@ -594,22 +594,7 @@ fn a_command_during_a_shutdown_starts_the_next_daemon() {
 #[test]
 fn status_says_a_daemon_is_shutting_down_and_waits_for_one_starting() {
     let (env, pid, _c, _check) = slow_check_running("30.0523", "20s");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
-    wait_until(Duration::from_secs(5), "the daemon to stop accepting", || {
-        std::os::unix::net::UnixStream::connect(env.socket()).is_err()
-    });
-    let started = std::time::Instant::now();
-    let out = env.run(&["--json", "status"]);
-    assert_eq!(out.status.code(), Some(3), "{out:?}");
-    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((&s["running"], &s["shutting_down"], &s["pid"]), (&json!(false), &json!(true), &json!(pid)), "{s}");
-    // Its 20 s grace is not waited out.
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
-    assert!(alive(pid), "still in its grace period");
-    assert!(env.run_ok(&["status"], 3).contains(&format!("(pid {pid}) is shutting down")));
-    // The tool's end ends the check, and the daemon's shutdown.
-    std::process::Command::new("pkill").args(["-f", r"^sleep 30\.0523$"]).status().unwrap();
-    wait_until(Duration::from_secs(10), "the daemon to exit", || !alive(pid));
+    status_while_shutting_down(&env, pid, r"^sleep 30\.0523$");
 
     let env = Env::new();
     let Gated { started, gate, .. } = gated_version(&env);
@@ -636,6 +621,15 @@ fn status_says_shutting_down_after_the_pid_file_was_written_again() {
     let (env, pid, _c, _check) = slow_check_running("30.0529", "20s");
     std::fs::remove_file(env.pid_file()).unwrap();
     env.wait_for_log("it is written again");
+    status_while_shutting_down(&env, pid, r"^sleep 30\.0529$");
+}
+
+/// SIGTERMs daemon `pid`, whose check runs a tool (`tool`: its `pkill -f`
+/// pattern) longer than its grace period, and asks for the status once it
+/// stops accepting: it must be said to be shutting down, with its pid, and
+/// its grace not waited out. Then the tool's end ends the check, and the
+/// daemon's shutdown.
+fn status_while_shutting_down(env: &Env, pid: u32, tool: &str) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     wait_until(Duration::from_secs(5), "the daemon to stop accepting", || {
         std::os::unix::net::UnixStream::connect(env.socket()).is_err()
@@ -644,9 +638,11 @@ fn status_says_shutting_down_after_the_pid_file_was_written_again() {
     let out = env.run(&["--json", "status"]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let s: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((&s["shutting_down"], &s["pid"]), (&json!(true), &json!(pid)), "{s}");
+    assert_eq!((&s["running"], &s["shutting_down"], &s["pid"]), (&json!(false), &json!(true), &json!(pid)), "{s}");
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
-    std::process::Command::new("pkill").args(["-f", r"^sleep 30\.0529$"]).status().unwrap();
+    assert!(alive(pid), "still in its grace period");
+    assert!(env.run_ok(&["status"], 3).contains(&format!("(pid {pid}) is shutting down")));
+    std::process::Command::new("pkill").args(["-f", tool]).status().unwrap();
     wait_until(Duration::from_secs(10), "the daemon to exit", || !alive(pid));
 }
 

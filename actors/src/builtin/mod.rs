@@ -537,7 +537,8 @@ impl FileMarks {
 /// delimited records that may quote line breaks: `.csv` or `.tsv`, in any
 /// case, as spreadsheets write them.
 pub fn is_delimited_name(name: &[u8]) -> bool {
-    let name = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
+    // The path's end is its last component's (asked once per file and
+    // check: no search for the last `/`).
     name.len() >= 4 && {
         let ext = &name[name.len() - 4..];
         ext.eq_ignore_ascii_case(b".csv") || ext.eq_ignore_ascii_case(b".tsv")
