@@ -474,12 +474,10 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             let connected = match Client::connect_within(&layout.socket, Duration::from_secs(3)).await {
                 // (A daemon holding the lock is stopped even when something
                 // else answers at its socket's path.)
-                Err(client::CallError::Unresponsive(..)) => {
-                    match paths::locked_daemon_pid(&layout.pid_file).filter(|&p| p > 1 && p <= i32::MAX as u32) {
-                        Some(pid) => return stop_unanswering(pid, global.json).await,
-                        None => Client::connect(&layout.socket).await,
-                    }
-                }
+                Err(client::CallError::Unresponsive(..)) => match paths::signallable_daemon_pid(&layout.pid_file) {
+                    Some(pid) => return stop_unanswering(pid, global.json).await,
+                    None => Client::connect(&layout.socket).await,
+                },
                 connected => connected,
             };
             let mut c = match connected {
@@ -493,14 +491,8 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                     // waited for through its pid file below. A connection
                     // closed without an answer is `busy` by now: see
                     // `Client::connect`.)
-                    // (A socket path too long to connect to is one no daemon
-                    // could bind either; nor is one under a file, as a
-                    // `TMPDIR` that names a file makes it.)
-                    let gone = matches!(&e, client::CallError::Io(io)
-                        if matches!(io.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-                            | std::io::ErrorKind::InvalidInput | std::io::ErrorKind::NotADirectory));
-                    let pid =
-                        paths::locked_daemon_pid(&layout.pid_file).filter(|&p| gone && p > 1 && p <= i32::MAX as u32);
+                    let gone = matches!(&e, client::CallError::Io(io) if client::nothing_listens(io));
+                    let pid = paths::signallable_daemon_pid(&layout.pid_file).filter(|_| gone);
                     // A daemon that is starting (another command launched
                     // it) takes its lock moments before it binds its socket:
                     // once it serves, it is stopped as any other.

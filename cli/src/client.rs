@@ -533,25 +533,14 @@ pub async fn connect_running(opts: &ConnectOptions, deadline: Instant) -> anyhow
                 same_data_dir(opts, &c.hello)?;
                 return Ok(Running::Serving(c));
             }
-            Ok(Err(CallError::Io(e)))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::NotFound
-                        | std::io::ErrorKind::ConnectionRefused
-                        | std::io::ErrorKind::InvalidInput
-                        | std::io::ErrorKind::NotADirectory
-                ) =>
-            {
-                e
-            }
+            Ok(Err(CallError::Io(e))) if nothing_listens(&e) => e,
             Ok(Err(e)) => return Err(describe(e)),
             Err(_) => match holder {
                 Some(pid) => bail!("the daemon (pid {pid}) did not answer in time (starting, or stuck)"),
                 None => bail!("no answer at {} in time", socket.display()),
             },
         };
-        let Some(pid) = paths::locked_daemon_pid(&opts.layout.pid_file).filter(|&p| p > 1 && p <= i32::MAX as u32)
-        else {
+        let Some(pid) = paths::signallable_daemon_pid(&opts.layout.pid_file) else {
             return Ok(Running::No);
         };
         holder = Some(pid);
@@ -579,6 +568,15 @@ pub async fn connect_running(opts: &ConnectOptions, deadline: Instant) -> anyhow
         }
         tokio::time::sleep(if own.is_some() { REFUSALS_APART } else { Duration::from_millis(20) }).await;
     }
+}
+
+/// Whether a connection to a daemon's socket failed as it does where no
+/// daemon listens: no socket, one nobody listens at (a daemon shutting
+/// down, or a dead one's), or a path no daemon could bind either (too long
+/// to connect to, or under a file, as a `TMPDIR` that names a file makes).
+pub fn nothing_listens(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionRefused, InvalidInput, NotADirectory, NotFound};
+    matches!(e.kind(), NotFound | ConnectionRefused | InvalidInput | NotADirectory)
 }
 
 /// How far apart the two refusals are that tell a daemon shutting down.

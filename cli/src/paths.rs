@@ -890,6 +890,13 @@ pub fn locked_daemon_pid(pid_file: &Path) -> Option<u32> {
     }
 }
 
+/// [`locked_daemon_pid`], if it is a pid a client may signal or wait for:
+/// never 0, 1 or one past `i32` (`kill(-1)` signals every process of the
+/// user), whatever the file says.
+pub fn signallable_daemon_pid(pid_file: &Path) -> Option<u32> {
+    locked_daemon_pid(pid_file).filter(|&p| p > 1 && p <= i32::MAX as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

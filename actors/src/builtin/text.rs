@@ -364,11 +364,12 @@ fn patch_signature(content: &[u8]) -> bool {
 }
 
 /// Whether `content` is data or markup a tool writes on one line, without a
-/// final line break: a JSON object or array on one line (`JSON.stringify`'s
-/// and `json.dump`'s output, a GeoJSON export), XML on one line (an SVG an
-/// optimiser or a badge service writes, a sitemap), or an SVG whose element is all on its last line,
-/// after its prolog's lines only (the XML declaration, a `DOCTYPE`,
-/// comments), as diagrams.net and Illustrator export it.
+/// final line break: a JSON object or array on one line that parses
+/// (`JSON.stringify`'s and `json.dump`'s output, a GeoJSON export), XML on
+/// one line (an SVG an optimiser or a badge service writes, a sitemap), or
+/// an SVG whose element is all on its last line, after its prolog's lines
+/// only (the XML declaration, a `DOCTYPE`, comments), as diagrams.net and
+/// Illustrator export it.
 fn one_line_markup(content: &[u8]) -> bool {
     let content = content.trim_ascii_start();
     let Some(last) = memchr::memrchr2(b'\n', b'\r', content) else {
