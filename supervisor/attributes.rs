@@ -181,20 +181,27 @@ pub(super) fn mark(
             }
         }
     };
+    in_chunks(files, mark_all);
+}
+
+/// Runs `work` over `files` in chunks of at least [`FILES_PER_THREAD`], on
+/// a thread per core (this one among them).
+pub(super) fn in_chunks(files: &mut [Walked], work: impl Fn(&mut [Walked]) + Sync) {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let per_thread = files.len().div_ceil(threads).max(FILES_PER_THREAD);
     let chunks: Vec<Mutex<Option<&mut [Walked]>>> = files.chunks_mut(per_thread).map(|c| Mutex::new(Some(c))).collect();
     fn take<'a>(c: &Mutex<Option<&'a mut [Walked]>>) -> Option<&'a mut [Walked]> {
         c.lock().expect("chunk").take()
     }
+    let work = &work;
     std::thread::scope(|scope| {
         for chunk in chunks.iter().skip(1) {
-            let work = || {
+            let run = move || {
                 if let Some(c) = take(chunk) {
-                    mark_all(c);
+                    work(c);
                 }
             };
-            if let Err(e) = std::thread::Builder::new().spawn_scoped(scope, work) {
+            if let Err(e) = std::thread::Builder::new().spawn_scoped(scope, run) {
                 debug!(error = %e, "no thread to mark files with");
             }
         }
@@ -202,14 +209,14 @@ pub(super) fn mark(
         // could not be started).
         for chunk in &chunks {
             if let Some(c) = take(chunk) {
-                mark_all(c);
+                work(c);
             }
         }
     });
 }
 
 /// The directory of the absolute path `path` (`/` for `/a`), if it has one.
-fn parent_dir(path: &[u8]) -> Option<&[u8]> {
+pub(super) fn parent_dir(path: &[u8]) -> Option<&[u8]> {
     match memchr::memrchr(b'/', path)? {
         _ if path == b"/" => None,
         0 => Some(&path[..1]),
@@ -320,8 +327,9 @@ fn git_dir(top: &Path) -> Option<PathBuf> {
     }
 }
 
-/// The attributes files that rule the files a walk of `targets` (below the
-/// project `root`) lists but that the walk itself does not list, and the
+/// The rules files (those named `names`: `.gitattributes`, `.editorconfig`)
+/// that rule the files a walk of `targets` (below the project `root`) lists
+/// but that the walk itself does not list, and the
 /// directories the walk did not enter where one may appear (to be watched
 /// for it). Those of the directories between each target and the root, as
 /// a walk of the root lists them (`listed` keeps those of the paths it is
@@ -335,11 +343,14 @@ pub(super) fn unlisted(
     listed: impl FnOnce(Vec<PathBuf>) -> Vec<PathBuf>,
     targets: &[PathBuf],
     (tracked_dirs, walked_dirs): (&[PathBuf], Option<&HashSet<&str>>),
+    names: &[&str],
 ) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let is_file = |p: &Path| p.symlink_metadata().is_ok_and(|m| m.is_file());
     let mut above: Vec<PathBuf> = Vec::new();
     for t in targets.iter().filter(|t| t.as_path() != root) {
-        above.extend(t.ancestors().skip(1).take_while(|d| d.starts_with(root)).map(|d| d.join(FILE_NAME)));
+        for d in t.ancestors().skip(1).take_while(|d| d.starts_with(root)) {
+            above.extend(names.iter().map(|n| d.join(n)));
+        }
     }
     above.sort_unstable();
     above.dedup();
@@ -356,10 +367,7 @@ pub(super) fn unlisted(
                     break;
                 }
                 unwalked.push(d.to_path_buf());
-                let path = d.join(FILE_NAME);
-                if is_file(&path) {
-                    found.push(path);
-                }
+                found.extend(names.iter().map(|n| d.join(n)).filter(|p| is_file(p)));
             }
         }
     }
@@ -381,11 +389,12 @@ fn marks_of(out: &Outcome) -> FileMarks {
         binary: diff.is_unset() && text.is_unset(),
         generated: on(generated),
         vendored: on(vendored),
-        delimited: false,
+        ..FileMarks::NONE
     }
 }
 
-/// The bytes of the attributes file `path`, if it is there and may be
+/// The bytes of the rules file `path` (attributes, EditorConfig), if it
+/// is there and may be
 /// read: a regular file of at most 1 MiB (after links with `follow`: git
 /// follows none to a `.gitattributes` of the working tree), and, outside the
 /// project, one only the user, root or the project's owner could have put
@@ -393,7 +402,7 @@ fn marks_of(out: &Outcome) -> FileMarks {
 /// ignore files). Opened without blocking (a FIFO put in its place since is
 /// not waited on) and read no further than the limit. Its stamp goes to
 /// `read`.
-fn read_rules(
+pub(super) fn read_rules(
     path: &Path,
     (root, real_root, trusted): (&Path, &Path, &[u32]),
     follow: bool,
@@ -401,7 +410,7 @@ fn read_rules(
 ) -> Option<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
-    let not_read = |why: &str| debug!(file = %path.display(), why, "attributes file not read");
+    let not_read = |why: &str| debug!(file = %path.display(), why, "rules file not read");
     let flags = nix::libc::O_NONBLOCK | if follow { 0 } else { nix::libc::O_NOFOLLOW };
     let file = std::fs::OpenOptions::new().read(true).custom_flags(flags).open(path).ok()?;
     let meta = file.metadata().ok()?;
@@ -474,7 +483,7 @@ mod tests {
         files.extend(listed.into_iter().map(walked));
         let mut read = Vec::new();
         // A walk of the root lists every one of these.
-        let (unlisted, _) = unlisted(root, |found| found, &targets, (&[], None));
+        let (unlisted, _) = unlisted(root, |found| found, &targets, (&[], None), &[FILE_NAME]);
         mark(root, (root, &[]), &repos, &mut files, &unlisted, &mut read);
         files[..rels.len()].iter().map(|w| w.marks).collect()
     }

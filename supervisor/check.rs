@@ -34,6 +34,8 @@ use crate::watch::{IGNORE_FILES, TreeWatch, WalkWatch};
 
 #[path = "attributes.rs"]
 mod attributes;
+#[path = "editorconfig.rs"]
+mod editorconfig;
 #[path = "read_stage.rs"]
 mod read_stage;
 
@@ -111,8 +113,9 @@ struct Walked {
     /// far less than the walk's `stat` of its path). Unset only for a file
     /// nothing selected or that could not be opened.
     meta: std::sync::OnceLock<std::fs::Metadata>,
-    /// What its repository's `.gitattributes` say of it (see
-    /// [`crate::attributes`]).
+    /// What its repository's `.gitattributes` and the `.editorconfig`
+    /// files over it say of it (see [`crate::attributes`] and
+    /// [`crate::editorconfig`]).
     marks: verdict_actors::builtin::FileMarks,
 }
 
@@ -126,7 +129,7 @@ impl Walked {
         self.meta.get()
     }
 
-    /// What the built-ins heed of it: its attributes' marks, and whether
+    /// What the built-ins heed of it: its rules files' marks, and whether
     /// its name says it holds delimited records.
     fn marks(&self) -> verdict_actors::builtin::FileMarks {
         let delimited = verdict_actors::builtin::is_delimited_name(self.name_bytes());
@@ -1605,12 +1608,13 @@ pub async fn run(
                 .map_err(|e| RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string()))?
         }
     };
-    // The attributes files an answer being updated relied on: the walk of
-    // some directories does not list those of the others.
+    // The rules files an answer being updated relied on: the walk of some
+    // directories does not list those of the others.
     let remembered_rules: Vec<PathBuf> = increment.as_ref().map_or_else(Vec::new, |(memo, _)| {
+        let rules = |n: &std::ffi::OsStr| n == attributes::FILE_NAME || n == editorconfig::FILE_NAME;
         (memo.ignore_files.iter())
             .map(|(p, _)| p)
-            .filter(|p| p.file_name().is_some_and(|n| n == attributes::FILE_NAME) || p.ends_with("info/attributes"))
+            .filter(|p| p.file_name().is_some_and(rules) || p.ends_with("info/attributes"))
             .cloned()
             .collect()
     });
@@ -1682,7 +1686,8 @@ pub async fn run(
                 found.into_iter().filter(listed_in).collect()
             };
             let tracked = (walked.4.added_dirs.as_slice(), Some(&walked_dirs));
-            let (mut unlisted, unwalked) = attributes::unlisted(&walk_root, listed, &targets, tracked);
+            let names = [attributes::FILE_NAME, editorconfig::FILE_NAME];
+            let (mut unlisted, unwalked) = attributes::unlisted(&walk_root, listed, &targets, tracked, &names);
             // One made there later must be seen by the next check too.
             if let Some((watch, walk)) = &watch {
                 for dir in &unwalked {
@@ -1693,7 +1698,11 @@ pub async fn run(
             let (real_root, trusted) = &*hazards.root;
             let repos = hazards.repos.lock().expect("repos").clone();
             let mut read = Vec::new();
-            attributes::mark(&walk_root, (real_root, trusted), &repos, &mut walked.0, &unlisted, &mut read);
+            let (gitattributes, editorconfigs): (Vec<PathBuf>, Vec<PathBuf>) =
+                unlisted.into_iter().partition(|p| p.file_name().is_none_or(|n| n != editorconfig::FILE_NAME));
+            attributes::mark(&walk_root, (real_root, trusted), &repos, &mut walked.0, &gitattributes, &mut read);
+            let notes = editorconfig::mark(&walk_root, (real_root, trusted), &mut walked.0, &editorconfigs, &mut read);
+            walked.4.notes.extend(notes);
             hazards.ignore_files.lock().expect("ignore files").append(&mut read);
         }
         read_by_walk

@@ -148,10 +148,11 @@ const LOG_MAX_DIRS: usize = 4096;
 pub const IGNORE_FILES: [&str; 3] = [".gitignore", ".ignore", ".git"];
 
 /// Whether a change of the entry `name` of a directory may change the
-/// checks of files anywhere below it: an ignore file, `.git`, or a
-/// `.gitattributes` (see [`crate::check`]'s attributes).
+/// checks of files anywhere below it: an ignore file, `.git`, a
+/// `.gitattributes` or an `.editorconfig` (see [`crate::check`]'s
+/// attributes and EditorConfig).
 fn rules_below(name: &std::ffi::OsStr) -> bool {
-    IGNORE_FILES.iter().any(|f| name == *f) || name == ".gitattributes"
+    IGNORE_FILES.iter().any(|f| name == *f) || name == ".gitattributes" || name == ".editorconfig"
 }
 
 impl ChangeLog {

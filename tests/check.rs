@@ -2774,6 +2774,76 @@ fn csv_records_may_quote_line_breaks_in_their_fields() {
     assert_eq!(outcome(&r, "later.tsv", "mixed-line-endings")["verdict"]["status"], "passed", "{}", r["summary"]);
 }
 
+/// A project's EditorConfig settings are its rules where they say a
+/// check's is not: `trim_trailing_whitespace = false` and
+/// `insert_final_newline = false` waive the checks they name, `charset =
+/// latin1` waives `utf8`, and a UTF-16 file is binary to the text checks.
+/// Nearer files and later sections rule; files above the project root
+/// count up to one that says `root = true`; the same whatever path is
+/// checked; a line that is not EditorConfig is said in the summary's notes;
+/// and an edit, or a new file above the root, takes effect at the next
+/// check, warm or not.
+#[test]
+fn editorconfig_settings_waive_the_checks_they_name() {
+    let env = Env::new();
+    env.write(
+        ".editorconfig",
+        "[*]\ninsert_final_newline = true\n\n[*.md]\ntrim_trailing_whitespace = false\n\n\
+         [legacy/**]\ncharset = latin1\ninsert_final_newline = false\n\n[*.ps1]\ncharset = utf-16le\n",
+    );
+    env.write("docs/guide.md", "three blanks   \nend\n");
+    env.write("docs/.editorconfig", "[keep.md]\ntrim_trailing_whitespace = true\n");
+    env.write("docs/keep.md", "three blanks   \nend\n");
+    env.write("a.txt", "x  \n");
+    env.write("b.txt", "no newline");
+    std::fs::create_dir_all(env.project.join("legacy/deep")).unwrap();
+    std::fs::write(env.project.join("legacy/deep/caf\u{e9}.txt"), b"caf\xe9 au lait").unwrap();
+    // UTF-16LE with a BOM, `中文`: no zero byte to say it is not text.
+    std::fs::write(env.project.join("w.ps1"), b"\xff\xfe\x2d\x4e\x87\x65").unwrap();
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 1, "{}", r["summary"]);
+    let expected = ["a.txt", "b.txt", "docs/keep.md"];
+    assert_eq!(with_findings(&r), expected, "{}", r["summary"]);
+    assert_eq!(status_of(&r, "docs/guide.md", "markdown-trailing-whitespace"), "passed");
+    assert_eq!(status_of(&r, "legacy/deep/caf\u{e9}.txt", "utf8"), "passed");
+    assert_eq!(r["summary"]["binary_files"], 1, "w.ps1: {}", r["summary"]);
+    assert!(r["summary"]["notes"].is_null(), "no notes: {}", r["summary"]);
+    // A path below the root: the root's file still counts.
+    for path in ["docs", "legacy/deep", "w.ps1"] {
+        let r = check_json(&env, &["--no-cache", path]).1;
+        assert!(with_findings(&r).iter().all(|f| f == "docs/keep.md"), "{path}: {}", r["summary"]);
+    }
+    // Warm: the same answer.
+    let warm = (0..3).map(|_| check_json(&env, &[]).1).find(|r| r["summary"]["unchanged"] == true);
+    assert_eq!(with_findings(&warm.expect("never answered unchanged")), expected);
+    // A file above the project root counts, while no file says `root =
+    // true` (where a nearer one says nothing of the property): made while
+    // the daemon watches, it rules the next check.
+    let above = env.project.parent().unwrap().join(".editorconfig");
+    std::fs::write(&above, "[*.txt]\ntrim_trailing_whitespace = false\n").unwrap();
+    let r = check_json(&env, &[]).1;
+    assert_eq!(with_findings(&r), ["b.txt", "docs/keep.md"], "{}", r["summary"]);
+    env.write(
+        ".editorconfig",
+        format!("root = true\n{}", std::fs::read_to_string(env.project.join(".editorconfig")).unwrap()),
+    );
+    let r = check_json(&env, &[]).1;
+    assert_eq!(with_findings(&r), expected, "{}", r["summary"]);
+    // A line that is not EditorConfig ends the file, and is said.
+    env.write(
+        "docs/.editorconfig",
+        "[keep.md]\ntrim_trailing_whitespace = true\noops\n[*.md]\ninsert_final_newline = false\n",
+    );
+    let r = check_json(&env, &[]).1;
+    assert_eq!(with_findings(&r), expected, "{}", r["summary"]);
+    let notes = r["summary"]["notes"].to_string();
+    assert!(notes.contains("docs/.editorconfig: line 3 is not a section header"), "{notes}");
+    // The markdown section gone: its file is judged again.
+    env.write(".editorconfig", "root = true\n[legacy/**]\ncharset = latin1\ninsert_final_newline = false\n");
+    let r = check_json(&env, &[]).1;
+    assert_eq!(with_findings(&r), ["a.txt", "b.txt", "docs/guide.md", "docs/keep.md", "w.ps1"], "{}", r["summary"]);
+}
+
 /// Which attributes files count does not depend on the path checked: one
 /// the walk does not list (a link, which git does not follow either; one an
 /// ignore rule matches) counts for no check, while one beside a file git

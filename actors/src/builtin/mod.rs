@@ -494,9 +494,10 @@ impl Default for BuiltinSettings {
     }
 }
 
-/// What a repository's `.gitattributes` say of a file, as far as the
-/// built-ins heed it (see docs/configuration.md, "git attributes"), and
-/// what its name says of its format where a check reads it otherwise.
+/// What a repository's `.gitattributes` and the `.editorconfig` files
+/// over a file say of it, as far as the built-ins heed them (see
+/// docs/configuration.md, "git attributes" and "EditorConfig"), and what
+/// its name says of its format where a check reads it otherwise.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FileMarks {
     /// `binary`, or both `-diff` and `-text`: git neither diffs the file
@@ -513,11 +514,31 @@ pub struct FileMarks {
     /// `*.tsv`): a line break inside a quoted field is data, not a line
     /// ending.
     pub delimited: bool,
+    /// `trim_trailing_whitespace = false` (EditorConfig): the project's
+    /// editors keep trailing blanks in it, so `trailing-whitespace` (and
+    /// its Markdown form) does not judge it.
+    pub keeps_trailing_whitespace: bool,
+    /// `insert_final_newline = false` (EditorConfig): the project's editors
+    /// leave its end as it is, so `final-newline` does not judge it.
+    pub no_final_newline: bool,
+    /// `charset = latin1` (EditorConfig): its bytes are Latin-1, where
+    /// every byte is a character, so `utf8` does not judge it. (`charset =
+    /// utf-16le` or `utf-16be` marks it `binary`: byte-wise text checks
+    /// cannot read it.)
+    pub latin1: bool,
 }
 
 impl FileMarks {
     /// None of them: what a file no attribute names has.
-    pub const NONE: FileMarks = FileMarks { binary: false, generated: false, vendored: false, delimited: false };
+    pub const NONE: FileMarks = FileMarks {
+        binary: false,
+        generated: false,
+        vendored: false,
+        delimited: false,
+        keeps_trailing_whitespace: false,
+        no_final_newline: false,
+        latin1: false,
+    };
 
     /// The marks as one byte, for keys (0: none).
     pub fn bits(self) -> u8 {
@@ -525,11 +546,25 @@ impl FileMarks {
             | (u8::from(self.generated) << 1)
             | (u8::from(self.vendored) << 2)
             | (u8::from(self.delimited) << 3)
+            | (u8::from(self.keeps_trailing_whitespace) << 4)
+            | (u8::from(self.no_final_newline) << 5)
+            | (u8::from(self.latin1) << 6)
     }
 
     /// Whether the layout checks leave the file's layout alone.
     pub fn keeps_layout(self) -> bool {
         self.generated || self.vendored
+    }
+
+    /// Whether the project's EditorConfig settings leave what `kind`
+    /// judges to the file: it passes without a look.
+    pub fn waives(self, kind: BuiltinKind) -> bool {
+        match kind {
+            BuiltinKind::TrailingWhitespace | BuiltinKind::MarkdownTrailingWhitespace => self.keeps_trailing_whitespace,
+            BuiltinKind::FinalNewline => self.no_final_newline,
+            BuiltinKind::Utf8 => self.latin1,
+            _ => false,
+        }
     }
 }
 
@@ -559,8 +594,9 @@ pub struct BuiltinInput<'a> {
     /// run's read stage decides once per file, not once per text-only
     /// check (six scans of up to 8,000 bytes per file).
     pub binary: bool,
-    /// What the file's git attributes say of it. `marks.binary` is folded
-    /// into `binary` by the caller; the layout checks heed the rest.
+    /// What the file's git attributes and EditorConfig say of it.
+    /// `marks.binary` is folded into `binary` by the caller; the checks
+    /// heed the rest.
     pub marks: FileMarks,
 }
 
@@ -584,7 +620,7 @@ impl<'a> BuiltinInput<'a> {
 /// ([`BuiltinInput::binary`]).
 pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<'_>) -> Vec<Finding> {
     let content = input.content;
-    if kind.text_only() && input.binary {
+    if (kind.text_only() && input.binary) || input.marks.waives(kind) {
         return Vec::new();
     }
     let mut out = Collector::new(kind.name(), content);

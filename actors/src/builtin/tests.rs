@@ -143,6 +143,40 @@ fn files_git_attributes_mark_generated_or_vendored_keep_their_layout() {
 }
 
 #[test]
+fn editorconfig_settings_waive_only_the_checks_they_name() {
+    // Trailing blanks, no final newline, a Latin-1 byte, a key.
+    let body = b"caf\xe9 = 1   \n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----";
+    let with = |kind: BuiltinKind, marks: FileMarks| {
+        let input = BuiltinInput { marks, ..BuiltinInput::new(body) };
+        check(kind, &BuiltinSettings::default(), &input)
+    };
+    let keeps = FileMarks { keeps_trailing_whitespace: true, ..FileMarks::NONE };
+    let no_newline = FileMarks { no_final_newline: true, ..FileMarks::NONE };
+    let latin1 = FileMarks { latin1: true, ..FileMarks::NONE };
+    let all = FileMarks { keeps_trailing_whitespace: true, no_final_newline: true, latin1: true, ..FileMarks::NONE };
+    let waived = [
+        (BuiltinKind::TrailingWhitespace, keeps),
+        (BuiltinKind::MarkdownTrailingWhitespace, keeps),
+        (BuiltinKind::FinalNewline, no_newline),
+        (BuiltinKind::Utf8, latin1),
+    ];
+    for (kind, mark) in waived {
+        assert!(!with(kind, FileMarks::NONE).is_empty(), "{kind}: the body has findings unmarked");
+        assert_eq!(with(kind, mark), [], "{kind}: waived by its setting");
+        // Each setting waives its own check only.
+        for (other, other_mark) in waived {
+            if other_mark != mark {
+                assert!(!with(kind, other_mark).is_empty(), "{kind} waived by {other}'s setting");
+            }
+        }
+    }
+    assert_eq!(with(BuiltinKind::Secrets, all).len(), 1);
+    let bits: std::collections::HashSet<u8> =
+        [FileMarks::NONE, keeps, no_newline, latin1, all].map(FileMarks::bits).into();
+    assert_eq!(bits.len(), 5, "each setting is a mark of its own in the cache key");
+}
+
+#[test]
 fn files_written_by_a_tool_keep_its_layout() {
     let layout = [
         BuiltinKind::TrailingWhitespace,
