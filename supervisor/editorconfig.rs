@@ -83,32 +83,101 @@ struct Config {
     /// Whether it says `root = true`: the files above it do not count.
     root: bool,
     /// Its sections that set a heeded property, in file order.
-    sections: Vec<(Section, Settings)>,
+    sections: Vec<(Glob, Settings)>,
+}
+
+/// A section's glob, as it is matched.
+enum Glob {
+    /// `[*]`: every file.
+    Every,
+    /// `[*.ext]`, `[*.{a,b}]` (plain names, no other glob syntax): the
+    /// files whose names end in one of these (with the dot). A glob
+    /// without `/` matches a name at any depth, so the name alone decides;
+    /// a look at its end costs a hundredth of the general matcher's.
+    Ends(Vec<Vec<u8>>),
+    /// Any other: `ec4rs`'s matcher.
+    Other(Section),
+}
+
+impl Glob {
+    /// How the section headed `header` (the text between its brackets) is
+    /// matched.
+    fn of(header: &str, section: Section) -> Glob {
+        let plain = |s: &str| !s.is_empty() && !s.contains("..") && !s.contains(|c| "*?[]{}\\/,".contains(c));
+        if header == "*" {
+            return Glob::Every;
+        }
+        if let Some(ext) = header.strip_prefix("*.") {
+            if plain(ext) {
+                return Glob::Ends(vec![format!(".{ext}").into_bytes()]);
+            }
+            if let Some(alts) = ext.strip_prefix('{').and_then(|a| a.strip_suffix('}'))
+                && alts.contains(',')
+                && alts.split(',').all(plain)
+            {
+                return Glob::Ends(alts.split(',').map(|a| format!(".{a}").into_bytes()).collect());
+            }
+        }
+        Glob::Other(section)
+    }
+
+    /// Whether it matches the file `rel` (relative to its file's
+    /// directory).
+    fn matches(&self, rel: &[u8]) -> bool {
+        match self {
+            Glob::Every => true,
+            Glob::Ends(ends) => {
+                let name = memchr::memrchr(b'/', rel).map_or(rel, |i| &rel[i + 1..]);
+                ends.iter().any(|e| name.ends_with(e))
+            }
+            Glob::Other(section) => section.applies_to(Path::new(OsStr::from_bytes(rel))),
+        }
+    }
+}
+
+/// The text between a section header line's brackets, as `ec4rs` reads it
+/// (a comment after the closing bracket is not part of it).
+fn header_of(line: &[u8]) -> Option<&str> {
+    let line = std::str::from_utf8(line).ok()?;
+    let line = line.strip_prefix('\u{feff}').unwrap_or(line).trim_start();
+    let line = match (line.rfind(']'), line.rfind([';', '#'])) {
+        (Some(bracket), Some(comment)) if comment > bracket => &line[..comment],
+        _ => line,
+    };
+    line.trim_end().strip_prefix('[')?.strip_suffix(']')
 }
 
 /// The bytes of a file, read line by line by the parser, keeping count of
-/// how far: where it stopped says which line it could not read.
+/// how far (in `at`, which the caller looks at while the parser reads):
+/// the line read last is a section's header when the parser hands over the
+/// section before it, and the line it could not read when it fails.
 struct Counted<'a> {
     bytes: &'a [u8],
-    at: usize,
+    at: &'a std::cell::Cell<usize>,
 }
 
 impl Read for Counted<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = (&self.bytes[self.at..]).read(buf)?;
-        self.at += n;
+        let n = (&self.bytes[self.at.get()..]).read(buf)?;
+        self.at.set(self.at.get() + n);
         Ok(n)
     }
 }
 
 impl BufRead for Counted<'_> {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        Ok(&self.bytes[self.at..])
+        Ok(&self.bytes[self.at.get()..])
     }
 
     fn consume(&mut self, amount: usize) {
-        self.at = (self.at + amount).min(self.bytes.len());
+        self.at.set((self.at.get() + amount).min(self.bytes.len()));
     }
+}
+
+/// The line of `bytes` that ends at `at` (its line break included).
+fn line_ending_at(bytes: &[u8], at: usize) -> &[u8] {
+    let start = memchr::memrchr(b'\n', &bytes[..at.saturating_sub(1)]).map_or(0, |i| i + 1);
+    &bytes[start..at]
 }
 
 /// Parses an EditorConfig file; a line it cannot read ends it (the
@@ -118,11 +187,10 @@ fn parse(bytes: &[u8]) -> (Config, Option<(usize, ParseError)>) {
     let (config, failed) = parse_whole(bytes);
     let Some((at, e)) = failed else { return (config, None) };
     // The failed line is the one read last: it ends at `at`.
-    let before = &bytes[..at.saturating_sub(1)];
-    let line = memchr::memchr_iter(b'\n', before).count() + 1;
+    let start = at - line_ending_at(bytes, at).len();
+    let line = memchr::memchr_iter(b'\n', &bytes[..start]).count() + 1;
     // The parser drops the section it was reading: the lines above the
     // failed one are read again on their own (they read whole).
-    let start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
     (parse_whole(&bytes[..start]).0, Some((line, e)))
 }
 
@@ -130,21 +198,30 @@ fn parse(bytes: &[u8]) -> (Config, Option<(usize, ParseError)>) {
 /// read, if any: the sections before that line's, and where the parser
 /// stopped reading, with why.
 fn parse_whole(bytes: &[u8]) -> (Config, Option<(usize, ParseError)>) {
-    let mut counted = Counted { bytes, at: 0 };
+    let at = std::cell::Cell::new(0);
     let mut config = Config { root: false, sections: Vec::new() };
     let mut failed = None;
-    match ConfigParser::new(&mut counted) {
+    match ConfigParser::new(Counted { bytes, at: &at }) {
         Ok(mut parser) => {
             config.root = parser.is_root;
-            for section in &mut parser {
-                match section {
-                    Ok(section) => {
+            // The parser has read the first section's header line.
+            let mut header = header_of(line_ending_at(bytes, at.get()));
+            loop {
+                match parser.next() {
+                    None => break,
+                    Some(Ok(section)) => {
                         let settings = Settings::of(section.props());
                         if settings.names_any() {
-                            config.sections.push((section, settings));
+                            let glob = match header {
+                                Some(h) => Glob::of(h, section),
+                                None => Glob::Other(section),
+                            };
+                            config.sections.push((glob, settings));
                         }
+                        // And now the next one's.
+                        header = header_of(line_ending_at(bytes, at.get()));
                     }
-                    Err(e) => {
+                    Some(Err(e)) => {
                         failed = Some(e);
                         break;
                     }
@@ -153,7 +230,7 @@ fn parse_whole(bytes: &[u8]) -> (Config, Option<(usize, ParseError)>) {
         }
         Err(e) => failed = Some(e),
     }
-    (config, failed.map(|e| (counted.at, e)))
+    (config, failed.map(|e| (at.get(), e)))
 }
 
 /// Gives each of `files` the marks the EditorConfig files over it set.
@@ -178,9 +255,11 @@ pub(super) fn mark(
     candidates.dedup();
     let mut configs: HashMap<Vec<u8>, Config> = HashMap::new();
     let mut notes = Vec::new();
-    let mut read_one = |path: &Path| -> Option<bool> {
+    // Links are followed above the project root only (a dotfiles manager's
+    // `~/.editorconfig`): in it, the walk lists no link.
+    let mut read_one = |path: &Path, follow: bool| -> Option<bool> {
         let dir = path.parent()?;
-        let bytes = read_rules(path, (root, real_root, trusted), true, read)?;
+        let bytes = read_rules(path, (root, real_root, trusted), follow, read)?;
         let (config, failed) = parse(&bytes);
         if let Some((line, e)) = failed {
             let what = match e {
@@ -198,14 +277,14 @@ pub(super) fn mark(
     let own = root.join(FILE_NAME);
     let mut own_is_root = false;
     for path in &candidates {
-        let is_root = read_one(path);
+        let is_root = read_one(path, false);
         own_is_root |= *path == own && is_root == Some(true);
     }
     // Above the project root, up to the first that says `root = true`,
     // unless the root's own says so.
     if !own_is_root {
         for dir in root.ancestors().skip(1) {
-            if read_one(&dir.join(FILE_NAME)) == Some(true) {
+            if read_one(&dir.join(FILE_NAME), true) == Some(true) {
                 break;
             }
         }
@@ -242,9 +321,8 @@ pub(super) fn mark(
             for (dir, config) in chain {
                 // Its globs match the path from its own directory.
                 let rel = abs[dir.len()..].strip_prefix(b"/").unwrap_or(&abs[dir.len()..]);
-                let rel = Path::new(OsStr::from_bytes(rel));
-                for (section, said) in &config.sections {
-                    if section.applies_to(rel) {
+                for (glob, said) in &config.sections {
+                    if glob.matches(rel) {
                         settings.then(said);
                     }
                 }
@@ -343,6 +421,51 @@ mod tests {
         mark(&root, (&root, &[]), &mut files, &[], &mut read);
         let read: Vec<PathBuf> = read.into_iter().map(|(p, _)| p).collect();
         assert_eq!(read, [root.join(FILE_NAME)]);
+    }
+
+    #[test]
+    fn the_quick_globs_match_as_ec4rs_s_matcher_does() {
+        let headers = [
+            "*",
+            "*.md",
+            "*.MD",
+            "*.{js,ts}",
+            "*.{d.ts,js}",
+            "*.tar.gz",
+            "*.{1..3}",
+            "*.{1..3,x}",
+            "*.{a}",
+            "*.",
+            "*.m?",
+            "*.[ch]",
+            "*.{a,}",
+            "*.{a,b}x",
+            "*.md/x",
+            "*.\\*",
+            "**.md",
+            "*.{js,{ts,tsx}}",
+            "*md",
+            "/*.md",
+        ];
+        let paths = [
+            "a.md", "x/y/a.md", ".md", "a.MD", "a.mdx", "md", "a.js", "d/b.ts", "c.d.ts", "b.tsx", "a.1", "a.2", "a.4",
+            "a.x", "a.a", "a", "a.tar.gz", "t.gz", "a.m", "a.mx", "a.c", "dir.md/f", ".hidden", "x/.md", "a.*", "a.ax",
+            "a.bx", "a.", "a.md/x",
+        ];
+        let mut quick = 0;
+        for h in headers {
+            let glob = Glob::of(h, Section::new(h));
+            quick += usize::from(!matches!(glob, Glob::Other(_)));
+            for p in paths {
+                let expected = Section::new(h).applies_to(Path::new(p));
+                assert_eq!(glob.matches(p.as_bytes()), expected, "[{h}] on {p}");
+            }
+        }
+        // `*`, `*.md`, `*.MD`, `*.{js,ts}`, `*.{d.ts,js}`, `*.tar.gz`.
+        assert_eq!(quick, 6);
+        assert_eq!(header_of(b"[*.md] # note\n"), Some("*.md"));
+        assert_eq!(header_of(b"\xef\xbb\xbf  [*]  \r\n"), Some("*"));
+        assert_eq!(header_of(b"[a#b]\n"), Some("a#b"));
     }
 
     #[test]
