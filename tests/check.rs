@@ -2844,6 +2844,32 @@ fn editorconfig_settings_waive_the_checks_they_name() {
     assert_eq!(with_findings(&r), ["a.txt", "b.txt", "docs/guide.md", "docs/keep.md", "w.ps1"], "{}", r["summary"]);
 }
 
+/// A key kept in a UTF-16 script (Windows PowerShell 5's `>` writes one)
+/// is found at its line, though the file is binary to git and to the
+/// layout checks; other binary files pass `secrets` and `merge-conflict`.
+#[test]
+fn a_key_in_a_utf16_script_is_found() {
+    let env = Env::new();
+    let script = "# deploy\r\n$k = @'\r\n-----BEGIN RSA PRIVATE KEY-----\r\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\r\n\
+                  -----END RSA PRIVATE KEY-----\r\n'@  \r\n";
+    let mut bytes = vec![0xFF, 0xFE];
+    bytes.extend(script.encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(env.project.join("deploy.ps1"), bytes).unwrap();
+    std::fs::write(env.project.join("image.bin"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 1, "{}", r["summary"]);
+    assert_eq!(with_findings(&r), ["deploy.ps1"], "{}", r["summary"]);
+    let found = &outcome(&r, "deploy.ps1", "secrets")["findings"][0];
+    assert_eq!((found["line"].as_u64(), found["column"].as_u64()), (Some(3), Some(1)), "{found}");
+    assert_eq!(r["summary"]["binary_files"], 2, "{}", r["summary"]);
+    // Its trailing blanks are not judged, as in any binary file.
+    let pairs = r["outcomes"].as_array().unwrap();
+    let judged = |v: &str| pairs.iter().any(|o| o["file"] == "deploy.ps1" && o["validator"] == v);
+    assert!(!judged("trailing-whitespace") && judged("secrets"), "{}", r["summary"]);
+    assert_eq!(status_of(&r, "image.bin", "secrets"), "passed");
+    assert_eq!(status_of(&r, "image.bin", "merge-conflict"), "passed");
+}
+
 /// Which attributes files count does not depend on the path checked: one
 /// the walk does not list (a link, which git does not follow either; one an
 /// ignore rule matches) counts for no check, while one beside a file git

@@ -31,7 +31,9 @@
 //! and a PDF is binary, whose header says so (git would take one without a
 //! NUL early for text).
 //! Text-only checks ([`BuiltinKind::text_only`]) are never run over binary
-//! content: [`check`] returns no findings for them.
+//! content: [`check`] returns no findings for them. `secrets` and
+//! `merge-conflict` read binary content that is UTF-16 or UTF-32 text
+//! (with its byte order mark), decoded, and pass the rest.
 
 mod locate;
 mod secrets;
@@ -234,19 +236,21 @@ impl BuiltinKind {
     ///
     /// Not text-only: `large-file` (looks at the size only), `json`, `toml`
     /// and `yaml` (selected by file name; a NUL byte in a `.json` file is a
-    /// real syntax error worth reporting) and `shebang-executable` (a
+    /// real syntax error worth reporting), `shebang-executable` (a
     /// self-extracting `#!/bin/sh` script with a binary payload still needs
-    /// its executable bit).
+    /// its executable bit), and `secrets` and `merge-conflict`, which read a
+    /// binary file that is UTF-16 or UTF-32 text decoded (a key in a UTF-16
+    /// script is a key) and pass any other.
     pub fn text_only(self) -> bool {
         match self {
             BuiltinKind::Utf8
             | BuiltinKind::TrailingWhitespace
             | BuiltinKind::MarkdownTrailingWhitespace
             | BuiltinKind::FinalNewline
-            | BuiltinKind::MergeConflict
-            | BuiltinKind::MixedLineEndings
-            | BuiltinKind::Secrets => true,
-            BuiltinKind::LargeFile
+            | BuiltinKind::MixedLineEndings => true,
+            BuiltinKind::MergeConflict
+            | BuiltinKind::Secrets
+            | BuiltinKind::LargeFile
             | BuiltinKind::Json
             | BuiltinKind::Jsonc
             | BuiltinKind::Toml
@@ -620,8 +624,22 @@ impl<'a> BuiltinInput<'a> {
 /// ([`BuiltinInput::binary`]).
 pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<'_>) -> Vec<Finding> {
     let content = input.content;
-    if (kind.text_only() && input.binary) || input.marks.waives(kind) {
+    if input.marks.waives(kind) {
         return Vec::new();
+    }
+    if kind.text_only() && input.binary {
+        return Vec::new();
+    }
+    // A UTF-16 file is binary to git and to the byte-wise checks, but a
+    // key or a conflict marker in it is one all the same.
+    if input.binary && matches!(kind, BuiltinKind::Secrets | BuiltinKind::MergeConflict) {
+        let Some(text) = wide_text(content) else { return Vec::new() };
+        let mut out = Collector::new(kind.name(), text.as_bytes());
+        match kind {
+            BuiltinKind::Secrets => secrets::secrets(text.as_bytes(), &mut out),
+            _ => text::merge_conflict(text.as_bytes(), &mut out),
+        }
+        return out.finish();
     }
     let mut out = Collector::new(kind.name(), content);
     match kind {
@@ -888,6 +906,28 @@ fn generated_word(text: &[u8]) -> bool {
 /// How much of a file's start [`written_by_a_tool`] reads: enough for a
 /// license header before Go's marker.
 const HEADER_LEN: usize = 4096;
+
+/// The encoding a byte order mark at the start of `content` names, if it is
+/// one of UTF-16's or UTF-32's.
+pub(crate) fn wide_bom(content: &[u8]) -> Option<&'static str> {
+    match content {
+        [0xFF, 0xFE, 0, 0, ..] => Some("UTF-32LE"),
+        [0, 0, 0xFE, 0xFF, ..] => Some("UTF-32BE"),
+        [0xFF, 0xFE, ..] => Some("UTF-16LE"),
+        [0xFE, 0xFF, ..] => Some("UTF-16BE"),
+        _ => None,
+    }
+}
+
+/// The text of a file that begins with a UTF-16 or UTF-32 byte order mark
+/// (as Windows tools write them) and decodes so, whole, with no NUL: the
+/// text of such a file (a binary file whose first bytes happen to look
+/// like a mark fails: a stray surrogate, an odd length, a zero unit).
+fn wide_text(content: &[u8]) -> Option<String> {
+    wide_bom(content)?;
+    let text = yaml::decode(content).ok()?;
+    (!text.contains('\0')).then(|| text.into_owned())
+}
 
 /// True when the content looks binary: a NUL byte among its first
 /// [`BINARY_SNIFF_LEN`] bytes, as git decides; or a PDF's header, `%PDF-`.

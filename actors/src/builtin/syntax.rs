@@ -29,8 +29,12 @@ fn utf8_body<'a>(content: &'a [u8], format: &str, out: &mut Collector<'_>) -> Op
         Ok(text) => Some((bom, text)),
         Err(e) => {
             let offset = bom + e.valid_up_to();
-            out.at(offset, Severity::Error, || {
-                format!("invalid UTF-8 at byte offset {offset} ({format} must be UTF-8)")
+            out.at(offset, Severity::Error, || match super::wide_bom(content) {
+                // Notepad's "Unicode", PowerShell 5's `>`.
+                Some(encoding) => {
+                    format!("the file is {encoding} (it begins with that byte order mark); {format} must be UTF-8")
+                }
+                None => format!("invalid UTF-8 at byte offset {offset} ({format} must be UTF-8)"),
             });
             None
         }

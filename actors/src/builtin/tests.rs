@@ -82,11 +82,13 @@ fn default_files_dimensions_and_text_only() {
     assert_eq!(
         not_text_only,
         [
+            BuiltinKind::MergeConflict,
             BuiltinKind::LargeFile,
             BuiltinKind::Json,
             BuiltinKind::Jsonc,
             BuiltinKind::Toml,
             BuiltinKind::Yaml,
+            BuiltinKind::Secrets,
             BuiltinKind::ShebangExecutable
         ]
     );
@@ -375,6 +377,9 @@ fn text_only_checks_skip_binary_content() {
     for kind in BuiltinKind::ALL.into_iter().filter(|k| k.text_only()) {
         clean(kind, binary);
     }
+    // These two read binary content only when it is UTF-16 or UTF-32 text.
+    clean(BuiltinKind::MergeConflict, binary);
+    clean(BuiltinKind::Secrets, binary);
     // The same content without the NUL is reported by them.
     let text = &binary[1..];
     for kind in
@@ -384,6 +389,70 @@ fn text_only_checks_skip_binary_content() {
     }
     // A NUL in a .json file is a syntax error, not a reason to skip.
     assert!(!run(BuiltinKind::Json, b"{\"a\": \0}").is_empty());
+}
+
+/// `text` in UTF-16 (little- or big-endian) after its byte order mark, as
+/// Notepad's "Unicode" and Windows PowerShell 5's `>` write it.
+fn utf16(text: &str, big: bool) -> Vec<u8> {
+    let mut out: Vec<u8> = if big { vec![0xFE, 0xFF] } else { vec![0xFF, 0xFE] };
+    for unit in text.encode_utf16() {
+        out.extend(if big { unit.to_be_bytes() } else { unit.to_le_bytes() });
+    }
+    out
+}
+
+#[test]
+fn a_key_or_a_conflict_in_a_utf16_file_is_found_where_it_is() {
+    let text = "# d\u{e9}ploiement\r\n$k = @'\r\n-----BEGIN RSA PRIVATE KEY-----\r\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\r\n\
+                -----END RSA PRIVATE KEY-----\r\n'@\r\n<<<<<<< HEAD\r\na\r\n=======\r\nb\r\n>>>>>>> other\r\n";
+    for big in [false, true] {
+        let bytes = utf16(text, big);
+        assert!(is_binary(&bytes), "its zero bytes make it binary to git");
+        let secrets = run(BuiltinKind::Secrets, &bytes);
+        assert_eq!(positions(&secrets), [(3, 1)], "{secrets:?}");
+        let conflicts = run(BuiltinKind::MergeConflict, &bytes);
+        assert_eq!(positions(&conflicts), [(7, 1), (9, 1), (11, 1)], "{conflicts:?}");
+        // The byte-wise checks still leave it alone (its line endings and
+        // blanks are two bytes each).
+        for kind in [BuiltinKind::Utf8, BuiltinKind::TrailingWhitespace, BuiltinKind::MixedLineEndings] {
+            assert_eq!(run(kind, &bytes), [], "{kind}");
+        }
+    }
+    // UTF-32, likewise.
+    let mut utf32 = vec![0xFF, 0xFE, 0, 0];
+    for c in "x\n<<<<<<< HEAD\n".chars() {
+        utf32.extend((c as u32).to_le_bytes());
+    }
+    assert_eq!(positions(&run(BuiltinKind::MergeConflict, &utf32)), [(2, 1)]);
+    // Binary content that begins as a mark would does not decode: a zero
+    // unit, a stray surrogate, an odd length.
+    let key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n";
+    let mut nul = utf16(key, false);
+    nul.extend([0, 0]);
+    let mut surrogate = utf16(key, false);
+    surrogate.extend([0x00, 0xD8, 0x41, 0x00]);
+    let mut odd = utf16(key, false);
+    odd.push(0x41);
+    for bytes in [nul, surrogate, odd] {
+        assert_eq!(run(BuiltinKind::Secrets, &bytes), []);
+    }
+    assert_eq!(positions(&run(BuiltinKind::Secrets, &utf16(key, false))), [(1, 1)]);
+}
+
+#[test]
+fn utf16_text_is_named_where_utf8_is_wanted() {
+    // Chinese in UTF-16LE has no zero byte (a line break would): it reads
+    // as (invalid) text.
+    let bytes = utf16("\u{4e2d}\u{6587}", false);
+    assert!(!is_binary(&bytes));
+    let found = run(BuiltinKind::Utf8, &bytes);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].message, "not UTF-8: the file begins with a byte order mark of UTF-16LE");
+    let json = run(BuiltinKind::Json, &utf16("{\"a\": 1}\n", true));
+    assert_eq!(json.len(), 1);
+    assert_eq!(json[0].message, "the file is UTF-16BE (it begins with that byte order mark); JSON must be UTF-8");
+    // Without the mark, as before.
+    assert_eq!(run(BuiltinKind::Utf8, b"a\xff")[0].message, "invalid UTF-8 at byte offset 1 (byte 0xFF)");
 }
 
 // -------------------------------------------------------------- locator ----

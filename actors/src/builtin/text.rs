@@ -17,9 +17,10 @@ pub(super) fn utf8(content: &[u8], out: &mut Collector<'_>) {
     };
     let offset = e.valid_up_to();
     let byte = content[offset];
-    out.at(offset, Severity::Error, || match e.error_len() {
-        Some(_) => format!("invalid UTF-8 at byte offset {offset} (byte 0x{byte:02X})"),
-        None => format!("truncated UTF-8 sequence at end of file (byte offset {offset}, byte 0x{byte:02X})"),
+    out.at(offset, Severity::Error, || match (e.error_len(), super::wide_bom(content)) {
+        (_, Some(encoding)) => format!("not UTF-8: the file begins with a byte order mark of {encoding}"),
+        (Some(_), None) => format!("invalid UTF-8 at byte offset {offset} (byte 0x{byte:02X})"),
+        (None, None) => format!("truncated UTF-8 sequence at end of file (byte offset {offset}, byte 0x{byte:02X})"),
     });
 }
 

@@ -1196,7 +1196,7 @@ fn position(at: &Marker) -> (usize, usize) {
 
 /// Why the content is not text in any encoding YAML allows.
 #[derive(Debug)]
-struct Undecodable {
+pub(super) struct Undecodable {
     /// Where, in bytes.
     offset: usize,
     /// Where, as line and column in characters, for UTF-16 and UTF-32
@@ -1228,7 +1228,7 @@ fn advance(from: (usize, usize), text: &str) -> (usize, usize) {
 /// The content as text. YAML streams may be UTF-8, UTF-16 or UTF-32 (YAML
 /// 1.2, section 5.2): a byte order mark says which, or else the zero bytes
 /// around the first character, which must be ASCII.
-fn decode(content: &[u8]) -> Result<Cow<'_, str>, Undecodable> {
+pub(super) fn decode(content: &[u8]) -> Result<Cow<'_, str>, Undecodable> {
     #[derive(Clone, Copy)]
     enum Wide {
         Utf16 { big: bool },
