@@ -799,11 +799,21 @@ impl TrackedIgnored {
                     Some(s) => (s.to_owned(), None),
                     None => (path.to_string_lossy().into_owned(), Some(path.as_os_str().as_bytes().into())),
                 };
-                if !wanted(&rel)
+                // A rules file rules the files below it whatever path is
+                // checked: one is kept even where the check does not look.
+                let rules = abs.file_name().is_some_and(|n| n == attributes::FILE_NAME || n == editorconfig::FILE_NAME);
+                let wanted = wanted(&rel);
+                if !(wanted || rules)
                     || own.iter().any(|o| abs.starts_with(o))
                     || dir_excluded(excluded_dirs, Path::new(parent(&rel)))
-                    || files.binary_search_by(|w| w.rel.as_str().cmp(&rel).then_with(|| w.raw.cmp(&raw))).is_ok()
                     || dot_ignore.hides(path)
+                {
+                    continue;
+                }
+                if rules {
+                    said.rules_files.push(abs.clone());
+                }
+                if !wanted || files.binary_search_by(|w| w.rel.as_str().cmp(&rel).then_with(|| w.raw.cmp(&raw))).is_ok()
                 {
                     continue;
                 }
@@ -952,6 +962,11 @@ struct TrackedListing {
     notes: Vec<String>,
     /// The directories of the files added (absolute).
     added_dirs: Vec<PathBuf>,
+    /// The rules files (`.gitattributes`, `.editorconfig`) git tracks that
+    /// the ignore rules hide, wherever they are in the project (absolute):
+    /// they count for a check of any path below them, as for one of the
+    /// whole tree.
+    rules_files: Vec<PathBuf>,
     /// git took too long, or its list could not be read: files may be
     /// missing, so the answer is not remembered.
     timed_out: bool,
@@ -1675,9 +1690,14 @@ pub async fn run(
         {
             let walked_dirs: HashSet<&str> =
                 walked_again.as_ref().unwrap_or(&walked.1).iter().map(String::as_str).collect();
-            // Those a walk of their directory lists (one not ignored).
+            // Those a walk of their directory lists (one not ignored), and
+            // those git tracks.
+            let tracked_rules = &walked.4.rules_files;
             let listed = |found: Vec<PathBuf>| {
                 let listed_in = |path: &PathBuf| {
+                    if tracked_rules.contains(path) {
+                        return true;
+                    }
                     let Some(dir) = path.parent().filter(|d| hazards.allows_from(d, &walk_root)) else { return false };
                     let mut builder = walker(&walk_root, dir, &own, &excluded_dirs, None, &hazards);
                     builder.max_depth(Some(1));

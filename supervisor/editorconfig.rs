@@ -180,18 +180,86 @@ fn line_ending_at(bytes: &[u8], at: usize) -> &[u8] {
     &bytes[start..at]
 }
 
+/// The longest section header read (editorconfig-core-c's limit): `ec4rs`
+/// reads an unclosed `[` in time that grows with the square of the length.
+const MAX_HEADER: usize = 4096;
+
+/// The deepest nesting of `{…}` in a section header read: `ec4rs` builds
+/// and drops nested alternatives recursively (80,000 levels overflow a
+/// thread's stack).
+const MAX_BRACES: usize = 16;
+
+/// The most characters a range of a character class in a section header may
+/// span (`[a-z]`: 26): `ec4rs` lists each (`[ -\u{10FFFF}]` is 1.1 million).
+const MAX_CLASS_RANGE: u32 = 1024;
+
+/// Why `ec4rs` is not given the section header `header`, if it is not:
+/// past what it reads in bounded time and memory.
+fn unreadable_header(header: &str) -> Option<String> {
+    if header.len() > MAX_HEADER {
+        return Some(format!("a section header longer than {MAX_HEADER} bytes"));
+    }
+    let (mut braces, mut deepest, mut in_class) = (0usize, 0usize, false);
+    let mut chars = header.chars().peekable();
+    let mut last = None;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                last = chars.next();
+                continue;
+            }
+            '[' => in_class = true,
+            ']' => in_class = false,
+            '{' => {
+                braces += 1;
+                deepest = deepest.max(braces);
+            }
+            '}' => braces = braces.saturating_sub(1),
+            '-' if in_class => {
+                if let (Some(from), Some(&to)) = (last, chars.peek())
+                    && u32::from(to).saturating_sub(u32::from(from)) > MAX_CLASS_RANGE
+                {
+                    return Some(format!("a section header with a character range wider than {MAX_CLASS_RANGE}"));
+                }
+            }
+            _ => {}
+        }
+        last = Some(c);
+    }
+    (deepest > MAX_BRACES).then(|| format!("a section header with `{{…}}` nested deeper than {MAX_BRACES}"))
+}
+
 /// Parses an EditorConfig file; a line it cannot read ends it (the
 /// settings above it count, those of its own section's lines before it
-/// too) and is said, with its number.
-fn parse(bytes: &[u8]) -> (Config, Option<(usize, ParseError)>) {
-    let (config, failed) = parse_whole(bytes);
-    let Some((at, e)) = failed else { return (config, None) };
+/// too) and is said, with its number and why.
+fn parse(bytes: &[u8]) -> (Config, Option<(usize, String)>) {
+    let line_of = |start: usize| memchr::memchr_iter(b'\n', &bytes[..start]).count() + 1;
+    // A header the parser would take too long over, or too deep, ends the
+    // file before the parser sees it.
+    let mut screened = None;
+    let mut start = 0;
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        if let Some(why) = header_of(line).and_then(unreadable_header) {
+            screened = Some((start, why));
+            break;
+        }
+        start += line.len();
+    }
+    let readable = screened.as_ref().map_or(bytes, |(start, _)| &bytes[..*start]);
+    let (config, failed) = parse_whole(readable);
+    let Some((at, e)) = failed else {
+        return (config, screened.map(|(start, why)| (line_of(start), why)));
+    };
     // The failed line is the one read last: it ends at `at`.
-    let start = at - line_ending_at(bytes, at).len();
-    let line = memchr::memchr_iter(b'\n', &bytes[..start]).count() + 1;
+    let start = at - line_ending_at(readable, at).len();
+    let why = match e {
+        ParseError::InvalidLine => "not a section header, a `key = value` pair or a comment".to_owned(),
+        ParseError::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => "not UTF-8".to_owned(),
+        e => e.to_string(),
+    };
     // The parser drops the section it was reading: the lines above the
     // failed one are read again on their own (they read whole).
-    (parse_whole(&bytes[..start]).0, Some((line, e)))
+    (parse_whole(&readable[..start]).0, Some((line_of(start), why)))
 }
 
 /// Parses an EditorConfig file up to its first line that the parser cannot
@@ -248,7 +316,8 @@ pub(super) fn mark(
     unlisted: &[PathBuf],
     read: &mut Vec<(PathBuf, ReadStamp)>,
 ) -> Vec<String> {
-    let named = |p: &&PathBuf| p.file_name().is_some_and(|n| n == FILE_NAME);
+    // Those above the root (an earlier walk's) are read below, once.
+    let named = |p: &&PathBuf| p.file_name().is_some_and(|n| n == FILE_NAME) && p.starts_with(root);
     let mut candidates: Vec<PathBuf> =
         (files.iter().map(|w| &w.abs)).filter(named).chain(unlisted.iter().filter(named)).cloned().collect();
     candidates.sort_unstable();
@@ -261,12 +330,7 @@ pub(super) fn mark(
         let dir = path.parent()?;
         let bytes = read_rules(path, (root, real_root, trusted), follow, read)?;
         let (config, failed) = parse(&bytes);
-        if let Some((line, e)) = failed {
-            let what = match e {
-                ParseError::InvalidLine => "not a section header, a `key = value` pair or a comment".to_owned(),
-                ParseError::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => "not UTF-8".to_owned(),
-                e => e.to_string(),
-            };
+        if let Some((line, what)) = failed {
             let shown = path.strip_prefix(root).unwrap_or(path).display();
             notes.push(format!("{shown}: line {line} is {what}; verdict heeds the settings above it only"));
         }
@@ -466,6 +530,55 @@ mod tests {
         assert_eq!(header_of(b"[*.md] # note\n"), Some("*.md"));
         assert_eq!(header_of(b"\xef\xbb\xbf  [*]  \r\n"), Some("*"));
         assert_eq!(header_of(b"[a#b]\n"), Some("a#b"));
+    }
+
+    #[test]
+    fn headers_past_what_the_parser_reads_in_bounded_time_end_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        // Shorter than the longest header read (which alone bounds the
+        // depth to about 1,400).
+        let deep = format!("[{}b{}]", "{a,".repeat(1_000), "}".repeat(1_000));
+        let unclosed = format!("[{}]", "[a".repeat(60_000));
+        let wide = "[[ -\u{10FFFF}]]".to_owned();
+        let cases = [
+            (deep, "nested deeper than 16"),
+            (unclosed, "longer than 4096 bytes"),
+            (wide, "a character range wider than 1024"),
+        ];
+        for (header, why) in cases {
+            let text = format!(
+                "[*.md]\ntrim_trailing_whitespace = false\n{header}\nindent_size = 2\n[*.txt]\ninsert_final_newline = false\n"
+            );
+            write(&root.join(FILE_NAME), &text);
+            let t = std::time::Instant::now();
+            let (got, notes) = marks(root, &["a.md", "b.txt"]);
+            assert!(t.elapsed() < std::time::Duration::from_secs(2), "{why}: {:?}", t.elapsed());
+            assert_eq!(got, [KEEPS, NONE], "{why}");
+            assert_eq!(notes.len(), 1, "{notes:?}");
+            assert!(notes[0].starts_with(".editorconfig: line 3 is a section header"), "{notes:?}");
+            assert!(notes[0].contains(why), "{why}: {notes:?}");
+        }
+        // Within the bounds: read.
+        for header in ["[{a,{b,{c,d}}}.md]", "[[a-z0-9]*.md]", "[\\[ -\u{10FFFF}].md]"] {
+            assert_eq!(unreadable_header(header.trim_matches(|c| c == '[' || c == ']')), None, "{header}");
+        }
+        assert!(unreadable_header(&format!("{}x{}", "{".repeat(17), "}".repeat(17))).is_some());
+        assert_eq!(unreadable_header(&format!("{}x{}", "{".repeat(16), "}".repeat(16))), None);
+    }
+
+    #[test]
+    fn a_file_above_the_root_an_earlier_walk_read_is_read_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let above = tmp.path().join(FILE_NAME);
+        write(&above, "root = true\n[*.md]\ntrim_trailing_whitespace = false\nbad line\n");
+        let root = tmp.path().join("p");
+        let mut files = vec![Walked { abs: root.join("a.md"), ..Walked::default() }];
+        let mut read = Vec::new();
+        let notes = mark(&root, (&root, &[]), &mut files, std::slice::from_ref(&above), &mut read);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(read.len(), 1);
+        assert_eq!(files[0].marks, KEEPS);
     }
 
     #[test]

@@ -2880,9 +2880,9 @@ fn git_attributes_are_the_same_whatever_path_is_checked() {
     let env = Env::new();
     std::fs::remove_dir_all(env.project.join(".git")).unwrap();
     git(&env, &["init", "-q"]);
-    env.write(".gitignore", "ign/.gitattributes\nbuild/\n");
+    env.write(".gitignore", "ign/.gitattributes\nbuild/\ntrk/.gitattributes\ntrk/.editorconfig\n");
     env.write(".gitattributes", "*.y -diff -text\n");
-    for dir in ["sub", "ign", "build", "text"] {
+    for dir in ["sub", "ign", "build", "text", "trk"] {
         env.write(&format!("{dir}/a.x"), "x  \n");
     }
     env.write("realga", "a.x binary\n");
@@ -2892,17 +2892,25 @@ fn git_attributes_are_the_same_whatever_path_is_checked() {
     env.write("text/a.y", "y  \n");
     env.write("text/.gitattributes", "a.y text\n");
     env.write("build/sub/b.x", "x  \n");
-    git(&env, &["add", "-f", "build/a.x", "build/sub/b.x"]);
+    // Ignored, but tracked: git reads it, and so does every check.
+    env.write("trk/.gitattributes", "a.x binary\n");
+    env.write("trk/.editorconfig", "[b.txt]\ninsert_final_newline = false\n");
+    env.write("trk/b.txt", "no newline");
+    git(&env, &["add", "-f", "build/a.x", "build/sub/b.x", "trk/.gitattributes", "trk/.editorconfig"]);
     // Binary: the text checks have no pair with it (and it has others).
     let binary = |r: &Value, file: &str| {
         let pairs: Vec<&Value> = r["outcomes"].as_array().unwrap().iter().filter(|o| o["file"] == file).collect();
         assert!(!pairs.is_empty(), "{file} was not checked: {}", r["summary"]);
         !pairs.iter().any(|o| o["validator"] == "trailing-whitespace")
     };
-    let files = ["sub/a.x", "ign/a.x", "build/a.x", "text/a.y"];
+    let files = ["sub/a.x", "ign/a.x", "build/a.x", "text/a.y", "trk/a.x"];
     let whole = check_json(&env, &[]).1;
     let seen: Vec<bool> = files.iter().map(|f| binary(&whole, f)).collect();
-    assert_eq!(seen, [false, false, true, false], "{}", whole["summary"]);
+    assert_eq!(seen, [false, false, true, false, true], "{}", whole["summary"]);
+    for path in [&[][..], &["trk"], &["trk/b.txt"]] {
+        let r = check_json(&env, &[&["--no-cache"], path].concat()).1;
+        assert_eq!(status_of(&r, "trk/b.txt", "final-newline"), "passed", "{path:?}: {}", r["summary"]);
+    }
     for (file, expected) in files.iter().zip(seen) {
         let dir = &file[..file.find('/').unwrap()];
         for path in [*file, dir] {
@@ -2922,7 +2930,7 @@ fn git_attributes_are_the_same_whatever_path_is_checked() {
         serde_json::from_slice::<Value>(&out.unwrap().stdout).unwrap()
     });
     let count = |r: &Value| r["summary"]["binary_files"].as_u64().unwrap();
-    assert_eq!((count(&whole), count(&named)), (2, 1), "build/a.x and d\\xff/a.x; then d\\xff/a.x");
+    assert_eq!((count(&whole), count(&named)), (3, 1), "build/a.x, trk/a.x and d\\xff/a.x; then d\\xff/a.x");
     // A `.gitattributes` made later beside a tracked file in an ignored
     // directory rules it at the next check, warm or not.
     assert!((0..3).any(|_| check_json(&env, &[]).1["summary"]["unchanged"] == true), "never answered unchanged");

@@ -33,7 +33,8 @@
 //! Text-only checks ([`BuiltinKind::text_only`]) are never run over binary
 //! content: [`check`] returns no findings for them. `secrets` and
 //! `merge-conflict` read binary content that is UTF-16 or UTF-32 text
-//! (with its byte order mark), decoded, and pass the rest.
+//! (with its byte order mark), decoded, and a file that is binary only by a
+//! mark as it is, and pass the rest.
 
 mod locate;
 mod secrets;
@@ -631,15 +632,21 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
         return Vec::new();
     }
     // A UTF-16 file is binary to git and to the byte-wise checks, but a
-    // key or a conflict marker in it is one all the same.
+    // key or a conflict marker in it is one all the same; so is one in a
+    // file that is binary only by a mark (git's `binary`, an EditorConfig
+    // `charset` of UTF-16 that its bytes are not in).
     if input.binary && matches!(kind, BuiltinKind::Secrets | BuiltinKind::MergeConflict) {
-        let Some(text) = wide_text(content) else { return Vec::new() };
-        let mut out = Collector::new(kind.name(), text.as_bytes());
-        match kind {
-            BuiltinKind::Secrets => secrets::secrets(text.as_bytes(), &mut out),
-            _ => text::merge_conflict(text.as_bytes(), &mut out),
+        if let Some(text) = wide_text(content) {
+            let mut out = Collector::new(kind.name(), text.as_bytes());
+            match kind {
+                BuiltinKind::Secrets => secrets::secrets(text.as_bytes(), &mut out),
+                _ => text::merge_conflict(text.as_bytes(), &mut out),
+            }
+            return out.finish();
         }
-        return out.finish();
+        if is_binary(content) {
+            return Vec::new();
+        }
     }
     let mut out = Collector::new(kind.name(), content);
     match kind {

@@ -440,6 +440,19 @@ fn a_key_or_a_conflict_in_a_utf16_file_is_found_where_it_is() {
 }
 
 #[test]
+fn a_file_binary_only_by_a_mark_is_still_read_for_keys_and_conflicts() {
+    // git's `binary`, or an EditorConfig `charset = utf-16le` its bytes
+    // are not in: the content is text.
+    let body = b"<<<<<<< HEAD\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\nx \n";
+    assert_eq!(run(BuiltinKind::TrailingWhitespace, body).len(), 1);
+    let marked = BuiltinInput { binary: true, ..BuiltinInput::new(body) };
+    let with = |kind| check(kind, &BuiltinSettings::default(), &marked);
+    assert_eq!(with(BuiltinKind::Secrets).len(), 1);
+    assert_eq!(with(BuiltinKind::MergeConflict).len(), 1);
+    assert_eq!(with(BuiltinKind::TrailingWhitespace), []);
+}
+
+#[test]
 fn utf16_text_is_named_where_utf8_is_wanted() {
     // Chinese in UTF-16LE has no zero byte (a line break would): it reads
     // as (invalid) text.
