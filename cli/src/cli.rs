@@ -595,6 +595,14 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             // running is the answer (exit 3, as an init script's `status`
             // says "not running").
             let socket = layout.socket.clone();
+            /// What `status` found.
+            enum Found {
+                /// A daemon's answer, and whether another build runs it.
+                Serving(serde_json::Value, bool),
+                /// A daemon going away (its pid).
+                ShuttingDown(u32),
+                NotRunning,
+            }
             // A connection closed before the answer (the daemon went away,
             // or one shutting down handed over to the next): look again.
             let mut looks = 0;
@@ -607,22 +615,22 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                         let pid = c.hello.pid;
                         let other_build = !client::same_build(&c.hello);
                         match c.call(method::STATUS, json!({})).await {
-                            Ok(s) => Ok((s, other_build)),
+                            Ok(s) => Found::Serving(s, other_build),
                             // Met as it went away (a `verdict stop` racing this).
                             Err(client::CallError::Rpc(e)) if e.code == crate::protocol::code::SHUTTING_DOWN => {
-                                Err(Some(pid))
+                                Found::ShuttingDown(pid)
                             }
                             Err(e @ client::CallError::Io(_)) if e.undone_by_shutdown() && looks < 3 => continue,
                             Err(e) => return Err(client::describe(e)),
                         }
                     }
-                    client::Running::ShuttingDown(pid) => Err(Some(pid)),
-                    client::Running::No => Err(None),
+                    client::Running::ShuttingDown(pid) => Found::ShuttingDown(pid),
+                    client::Running::No => Found::NotRunning,
                 };
             };
             let root = layout.root.display().to_string();
             match state {
-                Ok((mut s, other_build)) => {
+                Found::Serving(mut s, other_build) => {
                     if global.json {
                         if let Some(o) = s.as_object_mut() {
                             o.insert("running".into(), json!(true));
@@ -638,7 +646,11 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
                     }
                     Ok(ExitCode::Ok)
                 }
-                Err(going) => {
+                going => {
+                    let going = match going {
+                        Found::ShuttingDown(pid) => Some(pid),
+                        _ => None,
+                    };
                     if global.json {
                         let mut v = json!({
                             "running": false,
