@@ -678,7 +678,8 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
 /// Only the comment block the file begins with counts (after a byte order
 /// mark and a shebang line, within its first [`HEADER_LEN`] bytes: blank
 /// lines, lines led by `//`, `#`, `*`, `--`, `;`, `%` or `'`, and block
-/// comments, `/* */`, `<!-- -->`, `(* *)`, `{- -}`, `"""`): a generator's
+/// comments, `/* */`, `<!-- -->`, `(* *)`, `{- -}`, `"""`, and Go
+/// templates' `{{/* */}}`): a generator's
 /// own source writes the marker in a string, and a hand-written file
 /// mentions generated files in its text. In that block:
 /// - `@generated` (Meta's marker, which Linguist reads: Cargo's lock file,
@@ -818,8 +819,16 @@ fn signed_by_a_generator(text: &[u8]) -> bool {
 /// line), each with its text past the comment's leader: see
 /// [`written_by_a_tool`].
 fn leading_comments(header: &[u8]) -> Vec<(&[u8], &[u8])> {
-    const BLOCKS: [(&[u8], &[u8]); 5] =
-        [(b"/*", b"*/"), (b"<!--", b"-->"), (b"(*", b"*)"), (b"{-", b"-}"), (b"\"\"\"", b"\"\"\"")];
+    // Go templates' (Helm's) `{{/* */}}` and `{{- /* */ -}}` too.
+    const BLOCKS: [(&[u8], &[u8]); 7] = [
+        (b"/*", b"*/"),
+        (b"<!--", b"-->"),
+        (b"(*", b"*)"),
+        (b"{-", b"-}"),
+        (b"\"\"\"", b"\"\"\""),
+        (b"{{/*", b"*/"),
+        (b"{{- /*", b"*/"),
+    ];
     const LEADERS: [&[u8]; 7] = [b"//", b"#", b"*", b"--", b";", b"%", b"'"];
     let mut block = Vec::new();
     // The closing mark of the block comment the line is inside.
