@@ -2239,6 +2239,10 @@ pub async fn run(
                         }
                         _ => None,
                     };
+                    let size = match &walked {
+                        Ok(owned) => owned[fi].len(),
+                        Err(shared) => shared[fi].len(),
+                    };
                     let mut copy;
                     let w: &mut Walked = match &mut walked {
                         Ok(owned) => &mut owned[fi],
@@ -2261,7 +2265,11 @@ pub async fn run(
                         });
                     }
                     let binary = hashed[fi].binary;
-                    let set = pairs[fi].iter().copied().filter(|&vi| !(selected[vi].handle.text_only && binary));
+                    let max_size = config.check.max_file_size;
+                    let set = pairs[fi]
+                        .iter()
+                        .copied()
+                        .filter(|&vi| !read_stage::leaves_out(&selected[vi].handle, binary, size, max_size));
                     (std::mem::take(&mut w.rel), w.raw.take(), binary, sets.id(set), stamp, hash)
                 }
                 Row::Remembered(i) => {

@@ -1262,7 +1262,7 @@ fn process_batch(
                 }
                 None => {}
             }
-            if s.handle.text_only && r.binary {
+            if leaves_out(&s.handle, r.binary, w.len(), st.max_size) {
                 excluded += 1;
                 continue;
             }
@@ -1475,9 +1475,20 @@ impl Counts {
     }
 }
 
+/// Whether validator `h` leaves a file out of its selection: a binary one
+/// (`binary`) if it is text-only, or if it reads binary files only for the
+/// text in them and this one is too big to read whole (over `max_size`).
+pub(super) fn leaves_out(h: &ValidatorHandle, binary: bool, size: u64, max_size: u64) -> bool {
+    let for_text = || match &h.config.kind {
+        crate::config::ValidatorKind::Builtin { kind, .. } => kind.reads_binary_for_text(),
+        _ => false,
+    };
+    binary && (h.text_only || (h.needs_content && size > max_size && for_text()))
+}
+
 /// Whether validator `h`'s outcome for the file goes into the file's entry.
 fn member(h: &ValidatorHandle, w: &Walked, r: &FileRead, max_size: u64) -> bool {
-    !(h.text_only && r.binary)
+    !leaves_out(h, r.binary, w.len(), max_size)
         && r.error.is_none()
         && r.hash.is_some()
         && h.cacheable

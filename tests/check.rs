@@ -2870,6 +2870,41 @@ fn a_key_in_a_utf16_script_is_found() {
     assert_eq!(status_of(&r, "image.bin", "merge-conflict"), "passed");
 }
 
+/// `secrets` and `merge-conflict` read a binary file only for the text it
+/// may hold: one too big to read whole (over `check.max_file_size`) is left
+/// out of them, as out of the text-only checks, not skipped by them (only
+/// `shebang-executable`, which judges any file, says it skipped it).
+#[test]
+fn a_binary_file_too_big_to_read_is_no_skip_of_the_text_checks() {
+    let env = Env::new();
+    env.write("verdict.toml", "[check]\nmax_file_size = \"1KiB\"\n");
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.resize(4096, 7);
+    std::fs::write(env.project.join("big.png"), &png).unwrap();
+    std::fs::write(env.project.join("small.png"), &png[..512]).unwrap();
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 3, "{}", r["summary"]);
+    assert_eq!(r["summary"]["outcomes"]["skipped"], 1, "{}", r["summary"]);
+    assert_eq!(status_of(&r, "big.png", "shebang-executable"), "skipped");
+    let pairs = r["outcomes"].as_array().unwrap();
+    let judged = |f: &str, v: &str| pairs.iter().any(|o| o["file"] == f && o["validator"] == v);
+    assert!(!judged("big.png", "secrets") && !judged("big.png", "merge-conflict"), "{}", r["summary"]);
+    assert!(judged("small.png", "secrets") && judged("big.png", "large-file"), "{}", r["summary"]);
+    // The same answer from the cache and from the remembered answer.
+    for _ in 0..2 {
+        let (code, again) = check_json(&env, &[]);
+        let files = |r: &Value| {
+            r["outcomes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| (o["file"].to_string(), o["validator"].to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!((code, files(&again)), (3, files(&r)), "{}", again["summary"]);
+    }
+}
+
 /// Which attributes files count does not depend on the path checked: one
 /// the walk does not list (a link, which git does not follow either; one an
 /// ignore rule matches) counts for no check, while one beside a file git

@@ -260,6 +260,13 @@ impl BuiltinKind {
         }
     }
 
+    /// Whether the check reads a binary file only for the text it may hold
+    /// (UTF-16 or UTF-32 text, or text that only a mark makes binary), and
+    /// so has nothing to say of one it cannot read whole.
+    pub fn reads_binary_for_text(self) -> bool {
+        matches!(self, BuiltinKind::Secrets | BuiltinKind::MergeConflict)
+    }
+
     /// One line describing the check, for docs and `verdict status`.
     pub fn description(self) -> &'static str {
         match self {
@@ -635,7 +642,7 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
     // key or a conflict marker in it is one all the same; so is one in a
     // file that is binary only by a mark (git's `binary`, an EditorConfig
     // `charset` of UTF-16 that its bytes are not in).
-    if input.binary && matches!(kind, BuiltinKind::Secrets | BuiltinKind::MergeConflict) {
+    if input.binary && kind.reads_binary_for_text() {
         if let Some(text) = wide_text(content) {
             let mut out = Collector::new(kind.name(), text.as_bytes());
             match kind {
