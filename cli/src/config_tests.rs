@@ -413,8 +413,18 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         "app/google-services.json",
         "ios/firebase_app_id_file.json",
         "wwwroot/lib/jquery/.bower.json",
+        "src/packages.lock.json",
+        "Example/Images.xcassets/Contents.json",
+        "ios/Runner/Assets.xcassets/AppIcon.appiconset/Contents.json",
+        "app/src/main/res/mipmap-anydpi-v26/ic_launcher.xml",
+        "app/src/main/res/mipmap-anydpi/ic_launcher_round.xml",
     ] {
         assert!(!fnl.is_match(file) && tw.is_match(file), "{file}");
+    }
+    assert!(!fnl.is_match("ios/Runner/Assets.xcassets/LaunchImage.imageset/README.md"));
+    // Beside them, by hand.
+    for file in ["docs/Contents.json", "app/src/main/res/drawable/ic_launcher_background.xml"] {
+        assert!(fnl.is_match(file), "{file}");
     }
     // Prisma's applied migrations are checksummed: their layout is fixed.
     let prisma = "packages/prisma/migrations/20240205120648_create_account/migration.sql";
