@@ -14,13 +14,12 @@
 //! again (see [`crate::watch`]).
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
 use std::io::{BufRead, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use ec4rs::property::{Charset, FinalNewline, TrimTrailingWs};
-use ec4rs::{ConfigParser, ParseError, Properties, PropertyKey, PropertyValue, Section};
+use ec4rs::{ConfigParser, ParseError, Properties, PropertyKey, PropertyValue};
 
 use super::attributes::{in_chunks, parent_dir, read_rules};
 use super::{ReadStamp, Walked};
@@ -95,30 +94,43 @@ enum Glob {
     /// without `/` matches a name at any depth, so the name alone decides;
     /// a look at its end costs a hundredth of the general matcher's.
     Ends(Vec<Vec<u8>>),
-    /// Any other: `ec4rs`'s matcher.
-    Other(Section),
+    /// Any other, as a regular expression that means what `ec4rs`'s
+    /// matcher decides (see [`to_regex`]): the `regex` crate matches in
+    /// time linear in the path, where `ec4rs` backtracks (a 165-byte header
+    /// of alternatives takes it days a file).
+    Other(regex::bytes::Regex),
+    /// A glob verdict does not read (a numeric range, or one too big to
+    /// match in bounded time): the section applies to no file, and the
+    /// check says so.
+    Unread,
 }
 
 impl Glob {
     /// How the section headed `header` (the text between its brackets) is
-    /// matched.
-    fn of(header: &str, section: Section) -> Glob {
+    /// matched, or why it is not.
+    fn of(header: &str) -> Result<Glob, String> {
         let plain = |s: &str| !s.is_empty() && !s.contains("..") && !s.contains(|c| "*?[]{}\\/,".contains(c));
         if header == "*" {
-            return Glob::Every;
+            return Ok(Glob::Every);
         }
         if let Some(ext) = header.strip_prefix("*.") {
             if plain(ext) {
-                return Glob::Ends(vec![format!(".{ext}").into_bytes()]);
+                return Ok(Glob::Ends(vec![format!(".{ext}").into_bytes()]));
             }
             if let Some(alts) = ext.strip_prefix('{').and_then(|a| a.strip_suffix('}'))
                 && alts.contains(',')
                 && alts.split(',').all(plain)
             {
-                return Glob::Ends(alts.split(',').map(|a| format!(".{a}").into_bytes()).collect());
+                return Ok(Glob::Ends(alts.split(',').map(|a| format!(".{a}").into_bytes()).collect()));
             }
         }
-        Glob::Other(section)
+        let pattern = to_regex(header)?;
+        let regex = regex::bytes::RegexBuilder::new(&pattern)
+            .size_limit(1 << 20)
+            .dfa_size_limit(1 << 20)
+            .build()
+            .map_err(|_| "a section glob too big to match".to_owned())?;
+        Ok(Glob::Other(regex))
     }
 
     /// Whether it matches the file `rel` (relative to its file's
@@ -130,9 +142,296 @@ impl Glob {
                 let name = memchr::memrchr(b'/', rel).map_or(rel, |i| &rel[i + 1..]);
                 ends.iter().any(|e| name.ends_with(e))
             }
-            Glob::Other(section) => section.applies_to(Path::new(OsStr::from_bytes(rel))),
+            Glob::Other(regex) => regex.is_match(rel),
+            Glob::Unread => false,
         }
     }
+}
+
+/// The regular expression, over a path relative to the `.editorconfig`'s
+/// directory, for the glob `header`, read as `ec4rs`'s parser (1.2) reads
+/// it: `*` matches bytes but `/`, `**` any, `?` one byte but `/`; `[…]` a
+/// character of the class less `/` (a class of one character is that
+/// character; an empty one `[]`; an unclosed one a `[`); `{a,b}` one of its
+/// alternatives, which may nest (`{a}` and `{}` are themselves; an unclosed
+/// `{` is itself and its commas); `\` takes the next character as it is;
+/// `//` is one `/`. A glob with a `/` is matched from the directory, one
+/// without at any depth; one ending in `/` matches the names in that
+/// directory; a segment that may match nothing may be left out with its
+/// `/` (`a/**/b` matches `a/b`, as in `ec4rs`). Where `ec4rs` matches
+/// otherwise than the specification says (it can let a `?`, a `*`, a class
+/// or a group before a `/` match across it, and a negated class match a
+/// `/`; it reads `[!a]` as `a`), the glob is not read: a negated class, one
+/// of those before a `/`, a `/` in a group, and numeric ranges (`{1..3}`,
+/// which `ec4rs` reads digit by digit from the right) are an `Err` saying
+/// so. A test holds the rest to `ec4rs`'s answers on random globs.
+fn to_regex(header: &str) -> Result<String, String> {
+    let chars: Vec<char> = header.chars().collect();
+    // The `/`-separated segments, each as a regular expression; those that
+    // match nothing but are written nothing (`//`, a leading `/`, a lone
+    // `\\`) leave one `/` in their place.
+    let parts: Vec<&[char]> = chars.split(|&c| c == '/').collect();
+    let mut segments: Vec<String> = Vec::new();
+    let mut ends_in_slash = false;
+    for (n, part) in parts.iter().enumerate() {
+        let last = n + 1 == parts.len();
+        let (written, open) = segment_regex(part, last)?;
+        if !open.is_empty() && !last {
+            return Err("a `/` inside `{…}`, which verdict does not read".to_owned());
+        }
+        ends_in_slash = written.is_empty();
+        if !written.is_empty() {
+            segments.push(written);
+        }
+    }
+    let anchored = header.contains('/');
+    // A glob that ends in `/` after something matches the names in that
+    // directory; one of nothing at all but not anchored, any name.
+    if (ends_in_slash && !segments.is_empty()) || (segments.is_empty() && !anchored) {
+        segments.push(STAR.to_owned());
+    }
+    // `ec4rs` matches a `/` where the path is between two names, and two
+    // in a row at the same place: a segment that may match nothing, with
+    // the `/` after it, may be left out (`a/**/b` matches `a/b`).
+    let mut out = String::from(if anchored { "^" } else { "^(?:(?s-u:.)*/)?" });
+    for (n, segment) in segments.iter().enumerate() {
+        let more = n + 1 < segments.len();
+        let nullable = regex::bytes::Regex::new(&format!("^(?:{segment})$")).is_ok_and(|r| r.is_match(b""));
+        match (more, nullable) {
+            (true, true) => out.push_str(&format!("(?:{segment}/)?")),
+            (true, false) => out.push_str(&format!("{segment}/")),
+            (false, _) => out.push_str(segment),
+        }
+    }
+    out.push('$');
+    Ok(out)
+}
+
+/// `*`: any bytes but `/`.
+const STAR: &str = "(?-u:[^/])*";
+
+/// One `/`-segment of a glob (`part`) as a regular expression, and the
+/// text of the `{` groups it leaves open (only the glob's last segment,
+/// `last`, may: they are then their own text, as `ec4rs` reads them).
+fn segment_regex(part: &[char], last: bool) -> Result<(String, String), String> {
+    // `ec4rs` reads a `/` between two names only once a name's character
+    // is matched after it (reading from the end): a `*`, `?`, class or
+    // group that ends a segment before a `/` matches there as no
+    // implementation of the specification does (`a*/b` does not match
+    // `ab/b`). verdict does not read such a glob, nor a negated class,
+    // which `ec4rs` lets match a `/` (and reads `[!a]` as `a`).
+    let odd =
+        || Err("a glob that EditorConfig's implementations read differently, which verdict does not read".to_owned());
+    let mut odd_end = false;
+    let lit = |c: char, out: &mut String| out.push_str(&regex::escape(c.encode_utf8(&mut [0; 4])));
+    // The groups open, each with what came before it and its alternatives.
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    let mut cur = String::new();
+    let mut i = 0;
+    while i < part.len() {
+        let c = part[i];
+        i += 1;
+        match c {
+            '\\' => {
+                if let Some(&next) = part.get(i) {
+                    lit(next, &mut cur);
+                    i += 1;
+                }
+            }
+            '?' => cur.push_str("(?-u:[^/])"),
+            '*' if part.get(i) == Some(&'*') => {
+                // `**` and more: any bytes.
+                while part.get(i) == Some(&'*') {
+                    i += 1;
+                }
+                cur.push_str("(?s-u:.)*");
+            }
+            '*' => cur.push_str(STAR),
+            '[' => match class(&part[i..]) {
+                Some(_) if part.get(i) == Some(&'!') => return odd(),
+                Some((used, written)) => {
+                    i += used;
+                    cur.push_str(&written);
+                }
+                None => lit('[', &mut cur),
+            },
+            '{' if numeric_range(&part[i..]) => {
+                return Err("a numeric range `{n..m}`, which verdict does not read".to_owned());
+            }
+            '{' => groups.push((std::mem::take(&mut cur), Vec::new())),
+            ',' if !groups.is_empty() => {
+                let alt = std::mem::take(&mut cur);
+                groups.last_mut().expect("a group is open").1.push(alt);
+            }
+            '}' if !groups.is_empty() => {
+                let (before, mut alts) = groups.pop().expect("a group is open");
+                alts.push(std::mem::take(&mut cur));
+                cur = before;
+                if alts.len() == 1 {
+                    lit('{', &mut cur);
+                    cur.push_str(&alts[0]);
+                    lit('}', &mut cur);
+                } else {
+                    cur.push_str("(?:");
+                    cur.push_str(&alts.join("|"));
+                    cur.push(')');
+                }
+            }
+            c => lit(c, &mut cur),
+        }
+        // What the segment ends with, so far: a `?`, a lone `*`, a class,
+        // a group of alternatives.
+        odd_end = cur.ends_with("(?-u:[^/])") || cur.ends_with(STAR) || cur.ends_with(']') || cur.ends_with(')');
+    }
+    if odd_end && !last {
+        return odd();
+    }
+    if groups.is_empty() || !last {
+        return Ok((cur, if groups.is_empty() { String::new() } else { "{".to_owned() }));
+    }
+    // An unclosed group is its text: `{`, and its alternatives between commas.
+    while let Some((before, mut alts)) = groups.pop() {
+        alts.push(std::mem::take(&mut cur));
+        cur = before;
+        lit('{', &mut cur);
+        for (n, alt) in alts.iter().enumerate() {
+            if n > 0 {
+                lit(',', &mut cur);
+            }
+            cur.push_str(alt);
+        }
+    }
+    Ok((cur, "{".to_owned()))
+}
+
+/// Whether a `{` followed by `rest` (up to the end of its `/`-segment)
+/// opens a numeric range `{n..m}` as `ec4rs` reads one.
+fn numeric_range(rest: &[char]) -> bool {
+    // A number: a digit or `-` first, then digits, up to `breaker`.
+    let number = |from: usize, breaker: char| -> Option<usize> {
+        let first = *rest.get(from)?;
+        if !(first.is_numeric() || first == '-') {
+            return None;
+        }
+        let mut at = from + 1;
+        loop {
+            match *rest.get(at)? {
+                c if c.is_numeric() => at += 1,
+                c if c == breaker => return Some(at + 1),
+                _ => return None,
+            }
+        }
+    };
+    let parses = |s: &[char]| s.iter().collect::<String>().parse::<isize>().is_ok();
+    let Some(dot) = number(0, '.') else { return false };
+    if rest.get(dot) != Some(&'.') {
+        return false;
+    }
+    let Some(end) = number(dot + 1, '}') else { return false };
+    parses(&rest[..dot - 1]) && parses(&rest[dot + 1..end - 1])
+}
+
+/// What `ec4rs` reads of a character class after its `[` (`rest`, up to the
+/// end of its `/`-segment): how many characters the class takes, if it is
+/// closed; its ranges; and what reading it costs `ec4rs`, which lists every
+/// character of every range (the characters read, and each range's span).
+fn read_class(rest: &[char]) -> (Option<usize>, Vec<(char, char)>, u64) {
+    let mut ranges: Vec<(char, char)> = Vec::new();
+    let mut cost = 0u64;
+    let Some(&first) = rest.first() else { return (None, ranges, cost) };
+    let mut at = usize::from(first == '!');
+    let mut next = || {
+        let c = rest.get(at).copied();
+        at += 1;
+        c
+    };
+    let (mut previous, mut not_at_start) = ('[', false);
+    let closed = loop {
+        let Some(c) = next() else { break false };
+        match c {
+            ']' => break true,
+            '\\' => {
+                let Some(c) = next() else { break false };
+                previous = c;
+                ranges.push((previous, previous));
+            }
+            '-' if not_at_start => {
+                let to = match next() {
+                    None => break false,
+                    Some(']') => {
+                        ranges.push(('-', '-'));
+                        break true;
+                    }
+                    Some('\\') => match next() {
+                        None => break false,
+                        Some(c) => c,
+                    },
+                    Some(other) => other,
+                };
+                if previous <= to {
+                    cost += u64::from(u32::from(to) - u32::from(previous));
+                    ranges.push((previous, to));
+                }
+                previous = to;
+            }
+            c => {
+                ranges.push((c, c));
+                previous = c;
+            }
+        }
+        not_at_start = true;
+    };
+    let used = at.min(rest.len());
+    cost += used as u64;
+    (closed.then_some(used), ranges, cost)
+}
+
+/// A character class as `ec4rs` reads one after its `[` (`rest`, up to the
+/// end of its `/`-segment): how many characters it takes and its regular
+/// expression; `None` if it is not closed (the `[` is then itself).
+fn class(rest: &[char]) -> Option<(usize, String)> {
+    let (closed, mut ranges, _) = read_class(rest);
+    let at = closed?;
+    let invert = rest.first() == Some(&'!');
+    // The class, less `/`, as sorted disjoint ranges.
+    ranges.sort_unstable();
+    let mut set: Vec<(u32, u32)> = Vec::new();
+    for (lo, hi) in ranges {
+        let (lo, hi) = (u32::from(lo), u32::from(hi));
+        match set.last_mut() {
+            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+            _ => set.push((lo, hi)),
+        }
+    }
+    let slash = u32::from('/');
+    set = set
+        .into_iter()
+        .flat_map(|(lo, hi)| match (lo..=hi).contains(&slash) {
+            true => vec![(lo, slash - 1), (slash + 1, hi)],
+            false => vec![(lo, hi)],
+        })
+        .filter(|(lo, hi)| lo <= hi)
+        .collect();
+    // Characters, not code points: the surrogates are none.
+    let count: u64 = set
+        .iter()
+        .map(|&(lo, hi)| {
+            u64::from(hi - lo + 1) - u64::from(hi.min(0xDFFF) + 1).saturating_sub(u64::from(lo.max(0xD800)))
+        })
+        .sum();
+    let written = match count {
+        0 if invert => "(?-u:[^/])".to_owned(),
+        0 => regex::escape("[]"),
+        1 => {
+            let c = set.iter().flat_map(|&(lo, hi)| lo..=hi).find_map(char::from_u32).expect("one character");
+            regex::escape(c.encode_utf8(&mut [0; 4]))
+        }
+        _ => {
+            let items: String = set.iter().map(|&(lo, hi)| format!("\\x{{{lo:X}}}-\\x{{{hi:X}}}")).collect();
+            format!("[{}{items}]", if invert { "^" } else { "" })
+        }
+    };
+    Some((at, written))
 }
 
 /// The text between a section header line's brackets, as `ec4rs` reads it
@@ -189,105 +488,139 @@ const MAX_HEADER: usize = 4096;
 /// thread's stack).
 const MAX_BRACES: usize = 16;
 
-/// The most characters a range of a character class in a section header may
-/// span (`[a-z]`: 26): `ec4rs` lists each (`[ -\u{10FFFF}]` is 1.1 million).
-const MAX_CLASS_RANGE: u32 = 1024;
+/// The most work `ec4rs`'s parser may spend on one section header's
+/// character classes (see [`read_class`]: a million is some 80 ms), and on
+/// all of a file's.
+const MAX_CLASS_COST: u64 = 1 << 20;
+const MAX_FILE_CLASS_COST: u64 = 1 << 22;
 
 /// Why `ec4rs` is not given the section header `header`, if it is not:
-/// past what it reads in bounded time and memory.
-fn unreadable_header(header: &str) -> Option<String> {
+/// past what it reads in bounded time and memory. `spent`: what the file's
+/// headers before it cost, which this one's adds to.
+fn unreadable_header(header: &str, spent: &mut u64) -> Option<String> {
     if header.len() > MAX_HEADER {
         return Some(format!("a section header longer than {MAX_HEADER} bytes"));
     }
-    let (mut braces, mut deepest, mut in_class) = (0usize, 0usize, false);
-    let mut chars = header.chars().peekable();
-    let mut last = None;
-    while let Some(c) = chars.next() {
+    // As `ec4rs` reads it: each `/`-segment's characters in turn, a closed
+    // class taken whole, an unclosed `[` read again from the next one.
+    let chars: Vec<char> = header.chars().collect();
+    let segment_end = |from: usize| chars[from..].iter().position(|&c| c == '/').map_or(chars.len(), |p| from + p);
+    let (mut cost, mut depth, mut deepest) = (0u64, 0usize, 0usize);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        i += 1;
         match c {
-            '\\' => {
-                last = chars.next();
-                continue;
+            '\\' if chars.get(i).is_some_and(|&n| n != '/') => i += 1,
+            '[' => {
+                let (closed, _, spent) = read_class(&chars[i..segment_end(i)]);
+                cost += spent;
+                i += closed.unwrap_or(0);
             }
-            '[' => in_class = true,
-            ']' => in_class = false,
-            '{' => {
-                braces += 1;
-                deepest = deepest.max(braces);
+            '{' if !numeric_range(&chars[i..segment_end(i)]) => {
+                depth += 1;
+                deepest = deepest.max(depth);
             }
-            '}' => braces = braces.saturating_sub(1),
-            '-' if in_class => {
-                if let (Some(from), Some(&to)) = (last, chars.peek())
-                    && u32::from(to).saturating_sub(u32::from(from)) > MAX_CLASS_RANGE
-                {
-                    return Some(format!("a section header with a character range wider than {MAX_CLASS_RANGE}"));
-                }
-            }
+            '}' => depth = depth.saturating_sub(1),
             _ => {}
         }
-        last = Some(c);
     }
-    (deepest > MAX_BRACES).then(|| format!("a section header with `{{…}}` nested deeper than {MAX_BRACES}"))
+    *spent += cost;
+    if deepest > MAX_BRACES {
+        Some(format!("a section header with `{{…}}` nested deeper than {MAX_BRACES}"))
+    } else if cost > MAX_CLASS_COST {
+        Some("a section header whose character classes span over a million characters".to_owned())
+    } else if *spent > MAX_FILE_CLASS_COST {
+        Some("a section header past the four million characters the file's classes may span".to_owned())
+    } else {
+        None
+    }
 }
+
+/// The most sections of one file with a glob matched as a regular
+/// expression (see [`Glob::Other`]): each costs a look per file checked.
+const MAX_OTHER_GLOBS: usize = 256;
 
 /// Parses an EditorConfig file; a line it cannot read ends it (the
 /// settings above it count, those of its own section's lines before it
-/// too) and is said, with its number and why.
-fn parse(bytes: &[u8]) -> (Config, Option<(usize, String)>) {
+/// too). Returns what is said of it: each line, with why, that ended it or
+/// whose section applies to no file.
+fn parse(bytes: &[u8]) -> (Config, Vec<(usize, String)>) {
     let line_of = |start: usize| memchr::memchr_iter(b'\n', &bytes[..start]).count() + 1;
     // A header the parser would take too long over, or too deep, ends the
     // file before the parser sees it.
     let mut screened = None;
-    let mut start = 0;
+    let (mut start, mut spent) = (0, 0);
     for line in bytes.split_inclusive(|&b| b == b'\n') {
-        if let Some(why) = header_of(line).and_then(unreadable_header) {
+        if let Some(why) = header_of(line).and_then(|h| unreadable_header(h, &mut spent)) {
             screened = Some((start, why));
             break;
         }
         start += line.len();
     }
     let readable = screened.as_ref().map_or(bytes, |(start, _)| &bytes[..*start]);
-    let (config, failed) = parse_whole(readable);
-    let Some((at, e)) = failed else {
-        return (config, screened.map(|(start, why)| (line_of(start), why)));
+    let (mut config, mut unread, failed) = parse_whole(readable);
+    let ended = match failed {
+        None => screened,
+        Some((at, e)) => {
+            // The failed line is the one read last: it ends at `at`.
+            let start = at - line_ending_at(readable, at).len();
+            let why = match e {
+                ParseError::InvalidLine => "not a section header, a `key = value` pair or a comment".to_owned(),
+                ParseError::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => "not UTF-8".to_owned(),
+                e => e.to_string(),
+            };
+            // The parser drops the section it was reading: the lines above
+            // the failed one are read again on their own (they read whole).
+            (config, unread, _) = parse_whole(&readable[..start]);
+            Some((start, why))
+        }
     };
-    // The failed line is the one read last: it ends at `at`.
-    let start = at - line_ending_at(readable, at).len();
-    let why = match e {
-        ParseError::InvalidLine => "not a section header, a `key = value` pair or a comment".to_owned(),
-        ParseError::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => "not UTF-8".to_owned(),
-        e => e.to_string(),
-    };
-    // The parser drops the section it was reading: the lines above the
-    // failed one are read again on their own (they read whole).
-    (parse_whole(&readable[..start]).0, Some((line_of(start), why)))
+    let mut said: Vec<(usize, String)> = unread.drain(..).map(|(start, why)| (line_of(start), why)).collect();
+    said.extend(ended.map(|(start, why)| (line_of(start), format!("{why}; verdict heeds the settings above it only"))));
+    (config, said)
 }
 
 /// Parses an EditorConfig file up to its first line that the parser cannot
-/// read, if any: the sections before that line's, and where the parser
-/// stopped reading, with why.
-fn parse_whole(bytes: &[u8]) -> (Config, Option<(usize, ParseError)>) {
+/// read, if any: the sections before that line's; the sections that apply
+/// to no file (where each header's line begins, and why); and where the
+/// parser stopped reading, with why.
+type Parsed = (Config, Vec<(usize, String)>, Option<(usize, ParseError)>);
+
+fn parse_whole(bytes: &[u8]) -> Parsed {
     let at = std::cell::Cell::new(0);
     let mut config = Config { root: false, sections: Vec::new() };
-    let mut failed = None;
+    let (mut unread, mut failed) = (Vec::new(), None);
+    let mut others = 0;
     match ConfigParser::new(Counted { bytes, at: &at }) {
         Ok(mut parser) => {
             config.root = parser.is_root;
             // The parser has read the first section's header line.
-            let mut header = header_of(line_ending_at(bytes, at.get()));
+            let mut header = (at.get(), line_ending_at(bytes, at.get()));
             loop {
                 match parser.next() {
                     None => break,
                     Some(Ok(section)) => {
                         let settings = Settings::of(section.props());
                         if settings.names_any() {
-                            let glob = match header {
-                                Some(h) => Glob::of(h, section),
-                                None => Glob::Other(section),
+                            let start = header.0 - header.1.len();
+                            let glob = match header_of(header.1).map(Glob::of) {
+                                Some(Ok(Glob::Other(_))) if others == MAX_OTHER_GLOBS => {
+                                    unread.push((start, format!("a section past the {MAX_OTHER_GLOBS} whose globs are not `*` or `*.ext`, which applies to no file")));
+                                    Glob::Unread
+                                }
+                                Some(Ok(glob)) => glob,
+                                Some(Err(why)) => {
+                                    unread.push((start, format!("{why}: its section applies to no file")));
+                                    Glob::Unread
+                                }
+                                None => Glob::Unread,
                             };
+                            others += usize::from(matches!(glob, Glob::Other(_)));
                             config.sections.push((glob, settings));
                         }
                         // And now the next one's.
-                        header = header_of(line_ending_at(bytes, at.get()));
+                        header = (at.get(), line_ending_at(bytes, at.get()));
                     }
                     Some(Err(e)) => {
                         failed = Some(e);
@@ -298,7 +631,7 @@ fn parse_whole(bytes: &[u8]) -> (Config, Option<(usize, ParseError)>) {
         }
         Err(e) => failed = Some(e),
     }
-    (config, failed.map(|e| (at.get(), e)))
+    (config, unread, failed.map(|e| (at.get(), e)))
 }
 
 /// Gives each of `files` the marks the EditorConfig files over it set.
@@ -329,11 +662,9 @@ pub(super) fn mark(
     let mut read_one = |path: &Path, follow: bool| -> Option<bool> {
         let dir = path.parent()?;
         let bytes = read_rules(path, (root, real_root, trusted), follow, read)?;
-        let (config, failed) = parse(&bytes);
-        if let Some((line, what)) = failed {
-            let shown = path.strip_prefix(root).unwrap_or(path).display();
-            notes.push(format!("{shown}: line {line} is {what}; verdict heeds the settings above it only"));
-        }
+        let (config, said) = parse(&bytes);
+        let shown = path.strip_prefix(root).unwrap_or(path).display();
+        notes.extend(said.into_iter().map(|(line, what)| format!("{shown}: line {line} is {what}")));
         let is_root = config.root;
         configs.insert(dir.as_os_str().as_bytes().to_vec(), config);
         Some(is_root)
@@ -400,6 +731,7 @@ pub(super) fn mark(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ec4rs::Section;
     use verdict_actors::builtin::FileMarks;
 
     fn write(path: &Path, text: &str) {
@@ -487,8 +819,16 @@ mod tests {
         assert_eq!(read, [root.join(FILE_NAME)]);
     }
 
+    /// Whether `glob` and `ec4rs`'s matcher agree on `header` over `paths`.
+    fn agree(header: &str, glob: &Glob, paths: &[&str]) {
+        for p in paths {
+            let expected = Section::new(header).applies_to(Path::new(p));
+            assert_eq!(glob.matches(p.as_bytes()), expected, "[{header}] on {p}");
+        }
+    }
+
     #[test]
-    fn the_quick_globs_match_as_ec4rs_s_matcher_does() {
+    fn globs_match_as_ec4rs_s_matcher_does() {
         let headers = [
             "*",
             "*.md",
@@ -496,7 +836,6 @@ mod tests {
             "*.{js,ts}",
             "*.{d.ts,js}",
             "*.tar.gz",
-            "*.{1..3}",
             "*.{1..3,x}",
             "*.{a}",
             "*.",
@@ -510,26 +849,153 @@ mod tests {
             "*.{js,{ts,tsx}}",
             "*md",
             "/*.md",
+            "Makefile",
+            "{package.json,.travis.yml}",
+            "lib/**.js",
+            "**/*.{cs,vb}",
+            "src/**/*.ts",
+            "a/",
+            "/",
+            "[!a]",
+            "[!ab]x",
+            "[]",
+            "[!]",
+            "[a-]",
+            "[-a]",
+            "x[a/b]",
+            "{a/b,c}",
+            "{a,{b,c}}",
+            "{a}",
+            "{}",
+            "{a",
+            "a}",
+            ",",
+            "\\*",
+            "a\\",
+            "**",
+            "?",
+            "[a-c]??",
+            "{,?}{,?}",
+            "[\\]]",
+            "[a\\-c]",
+            "[c-a]",
+            "[a-c-e]",
+            "[!/]",
+            "[/]",
+            "é?",
+            "[é-ê]",
         ];
         let paths = [
-            "a.md", "x/y/a.md", ".md", "a.MD", "a.mdx", "md", "a.js", "d/b.ts", "c.d.ts", "b.tsx", "a.1", "a.2", "a.4",
-            "a.x", "a.a", "a", "a.tar.gz", "t.gz", "a.m", "a.mx", "a.c", "dir.md/f", ".hidden", "x/.md", "a.*", "a.ax",
-            "a.bx", "a.", "a.md/x",
+            "a.md",
+            "x/y/a.md",
+            ".md",
+            "a.MD",
+            "a.mdx",
+            "md",
+            "a.js",
+            "d/b.ts",
+            "c.d.ts",
+            "b.tsx",
+            "a.1",
+            "a.2",
+            "a.4",
+            "a.x",
+            "a.a",
+            "a",
+            "a.tar.gz",
+            "t.gz",
+            "a.m",
+            "a.mx",
+            "a.c",
+            "dir.md/f",
+            ".hidden",
+            "x/.md",
+            "a.*",
+            "a.ax",
+            "a.bx",
+            "a.",
+            "a.md/x",
+            "Makefile",
+            "sub/Makefile",
+            "package.json",
+            "lib/x.js",
+            "lib/a/b.js",
+            "src/a/b.ts",
+            "src/b.ts",
+            "a/b",
+            "b",
+            "c",
+            "x/c",
+            "a/b/c",
+            "{a}",
+            "{}",
+            "{a",
+            "a}",
+            ",",
+            "*",
+            "a\\",
+            "ab",
+            "]",
+            "-",
+            "é",
+            "éa",
+            "ê",
+            "x/é/a",
+            "x",
         ];
-        let mut quick = 0;
+        let (mut quick, mut refused) = (0, Vec::new());
         for h in headers {
-            let glob = Glob::of(h, Section::new(h));
-            quick += usize::from(!matches!(glob, Glob::Other(_)));
-            for p in paths {
-                let expected = Section::new(h).applies_to(Path::new(p));
-                assert_eq!(glob.matches(p.as_bytes()), expected, "[{h}] on {p}");
+            match Glob::of(h) {
+                Ok(glob) => {
+                    quick += usize::from(matches!(glob, Glob::Every | Glob::Ends(_)));
+                    agree(h, &glob, &paths);
+                }
+                Err(_) => refused.push(h),
             }
         }
         // `*`, `*.md`, `*.MD`, `*.{js,ts}`, `*.{d.ts,js}`, `*.tar.gz`.
         assert_eq!(quick, 6);
+        // Negated classes, which `ec4rs` lets match `/` (and reads `[!a]`
+        // as `a`), and a `/` in a group.
+        assert_eq!(refused, ["[!a]", "[!ab]x", "[!]", "{a/b,c}"]);
+        assert!(Glob::of("file{1..3}.txt").is_err());
         assert_eq!(header_of(b"[*.md] # note\n"), Some("*.md"));
         assert_eq!(header_of(b"\xef\xbb\xbf  [*]  \r\n"), Some("*"));
         assert_eq!(header_of(b"[a#b]\n"), Some("a#b"));
+    }
+
+    /// Random globs and paths over the characters that mean something.
+    #[test]
+    fn random_globs_match_as_ec4rs_s_matcher_does() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let glob_chars: Vec<char> = "ab.*?[]!-{},/\\".chars().collect();
+        let mut paths: Vec<String> = Vec::new();
+        while paths.len() < 60 {
+            let parts: Vec<String> = (0..1 + next(3))
+                .map(|_| (0..1 + next(4)).map(|_| ['a', 'b', '.', '-', '{', ','][next(6)]).collect())
+                .collect();
+            if parts.iter().all(|p| p != "." && p != "..") {
+                paths.push(parts.join("/"));
+            }
+        }
+        let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let mut checked = 0;
+        for _ in 0..20_000 {
+            let header: String = (0..1 + next(8)).map(|_| glob_chars[next(glob_chars.len())]).collect();
+            if let Ok(glob) = Glob::of(&header) {
+                agree(&header, &glob, &paths);
+                checked += 1;
+            }
+        }
+        // Most are read (the rest: numeric ranges, negated classes, `/` in
+        // a group, what `ec4rs` reads before a `/` as no one else does).
+        assert!(checked > 15_000, "{checked}");
     }
 
     #[test]
@@ -540,11 +1006,15 @@ mod tests {
         // depth to about 1,400).
         let deep = format!("[{}b{}]", "{a,".repeat(1_000), "}".repeat(1_000));
         let unclosed = format!("[{}]", "[a".repeat(60_000));
-        let wide = "[[ -\u{10FFFF}]]".to_owned();
+        let classes = "a character classes span over a million characters";
         let cases = [
             (deep, "nested deeper than 16"),
             (unclosed, "longer than 4096 bytes"),
-            (wide, "a character range wider than 1024"),
+            ("[[ -\u{10FFFF}]]".to_owned(), classes),
+            // The range's end escaped.
+            ("[[ -\\\u{10FFFF}]]".to_owned(), classes),
+            // Unclosed classes read again and again, each range within bounds.
+            (format!("[{}{}]", "[".repeat(2046), " -\u{420}".repeat(512)), classes),
         ];
         for (header, why) in cases {
             let text = format!(
@@ -557,14 +1027,47 @@ mod tests {
             assert_eq!(got, [KEEPS, NONE], "{why}");
             assert_eq!(notes.len(), 1, "{notes:?}");
             assert!(notes[0].starts_with(".editorconfig: line 3 is a section header"), "{notes:?}");
-            assert!(notes[0].contains(why), "{why}: {notes:?}");
+            assert!(notes[0].contains(why.trim_start_matches("a ")), "{why}: {notes:?}");
         }
+        // Within bounds alone, past them together: the file's budget.
+        let wide = format!("[[{}]]\nindent_size = 2\n", " -\u{3FF}".repeat(900));
+        write(&root.join(FILE_NAME), &format!("{}[*.md]\ntrim_trailing_whitespace = false\n", wide.repeat(6)));
+        let (got, notes) = marks(root, &["a.md"]);
+        assert_eq!(got, [NONE]);
+        assert!(notes[0].contains("the file's classes may span"), "{notes:?}");
         // Within the bounds: read.
-        for header in ["[{a,{b,{c,d}}}.md]", "[[a-z0-9]*.md]", "[\\[ -\u{10FFFF}].md]"] {
-            assert_eq!(unreadable_header(header.trim_matches(|c| c == '[' || c == ']')), None, "{header}");
+        for header in
+            ["{a,{b,{c,d}}}.md", "[a-z0-9]*.md", "\\[ -\u{10FFFF}].md", "[가-힣]*.txt", "[!-я]x", "[-中]x", "[{]x"]
+        {
+            assert_eq!(unreadable_header(header, &mut 0), None, "{header}");
         }
-        assert!(unreadable_header(&format!("{}x{}", "{".repeat(17), "}".repeat(17))).is_some());
-        assert_eq!(unreadable_header(&format!("{}x{}", "{".repeat(16), "}".repeat(16))), None);
+        assert!(unreadable_header(&format!("{}x{}", "{".repeat(17), "}".repeat(17)), &mut 0).is_some());
+        assert_eq!(unreadable_header(&format!("{}x{}", "{".repeat(16), "}".repeat(16)), &mut 0), None);
+        // Braces in a class are no group; in an unclosed one they are.
+        assert_eq!(unreadable_header(&"[{]".repeat(17), &mut 0), None);
+        assert!(unreadable_header(&format!("{}x", "{a,[}]".repeat(20)), &mut 0).is_some());
+    }
+
+    #[test]
+    fn a_glob_that_backtracks_for_ever_in_ec4rs_is_matched_in_linear_time() {
+        let header = format!("Z{}", "{,?}".repeat(40));
+        let glob = Glob::of(&header).unwrap();
+        let t = std::time::Instant::now();
+        let name = format!("dir/{}", "a".repeat(200));
+        assert!(!glob.matches(name.as_bytes()));
+        assert!(glob.matches(b"x/Zab"));
+        assert!(t.elapsed() < std::time::Duration::from_secs(1), "{:?}", t.elapsed());
+        // A section past the file's quota of such globs applies to no file,
+        // and is said.
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let sections: String =
+            (0..=MAX_OTHER_GLOBS).map(|n| format!("[x{n}.md]\ntrim_trailing_whitespace = false\n")).collect();
+        write(&root.join(FILE_NAME), &sections);
+        let (got, notes) = marks(root, &["x0.md", &format!("x{MAX_OTHER_GLOBS}.md")]);
+        assert_eq!(got, [KEEPS, NONE]);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("applies to no file"), "{notes:?}");
     }
 
     #[test]
