@@ -2890,7 +2890,8 @@ fn a_binary_file_too_big_to_read_is_no_skip_of_the_text_checks() {
     let judged = |f: &str, v: &str| pairs.iter().any(|o| o["file"] == f && o["validator"] == v);
     assert!(!judged("big.png", "secrets") && !judged("big.png", "merge-conflict"), "{}", r["summary"]);
     assert!(judged("small.png", "secrets") && judged("big.png", "large-file"), "{}", r["summary"]);
-    // The same answer from the cache and from the remembered answer.
+    // The same pairs again (from the cache: a skipped outcome keeps the
+    // answer from being remembered whole).
     for _ in 0..2 {
         let (code, again) = check_json(&env, &[]);
         let files = |r: &Value| {

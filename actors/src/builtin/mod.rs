@@ -765,18 +765,27 @@ pub(crate) fn written_by_a_tool(content: &[u8]) -> bool {
 
 /// Whether an HTML page's head (within `header`) has a `<meta
 /// name="generator">` tag: the mark site and documentation generators
-/// leave in the pages they write.
+/// leave in the pages they write. Not one in a comment, nor one whose
+/// value a template fills in (`{{ hugo.Version }}`, `<?php bloginfo() ?>`):
+/// that is the generator's own source.
 fn generator_meta(header: &[u8]) -> bool {
     if !header.trim_ascii_start().starts_with(b"<") {
         return false;
     }
     let lower = header.to_ascii_lowercase();
+    let in_comment = |at: usize| {
+        let before = &lower[..at];
+        memchr::memmem::rfind(before, b"<!--")
+            .is_some_and(|open| memchr::memmem::rfind(before, b"-->").is_none_or(|close| close < open))
+    };
     memchr::memmem::find_iter(&lower, b"<meta").any(|at| {
         let tag = &lower[at..];
         let tag = &tag[..memchr::memchr(b'>', tag).unwrap_or(tag.len())];
-        [&b"name=\"generator\""[..], b"name='generator'", b"name=generator"]
+        let named = [&b"name=\"generator\""[..], b"name='generator'", b"name=generator"]
             .iter()
-            .any(|p| memchr::memmem::find(tag, p).is_some())
+            .any(|p| memchr::memmem::find(tag, p).is_some());
+        let templated = [&b"{{"[..], b"{%", b"<?", b"<%", b"${"].iter().any(|p| memchr::memmem::find(tag, p).is_some());
+        named && !templated && !in_comment(at)
     })
 }
 

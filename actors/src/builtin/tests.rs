@@ -315,6 +315,10 @@ fn generated_pages_say_so_in_their_head_or_at_their_foot() {
         "<!DOCTYPE html>\n<head>\n<meta name=\"description\" content=\"a generator\">\n",
         "<p>The generator: <code>name=\"generator\"</code></p>\n",
         "# meta\n<meta name=\"generator\">\n",
+        // A generator's own templates: Hugo's, WordPress', eleventy's.
+        "<head>\n<meta name=\"generator\" content=\"Hugo {{ hugo.Version }}\">\n",
+        "<head>\n<meta name=\"generator\" content=\"WordPress <?php bloginfo('version'); ?>\" />\n",
+        "<head>\n<!-- <meta name=\"generator\" content=\"Eleventy\"> -->\n",
     ] {
         assert_eq!(run(tw, format!("{head}{body}").as_bytes()).len(), 1, "{head}");
     }
