@@ -766,8 +766,8 @@ pub(crate) fn written_by_a_tool(content: &[u8]) -> bool {
 /// Whether an HTML page's head (within `header`) has a `<meta
 /// name="generator">` tag: the mark site and documentation generators
 /// leave in the pages they write. Not one in a comment, nor one whose
-/// value a template fills in (`{{ hugo.Version }}`, `<?php bloginfo() ?>`):
-/// that is the generator's own source.
+/// value a template fills in (`{{ hugo.Version }}`, `{Astro.generator}`,
+/// `<?php bloginfo() ?>`): that is the generator's own source.
 fn generator_meta(header: &[u8]) -> bool {
     if !header.trim_ascii_start().starts_with(b"<") {
         return false;
@@ -784,7 +784,7 @@ fn generator_meta(header: &[u8]) -> bool {
         let named = [&b"name=\"generator\""[..], b"name='generator'", b"name=generator"]
             .iter()
             .any(|p| memchr::memmem::find(tag, p).is_some());
-        let templated = [&b"{{"[..], b"{%", b"<?", b"<%", b"${"].iter().any(|p| memchr::memmem::find(tag, p).is_some());
+        let templated = [&b"{"[..], b"<?", b"<%"].iter().any(|p| memchr::memmem::find(tag, p).is_some());
         named && !templated && !in_comment(at)
     })
 }

@@ -319,6 +319,7 @@ fn generated_pages_say_so_in_their_head_or_at_their_foot() {
         "<head>\n<meta name=\"generator\" content=\"Hugo {{ hugo.Version }}\">\n",
         "<head>\n<meta name=\"generator\" content=\"WordPress <?php bloginfo('version'); ?>\" />\n",
         "<head>\n<!-- <meta name=\"generator\" content=\"Eleventy\"> -->\n",
+        "<!doctype html>\n<head>\n<meta name=\"generator\" content={Astro.generator} />\n",
     ] {
         assert_eq!(run(tw, format!("{head}{body}").as_bytes()).len(), 1, "{head}");
     }
