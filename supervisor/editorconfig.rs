@@ -4,7 +4,9 @@
 //! files from a file's directory up to the nearest that says `root = true`
 //! (or up to `/`) set them: a nearer file rules over a farther one, and a
 //! later section over an earlier one, as in editors. The `ec4rs` crate
-//! parses the files and matches their section globs.
+//! parses the files (each header screened first: see
+//! [`unreadable_header`]); their section globs are matched by a name's end
+//! or as regular expressions (see [`to_regex`]), in bounded time.
 //!
 //! The walk lists the tree's `.editorconfig` files with the rest; those
 //! above the project root cost an open each, up to the first that says
@@ -91,17 +93,18 @@ enum Glob {
     Every,
     /// `[*.ext]`, `[*.{a,b}]` (plain names, no other glob syntax): the
     /// files whose names end in one of these (with the dot). A glob
-    /// without `/` matches a name at any depth, so the name alone decides;
-    /// a look at its end costs a hundredth of the general matcher's.
+    /// without `/` matches a name at any depth, so the name alone decides,
+    /// and a look at its end costs less than any matcher.
     Ends(Vec<Vec<u8>>),
-    /// Any other, as a regular expression that means what `ec4rs`'s
-    /// matcher decides (see [`to_regex`]): the `regex` crate matches in
-    /// time linear in the path, where `ec4rs` backtracks (a 165-byte header
-    /// of alternatives takes it days a file).
+    /// Any other, as a regular expression (see [`to_regex`]): the `regex`
+    /// crate matches in time linear in the path, where `ec4rs`'s own
+    /// matcher backtracks (a 165-byte header of alternatives takes it days
+    /// a file).
     Other(regex::bytes::Regex),
-    /// A glob verdict does not read (a numeric range, or one too big to
-    /// match in bounded time): the section applies to no file, and the
-    /// check says so.
+    /// A glob verdict does not read (a numeric range, one too long or too
+    /// big to match in bounded time, one past the file's
+    /// [`MAX_OTHER_GLOBS`]): the section applies to no file, and the check
+    /// says so.
     Unread,
 }
 
