@@ -101,11 +101,6 @@ enum Glob {
     /// matcher backtracks (a 165-byte header of alternatives takes it days
     /// a file).
     Other(regex::bytes::Regex),
-    /// A glob verdict does not read (a numeric range, one too long or too
-    /// big to match in bounded time, one past the file's
-    /// [`MAX_OTHER_GLOBS`]): the section applies to no file, and the check
-    /// says so.
-    Unread,
 }
 
 impl Glob {
@@ -157,7 +152,6 @@ impl Glob {
                 ends.iter().any(|e| name.ends_with(e))
             }
             Glob::Other(regex) => regex.is_match(rel),
-            Glob::Unread => false,
         }
     }
 }
@@ -624,18 +618,25 @@ fn parse_whole(bytes: &[u8]) -> Parsed {
                                 Some((h, None)) => Glob::compiled(h),
                                 None => Err("not read".to_owned()),
                             };
-                            let glob = read.unwrap_or_else(|why| {
-                                let h = text.unwrap_or_default();
-                                // A long glob shown by its start.
-                                let h = match h.char_indices().nth(60) {
-                                    Some((at, _)) => format!("{}…", &h[..at]),
-                                    None => h.to_owned(),
-                                };
-                                unread.push((start, format!("section `[{h}]`, which applies to no file: {why}")));
-                                Glob::Unread
-                            });
-                            others += usize::from(matches!(glob, Glob::Other(_)));
-                            config.sections.push((glob, settings));
+                            // A glob verdict does not read (a numeric range,
+                            // one too long or too big to match in bounded
+                            // time, one past the file's quota): the section
+                            // applies to no file, and the check says so.
+                            match read {
+                                Ok(glob) => {
+                                    others += usize::from(matches!(glob, Glob::Other(_)));
+                                    config.sections.push((glob, settings));
+                                }
+                                Err(why) => {
+                                    let h = text.unwrap_or_default();
+                                    // A long glob shown by its start.
+                                    let h = match h.char_indices().nth(60) {
+                                        Some((at, _)) => format!("{}…", &h[..at]),
+                                        None => h.to_owned(),
+                                    };
+                                    unread.push((start, format!("section `[{h}]`, which applies to no file: {why}")));
+                                }
+                            }
                         }
                         // And now the next one's.
                         header = (at.get(), line_ending_at(bytes, at.get()));
