@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use gix_attributes::Search;
 use gix_attributes::search::{MetadataCollection, Outcome};
 use tracing::debug;
-use verdict_actors::builtin::FileMarks;
+use verdict_actors::builtin::{FileMarks, GitEol, LineEnding};
 
 use super::{ReadStamp, Walked, special_kind_of, untrusted_file};
 
@@ -28,7 +28,7 @@ use super::{ReadStamp, Walked, special_kind_of, untrusted_file};
 pub(crate) const FILE_NAME: &str = ".gitattributes";
 
 /// The attributes asked for, in the order [`marks_of`] reads them.
-const NAMES: [&str; 4] = ["diff", "text", "linguist-generated", "linguist-vendored"];
+const NAMES: [&str; 5] = ["diff", "text", "linguist-generated", "linguist-vendored", "eol"];
 
 /// An attributes file read.
 struct Rules {
@@ -90,6 +90,7 @@ pub(super) fn mark(
     repos: &[PathBuf],
     files: &mut [Walked],
     unlisted: &[PathBuf],
+    heed_eol: bool,
     read: &mut Vec<(PathBuf, ReadStamp)>,
 ) {
     let tops = Tops::new(repos);
@@ -132,9 +133,17 @@ pub(super) fn mark(
     }
     // Unless a file can set one of the attributes heeded (or define a
     // macro, which another may use), no file needs a look. (All of them
-    // count then: `text` set in one undoes another's `binary`.)
+    // count then: `text` set in one undoes another's `binary`.) `text` and
+    // `eol` count only for a file an EditorConfig `end_of_line` is set for
+    // (`heed_eol`: some file has one): `* text=auto` alone, in most
+    // repositories, costs no look-ups.
     let has = |bytes: &[u8], word: &str| memchr::memmem::find(bytes, word.as_bytes()).is_some();
-    if !rules.iter().any(|r| ["binary", "diff", "linguist-", "[attr]"].iter().any(|w| has(&r.bytes, w))) {
+    let words: &[&str] = if heed_eol {
+        &["binary", "diff", "linguist-", "[attr]", "text", "eol"]
+    } else {
+        &["binary", "diff", "linguist-", "[attr]"]
+    };
+    if !rules.iter().any(|r| words.iter().any(|w| has(&r.bytes, w))) {
         return;
     }
     // Shallow before deep, `info/attributes` last.
@@ -177,7 +186,16 @@ pub(super) fn mark(
                 matched |= repo.chains[c].pattern_matching_relative_path(rel, case, Some(false), out);
             }
             if matched {
-                w.marks = marks_of(out);
+                // Over what EditorConfig said (which is read first): a
+                // UTF-16 `charset` is binary whatever git says.
+                let git = marks_of(out);
+                w.marks = FileMarks {
+                    binary: w.marks.binary || git.binary,
+                    generated: git.generated,
+                    vendored: git.vendored,
+                    git_eol: git.git_eol,
+                    ..w.marks
+                };
             }
         }
     };
@@ -378,7 +396,7 @@ pub(super) fn unlisted(
 fn marks_of(out: &Outcome) -> FileMarks {
     let mut states = out.iter_selected().map(|m| m.assignment.state);
     let mut next = || states.next().unwrap_or(gix_attributes::StateRef::Unspecified);
-    let (diff, text, generated, vendored) = (next(), next(), next(), next());
+    let (diff, text, generated, vendored, eol) = (next(), next(), next(), next(), next());
     // As Linguist reads them: set, or any value but `false` (exactly).
     let on = |s: gix_attributes::StateRef<'_>| match s {
         gix_attributes::StateRef::Set => true,
@@ -389,7 +407,30 @@ fn marks_of(out: &Outcome) -> FileMarks {
         binary: diff.is_unset() && text.is_unset(),
         generated: on(generated),
         vendored: on(vendored),
+        git_eol: git_eol(text, eol),
         ..FileMarks::NONE
+    }
+}
+
+/// What git does with a file's line endings at checkout, from its `text`
+/// and `eol` attributes, as git reads them: `-text` converts nothing (and
+/// voids `eol`); `eol=lf` or `eol=crlf` (in that case: any other value is
+/// none) is that ending, and sets `text` where it is not said; `text` or
+/// `text=auto` alone is the machine's ending.
+fn git_eol(text: gix_attributes::StateRef<'_>, eol: gix_attributes::StateRef<'_>) -> GitEol {
+    use gix_attributes::StateRef;
+    if text.is_unset() {
+        return GitEol::AsStored;
+    }
+    match eol {
+        StateRef::Value(v) if v.as_bstr() == "lf" => return GitEol::Set(LineEnding::Lf),
+        StateRef::Value(v) if v.as_bstr() == "crlf" => return GitEol::Set(LineEnding::CrLf),
+        _ => {}
+    }
+    match text {
+        StateRef::Set => GitEol::Native,
+        StateRef::Value(v) if v.as_bstr() == "auto" => GitEol::Native,
+        _ => GitEol::AsStored,
     }
 }
 
@@ -453,6 +494,11 @@ mod tests {
     /// walked from `targets` (the root if empty), with the attributes
     /// files a walk of them lists.
     fn marks(root: &Path, targets: &[&str], rels: &[&str]) -> Vec<FileMarks> {
+        marks_heeding(root, targets, rels, true)
+    }
+
+    /// The same, with `heed_eol` as `mark` takes it.
+    fn marks_heeding(root: &Path, targets: &[&str], rels: &[&str], heed_eol: bool) -> Vec<FileMarks> {
         let targets: Vec<PathBuf> = match targets {
             [] => vec![root.to_path_buf()],
             t => t.iter().map(|t| root.join(t)).collect(),
@@ -484,7 +530,7 @@ mod tests {
         let mut read = Vec::new();
         // A walk of the root lists every one of these.
         let (unlisted, _) = unlisted(root, |found| found, &targets, (&[], None), &[FILE_NAME]);
-        mark(root, (root, &[]), &repos, &mut files, &unlisted, &mut read);
+        mark(root, (root, &[]), &repos, &mut files, &unlisted, heed_eol, &mut read);
         files[..rels.len()].iter().map(|w| w.marks).collect()
     }
 
@@ -495,6 +541,32 @@ mod tests {
 
     const GEN: FileMarks = FileMarks { generated: true, ..FileMarks::NONE };
     const BIN: FileMarks = FileMarks { binary: true, ..FileMarks::NONE };
+
+    #[test]
+    fn eol_is_read_as_git_writes_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        write(
+            &root.join(".gitattributes"),
+            "*.txt text\n*.md text=auto\n*.rs text=auto eol=lf\n*.bat text eol=crlf\n*.cmd eol=crlf\n\
+             *.sh eol=CRLF\n*.x -text eol=crlf\n*.png binary\n*.y text=maybe\n",
+        );
+        let marks = marks(root, &[], &["a.txt", "b.md", "c.rs", "d.bat", "e.cmd", "f.sh", "g.x", "h.png", "i.y", "j"]);
+        let git: Vec<GitEol> = marks.iter().map(|m| m.git_eol).collect();
+        let (lf, crlf) = (GitEol::Set(LineEnding::Lf), GitEol::Set(LineEnding::CrLf));
+        // `eol` sets `text` where it is not said; git takes `lf` and `crlf`
+        // only, as written; `-text` (and `binary`, which unsets it)
+        // converts nothing.
+        let (native, stored) = (GitEol::Native, GitEol::AsStored);
+        assert_eq!(git, [native, native, lf, crlf, crlf, stored, stored, stored, stored, stored]);
+        assert!(marks[7].binary);
+        // Where no `end_of_line` is set, attributes files that only say
+        // `text` and `eol` are not looked up at all.
+        write(&root.join(".gitattributes"), "* text=auto\n*.bat eol=crlf\n");
+        assert_eq!(marks_heeding(root, &[], &["a.txt", "d.bat"], false), [FileMarks::NONE; 2]);
+        assert_eq!(marks_heeding(root, &[], &["d.bat"], true)[0].git_eol, crlf);
+    }
 
     #[test]
     fn deeper_files_rule_over_shallower_and_git_s_own_over_both() {
@@ -545,8 +617,10 @@ mod tests {
         write(&root.join(".gitattributes"), "*.x -diff -text\n*.y -diff\n*.svg binary\n");
         write(&root.join("sub/.gitattributes"), "*.x text\n*.y -text\n*.svg text diff\n");
         let none = FileMarks::NONE;
+        // (`text` set: git converts the endings, to this machine's.)
+        let text = FileMarks { git_eol: GitEol::Native, ..none };
         let rels = ["a.x", "sub/a.x", "sub/b.y", "b.y", "sub/c.svg"];
-        assert_eq!(marks(root, &[], &rels), [BIN, none, BIN, none, none]);
+        assert_eq!(marks(root, &[], &rels), [BIN, text, BIN, none, text]);
         // Split between a `.gitattributes` and git's own.
         write(&root.join(".git/info/attributes"), "b.y -text\n");
         assert_eq!(marks(root, &[], &["b.y"]), [BIN]);

@@ -1332,11 +1332,17 @@ fn file_key(set: &FileSet, hash: Option<u128>, w: &Walked) -> ResultKey {
     }
     // A file nothing marks keeps the key it had before marks were read
     // (its cached verdicts stay good).
-    let mut keyed = [0u8; 18];
+    // (And one with marks of the first byte only keeps the key it had
+    // before there were more.)
+    let mut keyed = [0u8; 19];
     keyed[..16].copy_from_slice(&content);
     keyed[16] = u8::from(set.mode_dependent && w.executable());
-    keyed[17] = marks;
-    let keyed = if marks == 0 { &keyed[..17] } else { &keyed[..] };
+    keyed[17..].copy_from_slice(&marks.to_le_bytes());
+    let keyed = match marks {
+        0 => &keyed[..17],
+        1..=0xff => &keyed[..18],
+        _ => &keyed[..],
+    };
     ResultKey { validator: set.id, content: xxhash_rust::xxh3::xxh3_128(keyed).to_be_bytes() }
 }
 
@@ -1720,8 +1726,12 @@ pub async fn run(
             let mut read = Vec::new();
             let (gitattributes, editorconfigs): (Vec<PathBuf>, Vec<PathBuf>) =
                 unlisted.into_iter().partition(|p| p.file_name().is_none_or(|n| n != editorconfig::FILE_NAME));
-            attributes::mark(&walk_root, (real_root, trusted), &repos, &mut walked.0, &gitattributes, &mut read);
+            // EditorConfig first: git's `text` and `eol` are looked up only
+            // where an `end_of_line` is set for some file.
             let notes = editorconfig::mark(&walk_root, (real_root, trusted), &mut walked.0, &editorconfigs, &mut read);
+            let heed_eol = walked.0.iter().any(|w| w.marks.eol.is_some());
+            let (files, gitattributes) = (&mut walked.0, &gitattributes);
+            attributes::mark(&walk_root, (real_root, trusted), &repos, files, gitattributes, heed_eol, &mut read);
             walked.4.notes.extend(notes);
             hazards.ignore_files.lock().expect("ignore files").append(&mut read);
         }

@@ -1,6 +1,6 @@
 //! The EditorConfig settings the built-ins heed (docs/configuration.md,
 //! "EditorConfig"): `trim_trailing_whitespace = false`,
-//! `insert_final_newline = false` and `charset`, as the `.editorconfig`
+//! `insert_final_newline = false`, `charset` and `end_of_line`, as the `.editorconfig`
 //! files from a file's directory up to the nearest that says `root = true`
 //! (or up to `/`) set them: a nearer file rules over a farther one, and a
 //! later section over an earlier one, as in editors. The `ec4rs` crate
@@ -10,7 +10,7 @@
 //!
 //! The walk lists the tree's `.editorconfig` files with the rest; those
 //! above the project root cost an open each, up to the first that says
-//! `root = true`. A tree whose files set none of the three properties costs
+//! `root = true`. A tree whose files set none of the four properties costs
 //! nothing more per file. The files read are stamped like ignore files: a
 //! change to one, or a new one, makes the next check walk the whole tree
 //! again (see [`crate::watch`]).
@@ -20,8 +20,9 @@ use std::io::{BufRead, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use ec4rs::property::{Charset, FinalNewline, TrimTrailingWs};
+use ec4rs::property::{Charset, EndOfLine, FinalNewline, TrimTrailingWs};
 use ec4rs::{ConfigParser, ParseError, Properties, PropertyKey, PropertyValue};
+use verdict_actors::builtin::LineEnding;
 
 use super::attributes::{in_chunks, parent_dir, read_rules};
 use super::{ReadStamp, Walked};
@@ -41,6 +42,7 @@ struct Settings {
     trim: Said<TrimTrailingWs>,
     final_newline: Said<FinalNewline>,
     charset: Said<Charset>,
+    eol: Said<EndOfLine>,
 }
 
 impl Settings {
@@ -49,11 +51,11 @@ impl Settings {
             let raw = props.get_raw::<T>();
             (!raw.is_unset()).then(|| raw.parse::<T>().ok())
         }
-        Settings { trim: said(props), final_newline: said(props), charset: said(props) }
+        Settings { trim: said(props), final_newline: said(props), charset: said(props), eol: said(props) }
     }
 
     fn names_any(&self) -> bool {
-        self.trim.is_some() || self.final_newline.is_some() || self.charset.is_some()
+        self.trim.is_some() || self.final_newline.is_some() || self.charset.is_some() || self.eol.is_some()
     }
 
     /// `later`'s settings over these.
@@ -61,6 +63,7 @@ impl Settings {
         self.trim = later.trim.or(self.trim);
         self.final_newline = later.final_newline.or(self.final_newline);
         self.charset = later.charset.or(self.charset);
+        self.eol = later.eol.or(self.eol);
     }
 
     /// The marks these give a file (over those it has).
@@ -68,6 +71,11 @@ impl Settings {
         marks.keeps_trailing_whitespace = self.trim == Some(Some(TrimTrailingWs::Value(false)));
         marks.no_final_newline = self.final_newline == Some(Some(FinalNewline::Value(false)));
         marks.latin1 = self.charset == Some(Some(Charset::Latin1));
+        marks.eol = self.eol.flatten().map(|e| match e {
+            EndOfLine::Lf => LineEnding::Lf,
+            EndOfLine::CrLf => LineEnding::CrLf,
+            EndOfLine::Cr => LineEnding::Cr,
+        });
         // Two bytes a character: the byte-wise text checks would read its
         // zero bytes as text. (Without this, a UTF-16 file is left to them
         // as binary only when a zero byte comes early.)
@@ -1133,6 +1141,25 @@ mod tests {
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert_eq!(read.len(), 1);
         assert_eq!(files[0].marks, KEEPS);
+    }
+
+    #[test]
+    fn end_of_line_marks_the_ending_wanted() {
+        use verdict_actors::builtin::LineEnding;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        write(
+            &root.join(FILE_NAME),
+            "[*]\nend_of_line = lf\n[*.{bat,cmd}]\nend_of_line = CRLF\n[old/*]\nend_of_line = unset\n[*.x]\nend_of_line = lfcr\n",
+        );
+        let eol = |e| FileMarks { eol: Some(e), ..FileMarks::NONE };
+        assert_eq!(
+            marks(root, &["a.rs", "run.bat", "old/a.rs", "a.x"]).0,
+            [eol(LineEnding::Lf), eol(LineEnding::CrLf), NONE, NONE]
+        );
+        // A file that sets it again below: nearer rules.
+        write(&root.join("mac/.editorconfig"), "[*.txt]\nend_of_line = cr\n");
+        assert_eq!(marks(root, &["mac/a.txt", "mac/b.rs"]).0, [eol(LineEnding::Cr), eol(LineEnding::Lf)]);
     }
 
     #[test]

@@ -2844,6 +2844,56 @@ fn editorconfig_settings_waive_the_checks_they_name() {
     assert_eq!(with_findings(&r), ["a.txt", "b.txt", "docs/guide.md", "docs/keep.md", "w.ps1"], "{}", r["summary"]);
 }
 
+/// EditorConfig's `end_of_line` asks for one ending on every line, even in
+/// a file that uses one other kind only; git's `eol` attribute decides
+/// where it names another (it is what a checkout writes), an `end_of_line
+/// = crlf` gives way where git writes this machine's ending, and an edit of
+/// either file rules the next check.
+#[test]
+fn end_of_line_asks_for_the_ending_it_names() {
+    let env = Env::new();
+    env.write(".editorconfig", "root = true\n[*.{txt,sln}]\nend_of_line = lf\n[*.{bat,cs}]\nend_of_line = crlf\n");
+    env.write(".gitattributes", "*.sln text eol=crlf\n*.cs text=auto\n");
+    // git writes LF here for a file it normalizes: `crlf` is for the
+    // machines whose git writes that.
+    env.write("a.cs", "class A {}\n");
+    env.write("unix.txt", "a\nb\n");
+    env.write("dos.txt", "a\r\nb\r\n");
+    env.write("run.bat", "@echo off\r\nexit\r\n");
+    env.write("lf.bat", "@echo off\nexit\n");
+    env.write("x.sln", "a\r\nb\r\n");
+    env.write("y.sln", "a\nb\n");
+    let only = ["--validator", "mixed-line-endings"];
+    let (code, r) = check_json(&env, &only);
+    assert_eq!(code, 1, "{}", r["summary"]);
+    let expected = ["dos.txt", "lf.bat", "y.sln"];
+    assert_eq!(with_findings(&r), expected, "{}", r["summary"]);
+    let said =
+        |r: &Value, file| outcome(r, file, "mixed-line-endings")["findings"][0]["message"].as_str().map(str::to_owned);
+    let said_of = |r: &Value, file| {
+        let o = outcome(r, file, "mixed-line-endings");
+        o["findings"][0]["message"].as_str().or(o["verdict"]["findings"][0]["message"].as_str()).map(str::to_owned)
+    };
+    assert_eq!(said(&r, "dos.txt").unwrap(), "CRLF line ending, where .editorconfig sets end_of_line = lf (2 CRLF)");
+    assert_eq!(said(&r, "y.sln").unwrap(), "LF line ending, where .gitattributes sets eol=crlf (2 LF)");
+    assert_eq!(said(&r, "lf.bat").unwrap(), "LF line ending, where .editorconfig sets end_of_line = crlf (2 LF)");
+    // Warm, and from the cache: the same.
+    let warm = (0..3).map(|_| check_json(&env, &only).1).find(|r| r["summary"]["unchanged"] == true);
+    let warm = warm.expect("never answered unchanged");
+    assert_eq!(with_findings(&warm), expected);
+    assert_eq!(said_of(&warm, "dos.txt").unwrap(), said(&r, "dos.txt").unwrap());
+    // The setting changed: the files it names are judged again.
+    env.write(".editorconfig", "root = true\n[*.txt]\nend_of_line = crlf\n");
+    let r = check_json(&env, &only).1;
+    assert_eq!(with_findings(&r), ["unix.txt"], "{}", r["summary"]);
+    // Unset (or gone), only a mix is a finding.
+    env.write(".editorconfig", "root = true\n[*.txt]\nend_of_line = unset\n");
+    env.write("mixed.bat", "a\r\nb\r\nc\n");
+    let r = check_json(&env, &only).1;
+    assert_eq!(with_findings(&r), ["mixed.bat"], "{}", r["summary"]);
+    assert!(said(&r, "mixed.bat").unwrap().starts_with("mixed line endings (1 LF, 2 CRLF)"), "{}", r["summary"]);
+}
+
 /// A key kept in a UTF-16 script (Windows PowerShell 5's `>` writes one)
 /// is found at its line, though the file is binary to git and to the
 /// layout checks; other binary files pass `secrets` and `merge-conflict`.

@@ -277,7 +277,9 @@ impl BuiltinKind {
             }
             BuiltinKind::FinalNewline => "a non-empty file ends with a newline and no trailing blank lines",
             BuiltinKind::MergeConflict => "no leftover merge conflict markers",
-            BuiltinKind::MixedLineEndings => "line endings are not a mix of LF, CRLF and CR",
+            BuiltinKind::MixedLineEndings => {
+                "line endings are not a mix of LF, CRLF and CR, and are the ones .editorconfig sets"
+            }
             BuiltinKind::LargeFile => "file is not larger than the configured limit",
             BuiltinKind::Json => "file parses as JSON, without duplicate keys",
             BuiltinKind::Jsonc => "file parses as JSON with comments and trailing commas, without duplicate keys",
@@ -543,6 +545,56 @@ pub struct FileMarks {
     /// utf-16le` or `utf-16be` marks it `binary`: byte-wise text checks
     /// cannot read it.)
     pub latin1: bool,
+    /// `end_of_line` (EditorConfig): every line must end so, and
+    /// `mixed-line-endings` reports the first that does not, even in a
+    /// file that uses one kind only.
+    pub eol: Option<LineEnding>,
+    /// What git does with the file's line endings at checkout, as its
+    /// `.gitattributes` say. Where `eol` is set and git writes another
+    /// ending, git's rules (see [`GitEol`]); alone it asks nothing (a
+    /// checkout of a blob committed with other endings keeps them until it
+    /// is renormalised: that is git's to say).
+    pub git_eol: GitEol,
+}
+
+/// What git does with a file's line endings when it checks it out, as the
+/// file's attributes say (verdict does not read git's configuration).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum GitEol {
+    /// Nothing said (or `-text`): git writes the blob as it is stored.
+    #[default]
+    AsStored,
+    /// `text` or `text=auto` without `eol`: git stores the file with LF and
+    /// writes the machine's ending (`core.eol`, native by default: LF on
+    /// the systems verdict runs on). EditorConfig's `end_of_line = crlf`
+    /// or `cr` is then for the machines whose git writes it, not for this
+    /// checkout, which only a mix can fault.
+    Native,
+    /// `eol=lf` or `eol=crlf`: git writes that ending, on every machine. An
+    /// EditorConfig `end_of_line` that says another gives way to it.
+    Set(LineEnding),
+}
+
+/// A kind of line ending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LineEnding {
+    /// `\n`.
+    Lf = 0,
+    /// `\r\n`.
+    CrLf = 1,
+    /// A `\r` not followed by `\n`.
+    Cr = 2,
+}
+
+impl LineEnding {
+    /// Its name in messages: `LF`, `CRLF`, `CR`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LineEnding::Lf => "LF",
+            LineEnding::CrLf => "CRLF",
+            LineEnding::Cr => "CR",
+        }
+    }
 }
 
 impl FileMarks {
@@ -555,17 +607,40 @@ impl FileMarks {
         keeps_trailing_whitespace: false,
         no_final_newline: false,
         latin1: false,
+        eol: None,
+        git_eol: GitEol::AsStored,
     };
 
-    /// The marks as one byte, for keys (0: none).
-    pub fn bits(self) -> u8 {
-        u8::from(self.binary)
-            | (u8::from(self.generated) << 1)
-            | (u8::from(self.vendored) << 2)
-            | (u8::from(self.delimited) << 3)
-            | (u8::from(self.keeps_trailing_whitespace) << 4)
-            | (u8::from(self.no_final_newline) << 5)
-            | (u8::from(self.latin1) << 6)
+    /// The marks as bits, for keys (0: none). Those of the first seven
+    /// fit a byte, as they did before the line endings were read; what git
+    /// does with the endings counts only with an `eol` to weigh it against.
+    pub fn bits(self) -> u16 {
+        let git = match self.git_eol {
+            GitEol::AsStored => 0,
+            GitEol::Native => 1,
+            GitEol::Set(e) => e as u16 + 2,
+        };
+        let eol = self.eol.map_or(0, |e| (e as u16 + 1) | (git << 2));
+        u16::from(self.binary)
+            | (u16::from(self.generated) << 1)
+            | (u16::from(self.vendored) << 2)
+            | (u16::from(self.delimited) << 3)
+            | (u16::from(self.keeps_trailing_whitespace) << 4)
+            | (u16::from(self.no_final_newline) << 5)
+            | (u16::from(self.latin1) << 6)
+            | (eol << 7)
+    }
+
+    /// The ending `mixed-line-endings` wants every line to end with, if
+    /// the project sets one: EditorConfig's `end_of_line`, unless git
+    /// writes another at checkout (see [`GitEol`]).
+    fn wanted_ending(self) -> Option<text::Wanted> {
+        let ending = self.eol?;
+        match self.git_eol {
+            GitEol::Set(git) if git != ending => Some(text::Wanted { ending: git, by_git: true }),
+            GitEol::Native if ending != LineEnding::Lf => None,
+            _ => Some(text::Wanted { ending, by_git: false }),
+        }
     }
 
     /// Whether the layout checks leave the file's layout alone.
@@ -667,7 +742,9 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
         BuiltinKind::MarkdownTrailingWhitespace => text::markdown_trailing_whitespace(content, &mut out),
         BuiltinKind::FinalNewline => text::final_newline(content, &mut out),
         BuiltinKind::MergeConflict => text::merge_conflict(content, &mut out),
-        BuiltinKind::MixedLineEndings => text::mixed_line_endings(content, input.marks.delimited, &mut out),
+        BuiltinKind::MixedLineEndings => {
+            text::mixed_line_endings(content, input.marks.delimited, input.marks.wanted_ending(), &mut out)
+        }
         BuiltinKind::LargeFile => large_file(settings.max_size, input.size, &mut out),
         BuiltinKind::Json => syntax::json(content, &mut out),
         BuiltinKind::Jsonc => syntax::jsonc(content, &mut out),

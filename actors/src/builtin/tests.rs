@@ -173,7 +173,7 @@ fn editorconfig_settings_waive_only_the_checks_they_name() {
         }
     }
     assert_eq!(with(BuiltinKind::Secrets, all).len(), 1);
-    let bits: std::collections::HashSet<u8> =
+    let bits: std::collections::HashSet<u16> =
         [FileMarks::NONE, keeps, no_newline, latin1, all].map(FileMarks::bits).into();
     assert_eq!(bits.len(), 5, "each setting is a mark of its own in the cache key");
 }
@@ -969,6 +969,78 @@ fn delimited_records_keep_line_breaks_in_quoted_fields() {
     assert!(!is_delimited_name(b"x.csvx") && !is_delimited_name(b"sv"));
     assert!(!is_delimited_name(b"x.csv/y") && !is_delimited_name(b"csv"));
     assert_ne!(FileMarks { delimited: true, ..FileMarks::NONE }.bits(), 0);
+}
+
+#[test]
+fn end_of_line_wants_every_ending_to_be_the_one_set() {
+    let wanting = |eol: Option<LineEnding>, git_eol: GitEol, delimited: bool, content: &[u8]| {
+        let marks = FileMarks { eol, git_eol, delimited, ..FileMarks::NONE };
+        check(
+            BuiltinKind::MixedLineEndings,
+            &BuiltinSettings::default(),
+            &BuiltinInput { marks, ..BuiltinInput::new(content) },
+        )
+    };
+    let (lf, crlf, cr) = (Some(LineEnding::Lf), Some(LineEnding::CrLf), Some(LineEnding::Cr));
+    // One kind only, but not the one set: the first ending.
+    let f = wanting(lf, GitEol::AsStored, false, b"a\r\nb\r\n");
+    assert_eq!(positions(&f), [(1, 2)]);
+    assert_eq!(f[0].message, "CRLF line ending, where .editorconfig sets end_of_line = lf (2 CRLF)");
+    let f = wanting(crlf, GitEol::AsStored, false, b"a\nb\nc");
+    assert_eq!(positions(&f), [(1, 2)]);
+    assert_eq!(f[0].message, "LF line ending, where .editorconfig sets end_of_line = crlf (2 LF)");
+    // (Where a file has an LF, a CR is a character on its line.)
+    let f = wanting(cr, GitEol::AsStored, false, b"a\rb\r\n");
+    assert_eq!(positions(&f), [(1, 4)]);
+    // Mixed: the first ending that is not the one set, even where it is
+    // the majority's kind (without the setting, the minority's).
+    let mixed = b"a\r\nb\nc\nd\n";
+    assert_eq!(positions(&run(BuiltinKind::MixedLineEndings, mixed)), [(1, 2)]);
+    assert_eq!(positions(&wanting(crlf, GitEol::AsStored, false, mixed)), [(2, 2)]);
+    assert_eq!(positions(&wanting(lf, GitEol::AsStored, false, mixed)), [(1, 2)]);
+    // The ending set throughout, or no ending at all: nothing.
+    assert_eq!(wanting(lf, GitEol::AsStored, false, b"a\nb\n"), []);
+    assert_eq!(wanting(crlf, GitEol::AsStored, false, b"a\r\nb\r\n"), []);
+    assert_eq!(wanting(cr, GitEol::AsStored, false, b"a\rb\r"), []);
+    assert_eq!(wanting(crlf, GitEol::AsStored, false, b"no ending"), []);
+    assert_eq!(wanting(crlf, GitEol::AsStored, false, b""), []);
+    // git's `eol` decides where the two differ, and says so; alone it
+    // asks nothing.
+    let (git_lf, git_crlf) = (GitEol::Set(LineEnding::Lf), GitEol::Set(LineEnding::CrLf));
+    let f = wanting(lf, git_crlf, false, b"a\r\nb\n");
+    assert_eq!(positions(&f), [(2, 2)]);
+    assert_eq!(f[0].message, "LF line ending, where .gitattributes sets eol=crlf (1 LF, 1 CRLF)");
+    assert_eq!(wanting(lf, git_lf, false, b"a\nb\n"), []);
+    assert_eq!(positions(&wanting(lf, git_lf, false, b"a\r\n")), [(1, 2)]);
+    assert_eq!(wanting(None, git_crlf, false, b"a\nb\n"), []);
+    // Where git writes this machine's ending (LF), `end_of_line = crlf` is
+    // for other machines: only a mix is a finding. `lf` still asks.
+    assert_eq!(wanting(crlf, GitEol::Native, false, b"a\nb\n"), []);
+    assert_eq!(wanting(crlf, GitEol::Native, false, b"a\r\nb\r\n"), []);
+    assert_eq!(positions(&wanting(crlf, GitEol::Native, false, b"a\r\nb\r\nc\n")), [(3, 2)]);
+    assert_eq!(positions(&wanting(lf, GitEol::Native, false, b"a\r\n")), [(1, 2)]);
+    // Records: a quoted field's line breaks are data.
+    assert_eq!(wanting(crlf, GitEol::AsStored, true, b"a,\"x\ny\"\r\nb,c\r\n"), []);
+    assert_eq!(positions(&wanting(lf, GitEol::AsStored, true, b"a,\"x\ny\"\r\nb,c\r\n")), [(2, 3)]);
+    // Generated files' layout is their tool's, as for a mix.
+    let generated = FileMarks { eol: lf, generated: true, ..FileMarks::NONE };
+    let input = BuiltinInput { marks: generated, ..BuiltinInput::new(b"a\r\n") };
+    assert_eq!(check(BuiltinKind::MixedLineEndings, &BuiltinSettings::default(), &input), []);
+    // Each setting keys a cached verdict of its own; git's only with one.
+    let bits = |eol, git_eol| FileMarks { eol, git_eol, ..FileMarks::NONE }.bits();
+    let all = [
+        bits(lf, GitEol::AsStored),
+        bits(crlf, GitEol::AsStored),
+        bits(cr, GitEol::AsStored),
+        bits(lf, git_crlf),
+        bits(crlf, git_lf),
+        bits(lf, git_lf),
+        bits(lf, GitEol::Native),
+        bits(crlf, GitEol::Native),
+    ];
+    assert_eq!(all.iter().collect::<std::collections::HashSet<_>>().len(), all.len());
+    assert_eq!(bits(None, git_crlf), 0);
+    assert_eq!(bits(None, GitEol::Native), 0);
 }
 
 #[test]

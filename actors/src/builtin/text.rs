@@ -325,22 +325,7 @@ fn report_marker(out: &mut Collector<'_>, offset: usize, m: Marker) {
     out.at(offset, Severity::Error, || m.describe().to_owned());
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Ending {
-    Lf = 0,
-    CrLf = 1,
-    Cr = 2,
-}
-
-impl Ending {
-    fn name(self) -> &'static str {
-        match self {
-            Ending::Lf => "LF",
-            Ending::CrLf => "CRLF",
-            Ending::Cr => "CR",
-        }
-    }
-}
+use super::LineEnding as Ending;
 
 /// Whether the last line links a source map (`//# sourceMappingURL=…`, or
 /// `/*# sourceMappingURL=… */` in a style sheet), as compilers and bundlers
@@ -395,14 +380,31 @@ fn one_line_markup(content: &[u8]) -> bool {
 /// to LF, then CRLF). In `delimited` records (CSV, TSV), line breaks inside
 /// quoted fields are the fields' data, not line endings: a spreadsheet
 /// writes its records with CRLF and the breaks within a cell as LF.
-pub(super) fn mixed_line_endings(content: &[u8], delimited: bool, out: &mut Collector<'_>) {
+///
+/// Where the project sets the ending (`wanted`: EditorConfig's
+/// `end_of_line`, see [`FileMarks::eol`]), every ending must be that one:
+/// one finding at the first that is not, even in a file that uses only one
+/// kind.
+pub(super) fn mixed_line_endings(content: &[u8], delimited: bool, wanted: Option<Wanted>, out: &mut Collector<'_>) {
     // Most files have no CR at all: finding none is quicker than counting.
     if memchr::memchr(b'\r', content).is_none() {
-        return;
+        match wanted {
+            None | Some(Wanted { ending: Ending::Lf, .. }) => return,
+            // Without a CR every ending is an LF: the first is the first
+            // that is not the one wanted.
+            Some(w) => {
+                if let Some(at) = memchr::memchr(b'\n', content) {
+                    let lfs = memchr_iter(b'\n', content).count();
+                    report_unwanted(w, [lfs, 0, 0], (at, Ending::Lf), out);
+                }
+                return;
+            }
+        }
     }
     if delimited && let Some((counts, firsts)) = record_endings(content) {
-        return report_mixed(
+        return report_endings(
             counts,
+            wanted,
             |majority| {
                 // The earliest first ending of another kind.
                 (0..3)
@@ -417,8 +419,9 @@ pub(super) fn mixed_line_endings(content: &[u8], delimited: bool, out: &mut Coll
     let lfs = memchr_iter(b'\n', content).count();
     let crlf = memmem::find_iter(content, b"\r\n").count();
     let counts = [lfs - crlf, crlf, crs - crlf];
-    report_mixed(
+    report_endings(
         counts,
+        wanted,
         |majority| {
             let mut skip_lf_at = usize::MAX;
             for i in memchr2_iter(b'\r', b'\n', content) {
@@ -442,6 +445,16 @@ pub(super) fn mixed_line_endings(content: &[u8], delimited: bool, out: &mut Coll
         },
         out,
     );
+}
+
+/// The ending a project wants every line of a file to end with, and who
+/// says so, for the message.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Wanted {
+    pub ending: Ending,
+    /// `.gitattributes`' `eol`, which rules over `.editorconfig`'s
+    /// `end_of_line` where the two differ.
+    pub by_git: bool,
 }
 
 /// The kinds of ending, in the order of the counts (`Ending as usize`).
@@ -506,12 +519,22 @@ fn record_endings(content: &[u8]) -> Option<([usize; 3], [Option<usize>; 3])> {
 }
 
 /// Reports mixed endings, given how many of each kind there are and a way
-/// to find the first ending that is not of the majority's kind.
-fn report_mixed(
+/// to find the first ending that is not of a given kind: not of the
+/// majority's, or, where one is `wanted`, not that one.
+fn report_endings(
     counts: [usize; 3],
+    wanted: Option<Wanted>,
     first_other: impl FnOnce(Ending) -> Option<(usize, Ending)>,
     out: &mut Collector<'_>,
 ) {
+    if let Some(w) = wanted {
+        if counts.iter().enumerate().any(|(k, &n)| k != w.ending as usize && n > 0)
+            && let Some(first) = first_other(w.ending)
+        {
+            report_unwanted(w, counts, first, out);
+        }
+        return;
+    }
     let counts = [(Ending::Lf, counts[0]), (Ending::CrLf, counts[1]), (Ending::Cr, counts[2])];
     if counts.iter().filter(|(_, n)| *n > 0).count() < 2 {
         return;
@@ -528,8 +551,6 @@ fn report_mixed(
         return;
     };
     out.at(offset, Severity::Error, || {
-        let summary: Vec<String> =
-            counts.iter().filter(|(_, n)| *n > 0).map(|(e, n)| format!("{n} {}", e.name())).collect();
         // A tie has no majority: it goes to LF, then CRLF, and says so.
         let most = counts.iter().map(|c| c.1).max().unwrap_or(0);
         let tied = counts.iter().filter(|c| c.1 == most).count() > 1;
@@ -538,6 +559,25 @@ fn report_mixed(
         } else {
             format!("most lines end with {}", majority.name())
         };
-        format!("mixed line endings ({}); first {} ending here, {against}", summary.join(", "), minority.name())
+        format!("mixed line endings ({}); first {} ending here, {against}", summary(counts), minority.name())
     });
+}
+
+/// Reports the first ending that is not the one the project wants.
+fn report_unwanted(w: Wanted, counts: [usize; 3], (offset, ending): (usize, Ending), out: &mut Collector<'_>) {
+    out.at(offset, Severity::Error, || {
+        let counts = [(Ending::Lf, counts[0]), (Ending::CrLf, counts[1]), (Ending::Cr, counts[2])];
+        let rule = if w.by_git {
+            format!(".gitattributes sets eol={}", w.ending.name().to_ascii_lowercase())
+        } else {
+            format!(".editorconfig sets end_of_line = {}", w.ending.name().to_ascii_lowercase())
+        };
+        format!("{} line ending, where {rule} ({})", ending.name(), summary(counts))
+    });
+}
+
+/// How many endings of each kind there are, as a message says it.
+fn summary(counts: [(Ending, usize); 3]) -> String {
+    let kinds: Vec<String> = counts.iter().filter(|(_, n)| *n > 0).map(|(e, n)| format!("{n} {}", e.name())).collect();
+    kinds.join(", ")
 }
