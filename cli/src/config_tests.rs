@@ -363,11 +363,15 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
             assert!(!f.is_match(file), "{file}");
         }
     }
-    // Go's test data, but for a script's mode (a test may run it).
+    // Go's test data, and others' by its other names, but for a script's
+    // mode (a test may run it).
     for file in [
         "pkg/testdata/report.txt",
         "testdata/notes.md",
         "x/testdata/run.sh",
+        "crates/ide/src/syntax_highlighting/test_data/highlight_asm.html",
+        "src/deflate/test-data/a.txt",
+        "test/Modules/Security/TestData/CatalogTestData/a.mof",
         "test/blackbox/x.t/dune-project",
         "test/rebar_compile_SUITE_data/foo.erl",
     ] {
@@ -380,6 +384,8 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         "expectations.txt",
         "src/expected.rs",
         "testdata.rs",
+        "src/test_data.rs",
+        "tests/test_data_loader.py",
         "snapshots/a.txt",
         "py/selenium/webdriver/support/expected_conditions.py",
         "pypfopt/expected_returns.py",

@@ -391,12 +391,14 @@ const EXPECTED_OUTPUT: &[&str] = &[
     "**/expected/*.out",
 ];
 
-/// Test data directories: Go's, which `go` leaves out of builds, dune's
-/// cram tests' (`name.t/`) and Erlang Common Test's (`name_SUITE_data/`):
-/// inputs and golden outputs of tests, made
-/// as the test needs them. (A script there that a test runs is still to be
-/// executable: not left out of `shebang-executable`.)
-const TEST_DATA_DIRS: &[&str] = &["testdata/", "*.t/", "*_SUITE_data/"];
+/// Test data directories: Go's, which `go` leaves out of builds, the
+/// same by the other spellings projects give it (`test_data/`, as Rust
+/// projects' expect-test files and parser inputs; `test-data/`; .NET's
+/// `TestData/`, whose files a test may hash), dune's cram tests' (`name.t/`)
+/// and Erlang Common Test's (`name_SUITE_data/`): inputs and golden outputs
+/// of tests, made as the test needs them. (A script there that a test runs
+/// is still to be executable: not left out of `shebang-executable`.)
+const TEST_DATA_DIRS: &[&str] = &["testdata/", "test_data/", "test-data/", "TestData/", "*.t/", "*_SUITE_data/"];
 
 /// The files of a project template, under a directory whose name is a
 /// template tag (cookiecutter's `{{cookiecutter.project_slug}}/`), which
