@@ -480,10 +480,18 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     assert!(!fnl.is_match("app.js.map") && tw.is_match("app.js.map") && fnl.is_match("app.js"));
     assert!(!utf8.is_match("fixtures/invalid_utf.eml") && !utf8.is_match("inbox.mbox") && utf8.is_match("a.txt"));
     assert!(json.is_match("analysis.ipynb") && !jsonc.is_match("analysis.ipynb"));
-    // So do ASP.NET Core's settings and cspell's configuration.
-    for file in ["src/Api/appsettings.json", "appsettings.Development.json", ".cspell.json", "cspell.config.json"] {
+    // So do ASP.NET Core's settings, the .NET SDK's runtime configuration
+    // template and cspell's configuration.
+    for file in [
+        "src/Api/appsettings.json",
+        "appsettings.Development.json",
+        "src/app/runtimeconfig.template.json",
+        ".cspell.json",
+        "cspell.config.json",
+    ] {
         assert!(jsonc.is_match(file) && !json.is_match(file), "{file}");
     }
+    assert!(json.is_match("app.runtimeconfig.json"), "what the SDK writes is JSON");
 }
 
 #[test]

@@ -294,8 +294,9 @@ impl BuiltinKind {
 /// The files written in JSON with comments (JSONC) by the tools that read
 /// them: TypeScript's and VS Code's configuration, dev containers, ESLint's
 /// `.eslintrc.json`, TypeDoc's, Deno's, Turborepo's, ASP.NET Core's
-/// `appsettings.json` (read with comments and trailing commas skipped) and
-/// cspell's (read with `comment-json`).
+/// `appsettings.json` (read with comments and trailing commas skipped),
+/// the .NET SDK's `runtimeconfig.template.json` (read with Newtonsoft.Json,
+/// which skips comments) and cspell's (read with `comment-json`).
 /// `json` leaves them out.
 const JSONC_FILES: &[&str] = &[
     "*.jsonc",
@@ -316,6 +317,7 @@ const JSONC_FILES: &[&str] = &[
     "turbo.json",
     "appsettings.json",
     "appsettings.*.json",
+    "runtimeconfig.template.json",
     "cspell.json",
     ".cspell.json",
     "cSpell.json",
