@@ -1,6 +1,7 @@
 //! The git attributes a check heeds (docs/configuration.md, "git
 //! attributes"): `binary` (or `-diff` with `-text`), `linguist-generated`
-//! and `linguist-vendored`, as the `.gitattributes` files of the repository
+//! and `linguist-vendored`, and, where an EditorConfig `end_of_line` is
+//! set, `text`, `eol` and `crlf`, as the `.gitattributes` files of the repository
 //! a file is in and its `info/attributes` set them, with git's precedence
 //! and macros (the `gix-attributes` crate).
 //!
@@ -28,7 +29,7 @@ use super::{ReadStamp, Walked, special_kind_of, untrusted_file};
 pub(crate) const FILE_NAME: &str = ".gitattributes";
 
 /// The attributes asked for, in the order [`marks_of`] reads them.
-const NAMES: [&str; 5] = ["diff", "text", "linguist-generated", "linguist-vendored", "eol"];
+const NAMES: [&str; 6] = ["diff", "text", "linguist-generated", "linguist-vendored", "eol", "crlf"];
 
 /// An attributes file read.
 struct Rules {
@@ -133,13 +134,13 @@ pub(super) fn mark(
     }
     // Unless a file can set one of the attributes heeded (or define a
     // macro, which another may use), no file needs a look. (All of them
-    // count then: `text` set in one undoes another's `binary`.) `text` and
-    // `eol` count only for a file an EditorConfig `end_of_line` is set for
+    // count then: `text` set in one undoes another's `binary`.) `text`,
+    // `eol` and `crlf` count only for a file an EditorConfig `end_of_line` is set for
     // (`heed_eol`: some file has one): `* text=auto` alone, in most
     // repositories, costs no look-ups.
     let has = |bytes: &[u8], word: &str| memchr::memmem::find(bytes, word.as_bytes()).is_some();
     let words: &[&str] = if heed_eol {
-        &["binary", "diff", "linguist-", "[attr]", "text", "eol"]
+        &["binary", "diff", "linguist-", "[attr]", "text", "eol", "crlf"]
     } else {
         &["binary", "diff", "linguist-", "[attr]"]
     };
@@ -396,7 +397,7 @@ pub(super) fn unlisted(
 fn marks_of(out: &Outcome) -> FileMarks {
     let mut states = out.iter_selected().map(|m| m.assignment.state);
     let mut next = || states.next().unwrap_or(gix_attributes::StateRef::Unspecified);
-    let (diff, text, generated, vendored, eol) = (next(), next(), next(), next(), next());
+    let (diff, text, generated, vendored, eol, crlf) = (next(), next(), next(), next(), next(), next());
     // As Linguist reads them: set, or any value but `false` (exactly).
     let on = |s: gix_attributes::StateRef<'_>| match s {
         gix_attributes::StateRef::Set => true,
@@ -407,30 +408,51 @@ fn marks_of(out: &Outcome) -> FileMarks {
         binary: diff.is_unset() && text.is_unset(),
         generated: on(generated),
         vendored: on(vendored),
-        git_eol: git_eol(text, eol),
+        git_eol: git_eol(text, crlf, eol),
         ..FileMarks::NONE
     }
 }
 
-/// What git does with a file's line endings at checkout, from its `text`
-/// and `eol` attributes, as git reads them: `-text` converts nothing (and
-/// voids `eol`); `eol=lf` or `eol=crlf` (in that case: any other value is
-/// none) is that ending, and sets `text` where it is not said; `text` or
-/// `text=auto` alone is the machine's ending.
-fn git_eol(text: gix_attributes::StateRef<'_>, eol: gix_attributes::StateRef<'_>) -> GitEol {
+/// What git does with a file's line endings at checkout, from its `text`,
+/// `crlf` and `eol` attributes, as git's `convert.c` reads them: `text`
+/// (or, where it says nothing git knows, the older `crlf`) set is text,
+/// unset converts nothing (and voids `eol`), `auto` is text where git takes
+/// the content for text, `input` is text written with LF; then `eol=lf` or
+/// `eol=crlf` (in that case: any other value is none) is that ending, and
+/// makes text of a file nothing else said was.
+fn git_eol(
+    text: gix_attributes::StateRef<'_>,
+    crlf: gix_attributes::StateRef<'_>,
+    eol: gix_attributes::StateRef<'_>,
+) -> GitEol {
     use gix_attributes::StateRef;
-    if text.is_unset() {
-        return GitEol::AsStored;
+    #[derive(PartialEq)]
+    enum Action {
+        Text,
+        Binary,
+        Input,
+        Auto,
+        Undefined,
     }
-    match eol {
-        StateRef::Value(v) if v.as_bstr() == "lf" => return GitEol::Set(LineEnding::Lf),
-        StateRef::Value(v) if v.as_bstr() == "crlf" => return GitEol::Set(LineEnding::CrLf),
-        _ => {}
-    }
-    match text {
-        StateRef::Set => GitEol::Native,
-        StateRef::Value(v) if v.as_bstr() == "auto" => GitEol::Native,
-        _ => GitEol::AsStored,
+    let action = |s: StateRef<'_>| match s {
+        StateRef::Set => Action::Text,
+        StateRef::Unset => Action::Binary,
+        StateRef::Value(v) if v.as_bstr() == "input" => Action::Input,
+        StateRef::Value(v) if v.as_bstr() == "auto" => Action::Auto,
+        _ => Action::Undefined,
+    };
+    let action = match action(text) {
+        Action::Undefined => action(crlf),
+        said => said,
+    };
+    let auto = action == Action::Auto;
+    match (action, eol) {
+        (Action::Binary, _) => GitEol::AsStored,
+        (_, StateRef::Value(v)) if v.as_bstr() == "lf" => GitEol::Set { ending: LineEnding::Lf, auto },
+        (_, StateRef::Value(v)) if v.as_bstr() == "crlf" => GitEol::Set { ending: LineEnding::CrLf, auto },
+        (Action::Text | Action::Auto, _) => GitEol::Native { auto },
+        (Action::Input, _) => GitEol::Set { ending: LineEnding::Lf, auto: false },
+        (Action::Undefined, _) => GitEol::AsStored,
     }
 }
 
@@ -550,22 +572,50 @@ mod tests {
         write(
             &root.join(".gitattributes"),
             "*.txt text\n*.md text=auto\n*.rs text=auto eol=lf\n*.bat text eol=crlf\n*.cmd eol=crlf\n\
-             *.sh eol=CRLF\n*.x -text eol=crlf\n*.png binary\n*.y text=maybe\n",
+             *.sh eol=CRLF\n*.x -text eol=crlf\n*.png binary\n*.y text=maybe\n\
+             *.c crlf\n*.h crlf=input\n*.o -crlf eol=crlf\n*.i text=input\n*.k text crlf=input\n",
         );
-        let marks = marks(root, &[], &["a.txt", "b.md", "c.rs", "d.bat", "e.cmd", "f.sh", "g.x", "h.png", "i.y", "j"]);
+        let rels = ["a.txt", "b.md", "c.rs", "d.bat", "e.cmd", "f.sh", "g.x", "h.png", "i.y", "j"];
+        let legacy = ["a.c", "a.h", "a.o", "a.i", "a.k"];
+        let marks = marks(root, &[], &[&rels[..], &legacy].concat());
         let git: Vec<GitEol> = marks.iter().map(|m| m.git_eol).collect();
-        let (lf, crlf) = (GitEol::Set(LineEnding::Lf), GitEol::Set(LineEnding::CrLf));
+        let set = |ending, auto| GitEol::Set { ending, auto };
+        let (lf, crlf) = (set(LineEnding::Lf, false), set(LineEnding::CrLf, false));
+        let (native, stored) = (GitEol::Native { auto: false }, GitEol::AsStored);
         // `eol` sets `text` where it is not said; git takes `lf` and `crlf`
         // only, as written; `-text` (and `binary`, which unsets it)
-        // converts nothing.
-        let (native, stored) = (GitEol::Native, GitEol::AsStored);
-        assert_eq!(git, [native, native, lf, crlf, crlf, stored, stored, stored, stored, stored]);
+        // converts nothing; `text=auto` says so.
+        let expected = [
+            native,
+            GitEol::Native { auto: true },
+            set(LineEnding::Lf, true),
+            crlf,
+            crlf,
+            stored,
+            stored,
+            stored,
+            stored,
+            stored,
+            // The older `crlf`, read where `text` says nothing git knows:
+            // set is `text`, `input` is LF, unset voids `eol`; `text=input`
+            // is LF too; `text` said rules over it.
+            native,
+            lf,
+            stored,
+            lf,
+            native,
+        ];
+        assert_eq!(git, expected);
         assert!(marks[7].binary);
         // Where no `end_of_line` is set, attributes files that only say
         // `text` and `eol` are not looked up at all.
         write(&root.join(".gitattributes"), "* text=auto\n*.bat eol=crlf\n");
         assert_eq!(marks_heeding(root, &[], &["a.txt", "d.bat"], false), [FileMarks::NONE; 2]);
-        assert_eq!(marks_heeding(root, &[], &["d.bat"], true)[0].git_eol, crlf);
+        assert_eq!(marks_heeding(root, &[], &["d.bat"], true)[0].git_eol, set(LineEnding::CrLf, true));
+        // Nor the older `crlf` alone (`crlf=input` holds neither word).
+        write(&root.join(".gitattributes"), "*.h crlf=input\n");
+        assert_eq!(marks_heeding(root, &[], &["a.h"], false), [FileMarks::NONE]);
+        assert_eq!(marks_heeding(root, &[], &["a.h"], true)[0].git_eol, lf);
     }
 
     #[test]
@@ -618,7 +668,7 @@ mod tests {
         write(&root.join("sub/.gitattributes"), "*.x text\n*.y -text\n*.svg text diff\n");
         let none = FileMarks::NONE;
         // (`text` set: git converts the endings, to this machine's.)
-        let text = FileMarks { git_eol: GitEol::Native, ..none };
+        let text = FileMarks { git_eol: GitEol::Native { auto: false }, ..none };
         let rels = ["a.x", "sub/a.x", "sub/b.y", "b.y", "sub/c.svg"];
         assert_eq!(marks(root, &[], &rels), [BIN, text, BIN, none, text]);
         // Split between a `.gitattributes` and git's own.

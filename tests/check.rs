@@ -2875,7 +2875,7 @@ fn end_of_line_asks_for_the_ending_it_names() {
         o["findings"][0]["message"].as_str().or(o["verdict"]["findings"][0]["message"].as_str()).map(str::to_owned)
     };
     assert_eq!(said(&r, "dos.txt").unwrap(), "CRLF line ending, where .editorconfig sets end_of_line = lf (2 CRLF)");
-    assert_eq!(said(&r, "y.sln").unwrap(), "LF line ending, where .gitattributes sets eol=crlf (2 LF)");
+    assert_eq!(said(&r, "y.sln").unwrap(), "LF line ending, where git's attributes give it eol=crlf (2 LF)");
     assert_eq!(said(&r, "lf.bat").unwrap(), "LF line ending, where .editorconfig sets end_of_line = crlf (2 LF)");
     // Warm, and from the cache: the same.
     let warm = (0..3).map(|_| check_json(&env, &only).1).find(|r| r["summary"]["unchanged"] == true);

@@ -562,21 +562,59 @@ pub struct FileMarks {
 }
 
 /// What git does with a file's line endings when it checks it out, as the
-/// file's attributes say (verdict does not read git's configuration).
+/// file's attributes say (`text`, `eol`, and the older `crlf` where `text`
+/// says nothing; verdict does not read git's configuration). `auto`:
+/// `text=auto`, under which git converts only what it takes for text (see
+/// [`git_takes_for_binary`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum GitEol {
-    /// Nothing said (or `-text`): git writes the blob as it is stored.
+    /// Nothing said (or `-text`, `-crlf`): git writes the blob as it is
+    /// stored.
     #[default]
     AsStored,
     /// `text` or `text=auto` without `eol`: git stores the file with LF and
     /// writes the machine's ending (`core.eol`, native by default: LF on
     /// the systems verdict runs on). EditorConfig's `end_of_line = crlf`
-    /// or `cr` is then for the machines whose git writes it, not for this
+    /// is then for the machines whose git writes CRLF, not for this
     /// checkout, which only a mix can fault.
-    Native,
-    /// `eol=lf` or `eol=crlf`: git writes that ending, on every machine. An
-    /// EditorConfig `end_of_line` that says another gives way to it.
-    Set(LineEnding),
+    Native {
+        /// `text=auto`.
+        auto: bool,
+    },
+    /// `eol=lf` or `eol=crlf` (or `text=input`, `crlf=input`: LF): git
+    /// writes that ending, on every machine. An EditorConfig `end_of_line`
+    /// that says another gives way to it.
+    Set {
+        /// The ending.
+        ending: LineEnding,
+        /// `text=auto`.
+        auto: bool,
+    },
+}
+
+/// Whether git, under `text=auto`, takes content for binary and leaves its
+/// line endings as they are: a lone CR, a NUL, or more than one control
+/// character (but backspace, tab, escape, form feed and line endings, and
+/// a DOS end-of-file mark as the last byte) per 128 other bytes, as git's
+/// `convert.c` counts them.
+pub fn git_takes_for_binary(content: &[u8]) -> bool {
+    let (mut printable, mut other) = (0usize, 0usize);
+    let mut i = 0;
+    while i < content.len() {
+        match content[i] {
+            b'\r' if content.get(i + 1) == Some(&b'\n') => i += 1,
+            b'\r' | 0 => return true,
+            b'\n' => {}
+            0x08 | b'\t' | 0x1b | 0x0c => printable += 1,
+            0x7f | 0..0x20 => other += 1,
+            _ => printable += 1,
+        }
+        i += 1;
+    }
+    if content.last() == Some(&0x1a) {
+        other -= 1;
+    }
+    (printable >> 7) < other
 }
 
 /// A kind of line ending.
@@ -621,8 +659,8 @@ impl FileMarks {
     pub fn bits(self) -> u16 {
         let git = match self.git_eol {
             GitEol::AsStored => 0,
-            GitEol::Native => 1,
-            GitEol::Set(e) => e as u16 + 2,
+            GitEol::Native { auto } => 1 | (u16::from(auto) << 2),
+            GitEol::Set { ending, auto } => (ending as u16 + 2) | (u16::from(auto) << 2),
         };
         let eol = self.eol.map_or(0, |e| (e as u16 + 1) | (git << 2));
         u16::from(self.binary)
@@ -635,16 +673,25 @@ impl FileMarks {
             | (eol << 7)
     }
 
-    /// The ending `mixed-line-endings` wants every line to end with, if
-    /// the project sets one: EditorConfig's `end_of_line`, unless git
-    /// writes another at checkout (see [`GitEol`]).
-    fn wanted_ending(self) -> Option<text::Wanted> {
+    /// The ending `mixed-line-endings` wants every line of `content` to
+    /// end with, if the project sets one: EditorConfig's `end_of_line`,
+    /// unless git writes another at checkout (see [`GitEol`]).
+    fn wanted_ending(self, content: &[u8]) -> Option<text::Wanted> {
         let ending = self.eol?;
-        match self.git_eol {
-            GitEol::Set(git) if git != ending => Some(text::Wanted { ending: git, by_git: true }),
-            GitEol::Native if ending != LineEnding::Lf => None,
-            _ => Some(text::Wanted { ending, by_git: false }),
+        let own = Some(text::Wanted { ending, by_git: false });
+        let (git, auto) = match self.git_eol {
+            GitEol::AsStored => return own,
+            GitEol::Native { auto } => (None, auto),
+            GitEol::Set { ending, auto } => (Some(ending), auto),
+        };
+        // Where git would write the ending set anyway, what it takes for
+        // binary does not matter (and is not counted: a pass over the
+        // file, which most files with both settings are spared).
+        let differs = git.map_or(ending != LineEnding::Lf, |g| g != ending);
+        if !differs || (auto && git_takes_for_binary(content)) {
+            return own;
         }
+        git.map(|g| text::Wanted { ending: g, by_git: true })
     }
 
     /// Whether the layout checks leave the file's layout alone.
@@ -747,7 +794,7 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
         BuiltinKind::FinalNewline => text::final_newline(content, &mut out),
         BuiltinKind::MergeConflict => text::merge_conflict(content, &mut out),
         BuiltinKind::MixedLineEndings => {
-            text::mixed_line_endings(content, input.marks.delimited, input.marks.wanted_ending(), &mut out)
+            text::mixed_line_endings(content, input.marks.delimited, input.marks.wanted_ending(content), &mut out)
         }
         BuiltinKind::LargeFile => large_file(settings.max_size, input.size, &mut out),
         BuiltinKind::Json => syntax::json(content, &mut out),

@@ -1006,21 +1006,44 @@ fn end_of_line_wants_every_ending_to_be_the_one_set() {
     assert_eq!(wanting(crlf, GitEol::AsStored, false, b""), []);
     // git's `eol` decides where the two differ, and says so; alone it
     // asks nothing.
-    let (git_lf, git_crlf) = (GitEol::Set(LineEnding::Lf), GitEol::Set(LineEnding::CrLf));
+    let set = |ending| GitEol::Set { ending, auto: false };
+    let (git_lf, git_crlf) = (set(LineEnding::Lf), set(LineEnding::CrLf));
+    let native = GitEol::Native { auto: false };
     let f = wanting(lf, git_crlf, false, b"a\r\nb\n");
     assert_eq!(positions(&f), [(2, 2)]);
-    assert_eq!(f[0].message, "LF line ending, where .gitattributes sets eol=crlf (1 LF, 1 CRLF)");
+    assert_eq!(f[0].message, "LF line ending, where git's attributes give it eol=crlf (1 LF, 1 CRLF)");
     assert_eq!(wanting(lf, git_lf, false, b"a\nb\n"), []);
     assert_eq!(positions(&wanting(lf, git_lf, false, b"a\r\n")), [(1, 2)]);
     assert_eq!(wanting(None, git_crlf, false, b"a\nb\n"), []);
     // Where git writes this machine's ending (LF), `end_of_line = crlf` is
     // for other machines: only a mix is a finding. `lf` still asks.
-    assert_eq!(wanting(crlf, GitEol::Native, false, b"a\nb\n"), []);
-    assert_eq!(wanting(crlf, GitEol::Native, false, b"a\r\nb\r\n"), []);
-    assert_eq!(positions(&wanting(crlf, GitEol::Native, false, b"a\r\nb\r\nc\n")), [(3, 2)]);
-    assert_eq!(positions(&wanting(lf, GitEol::Native, false, b"a\r\n")), [(1, 2)]);
+    assert_eq!(wanting(crlf, native, false, b"a\nb\n"), []);
+    assert_eq!(wanting(crlf, native, false, b"a\r\nb\r\n"), []);
+    assert_eq!(positions(&wanting(crlf, native, false, b"a\r\nb\r\nc\n")), [(3, 2)]);
+    assert_eq!(positions(&wanting(lf, native, false, b"a\r\n")), [(1, 2)]);
+    // Under `text=auto`, content git takes for binary (a lone CR, many
+    // control characters) is written as stored: EditorConfig's ending is
+    // wanted as it is.
+    let auto = |ending| GitEol::Set { ending, auto: true };
+    let cr_file = b"a\rb\r";
+    assert_eq!(positions(&wanting(cr, auto(LineEnding::CrLf), false, cr_file)), []);
+    assert_eq!(positions(&wanting(cr, set(LineEnding::CrLf), false, cr_file)), [(1, 2)]);
+    assert_eq!(positions(&wanting(crlf, GitEol::Native { auto: true }, false, b"a\rb\nc\n")), [(1, 2)]);
+    assert_eq!(wanting(crlf, GitEol::Native { auto: true }, false, b"a\nb\n"), []);
+    // Text to git under `auto`: git's ending is wanted.
+    assert_eq!(positions(&wanting(lf, auto(LineEnding::CrLf), false, b"a\nb\r\n")), [(1, 2)]);
+    assert!(!git_takes_for_binary(b"a\r\nb\t\x1b[0m\x0c\x08\n\x1a"));
+    assert!(git_takes_for_binary(b"a\rb") && git_takes_for_binary(b"a\0b"));
+    let mut controls = vec![b'x'; 128];
+    controls.extend_from_slice(b"\x01\x02");
+    assert!(git_takes_for_binary(&controls) && !git_takes_for_binary(&controls[..129]));
     // Records: a quoted field's line breaks are data.
     assert_eq!(wanting(crlf, GitEol::AsStored, true, b"a,\"x\ny\"\r\nb,c\r\n"), []);
+    // Also in records with no CR at all.
+    assert_eq!(wanting(crlf, GitEol::AsStored, true, b"\"a\nb\",c"), []);
+    let f = wanting(crlf, GitEol::AsStored, true, b"h1,h2\n\"a\nb\",c\n");
+    assert_eq!(positions(&f), [(1, 6)]);
+    assert!(f[0].message.ends_with("(2 LF)"), "{}", f[0].message);
     assert_eq!(positions(&wanting(lf, GitEol::AsStored, true, b"a,\"x\ny\"\r\nb,c\r\n")), [(2, 3)]);
     // Generated files' layout is their tool's, as for a mix.
     let generated = FileMarks { eol: lf, generated: true, ..FileMarks::NONE };
@@ -1035,12 +1058,12 @@ fn end_of_line_wants_every_ending_to_be_the_one_set() {
         bits(lf, git_crlf),
         bits(crlf, git_lf),
         bits(lf, git_lf),
-        bits(lf, GitEol::Native),
-        bits(crlf, GitEol::Native),
+        bits(lf, native),
+        bits(crlf, native),
     ];
     assert_eq!(all.iter().collect::<std::collections::HashSet<_>>().len(), all.len());
     assert_eq!(bits(None, git_crlf), 0);
-    assert_eq!(bits(None, GitEol::Native), 0);
+    assert_eq!(bits(None, native), 0);
 }
 
 #[test]

@@ -387,7 +387,9 @@ fn one_line_markup(content: &[u8]) -> bool {
 /// kind.
 pub(super) fn mixed_line_endings(content: &[u8], delimited: bool, wanted: Option<Wanted>, out: &mut Collector<'_>) {
     // Most files have no CR at all: finding none is quicker than counting.
-    if memchr::memchr(b'\r', content).is_none() {
+    // (Records are read for their quotes below: a line break in one is
+    // not an ending.)
+    if memchr::memchr(b'\r', content).is_none() && !(delimited && wanted.is_some()) {
         match wanted {
             None | Some(Wanted { ending: Ending::Lf, .. }) => return,
             // Without a CR every ending is an LF: the first is the first
@@ -452,8 +454,8 @@ pub(super) fn mixed_line_endings(content: &[u8], delimited: bool, wanted: Option
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Wanted {
     pub ending: Ending,
-    /// `.gitattributes`' `eol`, which rules over `.editorconfig`'s
-    /// `end_of_line` where the two differ.
+    /// git's `eol` (or what its attributes come to), which rules over
+    /// `.editorconfig`'s `end_of_line` where the two differ.
     pub by_git: bool,
 }
 
@@ -568,7 +570,7 @@ fn report_unwanted(w: Wanted, counts: [usize; 3], (offset, ending): (usize, Endi
     out.at(offset, Severity::Error, || {
         let counts = [(Ending::Lf, counts[0]), (Ending::CrLf, counts[1]), (Ending::Cr, counts[2])];
         let rule = if w.by_git {
-            format!(".gitattributes sets eol={}", w.ending.name().to_ascii_lowercase())
+            format!("git's attributes give it eol={}", w.ending.name().to_ascii_lowercase())
         } else {
             format!(".editorconfig sets end_of_line = {}", w.ending.name().to_ascii_lowercase())
         };
