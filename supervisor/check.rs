@@ -130,10 +130,13 @@ impl Walked {
     }
 
     /// What the built-ins heed of it: its rules files' marks, and whether
-    /// its name says it holds delimited records.
+    /// its name says it holds delimited records, or is a script or a
+    /// style sheet.
     fn marks(&self) -> verdict_actors::builtin::FileMarks {
-        let delimited = verdict_actors::builtin::is_delimited_name(self.name_bytes());
-        verdict_actors::builtin::FileMarks { delimited, ..self.marks }
+        use verdict_actors::builtin::{is_delimited_name, is_js_or_css_name};
+        let name = self.name_bytes();
+        let (delimited, js_or_css) = (is_delimited_name(name), is_js_or_css_name(name));
+        verdict_actors::builtin::FileMarks { delimited, js_or_css, ..self.marks }
     }
 
     /// Its size (0 while unknown).

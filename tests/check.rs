@@ -2894,6 +2894,29 @@ fn end_of_line_asks_for_the_ending_it_names() {
     assert!(said(&r, "mixed.bat").unwrap().starts_with("mixed line endings (1 LF, 2 CRLF)"), "{}", r["summary"]);
 }
 
+/// A minified script or style sheet (lines averaging over 110 bytes, as
+/// Linguist judges) keeps the minifier's layout; the same bytes under
+/// another name are judged, and cached apart.
+#[test]
+fn minified_bundles_keep_their_layout() {
+    let env = Env::new();
+    let bundle = format!("/*! v1 */\n{}let t=`a \nb`", "var e=Object.defineProperty;".repeat(40));
+    for name in ["dist/app.js", "dist/app.css", "notes.txt", "small.js"] {
+        env.write(name, if name == "small.js" { "let a = 1; \n" } else { &bundle });
+    }
+    let only = ["--validator", "trailing-whitespace", "--validator", "final-newline"];
+    let (code, r) = check_json(&env, &only);
+    assert_eq!(code, 1, "{}", r["summary"]);
+    assert_eq!(with_findings(&r), ["notes.txt", "small.js"], "{}", r["summary"]);
+    let warm = (0..3).map(|_| check_json(&env, &only).1).find(|r| r["summary"]["unchanged"] == true);
+    assert_eq!(with_findings(&warm.expect("never answered unchanged")), ["notes.txt", "small.js"]);
+    // Renamed: judged by its new name, not answered from the old one's.
+    std::fs::rename(env.project.join("notes.txt"), env.project.join("notes.js")).unwrap();
+    std::fs::rename(env.project.join("dist/app.js"), env.project.join("dist/app.txt")).unwrap();
+    let r = check_json(&env, &only).1;
+    assert_eq!(with_findings(&r), ["dist/app.txt", "small.js"], "{}", r["summary"]);
+}
+
 /// A key kept in a UTF-16 script (Windows PowerShell 5's `>` writes one)
 /// is found at its line, though the file is binary to git and to the
 /// layout checks; other binary files pass `secrets` and `merge-conflict`.

@@ -553,6 +553,10 @@ pub struct FileMarks {
     /// `mixed-line-endings` reports the first that does not, even in a
     /// file that uses one kind only.
     pub eol: Option<LineEnding>,
+    /// Named as a script or a style sheet ([`is_js_or_css_name`]: `*.js`,
+    /// `*.mjs`, `*.cjs`, `*.css`): one whose lines average more than 110
+    /// bytes is minified ([`is_minified`]), and its layout the minifier's.
+    pub js_or_css: bool,
     /// What git does with the file's line endings at checkout, as its
     /// `.gitattributes` say. Where `eol` is set and git writes another
     /// ending, git's rules (see [`GitEol`]); alone it asks nothing (a
@@ -650,6 +654,7 @@ impl FileMarks {
         no_final_newline: false,
         latin1: false,
         eol: None,
+        js_or_css: false,
         git_eol: GitEol::AsStored,
     };
 
@@ -671,6 +676,7 @@ impl FileMarks {
             | (u16::from(self.no_final_newline) << 5)
             | (u16::from(self.latin1) << 6)
             | (eol << 7)
+            | (u16::from(self.js_or_css) << 12)
     }
 
     /// The ending `mixed-line-endings` wants every line of `content` to
@@ -709,6 +715,24 @@ impl FileMarks {
             _ => false,
         }
     }
+}
+
+/// Whether a file's name says it is a script or a style sheet: `.js`,
+/// `.mjs`, `.cjs` or `.css`, in any case (GitHub Linguist's minified-file
+/// rule looks at `.js` and `.css`; bundlers name their output `.mjs` and
+/// `.cjs` too).
+pub fn is_js_or_css_name(name: &[u8]) -> bool {
+    let ends = |ext: &[u8]| name.len() >= ext.len() && name[name.len() - ext.len()..].eq_ignore_ascii_case(ext);
+    ends(b".js") || ends(b".css") || ends(b".mjs") || ends(b".cjs")
+}
+
+/// Whether a script's or style sheet's content is minified, as GitHub
+/// Linguist decides: its lines are on average longer than 110 bytes. (A
+/// bundler's output, one long line after a license comment: a Vite
+/// build's `dist/`, Yarn's committed release.)
+pub fn is_minified(content: &[u8]) -> bool {
+    let lines = memchr::memchr_iter(b'\n', content).count() + usize::from(!content.ends_with(b"\n"));
+    lines > 0 && content.len() / lines > 110
 }
 
 /// Whether a file's name (its path's last component) says it holds
@@ -807,7 +831,10 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
     let findings = out.finish();
     // Looked at only where there is something to drop: most files have
     // no findings.
-    if !findings.is_empty() && kind.judges_layout() && (input.marks.keeps_layout() || written_by_a_tool(content)) {
+    if !findings.is_empty()
+        && kind.judges_layout()
+        && (input.marks.keeps_layout() || written_by_a_tool(content) || (input.marks.js_or_css && is_minified(content)))
+    {
         return Vec::new();
     }
     findings

@@ -1067,6 +1067,42 @@ fn end_of_line_wants_every_ending_to_be_the_one_set() {
 }
 
 #[test]
+fn minified_scripts_and_style_sheets_keep_their_layout() {
+    let as_js = |kind, content: &[u8], js_or_css| {
+        let input = BuiltinInput { marks: FileMarks { js_or_css, ..FileMarks::NONE }, ..BuiltinInput::new(content) };
+        check(kind, &BuiltinSettings::default(), &input)
+    };
+    // A bundle: a license comment, then one long line, a blank kept in a
+    // template literal, and no final newline.
+    let mut bundle = b"/*! lib v1 | MIT */\n".to_vec();
+    bundle.extend_from_slice(b"var e=Object.defineProperty;".repeat(40).as_slice());
+    bundle.extend_from_slice(b"let t=`a \nb`");
+    for kind in [BuiltinKind::TrailingWhitespace, BuiltinKind::FinalNewline] {
+        assert_eq!(as_js(kind, &bundle, true), [], "{kind}");
+        // Named otherwise (a `.txt`, a Markdown page of long lines): judged.
+        assert_eq!(as_js(kind, &bundle, false).len(), 1, "{kind}");
+    }
+    // Code written by hand, lines of a usual length: judged.
+    let code = b"function f() {\n  return 1; \n}";
+    assert_eq!(as_js(BuiltinKind::TrailingWhitespace, code, true).len(), 1);
+    assert_eq!(as_js(BuiltinKind::FinalNewline, code, true).len(), 1);
+    // Not layout: a key in a bundle is still one.
+    let mut keyed = bundle.clone();
+    keyed.extend_from_slice(b";k='AKIAIOSFODNN7ABCDEFG'");
+    assert_eq!(as_js(BuiltinKind::Secrets, &keyed, true).len(), 1);
+    assert!(is_minified(&bundle) && !is_minified(code) && !is_minified(b""));
+    assert!(is_minified(&[b'x'; 111]) && !is_minified(&[b'x'; 110]));
+    for name in [&b"dist/app.js"[..], b"a.MJS", b"yarn-4.1.cjs", b"s/site.Css"] {
+        assert!(is_js_or_css_name(name), "{}", String::from_utf8_lossy(name));
+    }
+    for name in [&b"a.json"[..], b"x.jsx", b"js", b"a.scss", b"app.js.map"] {
+        assert!(!is_js_or_css_name(name), "{}", String::from_utf8_lossy(name));
+    }
+    let marked = FileMarks { js_or_css: true, ..FileMarks::NONE };
+    assert!(marked.bits() != 0 && marked.bits() != FileMarks { delimited: true, ..FileMarks::NONE }.bits());
+}
+
+#[test]
 fn mixed_line_endings_ten_megabyte_line() {
     let mut content = vec![b'q'; TEN_MB];
     content.extend_from_slice(b"\r\nx\n");
