@@ -845,8 +845,8 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
 /// Only the comment block the file begins with counts (after a byte order
 /// mark and a shebang line, within its first [`HEADER_LEN`] bytes: blank
 /// lines, lines led by `//`, `#`, `*`, `--`, `;`, `%` or `'`, and block
-/// comments, `/* */`, `<!-- -->`, `(* *)`, `{- -}`, `"""`, and Go
-/// templates' `{{/* */}}`): a generator's
+/// comments, `/* */`, `<!-- -->`, `(* *)`, `{- -}`, `"""`, Go
+/// templates' `{{/* */}}`, and AsciiDoc's `////` blocks): a generator's
 /// own source writes the marker in a string, and a hand-written file
 /// mentions generated files in its text. In that block:
 /// - `@generated` (Meta's marker, which Linguist reads: Cargo's lock file,
@@ -1062,6 +1062,11 @@ fn leading_comments(header: &[u8]) -> Vec<(&[u8], &[u8])> {
                 inside = None;
             }
             line
+        } else if line == b"////" {
+            // AsciiDoc's comment block, delimited by lines of four slashes
+            // (not a banner of more: C++'s, which `//` leads).
+            inside = Some(b"////");
+            b""
         } else if let Some((open, close)) = BLOCKS.iter().find(|(open, _)| line.starts_with(open)) {
             let rest = &line[open.len()..];
             if memchr::memmem::find(rest, close).is_none() {
