@@ -378,6 +378,17 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         assert!(!tw.is_match(file) && !md.is_match(file) && !mle.is_match(file) && !fnl.is_match(file), "{file}");
     }
     assert!(shebang.is_match("x/testdata/run.sh"));
+    // Their encoding and syntax are the test's too; a key there is a key.
+    let (utf8, secrets) = (filter("utf8"), filter("secrets"));
+    let syntax = [filter("json"), filter("jsonc"), filter("toml"), filter("yaml")];
+    for file in ["hugolib/testdata/fakejson.json", "snappy/testdata/paper-100k.pdf", "p/test_data/bad.yaml", "t/x.toml"]
+    {
+        let in_test_data = !file.starts_with("t/");
+        assert_eq!(utf8.is_match(file), !in_test_data, "{file}");
+        assert!(secrets.is_match(file), "{file}");
+    }
+    assert!(syntax.iter().all(|f| !f.is_match("hugolib/testdata/fakejson.json") && !f.is_match("p/test_data/a.yaml")));
+    assert!(filter("toml").is_match("t/x.toml") && filter("yaml").is_match("src/a.yaml"));
     // Source files whose names hold the word, and a `Snapshots/` of code.
     for file in [
         "src/unexpected.rs",

@@ -160,15 +160,16 @@ impl BuiltinKind {
     /// (an unchanged blank line is a lone space; a file with CRLF endings
     /// gives its own among the patch's LF); the whitespace, line-ending and
     /// shebang checks leave out tests' expected outputs
-    /// ([`EXPECTED_OUTPUT`]), and all but the shebang check Go's test data
-    /// ([`TEST_DATA_DIRS`]). The syntax checks leave out
+    /// ([`EXPECTED_OUTPUT`]), and all but the shebang check test data
+    /// ([`TEST_DATA_DIRS`]), which `utf8` and the syntax checks leave out
+    /// too. The syntax checks leave out
     /// what project templates hold ([`TEMPLATE_DIRS`]), `shebang-executable`
     /// template files ([`TEMPLATE_FILES`]), and `large-file` package
     /// managers' lock files ([`LOCK_FILES`]).
     pub fn default_exclude(self) -> Vec<&'static str> {
         let parts: &[&[&str]] = match self {
-            BuiltinKind::Json => &[JSONC_FILES, TEMPLATE_DIRS],
-            BuiltinKind::Jsonc | BuiltinKind::Toml | BuiltinKind::Yaml => &[TEMPLATE_DIRS],
+            BuiltinKind::Json => &[JSONC_FILES, TEMPLATE_DIRS, TEST_DATA_DIRS],
+            BuiltinKind::Jsonc | BuiltinKind::Toml | BuiltinKind::Yaml => &[TEMPLATE_DIRS, TEST_DATA_DIRS],
             BuiltinKind::TrailingWhitespace => &[
                 MARKDOWN_FILES,
                 PATCH_FILES,
@@ -190,7 +191,7 @@ impl BuiltinKind {
                 TOOL_LAYOUT,
                 WRITTEN_WITHOUT_NEWLINE,
             ],
-            BuiltinKind::Utf8 => &[MAIL_FILES],
+            BuiltinKind::Utf8 => &[MAIL_FILES, TEST_DATA_DIRS],
             BuiltinKind::LargeFile => &[LOCK_FILES],
             _ => &[],
         };
@@ -398,8 +399,11 @@ const EXPECTED_OUTPUT: &[&str] = &[
 /// projects' expect-test files and parser inputs; `test-data/`; .NET's
 /// `TestData/`, whose files a test may hash), dune's cram tests' (`name.t/`)
 /// and Erlang Common Test's (`name_SUITE_data/`): inputs and golden outputs
-/// of tests, made as the test needs them. (A script there that a test runs
-/// is still to be executable: not left out of `shebang-executable`.)
+/// of tests, made as the test needs them: their layout, their encoding
+/// (a compression corpus, a decoder's invalid input) and their syntax (a
+/// parser's malformed input) are the test's. (A script there that a test
+/// runs is still to be executable: not left out of `shebang-executable`;
+/// a key there is still a key.)
 const TEST_DATA_DIRS: &[&str] = &["testdata/", "test_data/", "test-data/", "TestData/", "*.t/", "*_SUITE_data/"];
 
 /// The files of a project template, under a directory whose name is a

@@ -294,7 +294,8 @@ fn files_written_by_a_tool_keep_its_layout() {
         "<?xml-stylesheet href=\"s.xsl\"?>\n<root>\n<!-- Microsoft ResX Schema -->\n".to_owned(),
         // A C++ banner of slashes opens no AsciiDoc block: the code below
         // it is no comment.
-        "////////////////\n// Widget\n////////////////\nint generated_do_not_edit = 0;\n// Generated. Do not edit.\n".to_owned(),
+        "////////////////\n// Widget\n////////////////\nint generated_do_not_edit = 0;\n// Generated. Do not edit.\n"
+            .to_owned(),
     ] {
         assert!(!run(BuiltinKind::TrailingWhitespace, format!("{header}{body}").as_bytes()).is_empty(), "{header}");
     }
