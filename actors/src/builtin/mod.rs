@@ -399,16 +399,17 @@ const EXPECTED_OUTPUT: &[&str] = &[
 ];
 
 /// Test data directories: Go's, which `go` leaves out of builds, the
-/// same by the other spellings projects give it (`test_data/`, as Rust
-/// projects' expect-test files and parser inputs; `test-data/`; .NET's
-/// `TestData/`, whose files a test may hash), dune's cram tests' (`name.t/`)
+/// same as Rust projects spell it (`test_data/`: rust-analyzer's
+/// expect-test files and parser inputs; not `test-data/` or `TestData/`,
+/// which name test crates and .NET test projects as often as data),
+/// dune's cram tests' (`name.t/`)
 /// and Erlang Common Test's (`name_SUITE_data/`): inputs and golden outputs
 /// of tests, made as the test needs them: their layout, their encoding
 /// (a compression corpus, a decoder's invalid input) and their syntax (a
 /// parser's malformed input) are the test's. (A script there that a test
 /// runs is still to be executable: not left out of `shebang-executable`;
 /// a key there is still a key.)
-const TEST_DATA_DIRS: &[&str] = &["testdata/", "test_data/", "test-data/", "TestData/", "*.t/", "*_SUITE_data/"];
+const TEST_DATA_DIRS: &[&str] = &["testdata/", "test_data/", "*.t/", "*_SUITE_data/"];
 
 /// Someone else's code, kept as it came, by the directory names GitHub
 /// Linguist's `vendor.yml` gives it: `vendor/` and `vendors/`, the
@@ -752,14 +753,30 @@ pub fn is_js_or_css_name(name: &[u8]) -> bool {
     ends(b".js") || ends(b".css") || ends(b".mjs") || ends(b".cjs")
 }
 
-/// Whether a script's or style sheet's content is minified, as GitHub
-/// Linguist decides: its lines are on average longer than 110 bytes. (A
-/// bundler's output, one long line after a license comment: a Vite
-/// build's `dist/`, Yarn's committed release.)
+/// Whether a script's or style sheet's content is minified: its lines are
+/// on average longer than 110 bytes, as GitHub Linguist decides (counting
+/// as it does: the bytes but the line breaks, over one line more than
+/// there are breaks), and one of them is at least [`MINIFIED_LINE`] bytes
+/// long. (A bundler's output, long lines after a license comment: a Vite
+/// build's `dist/`, Yarn's committed release. The long line spares a
+/// hand-written sheet of long rules, or a one-line `@import`.)
 pub fn is_minified(content: &[u8]) -> bool {
-    let lines = memchr::memchr_iter(b'\n', content).count() + usize::from(!content.ends_with(b"\n"));
-    lines > 0 && content.len() / lines > 110
+    let (mut breaks, mut longest, mut start) = (0usize, 0usize, 0usize);
+    for at in memchr::memchr_iter(b'\n', content) {
+        breaks += 1;
+        longest = longest.max(at - start);
+        start = at + 1;
+    }
+    longest = longest.max(content.len() - start);
+    let crlf = memchr::memmem::find_iter(content, b"\r\n").count();
+    let text = content.len() - breaks - crlf;
+    longest >= MINIFIED_LINE && text / (breaks + 1) > 110
 }
+
+/// The longest line a minified file has at least: minifiers write lines
+/// of tens of thousands of bytes (terser and UglifyJS break at 32,000 when
+/// asked to break at all).
+const MINIFIED_LINE: usize = 500;
 
 /// Whether a file's name (its path's last component) says it holds
 /// delimited records that may quote line breaks: `.csv` or `.tsv`, in any
@@ -1067,6 +1084,8 @@ fn leading_comments(header: &[u8]) -> Vec<(&[u8], &[u8])> {
     let mut inside: Option<&[u8]> = None;
     // Past an XML declaration.
     let mut xml = false;
+    // Where an AsciiDoc block the header has not closed began.
+    let mut asciidoc_open: Option<usize> = None;
     for (n, line) in header.split(|&b| b == b'\n').enumerate() {
         let line = line.trim_ascii();
         // A shebang, and PHP's opening tag first or after one; an XML
@@ -1084,14 +1103,18 @@ fn leading_comments(header: &[u8]) -> Vec<(&[u8], &[u8])> {
             continue;
         }
         let text = if let Some(close) = inside {
-            if memchr::memmem::find(line, close).is_some() {
+            let closes = if close == b"////" { line == close } else { memchr::memmem::find(line, close).is_some() };
+            if closes {
                 inside = None;
+                asciidoc_open = None;
             }
             line
         } else if line == b"////" {
             // AsciiDoc's comment block, delimited by lines of four slashes
-            // (not a banner of more: C++'s, which `//` leads).
+            // (not a banner of more: C++'s, which `//` leads). It counts
+            // only if such a line closes it in the header.
             inside = Some(b"////");
+            asciidoc_open = Some(block.len());
             b""
         } else if let Some((open, close)) = BLOCKS.iter().find(|(open, _)| line.starts_with(open)) {
             let rest = &line[open.len()..];
@@ -1105,6 +1128,9 @@ fn leading_comments(header: &[u8]) -> Vec<(&[u8], &[u8])> {
             break;
         };
         block.push((line, text));
+    }
+    if let Some(open) = asciidoc_open {
+        block.truncate(open);
     }
     block
 }

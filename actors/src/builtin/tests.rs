@@ -296,6 +296,8 @@ fn files_written_by_a_tool_keep_its_layout() {
         // it is no comment.
         "////////////////\n// Widget\n////////////////\nint generated_do_not_edit = 0;\n// Generated. Do not edit.\n"
             .to_owned(),
+        // Nor does a lone `////` no line closes: what follows is code.
+        "////\n// widget\nconst HEADER = \"/** @generated */\\n\";\n".to_owned(),
     ] {
         assert!(!run(BuiltinKind::TrailingWhitespace, format!("{header}{body}").as_bytes()).is_empty(), "{header}");
     }
@@ -1098,7 +1100,21 @@ fn minified_scripts_and_style_sheets_keep_their_layout() {
     keyed.extend_from_slice(b";k='AKIAIOSFODNN7ABCDEFG'");
     assert_eq!(as_js(BuiltinKind::Secrets, &keyed, true).len(), 1);
     assert!(is_minified(&bundle) && !is_minified(code) && !is_minified(b""));
-    assert!(is_minified(&[b'x'; 111]) && !is_minified(&[b'x'; 110]));
+    assert!(is_minified(&[b'x'; 600]) && !is_minified(&[b'x'; 110]));
+    // Hand-written: a one-line `@import` of 118 bytes; a sheet of one rule
+    // a line, 118 bytes each.
+    let import = format!("@import url(\"https://fonts.example/css2?family={}\");", "a".repeat(70));
+    assert!(!is_minified(import.as_bytes()));
+    let rule = format!(".c {{ {} }}\n", "color: red; ".repeat(9));
+    assert!(!is_minified(rule.repeat(40).as_bytes()));
+    // Linguist's average leaves the line breaks out, and counts one line
+    // more than there are breaks: 40 lines of 106 bytes and a 600-byte one
+    // average 118.
+    let mut sheet = format!("{}\r\n", "y".repeat(106)).repeat(40);
+    sheet.push_str(&"z".repeat(600));
+    assert!(is_minified(sheet.as_bytes()));
+    sheet.push_str(&format!("{}\n", "\n".repeat(5)));
+    assert!(!is_minified(sheet.as_bytes()), "47 lines now: 4,840 bytes average 102");
     for name in [&b"dist/app.js"[..], b"a.MJS", b"yarn-4.1.cjs", b"s/site.Css"] {
         assert!(is_js_or_css_name(name), "{}", String::from_utf8_lossy(name));
     }
