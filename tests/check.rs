@@ -2691,10 +2691,12 @@ fn git_attributes_mark_files_binary_generated_or_vendored() {
     let env = Env::new();
     env.write(
         ".gitattributes",
-        "[attr]made linguist-generated\n*.dat binary\n*.ai -text -diff\nvnd/** linguist-vendored\n\
+        "[attr]made linguist-generated\n*.dat binary\n*.ai -text -diff\nvendor/** linguist-vendored\n\
          gen.js linguist-generated\n*.lock -diff\nnot.js linguist-generated=false\n",
     );
-    for f in ["a.dat", "b.ai", "vnd/v.js", "vnd/deep/d.js", "gen.js", "sub/gen.js", "y.lock", "not.js", "plain.txt"] {
+    for f in
+        ["a.dat", "b.ai", "vendor/v.js", "vendor/deep/d.js", "gen.js", "sub/gen.js", "y.lock", "not.js", "plain.txt"]
+    {
         env.write(f, "x  \n");
     }
     for f in ["sub/sub.txt", "sub/made.txt", "sub/local.txt"] {
@@ -2702,14 +2704,14 @@ fn git_attributes_mark_files_binary_generated_or_vendored() {
     }
     env.write("sub/.gitattributes", "[attr]local linguist-generated\nsub.txt binary\nmade.txt made\nlocal.txt local\n");
     env.write(
-        "vnd/key.pem",
+        "vendor/key.pem",
         "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n",
     );
     let (code, r) = check_json(&env, &[]);
     assert_eq!(code, 1, "{}", r["summary"]);
-    let expected = ["not.js", "plain.txt", "sub/local.txt", "vnd/key.pem", "y.lock"];
+    let expected = ["not.js", "plain.txt", "sub/local.txt", "vendor/key.pem", "y.lock"];
     assert_eq!(with_findings(&r), expected, "{}", r["summary"]);
-    assert_eq!(status_of(&r, "vnd/key.pem", "secrets"), "findings");
+    assert_eq!(status_of(&r, "vendor/key.pem", "secrets"), "findings");
     assert_eq!(r["summary"]["binary_files"], 3, "a.dat, b.ai, sub/sub.txt: {}", r["summary"]);
     assert_eq!(with_findings(&check_json(&env, &["sub"]).1), ["sub/local.txt"], "the top's macro rules below");
     // Warm: the same answer.
@@ -2719,19 +2721,20 @@ fn git_attributes_mark_files_binary_generated_or_vendored() {
     // A deeper file's edit.
     env.write("sub/.gitattributes", "made.txt made\n");
     let r = check_json(&env, &[]).1;
-    assert_eq!(with_findings(&r), ["not.js", "plain.txt", "sub/local.txt", "sub/sub.txt", "vnd/key.pem", "y.lock"]);
+    assert_eq!(with_findings(&r), ["not.js", "plain.txt", "sub/local.txt", "sub/sub.txt", "vendor/key.pem", "y.lock"]);
     // git's own, over every `.gitattributes`.
     env.write(".git/info/attributes", "*.txt linguist-generated\n*.lock binary\n");
     let r = check_json(&env, &[]).1;
-    assert_eq!(with_findings(&r), ["not.js", "vnd/key.pem"], "{}", r["summary"]);
+    assert_eq!(with_findings(&r), ["not.js", "vendor/key.pem"], "{}", r["summary"]);
     // One gone; a new one in a directory, which rules the directories
     // below it too.
     std::fs::remove_file(env.project.join(".git/info/attributes")).unwrap();
     let r = check_json(&env, &[]).1;
-    assert_eq!(with_findings(&r), ["not.js", "plain.txt", "sub/local.txt", "sub/sub.txt", "vnd/key.pem", "y.lock"]);
-    env.write("vnd/.gitattributes", "* -linguist-vendored\n");
+    assert_eq!(with_findings(&r), ["not.js", "plain.txt", "sub/local.txt", "sub/sub.txt", "vendor/key.pem", "y.lock"]);
+    env.write("vendor/.gitattributes", "* -linguist-vendored\n");
     let r = check_json(&env, &[]).1;
-    let all = ["not.js", "plain.txt", "sub/local.txt", "sub/sub.txt", "vnd/deep/d.js", "vnd/key.pem", "vnd/v.js"];
+    let all =
+        ["not.js", "plain.txt", "sub/local.txt", "sub/sub.txt", "vendor/deep/d.js", "vendor/key.pem", "vendor/v.js"];
     assert_eq!(with_findings(&r), [&all[..], &["y.lock"]].concat(), "{}", r["summary"]);
     // The top's file rules the directories below it: an edit there is not
     // an edit of its directory's files alone (a warm answer is not updated
@@ -2740,7 +2743,10 @@ fn git_attributes_mark_files_binary_generated_or_vendored() {
     let top = std::fs::read_to_string(env.project.join(".gitattributes")).unwrap();
     env.write(".gitattributes", format!("{top}sub/** linguist-generated\n"));
     let r = check_json(&env, &[]).1;
-    assert_eq!(with_findings(&r), ["not.js", "plain.txt", "vnd/deep/d.js", "vnd/key.pem", "vnd/v.js", "y.lock"]);
+    assert_eq!(
+        with_findings(&r),
+        ["not.js", "plain.txt", "vendor/deep/d.js", "vendor/key.pem", "vendor/v.js", "y.lock"]
+    );
 }
 
 /// A spreadsheet's CSV export ends its records with CRLF and the line

@@ -376,27 +376,6 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         assert!(!tw.is_match(file) && !md.is_match(file) && !mle.is_match(file) && !fnl.is_match(file), "{file}");
     }
     assert!(shebang.is_match("x/testdata/run.sh"));
-    // Vendored code, by Linguist's directory names: its layout is its
-    // authors'; the rest is judged (a key, a script's mode).
-    for file in [
-        "vendor/github.com/x/y/a.go",
-        "web/vendors/lib.js",
-        "src/third_party/zlib/zlib.h",
-        "ThirdParty/a.c",
-        "lib/third-party/b.c",
-        "3rdparty/c.c",
-        "static/bower_components/jq/jq.js",
-        "deps/jemalloc/TUNING.md",
-        "deps/lua/Makefile",
-    ] {
-        assert!(!tw.is_match(file) && !md.is_match(file) && !mle.is_match(file) && !fnl.is_match(file), "{file}");
-        assert!(filter("secrets").is_match(file) && shebang.is_match(file), "{file}");
-    }
-    // A `deps/` below the top is the project's (Elixir's `deps` is ignored
-    // anyway); names that hold the words are not the directories.
-    for file in ["src/deps/a.c", "vendor.go", "src/vendored_copy.rs", "mythird_party/a.c", "deps.txt"] {
-        assert!(tw.is_match(file) && fnl.is_match(file), "{file}");
-    }
     // Their encoding and syntax are the test's too; a key there is a key.
     let (utf8, secrets) = (filter("utf8"), filter("secrets"));
     let syntax = [filter("json"), filter("jsonc"), filter("toml"), filter("yaml")];

@@ -178,12 +178,9 @@ impl BuiltinKind {
                 MINIFIED_FILES,
                 TOOL_LAYOUT,
                 DELIMITED_FILES,
-                VENDORED_DIRS,
             ],
-            BuiltinKind::MarkdownTrailingWhitespace => &[EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT, VENDORED_DIRS],
-            BuiltinKind::MixedLineEndings => {
-                &[PATCH_FILES, EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT, VENDORED_DIRS]
-            }
+            BuiltinKind::MarkdownTrailingWhitespace => &[EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT],
+            BuiltinKind::MixedLineEndings => &[PATCH_FILES, EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT],
             BuiltinKind::ShebangExecutable => &[TEMPLATE_FILES, EXPECTED_OUTPUT, INSTALLED_SCRIPTS],
             BuiltinKind::FinalNewline => &[
                 MINIFIED_FILES,
@@ -193,7 +190,6 @@ impl BuiltinKind {
                 IDE_FILES,
                 TOOL_LAYOUT,
                 WRITTEN_WITHOUT_NEWLINE,
-                VENDORED_DIRS,
             ],
             BuiltinKind::Utf8 => &[MAIL_FILES, TEST_DATA_DIRS],
             BuiltinKind::LargeFile => &[LOCK_FILES],
@@ -410,24 +406,6 @@ const EXPECTED_OUTPUT: &[&str] = &[
 /// runs is still to be executable: not left out of `shebang-executable`;
 /// a key there is still a key.)
 const TEST_DATA_DIRS: &[&str] = &["testdata/", "test_data/", "*.t/", "*_SUITE_data/"];
-
-/// Someone else's code, kept as it came, by the directory names GitHub
-/// Linguist's `vendor.yml` gives it: `vendor/` and `vendors/`, the
-/// spellings of `third_party/`, Bower's and npm's packages, and a
-/// top-level `deps/` (Redis keeps jemalloc, Lua and linenoise there). Its
-/// layout is its authors', as for a file `.gitattributes` marks
-/// `linguist-vendored`.
-const VENDORED_DIRS: &[&str] = &[
-    "vendor/",
-    "vendors/",
-    "[Tt]hird[-_][Pp]arty/",
-    "[Tt]hird[Pp]arty/",
-    "3rd[-_][Pp]arty/",
-    "3rd[Pp]arty/",
-    "bower_components/",
-    "node_modules/",
-    "/deps/",
-];
 
 /// The files of a project template, under a directory whose name is a
 /// template tag (cookiecutter's `{{cookiecutter.project_slug}}/`), which
