@@ -559,8 +559,8 @@ pub struct FileMarks {
     /// file that uses one kind only.
     pub eol: Option<LineEnding>,
     /// Named as a script or a style sheet ([`is_js_or_css_name`]: `*.js`,
-    /// `*.mjs`, `*.cjs`, `*.css`): one whose lines average more than 110
-    /// bytes is minified ([`is_minified`]), and its layout the minifier's.
+    /// `*.mjs`, `*.cjs`, `*.css`): one that is minified ([`is_minified`]:
+    /// long lines, as a bundler writes) has the minifier's layout.
     pub js_or_css: bool,
     /// What git does with the file's line endings at checkout, as its
     /// `.gitattributes` say. Where `eol` is set and git writes another

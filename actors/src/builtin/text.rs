@@ -387,9 +387,10 @@ fn one_line_markup(content: &[u8]) -> bool {
 /// kind.
 pub(super) fn mixed_line_endings(content: &[u8], delimited: bool, wanted: Option<Wanted>, out: &mut Collector<'_>) {
     // Most files have no CR at all: finding none is quicker than counting.
-    // (Records are read for their quotes below: a line break in one is
-    // not an ending.)
-    if memchr::memchr(b'\r', content).is_none() && !(delimited && wanted.is_some()) {
+    // (Records wanted to end otherwise are read for their quotes below: a
+    // line break in one is not an ending.)
+    let records_wanting_cr = delimited && wanted.is_some_and(|w| w.ending != Ending::Lf);
+    if memchr::memchr(b'\r', content).is_none() && !records_wanting_cr {
         match wanted {
             None | Some(Wanted { ending: Ending::Lf, .. }) => return,
             // Without a CR every ending is an LF: the first is the first
