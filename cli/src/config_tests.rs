@@ -370,6 +370,7 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         "testdata/notes.md",
         "x/testdata/run.sh",
         "crates/ide/src/syntax_highlighting/test_data/highlight_asm.html",
+        "compiler/testData/codegen/box/arrays/arrayInstanceOf.kt",
         "test/blackbox/x.t/dune-project",
         "test/rebar_compile_SUITE_data/foo.erl",
     ] {
@@ -395,6 +396,7 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         "testdata.rs",
         "src/test_data.rs",
         "tests/test_data_loader.py",
+        "src/testDataBuilder.ts",
         // Other spellings name code as often as data: a test crate, a .NET
         // test project.
         "test-data/src/lib.rs",

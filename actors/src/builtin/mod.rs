@@ -396,8 +396,10 @@ const EXPECTED_OUTPUT: &[&str] = &[
 
 /// Test data directories: Go's, which `go` leaves out of builds, the
 /// same as Rust projects spell it (`test_data/`: rust-analyzer's
-/// expect-test files and parser inputs; not `test-data/` or `TestData/`,
-/// which name test crates and .NET test projects as often as data),
+/// expect-test files and parser inputs) and as JetBrains' test frameworks
+/// do (`testData/`: the Kotlin compiler's and IntelliJ plugins' inputs and
+/// expected outputs); not `test-data/` or `TestData/`, which name test
+/// crates and .NET test projects as often as data;
 /// dune's cram tests' (`name.t/`)
 /// and Erlang Common Test's (`name_SUITE_data/`): inputs and golden outputs
 /// of tests, made as the test needs them: their layout, their encoding
@@ -405,7 +407,7 @@ const EXPECTED_OUTPUT: &[&str] = &[
 /// parser's malformed input) are the test's. (A script there that a test
 /// runs is still to be executable: not left out of `shebang-executable`;
 /// a key there is still a key.)
-const TEST_DATA_DIRS: &[&str] = &["testdata/", "test_data/", "*.t/", "*_SUITE_data/"];
+const TEST_DATA_DIRS: &[&str] = &["testdata/", "test_data/", "testData/", "*.t/", "*_SUITE_data/"];
 
 /// The files of a project template, under a directory whose name is a
 /// template tag (cookiecutter's `{{cookiecutter.project_slug}}/`), which
