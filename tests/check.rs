@@ -2384,6 +2384,87 @@ fn config_check_names_the_line_and_key() {
 }
 
 #[test]
+fn config_show_prints_a_configuration_that_runs_the_same() {
+    // A project configured in a few keys, and one configured by what
+    // `config show` prints of it: the same files get the same outcomes.
+    let files = [
+        ("notes.md", "trailing   \n"),
+        ("a.txt", "trailing   \nno newline"),
+        ("vendor/x.txt", "trailing   \n"),
+        ("data.json", "{\"a\": 1,}\n"),
+        ("x.todo", "TODO: one\nfine\n"),
+    ];
+    let written = Env::new();
+    written.write(
+        "verdict.toml",
+        "[check]\nexclude = [\"vendor/\"]\n[defaults]\ntimeout = \"9s\"\n\
+         [validators.trailing-whitespace]\nexclude = [\"*.txt\"]\n[validators.json]\nenabled = false\n\
+         [validators.todo]\nkind = \"command\"\nfiles = [\"*.todo\"]\nmode = \"batch\"\nparser = \"regex\"\n\
+         pattern = '^(?P<file>[^:]+):(?P<line>\\d+):(?P<message>.*)$'\ncommand = [\"grep\", \"-n\", \"-H\", \"TODO\"]\n",
+    );
+    let shown = Env::new();
+    for (name, text) in files {
+        written.write(name, text);
+        shown.write(name, text);
+    }
+    let text = written.run_ok(&["config", "show"], 0);
+    assert!(
+        text.starts_with(&format!(
+            "# The effective configuration of {}",
+            written.project.join("verdict.toml").display()
+        )),
+        "{text}"
+    );
+    for line in ["timeout = \"9s\"", "[validators.json]\nkind = \"json\"\nenabled = false", "[validators.utf8]"] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    shown.write("verdict.toml", &text);
+    // Shown again, only the comments differ (every table is the file's now).
+    let settings = |text: &str| text.lines().filter(|l| !l.starts_with('#')).map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(settings(&shown.run_ok(&["config", "show"], 0)), settings(&text));
+    let outcomes = |env: &Env| {
+        let (code, r) = check_json(env, &["--no-cache"]);
+        let mut all: Vec<String> = r["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| format!("{} {} {}", o["file"], o["validator"], o["outcome"]))
+            .collect();
+        all.sort();
+        (code, all)
+    };
+    let (code, want) = outcomes(&written);
+    assert_eq!(code, 1, "{want:#?}");
+    assert!(want.iter().any(|o| o.contains("\"x.todo\" \"todo\"") && o.contains("TODO: one")), "{want:#?}");
+    assert!(!want.iter().any(|o| o.contains("vendor/") || o.contains("\"json\"")), "{want:#?}");
+    assert_eq!(outcomes(&shown), (code, want));
+
+    // One validator, as JSON; the name of none, and a file with mistakes:
+    // exit 2 and what is wrong, nothing on stdout but the JSON error.
+    let doc = written.json(&["config", "show", "todo"]);
+    assert_eq!(doc["config"]["validators"]["todo"]["timeout"], "9s", "{doc}");
+    assert_eq!(doc["config"].as_object().unwrap().len(), 1, "{doc}");
+    let out = written.run(&["config", "show", "nope"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no validator named \"nope\"; the validators are: final-newline, json,") && out.stdout.is_empty(),
+        "{err}"
+    );
+    let bad = shown.write("bad.toml", "[validators.a]\nkind = \"command\"\ncommand = [\"x\"]\n");
+    let out = shown.cmd().args(["config", "show", "--file"]).arg(&bad).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("bad.toml:1:") && err.contains("validators.a.files") && out.stdout.is_empty(), "{err}");
+    // A file named is shown, whatever the project has.
+    let other = shown.write("other.toml", "builtins = false\n[validators.yaml]\n");
+    let out = shown.cmd().args(["config", "show", "--file"]).arg(&other).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("builtins = false") && text.contains("[validators.yaml]"), "{out:?}");
+    assert!(!text.contains("[validators.todo]") && !text.contains("[validators.utf8]"), "{text}");
+}
+
+#[test]
 fn a_real_source_tree_from_elsewhere() {
     // A crate's sources from the cargo registry, copied into the project.
     let registry = std::path::PathBuf::from(

@@ -32,6 +32,7 @@ macro_rules! errln {
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod config_show;
 pub mod json_out;
 pub mod paths;
 pub mod protocol;

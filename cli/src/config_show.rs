@@ -1,0 +1,500 @@
+//! `verdict config show`: the effective configuration, every key written
+//! out with the value it takes (its default where `verdict.toml` sets none).
+//!
+//! The text is TOML that [`Config::parse`] reads back to the same
+//! configuration: saved as a `verdict.toml` beside the original, it
+//! configures the same checks. That is what it is for: a built-in's default
+//! `exclude` copied out and edited, a restart policy seen as it resolves
+//! through `[defaults]`. `--json` gives the same keys and values as JSON.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+use verdict_actors::builtin::BuiltinKind;
+
+use crate::config::{Config, RestartPolicy, ValidatorConfig, ValidatorKind};
+
+/// A size as the file takes one: a whole number of KiB, MiB or GiB in
+/// those units, anything else in bytes.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Size {
+    Bytes(u64),
+    Unit(String),
+}
+
+fn size(n: u64) -> Size {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    match UNITS.iter().find(|(unit, _)| n != 0 && n.is_multiple_of(*unit)) {
+        Some((unit, name)) => Size::Unit(format!("{}{name}", n / unit)),
+        None => Size::Bytes(n),
+    }
+}
+
+/// A duration as the file takes one (`"30s"`, `"1day"`, `"1s 500ms"`); zero
+/// as `"0"`, which a TTL reads as "never expires".
+fn duration(d: Duration) -> String {
+    if d.is_zero() { "0".to_owned() } else { humantime::format_duration(d).to_string() }
+}
+
+#[derive(Serialize)]
+struct Top {
+    builtins: bool,
+    daemon: Daemon,
+    cache: Cache,
+    check: Check,
+    defaults: Defaults,
+}
+
+#[derive(Serialize)]
+struct Daemon {
+    grace_period: String,
+    idle_timeout: String,
+    max_connections: usize,
+    log_max_size: Size,
+    log_keep: usize,
+    exit_after_idle: String,
+}
+
+#[derive(Serialize)]
+struct Cache {
+    enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dir: Option<String>,
+    ttl: String,
+    block_cache: Size,
+    write_buffer: Size,
+}
+
+#[derive(Serialize)]
+struct Check {
+    exclude: Vec<String>,
+    max_file_size: Size,
+    watch: bool,
+}
+
+#[derive(Serialize)]
+struct Defaults {
+    timeout: String,
+    concurrency: usize,
+    batch_size: usize,
+    restart: Restart,
+}
+
+#[derive(Serialize)]
+struct Restart {
+    max_restarts: u32,
+    window: String,
+    backoff: String,
+    backoff_max: String,
+    reset_after: String,
+}
+
+impl From<&RestartPolicy> for Restart {
+    fn from(r: &RestartPolicy) -> Self {
+        Restart {
+            max_restarts: r.max_restarts,
+            window: duration(r.window),
+            backoff: duration(r.backoff),
+            backoff_max: duration(r.backoff_max),
+            reset_after: duration(r.reset_after),
+        }
+    }
+}
+
+/// One `[validators.NAME]` table. The fields are in the order the
+/// reference documents them; the restart table comes last, as TOML wants
+/// a table after the plain keys.
+#[derive(Serialize)]
+struct Validator<'a> {
+    kind: &'static str,
+    enabled: bool,
+    dimension: &'a str,
+    files: &'a [String],
+    exclude: &'a [String],
+    timeout: String,
+    cache_ttl: String,
+    concurrency: usize,
+    batch_size: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_size: Option<Size>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parser: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pattern: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    env: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_output: Option<Size>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    findings_exit_codes: Option<&'a [i32]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kill_after: Option<String>,
+    restart: Restart,
+}
+
+impl<'a> From<&'a ValidatorConfig> for Validator<'a> {
+    fn from(v: &'a ValidatorConfig) -> Self {
+        let mut shown = Validator {
+            kind: v.kind.name(),
+            enabled: v.enabled,
+            dimension: &v.dimension,
+            files: &v.files,
+            exclude: &v.exclude,
+            timeout: duration(v.timeout),
+            cache_ttl: duration(v.cache_ttl),
+            concurrency: v.concurrency,
+            batch_size: v.batch_size,
+            max_size: None,
+            command: None,
+            mode: None,
+            parser: None,
+            pattern: None,
+            version: None,
+            env: None,
+            max_output: None,
+            findings_exit_codes: None,
+            kill_after: None,
+            restart: Restart::from(&v.restart),
+        };
+        match &v.kind {
+            ValidatorKind::Builtin { kind, settings } => {
+                if *kind == BuiltinKind::LargeFile {
+                    shown.max_size = Some(size(settings.max_size));
+                }
+            }
+            ValidatorKind::Command(c) => {
+                shown.command = Some(&c.command);
+                shown.mode = Some(c.mode.as_str());
+                shown.parser = Some(c.parser.as_str());
+                shown.pattern = c.pattern.as_deref();
+                shown.version = c.version.as_deref();
+                shown.env = Some(&c.env);
+                shown.max_output = Some(size(c.max_output));
+                shown.findings_exit_codes = c.findings_exit_codes.as_deref();
+                shown.kill_after = Some(duration(c.kill_after));
+            }
+        }
+        shown
+    }
+}
+
+fn top(cfg: &Config) -> Top {
+    // A relative `dir` was resolved against the file's directory: shown as
+    // written when it is below it (the text stays the file's, whatever the
+    // directory's own name), absolute otherwise.
+    let dir = cfg.cache.dir.as_deref().map(|d| {
+        let base = cfg.source.as_deref().and_then(Path::parent);
+        let shown = base.and_then(|b| d.strip_prefix(b).ok()).filter(|r| !r.as_os_str().is_empty()).unwrap_or(d);
+        shown.to_string_lossy().into_owned()
+    });
+    Top {
+        builtins: cfg.builtins,
+        daemon: Daemon {
+            grace_period: duration(cfg.daemon.grace_period),
+            idle_timeout: duration(cfg.daemon.idle_timeout),
+            max_connections: cfg.daemon.max_connections,
+            log_max_size: size(cfg.daemon.log_max_size),
+            log_keep: cfg.daemon.log_keep,
+            exit_after_idle: duration(cfg.daemon.exit_after_idle),
+        },
+        cache: Cache {
+            enabled: cfg.cache.enabled,
+            dir,
+            ttl: duration(cfg.cache.ttl),
+            block_cache: size(cfg.cache.block_cache),
+            write_buffer: size(cfg.cache.write_buffer),
+        },
+        check: Check {
+            exclude: cfg.check.exclude.clone(),
+            max_file_size: size(cfg.check.max_file_size),
+            watch: cfg.check.watch,
+        },
+        defaults: Defaults {
+            timeout: duration(cfg.defaults.timeout),
+            concurrency: cfg.defaults.concurrency,
+            batch_size: cfg.defaults.batch_size,
+            restart: Restart::from(&cfg.defaults.restart),
+        },
+    }
+}
+
+/// A name asked for that `cfg` has no validator of.
+#[derive(Debug, thiserror::Error)]
+#[error("no validator named {name:?}; {}", known_list(.known))]
+pub struct UnknownValidator {
+    /// The name asked for.
+    pub name: String,
+    /// Every validator's name, disabled ones included.
+    pub known: Vec<String>,
+}
+
+fn known_list(known: &[String]) -> String {
+    if known.is_empty() { "there are none".to_owned() } else { format!("the validators are: {}", known.join(", ")) }
+}
+
+/// The validators to show: every one (disabled ones included, with
+/// `enabled = false`), or those `names` asks for, in its order.
+fn selected<'c>(all: &'c [ValidatorConfig], names: &[String]) -> Result<Vec<&'c ValidatorConfig>, UnknownValidator> {
+    if names.is_empty() {
+        return Ok(all.iter().collect());
+    }
+    let mut out: Vec<&ValidatorConfig> = Vec::new();
+    for name in names {
+        let v = all.iter().find(|v| &v.name == name).ok_or_else(|| UnknownValidator {
+            name: name.clone(),
+            known: all.iter().map(|v| v.name.clone()).collect(),
+        })?;
+        if !out.iter().any(|o| o.name == v.name) {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// `cfg` as TOML, with a comment saying where it came from: all of it, or
+/// (`names` not empty) only those validators' tables.
+pub fn toml_text(cfg: &Config, names: &[String]) -> Result<String, UnknownValidator> {
+    let all = cfg.all_validators();
+    let chosen = selected(&all, names)?;
+    let mut out = String::new();
+    if names.is_empty() {
+        match &cfg.source {
+            Some(file) => out.push_str(&format!(
+                "# The effective configuration of {}: every key, at its default where the file sets none.\n",
+                crate::report::visible(&file.display().to_string())
+            )),
+            None => out.push_str("# No verdict.toml: the built-in validators, every key at its default.\n"),
+        }
+        out.push_str("# Saved as the project's verdict.toml, this text configures the same checks.\n\n");
+        out.push_str(&toml::to_string_pretty(&top(cfg)).expect("plain settings serialize as TOML"));
+    }
+    for v in chosen {
+        #[derive(Serialize)]
+        struct One<'a> {
+            validators: BTreeMap<&'a str, Validator<'a>>,
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        // Where each table comes from, in the whole view; tables asked for
+        // by name are for pasting into the file, where it would go stale.
+        if names.is_empty() {
+            out.push_str(&if cfg.declared.contains_key(&v.name) {
+                format!("# [validators.{}] of verdict.toml, what it leaves out at its default.\n", v.name)
+            } else {
+                "# A built-in that verdict.toml does not configure: every key at its default.\n".to_owned()
+            });
+        }
+        let one = One { validators: BTreeMap::from([(v.name.as_str(), Validator::from(v))]) };
+        out.push_str(&toml::to_string_pretty(&one).expect("plain settings serialize as TOML"));
+    }
+    Ok(out)
+}
+
+/// `cfg` as the JSON document `verdict --json config show` prints:
+/// `{"file": …, "config": {…}}`, the config holding the keys and values
+/// of [`toml_text`] (only `validators` when `names` are given).
+pub fn json(cfg: &Config, names: &[String]) -> Result<serde_json::Value, UnknownValidator> {
+    let all = cfg.all_validators();
+    let chosen = selected(&all, names)?;
+    let validators: serde_json::Map<String, serde_json::Value> = chosen
+        .into_iter()
+        .map(|v| (v.name.clone(), serde_json::to_value(Validator::from(v)).expect("plain settings serialize")))
+        .collect();
+    let mut config = if names.is_empty() {
+        serde_json::to_value(top(cfg)).expect("plain settings serialize")
+    } else {
+        serde_json::json!({})
+    };
+    config["validators"] = serde_json::Value::Object(validators);
+    Ok(serde_json::json!({
+        "file": cfg.source.as_ref().map(|f| f.to_string_lossy()),
+        "config": config,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    const ORIGIN: &str = "/proj/verdict.toml";
+
+    fn parse(text: &str) -> Config {
+        Config::parse(text, Path::new(ORIGIN)).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    /// What runs: `declared` differs after a round trip (every validator is
+    /// written out, so every one is declared), what it declares does not.
+    fn effective(c: &Config) -> impl PartialEq + std::fmt::Debug {
+        (c.builtins, c.daemon.clone(), c.cache.clone(), c.check.clone(), c.defaults.clone(), c.all_validators())
+    }
+
+    /// Every kind of value, and values TOML must quote or escape.
+    const RICH: &str = r#"
+builtins = false
+
+[daemon]
+grace_period = "1s 500ms"
+exit_after_idle = "0"
+log_max_size = 5000
+
+[cache]
+dir = "cache/here"
+ttl = "0"
+write_buffer = "3MiB"
+
+[check]
+exclude = ["target/", "it's \"quoted\"/**", 'back\slash']
+max_file_size = 1025
+
+[defaults]
+timeout = "1m 1s"
+concurrency = 3
+[defaults.restart]
+max_restarts = 0
+backoff = "1ms"
+
+[validators.utf8]
+exclude = []
+
+[validators.big]
+kind = "large-file"
+max_size = 1000
+enabled = false
+
+[validators.lint]
+kind = "command"
+dimension = "style"
+files = ["*.py", "ünï/*.py"]
+command = ["ruff", "--flag=a b", "it's"]
+mode = "batch"
+batch_size = 7
+parser = "regex"
+pattern = '^(?P<file>[^:]+):(?P<line>\d+): "(?P<message>.*)"$'
+version = ["ruff", "--version"]
+env = ["HOME", "RUFF_X"]
+max_output = "1KiB"
+findings_exit_codes = [1, 3]
+kill_after = "250ms"
+restart = { window = "7s" }
+
+[validators.sarif]
+kind = "command"
+files = ["*"]
+command = ["tool"]
+parser = "sarif"
+"#;
+
+    #[test]
+    fn the_text_shown_reads_back_as_the_same_configuration() {
+        let default_read = Config { source: Some(PathBuf::from(ORIGIN)), ..Config::default() };
+        for cfg in [default_read, parse(RICH)] {
+            let text = toml_text(&cfg, &[]).unwrap();
+            assert_eq!(effective(&parse(&text)), effective(&cfg), "{text}");
+            // Every key is written: nothing is left to a default that could
+            // change under it.
+            for key in ["grace_period =", "[defaults.restart]", "cache_ttl =", "reset_after ="] {
+                assert!(text.contains(key), "{key} in {text}");
+            }
+        }
+        let text = toml_text(&parse(RICH), &[]).unwrap();
+        // As the file wrote them, and said where each validator comes from.
+        for line in [
+            "dir = \"cache/here\"",
+            "grace_period = \"1s 500ms\"",
+            "ttl = \"0\"",
+            "write_buffer = \"3MiB\"",
+            "max_file_size = 1025",
+            "max_size = 1000",
+            "max_output = \"1KiB\"",
+            "# [validators.lint] of verdict.toml",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        // builtins = false: only the tables written.
+        assert!(!text.contains("[validators.json]") && text.contains("[validators.utf8]"), "{text}");
+        let defaults = toml_text(&Config::default(), &[]).unwrap();
+        assert!(defaults.starts_with("# No verdict.toml") && !defaults.contains("dir ="), "{defaults}");
+        assert!(defaults.contains("# A built-in that verdict.toml does not configure"), "{defaults}");
+    }
+
+    #[test]
+    fn a_built_in_shown_alone_carries_its_default_excludes() {
+        let cfg = Config::default();
+        let text = toml_text(&cfg, &["trailing-whitespace".to_owned(), "utf8".to_owned()]).unwrap();
+        assert!(!text.contains("[daemon]") && !text.contains("builtins") && !text.contains('#'), "{text}");
+        let heads: Vec<&str> =
+            text.lines().filter(|l| l.starts_with("[validators.") && !l.contains("restart")).collect();
+        assert_eq!(heads, ["[validators.trailing-whitespace]", "[validators.utf8]"], "{text}");
+        // Pasted into a verdict.toml, the tables configure those built-ins
+        // exactly as their defaults do.
+        let read = parse(&text);
+        for name in ["trailing-whitespace", "utf8"] {
+            let mut want = cfg.validator(name).unwrap();
+            want.cache_ttl = read.cache.ttl;
+            assert_eq!(read.declared[name], want, "{name}");
+            assert!(!want.exclude.is_empty(), "{name} has default excludes");
+        }
+        // Named twice, shown once; a disabled one is shown too.
+        let twice = toml_text(&cfg, &["utf8".to_owned(), "utf8".to_owned()]).unwrap();
+        assert_eq!(twice.matches("[validators.utf8]").count(), 1, "{twice}");
+        let rich = parse(RICH);
+        assert!(toml_text(&rich, &["big".to_owned()]).unwrap().contains("enabled = false"));
+        let e = toml_text(&rich, &["json".to_owned()]).unwrap_err();
+        assert_eq!(e.to_string(), "no validator named \"json\"; the validators are: big, lint, sarif, utf8");
+    }
+
+    #[test]
+    fn json_holds_the_same_keys_and_values() {
+        let cfg = parse(RICH);
+        let doc = json(&cfg, &[]).unwrap();
+        assert_eq!(doc["file"], ORIGIN);
+        let c = &doc["config"];
+        assert_eq!(c["builtins"], false);
+        assert_eq!(c["daemon"]["log_max_size"], 5000);
+        assert_eq!(c["cache"]["write_buffer"], "3MiB");
+        assert_eq!(c["defaults"]["restart"]["max_restarts"], 0);
+        let lint = &c["validators"]["lint"];
+        assert_eq!(lint["command"], serde_json::json!(["ruff", "--flag=a b", "it's"]));
+        assert_eq!(lint["restart"]["window"], "7s");
+        assert_eq!(lint["findings_exit_codes"], serde_json::json!([1, 3]));
+        assert!(c["validators"]["sarif"].get("pattern").is_none() && c["validators"]["utf8"].get("command").is_none());
+        // The JSON's config, written as TOML, is the configuration too.
+        let as_toml = toml::to_string(&c).unwrap();
+        assert_eq!(effective(&parse(&as_toml)), effective(&cfg), "{as_toml}");
+        let one = json(&Config::default(), &["large-file".to_owned()]).unwrap();
+        assert_eq!(one["file"], serde_json::Value::Null);
+        let keys: Vec<&String> = one["config"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["validators"]);
+        assert_eq!(one["config"]["validators"]["large-file"]["max_size"], "512KiB");
+    }
+
+    #[test]
+    fn sizes_and_durations_are_written_as_the_file_takes_them() {
+        for (n, want) in [(0, "0"), (1, "1"), (1023, "1023"), (1024, "\"1KiB\""), (1536, "1536"), (3 << 30, "\"3GiB\"")]
+        {
+            assert_eq!(serde_json::to_string(&size(n)).unwrap(), want);
+            assert_eq!(crate::config::parse_size(&format!("{}", n)).unwrap(), n);
+        }
+        for s in ["1KiB", "3MiB", "3GiB"] {
+            let Size::Unit(u) = size(crate::config::parse_size(s).unwrap()) else { panic!("{s}") };
+            assert_eq!(u, s);
+        }
+        for d in
+            [Duration::ZERO, Duration::from_millis(1), Duration::from_millis(1500), Duration::from_secs(86_400 * 400)]
+        {
+            assert_eq!(crate::config::parse_duration(&duration(d)), Ok(d), "{}", duration(d));
+        }
+    }
+}
