@@ -1522,6 +1522,15 @@ pub async fn run(
             Some(crate::report::shown_name(t.strip_prefix(&root).ok()?.as_os_str().as_bytes()).into_owned())
         })
         .collect();
+    // The files named, not excluded whole: each validator named is asked
+    // whether it selects them.
+    let named_files: Vec<(PathBuf, String)> = (targets.iter())
+        .filter(|t| !validators.is_empty() && !excluded_whole(t) && t.is_file())
+        .filter_map(|t| {
+            let rel = t.strip_prefix(&root).ok()?;
+            Some((rel.to_path_buf(), crate::report::shown_name(rel.as_os_str().as_bytes()).into_owned()))
+        })
+        .collect();
     // Nor is such a path walked (or its directories watched). The paths as
     // named stay what a remembered answer is for.
     let named = targets.clone();
@@ -1783,6 +1792,26 @@ pub async fn run(
     }
     if nested.len() > 3 {
         notes.push(format!("and {} more verdict.toml files below the root are not applied", nested.len() - 3));
+    }
+    // A file named, with a validator named whose `exclude` takes it out,
+    // would get no outcome from it without a word (as a file
+    // `check.exclude` takes out is listed): the pattern is said.
+    if !validators.is_empty() {
+        const SAID: usize = 10;
+        let mut unselected = (named_files.iter())
+            .flat_map(|(rel, shown)| {
+                selected.iter().filter_map(move |s| {
+                    let why = s.handle.config.excluded_because(rel)?;
+                    Some(format!("{shown} is not checked by {}: {why}", s.handle.config.name))
+                })
+            })
+            .collect::<Vec<_>>();
+        if unselected.len() > SAID {
+            let more = unselected.len() - SAID;
+            unselected.truncate(SAID);
+            unselected.push(format!("and {more} more (a file named that a validator named excludes)"));
+        }
+        notes.extend(unselected);
     }
 
     mark("walk", &mut since);

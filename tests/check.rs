@@ -3177,6 +3177,78 @@ fn check_exclude_takes_files_out_as_if_the_walk_had_not_found_them() {
     assert!(err.contains(r#"note: "gen/\xFF.txt" is excluded by check.exclude"#), "{err}");
 }
 
+/// A file named with a validator named whose `exclude` takes it out gets a
+/// note naming the pattern, not silence; a file its `files` do not take,
+/// or a check that names no validator, gets none (a hook's list of files).
+#[test]
+fn a_named_file_a_named_validator_excludes_is_said_so() {
+    let env = Env::new();
+    env.write(
+        "verdict.toml",
+        "[validators.lint]\nkind = \"command\"\nfiles = [\"*.txt\"]\nexclude = [\"legacy/\"]\ncommand = [\"true\"]\n",
+    );
+    env.write("testdata/in.txt", "kept as is \n");
+    env.write("legacy/old.txt", "old\n");
+    env.write("a.txt", "fine\n");
+    let notes = |args: &[&str]| {
+        let (code, r) = check_json(&env, args);
+        (
+            code,
+            r["summary"]["notes"]
+                .as_array()
+                .map(|n| n.iter().map(|n| n.as_str().unwrap().to_owned()).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        )
+    };
+    let (code, said) = notes(&[
+        "--validator",
+        "trailing-whitespace",
+        "--validator",
+        "lint",
+        "--validator",
+        "json",
+        "testdata/in.txt",
+        "legacy/old.txt",
+        "a.txt",
+    ]);
+    assert_eq!(code, 0, "{said:?}");
+    assert_eq!(
+        said,
+        [
+            "legacy/old.txt is not checked by lint: its exclude has \"legacy/\"",
+            "testdata/in.txt is not checked by trailing-whitespace: its default exclude has \"testdata/\" \
+             (`verdict config show trailing-whitespace` prints the list, to set in its table)",
+        ]
+    );
+    // The human report says it on stderr; answered from the previous run's
+    // answer, too.
+    let out = env.run(&["check", "--validator", "trailing-whitespace", "testdata/in.txt"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success()
+            && err.contains(
+                "note: testdata/in.txt is not checked by trailing-whitespace: its default exclude has \"testdata/\""
+            ),
+        "{err}"
+    );
+    // Without a validator named, or a directory named: nothing to say.
+    assert_eq!(notes(&["testdata/in.txt", "legacy/old.txt"]).1, Vec::<String>::new());
+    assert_eq!(notes(&["--validator", "lint", "legacy"]).1, Vec::<String>::new());
+    // Many: ten said, then how many more.
+    for i in 0..12 {
+        env.write(&format!("legacy/f{i}.txt"), "x\n");
+    }
+    let mut args = vec!["--validator", "lint"];
+    let names: Vec<String> = (0..12).map(|i| format!("legacy/f{i}.txt")).collect();
+    args.extend(names.iter().map(String::as_str));
+    let said = notes(&args).1;
+    assert_eq!(
+        (said.len(), said[10].as_str()),
+        (11, "and 2 more (a file named that a validator named excludes)"),
+        "{said:?}"
+    );
+}
+
 /// An excluded directory is not entered: not listed, not watched. A build
 /// tree under `exclude = ["target"]` costs no inotify watches, and a write
 /// in it does not make the next check walk the tree again. A name excluded

@@ -679,6 +679,38 @@ impl ValidatorConfig {
     pub fn file_filter(&self) -> Result<FileFilter, globset::Error> {
         FileFilter::new(&self.files, &self.exclude)
     }
+
+    /// Why the file `rel` (relative to the project root), which this
+    /// validator's `files` take, is not selected: the first `exclude`
+    /// pattern that takes it out, in words that end a sentence naming it
+    /// (said to be a built-in's default when the list is the default one).
+    /// `None` when it is selected, or when `files` do not take it.
+    pub fn excluded_because(&self, rel: &Path) -> Option<String> {
+        let filter = self.file_filter().ok()?;
+        let selects = |files: &[String], exclude: &[String]| {
+            FileFilter::new(files, exclude).ok().is_some_and(|f| f.is_match(rel))
+        };
+        if filter.is_match(rel) || !selects(&self.files, &[]) {
+            return None;
+        }
+        let every = ["*".to_owned()];
+        let pattern = self.exclude.iter().find(|p| !selects(&every, std::slice::from_ref(p)))?;
+        let default = match &self.kind {
+            ValidatorKind::Builtin { kind, .. } => {
+                kind.name() == self.name
+                    && self.exclude.iter().map(String::as_str).eq(kind.default_exclude().iter().copied())
+            }
+            ValidatorKind::Command(_) => false,
+        };
+        Some(if default {
+            format!(
+                "its default exclude has {pattern:?} (`verdict config show {}` prints the list, to set in its table)",
+                self.name
+            )
+        } else {
+            format!("its exclude has {pattern:?}")
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -1545,3 +1545,26 @@ fn glob_semantics() {
     assert!(v.file_filter().is_ok());
     assert!(CheckSettings::default().exclude_set().unwrap().is_empty());
 }
+
+#[test]
+fn excluded_because_names_the_pattern_that_takes_a_file_out() {
+    let cfg = Config::default();
+    let tw = cfg.validator("trailing-whitespace").unwrap();
+    assert_eq!(
+        tw.excluded_because(Path::new("pkg/testdata/x.txt")).as_deref(),
+        Some(
+            "its default exclude has \"testdata/\" (`verdict config show trailing-whitespace` prints the list, to set in its table)"
+        )
+    );
+    assert_eq!(tw.excluded_because(Path::new("src/x.txt")), None);
+    // Not taken by `files` at all: nothing to say of `exclude`.
+    let json = cfg.validator("json").unwrap();
+    assert_eq!(json.excluded_because(Path::new("notes.txt")), None);
+    assert!(json.excluded_because(Path::new("tsconfig.json")).unwrap().contains("\"tsconfig.json\""));
+    // A list of the user's own is not called the default, even where it
+    // holds a default pattern; the first pattern that takes it out is said.
+    let own = parse("[validators.trailing-whitespace]\nexclude = [\"*.md\", \"gen/**\", \"testdata/\"]\n").unwrap();
+    let tw = own.validator("trailing-whitespace").unwrap();
+    assert_eq!(tw.excluded_because(Path::new("gen/testdata/a.txt")).as_deref(), Some("its exclude has \"gen/**\""));
+    assert_eq!(tw.excluded_because(Path::new("testdata/a.txt")).as_deref(), Some("its exclude has \"testdata/\""));
+}
