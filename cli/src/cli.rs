@@ -141,8 +141,8 @@ enum ConfigCommand {
         #[arg(value_parser = PathArg)]
         file: Option<PathBuf>,
     },
-    /// Print the effective configuration as TOML (`--json`: JSON): every key, at its default where
-    /// verdict.toml sets none; read back as a verdict.toml, it runs the same.
+    /// Print the configuration verdict.toml gives as TOML (`--json`: JSON): every key, with the value
+    /// it takes where the file sets none (not what a running daemon has loaded: see `reload`).
     Show {
         /// Only these validators' tables (disabled ones too).
         #[arg(value_name = "VALIDATOR")]
@@ -228,7 +228,7 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         return config_check(file, true, cli.global.json);
     }
     if let Command::Config { command: ConfigCommand::Show { file: Some(file), names } } = &cli.command {
-        return config_show(Some(file), true, names, cli.global.json);
+        return config_show(Some(file), None, names, cli.global.json);
     }
     let layout = match layout(&cli.global) {
         // A daemon started with the root listed in VERDICT_SAFE_DIRECTORIES
@@ -307,7 +307,7 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Config { command: ConfigCommand::Show { names, .. } } => {
             // (A file named was shown above.)
-            config_show(layout.config.as_deref(), false, &names, cli.global.json)
+            config_show(layout.config.as_deref(), Some(&layout.root), &names, cli.global.json)
         }
         command => {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -374,9 +374,11 @@ fn config_errors(file: &Path, e: &crate::config::ConfigError, json: bool) -> Exi
 }
 
 /// `verdict config show`: the configuration of `file` (none: the
-/// defaults), every key with the value it takes. A file `named` on the
-/// command line is only read, whoever owns it, as by `config check`.
-fn config_show(file: Option<&Path>, named: bool, names: &[String], json: bool) -> anyhow::Result<ExitCode> {
+/// defaults), every key with the value it takes. A file named on the
+/// command line (no project `root`) is only read, whoever owns it, as by
+/// `config check`.
+fn config_show(file: Option<&Path>, root: Option<&Path>, names: &[String], json: bool) -> anyhow::Result<ExitCode> {
+    let named = root.is_none();
     let cfg = match file {
         None => crate::config::Config::default(),
         Some(file) => {
@@ -394,7 +396,7 @@ fn config_show(file: Option<&Path>, named: bool, names: &[String], json: bool) -
     } else {
         // (TOML escapes control characters in strings; the file's name in
         // the heading comment is written with escapes too.)
-        let text = crate::config_show::toml_text(&cfg, names)?;
+        let text = crate::config_show::toml_text(&cfg, names, root)?;
         outln!("{}", text.trim_end());
     }
     Ok(ExitCode::Ok)

@@ -26,17 +26,34 @@ enum Size {
 }
 
 fn size(n: u64) -> Size {
-    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    const UNITS: [(u64, &str); 6] =
+        [(1 << 60, "EiB"), (1 << 50, "PiB"), (1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     match UNITS.iter().find(|(unit, _)| n != 0 && n.is_multiple_of(*unit)) {
         Some((unit, name)) => Size::Unit(format!("{}{name}", n / unit)),
         None => Size::Bytes(n),
     }
 }
 
-/// A duration as the file takes one (`"30s"`, `"1day"`, `"1s 500ms"`); zero
-/// as `"0"`, which a TTL reads as "never expires".
+/// A duration as the file takes one: a whole number of the largest unit
+/// that measures it exactly (`"30s"`, `"1d"`, `"365d"`, `"1500ms"`), never
+/// months or years, whose length the parser takes as an average; zero as
+/// `"0"`, which a TTL reads as "never expires".
 fn duration(d: Duration) -> String {
-    if d.is_zero() { "0".to_owned() } else { humantime::format_duration(d).to_string() }
+    const UNITS: [(u128, &str); 7] = [
+        (86_400_000_000_000, "d"),
+        (3_600_000_000_000, "h"),
+        (60_000_000_000, "m"),
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+        (1, "ns"),
+    ];
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0".to_owned();
+    }
+    let (unit, name) = UNITS.iter().find(|(unit, _)| nanos % unit == 0).expect("a nanosecond measures any");
+    format!("{}{name}", nanos / unit)
 }
 
 #[derive(Serialize)]
@@ -141,8 +158,8 @@ struct Validator<'a> {
     restart: Restart,
 }
 
-impl<'a> From<&'a ValidatorConfig> for Validator<'a> {
-    fn from(v: &'a ValidatorConfig) -> Self {
+impl<'a> Validator<'a> {
+    fn new(v: &'a ValidatorConfig, size: fn(u64) -> Size) -> Self {
         let mut shown = Validator {
             kind: v.kind.name(),
             enabled: v.enabled,
@@ -187,15 +204,19 @@ impl<'a> From<&'a ValidatorConfig> for Validator<'a> {
     }
 }
 
-fn top(cfg: &Config) -> Top {
-    // A relative `dir` was resolved against the file's directory: shown as
-    // written when it is below it (the text stays the file's, whatever the
-    // directory's own name), absolute otherwise.
-    let dir = cfg.cache.dir.as_deref().map(|d| {
-        let base = cfg.source.as_deref().and_then(Path::parent);
-        let shown = base.and_then(|b| d.strip_prefix(b).ok()).filter(|r| !r.as_os_str().is_empty()).unwrap_or(d);
-        shown.to_string_lossy().into_owned()
-    });
+/// The resolved `cache.dir`, absolute: a relative one was resolved
+/// against the file's directory, which may itself have been named
+/// relatively (`--file proj/verdict.toml`); a copy of the text elsewhere
+/// names the same directory. `.` components are dropped (`dir = "."` is the
+/// root itself, which the daemon refuses as a cache, not a `.` below it).
+fn cache_dir(dir: &Path) -> String {
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let tidy: std::path::PathBuf = absolute.components().collect();
+    tidy.to_string_lossy().into_owned()
+}
+
+fn top(cfg: &Config, size: fn(u64) -> Size) -> Top {
+    let dir = cfg.cache.dir.as_deref().map(cache_dir);
     Top {
         builtins: cfg.builtins,
         daemon: Daemon {
@@ -229,12 +250,18 @@ fn top(cfg: &Config) -> Top {
 
 /// A name asked for that `cfg` has no validator of.
 #[derive(Debug, thiserror::Error)]
-#[error("no validator named {name:?}; {}", known_list(.known))]
+#[error("no validator named {name:?}{}; {}", builtins_off(*.builtin_off), known_list(.known))]
 pub struct UnknownValidator {
     /// The name asked for.
     pub name: String,
+    /// It is a built-in's, and `builtins = false` leaves the built-ins out.
+    pub builtin_off: bool,
     /// Every validator's name, disabled ones included.
     pub known: Vec<String>,
+}
+
+fn builtins_off(off: bool) -> &'static str {
+    if off { " (builtins = false: a built-in runs only where a table of its own names it)" } else { "" }
 }
 
 fn known_list(known: &[String]) -> String {
@@ -243,7 +270,11 @@ fn known_list(known: &[String]) -> String {
 
 /// The validators to show: every one (disabled ones included, with
 /// `enabled = false`), or those `names` asks for, in its order.
-fn selected<'c>(all: &'c [ValidatorConfig], names: &[String]) -> Result<Vec<&'c ValidatorConfig>, UnknownValidator> {
+fn selected<'c>(
+    cfg: &Config,
+    all: &'c [ValidatorConfig],
+    names: &[String],
+) -> Result<Vec<&'c ValidatorConfig>, UnknownValidator> {
     if names.is_empty() {
         return Ok(all.iter().collect());
     }
@@ -251,6 +282,7 @@ fn selected<'c>(all: &'c [ValidatorConfig], names: &[String]) -> Result<Vec<&'c 
     for name in names {
         let v = all.iter().find(|v| &v.name == name).ok_or_else(|| UnknownValidator {
             name: name.clone(),
+            builtin_off: !cfg.builtins && BuiltinKind::from_name(name).is_some(),
             known: all.iter().map(|v| v.name.clone()).collect(),
         })?;
         if !out.iter().any(|o| o.name == v.name) {
@@ -260,22 +292,37 @@ fn selected<'c>(all: &'c [ValidatorConfig], names: &[String]) -> Result<Vec<&'c 
     Ok(out)
 }
 
-/// `cfg` as TOML, with a comment saying where it came from: all of it, or
-/// (`names` not empty) only those validators' tables.
-pub fn toml_text(cfg: &Config, names: &[String]) -> Result<String, UnknownValidator> {
+/// `cfg` as TOML, with comments saying where it came from: all of it, or
+/// (`names` not empty) only those validators' tables. `root`: the
+/// project root, said when there is no file.
+pub fn toml_text(cfg: &Config, names: &[String], root: Option<&Path>) -> Result<String, UnknownValidator> {
     let all = cfg.all_validators();
-    let chosen = selected(&all, names)?;
+    let chosen = selected(cfg, &all, names)?;
+    let visible = |p: &Path| crate::report::visible(&p.display().to_string()).into_owned();
+    // The file's own name, in the comment over each of its tables.
+    let file_name = cfg.source.as_deref().and_then(Path::file_name).map_or_else(
+        || crate::config::FILE_NAME.to_owned(),
+        |n| crate::report::visible(&n.to_string_lossy()).into_owned(),
+    );
     let mut out = String::new();
     if names.is_empty() {
-        match &cfg.source {
-            Some(file) => out.push_str(&format!(
-                "# The effective configuration of {}: every key, at its default where the file sets none.\n",
-                crate::report::visible(&file.display().to_string())
+        match (&cfg.source, root) {
+            (Some(file), _) => out.push_str(&format!(
+                "# The effective configuration of {}: every key, with the value it takes where the file sets none.\n",
+                visible(file)
             )),
-            None => out.push_str("# No verdict.toml: the built-in validators, every key at its default.\n"),
+            (None, Some(root)) => out.push_str(&format!(
+                "# No verdict.toml in {}: the built-in validators, every key at its default.\n",
+                visible(root)
+            )),
+            (None, None) => out.push_str("# No verdict.toml: the built-in validators, every key at its default.\n"),
         }
-        out.push_str("# Saved as the project's verdict.toml, this text configures the same checks.\n\n");
-        out.push_str(&toml::to_string_pretty(&top(cfg)).expect("plain settings serialize as TOML"));
+        out.push_str(
+            "# Read as a verdict.toml, this text configures the same checks; but every value in it is then fixed:\n\
+             # [defaults], cache.ttl and the built-ins' default files and exclude (a later verdict's too) no longer\n\
+             # reach a table, and concurrency stays this machine's. Copy the tables and keys you mean to change.\n\n",
+        );
+        out.push_str(&toml::to_string_pretty(&top(cfg, size)).expect("plain settings serialize as TOML"));
     }
     for v in chosen {
         #[derive(Serialize)]
@@ -289,35 +336,44 @@ pub fn toml_text(cfg: &Config, names: &[String]) -> Result<String, UnknownValida
         // by name are for pasting into the file, where it would go stale.
         if names.is_empty() {
             out.push_str(&if cfg.declared.contains_key(&v.name) {
-                format!("# [validators.{}] of verdict.toml, what it leaves out at its default.\n", v.name)
+                format!(
+                    "# [validators.{}] of {file_name}; the keys it does not set from [defaults], [cache] and its kind.\n",
+                    v.name
+                )
             } else {
-                "# A built-in that verdict.toml does not configure: every key at its default.\n".to_owned()
+                format!("# A built-in that {file_name} does not configure: every key at its default.\n")
             });
         }
-        let one = One { validators: BTreeMap::from([(v.name.as_str(), Validator::from(v))]) };
+        let one = One { validators: BTreeMap::from([(v.name.as_str(), Validator::new(v, size))]) };
         out.push_str(&toml::to_string_pretty(&one).expect("plain settings serialize as TOML"));
     }
     Ok(out)
 }
 
+/// JSON's sizes: always a number of bytes, which a program need not parse.
+fn bytes(n: u64) -> Size {
+    Size::Bytes(n)
+}
+
 /// `cfg` as the JSON document `verdict --json config show` prints:
 /// `{"file": …, "config": {…}}`, the config holding the keys and values
-/// of [`toml_text`] (only `validators` when `names` are given).
+/// of [`toml_text`], sizes as numbers of bytes (only `validators` when
+/// `names` are given).
 pub fn json(cfg: &Config, names: &[String]) -> Result<serde_json::Value, UnknownValidator> {
     let all = cfg.all_validators();
-    let chosen = selected(&all, names)?;
+    let chosen = selected(cfg, &all, names)?;
     let validators: serde_json::Map<String, serde_json::Value> = chosen
         .into_iter()
-        .map(|v| (v.name.clone(), serde_json::to_value(Validator::from(v)).expect("plain settings serialize")))
+        .map(|v| (v.name.clone(), serde_json::to_value(Validator::new(v, bytes)).expect("plain settings serialize")))
         .collect();
     let mut config = if names.is_empty() {
-        serde_json::to_value(top(cfg)).expect("plain settings serialize")
+        serde_json::to_value(top(cfg, bytes)).expect("plain settings serialize")
     } else {
         serde_json::json!({})
     };
     config["validators"] = serde_json::Value::Object(validators);
     Ok(serde_json::json!({
-        "file": cfg.source.as_ref().map(|f| f.to_string_lossy()),
+        "file": cfg.source.as_deref().map(cache_dir),
         "config": config,
     }))
 }
@@ -400,7 +456,7 @@ parser = "sarif"
     fn the_text_shown_reads_back_as_the_same_configuration() {
         let default_read = Config { source: Some(PathBuf::from(ORIGIN)), ..Config::default() };
         for cfg in [default_read, parse(RICH)] {
-            let text = toml_text(&cfg, &[]).unwrap();
+            let text = toml_text(&cfg, &[], None).unwrap();
             assert_eq!(effective(&parse(&text)), effective(&cfg), "{text}");
             // Every key is written: nothing is left to a default that could
             // change under it.
@@ -408,11 +464,12 @@ parser = "sarif"
                 assert!(text.contains(key), "{key} in {text}");
             }
         }
-        let text = toml_text(&parse(RICH), &[]).unwrap();
+        let text = toml_text(&parse(RICH), &[], None).unwrap();
         // As the file wrote them, and said where each validator comes from.
         for line in [
-            "dir = \"cache/here\"",
-            "grace_period = \"1s 500ms\"",
+            "dir = \"/proj/cache/here\"",
+            "grace_period = \"1500ms\"",
+            "timeout = \"61s\"",
             "ttl = \"0\"",
             "write_buffer = \"3MiB\"",
             "max_file_size = 1025",
@@ -424,7 +481,7 @@ parser = "sarif"
         }
         // builtins = false: only the tables written.
         assert!(!text.contains("[validators.json]") && text.contains("[validators.utf8]"), "{text}");
-        let defaults = toml_text(&Config::default(), &[]).unwrap();
+        let defaults = toml_text(&Config::default(), &[], Some(Path::new("/proj"))).unwrap();
         assert!(defaults.starts_with("# No verdict.toml") && !defaults.contains("dir ="), "{defaults}");
         assert!(defaults.contains("# A built-in that verdict.toml does not configure"), "{defaults}");
     }
@@ -432,7 +489,7 @@ parser = "sarif"
     #[test]
     fn a_built_in_shown_alone_carries_its_default_excludes() {
         let cfg = Config::default();
-        let text = toml_text(&cfg, &["trailing-whitespace".to_owned(), "utf8".to_owned()]).unwrap();
+        let text = toml_text(&cfg, &["trailing-whitespace".to_owned(), "utf8".to_owned()], None).unwrap();
         assert!(!text.contains("[daemon]") && !text.contains("builtins") && !text.contains('#'), "{text}");
         let heads: Vec<&str> =
             text.lines().filter(|l| l.starts_with("[validators.") && !l.contains("restart")).collect();
@@ -447,12 +504,18 @@ parser = "sarif"
             assert!(!want.exclude.is_empty(), "{name} has default excludes");
         }
         // Named twice, shown once; a disabled one is shown too.
-        let twice = toml_text(&cfg, &["utf8".to_owned(), "utf8".to_owned()]).unwrap();
+        let twice = toml_text(&cfg, &["utf8".to_owned(), "utf8".to_owned()], None).unwrap();
         assert_eq!(twice.matches("[validators.utf8]").count(), 1, "{twice}");
         let rich = parse(RICH);
-        assert!(toml_text(&rich, &["big".to_owned()]).unwrap().contains("enabled = false"));
-        let e = toml_text(&rich, &["json".to_owned()]).unwrap_err();
-        assert_eq!(e.to_string(), "no validator named \"json\"; the validators are: big, lint, sarif, utf8");
+        assert!(toml_text(&rich, &["big".to_owned()], None).unwrap().contains("enabled = false"));
+        let e = toml_text(&rich, &["json".to_owned()], None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no validator named \"json\" (builtins = false: a built-in runs only where a table of its own names it); \
+             the validators are: big, lint, sarif, utf8"
+        );
+        let e = toml_text(&rich, &["jsn".to_owned()], None).unwrap_err();
+        assert_eq!(e.to_string(), "no validator named \"jsn\"; the validators are: big, lint, sarif, utf8");
     }
 
     #[test]
@@ -463,7 +526,9 @@ parser = "sarif"
         let c = &doc["config"];
         assert_eq!(c["builtins"], false);
         assert_eq!(c["daemon"]["log_max_size"], 5000);
-        assert_eq!(c["cache"]["write_buffer"], "3MiB");
+        // Sizes as numbers of bytes, which a program need not parse.
+        assert_eq!(c["cache"]["write_buffer"], 3 << 20);
+        assert_eq!(c["cache"]["dir"], "/proj/cache/here");
         assert_eq!(c["defaults"]["restart"]["max_restarts"], 0);
         let lint = &c["validators"]["lint"];
         assert_eq!(lint["command"], serde_json::json!(["ruff", "--flag=a b", "it's"]));
@@ -477,7 +542,7 @@ parser = "sarif"
         assert_eq!(one["file"], serde_json::Value::Null);
         let keys: Vec<&String> = one["config"].as_object().unwrap().keys().collect();
         assert_eq!(keys, ["validators"]);
-        assert_eq!(one["config"]["validators"]["large-file"]["max_size"], "512KiB");
+        assert_eq!(one["config"]["validators"]["large-file"]["max_size"], 512 << 10);
     }
 
     #[test]
@@ -485,16 +550,29 @@ parser = "sarif"
         for (n, want) in [(0, "0"), (1, "1"), (1023, "1023"), (1024, "\"1KiB\""), (1536, "1536"), (3 << 30, "\"3GiB\"")]
         {
             assert_eq!(serde_json::to_string(&size(n)).unwrap(), want);
-            assert_eq!(crate::config::parse_size(&format!("{}", n)).unwrap(), n);
         }
-        for s in ["1KiB", "3MiB", "3GiB"] {
-            let Size::Unit(u) = size(crate::config::parse_size(s).unwrap()) else { panic!("{s}") };
-            assert_eq!(u, s);
+        for s in ["1KiB", "3MiB", "3GiB", "1024GiB", "2TiB", "1EiB"] {
+            let n = crate::config::parse_size(s).unwrap();
+            let Size::Unit(u) = size(n) else { panic!("{s}") };
+            assert_eq!(crate::config::parse_size(&u), Ok(n), "{s} shown as {u}");
         }
-        for d in
-            [Duration::ZERO, Duration::from_millis(1), Duration::from_millis(1500), Duration::from_secs(86_400 * 400)]
-        {
-            assert_eq!(crate::config::parse_duration(&duration(d)), Ok(d), "{}", duration(d));
+        assert!(matches!(size(1 << 40), Size::Unit(u) if u == "1TiB"));
+        // The largest unit that measures it exactly; never months, whose
+        // length the parser averages.
+        let day = 86_400;
+        for (d, want) in [
+            (Duration::ZERO, "0"),
+            (Duration::from_millis(1), "1ms"),
+            (Duration::from_millis(1500), "1500ms"),
+            (Duration::from_secs(90 * 60), "90m"),
+            (Duration::from_secs(3 * 3600), "3h"),
+            (Duration::from_secs(365 * day), "365d"),
+            (Duration::from_secs(31 * day), "31d"),
+            (Duration::from_nanos(100_001), "100001ns"),
+            (Duration::from_secs(100 * 365 * day), "36500d"),
+        ] {
+            assert_eq!(duration(d), want);
+            assert_eq!(crate::config::parse_duration(&duration(d)), Ok(d), "{want}");
         }
     }
 }
