@@ -47,9 +47,11 @@ struct Settings {
 
 impl Settings {
     fn of(props: &Properties) -> Settings {
+        // A key the section names, with a value that is not one of the
+        // property's (`unset`, an empty one, a misspelling), takes back
+        // what an earlier section set, as editors take it.
         fn said<T: PropertyKey + PropertyValue>(props: &Properties) -> Said<T> {
-            let raw = props.get_raw::<T>();
-            (!raw.is_unset()).then(|| raw.parse::<T>().ok())
+            props.iter().any(|(key, _)| key == T::key()).then(|| props.get_raw::<T>().parse::<T>().ok())
         }
         Settings { trim: said(props), final_newline: said(props), charset: said(props), eol: said(props) }
     }
@@ -1173,6 +1175,32 @@ mod tests {
         let latin1 = FileMarks { latin1: true, ..FileMarks::NONE };
         let binary = FileMarks { binary: true, ..FileMarks::NONE };
         assert_eq!(marks(root, &["setup.iss", "a.ps1", "b.txt"]).0, [latin1, binary, NONE]);
+    }
+
+    #[test]
+    fn a_key_with_an_empty_value_is_editorconfig_and_takes_back_an_earlier_setting() {
+        // pandoc's `.editorconfig` has `charset =` early: everything below
+        // it counts (the parser used to refuse the line, and verdict the
+        // rest of the file), as in Visual Studio's and IntelliJ's exports.
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        write(
+            &root.join(FILE_NAME),
+            "root = true\n[*]\ncharset =\nend_of_line = lf\n[*.md]\ntrim_trailing_whitespace = false\n\
+             [test/*]\ninsert_final_newline = false\n[test/keep.txt]\ninsert_final_newline =\nend_of_line=\n",
+        );
+        let (got, notes) = marks(root, &["a.md", "test/x.txt", "test/keep.txt"]);
+        let lf = Some(verdict_actors::builtin::LineEnding::Lf);
+        assert_eq!(
+            got,
+            [
+                FileMarks { eol: lf, ..KEEPS },
+                FileMarks { eol: lf, ..NO_NEWLINE },
+                // Empty values take back what `[test/*]` and `[*]` set.
+                NONE,
+            ]
+        );
+        assert_eq!(notes, Vec::<String>::new());
     }
 
     #[test]
