@@ -358,6 +358,8 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         "docs/__snapshots__/README.md",
         "tests/testthat/_snaps/summarise.md",
         "test/expected/bit.out",
+        "DependencyInjection/Tests/Fixtures/config/defaults.expected.yml",
+        "codemod/__testfixtures__/rename.expected.ts",
     ] {
         for f in [&tw, &md, &mle, &fnl, &shebang] {
             assert!(!f.is_match(file), "{file}");
@@ -479,6 +481,8 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     for file in ["package-lock.json", "web/yarn.lock", "uv.lock", "Cargo.lock", "go.sum", "a/b/pnpm-lock.yaml"] {
         assert!(!large.is_match(file), "{file}");
     }
+    // So are translation catalogs, as the program's messages.
+    assert!(!large.is_match("po/de.po") && !large.is_match("po/git.pot") && large.is_match("po/de.mo"));
     // Templates' modes are set by what renders them.
     let shebang = filter("shebang-executable");
     assert!(shebang.is_match("run.sh") && !shebang.is_match("roles/x/templates/init.sh.j2"));

@@ -192,7 +192,7 @@ impl BuiltinKind {
                 WRITTEN_WITHOUT_NEWLINE,
             ],
             BuiltinKind::Utf8 => &[MAIL_FILES, TEST_DATA_DIRS],
-            BuiltinKind::LargeFile => &[LOCK_FILES],
+            BuiltinKind::LargeFile => &[LOCK_FILES, TRANSLATION_CATALOGS],
             _ => &[],
         };
         parts.concat()
@@ -372,19 +372,26 @@ const LOCK_FILES: &[&str] = &[
     "gradle.lockfile",
 ];
 
+/// gettext's translation catalogs: as large as the program's messages
+/// (git's `po/*.po` are 0.5 to 1 MiB each), and kept whole.
+const TRANSLATION_CATALOGS: &[&str] = &["*.po", "*.pot"];
+
 /// Tests' expected outputs, which must be what the code under test writes,
 /// byte for byte (a code frame's empty line ending in spaces, an error
 /// message's trailing blank, a generated plist without a final newline, a
 /// completion script's snapshot with a shebang): Jest's and Vitest's
 /// snapshots, golden files, files named as expected output with a hyphen
 /// (`expected-agent.plist`, `settings-expected.conf`: an underscore names
-/// source modules, `expected_conditions.py`), and snapshot directories
+/// source modules, `expected_conditions.py`) or as a dotted word before the
+/// extension (`defaults.expected.yml`, Symfony's dumped configurations),
+/// and snapshot directories
 /// (swift-snapshot-testing's `__Snapshots__/`, a `Snapshots/` below a
 /// `Tests/`: one elsewhere may hold code).
 const EXPECTED_OUTPUT: &[&str] = &[
     "*.snap",
     "*.golden",
     "*.expected",
+    "*.expected.*",
     "expected-*",
     "*-expected.*",
     "__snapshots__/",
@@ -1189,13 +1196,18 @@ fn wide_text(content: &[u8]) -> Option<String> {
 }
 
 /// True when the content looks binary: a NUL byte among its first
-/// [`BINARY_SNIFF_LEN`] bytes, as git decides; or a PDF's header, `%PDF-`.
+/// [`BINARY_SNIFF_LEN`] bytes, as git decides; or a PDF's header, `%PDF-`,
+/// or an image's signature (GIF, PNG, JPEG).
 /// A PDF's bytes are its objects' (compressed streams, a cross-reference
 /// table whose entries end in a blank by the format), text or not: ISO
 /// 32000 asks a PDF with binary data to say so on its second line, which
-/// many leave for their first NUL to show, thousands of bytes on.
+/// many leave for their first NUL to show, thousands of bytes on. An image
+/// has one early as a rule, but a small or damaged one need not (Symfony's
+/// `test_corrupted.gif` has none).
 pub fn is_binary(content: &[u8]) -> bool {
-    content.starts_with(b"%PDF-") || memchr::memchr(0, &content[..content.len().min(BINARY_SNIFF_LEN)]).is_some()
+    const SIGNATURES: [&[u8]; 5] = [b"%PDF-", b"GIF87a", b"GIF89a", b"\x89PNG\r\n\x1a\n", b"\xFF\xD8\xFF"];
+    SIGNATURES.iter().any(|s| content.starts_with(s))
+        || memchr::memchr(0, &content[..content.len().min(BINARY_SNIFF_LEN)]).is_some()
 }
 
 fn large_file(max_size: u64, size: u64, out: &mut Collector<'_>) {

@@ -413,6 +413,16 @@ fn a_pdf_is_binary_without_a_nul_early() {
     // Only at the start: text quoting a header is text.
     assert!(!is_binary(b"The header is %PDF-1.4.\n"));
     assert!(!is_binary(b"%PDF"));
+    // Images by their signature, a damaged one with no NUL too.
+    for image in [
+        &b"GIF89a\x10\x10\x80\xff\xff\xff,\r\n;"[..],
+        b"GIF87a\x01\x01",
+        b"\x89PNG\r\n\x1a\nIHDR",
+        b"\xff\xd8\xff\xe0JFIF",
+    ] {
+        assert!(is_binary(image), "{image:?}");
+    }
+    assert!(!is_binary(b"GIF89 is a format.\n") && !is_binary(b"PNG\r\n"));
 }
 
 #[test]
