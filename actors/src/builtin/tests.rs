@@ -2159,6 +2159,27 @@ fn yaml_a_flow_collection_at_the_blocks_column_is_a_warning() {
 }
 
 #[test]
+fn yaml_a_quoted_scalar_continued_at_its_keys_depth_is_a_warning_at_that_line() {
+    // nginx's workflow (a line at column 1), a Compose healthcheck in a flow
+    // sequence (at the key's column), single-quoted, after CRLF, and after
+    // an escaped quote and a blank line (neither of which is the line).
+    for (content, line, column) in [
+        (&b"jobs:\n  with:\n    msg: \"a **b**\n\nIf you feel\" \n    days: 1\n"[..], 5, 1),
+        (b"h:\n  test: [\"a b \\\n  c\"]\n  n: 1\n", 3, 3),
+        (b"a:\n  b: 'it''s\n  x'\n", 3, 3),
+        (b"a:\r\n  b: \"x\r\n\r\n    y \\\" z\r\n z\"\r\n", 5, 2),
+    ] {
+        let f = one(BuiltinKind::Yaml, content);
+        let shown = String::from_utf8_lossy(content);
+        assert_eq!(f.severity, Severity::Warning, "{shown:?}: {}", f.message);
+        assert!(f.message.starts_with("a line of a quoted scalar indented no deeper than the key"), "{}", f.message);
+        assert_eq!(at(&f), (line, column), "{shown:?}");
+    }
+    // Indented deeper, it is YAML.
+    clean(BuiltinKind::Yaml, b"a:\n  b: \"x\n   y\"\n");
+}
+
+#[test]
 fn yaml_a_tab_after_an_indicator_is_a_warning_and_tab_indentation_an_error() {
     for content in [&b"key:\tvalue\n"[..], b"? \ta\n: b\n", b"?\tkey\n: v\n"] {
         let f = one(BuiltinKind::Yaml, content);

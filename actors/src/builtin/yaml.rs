@@ -615,6 +615,18 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
         }
         return;
     }
+    // A quoted scalar continued on a line indented no deeper than its key
+    // (YAML 1.2 refuses it, as the test suite's QB6E; libyaml and PyYAML
+    // take it): nginx's GitHub workflow, a Compose file's healthcheck.
+    // Found at that line, where the parser's marker is the opening quote.
+    if info == "invalid indentation in quoted scalar"
+        && let start = byte_at(text, e.marker().index())
+        && let Some(at) = shallow_quoted_line(text, start)
+    {
+        let (line, column) = advance(position(e.marker()), &text[start..at]);
+        out.at_position(line, column, Severity::Warning, || QUOTED_INDENTATION.to_owned());
+        return;
+    }
     if matches!(
         info,
         "':' must be followed by a valid YAML whitespace" | "tabs disallowed in this context" | "expected whitespace"
@@ -750,6 +762,44 @@ fn surrogate_escape(text: &str, start: usize) -> Option<(usize, String)> {
     }
     None
 }
+
+/// In the quoted scalar whose opening quote is at byte `start`, where the
+/// first line begins that is indented no deeper than the line the scalar
+/// begins on (its first character that is not a space); `None` when
+/// there is none before the scalar ends.
+fn shallow_quoted_line(text: &str, start: usize) -> Option<usize> {
+    let quote = *text.as_bytes().get(start)?;
+    if !matches!(quote, b'"' | b'\'') {
+        return None;
+    }
+    let line_start = text[..start].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    let spaces = |from: usize| text.as_bytes()[from..].iter().take_while(|&&b| b == b' ').count();
+    let indent = spaces(line_start);
+    let bytes = text.as_bytes();
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            // An escaped line break is a line break all the same.
+            b'\\' if quote == b'"' && !matches!(bytes.get(i + 1), Some(b'\n' | b'\r')) => i += 1,
+            b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 1,
+            b if b == quote => return None,
+            b'\n' | b'\r' => {
+                let next = i + 1 + usize::from(bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n'));
+                let first = next + spaces(next);
+                if !matches!(bytes.get(first), None | Some(b'\n' | b'\r')) && first - next <= indent {
+                    return Some(first);
+                }
+                i = next;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+const QUOTED_INDENTATION: &str = "a line of a quoted scalar indented no deeper than the key it belongs to: YAML 1.2 refuses it, but libyaml and PyYAML take it, so the tools that read such files may too; this check's parser refuses it, so the rest of the file is not checked; indent the scalar's lines deeper than its key";
 
 const TAB_INDENTATION: &str = "a tab in the indentation: YAML indents with spaces only (YAML 1.2, section 6.1)";
 
