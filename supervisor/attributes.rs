@@ -1,6 +1,7 @@
 //! The git attributes a check heeds (docs/configuration.md, "git
 //! attributes"): `binary` (or `-diff` with `-text`), `linguist-generated`
-//! and `linguist-vendored`, and, where an EditorConfig `end_of_line` is
+//! and `linguist-vendored`, `whitespace` and `conflict-marker-size`, and,
+//! where an EditorConfig `end_of_line` is
 //! set, `text`, `eol` and `crlf`, as the `.gitattributes` files of the repository
 //! a file is in and its `info/attributes` set them, with git's precedence
 //! and macros (the `gix-attributes` crate).
@@ -29,7 +30,8 @@ use super::{ReadStamp, Walked, special_kind_of, untrusted_file};
 pub(crate) const FILE_NAME: &str = ".gitattributes";
 
 /// The attributes asked for, in the order [`marks_of`] reads them.
-const NAMES: [&str; 6] = ["diff", "text", "linguist-generated", "linguist-vendored", "eol", "crlf"];
+const NAMES: [&str; 8] =
+    ["diff", "text", "linguist-generated", "linguist-vendored", "eol", "crlf", "whitespace", "conflict-marker-size"];
 
 /// An attributes file read.
 struct Rules {
@@ -140,9 +142,9 @@ pub(super) fn mark(
     // repositories, costs no look-ups.
     let has = |bytes: &[u8], word: &str| memchr::memmem::find(bytes, word.as_bytes()).is_some();
     let words: &[&str] = if heed_eol {
-        &["binary", "diff", "linguist-", "[attr]", "text", "eol", "crlf"]
+        &["binary", "diff", "linguist-", "[attr]", "whitespace", "conflict-marker-size", "text", "eol", "crlf"]
     } else {
-        &["binary", "diff", "linguist-", "[attr]"]
+        &["binary", "diff", "linguist-", "[attr]", "whitespace", "conflict-marker-size"]
     };
     if !rules.iter().any(|r| words.iter().any(|w| has(&r.bytes, w))) {
         return;
@@ -190,11 +192,16 @@ pub(super) fn mark(
                 // Over what EditorConfig said (which is read first): a
                 // UTF-16 `charset` is binary whatever git says.
                 let git = marks_of(out);
+                // What either leaves to the file, it keeps.
                 w.marks = FileMarks {
                     binary: w.marks.binary || git.binary,
                     generated: git.generated,
                     vendored: git.vendored,
                     git_eol: git.git_eol,
+                    keeps_trailing_whitespace: w.marks.keeps_trailing_whitespace || git.keeps_trailing_whitespace,
+                    no_final_newline: w.marks.no_final_newline || git.no_final_newline,
+                    blank_lines_at_end: git.blank_lines_at_end,
+                    conflict_marker_size: git.conflict_marker_size,
                     ..w.marks
                 };
             }
@@ -398,6 +405,8 @@ fn marks_of(out: &Outcome) -> FileMarks {
     let mut states = out.iter_selected().map(|m| m.assignment.state);
     let mut next = || states.next().unwrap_or(gix_attributes::StateRef::Unspecified);
     let (diff, text, generated, vendored, eol, crlf) = (next(), next(), next(), next(), next(), next());
+    let (whitespace, marker_size) = (next(), next());
+    let (blank_at_eol, blank_at_eof) = whitespace_rules(whitespace);
     // As Linguist reads them: set, or any value but `false` (exactly).
     let on = |s: gix_attributes::StateRef<'_>| match s {
         gix_attributes::StateRef::Set => true,
@@ -409,8 +418,58 @@ fn marks_of(out: &Outcome) -> FileMarks {
         generated: on(generated),
         vendored: on(vendored),
         git_eol: git_eol(text, crlf, eol),
+        keeps_trailing_whitespace: !blank_at_eol,
+        no_final_newline: whitespace.is_unset(),
+        // (Unset, `no_final_newline` says more.)
+        blank_lines_at_end: !blank_at_eof && !whitespace.is_unset(),
+        conflict_marker_size: conflict_marker_size(marker_size),
         ..FileMarks::NONE
     }
+}
+
+/// Whether git's whitespace checks (`git diff --check`, `git apply
+/// --whitespace`) look for blanks at a line's end (`blank-at-eol`) and for
+/// blank lines at the file's end (`blank-at-eof`) in a file with this
+/// `whitespace` attribute, as git's `ws.c` reads it: unset, neither;
+/// set or unspecified, both (verdict does not read `core.whitespace`); a
+/// value, a comma-separated list over git's defaults, each name (or the
+/// start of one: `trail`) set, or unset after a `-`; `trailing-space`
+/// names both.
+fn whitespace_rules(state: gix_attributes::StateRef<'_>) -> (bool, bool) {
+    use gix_attributes::StateRef;
+    let list = match state {
+        StateRef::Unset => return (false, false),
+        StateRef::Value(v) => v.as_bstr(),
+        _ => return (true, true),
+    };
+    let (mut eol, mut eof) = (true, true);
+    for word in list.split(|&b| b == b',') {
+        let word = word.trim_ascii();
+        let (on, name) = match word.strip_prefix(b"-") {
+            Some(name) => (false, name),
+            None => (true, word),
+        };
+        // git compares the word's length of each rule's name, in its
+        // table's order: `blank-at-e` is `blank-at-eol`.
+        const RULES: [&[u8]; 3] = [b"trailing-space", b"blank-at-eol", b"blank-at-eof"];
+        match RULES.iter().position(|rule| !name.is_empty() && rule.starts_with(name)) {
+            Some(0) => (eol, eof) = (on, on),
+            Some(1) => eol = on,
+            Some(2) => eof = on,
+            _ => {}
+        }
+    }
+    (eol, eof)
+}
+
+/// git's `conflict-marker-size`: a number of at least 1 (git takes what
+/// `atoi` reads, and 7 for anything else); kept where it is not 7 and at
+/// most 255.
+fn conflict_marker_size(state: gix_attributes::StateRef<'_>) -> Option<u8> {
+    let gix_attributes::StateRef::Value(v) = state else { return None };
+    let digits: Vec<u8> = v.as_bstr().iter().copied().take_while(u8::is_ascii_digit).collect();
+    let n: usize = std::str::from_utf8(&digits).ok()?.parse().ok()?;
+    u8::try_from(n).ok().filter(|&n| n != 7 && n > 0)
 }
 
 /// What git does with a file's line endings at checkout, from its `text`,
@@ -616,6 +675,55 @@ mod tests {
         write(&root.join(".gitattributes"), "*.h crlf=input\n");
         assert_eq!(marks_heeding(root, &[], &["a.h"], false), [FileMarks::NONE]);
         assert_eq!(marks_heeding(root, &[], &["a.h"], true)[0].git_eol, lf);
+    }
+
+    #[test]
+    fn whitespace_and_conflict_marker_size_are_read_as_git_reads_them() {
+        // git's own repository: `t/.gitattributes` has `-whitespace` for
+        // tests' expected outputs, its top one `whitespace=-blank-at-eof`
+        // and `conflict-marker-size=32` for documents with sample
+        // conflicts.
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        write(
+            &root.join(".gitattributes"),
+            "*.expect -whitespace\n*.a whitespace=-blank-at-eof\n*.b whitespace=-trail,space-before-tab\n\
+             *.c whitespace=-blank-at-eol\n*.d whitespace\n*.e whitespace=-trailing-space,blank-at-eof\n\
+             *.f whitespace=-blank-at-e\n*.g whitespace=indent-with-non-tab\n\
+             *.adoc conflict-marker-size=32\n*.h conflict-marker-size=7\n*.i conflict-marker-size=x\n\
+             *.j conflict-marker-size=300\n*.k conflict-marker-size=12abc\n",
+        );
+        let rels = [
+            "x.expect", "x.a", "x.b", "x.c", "x.d", "x.e", "x.f", "x.g", "m.adoc", "m.h", "m.i", "m.j", "m.k", "plain",
+        ];
+        let got: Vec<(bool, bool, bool, Option<u8>)> = marks(root, &[], &rels)
+            .iter()
+            .map(|m| (m.keeps_trailing_whitespace, m.no_final_newline, m.blank_lines_at_end, m.conflict_marker_size))
+            .collect();
+        let none = (false, false, false, None);
+        assert_eq!(
+            got,
+            [
+                (true, true, false, None),
+                (false, false, true, None),
+                (true, false, true, None),
+                (true, false, false, None),
+                none,
+                (true, false, false, None),
+                // The first rule the word begins: `blank-at-eol`.
+                (true, false, false, None),
+                none,
+                (false, false, false, Some(32)),
+                none,
+                none,
+                none,
+                (false, false, false, Some(12)),
+                none,
+            ]
+        );
+        // Heeded without an EditorConfig `end_of_line` too.
+        assert!(marks_heeding(root, &[], &["x.expect"], false)[0].no_final_newline);
     }
 
     #[test]

@@ -1337,13 +1337,14 @@ fn file_key(set: &FileSet, hash: Option<u128>, w: &Walked) -> ResultKey {
     // (its cached verdicts stay good).
     // (And one with marks of the first byte only keeps the key it had
     // before there were more.)
-    let mut keyed = [0u8; 19];
+    let mut keyed = [0u8; 21];
     keyed[..16].copy_from_slice(&content);
     keyed[16] = u8::from(set.mode_dependent && w.executable());
     keyed[17..].copy_from_slice(&marks.to_le_bytes());
     let keyed = match marks {
         0 => &keyed[..17],
         1..=0xff => &keyed[..18],
+        0x100..=0xffff => &keyed[..19],
         _ => &keyed[..],
     };
     ResultKey { validator: set.id, content: xxhash_rust::xxh3::xxh3_128(keyed).to_be_bytes() }

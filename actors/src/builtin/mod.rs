@@ -551,13 +551,24 @@ pub struct FileMarks {
     /// `*.tsv`): a line break inside a quoted field is data, not a line
     /// ending.
     pub delimited: bool,
-    /// `trim_trailing_whitespace = false` (EditorConfig): the project's
-    /// editors keep trailing blanks in it, so `trailing-whitespace` (and
-    /// its Markdown form) does not judge it.
+    /// `trim_trailing_whitespace = false` (EditorConfig), or git's
+    /// `whitespace` attribute unset or without `blank-at-eol`: the
+    /// project's editors, or git's own checks, keep trailing blanks in it,
+    /// so `trailing-whitespace` (and its Markdown form) does not judge it.
     pub keeps_trailing_whitespace: bool,
-    /// `insert_final_newline = false` (EditorConfig): the project's editors
-    /// leave its end as it is, so `final-newline` does not judge it.
+    /// `insert_final_newline = false` (EditorConfig), or git's
+    /// `whitespace` attribute unset (`-whitespace`): the project leaves its
+    /// end as it is, so `final-newline` does not judge it.
     pub no_final_newline: bool,
+    /// git's `whitespace` attribute without `blank-at-eof`
+    /// (`whitespace=-blank-at-eof`): blank lines at its end are the file's,
+    /// and `final-newline` only wants its last line ended.
+    pub blank_lines_at_end: bool,
+    /// git's `conflict-marker-size` (other than 7, and up to 255): the
+    /// length of the file's own conflict markers, which a merge writes
+    /// that long so that lines of seven (a document's sample conflict) are
+    /// text.
+    pub conflict_marker_size: Option<u8>,
     /// `charset = latin1` (EditorConfig): its bytes are Latin-1, where
     /// every byte is a character, so `utf8` does not judge it. (`charset =
     /// utf-16le` or `utf-16be` marks it `binary`: byte-wise text checks
@@ -666,6 +677,8 @@ impl FileMarks {
         delimited: false,
         keeps_trailing_whitespace: false,
         no_final_newline: false,
+        blank_lines_at_end: false,
+        conflict_marker_size: None,
         latin1: false,
         eol: None,
         js_or_css: false,
@@ -673,16 +686,17 @@ impl FileMarks {
     };
 
     /// The marks as bits, for keys (0: none). Those of the first seven
-    /// fit a byte, as they did before the line endings were read; what git
-    /// does with the endings counts only with an `eol` to weigh it against.
-    pub fn bits(self) -> u16 {
+    /// fit a byte, as they did before the line endings were read, and
+    /// those before the conflict marker size two; what git does with the
+    /// endings counts only with an `eol` to weigh it against.
+    pub fn bits(self) -> u32 {
         let git = match self.git_eol {
             GitEol::AsStored => 0,
             GitEol::Native { auto } => 1 | (u16::from(auto) << 2),
             GitEol::Set { ending, auto } => (ending as u16 + 2) | (u16::from(auto) << 2),
         };
         let eol = self.eol.map_or(0, |e| (e as u16 + 1) | (git << 2));
-        u16::from(self.binary)
+        let low = u16::from(self.binary)
             | (u16::from(self.generated) << 1)
             | (u16::from(self.vendored) << 2)
             | (u16::from(self.delimited) << 3)
@@ -691,6 +705,8 @@ impl FileMarks {
             | (u16::from(self.latin1) << 6)
             | (eol << 7)
             | (u16::from(self.js_or_css) << 12)
+            | (u16::from(self.blank_lines_at_end) << 13);
+        u32::from(low) | (u32::from(self.conflict_marker_size.unwrap_or(0)) << 16)
     }
 
     /// The ending `mixed-line-endings` wants every line of `content` to
@@ -712,6 +728,12 @@ impl FileMarks {
             return own;
         }
         git.map(|g| text::Wanted { ending: g, by_git: true })
+    }
+
+    /// The length of the file's conflict markers: 7, as git writes them,
+    /// unless its `conflict-marker-size` says otherwise.
+    pub fn marker_size(self) -> usize {
+        self.conflict_marker_size.map_or(7, usize::from)
     }
 
     /// Whether the layout checks leave the file's layout alone.
@@ -832,7 +854,7 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
             let mut out = Collector::new(kind.name(), text.as_bytes());
             match kind {
                 BuiltinKind::Secrets => secrets::secrets(text.as_bytes(), &mut out),
-                _ => text::merge_conflict(text.as_bytes(), &mut out),
+                _ => text::merge_conflict(text.as_bytes(), input.marks.marker_size(), &mut out),
             }
             return out.finish();
         }
@@ -845,8 +867,8 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
         BuiltinKind::Utf8 => text::utf8(content, &mut out),
         BuiltinKind::TrailingWhitespace => text::trailing_whitespace(content, &mut out),
         BuiltinKind::MarkdownTrailingWhitespace => text::markdown_trailing_whitespace(content, &mut out),
-        BuiltinKind::FinalNewline => text::final_newline(content, &mut out),
-        BuiltinKind::MergeConflict => text::merge_conflict(content, &mut out),
+        BuiltinKind::FinalNewline => text::final_newline(content, input.marks.blank_lines_at_end, &mut out),
+        BuiltinKind::MergeConflict => text::merge_conflict(content, input.marks.marker_size(), &mut out),
         BuiltinKind::MixedLineEndings => {
             text::mixed_line_endings(content, input.marks.delimited, input.marks.wanted_ending(content), &mut out)
         }

@@ -173,7 +173,7 @@ fn editorconfig_settings_waive_only_the_checks_they_name() {
         }
     }
     assert_eq!(with(BuiltinKind::Secrets, all).len(), 1);
-    let bits: std::collections::HashSet<u16> =
+    let bits: std::collections::HashSet<u32> =
         [FileMarks::NONE, keeps, no_newline, latin1, all].map(FileMarks::bits).into();
     assert_eq!(bits.len(), 5, "each setting is a mark of its own in the cache key");
 }
@@ -858,6 +858,45 @@ fn merge_conflict_crlf_and_unlabelled_markers() {
     // A marker on the last line, without a newline.
     let findings = run(BuiltinKind::MergeConflict, b"<<<<<<< a\n=======\n>>>>>>> b");
     assert_eq!(positions(&findings), [(1, 1), (2, 1), (3, 1)]);
+}
+
+#[test]
+fn merge_conflict_markers_have_the_length_git_s_conflict_marker_size_gives() {
+    // git's `Documentation/git-merge.adoc` shows a conflict of seven-wide
+    // markers, and sets `conflict-marker-size=32`: text, until a merge
+    // writes markers of 32.
+    let marks = FileMarks { conflict_marker_size: Some(32), ..FileMarks::NONE };
+    let with = |content: &[u8]| {
+        let input = BuiltinInput { marks, ..BuiltinInput::new(content) };
+        check(BuiltinKind::MergeConflict, &BuiltinSettings::default(), &input)
+    };
+    assert_eq!(with(CONFLICT.as_bytes()), []);
+    let wide = CONFLICT.replace("<<<<<<<", &"<".repeat(32)).replace("|||||||", &"|".repeat(32));
+    let wide = wide.replace("=======", &"=".repeat(32)).replace(">>>>>>>", &">".repeat(32));
+    assert_eq!(positions(&with(wide.as_bytes())), [(2, 1), (4, 1), (6, 1), (8, 1)]);
+    // Shorter than seven, too (no quick look for seven then).
+    let marks = FileMarks { conflict_marker_size: Some(3), ..FileMarks::NONE };
+    let input = BuiltinInput { marks, ..BuiltinInput::new(b"<<< a\nx\n===\ny\n>>> b\n<<<<<<< no\n") };
+    assert_eq!(
+        positions(&check(BuiltinKind::MergeConflict, &BuiltinSettings::default(), &input)),
+        [(1, 1), (3, 1), (5, 1)]
+    );
+    assert_ne!(FileMarks { conflict_marker_size: Some(32), ..FileMarks::NONE }.bits() >> 16, 0);
+}
+
+#[test]
+fn final_newline_leaves_blank_lines_at_the_end_where_git_s_whitespace_does() {
+    let marks = FileMarks { blank_lines_at_end: true, ..FileMarks::NONE };
+    let with = |content: &[u8]| {
+        let input = BuiltinInput { marks, ..BuiltinInput::new(content) };
+        check(BuiltinKind::FinalNewline, &BuiltinSettings::default(), &input)
+    };
+    assert_eq!(with(b"a\n\n\n"), []);
+    assert_eq!(with(b"\n"), []);
+    // Its last line still ends.
+    assert_eq!(positions(&with(b"a\nb")), [(2, 2)]);
+    assert_eq!(run(BuiltinKind::FinalNewline, b"a\n\n").len(), 1);
+    assert_ne!(marks.bits(), 0);
 }
 
 #[test]

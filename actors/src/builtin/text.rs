@@ -185,7 +185,7 @@ pub(super) fn plural(n: usize, word: &str) -> String {
 /// `final-newline`: a non-empty file must end with `\n`, and not with blank
 /// lines (lines with no characters at all; whitespace-only lines are
 /// `trailing-whitespace`'s business).
-pub(super) fn final_newline(content: &[u8], out: &mut Collector<'_>) {
+pub(super) fn final_newline(content: &[u8], blank_lines_kept: bool, out: &mut Collector<'_>) {
     // A byte order mark is not content: a file of only a BOM is empty, and
     // one of a BOM and newlines holds only blank lines.
     let bom = if content.starts_with(super::BOM) { super::BOM.len() } else { 0 };
@@ -211,7 +211,7 @@ pub(super) fn final_newline(content: &[u8], out: &mut Collector<'_>) {
     // The first terminator ends the last non-blank line, unless every line is blank.
     let all_blank = end == bom;
     let blank = if all_blank { terminators } else { terminators - 1 };
-    if blank == 0 || (blank == 1 && patch_signature(&content[..end])) {
+    if blank == 0 || blank_lines_kept || (blank == 1 && patch_signature(&content[..end])) {
         return;
     }
     // The first blank line starts after the terminator of the last non-blank one.
@@ -245,20 +245,24 @@ impl Marker {
 }
 
 /// Which marker, if any, the line `content[start..end]` (without its line
-/// break) is. A marker is exactly seven characters, then a space and a label
-/// or the end of the line; `=======` may only be followed by blanks.
-fn marker(line: &[u8]) -> Option<Marker> {
-    if line.len() < 7 {
+/// break) is. A marker is exactly `size` characters (seven, unless git's
+/// `conflict-marker-size` says otherwise), then a space and a label or the
+/// end of the line; `=======` may only be followed by blanks.
+fn marker(line: &[u8], size: usize) -> Option<Marker> {
+    if line.len() < size || size == 0 {
         return None;
     }
-    let (head, rest) = line.split_at(7);
-    let kind = match head {
-        b"<<<<<<<" => Marker::Ours,
-        b"|||||||" => Marker::Base,
-        b"=======" => Marker::Separator,
-        b">>>>>>>" => Marker::Theirs,
+    let (head, rest) = line.split_at(size);
+    let kind = match head[0] {
+        b'<' => Marker::Ours,
+        b'|' => Marker::Base,
+        b'=' => Marker::Separator,
+        b'>' => Marker::Theirs,
         _ => return None,
     };
+    if head.iter().any(|&b| b != head[0]) {
+        return None;
+    }
     let ok = match kind {
         Marker::Separator => rest.iter().all(|&b| is_blank(b)),
         _ => rest.is_empty() || rest[0] == b' ',
@@ -272,9 +276,10 @@ fn marker(line: &[u8]) -> Option<Marker> {
 /// common: reStructuredText underlines, tables). Conflicts may nest (a
 /// recursive merge's), so open markers are counted. Findings come in file
 /// order.
-pub(super) fn merge_conflict(content: &[u8], out: &mut Collector<'_>) {
-    // Two `memmem` scans rule out the usual file with no markers.
-    if OURS.find(content).is_none() && THEIRS.find(content).is_none() {
+pub(super) fn merge_conflict(content: &[u8], size: usize, out: &mut Collector<'_>) {
+    // Two `memmem` scans rule out the usual file with no markers (of
+    // seven or more characters, which begin with seven).
+    if size >= 7 && OURS.find(content).is_none() && THEIRS.find(content).is_none() {
         return;
     }
     // Every marker line, and whether it is reported.
@@ -291,7 +296,7 @@ pub(super) fn merge_conflict(content: &[u8], out: &mut Collector<'_>) {
         if let Some(stripped) = line.strip_suffix(b"\r") {
             line = stripped;
         }
-        match marker(line) {
+        match marker(line, size) {
             Some(Marker::Ours) => {
                 open += 1;
                 markers.push((line_start, Marker::Ours, true));
