@@ -52,7 +52,7 @@ fn duration(d: Duration) -> String {
     if nanos == 0 {
         return "0".to_owned();
     }
-    let (unit, name) = UNITS.iter().find(|(unit, _)| nanos % unit == 0).expect("a nanosecond measures any");
+    let (unit, name) = UNITS.iter().find(|(unit, _)| nanos.is_multiple_of(*unit)).expect("a nanosecond measures any");
     format!("{}{name}", nanos / unit)
 }
 
