@@ -923,7 +923,8 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
 /// - Android Room's schemas and cobra's pages (by their footer);
 /// - an HTML page with a `<meta name="generator">` tag in its first
 ///   [`HEADER_LEN`] bytes (what Hugo, Jekyll, MkDocs, Doxygen, javadoc and
-///   rustdoc write), and jazzy's pages (by their footer).
+///   rustdoc write), and jazzy's pages (by their footer);
+/// - a data file of unicode.org's, by its header ([`unicode_data`]).
 pub(crate) fn written_by_a_tool(content: &[u8]) -> bool {
     let content = content.strip_prefix(BOM).unwrap_or(content);
     let header = &content[..content.len().min(HEADER_LEN)];
@@ -967,7 +968,21 @@ pub(crate) fn written_by_a_tool(content: &[u8]) -> bool {
     // an HTML comment after it (a YAML document's `---` reads as either;
     // a page's own headings and list items are not comments).
     let front = past_front_matter(header).filter(|rest| rest.trim_ascii_start().starts_with(b"<!--"));
-    std::iter::once(header).chain(front).any(|h| marked_block(&leading_comments(h)))
+    std::iter::once(header).chain(front).any(|h| {
+        let block = leading_comments(h);
+        marked_block(&block) || unicode_data(&block)
+    })
+}
+
+/// Whether a leading comment block is the header of a Unicode Character
+/// Database file (or another of unicode.org's data files), kept as
+/// unicode.org publishes it: a `Date:` line and the link to Unicode's terms
+/// of use (`confusables.txt`, `SpecialCasing-17.0.0.txt`, which language
+/// runtimes and regex engines commit and parse as they are).
+fn unicode_data(block: &[(&[u8], &[u8])]) -> bool {
+    let lines = || block.iter().map(|&(_, text)| past_leaders(text));
+    lines().any(|t| t.starts_with(b"Date: "))
+        && lines().any(|t| memchr::memmem::find(t, b"unicode.org/terms_of_use.html").is_some())
 }
 
 /// Whether an HTML page's head (within `header`) has a `<meta

@@ -252,6 +252,10 @@ fn files_written_by_a_tool_keep_its_layout() {
         "'\\\" t\n.\\\"     Title: tig\n.\\\" Generator: DocBook XSL Stylesheets vsnapshot <http://docbook.sf.net/>\n",
         ".\\\" generated with Ronn-NG/v0.10.1\n.\\\" http://github.com/apjanke/ronn-ng/tree/0.10.1\n",
         ".\\\" Man page generated from reStructuredText.\n.\n",
+        // unicode.org's data files, committed as published (Elixir's
+        // `lib/elixir/unicode/`), old and new headers.
+        "# SpecialCasing-17.0.0.txt\n# Date: 2025-07-31, 22:11:55 GMT\n# \u{a9} 2025 Unicode\u{ae}, Inc.\n# For terms of use and license, see https://www.unicode.org/terms_of_use.html\n#\n",
+        "# CaseFolding-12.1.0.txt\n# Date: 2019-03-10, 10:53:00 GMT\n# Copyright (c) 1991-2019 Unicode, Inc.\n# For terms of use, see http://www.unicode.org/terms_of_use.html\n",
     ] {
         for kind in layout {
             clean(kind, format!("{header}{body}").as_bytes());
@@ -309,6 +313,8 @@ fn files_written_by_a_tool_keep_its_layout() {
         "////\n// widget\nconst HEADER = \"/** @generated */\\n\";\n".to_owned(),
         // A hand-written man page: a comment, and no generator's mark.
         ".\\\" Copyright (c) 2024 The Authors\n.\\\" Automatically generated pages live in gen/\n.TH X 1\n".to_owned(),
+        // A project's own notes that link Unicode's terms, without a date.
+        "# Our tables, derived from UCD data.\n# See https://www.unicode.org/terms_of_use.html\n".to_owned(),
     ] {
         assert!(!run(BuiltinKind::TrailingWhitespace, format!("{header}{body}").as_bytes()).is_empty(), "{header}");
     }
