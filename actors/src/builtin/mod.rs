@@ -924,7 +924,8 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
 /// - an HTML page with a `<meta name="generator">` tag in its first
 ///   [`HEADER_LEN`] bytes (what Hugo, Jekyll, MkDocs, Doxygen, javadoc and
 ///   rustdoc write), and jazzy's pages (by their footer);
-/// - a data file of unicode.org's, by its header ([`unicode_data`]).
+/// - a data file of unicode.org's, by its header ([`unicode_data`]);
+/// - an Office Open XML part ([`office_part`]).
 pub(crate) fn written_by_a_tool(content: &[u8]) -> bool {
     let content = content.strip_prefix(BOM).unwrap_or(content);
     let header = &content[..content.len().min(HEADER_LEN)];
@@ -939,6 +940,12 @@ pub(crate) fn written_by_a_tool(content: &[u8]) -> bool {
                 || memchr::memmem::find(h, b"webpackBootstrap").is_some())
     };
     if webpack(header) {
+        return true;
+    }
+    // An Office Open XML part as Word, Excel and PowerPoint save it: a
+    // standalone declaration, then the whole document on one line (pandoc's
+    // reference .docx and .pptx parts, kept unzipped).
+    if office_part(content) {
         return true;
     }
     // Android Room's exported schemas (JSON: no comment to say so).
@@ -972,6 +979,24 @@ pub(crate) fn written_by_a_tool(content: &[u8]) -> bool {
         let block = leading_comments(h);
         marked_block(&block) || unicode_data(&block)
     })
+}
+
+/// Whether `content` is an XML part as Microsoft Office serializes it: an
+/// XML declaration that says `standalone="yes"` on the first line, then
+/// the whole document on the second (a line break after it at most), as
+/// Word writes `word/document.xml` and `[Content_Types].xml`: with CRLF, or
+/// LF once another tool has touched it, and no final line break.
+fn office_part(content: &[u8]) -> bool {
+    let Some(first_end) = memchr::memchr(b'\n', content) else { return false };
+    let declaration = content[..first_end].strip_suffix(b"\r").unwrap_or(&content[..first_end]);
+    let rest = &content[first_end + 1..];
+    let rest = rest.strip_suffix(b"\n").map_or(rest, |r| r.strip_suffix(b"\r").unwrap_or(r));
+    declaration.starts_with(b"<?xml ")
+        && declaration.ends_with(b"?>")
+        && memchr::memmem::find(declaration, b"standalone=\"yes\"").is_some()
+        && rest.starts_with(b"<")
+        && rest.len() >= 100
+        && memchr::memchr2(b'\n', b'\r', rest).is_none()
 }
 
 /// Whether a leading comment block is the header of a Unicode Character

@@ -321,6 +321,31 @@ fn files_written_by_a_tool_keep_its_layout() {
 }
 
 #[test]
+fn office_xml_parts_keep_the_layout_office_writes() {
+    let layout = [BuiltinKind::TrailingWhitespace, BuiltinKind::FinalNewline, BuiltinKind::MixedLineEndings];
+    let lf = FileMarks { eol: Some(LineEnding::Lf), ..FileMarks::NONE };
+    let with = |kind, content: &[u8]| {
+        let input = BuiltinInput { marks: lf, ..BuiltinInput::new(content) };
+        check(kind, &BuiltinSettings::default(), &input)
+    };
+    let body = "<w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body><w:p><w:r><w:t xml:space=\"preserve\">a </w:t></w:r></w:p></w:body></w:document>";
+    for eol in ["\r\n", "\n"] {
+        let part = format!("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>{eol}{body}");
+        for kind in layout {
+            assert_eq!(with(kind, part.as_bytes()), [], "{kind} {eol:?}");
+        }
+    }
+    // Not without `standalone="yes"`, nor on more lines, nor a short one.
+    for part in [
+        format!("<?xml version=\"1.0\"?>\r\n{body}"),
+        format!("<?xml version=\"1.0\" standalone=\"yes\"?>\r\n{body}\r\n<!-- x -->"),
+        "<?xml version=\"1.0\" standalone=\"yes\"?>\r\n<a/>".to_owned(),
+    ] {
+        assert!(!with(BuiltinKind::MixedLineEndings, part.as_bytes()).is_empty(), "{part}");
+    }
+}
+
+#[test]
 fn generated_pages_say_so_in_their_head_or_at_their_foot() {
     let tw = BuiltinKind::TrailingWhitespace;
     let body = "<body>\n<p>text</p> \n</body>\n</html>\n";
