@@ -481,6 +481,11 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     for file in ["package-lock.json", "web/yarn.lock", "uv.lock", "Cargo.lock", "go.sum", "a/b/pnpm-lock.yaml"] {
         assert!(!large.is_match(file), "{file}");
     }
+    // Mail's layout is the message's: `-- `, flowed lines, CRLF.
+    for file in ["t/t5100/sample.mbox", "t/t5100/sample.mboxrd", "fixtures/reply.eml"] {
+        assert!(!tw.is_match(file) && !fnl.is_match(file) && !mle.is_match(file), "{file}");
+        assert!(filter("secrets").is_match(file) && !filter("utf8").is_match(file), "{file}");
+    }
     // So are translation catalogs, as the program's messages.
     assert!(!large.is_match("po/de.po") && !large.is_match("po/git.pot") && large.is_match("po/de.mo"));
     // Templates' modes are set by what renders them.

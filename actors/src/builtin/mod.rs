@@ -178,9 +178,10 @@ impl BuiltinKind {
                 MINIFIED_FILES,
                 TOOL_LAYOUT,
                 DELIMITED_FILES,
+                MAIL_FILES,
             ],
             BuiltinKind::MarkdownTrailingWhitespace => &[EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT],
-            BuiltinKind::MixedLineEndings => &[PATCH_FILES, EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT],
+            BuiltinKind::MixedLineEndings => &[PATCH_FILES, EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT, MAIL_FILES],
             BuiltinKind::ShebangExecutable => &[TEMPLATE_FILES, EXPECTED_OUTPUT, INSTALLED_SCRIPTS],
             BuiltinKind::FinalNewline => &[
                 MINIFIED_FILES,
@@ -190,6 +191,7 @@ impl BuiltinKind {
                 IDE_FILES,
                 TOOL_LAYOUT,
                 WRITTEN_WITHOUT_NEWLINE,
+                MAIL_FILES,
             ],
             BuiltinKind::Utf8 => &[MAIL_FILES, TEST_DATA_DIRS],
             BuiltinKind::LargeFile => &[LOCK_FILES, TRANSLATION_CATALOGS],
@@ -503,8 +505,12 @@ const INSTALLED_SCRIPTS: &[&str] = &[
     "*.fypp",
 ];
 
-/// Mail messages, whose parts declare their own character sets (MIME).
-const MAIL_FILES: &[&str] = &["*.eml", "*.mbox"];
+/// Mail messages, whose parts declare their own character sets (MIME),
+/// and whose layout is the message's: the signature separator `-- ` and
+/// `format=flowed`'s soft line breaks end in a space (RFC 3676), an mbox
+/// ends each message with a blank line, a message's lines end in CRLF
+/// (RFC 5322) where a Unix mbox holds LF.
+const MAIL_FILES: &[&str] = &["*.eml", "*.mbox", "*.mboxrd"];
 
 impl std::fmt::Display for BuiltinKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
