@@ -746,6 +746,26 @@ fn trailing_whitespace_leaves_a_transcripts_output_as_printed() {
 }
 
 #[test]
+fn trailing_whitespace_leaves_a_diff_s_hunks_to_the_diff() {
+    let tw = BuiltinKind::TrailingWhitespace;
+    // A test's expected `git log -p` output (git's t4211): an empty line of
+    // context is one space; an added line's blank is the diffed file's.
+    let log = b"commit 1\n\ndiff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -1,3 +1,3 @@ fn main\n a\n \n-b\n+c \n";
+    clean(tw, log);
+    clean(tw, b"@@ -1 +1 @@\r\n-x\r\n+x \r\n");
+    clean(tw, b"@@ -1,2 +1,2 @@\n \n-a\n+b\n\\ No newline at end of file\n");
+    // Blanks outside a hunk are reported: before it, after its counted
+    // lines, and in a hunk whose lines do not add up (not one).
+    let findings = run(tw, b"text \n@@ -1,2 +1,2 @@\n a\n-b\n+c \n d\n \nafter \n");
+    let lines: Vec<_> = findings.iter().map(|f| f.line).collect();
+    assert_eq!(lines, [Some(1), Some(7), Some(8)], "{findings:?}");
+    assert_eq!(run(tw, b"@@ -1,3 +1,3 @@\n a\n+b \nprose\n").len(), 1);
+    assert_eq!(run(tw, b"@@ -1,x +1 @@\n+b \n").len(), 1);
+    // Not indented (a hunk header is at a line's start).
+    assert_eq!(run(tw, b"    @@ -1 +1 @@\n    +b \n").len(), 1);
+}
+
+#[test]
 fn trailing_whitespace_reports_markdown_hard_breaks() {
     assert_eq!(at(&one(BuiltinKind::TrailingWhitespace, b"line one  \nline two\n")), (1, 9));
 }
@@ -766,7 +786,7 @@ fn markdown_trailing_whitespace_allows_hard_line_breaks_only() {
     }
     assert_eq!(
         BuiltinKind::MixedLineEndings.default_exclude(),
-        [&["*.patch", "*.diff"][..], &expected_output].concat()
+        [&["*.patch", "*.diff"][..], &expected_output, &["*.eml", "*.mbox", "*.mboxrd"]].concat()
     );
     assert!(md.default_files().contains(&"*.md") && expected_output.contains(&"*.snap"));
     // Two spaces before a line of the same paragraph: a hard line break, in

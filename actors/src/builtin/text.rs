@@ -44,7 +44,113 @@ static BLANK_BEFORE_CR: LazyLock<Regex> =
 /// are `markdown-trailing-whitespace`'s.
 pub(super) fn trailing_whitespace(content: &[u8], out: &mut Collector<'_>) {
     let transcript = Transcript::new(content);
-    trailing_blanks(content, out, |end| transcript.output_at(end));
+    let hunks = Hunks::new(content);
+    trailing_blanks(content, out, |end| transcript.output_at(end) || hunks.body_at(end));
+}
+
+/// The hunks of unified diffs in a file that is not a patch (a test's
+/// expected `git log -p` output, a document's example, a here-document):
+/// a `@@ -a,b +c,d @@` line at a line's start, then exactly the lines its
+/// counts account for, each beginning with ` `, `-` or `+` (or `\`, git's
+/// "No newline at end of file"). A blank ending one of them is the diffed
+/// file's: an empty line of context is one space. A hunk whose lines do
+/// not add up is not one.
+///
+/// Found once, when the first blank is asked about, in a file holding a
+/// hunk header at all.
+struct Hunks<'c> {
+    content: &'c [u8],
+    /// The hunks' bodies, as byte ranges, in order.
+    bodies: std::cell::OnceCell<Vec<(usize, usize)>>,
+}
+
+impl<'c> Hunks<'c> {
+    fn new(content: &'c [u8]) -> Self {
+        Hunks { content, bodies: std::cell::OnceCell::new() }
+    }
+
+    /// Whether the byte before `end` is in a hunk's body.
+    fn body_at(&self, end: usize) -> bool {
+        let bodies = self.bodies.get_or_init(|| {
+            let c = self.content;
+            if c.starts_with(b"@@ -") || memchr::memmem::find(c, b"\n@@ -").is_some() {
+                hunk_bodies(c)
+            } else {
+                Vec::new()
+            }
+        });
+        let at = end.saturating_sub(1);
+        let i = bodies.partition_point(|&(start, _)| start <= at);
+        i > 0 && at < bodies[i - 1].1
+    }
+}
+
+/// The bodies of the unified diff hunks in `c` (see [`Hunks`]).
+fn hunk_bodies(c: &[u8]) -> Vec<(usize, usize)> {
+    let line_at = |at: usize| {
+        let end = memchr::memchr(b'\n', &c[at..]).map_or(c.len(), |i| at + i);
+        let line = &c[at..end];
+        (line.strip_suffix(b"\r").unwrap_or(line), end + 1)
+    };
+    let mut bodies = Vec::new();
+    let mut at = 0;
+    while at < c.len() {
+        let (line, next) = line_at(at);
+        at = next;
+        let Some((mut old, mut new)) = hunk_header(line) else { continue };
+        let start = at;
+        let mut p = at;
+        let whole = loop {
+            if old == 0 && new == 0 {
+                // git's note on a last line without a line break.
+                if p < c.len() && line_at(p).0.starts_with(b"\\") {
+                    p = line_at(p).1;
+                }
+                break true;
+            }
+            if p >= c.len() {
+                break false;
+            }
+            let (body, after) = line_at(p);
+            match body.first() {
+                Some(b' ') if old > 0 && new > 0 => (old, new) = (old - 1, new - 1),
+                Some(b'-') if old > 0 => old -= 1,
+                Some(b'+') if new > 0 => new -= 1,
+                Some(b'\\') => {}
+                _ => break false,
+            }
+            p = after;
+        };
+        if whole {
+            bodies.push((start, p.min(c.len())));
+            at = p;
+        }
+    }
+    bodies
+}
+
+/// The line counts of a unified diff's hunk header, `@@ -a[,b] +c[,d] @@`
+/// (a count left out is 1), then anything (git's function context).
+fn hunk_header(line: &[u8]) -> Option<(usize, usize)> {
+    fn range(s: &[u8]) -> Option<(usize, &[u8])> {
+        let digits = |s: &[u8]| s.iter().take_while(|b| b.is_ascii_digit()).count();
+        let n = digits(s);
+        if n == 0 {
+            return None;
+        }
+        let rest = &s[n..];
+        match rest.strip_prefix(b",") {
+            Some(r) => {
+                let m = digits(r);
+                let count = std::str::from_utf8(&r[..m]).ok()?.parse().ok()?;
+                (m > 0).then_some((count, &r[m..]))
+            }
+            None => Some((1, rest)),
+        }
+    }
+    let (old, rest) = range(line.strip_prefix(b"@@ -")?)?;
+    let (new, rest) = range(rest.strip_prefix(b" +")?)?;
+    rest.starts_with(b" @@").then_some((old, new))
 }
 
 /// A shell transcript as cram tests write them (dune's, Mercurial's,
