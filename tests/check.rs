@@ -2830,6 +2830,44 @@ fn git_attributes_mark_files_binary_generated_or_vendored() {
     );
 }
 
+/// git's own whitespace policy: `-whitespace` (git's tests' expected
+/// outputs), `whitespace=-blank-at-eof`, and `conflict-marker-size` (a
+/// document showing a sample conflict). The verdicts follow an edit of the
+/// attributes at once: the marks are in the cached verdicts' key.
+#[test]
+fn git_s_whitespace_and_conflict_marker_size_attributes_are_heeded() {
+    let env = Env::new();
+    env.write(
+        ".gitattributes",
+        "*.expect -whitespace\n*.log whitespace=-blank-at-eof\nguide.adoc conflict-marker-size=32\n",
+    );
+    env.write("t/out.expect", "N  1 \nN  2\n\n");
+    env.write("run.log", "done\n\n\n");
+    env.write("bad.log", "done \n");
+    let sample = "<<<<<<< ours\nmine\n=======\ntheirs\n>>>>>>> theirs\n";
+    env.write("guide.adoc", format!("An example:\n\n{sample}"));
+    env.write("other.adoc", sample);
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 1, "{}", r["summary"]);
+    assert_eq!(with_findings(&r), ["bad.log", "other.adoc"], "{}", r["summary"]);
+    assert_eq!(status_of(&r, "bad.log", "trailing-whitespace"), "findings");
+    // A merge of the guide writes markers of 32: those are conflicts.
+    let wide = sample.replace("<<<<<<<", &"<".repeat(32)).replace("=======", &"=".repeat(32));
+    env.write("guide.adoc", wide.replace(">>>>>>>", &">".repeat(32)));
+    let r = check_json(&env, &[]).1;
+    assert_eq!(with_findings(&r), ["bad.log", "guide.adoc", "other.adoc"], "{}", r["summary"]);
+    // Without the attributes, the same bytes are judged as any file's.
+    env.write(".gitattributes", "");
+    env.write("guide.adoc", format!("An example:\n\n{sample}"));
+    let r = check_json(&env, &[]).1;
+    assert_eq!(
+        with_findings(&r),
+        ["bad.log", "guide.adoc", "other.adoc", "run.log", "t/out.expect"],
+        "{}",
+        r["summary"]
+    );
+}
+
 /// A spreadsheet's CSV export ends its records with CRLF and the line
 /// breaks within a cell with LF: `mixed-line-endings` reads a `.csv` or
 /// `.tsv` file as records. The same bytes under another name are mixed,
