@@ -2281,6 +2281,27 @@ fn yaml_a_quoted_scalar_continued_at_its_keys_depth_is_a_warning_at_that_line() 
 }
 
 #[test]
+fn yaml_a_reserved_first_character_is_said_as_what_it_is() {
+    let f = one(BuiltinKind::Yaml, b"a: %x\n");
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(
+        f.message,
+        "a plain scalar cannot begin with `%`: `%` begins a directive, at a document's start (YAML 1.2, section 5.3); quote it"
+    );
+    let f = one(BuiltinKind::Yaml, b"a: @x\n");
+    assert_eq!(
+        f.message,
+        "a plain scalar cannot begin with `@`: YAML reserves `@` and the backtick (YAML 1.2, section 5.3); quote it"
+    );
+    // YAML 1.0's header (Symfony's YAML test suite): a warning that says so.
+    for content in [&b"--- %YAML:1.0\nfoo: bar\n"[..], b"# c\n--- %YAML:1.0\r\nfoo: bar\r\n"] {
+        let f = one(BuiltinKind::Yaml, content);
+        assert_eq!(f.severity, Severity::Warning, "{}", f.message);
+        assert!(f.message.starts_with("`--- %YAML:1.0` is YAML 1.0's header"), "{}", f.message);
+    }
+}
+
+#[test]
 fn yaml_a_tab_after_an_indicator_is_a_warning_and_tab_indentation_an_error() {
     for content in [&b"key:\tvalue\n"[..], b"? \ta\n: b\n", b"?\tkey\n: v\n"] {
         let f = one(BuiltinKind::Yaml, content);

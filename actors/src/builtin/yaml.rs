@@ -698,8 +698,20 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
     // The parser's "unexpected character: `@'", with mismatched quotes and
     // no way out.
     if let Some(c) = info.strip_prefix("unexpected character: `").and_then(|r| r.strip_suffix('\'')) {
+        // YAML 1.0's header, `--- %YAML:1.0` (Syck's, and Symfony's parser
+        // still takes it): a directive only 1.0 wrote so.
+        let at = byte_at(text, e.marker().index());
+        let line_start = text[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+        if c == "%" && text[line_start..].trim_start_matches('\u{feff}').starts_with("--- %YAML:1.") {
+            out.at_position(line, column, Severity::Warning, || YAML_1_0_HEADER.to_owned());
+            return;
+        }
+        let why = match c {
+            "%" => "`%` begins a directive, at a document's start",
+            _ => "YAML reserves `@` and the backtick",
+        };
         out.at_position(line, column, Severity::Error, || {
-            format!("a plain scalar cannot begin with `{c}`: YAML reserves `@` and the backtick, and `%` begins a directive; quote it")
+            format!("a plain scalar cannot begin with `{c}`: {why} (YAML 1.2, section 5.3); quote it")
         });
         return;
     }
@@ -798,6 +810,8 @@ fn shallow_quoted_line(text: &str, start: usize) -> Option<usize> {
     }
     None
 }
+
+const YAML_1_0_HEADER: &str = "`--- %YAML:1.0` is YAML 1.0's header, which YAML 1.1 and 1.2 parsers refuse (Syck and Symfony's parser take it), as does this check's parser, so the rest of the file is not checked; write `%YAML 1.2` on a line of its own before `---`, or leave it out";
 
 const QUOTED_INDENTATION: &str = "a line of a quoted scalar indented no deeper than the key it belongs to: YAML 1.2 refuses it, but libyaml and PyYAML take it, so the tools that read such files may too; this check's parser refuses it, so the rest of the file is not checked; indent the scalar's lines deeper than its key";
 
