@@ -3247,6 +3247,14 @@ fn yaml_templates_are_not_checked_as_yaml() {
         BuiltinKind::Yaml,
         b"development:\n  <% if ENV['X'] %>\n  adapter: a\n  <% else %>\n  adapter: b\n  <% end %>\n",
     );
+    // A value that is an ERB tag, with a `: ` inside (Active Storage's
+    // fixtures, as Rails' guides write them), and a loop after a tagged
+    // document start (`--- !omap`, whose tag ends the line before the
+    // loop's first line).
+    clean(BuiltinKind::Yaml, b"blob: <%= ActiveStorage::FixtureSet.blob filename: \"first.png\" %>\nx: 1\n");
+    clean(BuiltinKind::Yaml, b"--- !omap\n<% 3.times do |i| %>\n- fixture_<%= i %>:\n    id: <%= i %>\n<% end %>\n");
+    let f = one(BuiltinKind::Yaml, b"a: 1\na: 2\nblob: <%= x y: z %>\n");
+    assert_eq!(at(&f), (2, 1), "what comes before is checked: {}", f.message);
     // Nor one that begins with a build's substitution variable (a Bazel
     // `expand_template` input, autoconf's `*.yml.in`): YAML reserves `@`.
     clean(BuiltinKind::Yaml, b"name: @name@\nversion: @version@\nname: x\n");

@@ -68,8 +68,8 @@ struct Signs {
 ///   directives are `%` and a name, and only before a document), a `{{ … }}`
 ///   closed on the line, or a Go comment's `{{/*`: no YAML anyone writes
 ///   begins a line so;
-/// - one with a node, outside quotes, that begins with a Jinja tag or with
-///   a Go template action reading a field (see [`LineScan::value_tag`] and
+/// - one with a node, outside quotes, that begins with a Jinja tag, an ERB
+///   or EEx tag (`<%`), or with a Go template action reading a field (see [`LineScan::value_tag`] and
 ///   [`reads_go_field`]): `port: {{ .Values.port }}`; or with a build's
 ///   substitution variable (`version: @VERSION@`, autoconf's, Nix's), as
 ///   YAML reserves `@`;
@@ -218,6 +218,10 @@ fn scan_line(line: &str, state: &mut Carried) -> LineScan {
                 (state.quote, node, node_col) = (Some(c), false, i);
             }
             b'{' if node && template_tag(&line[i..]) => (found.value_tag, node) = (true, false),
+            // An ERB or EEx tag: `blob: <%= FixtureSet.blob filename: "a.png" %>`,
+            // as Rails' fixtures write it (no YAML anyone writes begins a
+            // node so).
+            b'<' if node && b[i..].starts_with(b"<%") => (found.value_tag, node) = (true, false),
             // YAML reserves `@`: a node beginning `@name@` is a build's
             // substitution variable (`version: @VERSION@`).
             b'@' if node && super::substitution_variable(&b[i..]) => (found.value_tag, node) = (true, false),
@@ -352,10 +356,13 @@ fn check_text(text: &str, out: &mut Collector<'_>, seen: &mut Signs) {
         }
         match event {
             Ok((event, span)) => {
+                // (Its text begins past its tag or anchor, which may end
+                // the line before: `--- !omap` over a template's `<% … %>`.)
                 if let Event::Scalar(_, ScalarStyle::Plain, ..) = event
-                    && span.end.line() > span.start.line()
+                    && let first = indentation.after_properties(&span).map_or(span.start.line(), |at| at.line())
+                    && span.end.line() > first
                 {
-                    seen.scalar_lines.push((span.start.line() + 1, span.end.line()));
+                    seen.scalar_lines.push((first + 1, span.end.line()));
                 }
                 let starts = matches!(event, Event::MappingStart(..) | Event::SequenceStart(..));
                 let flow = starts && indentation.is_flow(&span, open.last() == Some(&None));
