@@ -481,6 +481,15 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     for file in ["package-lock.json", "web/yarn.lock", "uv.lock", "Cargo.lock", "go.sum", "a/b/pnpm-lock.yaml"] {
         assert!(!large.is_match(file), "{file}");
     }
+    // What tools write without a final newline and compare or rewrite.
+    for file in [
+        ".devcontainer/devcontainer-lock.json",
+        ".devcontainer-lock.json",
+        "docs/architecture.excalidraw",
+        "x.excalidrawlib",
+    ] {
+        assert!(!fnl.is_match(file) && tw.is_match(file), "{file}");
+    }
     // Mail's layout is the message's: `-- `, flowed lines, CRLF.
     for file in ["t/t5100/sample.mbox", "t/t5100/sample.mboxrd", "fixtures/reply.eml"] {
         assert!(!tw.is_match(file) && !fnl.is_match(file) && !mle.is_match(file), "{file}");

@@ -454,10 +454,18 @@ const IDE_FILES: &[&str] =
 /// NuGet's lock file (`packages.lock.json`), what Xcode keeps in an asset
 /// catalog (`*.xcassets/`: its `Contents.json` files, and Flutter's
 /// template README there), and the adaptive launcher icons Android
-/// Studio's Image Asset tool writes (`res/mipmap-anydpi*/ic_launcher*.xml`).
+/// Studio's Image Asset tool writes (`res/mipmap-anydpi*/ic_launcher*.xml`),
+/// the Dev Containers CLI's lock file (`devcontainer-lock.json`, which
+/// `--experimental-frozen-lockfile` compares byte for byte), and
+/// Excalidraw's drawings and libraries (`JSON.stringify` without a line
+/// break after it).
 /// Anchored as globs are (`**/` where the tool writes them anywhere).
 const WRITTEN_WITHOUT_NEWLINE: &[&str] = &[
     ".bower.json",
+    "devcontainer-lock.json",
+    ".devcontainer-lock.json",
+    "*.excalidraw",
+    "*.excalidrawlib",
     "*.interp",
     "**/db/structure.sql",
     "**/db/*_structure.sql",
