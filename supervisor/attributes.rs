@@ -445,14 +445,21 @@ fn whitespace_rules(state: gix_attributes::StateRef<'_>) -> (bool, bool) {
     let (mut eol, mut eof) = (true, true);
     for word in list.split(|&b| b == b',') {
         let word = word.trim_ascii();
+        if word.is_empty() {
+            continue;
+        }
         let (on, name) = match word.strip_prefix(b"-") {
             Some(name) => (false, name),
             None => (true, word),
         };
+        // A lone `-` ends git's reading of the list.
+        if name.is_empty() {
+            break;
+        }
         // git compares the word's length of each rule's name, in its
         // table's order: `blank-at-e` is `blank-at-eol`.
         const RULES: [&[u8]; 3] = [b"trailing-space", b"blank-at-eol", b"blank-at-eof"];
-        match RULES.iter().position(|rule| !name.is_empty() && rule.starts_with(name)) {
+        match RULES.iter().position(|rule| rule.starts_with(name)) {
             Some(0) => (eol, eof) = (on, on),
             Some(1) => eol = on,
             Some(2) => eof = on,
@@ -462,12 +469,14 @@ fn whitespace_rules(state: gix_attributes::StateRef<'_>) -> (bool, bool) {
     (eol, eof)
 }
 
-/// git's `conflict-marker-size`: a number of at least 1 (git takes what
-/// `atoi` reads, and 7 for anything else); kept where it is not 7 and at
-/// most 255.
+/// git's `conflict-marker-size`: what C's `atoi` reads of it (blanks, a
+/// sign, digits), if at least 1 (git takes 7 for anything else); kept
+/// where it is not 7 and at most 255.
 fn conflict_marker_size(state: gix_attributes::StateRef<'_>) -> Option<u8> {
     let gix_attributes::StateRef::Value(v) = state else { return None };
-    let digits: Vec<u8> = v.as_bstr().iter().copied().take_while(u8::is_ascii_digit).collect();
+    let value = v.as_bstr().trim_ascii_start();
+    let value = value.strip_prefix(b"+").unwrap_or(value);
+    let digits: Vec<u8> = value.iter().copied().take_while(u8::is_ascii_digit).collect();
     let n: usize = std::str::from_utf8(&digits).ok()?.parse().ok()?;
     u8::try_from(n).ok().filter(|&n| n != 7 && n > 0)
 }
@@ -692,10 +701,12 @@ mod tests {
              *.c whitespace=-blank-at-eol\n*.d whitespace\n*.e whitespace=-trailing-space,blank-at-eof\n\
              *.f whitespace=-blank-at-e\n*.g whitespace=indent-with-non-tab\n\
              *.adoc conflict-marker-size=32\n*.h conflict-marker-size=7\n*.i conflict-marker-size=x\n\
-             *.j conflict-marker-size=300\n*.k conflict-marker-size=12abc\n",
+             *.j conflict-marker-size=300\n*.k conflict-marker-size=12abc\n*.l conflict-marker-size=+12\n\
+             *.m conflict-marker-size=-12\n*.n whitespace=-,-trail\n",
         );
         let rels = [
-            "x.expect", "x.a", "x.b", "x.c", "x.d", "x.e", "x.f", "x.g", "m.adoc", "m.h", "m.i", "m.j", "m.k", "plain",
+            "x.expect", "x.a", "x.b", "x.c", "x.d", "x.e", "x.f", "x.g", "m.adoc", "m.h", "m.i", "m.j", "m.k", "m.l",
+            "m.m", "x.n", "plain",
         ];
         let got: Vec<(bool, bool, bool, Option<u8>)> = marks(root, &[], &rels)
             .iter()
@@ -719,6 +730,11 @@ mod tests {
                 none,
                 none,
                 (false, false, false, Some(12)),
+                // `atoi`'s reading: a sign; none below 1.
+                (false, false, false, Some(12)),
+                none,
+                // A lone `-` ends the list: nothing after it counts.
+                none,
                 none,
             ]
         );

@@ -52,9 +52,10 @@ pub(super) fn trailing_whitespace(content: &[u8], out: &mut Collector<'_>) {
 /// expected `git log -p` output, a document's example, a here-document):
 /// a `@@ -a,b +c,d @@` line at a line's start, then exactly the lines its
 /// counts account for, each beginning with ` `, `-` or `+` (or `\`, git's
-/// "No newline at end of file"). A blank ending one of them is the diffed
-/// file's: an empty line of context is one space. A hunk whose lines do
-/// not add up is not one.
+/// "No newline at end of file"). A line of one space there is an empty
+/// line of context, not a stray blank; other blanks (on a `+` line of a
+/// document's example) are still the author's to answer for. A hunk whose
+/// lines do not add up is not one.
 ///
 /// Found once, when the first blank is asked about, in a file holding a
 /// hunk header at all.
@@ -69,8 +70,17 @@ impl<'c> Hunks<'c> {
         Hunks { content, bodies: std::cell::OnceCell::new() }
     }
 
-    /// Whether the byte before `end` is in a hunk's body.
+    /// Whether the blank before `end` is a line of one space, an empty line
+    /// of context, in a hunk's body. (Other blanks there may be an
+    /// author's, in a document's example.)
     fn body_at(&self, end: usize) -> bool {
+        let c = self.content;
+        let line_start = memchr::memrchr(b'\n', &c[..end]).map_or(0, |i| i + 1);
+        let line_end = memchr::memchr(b'\n', &c[end..]).map_or(c.len(), |i| end + i);
+        let line = &c[line_start..line_end];
+        if line.strip_suffix(b"\r").unwrap_or(line) != b" " {
+            return false;
+        }
         let bodies = self.bodies.get_or_init(|| {
             let c = self.content;
             if c.starts_with(b"@@ -") || memchr::memmem::find(c, b"\n@@ -").is_some() {
@@ -291,7 +301,13 @@ pub(super) fn plural(n: usize, word: &str) -> String {
 /// `final-newline`: a non-empty file must end with `\n`, and not with blank
 /// lines (lines with no characters at all; whitespace-only lines are
 /// `trailing-whitespace`'s business).
-pub(super) fn final_newline(content: &[u8], blank_lines_kept: bool, out: &mut Collector<'_>) {
+///
+/// `blank_lines_kept`: git's `whitespace` leaves blank lines at the end to
+/// the file. `blanks_are_blank`: trailing blanks are left to the file
+/// (EditorConfig, git), so no other check reports a line of only blanks at
+/// the end: it counts as a blank line here, as git's `blank-at-eof` counts
+/// it.
+pub(super) fn final_newline(content: &[u8], blank_lines_kept: bool, blanks_are_blank: bool, out: &mut Collector<'_>) {
     // A byte order mark is not content: a file of only a BOM is empty, and
     // one of a BOM and newlines holds only blank lines.
     let bom = if content.starts_with(super::BOM) { super::BOM.len() } else { 0 };
@@ -312,6 +328,12 @@ pub(super) fn final_newline(content: &[u8], blank_lines_kept: bool, out: &mut Co
         end -= 1;
         if newline == b'\n' && end > bom && content[end - 1] == b'\r' {
             end -= 1;
+        }
+        if blanks_are_blank {
+            let start = end - content[bom..end].iter().rev().take_while(|&&b| is_blank(b)).count();
+            if start < end && (start == bom || content[start - 1] == newline) {
+                end = start;
+            }
         }
     }
     // The first terminator ends the last non-blank line, unless every line is blank.
@@ -423,7 +445,7 @@ pub(super) fn merge_conflict(content: &[u8], size: usize, out: &mut Collector<'_
         line_start = end + 1;
     }
     for (offset, m, _) in markers.into_iter().filter(|&(.., reported)| reported) {
-        report_marker(out, offset, m);
+        report_marker(out, offset, m, size);
     }
 }
 
@@ -432,8 +454,17 @@ pub(super) fn merge_conflict(content: &[u8], size: usize, out: &mut Collector<'_
 static OURS: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"<<<<<<<"));
 static THEIRS: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b">>>>>>>"));
 
-fn report_marker(out: &mut Collector<'_>, offset: usize, m: Marker) {
-    out.at(offset, Severity::Error, || m.describe().to_owned());
+/// Reports marker `m` at `offset`; the message shows it as long as the
+/// file's markers are (`size`, where `conflict-marker-size` says so).
+fn report_marker(out: &mut Collector<'_>, offset: usize, m: Marker, size: usize) {
+    out.at(offset, Severity::Error, || {
+        let said = m.describe();
+        if size == 7 {
+            return said.to_owned();
+        }
+        let seven = &said[said.find('`').map_or(0, |i| i + 1)..][..7];
+        said.replacen(seven, &seven[..1].repeat(size), 1)
+    });
 }
 
 use super::LineEnding as Ending;
