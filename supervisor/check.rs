@@ -131,12 +131,12 @@ impl Walked {
 
     /// What the built-ins heed of it: its rules files' marks, and whether
     /// its name says it holds delimited records, or is a script or a
-    /// style sheet.
+    /// style sheet, or is below a directory of tests.
     fn marks(&self) -> verdict_actors::builtin::FileMarks {
-        use verdict_actors::builtin::{is_delimited_name, is_js_or_css_name};
+        use verdict_actors::builtin::{in_test_dir, is_delimited_name, is_js_or_css_name};
         let name = self.name_bytes();
         let (delimited, js_or_css) = (is_delimited_name(name), is_js_or_css_name(name));
-        verdict_actors::builtin::FileMarks { delimited, js_or_css, ..self.marks }
+        verdict_actors::builtin::FileMarks { delimited, js_or_css, in_tests: in_test_dir(name), ..self.marks }
     }
 
     /// Its size (0 while unknown).

@@ -578,6 +578,11 @@ pub struct FileMarks {
     /// (`whitespace=-blank-at-eof`): blank lines at its end are the file's,
     /// and `final-newline` only wants its last line ended.
     pub blank_lines_at_end: bool,
+    /// Below a directory of tests ([`in_test_dir`]): a file there with no
+    /// line break at all is a test's one-line input or expected output (a
+    /// template whose render a test compares, `Hello world!`), which a
+    /// final newline would change.
+    pub in_tests: bool,
     /// git's `conflict-marker-size` (other than 7, and up to 255): the
     /// length of the file's own conflict markers, which a merge writes
     /// that long so that lines of seven (a document's sample conflict) are
@@ -692,6 +697,7 @@ impl FileMarks {
         keeps_trailing_whitespace: false,
         no_final_newline: false,
         blank_lines_at_end: false,
+        in_tests: false,
         conflict_marker_size: None,
         latin1: false,
         eol: None,
@@ -719,7 +725,8 @@ impl FileMarks {
             | (u16::from(self.latin1) << 6)
             | (eol << 7)
             | (u16::from(self.js_or_css) << 12)
-            | (u16::from(self.blank_lines_at_end) << 13);
+            | (u16::from(self.blank_lines_at_end) << 13)
+            | (u16::from(self.in_tests) << 14);
         u32::from(low) | (u32::from(self.conflict_marker_size.unwrap_or(0)) << 16)
     }
 
@@ -765,6 +772,14 @@ impl FileMarks {
             _ => false,
         }
     }
+}
+
+/// Whether the path (relative to the project root, `/`-separated) is below
+/// a directory of tests: one named `test`, `tests`, `spec` or `__tests__`
+/// (Rails', Go's and JavaScript's, RSpec's, Jest's).
+pub fn in_test_dir(path: &[u8]) -> bool {
+    let dirs = memchr::memrchr(b'/', path).map_or(&b""[..], |i| &path[..i]);
+    dirs.split(|&b| b == b'/').any(|d| matches!(d, b"test" | b"tests" | b"spec" | b"__tests__"))
 }
 
 /// Whether a file's name says it is a script or a style sheet: `.js`,
@@ -881,6 +896,9 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
         BuiltinKind::Utf8 => text::utf8(content, &mut out),
         BuiltinKind::TrailingWhitespace => text::trailing_whitespace(content, &mut out),
         BuiltinKind::MarkdownTrailingWhitespace => text::markdown_trailing_whitespace(content, &mut out),
+        // A test's one-line input or expected output, with no line break
+        // at all.
+        BuiltinKind::FinalNewline if input.marks.in_tests && memchr::memchr2(b'\n', b'\r', content).is_none() => {}
         BuiltinKind::FinalNewline => text::final_newline(
             content,
             input.marks.blank_lines_at_end,

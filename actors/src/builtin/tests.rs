@@ -964,6 +964,34 @@ fn merge_conflict_markers_have_the_length_git_s_conflict_marker_size_gives() {
 }
 
 #[test]
+fn final_newline_leaves_a_test_s_one_line_file_as_the_test_compares_it() {
+    // Rails' `actionview/test/fixtures/test/hello_world.erb` is
+    // `Hello world!`, and `render` must give exactly that.
+    for path in [
+        &b"actionview/test/fixtures/test/hello_world.erb"[..],
+        b"tests/data/x",
+        b"spec/fixtures/a.html",
+        b"src/__tests__/out.txt",
+    ] {
+        assert!(in_test_dir(path), "{}", String::from_utf8_lossy(path));
+    }
+    for path in [&b"test"[..], b"src/test.rb", b"testing/a", b"contest/a", b"lib/spec.rb"] {
+        assert!(!in_test_dir(path), "{}", String::from_utf8_lossy(path));
+    }
+    let marks = FileMarks { in_tests: true, ..FileMarks::NONE };
+    let with = |content: &[u8]| {
+        let input = BuiltinInput { marks, ..BuiltinInput::new(content) };
+        check(BuiltinKind::FinalNewline, &BuiltinSettings::default(), &input)
+    };
+    assert_eq!(with(b"Hello world!"), []);
+    // More than one line: judged as any file's.
+    assert_eq!(positions(&with(b"<h1>\nHello</h1>")), [(2, 11)]);
+    assert_eq!(with(b"a\n\n").len(), 1);
+    assert_eq!(run(BuiltinKind::FinalNewline, b"Hello world!").len(), 1);
+    assert_ne!(marks.bits(), 0);
+}
+
+#[test]
 fn final_newline_leaves_blank_lines_at_the_end_where_git_s_whitespace_does() {
     let marks = FileMarks { blank_lines_at_end: true, ..FileMarks::NONE };
     let with = |content: &[u8]| {
