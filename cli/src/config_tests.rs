@@ -481,6 +481,27 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     for file in ["package-lock.json", "web/yarn.lock", "uv.lock", "Cargo.lock", "go.sum", "a/b/pnpm-lock.yaml"] {
         assert!(!large.is_match(file), "{file}");
     }
+    // Harness-written expected output, and captured output.
+    for file in [
+        "tests/snapshot/samples/a/_expected/client/index.svelte.js",
+        "samples/b/_expected.html",
+        "tests/ui/x.stderr",
+        "t/out.stdout",
+    ] {
+        assert!(!tw.is_match(file) && !fnl.is_match(file) && !mle.is_match(file), "{file}");
+    }
+    for file in ["sklearn/metrics/_expected_mutual_info_fast.pyx", "services/docs/_expected_tools.py"] {
+        assert!(tw.is_match(file) && fnl.is_match(file), "{file}");
+    }
+    // OpenSSL's PEM files: their blanks are OpenSSL's; a key is a key.
+    for file in ["src/test/resources/ssl/test-key.pem", "certs/ca.crt"] {
+        assert!(!tw.is_match(file) && fnl.is_match(file) && filter("secrets").is_match(file), "{file}");
+    }
+    // VS Code's and Theia's launch configurations, wherever kept.
+    let (json, jsonc) = (filter("json"), filter("jsonc"));
+    for file in ["docs/debugging/launch.json", ".theia/launch.json", "launch.json"] {
+        assert!(!json.is_match(file) && jsonc.is_match(file), "{file}");
+    }
     // What tools write without a final newline and compare or rewrite.
     for file in [
         ".devcontainer/devcontainer-lock.json",

@@ -353,6 +353,35 @@ fn office_xml_parts_keep_the_layout_office_writes() {
 }
 
 #[test]
+fn output_that_links_its_source_map_keeps_its_layout() {
+    // dts-buddy's `index.d.ts`, tsc's output, a Sass build's sheet.
+    for content in [
+        &b"declare module 'x' {\n\texport const a: 1; \n}\n\n//# sourceMappingURL=index.d.ts.map"[..],
+        b"var a = 1; \n//# sourceMappingURL=a.js.map\n",
+        b"a { b: c; } \r\n/*# sourceMappingURL=a.css.map */\r\n",
+    ] {
+        for kind in [BuiltinKind::TrailingWhitespace, BuiltinKind::FinalNewline] {
+            clean(kind, content);
+        }
+    }
+    // Not where the link is not the last line (a file that speaks of one).
+    assert_eq!(run(BuiltinKind::TrailingWhitespace, b"//# sourceMappingURL=a.js.map\nvar a = 1; \n").len(), 1);
+}
+
+#[test]
+fn shebang_executable_leaves_what_no_kernel_runs_and_ansible_modules() {
+    let sb = BuiltinKind::ShebangExecutable;
+    // Ansible's Windows modules' marker, and its Python modules, which
+    // Ansible runs with their interpreter on the target (its own sanity
+    // test wants them not executable).
+    clean(sb, b"#!powershell\n#Requires -Module Ansible.ModuleUtils.Legacy\n");
+    clean(sb, b"#!/usr/bin/python\nDOCUMENTATION = ''\nfrom ansible.module_utils.basic import AnsibleModule\n");
+    // A script is a script.
+    assert_eq!(run(sb, b"#!/usr/bin/python\nimport os\n").len(), 1);
+    assert_eq!(run(sb, b"#! /bin/sh\necho\n").len(), 1);
+}
+
+#[test]
 fn generated_pages_say_so_in_their_head_or_at_their_foot() {
     let tw = BuiltinKind::TrailingWhitespace;
     let body = "<body>\n<p>text</p> \n</body>\n</html>\n";
@@ -3220,7 +3249,7 @@ fn a_shebang_a_build_fills_in_is_a_template() {
     }
     // Anything else beginning with `@` is an interpreter's path as any.
     for script in
-        ["#!@/bin/sh\n", "#!@bash/bin/bash\n", "#!@@/bin/sh\n", "#!/usr/bin/env @x@\n", "#!@a b@\n", "#!\n@x@ hello\n"]
+        ["#!@/bin/sh\n", "#!@bash/bin/bash\n", "#!@@/bin/sh\n", "#!/usr/bin/env @x@\n", "#!@a/ b@\n", "#!\n@x@ hello\n"]
     {
         assert_eq!(run(BuiltinKind::ShebangExecutable, script.as_bytes()).len(), 1, "{script}");
     }
