@@ -433,6 +433,11 @@ fn json_problem(text: &str, keys: bool) -> Option<Problem> {
             offset -= blanks + 1;
         }
     }
+    // serde_json notices a misspelt literal where it stops reading it:
+    // point at the word's start.
+    if message.starts_with("expected ident") {
+        offset -= body[..offset].iter().rev().take_while(|b| b.is_ascii_alphabetic()).count();
+    }
     // Limits of the parser, not syntax errors: RFC 8259 (section 9) lets
     // parsers refuse numbers beyond their range and nesting beyond a depth;
     // serde_json refuses numbers beyond a 64-bit float's, `Strict` nesting
@@ -482,6 +487,15 @@ fn json_problem(text: &str, keys: bool) -> Option<Problem> {
         format!("{} between tokens: {JSON_BLANKS}", char_name(c))
     } else if message.starts_with("trailing characters") && second_value_on_its_line(body, offset) {
         SECOND_VALUE.to_owned()
+    } else if message.starts_with("trailing comma") {
+        TRAILING_COMMA.to_owned()
+    } else if message.starts_with("expected ident")
+        || (message.starts_with("expected value") && body.get(offset).is_some_and(u8::is_ascii_alphabetic))
+    {
+        // serde_json's words for a literal it began to read (`t`, `f`,
+        // `n`) and did not find (`tru`, `nul`), and for a bare word
+        // (`True`, `bar`).
+        NOT_A_LITERAL.to_owned()
     } else {
         one_line(&message, line, column)
     };
@@ -501,6 +515,14 @@ fn second_value_on_its_line(body: &[u8], at: usize) -> bool {
         .is_some_and(|nl| body[nl + 1..at].iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')));
     line_start && matches!(body.get(at), Some(b'{' | b'['))
 }
+
+/// A trailing comma where strict JSON is checked.
+const TRAILING_COMMA: &str = "trailing comma: JSON allows none (a file read as JSON with comments and trailing \
+                              commas is for the `jsonc` check: add it to that check's `files`)";
+
+/// A bare word where a value should be.
+const NOT_A_LITERAL: &str =
+    "not a JSON value: the literals are true, false and null, in lowercase, and a string needs double quotes";
 
 /// A comment where strict JSON is checked.
 const COMMENT_IN_JSON: &str = "a comment: JSON has none (a file read as JSON with comments is for the `jsonc` \

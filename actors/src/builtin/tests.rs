@@ -1400,6 +1400,13 @@ fn json_syntax_error_position_and_message() {
     assert_eq!(at(&one(BuiltinKind::Json, b"[1, 2,]")), (1, 6));
     let f = one(BuiltinKind::Json, b"{\n  \"a\": 1,\n  \"b\": 2,\r\n\t\n}\n");
     assert_eq!((at(&f), f.message.starts_with("trailing comma")), ((3, 9), true), "{}", f.message);
+    assert!(f.message.contains("`jsonc` check"), "{}", f.message);
+    // A misspelt literal or a bare word, at its start, in plain words.
+    for (content, column) in [(&b"foo"[..], 1), (b"[tru]", 2), (b"{\"a\": nul}", 7), (b"[1, True]", 5)] {
+        let f = one(BuiltinKind::Json, content);
+        assert_eq!(at(&f), (1, column), "{}", String::from_utf8_lossy(content));
+        assert!(f.message.starts_with("not a JSON value: the literals are true, false and null"), "{}", f.message);
+    }
     let f = one(BuiltinKind::Json, b"{}\n{}\n");
     assert_eq!(at(&f), (2, 1));
     assert!(f.message.contains("trailing characters"), "{}", f.message);
@@ -1514,8 +1521,9 @@ fn json_columns_count_characters_and_skip_the_bom() {
     // serde_json counts bytes; the finding counts characters.
     assert_eq!(at(&one(BuiltinKind::Json, "{\"é€\": x}".as_bytes())), (1, 8));
     assert_eq!(at(&one(BuiltinKind::Json, format!("{BOM_STR}{{x}}").as_bytes())), (1, 2));
-    // CRLF files; serde_json points at the byte where `tru` stops matching.
-    assert_eq!(at(&one(BuiltinKind::Json, b"{\r\n  \"a\": tru\r\n}")), (2, 11));
+    // CRLF files; a misspelt literal is located at its start (serde_json
+    // points where `tru` stops matching).
+    assert_eq!(at(&one(BuiltinKind::Json, b"{\r\n  \"a\": tru\r\n}")), (2, 8));
 }
 
 /// A blank JSON does not have is named, as `jsonc` names it, not left as
@@ -1603,8 +1611,8 @@ fn json_parser_limits_are_warnings_that_say_so() {
     clean(BuiltinKind::Json, deep.as_bytes());
     let past = format!("{{\"a\": {}{}, \"b\": tru }}", "[".repeat(200), "]".repeat(200));
     let f = one(BuiltinKind::Json, past.as_bytes());
-    // Where `tru` stops matching, as serde_json reports it.
-    assert_eq!((f.severity, at(&f)), (Severity::Error, (1, 417)), "{}", f.message);
+    // At `tru`'s start.
+    assert_eq!((f.severity, at(&f)), (Severity::Error, (1, 414)), "{}", f.message);
     // Past 10,000 levels: a warning that says the check stops there.
     let deeper = format!("{}{}", "{\"a\":[".repeat(6_000), "]}".repeat(6_000));
     let f = one(BuiltinKind::Json, deeper.as_bytes());
