@@ -485,12 +485,15 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     for file in [
         "tests/snapshot/samples/a/_expected/client/index.svelte.js",
         "samples/b/_expected.html",
+        "test/form/samples/c/_expected.js",
         "tests/ui/x.stderr",
         "t/out.stdout",
     ] {
         assert!(!tw.is_match(file) && !fnl.is_match(file) && !mle.is_match(file), "{file}");
     }
-    for file in ["sklearn/metrics/_expected_mutual_info_fast.pyx", "services/docs/_expected_tools.py"] {
+    for file in
+        ["sklearn/metrics/_expected_mutual_info_fast.pyx", "services/docs/_expected_tools.py", "tests/_expected.py"]
+    {
         assert!(tw.is_match(file) && fnl.is_match(file), "{file}");
     }
     // OpenSSL's PEM files: their blanks are OpenSSL's; a key is a key.

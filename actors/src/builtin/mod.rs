@@ -390,8 +390,10 @@ const TRANSLATION_CATALOGS: &[&str] = &["*.po", "*.pot"];
 /// (`expected-agent.plist`, `settings-expected.conf`: an underscore names
 /// source modules, `expected_conditions.py`) or as a dotted word before the
 /// extension (`defaults.expected.yml`, Symfony's dumped configurations) or
-/// as `_expected` (Svelte's and Rollup's `_expected.html`, `_expected/`
-/// directories, which their harnesses write), captured output
+/// as `_expected` in a test's samples (Svelte's and Rollup's
+/// `samples/*/_expected.html`, and `_expected/` directories, which their
+/// harnesses write; elsewhere `_expected.py` may be a hand-written module
+/// of a test's constants), captured output
 /// (`*.stdout`, `*.stderr`: rustc's UI tests, trybuild's, Ansible's), and
 /// snapshot directories
 /// (swift-snapshot-testing's `__Snapshots__/`, a `Snapshots/` below a
@@ -401,7 +403,7 @@ const EXPECTED_OUTPUT: &[&str] = &[
     "*.golden",
     "*.expected",
     "*.expected.*",
-    "_expected.*",
+    "**/samples/**/_expected.*",
     "_expected/",
     "*.stdout",
     "*.stderr",
@@ -1032,7 +1034,11 @@ pub(crate) fn written_by_a_tool(content: &[u8]) -> bool {
     // blank line after it is someone's).
     let end = content.strip_suffix(b"\n").map_or(content, |c| c.strip_suffix(b"\r").unwrap_or(c));
     let last = memchr::memrchr(b'\n', end).map_or(end, |i| &end[i + 1..]);
-    if last.starts_with(b"//# sourceMappingURL=") || last.starts_with(b"/*# sourceMappingURL=") {
+    // (A map's file, `….map`, or the map itself, inline.)
+    let link = last
+        .strip_prefix(b"//# sourceMappingURL=")
+        .or_else(|| last.strip_prefix(b"/*# sourceMappingURL=").map(|l| l.strip_suffix(b" */").unwrap_or(l)));
+    if link.is_some_and(|l| l.trim_ascii_end().ends_with(b".map") || l.starts_with(b"data:")) {
         return true;
     }
     // The block the file begins with, and, in a page with front matter,
@@ -1429,10 +1435,11 @@ fn shebang_executable(content: &[u8], executable: bool, out: &mut Collector<'_>)
     }
     // An Ansible module: Ansible copies it to the target and runs its
     // interpreter on it, and its own sanity test wants it not executable.
+    // Told by what only a module has (an inventory script imports
+    // `ansible.module_utils` too, and is run directly).
     let head = &content[..content.len().min(HEADER_LEN * 4)];
-    if memchr::memmem::find(head, b"ansible.module_utils").is_some()
-        || memchr::memmem::find(head, b"Ansible.ModuleUtils").is_some()
-    {
+    let has = |what: &[u8]| memchr::memmem::find(head, what).is_some();
+    if has(b"AnsibleModule(") || has(b"#Requires -Module Ansible.ModuleUtils") || has(b"#AnsibleRequires ") {
         return;
     }
     out.at(0, Severity::Error, || "has a shebang but is not executable".to_owned());

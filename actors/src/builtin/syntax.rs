@@ -521,8 +521,8 @@ const TRAILING_COMMA: &str = "trailing comma: JSON allows none (a file read as J
                               commas is for the `jsonc` check: add it to that check's `files`)";
 
 /// A bare word where a value should be.
-const NOT_A_LITERAL: &str =
-    "not a JSON value: the literals are true, false and null, in lowercase, and a string needs double quotes";
+const NOT_A_LITERAL: &str = "not a JSON value: the literals are true, false and null, in lowercase (JSON has no \
+                             NaN, Infinity or undefined), and a string needs double quotes";
 
 /// A comment where strict JSON is checked.
 const COMMENT_IN_JSON: &str = "a comment: JSON has none (a file read as JSON with comments is for the `jsonc` \

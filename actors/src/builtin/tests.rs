@@ -364,7 +364,9 @@ fn output_that_links_its_source_map_keeps_its_layout() {
             clean(kind, content);
         }
     }
-    // Not where the link is not the last line (a file that speaks of one).
+    // Not a link to no map, nor where the link is not the last line (a
+    // file that speaks of one).
+    assert_eq!(run(BuiltinKind::TrailingWhitespace, b"var a = 1; \n//# sourceMappingURL=x\n").len(), 1);
     assert_eq!(run(BuiltinKind::TrailingWhitespace, b"//# sourceMappingURL=a.js.map\nvar a = 1; \n").len(), 1);
 }
 
@@ -375,7 +377,11 @@ fn shebang_executable_leaves_what_no_kernel_runs_and_ansible_modules() {
     // Ansible runs with their interpreter on the target (its own sanity
     // test wants them not executable).
     clean(sb, b"#!powershell\n#Requires -Module Ansible.ModuleUtils.Legacy\n");
-    clean(sb, b"#!/usr/bin/python\nDOCUMENTATION = ''\nfrom ansible.module_utils.basic import AnsibleModule\n");
+    clean(sb, b"#!/usr/bin/python\nfrom ansible.module_utils.basic import AnsibleModule\nmodule = AnsibleModule(argument_spec={})\n");
+    clean(sb, b"#!powershell\n#AnsibleRequires -CSharpUtil Ansible.Basic\n");
+    // An inventory script imports `ansible.module_utils` too, and Ansible
+    // runs it directly.
+    assert_eq!(run(sb, b"#!/usr/bin/env python\nfrom ansible.module_utils import ec2 as ec2_utils\n").len(), 1);
     // A script is a script.
     assert_eq!(run(sb, b"#!/usr/bin/python\nimport os\n").len(), 1);
     assert_eq!(run(sb, b"#! /bin/sh\necho\n").len(), 1);
@@ -3348,6 +3354,9 @@ fn yaml_templates_are_not_checked_as_yaml() {
     // loop's first line).
     clean(BuiltinKind::Yaml, b"blob: <%= ActiveStorage::FixtureSet.blob filename: \"first.png\" %>\nx: 1\n");
     clean(BuiltinKind::Yaml, b"--- !omap\n<% 3.times do |i| %>\n- fixture_<%= i %>:\n    id: <%= i %>\n<% end %>\n");
+    // Not a lone `<%` (a delimiter setting's value) nor `<%5`: YAML's.
+    assert_eq!(at(&one(BuiltinKind::Yaml, b"open: <%\nclose: %>\n")), (2, 8));
+    assert_eq!(at(&one(BuiltinKind::Yaml, b"t: <%5\nt: 1\n")).0, 2);
     let f = one(BuiltinKind::Yaml, b"a: 1\na: 2\nblob: <%= x y: z %>\n");
     assert_eq!(at(&f), (2, 1), "what comes before is checked: {}", f.message);
     // Nor one that begins with a build's substitution variable (a Bazel

@@ -221,7 +221,7 @@ fn scan_line(line: &str, state: &mut Carried) -> LineScan {
             // An ERB or EEx tag: `blob: <%= FixtureSet.blob filename: "a.png" %>`,
             // as Rails' fixtures write it (no YAML anyone writes begins a
             // node so).
-            b'<' if node && b[i..].starts_with(b"<%") => (found.value_tag, node) = (true, false),
+            b'<' if node && erb_tag(&b[i..]) => (found.value_tag, node) = (true, false),
             // YAML reserves `@`: a node beginning `@name@` is a build's
             // substitution variable (`version: @VERSION@`).
             b'@' if node && super::substitution_variable(&b[i..]) => (found.value_tag, node) = (true, false),
@@ -257,6 +257,18 @@ fn scan_line(line: &str, state: &mut Carried) -> LineScan {
         i += 1;
     }
     found
+}
+
+/// Whether `at` begins an ERB or EEx tag: `<%=`, `<%-` or `<%#`, or `<%`
+/// and a blank with its `%>` on the line; not a lone `<%` (a delimiter
+/// setting's value) or `<%5`.
+fn erb_tag(at: &[u8]) -> bool {
+    let end = memchr::memchr2(b'\n', b'\r', at).unwrap_or(at.len());
+    match at.get(2) {
+        Some(b'=' | b'-' | b'#') => true,
+        Some(b' ' | b'\t') => memchr::memmem::find(&at[3..end], b"%>").is_some(),
+        _ => false,
+    }
 }
 
 /// Whether a Go action inside a quoted scalar holds a quote that ends the
