@@ -488,6 +488,8 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         "test/form/samples/c/_expected.js",
         "tests/ui/x.stderr",
         "t/out.stdout",
+        "docs/examples/to_bson.output",
+        "ios/Pods/Target Support Files/Pods-app/Pods-app-umbrella.h",
     ] {
         assert!(!tw.is_match(file) && !fnl.is_match(file) && !mle.is_match(file), "{file}");
     }
@@ -511,6 +513,8 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         ".devcontainer-lock.json",
         "docs/architecture.excalidraw",
         "x.excalidrawlib",
+        "docs/architecture.drawio",
+        "a.dio",
     ] {
         assert!(!fnl.is_match(file) && tw.is_match(file), "{file}");
     }

@@ -228,7 +228,10 @@ fn token(
 }
 
 /// A Slack token: `xox?-` then at least ten of `[A-Za-z0-9-]`, with a digit
-/// (real tokens carry numeric ids; `xoxb-your-token-here` does not).
+/// (real tokens carry numeric ids; `xoxb-your-token-here` does not). A bot
+/// or user token (`xoxb-`, `xoxp-`) begins with its team's or user's id, 8
+/// digits or more (10 to 13 in tokens issued now): `xoxb-1234-abcdefgh`,
+/// a test's fake, does not.
 fn slack(content: &[u8], start: usize, prefix_end: usize) -> Option<&[u8]> {
     if preceded_by(content, start, is_alnum) {
         return None;
@@ -236,7 +239,10 @@ fn slack(content: &[u8], start: usize, prefix_end: usize) -> Option<&[u8]> {
     let rest = &content[prefix_end..];
     let n = short_run(rest, |b| is_alnum(b) || b == b'-');
     let value = &rest[..n];
-    ((10..=LONGEST_RUN).contains(&n) && value.iter().any(u8::is_ascii_digit) && !placeholder(value))
+    let id = value.iter().take_while(|b| b.is_ascii_digit()).count();
+    let with_id = matches!(&content[start..prefix_end], b"xoxb-" | b"xoxp-");
+    let id_ok = !with_id || (id >= 8 && value.get(id) == Some(&b'-'));
+    ((10..=LONGEST_RUN).contains(&n) && value.iter().any(u8::is_ascii_digit) && id_ok && !placeholder(value))
         .then_some(&content[start..prefix_end + n])
 }
 

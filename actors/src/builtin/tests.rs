@@ -353,6 +353,19 @@ fn office_xml_parts_keep_the_layout_office_writes() {
 }
 
 #[test]
+fn draw_io_diagrams_keep_the_editor_s_layout() {
+    let one_line = b"<mxfile host=\"app.diagrams.net\" editor=\"www.draw.io\"><diagram>x</diagram></mxfile>";
+    clean(BuiltinKind::FinalNewline, one_line);
+    clean(
+        BuiltinKind::FinalNewline,
+        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<mxfile host=\"x\">\n  <diagram/> \n</mxfile>",
+    );
+    clean(BuiltinKind::TrailingWhitespace, b"<mxfile>\n  <diagram/> \n</mxfile>");
+    // Other XML is judged.
+    assert_eq!(run(BuiltinKind::FinalNewline, b"<?xml version=\"1.0\"?>\n<root>\n</root>").len(), 1);
+}
+
+#[test]
 fn output_that_links_its_source_map_keeps_its_layout() {
     // dts-buddy's `index.d.ts`, tsc's output, a Sass build's sheet.
     for content in [
@@ -810,8 +823,14 @@ fn trailing_whitespace_leaves_a_diff_s_hunks_to_the_diff() {
     assert_eq!(lines, [Some(1), Some(5), Some(7), Some(8)], "{findings:?}");
     assert_eq!(run(tw, b"@@ -1,3 +1,3 @@\n a\n \nprose\n").len(), 1);
     assert_eq!(run(tw, b"@@ -1,x +1 @@\n \n").len(), 1);
-    // Not indented (a hunk header is at a line's start).
-    assert_eq!(run(tw, b"    @@ -1 +1 @@\n     \n").len(), 1);
+    // Indented with its lines (a diff in a YAML block scalar, flutter's
+    // `codelab_rebuild.yaml`; a reStructuredText `code-block`): a line of
+    // the indent and one space is the empty context line.
+    clean(tw, b"patch-u: |\n  @@ -1,3 +1,3 @@\n   a\n   \n  -b\n  +c\n");
+    // A line of another indent there, or lines that leave the indent, are
+    // not the hunk's.
+    assert_eq!(run(tw, b"  @@ -1,2 +1,2 @@\n   a\n    \n").len(), 1);
+    assert_eq!(run(tw, b"    @@ -1,2 +1,2 @@\n a\n \n").len(), 1);
 }
 
 #[test]
@@ -3013,6 +3032,13 @@ fn secrets_clean_lookalikes() {
     );
     clean(BuiltinKind::Secrets, format!("ghp_{}\n", "x".repeat(36)).as_bytes());
     clean(BuiltinKind::Secrets, b"SLACK_TOKEN=xoxb-your-token-here\n");
+    // Tests' fakes without a team's id of 8 digits (Alertmanager's).
+    clean(BuiltinKind::Secrets, b"api_url: 'xoxb-1234-abcdefgh'\ntoken: \"xoxb-1234-xxxxxx\"\nxoxp-12-34-56-abcdef\n");
+    assert_eq!(
+        run(BuiltinKind::Secrets, b"xoxp-2048123456-4096123456-8192123456-a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6\n").len(),
+        1
+    );
+    assert_eq!(run(BuiltinKind::Secrets, b"xoxa-2-8472619350abcdef\n").len(), 1);
     clean(BuiltinKind::Secrets, b"sk_live_XXXXXXXXXXXXXXXXXXXXXXXXXXXX\n");
     clean(BuiltinKind::Secrets, b"aws_access_key_id = AKIA1234567890ABCDEF\n");
     clean(BuiltinKind::Secrets, b"key: AKIAZ0123456789QWER\n");

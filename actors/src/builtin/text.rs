@@ -61,8 +61,8 @@ pub(super) fn trailing_whitespace(content: &[u8], out: &mut Collector<'_>) {
 /// hunk header at all.
 struct Hunks<'c> {
     content: &'c [u8],
-    /// The hunks' bodies, as byte ranges, in order.
-    bodies: std::cell::OnceCell<Vec<(usize, usize)>>,
+    /// The hunks' bodies, as byte ranges, in order, each with its indent.
+    bodies: std::cell::OnceCell<Vec<(usize, usize, usize)>>,
 }
 
 impl<'c> Hunks<'c> {
@@ -70,33 +70,32 @@ impl<'c> Hunks<'c> {
         Hunks { content, bodies: std::cell::OnceCell::new() }
     }
 
-    /// Whether the blank before `end` is a line of one space, an empty line
-    /// of context, in a hunk's body. (Other blanks there may be an
-    /// author's, in a document's example.)
+    /// Whether the blank before `end` is a line of one space (after the
+    /// hunk's indent), an empty line of context, in a hunk's body. (Other
+    /// blanks there may be an author's, in a document's example.)
     fn body_at(&self, end: usize) -> bool {
         let c = self.content;
         let line_start = memchr::memrchr(b'\n', &c[..end]).map_or(0, |i| i + 1);
         let line_end = memchr::memchr(b'\n', &c[end..]).map_or(c.len(), |i| end + i);
         let line = &c[line_start..line_end];
-        if line.strip_suffix(b"\r").unwrap_or(line) != b" " {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() || line.iter().any(|&b| b != b' ') {
             return false;
         }
         let bodies = self.bodies.get_or_init(|| {
             let c = self.content;
-            if c.starts_with(b"@@ -") || memchr::memmem::find(c, b"\n@@ -").is_some() {
-                hunk_bodies(c)
-            } else {
-                Vec::new()
-            }
+            if memchr::memmem::find(c, b"@@ -").is_some() { hunk_bodies(c) } else { Vec::new() }
         });
         let at = end.saturating_sub(1);
-        let i = bodies.partition_point(|&(start, _)| start <= at);
-        i > 0 && at < bodies[i - 1].1
+        let i = bodies.partition_point(|&(start, ..)| start <= at);
+        i > 0 && at < bodies[i - 1].1 && line.len() == bodies[i - 1].2 + 1
     }
 }
 
-/// The bodies of the unified diff hunks in `c` (see [`Hunks`]).
-fn hunk_bodies(c: &[u8]) -> Vec<(usize, usize)> {
+/// The bodies of the unified diff hunks in `c` (see [`Hunks`]), each with
+/// the indent of its header, which every line of it has too (a diff in a
+/// YAML block scalar, a reStructuredText `code-block`).
+fn hunk_bodies(c: &[u8]) -> Vec<(usize, usize, usize)> {
     let line_at = |at: usize| {
         let end = memchr::memchr(b'\n', &c[at..]).map_or(c.len(), |i| at + i);
         let line = &c[at..end];
@@ -107,13 +106,14 @@ fn hunk_bodies(c: &[u8]) -> Vec<(usize, usize)> {
     while at < c.len() {
         let (line, next) = line_at(at);
         at = next;
-        let Some((mut old, mut new)) = hunk_header(line) else { continue };
+        let indent = line.iter().take_while(|&&b| b == b' ').count();
+        let Some((mut old, mut new)) = hunk_header(&line[indent..]) else { continue };
         let start = at;
         let mut p = at;
         let whole = loop {
             if old == 0 && new == 0 {
                 // git's note on a last line without a line break.
-                if p < c.len() && line_at(p).0.starts_with(b"\\") {
+                if p < c.len() && line_at(p).0.strip_prefix(&line[..indent]).is_some_and(|l| l.starts_with(b"\\")) {
                     p = line_at(p).1;
                 }
                 break true;
@@ -122,6 +122,7 @@ fn hunk_bodies(c: &[u8]) -> Vec<(usize, usize)> {
                 break false;
             }
             let (body, after) = line_at(p);
+            let Some(body) = body.strip_prefix(&line[..indent]) else { break false };
             match body.first() {
                 Some(b' ') if old > 0 && new > 0 => (old, new) = (old - 1, new - 1),
                 Some(b'-') if old > 0 => old -= 1,
@@ -132,7 +133,7 @@ fn hunk_bodies(c: &[u8]) -> Vec<(usize, usize)> {
             p = after;
         };
         if whole {
-            bodies.push((start, p.min(c.len())));
+            bodies.push((start, p.min(c.len()), indent));
             at = p;
         }
     }
