@@ -7,6 +7,11 @@ fn run(kind: BuiltinKind, content: &[u8]) -> Vec<Finding> {
     check(kind, &BuiltinSettings::default(), &BuiltinInput::new(content))
 }
 
+/// `run`, for a file with these marks.
+fn marked(kind: BuiltinKind, marks: FileMarks, content: &[u8]) -> Vec<Finding> {
+    check(kind, &BuiltinSettings::default(), &BuiltinInput { marks, ..BuiltinInput::new(content) })
+}
+
 fn positions(findings: &[Finding]) -> Vec<(u32, u32)> {
     findings.iter().map(|f| (f.line.unwrap(), f.column.unwrap())).collect()
 }
@@ -331,10 +336,7 @@ fn files_written_by_a_tool_keep_its_layout() {
 fn office_xml_parts_keep_the_layout_office_writes() {
     let layout = [BuiltinKind::TrailingWhitespace, BuiltinKind::FinalNewline, BuiltinKind::MixedLineEndings];
     let lf = FileMarks { eol: Some(LineEnding::Lf), ..FileMarks::NONE };
-    let with = |kind, content: &[u8]| {
-        let input = BuiltinInput { marks: lf, ..BuiltinInput::new(content) };
-        check(kind, &BuiltinSettings::default(), &input)
-    };
+    let with = |kind, content: &[u8]| marked(kind, lf, content);
     let body = "<w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body><w:p><w:r><w:t xml:space=\"preserve\">a </w:t></w:r></w:p></w:body></w:document>";
     for eol in ["\r\n", "\n"] {
         let part = format!("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>{eol}{body}");
@@ -996,21 +998,15 @@ fn merge_conflict_markers_have_the_length_git_s_conflict_marker_size_gives() {
     // markers, and sets `conflict-marker-size=32`: text, until a merge
     // writes markers of 32.
     let marks = FileMarks { conflict_marker_size: Some(32), ..FileMarks::NONE };
-    let with = |content: &[u8]| {
-        let input = BuiltinInput { marks, ..BuiltinInput::new(content) };
-        check(BuiltinKind::MergeConflict, &BuiltinSettings::default(), &input)
-    };
+    let with = |content: &[u8]| marked(BuiltinKind::MergeConflict, marks, content);
     assert_eq!(with(CONFLICT.as_bytes()), []);
     let wide = CONFLICT.replace("<<<<<<<", &"<".repeat(32)).replace("|||||||", &"|".repeat(32));
     let wide = wide.replace("=======", &"=".repeat(32)).replace(">>>>>>>", &">".repeat(32));
     assert_eq!(positions(&with(wide.as_bytes())), [(2, 1), (4, 1), (6, 1), (8, 1)]);
     // Shorter than seven, too (no quick look for seven then).
     let marks = FileMarks { conflict_marker_size: Some(3), ..FileMarks::NONE };
-    let input = BuiltinInput { marks, ..BuiltinInput::new(b"<<< a\nx\n===\ny\n>>> b\n<<<<<<< no\n") };
-    assert_eq!(
-        positions(&check(BuiltinKind::MergeConflict, &BuiltinSettings::default(), &input)),
-        [(1, 1), (3, 1), (5, 1)]
-    );
+    let found = marked(BuiltinKind::MergeConflict, marks, b"<<< a\nx\n===\ny\n>>> b\n<<<<<<< no\n");
+    assert_eq!(positions(&found), [(1, 1), (3, 1), (5, 1)]);
     assert_ne!(FileMarks { conflict_marker_size: Some(32), ..FileMarks::NONE }.bits() >> 16, 0);
     // The message shows the marker as long as the file's are.
     let found = with(wide.as_bytes());
@@ -1033,10 +1029,7 @@ fn final_newline_leaves_a_test_s_one_line_file_as_the_test_compares_it() {
         assert!(!in_test_dir(path), "{}", String::from_utf8_lossy(path));
     }
     let marks = FileMarks { in_tests: true, ..FileMarks::NONE };
-    let with = |content: &[u8]| {
-        let input = BuiltinInput { marks, ..BuiltinInput::new(content) };
-        check(BuiltinKind::FinalNewline, &BuiltinSettings::default(), &input)
-    };
+    let with = |content: &[u8]| marked(BuiltinKind::FinalNewline, marks, content);
     assert_eq!(with(b"Hello world!"), []);
     // More than one line: judged as any file's.
     assert_eq!(positions(&with(b"<h1>\nHello</h1>")), [(2, 11)]);
@@ -1048,10 +1041,7 @@ fn final_newline_leaves_a_test_s_one_line_file_as_the_test_compares_it() {
 #[test]
 fn final_newline_leaves_blank_lines_at_the_end_where_git_s_whitespace_does() {
     let marks = FileMarks { blank_lines_at_end: true, ..FileMarks::NONE };
-    let with = |content: &[u8]| {
-        let input = BuiltinInput { marks, ..BuiltinInput::new(content) };
-        check(BuiltinKind::FinalNewline, &BuiltinSettings::default(), &input)
-    };
+    let with = |content: &[u8]| marked(BuiltinKind::FinalNewline, marks, content);
     assert_eq!(with(b"a\n\n\n"), []);
     assert_eq!(with(b"\n"), []);
     // Its last line still ends.
@@ -1063,12 +1053,10 @@ fn final_newline_leaves_blank_lines_at_the_end_where_git_s_whitespace_does() {
     // the end is a blank line, as git's `blank-at-eof` counts it; nothing
     // else would report it.
     let keeps = FileMarks { keeps_trailing_whitespace: true, ..FileMarks::NONE };
-    let input = |content| BuiltinInput { marks: keeps, ..BuiltinInput::new(content) };
-    let found = check(BuiltinKind::FinalNewline, &BuiltinSettings::default(), &input(b"a \n \n\t\n"));
+    let found = marked(BuiltinKind::FinalNewline, keeps, b"a \n \n\t\n");
     assert_eq!((positions(&found), found[0].message.as_str()), (vec![(2, 1)], "file ends with 2 blank lines"));
-    let found = check(BuiltinKind::FinalNewline, &BuiltinSettings::default(), &input(b"a\r\n  \r\n"));
-    assert_eq!(positions(&found), [(2, 1)]);
-    assert!(check(BuiltinKind::FinalNewline, &BuiltinSettings::default(), &input(b"a \nb \n")).is_empty());
+    assert_eq!(positions(&marked(BuiltinKind::FinalNewline, keeps, b"a\r\n  \r\n")), [(2, 1)]);
+    assert!(marked(BuiltinKind::FinalNewline, keeps, b"a \nb \n").is_empty());
     // Otherwise it is trailing-whitespace's.
     assert!(run(BuiltinKind::FinalNewline, b"a\n \n").is_empty());
 }
