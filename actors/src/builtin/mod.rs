@@ -223,7 +223,7 @@ impl BuiltinKind {
 
     /// Whether the check judges a file's layout (blanks, line endings, the
     /// final newline), which a tool that writes the file decides: files
-    /// that say they are written by one ([`written_by_a_tool`]) get no
+    /// that say they are written by one ([`tool_signature`]) get no
     /// findings from it.
     pub fn judges_layout(self) -> bool {
         matches!(
@@ -786,6 +786,19 @@ impl FileMarks {
         self.generated || self.vendored
     }
 
+    /// The marks but those by which [`FileMarks::waives`] says yes for
+    /// `kind`: what the check would judge without them.
+    pub fn without_waiver(self, kind: BuiltinKind) -> FileMarks {
+        match kind {
+            BuiltinKind::TrailingWhitespace | BuiltinKind::MarkdownTrailingWhitespace => {
+                FileMarks { keeps_trailing_whitespace: false, ..self }
+            }
+            BuiltinKind::FinalNewline => FileMarks { no_final_newline: false, ..self },
+            BuiltinKind::Utf8 => FileMarks { latin1: false, ..self },
+            _ => self,
+        }
+    }
+
     /// Whether the project's EditorConfig settings leave what `kind`
     /// judges to the file: it passes without a look.
     pub fn waives(self, kind: BuiltinKind) -> bool {
@@ -891,12 +904,102 @@ impl<'a> BuiltinInput<'a> {
 /// A text-only kind returns no findings for binary content
 /// ([`BuiltinInput::binary`]).
 pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<'_>) -> Vec<Finding> {
+    judge_as(kind, settings, input, false).findings
+}
+
+/// Why a built-in passed a file without judging it, or dropped what it
+/// found there: what `verdict explain` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waiver {
+    /// The project's EditorConfig or git attributes leave what the check
+    /// judges to the file ([`FileMarks::waives`]).
+    Settings(BuiltinKind),
+    /// git's `binary` attribute (or `-diff -text`), or an EditorConfig
+    /// `charset` of UTF-16 its bytes are not in: the text checks skip it.
+    BinaryMark,
+    /// Its content is binary ([`is_binary`]).
+    BinaryContent,
+    /// Below a directory of tests, with no line break at all.
+    OneLineTestFile,
+    /// git's `linguist-generated` attribute: the layout is a tool's.
+    GeneratedMark,
+    /// git's `linguist-vendored` attribute: the layout is someone else's.
+    VendoredMark,
+    /// The file says a tool writes it (see [`tool_signature`]); what says so.
+    WrittenByATool(&'static str),
+    /// A minified script or style sheet ([`is_minified`]).
+    Minified,
+}
+
+impl std::fmt::Display for Waiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Waiver::Settings(BuiltinKind::Utf8) => {
+                f.write_str("EditorConfig's `charset = latin1` says its bytes are Latin-1, where every byte is a character")
+            }
+            Waiver::Settings(BuiltinKind::FinalNewline) => f.write_str(
+                "the project leaves its end as it is: EditorConfig's `insert_final_newline = false`, or git's `whitespace` attribute unset (`-whitespace`)",
+            ),
+            Waiver::Settings(_) => f.write_str(
+                "the project keeps trailing blanks in it: EditorConfig's `trim_trailing_whitespace = false`, or git's `whitespace` attribute unset or without `blank-at-eol`",
+            ),
+            Waiver::BinaryMark => f.write_str(
+                "it is binary by its marks: git's `binary` attribute (or `-diff -text`), or an EditorConfig `charset` of UTF-16",
+            ),
+            Waiver::BinaryContent => {
+                f.write_str("its content is binary (a NUL byte in its first 8000 bytes, a PDF's header or an image's signature)")
+            }
+            Waiver::OneLineTestFile => f.write_str(
+                "it is below a directory of tests and has no line break at all: a test's one-line input or expected output",
+            ),
+            Waiver::GeneratedMark => {
+                f.write_str("git's `linguist-generated` attribute says a tool writes it: its layout is the tool's")
+            }
+            Waiver::VendoredMark => {
+                f.write_str("git's `linguist-vendored` attribute says it is someone else's code: its layout is theirs")
+            }
+            Waiver::WrittenByATool(what) => write!(f, "it says a tool writes it ({what}): its layout is the tool's"),
+            Waiver::Minified => f.write_str("it is a minified script or style sheet: its layout is the minifier's"),
+        }
+    }
+}
+
+/// What a built-in makes of one file, explained.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Judged {
+    /// What it reports (as [`check`] returns).
+    pub findings: Vec<Finding>,
+    /// Why it reports nothing, when something other than the content being
+    /// right says so.
+    pub waiver: Option<Waiver>,
+    /// What it would report but for the waiver (empty where that means
+    /// nothing: a binary file's).
+    pub would_find: Vec<Finding>,
+}
+
+/// [`check`], and why a file it does not judge is not judged, with what it
+/// would report otherwise: `verdict explain`'s answer per built-in.
+pub fn judge(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<'_>) -> Judged {
+    judge_as(kind, settings, input, true)
+}
+
+/// [`check`]'s one body. Without `explain`, nothing is spent on waivers
+/// (no reason kept, no second look).
+fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<'_>, explain: bool) -> Judged {
+    let waived =
+        |waiver: Waiver, would_find: Vec<Finding>| Judged { findings: Vec::new(), waiver: Some(waiver), would_find };
     let content = input.content;
     if input.marks.waives(kind) {
-        return Vec::new();
+        if !explain {
+            return Judged::default();
+        }
+        let unmarked = BuiltinInput { marks: input.marks.without_waiver(kind), ..*input };
+        let unwaived = judge_as(kind, settings, &unmarked, true);
+        return waived(Waiver::Settings(kind), [unwaived.findings, unwaived.would_find].concat());
     }
+    let binary_waiver = || if input.marks.binary { Waiver::BinaryMark } else { Waiver::BinaryContent };
     if kind.text_only() && input.binary {
-        return Vec::new();
+        return waived(binary_waiver(), Vec::new());
     }
     // A UTF-16 file is binary to git and to the byte-wise checks, but a
     // key or a conflict marker in it is one all the same; so is one in a
@@ -909,10 +1012,10 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
                 BuiltinKind::Secrets => secrets::secrets(text.as_bytes(), &mut out),
                 _ => text::merge_conflict(text.as_bytes(), input.marks.marker_size(), &mut out),
             }
-            return out.finish();
+            return Judged { findings: out.finish(), ..Judged::default() };
         }
         if git_binary(content) {
-            return Vec::new();
+            return waived(binary_waiver(), Vec::new());
         }
     }
     let mut out = Collector::new(kind.name(), content);
@@ -922,7 +1025,13 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
         BuiltinKind::MarkdownTrailingWhitespace => text::markdown_trailing_whitespace(content, &mut out),
         // A test's one-line input or expected output, with no line break
         // at all.
-        BuiltinKind::FinalNewline if input.marks.in_tests && memchr::memchr2(b'\n', b'\r', content).is_none() => {}
+        BuiltinKind::FinalNewline if input.marks.in_tests && memchr::memchr2(b'\n', b'\r', content).is_none() => {
+            if explain {
+                let marks = input.marks;
+                text::final_newline(content, marks.blank_lines_at_end, marks.keeps_trailing_whitespace, &mut out);
+                return waived(Waiver::OneLineTestFile, out.finish());
+            }
+        }
         BuiltinKind::FinalNewline => text::final_newline(
             content,
             input.marks.blank_lines_at_end,
@@ -944,17 +1053,29 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
     let findings = out.finish();
     // Looked at only where there is something to drop: most files have
     // no findings.
-    if !findings.is_empty()
-        && kind.judges_layout()
-        && (input.marks.keeps_layout() || written_by_a_tool(content) || (input.marks.js_or_css && is_minified(content)))
-    {
-        return Vec::new();
+    if findings.is_empty() || !kind.judges_layout() {
+        return Judged { findings, ..Judged::default() };
     }
-    findings
+    let waiver = if input.marks.generated {
+        Some(Waiver::GeneratedMark)
+    } else if input.marks.vendored {
+        Some(Waiver::VendoredMark)
+    } else if let Some(what) = tool_signature(content) {
+        Some(Waiver::WrittenByATool(what))
+    } else if input.marks.js_or_css && is_minified(content) {
+        Some(Waiver::Minified)
+    } else {
+        None
+    };
+    match waiver {
+        Some(w) => waived(w, if explain { findings } else { Vec::new() }),
+        None => Judged { findings, ..Judged::default() },
+    }
 }
 
-/// Whether a file says it is written by a tool that writes it whole again
-/// (its layout is the tool's: fixed by hand, it is undone at the next run).
+/// What says that a file is written by a tool that writes it whole again
+/// (its layout is the tool's: fixed by hand, it is undone at the next run),
+/// if anything does.
 /// Only the comment block the file begins with counts (after a byte order
 /// mark and a shebang line, within its first [`HEADER_LEN`] bytes: blank
 /// lines, lines led by `//`, `#`, `*`, `--`, `;`, `%` or `'`, and block
@@ -990,11 +1111,11 @@ pub fn check(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput
 /// - a data file of unicode.org's, by its header ([`unicode_data`]);
 /// - an Office Open XML part ([`office_part`]), and a draw.io diagram
 ///   (`<mxfile`, after an XML declaration at most).
-pub(crate) fn written_by_a_tool(content: &[u8]) -> bool {
+pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     let content = content.strip_prefix(BOM).unwrap_or(content);
     let header = &content[..content.len().min(HEADER_LEN)];
     if header.starts_with(b"fileFormatVersion: ") && memchr::memmem::find(header, b"\nguid: ").is_some() {
-        return true;
+        return Some("a Unity `.meta` file");
     }
     // A webpack bundle (a JavaScript action's committed `dist/index.js`):
     // its runtime's `/******/` lines end in a blank.
@@ -1004,7 +1125,7 @@ pub(crate) fn written_by_a_tool(content: &[u8]) -> bool {
                 || memchr::memmem::find(h, b"webpackBootstrap").is_some())
     };
     if webpack(header) {
-        return true;
+        return Some("a webpack bundle's `/******/` lines");
     }
     // A draw.io diagram (its `.xml` export too), which the editor writes
     // without a final line break.
@@ -1013,30 +1134,30 @@ pub(crate) fn written_by_a_tool(content: &[u8]) -> bool {
         None => content,
     };
     if body.trim_ascii_start().starts_with(b"<mxfile") {
-        return true;
+        return Some("a draw.io diagram's `<mxfile`");
     }
     // An Office Open XML part as Word, Excel and PowerPoint save it: a
     // standalone declaration, then the whole document on one line (pandoc's
     // reference .docx and .pptx parts, kept unzipped).
     if office_part(content) {
-        return true;
+        return Some("an Office Open XML part: a standalone declaration, then the document on one line");
     }
     // Android Room's exported schemas (JSON: no comment to say so).
     if header.starts_with(b"{")
         && memchr::memmem::find(header, b"\"formatVersion\"").is_some()
         && memchr::memmem::find(header, b"\"identityHash\"").is_some()
     {
-        return true;
+        return Some("an Android Room schema's `formatVersion` and `identityHash`");
     }
     // A page a site or documentation generator wrote: it names itself in
     // its head (Hugo, Jekyll, MkDocs, Doxygen, javadoc, rustdoc), or,
     // jazzy's, at its foot.
     if generator_meta(header) {
-        return true;
+        return Some("a `<meta name=\"generator\">` tag");
     }
     let foot = &content[content.len().saturating_sub(1024)..];
     if memchr::memmem::find(foot, b"Generated by <a class=\"link\" href=\"https://github.com/realm/jazzy\"").is_some() {
-        return true;
+        return Some("jazzy's footer");
     }
     // cobra's documentation generator signs its pages at the foot, and a
     // compiler or bundler links its output's source map on the last line
@@ -1044,7 +1165,7 @@ pub(crate) fn written_by_a_tool(content: &[u8]) -> bool {
     let tail = content[content.len().saturating_sub(256)..].trim_ascii_end();
     let last = memchr::memrchr(b'\n', tail).map_or(tail, |i| &tail[i + 1..]);
     if last.starts_with(b"###### Auto generated by spf13/cobra on ") {
-        return true;
+        return Some("cobra's footer");
     }
     // The link is the very last line (one line break after it at most: a
     // blank line after it is someone's).
@@ -1055,15 +1176,21 @@ pub(crate) fn written_by_a_tool(content: &[u8]) -> bool {
         .strip_prefix(b"//# sourceMappingURL=")
         .or_else(|| last.strip_prefix(b"/*# sourceMappingURL=").map(|l| l.strip_suffix(b" */").unwrap_or(l)));
     if link.is_some_and(|l| l.trim_ascii_end().ends_with(b".map") || l.starts_with(b"data:")) {
-        return true;
+        return Some("a `sourceMappingURL` link on its last line");
     }
     // The block the file begins with, and, in a page with front matter,
     // an HTML comment after it (a YAML document's `---` reads as either;
     // a page's own headings and list items are not comments).
     let front = past_front_matter(header).filter(|rest| rest.trim_ascii_start().starts_with(b"<!--"));
-    std::iter::once(header).chain(front).any(|h| {
+    std::iter::once(header).chain(front).find_map(|h| {
         let block = leading_comments(h);
-        marked_block(&block) || unicode_data(&block)
+        if marked_block(&block) {
+            Some("the comment it begins with")
+        } else if unicode_data(&block) {
+            Some("a unicode.org data file's header")
+        } else {
+            None
+        }
     })
 }
 
@@ -1146,7 +1273,7 @@ fn past_front_matter(header: &[u8]) -> Option<&[u8]> {
 }
 
 /// Whether a leading comment block says the file is a tool's (see
-/// [`written_by_a_tool`]).
+/// [`tool_signature`]).
 fn marked_block(block: &[(&[u8], &[u8])]) -> bool {
     block.iter().enumerate().any(|(i, &(line, text))| {
         let lower = text.to_ascii_lowercase();
@@ -1224,7 +1351,7 @@ fn signed_by_a_generator(text: &[u8]) -> bool {
 
 /// The lines of the comment block `header` begins with (after a shebang
 /// line), each with its text past the comment's leader: see
-/// [`written_by_a_tool`].
+/// [`tool_signature`].
 fn leading_comments(header: &[u8]) -> Vec<(&[u8], &[u8])> {
     // Go templates' (Helm's) `{{/* */}}` and `{{- /* */ -}}` too.
     const BLOCKS: [(&[u8], &[u8]); 7] = [
@@ -1341,7 +1468,7 @@ fn generated_word(text: &[u8]) -> bool {
     })
 }
 
-/// How much of a file's start [`written_by_a_tool`] reads: enough for a
+/// How much of a file's start [`tool_signature`] reads: enough for a
 /// license header before Go's marker.
 const HEADER_LEN: usize = 4096;
 
