@@ -36,8 +36,12 @@ use crate::watch::{IGNORE_FILES, TreeWatch, WalkWatch};
 mod attributes;
 #[path = "editorconfig.rs"]
 mod editorconfig;
+#[path = "explain.rs"]
+mod explain;
 #[path = "read_stage.rs"]
 mod read_stage;
+
+pub use explain::explain;
 
 /// How often progress is streamed.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -1446,66 +1450,7 @@ pub async fn run(
         ));
     }
 
-    // Resolve the paths against the client's directory; refuse escapes.
-    let cwd = params.cwd.as_ref().map_or_else(|| root.clone(), |c| c.0.clone());
-    if !cwd.is_absolute() {
-        // It would be taken relative to the daemon's own directory.
-        return Err(RpcError::invalid_params("cwd", format!("{} is not an absolute path", cwd.display())));
-    }
-    if let Err(e) = std::fs::metadata(&cwd)
-        .and_then(|m| m.is_dir().then_some(()).ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotADirectory)))
-    {
-        return Err(RpcError::invalid_params("cwd", format!("{}: {e}", cwd.display())));
-    }
-    let paths: Vec<PathBuf> =
-        if params.paths.is_empty() { vec![".".into()] } else { params.paths.iter().map(|p| p.0.clone()).collect() };
-    let mut targets = Vec::new();
-    for p in &paths {
-        if p.as_os_str().is_empty() {
-            return Err(RpcError::invalid_params("paths", "an empty path names nothing (use \".\" for the directory)"));
-        }
-        let abs = cwd.join(p);
-        let canon = std::fs::canonicalize(&abs).map_err(|e| {
-            let why = match e.kind() {
-                std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
-                _ => e.to_string(),
-            };
-            // A pattern the shell did not expand (it was quoted, or matched
-            // nothing) reaches verdict as it is.
-            let glob = p.as_os_str().as_bytes().iter().any(|b| matches!(b, b'*' | b'?' | b'['));
-            let hint = if glob && e.kind() == std::io::ErrorKind::NotFound {
-                " (verdict does not expand patterns: name files or directories, or let the shell expand it)"
-            } else {
-                ""
-            };
-            RpcError::invalid_params("paths", format!("{}: {why}{hint}", abs.display()))
-        })?;
-        if !canon.starts_with(&root) {
-            // Named by a link: say which, and where it leads.
-            let through = if canon != abs && abs.symlink_metadata().is_ok_and(|m| m.is_symlink()) {
-                format!("{} (a link to {})", abs.display(), canon.display())
-            } else {
-                canon.display().to_string()
-            };
-            return Err(RpcError::invalid_params(
-                "paths",
-                format!("{through} is outside the project root {}", root.display()),
-            ));
-        }
-        // The walk leaves `.git` out wherever it meets it; a path that
-        // names it (or something in it) is refused alike.
-        if canon.strip_prefix(&root).is_ok_and(|rel| rel.components().any(|c| c.as_os_str() == ".git")) {
-            return Err(RpcError::invalid_params(
-                "paths",
-                format!("{} is inside .git, which verdict never checks", canon.display()),
-            ));
-        }
-        targets.push(canon);
-    }
-    // The same path named many times is walked once (a request of 100,000
-    // `.` walked the tree 100,000 times).
-    targets.sort_unstable();
-    targets.dedup();
+    let mut targets = resolve_targets(&root, params.cwd.as_ref(), &params.paths)?;
     // Paths named on their own that `check.exclude` takes out whole (a
     // file, or a directory and all in it): the report says so, or naming
     // one would check nothing without a word.
@@ -1614,19 +1559,7 @@ pub async fn run(
     // pid files (every project's; `$TMPDIR` may be under `$HOME`). Never
     // the project itself, or what holds it. A cache directory verdict
     // refused (it holds the user's files and no cache) is walked as any.
-    let layout = engine.layout();
-    let store_open = config.cache.enabled && engine.store_error().is_none();
-    let own: Arc<[PathBuf]> = [
-        Some(engine.store_path().to_path_buf()).filter(|d| store_open || cache_or_none(d)),
-        config.cache.dir.as_ref().map(|d| root.join(d)).filter(|d| cache_or_none(d)),
-        layout.state_dir.parent().map(Path::to_path_buf),
-        layout.data_dir.parent().map(Path::to_path_buf),
-        layout.socket.parent().filter(|_| layout.default_socket).map(Path::to_path_buf),
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|o| !root.starts_with(o))
-    .collect();
+    let own = own_dirs(engine, &config);
     let stat_store = store.clone();
     let dirty = increment.as_ref().map(|(_, dirs)| dirs.clone());
     let walk_exclude = global_exclude.clone();
@@ -1711,42 +1644,17 @@ pub async fn run(
                 walked_again.as_ref().unwrap_or(&walked.1).iter().map(String::as_str).collect();
             // Those a walk of their directory lists (one not ignored), and
             // those git tracks.
-            let tracked_rules = &walked.4.rules_files;
-            let listed = |found: Vec<PathBuf>| {
-                let listed_in = |path: &PathBuf| {
-                    if tracked_rules.contains(path) {
-                        return true;
-                    }
-                    let Some(dir) = path.parent().filter(|d| hazards.allows_from(d, &walk_root)) else { return false };
-                    let mut builder = walker(&walk_root, dir, &own, &excluded_dirs, None, &hazards);
-                    builder.max_depth(Some(1));
-                    builder.build().flatten().any(|e| e.path() == path && e.file_type().is_some_and(|t| t.is_file()))
-                };
-                found.into_iter().filter(listed_in).collect()
-            };
             let tracked = (walked.4.added_dirs.as_slice(), Some(&walked_dirs));
-            let names = [attributes::FILE_NAME, editorconfig::FILE_NAME];
-            let (mut unlisted, unwalked) = attributes::unlisted(&walk_root, listed, &targets, tracked, &names);
+            let rules = RulesWalk { root: &walk_root, own: &own, excluded_dirs: &excluded_dirs, hazards: &hazards };
+            let tracked_rules = walked.4.rules_files.clone();
+            let (notes, unwalked) = rules.mark(&mut walked.0, &targets, &tracked_rules, tracked, &remembered_rules);
             // One made there later must be seen by the next check too.
             if let Some((watch, walk)) = &watch {
                 for dir in &unwalked {
                     watch.watch_ancestor(dir, walk);
                 }
             }
-            unlisted.extend(remembered_rules.iter().cloned());
-            let (real_root, trusted) = &*hazards.root;
-            let repos = hazards.repos.lock().expect("repos").clone();
-            let mut read = Vec::new();
-            let (gitattributes, editorconfigs): (Vec<PathBuf>, Vec<PathBuf>) =
-                unlisted.into_iter().partition(|p| p.file_name().is_none_or(|n| n != editorconfig::FILE_NAME));
-            // EditorConfig first: git's `text` and `eol` are looked up only
-            // where an `end_of_line` is set for some file.
-            let notes = editorconfig::mark(&walk_root, (real_root, trusted), &mut walked.0, &editorconfigs, &mut read);
-            let heed_eol = walked.0.iter().any(|w| w.marks.eol.is_some());
-            let (files, gitattributes) = (&mut walked.0, &gitattributes);
-            attributes::mark(&walk_root, (real_root, trusted), &repos, files, gitattributes, heed_eol, &mut read);
             walked.4.notes.extend(notes);
-            hazards.ignore_files.lock().expect("ignore files").append(&mut read);
         }
         read_by_walk
             .ignore_files
@@ -3217,6 +3125,134 @@ fn restarted_under(name: &str) -> String {
 
 /// The selected validators of each file (indices into `filters`), computed
 /// on every core.
+/// The paths a request names, resolved against the client's directory
+/// `cwd` (default: the root) to real paths in the project, sorted, each
+/// once (`.` when none is named). A path outside the root, or in `.git`,
+/// is refused.
+pub(crate) fn resolve_targets(
+    root: &Path,
+    cwd: Option<&crate::protocol::WirePath>,
+    paths: &[crate::protocol::WirePath],
+) -> Result<Vec<PathBuf>, RpcError> {
+    let cwd = cwd.map_or_else(|| root.to_path_buf(), |c| c.0.clone());
+    if !cwd.is_absolute() {
+        // It would be taken relative to the daemon's own directory.
+        return Err(RpcError::invalid_params("cwd", format!("{} is not an absolute path", cwd.display())));
+    }
+    if let Err(e) = std::fs::metadata(&cwd)
+        .and_then(|m| m.is_dir().then_some(()).ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotADirectory)))
+    {
+        return Err(RpcError::invalid_params("cwd", format!("{}: {e}", cwd.display())));
+    }
+    let paths: Vec<PathBuf> =
+        if paths.is_empty() { vec![".".into()] } else { paths.iter().map(|p| p.0.clone()).collect() };
+    let mut targets = Vec::new();
+    for p in &paths {
+        if p.as_os_str().is_empty() {
+            return Err(RpcError::invalid_params("paths", "an empty path names nothing (use \".\" for the directory)"));
+        }
+        let abs = cwd.join(p);
+        let canon = std::fs::canonicalize(&abs).map_err(|e| {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+                _ => e.to_string(),
+            };
+            // A pattern the shell did not expand (it was quoted, or matched
+            // nothing) reaches verdict as it is.
+            let glob = p.as_os_str().as_bytes().iter().any(|b| matches!(b, b'*' | b'?' | b'['));
+            let hint = if glob && e.kind() == std::io::ErrorKind::NotFound {
+                " (verdict does not expand patterns: name files or directories, or let the shell expand it)"
+            } else {
+                ""
+            };
+            RpcError::invalid_params("paths", format!("{}: {why}{hint}", abs.display()))
+        })?;
+        if !canon.starts_with(root) {
+            // Named by a link: say which, and where it leads.
+            let through = if canon != abs && abs.symlink_metadata().is_ok_and(|m| m.is_symlink()) {
+                format!("{} (a link to {})", abs.display(), canon.display())
+            } else {
+                canon.display().to_string()
+            };
+            return Err(RpcError::invalid_params(
+                "paths",
+                format!("{through} is outside the project root {}", root.display()),
+            ));
+        }
+        // The walk leaves `.git` out wherever it meets it; a path that
+        // names it (or something in it) is refused alike.
+        if canon.strip_prefix(root).is_ok_and(|rel| rel.components().any(|c| c.as_os_str() == ".git")) {
+            return Err(RpcError::invalid_params(
+                "paths",
+                format!("{} is inside .git, which verdict never checks", canon.display()),
+            ));
+        }
+        targets.push(canon);
+    }
+    // The same path named many times is walked once (a request of 100,000
+    // `.` walked the tree 100,000 times).
+    targets.sort_unstable();
+    targets.dedup();
+    Ok(targets)
+}
+
+/// What marking walked files with their rules files' say needs of the
+/// walk: its root, what it leaves out and what it met.
+struct RulesWalk<'a> {
+    root: &'a Path,
+    own: &'a Arc<[PathBuf]>,
+    excluded_dirs: &'a Arc<globset::GlobSet>,
+    hazards: &'a Hazards,
+}
+
+impl RulesWalk<'_> {
+    /// Gives `files` (walked for `targets`) the marks the `.gitattributes`
+    /// and `.editorconfig` files over them set: those the walk listed,
+    /// those above the targets that a walk of the root lists or that git
+    /// tracks (`tracked_rules`), those of the directories not walked that
+    /// hold files git tracks (`tracked`, see [`attributes::unlisted`]), and
+    /// `remembered` (an earlier walk's). The files read are recorded with
+    /// the walk's ignore files. Returns the notes for the report, and the
+    /// directories not walked whose rules files were looked for.
+    fn mark(
+        &self,
+        files: &mut [Walked],
+        targets: &[PathBuf],
+        tracked_rules: &[PathBuf],
+        tracked: (&[PathBuf], Option<&HashSet<&str>>),
+        remembered: &[PathBuf],
+    ) -> (Vec<String>, Vec<PathBuf>) {
+        let RulesWalk { root, own, excluded_dirs, hazards } = *self;
+        let listed = |found: Vec<PathBuf>| {
+            let listed_in = |path: &PathBuf| {
+                if tracked_rules.contains(path) {
+                    return true;
+                }
+                let Some(dir) = path.parent().filter(|d| hazards.allows_from(d, root)) else { return false };
+                let mut builder = walker(root, dir, own, excluded_dirs, None, hazards);
+                builder.max_depth(Some(1));
+                builder.build().flatten().any(|e| e.path() == path && e.file_type().is_some_and(|t| t.is_file()))
+            };
+            found.into_iter().filter(listed_in).collect()
+        };
+        let names = [attributes::FILE_NAME, editorconfig::FILE_NAME];
+        let (mut unlisted, unwalked) = attributes::unlisted(root, listed, targets, tracked, &names);
+        unlisted.extend(remembered.iter().cloned());
+        let (real_root, trusted) = &*hazards.root;
+        let repos = hazards.repos.lock().expect("repos").clone();
+        let mut read = Vec::new();
+        let (gitattributes, editorconfigs): (Vec<PathBuf>, Vec<PathBuf>) =
+            unlisted.into_iter().partition(|p| p.file_name().is_none_or(|n| n != editorconfig::FILE_NAME));
+        // EditorConfig first: git's `text` and `eol` are looked up only
+        // where an `end_of_line` is set for some file.
+        let notes = editorconfig::mark(root, (real_root, trusted), files, &editorconfigs, &mut read);
+        let heed_eol = files.iter().any(|w| w.marks.eol.is_some());
+        attributes::mark(root, (real_root, trusted), &repos, files, &gitattributes, heed_eol, &mut read);
+        hazards.ignore_files.lock().expect("ignore files").append(&mut read);
+        (notes, unwalked)
+    }
+}
+
 fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[Arc<FileFilter>]) -> Vec<Vec<usize>> {
     // Validators with the same patterns (the built-ins' `*`) are matched
     // once.
@@ -4129,6 +4165,23 @@ fn untrusted_file(file: &Path, trusted: &[u32]) -> Option<String> {
     let dir_mode = file.parent().and_then(|d| d.metadata().ok()).map_or(0, |m| crate::paths::shared_mode(&m));
     let why = target.as_ref().and_then(|m| crate::paths::owner_says_nothing(m, dir_mode))?;
     Some(format!("{} is in a directory others may write to and {why}", file.display()))
+}
+
+/// verdict's own directories, which a walk leaves out (see `run`).
+fn own_dirs(engine: &Engine, config: &crate::config::Config) -> Arc<[PathBuf]> {
+    let (layout, root) = (engine.layout(), &engine.layout().root);
+    let store_open = config.cache.enabled && engine.store_error().is_none();
+    [
+        Some(engine.store_path().to_path_buf()).filter(|d| store_open || cache_or_none(d)),
+        config.cache.dir.as_ref().map(|d| root.join(d)).filter(|d| cache_or_none(d)),
+        layout.state_dir.parent().map(Path::to_path_buf),
+        layout.data_dir.parent().map(Path::to_path_buf),
+        layout.socket.parent().filter(|_| layout.default_socket).map(Path::to_path_buf),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|o| !root.starts_with(o))
+    .collect()
 }
 
 /// Whether `dir` is verdict's cache (its marker is there) or nothing yet:

@@ -114,6 +114,17 @@ enum Command {
                             configuration, daemon); 3 incomplete: no findings, but errors, timeouts or skips, a \
                             tool's failure or output cut short, or paths the walk could not read.")]
     Check(crate::report::CheckArgs),
+    /// Say what a check makes of files, and why: whether a check of the project reaches each, the
+    /// marks its .gitattributes and .editorconfig give it, and per validator whether it selects it,
+    /// what each built-in reports, and why one that reports nothing did not judge it.
+    Explain {
+        /// The files (at most 100).
+        #[arg(required = true, value_parser = PathArg)]
+        paths: Vec<PathBuf>,
+        /// Only this validator (repeatable).
+        #[arg(long = "validator", value_name = "NAME")]
+        validators: Vec<String>,
+    },
     /// Re-read verdict.toml and apply it (added validators start, removed ones stop, changed ones restart).
     Reload,
     /// Restart a validator, bringing it back from quarantine.
@@ -725,6 +736,14 @@ async fn client_command(command: Command, layout: Layout, global: Global) -> any
             }
         }
         Command::Check(args) => crate::report::run_check(&opts, args, global.json).await,
+        Command::Explain { paths, validators } => {
+            let params = json!({
+                "paths": paths.into_iter().map(crate::protocol::WirePath).collect::<Vec<_>>(),
+                "cwd": crate::protocol::WirePath(std::env::current_dir()?),
+                "validators": (!validators.is_empty()).then_some(validators),
+            });
+            simple(&opts, method::EXPLAIN, params, global.json, crate::explain::print).await
+        }
         Command::Reload => simple(&opts, method::RELOAD, json!({}), global.json, crate::report::print_reload).await,
         Command::Restart { name } => {
             simple(&opts, method::RESTART, json!({ "name": name }), global.json, |v, out| {

@@ -33,6 +33,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod config_show;
+pub mod explain;
 pub mod json_out;
 pub mod paths;
 pub mod protocol;

@@ -304,6 +304,8 @@ pub mod method {
     pub const CACHE_CLEAR: &str = "cache.clear";
     /// Delete expired cached results now.
     pub const CACHE_PRUNE: &str = "cache.prune";
+    /// Say what a check makes of named files, and why.
+    pub const EXPLAIN: &str = "explain";
 }
 
 /// Notification names.
@@ -345,6 +347,26 @@ pub struct CheckParams {
     /// stream's is not.
     #[serde(default)]
     pub stream_outcomes: bool,
+}
+
+/// Parameters of `explain`.
+#[derive(Debug, Deserialize)]
+pub struct ExplainParams {
+    /// Files to explain, relative to `cwd` (at least one, at most
+    /// [`ExplainParams::MAX_FILES`]; not directories).
+    pub paths: Vec<WirePath>,
+    /// The client's working directory (default: the project root).
+    #[serde(default)]
+    pub cwd: Option<WirePath>,
+    /// Only these validators (absent or null: all).
+    #[serde(default)]
+    pub validators: Option<Vec<String>>,
+}
+
+impl ExplainParams {
+    /// How many files one request may name: each is read whole and judged
+    /// by every built-in, on the daemon's blocking pool.
+    pub const MAX_FILES: usize = 100;
 }
 
 /// The params of a `check/outcomes` notification.

@@ -786,6 +786,44 @@ impl FileMarks {
         self.generated || self.vendored
     }
 
+    /// The marks in words, one each, with what sets them (none: empty).
+    pub fn describe(self) -> Vec<String> {
+        let mut said = Vec::new();
+        let mut say = |on: bool, what: &str| {
+            if on {
+                said.push(what.to_owned());
+            }
+        };
+        say(self.binary, "binary: git's `binary` attribute (or `-diff -text`), or an EditorConfig `charset` of UTF-16");
+        say(self.generated, "generated: git's `linguist-generated` attribute");
+        say(self.vendored, "vendored: git's `linguist-vendored` attribute");
+        say(
+            self.keeps_trailing_whitespace,
+            "keeps trailing blanks: EditorConfig's `trim_trailing_whitespace = false`, or git's `whitespace` attribute unset or without `blank-at-eol`",
+        );
+        say(
+            self.no_final_newline,
+            "leaves its end as it is: EditorConfig's `insert_final_newline = false`, or git's `-whitespace`",
+        );
+        say(self.blank_lines_at_end, "may end in blank lines: git's `whitespace` attribute without `blank-at-eof`");
+        say(self.latin1, "Latin-1: EditorConfig's `charset = latin1`");
+        say(self.delimited, "delimited records (`*.csv`, `*.tsv`): a line break inside a quoted field is data");
+        say(self.in_tests, "below a directory of tests (`test`, `tests`, `spec`, `__tests__`)");
+        say(self.js_or_css, "a script or style sheet by its name: minified, its layout is the minifier's");
+        if let Some(size) = self.conflict_marker_size {
+            said.push(format!("conflict markers of {size} characters: git's `conflict-marker-size` attribute"));
+        }
+        if let Some(eol) = self.eol {
+            let git = match self.git_eol {
+                GitEol::AsStored => String::new(),
+                GitEol::Native { .. } => " (git's `text` attribute: git writes the machine's ending)".to_owned(),
+                GitEol::Set { ending, .. } => format!(" (git's `eol` attribute: git writes {})", ending.name()),
+            };
+            said.push(format!("lines end in {}: EditorConfig's `end_of_line`{git}", eol.name()));
+        }
+        said
+    }
+
     /// The marks but those by which [`FileMarks::waives`] says yes for
     /// `kind`: what the check would judge without them.
     pub fn without_waiver(self, kind: BuiltinKind) -> FileMarks {

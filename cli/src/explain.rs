@@ -1,0 +1,92 @@
+//! `verdict explain`: the daemon's explanation of named files, printed.
+
+use std::io::Write;
+
+use serde_json::Value;
+
+/// Prints an `explain` reply for people: per file, whether a check of the
+/// project reaches it, its marks, and per validator what it makes of it.
+pub fn print(v: &Value, out: &mut dyn Write) -> std::io::Result<()> {
+    for (i, file) in v["files"].as_array().into_iter().flatten().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        let name = text(&file["file"]);
+        if let Some(error) = file["error"].as_str() {
+            writeln!(out, "{name}: {}", crate::report::visible(error))?;
+            continue;
+        }
+        let size = file["size"].as_u64().unwrap_or(0);
+        let what = if file["binary"].as_bool() == Some(true) { "binary" } else { "text" };
+        let exec = if file["executable"].as_bool() == Some(true) { ", executable" } else { "" };
+        writeln!(out, "{name}: {size} bytes, {what}{exec}")?;
+        match (file["reached"].as_bool(), file["unreached_because"].as_str()) {
+            (Some(false), Some(why)) => writeln!(
+                out,
+                "  a check of the project does not reach it: {} (named, it is checked)",
+                crate::report::visible(why)
+            )?,
+            _ => writeln!(out, "  a check of the project reaches it")?,
+        }
+        if let Some(note) = file["reach_note"].as_str() {
+            writeln!(out, "    ({})", crate::report::visible(note))?;
+        }
+        let marks = file["marks"].as_array().map(Vec::as_slice).unwrap_or_default();
+        if marks.is_empty() {
+            writeln!(out, "  marks: none (no .gitattributes or .editorconfig setting verdict heeds)")?;
+        } else {
+            writeln!(out, "  marks:")?;
+            for m in marks {
+                writeln!(out, "    {}", text(m))?;
+            }
+        }
+        let validators = file["validators"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let width = validators.iter().filter_map(|e| e["validator"].as_str()).map(str::len).max().unwrap_or(0);
+        let (selected, unselected): (Vec<&Value>, Vec<&Value>) =
+            validators.iter().partition(|e| e["selected"].as_bool() == Some(true));
+        if !selected.is_empty() {
+            writeln!(out, "  checked by:")?;
+        }
+        for e in selected {
+            let name = text(&e["validator"]);
+            let result = e["result"].as_str().unwrap_or("?");
+            let why = e["why"].as_str().map(|w| format!(": {}", crate::report::visible(w))).unwrap_or_default();
+            writeln!(out, "    {name:width$}  {result}{why}")?;
+            print_findings(out, &e["findings"], width, "")?;
+            let would = e["would_find"].as_array().map_or(0, Vec::len);
+            if would > 0 {
+                writeln!(out, "    {:width$}  it would report otherwise:", "")?;
+                print_findings(out, &e["would_find"], width, "  ")?;
+            }
+        }
+        if !unselected.is_empty() {
+            writeln!(out, "  not checked by:")?;
+        }
+        for e in unselected {
+            let name = text(&e["validator"]);
+            writeln!(out, "    {name:width$}  {}", text(&e["why"]))?;
+        }
+    }
+    for note in v["notes"].as_array().into_iter().flatten() {
+        writeln!(out, "note: {}", text(note))?;
+    }
+    Ok(())
+}
+
+/// A string of the reply, as it may be shown on a terminal.
+fn text(v: &Value) -> std::borrow::Cow<'_, str> {
+    v.as_str().map(crate::report::visible).unwrap_or_default()
+}
+
+fn print_findings(out: &mut dyn Write, findings: &Value, width: usize, indent: &str) -> std::io::Result<()> {
+    for f in findings.as_array().into_iter().flatten() {
+        let at = match (f["line"].as_u64(), f["column"].as_u64()) {
+            (Some(l), Some(c)) => format!("{l}:{c}"),
+            (Some(l), None) => l.to_string(),
+            _ => "-".to_owned(),
+        };
+        let message = f["message"].as_str().map(crate::report::visible).unwrap_or_default();
+        writeln!(out, "    {:width$}  {indent}{at}  {message}", "")?;
+    }
+    Ok(())
+}
