@@ -86,7 +86,8 @@ const FILES_PER_THREAD: usize = 4096;
 /// every one above where it starts); `unlisted`: attributes files that rule
 /// walked files but that the walk did not list (see [`unlisted`]), and those
 /// an earlier walk read (an update of its answer walks only some
-/// directories). The files read, with their stamps, go to `read`.
+/// directories). The files read, with their stamps, go to `read`; with
+/// `sources`, the lines that set each file's attributes are said there.
 pub(super) fn mark(
     root: &Path,
     (real_root, trusted): (&Path, &[u32]),
@@ -94,7 +95,7 @@ pub(super) fn mark(
     files: &mut [Walked],
     unlisted: &[PathBuf],
     heed_eol: bool,
-    read: &mut Vec<(PathBuf, ReadStamp)>,
+    (read, sources): (&mut Vec<(PathBuf, ReadStamp)>, Option<&super::Sources>),
 ) {
     let tops = Tops::new(repos);
     let project_top = tops.of(root.as_os_str().as_bytes()).map(|(t, _)| t.to_path_buf());
@@ -187,6 +188,27 @@ pub(super) fn mark(
                 repo.info.as_ref().is_some_and(|s| s.pattern_matching_relative_path(rel, case, Some(false), out));
             if let Some(c) = chain {
                 matched |= repo.chains[c].pattern_matching_relative_path(rel, case, Some(false), out);
+            }
+            if let Some(sources) = sources.filter(|_| matched) {
+                let said: Vec<String> = out
+                    .iter_selected()
+                    .filter(|m| !matches!(m.assignment.state, gix_attributes::StateRef::Unspecified))
+                    .map(|m| {
+                        let from = m.location.source.map(|p| p.strip_prefix(root).unwrap_or(p).display().to_string());
+                        let by_macro = match m.kind {
+                            gix_attributes::search::MatchKind::Attribute { macro_id: Some(_) } => ", by a macro",
+                            _ => "",
+                        };
+                        format!(
+                            "{} line {}: `{} {}`{by_macro}",
+                            from.unwrap_or_else(|| "git's built-in macros".to_owned()),
+                            m.location.sequence_number,
+                            m.pattern,
+                            m.assignment
+                        )
+                    })
+                    .collect();
+                sources.lock().expect("sources").entry(w.abs.clone()).or_default().extend(said);
             }
             if matched {
                 // Over what EditorConfig said (which is read first): a
@@ -620,7 +642,7 @@ mod tests {
         let mut read = Vec::new();
         // A walk of the root lists every one of these.
         let (unlisted, _) = unlisted(root, |found| found, &targets, (&[], None), &[FILE_NAME]);
-        mark(root, (root, &[]), &repos, &mut files, &unlisted, heed_eol, &mut read);
+        mark(root, (root, &[]), &repos, &mut files, &unlisted, heed_eol, (&mut read, None));
         files[..rels.len()].iter().map(|w| w.marks).collect()
     }
 

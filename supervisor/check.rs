@@ -1645,7 +1645,13 @@ pub async fn run(
             // Those a walk of their directory lists (one not ignored), and
             // those git tracks.
             let tracked = (walked.4.added_dirs.as_slice(), Some(&walked_dirs));
-            let rules = RulesWalk { root: &walk_root, own: &own, excluded_dirs: &excluded_dirs, hazards: &hazards };
+            let rules = RulesWalk {
+                root: &walk_root,
+                own: &own,
+                excluded_dirs: &excluded_dirs,
+                hazards: &hazards,
+                sources: None,
+            };
             let tracked_rules = walked.4.rules_files.clone();
             let (notes, unwalked) = rules.mark(&mut walked.0, &targets, &tracked_rules, tracked, &remembered_rules);
             // One made there later must be seen by the next check too.
@@ -3203,7 +3209,14 @@ struct RulesWalk<'a> {
     own: &'a Arc<[PathBuf]>,
     excluded_dirs: &'a Arc<globset::GlobSet>,
     hazards: &'a Hazards,
+    /// Where to say which rules set each file's marks (`explain`; a check
+    /// keeps none).
+    sources: Option<&'a Sources>,
 }
+
+/// The rules that set each file's marks, by its path, in words: a
+/// `.gitattributes` line, an `.editorconfig` section.
+type Sources = Mutex<HashMap<PathBuf, Vec<String>>>;
 
 impl RulesWalk<'_> {
     /// Gives `files` (walked for `targets`) the marks the `.gitattributes`
@@ -3222,7 +3235,7 @@ impl RulesWalk<'_> {
         tracked: (&[PathBuf], Option<&HashSet<&str>>),
         remembered: &[PathBuf],
     ) -> (Vec<String>, Vec<PathBuf>) {
-        let RulesWalk { root, own, excluded_dirs, hazards } = *self;
+        let RulesWalk { root, own, excluded_dirs, hazards, sources } = *self;
         let listed = |found: Vec<PathBuf>| {
             let listed_in = |path: &PathBuf| {
                 if tracked_rules.contains(path) {
@@ -3245,9 +3258,9 @@ impl RulesWalk<'_> {
             unlisted.into_iter().partition(|p| p.file_name().is_none_or(|n| n != editorconfig::FILE_NAME));
         // EditorConfig first: git's `text` and `eol` are looked up only
         // where an `end_of_line` is set for some file.
-        let notes = editorconfig::mark(root, (real_root, trusted), files, &editorconfigs, &mut read);
+        let notes = editorconfig::mark(root, (real_root, trusted), files, &editorconfigs, &mut read, sources);
         let heed_eol = files.iter().any(|w| w.marks.eol.is_some());
-        attributes::mark(root, (real_root, trusted), &repos, files, &gitattributes, heed_eol, &mut read);
+        attributes::mark(root, (real_root, trusted), &repos, files, &gitattributes, heed_eol, (&mut read, sources));
         hazards.ignore_files.lock().expect("ignore files").append(&mut read);
         (notes, unwalked)
     }

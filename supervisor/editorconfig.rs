@@ -56,6 +56,24 @@ impl Settings {
         Settings { trim: said(props), final_newline: said(props), charset: said(props), eol: said(props) }
     }
 
+    /// The heeded properties it sets, as written (`key = value`; an empty
+    /// value for one that takes an earlier setting back).
+    fn describe(&self) -> String {
+        fn one<T: std::fmt::Display>(key: &str, said: &Said<T>) -> Option<String> {
+            said.as_ref().map(|v| v.as_ref().map_or_else(|| format!("{key} ="), |v| format!("{key} = {v}")))
+        }
+        [
+            one("trim_trailing_whitespace", &self.trim.map(|v| v.map(|TrimTrailingWs::Value(b)| b))),
+            one("insert_final_newline", &self.final_newline.map(|v| v.map(|FinalNewline::Value(b)| b))),
+            one("charset", &self.charset),
+            one("end_of_line", &self.eol),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+
     fn names_any(&self) -> bool {
         self.trim.is_some() || self.final_newline.is_some() || self.charset.is_some() || self.eol.is_some()
     }
@@ -93,8 +111,9 @@ type Chain<'a> = Vec<(&'a [u8], &'a Config)>;
 struct Config {
     /// Whether it says `root = true`: the files above it do not count.
     root: bool,
-    /// Its sections that set a heeded property, in file order.
-    sections: Vec<(Glob, Settings)>,
+    /// Its sections that set a heeded property, in file order, each with
+    /// its header's line and text (for `explain`).
+    sections: Vec<(Glob, Settings, (usize, Box<str>))>,
 }
 
 /// A section's glob, as it is matched.
@@ -635,7 +654,8 @@ fn parse_whole(bytes: &[u8]) -> Parsed {
                             match read {
                                 Ok(glob) => {
                                     others += usize::from(matches!(glob, Glob::Other(_)));
-                                    config.sections.push((glob, settings));
+                                    let line = memchr::memchr_iter(b'\n', &bytes[..start]).count() + 1;
+                                    config.sections.push((glob, settings, (line, text.unwrap_or_default().into())));
                                 }
                                 Err(why) => {
                                     let h = text.unwrap_or_default();
@@ -669,14 +689,16 @@ fn parse_whole(bytes: &[u8]) -> Parsed {
 /// ignore files); `unlisted`: rules files that rule walked files but that
 /// the walk did not list (see [`super::attributes::unlisted`]; those not
 /// named `.editorconfig` are passed over), and those an earlier walk read.
-/// The files read, with their stamps, go to `read`. Returns what the check
-/// says of files it could not read whole.
+/// The files read, with their stamps, go to `read`; with `sources`, the
+/// sections that set each file's marks are said there. Returns what the
+/// check says of files it could not read whole.
 pub(super) fn mark(
     root: &Path,
     (real_root, trusted): (&Path, &[u32]),
     files: &mut [Walked],
     unlisted: &[PathBuf],
     read: &mut Vec<(PathBuf, ReadStamp)>,
+    sources: Option<&super::Sources>,
 ) -> Vec<String> {
     // Those above the root (an earlier walk's) are read below, once.
     let named = |p: &&PathBuf| p.file_name().is_some_and(|n| n == FILE_NAME) && p.starts_with(root);
@@ -742,14 +764,23 @@ pub(super) fn mark(
                 continue;
             }
             let mut settings = Settings::default();
+            let mut from = Vec::new();
             for (dir, config) in chain {
                 // Its globs match the path from its own directory.
                 let rel = abs[dir.len()..].strip_prefix(b"/").unwrap_or(&abs[dir.len()..]);
-                for (glob, said) in &config.sections {
+                for (glob, said, (line, header)) in &config.sections {
                     if glob.matches(rel) {
                         settings.then(said);
+                        if sources.is_some() {
+                            let file = Path::new(std::ffi::OsStr::from_bytes(dir)).join(FILE_NAME);
+                            let file = file.strip_prefix(root).unwrap_or(&file).display().to_string();
+                            from.push(format!("{file} line {line}: `[{header}]` {}", said.describe()));
+                        }
                     }
                 }
+            }
+            if let Some(sources) = sources.filter(|_| !from.is_empty()) {
+                sources.lock().expect("sources").entry(w.abs.clone()).or_default().extend(from);
             }
             settings.mark(&mut w.marks);
         }
@@ -785,7 +816,7 @@ mod tests {
             }
         }
         let mut read = Vec::new();
-        let notes = mark(root, (root, &[]), &mut files, &[], &mut read);
+        let notes = mark(root, (root, &[]), &mut files, &[], &mut read, None);
         (files[..rels.len()].iter().map(|w| w.marks).collect(), notes)
     }
 
@@ -843,7 +874,7 @@ mod tests {
         write(&root.join(FILE_NAME), "root = true\n");
         let mut read = Vec::new();
         let mut files = vec![Walked { abs: root.join(FILE_NAME), ..Walked::default() }];
-        mark(&root, (&root, &[]), &mut files, &[], &mut read);
+        mark(&root, (&root, &[]), &mut files, &[], &mut read, None);
         let read: Vec<PathBuf> = read.into_iter().map(|(p, _)| p).collect();
         assert_eq!(read, [root.join(FILE_NAME)]);
     }
@@ -1139,7 +1170,7 @@ mod tests {
         let root = tmp.path().join("p");
         let mut files = vec![Walked { abs: root.join("a.md"), ..Walked::default() }];
         let mut read = Vec::new();
-        let notes = mark(&root, (&root, &[]), &mut files, std::slice::from_ref(&above), &mut read);
+        let notes = mark(&root, (&root, &[]), &mut files, std::slice::from_ref(&above), &mut read, None);
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert_eq!(read.len(), 1);
         assert_eq!(files[0].marks, KEEPS);

@@ -67,8 +67,16 @@ pub async fn explain(engine: &Engine, params: Value) -> Result<Value, RpcError> 
     let explained = tokio::task::spawn_blocking(move || {
         let hazards = Hazards::for_root(&root);
         let (mut files, _, _) = walk(&root, &targets, &own, &excluded_dirs, None, false, &hazards);
-        let rules = RulesWalk { root: &root, own: &own, excluded_dirs: &excluded_dirs, hazards: &hazards };
+        let sources = super::Sources::default();
+        let rules = RulesWalk {
+            root: &root,
+            own: &own,
+            excluded_dirs: &excluded_dirs,
+            hazards: &hazards,
+            sources: Some(&sources),
+        };
         let (notes, _) = rules.mark(&mut files, &targets, &[], (&[], None), &[]);
+        let sources = sources.into_inner().expect("sources");
         let mut out = Vec::new();
         for target in &targets {
             let rel = target.strip_prefix(&root).unwrap_or(target);
@@ -83,7 +91,9 @@ pub async fn explain(engine: &Engine, params: Value) -> Result<Value, RpcError> 
                 continue;
             };
             let scope = Scope { root: &root, own: &own, excluded_dirs: &excluded_dirs, hazards: &hazards };
-            out.push(explain_file(w, &shown, &config, &global_exclude, &validators, &handles, &scope));
+            let mut file = explain_file(w, &shown, &config, &global_exclude, &validators, &handles, &scope);
+            file["rules"] = json!(sources.get(target).map(Vec::as_slice).unwrap_or_default());
+            out.push(file);
         }
         json!({ "files": out, "notes": notes })
     })

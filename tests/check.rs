@@ -4176,6 +4176,7 @@ fn explain_says_what_a_check_makes_of_a_file_and_why() {
     git(&env, &["init", "-q"]);
     env.write(".gitignore", "*.log\nbuild/\n");
     env.write(".gitattributes", "keep/*.txt -whitespace\n");
+    env.write(".editorconfig", "root = true\n\n[*.md]\ninsert_final_newline = false\n");
     env.write(
         "verdict.toml",
         "[check]\nexclude = [\"skip/\"]\n[validators.trailing-whitespace]\nexclude = [\"*.md\"]\n",
@@ -4213,6 +4214,11 @@ fn explain_says_what_a_check_makes_of_a_file_and_why() {
     assert!(ws["why"].as_str().unwrap().contains("`whitespace` attribute unset"), "{ws:#}");
     assert_eq!(ws["would_find"][0]["line"], 1, "{ws:#}");
     assert!(file("keep/a.txt")["marks"][0].as_str().unwrap().starts_with("keeps trailing blanks"), "{doc:#}");
+    // And which line of which file says so.
+    assert_eq!(file("keep/a.txt")["rules"], json!([".gitattributes line 1: `keep/*.txt -whitespace`"]));
+    assert_eq!(file("notes.md")["rules"], json!([".editorconfig line 3: `[*.md]` insert_final_newline = false"]));
+    assert_eq!(entry("notes.md", "final-newline")["result"], "not judged");
+    assert_eq!(file("plain.txt")["rules"], json!([]));
     // A check of the tree: what keeps a file out, by file and pattern.
     assert_eq!(file("debug.log")["reached"], false);
     assert_eq!(file("debug.log")["unreached_because"], ".gitignore ignores it (\"*.log\")");
@@ -4248,6 +4254,7 @@ fn explain_says_what_a_check_makes_of_a_file_and_why() {
     let text = env.run_ok(&["explain", "--validator", "trailing-whitespace", "keep/a.txt", "debug.log"], 0);
     for line in [
         "keep/a.txt: 7 bytes, text\n  a check of the project reaches it\n  marks:\n    keeps trailing blanks:",
+        "  set by:\n    .gitattributes line 1: `keep/*.txt -whitespace`\n",
         "    trailing-whitespace  not judged: the project keeps trailing blanks in it",
         "                         it would report otherwise:\n                           1:5  trailing whitespace (2 spaces)",
         "debug.log: 7 bytes, text\n  a check of the project does not reach it: .gitignore ignores it (\"*.log\") (named, it is checked)",

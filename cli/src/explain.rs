@@ -33,11 +33,18 @@ pub fn print(v: &Value, out: &mut dyn Write) -> std::io::Result<()> {
         }
         let marks = file["marks"].as_array().map(Vec::as_slice).unwrap_or_default();
         if marks.is_empty() {
-            writeln!(out, "  marks: none (no .gitattributes or .editorconfig setting verdict heeds)")?;
+            writeln!(out, "  marks: none")?;
         } else {
             writeln!(out, "  marks:")?;
             for m in marks {
                 writeln!(out, "    {}", text(m))?;
+            }
+        }
+        let rules = file["rules"].as_array().map(Vec::as_slice).unwrap_or_default();
+        if !rules.is_empty() {
+            writeln!(out, "  set by:")?;
+            for r in rules {
+                writeln!(out, "    {}", text(r))?;
             }
         }
         let validators = file["validators"].as_array().map(Vec::as_slice).unwrap_or_default();
