@@ -190,24 +190,7 @@ pub(super) fn mark(
                 matched |= repo.chains[c].pattern_matching_relative_path(rel, case, Some(false), out);
             }
             if let Some(sources) = sources.filter(|_| matched) {
-                let said: Vec<String> = out
-                    .iter_selected()
-                    .filter(|m| !matches!(m.assignment.state, gix_attributes::StateRef::Unspecified))
-                    .map(|m| {
-                        let from = m.location.source.map(|p| p.strip_prefix(root).unwrap_or(p).display().to_string());
-                        let by_macro = match m.kind {
-                            gix_attributes::search::MatchKind::Attribute { macro_id: Some(_) } => ", by a macro",
-                            _ => "",
-                        };
-                        format!(
-                            "{} line {}: `{} {}`{by_macro}",
-                            from.unwrap_or_else(|| "git's built-in macros".to_owned()),
-                            m.location.sequence_number,
-                            m.pattern,
-                            m.assignment
-                        )
-                    })
-                    .collect();
+                let said = said_by(out, root);
                 sources.lock().expect("sources").entry(w.abs.clone()).or_default().extend(said);
             }
             if matched {
@@ -420,6 +403,41 @@ pub(super) fn unlisted(
         }
     }
     (found, unwalked)
+}
+
+/// The lines that gave a file the attributes verdict reads, from the
+/// outcome of its look-up, one each: where (`FILE line N: `), and the
+/// pattern with the attributes it set, or, for those a macro set, with
+/// the macro as the line names it and what it set.
+fn said_by(out: &Outcome, root: &Path) -> Vec<String> {
+    // (where, pattern and macro) → what it set, in the order matched.
+    let mut lines: Vec<(String, Option<String>, Vec<String>)> = Vec::new();
+    for m in out.iter_selected() {
+        if matches!(m.assignment.state, gix_attributes::StateRef::Unspecified) {
+            continue;
+        }
+        let from = m.location.source.map_or_else(
+            || "git's built-in macros".to_owned(),
+            |p| p.strip_prefix(root).unwrap_or(p).display().to_string(),
+        );
+        let by_macro = match m.kind {
+            gix_attributes::search::MatchKind::Attribute { macro_id: Some(id) } => {
+                out.match_by_id(id).map(|by| by.assignment.to_string())
+            }
+            _ => None,
+        };
+        let at = format!("{from} line {}: `{}", m.location.sequence_number, m.pattern);
+        match lines.iter_mut().find(|(a, b, _)| *a == at && *b == by_macro) {
+            Some((_, _, set)) => set.push(m.assignment.to_string()),
+            None => lines.push((at, by_macro, vec![m.assignment.to_string()])),
+        }
+    }
+    (lines.into_iter())
+        .map(|(at, by_macro, set)| match by_macro {
+            Some(name) => format!("{at} {name}` (which sets {})", set.join(" ")),
+            None => format!("{at} {}`", set.join(" ")),
+        })
+        .collect()
 }
 
 /// The marks of a file from the outcome of its look-up.

@@ -106,7 +106,7 @@ impl Daemon {
             method::CACHE_STATS => self.engine.cache_stats().await,
             method::CACHE_CLEAR => self.engine.cache_clear(params).await,
             method::CACHE_PRUNE => self.engine.cache_prune().await,
-            method::EXPLAIN => crate::check::explain(&self.engine, params).await,
+            method::EXPLAIN => self.engine.explain(params).await,
             other => Err(RpcError::new(code::METHOD_NOT_FOUND, format!("method not found: {other}"))
                 .with_data(json!({ "method": other }))),
         }?;

@@ -363,6 +363,15 @@ impl Engine {
         // check had started (and does not make it again of the next one).
         ctx.notifier.notify(crate::protocol::notification::CHECK_PROGRESS, json!({ "done": 0, "total": 0 }));
         self.reopen_after_failed_writes().await;
+        let restart_required = self.reload_if_stale().await?;
+        crate::check::run(self, params, restart_required, started, ctx).await
+    }
+
+    /// Applies verdict.toml before a request that works from it (a check,
+    /// an explanation), if it changed since it was read or a tool moved:
+    /// what a request answers is what the file says now. Returns the
+    /// validators whose change needs a restart that did not happen.
+    async fn reload_if_stale(&self) -> Result<Vec<String>, RpcError> {
         let mut restart_required = Vec::new();
         if self.config_stale() || self.tools_changed() {
             // Several checks that start after one edit reload once: the
@@ -391,7 +400,13 @@ impl Engine {
                 restart_required = serde_json::from_value(r["restart_required"].clone()).unwrap_or_default();
             }
         }
-        crate::check::run(self, params, restart_required, started, ctx).await
+        Ok(restart_required)
+    }
+
+    /// Serves `explain`, on the configuration a check would run.
+    pub async fn explain(&self, params: Value) -> Result<Value, RpcError> {
+        self.reload_if_stale().await?;
+        crate::check::explain(self, params).await
     }
 
     /// Whether verdict.toml changed since it was last read.

@@ -4175,12 +4175,17 @@ fn explain_says_what_a_check_makes_of_a_file_and_why() {
     let env = Env::new();
     git(&env, &["init", "-q"]);
     env.write(".gitignore", "*.log\nbuild/\n");
-    env.write(".gitattributes", "keep/*.txt -whitespace\n");
+    env.write(".gitattributes", "keep/*.txt -whitespace\n*.dat binary\n");
     env.write(".editorconfig", "root = true\n\n[*.md]\ninsert_final_newline = false\n");
-    env.write(
-        "verdict.toml",
-        "[check]\nexclude = [\"skip/\"]\n[validators.trailing-whitespace]\nexclude = [\"*.md\"]\n",
-    );
+    env.write(".ignore", "hidden.txt\n");
+    env.write("sub/.gitignore", "!hidden.txt\n");
+    env.write("sub/hidden.txt", "x\n");
+    env.write("excl.txt", "x\n");
+    env.write("data.dat", "a \n");
+    env.write("big.bin", [0u8; 300]);
+    let config = "[check]\nexclude = [\"skip/\", \"excl.txt\"]\nmax_file_size = 200\n\
+                  [validators.trailing-whitespace]\nexclude = [\"*.md\"]\n";
+    env.write("verdict.toml", config);
     env.write("keep/a.txt", "kept  \n");
     env.write("debug.log", "noise \n");
     env.write("tracked.log", "x\n");
@@ -4200,6 +4205,10 @@ fn explain_says_what_a_check_makes_of_a_file_and_why() {
         "notes.md",
         "skip/s.txt",
         "plain.txt",
+        "sub/hidden.txt",
+        "excl.txt",
+        "data.dat",
+        "big.bin",
     ]);
     let files = doc["files"].as_array().unwrap();
     let file = |name: &str| files.iter().find(|f| f["file"] == name).unwrap_or_else(|| panic!("{name} in {doc:#}"));
@@ -4219,6 +4228,24 @@ fn explain_says_what_a_check_makes_of_a_file_and_why() {
     assert_eq!(file("notes.md")["rules"], json!([".editorconfig line 3: `[*.md]` insert_final_newline = false"]));
     assert_eq!(entry("notes.md", "final-newline")["result"], "not judged");
     assert_eq!(file("plain.txt")["rules"], json!([]));
+    // A macro's line, as written, with what it sets.
+    assert_eq!(file("data.dat")["rules"], json!([".gitattributes line 2: `*.dat binary` (which sets -diff -text)"]));
+    let binary = entry("data.dat", "trailing-whitespace");
+    assert_eq!(binary["result"], "not judged");
+    assert!(binary["why"].as_str().unwrap().starts_with("it is binary by its marks"), "{binary:#}");
+    // Larger than check.max_file_size: read only as far as binary content
+    // shows, as a check reads it.
+    assert_eq!(file("big.bin")["binary"], true, "{doc:#}");
+    let secrets = entry("big.bin", "secrets");
+    assert!(
+        secrets["why"]
+            .as_str()
+            .unwrap()
+            .ends_with("larger than check.max_file_size, so the text in it is not looked for"),
+        "{secrets:#}"
+    );
+    assert_eq!(entry("big.bin", "large-file")["result"], "passed");
+    assert_eq!(entry("big.bin", "shebang-executable")["result"], "skipped");
     // A check of the tree: what keeps a file out, by file and pattern.
     assert_eq!(file("debug.log")["reached"], false);
     assert_eq!(file("debug.log")["unreached_because"], ".gitignore ignores it (\"*.log\")");
@@ -4226,6 +4253,12 @@ fn explain_says_what_a_check_makes_of_a_file_and_why() {
     assert_eq!(file("tracked.log")["reached"], true, "{doc:#}");
     assert!(file("tracked.log")["reach_note"].as_str().unwrap().contains("but git tracks it"), "{doc:#}");
     assert_eq!(file("skip/s.txt")["unreached_because"], "check.exclude takes out its directory skip/");
+    // A `.ignore` rules before any `.gitignore`, the nearest too.
+    assert_eq!(file("sub/hidden.txt")["unreached_because"], ".ignore ignores it (\"hidden.txt\")", "{doc:#}");
+    // A file pattern of check.exclude keeps a check from the file as a
+    // directory's does.
+    assert_eq!(file("excl.txt")["reached"], false);
+    assert_eq!(file("excl.txt")["unreached_because"], "check.exclude has \"excl.txt\"");
     let skipped = entry("skip/s.txt", "utf8");
     assert_eq!((&skipped["selected"], &skipped["why"]), (&json!(false), &json!("check.exclude has \"skip/\"")));
     // Named, an ignored file is checked: its outcome is the check's.
@@ -4263,6 +4296,15 @@ fn explain_says_what_a_check_makes_of_a_file_and_why() {
         assert!(text.contains(line), "{line:?} in\n{text}");
     }
     assert!(!text.contains("utf8"), "{text}");
+    let text = env.run_ok(&["explain", "--validator", "utf8", "excl.txt"], 0);
+    assert!(
+        text.contains("does not reach it: check.exclude has \"excl.txt\" (named, it is not checked either)"),
+        "{text}"
+    );
+    // An edited verdict.toml is applied first, as a check applies it.
+    env.write("verdict.toml", format!("{config}[validators.utf8]\nenabled = false\n"));
+    let utf8 = &env.json(&["explain", "--validator", "utf8", "plain.txt"])["files"][0]["validators"][0];
+    assert_eq!((&utf8["selected"], &utf8["why"]), (&json!(false), &json!("it is disabled (`enabled = false`)")));
     // Bad requests: a directory, no file, a validator that is not there.
     for (args, said) in [
         (&["explain", "keep"][..], "is a directory: explain takes files"),

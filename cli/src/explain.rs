@@ -11,21 +11,36 @@ pub fn print(v: &Value, out: &mut dyn Write) -> std::io::Result<()> {
         if i > 0 {
             writeln!(out)?;
         }
-        let name = text(&file["file"]);
+        let name = match file["file_bytes"].as_str() {
+            Some(b64) => {
+                use base64::Engine as _;
+                let bytes = base64::engine::general_purpose::STANDARD.decode(b64).unwrap_or_default();
+                crate::report::shown_name(&bytes).into_owned()
+            }
+            None => crate::report::shown_name(file["file"].as_str().unwrap_or_default().as_bytes()).into_owned(),
+        };
         if let Some(error) = file["error"].as_str() {
             writeln!(out, "{name}: {}", crate::report::visible(error))?;
             continue;
         }
         let size = file["size"].as_u64().unwrap_or(0);
-        let what = if file["binary"].as_bool() == Some(true) { "binary" } else { "text" };
+        let what = match (file["unreadable"].as_str(), file["binary"].as_bool()) {
+            (Some(why), _) => crate::report::visible(why).into_owned(),
+            (None, Some(true)) => "binary".to_owned(),
+            (None, _) => "text".to_owned(),
+        };
         let exec = if file["executable"].as_bool() == Some(true) { ", executable" } else { "" };
         writeln!(out, "{name}: {size} bytes, {what}{exec}")?;
+        // Named on its own, a file is checked whatever keeps a walk from
+        // it, but `check.exclude`.
+        let named = match file["excluded_because"].is_string() {
+            true => "named, it is not checked either",
+            false => "named, it is checked",
+        };
         match (file["reached"].as_bool(), file["unreached_because"].as_str()) {
-            (Some(false), Some(why)) => writeln!(
-                out,
-                "  a check of the project does not reach it: {} (named, it is checked)",
-                crate::report::visible(why)
-            )?,
+            (Some(false), Some(why)) => {
+                writeln!(out, "  a check of the project does not reach it: {} ({named})", crate::report::visible(why))?
+            }
             _ => writeln!(out, "  a check of the project reaches it")?,
         }
         if let Some(note) = file["reach_note"].as_str() {

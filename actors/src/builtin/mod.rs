@@ -809,7 +809,10 @@ impl FileMarks {
         say(self.latin1, "Latin-1: EditorConfig's `charset = latin1`");
         say(self.delimited, "delimited records (`*.csv`, `*.tsv`): a line break inside a quoted field is data");
         say(self.in_tests, "below a directory of tests (`test`, `tests`, `spec`, `__tests__`)");
-        say(self.js_or_css, "a script or style sheet by its name: minified, its layout is the minifier's");
+        say(
+            self.js_or_css,
+            "a script or style sheet by its name (if its content is minified, its layout is the minifier's)",
+        );
         if let Some(size) = self.conflict_marker_size {
             said.push(format!("conflict markers of {size} characters: git's `conflict-marker-size` attribute"));
         }
