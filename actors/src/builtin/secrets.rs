@@ -178,8 +178,9 @@ pub(super) fn secrets(content: &[u8], out: &mut Collector<'_>) {
                 )
             }),
         };
+        let block = matches!(prefix, Prefix::Pem | Prefix::Ssh2 | Prefix::Putty);
         if let Some((offset, message)) = hit
-            && !allowed_on_line(content, offset)
+            && !allowed(content, offset, block)
         {
             out.at(offset, Severity::Error, || message);
         }
@@ -191,14 +192,33 @@ pub(super) fn secrets(content: &[u8], out: &mut Collector<'_>) {
 /// them needs nothing more.
 const ALLOW_MARKERS: [&str; 3] = ["verdict:allow", "gitleaks:allow", "pragma: allowlist secret"];
 
-/// Whether the line holding byte `offset` carries one of [`ALLOW_MARKERS`]
-/// (a test's fake key, a documented example).
-fn allowed_on_line(content: &[u8], offset: usize) -> bool {
+/// detect-secrets' marker for the line after the one it is on.
+const ALLOW_NEXT_LINE: &str = "pragma: allowlist nextline secret";
+
+/// Whether what is found at byte `offset` is allowed: the line holding it
+/// carries one of [`ALLOW_MARKERS`] (a test's fake key, a documented
+/// example), or the line before carries [`ALLOW_NEXT_LINE`]. A `block`
+/// (a PEM, SSH2 or PuTTY key, whose header line has no room for one: text
+/// after the header is no key, and before it is the code that opens the
+/// string, `const key = \``) is allowed by one of [`ALLOW_MARKERS`] on the
+/// line before it too, unless that line holds a secret's start of its
+/// own (whose marker it is).
+fn allowed(content: &[u8], offset: usize, block: bool) -> bool {
     let newline = super::locate::line_break(content);
     let start = memchr::memrchr(newline, &content[..offset]).map_or(0, |i| i + 1);
     let end = memchr::memchr(newline, &content[offset..]).map_or(content.len(), |i| offset + i);
-    let line = &content[start..end];
-    ALLOW_MARKERS.iter().any(|m| memchr::memmem::find(line, m.as_bytes()).is_some())
+    let has = |line: &[u8], marker: &str| memchr::memmem::find(line, marker.as_bytes()).is_some();
+    if ALLOW_MARKERS.iter().any(|m| has(&content[start..end], m)) {
+        return true;
+    }
+    let Some(before_end) = start.checked_sub(1) else { return false };
+    // (A CRLF's CR ends the line before too.)
+    let crlf = newline == b'\n' && content[..before_end].ends_with(b"\r");
+    let before_end = if crlf { before_end - 1 } else { before_end };
+    let before_start = memchr::memrchr(newline, &content[..before_end]).map_or(0, |i| i + 1);
+    let before = &content[before_start..before_end];
+    has(before, ALLOW_NEXT_LINE)
+        || (block && ALLOW_MARKERS.iter().any(|m| has(before, m)) && CANDIDATES.find(before).is_none())
 }
 
 /// A token: `content[start..prefix_end]` is its prefix, then `min..=max`

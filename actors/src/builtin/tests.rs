@@ -3523,3 +3523,31 @@ fn judge_says_why_a_file_is_not_judged_and_what_it_would_report() {
     let j = judged(BuiltinKind::Json, BuiltinInput { marks: generated, ..BuiltinInput::new(b"{,}") });
     assert_eq!((j.findings.len(), j.waiver), (1, None));
 }
+
+#[test]
+fn a_key_block_is_allowed_by_a_marker_on_the_line_before_it() {
+    let block =
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n";
+    // Terraform's test key in a Go raw string: the header's line has no
+    // room for a marker, the line before it has.
+    for (ending, before) in [("\n", "// verdict:allow: a test's key"), ("\r\n", "# gitleaks:allow")] {
+        let text = format!("package x\n{before}\nconst testKey = `{block}`\n").replace('\n', ending);
+        clean(BuiltinKind::Secrets, text.as_bytes());
+    }
+    // Two lines up is not the line before.
+    let far = format!("// verdict:allow\n\nconst testKey = `{block}`\n");
+    assert_eq!(one(BuiltinKind::Secrets, far.as_bytes()).line, Some(3));
+    // A marker on a line that holds a secret of its own is that one's.
+    let token = format!("ghp_{}", fake(36, ALNUM));
+    let shared = format!("t = \"{token}\"  # verdict:allow\n{block}");
+    assert_eq!(one(BuiltinKind::Secrets, shared.as_bytes()).line, Some(2));
+    // A token's line must hold its marker itself, but detect-secrets'
+    // next-line pragma allows the line after it, whatever it holds.
+    let next = format!("# pragma: allowlist nextline secret\nt = \"{token}\"\n");
+    clean(BuiltinKind::Secrets, next.as_bytes());
+    let same = format!("t = \"{token}\"  # pragma: allowlist nextline secret\n");
+    assert_eq!(one(BuiltinKind::Secrets, same.as_bytes()).line, Some(1));
+    // Lines end at CR in a file without LF.
+    let cr = format!("// verdict:allow\rconst testKey = `{block}`").replace('\n', "\r");
+    clean(BuiltinKind::Secrets, cr.as_bytes());
+}
