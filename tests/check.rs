@@ -4302,9 +4302,17 @@ fn explain_says_what_a_check_makes_of_a_file_and_why() {
         "{text}"
     );
     // An edited verdict.toml is applied first, as a check applies it.
-    env.write("verdict.toml", format!("{config}[validators.utf8]\nenabled = false\n"));
-    let utf8 = &env.json(&["explain", "--validator", "utf8", "plain.txt"])["files"][0]["validators"][0];
+    let tool = "[validators.tool]\nkind = \"command\"\nfiles = [\"*.txt\"]\ncommand = [\"true\", \"--x\"]\n";
+    env.write("verdict.toml", format!("{config}[validators.utf8]\nenabled = false\n{tool}"));
+    let doc = env.json(&["explain", "--validator", "utf8", "--validator", "tool", "plain.txt"]);
+    let [tool, utf8] = [0, 1].map(|i| &doc["files"][0]["validators"][i]);
     assert_eq!((&utf8["selected"], &utf8["why"]), (&json!(false), &json!("it is disabled (`enabled = false`)")));
+    // A command validator is said, not run.
+    assert_eq!(
+        (&tool["validator"], &tool["selected"], &tool["result"]),
+        (&json!("tool"), &json!(true), &json!("not run"))
+    );
+    assert!(tool["why"].as_str().unwrap().contains("runs \"true --x\" on it"), "{tool:#}");
     // Bad requests: a directory, no file, a validator that is not there.
     for (args, said) in [
         (&["explain", "keep"][..], "is a directory: explain takes files"),
