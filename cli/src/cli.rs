@@ -114,9 +114,12 @@ enum Command {
                             configuration, daemon); 3 incomplete: no findings, but errors, timeouts or skips, a \
                             tool's failure or output cut short, or paths the walk could not read.")]
     Check(crate::report::CheckArgs),
-    /// Say what a check makes of files, and why: whether a check of the project reaches each, the
-    /// marks its .gitattributes and .editorconfig give it, and per validator whether it selects it,
-    /// what each built-in reports, and why one that reports nothing did not judge it.
+    /// Say what a check makes of files, and why
+    ///
+    /// For each file: whether a check of the project reaches it (and the ignore rule or pattern that
+    /// keeps it out), the marks its .gitattributes and .editorconfig give it and the lines that set
+    /// them, and per validator whether it selects it, what each built-in reports, and why one that
+    /// reports nothing did not judge it, with what it would report otherwise.
     Explain {
         /// The files (at most 100).
         #[arg(required = true, value_parser = PathArg)]
