@@ -412,8 +412,11 @@ pub(super) fn unlisted(
 fn said_by(out: &Outcome, root: &Path) -> Vec<String> {
     // (where, pattern and macro) → what it set, in the order matched.
     let mut lines: Vec<(String, Option<String>, Vec<String>)> = Vec::new();
+    let mut order: Vec<(bool, usize, String, usize)> = Vec::new();
     for m in out.iter_selected() {
-        if matches!(m.assignment.state, gix_attributes::StateRef::Unspecified) {
+        // (An attribute no line names comes as unspecified, from nowhere;
+        // one a line unspecifies, `!eol`, from that line.)
+        if matches!(m.assignment.state, gix_attributes::StateRef::Unspecified) && m.location.source.is_none() {
             continue;
         }
         let from = m.location.source.map_or_else(
@@ -429,10 +432,20 @@ fn said_by(out: &Outcome, root: &Path) -> Vec<String> {
         let at = format!("{from} line {}: `{}", m.location.sequence_number, m.pattern);
         match lines.iter_mut().find(|(a, b, _)| *a == at && *b == by_macro) {
             Some((_, _, set)) => set.push(m.assignment.to_string()),
-            None => lines.push((at, by_macro, vec![m.assignment.to_string()])),
+            None => {
+                // In the order git weighs them: shallow files before deep
+                // ones, `info/attributes` last, each in line order.
+                let source = m.location.source;
+                let info = source.is_some_and(|p| p.ends_with("info/attributes"));
+                let depth = source.map_or(0, |p| p.components().count());
+                order.push((info, depth, from, m.location.sequence_number));
+                lines.push((at, by_macro, vec![m.assignment.to_string()]));
+            }
         }
     }
-    (lines.into_iter())
+    let mut lines: Vec<_> = order.into_iter().zip(lines).collect();
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    (lines.into_iter().map(|(_, line)| line))
         .map(|(at, by_macro, set)| match by_macro {
             Some(name) => format!("{at} {name}` (which sets {})", set.join(" ")),
             None => format!("{at} {}`", set.join(" ")),

@@ -4175,7 +4175,7 @@ fn explain_says_what_a_check_makes_of_a_file_and_why() {
     let env = Env::new();
     git(&env, &["init", "-q"]);
     env.write(".gitignore", "*.log\nbuild/\n");
-    env.write(".gitattributes", "keep/*.txt -whitespace\n*.dat binary\n");
+    env.write(".gitattributes", "keep/*.txt -whitespace\n*.dat binary\n*.txt !eol\n");
     env.write(".editorconfig", "root = true\n\n[*.md]\ninsert_final_newline = false\n");
     env.write(".ignore", "hidden.txt\n");
     env.write("sub/.gitignore", "!hidden.txt\n");
@@ -4224,10 +4224,13 @@ fn explain_says_what_a_check_makes_of_a_file_and_why() {
     assert_eq!(ws["would_find"][0]["line"], 1, "{ws:#}");
     assert!(file("keep/a.txt")["marks"][0].as_str().unwrap().starts_with("keeps trailing blanks"), "{doc:#}");
     // And which line of which file says so.
-    assert_eq!(file("keep/a.txt")["rules"], json!([".gitattributes line 1: `keep/*.txt -whitespace`"]));
+    assert_eq!(
+        file("keep/a.txt")["rules"],
+        json!([".gitattributes line 1: `keep/*.txt -whitespace`", ".gitattributes line 3: `*.txt !eol`"])
+    );
     assert_eq!(file("notes.md")["rules"], json!([".editorconfig line 3: `[*.md]` insert_final_newline = false"]));
     assert_eq!(entry("notes.md", "final-newline")["result"], "not judged");
-    assert_eq!(file("plain.txt")["rules"], json!([]));
+    assert_eq!(file("gen.go")["rules"], json!([]));
     // A macro's line, as written, with what it sets.
     assert_eq!(file("data.dat")["rules"], json!([".gitattributes line 2: `*.dat binary` (which sets -diff -text)"]));
     let binary = entry("data.dat", "trailing-whitespace");
