@@ -111,6 +111,8 @@ pub async fn explain(engine: &Engine, params: Value) -> Result<Value, RpcError> 
             }
             out.push(Value::Object(file));
         }
+        let mut notes = notes;
+        notes.extend(unapplied_configs(&root, &targets));
         json!({ "files": out, "notes": notes })
     })
     .await
@@ -128,6 +130,27 @@ fn name_fields(name: &[u8]) -> serde_json::Map<String, Value> {
         fields.insert("file_bytes".into(), bytes.unwrap_or(Value::Null));
     }
     fields
+}
+
+/// The `verdict.toml` files between the root and the files named, which
+/// configure nothing here (as a check says too).
+fn unapplied_configs(root: &Path, targets: &[PathBuf]) -> Vec<String> {
+    let mut found: Vec<PathBuf> = (targets.iter())
+        .flat_map(|t| t.ancestors().skip(1).take_while(|d| *d != root && d.starts_with(root)))
+        .map(|d| d.join(crate::paths::CONFIG_FILE))
+        .filter(|c| c.is_file())
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    (found.iter())
+        .map(|c| {
+            let rel = c.strip_prefix(root).unwrap_or(c).display();
+            format!(
+                "{rel} is not applied: one verdict.toml configures a project, the one at its root ({})",
+                root.join(crate::paths::CONFIG_FILE).display()
+            )
+        })
+        .collect()
 }
 
 /// Why a file named is not among those the walk gave.

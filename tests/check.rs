@@ -4299,6 +4299,13 @@ fn explain_says_what_a_check_makes_of_a_file_and_why() {
         assert!(text.contains(line), "{line:?} in\n{text}");
     }
     assert!(!text.contains("utf8"), "{text}");
+    // A verdict.toml below the root configures nothing, as a check says.
+    env.write("sub/verdict.toml", "[check]\nexclude = [\"*\"]\n");
+    let notes = &env.json(&["explain", "--validator", "utf8", "sub/hidden.txt"])["notes"];
+    assert!(
+        notes[0].as_str().unwrap().starts_with("sub/verdict.toml is not applied: one verdict.toml configures"),
+        "{notes}"
+    );
     let text = env.run_ok(&["explain", "--validator", "utf8", "excl.txt"], 0);
     assert!(
         text.contains("does not reach it: check.exclude has \"excl.txt\" (named, it is not checked either)"),
