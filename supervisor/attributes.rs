@@ -190,7 +190,7 @@ pub(super) fn mark(
                 matched |= repo.chains[c].pattern_matching_relative_path(rel, case, Some(false), out);
             }
             if let Some(sources) = sources.filter(|_| matched) {
-                let said = said_by(out, root);
+                let said = said_by(out, root, &marks_of(out), w.marks.eol.is_some());
                 sources.lock().expect("sources").entry(w.abs.clone()).or_default().extend(said);
             }
             if matched {
@@ -409,7 +409,11 @@ pub(super) fn unlisted(
 /// outcome of its look-up, one each: where (`FILE line N: `), and the
 /// pattern with the attributes it set, or, for those a macro set, with
 /// the macro as the line names it and what it set.
-fn said_by(out: &Outcome, root: &Path) -> Vec<String> {
+/// Only the attributes that made a mark (`git`) are said: `diff` and
+/// `text` for `binary`, the line endings' only where `eol_heeded` (an
+/// EditorConfig `end_of_line` is set for the file), the `linguist-` ones
+/// where they are on; `whitespace` and `conflict-marker-size` always.
+fn said_by(out: &Outcome, root: &Path, git: &FileMarks, eol_heeded: bool) -> Vec<String> {
     // (where, pattern and macro) → what it set, in the order matched.
     let mut lines: Vec<(String, Option<String>, Vec<String>)> = Vec::new();
     let mut order: Vec<(bool, usize, String, usize)> = Vec::new();
@@ -417,6 +421,17 @@ fn said_by(out: &Outcome, root: &Path) -> Vec<String> {
         // (An attribute no line names comes as unspecified, from nowhere;
         // one a line unspecifies, `!eol`, from that line.)
         if matches!(m.assignment.state, gix_attributes::StateRef::Unspecified) && m.location.source.is_none() {
+            continue;
+        }
+        let made_a_mark = match m.assignment.name.as_str() {
+            "diff" => git.binary,
+            "text" => git.binary || eol_heeded,
+            "eol" | "crlf" => eol_heeded,
+            "linguist-generated" => git.generated,
+            "linguist-vendored" => git.vendored,
+            _ => true,
+        };
+        if !made_a_mark {
             continue;
         }
         let from = m.location.source.map_or_else(

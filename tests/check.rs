@@ -4176,7 +4176,7 @@ fn explain_says_what_a_check_makes_of_a_file_and_why() {
     git(&env, &["init", "-q"]);
     env.write(".gitignore", "*.log\nbuild/\n");
     env.write(".gitattributes", "keep/*.txt -whitespace\n*.dat binary\n*.txt !eol\n");
-    env.write(".editorconfig", "root = true\n\n[*.md]\ninsert_final_newline = false\n");
+    env.write(".editorconfig", "root = true\n\n[*.md]\ninsert_final_newline = false\n[keep/*]\nend_of_line = lf\n");
     env.write(".ignore", "hidden.txt\n");
     env.write("sub/.gitignore", "!hidden.txt\n");
     env.write("sub/hidden.txt", "x\n");
@@ -4226,11 +4226,18 @@ fn explain_says_what_a_check_makes_of_a_file_and_why() {
     // And which line of which file says so.
     assert_eq!(
         file("keep/a.txt")["rules"],
-        json!([".gitattributes line 1: `keep/*.txt -whitespace`", ".gitattributes line 3: `*.txt !eol`"])
+        json!([
+            ".editorconfig line 5: `[keep/*]` end_of_line = lf",
+            ".gitattributes line 1: `keep/*.txt -whitespace`",
+            ".gitattributes line 3: `*.txt !eol`"
+        ])
     );
     assert_eq!(file("notes.md")["rules"], json!([".editorconfig line 3: `[*.md]` insert_final_newline = false"]));
     assert_eq!(entry("notes.md", "final-newline")["result"], "not judged");
     assert_eq!(file("gen.go")["rules"], json!([]));
+    // Where no `end_of_line` is set, git's line-ending attributes make no
+    // mark, and are not said.
+    assert_eq!(file("plain.txt")["rules"], json!([]));
     // A macro's line, as written, with what it sets.
     assert_eq!(file("data.dat")["rules"], json!([".gitattributes line 2: `*.dat binary` (which sets -diff -text)"]));
     let binary = entry("data.dat", "trailing-whitespace");
@@ -4290,7 +4297,7 @@ fn explain_says_what_a_check_makes_of_a_file_and_why() {
     let text = env.run_ok(&["explain", "--validator", "trailing-whitespace", "keep/a.txt", "debug.log"], 0);
     for line in [
         "keep/a.txt: 7 bytes, text\n  a check of the project reaches it\n  marks:\n    keeps trailing blanks:",
-        "  set by:\n    .gitattributes line 1: `keep/*.txt -whitespace`\n",
+        "  set by:\n    .editorconfig line 5: `[keep/*]` end_of_line = lf\n    .gitattributes line 1: `keep/*.txt -whitespace`\n",
         "    trailing-whitespace  not judged: the project keeps trailing blanks in it",
         "                         it would report otherwise:\n                           1:5  trailing whitespace (2 spaces)",
         "debug.log: 7 bytes, text\n  a check of the project does not reach it: .gitignore ignores it (\"*.log\") (named, it is checked)",
