@@ -409,6 +409,7 @@ const EXPECTED_OUTPUT: &[&str] = &[
     "*.stdout",
     "*.stderr",
     "*.output",
+    "*.result",
     "expected-*",
     "*-expected.*",
     "__snapshots__/",
