@@ -1152,7 +1152,11 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
 ///   rustdoc write), and jazzy's pages (by their footer);
 /// - a data file of unicode.org's, by its header ([`unicode_data`]);
 /// - an Office Open XML part ([`office_part`]), and a draw.io diagram
-///   (`<mxfile`, after an XML declaration at most).
+///   (`<mxfile`, after an XML declaration at most);
+/// - an SVG that Adobe Illustrator or Sketch exported (their `<!--
+///   Generator:` comment) or Excalidraw did (`<!-- svg-source:excalidraw
+///   -->`), and an EPS file whose header comments name the
+///   program that wrote it (`%%Creator:`, `%APLProducer:`).
 pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     let content = content.strip_prefix(BOM).unwrap_or(content);
     let header = &content[..content.len().min(HEADER_LEN)];
@@ -1177,6 +1181,27 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     };
     if body.trim_ascii_start().starts_with(b"<mxfile") {
         return Some("a draw.io diagram's `<mxfile`");
+    }
+    // An SVG a drawing program exported, which says so in a comment near
+    // its top (Sketch's inside the `<svg>` element); hand-edited, it is
+    // undone at the next export.
+    let markup = content.starts_with(b"<?xml") || content.starts_with(b"<svg") || content.starts_with(b"<!--");
+    if markup
+        && [&b"<!-- Generator: Adobe Illustrator "[..], b"<!-- Generator: Sketch ", b"<!-- svg-source:excalidraw -->"]
+            .iter()
+            .any(|g| memchr::memmem::find(header, g).is_some())
+    {
+        return Some("a drawing program's `<!-- Generator:` comment");
+    }
+    // Encapsulated PostScript, which a drawing or plotting program writes
+    // and names in its header comments (`%%Creator:`, or macOS's
+    // `%APLProducer:`), before `%%EndComments`.
+    let first = memchr::memchr2(b'\n', b'\r', header).map_or(header, |i| &header[..i]);
+    if first.starts_with(b"%!PS-Adobe-") && memchr::memmem::find(first, b" EPSF-").is_some() {
+        let comments = memchr::memmem::find(header, b"%%EndComments").map_or(header, |i| &header[..i]);
+        if [&b"%%Creator:"[..], b"%APLProducer:"].iter().any(|c| memchr::memmem::find(comments, c).is_some()) {
+            return Some("an EPS file's header naming the program that wrote it");
+        }
     }
     // An Office Open XML part as Word, Excel and PowerPoint save it: a
     // standalone declaration, then the whole document on one line (pandoc's

@@ -368,6 +368,36 @@ fn draw_io_diagrams_keep_the_editor_s_layout() {
 }
 
 #[test]
+fn drawings_a_program_exported_keep_its_layout() {
+    // tmux's logos: Sketch's SVG (its comment inside `<svg>`, no final
+    // newline) and the EPS macOS's Quartz wrote (blank-ended lines).
+    let sketch = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n<svg width=\"10\" height=\"10\">\n    \
+                  <!-- Generator: Sketch 3.3.1 (12005) - http://www.bohemiancoding.com/sketch -->\n    <title>x</title> \n</svg>";
+    let illustrator = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<!-- Generator: Adobe Illustrator 24.1.1, SVG Export Plug-In . \
+                       SVG Version: 6.00 Build 0)  -->\n<svg>\n<g> \n</g>\n</svg>";
+    let excalidraw =
+        "<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\">\n<!-- svg-source:excalidraw -->\n  <g/> \n</svg>";
+    let eps = "%!PS-Adobe-3.0 EPSF-3.0\n%APLProducer: (Version 10.10.3 (Build 14D136)) Quartz PS Context\n\
+               %%Creator: (Sketch)\n%%EndComments\n0 0 moveto \nshowpage \n";
+    for content in [sketch, illustrator, excalidraw, eps] {
+        for kind in [BuiltinKind::TrailingWhitespace, BuiltinKind::FinalNewline] {
+            clean(kind, content.as_bytes());
+        }
+    }
+    // Inkscape's files are as often kept by hand; a PostScript program,
+    // or an EPS that names no program, is judged; so is a comment of
+    // Illustrator's past the header.
+    let inkscape = "<?xml version=\"1.0\"?>\n<!-- Created with Inkscape (http://www.inkscape.org/) -->\n<svg>\n<g> \n</g>\n</svg>\n";
+    let program = "%!PS-Adobe-3.0\n%%Creator: me\n%%EndComments\n0 0 moveto \nshowpage\n";
+    let unnamed = "%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n%%EndComments\n%%Creator: later\n0 0 moveto \n";
+    let late =
+        format!("<svg>\n<g> \n</g>\n{}<!-- Generator: Adobe Illustrator 24 -->\n</svg>\n", "<g/>\n".repeat(1000));
+    for content in [inkscape, program, unnamed, &late] {
+        assert_eq!(run(BuiltinKind::TrailingWhitespace, content.as_bytes()).len(), 1, "{content}");
+    }
+}
+
+#[test]
 fn output_that_links_its_source_map_keeps_its_layout() {
     // dts-buddy's `index.d.ts`, tsc's output, a Sass build's sheet.
     for content in [
