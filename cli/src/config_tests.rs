@@ -491,6 +491,8 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         "docs/examples/to_bson.output",
         "mysql-test/r/select.result",
         "regress/cursor-test1.result",
+        "tests/testsuite/cargo_help/normal/stdout.term.txt",
+        "tests/testsuite/cargo_add/x/stderr.term.svg",
         "ios/Pods/Target Support Files/Pods-app/Pods-app-umbrella.h",
     ] {
         assert!(!tw.is_match(file) && !fnl.is_match(file) && !mle.is_match(file), "{file}");

@@ -410,6 +410,8 @@ const EXPECTED_OUTPUT: &[&str] = &[
     "*.stderr",
     "*.output",
     "*.result",
+    "*.term.txt",
+    "*.term.svg",
     "expected-*",
     "*-expected.*",
     "__snapshots__/",
