@@ -200,7 +200,7 @@ pub(super) fn mark(
                 // What either leaves to the file, it keeps.
                 w.marks = FileMarks {
                     binary: w.marks.binary || git.binary,
-                    generated: git.generated,
+                    generated: w.marks.generated || git.generated,
                     vendored: git.vendored,
                     git_eol: git.git_eol,
                     keeps_trailing_whitespace: w.marks.keeps_trailing_whitespace || git.keeps_trailing_whitespace,

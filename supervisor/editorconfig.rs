@@ -43,6 +43,10 @@ struct Settings {
     final_newline: Said<FinalNewline>,
     charset: Said<Charset>,
     eol: Said<EndOfLine>,
+    /// `generated_code` (.NET's and Roslyn's property, which Visual Studio
+    /// and ruff's fixtures use): the file is a tool's, or kept odd on
+    /// purpose, as `linguist-generated` says.
+    generated: Said<bool>,
 }
 
 impl Settings {
@@ -53,7 +57,14 @@ impl Settings {
         fn said<T: PropertyKey + PropertyValue>(props: &Properties) -> Said<T> {
             props.iter().any(|(key, _)| key == T::key()).then(|| props.get_raw::<T>().parse::<T>().ok())
         }
-        Settings { trim: said(props), final_newline: said(props), charset: said(props), eol: said(props) }
+        let generated = props.iter().any(|(key, _)| key == "generated_code").then(|| {
+            match props.get_raw_for_key("generated_code").into_str().to_ascii_lowercase().as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            }
+        });
+        Settings { trim: said(props), final_newline: said(props), charset: said(props), eol: said(props), generated }
     }
 
     /// The heeded properties it sets, as written (`key = value`; an empty
@@ -67,6 +78,7 @@ impl Settings {
             one("insert_final_newline", &self.final_newline.map(|v| v.map(|FinalNewline::Value(b)| b))),
             one("charset", &self.charset),
             one("end_of_line", &self.eol),
+            one("generated_code", &self.generated),
         ]
         .into_iter()
         .flatten()
@@ -75,7 +87,11 @@ impl Settings {
     }
 
     fn names_any(&self) -> bool {
-        self.trim.is_some() || self.final_newline.is_some() || self.charset.is_some() || self.eol.is_some()
+        self.trim.is_some()
+            || self.final_newline.is_some()
+            || self.charset.is_some()
+            || self.eol.is_some()
+            || self.generated.is_some()
     }
 
     /// `later`'s settings over these.
@@ -84,6 +100,7 @@ impl Settings {
         self.final_newline = later.final_newline.or(self.final_newline);
         self.charset = later.charset.or(self.charset);
         self.eol = later.eol.or(self.eol);
+        self.generated = later.generated.or(self.generated);
     }
 
     /// The marks these give a file (over those it has).
@@ -91,6 +108,7 @@ impl Settings {
         marks.keeps_trailing_whitespace = self.trim == Some(Some(TrimTrailingWs::Value(false)));
         marks.no_final_newline = self.final_newline == Some(Some(FinalNewline::Value(false)));
         marks.latin1 = self.charset == Some(Some(Charset::Latin1));
+        marks.generated = self.generated == Some(Some(true));
         marks.eol = self.eol.flatten().map(|e| match e {
             EndOfLine::Lf => LineEnding::Lf,
             EndOfLine::CrLf => LineEnding::CrLf,
@@ -1206,6 +1224,21 @@ mod tests {
         let latin1 = FileMarks { latin1: true, ..FileMarks::NONE };
         let binary = FileMarks { binary: true, ..FileMarks::NONE };
         assert_eq!(marks(root, &["setup.iss", "a.ps1", "b.txt"]).0, [latin1, binary, NONE]);
+    }
+
+    #[test]
+    fn generated_code_marks_a_file_generated() {
+        // ruff's pycodestyle fixtures: "These rules test for intentional
+        // odd formatting. Using a formatter fixes that".
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        write(
+            &root.join(FILE_NAME),
+            "[W*.py]\ngenerated_code = true\n[W6*.py]\ngenerated_code = false\n[E1.py]\nGenerated_Code = TRUE\n",
+        );
+        let generated = FileMarks { generated: true, ..FileMarks::NONE };
+        let got = marks(root, &["W291.py", "W605.py", "E1.py", "E2.py"]).0;
+        assert_eq!(got, [generated, NONE, generated, NONE]);
     }
 
     #[test]

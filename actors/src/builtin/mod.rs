@@ -582,8 +582,9 @@ pub struct FileMarks {
     /// nor converts its line endings. The text checks skip it as they skip
     /// content that looks binary.
     pub binary: bool,
-    /// `linguist-generated` (set, or `true`): a tool writes the file. Its
-    /// layout is the tool's, as for a file that says so itself.
+    /// `linguist-generated` (set, or `true`), or EditorConfig's
+    /// `generated_code = true`: a tool writes the file. Its layout is the
+    /// tool's, as for a file that says so itself.
     pub generated: bool,
     /// `linguist-vendored` (set, or `true`): someone else's code, kept as
     /// it came. Its layout is theirs.
@@ -798,7 +799,10 @@ impl FileMarks {
             }
         };
         say(self.binary, "binary: git's `binary` attribute (or `-diff -text`), or an EditorConfig `charset` of UTF-16");
-        say(self.generated, "generated: git's `linguist-generated` attribute");
+        say(
+            self.generated,
+            "generated: git's `linguist-generated` attribute, or EditorConfig's `generated_code = true`",
+        );
         say(self.vendored, "vendored: git's `linguist-vendored` attribute");
         say(
             self.keeps_trailing_whitespace,
@@ -996,9 +1000,9 @@ impl std::fmt::Display for Waiver {
             Waiver::OneLineTestFile => f.write_str(
                 "it is below a directory of tests and has no line break at all: a test's one-line input or expected output",
             ),
-            Waiver::GeneratedMark => {
-                f.write_str("git's `linguist-generated` attribute says a tool writes it: its layout is the tool's")
-            }
+            Waiver::GeneratedMark => f.write_str(
+                "git's `linguist-generated` attribute or EditorConfig's `generated_code = true` says a tool writes it: its layout is the tool's",
+            ),
             Waiver::VendoredMark => {
                 f.write_str("git's `linguist-vendored` attribute says it is someone else's code: its layout is theirs")
             }
