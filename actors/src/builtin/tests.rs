@@ -3581,3 +3581,29 @@ fn a_key_block_is_allowed_by_a_marker_on_the_line_before_it() {
     let cr = format!("// verdict:allow\rconst testKey = `{block}`").replace('\n', "\r");
     clean(BuiltinKind::Secrets, cr.as_bytes());
 }
+
+#[test]
+fn rust_inline_snapshots_keep_their_blanks() {
+    let ws = BuiltinKind::TrailingWhitespace;
+    // cargo's snapbox and rust-analyzer's expect-test: the raw string is
+    // what the code printed; the code around it is judged.
+    let snapbox =
+        "fn t() {\n    p.cargo(\"x\").with_stderr_data(str![[r#\"\n[UPDATING] index \n  |  \n\"#]]).run(); \n}\n";
+    assert_eq!(positions(&run(ws, snapbox.as_bytes())), vec![(5, 13)]);
+    let expect = "check(\"a\", expect![[r##\"\n    a \"#  \n\"##]]);\n";
+    clean(ws, expect.as_bytes());
+    // insta: `@r"…"`, `@r#"…"#` and `@"…"` literals, in a file with a
+    // snapshot assertion.
+    let insta = "assert_snapshot!(out, @r\"\n  1 | x \n\");\nassert_snapshot!(y, @\"a \\\" \nb \n\");\nlet z = 1; \n";
+    assert_eq!(positions(&run(ws, insta.as_bytes())), vec![(7, 11)]);
+    // `@"` elsewhere (a C# verbatim string, Objective-C) is not insta's.
+    let csharp = "var s = @\"\nline \n\";\n";
+    assert_eq!(run(ws, csharp.as_bytes()).len(), 1);
+    // An ordinary raw string (a fixture's source) is judged; so is the
+    // rest of a file whose literal is never closed.
+    let fixture = "let src = r#\"\nfn main() { \n}\n\"#;\n";
+    assert_eq!(run(ws, fixture.as_bytes()).len(), 1);
+    for unclosed in ["x(str![[r#\"\na \n", "x(str![[\"a \\\" \n"] {
+        assert_eq!(run(ws, unclosed.as_bytes()).len(), 1, "{unclosed}");
+    }
+}

@@ -45,7 +45,79 @@ static BLANK_BEFORE_CR: LazyLock<Regex> =
 pub(super) fn trailing_whitespace(content: &[u8], out: &mut Collector<'_>) {
     let transcript = Transcript::new(content);
     let hunks = Hunks::new(content);
-    trailing_blanks(content, out, |end| transcript.output_at(end) || hunks.body_at(end));
+    let snapshots = InlineSnapshots::new(content);
+    trailing_blanks(content, out, |end| transcript.output_at(end) || hunks.body_at(end) || snapshots.inside(end));
+}
+
+/// Expected output written inline in Rust tests, which a tool rewrites
+/// with what the code under test printed and compares byte for byte: the
+/// raw string of expect-test's `expect![[r#"…"#]]` and snapbox's
+/// `str![[r#"…"#]]` (rust-analyzer's, cargo's), and insta's `@r"…"`,
+/// `@r#"…"#` or `@"…"` literal in a file that has an `assert_…snapshot!(`
+/// call. Their trailing blanks are the output's (a table's padded cell, a
+/// diagnostic's empty gutter); the code's around them are reported.
+///
+/// Found once, when the first blank is asked about, in a file that has an
+/// opener at all.
+struct InlineSnapshots<'c> {
+    content: &'c [u8],
+    /// The literals' bodies, as byte ranges, in order.
+    spans: std::cell::OnceCell<Vec<(usize, usize)>>,
+}
+
+/// Where an inline snapshot's literal begins: the macro or `@`, then an
+/// `r` and its hashes, if raw, then the quote.
+static SNAPSHOT_OPENER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"(?:(?-u:\b)(?:expect|str)!\[\[|@)(r#*)?""#).expect("the opener compiles"));
+
+impl<'c> InlineSnapshots<'c> {
+    fn new(content: &'c [u8]) -> Self {
+        InlineSnapshots { content, spans: std::cell::OnceCell::new() }
+    }
+
+    /// Whether byte `end` (a blank run's end) is inside a literal.
+    fn inside(&self, end: usize) -> bool {
+        let spans = self.spans.get_or_init(|| Self::find(self.content));
+        let i = spans.partition_point(|&(start, _)| start < end);
+        i > 0 && end <= spans[i - 1].1
+    }
+
+    fn find(c: &[u8]) -> Vec<(usize, usize)> {
+        let insta = memchr::memmem::find(c, b"snapshot!(").is_some();
+        let mut spans = Vec::new();
+        let mut from = 0;
+        while let Some(m) = SNAPSHOT_OPENER.captures_at(c, from) {
+            let (whole, raw) = (m.get(0).expect("a match"), m.get(1));
+            from = whole.end();
+            if whole.as_bytes()[0] == b'@' && !insta {
+                continue;
+            }
+            let body = whole.end();
+            let close = match raw {
+                // A raw string ends at the quote and as many hashes.
+                Some(r) => {
+                    let mut closing = vec![b'"'];
+                    closing.extend(std::iter::repeat_n(b'#', r.len() - 1));
+                    memchr::memmem::find(&c[body..], &closing).map(|i| body + i)
+                }
+                // Another at the first quote no backslash escapes.
+                None => {
+                    let mut i = body;
+                    loop {
+                        match memchr::memchr2(b'"', b'\\', c.get(i..).unwrap_or_default()) {
+                            Some(j) if c[i + j] == b'\\' => i += j + 2,
+                            Some(j) => break Some(i + j),
+                            None => break None,
+                        }
+                    }
+                }
+            };
+            let Some(close) = close.filter(|&e| e <= c.len()) else { break };
+            spans.push((body, close));
+            from = close + 1;
+        }
+        spans
+    }
 }
 
 /// The hunks of unified diffs in a file that is not a patch (a test's
