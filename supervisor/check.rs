@@ -137,10 +137,11 @@ impl Walked {
     /// its name says it holds delimited records, or is a script or a
     /// style sheet, or is below a directory of tests.
     fn marks(&self) -> verdict_actors::builtin::FileMarks {
-        use verdict_actors::builtin::{in_test_dir, is_delimited_name, is_js_or_css_name};
+        use verdict_actors::builtin::{in_test_dir, is_cirrus_name, is_delimited_name, is_js_or_css_name};
         let name = self.name_bytes();
         let (delimited, js_or_css) = (is_delimited_name(name), is_js_or_css_name(name));
-        verdict_actors::builtin::FileMarks { delimited, js_or_css, in_tests: in_test_dir(name), ..self.marks }
+        let (in_tests, cirrus_ci) = (in_test_dir(name), is_cirrus_name(name));
+        verdict_actors::builtin::FileMarks { delimited, js_or_css, in_tests, cirrus_ci, ..self.marks }
     }
 
     /// Its size (0 while unknown).

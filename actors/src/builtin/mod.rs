@@ -629,6 +629,9 @@ pub struct FileMarks {
     /// `*.mjs`, `*.cjs`, `*.css`): one that is minified ([`is_minified`]:
     /// long lines, as a bundler writes) has the minifier's layout.
     pub js_or_css: bool,
+    /// Named `.cirrus.yml` or `.cirrus.yaml` ([`is_cirrus_name`]): Cirrus
+    /// CI's configuration, whose `matrix` keys may repeat (see `yaml`).
+    pub cirrus_ci: bool,
     /// What git does with the file's line endings at checkout, as its
     /// `.gitattributes` say. Where `eol` is set and git writes another
     /// ending, git's rules (see [`GitEol`]); alone it asks nothing (a
@@ -730,6 +733,7 @@ impl FileMarks {
         latin1: false,
         eol: None,
         js_or_css: false,
+        cirrus_ci: false,
         git_eol: GitEol::AsStored,
     };
 
@@ -754,7 +758,8 @@ impl FileMarks {
             | (eol << 7)
             | (u16::from(self.js_or_css) << 12)
             | (u16::from(self.blank_lines_at_end) << 13)
-            | (u16::from(self.in_tests) << 14);
+            | (u16::from(self.in_tests) << 14)
+            | (u16::from(self.cirrus_ci) << 15);
         u32::from(low) | (u32::from(self.conflict_marker_size.unwrap_or(0)) << 16)
     }
 
@@ -816,6 +821,7 @@ impl FileMarks {
         say(self.latin1, "Latin-1: EditorConfig's `charset = latin1`");
         say(self.delimited, "delimited records (`*.csv`, `*.tsv`): a line break inside a quoted field is data");
         say(self.in_tests, "below a directory of tests (`test`, `tests`, `spec`, `__tests__`)");
+        say(self.cirrus_ci, "Cirrus CI's configuration by its name: a `matrix` key, and a `matrix`'s keys, may repeat");
         say(
             self.js_or_css,
             "a script or style sheet by its name (if its content is minified, its layout is the minifier's)",
@@ -874,6 +880,13 @@ pub fn in_test_dir(path: &[u8]) -> bool {
 pub fn is_js_or_css_name(name: &[u8]) -> bool {
     let ends = |ext: &[u8]| name.len() >= ext.len() && name[name.len() - ext.len()..].eq_ignore_ascii_case(ext);
     ends(b".js") || ends(b".css") || ends(b".mjs") || ends(b".cjs")
+}
+
+/// Whether a file's name (its path's last component) is Cirrus CI's
+/// configuration's: `.cirrus.yml` or `.cirrus.yaml`.
+pub fn is_cirrus_name(name: &[u8]) -> bool {
+    let base = memchr::memrchr(b'/', name).map_or(name, |i| &name[i + 1..]);
+    base == b".cirrus.yml" || base == b".cirrus.yaml"
 }
 
 /// Whether a script's or style sheet's content is minified: its lines are
@@ -1094,7 +1107,7 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         BuiltinKind::Json => syntax::json(content, &mut out),
         BuiltinKind::Jsonc => syntax::jsonc(content, &mut out),
         BuiltinKind::Toml => syntax::toml(content, &mut out),
-        BuiltinKind::Yaml => yaml::yaml(content, &mut out),
+        BuiltinKind::Yaml => yaml::yaml(content, input.marks.cirrus_ci, &mut out),
         BuiltinKind::Secrets => secrets::secrets(content, &mut out),
         BuiltinKind::ShebangExecutable => shebang_executable(content, input.executable, &mut out),
     }

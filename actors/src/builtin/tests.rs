@@ -3607,3 +3607,30 @@ fn rust_inline_snapshots_keep_their_blanks() {
         assert_eq!(run(ws, unclosed.as_bytes()).len(), 1, "{unclosed}");
     }
 }
+
+#[test]
+fn cirrus_ci_s_matrix_keys_may_repeat() {
+    // jemalloc's `.cirrus.yml`, as Cirrus documents its matrix
+    // modification: `matrix` many times in a task, and a key many times
+    // in a `matrix` mapping, each a variant of the task.
+    let config = "task:\n  matrix:\n      env:\n        DEBUG: yes\n      env:\n        DEBUG: no\n  \
+                  matrix:\n    - env:\n        PROF: yes\n    - env:\n        PROF: no\n  \
+                  container:\n    matrix:\n      image: node:latest\n      image: node:8.3.0\n";
+    let cirrus = FileMarks { cirrus_ci: true, ..FileMarks::NONE };
+    assert!(marked(BuiltinKind::Yaml, cirrus, config.as_bytes()).is_empty());
+    // Elsewhere they are duplicates, as any YAML's.
+    assert_eq!(run(BuiltinKind::Yaml, config.as_bytes()).len(), 3);
+    // In Cirrus' file too, other keys may not repeat: a task's, nor those
+    // of a matrix's list items.
+    for dup in [
+        "task:\n  script: a\n  script: b\n",
+        "task:\n  matrix:\n    - env:\n        A: 1\n        A: 2\n",
+        "env:\n  matrix: 1\nmatrix_task:\n  x: 1\n  x: 2\n",
+    ] {
+        let found = marked(BuiltinKind::Yaml, cirrus, dup.as_bytes());
+        assert_eq!(found.len(), 1, "{dup}: {found:?}");
+        assert!(found[0].message.starts_with("duplicate key"), "{found:?}");
+    }
+    assert!(is_cirrus_name(b".cirrus.yml") && is_cirrus_name(b"deps/jemalloc/.cirrus.yaml"));
+    assert!(!is_cirrus_name(b"cirrus.yml") && !is_cirrus_name(b".github/workflows/ci.yml"));
+}

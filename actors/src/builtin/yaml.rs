@@ -27,7 +27,11 @@ use crate::outcome::Severity;
 /// [`template_line`]) nothing is reported. YAML that merely holds template
 /// tags in its strings or comments (Ansible, alerting rules, Helm's own
 /// `values.yaml`) is still checked in full.
-pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
+/// `cirrus`: the file is Cirrus CI's configuration (`.cirrus.yml`), whose
+/// `matrix` key may be given many times in a mapping, and whose `matrix`
+/// mapping may give a key many times, each one a task of its own (Cirrus'
+/// documented "matrix modification").
+pub(super) fn yaml(content: &[u8], cirrus: bool, out: &mut Collector<'_>) {
     let text = match decode(content) {
         Ok(text) => text,
         Err(Undecodable { position: Some((line, column)), why, .. }) => {
@@ -40,7 +44,7 @@ pub(super) fn yaml(content: &[u8], out: &mut Collector<'_>) {
         }
     };
     let mut seen = Signs::default();
-    check_text(&text, out, &mut seen);
+    check_text(&text, cirrus, out, &mut seen);
     if let Some(last) = out.last_line()
         && let Some(tag) = template_line(&text, last as usize, &seen)
     {
@@ -325,7 +329,7 @@ fn reads_go_field(action: &str) -> bool {
 
 /// The check proper, on the decoded text. Records the lines each block
 /// scalar spans.
-fn check_text(text: &str, out: &mut Collector<'_>, seen: &mut Signs) {
+fn check_text(text: &str, cirrus: bool, out: &mut Collector<'_>, seen: &mut Signs) {
     // The parser wants a blank after a `?` that ends the stream, where YAML
     // takes the end as well (an empty explicit key): it is given a line feed,
     // and an error found past the file's end is reported at its end.
@@ -334,7 +338,7 @@ fn check_text(text: &str, out: &mut Collector<'_>, seen: &mut Signs) {
     // The parser lets these through; the first error, this or the parser's,
     // ends the check.
     let mut controls = Controls::new(&text);
-    let mut keys = Keys::default();
+    let mut keys = Keys { cirrus, ..Keys::default() };
     let mut indentation = Indentation::new(&text);
     // The open collections: a block one's column, or `None` for a flow one.
     let mut open: Vec<Option<usize>> = Vec::new();
@@ -1458,6 +1462,9 @@ enum Frame {
         seen: Seen,
         /// The key waiting for its value (its hash, if hashed).
         key: Option<Option<u128>>,
+        /// In Cirrus CI's configuration: the key waiting for its value is
+        /// `matrix`; this mapping is a `matrix` key's value.
+        matrix: (bool, bool),
         /// The sum of its entries' hashes (order-independent), if its own
         /// hash is wanted.
         sum: Option<u128>,
@@ -1522,6 +1529,8 @@ struct Keys {
     /// The anchors of the documents before this one, which its aliases
     /// cannot refer to.
     earlier: std::collections::HashSet<usize>,
+    /// Cirrus CI's configuration (see [`yaml`]).
+    cirrus: bool,
 }
 
 impl Keys {
@@ -1559,7 +1568,8 @@ impl Keys {
                 }
                 // A merge key (`<<`, YAML 1.1) may be given more than once.
                 let as_key = (!merge).then_some(|| shown(&value));
-                self.node_done(hash, at, as_key)
+                let matrix = self.cirrus && style == ScalarStyle::Plain && value == "matrix";
+                self.node_done_as(hash, at, as_key, matrix)
             }
             Event::Alias(id) => {
                 match self.anchors.get(&id) {
@@ -1592,11 +1602,14 @@ impl Keys {
             Event::MappingStart(anchor, tag) => {
                 let sum = (anchor != 0 || self.wants_hash())
                     .then(|| collection_tag(tag.as_deref(), "map").map_or(0, |t| xxh3_128(t.as_bytes())));
+                let of_matrix =
+                    matches!(self.stack.last(), Some(Frame::Mapping { key: Some(_), matrix: (true, _), .. }));
                 self.stack.push(Frame::Mapping {
                     anchor,
                     flow,
                     seen: Seen::Few(Vec::new()),
                     key: None,
+                    matrix: (false, of_matrix),
                     sum,
                     start: at,
                 });
@@ -1632,6 +1645,18 @@ impl Keys {
     /// or an item of its sequence. `shown` is how to show it as a key,
     /// asked for a duplicate only (`None`: a merge key, never a duplicate).
     fn node_done(&mut self, hash: Option<u128>, at: Marker, shown: Option<impl FnOnce() -> String>) -> Option<Found> {
+        self.node_done_as(hash, at, shown, false)
+    }
+
+    /// [`Keys::node_done`], for a node that is the plain scalar `matrix`
+    /// in Cirrus CI's configuration (`matrix`).
+    fn node_done_as(
+        &mut self,
+        hash: Option<u128>,
+        at: Marker,
+        shown: Option<impl FnOnce() -> String>,
+        matrix: bool,
+    ) -> Option<Found> {
         match self.stack.last_mut()? {
             Frame::Sequence { hasher, .. } => {
                 if let (Some(h), Some(node)) = (hasher, hash) {
@@ -1639,9 +1664,14 @@ impl Keys {
                 }
                 None
             }
-            Frame::Mapping { seen, key, sum, .. } => match key.take() {
+            Frame::Mapping { seen, key, sum, matrix: (key_matrix, of_matrix), .. } => match key.take() {
                 None => {
                     *key = Some(hash);
+                    *key_matrix = matrix;
+                    // Cirrus' matrix modification: each a task's variant.
+                    if matrix || *of_matrix {
+                        return None;
+                    }
                     let (hash, shown) = (hash?, shown?);
                     let first_line = seen.first_or_insert(hash, at.line())?;
                     Some(Found::Duplicate(Duplicate { at, shown: shown(), first_line }))
