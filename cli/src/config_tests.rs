@@ -493,13 +493,22 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         "regress/cursor-test1.result",
         "tests/testsuite/cargo_help/normal/stdout.term.txt",
         "tests/testsuite/cargo_add/x/stderr.term.svg",
+        "googletest/test/googletest-output-test-golden-lin.txt",
+        "googlemock/test/gmock_output_test_golden.txt",
+        "tests/SelfTest/Baselines/console.sw.approved.txt",
+        "src/Api.Tests/PublicApi.approved.txt",
+        "tests/Snapshots/Test.Run.verified.json",
         "ios/Pods/Target Support Files/Pods-app/Pods-app-umbrella.h",
     ] {
         assert!(!tw.is_match(file) && !fnl.is_match(file) && !mle.is_match(file), "{file}");
     }
-    for file in
-        ["sklearn/metrics/_expected_mutual_info_fast.pyx", "services/docs/_expected_tools.py", "tests/_expected.py"]
-    {
+    for file in [
+        "sklearn/metrics/_expected_mutual_info_fast.pyx",
+        "services/docs/_expected_tools.py",
+        "tests/_expected.py",
+        "tools/update_golden.py",
+        "internal/render/golden_test.go",
+    ] {
         assert!(tw.is_match(file) && fnl.is_match(file), "{file}");
     }
     // OpenSSL's PEM files: their blanks are OpenSSL's; a key is a key.

@@ -402,6 +402,10 @@ const TRANSLATION_CATALOGS: &[&str] = &["*.po", "*.pot"];
 const EXPECTED_OUTPUT: &[&str] = &[
     "*.snap",
     "*.golden",
+    "*[-_]golden.txt",
+    "*[-_]golden-*.txt",
+    "*.approved.*",
+    "*.verified.*",
     "*.expected",
     "*.expected.*",
     "**/samples/**/_expected.*",
@@ -882,6 +886,26 @@ pub fn is_js_or_css_name(name: &[u8]) -> bool {
     ends(b".js") || ends(b".css") || ends(b".mjs") || ends(b".cjs")
 }
 
+/// Whether the first or second line of `content` declares an encoding
+/// other than UTF-8, as Python reads one (PEP 263: a comment line holding
+/// `coding:` or `coding=` and the encoding's name; Emacs' `-*- coding:
+/// latin-1 -*-` and vim's `fileencoding=latin1` are such lines) and Ruby
+/// its magic comment.
+pub fn declares_other_encoding(content: &[u8]) -> bool {
+    let mut lines = content.split(|&b| b == b'\n').take(2);
+    lines.any(|line| {
+        let line = line.trim_ascii_start();
+        let Some(comment) = line.strip_prefix(b"#") else { return false };
+        let Some(at) = memchr::memmem::find(comment, b"coding") else { return false };
+        let rest = &comment[at + b"coding".len()..];
+        let Some(rest) = rest.strip_prefix(b":").or_else(|| rest.strip_prefix(b"=")) else { return false };
+        let rest = rest.trim_ascii_start();
+        let name_len = rest.iter().take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')).count();
+        let name = rest[..name_len].to_ascii_lowercase();
+        !name.is_empty() && !matches!(name.as_slice(), b"utf-8" | b"utf8" | b"utf_8" | b"utf-8-sig" | b"utf_8_sig")
+    })
+}
+
 /// Whether a file's name (its path's last component) is Cirrus CI's
 /// configuration's: `.cirrus.yml` or `.cirrus.yaml`.
 pub fn is_cirrus_name(name: &[u8]) -> bool {
@@ -990,6 +1014,9 @@ pub enum Waiver {
     WrittenByATool(&'static str),
     /// A minified script or style sheet ([`is_minified`]).
     Minified,
+    /// Its first lines declare an encoding other than UTF-8
+    /// ([`declares_other_encoding`]).
+    DeclaredEncoding,
 }
 
 impl std::fmt::Display for Waiver {
@@ -1021,6 +1048,9 @@ impl std::fmt::Display for Waiver {
             }
             Waiver::WrittenByATool(what) => write!(f, "it says a tool writes it ({what}): its layout is the tool's"),
             Waiver::Minified => f.write_str("it is a minified script or style sheet: its layout is the minifier's"),
+            Waiver::DeclaredEncoding => f.write_str(
+                "its first lines declare an encoding other than UTF-8 (`# -*- coding: latin-1 -*-`, as Python and Ruby read it)",
+            ),
         }
     }
 }
@@ -1086,7 +1116,9 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         BuiltinKind::MarkdownTrailingWhitespace => text::markdown_trailing_whitespace(content, &mut out),
         // A test's one-line input or expected output, with no line break
         // at all.
-        BuiltinKind::FinalNewline if input.marks.in_tests && memchr::memchr2(b'\n', b'\r', content).is_none() => {
+        BuiltinKind::FinalNewline
+            if input.marks.in_tests && !content.is_empty() && memchr::memchr2(b'\n', b'\r', content).is_none() =>
+        {
             if explain {
                 let marks = input.marks;
                 text::final_newline(content, marks.blank_lines_at_end, marks.keeps_trailing_whitespace, &mut out);
@@ -1112,6 +1144,12 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         BuiltinKind::ShebangExecutable => shebang_executable(content, input.executable, &mut out),
     }
     let findings = out.finish();
+    // A file that declares its encoding (Python's and Ruby's magic
+    // comment, Emacs' and vim's) is read in it by its language: bytes
+    // that are not UTF-8 are its text. Looked at only where UTF-8 failed.
+    if kind == BuiltinKind::Utf8 && !findings.is_empty() && declares_other_encoding(content) {
+        return waived(Waiver::DeclaredEncoding, if explain { findings } else { Vec::new() });
+    }
     // Looked at only where there is something to drop: most files have
     // no findings.
     if findings.is_empty() || !kind.judges_layout() {

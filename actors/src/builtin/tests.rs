@@ -3634,3 +3634,40 @@ fn cirrus_ci_s_matrix_keys_may_repeat() {
     assert!(is_cirrus_name(b".cirrus.yml") && is_cirrus_name(b"deps/jemalloc/.cirrus.yaml"));
     assert!(!is_cirrus_name(b"cirrus.yml") && !is_cirrus_name(b".github/workflows/ci.yml"));
 }
+
+#[test]
+fn a_declared_encoding_is_the_file_s_own() {
+    let utf8 = BuiltinKind::Utf8;
+    // pip's Latin-1 `setup.py` fixture, a Ruby script's magic comment, a
+    // vim modeline: their bytes are text in the encoding they declare.
+    for head in [
+        &b"# -*- coding: latin-1 -*-\n"[..],
+        b"#!/usr/bin/env python\n# coding=iso-8859-15\n",
+        b"# encoding: Windows-1252\n",
+        b"# vim: set fileencoding=latin1 :\n",
+    ] {
+        let text = [head, b"author = 'Jos\xe9'\n"].concat();
+        clean(utf8, &text);
+        let j = judge(utf8, &BuiltinSettings::default(), &BuiltinInput::new(&text));
+        assert_eq!((j.waiver, j.would_find.len()), (Some(Waiver::DeclaredEncoding), 1), "{head:?}");
+    }
+    // UTF-8 declared, a declaration past the second line, or one outside a
+    // comment, says nothing for the bytes.
+    for text in [
+        &b"# -*- coding: utf-8 -*-\nx = '\xe9'\n"[..],
+        b"# one\n# two\n# coding: latin-1\nx = '\xe9'\n",
+        b"coding = 'latin-1'\nx = '\xe9'\n",
+        b"# coding:\nx = '\xe9'\n",
+    ] {
+        assert_eq!(run(utf8, text).len(), 1, "{text:?}");
+    }
+    // An empty file below a directory of tests passes as anywhere, not as
+    // a test's one-line output.
+    let in_tests = FileMarks { in_tests: true, ..FileMarks::NONE };
+    let j = judge(
+        BuiltinKind::FinalNewline,
+        &BuiltinSettings::default(),
+        &BuiltinInput { marks: in_tests, ..BuiltinInput::new(b"") },
+    );
+    assert_eq!(j, Judged::default());
+}
