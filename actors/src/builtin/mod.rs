@@ -906,6 +906,20 @@ pub fn declares_other_encoding(content: &[u8]) -> bool {
     })
 }
 
+/// Whether a JSON file's first 1 KiB declares SchemaStore's schema of
+/// `tsconfig.json` or `jsconfig.json` (`"$schema":
+/// "https://json.schemastore.org/tsconfig"`): TypeScript reads it, with
+/// comments and trailing commas.
+fn tsconfig_schema(content: &[u8]) -> bool {
+    let head = &content[..content.len().min(1024)];
+    let Some(at) = memchr::memmem::find(head, b"\"$schema\"") else { return false };
+    let value = &head[at..];
+    let value = &value[..memchr::memchr2(b',', b'\n', value).unwrap_or(value.len())];
+    [&b"json.schemastore.org/tsconfig"[..], b"json.schemastore.org/jsconfig"]
+        .iter()
+        .any(|s| memchr::memmem::find(value, s).is_some())
+}
+
 /// Whether a file's name (its path's last component) is Cirrus CI's
 /// configuration's: `.cirrus.yml` or `.cirrus.yaml`.
 pub fn is_cirrus_name(name: &[u8]) -> bool {
@@ -1136,6 +1150,10 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
             text::mixed_line_endings(content, input.marks.delimited, input.marks.wanted_ending(content), &mut out)
         }
         BuiltinKind::LargeFile => large_file(settings.max_size, input.size, &mut out),
+        // A shared tsconfig under another name (`tsconfigs/base.json`,
+        // create-turbo's `typescript-config/base.json`), which tsc reads
+        // with comments, says what it is in its `$schema`.
+        BuiltinKind::Json if tsconfig_schema(content) => syntax::jsonc(content, &mut out),
         BuiltinKind::Json => syntax::json(content, &mut out),
         BuiltinKind::Jsonc => syntax::jsonc(content, &mut out),
         BuiltinKind::Toml => syntax::toml(content, &mut out),
@@ -1213,7 +1231,10 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
 /// - an SVG that Adobe Illustrator or Sketch exported (their `<!--
 ///   Generator:` comment) or Excalidraw did (`<!-- svg-source:excalidraw
 ///   -->`), and an EPS file whose header comments name the
-///   program that wrote it (`%%Creator:`, `%APLProducer:`).
+///   program that wrote it (`%%Creator:`, `%APLProducer:`);
+/// - the licence file rollup's and vite's builds write (its `# Licenses of
+///   bundled dependencies` and `# Bundled dependencies:` headings,
+///   anywhere in it).
 pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     let content = content.strip_prefix(BOM).unwrap_or(content);
     let header = &content[..content.len().min(HEADER_LEN)];
@@ -1249,6 +1270,14 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
             .any(|g| memchr::memmem::find(header, g).is_some())
     {
         return Some("a drawing program's `<!-- Generator:` comment");
+    }
+    // The licence file rollup's and vite's build writes again at each
+    // build, each bundled dependency's licence quoted line by line (`> `),
+    // whose heading may come after kilobytes of the project's own licence.
+    if memchr::memmem::find(content, b"\n# Licenses of bundled dependencies").is_some()
+        && memchr::memmem::find(content, b"\n# Bundled dependencies:").is_some()
+    {
+        return Some("a build's `# Licenses of bundled dependencies` and `# Bundled dependencies:` headings");
     }
     // Encapsulated PostScript, which a drawing or plotting program writes
     // and names in its header comments (`%%Creator:`, or macOS's

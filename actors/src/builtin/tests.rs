@@ -3671,3 +3671,47 @@ fn a_declared_encoding_is_the_file_s_own() {
     );
     assert_eq!(j, Judged::default());
 }
+
+#[test]
+fn jest_and_vitest_inline_snapshots_keep_their_blanks() {
+    let ws = BuiltinKind::TrailingWhitespace;
+    // tailwindcss' source-map tests: what `vitest -u` wrote, compared
+    // whole; the test's own code and inputs are judged.
+    let test = "test('x', () => {\n  let input = css`\n    .a { } \n  `\n  expect(run(input)).toMatchInlineSnapshot(`\n    \"1 | .a \n    2 |  \"\n  `) \n  \
+                expect(() => go()).toThrowErrorMatchingInlineSnapshot(\n    `\"bad \\` input \"\n   `,\n  )\n  \
+                expect(obj).toMatchInlineSnapshot({ id: expect.any(Number) }, `\n    { \n  `)\n})\n";
+    let found = positions(&run(ws, test.as_bytes()));
+    assert_eq!(found, vec![(3, 11), (8, 5)], "{test}");
+    // A file whose literal is never closed is judged past its opening.
+    assert_eq!(run(ws, b"expect(x).toMatchInlineSnapshot(`\na \n").len(), 1);
+}
+
+#[test]
+fn a_licence_file_a_build_writes_keeps_its_layout() {
+    // vite's `LICENSE.md`: its own licence, then each bundled dependency's,
+    // quoted line by line, an empty line of one as `> `.
+    let own = "MIT License\n\nCopyright (c) x\n\n".repeat(200);
+    let bundled = "# Licenses of bundled dependencies\nThe published Vite artifact additionally contains code with the \
+                   following licenses:\nMIT\n\n# Bundled dependencies:\n## a\nLicense: MIT\n\n> Copyright\n> \n> text\n";
+    let text = format!("{own}{bundled}");
+    clean(BuiltinKind::MarkdownTrailingWhitespace, text.as_bytes());
+    clean(BuiltinKind::TrailingWhitespace, text.as_bytes());
+    // One heading alone is someone's document.
+    let alone = format!("{own}# Bundled dependencies:\n> \n");
+    assert_eq!(run(BuiltinKind::TrailingWhitespace, alone.as_bytes()).len(), 1);
+}
+
+#[test]
+fn a_json_file_declaring_the_tsconfig_schema_is_read_as_tsc_reads_it() {
+    // astro's `tsconfigs/base.json`, shared through `extends`.
+    let base = b"{\n  \"$schema\": \"https://json.schemastore.org/tsconfig\",\n  // Enable top-level await\n  \"compilerOptions\": { \"target\": \"ESNext\", },\n}\n";
+    clean(BuiltinKind::Json, base);
+    // Still JSON with comments: a real mistake is one.
+    let broken = b"{\n  \"$schema\": \"https://json.schemastore.org/tsconfig.json\",\n  \"a\": \n}\n";
+    assert_eq!(run(BuiltinKind::Json, broken).len(), 1);
+    // Another schema, or the word elsewhere, is plain JSON's.
+    let other = b"{\n  \"$schema\": \"https://json.schemastore.org/package\",\n  // no\n  \"a\": 1\n}\n";
+    assert_eq!(run(BuiltinKind::Json, other).len(), 1);
+    let mention = b"{\"$schema\": \"x\", \"see\": \"json.schemastore.org/tsconfig\" // no\n}";
+    assert_eq!(run(BuiltinKind::Json, mention).len(), 1);
+}

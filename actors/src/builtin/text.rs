@@ -49,13 +49,16 @@ pub(super) fn trailing_whitespace(content: &[u8], out: &mut Collector<'_>) {
     trailing_blanks(content, out, |end| transcript.output_at(end) || hunks.body_at(end) || snapshots.inside(end));
 }
 
-/// Expected output written inline in Rust tests, which a tool rewrites
-/// with what the code under test printed and compares byte for byte: the
-/// raw string of expect-test's `expect![[r#"…"#]]` and snapbox's
+/// Expected output written inline in tests, which a tool rewrites with
+/// what the code under test printed and compares byte for byte: in Rust,
+/// the raw string of expect-test's `expect![[r#"…"#]]` and snapbox's
 /// `str![[r#"…"#]]` (rust-analyzer's, cargo's), and insta's `@r"…"`,
 /// `@r#"…"#` or `@"…"` literal in a file that has an `assert_…snapshot!(`
-/// call. Their trailing blanks are the output's (a table's padded cell, a
-/// diagnostic's empty gutter); the code's around them are reported.
+/// call; in JavaScript and TypeScript, the template literal of Jest's and
+/// Vitest's `toMatchInlineSnapshot(`…`)` and
+/// `toThrowErrorMatchingInlineSnapshot(`…`)`. Their trailing blanks are the
+/// output's (a table's padded cell, a diagnostic's empty gutter); the
+/// code's around them are reported.
 ///
 /// Found once, when the first blank is asked about, in a file that has an
 /// opener at all.
@@ -64,6 +67,14 @@ struct InlineSnapshots<'c> {
     /// The literals' bodies, as byte ranges, in order.
     spans: std::cell::OnceCell<Vec<(usize, usize)>>,
 }
+
+/// Where Jest's and Vitest's inline snapshot begins: the matcher's call,
+/// a property matcher object at most, then the template literal's
+/// backtick.
+static JS_SNAPSHOT_OPENER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:toMatchInlineSnapshot|toThrowErrorMatchingInlineSnapshot)\(\s*(?:\{[^`]*?\},\s*)?`")
+        .expect("the opener compiles")
+});
 
 /// Where an inline snapshot's literal begins: the macro or `@`, then an
 /// `r` and its hashes, if raw, then the quote.
@@ -83,6 +94,22 @@ impl<'c> InlineSnapshots<'c> {
     }
 
     fn find(c: &[u8]) -> Vec<(usize, usize)> {
+        let mut spans = Self::find_rust(c);
+        if memchr::memmem::find(c, b"InlineSnapshot(").is_some() {
+            let mut from = 0;
+            while let Some(m) = JS_SNAPSHOT_OPENER.find_at(c, from) {
+                // The literal ends at the first backtick no backslash
+                // escapes (Jest escapes the snapshot's own, and its `${`).
+                let Some(close) = unescaped(c, m.end(), b'`') else { break };
+                spans.push((m.end(), close));
+                from = close + 1;
+            }
+            spans.sort_unstable();
+        }
+        spans
+    }
+
+    fn find_rust(c: &[u8]) -> Vec<(usize, usize)> {
         let insta = memchr::memmem::find(c, b"snapshot!(").is_some();
         let mut spans = Vec::new();
         let mut from = 0;
@@ -101,16 +128,7 @@ impl<'c> InlineSnapshots<'c> {
                     memchr::memmem::find(&c[body..], &closing).map(|i| body + i)
                 }
                 // Another at the first quote no backslash escapes.
-                None => {
-                    let mut i = body;
-                    loop {
-                        match memchr::memchr2(b'"', b'\\', c.get(i..).unwrap_or_default()) {
-                            Some(j) if c[i + j] == b'\\' => i += j + 2,
-                            Some(j) => break Some(i + j),
-                            None => break None,
-                        }
-                    }
-                }
+                None => unescaped(c, body, b'"'),
             };
             let Some(close) = close.filter(|&e| e <= c.len()) else { break };
             spans.push((body, close));
@@ -288,6 +306,18 @@ impl<'c> Transcript<'c> {
         }
         self.scanned.set((at, in_block));
         output
+    }
+}
+
+/// The first `quote` at or after `from` that no backslash escapes.
+fn unescaped(c: &[u8], from: usize, quote: u8) -> Option<usize> {
+    let mut i = from;
+    loop {
+        match memchr::memchr2(quote, b'\\', c.get(i..).unwrap_or_default()) {
+            Some(j) if c[i + j] == b'\\' => i += j + 2,
+            Some(j) => break Some(i + j),
+            None => break None,
+        }
     }
 }
 
