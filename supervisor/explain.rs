@@ -74,9 +74,14 @@ pub async fn explain(engine: &Engine, params: Value) -> Result<Value, RpcError> 
     let global_exclude = globs.exclude.clone().map_err(|e| RpcError::invalid_params("exclude", e))?;
     let own = super::own_dirs(engine, &config);
     let excluded_dirs = globs.excluded_dirs.clone();
-    let explained = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let hazards = Hazards::for_root(&root);
         let (mut files, _, _) = walk(&root, &targets, &own, &excluded_dirs, None, false, &hazards);
+        // What stops a check's walk (an ignore file that is a FIFO, a
+        // directory another user owns) stops an explanation alike.
+        if let Some(e) = hazards.error() {
+            return Err(e);
+        }
         let sources = super::Sources::default();
         let rules = RulesWalk {
             root: &root,
@@ -113,11 +118,10 @@ pub async fn explain(engine: &Engine, params: Value) -> Result<Value, RpcError> 
         }
         let mut notes = notes;
         notes.extend(unapplied_configs(&root, &targets));
-        json!({ "files": out, "notes": notes })
+        Ok(json!({ "files": out, "notes": notes }))
     })
     .await
-    .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
-    Ok(explained)
+    .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
 }
 
 /// A file's name as a check's report writes it: `file` (U+FFFD for each

@@ -2601,6 +2601,12 @@ fn an_ignore_file_that_is_a_fifo_or_a_device_fails_the_check_instead_of_hanging_
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("sub/.gitignore is a FIFO"), "{err}");
     assert_eq!(env.json(&["ping"])["pong"], true, "the daemon is alive");
+    // An explanation of a file there is refused alike, not answered with
+    // a walk that stopped.
+    let out = env.run(&["explain", "sub/a.txt"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("sub/.gitignore is a FIFO"), "{err}");
     std::fs::remove_file(env.project.join("sub/.gitignore")).unwrap();
     // Named in the message as the report names files: a name from the
     // checked tree cannot clear or recolour the terminal.
