@@ -1028,6 +1028,12 @@ pub enum Waiver {
     WrittenByATool(&'static str),
     /// A minified script or style sheet ([`is_minified`]).
     Minified,
+    /// Marked vendored (or, if not, generated): committed as it is on
+    /// purpose, whatever its size.
+    CommittedOnPurpose {
+        /// `linguist-vendored`, rather than a generated mark.
+        vendored: bool,
+    },
     /// Its first lines declare an encoding other than UTF-8
     /// ([`declares_other_encoding`]).
     DeclaredEncoding,
@@ -1062,6 +1068,12 @@ impl std::fmt::Display for Waiver {
             }
             Waiver::WrittenByATool(what) => write!(f, "it says a tool writes it ({what}): its layout is the tool's"),
             Waiver::Minified => f.write_str("it is a minified script or style sheet: its layout is the minifier's"),
+            Waiver::CommittedOnPurpose { vendored: true } => f.write_str(
+                "git's `linguist-vendored` attribute says it is someone else's code, committed as it came, whatever its size",
+            ),
+            Waiver::CommittedOnPurpose { vendored: false } => f.write_str(
+                "git's `linguist-generated` attribute or EditorConfig's `generated_code = true` says a tool writes it: committed as the tool wrote it, whatever its size",
+            ),
             Waiver::DeclaredEncoding => f.write_str(
                 "its first lines declare an encoding other than UTF-8 (`# -*- coding: latin-1 -*-`, as Python and Ruby read it)",
             ),
@@ -1148,6 +1160,14 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         BuiltinKind::MergeConflict => text::merge_conflict(content, input.marks.marker_size(), &mut out),
         BuiltinKind::MixedLineEndings => {
             text::mixed_line_endings(content, input.marks.delimited, input.marks.wanted_ending(content), &mut out)
+        }
+        // Committed on purpose, whatever its size: what the project says
+        // someone else wrote, or a tool (an amalgamated header, a bundle).
+        BuiltinKind::LargeFile if input.marks.vendored || input.marks.generated => {
+            if explain {
+                large_file(settings.max_size, input.size, &mut out);
+            }
+            return waived(Waiver::CommittedOnPurpose { vendored: input.marks.vendored }, out.finish());
         }
         BuiltinKind::LargeFile => large_file(settings.max_size, input.size, &mut out),
         // A shared tsconfig under another name (`tsconfigs/base.json`,

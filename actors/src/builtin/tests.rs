@@ -3715,3 +3715,25 @@ fn a_json_file_declaring_the_tsconfig_schema_is_read_as_tsc_reads_it() {
     let mention = b"{\"$schema\": \"x\", \"see\": \"json.schemastore.org/tsconfig\" // no\n}";
     assert_eq!(run(BuiltinKind::Json, mention).len(), 1);
 }
+
+#[test]
+fn a_large_file_the_project_marks_vendored_or_generated_is_committed_on_purpose() {
+    let settings = BuiltinSettings { max_size: 10 };
+    let big = [b'x'; 20];
+    let judged = |marks| judge(BuiltinKind::LargeFile, &settings, &BuiltinInput { marks, ..BuiltinInput::new(&big) });
+    assert_eq!(judged(FileMarks::NONE).findings.len(), 1);
+    for (marks, waiver) in [
+        (FileMarks { vendored: true, ..FileMarks::NONE }, Waiver::CommittedOnPurpose { vendored: true }),
+        (FileMarks { generated: true, ..FileMarks::NONE }, Waiver::CommittedOnPurpose { vendored: false }),
+        (
+            FileMarks { generated: true, vendored: true, ..FileMarks::NONE },
+            Waiver::CommittedOnPurpose { vendored: true },
+        ),
+    ] {
+        let j = judged(marks);
+        assert_eq!((j.findings.len(), j.waiver, j.would_find.len()), (0, Some(waiver), 1));
+        assert!(
+            check(BuiltinKind::LargeFile, &settings, &BuiltinInput { marks, ..BuiltinInput::new(&big) }).is_empty()
+        );
+    }
+}
