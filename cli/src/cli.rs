@@ -164,6 +164,10 @@ enum ConfigCommand {
         /// Show this file's configuration, not the project's.
         #[arg(long, value_name = "FILE", value_parser = PathArg)]
         file: Option<PathBuf>,
+        /// Say after each key set other than by default where its value comes from: the file's own
+        /// table, or `[defaults]` (and `cache.ttl`) that it takes it from.
+        #[arg(long)]
+        origin: bool,
     },
 }
 
@@ -241,8 +245,8 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Config { command: ConfigCommand::Check { file: Some(file) } } = &cli.command {
         return config_check(file, true, cli.global.json);
     }
-    if let Command::Config { command: ConfigCommand::Show { file: Some(file), names } } = &cli.command {
-        return config_show(Some(file), None, names, cli.global.json);
+    if let Command::Config { command: ConfigCommand::Show { file: Some(file), names, origin } } = &cli.command {
+        return config_show(Some(file), None, (names, *origin), cli.global.json);
     }
     let layout = match layout(&cli.global) {
         // A daemon started with the root listed in VERDICT_SAFE_DIRECTORIES
@@ -319,9 +323,9 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
             };
             config_check(&file, false, cli.global.json)
         }
-        Command::Config { command: ConfigCommand::Show { names, .. } } => {
+        Command::Config { command: ConfigCommand::Show { names, origin, .. } } => {
             // (A file named was shown above.)
-            config_show(layout.config.as_deref(), Some(&layout.root), &names, cli.global.json)
+            config_show(layout.config.as_deref(), Some(&layout.root), (&names, origin), cli.global.json)
         }
         command => {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -391,7 +395,12 @@ fn config_errors(file: &Path, e: &crate::config::ConfigError, json: bool) -> Exi
 /// defaults), every key with the value it takes. A file named on the
 /// command line (no project `root`) is only read, whoever owns it, as by
 /// `config check`.
-fn config_show(file: Option<&Path>, root: Option<&Path>, names: &[String], json: bool) -> anyhow::Result<ExitCode> {
+fn config_show(
+    file: Option<&Path>,
+    root: Option<&Path>,
+    (names, origin): (&[String], bool),
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let named = root.is_none();
     let cfg = match file {
         None => crate::config::Config::default(),
@@ -411,6 +420,16 @@ fn config_show(file: Option<&Path>, root: Option<&Path>, names: &[String], json:
         // (TOML escapes control characters in strings; the file's name in
         // the heading comment is written with escapes too.)
         let text = crate::config_show::toml_text(&cfg, names, root)?;
+        // The file's own keys, from its text (read again: what it sets is
+        // not kept apart once resolved).
+        let raw = (cfg.source.as_deref())
+            .filter(|_| origin)
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|t| t.parse::<toml::Table>().ok());
+        let text = match &raw {
+            Some(raw) => crate::config_show::with_origins(&text, raw),
+            None => text,
+        };
         outln!("{}", text.trim_end());
     }
     Ok(ExitCode::Ok)

@@ -350,6 +350,75 @@ pub fn toml_text(cfg: &Config, names: &[String], root: Option<&Path>) -> Result<
     Ok(out)
 }
 
+/// [`toml_text`]'s text with a comment after each key whose value `raw`
+/// (the file's own TOML) gives, where it gives it: `# set here` where the
+/// key's table sets it, `# from [defaults]` (or `[defaults.restart]`) where
+/// a validator takes it from there, `# from [cache] ttl` for a validator's
+/// `cache_ttl`. A key without one is at its default (its kind's, or
+/// verdict's). Keys are matched by the table headers above them; a line
+/// that begins no key (an array's items, a comment) is left as it is.
+pub fn with_origins(text: &str, raw: &toml::Table) -> String {
+    let get = |path: &[&str]| -> Option<&toml::Value> {
+        let (last, tables) = path.split_last()?;
+        let mut t = raw;
+        for p in tables {
+            t = t.get(*p)?.as_table()?;
+        }
+        t.get(*last)
+    };
+    let mut table: Vec<String> = Vec::new();
+    let mut out = String::with_capacity(text.len() * 2);
+    for line in text.lines() {
+        if line.starts_with('[') {
+            // The header's path, as TOML reads it (names may be quoted).
+            table = header_path(line).unwrap_or_default();
+        }
+        let key = line
+            .split_once(" = ")
+            .map(|(k, _)| k)
+            .filter(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+        let origin = key.and_then(|key| {
+            let path: Vec<&str> = table.iter().map(String::as_str).chain([key]).collect();
+            if get(&path).is_some() {
+                return Some("set here");
+            }
+            match path.as_slice() {
+                ["validators", _, "timeout" | "concurrency" | "batch_size"] if get(&["defaults", key]).is_some() => {
+                    Some("from [defaults]")
+                }
+                ["validators", _, "restart", _] if get(&["defaults", "restart", key]).is_some() => {
+                    Some("from [defaults.restart]")
+                }
+                ["validators", _, "cache_ttl"] if get(&["cache", "ttl"]).is_some() => Some("from [cache] ttl"),
+                _ => None,
+            }
+        });
+        out.push_str(line);
+        if let Some(origin) = origin {
+            out.push_str("  # ");
+            out.push_str(origin);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The path of the table a header line (`[validators."a.b".restart]`)
+/// opens, as TOML reads it.
+fn header_path(line: &str) -> Option<Vec<String>> {
+    let doc: toml::Table = line.parse().ok()?;
+    let mut path = Vec::new();
+    let mut t = &doc;
+    while let Some((name, inner)) = t.iter().next() {
+        path.push(name.clone());
+        match inner.as_table() {
+            Some(inner) if t.len() == 1 => t = inner,
+            _ => break,
+        }
+    }
+    Some(path)
+}
+
 /// JSON's sizes: always a number of bytes, which a program need not parse.
 fn bytes(n: u64) -> Size {
     Size::Bytes(n)
@@ -574,5 +643,47 @@ parser = "sarif"
             assert_eq!(duration(d), want);
             assert_eq!(crate::config::parse_duration(&duration(d)), Ok(d), "{want}");
         }
+    }
+
+    #[test]
+    fn origins_say_which_table_gives_each_key() {
+        let file = "[cache]\nttl = \"7d\"\n[defaults]\ntimeout = \"9s\"\n[defaults.restart]\nwindow = \"2m\"\n\
+                    [validators.yaml]\nexclude = [\"x/\"]\n[validators.yaml.restart]\nmax_restarts = 2\n\
+                    [validators.my-lint]\nkind = \"command\"\nfiles = [\"*.py\"]\ncommand = [\"true\"]\nbatch_size = 5\n";
+        let cfg = parse(file);
+        let raw: toml::Table = file.parse().unwrap();
+        let text = with_origins(&toml_text(&cfg, &[], None).unwrap(), &raw);
+        let table = |name: &str| {
+            let start = text.find(&format!("\n[validators.{name}]\n")).unwrap_or_else(|| panic!("{name} in {text}"));
+            let rest = &text[start + 1..];
+            let own = format!("\n[validators.{name}.");
+            let end = (rest.match_indices("\n[validators."))
+                .find(|(i, _)| !rest[*i..].starts_with(&own))
+                .map_or(rest.len(), |(i, _)| i);
+            rest[..end].to_owned()
+        };
+        let yaml = table("yaml");
+        for line in [
+            "exclude = [\"x/\"]  # set here\n",
+            "timeout = \"9s\"  # from [defaults]\n",
+            "cache_ttl = \"7d\"  # from [cache] ttl\n",
+            "concurrency = ",
+            "max_restarts = 2  # set here\n",
+            "window = \"2m\"  # from [defaults.restart]\n",
+            "backoff = \"10ms\"\n",
+        ] {
+            assert!(yaml.contains(line), "{line:?} in\n{yaml}");
+        }
+        assert!(!yaml.contains("kind = \"yaml\"  #") && !yaml.contains("concurrency = 2  #"), "{yaml}");
+        let lint = table("my-lint");
+        for line in ["kind = \"command\"  # set here\n", "batch_size = 5  # set here\n", "mode = \"per_file\"\n"] {
+            assert!(lint.contains(line), "{line:?} in\n{lint}");
+        }
+        // A built-in the file does not name takes [defaults] too.
+        assert!(table("utf8").contains("timeout = \"9s\"  # from [defaults]\n"), "{text}");
+        // The top tables: what the file sets, said so.
+        assert!(text.contains("\n[defaults]\ntimeout = \"9s\"  # set here\n"), "{text}");
+        // Still the same configuration, read back.
+        assert_eq!(effective(&parse(&text)), effective(&cfg));
     }
 }
