@@ -189,14 +189,14 @@ pub(super) fn mark(
             if let Some(c) = chain {
                 matched |= repo.chains[c].pattern_matching_relative_path(rel, case, Some(false), out);
             }
-            if let Some(sources) = sources.filter(|_| matched) {
-                let said = said_by(out, root, &marks_of(out), w.marks.eol.is_some());
-                sources.lock().expect("sources").entry(w.abs.clone()).or_default().extend(said);
-            }
             if matched {
                 // Over what EditorConfig said (which is read first): a
                 // UTF-16 `charset` is binary whatever git says.
                 let git = marks_of(out);
+                if let Some(sources) = sources {
+                    let said = said_by(out, root, &git, w.marks.eol.is_some());
+                    sources.lock().expect("sources").entry(w.abs.clone()).or_default().extend(said);
+                }
                 // What either leaves to the file, it keeps.
                 w.marks = FileMarks {
                     binary: w.marks.binary || git.binary,

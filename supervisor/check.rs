@@ -1653,8 +1653,8 @@ pub async fn run(
                 hazards: &hazards,
                 sources: None,
             };
-            let tracked_rules = walked.4.rules_files.clone();
-            let (notes, unwalked) = rules.mark(&mut walked.0, &targets, &tracked_rules, tracked, &remembered_rules);
+            let tracked_rules = &walked.4.rules_files;
+            let (notes, unwalked) = rules.mark(&mut walked.0, &targets, tracked_rules, tracked, &remembered_rules);
             // One made there later must be seen by the next check too.
             if let Some((watch, walk)) = &watch {
                 for dir in &unwalked {
