@@ -1709,6 +1709,9 @@ pub async fn run(
     if nested.len() > 3 {
         notes.push(format!("and {} more verdict.toml files below the root are not applied", nested.len() - 3));
     }
+    // What of .pre-commit-config.yaml is not applied (a pattern verdict
+    // cannot compile): its built-ins check more files than the project meant.
+    notes.extend(config.notes());
     // A file named, with a validator named whose `exclude` takes it out,
     // would get no outcome from it without a word (as a file
     // `check.exclude` takes out is listed): the pattern is said.
@@ -3307,7 +3310,7 @@ fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[Arc<F
             let mut vis: Vec<usize> = distinct
                 .iter()
                 .zip(dirs.iter())
-                .filter(|((filter, _), d)| filter.is_match_in(&candidate, **d))
+                .filter(|((filter, _), d)| filter.is_match_in(name, &candidate, **d))
                 .flat_map(|((_, vis), _)| vis.iter().copied())
                 .collect();
             vis.sort_unstable();

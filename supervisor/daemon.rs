@@ -594,16 +594,21 @@ const OPEN_FILES_WANTED: u64 = 65_536;
 /// the next check applies it. Whether there is a file at all is decided
 /// again after the stamp (`layout.config`, looked at by the discovery of
 /// the layout, before the lock was taken): one made since is read now.
-fn read_config_at_start(layout: &mut Layout) -> anyhow::Result<(Option<crate::engine::FileStamp>, Config)> {
+fn read_config_at_start(layout: &mut Layout) -> anyhow::Result<(StartStamps, Config)> {
     let path = layout.root.join(crate::paths::CONFIG_FILE);
     let stamp = crate::engine::file_stamp(&path);
+    let pre_commit = crate::engine::pre_commit_stamp(&layout.root);
     layout.config = Some(path).filter(|p| crate::config::config_present(p));
     let config = match &layout.config {
         Some(path) => Config::load_to_apply(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?,
         None => Config::default(),
     };
-    Ok((stamp, config))
+    Ok(((stamp, pre_commit), config.with_pre_commit(&layout.root)))
 }
+
+/// The stamps of verdict.toml and of the pre-commit configuration taken
+/// before they were read.
+type StartStamps = (Option<crate::engine::FileStamp>, crate::engine::PreCommitStamp);
 
 pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
     let mut layout = opts.layout.clone();
@@ -650,7 +655,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
 
     // The configuration is read before the socket exists: an invalid file
     // stops start-up with every problem listed.
-    let (config_stamp, config) = read_config_at_start(&mut layout)?;
+    let ((config_stamp, pre_commit_stamp), config) = read_config_at_start(&mut layout)?;
 
     let _log_guard = crate::logging::init(&layout, opts.detached, &config.daemon)?;
     raise_open_files_limit();
@@ -692,7 +697,8 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
         pid_error: Default::default(),
     });
 
-    let started = EngineOptions { layout: layout.clone(), config, data_dir: opts.data_dir, config_stamp };
+    let started =
+        EngineOptions { layout: layout.clone(), config, data_dir: opts.data_dir, config_stamp, pre_commit_stamp };
     let result = runtime.block_on(serve(listener, started, opts.detached, own.clone(), signals));
 
     // Remove the socket before the pid file: a successor can only lock a new
@@ -974,15 +980,21 @@ mod tests {
         let root = dir.path().to_path_buf();
         let state = root.join("state");
         let mut layout = crate::test_layout(root.clone(), &state);
-        let (stamp, config) = read_config_at_start(&mut layout).unwrap();
-        assert_eq!((stamp, layout.config.clone()), (None, None));
+        let ((stamp, pre_commit), config) = read_config_at_start(&mut layout).unwrap();
+        assert_eq!((stamp, layout.config.clone(), pre_commit), (None, None, [None, None]));
         assert!(config.builtins);
+        assert_eq!(config.pre_commit, None);
         let path = root.join(crate::paths::CONFIG_FILE);
         std::fs::write(&path, "builtins = false\n").unwrap();
-        let (stamp, config) = read_config_at_start(&mut layout).unwrap();
+        // Read with verdict.toml, and stamped with it.
+        let pre_commit_path = root.join(".pre-commit-config.yaml");
+        std::fs::write(&pre_commit_path, "exclude: ^vendor/\nrepos: []\n").unwrap();
+        let ((stamp, pre_commit), config) = read_config_at_start(&mut layout).unwrap();
         assert_eq!(layout.config.as_deref(), Some(path.as_path()));
         assert!(!config.builtins, "the file made after discovery was not read");
         assert_eq!(stamp, crate::engine::file_stamp(&path));
+        assert_eq!(pre_commit, [crate::engine::file_stamp(&pre_commit_path), None]);
+        assert_eq!(config.pre_commit.as_ref().map(|p| p.global.exclude.is_some()), Some(true));
     }
 
     /// A pid file that cannot be written (its file system is full) stops

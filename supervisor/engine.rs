@@ -38,6 +38,19 @@ pub struct EngineOptions {
     /// before `config` was read: a file written or made since is applied
     /// by the next check, as a later edit is.
     pub config_stamp: Option<FileStamp>,
+    /// The stamps of the project's pre-commit configuration taken before
+    /// it was read, likewise.
+    pub pre_commit_stamp: PreCommitStamp,
+}
+
+/// The stamps of the project's `.pre-commit-config.yaml` and `.yml` (or of
+/// their absence): one changed, made or deleted since the configuration was
+/// read, the next check reads it again.
+pub type PreCommitStamp = [Option<FileStamp>; 2];
+
+/// The [`PreCommitStamp`] of the project at `root` now.
+pub fn pre_commit_stamp(root: &Path) -> PreCommitStamp {
+    crate::pre_commit::FILE_NAMES.map(|n| file_stamp(&root.join(n)))
 }
 
 /// Per-validator cache counters since the daemon started.
@@ -78,6 +91,8 @@ pub struct Engine {
     started_with: (crate::config::DaemonSettings, crate::config::CacheSettings),
     /// What verdict.toml looked like when the configuration in force was read.
     config_stamp: Mutex<Option<FileStamp>>,
+    /// [`EngineOptions::pre_commit_stamp`], then the last reload's.
+    pre_commit_stamp: Mutex<PreCommitStamp>,
     /// Held through a whole reload: two at once (a `reload` and a SIGHUP,
     /// say) could otherwise apply the older file last.
     reloading: tokio::sync::Mutex<()>,
@@ -167,7 +182,7 @@ struct ClearParams {
 impl Engine {
     /// Opens the cache, starts the supervisor and its validators.
     pub async fn start(opts: EngineOptions) -> anyhow::Result<Engine> {
-        let EngineOptions { layout, config, data_dir, config_stamp } = opts;
+        let EngineOptions { layout, config, data_dir, config_stamp, pre_commit_stamp } = opts;
         let store_path = data_dir
             .or_else(|| config.cache.dir.as_ref().map(|d| layout.root.join(d)))
             .unwrap_or_else(|| layout.data_dir.clone());
@@ -191,6 +206,7 @@ impl Engine {
             started_with: (config.daemon.clone(), config.cache.clone()),
             config: Mutex::new(CheckGlobs::with(config)),
             config_stamp: Mutex::new(config_stamp),
+            pre_commit_stamp: Mutex::new(pre_commit_stamp),
             reloading: tokio::sync::Mutex::new(()),
             tool_stamps: ToolStamps::default(),
             supervisor,
@@ -378,7 +394,9 @@ impl Engine {
             // others find it done when their turn comes.
             let turn = self.reloading.lock().await;
             let reloaded = if self.config_stale() {
-                info!("verdict.toml changed since it was read; reloading before the check");
+                info!(
+                    "verdict.toml or the pre-commit configuration changed since it was read; reloading before the check"
+                );
                 match self.reload_in_turn(turn).await? {
                     Reloaded::Applied(r) => Some(r),
                     // This check runs on the configuration in force; the
@@ -409,10 +427,12 @@ impl Engine {
         crate::check::explain(self, params).await
     }
 
-    /// Whether verdict.toml changed since it was last read.
+    /// Whether verdict.toml, or the pre-commit configuration whose
+    /// patterns narrow the built-ins, changed since it was last read.
     fn config_stale(&self) -> bool {
         file_stamp(&self.layout.root.join(crate::paths::CONFIG_FILE))
             != *self.config_stamp.lock().expect("stamp lock poisoned")
+            || pre_commit_stamp(&self.layout.root) != *self.pre_commit_stamp.lock().expect("stamp lock poisoned")
     }
 
     /// Closes the cache (the daemon is then without one, `why`) unless a run
@@ -505,28 +525,31 @@ impl Engine {
     async fn reload_in_turn(&self, _turn: tokio::sync::MutexGuard<'_, ()>) -> Result<Reloaded, RpcError> {
         let path = self.layout.root.join(crate::paths::CONFIG_FILE);
         let mut tries = 0;
-        let (stamp, loaded) = loop {
+        let (stamp, pre_commit, loaded) = loop {
             if !settled(&path).await {
                 return Ok(Reloaded::BeingWritten);
             }
             // Stamped before reading: an edit racing with the read is seen
             // next time.
             let stamp = file_stamp(&path);
+            let pre_commit = pre_commit_stamp(&self.layout.root);
             // Off the runtime's threads: a large file with many errors takes
             // a while, and reading can block.
-            let p = path.clone();
+            let (p, root) = (path.clone(), self.layout.root.clone());
             let loaded = tokio::task::spawn_blocking(move || {
                 // Anything named verdict.toml (a directory, a FIFO) is read,
                 // and refused with a message; only its absence means the
                 // defaults.
-                if crate::config::config_present(&p) { Config::load_to_apply(&p) } else { Ok(Config::default()) }
+                let loaded =
+                    if crate::config::config_present(&p) { Config::load_to_apply(&p) } else { Ok(Config::default()) };
+                loaded.map(|c| c.with_pre_commit(&root))
             })
             .await
             .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
             // Written while it was read: what was read may be torn.
             tries += 1;
             if unchanged_since_read(&path, &stamp, CONFIG_SETTLE).await {
-                break (stamp, loaded);
+                break (stamp, pre_commit, loaded);
             }
             if tries == 3 {
                 return Ok(Reloaded::BeingWritten);
@@ -557,6 +580,7 @@ impl Engine {
         }
         *self.config.lock().expect("config lock poisoned") = CheckGlobs::with(new);
         *self.config_stamp.lock().expect("stamp lock poisoned") = stamp;
+        *self.pre_commit_stamp.lock().expect("stamp lock poisoned") = pre_commit;
         self.forget_answers();
         info!(
             added = ?report.added,
@@ -1223,9 +1247,15 @@ mod tests {
         std::fs::write(&config_path, "[validators.trailing-whitespace]\nenabled = false\n").unwrap();
         let state = dir.path().join("state");
         let layout = crate::test_layout(root, &state);
-        let engine = Engine::start(EngineOptions { layout, config: Config::default(), data_dir: None, config_stamp })
-            .await
-            .unwrap();
+        let engine = Engine::start(EngineOptions {
+            layout,
+            config: Config::default(),
+            data_dir: None,
+            config_stamp,
+            pre_commit_stamp: Default::default(),
+        })
+        .await
+        .unwrap();
         let ctx = crate::server::RequestCtx {
             cancel: tokio_util::sync::CancellationToken::new(),
             notifier: crate::server::Notifier::discarding(),

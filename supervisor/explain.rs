@@ -118,6 +118,7 @@ pub async fn explain(engine: &Engine, params: Value) -> Result<Value, RpcError> 
         }
         let mut notes = notes;
         notes.extend(unapplied_configs(&root, &targets));
+        notes.extend(config.notes());
         Ok(json!({ "files": out, "notes": notes }))
     })
     .await

@@ -32,9 +32,15 @@ async fn project(files: &[(&str, &str)], specs: Vec<ValidatorSpec>) -> Project {
     }
     let state = dir.path().join("state");
     let layout = crate::test_layout(root, &state);
-    let engine = Engine::start(EngineOptions { layout, config: Config::default(), data_dir: None, config_stamp: None })
-        .await
-        .unwrap();
+    let engine = Engine::start(EngineOptions {
+        layout,
+        config: Config::default(),
+        data_dir: None,
+        config_stamp: None,
+        pre_commit_stamp: Default::default(),
+    })
+    .await
+    .unwrap();
     if !specs.is_empty() {
         let report = ractor::call!(engine.supervisor(), SupervisorMessage::Apply, specs).unwrap();
         assert!(!report.added.is_empty() || !report.changed.is_empty(), "{report:?}");

@@ -4352,3 +4352,78 @@ fn explain_says_what_a_check_makes_of_a_file_and_why() {
         assert!(err.contains(said), "{args:?}: {said:?} in {err}");
     }
 }
+
+/// The pip layout of `.pre-commit-config.yaml` (a global `exclude`, a
+/// hook's own, a list closed at its key's column): the built-ins keep to
+/// the files the project's pre-commit hooks take.
+const PRE_COMMIT: &str = "exclude: ^vendor/\nrepos:\n- repo: https://github.com/pre-commit/pre-commit-hooks\n  rev: v6.0.0\n  hooks:\n  - id: trailing-whitespace\n    exclude: ^tests/fixtures/\n    additional_dependencies: [\n    ]\n";
+
+fn has_outcome(report: &Value, file: &str, validator: &str) -> bool {
+    report["outcomes"].as_array().unwrap().iter().any(|r| r["file"] == file && r["validator"] == validator)
+}
+
+#[test]
+fn the_pre_commit_configuration_narrows_the_builtins_and_is_read_again_when_edited() {
+    let env = Env::new();
+    let _stop = env.stop_when_done(&env.project);
+    env.write(".pre-commit-config.yaml", PRE_COMMIT);
+    env.write("tests/fixtures/a.txt", "kept  \n");
+    env.write("vendor/lib.txt", "theirs \n");
+    env.write(
+        "vendor/key.pem",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n",
+    );
+    env.write("src/a.txt", "ours \n");
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(status_of(&r, "src/a.txt", "trailing-whitespace"), "findings");
+    assert!(!has_outcome(&r, "tests/fixtures/a.txt", "trailing-whitespace"), "{r:#}");
+    assert_eq!(status_of(&r, "tests/fixtures/a.txt", "final-newline"), "passed", "only the hook's built-in");
+    assert!(!has_outcome(&r, "vendor/lib.txt", "trailing-whitespace") && !has_outcome(&r, "vendor/lib.txt", "utf8"));
+    // The project does not run detect-private-key: its scope for linters
+    // is no reason to stop looking for keys.
+    assert_eq!(status_of(&r, "vendor/key.pem", "secrets"), "findings");
+    assert_eq!(r["summary"]["notes"], Value::Null, "no notes: {r:#}");
+
+    // Why, by line.
+    let text = env.run_ok(&["explain", "--validator", "trailing-whitespace", "tests/fixtures/a.txt"], 0);
+    assert!(
+        text.contains(
+            "trailing-whitespace  .pre-commit-config.yaml leaves it out: hook trailing-whitespace (line 6): its exclude \"^tests/fixtures/\" (line 7) matches it"
+        ),
+        "{text}"
+    );
+    let shown = env.run_ok(&["config", "show", "trailing-whitespace"], 0);
+    assert!(
+        shown.contains("# Its files are narrowed by .pre-commit-config.yaml: the global exclude \"^vendor/\" (line 1); hook trailing-whitespace (line 6): exclude \"^tests/fixtures/\" (line 7).\n[validators.trailing-whitespace]"),
+        "{shown}"
+    );
+
+    // An edit is applied by the next check, without a reload.
+    env.write(".pre-commit-config.yaml", PRE_COMMIT.replace("    exclude: ^tests/fixtures/\n", ""));
+    let (_, r) = check_json(&env, &[]);
+    assert_eq!(status_of(&r, "tests/fixtures/a.txt", "trailing-whitespace"), "findings", "{r:#}");
+    assert!(!has_outcome(&r, "vendor/lib.txt", "trailing-whitespace"));
+
+    // A file verdict cannot read narrows nothing, and every check says so.
+    env.write(".pre-commit-config.yaml", "repos: [\n");
+    let out = env.run(&["check", "--format", "json"]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status_of(&r, "vendor/lib.txt", "trailing-whitespace"), "findings", "{r:#}");
+    let note = ".pre-commit-config.yaml is not applied: line 2:";
+    assert!(r["summary"]["notes"][0].as_str().unwrap().starts_with(note), "{r:#}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains(note), "{out:?}");
+    let out = env.run(&["config", "check"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("warning: {note}")), "{out:?}");
+
+    // And the project may turn it off.
+    env.write(".pre-commit-config.yaml", PRE_COMMIT);
+    env.write("verdict.toml", "[check]\npre_commit = false\n");
+    let (_, r) = check_json(&env, &[]);
+    // (Both judged by the checks above: from the cache.)
+    for file in ["tests/fixtures/a.txt", "vendor/lib.txt"] {
+        let o = outcome(&r, file, "trailing-whitespace");
+        assert_eq!((&o["status"], &o["verdict"]["status"]), (&json!("cached"), &json!("findings")), "{file}: {r:#}");
+    }
+}

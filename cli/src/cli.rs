@@ -303,20 +303,23 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
             let file = match layout.config.clone() {
                 Some(f) => f,
                 None => {
+                    let cfg = crate::config::Config::default().with_pre_commit(&layout.root);
+                    let warnings = cfg.notes();
                     if cli.global.json {
-                        let names: Vec<String> =
-                            crate::config::Config::default().validators().into_iter().map(|v| v.name).collect();
-                        outln!(
-                            "{}",
-                            crate::json_out::line(
-                                &json!({ "valid": true, "file": null, "defaults": true, "validators": names })
-                            )
-                        );
+                        let names: Vec<String> = cfg.validators().into_iter().map(|v| v.name).collect();
+                        let mut doc = json!({ "valid": true, "file": null, "defaults": true, "validators": names });
+                        if !warnings.is_empty() {
+                            doc["warnings"] = json!(warnings);
+                        }
+                        outln!("{}", crate::json_out::line(&doc));
                     } else {
                         outln!(
                             "no verdict.toml in {}: the built-in validators run with their defaults",
                             visible(layout.root.display().to_string())
                         );
+                        for w in warnings {
+                            crate::errln!("warning: {}", visible(w));
+                        }
                     }
                     return Ok(ExitCode::Ok);
                 }
@@ -345,7 +348,12 @@ fn config_check(file: &Path, named: bool, json: bool) -> anyhow::Result<ExitCode
             // Relative programs are the project root's: the file's own
             // directory.
             let root = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let warnings = program_warnings(&cfg, root);
+            let mut warnings = program_warnings(&cfg, root);
+            // The project's own file is checked with the pre-commit
+            // configuration beside it, as the daemon applies them together.
+            if !named {
+                warnings.extend(cfg.clone().with_pre_commit(root).notes());
+            }
             if json {
                 let mut doc = json!({ "valid": true, "file": file.to_string_lossy(), "defaults": false, "validators": cfg.validators().iter().map(|v| v.name.clone()).collect::<Vec<_>>() });
                 if !warnings.is_empty() {
@@ -413,6 +421,15 @@ fn config_show(
             }
         }
     };
+    // The project's configuration as it applies: with what its
+    // `.pre-commit-config.yaml` says of the built-ins' files.
+    let cfg = match root {
+        Some(root) => cfg.with_pre_commit(root),
+        None => cfg,
+    };
+    for w in cfg.notes() {
+        crate::errln!("warning: {}", crate::report::visible(&w));
+    }
     if json {
         let doc = crate::config_show::json(&cfg, names)?;
         outln!("{}", crate::json_out::line(&doc));

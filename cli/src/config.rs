@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
@@ -23,6 +24,8 @@ use serde::Serialize;
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 use verdict_actors::builtin::{BuiltinKind, BuiltinSettings};
+
+use crate::pre_commit::{PreCommit, Scope};
 
 /// The configuration file's name, looked up at the project root.
 pub const FILE_NAME: &str = "verdict.toml";
@@ -65,6 +68,10 @@ pub struct Config {
     /// defaults, by name. Disabled ones included. See [`Config::validators`]
     /// for the effective list.
     pub declared: BTreeMap<String, ValidatorConfig>,
+    /// The project's `.pre-commit-config.yaml`, when `check.pre_commit` is
+    /// on and there is one ([`Config::with_pre_commit`]): its patterns narrow
+    /// the built-ins' files ([`ValidatorConfig::pre_commit`]).
+    pub pre_commit: Option<Arc<PreCommit>>,
 }
 
 /// `[daemon]`: the background process.
@@ -136,11 +143,14 @@ pub struct CheckSettings {
     /// `watch`: watch the walked directories with inotify so that a
     /// re-check of an unchanged tree is answered without walking it.
     pub watch: bool,
+    /// `pre_commit`: apply the file selection of the project's
+    /// `.pre-commit-config.yaml` to the built-ins (see [`crate::pre_commit`]).
+    pub pre_commit: bool,
 }
 
 impl Default for CheckSettings {
     fn default() -> Self {
-        CheckSettings { exclude: Vec::new(), max_file_size: 256 * MIB, watch: true }
+        CheckSettings { exclude: Vec::new(), max_file_size: 256 * MIB, watch: true, pre_commit: true }
     }
 }
 
@@ -237,6 +247,11 @@ pub struct ValidatorConfig {
     pub batch_size: usize,
     /// `restart`.
     pub restart: RestartPolicy,
+    /// For a built-in, what the project's `.pre-commit-config.yaml` says
+    /// of its files: it checks only those this selects as well. Not part
+    /// of its identity: it changes which files are checked, not what a
+    /// file's check finds.
+    pub pre_commit: Option<Arc<Scope>>,
 }
 
 /// What a validator runs.
@@ -357,6 +372,7 @@ impl Default for Config {
             check: CheckSettings::default(),
             defaults: ValidatorDefaults::default(),
             declared: BTreeMap::new(),
+            pre_commit: None,
         }
     }
 }
@@ -505,7 +521,21 @@ impl Config {
             concurrency: self.defaults.concurrency,
             batch_size: self.defaults.batch_size,
             restart: self.defaults.restart,
+            pre_commit: None,
         }
+    }
+
+    /// This configuration with the project's `.pre-commit-config.yaml` at
+    /// `root` read, when `check.pre_commit` is on (and without it, off).
+    pub fn with_pre_commit(mut self, root: &Path) -> Config {
+        self.pre_commit = self.check.pre_commit.then(|| PreCommit::load(root)).flatten().map(Arc::new);
+        self
+    }
+
+    /// What the configuration has to say of itself in every check's notes:
+    /// the parts of `.pre-commit-config.yaml` it does not apply.
+    pub fn notes(&self) -> Vec<String> {
+        self.pre_commit.as_ref().map(|p| p.warnings.clone()).unwrap_or_default()
     }
 
     /// Every validator, sorted by name, disabled ones included (with
@@ -520,6 +550,13 @@ impl Config {
         }
         for (name, v) in &self.declared {
             all.insert(name.clone(), v.clone());
+        }
+        if let Some(pc) = &self.pre_commit {
+            for v in all.values_mut() {
+                if let ValidatorKind::Builtin { kind, .. } = &v.kind {
+                    v.pre_commit = pc.scope_for(*kind);
+                }
+            }
         }
         all.into_values().collect()
     }
@@ -677,21 +714,25 @@ impl ValidatorConfig {
 
     /// Its `files` and `exclude` compiled (see [`FileFilter`]).
     pub fn file_filter(&self) -> Result<FileFilter, globset::Error> {
-        FileFilter::new(&self.files, &self.exclude)
+        Ok(FileFilter::new(&self.files, &self.exclude)?.narrowed(self.pre_commit.clone()))
     }
 
     /// Why the file `rel` (relative to the project root), which this
     /// validator's `files` take, is not selected: the first `exclude`
     /// pattern that takes it out, in words that end a sentence naming it
-    /// (said to be a built-in's default when the list is the default one).
+    /// (said to be a built-in's default when the list is the default one),
+    /// or the `.pre-commit-config.yaml` pattern that does.
     /// `None` when it is selected, or when `files` do not take it.
     pub fn excluded_because(&self, rel: &Path) -> Option<String> {
-        let filter = self.file_filter().ok()?;
+        let filter = FileFilter::new(&self.files, &self.exclude).ok()?;
         let selects = |files: &[String], exclude: &[String]| {
             FileFilter::new(files, exclude).ok().is_some_and(|f| f.is_match(rel))
         };
-        if filter.is_match(rel) || !selects(&self.files, &[]) {
+        if !selects(&self.files, &[]) {
             return None;
+        }
+        if filter.is_match(rel) {
+            return self.pre_commit.as_ref()?.left_out_because(&rel.to_string_lossy());
         }
         let every = ["*".to_owned()];
         let pattern = self.exclude.iter().find(|p| !selects(&every, std::slice::from_ref(p)))?;
@@ -918,8 +959,11 @@ pub struct FileFilter {
     exclude_dirs: GlobSet,
     /// The patterns, as given: filters with the same select the same files.
     patterns: (Vec<String>, Vec<String>),
-    /// Every file is selected (`files = ["*"]`, no `exclude`).
+    /// Every file is selected (`files = ["*"]`, no `exclude`, no `scope`).
     all: bool,
+    /// What the project's `.pre-commit-config.yaml` says of the files, on
+    /// top of the globs.
+    scope: Option<Arc<Scope>>,
 }
 
 /// What a [`FileFilter`]'s directory patterns say of the files in one
@@ -986,13 +1030,21 @@ impl FileFilter {
             exclude_dirs: exclude_dirs.build()?,
             patterns: (files.to_vec(), exclude.to_vec()),
             all,
+            scope: None,
         })
+    }
+
+    /// The filter selecting only what `scope` selects as well.
+    pub fn narrowed(mut self, scope: Option<Arc<Scope>>) -> FileFilter {
+        self.all &= scope.is_none();
+        self.scope = scope;
+        self
     }
 
     /// Whether `other` selects the same files for sure (same patterns), so
     /// that one match serves both.
     pub fn same_selection(&self, other: &FileFilter) -> bool {
-        self.patterns == other.patterns
+        self.patterns == other.patterns && self.scope == other.scope
     }
 
     /// Whether the filter has directory patterns: else [`dir`](Self::dir)
@@ -1015,17 +1067,22 @@ impl FileFilter {
 
     /// Whether `rel_path` (relative to the project root) is selected.
     pub fn is_match(&self, rel_path: impl AsRef<Path>) -> bool {
+        use std::os::unix::ffi::OsStrExt;
         let rel = rel_path.as_ref();
         let dir = self.dir(rel.parent().unwrap_or(Path::new("")));
-        self.is_match_in(&globset::Candidate::new(rel), dir)
+        self.is_match_in(rel.as_os_str().as_bytes(), &globset::Candidate::new(rel), dir)
     }
 
-    /// [`is_match`](Self::is_match) for a path prepared once for many
-    /// filters, in a directory of which [`dir`](Self::dir) said `dir`.
-    pub fn is_match_in(&self, candidate: &globset::Candidate<'_>, dir: DirSelection) -> bool {
+    /// [`is_match`](Self::is_match) for a path (`name`) prepared once for
+    /// many filters (`candidate`), in a directory of which
+    /// [`dir`](Self::dir) said `dir`.
+    pub fn is_match_in(&self, name: &[u8], candidate: &globset::Candidate<'_>, dir: DirSelection) -> bool {
         self.all
             || ((dir.included || self.include.is_match_candidate(candidate))
-                && !(dir.excluded || self.exclude.is_match_candidate(candidate)))
+                && !(dir.excluded || self.exclude.is_match_candidate(candidate))
+                // A name that is not UTF-8 is searched as Python would
+                // have it, with its bad bytes replaced.
+                && self.scope.as_ref().is_none_or(|s| s.selects(&String::from_utf8_lossy(name))))
     }
 }
 
@@ -1104,7 +1161,7 @@ const ROOT_KEYS: &[&str] = &["builtins", "daemon", "cache", "check", "defaults",
 const DAEMON_KEYS: &[&str] =
     &["grace_period", "idle_timeout", "max_connections", "log_max_size", "log_keep", "exit_after_idle"];
 const CACHE_KEYS: &[&str] = &["enabled", "dir", "ttl", "block_cache", "write_buffer"];
-const CHECK_KEYS: &[&str] = &["exclude", "max_file_size", "watch"];
+const CHECK_KEYS: &[&str] = &["exclude", "max_file_size", "watch", "pre_commit"];
 const DEFAULTS_KEYS: &[&str] = &["timeout", "concurrency", "batch_size", "restart"];
 const RESTART_KEYS: &[&str] = &["max_restarts", "window", "backoff", "backoff_max", "reset_after"];
 const COMMON_KEYS: &[&str] = &[
@@ -1533,6 +1590,7 @@ fn parse_check(cx: &mut Cx, t: &Tbl) -> CheckSettings {
             .size_at_least(t, "max_file_size", 1, "1 byte (to run no built-ins, set builtins = false)")
             .unwrap_or(d.max_file_size),
         watch: cx.bool(t, "watch").unwrap_or(d.watch),
+        pre_commit: cx.bool(t, "pre_commit").unwrap_or(d.pre_commit),
     }
 }
 
@@ -1752,6 +1810,7 @@ fn parse_validator(
         concurrency,
         batch_size,
         restart,
+        pre_commit: None,
     })
 }
 
@@ -2207,7 +2266,7 @@ fn open_to_apply(path: &Path) -> Result<std::fs::File, String> {
     Err("cannot read the file: too many levels of symbolic links".into())
 }
 
-fn read_config_bytes(path: &Path, to_apply: bool) -> Result<Vec<u8>, String> {
+pub(crate) fn read_config_bytes(path: &Path, to_apply: bool) -> Result<Vec<u8>, String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let f = if to_apply {

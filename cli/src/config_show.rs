@@ -90,6 +90,7 @@ struct Check {
     exclude: Vec<String>,
     max_file_size: Size,
     watch: bool,
+    pre_commit: bool,
 }
 
 #[derive(Serialize)]
@@ -238,6 +239,7 @@ fn top(cfg: &Config, size: fn(u64) -> Size) -> Top {
             exclude: cfg.check.exclude.clone(),
             max_file_size: size(cfg.check.max_file_size),
             watch: cfg.check.watch,
+            pre_commit: cfg.check.pre_commit,
         },
         defaults: Defaults {
             timeout: duration(cfg.defaults.timeout),
@@ -344,6 +346,15 @@ pub fn toml_text(cfg: &Config, names: &[String], root: Option<&Path>) -> Result<
                 format!("# A built-in that {file_name} does not configure: every key at its default.\n")
             });
         }
+        // Said over the table, named or not: what it runs on is not the
+        // table's alone.
+        if let Some(scope) = &v.pre_commit {
+            out.push_str(&format!(
+                "# Its files are narrowed by {}: {}.\n",
+                scope.file,
+                crate::report::visible(&scope.describe())
+            ));
+        }
         let one = One { validators: BTreeMap::from([(v.name.as_str(), Validator::new(v, size))]) };
         out.push_str(&toml::to_string_pretty(&one).expect("plain settings serialize as TOML"));
     }
@@ -441,10 +452,19 @@ pub fn json(cfg: &Config, names: &[String]) -> Result<serde_json::Value, Unknown
         serde_json::json!({})
     };
     config["validators"] = serde_json::Value::Object(validators);
-    Ok(serde_json::json!({
+    let mut doc = serde_json::json!({
         "file": cfg.source.as_deref().map(cache_dir),
         "config": config,
-    }))
+    });
+    // Not a key of verdict.toml's: beside the configuration, not in it.
+    if let Some(pc) = &cfg.pre_commit {
+        let narrowed: serde_json::Map<String, serde_json::Value> = (all.iter())
+            .filter(|v| names.is_empty() || names.contains(&v.name))
+            .filter_map(|v| Some((v.name.clone(), serde_json::json!(v.pre_commit.as_ref()?.describe()))))
+            .collect();
+        doc["pre_commit"] = serde_json::json!({ "file": pc.file, "narrows": narrowed, "warnings": pc.warnings });
+    }
+    Ok(doc)
 }
 
 #[cfg(test)]

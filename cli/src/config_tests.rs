@@ -71,6 +71,7 @@ write_buffer = 1048576
 exclude = ["target/**", "vendor"]
 max_file_size = "128MiB"
 watch = false
+pre_commit = false
 
 [defaults]
 timeout = "45s"
@@ -148,6 +149,7 @@ fn full_example_parses_with_every_value() {
             exclude: vec!["target/**".to_string(), "vendor".to_string()],
             max_file_size: 128 * 1024 * 1024,
             watch: false,
+            pre_commit: false,
         }
     );
     let restart = RestartPolicy {
@@ -189,6 +191,7 @@ fn full_example_parses_with_every_value() {
             batch_size: 16,
             // Field by field over [defaults.restart].
             restart: RestartPolicy { max_restarts: 3, window: Duration::from_secs(10), ..restart },
+            pre_commit: None,
         }
     );
 

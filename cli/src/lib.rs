@@ -36,5 +36,6 @@ pub mod config_show;
 pub mod explain;
 pub mod json_out;
 pub mod paths;
+pub mod pre_commit;
 pub mod protocol;
 pub mod report;

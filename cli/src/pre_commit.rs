@@ -1,0 +1,656 @@
+//! `.pre-commit-config.yaml`: the file selection a project gives
+//! pre-commit's own hooks, applied to the built-ins that make the same checks.
+//!
+//! A project that runs pre-commit-hooks' `trailing-whitespace` with
+//! `exclude: ^tests/fixtures/` has said which files that check is for; verdict
+//! reading the same file keeps its `trailing-whitespace` to them, instead of
+//! reporting what the project decided long ago not to fix. Only the file
+//! selection is taken (the global `files`/`exclude`, and each listed hook's),
+//! never a hook's command or arguments: verdict's built-ins run as always.
+//!
+//! Which built-ins a pattern narrows:
+//! - a hook of pre-commit-hooks (or prek's `builtin` repository) that
+//!   stands for a built-in ([`builtins_of`]) narrows that built-in to the
+//!   files it takes; one listed twice takes the files either takes;
+//! - the global `files`/`exclude` narrow every built-in but `secrets`, which
+//!   they narrow only when the project runs `detect-private-key`: a
+//!   project's scope for its linters is no reason to stop looking for keys.
+//!
+//! The patterns are Python regular expressions, searched (not matched from
+//! the start) in the path relative to the project root, as pre-commit does;
+//! they are compiled with `fancy-regex`, which reads look-around and
+//! back-references too. A file verdict cannot use is not applied, and says
+//! so in every check's notes; a pattern it cannot compile leaves its hook
+//! (or the global key) unapplied, and says so too. Either way the built-ins
+//! check more files, never fewer.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use saphyr::{LoadableYamlNode, MarkedYaml};
+use verdict_actors::builtin::BuiltinKind;
+
+/// The names pre-commit (and prek) read at the top of a repository, in
+/// their order.
+pub const FILE_NAMES: [&str; 2] = [".pre-commit-config.yaml", ".pre-commit-config.yml"];
+
+/// The repositories whose hooks verdict knows by id: pre-commit-hooks by
+/// its address (any host, with or without `.git`), and prek's built-in
+/// implementation of the same hooks.
+fn is_pre_commit_hooks(repo: &str) -> bool {
+    let repo = repo.trim_end_matches('/');
+    let repo = repo.strip_suffix(".git").unwrap_or(repo);
+    repo == "builtin"
+        || repo.ends_with("/pre-commit/pre-commit-hooks")
+        || repo.ends_with(":pre-commit/pre-commit-hooks")
+}
+
+/// The built-ins a pre-commit-hooks hook stands for: the ones making the
+/// check it makes.
+pub fn builtins_of(hook_id: &str) -> &'static [BuiltinKind] {
+    match hook_id {
+        "trailing-whitespace" => &[BuiltinKind::TrailingWhitespace, BuiltinKind::MarkdownTrailingWhitespace],
+        "end-of-file-fixer" => &[BuiltinKind::FinalNewline],
+        "mixed-line-ending" => &[BuiltinKind::MixedLineEndings],
+        "check-merge-conflict" => &[BuiltinKind::MergeConflict],
+        "check-added-large-files" => &[BuiltinKind::LargeFile],
+        // A JSON file with comments is `jsonc`'s: excluded from
+        // `check-json`, it is excluded from both.
+        "check-json" => &[BuiltinKind::Json, BuiltinKind::Jsonc],
+        "check-toml" => &[BuiltinKind::Toml],
+        "check-yaml" => &[BuiltinKind::Yaml],
+        "check-shebang-scripts-are-executable" => &[BuiltinKind::ShebangExecutable],
+        "detect-private-key" => &[BuiltinKind::Secrets],
+        _ => &[],
+    }
+}
+
+/// A Python regular expression from the file, compiled, and where it is.
+#[derive(Clone, Debug)]
+pub struct Pattern {
+    /// As written.
+    pub source: String,
+    /// Its 1-based line.
+    pub line: usize,
+    regex: fancy_regex::Regex,
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Pattern) -> bool {
+        self.source == other.source && self.line == other.line
+    }
+}
+
+impl Pattern {
+    /// The pattern as said in a message: whole when it is one short line,
+    /// else its first line and how many there are (a verbose pattern of
+    /// forty alternatives is read in the file, at its line).
+    fn shown(&self) -> String {
+        let lines = self.source.trim_end().lines().count();
+        if lines <= 1 && self.source.len() <= 100 {
+            return format!("{:?}", self.source);
+        }
+        let first: String = self.source.trim_start().lines().next().unwrap_or("").chars().take(60).collect();
+        match lines {
+            0 | 1 => format!("{first:?}…"),
+            n => format!("{first:?}… ({n} lines)"),
+        }
+    }
+
+    /// Whether the pattern is found in `path`. A search that gives up (the
+    /// backtracking limit) counts as found for `files` and not found for
+    /// `exclude`: in doubt, the file is checked.
+    fn found(&self, path: &str, in_doubt: bool) -> bool {
+        self.regex.is_match(path).unwrap_or(in_doubt)
+    }
+}
+
+/// A `files` and an `exclude`, either unset.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Selection {
+    /// `files`: the path must contain a match.
+    pub files: Option<Pattern>,
+    /// `exclude`: the path must not.
+    pub exclude: Option<Pattern>,
+}
+
+impl Selection {
+    fn is_empty(&self) -> bool {
+        self.files.is_none() && self.exclude.is_none()
+    }
+
+    fn selects(&self, path: &str) -> bool {
+        self.files.as_ref().is_none_or(|p| p.found(path, true))
+            && !self.exclude.as_ref().is_some_and(|p| p.found(path, false))
+    }
+
+    /// Why it does not select `path`, in words that follow "its".
+    fn why_not(&self, path: &str) -> Option<String> {
+        if let Some(p) = self.files.as_ref().filter(|p| !p.found(path, true)) {
+            return Some(format!("files {} (line {}) does not match it", p.shown(), p.line));
+        }
+        let p = self.exclude.as_ref().filter(|p| p.found(path, false))?;
+        Some(format!("exclude {} (line {}) matches it", p.shown(), p.line))
+    }
+}
+
+/// One hook of the file that stands for built-ins.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hook {
+    /// Its `id`.
+    pub id: String,
+    /// The line of its `id`.
+    pub line: usize,
+    /// Its own `files` and `exclude`.
+    pub selection: Selection,
+}
+
+/// What the project's pre-commit configuration says of the files of one
+/// built-in: it checks a file only if this selects it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scope {
+    /// The file's name, as found at the project root.
+    pub file: &'static str,
+    /// The global `files` and `exclude`.
+    pub global: Selection,
+    /// The hooks standing for the built-in; a file must be taken by one of
+    /// them. None: the global patterns alone apply.
+    pub hooks: Vec<Hook>,
+}
+
+impl Scope {
+    /// Whether the built-in checks `path` (relative to the project root,
+    /// `/`-separated), as far as the pre-commit configuration says.
+    pub fn selects(&self, path: &str) -> bool {
+        self.global.selects(path) && (self.hooks.is_empty() || self.hooks.iter().any(|h| h.selection.selects(path)))
+    }
+
+    /// Its patterns in words, for `config show`: `the global exclude
+    /// "^vendor/" (line 1); hook trailing-whitespace (line 9): exclude
+    /// "^tests/" (line 10)`.
+    pub fn describe(&self) -> String {
+        let words = |s: &Selection| -> Vec<String> {
+            let each = [("files", &s.files), ("exclude", &s.exclude)];
+            (each.iter())
+                .filter_map(|(k, p)| p.as_ref().map(|p| format!("{k} {} (line {})", p.shown(), p.line)))
+                .collect()
+        };
+        let global = words(&self.global).into_iter().map(|w| format!("the global {w}"));
+        let hooks =
+            (self.hooks.iter()).map(|h| format!("hook {} (line {}): {}", h.id, h.line, words(&h.selection).join(", ")));
+        global.chain(hooks).collect::<Vec<_>>().join("; ")
+    }
+
+    /// Why [`selects`](Self::selects) leaves `path` out, in words that end
+    /// a sentence naming it; `None` when it does not.
+    pub fn left_out_because(&self, path: &str) -> Option<String> {
+        if let Some(why) = self.global.why_not(path) {
+            return Some(format!("{}'s global {why}", self.file));
+        }
+        if self.hooks.is_empty() || self.hooks.iter().any(|h| h.selection.selects(path)) {
+            return None;
+        }
+        let each: Vec<String> = (self.hooks.iter())
+            .filter_map(|h| Some(format!("hook {} (line {}): its {}", h.id, h.line, h.selection.why_not(path)?)))
+            .collect();
+        Some(format!("{} leaves it out: {}", self.file, each.join("; ")))
+    }
+}
+
+/// A project's pre-commit configuration, as far as verdict applies it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PreCommit {
+    /// The file's name at the project root.
+    pub file: &'static str,
+    /// The global `files` and `exclude`.
+    pub global: Selection,
+    /// The hooks that stand for built-ins, in the file's order.
+    pub hooks: Vec<Hook>,
+    /// Whether the project runs `detect-private-key`: only then do the
+    /// global patterns narrow `secrets`.
+    pub runs_detect_private_key: bool,
+    /// What in the file is not applied, and why: said in every check's notes.
+    pub warnings: Vec<String>,
+}
+
+impl PreCommit {
+    /// The project's pre-commit configuration at `root`, if it has one. A
+    /// file that cannot be read or used is returned with no patterns and
+    /// a warning saying why.
+    pub fn load(root: &Path) -> Option<PreCommit> {
+        let file = FILE_NAMES.into_iter().find(|n| root.join(n).symlink_metadata().is_ok())?;
+        let read = crate::config::read_config_bytes(&root.join(file), false)
+            .and_then(|b| String::from_utf8(b).map_err(|_| "cannot read the file: not UTF-8".to_owned()));
+        Some(match read {
+            Ok(text) => PreCommit::parse(&text, file),
+            Err(why) => PreCommit::unusable(file, why),
+        })
+    }
+
+    fn unusable(file: &'static str, why: String) -> PreCommit {
+        PreCommit {
+            file,
+            global: Selection::default(),
+            hooks: Vec::new(),
+            runs_detect_private_key: false,
+            warnings: vec![format!(
+                "{file} is not applied: {why}; the built-ins check the files their own patterns select"
+            )],
+        }
+    }
+
+    /// Reads the text of the file called `file`.
+    pub fn parse(text: &str, file: &'static str) -> PreCommit {
+        // pre-commit reads the file with PyYAML, which takes a flow
+        // collection's or quoted scalar's lines at any indentation, as YAML
+        // 1.2 (and saphyr) do not; pip's own file closes a list at its key's
+        // column. Such lines are indented deeper, and the file read again.
+        let loaded = MarkedYaml::load_from_str(text)
+            .or_else(|e| relaxed_layout(text).and_then(|t| MarkedYaml::load_from_str(&t).ok()).ok_or(e));
+        let docs = match loaded {
+            Ok(docs) => docs,
+            Err(e) => {
+                let at = e.marker();
+                return PreCommit::unusable(file, format!("line {}: {}", at.line(), e.info()));
+            }
+        };
+        let Some(top) = docs.first().filter(|d| d.data.as_mapping().is_some()) else {
+            return PreCommit::unusable(file, "it is not a mapping with `repos`, as pre-commit requires".to_owned());
+        };
+        let mut warnings = Vec::new();
+        // A pattern is said to be at its key's line (a block scalar's text
+        // begins on the next).
+        let mut pattern = |within: &MarkedYaml<'_>, key: &str, what: &str| -> Result<Option<Pattern>, ()> {
+            let found = within.data.as_mapping().and_then(|m| m.iter().find(|(k, _)| k.data.as_str() == Some(key)));
+            let Some((key, node)) = found else { return Ok(None) };
+            let line = key.span.start.line();
+            let Some(source) = node.data.as_str() else {
+                warnings.push((line, format!("{file} line {line}: {what} is not a string; it is not applied")));
+                return Err(());
+            };
+            match compile(source) {
+                Ok(regex) => Ok(Some(Pattern { source: source.to_owned(), line, regex })),
+                Err(e) => {
+                    warnings.push((
+                        line,
+                        format!(
+                            "{file} line {line}: {what} {source:?} is not a regular expression verdict can read \
+                             ({e}); it is not applied"
+                        ),
+                    ));
+                    Err(())
+                }
+            }
+        };
+        // A global pattern that cannot be used is left out alone: the
+        // other still applies.
+        let global = Selection {
+            files: pattern(top, "files", "the global files").unwrap_or(None),
+            exclude: pattern(top, "exclude", "the global exclude").unwrap_or(None),
+        };
+        let mut hooks = Vec::new();
+        let mut runs_detect_private_key = false;
+        let repos = top.data.as_mapping_get("repos").and_then(|r| r.data.as_sequence());
+        for repo in repos.into_iter().flatten() {
+            let known = repo.data.as_mapping_get("repo").and_then(|r| r.data.as_str()).is_some_and(is_pre_commit_hooks);
+            let listed = repo.data.as_mapping_get("hooks").and_then(|h| h.data.as_sequence());
+            for hook in listed.into_iter().flatten().filter(|_| known) {
+                let Some(id_node) = hook.data.as_mapping_get("id") else { continue };
+                let Some(id) = id_node.data.as_str().filter(|id| !builtins_of(id).is_empty()) else { continue };
+                runs_detect_private_key |= id == "detect-private-key";
+                let own = (
+                    pattern(hook, "files", &format!("hook {id}'s files")),
+                    pattern(hook, "exclude", &format!("hook {id}'s exclude")),
+                );
+                // One of a hook's patterns unusable: the hook takes every
+                // file, rather than the files of its other pattern alone.
+                let selection = match own {
+                    (Ok(files), Ok(exclude)) => Selection { files, exclude },
+                    _ => Selection::default(),
+                };
+                hooks.push(Hook { id: id.to_owned(), line: id_node.span.start.line(), selection });
+            }
+        }
+        // In the file's order.
+        warnings.sort_by_key(|(line, _)| *line);
+        let warnings = warnings.into_iter().map(|(_, w)| w).collect();
+        PreCommit { file, global, hooks, runs_detect_private_key, warnings }
+    }
+
+    /// What this says of the files of the built-in `kind`; `None` when it
+    /// narrows nothing.
+    pub fn scope_for(&self, kind: BuiltinKind) -> Option<Arc<Scope>> {
+        let hooks: Vec<Hook> = self.hooks.iter().filter(|h| builtins_of(&h.id).contains(&kind)).cloned().collect();
+        let global = match kind != BuiltinKind::Secrets || self.runs_detect_private_key {
+            true => self.global.clone(),
+            false => Selection::default(),
+        };
+        // A hook without patterns takes every file the global ones do.
+        let hooks = match hooks.iter().any(|h| h.selection.is_empty()) {
+            true => Vec::new(),
+            false => hooks,
+        };
+        (!global.is_empty() || !hooks.is_empty()).then(|| Arc::new(Scope { file: self.file, global, hooks }))
+    }
+}
+
+/// `text` with each line that begins inside a flow collection (`[`, `{`)
+/// or a quoted scalar indented past the column where it opened, which
+/// changes nothing of what the document says (the leading white space of
+/// such a line is not content) but makes it valid YAML 1.2 where PyYAML
+/// took a shallower line. The lines of block scalars (`|`, `>`) are left as
+/// they are. `None` when no line needed it.
+fn relaxed_layout(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut changed = false;
+    // The column where the outermost open flow collection or the open
+    // quoted scalar began; how deep the flow is; the open quote.
+    let (mut opened_at, mut depth, mut quote) = (0usize, 0usize, None::<u8>);
+    // The indentation of the line whose block scalar is being read.
+    let mut block: Option<usize> = None;
+    for line in text.split_inclusive('\n') {
+        let indent = line.bytes().take_while(|&b| b == b' ').count();
+        let blank = line.trim().is_empty();
+        if let Some(n) = block {
+            if blank || indent > n {
+                out.push_str(line);
+                continue;
+            }
+            block = None;
+        }
+        if (depth > 0 || quote.is_some()) && !blank && indent <= opened_at {
+            out.extend(std::iter::repeat_n(' ', opened_at + 1 - indent));
+            changed = true;
+        }
+        out.push_str(line);
+        let bytes = line.trim_end_matches(['\n', '\r']).as_bytes();
+        // The last significant byte before the one looked at: a quote or
+        // a bracket opens something only where a value may begin.
+        let mut before: Option<u8> = None;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            match quote {
+                Some(b'\'') if b == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 1,
+                Some(b'"') if b == b'\\' => i += 1,
+                Some(q) if b == q => quote = None,
+                Some(_) => {}
+                None => {
+                    let value_starts = before.is_none_or(|p| matches!(p, b'[' | b'{' | b',' | b':' | b'-' | b'?'));
+                    match b {
+                        b'#' if i == 0 || bytes[i - 1] == b' ' || bytes[i - 1] == b'\t' => break,
+                        b'\'' | b'"' if value_starts => {
+                            quote = Some(b);
+                            if depth == 0 {
+                                opened_at = indent;
+                            }
+                        }
+                        b'[' | b'{' if depth > 0 || value_starts => {
+                            if depth == 0 {
+                                opened_at = indent;
+                            }
+                            depth += 1;
+                        }
+                        b']' | b'}' if depth > 0 => depth -= 1,
+                        _ => {}
+                    }
+                }
+            }
+            if !matches!(bytes[i], b' ' | b'\t') {
+                before = Some(bytes[i]);
+            }
+            i += 1;
+        }
+        // `key: |`, `- >-`: the lines after it, deeper than this one, are
+        // the scalar's.
+        if depth == 0 && quote.is_none() {
+            let code = bytes.iter().position(|&b| b == b'#').map_or(bytes, |c| &bytes[..c]);
+            let code = std::str::from_utf8(code).unwrap_or("").trim_end();
+            let last = code.rsplit([' ', '\t']).next().unwrap_or("");
+            let header =
+                last.starts_with(['|', '>']) && last[1..].bytes().all(|b| matches!(b, b'-' | b'+' | b'1'..=b'9'));
+            if header && code.len() > last.len() {
+                block = Some(indent);
+            }
+        }
+    }
+    changed.then_some(out)
+}
+
+/// A Python regular expression, compiled for a search anywhere in a path.
+/// Python's `\Z` (the very end) is `\z` here.
+fn compile(source: &str) -> Result<fancy_regex::Regex, fancy_regex::Error> {
+    let mut translated = String::with_capacity(source.len());
+    let mut escaped = false;
+    for c in source.chars() {
+        if escaped && c == 'Z' {
+            translated.push('z');
+        } else {
+            translated.push(c);
+        }
+        escaped = !escaped && c == '\\';
+    }
+    fancy_regex::RegexBuilder::new(&translated).backtrack_limit(100_000).build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAME: &str = FILE_NAMES[0];
+
+    fn parse(text: &str) -> PreCommit {
+        PreCommit::parse(text, NAME)
+    }
+
+    const HOOKS: &str = "https://github.com/pre-commit/pre-commit-hooks";
+
+    #[test]
+    fn a_hooks_exclude_narrows_the_builtins_it_stands_for_and_no_other() {
+        let pc = parse(&format!(
+            "repos:\n- repo: {HOOKS}\n  rev: v5.0.0\n  hooks:\n  - id: trailing-whitespace\n    exclude: ^tests/fixtures/\n  - id: check-yaml\n"
+        ));
+        assert!(pc.warnings.is_empty(), "{:?}", pc.warnings);
+        for kind in [BuiltinKind::TrailingWhitespace, BuiltinKind::MarkdownTrailingWhitespace] {
+            let scope = pc.scope_for(kind).expect("narrowed");
+            assert!(!scope.selects("tests/fixtures/a.py"));
+            assert!(scope.selects("src/tests/fixtures/a.py"), "anchored at the start");
+            assert!(scope.selects("src/a.py"));
+            assert_eq!(
+                scope.left_out_because("tests/fixtures/a.py").as_deref(),
+                Some(
+                    ".pre-commit-config.yaml leaves it out: hook trailing-whitespace (line 5): its exclude \"^tests/fixtures/\" (line 6) matches it"
+                )
+            );
+            assert_eq!(scope.left_out_because("src/a.py"), None);
+        }
+        // Listed without patterns, and not listed at all: every file.
+        assert_eq!(pc.scope_for(BuiltinKind::Yaml), None);
+        assert_eq!(pc.scope_for(BuiltinKind::FinalNewline), None);
+    }
+
+    #[test]
+    fn patterns_are_searched_anywhere_in_the_path_as_python_does() {
+        let pc =
+            parse(&format!("repos:\n- repo: {HOOKS}.git\n  hooks:\n  - id: end-of-file-fixer\n    files: \\.py$\n"));
+        let scope = pc.scope_for(BuiltinKind::FinalNewline).unwrap();
+        assert!(scope.selects("a/b.py"));
+        assert!(!scope.selects("a/b.pyc"));
+        assert!(!scope.selects("b.txt"));
+        assert_eq!(
+            scope.left_out_because("b.txt").as_deref(),
+            Some(
+                ".pre-commit-config.yaml leaves it out: hook end-of-file-fixer (line 4): its files \"\\\\.py$\" (line 5) does not match it"
+            )
+        );
+    }
+
+    #[test]
+    fn the_global_patterns_narrow_every_builtin_but_secrets_unless_detect_private_key_runs() {
+        let without = parse("exclude: ^src/pip/_vendor/\nrepos: []\n");
+        for kind in BuiltinKind::ALL.iter().copied().filter(|k| *k != BuiltinKind::Secrets) {
+            let scope = without.scope_for(kind).unwrap_or_else(|| panic!("{kind:?} narrowed"));
+            assert!(!scope.selects("src/pip/_vendor/six.py"));
+            assert_eq!(
+                scope.left_out_because("src/pip/_vendor/six.py").as_deref(),
+                Some(".pre-commit-config.yaml's global exclude \"^src/pip/_vendor/\" (line 1) matches it")
+            );
+        }
+        assert_eq!(without.scope_for(BuiltinKind::Secrets), None);
+        let with = parse(&format!(
+            "exclude: ^src/pip/_vendor/\nrepos:\n- repo: {HOOKS}\n  hooks:\n  - id: detect-private-key\n"
+        ));
+        assert!(!with.scope_for(BuiltinKind::Secrets).unwrap().selects("src/pip/_vendor/key.pem"));
+    }
+
+    #[test]
+    fn a_hook_listed_twice_takes_the_files_either_takes() {
+        // check-yaml run with `--unsafe` on mkdocs.yml, and on the rest
+        // without: every YAML file is checked.
+        let pc = parse(&format!(
+            "repos:\n- repo: {HOOKS}\n  hooks:\n  - id: check-yaml\n    exclude: ^mkdocs\\.yml$\n  - id: check-yaml\n    files: ^mkdocs\\.yml$\n    args: [--unsafe]\n  - id: check-json\n    exclude: ^a/\n  - id: check-json\n    exclude: ^b/\n"
+        ));
+        let yaml = pc.scope_for(BuiltinKind::Yaml).unwrap();
+        assert!(yaml.selects("mkdocs.yml") && yaml.selects("x.yml"));
+        let json = pc.scope_for(BuiltinKind::Jsonc).unwrap();
+        assert!(json.selects("a/x.json") && json.selects("b/x.json") && json.selects("c/x.json"));
+        assert_eq!(json.left_out_because("a/x.json"), None);
+        // A hook with no patterns takes everything: no narrowing at all.
+        let plain = parse(&format!(
+            "repos:\n- repo: {HOOKS}\n  hooks:\n  - id: check-toml\n    files: ^a/\n  - id: check-toml\n"
+        ));
+        assert_eq!(plain.scope_for(BuiltinKind::Toml), None);
+    }
+
+    #[test]
+    fn hooks_of_other_repositories_are_not_taken_for_pre_commit_hooks() {
+        for repo in ["local", "https://github.com/someone/pre-commit-hooks", "meta"] {
+            let pc = parse(&format!(
+                "repos:\n- repo: {repo}\n  hooks:\n  - id: trailing-whitespace\n    exclude: ^x/\n    name: x\n    entry: x\n    language: system\n"
+            ));
+            assert_eq!(pc.scope_for(BuiltinKind::TrailingWhitespace), None, "{repo}");
+        }
+        for repo in [
+            "builtin",
+            "git@github.com:pre-commit/pre-commit-hooks.git",
+            "https://gitlab.com/mirror/pre-commit/pre-commit-hooks/",
+        ] {
+            let pc =
+                parse(&format!("repos:\n- repo: {repo}\n  hooks:\n  - id: trailing-whitespace\n    exclude: ^x/\n"));
+            assert!(!pc.scope_for(BuiltinKind::TrailingWhitespace).unwrap().selects("x/a"), "{repo}");
+        }
+    }
+
+    #[test]
+    fn python_syntax_verdict_reads_verbose_mode_look_ahead_and_backslash_z() {
+        let pc = parse(&format!(
+            "repos:\n- repo: {HOOKS}\n  hooks:\n  - id: trailing-whitespace\n    exclude: |\n      (?x)^(\n          tests/data/.*|   # fixtures\n          docs/.*\\.svg\n      )$\n  - id: end-of-file-fixer\n    exclude: ^(?!src/)\n  - id: mixed-line-ending\n    exclude: \\.bat\\Z\n"
+        ));
+        assert!(pc.warnings.is_empty(), "{:?}", pc.warnings);
+        let tw = pc.scope_for(BuiltinKind::TrailingWhitespace).unwrap();
+        assert!(!tw.selects("tests/data/x.txt") && !tw.selects("docs/a.svg") && tw.selects("docs/a.md"));
+        // Said by its first line, to be read in the file.
+        assert_eq!(
+            tw.left_out_because("docs/a.svg").as_deref(),
+            Some(
+                ".pre-commit-config.yaml leaves it out: hook trailing-whitespace (line 4): its exclude \"(?x)^(\"… (4 lines) (line 5) matches it"
+            )
+        );
+        assert_eq!(tw.describe(), "hook trailing-whitespace (line 4): exclude \"(?x)^(\"… (4 lines) (line 5)");
+        let eof = pc.scope_for(BuiltinKind::FinalNewline).unwrap();
+        assert!(eof.selects("src/a.rs") && !eof.selects("docs/a.md"));
+        let mixed = pc.scope_for(BuiltinKind::MixedLineEndings).unwrap();
+        assert!(!mixed.selects("run.bat") && mixed.selects("run.bat.in"));
+    }
+
+    #[test]
+    fn an_unreadable_pattern_leaves_its_hook_unapplied_and_says_so() {
+        let pc = parse(&format!(
+            "exclude: (unclosed\nfiles: 3\nrepos:\n- repo: {HOOKS}\n  hooks:\n  - id: trailing-whitespace\n    files: ^src/\n    exclude: '[z-a]'\n  - id: end-of-file-fixer\n    exclude: ^gen/\n"
+        ));
+        assert_eq!(pc.warnings.len(), 3, "{:?}", pc.warnings);
+        assert!(pc.warnings[0].starts_with(".pre-commit-config.yaml line 1: the global exclude \"(unclosed\" is not a regular expression verdict can read ("), "{}", pc.warnings[0]);
+        assert_eq!(
+            pc.warnings[1],
+            ".pre-commit-config.yaml line 2: the global files is not a string; it is not applied"
+        );
+        assert!(
+            pc.warnings[2].starts_with(".pre-commit-config.yaml line 8: hook trailing-whitespace's exclude \"[z-a]\""),
+            "{}",
+            pc.warnings[2]
+        );
+        // The hook takes every file, not those of `^src/` alone.
+        assert_eq!(pc.scope_for(BuiltinKind::TrailingWhitespace), None);
+        assert!(!pc.scope_for(BuiltinKind::FinalNewline).unwrap().selects("gen/a"));
+    }
+
+    #[test]
+    fn a_file_verdict_cannot_use_narrows_nothing_and_says_why() {
+        for (text, why) in [
+            ("repos: [\n", "line 2"),
+            ("- repo: local\n", "it is not a mapping with `repos`"),
+            ("", "it is not a mapping with `repos`"),
+        ] {
+            let pc = parse(text);
+            assert!(BuiltinKind::ALL.iter().all(|k| pc.scope_for(*k).is_none()), "{text:?}");
+            assert_eq!(pc.warnings.len(), 1, "{text:?}");
+            assert!(pc.warnings[0].starts_with(".pre-commit-config.yaml is not applied: "), "{}", pc.warnings[0]);
+            assert!(pc.warnings[0].contains(why), "{text:?}: {}", pc.warnings[0]);
+        }
+    }
+
+    #[test]
+    fn a_flow_list_or_quoted_scalar_laid_out_as_pyyaml_takes_it_is_read() {
+        // pip's own file: the list closed at its key's column.
+        let pc = parse(&format!(
+            "exclude: 'src/pip/_vendor/'\nrepos:\n- repo: {HOOKS}\n  hooks:\n  - id: trailing-whitespace\n    exclude: .patch\n    additional_dependencies: [\n        'a',\n    ]\n  - id: end-of-file-fixer\n    exclude: \"^(docs\n|x)/\"\n    args: |\n      [ not a list\n  - id: mixed-line-ending\n    exclude: '^a/'\n"
+        ));
+        assert!(pc.warnings.is_empty(), "{:?}", pc.warnings);
+        let tw = pc.scope_for(BuiltinKind::TrailingWhitespace).unwrap();
+        assert!(!tw.selects("src/pip/_vendor/a.py") && !tw.selects("x.patch") && tw.selects("a.py"));
+        assert_eq!(tw.hooks[0].line, 5, "lines are the file's");
+        let eof = pc.scope_for(BuiltinKind::FinalNewline).unwrap();
+        assert!(!eof.selects("x/a") && eof.selects("docs/a"), "{:?}", eof.hooks[0].selection.exclude);
+        assert!(!pc.scope_for(BuiltinKind::MixedLineEndings).unwrap().selects("a/b"));
+        // What is wrong whatever the layout is still said.
+        assert!(parse("repos: [\n  a: b: c\n").warnings[0].contains("is not applied"));
+    }
+
+    #[test]
+    fn relaxing_leaves_block_scalars_comments_and_plain_apostrophes_alone() {
+        assert_eq!(relaxed_layout("a: |\n  [x\nb: don't [\nc: 1 # ' [\n"), None);
+        assert_eq!(relaxed_layout("a: [\n  1,\n]\n").as_deref(), Some("a: [\n  1,\n ]\n"));
+        assert_eq!(relaxed_layout("- k: 'a\nb'\n").as_deref(), Some("- k: 'a\n b'\n"));
+    }
+
+    #[test]
+    fn anchors_and_aliases_are_followed() {
+        let pc = parse(&format!(
+            "x-fixtures: &fixtures ^tests/data/\nrepos:\n- repo: {HOOKS}\n  hooks:\n  - id: trailing-whitespace\n    exclude: *fixtures\n"
+        ));
+        assert!(!pc.scope_for(BuiltinKind::TrailingWhitespace).unwrap().selects("tests/data/a"));
+    }
+
+    #[test]
+    fn load_finds_the_yml_spelling_and_refuses_what_is_not_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(PreCommit::load(dir.path()), None);
+        std::fs::write(dir.path().join(".pre-commit-config.yml"), "exclude: ^v/\nrepos: []\n").unwrap();
+        let pc = PreCommit::load(dir.path()).unwrap();
+        assert_eq!(pc.file, ".pre-commit-config.yml");
+        assert!(!pc.scope_for(BuiltinKind::Utf8).unwrap().selects("v/a"));
+        std::fs::create_dir(dir.path().join(".pre-commit-config.yaml")).unwrap();
+        let pc = PreCommit::load(dir.path()).unwrap();
+        assert_eq!(pc.file, ".pre-commit-config.yaml");
+        assert_eq!(
+            pc.warnings,
+            [
+                ".pre-commit-config.yaml is not applied: cannot read the file: not a regular file; the built-ins check the files their own patterns select"
+            ]
+        );
+        std::fs::remove_dir(dir.path().join(".pre-commit-config.yaml")).unwrap();
+        nix::unistd::mkfifo(&dir.path().join(".pre-commit-config.yaml"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        // A FIFO is not waited on.
+        assert!(PreCommit::load(dir.path()).unwrap().warnings[0].contains("not a regular file"));
+    }
+}
