@@ -3282,12 +3282,27 @@ fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[Arc<F
     }
     let distinct = &distinct;
     let any_dir_patterns = distinct.iter().any(|(filter, _)| filter.has_dir_patterns());
+    // The pre-commit scopes, each searched once a file for the filters
+    // that share it (every built-in has globs of its own, and a project's
+    // global `exclude` narrows them all): by index into `scopes`.
+    let mut scopes: Vec<&crate::pre_commit::Scope> = Vec::new();
+    let scope_of: Vec<Option<usize>> = (distinct.iter())
+        .map(|(filter, _)| {
+            let scope = filter.scope()?;
+            Some(scopes.iter().position(|s| **s == **scope).unwrap_or_else(|| {
+                scopes.push(scope);
+                scopes.len() - 1
+            }))
+        })
+        .collect();
+    let (scopes, scope_of) = (&scopes, &scope_of);
     // What each filter's directory patterns say of the directory of the
     // files before: the walk gives a directory's files one after another.
     let select_part = |part: &[Walked]| -> Vec<Vec<usize>> {
         let mut dir: Option<&[u8]> = None;
         let mut dirs = vec![DirSelection::default(); distinct.len()];
         let mut selected = Vec::with_capacity(part.len());
+        let mut said: Vec<Option<bool>> = vec![None; scopes.len()];
         for f in part {
             // By the name's bytes: `?` matches a byte that is not UTF-8, as
             // in an ignore file.
@@ -3307,11 +3322,20 @@ fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[Arc<F
                     }
                 }
             }
-            let mut vis: Vec<usize> = distinct
-                .iter()
-                .zip(dirs.iter())
-                .filter(|((filter, _), d)| filter.is_match_in(name, &candidate, **d))
-                .flat_map(|((_, vis), _)| vis.iter().copied())
+            said.fill(None);
+            // A name that is not UTF-8 is searched as Python would have
+            // it, with its bad bytes replaced.
+            let mut text: Option<std::borrow::Cow<'_, str>> = None;
+            let mut vis: Vec<usize> = (distinct.iter().zip(dirs.iter()).zip(scope_of))
+                .filter(|(((filter, _), d), scope)| {
+                    filter.globs_match(&candidate, **d)
+                        && scope.is_none_or(|i| {
+                            *said[i].get_or_insert_with(|| {
+                                scopes[i].selects(text.get_or_insert_with(|| String::from_utf8_lossy(name)))
+                            })
+                        })
+                })
+                .flat_map(|(((_, vis), _), _)| vis.iter().copied())
                 .collect();
             vis.sort_unstable();
             selected.push(vis);
@@ -5267,6 +5291,36 @@ mod tests {
         let one_by_one: Vec<Vec<usize>> =
             w.iter().map(|w| (0..filters.len()).filter(|&i| filters[i].is_match(&w.rel)).collect()).collect();
         assert_eq!(got, one_by_one);
+    }
+
+    /// The pre-commit scopes narrow the globs' selection, each searched
+    /// once a file for every filter sharing it, as one filter alone would.
+    #[test]
+    fn pre_commit_scopes_narrow_the_selection_as_each_filter_alone_does() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        let w = walked_files(&root, &["a.rs", "tests/fixtures/b.rs", "vendor/c.json", "d.toml"]);
+        let pc = crate::pre_commit::PreCommit::parse(
+            "exclude: ^vendor/\nrepos:\n- repo: builtin\n  hooks:\n  - id: end-of-file-fixer\n    exclude: ^tests/fixtures/\n",
+            ".pre-commit-config.yaml",
+        );
+        use verdict_actors::builtin::BuiltinKind;
+        let narrowed = |f: Arc<FileFilter>, kind| Arc::new((*f).clone().narrowed(pc.scope_for(kind)));
+        let filters = [
+            narrowed(filter(&["*"], &[]), BuiltinKind::FinalNewline),
+            narrowed(filter(&["*"], &["*.toml"]), BuiltinKind::FinalNewline),
+            narrowed(filter(&["*"], &[]), BuiltinKind::Utf8),
+            narrowed(filter(&["*.json"], &[]), BuiltinKind::Json),
+            narrowed(filter(&["*"], &[]), BuiltinKind::Secrets),
+            filter(&["*"], &[]),
+        ];
+        assert!(filters[4].scope().is_none(), "detect-private-key is not run");
+        let got = select(&w, &globset::GlobSet::empty(), &filters);
+        let one_by_one: Vec<Vec<usize>> =
+            w.iter().map(|w| (0..filters.len()).filter(|&i| filters[i].is_match(&w.rel)).collect()).collect();
+        assert_eq!(got, one_by_one);
+        // The walk sorts: a.rs, d.toml, tests/fixtures/b.rs, vendor/c.json.
+        assert_eq!(got, [vec![0, 1, 2, 4, 5], vec![0, 2, 4, 5], vec![2, 4, 5], vec![4, 5]]);
     }
 
     #[test]

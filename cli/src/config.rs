@@ -959,7 +959,7 @@ pub struct FileFilter {
     exclude_dirs: GlobSet,
     /// The patterns, as given: filters with the same select the same files.
     patterns: (Vec<String>, Vec<String>),
-    /// Every file is selected (`files = ["*"]`, no `exclude`, no `scope`).
+    /// The globs select every file (`files = ["*"]`, no `exclude`).
     all: bool,
     /// What the project's `.pre-commit-config.yaml` says of the files, on
     /// top of the globs.
@@ -1036,9 +1036,13 @@ impl FileFilter {
 
     /// The filter selecting only what `scope` selects as well.
     pub fn narrowed(mut self, scope: Option<Arc<Scope>>) -> FileFilter {
-        self.all &= scope.is_none();
         self.scope = scope;
         self
+    }
+
+    /// What narrows its globs' selection, if anything.
+    pub fn scope(&self) -> Option<&Arc<Scope>> {
+        self.scope.as_ref()
     }
 
     /// Whether `other` selects the same files for sure (same patterns), so
@@ -1077,12 +1081,19 @@ impl FileFilter {
     /// many filters (`candidate`), in a directory of which
     /// [`dir`](Self::dir) said `dir`.
     pub fn is_match_in(&self, name: &[u8], candidate: &globset::Candidate<'_>, dir: DirSelection) -> bool {
+        self.globs_match(candidate, dir)
+            // A name that is not UTF-8 is searched as Python would have
+            // it, with its bad bytes replaced.
+            && self.scope.as_ref().is_none_or(|s| s.selects(&String::from_utf8_lossy(name)))
+    }
+
+    /// [`is_match_in`](Self::is_match_in) of the globs alone, for a caller
+    /// that asks the [`scope`](Self::scope) itself (once for the filters
+    /// that share it).
+    pub fn globs_match(&self, candidate: &globset::Candidate<'_>, dir: DirSelection) -> bool {
         self.all
             || ((dir.included || self.include.is_match_candidate(candidate))
-                && !(dir.excluded || self.exclude.is_match_candidate(candidate))
-                // A name that is not UTF-8 is searched as Python would
-                // have it, with its bad bytes replaced.
-                && self.scope.as_ref().is_none_or(|s| s.selects(&String::from_utf8_lossy(name))))
+                && !(dir.excluded || self.exclude.is_match_candidate(candidate)))
     }
 }
 

@@ -54,9 +54,9 @@ pub fn builtins_of(hook_id: &str) -> &'static [BuiltinKind] {
         "mixed-line-ending" => &[BuiltinKind::MixedLineEndings],
         "check-merge-conflict" => &[BuiltinKind::MergeConflict],
         "check-added-large-files" => &[BuiltinKind::LargeFile],
-        // A JSON file with comments is `jsonc`'s: excluded from
-        // `check-json`, it is excluded from both.
-        "check-json" => &[BuiltinKind::Json, BuiltinKind::Jsonc],
+        // Not `jsonc`: a project takes `tsconfig.json` out of
+        // `check-json` for its comments, which `jsonc` reads.
+        "check-json" => &[BuiltinKind::Json],
         "check-toml" => &[BuiltinKind::Toml],
         "check-yaml" => &[BuiltinKind::Yaml],
         "check-shebang-scripts-are-executable" => &[BuiltinKind::ShebangExecutable],
@@ -512,9 +512,10 @@ mod tests {
         ));
         let yaml = pc.scope_for(BuiltinKind::Yaml).unwrap();
         assert!(yaml.selects("mkdocs.yml") && yaml.selects("x.yml"));
-        let json = pc.scope_for(BuiltinKind::Jsonc).unwrap();
+        let json = pc.scope_for(BuiltinKind::Json).unwrap();
         assert!(json.selects("a/x.json") && json.selects("b/x.json") && json.selects("c/x.json"));
         assert_eq!(json.left_out_because("a/x.json"), None);
+        assert_eq!(pc.scope_for(BuiltinKind::Jsonc), None, "check-json's patterns are for strict JSON");
         // A hook with no patterns takes everything: no narrowing at all.
         let plain = parse(&format!(
             "repos:\n- repo: {HOOKS}\n  hooks:\n  - id: check-toml\n    files: ^a/\n  - id: check-toml\n"
