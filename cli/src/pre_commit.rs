@@ -28,7 +28,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use saphyr::{LoadableYamlNode, MarkedYaml};
-use verdict_actors::builtin::BuiltinKind;
+use verdict_actors::builtin::{BuiltinKind, relaxed_layout};
 
 /// The names pre-commit (and prek) read at the top of a repository, in
 /// their order.
@@ -334,89 +334,6 @@ impl PreCommit {
     }
 }
 
-/// `text` with each line that begins inside a flow collection (`[`, `{`)
-/// or a quoted scalar indented past the column where it opened, which
-/// changes nothing of what the document says (the leading white space of
-/// such a line is not content) but makes it valid YAML 1.2 where PyYAML
-/// took a shallower line. The lines of block scalars (`|`, `>`) are left as
-/// they are. `None` when no line needed it.
-fn relaxed_layout(text: &str) -> Option<String> {
-    let mut out = String::with_capacity(text.len() + 64);
-    let mut changed = false;
-    // The column where the outermost open flow collection or the open
-    // quoted scalar began; how deep the flow is; the open quote.
-    let (mut opened_at, mut depth, mut quote) = (0usize, 0usize, None::<u8>);
-    // The indentation of the line whose block scalar is being read.
-    let mut block: Option<usize> = None;
-    for line in text.split_inclusive('\n') {
-        let indent = line.bytes().take_while(|&b| b == b' ').count();
-        let blank = line.trim().is_empty();
-        if let Some(n) = block {
-            if blank || indent > n {
-                out.push_str(line);
-                continue;
-            }
-            block = None;
-        }
-        if (depth > 0 || quote.is_some()) && !blank && indent <= opened_at {
-            out.extend(std::iter::repeat_n(' ', opened_at + 1 - indent));
-            changed = true;
-        }
-        out.push_str(line);
-        let bytes = line.trim_end_matches(['\n', '\r']).as_bytes();
-        // The last significant byte before the one looked at: a quote or
-        // a bracket opens something only where a value may begin.
-        let mut before: Option<u8> = None;
-        let mut i = 0;
-        while i < bytes.len() {
-            let b = bytes[i];
-            match quote {
-                Some(b'\'') if b == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 1,
-                Some(b'"') if b == b'\\' => i += 1,
-                Some(q) if b == q => quote = None,
-                Some(_) => {}
-                None => {
-                    let value_starts = before.is_none_or(|p| matches!(p, b'[' | b'{' | b',' | b':' | b'-' | b'?'));
-                    match b {
-                        b'#' if i == 0 || bytes[i - 1] == b' ' || bytes[i - 1] == b'\t' => break,
-                        b'\'' | b'"' if value_starts => {
-                            quote = Some(b);
-                            if depth == 0 {
-                                opened_at = indent;
-                            }
-                        }
-                        b'[' | b'{' if depth > 0 || value_starts => {
-                            if depth == 0 {
-                                opened_at = indent;
-                            }
-                            depth += 1;
-                        }
-                        b']' | b'}' if depth > 0 => depth -= 1,
-                        _ => {}
-                    }
-                }
-            }
-            if !matches!(bytes[i], b' ' | b'\t') {
-                before = Some(bytes[i]);
-            }
-            i += 1;
-        }
-        // `key: |`, `- >-`: the lines after it, deeper than this one, are
-        // the scalar's.
-        if depth == 0 && quote.is_none() {
-            let code = bytes.iter().position(|&b| b == b'#').map_or(bytes, |c| &bytes[..c]);
-            let code = std::str::from_utf8(code).unwrap_or("").trim_end();
-            let last = code.rsplit([' ', '\t']).next().unwrap_or("");
-            let header =
-                last.starts_with(['|', '>']) && last[1..].bytes().all(|b| matches!(b, b'-' | b'+' | b'1'..=b'9'));
-            if header && code.len() > last.len() {
-                block = Some(indent);
-            }
-        }
-    }
-    changed.then_some(out)
-}
-
 /// A Python regular expression, compiled for a search anywhere in a path.
 /// Python's `\Z` (the very end) is `\z` here.
 fn compile(source: &str) -> Result<fancy_regex::Regex, fancy_regex::Error> {
@@ -615,13 +532,6 @@ mod tests {
         assert!(!pc.scope_for(BuiltinKind::MixedLineEndings).unwrap().selects("a/b"));
         // What is wrong whatever the layout is still said.
         assert!(parse("repos: [\n  a: b: c\n").warnings[0].contains("is not applied"));
-    }
-
-    #[test]
-    fn relaxing_leaves_block_scalars_comments_and_plain_apostrophes_alone() {
-        assert_eq!(relaxed_layout("a: |\n  [x\nb: don't [\nc: 1 # ' [\n"), None);
-        assert_eq!(relaxed_layout("a: [\n  1,\n]\n").as_deref(), Some("a: [\n  1,\n ]\n"));
-        assert_eq!(relaxed_layout("- k: 'a\nb'\n").as_deref(), Some("- k: 'a\n b'\n"));
     }
 
     #[test]

@@ -40,6 +40,7 @@ mod locate;
 mod secrets;
 mod syntax;
 pub use syntax::plain_toml_message;
+pub use yaml::relaxed_layout;
 mod text;
 mod yaml;
 

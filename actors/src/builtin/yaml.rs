@@ -127,6 +127,53 @@ fn template_line(text: &str, last: usize, seen: &Signs) -> Option<usize> {
     })
 }
 
+/// `text` laid out as YAML 1.2 wants what libyaml and PyYAML take: each
+/// line that begins inside a flow collection (`[`, `{`) or a quoted scalar
+/// opened on a line above, indented no deeper than that line, is indented
+/// one column past it. Nothing the document says changes (such a line's
+/// leading blanks are no content), nor does any line's number. Block
+/// scalars' lines are left as they are. `None` when no line needed it.
+///
+/// For a loader that should read a file as the tools that wrote it do
+/// (pre-commit reads its configuration with PyYAML).
+pub fn relaxed_layout(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut changed = false;
+    let mut state = Carried::default();
+    // The indentation of the line the open flow collection or quoted
+    // scalar began on.
+    let mut opened_at = 0;
+    // What the block scalar being read is indented past (see
+    // [`template_line`]).
+    let mut block = None::<Option<usize>>;
+    for line in text.split_inclusive('\n') {
+        let content = line.trim_end_matches(['\n', '\r']);
+        let indent = content.len() - content.trim_start_matches([' ', '\t']).len();
+        if let Some(parent) = block {
+            let marker = content.starts_with("---") || content.starts_with("...");
+            if indent == content.len() || parent.map_or(!marker, |parent| indent > parent) {
+                out.push_str(line);
+                continue;
+            }
+            block = None;
+        }
+        let open = state.flow > 0 || state.quote.is_some();
+        if open && indent < content.len() && indent <= opened_at {
+            out.extend(std::iter::repeat_n(' ', opened_at + 1 - indent));
+            changed = true;
+        }
+        out.push_str(line);
+        let scan = scan_line(content, &mut state);
+        if !open && (state.flow > 0 || state.quote.is_some()) {
+            opened_at = indent;
+        }
+        if let Some(parent) = scan.block_parent {
+            block = Some(parent);
+        }
+    }
+    changed.then_some(out)
+}
+
 /// What [`scan_line`] carries from one line to the next.
 #[derive(Default)]
 struct Carried {
@@ -1885,6 +1932,39 @@ fn is_core_float(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_relaxed_layout_indents_flow_and_quoted_lines_past_where_they_opened() {
+        // pip's .pre-commit-config.yaml: the list closed at its key's column.
+        let pip = "- id: mypy\n  additional_dependencies: [\n      'pytest',\n  ]\n";
+        assert_eq!(
+            relaxed_layout(pip).as_deref(),
+            Some("- id: mypy\n  additional_dependencies: [\n      'pytest',\n   ]\n")
+        );
+        assert_eq!(relaxed_layout("a: [\n  1,\n]\n").as_deref(), Some("a: [\n  1,\n ]\n"));
+        assert_eq!(relaxed_layout("- k: 'a\r\nb'\r\n").as_deref(), Some("- k: 'a\r\n b'\r\n"));
+        // Read as parsers read it: what saphyr refused, it takes, and the
+        // lines keep their numbers.
+        let compose = "services:\n  app:\n    command: [\n      \"npm\",\n    ]\n";
+        for text in [pip, compose, "k: \"a\nb\"\nc: 1\n"] {
+            assert!(Parser::new_from_str(text).any(|e| e.is_err()), "{text:?} is refused as it is");
+            let relaxed = relaxed_layout(text).unwrap();
+            assert!(Parser::new_from_str(&relaxed).all(|e| e.is_ok()), "{relaxed:?}");
+            assert_eq!(relaxed.lines().count(), text.lines().count());
+        }
+    }
+
+    #[test]
+    fn relaxing_leaves_block_scalars_comments_plain_apostrophes_and_closed_lines_alone() {
+        for text in [
+            "a: |\n  [x\nb: don't [\nc: 1 # ' [\n",
+            "--- |\n[ root scalar\n",
+            "a: [1,\n    2]\nb: 'x\n    y'\n",
+            "a: [1, 2]\n",
+        ] {
+            assert_eq!(relaxed_layout(text), None, "{text:?}");
+        }
+    }
 
     #[test]
     fn plain_scalars_resolve_by_the_core_schema() {
