@@ -173,6 +173,33 @@ impl<'a> Collector<'a> {
         }
     }
 
+    /// A collector of the same rule for other content (a rewritten text
+    /// checked again).
+    pub(super) fn for_content<'b>(&self, content: &'b [u8]) -> Collector<'b> {
+        Collector::new(self.rule, content)
+    }
+
+    /// Takes `other`'s findings from line `line` on, each column less
+    /// `shift` of its line (what a rewrite added before it), but those
+    /// this already has; and counts those `other` only counted.
+    pub(super) fn take_from(&mut self, other: Collector<'_>, line: u32, shift: impl Fn(u32) -> u32) {
+        for mut f in other.findings.into_iter().filter(|f| f.line.is_some_and(|l| l >= line)) {
+            f.column = f.column.map(|c| c.saturating_sub(f.line.map_or(0, &shift)).max(1));
+            let had = |g: &Finding| (g.line, g.column, &g.message) == (f.line, f.column, &f.message);
+            if self.findings.iter().any(had) {
+                continue;
+            }
+            if self.is_full() {
+                self.count_more(f.severity);
+                continue;
+            }
+            self.findings.push(f);
+        }
+        for _ in 0..other.more {
+            self.count_more(other.more_severity);
+        }
+    }
+
     fn count_more(&mut self, severity: Severity) {
         self.more += 1;
         self.more_severity = self.more_severity.min(severity);

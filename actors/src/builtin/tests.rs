@@ -2418,6 +2418,33 @@ fn yaml_a_quoted_scalar_continued_at_its_keys_depth_is_a_warning_at_that_line() 
     clean(BuiltinKind::Yaml, b"a:\n  b: \"x\n   y\"\n");
 }
 
+/// After a layout libyaml and PyYAML take but the parser refuses (a flow
+/// collection's or quoted scalar's line no deeper than its key), the rest of
+/// the file is checked as they read it: its errors are found, at the file's
+/// own lines and columns.
+#[test]
+fn yaml_after_a_layout_libyaml_takes_the_rest_of_the_file_is_checked() {
+    // pip's .pre-commit-config.yaml, with a key given twice below.
+    let pip = b"repos:\n- hooks:\n  - id: mypy\n    deps: [\n      'a',\n    ]\n    id: again\n";
+    let f = run(BuiltinKind::Yaml, pip);
+    assert_eq!(positions(&f), [(6, 5), (7, 5)], "{f:#?}");
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert!(f[0].message.contains("the rest of the file is checked as they read it"), "{}", f[0].message);
+    assert_eq!((f[1].severity, f[1].message.starts_with("duplicate key `id`")), (Severity::Error, true), "{f:#?}");
+    // On the warning's own line, past what the rewrite indented: the
+    // column is the file's (`x` at 3), and the warning is not repeated.
+    let f = run(BuiltinKind::Yaml, b"a:\n  b: {\"x\": 1,\n  x: 2}\n");
+    assert_eq!(positions(&f), [(3, 3), (3, 3)], "{f:#?}");
+    assert!(f[1].message.starts_with("duplicate key `x`"), "{f:#?}");
+    // A quoted scalar continued at column 1, then a syntax error.
+    let f = run(BuiltinKind::Yaml, b"a:\n  m: \"x\ny\"\n  c: [\n");
+    assert_eq!(f.len(), 2, "{f:#?}");
+    assert_eq!((at(&f[0]), f[0].severity), ((3, 1), Severity::Warning));
+    assert_eq!(f[1].severity, Severity::Error, "{f:#?}");
+    // Nothing more to find: the warning alone.
+    assert_eq!(run(BuiltinKind::Yaml, b"k:\n  l: [\n    'a',\n  ]\n  n: 1\n").len(), 1);
+}
+
 #[test]
 fn yaml_a_reserved_first_character_is_said_as_what_it_is() {
     let f = one(BuiltinKind::Yaml, b"a: %x\n");

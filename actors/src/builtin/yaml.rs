@@ -44,7 +44,24 @@ pub(super) fn yaml(content: &[u8], cirrus: bool, out: &mut Collector<'_>) {
         }
     };
     let mut seen = Signs::default();
-    check_text(&text, cirrus, out, &mut seen);
+    // A layout libyaml and PyYAML take but the parser does not stopped the
+    // check (a warning says so): the rest of the file is checked as they
+    // read it.
+    if let Some(line) = check_text(&text, cirrus, out, &mut seen)
+        && let Some(relaxed) = relaxed_layout(&text)
+    {
+        let mut rest = out.for_content(relaxed.as_bytes());
+        let mut seen_rest = Signs::default();
+        check_text(&relaxed, cirrus, &mut rest, &mut seen_rest);
+        let (original, relaxed_lines): (Vec<&str>, Vec<&str>) = (lines(&text).collect(), lines(&relaxed).collect());
+        let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+        let shift = |n: u32| {
+            let at = |lines: &[&str]| lines.get((n as usize).wrapping_sub(1)).map_or(0, |l| indent(l));
+            u32::try_from(at(&relaxed_lines).saturating_sub(at(&original))).unwrap_or(0)
+        };
+        out.take_from(rest, u32::try_from(line).unwrap_or(u32::MAX), shift);
+        seen.scalar_lines.extend(seen_rest.scalar_lines);
+    }
     if let Some(last) = out.last_line()
         && let Some(tag) = template_line(&text, last as usize, &seen)
     {
@@ -374,9 +391,10 @@ fn reads_go_field(action: &str) -> bool {
     })
 }
 
-/// The check proper, on the decoded text. Records the lines each block
+/// The check proper, on the decoded text; the line it stopped at if it
+/// stopped at a layout [`relaxed_layout`] rewrites. Records the lines each block
 /// scalar spans.
-fn check_text(text: &str, cirrus: bool, out: &mut Collector<'_>, seen: &mut Signs) {
+fn check_text(text: &str, cirrus: bool, out: &mut Collector<'_>, seen: &mut Signs) -> Option<usize> {
     // The parser wants a blank after a `?` that ends the stream, where YAML
     // takes the end as well (an empty explicit key): it is given a line feed,
     // and an error found past the file's end is reported at its end.
@@ -404,7 +422,7 @@ fn check_text(text: &str, cirrus: bool, out: &mut Collector<'_>, seen: &mut Sign
             if let Some((at, severity, why)) = version_directive(&text, from, to) {
                 out.at(at, severity, || why);
                 if severity == Severity::Error {
-                    return;
+                    return None;
                 }
             }
         }
@@ -415,7 +433,7 @@ fn check_text(text: &str, cirrus: bool, out: &mut Collector<'_>, seen: &mut Sign
             && controls.forbidden_before(event, span)
         {
             controls.report(out);
-            return;
+            return None;
         }
         match event {
             Ok((event, span)) => {
@@ -484,7 +502,7 @@ fn check_text(text: &str, cirrus: bool, out: &mut Collector<'_>, seen: &mut Sign
                                 let to = indentation.byte(span.start.index());
                                 if let Some(found) = tab_indenting_flow_line(&text, *from, to, *required) {
                                     out.at_position(found.0, found.1, Severity::Error, || TAB_INDENTATION.to_owned());
-                                    return;
+                                    return None;
                                 }
                                 flow_in_block = None;
                             }
@@ -494,7 +512,7 @@ fn check_text(text: &str, cirrus: bool, out: &mut Collector<'_>, seen: &mut Sign
                 }
                 if let Some((line, column)) = tab {
                     out.at_position(line, column, Severity::Error, || TAB_INDENTATION.to_owned());
-                    return;
+                    return None;
                 }
                 match keys.on(event, span.start, flow) {
                     None => {}
@@ -507,7 +525,7 @@ fn check_text(text: &str, cirrus: bool, out: &mut Collector<'_>, seen: &mut Sign
                     Some(Found::Error(at, why)) => {
                         let (line, column) = position(&at);
                         out.at_position(line, column, Severity::Error, || why.to_owned());
-                        return;
+                        return None;
                     }
                 }
             }
@@ -523,14 +541,15 @@ fn check_text(text: &str, cirrus: bool, out: &mut Collector<'_>, seen: &mut Sign
                             let (line, column) = end_position(&text[..end]);
                             out.at_position(line, column, Severity::Error, || e.info().to_owned());
                         }
-                        _ => report(&text, &e, open.contains(&None), out),
+                        _ => return report(&text, &e, open.contains(&None), out),
                     },
                 }
-                return;
+                return None;
             }
         }
     }
     controls.report(out);
+    None
 }
 
 /// The characters YAML forbids (YAML 1.2, section 5.1): C0 controls but
@@ -647,8 +666,9 @@ fn block_line(text: &str, index: usize) -> bool {
         && !next.bytes().next().is_some_and(|c| matches!(c, b',' | b']' | b'}'))
 }
 
-/// The parser's error, said as well as it can be.
-fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
+/// The parser's error, said as well as it can be; its line if it is a
+/// layout [`relaxed_layout`] rewrites.
+fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) -> Option<usize> {
     // At the end of a file without a final line break the parser's line is
     // one past the last: the end is where the file ends.
     let (line, column) =
@@ -658,7 +678,7 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
     // allows that the parser refuses. Warnings.
     if info == "recursion limit exceeded" {
         out.at_position(line, column, Severity::Warning, || TOO_DEEP.to_owned());
-        return;
+        return None;
     }
     // The parser names no alias: the one at its marker, by its name.
     if info == "while parsing node, found unknown anchor"
@@ -670,7 +690,7 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
         out.at_position(line, column, Severity::Error, || {
             format!("undefined alias `*{name}`: no anchor `&{name}` comes before it in its document")
         });
-        return;
+        return None;
     }
     // The parser's block indentation applied inside a flow collection
     // (`command: [` over lines of `"npm",` and `]` at the key's column, as
@@ -682,8 +702,9 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
             out.at_position(line, column, Severity::Error, || UNCLOSED_FLOW.to_owned());
         } else {
             out.at_position(line, column, Severity::Warning, || FLOW_INDENTATION.to_owned());
+            return Some(line);
         }
-        return;
+        return None;
     }
     // A quoted scalar continued on a line indented no deeper than its key
     // (YAML 1.2 refuses it, as the test suite's QB6E; libyaml and PyYAML
@@ -695,7 +716,7 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
     {
         let (line, column) = advance(position(e.marker()), &text[start..at]);
         out.at_position(line, column, Severity::Warning, || QUOTED_INDENTATION.to_owned());
-        return;
+        return Some(line);
     }
     if matches!(
         info,
@@ -703,11 +724,11 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
     ) && tab_after_indicator(text, e.marker().index())
     {
         out.at_position(line, column, Severity::Warning, || TAB_SEPARATOR.to_owned());
-        return;
+        return None;
     }
     if info == "tabs disallowed in this context" && tab_after_explicit_key_indentation(text, e.marker().index()) {
         out.at_position(line, column, Severity::Warning, || TAB_AFTER_INDENTATION.to_owned());
-        return;
+        return None;
     }
     // The same words for a tab the parser stopped at that indents its line.
     if info == "tabs disallowed in this context" {
@@ -715,7 +736,7 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
         let line_start = text[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1);
         if text[at..].starts_with('\t') && text[line_start..at].bytes().all(|b| matches!(b, b' ' | b'\t')) {
             out.at_position(line, column, Severity::Error, || TAB_INDENTATION.to_owned());
-            return;
+            return None;
         }
     }
     // A `\u` escape of a UTF-16 surrogate, mostly half of a pair as JSON
@@ -726,7 +747,7 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
     {
         let (line, column) = advance(position(e.marker()), &text[start..at]);
         out.at_position(line, column, Severity::Error, || message);
-        return;
+        return None;
     }
     // A key longer than the 1024 characters YAML allows a key without `?`
     // (the parser's words vary): the marker is on the key's own line, past
@@ -736,7 +757,7 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
         && chars >= 1024
     {
         out.at_position(line, column, Severity::Error, || LONG_KEY.to_owned());
-        return;
+        return None;
     }
     // Found where the parser gave up, at the next key or the end: the key
     // without a `:` is on the last line with content before that.
@@ -746,7 +767,7 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
     {
         let message = if entry_above(text, key_line, key_column) { NOT_AN_ENTRY } else { MISSING_COLON };
         out.at_position(key_line, key_column, Severity::Error, || message.to_owned());
-        return;
+        return None;
     }
     // A tab indenting a line: the parser stops where the node before it
     // ended, or past the tab; the finding points at the tab.
@@ -763,7 +784,7 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
         && let Some((line, column)) = indenting_tab(text, e.marker().index(), past)
     {
         out.at_position(line, column, Severity::Error, || TAB_INDENTATION.to_owned());
-        return;
+        return None;
     }
     // The parser's "unexpected character: `@'", with mismatched quotes and
     // no way out.
@@ -774,7 +795,7 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
         let line_start = text[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1);
         if c == "%" && text[line_start..].trim_start_matches('\u{feff}').starts_with("--- %YAML:1.") {
             out.at_position(line, column, Severity::Warning, || YAML_1_0_HEADER.to_owned());
-            return;
+            return None;
         }
         let why = match c {
             "%" => "`%` begins a directive, at a document's start",
@@ -783,10 +804,11 @@ fn report(text: &str, e: &ScanError, in_flow: bool, out: &mut Collector<'_>) {
         out.at_position(line, column, Severity::Error, || {
             format!("a plain scalar cannot begin with `{c}`: {why} (YAML 1.2, section 5.3); quote it")
         });
-        return;
+        return None;
     }
     let info = info.split_whitespace().collect::<Vec<_>>().join(" ");
     out.at_position(line, column, Severity::Error, || info);
+    None
 }
 
 /// In the double-quoted scalar starting at byte `start`, the first escape
@@ -883,7 +905,7 @@ fn shallow_quoted_line(text: &str, start: usize) -> Option<usize> {
 
 const YAML_1_0_HEADER: &str = "`--- %YAML:1.0` is YAML 1.0's header, which YAML 1.1 and 1.2 parsers refuse (Syck and Symfony's parser take it), as does this check's parser, so the rest of the file is not checked; write `%YAML 1.2` on a line of its own before `---`, or leave it out";
 
-const QUOTED_INDENTATION: &str = "a line of a quoted scalar indented no deeper than the key it belongs to: YAML 1.2 refuses it, but libyaml and PyYAML take it, so the tools that read such files may too; this check's parser refuses it, so the rest of the file is not checked; indent the scalar's lines deeper than its key";
+const QUOTED_INDENTATION: &str = "a line of a quoted scalar indented no deeper than the key it belongs to: YAML 1.2 refuses it, but libyaml and PyYAML take it, so the tools that read such files may too (the rest of the file is checked as they read it); indent the scalar's lines deeper than its key";
 
 const TAB_INDENTATION: &str = "a tab in the indentation: YAML indents with spaces only (YAML 1.2, section 6.1)";
 
@@ -1157,7 +1179,7 @@ impl Default for LineStart {
 
 const TOO_DEEP: &str = "flow collections (`[` and `{`) nested more than 255 deep: the YAML parser reads no deeper, so the rest of the file is not checked";
 
-const FLOW_INDENTATION: &str = "a line of a flow collection (`[`, `{`) indented no deeper than the block around it: most YAML parsers (libyaml, PyYAML, go-yaml) take it, but this check's parser refuses it after some first entries (a quoted one), so the rest of the file is not checked; indent the collection's lines, its closing bracket too, deeper than its key";
+const FLOW_INDENTATION: &str = "a line of a flow collection (`[`, `{`) indented no deeper than the block around it: YAML 1.2 refuses it, but most YAML parsers (libyaml, PyYAML, go-yaml) take it (the rest of the file is checked as they read it); indent the collection's lines, its closing bracket too, deeper than its key";
 
 const UNCLOSED_FLOW: &str = "a flow collection (`[`, `{`) opened above is not closed before this line, which is block structure (a `- ` entry, or a `key:` the collection does not go on after): close it with its `]` or `}`";
 
