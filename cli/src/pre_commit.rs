@@ -27,7 +27,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use saphyr::{LoadableYamlNode, MarkedYaml};
+use saphyr::{MarkedYaml, YamlLoader};
 use verdict_actors::builtin::{BuiltinKind, relaxed_layout};
 
 /// The names pre-commit (and prek) read at the top of a repository, in
@@ -38,6 +38,8 @@ pub const FILE_NAMES: [&str; 2] = [".pre-commit-config.yaml", ".pre-commit-confi
 /// its address (any host, with or without `.git`), and prek's built-in
 /// implementation of the same hooks.
 fn is_pre_commit_hooks(repo: &str) -> bool {
+    // (GitHub's names are the same in any case.)
+    let repo = repo.to_ascii_lowercase();
     let repo = repo.trim_end_matches('/');
     let repo = repo.strip_suffix(".git").unwrap_or(repo);
     repo == "builtin"
@@ -222,7 +224,10 @@ impl PreCommit {
         let read = crate::config::read_config_bytes(&root.join(file), false)
             .and_then(|b| String::from_utf8(b).map_err(|_| "cannot read the file: not UTF-8".to_owned()));
         Some(match read {
-            Ok(text) => PreCommit::parse(&text, file),
+            // A fault in reading it costs the narrowing, not the daemon.
+            Ok(text) => std::panic::catch_unwind(|| PreCommit::parse(&text, file)).unwrap_or_else(|_| {
+                PreCommit::unusable(file, "verdict failed to read it (a fault of verdict's: please report it)".into())
+            }),
             Err(why) => PreCommit::unusable(file, why),
         })
     }
@@ -245,8 +250,14 @@ impl PreCommit {
         // collection's or quoted scalar's lines at any indentation, as YAML
         // 1.2 (and saphyr) do not; pip's own file closes a list at its key's
         // column. Such lines are indented deeper, and the file read again.
-        let loaded = MarkedYaml::load_from_str(text)
-            .or_else(|e| relaxed_layout(text).and_then(|t| MarkedYaml::load_from_str(&t).ok()).ok_or(e));
+        let relaxed;
+        let loaded = match load_yaml(text) {
+            Err(e) => {
+                relaxed = relaxed_layout(text);
+                relaxed.as_deref().map_or(Err(e.clone()), |t| load_yaml(t).map_err(|_| e))
+            }
+            docs => docs,
+        };
         let docs = match loaded {
             Ok(docs) => docs,
             Err(e) => {
@@ -261,8 +272,7 @@ impl PreCommit {
         // A pattern is said to be at its key's line (a block scalar's text
         // begins on the next).
         let mut pattern = |within: &MarkedYaml<'_>, key: &str, what: &str| -> Result<Option<Pattern>, ()> {
-            let found = within.data.as_mapping().and_then(|m| m.iter().find(|(k, _)| k.data.as_str() == Some(key)));
-            let Some((key, node)) = found else { return Ok(None) };
+            let Some((key, node)) = entry(within, key) else { return Ok(None) };
             let line = key.span.start.line();
             let Some(source) = node.data.as_str() else {
                 warnings.push((line, format!("{file} line {line}: {what} is not a string; it is not applied")));
@@ -290,12 +300,13 @@ impl PreCommit {
         };
         let mut hooks = Vec::new();
         let mut runs_detect_private_key = false;
-        let repos = top.data.as_mapping_get("repos").and_then(|r| r.data.as_sequence());
+        let value = |node, key| entry(node, key).map(|(_, v)| v);
+        let repos = value(top, "repos").and_then(|r| r.data.as_sequence());
         for repo in repos.into_iter().flatten() {
-            let known = repo.data.as_mapping_get("repo").and_then(|r| r.data.as_str()).is_some_and(is_pre_commit_hooks);
-            let listed = repo.data.as_mapping_get("hooks").and_then(|h| h.data.as_sequence());
+            let known = value(repo, "repo").and_then(|r| r.data.as_str()).is_some_and(is_pre_commit_hooks);
+            let listed = value(repo, "hooks").and_then(|h| h.data.as_sequence());
             for hook in listed.into_iter().flatten().filter(|_| known) {
-                let Some(id_node) = hook.data.as_mapping_get("id") else { continue };
+                let Some(id_node) = value(hook, "id") else { continue };
                 let Some(id) = id_node.data.as_str().filter(|id| !builtins_of(id).is_empty()) else { continue };
                 runs_detect_private_key |= id == "detect-private-key";
                 let own = (
@@ -334,20 +345,102 @@ impl PreCommit {
     }
 }
 
-/// A Python regular expression, compiled for a search anywhere in a path.
-/// Python's `\Z` (the very end) is `\z` here.
-fn compile(source: &str) -> Result<fancy_regex::Regex, fancy_regex::Error> {
-    let mut translated = String::with_capacity(source.len());
-    let mut escaped = false;
-    for c in source.chars() {
-        if escaped && c == 'Z' {
-            translated.push('z');
-        } else {
-            translated.push(c);
-        }
-        escaped = !escaped && c == '\\';
+/// The documents of `text`, as PyYAML loads them: a key given twice in a
+/// mapping takes its last value.
+fn load_yaml(text: &str) -> Result<Vec<MarkedYaml<'_>>, saphyr::ScanError> {
+    let mut loader = YamlLoader::<MarkedYaml<'_>>::default();
+    loader.allow_duplicate_keys(true);
+    saphyr_parser::Parser::new_from_str(text).load(&mut loader, true)?;
+    match loader.error() {
+        Some(e) => Err(e.clone()),
+        None => Ok(loader.into_documents()),
     }
-    fancy_regex::RegexBuilder::new(&translated).backtrack_limit(100_000).build()
+}
+
+/// The key and value of `key` in the mapping `node`, or in what its merge
+/// key (`<<: *defaults`, or a list of such) brings in, as PyYAML merges
+/// them: the mapping's own keys first, then the merged ones in order.
+fn entry<'a, 'i>(node: &'a MarkedYaml<'i>, key: &str) -> Option<(&'a MarkedYaml<'i>, &'a MarkedYaml<'i>)> {
+    fn find<'a, 'i>(
+        node: &'a MarkedYaml<'i>,
+        key: &str,
+        depth: usize,
+    ) -> Option<(&'a MarkedYaml<'i>, &'a MarkedYaml<'i>)> {
+        let map = node.data.as_mapping().filter(|_| depth < 16)?;
+        if let Some(found) = map.iter().find(|(k, _)| k.data.as_str() == Some(key)) {
+            return Some(found);
+        }
+        let (_, merged) = map.iter().find(|(k, _)| k.data.as_str() == Some("<<"))?;
+        match merged.data.as_sequence() {
+            Some(list) => list.iter().find_map(|m| find(m, key, depth + 1)),
+            None => find(merged, key, depth + 1),
+        }
+    }
+    find(node, key, 0)
+}
+
+/// A Python regular expression, compiled for a search anywhere in a path.
+/// Where Python and fancy-regex read the same text differently, it is
+/// rewritten to mean what Python means: `\Z` (the very end) is `\z`; `\<`
+/// and `\>` are the characters (word boundaries to fancy-regex); inside a
+/// class, `[`, `&` and `~` are characters (a nested class and set
+/// operations to fancy-regex: `[[:digit:]]` is `[[:digt]` and `]` to
+/// Python). What it cannot read as Python does (`\N{…}`) is refused, and
+/// so not applied.
+fn compile(source: &str) -> Result<fancy_regex::Regex, String> {
+    let translated = python_syntax(source)?;
+    fancy_regex::RegexBuilder::new(&translated).backtrack_limit(100_000).build().map_err(|e| e.to_string())
+}
+
+/// [`compile`]'s rewriting.
+fn python_syntax(source: &str) -> Result<String, String> {
+    // Verbose mode (its flag leads the pattern, as Python 3.11 requires):
+    // a `#` outside a class begins a comment, whose text is not pattern.
+    let flags = source.strip_prefix("(?").and_then(|r| r.split_once(')')).map_or("", |(f, _)| f);
+    let verbose = flags.bytes().all(|b| b.is_ascii_alphabetic()) && flags.contains('x');
+    let mut out = String::with_capacity(source.len() + 8);
+    let mut chars = source.chars().peekable();
+    // Inside a class; just after its `[` (or `[^`), where `]` is a character.
+    let (mut class, mut first) = (false, false);
+    while let Some(c) = chars.next() {
+        let was_first = std::mem::take(&mut first);
+        match c {
+            '\\' => match chars.next() {
+                Some('Z') if !class => out.push_str("\\z"),
+                Some(n @ ('<' | '>')) => out.push(n),
+                Some('N') => return Err("`\\N{…}` (a character by its name) is not read".to_owned()),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            },
+            '[' if !class => {
+                out.push('[');
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+                (class, first) = (true, true);
+            }
+            ']' if class && !was_first => {
+                out.push(']');
+                class = false;
+            }
+            '[' | '&' | '~' if class => {
+                out.push('\\');
+                out.push(c);
+            }
+            '#' if verbose && !class => {
+                out.push('#');
+                while let Some(n) = chars.next_if(|&n| n != '\n') {
+                    out.push(n);
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -532,6 +625,53 @@ mod tests {
         assert!(!pc.scope_for(BuiltinKind::MixedLineEndings).unwrap().selects("a/b"));
         // What is wrong whatever the layout is still said.
         assert!(parse("repos: [\n  a: b: c\n").warnings[0].contains("is not applied"));
+    }
+
+    /// What a differential run against Python's `re` found read otherwise.
+    #[test]
+    fn python_reads_these_patterns_so_and_so_does_verdict() {
+        let found = |pattern: &str, path: &str| compile(pattern).unwrap().is_match(path).unwrap();
+        // Characters to Python, word boundaries to fancy-regex.
+        assert!(found(r"\<x\>", "<x>.txt") && !found(r"\<x\>", "x.txt"));
+        // No POSIX classes, nested classes or set operations in Python.
+        assert!(found("^[[:digit:]]", "d].txt") && !found("^[[:digit:]]", "5.txt"));
+        assert!(found("^[a-z&&x]$", "&") && found("^[a-z&&x]$", "q") && found("^[x~~y]$", "~"));
+        assert!(found("^[[]", "[a") && found("^[]a]", "]") && found("^[^]a]", "b") && !found("^[^]a]", "]"));
+        assert!(found(r"^[\]&]", "&"), "an escaped `]` does not end the class");
+        // Outside a class, `&` and `~` were always characters.
+        assert!(found("a&b~c", "a&b~c"));
+        // A verbose pattern's comment is not pattern, brackets and all.
+        let verbose = "(?x)^(\n  docs/.*  # see [1\n  | a[&]b\n)$";
+        assert!(found(verbose, "docs/x") && found(verbose, "a&b") && !found(verbose, "a b"));
+        assert!(found(r"\.bat\Z", "x.bat") && !found(r"\.bat\Z", "x.bat.in"));
+        // What verdict cannot read as Python does is refused, and said.
+        let pc = parse(&format!(
+            "repos:\n- repo: {HOOKS}\n  hooks:\n  - id: end-of-file-fixer\n    exclude: \\N{{LATIN SMALL LETTER A}}\n"
+        ));
+        assert!(pc.warnings[0].contains("is not read"), "{:?}", pc.warnings);
+        assert_eq!(pc.scope_for(BuiltinKind::FinalNewline), None);
+    }
+
+    #[test]
+    fn pyyaml_s_merge_keys_last_duplicates_and_any_case_addresses_are_read_as_it_reads_them() {
+        let pc = parse(
+            "x-hook: &narrow\n  exclude: ^gen/\nrepos:\n- repo: https://GitHub.com/Pre-Commit/Pre-Commit-Hooks\n  hooks:\n  - id: trailing-whitespace\n    <<: *narrow\n  - id: end-of-file-fixer\n    exclude: ^a/\n    exclude: ^b/\n",
+        );
+        assert!(pc.warnings.is_empty(), "{:?}", pc.warnings);
+        let tw = pc.scope_for(BuiltinKind::TrailingWhitespace).unwrap();
+        assert!(!tw.selects("gen/x") && tw.selects("src/x"));
+        assert_eq!(tw.hooks[0].selection.exclude.as_ref().unwrap().line, 2, "said where it is written");
+        let eof = pc.scope_for(BuiltinKind::FinalNewline).unwrap();
+        assert!(eof.selects("a/x") && !eof.selects("b/x"), "the last value, as PyYAML keeps it");
+    }
+
+    #[test]
+    fn a_backslash_ending_a_quoted_line_is_read() {
+        // The differential run's reproducer (a panic in an earlier scanner):
+        // a double-quoted scalar continued at column 0 after a `\`.
+        let pc = parse("exclude: \"^a\\\n/\"\nfiles: x\nfiles: ''\nrepos: []\n");
+        assert!(pc.warnings.is_empty(), "{:?}", pc.warnings);
+        assert!(!pc.scope_for(BuiltinKind::Utf8).unwrap().selects("a/b"));
     }
 
     #[test]

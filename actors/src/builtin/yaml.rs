@@ -1965,6 +1965,8 @@ mod tests {
         );
         assert_eq!(relaxed_layout("a: [\n  1,\n]\n").as_deref(), Some("a: [\n  1,\n ]\n"));
         assert_eq!(relaxed_layout("- k: 'a\r\nb'\r\n").as_deref(), Some("- k: 'a\r\n b'\r\n"));
+        // A `\` ending a double-quoted scalar's line escapes the line break.
+        assert_eq!(relaxed_layout("e: \"^a\\\n/\"\nf: 1\n").as_deref(), Some("e: \"^a\\\n /\"\nf: 1\n"));
         // Read as parsers read it: what saphyr refused, it takes, and the
         // lines keep their numbers.
         let compose = "services:\n  app:\n    command: [\n      \"npm\",\n    ]\n";
