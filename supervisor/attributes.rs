@@ -1,6 +1,7 @@
 //! The git attributes a check heeds (docs/configuration.md, "git
 //! attributes"): `binary` (or `-diff` with `-text`), `linguist-generated`
-//! and `linguist-vendored`, `whitespace` and `conflict-marker-size`, and,
+//! and `linguist-vendored`, `whitespace`, `conflict-marker-size` and
+//! `filter=lfs`, and,
 //! where an EditorConfig `end_of_line` is
 //! set, `text`, `eol` and `crlf`, as the `.gitattributes` files of the repository
 //! a file is in and its `info/attributes` set them, with git's precedence
@@ -30,8 +31,17 @@ use super::{ReadStamp, Walked, special_kind_of, untrusted_file};
 pub(crate) const FILE_NAME: &str = ".gitattributes";
 
 /// The attributes asked for, in the order [`marks_of`] reads them.
-const NAMES: [&str; 8] =
-    ["diff", "text", "linguist-generated", "linguist-vendored", "eol", "crlf", "whitespace", "conflict-marker-size"];
+const NAMES: [&str; 9] = [
+    "diff",
+    "text",
+    "linguist-generated",
+    "linguist-vendored",
+    "eol",
+    "crlf",
+    "whitespace",
+    "conflict-marker-size",
+    "filter",
+];
 
 /// An attributes file read.
 struct Rules {
@@ -202,6 +212,7 @@ pub(super) fn mark(
                     binary: w.marks.binary || git.binary,
                     generated: w.marks.generated || git.generated,
                     vendored: git.vendored,
+                    lfs: git.lfs,
                     git_eol: git.git_eol,
                     keeps_trailing_whitespace: w.marks.keeps_trailing_whitespace || git.keeps_trailing_whitespace,
                     no_final_newline: w.marks.no_final_newline || git.no_final_newline,
@@ -429,6 +440,7 @@ fn said_by(out: &Outcome, root: &Path, git: &FileMarks, eol_heeded: bool) -> Vec
             "eol" | "crlf" => eol_heeded,
             "linguist-generated" => git.generated,
             "linguist-vendored" => git.vendored,
+            "filter" => git.lfs,
             _ => true,
         };
         if !made_a_mark {
@@ -473,7 +485,7 @@ fn marks_of(out: &Outcome) -> FileMarks {
     let mut states = out.iter_selected().map(|m| m.assignment.state);
     let mut next = || states.next().unwrap_or(gix_attributes::StateRef::Unspecified);
     let (diff, text, generated, vendored, eol, crlf) = (next(), next(), next(), next(), next(), next());
-    let (whitespace, marker_size) = (next(), next());
+    let (whitespace, marker_size, filter) = (next(), next(), next());
     let (blank_at_eol, blank_at_eof) = whitespace_rules(whitespace);
     // As Linguist reads them: set, or any value but `false` (exactly).
     let on = |s: gix_attributes::StateRef<'_>| match s {
@@ -491,6 +503,7 @@ fn marks_of(out: &Outcome) -> FileMarks {
         // (Unset, `no_final_newline` says more.)
         blank_lines_at_end: !blank_at_eof && !whitespace.is_unset(),
         conflict_marker_size: conflict_marker_size(marker_size),
+        lfs: matches!(filter, gix_attributes::StateRef::Value(v) if v.as_bstr() == "lfs"),
         ..FileMarks::NONE
     }
 }
@@ -808,6 +821,22 @@ mod tests {
         );
         // Heeded without an EditorConfig `end_of_line` too.
         assert!(marks_heeding(root, &[], &["x.expect"], false)[0].no_final_newline);
+    }
+
+    /// Git LFS's own line (`git lfs track` writes it), and a value that
+    /// is not LFS's.
+    #[test]
+    fn filter_lfs_marks_a_file_kept_by_git_lfs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        write(
+            &root.join(".gitattributes"),
+            "*.psd filter=lfs diff=lfs merge=lfs -text\n*.x filter=crypt\nkeep.psd !filter\n",
+        );
+        let got = marks(root, &[], &["a.psd", "b.x", "keep.psd", "c.txt"]);
+        let lfs = |m: &FileMarks| m.lfs;
+        assert_eq!(got.iter().map(lfs).collect::<Vec<_>>(), [true, false, false, false]);
     }
 
     #[test]

@@ -594,6 +594,10 @@ pub struct FileMarks {
     /// `linguist-vendored` (set, or `true`): someone else's code, kept as
     /// it came. Its layout is theirs.
     pub vendored: bool,
+    /// `filter=lfs`: Git LFS keeps the file, and git a small pointer to
+    /// it. It is large on purpose, and `large-file` passes it (as
+    /// pre-commit-hooks' `check-added-large-files` leaves such files out).
+    pub lfs: bool,
     /// Named as delimited records ([`is_delimited_name`]: `*.csv`,
     /// `*.tsv`): a line break inside a quoted field is data, not a line
     /// ending.
@@ -735,6 +739,7 @@ impl FileMarks {
         blank_lines_at_end: false,
         in_tests: false,
         conflict_marker_size: None,
+        lfs: false,
         latin1: false,
         eol: None,
         js_or_css: false,
@@ -765,7 +770,7 @@ impl FileMarks {
             | (u16::from(self.blank_lines_at_end) << 13)
             | (u16::from(self.in_tests) << 14)
             | (u16::from(self.cirrus_ci) << 15);
-        u32::from(low) | (u32::from(self.conflict_marker_size.unwrap_or(0)) << 16)
+        u32::from(low) | (u32::from(self.conflict_marker_size.unwrap_or(0)) << 16) | (u32::from(self.lfs) << 24)
     }
 
     /// The ending `mixed-line-endings` wants every line of `content` to
@@ -814,6 +819,7 @@ impl FileMarks {
             "generated: git's `linguist-generated` attribute, or EditorConfig's `generated_code = true`",
         );
         say(self.vendored, "vendored: git's `linguist-vendored` attribute");
+        say(self.lfs, "kept by Git LFS: git's `filter=lfs` attribute");
         say(
             self.keeps_trailing_whitespace,
             "keeps trailing blanks: EditorConfig's `trim_trailing_whitespace = false`, or git's `whitespace` attribute unset or without `blank-at-eol`",
@@ -1035,6 +1041,8 @@ pub enum Waiver {
         /// `linguist-vendored`, rather than a generated mark.
         vendored: bool,
     },
+    /// Git LFS keeps it (`filter=lfs`): large on purpose.
+    LargeFileStorage,
     /// Its first lines declare an encoding other than UTF-8
     /// ([`declares_other_encoding`]).
     DeclaredEncoding,
@@ -1071,6 +1079,9 @@ impl std::fmt::Display for Waiver {
             Waiver::Minified => f.write_str("it is a minified script or style sheet: its layout is the minifier's"),
             Waiver::CommittedOnPurpose { vendored: true } => f.write_str(
                 "git's `linguist-vendored` attribute says it is someone else's code, committed as it came, whatever its size",
+            ),
+            Waiver::LargeFileStorage => f.write_str(
+                "git's `filter=lfs` attribute says Git LFS keeps it: git holds a small pointer, and the file is large on purpose",
             ),
             Waiver::CommittedOnPurpose { vendored: false } => f.write_str(
                 "git's `linguist-generated` attribute or EditorConfig's `generated_code = true` says a tool writes it: committed as the tool wrote it, whatever its size",
@@ -1164,11 +1175,15 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         }
         // Committed on purpose, whatever its size: what the project says
         // someone else wrote, or a tool (an amalgamated header, a bundle).
-        BuiltinKind::LargeFile if input.marks.vendored || input.marks.generated => {
+        BuiltinKind::LargeFile if input.marks.vendored || input.marks.generated || input.marks.lfs => {
             if explain {
                 large_file(settings.max_size, input.size, &mut out);
             }
-            return waived(Waiver::CommittedOnPurpose { vendored: input.marks.vendored }, out.finish());
+            let waiver = match input.marks.lfs {
+                true => Waiver::LargeFileStorage,
+                false => Waiver::CommittedOnPurpose { vendored: input.marks.vendored },
+            };
+            return waived(waiver, out.finish());
         }
         BuiltinKind::LargeFile => large_file(settings.max_size, input.size, &mut out),
         // A shared tsconfig under another name (`tsconfigs/base.json`,

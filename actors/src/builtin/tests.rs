@@ -3764,3 +3764,18 @@ fn a_large_file_the_project_marks_vendored_or_generated_is_committed_on_purpose(
         );
     }
 }
+
+#[test]
+fn a_large_file_git_lfs_keeps_passes_and_the_other_checks_still_read_it() {
+    let settings = BuiltinSettings { max_size: 10 };
+    let big = b"x \n".repeat(10);
+    let lfs = FileMarks { lfs: true, ..FileMarks::NONE };
+    let input = BuiltinInput { marks: lfs, ..BuiltinInput::new(&big) };
+    let j = judge(BuiltinKind::LargeFile, &settings, &input);
+    assert_eq!((j.findings.len(), j.waiver, j.would_find.len()), (0, Some(Waiver::LargeFileStorage), 1));
+    assert!(j.waiver.unwrap().to_string().contains("`filter=lfs`"));
+    // A text file Git LFS keeps is still text.
+    assert_eq!(check(BuiltinKind::TrailingWhitespace, &settings, &input).len(), 10);
+    assert_ne!(lfs.bits(), FileMarks::NONE.bits(), "a mark of the file's key");
+    assert_ne!(lfs.bits(), FileMarks { conflict_marker_size: Some(255), ..FileMarks::NONE }.bits());
+}
