@@ -4427,3 +4427,22 @@ fn the_pre_commit_configuration_narrows_the_builtins_and_is_read_again_when_edit
         assert_eq!((&o["status"], &o["verdict"]["status"]), (&json!("cached"), &json!("findings")), "{file}: {r:#}");
     }
 }
+
+/// `git lfs track` writes `filter=lfs`: the large file is Git LFS's to
+/// hold, and says so in `explain`.
+#[test]
+fn a_large_file_git_lfs_keeps_passes_and_explain_says_why() {
+    let env = Env::new();
+    let _stop = env.stop_when_done(&env.project);
+    env.write(".gitattributes", "*.psd filter=lfs diff=lfs merge=lfs -text\n");
+    env.write("art.psd", vec![b'x'; 600 * 1024]);
+    env.write("dump.bin", vec![b'x'; 600 * 1024]);
+    let (code, r) = check_json(&env, &["--validator", "large-file"]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(status_of(&r, "art.psd", "large-file"), "passed", "{r:#}");
+    assert_eq!(status_of(&r, "dump.bin", "large-file"), "findings", "{r:#}");
+    let text = env.run_ok(&["explain", "--validator", "large-file", "art.psd"], 0);
+    assert!(text.contains("kept by Git LFS: git's `filter=lfs` attribute"), "{text}");
+    assert!(text.contains(".gitattributes line 1: `*.psd filter=lfs`"), "{text}");
+    assert!(text.contains("git's `filter=lfs` attribute says Git LFS keeps it"), "{text}");
+}
