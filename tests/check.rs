@@ -4446,3 +4446,30 @@ fn a_large_file_git_lfs_keeps_passes_and_explain_says_why() {
     assert!(text.contains(".gitattributes line 1: `*.psd filter=lfs`"), "{text}");
     assert!(text.contains("git's `filter=lfs` attribute says Git LFS keeps it"), "{text}");
 }
+
+/// `check-added-large-files --maxkb` is the project's limit for
+/// `large-file`, unless verdict.toml sets one.
+#[test]
+fn the_pre_commit_maxkb_is_large_file_s_limit_unless_verdict_toml_sets_one() {
+    let env = Env::new();
+    let _stop = env.stop_when_done(&env.project);
+    env.write(
+        ".pre-commit-config.yaml",
+        "repos:\n- repo: https://github.com/pre-commit/pre-commit-hooks\n  hooks:\n  - id: check-added-large-files\n    args: ['--maxkb=1000']\n",
+    );
+    env.write("model.bin", vec![b'x'; 600 * 1024]);
+    env.write("huge.bin", vec![b'x'; 1001 * 1024]);
+    let (_, r) = check_json(&env, &["--validator", "large-file"]);
+    assert_eq!(status_of(&r, "model.bin", "large-file"), "passed", "{r:#}");
+    let huge = outcome(&r, "huge.bin", "large-file");
+    assert!(huge["findings"][0]["message"].as_str().unwrap().contains("limit of 1024000 bytes"), "{r:#}");
+    let shown = env.run_ok(&["config", "show", "large-file"], 0);
+    assert!(
+        shown.contains("# Its max_size is check-added-large-files' --maxkb in .pre-commit-config.yaml (line 5).\n"),
+        "{shown}"
+    );
+    assert!(shown.contains("max_size = \"1000KiB\""), "{shown}");
+    env.write("verdict.toml", "[validators.large-file]\nmax_size = \"512KiB\"\n");
+    let (_, r) = check_json(&env, &["--validator", "large-file"]);
+    assert_eq!(status_of(&r, "model.bin", "large-file"), "findings", "{r:#}");
+}

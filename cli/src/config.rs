@@ -247,6 +247,9 @@ pub struct ValidatorConfig {
     pub batch_size: usize,
     /// `restart`.
     pub restart: RestartPolicy,
+    /// Whether its table sets `max_size` (`large-file`): a limit of the
+    /// project's `.pre-commit-config.yaml` gives way to it.
+    pub max_size_set: bool,
     /// For a built-in, what the project's `.pre-commit-config.yaml` says
     /// of its files: it checks only those this selects as well. Not part
     /// of its identity: it changes which files are checked, not what a
@@ -521,6 +524,7 @@ impl Config {
             concurrency: self.defaults.concurrency,
             batch_size: self.defaults.batch_size,
             restart: self.defaults.restart,
+            max_size_set: false,
             pre_commit: None,
         }
     }
@@ -553,8 +557,16 @@ impl Config {
         }
         if let Some(pc) = &self.pre_commit {
             for v in all.values_mut() {
-                if let ValidatorKind::Builtin { kind, .. } = &v.kind {
+                if let ValidatorKind::Builtin { kind, settings } = &mut v.kind {
                     v.pre_commit = pc.scope_for(*kind);
+                    // The project's `check-added-large-files --maxkb`,
+                    // unless verdict.toml says otherwise.
+                    if *kind == BuiltinKind::LargeFile
+                        && !v.max_size_set
+                        && let Some((bytes, _)) = pc.max_size()
+                    {
+                        settings.max_size = bytes;
+                    }
                 }
             }
         }
@@ -1789,11 +1801,13 @@ fn parse_validator(
     let batch_size = cx.uint_usize(t, "batch_size", 1, MAX_BATCH_SIZE).unwrap_or(defaults.batch_size);
     let restart = parse_restart(cx, t, &defaults.restart);
 
+    let mut max_size_set = false;
     let kind = match kind {
         KindChoice::Builtin(kind) => {
             let mut settings = BuiltinSettings::default();
             if let Some(n) = cx.size(t, "max_size") {
                 settings.max_size = n;
+                max_size_set = true;
             }
             ValidatorKind::Builtin { kind, settings }
         }
@@ -1821,6 +1835,7 @@ fn parse_validator(
         concurrency,
         batch_size,
         restart,
+        max_size_set,
         pre_commit: None,
     })
 }

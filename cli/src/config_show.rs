@@ -355,6 +355,15 @@ pub fn toml_text(cfg: &Config, names: &[String], root: Option<&Path>) -> Result<
                 crate::report::visible(&scope.describe())
             ));
         }
+        if let (ValidatorKind::Builtin { kind: BuiltinKind::LargeFile, .. }, false, Some(pc)) =
+            (&v.kind, v.max_size_set, &cfg.pre_commit)
+            && let Some((_, line)) = pc.max_size()
+        {
+            out.push_str(&format!(
+                "# Its max_size is check-added-large-files' --maxkb in {} (line {line}).\n",
+                pc.file
+            ));
+        }
         let one = One { validators: BTreeMap::from([(v.name.as_str(), Validator::new(v, size))]) };
         out.push_str(&toml::to_string_pretty(&one).expect("plain settings serialize as TOML"));
     }
@@ -480,9 +489,12 @@ mod tests {
     }
 
     /// What runs: `declared` differs after a round trip (every validator is
-    /// written out, so every one is declared), what it declares does not.
+    /// written out, so every one is declared), what it declares does not
+    /// (but that `max_size` is now set: a value it was not set to before).
     fn effective(c: &Config) -> impl PartialEq + std::fmt::Debug {
-        (c.builtins, c.daemon.clone(), c.cache.clone(), c.check.clone(), c.defaults.clone(), c.all_validators())
+        let validators: Vec<ValidatorConfig> =
+            c.all_validators().into_iter().map(|v| ValidatorConfig { max_size_set: false, ..v }).collect();
+        (c.builtins, c.daemon.clone(), c.cache.clone(), c.check.clone(), c.defaults.clone(), validators)
     }
 
     /// Every kind of value, and values TOML must quote or escape.

@@ -191,6 +191,7 @@ fn full_example_parses_with_every_value() {
             batch_size: 16,
             // Field by field over [defaults.restart].
             restart: RestartPolicy { max_restarts: 3, window: Duration::from_secs(10), ..restart },
+            max_size_set: false,
             pre_commit: None,
         }
     );

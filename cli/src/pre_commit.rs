@@ -145,6 +145,9 @@ pub struct Hook {
     pub line: usize,
     /// Its own `files` and `exclude`.
     pub selection: Selection,
+    /// `check-added-large-files`' limit from its `args` (`--maxkb=1000`),
+    /// in bytes, and the line of its `args`.
+    pub max_size: Option<(u64, usize)>,
 }
 
 /// What the project's pre-commit configuration says of the files of one
@@ -319,13 +322,21 @@ impl PreCommit {
                     (Ok(files), Ok(exclude)) => Selection { files, exclude },
                     _ => Selection::default(),
                 };
-                hooks.push(Hook { id: id.to_owned(), line: id_node.span.start.line(), selection });
+                let max_size = (id == "check-added-large-files").then(|| maxkb(hook)).flatten();
+                hooks.push(Hook { id: id.to_owned(), line: id_node.span.start.line(), selection, max_size });
             }
         }
         // In the file's order.
         warnings.sort_by_key(|(line, _)| *line);
         let warnings = warnings.into_iter().map(|(_, w)| w).collect();
         PreCommit { file, global, hooks, runs_detect_private_key, warnings }
+    }
+
+    /// The `large-file` limit the project gives `check-added-large-files`
+    /// (`--maxkb`), in bytes, and the line that says so: the largest, if
+    /// it runs the hook more than once.
+    pub fn max_size(&self) -> Option<(u64, usize)> {
+        self.hooks.iter().filter_map(|h| h.max_size).max_by_key(|(bytes, _)| *bytes)
     }
 
     /// What this says of the files of the built-in `kind`; `None` when it
@@ -343,6 +354,28 @@ impl PreCommit {
         };
         (!global.is_empty() || !hooks.is_empty()).then(|| Arc::new(Scope { file: self.file, global, hooks }))
     }
+}
+
+/// The `--maxkb` of a `check-added-large-files` hook's `args`, as its
+/// argparse reads them (`--maxkb=N`, `--maxkb N`, or an abbreviation,
+/// `--max=N`; the last one given), in bytes (the hook fails a file of more
+/// than N × 1024), with the line of `args`.
+fn maxkb(hook: &MarkedYaml<'_>) -> Option<(u64, usize)> {
+    let (key, args) = entry(hook, "args")?;
+    let words: Vec<&str> = args.data.as_sequence()?.iter().filter_map(|a| a.data.as_str()).collect();
+    let is_option = |w: &str| w.len() > 2 && "--maxkb".starts_with(w);
+    let mut found = None;
+    for (i, w) in words.iter().enumerate() {
+        let value = match w.split_once('=') {
+            Some((option, value)) if is_option(option) => Some(value),
+            None if is_option(w) => words.get(i + 1).copied(),
+            _ => None,
+        };
+        if let Some(kb) = value.and_then(|v| v.trim().parse::<u64>().ok()) {
+            found = Some(kb.saturating_mul(1024));
+        }
+    }
+    Some((found?, key.span.start.line()))
 }
 
 /// The documents of `text`, as PyYAML loads them: a key given twice in a
@@ -672,6 +705,50 @@ mod tests {
         let pc = parse("exclude: \"^a\\\n/\"\nfiles: x\nfiles: ''\nrepos: []\n");
         assert!(pc.warnings.is_empty(), "{:?}", pc.warnings);
         assert!(!pc.scope_for(BuiltinKind::Utf8).unwrap().selects("a/b"));
+    }
+
+    #[test]
+    fn check_added_large_files_maxkb_is_read_as_its_argparse_reads_it() {
+        let limit = |args: &str| {
+            parse(&format!("repos:\n- repo: {HOOKS}\n  hooks:\n  - id: check-added-large-files\n    args: {args}\n"))
+                .max_size()
+        };
+        assert_eq!(limit("['--maxkb=1000']"), Some((1000 * 1024, 5)));
+        assert_eq!(limit("[--maxkb, '2048']"), Some((2048 * 1024, 5)));
+        assert_eq!(limit("[--max=10, --enforce-all]"), Some((10 * 1024, 5)));
+        assert_eq!(limit("[--maxkb=1, --maxkb=3]"), Some((3 * 1024, 5)), "the last one given");
+        for none in ["[--enforce-all]", "[--maxkb=lots]", "[--maxkbx=5]", "[-m=5]", "'--maxkb=5'"] {
+            assert_eq!(limit(none), None, "{none}");
+        }
+        // Run twice: the larger limit.
+        let pc = parse(&format!(
+            "repos:\n- repo: {HOOKS}\n  hooks:\n  - id: check-added-large-files\n    args: [--maxkb=100]\n  - id: check-added-large-files\n    args: [--maxkb=900]\n    files: ^assets/\n"
+        ));
+        assert_eq!(pc.max_size(), Some((900 * 1024, 7)), "the line of its args");
+    }
+
+    /// The limit applies to `large-file` (and to a validator of its kind
+    /// under another name) unless verdict.toml sets one.
+    #[test]
+    fn maxkb_sets_large_file_s_limit_unless_verdict_toml_does() {
+        use crate::config::{Config, ValidatorKind};
+        let pc = parse(&format!(
+            "repos:\n- repo: {HOOKS}\n  hooks:\n  - id: check-added-large-files\n    args: [--maxkb=1000]\n"
+        ));
+        let limit = |toml: &str, name: &str| {
+            let config = Config {
+                pre_commit: Some(Arc::new(pc.clone())),
+                ..Config::parse(toml, Path::new("/p/verdict.toml")).unwrap()
+            };
+            match config.validator(name).unwrap().kind {
+                ValidatorKind::Builtin { settings, .. } => settings.max_size,
+                ValidatorKind::Command(_) => unreachable!(),
+            }
+        };
+        assert_eq!(limit("", "large-file"), 1000 * 1024);
+        assert_eq!(limit("[validators.big]\nkind = \"large-file\"\n", "big"), 1000 * 1024);
+        assert_eq!(limit("[validators.large-file]\nmax_size = \"512KiB\"\n", "large-file"), 512 * 1024);
+        assert_eq!(limit("[validators.large-file]\ntimeout = \"1s\"\n", "large-file"), 1000 * 1024);
     }
 
     #[test]
