@@ -6,7 +6,8 @@
 //! reading the same file keeps its `trailing-whitespace` to them, instead of
 //! reporting what the project decided long ago not to fix. Only the file
 //! selection is taken (the global `files`/`exclude`, and each listed hook's),
-//! never a hook's command or arguments: verdict's built-ins run as always.
+//! and `check-added-large-files`' `--maxkb` as `large-file`'s limit; never a
+//! hook's command or other arguments: verdict's built-ins run as always.
 //!
 //! Which built-ins a pattern narrows:
 //! - a hook of pre-commit-hooks (or prek's `builtin` repository) that
