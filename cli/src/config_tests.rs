@@ -566,6 +566,7 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         "src/app/runtimeconfig.template.json",
         ".cspell.json",
         "cspell.config.json",
+        "asv_bench/asv.conf.json",
     ] {
         assert!(jsonc.is_match(file) && !json.is_match(file), "{file}");
     }

@@ -303,7 +303,9 @@ impl BuiltinKind {
 /// the .NET SDK's `runtimeconfig.template.json` (read with Newtonsoft.Json,
 /// which skips comments), cspell's (read with `comment-json`), and VS Code's
 /// and Theia's `launch.json` wherever it is kept (a copy under `docs/`),
-/// and Theia's `.theia/` settings. `json` leaves them out.
+/// Theia's `.theia/` settings, and airspeed velocity's `asv.conf.json`
+/// (whose loader strips `//` comments, and whose template writes them).
+/// `json` leaves them out.
 const JSONC_FILES: &[&str] = &[
     "*.jsonc",
     "*.JSONC",
@@ -331,6 +333,7 @@ const JSONC_FILES: &[&str] = &[
     "cspell.config.json",
     "launch.json",
     "**/.theia/*.json",
+    "asv.conf.json",
 ];
 
 /// Markdown files, by the extensions GitHub's Linguist gives Markdown (and
