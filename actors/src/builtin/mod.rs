@@ -1269,7 +1269,9 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
 ///   (`<mxfile`, after an XML declaration at most);
 /// - an SVG that Adobe Illustrator or Sketch exported (their `<!--
 ///   Generator:` comment) or Excalidraw did (`<!-- svg-source:excalidraw
-///   -->`), and an EPS file whose header comments name the
+///   -->`), a terminal screenshot Rich exported (`<!-- Generated with
+///   Rich`, or older, its `<svg class="rich-terminal"` root: textual's
+///   and rich's documentation hold hundreds), and an EPS file whose header comments name the
 ///   program that wrote it (`%%Creator:`, `%APLProducer:`);
 /// - the licence file rollup's and vite's builds write (its `# Licenses of
 ///   bundled dependencies` and `# Bundled dependencies:` headings,
@@ -1309,6 +1311,12 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
             .any(|g| memchr::memmem::find(header, g).is_some())
     {
         return Some("a drawing program's `<!-- Generator:` comment");
+    }
+    // Rich's `Console.save_svg`, whose template pads its lines.
+    if content.starts_with(b"<svg class=\"rich-terminal\"")
+        || (markup && memchr::memmem::find(header, b"<!-- Generated with Rich ").is_some())
+    {
+        return Some("Rich's SVG export (`<!-- Generated with Rich`, `class=\"rich-terminal\"`)");
     }
     // The licence file rollup's and vite's build writes again at each
     // build, each bundled dependency's licence quoted line by line (`> `),

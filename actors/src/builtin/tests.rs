@@ -379,11 +379,19 @@ fn drawings_a_program_exported_keep_its_layout() {
         "<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\">\n<!-- svg-source:excalidraw -->\n  <g/> \n</svg>";
     let eps = "%!PS-Adobe-3.0 EPSF-3.0\n%APLProducer: (Version 10.10.3 (Build 14D136)) Quartz PS Context\n\
                %%Creator: (Sketch)\n%%EndComments\n0 0 moveto \nshowpage \n";
-    for content in [sketch, illustrator, excalidraw, eps] {
+    // textual's screenshots, from Rich's `save_svg`: with its comment,
+    // and from before it wrote one.
+    let rich = "<svg class=\"rich-terminal\" viewBox=\"0 0 10 10\" xmlns=\"http://www.w3.org/2000/svg\">\n    \
+                <!-- Generated with Rich https://www.textualize.io -->\n    <style>\n\n    @font-face {\n    } \n</svg>";
+    let older = "<svg class=\"rich-terminal\" viewBox=\"0 0 10 10\">\n    <style> \n</svg>";
+    for content in [sketch, illustrator, excalidraw, eps, rich, older] {
         for kind in [BuiltinKind::TrailingWhitespace, BuiltinKind::FinalNewline] {
             clean(kind, content.as_bytes());
         }
     }
+    // Rich's name elsewhere (a page that credits it) is no signature.
+    let credit = "<html>\n<p>Generated with Rich </p> \n</html>\n";
+    assert_eq!(run(BuiltinKind::TrailingWhitespace, credit.as_bytes()).len(), 1);
     // Inkscape's files are as often kept by hand; a PostScript program,
     // or an EPS that names no program, is judged; so is a comment of
     // Illustrator's past the header.
