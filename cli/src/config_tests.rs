@@ -471,10 +471,15 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         "debian/bug-script",
         "vendor/relx/priv/templates/bin",
         "src/hash/stdlib_hash_32bit.fypp",
+        // Python another program runs: `python -m`, Sphinx.
+        "pylint/__main__.py",
+        "docs/conf.py",
+        "doc/source/conf.py",
+        "sub/docs/conf.py",
     ] {
         assert!(!shebang.is_match(file), "{file}");
     }
-    for file in ["debian/rules", "scripts/postinst.sh", "priv/run.sh"] {
+    for file in ["debian/rules", "scripts/postinst.sh", "priv/run.sh", "conf.py", "tools/conf.py", "main.py"] {
         assert!(shebang.is_match(file), "{file}");
     }
     // A Perl test file is no cram test directory.

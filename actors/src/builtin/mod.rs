@@ -523,7 +523,10 @@ const TOOL_LAYOUT: &[&str] =
 /// Scripts a build installs with its own mode: Debian's maintainer, init
 /// and bug scripts (debhelper installs them 0755, whatever git holds),
 /// OTP release templates (`priv/templates/`, which relx renders and makes
-/// executable), and fypp sources, where `#!` begins a comment.
+/// executable), fypp sources, where `#!` begins a comment, and Python
+/// that is imported or run by another program, never as a script: a
+/// package's `__main__.py` and Sphinx's `conf.py` in a documentation
+/// directory.
 const INSTALLED_SCRIPTS: &[&str] = &[
     "**/debian/postinst",
     "**/debian/*.postinst",
@@ -541,6 +544,15 @@ const INSTALLED_SCRIPTS: &[&str] = &[
     "**/debian/*.bug-script",
     "**/priv/templates/",
     "*.fypp",
+    // Python that something else runs: a package's entry point (`python
+    // -m pkg`), and Sphinx's configuration (sphinx-quickstart wrote a
+    // shebang into `conf.py` for years).
+    "__main__.py",
+    "**/doc/conf.py",
+    "**/docs/conf.py",
+    "**/doc/source/conf.py",
+    "**/docs/source/conf.py",
+    "**/Documentation/conf.py",
 ];
 
 /// Certificates and keys in PEM, as OpenSSL writes them: `openssl pkcs12`
