@@ -137,11 +137,13 @@ impl Walked {
     /// its name says it holds delimited records, or is a script or a
     /// style sheet, or is below a directory of tests.
     fn marks(&self) -> verdict_actors::builtin::FileMarks {
-        use verdict_actors::builtin::{in_test_dir, is_cirrus_name, is_delimited_name, is_js_or_css_name};
+        use verdict_actors::builtin::{
+            in_test_dir, is_batch_name, is_cirrus_name, is_delimited_name, is_js_or_css_name,
+        };
         let name = self.name_bytes();
         let (delimited, js_or_css) = (is_delimited_name(name), is_js_or_css_name(name));
-        let (in_tests, cirrus_ci) = (in_test_dir(name), is_cirrus_name(name));
-        verdict_actors::builtin::FileMarks { delimited, js_or_css, in_tests, cirrus_ci, ..self.marks }
+        let (in_tests, cirrus_ci, batch) = (in_test_dir(name), is_cirrus_name(name), is_batch_name(name));
+        verdict_actors::builtin::FileMarks { delimited, js_or_css, in_tests, cirrus_ci, batch, ..self.marks }
     }
 
     /// Its size (0 while unknown).

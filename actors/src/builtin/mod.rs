@@ -653,6 +653,11 @@ pub struct FileMarks {
     /// `*.mjs`, `*.cjs`, `*.css`): one that is minified ([`is_minified`]:
     /// long lines, as a bundler writes) has the minifier's layout.
     pub js_or_css: bool,
+    /// Named as a Windows batch file ([`is_batch_name`]: `*.bat`, `*.cmd`):
+    /// cmd.exe reads it with CRLF endings (its labels and `goto` misread
+    /// LF alone), so an EditorConfig `end_of_line = lf` does not ask one
+    /// written in CRLF throughout to change.
+    pub batch: bool,
     /// Named `.cirrus.yml` or `.cirrus.yaml` ([`is_cirrus_name`]): Cirrus
     /// CI's configuration, whose `matrix` keys may repeat (see `yaml`).
     pub cirrus_ci: bool,
@@ -693,6 +698,14 @@ pub enum GitEol {
         /// `text=auto`.
         auto: bool,
     },
+}
+
+/// Whether every line break of `content` is a CRLF (and there is one).
+fn all_crlf(content: &[u8]) -> bool {
+    let lfs = memchr::memchr_iter(b'\n', content).count();
+    lfs > 0
+        && memchr::memchr_iter(b'\r', content).count() == lfs
+        && memchr::memmem::find_iter(content, b"\r\n").count() == lfs
 }
 
 /// Whether git, under `text=auto`, takes content for binary and leaves its
@@ -758,6 +771,7 @@ impl FileMarks {
         latin1: false,
         eol: None,
         js_or_css: false,
+        batch: false,
         cirrus_ci: false,
         git_eol: GitEol::AsStored,
     };
@@ -785,7 +799,10 @@ impl FileMarks {
             | (u16::from(self.blank_lines_at_end) << 13)
             | (u16::from(self.in_tests) << 14)
             | (u16::from(self.cirrus_ci) << 15);
-        u32::from(low) | (u32::from(self.conflict_marker_size.unwrap_or(0)) << 16) | (u32::from(self.lfs) << 24)
+        u32::from(low)
+            | (u32::from(self.conflict_marker_size.unwrap_or(0)) << 16)
+            | (u32::from(self.lfs) << 24)
+            | (u32::from(self.batch) << 25)
     }
 
     /// The ending `mixed-line-endings` wants every line of `content` to
@@ -794,6 +811,11 @@ impl FileMarks {
     fn wanted_ending(self, content: &[u8]) -> Option<text::Wanted> {
         let ending = self.eol?;
         let own = Some(text::Wanted { ending, by_git: false });
+        // A batch file in CRLF throughout, as cmd.exe wants it, under an
+        // `end_of_line = lf` meant for the rest (git converting nothing).
+        if self.batch && ending == LineEnding::Lf && self.git_eol == GitEol::AsStored && all_crlf(content) {
+            return None;
+        }
         let (git, auto) = match self.git_eol {
             GitEol::AsStored => return own,
             GitEol::Native { auto } => (None, auto),
@@ -849,6 +871,10 @@ impl FileMarks {
         say(self.in_tests, "below a directory of tests (`test`, `tests`, `spec`, `__tests__`)");
         say(self.cirrus_ci, "Cirrus CI's configuration by its name: a `matrix` key, and a `matrix`'s keys, may repeat");
         say(
+            self.batch && self.eol == Some(LineEnding::Lf),
+            "a Windows batch file by its name (`*.bat`, `*.cmd`): written in CRLF throughout, as cmd.exe reads it, it passes `end_of_line = lf`",
+        );
+        say(
             self.js_or_css,
             "a script or style sheet by its name (if its content is minified, its layout is the minifier's)",
         );
@@ -897,6 +923,13 @@ impl FileMarks {
 pub fn in_test_dir(path: &[u8]) -> bool {
     let dirs = memchr::memrchr(b'/', path).map_or(&b""[..], |i| &path[..i]);
     dirs.split(|&b| b == b'/').any(|d| matches!(d, b"test" | b"tests" | b"spec" | b"__tests__"))
+}
+
+/// Whether a file's name says it is a Windows batch file: `.bat` or
+/// `.cmd`, in any case.
+pub fn is_batch_name(name: &[u8]) -> bool {
+    let ends = |ext: &[u8]| name.len() >= ext.len() && name[name.len() - ext.len()..].eq_ignore_ascii_case(ext);
+    ends(b".bat") || ends(b".cmd")
 }
 
 /// Whether a file's name says it is a script or a style sheet: `.js`,

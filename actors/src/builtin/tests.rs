@@ -1229,6 +1229,27 @@ fn delimited_records_keep_line_breaks_in_quoted_fields() {
     assert_ne!(FileMarks { delimited: true, ..FileMarks::NONE }.bits(), 0);
 }
 
+/// sphinx-quickstart's `make.bat`, CRLF as cmd.exe wants it, under a
+/// project's `[*] end_of_line = lf` (celery's, aiohttp's).
+#[test]
+fn a_batch_file_in_crlf_throughout_passes_an_end_of_line_of_lf() {
+    assert!(is_batch_name(b"docs/make.bat") && is_batch_name(b"RUN.CMD") && !is_batch_name(b"a.batch"));
+    let wanting = |batch: bool, git_eol: GitEol, content: &[u8]| {
+        let marks = FileMarks { eol: Some(LineEnding::Lf), git_eol, batch, ..FileMarks::NONE };
+        let input = BuiltinInput { marks, ..BuiltinInput::new(content) };
+        check(BuiltinKind::MixedLineEndings, &BuiltinSettings::default(), &input).len()
+    };
+    let crlf = b"@ECHO OFF\r\n:help\r\ngoto end\r\n";
+    assert_eq!(wanting(true, GitEol::AsStored, crlf), 0);
+    assert_eq!(wanting(false, GitEol::AsStored, crlf), 1, "any other file is asked for LF");
+    // Mixed, LF throughout (what was set), or git writing LF: as before.
+    assert_eq!(wanting(true, GitEol::AsStored, b"a\r\nb\n"), 1);
+    assert_eq!(wanting(true, GitEol::AsStored, b"a\nb\n"), 0);
+    let git_lf = GitEol::Set { ending: LineEnding::Lf, auto: false };
+    assert_eq!(wanting(true, git_lf, crlf), 1);
+    assert_ne!(FileMarks { batch: true, ..FileMarks::NONE }.bits(), FileMarks::NONE.bits());
+}
+
 #[test]
 fn end_of_line_wants_every_ending_to_be_the_one_set() {
     let wanting = |eol: Option<LineEnding>, git_eol: GitEol, delimited: bool, content: &[u8]| {
