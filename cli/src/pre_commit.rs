@@ -752,6 +752,37 @@ mod tests {
         assert_eq!(limit("[validators.large-file]\ntimeout = \"1s\"\n", "large-file"), 1000 * 1024);
     }
 
+    /// What a hostile or broken file costs: a note, and no narrowing.
+    #[test]
+    fn an_alias_bomb_deep_nesting_and_a_huge_file_narrow_nothing_and_say_why() {
+        // Billion laughs: saphyr stops expanding at its budget.
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (i, name) in ["b", "c", "d", "e", "f", "g", "h"].iter().enumerate() {
+            let prev = ["a", "b", "c", "d", "e", "f", "g"][i];
+            bomb.push_str(&format!("{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        bomb.push_str("exclude: ^x/\nrepos: []\n");
+        let deep = format!("exclude: {}{}\nrepos: []\n", "[".repeat(100_000), "]".repeat(100_000));
+        for text in [bomb, deep] {
+            let pc = parse(&text);
+            assert!(BuiltinKind::ALL.iter().all(|k| pc.scope_for(*k).is_none()));
+            assert!(pc.warnings[0].starts_with(".pre-commit-config.yaml is not applied: "), "{:?}", pc.warnings);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let huge = format!("exclude: ^x/\nrepos: []\n#{}\n", "x".repeat(2 << 20));
+        std::fs::write(dir.path().join(FILE_NAMES[0]), huge).unwrap();
+        let pc = PreCommit::load(dir.path()).unwrap();
+        assert!(pc.warnings[0].contains("more than the 1048576 a configuration may hold"), "{:?}", pc.warnings);
+        // A pattern that backtracks past the limit checks the file (in doubt).
+        let pc = parse(&format!(
+            "repos:\n- repo: {HOOKS}\n  hooks:\n  - id: end-of-file-fixer\n    exclude: '^(a|a?)+(?=b)$'\n"
+        ));
+        let scope = pc.scope_for(BuiltinKind::FinalNewline).unwrap();
+        let path = "a".repeat(64);
+        assert!(compile("^(a|a?)+(?=b)$").unwrap().is_match(&path).is_err(), "the search gives up");
+        assert!(scope.selects(&path), "not excluded when the search gives up");
+    }
+
     #[test]
     fn anchors_and_aliases_are_followed() {
         let pc = parse(&format!(
