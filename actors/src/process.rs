@@ -225,6 +225,14 @@ impl ProcessGroup {
     fn register(pgid: Pid, mark: Option<Mark>, registry: &ProcessRegistry) -> Self {
         let tool = Tool { pgid, mark };
         let id = registry.insert(tool);
+        // A kill of the view that began before the group was in it (the
+        // tool spawned while its child was being stopped) did not see it:
+        // the view's use is over, so the group goes now. (The kill marks
+        // the view before it lists the groups, and the group is listed
+        // before this looks: one of the two sees the other.)
+        if registry.was_killed() {
+            kill_tools(&[tool]);
+        }
         ProcessGroup { tool, registration: Some((registry.clone(), id)) }
     }
 
@@ -1690,6 +1698,31 @@ pub(crate) mod tests {
         assert_eq!(owner.await.unwrap().signal(), Some(Signal::SIGTERM as i32));
         let y = read_pids(dir.path().join("y").as_path(), 1)[0];
         assert_all_die(&[e, y], "E, or what it left as it went, lived");
+    }
+
+    /// A tool spawned while its view was being killed, registered only
+    /// after the kill listed the view's groups (a stress run saw one live
+    /// on, under two busy loops, until its job ended).
+    #[tokio::test]
+    async fn a_group_registered_after_a_kill_of_its_view_is_killed_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = ProcessRegistry::new();
+        let (view, other) = (registry.scoped(), registry.scoped());
+        view.kill_all();
+        let pids_file = dir.path().join("pids");
+        let mut late = spawn(&script(&pids_file, true));
+        let _guard = ProcessGroup::new(late.id().unwrap(), &view);
+        let status =
+            tokio::time::timeout(Duration::from_secs(10), late.wait()).await.expect("killed, not left running");
+        assert_eq!(status.unwrap().signal(), Some(Signal::SIGKILL as i32));
+        // Another view of the same registry is not killed.
+        let kept_file = dir.path().join("kept");
+        let mut kept = spawn(&script(&kept_file, true));
+        let kept_guard = ProcessGroup::new(kept.id().unwrap(), &other);
+        let kept_pids = read_pids(&kept_file, 2);
+        assert!(kept_pids.iter().all(|&p| alive(p)), "a view not killed keeps its tools");
+        drop(kept_guard);
+        assert_eq!(kept.wait().await.unwrap().signal(), Some(Signal::SIGKILL as i32));
     }
 
     #[tokio::test]
