@@ -1086,22 +1086,16 @@ impl FileFilter {
         use std::os::unix::ffi::OsStrExt;
         let rel = rel_path.as_ref();
         let dir = self.dir(rel.parent().unwrap_or(Path::new("")));
-        self.is_match_in(rel.as_os_str().as_bytes(), &globset::Candidate::new(rel), dir)
-    }
-
-    /// [`is_match`](Self::is_match) for a path (`name`) prepared once for
-    /// many filters (`candidate`), in a directory of which
-    /// [`dir`](Self::dir) said `dir`.
-    pub fn is_match_in(&self, name: &[u8], candidate: &globset::Candidate<'_>, dir: DirSelection) -> bool {
-        self.globs_match(candidate, dir)
+        self.globs_match(&globset::Candidate::new(rel), dir)
             // A name that is not UTF-8 is searched as Python would have
             // it, with its bad bytes replaced.
-            && self.scope.as_ref().is_none_or(|s| s.selects(&String::from_utf8_lossy(name)))
+            && self.scope.as_ref().is_none_or(|s| s.selects(&String::from_utf8_lossy(rel.as_os_str().as_bytes())))
     }
 
-    /// [`is_match_in`](Self::is_match_in) of the globs alone, for a caller
-    /// that asks the [`scope`](Self::scope) itself (once for the filters
-    /// that share it).
+    /// [`is_match`](Self::is_match) of the globs alone, for a path prepared
+    /// once for many filters (`candidate`), in a directory of which
+    /// [`dir`](Self::dir) said `dir`; the caller asks the
+    /// [`scope`](Self::scope) itself (once for the filters that share it).
     pub fn globs_match(&self, candidate: &globset::Candidate<'_>, dir: DirSelection) -> bool {
         self.all
             || ((dir.included || self.include.is_match_candidate(candidate))
