@@ -11,6 +11,10 @@ use crate::support::{
     Env, Raw, alive, files, memory_kb, pgrep, slow_tool, wait_for_first_mark, wait_for_text, wait_until,
 };
 
+/// A private key block, as `secrets` reports it.
+const RSA_KEY: &str =
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n";
+
 /// Runs `verdict check --format json ARGS` and returns (exit code, report).
 fn check_json(env: &Env, args: &[&str]) -> (i32, Value) {
     let mut all = vec!["check", "--format", "json"];
@@ -48,10 +52,7 @@ fn builtins_find_real_problems_and_respect_gitignore() {
     env.write("bad.yaml", "a: [1, 2\n");
     env.write("bad.toml", "a = \n");
     env.write("conflict.txt", "<<<<<<< HEAD\nmine\n=======\ntheirs\n>>>>>>> branch\n");
-    env.write(
-        "key.pem",
-        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n",
-    );
+    env.write("key.pem", RSA_KEY);
     env.write("script.sh", "#!/bin/sh\necho hi\n");
     env.write("blob.bin", b"\x00\x01\x02 trailing   \n".as_slice());
     env.write("ignored/skip.txt", "trailing   \n");
@@ -2790,10 +2791,7 @@ fn git_attributes_mark_files_binary_generated_or_vendored() {
         env.write(f, "x  \n");
     }
     env.write("sub/.gitattributes", "[attr]local linguist-generated\nsub.txt binary\nmade.txt made\nlocal.txt local\n");
-    env.write(
-        "vendor/key.pem",
-        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n",
-    );
+    env.write("vendor/key.pem", RSA_KEY);
     let (code, r) = check_json(&env, &[]);
     assert_eq!(code, 1, "{}", r["summary"]);
     let expected = ["not.js", "plain.txt", "sub/local.txt", "vendor/key.pem", "y.lock"];
@@ -4369,10 +4367,7 @@ fn the_pre_commit_configuration_narrows_the_builtins_and_is_read_again_when_edit
     env.write(".pre-commit-config.yaml", PRE_COMMIT);
     env.write("tests/fixtures/a.txt", "kept  \n");
     env.write("vendor/lib.txt", "theirs \n");
-    env.write(
-        "vendor/key.pem",
-        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n",
-    );
+    env.write("vendor/key.pem", RSA_KEY);
     env.write("src/a.txt", "ours \n");
     let (code, r) = check_json(&env, &[]);
     assert_eq!(code, 1, "{r:#}");
