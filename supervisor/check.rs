@@ -38,6 +38,8 @@ mod attributes;
 mod editorconfig;
 #[path = "explain.rs"]
 mod explain;
+#[path = "go_vendor.rs"]
+pub(crate) mod go_vendor;
 #[path = "read_stage.rs"]
 mod read_stage;
 
@@ -3267,6 +3269,7 @@ impl RulesWalk<'_> {
         let notes = editorconfig::mark(root, (real_root, trusted), files, &editorconfigs, &mut read, sources);
         let heed_eol = files.iter().any(|w| w.marks.eol.is_some());
         attributes::mark(root, (real_root, trusted), &repos, files, &gitattributes, heed_eol, (&mut read, sources));
+        go_vendor::mark(root, (real_root, trusted), files, &mut read, sources);
         hazards.ignore_files.lock().expect("ignore files").append(&mut read);
         (notes, unwalked)
     }

@@ -150,9 +150,13 @@ pub const IGNORE_FILES: [&str; 3] = [".gitignore", ".ignore", ".git"];
 /// Whether a change of the entry `name` of a directory may change the
 /// checks of files anywhere below it: an ignore file, `.git`, a
 /// `.gitattributes` or an `.editorconfig` (see [`crate::check`]'s
-/// attributes and EditorConfig).
+/// attributes and EditorConfig), or what makes a `vendor` directory Go's
+/// (see [`crate::check::go_vendor`]).
 fn rules_below(name: &std::ffi::OsStr) -> bool {
-    IGNORE_FILES.iter().any(|f| name == *f) || name == ".gitattributes" || name == ".editorconfig"
+    IGNORE_FILES.iter().any(|f| name == *f)
+        || name == ".gitattributes"
+        || name == ".editorconfig"
+        || crate::check::go_vendor::FILE_NAMES.iter().any(|f| name == *f)
 }
 
 impl ChangeLog {

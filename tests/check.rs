@@ -2834,6 +2834,61 @@ fn git_attributes_mark_files_binary_generated_or_vendored() {
     );
 }
 
+/// A Go module's `vendor` directory, as `go mod vendor` fills it (a
+/// `modules.txt` listing the modules, beside a `go.mod`): someone else's
+/// code, whose layout, size and mode are left alone (a key in it is still
+/// found). The mark follows `modules.txt` and `go.mod` appearing, changing
+/// and going, warm or not, including in a deep directory whose own walk
+/// would not list them.
+#[test]
+fn a_go_module_s_vendor_directory_keeps_its_layout_while_go_says_so() {
+    let env = Env::new();
+    env.write("go.mod", "module example.com/m\n\ngo 1.22\n");
+    env.write("main.go", "package main  \n");
+    env.write("vendor/example.com/x/x.go", "package x  \n");
+    env.write("vendor/example.com/x/deep/README.md", "no newline");
+    env.write("vendor/example.com/x/mkall.sh", "#!/bin/sh\necho\n");
+    env.write("vendor/example.com/x/key.pem", RSA_KEY);
+    let vendored =
+        ["vendor/example.com/x/deep/README.md", "vendor/example.com/x/mkall.sh", "vendor/example.com/x/x.go"];
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 1, "{}", r["summary"]);
+    let mut unmarked = [&["main.go", "vendor/example.com/x/key.pem"][..], &vendored[..]].concat();
+    unmarked.sort_unstable();
+    assert_eq!(with_findings(&r), unmarked, "no modules.txt yet: a directory named vendor says nothing");
+    assert!((0..3).any(|_| check_json(&env, &[]).1["summary"]["unchanged"] == true), "never answered unchanged");
+    // `go mod vendor` writes its list: the next check sees it.
+    env.write("vendor/modules.txt", "# example.com/x v1.0.0\n## explicit; go 1.21\nexample.com/x\n");
+    let r = check_json(&env, &[]).1;
+    assert_eq!(with_findings(&r), ["main.go", "vendor/example.com/x/key.pem"], "{}", r["summary"]);
+    assert_eq!(status_of(&r, "vendor/example.com/x/key.pem", "secrets"), "findings");
+    // Warm, then an edit deep below: the answer updated from that
+    // directory alone keeps the mark.
+    assert!((0..3).any(|_| check_json(&env, &[]).1["summary"]["unchanged"] == true), "never answered unchanged");
+    env.write("vendor/example.com/x/deep/README.md", "still no newline");
+    let r = check_json(&env, &[]).1;
+    assert_eq!(with_findings(&r), ["main.go", "vendor/example.com/x/key.pem"], "{}", r["summary"]);
+    // Checked by itself (afresh), the deep directory is marked all the
+    // same.
+    let r = check_json(&env, &["--no-cache", "vendor/example.com/x/deep"]).1;
+    assert_eq!(status_of(&r, "vendor/example.com/x/deep/README.md", "final-newline"), "passed");
+    // A list that is not the go command's: no mark.
+    env.write("vendor/modules.txt", "example.com/x\n");
+    assert_eq!(with_findings(&check_json(&env, &[]).1), unmarked);
+    env.write("vendor/modules.txt", "# example.com/x v1.0.0\n");
+    assert_eq!(with_findings(&check_json(&env, &[]).1), ["main.go", "vendor/example.com/x/key.pem"]);
+    // go.mod gone: no module, no mark; back as go.work, a workspace's.
+    std::fs::remove_file(env.project.join("go.mod")).unwrap();
+    assert_eq!(with_findings(&check_json(&env, &[]).1), unmarked);
+    env.write("go.work", "go 1.22\n\nuse .\n");
+    assert_eq!(with_findings(&check_json(&env, &[]).1), ["main.go", "vendor/example.com/x/key.pem"]);
+    // explain says what marks it.
+    let out = env.run(&["explain", "vendor/example.com/x/mkall.sh"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("vendor/modules.txt: `go mod vendor` copied the modules it lists"), "{text}");
+    assert!(text.contains("without execute bits"), "{text}");
+}
+
 /// git's own whitespace policy: `-whitespace` (git's tests' expected
 /// outputs), `whitespace=-blank-at-eof`, and `conflict-marker-size` (a
 /// document showing a sample conflict). The verdicts follow an edit of the

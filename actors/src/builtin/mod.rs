@@ -609,6 +609,11 @@ pub struct FileMarks {
     /// `linguist-vendored` (set, or `true`): someone else's code, kept as
     /// it came. Its layout is theirs.
     pub vendored: bool,
+    /// In a Go module's `vendor` directory: one with a `modules.txt`
+    /// (`go mod vendor` writes it) beside a `go.mod` or `go.work` (or a
+    /// Hugo site's `_vendor`, which `hugo mod vendor` writes so). Someone
+    /// else's code, kept as it came, as with `vendored`.
+    pub go_vendored: bool,
     /// `filter=lfs`: Git LFS keeps the file, and git a small pointer to
     /// it. It is large on purpose, and `large-file` passes it (as
     /// pre-commit-hooks' `check-added-large-files` leaves such files out).
@@ -761,6 +766,7 @@ impl FileMarks {
         binary: false,
         generated: false,
         vendored: false,
+        go_vendored: false,
         delimited: false,
         keeps_trailing_whitespace: false,
         no_final_newline: false,
@@ -803,6 +809,7 @@ impl FileMarks {
             | (u32::from(self.conflict_marker_size.unwrap_or(0)) << 16)
             | (u32::from(self.lfs) << 24)
             | (u32::from(self.batch) << 25)
+            | (u32::from(self.go_vendored) << 26)
     }
 
     /// The ending `mixed-line-endings` wants every line of `content` to
@@ -839,7 +846,7 @@ impl FileMarks {
 
     /// Whether the layout checks leave the file's layout alone.
     pub fn keeps_layout(self) -> bool {
-        self.generated || self.vendored
+        self.generated || self.vendored || self.go_vendored
     }
 
     /// The marks in words, one each, with what sets them (none: empty).
@@ -856,6 +863,10 @@ impl FileMarks {
             "generated: git's `linguist-generated` attribute, or EditorConfig's `generated_code = true`",
         );
         say(self.vendored, "vendored: git's `linguist-vendored` attribute");
+        say(
+            self.go_vendored,
+            "vendored: in a Go module's `vendor` directory (or a Hugo site's `_vendor`), with the `modules.txt` `go mod vendor` writes, beside a `go.mod` or `go.work`",
+        );
         say(self.lfs, "kept by Git LFS: git's `filter=lfs` attribute");
         say(
             self.keeps_trailing_whitespace,
@@ -1079,6 +1090,10 @@ pub enum Waiver {
     GeneratedMark,
     /// git's `linguist-vendored` attribute: the layout is someone else's.
     VendoredMark,
+    /// In a Go module's `vendor` directory ([`FileMarks::go_vendored`]):
+    /// someone else's code, as `go mod vendor` copied it (without execute
+    /// bits), whatever its layout, size and mode.
+    GoVendor,
     /// The file says a tool writes it (see [`tool_signature`]); what says so.
     WrittenByATool(&'static str),
     /// A minified script or style sheet ([`is_minified`]).
@@ -1123,6 +1138,9 @@ impl std::fmt::Display for Waiver {
             Waiver::VendoredMark => {
                 f.write_str("git's `linguist-vendored` attribute says it is someone else's code: its layout is theirs")
             }
+            Waiver::GoVendor => f.write_str(
+                "it is in a Go module's `vendor` directory (`go mod vendor` copies modules there, without execute bits, and lists them in its `modules.txt`): someone else's code, kept as it came, whatever its layout, size and mode",
+            ),
             Waiver::WrittenByATool(what) => write!(f, "it says a tool writes it ({what}): its layout is the tool's"),
             Waiver::Minified => f.write_str("it is a minified script or style sheet: its layout is the minifier's"),
             Waiver::CommittedOnPurpose { vendored: true } => f.write_str(
@@ -1223,13 +1241,16 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         }
         // Committed on purpose, whatever its size: what the project says
         // someone else wrote, or a tool (an amalgamated header, a bundle).
-        BuiltinKind::LargeFile if input.marks.vendored || input.marks.generated || input.marks.lfs => {
+        BuiltinKind::LargeFile
+            if input.marks.vendored || input.marks.go_vendored || input.marks.generated || input.marks.lfs =>
+        {
             if explain {
                 large_file(settings.max_size, input.size, &mut out);
             }
-            let waiver = match input.marks.lfs {
-                true => Waiver::LargeFileStorage,
-                false => Waiver::CommittedOnPurpose { vendored: input.marks.vendored },
+            let waiver = match (input.marks.lfs, input.marks.go_vendored) {
+                (true, _) => Waiver::LargeFileStorage,
+                (false, true) => Waiver::GoVendor,
+                (false, false) => Waiver::CommittedOnPurpose { vendored: input.marks.vendored },
             };
             return waived(waiver, out.finish());
         }
@@ -1243,6 +1264,15 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         BuiltinKind::Toml => syntax::toml(content, &mut out),
         BuiltinKind::Yaml => yaml::yaml(content, input.marks.cirrus_ci, &mut out),
         BuiltinKind::Secrets => secrets::secrets(content, &mut out),
+        // `go mod vendor` writes every file without execute bits (a
+        // module's zip keeps none): a vendored script's mode is the go
+        // command's.
+        BuiltinKind::ShebangExecutable if input.marks.go_vendored => {
+            if explain {
+                shebang_executable(content, input.executable, &mut out);
+            }
+            return waived(Waiver::GoVendor, out.finish());
+        }
         BuiltinKind::ShebangExecutable => shebang_executable(content, input.executable, &mut out),
     }
     let findings = out.finish();
@@ -1261,6 +1291,8 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         Some(Waiver::GeneratedMark)
     } else if input.marks.vendored {
         Some(Waiver::VendoredMark)
+    } else if input.marks.go_vendored {
+        Some(Waiver::GoVendor)
     } else if let Some(what) = tool_signature(content) {
         Some(Waiver::WrittenByATool(what))
     } else if input.marks.js_or_css && is_minified(content) {

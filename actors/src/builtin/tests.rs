@@ -3808,3 +3808,32 @@ fn a_large_file_git_lfs_keeps_passes_and_the_other_checks_still_read_it() {
     assert_ne!(lfs.bits(), FileMarks::NONE.bits(), "a mark of the file's key");
     assert_ne!(lfs.bits(), FileMarks { conflict_marker_size: Some(255), ..FileMarks::NONE }.bits());
 }
+
+#[test]
+fn a_file_go_mod_vendor_copied_keeps_its_layout_size_and_mode_but_not_its_keys() {
+    let go = FileMarks { go_vendored: true, ..FileMarks::NONE };
+    let settings = BuiltinSettings { max_size: 10 };
+    let judged = |kind, content: &[u8], marks| {
+        judge(kind, &settings, &BuiltinInput { marks, executable: false, ..BuiltinInput::new(content) })
+    };
+    for (kind, content) in [
+        (BuiltinKind::TrailingWhitespace, &b"x \n"[..]),
+        (BuiltinKind::FinalNewline, b"x"),
+        (BuiltinKind::MixedLineEndings, b"a\r\nb\n"),
+        (BuiltinKind::LargeFile, &[b'x'; 20]),
+        (BuiltinKind::ShebangExecutable, b"#!/bin/sh\necho\n"),
+    ] {
+        assert_eq!(judged(kind, content, FileMarks::NONE).findings.len(), 1, "{kind}: unmarked");
+        let j = judged(kind, content, go);
+        assert_eq!((j.findings.len(), j.waiver, j.would_find.len()), (0, Some(Waiver::GoVendor), 1), "{kind}");
+        assert!(check(kind, &settings, &BuiltinInput { marks: go, ..BuiltinInput::new(content) }).is_empty());
+    }
+    assert!(Waiver::GoVendor.to_string().contains("`go mod vendor`"));
+    // A key is a key, and a YAML error an error, wherever they are.
+    let key = b"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n";
+    assert_eq!(judged(BuiltinKind::Secrets, key, go).findings.len(), 1);
+    assert_eq!(judged(BuiltinKind::Yaml, b"a: [\n", go).findings.len(), 1);
+    // A mark of its own in keys and in words.
+    assert_ne!(go.bits(), FileMarks { vendored: true, ..FileMarks::NONE }.bits());
+    assert!(go.describe().iter().any(|d| d.contains("`modules.txt`")));
+}
