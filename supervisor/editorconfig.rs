@@ -20,7 +20,7 @@ use std::io::{BufRead, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use ec4rs::property::{Charset, EndOfLine, FinalNewline, TrimTrailingWs};
+use ec4rs::property::{Charset, EndOfLine};
 use ec4rs::{ConfigParser, ParseError, Properties, PropertyKey, PropertyValue};
 use verdict_actors::builtin::LineEnding;
 
@@ -36,11 +36,54 @@ pub(crate) const FILE_NAME: &str = ".editorconfig";
 /// it to theirs.
 type Said<T> = Option<Option<T>>;
 
+/// A value of `trim_trailing_whitespace` or `insert_final_newline`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Toggle {
+    /// `true`: the editor trims, or ends the file.
+    On,
+    /// `false`: it does not.
+    Off,
+    /// `unset`: it does nothing, whatever an earlier section said. Written
+    /// over a `true` (rustfmt's `[tests/**/*.rs]`, svelte's samples that
+    /// keep a blank in a `<pre>`) or for files to leave alone (minified
+    /// scripts, patches, licences), it keeps the file's bytes as they are,
+    /// as `false` does.
+    Unset,
+}
+
+impl Toggle {
+    /// A value as written (in any case); `None` for one the properties do
+    /// not have, an empty one among them.
+    fn parse(value: &str) -> Option<Toggle> {
+        match value.to_ascii_lowercase().as_str() {
+            "true" => Some(Toggle::On),
+            "false" => Some(Toggle::Off),
+            "unset" => Some(Toggle::Unset),
+            _ => None,
+        }
+    }
+
+    /// Whether it leaves the file as it is.
+    fn leaves(said: Said<Toggle>) -> bool {
+        matches!(said, Some(Some(Toggle::Off | Toggle::Unset)))
+    }
+}
+
+impl std::fmt::Display for Toggle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Toggle::On => "true",
+            Toggle::Off => "false",
+            Toggle::Unset => "unset",
+        })
+    }
+}
+
 /// The heeded properties a section sets, or a file's after its sections.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 struct Settings {
-    trim: Said<TrimTrailingWs>,
-    final_newline: Said<FinalNewline>,
+    trim: Said<Toggle>,
+    final_newline: Said<Toggle>,
     charset: Said<Charset>,
     eol: Said<EndOfLine>,
     /// `generated_code` (.NET's and Roslyn's property, which Visual Studio
@@ -57,6 +100,13 @@ impl Settings {
         fn said<T: PropertyKey + PropertyValue>(props: &Properties) -> Said<T> {
             props.iter().any(|(key, _)| key == T::key()).then(|| props.get_raw::<T>().parse::<T>().ok())
         }
+        // The two whose `unset` leaves the file alone (see [`Toggle`]).
+        let toggle = |key: &str| {
+            props
+                .iter()
+                .any(|(k, _)| k == key)
+                .then(|| Toggle::parse(props.get_raw_for_key(key).into_option().unwrap_or_default()))
+        };
         let generated = props.iter().any(|(key, _)| key == "generated_code").then(|| {
             match props.get_raw_for_key("generated_code").into_str().to_ascii_lowercase().as_str() {
                 "true" => Some(true),
@@ -64,7 +114,13 @@ impl Settings {
                 _ => None,
             }
         });
-        Settings { trim: said(props), final_newline: said(props), charset: said(props), eol: said(props), generated }
+        Settings {
+            trim: toggle("trim_trailing_whitespace"),
+            final_newline: toggle("insert_final_newline"),
+            charset: said(props),
+            eol: said(props),
+            generated,
+        }
     }
 
     /// The heeded properties it sets, as written (`key = value`; an empty
@@ -74,8 +130,8 @@ impl Settings {
             said.as_ref().map(|v| v.as_ref().map_or_else(|| format!("{key} ="), |v| format!("{key} = {v}")))
         }
         [
-            one("trim_trailing_whitespace", &self.trim.map(|v| v.map(|TrimTrailingWs::Value(b)| b))),
-            one("insert_final_newline", &self.final_newline.map(|v| v.map(|FinalNewline::Value(b)| b))),
+            one("trim_trailing_whitespace", &self.trim),
+            one("insert_final_newline", &self.final_newline),
             one("charset", &self.charset),
             one("end_of_line", &self.eol),
             one("generated_code", &self.generated),
@@ -105,8 +161,8 @@ impl Settings {
 
     /// The marks these give a file (over those it has).
     fn mark(&self, marks: &mut verdict_actors::builtin::FileMarks) {
-        marks.keeps_trailing_whitespace = self.trim == Some(Some(TrimTrailingWs::Value(false)));
-        marks.no_final_newline = self.final_newline == Some(Some(FinalNewline::Value(false)));
+        marks.keeps_trailing_whitespace = Toggle::leaves(self.trim);
+        marks.no_final_newline = Toggle::leaves(self.final_newline);
         marks.latin1 = self.charset == Some(Some(Charset::Latin1));
         marks.generated = self.generated == Some(Some(true));
         marks.eol = self.eol.flatten().map(|e| match e {
@@ -863,13 +919,17 @@ mod tests {
         // file's directory, one level for `*`.
         assert_eq!(got, [KEEPS, KEEPS, NONE, NO_NEWLINE, NONE, NO_NEWLINE, NO_NEWLINE, NONE]);
         assert_eq!(notes, Vec::<String>::new());
-        // `unset` undoes a setting from above; so does a value the property
-        // does not have.
+        // A value the property does not have undoes a setting from above;
+        // `unset` leaves the file alone, as `false` does, over a `true`
+        // (rustfmt's fixtures) as over nothing, in any case.
         write(
             &root.join("docs/.editorconfig"),
-            "[*]\ntrim_trailing_whitespace = unset\n[x.md]\ntrim_trailing_whitespace = maybe\n",
+            "[*]\ntrim_trailing_whitespace = maybe\n[x.md]\ntrim_trailing_whitespace = UNSET\n\
+             [*.txt]\ntrim_trailing_whitespace = true\ninsert_final_newline = true\n[u.txt]\n\
+             trim_trailing_whitespace = unset\ninsert_final_newline = Unset\n[e.txt]\ninsert_final_newline =\n",
         );
-        assert_eq!(marks(root, &["docs/a.md", "docs/x.md", "a.md"]).0, [NONE, NONE, KEEPS]);
+        let rels = ["docs/a.md", "docs/x.md", "a.md", "docs/u.txt", "docs/e.txt", "docs/t.txt"];
+        assert_eq!(marks(root, &rels).0, [NONE, KEEPS, KEEPS, both, NONE, NONE]);
         write(&root.join("docs/.editorconfig"), "[*.md]\ninsert_final_newline = false\n");
         assert_eq!(marks(root, &["docs/a.md"]).0, [both]);
     }

@@ -622,12 +622,12 @@ pub struct FileMarks {
     /// `*.tsv`): a line break inside a quoted field is data, not a line
     /// ending.
     pub delimited: bool,
-    /// `trim_trailing_whitespace = false` (EditorConfig), or git's
+    /// `trim_trailing_whitespace = false` or `unset` (EditorConfig), or git's
     /// `whitespace` attribute unset or without `blank-at-eol`: the
     /// project's editors, or git's own checks, keep trailing blanks in it,
     /// so `trailing-whitespace` (and its Markdown form) does not judge it.
     pub keeps_trailing_whitespace: bool,
-    /// `insert_final_newline = false` (EditorConfig), or git's
+    /// `insert_final_newline = false` or `unset` (EditorConfig), or git's
     /// `whitespace` attribute unset (`-whitespace`): the project leaves its
     /// end as it is, so `final-newline` does not judge it.
     pub no_final_newline: bool,
@@ -870,11 +870,11 @@ impl FileMarks {
         say(self.lfs, "kept by Git LFS: git's `filter=lfs` attribute");
         say(
             self.keeps_trailing_whitespace,
-            "keeps trailing blanks: EditorConfig's `trim_trailing_whitespace = false`, or git's `whitespace` attribute unset or without `blank-at-eol`",
+            "keeps trailing blanks: EditorConfig's `trim_trailing_whitespace = false` (or `unset`), or git's `whitespace` attribute unset or without `blank-at-eol`",
         );
         say(
             self.no_final_newline,
-            "leaves its end as it is: EditorConfig's `insert_final_newline = false`, or git's `-whitespace`",
+            "leaves its end as it is: EditorConfig's `insert_final_newline = false` (or `unset`), or git's `-whitespace`",
         );
         say(self.blank_lines_at_end, "may end in blank lines: git's `whitespace` attribute without `blank-at-eof`");
         say(self.latin1, "Latin-1: EditorConfig's `charset = latin1`");
@@ -1118,10 +1118,10 @@ impl std::fmt::Display for Waiver {
                 f.write_str("EditorConfig's `charset = latin1` says its bytes are Latin-1, where every byte is a character")
             }
             Waiver::Settings(BuiltinKind::FinalNewline) => f.write_str(
-                "the project leaves its end as it is: EditorConfig's `insert_final_newline = false`, or git's `whitespace` attribute unset (`-whitespace`)",
+                "the project leaves its end as it is: EditorConfig's `insert_final_newline = false` (or `unset`), or git's `whitespace` attribute unset (`-whitespace`)",
             ),
             Waiver::Settings(_) => f.write_str(
-                "the project keeps trailing blanks in it: EditorConfig's `trim_trailing_whitespace = false`, or git's `whitespace` attribute unset or without `blank-at-eol`",
+                "the project keeps trailing blanks in it: EditorConfig's `trim_trailing_whitespace = false` (or `unset`), or git's `whitespace` attribute unset or without `blank-at-eol`",
             ),
             Waiver::BinaryMark => f.write_str(
                 "it is binary by its marks: git's `binary` attribute (or `-diff -text`), or an EditorConfig `charset` of UTF-16",
