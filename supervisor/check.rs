@@ -38,6 +38,8 @@ mod attributes;
 mod editorconfig;
 #[path = "explain.rs"]
 mod explain;
+#[path = "formatter_ignore.rs"]
+pub(crate) mod formatter_ignore;
 #[path = "go_vendor.rs"]
 pub(crate) mod go_vendor;
 #[path = "read_stage.rs"]
@@ -3270,6 +3272,7 @@ impl RulesWalk<'_> {
         let heed_eol = files.iter().any(|w| w.marks.eol.is_some());
         attributes::mark(root, (real_root, trusted), &repos, files, &gitattributes, heed_eol, (&mut read, sources));
         go_vendor::mark(root, (real_root, trusted), files, &mut read, sources);
+        formatter_ignore::mark(root, (real_root, trusted), files, &mut read, sources);
         hazards.ignore_files.lock().expect("ignore files").append(&mut read);
         (notes, unwalked)
     }

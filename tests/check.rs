@@ -2889,6 +2889,49 @@ fn a_go_module_s_vendor_directory_keeps_its_layout_while_go_says_so() {
     assert!(text.contains("without execute bits"), "{text}");
 }
 
+/// Test files the project keeps from its formatter (its root
+/// `.prettierignore`) keep their blanks and their end; the same file
+/// elsewhere, or re-included, is checked. The mark follows the file
+/// appearing, changing and going, warm or not.
+#[test]
+fn test_files_kept_from_the_formatter_keep_their_whitespace() {
+    let env = Env::new();
+    for f in ["test/fixtures/a.js", "test/cases/b.md", "test/run.js", "docs/c.md", "src/d.js"] {
+        env.write(f, "x  \ny");
+    }
+    env.write("test/fixtures/mixed.js", "a\r\nb\n");
+    let every =
+        ["docs/c.md", "src/d.js", "test/cases/b.md", "test/fixtures/a.js", "test/fixtures/mixed.js", "test/run.js"];
+    assert_eq!(with_findings(&check_json(&env, &[]).1), every);
+    assert!((0..3).any(|_| check_json(&env, &[]).1["summary"]["unchanged"] == true), "never answered unchanged");
+    // webpack's way: every test file, but the harness.
+    env.write(".prettierignore", "docs/\ntest/**/*.*\n!test/*.js\n");
+    let r = check_json(&env, &[]).1;
+    // A mix of line endings is still one.
+    assert_eq!(
+        with_findings(&r),
+        ["docs/c.md", "src/d.js", "test/fixtures/mixed.js", "test/run.js"],
+        "{}",
+        r["summary"]
+    );
+    assert_eq!(status_of(&r, "test/fixtures/mixed.js", "mixed-line-endings"), "findings");
+    let out = env.run(&["explain", "test/fixtures/a.js"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(".prettierignore: `test/**/*.*`, below a directory of tests"), "{text}");
+    assert!(
+        text.contains("not judged: it is below a directory of tests and the project's `.prettierignore`"),
+        "{text}"
+    );
+    // Edited: one directory only.
+    env.write(".prettierignore", "test/fixtures\n");
+    let r = check_json(&env, &[]).1;
+    let fixtures_kept = ["docs/c.md", "src/d.js", "test/cases/b.md", "test/fixtures/mixed.js", "test/run.js"];
+    assert_eq!(with_findings(&r), fixtures_kept, "{}", r["summary"]);
+    // Gone.
+    std::fs::remove_file(env.project.join(".prettierignore")).unwrap();
+    assert_eq!(with_findings(&check_json(&env, &[]).1), every);
+}
+
 /// git's own whitespace policy: `-whitespace` (git's tests' expected
 /// outputs), `whitespace=-blank-at-eof`, and `conflict-marker-size` (a
 /// document showing a sample conflict). The verdicts follow an edit of the

@@ -614,6 +614,11 @@ pub struct FileMarks {
     /// Hugo site's `_vendor`, which `hugo mod vendor` writes so). Someone
     /// else's code, kept as it came, as with `vendored`.
     pub go_vendored: bool,
+    /// Below a directory of tests, and kept from the project's formatter
+    /// (its root `.prettierignore` matches it): a test's input or expected
+    /// output, whose blanks and end are the test's. The whitespace checks
+    /// (not `mixed-line-endings`) leave it alone.
+    pub kept_from_formatter: bool,
     /// `filter=lfs`: Git LFS keeps the file, and git a small pointer to
     /// it. It is large on purpose, and `large-file` passes it (as
     /// pre-commit-hooks' `check-added-large-files` leaves such files out).
@@ -767,6 +772,7 @@ impl FileMarks {
         generated: false,
         vendored: false,
         go_vendored: false,
+        kept_from_formatter: false,
         delimited: false,
         keeps_trailing_whitespace: false,
         no_final_newline: false,
@@ -810,6 +816,7 @@ impl FileMarks {
             | (u32::from(self.lfs) << 24)
             | (u32::from(self.batch) << 25)
             | (u32::from(self.go_vendored) << 26)
+            | (u32::from(self.kept_from_formatter) << 27)
     }
 
     /// The ending `mixed-line-endings` wants every line of `content` to
@@ -868,6 +875,10 @@ impl FileMarks {
             "vendored: in a Go module's `vendor` directory (or a Hugo site's `_vendor`), with the `modules.txt` `go mod vendor` writes, beside a `go.mod` or `go.work`",
         );
         say(self.lfs, "kept by Git LFS: git's `filter=lfs` attribute");
+        say(
+            self.kept_from_formatter,
+            "a test's input or output kept from the formatter: below a directory of tests, and in the project's `.prettierignore`",
+        );
         say(
             self.keeps_trailing_whitespace,
             "keeps trailing blanks: EditorConfig's `trim_trailing_whitespace = false` (or `unset`), or git's `whitespace` attribute unset or without `blank-at-eol`",
@@ -1094,6 +1105,9 @@ pub enum Waiver {
     /// someone else's code, as `go mod vendor` copied it (without execute
     /// bits), whatever its layout, size and mode.
     GoVendor,
+    /// Below a directory of tests and kept from the project's formatter
+    /// ([`FileMarks::kept_from_formatter`]).
+    KeptFromFormatter,
     /// The file says a tool writes it (see [`tool_signature`]); what says so.
     WrittenByATool(&'static str),
     /// A minified script or style sheet ([`is_minified`]).
@@ -1140,6 +1154,9 @@ impl std::fmt::Display for Waiver {
             }
             Waiver::GoVendor => f.write_str(
                 "it is in a Go module's `vendor` directory (`go mod vendor` copies modules there, without execute bits, and lists them in its `modules.txt`): someone else's code, kept as it came, whatever its layout, size and mode",
+            ),
+            Waiver::KeptFromFormatter => f.write_str(
+                "it is below a directory of tests and the project's `.prettierignore` keeps it from the formatter: a test's input or expected output, whose blanks and end are the test's",
             ),
             Waiver::WrittenByATool(what) => write!(f, "it says a tool writes it ({what}): its layout is the tool's"),
             Waiver::Minified => f.write_str("it is a minified script or style sheet: its layout is the minifier's"),
@@ -1293,6 +1310,8 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         Some(Waiver::VendoredMark)
     } else if input.marks.go_vendored {
         Some(Waiver::GoVendor)
+    } else if input.marks.kept_from_formatter && kind != BuiltinKind::MixedLineEndings {
+        Some(Waiver::KeptFromFormatter)
     } else if let Some(what) = tool_signature(content) {
         Some(Waiver::WrittenByATool(what))
     } else if input.marks.js_or_css && is_minified(content) {

@@ -1,0 +1,198 @@
+//! Test files the project keeps from its formatter (docs/configuration.md,
+//! "Test files kept from the formatter"): below a directory of tests, and
+//! matched by the `.prettierignore` at the project root, which Prettier
+//! reads (in gitignore's syntax) when run there. Projects list their
+//! tests' inputs and expected outputs there so that the formatter leaves
+//! their bytes alone (svelte's `packages/svelte/tests/**/*.svelte`,
+//! webpack's `test/**/*.*`, eslint's `tests/fixtures`); the whitespace
+//! checks leave them alone too. Outside directories of tests the file says
+//! nothing verdict heeds: projects list hand-written docs and changelogs
+//! there as well, whose blanks are mistakes.
+//!
+//! The file is read once per check, with the ignore files' stamps, so an
+//! edit makes the next check walk the whole tree again; one created where
+//! none was is an event in the root's directory, whose name
+//! [`crate::watch`] counts as a rules file.
+
+use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use ignore::Match;
+use ignore::gitignore::{Gitignore, GitignoreBuilder, Glob};
+use verdict_actors::builtin::in_test_dir;
+
+use super::{ReadStamp, Sources, Walked};
+
+/// The name of the file, at the project root.
+pub(crate) const FILE_NAME: &str = ".prettierignore";
+
+/// Gives each of `files` below a directory of tests that the project's
+/// `.prettierignore` (at `root`) matches the `kept_from_formatter` mark.
+/// `real_root` and `trusted` are as for
+/// [`super::attributes::read_rules`]; the file read goes to `read`, and
+/// with `sources` the line that set the mark is said there.
+pub(super) fn mark(
+    root: &Path,
+    (real_root, trusted): (&Path, &[u32]),
+    files: &mut [Walked],
+    read: &mut Vec<(PathBuf, ReadStamp)>,
+    sources: Option<&Sources>,
+) {
+    let path = root.join(FILE_NAME);
+    let Some(bytes) = super::attributes::read_rules(&path, (root, real_root, trusted), false, read) else { return };
+    let Some(matcher) = matcher(root, &bytes) else { return };
+    let root_bytes = root.as_os_str().as_bytes();
+    let matcher = &matcher;
+    // On every core, as the attributes are looked up: a pattern is matched
+    // per file (about a microsecond each; 12,000 test files in webpack).
+    super::attributes::in_chunks(files, |files| mark_chunk(root_bytes, matcher, files, sources));
+}
+
+/// [`mark`]'s work on `files`.
+fn mark_chunk(root_bytes: &[u8], matcher: &Gitignore, files: &mut [Walked], sources: Option<&Sources>) {
+    // What the directories' own patterns say, by path: the files come
+    // directory by directory, and a file no pattern names is ruled by its
+    // nearest directory that one names (as `matched_path_or_any_parents`
+    // looks, once per directory rather than once per file).
+    let mut dirs: HashMap<&[u8], Option<&Glob>> = HashMap::new();
+    for w in files.iter_mut() {
+        let Some(rel) = relative(root_bytes, w.abs.as_os_str().as_bytes()) else { continue };
+        if !in_test_dir(rel) {
+            continue;
+        }
+        let own = decided(matcher.matched(Path::new(std::ffi::OsStr::from_bytes(rel)), false));
+        let glob = match own {
+            Some(decided) => decided,
+            None => ruling(matcher, &mut dirs, parent(rel)),
+        };
+        let Some(glob) = glob else { continue };
+        w.marks.kept_from_formatter = true;
+        if let Some(sources) = sources {
+            let said = format!("{FILE_NAME}: `{}`, below a directory of tests", glob.original());
+            sources.lock().expect("sources").entry(w.abs.clone()).or_default().push(said);
+        }
+    }
+}
+
+/// What a match decides: `None` if no pattern names the path,
+/// `Some(None)` if the last that does takes it back (`!`), and the
+/// pattern that keeps it from the formatter otherwise.
+fn decided(m: Match<&Glob>) -> Option<Option<&Glob>> {
+    match m {
+        Match::None => None,
+        Match::Whitelist(_) => Some(None),
+        Match::Ignore(glob) => Some(Some(glob)),
+    }
+}
+
+/// The pattern that keeps the directory `dir` (relative to the root; `""`
+/// is the root, which no pattern names) from the formatter, by its own
+/// patterns or its nearest named ancestor's, remembered in `dirs`.
+fn ruling<'a, 'p>(
+    matcher: &'a Gitignore,
+    dirs: &mut HashMap<&'p [u8], Option<&'a Glob>>,
+    dir: &'p [u8],
+) -> Option<&'a Glob> {
+    if dir.is_empty() {
+        return None;
+    }
+    if let Some(known) = dirs.get(dir) {
+        return *known;
+    }
+    let ruled = match decided(matcher.matched(Path::new(std::ffi::OsStr::from_bytes(dir)), true)) {
+        Some(decided) => decided,
+        None => ruling(matcher, dirs, parent(dir)),
+    };
+    dirs.insert(dir, ruled);
+    ruled
+}
+
+/// The directory `path` is in (`""`: the root).
+fn parent(path: &[u8]) -> &[u8] {
+    memchr::memrchr(b'/', path).map_or(&b""[..], |i| &path[..i])
+}
+
+/// The file's patterns, in gitignore's syntax (as Prettier reads them,
+/// with the `ignore` package: `#` comments, `!` negations, `/` anchors, a
+/// pattern ending `/` for directories only, `**`); `None` if none is
+/// usable. A line that is not a pattern is skipped, as Prettier skips it.
+fn matcher(root: &Path, bytes: &[u8]) -> Option<Gitignore> {
+    let mut builder = GitignoreBuilder::new(root);
+    let text = String::from_utf8_lossy(bytes);
+    for line in text.lines() {
+        let _ = builder.add_line(None, line);
+    }
+    builder.build().ok().filter(|m| !m.is_empty())
+}
+
+/// `path` relative to `root` (which it is below), without the separator.
+fn relative<'a>(root: &[u8], path: &'a [u8]) -> Option<&'a [u8]> {
+    let rest = path.strip_prefix(root)?;
+    match (root.last(), rest.first()) {
+        (Some(b'/'), _) => Some(rest),
+        (_, Some(b'/')) => Some(&rest[1..]),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Which of `rels` `mark` marks, under a `.prettierignore` of `text`.
+    fn marked(text: &str, rels: &[&str]) -> Vec<bool> {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::write(root.join(FILE_NAME), text).unwrap();
+        let mut files: Vec<Walked> = rels.iter().map(|r| Walked { abs: root.join(r), ..Walked::default() }).collect();
+        let mut read = Vec::new();
+        mark(root, (root, &[]), &mut files, &mut read, None);
+        assert_eq!(read.len(), 1, "the file is stamped");
+        files.iter().map(|w| w.marks.kept_from_formatter).collect()
+    }
+
+    #[test]
+    fn test_files_the_prettierignore_matches_are_marked() {
+        // webpack's: every test file but the harness, which it re-includes.
+        let webpack = "package.json\n\n# Ignore some test files\ntest/**/*.*\n!test/*.js\n!test/**/webpack.config.js\nexamples/**\n";
+        let rels = [
+            "test/configCases/a/index.js",
+            "test/fixtures/a.js",
+            "test/Stats.test.js",
+            "test/configCases/a/webpack.config.js",
+            "examples/x/README.md",
+            "package.json",
+        ];
+        assert_eq!(marked(webpack, &rels), [true, true, false, false, false, false]);
+        // eslint's: a directory, and everything below it; svelte's globs.
+        let rels = ["tests/fixtures/x/a.js", "tests/lib/rules/a.js", "docs/src/rules/a.md"];
+        assert_eq!(marked("docs/src/rules/*.md\ntests/fixtures\n", &rels), [true, false, false]);
+        let svelte = "documentation/docs/\npackages/svelte/tests/**/*.svelte\npackages/svelte/tests/**/expected*\n";
+        let rels = [
+            "packages/svelte/tests/runtime/samples/a/main.svelte",
+            "packages/svelte/tests/css/samples/a/expected.css",
+            "packages/svelte/tests/css/samples/a/_config.js",
+            "documentation/docs/intro.md",
+        ];
+        assert_eq!(marked(svelte, &rels), [true, true, false, false]);
+    }
+
+    #[test]
+    fn nothing_is_marked_without_a_usable_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let mut files = vec![Walked { abs: root.join("test/a.js"), ..Walked::default() }];
+        mark(root, (root, &[]), &mut files, &mut Vec::new(), None);
+        assert!(!files[0].marks.kept_from_formatter, "no file");
+        assert_eq!(marked("# only a comment\n\n", &["test/a.js"]), [false]);
+        assert_eq!(marked("!test/a.js\n", &["test/a.js"]), [false]);
+        // A directory of tests matched as a directory only.
+        assert_eq!(marked("test/\n", &["test/a.js", "src/test"]), [true, false]);
+        // A file's own pattern over its directory's, and a nearer
+        // directory's over a farther one's, whichever way they go.
+        let text = "test/\n!test/keep/\n!test/x/a.js\ntest/keep/deep/\n";
+        let rels = ["test/x/a.js", "test/x/b.js", "test/keep/c.js", "test/keep/deep/d.js", "test/keep/deep/e/f.js"];
+        assert_eq!(marked(text, &rels), [false, true, false, true, true]);
+    }
+}
