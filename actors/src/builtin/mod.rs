@@ -1401,6 +1401,14 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     // its top (Sketch's inside the `<svg>` element); hand-edited, it is
     // undone at the next export.
     let markup = content.starts_with(b"<?xml") || content.starts_with(b"<svg") || content.starts_with(b"<!--");
+    // An SVG font, which font tools write (FontForge says so in its
+    // `<metadata>`, and pads its `<font-face ` and `<glyph ` lines); a
+    // style sheet's `@font-face` is not its `<font-face` element.
+    if markup
+        && [&b"<font-face"[..], b"Created by FontForge "].iter().any(|g| memchr::memmem::find(header, g).is_some())
+    {
+        return Some("an SVG font (a `<font-face` element, or FontForge's `Created by FontForge`)");
+    }
     if markup
         && [&b"<!-- Generator: Adobe Illustrator "[..], b"<!-- Generator: Sketch ", b"<!-- svg-source:excalidraw -->"]
             .iter()
@@ -1467,10 +1475,14 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     // blank line after it is someone's).
     let end = content.strip_suffix(b"\n").map_or(content, |c| c.strip_suffix(b"\r").unwrap_or(c));
     let last = memchr::memrchr(b'\n', end).map_or(end, |i| &end[i + 1..]);
-    // (A map's file, `….map`, or the map itself, inline.)
-    let link = last
-        .strip_prefix(b"//# sourceMappingURL=")
-        .or_else(|| last.strip_prefix(b"/*# sourceMappingURL=").map(|l| l.strip_suffix(b" */").unwrap_or(l)));
+    // (A map's file, `….map`, or the map itself, inline; indented, and the
+    // comment closed with or without a blank, `….map*/`, as webpack's CSS
+    // output closes it.)
+    let last = last.trim_ascii_start();
+    let link = last.strip_prefix(b"//# sourceMappingURL=").or_else(|| {
+        let l = last.strip_prefix(b"/*# sourceMappingURL=")?.trim_ascii_end();
+        Some(l.strip_suffix(b"*/").unwrap_or(l))
+    });
     if link.is_some_and(|l| l.trim_ascii_end().ends_with(b".map") || l.starts_with(b"data:")) {
         return Some("a `sourceMappingURL` link on its last line");
     }

@@ -384,7 +384,12 @@ fn drawings_a_program_exported_keep_its_layout() {
     let rich = "<svg class=\"rich-terminal\" viewBox=\"0 0 10 10\" xmlns=\"http://www.w3.org/2000/svg\">\n    \
                 <!-- Generated with Rich https://www.textualize.io -->\n    <style>\n\n    @font-face {\n    } \n</svg>";
     let older = "<svg class=\"rich-terminal\" viewBox=\"0 0 10 10\">\n    <style> \n</svg>";
-    for content in [sketch, illustrator, excalidraw, eps, rich, older] {
+    // SVG fonts: FontForge's (webpack's Roboto fixture), and one a font
+    // tool that does not sign wrote.
+    let fontforge = "<?xml version=\"1.0\" standalone=\"no\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\">\n<metadata>\n\
+                     Created by FontForge 20170731 at Wed Mar 29 15:03:00 2017\n</metadata>\n<defs>\n  <glyph \nd=\"M0 0\" />\n";
+    let font = "<svg xmlns=\"http://www.w3.org/2000/svg\">\n<defs>\n<font id=\"x\">\n  <font-face \n    units-per-em=\"1\"/>\n";
+    for content in [sketch, illustrator, excalidraw, eps, rich, older, fontforge, font] {
         for kind in [BuiltinKind::TrailingWhitespace, BuiltinKind::FinalNewline] {
             clean(kind, content.as_bytes());
         }
@@ -400,7 +405,11 @@ fn drawings_a_program_exported_keep_its_layout() {
     let unnamed = "%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n%%EndComments\n%%Creator: later\n0 0 moveto \n";
     let late =
         format!("<svg>\n<g> \n</g>\n{}<!-- Generator: Adobe Illustrator 24 -->\n</svg>\n", "<g/>\n".repeat(1000));
-    for content in [inkscape, program, unnamed, &late] {
+    // A style sheet's `@font-face` in an SVG, and FontForge named outside
+    // markup (a CSS comment quoting it), are no signature.
+    let styled = "<svg>\n<style>\n@font-face { } \n</style>\n</svg>\n";
+    let quoted = "/* Created by FontForge 20120731 */\na { } \n";
+    for content in [inkscape, program, unnamed, &late, styled, quoted] {
         assert_eq!(run(BuiltinKind::TrailingWhitespace, content.as_bytes()).len(), 1, "{content}");
     }
 }
@@ -412,6 +421,9 @@ fn output_that_links_its_source_map_keeps_its_layout() {
         &b"declare module 'x' {\n\texport const a: 1; \n}\n\n//# sourceMappingURL=index.d.ts.map"[..],
         b"var a = 1; \n//# sourceMappingURL=a.js.map\n",
         b"a { b: c; } \r\n/*# sourceMappingURL=a.css.map */\r\n",
+        // webpack's CSS output closes the comment with no blank; an
+        // indented link.
+        b"a { b: c; }\n  \n  /*# sourceMappingURL=app.css.map*/",
     ] {
         for kind in [BuiltinKind::TrailingWhitespace, BuiltinKind::FinalNewline] {
             clean(kind, content);
