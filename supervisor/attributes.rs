@@ -75,7 +75,7 @@ impl Tops {
 }
 
 /// `path` relative to `dir`, if it is `dir` or below it.
-fn below<'a>(dir: &Path, path: &'a [u8]) -> Option<&'a [u8]> {
+pub(super) fn below<'a>(dir: &Path, path: &'a [u8]) -> Option<&'a [u8]> {
     let d = dir.as_os_str().as_bytes();
     let rest = path.strip_prefix(d)?;
     match (d.last(), rest.first()) {

@@ -42,22 +42,21 @@ pub(super) fn mark(
     let path = root.join(FILE_NAME);
     let Some(bytes) = super::attributes::read_rules(&path, (root, real_root, trusted), false, read) else { return };
     let Some(matcher) = matcher(root, &bytes) else { return };
-    let root_bytes = root.as_os_str().as_bytes();
     let matcher = &matcher;
     // On every core, as the attributes are looked up: a pattern is matched
     // per file (about a microsecond each; 12,000 test files in webpack).
-    super::attributes::in_chunks(files, |files| mark_chunk(root_bytes, matcher, files, sources));
+    super::attributes::in_chunks(files, |files| mark_chunk(root, matcher, files, sources));
 }
 
 /// [`mark`]'s work on `files`.
-fn mark_chunk(root_bytes: &[u8], matcher: &Gitignore, files: &mut [Walked], sources: Option<&Sources>) {
+fn mark_chunk(root: &Path, matcher: &Gitignore, files: &mut [Walked], sources: Option<&Sources>) {
     // What the directories' own patterns say, by path: the files come
     // directory by directory, and a file no pattern names is ruled by its
     // nearest directory that one names (as `matched_path_or_any_parents`
     // looks, once per directory rather than once per file).
     let mut dirs: HashMap<&[u8], Option<&Glob>> = HashMap::new();
     for w in files.iter_mut() {
-        let Some(rel) = relative(root_bytes, w.abs.as_os_str().as_bytes()) else { continue };
+        let Some(rel) = super::attributes::below(root, w.abs.as_os_str().as_bytes()) else { continue };
         if !in_test_dir(rel) {
             continue;
         }
@@ -124,16 +123,6 @@ fn matcher(root: &Path, bytes: &[u8]) -> Option<Gitignore> {
         let _ = builder.add_line(None, line);
     }
     builder.build().ok().filter(|m| !m.is_empty())
-}
-
-/// `path` relative to `root` (which it is below), without the separator.
-fn relative<'a>(root: &[u8], path: &'a [u8]) -> Option<&'a [u8]> {
-    let rest = path.strip_prefix(root)?;
-    match (root.last(), rest.first()) {
-        (Some(b'/'), _) => Some(rest),
-        (_, Some(b'/')) => Some(&rest[1..]),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -42,9 +42,8 @@ pub(super) fn mark(
     // By a `vendor` directory's path relative to the root: whether it is
     // Go's.
     let mut known: HashMap<Vec<u8>, bool> = HashMap::new();
-    let root_bytes = root.as_os_str().as_bytes();
     for w in files.iter_mut() {
-        let Some(rel) = relative(root_bytes, w.abs.as_os_str().as_bytes()) else { continue };
+        let Some(rel) = super::attributes::below(root, w.abs.as_os_str().as_bytes()) else { continue };
         // Each directory `vendor` or `_vendor` the path goes through,
         // outermost first.
         let whole = |i: usize| i == 0 || rel[i - 1] == b'/';
@@ -73,16 +72,6 @@ pub(super) fn mark(
             let said = format!("{dir}/modules.txt: `go mod vendor` copied the modules it lists into {dir}/");
             sources.lock().expect("sources").entry(w.abs.clone()).or_default().push(said);
         }
-    }
-}
-
-/// `path` relative to `root` (which it is below), without the separator.
-fn relative<'a>(root: &[u8], path: &'a [u8]) -> Option<&'a [u8]> {
-    let rest = path.strip_prefix(root)?;
-    match (root.last(), rest.first()) {
-        (Some(b'/'), _) => Some(rest),
-        (_, Some(b'/')) => Some(&rest[1..]),
-        _ => None,
     }
 }
 
