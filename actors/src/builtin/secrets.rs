@@ -336,6 +336,12 @@ fn pem(content: &[u8], after_begin: usize) -> Option<&[u8]> {
     if !armor_header && placeholder(&body[..bytes]) {
         return None;
     }
+    // A block cut short by a line of `...` or `…` before its end: an
+    // excerpt of a key (a test that only needs a PEM's shape, a
+    // document's example), which no parser reads.
+    if excerpt(&body[bytes..]) {
+        return None;
+    }
     let key = &body[..bytes];
     let mixed = key.iter().any(u8::is_ascii_digit)
         && key.iter().any(u8::is_ascii_uppercase)
@@ -361,6 +367,35 @@ fn pem(content: &[u8], after_begin: usize) -> Option<&[u8]> {
         return (long && mixed && (literal_end || material > LONGEST_RUN)).then_some(label);
     }
     (material >= PEM_MATERIAL || armor_header).then_some(label)
+}
+
+/// How far past a PEM block's first line of material [`excerpt`] looks for
+/// its end: more than a 16384-bit RSA key's lines.
+const EXCERPT_LOOK: usize = 16 << 10;
+
+/// Whether the rest of a PEM block (after its first run of material) has a
+/// line of only an ellipsis, `...` or `…` (in a string literal or a
+/// comment, or not), before its `-----END` (or, with none, within
+/// [`EXCERPT_LOOK`] bytes).
+fn excerpt(rest: &[u8]) -> bool {
+    let rest = &rest[..rest.len().min(EXCERPT_LOOK)];
+    let rest = &rest[..memchr::memmem::find(rest, b"-----END").unwrap_or(rest.len())];
+    rest.split(|&b| b == b'\n').any(|line| {
+        // What is not the line's text: blanks, quotes, a comment's leader,
+        // the `\n` escapes and the `+` or `,` between string literals.
+        let mut text = line.trim_ascii();
+        loop {
+            let before = text.len();
+            for wrap in [&b"\\n"[..], b"\\r", b"\"", b"'", b"`", b"+", b",", b"#", b"//", b"*", b";"] {
+                text = text.strip_prefix(wrap).unwrap_or(text).trim_ascii();
+                text = text.strip_suffix(wrap).unwrap_or(text).trim_ascii();
+            }
+            if text.len() == before {
+                break;
+            }
+        }
+        text == b"..." || text == "…".as_bytes()
+    })
 }
 
 /// The lines looked at after a key file's first line for its key material

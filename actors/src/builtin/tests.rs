@@ -3849,3 +3849,28 @@ fn a_file_go_mod_vendor_copied_keeps_its_layout_size_and_mode_but_not_its_keys()
     assert_ne!(go.bits(), FileMarks { vendored: true, ..FileMarks::NONE }.bits());
     assert!(go.describe().iter().any(|d| d.contains("`modules.txt`")));
 }
+
+/// A PEM block cut short by an ellipsis line before its end is an excerpt
+/// of a key (caddy's `admin_test.go`: one line of material, `...`, the
+/// footer), in a file, a Go raw string or a concatenation; a key with
+/// dots elsewhere (after its end, in prose) is still a key.
+#[test]
+fn secrets_a_pem_block_cut_short_by_an_ellipsis_is_an_excerpt() {
+    let line = "MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQDRS0LmTwUT0iwP";
+    for text in [
+        format!("keyPEM := []byte(`-----BEGIN PRIVATE KEY-----\n{line}\n...\n-----END PRIVATE KEY-----`)\n"),
+        format!("-----BEGIN RSA PRIVATE KEY-----\n{line}\n   …\n-----END RSA PRIVATE KEY-----\n"),
+        format!(
+            "key = \"-----BEGIN PRIVATE KEY-----\\n\" +\n  \"{line}\\n\" +\n  \"...\\n\" +\n  \"-----END PRIVATE KEY-----\"\n"
+        ),
+        format!("# -----BEGIN OPENSSH PRIVATE KEY-----\n# {line}\n# ...\n"),
+    ] {
+        clean(BuiltinKind::Secrets, text.as_bytes());
+    }
+    for text in [
+        format!("-----BEGIN PRIVATE KEY-----\n{line}\n{line}\n-----END PRIVATE KEY-----\n...\n"),
+        format!("-----BEGIN PRIVATE KEY-----\n{line}\nthe rest... is here\n-----END PRIVATE KEY-----\n"),
+    ] {
+        assert!(one(BuiltinKind::Secrets, text.as_bytes()).message.contains("PRIVATE KEY"), "{text}");
+    }
+}
