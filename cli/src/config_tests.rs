@@ -547,6 +547,10 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     }
     // So are translation catalogs, as the program's messages.
     assert!(!large.is_match("po/de.po") && !large.is_match("po/git.pot") && large.is_match("po/de.mo"));
+    // And snapshots, as the output they record.
+    let snapshot = "crates/uv/tests/it/snapshots/it__ecosystem__transformers-lock-file.snap";
+    assert!(!large.is_match(snapshot) && !large.is_match("test/__snapshots__/Cli.basictest.js.snap"));
+    assert!(large.is_match("snapshots/a.snapshot") && large.is_match("a.snap.png"));
     // Templates' modes are set by what renders them.
     let shebang = filter("shebang-executable");
     assert!(shebang.is_match("run.sh") && !shebang.is_match("roles/x/templates/init.sh.j2"));

@@ -166,7 +166,8 @@ impl BuiltinKind {
     /// too. The syntax checks leave out
     /// what project templates hold ([`TEMPLATE_DIRS`]), `shebang-executable`
     /// template files ([`TEMPLATE_FILES`]), and `large-file` package
-    /// managers' lock files ([`LOCK_FILES`]).
+    /// managers' lock files ([`LOCK_FILES`]), translation catalogs and
+    /// snapshot files.
     pub fn default_exclude(self) -> Vec<&'static str> {
         let parts: &[&[&str]] = match self {
             BuiltinKind::Json => &[JSONC_FILES, TEMPLATE_DIRS, TEST_DATA_DIRS],
@@ -196,7 +197,7 @@ impl BuiltinKind {
                 MAIL_FILES,
             ],
             BuiltinKind::Utf8 => &[MAIL_FILES, TEST_DATA_DIRS],
-            BuiltinKind::LargeFile => &[LOCK_FILES, TRANSLATION_CATALOGS],
+            BuiltinKind::LargeFile => &[LOCK_FILES, TRANSLATION_CATALOGS, SNAPSHOT_FILES],
             _ => &[],
         };
         parts.concat()
@@ -381,6 +382,10 @@ const LOCK_FILES: &[&str] = &[
     "packages.lock.json",
     "gradle.lockfile",
 ];
+
+/// Snapshot files (Jest's, Vitest's, insta's): tests write them, as large
+/// as the output they record (uv's snapshots of whole lock files are 2 MB).
+const SNAPSHOT_FILES: &[&str] = &["*.snap"];
 
 /// gettext's translation catalogs: as large as the program's messages
 /// (git's `po/*.po` are 0.5 to 1 MiB each), and kept whole.
