@@ -3874,3 +3874,23 @@ fn secrets_a_pem_block_cut_short_by_an_ellipsis_is_an_excerpt() {
         assert!(one(BuiltinKind::Secrets, text.as_bytes()).message.contains("PRIVATE KEY"), "{text}");
     }
 }
+
+/// In a Markdown file's shell session (a fenced block marked `console`,
+/// `trycmd`, …), what a command printed keeps its blanks, as trycmd
+/// compares it byte for byte (clap's examples: help with padded columns);
+/// the commands, other blocks and the prose around are judged.
+#[test]
+fn markdown_shell_sessions_keep_their_output_s_blanks() {
+    let md = BuiltinKind::MarkdownTrailingWhitespace;
+    let session = "Help:\n```console\n$ app --help\nUsage: app [OPTIONS]\n\nOptions:\n  -f             \n  -h, --help     Print help\n\n```\n";
+    clean(md, session.as_bytes());
+    for info in ["trycmd", "Console", "shell-session title=\"x\"", "sh-session"] {
+        clean(md, format!("~~~~{info}\n$ a\nout   \n~~~~\n").as_bytes());
+    }
+    // A command's own blanks, a continuation's, a line after the block,
+    // another language's block, a fence that does not close the block (too
+    // short), and an info string with a backtick.
+    let content = "```console\n$ app \n> more \nout  \n```\nafter \n```sh\nx \n```\n````console\n$ a\n```\nout \n````\n``` console`\n$ a\nout \n```\n";
+    let lines: Vec<u32> = run(md, content.as_bytes()).iter().map(|f| f.line.unwrap()).collect();
+    assert_eq!(lines, [2, 3, 6, 8, 17]);
+}

@@ -327,7 +327,13 @@ fn unescaped(c: &[u8], from: usize, quote: u8) -> Option<usize> {
 /// on), as markdownlint's MD009 allows them.
 pub(super) fn markdown_trailing_whitespace(content: &[u8], out: &mut Collector<'_>) {
     let newline = line_break(content);
+    let sessions = std::cell::OnceCell::new();
     trailing_blanks(content, out, |end| {
+        let output = sessions.get_or_init(|| session_output(content));
+        let i = output.partition_point(|&(start, _)| start < end);
+        if i > 0 && end <= output[i - 1].1 {
+            return true;
+        }
         let (first, line_end) = (end.saturating_sub(2), end);
         let two_spaces = end >= 3 && &content[first..end] == b"  ";
         // What the line holds before them: not nothing (a byte order mark
@@ -345,6 +351,69 @@ pub(super) fn markdown_trailing_whitespace(content: &[u8], out: &mut Collector<'
             next.iter().any(|&b| !is_blank(b))
         }
     });
+}
+
+/// The info strings' first words that mark a fenced code block as a shell
+/// session (GitHub Linguist's `ShellSession` names, and trycmd's, which
+/// runs such blocks of a Markdown file and compares each command's output
+/// byte for byte).
+const SESSION_INFO: [&[u8]; 5] = [b"console", b"trycmd", b"shell-session", b"sh-session", b"shellsession"];
+
+/// The lines (as byte ranges, in order) of a Markdown file's shell
+/// sessions that are not commands: in a fenced code block (backticks or
+/// tildes, CommonMark's fences: up to three spaces of indent, three or
+/// more of the same character, closed by a run at least as long) whose
+/// info string begins with one of [`SESSION_INFO`], each line but a
+/// command (`$ …`, or `$` alone, after blanks at most) and the `> `
+/// continuations right after one is what a command printed (clap's
+/// examples pad their help's columns), and its blanks are the output's.
+fn session_output(content: &[u8]) -> Vec<(usize, usize)> {
+    // (Looked for only in a file with a trailing blank to judge.)
+    let mut spans = Vec::new();
+    // The open fence: its character, its length, and whether it opens a
+    // session; and whether the line before was a command's.
+    let mut fence: Option<(u8, usize, bool)> = None;
+    let mut after_command = false;
+    let mut at = 0;
+    while at < content.len() {
+        let end = memchr::memchr(b'\n', &content[at..]).map_or(content.len(), |i| at + i);
+        let line = &content[at..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let indent = line.iter().take_while(|&&b| b == b' ').count();
+        let rest = &line[indent..];
+        let run = |ch: u8| rest.iter().take_while(|&&b| b == ch).count();
+        match fence {
+            None => {
+                if let Some(&ch @ (b'`' | b'~')) = rest.first()
+                    && indent <= 3
+                    && run(ch) >= 3
+                {
+                    let info = rest[run(ch)..].trim_ascii();
+                    // A backtick fence's info string holds no backtick.
+                    if !(ch == b'`' && info.contains(&b'`')) {
+                        let word = info.split(|b| b.is_ascii_whitespace() || *b == b',' || *b == b'{').next();
+                        let session = word.is_some_and(|w| SESSION_INFO.iter().any(|s| w.eq_ignore_ascii_case(s)));
+                        (fence, after_command) = (Some((ch, run(ch), session)), false);
+                    }
+                }
+            }
+            Some((ch, len, session)) => {
+                if indent <= 3 && run(ch) >= len && rest[run(ch)..].iter().all(|&b| is_blank(b)) {
+                    fence = None;
+                } else if session {
+                    let text = line.trim_ascii_start();
+                    let command = text.starts_with(b"$ ") || text == b"$";
+                    let continued = after_command && text.starts_with(b"> ");
+                    after_command = command || continued;
+                    if !after_command {
+                        spans.push((at, at + line.len()));
+                    }
+                }
+            }
+        }
+        at = end + 1;
+    }
+    spans
 }
 
 /// Whether a line (without its trailing blanks) is an ATX heading: up to
