@@ -3894,3 +3894,29 @@ fn markdown_shell_sessions_keep_their_output_s_blanks() {
     let lines: Vec<u32> = run(md, content.as_bytes()).iter().map(|f| f.line.unwrap()).collect();
     assert_eq!(lines, [2, 3, 6, 8, 17]);
 }
+
+/// ESLint's `RuleTester` cases: a fix's `output` must be what the rule
+/// writes, byte for byte (eslint's `no-useless-return` leaves a removed
+/// statement's indent), so the blanks in a test file's template literals
+/// are the case's; the code's around them, and literals in a file with no
+/// `RuleTester`, are judged.
+#[test]
+fn rule_tester_cases_keep_their_template_literals_blanks() {
+    let ws = BuiltinKind::TrailingWhitespace;
+    let cases = "const { RuleTester } = require(\"../../../lib/rule-tester\");\n\
+                 // a `comment` with a backtick \n\
+                 ruleTester.run(\"x\", rule, {\n\
+                 \tinvalid: [{\n\
+                 \t\tcode: `\n  if (a) {\n    return;\n  }\n`,\n\
+                 \t\toutput: `\n  if (a) {\n    \n  }\n`, \n\
+                 \t\tname: 'it\\'s `odd`',\n\
+                 \t\tother: `${a ? `in ${b}  \n` : \"}\"}  \n  `,\n\
+                 \t}],\n});\n";
+    let lines: Vec<u32> = run(ws, cases.as_bytes()).iter().map(|f| f.line.unwrap()).collect();
+    // The comment's line, and the line after the output literal's close.
+    assert_eq!(lines, [2, 14]);
+    let plain = "const code = `\n  x  \n`;\n";
+    assert_eq!(run(ws, plain.as_bytes()).len(), 1);
+    // A literal never closed runs to the end.
+    clean(ws, b"new RuleTester();\nconst a = `\n  x  \n");
+}

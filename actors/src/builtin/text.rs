@@ -95,6 +95,22 @@ impl<'c> InlineSnapshots<'c> {
 
     fn find(c: &[u8]) -> Vec<(usize, usize)> {
         let mut spans = Self::find_rust(c);
+        // ESLint's `RuleTester` (and typescript-eslint's): a rule's tests,
+        // whose cases' `code` and `output` template literals are what the
+        // rule reads and what its fix must write, byte for byte (a removed
+        // statement leaves its indent).
+        if memchr::memmem::find(c, b"RuleTester").is_some() {
+            spans.extend(template_literals(c));
+            spans.sort_unstable();
+            // Nested literals (one in another's `${…}`) make one span.
+            spans.dedup_by(|later, first| {
+                let overlaps = later.0 <= first.1;
+                if overlaps {
+                    first.1 = first.1.max(later.1);
+                }
+                overlaps
+            });
+        }
         if memchr::memmem::find(c, b"InlineSnapshot(").is_some() {
             let mut from = 0;
             while let Some(m) = JS_SNAPSHOT_OPENER.find_at(c, from) {
@@ -307,6 +323,83 @@ impl<'c> Transcript<'c> {
         self.scanned.set((at, in_block));
         output
     }
+}
+
+/// The template literals of JavaScript or TypeScript source, as byte ranges
+/// from the opening backtick to the closing one (a `${…}` in one is part of
+/// it, and a literal in that is listed too): the source read as far as
+/// finding them needs, skipping comments and quoted strings (a string
+/// ends at its quote or its line's end, so a regular expression holding a
+/// quote goes astray for a line at most). One never closed runs to the
+/// end.
+fn template_literals(c: &[u8]) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    // The literals whose `${…}` is being read: each one's start, and the
+    // depth of braces around it when it opened.
+    let mut open: Vec<(usize, usize)> = Vec::new();
+    // Reading a literal's text: where it starts.
+    let mut text: Option<usize> = None;
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < c.len() {
+        if let Some(start) = text {
+            match c[i] {
+                b'\\' => i += 2,
+                b'`' => {
+                    spans.push((start, i));
+                    text = None;
+                    i += 1;
+                }
+                b'$' if c.get(i + 1) == Some(&b'{') => {
+                    open.push((start, depth));
+                    (text, depth) = (None, 0);
+                    i += 2;
+                }
+                _ => i += 1,
+            }
+            continue;
+        }
+        let rest = &c[i..];
+        if rest.starts_with(b"//") {
+            i += memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        } else if rest.starts_with(b"/*") {
+            i += memchr::memmem::find(&rest[2..], b"*/").map_or(rest.len(), |j| j + 4);
+        } else {
+            match c[i] {
+                quote @ (b'\'' | b'"') => {
+                    let mut j = i + 1;
+                    while j < c.len() && c[j] != quote && c[j] != b'\n' {
+                        j += if c[j] == b'\\' { 2 } else { 1 };
+                    }
+                    i = j + 1;
+                }
+                b'`' => {
+                    text = Some(i);
+                    i += 1;
+                }
+                b'{' => {
+                    depth += 1;
+                    i += 1;
+                }
+                b'}' => {
+                    // The `}` of a `${…}`: its literal's text goes on.
+                    if depth == 0
+                        && let Some((start, outer)) = open.pop()
+                    {
+                        (text, depth) = (Some(start), outer);
+                    } else {
+                        depth = depth.saturating_sub(1);
+                    }
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+        }
+    }
+    if let Some(start) = text.or(open.first().map(|&(s, _)| s)) {
+        spans.push((start, c.len()));
+    }
+    spans
 }
 
 /// The first `quote` at or after `from` that no backslash escapes.
