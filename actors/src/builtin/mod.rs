@@ -1102,6 +1102,11 @@ pub enum Waiver {
     BinaryContent,
     /// Below a directory of tests, with no line break at all.
     OneLineTestFile,
+    /// An empty JSON file below a directory of tests.
+    EmptyTestFile,
+    /// It begins with a terminal's escape sequence: captured output, not
+    /// the data format its name says.
+    TerminalOutput,
     /// git's `linguist-generated` attribute: the layout is a tool's.
     GeneratedMark,
     /// git's `linguist-vendored` attribute: the layout is someone else's.
@@ -1150,6 +1155,12 @@ impl std::fmt::Display for Waiver {
             }
             Waiver::OneLineTestFile => f.write_str(
                 "it is below a directory of tests and has no line break at all: a test's one-line input or expected output",
+            ),
+            Waiver::EmptyTestFile => f.write_str(
+                "it is an empty file below a directory of tests: a test's input for an empty file, which a test needing valid JSON would fail on itself",
+            ),
+            Waiver::TerminalOutput => f.write_str(
+                "it begins with a terminal's escape sequence (`ESC [`): captured terminal output, not the data format its name says",
             ),
             Waiver::GeneratedMark => f.write_str(
                 "git's `linguist-generated` attribute or EditorConfig's `generated_code = true` says a tool writes it: its layout is the tool's",
@@ -1280,6 +1291,23 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         // A shared tsconfig under another name (`tsconfigs/base.json`,
         // create-turbo's `typescript-config/base.json`), which tsc reads
         // with comments, says what it is in its `$schema`.
+        // An empty JSON file below a directory of tests: a test's input
+        // for an empty file (a loader's error case), which a test needing
+        // valid JSON would fail on itself.
+        BuiltinKind::Json | BuiltinKind::Jsonc if content.is_empty() && input.marks.in_tests => {
+            if explain {
+                syntax::json(content, &mut out);
+            }
+            return waived(Waiver::EmptyTestFile, out.finish());
+        }
+        // Terminal output captured under a data format's name (bat's
+        // highlighted expected outputs, `example.yaml`): an escape
+        // sequence first, which no JSON, TOML or YAML begins with.
+        BuiltinKind::Json | BuiltinKind::Jsonc | BuiltinKind::Toml | BuiltinKind::Yaml
+            if content.starts_with(b"\x1b[") =>
+        {
+            return waived(Waiver::TerminalOutput, Vec::new());
+        }
         BuiltinKind::Json if tsconfig_schema(content) => syntax::jsonc(content, &mut out),
         BuiltinKind::Json => syntax::json(content, &mut out),
         BuiltinKind::Jsonc => syntax::jsonc(content, &mut out),

@@ -3920,3 +3920,25 @@ fn rule_tester_cases_keep_their_template_literals_blanks() {
     // A literal never closed runs to the end.
     clean(ws, b"new RuleTester();\nconst a = `\n  x  \n");
 }
+
+/// An empty JSON file below a directory of tests is a test's input for an
+/// empty file; elsewhere it is an error. A file beginning with a
+/// terminal's escape sequence is captured output, whatever its name says.
+#[test]
+fn empty_test_json_and_captured_terminal_output_are_not_data() {
+    let tests = FileMarks { in_tests: true, ..FileMarks::NONE };
+    for kind in [BuiltinKind::Json, BuiltinKind::Jsonc] {
+        let j = judge(kind, &BuiltinSettings::default(), &BuiltinInput { marks: tests, ..BuiltinInput::new(b"") });
+        assert_eq!((j.findings.len(), j.waiver, j.would_find.len()), (0, Some(Waiver::EmptyTestFile), 1), "{kind}");
+        assert_eq!(run(kind, b"").len(), 1, "{kind}: outside tests");
+        let input = BuiltinInput { marks: tests, ..BuiltinInput::new(b" ") };
+        assert_eq!(check(kind, &BuiltinSettings::default(), &input).len(), 1, "{kind}: a blank is no empty file");
+    }
+    let captured = b"\x1b[38;2;249;38;114mkey\x1b[0m: [\n";
+    for kind in [BuiltinKind::Json, BuiltinKind::Jsonc, BuiltinKind::Toml, BuiltinKind::Yaml] {
+        let j = judge(kind, &BuiltinSettings::default(), &BuiltinInput::new(captured));
+        assert_eq!((j.findings.len(), j.waiver), (0, Some(Waiver::TerminalOutput)), "{kind}");
+        // An escape later on is the format's error.
+        assert!(!run(kind, b"a: [\n\x1b[0m\n").is_empty(), "{kind}");
+    }
+}
