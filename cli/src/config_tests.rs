@@ -547,10 +547,56 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     }
     // So are translation catalogs, as the program's messages.
     assert!(!large.is_match("po/de.po") && !large.is_match("po/git.pot") && large.is_match("po/de.mo"));
-    // And snapshots, as the output they record.
+    // And tests' expected outputs, as the output they record.
     let snapshot = "crates/uv/tests/it/snapshots/it__ecosystem__transformers-lock-file.snap";
     assert!(!large.is_match(snapshot) && !large.is_match("test/__snapshots__/Cli.basictest.js.snap"));
+    assert!(!large.is_match("tests/SelfTest/Baselines/xml.sw.approved.txt"));
     assert!(large.is_match("snapshots/a.snapshot") && large.is_match("a.snap.png"));
+    // Third-party code by its directory, for all but the syntax checks,
+    // `secrets` and `merge-conflict`.
+    let (utf8, shebang, mc) = (filter("utf8"), filter("shebang-executable"), filter("merge-conflict"));
+    for file in [
+        "deps/lua/src/lapi.c",
+        "deps/jemalloc/test/unit/junk.sh",
+        "tests/thirdparty/Fuzzer/test/SimpleTest.cpp",
+        "src/third_party/abseil/README.md",
+        "lib/3rdparty/x.h",
+        "Source/ThirdParty/a.cs",
+        "ext/third-party/y.c",
+    ] {
+        for f in [&tw, &fnl, &mle, &large, &utf8, &shebang] {
+            assert!(!f.is_match(file), "{file}");
+        }
+        assert!(filter("secrets").is_match(file) && mc.is_match(file), "{file}");
+    }
+    for file in ["deps/Makefile", "deps/README.md", "src/deps/x/a.c", "thirdparty.c", "party/x.c"] {
+        assert!(fnl.is_match(file) && large.is_match(file) && shebang.is_match(file), "{file}");
+    }
+    // A test's conflicted input, by its name or its directory's.
+    for file in [
+        "tests/Composer/Test/Json/Fixtures/composer-lock-merge-conflict-simple.txt",
+        "test/configCases/asset-modules/build-http-merge-conflict/lock-files/lock.json",
+        "spec/fixtures/Merge_Conflict.txt",
+    ] {
+        assert!(!mc.is_match(file) && filter("secrets").is_match(file), "{file}");
+    }
+    for file in ["doc/articles/resolving-merge-conflicts.md", "tests/conflict-a.test", "src/merge_conflict.rs"] {
+        assert!(mc.is_match(file), "{file}");
+    }
+    // Expected outputs below a directory of tests named `expected`, and the
+    // text files of a tests' fixtures directory.
+    for file in [
+        "spec/fixtures/markdown_formatter/expected.md",
+        "packages/svelte/tests/css/samples/a/expected.css",
+        "Tests/Fixtures/application_renderexception1.txt",
+        "tests/Fixtures/Style/SymfonyStyle/output/output_1.txt",
+    ] {
+        assert!(!tw.is_match(file) && !fnl.is_match(file), "{file}");
+    }
+    for file in ["docs/expected.md", "src/expected.rs", "tests/fixtures/a.json", "fixtures/a.txt", "test/a.txt"] {
+        assert!(tw.is_match(file) || file.ends_with(".md"), "{file}");
+        assert!(fnl.is_match(file), "{file}");
+    }
     // Templates' modes are set by what renders them.
     let shebang = filter("shebang-executable");
     assert!(shebang.is_match("run.sh") && !shebang.is_match("roles/x/templates/init.sh.j2"));

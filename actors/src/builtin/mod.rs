@@ -167,7 +167,9 @@ impl BuiltinKind {
     /// what project templates hold ([`TEMPLATE_DIRS`]), `shebang-executable`
     /// template files ([`TEMPLATE_FILES`]), and `large-file` package
     /// managers' lock files ([`LOCK_FILES`]), translation catalogs and
-    /// snapshot files.
+    /// tests' expected outputs; all but the syntax checks, `secrets` and
+    /// `merge-conflict` third-party directories ([`THIRD_PARTY_DIRS`]), and
+    /// `merge-conflict` tests' conflicted inputs ([`CONFLICT_FIXTURES`]).
     pub fn default_exclude(self) -> Vec<&'static str> {
         let parts: &[&[&str]] = match self {
             BuiltinKind::Json => &[JSONC_FILES, TEMPLATE_DIRS, TEST_DATA_DIRS],
@@ -182,10 +184,15 @@ impl BuiltinKind {
                 DELIMITED_FILES,
                 MAIL_FILES,
                 CERTIFICATE_FILES,
+                THIRD_PARTY_DIRS,
             ],
-            BuiltinKind::MarkdownTrailingWhitespace => &[EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT],
-            BuiltinKind::MixedLineEndings => &[PATCH_FILES, EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT, MAIL_FILES],
-            BuiltinKind::ShebangExecutable => &[TEMPLATE_FILES, EXPECTED_OUTPUT, INSTALLED_SCRIPTS],
+            BuiltinKind::MarkdownTrailingWhitespace => {
+                &[EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT, THIRD_PARTY_DIRS]
+            }
+            BuiltinKind::MixedLineEndings => {
+                &[PATCH_FILES, EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT, THIRD_PARTY_DIRS, MAIL_FILES]
+            }
+            BuiltinKind::ShebangExecutable => &[TEMPLATE_FILES, EXPECTED_OUTPUT, INSTALLED_SCRIPTS, THIRD_PARTY_DIRS],
             BuiltinKind::FinalNewline => &[
                 MINIFIED_FILES,
                 &["*.map"],
@@ -195,9 +202,11 @@ impl BuiltinKind {
                 TOOL_LAYOUT,
                 WRITTEN_WITHOUT_NEWLINE,
                 MAIL_FILES,
+                THIRD_PARTY_DIRS,
             ],
-            BuiltinKind::Utf8 => &[MAIL_FILES, TEST_DATA_DIRS],
-            BuiltinKind::LargeFile => &[LOCK_FILES, TRANSLATION_CATALOGS, SNAPSHOT_FILES],
+            BuiltinKind::Utf8 => &[MAIL_FILES, TEST_DATA_DIRS, THIRD_PARTY_DIRS],
+            BuiltinKind::LargeFile => &[LOCK_FILES, TRANSLATION_CATALOGS, EXPECTED_OUTPUT, THIRD_PARTY_DIRS],
+            BuiltinKind::MergeConflict => &[CONFLICT_FIXTURES],
             _ => &[],
         };
         parts.concat()
@@ -383,9 +392,31 @@ const LOCK_FILES: &[&str] = &[
     "gradle.lockfile",
 ];
 
-/// Snapshot files (Jest's, Vitest's, insta's): tests write them, as large
-/// as the output they record (uv's snapshots of whole lock files are 2 MB).
-const SNAPSHOT_FILES: &[&str] = &["*.snap"];
+/// Third-party code by its directory's name, as GitHub Linguist's
+/// vendored paths name it (`third_party/`, `3rdparty/`, …), and a
+/// subdirectory of a root `deps/` (redis's `deps/lua/`, Node.js's
+/// `deps/v8/`): kept as upstream wrote it (the project's own `deps/Makefile`
+/// stays checked). Linguist's bare `vendor/` is not one of them: projects
+/// name their own code so.
+const THIRD_PARTY_DIRS: &[&str] = &[
+    "third_party/",
+    "third-party/",
+    "thirdparty/",
+    "ThirdParty/",
+    "3rdparty/",
+    "3rd_party/",
+    "3rd-party/",
+    "3rdParty/",
+    "deps/*/",
+];
+
+/// A test's conflicted input, below a directory of tests, by its name or
+/// its directory's (Composer's `composer-lock-merge-conflict-simple.txt`,
+/// webpack's `build-http-merge-conflict/`).
+const CONFLICT_FIXTURES: &[&str] = &[
+    "**/{test,tests,spec,__tests__}/**/*[mM]erge[-_][cC]onflict*",
+    "**/{test,tests,spec,__tests__}/**/*[mM]erge[-_][cC]onflict*/",
+];
 
 /// gettext's translation catalogs: as large as the program's messages
 /// (git's `po/*.po` are 0.5 to 1 MiB each), and kept whole.
@@ -432,6 +463,8 @@ const EXPECTED_OUTPUT: &[&str] = &[
     "**/Tests/**/Snapshots/",
     "**/testthat/_snaps/",
     "**/expected/*.out",
+    "**/{test,tests,spec,__tests__}/**/expected.*",
+    "**/{test,tests,Tests,spec}/**/{fixtures,Fixtures}/**/*.txt",
 ];
 
 /// Test data directories: Go's, which `go` leaves out of builds, the
