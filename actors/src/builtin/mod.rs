@@ -1391,6 +1391,24 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
     }
 }
 
+/// Whether `header` begins as the Kotlin binary-compatibility validator's
+/// API dump does: `public` or `protected`, modifiers, `class` (an
+/// interface is `abstract interface class`), a JVM class name with a `/`
+/// (`okhttp3/sse/EventSource`, `a/B$Inner`), what it extends after ` : `,
+/// and ` {` ending the line.
+fn kotlin_api_dump(header: &[u8]) -> bool {
+    let first = header.split(|&b| b == b'\n').next().unwrap_or_default();
+    let Some(rest) = first.strip_prefix(b"public ").or_else(|| first.strip_prefix(b"protected ")) else {
+        return false;
+    };
+    let Some(declared) = rest.strip_suffix(b" {") else { return false };
+    let Some(at) = memchr::memmem::find(declared, b"class ") else { return false };
+    let modifiers = &declared[..at];
+    let name = declared[at + "class ".len()..].split(|&b| b == b' ').next().unwrap_or_default();
+    let name_ok = |b: &u8| b.is_ascii_alphanumeric() || b"/$_".contains(b);
+    modifiers.iter().all(|&b| b.is_ascii_lowercase() || b == b' ') && name.contains(&b'/') && name.iter().all(name_ok)
+}
+
 /// What says that a file is written by a tool that writes it whole again
 /// (its layout is the tool's: fixed by hand, it is undone at the next run),
 /// if anything does.
@@ -1511,6 +1529,14 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     // reference .docx and .pptx parts, kept unzipped).
     if office_part(content) {
         return Some("an Office Open XML part: a standalone declaration, then the document on one line");
+    }
+    // The public API the Kotlin binary-compatibility validator dumps
+    // (`./gradlew apiDump`, checked by `apiCheck`: okhttp's, kotlinx's
+    // `api/*.api`), with a blank line after each class: its first line
+    // declares a class by its JVM name, whose packages `/` separates, as
+    // no source does.
+    if kotlin_api_dump(header) {
+        return Some("a Kotlin API dump's class declaration by its JVM name (`public final class a/b/C {`)");
     }
     // Android Room's exported schemas (JSON: no comment to say so).
     if header.starts_with(b"{")

@@ -3942,3 +3942,24 @@ fn empty_test_json_and_captured_terminal_output_are_not_data() {
         assert!(!run(kind, b"a: [\n\x1b[0m\n").is_empty(), "{kind}");
     }
 }
+
+/// The Kotlin binary-compatibility validator's API dumps end each class
+/// with a blank line (okhttp's `api/*.api` end `}\n\n`); `apiDump` writes
+/// them whole again. Source declaring a class, or a dump-like line that is
+/// not first, is judged.
+#[test]
+fn kotlin_api_dumps_keep_the_tool_s_layout() {
+    let dump = "public abstract interface class okhttp3/sse/EventSource {\n\tpublic abstract fun cancel ()V\n}\n\n\
+                public final class okhttp3/sse/EventSources$Companion : java/lang/Object {\n}\n\n";
+    clean(BuiltinKind::FinalNewline, dump.as_bytes());
+    clean(BuiltinKind::FinalNewline, b"protected final class a/B {\n}\n\n");
+    for content in [
+        &b"public final class Foo {\n}\n\n"[..],
+        b"public class com.example.Foo {\n}\n\n",
+        b"// dump\npublic final class a/B {\n}\n\n",
+        b"public final class a/B<T> {\n}\n\n",
+        b"public static void main(String[] a/b) {\n}\n\n",
+    ] {
+        assert_eq!(run(BuiltinKind::FinalNewline, content).len(), 1, "{}", String::from_utf8_lossy(content));
+    }
+}
