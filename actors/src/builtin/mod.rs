@@ -1198,9 +1198,9 @@ impl std::fmt::Display for Waiver {
             Waiver::GeneratedMark => f.write_str(
                 "git's `linguist-generated` attribute or EditorConfig's `generated_code = true` says a tool writes it: its layout is the tool's",
             ),
-            Waiver::VendoredMark => {
-                f.write_str("git's `linguist-vendored` attribute says it is someone else's code: its layout is theirs")
-            }
+            Waiver::VendoredMark => f.write_str(
+                "git's `linguist-vendored` attribute says it is someone else's code: its layout (and a script's mode) is theirs",
+            ),
             Waiver::GoVendor => f.write_str(
                 "it is in a Go module's `vendor` directory (`go mod vendor` copies modules there, without execute bits, and lists them in its `modules.txt`): someone else's code, kept as it came, whatever its layout, size and mode",
             ),
@@ -1349,12 +1349,14 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         BuiltinKind::Secrets => secrets::secrets(content, &mut out),
         // `go mod vendor` writes every file without execute bits (a
         // module's zip keeps none): a vendored script's mode is the go
-        // command's.
-        BuiltinKind::ShebangExecutable if input.marks.go_vendored => {
+        // command's; one `linguist-vendored` marks is upstream's (sourced
+        // by its own build, or kept as a test's input).
+        BuiltinKind::ShebangExecutable if input.marks.go_vendored || input.marks.vendored => {
             if explain {
                 shebang_executable(content, input.executable, &mut out);
             }
-            return waived(Waiver::GoVendor, out.finish());
+            let waiver = if input.marks.go_vendored { Waiver::GoVendor } else { Waiver::VendoredMark };
+            return waived(waiver, out.finish());
         }
         BuiltinKind::ShebangExecutable => shebang_executable(content, input.executable, &mut out),
     }

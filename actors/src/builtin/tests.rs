@@ -3963,3 +3963,20 @@ fn kotlin_api_dumps_keep_the_tool_s_layout() {
         assert_eq!(run(BuiltinKind::FinalNewline, content).len(), 1, "{}", String::from_utf8_lossy(content));
     }
 }
+
+/// A script `linguist-vendored` marks keeps upstream's mode; one marked
+/// generated does not (a tool that writes a script sets its mode).
+#[test]
+fn a_vendored_script_keeps_upstream_s_mode() {
+    let script = b"#!/bin/sh\necho\n";
+    let judged = |marks| {
+        judge(
+            BuiltinKind::ShebangExecutable,
+            &BuiltinSettings::default(),
+            &BuiltinInput { marks, ..BuiltinInput::new(script) },
+        )
+    };
+    let j = judged(FileMarks { vendored: true, ..FileMarks::NONE });
+    assert_eq!((j.findings.len(), j.waiver, j.would_find.len()), (0, Some(Waiver::VendoredMark), 1));
+    assert_eq!(judged(FileMarks { generated: true, ..FileMarks::NONE }).findings.len(), 1);
+}
