@@ -414,8 +414,8 @@ const THIRD_PARTY_DIRS: &[&str] = &[
 /// its directory's (Composer's `composer-lock-merge-conflict-simple.txt`,
 /// webpack's `build-http-merge-conflict/`).
 const CONFLICT_FIXTURES: &[&str] = &[
-    "**/{test,tests,spec,__tests__}/**/*[mM]erge[-_][cC]onflict*",
-    "**/{test,tests,spec,__tests__}/**/*[mM]erge[-_][cC]onflict*/",
+    "**/{test,tests,Tests,spec,__tests__}/**/*[mM]erge[-_][cC]onflict*",
+    "**/{test,tests,Tests,spec,__tests__}/**/*[mM]erge[-_][cC]onflict*/",
 ];
 
 /// gettext's translation catalogs: as large as the program's messages
@@ -463,7 +463,7 @@ const EXPECTED_OUTPUT: &[&str] = &[
     "**/Tests/**/Snapshots/",
     "**/testthat/_snaps/",
     "**/expected/*.out",
-    "**/{test,tests,spec,__tests__}/**/expected.*",
+    "**/{test,tests,Tests,spec,__tests__}/**/expected.*",
     "**/{test,tests,Tests,spec}/**/{fixtures,Fixtures}/**/*.txt",
 ];
 
@@ -928,7 +928,7 @@ impl FileMarks {
         say(self.blank_lines_at_end, "may end in blank lines: git's `whitespace` attribute without `blank-at-eof`");
         say(self.latin1, "Latin-1: EditorConfig's `charset = latin1`");
         say(self.delimited, "delimited records (`*.csv`, `*.tsv`): a line break inside a quoted field is data");
-        say(self.in_tests, "below a directory of tests (`test`, `tests`, `spec`, `__tests__`)");
+        say(self.in_tests, "below a directory of tests (`test`, `tests`, `Tests`, `spec`, `__tests__`)");
         say(self.cirrus_ci, "Cirrus CI's configuration by its name: a `matrix` key, and a `matrix`'s keys, may repeat");
         say(
             self.batch && self.eol == Some(LineEnding::Lf),
@@ -978,11 +978,12 @@ impl FileMarks {
 }
 
 /// Whether the path (relative to the project root, `/`-separated) is below
-/// a directory of tests: one named `test`, `tests`, `spec` or `__tests__`
-/// (Rails', Go's and JavaScript's, RSpec's, Jest's).
+/// a directory of tests: one named `test`, `tests`, `Tests`, `spec` or
+/// `__tests__` (Rails', Go's and JavaScript's, Symfony's, .NET's and
+/// Swift's, RSpec's, Jest's).
 pub fn in_test_dir(path: &[u8]) -> bool {
     let dirs = memchr::memrchr(b'/', path).map_or(&b""[..], |i| &path[..i]);
-    dirs.split(|&b| b == b'/').any(|d| matches!(d, b"test" | b"tests" | b"spec" | b"__tests__"))
+    dirs.split(|&b| b == b'/').any(|d| matches!(d, b"test" | b"tests" | b"Tests" | b"spec" | b"__tests__"))
 }
 
 /// Whether a file's name says it is a Windows batch file: `.bat` or
@@ -1282,7 +1283,7 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
     let mut out = Collector::new(kind.name(), content);
     match kind {
         BuiltinKind::Utf8 => text::utf8(content, &mut out),
-        BuiltinKind::TrailingWhitespace => text::trailing_whitespace(content, &mut out),
+        BuiltinKind::TrailingWhitespace => text::trailing_whitespace(content, input.marks.in_tests, &mut out),
         BuiltinKind::MarkdownTrailingWhitespace => text::markdown_trailing_whitespace(content, &mut out),
         // A test's one-line input or expected output, with no line break
         // at all.

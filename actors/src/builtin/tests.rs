@@ -1072,10 +1072,11 @@ fn final_newline_leaves_a_test_s_one_line_file_as_the_test_compares_it() {
         b"tests/data/x",
         b"spec/fixtures/a.html",
         b"src/__tests__/out.txt",
+        b"Tests/Fixtures/a.txt",
     ] {
         assert!(in_test_dir(path), "{}", String::from_utf8_lossy(path));
     }
-    for path in [&b"test"[..], b"src/test.rb", b"testing/a", b"contest/a", b"lib/spec.rb"] {
+    for path in [&b"test"[..], b"src/test.rb", b"testing/a", b"contest/a", b"lib/spec.rb", b"TESTS/a", b"Tests.cs"] {
         assert!(!in_test_dir(path), "{}", String::from_utf8_lossy(path));
     }
     let marks = FileMarks { in_tests: true, ..FileMarks::NONE };
@@ -3979,4 +3980,27 @@ fn a_vendored_script_keeps_upstream_s_mode() {
     let j = judged(FileMarks { vendored: true, ..FileMarks::NONE });
     assert_eq!((j.findings.len(), j.waiver, j.would_find.len()), (0, Some(Waiver::VendoredMark), 1));
     assert_eq!(judged(FileMarks { generated: true, ..FileMarks::NONE }).findings.len(), 1);
+}
+
+/// Below a directory of tests, a PHP or Ruby heredoc's body is a test's
+/// expected output or input (Symfony's `TableTest.php` renders padded
+/// tables into `<<<EOTXT`), and keeps its blanks; the code around it, a
+/// heredoc elsewhere, and an opener never closed are judged.
+#[test]
+fn heredocs_in_tests_keep_their_blanks() {
+    let judged = |content: &str, in_tests: bool| {
+        let marks = FileMarks { in_tests, ..FileMarks::NONE };
+        let input = BuiltinInput { marks, ..BuiltinInput::new(content.as_bytes()) };
+        let found = check(BuiltinKind::TrailingWhitespace, &BuiltinSettings::default(), &input);
+        found.iter().map(|f| f.line.unwrap()).collect::<Vec<u32>>()
+    };
+    let php = "<?php\n$expected = <<<EOTXT\n+---+ \n| a | \n+---+ \nEOTXT;\n$x = 1; \n$y = <<<'NOW'\n  b \n  NOW;\n";
+    assert_eq!(judged(php, true), [7]);
+    assert_eq!(judged(php, false), [3, 4, 5, 7, 9]);
+    // Ruby's squiggly and dash heredocs, two on one line, and a bare one.
+    let ruby = "expect(out(<<~A, <<-B)).to eq(<<C) \n  x \nA\n  y \n  B\nz \nC\nw \n";
+    assert_eq!(judged(ruby, true), [1, 8]);
+    // A shift is no heredoc; an opener never closed (in a comment) is none.
+    assert_eq!(judged("a <<b \nc \n", true), [1, 2]);
+    assert_eq!(judged("// use <<<EOT for it \nx \n", true), [1, 2]);
 }

@@ -42,11 +42,83 @@ static BLANK_BEFORE_CR: LazyLock<Regex> =
 /// `\r` in a file of old Mac line endings, or the end of the file). Reports the first trailing blank of each line.
 /// Markdown's two-space hard line break is reported too: Markdown files
 /// are `markdown-trailing-whitespace`'s.
-pub(super) fn trailing_whitespace(content: &[u8], out: &mut Collector<'_>) {
+///
+/// `in_tests`: the file is below a directory of tests, where the bodies of
+/// PHP's and Ruby's heredocs ([`heredoc_bodies`]) are a test's expected
+/// output or input and keep their blanks.
+pub(super) fn trailing_whitespace(content: &[u8], in_tests: bool, out: &mut Collector<'_>) {
     let transcript = Transcript::new(content);
     let hunks = Hunks::new(content);
     let snapshots = InlineSnapshots::new(content);
-    trailing_blanks(content, out, |end| transcript.output_at(end) || hunks.body_at(end) || snapshots.inside(end));
+    let heredocs = std::cell::OnceCell::new();
+    let in_heredoc = |end: usize| {
+        let bodies: &Vec<(usize, usize)> = heredocs.get_or_init(|| heredoc_bodies(content));
+        let i = bodies.partition_point(|&(start, _)| start < end);
+        i > 0 && end <= bodies[i - 1].1
+    };
+    trailing_blanks(content, out, |end| {
+        transcript.output_at(end) || hunks.body_at(end) || snapshots.inside(end) || (in_tests && in_heredoc(end))
+    });
+}
+
+/// Where a heredoc begins: PHP's `<<<ID`, `<<<'ID'` or `<<<"ID"` (blanks
+/// allowed after `<<<`), and Ruby's `<<~ID`, `<<-ID` (quoted or not) or
+/// `<<ID` of capitals and digits (`a <<b` is a shift).
+static HEREDOC_OPENER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"<<<[ \t]*(?:'([A-Za-z_]\w*)'|"([A-Za-z_]\w*)"|([A-Za-z_]\w*))|<<[~-](?:'([A-Za-z_]\w*)'|"([A-Za-z_]\w*)"|([A-Za-z_]\w*))|<<([A-Z_][A-Z0-9_]*)\b"#,
+    )
+    .expect("the opener compiles")
+});
+
+/// The bodies of the heredocs in PHP or Ruby source, as byte ranges (from
+/// the line after the opener to the closing line, exclusive), in order.
+/// A heredoc's body runs from the line after its opener to a line holding
+/// its identifier alone (after blanks: PHP 7.3's and Ruby's `<<~` and `<<-`
+/// closers may be indented; in PHP, `;`, `,` or `)` may follow it); a line
+/// with several openers (`f(<<~A, <<~B)`) has their bodies one after the
+/// other. One never closed is no heredoc (`<<<` in a comment).
+fn heredoc_bodies(c: &[u8]) -> Vec<(usize, usize)> {
+    let mut bodies = Vec::new();
+    let line_end = |at: usize| memchr::memchr(b'\n', &c[at..]).map_or(c.len(), |i| at + i);
+    let mut at = 0;
+    while at < c.len() {
+        let end = line_end(at);
+        let ids: Vec<&[u8]> = HEREDOC_OPENER
+            .captures_iter(&c[at..end])
+            .filter_map(|m| m.iter().skip(1).flatten().next().map(|g| g.as_bytes()))
+            .collect();
+        let mut next = end + 1;
+        let mut found = Vec::new();
+        for id in ids {
+            let start = next;
+            let mut line = start;
+            let close = loop {
+                if line >= c.len() {
+                    break None;
+                }
+                let e = line_end(line);
+                let text = c[line..e].strip_suffix(b"\r").unwrap_or(&c[line..e]).trim_ascii_start();
+                let after = text.strip_prefix(id);
+                if after.is_some_and(|a| a.first().is_none_or(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))) {
+                    break Some((line, e));
+                }
+                line = e + 1;
+            };
+            let Some((close_start, close_end)) = close else { break };
+            found.push((start, close_start));
+            next = close_end + 1;
+        }
+        // All the line's heredocs closed: their bodies count, and the scan
+        // goes on after the last; otherwise none is one.
+        if found.is_empty() || found.len() < HEREDOC_OPENER.find_iter(&c[at..end]).count() {
+            at = end + 1;
+        } else {
+            bodies.extend(found);
+            at = next;
+        }
+    }
+    bodies
 }
 
 /// Expected output written inline in tests, which a tool rewrites with
