@@ -47,6 +47,8 @@ mod yaml;
 #[cfg(test)]
 mod tests;
 
+use std::sync::LazyLock;
+
 use serde::{Deserialize, Serialize};
 
 use crate::outcome::{Finding, Severity};
@@ -1379,7 +1381,7 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         Some(Waiver::VendoredMark)
     } else if input.marks.go_vendored {
         Some(Waiver::GoVendor)
-    } else if input.marks.kept_from_formatter && kind != BuiltinKind::MixedLineEndings {
+    } else if input.marks.kept_from_formatter && kind != BuiltinKind::MixedLineEndings && !declares_tests(content) {
         Some(Waiver::KeptFromFormatter)
     } else if let Some(what) = tool_signature(content) {
         Some(Waiver::WrittenByATool(what))
@@ -1392,6 +1394,23 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         Some(w) => waived(w, if explain { findings } else { Vec::new() }),
         None => Judged { findings, ..Judged::default() },
     }
+}
+
+/// A line that declares a test or a suite, as Jest, Mocha, Vitest and
+/// Jasmine write them: `it(`, `describe(` or `test(` (with modifiers,
+/// `describe.skip(`) and its name's quote, or a table's `.each`, after
+/// blanks at most (a module's own `test(value)` is no declaration).
+static DECLARES_TESTS: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+    regex::bytes::Regex::new(r#"(?m)^[ \t]*(?:it|describe|test)(?:\.[A-Za-z]+)*(?:[ \t]*\([ \t]*["'`]|\.each\b)"#)
+        .expect("the pattern compiles")
+});
+
+/// Whether `content` declares tests ([`DECLARES_TESTS`]): hand-written
+/// test code, which a project's blanket `.prettierignore` line (webpack's
+/// `test/**/*.*`) keeps from the formatter with its inputs, but whose
+/// layout is its authors' all the same.
+fn declares_tests(content: &[u8]) -> bool {
+    DECLARES_TESTS.is_match(content)
 }
 
 /// Whether `header` begins as the Kotlin binary-compatibility validator's

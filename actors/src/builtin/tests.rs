@@ -4004,3 +4004,40 @@ fn heredocs_in_tests_keep_their_blanks() {
     assert_eq!(judged("a <<b \nc \n", true), [1, 2]);
     assert_eq!(judged("// use <<<EOT for it \nx \n", true), [1, 2]);
 }
+
+/// A test's input kept from the formatter keeps its blanks and its end; a
+/// file kept so that declares tests (webpack's `test/**/*.*` keeps its
+/// hand-written `it(…)` files from Prettier too) is its authors', and a
+/// mix of line endings is judged either way.
+#[test]
+fn a_test_input_kept_from_the_formatter_but_not_test_code() {
+    let kept = FileMarks { kept_from_formatter: true, in_tests: true, ..FileMarks::NONE };
+    let judged = |kind, content: &[u8]| {
+        judge(kind, &BuiltinSettings::default(), &BuiltinInput { marks: kept, ..BuiltinInput::new(content) })
+    };
+    let input = b"module.exports = 1; \n\n";
+    for kind in [BuiltinKind::TrailingWhitespace, BuiltinKind::FinalNewline] {
+        let j = judged(kind, input);
+        assert_eq!((j.findings.len(), j.waiver, j.would_find.len()), (0, Some(Waiver::KeptFromFormatter), 1), "{kind}");
+    }
+    assert_eq!(judged(BuiltinKind::MixedLineEndings, b"a\r\nb\n").findings.len(), 1);
+    for code in [
+        &b"it(\"works\", () => {\n\texpect(1).toBe(1); \n});\n\n"[..],
+        b"import x from \"./x\";\n\ndescribe.each([1])(\"x\", () => {});\n\n",
+        b"  test (\"y\", done => done()) \n",
+    ] {
+        assert!(
+            !judged(BuiltinKind::TrailingWhitespace, code).findings.is_empty()
+                || !judged(BuiltinKind::FinalNewline, code).findings.is_empty(),
+            "{}",
+            String::from_utf8_lossy(code)
+        );
+        assert_ne!(judged(BuiltinKind::FinalNewline, code).waiver, Some(Waiver::KeptFromFormatter));
+    }
+    // A word that only begins so is no declaration.
+    assert_eq!(judged(BuiltinKind::FinalNewline, b"items(1)\ntested(2)\n\n").waiver, Some(Waiver::KeptFromFormatter));
+    // Nor is a call of a module's own `test` (webpack's code-generation
+    // inputs).
+    let module = b"function test(value) {\n\treturn value;\n}\n\ntest(mod3.apple);\n\n";
+    assert_eq!(judged(BuiltinKind::FinalNewline, module).waiver, Some(Waiver::KeptFromFormatter));
+}
