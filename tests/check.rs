@@ -4463,15 +4463,15 @@ fn the_pre_commit_configuration_narrows_the_builtins_and_is_read_again_when_edit
     let env = Env::new();
     let _stop = env.stop_when_done(&env.project);
     env.write(".pre-commit-config.yaml", PRE_COMMIT);
-    env.write("tests/fixtures/a.txt", "kept  \n");
+    env.write("tests/fixtures/a.py", "kept  \n");
     env.write("vendor/lib.txt", "theirs \n");
     env.write("vendor/key.pem", RSA_KEY);
     env.write("src/a.txt", "ours \n");
     let (code, r) = check_json(&env, &[]);
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(status_of(&r, "src/a.txt", "trailing-whitespace"), "findings");
-    assert!(!has_outcome(&r, "tests/fixtures/a.txt", "trailing-whitespace"), "{r:#}");
-    assert_eq!(status_of(&r, "tests/fixtures/a.txt", "final-newline"), "passed", "only the hook's built-in");
+    assert!(!has_outcome(&r, "tests/fixtures/a.py", "trailing-whitespace"), "{r:#}");
+    assert_eq!(status_of(&r, "tests/fixtures/a.py", "final-newline"), "passed", "only the hook's built-in");
     assert!(!has_outcome(&r, "vendor/lib.txt", "trailing-whitespace") && !has_outcome(&r, "vendor/lib.txt", "utf8"));
     // The project does not run detect-private-key: its scope for linters
     // is no reason to stop looking for keys.
@@ -4479,7 +4479,7 @@ fn the_pre_commit_configuration_narrows_the_builtins_and_is_read_again_when_edit
     assert_eq!(r["summary"]["notes"], Value::Null, "no notes: {r:#}");
 
     // Why, by line.
-    let text = env.run_ok(&["explain", "--validator", "trailing-whitespace", "tests/fixtures/a.txt"], 0);
+    let text = env.run_ok(&["explain", "--validator", "trailing-whitespace", "tests/fixtures/a.py"], 0);
     assert!(
         text.contains(
             "trailing-whitespace  .pre-commit-config.yaml leaves it out: hook trailing-whitespace (line 6): its exclude \"^tests/fixtures/\" (line 7) matches it"
@@ -4495,7 +4495,7 @@ fn the_pre_commit_configuration_narrows_the_builtins_and_is_read_again_when_edit
     // An edit is applied by the next check, without a reload.
     env.write(".pre-commit-config.yaml", PRE_COMMIT.replace("    exclude: ^tests/fixtures/\n", ""));
     let (_, r) = check_json(&env, &[]);
-    assert_eq!(status_of(&r, "tests/fixtures/a.txt", "trailing-whitespace"), "findings", "{r:#}");
+    assert_eq!(status_of(&r, "tests/fixtures/a.py", "trailing-whitespace"), "findings", "{r:#}");
     assert!(!has_outcome(&r, "vendor/lib.txt", "trailing-whitespace"));
 
     // A file verdict cannot read narrows nothing, and every check says so.
@@ -4515,7 +4515,7 @@ fn the_pre_commit_configuration_narrows_the_builtins_and_is_read_again_when_edit
     env.write("verdict.toml", "[check]\npre_commit = false\n");
     let (_, r) = check_json(&env, &[]);
     // (Both judged by the checks above: from the cache.)
-    for file in ["tests/fixtures/a.txt", "vendor/lib.txt"] {
+    for file in ["tests/fixtures/a.py", "vendor/lib.txt"] {
         let o = outcome(&r, file, "trailing-whitespace");
         assert_eq!((&o["status"], &o["verdict"]["status"]), (&json!("cached"), &json!("findings")), "{file}: {r:#}");
     }
