@@ -81,16 +81,20 @@ static HEREDOC_OPENER: LazyLock<Regex> = LazyLock::new(|| {
 fn heredoc_bodies(c: &[u8]) -> Vec<(usize, usize)> {
     let mut bodies = Vec::new();
     let line_end = |at: usize| memchr::memchr(b'\n', &c[at..]).map_or(c.len(), |i| at + i);
-    let mut at = 0;
-    while at < c.len() {
-        let end = line_end(at);
+    // From one opener's line to the next's (the regular expression looks
+    // for its `<<` across the whole file, not line by line).
+    let mut from = 0;
+    while let Some(m) = HEREDOC_OPENER.find_at(c, from) {
+        let at = memchr::memrchr(b'\n', &c[..m.start()]).map_or(0, |i| i + 1);
+        let end = line_end(m.start());
+        let line = &c[at..end];
         let ids: Vec<&[u8]> = HEREDOC_OPENER
-            .captures_iter(&c[at..end])
+            .captures_iter(line)
             .filter_map(|m| m.iter().skip(1).flatten().next().map(|g| g.as_bytes()))
             .collect();
         let mut next = end + 1;
         let mut found = Vec::new();
-        for id in ids {
+        for &id in &ids {
             let start = next;
             let mut line = start;
             let close = loop {
@@ -111,11 +115,14 @@ fn heredoc_bodies(c: &[u8]) -> Vec<(usize, usize)> {
         }
         // All the line's heredocs closed: their bodies count, and the scan
         // goes on after the last; otherwise none is one.
-        if found.is_empty() || found.len() < HEREDOC_OPENER.find_iter(&c[at..end]).count() {
-            at = end + 1;
+        if found.is_empty() || found.len() < ids.len() {
+            from = end + 1;
         } else {
             bodies.extend(found);
-            at = next;
+            from = next;
+        }
+        if from > c.len() {
+            break;
         }
     }
     bodies
