@@ -657,7 +657,8 @@ pub struct FileMarks {
     /// Below a directory of tests, and kept from the project's formatter
     /// (its root `.prettierignore` matches it): a test's input or expected
     /// output, whose blanks and end are the test's. The whitespace checks
-    /// (not `mixed-line-endings`) leave it alone.
+    /// (not `mixed-line-endings`) leave it alone, unless it declares tests
+    /// itself (hand-written test code a blanket pattern keeps too).
     pub kept_from_formatter: bool,
     /// `filter=lfs`: Git LFS keeps the file, and git a small pointer to
     /// it. It is large on purpose, and `large-file` passes it (as
