@@ -4041,3 +4041,17 @@ fn a_test_input_kept_from_the_formatter_but_not_test_code() {
     let module = b"function test(value) {\n\treturn value;\n}\n\ntest(mod3.apple);\n\n";
     assert_eq!(judged(BuiltinKind::FinalNewline, module).waiver, Some(Waiver::KeptFromFormatter));
 }
+
+/// Openers that never close (C's `1<<SHIFT`, many to a file) cost a
+/// look-up each, not a pass over the rest of the file: a file of 200,000
+/// of them is judged as any other (before, each scanned to the end).
+#[test]
+fn heredoc_openers_that_never_close_cost_a_look_up_each() {
+    let content = "x = 1<<SHIFT; \n".repeat(200_000);
+    let marks = FileMarks { in_tests: true, ..FileMarks::NONE };
+    let input = BuiltinInput { marks, ..BuiltinInput::new(content.as_bytes()) };
+    let found = check(BuiltinKind::TrailingWhitespace, &BuiltinSettings::default(), &input);
+    // As outside a directory of tests: every line's blank (up to the cap).
+    assert_eq!(found, run(BuiltinKind::TrailingWhitespace, content.as_bytes()));
+    assert_eq!(found[0].line, Some(1));
+}

@@ -81,36 +81,46 @@ static HEREDOC_OPENER: LazyLock<Regex> = LazyLock::new(|| {
 fn heredoc_bodies(c: &[u8]) -> Vec<(usize, usize)> {
     let mut bodies = Vec::new();
     let line_end = |at: usize| memchr::memchr(b'\n', &c[at..]).map_or(c.len(), |i| at + i);
+    // The lines that may close a heredoc, by the word they begin with
+    // (after blanks; what follows the word is not a word character): each
+    // line's start and end, in order. Found once, so that an opener that
+    // never closes (`1<<SHIFT` in C) costs a look-up, not a pass over the
+    // rest of the file.
+    type Closers<'a> = std::collections::HashMap<&'a [u8], Vec<(usize, usize)>>;
+    let closers: std::cell::OnceCell<Closers<'_>> = std::cell::OnceCell::new();
+    let closers_of = || {
+        closers.get_or_init(|| {
+            let mut map = Closers::new();
+            let mut at = 0;
+            while at < c.len() {
+                let e = line_end(at);
+                let text = c[at..e].trim_ascii_start();
+                let word = text.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
+                if word > 0 {
+                    map.entry(&text[..word]).or_default().push((at, e));
+                }
+                at = e + 1;
+            }
+            map
+        })
+    };
     // From one opener's line to the next's (the regular expression looks
     // for its `<<` across the whole file, not line by line).
     let mut from = 0;
     while let Some(m) = HEREDOC_OPENER.find_at(c, from) {
         let at = memchr::memrchr(b'\n', &c[..m.start()]).map_or(0, |i| i + 1);
         let end = line_end(m.start());
-        let line = &c[at..end];
         let ids: Vec<&[u8]> = HEREDOC_OPENER
-            .captures_iter(line)
+            .captures_iter(&c[at..end])
             .filter_map(|m| m.iter().skip(1).flatten().next().map(|g| g.as_bytes()))
             .collect();
         let mut next = end + 1;
         let mut found = Vec::new();
         for &id in &ids {
-            let start = next;
-            let mut line = start;
-            let close = loop {
-                if line >= c.len() {
-                    break None;
-                }
-                let e = line_end(line);
-                let text = c[line..e].strip_suffix(b"\r").unwrap_or(&c[line..e]).trim_ascii_start();
-                let after = text.strip_prefix(id);
-                if after.is_some_and(|a| a.first().is_none_or(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))) {
-                    break Some((line, e));
-                }
-                line = e + 1;
-            };
-            let Some((close_start, close_end)) = close else { break };
-            found.push((start, close_start));
+            let lines = closers_of().get(id).map(Vec::as_slice).unwrap_or_default();
+            let i = lines.partition_point(|&(line, _)| line < next);
+            let Some(&(close_start, close_end)) = lines.get(i) else { break };
+            found.push((next, close_start));
             next = close_end + 1;
         }
         // All the line's heredocs closed: their bodies count, and the scan
