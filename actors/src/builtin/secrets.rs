@@ -375,11 +375,13 @@ const EXCERPT_LOOK: usize = 16 << 10;
 
 /// Whether the rest of a PEM block (after its first run of material) has a
 /// line of only an ellipsis, `...` or `…` (in a string literal or a
-/// comment, or not), before its `-----END` (or, with none, within
-/// [`EXCERPT_LOOK`] bytes).
+/// comment, or not), before its `-----END` or the next `-----` (or, with
+/// none, within [`EXCERPT_LOOK`] bytes).
 fn excerpt(rest: &[u8]) -> bool {
+    // Up to its `-----END`, or the next block's `-----BEGIN` (so that a
+    // file of many headers is read once, not once per header).
     let rest = &rest[..rest.len().min(EXCERPT_LOOK)];
-    let rest = &rest[..memchr::memmem::find(rest, b"-----END").unwrap_or(rest.len())];
+    let rest = &rest[..memchr::memmem::find(rest, b"-----").unwrap_or(rest.len())];
     rest.split(|&b| b == b'\n').any(|line| {
         // What is not the line's text: blanks, quotes, a comment's leader,
         // the `\n` escapes and the `+` or `,` between string literals.

@@ -4055,3 +4055,17 @@ fn heredoc_openers_that_never_close_cost_a_look_up_each() {
     assert_eq!(found, run(BuiltinKind::TrailingWhitespace, content.as_bytes()));
     assert_eq!(found[0].line, Some(1));
 }
+
+/// A file of many key headers, each with a line of material and no end,
+/// is read once: the look for an excerpt's ellipsis stops at the next
+/// block (and every block is a key).
+#[test]
+fn secrets_many_unended_key_blocks_are_read_once() {
+    let block = "-----BEGIN PRIVATE KEY-----\nMIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQDRS0LmTwUT0iwP\n";
+    let content = block.repeat(100_000);
+    let found = run(BuiltinKind::Secrets, content.as_bytes());
+    assert!(found.len() > 1 && found[..found.len() - 1].iter().all(|f| f.message.contains("PRIVATE KEY")), "{found:?}");
+    // An ellipsis after the next block's header is that block's, not this one's.
+    let two = format!("{block}{block}...\n-----END PRIVATE KEY-----\n");
+    assert_eq!(run(BuiltinKind::Secrets, two.as_bytes()).len(), 1, "the first is a key, the second an excerpt");
+}
