@@ -3304,11 +3304,21 @@ fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[Arc<F
         })
         .collect();
     let (scopes, scope_of) = (&scopes, &scope_of);
-    // What each filter's directory patterns say of the directory of the
-    // files before: the walk gives a directory's files one after another.
     let select_part = |part: &[Walked]| -> Vec<Vec<usize>> {
+        // The patterns' own copies, for this thread: a regular expression
+        // keeps its search state for the first thread that used it, and
+        // every other thread takes it from a locked pool, for every path
+        // (the selection's threads are new at each check, so all of them).
+        let global_exclude = global_exclude.clone();
+        let local: Vec<FileFilter> = distinct.iter().map(|(filter, _)| (*filter).clone()).collect();
+        // What each filter's directory patterns say of each directory met
+        // (by its path; `""`: the root, which none names), and of the
+        // directory of the files before: the walk gives a directory's files
+        // one after another.
+        let mut ruled: HashMap<&[u8], Box<[DirSelection]>> = HashMap::new();
+        ruled.insert(b"", vec![DirSelection::default(); local.len()].into());
         let mut dir: Option<&[u8]> = None;
-        let mut dirs = vec![DirSelection::default(); distinct.len()];
+        let mut dirs: Box<[DirSelection]> = vec![DirSelection::default(); local.len()].into();
         let mut selected = Vec::with_capacity(part.len());
         let mut said: Vec<Option<bool>> = vec![None; scopes.len()];
         for f in part {
@@ -3321,20 +3331,17 @@ fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[Arc<F
                 continue;
             }
             if any_dir_patterns {
-                let parent = name.iter().rposition(|&b| b == b'/').map_or(&name[..0], |i| &name[..i]);
+                let parent = parent_of(name).unwrap_or(b"");
                 if dir != Some(parent) {
                     dir = Some(parent);
-                    let path = Path::new(std::ffi::OsStr::from_bytes(parent));
-                    for ((filter, _), d) in distinct.iter().zip(dirs.iter_mut()) {
-                        *d = filter.dir(path);
-                    }
+                    dirs.clone_from_slice(dir_selections(&local, &mut ruled, parent));
                 }
             }
             said.fill(None);
             // A name that is not UTF-8 is searched as Python would have
             // it, with its bad bytes replaced.
             let mut text: Option<std::borrow::Cow<'_, str>> = None;
-            let mut vis: Vec<usize> = (distinct.iter().zip(dirs.iter()).zip(scope_of))
+            let mut vis: Vec<usize> = (local.iter().zip(distinct).zip(dirs.iter()).zip(scope_of))
                 .filter(|(((filter, _), d), scope)| {
                     filter.globs_match(&candidate, **d)
                         && scope.is_none_or(|i| {
@@ -3343,7 +3350,7 @@ fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[Arc<F
                             })
                         })
                 })
-                .flat_map(|(((_, vis), _), _)| vis.iter().copied())
+                .flat_map(|(((_, (_, vis)), _), _)| vis.iter().copied())
                 .collect();
             vis.sort_unstable();
             selected.push(vis);
@@ -3356,6 +3363,40 @@ fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[Arc<F
         let parts: Vec<_> = walked.chunks(chunk).map(|part| scope.spawn(move || select_part(part))).collect();
         parts.into_iter().flat_map(|p| p.join().expect("selection does not panic")).collect()
     })
+}
+
+/// The directory the relative path `path` is in (`""`: the root), or
+/// `None` for the root itself.
+fn parent_of(path: &[u8]) -> Option<&[u8]> {
+    if path.is_empty() {
+        return None;
+    }
+    Some(memchr::memrchr(b'/', path).map_or(&b""[..], |i| &path[..i]))
+}
+
+/// What each of `filters`' directory patterns says of the files in `dir`
+/// (relative to the root), remembered in `ruled` (which holds the root's)
+/// with every directory above it: each directory is matched once, against
+/// its own patterns ([`FileFilter::dir_within`]).
+fn dir_selections<'p, 'm>(
+    filters: &[FileFilter],
+    ruled: &'m mut HashMap<&'p [u8], Box<[DirSelection]>>,
+    dir: &'p [u8],
+) -> &'m [DirSelection] {
+    // The directories not yet ruled, from `dir` up.
+    let mut unruled = Vec::new();
+    let mut d = dir;
+    while !ruled.contains_key(d) {
+        unruled.push(d);
+        d = parent_of(d).unwrap_or(b"");
+    }
+    for d in unruled.into_iter().rev() {
+        let parent = &ruled[parent_of(d).unwrap_or(b"")];
+        let path = Path::new(std::ffi::OsStr::from_bytes(d));
+        let own: Box<[DirSelection]> = filters.iter().zip(parent.iter()).map(|(f, &p)| f.dir_within(path, p)).collect();
+        ruled.insert(d, own);
+    }
+    &ruled[dir]
 }
 
 /// Walks the targets honouring .gitignore and .ignore; hidden files are

@@ -1073,12 +1073,29 @@ impl FileFilter {
     /// the project root, `/`-separated; empty for the root): those a
     /// pattern matches, it or a directory above it.
     pub fn dir(&self, dir: &Path) -> DirSelection {
-        let any =
-            |set: &GlobSet| !set.is_empty() && dir.ancestors().any(|a| !a.as_os_str().is_empty() && set.is_match(a));
         if !self.has_dir_patterns() {
             return DirSelection::default();
         }
-        DirSelection { included: any(&self.include_dirs), excluded: any(&self.exclude_dirs) }
+        // From the top down: each directory's own patterns, and what those
+        // above it said.
+        let mut above: Vec<&Path> = dir.ancestors().filter(|a| !a.as_os_str().is_empty()).collect();
+        above.reverse();
+        above.into_iter().fold(DirSelection::default(), |parent, a| self.dir_within(a, parent))
+    }
+
+    /// [`dir`](Self::dir) of `dir` (not the root), given what it said of
+    /// the directory `dir` is in: `dir`'s own patterns only, so that a walk
+    /// that remembers each directory's answer matches each directory once
+    /// rather than once for every directory below it.
+    pub fn dir_within(&self, dir: &Path, parent: DirSelection) -> DirSelection {
+        if !self.has_dir_patterns() {
+            return DirSelection::default();
+        }
+        let own = |set: &GlobSet| !set.is_empty() && set.is_match(dir);
+        DirSelection {
+            included: parent.included || own(&self.include_dirs),
+            excluded: parent.excluded || own(&self.exclude_dirs),
+        }
     }
 
     /// Whether `rel_path` (relative to the project root) is selected.
