@@ -45,7 +45,10 @@ pub(super) fn mark(
     let matcher = &matcher;
     // On every core, as the attributes are looked up: a pattern is matched
     // per file (about a microsecond each; 12,000 test files in webpack).
-    super::attributes::in_chunks(files, |files| mark_chunk(root, matcher, files, sources));
+    // Each thread with its own copy: a regular expression's search state
+    // is at hand for one thread only, the others take one from a locked
+    // pool at every match.
+    super::attributes::in_chunks(files, |files| mark_chunk(root, &matcher.clone(), files, sources));
 }
 
 /// [`mark`]'s work on `files`.
