@@ -25,7 +25,7 @@ use verdict_actors::validator::{Job, JobFile, ValidatorMessage};
 use verdict_actors::{Outcome, OutcomeKind, StoredVerdict, Verdict};
 use verdict_storage::{ResultKey, StatEntry, Store};
 
-use crate::config::{DirSelection, FileFilter};
+use crate::config::{DirSelection, FileFilter, FilterScratch, FilterSet};
 use crate::engine::{CacheCounters, Engine};
 use crate::protocol::{CheckParams, CheckReport, Record, RpcError, Summary, notification};
 use crate::server::RequestCtx;
@@ -1748,8 +1748,9 @@ pub async fn run(
     let filters: Vec<Arc<FileFilter>> =
         selected.iter().map(|s| s.filter.clone()).chain(others.iter().map(|(_, f)| f.clone())).collect();
     let n_selected = selected.len();
+    let filter_set = engine.filter_set(&filters);
     let (walked, pairs, full_pairs, excluded) = tokio::task::spawn_blocking(move || {
-        let all = select(&walked, &global_exclude, &filters);
+        let all = select_with(&walked, &global_exclude, &filter_set);
         let (pairs, full_pairs) = if filters.len() > n_selected {
             let pairs = all.iter().map(|vis| vis.iter().copied().filter(|&vi| vi < n_selected).collect()).collect();
             (pairs, Some(all))
@@ -3278,18 +3279,17 @@ impl RulesWalk<'_> {
     }
 }
 
+/// [`select_with`] the set of `filters`, made now.
 fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[Arc<FileFilter>]) -> Vec<Vec<usize>> {
+    select_with(walked, global_exclude, &FilterSet::new(filters))
+}
+
+/// Which of the filters of `set` (by index) select each of `walked`, that
+/// `global_exclude` does not take out.
+fn select_with(walked: &[Walked], global_exclude: &globset::GlobSet, set: &FilterSet) -> Vec<Vec<usize>> {
     // Validators with the same patterns (the built-ins' `*`) are matched
     // once.
-    let mut distinct: Vec<(&FileFilter, Vec<usize>)> = Vec::new();
-    for (vi, f) in filters.iter().enumerate() {
-        match distinct.iter_mut().find(|(g, _)| g.same_selection(f)) {
-            Some((_, vis)) => vis.push(vi),
-            None => distinct.push((f, vec![vi])),
-        }
-    }
-    let distinct = &distinct;
-    let any_dir_patterns = distinct.iter().any(|(filter, _)| filter.has_dir_patterns());
+    let distinct = set.distinct();
     // The pre-commit scopes, each searched once a file for the filters
     // that share it (every built-in has globs of its own, and a project's
     // global `exclude` narrows them all): by index into `scopes`.
@@ -3310,15 +3310,17 @@ fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[Arc<F
         // every other thread takes it from a locked pool, for every path
         // (the selection's threads are new at each check, so all of them).
         let global_exclude = global_exclude.clone();
-        let local: Vec<FileFilter> = distinct.iter().map(|(filter, _)| (*filter).clone()).collect();
+        let set = set.clone();
+        let mut scratch = FilterScratch::default();
         // What each filter's directory patterns say of each directory met
         // (by its path; `""`: the root, which none names), and of the
         // directory of the files before: the walk gives a directory's files
         // one after another.
         let mut ruled: HashMap<&[u8], Box<[DirSelection]>> = HashMap::new();
-        ruled.insert(b"", vec![DirSelection::default(); local.len()].into());
+        ruled.insert(b"", vec![DirSelection::default(); distinct.len()].into());
         let mut dir: Option<&[u8]> = None;
-        let mut dirs: Box<[DirSelection]> = vec![DirSelection::default(); local.len()].into();
+        let mut dirs: Box<[DirSelection]> = vec![DirSelection::default(); distinct.len()].into();
+        let mut globs_say = vec![false; distinct.len()];
         let mut selected = Vec::with_capacity(part.len());
         let mut said: Vec<Option<bool>> = vec![None; scopes.len()];
         for f in part {
@@ -3330,27 +3332,28 @@ fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[Arc<F
                 selected.push(Vec::new());
                 continue;
             }
-            if any_dir_patterns {
+            if set.has_dir_patterns() {
                 let parent = parent_of(name).unwrap_or(b"");
                 if dir != Some(parent) {
                     dir = Some(parent);
-                    dirs.clone_from_slice(dir_selections(&local, &mut ruled, parent));
+                    dirs.clone_from_slice(dir_selections(&set, &mut scratch, &mut ruled, parent));
                 }
             }
+            set.globs_match(&candidate, &dirs, &mut scratch, &mut globs_say);
             said.fill(None);
             // A name that is not UTF-8 is searched as Python would have
             // it, with its bad bytes replaced.
             let mut text: Option<std::borrow::Cow<'_, str>> = None;
-            let mut vis: Vec<usize> = (local.iter().zip(distinct).zip(dirs.iter()).zip(scope_of))
-                .filter(|(((filter, _), d), scope)| {
-                    filter.globs_match(&candidate, **d)
+            let mut vis: Vec<usize> = (distinct.iter().zip(&globs_say).zip(scope_of))
+                .filter(|((_, globs_say), scope)| {
+                    **globs_say
                         && scope.is_none_or(|i| {
                             *said[i].get_or_insert_with(|| {
                                 scopes[i].selects(text.get_or_insert_with(|| String::from_utf8_lossy(name)))
                             })
                         })
                 })
-                .flat_map(|(((_, (_, vis)), _), _)| vis.iter().copied())
+                .flat_map(|(((_, vis), _), _)| vis.iter().copied())
                 .collect();
             vis.sort_unstable();
             selected.push(vis);
@@ -3374,12 +3377,13 @@ fn parent_of(path: &[u8]) -> Option<&[u8]> {
     Some(memchr::memrchr(b'/', path).map_or(&b""[..], |i| &path[..i]))
 }
 
-/// What each of `filters`' directory patterns says of the files in `dir`
+/// What each of `set`'s filters' directory patterns say of the files in `dir`
 /// (relative to the root), remembered in `ruled` (which holds the root's)
 /// with every directory above it: each directory is matched once, against
-/// its own patterns ([`FileFilter::dir_within`]).
+/// its own patterns ([`FilterSet::dir_within`]).
 fn dir_selections<'p, 'm>(
-    filters: &[FileFilter],
+    set: &FilterSet,
+    scratch: &mut FilterScratch,
     ruled: &'m mut HashMap<&'p [u8], Box<[DirSelection]>>,
     dir: &'p [u8],
 ) -> &'m [DirSelection] {
@@ -3392,8 +3396,8 @@ fn dir_selections<'p, 'm>(
     }
     for d in unruled.into_iter().rev() {
         let parent = &ruled[parent_of(d).unwrap_or(b"")];
-        let path = Path::new(std::ffi::OsStr::from_bytes(d));
-        let own: Box<[DirSelection]> = filters.iter().zip(parent.iter()).map(|(f, &p)| f.dir_within(path, p)).collect();
+        let mut own: Box<[DirSelection]> = parent.clone();
+        set.dir_within(Path::new(std::ffi::OsStr::from_bytes(d)), parent, scratch, &mut own);
         ruled.insert(d, own);
     }
     &ruled[dir]

@@ -116,6 +116,11 @@ pub struct Engine {
     pub watch: Arc<TreeWatch>,
     /// The last clean run's answer, reusable while nothing changes.
     memo: Mutex<Option<Arc<Memo>>>,
+    /// The last check's filters compiled into one set (see
+    /// [`crate::config::FilterSet`]): the next check with the same
+    /// validators (the same filters, as long as no reload or restart makes
+    /// them again) searches it as it is.
+    filter_set: Arc<Mutex<Option<Arc<crate::config::FilterSet>>>>,
     /// Bumped by whatever makes remembered answers unusable besides file
     /// changes: a reload, clearing, pruning or recreating the cache.
     pub memo_epoch: AtomicU64,
@@ -216,6 +221,7 @@ impl Engine {
             pending: Default::default(),
             watch: Arc::new(TreeWatch::new()),
             memo: Mutex::new(None),
+            filter_set: Arc::default(),
             memo_epoch: AtomicU64::new(0),
             store_suspect: std::sync::atomic::AtomicBool::new(retry_store),
             reopening: tokio::sync::Mutex::new(()),
@@ -276,6 +282,34 @@ impl Engine {
     /// The remembered answer for `key`, if it is still the answer.
     pub(crate) fn remembered(&self, key: &MemoKey, generation: u64, epoch: u64, now: u64) -> Option<Arc<Memo>> {
         self.memo.lock().expect("memo").as_ref().filter(|m| m.answers(key, generation, epoch, now)).cloned()
+    }
+
+    /// `filters` compiled into one set: the last check's, if it had the
+    /// same filters. Else, while a thread of its own compiles them (some
+    /// 20 ms of CPU for the built-ins, which the check would wait for; a
+    /// check of a small tree would not earn it back), a set that searches
+    /// each filter by itself, kept until the compiled set replaces it.
+    pub(crate) fn filter_set(&self, filters: &[Arc<crate::config::FileFilter>]) -> Arc<crate::config::FilterSet> {
+        use crate::config::FilterSet;
+        let mut kept = self.filter_set.lock().expect("filter set");
+        if let Some(set) = kept.as_ref().filter(|set| set.is_of(filters)) {
+            return Arc::clone(set);
+        }
+        let for_now = Arc::new(FilterSet::one_by_one(filters));
+        *kept = Some(Arc::clone(&for_now));
+        let (slot, filters, placeholder) = (Arc::clone(&self.filter_set), filters.to_vec(), Arc::clone(&for_now));
+        let compile = move || {
+            let set = Arc::new(FilterSet::new(&filters));
+            let mut kept = slot.lock().expect("filter set");
+            // Unless another check's filters have taken the place since.
+            if kept.as_ref().is_some_and(|k| Arc::ptr_eq(k, &placeholder)) {
+                *kept = Some(set);
+            }
+        };
+        if let Err(e) = std::thread::Builder::new().name("verdict-filter-set".into()).spawn(compile) {
+            debug!(error = %e, "no thread to compile the filters on: each is searched by itself");
+        }
+        for_now
     }
 
     /// The remembered answer, whatever it answers.
@@ -1266,6 +1300,47 @@ mod tests {
             report["validators"].as_array().unwrap().iter().map(|v| v[0].as_str().unwrap()).collect();
         assert!(!validators.is_empty(), "{report}");
         assert!(!validators.contains(&"trailing-whitespace"), "the file was not applied: {validators:?}");
+    }
+
+    /// The check's filters are searched one by one until their set,
+    /// compiled on a thread of its own, takes the place; other filters
+    /// start over.
+    #[tokio::test]
+    async fn filters_are_searched_one_by_one_until_their_compiled_set_is_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap().join("project");
+        std::fs::create_dir_all(&root).unwrap();
+        let layout = crate::test_layout(root, &dir.path().join("state"));
+        let options = EngineOptions {
+            layout,
+            config: Config::default(),
+            data_dir: None,
+            config_stamp: None,
+            pre_commit_stamp: Default::default(),
+        };
+        let engine = Engine::start(options).await.unwrap();
+        let filter = |files: &[&str], exclude: &[&str]| {
+            let s = |v: &[&str]| v.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+            Arc::new(crate::config::FileFilter::new(&s(files), &s(exclude)).unwrap())
+        };
+        let filters = [filter(&["*"], &["*.snap", "gen/"]), filter(&["*.json"], &["**/testdata/"])];
+        let first = engine.filter_set(&filters);
+        assert!(first.is_one_by_one() && first.is_of(&filters));
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let compiled = loop {
+            let set = engine.filter_set(&filters);
+            if !set.is_one_by_one() {
+                break set;
+            }
+            assert!(std::time::Instant::now() < deadline, "the compiled set never took the place");
+            tokio::task::yield_now().await;
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        assert!(compiled.is_of(&filters));
+        assert!(Arc::ptr_eq(&compiled, &engine.filter_set(&filters)), "kept for the next check");
+        // Copies are other filters (a reload makes them again).
+        let copies = [Arc::new((*filters[0]).clone()), Arc::clone(&filters[1])];
+        assert!(engine.filter_set(&copies).is_one_by_one());
     }
 
     /// A configuration file is read only once it has gone unwritten for a

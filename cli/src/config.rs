@@ -976,6 +976,10 @@ pub struct FileFilter {
     /// What the project's `.pre-commit-config.yaml` says of the files, on
     /// top of the globs.
     scope: Option<Arc<Scope>>,
+    /// The globs of `include`, `include_dirs`, `exclude` and
+    /// `exclude_dirs`, in that order, for a [`FilterSet`] to compile with
+    /// other filters'.
+    globs: Arc<[Vec<globset::Glob>; 4]>,
 }
 
 /// What a [`FileFilter`]'s directory patterns say of the files in one
@@ -999,9 +1003,9 @@ impl FileFilter {
         // The directories whose files a directory pattern takes: those it
         // matches, and for `d/**` (`d/**/`), where `**` also stands for no
         // directory at all, `d` itself (as `d/**/*` matches `d/f`).
-        let add_dir = |b: &mut GlobSetBuilder, n: &str| -> Result<(), globset::Error> {
+        let add_dir = |b: &mut Vec<globset::Glob>, n: &str| -> Result<(), globset::Error> {
             let dir = as_directory(n);
-            b.add(compile_glob(dir)?);
+            b.push(compile_glob(dir)?);
             let mut bare = dir;
             while let Some(mut d) = bare.strip_suffix("/**") {
                 // `d\/**`: the `/` escaped is a `/` all the same.
@@ -1014,35 +1018,43 @@ impl FileFilter {
                 bare = d;
             }
             if bare != dir {
-                b.add(compile_glob(as_directory(bare))?);
+                b.push(compile_glob(as_directory(bare))?);
             }
             Ok(())
         };
-        let (mut include, mut include_dirs) = (GlobSetBuilder::new(), GlobSetBuilder::new());
+        let (mut include, mut include_dirs) = (Vec::new(), Vec::new());
         for p in files {
             let n = normalize_glob(p);
             if names_directory(p) {
                 add_dir(&mut include_dirs, &n)?;
             } else {
-                include.add(compile_glob(&n)?);
+                include.push(compile_glob(&n)?);
             }
         }
-        let (mut excluded, mut exclude_dirs) = (GlobSetBuilder::new(), GlobSetBuilder::new());
+        let (mut excluded, mut exclude_dirs) = (Vec::new(), Vec::new());
         for p in exclude {
             let n = normalize_glob(p);
             if !names_directory(p) {
-                excluded.add(compile_glob(&n)?);
+                excluded.push(compile_glob(&n)?);
             }
             add_dir(&mut exclude_dirs, &n)?;
         }
+        let set = |globs: &[globset::Glob]| {
+            let mut b = GlobSetBuilder::new();
+            for g in globs {
+                b.add(g.clone());
+            }
+            b.build()
+        };
         Ok(FileFilter {
-            include: include.build()?,
-            include_dirs: include_dirs.build()?,
-            exclude: excluded.build()?,
-            exclude_dirs: exclude_dirs.build()?,
+            include: set(&include)?,
+            include_dirs: set(&include_dirs)?,
+            exclude: set(&excluded)?,
+            exclude_dirs: set(&exclude_dirs)?,
             patterns: (files.to_vec(), exclude.to_vec()),
             all,
             scope: None,
+            globs: Arc::new([include, include_dirs, excluded, exclude_dirs]),
         })
     }
 
@@ -1117,6 +1129,192 @@ impl FileFilter {
         self.all
             || ((dir.included || self.include.is_match_candidate(candidate))
                 && !(dir.excluded || self.exclude.is_match_candidate(candidate)))
+    }
+}
+
+/// Many [`FileFilter`]s matched at once: their globs compiled into one set
+/// of file patterns and one of directory patterns, each searched once a
+/// path (or a directory) for all of them, where the filters one by one
+/// would search two sets each (the built-ins' exclusions share most of
+/// their patterns: a test's expected outputs, test data, third-party
+/// directories). Filters with the same patterns (and scope) are one.
+/// It selects what the filters do one by one ([`FileFilter::globs_match`],
+/// [`FileFilter::dir_within`]).
+///
+/// Cloning it gives the clone a search state of its own: what each thread
+/// searching it should hold.
+#[derive(Clone, Debug)]
+pub struct FilterSet {
+    /// The filters given.
+    given: Vec<Arc<FileFilter>>,
+    /// The distinct filters, each with the indices of the filters given
+    /// that it stands for.
+    distinct: Vec<(Arc<FileFilter>, Vec<usize>)>,
+    /// Every distinct filter's file globs (`include` and `exclude`), but
+    /// those of filters that select everything.
+    files: GlobSet,
+    /// For each glob of `files`: its filter, and whether it excludes.
+    file_roles: Vec<(usize, bool)>,
+    /// Every distinct filter's directory globs, likewise.
+    dirs: GlobSet,
+    /// For each glob of `dirs`: its filter, and whether it excludes.
+    dir_roles: Vec<(usize, bool)>,
+    /// The globs would not compile together (a set too large): each
+    /// filter is searched by itself, and `files` and `dirs` are empty.
+    one_by_one: bool,
+}
+
+/// What [`FilterSet`]'s searches write into, kept between paths.
+#[derive(Debug, Default)]
+pub struct FilterScratch {
+    matched: Vec<usize>,
+    /// Per distinct filter: an `include` glob matched, an `exclude` one.
+    hits: Vec<(bool, bool)>,
+}
+
+impl FilterSet {
+    /// The set of `filters` (by index: what [`distinct`](Self::distinct)
+    /// stands for).
+    pub fn new(filters: &[Arc<FileFilter>]) -> FilterSet {
+        let one_by_one = FilterSet::one_by_one(filters);
+        let (mut files, mut file_roles) = (GlobSetBuilder::new(), Vec::new());
+        let (mut dirs, mut dir_roles) = (GlobSetBuilder::new(), Vec::new());
+        for (fi, (f, _)) in one_by_one.distinct.iter().enumerate() {
+            if f.all {
+                continue;
+            }
+            let [include, include_dirs, exclude, exclude_dirs] = &*f.globs;
+            for (globs, excludes) in [(include, false), (exclude, true)] {
+                for g in globs {
+                    files.add(g.clone());
+                    file_roles.push((fi, excludes));
+                }
+            }
+            for (globs, excludes) in [(include_dirs, false), (exclude_dirs, true)] {
+                for g in globs {
+                    dirs.add(g.clone());
+                    dir_roles.push((fi, excludes));
+                }
+            }
+        }
+        match (files.build(), dirs.build()) {
+            (Ok(files), Ok(dirs)) => FilterSet { files, file_roles, dirs, dir_roles, one_by_one: false, ..one_by_one },
+            // Too large together (each filter's compiled alone): each
+            // filter is searched by itself.
+            _ => one_by_one,
+        }
+    }
+
+    /// The set of `filters` with each filter searched by itself, as when
+    /// their globs will not compile together: nothing to compile (the
+    /// compiled set of the built-ins' globs takes some 20 ms of CPU).
+    pub fn one_by_one(filters: &[Arc<FileFilter>]) -> FilterSet {
+        let mut distinct: Vec<(Arc<FileFilter>, Vec<usize>)> = Vec::new();
+        for (i, f) in filters.iter().enumerate() {
+            match distinct.iter_mut().find(|(g, _)| g.same_selection(f)) {
+                Some((_, is)) => is.push(i),
+                None => distinct.push((Arc::clone(f), vec![i])),
+            }
+        }
+        FilterSet {
+            given: filters.to_vec(),
+            distinct,
+            files: GlobSet::empty(),
+            file_roles: Vec::new(),
+            dirs: GlobSet::empty(),
+            dir_roles: Vec::new(),
+            one_by_one: true,
+        }
+    }
+
+    /// Whether each filter is searched by itself ([`one_by_one`](Self::one_by_one)).
+    pub fn is_one_by_one(&self) -> bool {
+        self.one_by_one
+    }
+
+    /// Whether it is the set of `filters`: the very same filters (not
+    /// copies), in the same order.
+    pub fn is_of(&self, filters: &[Arc<FileFilter>]) -> bool {
+        self.given.len() == filters.len() && self.given.iter().zip(filters).all(|(a, b)| Arc::ptr_eq(a, b))
+    }
+
+    /// The distinct filters, each with the indices of the filters given
+    /// that it stands for; the searches answer for them in this order.
+    pub fn distinct(&self) -> &[(Arc<FileFilter>, Vec<usize>)] {
+        &self.distinct
+    }
+
+    /// Whether any filter has directory patterns: else
+    /// [`dir_within`](Self::dir_within) says nothing of any directory.
+    pub fn has_dir_patterns(&self) -> bool {
+        !self.dir_roles.is_empty() || (self.one_by_one && self.distinct.iter().any(|(f, _)| f.has_dir_patterns()))
+    }
+
+    /// [`FileFilter::dir_within`] for each distinct filter, into `out`:
+    /// what its directory patterns say of the files in `dir` (not the
+    /// root), given what they said of its parent (`parent`).
+    pub fn dir_within(
+        &self,
+        dir: &Path,
+        parent: &[DirSelection],
+        scratch: &mut FilterScratch,
+        out: &mut [DirSelection],
+    ) {
+        if self.one_by_one {
+            for (((f, _), &p), o) in self.distinct.iter().zip(parent).zip(out.iter_mut()) {
+                *o = f.dir_within(dir, p);
+            }
+            return;
+        }
+        out.copy_from_slice(parent);
+        if self.dir_roles.is_empty() {
+            return;
+        }
+        self.dirs.matches_into(dir, &mut scratch.matched);
+        for &g in &scratch.matched {
+            let (fi, excludes) = self.dir_roles[g];
+            if excludes {
+                out[fi].excluded = true;
+            } else {
+                out[fi].included = true;
+            }
+        }
+    }
+
+    /// [`FileFilter::globs_match`] for each distinct filter, into `out`:
+    /// whether its globs select `candidate`, in a directory of which
+    /// [`dir_within`](Self::dir_within) said `dirs`.
+    pub fn globs_match(
+        &self,
+        candidate: &globset::Candidate<'_>,
+        dirs: &[DirSelection],
+        scratch: &mut FilterScratch,
+        out: &mut [bool],
+    ) {
+        if self.one_by_one {
+            for (((f, _), &d), o) in self.distinct.iter().zip(dirs).zip(out.iter_mut()) {
+                *o = f.globs_match(candidate, d);
+            }
+            return;
+        }
+        scratch.hits.clear();
+        scratch.hits.resize(self.distinct.len(), (false, false));
+        if !self.file_roles.is_empty() {
+            self.files.matches_candidate_into(candidate, &mut scratch.matched);
+            for &g in &scratch.matched {
+                let (fi, excludes) = self.file_roles[g];
+                if excludes {
+                    scratch.hits[fi].1 = true;
+                } else {
+                    scratch.hits[fi].0 = true;
+                }
+            }
+        }
+        for (((f, _), (included, excluded)), (d, o)) in
+            self.distinct.iter().zip(&scratch.hits).zip(dirs.iter().zip(out.iter_mut()))
+        {
+            *o = f.all || ((d.included || *included) && !(d.excluded || *excluded));
+        }
     }
 }
 

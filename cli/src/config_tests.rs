@@ -1517,73 +1517,79 @@ fn excluded_directories_are_those_whose_files_are_all_excluded() {
     }
 }
 
+/// Patterns of every shape a filter treats apart, for the tests that
+/// compare two ways of matching them.
+const PATTERNS: &[&str] = &[
+    "*",
+    "**",
+    "**/",
+    "*/",
+    "/**/",
+    "*.rs",
+    "lib",
+    "lib/",
+    "/lib/",
+    "src/*.rs",
+    "/docs/**/*.md",
+    "gen*/",
+    "*.min.js",
+    "a/**",
+    "a/*",
+    "a/**/*",
+    "a/*/",
+    "a/**/",
+    "/a/**/**/",
+    "**/a/**/",
+    "*/**/",
+    "src/**/",
+    "a\\/**/",
+    "{a,src}/**/",
+    "a/**/**",
+    "**/a/**",
+    "a/**/*/**/",
+    "*\\{\\{*\\}\\}*/",
+    "./Makefile",
+    "x/**/y",
+    "{lib,src}/",
+    "d\\/*",
+];
+
+/// Paths for [`PATTERNS`] to match.
+const PATHS: &[&str] = &[
+    "a",
+    "a/b",
+    "a/b/c.rs",
+    "lib",
+    "lib/x.rs",
+    "x/lib/y.rs",
+    "lib/gen1/z.txt",
+    "src/a.rs",
+    "src/b/a.rs",
+    "docs/a/b.md",
+    "q.min.js",
+    "q.min.js/inner.js",
+    "w/{{name}}/v.json",
+    "Makefile",
+    "sub/Makefile",
+    "x/y",
+    "x/k/y/z",
+    "d/e",
+    "gen/f",
+    ".env",
+    "deep/er/.hidden/x.rs",
+    "a/g",
+    "a/x/f",
+    "src/m.rs",
+    "src/sub/n.rs",
+    "a/**/f",
+];
+
 /// A filter answers a directory's patterns per directory; it selects what
 /// the file-by-file sets of `include_set` and `exclude_set` (`d/*`,
 /// `d/**/*` per directory pattern) do.
 #[test]
 fn a_filter_selects_what_the_file_by_file_sets_do() {
-    let patterns = [
-        "*",
-        "**",
-        "**/",
-        "*/",
-        "/**/",
-        "*.rs",
-        "lib",
-        "lib/",
-        "/lib/",
-        "src/*.rs",
-        "/docs/**/*.md",
-        "gen*/",
-        "*.min.js",
-        "a/**",
-        "a/*",
-        "a/**/*",
-        "a/*/",
-        "a/**/",
-        "/a/**/**/",
-        "**/a/**/",
-        "*/**/",
-        "src/**/",
-        "a\\/**/",
-        "{a,src}/**/",
-        "a/**/**",
-        "**/a/**",
-        "a/**/*/**/",
-        "*\\{\\{*\\}\\}*/",
-        "./Makefile",
-        "x/**/y",
-        "{lib,src}/",
-        "d\\/*",
-    ];
-    let paths = [
-        "a",
-        "a/b",
-        "a/b/c.rs",
-        "lib",
-        "lib/x.rs",
-        "x/lib/y.rs",
-        "lib/gen1/z.txt",
-        "src/a.rs",
-        "src/b/a.rs",
-        "docs/a/b.md",
-        "q.min.js",
-        "q.min.js/inner.js",
-        "w/{{name}}/v.json",
-        "Makefile",
-        "sub/Makefile",
-        "x/y",
-        "x/k/y/z",
-        "d/e",
-        "gen/f",
-        ".env",
-        "deep/er/.hidden/x.rs",
-        "a/g",
-        "a/x/f",
-        "src/m.rs",
-        "src/sub/n.rs",
-        "a/**/f",
-    ];
+    let (patterns, paths) = (PATTERNS, PATHS);
     let v = |ps: &[&str]| ps.iter().map(|p| p.to_string()).collect::<Vec<_>>();
     let mut compared = 0;
     for include in patterns.iter().map(|p| vec![*p]).chain([vec!["*.rs", "lib/"], vec!["/src/", "*.md"]]) {
@@ -1599,6 +1605,63 @@ fn a_filter_selects_what_the_file_by_file_sets_do() {
         }
     }
     assert!(compared > 10_000, "{compared}");
+}
+
+/// Filters compiled into one set select what each selects alone
+/// ([`FileFilter::is_match`]), the set searched as one and filter by
+/// filter (what it falls back to when the globs will not compile
+/// together); filters with the same patterns are one.
+#[test]
+fn a_filter_set_selects_what_its_filters_do_one_by_one() {
+    let v = |ps: &[&str]| ps.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    let mut filters: Vec<Arc<FileFilter>> = Vec::new();
+    for kind in BuiltinKind::ALL {
+        let files: Vec<&str> = kind.default_files().to_vec();
+        filters.push(Arc::new(FileFilter::new(&v(&files), &v(&kind.default_exclude())).unwrap()));
+    }
+    for (i, p) in PATTERNS.iter().enumerate() {
+        let other = PATTERNS[(i * 7 + 3) % PATTERNS.len()];
+        filters.push(Arc::new(FileFilter::new(&v(&[p]), &v(&[other])).unwrap()));
+        filters.push(Arc::new(FileFilter::new(&v(&["*", other]), &v(&[p])).unwrap()));
+    }
+    // The same patterns again: one filter for both.
+    filters.push(Arc::new(FileFilter::new(&v(&["*.rs"]), &v(&["lib"])).unwrap()));
+    filters.push(Arc::new(FileFilter::new(&v(&["*.rs"]), &v(&["lib"])).unwrap()));
+    let paths: Vec<&str> = PATHS
+        .iter()
+        .copied()
+        .chain(["a/tests/x/expected.txt", "third_party/q/r.c", "deps/lua/x.c", "p/__snapshots__/a.snap", "x.json"])
+        .collect();
+    let mut compared = 0;
+    for set in [FilterSet::new(&filters), FilterSet::one_by_one(&filters)] {
+        assert!(set.is_of(&filters) && !set.is_of(&filters[1..]));
+        let distinct = set.distinct();
+        let n = filters.len();
+        let twice = |(_, given): &&(Arc<FileFilter>, Vec<usize>)| given.ends_with(&[n - 2, n - 1]);
+        assert_eq!(distinct.iter().filter(twice).count(), 1, "the same patterns: one filter");
+        let mut scratch = FilterScratch::default();
+        for path in &paths {
+            // Top down, as a walk remembers each directory's answer.
+            let mut dirs = vec![DirSelection::default(); distinct.len()];
+            let parent = Path::new(path).parent().unwrap_or(Path::new(""));
+            let mut above: Vec<&Path> = parent.ancestors().filter(|a| !a.as_os_str().is_empty()).collect();
+            above.reverse();
+            for a in above {
+                let before = dirs.clone();
+                set.dir_within(a, &before, &mut scratch, &mut dirs);
+            }
+            let mut says = vec![false; distinct.len()];
+            set.globs_match(&globset::Candidate::new(path), &dirs, &mut scratch, &mut says);
+            for ((filter, given), says) in distinct.iter().zip(&says) {
+                assert_eq!(*says, filter.is_match(path), "{path}: {:?}", filter.patterns);
+                for &i in given {
+                    assert_eq!(*says, filters[i].is_match(path));
+                }
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 4_000, "{compared}");
 }
 
 #[test]
