@@ -449,6 +449,50 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         assert!(!fnl.is_match(file) && tw.is_match(file), "{file}");
     }
     assert!(!fnl.is_match("ios/Runner/Assets.xcassets/LaunchImage.imageset/README.md"));
+    let rcp = "Packages/RealityKitContent/Package.realitycomposerpro/ProjectData/main.json";
+    assert!(!fnl.is_match(rcp) && tw.is_match(rcp));
+    // .NET tools' files keep the tools' layout: ReSharper's settings, the
+    // designers' models, BenchmarkDotNet's reports.
+    for file in [
+        "Dapper.sln.DotSettings",
+        "src/Model.edmx",
+        "src/Northwind.dbml",
+        "src/Northwind.dbml.layout",
+        "bench/BenchmarkDotNet.Artifacts/results/Polly.Bench-report.csv",
+        "results/net8.0/Serilog.Bench-report-github.md",
+    ] {
+        assert!(!tw.is_match(file) && !fnl.is_match(file) && !mle.is_match(file) && !md.is_match(file), "{file}");
+    }
+    assert!(md.is_match("docs/report.md") && md.is_match("github-report.md"));
+    // Saved responses below a directory of tests or a .NET test project;
+    // a `TestData/` of code elsewhere, and the code beside them, stay.
+    for file in [
+        "test/RestSharp.Tests/SampleData/Goodreads.xml",
+        "src/Foo.Tests/TestData/a.json",
+        "Src/Newtonsoft.Json.UnitTests/SampleData/b.txt",
+    ] {
+        assert!(!tw.is_match(file) && !fnl.is_match(file) && !filter("json").is_match(file), "{file}");
+    }
+    for file in ["test/RestSharp.Tests.Serializers.Json/SampleData.cs", "Skyline/TestData/AdductTest.cs"] {
+        assert!(tw.is_match(file) && fnl.is_match(file), "{file}");
+    }
+    // A Mason brick's templates end as the file they render.
+    for file in ["bricks/bloc/__brick__/{{name.snakeCase()}}_bloc.dart", "b/__brick__/{{~ bloc_builder }}"] {
+        assert!(!fnl.is_match(file) && tw.is_match(file), "{file}");
+    }
+    assert!(!filter("json").is_match("bricks/app/__brick__/pubspec.json"));
+    assert!(fnl.is_match("bricks/bloc/brick.yaml") && filter("yaml").is_match("bricks/bloc/brick.yaml"));
+    // JSONTestSuite's corpus: syntax and encoding are the test's.
+    let json = filter("json");
+    for file in [
+        "tests/JSONTestSuite/test_parsing/n_array_invalid_utf8.json",
+        "tests/JSONTestSuite/test_parsing/i_string_iso_latin_1.json",
+        "tests/JSONTestSuite/test_parsing/y_object_duplicated_key.json",
+        "tests/JSONTestSuite/test_transform/string_1_invalid_codepoint.json",
+    ] {
+        assert!(!json.is_match(file) && !utf8.is_match(file) && secrets.is_match(file), "{file}");
+    }
+    assert!(json.is_match("tests/test_parsing/config.json") && json.is_match("n_items.json"));
     // Beside them, by hand.
     for file in ["docs/Contents.json", "app/src/main/res/drawable/ic_launcher_background.xml"] {
         assert!(fnl.is_match(file), "{file}");

@@ -166,7 +166,9 @@ impl BuiltinKind {
     /// ([`EXPECTED_OUTPUT`]), and all but the shebang check test data
     /// ([`TEST_DATA_DIRS`]), which `utf8` and the syntax checks leave out
     /// too. The syntax checks leave out
-    /// what project templates hold ([`TEMPLATE_DIRS`]), `shebang-executable`
+    /// what project templates hold ([`TEMPLATE_DIRS`]), `json` and `utf8`
+    /// JSONTestSuite's corpus ([`JSON_TEST_SUITE`]), `final-newline` a
+    /// Mason brick's templates ([`PARTIAL_TEMPLATES`]), `shebang-executable`
     /// template files ([`TEMPLATE_FILES`]), and `large-file` package
     /// managers' lock files ([`LOCK_FILES`]), translation catalogs and
     /// tests' expected outputs; all but the syntax checks, `secrets` and
@@ -174,7 +176,7 @@ impl BuiltinKind {
     /// `merge-conflict` tests' conflicted inputs ([`CONFLICT_FIXTURES`]).
     pub fn default_exclude(self) -> Vec<&'static str> {
         let parts: &[&[&str]] = match self {
-            BuiltinKind::Json => &[JSONC_FILES, TEMPLATE_DIRS, TEST_DATA_DIRS],
+            BuiltinKind::Json => &[JSONC_FILES, TEMPLATE_DIRS, TEST_DATA_DIRS, JSON_TEST_SUITE],
             BuiltinKind::Jsonc | BuiltinKind::Toml | BuiltinKind::Yaml => &[TEMPLATE_DIRS, TEST_DATA_DIRS],
             BuiltinKind::TrailingWhitespace => &[
                 MARKDOWN_FILES,
@@ -205,8 +207,9 @@ impl BuiltinKind {
                 WRITTEN_WITHOUT_NEWLINE,
                 MAIL_FILES,
                 THIRD_PARTY_DIRS,
+                PARTIAL_TEMPLATES,
             ],
-            BuiltinKind::Utf8 => &[MAIL_FILES, TEST_DATA_DIRS, THIRD_PARTY_DIRS],
+            BuiltinKind::Utf8 => &[MAIL_FILES, TEST_DATA_DIRS, THIRD_PARTY_DIRS, JSON_TEST_SUITE],
             BuiltinKind::LargeFile => &[LOCK_FILES, TRANSLATION_CATALOGS, EXPECTED_OUTPUT, THIRD_PARTY_DIRS],
             BuiltinKind::MergeConflict => &[CONFLICT_FIXTURES],
             _ => &[],
@@ -474,7 +477,10 @@ const EXPECTED_OUTPUT: &[&str] = &[
 /// expect-test files and parser inputs) and as JetBrains' test frameworks
 /// do (`testData/`: the Kotlin compiler's and IntelliJ plugins' inputs and
 /// expected outputs); not `test-data/` or `TestData/`, which name test
-/// crates and .NET test projects as often as data;
+/// crates and .NET test projects as often as data, but `TestData/` and
+/// `SampleData/` below a directory of tests or a .NET test project
+/// (`Foo.Tests/`, `Foo.UnitTests/`, `Foo.IntegrationTests/`: saved API
+/// responses, which the project file copies beside the tests);
 /// dune's cram tests' (`name.t/`)
 /// and Erlang Common Test's (`name_SUITE_data/`): inputs and golden outputs
 /// of tests, made as the test needs them: their layout, their encoding
@@ -482,12 +488,35 @@ const EXPECTED_OUTPUT: &[&str] = &[
 /// parser's malformed input) are the test's. (A script there that a test
 /// runs is still to be executable: not left out of `shebang-executable`;
 /// a key there is still a key.)
-const TEST_DATA_DIRS: &[&str] = &["testdata/", "test_data/", "testData/", "*.t/", "*_SUITE_data/"];
+const TEST_DATA_DIRS: &[&str] = &[
+    "testdata/",
+    "test_data/",
+    "testData/",
+    "*.t/",
+    "*_SUITE_data/",
+    "**/{test,tests,Tests,*.Tests,*.UnitTests,*.IntegrationTests}/**/{TestData,SampleData}/",
+];
+
+/// JSONTestSuite's corpus (Nicolas Seriot's, which JSON libraries copy in
+/// whole: aeson's `tests/JSONTestSuite/`): `test_parsing/` holds the
+/// parser's inputs, named for what a parser must do with them (`y_`
+/// accept, `n_` reject, `i_` either: invalid UTF-8, unpaired surrogates,
+/// duplicate keys), and `test_transform/` the inputs parsers differ on.
+/// Their syntax and encoding are the test's.
+const JSON_TEST_SUITE: &[&str] = &["**/test_parsing/[yni]_*.json", "**/test_transform/*.json"];
 
 /// The files of a project template, under a directory whose name is a
-/// template tag (cookiecutter's `{{cookiecutter.project_slug}}/`), which
-/// are JSON, TOML or YAML only once rendered.
-const TEMPLATE_DIRS: &[&str] = &["*\\{\\{*\\}\\}*/"];
+/// template tag (cookiecutter's `{{cookiecutter.project_slug}}/`), or in
+/// a Mason brick (`__brick__/`, Mustache templates: bloc's `{{name}}.dart`),
+/// which are JSON, TOML or YAML only once rendered.
+const TEMPLATE_DIRS: &[&str] = &["*\\{\\{*\\}\\}*/", "__brick__/"];
+
+/// The files of a Mason brick (`__brick__/`): Mustache templates, whose
+/// end is the rendered file's. A partial is written into the middle of
+/// another template's line (`{{#is_bloc}}{{> bloc_builder }}{{/is_bloc}}`),
+/// and a file that only composes partials ends where its last tag does:
+/// a line break after either would be one in every file rendered.
+const PARTIAL_TEMPLATES: &[&str] = &["__brick__/"];
 
 /// Template files (Jinja, Go templates), whose rendered file's mode is
 /// set by what renders them.
@@ -519,7 +548,8 @@ const IDE_FILES: &[&str] =
 /// metadata Bower writes beside each package it installs (`.bower.json`),
 /// NuGet's lock file (`packages.lock.json`), what Xcode keeps in an asset
 /// catalog (`*.xcassets/`: its `Contents.json` files, and Flutter's
-/// template README there), and the adaptive launcher icons Android
+/// template README there) and in a Reality Composer Pro project
+/// (`*.realitycomposerpro/`: its JSON and `.rcprojectdata`), and the adaptive launcher icons Android
 /// Studio's Image Asset tool writes (`res/mipmap-anydpi*/ic_launcher*.xml`),
 /// the Dev Containers CLI's lock file (`devcontainer-lock.json`, which
 /// `--experimental-frozen-lockfile` compares byte for byte), and
@@ -542,6 +572,7 @@ const WRITTEN_WITHOUT_NEWLINE: &[&str] = &[
     "firebase_app_id_file.json",
     "packages.lock.json",
     "**/*.xcassets/**",
+    "**/*.realitycomposerpro/**",
     "**/res/mipmap-anydpi*/ic_launcher*.xml",
 ];
 
@@ -556,9 +587,27 @@ const WRITTEN_WITHOUT_NEWLINE: &[&str] = &[
 /// `<auto-generated>` header (by name: in hand-written forms of Visual
 /// Studio 2003 the designer's region sits among the user's code), and
 /// what CocoaPods keeps in `Pods/` (other projects' sources, and the
-/// support files `pod install` writes again at each run).
-const TOOL_LAYOUT: &[&str] =
-    &["*.rtf", ".licenses/", "**/migrations/[0-9]*_*/migration.sql", "*.[Dd]esigner.cs", "*.[Dd]esigner.vb", "Pods/"];
+/// support files `pod install` writes again at each run), and what .NET
+/// tools keep: ReSharper's and Rider's shared settings (`*.DotSettings`,
+/// whose values keep their blanks, `xml:space="preserve"`), the Entity
+/// Framework and LINQ to SQL designers' models (`*.edmx`, `*.dbml`,
+/// `*.dbml.layout`), and BenchmarkDotNet's results (`BenchmarkDotNet.Artifacts/`,
+/// and its GitHub-flavoured reports wherever they are copied,
+/// `*-report-github.md`, whose table and settings lines it pads).
+const TOOL_LAYOUT: &[&str] = &[
+    "*.rtf",
+    ".licenses/",
+    "**/migrations/[0-9]*_*/migration.sql",
+    "*.[Dd]esigner.cs",
+    "*.[Dd]esigner.vb",
+    "Pods/",
+    "*.DotSettings",
+    "*.edmx",
+    "*.dbml",
+    "*.dbml.layout",
+    "BenchmarkDotNet.Artifacts/",
+    "*-report-github.md",
+];
 
 /// Scripts a build installs with its own mode: Debian's maintainer, init
 /// and bug scripts (debhelper installs them 0755, whatever git holds),
@@ -1478,7 +1527,11 @@ fn kotlin_api_dump(header: &[u8]) -> bool {
 ///   program that wrote it (`%%Creator:`, `%APLProducer:`);
 /// - the licence file rollup's and vite's builds write (its `# Licenses of
 ///   bundled dependencies` and `# Bundled dependencies:` headings,
-///   anywhere in it).
+///   anywhere in it);
+/// - erlang.mk (its `ERLANG_MK_FILENAME :=` and `ERLANG_MK_VERSION =`
+///   lines), a citation style the CSL Style Variant Builder generated (its
+///   comment), and a Visual Studio project in MSBuild's 2003 format (with
+///   a `ToolsVersion` and a `ProjectGuid`).
 pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     let content = content.strip_prefix(BOM).unwrap_or(content);
     let header = &content[..content.len().min(HEADER_LEN)];
@@ -1560,6 +1613,34 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     // no source does.
     if kotlin_api_dump(header) {
         return Some("a Kotlin API dump's class declaration by its JVM name (`public final class a/b/C {`)");
+    }
+    // erlang.mk, which its `erlang-mk` target builds and copies into each
+    // project whole (cowboy's, ranch's), with its version and file name
+    // set near the top.
+    if memchr::memmem::find(header, b"\nERLANG_MK_FILENAME := ").is_some()
+        && memchr::memmem::find(header, b"\nERLANG_MK_VERSION = ").is_some()
+    {
+        return Some("erlang.mk's build (`ERLANG_MK_FILENAME :=`, `ERLANG_MK_VERSION =`)");
+    }
+    // A citation style the CSL project's Style Variant Builder wrote from
+    // its template (pandoc's `default.csl`): it says so in a comment inside
+    // the root element.
+    if memchr::memmem::find(header, b"<!-- This file was generated by the Style Variant Builder").is_some() {
+        return Some("the Style Variant Builder's `This file was generated` comment");
+    }
+    // A Visual Studio project in MSBuild's format before SDK-style
+    // projects (its 2003 namespace, a `ToolsVersion`, and the `ProjectGuid`
+    // Visual Studio gives it), which Visual Studio rewrites at each change
+    // of the project, without a final line break and with its template's
+    // comments.
+    let root_tag =
+        body.trim_ascii_start().strip_prefix(b"<Project ").map(|t| &t[..memchr::memchr(b'>', t).unwrap_or(t.len())]);
+    if root_tag.is_some_and(|t| {
+        memchr::memmem::find(t, b"ToolsVersion=").is_some()
+            && memchr::memmem::find(t, b"xmlns=\"http://schemas.microsoft.com/developer/msbuild/2003\"").is_some()
+    }) && memchr::memmem::find(header, b"<ProjectGuid>").is_some()
+    {
+        return Some("a Visual Studio project (MSBuild's 2003 namespace, `ToolsVersion`, `ProjectGuid`)");
     }
     // Android Room's exported schemas (JSON: no comment to say so).
     if header.starts_with(b"{")

@@ -364,7 +364,10 @@ fn hunk_header(line: &[u8]) -> Option<(usize, usize)> {
 /// spaces, `$`, a blank), its continuation lines `  > …`, then the lines of
 /// its output, each indented by two spaces, which must be what the command
 /// prints, byte for byte (an empty output line is two spaces: a truly empty
-/// line ends the block). Their trailing blanks are the output's; the
+/// line ends the block). Their trailing blanks are the output's, and so is
+/// the blank of an empty continuation line, `  > ` (an empty line of a
+/// here-document: cram and prysk read a continuation only with its blank,
+/// and dune writes one so whenever it promotes a test's output); the
 /// commands' and everything else's are reported.
 ///
 /// Looked at lazily, line by line in order, as the blanks are found.
@@ -384,7 +387,7 @@ impl<'c> Transcript<'c> {
     }
 
     /// Whether the run of blanks ending at `end` ends a line of a command's
-    /// output.
+    /// output, or an empty continuation line.
     fn output_at(&self, end: usize) -> bool {
         const COMMAND: &[u8] = b"  $ ";
         let c = self.content;
@@ -405,7 +408,7 @@ impl<'c> Transcript<'c> {
             let line = &c[at..line_end];
             let command = line.starts_with(COMMAND);
             let more = in_block && line.starts_with(b"  >");
-            output = in_block && !command && !more && line.starts_with(b"  ");
+            output = (in_block && !command && !more && line.starts_with(b"  ")) || (more && line == b"  > ");
             in_block = command || more || output;
             at = line_end + 1;
         }
