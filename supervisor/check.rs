@@ -1336,27 +1336,35 @@ fn write_entries(
 
 /// The key of a file's entry: its set and its content (and, for a set whose
 /// verdicts depend on them, its path and its executable bit; and the marks
-/// its git attributes and its name give it, which the built-ins heed).
-fn file_key(set: &FileSet, hash: Option<u128>, w: &Walked) -> ResultKey {
+/// its git attributes and its name give it, which the built-ins heed; and,
+/// below a directory of tests, the project's `.prettierignore`, whose say
+/// is asked only where a whitespace check finds something: `formatter`,
+/// its digest, if there is one).
+fn file_key(set: &FileSet, hash: Option<u128>, w: &Walked, formatter: Option<u64>) -> ResultKey {
     let hash = hash.unwrap_or(0);
     let content = if set.path_dependent { command_key(hash, w) } else { hash }.to_be_bytes();
-    let marks = w.marks().bits();
-    if !set.mode_dependent && marks == 0 {
+    let marks = w.marks();
+    let bits = marks.bits();
+    if !set.mode_dependent && bits == 0 {
         return ResultKey { validator: set.id, content };
     }
     // A file nothing marks keeps the key it had before marks were read
     // (its cached verdicts stay good).
     // (And one with marks of the first byte only keeps the key it had
     // before there were more.)
-    let mut keyed = [0u8; 21];
+    let mut keyed = [0u8; 29];
     keyed[..16].copy_from_slice(&content);
     keyed[16] = u8::from(set.mode_dependent && w.executable());
-    keyed[17..].copy_from_slice(&marks.to_le_bytes());
-    let keyed = match marks {
-        0 => &keyed[..17],
-        1..=0xff => &keyed[..18],
-        0x100..=0xffff => &keyed[..19],
-        _ => &keyed[..],
+    keyed[17..21].copy_from_slice(&bits.to_le_bytes());
+    let keyed = match (bits, formatter.filter(|_| marks.in_tests)) {
+        (_, Some(digest)) => {
+            keyed[21..].copy_from_slice(&digest.to_le_bytes());
+            &keyed[..]
+        }
+        (0, None) => &keyed[..17],
+        (1..=0xff, None) => &keyed[..18],
+        (0x100..=0xffff, None) => &keyed[..19],
+        (_, None) => &keyed[..21],
     };
     ResultKey { validator: set.id, content: xxhash_rust::xxh3::xxh3_128(keyed).to_be_bytes() }
 }
@@ -1594,6 +1602,9 @@ pub async fn run(
     });
     let walk_turn = core_turn().await;
     let read_by_walk = walk_watch.clone();
+    // The project's `.prettierignore`, as the walk read it.
+    let formatter_list: Arc<std::sync::OnceLock<Arc<formatter_ignore::FormatterList>>> = Arc::default();
+    let formatter_slot = Arc::clone(&formatter_list);
     let walked = tokio::task::spawn_blocking(move || {
         // Held while the walk runs; given back before git's listing is
         // waited for (up to 10 s of waiting, not of work).
@@ -1660,7 +1671,11 @@ pub async fn run(
                 sources: None,
             };
             let tracked_rules = &walked.4.rules_files;
-            let (notes, unwalked) = rules.mark(&mut walked.0, &targets, tracked_rules, tracked, &remembered_rules);
+            let (notes, unwalked, list) =
+                rules.mark(&mut walked.0, &targets, tracked_rules, tracked, &remembered_rules);
+            if let Some(list) = list {
+                let _ = formatter_slot.set(Arc::new(list));
+            }
             // One made there later must be seen by the next check too.
             if let Some((watch, walk)) = &watch {
                 for dir in &unwalked {
@@ -1793,6 +1808,7 @@ pub async fn run(
     let selected = Arc::new(selected);
     let now = now_secs();
     let stage = Arc::new(read_stage::Stage {
+        formatter_list: formatter_list.get().cloned(),
         walked: walked.clone(),
         pairs: Arc::new(pairs),
         selected: selected.clone(),
@@ -3236,8 +3252,11 @@ impl RulesWalk<'_> {
     /// tracks (`tracked_rules`), those of the directories not walked that
     /// hold files git tracks (`tracked`, see [`attributes::unlisted`]), and
     /// `remembered` (an earlier walk's). The files read are recorded with
-    /// the walk's ignore files. Returns the notes for the report, and the
-    /// directories not walked whose rules files were looked for.
+    /// the walk's ignore files. Returns the notes for the report, the
+    /// directories not walked whose rules files were looked for, and, for
+    /// a check, the project's `.prettierignore`, which the read stage asks
+    /// about the files it must (with `sources`, for `explain`, every file
+    /// gets its `kept_from_formatter` mark here instead).
     fn mark(
         &self,
         files: &mut [Walked],
@@ -3245,7 +3264,7 @@ impl RulesWalk<'_> {
         tracked_rules: &[PathBuf],
         tracked: (&[PathBuf], Option<&HashSet<&str>>),
         remembered: &[PathBuf],
-    ) -> (Vec<String>, Vec<PathBuf>) {
+    ) -> (Vec<String>, Vec<PathBuf>, Option<formatter_ignore::FormatterList>) {
         let RulesWalk { root, own, excluded_dirs, hazards, sources } = *self;
         let listed = |found: Vec<PathBuf>| {
             let listed_in = |path: &PathBuf| {
@@ -3273,9 +3292,15 @@ impl RulesWalk<'_> {
         let heed_eol = files.iter().any(|w| w.marks.eol.is_some());
         attributes::mark(root, (real_root, trusted), &repos, files, &gitattributes, heed_eol, (&mut read, sources));
         go_vendor::mark(root, (real_root, trusted), files, &mut read, sources);
-        formatter_ignore::mark(root, (real_root, trusted), files, &mut read, sources);
+        let formatter_list = match sources {
+            Some(_) => {
+                formatter_ignore::mark(root, (real_root, trusted), files, &mut read, sources);
+                None
+            }
+            None => formatter_ignore::FormatterList::load(root, (real_root, trusted), &mut read),
+        };
         hazards.ignore_files.lock().expect("ignore files").append(&mut read);
-        (notes, unwalked)
+        (notes, unwalked, formatter_list)
     }
 }
 

@@ -90,7 +90,7 @@ pub async fn explain(engine: &Engine, params: Value) -> Result<Value, RpcError> 
             hazards: &hazards,
             sources: Some(&sources),
         };
-        let (notes, _) = rules.mark(&mut files, &targets, &[], (&[], None), &[]);
+        let (notes, _, _) = rules.mark(&mut files, &targets, &[], (&[], None), &[]);
         let sources = sources.into_inner().expect("sources");
         let mut scope =
             Scope { root: &root, own: &own, excluded_dirs: &excluded_dirs, hazards: &hazards, listed: HashMap::new() };

@@ -13,6 +13,15 @@
 //! edit makes the next check walk the whole tree again; one created where
 //! none was is an event in the root's directory, whose name
 //! [`crate::watch`] counts as a rules file.
+//!
+//! A check matches a file against it only where a whitespace check finds
+//! something in a file below a directory of tests ([`FormatterList::keeps`],
+//! asked by the read stage, which then judges the file again with the
+//! mark): most files have nothing to waive, and matching each of
+//! webpack's 12,000 test files cost about 3 % of a cold check. The cached
+//! verdicts of files below a directory of tests are keyed by the file's
+//! digest instead ([`FormatterList::digest`]). `explain` marks every file
+//! it looks at, to say which line of the file matched.
 
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
@@ -49,6 +58,61 @@ pub(super) fn mark(
     // is at hand for one thread only, the others take one from a locked
     // pool at every match.
     super::attributes::in_chunks(files, |files| mark_chunk(root, &matcher.clone(), files, sources));
+}
+
+/// The project's `.prettierignore`, read (and stamped) by a check, matched
+/// only when asked ([`keeps`](Self::keeps)).
+pub(crate) struct FormatterList {
+    root: PathBuf,
+    /// Its bytes.
+    bytes: Vec<u8>,
+    /// Its patterns, compiled when first asked about a file.
+    matcher: std::sync::OnceLock<Option<Gitignore>>,
+}
+
+impl FormatterList {
+    /// The `.prettierignore` at `root`, read into `read` with its stamp, if
+    /// there is one; `real_root` and `trusted` are as for
+    /// [`super::attributes::read_rules`].
+    pub(super) fn load(
+        root: &Path,
+        (real_root, trusted): (&Path, &[u32]),
+        read: &mut Vec<(PathBuf, ReadStamp)>,
+    ) -> Option<FormatterList> {
+        let path = root.join(FILE_NAME);
+        let bytes = super::attributes::read_rules(&path, (root, real_root, trusted), false, read)?;
+        Some(FormatterList { root: root.to_path_buf(), bytes, matcher: std::sync::OnceLock::new() })
+    }
+
+    /// What the cached verdicts of a file below a directory of tests are
+    /// keyed by, beside its content: the list's bytes, which decide whether
+    /// its whitespace is judged.
+    pub(crate) fn digest(&self) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(&self.bytes)
+    }
+
+    /// Whether the project keeps the file at `rel` (relative to the root)
+    /// from its formatter: it is below a directory of tests, and the list
+    /// matches it or the nearest directory above it that the list names (as
+    /// [`mark`] decides).
+    pub(crate) fn keeps(&self, rel: &[u8]) -> bool {
+        if !in_test_dir(rel) {
+            return false;
+        }
+        let Some(matcher) = self.matcher.get_or_init(|| matcher(&self.root, &self.bytes)) else { return false };
+        let path = |p| Path::new(std::ffi::OsStr::from_bytes(p));
+        if let Some(decided) = decided(matcher.matched(path(rel), false)) {
+            return decided.is_some();
+        }
+        let mut dir = parent(rel);
+        while !dir.is_empty() {
+            if let Some(decided) = decided(matcher.matched(path(dir), true)) {
+                return decided.is_some();
+            }
+            dir = parent(dir);
+        }
+        false
+    }
 }
 
 /// [`mark`]'s work on `files`.
@@ -141,7 +205,12 @@ mod tests {
         let mut read = Vec::new();
         mark(root, (root, &[]), &mut files, &mut read, None);
         assert_eq!(read.len(), 1, "the file is stamped");
-        files.iter().map(|w| w.marks.kept_from_formatter).collect()
+        let marked: Vec<bool> = files.iter().map(|w| w.marks.kept_from_formatter).collect();
+        // A check asks file by file, and decides alike.
+        let list = FormatterList::load(root, (root, &[]), &mut Vec::new()).expect("the list");
+        let kept: Vec<bool> = rels.iter().map(|r| list.keeps(r.as_bytes())).collect();
+        assert_eq!(kept, marked, "asked file by file");
+        marked
     }
 
     #[test]

@@ -101,6 +101,10 @@ thread_local! {
 
 /// What a run's read stage works with.
 pub(super) struct Stage {
+    /// The project's `.prettierignore`, asked about a file below a
+    /// directory of tests that a whitespace check finds something in (see
+    /// [`super::formatter_ignore`]).
+    pub formatter_list: Option<Arc<super::formatter_ignore::FormatterList>>,
     pub walked: Arc<Vec<Walked>>,
     /// The selected validators of each file.
     pub pairs: Arc<Vec<Vec<usize>>>,
@@ -1097,11 +1101,12 @@ fn process_batch(
         let mut interned = st.sets.lock().expect("sets");
         files.iter().zip(&reads).map(|(&fi, r)| set_of(&mut interned, &st.pairs[fi], fi, r)).collect()
     };
+    let formatter = st.formatter_list.as_ref().map(|list| list.digest());
     let keys: Vec<Option<ResultKey>> = files
         .iter()
         .zip(&reads)
         .zip(&sets)
-        .map(|((&fi, r), set)| set.as_deref().map(|set| file_key(set, r.hash, &walked[fi])))
+        .map(|((&fi, r), set)| set.as_deref().map(|set| file_key(set, r.hash, &walked[fi], formatter)))
         .collect();
     let mut entries: Vec<Option<verdict_storage::Cached<Vec<StoredVerdict>>>> = vec![None; files.len()];
     // The keys of the entries of the sets' built-ins alone (see
@@ -1112,7 +1117,7 @@ fn process_batch(
         .zip(files.iter())
         .map(|((set, r), &fi)| {
             let part = set.as_deref()?.inline_part.as_deref()?;
-            Some(file_key(part, r.hash, &walked[fi]))
+            Some(file_key(part, r.hash, &walked[fi], formatter))
         })
         .collect();
     let mut inline_entries: Vec<Option<verdict_storage::Cached<Vec<StoredVerdict>>>> = vec![None; files.len()];
@@ -1141,8 +1146,10 @@ fn process_batch(
                     .collect()
             };
             if !wanted.is_empty() {
-                let keys: Vec<ResultKey> =
-                    wanted.iter().map(|(pos, full)| file_key(full, reads[*pos].hash, &walked[files[*pos]])).collect();
+                let keys: Vec<ResultKey> = wanted
+                    .iter()
+                    .map(|(pos, full)| file_key(full, reads[*pos].hash, &walked[files[*pos]], formatter))
+                    .collect();
                 for ((pos, full), got) in
                     wanted.into_iter().zip(store.get_file_results::<Vec<StoredVerdict>>(&keys, st.now))
                 {
@@ -1224,6 +1231,8 @@ fn process_batch(
         let mut content_ok = None;
         // Known from the stat index, but read for a built-in all the same.
         let mut read_late = false;
+        // Whether the project keeps the file from its formatter, once asked.
+        let mut formatter_keeps: Option<bool> = None;
         if let Some(e) = &entry {
             expiry = expiry_in_force(e.expires_at, e.created_at, set.map_or(0, |s| s.ttl));
         }
@@ -1366,9 +1375,21 @@ fn process_batch(
                 // from a build that did not look), so look again; it is rare.
                 let binary = r.binary || (read_late && verdict_actors::builtin::is_binary(content));
                 // The size of the bytes hashed, which the verdict is cached under.
-                let input =
+                let mut input =
                     BuiltinInput { content, size: r.size, executable: w.executable(), binary, marks: w.marks() };
-                match run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, r.hash) {
+                let mut judged = run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, r.hash);
+                // Something found below a directory of tests: if the
+                // project keeps the file from its formatter, judged again
+                // with the mark (a whitespace check then passes it; the
+                // others do not heed it). Asked once a file, and only here.
+                if let (Ran::Done(Outcome::Findings { .. }, true), Some(list)) = (&judged, &st.formatter_list)
+                    && input.marks.in_tests
+                    && *formatter_keeps.get_or_insert_with(|| list.keeps(w.name_bytes()))
+                {
+                    input.marks.kept_from_formatter = true;
+                    judged = run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, r.hash);
+                }
+                match judged {
                     Ran::Done(outcome, true) => {
                         ran.push(vi);
                         outcome
