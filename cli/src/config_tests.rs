@@ -493,6 +493,21 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         assert!(!json.is_match(file) && !utf8.is_match(file) && secrets.is_match(file), "{file}");
     }
     assert!(json.is_match("tests/test_parsing/config.json") && json.is_match("n_items.json"));
+    // revdepcheck's reports, testthat's nested snapshots, golden
+    // directories below a directory of tests.
+    for file in [
+        "revdep/README.md",
+        "revdep/problems.md",
+        "pkg/revdep/cran.md",
+        "tests/testthat/test-snapshot/_snaps/snapshot.md",
+        "tests/unit/plugins/modules/interfaces_file/interfaces_file_fixtures/golden_output/servers.com",
+        "test/cli/golden/help.txt",
+    ] {
+        assert!(!tw.is_match(file) && !md.is_match(file) && !fnl.is_match(file), "{file}");
+    }
+    for file in ["revdep/notes.md", "docs/revdep/README.md.txt", "golden/golden.go", "internal/golden/file.go"] {
+        assert!(fnl.is_match(file), "{file}");
+    }
     // Beside them, by hand.
     for file in ["docs/Contents.json", "app/src/main/res/drawable/ic_launcher_background.xml"] {
         assert!(fnl.is_match(file), "{file}");

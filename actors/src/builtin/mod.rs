@@ -443,7 +443,11 @@ const TRANSLATION_CATALOGS: &[&str] = &["*.po", "*.pot"];
 /// Ansible's, nlohmann/json's documented examples' outputs), and
 /// snapshot directories
 /// (swift-snapshot-testing's `__Snapshots__/`, a `Snapshots/` below a
-/// `Tests/`: one elsewhere may hold code).
+/// `Tests/`: one elsewhere may hold code; testthat's `_snaps/`, at any
+/// depth below `testthat/`), and golden directories below a directory of
+/// tests (`golden/`, `goldens/`, `golden_output/`: Ansible collections'
+/// unit tests compare their files whole; elsewhere `golden/` names a Go
+/// package of helpers).
 const EXPECTED_OUTPUT: &[&str] = &[
     "*.snap",
     "*.golden",
@@ -466,7 +470,8 @@ const EXPECTED_OUTPUT: &[&str] = &[
     "__snapshots__/",
     "__Snapshots__/",
     "**/Tests/**/Snapshots/",
-    "**/testthat/_snaps/",
+    "**/testthat/**/_snaps/",
+    "**/{test,tests,Tests,spec,__tests__}/**/{golden,goldens,golden_output}/",
     "**/expected/*.out",
     "**/{test,tests,Tests,spec,__tests__}/**/expected.*",
     "**/{test,tests,Tests,spec}/**/{fixtures,Fixtures}/**/*.txt",
@@ -593,7 +598,10 @@ const WRITTEN_WITHOUT_NEWLINE: &[&str] = &[
 /// Framework and LINQ to SQL designers' models (`*.edmx`, `*.dbml`,
 /// `*.dbml.layout`), and BenchmarkDotNet's results (`BenchmarkDotNet.Artifacts/`,
 /// and its GitHub-flavoured reports wherever they are copied,
-/// `*-report-github.md`, whose table and settings lines it pads).
+/// `*-report-github.md`, whose table and settings lines it pads), and
+/// the reports revdepcheck writes again at each run of an R package's
+/// reverse-dependency checks (`revdep/README.md`, `problems.md`,
+/// `failures.md`, `cran.md`: `R CMD check` output, blanks and all).
 const TOOL_LAYOUT: &[&str] = &[
     "*.rtf",
     ".licenses/",
@@ -607,6 +615,10 @@ const TOOL_LAYOUT: &[&str] = &[
     "*.dbml.layout",
     "BenchmarkDotNet.Artifacts/",
     "*-report-github.md",
+    "**/revdep/README.md",
+    "**/revdep/problems.md",
+    "**/revdep/failures.md",
+    "**/revdep/cran.md",
 ];
 
 /// Scripts a build installs with its own mode: Debian's maintainer, init
@@ -1188,8 +1200,13 @@ pub enum Waiver {
     BinaryContent,
     /// Below a directory of tests, with no line break at all.
     OneLineTestFile,
+    /// JSON below a directory of tests that ends at its last bracket, as a
+    /// serializer writes it ([`serialized_json`]).
+    SerializedTestJson,
     /// An empty JSON file below a directory of tests.
     EmptyTestFile,
+    /// A Kubernetes CustomResourceDefinition ([`custom_resource_definition`]).
+    CustomResourceDefinition,
     /// It begins with a terminal's escape sequence: captured output, not
     /// the data format its name says.
     TerminalOutput,
@@ -1241,6 +1258,12 @@ impl std::fmt::Display for Waiver {
             }
             Waiver::OneLineTestFile => f.write_str(
                 "it is below a directory of tests and has no line break at all: a test's one-line input or expected output",
+            ),
+            Waiver::SerializedTestJson => f.write_str(
+                "it is below a directory of tests and is JSON that ends at its last bracket, as a serializer writes it (`JSON.stringify(value, null, 2)`, Go's `json.MarshalIndent`, Nim's `pretty`): a test's input or expected output, which the test writes or compares byte for byte",
+            ),
+            Waiver::CustomResourceDefinition => f.write_str(
+                "it is a Kubernetes CustomResourceDefinition (`apiVersion: apiextensions.k8s.io/…`, `kind: CustomResourceDefinition`): an API's schema, as large as the API, which projects copy from upstream whole",
             ),
             Waiver::EmptyTestFile => f.write_str(
                 "it is an empty file below a directory of tests: a test's input for an empty file, which a test needing valid JSON would fail on itself",
@@ -1348,6 +1371,15 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
                 return waived(Waiver::OneLineTestFile, out.finish());
             }
         }
+        // JSON a serializer wrote for a test, which ends at its last
+        // bracket.
+        BuiltinKind::FinalNewline if input.marks.in_tests && serialized_json(content) => {
+            if explain {
+                let marks = input.marks;
+                text::final_newline(content, marks.blank_lines_at_end, marks.keeps_trailing_whitespace, &mut out);
+                return waived(Waiver::SerializedTestJson, out.finish());
+            }
+        }
         BuiltinKind::FinalNewline => text::final_newline(
             content,
             input.marks.blank_lines_at_end,
@@ -1372,6 +1404,15 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
                 (false, false) => Waiver::CommittedOnPurpose { vendored: input.marks.vendored },
             };
             return waived(waiver, out.finish());
+        }
+        // A Kubernetes API's schema, as large as the API (Argo's workflow
+        // CRD is 2.5 MiB), which charts and operators copy from upstream
+        // whole.
+        BuiltinKind::LargeFile if input.size > settings.max_size && custom_resource_definition(content) => {
+            if explain {
+                large_file(settings.max_size, input.size, &mut out);
+            }
+            return waived(Waiver::CustomResourceDefinition, out.finish());
         }
         BuiltinKind::LargeFile => large_file(settings.max_size, input.size, &mut out),
         // A shared tsconfig under another name (`tsconfigs/base.json`,
@@ -1444,6 +1485,37 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         Some(w) => waived(w, if explain { findings } else { Vec::new() }),
         None => Judged { findings, ..Judged::default() },
     }
+}
+
+/// An Ansible module's documentation block (`DOCUMENTATION = r'''`) and
+/// the line in it that names the module (`module: apache2_mod_proxy`),
+/// which a plugin names `name:` and an inventory script does not have.
+static ANSIBLE_DOCUMENTATION: LazyLock<[regex::bytes::Regex; 2]> = LazyLock::new(|| {
+    [r#"(?m)^DOCUMENTATION[ \t]*=[ \t]*r?(?:'''|""")"#, r"(?m)^[ \t]*module:[ \t]*[\w.]+[ \t]*\r?$"]
+        .map(|p| regex::bytes::Regex::new(p).expect("the pattern compiles"))
+});
+
+/// Whether `content` is a Kubernetes CustomResourceDefinition in YAML: an
+/// `apiVersion: apiextensions.k8s.io/…` line and a `kind:
+/// CustomResourceDefinition` line in its first [`HEADER_LEN`] bytes (after
+/// comments, or a Helm chart's `{{ … }}` lines).
+fn custom_resource_definition(content: &[u8]) -> bool {
+    let header = &content[..content.len().min(HEADER_LEN)];
+    let line = |what: &[u8]| memchr::memmem::find_iter(header, what).any(|at| at == 0 || header[at - 1] == b'\n');
+    line(b"apiVersion: apiextensions.k8s.io/") && line(b"kind: CustomResourceDefinition")
+}
+
+/// Whether `content` is JSON as a serializer writes it, indented or not:
+/// an object or an array that ends at its closing bracket, with no line
+/// break after it (`JSON.stringify(value, null, 2)`, Go's
+/// `json.MarshalIndent`, Python's `json.dump(…, indent=2)`, Nim's
+/// `pretty`, Zig's `std.json.Stringify`), and parses. Parsed only where the
+/// brackets say so.
+fn serialized_json(content: &[u8]) -> bool {
+    let content = content.strip_prefix(BOM).unwrap_or(content);
+    let start = content.trim_ascii_start();
+    ((start.starts_with(b"{") && content.ends_with(b"}")) || (start.starts_with(b"[") && content.ends_with(b"]")))
+        && serde_json::from_slice::<serde::de::IgnoredAny>(content).is_ok()
 }
 
 /// A line that declares a test or a suite, as Jest, Mocha, Vitest and
@@ -1528,6 +1600,10 @@ fn kotlin_api_dump(header: &[u8]) -> bool {
 /// - the licence file rollup's and vite's builds write (its `# Licenses of
 ///   bundled dependencies` and `# Bundled dependencies:` headings,
 ///   anywhere in it);
+/// - panvimdoc's Vim help files (their `Generated by panvimdoc` line and
+///   a `vim:` modeline ending the file), and a README rendered from R
+///   Markdown or Quarto (`<!-- README.md is generated from README.Rmd.
+///   Please edit that file -->`, usethis's template);
 /// - erlang.mk (its `ERLANG_MK_FILENAME :=` and `ERLANG_MK_VERSION =`
 ///   lines), a citation style the CSL Style Variant Builder generated (its
 ///   comment), and a Visual Studio project in MSBuild's 2003 format (with
@@ -1666,6 +1742,28 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     let last = memchr::memrchr(b'\n', tail).map_or(tail, |i| &tail[i + 1..]);
     if last.starts_with(b"###### Auto generated by spf13/cobra on ") {
         return Some("cobra's footer");
+    }
+    // panvimdoc's Vim help files (Neovim plugins' `doc/NAME.txt`, made
+    // from their README): its signature line, a blank line, and the help
+    // modeline ending the file.
+    if last.starts_with(b"vim:") {
+        let before = tail[..tail.len() - last.len()].trim_ascii_end();
+        let signed = memchr::memrchr(b'\n', before).map_or(before, |i| &before[i + 1..]);
+        if signed.starts_with(b"Generated by panvimdoc ") {
+            return Some("panvimdoc's `Generated by panvimdoc` line and modeline at the end");
+        }
+    }
+    // A README knitr renders from R Markdown or Quarto (usethis's template
+    // says so in its first comment), whose code's output is knitr's.
+    if let Some(at) = memchr::memmem::find(header, b"Please edit that file") {
+        let line_start = memchr::memrchr(b'\n', &header[..at]).map_or(0, |i| i + 1);
+        let line = &header[line_start..at];
+        if line.starts_with(b"<!-- ")
+            && memchr::memmem::find(line, b" is generated from ").is_some()
+            && [&b".Rmd"[..], b".qmd", b".Rmarkdown"].iter().any(|e| memchr::memmem::find(line, e).is_some())
+        {
+            return Some("knitr's `is generated from README.Rmd. Please edit that file` comment");
+        }
     }
     // The link is the very last line (one line break after it at most: a
     // blank line after it is someone's).
@@ -2083,10 +2181,17 @@ fn shebang_executable(content: &[u8], executable: bool, out: &mut Collector<'_>)
     // An Ansible module: Ansible copies it to the target and runs its
     // interpreter on it, and its own sanity test wants it not executable.
     // Told by what only a module has (an inventory script imports
-    // `ansible.module_utils` too, and is run directly).
+    // `ansible.module_utils` too, and is run directly): a call of
+    // `AnsibleModule(`, or the documentation block every module opens
+    // with, naming it (`module: apache2_mod_proxy`; a module built on a
+    // helper class, or one whose call comes after 16 KiB of docs).
     let head = &content[..content.len().min(HEADER_LEN * 4)];
     let has = |what: &[u8]| memchr::memmem::find(head, what).is_some();
-    if has(b"AnsibleModule(") || has(b"#Requires -Module Ansible.ModuleUtils") || has(b"#AnsibleRequires ") {
+    if has(b"AnsibleModule(")
+        || has(b"#Requires -Module Ansible.ModuleUtils")
+        || has(b"#AnsibleRequires ")
+        || (has(b"DOCUMENTATION") && ANSIBLE_DOCUMENTATION.iter().all(|r| r.is_match(head)))
+    {
         return;
     }
     out.at(0, Severity::Error, || "has a shebang but is not executable".to_owned());
