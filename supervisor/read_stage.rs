@@ -1219,6 +1219,8 @@ fn process_batch(
         }
         let pos = offset + i;
         let w = &walked[fi];
+        // What the built-ins heed of its name and rules, for each of them.
+        let marks = w.marks();
         let r = &mut reads[i];
         let set = sets[i].as_deref();
         let entry = entries[i].take();
@@ -1293,7 +1295,7 @@ fn process_batch(
                     continue;
                 };
                 let input =
-                    BuiltinInput { content: &[], size, executable: w.executable(), binary: false, marks: w.marks() };
+                    BuiltinInput { content: &[], size, executable: w.executable(), binary: false, marks };
                 match run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, None) {
                     Ran::Done(outcome, done) => {
                         if done {
@@ -1376,7 +1378,7 @@ fn process_batch(
                 let binary = r.binary || (read_late && verdict_actors::builtin::is_binary(content));
                 // The size of the bytes hashed, which the verdict is cached under.
                 let mut input =
-                    BuiltinInput { content, size: r.size, executable: w.executable(), binary, marks: w.marks() };
+                    BuiltinInput { content, size: r.size, executable: w.executable(), binary, marks };
                 let mut judged = run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, r.hash);
                 // Something found below a directory of tests: if the
                 // project keeps the file from its formatter, judged again
