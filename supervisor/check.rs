@@ -1763,7 +1763,7 @@ pub async fn run(
     let filters: Vec<Arc<FileFilter>> =
         selected.iter().map(|s| s.filter.clone()).chain(others.iter().map(|(_, f)| f.clone())).collect();
     let n_selected = selected.len();
-    let filter_set = engine.filter_set(&filters);
+    let filter_set = engine.filter_set(&filters, walked.len());
     let (walked, pairs, full_pairs, excluded) = tokio::task::spawn_blocking(move || {
         let all = select_with(&walked, &global_exclude, &filter_set);
         let (pairs, full_pairs) = if filters.len() > n_selected {
@@ -3334,8 +3334,15 @@ fn select_with(walked: &[Walked], global_exclude: &globset::GlobSet, set: &Filte
         // keeps its search state for the first thread that used it, and
         // every other thread takes it from a locked pool, for every path
         // (the selection's threads are new at each check, so all of them).
-        let global_exclude = global_exclude.clone();
-        let set = set.clone();
+        // (Not worth it for a few files: a copy's first search makes its
+        // search state anew.)
+        let copies;
+        let (global_exclude, set) = if part.len() >= COPY_PATTERNS_FROM {
+            copies = (global_exclude.clone(), set.clone());
+            (&copies.0, &copies.1)
+        } else {
+            (global_exclude, set)
+        };
         let mut scratch = FilterScratch::default();
         // What each filter's directory patterns say of each directory met
         // (by its path; `""`: the root, which none names), and of the
@@ -3361,7 +3368,7 @@ fn select_with(walked: &[Walked], global_exclude: &globset::GlobSet, set: &Filte
                 let parent = parent_of(name).unwrap_or(b"");
                 if dir != Some(parent) {
                     dir = Some(parent);
-                    dirs.clone_from_slice(dir_selections(&set, &mut scratch, &mut ruled, parent));
+                    dirs.clone_from_slice(dir_selections(set, &mut scratch, &mut ruled, parent));
                 }
             }
             set.globs_match(&candidate, &dirs, &mut scratch, &mut globs_say);
@@ -3392,6 +3399,10 @@ fn select_with(walked: &[Walked], global_exclude: &globset::GlobSet, set: &Filte
         parts.into_iter().flat_map(|p| p.join().expect("selection does not panic")).collect()
     })
 }
+
+/// How many files a thread of the selection must have for it to search
+/// copies of the patterns of its own ([`select_with`]).
+const COPY_PATTERNS_FROM: usize = 512;
 
 /// The directory the relative path `path` is in (`""`: the root), or
 /// `None` for the root itself.

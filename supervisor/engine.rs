@@ -82,6 +82,19 @@ impl CheckGlobs {
 }
 
 /// The engine.
+/// How many files a check must select among for its filters to be
+/// compiled into one set ([`Engine::filter_set`]): the size from which the
+/// selection runs on more than one thread.
+pub(crate) const COMPILE_FILTERS_FROM: usize = 4096;
+
+/// The filter set kept for the next check ([`Engine::filter_set`]).
+struct KeptFilterSet {
+    set: Arc<crate::config::FilterSet>,
+    /// A thread compiles the filters of `set` (which searches them one by
+    /// one until it is done).
+    compiling: bool,
+}
+
 pub struct Engine {
     layout: Layout,
     /// The configuration in force, with its `check.exclude` compiled.
@@ -120,7 +133,7 @@ pub struct Engine {
     /// [`crate::config::FilterSet`]): the next check with the same
     /// validators (the same filters, as long as no reload or restart makes
     /// them again) searches it as it is.
-    filter_set: Arc<Mutex<Option<Arc<crate::config::FilterSet>>>>,
+    filter_set: Arc<Mutex<Option<KeptFilterSet>>>,
     /// Bumped by whatever makes remembered answers unusable besides file
     /// changes: a reload, clearing, pruning or recreating the cache.
     pub memo_epoch: AtomicU64,
@@ -284,32 +297,41 @@ impl Engine {
         self.memo.lock().expect("memo").as_ref().filter(|m| m.answers(key, generation, epoch, now)).cloned()
     }
 
-    /// `filters` compiled into one set: the last check's, if it had the
-    /// same filters. Else, while a thread of its own compiles them (some
-    /// 20 ms of CPU for the built-ins, which the check would wait for; a
-    /// check of a small tree would not earn it back), a set that searches
-    /// each filter by itself, kept until the compiled set replaces it.
-    pub(crate) fn filter_set(&self, filters: &[Arc<crate::config::FileFilter>]) -> Arc<crate::config::FilterSet> {
+    /// The set of `filters` for a check selecting among `files` files:
+    /// the last check's, if it had the same filters. A set that searches
+    /// each filter by itself until one check has selected among
+    /// [`COMPILE_FILTERS_FROM`] files or more; then a thread of its own
+    /// compiles them into one (some 20 ms of CPU for the built-ins, which
+    /// the check would wait for, and which would cost a small project's
+    /// first check more than the set would ever save), and the compiled
+    /// set takes the place for the checks after.
+    pub(crate) fn filter_set(
+        &self,
+        filters: &[Arc<crate::config::FileFilter>],
+        files: usize,
+    ) -> Arc<crate::config::FilterSet> {
         use crate::config::FilterSet;
         let mut kept = self.filter_set.lock().expect("filter set");
-        if let Some(set) = kept.as_ref().filter(|set| set.is_of(filters)) {
-            return Arc::clone(set);
+        if kept.as_ref().is_none_or(|k| !k.set.is_of(filters)) {
+            *kept = Some(KeptFilterSet { set: Arc::new(FilterSet::one_by_one(filters)), compiling: false });
         }
-        let for_now = Arc::new(FilterSet::one_by_one(filters));
-        *kept = Some(Arc::clone(&for_now));
-        let (slot, filters, placeholder) = (Arc::clone(&self.filter_set), filters.to_vec(), Arc::clone(&for_now));
-        let compile = move || {
-            let set = Arc::new(FilterSet::new(&filters));
-            let mut kept = slot.lock().expect("filter set");
-            // Unless another check's filters have taken the place since.
-            if kept.as_ref().is_some_and(|k| Arc::ptr_eq(k, &placeholder)) {
-                *kept = Some(set);
+        let k = kept.as_mut().expect("just kept");
+        if k.set.is_one_by_one() && !k.compiling && files >= COMPILE_FILTERS_FROM {
+            k.compiling = true;
+            let (slot, filters, placeholder) = (Arc::clone(&self.filter_set), filters.to_vec(), Arc::clone(&k.set));
+            let compile = move || {
+                let set = Arc::new(FilterSet::new(&filters));
+                let mut kept = slot.lock().expect("filter set");
+                // Unless another check's filters have taken the place since.
+                if kept.as_ref().is_some_and(|k| Arc::ptr_eq(&k.set, &placeholder)) {
+                    *kept = Some(KeptFilterSet { set, compiling: false });
+                }
+            };
+            if let Err(e) = std::thread::Builder::new().name("verdict-filter-set".into()).spawn(compile) {
+                debug!(error = %e, "no thread to compile the filters on: each is searched by itself");
             }
-        };
-        if let Err(e) = std::thread::Builder::new().name("verdict-filter-set".into()).spawn(compile) {
-            debug!(error = %e, "no thread to compile the filters on: each is searched by itself");
         }
-        for_now
+        Arc::clone(&k.set)
     }
 
     /// The remembered answer, whatever it answers.
@@ -1302,9 +1324,9 @@ mod tests {
         assert!(!validators.contains(&"trailing-whitespace"), "the file was not applied: {validators:?}");
     }
 
-    /// The check's filters are searched one by one until their set,
-    /// compiled on a thread of its own, takes the place; other filters
-    /// start over.
+    /// The check's filters are searched one by one until a large check's
+    /// set, compiled on a thread of its own, takes the place; other
+    /// filters start over.
     #[tokio::test]
     async fn filters_are_searched_one_by_one_until_their_compiled_set_is_made() {
         let dir = tempfile::tempdir().unwrap();
@@ -1324,11 +1346,17 @@ mod tests {
             Arc::new(crate::config::FileFilter::new(&s(files), &s(exclude)).unwrap())
         };
         let filters = [filter(&["*"], &["*.snap", "gen/"]), filter(&["*.json"], &["**/testdata/"])];
-        let first = engine.filter_set(&filters);
+        // A small check's: one by one, and nothing compiled for it.
+        let small = COMPILE_FILTERS_FROM - 1;
+        let first = engine.filter_set(&filters, small);
         assert!(first.is_one_by_one() && first.is_of(&filters));
+        assert!(Arc::ptr_eq(&first, &engine.filter_set(&filters, small)));
+        assert!(!engine.filter_set.lock().unwrap().as_ref().unwrap().compiling);
+        // A large one's: one by one while the set is compiled.
+        assert!(engine.filter_set(&filters, COMPILE_FILTERS_FROM).is_one_by_one());
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         let compiled = loop {
-            let set = engine.filter_set(&filters);
+            let set = engine.filter_set(&filters, small);
             if !set.is_one_by_one() {
                 break set;
             }
@@ -1337,10 +1365,10 @@ mod tests {
             std::thread::sleep(Duration::from_millis(2));
         };
         assert!(compiled.is_of(&filters));
-        assert!(Arc::ptr_eq(&compiled, &engine.filter_set(&filters)), "kept for the next check");
+        assert!(Arc::ptr_eq(&compiled, &engine.filter_set(&filters, 0)), "kept for the next check");
         // Copies are other filters (a reload makes them again).
         let copies = [Arc::new((*filters[0]).clone()), Arc::clone(&filters[1])];
-        assert!(engine.filter_set(&copies).is_one_by_one());
+        assert!(engine.filter_set(&copies, COMPILE_FILTERS_FROM).is_one_by_one());
     }
 
     /// A configuration file is read only once it has gone unwritten for a
