@@ -510,6 +510,38 @@ impl SupervisorState {
     }
 }
 
+/// A validator's file selection, or why its globs do not compile.
+type FilterResult = Result<Arc<crate::config::FileFilter>, String>;
+
+fn compile_filter(config: &ValidatorConfig) -> FilterResult {
+    config.file_filter().map(Arc::new).map_err(|e| e.to_string())
+}
+
+/// [`compile_filter`] of each of `configs`, in order, on a thread per core
+/// (each taking the next not yet taken: the filters' costs differ a
+/// hundredfold); here alone if no thread can be started.
+fn compile_filters(configs: &[&ValidatorConfig]) -> Vec<FilterResult> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: Vec<std::sync::OnceLock<FilterResult>> = configs.iter().map(|_| std::sync::OnceLock::new()).collect();
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(config) = configs.get(i) else { break };
+            let _ = done[i].set(compile_filter(config));
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(configs.len());
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            if std::thread::Builder::new().spawn_scoped(scope, work).is_err() {
+                break;
+            }
+        }
+        work();
+    });
+    done.into_iter().zip(configs).map(|(d, c)| d.into_inner().unwrap_or_else(|| compile_filter(c))).collect()
+}
+
 impl Actor for Supervisor {
     type Msg = SupervisorMessage;
     type State = SupervisorState;
@@ -537,6 +569,20 @@ impl Actor for Supervisor {
                         report.removed.push(name);
                     }
                 }
+                // Each new or changed validator's file selection, compiled
+                // on every core: the built-ins' default exclusions take
+                // some milliseconds of CPU, which one after another held up
+                // the daemon's start.
+                let unchanged = |name: &String, spec: &ValidatorSpec| {
+                    state
+                        .children
+                        .get(name)
+                        .is_some_and(|c| c.handle.config == spec.config && c.handle.identity == spec.identity)
+                };
+                let to_compile: Vec<&ValidatorConfig> =
+                    wanted.iter().filter(|(n, s)| !unchanged(n, s)).map(|(_, s)| &s.config).collect();
+                let mut filters: HashMap<String, FilterResult> =
+                    to_compile.iter().map(|c| c.name.clone()).zip(compile_filters(&to_compile)).collect();
                 for (name, spec) in wanted {
                     let (mut permits, mut stuck) = (None, None);
                     if let Some(child) = state.children.get(&name) {
@@ -577,7 +623,7 @@ impl Actor for Supervisor {
                     };
                     let handle = Arc::new(ValidatorHandle {
                         permits: permits.unwrap_or_else(|| Arc::new(Semaphore::new(spec.config.concurrency.max(1)))),
-                        filter: spec.config.file_filter().map(Arc::new).map_err(|e| e.to_string()),
+                        filter: filters.remove(&name).unwrap_or_else(|| compile_filter(&spec.config)),
                         config: spec.config,
                         identity: spec.identity,
                         slot: rx,

@@ -381,3 +381,31 @@ async fn a_retired_child_left_by_its_runs_during_a_backoff_stays_down() {
     // One event for one timeout: the child's end is not said again as `failed`.
     assert!(status.events.iter().all(|e| e.event != "failed"), "{:?}", status.events);
 }
+
+/// The validators' file selections, compiled on several threads, come back
+/// in order, each with its own answer, an invalid glob's error among them.
+#[test]
+fn file_filters_compiled_on_every_core_come_back_in_order() {
+    let mut configs = crate::config::Config::default().validators();
+    assert!(configs.len() > 4, "the built-ins");
+    let mut bad = configs[0].clone();
+    bad.name = "bad".into();
+    bad.exclude = vec!["[z-a]".into()];
+    configs.insert(2, bad);
+    let refs: Vec<&ValidatorConfig> = configs.iter().collect();
+    let compiled = compile_filters(&refs);
+    assert_eq!(compiled.len(), configs.len());
+    for (config, got) in configs.iter().zip(&compiled) {
+        match (config.file_filter(), got) {
+            (Ok(alone), Ok(got)) => {
+                for path in ["a.json", "tests/__snapshots__/a.snap", "third_party/x.c", "README.md", "x.yaml"] {
+                    assert_eq!(alone.is_match(path), got.is_match(path), "{}: {path}", config.name);
+                }
+            }
+            (Err(e), Err(got)) => assert_eq!(e.to_string(), *got, "{}", config.name),
+            (alone, got) => panic!("{}: alone {:?}, on a thread {:?}", config.name, alone.is_ok(), got.is_ok()),
+        }
+    }
+    assert!(compiled[2].as_ref().is_err_and(|e| e.contains("z-a")), "{:?}", compiled[2].as_ref().err());
+    assert!(compile_filters(&[]).is_empty());
+}
