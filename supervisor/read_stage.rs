@@ -1294,8 +1294,7 @@ fn process_batch(
                     outcomes.push((vi, Outcome::error(err.clone())));
                     continue;
                 };
-                let input =
-                    BuiltinInput { content: &[], size, executable: w.executable(), binary: false, marks };
+                let input = BuiltinInput { content: &[], size, executable: w.executable(), binary: false, marks };
                 match run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, None) {
                     Ran::Done(outcome, done) => {
                         if done {
@@ -1377,8 +1376,7 @@ fn process_batch(
                 // from a build that did not look), so look again; it is rare.
                 let binary = r.binary || (read_late && verdict_actors::builtin::is_binary(content));
                 // The size of the bytes hashed, which the verdict is cached under.
-                let mut input =
-                    BuiltinInput { content, size: r.size, executable: w.executable(), binary, marks };
+                let mut input = BuiltinInput { content, size: r.size, executable: w.executable(), binary, marks };
                 let mut judged = run_inline(st, progress, (pos, fi, vi), inline.as_ref(), &input, r.hash);
                 // Something found below a directory of tests: if the
                 // project keeps the file from its formatter, judged again
