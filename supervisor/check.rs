@@ -3304,9 +3304,10 @@ impl RulesWalk<'_> {
     }
 }
 
-/// [`select_with`] the set of `filters`, made now.
+/// [`select_with`] `filters` searched one by one (`explain`'s few files:
+/// compiling them together would cost more than it saves).
 fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[Arc<FileFilter>]) -> Vec<Vec<usize>> {
-    select_with(walked, global_exclude, &FilterSet::new(filters))
+    select_with(walked, global_exclude, &FilterSet::one_by_one(filters))
 }
 
 /// Which of the filters of `set` (by index) select each of `walked`, that
@@ -5356,6 +5357,8 @@ mod tests {
         let one_by_one: Vec<Vec<usize>> =
             w.iter().map(|w| (0..filters.len()).filter(|&i| filters[i].is_match(&w.rel)).collect()).collect();
         assert_eq!(got, one_by_one);
+        // The filters compiled together select the same.
+        assert_eq!(select_with(&w, &globset::GlobSet::empty(), &FilterSet::new(&filters)), got);
         let of = |name: &str| got[w.iter().position(|w| w.rel == name).unwrap()].clone();
         assert_eq!(of("a.min.js"), [3, 4]);
         assert_eq!(of("lib/gen/c.rs"), [1, 3, 4], "excluded below gen/, included below lib/, lib excluded");
@@ -5377,6 +5380,7 @@ mod tests {
         let got = select(&w, &exclude, &filters);
         // The walk sorts: .env, a.rs, b.json, vendor/c.rs.
         assert_eq!(got, [vec![0, 2], vec![0, 1, 2, 4], vec![0, 2, 3], vec![0, 2]]);
+        assert_eq!(select_with(&w, &exclude, &FilterSet::new(&filters)), got, "compiled together");
         let one_by_one: Vec<Vec<usize>> =
             w.iter().map(|w| (0..filters.len()).filter(|&i| filters[i].is_match(&w.rel)).collect()).collect();
         assert_eq!(got, one_by_one);
@@ -5410,6 +5414,7 @@ mod tests {
         assert_eq!(got, one_by_one);
         // The walk sorts: a.rs, d.toml, tests/fixtures/b.rs, vendor/c.json.
         assert_eq!(got, [vec![0, 1, 2, 4, 5], vec![0, 2, 4, 5], vec![2, 4, 5], vec![4, 5]]);
+        assert_eq!(select_with(&w, &globset::GlobSet::empty(), &FilterSet::new(&filters)), got, "compiled together");
     }
 
     #[test]

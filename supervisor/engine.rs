@@ -81,7 +81,6 @@ impl CheckGlobs {
     }
 }
 
-/// The engine.
 /// How many files a check must select among for its filters to be
 /// compiled into one set ([`Engine::filter_set`]): the size from which the
 /// selection runs on more than one thread.
@@ -95,6 +94,7 @@ struct KeptFilterSet {
     compiling: bool,
 }
 
+/// The engine.
 pub struct Engine {
     layout: Layout,
     /// The configuration in force, with its `check.exclude` compiled.
