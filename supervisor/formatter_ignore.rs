@@ -14,10 +14,11 @@
 //! none was is an event in the root's directory, whose name
 //! [`crate::watch`] counts as a rules file.
 //!
-//! A check matches a file against it only where a whitespace check finds
-//! something in a file below a directory of tests ([`FormatterList::keeps`],
-//! asked by the read stage, which then judges the file again with the
-//! mark): most files have nothing to waive, and matching each of
+//! A check matches a file against it only where a built-in finds something
+//! in a file below a directory of tests ([`FormatterList::keeps`], asked
+//! by the read stage, which then judges the file again with the mark: the
+//! whitespace checks heed it, the others judge alike): most files have
+//! nothing to waive, and matching each of
 //! webpack's 12,000 test files cost about 3 % of a cold check. The cached
 //! verdicts of files below a directory of tests are keyed by the file's
 //! digest instead ([`FormatterList::digest`]). `explain` marks every file
