@@ -449,6 +449,24 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         assert!(!fnl.is_match(file) && tw.is_match(file), "{file}");
     }
     assert!(!fnl.is_match("ios/Runner/Assets.xcassets/LaunchImage.imageset/README.md"));
+    for file in [
+        "website/1.x/retrofit/META-INF/MANIFEST.MF",
+        "coil-core/src/androidMain/generated/baselineProfiles/baseline-prof.txt",
+        "UWP/project.lock.json",
+    ] {
+        assert!(!fnl.is_match(file) && tw.is_match(file), "{file}");
+    }
+    assert!(!filter("large-file").is_match("UWP/project.lock.json"));
+    assert!(fnl.is_match("app/src/main/baseline-prof.txt") && fnl.is_match("MANIFEST.MF"));
+    assert!(!fnl.is_match("docs/CNAME") && tw.is_match("docs/CNAME"));
+    // PHPUnit's expected outputs; the dev containers' copied scripts.
+    for file in [
+        "tests/unit/TextUI/Output/Compact/expectations/progress/failed_test.txt",
+        ".devcontainer/library-scripts/common-debian.sh",
+    ] {
+        assert!(!tw.is_match(file) && !fnl.is_match(file) && !shebang.is_match(file), "{file}");
+    }
+    assert!(fnl.is_match("src/expectations/Matcher.php") && fnl.is_match(".devcontainer/post-create.sh"));
     let rcp = "Packages/RealityKitContent/Package.realitycomposerpro/ProjectData/main.json";
     assert!(!fnl.is_match(rcp) && tw.is_match(rcp));
     // .NET tools' files keep the tools' layout: ReSharper's settings, the
