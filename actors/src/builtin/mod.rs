@@ -565,8 +565,9 @@ const IDE_FILES: &[&str] =
 /// line), the Baseline Profile Gradle plugin's merged profiles
 /// (`src/*/generated/baselineProfiles/*.txt`), NuGet's lock file of
 /// `project.json` days (`project.lock.json`), GitHub Pages' `CNAME` (its
-/// settings write the domain alone, no line break), and the adaptive launcher icons Android
-/// Studio's Image Asset tool writes (`res/mipmap-anydpi*/ic_launcher*.xml`),
+/// settings write the domain alone, no line break), and the adaptive
+/// launcher icons Android Studio's Image Asset tool writes
+/// (`res/mipmap-anydpi*/ic_launcher*.xml`),
 /// the Dev Containers CLI's lock file (`devcontainer-lock.json`, which
 /// `--experimental-frozen-lockfile` compares byte for byte), and
 /// Excalidraw's drawings and libraries (`JSON.stringify` without a line
