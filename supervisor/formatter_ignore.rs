@@ -49,9 +49,8 @@ pub(super) fn mark(
     read: &mut Vec<(PathBuf, ReadStamp)>,
     sources: Option<&Sources>,
 ) {
-    let path = root.join(FILE_NAME);
-    let Some(bytes) = super::attributes::read_rules(&path, (root, real_root, trusted), false, read) else { return };
-    let Some(matcher) = matcher(root, &bytes) else { return };
+    let Some(list) = FormatterList::load(root, (real_root, trusted), read) else { return };
+    let Some(matcher) = matcher(root, &list.bytes) else { return };
     let matcher = &matcher;
     // On every core, as the attributes are looked up: a pattern is matched
     // per file (about a microsecond each; 12,000 test files in webpack).
@@ -67,6 +66,8 @@ pub(crate) struct FormatterList {
     root: PathBuf,
     /// Its bytes.
     bytes: Vec<u8>,
+    /// Their hash ([`digest`](Self::digest)).
+    digest: u64,
     /// Its patterns, compiled when first asked about a file.
     matcher: std::sync::OnceLock<Option<Gitignore>>,
 }
@@ -82,14 +83,15 @@ impl FormatterList {
     ) -> Option<FormatterList> {
         let path = root.join(FILE_NAME);
         let bytes = super::attributes::read_rules(&path, (root, real_root, trusted), false, read)?;
-        Some(FormatterList { root: root.to_path_buf(), bytes, matcher: std::sync::OnceLock::new() })
+        let digest = xxhash_rust::xxh3::xxh3_64(&bytes);
+        Some(FormatterList { root: root.to_path_buf(), bytes, digest, matcher: std::sync::OnceLock::new() })
     }
 
     /// What the cached verdicts of a file below a directory of tests are
     /// keyed by, beside its content: the list's bytes, which decide whether
     /// its whitespace is judged.
     pub(crate) fn digest(&self) -> u64 {
-        xxhash_rust::xxh3::xxh3_64(&self.bytes)
+        self.digest
     }
 
     /// Whether the project keeps the file at `rel` (relative to the root)
