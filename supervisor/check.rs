@@ -40,8 +40,8 @@ mod editorconfig;
 mod explain;
 #[path = "formatter_ignore.rs"]
 pub(crate) mod formatter_ignore;
-#[path = "go_vendor.rs"]
-pub(crate) mod go_vendor;
+#[path = "package_vendor.rs"]
+pub(crate) mod package_vendor;
 #[path = "read_stage.rs"]
 mod read_stage;
 
@@ -3291,7 +3291,7 @@ impl RulesWalk<'_> {
         let notes = editorconfig::mark(root, (real_root, trusted), files, &editorconfigs, &mut read, sources);
         let heed_eol = files.iter().any(|w| w.marks.eol.is_some());
         attributes::mark(root, (real_root, trusted), &repos, files, &gitattributes, heed_eol, (&mut read, sources));
-        go_vendor::mark(root, (real_root, trusted), files, &mut read, sources);
+        package_vendor::mark(root, (real_root, trusted), files, &mut read, sources);
         let formatter_list = match sources {
             Some(_) => {
                 formatter_ignore::mark(root, (real_root, trusted), files, &mut read, sources);

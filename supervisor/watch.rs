@@ -150,14 +150,14 @@ pub const IGNORE_FILES: [&str; 3] = [".gitignore", ".ignore", ".git"];
 /// Whether a change of the entry `name` of a directory may change the
 /// checks of files anywhere below it: an ignore file, `.git`, a
 /// `.gitattributes` or an `.editorconfig` (see [`crate::check`]'s
-/// attributes and EditorConfig), what makes a `vendor` directory Go's
-/// (see [`crate::check::go_vendor`]), or a `.prettierignore` (see
+/// attributes and EditorConfig), what makes a `vendor` directory a package manager's
+/// (see [`crate::check::package_vendor`]), or a `.prettierignore` (see
 /// [`crate::check::formatter_ignore`]; only the root's is read).
 fn rules_below(name: &std::ffi::OsStr) -> bool {
     IGNORE_FILES.iter().any(|f| name == *f)
         || name == ".gitattributes"
         || name == ".editorconfig"
-        || crate::check::go_vendor::FILE_NAMES.iter().any(|f| name == *f)
+        || crate::check::package_vendor::FILE_NAMES.iter().any(|f| name == *f)
         || name == crate::check::formatter_ignore::FILE_NAME
 }
 

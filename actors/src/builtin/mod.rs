@@ -726,11 +726,10 @@ pub struct FileMarks {
     /// `linguist-vendored` (set, or `true`): someone else's code, kept as
     /// it came. Its layout is theirs.
     pub vendored: bool,
-    /// In a Go module's `vendor` directory: one with a `modules.txt`
-    /// (`go mod vendor` writes it) beside a `go.mod` or `go.work` (or a
-    /// Hugo site's `_vendor`, which `hugo mod vendor` writes so). Someone
-    /// else's code, kept as it came, as with `vendored`.
-    pub go_vendored: bool,
+    /// In a directory a package manager fills with other projects' code
+    /// and the project commits (see [`PackageVendor`]). Someone else's
+    /// code, kept as it came, as with `vendored`.
+    pub package_vendor: Option<PackageVendor>,
     /// Below a directory of tests, and kept from the project's formatter
     /// (its root `.prettierignore` matches it): a test's input or expected
     /// output, whose blanks and end are the test's. The whitespace checks
@@ -795,6 +794,23 @@ pub struct FileMarks {
     /// checkout of a blob committed with other endings keeps them until it
     /// is renormalised: that is git's to say).
     pub git_eol: GitEol,
+}
+
+/// The package manager whose copy of other projects' code a file is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PackageVendor {
+    /// A Go module's `vendor` directory: one with a `modules.txt` (`go mod
+    /// vendor` writes it) beside a `go.mod` or `go.work` (or a Hugo site's
+    /// `_vendor`, which `hugo mod vendor` writes so). The go command
+    /// copies every file there without execute bits (a module's zip keeps
+    /// none).
+    Go,
+    /// Composer's `vendor` directory: one whose `autoload.php` says Composer
+    /// generated it, beside the `composer.json` it installed from. The
+    /// modes there are what Composer's download left (a package's archive
+    /// unpacked without `unzip` loses its execute bits) and what it set
+    /// (its `bin` proxies).
+    Composer,
 }
 
 /// What git does with a file's line endings when it checks it out, as the
@@ -889,7 +905,7 @@ impl FileMarks {
         binary: false,
         generated: false,
         vendored: false,
-        go_vendored: false,
+        package_vendor: None,
         kept_from_formatter: false,
         delimited: false,
         keeps_trailing_whitespace: false,
@@ -933,8 +949,9 @@ impl FileMarks {
             | (u32::from(self.conflict_marker_size.unwrap_or(0)) << 16)
             | (u32::from(self.lfs) << 24)
             | (u32::from(self.batch) << 25)
-            | (u32::from(self.go_vendored) << 26)
+            | (u32::from(self.package_vendor == Some(PackageVendor::Go)) << 26)
             | (u32::from(self.kept_from_formatter) << 27)
+            | (u32::from(self.package_vendor == Some(PackageVendor::Composer)) << 28)
     }
 
     /// The ending `mixed-line-endings` wants every line of `content` to
@@ -971,7 +988,7 @@ impl FileMarks {
 
     /// Whether the layout checks leave the file's layout alone.
     pub fn keeps_layout(self) -> bool {
-        self.generated || self.vendored || self.go_vendored
+        self.generated || self.vendored || self.package_vendor.is_some()
     }
 
     /// The marks in words, one each, with what sets them (none: empty).
@@ -989,8 +1006,12 @@ impl FileMarks {
         );
         say(self.vendored, "vendored: git's `linguist-vendored` attribute");
         say(
-            self.go_vendored,
+            self.package_vendor == Some(PackageVendor::Go),
             "vendored: in a Go module's `vendor` directory (or a Hugo site's `_vendor`), with the `modules.txt` `go mod vendor` writes, beside a `go.mod` or `go.work`",
+        );
+        say(
+            self.package_vendor == Some(PackageVendor::Composer),
+            "vendored: in Composer's `vendor` directory, with the `autoload.php` Composer generates, beside a `composer.json`",
         );
         say(self.lfs, "kept by Git LFS: git's `filter=lfs` attribute");
         say(
@@ -1230,10 +1251,10 @@ pub enum Waiver {
     GeneratedMark,
     /// git's `linguist-vendored` attribute: the layout is someone else's.
     VendoredMark,
-    /// In a Go module's `vendor` directory ([`FileMarks::go_vendored`]):
-    /// someone else's code, as `go mod vendor` copied it (without execute
-    /// bits), whatever its layout, size and mode.
-    GoVendor,
+    /// In a package manager's `vendor` directory
+    /// ([`FileMarks::package_vendor`]): someone else's code, as the package
+    /// manager copied it, whatever its layout, size and mode.
+    PackageVendor(PackageVendor),
     /// Below a directory of tests and kept from the project's formatter
     /// ([`FileMarks::kept_from_formatter`]).
     KeptFromFormatter,
@@ -1293,8 +1314,11 @@ impl std::fmt::Display for Waiver {
             Waiver::VendoredMark => f.write_str(
                 "git's `linguist-vendored` attribute says it is someone else's code: its layout (and a script's mode) is theirs",
             ),
-            Waiver::GoVendor => f.write_str(
+            Waiver::PackageVendor(PackageVendor::Go) => f.write_str(
                 "it is in a Go module's `vendor` directory (`go mod vendor` copies modules there, without execute bits, and lists them in its `modules.txt`): someone else's code, kept as it came, whatever its layout, size and mode",
+            ),
+            Waiver::PackageVendor(PackageVendor::Composer) => f.write_str(
+                "it is in Composer's `vendor` directory (Composer installs the packages a `composer.json` asks for there, and generates its `autoload.php`): someone else's code, kept as it came, whatever its layout, size and mode",
             ),
             Waiver::KeptFromFormatter => f.write_str(
                 "it is below a directory of tests and the project's `.prettierignore` keeps it from the formatter: a test's input or expected output, whose blanks and end are the test's",
@@ -1409,15 +1433,18 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         // Committed on purpose, whatever its size: what the project says
         // someone else wrote, or a tool (an amalgamated header, a bundle).
         BuiltinKind::LargeFile
-            if input.marks.vendored || input.marks.go_vendored || input.marks.generated || input.marks.lfs =>
+            if input.marks.vendored
+                || input.marks.package_vendor.is_some()
+                || input.marks.generated
+                || input.marks.lfs =>
         {
             if explain {
                 large_file(settings.max_size, input.size, &mut out);
             }
-            let waiver = match (input.marks.lfs, input.marks.go_vendored) {
+            let waiver = match (input.marks.lfs, input.marks.package_vendor) {
                 (true, _) => Waiver::LargeFileStorage,
-                (false, true) => Waiver::GoVendor,
-                (false, false) => Waiver::CommittedOnPurpose { vendored: input.marks.vendored },
+                (false, Some(by)) => Waiver::PackageVendor(by),
+                (false, None) => Waiver::CommittedOnPurpose { vendored: input.marks.vendored },
             };
             return waived(waiver, out.finish());
         }
@@ -1458,14 +1485,15 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         BuiltinKind::Yaml => yaml::yaml(content, input.marks.cirrus_ci, &mut out),
         BuiltinKind::Secrets => secrets::secrets(content, &mut out),
         // `go mod vendor` writes every file without execute bits (a
-        // module's zip keeps none): a vendored script's mode is the go
-        // command's; one `linguist-vendored` marks is upstream's (sourced
-        // by its own build, or kept as a test's input).
-        BuiltinKind::ShebangExecutable if input.marks.go_vendored || input.marks.vendored => {
+        // module's zip keeps none), and Composer sets the modes in its
+        // directory: a vendored script's mode is the package manager's;
+        // one `linguist-vendored` marks is upstream's (sourced by its own
+        // build, or kept as a test's input).
+        BuiltinKind::ShebangExecutable if input.marks.package_vendor.is_some() || input.marks.vendored => {
             if explain {
                 shebang_executable(content, input.executable, &mut out);
             }
-            let waiver = if input.marks.go_vendored { Waiver::GoVendor } else { Waiver::VendoredMark };
+            let waiver = input.marks.package_vendor.map_or(Waiver::VendoredMark, Waiver::PackageVendor);
             return waived(waiver, out.finish());
         }
         BuiltinKind::ShebangExecutable => shebang_executable(content, input.executable, &mut out),
@@ -1486,8 +1514,8 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         Some(Waiver::GeneratedMark)
     } else if input.marks.vendored {
         Some(Waiver::VendoredMark)
-    } else if input.marks.go_vendored {
-        Some(Waiver::GoVendor)
+    } else if let Some(by) = input.marks.package_vendor {
+        Some(Waiver::PackageVendor(by))
     } else if input.marks.kept_from_formatter && kind != BuiltinKind::MixedLineEndings && !declares_tests(content) {
         Some(Waiver::KeptFromFormatter)
     } else if let Some(what) = tool_signature(content) {

@@ -3858,32 +3858,44 @@ fn a_large_file_git_lfs_keeps_passes_and_the_other_checks_still_read_it() {
 }
 
 #[test]
-fn a_file_go_mod_vendor_copied_keeps_its_layout_size_and_mode_but_not_its_keys() {
-    let go = FileMarks { go_vendored: true, ..FileMarks::NONE };
+fn a_file_a_package_manager_vendored_keeps_its_layout_size_and_mode_but_not_its_keys() {
     let settings = BuiltinSettings { max_size: 10 };
     let judged = |kind, content: &[u8], marks| {
         judge(kind, &settings, &BuiltinInput { marks, executable: false, ..BuiltinInput::new(content) })
     };
-    for (kind, content) in [
-        (BuiltinKind::TrailingWhitespace, &b"x \n"[..]),
-        (BuiltinKind::FinalNewline, b"x"),
-        (BuiltinKind::MixedLineEndings, b"a\r\nb\n"),
-        (BuiltinKind::LargeFile, &[b'x'; 20]),
-        (BuiltinKind::ShebangExecutable, b"#!/bin/sh\necho\n"),
-    ] {
-        assert_eq!(judged(kind, content, FileMarks::NONE).findings.len(), 1, "{kind}: unmarked");
-        let j = judged(kind, content, go);
-        assert_eq!((j.findings.len(), j.waiver, j.would_find.len()), (0, Some(Waiver::GoVendor), 1), "{kind}");
-        assert!(check(kind, &settings, &BuiltinInput { marks: go, ..BuiltinInput::new(content) }).is_empty());
+    for (by, says) in [(PackageVendor::Go, "`go mod vendor`"), (PackageVendor::Composer, "Composer's `vendor`")] {
+        let marks = FileMarks { package_vendor: Some(by), ..FileMarks::NONE };
+        for (kind, content) in [
+            (BuiltinKind::TrailingWhitespace, &b"x \n"[..]),
+            (BuiltinKind::FinalNewline, b"x"),
+            (BuiltinKind::MixedLineEndings, b"a\r\nb\n"),
+            (BuiltinKind::LargeFile, &[b'x'; 20]),
+            (BuiltinKind::ShebangExecutable, b"#!/bin/sh\necho\n"),
+        ] {
+            assert_eq!(judged(kind, content, FileMarks::NONE).findings.len(), 1, "{kind}: unmarked");
+            let j = judged(kind, content, marks);
+            assert_eq!(
+                (j.findings.len(), j.waiver, j.would_find.len()),
+                (0, Some(Waiver::PackageVendor(by)), 1),
+                "{kind}"
+            );
+            assert!(check(kind, &settings, &BuiltinInput { marks, ..BuiltinInput::new(content) }).is_empty());
+        }
+        assert!(Waiver::PackageVendor(by).to_string().contains(says), "{by:?}");
+        // A key is a key, and a YAML error an error, wherever they are.
+        let key =
+            b"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n";
+        assert_eq!(judged(BuiltinKind::Secrets, key, marks).findings.len(), 1);
+        assert_eq!(judged(BuiltinKind::Yaml, b"a: [\n", marks).findings.len(), 1);
+        // A mark of its own in keys and in words.
+        assert_ne!(marks.bits(), FileMarks { vendored: true, ..FileMarks::NONE }.bits());
+        assert_ne!(marks.bits(), FileMarks::NONE.bits());
     }
-    assert!(Waiver::GoVendor.to_string().contains("`go mod vendor`"));
-    // A key is a key, and a YAML error an error, wherever they are.
-    let key = b"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\n";
-    assert_eq!(judged(BuiltinKind::Secrets, key, go).findings.len(), 1);
-    assert_eq!(judged(BuiltinKind::Yaml, b"a: [\n", go).findings.len(), 1);
-    // A mark of its own in keys and in words.
-    assert_ne!(go.bits(), FileMarks { vendored: true, ..FileMarks::NONE }.bits());
+    let [go, composer] = [PackageVendor::Go, PackageVendor::Composer]
+        .map(|by| FileMarks { package_vendor: Some(by), ..FileMarks::NONE });
+    assert_ne!(go.bits(), composer.bits());
     assert!(go.describe().iter().any(|d| d.contains("`modules.txt`")));
+    assert!(composer.describe().iter().any(|d| d.contains("`composer.json`")));
 }
 
 /// A PEM block cut short by an ellipsis line before its end is an excerpt
