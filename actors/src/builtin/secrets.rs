@@ -115,13 +115,19 @@ fn preceded_by(content: &[u8], i: usize, f: impl Fn(u8) -> bool) -> bool {
     i > 0 && f(content[i - 1])
 }
 
+/// Secret keys published in documentation as examples, which never
+/// worked: the Amazon S3 Developer Guide's of 2006 (with the key ID
+/// `0PN5J17HBGZHT7JJ3X82`), which S3 clients' signing tests still use.
+const DOCUMENTED_SECRETS: [&[u8]; 1] = [b"uV3F3YluFJax1cknvbcGwgjvx4QpvB+leU8dUj2o"];
+
 /// A value that is obviously not a real credential: one repeated
-/// character, AWS's `EXAMPLE` keys, a run of `x`, or the digits typed in
-/// order (`1234567890`, which a random token holds with odds of about one
-/// in 10^15 per place).
+/// character, AWS's `EXAMPLE` keys and [`DOCUMENTED_SECRETS`], a run of
+/// `x`, or the digits typed in order (`1234567890`, which a random token
+/// holds with odds of about one in 10^15 per place).
 fn placeholder(value: &[u8]) -> bool {
     let repeated = value.windows(2).all(|w| w[0] == w[1]);
     repeated
+        || DOCUMENTED_SECRETS.contains(&value)
         || memchr::memmem::find(value, b"EXAMPLE").is_some()
         || memchr::memmem::find(value, b"1234567890").is_some()
         || memchr::memmem::find(value, b"0123456789").is_some()

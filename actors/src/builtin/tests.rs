@@ -3139,6 +3139,11 @@ fn secrets_clean_lookalikes() {
         BuiltinKind::Secrets,
         b"AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
     );
+    // The S3 Developer Guide's of 2006, in scrapy's signing test; one
+    // character off, a key.
+    let s3_guide = "AWS_SECRET_ACCESS_KEY = \"uV3F3YluFJax1cknvbcGwgjvx4QpvB+leU8dUj2o\"\n";
+    clean(BuiltinKind::Secrets, s3_guide.as_bytes());
+    assert_eq!(run(BuiltinKind::Secrets, s3_guide.replace("j2o", "j2p").as_bytes()).len(), 1);
     clean(BuiltinKind::Secrets, format!("ghp_{}\n", "x".repeat(36)).as_bytes());
     clean(BuiltinKind::Secrets, b"SLACK_TOKEN=xoxb-your-token-here\n");
     // Tests' fakes without a team's id of 8 digits (Alertmanager's).
