@@ -3740,6 +3740,25 @@ fn cirrus_ci_s_matrix_keys_may_repeat() {
         assert_eq!(found.len(), 1, "{dup}: {found:?}");
         assert!(found[0].message.starts_with("duplicate key"), "{found:?}");
     }
+    // Its top level gives tasks and their environments many times, in
+    // order (OpenBLAS's): they are read one by one. Deeper, or other keys,
+    // they are duplicates still.
+    let top = "macos_instance:\n  image: a\ntask:\n  name: x\nmacos_instance:\n  image: b\ntask:\n  name: y\n\
+               FreeBSD_task:\n  s: 1\nFreeBSD_task:\n  s: 2\ndocker_builder:\n  a: 1\ndocker_builder:\n  a: 2\n\
+               container:\n  image: c\ncontainer:\n  image: d\nlint_pipe:\n  p: 1\nlint_pipe:\n  p: 2\n";
+    assert!(marked(BuiltinKind::Yaml, cirrus, top.as_bytes()).is_empty());
+    assert_eq!(run(BuiltinKind::Yaml, top.as_bytes()).len(), 6);
+    for dup in [
+        "task:\n  arm_container:\n    a: 1\n  arm_container:\n    a: 2\n",
+        "env:\n  A: 1\nenv:\n  A: 2\n",
+        "_task:\n  a: 1\n_task:\n  a: 2\n",
+        "tasks:\n  a: 1\ntasks:\n  a: 2\n",
+        "- task:\n    a: 1\n  task:\n    a: 2\n",
+    ] {
+        let found = marked(BuiltinKind::Yaml, cirrus, dup.as_bytes());
+        assert_eq!(found.len(), 1, "{dup}: {found:?}");
+        assert!(found[0].message.starts_with("duplicate key"), "{found:?}");
+    }
     assert!(is_cirrus_name(b".cirrus.yml") && is_cirrus_name(b"deps/jemalloc/.cirrus.yaml"));
     assert!(!is_cirrus_name(b"cirrus.yml") && !is_cirrus_name(b".github/workflows/ci.yml"));
 }

@@ -30,7 +30,8 @@ use crate::outcome::Severity;
 /// `cirrus`: the file is Cirrus CI's configuration (`.cirrus.yml`), whose
 /// `matrix` key may be given many times in a mapping, and whose `matrix`
 /// mapping may give a key many times, each one a task of its own (Cirrus'
-/// documented "matrix modification").
+/// documented "matrix modification"), and whose top level may give a task
+/// many times (see [`cirrus_top_level_repeats`]).
 pub(super) fn yaml(content: &[u8], cirrus: bool, out: &mut Collector<'_>) {
     let text = match decode(content) {
         Ok(text) => text,
@@ -1637,8 +1638,13 @@ impl Keys {
                 }
                 // A merge key (`<<`, YAML 1.1) may be given more than once.
                 let as_key = (!merge).then_some(|| shown(&value));
-                let matrix = self.cirrus && style == ScalarStyle::Plain && value == "matrix";
-                self.node_done_as(hash, at, as_key, matrix)
+                let cirrus = match self.cirrus && style == ScalarStyle::Plain {
+                    false => CirrusKey::Other,
+                    true if value == "matrix" => CirrusKey::Matrix,
+                    true if self.stack.len() == 1 && cirrus_top_level_repeats(&value) => CirrusKey::Repeats,
+                    true => CirrusKey::Other,
+                };
+                self.node_done_as(hash, at, as_key, cirrus)
             }
             Event::Alias(id) => {
                 match self.anchors.get(&id) {
@@ -1714,17 +1720,17 @@ impl Keys {
     /// or an item of its sequence. `shown` is how to show it as a key,
     /// asked for a duplicate only (`None`: a merge key, never a duplicate).
     fn node_done(&mut self, hash: Option<u128>, at: Marker, shown: Option<impl FnOnce() -> String>) -> Option<Found> {
-        self.node_done_as(hash, at, shown, false)
+        self.node_done_as(hash, at, shown, CirrusKey::Other)
     }
 
-    /// [`Keys::node_done`], for a node that is the plain scalar `matrix`
-    /// in Cirrus CI's configuration (`matrix`).
+    /// [`Keys::node_done`], for a node that is a plain scalar Cirrus CI's
+    /// configuration may repeat as a key (`cirrus`).
     fn node_done_as(
         &mut self,
         hash: Option<u128>,
         at: Marker,
         shown: Option<impl FnOnce() -> String>,
-        matrix: bool,
+        cirrus: CirrusKey,
     ) -> Option<Found> {
         match self.stack.last_mut()? {
             Frame::Sequence { hasher, .. } => {
@@ -1736,9 +1742,10 @@ impl Keys {
             Frame::Mapping { seen, key, sum, matrix: (key_matrix, of_matrix), .. } => match key.take() {
                 None => {
                     *key = Some(hash);
-                    *key_matrix = matrix;
-                    // Cirrus' matrix modification: each a task's variant.
-                    if matrix || *of_matrix {
+                    *key_matrix = cirrus == CirrusKey::Matrix;
+                    // Cirrus' matrix modification: each a task's variant;
+                    // and its top level's tasks.
+                    if cirrus != CirrusKey::Other || *of_matrix {
                         return None;
                     }
                     let (hash, shown) = (hash?, shown?);
@@ -1755,6 +1762,31 @@ impl Keys {
             },
         }
     }
+}
+
+/// What a key is in Cirrus CI's configuration, as far as repeating it goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CirrusKey {
+    /// `matrix`: its matrix modification.
+    Matrix,
+    /// A top-level key it reads in order, one entry each time (see
+    /// [`cirrus_top_level_repeats`]).
+    Repeats,
+    /// Any other key, or a key of another file.
+    Other,
+}
+
+/// Whether Cirrus CI reads the top-level key `key` of its configuration
+/// once each time it is given, in order: a task (`task`, `NAME_task`, and
+/// `docker_builder` and `pipe`, tasks of other kinds; its guide's first
+/// example gives `test_task` twice), and an execution environment set as
+/// the default for the tasks after it (`container`, `NAME_container`,
+/// `NAME_instance`: OpenBLAS sets `macos_instance` before each macOS task).
+fn cirrus_top_level_repeats(key: &str) -> bool {
+    ["task", "docker_builder", "pipe", "container"]
+        .iter()
+        .any(|kind| key == *kind || key.strip_suffix(kind).is_some_and(|name| name.len() > 1 && name.ends_with('_')))
+        || key.strip_suffix("_instance").is_some_and(|name| !name.is_empty())
 }
 
 /// A key as a message shows it: in backquotes, cut to 40 characters.
