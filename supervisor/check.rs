@@ -36,6 +36,8 @@ use crate::watch::{IGNORE_FILES, TreeWatch, WalkWatch};
 mod attributes;
 #[path = "editorconfig.rs"]
 mod editorconfig;
+#[path = "engine_assets.rs"]
+mod engine_assets;
 #[path = "explain.rs"]
 mod explain;
 #[path = "formatter_ignore.rs"]
@@ -3292,6 +3294,26 @@ impl RulesWalk<'_> {
         let heed_eol = files.iter().any(|w| w.marks.eol.is_some());
         attributes::mark(root, (real_root, trusted), &repos, files, &gitattributes, heed_eol, (&mut read, sources));
         package_vendor::mark(root, (real_root, trusted), files, &mut read, sources);
+        // A directory of a target walked whole (never for `explain`, whose
+        // files are walked one by one) lists every sidecar in it.
+        let whole_dirs: Vec<&PathBuf> = match sources {
+            Some(_) => Vec::new(),
+            None => targets.iter().filter(|t| t.is_dir()).collect(),
+        };
+        let walked = |dir: &Path| -> Vec<PathBuf> {
+            if !hazards.allows_from(dir, root) {
+                return Vec::new();
+            }
+            let mut builder = walker(root, dir, own, excluded_dirs, None, hazards);
+            builder.max_depth(Some(1));
+            builder
+                .build()
+                .flatten()
+                .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+                .map(|e| e.into_path())
+                .collect()
+        };
+        engine_assets::mark(files, |dir| whole_dirs.iter().any(|t| dir.starts_with(t)), walked, sources);
         let formatter_list = match sources {
             Some(_) => {
                 formatter_ignore::mark(root, (real_root, trusted), files, &mut read, sources);

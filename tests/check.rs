@@ -2933,6 +2933,42 @@ fn composer_s_vendor_directory_keeps_its_layout_while_composer_says_so() {
     assert_eq!(with_findings(&check_json(&env, &[]).1), unmarked);
 }
 
+/// A large asset of a Godot project, beside the `NAME.import` its editor
+/// writes, is large on purpose; without the sidecar it is reported. The
+/// mark follows the sidecar appearing and going, warm.
+#[test]
+fn a_large_asset_godot_imported_passes_while_its_import_file_is_there() {
+    let env = Env::new();
+    env.write("verdict.toml", "[validators.large-file]\nmax_size = \"1KiB\"\n");
+    env.write("art/goblin.png", "x".repeat(4096));
+    env.write("art/notes.txt", "y\n".repeat(2048));
+    let (code, r) = check_json(&env, &["--validator", "large-file"]);
+    assert_eq!(code, 1, "{}", r["summary"]);
+    assert_eq!(with_findings(&r), ["art/goblin.png", "art/notes.txt"]);
+    assert!((0..3).any(|_| check_json(&env, &["--validator", "large-file"]).1["summary"]["unchanged"] == true));
+    env.write("art/goblin.png.import", "[remap]\n\nimporter=\"texture\"\ntype=\"CompressedTexture2D\"\n");
+    let r = check_json(&env, &["--validator", "large-file"]).1;
+    assert_eq!(with_findings(&r), ["art/notes.txt"], "{}", r["summary"]);
+    let out = env.run(&["explain", "art/goblin.png"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("goblin.png.import: Godot's editor imported it"), "{text}");
+    // Named alone, it is judged the same; a sidecar the walk leaves out
+    // (ignored) does not count.
+    let r = check_json(&env, &["--validator", "large-file", "--no-cache", "art/goblin.png"]).1;
+    assert_eq!(status_of(&r, "art/goblin.png", "large-file"), "passed", "{}", r["summary"]);
+    env.write(".ignore", "*.import\n");
+    let r = check_json(&env, &["--validator", "large-file", "--no-cache", "art/goblin.png"]).1;
+    assert_eq!(status_of(&r, "art/goblin.png", "large-file"), "findings", "{}", r["summary"]);
+    let r = check_json(&env, &["--validator", "large-file"]).1;
+    assert_eq!(with_findings(&r), ["art/goblin.png", "art/notes.txt"], "{}", r["summary"]);
+    std::fs::remove_file(env.project.join(".ignore")).unwrap();
+    let r = check_json(&env, &["--validator", "large-file"]).1;
+    assert_eq!(with_findings(&r), ["art/notes.txt"], "{}", r["summary"]);
+    std::fs::remove_file(env.project.join("art/goblin.png.import")).unwrap();
+    let r = check_json(&env, &["--validator", "large-file"]).1;
+    assert_eq!(with_findings(&r), ["art/goblin.png", "art/notes.txt"], "{}", r["summary"]);
+}
+
 /// Test files the project keeps from its formatter (its root
 /// `.prettierignore`) keep their blanks and their end; the same file
 /// elsewhere, or re-included, is checked. The mark follows the file

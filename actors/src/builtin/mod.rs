@@ -421,10 +421,13 @@ const THIRD_PARTY_DIRS: &[&str] = &[
 
 /// A test's conflicted input, below a directory of tests, by its name or
 /// its directory's (Composer's `composer-lock-merge-conflict-simple.txt`,
-/// webpack's `build-http-merge-conflict/`).
+/// webpack's `build-http-merge-conflict/`), and a snapshot of a test of
+/// conflicts, wherever its snapshots are (insta's beside the source:
+/// gleam's `src/parse/snapshots/…merge_conflict_gt.snap`).
 const CONFLICT_FIXTURES: &[&str] = &[
     "**/{test,tests,Tests,spec,__tests__}/**/*[mM]erge[-_][cC]onflict*",
     "**/{test,tests,Tests,spec,__tests__}/**/*[mM]erge[-_][cC]onflict*/",
+    "*[mM]erge[-_][cC]onflict*.snap",
 ];
 
 /// gettext's translation catalogs: as large as the program's messages
@@ -444,8 +447,10 @@ const TRANSLATION_CATALOGS: &[&str] = &["*.po", "*.pot"];
 /// harnesses write; elsewhere `_expected.py` may be a hand-written module
 /// of a test's constants), captured output
 /// (`*.stdout`, `*.stderr`, `*.output`: rustc's UI tests, trybuild's,
-/// Ansible's, nlohmann/json's documented examples' outputs), and
-/// snapshot directories
+/// Ansible's, nlohmann/json's documented examples' outputs; `*.out` below
+/// a directory of tests: V's compiler errors, with their code frames'
+/// `    3 | ` lines, which its test rewrites with `VAUTOFIX`, black's
+/// `debug_visitor.out`), and snapshot directories
 /// (swift-snapshot-testing's `__Snapshots__/`, a `Snapshots/` below a
 /// `Tests/`: one elsewhere may hold code; testthat's `_snaps/`, at any
 /// depth below `testthat/`), and golden directories below a directory of
@@ -479,6 +484,7 @@ const EXPECTED_OUTPUT: &[&str] = &[
     "**/{test,tests,Tests,spec,__tests__}/**/{golden,goldens,golden_output}/",
     "**/{test,tests,Tests,spec,__tests__}/**/expectations/",
     "**/expected/*.out",
+    "**/{test,tests,Tests,spec,__tests__}/**/*.out",
     "**/{test,tests,Tests,spec,__tests__}/**/expected.*",
     "**/{test,tests,Tests,spec}/**/{fixtures,Fixtures}/**/*.txt",
 ];
@@ -740,6 +746,10 @@ pub struct FileMarks {
     /// it. It is large on purpose, and `large-file` passes it (as
     /// pre-commit-hooks' `check-added-large-files` leaves such files out).
     pub lfs: bool,
+    /// A game engine's editor imported it: Godot's `NAME.import` is beside
+    /// it. A texture, a sound or a model of the game, large on purpose:
+    /// `large-file` passes it.
+    pub imported_asset: bool,
     /// Named as delimited records ([`is_delimited_name`]: `*.csv`,
     /// `*.tsv`): a line break inside a quoted field is data, not a line
     /// ending.
@@ -914,6 +924,7 @@ impl FileMarks {
         in_tests: false,
         conflict_marker_size: None,
         lfs: false,
+        imported_asset: false,
         latin1: false,
         eol: None,
         js_or_css: false,
@@ -952,6 +963,7 @@ impl FileMarks {
             | (u32::from(self.package_vendor == Some(PackageVendor::Go)) << 26)
             | (u32::from(self.kept_from_formatter) << 27)
             | (u32::from(self.package_vendor == Some(PackageVendor::Composer)) << 28)
+            | (u32::from(self.imported_asset) << 29)
     }
 
     /// The ending `mixed-line-endings` wants every line of `content` to
@@ -1014,6 +1026,7 @@ impl FileMarks {
             "vendored: in Composer's `vendor` directory, with the `autoload.php` Composer generates, beside a `composer.json`",
         );
         say(self.lfs, "kept by Git LFS: git's `filter=lfs` attribute");
+        say(self.imported_asset, "a game's asset: Godot's editor imported it (a `NAME.import` beside it)");
         say(
             self.kept_from_formatter,
             "a test's input or output kept from the formatter: below a directory of tests, and in the project's `.prettierignore`",
@@ -1270,6 +1283,9 @@ pub enum Waiver {
     },
     /// Git LFS keeps it (`filter=lfs`): large on purpose.
     LargeFileStorage,
+    /// Godot's editor imported it ([`FileMarks::imported_asset`]): a
+    /// game's asset, large on purpose.
+    ImportedAsset,
     /// Its first lines declare an encoding other than UTF-8
     /// ([`declares_other_encoding`]).
     DeclaredEncoding,
@@ -1330,6 +1346,9 @@ impl std::fmt::Display for Waiver {
             ),
             Waiver::LargeFileStorage => f.write_str(
                 "git's `filter=lfs` attribute says Git LFS keeps it: git holds a small pointer, and the file is large on purpose",
+            ),
+            Waiver::ImportedAsset => f.write_str(
+                "Godot's editor imported it (its `NAME.import` is beside it): a game's texture, sound or model, large on purpose",
             ),
             Waiver::CommittedOnPurpose { vendored: false } => f.write_str(
                 "git's `linguist-generated` attribute or EditorConfig's `generated_code = true` says a tool writes it: committed as the tool wrote it, whatever its size",
@@ -1436,7 +1455,8 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
             if input.marks.vendored
                 || input.marks.package_vendor.is_some()
                 || input.marks.generated
-                || input.marks.lfs =>
+                || input.marks.lfs
+                || input.marks.imported_asset =>
         {
             if explain {
                 large_file(settings.max_size, input.size, &mut out);
@@ -1444,6 +1464,7 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
             let waiver = match (input.marks.lfs, input.marks.package_vendor) {
                 (true, _) => Waiver::LargeFileStorage,
                 (false, Some(by)) => Waiver::PackageVendor(by),
+                (false, None) if input.marks.imported_asset => Waiver::ImportedAsset,
                 (false, None) => Waiver::CommittedOnPurpose { vendored: input.marks.vendored },
             };
             return waived(waiver, out.finish());
@@ -1875,10 +1896,15 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     // an HTML comment after it (a YAML document's `---` reads as either;
     // a page's own headings and list items are not comments).
     let front = past_front_matter(header).filter(|rest| rest.trim_ascii_start().starts_with(b"<!--"));
-    std::iter::once(header).chain(front).find_map(|h| {
+    // In a language that declares its package first, the block after the
+    // declaration too (Odin's generated tables: a copyright comment,
+    // `package NAME`, then `// GENERATED by ../gen.odin -- DO NOT EDIT.`).
+    let begins = "the comment it begins with";
+    let package = past_package(header).map(|rest| (rest, "the comment after its package declaration"));
+    [Some((header, begins)), front.map(|rest| (rest, begins)), package].into_iter().flatten().find_map(|(h, said)| {
         let block = leading_comments(h);
         if marked_block(&block) {
-            Some("the comment it begins with")
+            Some(said)
         } else if unicode_data(&block) {
             Some("a unicode.org data file's header")
         } else {
@@ -1944,6 +1970,32 @@ fn generator_meta(header: &[u8]) -> bool {
         let templated = [&b"{"[..], b"<?", b"<%"].iter().any(|p| memchr::memmem::find(tag, p).is_some());
         named && !templated && !in_comment(at)
     })
+}
+
+/// The header past its package declaration, if the first line that is
+/// neither blank nor a comment (`//`, or a `/* */` block) declares one:
+/// `package NAME` (Odin, Go), with a `;` (Java), Scala's and Kotlin's
+/// dotted names too.
+fn past_package(header: &[u8]) -> Option<&[u8]> {
+    let mut in_block = false;
+    let mut at = 0;
+    while at < header.len() {
+        let end = memchr::memchr(b'\n', &header[at..]).map_or(header.len(), |i| at + i);
+        let line = header[at..end].trim_ascii();
+        let next = (end + 1).min(header.len());
+        if in_block {
+            in_block = memchr::memmem::find(line, b"*/").is_none();
+        } else if line.starts_with(b"/*") {
+            in_block = memchr::memmem::find(&line[2..], b"*/").is_none();
+        } else if !line.is_empty() && !line.starts_with(b"//") {
+            let name = line.strip_prefix(b"package ")?.trim_ascii();
+            let name = name.strip_suffix(b";").unwrap_or(name).trim_ascii_end();
+            let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.';
+            return (!name.is_empty() && name.iter().all(word)).then_some(&header[next..]);
+        }
+        at = next;
+    }
+    None
 }
 
 /// A page's content past its front matter (Jekyll's, Hugo's, Docusaurus':
