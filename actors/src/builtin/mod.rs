@@ -1273,6 +1273,9 @@ pub enum Waiver {
     KeptFromFormatter,
     /// The file says a tool writes it (see [`tool_signature`]); what says so.
     WrittenByATool(&'static str),
+    /// The file says a tool writes it, and so is as large as the tool made
+    /// it (`large-file`); what says so.
+    SizedByATool(&'static str),
     /// A minified script or style sheet ([`is_minified`]).
     Minified,
     /// Marked vendored (or, if not, generated): committed as it is on
@@ -1340,6 +1343,10 @@ impl std::fmt::Display for Waiver {
                 "it is below a directory of tests and the project's `.prettierignore` keeps it from the formatter: a test's input or expected output, whose blanks and end are the test's",
             ),
             Waiver::WrittenByATool(what) => write!(f, "it says a tool writes it ({what}): its layout is the tool's"),
+            Waiver::SizedByATool(what) => write!(
+                f,
+                "it says a tool writes it ({what}): committed as the tool wrote it, as large as its input makes it"
+            ),
             Waiver::Minified => f.write_str("it is a minified script or style sheet: its layout is the minifier's"),
             Waiver::CommittedOnPurpose { vendored: true } => f.write_str(
                 "git's `linguist-vendored` attribute says it is someone else's code, committed as it came, whatever its size",
@@ -1477,6 +1484,19 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
                 large_file(settings.max_size, input.size, &mut out);
             }
             return waived(Waiver::CustomResourceDefinition, out.finish());
+        }
+        // A file a tool writes whole says so (see [`tool_signature`]): a
+        // generator's tables (glib's `gunichartables.h`, Odin's decode
+        // tables), a bundle, committed as the tool wrote them, as large as
+        // their input makes them, as a `linguist-generated` file is.
+        BuiltinKind::LargeFile
+            if input.size > settings.max_size
+                && let Some(what) = tool_signature(content) =>
+        {
+            if explain {
+                large_file(settings.max_size, input.size, &mut out);
+            }
+            return waived(Waiver::SizedByATool(what), out.finish());
         }
         BuiltinKind::LargeFile => large_file(settings.max_size, input.size, &mut out),
         // A shared tsconfig under another name (`tsconfigs/base.json`,
