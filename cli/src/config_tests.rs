@@ -363,6 +363,7 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         "tests/testthat/_snaps/summarise.md",
         "test/expected/bit.out",
         "vlib/v/checker/tests/mut_arg.out",
+        "tests/roots/test-latex-table/expects/longtable.tex",
         "tests/data/miscellaneous/debug_visitor.out",
         "DependencyInjection/Tests/Fixtures/config/defaults.expected.yml",
         "codemod/__testfixtures__/rename.expected.ts",
@@ -424,9 +425,18 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     }
     assert!(md.is_match("guide.cheatmd") && !tw.is_match("guide.cheatmd"));
     // IDEs' files, written again at each save.
-    for file in [".idea/misc.xml", "sub/.idea/codeStyles/Project.xml", "Assets/Foo.asmdef", "Assets/Bar.asmref"] {
+    for file in [
+        ".idea/misc.xml",
+        "sub/.idea/codeStyles/Project.xml",
+        "Assets/Foo.asmdef",
+        "Assets/Bar.asmref",
+        ".vscode/settings.json",
+        "web/.vscode/launch.json",
+    ] {
         assert!(!fnl.is_match(file) && tw.is_match(file), "{file}");
     }
+    // A schema a project keeps below `.vscode/` is its own.
+    assert!(fnl.is_match(".vscode/schemas/haxe.json"));
     // RTF and licensed's cache keep their layout.
     for file in ["Resources/en.lproj/welcome.rtf", ".licenses/npm/@actions/core.dep.yml"] {
         assert!(!tw.is_match(file) && !fnl.is_match(file) && !mle.is_match(file), "{file}");
@@ -557,10 +567,26 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         "docs/conf.py",
         "doc/source/conf.py",
         "sub/docs/conf.py",
+        // Pelican's settings; repo2docker's set-up scripts.
+        "pelicanconf.py",
+        "website/publishconf.py",
+        "postBuild",
+        "binder/postBuild",
+        ".binder/start",
     ] {
         assert!(!shebang.is_match(file), "{file}");
     }
-    for file in ["debian/rules", "scripts/postinst.sh", "priv/run.sh", "conf.py", "tools/conf.py", "main.py"] {
+    for file in [
+        "debian/rules",
+        "scripts/postinst.sh",
+        "priv/run.sh",
+        "conf.py",
+        "tools/conf.py",
+        "main.py",
+        "tools/postBuild",
+        "start",
+        "bin/start",
+    ] {
         assert!(shebang.is_match(file), "{file}");
     }
     // A Perl test file is no cram test directory.

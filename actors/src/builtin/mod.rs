@@ -456,8 +456,9 @@ const TRANSLATION_CATALOGS: &[&str] = &["*.po", "*.pot"];
 /// depth below `testthat/`), and golden directories below a directory of
 /// tests (`golden/`, `goldens/`, `golden_output/`: Ansible collections'
 /// unit tests compare their files whole; elsewhere `golden/` names a Go
-/// package of helpers), and `expectations/` there (PHPUnit's renderers'
-/// expected outputs, compared with `assertStringEqualsFile`).
+/// package of helpers), and `expectations/` and `expects/` there
+/// (PHPUnit's renderers' expected outputs, compared with
+/// `assertStringEqualsFile`; Sphinx's LaTeX tables').
 const EXPECTED_OUTPUT: &[&str] = &[
     "*.snap",
     "*.golden",
@@ -483,6 +484,7 @@ const EXPECTED_OUTPUT: &[&str] = &[
     "**/testthat/**/_snaps/",
     "**/{test,tests,Tests,spec,__tests__}/**/{golden,goldens,golden_output}/",
     "**/{test,tests,Tests,spec,__tests__}/**/expectations/",
+    "**/{test,tests,Tests,spec,__tests__}/**/expects/",
     "**/expected/*.out",
     "**/{test,tests,Tests,spec,__tests__}/**/*.out",
     "**/{test,tests,Tests,spec,__tests__}/**/expected.*",
@@ -550,12 +552,22 @@ const DELIMITED_FILES: &[&str] = &["*.[cC][sS][vV]", "*.[tT][sS][vV]"];
 
 /// Files IDEs write without a final newline and write again at each save:
 /// JetBrains' project settings (`.idea/`) and shared run configurations
-/// (`.run/*.run.xml`), Eclipse CDT's `.cproject`, Unity's assembly
+/// (`.run/*.run.xml`), VS Code's workspace settings, tasks and launch
+/// configurations (`.vscode/*.json`: 16 of the 27 in the audited trees
+/// end at their `}`), Eclipse CDT's `.cproject`, Unity's assembly
 /// definitions, and what Visual Studio's designers keep: a C++ project's
 /// `.vcxproj.filters` (Solution Explorer's folders) and the settings
 /// designer's `Settings.settings`.
-const IDE_FILES: &[&str] =
-    &[".idea/", "**/.run/*.run.xml", ".cproject", "*.asmdef", "*.asmref", "*.vcxproj.filters", "Settings.settings"];
+const IDE_FILES: &[&str] = &[
+    ".idea/",
+    "**/.run/*.run.xml",
+    "**/.vscode/*.json",
+    ".cproject",
+    "*.asmdef",
+    "*.asmref",
+    "*.vcxproj.filters",
+    "Settings.settings",
+];
 
 /// Files tools write whole without a final newline, or with a blank line
 /// after the last, and carrying no comment to say so: ANTLR's interpreter
@@ -648,8 +660,12 @@ const TOOL_LAYOUT: &[&str] = &[
 /// OTP release templates (`priv/templates/`, which relx renders and makes
 /// executable), fypp sources, where `#!` begins a comment, and Python
 /// that is imported or run by another program, never as a script: a
-/// package's `__main__.py` and Sphinx's `conf.py` in a documentation
-/// directory.
+/// package's `__main__.py`, Sphinx's `conf.py` in a documentation
+/// directory and Pelican's settings (`pelicanconf.py`, `publishconf.py`,
+/// which `pelican -s` reads and pelican-quickstart writes with a shebang);
+/// and the set-up scripts repo2docker (Binder) makes executable before it
+/// runs them (`postBuild` and `start`, at the root or in `binder/` or
+/// `.binder/`).
 const INSTALLED_SCRIPTS: &[&str] = &[
     "**/debian/postinst",
     "**/debian/*.postinst",
@@ -676,6 +692,13 @@ const INSTALLED_SCRIPTS: &[&str] = &[
     "**/doc/source/conf.py",
     "**/docs/source/conf.py",
     "**/Documentation/conf.py",
+    "pelicanconf.py",
+    "publishconf.py",
+    "/postBuild",
+    "binder/postBuild",
+    ".binder/postBuild",
+    "binder/start",
+    ".binder/start",
 ];
 
 /// Certificates and keys in PEM, as OpenSSL writes them: `openssl pkcs12`
@@ -1120,8 +1143,24 @@ pub fn is_js_or_css_name(name: &[u8]) -> bool {
 /// other than UTF-8, as Python reads one (PEP 263: a comment line holding
 /// `coding:` or `coding=` and the encoding's name; Emacs' `-*- coding:
 /// latin-1 -*-` and vim's `fileencoding=latin1` are such lines) and Ruby
-/// its magic comment.
+/// its magic comment, or an XML declaration opening the file names one
+/// (`<?xml version="1.0" encoding="ISO-8859-1"?>`, which every XML parser
+/// reads the document in: a Maven POM of Latin-1 text).
 pub fn declares_other_encoding(content: &[u8]) -> bool {
+    let utf8 = |name: &[u8]| {
+        matches!(name.to_ascii_lowercase().as_slice(), b"utf-8" | b"utf8" | b"utf_8" | b"utf-8-sig" | b"utf_8_sig")
+    };
+    if let Some(rest) = content.strip_prefix(b"<?xml").filter(|r| r.first().is_some_and(u8::is_ascii_whitespace)) {
+        let decl = &rest[..memchr::memmem::find(rest, b"?>").unwrap_or(0)];
+        let Some(at) = memchr::memmem::find(decl, b"encoding") else { return false };
+        let value = decl[at + b"encoding".len()..].trim_ascii_start();
+        let Some(value) = value.strip_prefix(b"=").map(<[u8]>::trim_ascii_start) else { return false };
+        let Some((&quote, value)) = value.split_first().filter(|(q, _)| matches!(q, b'"' | b'\'')) else {
+            return false;
+        };
+        let name = &value[..memchr::memchr(quote, value).unwrap_or(0)];
+        return !name.is_empty() && !utf8(name);
+    }
     let mut lines = content.split(|&b| b == b'\n').take(2);
     lines.any(|line| {
         let line = line.trim_ascii_start();
@@ -1131,8 +1170,8 @@ pub fn declares_other_encoding(content: &[u8]) -> bool {
         let Some(rest) = rest.strip_prefix(b":").or_else(|| rest.strip_prefix(b"=")) else { return false };
         let rest = rest.trim_ascii_start();
         let name_len = rest.iter().take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')).count();
-        let name = rest[..name_len].to_ascii_lowercase();
-        !name.is_empty() && !matches!(name.as_slice(), b"utf-8" | b"utf8" | b"utf_8" | b"utf-8-sig" | b"utf_8_sig")
+        let name = &rest[..name_len];
+        !name.is_empty() && !utf8(name)
     })
 }
 
@@ -1257,6 +1296,12 @@ pub enum Waiver {
     EmptyTestFile,
     /// A Kubernetes CustomResourceDefinition ([`custom_resource_definition`]).
     CustomResourceDefinition,
+    /// It is below a directory of tests and holds one empty line: a
+    /// test's input of an empty line.
+    EmptyLineTestFile,
+    /// Delimited records ([`FileMarks::delimited`]) whose last record has
+    /// no line break, as RFC 4180 allows.
+    LastRecordUnterminated,
     /// It begins with a terminal's escape sequence: captured output, not
     /// the data format its name says.
     TerminalOutput,
@@ -1324,6 +1369,12 @@ impl std::fmt::Display for Waiver {
             Waiver::EmptyTestFile => f.write_str(
                 "it is an empty file below a directory of tests: a test's input for an empty file, which a test needing valid JSON would fail on itself",
             ),
+            Waiver::EmptyLineTestFile => f.write_str(
+                "it is below a directory of tests and holds one empty line (`\\n`, `\\r\\n` or `\\r`): a test's input of an empty line",
+            ),
+            Waiver::LastRecordUnterminated => f.write_str(
+                "it holds delimited records (`*.csv`, `*.tsv`), whose last record RFC 4180 lets end without a line break, as spreadsheets save it",
+            ),
             Waiver::TerminalOutput => f.write_str(
                 "it begins with a terminal's escape sequence (`ESC [`): captured terminal output, not the data format its name says",
             ),
@@ -1361,7 +1412,7 @@ impl std::fmt::Display for Waiver {
                 "git's `linguist-generated` attribute or EditorConfig's `generated_code = true` says a tool writes it: committed as the tool wrote it, whatever its size",
             ),
             Waiver::DeclaredEncoding => f.write_str(
-                "its first lines declare an encoding other than UTF-8 (`# -*- coding: latin-1 -*-`, as Python and Ruby read it)",
+                "its first lines declare an encoding other than UTF-8 (`# -*- coding: latin-1 -*-`, as Python and Ruby read it, or an XML declaration's `encoding=\"ISO-8859-1\"`)",
             ),
         }
     }
@@ -1435,6 +1486,27 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
                 let marks = input.marks;
                 text::final_newline(content, marks.blank_lines_at_end, marks.keeps_trailing_whitespace, &mut out);
                 return waived(Waiver::OneLineTestFile, out.finish());
+            }
+        }
+        // A test's input of one empty line (checkstyle's empty properties
+        // and line-ending inputs: `\n`, `\r\n`, `\r`).
+        BuiltinKind::FinalNewline if input.marks.in_tests && matches!(content, b"\n" | b"\r\n" | b"\r") => {
+            if explain {
+                let marks = input.marks;
+                text::final_newline(content, marks.blank_lines_at_end, marks.keeps_trailing_whitespace, &mut out);
+                return waived(Waiver::EmptyLineTestFile, out.finish());
+            }
+        }
+        // Delimited records may end without a line break: RFC 4180 lets the
+        // last record go without one, as spreadsheets save it. Blank lines
+        // at the end are still reported.
+        BuiltinKind::FinalNewline
+            if input.marks.delimited && !content.is_empty() && !matches!(content.last(), Some(b'\n' | b'\r')) =>
+        {
+            if explain {
+                let marks = input.marks;
+                text::final_newline(content, marks.blank_lines_at_end, marks.keeps_trailing_whitespace, &mut out);
+                return waived(Waiver::LastRecordUnterminated, out.finish());
             }
         }
         // JSON a serializer wrote for a test, which ends at its last
@@ -1698,7 +1770,8 @@ fn kotlin_api_dump(header: &[u8]) -> bool {
 ///   comment), and a Visual Studio project in MSBuild's 2003 format (with
 ///   a `ToolsVersion` and a `ProjectGuid`);
 /// - f2c's translations of Fortran ([`f2c_output`]), f2py's signature files
-///   (by their footer), xfig's drawings (`#FIG 3.2`), and a block that
+///   (by their footer), xfig's drawings (`#FIG 3.2`), gettext catalogs
+///   Babel wrote (`"Generated-By: Babel` in the header), and a block that
 ///   opens with a generator's capitals, `AUTOGENERATED ` or
 ///   `AUTO-GENERATED `.
 pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
@@ -1836,6 +1909,14 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     }) && memchr::memmem::find(header, b"<ProjectGuid>").is_some()
     {
         return Some("a Visual Studio project (MSBuild's 2003 namespace, `ToolsVersion`, `ProjectGuid`)");
+    }
+    // A gettext catalog Babel wrote (`pybabel extract`, `update`): its
+    // header entry says so, and Babel writes `# ` for an empty comment
+    // line and a blank line after every message, the last too.
+    if (header.starts_with(b"#") || header.starts_with(b"msgid"))
+        && memchr::memmem::find(header, b"\n\"Generated-By: Babel ").is_some()
+    {
+        return Some("Babel's `Generated-By: Babel` in a gettext catalog's header");
     }
     // A drawing xfig saved (its format's `#FIG 3.2` first line), whose
     // header pads the paper size (`Letter  `).

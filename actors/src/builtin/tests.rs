@@ -3773,6 +3773,9 @@ fn a_declared_encoding_is_the_file_s_own() {
         b"#!/usr/bin/env python\n# coding=iso-8859-15\n",
         b"# encoding: Windows-1252\n",
         b"# vim: set fileencoding=latin1 :\n",
+        // Maven's Latin-1 POM (mng-2254), and single quotes.
+        b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n",
+        b"<?xml version='1.0' encoding = 'windows-1252' standalone='yes'?>\n",
     ] {
         let text = [head, b"author = 'Jos\xe9'\n"].concat();
         clean(utf8, &text);
@@ -3786,6 +3789,12 @@ fn a_declared_encoding_is_the_file_s_own() {
         b"# one\n# two\n# coding: latin-1\nx = '\xe9'\n",
         b"coding = 'latin-1'\nx = '\xe9'\n",
         b"# coding:\nx = '\xe9'\n",
+        // XML: UTF-8 declared, none, one not first, or not a declaration.
+        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<a>\xe9</a>\n",
+        b"<?xml version=\"1.0\"?>\n<a encoding=\"latin1\">\xe9</a>\n",
+        b"<a/>\n<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n\xe9\n",
+        b"<?xml-stylesheet encoding=\"latin1\"?>\n\xe9\n",
+        b"<?xml version=\"1.0\" encoding=\"\"?>\n\xe9\n",
     ] {
         assert_eq!(run(utf8, text).len(), 1, "{text:?}");
     }
@@ -4127,6 +4136,38 @@ fn a_generated_comment_after_the_package_declaration_counts() {
     ] {
         assert_eq!(run(ws, content.as_bytes()).len(), 1, "{content}");
     }
+}
+
+/// Babel's catalogs keep Babel's layout; a test's input of one empty line
+/// and delimited records without a last line break are left as they are;
+/// the same bytes elsewhere are judged.
+#[test]
+fn babel_catalogs_empty_line_test_inputs_and_unterminated_records_pass() {
+    let (ws, fnl) = (BuiltinKind::TrailingWhitespace, BuiltinKind::FinalNewline);
+    let po = "# German translations for MkDocs.\n# \nmsgid \"\"\nmsgstr \"\"\n\"Project-Id-Version: MkDocs 1.2\\n\"\n\"Generated-By: Babel 2.14.0\\n\"\n\nmsgid \"Search\"\nmsgstr \"Suche\"\n\n";
+    clean(ws, po.as_bytes());
+    clean(fnl, po.as_bytes());
+    let hand = po.replace("Generated-By: Babel", "Generated-By: hand");
+    assert_eq!(run(fnl, hand.as_bytes()).len(), 1);
+    assert_eq!(run(ws, hand.as_bytes()).len(), 1);
+    // The header's words in a message, not the header.
+    let quoted = "msgid \"x\"\nmsgstr \"Generated-By: Babel 2\"\n\n";
+    assert_eq!(run(fnl, quoted.as_bytes()).len(), 1);
+    let in_tests = FileMarks { in_tests: true, ..FileMarks::NONE };
+    for empty_line in [&b"\n"[..], b"\r\n", b"\r"] {
+        assert!(marked(fnl, in_tests, empty_line).is_empty(), "{empty_line:?}");
+        let j =
+            judge(fnl, &BuiltinSettings::default(), &BuiltinInput { marks: in_tests, ..BuiltinInput::new(empty_line) });
+        assert_eq!(j.waiver, Some(Waiver::EmptyLineTestFile));
+        assert_eq!(run(fnl, empty_line).len(), 1, "{empty_line:?}: outside tests");
+    }
+    assert_eq!(marked(fnl, in_tests, b"\n\n").len(), 1, "two empty lines");
+    let csv = FileMarks { delimited: true, ..FileMarks::NONE };
+    assert!(marked(fnl, csv, b"state,abbrev\nAlabama,AL").is_empty());
+    let j = judge(fnl, &BuiltinSettings::default(), &BuiltinInput { marks: csv, ..BuiltinInput::new(b"a,b") });
+    assert_eq!((j.waiver, j.would_find.len()), (Some(Waiver::LastRecordUnterminated), 1));
+    assert_eq!(marked(fnl, csv, b"a,b\n\n").len(), 1, "a blank line at the end");
+    assert_eq!(run(fnl, b"a,b").len(), 1, "not named as records");
 }
 
 /// f2c's translations (OpenBLAS's LAPACK in C, with 500 lines of its own
