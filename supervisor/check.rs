@@ -3294,12 +3294,11 @@ impl RulesWalk<'_> {
         let heed_eol = files.iter().any(|w| w.marks.eol.is_some());
         attributes::mark(root, (real_root, trusted), &repos, files, &gitattributes, heed_eol, (&mut read, sources));
         package_vendor::mark(root, (real_root, trusted), files, &mut read, sources);
-        // A directory of a target walked whole (never for `explain`, whose
-        // files are walked one by one) lists every sidecar in it.
-        let whole_dirs: Vec<&PathBuf> = match sources {
-            Some(_) => Vec::new(),
-            None => targets.iter().filter(|t| t.is_dir()).collect(),
-        };
+        // The directories of a check's targets are walked whole (`explain`
+        // walks its files one by one): a sidecar there is among `files`.
+        let whole_dirs: Vec<&PathBuf> = targets.iter().filter(|t| sources.is_none() && t.is_dir()).collect();
+        let alone = |dir: &Path| !whole_dirs.iter().any(|t| dir.starts_with(t));
+        let some_alone = sources.is_some() || whole_dirs.len() < targets.len();
         let walked = |dir: &Path| -> Vec<PathBuf> {
             if !hazards.allows_from(dir, root) {
                 return Vec::new();
@@ -3313,7 +3312,7 @@ impl RulesWalk<'_> {
                 .map(|e| e.into_path())
                 .collect()
         };
-        engine_assets::mark(files, |dir| whole_dirs.iter().any(|t| dir.starts_with(t)), walked, sources);
+        engine_assets::mark(files, some_alone.then_some(&alone as &dyn Fn(&Path) -> bool), walked, sources);
         let formatter_list = match sources {
             Some(_) => {
                 formatter_ignore::mark(root, (real_root, trusted), files, &mut read, sources);

@@ -8,7 +8,8 @@
 //! The mark asks only that both files are walked: the sidecar is in the
 //! asset's directory, so writing, creating or deleting it is an event of
 //! that directory, which the next check walks again with the asset. A
-//! project without a `.import` file costs a suffix test per path.
+//! check of directories without a `.import` file costs a suffix test per
+//! path.
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -21,13 +22,15 @@ const SIDECAR: &[u8] = b".import";
 
 /// Gives each of `files` whose Godot sidecar the walk lists the
 /// `imported_asset` mark; with `sources`, says so there. A file whose
-/// directory was walked whole (`whole` says so of it) has its sidecar
-/// among `files` if anywhere; of another (a file named on the command
-/// line, `explain`'s), the sidecar is looked for on disk, and then asked
-/// of `walked`, which lists what a walk of the directory finds there.
+/// directory was walked whole has its sidecar among `files` if anywhere.
+/// `alone` is `None` when every file's directory was (a check of
+/// directories), and otherwise says whether a file's directory was not (a
+/// file named on the command line, `explain`'s files): then the sidecar is
+/// looked for on disk, and asked of `walked`, which lists what a walk of
+/// the directory finds there.
 pub(super) fn mark(
     files: &mut [Walked],
-    whole: impl Fn(&Path) -> bool,
+    alone: Option<&dyn Fn(&Path) -> bool>,
     walked: impl Fn(&Path) -> Vec<PathBuf>,
     sources: Option<&Sources>,
 ) {
@@ -37,13 +40,16 @@ pub(super) fn mark(
         .filter(|asset| !asset.is_empty() && !asset.ends_with(b"/"))
         .map(<[u8]>::to_vec)
         .collect();
+    if assets.is_empty() && alone.is_none() {
+        return;
+    }
     // By directory: the files a walk of it lists.
     let mut listed: HashMap<PathBuf, HashSet<PathBuf>> = HashMap::new();
     for w in files.iter_mut() {
         let abs = w.abs.as_os_str().as_bytes();
-        let imported = assets.contains(abs)
+        let imported = (!assets.is_empty() && assets.contains(abs))
             || w.abs.parent().is_some_and(|dir| {
-                if whole(dir) {
+                if !alone.is_some_and(|alone| alone(dir)) {
                     return false;
                 }
                 let sidecar = PathBuf::from(std::ffi::OsString::from_vec([abs, SIDECAR].concat()));
@@ -86,7 +92,7 @@ mod tests {
             "x/.import",
         ];
         let mut files: Vec<Walked> = rels.iter().map(|r| Walked { abs: root.join(r), ..Walked::default() }).collect();
-        mark(&mut files, |_| true, |_| unreachable!("all walked whole"), None);
+        mark(&mut files, None, |_| unreachable!("all walked whole"), None);
         let marked: Vec<&str> =
             rels.iter().zip(&files).filter(|(_, w)| w.marks.imported_asset).map(|(r, _)| *r).collect();
         assert_eq!(marked, ["player/goblin.png", "icon.svg"]);
@@ -111,7 +117,7 @@ mod tests {
             asked.set(asked.get() + 1);
             vec![dir.join("a.png"), dir.join("a.png.import"), dir.join("b.png")]
         };
-        mark(&mut files, |_| false, walked, None);
+        mark(&mut files, Some(&|_| true), walked, None);
         let marked: Vec<bool> = files.iter().map(|w| w.marks.imported_asset).collect();
         assert_eq!(marked, [true, false, false, false]);
         assert_eq!(asked.get(), 1, "one listing of the directory");
