@@ -364,6 +364,8 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         "test/expected/bit.out",
         "vlib/v/checker/tests/mut_arg.out",
         "tests/roots/test-latex-table/expects/longtable.tex",
+        "tests/cli-tests/compression/basic.sh.stderr.exact",
+        "tests/cli-tests/basic/help.sh.stdout.glob",
         "tests/data/miscellaneous/debug_visitor.out",
         "DependencyInjection/Tests/Fixtures/config/defaults.expected.yml",
         "codemod/__testfixtures__/rename.expected.ts",
@@ -591,12 +593,40 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     }
     // A Perl test file is no cram test directory.
     assert!(tw.is_match("t/basic.t") && fnl.is_match("t/basic.t"));
-    // Lock files are as large as what they pin.
+    // Lock files are as large as what they pin; a committed Yarn release
+    // as large as Yarn.
     let large = filter("large-file");
     assert!(large.is_match("big.bin") && large.is_match("package.json"));
-    for file in ["package-lock.json", "web/yarn.lock", "uv.lock", "Cargo.lock", "go.sum", "a/b/pnpm-lock.yaml"] {
+    for file in [
+        "package-lock.json",
+        "web/yarn.lock",
+        "uv.lock",
+        "Cargo.lock",
+        "go.sum",
+        "a/b/pnpm-lock.yaml",
+        ".yarn/releases/yarn-4.12.0.cjs",
+        "web/.yarn/releases/yarn-1.22.19.js",
+    ] {
         assert!(!large.is_match(file), "{file}");
     }
+    assert!(large.is_match(".yarn/cache/lodash.zip") && large.is_match("releases/yarn.cjs"));
+    // A test's input made not to parse is not judged by the syntax checks;
+    // the same names elsewhere are, and so is a test's well-named input.
+    let syntax = [filter("json"), filter("jsonc"), filter("toml"), filter("yaml")];
+    for file in [
+        "test/fixtures/errors/invalid-json/babel.config.json",
+        "tests/integration/cli/config/invalid/broken-yaml/.prettierrc.yaml",
+        "test/fixture/node_modules/json-error/package.json",
+        "tests/malformed.toml",
+        "spec/parse_errors/a.yml",
+    ] {
+        assert!(syntax.iter().all(|f| !f.is_match(file)), "{file}");
+    }
+    for file in ["config/invalid.json", "tests/fixtures/valid.json", "tests/error.json", "tests/errors/a.yaml"] {
+        assert!(syntax.iter().any(|f| f.is_match(file)), "{file}");
+    }
+    // Patches carry the bytes of the files they change.
+    assert!(!filter("utf8").is_match("runtime/spell/de/de_DE.diff") && !filter("utf8").is_match("a.patch"));
     // Harness-written expected output, and captured output.
     for file in [
         "tests/snapshot/samples/a/_expected/client/index.svelte.js",
@@ -633,7 +663,9 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     }
     // VS Code's and Theia's launch configurations, wherever kept.
     let (json, jsonc) = (filter("json"), filter("jsonc"));
-    for file in ["docs/debugging/launch.json", ".theia/launch.json", "launch.json"] {
+    for file in
+        ["docs/debugging/launch.json", ".theia/launch.json", "launch.json", "e2e/x/jest.config.json", ".mocharc.json"]
+    {
         assert!(!json.is_match(file) && jsonc.is_match(file), "{file}");
     }
     // What tools write without a final newline and compare or rewrite.

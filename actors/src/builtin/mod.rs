@@ -170,14 +170,18 @@ impl BuiltinKind {
     /// JSONTestSuite's corpus ([`JSON_TEST_SUITE`]), `final-newline` a
     /// Mason brick's templates ([`PARTIAL_TEMPLATES`]), `shebang-executable`
     /// template files ([`TEMPLATE_FILES`]), and `large-file` package
-    /// managers' lock files ([`LOCK_FILES`]), translation catalogs and
-    /// tests' expected outputs; all but the syntax checks, `secrets` and
+    /// managers' lock files ([`LOCK_FILES`]) and committed releases
+    /// ([`PACKAGE_MANAGER_RELEASES`]), translation catalogs and tests'
+    /// expected outputs; the syntax checks tests' inputs made not to parse
+    /// ([`INVALID_FIXTURES`]), and `utf8` patches ([`PATCH_FILES`]); all but the syntax checks, `secrets` and
     /// `merge-conflict` third-party directories ([`THIRD_PARTY_DIRS`]), and
     /// `merge-conflict` tests' conflicted inputs ([`CONFLICT_FIXTURES`]).
     pub fn default_exclude(self) -> Vec<&'static str> {
         let parts: &[&[&str]] = match self {
-            BuiltinKind::Json => &[JSONC_FILES, TEMPLATE_DIRS, TEST_DATA_DIRS, JSON_TEST_SUITE],
-            BuiltinKind::Jsonc | BuiltinKind::Toml | BuiltinKind::Yaml => &[TEMPLATE_DIRS, TEST_DATA_DIRS],
+            BuiltinKind::Json => &[JSONC_FILES, TEMPLATE_DIRS, TEST_DATA_DIRS, JSON_TEST_SUITE, INVALID_FIXTURES],
+            BuiltinKind::Jsonc | BuiltinKind::Toml | BuiltinKind::Yaml => {
+                &[TEMPLATE_DIRS, TEST_DATA_DIRS, INVALID_FIXTURES]
+            }
             BuiltinKind::TrailingWhitespace => &[
                 MARKDOWN_FILES,
                 PATCH_FILES,
@@ -209,8 +213,10 @@ impl BuiltinKind {
                 THIRD_PARTY_DIRS,
                 PARTIAL_TEMPLATES,
             ],
-            BuiltinKind::Utf8 => &[MAIL_FILES, TEST_DATA_DIRS, THIRD_PARTY_DIRS, JSON_TEST_SUITE],
-            BuiltinKind::LargeFile => &[LOCK_FILES, TRANSLATION_CATALOGS, EXPECTED_OUTPUT, THIRD_PARTY_DIRS],
+            BuiltinKind::Utf8 => &[MAIL_FILES, PATCH_FILES, TEST_DATA_DIRS, THIRD_PARTY_DIRS, JSON_TEST_SUITE],
+            BuiltinKind::LargeFile => {
+                &[LOCK_FILES, PACKAGE_MANAGER_RELEASES, TRANSLATION_CATALOGS, EXPECTED_OUTPUT, THIRD_PARTY_DIRS]
+            }
             BuiltinKind::MergeConflict => &[CONFLICT_FIXTURES],
             _ => &[],
         };
@@ -318,9 +324,10 @@ impl BuiltinKind {
 /// the .NET SDK's `runtimeconfig.template.json` (read with Newtonsoft.Json,
 /// which skips comments), cspell's (read with `comment-json`), and VS Code's
 /// and Theia's `launch.json` wherever it is kept (a copy under `docs/`),
-/// Theia's `.theia/` settings, and airspeed velocity's `asv.conf.json`
-/// (whose loader strips `//` comments, and whose template writes them).
-/// `json` leaves them out.
+/// Theia's `.theia/` settings, airspeed velocity's `asv.conf.json`
+/// (whose loader strips `//` comments, and whose template writes them),
+/// Jest's `jest.config.json` and Mocha's `.mocharc.json` (both read with
+/// `strip-json-comments`). `json` leaves them out.
 const JSONC_FILES: &[&str] = &[
     "*.jsonc",
     "*.JSONC",
@@ -349,6 +356,8 @@ const JSONC_FILES: &[&str] = &[
     "launch.json",
     "**/.theia/*.json",
     "asv.conf.json",
+    "jest.config.json",
+    ".mocharc.json",
 ];
 
 /// Markdown files, by the extensions GitHub's Linguist gives Markdown (and
@@ -368,6 +377,23 @@ const MARKDOWN_FILES: &[&str] = &[
     "*.livemd",
     "*.cheatmd",
 ];
+
+/// A test's input made not to parse, below a directory of tests, by its
+/// name or its directory's: `invalid…`, `broken…`, `malformed…`, or
+/// `…-error`, `…-errors`, `…_error`, `…_errors` (babel's
+/// `errors/invalid-json/babel.config.json`, prettier's
+/// `config/invalid/broken-yaml/`, parcel's `json-error/package.json`).
+const INVALID_FIXTURES: &[&str] = &[
+    "**/{test,tests,Tests,spec,__tests__}/**/{invalid,broken,malformed}*",
+    "**/{test,tests,Tests,spec,__tests__}/**/{invalid,broken,malformed}*/",
+    "**/{test,tests,Tests,spec,__tests__}/**/*[-_]error/",
+    "**/{test,tests,Tests,spec,__tests__}/**/*[-_]errors/",
+];
+
+/// The release of its package manager a project commits to run it from:
+/// Yarn 2+'s (`yarnPath` in `.yarnrc.yml` names it, and Yarn's docs ask
+/// for it to be committed), a bundle of 2 to 3 MiB.
+const PACKAGE_MANAGER_RELEASES: &[&str] = &["**/.yarn/releases/*.cjs", "**/.yarn/releases/*.js"];
 
 /// Patches, as `git diff` and `diff -u` write them.
 const PATCH_FILES: &[&str] = &["*.patch", "*.diff"];
@@ -447,7 +473,8 @@ const TRANSLATION_CATALOGS: &[&str] = &["*.po", "*.pot"];
 /// harnesses write; elsewhere `_expected.py` may be a hand-written module
 /// of a test's constants), captured output
 /// (`*.stdout`, `*.stderr`, `*.output`: rustc's UI tests, trybuild's,
-/// Ansible's, nlohmann/json's documented examples' outputs; `*.out` below
+/// Ansible's, nlohmann/json's documented examples' outputs; `*.stdout.*`,
+/// `*.stderr.*`: zstd's `*.stderr.exact`, matched byte for byte; `*.out` below
 /// a directory of tests: V's compiler errors, with their code frames'
 /// `    3 | ` lines, which its test rewrites with `VAUTOFIX`, black's
 /// `debug_visitor.out`), and snapshot directories
@@ -472,6 +499,8 @@ const EXPECTED_OUTPUT: &[&str] = &[
     "_expected/",
     "*.stdout",
     "*.stderr",
+    "*.stdout.*",
+    "*.stderr.*",
     "*.output",
     "*.result",
     "*.term.txt",
@@ -1145,11 +1174,32 @@ pub fn is_js_or_css_name(name: &[u8]) -> bool {
 /// latin-1 -*-` and vim's `fileencoding=latin1` are such lines) and Ruby
 /// its magic comment, or an XML declaration opening the file names one
 /// (`<?xml version="1.0" encoding="ISO-8859-1"?>`, which every XML parser
-/// reads the document in: a Maven POM of Latin-1 text).
+/// reads the document in: a Maven POM of Latin-1 text), or, in the first
+/// [`HEADER_LEN`] bytes, a gettext catalog's header entry
+/// (`"Content-Type: text/plain; charset=ISO-8859-1\n"`, which `msgfmt`
+/// reads the catalog in: Vim's `src/po/*.po`) or a Vim script's
+/// `scriptencoding` command (Vim's menu translations and keymaps).
 pub fn declares_other_encoding(content: &[u8]) -> bool {
     let utf8 = |name: &[u8]| {
         matches!(name.to_ascii_lowercase().as_slice(), b"utf-8" | b"utf8" | b"utf_8" | b"utf-8-sig" | b"utf_8_sig")
     };
+    let name_at = |rest: &[u8]| -> usize {
+        rest.iter().take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':')).count()
+    };
+    let header = &content[..content.len().min(HEADER_LEN)];
+    if (header.starts_with(b"#") || header.starts_with(b"msgid"))
+        && let Some(at) = memchr::memmem::find(header, b"\n\"Content-Type: text/plain; charset=")
+    {
+        let rest = &header[at + b"\n\"Content-Type: text/plain; charset=".len()..];
+        let name = &rest[..name_at(rest)];
+        return !name.is_empty() && !utf8(name) && !name.eq_ignore_ascii_case(b"CHARSET");
+    }
+    let vim = header.split(|&b| b == b'\n').find_map(|line| line.trim_ascii().strip_prefix(b"scriptencoding "));
+    if let Some(rest) = vim {
+        let rest = rest.trim_ascii_start();
+        let name = &rest[..name_at(rest)];
+        return !name.is_empty() && !utf8(name);
+    }
     if let Some(rest) = content.strip_prefix(b"<?xml").filter(|r| r.first().is_some_and(u8::is_ascii_whitespace)) {
         let decl = &rest[..memchr::memmem::find(rest, b"?>").unwrap_or(0)];
         let Some(at) = memchr::memmem::find(decl, b"encoding") else { return false };
@@ -1299,6 +1349,9 @@ pub enum Waiver {
     /// It is below a directory of tests and holds one empty line: a
     /// test's input of an empty line.
     EmptyLineTestFile,
+    /// It is below a directory of tests, and its endings are LF and lone
+    /// CRs, no CRLF: a parser's input of old Mac line endings.
+    LoneCrTestFile,
     /// Delimited records ([`FileMarks::delimited`]) whose last record has
     /// no line break, as RFC 4180 allows.
     LastRecordUnterminated,
@@ -1371,6 +1424,9 @@ impl std::fmt::Display for Waiver {
             ),
             Waiver::EmptyLineTestFile => f.write_str(
                 "it is below a directory of tests and holds one empty line (`\\n`, `\\r\\n` or `\\r`): a test's input of an empty line",
+            ),
+            Waiver::LoneCrTestFile => f.write_str(
+                "it is below a directory of tests and ends its lines with LF and lone CRs, no CRLF: a parser's input of old Mac line endings, which no editor mixes in by accident",
             ),
             Waiver::LastRecordUnterminated => f.write_str(
                 "it holds delimited records (`*.csv`, `*.tsv`), whose last record RFC 4180 lets end without a line break, as spreadsheets save it",
@@ -1617,6 +1673,16 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
     // that are not UTF-8 are its text. Looked at only where UTF-8 failed.
     if kind == BuiltinKind::Utf8 && !findings.is_empty() && declares_other_encoding(content) {
         return waived(Waiver::DeclaredEncoding, if explain { findings } else { Vec::new() });
+    }
+    // A parser's input below a directory of tests whose only other endings
+    // are lone CRs (babel's fixtures of old Mac line endings): no editor
+    // mixes those by accident, as a Windows one leaves CRLF.
+    if kind == BuiltinKind::MixedLineEndings
+        && !findings.is_empty()
+        && input.marks.in_tests
+        && memchr::memmem::find(content, b"\r\n").is_none()
+    {
+        return waived(Waiver::LoneCrTestFile, if explain { findings } else { Vec::new() });
     }
     // Looked at only where there is something to drop: most files have
     // no findings.
@@ -1994,9 +2060,11 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
         return Some("a `sourceMappingURL` link on its last line");
     }
     // The block the file begins with, and, in a page with front matter,
-    // an HTML comment after it (a YAML document's `---` reads as either;
-    // a page's own headings and list items are not comments).
-    let front = past_front_matter(header).filter(|rest| rest.trim_ascii_start().starts_with(b"<!--"));
+    // an HTML comment after it, or after the page's title heading (a YAML
+    // document's `---` reads as either; a page's own headings and list
+    // items are not comments): react-router's API pages, which its docs
+    // script writes.
+    let front = past_front_matter(header).map(past_title).filter(|rest| rest.starts_with(b"<!--"));
     // In a language that declares its package first, the block after the
     // declaration too (Odin's generated tables: a copyright comment,
     // `package NAME`, then `// GENERATED by ../gen.odin -- DO NOT EDIT.`).
@@ -2118,6 +2186,17 @@ fn past_front_matter(header: &[u8]) -> Option<&[u8]> {
     None
 }
 
+/// `text` past blank lines and, if one comes first, a Markdown title (a
+/// line `# NAME`) and the blank lines after it.
+fn past_title(text: &[u8]) -> &[u8] {
+    let text = text.trim_ascii_start();
+    if !text.starts_with(b"# ") {
+        return text;
+    }
+    let end = memchr::memchr(b'\n', text).map_or(text.len(), |i| i + 1);
+    text[end..].trim_ascii_start()
+}
+
 /// How far into a file f2c's `-- translated by f2c` comment is looked for:
 /// OpenBLAS puts 500 lines of `f2c.h` (some 14 KiB) before it.
 const F2C_LOOK: usize = 32 << 10;
@@ -2169,7 +2248,7 @@ fn marked_block(block: &[(&[u8], &[u8])]) -> bool {
         {
             return true;
         }
-        if signed_by_a_generator(&lower) {
+        if signed_by_a_generator(&lower) || says_it_is_generated(&lower) {
             return true;
         }
         if line.starts_with(b"##") || !names_the_file(&lower) {
@@ -2187,6 +2266,28 @@ fn marked_block(block: &[(&[u8], &[u8])]) -> bool {
             // that names them; Go's marker line may be followed by one).
             && (!has(&lower, b"generated files") || has(&lower, b"this file"))
     })
+}
+
+/// Whether a comment's text (lowercase) says that the file is generated,
+/// in so many words, whatever it says of editing: `This file is
+/// automatically generated by scripts/generators/tsconfig.ts` (babel's
+/// `tsconfig.json` files), `This file is auto-generated from the JSDoc
+/// comments` (react-router's API pages), `This file was generated`, `This
+/// file has been generated`.
+fn says_it_is_generated(text: &[u8]) -> bool {
+    let t = past_leaders(text);
+    let Some(rest) =
+        ["this file is ", "this file was ", "this file has been "].iter().find_map(|p| t.strip_prefix(p.as_bytes()))
+    else {
+        return false;
+    };
+    let rest = rest.strip_prefix(b"automatically ").unwrap_or(rest);
+    ["generated", "auto-generated", "autogenerated", "auto generated", "machine-generated", "machine generated"]
+        .iter()
+        .any(|g| {
+            rest.strip_prefix(g.as_bytes())
+                .is_some_and(|after| after.first().is_none_or(|b| !b.is_ascii_alphanumeric() && *b != b'_'))
+        })
 }
 
 /// Whether a comment's text (lowercase) begins with the words a generator
