@@ -379,13 +379,16 @@ const MARKDOWN_FILES: &[&str] = &[
 ];
 
 /// A test's input made not to parse, below a directory of tests, by its
-/// name or its directory's: `invalid…`, `broken…`, `malformed…`, or
+/// name or its directory's: `invalid`, `broken` or `malformed`, alone or
+/// followed by `-`, `_`, `.` or a capital (not `invalidate`), or
 /// `…-error`, `…-errors`, `…_error`, `…_errors` (babel's
 /// `errors/invalid-json/babel.config.json`, prettier's
 /// `config/invalid/broken-yaml/`, parcel's `json-error/package.json`).
 const INVALID_FIXTURES: &[&str] = &[
-    "**/{test,tests,Tests,spec,__tests__}/**/{invalid,broken,malformed}*",
-    "**/{test,tests,Tests,spec,__tests__}/**/{invalid,broken,malformed}*/",
+    "**/{test,tests,Tests,spec,__tests__}/**/{invalid,broken,malformed}",
+    "**/{test,tests,Tests,spec,__tests__}/**/{invalid,broken,malformed}/",
+    "**/{test,tests,Tests,spec,__tests__}/**/{invalid,broken,malformed}[-_.A-Z]*",
+    "**/{test,tests,Tests,spec,__tests__}/**/{invalid,broken,malformed}[-_.A-Z]*/",
     "**/{test,tests,Tests,spec,__tests__}/**/*[-_]error/",
     "**/{test,tests,Tests,spec,__tests__}/**/*[-_]errors/",
 ];
