@@ -1390,7 +1390,7 @@ pub enum Waiver {
     /// Godot's editor imported it ([`FileMarks::imported_asset`]): a
     /// game's asset, large on purpose.
     ImportedAsset,
-    /// Its first lines declare an encoding other than UTF-8
+    /// It declares an encoding other than UTF-8 near its start
     /// ([`declares_other_encoding`]).
     DeclaredEncoding,
 }
@@ -1471,7 +1471,7 @@ impl std::fmt::Display for Waiver {
                 "git's `linguist-generated` attribute or EditorConfig's `generated_code = true` says a tool writes it: committed as the tool wrote it, whatever its size",
             ),
             Waiver::DeclaredEncoding => f.write_str(
-                "its first lines declare an encoding other than UTF-8 (`# -*- coding: latin-1 -*-`, as Python and Ruby read it, or an XML declaration's `encoding=\"ISO-8859-1\"`)",
+                "it declares an encoding other than UTF-8 near its start: `# -*- coding: latin-1 -*-`, as Python and Ruby read it, an XML declaration's `encoding=\"ISO-8859-1\"`, a gettext catalog's `charset=`, or Vim's `scriptencoding`",
             ),
         }
     }
