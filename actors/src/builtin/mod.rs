@@ -1352,6 +1352,9 @@ pub enum Waiver {
     /// It is below a directory of tests and holds one empty line: a
     /// test's input of an empty line.
     EmptyLineTestFile,
+    /// JSON below a directory of tests whose only findings are lone
+    /// surrogate escapes: a test's input for a parser's handling of them.
+    TestSurrogates,
     /// It is below a directory of tests, and its endings are LF and lone
     /// CRs, no CRLF: a parser's input of old Mac line endings.
     LoneCrTestFile,
@@ -1427,6 +1430,9 @@ impl std::fmt::Display for Waiver {
             ),
             Waiver::EmptyLineTestFile => f.write_str(
                 "it is below a directory of tests and holds one empty line (`\\n`, `\\r\\n` or `\\r`): a test's input of an empty line",
+            ),
+            Waiver::TestSurrogates => f.write_str(
+                "it is below a directory of tests and its only faults are lone surrogate escapes, which JSON's grammar allows: a test's input for how a parser takes them",
             ),
             Waiver::LoneCrTestFile => f.write_str(
                 "it is below a directory of tests and ends its lines with LF and lone CRs, no CRLF: a parser's input of old Mac line endings, which no editor mixes in by accident",
@@ -1676,6 +1682,16 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
     // that are not UTF-8 are its text. Looked at only where UTF-8 failed.
     if kind == BuiltinKind::Utf8 && !findings.is_empty() && declares_other_encoding(content) {
         return waived(Waiver::DeclaredEncoding, if explain { findings } else { Vec::new() });
+    }
+    // A JSON parser's test input of unpaired surrogates (the WHATWG URL
+    // tests' `urltestdata.json`, babel's `export-name-has-lone-surrogate`),
+    // below a directory of tests, where nothing else is wrong with it.
+    if matches!(kind, BuiltinKind::Json | BuiltinKind::Jsonc)
+        && !findings.is_empty()
+        && input.marks.in_tests
+        && findings.iter().all(|f| f.message == syntax::LONE_SURROGATE)
+    {
+        return waived(Waiver::TestSurrogates, if explain { findings } else { Vec::new() });
     }
     // A parser's input below a directory of tests whose only other endings
     // are lone CRs (babel's fixtures of old Mac line endings): no editor

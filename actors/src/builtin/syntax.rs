@@ -1080,7 +1080,7 @@ const JSONC_SCANNER: jsonc_parser::ScannerOptions = jsonc_parser::ScannerOptions
     allow_extended_string_escapes: JSONC.allow_extended_string_escapes,
 };
 
-const LONE_SURROGATE: &str = "lone surrogate escape: JSON's grammar allows it, but it is not Unicode text and many parsers refuse it (RFC 8259, section 8.2)";
+pub(super) const LONE_SURROGATE: &str = "lone surrogate escape: JSON's grammar allows it, but it is not Unicode text and many parsers refuse it (RFC 8259, section 8.2)";
 
 const JSON_BLANKS: &str = "JSON allows only spaces, tabs and line breaks there";
 

@@ -4200,6 +4200,24 @@ fn a_header_that_says_the_file_is_generated_counts() {
     }
 }
 
+/// JSON below a directory of tests whose only faults are lone surrogate
+/// escapes is a parser's test input; elsewhere, or with another fault, it
+/// is judged.
+#[test]
+fn lone_surrogates_in_a_test_s_json_are_its_input() {
+    let in_tests = FileMarks { in_tests: true, ..FileMarks::NONE };
+    let whatwg = b"[{\"input\": \"http://example.com/\\uD800\\uD801\", \"failure\": false}]\n";
+    for kind in [BuiltinKind::Json, BuiltinKind::Jsonc] {
+        assert!(marked(kind, in_tests, whatwg).is_empty(), "{kind}");
+        let j =
+            judge(kind, &BuiltinSettings::default(), &BuiltinInput { marks: in_tests, ..BuiltinInput::new(whatwg) });
+        assert_eq!((j.waiver, j.would_find.len()), (Some(Waiver::TestSurrogates), 2), "{kind}");
+        assert_eq!(run(kind, whatwg).len(), 2, "{kind}: outside tests");
+    }
+    let broken = b"[\"\\uD800\", ]\n";
+    assert_eq!(marked(BuiltinKind::Json, in_tests, broken).len(), 2, "a trailing comma too");
+}
+
 /// A parser's input of old Mac line endings below a directory of tests; a
 /// gettext catalog's and a Vim script's declared encodings.
 #[test]
