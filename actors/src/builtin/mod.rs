@@ -1542,53 +1542,17 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         BuiltinKind::Utf8 => text::utf8(content, &mut out),
         BuiltinKind::TrailingWhitespace => text::trailing_whitespace(content, input.marks.in_tests, &mut out),
         BuiltinKind::MarkdownTrailingWhitespace => text::markdown_trailing_whitespace(content, &mut out),
-        // A test's one-line input or expected output, with no line break
-        // at all.
-        BuiltinKind::FinalNewline
-            if input.marks.in_tests && !content.is_empty() && memchr::memchr2(b'\n', b'\r', content).is_none() =>
-        {
-            if explain {
-                let marks = input.marks;
+        BuiltinKind::FinalNewline => {
+            let marks = input.marks;
+            let waiver = final_newline_waiver(content, marks);
+            // Without `explain`, a waived file is not looked at.
+            if waiver.is_none() || explain {
                 text::final_newline(content, marks.blank_lines_at_end, marks.keeps_trailing_whitespace, &mut out);
-                return waived(Waiver::OneLineTestFile, out.finish());
+            }
+            if let Some(waiver) = waiver {
+                return waived(waiver, out.finish());
             }
         }
-        // A test's input of one empty line (checkstyle's empty properties
-        // and line-ending inputs: `\n`, `\r\n`, `\r`).
-        BuiltinKind::FinalNewline if input.marks.in_tests && matches!(content, b"\n" | b"\r\n" | b"\r") => {
-            if explain {
-                let marks = input.marks;
-                text::final_newline(content, marks.blank_lines_at_end, marks.keeps_trailing_whitespace, &mut out);
-                return waived(Waiver::EmptyLineTestFile, out.finish());
-            }
-        }
-        // Delimited records may end without a line break: RFC 4180 lets the
-        // last record go without one, as spreadsheets save it. Blank lines
-        // at the end are still reported.
-        BuiltinKind::FinalNewline
-            if input.marks.delimited && !content.is_empty() && !matches!(content.last(), Some(b'\n' | b'\r')) =>
-        {
-            if explain {
-                let marks = input.marks;
-                text::final_newline(content, marks.blank_lines_at_end, marks.keeps_trailing_whitespace, &mut out);
-                return waived(Waiver::LastRecordUnterminated, out.finish());
-            }
-        }
-        // JSON a serializer wrote for a test, which ends at its last
-        // bracket.
-        BuiltinKind::FinalNewline if input.marks.in_tests && serialized_json(content) => {
-            if explain {
-                let marks = input.marks;
-                text::final_newline(content, marks.blank_lines_at_end, marks.keeps_trailing_whitespace, &mut out);
-                return waived(Waiver::SerializedTestJson, out.finish());
-            }
-        }
-        BuiltinKind::FinalNewline => text::final_newline(
-            content,
-            input.marks.blank_lines_at_end,
-            input.marks.keeps_trailing_whitespace,
-            &mut out,
-        ),
         BuiltinKind::MergeConflict => text::merge_conflict(content, input.marks.marker_size(), &mut out),
         BuiltinKind::MixedLineEndings => {
             text::mixed_line_endings(content, input.marks.delimited, input.marks.wanted_ending(content), &mut out)
@@ -2203,6 +2167,29 @@ fn past_front_matter(header: &[u8]) -> Option<&[u8]> {
         at = end + 1;
     }
     None
+}
+
+/// Why `final-newline` leaves a file's end as it is, if it does, by its
+/// content and marks:
+/// - below a directory of tests, a file with no line break at all (a
+///   test's one-line input or expected output), or of one empty line (a
+///   test's input of an empty line: checkstyle's `\n`, `\r\n`, `\r`), or
+///   JSON that ends at its last bracket, as a serializer writes it;
+/// - delimited records whose last record has no line break, which RFC
+///   4180 allows, as spreadsheets save them (blank lines at the end are
+///   still reported).
+fn final_newline_waiver(content: &[u8], marks: FileMarks) -> Option<Waiver> {
+    if marks.in_tests && !content.is_empty() && memchr::memchr2(b'\n', b'\r', content).is_none() {
+        Some(Waiver::OneLineTestFile)
+    } else if marks.in_tests && matches!(content, b"\n" | b"\r\n" | b"\r") {
+        Some(Waiver::EmptyLineTestFile)
+    } else if marks.delimited && !content.is_empty() && !matches!(content.last(), Some(b'\n' | b'\r')) {
+        Some(Waiver::LastRecordUnterminated)
+    } else if marks.in_tests && serialized_json(content) {
+        Some(Waiver::SerializedTestJson)
+    } else {
+        None
+    }
 }
 
 /// `text` past blank lines and, if one comes first, a Markdown title (a
