@@ -36,8 +36,6 @@ use crate::watch::{IGNORE_FILES, TreeWatch, WalkWatch};
 mod attributes;
 #[path = "editorconfig.rs"]
 mod editorconfig;
-#[path = "engine_assets.rs"]
-mod engine_assets;
 #[path = "explain.rs"]
 mod explain;
 #[path = "formatter_ignore.rs"]
@@ -46,6 +44,8 @@ pub(crate) mod formatter_ignore;
 pub(crate) mod package_vendor;
 #[path = "read_stage.rs"]
 mod read_stage;
+#[path = "siblings.rs"]
+mod siblings;
 
 pub use explain::explain;
 
@@ -3295,7 +3295,7 @@ impl RulesWalk<'_> {
         attributes::mark(root, (real_root, trusted), &repos, files, &gitattributes, heed_eol, (&mut read, sources));
         package_vendor::mark(root, (real_root, trusted), files, &mut read, sources);
         // The directories of a check's targets are walked whole (`explain`
-        // walks its files one by one): a sidecar there is among `files`.
+        // walks its files one by one): a sibling there is among `files`.
         let whole_dirs: Vec<&PathBuf> = targets.iter().filter(|t| sources.is_none() && t.is_dir()).collect();
         let alone = |dir: &Path| !whole_dirs.iter().any(|t| dir.starts_with(t));
         let some_alone = sources.is_some() || whole_dirs.len() < targets.len();
@@ -3312,7 +3312,7 @@ impl RulesWalk<'_> {
                 .map(|e| e.into_path())
                 .collect()
         };
-        engine_assets::mark(files, some_alone.then_some(&alone as &dyn Fn(&Path) -> bool), walked, sources);
+        siblings::mark(files, some_alone.then_some(&alone as &dyn Fn(&Path) -> bool), walked, sources);
         let formatter_list = match sources {
             Some(_) => {
                 formatter_ignore::mark(root, (real_root, trusted), files, &mut read, sources);

@@ -2969,6 +2969,46 @@ fn a_large_asset_godot_imported_passes_while_its_import_file_is_there() {
     assert_eq!(with_findings(&r), ["art/goblin.png", "art/notes.txt"], "{}", r["summary"]);
 }
 
+/// A test's input and expected output side by side keep their bytes; the
+/// same names alone, and the test's source beside an expected output, are
+/// checked. The mark follows the sibling appearing and going, warm.
+#[test]
+fn a_tests_pair_of_files_keeps_its_bytes_while_both_are_there() {
+    let env = Env::new();
+    // Vim's indent test, Verilator's lint test and its driver, autoconf's
+    // template, a log.
+    env.write("indent/python.in", "if x:\n    y  \n");
+    env.write("indent/python.ok", "if x:\n  y  \n");
+    env.write("t/t_bad.v", "module t;  \nendmodule\n");
+    env.write("t/t_bad.out", "%Error: t/t_bad.v:1:7: here  \n  1 | module t;  \n<<<<<<< HEAD\n");
+    env.write("build/Makefile.in", "all:  \n");
+    env.write("logs/run.out", "done  \n");
+    // The pairs' layout is the test's; a conflict committed into an
+    // expected output is still one.
+    let paired = ["build/Makefile.in", "logs/run.out", "t/t_bad.out", "t/t_bad.v"];
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 1, "{}", r["summary"]);
+    assert_eq!(with_findings(&r), paired, "{}", r["summary"]);
+    assert_eq!(status_of(&r, "t/t_bad.out", "trailing-whitespace"), "passed");
+    assert_eq!(status_of(&r, "t/t_bad.out", "merge-conflict"), "findings");
+    assert_eq!(status_of(&r, "t/t_bad.v", "trailing-whitespace"), "findings");
+    let out = env.run(&["explain", "indent/python.in"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("python.ok: the test's expected output for it"), "{text}");
+    assert!(text.contains("a test's input"), "{text}");
+    // Named alone, judged the same.
+    let r = check_json(&env, &["--no-cache", "indent/python.ok", "logs/run.out"]).1;
+    assert_eq!(with_findings(&r), ["logs/run.out"], "{}", r["summary"]);
+    // Warm: the output's pair gone, then back.
+    assert!((0..3).any(|_| check_json(&env, &[]).1["summary"]["unchanged"] == true), "never answered unchanged");
+    std::fs::remove_file(env.project.join("indent/python.in")).unwrap();
+    let r = check_json(&env, &[]).1;
+    assert_eq!(status_of(&r, "indent/python.ok", "trailing-whitespace"), "findings", "{}", r["summary"]);
+    env.write("indent/python.in", "if x:\n    y  \n");
+    let r = check_json(&env, &[]).1;
+    assert_eq!(with_findings(&r), paired, "{}", r["summary"]);
+}
+
 /// Test files the project keeps from its formatter (its root
 /// `.prettierignore`) keep their blanks and their end; the same file
 /// elsewhere, or re-included, is checked. The mark follows the file

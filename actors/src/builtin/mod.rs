@@ -257,6 +257,16 @@ impl BuiltinKind {
         )
     }
 
+    /// Whether the check leaves one of a test's pair of files alone
+    /// ([`FileMarks::test_pair`]): the layout, encoding and shebang checks,
+    /// whose findings there are the test's bytes (an indenter's input with
+    /// trailing blanks, the expected output of a script with a shebang).
+    /// The syntax checks, `secrets`, `merge-conflict` and `large-file` judge
+    /// it as any file.
+    pub fn spares_test_pairs(self) -> bool {
+        self.judges_layout() || matches!(self, BuiltinKind::Utf8 | BuiltinKind::ShebangExecutable)
+    }
+
     /// Whether the check only makes sense on text. Binary files (see
     /// [`is_binary`]) are never given to text-only checks; [`check`] returns
     /// no findings for them.
@@ -805,6 +815,10 @@ pub struct FileMarks {
     /// it. A texture, a sound or a model of the game, large on purpose:
     /// `large-file` passes it.
     pub imported_asset: bool,
+    /// One of a test's pair of files, by its name and a sibling's (see
+    /// [`TestPair`]): its bytes are the test's, and the layout, encoding
+    /// and shebang checks leave it alone.
+    pub test_pair: Option<TestPair>,
     /// Named as delimited records ([`is_delimited_name`]: `*.csv`,
     /// `*.tsv`): a line break inside a quoted field is data, not a line
     /// ending.
@@ -876,6 +890,23 @@ pub enum PackageVendor {
     /// unpacked without `unzip` loses its execute bits) and what it set
     /// (its `bin` proxies).
     Composer,
+}
+
+/// Which of a test's pair of files, an input and the output a test
+/// compares with the program's, a file is, as the files beside it say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TestPair {
+    /// `STEM.in`, beside its expected output (`STEM.ok`, `STEM.out`,
+    /// `STEM.expected`, …): Vim's indent tests' `python.in`, whose
+    /// trailing blanks and missing last line break the indenter is tested
+    /// on.
+    Input,
+    /// `STEM.out`, `STEM.ok`, `STEM.ref` or `STEM.err` beside a file named
+    /// `STEM` or `STEM.EXT`: the output a test compares, byte for byte, with
+    /// what the program made of its input (Verilator's `t_x_bad.out` beside
+    /// `t_x_bad.v`, Vim's `python.ok` beside `python.in`, ocamlformat's
+    /// `x.ml.ref` and `x.ml.err`).
+    ExpectedOutput,
 }
 
 /// What git does with a file's line endings when it checks it out, as the
@@ -980,6 +1011,7 @@ impl FileMarks {
         conflict_marker_size: None,
         lfs: false,
         imported_asset: false,
+        test_pair: None,
         latin1: false,
         eol: None,
         js_or_css: false,
@@ -1019,6 +1051,8 @@ impl FileMarks {
             | (u32::from(self.kept_from_formatter) << 27)
             | (u32::from(self.package_vendor == Some(PackageVendor::Composer)) << 28)
             | (u32::from(self.imported_asset) << 29)
+            | (u32::from(self.test_pair == Some(TestPair::Input)) << 30)
+            | (u32::from(self.test_pair == Some(TestPair::ExpectedOutput)) << 31)
     }
 
     /// The ending `mixed-line-endings` wants every line of `content` to
@@ -1082,6 +1116,14 @@ impl FileMarks {
         );
         say(self.lfs, "kept by Git LFS: git's `filter=lfs` attribute");
         say(self.imported_asset, "a game's asset: Godot's editor imported it (a `NAME.import` beside it)");
+        say(
+            self.test_pair == Some(TestPair::Input),
+            "a test's input: `STEM.in`, with its expected output (`STEM.ok`, `STEM.out`, …) beside it",
+        );
+        say(
+            self.test_pair == Some(TestPair::ExpectedOutput),
+            "a test's expected output: `STEM.out`, `.ok`, `.ref` or `.err`, beside its input `STEM` or `STEM.EXT`",
+        );
         say(
             self.kept_from_formatter,
             "a test's input or output kept from the formatter: below a directory of tests, and in the project's `.prettierignore`",
@@ -1393,6 +1435,9 @@ pub enum Waiver {
     /// Godot's editor imported it ([`FileMarks::imported_asset`]): a
     /// game's asset, large on purpose.
     ImportedAsset,
+    /// One of a test's pair of files ([`FileMarks::test_pair`]): its bytes
+    /// are the test's.
+    TestPair(TestPair),
     /// It declares an encoding other than UTF-8 near its start
     /// ([`declares_other_encoding`]).
     DeclaredEncoding,
@@ -1470,6 +1515,12 @@ impl std::fmt::Display for Waiver {
             Waiver::LargeFileStorage => f.write_str(
                 "git's `filter=lfs` attribute says Git LFS keeps it: git holds a small pointer, and the file is large on purpose",
             ),
+            Waiver::TestPair(TestPair::Input) => f.write_str(
+                "it is a test's input: `STEM.in`, with its expected output beside it (`STEM.ok`, `STEM.out`, `STEM.expected`, …), which the program's output on these bytes is compared with",
+            ),
+            Waiver::TestPair(TestPair::ExpectedOutput) => f.write_str(
+                "it is a test's expected output: `STEM.out`, `.ok`, `.ref` or `.err` beside the input `STEM` or `STEM.EXT` it is the program's output for, compared byte for byte",
+            ),
             Waiver::ImportedAsset => f.write_str(
                 "Godot's editor imported it (its `NAME.import` is beside it): a game's texture, sound or model, large on purpose",
             ),
@@ -1536,6 +1587,18 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         if git_binary(content) {
             return waived(binary_waiver(), Vec::new());
         }
+    }
+    // One of a test's pair of files: the program's input or the output a
+    // test compares with its own, byte for byte.
+    if let Some(pair) = input.marks.test_pair
+        && kind.spares_test_pairs()
+    {
+        if !explain {
+            return Judged::default();
+        }
+        let unmarked = BuiltinInput { marks: FileMarks { test_pair: None, ..input.marks }, ..*input };
+        let unwaived = judge_as(kind, settings, &unmarked, true);
+        return waived(Waiver::TestPair(pair), [unwaived.findings, unwaived.would_find].concat());
     }
     let mut out = Collector::new(kind.name(), content);
     match kind {

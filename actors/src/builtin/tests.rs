@@ -3927,6 +3927,43 @@ fn a_large_asset_godot_imported_passes_and_the_other_checks_still_read_it() {
 }
 
 #[test]
+fn a_tests_pair_of_files_keeps_its_layout_encoding_and_mode_but_not_its_conflicts() {
+    let settings = BuiltinSettings { max_size: 10 };
+    let bytes = b"#!/bin/sh\nline  \r\n\xff\n<<<<<<< HEAD\na\n=======\nb\n>>>>>>> x\nend".to_vec();
+    for pair in [TestPair::Input, TestPair::ExpectedOutput] {
+        let marks = FileMarks { test_pair: Some(pair), ..FileMarks::NONE };
+        let input = BuiltinInput { marks, ..BuiltinInput::new(&bytes) };
+        let plain = BuiltinInput::new(&bytes);
+        for kind in [
+            BuiltinKind::TrailingWhitespace,
+            BuiltinKind::FinalNewline,
+            BuiltinKind::MixedLineEndings,
+            BuiltinKind::Utf8,
+            BuiltinKind::ShebangExecutable,
+        ] {
+            assert!(!check(kind, &settings, &plain).is_empty(), "{kind:?} finds something unmarked");
+            assert!(check(kind, &settings, &input).is_empty(), "{kind:?} spares the pair");
+            let j = judge(kind, &settings, &input);
+            assert_eq!(j.waiver, Some(Waiver::TestPair(pair)), "{kind:?}");
+            assert!(!j.would_find.is_empty(), "{kind:?}: explain says what it would report");
+        }
+        for kind in [BuiltinKind::MergeConflict, BuiltinKind::LargeFile] {
+            assert!(!check(kind, &settings, &input).is_empty(), "{kind:?} judges the pair as any file");
+        }
+        assert!(Waiver::TestPair(pair).to_string().contains("a test's"));
+        assert!(marks.describe().iter().any(|d| d.contains("a test's")));
+    }
+    // Binary content is skipped as binary, whatever the mark.
+    let marks = FileMarks { test_pair: Some(TestPair::ExpectedOutput), ..FileMarks::NONE };
+    let binary = BuiltinInput { marks, binary: true, ..BuiltinInput::new(b"\x7fELF\0\0  \n") };
+    assert_eq!(judge(BuiltinKind::TrailingWhitespace, &settings, &binary).waiver, Some(Waiver::BinaryContent));
+    let bits: Vec<u32> = [None, Some(TestPair::Input), Some(TestPair::ExpectedOutput)]
+        .map(|test_pair| FileMarks { test_pair, ..FileMarks::NONE }.bits())
+        .to_vec();
+    assert_eq!(bits.iter().collect::<std::collections::HashSet<_>>().len(), 3, "marks of the file's key");
+}
+
+#[test]
 fn a_file_a_package_manager_vendored_keeps_its_layout_size_and_mode_but_not_its_keys() {
     let settings = BuiltinSettings { max_size: 10 };
     let judged = |kind, content: &[u8], marks| {

@@ -1,0 +1,382 @@
+//! Marks a file gets from the files beside it (docs/configuration.md,
+//! `large-file` and "Tests' pairs of files"):
+//!
+//! - Godot's editor writes `NAME.import` beside each asset it imports (a
+//!   texture, a sound, a model: `player.png` and `player.png.import`), and
+//!   projects commit both. Such an asset is part of the game, large on
+//!   purpose, and gets the `imported_asset` mark, which `large-file` heeds.
+//! - A test's pair of files: an expected output named `STEM.out`,
+//!   `STEM.ok`, `STEM.ref` or `STEM.err` beside a file named `STEM` or
+//!   `STEM.EXT` (Verilator's `t_x_bad.out` beside `t_x_bad.v`, ocamlformat's
+//!   `x.ml.ref` beside `x.ml.err`), and an input named `STEM.in` beside its
+//!   expected output (Vim's indent tests' `python.in` and `python.ok`). Each
+//!   gets the `test_pair` mark, which the layout, encoding and shebang
+//!   checks heed. Alone, such a name says little (`Makefile.in` is
+//!   autoconf's, a `.ref` may be anything); beside its pair it says what
+//!   a test suite's runner says of it.
+//!
+//! A mark asks only that both files are walked: the sibling is in the
+//! file's directory, so writing, creating or deleting it is an event of
+//! that directory, which the next check walks again with the file. A check
+//! of directories costs one search for a dot per path, and a look-up per
+//! path where some file has one of the names.
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use verdict_actors::builtin::TestPair;
+
+use super::{Sources, Walked};
+
+/// The suffix of Godot's sidecar.
+const SIDECAR: &[u8] = b".import";
+
+/// What a sibling says of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Found {
+    /// Godot's sidecar is beside it.
+    Asset,
+    /// It is one of a test's pair of files.
+    Pair(TestPair),
+}
+
+/// What kind of name a path's file name has, by its last extension.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Named {
+    /// `NAME.import`.
+    Sidecar,
+    /// `STEM.out`, `.ok`, `.ref`, `.err`: an expected output beside a
+    /// file of the same stem, and what makes `STEM.in` an input.
+    Output,
+    /// `STEM.expected`, `.golden`, `.stdout`, `.stderr`, `.output`,
+    /// `.result`: an expected output by its name alone (the built-ins'
+    /// default exclusions name them), which makes `STEM.in` an input.
+    Expected,
+    /// `STEM.in`.
+    Input,
+}
+
+/// The expected outputs' suffixes that make `STEM.in` an input.
+const EXPECTED: [&[u8]; 10] =
+    [b".ok", b".out", b".expected", b".golden", b".ref", b".err", b".stdout", b".stderr", b".output", b".result"];
+
+/// The name's kind, and where its last extension starts in `path`; a
+/// name that is its extension alone (`.out`, `.import`) has none.
+fn named(path: &[u8]) -> Option<(Named, usize)> {
+    let start = memchr::memrchr(b'/', path).map_or(0, |i| i + 1);
+    let dot = start + memchr::memrchr(b'.', &path[start..]).filter(|&d| d > 0)?;
+    let kind = match &path[dot..] {
+        b".import" => Named::Sidecar,
+        b".out" | b".ok" | b".ref" | b".err" => Named::Output,
+        b".expected" | b".golden" | b".stdout" | b".stderr" | b".output" | b".result" => Named::Expected,
+        b".in" => Named::Input,
+        _ => return None,
+    };
+    Some((kind, dot))
+}
+
+/// `path` without its last extension, if its name has one after some
+/// other character (`x/a.v`: `x/a`; `x/.v`: none).
+fn less_extension(path: &[u8]) -> Option<&[u8]> {
+    let start = memchr::memrchr(b'/', path).map_or(0, |i| i + 1);
+    memchr::memrchr(b'.', &path[start..]).filter(|&d| d > 0).map(|d| &path[..start + d])
+}
+
+/// What the files at `paths` (absolute, of one directory or many) say of
+/// each other: each file a sibling marks, with the mark and the sibling,
+/// by their indices in `paths`.
+fn among(paths: &[&[u8]]) -> Vec<(usize, Found, usize)> {
+    // The asset each sidecar names, the stems of expected outputs named
+    // so only beside their pair, every expected output by its path, and
+    // the inputs' stems.
+    let mut assets: HashMap<&[u8], usize> = HashMap::new();
+    let mut outputs: HashMap<&[u8], Vec<usize>> = HashMap::new();
+    let mut expected: HashMap<&[u8], usize> = HashMap::new();
+    let mut inputs: Vec<(usize, &[u8])> = Vec::new();
+    for (i, path) in paths.iter().enumerate() {
+        let Some((kind, dot)) = named(path) else { continue };
+        let stem = &path[..dot];
+        match kind {
+            Named::Sidecar => {
+                assets.insert(stem, i);
+            }
+            Named::Output => {
+                outputs.entry(stem).or_default().push(i);
+                expected.insert(path, i);
+            }
+            Named::Expected => {
+                expected.insert(path, i);
+            }
+            Named::Input => inputs.push((i, stem)),
+        }
+    }
+    let mut found = Vec::new();
+    if !assets.is_empty() || !outputs.is_empty() {
+        let mut paired = HashSet::new();
+        for (i, path) in paths.iter().enumerate() {
+            if let Some(&sidecar) = assets.get(path) {
+                found.push((i, Found::Asset, sidecar));
+            }
+            if outputs.is_empty() {
+                continue;
+            }
+            // A sibling named `STEM` or `STEM.EXT` pairs each `STEM.out`
+            // but itself.
+            for stem in [Some(*path), less_extension(path)].into_iter().flatten() {
+                for &output in outputs.get(stem).into_iter().flatten() {
+                    if output != i && paired.insert(output) {
+                        found.push((output, Found::Pair(TestPair::ExpectedOutput), i));
+                    }
+                }
+            }
+        }
+    }
+    let mut key = Vec::new();
+    for (i, stem) in inputs {
+        let output = EXPECTED.iter().find_map(|suffix| {
+            key.clear();
+            key.extend_from_slice(stem);
+            key.extend_from_slice(suffix);
+            expected.get(key.as_slice()).copied()
+        });
+        if let Some(output) = output {
+            found.push((i, Found::Pair(TestPair::Input), output));
+        }
+    }
+    found
+}
+
+/// Gives each of `files` that a sibling the walk lists marks its mark
+/// (`imported_asset`, `test_pair`); with `sources`, says so there. A file
+/// whose directory was walked whole has its siblings among `files` if
+/// anywhere. `alone` is `None` when every file's directory was (a check of
+/// directories), and otherwise says whether a file's directory was not (a
+/// file named on the command line, `explain`'s files): then the files of
+/// its directory are asked of `walked`, which lists what a walk of the
+/// directory finds there, once a directory, if the file's name is one a
+/// sibling can mark or (for Godot's sidecar) its sidecar is on disk.
+pub(super) fn mark(
+    files: &mut [Walked],
+    alone: Option<&dyn Fn(&Path) -> bool>,
+    walked: impl Fn(&Path) -> Vec<PathBuf>,
+    sources: Option<&Sources>,
+) {
+    let mut found: Vec<(usize, Found, Vec<u8>)> = {
+        let paths: Vec<&[u8]> = files.iter().map(|w| w.abs.as_os_str().as_bytes()).collect();
+        among(&paths).into_iter().map(|(i, what, by)| (i, what, paths[by].to_vec())).collect()
+    };
+    if let Some(alone) = alone {
+        // By directory: the files named alone there that a sibling could
+        // mark.
+        let mut asked: HashMap<&Path, Vec<usize>> = HashMap::new();
+        for (i, w) in files.iter().enumerate() {
+            let Some(dir) = w.abs.parent().filter(|dir| alone(dir)) else { continue };
+            let abs = w.abs.as_os_str().as_bytes();
+            let could = named(abs).is_some_and(|(kind, _)| matches!(kind, Named::Output | Named::Input)) || {
+                let sidecar = PathBuf::from(std::ffi::OsStr::from_bytes(&[abs, SIDECAR].concat()));
+                std::fs::symlink_metadata(&sidecar).is_ok_and(|m| m.is_file())
+            };
+            if could {
+                asked.entry(dir).or_default().push(i);
+            }
+        }
+        for (dir, asking) in asked {
+            let listed = walked(dir);
+            let mut paths: Vec<&[u8]> = listed.iter().map(|p| p.as_os_str().as_bytes()).collect();
+            // Each file asking, where in `paths` (itself if the walk leaves
+            // it out: a file named alone may be one an ignore file names).
+            let mut at = Vec::with_capacity(asking.len());
+            for &i in &asking {
+                let abs = files[i].abs.as_os_str().as_bytes();
+                let k = paths.iter().position(|p| *p == abs).unwrap_or_else(|| {
+                    paths.push(abs);
+                    paths.len() - 1
+                });
+                at.push((k, i));
+            }
+            for (k, what, by) in among(&paths) {
+                if let Some(&(_, i)) = at.iter().find(|(at, _)| *at == k) {
+                    found.push((i, what, paths[by].to_vec()));
+                }
+            }
+        }
+    }
+    let mut said = HashSet::new();
+    for (i, what, by) in found {
+        if !said.insert((i, what)) {
+            continue;
+        }
+        let w = &mut files[i];
+        match what {
+            Found::Asset => w.marks.imported_asset = true,
+            Found::Pair(pair) => w.marks.test_pair = Some(pair),
+        }
+        if let Some(sources) = sources {
+            let name = |p: &[u8]| {
+                let start = memchr::memrchr(b'/', p).map_or(0, |i| i + 1);
+                String::from_utf8_lossy(&p[start..]).into_owned()
+            };
+            let said = match what {
+                Found::Asset => format!("{}: Godot's editor imported it", name(&by)),
+                Found::Pair(TestPair::Input) => format!("{}: the test's expected output for it", name(&by)),
+                Found::Pair(TestPair::ExpectedOutput) => format!("{}: of the same test", name(&by)),
+            };
+            sources.lock().expect("sources").entry(w.abs.clone()).or_default().push(said);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn marked(files: &[Walked], rels: &[&str]) -> Vec<(String, Option<TestPair>, bool)> {
+        rels.iter()
+            .zip(files)
+            .filter(|(_, w)| w.marks.imported_asset || w.marks.test_pair.is_some())
+            .map(|(r, w)| ((*r).to_owned(), w.marks.test_pair, w.marks.imported_asset))
+            .collect()
+    }
+
+    fn walked(root: &Path, rels: &[&str]) -> Vec<Walked> {
+        rels.iter().map(|r| Walked { abs: root.join(r), ..Walked::default() }).collect()
+    }
+
+    #[test]
+    fn an_asset_beside_its_import_file_is_marked() {
+        let root = Path::new("/p");
+        let rels = [
+            "player/goblin.png",
+            "player/goblin.png.import",
+            "music/theme.ogg",
+            "other/theme.ogg.import",
+            "icon.svg",
+            "icon.svg.import",
+            ".import",
+            "lone.import",
+            "x/.import",
+        ];
+        let mut files = walked(root, &rels);
+        mark(&mut files, None, |_| unreachable!("all walked whole"), None);
+        let marked: Vec<&str> =
+            rels.iter().zip(&files).filter(|(_, w)| w.marks.imported_asset).map(|(r, _)| *r).collect();
+        assert_eq!(marked, ["player/goblin.png", "icon.svg"]);
+    }
+
+    #[test]
+    fn a_file_walked_alone_has_its_sidecar_looked_for_once_a_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for rel in ["a.png", "a.png.import", "b.png", "c.png", "c.png.import", "d.png"] {
+            std::fs::write(root.join(rel), "x").unwrap();
+        }
+        // d.png's sidecar is a directory.
+        std::fs::create_dir(root.join("d.png.import")).unwrap();
+        let mut files = walked(root, &["a.png", "b.png", "c.png", "d.png"]);
+        // The walk lists a.png.import, not c.png.import (ignored).
+        let asked = std::cell::Cell::new(0);
+        let walked = |dir: &Path| {
+            asked.set(asked.get() + 1);
+            vec![dir.join("a.png"), dir.join("a.png.import"), dir.join("b.png")]
+        };
+        mark(&mut files, Some(&|_| true), walked, None);
+        let marked: Vec<bool> = files.iter().map(|w| w.marks.imported_asset).collect();
+        assert_eq!(marked, [true, false, false, false]);
+        assert_eq!(asked.get(), 1, "one listing of the directory");
+    }
+
+    #[test]
+    fn a_tests_input_and_expected_output_are_marked_as_a_pair() {
+        use TestPair::{ExpectedOutput as Out, Input as In};
+        let root = Path::new("/p");
+        let rels = [
+            // Vim's indent tests: both of the pair.
+            "indent/python.in",
+            "indent/python.ok",
+            // Verilator: the output beside its source and its driver.
+            "t/t_bad.v",
+            "t/t_bad.py",
+            "t/t_bad.out",
+            // ocamlformat: two outputs beside each other, no input there.
+            "refs/x.ml.ref",
+            "refs/x.ml.err",
+            // A file named as the stem alone.
+            "cases/tool",
+            "cases/tool.out",
+            // An input whose output is named so anywhere.
+            "markup/case.in",
+            "markup/case.expected",
+            // Alone, the names say nothing.
+            "build/Makefile.in",
+            "build/config.h.in",
+            "docs/api.ref",
+            "logs/run.out",
+            "lone/t.out",
+            "other/t.v",
+            // A name that is its extension alone.
+            "dots/.out",
+            "dots/x",
+            // The same stem in another directory.
+            "a/same.in",
+            "b/same.ok",
+        ];
+        let mut files = walked(root, &rels);
+        mark(&mut files, None, |_| unreachable!("all walked whole"), None);
+        let want = [
+            ("indent/python.in", In),
+            ("indent/python.ok", Out),
+            ("t/t_bad.out", Out),
+            ("refs/x.ml.ref", Out),
+            ("refs/x.ml.err", Out),
+            ("cases/tool.out", Out),
+            ("markup/case.in", In),
+        ];
+        let want: Vec<_> = want.iter().map(|(r, p)| ((*r).to_owned(), Some(*p), false)).collect();
+        assert_eq!(marked(&files, &rels), want);
+    }
+
+    #[test]
+    fn a_pair_named_alone_is_looked_for_in_a_listing_of_its_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let rels = ["t/x.out", "t/y.out", "t/z.in", "t/plain.v", "u/w.ok"];
+        let mut files = walked(root, &rels);
+        let asked = std::cell::RefCell::new(Vec::new());
+        // `t/` holds x.out's input; z.in's output is there but ignored, so
+        // not listed; `u/` holds nothing else.
+        let walked = |dir: &Path| {
+            asked.borrow_mut().push(dir.to_path_buf());
+            if dir.ends_with("t") {
+                vec![dir.join("x.v"), dir.join("x.out"), dir.join("y.out"), dir.join("plain.v")]
+            } else {
+                vec![dir.join("w.ok")]
+            }
+        };
+        mark(&mut files, Some(&|_| true), walked, None);
+        let marked = marked(&files, &rels);
+        assert_eq!(marked, [("t/x.out".to_owned(), Some(TestPair::ExpectedOutput), false)]);
+        // plain.v's name is not one a sibling marks, and no sidecar is on
+        // disk: its directory is listed for the others, once.
+        let mut asked = asked.into_inner();
+        asked.sort();
+        assert_eq!(asked, [root.join("t"), root.join("u")]);
+    }
+
+    #[test]
+    fn explain_says_which_sibling_marked_a_file() {
+        let root = Path::new("/p");
+        let rels = ["indent/python.in", "indent/python.ok", "icon.svg", "icon.svg.import"];
+        let mut files = walked(root, &rels);
+        let sources = Sources::default();
+        mark(&mut files, None, |_| unreachable!("all walked whole"), Some(&sources));
+        let sources = sources.into_inner().unwrap();
+        let said = |rel: &str| sources.get(&root.join(rel)).cloned().unwrap_or_default();
+        assert_eq!(said("indent/python.in"), ["python.ok: the test's expected output for it"]);
+        assert_eq!(said("indent/python.ok"), ["python.in: of the same test"]);
+        assert_eq!(said("icon.svg"), ["icon.svg.import: Godot's editor imported it"]);
+        assert!(said("icon.svg.import").is_empty());
+    }
+}
