@@ -90,7 +90,8 @@ pub async fn explain(engine: &Engine, params: Value) -> Result<Value, RpcError> 
             hazards: &hazards,
             sources: Some(&sources),
         };
-        let (notes, _, _) = rules.mark(&mut files, &targets, &[], (&[], None), &[]);
+        let tracked_rules = tracked_rules_above(&root, &targets, &own, &excluded_dirs);
+        let (notes, _, _) = rules.mark(&mut files, &targets, &tracked_rules, (&[], None), &[]);
         let sources = sources.into_inner().expect("sources");
         let mut scope =
             Scope { root: &root, own: &own, excluded_dirs: &excluded_dirs, hazards: &hazards, listed: HashMap::new() };
@@ -413,6 +414,45 @@ fn ignore_rule(root: &Path, path: &Path, is_dir: bool) -> Option<(String, String
         Some(ignore::Match::Ignore(rule)) => Some(rule),
         _ => None,
     }
+}
+
+/// The `.gitattributes` and `.editorconfig` files in the directories above
+/// `targets` that a `.gitignore` or git's `info/exclude` hides but git
+/// tracks: a check reads them, as it reads every file git tracks (see
+/// `TrackedIgnored`), so an explanation does too. Not those in verdict's
+/// own directories, in a directory `check.exclude` takes out, or hidden by
+/// a `.ignore`, which a check leaves out too. git is asked only of those
+/// an ignore file hides.
+fn tracked_rules_above(
+    root: &Path,
+    targets: &[PathBuf],
+    own: &[PathBuf],
+    excluded_dirs: &globset::GlobSet,
+) -> Vec<PathBuf> {
+    let mut looked = HashSet::new();
+    let mut found = Vec::new();
+    for dir in targets.iter().flat_map(|t| t.ancestors().skip(1).take_while(|d| d.starts_with(root))) {
+        for name in [super::attributes::FILE_NAME, super::editorconfig::FILE_NAME] {
+            let path = dir.join(name);
+            if !looked.insert(path.clone()) || !path.symlink_metadata().is_ok_and(|m| m.is_file()) {
+                continue;
+            }
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            if own.iter().any(|o| path.starts_with(o))
+                || dir_excluded(excluded_dirs, rel.parent().unwrap_or(Path::new("")))
+            {
+                continue;
+            }
+            let hidden = match ignore_rule(root, &path, false) {
+                Some((file, _)) => !file.ends_with(".ignore"),
+                None => false,
+            };
+            if hidden && tracked(root, rel) {
+                found.push(path);
+            }
+        }
+    }
+    found
 }
 
 /// Whether git tracks `rel` (relative to the root), which a check then

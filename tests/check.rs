@@ -4392,6 +4392,36 @@ fn a_failed_pair_of_a_file_named_in_no_utf8_is_run_again() {
     assert_eq!(code, 0, "{r}");
 }
 
+/// An `.editorconfig` git tracks that a `.gitignore` hides (doomemacs
+/// ignores `.*` and adds its templates' one by force) rules its files in
+/// a check, and so in an explanation; one a `.ignore` hides rules
+/// neither.
+#[test]
+fn explain_reads_the_rules_files_git_tracks_that_an_ignore_file_hides_as_a_check_does() {
+    let env = Env::new();
+    git(&env, &["init", "-q"]);
+    env.write(".gitignore", ".*\n");
+    env.write("sub/.editorconfig", "[*]\ninsert_final_newline = false\n");
+    env.write("sub/x.txt", "abc");
+    env.write("other/.editorconfig", "[*]\ninsert_final_newline = false\n");
+    env.write("other/y.txt", "abc");
+    env.write(".ignore", "other/.editorconfig\n");
+    git(&env, &["add", "-f", "sub/.editorconfig", "other/.editorconfig"]);
+    let r = check_json(&env, &["--validator", "final-newline"]).1;
+    assert_eq!(status_of(&r, "sub/x.txt", "final-newline"), "passed", "{}", r["summary"]);
+    assert_eq!(status_of(&r, "other/y.txt", "final-newline"), "findings", "{}", r["summary"]);
+    let doc = env.json(&["explain", "sub/x.txt", "other/y.txt"]);
+    let files = doc["files"].as_array().unwrap();
+    let file = |name: &str| files.iter().find(|f| f["file"] == name).unwrap_or_else(|| panic!("{name} in {doc:#}"));
+    let result = |name: &str| {
+        let v = file(name)["validators"].as_array().unwrap().iter().find(|v| v["validator"] == "final-newline");
+        v.unwrap()["result"].clone()
+    };
+    assert_eq!(result("sub/x.txt"), "not judged", "{doc:#}");
+    assert_eq!(file("sub/x.txt")["rules"], json!(["sub/.editorconfig line 1: `[*]` insert_final_newline = false"]));
+    assert_eq!(result("other/y.txt"), "findings", "{doc:#}");
+}
+
 #[test]
 fn explain_says_what_a_check_makes_of_a_file_and_why() {
     let env = Env::new();
