@@ -575,6 +575,11 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         "postBuild",
         "binder/postBuild",
         ".binder/start",
+        // Sourced: zsh plugins and themes, l3build's settings.
+        "plugins/git/git.plugin.zsh",
+        "themes/robbyrussell.zsh-theme",
+        "build.lua",
+        "l3kernel/build.lua",
     ] {
         assert!(!shebang.is_match(file), "{file}");
     }
@@ -591,6 +596,28 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     ] {
         assert!(shebang.is_match(file), "{file}");
     }
+    assert!(shebang.is_match("plugins/git/git.zsh") && shebang.is_match("build.lua.sh"));
+    // Files named for another encoding keep their bytes from `utf8`, and
+    // only from it.
+    let utf8 = filter("utf8");
+    for file in [
+        "templates/encoding.koi8-r.ep",
+        "t/mojo/exception/non_utf8.txt",
+        "tests/data/latin1.txt",
+        "test/sql/copy/csv/data/test/sjis_test.csv",
+        "docs/ISO-8859-1.html",
+        "enc/cp1252.txt",
+        "big5/readme.txt",
+    ] {
+        assert!(!utf8.is_match(file) && shebang.is_match(file), "{file}");
+    }
+    for file in ["src/utf8.rs", "tests/data/latin.txt", "cp1259.txt", "notes/encoding.md"] {
+        assert!(utf8.is_match(file), "{file}");
+    }
+    // oxlint's configuration holds comments; Foundry writes its gas
+    // snapshot without a last line break.
+    assert!(filter("jsonc").is_match(".oxlintrc.json") && !filter("json").is_match(".oxlintrc.json"));
+    assert!(!fnl.is_match(".gas-snapshot") && !fnl.is_match("contracts/.gas-snapshot") && fnl.is_match("gas.txt"));
     // A Perl test file is no cram test directory.
     assert!(tw.is_match("t/basic.t") && fnl.is_match("t/basic.t"));
     // Lock files are as large as what they pin; a committed Yarn release
@@ -610,6 +637,23 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         assert!(!large.is_match(file), "{file}");
     }
     assert!(large.is_match(".yarn/cache/lodash.zip") && large.is_match("releases/yarn.cjs"));
+    // A changelog grows with each release, on purpose.
+    for file in ["CHANGELOG.md", "packages/astro/CHANGELOG.md", "changelog.md", "NEWS", "HISTORY.rst", "CHANGES.txt"] {
+        assert!(!large.is_match(file), "{file}");
+    }
+    assert!(large.is_match("docs/releases.md") && large.is_match("src/changes.rs"));
+    // Fuzzers' inputs are test data; a fuzzing directory's harness is code.
+    for file in [
+        "fuzz/corpus/parse/seed1",
+        "test/ossfuzz/cases/clusterfuzz-test-5073040",
+        "oss-fuzz/seeds/a.json",
+        "tests/fuzzing/crashes/crash-1",
+    ] {
+        assert!(!tw.is_match(file) && !utf8.is_match(file) && shebang.is_match(file), "{file}");
+    }
+    for file in ["fuzz/fuzz_targets/parse.rs", "fuzz/Cargo.toml", "corpus/a.txt"] {
+        assert!(tw.is_match(file), "{file}");
+    }
     // A test's input made not to parse is not judged by the syntax checks;
     // the same names elsewhere are, and so is a test's well-named input.
     let syntax = [filter("json"), filter("jsonc"), filter("toml"), filter("yaml")];

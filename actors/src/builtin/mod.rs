@@ -165,14 +165,15 @@ impl BuiltinKind {
     /// shebang checks leave out tests' expected outputs
     /// ([`EXPECTED_OUTPUT`]), and all but the shebang check test data
     /// ([`TEST_DATA_DIRS`]), which `utf8` and the syntax checks leave out
-    /// too. The syntax checks leave out
+    /// too, and `utf8` files named for another encoding
+    /// ([`ENCODING_NAMED`]). The syntax checks leave out
     /// what project templates hold ([`TEMPLATE_DIRS`]), `json` and `utf8`
     /// JSONTestSuite's corpus ([`JSON_TEST_SUITE`]), `final-newline` a
     /// Mason brick's templates ([`PARTIAL_TEMPLATES`]), `shebang-executable`
     /// template files ([`TEMPLATE_FILES`]), and `large-file` package
     /// managers' lock files ([`LOCK_FILES`]) and committed releases
-    /// ([`PACKAGE_MANAGER_RELEASES`]), translation catalogs and tests'
-    /// expected outputs; the syntax checks tests' inputs made not to parse
+    /// ([`PACKAGE_MANAGER_RELEASES`]), translation catalogs, tests'
+    /// expected outputs and changelogs ([`CHANGELOGS`]); the syntax checks tests' inputs made not to parse
     /// ([`INVALID_FIXTURES`]), and `utf8` patches ([`PATCH_FILES`]); all but the syntax checks, `secrets` and
     /// `merge-conflict` third-party directories ([`THIRD_PARTY_DIRS`]), and
     /// `merge-conflict` tests' conflicted inputs ([`CONFLICT_FIXTURES`]).
@@ -213,10 +214,17 @@ impl BuiltinKind {
                 THIRD_PARTY_DIRS,
                 PARTIAL_TEMPLATES,
             ],
-            BuiltinKind::Utf8 => &[MAIL_FILES, PATCH_FILES, TEST_DATA_DIRS, THIRD_PARTY_DIRS, JSON_TEST_SUITE],
-            BuiltinKind::LargeFile => {
-                &[LOCK_FILES, PACKAGE_MANAGER_RELEASES, TRANSLATION_CATALOGS, EXPECTED_OUTPUT, THIRD_PARTY_DIRS]
+            BuiltinKind::Utf8 => {
+                &[MAIL_FILES, PATCH_FILES, TEST_DATA_DIRS, THIRD_PARTY_DIRS, JSON_TEST_SUITE, ENCODING_NAMED]
             }
+            BuiltinKind::LargeFile => &[
+                LOCK_FILES,
+                PACKAGE_MANAGER_RELEASES,
+                TRANSLATION_CATALOGS,
+                EXPECTED_OUTPUT,
+                THIRD_PARTY_DIRS,
+                CHANGELOGS,
+            ],
             BuiltinKind::MergeConflict => &[CONFLICT_FIXTURES],
             _ => &[],
         };
@@ -337,7 +345,8 @@ impl BuiltinKind {
 /// Theia's `.theia/` settings, airspeed velocity's `asv.conf.json`
 /// (whose loader strips `//` comments, and whose template writes them),
 /// Jest's `jest.config.json` and Mocha's `.mocharc.json` (both read with
-/// `strip-json-comments`). `json` leaves them out.
+/// `strip-json-comments`), and oxlint's `.oxlintrc.json`. `json` leaves
+/// them out.
 const JSONC_FILES: &[&str] = &[
     "*.jsonc",
     "*.JSONC",
@@ -368,6 +377,7 @@ const JSONC_FILES: &[&str] = &[
     "asv.conf.json",
     "jest.config.json",
     ".mocharc.json",
+    ".oxlintrc.json",
 ];
 
 /// Markdown files, by the extensions GitHub's Linguist gives Markdown (and
@@ -435,6 +445,24 @@ const LOCK_FILES: &[&str] = &[
     "packages.lock.json",
     "project.lock.json",
     "gradle.lockfile",
+];
+
+/// A project's history of releases, which grows with each one and which
+/// release tools append to (changesets, git-cliff, towncrier): as large as
+/// the project is old (eslint's `CHANGELOG.md` passes 1 MB), kept whole on
+/// purpose.
+const CHANGELOGS: &[&str] = &[
+    "CHANGELOG*",
+    "Changelog*",
+    "ChangeLog*",
+    "changelog*",
+    "CHANGES*",
+    "Changes*",
+    "HISTORY*",
+    "History.*",
+    "NEWS*",
+    "RELEASE_NOTES*",
+    "RELEASE-NOTES*",
 ];
 
 /// Third-party code by its directory's name, as GitHub Linguist's
@@ -546,9 +574,14 @@ const EXPECTED_OUTPUT: &[&str] = &[
 /// and Erlang Common Test's (`name_SUITE_data/`): inputs and golden outputs
 /// of tests, made as the test needs them: their layout, their encoding
 /// (a compression corpus, a decoder's invalid input) and their syntax (a
-/// parser's malformed input) are the test's. (A script there that a test
-/// runs is still to be executable: not left out of `shebang-executable`;
-/// a key there is still a key.)
+/// parser's malformed input) are the test's. And fuzzers' inputs: a
+/// corpus, its seeds and the crashes found, below a fuzzing directory
+/// (`fuzz/corpus/`, `oss-fuzz/seeds/`; a `fuzz/` alone holds the
+/// harness's code), and the test cases ClusterFuzz files
+/// (`clusterfuzz-testcase-minimized-…`, duckdb's `clusterfuzz-test-…`):
+/// bytes a program crashed on. (A script there that a test runs is still
+/// to be executable: not left out of `shebang-executable`; a key there is
+/// still a key.)
 const TEST_DATA_DIRS: &[&str] = &[
     "testdata/",
     "test_data/",
@@ -556,6 +589,8 @@ const TEST_DATA_DIRS: &[&str] = &[
     "*.t/",
     "*_SUITE_data/",
     "**/{test,tests,Tests,*.Tests,*.UnitTests,*.IntegrationTests}/**/{TestData,SampleData}/",
+    "**/*fuzz*/**/{corpus,corpora,seeds,crashes}/",
+    "clusterfuzz-test*",
 ];
 
 /// JSONTestSuite's corpus (Nicolas Seriot's, which JSON libraries copy in
@@ -631,7 +666,9 @@ const IDE_FILES: &[&str] = &[
 /// the Dev Containers CLI's lock file (`devcontainer-lock.json`, which
 /// `--experimental-frozen-lockfile` compares byte for byte), and
 /// Excalidraw's drawings and libraries (`JSON.stringify` without a line
-/// break after it), and draw.io's diagrams (`*.drawio`, `*.dio`).
+/// break after it), draw.io's diagrams (`*.drawio`, `*.dio`), and
+/// Foundry's gas snapshots (`forge snapshot` joins its lines with line
+/// breaks and writes no last one).
 /// Anchored as globs are (`**/` where the tool writes them anywhere).
 const WRITTEN_WITHOUT_NEWLINE: &[&str] = &[
     ".bower.json",
@@ -655,6 +692,7 @@ const WRITTEN_WITHOUT_NEWLINE: &[&str] = &[
     "CNAME",
     "**/src/*/generated/baselineProfiles/*.txt",
     "project.lock.json",
+    ".gas-snapshot",
 ];
 
 /// Files whose layout a tool or the format decides, for every layout check:
@@ -707,7 +745,8 @@ const TOOL_LAYOUT: &[&str] = &[
 /// which `pelican -s` reads and pelican-quickstart writes with a shebang);
 /// and the set-up scripts repo2docker (Binder) makes executable before it
 /// runs them (`postBuild` and `start`, at the root or in `binder/` or
-/// `.binder/`).
+/// `.binder/`); zsh plugins and themes (`*.plugin.zsh`, `*.zsh-theme`) and
+/// l3build's `build.lua`, which other programs load.
 const INSTALLED_SCRIPTS: &[&str] = &[
     "**/debian/postinst",
     "**/debian/*.postinst",
@@ -741,12 +780,69 @@ const INSTALLED_SCRIPTS: &[&str] = &[
     ".binder/postBuild",
     "binder/start",
     ".binder/start",
+    // Sourced, not run: zsh plugins and themes (what oh-my-zsh, antidote
+    // and zinit load), and l3build's `build.lua` (a LaTeX package's build
+    // settings, which `l3build` loads; its `#!/usr/bin/env texlua` is for
+    // editors).
+    "*.plugin.zsh",
+    "*.zsh-theme",
+    "build.lua",
 ];
 
 /// Certificates and keys in PEM, as OpenSSL writes them: `openssl pkcs12`
 /// puts `Bag Attributes` before each block, whose `localKeyID:` line ends
 /// in a blank, and `openssl x509 -text` dumps end some lines so.
 const CERTIFICATE_FILES: &[&str] = &["*.pem", "*.crt"];
+
+/// Files named for an encoding other than UTF-8 (`encoding.koi8-r.ep`,
+/// `latin1.txt`, `sjis_test.csv`, `non_utf8.txt`): a test's or a
+/// converter's input in that encoding, whose bytes are not UTF-8 on
+/// purpose. `utf8` leaves them out (a file so named that is UTF-8 has
+/// nothing to report anyway).
+const ENCODING_NAMED: &[&str] = &[
+    "*koi8*",
+    "*KOI8*",
+    "*latin1*",
+    "*Latin1*",
+    "*latin-1*",
+    "*Latin-1*",
+    "*iso8859*",
+    "*ISO8859*",
+    "*iso-8859*",
+    "*ISO-8859*",
+    "*iso_8859*",
+    "*ISO_8859*",
+    "*cp125[0-8]*",
+    "*CP125[0-8]*",
+    "*windows-125[0-8]*",
+    "*Windows-125[0-8]*",
+    "*shift_jis*",
+    "*Shift_JIS*",
+    "*shift-jis*",
+    "*sjis*",
+    "*SJIS*",
+    "*euc-jp*",
+    "*euc_jp*",
+    "*eucjp*",
+    "*EUC-JP*",
+    "*euc-kr*",
+    "*euc_kr*",
+    "*EUC-KR*",
+    "*gb2312*",
+    "*GB2312*",
+    "*gbk*",
+    "*GBK*",
+    "*gb18030*",
+    "*GB18030*",
+    "*big5*",
+    "*Big5*",
+    "*BIG5*",
+    "*non[-_]utf8*",
+    "*non[-_]utf-8*",
+    "*non[-_]utf_8*",
+    "*not[-_]utf8*",
+    "*not[-_]utf-8*",
+];
 
 /// Mail messages, whose parts declare their own character sets (MIME),
 /// and whose layout is the message's: the signature separator `-- ` and
@@ -1400,11 +1496,15 @@ pub enum Waiver {
     /// It is below a directory of tests, and its endings are LF and lone
     /// CRs, no CRLF: a parser's input of old Mac line endings.
     LoneCrTestFile,
+    /// Delimited records below a directory of tests in a mix of line
+    /// endings: a reader's input.
+    MixedTestRecords,
     /// Delimited records ([`FileMarks::delimited`]) whose last record has
     /// no line break, as RFC 4180 allows.
     LastRecordUnterminated,
     /// It begins with a terminal's escape sequence: captured output, not
-    /// the data format its name says.
+    /// the data format its name says (for the syntax checks, `ESC [`), nor
+    /// text laid out by hand (for the layout checks, any `ESC`).
     TerminalOutput,
     /// git's `linguist-generated` attribute: the layout is a tool's.
     GeneratedMark,
@@ -1485,8 +1585,11 @@ impl std::fmt::Display for Waiver {
             Waiver::LastRecordUnterminated => f.write_str(
                 "it holds delimited records (`*.csv`, `*.tsv`), whose last record RFC 4180 lets end without a line break, as spreadsheets save it",
             ),
+            Waiver::MixedTestRecords => f.write_str(
+                "it holds delimited records (`*.csv`, `*.tsv`) below a directory of tests: a reader's input of mixed line endings",
+            ),
             Waiver::TerminalOutput => f.write_str(
-                "it begins with a terminal's escape sequence (`ESC [`): captured terminal output, not the data format its name says",
+                "it begins with a terminal's escape sequence (`ESC`): captured terminal output, whose bytes are the terminal's, not text of the format its name says",
             ),
             Waiver::GeneratedMark => f.write_str(
                 "git's `linguist-generated` attribute or EditorConfig's `generated_code = true` says a tool writes it: its layout is the tool's",
@@ -1662,6 +1765,15 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
             }
             return waived(Waiver::SizedByATool(what), out.finish());
         }
+        // A minified script or style sheet (a Vite build's committed
+        // `dist/assets/*.js`), the minifier's output, as large as what it
+        // bundles, as the layout checks take it.
+        BuiltinKind::LargeFile if input.size > settings.max_size && input.marks.js_or_css && is_minified(content) => {
+            if explain {
+                large_file(settings.max_size, input.size, &mut out);
+            }
+            return waived(Waiver::Minified, out.finish());
+        }
         BuiltinKind::LargeFile => large_file(settings.max_size, input.size, &mut out),
         // A shared tsconfig under another name (`tsconfigs/base.json`,
         // create-turbo's `typescript-config/base.json`), which tsc reads
@@ -1730,6 +1842,17 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
     {
         return waived(Waiver::LoneCrTestFile, if explain { findings } else { Vec::new() });
     }
+    // Delimited records below a directory of tests, in a mix of endings
+    // (a CSV reader's input: an LF header over CRLF rows, as exports are
+    // pasted together): the reader's test.
+    if kind == BuiltinKind::MixedLineEndings
+        && !findings.is_empty()
+        && input.marks.in_tests
+        && input.marks.delimited
+        && input.marks.eol.is_none()
+    {
+        return waived(Waiver::MixedTestRecords, if explain { findings } else { Vec::new() });
+    }
     // Looked at only where there is something to drop: most files have
     // no findings.
     if findings.is_empty() || !kind.judges_layout() {
@@ -1743,6 +1866,10 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         Some(Waiver::PackageVendor(by))
     } else if input.marks.kept_from_formatter && kind != BuiltinKind::MixedLineEndings && !declares_tests(content) {
         Some(Waiver::KeptFromFormatter)
+    } else if content.first() == Some(&0x1b) {
+        // Captured terminal output (tmux's `image.sixel`, a saved coloured
+        // log): an escape sequence first, as no text file begins.
+        Some(Waiver::TerminalOutput)
     } else if let Some(what) = tool_signature(content) {
         Some(Waiver::WrittenByATool(what))
     } else if input.marks.js_or_css && is_minified(content) {
@@ -1892,6 +2019,39 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     if header.starts_with(b"fileFormatVersion: ") && memchr::memmem::find(header, b"\nguid: ").is_some() {
         return Some("a Unity `.meta` file");
     }
+    let first = memchr::memchr2(b'\n', b'\r', header).map_or(header, |i| &header[..i]);
+    // A text file whose first line says it is generated, with no comment
+    // around it (l3build's expected test logs, `*.tlg`: `This is a
+    // generated file for the LaTeX (2e + expl3) validation system.`, then
+    // `Don't change this file in any respect.`).
+    if says_it_is_generated(&first.to_ascii_lowercase()) {
+        return Some("its first line");
+    }
+    // A BDF bitmap font, which font tools write (`BITMAP ` with a blank
+    // after it, each glyph's header as the tool lays it out).
+    if header.starts_with(b"STARTFONT ") {
+        return Some("a BDF font's `STARTFONT` first line");
+    }
+    // A source map, which compilers and bundlers write as JSON on one line.
+    if header.starts_with(b"{\"version\":3,\"") {
+        return Some("a source map's `{\"version\":3,` start");
+    }
+    // Stardoc's pages (a Bazel rule set's API docs, which a
+    // `stardoc_with_diff_test` compares with what it writes).
+    if header.starts_with(b"<!-- Generated with Stardoc") {
+        return Some("Stardoc's `<!-- Generated with Stardoc` first line");
+    }
+    // An esbuild bundle: its runtime's helpers first.
+    if memchr::memmem::find(header, b"var __defProp = Object.defineProperty;").is_some()
+        && memchr::memmem::find(header, b"var __getOwnPropNames = Object.getOwnPropertyNames;").is_some()
+    {
+        return Some("an esbuild bundle's runtime helpers (`var __defProp = Object.defineProperty;`)");
+    }
+    // Org mode's Texinfo export (`ox-texinfo`: magit's manual, which `make
+    // texi` writes again), whose template's first two lines are these.
+    if header.starts_with(b"\\input texinfo    @c -*- texinfo -*-\n@c %**start of header") {
+        return Some("Org's Texinfo export's first two lines");
+    }
     // A webpack bundle (a JavaScript action's committed `dist/index.js`):
     // its runtime's `/******/` lines end in a blank.
     let webpack = |h: &[u8]| {
@@ -1923,6 +2083,15 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     {
         return Some("an SVG font (a `<font-face` element, or FontForge's `Created by FontForge`)");
     }
+    // Qt's SVG generator (`QSvgGenerator`: wkhtmltoimage's SVG output,
+    // Qt applications' exports), which pads its attribute lines.
+    if markup
+        && [&b"<desc>Generated with Qt</desc>"[..], b"<title>Qt SVG Document</title>"]
+            .iter()
+            .any(|g| memchr::memmem::find(header, g).is_some())
+    {
+        return Some("Qt's SVG generator's `<desc>Generated with Qt</desc>`");
+    }
     if markup
         && [&b"<!-- Generator: Adobe Illustrator "[..], b"<!-- Generator: Sketch ", b"<!-- svg-source:excalidraw -->"]
             .iter()
@@ -1944,14 +2113,14 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     {
         return Some("a build's `# Licenses of bundled dependencies` and `# Bundled dependencies:` headings");
     }
-    // Encapsulated PostScript, which a drawing or plotting program writes
-    // and names in its header comments (`%%Creator:`, or macOS's
-    // `%APLProducer:`), before `%%EndComments`.
-    let first = memchr::memchr2(b'\n', b'\r', header).map_or(header, |i| &header[..i]);
-    if first.starts_with(b"%!PS-Adobe-") && memchr::memmem::find(first, b" EPSF-").is_some() {
+    // PostScript (Encapsulated or not) that a drawing or plotting program
+    // (cairo, gnuplot) writes and names in its header comments
+    // (`%%Creator:`, or macOS's `%APLProducer:`), before `%%EndComments`; a
+    // program written by hand begins with a bare `%!`.
+    if first.starts_with(b"%!PS-Adobe-") {
         let comments = memchr::memmem::find(header, b"%%EndComments").map_or(header, |i| &header[..i]);
         if [&b"%%Creator:"[..], b"%APLProducer:"].iter().any(|c| memchr::memmem::find(comments, c).is_some()) {
-            return Some("an EPS file's header naming the program that wrote it");
+            return Some("a PostScript file's header naming the program that wrote it");
         }
     }
     // An Office Open XML part as Word, Excel and PowerPoint save it: a
@@ -2320,6 +2489,15 @@ fn marked_block(block: &[(&[u8], &[u8])]) -> bool {
         if signed_by_a_generator(&lower) || says_it_is_generated(&lower) {
             return true;
         }
+        // docstrip's output (a LaTeX package's `.sty`, `.cls`), which names
+        // itself and says it was generated, on the same line or the next:
+        // ``This is file `foo.sty',`` then `generated with the docstrip
+        // utility.`
+        if past_leaders(&lower).starts_with(b"this is file `")
+            && block[i..block.len().min(i + 2)].iter().any(|&(_, t)| generated_word(&t.to_ascii_lowercase()))
+        {
+            return true;
+        }
         if line.starts_with(b"##") || !names_the_file(&lower) {
             return false;
         }
@@ -2342,20 +2520,32 @@ fn marked_block(block: &[(&[u8], &[u8])]) -> bool {
 /// automatically generated by scripts/generators/tsconfig.ts` (babel's
 /// `tsconfig.json` files), `This file is auto-generated from the JSDoc
 /// comments` (react-router's API pages), `This file was generated`, `This
-/// file has been generated`.
+/// file has been generated`, and `This is a generated file` (l3build's
+/// expected test logs, `This is a generated file for the LaTeX (2e +
+/// expl3) validation system.`), `This is an automatically generated file`.
 fn says_it_is_generated(text: &[u8]) -> bool {
     let t = past_leaders(text);
-    let Some(rest) =
-        ["this file is ", "this file was ", "this file has been "].iter().find_map(|p| t.strip_prefix(p.as_bytes()))
-    else {
-        return false;
+    let (rest, file_next) = match ["this file is ", "this file was ", "this file has been "]
+        .iter()
+        .find_map(|p| t.strip_prefix(p.as_bytes()))
+    {
+        Some(rest) => (rest, false),
+        None => match ["this is a ", "this is an "].iter().find_map(|p| t.strip_prefix(p.as_bytes())) {
+            Some(rest) => (rest, true),
+            None => return false,
+        },
     };
     let rest = rest.strip_prefix(b"automatically ").unwrap_or(rest);
     ["generated", "auto-generated", "autogenerated", "auto generated", "machine-generated", "machine generated"]
         .iter()
         .any(|g| {
-            rest.strip_prefix(g.as_bytes())
-                .is_some_and(|after| after.first().is_none_or(|b| !b.is_ascii_alphanumeric() && *b != b'_'))
+            rest.strip_prefix(g.as_bytes()).is_some_and(|after| match file_next {
+                // "This is a generated file", not "a generated list".
+                true => {
+                    after.strip_prefix(b" file").is_some_and(|a| a.first().is_none_or(|b| !b.is_ascii_alphanumeric()))
+                }
+                false => after.first().is_none_or(|b| !b.is_ascii_alphanumeric() && *b != b'_'),
+            })
         })
 }
 
@@ -2370,8 +2560,10 @@ fn says_it_is_generated(text: &[u8]) -> bool {
 /// `ResXResourceWriter` write in every one), and man pages' (pandoc's and
 /// Pod::Man's `Automatically generated by NAME VERSION`, DocBook XSL's and
 /// Asciidoctor's `Generator:` field, ronn's `generated with Ronn`,
-/// docutils' `Man page generated from reStructuredText`), read past roff's
-/// comment leaders.
+/// docutils' `Man page generated from reStructuredText`, kramdown's and
+/// kramdown-man's `generated by kramdown`), read past roff's comment
+/// leaders, and Cloudflare Wrangler's types (`Generated by Wrangler by
+/// running \`wrangler types\``, earlier `Generated by Wrangler on DATE`).
 fn signed_by_a_generator(text: &[u8]) -> bool {
     let t = past_leaders(text);
     // The signature, then the generator's version.
@@ -2394,6 +2586,8 @@ fn signed_by_a_generator(text: &[u8]) -> bool {
         || t.starts_with(b"generated with ronn/v")
         || t.starts_with(b"generated with ronn-ng/v")
         || t.starts_with(b"man page generated from restructuredtext")
+        || t.starts_with(b"generated by kramdown")
+        || t.starts_with(b"generated by wrangler ")
         || t.starts_with(b"a lexical scanner generated by flex")
         || t.starts_with(b"all changes made in this file will be lost")
         || t.starts_with(b"microsoft visual c++ generated resource script")
@@ -2615,6 +2809,24 @@ pub(crate) fn substitution_variable(text: &[u8]) -> bool {
     name > 0 && rest.get(name) == Some(&b'@')
 }
 
+/// The interpreter a shebang line's rest (past `#!` and blanks) names: its
+/// program's file name, or, for `env`, the first word after it that is
+/// not an option or a variable (`#!/usr/bin/env -S bats --tap`: `bats`).
+fn interpreter(line: &[u8]) -> &[u8] {
+    let line = &line[..memchr::memchr2(b'\n', b'\r', line).unwrap_or(line.len())];
+    let mut words = line.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty());
+    let program = file_name(words.next().unwrap_or_default());
+    if program != b"env" {
+        return program;
+    }
+    words.find(|w| !w.starts_with(b"-") && !w.contains(&b'=')).map_or(b"env", file_name)
+}
+
+/// A `/`-separated path's last part.
+fn file_name(path: &[u8]) -> &[u8] {
+    path.rsplit(|&b| b == b'/').next().unwrap_or(path)
+}
+
 fn shebang_executable(content: &[u8], executable: bool, out: &mut Collector<'_>) {
     if executable || !content.starts_with(b"#!") {
         return;
@@ -2638,6 +2850,12 @@ fn shebang_executable(content: &[u8], executable: bool, out: &mut Collector<'_>)
     // it in the directory it is run from, which no script means.
     let word = rest[blanks..].split(|b| b.is_ascii_whitespace()).next().unwrap_or_default();
     if !word.is_empty() && !word.contains(&b'/') {
+        return;
+    }
+    // A test file for a runner that is given the files (`bats test/`,
+    // `zunit`), which wants the line for itself (ZUnit runs no file
+    // without it), not for the kernel.
+    if matches!(interpreter(&rest[blanks..]), b"bats" | b"zunit") {
         return;
     }
     // An Ansible module: Ansible copies it to the target and runs its
