@@ -157,7 +157,7 @@ fn rules_below(name: &std::ffi::OsStr) -> bool {
     IGNORE_FILES.iter().any(|f| name == *f)
         || name == ".gitattributes"
         || name == ".editorconfig"
-        || crate::check::package_vendor::FILE_NAMES.iter().any(|f| name == *f)
+        || crate::check::package_vendor::is_sign_name(std::os::unix::ffi::OsStrExt::as_bytes(name))
         || name == crate::check::formatter_ignore::FILE_NAME
 }
 

@@ -986,6 +986,12 @@ pub enum PackageVendor {
     /// unpacked without `unzip` loses its execute bits) and what it set
     /// (its `bin` proxies).
     Composer,
+    /// A directory lowRISC's vendoring tool (`util/vendor.py`, of
+    /// OpenTitan and Ibex) filled from another repository, in a `vendor`
+    /// directory: the tool's `NAME.lock.hjson` beside it says so, and
+    /// `NAME.vendor.hjson` names it (`target_dir`). (Its key bits are
+    /// Go's and Composer's together.)
+    LowRisc,
 }
 
 /// Which of a test's pair of files, an input and the output a test
@@ -1143,9 +1149,9 @@ impl FileMarks {
             | (u32::from(self.conflict_marker_size.unwrap_or(0)) << 16)
             | (u32::from(self.lfs) << 24)
             | (u32::from(self.batch) << 25)
-            | (u32::from(self.package_vendor == Some(PackageVendor::Go)) << 26)
+            | (u32::from(matches!(self.package_vendor, Some(PackageVendor::Go | PackageVendor::LowRisc))) << 26)
             | (u32::from(self.kept_from_formatter) << 27)
-            | (u32::from(self.package_vendor == Some(PackageVendor::Composer)) << 28)
+            | (u32::from(matches!(self.package_vendor, Some(PackageVendor::Composer | PackageVendor::LowRisc))) << 28)
             | (u32::from(self.imported_asset) << 29)
             | (u32::from(self.test_pair == Some(TestPair::Input)) << 30)
             | (u32::from(self.test_pair == Some(TestPair::ExpectedOutput)) << 31)
@@ -1209,6 +1215,10 @@ impl FileMarks {
         say(
             self.package_vendor == Some(PackageVendor::Composer),
             "vendored: in Composer's `vendor` directory, with the `autoload.php` Composer generates, beside a `composer.json`",
+        );
+        say(
+            self.package_vendor == Some(PackageVendor::LowRisc),
+            "vendored: in a directory lowRISC's `util/vendor.py` filled, with its `NAME.lock.hjson` beside it",
         );
         say(self.lfs, "kept by Git LFS: git's `filter=lfs` attribute");
         say(self.imported_asset, "a game's asset: Godot's editor imported it (a `NAME.import` beside it)");
@@ -1602,6 +1612,9 @@ impl std::fmt::Display for Waiver {
             ),
             Waiver::PackageVendor(PackageVendor::Composer) => f.write_str(
                 "it is in Composer's `vendor` directory (Composer installs the packages a `composer.json` asks for there, and generates its `autoload.php`): someone else's code, kept as it came, whatever its layout, size and mode",
+            ),
+            Waiver::PackageVendor(PackageVendor::LowRisc) => f.write_str(
+                "it is in a directory lowRISC's `util/vendor.py` copied from another repository (its `NAME.lock.hjson` beside the directory says so): someone else's code, kept as it came, whatever its layout, size and mode",
             ),
             Waiver::KeptFromFormatter => f.write_str(
                 "it is below a directory of tests and the project's `.prettierignore` keeps it from the formatter: a test's input or expected output, whose blanks and end are the test's",
