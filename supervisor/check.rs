@@ -988,6 +988,19 @@ struct TrackedListing {
     timed_out: bool,
 }
 
+/// The names of the files directly in `dir` that git tracks though an
+/// ignore rule matches them (none where `dir` is in no repository, or git
+/// cannot be run). Asked only for the directories of files named alone
+/// whose pair is on disk: one git a directory.
+fn tracked_ignored_in(dir: &Path) -> Vec<Vec<u8>> {
+    let out = git_in(dir)
+        .args(["ls-files", "-z", "--cached", "--ignored", "--exclude-standard", "--", "."])
+        .stderr(std::process::Stdio::null())
+        .output();
+    let Some(out) = out.ok().filter(|o| o.status.success()) else { return Vec::new() };
+    out.stdout.split(|&b| b == 0).filter(|n| !n.is_empty() && !n.contains(&b'/')).map(<[u8]>::to_vec).collect()
+}
+
 /// The directory of a path relative to the root (`""`: the root).
 fn parent(rel: &str) -> &str {
     rel.rsplit_once('/').map_or("", |(d, _)| d)
@@ -3305,12 +3318,23 @@ impl RulesWalk<'_> {
             }
             let mut builder = walker(root, dir, own, excluded_dirs, None, hazards);
             builder.max_depth(Some(1));
-            builder
+            let mut listed: Vec<PathBuf> = builder
                 .build()
                 .flatten()
                 .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
                 .map(|e| e.into_path())
-                .collect()
+                .collect();
+            // And those git tracks there that an ignore file names, as a
+            // check of the directory reads them (see `TrackedIgnored`).
+            let mut dot_ignore = DotIgnore::new(root, &hazards.ignore_files);
+            for name in tracked_ignored_in(dir) {
+                let path = dir.join(std::ffi::OsStr::from_bytes(&name));
+                let shown = path.strip_prefix(root).is_ok_and(|rel| !dot_ignore.hides(rel));
+                if shown && !listed.contains(&path) && path.symlink_metadata().is_ok_and(|m| m.is_file()) {
+                    listed.push(path);
+                }
+            }
+            listed
         };
         siblings::mark(files, some_alone.then_some(&alone as &dyn Fn(&Path) -> bool), walked, sources);
         let formatter_list = match sources {

@@ -102,7 +102,10 @@ pub(super) fn mark(
                 break;
             }
             // The directory of `vendor` the file is below, if lowRISC's
-            // tool filled it.
+            // tool filled it (not `_vendor`: Hugo's).
+            if dir.ends_with(b"_vendor") {
+                continue;
+            }
             let rest = &rel[dir.len() + 1..];
             let Some(slash) = memchr::memchr(b'/', rest) else { continue };
             let filled =
@@ -179,27 +182,40 @@ fn lowrisc_filled(
             continue;
         }
         let description = dir.join(std::ffi::OsStr::from_bytes(&[stem, b".vendor.hjson"].concat()));
-        let target = super::attributes::read_rules(&description, (root, real_root, trusted), false, read)
-            .and_then(|b| target_dir(&b).map(<[u8]>::to_vec))
-            .unwrap_or_else(|| stem.to_vec());
+        // A `target_dir` set but not one name (a path deeper in): nothing
+        // is taken for the tool's.
+        let target = match super::attributes::read_rules(&description, (root, real_root, trusted), false, read) {
+            Some(bytes) => match target_dir(&bytes) {
+                Some(Some(target)) => target.to_vec(),
+                Some(None) => continue,
+                None => stem.to_vec(),
+            },
+            None => stem.to_vec(),
+        };
         filled.push((target, name.to_string_lossy().into_owned()));
     }
     filled
 }
 
-/// The `target_dir` a lowRISC `*.vendor.hjson` sets, if it is one name
-/// (`target_dir: "riscv-isa-sim",`).
-fn target_dir(hjson: &[u8]) -> Option<&[u8]> {
+/// The `target_dir` a lowRISC `*.vendor.hjson` sets (`target_dir:
+/// "riscv-isa-sim",`, the key quoted or not, at a line's start): `None`
+/// if it sets none, `Some(None)` if it is not one name.
+fn target_dir(hjson: &[u8]) -> Option<Option<&[u8]>> {
     hjson.split(|&b| b == b'\n').find_map(|line| {
-        let value = line.trim_ascii().strip_prefix(b"target_dir")?.trim_ascii_start().strip_prefix(b":")?;
+        let line = line.trim_ascii();
+        let key = line.strip_prefix(b"\"target_dir\"").or_else(|| line.strip_prefix(b"target_dir"))?;
+        let value = key.trim_ascii_start().strip_prefix(b":")?;
         let value = value.trim_ascii();
         let value = value.strip_suffix(b",").unwrap_or(value).trim_ascii_end();
         let value = match value.first() {
-            Some(&q @ (b'"' | b'\'')) => value.strip_prefix(&[q])?.strip_suffix(&[q])?,
+            Some(&q @ (b'"' | b'\'')) => match value.strip_prefix(&[q]).and_then(|v| v.strip_suffix(&[q])) {
+                Some(v) => v,
+                None => return Some(None),
+            },
             _ => value,
         };
         let plain = !value.is_empty() && value != b"." && value != b".." && !value.contains(&b'/');
-        plain.then_some(value)
+        Some(plain.then_some(value))
     })
 }
 
@@ -477,6 +493,9 @@ mod tests {
         write(root, "vendor/eembc_coremark.lock.hjson", lock);
         // A lock file of another tool's; the patches the tool applies.
         write(root, "vendor/other.lock.hjson", "{ locked: true }\n");
+        // A `target_dir` deeper in: nothing is taken for the tool's.
+        write(root, "vendor/deep.lock.hjson", lock);
+        write(root, "vendor/deep.vendor.hjson", "{\n  target_dir: \"a/deep\",\n}\n");
         let rels = [
             "vendor/riscv-isa-sim/riscv/decode.h",
             "vendor/eembc_coremark/core_main.c",
@@ -485,9 +504,10 @@ mod tests {
             "vendor/patches/riscv_isa_sim/0001.patch",
             "vendor/riscv-isa-sim.c",
             "hw/riscv-isa-sim/x.c",
+            "vendor/deep/x.c",
         ];
         let (got, read) = marked(root, &rels);
-        assert_eq!(got, [LOWRISC, LOWRISC, None, None, None, None, None]);
+        assert_eq!(got, [LOWRISC, LOWRISC, None, None, None, None, None, None]);
         // Each file read once, stamped: a change to one is a change of the
         // marks.
         let mut read: Vec<String> = read.iter().map(|p| p.display().to_string()).collect();
@@ -495,6 +515,8 @@ mod tests {
         assert_eq!(
             read,
             [
+                "vendor/deep.lock.hjson",
+                "vendor/deep.vendor.hjson",
                 "vendor/eembc_coremark.lock.hjson",
                 "vendor/other.lock.hjson",
                 "vendor/riscv_isa_sim.lock.hjson",
@@ -507,11 +529,13 @@ mod tests {
 
     #[test]
     fn a_target_dir_is_read_when_it_is_one_name() {
-        assert_eq!(target_dir(b"{\n  target_dir: \"riscv-tests\",\n}"), Some(&b"riscv-tests"[..]));
-        assert_eq!(target_dir(b"target_dir: 'a',"), Some(&b"a"[..]));
-        assert_eq!(target_dir(b"  target_dir: lowrisc_ip\n"), Some(&b"lowrisc_ip"[..]));
-        for hjson in [&b"target_dir: \"a/b\""[..], b"target_dir: \"..\"", b"target_dir: \"\"", b"name: \"x\""] {
-            assert_eq!(target_dir(hjson), None, "{}", String::from_utf8_lossy(hjson));
+        assert_eq!(target_dir(b"{\n  target_dir: \"riscv-tests\",\n}"), Some(Some(&b"riscv-tests"[..])));
+        assert_eq!(target_dir(b"target_dir: 'a',"), Some(Some(&b"a"[..])));
+        assert_eq!(target_dir(b"  target_dir: lowrisc_ip\n"), Some(Some(&b"lowrisc_ip"[..])));
+        assert_eq!(target_dir(b"  \"target_dir\": \"x\",\n"), Some(Some(&b"x"[..])));
+        for hjson in [&b"target_dir: \"a/b\""[..], b"target_dir: \"..\"", b"target_dir: \"\"", b"target_dir: \"x"] {
+            assert_eq!(target_dir(hjson), Some(None), "{}", String::from_utf8_lossy(hjson));
         }
+        assert_eq!(target_dir(b"name: \"x\""), None);
     }
 }

@@ -112,8 +112,8 @@ fn among(paths: &[&[u8]]) -> Vec<(usize, Found, usize)> {
         }
     }
     let mut found = Vec::new();
+    let mut paired = HashSet::new();
     if !assets.is_empty() || !outputs.is_empty() {
-        let mut paired = HashSet::new();
         for (i, path) in paths.iter().enumerate() {
             if let Some(&sidecar) = assets.get(path) {
                 found.push((i, Found::Asset, sidecar));
@@ -142,9 +142,58 @@ fn among(paths: &[&[u8]]) -> Vec<(usize, Found, usize)> {
         });
         if let Some(output) = output {
             found.push((i, Found::Pair(TestPair::Input), output));
+            // Its expected output, named so (`STEM.expected`,
+            // `STEM.stdout`) or beside it alone (`STEM.out`: marked above
+            // already), is the other of the pair: `utf8` spares it too.
+            if paired.insert(output) {
+                found.push((output, Found::Pair(TestPair::ExpectedOutput), i));
+            }
         }
     }
     found
+}
+
+/// The names of a directory's entries (a plain `read_dir`, whatever the
+/// ignore files say), and each name without its last extension, counted:
+/// whether a file named as one of a pair has its partner on disk, before
+/// the directory is walked to see whether the walk lists it.
+struct DirNames {
+    names: HashSet<Vec<u8>>,
+    stems: HashMap<Vec<u8>, usize>,
+}
+
+impl DirNames {
+    fn read(dir: &Path) -> DirNames {
+        let mut names = HashSet::new();
+        let mut stems: HashMap<Vec<u8>, usize> = HashMap::new();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().as_bytes().to_vec();
+            if let Some(stem) = less_extension(&name) {
+                *stems.entry(stem.to_vec()).or_default() += 1;
+            }
+            names.insert(name);
+        }
+        DirNames { names, stems }
+    }
+
+    /// Whether the partner of the file at `path` (named as one of a pair)
+    /// is among the names: for `STEM.out`, another file `STEM` or
+    /// `STEM.EXT`; for `STEM.in`, an expected output of `STEM`.
+    fn has_pair(&self, path: &[u8]) -> bool {
+        let name = &path[memchr::memrchr(b'/', path).map_or(0, |i| i + 1)..];
+        match named(name) {
+            Some((Named::Output, dot)) => {
+                let stem = &name[..dot];
+                // Its own name counts once among the stems.
+                self.names.contains(stem) || self.stems.get(stem).is_some_and(|&n| n > 1)
+            }
+            Some((Named::Input, dot)) => {
+                let stem = &name[..dot];
+                EXPECTED.iter().any(|suffix| self.names.contains(&[stem, suffix].concat()))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Gives each of `files` that a sibling the walk lists marks its mark
@@ -154,8 +203,10 @@ fn among(paths: &[&[u8]]) -> Vec<(usize, Found, usize)> {
 /// directories), and otherwise says whether a file's directory was not (a
 /// file named on the command line, `explain`'s files): then the files of
 /// its directory are asked of `walked`, which lists what a walk of the
-/// directory finds there, once a directory, if the file's name is one a
-/// sibling can mark or (for Godot's sidecar) its sidecar is on disk.
+/// directory finds there, once a directory, if a sibling that could mark
+/// the file is on disk: its sidecar (a `stat`), or its pair (by the names
+/// of its directory, read once a directory, for a file named as one of a
+/// pair).
 pub(super) fn mark(
     files: &mut [Walked],
     alone: Option<&dyn Fn(&Path) -> bool>,
@@ -167,13 +218,20 @@ pub(super) fn mark(
         among(&paths).into_iter().map(|(i, what, by)| (i, what, paths[by].to_vec())).collect()
     };
     if let Some(alone) = alone {
-        // By directory: the files named alone there that a sibling could
-        // mark.
+        // By directory: the files named alone there that a sibling on
+        // disk could mark, and the names there (for those named as one of
+        // a pair).
         let mut asked: HashMap<&Path, Vec<usize>> = HashMap::new();
+        let mut on_disk: HashMap<&Path, DirNames> = HashMap::new();
         for (i, w) in files.iter().enumerate() {
             let Some(dir) = w.abs.parent().filter(|dir| alone(dir)) else { continue };
             let abs = w.abs.as_os_str().as_bytes();
-            let could = named(abs).is_some_and(|(kind, _)| matches!(kind, Named::Output | Named::Input)) || {
+            let could = match named(abs) {
+                Some((Named::Output | Named::Input, _)) => {
+                    on_disk.entry(dir).or_insert_with(|| DirNames::read(dir)).has_pair(abs)
+                }
+                _ => false,
+            } || {
                 let sidecar = PathBuf::from(std::ffi::OsStr::from_bytes(&[abs, SIDECAR].concat()));
                 std::fs::symlink_metadata(&sidecar).is_ok_and(|m| m.is_file())
             };
@@ -184,19 +242,21 @@ pub(super) fn mark(
         for (dir, asking) in asked {
             let listed = walked(dir);
             let mut paths: Vec<&[u8]> = listed.iter().map(|p| p.as_os_str().as_bytes()).collect();
-            // Each file asking, where in `paths` (itself if the walk leaves
-            // it out: a file named alone may be one an ignore file names).
-            let mut at = Vec::with_capacity(asking.len());
+            let mut index: HashMap<&[u8], usize> = paths.iter().enumerate().map(|(k, p)| (*p, k)).collect();
+            // Each file asking, by where it is in `paths` (itself if the
+            // walk leaves it out: a file named alone may be one an ignore
+            // file names).
+            let mut at: HashMap<usize, usize> = HashMap::with_capacity(asking.len());
             for &i in &asking {
                 let abs = files[i].abs.as_os_str().as_bytes();
-                let k = paths.iter().position(|p| *p == abs).unwrap_or_else(|| {
+                let k = *index.entry(abs).or_insert_with(|| {
                     paths.push(abs);
                     paths.len() - 1
                 });
-                at.push((k, i));
+                at.insert(k, i);
             }
             for (k, what, by) in among(&paths) {
-                if let Some(&(_, i)) = at.iter().find(|(at, _)| *at == k) {
+                if let Some(&i) = at.get(&k) {
                     found.push((i, what, paths[by].to_vec()));
                 }
             }
@@ -333,6 +393,7 @@ mod tests {
             ("refs/x.ml.err", Out),
             ("cases/tool.out", Out),
             ("markup/case.in", In),
+            ("markup/case.expected", Out),
         ];
         let want: Vec<_> = want.iter().map(|(r, p)| ((*r).to_owned(), Some(*p), false)).collect();
         assert_eq!(marked(&files, &rels), want);
@@ -342,27 +403,39 @@ mod tests {
     fn a_pair_named_alone_is_looked_for_in_a_listing_of_its_directory() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
-        let rels = ["t/x.out", "t/y.out", "t/z.in", "t/plain.v", "u/w.ok"];
-        let mut files = walked(root, &rels);
+        let rels = ["t/x.out", "t/y.out", "t/z.in", "t/plain.v", "u/w.ok", "v/a.in", "v/a.ok"];
+        for rel in rels.iter().chain(&["t/x.v", "t/z.ok"]) {
+            std::fs::create_dir_all(root.join(rel).parent().unwrap()).unwrap();
+            std::fs::write(root.join(rel), "x").unwrap();
+        }
+        // v/a.in is named alone, its pair on disk; v/a.ok is not named.
+        let rels = &rels[..6];
+        let mut files = walked(root, rels);
         let asked = std::cell::RefCell::new(Vec::new());
         // `t/` holds x.out's input; z.in's output is there but ignored, so
-        // not listed; `u/` holds nothing else.
+        // not listed; `u/` holds nothing else, and is not listed: no pair
+        // is on disk there.
         let walked = |dir: &Path| {
             asked.borrow_mut().push(dir.to_path_buf());
             if dir.ends_with("t") {
                 vec![dir.join("x.v"), dir.join("x.out"), dir.join("y.out"), dir.join("plain.v")]
             } else {
-                vec![dir.join("w.ok")]
+                vec![dir.join("a.in"), dir.join("a.ok")]
             }
         };
         mark(&mut files, Some(&|_| true), walked, None);
-        let marked = marked(&files, &rels);
-        assert_eq!(marked, [("t/x.out".to_owned(), Some(TestPair::ExpectedOutput), false)]);
+        let marked = marked(&files, rels);
+        let want = [
+            ("t/x.out".to_owned(), Some(TestPair::ExpectedOutput), false),
+            ("v/a.in".to_owned(), Some(TestPair::Input), false),
+        ];
+        assert_eq!(marked, want);
         // plain.v's name is not one a sibling marks, and no sidecar is on
-        // disk: its directory is listed for the others, once.
+        // disk: its directory is listed for the others, once; `u/` not at
+        // all.
         let mut asked = asked.into_inner();
         asked.sort();
-        assert_eq!(asked, [root.join("t"), root.join("u")]);
+        assert_eq!(asked, [root.join("t"), root.join("v")]);
     }
 
     #[test]

@@ -3036,6 +3036,25 @@ fn a_tests_pair_of_files_keeps_its_bytes_while_both_are_there() {
     assert_eq!(with_findings(&r), paired, "{}", r["summary"]);
 }
 
+/// An expected output git tracks though a `.gitignore` names it pairs its
+/// input whether the input's directory is walked or the input is named
+/// alone (as pre-commit names files).
+#[test]
+fn a_tests_pair_counts_a_partner_git_tracks_that_an_ignore_file_names() {
+    let env = Env::new();
+    git(&env, &["init", "-q"]);
+    env.write(".gitignore", "*.out\n");
+    env.write("t/x.in", "x  \n");
+    env.write("t/x.out", "x\n");
+    env.write("t/y.in", "y  \n");
+    env.write("t/y.out", "y\n");
+    git(&env, &["add", "-f", "t/x.out"]);
+    let r = check_json(&env, &["--no-cache"]).1;
+    assert_eq!(with_findings(&r), ["t/y.in"], "{}", r["summary"]);
+    let r = check_json(&env, &["--no-cache", "t/x.in", "t/y.in"]).1;
+    assert_eq!(with_findings(&r), ["t/y.in"], "{}", r["summary"]);
+}
+
 /// Test files the project keeps from its formatter (its root
 /// `.prettierignore`) keep their blanks and their end; the same file
 /// elsewhere, or re-included, is checked. The mark follows the file

@@ -607,11 +607,12 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         "test/sql/copy/csv/data/test/sjis_test.csv",
         "docs/ISO-8859-1.html",
         "enc/cp1252.txt",
-        "big5/readme.txt",
     ] {
         assert!(!utf8.is_match(file) && shebang.is_match(file), "{file}");
     }
-    for file in ["src/utf8.rs", "tests/data/latin.txt", "cp1259.txt", "notes/encoding.md"] {
+    // A directory so named, or a name with no extension after the word.
+    for file in ["src/utf8.rs", "tests/data/latin.txt", "cp1259.txt", "notes/encoding.md", "big5/readme.txt", "latin1"]
+    {
         assert!(utf8.is_match(file), "{file}");
     }
     // oxlint's configuration holds comments; Foundry writes its gas
@@ -638,10 +639,24 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     }
     assert!(large.is_match(".yarn/cache/lodash.zip") && large.is_match("releases/yarn.cjs"));
     // A changelog grows with each release, on purpose.
-    for file in ["CHANGELOG.md", "packages/astro/CHANGELOG.md", "changelog.md", "NEWS", "HISTORY.rst", "CHANGES.txt"] {
+    for file in [
+        "CHANGELOG.md",
+        "packages/astro/CHANGELOG.md",
+        "changelog.md",
+        "NEWS",
+        "HISTORY.rst",
+        "CHANGES.txt",
+        "CHANGELOG-old.md",
+        "docs/xml/nginx/changes.xml",
+        "debian/changelog",
+    ] {
         assert!(!large.is_match(file), "{file}");
     }
-    assert!(large.is_match("docs/releases.md") && large.is_match("src/changes.rs"));
+    // Not a directory of them, nor other kinds of files so named.
+    for file in ["docs/releases.md", "src/changes.rs", "docs/changelog/img/demo.gif", "CHANGES-video.mp4", "changelog"]
+    {
+        assert!(large.is_match(file), "{file}");
+    }
     // Fuzzers' inputs are test data; a fuzzing directory's harness is code.
     for file in [
         "fuzz/corpus/parse/seed1",
@@ -651,7 +666,7 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     ] {
         assert!(!tw.is_match(file) && !utf8.is_match(file) && shebang.is_match(file), "{file}");
     }
-    for file in ["fuzz/fuzz_targets/parse.rs", "fuzz/Cargo.toml", "corpus/a.txt"] {
+    for file in ["fuzz/fuzz_targets/parse.rs", "fuzz/Cargo.toml", "corpus/a.txt", "fuzzy-search/seeds/a.yml"] {
         assert!(tw.is_match(file), "{file}");
     }
     // A test's input made not to parse is not judged by the syntax checks;

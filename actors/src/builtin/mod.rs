@@ -450,19 +450,14 @@ const LOCK_FILES: &[&str] = &[
 /// A project's history of releases, which grows with each one and which
 /// release tools append to (changesets, git-cliff, towncrier): as large as
 /// the project is old (eslint's `CHANGELOG.md` passes 1 MB), kept whole on
-/// purpose.
+/// purpose. By text files' names only (`CHANGELOG.md`, `CHANGELOG-old.md`,
+/// `changes.xml`, a bare `NEWS`): exclusions take out a directory's
+/// files too, and a `changelog/` of release notes' images is not one.
 const CHANGELOGS: &[&str] = &[
-    "CHANGELOG*",
-    "Changelog*",
-    "ChangeLog*",
-    "changelog*",
-    "CHANGES*",
-    "Changes*",
-    "HISTORY*",
-    "History.*",
-    "NEWS*",
-    "RELEASE_NOTES*",
-    "RELEASE-NOTES*",
+    "{CHANGELOG,ChangeLog,CHANGES,HISTORY,NEWS}",
+    "{CHANGELOG,Changelog,ChangeLog,changelog,CHANGES,Changes,changes,HISTORY,History,history,NEWS,RELEASE_NOTES,RELEASE-NOTES}.{md,markdown,rst,txt,adoc,xml}",
+    "{CHANGELOG,Changelog,ChangeLog,changelog,CHANGES,Changes,changes,HISTORY,History,history,NEWS,RELEASE_NOTES,RELEASE-NOTES}[-_.]*.{md,markdown,rst,txt,adoc,xml}",
+    "**/debian/changelog",
 ];
 
 /// Third-party code by its directory's name, as GitHub Linguist's
@@ -576,8 +571,9 @@ const EXPECTED_OUTPUT: &[&str] = &[
 /// (a compression corpus, a decoder's invalid input) and their syntax (a
 /// parser's malformed input) are the test's. And fuzzers' inputs: a
 /// corpus, its seeds and the crashes found, below a fuzzing directory
-/// (`fuzz/corpus/`, `oss-fuzz/seeds/`; a `fuzz/` alone holds the
-/// harness's code), and the test cases ClusterFuzz files
+/// (`fuzz/corpus/`, `oss-fuzz/seeds/`, `parser_fuzz/corpus/`; a `fuzz/`
+/// alone holds the harness's code, and `fuzzy-search/seeds/` is no
+/// fuzzer's), and the test cases ClusterFuzz files
 /// (`clusterfuzz-testcase-minimized-…`, duckdb's `clusterfuzz-test-…`):
 /// bytes a program crashed on. (A script there that a test runs is still
 /// to be executable: not left out of `shebang-executable`; a key there is
@@ -589,7 +585,7 @@ const TEST_DATA_DIRS: &[&str] = &[
     "*.t/",
     "*_SUITE_data/",
     "**/{test,tests,Tests,*.Tests,*.UnitTests,*.IntegrationTests}/**/{TestData,SampleData}/",
-    "**/*fuzz*/**/{corpus,corpora,seeds,crashes}/",
+    "**/{fuzz,fuzzing,fuzzer,fuzzers,oss-fuzz,ossfuzz,*[-_]fuzz,*[-_]fuzzer,*[-_]fuzzing,fuzz[-_]*}/**/{corpus,corpora,seeds,crashes}/",
     "clusterfuzz-test*",
 ];
 
@@ -798,50 +794,51 @@ const CERTIFICATE_FILES: &[&str] = &["*.pem", "*.crt"];
 /// `latin1.txt`, `sjis_test.csv`, `non_utf8.txt`): a test's or a
 /// converter's input in that encoding, whose bytes are not UTF-8 on
 /// purpose. `utf8` leaves them out (a file so named that is UTF-8 has
-/// nothing to report anyway).
+/// nothing to report anyway). A name with an extension after the word:
+/// a directory so named (`encoding/gbk/`) does not take its files out.
 const ENCODING_NAMED: &[&str] = &[
-    "*koi8*",
-    "*KOI8*",
-    "*latin1*",
-    "*Latin1*",
-    "*latin-1*",
-    "*Latin-1*",
-    "*iso8859*",
-    "*ISO8859*",
-    "*iso-8859*",
-    "*ISO-8859*",
-    "*iso_8859*",
-    "*ISO_8859*",
-    "*cp125[0-8]*",
-    "*CP125[0-8]*",
-    "*windows-125[0-8]*",
-    "*Windows-125[0-8]*",
-    "*shift_jis*",
-    "*Shift_JIS*",
-    "*shift-jis*",
-    "*sjis*",
-    "*SJIS*",
-    "*euc-jp*",
-    "*euc_jp*",
-    "*eucjp*",
-    "*EUC-JP*",
-    "*euc-kr*",
-    "*euc_kr*",
-    "*EUC-KR*",
-    "*gb2312*",
-    "*GB2312*",
-    "*gbk*",
-    "*GBK*",
-    "*gb18030*",
-    "*GB18030*",
-    "*big5*",
-    "*Big5*",
-    "*BIG5*",
-    "*non[-_]utf8*",
-    "*non[-_]utf-8*",
-    "*non[-_]utf_8*",
-    "*not[-_]utf8*",
-    "*not[-_]utf-8*",
+    "*koi8*.*",
+    "*KOI8*.*",
+    "*latin1*.*",
+    "*Latin1*.*",
+    "*latin-1*.*",
+    "*Latin-1*.*",
+    "*iso8859*.*",
+    "*ISO8859*.*",
+    "*iso-8859*.*",
+    "*ISO-8859*.*",
+    "*iso_8859*.*",
+    "*ISO_8859*.*",
+    "*cp125[0-8]*.*",
+    "*CP125[0-8]*.*",
+    "*windows-125[0-8]*.*",
+    "*Windows-125[0-8]*.*",
+    "*shift_jis*.*",
+    "*Shift_JIS*.*",
+    "*shift-jis*.*",
+    "*sjis*.*",
+    "*SJIS*.*",
+    "*euc-jp*.*",
+    "*euc_jp*.*",
+    "*eucjp*.*",
+    "*EUC-JP*.*",
+    "*euc-kr*.*",
+    "*euc_kr*.*",
+    "*EUC-KR*.*",
+    "*gb2312*.*",
+    "*GB2312*.*",
+    "*gbk*.*",
+    "*GBK*.*",
+    "*gb18030*.*",
+    "*GB18030*.*",
+    "*big5*.*",
+    "*Big5*.*",
+    "*BIG5*.*",
+    "*non[-_]utf8*.*",
+    "*non[-_]utf-8*.*",
+    "*non[-_]utf_8*.*",
+    "*not[-_]utf8*.*",
+    "*not[-_]utf-8*.*",
 ];
 
 /// Mail messages, whose parts declare their own character sets (MIME),

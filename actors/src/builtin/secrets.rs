@@ -117,17 +117,29 @@ fn preceded_by(content: &[u8], i: usize, f: impl Fn(u8) -> bool) -> bool {
 
 /// Secret keys published in documentation as examples, which never
 /// worked: the Amazon S3 Developer Guide's of 2006 (with the key ID
-/// `0PN5J17HBGZHT7JJ3X82`), which S3 clients' signing tests still use.
-const DOCUMENTED_SECRETS: [&[u8]; 1] = [b"uV3F3YluFJax1cknvbcGwgjvx4QpvB+leU8dUj2o"];
+/// `0PN5J17HBGZHT7JJ3X82`), which S3 clients' signing tests still use, and
+/// the Google API key of Google's documentation's examples (past its
+/// `AIza`).
+const DOCUMENTED_SECRETS: [&[u8]; 2] =
+    [b"uV3F3YluFJax1cknvbcGwgjvx4QpvB+leU8dUj2o", b"SyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe"];
+
+/// The starts of AWS's documented example credentials
+/// (`AKIAIOSFODNN7EXAMPLE`, `wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY`),
+/// which tests copy with their `EXAMPLE` changed so that a scanner's
+/// filter misses it (`AKIAIOSFODNN7EAXMPLE`, `…/bPxRfiCYSAMPLEKEY`): no
+/// real key begins with them.
+const DOCUMENTED_STARTS: [&[u8]; 2] = [b"IOSFODNN7", b"wJalrXUtnFEMI/K7MDENG"];
 
 /// A value that is obviously not a real credential: one repeated
-/// character, AWS's `EXAMPLE` keys and [`DOCUMENTED_SECRETS`], a run of
+/// character, AWS's `EXAMPLE` keys, [`DOCUMENTED_SECRETS`] and
+/// [`DOCUMENTED_STARTS`], a run of
 /// `x`, or the digits typed in order (`1234567890`, which a random token
 /// holds with odds of about one in 10^15 per place).
 fn placeholder(value: &[u8]) -> bool {
     let repeated = value.windows(2).all(|w| w[0] == w[1]);
     repeated
         || DOCUMENTED_SECRETS.contains(&value)
+        || DOCUMENTED_STARTS.iter().any(|start| value.starts_with(start))
         || memchr::memmem::find(value, b"EXAMPLE").is_some()
         || memchr::memmem::find(value, b"1234567890").is_some()
         || memchr::memmem::find(value, b"0123456789").is_some()
@@ -158,7 +170,10 @@ pub(super) fn secrets(content: &[u8], out: &mut Collector<'_>) {
                 (start, format!("PuTTY private key (`PuTTY-User-Key-File-{}`)", String::from_utf8_lossy(version)))
             }),
             Prefix::AwsKeyId => {
-                token(content, start, end, 16, 16, |b| b.is_ascii_uppercase() || b.is_ascii_digit(), is_alnum, is_alnum)
+                // Base32's alphabet: an AWS key ID holds no 0, 1, 8 or 9
+                // (`AKIA2E0A8F3B244C9986` is a test's invention).
+                let base32 = |b: u8| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b);
+                token(content, start, end, 16, 16, base32, is_alnum, is_alnum)
                     .map(|t| (start, format!("AWS access key ID (`{}`…)", first4(t))))
             }
             Prefix::GitHub => token(content, start, end, 36, 36, is_alnum, is_word, is_word)
@@ -194,9 +209,9 @@ pub(super) fn secrets(content: &[u8], out: &mut Collector<'_>) {
 }
 
 /// The markers that allow what the line they are on holds: verdict's own,
-/// and those of gitleaks and detect-secrets, so a file already marked for
-/// them needs nothing more.
-const ALLOW_MARKERS: [&str; 3] = ["verdict:allow", "gitleaks:allow", "pragma: allowlist secret"];
+/// and those of gitleaks, TruffleHog and detect-secrets, so a file already
+/// marked for them needs nothing more.
+const ALLOW_MARKERS: [&str; 4] = ["verdict:allow", "gitleaks:allow", "trufflehog:ignore", "pragma: allowlist secret"];
 
 /// detect-secrets' marker for the line after the one it is on.
 const ALLOW_NEXT_LINE: &str = "pragma: allowlist nextline secret";

@@ -588,7 +588,7 @@ fn a_pdf_is_binary_without_a_nul_early() {
     assert!(!is_binary(b"GIF89 is a format.\n") && !is_binary(b"PNG\r\n"));
     // Behind a GIF header, a text file's keys and conflict markers are
     // still read (a PHP polyglot); its layout is not judged.
-    let poly = b"GIF89a;\n<?php \naws_access_key_id = AKIAIOSFODNN7EXAMPLF\n<<<<<<< HEAD\na\n=======\nb\n>>>>>>> b\n";
+    let poly = b"GIF89a;\n<?php \naws_access_key_id = AKIAQWERTYUIOPASDFGH\n<<<<<<< HEAD\na\n=======\nb\n>>>>>>> b\n";
     assert_eq!(run(BuiltinKind::Secrets, poly).len(), 1);
     assert_eq!(run(BuiltinKind::MergeConflict, poly).len(), 3);
     assert!(run(BuiltinKind::TrailingWhitespace, poly).is_empty());
@@ -1402,7 +1402,7 @@ fn minified_scripts_and_style_sheets_keep_their_layout() {
     assert_eq!(as_js(BuiltinKind::FinalNewline, code, true).len(), 1);
     // Not layout: a key in a bundle is still one.
     let mut keyed = bundle.clone();
-    keyed.extend_from_slice(b";k='AKIAIOSFODNN7ABCDEFG'");
+    keyed.extend_from_slice(b";k='AKIAQWERTYUIOPABCDEF'");
     assert_eq!(as_js(BuiltinKind::Secrets, &keyed, true).len(), 1);
     assert!(is_minified(&bundle) && !is_minified(code) && !is_minified(b""));
     assert!(is_minified(&[b'x'; 600]) && !is_minified(&[b'x'; 110]));
@@ -3156,6 +3156,15 @@ fn secrets_clean_lookalikes() {
     clean(BuiltinKind::Secrets, b"sk_live_XXXXXXXXXXXXXXXXXXXXXXXXXXXX\n");
     clean(BuiltinKind::Secrets, b"aws_access_key_id = AKIA1234567890ABCDEF\n");
     clean(BuiltinKind::Secrets, b"key: AKIAZ0123456789QWER\n");
+    // Not base32 (a 0, 1, 8 or 9: no AWS key id holds one); AWS's
+    // documented examples with their word changed; Google's documented
+    // key; TruffleHog's marker.
+    clean(BuiltinKind::Secrets, b"id = ASIABBKK02W42Q3IPSPG\nid = AKIAWGXZ9OPDOWUJMZGI\n");
+    assert_eq!(run(BuiltinKind::Secrets, b"id = AKIAWGXZ7OPDOWUJMZGI\n").len(), 1);
+    clean(BuiltinKind::Secrets, b"id = AKIAIOSFODNN7EAXMPLE\n");
+    clean(BuiltinKind::Secrets, b"aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYSAMPLEKEY\n");
+    clean(BuiltinKind::Secrets, b"key = 'AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe'\n");
+    clean(BuiltinKind::Secrets, b"id = AKIAWGXZ7OPDOWUJMZGI // trufflehog:ignore\n");
     // Wrong lengths or glued to other words.
     clean(BuiltinKind::Secrets, format!("ghp_{}\n", fake(35, ALNUM)).as_bytes());
     clean(BuiltinKind::Secrets, format!("ghp_{}\n", fake(37, ALNUM)).as_bytes());
@@ -3620,7 +3629,7 @@ fn judge_says_why_a_file_is_not_judged_and_what_it_would_report() {
     let binary = FileMarks { binary: true, ..FileMarks::NONE };
     let j = judged(ws, BuiltinInput { marks: binary, binary: true, ..BuiltinInput::new(b"a \n") });
     assert_eq!(j.waiver, Some(Waiver::BinaryMark));
-    let j = judged(BuiltinKind::Secrets, BuiltinInput::new(b"\0 AKIAIOSFODNN7EXAMPLF"));
+    let j = judged(BuiltinKind::Secrets, BuiltinInput::new(b"\0 AKIAQWERTYUIOPASDFGH"));
     assert_eq!(j.waiver, Some(Waiver::BinaryContent));
     // A test's one-line file.
     let in_tests = FileMarks { in_tests: true, ..FileMarks::NONE };
