@@ -2035,8 +2035,9 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     if header.starts_with(b"STARTFONT ") {
         return Some("a BDF font's `STARTFONT` first line");
     }
-    // A source map, which compilers and bundlers write as JSON on one line.
-    if header.starts_with(b"{\"version\":3,\"") {
+    // A source map, which compilers and bundlers write as JSON on one line,
+    // or indented (esbuild's): `version` 3 first, then `file` or `sources`.
+    if source_map(header) {
         return Some("a source map's `{\"version\":3,` start");
     }
     // Stardoc's pages (a Bazel rule set's API docs, which a
@@ -2085,6 +2086,15 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
         && [&b"<font-face"[..], b"Created by FontForge "].iter().any(|g| memchr::memmem::find(header, g).is_some())
     {
         return Some("an SVG font (a `<font-face` element, or FontForge's `Created by FontForge`)");
+    }
+    // Adobe Illustrator's "Export As" SVG, which names no generator but
+    // keeps the artboard's layer as the root's id (`<svg id="Layer_2"
+    // data-name="Layer 2"`), and brendangregg's FlameGraph's output.
+    if markup && illustrator_layer(header) {
+        return Some("Adobe Illustrator's export (`<svg id=\"Layer_N\" data-name=\"Layer N\"`)");
+    }
+    if markup && memchr::memmem::find(header, b"<!-- Flame graph stack visualization.").is_some() {
+        return Some("FlameGraph's `<!-- Flame graph stack visualization.` comment");
     }
     // Qt's SVG generator (`QSvgGenerator`: wkhtmltoimage's SVG output,
     // Qt applications' exports), which pads its attribute lines.
@@ -2207,11 +2217,29 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     }
     // A gettext catalog Babel wrote (`pybabel extract`, `update`): its
     // header entry says so, and Babel writes `# ` for an empty comment
-    // line and a blank line after every message, the last too.
+    // line and a blank line after every message, the last too. So does
+    // Transifex, whose team its header entry links.
     if (header.starts_with(b"#") || header.starts_with(b"msgid"))
         && memchr::memmem::find(header, b"\n\"Generated-By: Babel ").is_some()
     {
         return Some("Babel's `Generated-By: Babel` in a gettext catalog's header");
+    }
+    if (header.starts_with(b"#") || header.starts_with(b"msgid"))
+        && memchr::memmem::find_iter(header, b"\n\"Language-Team: ").any(|at| {
+            let line = &header[at + 1..];
+            let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
+            memchr::memmem::find(line, b"transifex.com/").is_some()
+        })
+    {
+        return Some("Transifex's team in a gettext catalog's `Language-Team:`");
+    }
+    // A contract's source as a block explorer gives it (Etherscan's,
+    // BscScan's download of a deployed contract's verified source): a
+    // deployed contract's code, copied as it was verified.
+    if header.starts_with(b"/**\n *Submitted for verification at ")
+        || header.starts_with(b"/**\r\n *Submitted for verification at ")
+    {
+        return Some("a block explorer's `*Submitted for verification at` header");
     }
     // A drawing xfig saved (its format's `#FIG 3.2` first line), whose
     // header pads the paper size (`Letter  `).
@@ -2316,6 +2344,36 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     // generated file for the LaTeX (2e + expl3) validation system.`, then
     // `Don't change this file in any respect.`).
     commented.or_else(|| says_it_is_generated(&first.to_ascii_lowercase()).then_some("its first line"))
+}
+
+/// Whether `header` begins as a source map does: `{`, then `"version"`
+/// 3, then `"file"` or `"sources"` (the specification's order), on one
+/// line or indented.
+fn source_map(header: &[u8]) -> bool {
+    let key = |rest: &[u8], name: &[u8]| -> Option<usize> {
+        let rest = rest.trim_ascii_start();
+        let after = rest.strip_prefix(b"\"")?.strip_prefix(name)?.strip_prefix(b"\"")?;
+        let after = after.trim_ascii_start().strip_prefix(b":")?;
+        Some(header.len() - after.len())
+    };
+    let Some(rest) = header.strip_prefix(b"{") else { return false };
+    let Some(at) = key(rest, b"version") else { return false };
+    let Some(rest) = header[at..].trim_ascii_start().strip_prefix(b"3") else { return false };
+    let Some(rest) = rest.trim_ascii_start().strip_prefix(b",") else { return false };
+    key(rest, b"file").or_else(|| key(rest, b"sources")).is_some()
+}
+
+/// Whether an SVG's root is Adobe Illustrator's "Export As" output: `id`
+/// `Layer_N` and `data-name` `Layer N`, the same N.
+fn illustrator_layer(header: &[u8]) -> bool {
+    memchr::memmem::find_iter(header, b"<svg id=\"Layer_").any(|at| {
+        let rest = &header[at + b"<svg id=\"Layer_".len()..];
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        digits > 0 && rest[digits..].starts_with(b"\" data-name=\"Layer ") && {
+            let name = &rest[digits + b"\" data-name=\"Layer ".len()..];
+            name.starts_with(&rest[..digits]) && name.get(digits) == Some(&b'"')
+        }
+    })
 }
 
 /// Whether `content` is an XML part as Microsoft Office serializes it: an

@@ -4423,6 +4423,29 @@ fn minified_bundles_stardoc_esbuild_and_mixed_test_records() {
     }
 }
 
+/// Eighth-round signatures: indented source maps, Illustrator's exports,
+/// FlameGraph's SVGs, Transifex's catalogs, a block explorer's contract
+/// source; the same words by hand are judged.
+#[test]
+fn source_maps_illustrator_flamegraph_transifex_and_explorer_sources() {
+    let ws = BuiltinKind::TrailingWhitespace;
+    let sized = BuiltinSettings { max_size: 100 };
+    let map =
+        format!("{{\n  \"version\": 3,\n  \"sources\": [\"a.ts\"],\n  \"mappings\": \"{}\"\n}}\n", "AAAA,".repeat(100));
+    assert!(check(BuiltinKind::LargeFile, &sized, &BuiltinInput::new(map.as_bytes())).is_empty());
+    let config = format!("{{\n  \"version\": 3,\n  \"name\": \"{}\"\n}}\n", "x".repeat(200));
+    assert_eq!(check(BuiltinKind::LargeFile, &sized, &BuiltinInput::new(config.as_bytes())).len(), 1);
+    clean(ws, b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg id=\"Layer_2\" data-name=\"Layer 2\" xmlns=\"http://www.w3.org/2000/svg\">\n  <g> \n</g></svg>");
+    assert_eq!(run(ws, b"<svg id=\"Layer_2\" data-name=\"Layer 3\">\n<g> \n</svg>\n").len(), 1);
+    clean(ws, b"<?xml version=\"1.0\" standalone=\"no\"?>\n<svg version=\"1.1\">\n<!-- Flame graph stack visualization. See https://github.com/brendangregg/FlameGraph -->\n<defs >\n</svg>\n");
+    let po = "# Translators:\n# \nmsgid \"\"\nmsgstr \"\"\n\"Language-Team: Russian (https://app.transifex.com/netbox-community/teams/178115/ru/)\\n\"\n\nmsgid \"x\"\nmsgstr \"y\"\n";
+    clean(ws, po.as_bytes());
+    let hand = po.replace("transifex.com", "example.org");
+    assert_eq!(run(ws, hand.as_bytes()).len(), 1);
+    clean(ws, b"/**\n *Submitted for verification at Etherscan.io on 2022-02-07\n*/\n\ncontract A { \n}\n");
+    assert_eq!(run(ws, b"// Submitted for verification at Etherscan.io\ncontract A { \n}\n").len(), 1);
+}
+
 /// Captured terminal output (tmux's `image.sixel`) keeps its layout; a
 /// file with an escape sequence further in is judged.
 #[test]
