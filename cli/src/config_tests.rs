@@ -617,7 +617,16 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     }
     // oxlint's configuration holds comments; Foundry writes its gas
     // snapshot without a last line break.
-    assert!(filter("jsonc").is_match(".oxlintrc.json") && !filter("json").is_match(".oxlintrc.json"));
+    for file in [".oxlintrc.json", "tslint.json", "api-extractor.json", "syntaxes/language-configuration.json"] {
+        assert!(filter("jsonc").is_match(file) && !filter("json").is_match(file), "{file}");
+    }
+    // A test's fixtures are read, not run; scripts beside them are.
+    for file in ["test/fixtures/Shell/ash-env", "packages/x/test/fixtures/interpreter/input.js", "spec/fixture/run"] {
+        assert!(!shebang.is_match(file), "{file}");
+    }
+    for file in ["test/run.sh", "fixtures/setup.sh", "tests/helpers/fixture.sh"] {
+        assert!(shebang.is_match(file), "{file}");
+    }
     assert!(!fnl.is_match(".gas-snapshot") && !fnl.is_match("contracts/.gas-snapshot") && fnl.is_match("gas.txt"));
     // A Perl test file is no cram test directory.
     assert!(tw.is_match("t/basic.t") && fnl.is_match("t/basic.t"));
