@@ -188,6 +188,48 @@ struct Config {
     /// Its sections that set a heeded property, in file order, each with
     /// its header's line and text (for `explain`).
     sections: Vec<(Glob, Settings, (usize, Box<str>))>,
+    /// Where a section begins that sets a key close to a heeded
+    /// property's name but none (linguist's `trim_trailing_spaces`), with
+    /// what to say of it: editors pass it over, and so does verdict.
+    misnamed: Vec<(usize, String)>,
+}
+
+/// The properties verdict heeds, which a misspelt key is compared with.
+const HEEDED: [&str; 5] =
+    ["trim_trailing_whitespace", "insert_final_newline", "end_of_line", "charset", "generated_code"];
+
+/// The most misspelt keys said of one file.
+const MAX_MISNAMED_SAID: usize = 5;
+
+/// The heeded property a section's key seems meant for, if it is no
+/// property EditorConfig or a tool defines but close to a heeded one's
+/// name (`trim_trailing_spaces`, `insert_final_new_line`; Jaro
+/// similarity above 0.85, as `strsim` computes it). Tools' own keys
+/// (`ij_`, `resharper_`, `csharp_`, `dotnet_`, …) are left alone.
+fn meant(key: &str) -> Option<&'static str> {
+    const KNOWN: [&str; 11] = [
+        "indent_style",
+        "indent_size",
+        "tab_width",
+        "end_of_line",
+        "charset",
+        "trim_trailing_whitespace",
+        "insert_final_newline",
+        "max_line_length",
+        "root",
+        "spelling_language",
+        "generated_code",
+    ];
+    const TOOLS: [&str; 6] = ["ij_", "resharper_", "csharp_", "dotnet_", "vs_", "roslynator_"];
+    if KNOWN.contains(&key) || TOOLS.iter().any(|t| key.starts_with(t)) {
+        return None;
+    }
+    HEEDED
+        .iter()
+        .map(|h| (strsim::jaro(key, h), *h))
+        .filter(|(score, _)| *score > 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, h)| h)
 }
 
 /// A section's glob, as it is matched.
@@ -686,6 +728,7 @@ fn parse(bytes: &[u8]) -> (Config, Vec<(usize, String)>) {
         said.push((first, format!("the first of {more} more sections that apply to no file")));
     }
     said.extend(ended.map(|(start, why)| (line_of(start), format!("{why}; verdict heeds the settings above it only"))));
+    said.extend(config.misnamed.drain(..).take(MAX_MISNAMED_SAID).map(|(start, why)| (line_of(start), why)));
     (config, said)
 }
 
@@ -697,7 +740,7 @@ type Parsed = (Config, Vec<(usize, String)>, Option<(usize, ParseError)>);
 
 fn parse_whole(bytes: &[u8]) -> Parsed {
     let at = std::cell::Cell::new(0);
-    let mut config = Config { root: false, sections: Vec::new() };
+    let mut config = Config { root: false, sections: Vec::new(), misnamed: Vec::new() };
     let (mut unread, mut failed) = (Vec::new(), None);
     let mut others = 0;
     match ConfigParser::new(Counted { bytes, at: &at }) {
@@ -709,6 +752,18 @@ fn parse_whole(bytes: &[u8]) -> Parsed {
                 match parser.next() {
                     None => break,
                     Some(Ok(section)) => {
+                        for (key, _) in section.props().iter() {
+                            if let Some(heeded) = meant(key) {
+                                let start = header.0 - header.1.len();
+                                let h = header_of(header.1).unwrap_or_default();
+                                config.misnamed.push((
+                                    start,
+                                    format!(
+                                        "section `[{h}]`, whose `{key}` is no EditorConfig property (`{heeded}` is): editors pass it over, and so does verdict"
+                                    ),
+                                ));
+                            }
+                        }
                         let settings = Settings::of(section.props());
                         if settings.names_any() {
                             let start = header.0 - header.1.len();
@@ -1271,6 +1326,31 @@ mod tests {
         // A file that sets it again below: nearer rules.
         write(&root.join("mac/.editorconfig"), "[*.txt]\nend_of_line = cr\n");
         assert_eq!(marks(root, &["mac/a.txt", "mac/b.rs"]).0, [eol(LineEnding::Cr), eol(LineEnding::Lf)]);
+    }
+
+    #[test]
+    fn a_key_close_to_a_heeded_property_is_said_and_passed_over() {
+        // linguist's fixtures section: every other property unset, and
+        // `trim_trailing_spaces` meant for `trim_trailing_whitespace`.
+        let text = "root = true\n[*]\ntrim_trailing_whitespace = true\n\n\
+                    [{samples,vendor}/**]\ntrim_trailing_spaces = unset\nindent_size = unset\nij_any = 1\n\
+                    [*.md]\ninsert_final_new_line = false\nquote_type = single\n";
+        let (config, said) = parse(text.as_bytes());
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert_eq!(said[0].0, 5);
+        assert!(
+            said[0].1.contains("`trim_trailing_spaces` is no EditorConfig property (`trim_trailing_whitespace` is)")
+        );
+        assert_eq!(said[1].0, 9);
+        assert!(said[1].1.contains("`insert_final_new_line`"), "{said:?}");
+        // It sets nothing: the trimming of `[*]` stands.
+        assert_eq!(config.sections.len(), 1);
+        let tmp = tempfile::tempdir().unwrap();
+        write(&tmp.path().join(FILE_NAME), text);
+        assert_eq!(marks(tmp.path(), &["samples/a.c"]).0, [NONE]);
+        for key in ["indent_style", "max_line_length", "ij_trim_trailing_whitespace", "quote_type", "end_of_line"] {
+            assert_eq!(meant(key), None, "{key}");
+        }
     }
 
     #[test]
