@@ -1645,7 +1645,7 @@ fn git(env: &Env, args: &[&str]) {
 #[test]
 fn tracked_files_are_checked_though_an_ignore_rule_matches_them() {
     let env = Env::new();
-    let secret = "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzzzzzzz\n";
+    let secret = "AWS_SECRET_ACCESS_KEY=q9Fz3LmR7tVb2Nc8Hd4Jf6Gs1Wy5Za0Ue3Qo7/iK\n";
     env.write(".env", secret);
     env.write("README", "ok\n");
     env.write("build/kept.c", "int x; \n");
@@ -1774,7 +1774,7 @@ fn ignore_files_written_through_another_link_are_seen() {
 #[test]
 fn tracked_ignored_files_of_nested_repositories_and_submodules_are_checked() {
     let env = Env::new();
-    let secret = "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzzzzzzz\n";
+    let secret = "AWS_SECRET_ACCESS_KEY=q9Fz3LmR7tVb2Nc8Hd4Jf6Gs1Wy5Za0Ue3Qo7/iK\n";
     // A repository to be the submodule, outside the project.
     let upstream = env.tmp.path().join("upstream");
     std::fs::create_dir_all(&upstream).unwrap();

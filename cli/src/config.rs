@@ -873,14 +873,25 @@ fn impossible_component(pattern: &str) -> Option<&'static str> {
         plain.push(if c == '\\' { chars.next().unwrap_or(c) } else { c });
     }
     let body = plain.strip_prefix("./").unwrap_or(&plain);
-    let parts = body.split(['/', '{', '}', ',']);
     let mut found = None;
-    for part in parts {
+    // Each run between separators, with the separators around it: a run
+    // between two groups (`{a,b}.{c,d}`) joins their alternatives, and is
+    // no component of its own.
+    let mut start = 0;
+    let mut left = None;
+    for (at, c) in body.char_indices().chain([(body.len(), '\0')]) {
+        if !matches!(c, '/' | '{' | '}' | ',' | '\0') {
+            continue;
+        }
+        let part = &body[start..at];
+        let whole = left != Some('}') && c != '{';
         match part {
-            ".." => return Some(".."),
-            "." => found = Some("."),
+            ".." if whole => return Some(".."),
+            "." if whole => found = Some("."),
             _ => {}
         }
+        left = Some(c);
+        start = at + c.len_utf8();
     }
     found
 }

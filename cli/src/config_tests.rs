@@ -1112,8 +1112,8 @@ fn globs_that_name_the_root_or_leave_the_project_are_refused() {
         let text = format!("[check]\nexclude = [\"{glob}\"]\n");
         single_issue(&text, "check.exclude", "exclude", says);
     }
-    parse("[check]\nexclude = [\"a..b\", \"**\", \"/x/\", \"./x\", \".env\", \"{a,b}.txt\"]\n").unwrap();
-    for never in ["a/./b/*", "{a,..}/x", "\\\\.\\\\./x", "x/."] {
+    parse("[check]\nexclude = [\"a..b\", \"**\", \"/x/\", \"./x\", \".env\", \"{a,b}.txt\", \"{a,b}.{md,txt}\", \"x/{.a,b}\"]\n").unwrap();
+    for never in ["a/./b/*", "{a,..}/x", "\\\\.\\\\./x", "x/.", "x/{.,y}/z"] {
         let text = format!("[check]\nexclude = [\"{never}\"]\n");
         single_issue(&text, "check.exclude", "exclude", "can never match");
     }

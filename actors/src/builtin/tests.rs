@@ -3120,12 +3120,12 @@ fn secrets_clean_lookalikes() {
         &b"const AWS_SECRET_ACCESS_KEY: &str = \"AWS_SECRET_ACCESS_KEY\";\n"[..],
         b"let aws_secret: String = std::env::var(\"X\").unwrap();\n",
         b"var awsSecretKey string = os.Getenv(\"AWS_SECRET_ACCESS_KEY\")\n",
-        b"if aws_secret_key: str == \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzzzzzzz\"\n",
-        b"aws_secret_access_key: (\n  wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzzzzzzz\n",
-        b"aws_secret_access_key = |\nwJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzzzzzzz\n",
+        b"if aws_secret_key: str == \"q9Fz3LmR7tVb2Nc8Hd4Jf6Gs1Wy5Za0Ue3Qo7/iK\"\n",
+        b"aws_secret_access_key: (\n  q9Fz3LmR7tVb2Nc8Hd4Jf6Gs1Wy5Za0Ue3Qo7/iK\n",
+        b"aws_secret_access_key = |\nq9Fz3LmR7tVb2Nc8Hd4Jf6Gs1Wy5Za0Ue3Qo7/iK\n",
         // A name of 40 letters, unquoted, is code; a type past 64 bytes.
         b"awsSecretKey = defaultAwsSecretAccessKeyFromEnvironment;\n",
-        b"const awsSecretKey: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA = \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzzzzzzz\";\n",
+        b"const awsSecretKey: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA = \"q9Fz3LmR7tVb2Nc8Hd4Jf6Gs1Wy5Za0Ue3Qo7/iK\";\n",
     ] {
         clean(BuiltinKind::Secrets, content);
     }
