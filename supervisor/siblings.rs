@@ -57,20 +57,30 @@ enum Named {
     Input,
 }
 
-/// The expected outputs' suffixes that make `STEM.in` an input.
-const EXPECTED: [&[u8]; 10] =
-    [b".ok", b".out", b".expected", b".golden", b".ref", b".err", b".stdout", b".stderr", b".output", b".result"];
+/// The suffixes of an expected output named so only beside its pair
+/// ([`Named::Output`]).
+const OUTPUTS: [&[u8]; 4] = [b".ok", b".out", b".ref", b".err"];
+
+/// The suffixes of an expected output by its name alone
+/// ([`Named::Expected`]).
+const NAMED_EXPECTED: [&[u8]; 6] = [b".expected", b".golden", b".stdout", b".stderr", b".output", b".result"];
+
+/// The expected outputs' suffixes that make `STEM.in` an input: both.
+fn expected_suffixes() -> impl Iterator<Item = &'static [u8]> {
+    OUTPUTS.into_iter().chain(NAMED_EXPECTED)
+}
 
 /// The name's kind, and where its last extension starts in `path`; a
 /// name that is its extension alone (`.out`, `.import`) has none.
 fn named(path: &[u8]) -> Option<(Named, usize)> {
     let start = memchr::memrchr(b'/', path).map_or(0, |i| i + 1);
     let dot = start + memchr::memrchr(b'.', &path[start..]).filter(|&d| d > 0)?;
-    let kind = match &path[dot..] {
+    let ext = &path[dot..];
+    let kind = match ext {
         b".import" => Named::Sidecar,
-        b".out" | b".ok" | b".ref" | b".err" => Named::Output,
-        b".expected" | b".golden" | b".stdout" | b".stderr" | b".output" | b".result" => Named::Expected,
         b".in" => Named::Input,
+        _ if OUTPUTS.contains(&ext) => Named::Output,
+        _ if NAMED_EXPECTED.contains(&ext) => Named::Expected,
         _ => return None,
     };
     Some((kind, dot))
@@ -134,7 +144,7 @@ fn among(paths: &[&[u8]]) -> Vec<(usize, Found, usize)> {
     }
     let mut key = Vec::new();
     for (i, stem) in inputs {
-        let output = EXPECTED.iter().find_map(|suffix| {
+        let output = expected_suffixes().find_map(|suffix| {
             key.clear();
             key.extend_from_slice(stem);
             key.extend_from_slice(suffix);
@@ -189,7 +199,7 @@ impl DirNames {
             }
             Some((Named::Input, dot)) => {
                 let stem = &name[..dot];
-                EXPECTED.iter().any(|suffix| self.names.contains(&[stem, suffix].concat()))
+                expected_suffixes().any(|suffix| self.names.contains(&[stem, suffix].concat()))
             }
             _ => false,
         }
