@@ -1745,8 +1745,9 @@ pub async fn run(
     if nested.len() > 3 {
         notes.push(format!("and {} more verdict.toml files below the root are not applied", nested.len() - 3));
     }
-    // What of .pre-commit-config.yaml is not applied (a pattern verdict
-    // cannot compile): its built-ins check more files than the project meant.
+    // What of .pre-commit-config.yaml or .gitleaks.toml is not applied (a
+    // pattern verdict cannot compile): its built-ins check more files than
+    // the project meant.
     notes.extend(config.notes());
     // A file named, with a validator named whose `exclude` takes it out,
     // would get no outcome from it without a word (as a file
@@ -3361,10 +3362,10 @@ fn select_with(walked: &[Walked], global_exclude: &globset::GlobSet, set: &Filte
     // Validators with the same patterns (the built-ins' `*`) are matched
     // once.
     let distinct = set.distinct();
-    // The pre-commit scopes, each searched once a file for the filters
-    // that share it (every built-in has globs of its own, and a project's
+    // The project's scopes (pre-commit's, gitleaks'), each searched once a
+    // file for the filters that share it (every built-in has globs of its own, and a project's
     // global `exclude` narrows them all): by index into `scopes`.
-    let mut scopes: Vec<&crate::pre_commit::Scope> = Vec::new();
+    let mut scopes: Vec<&crate::scope::ProjectScope> = Vec::new();
     let scope_of: Vec<Option<usize>> = (distinct.iter())
         .map(|(filter, _)| {
             let scope = filter.scope()?;
@@ -5431,10 +5432,10 @@ mod tests {
         assert_eq!(got, one_by_one);
     }
 
-    /// The pre-commit scopes narrow the globs' selection, each searched
-    /// once a file for every filter sharing it, as one filter alone would.
+    /// The project's scopes narrow the globs' selection, each searched once
+    /// a file for every filter sharing it, as one filter alone would.
     #[test]
-    fn pre_commit_scopes_narrow_the_selection_as_each_filter_alone_does() {
+    fn project_scopes_narrow_the_selection_as_each_filter_alone_does() {
         let t = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(t.path()).unwrap();
         let w = walked_files(&root, &["a.rs", "tests/fixtures/b.rs", "vendor/c.json", "d.toml"]);
@@ -5442,8 +5443,16 @@ mod tests {
             "exclude: ^vendor/\nrepos:\n- repo: builtin\n  hooks:\n  - id: end-of-file-fixer\n    exclude: ^tests/fixtures/\n",
             ".pre-commit-config.yaml",
         );
+        let gitleaks = Arc::new(crate::gitleaks::Allowlist::parse("[allowlist]\npaths = ['''fixtures/''']\n"));
+        use crate::scope::ProjectScope;
         use verdict_actors::builtin::BuiltinKind;
-        let narrowed = |f: Arc<FileFilter>, kind| Arc::new((*f).clone().narrowed(pc.scope_for(kind)));
+        let narrowed =
+            |f: Arc<FileFilter>, kind| Arc::new((*f).clone().narrowed(ProjectScope::of(pc.scope_for(kind), None)));
+        let allowed = |f: Arc<FileFilter>| {
+            Arc::new(
+                (*f).clone().narrowed(ProjectScope::of(pc.scope_for(BuiltinKind::Secrets), Some(gitleaks.clone()))),
+            )
+        };
         let filters = [
             narrowed(filter(&["*"], &[]), BuiltinKind::FinalNewline),
             narrowed(filter(&["*"], &["*.toml"]), BuiltinKind::FinalNewline),
@@ -5451,6 +5460,7 @@ mod tests {
             narrowed(filter(&["*.json"], &[]), BuiltinKind::Json),
             narrowed(filter(&["*"], &[]), BuiltinKind::Secrets),
             filter(&["*"], &[]),
+            allowed(filter(&["*"], &[])),
         ];
         assert!(filters[4].scope().is_none(), "detect-private-key is not run");
         let got = select(&w, &globset::GlobSet::empty(), &filters);
@@ -5458,7 +5468,7 @@ mod tests {
             w.iter().map(|w| (0..filters.len()).filter(|&i| filters[i].is_match(&w.rel)).collect()).collect();
         assert_eq!(got, one_by_one);
         // The walk sorts: a.rs, d.toml, tests/fixtures/b.rs, vendor/c.json.
-        assert_eq!(got, [vec![0, 1, 2, 4, 5], vec![0, 2, 4, 5], vec![2, 4, 5], vec![4, 5]]);
+        assert_eq!(got, [vec![0, 1, 2, 4, 5, 6], vec![0, 2, 4, 5, 6], vec![2, 4, 5], vec![4, 5, 6]]);
         assert_eq!(select_with(&w, &globset::GlobSet::empty(), &FilterSet::new(&filters)), got, "compiled together");
     }
 

@@ -597,18 +597,18 @@ const OPEN_FILES_WANTED: u64 = 65_536;
 fn read_config_at_start(layout: &mut Layout) -> anyhow::Result<(StartStamps, Config)> {
     let path = layout.root.join(crate::paths::CONFIG_FILE);
     let stamp = crate::engine::file_stamp(&path);
-    let pre_commit = crate::engine::pre_commit_stamp(&layout.root);
+    let pre_commit = crate::engine::tool_files_stamp(&layout.root);
     layout.config = Some(path).filter(|p| crate::config::config_present(p));
     let config = match &layout.config {
         Some(path) => Config::load_to_apply(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?,
         None => Config::default(),
     };
-    Ok(((stamp, pre_commit), config.with_pre_commit(&layout.root)))
+    Ok(((stamp, pre_commit), config.with_project_files(&layout.root)))
 }
 
-/// The stamps of verdict.toml and of the pre-commit configuration taken
+/// The stamps of verdict.toml and of the pre-commit and gitleaks files taken
 /// before they were read.
-type StartStamps = (Option<crate::engine::FileStamp>, crate::engine::PreCommitStamp);
+type StartStamps = (Option<crate::engine::FileStamp>, crate::engine::ToolFilesStamp);
 
 pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
     let mut layout = opts.layout.clone();
@@ -655,7 +655,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
 
     // The configuration is read before the socket exists: an invalid file
     // stops start-up with every problem listed.
-    let ((config_stamp, pre_commit_stamp), config) = read_config_at_start(&mut layout)?;
+    let ((config_stamp, tool_files_stamp), config) = read_config_at_start(&mut layout)?;
 
     let _log_guard = crate::logging::init(&layout, opts.detached, &config.daemon)?;
     raise_open_files_limit();
@@ -698,7 +698,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<RunOutcome> {
     });
 
     let started =
-        EngineOptions { layout: layout.clone(), config, data_dir: opts.data_dir, config_stamp, pre_commit_stamp };
+        EngineOptions { layout: layout.clone(), config, data_dir: opts.data_dir, config_stamp, tool_files_stamp };
     let result = runtime.block_on(serve(listener, started, opts.detached, own.clone(), signals));
 
     // Remove the socket before the pid file: a successor can only lock a new
@@ -981,7 +981,7 @@ mod tests {
         let state = root.join("state");
         let mut layout = crate::test_layout(root.clone(), &state);
         let ((stamp, pre_commit), config) = read_config_at_start(&mut layout).unwrap();
-        assert_eq!((stamp, layout.config.clone(), pre_commit), (None, None, [None, None]));
+        assert_eq!((stamp, layout.config.clone(), pre_commit), (None, None, [None, None, None]));
         assert!(config.builtins);
         assert_eq!(config.pre_commit, None);
         let path = root.join(crate::paths::CONFIG_FILE);
@@ -993,7 +993,7 @@ mod tests {
         assert_eq!(layout.config.as_deref(), Some(path.as_path()));
         assert!(!config.builtins, "the file made after discovery was not read");
         assert_eq!(stamp, crate::engine::file_stamp(&path));
-        assert_eq!(pre_commit, [crate::engine::file_stamp(&pre_commit_path), None]);
+        assert_eq!(pre_commit, [crate::engine::file_stamp(&pre_commit_path), None, None]);
         assert_eq!(config.pre_commit.as_ref().map(|p| p.global.exclude.is_some()), Some(true));
     }
 

@@ -38,19 +38,20 @@ pub struct EngineOptions {
     /// before `config` was read: a file written or made since is applied
     /// by the next check, as a later edit is.
     pub config_stamp: Option<FileStamp>,
-    /// The stamps of the project's pre-commit configuration taken before
-    /// it was read, likewise.
-    pub pre_commit_stamp: PreCommitStamp,
+    /// The stamps of the project's pre-commit and gitleaks configurations
+    /// taken before they were read, likewise.
+    pub tool_files_stamp: ToolFilesStamp,
 }
 
-/// The stamps of the project's `.pre-commit-config.yaml` and `.yml` (or of
-/// their absence): one changed, made or deleted since the configuration was
-/// read, the next check reads it again.
-pub type PreCommitStamp = [Option<FileStamp>; 2];
+/// The stamps of the project's `.pre-commit-config.yaml` and `.yml` and
+/// its `.gitleaks.toml` (or of their absence): one changed, made or deleted
+/// since the configuration was read, the next check reads it again.
+pub type ToolFilesStamp = [Option<FileStamp>; 3];
 
-/// The [`PreCommitStamp`] of the project at `root` now.
-pub fn pre_commit_stamp(root: &Path) -> PreCommitStamp {
-    crate::pre_commit::FILE_NAMES.map(|n| file_stamp(&root.join(n)))
+/// The [`ToolFilesStamp`] of the project at `root` now.
+pub fn tool_files_stamp(root: &Path) -> ToolFilesStamp {
+    let [yaml, yml] = crate::pre_commit::FILE_NAMES;
+    [yaml, yml, crate::gitleaks::FILE_NAME].map(|n| file_stamp(&root.join(n)))
 }
 
 /// Per-validator cache counters since the daemon started.
@@ -104,8 +105,8 @@ pub struct Engine {
     started_with: (crate::config::DaemonSettings, crate::config::CacheSettings),
     /// What verdict.toml looked like when the configuration in force was read.
     config_stamp: Mutex<Option<FileStamp>>,
-    /// [`EngineOptions::pre_commit_stamp`], then the last reload's.
-    pre_commit_stamp: Mutex<PreCommitStamp>,
+    /// [`EngineOptions::tool_files_stamp`], then the last reload's.
+    tool_files_stamp: Mutex<ToolFilesStamp>,
     /// Held through a whole reload: two at once (a `reload` and a SIGHUP,
     /// say) could otherwise apply the older file last.
     reloading: tokio::sync::Mutex<()>,
@@ -200,7 +201,7 @@ struct ClearParams {
 impl Engine {
     /// Opens the cache, starts the supervisor and its validators.
     pub async fn start(opts: EngineOptions) -> anyhow::Result<Engine> {
-        let EngineOptions { layout, config, data_dir, config_stamp, pre_commit_stamp } = opts;
+        let EngineOptions { layout, config, data_dir, config_stamp, tool_files_stamp } = opts;
         let store_path = data_dir
             .or_else(|| config.cache.dir.as_ref().map(|d| layout.root.join(d)))
             .unwrap_or_else(|| layout.data_dir.clone());
@@ -224,7 +225,7 @@ impl Engine {
             started_with: (config.daemon.clone(), config.cache.clone()),
             config: Mutex::new(CheckGlobs::with(config)),
             config_stamp: Mutex::new(config_stamp),
-            pre_commit_stamp: Mutex::new(pre_commit_stamp),
+            tool_files_stamp: Mutex::new(tool_files_stamp),
             reloading: tokio::sync::Mutex::new(()),
             tool_stamps: ToolStamps::default(),
             supervisor,
@@ -483,12 +484,12 @@ impl Engine {
         crate::check::explain(self, params).await
     }
 
-    /// Whether verdict.toml, or the pre-commit configuration whose
-    /// patterns narrow the built-ins, changed since it was last read.
+    /// Whether verdict.toml, or the pre-commit or gitleaks configuration
+    /// whose patterns narrow the built-ins, changed since it was last read.
     fn config_stale(&self) -> bool {
         file_stamp(&self.layout.root.join(crate::paths::CONFIG_FILE))
             != *self.config_stamp.lock().expect("stamp lock poisoned")
-            || pre_commit_stamp(&self.layout.root) != *self.pre_commit_stamp.lock().expect("stamp lock poisoned")
+            || tool_files_stamp(&self.layout.root) != *self.tool_files_stamp.lock().expect("stamp lock poisoned")
     }
 
     /// Closes the cache (the daemon is then without one, `why`) unless a run
@@ -588,7 +589,7 @@ impl Engine {
             // Stamped before reading: an edit racing with the read is seen
             // next time.
             let stamp = file_stamp(&path);
-            let pre_commit = pre_commit_stamp(&self.layout.root);
+            let pre_commit = tool_files_stamp(&self.layout.root);
             // Off the runtime's threads: a large file with many errors takes
             // a while, and reading can block.
             let (p, root) = (path.clone(), self.layout.root.clone());
@@ -598,7 +599,7 @@ impl Engine {
                 // defaults.
                 let loaded =
                     if crate::config::config_present(&p) { Config::load_to_apply(&p) } else { Ok(Config::default()) };
-                loaded.map(|c| c.with_pre_commit(&root))
+                loaded.map(|c| c.with_project_files(&root))
             })
             .await
             .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
@@ -636,7 +637,7 @@ impl Engine {
         }
         *self.config.lock().expect("config lock poisoned") = CheckGlobs::with(new);
         *self.config_stamp.lock().expect("stamp lock poisoned") = stamp;
-        *self.pre_commit_stamp.lock().expect("stamp lock poisoned") = pre_commit;
+        *self.tool_files_stamp.lock().expect("stamp lock poisoned") = pre_commit;
         self.forget_answers();
         info!(
             added = ?report.added,
@@ -1308,7 +1309,7 @@ mod tests {
             config: Config::default(),
             data_dir: None,
             config_stamp,
-            pre_commit_stamp: Default::default(),
+            tool_files_stamp: Default::default(),
         })
         .await
         .unwrap();
@@ -1338,7 +1339,7 @@ mod tests {
             config: Config::default(),
             data_dir: None,
             config_stamp: None,
-            pre_commit_stamp: Default::default(),
+            tool_files_stamp: Default::default(),
         };
         let engine = Engine::start(options).await.unwrap();
         let filter = |files: &[&str], exclude: &[&str]| {

@@ -9,7 +9,7 @@
 // (`scripts/test` fails if any other place does).
 #![deny(unsafe_code)]
 
-pub use verdict_cli::{cli, client, config, paths, pre_commit, protocol, report};
+pub use verdict_cli::{cli, client, config, gitleaks, paths, pre_commit, protocol, report, scope};
 
 pub mod allocator;
 #[doc(hidden)]

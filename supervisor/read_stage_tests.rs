@@ -37,7 +37,7 @@ async fn project(files: &[(&str, &str)], specs: Vec<ValidatorSpec>) -> Project {
         config: Config::default(),
         data_dir: None,
         config_stamp: None,
-        pre_commit_stamp: Default::default(),
+        tool_files_stamp: Default::default(),
     })
     .await
     .unwrap();

@@ -4717,6 +4717,61 @@ fn the_pre_commit_configuration_narrows_the_builtins_and_is_read_again_when_edit
     }
 }
 
+/// gitleaks' own layout of `.gitleaks.toml`: its allowlist's paths keep
+/// `secrets` (and no other check) off its test data.
+const GITLEAKS: &str = "title = \"dev\"\n[extend]\nuseDefault = true\n\n[allowlist]\npaths = [\n  '''testdata''',\n  '''.*_test\\.go''',\n]\n";
+
+#[test]
+fn the_gitleaks_allowlist_keeps_secrets_off_its_paths_and_is_read_again_when_edited() {
+    let env = Env::new();
+    let _stop = env.stop_when_done(&env.project);
+    env.write(".gitleaks.toml", GITLEAKS);
+    env.write("testdata/key.pem", RSA_KEY);
+    env.write("detect/detect_test.go", "var id = \"AKIAQYLPMN5HHHFPZAM2\" \n");
+    env.write("src/key.pem", RSA_KEY);
+    let (code, r) = check_json(&env, &[]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(status_of(&r, "src/key.pem", "secrets"), "findings");
+    assert!(!has_outcome(&r, "testdata/key.pem", "secrets"), "{r:#}");
+    assert!(!has_outcome(&r, "detect/detect_test.go", "secrets"), "{r:#}");
+    // The other checks are not narrowed.
+    assert_eq!(status_of(&r, "detect/detect_test.go", "trailing-whitespace"), "findings", "{r:#}");
+    assert_eq!(r["summary"]["notes"], Value::Null, "no notes: {r:#}");
+
+    // Why, by line.
+    let text = env.run_ok(&["explain", "--validator", "secrets", "testdata/key.pem"], 0);
+    assert!(text.contains("secrets  .gitleaks.toml's allowlist path \"testdata\" (line 7) matches it"), "{text}");
+    let shown = env.run_ok(&["config", "show", "secrets"], 0);
+    assert!(
+        shown.contains("# Its files are narrowed by .gitleaks.toml: the allowlists' paths \"testdata\" (line 7), \".*_test\\\\.go\" (line 8).\n[validators.secrets]"),
+        "{shown}"
+    );
+    let shown: Value = serde_json::from_str(&env.run_ok(&["config", "show", "--json"], 0)).unwrap();
+    assert_eq!(shown["gitleaks"]["paths"][0], json!({ "path": "testdata", "line": 7 }), "{shown:#}");
+
+    // An edit is applied by the next check, without a reload.
+    env.write(".gitleaks.toml", GITLEAKS.replace("  '''testdata''',\n", ""));
+    let (_, r) = check_json(&env, &[]);
+    assert_eq!(status_of(&r, "testdata/key.pem", "secrets"), "findings", "{r:#}");
+    assert!(!has_outcome(&r, "detect/detect_test.go", "secrets"), "{r:#}");
+
+    // A file verdict cannot read narrows nothing, and every check says so.
+    env.write(".gitleaks.toml", "[allowlist]\npaths = [\n");
+    let out = env.run(&["check", "--format", "json"]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status_of(&r, "detect/detect_test.go", "secrets"), "findings", "{r:#}");
+    let note = ".gitleaks.toml is not applied: line ";
+    assert!(r["summary"]["notes"][0].as_str().unwrap().starts_with(note), "{r:#}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains(note), "{out:?}");
+
+    // And the project may turn it off.
+    env.write(".gitleaks.toml", GITLEAKS);
+    env.write("verdict.toml", "[check]\ngitleaks = false\n");
+    let (_, r) = check_json(&env, &[]);
+    assert_eq!(outcome(&r, "testdata/key.pem", "secrets")["status"], "cached", "{r:#}");
+    assert_eq!(outcome(&r, "detect/detect_test.go", "secrets")["verdict"]["status"], "findings", "{r:#}");
+}
+
 /// `git lfs track` writes `filter=lfs`: the large file is Git LFS's to
 /// hold, and says so in `explain`.
 #[test]

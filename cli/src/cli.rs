@@ -303,7 +303,7 @@ fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
             let file = match layout.config.clone() {
                 Some(f) => f,
                 None => {
-                    let cfg = crate::config::Config::default().with_pre_commit(&layout.root);
+                    let cfg = crate::config::Config::default().with_project_files(&layout.root);
                     let warnings = cfg.notes();
                     if cli.global.json {
                         let names: Vec<String> = cfg.validators().into_iter().map(|v| v.name).collect();
@@ -352,7 +352,7 @@ fn config_check(file: &Path, named: bool, json: bool) -> anyhow::Result<ExitCode
             // The project's own file is checked with the pre-commit
             // configuration beside it, as the daemon applies them together.
             if !named {
-                warnings.extend(cfg.clone().with_pre_commit(root).notes());
+                warnings.extend(cfg.clone().with_project_files(root).notes());
             }
             if json {
                 let mut doc = json!({ "valid": true, "file": file.to_string_lossy(), "defaults": false, "validators": cfg.validators().iter().map(|v| v.name.clone()).collect::<Vec<_>>() });
@@ -424,7 +424,7 @@ fn config_show(
     // The project's configuration as it applies: with what its
     // `.pre-commit-config.yaml` says of the built-ins' files.
     let cfg = match root {
-        Some(root) => cfg.with_pre_commit(root),
+        Some(root) => cfg.with_project_files(root),
         None => cfg,
     };
     for w in cfg.notes() {

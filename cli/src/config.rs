@@ -25,7 +25,9 @@ use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 use verdict_actors::builtin::{BuiltinKind, BuiltinSettings};
 
-use crate::pre_commit::{PreCommit, Scope};
+use crate::gitleaks::Allowlist;
+use crate::pre_commit::PreCommit;
+use crate::scope::ProjectScope;
 
 /// The configuration file's name, looked up at the project root.
 pub const FILE_NAME: &str = "verdict.toml";
@@ -69,9 +71,12 @@ pub struct Config {
     /// for the effective list.
     pub declared: BTreeMap<String, ValidatorConfig>,
     /// The project's `.pre-commit-config.yaml`, when `check.pre_commit` is
-    /// on and there is one ([`Config::with_pre_commit`]): its patterns narrow
-    /// the built-ins' files ([`ValidatorConfig::pre_commit`]).
+    /// on and there is one ([`Config::with_project_files`]): its patterns
+    /// narrow the built-ins' files ([`ValidatorConfig::project_scope`]).
     pub pre_commit: Option<Arc<PreCommit>>,
+    /// The project's `.gitleaks.toml`, when `check.gitleaks` is on and
+    /// there is one: its allowlists' paths narrow `secrets`' files.
+    pub gitleaks: Option<Arc<Allowlist>>,
 }
 
 /// `[daemon]`: the background process.
@@ -146,11 +151,14 @@ pub struct CheckSettings {
     /// `pre_commit`: apply the file selection of the project's
     /// `.pre-commit-config.yaml` to the built-ins (see [`crate::pre_commit`]).
     pub pre_commit: bool,
+    /// `gitleaks`: keep `secrets` off the paths the project's
+    /// `.gitleaks.toml` allows (see [`crate::gitleaks`]).
+    pub gitleaks: bool,
 }
 
 impl Default for CheckSettings {
     fn default() -> Self {
-        CheckSettings { exclude: Vec::new(), max_file_size: 256 * MIB, watch: true, pre_commit: true }
+        CheckSettings { exclude: Vec::new(), max_file_size: 256 * MIB, watch: true, pre_commit: true, gitleaks: true }
     }
 }
 
@@ -250,11 +258,11 @@ pub struct ValidatorConfig {
     /// Whether its table sets `max_size` (`large-file`): a limit of the
     /// project's `.pre-commit-config.yaml` gives way to it.
     pub max_size_set: bool,
-    /// For a built-in, what the project's `.pre-commit-config.yaml` says
-    /// of its files: it checks only those this selects as well. Not part
-    /// of its identity: it changes which files are checked, not what a
-    /// file's check finds.
-    pub pre_commit: Option<Arc<Scope>>,
+    /// For a built-in, what the project's `.pre-commit-config.yaml` (and,
+    /// for `secrets`, its `.gitleaks.toml`) says of its files: it checks
+    /// only those this selects as well. Not part of its identity: it
+    /// changes which files are checked, not what a file's check finds.
+    pub project_scope: Option<Arc<ProjectScope>>,
 }
 
 /// What a validator runs.
@@ -376,6 +384,7 @@ impl Default for Config {
             defaults: ValidatorDefaults::default(),
             declared: BTreeMap::new(),
             pre_commit: None,
+            gitleaks: None,
         }
     }
 }
@@ -525,21 +534,25 @@ impl Config {
             batch_size: self.defaults.batch_size,
             restart: self.defaults.restart,
             max_size_set: false,
-            pre_commit: None,
+            project_scope: None,
         }
     }
 
-    /// This configuration with the project's `.pre-commit-config.yaml` at
-    /// `root` read, when `check.pre_commit` is on (and without it, off).
-    pub fn with_pre_commit(mut self, root: &Path) -> Config {
+    /// This configuration with the project's `.pre-commit-config.yaml` and
+    /// `.gitleaks.toml` at `root` read, each when its `check` key is on (and
+    /// without it, off).
+    pub fn with_project_files(mut self, root: &Path) -> Config {
         self.pre_commit = self.check.pre_commit.then(|| PreCommit::load(root)).flatten().map(Arc::new);
+        self.gitleaks = self.check.gitleaks.then(|| Allowlist::load(root)).flatten().map(Arc::new);
         self
     }
 
     /// What the configuration has to say of itself in every check's notes:
-    /// the parts of `.pre-commit-config.yaml` it does not apply.
+    /// the parts of `.pre-commit-config.yaml` and `.gitleaks.toml` it does
+    /// not apply.
     pub fn notes(&self) -> Vec<String> {
-        self.pre_commit.as_ref().map(|p| p.warnings.clone()).unwrap_or_default()
+        let pre_commit = self.pre_commit.iter().flat_map(|p| p.warnings.iter());
+        pre_commit.chain(self.gitleaks.iter().flat_map(|g| g.warnings.iter())).cloned().collect()
     }
 
     /// Every validator, sorted by name, disabled ones included (with
@@ -555,19 +568,18 @@ impl Config {
         for (name, v) in &self.declared {
             all.insert(name.clone(), v.clone());
         }
-        if let Some(pc) = &self.pre_commit {
-            for v in all.values_mut() {
-                if let ValidatorKind::Builtin { kind, settings } = &mut v.kind {
-                    v.pre_commit = pc.scope_for(*kind);
-                    // The project's `check-added-large-files --maxkb`,
-                    // unless verdict.toml says otherwise.
-                    if *kind == BuiltinKind::LargeFile
-                        && !v.max_size_set
-                        && let Some((bytes, _)) = pc.max_size()
-                    {
-                        settings.max_size = bytes;
-                    }
-                }
+        for v in all.values_mut() {
+            let ValidatorKind::Builtin { kind, settings } = &mut v.kind else { continue };
+            let pre_commit = self.pre_commit.as_ref().and_then(|pc| pc.scope_for(*kind));
+            let gitleaks = self.gitleaks.clone().filter(|_| *kind == BuiltinKind::Secrets);
+            v.project_scope = ProjectScope::of(pre_commit, gitleaks);
+            // The project's `check-added-large-files --maxkb`, unless
+            // verdict.toml says otherwise.
+            if *kind == BuiltinKind::LargeFile
+                && !v.max_size_set
+                && let Some((bytes, _)) = self.pre_commit.as_ref().and_then(|pc| pc.max_size())
+            {
+                settings.max_size = bytes;
             }
         }
         all.into_values().collect()
@@ -726,7 +738,7 @@ impl ValidatorConfig {
 
     /// Its `files` and `exclude` compiled (see [`FileFilter`]).
     pub fn file_filter(&self) -> Result<FileFilter, globset::Error> {
-        Ok(FileFilter::new(&self.files, &self.exclude)?.narrowed(self.pre_commit.clone()))
+        Ok(FileFilter::new(&self.files, &self.exclude)?.narrowed(self.project_scope.clone()))
     }
 
     /// Why the file `rel` (relative to the project root), which this
@@ -744,7 +756,7 @@ impl ValidatorConfig {
             return None;
         }
         if filter.is_match(rel) {
-            return self.pre_commit.as_ref()?.left_out_because(&rel.to_string_lossy());
+            return self.project_scope.as_ref()?.left_out_because(&rel.to_string_lossy());
         }
         let every = ["*".to_owned()];
         let pattern = self.exclude.iter().find(|p| !selects(&every, std::slice::from_ref(p)))?;
@@ -984,9 +996,9 @@ pub struct FileFilter {
     patterns: (Vec<String>, Vec<String>),
     /// The globs select every file (`files = ["*"]`, no `exclude`).
     all: bool,
-    /// What the project's `.pre-commit-config.yaml` says of the files, on
-    /// top of the globs.
-    scope: Option<Arc<Scope>>,
+    /// What the project's `.pre-commit-config.yaml` (or `.gitleaks.toml`)
+    /// says of the files, on top of the globs.
+    scope: Option<Arc<ProjectScope>>,
     /// The globs of `include`, `include_dirs`, `exclude` and
     /// `exclude_dirs`, in that order, for a [`FilterSet`] to compile with
     /// other filters'.
@@ -1070,13 +1082,13 @@ impl FileFilter {
     }
 
     /// The filter selecting only what `scope` selects as well.
-    pub fn narrowed(mut self, scope: Option<Arc<Scope>>) -> FileFilter {
+    pub fn narrowed(mut self, scope: Option<Arc<ProjectScope>>) -> FileFilter {
         self.scope = scope;
         self
     }
 
     /// What narrows its globs' selection, if anything.
-    pub fn scope(&self) -> Option<&Arc<Scope>> {
+    pub fn scope(&self) -> Option<&Arc<ProjectScope>> {
         self.scope.as_ref()
     }
 
@@ -1404,7 +1416,7 @@ const ROOT_KEYS: &[&str] = &["builtins", "daemon", "cache", "check", "defaults",
 const DAEMON_KEYS: &[&str] =
     &["grace_period", "idle_timeout", "max_connections", "log_max_size", "log_keep", "exit_after_idle"];
 const CACHE_KEYS: &[&str] = &["enabled", "dir", "ttl", "block_cache", "write_buffer"];
-const CHECK_KEYS: &[&str] = &["exclude", "max_file_size", "watch", "pre_commit"];
+const CHECK_KEYS: &[&str] = &["exclude", "max_file_size", "watch", "pre_commit", "gitleaks"];
 const DEFAULTS_KEYS: &[&str] = &["timeout", "concurrency", "batch_size", "restart"];
 const RESTART_KEYS: &[&str] = &["max_restarts", "window", "backoff", "backoff_max", "reset_after"];
 const COMMON_KEYS: &[&str] = &[
@@ -1834,6 +1846,7 @@ fn parse_check(cx: &mut Cx, t: &Tbl) -> CheckSettings {
             .unwrap_or(d.max_file_size),
         watch: cx.bool(t, "watch").unwrap_or(d.watch),
         pre_commit: cx.bool(t, "pre_commit").unwrap_or(d.pre_commit),
+        gitleaks: cx.bool(t, "gitleaks").unwrap_or(d.gitleaks),
     }
 }
 
@@ -2056,7 +2069,7 @@ fn parse_validator(
         batch_size,
         restart,
         max_size_set,
-        pre_commit: None,
+        project_scope: None,
     })
 }
 

@@ -91,6 +91,7 @@ struct Check {
     max_file_size: Size,
     watch: bool,
     pre_commit: bool,
+    gitleaks: bool,
 }
 
 #[derive(Serialize)]
@@ -240,6 +241,7 @@ fn top(cfg: &Config, size: fn(u64) -> Size) -> Top {
             max_file_size: size(cfg.check.max_file_size),
             watch: cfg.check.watch,
             pre_commit: cfg.check.pre_commit,
+            gitleaks: cfg.check.gitleaks,
         },
         defaults: Defaults {
             timeout: duration(cfg.defaults.timeout),
@@ -348,12 +350,8 @@ pub fn toml_text(cfg: &Config, names: &[String], root: Option<&Path>) -> Result<
         }
         // Said over the table, named or not: what it runs on is not the
         // table's alone.
-        if let Some(scope) = &v.pre_commit {
-            out.push_str(&format!(
-                "# Its files are narrowed by {}: {}.\n",
-                scope.file,
-                crate::report::visible(&scope.describe())
-            ));
+        for (file, words) in v.project_scope.iter().flat_map(|s| s.parts()) {
+            out.push_str(&format!("# Its files are narrowed by {file}: {}.\n", crate::report::visible(&words)));
         }
         if let (ValidatorKind::Builtin { kind: BuiltinKind::LargeFile, .. }, false, Some(pc)) =
             (&v.kind, v.max_size_set, &cfg.pre_commit)
@@ -469,9 +467,16 @@ pub fn json(cfg: &Config, names: &[String]) -> Result<serde_json::Value, Unknown
     if let Some(pc) = &cfg.pre_commit {
         let narrowed: serde_json::Map<String, serde_json::Value> = (all.iter())
             .filter(|v| names.is_empty() || names.contains(&v.name))
-            .filter_map(|v| Some((v.name.clone(), serde_json::json!(v.pre_commit.as_ref()?.describe()))))
+            .filter_map(|v| {
+                Some((v.name.clone(), serde_json::json!(v.project_scope.as_ref()?.pre_commit.as_ref()?.describe())))
+            })
             .collect();
         doc["pre_commit"] = serde_json::json!({ "file": pc.file, "narrows": narrowed, "warnings": pc.warnings });
+    }
+    if let Some(g) = &cfg.gitleaks {
+        let paths: Vec<serde_json::Value> =
+            g.paths.iter().map(|p| serde_json::json!({ "path": p.source, "line": p.line })).collect();
+        doc["gitleaks"] = serde_json::json!({ "file": g.file, "paths": paths, "warnings": g.warnings });
     }
     Ok(doc)
 }

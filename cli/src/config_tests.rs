@@ -72,6 +72,7 @@ exclude = ["target/**", "vendor"]
 max_file_size = "128MiB"
 watch = false
 pre_commit = false
+gitleaks = false
 
 [defaults]
 timeout = "45s"
@@ -150,6 +151,7 @@ fn full_example_parses_with_every_value() {
             max_file_size: 128 * 1024 * 1024,
             watch: false,
             pre_commit: false,
+            gitleaks: false,
         }
     );
     let restart = RestartPolicy {
@@ -192,7 +194,7 @@ fn full_example_parses_with_every_value() {
             // Field by field over [defaults.restart].
             restart: RestartPolicy { max_restarts: 3, window: Duration::from_secs(10), ..restart },
             max_size_set: false,
-            pre_commit: None,
+            project_scope: None,
         }
     );
 
