@@ -1975,3 +1975,71 @@ fn excluded_because_names_the_pattern_that_takes_a_file_out() {
     assert_eq!(tw.excluded_because(Path::new("gen/testdata/a.txt")).as_deref(), Some("its exclude has \"gen/**\""));
     assert_eq!(tw.excluded_because(Path::new("testdata/a.txt")).as_deref(), Some("its exclude has \"testdata/\""));
 }
+
+/// The forty-eighth session's names: 3D models, tests' reference results
+/// from other programs, tests of a file's end, lock files and templates
+/// more, .NET's tool manifest; the same words elsewhere are judged.
+#[test]
+fn models_reference_results_end_of_file_tests_and_more_lock_files_are_left_out() {
+    let c = Config::default();
+    let filter = |name: &str| c.validator(name).unwrap().file_filter().unwrap();
+    let (tw, fnl, mle, utf8) =
+        (filter("trailing-whitespace"), filter("final-newline"), filter("mixed-line-endings"), filter("utf8"));
+    let (large, shebang, json) = (filter("large-file"), filter("shebang-executable"), filter("json"));
+    for file in [
+        "examples/shaders/resources/models/barracks.obj",
+        "test/models/OBJ/box.mtl",
+        "test/models/PLY/cube.ply",
+        "test/models/WRL/MotionCaptureROM.WRL",
+        "assets/part.stl",
+        "scene.dae",
+        "anim/walk.bvh",
+        "models/hero.md5mesh",
+        "stage.usda",
+    ] {
+        assert!(!tw.is_match(file) && !fnl.is_match(file) && !mle.is_match(file) && !utf8.is_match(file), "{file}");
+        assert!(large.is_match(file), "{file}: a model may still be too large to commit");
+    }
+    for file in ["src/link.x", "configure.ac", "src/payroll.cob", "data/graph.off", "models/obj.rs"] {
+        assert!(tw.is_match(file) && fnl.is_match(file), "{file}");
+    }
+    // What another program printed, kept for the tests to compare with;
+    // the scripts that printed it stay checked.
+    for file in [
+        "statsmodels/tsa/vector_ar/tests/JMulTi_results/vecm_e6_jmulti_cos.txt",
+        "statsmodels/genmod/tests/results/stata_lbw_glm.csv",
+        "pkg/tests/results/e3.dat",
+    ] {
+        assert!(!tw.is_match(file) && !fnl.is_match(file) && !mle.is_match(file), "{file}");
+    }
+    for file in ["pkg/tests/results/glm.R", "pkg/tests/results/make.do", "docs/results/table.txt", "results/a.txt"] {
+        assert!(tw.is_match(file) && fnl.is_match(file), "{file}");
+    }
+    // A test of a lexer at the end of its input; a bare `eof` is a socket's.
+    for file in [
+        "test/language/comments/line_at_eof.wren",
+        "vlib/v/parser/tests/fn_unexpected_eof_err.vv",
+        "tests/valid/table/no-eol-01.toml",
+        "test/language/string/unterminated_raw.wren",
+    ] {
+        assert!(!fnl.is_match(file) && tw.is_match(file), "{file}");
+    }
+    for file in ["test/test-shutdown-eof.c", "src/no_newline.rs", "tests/eof.txt"] {
+        assert!(fnl.is_match(file), "{file}");
+    }
+    for file in ["pixi.lock", "env/conda-lock.yml"] {
+        assert!(!large.is_match(file), "{file}");
+    }
+    for file in ["cmd/toml-test/script.gotxt", "charts/x/templates/a.gotmpl"] {
+        assert!(!shebang.is_match(file), "{file}");
+    }
+    assert!(!fnl.is_match(".config/dotnet-tools.json") && fnl.is_match("config/dotnet-tools.json"));
+    // prove runs a TAP test through perl, whatever its mode.
+    for file in ["t/cas.t", "xt/author/pod.t", "lib/t/unit/a.t"] {
+        assert!(!shebang.is_match(file) && tw.is_match(file), "{file}");
+    }
+    for file in ["tests/run.t", "t/helper.pl", "test/blackbox/foo.t/run.sh"] {
+        assert!(shebang.is_match(file), "{file}");
+    }
+    assert!(json.is_match(".config/dotnet-tools.json"));
+}

@@ -194,15 +194,16 @@ impl BuiltinKind {
                 MAIL_FILES,
                 CERTIFICATE_FILES,
                 THIRD_PARTY_DIRS,
+                MODEL_FILES,
             ],
             BuiltinKind::MarkdownTrailingWhitespace => {
                 &[EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT, THIRD_PARTY_DIRS]
             }
             BuiltinKind::MixedLineEndings => {
-                &[PATCH_FILES, EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT, THIRD_PARTY_DIRS, MAIL_FILES]
+                &[PATCH_FILES, EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT, THIRD_PARTY_DIRS, MAIL_FILES, MODEL_FILES]
             }
             BuiltinKind::ShebangExecutable => {
-                &[TEMPLATE_FILES, EXPECTED_OUTPUT, INSTALLED_SCRIPTS, THIRD_PARTY_DIRS, TEST_FIXTURES]
+                &[TEMPLATE_FILES, EXPECTED_OUTPUT, INSTALLED_SCRIPTS, THIRD_PARTY_DIRS, TEST_FIXTURES, TAP_TESTS]
             }
             BuiltinKind::FinalNewline => &[
                 MINIFIED_FILES,
@@ -215,10 +216,18 @@ impl BuiltinKind {
                 MAIL_FILES,
                 THIRD_PARTY_DIRS,
                 PARTIAL_TEMPLATES,
+                MODEL_FILES,
+                EOF_TESTS,
             ],
-            BuiltinKind::Utf8 => {
-                &[MAIL_FILES, PATCH_FILES, TEST_DATA_DIRS, THIRD_PARTY_DIRS, JSON_TEST_SUITE, ENCODING_NAMED]
-            }
+            BuiltinKind::Utf8 => &[
+                MAIL_FILES,
+                PATCH_FILES,
+                TEST_DATA_DIRS,
+                THIRD_PARTY_DIRS,
+                JSON_TEST_SUITE,
+                ENCODING_NAMED,
+                MODEL_FILES,
+            ],
             BuiltinKind::LargeFile => &[
                 LOCK_FILES,
                 PACKAGE_MANAGER_RELEASES,
@@ -452,6 +461,8 @@ const LOCK_FILES: &[&str] = &[
     "packages.lock.json",
     "project.lock.json",
     "gradle.lockfile",
+    "pixi.lock",
+    "conda-lock.yml",
 ];
 
 /// A project's history of releases, which grows with each one and which
@@ -528,7 +539,11 @@ const TRANSLATION_CATALOGS: &[&str] = &["*.po", "*.pot"];
 /// unit tests compare their files whole; elsewhere `golden/` names a Go
 /// package of helpers), and `expectations/` and `expects/` there
 /// (PHPUnit's renderers' expected outputs, compared with
-/// `assertStringEqualsFile`; Sphinx's LaTeX tables').
+/// `assertStringEqualsFile`; Sphinx's LaTeX tables'), and the text and
+/// tables of a `results/` or `NAME_results/` directory there
+/// (statsmodels' `tests/results/`: what R, Stata or JMulTi printed, which
+/// the tests parse and compare with; the scripts that made them, `.R`,
+/// `.do`, stay checked).
 const EXPECTED_OUTPUT: &[&str] = &[
     "*.snap",
     "*.golden",
@@ -561,6 +576,17 @@ const EXPECTED_OUTPUT: &[&str] = &[
     "**/{test,tests,Tests,spec,__tests__}/**/*.out",
     "**/{test,tests,Tests,spec,__tests__}/**/expected.*",
     "**/{test,tests,Tests,spec}/**/{fixtures,Fixtures}/**/*.txt",
+    "**/{test,tests}/**/{results,*_results}/**/*.{txt,csv,dat}",
+];
+
+/// A test of what a lexer or parser does at the end of its input, by its
+/// name, below a directory of tests (wren's `line_at_eof.wren`, V's
+/// `*_unexpected_eof_*`, toml-test's `no-eol-01.toml`): its missing or
+/// extra line break is the test. A bare `eof` is not enough
+/// (`test-shutdown-eof.c` is a test of a socket); an extension is needed,
+/// so a directory so named does not take out its files.
+const EOF_TESTS: &[&str] = &[
+    "**/{test,tests,Tests,spec,__tests__}/**/*{at_eof,eof_after,unexpected_eof,unterminated,no_newline,no-newline,no-eol,no_eol,without_newline}*.*",
 ];
 
 /// Test data directories: Go's, which `go` leaves out of builds, the
@@ -619,7 +645,8 @@ const PARTIAL_TEMPLATES: &[&str] = &["__brick__/"];
 
 /// Template files (Jinja, Go templates), whose rendered file's mode is
 /// set by what renders them.
-const TEMPLATE_FILES: &[&str] = &["*.j2", "*.jinja", "*.jinja2", "*.tpl", "*.tmpl", "*.erb", "*.eex", "*.tt", "*.in"];
+const TEMPLATE_FILES: &[&str] =
+    &["*.j2", "*.jinja", "*.jinja2", "*.tpl", "*.tmpl", "*.gotmpl", "*.gotxt", "*.erb", "*.eex", "*.tt", "*.in"];
 
 /// Minified scripts and style sheets: one long line, as the minifier
 /// writes it (and `final-newline` leaves source maps, one line too).
@@ -671,7 +698,9 @@ const IDE_FILES: &[&str] = &[
 /// Excalidraw's drawings and libraries (`JSON.stringify` without a line
 /// break after it), draw.io's diagrams (`*.drawio`, `*.dio`), and
 /// Foundry's gas snapshots (`forge snapshot` joins its lines with line
-/// breaks and writes no last one).
+/// breaks and writes no last one), and .NET's local tool manifest
+/// (`.config/dotnet-tools.json`, which `dotnet tool install` and `update`
+/// write with none).
 /// Anchored as globs are (`**/` where the tool writes them anywhere).
 const WRITTEN_WITHOUT_NEWLINE: &[&str] = &[
     ".bower.json",
@@ -696,6 +725,7 @@ const WRITTEN_WITHOUT_NEWLINE: &[&str] = &[
     "**/src/*/generated/baselineProfiles/*.txt",
     "project.lock.json",
     ".gas-snapshot",
+    "**/.config/dotnet-tools.json",
 ];
 
 /// Files whose layout a tool or the format decides, for every layout check:
@@ -736,6 +766,20 @@ const TOOL_LAYOUT: &[&str] = &[
     "**/revdep/problems.md",
     "**/revdep/failures.md",
     "**/revdep/cran.md",
+];
+
+/// 3D models and scenes in the text formats modelling programs export
+/// (Wavefront's `.obj` and `.mtl`, PLY, ASCII STL, COLLADA, ASCII FBX,
+/// BVH motion capture, VRML and X3D, id Tech's MD5, LightWave's scenes,
+/// Irrlicht's, USD's ASCII layers, NFF, Valve's SMD): rows of numbers
+/// whose blanks, line endings and end are the exporter's (Blender ends
+/// each face line of an `.obj` with a blank), and whose comments may be in
+/// the modeller's legacy encoding. An importer's tests load them as they
+/// came. Not `.x`, `.ac`, `.off` or `.cob`, which name linker scripts,
+/// autoconf input, and COBOL as often.
+const MODEL_FILES: &[&str] = &[
+    "*.{obj,OBJ,mtl,MTL,ply,PLY,stl,STL,dae,DAE,fbx,FBX,bvh,BVH,wrl,WRL,x3d,X3D}",
+    "*.{md5mesh,md5anim,md5camera,lws,LWS,irr,irrmesh,usda,nff,NFF,smd,SMD}",
 ];
 
 /// Scripts a build installs with its own mode: Debian's maintainer, init
@@ -791,6 +835,12 @@ const INSTALLED_SCRIPTS: &[&str] = &[
     "*.zsh-theme",
     "build.lua",
 ];
+
+/// Perl's test scripts, in the TAP layout (`t/*.t`, `xt/*.t`), which
+/// `prove` and `make test` run through `perl` whatever their mode (and
+/// perl hands a `#!` naming another interpreter to it): memcached's 87
+/// `t/*.t`, most not executable.
+const TAP_TESTS: &[&str] = &["**/{t,xt}/**/*.t"];
 
 /// Tests' fixtures, below a directory of tests: inputs a test reads (a
 /// language detector's scripts, whose interpreter line is what is
@@ -1532,13 +1582,16 @@ pub enum Waiver {
     VendoredMark,
     /// In a package manager's `vendor` directory
     /// ([`FileMarks::package_vendor`]): someone else's code, as the package
-    /// manager copied it, whatever its layout, size and mode.
+    /// manager copied it, whatever its layout, encoding, size and mode.
     PackageVendor(PackageVendor),
     /// Below a directory of tests and kept from the project's formatter
     /// ([`FileMarks::kept_from_formatter`]).
     KeptFromFormatter,
     /// The file says a tool writes it (see [`tool_signature`]); what says so.
     WrittenByATool(&'static str),
+    /// An ANTLR grammar that antlr-format formats (its `// $antlr-format`
+    /// comments configure it), which ends a grammar at its last rule.
+    AntlrFormat,
     /// The file says a tool writes it, and so is as large as the tool made
     /// it (`large-file`); what says so.
     SizedByATool(&'static str),
@@ -1615,21 +1668,24 @@ impl std::fmt::Display for Waiver {
                 "git's `linguist-generated` attribute or EditorConfig's `generated_code = true` says a tool writes it: its layout is the tool's",
             ),
             Waiver::VendoredMark => f.write_str(
-                "git's `linguist-vendored` attribute says it is someone else's code: its layout (and a script's mode) is theirs",
+                "git's `linguist-vendored` attribute says it is someone else's code: its layout and encoding (and a script's mode) are theirs",
             ),
             Waiver::PackageVendor(PackageVendor::Go) => f.write_str(
-                "it is in a Go module's `vendor` directory (`go mod vendor` copies modules there, without execute bits, and lists them in its `modules.txt`): someone else's code, kept as it came, whatever its layout, size and mode",
+                "it is in a Go module's `vendor` directory (`go mod vendor` copies modules there, without execute bits, and lists them in its `modules.txt`): someone else's code, kept as it came, whatever its layout, encoding, size and mode",
             ),
             Waiver::PackageVendor(PackageVendor::Composer) => f.write_str(
-                "it is in Composer's `vendor` directory (Composer installs the packages a `composer.json` asks for there, and generates its `autoload.php`): someone else's code, kept as it came, whatever its layout, size and mode",
+                "it is in Composer's `vendor` directory (Composer installs the packages a `composer.json` asks for there, and generates its `autoload.php`): someone else's code, kept as it came, whatever its layout, encoding, size and mode",
             ),
             Waiver::PackageVendor(PackageVendor::LowRisc) => f.write_str(
-                "it is in a directory lowRISC's `util/vendor.py` copied from another repository (its `NAME.lock.hjson` beside the directory says so): someone else's code, kept as it came, whatever its layout, size and mode",
+                "it is in a directory lowRISC's `util/vendor.py` copied from another repository (its `NAME.lock.hjson` beside the directory says so): someone else's code, kept as it came, whatever its layout, encoding, size and mode",
             ),
             Waiver::KeptFromFormatter => f.write_str(
                 "it is below a directory of tests and the project's `.prettierignore` keeps it from the formatter: a test's input or expected output, whose blanks and end are the test's",
             ),
             Waiver::WrittenByATool(what) => write!(f, "it says a tool writes it ({what}): its layout is the tool's"),
+            Waiver::AntlrFormat => f.write_str(
+                "its `// $antlr-format` comments say antlr-format formats it, and antlr-format ends a grammar at its last rule, without a line break",
+            ),
             Waiver::SizedByATool(what) => write!(
                 f,
                 "it says a tool writes it ({what}): committed as the tool wrote it, as large as its input makes it"
@@ -1876,6 +1932,15 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
     {
         return waived(Waiver::MixedTestRecords, if explain { findings } else { Vec::new() });
     }
+    // Someone else's text, in the encoding they wrote it in (a vendored
+    // test suite's Latin-1 copyright sign), as its layout is theirs.
+    if kind == BuiltinKind::Utf8
+        && !findings.is_empty()
+        && (input.marks.vendored || input.marks.package_vendor.is_some())
+    {
+        let waiver = input.marks.package_vendor.map_or(Waiver::VendoredMark, Waiver::PackageVendor);
+        return waived(waiver, if explain { findings } else { Vec::new() });
+    }
     // Looked at only where there is something to drop: most files have
     // no findings.
     if findings.is_empty() || !kind.judges_layout() {
@@ -1917,11 +1982,22 @@ static ANSIBLE_DOCUMENTATION: LazyLock<[regex::bytes::Regex; 2]> = LazyLock::new
 /// Whether `content` is a Kubernetes CustomResourceDefinition in YAML: an
 /// `apiVersion: apiextensions.k8s.io/…` line and a `kind:
 /// CustomResourceDefinition` line in its first [`HEADER_LEN`] bytes (after
-/// comments, or a Helm chart's `{{ … }}` lines).
+/// comments, or a Helm chart's `{{ … }}` lines); or in JSON, an object with
+/// those two members there (prometheus-operator's jsonnet library keeps
+/// its CRDs so, converted from the YAML by its build).
 fn custom_resource_definition(content: &[u8]) -> bool {
     let header = &content[..content.len().min(HEADER_LEN)];
     let line = |what: &[u8]| memchr::memmem::find_iter(header, what).any(|at| at == 0 || header[at - 1] == b'\n');
-    line(b"apiVersion: apiextensions.k8s.io/") && line(b"kind: CustomResourceDefinition")
+    if line(b"apiVersion: apiextensions.k8s.io/") && line(b"kind: CustomResourceDefinition") {
+        return true;
+    }
+    let member = |what: &[u8]| {
+        memchr::memmem::find_iter(header, what)
+            .any(|at| header[..at].trim_ascii_end().ends_with(b",") || header[..at].trim_ascii_end().ends_with(b"{"))
+    };
+    header.trim_ascii_start().starts_with(b"{")
+        && member(b"\"apiVersion\": \"apiextensions.k8s.io/")
+        && member(b"\"kind\": \"CustomResourceDefinition\"")
 }
 
 /// Whether `content` is JSON as a serializer writes it, indented or not:
@@ -2043,6 +2119,31 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
         return Some("a Unity `.meta` file");
     }
     let first = memchr::memchr2(b'\n', b'\r', header).map_or(header, |i| &header[..i]);
+    // A Doxygen configuration written by `doxygen -g` or `-u` before 1.8,
+    // whose template wrapped its comments with a blank at each line's end
+    // and wrote `KEY = ` for an empty value; its first line names the
+    // version.
+    let version = |rest: &[u8]| {
+        let major = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        major > 0 && rest.get(major) == Some(&b'.') && rest.get(major + 1).is_some_and(u8::is_ascii_digit)
+    };
+    if first.strip_prefix(b"# Doxyfile ").is_some_and(version) {
+        return Some("Doxygen's `# Doxyfile VERSION` first line");
+    }
+    // Visual C++ 6's workspace (`.dsw`), which says not to edit it.
+    if first.starts_with(b"Microsoft Developer Studio Workspace File") {
+        return Some("Visual C++ 6's `Microsoft Developer Studio Workspace File` first line");
+    }
+    // NIST's Statistical Reference Datasets, as NIST publishes them (their
+    // header cites the data's line numbers, which readers depend on).
+    if first.starts_with(b"NIST/ITL StRD") {
+        return Some("NIST's `NIST/ITL StRD` first line");
+    }
+    // A LyX document, whose format breaks a paragraph's lines after a
+    // blank.
+    if first.strip_prefix(b"#LyX ").is_some_and(version) {
+        return Some("LyX's `#LyX VERSION created this file` first line");
+    }
     // A BDF bitmap font, which font tools write (`BITMAP ` with a blank
     // after it, each glyph's header as the tool lays it out).
     if header.starts_with(b"STARTFONT ") {
@@ -2117,6 +2218,11 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
             .any(|g| memchr::memmem::find(header, g).is_some())
     {
         return Some("Qt's SVG generator's `<desc>Generated with Qt</desc>`");
+    }
+    // Fabric.js's `toSVG()` (drawings made in a web editor), which writes
+    // no final line break.
+    if markup && memchr::memmem::find(header, b"<desc>Created with Fabric.js ").is_some() {
+        return Some("Fabric.js's `<desc>Created with Fabric.js` export");
     }
     if markup
         && [&b"<!-- Generator: Adobe Illustrator "[..], b"<!-- Generator: Sketch ", b"<!-- svg-source:excalidraw -->"]
@@ -2215,18 +2321,18 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
         return Some("the Style Variant Builder's `This file was generated` comment");
     }
     // A Visual Studio project in MSBuild's format before SDK-style
-    // projects (its 2003 namespace, a `ToolsVersion`, and the `ProjectGuid`
-    // Visual Studio gives it), which Visual Studio rewrites at each change
-    // of the project, without a final line break and with its template's
-    // comments.
+    // projects (its 2003 namespace, and the `ProjectGuid` Visual Studio
+    // gives it; the root's `ToolsVersion` too before Visual Studio 2019),
+    // which Visual Studio rewrites at each change of the project, without a
+    // final line break and with its template's comments. A hand-written
+    // `.props` or `.targets` has no `ProjectGuid`.
     let root_tag =
         body.trim_ascii_start().strip_prefix(b"<Project ").map(|t| &t[..memchr::memchr(b'>', t).unwrap_or(t.len())]);
     if root_tag.is_some_and(|t| {
-        memchr::memmem::find(t, b"ToolsVersion=").is_some()
-            && memchr::memmem::find(t, b"xmlns=\"http://schemas.microsoft.com/developer/msbuild/2003\"").is_some()
+        memchr::memmem::find(t, b"xmlns=\"http://schemas.microsoft.com/developer/msbuild/2003\"").is_some()
     }) && memchr::memmem::find(header, b"<ProjectGuid>").is_some()
     {
-        return Some("a Visual Studio project (MSBuild's 2003 namespace, `ToolsVersion`, `ProjectGuid`)");
+        return Some("a Visual Studio project (MSBuild's 2003 namespace, `ProjectGuid`)");
     }
     // A gettext catalog Babel wrote (`pybabel extract`, `update`): its
     // header entry says so, and Babel writes `# ` for an empty comment
@@ -2511,6 +2617,8 @@ fn final_newline_waiver(content: &[u8], marks: FileMarks) -> Option<Waiver> {
         Some(Waiver::LastRecordUnterminated)
     } else if marks.in_tests && serialized_json(content) {
         Some(Waiver::SerializedTestJson)
+    } else if memchr::memmem::find(content, b"// $antlr-format ").is_some() {
+        Some(Waiver::AntlrFormat)
     } else {
         None
     }
@@ -2692,9 +2800,40 @@ fn signed_by_a_generator(text: &[u8]) -> bool {
         || t.starts_with(b"all changes made in this file will be lost")
         || t.starts_with(b"microsoft visual c++ generated resource script")
         || t.starts_with(b"microsoft developer studio generated resource script")
+        // Visual C++'s resource editor's `resource.h`, and Visual C++ 6's
+        // project files (`# Microsoft Developer Studio Generated Build
+        // File, Format Version 6.00`, then `# ** DO NOT EDIT **`).
+        || t.starts_with(b"microsoft visual c++ generated include file")
+        || t.starts_with(b"microsoft developer studio generated include file")
+        || t.starts_with(b"microsoft developer studio generated build file")
+        // Premake's makefiles (`# GNU Make project makefile autogenerated
+        // by Premake`, `# Alternative GNU Make workspace makefile …`).
+        || ((t.starts_with(b"gnu make ") || t.starts_with(b"alternative gnu make "))
+            && memchr::memmem::find(t, b" makefile autogenerated by premake").is_some())
+        // A generator's line set off by arrows (racket's `/* >>>> Generated
+        // by mkmark.rkt from mzmarksrc.c <<<< */`): its script, and its
+        // input.
+        || decorated_generated_by(text)
         || t.starts_with(b"microsoft resx schema")
         || (t.starts_with(b"generated from ")
             && memchr::memmem::find_iter(t, b" by antlr ").any(|at| t.get(at + 10).is_some_and(u8::is_ascii_digit)))
+}
+
+/// Whether a comment's text (lowercase) is `>>>>
+/// Generated by SCRIPT.EXT from INPUT.EXT <<<<`: a generator's line set
+/// off by arrows, naming the script that wrote the file and the file it
+/// read.
+fn decorated_generated_by(t: &[u8]) -> bool {
+    let Some(rest) = t.trim_ascii_start().strip_prefix(b">>>") else { return false };
+    let arrows = rest.iter().take_while(|&&b| b == b'>').count();
+    let rest = rest[arrows..].trim_ascii_start();
+    let Some(rest) = rest.strip_prefix(b"generated by ") else { return false };
+    let mut words = rest.split(|&b| b == b' ').filter(|w| !w.is_empty());
+    let named = |w: Option<&[u8]>| w.is_some_and(|w| w.len() > 2 && w[1..w.len() - 1].contains(&b'.'));
+    named(words.next())
+        && words.next() == Some(b"from")
+        && named(words.next())
+        && words.next().is_some_and(|w| w.starts_with(b"<<<"))
 }
 
 /// The lines of the comment block `header` begins with (after a shebang
@@ -2868,13 +3007,16 @@ fn wide_text(content: &[u8]) -> Option<String> {
 /// 32000 asks a PDF with binary data to say so on its second line, which
 /// many leave for their first NUL to show, thousands of bytes on. An image
 /// has one early as a rule, but a small or damaged one need not (Symfony's
-/// `test_corrupted.gif` has none).
+/// `test_corrupted.gif` has none). So has a FITS file (astronomy's images
+/// and tables: 2,880-byte blocks of 80-column header cards with no line
+/// break, `SIMPLE  =` first, then the data) and a `compress` stream
+/// (`.Z`, its magic `1F 9D`), which need have no NUL that early either.
 pub fn is_binary(content: &[u8]) -> bool {
-    const IMAGES: [&[u8]; 4] = [b"GIF87a", b"GIF89a", b"\x89PNG\r\n\x1a\n", b"\xFF\xD8\xFF"];
+    const IMAGES: [&[u8]; 6] = [b"GIF87a", b"GIF89a", b"\x89PNG\r\n\x1a\n", b"\xFF\xD8\xFF", b"SIMPLE  =", b"\x1F\x9D"];
     git_binary(content) || IMAGES.iter().any(|s| content.starts_with(s))
 }
 
-/// [`is_binary`] but for the image signatures: what `merge-conflict` and
+/// [`is_binary`] but for the image and data signatures: what `merge-conflict` and
 /// `secrets` leave unread. A text file behind a GIF header (a PHP
 /// polyglot, an upload filter's bypass) still has its keys and markers
 /// read.

@@ -50,6 +50,18 @@ pub(super) fn trailing_whitespace(content: &[u8], in_tests: bool, out: &mut Coll
     let transcript = Transcript::new(content);
     let hunks = Hunks::new(content);
     let snapshots = InlineSnapshots::new(content);
+    let examples = std::cell::OnceCell::new();
+    let in_example = |end: usize| {
+        let spans: &Vec<(usize, usize)> = examples.get_or_init(|| spec_examples(content));
+        let i = spans.partition_point(|&(start, _)| start < end);
+        i > 0 && end <= spans[i - 1].1
+    };
+    let dumps = std::cell::OnceCell::new();
+    let in_dump = |end: usize| {
+        let runs: &Vec<(usize, usize)> = dumps.get_or_init(|| number_dumps(content));
+        let i = runs.partition_point(|&(start, _)| start < end);
+        i > 0 && end <= runs[i - 1].1
+    };
     let heredocs = std::cell::OnceCell::new();
     let in_heredoc = |end: usize| {
         let bodies: &Vec<(usize, usize)> = heredocs.get_or_init(|| heredoc_bodies(content));
@@ -57,8 +69,109 @@ pub(super) fn trailing_whitespace(content: &[u8], in_tests: bool, out: &mut Coll
         i > 0 && end <= bodies[i - 1].1
     };
     trailing_blanks(content, out, |end| {
-        transcript.output_at(end) || hunks.body_at(end) || snapshots.inside(end) || (in_tests && in_heredoc(end))
+        transcript.output_at(end)
+            || hunks.body_at(end)
+            || snapshots.inside(end)
+            || (in_tests && in_heredoc(end))
+            || in_dump(end)
+            || in_example(end)
     });
+}
+
+/// The fence CommonMark's specification opens an example with (32
+/// backticks and the word), and closes it with (the backticks alone).
+const SPEC_EXAMPLE: &[u8] = b"```````````````````````````````` example";
+
+/// The examples of a specification in CommonMark's format (`spec.txt`,
+/// which cmark, commonmark.js and the other implementations copy and run
+/// with `spec_tests.py`): from a line [`SPEC_EXAMPLE`] to the next line of
+/// its 32 backticks alone, as byte ranges, in order. An example's input
+/// and HTML are compared byte for byte (`foo  ` before a hard line break).
+fn spec_examples(c: &[u8]) -> Vec<(usize, usize)> {
+    let fence = &SPEC_EXAMPLE[..32];
+    let mut spans = Vec::new();
+    let mut from = 0;
+    while let Some(i) = memchr::memmem::find(&c[from..], SPEC_EXAMPLE) {
+        let open = from + i;
+        let body = memchr::memchr(b'\n', &c[open..]).map_or(c.len(), |n| open + n + 1);
+        let at_start = open == 0 || c[open - 1] == b'\n';
+        // The closing line: the backticks alone (a CR before its line feed).
+        let mut at = body;
+        let mut close = None;
+        while at < c.len() {
+            let end = memchr::memchr(b'\n', &c[at..]).map_or(c.len(), |n| at + n);
+            let line = &c[at..end];
+            if line.strip_suffix(b"\r").unwrap_or(line) == fence {
+                close = Some(at);
+                break;
+            }
+            at = end + 1;
+        }
+        let Some(close) = close else { break };
+        if at_start {
+            spans.push((body, close));
+        }
+        from = close + fence.len();
+    }
+    spans
+}
+
+/// How many rows of numbers in a row make a tool's dump of an array.
+const DUMP_ROWS: usize = 8;
+
+/// The runs of at least [`DUMP_ROWS`] lines in a row that hold only
+/// numeric literals, each followed by a comma (`0x2d, 0x2d, 0x20, `, `1.5f,
+/// -2, `), as byte ranges from the first line's start to the last one's
+/// end, in order: an array a tool wrote into source (love's
+/// `nogame.lua.h`, which its script writes with a blank after each comma;
+/// a shader compiler's bytecode, a keymap table). A hand-written table's
+/// few rows are not a run.
+fn number_dumps(c: &[u8]) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    // The current run's first line's start, its last line's end, and its
+    // length.
+    let mut run: Option<(usize, usize, usize)> = None;
+    let mut at = 0;
+    while at < c.len() {
+        let end = memchr::memchr(b'\n', &c[at..]).map_or(c.len(), |i| at + i);
+        if numbers_row(&c[at..end]) {
+            let (start, _, n) = run.unwrap_or((at, end, 0));
+            run = Some((start, end, n + 1));
+        } else if let Some((start, last, n)) = run.take()
+            && n >= DUMP_ROWS
+        {
+            runs.push((start, last));
+        }
+        at = end + 1;
+    }
+    if let Some((start, last, n)) = run
+        && n >= DUMP_ROWS
+    {
+        runs.push((start, last));
+    }
+    runs
+}
+
+/// Whether `line` holds only numeric literals (decimal, with a fraction,
+/// an exponent or C's suffixes, or `0x` hexadecimal), each followed by a
+/// comma, between blanks.
+fn numbers_row(line: &[u8]) -> bool {
+    let Some(items) = line.trim_ascii().strip_suffix(b",") else { return false };
+    items.split(|&b| b == b',').all(|item| number(item.trim_ascii()))
+}
+
+/// Whether `item` is one numeric literal: `-` at most, then `0x` and hex
+/// digits, or digits with a fraction or an exponent; C's suffixes after.
+fn number(item: &[u8]) -> bool {
+    let item = item.strip_prefix(b"-").unwrap_or(item);
+    let suffix = |b: &u8| matches!(b, b'u' | b'U' | b'l' | b'L');
+    if let Some(hex) = item.strip_prefix(b"0x").or_else(|| item.strip_prefix(b"0X")) {
+        let digits = hex.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+        return digits > 0 && hex[digits..].iter().all(suffix);
+    }
+    let body = &item[..item.len() - item.iter().rev().take_while(|b| suffix(b) || matches!(b, b'f' | b'F')).count()];
+    body.first().is_some_and(u8::is_ascii_digit)
+        && body.iter().all(|&b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
 }
 
 /// Where a heredoc begins: PHP's `<<<ID`, `<<<'ID'` or `<<<"ID"` (blanks
@@ -748,9 +861,13 @@ fn marker(line: &[u8], size: usize) -> Option<Marker> {
     if head.iter().any(|&b| b != head[0]) {
         return None;
     }
+    // A compiler's test of its conflict-marker diagnostics carries the
+    // error it expects on the marker's line (GCC's DejaGnu tests:
+    // `<<<<<<< HEAD /* { dg-error "conflict marker" } */`): no merge left
+    // that.
     let ok = match kind {
         Marker::Separator => rest.iter().all(|&b| is_blank(b)),
-        _ => rest.is_empty() || rest[0] == b' ',
+        _ => (rest.is_empty() || rest[0] == b' ') && memmem::find(rest, b"{ dg-").is_none(),
     };
     ok.then_some(kind)
 }
