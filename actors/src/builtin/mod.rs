@@ -480,6 +480,7 @@ const CHANGELOGS: &[&str] = &[
 
 /// Third-party code by its directory's name, as GitHub Linguist's
 /// vendored paths name it (`third_party/`, `3rdparty/`, …), and a
+/// the same names for libraries (bullet3's `examples/ThirdPartyLibs/`), a
 /// subdirectory of a root `deps/` (redis's `deps/lua/`, Node.js's
 /// `deps/v8/`): kept as upstream wrote it (the project's own `deps/Makefile`
 /// stays checked), and the scripts the VS Code dev containers' templates
@@ -495,6 +496,10 @@ const THIRD_PARTY_DIRS: &[&str] = &[
     "3rd_party/",
     "3rd-party/",
     "3rdParty/",
+    "ThirdPartyLibs/",
+    "thirdPartyLibs/",
+    "third_party_libs/",
+    "third-party-libs/",
     "deps/*/",
     "**/.devcontainer/library-scripts/",
 ];
@@ -608,7 +613,11 @@ const EOF_TESTS: &[&str] = &[
 /// alone holds the harness's code, and `fuzzy-search/seeds/` is no
 /// fuzzer's), and the test cases ClusterFuzz files
 /// (`clusterfuzz-testcase-minimized-…`, duckdb's `clusterfuzz-test-…`):
-/// bytes a program crashed on. (A script there that a test runs is still
+/// bytes a program crashed on; and, anywhere below a fuzzing directory,
+/// a file libFuzzer named by its content's SHA-1 (40 hex digits, after
+/// `crash-`, `leak-`, `timeout-`, `oom-` or `slow-unit-` for what it
+/// found: rdkit's corpora beside their fuzzers, timescaledb's
+/// `test/fuzzing/compression/*/`). (A script there that a test runs is still
 /// to be executable: not left out of `shebang-executable`; a key there is
 /// still a key.)
 const TEST_DATA_DIRS: &[&str] = &[
@@ -620,6 +629,8 @@ const TEST_DATA_DIRS: &[&str] = &[
     "**/{test,tests,Tests,*.Tests,*.UnitTests,*.IntegrationTests}/**/{TestData,SampleData}/",
     "**/{fuzz,fuzzing,fuzzer,fuzzers,oss-fuzz,ossfuzz,*[-_]fuzz,*[-_]fuzzer,*[-_]fuzzing,fuzz[-_]*}/**/{corpus,corpora,seeds,crashes}/",
     "clusterfuzz-test*",
+    "**/{fuzz,fuzzing,fuzzer,fuzzers,oss-fuzz,ossfuzz,*[-_]fuzz,*[-_]fuzzer,*[-_]fuzzing,fuzz[-_]*}/**/[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]",
+    "**/{fuzz,fuzzing,fuzzer,fuzzers,oss-fuzz,ossfuzz,*[-_]fuzz,*[-_]fuzzer,*[-_]fuzzing,fuzz[-_]*}/**/{crash,leak,timeout,oom,slow-unit}-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]",
 ];
 
 /// JSONTestSuite's corpus (Nicolas Seriot's, which JSON libraries copy in
@@ -645,8 +656,9 @@ const PARTIAL_TEMPLATES: &[&str] = &["__brick__/"];
 
 /// Template files (Jinja, Go templates), whose rendered file's mode is
 /// set by what renders them.
-const TEMPLATE_FILES: &[&str] =
-    &["*.j2", "*.jinja", "*.jinja2", "*.tpl", "*.tmpl", "*.gotmpl", "*.gotxt", "*.erb", "*.eex", "*.tt", "*.in"];
+const TEMPLATE_FILES: &[&str] = &[
+    "*.j2", "*.jinja", "*.jinja2", "*.tpl", "*.tmpl", "*.gotmpl", "*.gotxt", "*.erb", "*.eex", "*.tt", "*.in", "*.dist",
+];
 
 /// Minified scripts and style sheets: one long line, as the minifier
 /// writes it (and `final-newline` leaves source maps, one line too).
@@ -1604,6 +1616,9 @@ pub enum Waiver {
     KeptFromFormatter,
     /// The file says a tool writes it (see [`tool_signature`]); what says so.
     WrittenByATool(&'static str),
+    /// A chemistry file in a format of fixed columns (see
+    /// [`chemical_records`]); which.
+    ChemicalRecords(&'static str),
     /// An ANTLR grammar that antlr-format formats (its `// $antlr-format`
     /// comments configure it), which ends a grammar at its last rule.
     AntlrFormat,
@@ -1698,6 +1713,10 @@ impl std::fmt::Display for Waiver {
                 "it is below a directory of tests and the project's `.prettierignore` keeps it from the formatter: a test's input or expected output, whose blanks and end are the test's",
             ),
             Waiver::WrittenByATool(what) => write!(f, "it says a tool writes it ({what}): its layout is the tool's"),
+            Waiver::ChemicalRecords(what) => write!(
+                f,
+                "it is {what}, whose records programs write in fixed columns: its blanks and line breaks are the format's"
+            ),
             Waiver::AntlrFormat => f.write_str(
                 "its `// $antlr-format` comments say antlr-format formats it, and antlr-format ends a grammar at its last rule, without a line break",
             ),
@@ -1975,6 +1994,8 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         Some(Waiver::TerminalOutput)
     } else if let Some(what) = tool_signature(content) {
         Some(Waiver::WrittenByATool(what))
+    } else if let Some(what) = chemical_records(content) {
+        Some(Waiver::ChemicalRecords(what))
     } else if input.marks.js_or_css && is_minified(content) {
         Some(Waiver::Minified)
     } else {
@@ -1993,6 +2014,55 @@ static ANSIBLE_DOCUMENTATION: LazyLock<[regex::bytes::Regex; 2]> = LazyLock::new
     [r#"(?m)^DOCUMENTATION[ \t]*=[ \t]*r?(?:'''|""")"#, r"(?m)^[ \t]*module:[ \t]*[\w.]+[ \t]*\r?$"]
         .map(|p| regex::bytes::Regex::new(p).expect("the pattern compiles"))
 });
+
+/// How far into a file [`chemical_records`] looks for a PDB file's first
+/// atom: a deposited structure's header of remarks runs to tens of
+/// kilobytes.
+const PDB_LOOK: usize = 256 << 10;
+
+/// The chemistry format `content` is in, when it is one whose records
+/// programs write in fixed columns, padded with blanks (a PDB record is an
+/// 80-column card; a molfile's program line is fixed fields), told by its
+/// content, not its name (`.sdf` also names SDFormat's robot XML, `.ent`
+/// SGML entities): a Protein Data Bank file (a record name of the format
+/// first, and an `ATOM  ` or `HETATM` record in its first 256 KiB); an MDL
+/// molfile or SD file (its fourth line, the counts line, ending `V2000` or
+/// `V3000`); a Tripos MOL2 file (an `@<TRIPOS>` line in its first 4 KiB);
+/// an AMBER topology (`%VERSION ` first, a `%FLAG ` line); a CIF file (a
+/// `data_` block first, after comments, and a tag line).
+fn chemical_records(content: &[u8]) -> Option<&'static str> {
+    const PDB_RECORDS: [&[u8]; 16] = [
+        b"HEADER", b"TITLE ", b"COMPND", b"SOURCE", b"KEYWDS", b"EXPDTA", b"AUTHOR", b"REMARK", b"SEQRES", b"CRYST1",
+        b"MODEL ", b"ATOM  ", b"HETATM", b"OBSLTE", b"SPLIT ", b"CAVEAT",
+    ];
+    let header = &content[..content.len().min(HEADER_LEN)];
+    let at_line = |hay: &[u8], what: &[u8]| {
+        hay.starts_with(what) || memchr::memmem::find_iter(hay, what).any(|at| hay[at - 1] == b'\n')
+    };
+    if PDB_RECORDS.iter().any(|r| content.starts_with(r)) {
+        let look = &content[..content.len().min(PDB_LOOK)];
+        if at_line(look, b"ATOM  ") || at_line(look, b"HETATM") {
+            return Some("a Protein Data Bank file");
+        }
+    }
+    let counts = header.split(|&b| b == b'\n').nth(3).map(<[u8]>::trim_ascii_end);
+    if counts.is_some_and(|l| l.ends_with(b"V2000") || l.ends_with(b"V3000")) {
+        return Some("an MDL molfile (its counts line ending `V2000` or `V3000`)");
+    }
+    if at_line(header, b"@<TRIPOS>") {
+        return Some("a Tripos MOL2 file");
+    }
+    if header.starts_with(b"%VERSION ") && at_line(header, b"%FLAG ") {
+        return Some("an AMBER topology");
+    }
+    let mut lines = header.split(|&b| b == b'\n').filter(|l| !l.trim_ascii().is_empty() && !l.starts_with(b"#"));
+    if lines.next().is_some_and(|l| l.starts_with(b"data_"))
+        && lines.take(8).any(|l| l.starts_with(b"_") || l.starts_with(b"loop_"))
+    {
+        return Some("a CIF file");
+    }
+    None
+}
 
 /// Whether `content` is a Kubernetes CustomResourceDefinition in YAML: an
 /// `apiVersion: apiextensions.k8s.io/…` line and a `kind:
@@ -2174,6 +2244,21 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     if header.starts_with(b"<!-- Generated with Stardoc") {
         return Some("Stardoc's `<!-- Generated with Stardoc` first line");
     }
+    // Ragel's output (a state machine's C or C++, harfbuzz's `*-machine.hh`,
+    // whose tables end each row with `, `): its first line points back to
+    // the `.rl` source, which is checked.
+    let lead = content.trim_ascii_start();
+    if let Some(rest) = lead.strip_prefix(b"#line 1 \"") {
+        let line = &rest[..memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len())];
+        if line.ends_with(b".rl\"") {
+            return Some("Ragel's `#line 1 \"NAME.rl\"` first line");
+        }
+    }
+    // documentation.js's README (`documentation readme`, turf's packages'),
+    // its comment after the package's heading at most.
+    if past_title(header).starts_with(b"<!-- Generated by documentation.js.") {
+        return Some("documentation.js's `<!-- Generated by documentation.js.` comment");
+    }
     // An esbuild bundle: its runtime's helpers first.
     if memchr::memmem::find(header, b"var __defProp = Object.defineProperty;").is_some()
         && memchr::memmem::find(header, b"var __getOwnPropNames = Object.getOwnPropertyNames;").is_some()
@@ -2203,6 +2288,16 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     };
     if body.trim_ascii_start().starts_with(b"<mxfile") {
         return Some("a draw.io diagram's `<mxfile`");
+    }
+    // fontTools' TTX dumps (`ttx`, and its tests' expected outputs), whose
+    // writer pads a hex dump's last row and writes an empty string as an
+    // indented blank line: the root `<ttFont` with its `ttLibVersion`.
+    if body.trim_ascii_start().starts_with(b"<ttFont ") {
+        let root = &body.trim_ascii_start()[..body.trim_ascii_start().len().min(256)];
+        let root = &root[..memchr::memchr(b'>', root).unwrap_or(root.len())];
+        if memchr::memmem::find(root, b" ttLibVersion=\"").is_some() {
+            return Some("a TTX dump's `<ttFont … ttLibVersion=` root");
+        }
     }
     // An SVG a drawing program exported, which says so in a comment near
     // its top (Sketch's inside the `<svg>` element); hand-edited, it is
@@ -2745,19 +2840,22 @@ fn marked_block(block: &[(&[u8], &[u8])]) -> bool {
 /// comments` (react-router's API pages), `This file was generated`, `This
 /// file has been generated`, and `This is a generated file` (l3build's
 /// expected test logs, `This is a generated file for the LaTeX (2e +
-/// expl3) validation system.`), `This is an automatically generated file`.
+/// expl3) validation system.`), `This is an automatically generated file`,
+/// and `This document was autogenerated by xacro from …` (a robot's URDF,
+/// which xacro writes with blank lines of indentation).
 fn says_it_is_generated(text: &[u8]) -> bool {
     let t = past_leaders(text);
-    let (rest, file_next) = match ["this file is ", "this file was ", "this file has been "]
-        .iter()
-        .find_map(|p| t.strip_prefix(p.as_bytes()))
-    {
-        Some(rest) => (rest, false),
-        None => match ["this is a ", "this is an "].iter().find_map(|p| t.strip_prefix(p.as_bytes())) {
-            Some(rest) => (rest, true),
-            None => return false,
-        },
-    };
+    let (rest, file_next) =
+        match ["this file is ", "this file was ", "this file has been ", "this document is ", "this document was "]
+            .iter()
+            .find_map(|p| t.strip_prefix(p.as_bytes()))
+        {
+            Some(rest) => (rest, false),
+            None => match ["this is a ", "this is an "].iter().find_map(|p| t.strip_prefix(p.as_bytes())) {
+                Some(rest) => (rest, true),
+                None => return false,
+            },
+        };
     let rest = rest.strip_prefix(b"automatically ").unwrap_or(rest);
     ["generated", "auto-generated", "autogenerated", "auto generated", "machine-generated", "machine generated"]
         .iter()
@@ -2830,6 +2928,12 @@ fn signed_by_a_generator(text: &[u8]) -> bool {
         // input.
         || decorated_generated_by(text)
         || t.starts_with(b"microsoft resx schema")
+        // CMSIS device headers (`@note Generated by SVDConv V3.3.18 on …`,
+        // its `@note` read past), Microchip's device packs, and man pages
+        // PolyglotMan converted to HTML.
+        || t.starts_with(b"generated by svdconv v")
+        || t.starts_with(b"file generated from device description version ")
+        || t.starts_with(b"manual page source format generated by polyglotman v")
         || (t.starts_with(b"generated from ")
             && memchr::memmem::find_iter(t, b" by antlr ").any(|at| t.get(at + 10).is_some_and(u8::is_ascii_digit)))
 }
@@ -2956,6 +3060,7 @@ fn names_the_file(text: &[u8]) -> bool {
         b"this class",
         b"this code",
         b"this source",
+        b"this header",
         b"this is an auto",
         b"this is a generated",
         b"do not edit",

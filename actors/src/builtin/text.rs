@@ -68,14 +68,43 @@ pub(super) fn trailing_whitespace(content: &[u8], in_tests: bool, out: &mut Coll
         let i = bodies.partition_point(|&(start, _)| start < end);
         i > 0 && end <= bodies[i - 1].1
     };
+    let genomic = genomic_records(content);
+    let literals = std::cell::OnceCell::new();
+    let in_literal = |end: usize| {
+        let bodies: &Vec<(usize, usize)> = literals.get_or_init(|| triple_quoted_values(content));
+        let i = bodies.partition_point(|&(start, _)| start < end);
+        i > 0 && end <= bodies[i - 1].1
+    };
     trailing_blanks(content, out, |end| {
         transcript.output_at(end)
             || hunks.body_at(end)
             || snapshots.inside(end)
-            || (in_tests && in_heredoc(end))
+            || (in_tests && (in_heredoc(end) || in_literal(end)))
             || in_dump(end)
             || in_example(end)
+            || (genomic && !comment_line(content, end))
     });
+}
+
+/// Whether `content` is in one of genomics' tab-separated formats, by its
+/// first line: SAM's header (`@HD`, `@SQ`, `@RG`, `@PG` or `@CO` and a
+/// tab), VCF's `##fileformat=VCF`, GFF's `##gff-version`, GAF's
+/// `!gaf-version`. A record's trailing tab is an empty last field (htslib
+/// writes a bare `@CO` as `@CO` and a tab), a trailing blank a field's
+/// value (a `@PG` line's command line).
+fn genomic_records(content: &[u8]) -> bool {
+    [&b"@HD\t"[..], b"@SQ\t", b"@RG\t", b"@PG\t", b"@CO\t", b"##fileformat=VCF", b"##gff-version", b"!gaf-version"]
+        .iter()
+        .any(|sign| content.starts_with(sign))
+}
+
+/// Whether the line ending at byte `end` is a comment's prose: `#` alone
+/// or followed by a blank (not VCF's `##` meta-information or its
+/// `#CHROM` header).
+fn comment_line(content: &[u8], end: usize) -> bool {
+    let start = memchr::memrchr(b'\n', &content[..end]).map_or(0, |i| i + 1);
+    let line = &content[start..];
+    line.starts_with(b"#") && line.get(1).is_none_or(|&b| is_blank(b) || b == b'\n' || b == b'\r')
 }
 
 /// The fence CommonMark's specification opens an example with (32
@@ -112,6 +141,34 @@ fn spec_examples(c: &[u8]) -> Vec<(usize, usize)> {
             spans.push((body, close));
         }
         from = close + fence.len();
+    }
+    spans
+}
+
+/// The bodies of the triple-quoted string literals (`\"\"\"` or `'''`: Python's,
+/// Kotlin's, Swift's, Julia's) that are values, as byte ranges, in order:
+/// the literal follows `=` (`==` too), `(`, `,`, `[` or `{`, past blanks,
+/// line breaks and a string prefix (`r`, `b`, `f`, `u`), as a test's
+/// expected output does (`assertEqual(str(alignment), \"\"\"…`, `expected =
+/// \"\"\"…`). A docstring follows a line's end instead, and is not one. A
+/// literal never closed ends the search.
+fn triple_quoted_values(c: &[u8]) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut at = 0;
+    loop {
+        let next = [&b"\"\"\""[..], b"'''"]
+            .iter()
+            .filter_map(|q| memchr::memmem::find(&c[at..], q).map(|i| (at + i, *q)))
+            .min();
+        let Some((open, quote)) = next else { break };
+        let body = open + 3;
+        let Some(close) = memchr::memmem::find(&c[body..], quote).map(|i| body + i) else { break };
+        let prefix = c[..open].iter().rev().take(2).take_while(|b| b"rRbBuUfF".contains(b)).count();
+        let before = c[..open - prefix].trim_ascii_end().last();
+        if matches!(before, Some(b'=' | b'(' | b',' | b'[' | b'{')) {
+            spans.push((body, close));
+        }
+        at = close + 3;
     }
     spans
 }
@@ -626,10 +683,17 @@ fn unescaped(c: &[u8], from: usize, quote: u8) -> Option<usize> {
 pub(super) fn markdown_trailing_whitespace(content: &[u8], out: &mut Collector<'_>) {
     let newline = line_break(content);
     let sessions = std::cell::OnceCell::new();
+    let examples = std::cell::OnceCell::new();
     trailing_blanks(content, out, |end| {
-        let output = sessions.get_or_init(|| session_output(content));
-        let i = output.partition_point(|&(start, _)| start < end);
-        if i > 0 && end <= output[i - 1].1 {
+        let within = |spans: &Vec<(usize, usize)>| {
+            let i = spans.partition_point(|&(start, _)| start < end);
+            i > 0 && end <= spans[i - 1].1
+        };
+        // A shell session's output; a CommonMark specification's example
+        // (commonmark-hs' `test/*.md`, in the spec's format).
+        if within(sessions.get_or_init(|| session_output(content)))
+            || within(examples.get_or_init(|| spec_examples(content)))
+        {
             return true;
         }
         let (first, line_end) = (end.saturating_sub(2), end);
