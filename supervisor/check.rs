@@ -44,6 +44,8 @@ pub(crate) mod formatter_ignore;
 pub(crate) mod package_vendor;
 #[path = "read_stage.rs"]
 mod read_stage;
+#[path = "readme_vendor.rs"]
+pub(crate) mod readme_vendor;
 #[path = "siblings.rs"]
 mod siblings;
 
@@ -3313,6 +3315,7 @@ impl RulesWalk<'_> {
         let whole_dirs: Vec<&PathBuf> = targets.iter().filter(|t| sources.is_none() && t.is_dir()).collect();
         let alone = |dir: &Path| !whole_dirs.iter().any(|t| dir.starts_with(t));
         let some_alone = sources.is_some() || whole_dirs.len() < targets.len();
+        readme_vendor::mark(root, files, targets, &|dir: &Path| !alone(dir), &mut read, sources);
         let walked = |dir: &Path| -> Vec<PathBuf> {
             if !hazards.allows_from(dir, root) {
                 return Vec::new();

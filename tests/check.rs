@@ -2921,6 +2921,32 @@ fn a_directory_lowriscs_vendor_tool_filled_keeps_its_layout_while_its_lock_file_
     assert_eq!(with_findings(&check_json(&env, &[]).1), every);
 }
 
+/// A directory whose README says it holds someone else's code (klipper's
+/// `lib/README`) keeps its files' layout and encoding; warm, the README
+/// appearing and changing is seen; a check of a directory below it reads
+/// it too, and `explain` quotes it.
+#[test]
+fn a_directory_whose_readme_says_it_is_external_code_keeps_its_layout() {
+    let env = Env::new();
+    env.write("lib/stm32/system.c", "int x;  \n");
+    env.write("lib/st.h", b"// \xa9 ST\n".to_vec());
+    env.write("src/main.c", "int main; \n");
+    let every = ["lib/st.h", "lib/stm32/system.c", "src/main.c"];
+    assert_eq!(with_findings(&check_json(&env, &[]).1), every);
+    assert!((0..3).any(|_| check_json(&env, &[]).1["summary"]["unchanged"] == true), "never answered unchanged");
+    env.write("lib/README", "This directory contains external library code.\n\nstm32: from ST's SDK.\n");
+    let r = check_json(&env, &[]).1;
+    assert_eq!(with_findings(&r), ["src/main.c"], "{}", r["summary"]);
+    let (_, below) = check_json(&env, &["lib/stm32"]);
+    assert_eq!(with_findings(&below), Vec::<&str>::new(), "{below:#}");
+    let out = env.run(&["explain", "lib/stm32/system.c"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("lib/README: \"This directory contains external library code.\""), "{text}");
+    // Said further down, it is the project's own code.
+    env.write("lib/README", "# lib\n\nOur board support. This directory contains external library code too.\n");
+    assert_eq!(with_findings(&check_json(&env, &[]).1), every);
+}
+
 #[test]
 fn composer_s_vendor_directory_keeps_its_layout_while_composer_says_so() {
     let env = Env::new();

@@ -1,0 +1,229 @@
+//! Directories whose README says they hold someone else's code
+//! (docs/configuration.md, "Vendored packages"): klipper's `lib/README`
+//! begins "This directory contains external library code.", micropython's
+//! "This directory contains third-party, low-level C libraries and SDKs.".
+//! Every file below such a directory but the README gets the `vendored`
+//! mark, as `linguist-vendored` gives it.
+//!
+//! The README is one of [`NAMES`], in the directory itself (not the
+//! project's root: a project does not vendor itself), and says so first,
+//! after a heading at most ([`SAYS`]): a README that mentions vendored code
+//! further down describes the project's own code.
+//!
+//! A check of directories finds their READMEs among the walked files; the
+//! directories above its targets, and those of files named alone (and
+//! every one `explain` asks about), are looked in. The READMEs read are
+//! stamped with the ignore files, and a change to one is a change of a
+//! rules file ([`crate::watch`]), so the next check walks the tree again.
+
+use std::collections::HashSet;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use super::{ReadStamp, Sources, Walked};
+
+/// The READMEs looked at, in the order a directory's are tried.
+pub(crate) const NAMES: [&str; 4] = ["README", "README.md", "README.txt", "README.rst"];
+
+/// How much of a README is read: its first sentence is what counts.
+const LOOK: usize = 512;
+
+/// What a README says first of a directory of someone else's code: "This
+/// directory (or folder) contains vendored, external or third-party …",
+/// after a heading at most (Markdown's `# …`, or a line underlined with
+/// `=` or `-`).
+static SAYS: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+    regex::bytes::Regex::new(
+        r"(?i)\A(?:\xEF\xBB\xBF)?\s*(?:#[^\n]*\n\s*|[^\n]*\n[=-]{3,}[ \t]*\r?\n\s*)?(?P<says>this (?:directory|folder) contains (?:vendored|external|third[- ]party))\b",
+    )
+    .expect("the pattern compiles")
+});
+
+/// Whether `name` is one of [`NAMES`]: a change to it can change the marks
+/// of the files below its directory.
+pub(crate) fn is_readme(name: &[u8]) -> bool {
+    NAMES.iter().any(|n| name == n.as_bytes())
+}
+
+/// Gives each of `files` below a directory whose README says it holds
+/// someone else's code (in the project at `root`) the `vendored` mark.
+/// `whole` says whether a directory was walked whole (its README, if any,
+/// is among `files`); the others a file is in, and those above `targets`,
+/// are looked in. The READMEs read go to `read`, and with `sources` what
+/// set the mark is said there.
+pub(super) fn mark(
+    root: &Path,
+    files: &mut [Walked],
+    targets: &[PathBuf],
+    whole: &dyn Fn(&Path) -> bool,
+    read: &mut Vec<(PathBuf, ReadStamp)>,
+    sources: Option<&Sources>,
+) {
+    // The READMEs to read: those walked in a directory walked whole, and
+    // the first of each directory looked in (up to the root, which is not
+    // one).
+    let mut readmes: Vec<PathBuf> = Vec::new();
+    let mut looked: HashSet<PathBuf> = HashSet::new();
+    let mut look_in = |dir: &Path, readmes: &mut Vec<PathBuf>| {
+        let mut up = Some(dir);
+        while let Some(d) = up.filter(|d| *d != root && d.starts_with(root)) {
+            if !looked.insert(d.to_path_buf()) {
+                break;
+            }
+            let found = NAMES.iter().map(|n| d.join(n)).find(|p| p.symlink_metadata().is_ok_and(|m| m.is_file()));
+            readmes.extend(found);
+            up = d.parent();
+        }
+    };
+    for above in targets.iter().filter_map(|t| t.parent()) {
+        look_in(above, &mut readmes);
+    }
+    let mut alone: Vec<PathBuf> = Vec::new();
+    for w in files.iter() {
+        let Some(dir) = w.abs.parent() else { continue };
+        if !whole(dir) {
+            if alone.last().is_none_or(|d| d != dir) {
+                alone.push(dir.to_path_buf());
+            }
+        } else if dir != root && w.abs.file_name().is_some_and(|n| is_readme(n.as_bytes())) {
+            readmes.push(w.abs.clone());
+        }
+    }
+    for dir in &alone {
+        look_in(dir, &mut readmes);
+    }
+    // The directories whose README says so, each with what to say of it:
+    // the README's path relative to the root and the line that says so.
+    let mut vendored: Vec<(PathBuf, String)> = Vec::new();
+    for readme in readmes {
+        let Some(dir) = readme.parent() else { continue };
+        if vendored.iter().any(|(d, _)| d == dir) {
+            continue;
+        }
+        let Some(head) = read_head(&readme, read) else { continue };
+        let Some(says) = SAYS.captures(&head).and_then(|c| c.name("says")) else { continue };
+        // The line the sentence begins on.
+        let start = memchr::memrchr(b'\n', &head[..says.start()]).map_or(0, |i| i + 1);
+        let line = &head[start..];
+        let line = String::from_utf8_lossy(&line[..memchr::memchr(b'\n', line).unwrap_or(line.len())]);
+        let rel = readme.strip_prefix(root).unwrap_or(&readme).display().to_string();
+        vendored.push((dir.to_path_buf(), format!("{rel}: \"{}\": someone else's code, kept as it came", line.trim())));
+    }
+    if vendored.is_empty() {
+        return;
+    }
+    let own_readme = |w: &Walked, dir: &Path| {
+        w.abs.parent() == Some(dir) && w.abs.file_name().is_some_and(|n| is_readme(n.as_bytes()))
+    };
+    for w in files.iter_mut() {
+        let Some((_, said)) = vendored.iter().find(|(dir, _)| w.abs.starts_with(dir) && !own_readme(w, dir)) else {
+            continue;
+        };
+        w.marks.vendored = true;
+        if let Some(sources) = sources {
+            sources.lock().expect("sources").entry(w.abs.clone()).or_default().push(said.clone());
+        }
+    }
+}
+
+/// The first [`LOOK`] bytes of the README at `path`, if it is a regular
+/// file (not through a link), stamped into `read`.
+fn read_head(path: &Path, read: &mut Vec<(PathBuf, ReadStamp)>) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let mut head = Vec::with_capacity(LOOK);
+    file.take(LOOK as u64).read_to_end(&mut head).ok()?;
+    read.push((path.to_path_buf(), ReadStamp::of(&meta)));
+    Some(head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// How `mark` marks each of `rels` (files under `root`, walked whole
+    /// from `target` when it is a directory, else each alone), what it said
+    /// of them, and what it read.
+    fn marked(root: &Path, rels: &[&str], target: &str, walked_whole: bool) -> (Vec<bool>, Vec<String>, Vec<String>) {
+        let mut files: Vec<Walked> = rels.iter().map(|r| Walked { abs: root.join(r), ..Walked::default() }).collect();
+        let target = root.join(target);
+        let whole = |dir: &Path| walked_whole && dir.starts_with(&target);
+        let (mut read, sources) = (Vec::new(), Sources::default());
+        mark(root, &mut files, std::slice::from_ref(&target), &whole, &mut read, Some(&sources));
+        let said = files
+            .iter()
+            .map(|w| sources.lock().unwrap().get(&w.abs).map(|s| s.join("; ")).unwrap_or_default())
+            .collect();
+        let read = read.into_iter().map(|(p, _)| p.strip_prefix(root).unwrap().display().to_string()).collect();
+        (files.iter().map(|w| w.marks.vendored).collect(), said, read)
+    }
+
+    #[test]
+    fn a_directory_whose_readme_says_it_holds_someone_elses_code_marks_what_is_below_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        write(root, "lib/README", "This directory contains external library code.\n\nThe stm32f4 directory ...\n");
+        write(root, "ext/README.md", "# Third-party\n\nThis folder contains third-party libraries.\n");
+        write(root, "src/README.md", "# src\n\nOur code. This directory contains vendored bits further down.\n");
+        write(root, "README.md", "This directory contains vendored code: all of it.\n");
+        let rels = [
+            "README.md",
+            "ext/README.md",
+            "ext/zlib/inflate.c",
+            "lib/README",
+            "lib/stm32f4/system.c",
+            "lib/x.h",
+            "src/README.md",
+            "src/main.c",
+        ];
+        let (got, said, read) = marked(root, &rels, "", true);
+        assert_eq!(got, [false, false, true, false, true, true, false, false]);
+        assert_eq!(
+            said[4],
+            "lib/README: \"This directory contains external library code.\": someone else's code, kept as it came"
+        );
+        assert_eq!(
+            said[2],
+            "ext/README.md: \"This folder contains third-party libraries.\": someone else's code, kept as it came"
+        );
+        // The walked READMEs below the root, and no others.
+        assert_eq!(read, ["ext/README.md", "lib/README", "src/README.md"]);
+    }
+
+    #[test]
+    fn a_readme_above_the_target_or_beside_a_file_named_alone_is_looked_for() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        write(root, "lib/README", "This directory contains external library code.\n");
+        write(root, "lib/a/b.c", "x");
+        write(root, "src/c.c", "x");
+        // `verdict check lib/a`: lib/README is above the walk.
+        let (got, _, read) = marked(root, &["lib/a/b.c"], "lib/a", true);
+        assert_eq!((got, read), (vec![true], vec!["lib/README".to_owned()]));
+        // `explain lib/a/b.c src/c.c`: each alone.
+        let (got, _, read) = marked(root, &["lib/a/b.c", "src/c.c"], "lib/a/b.c", false);
+        assert_eq!(got, [true, false]);
+        assert_eq!(read, ["lib/README"]);
+        // Not through a link.
+        std::fs::remove_file(root.join("lib/README")).unwrap();
+        write(root, "elsewhere", "This directory contains external library code.\n");
+        std::os::unix::fs::symlink(root.join("elsewhere"), root.join("lib/README")).unwrap();
+        assert_eq!(marked(root, &["lib/a/b.c"], "lib/a", true).0, [false]);
+    }
+}
