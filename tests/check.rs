@@ -2929,7 +2929,7 @@ fn a_directory_lowriscs_vendor_tool_filled_keeps_its_layout_while_its_lock_file_
 fn a_directory_whose_readme_says_it_is_external_code_keeps_its_layout() {
     let env = Env::new();
     env.write("lib/stm32/system.c", "int x;  \n");
-    env.write("lib/st.h", b"// \xa9 ST\n".to_vec());
+    env.write("lib/st.h", b"// \xa9 ST\n");
     env.write("src/main.c", "int main; \n");
     let every = ["lib/st.h", "lib/stm32/system.c", "src/main.c"];
     assert_eq!(with_findings(&check_json(&env, &[]).1), every);
