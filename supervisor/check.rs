@@ -3315,7 +3315,15 @@ impl RulesWalk<'_> {
         let whole_dirs: Vec<&PathBuf> = targets.iter().filter(|t| sources.is_none() && t.is_dir()).collect();
         let alone = |dir: &Path| !whole_dirs.iter().any(|t| dir.starts_with(t));
         let some_alone = sources.is_some() || whole_dirs.len() < targets.len();
-        readme_vendor::mark(root, files, targets, &|dir: &Path| !alone(dir), &mut read, sources);
+        let whole = |dir: &Path| !alone(dir);
+        readme_vendor::mark(
+            root,
+            files,
+            targets,
+            some_alone.then_some(&whole as &dyn Fn(&Path) -> bool),
+            &mut read,
+            sources,
+        );
         let walked = |dir: &Path| -> Vec<PathBuf> {
             if !hazards.allows_from(dir, root) {
                 return Vec::new();

@@ -49,14 +49,14 @@ pub(crate) fn is_readme(name: &[u8]) -> bool {
 /// Gives each of `files` below a directory whose README says it holds
 /// someone else's code (in the project at `root`) the `vendored` mark.
 /// `whole` says whether a directory was walked whole (its README, if any,
-/// is among `files`); the others a file is in, and those above `targets`,
-/// are looked in. The READMEs read go to `read`, and with `sources` what
+/// is among `files`; `None`: every file's was); the others a file is in,
+/// and those above `targets`, are looked in. The READMEs read go to `read`, and with `sources` what
 /// set the mark is said there.
 pub(super) fn mark(
     root: &Path,
     files: &mut [Walked],
     targets: &[PathBuf],
-    whole: &dyn Fn(&Path) -> bool,
+    whole: Option<&dyn Fn(&Path) -> bool>,
     read: &mut Vec<(PathBuf, ReadStamp)>,
     sources: Option<&Sources>,
 ) {
@@ -81,12 +81,19 @@ pub(super) fn mark(
     }
     let mut alone: Vec<PathBuf> = Vec::new();
     for w in files.iter() {
+        // By the path's bytes: this looks at every walked file.
+        let path = w.abs.as_os_str().as_bytes();
+        let slash = memchr::memrchr(b'/', path).unwrap_or(0);
+        let named = path[slash..].starts_with(b"/README") && is_readme(&path[slash + 1..]);
+        if !named && whole.is_none() {
+            continue;
+        }
         let Some(dir) = w.abs.parent() else { continue };
-        if !whole(dir) {
+        if whole.is_some_and(|whole| !whole(dir)) {
             if alone.last().is_none_or(|d| d != dir) {
                 alone.push(dir.to_path_buf());
             }
-        } else if dir != root && w.abs.file_name().is_some_and(|n| is_readme(n.as_bytes())) {
+        } else if named && dir != root {
             readmes.push(w.abs.clone());
         }
     }
@@ -165,7 +172,12 @@ mod tests {
         let target = root.join(target);
         let whole = |dir: &Path| walked_whole && dir.starts_with(&target);
         let (mut read, sources) = (Vec::new(), Sources::default());
-        mark(root, &mut files, std::slice::from_ref(&target), &whole, &mut read, Some(&sources));
+        // A check of the root alone asks nothing of its directories.
+        let whole: Option<&dyn Fn(&Path) -> bool> = match walked_whole && target == root {
+            true => None,
+            false => Some(&whole),
+        };
+        mark(root, &mut files, std::slice::from_ref(&target), whole, &mut read, Some(&sources));
         let said = files
             .iter()
             .map(|w| sources.lock().unwrap().get(&w.abs).map(|s| s.join("; ")).unwrap_or_default())

@@ -1977,10 +1977,10 @@ fn excluded_because_names_the_pattern_that_takes_a_file_out() {
 }
 
 /// The forty-eighth session's names: 3D models, tests' reference results
-/// from other programs, tests of a file's end, lock files and templates
-/// more, .NET's tool manifest; the same words elsewhere are judged.
+/// from other programs, lock files and templates more, .NET's tool
+/// manifest, Perl's TAP tests; the same words elsewhere are judged.
 #[test]
-fn models_reference_results_end_of_file_tests_and_more_lock_files_are_left_out() {
+fn models_reference_results_and_more_lock_files_are_left_out() {
     let c = Config::default();
     let filter = |name: &str| c.validator(name).unwrap().file_filter().unwrap();
     let (tw, fnl, mle, utf8) =
@@ -2014,18 +2014,6 @@ fn models_reference_results_end_of_file_tests_and_more_lock_files_are_left_out()
     }
     for file in ["pkg/tests/results/glm.R", "pkg/tests/results/make.do", "docs/results/table.txt", "results/a.txt"] {
         assert!(tw.is_match(file) && fnl.is_match(file), "{file}");
-    }
-    // A test of a lexer at the end of its input; a bare `eof` is a socket's.
-    for file in [
-        "test/language/comments/line_at_eof.wren",
-        "vlib/v/parser/tests/fn_unexpected_eof_err.vv",
-        "tests/valid/table/no-eol-01.toml",
-        "test/language/string/unterminated_raw.wren",
-    ] {
-        assert!(!fnl.is_match(file) && tw.is_match(file), "{file}");
-    }
-    for file in ["test/test-shutdown-eof.c", "src/no_newline.rs", "tests/eof.txt"] {
-        assert!(fnl.is_match(file), "{file}");
     }
     for file in ["pixi.lock", "env/conda-lock.yml"] {
         assert!(!large.is_match(file), "{file}");

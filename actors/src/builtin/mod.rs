@@ -217,7 +217,6 @@ impl BuiltinKind {
                 THIRD_PARTY_DIRS,
                 PARTIAL_TEMPLATES,
                 MODEL_FILES,
-                EOF_TESTS,
             ],
             BuiltinKind::Utf8 => &[
                 MAIL_FILES,
@@ -581,17 +580,12 @@ const EXPECTED_OUTPUT: &[&str] = &[
     "**/{test,tests,Tests,spec,__tests__}/**/*.out",
     "**/{test,tests,Tests,spec,__tests__}/**/expected.*",
     "**/{test,tests,Tests,spec}/**/{fixtures,Fixtures}/**/*.txt",
-    "**/{test,tests}/**/{results,*_results}/**/*.{txt,csv,dat}",
-];
-
-/// A test of what a lexer or parser does at the end of its input, by its
-/// name, below a directory of tests (wren's `line_at_eof.wren`, V's
-/// `*_unexpected_eof_*`, toml-test's `no-eol-01.toml`): its missing or
-/// extra line break is the test. A bare `eof` is not enough
-/// (`test-shutdown-eof.c` is a test of a socket); an extension is needed,
-/// so a directory so named does not take out its files.
-const EOF_TESTS: &[&str] = &[
-    "**/{test,tests,Tests,spec,__tests__}/**/*{at_eof,eof_after,unexpected_eof,unterminated,no_newline,no-newline,no-eol,no_eol,without_newline}*.*",
+    "**/{test,tests}/**/results/**/*.txt",
+    "**/{test,tests}/**/results/**/*.csv",
+    "**/{test,tests}/**/results/**/*.dat",
+    "**/{test,tests}/**/*_results/**/*.txt",
+    "**/{test,tests}/**/*_results/**/*.csv",
+    "**/{test,tests}/**/*_results/**/*.dat",
 ];
 
 /// Test data directories: Go's, which `go` leaves out of builds, the
