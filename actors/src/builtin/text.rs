@@ -145,12 +145,12 @@ fn spec_examples(c: &[u8]) -> Vec<(usize, usize)> {
     spans
 }
 
-/// The bodies of the triple-quoted string literals (`\"\"\"` or `'''`: Python's,
+/// The bodies of the triple-quoted string literals (`"""` or `'''`: Python's,
 /// Kotlin's, Swift's, Julia's) that are values, as byte ranges, in order:
 /// the literal follows `=` (`==` too), `(`, `,`, `[` or `{`, past blanks,
 /// line breaks and a string prefix (`r`, `b`, `f`, `u`), as a test's
-/// expected output does (`assertEqual(str(alignment), \"\"\"…`, `expected =
-/// \"\"\"…`). A docstring follows a line's end instead, and is not one. A
+/// expected output does (`assertEqual(str(alignment), """…`, `expected =
+/// """…`). A docstring follows a line's end instead, and is not one. A
 /// literal never closed ends the search.
 fn triple_quoted_values(c: &[u8]) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
