@@ -156,13 +156,8 @@ fn read_head(path: &Path, read: &mut Vec<(PathBuf, ReadStamp)>) -> Option<Vec<u8
 
 #[cfg(test)]
 mod tests {
+    use super::super::package_vendor::tests::write;
     use super::*;
-
-    fn write(root: &Path, rel: &str, text: &str) {
-        let path = root.join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
 
     /// How `mark` marks each of `rels` (files under `root`, walked whole
     /// from `target` when it is a directory, else each alone), what it said
