@@ -3374,8 +3374,9 @@ fn select_with(walked: &[Walked], global_exclude: &globset::GlobSet, set: &Filte
     // once.
     let distinct = set.distinct();
     // The project's scopes (pre-commit's, gitleaks'), each searched once a
-    // file for the filters that share it (every built-in has globs of its own, and a project's
-    // global `exclude` narrows them all): by index into `scopes`.
+    // file for the filters that share it (every built-in has globs of its
+    // own, and a project's global `exclude` narrows them all): by index
+    // into `scopes`.
     let mut scopes: Vec<&crate::scope::ProjectScope> = Vec::new();
     let scope_of: Vec<Option<usize>> = (distinct.iter())
         .map(|(filter, _)| {
