@@ -25,7 +25,7 @@ use verdict_actors::validator::{Job, JobFile, ValidatorMessage};
 use verdict_actors::{Outcome, OutcomeKind, StoredVerdict, Verdict};
 use verdict_storage::{ResultKey, StatEntry, Store};
 
-use crate::config::{DirSelection, FileFilter, FilterScratch, FilterSet};
+use crate::config::FileFilter;
 use crate::engine::{CacheCounters, Engine};
 use crate::protocol::{CheckParams, CheckReport, Record, RpcError, Summary, notification};
 use crate::server::RequestCtx;
@@ -46,6 +46,8 @@ pub(crate) mod package_vendor;
 mod read_stage;
 #[path = "readme_vendor.rs"]
 pub(crate) mod readme_vendor;
+#[path = "select.rs"]
+pub(crate) mod select;
 #[path = "siblings.rs"]
 mod siblings;
 
@@ -1782,8 +1784,10 @@ pub async fn run(
         selected.iter().map(|s| s.filter.clone()).chain(others.iter().map(|(_, f)| f.clone())).collect();
     let n_selected = selected.len();
     let filter_set = engine.filter_set(&filters, walked.len());
+    let selectors = engine.selectors.clone();
     let (walked, pairs, full_pairs, excluded) = tokio::task::spawn_blocking(move || {
-        let all = select_with(&walked, &global_exclude, &filter_set);
+        let walked = Arc::new(walked);
+        let all = selectors.select(&walked, &global_exclude, &filter_set);
         let (pairs, full_pairs) = if filters.len() > n_selected {
             let pairs = all.iter().map(|vis| vis.iter().copied().filter(|&vi| vi < n_selected).collect()).collect();
             (pairs, Some(all))
@@ -1822,7 +1826,6 @@ pub async fn run(
     // Read, hash, look up, and run the built-ins on what the cache lacks.
     let cancel = ctx.cancel.child_token();
     let _cancel_on_drop = cancel.clone().drop_guard();
-    let walked = Arc::new(walked);
     let selected = Arc::new(selected);
     let now = now_secs();
     let stage = Arc::new(read_stage::Stage {
@@ -3361,143 +3364,6 @@ impl RulesWalk<'_> {
     }
 }
 
-/// [`select_with`] `filters` searched one by one (`explain`'s few files:
-/// compiling them together would cost more than it saves).
-fn select(walked: &[Walked], global_exclude: &globset::GlobSet, filters: &[Arc<FileFilter>]) -> Vec<Vec<usize>> {
-    select_with(walked, global_exclude, &FilterSet::one_by_one(filters))
-}
-
-/// Which of the filters of `set` (by index) select each of `walked`, that
-/// `global_exclude` does not take out.
-fn select_with(walked: &[Walked], global_exclude: &globset::GlobSet, set: &FilterSet) -> Vec<Vec<usize>> {
-    // Validators with the same patterns (the built-ins' `*`) are matched
-    // once.
-    let distinct = set.distinct();
-    // The project's scopes (pre-commit's, gitleaks'), each searched once a
-    // file for the filters that share it (every built-in has globs of its
-    // own, and a project's global `exclude` narrows them all): by index
-    // into `scopes`.
-    let mut scopes: Vec<&crate::scope::ProjectScope> = Vec::new();
-    let scope_of: Vec<Option<usize>> = (distinct.iter())
-        .map(|(filter, _)| {
-            let scope = filter.scope()?;
-            Some(scopes.iter().position(|s| **s == **scope).unwrap_or_else(|| {
-                scopes.push(scope);
-                scopes.len() - 1
-            }))
-        })
-        .collect();
-    let (scopes, scope_of) = (&scopes, &scope_of);
-    let select_part = |part: &[Walked]| -> Vec<Vec<usize>> {
-        // The patterns' own copies, for this thread: a regular expression
-        // keeps its search state for the first thread that used it, and
-        // every other thread takes it from a locked pool, for every path
-        // (the selection's threads are new at each check, so all of them).
-        // (Not worth it for a few files: a copy's first search makes its
-        // search state anew.)
-        let copies;
-        let (global_exclude, set) = if part.len() >= COPY_PATTERNS_FROM {
-            copies = (global_exclude.clone(), set.clone());
-            (&copies.0, &copies.1)
-        } else {
-            (global_exclude, set)
-        };
-        let mut scratch = FilterScratch::default();
-        // What each filter's directory patterns say of each directory met
-        // (by its path; `""`: the root, which none names), and of the
-        // directory of the files before: the walk gives a directory's files
-        // one after another.
-        let mut ruled: HashMap<&[u8], Box<[DirSelection]>> = HashMap::new();
-        ruled.insert(b"", vec![DirSelection::default(); distinct.len()].into());
-        let mut dir: Option<&[u8]> = None;
-        let mut dirs: Box<[DirSelection]> = vec![DirSelection::default(); distinct.len()].into();
-        let mut globs_say = vec![false; distinct.len()];
-        let mut selected = Vec::with_capacity(part.len());
-        let mut said: Vec<Option<bool>> = vec![None; scopes.len()];
-        for f in part {
-            // By the name's bytes: `?` matches a byte that is not UTF-8, as
-            // in an ignore file.
-            let name = f.name_bytes();
-            let candidate = globset::Candidate::new(std::ffi::OsStr::from_bytes(name));
-            if global_exclude.is_match_candidate(&candidate) {
-                selected.push(Vec::new());
-                continue;
-            }
-            if set.has_dir_patterns() {
-                let parent = parent_of(name).unwrap_or(b"");
-                if dir != Some(parent) {
-                    dir = Some(parent);
-                    dirs.clone_from_slice(dir_selections(set, &mut scratch, &mut ruled, parent));
-                }
-            }
-            set.globs_match(&candidate, &dirs, &mut scratch, &mut globs_say);
-            said.fill(None);
-            // A name that is not UTF-8 is searched as Python would have
-            // it, with its bad bytes replaced.
-            let mut text: Option<std::borrow::Cow<'_, str>> = None;
-            let mut vis: Vec<usize> = (distinct.iter().zip(&globs_say).zip(scope_of))
-                .filter(|((_, globs_say), scope)| {
-                    **globs_say
-                        && scope.is_none_or(|i| {
-                            *said[i].get_or_insert_with(|| {
-                                scopes[i].selects(text.get_or_insert_with(|| String::from_utf8_lossy(name)))
-                            })
-                        })
-                })
-                .flat_map(|(((_, vis), _), _)| vis.iter().copied())
-                .collect();
-            vis.sort_unstable();
-            selected.push(vis);
-        }
-        selected
-    };
-    let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let chunk = walked.len().div_ceil(parallel).max(4096);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = walked.chunks(chunk).map(|part| scope.spawn(move || select_part(part))).collect();
-        parts.into_iter().flat_map(|p| p.join().expect("selection does not panic")).collect()
-    })
-}
-
-/// How many files a thread of the selection must have for it to search
-/// copies of the patterns of its own ([`select_with`]).
-const COPY_PATTERNS_FROM: usize = 512;
-
-/// The directory the relative path `path` is in (`""`: the root), or
-/// `None` for the root itself.
-fn parent_of(path: &[u8]) -> Option<&[u8]> {
-    if path.is_empty() {
-        return None;
-    }
-    Some(memchr::memrchr(b'/', path).map_or(&b""[..], |i| &path[..i]))
-}
-
-/// What each of `set`'s filters' directory patterns say of the files in `dir`
-/// (relative to the root), remembered in `ruled` (which holds the root's)
-/// with every directory above it: each directory is matched once, against
-/// its own patterns ([`FilterSet::dir_within`]).
-fn dir_selections<'p, 'm>(
-    set: &FilterSet,
-    scratch: &mut FilterScratch,
-    ruled: &'m mut HashMap<&'p [u8], Box<[DirSelection]>>,
-    dir: &'p [u8],
-) -> &'m [DirSelection] {
-    // The directories not yet ruled, from `dir` up.
-    let mut unruled = Vec::new();
-    let mut d = dir;
-    while !ruled.contains_key(d) {
-        unruled.push(d);
-        d = parent_of(d).unwrap_or(b"");
-    }
-    for d in unruled.into_iter().rev() {
-        let parent = &ruled[parent_of(d).unwrap_or(b"")];
-        let mut own: Box<[DirSelection]> = parent.clone();
-        set.dir_within(Path::new(std::ffi::OsStr::from_bytes(d)), parent, scratch, &mut own);
-        ruled.insert(d, own);
-    }
-    &ruled[dir]
-}
-
 /// Walks the targets honouring .gitignore and .ignore; hidden files are
 /// included, `.git` is not. With `stat`, each file's metadata is taken
 /// here (for the stat index); without, the read stage takes it.
@@ -4782,7 +4648,9 @@ fn stream_hash(mut f: impl std::io::Read, size_hint: u64) -> std::io::Result<(u1
 
 #[cfg(test)]
 mod tests {
+    use super::select::{select, select_with};
     use super::*;
+    use crate::config::FilterSet;
 
     /// With the `ignore` crate's own walk, every thread started: nothing
     /// says a thread is missing while it runs (the first visitor it makes,

@@ -135,6 +135,9 @@ pub struct Engine {
     /// validators (the same filters, as long as no reload or restart makes
     /// them again) searches it as it is.
     filter_set: Arc<Mutex<Option<KeptFilterSet>>>,
+    /// The threads that select for checks, which keep the filter set's
+    /// search state from check to check (see [`crate::check::select`]).
+    pub(crate) selectors: Arc<crate::check::select::Selectors>,
     /// Bumped by whatever makes remembered answers unusable besides file
     /// changes: a reload, clearing, pruning or recreating the cache.
     pub memo_epoch: AtomicU64,
@@ -236,6 +239,7 @@ impl Engine {
             watch: Arc::new(TreeWatch::new()),
             memo: Mutex::new(None),
             filter_set: Arc::default(),
+            selectors: Arc::new(crate::check::select::Selectors::new()),
             memo_epoch: AtomicU64::new(0),
             store_suspect: std::sync::atomic::AtomicBool::new(retry_store),
             reopening: tokio::sync::Mutex::new(()),

@@ -23,7 +23,8 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use verdict_actors::builtin::{BINARY_SNIFF_LEN, BuiltinInput, Waiver, is_binary, judge};
 
-use super::{Hazards, RulesWalk, Walked, dir_excluded, read_stage, select, walk, walker};
+use super::select::select;
+use super::{Hazards, RulesWalk, Walked, dir_excluded, read_stage, walk, walker};
 use crate::config::{Config, FileFilter, ValidatorConfig, ValidatorKind};
 use crate::engine::Engine;
 use crate::protocol::{ExplainParams, RpcError, code};
