@@ -6,9 +6,10 @@
 //!   projects commit both. Such an asset is part of the game, large on
 //!   purpose, and gets the `imported_asset` mark, which `large-file` heeds.
 //! - A test's pair of files: an expected output named `STEM.out`,
-//!   `STEM.ok`, `STEM.ref` or `STEM.err` beside a file named `STEM` or
-//!   `STEM.EXT` (Verilator's `t_x_bad.out` beside `t_x_bad.v`, ocamlformat's
-//!   `x.ml.ref` beside `x.ml.err`), and an input named `STEM.in` beside its
+//!   `STEM.ok`, `STEM.ref`, `STEM.err` or `STEM.exp` (`STEM.out.exp`,
+//!   `STEM.err.exp`) beside a file named `STEM` or `STEM.EXT` (Verilator's
+//!   `t_x_bad.out` beside `t_x_bad.v`, ocamlformat's `x.ml.ref` beside
+//!   `x.ml.err`, MicroPython's `x.py.exp` beside `x.py`), and an input named `STEM.in` beside its
 //!   expected output (Vim's indent tests' `python.in` and `python.ok`). Each
 //!   gets the `test_pair` mark, which the layout, encoding and shebang
 //!   checks heed. Alone, such a name says little (`Makefile.in` is
@@ -46,8 +47,9 @@ enum Found {
 enum Named {
     /// `NAME.import`.
     Sidecar,
-    /// `STEM.out`, `.ok`, `.ref`, `.err`: an expected output beside a
-    /// file of the same stem, and what makes `STEM.in` an input.
+    /// `STEM.out`, `.ok`, `.ref`, `.err`, `.exp` (and `.out.exp`,
+    /// `.err.exp`): an expected output beside a file of the same stem, and
+    /// what makes `STEM.in` an input.
     Output,
     /// `STEM.expected`, `.golden`, `.stdout`, `.stderr`, `.output`,
     /// `.result`: an expected output by its name alone (the built-ins'
@@ -59,7 +61,7 @@ enum Named {
 
 /// The suffixes of an expected output named so only beside its pair
 /// ([`Named::Output`]).
-const OUTPUTS: [&[u8]; 4] = [b".ok", b".out", b".ref", b".err"];
+const OUTPUTS: [&[u8]; 5] = [b".ok", b".out", b".ref", b".err", b".exp"];
 
 /// The suffixes of an expected output by its name alone
 /// ([`Named::Expected`]).
@@ -83,6 +85,14 @@ fn named(path: &[u8]) -> Option<(Named, usize)> {
         _ if NAMED_EXPECTED.contains(&ext) => Named::Expected,
         _ => return None,
     };
+    // `STEM.out.exp`, `STEM.err.exp`: the expected output of a stream of
+    // `STEM`'s run (nix's language tests beside `STEM.nix`).
+    if ext == b".exp"
+        && let Some(stream) = [&b".out"[..], b".err"].into_iter().find(|s| path[start..dot].ends_with(s))
+        && dot - stream.len() > start
+    {
+        return Some((kind, dot - stream.len()));
+    }
     Some((kind, dot))
 }
 
@@ -194,8 +204,10 @@ impl DirNames {
         match named(name) {
             Some((Named::Output, dot)) => {
                 let stem = &name[..dot];
-                // Its own name counts once among the stems.
-                self.names.contains(stem) || self.stems.get(stem).is_some_and(|&n| n > 1)
+                // Its own name counts once among the stems (not
+                // `STEM.out.exp`'s, whose stem is `STEM.out`).
+                let own = usize::from(less_extension(name) == Some(stem));
+                self.names.contains(stem) || self.stems.get(stem).is_some_and(|&n| n > own)
             }
             Some((Named::Input, dot)) => {
                 let stem = &name[..dot];
@@ -392,6 +404,14 @@ mod tests {
             // The same stem in another directory.
             "a/same.in",
             "b/same.ok",
+            // MicroPython's and nix's expected outputs; an EXPRESS schema
+            // and a stream's output alone.
+            "basics/int.py",
+            "basics/int.py.exp",
+            "lang/eval-fail-x.nix",
+            "lang/eval-fail-x.err.exp",
+            "lang/parse-okay.out.exp",
+            "schemas/ap203.exp",
         ];
         let mut files = walked(root, &rels);
         mark(&mut files, None, |_| unreachable!("all walked whole"), None);
@@ -404,9 +424,24 @@ mod tests {
             ("cases/tool.out", Out),
             ("markup/case.in", In),
             ("markup/case.expected", Out),
+            ("basics/int.py.exp", Out),
+            ("lang/eval-fail-x.err.exp", Out),
         ];
         let want: Vec<_> = want.iter().map(|(r, p)| ((*r).to_owned(), Some(*p), false)).collect();
         assert_eq!(marked(&files, &rels), want);
+    }
+
+    /// A stream's expected output (`STEM.err.exp`) has its pair on disk
+    /// when `STEM.EXT` is there, though its own name's stem is another.
+    #[test]
+    fn a_streams_expected_output_has_its_pair_beside_it_on_disk() {
+        let tmp = tempfile::tempdir().unwrap();
+        for name in ["x.nix", "x.err.exp", "z.out.exp", "z.err.exp"] {
+            std::fs::write(tmp.path().join(name), "x").unwrap();
+        }
+        let names = DirNames::read(tmp.path());
+        assert!(names.has_pair(b"x.err.exp"));
+        assert!(!names.has_pair(b"z.out.exp"), "no `z` or `z.EXT` beside it: only another stream's output");
     }
 
     #[test]

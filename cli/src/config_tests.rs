@@ -2044,3 +2044,18 @@ fn third_party_libraries_and_dist_templates_are_left_out() {
     assert!(tw.is_match("third_party_project/a.c") && tw.is_match("docs/third-party-licenses.txt"));
     assert!(!shebang.is_match("tests/legacy/rungrind.dist") && shebang.is_match("tests/run.sh"));
 }
+
+/// Bower's packages; Inno Setup's scripts for `utf8`; Gradle's start-script
+/// templates for the shebang check.
+#[test]
+fn bower_packages_inno_setup_scripts_and_start_script_templates_are_left_out() {
+    let c = Config::default();
+    let filter = |name: &str| c.validator(name).unwrap().file_filter().unwrap();
+    let (tw, utf8, shebang) = (filter("trailing-whitespace"), filter("utf8"), filter("shebang-executable"));
+    let bower = "app/public/bower_components/jquery/dist/jquery.js";
+    assert!(!tw.is_match(bower) && !utf8.is_match(bower));
+    assert!(tw.is_match("app/bower.json") && tw.is_match("docs/bower_components.txt"));
+    assert!(!utf8.is_match("installer/setup.iss") && !utf8.is_match("src/platform/windows/setup.iss.in"));
+    assert!(tw.is_match("installer/setup.iss"), "only its encoding is Inno's");
+    assert!(!shebang.is_match("gradle/unixStartScript.gsp") && shebang.is_match("gradle/start.sh"));
+}

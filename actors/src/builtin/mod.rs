@@ -484,7 +484,8 @@ const CHANGELOGS: &[&str] = &[
 /// `deps/v8/`): kept as upstream wrote it (the project's own `deps/Makefile`
 /// stays checked), and the scripts the VS Code dev containers' templates
 /// copied in (`.devcontainer/library-scripts/`, which their README says
-/// may be replaced from Microsoft's repository). Linguist's bare
+/// may be replaced from Microsoft's repository), and the packages Bower
+/// installs (`bower_components/`, as Linguist has it). Linguist's bare
 /// `vendor/` is not one of them: projects name their own code so.
 const THIRD_PARTY_DIRS: &[&str] = &[
     "third_party/",
@@ -501,6 +502,7 @@ const THIRD_PARTY_DIRS: &[&str] = &[
     "third-party-libs/",
     "deps/*/",
     "**/.devcontainer/library-scripts/",
+    "**/bower_components/",
 ];
 
 /// A test's conflicted input, below a directory of tests, by its name or
@@ -642,10 +644,11 @@ const TEMPLATE_DIRS: &[&str] = &["*\\{\\{*\\}\\}*/", "__brick__/"];
 /// a line break after either would be one in every file rendered.
 const PARTIAL_TEMPLATES: &[&str] = &["__brick__/"];
 
-/// Template files (Jinja, Go templates), whose rendered file's mode is
-/// set by what renders them.
+/// Template files (Jinja, Go templates, Gradle's start-script templates
+/// `*.gsp`), whose rendered file's mode is set by what renders them.
 const TEMPLATE_FILES: &[&str] = &[
-    "*.j2", "*.jinja", "*.jinja2", "*.tpl", "*.tmpl", "*.gotmpl", "*.gotxt", "*.erb", "*.eex", "*.tt", "*.in", "*.dist",
+    "*.j2", "*.jinja", "*.jinja2", "*.tpl", "*.tmpl", "*.gotmpl", "*.gotxt", "*.erb", "*.eex", "*.tt", "*.in",
+    "*.dist", "*.gsp",
 ];
 
 /// Minified scripts and style sheets: one long line, as the minifier
@@ -889,7 +892,11 @@ const CERTIFICATE_FILES: &[&str] = &["*.pem", "*.crt"];
 /// purpose. `utf8` leaves them out (a file so named that is UTF-8 has
 /// nothing to report anyway). A name with an extension after the word:
 /// a directory so named (`encoding/gbk/`) does not take its files out.
+/// And Inno Setup's scripts (`*.iss`), which it reads in the system's
+/// code page unless they begin with a byte order mark.
 const ENCODING_NAMED: &[&str] = &[
+    "*.iss",
+    "*.iss.in",
     "*koi8*.*",
     "*KOI8*.*",
     "*latin1*.*",
@@ -1603,6 +1610,9 @@ pub enum Waiver {
     EmptyTestFile,
     /// A Kubernetes CustomResourceDefinition ([`custom_resource_definition`]).
     CustomResourceDefinition,
+    /// A file of cryptographic test vectors ([`test_vectors`]): its keys
+    /// are published for tests, and it is as large as its cases.
+    TestVectors,
     /// It is below a directory of tests and holds one empty line: a
     /// test's input of an empty line.
     EmptyLineTestFile,
@@ -1689,6 +1699,9 @@ impl std::fmt::Display for Waiver {
             Waiver::SerializedTestJson => f.write_str(
                 "it is below a directory of tests and is JSON that ends at its last bracket, as a serializer writes it (`JSON.stringify(value, null, 2)`, Go's `json.MarshalIndent`, Nim's `pretty`): a test's input or expected output, which the test writes or compares byte for byte",
             ),
+            Waiver::TestVectors => f.write_str(
+                "it is a file of cryptographic test vectors (Wycheproof's JSON: `algorithm`, `numberOfTests` and `testGroups`): its keys are published for tests, and it is as large as its cases",
+            ),
             Waiver::CustomResourceDefinition => f.write_str(
                 "it is a Kubernetes CustomResourceDefinition (`apiVersion: apiextensions.k8s.io/…`, `kind: CustomResourceDefinition`): an API's schema, as large as the API, which projects copy from upstream whole",
             ),
@@ -1711,7 +1724,7 @@ impl std::fmt::Display for Waiver {
                 "it holds delimited records (`*.csv`, `*.tsv`) below a directory of tests: a reader's input of mixed line endings",
             ),
             Waiver::TerminalOutput => f.write_str(
-                "it begins with a terminal's escape sequence (`ESC`): captured terminal output, whose bytes are the terminal's, not text of the format its name says",
+                "it begins with a terminal's escape sequence (`ESC`), or a third of its lines hold one (`ESC [`): captured terminal output, whose bytes are the terminal's, not text of the format its name says",
             ),
             Waiver::GeneratedMark => f.write_str(
                 "git's `linguist-generated` attribute or EditorConfig's `generated_code = true` says a tool writes it: its layout is the tool's",
@@ -1884,6 +1897,14 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
             }
             return waived(Waiver::CustomResourceDefinition, out.finish());
         }
+        // Published test vectors (Wycheproof's, and the copies crypto
+        // libraries keep of them), as large as their cases.
+        BuiltinKind::LargeFile if input.size > settings.max_size && test_vectors(content) => {
+            if explain {
+                large_file(settings.max_size, input.size, &mut out);
+            }
+            return waived(Waiver::TestVectors, out.finish());
+        }
         // A file a tool writes whole says so (see [`tool_signature`]): a
         // generator's tables (glib's `gunichartables.h`, Odin's decode
         // tables), a bundle, committed as the tool wrote them, as large as
@@ -1948,6 +1969,12 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         BuiltinKind::ShebangExecutable => shebang_executable(content, input.executable, &mut out),
     }
     let findings = out.finish();
+    // Published test vectors' keys (Wycheproof's `"private": "-----BEGIN
+    // PRIVATE KEY-----…"` beside each case's `tcId`), looked at only where
+    // a key was found.
+    if kind == BuiltinKind::Secrets && !findings.is_empty() && test_vectors(content) {
+        return waived(Waiver::TestVectors, if explain { findings } else { Vec::new() });
+    }
     // A file that declares its encoding (Python's and Ruby's magic
     // comment, Emacs' and vim's) is read in it by its language: bytes
     // that are not UTF-8 are its text. Looked at only where UTF-8 failed.
@@ -2007,9 +2034,10 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
         Some(Waiver::PackageVendor(by))
     } else if input.marks.kept_from_formatter && kind != BuiltinKind::MixedLineEndings && !declares_tests(content) {
         Some(Waiver::KeptFromFormatter)
-    } else if content.first() == Some(&0x1b) {
+    } else if content.first() == Some(&0x1b) || terminal_capture(content) {
         // Captured terminal output (tmux's `image.sixel`, a saved coloured
-        // log): an escape sequence first, as no text file begins.
+        // log, alacritty's recordings of a session): an escape sequence
+        // first, as no text file begins, or in a third of the lines.
         Some(Waiver::TerminalOutput)
     } else if let Some(what) = tool_signature(content) {
         Some(Waiver::WrittenByATool(what))
@@ -2299,6 +2327,67 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     if webpack(header) {
         return Some("a webpack bundle's `/******/` lines");
     }
+    // Bison's parsers and their headers, which say so on their first line
+    // (`/* A Bison parser, made by GNU Bison 3.8.2.  */`, `// A Bison
+    // parser, …` for C++), and write their tables as the skeleton lays them
+    // out.
+    if comment_text(first).starts_with(b"A Bison parser, made by GNU Bison ") {
+        return Some("Bison's `A Bison parser, made by GNU Bison` first line");
+    }
+    // Doxygen's man pages (brotli's `docs/*.3`): its `.TH` line with
+    // Emacs' mode, then `.ad l` and `.nh`; each entry's `\&.` ends in a
+    // blank.
+    if first.starts_with(b".TH \"")
+        && first.ends_with(b"\\\" -*- nroff -*-")
+        && content[first.len()..].trim_ascii_start().starts_with(b".ad l\n.nh\n")
+    {
+        return Some("Doxygen's man page (its `.TH … -*- nroff -*-`, `.ad l` and `.nh` lines)");
+    }
+    // The manuals lz4's and zstd's `gen_manual` writes from their headers'
+    // comments (` * ` lines become lines of a blank): its page's head,
+    // and its chapters' anchors.
+    if header.starts_with(
+        b"<html>\n<head>\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=ISO-8859-1\">\n<title>",
+    ) && memchr::memmem::find(content, b"<a name=\"Chapter1\"></a>").is_some()
+    {
+        return Some("a manual `gen_manual` wrote (its ISO-8859-1 head and `<a name=\"Chapter1\">` anchors)");
+    }
+    // A Nix derivation in its ATerm form (`nix derivation show`'s input,
+    // nix's characterisation tests' `.drv` files), written on one line
+    // with no line break.
+    if content.starts_with(b"Derive([") || content.starts_with(b"DrvWithVersion(") {
+        return Some("a Nix derivation's `Derive([` (ATerm)");
+    }
+    // Tables a program writes into a header, said in its first comment
+    // without a "do not edit": zlib's `crc32.h` (`Generated automatically
+    // by crc32.c`) and `trees.h` (`header created automatically with
+    // -DGEN_TREES_H`), in every project that vendors zlib.
+    if header.split(|&b| b == b'\n').take(3).any(|line| {
+        let text = comment_text(line);
+        text.starts_with(b"Generated automatically by ") || text.starts_with(b"header created automatically with ")
+    }) {
+        return Some("a header's `Generated automatically by` first comment");
+    }
+    // Qt Linguist's translation catalogs (`lupdate` writes them, and
+    // translation tools after it): a message's text, line breaks and
+    // blanks included, is the translator's data.
+    if (content.starts_with(b"<?xml") || content.starts_with(b"<!DOCTYPE TS>"))
+        && (memchr::memmem::find(&header[..header.len().min(256)], b"<!DOCTYPE TS>").is_some()
+            || memchr::memmem::find(&header[..header.len().min(256)], b"\n<TS version=").is_some())
+    {
+        return Some("a Qt Linguist catalog's `<!DOCTYPE TS>`");
+    }
+    // Eclipse's exported preferences (code templates, formatter profiles),
+    // which Java's XML writer leaves without a final line break.
+    if let Some(rest) = content.strip_prefix(b"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>") {
+        let root = rest.trim_ascii_start();
+        if root.starts_with(b"<templates><template ")
+            || (root.starts_with(b"<profiles version=\"")
+                && memchr::memmem::find(&root[..root.len().min(256)], b"<profile kind=\"").is_some())
+        {
+            return Some("Eclipse's exported preferences (`standalone=\"no\"`, then `<templates>` or `<profiles>`)");
+        }
+    }
     // A draw.io diagram (its `.xml` export too), which the editor writes
     // without a final line break.
     let body = match content.strip_prefix(b"<?xml ") {
@@ -2354,11 +2443,32 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
         return Some("Fabric.js's `<desc>Created with Fabric.js` export");
     }
     if markup
-        && [&b"<!-- Generator: Adobe Illustrator "[..], b"<!-- Generator: Sketch ", b"<!-- svg-source:excalidraw -->"]
+        && [
+            &b"<!-- Generator: Adobe Illustrator "[..],
+            b"<!-- Generator: Sketch ",
+            b"<!-- svg-source:excalidraw -->",
+            b"<!-- Creator: CorelDRAW",
+            b"<!-- Created using Krita",
+        ]
+        .iter()
+        .any(|g| memchr::memmem::find(header, g).is_some())
+    {
+        return Some("a drawing program's comment (`<!-- Generator:`, `<!-- Creator:`, `<!-- Created using`)");
+    }
+    // Matplotlib's SVG output (plots in documentation), whose path data
+    // ends each line with a blank: its metadata's title, or older
+    // versions' comment.
+    if markup
+        && [&b"<dc:title>Matplotlib v"[..], b"<!-- Created with matplotlib ("]
             .iter()
             .any(|g| memchr::memmem::find(header, g).is_some())
     {
-        return Some("a drawing program's `<!-- Generator:` comment");
+        return Some("Matplotlib's SVG (`<dc:title>Matplotlib v…`)");
+    }
+    // draw.io's SVG export (`NAME.drawio.svg`), which keeps the diagram
+    // in its root's `content` attribute and is written on one line.
+    if markup && memchr::memmem::find(header, b" content=\"&lt;mxfile").is_some() {
+        return Some("draw.io's SVG export (its root's `content=\"&lt;mxfile`)");
     }
     // Rich's `Console.save_svg`, whose template pads its lines.
     if content.starts_with(b"<svg class=\"rich-terminal\"")
@@ -2751,6 +2861,46 @@ fn final_newline_waiver(content: &[u8], marks: FileMarks) -> Option<Waiver> {
     } else {
         None
     }
+}
+
+/// A line's text after a comment's leader (`/*`, `//`, `*`, `#`, `--`,
+/// `;`) and the blanks around it.
+fn comment_text(line: &[u8]) -> &[u8] {
+    let line = line.trim_ascii();
+    for leader in [&b"/*"[..], b"//", b"*", b"#", b"--", b";"] {
+        if let Some(rest) = line.strip_prefix(leader) {
+            return rest.trim_ascii_start();
+        }
+    }
+    line
+}
+
+/// Whether `content` is a file of cryptographic test vectors as Wycheproof
+/// publishes them: a JSON object whose first members (in its first
+/// [`HEADER_LEN`] bytes) are `algorithm` and `numberOfTests`, with its
+/// cases' `testGroups` further on.
+fn test_vectors(content: &[u8]) -> bool {
+    let header = &content[..content.len().min(HEADER_LEN)];
+    header.trim_ascii_start().starts_with(b"{")
+        && memchr::memmem::find(header, b"\"algorithm\"").is_some()
+        && memchr::memmem::find(header, b"\"numberOfTests\"").is_some()
+        && memchr::memmem::find(content, b"\"testGroups\"").is_some()
+}
+
+/// Whether a third of `content`'s lines that are not empty (of at least three) hold a
+/// terminal's control sequence (`ESC [`): a capture of what a program
+/// wrote to a terminal (alacritty's `.recording` files, which its tests
+/// replay), whose blanks and line endings are the program's.
+fn terminal_capture(content: &[u8]) -> bool {
+    if memchr::memchr(0x1b, content).is_none() {
+        return false;
+    }
+    let (mut lines, mut escaped) = (0usize, 0usize);
+    for line in content.split(|&b| b == b'\n').filter(|line| !line.is_empty()) {
+        lines += 1;
+        escaped += usize::from(memchr::memmem::find(line, b"\x1b[").is_some());
+    }
+    lines >= 3 && escaped * 3 >= lines
 }
 
 /// `text` past blank lines and, if one comes first, a Markdown title (a
@@ -3264,6 +3414,11 @@ fn shebang_executable(content: &[u8], executable: bool, out: &mut Collector<'_>)
     // `zunit`), which wants the line for itself (ZUnit runs no file
     // without it), not for the kernel.
     if matches!(interpreter(&rest[blanks..]), b"bats" | b"zunit") {
+        return;
+    }
+    // An OpenRC service script (`#!/sbin/openrc-run`), which is installed
+    // into `/etc/init.d` with its own mode and run only by OpenRC there.
+    if interpreter(&rest[blanks..]) == b"openrc-run" {
         return;
     }
     if interpreter(&rest[blanks..]).starts_with(b"python") && notebook_export(content) {

@@ -147,6 +147,20 @@ fn placeholder(value: &[u8]) -> bool {
         || memchr::memmem::find(value, b"XXXXXXXX").is_some()
 }
 
+/// The first line of key material of private keys published so that
+/// anyone may use them, which are no secret: Vagrant's insecure key (which
+/// base boxes accept until it is replaced, and projects that test with
+/// Vagrant keep a copy of).
+const PUBLISHED_KEYS: &[&[u8]] = &[b"MIIEogIBAAKCAQEA6NF8iallvQVp22WDkTkyrtvp9eWW6A8YVr+kz4TjGYe7gHzI"];
+
+/// Whether the PEM block after `-----BEGIN ` (`rest`) is one of
+/// [`PUBLISHED_KEYS`]: its first line of material, within the block's
+/// first 256 bytes.
+fn published_key(rest: &[u8]) -> bool {
+    let head = &rest[..rest.len().min(256)];
+    PUBLISHED_KEYS.iter().any(|line| memchr::memmem::find(head, line).is_some())
+}
+
 /// At most the first four characters of a secret, for a message.
 fn first4(secret: &[u8]) -> String {
     String::from_utf8_lossy(&secret[..secret.len().min(4)]).into_owned()
@@ -160,7 +174,7 @@ pub(super) fn secrets(content: &[u8], out: &mut Collector<'_>) {
         };
         let (start, end) = (m.start(), m.end());
         let hit = match prefix {
-            Prefix::Pem => pem(content, end).map(|label| {
+            Prefix::Pem => pem(content, end).filter(|_| !published_key(&content[end..])).map(|label| {
                 (start, format!("private key (`-----BEGIN {}-----` block)", String::from_utf8_lossy(label)))
             }),
             Prefix::Ssh2 => ssh2(content, end).map(|label| {

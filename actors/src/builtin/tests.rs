@@ -4973,3 +4973,140 @@ fn genomics_records_keep_their_empty_last_fields() {
     clean(ws, vcf.as_bytes());
     assert_eq!(run(ws, b"@see\tthe docs \nx\t\n").len(), 2);
 }
+
+/// The forty-ninth session's signatures: Bison's parsers, Doxygen's man
+/// pages, `gen_manual`'s manuals, Nix derivations, zlib's generated
+/// tables, Qt Linguist's catalogs, Eclipse's exported preferences,
+/// CorelDRAW's, Krita's, Matplotlib's and draw.io's SVGs; the same words
+/// elsewhere, or by hand, are judged.
+#[test]
+fn bison_doxygen_man_pages_nix_derivations_and_plot_exports_keep_the_tools_layout() {
+    let ws = BuiltinKind::TrailingWhitespace;
+    let fnl = BuiltinKind::FinalNewline;
+    for content in [
+        "/* A Bison parser, made by GNU Bison 3.8.2.  */\n\nstatic const yytype_int16 yypact[] = \n",
+        "// A Bison parser, made by GNU Bison 3.8.2.\n\nnamespace yy { \n",
+        ".TH \"decode.h\" 3 \"August 2021\" \"Brotli\" \\\" -*- nroff -*-\n.ad l\n.nh\n.SH NAME\ndecode.h \\- API\\&.  \n",
+        "<html>\n<head>\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=ISO-8859-1\">\n<title>1.10.0 Manual</title>\n</head>\n<body>\n<a name=\"Chapter1\"></a><h2>Introduction</h2><pre> \n</pre>\n",
+        "/* crc32.h -- tables for rapid CRC calculation\n * Generated automatically by crc32.c\n */\n\nlocal const z_crc_t crc_table[] = { \n",
+        "/* header created automatically with -DGEN_TREES_H */\n\nlocal const ct_data static_ltree[] = { \n",
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<!DOCTYPE TS>\n<TS version=\"2.1\" language=\"pl_PL\">\n<message>\n<translation>Tak \n</translation>\n",
+        "<?xml version=\"1.0\" encoding=\"utf-8\" standalone=\"no\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\">\n <metadata>\n  <dc:title>Matplotlib v3.5.3, https://matplotlib.org/</dc:title>\n </metadata>\n<path d=\"M 0 184.79 \nL 1 2\"/>\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- Creator: CorelDRAW 2019 (64-Bit) -->\n<svg>\n<g> \n</g></svg>\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- Created using Krita: https://krita.org -->\n<svg>\n<g> \n</g></svg>\n",
+        "<svg host=\"65bd\" xmlns=\"http://www.w3.org/2000/svg\" content=\"&lt;mxfile&gt;&lt;diagram&gt;\">\n<g> \n</g></svg>\n",
+    ] {
+        clean(ws, content.as_bytes());
+    }
+    for content in [
+        // Bison named, not as the skeleton's first line.
+        "/* Parser for the grammar; see A Bison parser, made by GNU Bison */ \n",
+        "# Built by Bison\nA Bison parser, made by GNU Bison 3.8 \n",
+        // A man page written by hand.
+        ".TH DECODE 3\n.SH NAME\ndecode \\- API \n",
+        // A page with the head but not the manual's anchors.
+        "<html>\n<head>\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=ISO-8859-1\">\n<title>Notes</title>\n<p> \n",
+        // A comment that mentions generation further down.
+        "/* tables.h */\n/* by hand */\n/* more */\n/* Generated automatically by crc32.c */\nint x; \n",
+        // An SVG that only speaks of the programs.
+        "<svg>\n<text>Matplotlib v3</text> \n<text>Creator: CorelDRAW</text></svg>\n",
+        // TypeScript, not a Qt catalog.
+        "// <!DOCTYPE TS> is Qt's\nconst x = 1; \n",
+    ] {
+        assert_eq!(run(ws, content.as_bytes()).len(), 1, "{content}");
+    }
+    // Nix's derivations and Eclipse's preferences, written without a final
+    // line break; XML declared so by hand is judged.
+    clean(
+        fnl,
+        b"Derive([(\"out\",\"/nix/store/c015-fixed\",\"sha256\",\"8945\")],[],[],\"x86_64-linux\",\"/bin/sh\",[],[])",
+    );
+    clean(fnl, b"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?><templates><template autoinsert=\"true\" name=\"x\">y</template></templates>");
+    clean(fnl, b"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n<profiles version=\"13\">\n<profile kind=\"CodeFormatterProfile\" name=\"x\" version=\"13\">\n</profile>\n</profiles>");
+    assert_eq!(run(fnl, b"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n<config>\n</config>").len(), 1);
+    assert_eq!(run(fnl, b"Derive is a word\nx").len(), 1);
+}
+
+/// Captured terminal output with an escape sequence in a third of its
+/// lines keeps its layout, wherever its first escape is; a file with a
+/// few coloured lines among many is judged.
+#[test]
+fn terminal_captures_keep_their_layout_by_their_escape_sequences() {
+    let ws = BuiltinKind::TrailingWhitespace;
+    clean(ws, b"[user@host]$ \r\x1b[K[user@host]$ ls\r\n\x1b[0mfile \r\n\x1b[1mdir\x1b[0m\r\n");
+    let few = format!("{}\x1b[1mbold\x1b[0m\nline \n", "plain\n".repeat(6));
+    assert_eq!(run(ws, few.as_bytes()).len(), 1);
+    assert_eq!(run(ws, b"two \n\x1b[0m\n").len(), 1, "two lines are no capture");
+}
+
+/// Wycheproof's test vectors: their keys are published, their size their
+/// cases'; a JSON file with a key and not those members is judged.
+#[test]
+fn published_test_vectors_hold_no_secret_and_no_accidental_size() {
+    let key = "-----BEGIN PRIVATE KEY-----\\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg";
+    let vectors = format!(
+        "{{\n  \"algorithm\": \"ECDH\",\n  \"schema\": \"ecdh_pem_test_schema_v1.json\",\n  \"numberOfTests\": 612,\n  \"testGroups\": [\n    {{\"tests\": [{{\"tcId\": 1, \"private\": \"{key}\\n-----END PRIVATE KEY-----\\n\"}}]}}\n  ]\n}}\n"
+    );
+    clean(BuiltinKind::Secrets, vectors.as_bytes());
+    let plain =
+        format!("{{\n  \"algorithm\": \"ECDH\",\n  \"private\": \"{key}\\n-----END PRIVATE KEY-----\\n\"\n}}\n");
+    assert_eq!(run(BuiltinKind::Secrets, plain.as_bytes()).len(), 1);
+    let settings = BuiltinSettings { max_size: 16 };
+    fn sized(content: &[u8]) -> BuiltinInput<'_> {
+        BuiltinInput { content, size: content.len() as u64, executable: false, binary: false, marks: FileMarks::NONE }
+    }
+    let judged = judge(BuiltinKind::LargeFile, &settings, &sized(vectors.as_bytes()));
+    assert_eq!((judged.findings.len(), judged.waiver), (0, Some(Waiver::TestVectors)));
+    assert_eq!(
+        check(BuiltinKind::LargeFile, &settings, &sized(b"{\"algorithm\": \"x\", \"numberOfTests\": 1}")).len(),
+        1
+    );
+}
+
+/// Vagrant's insecure key is published for anyone to use; another key is
+/// reported.
+#[test]
+fn vagrants_published_insecure_key_is_no_secret() {
+    let vagrant = "-----BEGIN RSA PRIVATE KEY-----\nMIIEogIBAAKCAQEA6NF8iallvQVp22WDkTkyrtvp9eWW6A8YVr+kz4TjGYe7gHzI\nw+niNltGEFHzD8+v1I2YJ6oXevct1YeS0o9HZyN1Q9qgCgzUFtdOKLv6IedplqoP\n-----END RSA PRIVATE KEY-----\n";
+    clean(BuiltinKind::Secrets, vagrant.as_bytes());
+    let other = vagrant.replace("6NF8iallvQVp22WDkTkyrtvp9eWW6A8YVr", "7XQ2pLmn4RsTuVwY3zAbCdEfGhIjKlMnOp");
+    assert_eq!(run(BuiltinKind::Secrets, other.as_bytes()).len(), 1);
+}
+
+/// OpenRC's service scripts are installed with their own mode.
+#[test]
+fn openrc_service_scripts_need_no_executable_bit() {
+    let sb = BuiltinKind::ShebangExecutable;
+    clean(sb, b"#!/sbin/openrc-run\ncommand=/usr/bin/emqx\n");
+    assert_eq!(run(sb, b"#!/sbin/openrc\necho\n").len(), 1);
+}
+
+/// In a patch, the last hunk's context line of an empty line (a lone
+/// blank, or an empty line) is the hunk's, not a blank line at the end;
+/// a blank line after a complete hunk is one. Git for Windows' version
+/// ends a signature too.
+#[test]
+fn a_patch_s_last_hunk_keeps_its_empty_context_lines() {
+    let fnl = BuiltinKind::FinalNewline;
+    let blanks = FileMarks { keeps_trailing_whitespace: true, ..FileMarks::NONE };
+    let hunk = "--- a/x.cmake\n+++ b/x.cmake\n@@ -1,3 +1,3 @@\n install(x)\n-old\n+new\n";
+    // The third context line is an empty one, written as a lone blank.
+    assert!(marked(fnl, blanks, format!("{hunk} \n").as_bytes()).is_empty());
+    // Or as an empty line, as GNU patch takes it.
+    clean(fnl, format!("{hunk}\n").as_bytes());
+    // A hunk already complete: the line after it is a blank line.
+    let complete = "--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n keep\n-old\n+new\n";
+    assert_eq!(run(fnl, format!("{complete}\n").as_bytes()).len(), 1);
+    assert_eq!(marked(fnl, blanks, format!("{complete} \n").as_bytes()).len(), 1);
+    // Two empty lines where the hunk takes one: one is left over.
+    let f = run(fnl, format!("{hunk}\n\n").as_bytes());
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].message, "file ends with 1 blank line");
+    // A hunk header without counts takes one line each side.
+    clean(fnl, b"@@ -3 +3 @@\n-a\n+b\n");
+    assert_eq!(run(fnl, b"@@ -3 +3 @@\n-a\n+b\n\n").len(), 1);
+    // Not a hunk's lines: judged as any file.
+    assert_eq!(run(fnl, b"@@ -1,3 +1,3 @@\n```\n\n").len(), 1);
+    clean(fnl, b"+hi\n-- \n2.52.0.windows.1\n\n");
+    assert_eq!(run(fnl, b"+hi\n-- \nwindows.2.52\n\n").len(), 1);
+}

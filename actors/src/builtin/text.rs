@@ -877,7 +877,24 @@ pub(super) fn final_newline(content: &[u8], blank_lines_kept: bool, blanks_are_b
         return;
     }
     // The first blank line starts after the terminator of the last non-blank one.
-    let first_blank = if all_blank { bom } else { end + memchr::memchr(newline, &content[end..]).map_or(0, |i| i + 1) };
+    let mut first_blank =
+        if all_blank { bom } else { end + memchr::memchr(newline, &content[end..]).map_or(0, |i| i + 1) };
+    let mut blank = blank;
+    // In a patch, a line that looks blank may be the last hunk's: a
+    // context line of an empty line (a lone blank, or nothing, as GNU
+    // patch takes it), which the hunk's header counts. Only the lines
+    // after the hunk are the file's end.
+    if !all_blank
+        && newline == b'\n'
+        && let Some(hunk_end) = last_hunk_end(content)
+        && hunk_end > first_blank
+    {
+        blank = content[hunk_end..].iter().filter(|&&b| b == newline).count();
+        if blank == 0 {
+            return;
+        }
+        first_blank = hunk_end;
+    }
     out.at(first_blank, Severity::Warning, || {
         if all_blank {
             format!("file contains only {}", plural(blank, "blank line"))
@@ -1017,7 +1034,8 @@ fn ends_with_source_map_link(content: &[u8]) -> bool {
 
 /// Whether `content` (up to its last non-blank line) ends as `git
 /// format-patch` ends a patch: a `-- ` line and git's version (`2.41.0`,
-/// `2.39.3 (Apple Git-146)`), after which git writes one blank line.
+/// `2.39.3 (Apple Git-146)`, Git for Windows' `2.52.0.windows.1`), after
+/// which git writes one blank line.
 fn patch_signature(content: &[u8]) -> bool {
     let mut lines = content.rsplit(|&b| b == b'\n');
     let (Some(version), Some(dashes)) = (lines.next(), lines.next()) else { return false };
@@ -1026,7 +1044,52 @@ fn patch_signature(content: &[u8]) -> bool {
     dashes == b"-- "
         && version.len() <= 64
         && parts.len() >= 2
-        && parts.iter().all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit))
+        && parts.iter().all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_alphanumeric))
+        && parts[..2].iter().all(|p| p.iter().all(u8::is_ascii_digit))
+}
+
+/// Where the last hunk of a unified diff in `content` ends: past the last
+/// line its header's counts take (`@@ -12,3 +12,4 @@`). `None` without a
+/// hunk, or if the lines after its header do not read as its lines (or
+/// run out before its counts do).
+fn last_hunk_end(content: &[u8]) -> Option<usize> {
+    let at = match memchr::memmem::rfind(content, b"\n@@ -") {
+        Some(i) => i + 1,
+        None if content.starts_with(b"@@ -") => 0,
+        None => return None,
+    };
+    let header_end = at + memchr::memchr(b'\n', &content[at..])? + 1;
+    let mut words = content[at + 4..header_end].split(|&b| b == b' ');
+    // A range's count: after its comma, or 1 without one.
+    let count = |range: &[u8]| -> Option<usize> {
+        let n = range.split(|&b| b == b',').nth(1).unwrap_or(b"1");
+        std::str::from_utf8(n).ok()?.parse().ok()
+    };
+    let mut old = count(words.next()?)?;
+    let mut new = count(words.next()?.strip_prefix(b"+")?)?;
+    if !words.next()?.starts_with(b"@@") {
+        return None;
+    }
+    let mut pos = header_end;
+    while old > 0 || new > 0 {
+        if pos >= content.len() {
+            return None;
+        }
+        let line_end = memchr::memchr(b'\n', &content[pos..]).map_or(content.len(), |i| pos + i + 1);
+        let line = content[pos..line_end].strip_suffix(b"\n").unwrap_or(&content[pos..line_end]);
+        match line.strip_suffix(b"\r").unwrap_or(line).first() {
+            None | Some(b' ') => {
+                old = old.checked_sub(1)?;
+                new = new.checked_sub(1)?;
+            }
+            Some(b'-') => old = old.checked_sub(1)?,
+            Some(b'+') => new = new.checked_sub(1)?,
+            Some(b'\\') => {}
+            Some(_) => return None,
+        }
+        pos = line_end;
+    }
+    Some(pos)
 }
 
 /// Whether `content` is data or markup a tool writes on one line, without a
