@@ -1,20 +1,29 @@
-//! Directories whose README says they hold someone else's code
-//! (docs/configuration.md, "Vendored packages"): klipper's `lib/README`
-//! begins "This directory contains external library code.", micropython's
-//! "This directory contains third-party, low-level C libraries and SDKs.".
-//! Every file below such a directory but the README gets the `vendored`
-//! mark, as `linguist-vendored` gives it.
+//! Directories that say they hold someone else's code
+//! (docs/configuration.md, "Vendored packages"), in two ways:
 //!
-//! The README is one of [`NAMES`], in the directory itself (not the
-//! project's root: a project does not vendor itself), and says so first,
-//! after a heading at most ([`SAYS`]): a README that mentions vendored code
-//! further down describes the project's own code.
+//! - Their README says so: klipper's `lib/README` begins "This directory
+//!   contains external library code.", micropython's "This directory
+//!   contains third-party, low-level C libraries and SDKs.". The README is
+//!   one of [`NAMES`], in the directory itself, and says so first, after a
+//!   heading at most ([`SAYS`]): a README that mentions vendored code
+//!   further down describes the project's own code.
+//! - They are named as a release, a name and its version
+//!   ([`release_name`]: sonic-pi's `app/external/spdlog-1.8.2/`,
+//!   `vendor/concurrent-ruby-1.2.2/`), and hold a licence file of their own
+//!   ([`is_licence`]): a release's archive unpacked whole. A project's own
+//!   directories named with a version (`versioned_docs/version-0.18/`)
+//!   hold no licence.
 //!
-//! A check of directories finds their READMEs among the walked files; the
-//! directories above its targets, and those of files named alone (and
-//! every one `explain` asks about), are looked in. The READMEs read are
-//! stamped with the ignore files, and a change to one is a change of a
-//! rules file ([`crate::watch`]), so the next check walks the tree again.
+//! Every file below such a directory but its README gets the `vendored`
+//! mark, as `linguist-vendored` gives it. Not the project's root: a project
+//! does not vendor itself.
+//!
+//! A check of directories finds their READMEs and licences among the
+//! walked files; the directories above its targets, and those of files
+//! named alone (and every one `explain` asks about), are looked in. The
+//! READMEs read are stamped with the ignore files, and a change to one, or
+//! to a licence file, is a change of a rules file ([`crate::watch`]), so
+//! the next check walks the tree again.
 
 use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;
@@ -46,6 +55,56 @@ pub(crate) fn is_readme(name: &[u8]) -> bool {
     NAMES.iter().any(|n| name == n.as_bytes())
 }
 
+/// The licence files a release's directory may hold, as projects name
+/// them (Boost's `LICENSE_1_0.txt`, Rust crates' `LICENSE-MIT`).
+pub(crate) const LICENCES: [&str; 16] = [
+    "LICENSE",
+    "LICENSE.txt",
+    "LICENSE.md",
+    "LICENSE.rst",
+    "LICENSE-MIT",
+    "LICENSE-APACHE",
+    "LICENSE_1_0.txt",
+    "License.txt",
+    "license.txt",
+    "LICENCE",
+    "LICENCE.txt",
+    "LICENCE.md",
+    "COPYING",
+    "COPYING.txt",
+    "COPYING.LIB",
+    "COPYRIGHT",
+];
+
+/// Whether `name` is one of [`LICENCES`]: a change to it can change the
+/// marks of the files below its directory.
+pub(crate) fn is_licence(name: &[u8]) -> bool {
+    LICENCES.iter().any(|n| name == n.as_bytes())
+}
+
+/// Whether a directory's `name` is a release's: a name beginning with a
+/// letter, then `-` or `_` and a version of two to four numbers, with a `v`
+/// before it at most (`spdlog-1.8.2`, `QScintilla_src-2.14.1`,
+/// `scsynth-boost-1.74.0`, `lua-v5.4`).
+pub(crate) fn release_name(name: &[u8]) -> bool {
+    let Some(at) = name.iter().rposition(|&b| b == b'-' || b == b'_') else { return false };
+    let (stem, version) = (&name[..at], &name[at + 1..]);
+    let version = version.strip_prefix(b"v").unwrap_or(version);
+    let parts = version.split(|&b| b == b'.');
+    stem.first().is_some_and(u8::is_ascii_alphabetic)
+        && (2..=4).contains(&parts.clone().count())
+        && parts.into_iter().all(|p| !p.is_empty() && p.len() <= 8 && p.iter().all(u8::is_ascii_digit))
+}
+
+/// The licence file in `dir` (on disk, not through a link), if its name is
+/// a release's ([`release_name`]).
+fn release_licence(dir: &Path) -> Option<PathBuf> {
+    if !dir.file_name().is_some_and(|n| release_name(n.as_bytes())) {
+        return None;
+    }
+    LICENCES.iter().map(|n| dir.join(n)).find(|p| p.symlink_metadata().is_ok_and(|m| m.is_file()))
+}
+
 /// Gives each of `files` below a directory whose README says it holds
 /// someone else's code (in the project at `root`) the `vendored` mark.
 /// `whole` says whether a directory was walked whole (its README, if any,
@@ -63,9 +122,11 @@ pub(super) fn mark(
     // The READMEs to read: those walked in a directory walked whole, and
     // the first of each directory looked in (up to the root, which is not
     // one).
+    // And the licence files of directories named as releases.
     let mut readmes: Vec<PathBuf> = Vec::new();
+    let mut licences: Vec<PathBuf> = Vec::new();
     let mut looked: HashSet<PathBuf> = HashSet::new();
-    let mut look_in = |dir: &Path, readmes: &mut Vec<PathBuf>| {
+    let mut look_in = |dir: &Path, readmes: &mut Vec<PathBuf>, licences: &mut Vec<PathBuf>| {
         let mut up = Some(dir);
         while let Some(d) = up.filter(|d| *d != root && d.starts_with(root)) {
             if !looked.insert(d.to_path_buf()) {
@@ -73,19 +134,22 @@ pub(super) fn mark(
             }
             let found = NAMES.iter().map(|n| d.join(n)).find(|p| p.symlink_metadata().is_ok_and(|m| m.is_file()));
             readmes.extend(found);
+            licences.extend(release_licence(d));
             up = d.parent();
         }
     };
     for above in targets.iter().filter_map(|t| t.parent()) {
-        look_in(above, &mut readmes);
+        look_in(above, &mut readmes, &mut licences);
     }
     let mut alone: Vec<PathBuf> = Vec::new();
     for w in files.iter() {
         // By the path's bytes: this looks at every walked file.
         let path = w.abs.as_os_str().as_bytes();
         let slash = memchr::memrchr(b'/', path).unwrap_or(0);
-        let named = path[slash..].starts_with(b"/README") && is_readme(&path[slash + 1..]);
-        if !named && whole.is_none() {
+        let name = &path[(slash + 1).min(path.len())..];
+        let named = path[slash..].starts_with(b"/README") && is_readme(name);
+        let licence = !named && is_licence(name);
+        if !named && !licence && whole.is_none() {
             continue;
         }
         let Some(dir) = w.abs.parent() else { continue };
@@ -95,14 +159,28 @@ pub(super) fn mark(
             }
         } else if named && dir != root {
             readmes.push(w.abs.clone());
+        } else if licence && dir != root && dir.file_name().is_some_and(|n| release_name(n.as_bytes())) {
+            licences.push(w.abs.clone());
         }
     }
     for dir in &alone {
-        look_in(dir, &mut readmes);
+        look_in(dir, &mut readmes, &mut licences);
     }
-    // The directories whose README says so, each with what to say of it:
-    // the README's path relative to the root and the line that says so.
+    // The directories that say so, each with what to say of it: the
+    // README's path relative to the root and the line that says so, or the
+    // licence's.
     let mut vendored: Vec<(PathBuf, String)> = Vec::new();
+    for licence in licences {
+        let Some(dir) = licence.parent() else { continue };
+        if vendored.iter().any(|(d, _)| d == dir) {
+            continue;
+        }
+        let rel = licence.strip_prefix(root).unwrap_or(&licence).display().to_string();
+        vendored.push((
+            dir.to_path_buf(),
+            format!("{rel}: a release's directory (a name and its version) with its own licence: someone else's code, kept as it came"),
+        ));
+    }
     for readme in readmes {
         let Some(dir) = readme.parent() else { continue };
         if vendored.iter().any(|(d, _)| d == dir) {
@@ -211,6 +289,54 @@ mod tests {
         );
         // The walked READMEs below the root, and no others.
         assert_eq!(read, ["ext/README.md", "lib/README", "src/README.md"]);
+    }
+
+    #[test]
+    fn release_names_are_a_name_and_a_version() {
+        for name in ["spdlog-1.8.2", "QScintilla_src-2.14.1", "scsynth-boost-1.74.0", "lua-v5.4", "zlib-1.3.1.1"] {
+            assert!(release_name(name.as_bytes()), "{name}");
+        }
+        for name in ["spdlog", "1.8.2", "-1.8", "python3", "v1.2", "x-1", "x-1.2.3.4.5", "x-1.2rc1", "x-1..2", "x-1.2-"]
+        {
+            assert!(!release_name(name.as_bytes()), "{name}");
+        }
+    }
+
+    /// A release's directory with its own licence is someone else's code,
+    /// found walked whole, above the target, or beside a file named alone;
+    /// without a licence, or as the project's root, it is the project's.
+    #[test]
+    fn a_release_s_directory_with_its_own_licence_marks_what_is_below_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("app-1.0");
+        write(&root, "external/spdlog-1.8.2/LICENSE", "MIT\n");
+        write(&root, "external/spdlog-1.8.2/include/spdlog.h", "x");
+        write(&root, "versioned_docs/version-0.18/intro.md", "x");
+        write(&root, "src/LICENSE", "x");
+        write(&root, "src/main.c", "x");
+        write(&root, "LICENSE", "x");
+        let rels = [
+            "LICENSE",
+            "external/spdlog-1.8.2/LICENSE",
+            "external/spdlog-1.8.2/include/spdlog.h",
+            "src/LICENSE",
+            "src/main.c",
+            "versioned_docs/version-0.18/intro.md",
+        ];
+        let (got, said, read) = marked(&root, &rels, "", true);
+        assert_eq!(got, [false, true, true, false, false, false]);
+        assert_eq!(
+            said[2],
+            "external/spdlog-1.8.2/LICENSE: a release's directory (a name and its version) with its own licence: someone else's code, kept as it came"
+        );
+        assert!(read.is_empty(), "a licence is known by its name: {read:?}");
+        // `verdict check external/spdlog-1.8.2/include`, and `explain` of a
+        // file alone: the licence is looked for on disk.
+        let header = ["external/spdlog-1.8.2/include/spdlog.h"];
+        assert_eq!(marked(&root, &header, "external/spdlog-1.8.2/include", true).0, [true]);
+        assert_eq!(marked(&root, &header, "external/spdlog-1.8.2/include/spdlog.h", false).0, [true]);
+        std::fs::remove_file(root.join("external/spdlog-1.8.2/LICENSE")).unwrap();
+        assert_eq!(marked(&root, &header, "external/spdlog-1.8.2/include", true).0, [false]);
     }
 
     #[test]

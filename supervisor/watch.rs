@@ -151,7 +151,7 @@ pub const IGNORE_FILES: [&str; 3] = [".gitignore", ".ignore", ".git"];
 /// checks of files anywhere below it: an ignore file, `.git`, a
 /// `.gitattributes` or an `.editorconfig` (see [`crate::check`]'s
 /// attributes and EditorConfig), what makes a `vendor` directory a package manager's
-/// (see [`crate::check::package_vendor`]), a README (see
+/// (see [`crate::check::package_vendor`]), a README or a licence file (see
 /// [`crate::check::readme_vendor`]), or a `.prettierignore` (see
 /// [`crate::check::formatter_ignore`]; only the root's is read).
 fn rules_below(name: &std::ffi::OsStr) -> bool {
@@ -160,6 +160,7 @@ fn rules_below(name: &std::ffi::OsStr) -> bool {
         || name == ".editorconfig"
         || crate::check::package_vendor::is_sign_name(std::os::unix::ffi::OsStrExt::as_bytes(name))
         || crate::check::readme_vendor::is_readme(std::os::unix::ffi::OsStrExt::as_bytes(name))
+        || crate::check::readme_vendor::is_licence(std::os::unix::ffi::OsStrExt::as_bytes(name))
         || name == crate::check::formatter_ignore::FILE_NAME
 }
 

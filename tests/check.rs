@@ -2947,6 +2947,30 @@ fn a_directory_whose_readme_says_it_is_external_code_keeps_its_layout() {
     assert_eq!(with_findings(&check_json(&env, &[]).1), every);
 }
 
+/// A release's directory (sonic-pi's `app/external/aubio-0.4.9/`) keeps its
+/// files' layout while it holds its licence: warm, the licence appearing
+/// and going is seen deep below it, and `explain` names it.
+#[test]
+fn a_release_s_directory_with_its_licence_keeps_its_layout() {
+    let env = Env::new();
+    env.write("external/aubio-0.4.9/src/pitch/yin.c", "int x;  \n");
+    env.write("external/aubio-0.4.9/wscript", "def build(ctx): \n");
+    env.write("src/main.c", "int main; \n");
+    let every = ["external/aubio-0.4.9/src/pitch/yin.c", "external/aubio-0.4.9/wscript", "src/main.c"];
+    assert_eq!(with_findings(&check_json(&env, &[]).1), every);
+    assert!((0..3).any(|_| check_json(&env, &[]).1["summary"]["unchanged"] == true), "never answered unchanged");
+    env.write("external/aubio-0.4.9/COPYING", "GNU GENERAL PUBLIC LICENSE\n");
+    let r = check_json(&env, &[]).1;
+    assert_eq!(with_findings(&r), ["src/main.c"], "{}", r["summary"]);
+    let (_, below) = check_json(&env, &["external/aubio-0.4.9/src"]);
+    assert_eq!(with_findings(&below), Vec::<&str>::new(), "{below:#}");
+    let out = env.run(&["explain", "external/aubio-0.4.9/src/pitch/yin.c"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("external/aubio-0.4.9/COPYING: a release's directory"), "{text}");
+    std::fs::remove_file(env.project.join("external/aubio-0.4.9/COPYING")).unwrap();
+    assert_eq!(with_findings(&check_json(&env, &[]).1), every);
+}
+
 #[test]
 fn composer_s_vendor_directory_keeps_its_layout_while_composer_says_so() {
     let env = Env::new();
