@@ -25,7 +25,7 @@
 //! to a licence file, is a change of a rules file ([`crate::watch`]), so
 //! the next check walks the tree again.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -198,16 +198,45 @@ pub(super) fn mark(
     if vendored.is_empty() {
         return;
     }
-    let own_readme = |w: &Walked, dir: &Path| {
-        w.abs.parent() == Some(dir) && w.abs.file_name().is_some_and(|n| is_readme(n.as_bytes()))
+    // Each file's nearest such directory above it (not the one whose
+    // README it is), found by its directory's ancestors, once a directory:
+    // the walk gives a directory's files one after another, and a tree of
+    // releases (a copy of cargo's registry) has hundreds of them.
+    let by_dir: HashMap<&Path, usize> = vendored.iter().enumerate().map(|(i, (d, _))| (d.as_path(), i)).collect();
+    let nearest = |dir: &Path, readme: bool| {
+        let mut above = dir.ancestors().take_while(|a| *a != root && a.starts_with(root));
+        // A README's own directory does not mark it.
+        if readme {
+            above.next();
+        }
+        above.find_map(|a| by_dir.get(a).copied())
     };
-    for w in files.iter_mut() {
-        let Some((_, said)) = vendored.iter().find(|(dir, _)| w.abs.starts_with(dir) && !own_readme(w, dir)) else {
+    let mut last: Option<(PathBuf, Option<usize>)> = None;
+    let mut marks: Vec<Option<usize>> = Vec::with_capacity(files.len());
+    for w in files.iter() {
+        let Some(dir) = w.abs.parent() else {
+            marks.push(None);
             continue;
         };
+        if w.abs.file_name().is_some_and(|n| is_readme(n.as_bytes())) {
+            marks.push(nearest(dir, true));
+            continue;
+        }
+        let of_dir = match &last {
+            Some((d, found)) if d == dir => *found,
+            _ => {
+                let found = nearest(dir, false);
+                last = Some((dir.to_path_buf(), found));
+                found
+            }
+        };
+        marks.push(of_dir);
+    }
+    for (w, mark) in files.iter_mut().zip(marks) {
+        let Some(i) = mark else { continue };
         w.marks.vendored = true;
         if let Some(sources) = sources {
-            sources.lock().expect("sources").entry(w.abs.clone()).or_default().push(said.clone());
+            sources.lock().expect("sources").entry(w.abs.clone()).or_default().push(vendored[i].1.clone());
         }
     }
 }

@@ -9,10 +9,13 @@
 //!   `STEM.ok`, `STEM.ref`, `STEM.err` or `STEM.exp` (`STEM.out.exp`,
 //!   `STEM.err.exp`) beside a file named `STEM` or `STEM.EXT` (Verilator's
 //!   `t_x_bad.out` beside `t_x_bad.v`, ocamlformat's `x.ml.ref` beside
-//!   `x.ml.err`, MicroPython's `x.py.exp` beside `x.py`), and an input named `STEM.in` beside its
-//!   expected output (Vim's indent tests' `python.in` and `python.ok`). Each
-//!   gets the `test_pair` mark, which the layout, encoding and shebang
-//!   checks heed. Alone, such a name says little (`Makefile.in` is
+//!   `x.ml.err`, MicroPython's `x.py.exp` beside `x.py`), an input named
+//!   `STEM.in` beside its expected output (Vim's indent tests' `python.in`
+//!   and `python.ok`), and, below a directory of tests, an output in text:
+//!   `NAME.EXT.txt` beside `NAME.EXT`, or a run of five or more `STEM.txt`
+//!   beside `STEM.EXT` of one `EXT` in a directory (binaryen's
+//!   `test/passes/`). Each gets the `test_pair` mark, which the layout,
+//!   encoding and shebang checks heed. Alone, such a name says little (`Makefile.in` is
 //!   autoconf's, a `.ref` may be anything); beside its pair it says what
 //!   a test suite's runner says of it.
 //!
@@ -40,7 +43,22 @@ enum Found {
     Asset,
     /// It is one of a test's pair of files.
     Pair(TestPair),
+    /// It is a text file beside the file it is the output of
+    /// ([`TEXT_OUTPUT`]): a test's expected output if it is below a
+    /// directory of tests.
+    TextOutput,
 }
+
+/// The suffix of an expected output in text beside its input
+/// (binaryen's `test/passes/NAME.txt` beside `NAME.wast`, its
+/// `test/binaryen.js/NAME.js.txt` beside `NAME.js`).
+const TEXT_OUTPUT: &[u8] = b".txt";
+
+/// How many `STEM.txt` beside `STEM.EXT` (the same `EXT`) a directory must
+/// hold for each to be a test's pair: one may be notes beside a source
+/// (glib's `live-g-file.txt` beside `live-g-file.c`), a run of them is a
+/// suite's outputs.
+const TEXT_PAIRS_FROM: usize = 5;
 
 /// What kind of name a path's file name has, by its last extension.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -152,6 +170,7 @@ fn among(paths: &[&[u8]]) -> Vec<(usize, Found, usize)> {
             }
         }
     }
+    text_outputs(paths, &mut found);
     let mut key = Vec::new();
     for (i, stem) in inputs {
         let output = expected_suffixes().find_map(|suffix| {
@@ -171,6 +190,49 @@ fn among(paths: &[&[u8]]) -> Vec<(usize, Found, usize)> {
         }
     }
     found
+}
+
+/// Text files beside what they are the output of, below a directory of
+/// tests (by the path; the caller asks again of the path from the
+/// project's root): `NAME.EXT.txt` beside `NAME.EXT`, and `STEM.txt`
+/// beside `STEM.EXT` where a directory holds [`TEXT_PAIRS_FROM`] such
+/// pairs of one `EXT` or more.
+fn text_outputs(paths: &[&[u8]], found: &mut Vec<(usize, Found, usize)>) {
+    // The text files below a directory of tests, by their path less `.txt`.
+    let texts: HashMap<&[u8], usize> = (paths.iter().enumerate())
+        .filter_map(|(i, path)| {
+            let stem = path.strip_suffix(TEXT_OUTPUT)?;
+            let named = stem.last().is_some_and(|&b| b != b'/');
+            (named && verdict_actors::builtin::in_test_dir(path)).then_some((stem, i))
+        })
+        .collect();
+    if texts.is_empty() {
+        return;
+    }
+    // `STEM.txt` and `STEM.EXT` (their indices), by directory and `EXT`.
+    type Run = Vec<(usize, usize)>;
+    let mut runs: HashMap<(&[u8], &[u8]), Run> = HashMap::new();
+    for (i, path) in paths.iter().enumerate() {
+        // `NAME.EXT.txt` beside `NAME.EXT` (not beside a bare `NAME`: a
+        // `README` and `README.txt`).
+        if let Some(&text) = texts.get(path)
+            && less_extension(path).is_some()
+        {
+            found.push((text, Found::TextOutput, i));
+        }
+        if path.ends_with(TEXT_OUTPUT) {
+            continue;
+        }
+        if let Some(stem) = less_extension(path)
+            && let Some(&text) = texts.get(stem)
+        {
+            let dir = &path[..memchr::memrchr(b'/', path).unwrap_or(0)];
+            runs.entry((dir, &path[stem.len()..])).or_default().push((text, i));
+        }
+    }
+    for pairs in runs.into_values().filter(|pairs| pairs.len() >= TEXT_PAIRS_FROM) {
+        found.extend(pairs.into_iter().map(|(text, i)| (text, Found::TextOutput, i)));
+    }
 }
 
 /// The names of a directory's entries (a plain `read_dir`, whatever the
@@ -198,7 +260,9 @@ impl DirNames {
 
     /// Whether the partner of the file at `path` (named as one of a pair)
     /// is among the names: for `STEM.out`, another file `STEM` or
-    /// `STEM.EXT`; for `STEM.in`, an expected output of `STEM`.
+    /// `STEM.EXT`; for `STEM.in`, an expected output of `STEM`; for
+    /// `STEM.txt`, a file `STEM` or `STEM.EXT` (whether it makes a pair,
+    /// a listing of the directory says).
     fn has_pair(&self, path: &[u8]) -> bool {
         let name = &path[memchr::memrchr(b'/', path).map_or(0, |i| i + 1)..];
         match named(name) {
@@ -213,7 +277,12 @@ impl DirNames {
                 let stem = &name[..dot];
                 expected_suffixes().any(|suffix| self.names.contains(&[stem, suffix].concat()))
             }
-            _ => false,
+            // A text output: `NAME.EXT` beside `NAME.EXT.txt`, or some
+            // `STEM.EXT` beside `STEM.txt` (whether the directory holds
+            // enough such pairs, its listing says).
+            _ => name
+                .strip_suffix(TEXT_OUTPUT)
+                .is_some_and(|stem| self.names.contains(stem) || self.stems.get(stem).is_some_and(|&n| n > 1)),
         }
     }
 }
@@ -250,6 +319,9 @@ pub(super) fn mark(
             let abs = w.abs.as_os_str().as_bytes();
             let could = match named(abs) {
                 Some((Named::Output | Named::Input, _)) => {
+                    on_disk.entry(dir).or_insert_with(|| DirNames::read(dir)).has_pair(abs)
+                }
+                None if abs.ends_with(TEXT_OUTPUT) && verdict_actors::builtin::in_test_dir(abs) => {
                     on_disk.entry(dir).or_insert_with(|| DirNames::read(dir)).has_pair(abs)
                 }
                 _ => false,
@@ -293,6 +365,11 @@ pub(super) fn mark(
         match what {
             Found::Asset => w.marks.imported_asset = true,
             Found::Pair(pair) => w.marks.test_pair = Some(pair),
+            // Below a directory of tests from the project's root.
+            Found::TextOutput if verdict_actors::builtin::in_test_dir(w.name_bytes()) => {
+                w.marks.test_pair = Some(TestPair::ExpectedOutput);
+            }
+            Found::TextOutput => continue,
         }
         if let Some(sources) = sources {
             let name = |p: &[u8]| {
@@ -303,6 +380,7 @@ pub(super) fn mark(
                 Found::Asset => format!("{}: Godot's editor imported it", name(&by)),
                 Found::Pair(TestPair::Input) => format!("{}: the test's expected output for it", name(&by)),
                 Found::Pair(TestPair::ExpectedOutput) => format!("{}: of the same test", name(&by)),
+                Found::TextOutput => format!("{}: the test's input, this its output in text", name(&by)),
             };
             sources.lock().expect("sources").entry(w.abs.clone()).or_default().push(said);
         }
@@ -324,7 +402,7 @@ mod tests {
     }
 
     fn walked(root: &Path, rels: &[&str]) -> Vec<Walked> {
-        rels.iter().map(|r| Walked { abs: root.join(r), ..Walked::default() }).collect()
+        rels.iter().map(|r| Walked { rel: (*r).to_owned(), abs: root.join(r), ..Walked::default() }).collect()
     }
 
     #[test]
@@ -431,6 +509,46 @@ mod tests {
         assert_eq!(marked(&files, &rels), want);
     }
 
+    /// Text outputs below a directory of tests: `NAME.EXT.txt` beside
+    /// `NAME.EXT`, and a run of `STEM.txt` beside `STEM.EXT`; one such pair
+    /// in a directory, or a run outside tests, says nothing.
+    #[test]
+    fn a_run_of_text_outputs_beside_their_inputs_are_a_test_s_pairs() {
+        let root = Path::new("/p");
+        let mut rels = vec!["test/binaryen.js/kitchen.js", "test/binaryen.js/kitchen.js.txt"];
+        let passes: Vec<String> =
+            (0..5).flat_map(|i| [format!("test/passes/p{i}.wast"), format!("test/passes/p{i}.txt")]).collect();
+        rels.extend(passes.iter().map(String::as_str));
+        let docs: Vec<String> =
+            (0..5).flat_map(|i| [format!("docs/img/f{i}.png"), format!("docs/img/f{i}.txt")]).collect();
+        rels.extend(docs.iter().map(String::as_str));
+        rels.extend([
+            // glib's notes beside one test.
+            "gio/tests/live-g-file.c",
+            "gio/tests/live-g-file.txt",
+            // Four of one extension, one of another: no run.
+            "test/few/a.c",
+            "test/few/a.txt",
+            "test/few/b.c",
+            "test/few/b.txt",
+            "test/few/c.c",
+            "test/few/c.txt",
+            "test/few/d.c",
+            "test/few/d.txt",
+            "test/few/e.h",
+            "test/few/e.txt",
+            // A bare name beside its `.txt`.
+            "test/README",
+            "test/README.txt",
+        ]);
+        let mut files = walked(root, &rels);
+        mark(&mut files, None, |_| unreachable!("all walked whole"), None);
+        let mut want = vec!["test/binaryen.js/kitchen.js.txt".to_owned()];
+        want.extend((0..5).map(|i| format!("test/passes/p{i}.txt")));
+        let want: Vec<_> = want.into_iter().map(|r| (r, Some(TestPair::ExpectedOutput), false)).collect();
+        assert_eq!(marked(&files, &rels), want);
+    }
+
     /// A stream's expected output (`STEM.err.exp`) has its pair on disk
     /// when `STEM.EXT` is there, though its own name's stem is another.
     #[test]
@@ -481,6 +599,33 @@ mod tests {
         let mut asked = asked.into_inner();
         asked.sort();
         assert_eq!(asked, [root.join("t"), root.join("v")]);
+    }
+
+    /// A text output named alone has its directory listed, and is marked
+    /// as it is walked whole; one of too short a run is not.
+    #[test]
+    fn a_text_output_named_alone_is_judged_by_its_directory_s_listing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for i in 0..5 {
+            for rel in [format!("test/passes/p{i}.wast"), format!("test/passes/p{i}.txt")] {
+                std::fs::create_dir_all(root.join(&rel).parent().unwrap()).unwrap();
+                std::fs::write(root.join(rel), "x").unwrap();
+            }
+        }
+        let listing = |dir: &Path| -> Vec<PathBuf> {
+            let mut names: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+            names.sort();
+            names
+        };
+        let rels = ["test/passes/p0.txt"];
+        let mut files = walked(root, &rels);
+        mark(&mut files, Some(&|_| true), listing, None);
+        assert_eq!(files[0].marks.test_pair, Some(TestPair::ExpectedOutput));
+        std::fs::remove_file(root.join("test/passes/p4.wast")).unwrap();
+        let mut files = walked(root, &rels);
+        mark(&mut files, Some(&|_| true), listing, None);
+        assert_eq!(files[0].marks.test_pair, None, "four pairs are no run");
     }
 
     #[test]
