@@ -15,15 +15,16 @@
 //!   `NAME.EXT.txt` beside `NAME.EXT`, or a run of five or more `STEM.txt`
 //!   beside `STEM.EXT` of one `EXT` in a directory (binaryen's
 //!   `test/passes/`). Each gets the `test_pair` mark, which the layout,
-//!   encoding and shebang checks heed. Alone, such a name says little (`Makefile.in` is
-//!   autoconf's, a `.ref` may be anything); beside its pair it says what
-//!   a test suite's runner says of it.
+//!   encoding and shebang checks heed. Alone, such a name says little
+//!   (`Makefile.in` is autoconf's, a `.ref` may be anything); beside its
+//!   pair it says what a test suite's runner says of it.
 //!
 //! A mark asks only that both files are walked: the sibling is in the
 //! file's directory, so writing, creating or deleting it is an event of
 //! that directory, which the next check walks again with the file. A check
 //! of directories costs one search for a dot per path, and a look-up per
-//! path where some file has one of the names.
+//! path where some file has one of the names (for text outputs, where a
+//! `.txt` is below a directory of tests).
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
