@@ -988,8 +988,9 @@ pub struct FileMarks {
     /// tool's, as for a file that says so itself.
     pub generated: bool,
     /// `linguist-vendored` (set, or `true`), or a README over it that says
-    /// its directory holds someone else's code: kept as it came. Its
-    /// layout is theirs.
+    /// its directory holds someone else's code, or a release's directory
+    /// over it that holds its licence: kept as it came. Its layout is
+    /// theirs.
     pub vendored: bool,
     /// In a directory a package manager fills with other projects' code
     /// and the project commits (see [`PackageVendor`]). Someone else's
@@ -1305,7 +1306,10 @@ impl FileMarks {
             self.generated,
             "generated: git's `linguist-generated` attribute, or EditorConfig's `generated_code = true`",
         );
-        say(self.vendored, "vendored: git's `linguist-vendored` attribute");
+        say(
+            self.vendored,
+            "vendored: git's `linguist-vendored` attribute, a README that says so, or a release's directory with its licence",
+        );
         say(
             self.package_vendor == Some(PackageVendor::Go),
             "vendored: in a Go module's `vendor` directory (or a Hugo site's `_vendor`), with the `modules.txt` `go mod vendor` writes, beside a `go.mod` or `go.work`",
@@ -1730,7 +1734,7 @@ impl std::fmt::Display for Waiver {
                 "git's `linguist-generated` attribute or EditorConfig's `generated_code = true` says a tool writes it: its layout is the tool's",
             ),
             Waiver::VendoredMark => f.write_str(
-                "git's `linguist-vendored` attribute (or a README over it) says it is someone else's code: its layout and encoding (and a script's mode) are theirs",
+                "git's `linguist-vendored` attribute (or a README or a release's licence over it) says it is someone else's code: its layout and encoding (and a script's mode) are theirs",
             ),
             Waiver::PackageVendor(PackageVendor::Go) => f.write_str(
                 "it is in a Go module's `vendor` directory (`go mod vendor` copies modules there, without execute bits, and lists them in its `modules.txt`): someone else's code, kept as it came, whatever its layout, encoding, size and mode",
@@ -1758,7 +1762,7 @@ impl std::fmt::Display for Waiver {
             ),
             Waiver::Minified => f.write_str("it is a minified script or style sheet: its layout is the minifier's"),
             Waiver::CommittedOnPurpose { vendored: true } => f.write_str(
-                "git's `linguist-vendored` attribute (or a README over it) says it is someone else's code, committed as it came, whatever its size",
+                "git's `linguist-vendored` attribute (or a README or a release's licence over it) says it is someone else's code, committed as it came, whatever its size",
             ),
             Waiver::LargeFileStorage => f.write_str(
                 "git's `filter=lfs` attribute says Git LFS keeps it: git holds a small pointer, and the file is large on purpose",
