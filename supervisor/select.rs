@@ -25,8 +25,9 @@ use super::Walked;
 use crate::config::{DirSelection, FileFilter, FilterScratch, FilterSet};
 
 /// The fewest files a thread is given: fewer would cost more in hand-over
-/// than the second thread saves.
-const PART_FROM: usize = 4096;
+/// than the second thread saves. The same size from which a check's
+/// filters are compiled into one set.
+const PART_FROM: usize = crate::engine::COMPILE_FILTERS_FROM;
 
 /// The selection's threads, kept for the daemon's life (they end when it
 /// drops them).
@@ -100,7 +101,7 @@ impl Selectors {
                     while let Ok(job) = rx.recv() {
                         let run = std::panic::AssertUnwindSafe(|| {
                             let (set, exclude) = copies.of(&job.set, &job.exclude, &made);
-                            let selected = select_part(&job.walked[job.part.clone()], exclude, set);
+                            let selected = select_with(&job.walked[job.part.clone()], exclude, set);
                             let (index, reply) = &job.reply;
                             // The check may be gone (its task aborted).
                             let _ = reply.send((*index, selected));
@@ -182,13 +183,10 @@ pub(super) fn select(
     select_with(walked, global_exclude, &FilterSet::one_by_one(filters))
 }
 
-/// Which of the filters of `set` (by index) select each of `walked`, that
+/// Which of the filters of `set` (by index) select each file of `part`
+/// (a check's files, or a part of them on a kept thread), that
 /// `global_exclude` does not take out, on the caller's thread.
-pub(super) fn select_with(walked: &[Walked], global_exclude: &globset::GlobSet, set: &FilterSet) -> Vec<Vec<usize>> {
-    select_part(walked, global_exclude, set)
-}
-
-fn select_part(part: &[Walked], global_exclude: &globset::GlobSet, set: &FilterSet) -> Vec<Vec<usize>> {
+pub(super) fn select_with(part: &[Walked], global_exclude: &globset::GlobSet, set: &FilterSet) -> Vec<Vec<usize>> {
     // Validators with the same patterns (the built-ins' `*`) are matched
     // once.
     let distinct = set.distinct();

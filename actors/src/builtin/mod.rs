@@ -2375,9 +2375,10 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     // Qt Linguist's translation catalogs (`lupdate` writes them, and
     // translation tools after it): a message's text, line breaks and
     // blanks included, is the translator's data.
+    let head = &header[..header.len().min(256)];
     if (content.starts_with(b"<?xml") || content.starts_with(b"<!DOCTYPE TS>"))
-        && (memchr::memmem::find(&header[..header.len().min(256)], b"<!DOCTYPE TS>").is_some()
-            || memchr::memmem::find(&header[..header.len().min(256)], b"\n<TS version=").is_some())
+        && (memchr::memmem::find(head, b"<!DOCTYPE TS>").is_some()
+            || memchr::memmem::find(head, b"\n<TS version=").is_some())
     {
         return Some("a Qt Linguist catalog's `<!DOCTYPE TS>`");
     }
