@@ -599,6 +599,38 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         assert!(shebang.is_match(file), "{file}");
     }
     assert!(shebang.is_match("plugins/git/git.zsh") && shebang.is_match("build.lua.sh"));
+    // Patches are applied, not run (dpatch's header in termux's); dpatch's
+    // own files are run.
+    for file in ["packages/tsocks/01_symbols.patch", "fix.diff"] {
+        assert!(!shebang.is_match(file), "{file}");
+    }
+    assert!(shebang.is_match("debian/patches/01_fix.dpatch"));
+    // Jenkins reads its pipelines.
+    for file in ["Jenkinsfile", "ci/Jenkinsfile.release", "deploy.Jenkinsfile"] {
+        assert!(!shebang.is_match(file), "{file}");
+    }
+    assert!(shebang.is_match("jenkins/run.groovy") && shebang.is_match("JenkinsfileTool.sh"));
+    // Tests' data right below a directory of tests; a `data/` elsewhere is
+    // the project's.
+    for file in ["modules/pt/tests/data/ok/peg_cparam-tea/3_peg_itself", "geopandas/tests/data/null_geom.geojson"] {
+        assert!(!tw.is_match(file) && !fnl.is_match(file) && !utf8.is_match(file), "{file}");
+        assert!(shebang.is_match(file) && secrets.is_match(file), "{file}");
+    }
+    for file in ["data/x.txt", "src/data/x.txt", "tests/unit/data/x.txt", "tests/dataset/x.txt"] {
+        assert!(tw.is_match(file) && fnl.is_match(file), "{file}");
+    }
+    // A mailbox by its other name; a user's Visual Studio settings.
+    assert!(!utf8.is_match("email_data/tea_party.mbx") && !fnl.is_match("cobc.vcxproj.user"));
+    // Licence texts as published, in a directory of them (REUSE's, a Yocto
+    // layer's); a licence file elsewhere, and a directory named for one, are
+    // judged.
+    for file in ["LICENSES/MIT.txt", "LICENSES/GPL-2.0-only.txt", "meta-oe/licenses/HDF5", "pkg/licenses/SSPL-1"] {
+        assert!(!tw.is_match(file) && !fnl.is_match(file) && utf8.is_match(file), "{file}");
+    }
+    for file in ["LICENSE", "docs/LICENSE.md", "src/licenses.rs", "licence/x.txt"] {
+        assert!(tw.is_match(file) || md.is_match(file), "{file}");
+        assert!(fnl.is_match(file), "{file}");
+    }
     // Files named for another encoding keep their bytes from `utf8`, and
     // only from it.
     let utf8 = filter("utf8");
@@ -613,7 +645,7 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         assert!(!utf8.is_match(file) && shebang.is_match(file), "{file}");
     }
     // A directory so named, or a name with no extension after the word.
-    for file in ["src/utf8.rs", "tests/data/latin.txt", "cp1259.txt", "notes/encoding.md", "big5/readme.txt", "latin1"]
+    for file in ["src/utf8.rs", "tests/input/latin.txt", "cp1259.txt", "notes/encoding.md", "big5/readme.txt", "latin1"]
     {
         assert!(utf8.is_match(file), "{file}");
     }

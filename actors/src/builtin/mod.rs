@@ -170,7 +170,10 @@ impl BuiltinKind {
     /// what project templates hold ([`TEMPLATE_DIRS`]), `json` and `utf8`
     /// JSONTestSuite's corpus ([`JSON_TEST_SUITE`]), `final-newline` a
     /// Mason brick's templates ([`PARTIAL_TEMPLATES`]), `shebang-executable`
-    /// template files ([`TEMPLATE_FILES`]), and `large-file` package
+    /// template files ([`TEMPLATE_FILES`]) and patches, the layout checks
+    /// licence texts ([`LICENCE_TEXTS`]), `trailing-whitespace` and
+    /// `final-newline` alist matrices ([`ALIST_FILES`]), `utf8` tests'
+    /// expected outputs, and `large-file` package
     /// managers' lock files ([`LOCK_FILES`]) and committed releases
     /// ([`PACKAGE_MANAGER_RELEASES`]), translation catalogs, tests'
     /// expected outputs and changelogs ([`CHANGELOGS`]); the syntax checks tests' inputs made not to parse
@@ -195,16 +198,24 @@ impl BuiltinKind {
                 CERTIFICATE_FILES,
                 THIRD_PARTY_DIRS,
                 MODEL_FILES,
+                LICENCE_TEXTS,
+                ALIST_FILES,
             ],
             BuiltinKind::MarkdownTrailingWhitespace => {
-                &[EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT, THIRD_PARTY_DIRS]
+                &[EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT, THIRD_PARTY_DIRS, LICENCE_TEXTS]
             }
             BuiltinKind::MixedLineEndings => {
                 &[PATCH_FILES, EXPECTED_OUTPUT, TEST_DATA_DIRS, TOOL_LAYOUT, THIRD_PARTY_DIRS, MAIL_FILES, MODEL_FILES]
             }
-            BuiltinKind::ShebangExecutable => {
-                &[TEMPLATE_FILES, EXPECTED_OUTPUT, INSTALLED_SCRIPTS, THIRD_PARTY_DIRS, TEST_FIXTURES, TAP_TESTS]
-            }
+            BuiltinKind::ShebangExecutable => &[
+                TEMPLATE_FILES,
+                EXPECTED_OUTPUT,
+                INSTALLED_SCRIPTS,
+                THIRD_PARTY_DIRS,
+                TEST_FIXTURES,
+                TAP_TESTS,
+                PATCH_FILES,
+            ],
             BuiltinKind::FinalNewline => &[
                 MINIFIED_FILES,
                 &["*.map"],
@@ -217,9 +228,12 @@ impl BuiltinKind {
                 THIRD_PARTY_DIRS,
                 PARTIAL_TEMPLATES,
                 MODEL_FILES,
+                LICENCE_TEXTS,
+                ALIST_FILES,
             ],
             BuiltinKind::Utf8 => &[
                 MAIL_FILES,
+                EXPECTED_OUTPUT,
                 PATCH_FILES,
                 TEST_DATA_DIRS,
                 THIRD_PARTY_DIRS,
@@ -433,8 +447,24 @@ const INVALID_FIXTURES: &[&str] = &[
 /// for it to be committed), a bundle of 2 to 3 MiB.
 const PACKAGE_MANAGER_RELEASES: &[&str] = &["**/.yarn/releases/*.cjs", "**/.yarn/releases/*.js"];
 
-/// Patches, as `git diff` and `diff -u` write them.
+/// Patches, as `git diff` and `diff -u` write them. `patch` applies them,
+/// nothing runs them: a `#!` first line is dpatch's header (`#! /bin/sh
+/// /usr/share/dpatch/dpatch-run`), which termux's old patches keep, and
+/// `shebang-executable` leaves them out (a `*.dpatch`, which dpatch runs,
+/// stays checked).
 const PATCH_FILES: &[&str] = &["*.patch", "*.diff"];
+
+/// Parity-check matrices in MacKay's alist format (GNU Radio's LDPC
+/// codes, `*.alist`), whose writers end every number with a blank, each
+/// row's last too.
+const ALIST_FILES: &[&str] = &["*.alist"];
+
+/// Licence texts kept as published, in a directory of them: REUSE's
+/// `LICENSES/` (what `reuse download` fetches from SPDX), a Yocto layer's
+/// `licenses/` (its `LICENSE_PATH`, copied into images as it is),
+/// termux's package of licence texts. Their blanks and ends are the
+/// text's.
+const LICENCE_TEXTS: &[&str] = &["LICENSES/", "licenses/"];
 
 /// Package managers' lock files: as large as the dependency tree they pin,
 /// and committed on purpose.
@@ -609,13 +639,17 @@ const EXPECTED_OUTPUT: &[&str] = &[
 /// alone holds the harness's code, and `fuzzy-search/seeds/` is no
 /// fuzzer's), and the test cases ClusterFuzz files
 /// (`clusterfuzz-testcase-minimized-…`, duckdb's `clusterfuzz-test-…`):
-/// bytes a program crashed on. (A script there that a test runs is still
-/// to be executable: not left out of `shebang-executable`; a key there is
-/// still a key.)
+/// bytes a program crashed on. And a directory of tests' data right below
+/// a directory of tests (`tests/data/`, `test/data/`: tcllib's parser
+/// generator's expected outputs, which its tests read and compare whole,
+/// geopandas' GeoJSON, scipy's ARFF; a README there is left out with
+/// them). (A script there that a test runs is still to be executable: not
+/// left out of `shebang-executable`; a key there is still a key.)
 const TEST_DATA_DIRS: &[&str] = &[
     "testdata/",
     "test_data/",
     "testData/",
+    "**/{test,tests}/data/",
     "*.t/",
     "*_SUITE_data/",
     "**/{test,tests,Tests,*.Tests,*.UnitTests,*.IntegrationTests}/**/{TestData,SampleData}/",
@@ -666,8 +700,9 @@ const DELIMITED_FILES: &[&str] = &["*.[cC][sS][vV]", "*.[tT][sS][vV]"];
 /// configurations (`.vscode/*.json`: 16 of the 27 in the audited trees
 /// end at their `}`), Eclipse CDT's `.cproject`, Unity's assembly
 /// definitions, and what Visual Studio's designers keep: a C++ project's
-/// `.vcxproj.filters` (Solution Explorer's folders) and the settings
-/// designer's `Settings.settings`.
+/// `.vcxproj.filters` (Solution Explorer's folders) and `.vcxproj.user`
+/// (a user's debugging settings), and the settings designer's
+/// `Settings.settings`.
 const IDE_FILES: &[&str] = &[
     ".idea/",
     "**/.run/*.run.xml",
@@ -676,6 +711,7 @@ const IDE_FILES: &[&str] = &[
     "*.asmdef",
     "*.asmref",
     "*.vcxproj.filters",
+    "*.vcxproj.user",
     "Settings.settings",
 ];
 
@@ -826,7 +862,8 @@ const MODEL_FILES: &[&str] = &[
 /// and the set-up scripts repo2docker (Binder) makes executable before it
 /// runs them (`postBuild` and `start`, at the root or in `binder/` or
 /// `.binder/`); zsh plugins and themes (`*.plugin.zsh`, `*.zsh-theme`) and
-/// l3build's `build.lua`, which other programs load.
+/// l3build's `build.lua`, which other programs load, and Jenkins' pipelines
+/// (`Jenkinsfile`), which Jenkins reads.
 const INSTALLED_SCRIPTS: &[&str] = &[
     "**/debian/postinst",
     "**/debian/*.postinst",
@@ -867,6 +904,12 @@ const INSTALLED_SCRIPTS: &[&str] = &[
     "*.plugin.zsh",
     "*.zsh-theme",
     "build.lua",
+    // Jenkins' pipelines, which Jenkins reads (`#!/usr/bin/env groovy` is
+    // for editors).
+    "Jenkinsfile",
+    "Jenkinsfile.*",
+    "*.Jenkinsfile",
+    "*.jenkinsfile",
 ];
 
 /// Perl's test scripts, in the TAP layout (`t/*.t`, `xt/*.t`), which
@@ -946,7 +989,7 @@ const ENCODING_NAMED: &[&str] = &[
 /// `format=flowed`'s soft line breaks end in a space (RFC 3676), an mbox
 /// ends each message with a blank line, a message's lines end in CRLF
 /// (RFC 5322) where a Unix mbox holds LF.
-const MAIL_FILES: &[&str] = &["*.eml", "*.mbox", "*.mboxrd"];
+const MAIL_FILES: &[&str] = &["*.eml", "*.mbox", "*.mboxrd", "*.mbx"];
 
 impl std::fmt::Display for BuiltinKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -2275,6 +2318,15 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     if first.starts_with(b"NIST/ITL StRD") {
         return Some("NIST's `NIST/ITL StRD` first line");
     }
+    if let Some(what) = exported_format(content, header, first) {
+        return Some(what);
+    }
+    // CMake's cache (a build directory's `CMakeCache.txt`, committed for
+    // a cross build's settings), whose entries CMake writes with their
+    // blanks.
+    if first == b"# This is the CMakeCache file." {
+        return Some("CMake's `# This is the CMakeCache file.` first line");
+    }
     // A LyX document, whose format breaks a paragraph's lines after a
     // blank.
     if first.strip_prefix(b"#LyX ").is_some_and(version) {
@@ -2770,6 +2822,140 @@ fn unicode_data(block: &[(&[u8], &[u8])]) -> bool {
     text(0).is_some_and(|name| name.ends_with(b".txt") && !name.contains(&b' '))
         && block.iter().take(4).any(|&(_, t)| t.trim_ascii().starts_with(b"Date: "))
         && block.iter().any(|&(_, t)| memchr::memmem::find(t, b"unicode.org/terms_of_use.html").is_some())
+}
+/// Files in a format a program exports or writes whole, told by how they
+/// begin (the fiftieth session's audits: hardware design, distribution
+/// packaging, older languages). Each keeps the program's layout:
+///
+/// - an OFF mesh (`OFF`, `COFF`, `NOFF`, `STOFF`, `4OFF`, … first, then
+///   rows of numbers: openscad's test meshes, each vertex row ending in a
+///   blank; the extension alone names other things);
+/// - a STEP model (`ISO-10303-21;` first: a CAD exporter's, whose header
+///   comments end in blanks) and an Eagle board or schematic (its
+///   `eagle.dtd` doctype: Eagle's own design-rule texts keep blanks);
+/// - a DVBv5 channel table (dtv-scan-tables', which distributions copy
+///   whole: a `[NAME]` section after comments, with `\tDELIVERY_SYSTEM = `
+///   entries, each section ended by an empty line, the last too);
+/// - Smalltalk in Iceberg's Tonel format (a class, trait, extension or
+///   package definition, `Class {` then `#name : `, after its comment at
+///   most: the methods' source is the image's, which Iceberg writes back
+///   at each commit), and Tonel's `.properties` and Iceberg's `.project`,
+///   written with no final line break;
+/// - pages and docs generators write without a "do not edit": tcllib's
+///   doctools (`Generated from file 'X.man' by tcllib/doctools with format
+///   'markdown'`, in a Markdown link comment or after an HTML page's
+///   style), MkDocs' pages (`var mkdocs_page_name = "…"`, a literal, not
+///   its theme's template), and glad's OpenGL loaders (`Loader generated
+///   by glad`, which raylib and glfw vendor).
+fn exported_format(content: &[u8], header: &[u8], first: &[u8]) -> Option<&'static str> {
+    let first = first.trim_ascii_end();
+    let is_number = |w: &[u8]| {
+        !w.is_empty()
+            && w.iter().any(u8::is_ascii_digit)
+            && w.iter().all(|b| b.is_ascii_digit() || b"+-.eE".contains(b))
+    };
+    fn words(line: &[u8]) -> Vec<&[u8]> {
+        line.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).collect()
+    }
+    // OFF's keyword: optional `ST`, `C`, `N`, `4`, `n` prefixes, in order.
+    let mut key = first;
+    for prefix in [&b"ST"[..], b"C", b"N", b"4", b"n"] {
+        key = key.strip_prefix(prefix).unwrap_or(key);
+    }
+    if let Some(rest) = key.strip_prefix(b"OFF")
+        && (rest.is_empty() || rest[0].is_ascii_whitespace())
+        && words(rest).iter().all(|w| is_number(w))
+        && header
+            .split(|&b| b == b'\n')
+            .skip(1)
+            .filter(|l| !l.trim_ascii().is_empty() && !l.starts_with(b"#"))
+            .take(2)
+            .all(|l| {
+                let w = words(l);
+                w.len() >= 3 && w.iter().all(|w| is_number(w))
+            })
+    {
+        return Some("an OFF mesh (`OFF` first, then rows of numbers)");
+    }
+    if first == b"ISO-10303-21;" {
+        return Some("a STEP model's `ISO-10303-21;` first line");
+    }
+    if memchr::memmem::find(&header[..header.len().min(512)], b"<!DOCTYPE eagle SYSTEM \"eagle.dtd\">").is_some() {
+        return Some("an Eagle design's `eagle.dtd` doctype");
+    }
+    let section = header
+        .split(|&b| b == b'\n')
+        .map(<[u8]>::trim_ascii)
+        .find(|l| !l.is_empty() && !l.starts_with(b"#"))
+        .is_some_and(|l| l.len() > 2 && l.starts_with(b"[") && l.ends_with(b"]"));
+    if section && memchr::memmem::find(header, b"\n\tDELIVERY_SYSTEM = ").is_some() {
+        return Some("a DVBv5 channel table (`[NAME]`, `DELIVERY_SYSTEM = `)");
+    }
+    if tonel(header) {
+        return Some("Smalltalk in Iceberg's Tonel format (`Class {`, `#name : `)");
+    }
+    let meta = content.trim_ascii();
+    if meta.len() <= 256
+        && meta.starts_with(b"{")
+        && meta.ends_with(b"}")
+        && [&b"#format : #tonel"[..], b"'srcDirectory' : '"].iter().any(|w| memchr::memmem::find(meta, w).is_some())
+    {
+        return Some("Iceberg's `.properties` or `.project` (`#format : #tonel`, `'srcDirectory'`)");
+    }
+    let doctools = [
+        &b"by tcllib/doctools with format '"[..],
+        b"generated by tcllib/doctools/idx with format '",
+        b"generated by tcllib/doctools/toc with format '",
+    ];
+    if doctools.iter().any(|w| {
+        memchr::memmem::find(header, w).is_some_and(|at| header.get(at + w.len()).is_some_and(u8::is_ascii_alphabetic))
+    }) {
+        return Some("tcllib's doctools (`by tcllib/doctools with format`)");
+    }
+    if memchr::memmem::find(header, b"var mkdocs_page_name = \"").is_some() {
+        return Some("an MkDocs page (`var mkdocs_page_name = \"…\"`)");
+    }
+    if [&b"Loader generated by glad "[..], b"loader generated by glad "]
+        .iter()
+        .any(|w| memchr::memmem::find(header, w).is_some())
+    {
+        return Some("glad's loader (`Loader generated by glad`)");
+    }
+    None
+}
+
+/// Whether `header` begins as Iceberg writes a Tonel file: its comment
+/// (between double quotes) at most, then `Class {`, `Trait {`, `Extension {`
+/// or `Package {` on a line, and `#name : ` after it or on the next.
+fn tonel(header: &[u8]) -> bool {
+    let mut rest = header.trim_ascii_start();
+    if let Some(comment) = rest.strip_prefix(b"\"") {
+        // The comment ends at a quote not doubled.
+        let mut at = 0;
+        loop {
+            let Some(q) = memchr::memchr(b'"', &comment[at..]) else { return false };
+            at += q + 1;
+            if comment.get(at) == Some(&b'"') {
+                at += 1;
+                continue;
+            }
+            break;
+        }
+        rest = comment[at..].trim_ascii_start();
+    }
+    let Some(def) =
+        [&b"Class {"[..], b"Trait {", b"Extension {", b"Package {"].iter().find_map(|k| rest.strip_prefix(*k))
+    else {
+        return false;
+    };
+    // `#name : ` on the next line, or on this one (Iceberg's one-line
+    // extensions and packages, `Extension { #name : #Object }`).
+    def.starts_with(b" #name : ")
+        || def
+            .strip_prefix(b"\r")
+            .unwrap_or(def)
+            .strip_prefix(b"\n")
+            .is_some_and(|next| next.trim_ascii_start().starts_with(b"#name : "))
 }
 
 /// Whether an HTML page's head (within `header`) has a `<meta

@@ -1034,17 +1034,26 @@ fn ends_with_source_map_link(content: &[u8]) -> bool {
 
 /// Whether `content` (up to its last non-blank line) ends as `git
 /// format-patch` ends a patch: a `-- ` line and git's version (`2.41.0`,
-/// `2.39.3 (Apple Git-146)`, Git for Windows' `2.52.0.windows.1`), after
-/// which git writes one blank line.
+/// `2.39.3 (Apple Git-146)`, Git for Windows' `2.52.0.windows.1`, a
+/// build's `2.41.0.640.ga95def55d0-goog`), after which git writes one
+/// blank line; or as a forge serves a commit as a patch, its name in
+/// git's place (`GitLab`, `cgit v1.2.3`, `cgit 1.2.3-korg`), some with `--`
+/// and no blank (buildroot keeps such patches as they were downloaded).
 fn patch_signature(content: &[u8]) -> bool {
     let mut lines = content.rsplit(|&b| b == b'\n');
     let (Some(version), Some(dashes)) = (lines.next(), lines.next()) else { return false };
+    if dashes != b"-- " && dashes != b"--" {
+        return false;
+    }
+    let version = match version {
+        b"GitLab" => return true,
+        _ => version.strip_prefix(b"cgit ").map_or(version, |v| v.strip_prefix(b"v").unwrap_or(v)),
+    };
     let number = version.split(|&b| b == b' ').next().unwrap_or_default();
     let parts: Vec<&[u8]> = number.split(|&b| b == b'.').collect();
-    dashes == b"-- "
-        && version.len() <= 64
+    version.len() <= 64
         && parts.len() >= 2
-        && parts.iter().all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_alphanumeric))
+        && parts.iter().all(|p| !p.is_empty() && p.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-'))
         && parts[..2].iter().all(|p| p.iter().all(u8::is_ascii_digit))
 }
 
