@@ -46,6 +46,8 @@ pub(crate) mod package_vendor;
 mod read_stage;
 #[path = "readme_vendor.rs"]
 pub(crate) mod readme_vendor;
+#[path = "recipes.rs"]
+pub(crate) mod recipes;
 #[path = "select.rs"]
 pub(crate) mod select;
 #[path = "siblings.rs"]
@@ -1371,19 +1373,22 @@ fn file_key(set: &FileSet, hash: Option<u128>, w: &Walked, formatter: Option<u64
     // (its cached verdicts stay good).
     // (And one with marks of the first byte only keeps the key it had
     // before there were more.)
-    let mut keyed = [0u8; 29];
+    // (And one with marks of the first 32 bits only keeps the key it had
+    // before there were more.)
+    let width = if bits > u64::from(u32::MAX) { 8 } else { 4 };
+    let mut keyed = [0u8; 33];
     keyed[..16].copy_from_slice(&content);
     keyed[16] = u8::from(set.mode_dependent && w.executable());
-    keyed[17..21].copy_from_slice(&bits.to_le_bytes());
+    keyed[17..17 + width].copy_from_slice(&bits.to_le_bytes()[..width]);
     let keyed = match (bits, formatter.filter(|_| marks.in_tests)) {
         (_, Some(digest)) => {
-            keyed[21..].copy_from_slice(&digest.to_le_bytes());
-            &keyed[..]
+            keyed[17 + width..25 + width].copy_from_slice(&digest.to_le_bytes());
+            &keyed[..25 + width]
         }
         (0, None) => &keyed[..17],
         (1..=0xff, None) => &keyed[..18],
         (0x100..=0xffff, None) => &keyed[..19],
-        (_, None) => &keyed[..21],
+        (_, None) => &keyed[..17 + width],
     };
     ResultKey { validator: set.id, content: xxhash_rust::xxh3::xxh3_128(keyed).to_be_bytes() }
 }
@@ -3351,7 +3356,8 @@ impl RulesWalk<'_> {
             }
             listed
         };
-        siblings::mark(files, some_alone.then_some(&alone as &dyn Fn(&Path) -> bool), walked, sources);
+        siblings::mark(files, some_alone.then_some(&alone as &dyn Fn(&Path) -> bool), &walked, sources);
+        recipes::mark(root, files, targets, some_alone.then_some(&alone as &dyn Fn(&Path) -> bool), &walked, sources);
         let formatter_list = match sources {
             Some(_) => {
                 formatter_ignore::mark(root, (real_root, trusted), files, &mut read, sources);

@@ -164,6 +164,13 @@ fn rules_below(name: &std::ffi::OsStr) -> bool {
         || name == crate::check::formatter_ignore::FILE_NAME
 }
 
+/// Whether an entry `name` of a directory appearing or going (created,
+/// deleted, moved) may change the checks of files anywhere below it, by
+/// its name alone: a package recipe's (see [`crate::check::recipes`]).
+fn names_below(name: &std::ffi::OsStr) -> bool {
+    crate::check::recipes::is_recipe_name(std::os::unix::ffi::OsStrExt::as_bytes(name))
+}
+
 impl ChangeLog {
     fn push(&mut self, generation: u64, change: Change) {
         let Change::Files(dirs) = &change else {
@@ -433,6 +440,14 @@ impl TreeWatch {
                                 | AddWatchFlags::IN_Q_OVERFLOW
                                 | AddWatchFlags::IN_UNMOUNT,
                         ) && e.name.as_ref().is_some_and(|n| !rules_below(n))
+                            // A package recipe's name appearing or going
+                            // (an edit of one changes nothing).
+                            && !(e.mask.intersects(
+                                AddWatchFlags::IN_CREATE
+                                    | AddWatchFlags::IN_DELETE
+                                    | AddWatchFlags::IN_MOVED_FROM
+                                    | AddWatchFlags::IN_MOVED_TO,
+                            ) && e.name.as_ref().is_some_and(|n| names_below(n)))
                             // git's excludes in a git directory the walk
                             // walks too (a bare repository inside the
                             // project): ignore rules, not a file of the tree.

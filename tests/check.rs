@@ -2971,6 +2971,43 @@ fn a_release_s_directory_with_its_licence_keeps_its_layout() {
     assert_eq!(with_findings(&check_json(&env, &[]).1), every);
 }
 
+/// A distribution's package recipe (a BitBake recipe, OpenWrt's `files/`
+/// beside its `Makefile`) installs the scripts below it with its own
+/// modes: warm, the recipe appearing and going is seen, an edit of one
+/// walks only its directory again, and `explain` names it.
+#[test]
+fn a_package_recipe_installs_its_scripts_with_its_own_modes() {
+    let env = Env::new();
+    env.write("meta/recipes-x/app/files/run-ptest", "#!/bin/sh\nmake check\n");
+    env.write("net/frp/files/frpc.init", "#!/bin/sh /etc/rc.common\nSTART=99\n");
+    env.write("net/frp/test.sh", "#!/bin/sh\nfrpc --version\n");
+    env.write("scripts/run.sh", "#!/bin/sh\necho hi\n");
+    let shebang = ["--validator", "shebang-executable"];
+    let every = ["meta/recipes-x/app/files/run-ptest", "net/frp/files/frpc.init", "net/frp/test.sh", "scripts/run.sh"];
+    assert_eq!(with_findings(&check_json(&env, &shebang).1), every);
+    assert!((0..3).any(|_| check_json(&env, &shebang).1["summary"]["unchanged"] == true), "never answered unchanged");
+    env.write("meta/recipes-x/app/app_1.0.bb", "SRC_URI = \"file://run-ptest\"\n");
+    env.write("net/frp/Makefile", "include $(TOPDIR)/rules.mk\n");
+    let r = check_json(&env, &shebang).1;
+    assert_eq!(with_findings(&r), ["net/frp/test.sh", "scripts/run.sh"], "{}", r["summary"]);
+    assert_eq!(r["summary"]["incremental"], false, "{}", r["summary"]);
+    // Edited, still a recipe: only its directory is walked again.
+    env.write("meta/recipes-x/app/app_1.0.bb", "SRC_URI = \"file://run-ptest file://init\"\n");
+    let r = check_json(&env, &shebang).1;
+    assert_eq!(with_findings(&r), ["net/frp/test.sh", "scripts/run.sh"], "{}", r["summary"]);
+    assert_eq!(r["summary"]["incremental"], true, "{}", r["summary"]);
+    // Below the recipe's directory, and a file alone.
+    let (_, below) = check_json(&env, &["--validator", "shebang-executable", "net/frp/files"]);
+    assert_eq!(with_findings(&below), Vec::<&str>::new(), "{below:#}");
+    let out = env.run(&["explain", "meta/recipes-x/app/files/run-ptest"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("meta/recipes-x/app/app_1.0.bb: a package recipe installs"), "{text}");
+    assert!(text.contains("installed by a package recipe"), "{text}");
+    std::fs::remove_file(env.project.join("meta/recipes-x/app/app_1.0.bb")).unwrap();
+    std::fs::remove_file(env.project.join("net/frp/Makefile")).unwrap();
+    assert_eq!(with_findings(&check_json(&env, &shebang).1), every);
+}
+
 #[test]
 fn composer_s_vendor_directory_keeps_its_layout_while_composer_says_so() {
     let env = Env::new();

@@ -1102,6 +1102,12 @@ pub struct FileMarks {
     /// LF alone), so an EditorConfig `end_of_line = lf` does not ask one
     /// written in CRLF throughout to change.
     pub batch: bool,
+    /// Below a distribution's package recipe (BitBake's, buildroot's,
+    /// OpenWrt's `files/`, a `PKGBUILD`, an ebuild: see the daemon's
+    /// `recipes`), which installs it with the mode it gives: the mode git
+    /// holds is not the one it runs with, and `shebang-executable` passes
+    /// it.
+    pub package_recipe: bool,
     /// Named `.cirrus.yml` or `.cirrus.yaml` ([`is_cirrus_name`]): Cirrus
     /// CI's configuration, whose `matrix` keys may repeat (see `yaml`).
     pub cirrus_ci: bool,
@@ -1260,6 +1266,7 @@ impl FileMarks {
         eol: None,
         js_or_css: false,
         batch: false,
+        package_recipe: false,
         cirrus_ci: false,
         git_eol: GitEol::AsStored,
     };
@@ -1267,8 +1274,9 @@ impl FileMarks {
     /// The marks as bits, for keys (0: none). Those of the first seven
     /// fit a byte, as they did before the line endings were read, and
     /// those before the conflict marker size two; what git does with the
-    /// endings counts only with an `eol` to weigh it against.
-    pub fn bits(self) -> u32 {
+    /// endings counts only with an `eol` to weigh it against; those after
+    /// the first 32 (`package_recipe`) come above them.
+    pub fn bits(self) -> u64 {
         let git = match self.git_eol {
             GitEol::AsStored => 0,
             GitEol::Native { auto } => 1 | (u16::from(auto) << 2),
@@ -1287,7 +1295,7 @@ impl FileMarks {
             | (u16::from(self.blank_lines_at_end) << 13)
             | (u16::from(self.in_tests) << 14)
             | (u16::from(self.cirrus_ci) << 15);
-        u32::from(low)
+        let low32 = u32::from(low)
             | (u32::from(self.conflict_marker_size.unwrap_or(0)) << 16)
             | (u32::from(self.lfs) << 24)
             | (u32::from(self.batch) << 25)
@@ -1296,7 +1304,8 @@ impl FileMarks {
             | (u32::from(matches!(self.package_vendor, Some(PackageVendor::Composer | PackageVendor::LowRisc))) << 28)
             | (u32::from(self.imported_asset) << 29)
             | (u32::from(self.test_pair == Some(TestPair::Input)) << 30)
-            | (u32::from(self.test_pair == Some(TestPair::ExpectedOutput)) << 31)
+            | (u32::from(self.test_pair == Some(TestPair::ExpectedOutput)) << 31);
+        u64::from(low32) | (u64::from(self.package_recipe) << 32)
     }
 
     /// The ending `mixed-line-endings` wants every line of `content` to
@@ -1364,6 +1373,10 @@ impl FileMarks {
         say(
             self.package_vendor == Some(PackageVendor::LowRisc),
             "vendored: in a directory lowRISC's `util/vendor.py` filled, with its `NAME.lock.hjson` beside it",
+        );
+        say(
+            self.package_recipe,
+            "installed by a package recipe: below a directory with BitBake's, buildroot's, Arch's, Alpine's, Gentoo's or MacPorts' recipe, or OpenWrt's `files/` beside its `Makefile`",
         );
         say(self.lfs, "kept by Git LFS: git's `filter=lfs` attribute");
         say(self.imported_asset, "a game's asset: Godot's editor imported it (a `NAME.import` beside it)");
@@ -1720,6 +1733,9 @@ pub enum Waiver {
     /// It declares an encoding other than UTF-8 near its start
     /// ([`declares_other_encoding`]).
     DeclaredEncoding,
+    /// Below a package recipe, which installs it with its own mode
+    /// ([`FileMarks::package_recipe`]).
+    PackageRecipe,
 }
 
 impl std::fmt::Display for Waiver {
@@ -1821,6 +1837,9 @@ impl std::fmt::Display for Waiver {
             ),
             Waiver::CommittedOnPurpose { vendored: false } => f.write_str(
                 "git's `linguist-generated` attribute or EditorConfig's `generated_code = true` says a tool writes it: committed as the tool wrote it, whatever its size",
+            ),
+            Waiver::PackageRecipe => f.write_str(
+                "a package recipe beside or above it (BitBake's, buildroot's, OpenWrt's, a `PKGBUILD`, an ebuild) installs it with the mode it gives (`install -m 0755`): the mode git holds is not the one it runs with",
             ),
             Waiver::DeclaredEncoding => f.write_str(
                 "it declares an encoding other than UTF-8 near its start: `# -*- coding: latin-1 -*-`, as Python and Ruby read it, an XML declaration's `encoding=\"ISO-8859-1\"`, a gettext catalog's `charset=`, or Vim's `scriptencoding`",
@@ -2012,6 +2031,13 @@ fn judge_as(kind: BuiltinKind, settings: &BuiltinSettings, input: &BuiltinInput<
             }
             let waiver = input.marks.package_vendor.map_or(Waiver::VendoredMark, Waiver::PackageVendor);
             return waived(waiver, out.finish());
+        }
+        // A distribution's recipe installs it, with the mode it gives.
+        BuiltinKind::ShebangExecutable if input.marks.package_recipe => {
+            if explain {
+                shebang_executable(content, input.executable, &mut out);
+            }
+            return waived(Waiver::PackageRecipe, out.finish());
         }
         BuiltinKind::ShebangExecutable => shebang_executable(content, input.executable, &mut out),
     }

@@ -178,7 +178,7 @@ fn editorconfig_settings_waive_only_the_checks_they_name() {
         }
     }
     assert_eq!(with(BuiltinKind::Secrets, all).len(), 1);
-    let bits: std::collections::HashSet<u32> =
+    let bits: std::collections::HashSet<u64> =
         [FileMarks::NONE, keeps, no_newline, latin1, all].map(FileMarks::bits).into();
     assert_eq!(bits.len(), 5, "each setting is a mark of its own in the cache key");
 }
@@ -3981,7 +3981,7 @@ fn a_tests_pair_of_files_keeps_its_layout_encoding_and_mode_but_not_its_conflict
     let marks = FileMarks { test_pair: Some(TestPair::ExpectedOutput), ..FileMarks::NONE };
     let binary = BuiltinInput { marks, binary: true, ..BuiltinInput::new(b"\x7fELF\0\0  \n") };
     assert_eq!(judge(BuiltinKind::TrailingWhitespace, &settings, &binary).waiver, Some(Waiver::BinaryContent));
-    let bits: Vec<u32> = [None, Some(TestPair::Input), Some(TestPair::ExpectedOutput)]
+    let bits: Vec<u64> = [None, Some(TestPair::Input), Some(TestPair::ExpectedOutput)]
         .map(|test_pair| FileMarks { test_pair, ..FileMarks::NONE }.bits())
         .to_vec();
     assert_eq!(bits.iter().collect::<std::collections::HashSet<_>>().len(), 3, "marks of the file's key");
@@ -5172,4 +5172,23 @@ fn exported_formats_keep_their_writers_layout() {
         assert_eq!(run(ws, content.as_bytes()).len(), 1, "{content}");
     }
     assert_eq!(run(fnl, b"{\n\t#format : #json\n}").len(), 1);
+}
+
+/// Below a package recipe a script's mode is the recipe's: the shebang
+/// check passes it (and says why when asked), and the mark has its own
+/// bit, above the first 32, so the cached verdict of the same bytes
+/// unmarked is not reused.
+#[test]
+fn a_package_recipe_s_script_passes_the_shebang_check() {
+    let marks = FileMarks { package_recipe: true, ..FileMarks::NONE };
+    let kind = BuiltinKind::ShebangExecutable;
+    let script = b"#!/bin/sh\necho hi\n";
+    assert_eq!(marked(kind, FileMarks::NONE, script).len(), 1);
+    assert_eq!(marked(kind, marks, script), []);
+    let j = judge(kind, &BuiltinSettings::default(), &BuiltinInput { marks, ..BuiltinInput::new(script) });
+    assert_eq!((j.waiver, j.would_find.len()), (Some(Waiver::PackageRecipe), 1));
+    // Only that check heeds it.
+    assert_eq!(marked(BuiltinKind::TrailingWhitespace, marks, b"x \n").len(), 1);
+    assert_eq!(marks.bits(), 1 << 32);
+    assert!(marks.describe().iter().any(|m| m.contains("package recipe")), "{:?}", marks.describe());
 }
