@@ -3271,6 +3271,30 @@ struct RulesWalk<'a> {
 /// `.gitattributes` line, an `.editorconfig` section.
 type Sources = Mutex<HashMap<PathBuf, Vec<String>>>;
 
+/// The regular files' names of directories read on disk (not walked: those
+/// of files named alone, and those above a check's targets), each read
+/// once a check, for the rules looked for by name there (a README, a
+/// release's licence, a package recipe): one listing a directory, where a
+/// look-up of each name would be one `stat` each.
+#[derive(Default)]
+struct Listings(HashMap<PathBuf, std::collections::HashSet<Vec<u8>>>);
+
+impl Listings {
+    /// The names of the regular files in `dir` (not through links; none if
+    /// it cannot be read).
+    fn files(&mut self, dir: &Path) -> &std::collections::HashSet<Vec<u8>> {
+        self.0.entry(dir.to_path_buf()).or_insert_with(|| {
+            std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| std::os::unix::ffi::OsStringExt::into_vec(e.file_name()))
+                .collect()
+        })
+    }
+}
+
 impl RulesWalk<'_> {
     /// Gives `files` (walked for `targets`) the marks the `.gitattributes`
     /// and `.editorconfig` files over them set: those the walk listed,
@@ -3324,12 +3348,13 @@ impl RulesWalk<'_> {
         let alone = |dir: &Path| !whole_dirs.iter().any(|t| dir.starts_with(t));
         let some_alone = sources.is_some() || whole_dirs.len() < targets.len();
         let whole = |dir: &Path| !alone(dir);
+        let mut listings = Listings::default();
         readme_vendor::mark(
             root,
             files,
             targets,
             some_alone.then_some(&whole as &dyn Fn(&Path) -> bool),
-            &mut read,
+            (&mut read, &mut listings),
             sources,
         );
         let walked = |dir: &Path| -> Vec<PathBuf> {
@@ -3356,8 +3381,9 @@ impl RulesWalk<'_> {
             }
             listed
         };
-        siblings::mark(files, some_alone.then_some(&alone as &dyn Fn(&Path) -> bool), &walked, sources);
-        recipes::mark(root, files, targets, some_alone.then_some(&alone as &dyn Fn(&Path) -> bool), &walked, sources);
+        siblings::mark(files, some_alone.then_some(&alone as &dyn Fn(&Path) -> bool), walked, sources);
+        let alone_dirs = some_alone.then_some(&alone as &dyn Fn(&Path) -> bool);
+        recipes::mark(root, files, targets, alone_dirs, &mut listings, sources);
         let formatter_list = match sources {
             Some(_) => {
                 formatter_ignore::mark(root, (real_root, trusted), files, &mut read, sources);

@@ -30,7 +30,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use super::{ReadStamp, Sources, Walked};
+use super::{Listings, ReadStamp, Sources, Walked};
 
 /// The READMEs looked at, in the order a directory's are tried.
 pub(crate) const NAMES: [&str; 4] = ["README", "README.md", "README.txt", "README.rst"];
@@ -96,27 +96,28 @@ pub(crate) fn release_name(name: &[u8]) -> bool {
         && parts.into_iter().all(|p| !p.is_empty() && p.len() <= 8 && p.iter().all(u8::is_ascii_digit))
 }
 
-/// The licence file in `dir` (on disk, not through a link), if its name is
-/// a release's ([`release_name`]).
-fn release_licence(dir: &Path) -> Option<PathBuf> {
+/// The licence file in `dir` (among its regular `files` on disk), if its
+/// name is a release's ([`release_name`]).
+fn release_licence(dir: &Path, files: &std::collections::HashSet<Vec<u8>>) -> Option<PathBuf> {
     if !dir.file_name().is_some_and(|n| release_name(n.as_bytes())) {
         return None;
     }
-    LICENCES.iter().map(|n| dir.join(n)).find(|p| p.symlink_metadata().is_ok_and(|m| m.is_file()))
+    LICENCES.iter().find(|n| files.contains(n.as_bytes())).map(|n| dir.join(n))
 }
 
 /// Gives each of `files` below a directory whose README says it holds
 /// someone else's code (in the project at `root`) the `vendored` mark.
 /// `whole` says whether a directory was walked whole (its README, if any,
 /// is among `files`; `None`: every file's was); the others a file is in,
-/// and those above `targets`, are looked in. The READMEs read go to `read`, and with `sources` what
-/// set the mark is said there.
+/// and those above `targets`, are looked in (listed once, in `listings`).
+/// The READMEs read go to `read`, and with `sources` what set the mark is
+/// said there.
 pub(super) fn mark(
     root: &Path,
     files: &mut [Walked],
     targets: &[PathBuf],
     whole: Option<&dyn Fn(&Path) -> bool>,
-    read: &mut Vec<(PathBuf, ReadStamp)>,
+    (read, listings): (&mut Vec<(PathBuf, ReadStamp)>, &mut Listings),
     sources: Option<&Sources>,
 ) {
     // The READMEs to read: those walked in a directory walked whole, and
@@ -132,9 +133,9 @@ pub(super) fn mark(
             if !looked.insert(d.to_path_buf()) {
                 break;
             }
-            let found = NAMES.iter().map(|n| d.join(n)).find(|p| p.symlink_metadata().is_ok_and(|m| m.is_file()));
-            readmes.extend(found);
-            licences.extend(release_licence(d));
+            let names = listings.files(d);
+            readmes.extend(NAMES.iter().find(|n| names.contains(n.as_bytes())).map(|n| d.join(n)));
+            licences.extend(release_licence(d, names));
             up = d.parent();
         }
     };
@@ -279,7 +280,8 @@ mod tests {
             true => None,
             false => Some(&whole),
         };
-        mark(root, &mut files, std::slice::from_ref(&target), whole, &mut read, Some(&sources));
+        let mut listings = Listings::default();
+        mark(root, &mut files, std::slice::from_ref(&target), whole, (&mut read, &mut listings), Some(&sources));
         let said = files
             .iter()
             .map(|w| sources.lock().unwrap().get(&w.abs).map(|s| s.join("; ")).unwrap_or_default())

@@ -20,15 +20,17 @@
 //!
 //! A recipe is known by its name alone. A check of directories finds them
 //! among the walked files; the directories above its targets, and those of
-//! files named alone (and every one `explain` asks about), are listed. A
-//! recipe's name appearing or going is a change of the rules
-//! ([`crate::watch`]); an edit of one is not.
+//! files named alone (and every one `explain` asks about), are listed on
+//! disk, once each, with the READMEs' look-up (a check of 20,000 files
+//! named alone, pre-commit's way, asks of thousands). A recipe's name
+//! appearing or going is a change of the rules ([`crate::watch`]); an edit
+//! of one is not.
 
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::{Sources, Walked};
+use super::{Listings, Sources, Walked};
 
 /// Recipes by their exact names.
 const NAMES: [&[u8]; 4] = [b"PKGBUILD", b"APKBUILD", b"Portfile", b"Config.in"];
@@ -70,15 +72,14 @@ fn recipe_in<'a>(dir: &Path, names: &[&'a [u8]]) -> Option<(&'a [u8], PathBuf)> 
 /// Gives each of `files` below a package recipe's directory (in the
 /// project at `root`) the `package_recipe` mark. `alone` says which
 /// directories were not walked whole (`None`: every one was); those, and
-/// the ones above `targets`, are listed with `listed` (the files a walk of
-/// the directory alone finds). With `sources`, what set the mark is said
-/// there.
+/// the ones above `targets`, are read on disk (listed once, in
+/// `listings`). With `sources`, what set the mark is said there.
 pub(super) fn mark(
     root: &Path,
     files: &mut [Walked],
     targets: &[PathBuf],
     alone: Option<&dyn Fn(&Path) -> bool>,
-    listed: &dyn Fn(&Path) -> Vec<PathBuf>,
+    listings: &mut Listings,
     sources: Option<&Sources>,
 ) {
     // The names of recipes walked, by directory.
@@ -124,13 +125,8 @@ pub(super) fn mark(
             if !looked.insert(d.to_path_buf()) {
                 break;
             }
-            let paths = listed(d);
-            let names: Vec<&[u8]> = paths
-                .iter()
-                .filter_map(|p| p.file_name())
-                .map(|n| n.as_bytes())
-                .filter(|n| is_recipe_name(n))
-                .collect();
+            // Its files' names (not through links) that a recipe may have.
+            let names: Vec<&[u8]> = listings.files(d).iter().map(Vec::as_slice).filter(|n| is_recipe_name(n)).collect();
             found(d, &names);
             up = d.parent();
         }
@@ -192,18 +188,8 @@ mod tests {
             true => None,
             false => Some(&alone),
         };
-        let listed = |dir: &Path| -> Vec<PathBuf> {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-                .unwrap()
-                .flatten()
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                .map(|e| e.path())
-                .collect();
-            found.sort();
-            found
-        };
         let sources = Sources::default();
-        mark(root, &mut files, std::slice::from_ref(&target), alone, &listed, Some(&sources));
+        mark(root, &mut files, std::slice::from_ref(&target), alone, &mut Listings::default(), Some(&sources));
         let said = files
             .iter()
             .map(|w| sources.lock().unwrap().get(&w.abs).map(|s| s.join("; ")).unwrap_or_default())
