@@ -13,6 +13,9 @@
 //!   ([`is_licence`]): a release's archive unpacked whole. A project's own
 //!   directories named with a version (`versioned_docs/version-0.18/`)
 //!   hold no licence.
+//! - They are a Hex package as rebar3 or mix unpacked it, with the
+//!   `hex_metadata.config` they write beside its sources (rebar3's own
+//!   `vendor/*/`).
 //!
 //! Every file below such a directory but its README gets the `vendored`
 //! mark, as `linguist-vendored` gives it. Not the project's root: a project
@@ -76,11 +79,15 @@ pub(crate) const LICENCES: [&str; 16] = [
     "COPYRIGHT",
 ];
 
-/// Whether `name` is one of [`LICENCES`]: a change to it can change the
-/// marks of the files below its directory.
+/// Whether `name` is one of [`LICENCES`], or [`HEX_METADATA`]: a change
+/// to it can change the marks of the files below its directory.
 pub(crate) fn is_licence(name: &[u8]) -> bool {
-    LICENCES.iter().any(|n| name == n.as_bytes())
+    name == HEX_METADATA.as_bytes() || LICENCES.iter().any(|n| name == n.as_bytes())
 }
+
+/// What rebar3 and mix write beside a Hex package's sources when they
+/// unpack it: the package's name, version and licences, as Hex has them.
+const HEX_METADATA: &str = "hex_metadata.config";
 
 /// Whether a directory's `name` is a release's: a name beginning with a
 /// letter, then `-` or `_` and a version of two to four numbers, with a `v`
@@ -136,6 +143,9 @@ pub(super) fn mark(
             let names = listings.files(d);
             readmes.extend(NAMES.iter().find(|n| names.contains(n.as_bytes())).map(|n| d.join(n)));
             licences.extend(release_licence(d, names));
+            if names.contains(HEX_METADATA.as_bytes()) {
+                licences.push(d.join(HEX_METADATA));
+            }
             up = d.parent();
         }
     };
@@ -160,7 +170,10 @@ pub(super) fn mark(
             }
         } else if named && dir != root {
             readmes.push(w.abs.clone());
-        } else if licence && dir != root && dir.file_name().is_some_and(|n| release_name(n.as_bytes())) {
+        } else if licence
+            && dir != root
+            && (name == HEX_METADATA.as_bytes() || dir.file_name().is_some_and(|n| release_name(n.as_bytes())))
+        {
             licences.push(w.abs.clone());
         }
     }
@@ -177,10 +190,11 @@ pub(super) fn mark(
             continue;
         }
         let rel = licence.strip_prefix(root).unwrap_or(&licence).display().to_string();
-        vendored.push((
-            dir.to_path_buf(),
-            format!("{rel}: a release's directory (a name and its version) with its own licence: someone else's code, kept as it came"),
-        ));
+        let what = match licence.file_name().is_some_and(|n| n == HEX_METADATA) {
+            true => "a Hex package as rebar3 or mix unpacked it",
+            false => "a release's directory (a name and its version) with its own licence",
+        };
+        vendored.push((dir.to_path_buf(), format!("{rel}: {what}: someone else's code, kept as it came")));
     }
     for readme in readmes {
         let Some(dir) = readme.parent() else { continue };
@@ -368,6 +382,37 @@ mod tests {
         assert_eq!(marked(&root, &header, "external/spdlog-1.8.2/include/spdlog.h", false).0, [true]);
         std::fs::remove_file(root.join("external/spdlog-1.8.2/LICENSE")).unwrap();
         assert_eq!(marked(&root, &header, "external/spdlog-1.8.2/include", true).0, [false]);
+    }
+
+    /// A Hex package rebar3 unpacked (its `vendor/*/`), with the metadata
+    /// it writes; without it, or at the root, the project's own.
+    #[test]
+    fn a_hex_package_with_its_metadata_marks_what_is_below_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        write(root, "vendor/getopt/hex_metadata.config", "{<<\"name\">>,<<\"getopt\">>}.\n");
+        write(root, "vendor/getopt/src/getopt.erl", "x");
+        write(root, "vendor/own/src/own.erl", "x");
+        write(root, "hex_metadata.config", "x");
+        write(root, "src/rebar.erl", "x");
+        let rels = [
+            "hex_metadata.config",
+            "src/rebar.erl",
+            "vendor/getopt/hex_metadata.config",
+            "vendor/getopt/src/getopt.erl",
+            "vendor/own/src/own.erl",
+        ];
+        let (got, said, _) = marked(root, &rels, "", true);
+        assert_eq!(got, [false, false, true, true, false]);
+        assert_eq!(
+            said[3],
+            "vendor/getopt/hex_metadata.config: a Hex package as rebar3 or mix unpacked it: someone else's code, kept as it came"
+        );
+        // Looked for on disk above a target, and beside a file named alone.
+        let erl = ["vendor/getopt/src/getopt.erl"];
+        assert_eq!(marked(root, &erl, "vendor/getopt/src", true).0, [true]);
+        assert_eq!(marked(root, &erl, "vendor/getopt/src/getopt.erl", false).0, [true]);
+        assert!(is_licence(b"hex_metadata.config"));
     }
 
     #[test]

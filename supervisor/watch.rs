@@ -151,7 +151,7 @@ pub const IGNORE_FILES: [&str; 3] = [".gitignore", ".ignore", ".git"];
 /// checks of files anywhere below it: an ignore file, `.git`, a
 /// `.gitattributes` or an `.editorconfig` (see [`crate::check`]'s
 /// attributes and EditorConfig), what makes a `vendor` directory a package manager's
-/// (see [`crate::check::package_vendor`]), a README or a licence file (see
+/// (see [`crate::check::package_vendor`]), a README, a licence file or a Hex package's metadata (see
 /// [`crate::check::readme_vendor`]), or a `.prettierignore` (see
 /// [`crate::check::formatter_ignore`]; only the root's is read).
 fn rules_below(name: &std::ffi::OsStr) -> bool {
