@@ -545,7 +545,7 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         assert!(fnl.is_match(file), "{file}");
     }
     // Beside them, by hand.
-    for file in ["docs/Contents.json", "app/src/main/res/drawable/ic_launcher_background.xml"] {
+    for file in ["docs/Contents.json", "app/src/main/res/drawable/ic_logo.xml"] {
         assert!(fnl.is_match(file), "{file}");
     }
     // Prisma's applied migrations are checksummed: their layout is fixed.
@@ -619,6 +619,32 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     for file in ["data/x.txt", "src/data/x.txt", "tests/unit/data/x.txt", "tests/dataset/x.txt"] {
         assert!(tw.is_match(file) && fnl.is_match(file), "{file}");
     }
+    // Android's translations, in a directory qualified by a language (not
+    // by a night mode or an API level); what Xcode and Android Studio write.
+    for file in [
+        "app/src/main/res/values-de/strings.xml",
+        "app/src/main/res/values-pt-rBR/strings.xml",
+        "res/values-b+sr+Latn/strings.xml",
+        "Model.xcdatamodeld/Model.xcdatamodel/contents",
+        "AppIcon.icon/icon.json",
+        "Localizable.xcstrings",
+        "app/src/main/res/drawable/ic_launcher_background.xml",
+        "res/values/ic_launcher_background.xml",
+    ] {
+        assert!(!fnl.is_match(file), "{file}");
+    }
+    for file in
+        ["res/values/strings.xml", "res/values-night/colors.xml", "res/values-v21/styles.xml", "res/values-car/x.xml"]
+    {
+        assert!(fnl.is_match(file), "{file}");
+    }
+    let large = filter("large-file");
+    assert!(!large.is_match("Localizable.xcstrings") && tw.is_match("res/values-de/strings.xml"));
+    // Expected outputs in an `expected` directory below a directory of tests.
+    for file in ["test/subset/data/expected/a.ttf", "src/test/resources/mng-6656/expected/pom.xml"] {
+        assert!(!fnl.is_match(file) && !large.is_match(file), "{file}");
+    }
+    assert!(fnl.is_match("docs/expected/a.md") && fnl.is_match("expected/a.txt"));
     // A mailbox by its other name; a user's Visual Studio settings.
     assert!(!utf8.is_match("email_data/tea_party.mbx") && !fnl.is_match("cobc.vcxproj.user"));
     // Licence texts as published, in a directory of them (REUSE's, a Yocto

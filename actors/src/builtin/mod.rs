@@ -230,6 +230,7 @@ impl BuiltinKind {
                 MODEL_FILES,
                 LICENCE_TEXTS,
                 ALIST_FILES,
+                ANDROID_TRANSLATIONS,
             ],
             BuiltinKind::Utf8 => &[
                 MAIL_FILES,
@@ -454,6 +455,18 @@ const PACKAGE_MANAGER_RELEASES: &[&str] = &["**/.yarn/releases/*.cjs", "**/.yarn
 /// stays checked).
 const PATCH_FILES: &[&str] = &["*.patch", "*.diff"];
 
+/// Android's translated resources, in a directory qualified by a language
+/// (`res/values-de/`, `values-pt-rBR/`, `values-b+sr+Latn/`; not
+/// `values/`, `values-night/` or `values-v21/`): a translation platform
+/// (Weblate, Crowdin) writes them, with or without a final line break, and
+/// writes them again at its next sync. (Directories: matched once each.)
+const ANDROID_TRANSLATIONS: &[&str] = &[
+    "**/res/values-[a-z][a-z]/",
+    "**/res/values-[a-z][a-z]-r[A-Z][A-Z]/",
+    "**/res/values-[a-z][a-z][a-z]-r[A-Z][A-Z]/",
+    "**/res/values-b+*/",
+];
+
 /// Parity-check matrices in MacKay's alist format (GNU Radio's LDPC
 /// codes, `*.alist`), whose writers end every number with a blank, each
 /// row's last too.
@@ -548,7 +561,7 @@ const CONFLICT_FIXTURES: &[&str] = &[
 
 /// gettext's translation catalogs: as large as the program's messages
 /// (git's `po/*.po` are 0.5 to 1 MiB each), and kept whole.
-const TRANSLATION_CATALOGS: &[&str] = &["*.po", "*.pot"];
+const TRANSLATION_CATALOGS: &[&str] = &["*.po", "*.pot", "*.xcstrings"];
 
 /// Tests' expected outputs, which must be what the code under test writes,
 /// byte for byte (a code frame's empty line ending in spaces, an error
@@ -608,6 +621,7 @@ const EXPECTED_OUTPUT: &[&str] = &[
     "**/{test,tests,Tests,spec,__tests__}/**/{golden,goldens,golden_output}/",
     "**/{test,tests,Tests,spec,__tests__}/**/expectations/",
     "**/{test,tests,Tests,spec,__tests__}/**/expects/",
+    "**/{test,tests,Tests,spec,__tests__}/**/expected/",
     "**/expected/*.out",
     "**/{test,tests,Tests,spec,__tests__}/**/*.out",
     "**/{test,tests,Tests,spec,__tests__}/**/expected.*",
@@ -731,7 +745,11 @@ const IDE_FILES: &[&str] = &[
 /// `project.json` days (`project.lock.json`), GitHub Pages' `CNAME` (its
 /// settings write the domain alone, no line break), and the adaptive
 /// launcher icons Android Studio's Image Asset tool writes
-/// (`res/mipmap-anydpi*/ic_launcher*.xml`),
+/// (`res/mipmap-anydpi*/ic_launcher*.xml`, and the layers and colour it
+/// writes beside them, `ic_launcher_background.xml`,
+/// `ic_launcher_foreground.xml`), what Xcode writes of a Core Data model
+/// (`*.xcdatamodel/contents`), an Icon Composer icon (`*.icon/`) and a
+/// String Catalog (`*.xcstrings`, which it rewrites at each build),
 /// the Dev Containers CLI's lock file (`devcontainer-lock.json`, which
 /// `--experimental-frozen-lockfile` compares byte for byte), and
 /// Excalidraw's drawings and libraries (`JSON.stringify` without a line
@@ -758,7 +776,12 @@ const WRITTEN_WITHOUT_NEWLINE: &[&str] = &[
     "packages.lock.json",
     "**/*.xcassets/**",
     "**/*.realitycomposerpro/**",
+    "*.xcdatamodel/",
+    "*.icon/",
+    "*.xcstrings",
     "**/res/mipmap-anydpi*/ic_launcher*.xml",
+    "ic_launcher_background.xml",
+    "ic_launcher_foreground.xml",
     "**/META-INF/MANIFEST.MF",
     "CNAME",
     "**/src/*/generated/baselineProfiles/*.txt",
@@ -2938,6 +2961,29 @@ fn exported_format(content: &[u8], header: &[u8], first: &[u8]) -> Option<&'stat
     }) {
         return Some("tcllib's doctools (`by tcllib/doctools with format`)");
     }
+    // aapt2's `dump badging`, which Android builds compare with a
+    // committed copy (thunderbird's `badging/*-badging.txt`).
+    if first.starts_with(b"package: name='") && memchr::memmem::find(header, b"\nsdkVersion:'").is_some() {
+        return Some("aapt2's `dump badging` (`package: name='`, `sdkVersion:'`)");
+    }
+    // Inno Setup's translations (`*.isl`), as its project publishes them.
+    if first.starts_with(b"; *** Inno Setup version ") {
+        return Some("Inno Setup's `; *** Inno Setup version` first line");
+    }
+    // The declarations file Expo writes into each project
+    // (`expo-env.d.ts`), which says not to edit it but not that it is
+    // generated.
+    if header.starts_with(b"/// <reference types=\"expo/types\" />")
+        && memchr::memmem::find(header, b"// NOTE: This file should not be edited").is_some()
+    {
+        return Some("Expo's `expo-env.d.ts` (`NOTE: This file should not be edited`)");
+    }
+    // A GraphQL schema as introspection returns it (`{"data":{"__schema":`),
+    // as large as the API.
+    let compact: Vec<u8> = header.iter().copied().filter(|b| !b.is_ascii_whitespace()).take(24).collect();
+    if compact.starts_with(b"{\"data\":{\"__schema\":") || compact.starts_with(b"{\"__schema\":") {
+        return Some("a GraphQL introspection result (`{\"data\":{\"__schema\":`)");
+    }
     if memchr::memmem::find(header, b"var mkdocs_page_name = \"").is_some() {
         return Some("an MkDocs page (`var mkdocs_page_name = \"…\"`)");
     }
@@ -3210,8 +3256,16 @@ fn marked_block(block: &[(&[u8], &[u8])]) -> bool {
             .flat_map(|&(_, t)| t.to_ascii_lowercase().into_iter().chain([b' ']))
             .collect();
         generated_word(&window)
-            && [&b"do not edit"[..], b"do not modify", b"don't edit", b"don't modify", b"do not change", b"do not make changes"]
-                .iter()
+            && [
+                &b"do not edit"[..],
+                b"do not modify",
+                b"don't edit",
+                b"don't modify",
+                b"do not change",
+                b"do not make changes",
+                b"should not be edited",
+            ]
+            .iter()
                 .any(|p| has(&window, p))
             // Not a note about the project's generated files (the line
             // that names them; Go's marker line may be followed by one).
