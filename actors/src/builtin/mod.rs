@@ -3656,6 +3656,21 @@ fn file_name(path: &[u8]) -> &[u8] {
     path.rsplit(|&b| b == b'/').next().unwrap_or(path)
 }
 
+/// Whether `content` (beginning with `#!`) is a batch job for a cluster's
+/// scheduler: its directives (`#SBATCH ` for Slurm, `#PBS ` for PBS and
+/// Torque, `#BSUB ` for LSF, `#$ ` for Grid Engine) in the comment lines
+/// right after the interpreter line, before any command. `sbatch FILE`
+/// reads the file and runs its interpreter on it: its mode is not asked.
+fn batch_job(content: &[u8]) -> bool {
+    let head = &content[..content.len().min(HEADER_LEN)];
+    head.split(|&b| b == b'\n')
+        .skip(1)
+        .map(<[u8]>::trim_ascii)
+        .filter(|l| !l.is_empty())
+        .take_while(|l| l.starts_with(b"#"))
+        .any(|l| [&b"#SBATCH "[..], b"#PBS ", b"#BSUB ", b"#$ "].iter().any(|d| l.starts_with(d)))
+}
+
 fn shebang_executable(content: &[u8], executable: bool, out: &mut Collector<'_>) {
     if executable || !content.starts_with(b"#!") {
         return;
@@ -3693,6 +3708,9 @@ fn shebang_executable(content: &[u8], executable: bool, out: &mut Collector<'_>)
         return;
     }
     if interpreter(&rest[blanks..]).starts_with(b"python") && notebook_export(content) {
+        return;
+    }
+    if batch_job(content) {
         return;
     }
     // An Ansible module: Ansible copies it to the target and runs its

@@ -5202,3 +5202,25 @@ fn a_package_recipe_s_script_passes_the_shebang_check() {
     assert_eq!(marks.bits(), 1 << 32);
     assert!(marks.describe().iter().any(|m| m.contains("package recipe")), "{:?}", marks.describe());
 }
+
+/// A batch job for a cluster's scheduler (`sbatch job.sh`) has its
+/// directives after the interpreter line: its mode is not asked. A script
+/// that mentions them further down is run directly.
+#[test]
+fn a_scheduler_s_batch_job_need_not_be_executable() {
+    let sb = BuiltinKind::ShebangExecutable;
+    for job in [
+        "#!/bin/bash\n#SBATCH --job-name=multigpu\n#SBATCH --nodes=1\n\nsrun python train.py\n",
+        "#!/bin/sh\n# Train on four nodes.\n\n#PBS -l nodes=4\ncd $PBS_O_WORKDIR\n",
+        "#!/bin/bash\n#BSUB -n 4\nmpirun ./a.out\n",
+        "#!/bin/bash\n#$ -cwd\n#$ -pe smp 8\n./run\n",
+    ] {
+        clean(sb, job.as_bytes());
+    }
+    for script in [
+        "#!/bin/bash\necho start\n#SBATCH --nodes=1\n",
+        "#!/bin/bash\n# submit with sbatch, which reads #SBATCH lines\nsbatch job.sh\n",
+    ] {
+        assert_eq!(run(sb, script.as_bytes()).len(), 1, "{script}");
+    }
+}
