@@ -3381,8 +3381,8 @@ impl RulesWalk<'_> {
             }
             listed
         };
-        siblings::mark(files, some_alone.then_some(&alone as &dyn Fn(&Path) -> bool), walked, sources);
         let alone_dirs = some_alone.then_some(&alone as &dyn Fn(&Path) -> bool);
+        siblings::mark(files, alone_dirs, walked, sources);
         recipes::mark(root, files, targets, alone_dirs, &mut listings, sources);
         let formatter_list = match sources {
             Some(_) => {

@@ -59,7 +59,7 @@ fn recipe_in<'a>(dir: &Path, names: &[&'a [u8]]) -> Option<(&'a [u8], PathBuf)> 
         match n.strip_suffix(b".mk") {
             // buildroot's: `NAME/NAME.mk` beside `Config.in`.
             Some(stem) => own == Some(stem) && names.contains(&&b"Config.in"[..]),
-            None => NAMES.contains(&n) || EXTENSIONS.iter().any(|e| n.len() > e.len() && n.ends_with(e)),
+            None => is_recipe_name(n),
         }
     });
     if let Some(&n) = found {

@@ -432,26 +432,31 @@ impl TreeWatch {
                             continue;
                         }
                         any = true;
-                        let file_only = !e.mask.intersects(
+                        // A package recipe's name appearing or going (an
+                        // edit of one changes nothing).
+                        let recipe_named = e.name.as_ref().is_some_and(|n| names_below(n))
+                            && e.mask.intersects(
+                                AddWatchFlags::IN_CREATE
+                                    | AddWatchFlags::IN_DELETE
+                                    | AddWatchFlags::IN_MOVED_FROM
+                                    | AddWatchFlags::IN_MOVED_TO,
+                            );
+                        // Anything but a file's change: a directory's, the
+                        // watch's, a rules file's, a recipe's name, or git's
+                        // excludes in a git directory the walk walks too (a
+                        // bare repository inside the project): ignore
+                        // rules, not a file of the tree.
+                        let file_only = !(e.mask.intersects(
                             AddWatchFlags::IN_ISDIR
                                 | AddWatchFlags::IN_IGNORED
                                 | AddWatchFlags::IN_DELETE_SELF
                                 | AddWatchFlags::IN_MOVE_SELF
                                 | AddWatchFlags::IN_Q_OVERFLOW
                                 | AddWatchFlags::IN_UNMOUNT,
-                        ) && e.name.as_ref().is_some_and(|n| !rules_below(n))
-                            // A package recipe's name appearing or going
-                            // (an edit of one changes nothing).
-                            && !(e.mask.intersects(
-                                AddWatchFlags::IN_CREATE
-                                    | AddWatchFlags::IN_DELETE
-                                    | AddWatchFlags::IN_MOVED_FROM
-                                    | AddWatchFlags::IN_MOVED_TO,
-                            ) && e.name.as_ref().is_some_and(|n| names_below(n)))
-                            // git's excludes in a git directory the walk
-                            // walks too (a bare repository inside the
-                            // project): ignore rules, not a file of the tree.
-                            && !(ancestors.contains(&e.wd) && e.name.as_ref().is_some_and(|n| ancestor_entry_counts(n)));
+                        ) || e.name.as_ref().is_none_or(|n| rules_below(n))
+                            || recipe_named
+                            || (ancestors.contains(&e.wd)
+                                && e.name.as_ref().is_some_and(|n| ancestor_entry_counts(n))));
                         match (file_only, known.get(&e.wd), dirs.as_mut()) {
                             (true, Some(paths), Some(dirs)) => dirs.extend(paths.iter().cloned()),
                             _ => dirs = None,

@@ -2914,15 +2914,20 @@ fn exported_format(content: &[u8], header: &[u8], first: &[u8]) -> Option<&'stat
     if let Some(rest) = key.strip_prefix(b"OFF")
         && (rest.is_empty() || rest[0].is_ascii_whitespace())
         && words(rest).iter().all(|w| is_number(w))
-        && header
-            .split(|&b| b == b'\n')
-            .skip(1)
-            .filter(|l| !l.trim_ascii().is_empty() && !l.starts_with(b"#"))
-            .take(2)
-            .all(|l| {
-                let w = words(l);
-                w.len() >= 3 && w.iter().all(|w| is_number(w))
-            })
+        && {
+            // Its next two rows (at least one), of three numbers or more.
+            let rows: Vec<&[u8]> = header
+                .split(|&b| b == b'\n')
+                .skip(1)
+                .filter(|l| !l.trim_ascii().is_empty() && !l.starts_with(b"#"))
+                .take(2)
+                .collect();
+            !rows.is_empty()
+                && rows.iter().all(|l| {
+                    let w = words(l);
+                    w.len() >= 3 && w.iter().all(|w| is_number(w))
+                })
+        }
     {
         return Some("an OFF mesh (`OFF` first, then rows of numbers)");
     }

@@ -5162,6 +5162,7 @@ fn exported_formats_keep_their_writers_layout() {
         // Not an OFF mesh: the keyword alone, a word after it, or no rows
         // of numbers.
         "OFF\nthe lights \n",
+        "OFF \n",
         "OFFICE hours \n",
         "OFF\nnotes: a b c \n",
         // The words elsewhere, or by hand.
