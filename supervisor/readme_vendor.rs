@@ -103,13 +103,13 @@ pub(crate) fn release_name(name: &[u8]) -> bool {
         && parts.into_iter().all(|p| !p.is_empty() && p.len() <= 8 && p.iter().all(u8::is_ascii_digit))
 }
 
-/// The licence file in `dir` (among its regular `files` on disk), if its
-/// name is a release's ([`release_name`]).
-fn release_licence(dir: &Path, files: &std::collections::HashSet<Vec<u8>>) -> Option<PathBuf> {
-    if !dir.file_name().is_some_and(|n| release_name(n.as_bytes())) {
-        return None;
-    }
-    LICENCES.iter().find(|n| files.contains(n.as_bytes())).map(|n| dir.join(n))
+/// Whether the file `name` in `dir` makes `dir` someone else's code: a
+/// licence in a directory named as a release ([`release_name`]), or a Hex
+/// package's metadata in any.
+fn vendoring(dir: &Path, name: &[u8]) -> bool {
+    name == HEX_METADATA.as_bytes()
+        || (LICENCES.iter().any(|n| name == n.as_bytes())
+            && dir.file_name().is_some_and(|n| release_name(n.as_bytes())))
 }
 
 /// Gives each of `files` below a directory whose README says it holds
@@ -142,10 +142,11 @@ pub(super) fn mark(
             }
             let names = listings.files(d);
             readmes.extend(NAMES.iter().find(|n| names.contains(n.as_bytes())).map(|n| d.join(n)));
-            licences.extend(release_licence(d, names));
-            if names.contains(HEX_METADATA.as_bytes()) {
-                licences.push(d.join(HEX_METADATA));
-            }
+            let vendoring = LICENCES.iter().chain([&HEX_METADATA]).find(|n| {
+                let n = n.as_bytes();
+                names.contains(n) && vendoring(d, n)
+            });
+            licences.extend(vendoring.map(|n| d.join(n)));
             up = d.parent();
         }
     };
@@ -170,10 +171,7 @@ pub(super) fn mark(
             }
         } else if named && dir != root {
             readmes.push(w.abs.clone());
-        } else if licence
-            && dir != root
-            && (name == HEX_METADATA.as_bytes() || dir.file_name().is_some_and(|n| release_name(n.as_bytes())))
-        {
+        } else if licence && dir != root && vendoring(dir, name) {
             licences.push(w.abs.clone());
         }
     }
