@@ -2370,6 +2370,9 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     if let Some(what) = exported_format(content, header, first) {
         return Some(what);
     }
+    if php_archive(content) {
+        return Some("a PHP archive's stub (`__HALT_COMPILER();`, then its manifest)");
+    }
     // CMake's cache (a build directory's `CMakeCache.txt`, committed for
     // a cross build's settings), whose entries CMake writes with their
     // blanks.
@@ -2872,6 +2875,38 @@ fn unicode_data(block: &[(&[u8], &[u8])]) -> bool {
         && block.iter().take(4).any(|&(_, t)| t.trim_ascii().starts_with(b"Date: "))
         && block.iter().any(|&(_, t)| memchr::memmem::find(t, b"unicode.org/terms_of_use.html").is_some())
 }
+
+/// Whether the file is a PHP archive (a `.phar`, or a tool phive or a
+/// project keeps as `tools/NAME`: Composer's, PHP-CS-Fixer's), which Box
+/// or `Phar` writes whole: PHP code (after an interpreter line naming
+/// `php`) that ends at `__HALT_COMPILER();` (and `?>` at most) and a line
+/// break, its first 64 KiB, then the archive's binary manifest, whose
+/// length (four bytes, little-endian) is less than 16 MiB. Source that
+/// writes such a stub holds the call in a string, followed by text.
+fn php_archive(content: &[u8]) -> bool {
+    const STUB: &[u8] = b"__HALT_COMPILER();";
+    let code = match content.strip_prefix(b"#!") {
+        Some(rest) => {
+            let line = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
+            if memchr::memmem::find(line, b"php").is_none() {
+                return false;
+            }
+            rest.get(line.len() + 1..).unwrap_or_default()
+        }
+        None => content,
+    };
+    if !code.starts_with(b"<?php") {
+        return false;
+    }
+    let head = &content[..content.len().min(64 << 10)];
+    memchr::memmem::find_iter(head, STUB).any(|at| {
+        let rest = &content[at + STUB.len()..];
+        let rest = rest.strip_prefix(b" ?>").unwrap_or(rest);
+        let rest = rest.strip_prefix(b"\r\n").or_else(|| rest.strip_prefix(b"\n"));
+        rest.is_some_and(|manifest| manifest.len() >= 4 && manifest[3] == 0)
+    })
+}
+
 /// Files in a format a program exports or writes whole, told by how they
 /// begin (the fiftieth session's audits: hardware design, distribution
 /// packaging, older languages). Each keeps the program's layout:

@@ -3935,6 +3935,46 @@ fn a_large_file_a_tool_writes_is_committed_at_its_size() {
     assert_eq!(judge(BuiltinKind::LargeFile, &settings, &denied).findings.len(), 1);
 }
 
+/// A PHP archive (Composer's `composer.phar`, a tool phive keeps as
+/// `tools/php-cs-fixer`) is written whole by Box: its stub ends at
+/// `__HALT_COMPILER();`, then the binary manifest. The compiler's own
+/// source, which writes that stub in a string, is judged by its size.
+#[test]
+fn a_large_php_archive_is_committed_at_its_size() {
+    let settings = BuiltinSettings { max_size: 64 };
+    let stub = "<?php\n/*\n * This file is part of Composer.\n */\nPhar::mapPhar('composer.phar');\nrequire 'phar://composer.phar/bin/composer';\n\n__HALT_COMPILER(); ?>";
+    let archive = |interpreter: &str, stub: &str, end: &[u8]| {
+        let mut bytes = format!("{interpreter}{stub}").into_bytes();
+        bytes.extend_from_slice(end);
+        bytes.extend_from_slice(&[0xEC, 0xC8, 0x00, 0x00, 0x9F, 0x02, 0x00]);
+        bytes.extend_from_slice(&[b'x'; 64]);
+        bytes
+    };
+    let waived = |bytes: &[u8]| judge(BuiltinKind::LargeFile, &settings, &BuiltinInput::new(bytes)).waiver;
+    let phar = Some(Waiver::SizedByATool("a PHP archive's stub (`__HALT_COMPILER();`, then its manifest)"));
+    for (interpreter, end) in [("#!/usr/bin/env php\n", &b"\r\n"[..]), ("", b"\n")] {
+        assert_eq!(waived(&archive(interpreter, stub, end)), phar, "{interpreter:?}");
+    }
+    // Without ` ?>` (Box's stub) too.
+    assert_eq!(waived(&archive("", stub.trim_end_matches(" ?>"), b"\n")), phar);
+    for bytes in [
+        // Another interpreter, or no PHP before the stub.
+        archive("#!/bin/sh\n", stub, b"\r\n"),
+        archive("", &stub.replace("<?php", "<?xml"), b"\n"),
+        // The call followed by text: a compiler's heredoc, or a manifest
+        // longer than 16 MiB is no manifest.
+        format!("{stub}\nEOF;\n{}", "x".repeat(64)).into_bytes(),
+        {
+            let mut b = archive("", stub, b"\n");
+            let at = b.len() - 64 - 7 + 3;
+            b[at] = 1;
+            b
+        },
+    ] {
+        assert_eq!(judge(BuiltinKind::LargeFile, &settings, &BuiltinInput::new(&bytes)).findings.len(), 1);
+    }
+}
+
 #[test]
 fn a_large_asset_godot_imported_passes_and_the_other_checks_still_read_it() {
     let settings = BuiltinSettings { max_size: 10 };
