@@ -120,6 +120,78 @@ pub(super) fn json(content: &[u8], out: &mut Collector<'_>) {
     }
     stand_ins.show_keys(&mut found);
     report_in_order(found, bom, out);
+    if let Some(last) = out.last_line()
+        && let Some(line) = template_line(&text, last as usize)
+    {
+        out.discard_from(u32::try_from(line).unwrap_or(u32::MAX));
+    }
+}
+
+/// The first line, up to `last` (the last finding's), that shows the file
+/// is a template rendered into JSON, as `yaml` tells one (Hugo's
+/// `layouts/index.json` for a JSON output format, Docsy's search index a
+/// partial renders with `resources.ExecuteAsTemplate`, a Nextflow
+/// pipeline's Groovy `slackreport.json`, Caddy's `{{placeholder "…"}}` in
+/// a served manifest). JSON's strings end at their line, so each line is
+/// read on its own:
+/// - outside a string, a template's tag: ERB's, EEx's or Groovy's `<%`, a
+///   Jinja tag (`{%` or `{#`, then a blank or `-`), or a `{{` action (then
+///   `-`, `~` or blanks at most, then a name, a field, a variable or a
+///   block's sign: `{{- $.Scratch.Add`, `{{ range`, `{{#each}}`), none of
+///   which JSON has there (a doubled brace before a key, `{{"a": 1}`, is
+///   the typo it looks like, and is reported);
+/// - inside a string, a `{{ … }}` action holding a quote, which ends the
+///   string (`"{{placeholder "http.vars.ReqHost"}}"`); an escaped `\"` is
+///   JSON.
+fn template_line(text: &str, last: usize) -> Option<usize> {
+    let action = |after: &[u8]| {
+        let after = after.strip_prefix(b"-").or_else(|| after.strip_prefix(b"~")).unwrap_or(after);
+        let after = after.trim_ascii_start();
+        after.first().is_some_and(|&b| b.is_ascii_alphabetic() || b"_.$#/>!^&(".contains(&b))
+    };
+    let tag = |at: &[u8]| match at {
+        [b'<', b'%', ..] => true,
+        [b'{', b'%' | b'#', next, ..] => matches!(next, b' ' | b'\t' | b'-' | b'+'),
+        [b'{', b'{', rest @ ..] => action(rest),
+        _ => false,
+    };
+    // Where the string whose text begins at `from` ends: its closing
+    // quote, or the line's end.
+    let string_end = |line: &[u8], from: usize| {
+        let mut i = from;
+        while i < line.len() {
+            match line[i] {
+                b'\\' => i += 2,
+                b'"' => return i,
+                _ => i += 1,
+            }
+        }
+        line.len()
+    };
+    let find =
+        |line: &[u8], from: usize, what: &[u8]| line[from..].windows(2).position(|w| w == what).map(|i| from + i);
+    text.split('\n').zip(1..=last).find_map(|(line, number)| {
+        let line = line.as_bytes();
+        let mut i = 0;
+        while i < line.len() {
+            if line[i] == b'"' {
+                // A string: its `{{` action ends it if a quote comes
+                // before the action's `}}`.
+                let end = string_end(line, i + 1);
+                if let Some(open) = find(&line[..end], i + 1, b"{{")
+                    && find(line, open + 2, b"}}").is_some_and(|close| end < close)
+                {
+                    return Some(number);
+                }
+                i = end + 1;
+            } else if tag(&line[i..]) {
+                return Some(number);
+            } else {
+                i += 1;
+            }
+        }
+        None
+    })
 }
 
 /// Which grammar [`refused_values`] reads.

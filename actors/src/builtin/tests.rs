@@ -1689,6 +1689,47 @@ fn json_duplicate_keys() {
     assert_eq!(f.message, "duplicate key `a\\u0000\\u001B[31m` (first at line 1)");
 }
 
+/// A template rendered into JSON is not JSON yet: from the first line that
+/// shows it is one, nothing is reported (as in `yaml`); what comes before
+/// is checked.
+#[test]
+fn json_templates_are_checked_up_to_their_first_tag() {
+    for template in [
+        // Hugo's home page in its JSON output format, Docsy's search index.
+        "{{- $.Scratch.Add \"index\" slice -}}\n{{- range site.RegularPages -}}\n",
+        "{{ range .Pages }}{\"t\": {{ .Title | jsonify }}}{{ end }}\n",
+        // Groovy's, ERB's or EEx's tags where a value or a member goes.
+        "{\n  \"a\": [\n    <%\n    if (!success) { %>\n    {\"b\": 1}\n    <% } %>\n  ]\n}\n",
+        "{\"facts\": [<% out << summary %>]}\n",
+        "{\"n\": <%= @count %>}\n",
+        // Jinja's.
+        "[\n{% for x in xs %}\n  \"{{ x }}\"{% if not loop.last %},{% endif %}\n{% endfor %}\n]\n",
+        "{\n  {# a comment #}\n  \"a\": 1\n}\n",
+        // Handlebars'.
+        "[{{#each items}}\"{{this}}\"{{/each}}]\n",
+        // A quoted action whose argument's quote ends the string: Caddy's.
+        "{\n  \"name\": \"Nav2: {{placeholder \"http.vars.ReqHost\"}}\",\n  \"x\": 1\n}\n",
+    ] {
+        clean(BuiltinKind::Json, template.as_bytes());
+    }
+    // What comes before the first tag is still checked.
+    let f = run(BuiltinKind::Json, b"{\"a\": 1, \"a\": 2,\n \"b\": {{ .B }}}\n");
+    assert_eq!((f.len(), f[0].message.as_str()), (1, "duplicate key `a` (first at line 1)"));
+    // Not a template: a doubled brace before a key (the typo it looks
+    // like), tags inside strings, an escaped quote in a string's action,
+    // an unclosed action.
+    for (json, line) in [
+        ("[\n  {{\"a\": 1}\n]\n", 2),
+        ("{\"t\": \"<% x %>\", \"t\": \"{% y %}\"}\n", 1),
+        ("{\"t\": \"{{ .X \\\"y\\\" }}\",\n \"u\": }\n", 2),
+        ("{\"t\": \"{{ placeholder \"x\"\n}\n", 1),
+        ("{ {\n}\n", 1),
+    ] {
+        let f = run(BuiltinKind::Json, json.as_bytes());
+        assert_eq!(f.first().and_then(|f| f.line), Some(line), "{json:?}");
+    }
+}
+
 #[test]
 fn json_comments_are_said_to_be_comments() {
     for (text, place) in [
