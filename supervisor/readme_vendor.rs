@@ -17,8 +17,10 @@
 //!   `hex_metadata.config` they write beside its sources (rebar3's own
 //!   `vendor/*/`).
 //!
-//! Every file below such a directory but its README gets the `vendored`
-//! mark, as `linguist-vendored` gives it. Not the project's root: a project
+//! Every file below such a directory gets the `vendored` mark, as
+//! `linguist-vendored` gives it, but the README that says so: that one is
+//! the project's, describing what it keeps (a release's README is
+//! upstream's, and gets it). Not the project's root: a project
 //! does not vendor itself.
 //!
 //! A check of directories finds their READMEs and licences among the
@@ -178,13 +180,13 @@ pub(super) fn mark(
     for dir in &alone {
         look_in(dir, &mut readmes, &mut licences);
     }
-    // The directories that say so, each with what to say of it: the
+    // The directories that say so, each with what to say of it (the
     // README's path relative to the root and the line that says so, or the
-    // licence's.
-    let mut vendored: Vec<(PathBuf, String)> = Vec::new();
+    // licence's) and whether its README said so.
+    let mut vendored: Vec<(PathBuf, String, bool)> = Vec::new();
     for licence in licences {
         let Some(dir) = licence.parent() else { continue };
-        if vendored.iter().any(|(d, _)| d == dir) {
+        if vendored.iter().any(|(d, ..)| d == dir) {
             continue;
         }
         let rel = licence.strip_prefix(root).unwrap_or(&licence).display().to_string();
@@ -192,11 +194,11 @@ pub(super) fn mark(
             true => "a Hex package as rebar3 or mix unpacked it",
             false => "a release's directory (a name and its version) with its own licence",
         };
-        vendored.push((dir.to_path_buf(), format!("{rel}: {what}: someone else's code, kept as it came")));
+        vendored.push((dir.to_path_buf(), format!("{rel}: {what}: someone else's code, kept as it came"), false));
     }
     for readme in readmes {
         let Some(dir) = readme.parent() else { continue };
-        if vendored.iter().any(|(d, _)| d == dir) {
+        if vendored.iter().any(|(d, ..)| d == dir) {
             continue;
         }
         let Some(head) = read_head(&readme, read) else { continue };
@@ -206,7 +208,11 @@ pub(super) fn mark(
         let line = &head[start..];
         let line = String::from_utf8_lossy(&line[..memchr::memchr(b'\n', line).unwrap_or(line.len())]);
         let rel = readme.strip_prefix(root).unwrap_or(&readme).display().to_string();
-        vendored.push((dir.to_path_buf(), format!("{rel}: \"{}\": someone else's code, kept as it came", line.trim())));
+        vendored.push((
+            dir.to_path_buf(),
+            format!("{rel}: \"{}\": someone else's code, kept as it came", line.trim()),
+            true,
+        ));
     }
     if vendored.is_empty() {
         return;
@@ -215,14 +221,14 @@ pub(super) fn mark(
     // README it is), found by its directory's ancestors, once a directory:
     // the walk gives a directory's files one after another, and a tree of
     // releases (a copy of cargo's registry) has hundreds of them.
-    let by_dir: HashMap<&Path, usize> = vendored.iter().enumerate().map(|(i, (d, _))| (d.as_path(), i)).collect();
+    let by_dir: HashMap<&Path, usize> = vendored.iter().enumerate().map(|(i, (d, ..))| (d.as_path(), i)).collect();
     let nearest = |dir: &Path, readme: bool| {
-        let mut above = dir.ancestors().take_while(|a| *a != root && a.starts_with(root));
-        // A README's own directory does not mark it.
-        if readme {
-            above.next();
-        }
-        above.find_map(|a| by_dir.get(a).copied())
+        // A README's own directory does not mark it if the README is what
+        // says so.
+        dir.ancestors()
+            .take_while(|a| *a != root && a.starts_with(root))
+            .enumerate()
+            .find_map(|(i, a)| by_dir.get(a).copied().filter(|&v| !(readme && i == 0 && vendored[v].2)))
     };
     let mut last: Option<(PathBuf, Option<usize>)> = None;
     let mut marks: Vec<Option<usize>> = Vec::with_capacity(files.len());
@@ -354,6 +360,9 @@ mod tests {
         let root = tmp.path().join("app-1.0");
         write(&root, "external/spdlog-1.8.2/LICENSE", "MIT\n");
         write(&root, "external/spdlog-1.8.2/include/spdlog.h", "x");
+        // The release's README is upstream's too (a README that says its
+        // directory is vendored is the project's: see above).
+        write(&root, "external/spdlog-1.8.2/README.md", "# spdlog\n");
         write(&root, "versioned_docs/version-0.18/intro.md", "x");
         write(&root, "src/LICENSE", "x");
         write(&root, "src/main.c", "x");
@@ -361,15 +370,16 @@ mod tests {
         let rels = [
             "LICENSE",
             "external/spdlog-1.8.2/LICENSE",
+            "external/spdlog-1.8.2/README.md",
             "external/spdlog-1.8.2/include/spdlog.h",
             "src/LICENSE",
             "src/main.c",
             "versioned_docs/version-0.18/intro.md",
         ];
         let (got, said, read) = marked(&root, &rels, "", true);
-        assert_eq!(got, [false, true, true, false, false, false]);
+        assert_eq!(got, [false, true, true, true, false, false, false]);
         assert_eq!(
-            said[2],
+            said[3],
             "external/spdlog-1.8.2/LICENSE: a release's directory (a name and its version) with its own licence: someone else's code, kept as it came"
         );
         assert!(read.is_empty(), "a licence is known by its name: {read:?}");
