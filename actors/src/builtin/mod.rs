@@ -2313,7 +2313,8 @@ fn kotlin_api_dump(header: &[u8]) -> bool {
 ///   rustdoc write), and jazzy's pages (by their footer);
 /// - a data file of unicode.org's, by its header ([`unicode_data`]);
 /// - an Office Open XML part ([`office_part`]), and a draw.io diagram
-///   (`<mxfile`, after an XML declaration at most);
+///   (`<mxfile`, after an XML declaration at most) and library
+///   (`<mxlibrary>`);
 /// - an SVG that Adobe Illustrator or Sketch exported (their `<!--
 ///   Generator:` comment) or Excalidraw did (`<!-- svg-source:excalidraw
 ///   -->`), a terminal screenshot Rich exported (`<!-- Generated with
@@ -2506,6 +2507,11 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     if body.trim_ascii_start().starts_with(b"<mxfile") {
         return Some("a draw.io diagram's `<mxfile`");
     }
+    // A draw.io shape library (its Export Library), a JSON list of shapes
+    // in one element, on one line.
+    if body.trim_ascii_start().starts_with(b"<mxlibrary>") {
+        return Some("a draw.io library's `<mxlibrary>`");
+    }
     // fontTools' TTX dumps (`ttx`, and its tests' expected outputs), whose
     // writer pads a hex dump's last row and writes an empty string as an
     // indented blank line: the root `<ttFont` with its `ttLibVersion`.
@@ -2563,6 +2569,19 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
         .any(|g| memchr::memmem::find(header, g).is_some())
     {
         return Some("a drawing program's comment (`<!-- Generator:`, `<!-- Creator:`, `<!-- Created using`)");
+    }
+    // Sketch's export with its comment left out (`svgo` and exporters'
+    // settings drop comments): its artboard's group, with the attributes
+    // in the order Sketch writes them.
+    if markup
+        && memchr::memmem::find(header, b"\" stroke=\"none\" stroke-width=\"1\" fill=\"none\" fill-rule=\"evenodd\">")
+            .is_some_and(|at| {
+                memchr::memmem::rfind(&header[..at], b"<g id=\"").is_some_and(|o| !header[o + 7..at].contains(&b'"'))
+            })
+    {
+        return Some(
+            "Sketch's export (its artboard's `<g id=\"…\" stroke=\"none\" stroke-width=\"1\" fill=\"none\" fill-rule=\"evenodd\">`)",
+        );
     }
     // Matplotlib's SVG output (plots in documentation), whose path data
     // ends each line with a blank: its metadata's title, or older

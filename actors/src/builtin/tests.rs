@@ -381,6 +381,8 @@ fn draw_io_diagrams_keep_the_editor_s_layout() {
         b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<mxfile host=\"x\">\n  <diagram/> \n</mxfile>",
     );
     clean(BuiltinKind::TrailingWhitespace, b"<mxfile>\n  <diagram/> \n</mxfile>");
+    // A library of shapes, as Export Library writes it.
+    clean(BuiltinKind::FinalNewline, b"<mxlibrary>[{\"xml\":\"x\",\"w\":40,\"h\":40,\"title\":\"a\"}]</mxlibrary>");
     // Other XML is judged.
     assert_eq!(run(BuiltinKind::FinalNewline, b"<?xml version=\"1.0\"?>\n<root>\n</root>").len(), 1);
 }
@@ -407,7 +409,11 @@ fn drawings_a_program_exported_keep_its_layout() {
     let fontforge = "<?xml version=\"1.0\" standalone=\"no\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\">\n<metadata>\n\
                      Created by FontForge 20170731 at Wed Mar 29 15:03:00 2017\n</metadata>\n<defs>\n  <glyph \nd=\"M0 0\" />\n";
     let font = "<svg xmlns=\"http://www.w3.org/2000/svg\">\n<defs>\n<font id=\"x\">\n  <font-face \n    units-per-em=\"1\"/>\n";
-    for content in [sketch, illustrator, excalidraw, eps, rich, older, fontforge, font] {
+    // Sketch's export with its comment dropped (prometheus-operator's and
+    // OpenRCT2's logos): its artboard's group.
+    let artboard = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg width=\"512px\" height=\"512px\" version=\"1.1\">\n    \
+                    <g id=\"logo\" stroke=\"none\" stroke-width=\"1\" fill=\"none\" fill-rule=\"evenodd\">\n        <path d=\"M0,0\"></path> \n    </g>\n</svg>";
+    for content in [sketch, illustrator, excalidraw, eps, rich, older, fontforge, font, artboard] {
         for kind in [BuiltinKind::TrailingWhitespace, BuiltinKind::FinalNewline] {
             clean(kind, content.as_bytes());
         }
@@ -427,7 +433,12 @@ fn drawings_a_program_exported_keep_its_layout() {
     // markup (a CSS comment quoting it), are no signature.
     let styled = "<svg>\n<style>\n@font-face { } \n</style>\n</svg>\n";
     let quoted = "/* Created by FontForge 20120731 */\na { } \n";
-    for content in [inkscape, program, unnamed, &late, styled, quoted] {
+    // Those attributes in another order, or on an element other than an
+    // artboard's group, are written by hand as often.
+    let by_hand = "<svg>\n<g id=\"a\" fill=\"none\" stroke=\"none\" stroke-width=\"1\" fill-rule=\"evenodd\">\n<path/> \n</g>\n</svg>\n";
+    let path =
+        "<svg>\n<path id=\"a\" stroke=\"none\" stroke-width=\"1\" fill=\"none\" fill-rule=\"evenodd\"/> \n</svg>\n";
+    for content in [inkscape, program, unnamed, &late, styled, quoted, by_hand, path] {
         assert_eq!(run(BuiltinKind::TrailingWhitespace, content.as_bytes()).len(), 1, "{content}");
     }
 }
