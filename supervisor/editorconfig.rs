@@ -309,7 +309,10 @@ impl Glob {
 /// a `[`); `[!…]` a character but those and `/`; `{a,b}` one of its
 /// alternatives, which may hold `/` and nest (`{a}` and `{}` are
 /// themselves; an unclosed `{` is itself and its commas); `\\` takes the
-/// next character as it is; `//` is one `/`. A glob with a `/` is matched
+/// next character as it is; `//` is one `/`, and so is a `/` that begins
+/// a closed group's alternative right after one (or at the glob's start,
+/// where it only anchors: premake's `{**/x.lua,/contrib/**}`). A glob
+/// with a `/` is matched
 /// from the directory, one without at any depth; one ending in `/` matches
 /// the names in that directory; `**` between two `/` matches no directory
 /// too. Numeric ranges (`{1..3}`), which `ec4rs` reads digit by digit from
@@ -377,6 +380,16 @@ fn to_regex(header: &str) -> Result<String, String> {
             '}' if !groups.is_empty() => {
                 let (before, mut alts) = groups.pop().expect("a group is open");
                 alts.push(std::mem::take(&mut cur));
+                // A group the glob begins with: an alternative's leading
+                // `/` only anchors, as a leading one outside a group
+                // (premake's `[{**/x.lua,/binmodules/**,/contrib/**}]`).
+                if before.is_empty() && groups.iter().all(|(outer, _)| outer.is_empty()) {
+                    for alt in &mut alts {
+                        if alt.starts_with('/') {
+                            alt.remove(0);
+                        }
+                    }
+                }
                 cur = before;
                 if alts.len() == 1 {
                     lit('{', &mut cur);
@@ -1058,6 +1071,12 @@ mod tests {
             "Makefile",
             "{package.json,.travis.yml}",
             "lib/**.js",
+            "{a,/contrib/**}",
+            "{/a,b}",
+            "x{/a,b}",
+            "{a,{/b,c}}",
+            "{/a/**,*.md}",
+            "{a,b}/{/c,d}",
             "**/*.{cs,vb}",
             "src/**/*.ts",
             "a/",
@@ -1125,6 +1144,9 @@ mod tests {
             "sub/Makefile",
             "package.json",
             "lib/x.js",
+            "contrib/x.c",
+            "a/c",
+            "x/a",
             "lib/a/b.js",
             "src/a/b.ts",
             "src/b.ts",
