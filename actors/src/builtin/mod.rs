@@ -215,6 +215,7 @@ impl BuiltinKind {
                 TEST_FIXTURES,
                 TAP_TESTS,
                 PATCH_FILES,
+                NOT_RUN,
             ],
             BuiltinKind::FinalNewline => &[
                 MINIFIED_FILES,
@@ -454,6 +455,13 @@ const PACKAGE_MANAGER_RELEASES: &[&str] = &["**/.yarn/releases/*.cjs", "**/.yarn
 /// `shebang-executable` leaves them out (a `*.dpatch`, which dpatch runs,
 /// stays checked).
 const PATCH_FILES: &[&str] = &["*.patch", "*.diff"];
+
+/// Files nothing runs, whatever their first line: text (`*.txt`: a module
+/// set aside so that no runner collects it, TheAlgorithms' `bb84.py.DISABLED.txt`;
+/// a test's input) and the examples dh_make writes into `debian/` for a
+/// packager to rename and edit (`postinst.ex`, `init.d.ex`; dh_make writes
+/// `*.EX` too).
+const NOT_RUN: &[&str] = &["*.txt", "**/debian/*.ex", "**/debian/*.EX"];
 
 /// Android's translated resources, in a directory qualified by a language
 /// (`res/values-de/`, `values-pt-rBR/`, `values-b+sr+Latn/`; not
