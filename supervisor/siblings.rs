@@ -6,8 +6,9 @@
 //!   projects commit both. Such an asset is part of the game, large on
 //!   purpose, and gets the `imported_asset` mark, which `large-file` heeds.
 //! - A test's pair of files: an expected output named `STEM.out`,
-//!   `STEM.ok`, `STEM.ref`, `STEM.err` or `STEM.exp` (`STEM.out.exp`,
-//!   `STEM.err.exp`) beside a file named `STEM` or `STEM.EXT` (Verilator's
+//!   `STEM.ok`, `STEM.ref`, `STEM.err`, `STEM.exp` (`STEM.out.exp`,
+//!   `STEM.err.exp`) or `STEM.check` (Scala partest's, effekt's) beside a
+//!   file named `STEM` or `STEM.EXT` (Verilator's
 //!   `t_x_bad.out` beside `t_x_bad.v`, ocamlformat's `x.ml.ref` beside
 //!   `x.ml.err`, MicroPython's `x.py.exp` beside `x.py`), an input named
 //!   `STEM.in` beside its expected output (Vim's indent tests' `python.in`
@@ -67,7 +68,7 @@ enum Named {
     /// `NAME.import`.
     Sidecar,
     /// `STEM.out`, `.ok`, `.ref`, `.err`, `.exp` (and `.out.exp`,
-    /// `.err.exp`): an expected output beside a file of the same stem, and
+    /// `.err.exp`), `.check`: an expected output beside a file of the same stem, and
     /// what makes `STEM.in` an input.
     Output,
     /// `STEM.expected`, `.golden`, `.stdout`, `.stderr`, `.output`,
@@ -80,7 +81,7 @@ enum Named {
 
 /// The suffixes of an expected output named so only beside its pair
 /// ([`Named::Output`]).
-const OUTPUTS: [&[u8]; 5] = [b".ok", b".out", b".ref", b".err", b".exp"];
+const OUTPUTS: [&[u8]; 6] = [b".ok", b".out", b".ref", b".err", b".exp", b".check"];
 
 /// The suffixes of an expected output by its name alone
 /// ([`Named::Expected`]).
@@ -491,6 +492,11 @@ mod tests {
             "lang/eval-fail-x.err.exp",
             "lang/parse-okay.out.exp",
             "schemas/ap203.exp",
+            // Scala partest's and effekt's `.check` beside its test; one
+            // alone.
+            "run/strings.effekt",
+            "run/strings.check",
+            "tools/lint.check",
         ];
         let mut files = walked(root, &rels);
         mark(&mut files, None, |_| unreachable!("all walked whole"), None);
@@ -505,6 +511,7 @@ mod tests {
             ("markup/case.expected", Out),
             ("basics/int.py.exp", Out),
             ("lang/eval-fail-x.err.exp", Out),
+            ("run/strings.check", Out),
         ];
         let want: Vec<_> = want.iter().map(|(r, p)| ((*r).to_owned(), Some(*p), false)).collect();
         assert_eq!(marked(&files, &rels), want);
