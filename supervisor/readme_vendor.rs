@@ -3,7 +3,10 @@
 //!
 //! - Their README says so: klipper's `lib/README` begins "This directory
 //!   contains external library code.", micropython's "This directory
-//!   contains third-party, low-level C libraries and SDKs.". The README is
+//!   contains third-party, low-level C libraries and SDKs."; or says they
+//!   are the project's archive, no longer maintained (OpenAPI's
+//!   `_archive_/README.md`, "This folder contains files that are no longer
+//!   actively maintained."), kept as it was. The README is
 //!   one of [`NAMES`], in the directory itself, and says so first, after a
 //!   heading at most ([`SAYS`]): a README that mentions vendored code
 //!   further down describes the project's own code.
@@ -46,10 +49,14 @@ const LOOK: usize = 512;
 /// What a README says first of a directory of someone else's code: "This
 /// directory (or folder) contains vendored, external or third-party …",
 /// after a heading at most (Markdown's `# …`, or a line underlined with
-/// `=` or `-`).
+/// `=` or `-`); or, in its first sentence, of an archive of the project's
+/// own that is kept as it was (`archived`): "This folder contains files
+/// that are no longer actively maintained." (OpenAPI's `_archive_/`),
+/// "This directory contains historical code that … is **no longer
+/// maintained or supported**." (statsmodels' `archive/`).
 static SAYS: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
     regex::bytes::Regex::new(
-        r"(?i)\A(?:\xEF\xBB\xBF)?\s*(?:#[^\n]*\n\s*|[^\n]*\n[=-]{3,}[ \t]*\r?\n\s*)?(?P<says>this (?:directory|folder) contains (?:vendored|external|third[- ]party))\b",
+        r"(?i)\A(?:\xEF\xBB\xBF)?\s*(?:#[^\n]*\n\s*|[^\n]*\n[=-]{3,}[ \t]*\r?\n\s*)?(?P<says>this (?:directory|folder) contains (?:(?:vendored|external|third[- ]party)\b|[^.]{0,200}?\b(?P<archived>no longer (?:actively )?maintained|not maintained any ?more)\b))",
     )
     .expect("the pattern compiles")
 });
@@ -202,17 +209,18 @@ pub(super) fn mark(
             continue;
         }
         let Some(head) = read_head(&readme, read) else { continue };
-        let Some(says) = SAYS.captures(&head).and_then(|c| c.name("says")) else { continue };
+        let Some(said) = SAYS.captures(&head) else { continue };
+        let says = said.name("says").expect("the pattern names it");
+        let what = match said.name("archived") {
+            Some(_) => "the project's archive, no longer maintained, kept as it was",
+            None => "someone else's code, kept as it came",
+        };
         // The line the sentence begins on.
         let start = memchr::memrchr(b'\n', &head[..says.start()]).map_or(0, |i| i + 1);
         let line = &head[start..];
         let line = String::from_utf8_lossy(&line[..memchr::memchr(b'\n', line).unwrap_or(line.len())]);
         let rel = readme.strip_prefix(root).unwrap_or(&readme).display().to_string();
-        vendored.push((
-            dir.to_path_buf(),
-            format!("{rel}: \"{}\": someone else's code, kept as it came", line.trim()),
-            true,
-        ));
+        vendored.push((dir.to_path_buf(), format!("{rel}: \"{}\": {what}", line.trim()), true));
     }
     if vendored.is_empty() {
         return;
@@ -316,6 +324,19 @@ mod tests {
         write(root, "ext/README.md", "# Third-party\n\nThis folder contains third-party libraries.\n");
         write(root, "src/README.md", "# src\n\nOur code. This directory contains vendored bits further down.\n");
         write(root, "README.md", "This directory contains vendored code: all of it.\n");
+        // An archive kept as it was; a sentence that says it of something
+        // else, or past the first sentence, is no archive's.
+        write(
+            root,
+            "_archive_/README.md",
+            "# Archive\n\nThis folder contains files that are no longer actively maintained.\n",
+        );
+        write(
+            root,
+            "archive/README.md",
+            "# Legacy\n\nThis directory contains historical code that was part of us but is **no longer maintained\nor supported**.\n",
+        );
+        write(root, "docs/README.md", "This directory contains our docs. The old tool is no longer maintained.\n");
         let rels = [
             "README.md",
             "ext/README.md",
@@ -325,9 +346,19 @@ mod tests {
             "lib/x.h",
             "src/README.md",
             "src/main.c",
+            "_archive_/README.md",
+            "_archive_/schemas/v2.0/schema.json",
+            "archive/README.md",
+            "archive/old.py",
+            "docs/README.md",
+            "docs/guide.md",
         ];
         let (got, said, read) = marked(root, &rels, "", true);
-        assert_eq!(got, [false, false, true, false, true, true, false, false]);
+        assert_eq!(got, [false, false, true, false, true, true, false, false, false, true, false, true, false, false]);
+        assert_eq!(
+            said[9],
+            "_archive_/README.md: \"This folder contains files that are no longer actively maintained.\": the project's archive, no longer maintained, kept as it was"
+        );
         assert_eq!(
             said[4],
             "lib/README: \"This directory contains external library code.\": someone else's code, kept as it came"
@@ -337,7 +368,17 @@ mod tests {
             "ext/README.md: \"This folder contains third-party libraries.\": someone else's code, kept as it came"
         );
         // The walked READMEs below the root, and no others.
-        assert_eq!(read, ["ext/README.md", "lib/README", "src/README.md"]);
+        assert_eq!(
+            read,
+            [
+                "ext/README.md",
+                "lib/README",
+                "src/README.md",
+                "_archive_/README.md",
+                "archive/README.md",
+                "docs/README.md"
+            ]
+        );
     }
 
     #[test]
