@@ -5096,6 +5096,27 @@ fn genomics_records_keep_their_empty_last_fields() {
     assert_eq!(run(ws, b"@see\tthe docs \nx\t\n").len(), 2);
 }
 
+/// The SIL Open Font License as SIL publishes it (fonts' `OFL.txt`) ends
+/// one line of its preamble with a blank; any other blank in it, or that
+/// line in another text (a font's build file quoting the licence's words),
+/// is judged.
+#[test]
+fn the_open_font_licence_keeps_its_published_blank() {
+    let ws = BuiltinKind::TrailingWhitespace;
+    let licence = "Copyright 2020 The Inter Project Authors\r\n\r\nThis Font Software is licensed under the SIL Open Font License, Version 1.1.\r\n\r\n\
+                   -----------------------------------------------------------\r\nSIL OPEN FONT LICENSE Version 1.1 - 26 February 2007\r\n\
+                   -----------------------------------------------------------\r\n\r\nPREAMBLE\r\n\
+                   The OFL allows the licensed fonts to be used, studied, modified and\r\n\
+                   redistributed freely as long as they are not sold by themselves. The\r\n\
+                   fonts, including any derivative works, can be bundled, embedded, \r\n\
+                   redistributed and/or sold with any software provided that any reserved\r\n";
+    clean(ws, licence.as_bytes());
+    clean(ws, licence.replace("\r\n", "\n").as_bytes());
+    assert_eq!(positions(&run(ws, licence.replace("PREAMBLE", "PREAMBLE ").as_bytes())), [(9, 9)]);
+    let quoted = "# fonts, including any derivative works, can be bundled, embedded, \nfonts, including any derivative works, can be bundled, embedded, \n";
+    assert_eq!(run(ws, quoted.as_bytes()).len(), 2);
+}
+
 /// The forty-ninth session's signatures: Bison's parsers, Doxygen's man
 /// pages, `gen_manual`'s manuals, Nix derivations, zlib's generated
 /// tables, Qt Linguist's catalogs, Eclipse's exported preferences,

@@ -69,6 +69,7 @@ pub(super) fn trailing_whitespace(content: &[u8], in_tests: bool, out: &mut Coll
         i > 0 && end <= bodies[i - 1].1
     };
     let genomic = genomic_records(content);
+    let licence = open_font_licence(content);
     let literals = std::cell::OnceCell::new();
     let in_literal = |end: usize| {
         let bodies: &Vec<(usize, usize)> = literals.get_or_init(|| triple_quoted_values(content));
@@ -83,7 +84,27 @@ pub(super) fn trailing_whitespace(content: &[u8], in_tests: bool, out: &mut Coll
             || in_dump(end)
             || in_example(end)
             || (genomic && !comment_line(content, end))
+            || (licence && line_to(content, end) == OFL_BLANK_LINE)
     });
+}
+
+/// The title line of the SIL Open Font License, 1.1, as SIL publishes it
+/// (and fonts' `OFL.txt` copy it), which no text but the licence's holds.
+const OFL_TITLE: &[u8] = b"SIL OPEN FONT LICENSE Version 1.1 - 26 February 2007";
+
+/// The line of the licence's preamble that SIL's text ends with a blank.
+const OFL_BLANK_LINE: &[u8] = b"fonts, including any derivative works, can be bundled, embedded, ";
+
+/// Whether `content` holds the SIL Open Font License's text, by its title
+/// line in the first 4 KiB (after the font's copyright lines).
+fn open_font_licence(content: &[u8]) -> bool {
+    memchr::memmem::find(&content[..content.len().min(4096)], OFL_TITLE).is_some()
+}
+
+/// The line, from its start, up to byte `end`.
+fn line_to(content: &[u8], end: usize) -> &[u8] {
+    let start = memchr::memrchr2(b'\n', b'\r', &content[..end]).map_or(0, |i| i + 1);
+    &content[start..end]
 }
 
 /// Whether `content` is in one of genomics' tab-separated formats, by its
