@@ -2381,6 +2381,12 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     if let Some(what) = exported_format(content, header, first) {
         return Some(what);
     }
+    // The Unicode Character Database's `UnicodeData.txt`, which has no
+    // header: its first record, U+0000's, as unicode.org publishes it
+    // (i3's, odin's and racket's copies, which their generators read).
+    if first == b"0000;<control>;Cc;0;BN;;;;;N;NULL;;;;" {
+        return Some("the Unicode Character Database's `UnicodeData.txt` (its first record, `0000;<control>;Cc;…`)");
+    }
     if php_archive(content) {
         return Some("a PHP archive's stub (`__HALT_COMPILER();`, then its manifest)");
     }

@@ -4004,6 +4004,18 @@ fn a_large_file_a_tool_writes_is_committed_at_its_size() {
     assert_eq!(judge(BuiltinKind::LargeFile, &settings, &denied).findings.len(), 1);
 }
 
+/// Unicode's `UnicodeData.txt`, which has no header, by its first record;
+/// a file of other records is judged by its size.
+#[test]
+fn the_unicode_character_database_is_committed_at_its_size() {
+    let settings = BuiltinSettings { max_size: 64 };
+    let data = "0000;<control>;Cc;0;BN;;;;;N;NULL;;;;\n0001;<control>;Cc;0;BN;;;;;N;START OF HEADING;;;;\n";
+    let j = judge(BuiltinKind::LargeFile, &settings, &BuiltinInput::new(data.as_bytes()));
+    assert_eq!((j.findings.len(), j.would_find.len()), (0, 1));
+    let other = data.replacen("0000;", "0020;", 1);
+    assert_eq!(judge(BuiltinKind::LargeFile, &settings, &BuiltinInput::new(other.as_bytes())).findings.len(), 1);
+}
+
 /// A PHP archive (Composer's `composer.phar`, a tool phive keeps as
 /// `tools/php-cs-fixer`) is written whole by Box: its stub ends at
 /// `__HALT_COMPILER();`, then the binary manifest. The compiler's own
