@@ -4174,6 +4174,19 @@ fn secrets_a_pem_block_cut_short_by_an_ellipsis_is_an_excerpt() {
     }
 }
 
+/// A region a Markdown page keeps from Prettier (Exercism's OCR digits,
+/// drawn in cells three columns wide) keeps its blanks; outside it, or
+/// after its end, they are judged.
+#[test]
+fn markdown_regions_kept_from_prettier_keep_their_blanks() {
+    let md = BuiltinKind::MarkdownTrailingWhitespace;
+    let page = "# OCR\n\n<!-- prettier-ignore-start -->\n\n```text\n    _  _ \n  | _| _|\n  ||_  _|\n```\n\n<!-- prettier-ignore-end -->\n\nafter \n";
+    assert_eq!(positions(&run(md, page.as_bytes())), [(13, 6)]);
+    let unclosed = "<!-- prettier-ignore-start -->\n |_ \n";
+    clean(md, unclosed.as_bytes());
+    assert_eq!(run(md, b"before \n<!-- prettier-ignore-start -->\n").len(), 1);
+}
+
 /// In a Markdown file's shell session (a fenced block marked `console`,
 /// `trycmd`, …), what a command printed keeps its blanks, as trycmd
 /// compares it byte for byte (clap's examples: help with padded columns);

@@ -705,15 +705,18 @@ pub(super) fn markdown_trailing_whitespace(content: &[u8], out: &mut Collector<'
     let newline = line_break(content);
     let sessions = std::cell::OnceCell::new();
     let examples = std::cell::OnceCell::new();
+    let kept = std::cell::OnceCell::new();
     trailing_blanks(content, out, |end| {
         let within = |spans: &Vec<(usize, usize)>| {
             let i = spans.partition_point(|&(start, _)| start < end);
             i > 0 && end <= spans[i - 1].1
         };
         // A shell session's output; a CommonMark specification's example
-        // (commonmark-hs' `test/*.md`, in the spec's format).
+        // (commonmark-hs' `test/*.md`, in the spec's format); a region the
+        // page keeps from Prettier.
         if within(sessions.get_or_init(|| session_output(content)))
             || within(examples.get_or_init(|| spec_examples(content)))
+            || within(kept.get_or_init(|| prettier_ignored(content)))
         {
             return true;
         }
@@ -734,6 +737,27 @@ pub(super) fn markdown_trailing_whitespace(content: &[u8], out: &mut Collector<'
             next.iter().any(|&b| !is_blank(b))
         }
     });
+}
+
+/// The regions (as byte ranges, in order) a Markdown page keeps from
+/// Prettier, between a `<!-- prettier-ignore-start -->` line and the next
+/// `<!-- prettier-ignore-end -->` (or the end of the file): their layout is
+/// the author's on purpose (Exercism's `ocr-numbers` instructions, whose
+/// digits are drawn in cells three columns wide, blanks and all).
+fn prettier_ignored(content: &[u8]) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut from = 0;
+    while let Some(at) = memchr::memmem::find(&content[from..], b"<!-- prettier-ignore-start -->") {
+        let start = from + at;
+        let end = memchr::memmem::find(&content[start..], b"<!-- prettier-ignore-end -->")
+            .map_or(content.len(), |e| start + e);
+        spans.push((start, end));
+        from = end.max(start + 1);
+        if from >= content.len() {
+            break;
+        }
+    }
+    spans
 }
 
 /// The info strings' first words that mark a fenced code block as a shell
