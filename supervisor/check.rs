@@ -150,11 +150,12 @@ impl Walked {
     /// style sheet, or is below a directory of tests.
     fn marks(&self) -> verdict_actors::builtin::FileMarks {
         use verdict_actors::builtin::{
-            in_test_dir, is_batch_name, is_cirrus_name, is_delimited_name, is_js_or_css_name,
+            in_test_dir, is_batch_name, is_cirrus_name, is_delimited_name, is_js_or_css_name, is_tap_test,
         };
         let name = self.name_bytes();
         let (delimited, js_or_css) = (is_delimited_name(name), is_js_or_css_name(name));
-        let (in_tests, cirrus_ci, batch) = (in_test_dir(name), is_cirrus_name(name), is_batch_name(name));
+        let in_tests = in_test_dir(name) || is_tap_test(name);
+        let (cirrus_ci, batch) = (is_cirrus_name(name), is_batch_name(name));
         verdict_actors::builtin::FileMarks { delimited, js_or_css, in_tests, cirrus_ci, batch, ..self.marks }
     }
 

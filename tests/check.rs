@@ -3142,6 +3142,20 @@ fn a_tests_pair_counts_a_partner_git_tracks_that_an_ignore_file_names() {
     assert_eq!(with_findings(&r), ["t/y.in"], "{}", r["summary"]);
 }
 
+/// A Perl test in the TAP layout (`t/**/*.t`) is a test's source: its
+/// heredocs are the test's data and keep their blanks; the same script
+/// elsewhere is judged.
+#[test]
+fn a_tap_test_s_heredocs_keep_their_blanks() {
+    let env = Env::new();
+    let script = "use Test::More;\nmy $config = <<'EOT';\noutput anything \nEOT\nok(1);\n";
+    for f in ["testcases/t/317-bar.t", "lib/317-bar.t", "t/helper.pl"] {
+        env.write(f, script);
+    }
+    let r = check_json(&env, &["--no-cache"]).1;
+    assert_eq!(with_findings(&r), ["lib/317-bar.t", "t/helper.pl"], "{}", r["summary"]);
+}
+
 /// Test files the project keeps from its formatter (its root
 /// `.prettierignore`) keep their blanks and their end; the same file
 /// elsewhere, or re-included, is checked. The mark follows the file

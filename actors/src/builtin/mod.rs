@@ -1436,7 +1436,10 @@ impl FileMarks {
         say(self.blank_lines_at_end, "may end in blank lines: git's `whitespace` attribute without `blank-at-eof`");
         say(self.latin1, "Latin-1: EditorConfig's `charset = latin1`");
         say(self.delimited, "delimited records (`*.csv`, `*.tsv`): a line break inside a quoted field is data");
-        say(self.in_tests, "below a directory of tests (`test`, `tests`, `Tests`, `spec`, `__tests__`)");
+        say(
+            self.in_tests,
+            "below a directory of tests (`test`, `tests`, `Tests`, `spec`, `__tests__`), or a TAP test (`t/**/*.t`)",
+        );
         say(self.cirrus_ci, "Cirrus CI's configuration by its name: a `matrix` key, and a `matrix`'s keys, may repeat");
         say(
             self.batch && self.eol == Some(LineEnding::Lf),
@@ -1492,6 +1495,15 @@ impl FileMarks {
 pub fn in_test_dir(path: &[u8]) -> bool {
     let dirs = memchr::memrchr(b'/', path).map_or(&b""[..], |i| &path[..i]);
     dirs.split(|&b| b == b'/').any(|d| matches!(d, b"test" | b"tests" | b"Tests" | b"spec" | b"__tests__"))
+}
+
+/// Whether the path (relative to the project root, `/`-separated) is a
+/// test script in the TAP layout: a `*.t` below a directory `t` or `xt`
+/// (Perl's, which `prove` runs; i3's `testcases/t/`), a test's source as a
+/// file below a directory of tests is.
+pub fn is_tap_test(path: &[u8]) -> bool {
+    let dirs = memchr::memrchr(b'/', path).map_or(&b""[..], |i| &path[..i]);
+    path.ends_with(b".t") && dirs.split(|&b| b == b'/').any(|d| matches!(d, b"t" | b"xt"))
 }
 
 /// Whether a file's name says it is a Windows batch file: `.bat` or

@@ -4763,6 +4763,18 @@ fn heredocs_in_tests_keep_their_blanks() {
     // A shift is no heredoc; an opener never closed (in a comment) is none.
     assert_eq!(judged("a <<b \nc \n", true), [1, 2]);
     assert_eq!(judged("// use <<<EOT for it \nx \n", true), [1, 2]);
+    // Perl's quoted openers (i3's tests: a configuration under test that
+    // ends a line with a blank).
+    let perl = "my $config = <<'EOT';\noutput anything \nEOT\nmy $x = <<\"END_PERL\"; \n$y = 1; \nEND_PERL\nok(1); \n";
+    assert_eq!(judged(perl, true), [4, 7]);
+    // A TAP test is a test's source; a `.t` elsewhere, or another file in
+    // `t/`, is not one.
+    for path in [&b"t/20_policy.t"[..], b"testcases/t/317-bar.t", b"xt/author/pod.t"] {
+        assert!(super::is_tap_test(path), "{}", String::from_utf8_lossy(path));
+    }
+    for path in [&b"lib/a.t"[..], b"t/lib/helper.pm", b"tt/a.t", b"a.t"] {
+        assert!(!super::is_tap_test(path), "{}", String::from_utf8_lossy(path));
+    }
 }
 
 /// A test's input kept from the formatter keeps its blanks and its end; a

@@ -253,16 +253,17 @@ fn number(item: &[u8]) -> bool {
 }
 
 /// Where a heredoc begins: PHP's `<<<ID`, `<<<'ID'` or `<<<"ID"` (blanks
-/// allowed after `<<<`), and Ruby's `<<~ID`, `<<-ID` (quoted or not) or
-/// `<<ID` of capitals and digits (`a <<b` is a shift).
+/// allowed after `<<<`), Ruby's and Perl's `<<~ID`, `<<-ID` (quoted or
+/// not), `<<ID` of capitals and digits (`a <<b` is a shift), and `<<'ID'`
+/// or `<<"ID"` (Perl's tests' `my $config = <<'EOT';`).
 static HEREDOC_OPENER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"<<<[ \t]*(?:'([A-Za-z_]\w*)'|"([A-Za-z_]\w*)"|([A-Za-z_]\w*))|<<[~-](?:'([A-Za-z_]\w*)'|"([A-Za-z_]\w*)"|([A-Za-z_]\w*))|<<([A-Z_][A-Z0-9_]*)\b"#,
+        r#"<<<[ \t]*(?:'([A-Za-z_]\w*)'|"([A-Za-z_]\w*)"|([A-Za-z_]\w*))|<<[~-](?:'([A-Za-z_]\w*)'|"([A-Za-z_]\w*)"|([A-Za-z_]\w*))|<<([A-Z_][A-Z0-9_]*)\b|<<(?:'([A-Za-z_]\w*)'|"([A-Za-z_]\w*)")"#,
     )
     .expect("the opener compiles")
 });
 
-/// The bodies of the heredocs in PHP or Ruby source, as byte ranges (from
+/// The bodies of the heredocs in PHP, Ruby or Perl source, as byte ranges (from
 /// the line after the opener to the closing line, exclusive), in order.
 /// A heredoc's body runs from the line after its opener to a line holding
 /// its identifier alone (after blanks: PHP 7.3's and Ruby's `<<~` and `<<-`
