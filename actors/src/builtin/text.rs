@@ -69,7 +69,7 @@ pub(super) fn trailing_whitespace(content: &[u8], in_tests: bool, out: &mut Coll
         i > 0 && end <= bodies[i - 1].1
     };
     let genomic = genomic_records(content);
-    let licence = open_font_licence(content);
+    let licence = std::cell::OnceCell::new();
     let literals = std::cell::OnceCell::new();
     let in_literal = |end: usize| {
         let bodies: &Vec<(usize, usize)> = literals.get_or_init(|| triple_quoted_values(content));
@@ -84,7 +84,7 @@ pub(super) fn trailing_whitespace(content: &[u8], in_tests: bool, out: &mut Coll
             || in_dump(end)
             || in_example(end)
             || (genomic && !comment_line(content, end))
-            || (licence && line_to(content, end) == OFL_BLANK_LINE)
+            || (line_to(content, end) == OFL_BLANK_LINE && *licence.get_or_init(|| open_font_licence(content)))
     });
 }
 
