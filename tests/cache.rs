@@ -831,14 +831,14 @@ fn an_unchanged_tree_is_answered_from_the_previous_run_and_every_change_is_seen(
             "an executable bit",
             Box::new(|e| {
                 use std::os::unix::fs::PermissionsExt;
-                let p = e.write("run.txt", "#!/bin/sh\n");
+                let p = e.write("run.sh", "#!/bin/sh\n");
                 std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
                 settled(e);
                 std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
             }),
             Box::new(|r| {
                 let hit = r["outcomes"].as_array().unwrap().iter().any(|o| {
-                    o["file"] == "run.txt"
+                    o["file"] == "run.sh"
                         && o["validator"] == "shebang-executable"
                         && o["outcome"]["status"] == "findings"
                 });
@@ -1406,13 +1406,13 @@ fn the_executable_bit_is_part_of_the_key_where_a_verdict_depends_on_it() {
     use std::os::unix::fs::PermissionsExt;
     let env = Env::new();
     env.write("verdict.toml", "[check]\nwatch = false\n");
-    let script = env.write("run.txt", "#!/bin/sh\n");
+    let script = env.write("run.sh", "#!/bin/sh\n");
     let status = |r: &Value| {
         r["outcomes"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|o| o["file"] == "run.txt" && o["validator"] == "shebang-executable")
+            .find(|o| o["file"] == "run.sh" && o["validator"] == "shebang-executable")
             .map(|o| o["outcome"].clone())
             .unwrap()
     };
