@@ -697,6 +697,8 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     assert!(!fnl.is_match(".gas-snapshot") && !fnl.is_match("contracts/.gas-snapshot") && fnl.is_match("gas.txt"));
     // Transifex's client writes its configuration.
     assert!(!fnl.is_match(".tx/config") && !fnl.is_match("po/.tx/config") && fnl.is_match("tx/config"));
+    // A macOS bundle's type and creator, eight bytes.
+    assert!(!fnl.is_match("TestGUI.app.in/Contents/PkgInfo") && fnl.is_match("PkgInfo.txt"));
     // A Perl test file is no cram test directory.
     assert!(tw.is_match("t/basic.t") && fnl.is_match("t/basic.t"));
     // Lock files are as large as what they pin; a committed Yarn release

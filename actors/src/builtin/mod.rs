@@ -765,8 +765,10 @@ const IDE_FILES: &[&str] = &[
 /// Foundry's gas snapshots (`forge snapshot` joins its lines with line
 /// breaks and writes no last one), and .NET's local tool manifest
 /// (`.config/dotnet-tools.json`, which `dotnet tool install` and `update`
-/// write with none), and the Transifex client's `.tx/config` (`tx add`
-/// and `tx migrate` write an empty line after each section, the last too).
+/// write with none), the Transifex client's `.tx/config` (`tx add`
+/// and `tx migrate` write an empty line after each section, the last too),
+/// and a macOS bundle's `PkgInfo` (`APPL????`, eight bytes, as Xcode
+/// writes it into `Contents/`).
 /// Anchored as globs are (`**/` where the tool writes them anywhere).
 const WRITTEN_WITHOUT_NEWLINE: &[&str] = &[
     ".bower.json",
@@ -798,6 +800,7 @@ const WRITTEN_WITHOUT_NEWLINE: &[&str] = &[
     ".gas-snapshot",
     "**/.config/dotnet-tools.json",
     "**/.tx/config",
+    "PkgInfo",
 ];
 
 /// Files whose layout a tool or the format decides, for every layout check:
