@@ -101,8 +101,19 @@ const HEX_METADATA: &str = "hex_metadata.config";
 /// Whether a directory's `name` is a release's: a name beginning with a
 /// letter, then `-` or `_` and a version of two to four numbers, with a `v`
 /// before it at most (`spdlog-1.8.2`, `QScintilla_src-2.14.1`,
-/// `scsynth-boost-1.74.0`, `lua-v5.4`).
+/// `scsynth-boost-1.74.0`, `lua-v5.4`), and the release's flavours after it
+/// at most (`fontawesome-free-6.5.2-web`).
 pub(crate) fn release_name(name: &[u8]) -> bool {
+    // A release's flavour after its version, as its archive names it
+    // (Font Awesome's `fontawesome-free-6.5.2-web`): words of letters and
+    // digits, each after a `-`, beginning with a letter.
+    let mut name = name;
+    while let Some(at) = name.iter().rposition(|&b| b == b'-')
+        && name[at + 1..].first().is_some_and(u8::is_ascii_alphabetic)
+        && name[at + 1..].iter().all(u8::is_ascii_alphanumeric)
+    {
+        name = &name[..at];
+    }
     let Some(at) = name.iter().rposition(|&b| b == b'-' || b == b'_') else { return false };
     let (stem, version) = (&name[..at], &name[at + 1..]);
     let version = version.strip_prefix(b"v").unwrap_or(version);
@@ -383,11 +394,33 @@ mod tests {
 
     #[test]
     fn release_names_are_a_name_and_a_version() {
-        for name in ["spdlog-1.8.2", "QScintilla_src-2.14.1", "scsynth-boost-1.74.0", "lua-v5.4", "zlib-1.3.1.1"] {
+        for name in [
+            "spdlog-1.8.2",
+            "QScintilla_src-2.14.1",
+            "scsynth-boost-1.74.0",
+            "lua-v5.4",
+            "zlib-1.3.1.1",
+            "fontawesome-free-6.5.2-web",
+            "bootstrap-4.5.2-dist",
+        ] {
             assert!(release_name(name.as_bytes()), "{name}");
         }
-        for name in ["spdlog", "1.8.2", "-1.8", "python3", "v1.2", "x-1", "x-1.2.3.4.5", "x-1.2rc1", "x-1..2", "x-1.2-"]
-        {
+        for name in [
+            "spdlog",
+            "1.8.2",
+            "-1.8",
+            "python3",
+            "v1.2",
+            "x-1",
+            "x-1.2.3.4.5",
+            "x-1.2rc1",
+            "x-1..2",
+            "x-1.2-",
+            "my-project",
+            "x-1.2-web-",
+            "x-1.2-2x",
+            "x-1.2_web",
+        ] {
             assert!(!release_name(name.as_bytes()), "{name}");
         }
     }
