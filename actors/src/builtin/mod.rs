@@ -2556,7 +2556,10 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     // An SVG a drawing program exported, which says so in a comment near
     // its top (Sketch's inside the `<svg>` element); hand-edited, it is
     // undone at the next export.
-    let markup = content.starts_with(b"<?xml") || content.starts_with(b"<svg") || content.starts_with(b"<!--");
+    let markup = content.starts_with(b"<?xml")
+        || content.starts_with(b"<svg")
+        || content.starts_with(b"<!--")
+        || content.starts_with(b"<!DOCTYPE svg");
     // An SVG font, which font tools write (FontForge says so in its
     // `<metadata>`, and pads its `<font-face ` and `<glyph ` lines); a
     // style sheet's `@font-face` is not its `<font-face` element.
@@ -2597,6 +2600,10 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
             b"<!-- Created using Krita",
             // yEd's GraphML diagrams (SCons' `doc/images/overview.graphml`).
             b"<!--Created by yEd ",
+            // SVG Repo's downloads, which its Mixer Tools write (or
+            // transform) on one line or a few, with no final newline.
+            b"<!-- Uploaded to: SVG Repo, www.svgrepo.com, Generator: SVG Repo Mixer Tools -->",
+            b"<!-- Uploaded to: SVG Repo, www.svgrepo.com, Transformed by: SVG Repo Mixer Tools -->",
         ]
         .iter()
         .any(|g| memchr::memmem::find(header, g).is_some())
@@ -2606,11 +2613,14 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     // Sketch's export with its comment left out (`svgo` and exporters'
     // settings drop comments): its artboard's group, with the attributes
     // in the order Sketch writes them.
+    let artboard = b" stroke=\"none\" stroke-width=\"1\" fill=\"none\" fill-rule=\"evenodd\">";
     if markup
-        && memchr::memmem::find(header, b"\" stroke=\"none\" stroke-width=\"1\" fill=\"none\" fill-rule=\"evenodd\">")
-            .is_some_and(|at| {
-                memchr::memmem::rfind(&header[..at], b"<g id=\"").is_some_and(|o| !header[o + 7..at].contains(&b'"'))
-            })
+        && (memchr::memmem::find(header, artboard).is_some_and(|at| {
+            // `<g id="NAME"` right before them.
+            header[..at].ends_with(b"\"")
+                && memchr::memmem::rfind(&header[..at], b"<g id=\"")
+                    .is_some_and(|o| o + 7 < at && !header[o + 7..at - 1].contains(&b'"'))
+        }) || memchr::memmem::find(header, &[&b"<g"[..], artboard].concat()).is_some())
     {
         return Some(
             "Sketch's export (its artboard's `<g id=\"…\" stroke=\"none\" stroke-width=\"1\" fill=\"none\" fill-rule=\"evenodd\">`)",

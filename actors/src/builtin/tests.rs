@@ -418,7 +418,25 @@ fn drawings_a_program_exported_keep_its_layout() {
                     <g id=\"logo\" stroke=\"none\" stroke-width=\"1\" fill=\"none\" fill-rule=\"evenodd\">\n        <path d=\"M0,0\"></path> \n    </g>\n</svg>";
     let yed = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">\n  \
                <!--Created by yEd 3.18.0.2-->\n  <key for=\"node\" id=\"d0\"/> \n</graphml>";
-    for content in [sketch, illustrator, excalidraw, eps, rich, older, fontforge, font, artboard, yed] {
+    // Its ids stripped too (bulma's `bulma-b.svg`); SVG Repo's downloads.
+    let stripped = "<svg viewBox=\"0 0 10 10\">\n  <g stroke=\"none\" stroke-width=\"1\" fill=\"none\" fill-rule=\"evenodd\">\n    <path id=\"Path\" d=\"M0,0\"/> \n  </g>\n</svg>";
+    let svg_repo = "<?xml version=\"1.0\" encoding=\"utf-8\"?><!-- Uploaded to: SVG Repo, www.svgrepo.com, Generator: SVG Repo Mixer Tools -->\n<svg width=\"800px\"><path d=\"M0 0\"/> \n</svg>";
+    let transformed = "<!DOCTYPE svg>\n\n<!-- Uploaded to: SVG Repo, www.svgrepo.com, Transformed by: SVG Repo Mixer Tools -->\n<svg><path/> \n</svg>";
+    for content in [
+        sketch,
+        illustrator,
+        excalidraw,
+        eps,
+        rich,
+        older,
+        fontforge,
+        font,
+        artboard,
+        yed,
+        stripped,
+        svg_repo,
+        transformed,
+    ] {
         for kind in [BuiltinKind::TrailingWhitespace, BuiltinKind::FinalNewline] {
             clean(kind, content.as_bytes());
         }
