@@ -2735,14 +2735,30 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     // gives it; the root's `ToolsVersion` too before Visual Studio 2019),
     // which Visual Studio rewrites at each change of the project, without a
     // final line break and with its template's comments. A hand-written
-    // `.props` or `.targets` has no `ProjectGuid`.
+    // `.props` or `.targets` has no `ProjectGuid`. A shared project's items
+    // (`NAME.projitems`) have its `SharedGUID` instead.
     let root_tag =
         body.trim_ascii_start().strip_prefix(b"<Project ").map(|t| &t[..memchr::memchr(b'>', t).unwrap_or(t.len())]);
+    let has = |what: &[u8]| memchr::memmem::find(header, what).is_some();
     if root_tag.is_some_and(|t| {
         memchr::memmem::find(t, b"xmlns=\"http://schemas.microsoft.com/developer/msbuild/2003\"").is_some()
-    }) && memchr::memmem::find(header, b"<ProjectGuid>").is_some()
+    }) && (has(b"<ProjectGuid>") || (has(b"<SharedGUID>") && has(b"<HasSharedItems>true</HasSharedItems>")))
     {
-        return Some("a Visual Studio project (MSBuild's 2003 namespace, `ProjectGuid`)");
+        return Some(
+            "a Visual Studio project (MSBuild's 2003 namespace, `ProjectGuid` or a shared project's `SharedGUID`)",
+        );
+    }
+    // The XML documentation file a .NET compiler writes from an assembly's
+    // `///` comments (Harmony's `0Harmony.xml`, committed beside its DLL):
+    // `<doc>`, then the assembly's name, then `<members>`.
+    let xml_doc = || {
+        let opening: Vec<u8> =
+            body[..body.len().min(512)].iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+        opening.starts_with(b"<doc><assembly><name>")
+            && memchr::memmem::find(&opening, b"</name></assembly><members>").is_some()
+    };
+    if body.trim_ascii_start().starts_with(b"<doc>") && xml_doc() {
+        return Some("a .NET compiler's XML documentation (`<doc>`, `<assembly>`, `<members>`)");
     }
     // A gettext catalog Babel wrote (`pybabel extract`, `update`): its
     // header entry says so, and Babel writes `# ` for an empty comment

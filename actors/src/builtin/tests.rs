@@ -4308,6 +4308,18 @@ fn erlang_mk_generated_styles_and_visual_studio_projects_keep_the_tools_layout()
     clean(BuiltinKind::TrailingWhitespace, project.as_bytes());
     let declared = format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}", project.trim_start_matches('\u{feff}'));
     clean(BuiltinKind::FinalNewline, declared.as_bytes());
+    // A shared project's items; a compiler's XML documentation.
+    let items = "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Project xmlns=\"http://schemas.microsoft.com/developer/msbuild/2003\">\n  <PropertyGroup>\n    <HasSharedItems>true</HasSharedItems>\n    <SharedGUID>85208f8d</SharedGUID>\n  </PropertyGroup>\n</Project>";
+    clean(BuiltinKind::FinalNewline, items.as_bytes());
+    let xml_doc = "<?xml version=\"1.0\"?>\n<doc>\n    <assembly>\n        <name>0Harmony</name>\n    </assembly>\n    <members>\n        <member name=\"T:X\">\n            <summary>A factory \n            </summary>\n";
+    clean(BuiltinKind::TrailingWhitespace, xml_doc.as_bytes());
+    for content in [
+        // A `<doc>` of another kind; shared items without the flag.
+        "<?xml version=\"1.0\"?>\n<doc>\n  <title>Notes</title> \n</doc>\n",
+        "<Project xmlns=\"http://schemas.microsoft.com/developer/msbuild/2003\">\n  <PropertyGroup>\n    <SharedGUID>1</SharedGUID> \n  </PropertyGroup>\n</Project>\n",
+    ] {
+        assert_eq!(run(BuiltinKind::TrailingWhitespace, content.as_bytes()).len(), 1, "{content}");
+    }
     for content in [
         // No ProjectGuid: a hand-written build file.
         "<Project ToolsVersion=\"4.0\" xmlns=\"http://schemas.microsoft.com/developer/msbuild/2003\">\n  <Import Project=\"a.targets\" />\n</Project>",
