@@ -2384,6 +2384,14 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     if first.strip_prefix(b"# Doxyfile ").is_some_and(version) {
         return Some("Doxygen's `# Doxyfile VERSION` first line");
     }
+    // An Info manual makeinfo (or texi2any) wrote from a Texinfo source:
+    // `This is NAME.info, produced by makeinfo version 7.3 from …`.
+    if let Some(rest) = first.strip_prefix(b"This is ")
+        && let Some(at) = memchr::memmem::find(rest, b".info, produced by ")
+        && [&b"makeinfo version "[..], b"texi2any version "].iter().any(|t| rest[at + 19..].starts_with(t))
+    {
+        return Some("makeinfo's `This is NAME.info, produced by makeinfo version` first line");
+    }
     // Visual C++ 6's workspace (`.dsw`), which says not to edit it.
     if first.starts_with(b"Microsoft Developer Studio Workspace File") {
         return Some("Visual C++ 6's `Microsoft Developer Studio Workspace File` first line");

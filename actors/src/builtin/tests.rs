@@ -4308,6 +4308,13 @@ fn erlang_mk_generated_styles_and_visual_studio_projects_keep_the_tools_layout()
     clean(BuiltinKind::TrailingWhitespace, project.as_bytes());
     let declared = format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}", project.trim_start_matches('\u{feff}'));
     clean(BuiltinKind::FinalNewline, declared.as_bytes());
+    // An Info manual makeinfo wrote; one that says so in other words is
+    // judged.
+    clean(
+        BuiltinKind::TrailingWhitespace,
+        b"This is hledger.info, produced by makeinfo version 7.3 from stdin.\n\nFile: x \n",
+    );
+    assert_eq!(run(BuiltinKind::TrailingWhitespace, b"This is notes.info, produced by hand.\nx \n").len(), 1);
     // A shared project's items; a compiler's XML documentation.
     let items = "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Project xmlns=\"http://schemas.microsoft.com/developer/msbuild/2003\">\n  <PropertyGroup>\n    <HasSharedItems>true</HasSharedItems>\n    <SharedGUID>85208f8d</SharedGUID>\n  </PropertyGroup>\n</Project>";
     clean(BuiltinKind::FinalNewline, items.as_bytes());
