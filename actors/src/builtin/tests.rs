@@ -5171,11 +5171,11 @@ fn genomics_records_keep_their_empty_last_fields() {
 }
 
 /// The SIL Open Font License as SIL publishes it (fonts' `OFL.txt`) ends
-/// one line of its preamble with a blank; any other blank in it, or that
-/// line in another text (a font's build file quoting the licence's words),
-/// is judged.
+/// one line of its preamble with a blank, as Creative Commons' 4.0 legal
+/// code does another; any other blank in them, or that line in another
+/// text (a font's build file quoting the licence's words), is judged.
 #[test]
-fn the_open_font_licence_keeps_its_published_blank() {
+fn published_licences_keep_their_one_blank() {
     let ws = BuiltinKind::TrailingWhitespace;
     let licence = "Copyright 2020 The Inter Project Authors\r\n\r\nThis Font Software is licensed under the SIL Open Font License, Version 1.1.\r\n\r\n\
                    -----------------------------------------------------------\r\nSIL OPEN FONT LICENSE Version 1.1 - 26 February 2007\r\n\
@@ -5189,6 +5189,13 @@ fn the_open_font_licence_keeps_its_published_blank() {
     assert_eq!(positions(&run(ws, licence.replace("PREAMBLE", "PREAMBLE ").as_bytes())), [(9, 9)]);
     let quoted = "# fonts, including any derivative works, can be bundled, embedded, \nfonts, including any derivative works, can be bundled, embedded, \n";
     assert_eq!(run(ws, quoted.as_bytes()).len(), 2);
+    // Creative Commons' 4.0 legal code: its `for the public: ` line; the
+    // OFL's line there, or that line in the OFL, is judged.
+    let cc = "Attribution 4.0 International\n\n====\n\nCreative Commons Corporation (\"Creative Commons\") is not a law firm and\ndoes not provide legal services.\n\n     Considerations\n     for the public: \n     By using one of our public licenses\n";
+    clean(ws, cc.as_bytes());
+    let swapped = format!("{cc}fonts, including any derivative works, can be bundled, embedded, \n");
+    assert_eq!(positions(&run(ws, swapped.as_bytes())), [(11, 65)]);
+    assert_eq!(run(ws, format!("{licence}     for the public: \n").as_bytes()).len(), 1);
 }
 
 /// The forty-ninth session's signatures: Bison's parsers, Doxygen's man

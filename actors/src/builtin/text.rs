@@ -84,21 +84,33 @@ pub(super) fn trailing_whitespace(content: &[u8], in_tests: bool, out: &mut Coll
             || in_dump(end)
             || in_example(end)
             || (genomic && !comment_line(content, end))
-            || (line_to(content, end) == OFL_BLANK_LINE && *licence.get_or_init(|| open_font_licence(content)))
+            || published_blank(line_to(content, end), || *licence.get_or_init(|| published_licence(content)))
     });
 }
 
-/// The title line of the SIL Open Font License, 1.1, as SIL publishes it
-/// (and fonts' `OFL.txt` copy it), which no text but the licence's holds.
-const OFL_TITLE: &[u8] = b"SIL OPEN FONT LICENSE Version 1.1 - 26 February 2007";
+/// Licence texts as their stewards publish them, each with the one line
+/// of it that ends in a blank, and how the text is told (in its first
+/// 4 KiB): the SIL Open Font License, 1.1, by its title line (fonts'
+/// `OFL.txt`), and the Creative Commons 4.0 licences, by the notice that
+/// opens them (docs' `LICENSE`: kind's, cdk8s', libuv's `LICENSE-docs`).
+const PUBLISHED_BLANKS: [(&[u8], &[u8]); 2] = [
+    (
+        b"SIL OPEN FONT LICENSE Version 1.1 - 26 February 2007",
+        b"fonts, including any derivative works, can be bundled, embedded, ",
+    ),
+    (b"Creative Commons Corporation (\"Creative Commons\") is not a law firm", b"     for the public: "),
+];
 
-/// The line of the licence's preamble that SIL's text ends with a blank.
-const OFL_BLANK_LINE: &[u8] = b"fonts, including any derivative works, can be bundled, embedded, ";
+/// Whether `line` is one a published licence ends with a blank, and
+/// `licence()` (asked only then) says the file is that licence's text.
+fn published_blank(line: &[u8], licence: impl FnOnce() -> Option<usize>) -> bool {
+    PUBLISHED_BLANKS.iter().position(|&(_, blank)| line == blank).is_some_and(|i| licence() == Some(i))
+}
 
-/// Whether `content` holds the SIL Open Font License's text, by its title
-/// line in the first 4 KiB (after the font's copyright lines).
-fn open_font_licence(content: &[u8]) -> bool {
-    memchr::memmem::find(&content[..content.len().min(4096)], OFL_TITLE).is_some()
+/// Which of [`PUBLISHED_BLANKS`]' licences `content` holds the text of.
+fn published_licence(content: &[u8]) -> Option<usize> {
+    let head = &content[..content.len().min(4096)];
+    PUBLISHED_BLANKS.iter().position(|&(sign, _)| memchr::memmem::find(head, sign).is_some())
 }
 
 /// The line, from its start, up to byte `end`.
