@@ -4223,6 +4223,14 @@ fn markdown_shell_sessions_keep_their_output_s_blanks() {
     let content = "```console\n$ app \n> more \nout  \n```\nafter \n```sh\nx \n```\n````console\n$ a\n```\nout \n````\n``` console`\n$ a\nout \n```\n";
     let lines: Vec<u32> = run(md, content.as_bytes()).iter().map(|f| f.line.unwrap()).collect();
     assert_eq!(lines, [2, 3, 6, 8, 17]);
+    // A block whose first line is a command is a session, whatever its
+    // info string (hledger's `cli` blocks, an untagged README's); one whose
+    // first line is not is judged, commands after it too.
+    for info in ["cli", "", "sh", "text"] {
+        clean(md, format!("```{info}\n\n$ hledger bal\n          $1  assets \n--------------------\n```\n").as_bytes());
+    }
+    let code = "```sh\nexport A=1 \n$ run\nout \n```\n";
+    assert_eq!(run(md, code.as_bytes()).iter().map(|f| f.line.unwrap()).collect::<Vec<u32>>(), [2, 4]);
 }
 
 /// ESLint's `RuleTester` cases: a fix's `output` must be what the rule

@@ -783,16 +783,21 @@ const SESSION_INFO: [&[u8]; 5] = [b"console", b"trycmd", b"shell-session", b"sh-
 /// sessions that are not commands: in a fenced code block (backticks or
 /// tildes, CommonMark's fences: up to three spaces of indent, three or
 /// more of the same character, closed by a run at least as long) whose
-/// info string begins with one of [`SESSION_INFO`], each line but a
-/// command (`$ …`, or `$` alone, after blanks at most) and the `> `
-/// continuations right after one is what a command printed (clap's
-/// examples pad their help's columns), and its blanks are the output's.
+/// info string begins with one of [`SESSION_INFO`], or whose first line
+/// that is not blank is a command (hledger's ```` ```cli ```` blocks, a
+/// README's untagged `$ docker compose up`), each line but a command
+/// (`$ …`, or `$` alone, after blanks at most) and the `> ` continuations
+/// right after one is what a command printed (clap's examples pad their
+/// help's columns, hledger's reports their tables' cells), and its blanks
+/// are the output's.
 fn session_output(content: &[u8]) -> Vec<(usize, usize)> {
     // (Looked for only in a file with a trailing blank to judge.)
     let mut spans = Vec::new();
     // The open fence: its character, its length, and whether it opens a
-    // session; and whether the line before was a command's.
-    let mut fence: Option<(u8, usize, bool)> = None;
+    // session (`None`: not yet known, a block whose info string names no
+    // session is one if its first line that is not blank is a command);
+    // and whether the line before was a command's.
+    let mut fence: Option<(u8, usize, Option<bool>)> = None;
     let mut after_command = false;
     let mut at = 0;
     while at < content.len() {
@@ -813,16 +818,19 @@ fn session_output(content: &[u8]) -> Vec<(usize, usize)> {
                     if !(ch == b'`' && info.contains(&b'`')) {
                         let word = info.split(|b| b.is_ascii_whitespace() || *b == b',' || *b == b'{').next();
                         let session = word.is_some_and(|w| SESSION_INFO.iter().any(|s| w.eq_ignore_ascii_case(s)));
-                        (fence, after_command) = (Some((ch, run(ch), session)), false);
+                        (fence, after_command) = (Some((ch, run(ch), session.then_some(true))), false);
                     }
                 }
             }
             Some((ch, len, session)) => {
+                let text = line.trim_ascii_start();
+                let command = text.starts_with(b"$ ") || text == b"$";
                 if indent <= 3 && run(ch) >= len && rest[run(ch)..].iter().all(|&b| is_blank(b)) {
                     fence = None;
-                } else if session {
-                    let text = line.trim_ascii_start();
-                    let command = text.starts_with(b"$ ") || text == b"$";
+                } else if session.is_none() && !text.is_empty() {
+                    fence = Some((ch, len, Some(command)));
+                    after_command = command;
+                } else if session == Some(true) {
                     let continued = after_command && text.starts_with(b"> ");
                     after_command = command || continued;
                     if !after_command {
