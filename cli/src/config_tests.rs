@@ -298,6 +298,7 @@ fn json_leaves_the_files_written_with_comments_to_jsonc() {
         "tsconfig.json",
         "web/tsconfig.build.json",
         "tsconfig-base.json",
+        "tests/no_modules.tsconfig.json",
         "typedoc.json",
         "jsconfig.json",
         ".vscode/settings.json",
@@ -2124,6 +2125,9 @@ fn bower_packages_inno_setup_scripts_and_start_script_templates_are_left_out() {
     let bower = "app/public/bower_components/jquery/dist/jquery.js";
     assert!(!tw.is_match(bower) && !utf8.is_match(bower));
     assert!(tw.is_match("app/bower.json") && tw.is_match("docs/bower_components.txt"));
+    // WIT packages wit-deps fetched; a component's own WIT stays judged.
+    let wit = "crates/wasi-keyvalue/wit/deps/keyvalue/batch.wit";
+    assert!(!tw.is_match(wit) && tw.is_match("crates/wasi-keyvalue/wit/world.wit"));
     assert!(!utf8.is_match("installer/setup.iss") && !utf8.is_match("src/platform/windows/setup.iss.in"));
     assert!(tw.is_match("installer/setup.iss"), "only its encoding is Inno's");
     assert!(!shebang.is_match("gradle/unixStartScript.gsp") && shebang.is_match("gradle/start.sh"));

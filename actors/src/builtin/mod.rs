@@ -382,6 +382,7 @@ const JSONC_FILES: &[&str] = &[
     "tsconfig.json",
     "tsconfig.*.json",
     "tsconfig-*.json",
+    "*.tsconfig.json",
     "jsconfig.json",
     "jsconfig.*.json",
     "jsconfig-*.json",
@@ -536,7 +537,9 @@ const CHANGELOGS: &[&str] = &[
 /// stays checked), and the scripts the VS Code dev containers' templates
 /// copied in (`.devcontainer/library-scripts/`, which their README says
 /// may be replaced from Microsoft's repository), and the packages Bower
-/// installs (`bower_components/`, as Linguist has it). Linguist's bare
+/// installs (`bower_components/`, as Linguist has it), and the WIT
+/// packages wit-deps and wkg fetch into a component's `wit/deps/`
+/// (wasmtime's `ci/vendor-wit.sh` fills them from upstream). Linguist's bare
 /// `vendor/` is not one of them: projects name their own code so.
 const THIRD_PARTY_DIRS: &[&str] = &[
     "third_party/",
@@ -554,6 +557,7 @@ const THIRD_PARTY_DIRS: &[&str] = &[
     "deps/*/",
     "**/.devcontainer/library-scripts/",
     "**/bower_components/",
+    "**/wit/deps/",
 ];
 
 /// A test's conflicted input, below a directory of tests, by its name or
