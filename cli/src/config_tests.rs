@@ -547,6 +547,20 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
     for file in ["revdep/notes.md", "docs/revdep/README.md.txt", "golden/golden.go", "internal/golden/file.go"] {
         assert!(fnl.is_match(file), "{file}");
     }
+    // A Minecraft mod's data generators' output; a project's own
+    // `src/generated/` code, and the mod's hand-written resources.
+    for file in [
+        "fabric-convention-tags-v2/src/generated/resources/data/c/tags/item/foods/berry.json",
+        "fabric-data-generation-api-v1/src/testmod/generated/assets/x/lang/en_us.json",
+        "src/main/generated/data/mod/recipe/a.json",
+        "forge/src/generated/data/mod/loot_table/b.json",
+    ] {
+        assert!(!tw.is_match(file) && !fnl.is_match(file) && !mle.is_match(file), "{file}");
+    }
+    for file in ["src/generated/parser.ts", "src/main/resources/data/mod/recipe/a.json", "src/main/generated/Api.java"]
+    {
+        assert!(fnl.is_match(file), "{file}");
+    }
     // Beside them, by hand.
     for file in ["docs/Contents.json", "app/src/main/res/drawable/ic_logo.xml"] {
         assert!(fnl.is_match(file), "{file}");

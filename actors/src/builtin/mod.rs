@@ -827,7 +827,12 @@ const WRITTEN_WITHOUT_NEWLINE: &[&str] = &[
 /// `*-report-github.md`, whose table and settings lines it pads), and
 /// the reports revdepcheck writes again at each run of an R package's
 /// reverse-dependency checks (`revdep/README.md`, `problems.md`,
-/// `failures.md`, `cran.md`: `R CMD check` output, blanks and all).
+/// `failures.md`, `cran.md`: `R CMD check` output, blanks and all), and
+/// what a Minecraft mod's data generators write (Fabric Loom's
+/// `src/main/generated/`, `src/testmod/generated/`, Forge's and
+/// NeoForge's `src/generated/resources/`: the `data/`, `assets/` and
+/// `resourcepacks/` there, which fabric's CI writes again and fails on any
+/// difference).
 const TOOL_LAYOUT: &[&str] = &[
     "*.rtf",
     ".licenses/",
@@ -845,6 +850,9 @@ const TOOL_LAYOUT: &[&str] = &[
     "**/revdep/problems.md",
     "**/revdep/failures.md",
     "**/revdep/cran.md",
+    "**/src/*/generated/{data,assets,resourcepacks}/",
+    "**/src/generated/{data,assets}/",
+    "**/src/generated/resources/{data,assets}/",
 ];
 
 /// 3D models and scenes in the text formats modelling programs export
