@@ -539,6 +539,7 @@ fn built_ins_leave_out_what_they_would_misjudge_by_default() {
         "revdep/problems.md",
         "pkg/revdep/cran.md",
         "tests/testthat/test-snapshot/_snaps/snapshot.md",
+        ".inline-snapshot/external/173417d5e2aad469b71d.bin",
         "tests/unit/plugins/modules/interfaces_file/interfaces_file_fixtures/golden_output/servers.com",
         "test/cli/golden/help.txt",
     ] {
