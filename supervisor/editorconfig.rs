@@ -380,9 +380,11 @@ fn to_regex(header: &str) -> Result<String, String> {
             '}' if !groups.is_empty() => {
                 let (before, mut alts) = groups.pop().expect("a group is open");
                 alts.push(std::mem::take(&mut cur));
-                // A group the glob begins with: an alternative's leading
-                // `/` only anchors, as a leading one outside a group
-                // (premake's `[{**/x.lua,/binmodules/**,/contrib/**}]`).
+                // A group that begins a segment (at the glob's start, or
+                // right after a `/`): an alternative's leading `/` only
+                // anchors there, as a leading one outside a group does
+                // (premake's `[{**/x.lua,/binmodules/**,/contrib/**}]`),
+                // or is the `/` before it again (`a/{/b,c}`).
                 if before.is_empty() && groups.iter().all(|(outer, _)| outer.is_empty()) {
                     for alt in &mut alts {
                         if alt.starts_with('/') {
