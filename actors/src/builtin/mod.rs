@@ -2419,6 +2419,16 @@ pub(crate) fn tool_signature(content: &[u8]) -> Option<&'static str> {
     if let Some(what) = exported_format(content, header, first) {
         return Some(what);
     }
+    // jsii-docgen's API reference (projen's `API.md`, cdk8s-plus' per
+    // language pages), which ends with `---` and blank lines: its level-1
+    // heading's `<a name="API Reference"` anchor, after the README projen
+    // puts first at most.
+    if let Some(at) = memchr::memmem::find(header, b"<a name=\"API Reference\"") {
+        let start = memchr::memrchr(b'\n', &header[..at]).map_or(0, |i| i + 1);
+        if header[start..].starts_with(b"# ") {
+            return Some("jsii-docgen's API reference (its `# … <a name=\"API Reference\"` heading)");
+        }
+    }
     // The Unicode Character Database's `UnicodeData.txt`, which has no
     // header: its first record, U+0000's, as unicode.org publishes it
     // (i3's, odin's and racket's copies, which their generators read).

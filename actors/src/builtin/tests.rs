@@ -4319,6 +4319,19 @@ fn erlang_mk_generated_styles_and_visual_studio_projects_keep_the_tools_layout()
     clean(BuiltinKind::TrailingWhitespace, project.as_bytes());
     let declared = format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}", project.trim_start_matches('\u{feff}'));
     clean(BuiltinKind::FinalNewline, declared.as_bytes());
+    // jsii-docgen's API reference, after projen's README part at most; the
+    // anchor on a heading below the first level, or in prose, is judged.
+    for page in [
+        "# cdk8s-plus-27 (Python) <a name=\"API Reference\"></a>\n\n## Constructs\n\n---\n\n\n",
+        "# Sample\n\nA construct.\n\n# API Reference <a name=\"API Reference\" id=\"api-reference\"></a>\n\n---\n\n\n",
+    ] {
+        clean(BuiltinKind::FinalNewline, page.as_bytes());
+    }
+    for page in
+        ["## API <a name=\"API Reference\"></a>\n\n---\n\n\n", "See <a name=\"API Reference\"></a> below.\n\n\n"]
+    {
+        assert_eq!(run(BuiltinKind::FinalNewline, page.as_bytes()).len(), 1, "{page}");
+    }
     // An Info manual makeinfo wrote; one that says so in other words is
     // judged.
     clean(
