@@ -168,8 +168,7 @@ fn template_line(text: &str, last: usize) -> Option<usize> {
         }
         line.len()
     };
-    let find =
-        |line: &[u8], from: usize, what: &[u8]| line[from..].windows(2).position(|w| w == what).map(|i| from + i);
+    let find = |line: &[u8], from: usize, what: &[u8]| memchr::memmem::find(&line[from..], what).map(|i| from + i);
     text.split('\n').zip(1..=last).find_map(|(line, number)| {
         let line = line.as_bytes();
         let mut i = 0;
